@@ -1,0 +1,143 @@
+import { decodeJwt } from 'jose'
+import type { Grant } from '../types.js'
+
+/** A grant turned into deadlines on the local clock. */
+export type Tokens = {
+  accessToken?: string
+  refreshToken?: string
+  /** Local epoch ms at which the answer was received: the AT's lifetime starts here. */
+  issuedAt: number
+  accessExpiresAt: number
+  /** null: the RT's expiry is not known (opaque RT), valid until the server refuses it. */
+  refreshExpiresAt: number | null
+}
+
+/** The answer was 2xx but carried nothing we can use; the tokens it may have set are unknown. */
+export class MalformedGrantError extends Error {
+  readonly code = 'ERR_MALFORMED_GRANT' as const
+  override readonly name = 'MalformedGrantError'
+}
+
+/**
+ * The server's `Date` header has whole-second resolution, so a difference below this is
+ * measurement noise, not skew: correcting for it would shorten short-lived tokens by up to
+ * a second for nothing.
+ */
+const SKEW_NOISE_MS = 1500
+
+/** Server clock minus local clock, from a `Date` header read at `receivedAt`. */
+export function clockOffset(dateHeader: string | null | undefined, receivedAt: number): number {
+  if (!dateHeader) return 0
+  const serverTime = Date.parse(dateHeader)
+  if (Number.isNaN(serverTime)) return 0
+  // The header truncates to the second: the server's clock was somewhere in [t, t+1000).
+  const offset = serverTime + 500 - receivedAt
+  return Math.abs(offset) < SKEW_NOISE_MS ? 0 : offset
+}
+
+type Raw = Record<string, unknown>
+
+function isObject(value: unknown): value is Raw {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+}
+
+function str(value: unknown): string | undefined {
+  return typeof value === 'string' && value !== '' ? value : undefined
+}
+
+function num(value: unknown): number | undefined {
+  return typeof value === 'number' && Number.isFinite(value) ? value : undefined
+}
+
+/** Reads the FOLIO, OAuth2 and camelCase shapes into one Grant. */
+export function toGrant(body: unknown): Grant {
+  if (!isObject(body)) throw new MalformedGrantError('rotor-auth: the grant is not a JSON object')
+  const nested = isObject(body['tokenExpiration']) ? body['tokenExpiration'] : {}
+  const grant: Grant = {}
+  const accessToken = str(body['accessToken']) ?? str(body['access_token'])
+  const refreshToken = str(body['refreshToken']) ?? str(body['refresh_token'])
+  const accessExp = body['accessTokenExpiration'] ?? nested['accessTokenExpiration']
+  const refreshExp = body['refreshTokenExpiration'] ?? nested['refreshTokenExpiration']
+  const expiresIn = num(body['expiresIn']) ?? num(body['expires_in'])
+  const refreshExpiresIn = num(body['refreshExpiresIn']) ?? num(body['refresh_expires_in'])
+  if (accessToken !== undefined) grant.accessToken = accessToken
+  if (refreshToken !== undefined) grant.refreshToken = refreshToken
+  if (typeof accessExp === 'string' || typeof accessExp === 'number' || accessExp instanceof Date) grant.accessTokenExpiration = accessExp
+  if (typeof refreshExp === 'string' || typeof refreshExp === 'number' || refreshExp instanceof Date) grant.refreshTokenExpiration = refreshExp
+  if (expiresIn !== undefined) grant.expiresIn = expiresIn
+  if (refreshExpiresIn !== undefined) grant.refreshExpiresIn = refreshExpiresIn
+  return grant
+}
+
+function absolute(value: string | number | Date, field: string): number {
+  const ms = value instanceof Date ? value.getTime() : typeof value === 'number' ? value : Date.parse(value)
+  if (!Number.isFinite(ms)) throw new MalformedGrantError(`rotor-auth: grant field \`${field}\` is not a date: ${JSON.stringify(String(value))}`)
+  return ms
+}
+
+/** Expiry of a JWT on the local clock; undefined for an opaque token. */
+function jwtExpiry(token: string | undefined, receivedAt: number, offset: number): number | undefined {
+  if (token === undefined || token.split('.').length !== 3) return undefined
+  let claims: { exp?: number; iat?: number }
+  try {
+    claims = decodeJwt(token)
+  } catch {
+    return undefined
+  }
+  if (typeof claims.exp !== 'number') return undefined
+  // exp - iat is a lifetime the server chose; measured from receipt it needs no clock at all.
+  if (typeof claims.iat === 'number' && claims.exp > claims.iat) return receivedAt + (claims.exp - claims.iat) * 1000
+  return claims.exp * 1000 - offset
+}
+
+/**
+ * Turns a grant into local deadlines. Lifetimes (`expiresIn`, JWT exp−iat) are measured from
+ * `receivedAt`; absolute expirations are on the server's clock and shifted by `offset`
+ * (server − local, from the `Date` header), so a client clock hours off still works.
+ */
+export function toTokens(grant: Grant, receivedAt: number, offset = 0): Tokens {
+  const accessExpiresAt =
+    grant.expiresIn !== undefined
+      ? receivedAt + grant.expiresIn * 1000
+      : grant.accessTokenExpiration !== undefined
+        ? absolute(grant.accessTokenExpiration, 'accessTokenExpiration') - offset
+        : jwtExpiry(grant.accessToken, receivedAt, offset)
+  if (accessExpiresAt === undefined) {
+    throw new MalformedGrantError(
+      'rotor-auth: the grant does not say when the access token expires (expected accessTokenExpiration, expires_in or a JWT access token with exp)',
+    )
+  }
+  const refreshExpiresAt =
+    grant.refreshExpiresIn !== undefined
+      ? receivedAt + grant.refreshExpiresIn * 1000
+      : grant.refreshTokenExpiration !== undefined
+        ? absolute(grant.refreshTokenExpiration, 'refreshTokenExpiration') - offset
+        : (jwtExpiry(grant.refreshToken, receivedAt, offset) ?? null)
+  const tokens: Tokens = { issuedAt: receivedAt, accessExpiresAt, refreshExpiresAt }
+  if (grant.accessToken !== undefined) tokens.accessToken = grant.accessToken
+  if (grant.refreshToken !== undefined) tokens.refreshToken = grant.refreshToken
+  return tokens
+}
+
+/** Reads a login or refresh answer. The body is consumed. */
+export async function tokensFromResponse(response: Response, now: () => number): Promise<Tokens> {
+  const receivedAt = now()
+  const text = await response.text()
+  let body: unknown
+  try {
+    body = JSON.parse(text)
+  } catch {
+    throw new MalformedGrantError(`rotor-auth: the answer (HTTP ${response.status}) is not JSON: ${JSON.stringify(text.slice(0, 80))}`)
+  }
+  return toTokens(toGrant(body), receivedAt, clockOffset(response.headers.get('date'), receivedAt))
+}
+
+/** `start()`/`reauthenticate` accept a Response or a Grant object. */
+export async function tokensFrom(input: Grant | Response, now: () => number): Promise<Tokens> {
+  if (typeof Response !== 'undefined' && input instanceof Response) {
+    if (!input.ok) throw new TypeError(`rotor-auth: start() got a failed login answer (HTTP ${input.status})`)
+    return tokensFromResponse(input, now)
+  }
+  if (!isObject(input)) throw new TypeError('rotor-auth: start() takes a Grant object or a login Response')
+  return toTokens(toGrant(input), now())
+}

@@ -1,0 +1,108 @@
+import { clearTimer, setTimer, type TimerHandle } from '../utils/timers.js'
+
+type IdleConfig = { timeout: number; warning: number; activityEvents: string[] }
+type Hooks = {
+  now: () => number
+  onWarning: (logoutAt: number) => void
+  onTimeout: () => void
+  /** Tell the other tabs about local activity. */
+  broadcast: (at: number) => void
+}
+
+/** Activity in one tab is news to the others at most this often. */
+const BROADCAST_EVERY_MS = 1000
+
+/**
+ * Logs out after `timeout` ms without user activity in any tab. Activity anywhere resets it
+ * everywhere (tabs broadcast theirs); `idle-warning` fires `warning` ms before the end.
+ */
+export class IdleTracker {
+  readonly #cfg: IdleConfig
+  readonly #hooks: Hooks
+  #last = 0
+  #lastBroadcast = Number.NEGATIVE_INFINITY
+  #running = false
+  #warned = false
+  #timer: TimerHandle | undefined
+  readonly #onDomActivity = () => this.activity()
+  #listening = false
+
+  constructor(cfg: IdleConfig, hooks: Hooks) {
+    this.#cfg = cfg
+    this.#hooks = hooks
+  }
+
+  /** The session became active: the idle clock starts now. */
+  start(): void {
+    this.#running = true
+    this.#last = this.#hooks.now()
+    this.#warned = false
+    this.#listen(true)
+    this.#arm()
+  }
+
+  stop(): void {
+    this.#running = false
+    clearTimer(this.#timer)
+    this.#timer = undefined
+    this.#listen(false)
+  }
+
+  /** No activity for long enough that keep-alive rotations should stop (the warning phase). */
+  isIdle(): boolean {
+    return this.#running && this.#hooks.now() >= this.#last + this.#cfg.timeout - this.#cfg.warning
+  }
+
+  activity(): void {
+    if (!this.#running) return
+    const now = this.#hooks.now()
+    this.#last = now
+    this.#warned = false
+    if (now - this.#lastBroadcast >= BROADCAST_EVERY_MS) {
+      this.#lastBroadcast = now
+      this.#hooks.broadcast(now)
+    }
+    this.#arm()
+  }
+
+  remoteActivity(at: number): void {
+    if (!this.#running || at <= this.#last) return
+    // Never trust a peer's clock to be in the future of ours.
+    this.#last = Math.min(at, this.#hooks.now())
+    this.#warned = false
+    this.#arm()
+  }
+
+  dispose(): void {
+    this.stop()
+  }
+
+  #arm(): void {
+    clearTimer(this.#timer)
+    const { timeout, warning } = this.#cfg
+    const logoutAt = this.#last + timeout
+    const warnAt = logoutAt - warning
+    const now = this.#hooks.now()
+    if (now >= logoutAt) {
+      this.stop()
+      this.#hooks.onTimeout()
+      return
+    }
+    if (warning > 0 && !this.#warned && now >= warnAt) {
+      this.#warned = true
+      this.#hooks.onWarning(logoutAt)
+    }
+    const next = warning > 0 && !this.#warned ? warnAt : logoutAt
+    this.#timer = setTimer(() => this.#arm(), next - now)
+  }
+
+  #listen(on: boolean): void {
+    const target = globalThis as { addEventListener?: (t: string, l: () => void, o?: object) => void; removeEventListener?: (t: string, l: () => void) => void }
+    if (typeof target.addEventListener !== 'function' || on === this.#listening) return
+    this.#listening = on
+    for (const type of this.#cfg.activityEvents) {
+      if (on) target.addEventListener(type, this.#onDomActivity, { passive: true, capture: true })
+      else target.removeEventListener?.(type, this.#onDomActivity)
+    }
+  }
+}

@@ -1,0 +1,174 @@
+import type { IdleOptions, SessionOptions, StorageLike } from '../types.js'
+import { createScope, defaultEndpoint, toURL, type ScopeMatcher } from '../utils/scope.js'
+import type { RefreshSpec } from './refresh.js'
+
+/** Options after validation, with every default filled in. */
+export type Config = {
+  scope: ScopeMatcher
+  rotation: 'timer' | 'request'
+  transport: 'cookie' | 'bearer'
+  refresh: RefreshSpec
+  refreshURL: URL | undefined
+  logoutURL: URL | undefined
+  headers: Headers
+  rotateAt: number
+  channelName: string | undefined
+  reauthenticate: SessionOptions['reauthenticate']
+  idle: Required<IdleOptions> | undefined
+  fetch: typeof fetch | undefined
+  now: () => number
+  leeway: number | undefined
+  queueTimeout: number
+  refreshTimeout: number
+  refreshRetries: number
+  storage: StorageLike | undefined
+  persistTokens: boolean
+}
+
+const DEFAULT_ACTIVITY = ['pointerdown', 'keydown', 'wheel', 'touchstart', 'visibilitychange']
+
+function fail(option: string, expected: string, got: unknown): never {
+  const shown = typeof got === 'function' ? 'a function' : JSON.stringify(got) ?? String(got)
+  throw new TypeError(`rotor-auth: option \`${option}\` must be ${expected}, got ${shown}`)
+}
+
+function nonNegative(option: string, value: unknown, fallback: number): number {
+  if (value === undefined) return fallback
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) fail(option, 'a finite number of ms >= 0', value)
+  return value
+}
+
+function oneOf<T extends string>(option: string, value: unknown, allowed: readonly T[], fallback: T): T {
+  if (value === undefined) return fallback
+  if (!allowed.includes(value as T)) fail(option, allowed.map(a => `'${a}'`).join(' or '), value)
+  return value as T
+}
+
+function scopeKey(options: SessionOptions): string {
+  const { scope } = options
+  if (typeof scope === 'function') return 'default'
+  return (Array.isArray(scope) ? scope : [scope]).map(s => toURL(s, 'scope').href.replace(/\/+$/, '')).join('|')
+}
+
+function defaultStorage(): StorageLike | undefined {
+  try {
+    // Reading localStorage throws in sandboxed iframes and with storage disabled.
+    const storage = (globalThis as { localStorage?: StorageLike }).localStorage
+    return storage ?? undefined
+  } catch {
+    return undefined
+  }
+}
+
+function refreshSpec(options: SessionOptions): { spec: RefreshSpec; url: URL | undefined } {
+  const { refresh } = options
+  if (refresh === undefined) {
+    const url = defaultEndpoint(options.scope, 'refresh', 'refresh')
+    return { spec: { kind: 'url', url, style: 'folio', clientId: undefined }, url }
+  }
+  if (typeof refresh === 'function') return { spec: { kind: 'custom', fn: refresh }, url: undefined }
+  if (typeof refresh === 'string' || refresh instanceof URL) {
+    const url = toURL(refresh, 'refresh')
+    return { spec: { kind: 'url', url, style: 'folio', clientId: undefined }, url }
+  }
+  if (typeof refresh !== 'object' || refresh === null || !('url' in refresh)) {
+    fail('refresh', 'a URL, { url, style, clientId } or a function', refresh)
+  }
+  const url = toURL(refresh.url, 'refresh.url')
+  const style = oneOf('refresh.style', refresh.style, ['folio', 'json', 'oauth2'] as const, 'folio')
+  if (refresh.clientId !== undefined && typeof refresh.clientId !== 'string') fail('refresh.clientId', 'a string', refresh.clientId)
+  return { spec: { kind: 'url', url, style, clientId: refresh.clientId }, url }
+}
+
+function idleConfig(idle: SessionOptions['idle']): Config['idle'] {
+  if (idle === undefined || idle === false) return undefined
+  if (typeof idle !== 'object' || idle === null) fail('idle', '{ timeout, warning?, activityEvents? } or false', idle)
+  if (typeof idle.timeout !== 'number' || !(idle.timeout > 0) || !Number.isFinite(idle.timeout)) fail('idle.timeout', 'a number of ms > 0', idle.timeout)
+  const warning = nonNegative('idle.warning', idle.warning, 0)
+  if (warning >= idle.timeout) fail('idle.warning', 'less than idle.timeout', warning)
+  const events = idle.activityEvents ?? DEFAULT_ACTIVITY
+  if (!Array.isArray(events) || !events.every(e => typeof e === 'string')) fail('idle.activityEvents', 'an array of event names', events)
+  return { timeout: idle.timeout, warning, activityEvents: events }
+}
+
+/** Validates every option up front; a bad one throws a TypeError naming it. */
+export function normalizeOptions(options: SessionOptions): Config {
+  if (typeof options !== 'object' || options === null) throw new TypeError('rotor-auth: createSession() takes an options object')
+  if (options.scope === undefined) throw new TypeError('rotor-auth: option `scope` is required')
+  const scopeType = typeof options.scope
+  if (scopeType !== 'string' && scopeType !== 'function' && !(options.scope instanceof URL) && !Array.isArray(options.scope)) {
+    fail('scope', 'a URL string, URL, array of them, or a function', options.scope)
+  }
+  const scope = createScope(options.scope)
+  const rotation = oneOf('rotation', options.rotation, ['timer', 'request'] as const, 'timer')
+  const transport = oneOf('transport', options.transport, ['cookie', 'bearer'] as const, 'cookie')
+  const { spec, url: refreshURL } = refreshSpec(options)
+
+  let logoutURL: URL | undefined
+  if (options.logout === undefined) {
+    logoutURL = typeof options.scope === 'function' ? undefined : defaultEndpoint(options.scope, 'logout', 'logout')
+  } else if (options.logout !== false) {
+    if (typeof options.logout !== 'string' && !(options.logout instanceof URL)) fail('logout', 'a URL or false', options.logout)
+    logoutURL = toURL(options.logout, 'logout')
+  }
+
+  let headers: Headers
+  try {
+    headers = new Headers(options.headers)
+  } catch (error) {
+    throw new TypeError(`rotor-auth: option \`headers\` is not valid HeadersInit: ${(error as Error).message}`)
+  }
+
+  const rotateAt = options.rotateAt ?? 0.8
+  if (typeof rotateAt !== 'number' || !(rotateAt > 0 && rotateAt < 1)) fail('rotateAt', 'a number in (0, 1)', rotateAt)
+
+  const hasChannel = typeof globalThis.BroadcastChannel === 'function'
+  let channelName: string | undefined
+  const { crossTab } = options
+  if (crossTab === undefined || crossTab === true) {
+    channelName = hasChannel ? `rotor-auth:${scopeKey(options)}` : undefined
+  } else if (crossTab === false) {
+    channelName = undefined
+  } else if (typeof crossTab === 'object' && crossTab !== null && typeof crossTab.name === 'string' && crossTab.name !== '') {
+    if (!hasChannel) throw new TypeError('rotor-auth: option `crossTab` was given but this runtime has no BroadcastChannel')
+    channelName = `rotor-auth:${crossTab.name}`
+  } else {
+    fail('crossTab', 'a boolean or { name: string }', crossTab)
+  }
+
+  for (const name of ['reauthenticate', 'fetch', 'now'] as const) {
+    if (options[name] !== undefined && typeof options[name] !== 'function') fail(name, 'a function', options[name])
+  }
+
+  const persist = options.persist ?? transport === 'cookie'
+  if (typeof persist !== 'boolean') fail('persist', 'a boolean', persist)
+  const storage = options.storage ?? defaultStorage()
+  if (options.storage !== undefined && (typeof options.storage !== 'object' || typeof options.storage.getItem !== 'function')) {
+    fail('storage', 'a Storage-like object (getItem, setItem, removeItem)', options.storage)
+  }
+
+  const refreshRetries = nonNegative('refreshRetries', options.refreshRetries, 2)
+  if (!Number.isInteger(refreshRetries)) fail('refreshRetries', 'a whole number', refreshRetries)
+
+  return {
+    scope,
+    rotation,
+    transport,
+    refresh: spec,
+    refreshURL,
+    logoutURL,
+    headers,
+    rotateAt,
+    channelName,
+    reauthenticate: options.reauthenticate,
+    idle: idleConfig(options.idle),
+    fetch: options.fetch,
+    now: options.now ?? (() => Date.now()),
+    leeway: options.leeway === undefined ? undefined : nonNegative('leeway', options.leeway, 0),
+    queueTimeout: nonNegative('queueTimeout', options.queueTimeout, 30_000),
+    refreshTimeout: nonNegative('refreshTimeout', options.refreshTimeout, 10_000),
+    refreshRetries,
+    storage: persist ? storage : undefined,
+    persistTokens: persist && transport === 'bearer',
+  }
+}

@@ -1,0 +1,114 @@
+/**
+ * The `node:http` face of the reference auth server. `node:http` is imported lazily so that
+ * `rotor-auth/testing` also loads in browsers (where only the msw face is usable).
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { Socket } from 'node:net'
+import type { AuthOutcome, AuthRequest, ListenOptions, ListeningAuthServer } from './types.js'
+
+export type Handle = (request: AuthRequest) => Promise<AuthOutcome>
+
+export async function listenHttp(
+  handle: Handle,
+  basePath: string,
+  options: ListenOptions = {},
+): Promise<ListeningAuthServer> {
+  const { createServer } = await import('node:http')
+  const host = options.host ?? '127.0.0.1'
+  const sockets = new Set<Socket>()
+  let closing = false
+  let signalClosed!: () => void
+  const closed = new Promise<void>((resolve) => {
+    signalClosed = resolve
+  })
+
+  const server = createServer((req, res) => {
+    void serve(req, res)
+  })
+  // Node answers keep-alive requests for 5 s by default; close() destroys them anyway.
+  server.on('connection', (socket: Socket) => {
+    sockets.add(socket)
+    socket.on('close', () => sockets.delete(socket))
+  })
+
+  async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    let body: string
+    try {
+      const chunks: Buffer[] = []
+      for await (const chunk of req) chunks.push(chunk as Buffer)
+      body = Buffer.concat(chunks).toString('utf8')
+    } catch {
+      req.socket.destroy()
+      return
+    }
+    const headers = new Headers()
+    for (let i = 0; i + 1 < req.rawHeaders.length; i += 2) {
+      const name = req.rawHeaders[i]
+      const value = req.rawHeaders[i + 1]
+      if (name !== undefined && value !== undefined) headers.append(name, value)
+    }
+    let outcome: AuthOutcome
+    try {
+      outcome = await handle({ method: req.method ?? 'GET', path: req.url ?? '/', headers, body })
+    } catch (error) {
+      outcome = {
+        type: 'response',
+        response: { status: 500, headers: [['Content-Type', 'text/plain']], body: String(error) },
+      }
+    }
+    if (closing || req.socket.destroyed) {
+      req.socket.destroy()
+      return
+    }
+    if (outcome.type === 'drop') {
+      req.socket.destroy()
+      return
+    }
+    if (outcome.type === 'hang') {
+      await Promise.race([outcome.released, closed])
+      req.socket.destroy()
+      return
+    }
+    const { status, headers: out, body: text } = outcome.response
+    // The model sets `Date` from the server clock; keep node from adding its own.
+    res.sendDate = false
+    res.statusCode = status
+    const grouped = new Map<string, { name: string; values: string[] }>()
+    for (const [name, value] of out) {
+      const key = name.toLowerCase()
+      const g = grouped.get(key) ?? { name, values: [] }
+      g.values.push(value)
+      grouped.set(key, g)
+    }
+    for (const { name, values } of grouped.values()) {
+      res.setHeader(name, values.length === 1 && name.toLowerCase() !== 'set-cookie' ? (values[0] ?? '') : values)
+    }
+    res.end(text)
+  }
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(options.port ?? 0, host, () => {
+      server.off('error', reject)
+      resolve()
+    })
+  })
+  const address = server.address()
+  if (address === null || typeof address === 'string') throw new Error('rotor-auth/testing: no TCP address')
+  const hostInUrl = address.family === 'IPv6' || host.includes(':') ? `[${address.address}]` : host
+  const origin = `http://${hostInUrl}:${address.port}`
+
+  let closePromise: Promise<void> | undefined
+  const close = (): Promise<void> => {
+    closePromise ??= new Promise<void>((resolve) => {
+      closing = true
+      signalClosed()
+      server.close(() => resolve())
+      server.closeAllConnections()
+      for (const socket of sockets) socket.destroy()
+    })
+    return closePromise
+  }
+
+  return { url: origin + basePath, origin, port: address.port, close }
+}

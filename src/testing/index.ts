@@ -1,0 +1,28 @@
+/**
+ * `rotor-auth/testing`: a reference auth server with FOLIO mod-login/mod-authtoken
+ * semantics (one pure model, a `node:http` face and an msw face) and `cookieFetch`, a fetch
+ * with its own cookie jar for simulating browsers in Node.
+ *
+ * Needs the optional peer `msw` (2.x) to be installed, since `server.handlers()` builds msw
+ * handlers. `node:http` is loaded only by `listen()`.
+ */
+export { createAuthServer } from './server.js'
+export type { AuthServer } from './server.js'
+export { cookieFetch } from './cookie-fetch.js'
+export type { CookieFetch } from './cookie-fetch.js'
+export { ACCESS_COOKIE, REFRESH_COOKIE } from './model.js'
+export type {
+  AuthLogEntry,
+  AuthOutcome,
+  AuthRequest,
+  AuthResponse,
+  AuthServerOptions,
+  AuthServerStats,
+  Fault,
+  FaultRoute,
+  IssuedTokens,
+  ListenOptions,
+  ListeningAuthServer,
+  LogRoute,
+  RouteVariant,
+} from './types.js'

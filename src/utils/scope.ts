@@ -1,0 +1,71 @@
+import type { ScopeOption } from '../types.js'
+
+export type ScopeMatcher = (url: URL) => boolean
+
+function baseHref(): string | undefined {
+  return (globalThis as { location?: { href?: string } }).location?.href
+}
+
+/** Parses a scope or endpoint entry; relative strings resolve against the page's location. */
+export function toURL(value: string | URL, option: string): URL {
+  try {
+    return new URL(value, baseHref())
+  } catch {
+    throw new TypeError(`rotor-auth: option \`${option}\` must be an absolute URL (or relative to the page), got ${JSON.stringify(String(value))}`)
+  }
+}
+
+function prefixMatcher(base: URL): ScopeMatcher {
+  const origin = base.origin
+  const path = base.pathname.replace(/\/+$/, '')
+  // Segment boundary: `/okapi` matches `/okapi` and `/okapi/x`, never `/okapix`.
+  return url => url.origin === origin && (path === '' || url.pathname === path || url.pathname.startsWith(path + '/'))
+}
+
+/**
+ * Builds the scope test. A string/URL means same origin and a path prefix at a segment
+ * boundary; an array is any of its entries; a function is used as it is.
+ */
+export function createScope(scope: ScopeOption): ScopeMatcher {
+  if (typeof scope === 'function') return scope
+  const entries = Array.isArray(scope) ? scope : [scope]
+  if (entries.length === 0) throw new TypeError('rotor-auth: option `scope` must not be an empty array')
+  const matchers = entries.map(entry => {
+    if (typeof entry !== 'string' && !(entry instanceof URL)) {
+      throw new TypeError(`rotor-auth: option \`scope\` entries must be strings or URLs, got ${typeof entry}`)
+    }
+    return prefixMatcher(toURL(entry, 'scope'))
+  })
+  return matchers.length === 1 ? matchers[0]! : url => matchers.some(match => match(url))
+}
+
+/** The URL a fetch call targets, or undefined when it cannot be parsed (then it is not ours). */
+export function requestURL(input: RequestInfo | URL): URL | undefined {
+  try {
+    if (typeof input === 'string') return new URL(input, baseHref())
+    if (input instanceof URL) return input
+    return new URL(input.url)
+  } catch {
+    return undefined
+  }
+}
+
+/** Same URL ignoring query and hash, for recognising the refresh/logout endpoints. */
+export function sameEndpoint(a: URL, b: URL): boolean {
+  return a.origin === b.origin && a.pathname.replace(/\/+$/, '') === b.pathname.replace(/\/+$/, '')
+}
+
+/** `<first scope entry's path>/authn/<name>` for the default refresh and logout endpoints. */
+export function defaultEndpoint(scope: ScopeOption, name: string, option: string): URL {
+  if (typeof scope === 'function') {
+    throw new TypeError(`rotor-auth: option \`${option}\` is required when \`scope\` is a function`)
+  }
+  const first = Array.isArray(scope) ? scope[0] : scope
+  if (first === undefined) throw new TypeError('rotor-auth: option `scope` must not be an empty array')
+  const base = toURL(first, 'scope')
+  const url = new URL(base.href)
+  url.pathname = base.pathname.replace(/\/+$/, '') + '/authn/' + name
+  url.search = ''
+  url.hash = ''
+  return url
+}

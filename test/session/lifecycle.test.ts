@@ -1,0 +1,158 @@
+import { afterEach, beforeEach, describe, expect, test } from 'vitest'
+import { createSession, SessionExpiredError } from '../../src/index.js'
+import { manualClock, record, startEnv, TENANT_HEADERS, CREDENTIALS, type Env } from '../helpers/session-env.js'
+import { cookieFetch } from '../../src/testing/index.js'
+
+const AT = 60_000
+
+function memoryStorage() {
+  const map = new Map<string, string>()
+  return { getItem: (k: string) => map.get(k) ?? null, setItem: (k: string, v: string) => void map.set(k, v), removeItem: (k: string) => void map.delete(k) }
+}
+
+describe('session lifecycle', () => {
+  let clock: ReturnType<typeof manualClock>
+  let env: Env
+  beforeEach(async () => {
+    clock = manualClock()
+    env = await startEnv({ now: clock.now, accessTokenTtl: AT })
+  })
+  afterEach(() => env.close())
+
+  test('cookie transport: managed requests go with credentials "include", others untouched', async () => {
+    const seen: Array<[string, RequestCredentials | undefined]> = []
+    const jar = cookieFetch()
+    const spy: typeof fetch = (input, init) => {
+      seen.push([String(input instanceof Request ? input.url : input), init?.credentials])
+      return jar(input, init)
+    }
+    const login = await jar(`${env.url}/authn/login-with-expiry`, { method: 'POST', headers: TENANT_HEADERS, body: CREDENTIALS })
+    const session = createSession({ scope: `${env.url}/api`, refresh: `${env.url}/authn/refresh`, fetch: spy, crossTab: false, now: clock.now, headers: { 'X-Okapi-Tenant': 'diku' } })
+    env.sessions.push(session)
+    await session.start(login)
+    await session.fetch(`${env.url}/api/x`)
+    await session.fetch(`${env.url}/public/y`)
+    expect(seen).toEqual([[`${env.url}/api/x`, 'include'], [`${env.url}/public/y`, undefined]])
+  })
+
+  test('install() patches fetch idempotently, never nests, and uninstall restores it', async () => {
+    const { session } = await env.browser({ rotation: 'request', now: clock.now })
+    const target = { fetch: globalThis.fetch }
+    const original = target.fetch
+    const uninstall = session.install(target)
+    const patched = target.fetch
+    expect(patched).not.toBe(original)
+    expect(session.install(target)).toBe(uninstall)
+    expect(target.fetch).toBe(patched)
+    clock.advance(AT + 1)
+    // Through the patched fetch: held for the rotation, then sent.
+    expect((await target.fetch(`${env.url}/api/x`)).status).toBe(200)
+    expect(env.server.stats.refreshCalls).toBe(1)
+    uninstall()
+    expect(target.fetch).toBe(original)
+  })
+
+  test('install() on globalThis: the session’s own calls use the original fetch (no recursion)', async () => {
+    const original = globalThis.fetch
+    const session = await env.bearer({ rotation: 'request', now: clock.now })
+    const uninstall = session.install()
+    try {
+      clock.advance(AT + 1)
+      expect((await fetch(`${env.url}/api/x`)).status).toBe(200)
+      expect(env.server.stats).toMatchObject({ refreshCalls: 1, api200: 1 })
+    } finally {
+      uninstall()
+    }
+    expect(globalThis.fetch).toBe(original)
+  })
+
+  test('the refresh and logout endpoints are never held behind a rotation', async () => {
+    const { session, fetch: jar } = await env.browser({ rotation: 'request', now: clock.now })
+    clock.advance(AT + 1)
+    // In scope, but it is the refresh endpoint itself: it must go straight out.
+    const response = await session.fetch(`${env.url}/authn/refresh`, { method: 'POST', headers: { 'X-Okapi-Tenant': 'diku' } })
+    expect(response.status).toBe(201)
+    expect(env.server.stats.refreshCalls).toBe(1)
+    void jar
+  })
+
+  test('a reload resumes the cookie session from storage without rotating', async () => {
+    const storage = memoryStorage()
+    const { fetch: jar } = await env.browser({ rotation: 'request', now: clock.now, storage })
+    const reloaded = createSession({ scope: env.url, fetch: jar, crossTab: false, now: clock.now, storage, rotation: 'request' })
+    env.sessions.push(reloaded)
+    expect(reloaded.state).toMatchObject({ status: 'active', generation: 1 })
+    expect((await reloaded.fetch(`${env.url}/api/x`)).status).toBe(200)
+    expect(env.server.stats.refreshCalls).toBe(0)
+  })
+
+  test('a rotation answer that arrives after logout never revives the session', async () => {
+    const { session } = await env.browser({ rotation: 'request', now: clock.now })
+    const log = record(session)
+    env.server.setLatency(100)
+    clock.advance(AT + 1)
+    const pending = session.fetch(`${env.url}/api/x`)
+    await new Promise(r => setTimeout(r, 20))
+    expect(session.state.rotating).toBe(true)
+    env.server.setLatency(0)
+    const rejected = expect(pending).rejects.toBeInstanceOf(SessionExpiredError)
+    await session.logout()
+    await rejected
+    await new Promise(r => setTimeout(r, 150))
+    expect(session.state.status).toBe('signed-out')
+    expect(log.of('rotate')).toEqual([])
+    expect(log.of('logout')).toEqual([{ reason: 'user', origin: 'local' }])
+  })
+
+  test('dispose() rejects waiting requests and leaves no timer or channel behind', async () => {
+    const before = process.getActiveResourcesInfo().filter(r => r === 'Timeout').length
+    const { session } = await env.browser({ crossTab: { name: `dispose-${Math.random()}` } })
+    env.server.fault('refresh', { hang: true })
+    clock.advance(AT + 1)
+    const pending = session.fetch(`${env.url}/api/x`)
+    await new Promise(r => setTimeout(r, 20))
+    session.dispose()
+    await expect(pending).rejects.toMatchObject({ reason: 'disposed' })
+    // A disposed session manages nothing: the request goes out untouched (expired AT → 401).
+    expect((await session.fetch(`${env.url}/api/x`)).status).toBe(401)
+    await expect(session.rotate()).rejects.toThrow(/after dispose/)
+    await new Promise(r => setTimeout(r, 10))
+    const after = process.getActiveResourcesInfo().filter(r => r === 'Timeout').length
+    expect(after).toBeLessThanOrEqual(before)
+  })
+
+  test('on() returns its unsubscribe; change events follow the state', async () => {
+    const { session } = await env.browser({ rotation: 'request', now: clock.now })
+    const states: number[] = []
+    const off = session.on('change', s => states.push(s.generation))
+    await session.rotate()
+    off()
+    await session.rotate()
+    expect(states.at(-1)).toBe(2)
+    expect(session.state.generation).toBe(3)
+    expect(env.server.stats.refreshGranted).toBe(2)
+  })
+
+  test('rotate() is single-flight', async () => {
+    const { session } = await env.browser({ rotation: 'request', now: clock.now })
+    await Promise.all([session.rotate(), session.rotate(), session.rotate()])
+    expect(env.server.stats.refreshCalls).toBe(1)
+  })
+
+  test('a throwing listener does not break the session', async () => {
+    const { session } = await env.browser({ rotation: 'request', now: clock.now })
+    session.on('rotate', () => {
+      throw new Error('listener bug')
+    })
+    const errors: unknown[] = []
+    const onError = (e: unknown) => errors.push(e)
+    process.on('uncaughtException', onError)
+    try {
+      await session.rotate()
+      await new Promise(r => setTimeout(r, 5))
+    } finally {
+      process.off('uncaughtException', onError)
+    }
+    expect(session.state.generation).toBe(2)
+  })
+})

@@ -28,7 +28,13 @@ export type Config = {
 const DEFAULT_ACTIVITY = ['pointerdown', 'keydown', 'wheel', 'touchstart', 'visibilitychange']
 
 function fail(option: string, expected: string, got: unknown): never {
-  const shown = typeof got === 'function' ? 'a function' : JSON.stringify(got) ?? String(got)
+  let shown: string
+  try {
+    shown = typeof got === 'function' ? 'a function' : (JSON.stringify(got) ?? String(got))
+  } catch {
+    // BigInt, circular objects: the message must still name the option.
+    shown = typeof got
+  }
   throw new TypeError(`rotor-auth: option \`${option}\` must be ${expected}, got ${shown}`)
 }
 
@@ -143,7 +149,8 @@ export function normalizeOptions(options: SessionOptions): Config {
   const persist = options.persist ?? transport === 'cookie'
   if (typeof persist !== 'boolean') fail('persist', 'a boolean', persist)
   const storage = options.storage ?? defaultStorage()
-  if (options.storage !== undefined && (typeof options.storage !== 'object' || typeof options.storage.getItem !== 'function')) {
+  const given = options.storage as Partial<StorageLike> | null | undefined
+  if (given !== undefined && (typeof given !== 'object' || given === null || typeof given.getItem !== 'function' || typeof given.setItem !== 'function' || typeof given.removeItem !== 'function')) {
     fail('storage', 'a Storage-like object (getItem, setItem, removeItem)', options.storage)
   }
 

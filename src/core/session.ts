@@ -516,7 +516,9 @@ class RotorSession implements Session {
       return
     }
     this.#abortLife(new SessionExpiredError(reason))
-    const snapshot: Snapshot = remote ?? { ...SIGNED_OUT, generation: this.#snap.generation + 1, reason }
+    // Above every generation known anywhere, so no tab can take this logout for old news.
+    const generation = Math.max(this.#snap.generation, this.#shared.read()?.generation ?? 0) + 1
+    const snapshot: Snapshot = remote ?? { ...SIGNED_OUT, generation, reason }
     if (origin === 'local') {
       this.#shared.write(snapshot)
       this.#shared.post({ type: 'state', snapshot })

@@ -1,4 +1,3 @@
-import { BroadcastChannel as Channel } from 'broadcast-channel'
 import type { LogoutReason, StorageLike } from '../types.js'
 
 /**
@@ -84,7 +83,7 @@ export function parseMessage(data: unknown): Message | undefined {
     case 'rotating':
     case 'rotated': {
       const generation = m['generation']
-      if (typeof generation !== 'number' || !Number.isSafeInteger(generation)) return undefined
+      if (typeof generation !== 'number' || !Number.isSafeInteger(generation) || generation < 0) return undefined
       if (m['type'] === 'rotating') return { rotor: 1, type: 'rotating', from, generation }
       return typeof m['ok'] === 'boolean' ? { rotor: 1, type: 'rotated', from, generation, ok: m['ok'] } : undefined
     }
@@ -172,21 +171,25 @@ export function createShared(options: SharedOptions): Shared {
   if (name !== undefined) local.members.push(id)
   const locks = name === undefined ? undefined : webLocks()
   let listener: ((message: Message) => void) | undefined
-  let channel: Channel | undefined
+  let channel: BroadcastChannel | undefined
   let primary = locks === undefined
   let releasePrimary: (() => void) | undefined
   let closed = false
 
   if (name !== undefined) {
-    // The native method in every runtime that has BroadcastChannel (Node included): the
-    // package's `node` method would write unix sockets and files under the temp dir.
-    channel = new Channel(name, { type: 'native' })
+    // The platform's BroadcastChannel (browsers, workers, Node >= 18), not the
+    // broadcast-channel package: the package's own handler throws on any message that is not
+    // in its envelope, so one foreign or forged post to the channel name raised uncaught
+    // errors in every tab (test/session/cross-tab.test.ts, "garbage on the channel"). Every
+    // message is validated by parseMessage instead.
+    channel = new BroadcastChannel(name)
     // Node: an open channel keeps the process alive; a session alone must not.
-    ;(channel as unknown as { _state?: { bc?: { unref?: () => void } } })._state?.bc?.unref?.()
-    channel.onmessage = data => {
-      const message = parseMessage(data)
+    ;(channel as { unref?: () => void }).unref?.()
+    channel.onmessage = event => {
+      const message = parseMessage(event.data)
       if (message && message.from !== id) listener?.(message)
     }
+    channel.onmessageerror = () => undefined
     if (locks) {
       // Web Locks leader election: the holder of this lock is the primary; when its tab
       // closes the browser hands the lock to the next tab in line at once.
@@ -222,6 +225,9 @@ export function createShared(options: SharedOptions): Shared {
     write(snapshot) {
       if (!local.snapshot || !supersedes(local.snapshot, snapshot)) local.snapshot = snapshot
       if (!storage) return
+      // Never move storage backwards: a reload must resume the newest state.
+      const stored = readStorage()
+      if (stored && supersedes(stored, snapshot)) return
       try {
         storage.setItem(storageKey, JSON.stringify(persistTokens ? snapshot : withoutTokens(snapshot)))
       } catch {
@@ -230,7 +236,11 @@ export function createShared(options: SharedOptions): Shared {
     },
     post(message) {
       if (!channel || closed) return
-      void channel.postMessage({ ...message, rotor: 1, from: id }).catch(() => undefined)
+      try {
+        channel.postMessage({ ...message, rotor: 1, from: id })
+      } catch {
+        // A closed channel (tab unloading): nothing left to tell.
+      }
     },
     onMessage(fn) {
       listener = fn
@@ -252,7 +262,7 @@ export function createShared(options: SharedOptions): Shared {
       // In-memory state dies with the last session holding it, as a tab's memory does.
       if (local.members.length === 0) local.snapshot = undefined
       listener = undefined
-      void channel?.close()
+      channel?.close()
     },
   }
 }

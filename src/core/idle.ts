@@ -24,6 +24,8 @@ export class IdleTracker {
   #running = false
   #warned = false
   #timer: TimerHandle | undefined
+  /** Long operations in flight (session.busy): each counts as continuous activity. */
+  #busy = 0
   readonly #onDomActivity = () => this.activity()
   #listening = false
 
@@ -50,7 +52,20 @@ export class IdleTracker {
 
   /** No activity for long enough that keep-alive rotations should stop (the warning phase). */
   isIdle(): boolean {
-    return this.#running && this.#hooks.now() >= this.#last + this.#cfg.timeout - this.#cfg.warning
+    return this.#running && this.#busy === 0 && this.#hooks.now() >= this.#last + this.#cfg.timeout - this.#cfg.warning
+  }
+
+  /** Counts as activity, in every tab, until the returned release is called. */
+  hold(): () => void {
+    this.#busy++
+    this.activity()
+    let released = false
+    return () => {
+      if (released) return
+      released = true
+      this.#busy--
+      this.activity()
+    }
   }
 
   activity(): void {
@@ -80,6 +95,12 @@ export class IdleTracker {
   #arm(): void {
     clearTimer(this.#timer)
     const { timeout, warning } = this.#cfg
+    if (this.#busy > 0) {
+      // A long operation counts as continuous activity: renew it (and tell the other tabs)
+      // well within the warning period.
+      this.#timer = setTimer(() => this.activity(), Math.max(BROADCAST_EVERY_MS, (timeout - warning) / 2))
+      return
+    }
     const logoutAt = this.#last + timeout
     const warnAt = logoutAt - warning
     const now = this.#hooks.now()

@@ -21,6 +21,11 @@ export interface Session {
   logout(): Promise<void>
   /** Counts as user activity for the idle timeout. */
   keepAlive(): void
+  /**
+   * Keeps the session from idling out (in every tab) while `work` runs, e.g. a long upload
+   * or import; timer rotations go on meanwhile. Returns `work`.
+   */
+  busy<T>(work: Promise<T>): Promise<T>
   readonly state: SessionState
   on<K extends keyof SessionEvents>(event: K, listener: (payload: SessionEvents[K]) => void): () => void
   /** Patch `target.fetch` so every fetch goes through the session. Idempotent; returns uninstall. */
@@ -79,7 +84,15 @@ class RotorSession implements Session {
     this.#idle = this.#cfg.idle && new IdleTracker(this.#cfg.idle, {
       now: this.#cfg.now,
       onWarning: logoutAt => this.#events.emit('idle-warning', { logoutAt }),
-      onTimeout: () => void this.#logout('idle'),
+      // Every tab's idle timer runs out at about the same moment: under the lock, with the
+      // shared state re-read, only the first one calls the server; the rest adopt its logout.
+      onTimeout: () =>
+        void this.#shared
+          .lock(async () => {
+            this.#adoptShared()
+            await this.#logout('idle')
+          })
+          .catch(() => undefined),
       broadcast: at => this.#shared.post({ type: 'activity', at }),
     })
     this.#join()
@@ -160,6 +173,12 @@ class RotorSession implements Session {
 
   keepAlive(): void {
     this.#idle?.activity()
+  }
+
+  busy<T>(work: Promise<T>): Promise<T> {
+    const release = this.#idle?.hold()
+    if (release) void Promise.resolve(work).then(release, release)
+    return work
   }
 
   install(target: { fetch: typeof fetch } = globalThis): () => void {

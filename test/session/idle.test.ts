@@ -1,0 +1,102 @@
+import { randomUUID } from 'node:crypto'
+import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest'
+import { createSession, type Session } from '../../src/index.js'
+import type { SessionOptions } from '../../src/types.js'
+import { cookieFetch } from '../../src/testing/index.js'
+import { CREDENTIALS, record, startEnv, TENANT_HEADERS, type Env } from '../helpers/session-env.js'
+
+const AT = 3_000
+const IDLE = { timeout: 10_000, warning: 2_000 }
+
+describe('idle timeout (fake timers, several tabs in one process)', () => {
+  let env: Env
+  let tabs: Session[]
+  let open: (options?: Partial<SessionOptions>) => Session
+  let login: (tab: Session) => Promise<void>
+
+  beforeEach(async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] })
+    env = await startEnv({ accessTokenTtl: AT, refreshTokenTtl: 3_600_000 })
+    const jar = cookieFetch()
+    const name = randomUUID()
+    tabs = []
+    open = (options = {}) => {
+      const tab = createSession({ scope: env.url, fetch: jar, headers: { 'X-Okapi-Tenant': 'diku' }, crossTab: { name }, idle: IDLE, ...options })
+      tabs.push(tab)
+      env.sessions.push(tab)
+      return tab
+    }
+    login = async tab => tab.start(await jar(`${env.url}/authn/login-with-expiry`, { method: 'POST', headers: TENANT_HEADERS, body: CREDENTIALS }))
+  })
+  afterEach(async () => {
+    vi.useRealTimers()
+    await env.close()
+  })
+
+  /** Advances fake time in steps, letting each step's real HTTP round trips finish. */
+  async function advance(ms: number, step = 500) {
+    for (let t = 0; t < ms; t += step) {
+      await vi.advanceTimersByTimeAsync(Math.min(step, ms - t))
+      await vi.waitFor(() => {
+        if (tabs.some(tab => tab.state.rotating)) throw new Error('rotating')
+      }, { timeout: 5000, interval: 2 })
+    }
+  }
+
+  test('idle-warning at timeout − warning, then logout "idle" in every tab', async () => {
+    const first = open()
+    await login(first)
+    const second = open()
+    const logs = [first, second].map(record)
+    await advance(8_500)
+    expect(logs[0]!.of('idle-warning')).toHaveLength(1)
+    expect(logs[0]!.of('logout')).toEqual([])
+    await advance(2_000)
+    await vi.waitFor(() => expect(tabs.every(t => t.state.status === 'signed-out')).toBe(true))
+    const reasons = logs.flatMap(l => l.of('logout').map(e => e.reason))
+    expect(reasons).toEqual(['idle', 'idle'])
+    // The idle logout told the server too (the family is revoked).
+    expect(env.server.stats.logouts).toBe(1)
+  })
+
+  test('keepAlive() in one tab keeps every tab alive', async () => {
+    const first = open()
+    await login(first)
+    const second = open()
+    const log = record(second)
+    for (let i = 0; i < 6; i++) {
+      await advance(4_000)
+      first.keepAlive()
+    }
+    expect(log.of('logout')).toEqual([])
+    expect(tabs.map(t => t.state.status)).toEqual(['active', 'active'])
+  })
+
+  test('busy(work) keeps the session alive, and rotating, until the work settles', async () => {
+    const tab = open()
+    await login(tab)
+    const log = record(tab)
+    let finish!: () => void
+    const work = tab.busy(new Promise<void>(resolve => (finish = resolve)))
+    await advance(30_000)
+    expect(tab.state.status).toBe('active')
+    expect(env.server.stats.refreshGranted).toBeGreaterThanOrEqual(10) // 30 s / (0.8 × 3 s)
+    finish()
+    await work
+    await advance(10_500)
+    await vi.waitFor(() => expect(log.of('logout').map(e => e.reason)).toEqual(['idle']))
+  })
+
+  test('no keep-alive rotations while idle (after the warning starts)', async () => {
+    const tab = open({ idle: { timeout: 20_000, warning: 15_000 } })
+    await login(tab)
+    await advance(5_000)
+    const before = env.server.stats.refreshGranted
+    await advance(9_000)
+    expect(env.server.stats.refreshGranted).toBe(before)
+    // Activity again: the next request rotates the expired AT first, no 401.
+    tab.keepAlive()
+    expect((await tab.fetch(`${env.url}/api/x`)).status).toBe(200)
+    expect(env.server.stats.api401).toBe(0)
+  })
+})

@@ -1,0 +1,91 @@
+import { randomUUID } from 'node:crypto'
+import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest'
+import { createSession, SessionExpiredError, type Session } from '../../src/index.js'
+import { cookieFetch } from '../../src/testing/index.js'
+import { CREDENTIALS, manualClock, record, startEnv, TENANT_HEADERS, type Env } from '../helpers/session-env.js'
+
+const AT = 60_000
+const RT = 600_000
+
+describe('reauthenticate: the session would end, the app logs in again, nothing queued is lost', () => {
+  let clock: ReturnType<typeof manualClock>
+  let env: Env
+  beforeEach(async () => {
+    clock = manualClock()
+    env = await startEnv({ now: clock.now, accessTokenTtl: AT, refreshTokenTtl: RT })
+  })
+  afterEach(() => env.close())
+
+  function tabs(count: number, reauthenticate: () => Promise<Response | void>) {
+    const jar = cookieFetch()
+    const name = randomUUID()
+    const list: Session[] = []
+    for (let i = 0; i < count; i++) {
+      const tab = createSession({
+        scope: env.url, fetch: jar, headers: { 'X-Okapi-Tenant': 'diku' }, crossTab: { name },
+        rotation: 'request', now: clock.now, reauthenticate,
+      })
+      list.push(tab)
+      env.sessions.push(tab)
+    }
+    const login = () => jar(`${env.url}/authn/login-with-expiry`, { method: 'POST', headers: TENANT_HEADERS, body: CREDENTIALS })
+    return { list, login }
+  }
+
+  test('RT refused: the hook runs once, queued requests are sent with the new session', async () => {
+    let calls = 0
+    const { list: [tab], login } = tabs(1, async () => {
+      calls++
+      return login()
+    })
+    await tab!.start(await login())
+    const log = record(tab!)
+    env.server.fault('refresh', { status: 401 })
+    clock.advance(AT + 1)
+    const responses = await Promise.all([1, 2, 3, 4, 5].map(i => tab!.fetch(`${env.url}/api/${i}`, { method: 'POST', body: `n=${i}` })))
+    expect(responses.map(r => r.status)).toEqual([200, 200, 200, 200, 200])
+    expect((await responses[4]!.json()).body).toBe('n=5')
+    expect(calls).toBe(1)
+    expect(env.server.stats).toMatchObject({ logins: 2, api200: 5, api401: 0 })
+    expect(log.of('logout')).toEqual([])
+    expect(tab!.state.status).toBe('active')
+  })
+
+  test('both tokens expired, three tabs waiting: the hook runs once across all tabs', async () => {
+    let calls = 0
+    const { list, login } = tabs(3, async () => {
+      calls++
+      await new Promise(r => setTimeout(r, 20)) // the user types their password
+      return login()
+    })
+    await list[0]!.start(await login())
+    await vi.waitFor(() => expect(list.map(t => t.state.status)).toEqual(['active', 'active', 'active']))
+    clock.advance(RT + 1)
+    const responses = await Promise.all(list.flatMap(tab => [1, 2].map(i => tab.fetch(`${env.url}/api/${i}`))))
+    expect(responses.map(r => r.status)).toEqual(Array(6).fill(200))
+    expect(calls).toBe(1)
+    expect(env.server.stats).toMatchObject({ logins: 2, refreshCalls: 0, api200: 6, reusedRefused: 0 })
+  })
+
+  test('the hook gives up: logout with the reason, every queued request rejects', async () => {
+    const { list: [tab], login } = tabs(1, async () => undefined)
+    await tab!.start(await login())
+    const log = record(tab!)
+    env.server.fault('refresh', { status: 403 })
+    clock.advance(AT + 1)
+    const results = await Promise.allSettled([1, 2].map(i => tab!.fetch(`${env.url}/api/${i}`)))
+    for (const r of results) expect((r as PromiseRejectedResult).reason).toBeInstanceOf(SessionExpiredError)
+    expect(log.of('logout')).toEqual([{ reason: 'rejected', origin: 'local' }])
+  })
+
+  test('the hook throws: the same as giving up, the error kept as cause', async () => {
+    const { list: [tab], login } = tabs(1, async () => {
+      throw new Error('login form closed')
+    })
+    await tab!.start(await login())
+    clock.advance(RT + 1)
+    const error = await tab!.fetch(`${env.url}/api/x`).catch(e => e)
+    expect(error).toBeInstanceOf(SessionExpiredError)
+    expect(error.reason).toBe('expired')
+  })
+})

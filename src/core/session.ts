@@ -515,6 +515,8 @@ class RotorSession implements Session {
       // have moved the generation on and rescheduled them).
       const at = this.#shared.isPrimary() ? this.#cfg.rotateAt : this.#cfg.rotateAt + (1 - this.#cfg.rotateAt) / 2
       due = s.issuedAt + lifetime * at
+      // An RT that dies before the AT's rotation point must be used while it still works.
+      if (s.refreshExpiresAt !== null) due = Math.min(due, s.issuedAt + (s.refreshExpiresAt - s.issuedAt) * at)
     } else {
       // Request mode rotates only on demand; the timer just notices that both tokens died.
       due = Math.max(s.accessExpiresAt, s.refreshExpiresAt ?? Number.POSITIVE_INFINITY)

@@ -1,0 +1,67 @@
+import { afterEach, beforeEach, describe, expect, test } from 'vitest'
+import { createAuthServer, cookieFetch, type AuthServer } from '../../src/testing/index.js'
+import { createFolioSession, loginToFolio } from '../../examples/folio-preset.js'
+import { apiClient } from '../../examples/with-ky.js'
+import { axiosClient } from '../../examples/with-axios.js'
+import { runJob, startJobSession } from '../../examples/node-job.js'
+import type { Session } from '../../src/index.js'
+
+describe('examples', () => {
+  let server: AuthServer
+  let url: string
+  let close: () => Promise<void>
+  const sessions: Session[] = []
+  beforeEach(async () => {
+    // Whole seconds: JWT exp and iat cannot say anything finer.
+    server = createAuthServer({ accessTokenTtl: 1000, refreshTokenTtl: 30_000, basePath: '/okapi' })
+    ;({ url, close } = await server.listen())
+  })
+  afterEach(async () => {
+    for (const s of sessions.splice(0)) s.dispose()
+    await close()
+  })
+
+  async function folio() {
+    const jar = cookieFetch()
+    const session = createFolioSession({ okapiUrl: url, tenant: 'diku', overrides: { fetch: jar, crossTab: false } })
+    sessions.push(session)
+    await loginToFolio(session, { okapiUrl: url, tenant: 'diku', username: 'diku_admin', password: 'admin', fetch: jar })
+    return session
+  }
+
+  test('FOLIO preset: Okapi below a base path, tenant header, cookie transport, timer mode', async () => {
+    const session = await folio()
+    await new Promise(r => setTimeout(r, 2000)) // 2 AT lifetimes, idle
+    expect((await session.fetch(`${url}/api/x`)).status).toBe(200)
+    expect(server.stats.refreshGranted).toBeGreaterThanOrEqual(2)
+    expect(server.stats).toMatchObject({ api401: 0, reusedRefused: 0 })
+  })
+
+  test('ky on top of a session', async () => {
+    const session = await folio()
+    const api = apiClient(session, `${url}/api`)
+    await new Promise(r => setTimeout(r, 1200))
+    expect(await api.post('records', { json: { id: 1 } }).json()).toMatchObject({ method: 'POST', body: '{"id":1}' })
+    expect(server.stats.api401).toBe(0)
+  })
+
+  test('axios (fetch adapter) on top of a session', async () => {
+    const session = await folio()
+    const api = axiosClient(session, `${url}/api`)
+    await new Promise(r => setTimeout(r, 1200))
+    const { data, status } = await api.put('/records/2', { id: 2 })
+    expect(status).toBe(200)
+    expect(data).toMatchObject({ method: 'PUT', body: '{"id":2}' })
+    expect(server.stats.api401).toBe(0)
+  })
+
+  test.each(['timer', 'request'] as const)('Node job with its own pair, %s mode, outlives its AT', async rotation => {
+    const grant = await server.issue('data-import')
+    const session = await startJobSession({ apiUrl: `${url}/api`, refreshUrl: `${url}/bearer/refresh`, grant, rotation })
+    sessions.push(session)
+    const statuses = await runJob(session, `${url}/api`, 25, 100) // 2.5 s: 2.5 AT lifetimes
+    expect(statuses).toEqual(Array(25).fill(200))
+    expect(server.stats.refreshGranted).toBeGreaterThanOrEqual(2)
+    expect(server.stats).toMatchObject({ api401: 0, reusedRefused: 0 })
+  })
+})

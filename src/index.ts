@@ -1,4 +1,4 @@
-export { createSession, type Session } from './core/session.js'
+export { createSession, type InstallOptions, type InstallTarget, type Session } from './core/session.js'
 export { SessionExpiredError, RotationError, RefreshRefusedError, type EndReason } from './errors.js'
 export { MalformedGrantError } from './core/grant.js'
 export type {

@@ -20,10 +20,13 @@ export class IdleTracker {
   readonly #cfg: IdleConfig
   readonly #hooks: Hooks
   #last = 0
+  /** This tab's own latest activity: what it tells the others (never an echo of theirs). */
+  #localAt = 0
   #lastBroadcast = Number.NEGATIVE_INFINITY
   #running = false
   #warned = false
   #timer: TimerHandle | undefined
+  #trailing: TimerHandle | undefined
   /** Long operations in flight (session.busy): each counts as continuous activity. */
   #busy = 0
   readonly #onDomActivity = () => this.activity()
@@ -46,7 +49,9 @@ export class IdleTracker {
   stop(): void {
     this.#running = false
     clearTimer(this.#timer)
+    clearTimer(this.#trailing)
     this.#timer = undefined
+    this.#trailing = undefined
     this.#listen(false)
   }
 
@@ -70,14 +75,31 @@ export class IdleTracker {
 
   activity(): void {
     if (!this.#running) return
-    const now = this.#hooks.now()
-    this.#last = now
+    this.#last = this.#localAt = this.#hooks.now()
     this.#warned = false
-    if (now - this.#lastBroadcast >= BROADCAST_EVERY_MS) {
-      this.#lastBroadcast = now
-      this.#hooks.broadcast(now)
-    }
+    this.#tell()
     this.#arm()
+  }
+
+  /**
+   * Tells the other tabs, at most once a second, and always the latest activity: a skipped
+   * broadcast is sent at the end of its window, or the others' idle clocks would run up to a
+   * second ahead and log out before `timeout` had passed since the last activity anywhere.
+   */
+  #tell(): void {
+    const now = this.#hooks.now()
+    const wait = this.#lastBroadcast + BROADCAST_EVERY_MS - now
+    if (wait <= 0) {
+      clearTimer(this.#trailing)
+      this.#trailing = undefined
+      this.#lastBroadcast = now
+      this.#hooks.broadcast(this.#localAt)
+    } else if (this.#trailing === undefined) {
+      this.#trailing = setTimer(() => {
+        this.#trailing = undefined
+        if (this.#running && this.#localAt > this.#lastBroadcast) this.#tell()
+      }, wait)
+    }
   }
 
   remoteActivity(at: number): void {

@@ -67,8 +67,12 @@ function body(spec: Extract<RefreshSpec, { kind: 'url' }>, refreshToken: string 
  */
 export async function callRefresh(call: RefreshCall): Promise<Tokens> {
   const { spec } = call
+  // ky calls `options.fetch(…)` and a custom refresh calls `ctx.fetch(…)`: a bare
+  // `window.fetch` invoked with such a `this` throws "Illegal invocation" in browsers.
+  const base = call.fetch
+  const send: typeof fetch = (input, init) => base(input, init)
   if (spec.kind === 'custom') {
-    const result = await spec.fn({ fetch: call.fetch, refreshToken: call.refreshToken, signal: call.signal, headers: new Headers(call.headers) })
+    const result = await spec.fn({ fetch: send, refreshToken: call.refreshToken, signal: call.signal, headers: new Headers(call.headers) })
     if (typeof Response !== 'undefined' && result instanceof Response) return readAnswer(result, call.now)
     return tokensFrom(result, call.now)
   }
@@ -78,7 +82,7 @@ export async function callRefresh(call: RefreshCall): Promise<Tokens> {
   const headers = new Headers(call.headers)
   const requestBody = body(spec, call.refreshToken, headers)
   const response = await ky.post(spec.url, {
-    fetch: call.fetch,
+    fetch: send,
     headers,
     ...(requestBody === undefined ? {} : { body: requestBody }),
     ...(call.credentials === undefined ? {} : { credentials: call.credentials }),

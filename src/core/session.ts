@@ -8,6 +8,7 @@ import { IdleTracker } from './idle.js'
 import { normalizeOptions, type Config } from './options.js'
 import { callRefresh, isTransient } from './refresh.js'
 import { Scheduler } from './scheduler.js'
+import { createXhrClass, type Gate } from './xhr.js'
 import { createShared, SIGNED_OUT, supersedes, type Message, type Shared, type Snapshot } from './shared.js'
 
 export interface Session {
@@ -28,10 +29,21 @@ export interface Session {
   busy<T>(work: Promise<T>): Promise<T>
   readonly state: SessionState
   on<K extends keyof SessionEvents>(event: K, listener: (payload: SessionEvents[K]) => void): () => void
-  /** Patch `target.fetch` so every fetch goes through the session. Idempotent; returns uninstall. */
-  install(target?: { fetch: typeof fetch }): () => void
+  /**
+   * Patch `target.fetch` (and `target.XMLHttpRequest` where it exists) so every request
+   * goes through the session. Idempotent; returns uninstall, which restores both.
+   */
+  install(target?: InstallTarget, options?: InstallOptions): () => void
   /** Release timers, the channel and listeners; waiting requests reject. */
   dispose(): void
+}
+
+export type InstallTarget = { fetch: typeof fetch; XMLHttpRequest?: typeof XMLHttpRequest }
+export type InstallOptions = {
+  /** @default true */
+  fetch?: boolean
+  /** @default true where `target.XMLHttpRequest` exists */
+  xhr?: boolean
 }
 
 /** Thrown inside a rotation when the RT was refused: the session must end (outside the lock). */
@@ -65,7 +77,7 @@ class RotorSession implements Session {
   /** Aborted when this incarnation of the session ends: cancels refreshes, wakes waiters. */
   #life = new AbortController()
   readonly #waiters = new Set<(reason: unknown) => void>()
-  #installed: { target: { fetch: typeof fetch }; original: typeof fetch; uninstall: () => void } | undefined
+  #installed: { target: InstallTarget; original: typeof fetch; uninstall: () => void } | undefined
   #disposed = false
 
   constructor(options: SessionOptions) {
@@ -181,21 +193,38 @@ class RotorSession implements Session {
     return work
   }
 
-  install(target: { fetch: typeof fetch } = globalThis): () => void {
+  install(target: InstallTarget = globalThis, options: InstallOptions = {}): () => void {
     this.#assertAlive('install')
     if (this.#installed) {
       if (this.#installed.target === target) return this.#installed.uninstall
       this.#installed.uninstall()
     }
     const original = target.fetch
-    const wrapper = (input: RequestInfo | URL, init?: RequestInit) => this.fetch(input, init)
+    const wrapper = options.fetch === false ? undefined : (input: RequestInfo | URL, init?: RequestInit) => this.fetch(input, init)
+    const OriginalXhr = options.xhr === false ? undefined : target.XMLHttpRequest
+    const Xhr = OriginalXhr && createXhrClass(OriginalXhr, this.#gate(), () => (globalThis as { location?: { href: string } }).location?.href)
     const uninstall = () => {
-      if (target.fetch === wrapper) target.fetch = original
+      if (wrapper && target.fetch === wrapper) target.fetch = original
+      if (Xhr && target.XMLHttpRequest === Xhr) target.XMLHttpRequest = OriginalXhr
       if (this.#installed?.target === target) this.#installed = undefined
     }
     this.#installed = { target, original, uninstall }
-    target.fetch = wrapper
+    if (wrapper) target.fetch = wrapper
+    if (Xhr) target.XMLHttpRequest = Xhr
     return uninstall
+  }
+
+  /** The request gate the XHR facade goes through: the same rules as `fetch`. */
+  #gate(): Gate {
+    return {
+      manages: url => this.#manages(url),
+      ready: () => this.#rotation === undefined && this.#ending === undefined && this.#joining === undefined && this.#usable(),
+      wait: () => this.#waitUntilUsable(this.#cfg.now() + this.#cfg.queueTimeout),
+      recover: generation => this.#waitUntilUsable(this.#cfg.now() + this.#cfg.queueTimeout, generation),
+      generation: () => this.#snap.generation,
+      authorization: () => (this.#cfg.transport === 'bearer' ? `Bearer ${this.#snap.accessToken ?? ''}` : undefined),
+      cookies: () => this.#cfg.transport === 'cookie',
+    }
   }
 
   dispose(): void {

@@ -4,7 +4,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
-import type { AuthOutcome, AuthRequest, ListenOptions, ListeningAuthServer } from './types.js'
+import type { AuthOutcome, AuthRequest, ListenOptions, ListeningAuthServer, StaticFile } from './types.js'
 
 export type Handle = (request: AuthRequest) => Promise<AuthOutcome>
 
@@ -15,6 +15,7 @@ export async function listenHttp(
 ): Promise<ListeningAuthServer> {
   const { createServer } = await import('node:http')
   const host = options.host ?? '127.0.0.1'
+  const files = staticFiles(options.static)
   const sockets = new Set<Socket>()
   let closing = false
   let signalClosed!: () => void
@@ -32,6 +33,20 @@ export async function listenHttp(
   })
 
   async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (files.size > 0 && (req.method === 'GET' || req.method === 'HEAD')) {
+      const url = req.url ?? '/'
+      const q = url.indexOf('?')
+      const file = files.get(q >= 0 ? url.slice(0, q) : url)
+      if (file) {
+        res.writeHead(200, {
+          'Content-Type': file.type,
+          'Content-Length': String(file.body.byteLength),
+          'Cache-Control': 'no-store',
+        })
+        res.end(req.method === 'HEAD' ? undefined : file.body)
+        return
+      }
+    }
     let body: string
     try {
       const chunks: Buffer[] = []
@@ -111,4 +126,25 @@ export async function listenHttp(
   }
 
   return { url: origin + basePath, origin, port: address.port, close }
+}
+
+/** Validates `listen({ static })` once, up front; bodies are encoded once. */
+function staticFiles(input: Record<string, StaticFile> | undefined): Map<string, { type: string; body: Buffer }> {
+  const files = new Map<string, { type: string; body: Buffer }>()
+  if (input === undefined) return files
+  if (typeof input !== 'object' || input === null) throw new TypeError('rotor-auth/testing: listen({ static }) must be an object of path → { type, body }')
+  for (const [path, file] of Object.entries(input)) {
+    if (!path.startsWith('/') || path.includes('?')) {
+      throw new TypeError(`rotor-auth/testing: static path must start with "/" and have no query, got ${JSON.stringify(path)}`)
+    }
+    if (typeof file !== 'object' || file === null || typeof file.type !== 'string' || (typeof file.body !== 'string' && !(file.body instanceof Uint8Array))) {
+      throw new TypeError(`rotor-auth/testing: static ${path} must be { type: string, body: string | Uint8Array }`)
+    }
+    const textual = /^text\/|javascript|json|xml|svg/i.test(file.type) && !/charset=/i.test(file.type)
+    files.set(path, {
+      type: textual ? `${file.type}; charset=utf-8` : file.type,
+      body: typeof file.body === 'string' ? Buffer.from(file.body, 'utf8') : Buffer.from(file.body),
+    })
+  }
+  return files
 }

@@ -22,6 +22,7 @@ export type {
   FaultRoute,
   IssuedTokens,
   ListenOptions,
+  StaticFile,
   ListeningAuthServer,
   LogRoute,
   RouteVariant,

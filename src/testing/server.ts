@@ -32,7 +32,10 @@ export interface AuthServer {
   /** Live log of every request the model saw (the same array across resetStats()). */
   readonly log: AuthLogEntry[]
 
-  /** Starts the `node:http` face on 127.0.0.1 and an ephemeral port. One at a time. */
+  /**
+   * Starts the `node:http` face on 127.0.0.1 and an ephemeral port. One at a time.
+   * `options.static` serves files (a test page, a bundle) on the same origin as the routes.
+   */
   listen(options?: ListenOptions): Promise<ListeningAuthServer>
   /**
    * Closes the HTTP face if it is running (like the `close` listen() returned) and lets every

@@ -197,12 +197,27 @@ export type AuthOutcome =
   /** Destroy the connection without answering. */
   | { type: 'drop' }
 
+/** A file the HTTP face serves as is (see {@link ListenOptions.static}). */
+export interface StaticFile {
+  /** `Content-Type` of the answer, e.g. `'text/html'` (`; charset=utf-8` is added to text types). */
+  type: string
+  body: string | Uint8Array
+}
+
 /** Options of `server.listen()`. */
 export interface ListenOptions {
   /** @default 0 (an ephemeral port) */
   port?: number
   /** @default '127.0.0.1' */
   host?: string
+  /**
+   * Files served on the same origin as the auth routes, keyed by absolute path (not under
+   * `basePath`), e.g. `{ '/tab.html': { type: 'text/html', body } }`: a browser test's page
+   * then uses the cookie transport without CORS. A `GET` or `HEAD` whose path (query
+   * ignored) is a key is answered 200 with `Cache-Control: no-store`, needs no auth and never
+   * reaches the model (no counters, no log entry, no faults, no latency).
+   */
+  static?: Record<string, StaticFile>
 }
 
 /** A running HTTP face. */

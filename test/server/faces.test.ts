@@ -170,3 +170,57 @@ describe('latency', () => {
     }
   })
 })
+
+describe('HTTP face: static files', () => {
+  let server: AuthServer | undefined
+  afterEach(async () => {
+    await server?.close()
+    server = undefined
+  })
+
+  it('serves listen({ static }) files on the auth origin: GET/HEAD, 200, no auth, query ignored, outside the model', async () => {
+    server = createAuthServer({ basePath: '/okapi' })
+    const html = '<!doctype html><title>tab</title><script src="/rotor.js"></script>'
+    const js = 'var Rotor = { ok: "é" };'
+    const face = await server.listen({
+      static: {
+        '/tab.html': { type: 'text/html', body: html },
+        '/rotor.js': { type: 'text/javascript', body: js },
+        '/blob.bin': { type: 'application/octet-stream', body: new Uint8Array([1, 2, 3]) },
+      },
+    })
+    const page = await fetch(`${face.origin}/tab.html?rotation=timer&x=1`)
+    expect(page.status).toBe(200)
+    expect(page.headers.get('content-type')).toBe('text/html; charset=utf-8')
+    expect(page.headers.get('cache-control')).toBe('no-store')
+    expect(await page.text()).toBe(html)
+    const script = await fetch(`${face.origin}/rotor.js`)
+    expect(script.headers.get('content-type')).toBe('text/javascript; charset=utf-8')
+    expect(await script.text()).toBe(js)
+    expect(Number(script.headers.get('content-length'))).toBe(Buffer.byteLength(js))
+    expect(new Uint8Array(await (await fetch(`${face.origin}/blob.bin`)).arrayBuffer())).toEqual(new Uint8Array([1, 2, 3]))
+    const head = await fetch(`${face.origin}/tab.html`, { method: 'HEAD' })
+    expect(head.status).toBe(200)
+    expect(await head.text()).toBe('')
+    // the model never saw them: no log, no counters; faults and auth do not apply
+    server.fault('api', { status: 503, times: Infinity })
+    expect((await fetch(`${face.origin}/tab.html`)).status).toBe(200)
+    expect(server.log).toHaveLength(0)
+    // the auth routes keep working on the same origin, and unknown paths still reach the model
+    const login = await fetch(`${face.url}/authn/login-with-expiry`, { method: 'POST', headers: TENANT, body: CREDS })
+    expect(login.status).toBe(201)
+    expect((await fetch(`${face.origin}/nope.html`)).status).toBe(404)
+    // other methods on a static path go to the model (404 there)
+    expect((await fetch(`${face.origin}/tab.html`, { method: 'POST', body: 'x' })).status).toBe(404)
+    expect(server.log.map((e) => e.path)).toEqual(['/okapi/authn/login-with-expiry', '/nope.html', '/tab.html'])
+  })
+
+  it('rejects malformed static options at listen()', async () => {
+    server = createAuthServer()
+    await expect(server.listen({ static: { 'tab.html': { type: 'text/html', body: '' } } })).rejects.toThrow(TypeError)
+    await expect(server.listen({ static: { '/x': { type: 'text/html', body: 42 as unknown as string } } })).rejects.toThrow(TypeError)
+    // a failed listen leaves the server free to listen again
+    const face = await server.listen({ static: { '/ok.txt': { type: 'text/plain', body: 'ok' } } })
+    expect(await (await fetch(`${face.origin}/ok.txt`)).text()).toBe('ok')
+  })
+})

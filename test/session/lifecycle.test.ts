@@ -155,4 +155,23 @@ describe('session lifecycle', () => {
     }
     expect(session.state.generation).toBe(2)
   })
+
+  test('the underlying fetch is always called unbound (a browser fetch throws "Illegal invocation" otherwise)', async () => {
+    // Like window.fetch: refuses any `this` but the global object or undefined.
+    const strict = function (this: unknown, input: RequestInfo | URL, init?: RequestInit) {
+      if (this !== undefined && this !== globalThis) throw new TypeError("Failed to execute 'fetch' on 'Window': Illegal invocation")
+      return fetch(input, init)
+    } as typeof fetch
+    const session = await env.bearer({ rotation: 'request', now: clock.now, fetch: strict })
+    await session.rotate()
+    const custom = await env.bearer({
+      rotation: 'request', now: clock.now, fetch: strict,
+      refresh: ({ fetch: send, refreshToken }) =>
+        send(`${env.url}/bearer/refresh`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ refreshToken }) }),
+    })
+    await custom.rotate()
+    clock.advance(AT + 1)
+    expect((await session.fetch(`${env.url}/api/x`)).status).toBe(200)
+    expect(env.server.stats).toMatchObject({ refreshGranted: 3, reusedRefused: 0 })
+  })
 })

@@ -1,0 +1,142 @@
+/**
+ * The script of `/tab.html`, one browser tab of the cross-tab tests. Bundled by
+ * `harness.ts` (esbuild) and run after `/rotor.js`, the IIFE build of `src/index.ts` that
+ * defines the global `Rotor`.
+ *
+ * Query parameters: `rotation` (`timer` | `request`), `idleTimeout` and `idleWarning` (ms).
+ * Everything the tests read is plain data under `window.rotor.stats`.
+ */
+import type * as RotorModule from '../../src/index.js'
+import type { LogoutReason, Origin, Session } from '../../src/index.js'
+
+declare const Rotor: typeof RotorModule
+
+/** Page time on a clock shared by every tab of the browser (epoch ms, sub-ms resolution). */
+const now = (): number => performance.timeOrigin + performance.now()
+
+export type TabEvent =
+  | { type: 'rotate'; origin: Origin; generation: number; at: number }
+  | { type: 'logout'; origin: Origin; reason: LogoutReason; at: number }
+  | { type: 'idle-warning'; logoutAt: number; at: number }
+  | { type: 'rotate-error'; willRetry: boolean; error: string; at: number }
+
+export type TabStats = {
+  /** API calls sent by startTraffic and answered. */
+  sent: number
+  ok: number
+  status401: number
+  /** Other statuses, by status. */
+  other: Record<string, number>
+  /** Error code (or name) of every rejected API call. */
+  errors: string[]
+  /** Slowest API call, ms (a call held for a rotation waits for it). */
+  slowestMs: number
+  rotations: { local: number; remote: number }
+  /** When this tab's last login() completed (`session.start` resolved); 0 if it never logged in. */
+  loggedInAt: number
+  logouts: Array<{ reason: LogoutReason; origin: Origin; at: number }>
+  events: TabEvent[]
+}
+
+export type TabApi = {
+  session: Session
+  stats: TabStats
+  /** POST the FOLIO login with the page's plain fetch, then `session.start(response)`. Returns the login status. */
+  login(): Promise<number>
+  /** `session.fetch('/api/ping')` every `intervalMs`, counting the results. */
+  startTraffic(intervalMs: number): void
+  stopTraffic(): void
+}
+
+declare global {
+  interface Window {
+    rotor: TabApi
+  }
+}
+
+const params = new URLSearchParams(location.search)
+const rotation = params.get('rotation') === 'request' ? 'request' : 'timer'
+const idleTimeout = Number(params.get('idleTimeout') ?? 0)
+const idle = idleTimeout > 0 ? { timeout: idleTimeout, warning: Number(params.get('idleWarning') ?? 0) } : false
+
+const session = Rotor.createSession({
+  scope: location.origin,
+  headers: { 'X-Okapi-Tenant': 'diku' },
+  rotation,
+  idle,
+})
+
+const stats: TabStats = {
+  sent: 0,
+  ok: 0,
+  status401: 0,
+  other: {},
+  errors: [],
+  slowestMs: 0,
+  rotations: { local: 0, remote: 0 },
+  loggedInAt: 0,
+  logouts: [],
+  events: [],
+}
+
+session.on('rotate', ({ state, origin }) => {
+  stats.rotations[origin] += 1
+  stats.events.push({ type: 'rotate', origin, generation: state.generation, at: now() })
+})
+session.on('logout', ({ reason, origin }) => {
+  const at = now()
+  stats.logouts.push({ reason, origin, at })
+  stats.events.push({ type: 'logout', origin, reason, at })
+})
+session.on('idle-warning', ({ logoutAt }) => {
+  stats.events.push({ type: 'idle-warning', logoutAt, at: now() })
+})
+session.on('rotate-error', ({ error, willRetry }) => {
+  stats.events.push({ type: 'rotate-error', willRetry, error: String(error), at: now() })
+})
+
+let traffic: ReturnType<typeof setInterval> | undefined
+
+function ping(): void {
+  const started = now()
+  stats.sent += 1
+  session.fetch('/api/ping').then(
+    response => {
+      stats.slowestMs = Math.max(stats.slowestMs, now() - started)
+      if (response.status === 200) stats.ok += 1
+      else if (response.status === 401) stats.status401 += 1
+      else stats.other[response.status] = (stats.other[response.status] ?? 0) + 1
+      void response.body?.cancel()
+    },
+    (error: unknown) => {
+      const e = error as { code?: unknown; name?: unknown } | null
+      stats.errors.push(String(e?.code ?? e?.name ?? error))
+    },
+  )
+}
+
+window.rotor = {
+  session,
+  stats,
+  async login() {
+    const response = await fetch('/authn/login-with-expiry', {
+      method: 'POST',
+      credentials: 'include',
+      headers: { 'content-type': 'application/json', 'X-Okapi-Tenant': 'diku' },
+      body: JSON.stringify({ username: 'diku_admin', password: 'admin' }),
+    })
+    if (response.ok) {
+      await session.start(response)
+      stats.loggedInAt = now()
+    }
+    return response.status
+  },
+  startTraffic(intervalMs) {
+    clearInterval(traffic)
+    traffic = setInterval(ping, intervalMs)
+  },
+  stopTraffic() {
+    clearInterval(traffic)
+    traffic = undefined
+  },
+}

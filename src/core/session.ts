@@ -1,7 +1,7 @@
 import { RotationError, SessionExpiredError } from '../errors.js'
 import type { Grant, LogoutReason, Origin, SessionEvents, SessionOptions, SessionState } from '../types.js'
 import { Emitter } from '../utils/emitter.js'
-import { requestURL, sameEndpoint } from '../utils/scope.js'
+import { endpointKey, requestURL } from '../utils/scope.js'
 import { clearTimer, setTimer, sleep, type TimerHandle } from '../utils/timers.js'
 import { tokensFrom, type Tokens } from './grant.js'
 import { IdleTracker } from './idle.js'
@@ -65,6 +65,8 @@ class RotorSession implements Session {
   readonly #shared: Shared
   readonly #scheduler: Scheduler
   readonly #idle: IdleTracker | undefined
+  /** The refresh and logout endpoints (endpointKey), never held nor authorised. */
+  readonly #endpoints: Set<string>
   #snap: Snapshot = SIGNED_OUT
   /** The local in-flight rotation: everyone who needs one joins it. */
   #rotation: Promise<void> | undefined
@@ -82,6 +84,7 @@ class RotorSession implements Session {
 
   constructor(options: SessionOptions) {
     this.#cfg = normalizeOptions(options)
+    this.#endpoints = new Set([this.#cfg.refreshURL, this.#cfg.logoutURL].flatMap(url => (url ? [endpointKey(url)] : [])))
     this.#shared = createShared({
       name: this.#cfg.channelName,
       storage: this.#cfg.storage,
@@ -250,8 +253,7 @@ class RotorSession implements Session {
     if (this.#snap.status !== 'active' && this.#ending === undefined && this.#joining === undefined) return false
     if (!this.#cfg.scope(url)) return false
     // The refresh and logout calls must never wait for a rotation (it would wait for itself).
-    const { refreshURL, logoutURL } = this.#cfg
-    return !(refreshURL && sameEndpoint(url, refreshURL)) && !(logoutURL && sameEndpoint(url, logoutURL))
+    return this.#endpoints.size === 0 || !this.#endpoints.has(endpointKey(url))
   }
 
   #leeway(): number {
@@ -274,8 +276,18 @@ class RotorSession implements Session {
 
   #authorize(input: RequestInfo | URL, init: RequestInit | undefined): RequestInit {
     if (this.#cfg.transport === 'cookie') return { ...init, credentials: 'include' }
-    const headers = new Headers(init?.headers ?? (input instanceof Request ? input.headers : undefined))
-    headers.set('authorization', `Bearer ${this.#snap.accessToken ?? ''}`)
+    const authorization = `Bearer ${this.#snap.accessToken ?? ''}`
+    const given = init?.headers
+    if (!(input instanceof Request) && (given === undefined || (typeof given === 'object' && given.constructor === Object))) {
+      // Plain object: cheaper than a Headers. Any casing of a caller's own Authorization goes,
+      // or fetch would join the two values into one header.
+      const headers: Record<string, string> = {}
+      for (const name in given) if (name.toLowerCase() !== 'authorization') headers[name] = (given as Record<string, string>)[name]!
+      headers['authorization'] = authorization
+      return { ...init, headers }
+    }
+    const headers = new Headers(given ?? (input instanceof Request ? input.headers : undefined))
+    headers.set('authorization', authorization)
     return { ...init, headers }
   }
 

@@ -18,8 +18,13 @@ export function toURL(value: string | URL, option: string): URL {
 function prefixMatcher(base: URL): ScopeMatcher {
   const origin = base.origin
   const path = base.pathname.replace(/\/+$/, '')
+  const below = path + '/'
   // Segment boundary: `/okapi` matches `/okapi` and `/okapi/x`, never `/okapix`.
-  return url => url.origin === origin && (path === '' || url.pathname === path || url.pathname.startsWith(path + '/'))
+  return url => {
+    if (url.origin !== origin) return false
+    const pathname = url.pathname
+    return path === '' || pathname === path || pathname.startsWith(below)
+  }
 }
 
 /**
@@ -50,9 +55,11 @@ export function requestURL(input: RequestInfo | URL): URL | undefined {
   }
 }
 
-/** Same URL ignoring query and hash, for recognising the refresh/logout endpoints. */
-export function sameEndpoint(a: URL, b: URL): boolean {
-  return a.origin === b.origin && a.pathname.replace(/\/+$/, '') === b.pathname.replace(/\/+$/, '')
+/** origin + path without trailing slashes: one string per endpoint, compared per request. */
+export function endpointKey(url: URL): string {
+  let path = url.pathname
+  while (path.endsWith('/')) path = path.slice(0, -1)
+  return url.origin + path
 }
 
 /** `<first scope entry's path>/authn/<name>` for the default refresh and logout endpoints. */

@@ -35,8 +35,10 @@ describe('bearer transport', () => {
 
   test('a caller’s own Authorization header on a managed request is replaced by the session’s', async () => {
     const session = await env.bearer({ rotation: 'request', now: clock.now })
-    const response = await session.fetch(`${env.url}/api/a`, { headers: { authorization: 'Bearer forged', 'x-extra': '1' } })
+    const response = await session.fetch(`${env.url}/api/a`, { headers: { Authorization: 'Bearer forged', 'x-extra': '1' } })
     expect(response.status).toBe(200)
+    expect((await session.fetch(`${env.url}/api/b`, { headers: new Headers({ Authorization: 'Bearer forged' }) })).status).toBe(200)
+    expect((await session.fetch(`${env.url}/api/c`, { headers: [['AUTHORIZATION', 'Bearer forged']] })).status).toBe(200)
     // 200 at the first attempt: a forged header that reached the server would have been a 401.
     expect(env.server.stats).toMatchObject({ api401: 0, refreshCalls: 0 })
   })

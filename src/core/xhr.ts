@@ -64,7 +64,21 @@ function defineHandlers(proto: object, types: readonly string[]): void {
   }
 }
 
-class UploadFacade extends EventTarget {}
+/**
+ * Counts its listeners: a browser forces a CORS preflight on a cross-origin XHR that has
+ * upload listeners, so the real XHR gets upload listeners only when the caller has some.
+ */
+class UploadFacade extends EventTarget {
+  listeners = 0
+  override addEventListener(type: string, listener: EventListenerOrEventListenerObject | null, options?: AddEventListenerOptions | boolean): void {
+    if (listener) this.listeners++
+    super.addEventListener(type, listener, options)
+  }
+  override removeEventListener(type: string, listener: EventListenerOrEventListenerObject | null, options?: EventListenerOptions | boolean): void {
+    if (listener) this.listeners = Math.max(0, this.listeners - 1)
+    super.removeEventListener(type, listener, options)
+  }
+}
 defineHandlers(UploadFacade.prototype, UPLOAD_EVENTS)
 
 /**
@@ -84,7 +98,10 @@ export function createXhrClass(Original: XhrClass, gate: Gate, baseURL: () => st
     readonly LOADING = 3
     readonly DONE = 4
 
-    readonly upload = new UploadFacade() as unknown as XMLHttpRequestUpload
+    readonly #upload = new UploadFacade()
+    get upload(): XMLHttpRequestUpload {
+      return this.#upload as unknown as XMLHttpRequestUpload
+    }
     #inner: XMLHttpRequest | undefined
     #open: { method: string; url: string; async: boolean; user: string | null | undefined; password: string | null | undefined } | undefined
     #headers: Array<[string, string]> = []
@@ -99,9 +116,15 @@ export function createXhrClass(Original: XhrClass, gate: Gate, baseURL: () => st
     #replayed = false
     /** What the caller sees while no attempt is visible (waiting, or a silenced attempt). */
     #shownState = 0
-    #failed = false
-    #aborted = false
     #sent = false
+    /**
+     * Bumped by open() and abort() and whenever the request ends: a rotation that settles
+     * later for an older request must not send (or fail) the current one.
+     */
+    #seq = 0
+    /** The caller's `timeout` runs from send(), across waiting and a replay (native budget). */
+    #deadline = 0
+    #timer: ReturnType<typeof setTimeout> | undefined
 
     get readyState(): number {
       return this.#visibleInner()?.readyState ?? this.#shownState
@@ -149,16 +172,18 @@ export function createXhrClass(Original: XhrClass, gate: Gate, baseURL: () => st
     }
 
     open(method: string, url: string | URL, async = true, user?: string | null, password?: string | null): void {
+      const shownBefore = this.readyState
+      this.#end()
+      // Detach first: the old attempt's abort events are not the caller's to see.
+      const previous = this.#inner
+      this.#inner = undefined
+      previous?.abort()
       this.#open = { method, url: String(url), async, user, password }
       this.#headers = []
       this.#body = null
       this.#silenced = false
       this.#replayed = false
-      this.#failed = false
-      this.#aborted = false
       this.#sent = false
-      this.#inner?.abort()
-      this.#inner = undefined
       let parsed: URL | undefined
       try {
         parsed = new URL(String(url), baseURL())
@@ -168,7 +193,7 @@ export function createXhrClass(Original: XhrClass, gate: Gate, baseURL: () => st
       // A synchronous XHR cannot wait for a rotation; it goes out as it is.
       this.#managed = async !== false && parsed !== undefined && gate.manages(parsed)
       this.#shownState = 1
-      this.#emit(new Event('readystatechange'))
+      if (shownBefore !== 1) this.#emit(new Event('readystatechange'))
     }
 
     setRequestHeader(name: string, value: string): void {
@@ -192,36 +217,34 @@ export function createXhrClass(Original: XhrClass, gate: Gate, baseURL: () => st
       if (!this.#open || this.#sent) throw new DOMException("Failed to execute 'send': the object's state must be OPENED.", 'InvalidStateError')
       this.#sent = true
       this.#body = body
+      if (this.#open.async && this.#timeout > 0) {
+        this.#deadline = Date.now() + this.#timeout
+        const seq = this.#seq
+        this.#timer = setTimeout(() => {
+          // Only while no attempt is on the wire: a real XHR times itself out.
+          if (seq === this.#seq && (this.#inner === undefined || this.#silenced)) this.#finish('timeout')
+        }, this.#timeout)
+      }
       if (!this.#managed || gate.ready()) {
         this.#attempt()
         return
       }
       // Held for the rotation in flight; the caller sees a request that has started.
       this.#emit(new ProgressEvent('loadstart'))
-      gate.wait().then(
-        () => {
-          if (!this.#aborted) this.#attempt(true)
-        },
-        () => this.#failAsNetworkError(),
-      )
+      this.#after(gate.wait())
     }
 
     abort(): void {
-      this.#aborted = true
       const inner = this.#inner
-      if (inner && !this.#silenced && inner.readyState !== 4) {
+      if (inner && !this.#silenced) {
+        // On the wire or done: the real XHR does what a native abort does (nothing, if done).
+        this.#end()
         inner.abort()
         return
       }
-      inner?.abort()
-      // Waiting (queued or between attempts): end it the way a native abort does.
-      if (this.#sent && !this.#failed) {
-        this.#inner = undefined
-        this.#shownState = 4
-        this.#emit(new Event('readystatechange'))
-        this.#emit(new ProgressEvent('abort'))
-        this.#emit(new ProgressEvent('loadend'))
-      }
+      // Waiting (queued, or between a 401 and its replay): end it as a native abort does.
+      if (this.#sent && this.#shownState !== 4) this.#finish('abort')
+      else this.#end()
       this.#shownState = 0
       this.#sent = false
     }
@@ -243,8 +266,9 @@ export function createXhrClass(Original: XhrClass, gate: Gate, baseURL: () => st
       this.#silenced = false
       const generation = gate.generation()
       inner.open(open.method, open.url, open.async, open.user ?? null, open.password ?? null)
-      inner.responseType = this.#responseType
-      if (open.async) inner.timeout = this.#timeout
+      // Setting responseType at all throws on a synchronous XHR in a window.
+      if (this.#responseType !== '') inner.responseType = this.#responseType
+      if (open.async && this.#timeout > 0) inner.timeout = Math.max(1, this.#deadline - Date.now())
       if (this.#mime !== undefined) inner.overrideMimeType(this.#mime)
       const authorization = this.#managed ? gate.authorization() : undefined
       for (const [name, value] of this.#headers) {
@@ -271,42 +295,63 @@ export function createXhrClass(Original: XhrClass, gate: Gate, baseURL: () => st
             this.#shownState = 1
           }
           if (this.#silenced) {
-            if (type === 'loadend') this.#recover(generation)
+            if (type === 'loadend') {
+              this.#replayed = true
+              this.#after(gate.recover(generation))
+            }
             return
           }
+          if (type === 'loadend') this.#end()
           this.#emit(copy(event))
         })
       }
-      for (const type of UPLOAD_EVENTS) {
-        inner.upload.addEventListener(type, event => {
-          if (inner === this.#inner && !this.#silenced) this.#emit(copy(event), true)
-        })
+      // The caller saw this request's upload once already if this is the replay.
+      if (!this.#replayed && this.#upload.listeners > 0) {
+        for (const type of UPLOAD_EVENTS) {
+          inner.upload.addEventListener(type, event => {
+            if (inner === this.#inner && !this.#silenced) this.#emit(copy(event), true)
+          })
+        }
       }
       inner.send(this.#body as XMLHttpRequestBodyInit | null)
     }
 
-    #recover(generation: number): void {
-      this.#replayed = true
-      gate.recover(generation).then(
+    /** Sends (again) once the session is ready, unless this request moved on meanwhile. */
+    #after(ready: Promise<void>): void {
+      const seq = this.#seq
+      ready.then(
         () => {
-          if (!this.#aborted) this.#attempt(true)
+          if (seq === this.#seq) this.#attempt(true)
         },
-        () => this.#failAsNetworkError(),
+        // The session ended while this request waited: fail it as a network error does.
+        () => {
+          if (seq === this.#seq) this.#finish('error')
+        },
       )
     }
 
-    /** The session ended while this request waited: fail it as a network error does. */
-    #failAsNetworkError(): void {
-      if (this.#aborted) return
-      this.#failed = true
+    /** This request is over: nothing pending may act on it any more. */
+    #end(): void {
+      this.#seq++
+      clearTimeout(this.#timer)
+      this.#timer = undefined
+    }
+
+    /** Ends a request that has no visible attempt, with the events a native XHR fires. */
+    #finish(type: 'abort' | 'error' | 'timeout'): void {
+      this.#end()
+      const inner = this.#inner
       this.#inner = undefined
+      inner?.abort()
       this.#silenced = false
       this.#shownState = 4
       this.#emit(new Event('readystatechange'))
-      this.#emit(new ProgressEvent('error'))
+      this.#emit(new ProgressEvent(type))
       this.#emit(new ProgressEvent('loadend'))
     }
   }
   defineHandlers(RotorXMLHttpRequest.prototype, EVENTS)
+  // `xhr instanceof XMLHttpRequest` holds for code that kept the original class.
+  Object.setPrototypeOf(RotorXMLHttpRequest.prototype, Original.prototype)
   return RotorXMLHttpRequest as unknown as XhrClass
 }

@@ -24,8 +24,14 @@ const REFUSED = new Set([400, 401, 403, 422])
 /** Statuses ky retries (with backoff, jitter and Retry-After); everything else is an answer. */
 const RETRIED = [408, 429, 500, 502, 503, 504]
 
-/** True for failures after which trying again later may succeed. */
-export function isTransient(error: unknown): boolean {
+/**
+ * True for failures after which trying again later may succeed. A 2xx whose body cannot be
+ * read spent the RT: with the cookie transport the new RT cookie was set anyway, so a retry
+ * presents that; a bearer client would only present the spent RT, which makes the server
+ * revoke the family, so there it is definitive.
+ */
+export function isTransient(error: unknown, transport: 'cookie' | 'bearer'): boolean {
+  if (error instanceof MalformedGrantError) return transport === 'cookie'
   return !(error instanceof RefreshRefusedError)
 }
 
@@ -70,11 +76,18 @@ export async function callRefresh(call: RefreshCall): Promise<Tokens> {
   // ky calls `options.fetch(…)` and a custom refresh calls `ctx.fetch(…)`: a bare
   // `window.fetch` invoked with such a `this` throws "Illegal invocation" in browsers.
   const base = call.fetch
-  const send: typeof fetch = (input, init) => base(input, init)
+  // Deadlines count from when the answering attempt was *sent*: a laptop that slept while the
+  // answer was on its way must not read the sleep as clock skew and stretch the new AT.
+  let sentAt = call.now()
+  const sentClock = () => sentAt
+  const send: typeof fetch = (input, init) => {
+    sentAt = call.now()
+    return base(input, init)
+  }
   if (spec.kind === 'custom') {
     const result = await spec.fn({ fetch: send, refreshToken: call.refreshToken, signal: call.signal, headers: new Headers(call.headers) })
-    if (typeof Response !== 'undefined' && result instanceof Response) return readAnswer(result, call.now)
-    return tokensFrom(result, call.now)
+    if (typeof Response !== 'undefined' && result instanceof Response) return readAnswer(result, sentClock)
+    return tokensFrom(result, sentClock)
   }
   if ((spec.style === 'json' || spec.style === 'oauth2') && call.refreshToken === undefined) {
     throw new RefreshRefusedError(0, 'no refresh token is held')
@@ -99,7 +112,7 @@ export async function callRefresh(call: RefreshCall): Promise<Tokens> {
       retryOnTimeout: false,
     },
   })
-  return readAnswer(response, call.now)
+  return readAnswer(response, sentClock)
 }
 
 async function readAnswer(response: Response, now: () => number): Promise<Tokens> {

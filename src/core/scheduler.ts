@@ -18,6 +18,7 @@ export class Scheduler {
   #timer: TimerHandle | undefined
   #retry: TimerHandle | undefined
   #failures = 0
+  #disposed = false
   readonly #wake = () => {
     if (this.#at !== undefined && this.#now() >= this.#at) this.#fire()
   }
@@ -40,6 +41,7 @@ export class Scheduler {
 
   /** The next deadline (local epoch ms), or undefined for none. Replaces the previous one. */
   schedule(at: number | undefined): void {
+    if (this.#disposed) at = undefined
     clearTimer(this.#timer)
     this.#timer = undefined
     this.#at = at
@@ -73,6 +75,7 @@ export class Scheduler {
 
   /** After a transient refresh failure: try again with exponential backoff and full jitter. */
   retryAfterFailure(): void {
+    if (this.#disposed) return
     this.#failures++
     clearTimer(this.#retry)
     const ceiling = Math.min(30_000, 500 * 2 ** this.#failures)
@@ -89,6 +92,7 @@ export class Scheduler {
   }
 
   dispose(): void {
+    this.#disposed = true
     this.schedule(undefined)
     for (const undo of this.#unlisten.splice(0)) undo()
   }

@@ -1,7 +1,7 @@
 import { RotationError, SessionExpiredError } from '../errors.js'
 import type { Grant, LogoutReason, Origin, SessionEvents, SessionOptions, SessionState } from '../types.js'
 import { Emitter } from '../utils/emitter.js'
-import { endpointKey, requestURL } from '../utils/scope.js'
+import { endpointKey, endpointPath, requestURL } from '../utils/scope.js'
 import { clearTimer, setTimer, sleep, type TimerHandle } from '../utils/timers.js'
 import { tokensFrom, type Tokens } from './grant.js'
 import { IdleTracker } from './idle.js'
@@ -67,11 +67,13 @@ class RotorSession implements Session {
   readonly #idle: IdleTracker | undefined
   /** The refresh and logout endpoints (endpointKey), never held nor authorised. */
   readonly #endpoints: Set<string>
+  readonly #endpointPaths: Set<string>
   #snap: Snapshot = SIGNED_OUT
   /** The local in-flight rotation: everyone who needs one joins it. */
   #rotation: Promise<void> | undefined
   /** A generation another tab is rotating from, while it does. */
   #remoteRotating: number | undefined
+  #remoteTimer: TimerHandle | undefined
   /** reauthenticate() in flight: managed requests hold until it settles. */
   #ending: Promise<void> | undefined
   /** A bearer tab that joined a running session and is waiting for a peer's tokens. */
@@ -84,7 +86,9 @@ class RotorSession implements Session {
 
   constructor(options: SessionOptions) {
     this.#cfg = normalizeOptions(options)
-    this.#endpoints = new Set([this.#cfg.refreshURL, this.#cfg.logoutURL].flatMap(url => (url ? [endpointKey(url)] : [])))
+    const endpoints = [this.#cfg.refreshURL, this.#cfg.logoutURL].filter(url => url !== undefined)
+    this.#endpoints = new Set(endpoints.map(endpointKey))
+    this.#endpointPaths = new Set(endpoints.map(endpointPath))
     this.#shared = createShared({
       name: this.#cfg.channelName,
       storage: this.#cfg.storage,
@@ -164,8 +168,9 @@ class RotorSession implements Session {
   async #logout(reason: 'user' | 'idle'): Promise<void> {
     if (this.#snap.status !== 'active') return
     const snapshot = this.#snap
-    // Stop any rotation first, so its late answer cannot revive what we are ending.
-    this.#abortLife(new SessionExpiredError(reason))
+    // End everywhere first: the shared state says signed-out before the server is asked, so
+    // no other tab can take the lock meanwhile and present an RT our aborted refresh spent.
+    this.#endSession(reason, 'local')
     const url = this.#cfg.logoutURL
     if (url) {
       const headers = new Headers(this.#cfg.headers)
@@ -180,10 +185,9 @@ class RotorSession implements Session {
         const response = await this.#baseFetch()(url, init)
         await response.body?.cancel()
       } catch {
-        // Best effort: the local logout below happens whatever the server said.
+        // Best effort: the session has ended locally whatever the server says.
       }
     }
-    this.#endSession(reason, 'local')
   }
 
   keepAlive(): void {
@@ -233,11 +237,22 @@ class RotorSession implements Session {
   dispose(): void {
     if (this.#disposed) return
     this.#disposed = true
-    this.#abortLife(new SessionExpiredError('disposed'))
+    // Waiting requests end now; a refresh already on the wire is not aborted: the server may
+    // have spent the RT, and only its answer, published to the other tabs, keeps them from
+    // presenting that RT again. It is bounded by refreshTimeout; the channel closes after it.
+    const reason = new SessionExpiredError('disposed')
+    for (const wake of [...this.#waiters]) wake(reason)
     this.#scheduler.dispose()
     this.#idle?.dispose()
+    clearTimer(this.#remoteTimer)
     this.#installed?.uninstall()
-    this.#shared.close()
+    const rotation = this.#shared.hasPeers() ? this.#rotation : undefined
+    if (rotation) {
+      void rotation.catch(() => undefined).finally(() => this.#shared.close())
+    } else {
+      this.#life.abort(reason)
+      this.#shared.close()
+    }
     this.#events.clear()
   }
 
@@ -253,7 +268,9 @@ class RotorSession implements Session {
     if (this.#snap.status !== 'active' && this.#ending === undefined && this.#joining === undefined) return false
     if (!this.#cfg.scope(url)) return false
     // The refresh and logout calls must never wait for a rotation (it would wait for itself).
-    return this.#endpoints.size === 0 || !this.#endpoints.has(endpointKey(url))
+    // The path first: it rules out nearly every request without reading url.origin again.
+    const path = endpointPath(url)
+    return !this.#endpointPaths.has(path) || !this.#endpoints.has(url.origin + path)
   }
 
   #leeway(): number {
@@ -332,6 +349,7 @@ class RotorSession implements Session {
    */
   async #waitUntilUsable(deadline: number, staleGeneration?: number): Promise<void> {
     let lastError: unknown
+    let rounds = 0
     for (;;) {
       if (this.#disposed) throw new SessionExpiredError('disposed')
       const pending = this.#ending ?? this.#joining
@@ -343,15 +361,26 @@ class RotorSession implements Session {
       if (this.#snap.status !== 'active') throw new SessionExpiredError(this.#snap.reason ?? 'expired')
       const stale = staleGeneration !== undefined && this.#snap.generation <= staleGeneration
       if (!stale && this.#rotation === undefined && this.#usable()) return
-      if (this.#cfg.now() >= deadline) throw this.#timeoutError(lastError)
+      // Only failures use up the queue timeout: time spent asleep, or waiting for a refresh
+      // that then succeeded, is no reason to fail the request.
+      if (this.#cfg.now() >= deadline) {
+        if (lastError !== undefined) throw this.#timeoutError(lastError)
+        deadline = this.#cfg.now() + this.#cfg.queueTimeout
+      }
       if (this.#rotation === undefined && this.#refreshExpired() && !this.#usable()) {
         // Both tokens are dead: refreshing is pointless. Reauthenticate or end.
         await this.#endOrReauthenticate('expired')
         continue
       }
       try {
-        const rotation = this.#rotation ?? this.#rotateFrom(staleGeneration ?? this.#snap.generation)
-        await this.#withDeadline(rotation, deadline, lastError)
+        // A stale token (a 401's) needs a newer generation than the one it carried; an
+        // expired one, a newer generation than the current.
+        const from = stale ? staleGeneration : this.#snap.generation
+        await this.#withDeadline(this.#rotation ?? this.#rotateFrom(from), deadline, lastError)
+        // A grant can arrive already expired (the machine slept while it was on its way):
+        // rotate once more then. Not forever: a server whose tokens always arrive expired
+        // would be hammered; after two fresh generations the request goes out as it is.
+        if (this.#snap.status === 'active' && this.#snap.generation > from && (this.#usable() || ++rounds >= 2)) return
       } catch (error) {
         if (error instanceof SessionExpiredError || error instanceof RotationError) throw error
         lastError = error
@@ -444,7 +473,7 @@ class RotorSession implements Session {
       } catch (error) {
         this.#shared.post({ type: 'rotated', generation: this.#snap.generation, ok: false })
         if (life.signal.aborted) throw life.signal.reason
-        if (!isTransient(error)) {
+        if (!isTransient(error, this.#cfg.transport)) {
           // "RT already used" may only mean another tab rotated first: check before ending.
           this.#adoptShared()
           if (this.#snap.generation > generation) return
@@ -455,8 +484,11 @@ class RotorSession implements Session {
         this.#scheduler.retryAfterFailure()
         throw error
       }
-      // A late answer never revives a session that ended while it was in flight.
+      // A late answer never revives a session that ended while it was in flight, here or in
+      // another tab whose logout message may not have arrived yet (the shared state has it).
       if (life.signal.aborted) throw life.signal.reason
+      this.#adoptShared()
+      if (this.#snap.status !== 'active') throw new SessionExpiredError(this.#snap.reason ?? 'expired')
       this.#scheduler.resetFailures()
       this.#commit(tokens, 'rotate')
     })
@@ -464,7 +496,8 @@ class RotorSession implements Session {
 
   /** Both tokens expired, or the RT was refused: reauthenticate once, or end. */
   #endOrReauthenticate(reason: 'expired' | 'rejected'): Promise<void> {
-    const reauthenticate = this.#cfg.reauthenticate
+    // A disposed tab (finishing its last refresh) asks nobody to log in.
+    const reauthenticate = this.#disposed ? undefined : this.#cfg.reauthenticate
     if (!reauthenticate) {
       this.#endSession(reason, 'local')
       return Promise.reject(new SessionExpiredError(reason))
@@ -538,7 +571,7 @@ class RotorSession implements Session {
 
   #apply(snapshot: Snapshot, origin: Origin, rotated: boolean): void {
     this.#snap = snapshot
-    if (origin === 'remote') this.#remoteRotating = undefined
+    this.#clearRemoteRotating()
     this.#scheduler.schedule(this.#nextDue())
     this.#emitChange()
     if (rotated) this.#events.emit('rotate', { state: this.state, origin })
@@ -566,6 +599,12 @@ class RotorSession implements Session {
     return Number.isFinite(due) ? due : undefined
   }
 
+  #clearRemoteRotating(): void {
+    this.#remoteRotating = undefined
+    clearTimer(this.#remoteTimer)
+    this.#remoteTimer = undefined
+  }
+
   #emitChange(): void {
     if (!this.#disposed) this.#events.emit('change', this.state)
   }
@@ -586,7 +625,7 @@ class RotorSession implements Session {
       this.#shared.post({ type: 'state', snapshot })
     }
     this.#snap = snapshot
-    this.#remoteRotating = undefined
+    this.#clearRemoteRotating()
     this.#scheduler.schedule(undefined)
     this.#idle?.stop()
     this.#emitChange()
@@ -627,14 +666,19 @@ class RotorSession implements Session {
       case 'rotating':
         if (message.generation >= this.#snap.generation) {
           this.#remoteRotating = message.generation
+          // A tab closed mid-rotation never says it is done: the flag cannot outlive the
+          // longest a refresh call may take.
+          clearTimer(this.#remoteTimer)
+          this.#remoteTimer = setTimer(() => {
+            this.#clearRemoteRotating()
+            this.#emitChange()
+          }, this.#cfg.refreshTimeout * (this.#cfg.refreshRetries + 1) + 1000)
           this.#emitChange()
         }
         return
       case 'rotated':
-        if (this.#remoteRotating !== undefined) {
-          this.#remoteRotating = undefined
-          this.#emitChange()
-        }
+        this.#clearRemoteRotating()
+        this.#emitChange()
         return
       case 'hello':
         if (this.#snap.status === 'active') this.#shared.post({ type: 'state', snapshot: this.#snap })

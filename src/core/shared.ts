@@ -109,6 +109,8 @@ export interface Shared {
   onMessage(listener: (message: Message) => void): void
   lock<T>(fn: () => Promise<T>): Promise<T>
   isPrimary(): boolean
+  /** Whether other sessions may be listening (unknown in a browser: assumed). */
+  hasPeers(): boolean
   close(): void
 }
 
@@ -252,6 +254,10 @@ export function createShared(options: SharedOptions): Shared {
     isPrimary() {
       if (locks) return primary
       return local.members[0] === id
+    },
+    hasPeers() {
+      if (name === undefined) return false
+      return locks ? true : local.members.length > 1
     },
     close() {
       if (closed) return

@@ -55,11 +55,16 @@ export function requestURL(input: RequestInfo | URL): URL | undefined {
   }
 }
 
-/** origin + path without trailing slashes: one string per endpoint, compared per request. */
-export function endpointKey(url: URL): string {
+/** A URL's path without trailing slashes. */
+export function endpointPath(url: URL): string {
   let path = url.pathname
   while (path.endsWith('/')) path = path.slice(0, -1)
-  return url.origin + path
+  return path
+}
+
+/** origin + path without trailing slashes: one string per endpoint, compared per request. */
+export function endpointKey(url: URL): string {
+  return url.origin + endpointPath(url)
 }
 
 /** `<first scope entry's path>/authn/<name>` for the default refresh and logout endpoints. */

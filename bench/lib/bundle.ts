@@ -1,0 +1,57 @@
+/**
+ * Bundle sizes as a browser app would ship them: esbuild (bundle, minify, ESM, browser)
+ * and gzip level 9. Shared by `bench/size.ts` and the size budget in `test/size/`.
+ */
+import { build } from 'esbuild'
+import { fileURLToPath } from 'node:url'
+import { gzipSync } from 'node:zlib'
+
+export const ROOT = fileURLToPath(new URL('../../', import.meta.url))
+
+/** 1 KB = 1,000 bytes here, as size-limit counts. */
+export const KB = 1000
+
+export type Measured = { minified: number; gzipped: number }
+
+export type BundleInput =
+  /** A file of this repository, e.g. `src/index.ts`. */
+  | { entry: string; external?: string[] }
+  /** Module source to bundle, e.g. `export * from 'oidc-client-ts'`. */
+  | { source: string; external?: string[] }
+
+export async function measure(input: BundleInput): Promise<Measured> {
+  const result = await build({
+    ...('entry' in input
+      ? { entryPoints: [input.entry] }
+      : { stdin: { contents: input.source, resolveDir: ROOT, loader: 'js', sourcefile: 'entry.js' } }),
+    absWorkingDir: ROOT,
+    bundle: true,
+    minify: true,
+    format: 'esm',
+    platform: 'browser',
+    target: 'es2022',
+    write: false,
+    logLevel: 'silent',
+    external: input.external ?? [],
+    define: { 'process.env.NODE_ENV': '"production"' },
+  })
+  const code = result.outputFiles[0]!.contents
+  return { minified: code.byteLength, gzipped: gzipSync(code, { level: 9 }).byteLength }
+}
+
+/** Rotor's whole browser bundle, dependencies (jose, ky) included: what the budget limits. */
+export const ROTOR_ALL_IN: BundleInput = { entry: 'src/index.ts' }
+/** Rotor's own code, jose and ky left out. */
+export const ROTOR_OWN: BundleInput = { entry: 'src/index.ts', external: ['jose', 'ky'] }
+
+/** Parses "15 KB", "15kB", "15000 B", "15000" into bytes (KB = 1,000 bytes). */
+export function parseSize(value: string | number): number {
+  if (typeof value === 'number') return value
+  const m = /^\s*([\d.]+)\s*(b|kb|kib)?\s*$/i.exec(value)
+  if (!m) throw new TypeError(`not a size: ${JSON.stringify(value)}`)
+  const n = Number(m[1])
+  const unit = (m[2] ?? 'b').toLowerCase()
+  return Math.round(unit === 'b' ? n : unit === 'kib' ? n * 1024 : n * KB)
+}
+
+export const kb = (bytes: number): number => Math.round((bytes / KB) * 100) / 100

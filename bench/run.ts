@@ -1,0 +1,119 @@
+/**
+ * `npm run bench`: every scenario in one run, one table each, then bench/RESULTS.md.
+ * `npm run bench -- soak size` runs only the scenarios named (RESULTS.md is then not written).
+ *
+ * Runs under `node --expose-gc --import tsx` so the burst scenario can measure heap per
+ * queued request and the overhead scenario can start each task from a collected heap.
+ */
+import { execSync } from 'node:child_process'
+import { writeFileSync } from 'node:fs'
+import os from 'node:os'
+import { fileURLToPath } from 'node:url'
+import { runBurst } from './burst.js'
+import { runOverhead } from './overhead.js'
+import { runSize } from './size.js'
+import { runSoak } from './soak.js'
+import { toMarkdown, toText, type Section } from './table.js'
+
+const SCENARIOS: Record<string, () => Promise<Section>> = {
+  overhead: runOverhead,
+  burst: runBurst,
+  soak: runSoak,
+  size: runSize,
+}
+
+function git(args: string): string | undefined {
+  try {
+    return execSync(`git ${args}`, { cwd: fileURLToPath(new URL('..', import.meta.url)), encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim()
+  } catch {
+    return undefined
+  }
+}
+
+function machine(): string[] {
+  const cpus = os.cpus()
+  const changed = git('status --porcelain -- src')?.split('\n').filter(Boolean).length ?? 0
+  return [
+    `- CPU: ${cpus[0]?.model.trim() ?? 'unknown'} × ${cpus.length} logical cores (os.cpus())`,
+    `- Memory: ${Math.round(os.totalmem() / 2 ** 30)} GiB; OS: ${os.type()} ${os.release()} ${os.arch()}`,
+    `- Node ${process.version}; gc exposed: ${typeof (globalThis as { gc?: unknown }).gc === 'function' ? 'yes' : 'no'}`,
+    `- Load average at start (1/5/15 min): ${os.loadavg().map(l => l.toFixed(2)).join(' / ')} — the machine is shared; timings are noisy when it is busy`,
+    `- Date: ${new Date().toISOString()}`,
+    `- Source: commit ${git('rev-parse --short HEAD') ?? 'unknown'}${changed ? `, with ${changed} uncommitted change(s) under src/ (measured as they were)` : ''}`,
+  ]
+}
+
+function print(section: Section, seconds: number): void {
+  console.log(`\n== ${section.title} (${seconds.toFixed(1)} s)\n`)
+  console.log(toText(section.table))
+  console.log('')
+  for (const v of section.verdicts) console.log(`  ${v}`)
+}
+
+function markdown(section: Section): string {
+  return [
+    `## ${section.title}`,
+    '',
+    section.method,
+    '',
+    toMarkdown(section.table),
+    '',
+    ...section.verdicts.map(v => `- ${v}`),
+    ...(section.notes?.length ? ['', ...section.notes] : []),
+    '',
+  ].join('\n')
+}
+
+async function main(): Promise<void> {
+  const wanted = process.argv.slice(2)
+  const unknown = wanted.filter(name => !(name in SCENARIOS))
+  if (unknown.length) throw new Error(`unknown scenario(s): ${unknown.join(', ')}; choose from ${Object.keys(SCENARIOS).join(', ')}`)
+  const names = wanted.length ? wanted : Object.keys(SCENARIOS)
+  const header = machine()
+  console.log(header.join('\n'))
+
+  const sections: Section[] = []
+  let failures = 0
+  for (const name of names) {
+    const started = performance.now()
+    let section: Section
+    try {
+      section = await SCENARIOS[name]!()
+    } catch (error) {
+      failures++
+      console.error(`\n== ${name}: FAILED\n`, error)
+      section = {
+        title: name,
+        method: '',
+        table: { columns: ['error'], rows: [[String((error as Error)?.stack ?? error).split('\n')[0]!]] },
+        verdicts: ['The scenario crashed: see the error above.'],
+      }
+    }
+    print(section, (performance.now() - started) / 1000)
+    sections.push(section)
+  }
+
+  if (!wanted.length) {
+    const results = [
+      '# Rotor benchmarks',
+      '',
+      'Written by `npm run bench` (bench/run.ts); every figure below comes from that one run. Re-run to refresh.',
+      '',
+      '## Machine',
+      '',
+      ...header,
+      '',
+      '## Targets',
+      '',
+      ...sections.flatMap(s => s.verdicts.map(v => `- **${s.title}** — ${v}`)),
+      '',
+      ...sections.map(markdown),
+    ].join('\n')
+    const path = fileURLToPath(new URL('RESULTS.md', import.meta.url))
+    writeFileSync(path, results)
+    console.log(`\nwrote ${path}`)
+  }
+  if (failures) process.exitCode = 1
+}
+
+await main()

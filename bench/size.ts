@@ -1,0 +1,125 @@
+/**
+ * Scenario 4 — bundle size: what each library adds to a browser app, bundled by esbuild
+ * (minified ESM for the browser) and gzipped at level 9, all measured in this run.
+ */
+import { build } from 'esbuild'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { kb, measure, ROOT, ROTOR_ALL_IN, ROTOR_OWN, type BundleInput, type Measured } from './lib/bundle.js'
+import type { Cell, Section } from './table.js'
+
+type Entry = { name: string; packages: string[]; input: BundleInput; fullFeatured: boolean }
+
+const whole = (pkg: string): BundleInput => ({ source: `export * from '${pkg}'` })
+
+const ENTRIES: Entry[] = [
+  { name: 'Rotor, all-in (jose + ky included)', packages: ['jose', 'ky'], input: ROTOR_ALL_IN, fullFeatured: false },
+  { name: 'Rotor, own code (jose, ky external)', packages: [], input: ROTOR_OWN, fullFeatured: false },
+  { name: 'oidc-client-ts', packages: ['oidc-client-ts'], input: whole('oidc-client-ts'), fullFeatured: true },
+  { name: '@supabase/auth-js', packages: ['@supabase/auth-js'], input: whole('@supabase/auth-js'), fullFeatured: true },
+  { name: '@okta/okta-auth-js', packages: ['@okta/okta-auth-js'], input: whole('@okta/okta-auth-js'), fullFeatured: true },
+  { name: '@auth0/auth0-spa-js', packages: ['@auth0/auth0-spa-js'], input: whole('@auth0/auth0-spa-js'), fullFeatured: true },
+  { name: '@azure/msal-browser', packages: ['@azure/msal-browser'], input: whole('@azure/msal-browser'), fullFeatured: true },
+  {
+    name: 'axios-auth-refresh + axios',
+    packages: ['axios-auth-refresh', 'axios'],
+    input: { source: "export { default as axios } from 'axios'; export { default as createAuthRefreshInterceptor } from 'axios-auth-refresh'" },
+    fullFeatured: false,
+  },
+  {
+    name: 'axios-auth-refresh alone (axios external)',
+    packages: ['axios-auth-refresh'],
+    input: { source: "export { default } from 'axios-auth-refresh'", external: ['axios'] },
+    fullFeatured: false,
+  },
+]
+
+function version(pkg: string): string {
+  try {
+    return (JSON.parse(readFileSync(join(ROOT, 'node_modules', pkg, 'package.json'), 'utf8')) as { version: string }).version
+  } catch {
+    return 'not installed'
+  }
+}
+
+/** Minified bytes each input contributes to Rotor's all-in bundle (esbuild metafile). */
+async function composition(): Promise<Array<[string, number]>> {
+  const result = await build({
+    entryPoints: ['src/index.ts'],
+    absWorkingDir: ROOT,
+    bundle: true,
+    minify: true,
+    format: 'esm',
+    platform: 'browser',
+    target: 'es2022',
+    write: false,
+    metafile: true,
+    logLevel: 'silent',
+  })
+  const output = Object.values(result.metafile.outputs)[0]!
+  const by = new Map<string, number>()
+  for (const [file, { bytesInOutput }] of Object.entries(output.inputs)) {
+    const key = file.includes('node_modules/') ? file.split('node_modules/')[1]!.split('/')[0]! : file
+    by.set(key, (by.get(key) ?? 0) + bytesInOutput)
+  }
+  return [...by].filter(([, bytes]) => bytes > 0).sort((a, b) => b[1] - a[1])
+}
+
+export async function runSize(): Promise<Section> {
+  const results: Array<{ entry: Entry; size?: Measured; error?: string }> = []
+  for (const entry of ENTRIES) {
+    try {
+      results.push({ entry, size: await measure(entry.input) })
+    } catch (error) {
+      const message = (error as { errors?: Array<{ text: string }> }).errors?.[0]?.text ?? String(error)
+      results.push({ entry, error: message.split('\n')[0]!.slice(0, 120) })
+    }
+  }
+  const rotor = results[0]!.size
+  const rows: Cell[][] = results.map(({ entry, size, error }) => [
+    entry.name,
+    entry.packages.map(p => `${p}@${version(p)}`).join(', ') || '—',
+    size ? kb(size.minified) : `failed: ${error}`,
+    size ? kb(size.gzipped) : '—',
+    size && rotor ? `${(size.gzipped / rotor.gzipped).toFixed(2)}×` : '—',
+  ])
+
+  const verdicts: string[] = []
+  if (rotor) {
+    const limit = 15 * 1000
+    verdicts.push(
+      `Rotor all-in: ${kb(rotor.gzipped)} KB min+gzip (target ≤ 15 KB): ${rotor.gzipped <= limit ? 'met' : `MISSED by ${kb(rotor.gzipped - limit)} KB`}.`,
+    )
+    const peers = results.filter(r => r.entry.fullFeatured)
+    const larger = peers.filter(r => r.size && r.size.gzipped > rotor.gzipped)
+    const failed = peers.filter(r => !r.size)
+    verdicts.push(
+      `Smaller than every full-featured peer: ${larger.length === peers.length ? 'met' : 'MISSED'} ` +
+        `(${larger.length} of ${peers.length} measured larger${failed.length ? `; not measured: ${failed.map(f => f.entry.name).join(', ')}` : ''}; ` +
+        `the smallest, ${[...larger].sort((a, b) => a.size!.gzipped - b.size!.gzipped)[0]?.entry.name ?? '—'}, is ` +
+        `${larger.length ? (Math.min(...larger.map(l => l.size!.gzipped)) / rotor.gzipped).toFixed(1) : '—'}× Rotor).`,
+    )
+  } else {
+    verdicts.push(`Rotor's bundle failed to build: ${results[0]!.error}`)
+  }
+  const parts = await composition().catch(() => [])
+  const total = parts.reduce((n, [, b]) => n + b, 0)
+  const notes = parts.length
+    ? [
+        "What Rotor's all-in bundle is made of (minified bytes before gzip, from esbuild's metafile):",
+        '',
+        ...parts.map(([name, bytes]) => `- ${name}: ${kb(bytes)} KB (${((100 * bytes) / total).toFixed(0)} %)`),
+      ]
+    : []
+  return {
+    title: 'Bundle size',
+    notes,
+    method:
+      "esbuild `build({ bundle: true, minify: true, format: 'esm', platform: 'browser', target: 'es2022' })`, " +
+      "`process.env.NODE_ENV` = 'production', then zlib gzip level 9. Peers: `export * from '<package>'` (the whole client). " +
+      '1 KB = 1,000 bytes. axios-auth-refresh is a plugin, not a session library: it needs axios, and has no cross-tab or ' +
+      'rotation logic of its own.',
+    table: { columns: ['bundle', 'packages', 'min (KB)', 'min+gzip (KB)', 'vs Rotor'], rows },
+    verdicts,
+  }
+}

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto'
 import { createAuthServer, cookieFetch, type AuthServer } from '../../src/testing/index.js'
 import { createSession, type Session } from '../../src/index.js'
 import type { SessionOptions } from '../../src/types.js'
@@ -82,5 +83,45 @@ export function record(session: Session) {
   return {
     events,
     of: (type: string) => events.filter(e => e.type === type).map(e => e.payload as Record<string, unknown>),
+  }
+}
+
+/** One simulated browser: a cookie jar shared by every tab, each tab a session on one channel. */
+export function browserTabs(env: Env, defaults: Partial<SessionOptions>) {
+  const jar = cookieFetch()
+  const name = randomUUID()
+  const tabs: Session[] = []
+  return {
+    jar,
+    name,
+    tabs,
+    open(options: Partial<SessionOptions> = {}) {
+      const tab = createSession({
+        scope: env.url,
+        fetch: jar,
+        headers: { 'X-Okapi-Tenant': 'diku' },
+        crossTab: { name },
+        ...defaults,
+        ...options,
+      })
+      tabs.push(tab)
+      env.sessions.push(tab)
+      return tab
+    },
+    login() {
+      return jar(`${env.url}/authn/login-with-expiry`, { method: 'POST', headers: TENANT_HEADERS, body: CREDENTIALS })
+    },
+  }
+}
+
+/** A Storage backed by a Map, so a test can look at what a session wrote. */
+export function memoryStorage() {
+  const map = new Map<string, string>()
+  return {
+    map,
+    getItem: (k: string) => map.get(k) ?? null,
+    setItem: (k: string, v: string) => void map.set(k, v),
+    removeItem: (k: string) => void map.delete(k),
+    dump: () => [...map.entries()].map(([k, v]) => `${k}=${v}`).join('\n'),
   }
 }

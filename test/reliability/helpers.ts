@@ -1,8 +1,7 @@
-import { randomUUID } from 'node:crypto'
-import { createSession, type Session } from '../../src/index.js'
-import type { SessionOptions } from '../../src/types.js'
-import { cookieFetch, type AuthServer } from '../../src/testing/index.js'
-import { CREDENTIALS, TENANT_HEADERS, type Env } from '../helpers/session-env.js'
+import type { AuthServer } from '../../src/testing/index.js'
+import { CREDENTIALS } from '../helpers/session-env.js'
+
+export { browserTabs, memoryStorage } from '../helpers/session-env.js'
 
 export const tick = (ms = 5) => new Promise<void>(resolve => setTimeout(resolve, ms))
 
@@ -21,50 +20,11 @@ export function flowingClock(start = Date.parse('2026-11-22T12:00:00Z')) {
   }
 }
 
-/** One simulated browser: a cookie jar shared by every tab, each tab a session on one channel. */
-export function browserTabs(env: Env, defaults: Partial<SessionOptions>) {
-  const jar = cookieFetch()
-  const name = randomUUID()
-  const tabs: Session[] = []
-  return {
-    jar,
-    name,
-    tabs,
-    open(options: Partial<SessionOptions> = {}) {
-      const tab = createSession({
-        scope: env.url,
-        fetch: jar,
-        headers: { 'X-Okapi-Tenant': 'diku' },
-        crossTab: { name },
-        ...defaults,
-        ...options,
-      })
-      tabs.push(tab)
-      env.sessions.push(tab)
-      return tab
-    },
-    login() {
-      return jar(`${env.url}/authn/login-with-expiry`, { method: 'POST', headers: TENANT_HEADERS, body: CREDENTIALS })
-    },
-  }
-}
-
 /** What the server answered on its refresh routes, in order. */
 export function refreshes(server: AuthServer) {
   return server.log
     .filter(e => e.route === 'refresh')
     .map(e => ({ status: e.status, ...(e.fault ? { fault: e.fault } : {}), ...(e.reused ? { reused: true } : {}) }))
-}
-
-export function memoryStorage() {
-  const map = new Map<string, string>()
-  return {
-    map,
-    getItem: (k: string) => map.get(k) ?? null,
-    setItem: (k: string, v: string) => void map.set(k, v),
-    removeItem: (k: string) => void map.delete(k),
-    dump: () => [...map.entries()].map(([k, v]) => `${k}=${v}`).join('\n'),
-  }
 }
 
 /** Settles a promise into { ok, value | error } without throwing. */

@@ -1,18 +1,8 @@
 import { afterEach, beforeEach, describe, expect, test } from 'vitest'
 import { createSession } from '../../src/index.js'
-import { manualClock, record, startEnv, type Env } from '../helpers/session-env.js'
+import { manualClock, memoryStorage, record, startEnv, type Env } from '../helpers/session-env.js'
 
 const AT = 60_000
-
-function memoryStorage() {
-  const map = new Map<string, string>()
-  return {
-    map,
-    getItem: (k: string) => map.get(k) ?? null,
-    setItem: (k: string, v: string) => void map.set(k, v),
-    removeItem: (k: string) => void map.delete(k),
-  }
-}
 
 describe('bearer transport', () => {
   let clock: ReturnType<typeof manualClock>

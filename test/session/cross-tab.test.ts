@@ -2,38 +2,14 @@ import { randomUUID } from 'node:crypto'
 import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest'
 import { createSession, SessionExpiredError, type Session } from '../../src/index.js'
 import type { SessionOptions } from '../../src/types.js'
-import { cookieFetch } from '../../src/testing/index.js'
-import { CREDENTIALS, manualClock, record, startEnv, TENANT_HEADERS, type Env } from '../helpers/session-env.js'
+import { browserTabs, CREDENTIALS, manualClock, record, startEnv, type Env } from '../helpers/session-env.js'
 
 const AT = 60_000
 
-/** One simulated browser: a cookie jar shared by every tab, like a real profile. */
+/** One simulated browser (a cookie jar shared by every tab); `login(tab)` starts that tab. */
 function browser(env: Env, defaults: Partial<SessionOptions>) {
-  const jar = cookieFetch()
-  const name = randomUUID()
-  const tabs: Session[] = []
-  return {
-    jar,
-    name,
-    tabs,
-    open(options: Partial<SessionOptions> = {}) {
-      const tab = createSession({
-        scope: env.url,
-        fetch: jar,
-        headers: { 'X-Okapi-Tenant': 'diku' },
-        crossTab: { name },
-        ...defaults,
-        ...options,
-      })
-      tabs.push(tab)
-      env.sessions.push(tab)
-      return tab
-    },
-    async login(tab: Session) {
-      const response = await jar(`${env.url}/authn/login-with-expiry`, { method: 'POST', headers: TENANT_HEADERS, body: CREDENTIALS })
-      await tab.start(response)
-    },
-  }
+  const b = browserTabs(env, defaults)
+  return { ...b, login: async (tab: Session) => tab.start(await b.login()) }
 }
 
 const tick = () => new Promise(resolve => setTimeout(resolve, 5))

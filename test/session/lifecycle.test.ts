@@ -1,14 +1,9 @@
 import { afterEach, beforeEach, describe, expect, test } from 'vitest'
 import { createSession, SessionExpiredError } from '../../src/index.js'
-import { manualClock, record, startEnv, TENANT_HEADERS, CREDENTIALS, type Env } from '../helpers/session-env.js'
+import { CREDENTIALS, manualClock, memoryStorage, record, startEnv, TENANT_HEADERS, type Env } from '../helpers/session-env.js'
 import { cookieFetch } from '../../src/testing/index.js'
 
 const AT = 60_000
-
-function memoryStorage() {
-  const map = new Map<string, string>()
-  return { getItem: (k: string) => map.get(k) ?? null, setItem: (k: string, v: string) => void map.set(k, v), removeItem: (k: string) => void map.delete(k) }
-}
 
 describe('session lifecycle', () => {
   let clock: ReturnType<typeof manualClock>

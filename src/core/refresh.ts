@@ -1,4 +1,4 @@
-import ky, { HTTPError, TimeoutError } from 'ky'
+import ky from 'ky'
 import { RefreshRefusedError } from '../errors.js'
 import type { RefreshContext, RefreshStyle } from '../types.js'
 import { MalformedGrantError, tokensFrom, tokensFromResponse, type Tokens } from './grant.js'
@@ -121,4 +121,3 @@ async function readAnswer(response: Response, now: () => number): Promise<Tokens
   return tokensFromResponse(response, now)
 }
 
-export { HTTPError, TimeoutError, MalformedGrantError }

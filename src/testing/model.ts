@@ -667,27 +667,29 @@ export class AuthModel {
       this.stats.refreshRefused += 1
       return bad
     }
-    const token = ctx.cookies.get(REFRESH_COOKIE) || undefined
-    const jti = jtiOf(token)
-    if (jti) entry.rt = jti
-    if (!token) {
-      this.stats.refreshRefused += 1
-      entry.reused = false
-      return text(401, 'Missing refresh token cookie')
-    }
-    const result = await this.rotate(token, ctx.now)
-    entry.reused = !result.ok && result.reused
-    if (!result.ok) {
-      this.countRefused(result.reused)
-      return text(401, result.reason)
-    }
-    this.stats.refreshGranted += 1
+    const result = await this.refreshWith(ctx.cookies.get(REFRESH_COOKIE) || undefined, 'cookie', ctx, entry)
+    if (!result.ok) return text(401, result.reason)
     return json(201, this.expirations(result.pair), this.setCookies(result.pair))
   }
 
-  private countRefused(reused: boolean): void {
-    this.stats.refreshRefused += 1
-    if (reused) this.stats.reusedRefused += 1
+  /** One refresh, as every variant does it: log the RT presented, rotate, count the outcome. */
+  private async refreshWith(token: string | null | undefined, where: string, ctx: Ctx, entry: LogDraft): Promise<RotateResult> {
+    const jti = jtiOf(token ?? undefined)
+    if (jti) entry.rt = jti
+    entry.reused = false
+    if (!token) {
+      this.stats.refreshRefused += 1
+      return { ok: false, reused: false, reason: `Missing refresh token (${where})` }
+    }
+    const result = await this.rotate(token, ctx.now)
+    if (result.ok) {
+      this.stats.refreshGranted += 1
+    } else {
+      entry.reused = result.reused
+      this.stats.refreshRefused += 1
+      if (result.reused) this.stats.reusedRefused += 1
+    }
+    return result
   }
 
   private async folioLogout(ctx: Ctx, entry: LogDraft): Promise<AuthResponse> {
@@ -726,20 +728,8 @@ export class AuthModel {
   private async bearerRefresh(ctx: Ctx, entry: LogDraft): Promise<AuthResponse> {
     const body = this.parseJson(ctx.body)
     const token = typeof body?.refreshToken === 'string' && body.refreshToken ? body.refreshToken : undefined
-    const jti = jtiOf(token)
-    if (jti) entry.rt = jti
-    if (!token) {
-      this.stats.refreshRefused += 1
-      entry.reused = false
-      return text(401, 'Missing refreshToken')
-    }
-    const result = await this.rotate(token, ctx.now)
-    entry.reused = !result.ok && result.reused
-    if (!result.ok) {
-      this.countRefused(result.reused)
-      return text(401, result.reason)
-    }
-    this.stats.refreshGranted += 1
+    const result = await this.refreshWith(token, 'refreshToken', ctx, entry)
+    if (!result.ok) return text(401, result.reason)
     return json(201, { accessToken: result.pair.accessToken, refreshToken: result.pair.refreshToken })
   }
 
@@ -807,13 +797,8 @@ export class AuthModel {
 
     const token = form.get('refresh_token')
     if (!token) return refuse(oauthError(400, 'invalid_request', 'Missing refresh_token'))
-    const result = await this.rotate(token, ctx.now)
-    entry.reused = !result.ok && result.reused
-    if (!result.ok) {
-      this.countRefused(result.reused)
-      return oauthError(400, 'invalid_grant', result.reason)
-    }
-    this.stats.refreshGranted += 1
+    const result = await this.refreshWith(token, 'refresh_token', ctx, entry)
+    if (!result.ok) return oauthError(400, 'invalid_grant', result.reason)
     return this.oauthGrant(result.pair)
   }
 

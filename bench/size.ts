@@ -5,7 +5,7 @@
 import { build } from 'esbuild'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { kb, measure, ROOT, ROTOR_ALL_IN, ROTOR_OWN, type BundleInput, type Measured } from './lib/bundle.js'
+import { BROWSER_BUILD, kb, measure, ROOT, ROTOR_ALL_IN, ROTOR_OWN, type BundleInput, type Measured } from './lib/bundle.js'
 import type { Cell, Section } from './table.js'
 
 type Entry = { name: string; packages: string[]; input: BundleInput; fullFeatured: boolean }
@@ -44,18 +44,7 @@ function version(pkg: string): string {
 
 /** Minified bytes each input contributes to Rotor's all-in bundle (esbuild metafile). */
 async function composition(): Promise<Array<[string, number]>> {
-  const result = await build({
-    entryPoints: ['src/index.ts'],
-    absWorkingDir: ROOT,
-    bundle: true,
-    minify: true,
-    format: 'esm',
-    platform: 'browser',
-    target: 'es2022',
-    write: false,
-    metafile: true,
-    logLevel: 'silent',
-  })
+  const result = await build({ entryPoints: ['src/index.ts'], ...BROWSER_BUILD, metafile: true })
   const output = Object.values(result.metafile.outputs)[0]!
   const by = new Map<string, number>()
   for (const [file, { bytesInOutput }] of Object.entries(output.inputs)) {

@@ -19,19 +19,24 @@ export type BundleInput =
   /** Module source to bundle, e.g. `export * from 'oidc-client-ts'`. */
   | { source: string; external?: string[] }
 
+/** How every bundle here is built: for the browser, minified, as a user's bundler would. */
+export const BROWSER_BUILD = {
+  absWorkingDir: ROOT,
+  bundle: true,
+  minify: true,
+  format: 'esm',
+  platform: 'browser',
+  target: 'es2022',
+  write: false,
+  logLevel: 'silent',
+} as const
+
 export async function measure(input: BundleInput): Promise<Measured> {
   const result = await build({
     ...('entry' in input
       ? { entryPoints: [input.entry] }
       : { stdin: { contents: input.source, resolveDir: ROOT, loader: 'js', sourcefile: 'entry.js' } }),
-    absWorkingDir: ROOT,
-    bundle: true,
-    minify: true,
-    format: 'esm',
-    platform: 'browser',
-    target: 'es2022',
-    write: false,
-    logLevel: 'silent',
+    ...BROWSER_BUILD,
     external: input.external ?? [],
     define: { 'process.env.NODE_ENV': '"production"' },
   })

@@ -29,6 +29,7 @@ export class IdleTracker {
   #trailing: TimerHandle | undefined
   /** Long operations in flight (session.busy): each counts as continuous activity. */
   #busy = 0
+  #disposed = false
   readonly #onDomActivity = () => this.activity()
   #listening = false
 
@@ -39,6 +40,9 @@ export class IdleTracker {
 
   /** The session became active: the idle clock starts now. */
   start(): void {
+    // A disposed session may still commit a login or refresh that was under way; it must not
+    // listen to the page again.
+    if (this.#disposed) return
     this.#running = true
     this.#last = this.#hooks.now()
     this.#warned = false
@@ -111,6 +115,7 @@ export class IdleTracker {
   }
 
   dispose(): void {
+    this.#disposed = true
     this.stop()
   }
 

@@ -354,8 +354,9 @@ class RotorSession implements Session {
       if (this.#disposed) throw new SessionExpiredError('disposed')
       const pending = this.#ending ?? this.#joining
       if (pending) {
-        await this.#withDeadline(pending, deadline, lastError).catch(() => undefined)
-        if (this.#cfg.now() >= deadline && (this.#ending || this.#joining)) throw this.#timeoutError(lastError)
+        // reauthenticate() may be a person typing a password: requests wait for it to settle
+        // (a join settles within JOIN_WAIT_MS). Logout and dispose still wake them.
+        await this.#withDeadline(pending, Number.POSITIVE_INFINITY, lastError).catch(() => undefined)
         continue
       }
       if (this.#snap.status !== 'active') throw new SessionExpiredError(this.#snap.reason ?? 'expired')
@@ -368,8 +369,9 @@ class RotorSession implements Session {
         deadline = this.#cfg.now() + this.#cfg.queueTimeout
       }
       if (this.#rotation === undefined && this.#refreshExpired() && !this.#usable()) {
-        // Both tokens are dead: refreshing is pointless. Reauthenticate or end.
-        await this.#endOrReauthenticate('expired')
+        // Both tokens are dead: refreshing is pointless. Reauthenticate (the next round waits
+        // for it, wakeable) or end (the next round throws).
+        void this.#endOrReauthenticate('expired').catch(() => undefined)
         continue
       }
       try {
@@ -404,7 +406,7 @@ class RotorSession implements Session {
     return new Promise<void>((resolve, reject) => {
       // One set of waiters instead of an abort listener each: thousands may queue.
       const wake = (reason: unknown) => finish(() => reject(reason))
-      const timer = setTimer(() => finish(() => reject(this.#timeoutError(lastError))), deadline - this.#cfg.now())
+      const timer = Number.isFinite(deadline) ? setTimer(() => finish(() => reject(this.#timeoutError(lastError))), deadline - this.#cfg.now()) : undefined
       const finish = (settle: () => void) => {
         clearTimer(timer)
         this.#waiters.delete(wake)

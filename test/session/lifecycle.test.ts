@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, test } from 'vitest'
+import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest'
 import { createSession, SessionExpiredError } from '../../src/index.js'
 import { CREDENTIALS, manualClock, memoryStorage, record, startEnv, TENANT_HEADERS, type Env } from '../helpers/session-env.js'
 import { cookieFetch } from '../../src/testing/index.js'
@@ -168,5 +168,38 @@ describe('session lifecycle', () => {
     clock.advance(AT + 1)
     expect((await session.fetch(`${env.url}/api/x`)).status).toBe(200)
     expect(env.server.stats).toMatchObject({ refreshGranted: 3, reusedRefused: 0 })
+  })
+
+  test('a login that completes after dispose() does not make the session listen to the page again', async () => {
+    const target = new EventTarget()
+    const live = new Set<string>()
+    const g = globalThis as unknown as Record<string, unknown>
+    g['addEventListener'] = (type: string, fn: EventListener) => {
+      live.add(type)
+      target.addEventListener(type, fn)
+    }
+    g['removeEventListener'] = (type: string, fn: EventListener) => {
+      live.delete(type)
+      target.removeEventListener(type, fn)
+    }
+    try {
+      let finishLogin!: (r: Response) => void
+      const { session, fetch: jar } = await env.browser({
+        rotation: 'request', now: clock.now, idle: { timeout: 600_000 },
+        reauthenticate: () => new Promise<Response>(resolve => (finishLogin = resolve)),
+      })
+      expect(live.has('keydown')).toBe(true)
+      clock.advance(3_600_000 + 1) // both tokens dead: reauthenticate() is called and waits
+      const pending = session.fetch(`${env.url}/api/x`).catch(e => e)
+      await vi.waitFor(() => expect(finishLogin).toBeDefined())
+      session.dispose()
+      expect(await pending).toMatchObject({ reason: 'disposed' })
+      finishLogin(await jar(`${env.url}/authn/login-with-expiry`, { method: 'POST', headers: TENANT_HEADERS, body: CREDENTIALS }))
+      await new Promise(r => setTimeout(r, 20))
+      expect([...live]).toEqual([])
+    } finally {
+      delete g['addEventListener']
+      delete g['removeEventListener']
+    }
   })
 })

@@ -88,4 +88,23 @@ describe('reauthenticate: the session would end, the app logs in again, nothing 
     expect(error).toBeInstanceOf(SessionExpiredError)
     expect(error.reason).toBe('expired')
   })
+
+  test('a login that takes longer than queueTimeout still resumes the queued requests', async () => {
+    const jar = cookieFetch()
+    const login = () => jar(`${env.url}/authn/login-with-expiry`, { method: 'POST', headers: TENANT_HEADERS, body: CREDENTIALS })
+    const tab = createSession({
+      scope: env.url, fetch: jar, headers: { 'X-Okapi-Tenant': 'diku' }, crossTab: false, rotation: 'request',
+      now: clock.now, queueTimeout: 100,
+      reauthenticate: async () => {
+        await new Promise(r => setTimeout(r, 400)) // the user is typing
+        return login()
+      },
+    })
+    env.sessions.push(tab)
+    await tab.start(await login())
+    clock.advance(RT + 1)
+    const responses = await Promise.all([1, 2].map(i => tab.fetch(`${env.url}/api/${i}`)))
+    expect(responses.map(r => r.status)).toEqual([200, 200])
+    expect(env.server.stats).toMatchObject({ logins: 2, api200: 2, api401: 0 })
+  })
 })

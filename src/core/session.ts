@@ -138,9 +138,7 @@ class RotorSession implements Session {
     const url = requestURL(input)
     if (url === undefined || !this.#manages(url)) return this.#baseFetch()(input, init)
     // Hot path: a usable AT and nothing in flight → straight to the network, no extra await.
-    if (this.#rotation === undefined && this.#ending === undefined && this.#joining === undefined && this.#usable()) {
-      return this.#send(input, init, true)
-    }
+    if (this.#ready()) return this.#send(input, init, true)
     return this.#waitThenSend(input, init)
   }
 
@@ -225,11 +223,11 @@ class RotorSession implements Session {
   #gate(): Gate {
     return {
       manages: url => this.#manages(url),
-      ready: () => this.#rotation === undefined && this.#ending === undefined && this.#joining === undefined && this.#usable(),
-      wait: () => this.#waitUntilUsable(this.#cfg.now() + this.#cfg.queueTimeout),
-      recover: generation => this.#waitUntilUsable(this.#cfg.now() + this.#cfg.queueTimeout, generation),
+      ready: () => this.#ready(),
+      wait: () => this.#waitUntilUsable(),
+      recover: generation => this.#waitUntilUsable(generation),
       generation: () => this.#snap.generation,
-      authorization: () => (this.#cfg.transport === 'bearer' ? `Bearer ${this.#snap.accessToken ?? ''}` : undefined),
+      authorization: () => (this.#cfg.transport === 'bearer' ? this.#bearer() : undefined),
       cookies: () => this.#cfg.transport === 'cookie',
     }
   }
@@ -241,7 +239,7 @@ class RotorSession implements Session {
     // have spent the RT, and only its answer, published to the other tabs, keeps them from
     // presenting that RT again. It is bounded by refreshTimeout; the channel closes after it.
     const reason = new SessionExpiredError('disposed')
-    for (const wake of [...this.#waiters]) wake(reason)
+    this.#wakeWaiters(reason)
     this.#scheduler.dispose()
     this.#idle?.dispose()
     clearTimer(this.#remoteTimer)
@@ -250,7 +248,7 @@ class RotorSession implements Session {
     if (rotation) {
       void rotation.catch(() => undefined).finally(() => this.#shared.close())
     } else {
-      this.#life.abort(reason)
+      this.#abortLife(reason)
       this.#shared.close()
     }
     this.#events.clear()
@@ -280,6 +278,11 @@ class RotorSession implements Session {
     return Math.min(5000, Math.max(0, lifetime * 0.1))
   }
 
+  /** A managed request may go out at once: a usable AT and nothing in flight to wait for. */
+  #ready(): boolean {
+    return this.#rotation === undefined && this.#ending === undefined && this.#joining === undefined && this.#usable()
+  }
+
   /** The AT can be sent now without risking a 401 for expiry. */
   #usable(): boolean {
     const s = this.#snap
@@ -291,9 +294,13 @@ class RotorSession implements Session {
     return refreshExpiresAt !== null && this.#cfg.now() >= refreshExpiresAt
   }
 
+  #bearer(): string {
+    return `Bearer ${this.#snap.accessToken ?? ''}`
+  }
+
   #authorize(input: RequestInfo | URL, init: RequestInit | undefined): RequestInit {
     if (this.#cfg.transport === 'cookie') return { ...init, credentials: 'include' }
-    const authorization = `Bearer ${this.#snap.accessToken ?? ''}`
+    const authorization = this.#bearer()
     const given = init?.headers
     if (!(input instanceof Request) && (given === undefined || (typeof given === 'object' && given.constructor === Object))) {
       // Plain object: cheaper than a Headers. Any casing of a caller's own Authorization goes,
@@ -332,12 +339,12 @@ class RotorSession implements Session {
   async #replay(first: Response, input: RequestInfo | URL, init: RequestInit | undefined, generation: number): Promise<Response> {
     if (this.#snap.status !== 'active') return first
     void first.body?.cancel().catch(() => undefined)
-    await this.#waitUntilUsable(this.#cfg.now() + this.#cfg.queueTimeout, generation)
+    await this.#waitUntilUsable(generation)
     return this.#send(input, init, false)
   }
 
   async #waitThenSend(input: RequestInfo | URL, init: RequestInit | undefined): Promise<Response> {
-    await this.#waitUntilUsable(this.#cfg.now() + this.#cfg.queueTimeout)
+    await this.#waitUntilUsable()
     return this.#send(input, init, true)
   }
 
@@ -347,7 +354,8 @@ class RotorSession implements Session {
    * SessionExpiredError (the session ended) or RotationError (refresh kept failing past the
    * deadline).
    */
-  async #waitUntilUsable(deadline: number, staleGeneration?: number): Promise<void> {
+  async #waitUntilUsable(staleGeneration?: number): Promise<void> {
+    let deadline = this.#cfg.now() + this.#cfg.queueTimeout
     let lastError: unknown
     let rounds = 0
     for (;;) {
@@ -425,6 +433,10 @@ class RotorSession implements Session {
   /** Ends this incarnation's life: the refresh in flight aborts and every waiter wakes. */
   #abortLife(reason: SessionExpiredError): void {
     this.#life.abort(reason)
+    this.#wakeWaiters(reason)
+  }
+
+  #wakeWaiters(reason: SessionExpiredError): void {
     for (const wake of [...this.#waiters]) wake(reason)
   }
 

@@ -1,15 +1,25 @@
+/** Every error rotor-auth throws on purpose, each with a stable `code` to switch on. */
+
 /**
  * Why a session ended. `disposed` is only ever carried by errors (a request still waiting
  * when `dispose()` was called); the `logout` event uses the other four.
  */
 export type EndReason = 'expired' | 'rejected' | 'user' | 'idle' | 'disposed'
 
+/** The stable codes of rotor-auth's errors: `switch (error.code)` never breaks on a reworded message. */
+export type RotorErrorCode = 'ERR_SESSION_EXPIRED' | 'ERR_ROTATION' | 'ERR_REFRESH_REFUSED' | 'ERR_MALFORMED_GRANT'
+
+/** The base of every rotor-auth error: `error instanceof RotorError` tells ours from the network's. */
+export abstract class RotorError extends Error {
+  abstract readonly code: RotorErrorCode
+}
+
 /**
  * A managed request could not be sent because the session ended (both tokens expired, the
  * refresh token was refused, the user or the idle timeout logged out, or the session was
  * disposed) while it waited.
  */
-export class SessionExpiredError extends Error {
+export class SessionExpiredError extends RotorError {
   readonly code = 'ERR_SESSION_EXPIRED' as const
   override readonly name = 'SessionExpiredError'
   readonly reason: EndReason
@@ -22,10 +32,10 @@ export class SessionExpiredError extends Error {
 
 /**
  * Refreshing the tokens kept failing transiently (network error, timeout, 5xx, 429) for
- * longer than a waiting request was allowed to wait (`queueTimeout`), or the refresh
- * answer could not be understood. `cause` holds the last underlying failure.
+ * longer than a waiting request was allowed to wait (`queueTimeout`). `cause` holds the last
+ * underlying failure.
  */
-export class RotationError extends Error {
+export class RotationError extends RotorError {
   readonly code = 'ERR_ROTATION' as const
   override readonly name = 'RotationError'
 
@@ -34,8 +44,8 @@ export class RotationError extends Error {
   }
 }
 
-/** Thrown inside the refresh call when the server definitively refused the refresh token. */
-export class RefreshRefusedError extends Error {
+/** The server definitively refused the refresh token; the `cause` of a final `rotate-error`. */
+export class RefreshRefusedError extends RotorError {
   readonly code = 'ERR_REFRESH_REFUSED' as const
   override readonly name = 'RefreshRefusedError'
   readonly status: number
@@ -44,4 +54,10 @@ export class RefreshRefusedError extends Error {
     super(`rotor-auth: the refresh token was refused (HTTP ${status}${detail ? `: ${detail}` : ''})`)
     this.status = status
   }
+}
+
+/** An answer was 2xx but carried nothing usable as a grant; the tokens it may have set are unknown. */
+export class MalformedGrantError extends RotorError {
+  readonly code = 'ERR_MALFORMED_GRANT' as const
+  override readonly name = 'MalformedGrantError'
 }

@@ -1,17 +1,35 @@
-export { createSession, type InstallOptions, type InstallTarget, type Session } from './core/session.js'
-export { SessionExpiredError, RotationError, RefreshRefusedError, type EndReason } from './errors.js'
-export { MalformedGrantError } from './core/grant.js'
+/** rotor-auth: one rotating refresh token, many tabs, long jobs, and nothing lost. */
+export { createSession } from './session.js'
+export {
+  MalformedGrantError,
+  RefreshRefusedError,
+  RotationError,
+  RotorError,
+  SessionExpiredError,
+  type EndReason,
+  type RotorErrorCode,
+} from './errors.js'
+export { parseMessage, parseSnapshot, SIGNED_OUT, supersedes } from './coordinator/protocol.js'
 export type {
+  Coordinator,
   Grant,
   IdleOptions,
+  InstallOptions,
+  InstallTarget,
   LogoutReason,
+  Message,
   Origin,
+  OutgoingMessage,
   RefreshContext,
   RefreshOption,
   RefreshStyle,
+  RotateErrorEvent,
   ScopeOption,
+  Session,
   SessionEvents,
   SessionOptions,
   SessionState,
+  Snapshot,
   StorageLike,
+  Timers,
 } from './types.js'

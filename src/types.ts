@@ -1,3 +1,4 @@
+/** The public types of rotor-auth: options, session, events, grants and the coordinator interface. */
 import type { EndReason } from './errors.js'
 
 /**
@@ -34,10 +35,20 @@ export type SessionState = {
 export type LogoutReason = Exclude<EndReason, 'disposed'>
 export type Origin = 'local' | 'remote'
 
+export type RotateErrorEvent = {
+  error: unknown
+  /** true while another attempt will follow; false exactly once, when the session gives up (the RT was refused). */
+  willRetry: boolean
+  /** 1-based count of consecutive failed attempts since the last success. */
+  attempt: number
+  /** ms until the next attempt, when one is scheduled. */
+  retryIn?: number
+}
+
 export type SessionEvents = {
   change: SessionState
   rotate: { state: SessionState; origin: Origin }
-  'rotate-error': { error: unknown; willRetry: boolean }
+  'rotate-error': RotateErrorEvent
   logout: { reason: LogoutReason; origin: Origin }
   'idle-warning': { logoutAt: number }
 }
@@ -66,68 +77,270 @@ export type ScopeOption = string | URL | Array<string | URL> | ((url: URL) => bo
 export type IdleOptions = {
   /** ms without user activity in any tab after which every tab logs out. */
   timeout: number
-  /** ms before the timeout at which `idle-warning` fires. */
+  /**
+   * ms before the timeout at which `idle-warning` fires.
+   * @default 0 (no warning)
+   */
   warning?: number
-  /** DOM events on `window` that count as activity. */
+  /**
+   * DOM events on `window` that count as activity.
+   * @default ['pointerdown', 'keydown', 'wheel', 'touchstart', 'visibilitychange']
+   */
   activityEvents?: string[]
 }
 
 /** Minimal Storage, so tests and non-browser hosts can pass their own. */
 export type StorageLike = Pick<Storage, 'getItem' | 'setItem' | 'removeItem'>
 
+/**
+ * The timer functions every part of a session uses. The default looks up the platform's
+ * `setTimeout`/`clearTimeout` at call time (so fake timers installed later apply); a test can
+ * pass its own to replay a race step by step. In Node the session `unref`s what it does not
+ * need to keep the process alive.
+ */
+export type Timers = {
+  setTimeout(callback: () => void, ms: number): unknown
+  clearTimeout(handle: unknown): void
+}
+
+/**
+ * The session as every tab (or process) sharing a name sees it. Deadlines are epoch ms on the
+ * local clock. Tokens are present only with the bearer transport.
+ */
+export type Snapshot = {
+  /** Grows by one per login, rotation and logout; never goes back. */
+  generation: number
+  status: 'active' | 'signed-out'
+  issuedAt: number | null
+  accessExpiresAt: number | null
+  refreshExpiresAt: number | null
+  accessToken?: string
+  refreshToken?: string
+  /** Why the session ended, when signed out. */
+  reason?: LogoutReason
+}
+
+/** What sessions of one name tell each other (the cross-tab protocol). */
+export type Message =
+  | { rotor: 1; type: 'state'; from: string; snapshot: Snapshot }
+  | { rotor: 1; type: 'rotating'; from: string; generation: number }
+  | { rotor: 1; type: 'rotated'; from: string; generation: number; ok: boolean }
+  | { rotor: 1; type: 'hello'; from: string }
+  | { rotor: 1; type: 'activity'; from: string; at: number }
+
+type Payload<M> = M extends Message ? Omit<M, 'rotor' | 'from'> : never
+/** A message as a session posts it; the coordinator adds `rotor` and `from`. */
+export type OutgoingMessage = Payload<Message>
+
+type MaybePromise<T> = T | Promise<T>
+
+/**
+ * Everything the sessions of one name share: a snapshot store, an exclusive lock, leadership
+ * and a message bus. One coordinator object belongs to one session (its membership); the
+ * session calls `close()` when it is disposed. The default is BroadcastChannel + Web Locks
+ * in browsers and an in-process store and lock in Node; pass your own to `createSession` to
+ * share a session through something else (a worker, Redis) or to replay races in a test.
+ *
+ * Guarantees each implementation must give:
+ * - `read()` returns the newest snapshot written by any member, or undefined. It may be
+ *   synchronous (then a new tab joins at once) or a promise.
+ * - `write(s)` never replaces a stored snapshot that supersedes `s` (a higher generation, or
+ *   the same generation signed out): a late writer cannot move the store backwards. A write
+ *   that resolved is visible to every `read()` that starts after it.
+ * - `lock(fn)` runs `fn` while no other member of the name runs its own: at most one holder at
+ *   a time, everywhere. The session re-reads the store inside the lock before it refreshes.
+ * - `post(m)` delivers `m` to every other member, best effort, never to the sender;
+ *   `subscribe` hands each incoming message to the listener (validate what you receive:
+ *   `parseMessage` is exported for that).
+ * - `isLeader()` is true for at most one member at a time where possible (timer rotation uses
+ *   it only to decide who rotates first; correctness rests on the lock and the store).
+ * - `hasPeers()` is false only when no other member can exist (a refresh in flight at
+ *   `dispose()` is then aborted instead of finished for the others).
+ */
+export interface Coordinator {
+  read(): MaybePromise<Snapshot | undefined>
+  write(snapshot: Snapshot): MaybePromise<void>
+  lock<T>(fn: () => Promise<T>): Promise<T>
+  post(message: OutgoingMessage): void
+  subscribe(listener: (message: Message) => void): () => void
+  isLeader(): boolean
+  hasPeers(): boolean
+  close(): void
+}
+
 export type SessionOptions = {
-  /** Which requests the session manages; every other request passes through untouched. */
+  /**
+   * Which requests the session manages: a URL matches the same origin and a path prefix at a
+   * segment boundary; an array, any of its entries; a function, whatever it accepts. Every
+   * other request passes through untouched (no waiting, no credentials, no `Authorization`).
+   * @example 'https://folio.example.org/okapi'
+   */
   scope: ScopeOption
-  /** @default 'timer' */
+  /**
+   * `'timer'`: rotate at `rotateAt` of the AT lifetime, so an idle session stays alive.
+   * `'request'`: rotate when a managed request finds the AT expired or within `leeway` of it.
+   * @default 'timer'
+   * @example 'request'
+   */
   rotation?: 'timer' | 'request'
-  /** @default 'cookie' */
+  /**
+   * `'cookie'`: tokens in HttpOnly cookies, managed requests go with credentials.
+   * `'bearer'`: the session holds the tokens and sets `Authorization: Bearer <AT>`.
+   * @default 'cookie'
+   * @example 'bearer'
+   */
   transport?: 'cookie' | 'bearer'
-  /** @default `<scope>/authn/refresh`, style 'folio' */
+  /**
+   * How to rotate: a URL to POST (`style` 'folio': no body; 'json': `{ refreshToken }`;
+   * 'oauth2': RFC 6749 §6 form), or a function that takes full control.
+   * @default `<scope>/authn/refresh`, style 'folio'
+   * @example { url: 'https://auth.example.com/oauth/token', style: 'oauth2', clientId: 'my-app' }
+   */
   refresh?: RefreshOption
-  /** @default `<scope>/authn/logout` */
+  /**
+   * Endpoint `logout()` calls (it revokes the RT family), or false.
+   * @default `<scope>/authn/logout`
+   * @example false
+   */
   logout?: string | URL | false
-  /** Extra headers for refresh and logout calls, e.g. `{ 'X-Okapi-Tenant': 'diku' }`. */
+  /**
+   * Extra headers for refresh and logout calls.
+   * @default none
+   * @example { 'X-Okapi-Tenant': 'diku' }
+   */
   headers?: HeadersInit
-  /** @default 0.8 */
+  /**
+   * Timer mode: fraction of the AT lifetime at which to rotate.
+   * @default 0.8
+   * @example 0.5
+   */
   rotateAt?: number
-  /** @default true where a BroadcastChannel exists */
+  /**
+   * Share state, rotation, logout and idle with every session of the same name (tabs,
+   * workers, sessions of one Node process). `{ name }` picks the name.
+   * @default true where BroadcastChannel exists (name derived from `scope`)
+   * @example { name: 'folio' }
+   */
   crossTab?: boolean | { name: string }
+  /**
+   * What sessions of one name share, replacing the default (BroadcastChannel + Web Locks, or
+   * in-process in Node). See `Coordinator` for the guarantees it must give.
+   * @default the platform's
+   */
+  coordinator?: Coordinator
+  /**
+   * Called once across all tabs when the session would end (both tokens expired, or the RT
+   * refused), e.g. to show a login form. Waiting requests hold until it settles, however
+   * long (`queueTimeout` does not apply); a grant or login Response resumes them, anything
+   * else (or a throw) logs out.
+   * @default none: the session ends
+   * @example () => showLoginDialog()   // resolves with the login Response
+   */
   reauthenticate?: () => Promise<Grant | Response | void>
-  /** @default false */
+  /**
+   * Log out after `timeout` ms without activity in any tab; `idle-warning` fires `warning` ms before.
+   * @default false
+   * @example { timeout: 4 * 3600_000, warning: 60_000 }
+   */
   idle?: IdleOptions | false
-  /** @default globalThis.fetch, looked up at call time */
+  /**
+   * The underlying fetch.
+   * @default globalThis.fetch, looked up at call time (or the fetch `install()` wrapped)
+   */
   fetch?: typeof fetch
-  /** @default Date.now */
+  /**
+   * Clock, for tests.
+   * @default Date.now
+   */
   now?: () => number
+  /**
+   * Timers, for tests.
+   * @default the platform's setTimeout/clearTimeout, looked up at call time
+   */
+  timers?: Timers
   /**
    * A managed request whose AT expires within this many ms is held for a rotation first.
    * @default min(5000, 10% of the AT lifetime)
+   * @example 2000
    */
   leeway?: number
   /**
    * How long a managed request may wait for a rotation that keeps failing transiently
-   * before it rejects with `RotationError`.
+   * before it rejects with `RotationError` (time spent waiting for `reauthenticate` does not count).
    * @default 30000
    */
   queueTimeout?: number
   /**
-   * Timeout of one refresh HTTP attempt (ky `timeout`).
+   * Timeout of one refresh HTTP attempt.
    * @default 10000
    */
   refreshTimeout?: number
   /**
-   * Retries of a refresh call on network errors, 408/429/5xx (ky `retry.limit`), with
-   * exponential backoff, full jitter and `Retry-After`.
+   * Retries inside one refresh call on network errors, 408/429/5xx, with exponential
+   * backoff, full jitter and `Retry-After`.
    * @default 2
    */
   refreshRetries?: number
   /**
-   * Where to keep the session across reloads. The cookie transport persists expirations
+   * Keep the session across reloads in `storage`. The cookie transport persists expirations
    * only (the tokens live in HttpOnly cookies); the bearer transport keeps its tokens in
    * memory unless `persist: true`.
    * @default true for 'cookie', false for 'bearer'
    */
   persist?: boolean
-  /** @default globalThis.localStorage where it exists */
+  /**
+   * Where `persist` writes.
+   * @default globalThis.localStorage where it exists
+   */
   storage?: StorageLike
+}
+
+export type InstallTarget = { fetch: typeof fetch; XMLHttpRequest?: typeof XMLHttpRequest }
+export type InstallOptions = {
+  /** @default true */
+  fetch?: boolean
+  /** @default true where `target.XMLHttpRequest` exists */
+  xhr?: boolean
+}
+
+export interface Session {
+  /** Same signature as fetch; requests in scope are held, authorised, rotated and replayed. */
+  fetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response>
+  /** Begin the session from the app's own login answer (a Response or a Grant). */
+  start(grant: Grant | Response): Promise<void>
+  /** Rotate now: single-flight, and once per generation across tabs. */
+  rotate(): Promise<void>
+  /**
+   * Resolves when a managed request could go now (a usable AT, no rotation in flight),
+   * rotating first if needed and waiting for `reauthenticate`; rejects with
+   * `SessionExpiredError` when the session is over. For sockets and streams.
+   */
+  ready(): Promise<void>
+  /** Bearer transport: the AT once `ready()`. The cookie transport rejects with a TypeError. */
+  accessToken(): Promise<string>
+  /**
+   * A connection reports that the AT of `generation` was refused (e.g. a 4401 close): the
+   * session rotates once unless a newer generation exists, then resolves as `ready()` does.
+   */
+  authFailed(generation: number): Promise<void>
+  /** Best-effort server logout, then local and every tab. */
+  logout(): Promise<void>
+  /** Counts as user activity for the idle timeout. */
+  keepAlive(): void
+  /**
+   * Keeps the session from idling out (in every tab) while `work` runs, e.g. a long upload
+   * or import; timer rotations go on meanwhile. Returns `work`.
+   */
+  busy<T>(work: Promise<T>): Promise<T>
+  readonly state: SessionState
+  on<K extends keyof SessionEvents>(event: K, listener: (payload: SessionEvents[K]) => void): () => void
+  /**
+   * Patch `target.fetch` (and `target.XMLHttpRequest` where it exists) so every request
+   * goes through the session. Idempotent; returns uninstall. Uninstall restores what was
+   * there when nothing wrapped the session's functions since; otherwise they become
+   * pass-throughs, so a wrapper installed later (monitoring, another session) keeps working.
+   */
+  install(target?: InstallTarget, options?: InstallOptions): () => void
+  /** Release timers, the channel and listeners; waiting requests reject. */
+  dispose(): void
 }

@@ -1,5 +1,9 @@
+/** Grants (login and refresh answers in their several shapes) turned into deadlines on the local clock. */
 import { decodeJwt } from 'jose'
+import { MalformedGrantError } from '../errors.js'
 import type { Grant } from '../types.js'
+
+export { MalformedGrantError }
 
 /** A grant turned into deadlines on the local clock. */
 export type Tokens = {
@@ -10,12 +14,6 @@ export type Tokens = {
   accessExpiresAt: number
   /** null: the RT's expiry is not known (opaque RT), valid until the server refuses it. */
   refreshExpiresAt: number | null
-}
-
-/** The answer was 2xx but carried nothing we can use; the tokens it may have set are unknown. */
-export class MalformedGrantError extends Error {
-  readonly code = 'ERR_MALFORMED_GRANT' as const
-  override readonly name = 'MalformedGrantError'
 }
 
 /**

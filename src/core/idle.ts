@@ -1,8 +1,10 @@
-import { clearTimer, setTimer, type TimerHandle } from '../utils/timers.js'
+/** The idle timeout across tabs: activity anywhere resets it everywhere; a warning before the end. */
+import type { Clock, Timer } from '../utils/timers.js'
 
 type IdleConfig = { timeout: number; warning: number; activityEvents: string[] }
 type Hooks = {
   now: () => number
+  clock: Clock
   onWarning: (logoutAt: number) => void
   onTimeout: () => void
   /** Tell the other tabs about local activity. */
@@ -25,8 +27,8 @@ export class IdleTracker {
   #lastBroadcast = Number.NEGATIVE_INFINITY
   #running = false
   #warned = false
-  #timer: TimerHandle | undefined
-  #trailing: TimerHandle | undefined
+  #timer: Timer | undefined
+  #trailing: Timer | undefined
   /** Long operations in flight (session.busy): each counts as continuous activity. */
   #busy = 0
   #disposed = false
@@ -52,8 +54,8 @@ export class IdleTracker {
 
   stop(): void {
     this.#running = false
-    clearTimer(this.#timer)
-    clearTimer(this.#trailing)
+    this.#timer?.cancel()
+    this.#trailing?.cancel()
     this.#timer = undefined
     this.#trailing = undefined
     this.#listen(false)
@@ -94,15 +96,15 @@ export class IdleTracker {
     const now = this.#hooks.now()
     const wait = this.#lastBroadcast + BROADCAST_EVERY_MS - now
     if (wait <= 0) {
-      clearTimer(this.#trailing)
+      this.#trailing?.cancel()
       this.#trailing = undefined
       this.#lastBroadcast = now
       this.#hooks.broadcast(this.#localAt)
     } else if (this.#trailing === undefined) {
-      this.#trailing = setTimer(() => {
+      this.#trailing = this.#hooks.clock.after(wait, () => {
         this.#trailing = undefined
         if (this.#running && this.#localAt > this.#lastBroadcast) this.#tell()
-      }, wait)
+      })
     }
   }
 
@@ -120,12 +122,12 @@ export class IdleTracker {
   }
 
   #arm(): void {
-    clearTimer(this.#timer)
+    this.#timer?.cancel()
     const { timeout, warning } = this.#cfg
     if (this.#busy > 0) {
       // A long operation counts as continuous activity: renew it (and tell the other tabs)
       // well within the warning period.
-      this.#timer = setTimer(() => this.activity(), Math.max(BROADCAST_EVERY_MS, (timeout - warning) / 2))
+      this.#timer = this.#hooks.clock.after(Math.max(BROADCAST_EVERY_MS, (timeout - warning) / 2), () => this.activity())
       return
     }
     const logoutAt = this.#last + timeout
@@ -141,7 +143,7 @@ export class IdleTracker {
       this.#hooks.onWarning(logoutAt)
     }
     const next = warning > 0 && !this.#warned ? warnAt : logoutAt
-    this.#timer = setTimer(() => this.#arm(), next - now)
+    this.#timer = this.#hooks.clock.after(next - now, () => this.#arm())
   }
 
   #listen(on: boolean): void {

@@ -1,4 +1,6 @@
-import type { IdleOptions, SessionOptions, StorageLike } from '../types.js'
+/** Options validated up front (a TypeError names the bad one) and every default filled in. */
+import type { Coordinator, IdleOptions, SessionOptions, StorageLike, Timers } from '../types.js'
+import { platformTimers } from '../utils/timers.js'
 import { createScope, defaultEndpoint, toURL, type ScopeMatcher } from '../utils/scope.js'
 import type { RefreshSpec } from './refresh.js'
 
@@ -13,6 +15,11 @@ export type Config = {
   headers: Headers
   rotateAt: number
   channelName: string | undefined
+  /** Where the default coordinator persists the snapshot. */
+  storageKey: string
+  /** A coordinator given by the app, replacing the default one. */
+  coordinator: Coordinator | undefined
+  timers: Timers
   reauthenticate: SessionOptions['reauthenticate']
   idle: Required<IdleOptions> | undefined
   fetch: typeof fetch | undefined
@@ -24,6 +31,8 @@ export type Config = {
   storage: StorageLike | undefined
   persistTokens: boolean
 }
+
+const COORDINATOR_METHODS = ['read', 'write', 'lock', 'post', 'subscribe', 'isLeader', 'hasPeers', 'close'] as const
 
 const DEFAULT_ACTIVITY = ['pointerdown', 'keydown', 'wheel', 'touchstart', 'visibilitychange']
 
@@ -145,6 +154,15 @@ export function normalizeOptions(options: SessionOptions): Config {
   for (const name of ['reauthenticate', 'fetch', 'now'] as const) {
     if (options[name] !== undefined && typeof options[name] !== 'function') fail(name, 'a function', options[name])
   }
+  const { coordinator, timers } = options
+  for (const method of COORDINATOR_METHODS) {
+    if (coordinator !== undefined && typeof (coordinator as unknown as Record<string, unknown> | null)?.[method] !== 'function') {
+      fail('coordinator', `an object with ${COORDINATOR_METHODS.join(', ')} (missing ${method})`, coordinator)
+    }
+  }
+  if (timers !== undefined && (typeof timers?.setTimeout !== 'function' || typeof timers.clearTimeout !== 'function')) {
+    fail('timers', '{ setTimeout, clearTimeout }', timers)
+  }
 
   const persist = options.persist ?? transport === 'cookie'
   if (typeof persist !== 'boolean') fail('persist', 'a boolean', persist)
@@ -167,6 +185,9 @@ export function normalizeOptions(options: SessionOptions): Config {
     headers,
     rotateAt,
     channelName,
+    storageKey: channelName ?? 'rotor-auth',
+    coordinator,
+    timers: timers ?? platformTimers,
     reauthenticate: options.reauthenticate,
     idle: idleConfig(options.idle),
     fetch: options.fetch,

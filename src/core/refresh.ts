@@ -1,11 +1,12 @@
-import ky from 'ky'
-import { RefreshRefusedError } from '../errors.js'
-import type { RefreshContext, RefreshStyle } from '../types.js'
-import { MalformedGrantError, tokensFrom, tokensFromResponse, type Tokens } from './grant.js'
+/** The two calls to the auth server: refresh (with retries, each failed attempt reported) and logout. */
+import ky, { HTTPError, TimeoutError } from 'ky'
+import { MalformedGrantError, RefreshRefusedError } from '../errors.js'
+import type { Grant, RefreshContext, RefreshStyle } from '../types.js'
+import { tokensFrom, tokensFromResponse, type Tokens } from './grant.js'
 
 export type RefreshSpec =
   | { kind: 'url'; url: URL; style: RefreshStyle; clientId: string | undefined }
-  | { kind: 'custom'; fn: (ctx: RefreshContext) => Promise<Response | import('../types.js').Grant> }
+  | { kind: 'custom'; fn: (ctx: RefreshContext) => Promise<Response | Grant> }
 
 export type RefreshCall = {
   spec: RefreshSpec
@@ -17,12 +18,45 @@ export type RefreshCall = {
   now: () => number
   timeout: number
   retries: number
+  /** A failed attempt that will be retried inside this call, `retryIn` ms from now. */
+  onRetry?: (error: unknown, retryIn: number) => void
 }
 
 /** Statuses after which the server has definitively refused the refresh token. */
 const REFUSED = new Set([400, 401, 403, 422])
 /** Statuses ky retries (with backoff, jitter and Retry-After); everything else is an answer. */
 const RETRIED = [408, 429, 500, 502, 503, 504]
+/** Statuses whose `Retry-After` is honoured instead of the backoff. */
+const AFTER = [413, 429, 503]
+/** ky's backoff: 300 ms doubling per retry, capped, with full jitter. */
+const BACKOFF_BASE_MS = 300
+const BACKOFF_LIMIT_MS = 10_000
+
+/** `Retry-After` in ms (seconds or an HTTP date), or undefined. */
+function retryAfter(response: Response): number | undefined {
+  const value = response.headers.get('retry-after')
+  if (!value) return undefined
+  const seconds = Number(value)
+  const ms = Number.isNaN(seconds) ? Date.parse(value) - Date.now() : seconds * 1000
+  return Number.isFinite(ms) ? Math.max(0, ms) : undefined
+}
+
+/**
+ * The delay before retry number `retryCount`, or undefined when the failure is not retried.
+ * ky asks before every retry; answering here (rather than in ky's `beforeRetry`, which runs
+ * after the delay) lets the session report each failed attempt the moment it fails, with when
+ * the next one goes.
+ */
+function retryDelay(error: unknown, retryCount: number, signal: AbortSignal): number | undefined {
+  if (signal.aborted || error instanceof TimeoutError) return undefined
+  if (error instanceof HTTPError) {
+    const { status } = error.response
+    if (!RETRIED.includes(status)) return undefined
+    const after = AFTER.includes(status) ? retryAfter(error.response) : undefined
+    if (after !== undefined) return after
+  }
+  return Math.random() * Math.min(BACKOFF_LIMIT_MS, BACKOFF_BASE_MS * 2 ** (retryCount - 1))
+}
 
 /**
  * True for failures after which trying again later may succeed. A 2xx whose body cannot be
@@ -94,6 +128,7 @@ export async function callRefresh(call: RefreshCall): Promise<Tokens> {
   }
   const headers = new Headers(call.headers)
   const requestBody = body(spec, call.refreshToken, headers)
+  let delay = 0
   const response = await ky.post(spec.url, {
     fetch: send,
     headers,
@@ -106,13 +141,51 @@ export async function callRefresh(call: RefreshCall): Promise<Tokens> {
       limit: call.retries,
       methods: ['post'],
       statusCodes: RETRIED,
-      afterStatusCodes: [413, 429, 503],
-      backoffLimit: 10_000,
-      jitter: true,
-      retryOnTimeout: false,
+      shouldRetry: ({ error, retryCount }) => {
+        const ms = retryDelay(error, retryCount, call.signal)
+        if (ms === undefined) return false
+        delay = ms
+        call.onRetry?.(error, ms)
+        return true
+      },
+      // The delay was decided in shouldRetry, Retry-After and jitter included.
+      delay: () => delay,
+      jitter: false,
+      backoffLimit: Number.POSITIVE_INFINITY,
     },
   })
   return readAnswer(response, sentClock)
+}
+
+/** Best-effort server logout (it revokes the RT family); the answer does not matter. */
+export async function callLogout(call: {
+  url: URL
+  fetch: typeof fetch
+  headers: Headers
+  transport: 'cookie' | 'bearer'
+  accessToken: string | undefined
+  refreshToken: string | undefined
+  timeout: number
+}): Promise<void> {
+  const headers = new Headers(call.headers)
+  const init: RequestInit = { method: 'POST', headers, signal: AbortSignal.timeout(call.timeout) }
+  if (call.transport === 'cookie') init.credentials = 'include'
+  else {
+    if (call.accessToken) headers.set('authorization', `Bearer ${call.accessToken}`)
+    if (call.refreshToken) {
+      headers.set('content-type', 'application/json')
+      init.body = JSON.stringify({ refreshToken: call.refreshToken })
+    }
+  }
+  try {
+    // Called bare: `call.fetch(…)` would run a browser's fetch with `this = call`, which
+    // throws "Illegal invocation" (and this call swallows errors).
+    const send = call.fetch
+    const response = await send(call.url, init)
+    await response.body?.cancel()
+  } catch {
+    // Best effort: the session has ended locally whatever the server says.
+  }
 }
 
 async function readAnswer(response: Response, now: () => number): Promise<Tokens> {

@@ -1,15 +1,22 @@
+/** Which URLs a session manages: scope matching, request URL resolution and the default endpoints. */
 import type { ScopeOption } from '../types.js'
 
 export type ScopeMatcher = (url: URL) => boolean
 
-function baseHref(): string | undefined {
-  return (globalThis as { location?: { href?: string } }).location?.href
+/**
+ * What a relative URL resolves against, exactly as the platform does it: a document's
+ * `baseURI` (a `<base href>` changes it), a worker's `location`. Judging scope against
+ * anything else would let a `<base>` tag send the token to another origin.
+ */
+export function baseURL(): string | undefined {
+  const g = globalThis as { document?: { baseURI?: string }; location?: { href?: string } }
+  return g.document?.baseURI ?? g.location?.href
 }
 
 /** Parses a scope or endpoint entry; relative strings resolve against the page's location. */
 export function toURL(value: string | URL, option: string): URL {
   try {
-    return new URL(value, baseHref())
+    return new URL(value, baseURL())
   } catch {
     throw new TypeError(`rotor-auth: option \`${option}\` must be an absolute URL (or relative to the page), got ${JSON.stringify(String(value))}`)
   }
@@ -47,7 +54,7 @@ export function createScope(scope: ScopeOption): ScopeMatcher {
 /** The URL a fetch call targets, or undefined when it cannot be parsed (then it is not ours). */
 export function requestURL(input: RequestInfo | URL): URL | undefined {
   try {
-    if (typeof input === 'string') return new URL(input, baseHref())
+    if (typeof input === 'string') return new URL(input, baseURL())
     if (input instanceof URL) return input
     return new URL(input.url)
   } catch {

@@ -1,35 +1,36 @@
+/** One timer provider for every part of a session: injectable, unref'd in Node unless asked to keep the process alive. */
+import type { Timers } from '../types.js'
+
 /** setTimeout's delay is a signed 32-bit int; a longer delay fires at once. */
 export const MAX_TIMEOUT = 2 ** 31 - 1
 
-export type TimerHandle = ReturnType<typeof setTimeout>
+/** An armed timer; `cancel()` is idempotent. */
+export type Timer = { cancel(): void }
 
-/**
- * Timers looked up on globalThis at call time, so fake timers installed after the session
- * was created still apply. In Node they are unref'ed: a session alone never keeps a job's
- * process alive.
- */
-export function setTimer(fn: () => void, ms: number): TimerHandle {
-  const handle = globalThis.setTimeout(fn, Math.min(Math.max(0, ms), MAX_TIMEOUT))
-  ;(handle as { unref?: () => void }).unref?.()
-  return handle
+/** The platform's timers, looked up at call time so fake timers installed later still apply. */
+export const platformTimers: Timers = {
+  setTimeout: (callback, ms) => globalThis.setTimeout(callback, ms),
+  clearTimeout: handle => globalThis.clearTimeout(handle as ReturnType<typeof setTimeout>),
 }
 
-export function clearTimer(handle: TimerHandle | undefined): void {
-  if (handle !== undefined) globalThis.clearTimeout(handle)
+export type Clock = {
+  /**
+   * Calls `fn` after `ms`. In Node the timer is unref'd unless `keepAlive`: an idle session
+   * never keeps a job's process alive, a request waiting on it does.
+   */
+  after(ms: number, fn: () => void, keepAlive?: boolean): Timer
+  /** Resolves after `ms`. */
+  sleep(ms: number): Promise<void>
 }
 
-/** Resolves after `ms`, or rejects with the signal's reason when it aborts first. */
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason)
-    const onAbort = () => {
-      clearTimer(handle)
-      reject(signal?.reason)
-    }
-    const handle = setTimer(() => {
-      signal?.removeEventListener('abort', onAbort)
-      resolve()
-    }, ms)
-    signal?.addEventListener('abort', onAbort, { once: true })
-  })
+export function createClock(timers: Timers): Clock {
+  const after = (ms: number, fn: () => void, keepAlive = false): Timer => {
+    const handle = timers.setTimeout(fn, Math.min(Math.max(0, ms), MAX_TIMEOUT))
+    if (!keepAlive) (handle as { unref?: () => void } | undefined)?.unref?.()
+    return { cancel: () => timers.clearTimeout(handle) }
+  }
+  return {
+    after,
+    sleep: ms => new Promise<void>(resolve => void after(ms, resolve)),
+  }
 }

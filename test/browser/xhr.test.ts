@@ -1,5 +1,5 @@
 /**
- * The XMLHttpRequest facade (`src/core/xhr.ts`) in real Chromium. Each test has its own
+ * The XMLHttpRequest facade (`src/interceptors/xhr.ts`) in real Chromium. Each test has its own
  * reference server (serving the page on its own origin, so the cookie transport needs no
  * CORS) and its own browser context; the browser is shared by the file. The page
  * (`xhr-page.ts`) calls `session.install()`, so `XMLHttpRequest` is the facade, and records

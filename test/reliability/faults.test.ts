@@ -49,7 +49,10 @@ describe('fault matrix (reference server over real HTTP)', () => {
       { status: 0, fault: 'drop' }, { status: 0, fault: 'drop' }, { status: 0, fault: 'drop' }, { status: 201 },
     ])
     expect(env.server.stats).toMatchObject({ refreshCalls: 4, refreshGranted: 1, reusedRefused: 0, api401: 0 })
-    expect(log.of('rotate-error').map(e => e.willRetry)).toEqual([true])
+    // One event per failed attempt, each saying another follows and when.
+    const errors = log.of('rotate-error')
+    expect(errors.map(e => [e.willRetry, e.attempt])).toEqual([[true, 1], [true, 2], [true, 3]])
+    for (const e of errors) expect(e.retryIn as number).toBeGreaterThanOrEqual(0)
     expect(log.of('logout')).toEqual([])
   })
 
@@ -107,7 +110,12 @@ describe('fault matrix (reference server over real HTTP)', () => {
     expect(refreshes(env.server)).toEqual([{ status, fault: 'status' }, { status, fault: 'status' }, { status: 201 }])
     expect(env.server.stats).toMatchObject({ refreshCalls: 3, refreshGranted: 1, reusedRefused: 0, api401: 0 })
     expect(log.of('logout')).toEqual([])
-    expect(log.of('rotate-error')).toEqual([])
+    // Each failed attempt is visible (an app can show "reconnecting…"), then the rotation.
+    expect(log.of('rotate-error').map(e => [e.willRetry, e.attempt, (e.error as { response?: Response }).response?.status])).toEqual([
+      [true, 1, status],
+      [true, 2, status],
+    ])
+    expect(log.events.map(e => e.type)).toEqual(['rotate-error', 'rotate-error', 'rotate'])
   })
 
   test('refresh answers 503 five times (beyond the call’s 2 retries): rotate-error willRetry, then 200', async () => {
@@ -117,8 +125,8 @@ describe('fault matrix (reference server over real HTTP)', () => {
     clock.advance(AT + 1)
     expect((await session.fetch(`${env.url}/api/x`)).status).toBe(200)
     expect(env.server.stats).toMatchObject({ refreshCalls: 6, refreshGranted: 1, reusedRefused: 0, api401: 0 })
-    // Call 1: 3 attempts (503 ×3); call 2: 503 ×2, then 201.
-    expect(log.of('rotate-error').map(e => e.willRetry)).toEqual([true])
+    // Call 1: 3 attempts (503 ×3); call 2: 503 ×2, then 201. Every failed attempt is reported.
+    expect(log.of('rotate-error').map(e => [e.willRetry, e.attempt])).toEqual([[true, 1], [true, 2], [true, 3], [true, 4], [true, 5]])
     expect(log.of('logout')).toEqual([])
   })
 

@@ -1,17 +1,12 @@
-/** Unit tests for src/core/shared.ts: snapshot ordering, message validation, storage, lock, channel. */
+/** Unit tests for the default coordinator (src/coordinator/): snapshot ordering, message validation, storage, lock, channel. */
 import { describe, expect, test } from 'vitest'
-import {
-  createShared,
-  parseMessage,
-  parseSnapshot,
-  SIGNED_OUT,
-  supersedes,
-  type Message,
-  type Shared,
-  type SharedOptions,
-  type Snapshot,
-} from '../../src/core/shared.js'
+import { parseMessage, parseSnapshot, SIGNED_OUT, supersedes, type Message, type Snapshot } from '../../src/coordinator/protocol.js'
+import { createLocalCoordinator, type LocalCoordinatorOptions } from '../../src/coordinator/local.js'
 import type { StorageLike } from '../../src/types.js'
+
+type Shared = ReturnType<typeof createLocalCoordinator>
+type SharedOptions = LocalCoordinatorOptions
+const createShared = createLocalCoordinator
 
 const T = 1_900_000_000_000
 
@@ -204,8 +199,8 @@ describe('createShared without a name (crossTab: false)', () => {
     const a = unnamed()
     const b = unnamed()
     try {
-      expect(a.isPrimary()).toBe(true)
-      expect(b.isPrimary()).toBe(true)
+      expect(a.isLeader()).toBe(true)
+      expect(b.isLeader()).toBe(true)
       expect(a.id).not.toBe(b.id)
       a.write(active(1))
       expect(a.read()).toEqual(active(1))
@@ -386,7 +381,7 @@ describe('createShared with a name (BroadcastChannel)', () => {
   }
   function inbox(shared: Shared): Message[] {
     const got: Message[] = []
-    shared.onMessage(message => got.push(message))
+    shared.subscribe(message => got.push(message))
     return got
   }
 
@@ -437,13 +432,13 @@ describe('createShared with a name (BroadcastChannel)', () => {
       const a = named(name)
       const b = named(name)
       const c = named(name)
-      expect([a.isPrimary(), b.isPrimary(), c.isPrimary()]).toEqual([true, false, false])
+      expect([a.isLeader(), b.isLeader(), c.isLeader()]).toEqual([true, false, false])
       a.close()
-      expect([b.isPrimary(), c.isPrimary()]).toEqual([true, false])
+      expect([b.isLeader(), c.isLeader()]).toEqual([true, false])
       c.close()
-      expect(b.isPrimary()).toBe(true)
+      expect(b.isLeader()).toBe(true)
       const d = named(name)
-      expect(d.isPrimary()).toBe(false)
+      expect(d.isLeader()).toBe(false)
     } finally {
       closeAll()
     }
@@ -543,7 +538,7 @@ describe('createShared with a name (BroadcastChannel)', () => {
         const a = named(name)
         const b = named(name)
         sender = b.id
-        a.onMessage(message => delivered.push(message))
+        a.subscribe(message => delivered.push(message))
         for (const garbage of GARBAGE) raw.postMessage(garbage)
         b.post({ type: 'hello' })
         await waitFor(() => delivered.length > 0)

@@ -1,6 +1,8 @@
 /**
- * XMLHttpRequest interception. Uploads with progress (FOLIO's Data Import among them) and
- * axios' default browser adapter use XHR, not fetch. stripes-core wraps XHR only half-way:
+ * The XMLHttpRequest facade, over the same gate as fetch.
+ *
+ * Uploads with progress (FOLIO's Data Import among them) and axios' default browser adapter
+ * use XHR, not fetch. stripes-core wraps XHR only half-way:
  * it hooks `onreadystatechange` and misses `load`/`addEventListener` listeners, so a caller
  * listening there still saw the first 401.
  *
@@ -11,20 +13,8 @@
  * sent once more with the same method, headers and body.
  */
 
-/** What the interceptor needs from the session. */
-export interface Gate {
-  manages(url: URL): boolean
-  /** True when a managed request may go out at once (usable AT, nothing in flight). */
-  ready(): boolean
-  /** Resolves when it may go out; rejects when the session ended or refresh kept failing. */
-  wait(): Promise<void>
-  /** Resolves when a generation newer than `generation` is usable. */
-  recover(generation: number): Promise<void>
-  generation(): number
-  /** The bearer header to set, or undefined for the cookie transport. */
-  authorization(): string | undefined
-  cookies(): boolean
-}
+import { baseURL } from '../utils/scope.js'
+import type { Interception } from './fetch.js'
 
 type XhrClass = typeof XMLHttpRequest
 
@@ -85,7 +75,7 @@ defineHandlers(UploadFacade.prototype, UPLOAD_EVENTS)
  * Returns a class to put in place of `XMLHttpRequest`. Unmanaged requests (out of scope,
  * synchronous, or while signed out) are passed through to a real XHR untouched.
  */
-export function createXhrClass(Original: XhrClass, gate: Gate, baseURL: () => string | undefined): XhrClass {
+export function createXhrClass(Original: XhrClass, ic: Interception): XhrClass {
   class RotorXMLHttpRequest extends EventTarget {
     static readonly UNSENT = 0
     static readonly OPENED = 1
@@ -191,7 +181,7 @@ export function createXhrClass(Original: XhrClass, gate: Gate, baseURL: () => st
         parsed = undefined
       }
       // A synchronous XHR cannot wait for a rotation; it goes out as it is.
-      this.#managed = async !== false && parsed !== undefined && gate.manages(parsed)
+      this.#managed = async !== false && parsed !== undefined && ic.managing() && ic.manages(parsed)
       this.#shownState = 1
       if (shownBefore !== 1) this.#emit(new Event('readystatechange'))
     }
@@ -225,13 +215,13 @@ export function createXhrClass(Original: XhrClass, gate: Gate, baseURL: () => st
           if (seq === this.#seq && (this.#inner === undefined || this.#silenced)) this.#finish('timeout')
         }, this.#timeout)
       }
-      if (!this.#managed || gate.ready()) {
+      if (!this.#managed || ic.gate.ready()) {
         this.#attempt()
         return
       }
       // Held for the rotation in flight; the caller sees a request that has started.
       this.#emit(new ProgressEvent('loadstart'))
-      this.#after(gate.wait())
+      this.#after(ic.gate.wait())
     }
 
     abort(): void {
@@ -264,20 +254,20 @@ export function createXhrClass(Original: XhrClass, gate: Gate, baseURL: () => st
       const inner = new Original()
       this.#inner = inner
       this.#silenced = false
-      const generation = gate.generation()
+      const generation = ic.generation()
       inner.open(open.method, open.url, open.async, open.user ?? null, open.password ?? null)
       // Setting responseType at all throws on a synchronous XHR in a window.
       if (this.#responseType !== '') inner.responseType = this.#responseType
       if (open.async && this.#timeout > 0) inner.timeout = Math.max(1, this.#deadline - Date.now())
       if (this.#mime !== undefined) inner.overrideMimeType(this.#mime)
-      const authorization = this.#managed ? gate.authorization() : undefined
+      const authorization = this.#managed ? ic.authorization() : undefined
       for (const [name, value] of this.#headers) {
         // The session's token replaces whatever the caller set (a stale or forged one).
         if (authorization !== undefined && name.toLowerCase() === 'authorization') continue
         inner.setRequestHeader(name, value)
       }
       if (authorization !== undefined) inner.setRequestHeader('Authorization', authorization)
-      inner.withCredentials = this.#managed && gate.cookies() ? true : this.#withCredentials
+      inner.withCredentials = this.#managed && ic.cookies ? true : this.#withCredentials
 
       const mayReplay = this.#managed && !this.#replayed
       let firstLoadstart = skipLoadstart
@@ -297,7 +287,7 @@ export function createXhrClass(Original: XhrClass, gate: Gate, baseURL: () => st
           if (this.#silenced) {
             if (type === 'loadend') {
               this.#replayed = true
-              this.#after(gate.recover(generation))
+              this.#after(ic.gate.wait({ stale: generation }))
             }
             return
           }

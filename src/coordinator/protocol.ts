@@ -1,0 +1,75 @@
+/** The cross-tab wire format: snapshot ordering and validation of everything read from peers. */
+import type { LogoutReason, Message, Snapshot } from '../types.js'
+
+export type { Message, Snapshot }
+
+export const SIGNED_OUT: Snapshot = {
+  generation: 0,
+  status: 'signed-out',
+  issuedAt: null,
+  accessExpiresAt: null,
+  refreshExpiresAt: null,
+}
+
+/**
+ * True when `a` supersedes `b`. Generations only grow; at an equal generation a logout wins,
+ * so a rotation answer that raced a logout in another tab can never revive the session.
+ */
+export function supersedes(a: Snapshot, b: Snapshot): boolean {
+  return a.generation > b.generation || (a.generation === b.generation && a.status === 'signed-out' && b.status === 'active')
+}
+
+const nullableNumber = (v: unknown) => v === null || (typeof v === 'number' && Number.isFinite(v))
+const optionalString = (v: unknown) => v === undefined || typeof v === 'string'
+const REASONS = new Set(['expired', 'rejected', 'user', 'idle'])
+
+/** Reads an untrusted snapshot (from the channel or storage); undefined when malformed. */
+export function parseSnapshot(value: unknown): Snapshot | undefined {
+  if (typeof value !== 'object' || value === null) return undefined
+  const s = value as Record<string, unknown>
+  if (typeof s['generation'] !== 'number' || !Number.isSafeInteger(s['generation']) || s['generation'] < 0) return undefined
+  if (s['status'] !== 'active' && s['status'] !== 'signed-out') return undefined
+  if (!nullableNumber(s['issuedAt']) || !nullableNumber(s['accessExpiresAt']) || !nullableNumber(s['refreshExpiresAt'])) return undefined
+  if (!optionalString(s['accessToken']) || !optionalString(s['refreshToken'])) return undefined
+  if (s['status'] === 'active' && (typeof s['accessExpiresAt'] !== 'number' || typeof s['issuedAt'] !== 'number')) return undefined
+  if (s['reason'] !== undefined && !REASONS.has(s['reason'] as string)) return undefined
+  const snapshot: Snapshot = {
+    generation: s['generation'],
+    status: s['status'],
+    issuedAt: s['issuedAt'] as number | null,
+    accessExpiresAt: s['accessExpiresAt'] as number | null,
+    refreshExpiresAt: s['refreshExpiresAt'] as number | null,
+  }
+  if (typeof s['accessToken'] === 'string') snapshot.accessToken = s['accessToken']
+  if (typeof s['refreshToken'] === 'string') snapshot.refreshToken = s['refreshToken']
+  if (typeof s['reason'] === 'string') snapshot.reason = s['reason'] as LogoutReason
+  return snapshot
+}
+
+/** Validates a channel message; anything malformed or foreign is dropped. */
+export function parseMessage(data: unknown): Message | undefined {
+  if (typeof data !== 'object' || data === null) return undefined
+  const m = data as Record<string, unknown>
+  if (m['rotor'] !== 1 || typeof m['from'] !== 'string') return undefined
+  const from = m['from']
+  switch (m['type']) {
+    case 'state': {
+      const snapshot = parseSnapshot(m['snapshot'])
+      return snapshot && { rotor: 1, type: 'state', from, snapshot }
+    }
+    case 'rotating':
+    case 'rotated': {
+      const generation = m['generation']
+      if (typeof generation !== 'number' || !Number.isSafeInteger(generation) || generation < 0) return undefined
+      if (m['type'] === 'rotating') return { rotor: 1, type: 'rotating', from, generation }
+      return typeof m['ok'] === 'boolean' ? { rotor: 1, type: 'rotated', from, generation, ok: m['ok'] } : undefined
+    }
+    case 'hello':
+      return { rotor: 1, type: 'hello', from }
+    case 'activity':
+      return typeof m['at'] === 'number' && Number.isFinite(m['at']) ? { rotor: 1, type: 'activity', from, at: m['at'] } : undefined
+    default:
+      return undefined
+  }
+}
+

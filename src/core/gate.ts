@@ -1,0 +1,210 @@
+/** The request gate: may a managed request go now? If not, it waits, with a deadline, until it may or the session ends. */
+import { RotationError, SessionExpiredError } from '../errors.js'
+import type { Clock, Timer } from '../utils/timers.js'
+import type { SessionMachine } from './state.js'
+
+export type WaitOptions = {
+  /** The request carried the AT of this generation and was refused: it needs a newer one. */
+  stale?: number
+  /** Aborting it rejects the wait at once with the signal's reason. */
+  signal?: AbortSignal | null | undefined
+}
+
+type Waiter = {
+  resolve: () => void
+  reject: (reason: unknown) => void
+  stale: number | undefined
+  /** The generation it last saw a rotation start from. */
+  from: number
+  /** Rotations that delivered an AT already expired on arrival. */
+  rounds: number
+  since: number
+  deadline: number
+  signal: AbortSignal | undefined
+  onAbort: (() => void) | undefined
+}
+
+export type GateOptions = {
+  machine: SessionMachine
+  clock: Clock
+  now: () => number
+  queueTimeout: number
+  /** Start (or join) a rotation from `generation`; its settlement is a transition. */
+  rotate: (generation: number) => Promise<void>
+  /** Both tokens are dead: reauthenticate or end. */
+  end: (reason: 'expired') => Promise<void>
+  /** A transient failure is being backed off; the scheduler's retry will pump the gate. */
+  backingOff: () => boolean
+}
+
+/**
+ * Waiting requests are parked in one set and released in one pass whenever the session
+ * changes (a rotation settles, a login or logout, another tab's state): no loop, promise or
+ * timer per request. One timer watches the earliest deadline; while anyone waits it keeps a
+ * Node process alive, so a job never exits with work still queued.
+ */
+export class Gate {
+  readonly #o: GateOptions
+  readonly #waiters = new Set<Waiter>()
+  #timer: Timer | undefined
+  #timerAt = Number.POSITIVE_INFINITY
+  #lastError: unknown
+  #lastErrorAt = Number.NEGATIVE_INFINITY
+
+  constructor(options: GateOptions) {
+    this.#o = options
+    options.machine.watch(() => this.pump())
+  }
+
+  /** The hot path: a usable AT and nothing in flight. */
+  ready(): boolean {
+    return this.#o.machine.ready()
+  }
+
+  get waiting(): number {
+    return this.#waiters.size
+  }
+
+  /**
+   * Resolves when a managed request may go (with an AT newer than `stale` when given);
+   * rejects with SessionExpiredError when the session ends, RotationError when refresh kept
+   * failing for `queueTimeout`, or the signal's reason when it aborts.
+   */
+  wait(options: WaitOptions = {}): Promise<void> {
+    const { machine, now, queueTimeout } = this.#o
+    const signal = options.signal ?? undefined
+    if (signal?.aborted) return Promise.reject(signal.reason)
+    if (machine.disposed) return Promise.reject(new SessionExpiredError('disposed'))
+    return new Promise<void>((resolve, reject) => {
+      const at = now()
+      const waiter: Waiter = {
+        resolve,
+        reject,
+        stale: options.stale,
+        from: options.stale ?? machine.snapshot.generation,
+        rounds: 0,
+        since: at,
+        deadline: at + queueTimeout,
+        signal,
+        onAbort: undefined,
+      }
+      if (signal) {
+        waiter.onAbort = () => this.#settle(waiter, signal.reason)
+        signal.addEventListener('abort', waiter.onAbort, { once: true })
+      }
+      this.#waiters.add(waiter)
+      this.pump()
+    })
+  }
+
+  /** A rotation failed transiently: waiters that saw it fail at their deadline. */
+  failed(error: unknown): void {
+    this.#lastError = error
+    this.#lastErrorAt = this.#o.now()
+  }
+
+  succeeded(): void {
+    this.#lastError = undefined
+    this.#lastErrorAt = Number.NEGATIVE_INFINITY
+  }
+
+  /** Looks at every waiter once: release, reject, or make sure a rotation is coming. */
+  pump(): void {
+    if (this.#waiters.size === 0) return this.#disarm()
+    const { machine } = this.#o
+    if (machine.disposed) return this.#rejectAll(new SessionExpiredError('disposed'))
+    if (machine.pending()) {
+      // reauthenticate() may be a person typing a password: that wait does not count
+      // against queueTimeout. Logout and dispose still wake the waiters.
+      const deadline = this.#o.now() + this.#o.queueTimeout
+      for (const w of this.#waiters) w.deadline = Math.max(w.deadline, deadline)
+      return this.#arm()
+    }
+    const snap = machine.snapshot
+    if (snap.status !== 'active') return this.#rejectAll(new SessionExpiredError(snap.reason ?? 'expired'))
+    if (machine.flight('rotation')) return this.#arm()
+    const usable = machine.usable()
+    let needRotation = false
+    for (const w of this.#waiters) {
+      const fresh = w.stale === undefined || snap.generation > w.stale
+      if (fresh && usable) {
+        this.#settle(w)
+      } else if (fresh && snap.generation > w.from) {
+        // A rotation this request waited for delivered an AT already expired: rotate once
+        // more. When time passed while the answer was on its way (sleep, a clock jump), as
+        // often as that happens; otherwise not forever: a server whose tokens always arrive
+        // expired would be hammered, so after two such generations the request goes out as it is.
+        if (!machine.expiredInFlight() && ++w.rounds >= 2) this.#settle(w)
+        else {
+          w.from = snap.generation
+          needRotation = true
+        }
+      } else {
+        needRotation = true
+      }
+    }
+    if (needRotation && !this.#o.backingOff()) {
+      // Both tokens are dead: refreshing is pointless; reauthenticate or end (a transition).
+      if (machine.refreshExpired() && !usable) void this.#o.end('expired').catch(() => undefined)
+      else void this.#o.rotate(snap.generation).catch(() => undefined)
+    }
+    this.#arm()
+  }
+
+  #settle(w: Waiter, reason?: unknown): void {
+    if (!this.#waiters.delete(w)) return
+    if (w.onAbort) w.signal?.removeEventListener('abort', w.onAbort)
+    if (reason === undefined) w.resolve()
+    else w.reject(reason)
+  }
+
+  #rejectAll(reason: unknown): void {
+    for (const w of [...this.#waiters]) this.#settle(w, reason)
+    this.#disarm()
+  }
+
+  /** One timer for the earliest deadline of all waiters. */
+  #arm(): void {
+    if (this.#waiters.size === 0) return this.#disarm()
+    let earliest = Number.POSITIVE_INFINITY
+    for (const w of this.#waiters) if (w.deadline < earliest) earliest = w.deadline
+    if (this.#timer && earliest >= this.#timerAt) return
+    this.#timer?.cancel()
+    this.#timerAt = earliest
+    this.#timer = this.#o.clock.after(earliest - this.#o.now(), () => this.#expire(), true)
+  }
+
+  #disarm(): void {
+    this.#timer?.cancel()
+    this.#timer = undefined
+    this.#timerAt = Number.POSITIVE_INFINITY
+  }
+
+  /**
+   * Deadlines passed: a request that waited `queueTimeout` on a refresh that failed, or is
+   * still on the wire, fails with RotationError. Time spent asleep, or waiting for a refresh
+   * that then succeeded, is no reason to fail it: the wait starts over.
+   */
+  #expire(): void {
+    this.#timer = undefined
+    this.#timerAt = Number.POSITIVE_INFINITY
+    this.pump()
+    const { machine, now, queueTimeout } = this.#o
+    const at = now()
+    const inFlight = machine.flight('rotation') !== undefined
+    for (const w of [...this.#waiters]) {
+      if (w.deadline > at) continue
+      if (!machine.pending() && (inFlight || this.#lastErrorAt >= w.since)) {
+        this.#settle(
+          w,
+          new RotationError(`rotor-auth: no usable access token within queueTimeout (${queueTimeout} ms): refresh kept failing`, {
+            cause: this.#lastError,
+          }),
+        )
+      } else {
+        w.deadline = at + queueTimeout
+      }
+    }
+    this.#arm()
+  }
+}

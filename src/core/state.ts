@@ -1,0 +1,203 @@
+/** The session's state machine: explicit transitions over one snapshot, and the one place that emits events. */
+import { SessionExpiredError } from '../errors.js'
+import type { Origin, SessionEvents, SessionState, Snapshot } from '../types.js'
+import { Emitter } from '../utils/emitter.js'
+import { SIGNED_OUT } from '../coordinator/protocol.js'
+
+/**
+ * What is in flight, each owned by one module and recorded here so that "may a request go
+ * now?" is answered in one place: a local rotation (rotator), `reauthenticate` (rotator), a
+ * bearer tab waiting for a peer's tokens or an asynchronous store read (sync).
+ */
+export type Flight = 'rotation' | 'ending' | 'joining'
+
+/** What changed, for the parts that react (gate, scheduler, idle). */
+export type Transition = 'entered' | 'ended' | 'flight' | 'disposed'
+
+/**
+ * States: signed-out → active (login, or adopting another tab's) → active (rotation, local or
+ * remote) → signed-out (logout, expiry, refusal, idle). A generation only grows. Each
+ * incarnation of an active session has its own `life` signal, aborted when it ends, which
+ * cancels its refresh and wakes everything waiting on it.
+ */
+export class SessionMachine {
+  readonly #events = new Emitter<SessionEvents>()
+  readonly #watchers: Array<(transition: Transition, fresh: boolean) => void> = []
+  readonly #now: () => number
+  readonly #leeway: number | undefined
+  #snap: Snapshot = SIGNED_OUT
+  /** When the current snapshot arrived here. */
+  #enteredAt = 0
+  #life = new AbortController()
+  #disposed = false
+  #remoteRotating = false
+  readonly #flights: Record<Flight, Promise<void> | undefined> = { rotation: undefined, ending: undefined, joining: undefined }
+
+  constructor(options: { now: () => number; leeway: number | undefined }) {
+    this.#now = options.now
+    this.#leeway = options.leeway
+  }
+
+  get snapshot(): Snapshot {
+    return this.#snap
+  }
+
+  /** Aborted when this incarnation of the session ends (logout, expiry, dispose). */
+  get life(): AbortSignal {
+    return this.#life.signal
+  }
+
+  get disposed(): boolean {
+    return this.#disposed
+  }
+
+  get view(): SessionState {
+    const s = this.#snap
+    return {
+      status: s.status,
+      rotating: this.#flights.rotation !== undefined || this.#remoteRotating,
+      accessExpiresAt: s.accessExpiresAt,
+      refreshExpiresAt: s.refreshExpiresAt,
+      generation: s.generation,
+    }
+  }
+
+  flight(kind: Flight): Promise<void> | undefined {
+    return this.#flights[kind]
+  }
+
+  /** What a request must wait for before it may even look at the tokens: a login or a join. */
+  pending(): Promise<void> | undefined {
+    return this.#flights.ending ?? this.#flights.joining
+  }
+
+  /** Requests in scope are managed: the session is active, or being brought back or joined. */
+  managing(): boolean {
+    return !this.#disposed && (this.#snap.status === 'active' || this.pending() !== undefined)
+  }
+
+  leeway(): number {
+    if (this.#leeway !== undefined) return this.#leeway
+    const s = this.#snap
+    const lifetime = (s.accessExpiresAt ?? 0) - (s.issuedAt ?? 0)
+    return Math.min(5000, Math.max(0, lifetime * 0.1))
+  }
+
+  /** The AT can be sent now without risking a 401 for expiry. */
+  usable(): boolean {
+    const s = this.#snap
+    return s.status === 'active' && s.accessExpiresAt !== null && this.#now() < s.accessExpiresAt - this.leeway()
+  }
+
+  /** A managed request may go out at once: a usable AT and nothing in flight to wait for. */
+  ready(): boolean {
+    const f = this.#flights
+    return f.rotation === undefined && f.ending === undefined && f.joining === undefined && this.usable()
+  }
+
+  /**
+   * The AT was valid when issued and ran out while its answer was on the way (the machine
+   * slept, or the clock jumped): time passed, the server did nothing wrong.
+   */
+  expiredInFlight(): boolean {
+    const { accessExpiresAt, issuedAt } = this.#snap
+    if (accessExpiresAt === null || issuedAt === null) return false
+    const lifetime = accessExpiresAt - issuedAt
+    return lifetime > 0 && this.#enteredAt - issuedAt >= lifetime - this.leeway()
+  }
+
+  refreshExpired(): boolean {
+    const { refreshExpiresAt } = this.#snap
+    return refreshExpiresAt !== null && this.#now() >= refreshExpiresAt
+  }
+
+  // ---- transitions ----------------------------------------------------------------------
+
+  /**
+   * An active snapshot: a login (here or, adopted, in another tab), a rotation, or another
+   * tab's rotation adopted. A login, or any active snapshot after signed-out, is a new
+   * incarnation (`fresh`): a new life, and the idle clock starts over.
+   */
+  enter(snapshot: Snapshot, origin: Origin, how: 'login' | 'rotate' | 'adopt'): void {
+    const wasActive = this.#snap.status === 'active'
+    const rotated = how === 'rotate' || (how === 'adopt' && wasActive)
+    // A disposed session may still commit a refresh it finished for the other tabs; it
+    // starts no new life.
+    if (this.#life.signal.aborted && !this.#disposed) this.#life = new AbortController()
+    this.#snap = snapshot
+    this.#enteredAt = this.#now()
+    this.#remoteRotating = false
+    this.#notify('entered', how === 'login' || !wasActive)
+    this.#emitChange()
+    if (rotated) this.#events.emit('rotate', { state: this.view, origin })
+  }
+
+  /** A signed-out snapshot: this incarnation ends, waiting requests wake, `logout` fires. */
+  end(snapshot: Snapshot, origin: Origin): void {
+    const reason = snapshot.reason ?? 'user'
+    const wasActive = this.#snap.status === 'active'
+    this.#snap = snapshot
+    if (!wasActive) return
+    this.#life.abort(new SessionExpiredError(reason))
+    this.#remoteRotating = false
+    this.#notify('ended')
+    this.#emitChange()
+    this.#events.emit('logout', { reason, origin })
+  }
+
+  /** Records `promise` as the flight of its kind until it settles. */
+  track(kind: Flight, promise: Promise<void>): void {
+    this.#flights[kind] = promise
+    this.#notify('flight')
+    if (kind === 'rotation') this.#emitChange()
+    const settle = () => {
+      if (this.#flights[kind] !== promise) return
+      this.#flights[kind] = undefined
+      this.#notify('flight')
+      this.#emitChange()
+    }
+    promise.then(settle, settle)
+  }
+
+  /** Another tab says it is rotating (true) or done (false). */
+  remoteRotating(on: boolean): void {
+    if (this.#remoteRotating === on) return
+    this.#remoteRotating = on
+    this.#emitChange()
+  }
+
+  /**
+   * Stops emitting and wakes every waiter. `finishing`: a refresh is on the wire whose answer
+   * the other tabs may need (the server may have spent the RT); its life is left to it.
+   */
+  dispose(finishing: boolean): void {
+    this.#disposed = true
+    if (!finishing) this.#life.abort(new SessionExpiredError('disposed'))
+    this.#notify('disposed')
+    this.#events.clear()
+  }
+
+  // ---- events -----------------------------------------------------------------------------
+
+  on<K extends keyof SessionEvents>(event: K, listener: (payload: SessionEvents[K]) => void): () => void {
+    return this.#events.on(event, listener)
+  }
+
+  /** Events that are not transitions (`rotate-error`, `idle-warning`) go out here too. */
+  emit<K extends 'rotate-error' | 'idle-warning'>(event: K, payload: SessionEvents[K]): void {
+    if (!this.#disposed) this.#events.emit(event, payload)
+  }
+
+  /** Internal reactions to transitions; they run before the public events. */
+  watch(watcher: (transition: Transition, fresh: boolean) => void): void {
+    this.#watchers.push(watcher)
+  }
+
+  #notify(transition: Transition, fresh = false): void {
+    for (const watcher of this.#watchers) watcher(transition, fresh)
+  }
+
+  #emitChange(): void {
+    if (!this.#disposed) this.#events.emit('change', this.view)
+  }
+}

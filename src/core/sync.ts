@@ -1,0 +1,195 @@
+/** The cross-tab protocol over the coordinator: publish our state, adopt the others', join, and the rotating flag. */
+import type { Coordinator, LogoutReason, Message, Snapshot } from '../types.js'
+import type { Clock, Timer } from '../utils/timers.js'
+import { SIGNED_OUT, supersedes } from '../coordinator/protocol.js'
+import type { Tokens } from './grant.js'
+import type { SessionMachine } from './state.js'
+
+/** How long a joining bearer tab waits for a peer to hand it the tokens. */
+const JOIN_WAIT_MS = 300
+
+/** Runs `fn` on a value that may or may not be a promise, synchronously when it is not. */
+function when<T, R>(value: T | Promise<T>, fn: (value: T) => R | Promise<R>): R | Promise<R> {
+  return value instanceof Promise ? value.then(fn) : fn(value)
+}
+
+export type SyncOptions = {
+  coordinator: Coordinator
+  machine: SessionMachine
+  clock: Clock
+  now: () => number
+  transport: 'cookie' | 'bearer'
+  /** Whether other sessions may share this one's name (false: crossTab off, nothing to join). */
+  shared: boolean
+  /** Longest a refresh may take anywhere: a tab closed mid-rotation never says it is done. */
+  rotatingTimeout: number
+  /** Another tab's user activity. */
+  onActivity: (at: number) => void
+}
+
+export class Sync {
+  readonly #o: SyncOptions
+  readonly #unsubscribe: () => void
+  #rotatingTimer: Timer | undefined
+
+  constructor(options: SyncOptions) {
+    this.#o = options
+    this.#unsubscribe = options.coordinator.subscribe(message => this.#receive(message))
+  }
+
+  /** A new tab joins the running session without rotating. */
+  join(): void {
+    const { coordinator, machine } = this.#o
+    const joined = when(coordinator.read(), shared => this.#joinFrom(shared))
+    // An asynchronous store (a worker, Redis): requests hold until its answer is in.
+    if (joined instanceof Promise) machine.track('joining', joined.catch(() => undefined))
+  }
+
+  #joinFrom(shared: Snapshot | undefined): void {
+    const { machine, now, transport } = this.#o
+    if (shared && shared.status === 'active' && !(shared.refreshExpiresAt !== null && now() >= shared.refreshExpiresAt)) {
+      this.adopt(shared)
+    } else if (shared) {
+      // Keep the generation counter monotonic across a logout and the next login.
+      machine.end({ ...SIGNED_OUT, generation: shared.generation }, 'remote')
+    }
+    if (machine.snapshot.status === 'active' || !this.#o.shared) return
+    if (transport === 'bearer' && shared?.status === 'active') {
+      // Tokens are not in storage: ask the peers, and hold requests briefly for the answer.
+      machine.track('joining', this.#waitForPeer())
+    }
+    this.#o.coordinator.post({ type: 'hello' })
+  }
+
+  #waitForPeer(): Promise<void> {
+    const { machine, clock } = this.#o
+    return new Promise<void>(resolve => {
+      const off = machine.on('change', state => {
+        if (state.status === 'active') done()
+      })
+      const timer = clock.after(JOIN_WAIT_MS, () => done())
+      const done = () => {
+        off()
+        timer.cancel()
+        resolve()
+      }
+    })
+  }
+
+  /** Adopts whatever newer state the store holds (another tab's rotation or logout). */
+  catchUp(): void | Promise<void> {
+    return when(this.#o.coordinator.read(), shared => {
+      if (shared) this.adopt(shared)
+    })
+  }
+
+  adopt(snapshot: Snapshot): void {
+    const { machine, transport } = this.#o
+    if (!supersedes(snapshot, machine.snapshot)) return
+    if (snapshot.status === 'signed-out') {
+      this.#clearRotating()
+      machine.end(snapshot, 'remote')
+      return
+    }
+    // The bearer transport cannot use a snapshot without tokens (one read back from storage
+    // when tokens are not persisted): wait for a peer's message instead.
+    if (transport === 'bearer' && snapshot.accessToken === undefined) return
+    this.#clearRotating()
+    machine.enter(snapshot, 'remote', 'adopt')
+  }
+
+  /** Applies new tokens from this tab and tells every other tab. */
+  publish(tokens: Tokens, how: 'login' | 'rotate'): void | Promise<void> {
+    const { coordinator, machine } = this.#o
+    return when(coordinator.read(), base => {
+      const current = machine.snapshot
+      const snapshot: Snapshot = {
+        generation: Math.max(current.generation, base?.generation ?? 0) + 1,
+        status: 'active',
+        issuedAt: tokens.issuedAt,
+        accessExpiresAt: tokens.accessExpiresAt,
+        refreshExpiresAt: tokens.refreshExpiresAt,
+      }
+      if (tokens.accessToken !== undefined) snapshot.accessToken = tokens.accessToken
+      // An RT-less refresh answer (some OAuth2 servers) keeps the RT we had.
+      const refreshToken = tokens.refreshToken ?? (how === 'rotate' ? current.refreshToken : undefined)
+      if (refreshToken !== undefined) snapshot.refreshToken = refreshToken
+      return when(coordinator.write(snapshot), () => {
+        coordinator.post({ type: 'state', snapshot })
+        this.#clearRotating()
+        machine.enter(snapshot, 'local', how)
+      })
+    })
+  }
+
+  /**
+   * Ends the session here and in every tab. The local end is immediate; the shared one is
+   * above every generation known anywhere, so no tab can take it for old news.
+   */
+  publishEnd(reason: LogoutReason): void | Promise<void> {
+    const { coordinator, machine } = this.#o
+    if (machine.snapshot.status !== 'active') return
+    const base = coordinator.read()
+    const local = machine.snapshot.generation
+    const signedOut = (generation: number): Snapshot => ({ ...SIGNED_OUT, generation, reason })
+    const share = (snapshot: Snapshot) =>
+      when(coordinator.write(snapshot), () => coordinator.post({ type: 'state', snapshot }))
+    this.#clearRotating()
+    if (!(base instanceof Promise)) {
+      const snapshot = signedOut(Math.max(local, base?.generation ?? 0) + 1)
+      machine.end(snapshot, 'local')
+      return share(snapshot)
+    }
+    machine.end(signedOut(local + 1), 'local')
+    return base.then(stored => share(signedOut(Math.max(local, stored?.generation ?? 0) + 1)))
+  }
+
+  rotating(generation: number): void {
+    this.#o.coordinator.post({ type: 'rotating', generation })
+  }
+
+  rotated(generation: number, ok: boolean): void {
+    this.#o.coordinator.post({ type: 'rotated', generation, ok })
+  }
+
+  activity(at: number): void {
+    this.#o.coordinator.post({ type: 'activity', at })
+  }
+
+  close(): void {
+    this.#unsubscribe()
+    this.#clearRotating()
+  }
+
+  #receive(message: Message): void {
+    const { machine } = this.#o
+    if (machine.disposed) return
+    switch (message.type) {
+      case 'state':
+        this.adopt(message.snapshot)
+        return
+      case 'rotating':
+        if (message.generation >= machine.snapshot.generation) {
+          this.#rotatingTimer?.cancel()
+          this.#rotatingTimer = this.#o.clock.after(this.#o.rotatingTimeout, () => this.#clearRotating())
+          machine.remoteRotating(true)
+        }
+        return
+      case 'rotated':
+        this.#clearRotating()
+        return
+      case 'hello':
+        if (machine.snapshot.status === 'active') this.#o.coordinator.post({ type: 'state', snapshot: machine.snapshot })
+        return
+      case 'activity':
+        this.#o.onActivity(message.at)
+        return
+    }
+  }
+
+  #clearRotating(): void {
+    this.#rotatingTimer?.cancel()
+    this.#rotatingTimer = undefined
+    this.#o.machine.remoteRotating(false)
+  }
+}

@@ -1,0 +1,99 @@
+/** The session's fetch: scope → gate → send → at most one replay, in that order, each step calling only later ones. */
+import type { Gate } from '../core/gate.js'
+import { requestURL } from '../utils/scope.js'
+
+/** What an interceptor (fetch or XHR) needs from the session; both go through the same gate. */
+export type Interception = {
+  /** The underlying fetch, looked up per call. */
+  base: () => typeof fetch
+  /** This request is the session's: it is managing, the URL is in scope, and not the refresh or logout endpoint. */
+  manages: (url: URL) => boolean
+  /** Whether the session is managing requests at all (cheaper than `manages`, checked first). */
+  managing: () => boolean
+  gate: Gate
+  /** The `Authorization` value (bearer transport), or undefined (cookie transport). */
+  authorization: () => string | undefined
+  /** Cookie transport: managed requests go with credentials. */
+  cookies: boolean
+  /** The generation whose AT a request is sent with (a 401 asks for a newer one). */
+  generation: () => number
+  active: () => boolean
+}
+
+/**
+ * Body types fetch can send twice. A stream (web ReadableStream, Node Readable, an async
+ * iterable) is consumed by the first attempt: its request is never replayed, the caller
+ * gets the 401 instead of a second request with an empty body.
+ */
+function replayableBody(body: BodyInit | null | undefined): boolean {
+  if (body === undefined || body === null || typeof body === 'string') return true
+  return (
+    body instanceof URLSearchParams ||
+    body instanceof ArrayBuffer ||
+    ArrayBuffer.isView(body) ||
+    (typeof Blob !== 'undefined' && body instanceof Blob) ||
+    (typeof FormData !== 'undefined' && body instanceof FormData)
+  )
+}
+
+function signalOf(input: RequestInfo | URL, init: RequestInit | undefined): AbortSignal | undefined {
+  return init?.signal ?? (input instanceof Request ? input.signal : undefined)
+}
+
+function authorize(input: RequestInfo | URL, init: RequestInit | undefined, ic: Interception): RequestInit {
+  const authorization = ic.authorization()
+  if (authorization === undefined) return { ...init, credentials: 'include' }
+  const given = init?.headers
+  if (!(input instanceof Request) && (given === undefined || (typeof given === 'object' && given.constructor === Object))) {
+    // Plain object: cheaper than a Headers. Any casing of a caller's own Authorization goes,
+    // or fetch would join the two values into one header.
+    const headers: Record<string, string> = {}
+    for (const name in given) if (name.toLowerCase() !== 'authorization') headers[name] = (given as Record<string, string>)[name]!
+    headers['authorization'] = authorization
+    return { ...init, headers }
+  }
+  const headers = new Headers(given ?? (input instanceof Request ? input.headers : undefined))
+  headers.set('authorization', authorization)
+  return { ...init, headers }
+}
+
+export function createFetch(ic: Interception): typeof fetch {
+  return function rotorFetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response> {
+    // 1. Scope: everything that is not the session's passes through untouched.
+    if (!ic.managing()) return ic.base()(input, init)
+    const url = requestURL(input)
+    if (url === undefined || !ic.manages(url)) return ic.base()(input, init)
+    // 2. Gate. Hot path: a usable AT and nothing in flight → straight out, no extra await.
+    if (ic.gate.ready()) return send(input, init)
+    return ic.gate.wait({ signal: signalOf(input, init) }).then(() => send(input, init))
+  }
+
+  // 3. Send, keeping what a replay needs.
+  function send(input: RequestInfo | URL, init: RequestInit | undefined): Promise<Response> {
+    const generation = ic.generation()
+    let replayInput = input
+    let canReplay = replayableBody(init?.body)
+    if (canReplay && input instanceof Request && input.body !== null && init?.body === undefined) {
+      // The first attempt consumes the Request's body stream; keep a copy for the replay.
+      try {
+        replayInput = input.clone()
+      } catch {
+        canReplay = false
+      }
+    }
+    const sent = ic.base()(input, authorize(input, init, ic))
+    if (!canReplay) return sent
+    return sent.then(response => (response.status === 401 ? replay(response, replayInput, init, generation) : response))
+  }
+
+  /**
+   * 4. A 401: rotate unless a newer generation already superseded the token it carried, then
+   * send it once more. The replay goes straight to the network: never a second replay.
+   */
+  async function replay(first: Response, input: RequestInfo | URL, init: RequestInit | undefined, generation: number): Promise<Response> {
+    if (!ic.active()) return first
+    void first.body?.cancel().catch(() => undefined)
+    await ic.gate.wait({ stale: generation, signal: signalOf(input, init) })
+    return ic.base()(input, authorize(input, init, ic))
+  }
+}

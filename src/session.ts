@@ -1,0 +1,233 @@
+/** createSession: builds the parts of a session, wires them together, and is the `Session` facade. */
+import { createLocalCoordinator } from './coordinator/local.js'
+import { Gate } from './core/gate.js'
+import { tokensFrom } from './core/grant.js'
+import { IdleTracker } from './core/idle.js'
+import { normalizeOptions } from './core/options.js'
+import { callLogout, callRefresh, isTransient } from './core/refresh.js'
+import { Rotator } from './core/rotator.js'
+import { Scheduler } from './core/scheduler.js'
+import { SessionMachine } from './core/state.js'
+import { Sync } from './core/sync.js'
+import { SessionExpiredError } from './errors.js'
+import { createFetch, type Interception } from './interceptors/fetch.js'
+import { installOn, type Installation } from './interceptors/install.js'
+import type { Grant, Session, SessionOptions } from './types.js'
+import { endpointKey, endpointPath } from './utils/scope.js'
+import { createClock } from './utils/timers.js'
+
+export function createSession(options: SessionOptions): Session {
+  const cfg = normalizeOptions(options)
+  const { now, transport } = cfg
+  const clock = createClock(cfg.timers)
+  let installed: Installation | undefined
+  /** The fetch the last install() wrapped: a wrapper over ours must never become our own base. */
+  let wrapped: typeof fetch | undefined
+  // Looked up at call time: a fetch patched after createSession (msw, tests) applies; once
+  // installed, the fetch the session wrapped (never itself, through someone else's wrapper).
+  const base = (): typeof fetch => cfg.fetch ?? wrapped ?? globalThis.fetch
+
+  const machine = new SessionMachine({ now, leeway: cfg.leeway })
+  const coordinator =
+    cfg.coordinator ??
+    createLocalCoordinator({ name: cfg.channelName, storage: cfg.storage, storageKey: cfg.storageKey, persistTokens: cfg.persistTokens })
+  const idle =
+    cfg.idle &&
+    new IdleTracker(cfg.idle, {
+      now,
+      clock,
+      onWarning: logoutAt => machine.emit('idle-warning', { logoutAt }),
+      // Every tab's idle timer runs out at about the same moment: under the lock, with the
+      // shared state re-read, only the first one calls the server; the rest adopt its logout.
+      onTimeout: () =>
+        void coordinator
+          .lock(async () => {
+            await sync.catchUp()
+            await logout('idle')
+          })
+          .catch(() => undefined),
+      broadcast: at => sync.activity(at),
+    })
+  const sync = new Sync({
+    coordinator,
+    machine,
+    clock,
+    now,
+    transport,
+    shared: cfg.coordinator !== undefined || cfg.channelName !== undefined,
+    rotatingTimeout: cfg.refreshTimeout * (cfg.refreshRetries + 1) + 1000,
+    onActivity: at => idle?.remoteActivity(at),
+  })
+  const scheduler: Scheduler = new Scheduler({
+    machine,
+    clock,
+    now,
+    rotation: cfg.rotation,
+    rotateAt: cfg.rotateAt,
+    isLeader: () => coordinator.isLeader(),
+    isIdle: () => idle?.isIdle() ?? false,
+    rotate: (generation): Promise<void> => rotator.rotateFrom(generation),
+    end: (reason): Promise<void> => rotator.endOrReauthenticate(reason),
+    onRetry: () => gate.pump(),
+  })
+  const gate = new Gate({
+    machine,
+    clock,
+    now,
+    queueTimeout: cfg.queueTimeout,
+    rotate: generation => rotator.rotateFrom(generation),
+    end: reason => rotator.endOrReauthenticate(reason),
+    backingOff: () => scheduler.backingOff(),
+  })
+  const rotator: Rotator = new Rotator({
+    machine,
+    sync,
+    lock: fn => coordinator.lock(fn),
+    now,
+    reauthenticate: cfg.reauthenticate,
+    isTransient: error => isTransient(error, transport),
+    refresh: call =>
+      callRefresh({
+        ...call,
+        spec: cfg.refresh,
+        fetch: base(),
+        headers: cfg.headers,
+        credentials: transport === 'cookie' ? 'include' : undefined,
+        now,
+        timeout: cfg.refreshTimeout,
+        retries: cfg.refreshRetries,
+      }),
+    backoff: {
+      failed: (error): number => {
+        gate.failed(error)
+        return scheduler.failed()
+      },
+      succeeded: () => {
+        gate.succeeded()
+        scheduler.succeeded()
+      },
+    },
+  })
+  machine.watch((transition, fresh) => {
+    if (transition === 'entered' && fresh) idle?.start()
+    if (transition === 'ended') idle?.stop()
+  })
+
+  // The refresh and logout calls must never wait for a rotation (it would wait for itself).
+  const endpoints = [cfg.refreshURL, cfg.logoutURL].filter(url => url !== undefined)
+  const endpointKeys = new Set(endpoints.map(endpointKey))
+  const endpointPaths = new Set(endpoints.map(endpointPath))
+  const ic: Interception = {
+    base,
+    gate,
+    cookies: transport === 'cookie',
+    managing: () => machine.managing(),
+    // The path first: it rules out nearly every request without reading url.origin.
+    manages: url => cfg.scope(url) && (!endpointPaths.has(endpointPath(url)) || !endpointKeys.has(endpointKey(url))),
+    authorization: () => (transport === 'bearer' ? `Bearer ${machine.snapshot.accessToken ?? ''}` : undefined),
+    generation: () => machine.snapshot.generation,
+    active: () => machine.snapshot.status === 'active',
+  }
+  const sessionFetch = createFetch(ic)
+
+  /** Best-effort server logout (it revokes the RT family), then the local end in every tab. */
+  async function logout(reason: 'user' | 'idle'): Promise<void> {
+    const snapshot = machine.snapshot
+    if (snapshot.status !== 'active') return
+    // End everywhere first: the shared state says signed-out before the server is asked, so
+    // no other tab can take the lock meanwhile and present an RT our aborted refresh spent.
+    const ended = sync.publishEnd(reason)
+    const { accessToken, refreshToken } = snapshot
+    const url = cfg.logoutURL
+    const called = url && callLogout({ url, fetch: base(), headers: cfg.headers, transport, accessToken, refreshToken, timeout: cfg.refreshTimeout })
+    await Promise.all([ended, called])
+  }
+
+  function assertAlive(method: string): void {
+    if (machine.disposed) throw new Error(`rotor-auth: session.${method}() called after dispose()`)
+  }
+
+  function notActive(): Promise<never> {
+    return Promise.reject(new SessionExpiredError(machine.snapshot.reason ?? 'expired'))
+  }
+
+  async function ready(): Promise<void> {
+    if (!machine.managing()) return machine.disposed ? Promise.reject(new SessionExpiredError('disposed')) : notActive()
+    if (!gate.ready()) await gate.wait()
+  }
+
+  sync.join()
+
+  return {
+    fetch: sessionFetch,
+    get state() {
+      return machine.view
+    },
+    on: (event, listener) => machine.on(event, listener),
+    async start(grant: Grant | Response) {
+      assertAlive('start')
+      const tokens = await tokensFrom(grant, now)
+      if (transport === 'bearer' && tokens.accessToken === undefined) {
+        throw new TypeError("rotor-auth: start() with transport 'bearer' needs a grant that carries the access token")
+      }
+      await sync.publish(tokens, 'login')
+    },
+    async rotate() {
+      assertAlive('rotate')
+      if (machine.snapshot.status !== 'active') return notActive()
+      return rotator.rotateFrom(machine.snapshot.generation)
+    },
+    ready,
+    async accessToken() {
+      if (transport !== 'bearer') {
+        throw new TypeError("rotor-auth: accessToken() needs transport 'bearer'; with cookies the browser sends the token itself")
+      }
+      await ready()
+      return machine.snapshot.accessToken ?? ''
+    },
+    async authFailed(generation: number) {
+      if (!machine.managing()) return notActive()
+      await gate.wait({ stale: generation })
+    },
+    async logout() {
+      assertAlive('logout')
+      await logout('user')
+    },
+    keepAlive: () => idle?.activity(),
+    busy(work) {
+      const release = idle?.hold()
+      if (release) void Promise.resolve(work).then(release, release)
+      return work
+    },
+    install(target = globalThis, installOptions = {}) {
+      assertAlive('install')
+      if (installed?.target === target) return installed.uninstall
+      installed?.uninstall()
+      const installation = installOn(target, installOptions, sessionFetch, ic)
+      wrapped = installation.original
+      const uninstall = () => {
+        installation.uninstall()
+        if (installed?.target === target) installed = undefined
+      }
+      installed = { ...installation, uninstall }
+      return uninstall
+    },
+    dispose() {
+      if (machine.disposed) return
+      // Waiting requests end now; a refresh already on the wire is not aborted when other
+      // tabs may need its answer (the server may have spent the RT); it is bounded by
+      // refreshTimeout, and the coordinator closes after it.
+      const rotation = coordinator.hasPeers() ? machine.flight('rotation') : undefined
+      machine.dispose(rotation !== undefined)
+      scheduler.dispose()
+      idle?.dispose()
+      installed?.uninstall()
+      const close = () => {
+        sync.close()
+        coordinator.close()
+      }
+      if (rotation) void rotation.catch(() => undefined).finally(close)
+      else close()
+    },
+  }
+}

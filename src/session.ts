@@ -4,16 +4,16 @@ import { Gate } from './core/gate.js'
 import { tokensFrom } from './core/grant.js'
 import { IdleTracker } from './core/idle.js'
 import { normalizeOptions } from './core/options.js'
-import { callLogout, callRefresh, isTransient } from './core/refresh.js'
+import { callLogout, isTransient, refresher } from './core/refresh.js'
 import { Rotator } from './core/rotator.js'
 import { Scheduler } from './core/scheduler.js'
 import { SessionMachine } from './core/state.js'
 import { Sync } from './core/sync.js'
 import { SessionExpiredError } from './errors.js'
-import { createFetch, type Interception } from './interceptors/fetch.js'
+import { createFetch } from './interceptors/fetch.js'
 import { installOn, type Installation } from './interceptors/install.js'
+import { createInterception } from './interceptors/route.js'
 import type { Grant, Session, SessionOptions } from './types.js'
-import { endpointKey, endpointPath } from './utils/scope.js'
 import { createClock } from './utils/timers.js'
 
 export function createSession(options: SessionOptions): Session {
@@ -49,21 +49,13 @@ export function createSession(options: SessionOptions): Session {
       broadcast: at => sync.activity(at),
     })
   const sync = new Sync({
-    coordinator,
-    machine,
-    clock,
-    now,
-    transport,
+    coordinator, machine, clock, now, transport,
     shared: cfg.coordinator !== undefined || cfg.channelName !== undefined,
     rotatingTimeout: cfg.refreshTimeout * (cfg.refreshRetries + 1) + 1000,
     onActivity: at => idle?.remoteActivity(at),
   })
   const scheduler: Scheduler = new Scheduler({
-    machine,
-    clock,
-    now,
-    rotation: cfg.rotation,
-    rotateAt: cfg.rotateAt,
+    machine, clock, now, rotation: cfg.rotation, rotateAt: cfg.rotateAt,
     isLeader: () => coordinator.isLeader(),
     isIdle: () => idle?.isIdle() ?? false,
     rotate: (generation): Promise<void> => rotator.rotateFrom(generation),
@@ -71,41 +63,20 @@ export function createSession(options: SessionOptions): Session {
     onRetry: () => gate.pump(),
   })
   const gate = new Gate({
-    machine,
-    clock,
-    now,
-    queueTimeout: cfg.queueTimeout,
+    machine, clock, now, queueTimeout: cfg.queueTimeout,
     rotate: generation => rotator.rotateFrom(generation),
     end: reason => rotator.endOrReauthenticate(reason),
     backingOff: () => scheduler.backingOff(),
   })
   const rotator: Rotator = new Rotator({
-    machine,
-    sync,
+    machine, sync, now, reauthenticate: cfg.reauthenticate,
     lock: fn => coordinator.lock(fn),
-    now,
-    reauthenticate: cfg.reauthenticate,
     isTransient: error => isTransient(error, transport),
-    refresh: call =>
-      callRefresh({
-        ...call,
-        spec: cfg.refresh,
-        fetch: base(),
-        headers: cfg.headers,
-        credentials: transport === 'cookie' ? 'include' : undefined,
-        now,
-        timeout: cfg.refreshTimeout,
-        retries: cfg.refreshRetries,
-      }),
+    refresh: refresher(cfg, base),
+    // Waiting requests count failures against their deadline; the scheduler backs off.
     backoff: {
-      failed: (error): number => {
-        gate.failed(error)
-        return scheduler.failed()
-      },
-      succeeded: () => {
-        gate.succeeded()
-        scheduler.succeeded()
-      },
+      failed: (error): number => (gate.failed(error), scheduler.failed()),
+      succeeded: () => (gate.succeeded(), scheduler.succeeded()),
     },
   })
   machine.watch((transition, fresh) => {
@@ -113,21 +84,7 @@ export function createSession(options: SessionOptions): Session {
     if (transition === 'ended') idle?.stop()
   })
 
-  // The refresh and logout calls must never wait for a rotation (it would wait for itself).
-  const endpoints = [cfg.refreshURL, cfg.logoutURL].filter(url => url !== undefined)
-  const endpointKeys = new Set(endpoints.map(endpointKey))
-  const endpointPaths = new Set(endpoints.map(endpointPath))
-  const ic: Interception = {
-    base,
-    gate,
-    cookies: transport === 'cookie',
-    managing: () => machine.managing(),
-    // The path first: it rules out nearly every request without reading url.origin.
-    manages: url => cfg.scope(url) && (!endpointPaths.has(endpointPath(url)) || !endpointKeys.has(endpointKey(url))),
-    authorization: () => (transport === 'bearer' ? `Bearer ${machine.snapshot.accessToken ?? ''}` : undefined),
-    generation: () => machine.snapshot.generation,
-    active: () => machine.snapshot.status === 'active',
-  }
+  const ic = createInterception(cfg, machine, gate, base)
   const sessionFetch = createFetch(ic)
 
   /** Best-effort server logout (it revokes the RT family), then the local end in every tab. */
@@ -136,11 +93,7 @@ export function createSession(options: SessionOptions): Session {
     if (snapshot.status !== 'active') return
     // End everywhere first: the shared state says signed-out before the server is asked, so
     // no other tab can take the lock meanwhile and present an RT our aborted refresh spent.
-    const ended = sync.publishEnd(reason)
-    const { accessToken, refreshToken } = snapshot
-    const url = cfg.logoutURL
-    const called = url && callLogout({ url, fetch: base(), headers: cfg.headers, transport, accessToken, refreshToken, timeout: cfg.refreshTimeout })
-    await Promise.all([ended, called])
+    await Promise.all([sync.publishEnd(reason), callLogout(cfg, base(), snapshot)])
   }
 
   function assertAlive(method: string): void {

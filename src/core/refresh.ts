@@ -3,6 +3,7 @@ import ky, { HTTPError, TimeoutError } from 'ky'
 import { MalformedGrantError, RefreshRefusedError } from '../errors.js'
 import type { Grant, RefreshContext, RefreshStyle } from '../types.js'
 import { tokensFrom, tokensFromResponse, type Tokens } from './grant.js'
+import type { Config } from './options.js'
 
 export type RefreshSpec =
   | { kind: 'url'; url: URL; style: RefreshStyle; clientId: string | undefined }
@@ -157,31 +158,42 @@ export async function callRefresh(call: RefreshCall): Promise<Tokens> {
   return readAnswer(response, sentClock)
 }
 
+/** The refresh call with the session's configuration bound; the rotator supplies the rest. */
+export function refresher(cfg: Config, base: () => typeof fetch) {
+  return (call: Pick<RefreshCall, 'refreshToken' | 'signal' | 'onRetry'>): Promise<Tokens> =>
+    callRefresh({
+      ...call,
+      spec: cfg.refresh,
+      fetch: base(),
+      headers: cfg.headers,
+      credentials: cfg.transport === 'cookie' ? 'include' : undefined,
+      now: cfg.now,
+      timeout: cfg.refreshTimeout,
+      retries: cfg.refreshRetries,
+    })
+}
+
 /** Best-effort server logout (it revokes the RT family); the answer does not matter. */
-export async function callLogout(call: {
-  url: URL
-  fetch: typeof fetch
-  headers: Headers
-  transport: 'cookie' | 'bearer'
-  accessToken: string | undefined
-  refreshToken: string | undefined
-  timeout: number
-}): Promise<void> {
-  const headers = new Headers(call.headers)
-  const init: RequestInit = { method: 'POST', headers, signal: AbortSignal.timeout(call.timeout) }
-  if (call.transport === 'cookie') init.credentials = 'include'
+export async function callLogout(
+  cfg: Pick<Config, 'logoutURL' | 'headers' | 'transport' | 'refreshTimeout'>,
+  send: typeof fetch,
+  tokens: { accessToken?: string; refreshToken?: string },
+): Promise<void> {
+  if (!cfg.logoutURL) return
+  const headers = new Headers(cfg.headers)
+  const init: RequestInit = { method: 'POST', headers, signal: AbortSignal.timeout(cfg.refreshTimeout) }
+  if (cfg.transport === 'cookie') init.credentials = 'include'
   else {
-    if (call.accessToken) headers.set('authorization', `Bearer ${call.accessToken}`)
-    if (call.refreshToken) {
+    if (tokens.accessToken) headers.set('authorization', `Bearer ${tokens.accessToken}`)
+    if (tokens.refreshToken) {
       headers.set('content-type', 'application/json')
-      init.body = JSON.stringify({ refreshToken: call.refreshToken })
+      init.body = JSON.stringify({ refreshToken: tokens.refreshToken })
     }
   }
   try {
-    // Called bare: `call.fetch(…)` would run a browser's fetch with `this = call`, which
-    // throws "Illegal invocation" (and this call swallows errors).
-    const send = call.fetch
-    const response = await send(call.url, init)
+    // Called bare (never as `obj.fetch(…)`): a browser's fetch run with another `this`
+    // throws "Illegal invocation", and this call swallows errors.
+    const response = await send(cfg.logoutURL, init)
     await response.body?.cancel()
   } catch {
     // Best effort: the session has ended locally whatever the server says.

@@ -1,0 +1,25 @@
+/** Which requests are the session's, and what a managed request carries (cookies or the bearer AT). */
+import type { Gate } from '../core/gate.js'
+import type { Config } from '../core/options.js'
+import type { SessionMachine } from '../core/state.js'
+import { endpointKey, endpointPath } from '../utils/scope.js'
+import type { Interception } from './fetch.js'
+
+export function createInterception(cfg: Config, machine: SessionMachine, gate: Gate, base: () => typeof fetch): Interception {
+  // The refresh and logout calls must never wait for a rotation (it would wait for itself).
+  const endpoints = [cfg.refreshURL, cfg.logoutURL].filter(url => url !== undefined)
+  const keys = new Set(endpoints.map(endpointKey))
+  const paths = new Set(endpoints.map(endpointPath))
+  const bearer = cfg.transport === 'bearer'
+  return {
+    base,
+    gate,
+    cookies: !bearer,
+    managing: () => machine.managing(),
+    // The path first: it rules out nearly every request without reading url.origin.
+    manages: url => cfg.scope(url) && (!paths.has(endpointPath(url)) || !keys.has(endpointKey(url))),
+    authorization: () => (bearer ? `Bearer ${machine.snapshot.accessToken ?? ''}` : undefined),
+    generation: () => machine.snapshot.generation,
+    active: () => machine.snapshot.status === 'active',
+  }
+}

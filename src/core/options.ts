@@ -53,6 +53,12 @@ function nonNegative(option: string, value: unknown, fallback: number): number {
   return value
 }
 
+function positive(option: string, value: unknown, fallback: number): number {
+  if (value === undefined) return fallback
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) fail(option, 'a finite number of ms > 0', value)
+  return value
+}
+
 function oneOf<T extends string>(option: string, value: unknown, allowed: readonly T[], fallback: T): T {
   if (value === undefined) return fallback
   if (!allowed.includes(value as T)) fail(option, allowed.map(a => `'${a}'`).join(' or '), value)
@@ -63,6 +69,42 @@ function scopeKey(options: SessionOptions): string {
   const { scope } = options
   if (typeof scope === 'function') return 'default'
   return (Array.isArray(scope) ? scope : [scope]).map(s => toURL(s, 'scope').href.replace(/\/+$/, '')).join('|')
+}
+
+/**
+ * A page or a worker: tabs of one user, who share one session. A server process (Node) may act
+ * for several users at once, so there sharing is opt-in.
+ */
+function browsingContext(): boolean {
+  const g = globalThis as { document?: unknown; WorkerGlobalScope?: unknown }
+  return g.document !== undefined || g.WorkerGlobalScope !== undefined
+}
+
+/** Every option createSession knows: anything else is a typo that would silently do nothing. */
+const KNOWN = new Set<string>([
+  'scope', 'rotation', 'transport', 'refresh', 'logout', 'headers', 'rotateAt', 'crossTab', 'coordinator', 'reauthenticate',
+  'idle', 'fetch', 'now', 'timers', 'leeway', 'queueTimeout', 'refreshTimeout', 'refreshRetries', 'persist', 'storage',
+] satisfies Array<keyof SessionOptions>)
+
+/** Edit distance, for "did you mean". */
+function distance(a: string, b: string): number {
+  let row = Array.from({ length: b.length + 1 }, (_, j) => j)
+  for (let i = 1; i <= a.length; i++) {
+    const next = [i]
+    for (let j = 1; j <= b.length; j++) next[j] = Math.min(row[j]! + 1, next[j - 1]! + 1, row[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1))
+    row = next
+  }
+  return row[b.length]!
+}
+
+function closest(name: string): string | undefined {
+  let best: string | undefined
+  let score = 3
+  for (const known of KNOWN) {
+    const d = distance(name.toLowerCase(), known.toLowerCase())
+    if (d < score) [best, score] = [known, d]
+  }
+  return best
 }
 
 function defaultStorage(): StorageLike | undefined {
@@ -109,6 +151,11 @@ function idleConfig(idle: SessionOptions['idle']): Config['idle'] {
 /** Validates every option up front; a bad one throws a TypeError naming it. */
 export function normalizeOptions(options: SessionOptions): Config {
   if (typeof options !== 'object' || options === null) throw new TypeError('rotor-auth: createSession() takes an options object')
+  for (const name of Object.keys(options)) {
+    if (KNOWN.has(name)) continue
+    const hint = closest(name)
+    throw new TypeError(`rotor-auth: unknown option \`${name}\`${hint ? ` (did you mean \`${hint}\`?)` : ''}`)
+  }
   if (options.scope === undefined) throw new TypeError('rotor-auth: option `scope` is required')
   const scopeType = typeof options.scope
   if (scopeType !== 'string' && scopeType !== 'function' && !(options.scope instanceof URL) && !Array.isArray(options.scope)) {
@@ -140,9 +187,10 @@ export function normalizeOptions(options: SessionOptions): Config {
   const hasChannel = typeof globalThis.BroadcastChannel === 'function'
   let channelName: string | undefined
   const { crossTab } = options
-  if (crossTab === undefined || crossTab === true) {
+  if (crossTab === true || (crossTab === undefined && browsingContext())) {
     channelName = hasChannel ? `rotor-auth:${scopeKey(options)}` : undefined
-  } else if (crossTab === false) {
+  } else if (crossTab === false || crossTab === undefined) {
+    // Node: two users' jobs in one process must never share a session unless asked to.
     channelName = undefined
   } else if (typeof crossTab === 'object' && crossTab !== null && typeof crossTab.name === 'string' && crossTab.name !== '') {
     if (!hasChannel) throw new TypeError('rotor-auth: option `crossTab` was given but this runtime has no BroadcastChannel')
@@ -185,7 +233,8 @@ export function normalizeOptions(options: SessionOptions): Config {
     headers,
     rotateAt,
     channelName,
-    storageKey: channelName ?? 'rotor-auth',
+    // Keyed by the session's identity: sessions for two APIs never read each other's state.
+    storageKey: channelName ?? `rotor-auth:${scopeKey(options)}|${refreshURL?.href ?? 'custom'}`,
     coordinator,
     timers: timers ?? platformTimers,
     reauthenticate: options.reauthenticate,
@@ -193,8 +242,9 @@ export function normalizeOptions(options: SessionOptions): Config {
     fetch: options.fetch,
     now: options.now ?? (() => Date.now()),
     leeway: options.leeway === undefined ? undefined : nonNegative('leeway', options.leeway, 0),
-    queueTimeout: nonNegative('queueTimeout', options.queueTimeout, 30_000),
-    refreshTimeout: nonNegative('refreshTimeout', options.refreshTimeout, 10_000),
+    // 0 would fail every request before a refresh was even sent, or every refresh at once.
+    queueTimeout: positive('queueTimeout', options.queueTimeout, 30_000),
+    refreshTimeout: positive('refreshTimeout', options.refreshTimeout, 10_000),
     refreshRetries,
     storage: persist ? storage : undefined,
     persistTokens: persist && transport === 'bearer',

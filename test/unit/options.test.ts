@@ -220,15 +220,47 @@ describe('normalizeOptions: defaults', () => {
     expect(config.headers.get('x-okapi-tenant')).toBe('diku')
   })
 
-  test('crossTab default: a channel name containing the scope (Node 20 has BroadcastChannel)', () => {
+  test('crossTab: true: a channel name containing the scope (Node 20 has BroadcastChannel)', () => {
     expect(typeof globalThis.BroadcastChannel).toBe('function')
-    const config = normalizeOptions({ scope: SCOPE, storage })
+    const config = normalizeOptions({ scope: SCOPE, crossTab: true, storage })
     expect(config.channelName).toContain(SCOPE)
-    expect(normalizeOptions({ scope: SCOPE, crossTab: true, storage }).channelName).toBe(config.channelName)
     // a trailing slash is the same scope, so the same channel
-    expect(normalizeOptions({ scope: `${SCOPE}/`, storage }).channelName).toBe(config.channelName)
+    expect(normalizeOptions({ scope: `${SCOPE}/`, crossTab: true, storage }).channelName).toBe(config.channelName)
     // another scope is another channel
-    expect(normalizeOptions({ scope: 'https://h/other', storage }).channelName).not.toBe(config.channelName)
+    expect(normalizeOptions({ scope: 'https://h/other', crossTab: true, storage }).channelName).not.toBe(config.channelName)
+  })
+
+  test('crossTab default in Node (no document, not a worker): nothing shared unless asked for', () => {
+    expect(normalizeOptions({ scope: SCOPE, storage }).channelName).toBeUndefined()
+  })
+
+  test('crossTab default in a page (a document exists): shared under a name derived from the scope', () => {
+    const g = globalThis as { document?: unknown }
+    g.document = {}
+    try {
+      expect(normalizeOptions({ scope: SCOPE, storage }).channelName).toBe(normalizeOptions({ scope: SCOPE, crossTab: true, storage }).channelName)
+    } finally {
+      delete g.document
+    }
+  })
+
+  test.each([
+    ['rotateat', 'rotateAt'],
+    ['rotaton', 'rotation'],
+    ['crosstab', 'crossTab'],
+    ['refreshTimout', 'refreshTimeout'],
+  ])('an unknown option (%s) is a TypeError naming it and the likely one (%s)', (typo, meant) => {
+    expect(() => normalizeOptions({ scope: SCOPE, [typo]: 1 } as never)).toThrow(new RegExp(`unknown option \\\`${typo}\\\`.*did you mean \\\`${meant}\\\``))
+  })
+
+  test.each(['queueTimeout', 'refreshTimeout'] as const)('%s: 0 is refused (it would fail every request or refresh at once)', option => {
+    expectOptionError({ scope: SCOPE, [option]: 0 }, option)
+  })
+
+  test('sessions of different scopes persist under different keys', () => {
+    const a = normalizeOptions({ scope: 'https://a.example/api', crossTab: false, storage })
+    const b = normalizeOptions({ scope: 'https://b.example/api', crossTab: false, storage })
+    expect(a.storageKey).not.toBe(b.storageKey)
   })
 
   test('crossTab false: no channel; a name: that name', () => {
@@ -236,8 +268,8 @@ describe('normalizeOptions: defaults', () => {
     expect(normalizeOptions({ scope: SCOPE, crossTab: { name: 'my-app' }, storage }).channelName).toContain('my-app')
   })
 
-  test('a predicate scope still gets a channel by default', () => {
-    const config = normalizeOptions({ scope: () => true, refresh: 'https://h/r', storage })
+  test('a predicate scope still gets a channel with crossTab: true', () => {
+    const config = normalizeOptions({ scope: () => true, refresh: 'https://h/r', crossTab: true, storage })
     expect(typeof config.channelName).toBe('string')
   })
 
@@ -291,7 +323,7 @@ describe('normalizeOptions: defaults', () => {
       rotation: 'request',
       transport: 'bearer',
       rotateAt: 0.5,
-      queueTimeout: 0,
+      queueTimeout: 1,
       refreshTimeout: 1234,
       refreshRetries: 0,
       leeway: 0,
@@ -304,7 +336,7 @@ describe('normalizeOptions: defaults', () => {
       rotation: 'request',
       transport: 'bearer',
       rotateAt: 0.5,
-      queueTimeout: 0,
+      queueTimeout: 1,
       refreshTimeout: 1234,
       refreshRetries: 0,
       leeway: 0,

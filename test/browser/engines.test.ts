@@ -1,0 +1,376 @@
+/**
+ * The cross-tab basics in every engine (`engines.ts`): Chromium, Chromium on a non-secure
+ * origin (no Web Locks, so the library's other path), Firefox and WebKit. Per case, one
+ * reference server (pages on the same origin as the auth routes, as in `harness.ts`) and one
+ * browser, shared by:
+ *  - a smoke test: 3 tabs of one profile exchange BroadcastChannel messages, share
+ *    localStorage (and get `storage` events), and report whether Web Locks exist (and, where
+ *    they do, that they exclude across tabs);
+ *  - scenario (a) of `cross-tab.test.ts`, shortened: 3 tabs in timer mode with traffic share
+ *    one rotating refresh token: no reused RT, no refused refresh, no 401, every tab adopts
+ *    every rotation. On the non-secure origin this is a known library bug, marked `fails`
+ *    (see the comment there).
+ * Measured figures are printed with `[engines]`. An engine whose binaries are missing is
+ * skipped outside CI and fails under CI (`engineSkipReason`).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { SessionState } from '../../src/index.js'
+import { createAuthServer, type AuthServer, type AuthServerStats } from '../../src/testing/index.js'
+import { engineSkipReason, launchEngine, PAGE_ERROR_CATCHER, type Engine, type EngineName, type Tab } from './engines'
+import { buildBundles, sleep, type TabStats } from './harness'
+
+const AT = 2_000
+const RT = 60_000
+/** Rotation is due at 80 % of the AT lifetime. */
+const ROTATE_EVERY = AT * 0.8
+const TRAFFIC_MS = 8_000
+const ALIAS = 'folio.internal'
+const fileStarted = performance.now()
+
+function report(line: string): void {
+  console.log(`[engines] ${line}`)
+}
+
+const fmt = (ms: number) => `${ms.toFixed(0)} ms`
+
+type Case = {
+  label: string
+  engine: EngineName
+  /** Pages at `http://folio.internal:<port>` (Chromium host alias): not a secure context. */
+  alias: boolean
+}
+
+const cases: Case[] = [
+  { label: 'chromium', engine: 'chromium', alias: false },
+  { label: 'chromium, non-secure origin', engine: 'chromium', alias: true },
+  { label: 'firefox', engine: 'firefox', alias: false },
+  { label: 'webkit', engine: 'webkit', alias: false },
+]
+
+const PROBE_HTML = `<!doctype html>
+<meta charset="utf-8">
+<title>engines probe</title>
+${PAGE_ERROR_CATCHER}
+<p>probe</p>
+`
+
+const TAB_HTML = `<!doctype html>
+<meta charset="utf-8">
+<title>rotor-auth tab</title>
+${PAGE_ERROR_CATCHER}
+<script src="/rotor.js"></script>
+<script src="/tab.js"></script>
+`
+
+type Probe = {
+  me: number
+  channel: BroadcastChannel
+  got: Array<{ from: number; latency: number }>
+  storage: string[]
+  release?: () => void
+  held?: boolean
+}
+
+declare global {
+  interface Window {
+    probe?: Probe
+  }
+}
+
+const pageNow = () => performance.timeOrigin + performance.now()
+
+// ---- helpers over Tab (the harness.ts ones take playwright pages) --------------------------
+
+async function openTab(engine: Engine, origin: string, blank?: Tab): Promise<Tab> {
+  const url = `${origin}/tab.html?rotation=timer`
+  const tab = blank ?? (await engine.newTab())
+  await tab.goto(url)
+  await tab.waitFor(() => window.rotor !== undefined, { message: 'the tab page loaded' })
+  return tab
+}
+
+async function login(tab: Tab): Promise<void> {
+  const status = await tab.evaluate(() => window.rotor.login())
+  if (status !== 201) throw new Error(`login answered ${status}`)
+}
+
+function tabReport(tab: Tab): Promise<{ state: SessionState; stats: TabStats }> {
+  return tab.evaluate(() => ({ state: window.rotor.session.state, stats: window.rotor.stats }))
+}
+
+const tabState = (tab: Tab) => tab.evaluate(() => window.rotor.session.state)
+
+/** Every call startTraffic sent has settled. */
+function settled(tab: Tab) {
+  return tab.waitFor(
+    () => {
+      const s = window.rotor.stats
+      return s.sent === s.ok + s.status401 + s.errors.length + Object.values(s.other).reduce((a, b) => a + b, 0)
+    },
+    { timeout: 5_000, message: 'every API call settled' },
+  )
+}
+
+/**
+ * Tabs and server read at one quiet moment: every tab on the same generation, no rotation in
+ * flight, and the server granted nothing while the tabs were read (timers keep rotating every
+ * 1.6 s after the traffic stops, so a read may straddle a rotation: then read again).
+ */
+async function quiet(tabs: Tab[], server: AuthServer): Promise<{ generation: number; stats: TabStats[]; server: AuthServerStats }> {
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const granted = server.stats.refreshGranted
+    const reports = await Promise.all(tabs.map(tabReport))
+    const snapshot = { ...server.stats }
+    const generation = reports[0]!.state.generation
+    if (snapshot.refreshGranted === granted && reports.every(r => r.state.generation === generation && !r.state.rotating)) {
+      return { generation, stats: reports.map(r => r.stats), server: snapshot }
+    }
+    await sleep(50)
+  }
+  const states = await Promise.all(tabs.map(tabState))
+  throw new Error(`the tabs never stood still: generations ${states.map(s => s.generation).join('/')}`)
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b)
+  const mid = Math.floor(sorted.length / 2)
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
+}
+
+describe.each(cases)('cross-tab basics in $label', ({ label, engine: name, alias }) => {
+  const skipReason = engineSkipReason(name)
+  if (skipReason) console.warn(`[engines] ${label} skipped: ${skipReason}`)
+  const skip = skipReason !== undefined
+
+  let server: AuthServer | undefined
+  let engine: Engine | undefined
+  let origin = ''
+
+  beforeAll(async () => {
+    if (skip) return
+    const { rotor, tab } = await buildBundles()
+    server = createAuthServer({ accessTokenTtl: AT, refreshTokenTtl: RT })
+    const face = await server.listen({
+      static: {
+        '/probe.html': { type: 'text/html', body: PROBE_HTML },
+        '/tab.html': { type: 'text/html', body: TAB_HTML },
+        '/rotor.js': { type: 'text/javascript', body: rotor },
+        '/tab.js': { type: 'text/javascript', body: tab },
+      },
+    })
+    origin = alias ? `http://${ALIAS}:${face.port}` : face.origin
+    const started = performance.now()
+    engine = await launchEngine(name, alias ? { hostAlias: ALIAS } : {})
+    report(`${label}: ${engine.version} launched in ${fmt(performance.now() - started)}; pages at ${origin}`)
+  })
+
+  afterAll(async () => {
+    // Browsers are heavy and the machine is shared: close each one before the next case.
+    await engine?.close()
+    await server?.close()
+  })
+
+  it.skipIf(skip)('3 tabs of one profile: BroadcastChannel, shared localStorage, Web Locks reported', async () => {
+    const e = engine!
+    const started = performance.now()
+    const tabs = await Promise.all([0, 1, 2].map(i => e.newTab(`${origin}/probe.html?tab=${i}`)))
+    const opened = performance.now() - started
+
+    const facts = await Promise.all(
+      tabs.map(tab =>
+        tab.evaluate(() => ({
+          secure: window.isSecureContext,
+          locks: typeof navigator.locks?.request === 'function',
+          visibility: document.visibilityState,
+          origin: location.origin,
+        })),
+      ),
+    )
+    for (const [i, f] of facts.entries()) {
+      expect(f.origin, `tab ${i} origin`).toBe(origin)
+      // A hidden tab's timers are throttled (Firefox background tabs): every tab must be in front.
+      expect(f.visibility, `tab ${i} visibility`).toBe('visible')
+      // 127.0.0.1 is a secure context; an http page on another name is not, and has no Web Locks.
+      expect(f.secure, `tab ${i} isSecureContext`).toBe(!alias)
+      expect(f.locks, `tab ${i} navigator.locks`).toBe(!alias)
+    }
+    if (alias) {
+      expect(await tabs[0]!.evaluate(() => navigator.locks === undefined)).toBe(true)
+    }
+
+    // Listeners first, in every tab. WebKit trap: a tab that only added a `storage` listener
+    // gets no storage events until it has read localStorage once, so each tab reads it.
+    await Promise.all(
+      tabs.map((tab, i) =>
+        tab.evaluate((me: number) => {
+          const channel = new BroadcastChannel('engines-smoke')
+          const probe: Probe = { me, channel, got: [], storage: [] }
+          channel.onmessage = (event: MessageEvent<{ from: number; at: number }>) => {
+            probe.got.push({ from: event.data.from, latency: performance.timeOrigin + performance.now() - event.data.at })
+          }
+          window.addEventListener('storage', event => probe.storage.push(`${event.key}=${event.newValue}`))
+          localStorage.getItem('engines-smoke')
+          window.probe = probe
+        }, i),
+      ),
+    )
+
+    // BroadcastChannel: each tab posts once; each gets the other two (never its own).
+    await Promise.all(
+      tabs.map(tab => tab.evaluate(() => window.probe!.channel.postMessage({ from: window.probe!.me, at: performance.timeOrigin + performance.now() }))),
+    )
+    const received = await Promise.all(
+      tabs.map(tab =>
+        tab.waitFor(() => window.probe!.got.length >= 2 && window.probe!.got, { timeout: 3_000, message: 'two BroadcastChannel messages' }),
+      ),
+    )
+    for (const [i, got] of received.entries()) {
+      expect(
+        got.map(m => m.from).sort(),
+        `tab ${i} got messages from`,
+      ).toEqual([0, 1, 2].filter(j => j !== i))
+    }
+    const latencies = received.flat().map(m => m.latency)
+
+    // localStorage is one store for the origin: written in tab 0, read and announced in 1 and 2.
+    // Not always at once: once, Chromium tabs 1 and 2 read the old value right after tab 0's
+    // write (each renderer caches the area; changes from other tabs arrive asynchronously), so
+    // poll for it and report what the first read saw.
+    const value = `from-0-${Math.random().toString(36).slice(2)}`
+    await tabs[0]!.evaluate((v: string) => localStorage.setItem('engines-smoke', v), value)
+    const written = performance.now()
+    const firstReads = await Promise.all(tabs.map(tab => tab.evaluate(() => localStorage.getItem('engines-smoke'))))
+    const reads = await Promise.all(
+      tabs.map(tab =>
+        tab.waitFor((v: string) => localStorage.getItem('engines-smoke') === v && v, { args: [value], timeout: 3_000, message: 'the value tab 0 wrote' }),
+      ),
+    )
+    const visibleAfter = performance.now() - written
+    expect(reads).toEqual([value, value, value])
+    for (const tab of tabs.slice(1)) {
+      await tab.waitFor((entry: string) => window.probe!.storage.includes(entry), {
+        args: [`engines-smoke=${value}`],
+        timeout: 3_000,
+        message: 'the storage event',
+      })
+    }
+    expect(await tabs[0]!.evaluate(() => window.probe!.storage)).toEqual([])
+
+    // Web Locks, where they exist: held in tab 0, not available in tab 1 until released.
+    let lockReport = 'none (not a secure context)'
+    if (!alias) {
+      await tabs[0]!.evaluate(() => {
+        void navigator.locks.request('engines-smoke', () => new Promise<void>(resolve => Object.assign(window.probe!, { release: resolve, held: true })))
+      })
+      await tabs[0]!.waitFor(() => window.probe!.held === true, { message: 'tab 0 holds the lock' })
+      const whileHeld = await tabs[1]!.evaluate(() => navigator.locks.request('engines-smoke', { ifAvailable: true }, lock => lock !== null))
+      await tabs[0]!.evaluate(() => window.probe!.release!())
+      const afterRelease = await tabs[1]!.waitFor(() => navigator.locks.request('engines-smoke', { ifAvailable: true }, lock => lock !== null), {
+        timeout: 2_000,
+        message: 'the lock released by tab 0',
+      })
+      expect(whileHeld, 'tab 1 got the lock tab 0 holds').toBe(false)
+      expect(afterRelease).toBe(true)
+      lockReport = 'present, exclusive across tabs'
+    }
+
+    const errors = await Promise.all(tabs.map(tab => tab.errors()))
+    expect(errors, 'uncaught errors in the pages').toEqual([[], [], []])
+    await tabs[0]!.evaluate(() => localStorage.removeItem('engines-smoke'))
+    await Promise.all(tabs.map(tab => tab.close()))
+    report(
+      `${label}: smoke in ${fmt(performance.now() - started)} (3 tabs opened in ${fmt(opened)}): isSecureContext=${facts[0]!.secure} ` +
+        `navigator.locks ${lockReport}; BroadcastChannel to the other tabs: median ${median(latencies).toFixed(1)} ms, ` +
+        `max ${Math.max(...latencies).toFixed(1)} ms; localStorage shared with storage events ` +
+        `(read at once in the other tabs: ${firstReads.slice(1).map(r => (r === value ? 'new value' : 'OLD value')).join(', ')}; ` +
+        `all tabs read it within ${fmt(visibleAfter)})`,
+    )
+  }, 30_000)
+
+  // KNOWN LIBRARY BUG on a non-secure origin (no Web Locks), so `fails` there: src/core/shared.ts
+  // falls back to a mutex and a primary-election list that live in one JS realm, i.e. ONE tab,
+  // so every tab thinks it is the primary and rotates on its own timer. Observed in every run
+  // (5 of 5): two tabs send the refresh with an RT another tab has just used, refused=2
+  // reused=2 (e.g. refreshCalls=3 granted=1, or refreshCalls=6 granted=4), then reuse
+  // detection revokes the session and all 3 tabs log out (reason 'rejected'), leaving 160-220
+  // of the 240 API calls answered 401. The Chromium, Firefox and WebKit runs (Web Locks) show
+  // 0 reused. Drop `fails` once fixed.
+  const scenario = skip ? it.skip : alias ? it.fails : it
+  scenario('3 tabs share one rotating refresh token under traffic: no reused RT, no 401, every tab adopts every rotation', async () => {
+    const e = engine!
+    const s = server!
+    const started = performance.now()
+    const first = await openTab(e, origin)
+    // Tab 0's timer rotates 1.6 s after the login: open the joiners' tabs first and load
+    // their documents after the login, to keep the join well inside that.
+    const blanks = await Promise.all([e.newTab(), e.newTab()])
+    await login(first)
+    const loggedIn = performance.now()
+    const before = { refreshCalls: s.stats.refreshCalls, logins: s.stats.logins }
+    const others = await Promise.all(blanks.map(blank => openTab(e, origin, blank)))
+    const joinMs = performance.now() - loggedIn
+    const tabs = [first, ...others]
+    // Joining is free: no login, no refresh.
+    expect(s.stats.refreshCalls, 'refresh calls while the tabs joined').toBe(before.refreshCalls)
+    expect(s.stats.logins).toBe(before.logins)
+    const joined = await Promise.all(tabs.map(tabReport))
+    for (const [i, { state, stats }] of joined.entries()) {
+      expect(state.status, `tab ${i} status`).toBe('active')
+      expect(state.generation, `tab ${i} generation`).toBe(joined[0]!.state.generation)
+      expect(stats.rotations.local, `tab ${i} rotated`).toBe(0)
+    }
+
+    const trafficStarted = performance.now()
+    await Promise.all(tabs.map(tab => tab.evaluate(() => window.rotor.startTraffic(100))))
+    await sleep(TRAFFIC_MS)
+    await Promise.all(tabs.map(tab => tab.evaluate(() => window.rotor.stopTraffic())))
+    const trafficMs = performance.now() - trafficStarted
+    await Promise.all(tabs.map(settled))
+    // Read everything before asserting anything, so a failure still reports the numbers.
+    const agreed = await quiet(tabs, s).catch((error: unknown) => error as Error)
+    const sinceLogin = performance.now() - loggedIn
+    const reports = await Promise.all(tabs.map(tabReport))
+    const { generation, stats: all, server: serverStats } =
+      agreed instanceof Error ? { generation: NaN, stats: reports.map(r => r.stats), server: { ...s.stats } } : agreed
+    const rotateErrors = all.map(t => t.events.filter(ev => ev.type === 'rotate-error'))
+    const { refreshCalls, refreshGranted, reusedRefused, refreshRefused, api200, api401 } = serverStats
+    report(
+      `${label}: 2 tabs joined in ${fmt(joinMs)} with no refresh; ${(trafficMs / 1000).toFixed(1)} s of traffic: refreshCalls=${refreshCalls} ` +
+        `granted=${refreshGranted} refused=${refreshRefused} reused=${reusedRefused} api200=${api200} api401=${api401}; generation=${generation}; ` +
+        `local rotations per tab=${all.map(t => t.rotations.local).join('/')}; calls per tab=${all.map(t => t.sent).join('/')}; ` +
+        `401s per tab=${all.map(t => t.status401).join('/')}; rotate-errors per tab=${rotateErrors.map(l => l.length).join('/')}; ` +
+        `logouts per tab=${all.map(t => t.logouts.map(l => `${l.reason}/${l.origin}`).join('+') || 0).join(', ')}; ` +
+        `status per tab=${reports.map(r => r.state.status).join('/')}; ` +
+        `slowest call per tab=${all.map(t => fmt(t.slowestMs)).join(', ')}; scenario ${fmt(performance.now() - started)}`,
+    )
+    for (const [i, list] of rotateErrors.entries()) {
+      expect(list.slice(0, 1), `tab ${i} rotate-error events (${list.length}; the refresh call failed in the page)`).toEqual([])
+    }
+    if (agreed instanceof Error) throw agreed
+    expect(reusedRefused, 'refresh tokens presented twice').toBe(0)
+    expect(refreshRefused).toBe(0)
+    expect(api401).toBe(0)
+    // One refresh per generation: at least one per AT lifetime of traffic, at most one per
+    // rotation interval since the login (+1 for a rotation under way at the read).
+    expect(refreshCalls).toBeGreaterThanOrEqual(Math.floor(trafficMs / AT))
+    expect(refreshCalls).toBeLessThanOrEqual(Math.ceil(sinceLogin / ROTATE_EVERY) + 1)
+    expect(refreshGranted).toBe(refreshCalls)
+    for (const [i, t] of all.entries()) {
+      expect(t.status401, `tab ${i} saw a 401`).toBe(0)
+      expect(t.errors, `tab ${i} errors`).toEqual([])
+      expect(t.other, `tab ${i} other statuses`).toEqual({})
+      expect(t.ok, `tab ${i} answered calls`).toBe(t.sent)
+      expect(t.logouts, `tab ${i} logged out`).toEqual([])
+      // Every tab adopted every rotation.
+      expect(t.rotations.local + t.rotations.remote, `tab ${i} rotations seen`).toBe(refreshGranted)
+    }
+    expect(all.reduce((n, t) => n + t.rotations.local, 0)).toBe(refreshGranted)
+    const errors = await Promise.all(tabs.map(tab => tab.errors()))
+    expect(errors, 'uncaught errors in the pages').toEqual([[], [], []])
+    await Promise.all(tabs.map(tab => tab.close()))
+  }, 30_000)
+})
+
+it('reports how long the file took', () => {
+  report(`file: ${((performance.now() - fileStarted) / 1000).toFixed(1)} s`)
+})

@@ -1,10 +1,10 @@
 /** createSession: builds the parts of a session, wires them together, and is the `Session` facade. */
 import { createLocalCoordinator } from './coordinator/local.js'
 import { Gate } from './core/gate.js'
-import { tokensFrom } from './core/grant.js'
+import { assertUsable, tokensFrom } from './core/grant.js'
 import { IdleTracker } from './core/idle.js'
 import { normalizeOptions } from './core/options.js'
-import { callLogout, isTransient, refresher } from './core/refresh.js'
+import { callLogout, isTransient, LATE_ANSWER_FACTOR, refresher } from './core/refresh.js'
 import { Rotator } from './core/rotator.js'
 import { Scheduler } from './core/scheduler.js'
 import { SessionMachine } from './core/state.js'
@@ -51,7 +51,7 @@ export function createSession(options: SessionOptions): Session {
   const sync = new Sync({
     coordinator, machine, clock, now, transport,
     shared: cfg.coordinator !== undefined || cfg.channelName !== undefined,
-    rotatingTimeout: cfg.refreshTimeout * (cfg.refreshRetries + 1) + 1000,
+    rotatingTimeout: cfg.refreshTimeout * LATE_ANSWER_FACTOR * (cfg.refreshRetries + 1) + 1000,
     onActivity: at => idle?.remoteActivity(at),
   })
   const scheduler: Scheduler = new Scheduler({
@@ -72,11 +72,12 @@ export function createSession(options: SessionOptions): Session {
     machine, sync, now, reauthenticate: cfg.reauthenticate,
     lock: fn => coordinator.lock(fn),
     isTransient: error => isTransient(error, transport),
-    refresh: refresher(cfg, base),
+    refresh: refresher(cfg, base, clock),
     // Waiting requests count failures against their deadline; the scheduler backs off.
     backoff: {
       failed: (error): number => (gate.failed(error), scheduler.failed()),
       succeeded: () => (gate.succeeded(), scheduler.succeeded()),
+      stalled: error => gate.failed(error),
     },
   })
   machine.watch((transition, fresh) => {
@@ -120,6 +121,8 @@ export function createSession(options: SessionOptions): Session {
     async start(grant: Grant | Response) {
       assertAlive('start')
       const tokens = await tokensFrom(grant, now)
+      // A dead grant would log out within milliseconds: refuse it, stay signed out.
+      assertUsable(tokens, now())
       if (transport === 'bearer' && tokens.accessToken === undefined) {
         throw new TypeError("rotor-auth: start() with transport 'bearer' needs a grant that carries the access token")
       }
@@ -179,8 +182,10 @@ export function createSession(options: SessionOptions): Session {
         sync.close()
         coordinator.close()
       }
-      if (rotation) void rotation.catch(() => undefined).finally(close)
-      else close()
+      if (!rotation) return close()
+      // Bounded as documented: refreshTimeout from dispose(), however late answers are awaited.
+      const abandon = clock.after(cfg.refreshTimeout, () => machine.abandon())
+      void rotation.catch(() => undefined).finally(() => (abandon.cancel(), close()))
     },
   }
 }

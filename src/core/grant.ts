@@ -120,7 +120,14 @@ export function toTokens(grant: Grant, receivedAt: number, offset = 0): Tokens {
 /** Reads a login or refresh answer. The body is consumed. */
 export async function tokensFromResponse(response: Response, now: () => number): Promise<Tokens> {
   const receivedAt = now()
-  const text = await response.text()
+  let text: string
+  try {
+    text = await response.text()
+  } catch (error) {
+    // The headers arrived, the body did not (connection cut): the server has answered, so
+    // it may well have spent the RT. The caller decides what that means for its transport.
+    throw new MalformedGrantError(`rotor-auth: the answer (HTTP ${response.status}) was cut off before its body arrived`, { cause: error })
+  }
   let body: unknown
   try {
     body = JSON.parse(text)
@@ -128,6 +135,16 @@ export async function tokensFromResponse(response: Response, now: () => number):
     throw new MalformedGrantError(`rotor-auth: the answer (HTTP ${response.status}) is not JSON: ${JSON.stringify(text.slice(0, 80))}`)
   }
   return toTokens(toGrant(body), receivedAt, clockOffset(response.headers.get('date'), receivedAt))
+}
+
+/** A grant whose AT and RT have both already expired cannot start anything. */
+export function assertUsable(tokens: Tokens, now: number): void {
+  const { accessExpiresAt, refreshExpiresAt } = tokens
+  if (accessExpiresAt <= now && refreshExpiresAt !== null && refreshExpiresAt <= now) {
+    throw new TypeError(
+      `rotor-auth: the grant's access and refresh tokens have both already expired (${new Date(accessExpiresAt).toISOString()}, ${new Date(refreshExpiresAt).toISOString()} on this clock)`,
+    )
+  }
 }
 
 /** `start()`/`reauthenticate` accept a Response or a Grant object. */

@@ -4,6 +4,7 @@ import { MalformedGrantError, RefreshRefusedError } from '../errors.js'
 import type { Grant, RefreshContext, RefreshStyle } from '../types.js'
 import { tokensFrom, tokensFromResponse, type Tokens } from './grant.js'
 import type { Config } from './options.js'
+import type { Clock } from '../utils/timers.js'
 
 export type RefreshSpec =
   | { kind: 'url'; url: URL; style: RefreshStyle; clientId: string | undefined }
@@ -21,7 +22,18 @@ export type RefreshCall = {
   retries: number
   /** A failed attempt that will be retried inside this call, `retryIn` ms from now. */
   onRetry?: (error: unknown, retryIn: number) => void
+  /** An attempt has had no answer for `timeout` ms; it is still awaited (see LATE_ANSWER_FACTOR). */
+  onSlow?: (error: unknown) => void
+  clock: Clock
 }
+
+/**
+ * An attempt unanswered after `refreshTimeout` is not abandoned: the server may be about to
+ * accept the RT, and a second refresh with it would make the server revoke the family. The
+ * session stops waiting (a `rotate-error`, waiting requests count it) but keeps the lock and
+ * takes the late answer if it comes; only after this many timeouts is the answer taken for lost.
+ */
+export const LATE_ANSWER_FACTOR = 3
 
 /** Statuses after which the server has definitively refused the refresh token. */
 const REFUSED = new Set([400, 401, 403, 422])
@@ -49,7 +61,8 @@ function retryAfter(response: Response): number | undefined {
  * the next one goes.
  */
 function retryDelay(error: unknown, retryCount: number, signal: AbortSignal): number | undefined {
-  if (signal.aborted || error instanceof TimeoutError) return undefined
+  // A timed-out attempt is never retried here: the server may have accepted the RT.
+  if (signal.aborted || error instanceof TimeoutError || (error as Error | undefined)?.name === 'TimeoutError') return undefined
   if (error instanceof HTTPError) {
     const { status } = error.response
     if (!RETRIED.includes(status)) return undefined
@@ -117,7 +130,16 @@ export async function callRefresh(call: RefreshCall): Promise<Tokens> {
   const sentClock = () => sentAt
   const send: typeof fetch = (input, init) => {
     sentAt = call.now()
-    return base(input, init)
+    const timedOut = () => new DOMException(`rotor-auth: no refresh answer within ${call.timeout} ms`, 'TimeoutError')
+    const lost = new AbortController()
+    const given = init?.signal ?? (input instanceof Request ? input.signal : undefined)
+    const slow = call.clock.after(call.timeout, () => call.onSlow?.(timedOut()))
+    const giveUp = call.clock.after(call.timeout * LATE_ANSWER_FACTOR, () => lost.abort(timedOut()))
+    const signal = given ? AbortSignal.any([given, lost.signal]) : lost.signal
+    return base(input, { ...init, signal }).finally(() => {
+      slow.cancel()
+      giveUp.cancel()
+    })
   }
   if (spec.kind === 'custom') {
     const result = await spec.fn({ fetch: send, refreshToken: call.refreshToken, signal: call.signal, headers: new Headers(call.headers) })
@@ -136,7 +158,8 @@ export async function callRefresh(call: RefreshCall): Promise<Tokens> {
     ...(requestBody === undefined ? {} : { body: requestBody }),
     ...(call.credentials === undefined ? {} : { credentials: call.credentials }),
     signal: call.signal,
-    timeout: call.timeout,
+    // Timeouts are send()'s: a late answer is still taken (LATE_ANSWER_FACTOR).
+    timeout: false,
     throwHttpErrors: status => RETRIED.includes(status),
     retry: {
       limit: call.retries,
@@ -159,10 +182,11 @@ export async function callRefresh(call: RefreshCall): Promise<Tokens> {
 }
 
 /** The refresh call with the session's configuration bound; the rotator supplies the rest. */
-export function refresher(cfg: Config, base: () => typeof fetch) {
-  return (call: Pick<RefreshCall, 'refreshToken' | 'signal' | 'onRetry'>): Promise<Tokens> =>
+export function refresher(cfg: Config, base: () => typeof fetch, clock: Clock) {
+  return (call: Pick<RefreshCall, 'refreshToken' | 'signal' | 'onRetry' | 'onSlow'>): Promise<Tokens> =>
     callRefresh({
       ...call,
+      clock,
       spec: cfg.refresh,
       fetch: base(),
       headers: cfg.headers,
@@ -200,9 +224,20 @@ export async function callLogout(
   }
 }
 
+/**
+ * A 2xx that is not JSON (an HTML maintenance page, a captive portal) came from something in
+ * front of the auth server, which never saw the RT: transient, for every transport. A JSON
+ * answer that is no grant, or a body cut off on the way, came from the server itself, which
+ * may have spent the RT (see isTransient).
+ */
 async function readAnswer(response: Response, now: () => number): Promise<Tokens> {
   if (REFUSED.has(response.status)) throw await refusal(response)
   if (!response.ok) throw new Error(`rotor-auth: refresh answered HTTP ${response.status}`)
+  const type = response.headers.get('content-type') ?? ''
+  if (/html|text\/plain/i.test(type)) {
+    await response.body?.cancel().catch(() => undefined)
+    throw new Error(`rotor-auth: refresh answered HTTP ${response.status} with ${type}, not a grant (a proxy or maintenance page?)`)
+  }
   return tokensFromResponse(response, now)
 }
 

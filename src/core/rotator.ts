@@ -1,15 +1,10 @@
 /** Rotation: one refresh at a time under the coordinator's lock, once per generation everywhere, and `reauthenticate` once. */
 import { SessionExpiredError } from '../errors.js'
 import type { Coordinator, Grant } from '../types.js'
-import { tokensFrom, type Tokens } from './grant.js'
+import { assertUsable, tokensFrom, type Tokens } from './grant.js'
 import type { RefreshCall } from './refresh.js'
 import type { SessionMachine } from './state.js'
 import type { Sync } from './sync.js'
-
-/** Thrown inside a rotation when the RT was refused: the session must end (outside the lock). */
-class Refused {
-  constructor(readonly error: unknown) {}
-}
 
 export type RotatorOptions = {
   machine: SessionMachine
@@ -17,11 +12,11 @@ export type RotatorOptions = {
   lock: Coordinator['lock']
   now: () => number
   /** The refresh call, with everything but the per-call parts bound. */
-  refresh: (call: Pick<RefreshCall, 'refreshToken' | 'signal' | 'onRetry'>) => Promise<Tokens>
+  refresh: (call: Pick<RefreshCall, 'refreshToken' | 'signal' | 'onRetry' | 'onSlow'>) => Promise<Tokens>
   isTransient: (error: unknown) => boolean
   reauthenticate: (() => Promise<Grant | Response | void>) | undefined
   /** A transient failure: returns when the next attempt goes (ms); success resets it. */
-  backoff: { failed(error: unknown): number; succeeded(): void }
+  backoff: { failed(error: unknown): number; succeeded(): void; stalled(error: unknown): void }
 }
 
 export class Rotator {
@@ -38,12 +33,7 @@ export class Rotator {
     const { machine } = this.#o
     const inFlight = machine.flight('rotation')
     if (inFlight) return inFlight
-    const rotation = this.#rotateLocked(generation).catch(async (error: unknown) => {
-      if (!(error instanceof Refused)) throw error
-      // The RT was refused and no other tab had rotated: the session ends, or
-      // reauthenticate() brings a new one (outside the lock: it may show a login form).
-      await this.endOrReauthenticate('rejected')
-    })
+    const rotation = this.#rotateLocked(generation)
     machine.track('rotation', rotation)
     return rotation
   }
@@ -66,6 +56,11 @@ export class Rotator {
           refreshToken: snap.refreshToken,
           signal: life,
           onRetry: (error, retryIn) => this.#report(error, true, retryIn),
+          // Still awaited, under the lock: no second refresh while this one is outstanding.
+          onSlow: error => {
+            this.#o.backoff.stalled(error)
+            this.#report(error, true)
+          },
         })
       } catch (error) {
         sync.rotated(snap.generation, false)
@@ -75,7 +70,9 @@ export class Rotator {
           await sync.catchUp()
           if (machine.snapshot.generation > generation) return
           this.#report(error, false)
-          throw new Refused(error)
+          // The verdict is recorded before the lock is released: the next tab in line must
+          // read "ended" (or the new login), never "active" and present the refused RT again.
+          return this.#endLocked('rejected', generation)
         }
         this.#report(error, true, this.#o.backoff.failed(error))
         throw error
@@ -96,36 +93,51 @@ export class Rotator {
     this.#o.machine.emit('rotate-error', event)
   }
 
-  /** Both tokens expired, or the RT was refused: reauthenticate once, or end. */
-  endOrReauthenticate(reason: 'expired' | 'rejected'): Promise<void> {
-    const { machine, sync, now } = this.#o
-    // A disposed tab (finishing its last refresh) asks nobody to log in.
-    const reauthenticate = machine.disposed ? undefined : this.#o.reauthenticate
-    if (!reauthenticate) {
-      void sync.publishEnd(reason)
-      return Promise.reject(new SessionExpiredError(reason))
-    }
+  /** Both tokens expired: reauthenticate once, or end. */
+  endOrReauthenticate(reason: 'expired'): Promise<void> {
+    const { machine } = this.#o
     const inFlight = machine.flight('ending')
     if (inFlight) return inFlight
+    if (!this.#reauthenticate()) return this.#end(reason)
     const generation = machine.snapshot.generation
-    const ending = this.#o
-      .lock(async () => {
-        // A login completed in another tab satisfies this one too.
-        await sync.catchUp()
-        if (machine.snapshot.status === 'active' && machine.snapshot.generation > generation) return
-        let result: Grant | Response | void
-        try {
-          result = await reauthenticate()
-        } catch {
-          result = undefined
-        }
-        if (result === undefined || result === null) throw new SessionExpiredError(reason)
-        await sync.publish(await tokensFrom(result, now), 'login')
-      })
-      .catch((error: unknown) => {
-        void sync.publishEnd(reason)
-        throw error instanceof SessionExpiredError ? error : new SessionExpiredError(reason, undefined, { cause: error })
-      })
+    return this.#o.lock(() => this.#endLocked(reason, generation))
+  }
+
+  #reauthenticate() {
+    // A disposed tab (finishing its last refresh) asks nobody to log in.
+    return this.#o.machine.disposed ? undefined : this.#o.reauthenticate
+  }
+
+  #end(reason: 'expired' | 'rejected'): Promise<never> {
+    return Promise.resolve(this.#o.sync.publishEnd(reason)).then(() => Promise.reject(new SessionExpiredError(reason)))
+  }
+
+  /**
+   * Holding the lock: end in every tab, or let reauthenticate() bring a new session (a
+   * person may be typing a password; requests wait, and other tabs wait on the lock).
+   */
+  #endLocked(reason: 'expired' | 'rejected', generation: number): Promise<void> {
+    const { machine, sync, now } = this.#o
+    const reauthenticate = this.#reauthenticate()
+    if (!reauthenticate) return this.#end(reason)
+    const ending = (async () => {
+      // A login completed in another tab (since `generation`) satisfies this one too.
+      await sync.catchUp()
+      if (machine.snapshot.status === 'active' && machine.snapshot.generation > generation) return
+      let result: Grant | Response | void
+      try {
+        result = await reauthenticate()
+      } catch {
+        result = undefined
+      }
+      if (result === undefined || result === null) throw new SessionExpiredError(reason)
+      const tokens = await tokensFrom(result, now)
+      assertUsable(tokens, now())
+      await sync.publish(tokens, 'login')
+    })().catch(async (error: unknown) => {
+      await sync.publishEnd(reason)
+      throw error instanceof SessionExpiredError ? error : new SessionExpiredError(reason, undefined, { cause: error })
+    })
     machine.track('ending', ending)
     return ending
   }

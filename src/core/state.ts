@@ -177,6 +177,11 @@ export class SessionMachine {
     this.#events.clear()
   }
 
+  /** A disposed session stops waiting for the refresh it was finishing for the other tabs. */
+  abandon(): void {
+    this.#life.abort(new SessionExpiredError('disposed'))
+  }
+
   // ---- events -----------------------------------------------------------------------------
 
   on<K extends keyof SessionEvents>(event: K, listener: (payload: SessionEvents[K]) => void): () => void {

@@ -98,6 +98,14 @@ export async function listenHttp(
     for (const { name, values } of grouped.values()) {
       res.setHeader(name, values.length === 1 && name.toLowerCase() !== 'set-cookie' ? (values[0] ?? '') : values)
     }
+    if (outcome.type === 'cut') {
+      // Headers out, then the connection goes before the body: the client's read fails.
+      res.setHeader('Content-Length', String(Buffer.byteLength(text) + 64))
+      res.flushHeaders()
+      res.write(text.slice(0, Math.floor(text.length / 2)))
+      setTimeout(() => req.socket.destroy(), 20)
+      return
+    }
     res.end(text)
   }
 

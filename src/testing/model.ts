@@ -500,8 +500,9 @@ export class AuthModel {
     return new Promise<void>((resolve) => this.hung.add(resolve))
   }
 
-  private faultOutcome(fault: Fault): AuthOutcome {
+  private faultOutcome(fault: Fault, processed?: AuthResponse): AuthOutcome {
     if (fault.drop) return { type: 'drop' }
+    if (fault.cut) return { type: 'cut', response: processed ?? res(fault.status ?? 200, '{"cut":true}', [['Content-Type', 'application/json; charset=utf-8']]) }
     if (fault.hang) return { type: 'hang', released: this.hang() }
     const status = fault.status ?? 503
     const headers: Array<[string, string]> = []
@@ -523,11 +524,11 @@ export class AuthModel {
   }
 
   private decorate(outcome: AuthOutcome, ctx: { headers: Headers; now: number }): AuthOutcome {
-    if (outcome.type !== 'response') return outcome
+    if (outcome.type !== 'response' && outcome.type !== 'cut') return outcome
     const headers = outcome.response.headers.filter(([k]) => k.toLowerCase() !== 'date')
     headers.push(['Date', new Date(ctx.now).toUTCString()])
     headers.push(...this.corsHeaders(ctx.headers))
-    return { type: 'response', response: { ...outcome.response, headers } }
+    return { ...outcome, response: { ...outcome.response, headers } }
   }
 
   private corsHeaders(headers: Headers): Array<[string, string]> {
@@ -598,13 +599,13 @@ export class AuthModel {
       } catch (error) {
         response = text(500, `rotor-auth/testing: internal error: ${String(error)}`)
       }
-      outcome = fault ? this.faultOutcome(fault) : { type: 'response', response }
+      outcome = fault ? this.faultOutcome(fault, response) : { type: 'response', response }
     }
     const entry: AuthLogEntry = {
       ...draft,
-      status: outcome.type === 'response' ? outcome.response.status : 0,
+      status: outcome.type === 'response' || outcome.type === 'cut' ? outcome.response.status : 0,
     }
-    if (fault) entry.fault = fault.drop ? 'drop' : fault.hang ? 'hang' : 'status'
+    if (fault) entry.fault = fault.drop ? 'drop' : fault.hang ? 'hang' : fault.cut ? 'cut' : 'status'
     this.log.push(entry)
     return this.decorate(outcome, { headers, now })
   }

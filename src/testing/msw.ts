@@ -43,6 +43,10 @@ export function mswHandlers(handle: Handle, origin: string): HttpHandler[] {
       const { status, headers, body } = outcome.response
       const h = new Headers()
       for (const [name, value] of headers) h.append(name, value)
+      if (outcome.type === 'cut') {
+        const failing = new ReadableStream({ pull: controller => controller.error(new TypeError('rotor-auth/testing: connection cut')) })
+        return new Response(failing, { status, headers: h })
+      }
       const noBody = NULL_BODY.has(status) || request.method === 'HEAD'
       return new Response(noBody ? null : body, { status, headers: h })
     }),

@@ -110,6 +110,12 @@ export interface Fault {
   /** Destroy the socket without answering (msw face: `Response.error()`, a fetch TypeError). */
   drop?: true
   /**
+   * Send the status and headers (with `afterProcessing`: of the real answer, Set-Cookie
+   * included), then destroy the connection before the body arrives: the client sees a 2xx
+   * whose body fails (msw face: a body stream that errors).
+   */
+  cut?: true
+  /**
    * Apply the request to the model first (e.g. consume the RT and issue a new pair), THEN
    * apply the fault: the "response lost" case.
    */
@@ -161,7 +167,7 @@ export interface AuthLogEntry {
   /** Refresh only: whether the RT presented had already been consumed. */
   reused?: boolean
   /** Kind of fault applied to this request, if any. */
-  fault?: 'status' | 'hang' | 'drop'
+  fault?: 'status' | 'hang' | 'drop' | 'cut'
 }
 
 /** A token pair minted by `server.issue()`; expirations are ISO-8601 on the server clock. */
@@ -196,6 +202,8 @@ export type AuthOutcome =
   | { type: 'hang'; released: Promise<void> }
   /** Destroy the connection without answering. */
   | { type: 'drop' }
+  /** Send the status and headers of `response`, then destroy the connection before its body. */
+  | { type: 'cut'; response: AuthResponse }
 
 /** A file the HTTP face serves as is (see {@link ListenOptions.static}). */
 export interface StaticFile {

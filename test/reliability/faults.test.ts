@@ -5,8 +5,8 @@
  */
 import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest'
 import { createSession, RotationError, SessionExpiredError } from '../../src/index.js'
-import { CREDENTIALS, manualClock, record, startEnv, TENANT_HEADERS, type Env } from '../helpers/session-env.js'
-import { browserTabs, flowingClock, refreshes, settle, tick } from './helpers.js'
+import { browserTabs, CREDENTIALS, flowingClock, manualClock, record, sleep, startEnv, TENANT_HEADERS, type Env } from '../helpers/index.js'
+import { refreshes, settle } from './helpers.js'
 
 const AT = 60_000
 const RT = 3_600_000
@@ -320,7 +320,7 @@ describe('fault matrix (reference server over real HTTP)', () => {
     await vi.waitFor(() => expect(env.server.stats.refreshCalls).toBe(1))
     // The survivor's request waits behind the rotation lock the dying tab holds.
     const waiting = survivor.fetch(`${env.url}/api/waiting`)
-    await tick(20)
+    await sleep(20)
     rotating.dispose()
     expect((await dying).ok).toBe(false)
     expect(((await dying) as { error: unknown }).error).toMatchObject({ reason: 'disposed' })
@@ -346,7 +346,7 @@ describe('fault matrix (reference server over real HTTP)', () => {
     await vi.waitFor(() => expect(survivor.state.rotating).toBe(true))
     rotating.dispose()
     expect((await survivor.fetch(`${env.url}/api/x`)).status).toBe(200)
-    await tick(50)
+    await sleep(50)
     expect(survivor.state).toMatchObject({ status: 'active', generation: 2 })
     expect(survivor.state.rotating).toBe(false)
   })
@@ -362,7 +362,7 @@ describe('fault matrix (reference server over real HTTP)', () => {
     void settle(rotating.fetch(`${env.url}/api/dying`))
     await vi.waitFor(() => expect(env.server.stats.refreshGranted).toBe(1))
     const waiting = settle(survivor.fetch(`${env.url}/api/waiting`))
-    await tick(20)
+    await sleep(20)
     rotating.dispose()
     const result = await waiting
     expect(refreshes(env.server)).toEqual([{ status: 0, fault: 'hang' }, { status: 401, reused: true }])
@@ -403,7 +403,7 @@ describe('fault matrix (reference server over real HTTP)', () => {
         JSON.parse('{"rotor":1,"type":"state","from":"x","__proto__":{"snapshot":{}}}'),
       ]
       for (const g of garbage) rogue.postMessage(g)
-      await tick(40)
+      await sleep(40)
     } finally {
       rogue.close()
       process.off('uncaughtException', onError)
@@ -430,7 +430,7 @@ describe('fault matrix (reference server over real HTTP)', () => {
       expect((r as { error: unknown }).error).toBeInstanceOf(SessionExpiredError)
       expect((r as { error: unknown }).error).toMatchObject({ reason: 'disposed' })
     }
-    await tick(10)
+    await sleep(10)
     expect(timeouts()).toBeLessThanOrEqual(before)
     expect(log.of('logout')).toEqual([]) // dispose is not a logout
     expect(env.server.stats).toMatchObject({ refreshCalls: 1, refreshGranted: 0, reusedRefused: 0 })
@@ -446,7 +446,7 @@ describe('fault matrix (reference server over real HTTP)', () => {
     env.server.setLatency(0)
     await session.logout()
     expect((await pending).ok).toBe(false)
-    await tick(200)
+    await sleep(200)
     expect(session.state.status).toBe('signed-out')
     expect(log.of('rotate')).toEqual([])
     expect(log.of('logout')).toEqual([{ reason: 'user', origin: 'local' }])
@@ -468,7 +468,7 @@ describe('fault matrix (reference server over real HTTP)', () => {
     const result = await pending
     expect(result.ok).toBe(false)
     expect((result as { error: unknown }).error).toMatchObject({ reason: 'user' })
-    await tick(200)
+    await sleep(200)
     expect([rotating.state.status, other.state.status]).toEqual(['signed-out', 'signed-out'])
     expect(logs.map(l => l.of('rotate'))).toEqual([[], []])
     expect(logs.map(l => l.of('logout'))).toEqual([[{ reason: 'user', origin: 'remote' }], [{ reason: 'user', origin: 'local' }]])
@@ -510,7 +510,7 @@ describe('fault matrix (reference server over real HTTP)', () => {
     await other.logout() // writes the logout to the shared state, posts it on the channel
     gate!() // the answer arrives before the channel delivers the logout message
     const result = await pending
-    await tick(100)
+    await sleep(100)
     expect(result.ok).toBe(false)
     expect((result as { error: unknown }).error).toMatchObject({ reason: 'user' })
     expect(logs.map(l => l.of('rotate'))).toEqual([[], []])

@@ -1,18 +1,10 @@
-import { randomUUID } from 'node:crypto'
 import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest'
-import { createSession, SessionExpiredError, type Session } from '../../src/index.js'
-import type { SessionOptions } from '../../src/types.js'
-import { browserTabs, CREDENTIALS, manualClock, record, startEnv, type Env } from '../helpers/session-env.js'
+import { SessionExpiredError } from '../../src/index.js'
+import { browserTabs, manualClock, record, sleep, startEnv, waitFor, type Env } from '../helpers/index.js'
 
 const AT = 60_000
 
-/** One simulated browser (a cookie jar shared by every tab); `login(tab)` starts that tab. */
-function browser(env: Env, defaults: Partial<SessionOptions>) {
-  const b = browserTabs(env, defaults)
-  return { ...b, login: async (tab: Session) => tab.start(await b.login()) }
-}
-
-const tick = () => new Promise(resolve => setTimeout(resolve, 5))
+const tick = () => sleep(5)
 
 describe('every tab agrees (several sessions in one process)', () => {
   let clock: ReturnType<typeof manualClock>
@@ -24,8 +16,8 @@ describe('every tab agrees (several sessions in one process)', () => {
   afterEach(() => env.close())
 
   test('tabs opened after login join the running session without rotating', async () => {
-    const b = browser(env, { rotation: 'request', now: clock.now })
-    await b.login(b.open())
+    const b = browserTabs(env, { rotation: 'request', now: clock.now })
+    await b.start(b.open())
     const late = [b.open(), b.open(), b.open()]
     for (const tab of late) expect(tab.state).toMatchObject({ status: 'active', generation: 1 })
     expect((await late[2]!.fetch(`${env.url}/api/x`)).status).toBe(200)
@@ -33,8 +25,8 @@ describe('every tab agrees (several sessions in one process)', () => {
   })
 
   test('5 tabs × 200 requests behind an expired AT: one refresh in all, every tab on the new generation', async () => {
-    const b = browser(env, { rotation: 'request', now: clock.now })
-    await b.login(b.open())
+    const b = browserTabs(env, { rotation: 'request', now: clock.now })
+    await b.start(b.open())
     for (let i = 0; i < 4; i++) b.open()
     clock.advance(AT + 1)
     const responses = await Promise.all(b.tabs.flatMap(tab => Array.from({ length: 200 }, (_, i) => tab.fetch(`${env.url}/api/${i}`))))
@@ -45,8 +37,8 @@ describe('every tab agrees (several sessions in one process)', () => {
   })
 
   test('a rotation in one tab reaches the others as a remote rotate event', async () => {
-    const b = browser(env, { rotation: 'request', now: clock.now })
-    await b.login(b.open())
+    const b = browserTabs(env, { rotation: 'request', now: clock.now })
+    await b.start(b.open())
     const other = b.open()
     const log = record(other)
     await b.tabs[0]!.rotate()
@@ -55,16 +47,16 @@ describe('every tab agrees (several sessions in one process)', () => {
   })
 
   test('rotate() in every tab at once: the server sees one refresh (the lock re-checks the generation)', async () => {
-    const b = browser(env, { rotation: 'request', now: clock.now })
-    await b.login(b.open())
+    const b = browserTabs(env, { rotation: 'request', now: clock.now })
+    await b.start(b.open())
     for (let i = 0; i < 4; i++) b.open()
     await Promise.all(b.tabs.map(t => t.rotate()))
     expect(env.server.stats).toMatchObject({ refreshCalls: 1, reusedRefused: 0 })
   })
 
   test('logout in one tab: every tab emits logout (remote) and rejects what it had queued', async () => {
-    const b = browser(env, { rotation: 'request', now: clock.now })
-    await b.login(b.open())
+    const b = browserTabs(env, { rotation: 'request', now: clock.now })
+    await b.start(b.open())
     const others = [b.open(), b.open()]
     const logs = others.map(record)
     env.server.fault('refresh', { hang: true })
@@ -86,10 +78,10 @@ describe('every tab agrees (several sessions in one process)', () => {
   })
 
   test('garbage on the channel changes nothing', async () => {
-    const b = browser(env, { rotation: 'request', now: clock.now })
-    await b.login(b.open())
+    const b = browserTabs(env, { rotation: 'request', now: clock.now })
+    await b.start(b.open())
     const before = b.tabs[0]!.state
-    const rogue = new BroadcastChannel(`rotor-auth:${b.name}`)
+    const rogue = new BroadcastChannel(b.channelName)
     for (const garbage of [
       null, 42, 'state', { rotor: 1 }, { rotor: 1, type: 'state', from: 'x', snapshot: { generation: 99, status: 'signed-out' } },
       { rotor: 1, type: 'state', from: 'x', snapshot: { generation: 1e3, status: 'active', issuedAt: 'now', accessExpiresAt: 1, refreshExpiresAt: null } },
@@ -103,18 +95,9 @@ describe('every tab agrees (several sessions in one process)', () => {
   })
 
   test('bearer: a new tab asks its peers for the tokens and joins without a refresh', async () => {
-    const name = randomUUID()
-    const open = () => {
-      const tab = createSession({
-        scope: `${env.url}/api`, transport: 'bearer', rotation: 'request', now: clock.now, crossTab: { name },
-        refresh: { url: `${env.url}/bearer/refresh`, style: 'json' }, logout: `${env.url}/bearer/logout`,
-      })
-      env.sessions.push(tab)
-      return tab
-    }
-    const first = open()
-    await first.start(await fetch(`${env.url}/bearer/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: CREDENTIALS }))
-    const joined = open()
+    const b = browserTabs(env, { transport: 'bearer', rotation: 'request', now: clock.now })
+    await b.start(b.open())
+    const joined = b.open()
     // Asked immediately: the request is held until a peer hands over the tokens.
     expect((await joined.fetch(`${env.url}/api/x`)).status).toBe(200)
     expect(joined.state).toMatchObject({ status: 'active', generation: 1 })
@@ -122,16 +105,10 @@ describe('every tab agrees (several sessions in one process)', () => {
   })
 
   test('bearer tabs: an expired AT in two tabs at once never reuses the RT', async () => {
-    const name = randomUUID()
-    const opts = {
-      scope: `${env.url}/api`, transport: 'bearer' as const, rotation: 'request' as const, now: clock.now, crossTab: { name },
-      refresh: { url: `${env.url}/bearer/refresh`, style: 'json' as const }, logout: false as const,
-    }
-    const a = createSession(opts)
-    env.sessions.push(a)
-    await a.start(await fetch(`${env.url}/bearer/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: CREDENTIALS }))
-    const b = createSession(opts)
-    env.sessions.push(b)
+    const tabs = browserTabs(env, { transport: 'bearer', rotation: 'request', now: clock.now, logout: false })
+    const a = tabs.open()
+    await tabs.start(a)
+    const b = tabs.open()
     await vi.waitFor(() => expect(b.state.status).toBe('active'))
     for (let round = 0; round < 5; round++) {
       clock.advance(AT + 1)
@@ -143,8 +120,8 @@ describe('every tab agrees (several sessions in one process)', () => {
   })
 
   test('a tab closed (disposed) mid-rotation does not strand the others', async () => {
-    const b = browser(env, { rotation: 'request', now: clock.now })
-    await b.login(b.open())
+    const b = browserTabs(env, { rotation: 'request', now: clock.now })
+    await b.start(b.open())
     const survivor = b.open()
     env.server.fault('refresh', { hang: true })
     clock.advance(AT + 1)
@@ -169,18 +146,13 @@ describe('timer mode across tabs (fake timers)', () => {
     await env.close()
   })
 
-  const settle = (predicate: () => boolean) =>
-    vi.waitFor(() => {
-      if (!predicate()) throw new Error('not yet')
-    }, { timeout: 5000, interval: 5 })
-
   test('5 tabs: one rotation per rotateAt × AT, by the primary only', async () => {
-    const b = browser(env, {})
-    await b.login(b.open())
+    const b = browserTabs(env, {})
+    await b.start(b.open())
     for (let i = 0; i < 4; i++) b.open()
     for (let i = 1; i <= 6; i++) {
       await vi.advanceTimersByTimeAsync(AT * 0.8)
-      await settle(() => env.server.stats.refreshGranted === i && b.tabs.every(t => t.state.generation === i + 1))
+      await waitFor(() => env.server.stats.refreshGranted === i && b.tabs.every(t => t.state.generation === i + 1))
     }
     expect(env.server.stats).toMatchObject({ refreshCalls: 6, reusedRefused: 0 })
     const locals = b.tabs.map(t => t.state.generation)
@@ -188,14 +160,14 @@ describe('timer mode across tabs (fake timers)', () => {
   })
 
   test('when the primary tab closes, another takes over before the AT expires', async () => {
-    const b = browser(env, {})
-    await b.login(b.open())
+    const b = browserTabs(env, {})
+    await b.start(b.open())
     const rest = [b.open(), b.open()]
     b.tabs[0]!.dispose()
     // The backup timer (halfway between rotateAt and expiry) or the new primary rotates.
     await vi.advanceTimersByTimeAsync(AT * 0.95)
-    await settle(() => env.server.stats.refreshGranted === 1)
-    await settle(() => rest.every(t => t.state.generation === 2))
+    await waitFor(() => env.server.stats.refreshGranted === 1)
+    await waitFor(() => rest.every(t => t.state.generation === 2))
     expect(env.server.stats).toMatchObject({ refreshCalls: 1, reusedRefused: 0 })
     expect((await rest[1]!.fetch(`${env.url}/api/x`)).status).toBe(200)
   })

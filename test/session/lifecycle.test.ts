@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest'
 import { createSession, SessionExpiredError } from '../../src/index.js'
-import { CREDENTIALS, manualClock, memoryStorage, record, startEnv, TENANT_HEADERS, type Env } from '../helpers/session-env.js'
+import { CREDENTIALS, manualClock, memoryStorage, record, startEnv, TENANT_HEADERS, type Env } from '../helpers/index.js'
 import { cookieFetch } from '../../src/testing/index.js'
 
 const AT = 60_000

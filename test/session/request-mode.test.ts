@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, test } from 'vitest'
 import { RotationError, SessionExpiredError } from '../../src/index.js'
-import { manualClock, record, startEnv, type Env } from '../helpers/session-env.js'
+import { manualClock, record, startEnv, type Env } from '../helpers/index.js'
 
 const AT = 60_000
 const RT = 3_600_000

@@ -1,0 +1,220 @@
+/**
+ * The one module tests take their helpers from: clocks, waiting for a condition instead of
+ * sleeping, an in-memory Storage, counting the BroadcastChannels a session opens and closes,
+ * and sentinels that prove a channel message did (or did not) arrive. The reference-server
+ * environment and the tab factory live in session-env.ts and are re-exported here.
+ *
+ * The timers are captured when this module loads, before a test installs fake timers: a
+ * waitFor() in a fake-timer test still polls in real time while the HTTP round trips finish.
+ */
+import { randomUUID } from 'node:crypto'
+import { vi } from 'vitest'
+
+export * from './session-env.js'
+
+const realSetTimeout = globalThis.setTimeout
+const realSetImmediate = globalThis.setImmediate
+const realNow = performance.now.bind(performance)
+
+/** Real-time pause. For pacing a scenario (a user typing, traffic every N ms), never before an assertion: use waitFor. */
+export const sleep = (ms: number) => new Promise<void>(resolve => realSetTimeout(resolve, ms))
+
+/**
+ * Resolves once `condition` neither throws nor returns `false`, polling every `interval` ms;
+ * rejects after `timeout` ms with the condition's last error. Takes a predicate or an
+ * assertion: `waitFor(() => n === 2)`, `waitFor(() => expect(n).toBe(2))`.
+ *
+ * Between two checks no timer of its own is pending, so a condition may count the process's
+ * active timers. Under fake timers it polls in real time and, like vi.waitFor, advances the
+ * fake clock by `interval` before each check (a faked server latency must elapse too).
+ */
+export async function waitFor(condition: () => unknown, { timeout = 5_000, interval = 5 } = {}): Promise<void> {
+  const deadline = realNow() + timeout
+  for (;;) {
+    let failure: unknown
+    if (vi.isFakeTimers()) vi.advanceTimersByTime(interval)
+    try {
+      if (condition() !== false) return
+      failure = new Error(`waitFor: still false after ${timeout} ms: ${condition.toString()}`)
+    } catch (error) {
+      failure = error
+    }
+    if (realNow() >= deadline) throw failure
+    await sleep(interval)
+  }
+}
+
+/**
+ * Lets every microtask chain already started run to its end: a few turns of the event loop,
+ * no wall-clock time. Use it after the last thing a session could react to has been
+ * delivered in memory (a buffered answer, see answeredFetch), to assert that it did not react.
+ */
+export async function drain(turns = 5): Promise<void> {
+  for (let i = 0; i < turns; i++) await new Promise<void>(resolve => realSetImmediate(resolve))
+}
+
+/** A clock the test moves by hand, shared by the server and the sessions. */
+export function manualClock(start = Date.parse('2026-11-22T12:00:00Z')) {
+  let t = start
+  return {
+    now: () => t,
+    advance(ms: number) {
+      t += ms
+    },
+  }
+}
+
+/**
+ * A clock that flows with real time and can also jump: for rows where a timeout (real ms)
+ * and a deadline on the session's clock must agree, and for reading real gaps off the
+ * server's log (`server.log[i].at`) when the server shares it.
+ */
+export function flowingClock(start = Date.parse('2026-11-22T12:00:00Z')) {
+  const t0 = realNow()
+  let jumped = 0
+  return {
+    now: () => Math.floor(start + (realNow() - t0) + jumped),
+    advance(ms: number) {
+      jumped += ms
+    },
+  }
+}
+
+/** A Storage backed by a Map, so a test can look at what a session wrote. */
+export function memoryStorage() {
+  const map = new Map<string, string>()
+  return {
+    map,
+    getItem: (k: string) => map.get(k) ?? null,
+    setItem: (k: string, v: string) => void map.set(k, v),
+    removeItem: (k: string) => void map.delete(k),
+    dump: () => [...map.entries()].map(([k, v]) => `${k}=${v}`).join('\n'),
+  }
+}
+
+/**
+ * Replaces `globalThis.BroadcastChannel` with a subclass that counts the channels constructed
+ * and closed, until `restore()`. Install it before creating the sessions; it counts whatever
+ * they construct, eagerly or lazily.
+ */
+export function countChannels() {
+  const Original = globalThis.BroadcastChannel
+  const live = new Set<BroadcastChannel>()
+  let opened = 0
+  let closed = 0
+  class Counted extends Original {
+    constructor(name: string) {
+      super(name)
+      opened++
+      live.add(this)
+    }
+    override close(): void {
+      if (live.delete(this)) closed++
+      super.close()
+    }
+  }
+  globalThis.BroadcastChannel = Counted
+  return {
+    get opened() {
+      return opened
+    },
+    get closed() {
+      return closed
+    },
+    restore() {
+      globalThis.BroadcastChannel = Original
+    },
+  }
+}
+
+type Message = Record<string, unknown>
+const isMessage = (data: unknown): data is Message => typeof data === 'object' && data !== null
+
+/**
+ * Listens on a channel from the outside, as a foreign tab would. Every BroadcastChannel
+ * receives the messages of one sender in the order they were posted, so a sentinel proves
+ * what arrived before it:
+ * - `sync()` posts a sentinel (a message no session acts on) and waits for it to come back:
+ *   whatever any tab posted before that moment has then been heard.
+ * - `ping(n)` posts a valid `hello`, which every active session answers with its state: once
+ *   `n` sessions answered, each has handled every message posted before the ping.
+ * Both return what was heard before the sentinel (answers to the ping included), and start
+ * the next round empty.
+ */
+export function channelWitness(channelName: string) {
+  const listener = new BroadcastChannel(channelName)
+  const sender = new BroadcastChannel(channelName)
+  let heard: Message[] = []
+  listener.onmessage = event => {
+    if (isMessage(event.data)) heard.push(event.data)
+    else heard.push({ nonObject: event.data })
+  }
+  const take = (upTo: number) => {
+    const round = heard.slice(0, upTo)
+    heard = heard.slice(upTo)
+    return round
+  }
+  return {
+    /** Posts on the channel, as a foreign sender (garbage, forged messages). */
+    post: (message: unknown) => sender.postMessage(message),
+    async sync(): Promise<Message[]> {
+      const sentinel = randomUUID()
+      sender.postMessage({ sentinel })
+      await waitFor(() => heard.some(m => m['sentinel'] === sentinel))
+      const at = heard.findIndex(m => m['sentinel'] === sentinel)
+      const round = take(at)
+      heard.shift()
+      return round
+    },
+    async ping(sessions: number): Promise<Message[]> {
+      const from = `sentinel-${randomUUID()}`
+      const start = heard.length
+      sender.postMessage({ rotor: 1, type: 'hello', from })
+      const answered = () => new Set(heard.slice(start).filter(m => m['type'] === 'state').map(m => m['from'])).size
+      await waitFor(() => answered() >= sessions)
+      return take(heard.length)
+    },
+    close() {
+      listener.close()
+      sender.close()
+    },
+  }
+}
+
+/**
+ * Wraps a fetch so a test can wait for every answer to reach the caller: each answer's body
+ * is read to the end before the caller gets it (as a buffered Response), so once
+ * `settled()` resolves and the event loop drained, the session has handled all of them.
+ * For "a late answer changes nothing" tests: they must wait for that answer, not sleep.
+ */
+export function answeredFetch(base: typeof fetch) {
+  const calls: Array<Promise<void>> = []
+  const wrapped: typeof fetch = (input, init) => {
+    const answer = (async () => {
+      const response = await base(input, init)
+      const body = NULL_BODY.has(response.status) ? null : await response.arrayBuffer()
+      return new Response(body, { status: response.status, statusText: response.statusText, headers: response.headers })
+    })()
+    calls.push(answer.then(() => undefined, () => undefined))
+    return answer
+  }
+  return {
+    fetch: wrapped,
+    /** How many calls went through. */
+    get calls() {
+      return calls.length
+    },
+    /** Every call made so far has been answered (or failed) and the caller has handled it. */
+    async settled(): Promise<void> {
+      let handled = 0
+      while (handled < calls.length) {
+        const upTo = calls.length
+        await Promise.all(calls.slice(handled, upTo))
+        await drain()
+        handled = upTo
+      }
+    },
+  }
+}
+
+const NULL_BODY = new Set([101, 103, 204, 205, 304])

@@ -127,6 +127,52 @@ export function countChannels() {
   }
 }
 
+/**
+ * Replaces `globalThis.setTimeout` and `clearTimeout` with versions that track the timers
+ * created since, until `restore()`: `pending()` lists those neither fired nor cleared, by
+ * where each was set. A session looks its timers up on globalThis when it sets them, so this
+ * sees them; process.getActiveResourcesInfo() does not (Node leaves unref'ed timers out, and
+ * a session unrefs every timer it sets). Timers Node sets for itself (undici's keep-alive
+ * sockets) are not counted.
+ */
+export function countTimers() {
+  const originalSet = globalThis.setTimeout
+  const originalClear = globalThis.clearTimeout
+  const live = new Map<unknown, string>()
+  let created = 0
+  const tracked = ((fn: (...args: unknown[]) => void, ms?: number, ...args: unknown[]) => {
+    const handle = originalSet(
+      (...a: unknown[]) => {
+        live.delete(handle)
+        fn(...a)
+      },
+      ms,
+      ...args,
+    )
+    const where = new Error('timer set here').stack?.split('\n').slice(2, 6).join('\n') ?? ''
+    if (!/^\s*at .*\(node:/.test(where)) {
+      created++
+      live.set(handle, where)
+    }
+    return handle
+  }) as typeof setTimeout
+  globalThis.setTimeout = Object.assign(tracked, { __promisify__: originalSet.__promisify__ })
+  globalThis.clearTimeout = ((handle: Parameters<typeof clearTimeout>[0]) => {
+    live.delete(handle)
+    originalClear(handle)
+  }) as typeof clearTimeout
+  return {
+    get created() {
+      return created
+    },
+    pending: () => [...live.values()],
+    restore() {
+      globalThis.setTimeout = originalSet
+      globalThis.clearTimeout = originalClear
+    },
+  }
+}
+
 type Message = Record<string, unknown>
 const isMessage = (data: unknown): data is Message => typeof data === 'object' && data !== null
 

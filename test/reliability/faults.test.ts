@@ -3,9 +3,10 @@
  * HTTP, asserting what the server saw (stats, log) and what the callers got. The observed
  * outcome of every row is written down in docs/reliability.md.
  */
+import { randomUUID } from 'node:crypto'
 import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest'
 import { createSession, RotationError, SessionExpiredError } from '../../src/index.js'
-import { browserTabs, CREDENTIALS, flowingClock, manualClock, record, sleep, startEnv, TENANT_HEADERS, type Env } from '../helpers/index.js'
+import { browserTabs, countChannels, countTimers, CREDENTIALS, flowingClock, manualClock, record, sleep, startEnv, TENANT_HEADERS, waitFor, type Env } from '../helpers/index.js'
 import { refreshes, settle } from './helpers.js'
 
 const AT = 60_000
@@ -414,26 +415,33 @@ describe('fault matrix (reference server over real HTTP)', () => {
     expect(env.server.stats).toMatchObject({ refreshCalls: 0, api401: 0 })
   })
 
-  test('dispose() mid-rotation: waiting requests reject with reason "disposed", no timer left behind', async () => {
-    const timeouts = () => process.getActiveResourcesInfo().filter(r => r === 'Timeout').length
-    const before = timeouts()
-    const { session } = await env.browser({ rotation: 'timer', now: clock.now, crossTab: { name: `dispose-${Math.random()}` } })
-    const log = record(session)
-    env.server.fault('refresh', { hang: true })
-    clock.advance(AT + 1)
-    const waiting = [1, 2, 3].map(i => settle(session.fetch(`${env.url}/api/${i}`)))
-    await vi.waitFor(() => expect(env.server.stats.refreshCalls).toBe(1))
-    expect(session.state.rotating).toBe(true)
-    session.dispose()
-    for (const r of await Promise.all(waiting)) {
-      expect(r.ok).toBe(false)
-      expect((r as { error: unknown }).error).toBeInstanceOf(SessionExpiredError)
-      expect((r as { error: unknown }).error).toMatchObject({ reason: 'disposed' })
+  test('dispose() mid-rotation: waiting requests reject with reason "disposed", no timer or channel left behind', async () => {
+    const channels = countChannels()
+    const timers = countTimers()
+    try {
+      const { session } = await env.browser({ rotation: 'timer', now: clock.now, crossTab: { name: `dispose-${randomUUID()}` } })
+      const log = record(session)
+      env.server.fault('refresh', { hang: true })
+      clock.advance(AT + 1)
+      const waiting = [1, 2, 3].map(i => settle(session.fetch(`${env.url}/api/${i}`)))
+      await vi.waitFor(() => expect(env.server.stats.refreshCalls).toBe(1))
+      expect(session.state.rotating).toBe(true)
+      session.dispose()
+      for (const r of await Promise.all(waiting)) {
+        expect(r.ok).toBe(false)
+        expect((r as { error: unknown }).error).toBeInstanceOf(SessionExpiredError)
+        expect((r as { error: unknown }).error).toMatchObject({ reason: 'disposed' })
+      }
+      // Something to count: a session that opened nothing would pass the check below vacuously.
+      expect(channels.opened).toBeGreaterThan(0)
+      expect(timers.created).toBeGreaterThan(0)
+      await waitFor(() => expect({ openChannels: channels.opened - channels.closed, pendingTimers: timers.pending() }).toEqual({ openChannels: 0, pendingTimers: [] }))
+      expect(log.of('logout')).toEqual([]) // dispose is not a logout
+      expect(env.server.stats).toMatchObject({ refreshCalls: 1, refreshGranted: 0, reusedRefused: 0 })
+    } finally {
+      channels.restore()
+      timers.restore()
     }
-    await sleep(10)
-    expect(timeouts()).toBeLessThanOrEqual(before)
-    expect(log.of('logout')).toEqual([]) // dispose is not a logout
-    expect(env.server.stats).toMatchObject({ refreshCalls: 1, refreshGranted: 0, reusedRefused: 0 })
   })
 
   test('logout racing a rotation in the same tab: the late answer does not revive the session', async () => {

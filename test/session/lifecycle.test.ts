@@ -1,6 +1,7 @@
+import { randomUUID } from 'node:crypto'
 import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest'
 import { createSession, SessionExpiredError } from '../../src/index.js'
-import { CREDENTIALS, manualClock, memoryStorage, record, startEnv, TENANT_HEADERS, type Env } from '../helpers/index.js'
+import { countChannels, countTimers, CREDENTIALS, manualClock, memoryStorage, record, startEnv, TENANT_HEADERS, waitFor, type Env } from '../helpers/index.js'
 import { cookieFetch } from '../../src/testing/index.js'
 
 const AT = 60_000
@@ -100,20 +101,29 @@ describe('session lifecycle', () => {
   })
 
   test('dispose() rejects waiting requests and leaves no timer or channel behind', async () => {
-    const before = process.getActiveResourcesInfo().filter(r => r === 'Timeout').length
-    const { session } = await env.browser({ crossTab: { name: `dispose-${Math.random()}` } })
-    env.server.fault('refresh', { hang: true })
-    clock.advance(AT + 1)
-    const pending = session.fetch(`${env.url}/api/x`)
-    await new Promise(r => setTimeout(r, 20))
-    session.dispose()
-    await expect(pending).rejects.toMatchObject({ reason: 'disposed' })
-    // A disposed session manages nothing: the request goes out untouched (expired AT → 401).
-    expect((await session.fetch(`${env.url}/api/x`)).status).toBe(401)
-    await expect(session.rotate()).rejects.toThrow(/after dispose/)
-    await new Promise(r => setTimeout(r, 10))
-    const after = process.getActiveResourcesInfo().filter(r => r === 'Timeout').length
-    expect(after).toBeLessThanOrEqual(before)
+    // Installed before the session exists: they count what it constructs, whenever it does.
+    const channels = countChannels()
+    const timers = countTimers()
+    try {
+      const { session } = await env.browser({ crossTab: { name: `dispose-${randomUUID()}` } })
+      env.server.fault('refresh', { hang: true })
+      clock.advance(AT + 1)
+      const pending = session.fetch(`${env.url}/api/x`)
+      await waitFor(() => env.server.stats.refreshCalls === 1) // the rotation is on the wire
+      session.dispose()
+      await expect(pending).rejects.toMatchObject({ reason: 'disposed' })
+      // A disposed session manages nothing: the request goes out untouched (expired AT → 401).
+      expect((await session.fetch(`${env.url}/api/x`)).status).toBe(401)
+      await expect(session.rotate()).rejects.toThrow(/after dispose/)
+      // Something to count: a session that opened nothing would pass the check below vacuously.
+      expect(channels.opened).toBeGreaterThan(0)
+      expect(timers.created).toBeGreaterThan(0)
+      // Every channel it opened is closed; every timer it set has fired or been cleared.
+      await waitFor(() => expect({ openChannels: channels.opened - channels.closed, pendingTimers: timers.pending() }).toEqual({ openChannels: 0, pendingTimers: [] }))
+    } finally {
+      channels.restore()
+      timers.restore()
+    }
   })
 
   test('on() returns its unsubscribe; change events follow the state', async () => {

@@ -62,14 +62,23 @@ describe('session lifecycle', () => {
     expect(globalThis.fetch).toBe(original)
   })
 
-  test('the refresh and logout endpoints are never held behind a rotation', async () => {
-    const { session, fetch: jar } = await env.browser({ rotation: 'request', now: clock.now })
+  test.each([
+    ['refresh', '/authn/refresh', 201],
+    ['logout', '/authn/logout', 204],
+  ] as const)('the %s endpoint is never held behind a rotation', async (route, path, status) => {
+    const { session } = await env.browser({ rotation: 'request', now: clock.now })
+    env.server.fault('refresh', { hang: true })
     clock.advance(AT + 1)
-    // In scope, but it is the refresh endpoint itself: it must go straight out.
-    const response = await session.fetch(`${env.url}/authn/refresh`, { method: 'POST', headers: { 'X-Okapi-Tenant': 'diku' } })
-    expect(response.status).toBe(201)
-    expect(env.server.stats.refreshCalls).toBe(1)
-    void jar
+    // A managed request finds the AT expired and waits behind a rotation whose refresh hangs.
+    const held = session.fetch(`${env.url}/api/x`).catch(error => error)
+    await waitFor(() => env.server.stats.refreshCalls === 1 && session.state.rotating)
+    // In scope, but it is the session's own endpoint: it goes straight out, past the rotation.
+    const response = await session.fetch(`${env.url}${path}`, { method: 'POST', headers: { 'X-Okapi-Tenant': 'diku' } })
+    expect(response.status).toBe(status)
+    expect(env.server.log.map(e => [e.route, e.status])).toEqual([['login', 201], ['refresh', 0], [route, status]])
+    expect(session.state.rotating).toBe(true) // still held: nothing was sent behind the rotation
+    session.dispose()
+    expect(await held).toMatchObject({ reason: 'disposed' })
   })
 
   test('a reload resumes the cookie session from storage without rotating', async () => {
@@ -149,16 +158,26 @@ describe('session lifecycle', () => {
     session.on('rotate', () => {
       throw new Error('listener bug')
     })
-    const errors: unknown[] = []
-    const onError = (e: unknown) => errors.push(e)
+    const heard: number[] = []
+    session.on('rotate', ({ state }) => heard.push(state.generation))
+    const uncaught: unknown[] = []
+    const onError = (e: unknown) => uncaught.push(e)
     process.on('uncaughtException', onError)
     try {
-      await session.rotate()
-      await new Promise(r => setTimeout(r, 5))
+      await session.rotate() // explicit
+      clock.advance(AT + 1)
+      expect((await session.fetch(`${env.url}/api/x`)).status).toBe(200) // behind an expired AT
+      // Not swallowed: reported as uncaught, as a browser reports a throwing event listener.
+      await waitFor(() => uncaught.length >= 2)
     } finally {
       process.off('uncaughtException', onError)
     }
-    expect(session.state.generation).toBe(2)
+    // The listener's own error, once per rotation, and nothing else: the session's flow did not throw.
+    expect(uncaught).toEqual([new Error('listener bug'), new Error('listener bug')])
+    // The next listener still ran each time, and the session went on rotating and serving.
+    expect(heard).toEqual([2, 3])
+    expect(session.state).toMatchObject({ status: 'active', generation: 3 })
+    expect(env.server.stats).toMatchObject({ refreshGranted: 2, api200: 1, api401: 0 })
   })
 
   test('the underlying fetch is always called unbound (a browser fetch throws "Illegal invocation" otherwise)', async () => {

@@ -8,7 +8,7 @@
  * waitFor() in a fake-timer test still polls in real time while the HTTP round trips finish.
  */
 import { randomUUID } from 'node:crypto'
-import { vi } from 'vitest'
+import { expect, vi } from 'vitest'
 
 export * from './session-env.js'
 
@@ -177,52 +177,50 @@ type Message = Record<string, unknown>
 const isMessage = (data: unknown): data is Message => typeof data === 'object' && data !== null
 
 /**
- * Listens on a channel from the outside, as a foreign tab would. Every BroadcastChannel
- * receives the messages of one sender in the order they were posted, so a sentinel proves
- * what arrived before it:
- * - `sync()` posts a sentinel (a message no session acts on) and waits for it to come back:
- *   whatever any tab posted before that moment has then been heard.
+ * A foreign tab on a channel: it posts (garbage, forged or valid messages) and hears what
+ * the sessions post, never its own posts. Each BroadcastChannel receives messages in the
+ * order they were posted, so a sentinel proves what arrived before it:
+ * - `sync()` posts a sentinel (a message no session acts on) from a second channel and waits
+ *   for it: whatever any session posted before that moment has then been heard.
  * - `ping(n)` posts a valid `hello`, which every active session answers with its state: once
- *   `n` sessions answered, each has handled every message posted before the ping.
- * Both return what was heard before the sentinel (answers to the ping included), and start
+ *   `n` sessions answered, each has handled everything posted on the channel before it.
+ * Both return what was heard before the sentinel (the answers to the ping included) and start
  * the next round empty.
  */
 export function channelWitness(channelName: string) {
-  const listener = new BroadcastChannel(channelName)
-  const sender = new BroadcastChannel(channelName)
+  const channel = new BroadcastChannel(channelName)
+  const echo = new BroadcastChannel(channelName)
   let heard: Message[] = []
-  listener.onmessage = event => {
-    if (isMessage(event.data)) heard.push(event.data)
-    else heard.push({ nonObject: event.data })
-  }
-  const take = (upTo: number) => {
-    const round = heard.slice(0, upTo)
-    heard = heard.slice(upTo)
+  channel.onmessage = event => heard.push(isMessage(event.data) ? event.data : { notAnObject: event.data })
+  const take = (count: number) => {
+    const round = heard.slice(0, count)
+    heard = heard.slice(count)
     return round
   }
   return {
-    /** Posts on the channel, as a foreign sender (garbage, forged messages). */
-    post: (message: unknown) => sender.postMessage(message),
+    post: (message: unknown) => channel.postMessage(message),
+    /** Everything heard in this round so far. */
+    get heard(): readonly Message[] {
+      return heard
+    },
     async sync(): Promise<Message[]> {
       const sentinel = randomUUID()
-      sender.postMessage({ sentinel })
+      echo.postMessage({ sentinel })
       await waitFor(() => heard.some(m => m['sentinel'] === sentinel))
-      const at = heard.findIndex(m => m['sentinel'] === sentinel)
-      const round = take(at)
-      heard.shift()
+      const round = take(heard.findIndex(m => m['sentinel'] === sentinel))
+      take(1)
       return round
     },
     async ping(sessions: number): Promise<Message[]> {
-      const from = `sentinel-${randomUUID()}`
       const start = heard.length
-      sender.postMessage({ rotor: 1, type: 'hello', from })
+      channel.postMessage({ rotor: 1, type: 'hello', from: `witness-${randomUUID()}` })
       const answered = () => new Set(heard.slice(start).filter(m => m['type'] === 'state').map(m => m['from'])).size
-      await waitFor(() => answered() >= sessions)
+      await waitFor(() => expect(answered(), `sessions that answered the ping; heard: ${JSON.stringify(heard.slice(start))}`).toBeGreaterThanOrEqual(sessions))
       return take(heard.length)
     },
     close() {
-      listener.close()
-      sender.close()
+      channel.close()
+      echo.close()
     },
   }
 }

@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto'
 import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest'
 import { createSession, RotationError, SessionExpiredError } from '../../src/index.js'
-import { browserTabs, countChannels, countTimers, CREDENTIALS, flowingClock, manualClock, record, sleep, startEnv, TENANT_HEADERS, waitFor, type Env } from '../helpers/index.js'
+import { browserTabs, channelWitness, countChannels, countTimers, CREDENTIALS, flowingClock, manualClock, record, sleep, startEnv, TENANT_HEADERS, waitFor, type Env } from '../helpers/index.js'
 import { refreshes, settle } from './helpers.js'
 
 const AT = 60_000
@@ -381,7 +381,8 @@ describe('fault matrix (reference server over real HTTP)', () => {
     const uncaught: unknown[] = []
     const onError = (e: unknown) => uncaught.push(e)
     process.on('uncaughtException', onError)
-    const rogue = new BroadcastChannel(`rotor-auth:${b.name}`)
+    const rogue = channelWitness(b.channelName)
+    let heard: unknown[] = []
     try {
       const garbage: unknown[] = [
         null, undefined, 0, 42, 'state', '{"rotor":1}', [], [1, 2], true, new Uint8Array([1, 2, 3]),
@@ -403,13 +404,19 @@ describe('fault matrix (reference server over real HTTP)', () => {
         { rotor: 1, type: '__proto__', from: 'x' },
         JSON.parse('{"rotor":1,"type":"state","from":"x","__proto__":{"snapshot":{}}}'),
       ]
-      for (const g of garbage) rogue.postMessage(g)
-      await sleep(40)
+      for (const g of garbage) rogue.post(g)
+      // Sentinel: a hello posted after the garbage. When both tabs have answered it they have
+      // handled all of it; anything they posted in reaction would have come before the answers.
+      heard = await rogue.ping(2)
     } finally {
       rogue.close()
       process.off('uncaughtException', onError)
     }
     expect(uncaught).toEqual([])
+    expect(heard).toMatchObject([
+      { type: 'state', snapshot: { status: 'active', generation: 1 } },
+      { type: 'state', snapshot: { status: 'active', generation: 1 } },
+    ])
     expect([tab.state, other.state]).toEqual(before)
     expect((await other.fetch(`${env.url}/api/x`)).status).toBe(200)
     expect(env.server.stats).toMatchObject({ refreshCalls: 0, api401: 0 })

@@ -10,7 +10,7 @@ import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest'
 import { createSession, SessionExpiredError, type Session } from '../../src/index.js'
 import type { SessionOptions } from '../../src/types.js'
 import { cookieFetch, type CookieFetch } from '../../src/testing/index.js'
-import { bearerLogin, browserTabs, manualClock, memoryStorage, record, sleep, startEnv, type Env } from '../helpers/index.js'
+import { bearerLogin, browserTabs, manualClock, memoryStorage, record, startEnv, waitFor, type Env } from '../helpers/index.js'
 import { settle } from './helpers.js'
 
 const AT = 60_000
@@ -388,9 +388,8 @@ describe('forged channel messages (well-formed, from a foreign id)', () => {
     clock.advance(AT + 1)
     expect((await tab.fetch(`${env.url}/api/x`)).status).toBe(200)
     expect(env.server.stats).toMatchObject({ refreshGranted: 1, api401: 0 })
-    await sleep(20)
     // Any newer state clears the flag, this tab's own rotation included (it also expires
-    // after the longest a refresh call may take).
-    expect(tab.state.rotating).toBe(false)
+    // after the longest a refresh call may take, 10 s by default: longer than this wait).
+    await waitFor(() => expect(tab.state.rotating).toBe(false), { timeout: 2_000 })
   })
 })

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest'
 import { SessionExpiredError } from '../../src/index.js'
-import { browserTabs, manualClock, record, sleep, startEnv, waitFor, type Env } from '../helpers/index.js'
+import { browserTabs, channelWitness, manualClock, record, sleep, startEnv, waitFor, type Env } from '../helpers/index.js'
 
 const AT = 60_000
 
@@ -80,18 +80,29 @@ describe('every tab agrees (several sessions in one process)', () => {
   test('garbage on the channel changes nothing', async () => {
     const b = browserTabs(env, { rotation: 'request', now: clock.now })
     await b.start(b.open())
-    const before = b.tabs[0]!.state
-    const rogue = new BroadcastChannel(b.channelName)
-    for (const garbage of [
-      null, 42, 'state', { rotor: 1 }, { rotor: 1, type: 'state', from: 'x', snapshot: { generation: 99, status: 'signed-out' } },
-      { rotor: 1, type: 'state', from: 'x', snapshot: { generation: 1e3, status: 'active', issuedAt: 'now', accessExpiresAt: 1, refreshExpiresAt: null } },
-      { rotor: 2, type: 'state', from: 'x', snapshot: { generation: 99, status: 'signed-out', issuedAt: null, accessExpiresAt: null, refreshExpiresAt: null } },
-      { rotor: 1, type: 'activity', from: 'x', at: 'soon' },
-    ]) rogue.postMessage(garbage)
-    await new Promise(r => setTimeout(r, 30))
-    rogue.close()
-    expect(b.tabs[0]!.state).toEqual(before)
+    b.open()
+    const before = b.tabs.map(t => t.state)
+    const rogue = channelWitness(b.channelName)
+    try {
+      for (const garbage of [
+        null, 42, 'state', { rotor: 1 }, { rotor: 1, type: 'state', from: 'x', snapshot: { generation: 99, status: 'signed-out' } },
+        { rotor: 1, type: 'state', from: 'x', snapshot: { generation: 1e3, status: 'active', issuedAt: 'now', accessExpiresAt: 1, refreshExpiresAt: null } },
+        { rotor: 2, type: 'state', from: 'x', snapshot: { generation: 99, status: 'signed-out', issuedAt: null, accessExpiresAt: null, refreshExpiresAt: null } },
+        { rotor: 1, type: 'activity', from: 'x', at: 'soon' },
+      ]) rogue.post(garbage)
+      // Sentinel: a hello posted after the garbage. When both tabs have answered it they have
+      // handled all of it, and posted nothing in reaction before their answer.
+      const heard = await rogue.ping(2)
+      expect(heard).toMatchObject([
+        { type: 'state', snapshot: { status: 'active', generation: 1 } },
+        { type: 'state', snapshot: { status: 'active', generation: 1 } },
+      ])
+    } finally {
+      rogue.close()
+    }
+    expect(b.tabs.map(t => t.state)).toEqual(before)
     expect((await b.tabs[0]!.fetch(`${env.url}/api/x`)).status).toBe(200)
+    expect(env.server.stats).toMatchObject({ refreshCalls: 0, api401: 0 })
   })
 
   test('bearer: a new tab asks its peers for the tokens and joins without a refresh', async () => {

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest'
 import { createSession, SessionExpiredError } from '../../src/index.js'
-import { countChannels, countTimers, CREDENTIALS, manualClock, memoryStorage, record, startEnv, TENANT_HEADERS, waitFor, type Env } from '../helpers/index.js'
+import { answeredFetch, countChannels, countTimers, CREDENTIALS, drain, manualClock, memoryStorage, record, startEnv, TENANT_HEADERS, waitFor, type Env } from '../helpers/index.js'
 import { cookieFetch } from '../../src/testing/index.js'
 
 const AT = 60_000
@@ -92,18 +92,22 @@ describe('session lifecycle', () => {
   })
 
   test('a rotation answer that arrives after logout never revives the session', async () => {
-    const { session } = await env.browser({ rotation: 'request', now: clock.now })
+    let network!: ReturnType<typeof answeredFetch>
+    const { session } = await env.browser({ rotation: 'request', now: clock.now }, jar => (network = answeredFetch(jar)).fetch)
     const log = record(session)
     env.server.setLatency(100)
     clock.advance(AT + 1)
     const pending = session.fetch(`${env.url}/api/x`)
-    await new Promise(r => setTimeout(r, 20))
+    // The server has granted the refresh; its answer is 100 ms away.
+    await waitFor(() => env.server.stats.refreshGranted === 1)
     expect(session.state.rotating).toBe(true)
     env.server.setLatency(0)
     const rejected = expect(pending).rejects.toBeInstanceOf(SessionExpiredError)
     await session.logout()
     await rejected
-    await new Promise(r => setTimeout(r, 150))
+    // Every call the session made has been answered (or aborted) and handled.
+    await network.settled()
+    expect(env.server.log.map(e => e.route)).toEqual(['login', 'refresh', 'logout'])
     expect(session.state.status).toBe('signed-out')
     expect(log.of('rotate')).toEqual([])
     expect(log.of('logout')).toEqual([{ reason: 'user', origin: 'local' }])
@@ -223,8 +227,11 @@ describe('session lifecycle', () => {
       await vi.waitFor(() => expect(finishLogin).toBeDefined())
       session.dispose()
       expect(await pending).toMatchObject({ reason: 'disposed' })
-      finishLogin(await jar(`${env.url}/authn/login-with-expiry`, { method: 'POST', headers: TENANT_HEADERS, body: CREDENTIALS }))
-      await new Promise(r => setTimeout(r, 20))
+      // The answer is read to the end first, so that once it is handed over everything the
+      // session could do with it happens in memory, within the next turns of the event loop.
+      const login = await jar(`${env.url}/authn/login-with-expiry`, { method: 'POST', headers: TENANT_HEADERS, body: CREDENTIALS })
+      finishLogin(new Response(await login.arrayBuffer(), { status: login.status, headers: login.headers }))
+      await drain()
       expect([...live]).toEqual([])
     } finally {
       delete g['addEventListener']

@@ -1,10 +1,8 @@
 import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest'
 import { SessionExpiredError } from '../../src/index.js'
-import { browserTabs, channelWitness, manualClock, record, sleep, startEnv, waitFor, type Env } from '../helpers/index.js'
+import { answeredFetch, browserTabs, channelWitness, manualClock, record, startEnv, waitFor, type Env } from '../helpers/index.js'
 
 const AT = 60_000
-
-const tick = () => sleep(5)
 
 describe('every tab agrees (several sessions in one process)', () => {
   let clock: ReturnType<typeof manualClock>
@@ -32,8 +30,7 @@ describe('every tab agrees (several sessions in one process)', () => {
     const responses = await Promise.all(b.tabs.flatMap(tab => Array.from({ length: 200 }, (_, i) => tab.fetch(`${env.url}/api/${i}`))))
     expect(responses.filter(r => r.status !== 200)).toEqual([])
     expect(env.server.stats).toMatchObject({ refreshCalls: 1, reusedRefused: 0, api401: 0, api200: 1000 })
-    await tick()
-    expect(b.tabs.map(t => t.state.generation)).toEqual([2, 2, 2, 2, 2])
+    await waitFor(() => expect(b.tabs.map(t => t.state.generation)).toEqual([2, 2, 2, 2, 2]))
   })
 
   test('a rotation in one tab reaches the others as a remote rotate event', async () => {
@@ -56,15 +53,17 @@ describe('every tab agrees (several sessions in one process)', () => {
 
   test('logout in one tab: every tab emits logout (remote) and rejects what it had queued', async () => {
     const b = browserTabs(env, { rotation: 'request', now: clock.now })
-    await b.start(b.open())
-    const others = [b.open(), b.open()]
+    const network = answeredFetch(b.jar)
+    await b.start(b.open({ fetch: network.fetch }))
+    const others = [b.open({ fetch: network.fetch }), b.open({ fetch: network.fetch })]
     const logs = others.map(record)
+    const witness = channelWitness(b.channelName)
     env.server.fault('refresh', { hang: true })
     clock.advance(AT + 1)
     // Tab 1 waits behind the hung refresh of its own; tab 2 waits for the lock.
     const queued = others.map(t => t.fetch(`${env.url}/api/q`))
     const settled = Promise.allSettled(queued)
-    await tick()
+    await waitFor(() => env.server.stats.refreshCalls === 1)
     await b.tabs[0]!.logout()
     const results = await settled
     for (const r of results) {
@@ -72,8 +71,15 @@ describe('every tab agrees (several sessions in one process)', () => {
       expect((r as PromiseRejectedResult).reason).toBeInstanceOf(SessionExpiredError)
     }
     await vi.waitFor(() => expect(logs.map(l => l.of('logout'))).toEqual([[{ reason: 'user', origin: 'remote' }], [{ reason: 'user', origin: 'remote' }]]))
+    // The hung refresh ends now: once its end has been handled, and every tab's posts
+    // before that have arrived (sentinel), no tab came back to life.
     env.server.releaseHung()
-    await tick()
+    await network.settled()
+    const heard = await witness.sync()
+    witness.close()
+    const posted = heard.filter(m => m['type'] === 'state').map(m => (m['snapshot'] as { status: string }).status)
+    expect(posted).toContain('signed-out')
+    expect(posted).not.toContain('active')
     expect(b.tabs.map(t => t.state.status)).toEqual(['signed-out', 'signed-out', 'signed-out'])
   })
 
@@ -137,7 +143,7 @@ describe('every tab agrees (several sessions in one process)', () => {
     env.server.fault('refresh', { hang: true })
     clock.advance(AT + 1)
     const dying = b.tabs[0]!.fetch(`${env.url}/api/dying`).catch(e => e)
-    await tick()
+    await waitFor(() => env.server.stats.refreshCalls === 1) // its refresh is on the wire
     b.tabs[0]!.dispose() // its refresh is aborted and its lock released
     expect(await dying).toBeInstanceOf(SessionExpiredError)
     env.server.releaseHung()

@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto'
 import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest'
 import { createSession, RotationError, SessionExpiredError } from '../../src/index.js'
-import { browserTabs, channelWitness, countChannels, countTimers, CREDENTIALS, flowingClock, manualClock, record, sleep, startEnv, TENANT_HEADERS, waitFor, type Env } from '../helpers/index.js'
+import { answeredFetch, browserTabs, channelWitness, countChannels, countTimers, CREDENTIALS, flowingClock, manualClock, record, sleep, startEnv, TENANT_HEADERS, waitFor, type Env } from '../helpers/index.js'
 import { refreshes, settle } from './helpers.js'
 
 const AT = 60_000
@@ -14,6 +14,9 @@ const RT = 3_600_000
 const HOUR = 3_600_000
 
 const statuses = (responses: Response[]) => responses.map(r => r.status)
+/** The statuses of the state snapshots posted on a channel, in order. */
+const statesPosted = (heard: Array<Record<string, unknown>>) =>
+  heard.filter(m => m['type'] === 'state').map(m => (m['snapshot'] as { status: string }).status)
 
 describe('fault matrix (reference server over real HTTP)', () => {
   let clock: ReturnType<typeof manualClock>
@@ -363,9 +366,9 @@ describe('fault matrix (reference server over real HTTP)', () => {
     await vi.waitFor(() => expect(survivor.state.rotating).toBe(true))
     rotating.dispose()
     expect((await survivor.fetch(`${env.url}/api/x`)).status).toBe(200)
-    await sleep(50)
     expect(survivor.state).toMatchObject({ status: 'active', generation: 2 })
-    expect(survivor.state.rotating).toBe(false)
+    // Well before the flag would expire on its own (after the longest refresh call, 10 s).
+    await waitFor(() => expect(survivor.state.rotating).toBe(false), { timeout: 2_000 })
   })
 
   test('the rotating tab is killed after the server accepted its RT (answer lost with the tab): the other tab presents the consumed RT', async () => {
@@ -468,7 +471,8 @@ describe('fault matrix (reference server over real HTTP)', () => {
   })
 
   test('logout racing a rotation in the same tab: the late answer does not revive the session', async () => {
-    const { session } = await env.browser({ rotation: 'request', now: clock.now })
+    let network!: ReturnType<typeof answeredFetch>
+    const { session } = await env.browser({ rotation: 'request', now: clock.now }, jar => (network = answeredFetch(jar)).fetch)
     const log = record(session)
     env.server.setLatency(150) // the refresh is processed at once, answered 150 ms later
     clock.advance(AT + 1)
@@ -477,7 +481,7 @@ describe('fault matrix (reference server over real HTTP)', () => {
     env.server.setLatency(0)
     await session.logout()
     expect((await pending).ok).toBe(false)
-    await sleep(200)
+    await network.settled() // the late answer (or its abort) has been handled
     expect(session.state.status).toBe('signed-out')
     expect(log.of('rotate')).toEqual([])
     expect(log.of('logout')).toEqual([{ reason: 'user', origin: 'local' }])
@@ -486,10 +490,12 @@ describe('fault matrix (reference server over real HTTP)', () => {
 
   test('logout in another tab while this tab rotates (logout message arrives first): no tab revives', async () => {
     const b = browserTabs(env, { rotation: 'request', now: clock.now })
-    const rotating = b.open()
+    const network = answeredFetch(b.jar)
+    const rotating = b.open({ fetch: network.fetch })
     await rotating.start(await b.login())
     const other = b.open()
     const logs = [record(rotating), record(other)]
+    const witness = channelWitness(b.channelName)
     env.server.setLatency(150)
     clock.advance(AT + 1)
     const pending = settle(rotating.fetch(`${env.url}/api/x`))
@@ -499,7 +505,12 @@ describe('fault matrix (reference server over real HTTP)', () => {
     const result = await pending
     expect(result.ok).toBe(false)
     expect((result as { error: unknown }).error).toMatchObject({ reason: 'user' })
-    await sleep(200)
+    // The late answer has been handled, and whatever a tab posted by then has arrived.
+    await network.settled()
+    const heard = await witness.sync()
+    witness.close()
+    expect(statesPosted(heard)).toContain('signed-out') // the other tab's logout
+    expect(statesPosted(heard)).not.toContain('active')
     expect([rotating.state.status, other.state.status]).toEqual(['signed-out', 'signed-out'])
     expect(logs.map(l => l.of('rotate'))).toEqual([[], []])
     expect(logs.map(l => l.of('logout'))).toEqual([[{ reason: 'user', origin: 'remote' }], [{ reason: 'user', origin: 'local' }]])
@@ -527,10 +538,12 @@ describe('fault matrix (reference server over real HTTP)', () => {
       await new Promise<void>(resolve => (gate = resolve))
       return new Response(body, { status: response.status, headers: response.headers })
     }
-    const rotating = b.open({ fetch: rotatingFetch })
+    const network = answeredFetch(rotatingFetch)
+    const rotating = b.open({ fetch: network.fetch })
     await rotating.start(await b.login())
     const other = b.open()
     const logs = [record(rotating), record(other)]
+    const witness = channelWitness(b.channelName)
     const otherStatuses: string[] = []
     other.on('change', s => {
       if (otherStatuses.at(-1) !== s.status) otherStatuses.push(s.status)
@@ -541,7 +554,12 @@ describe('fault matrix (reference server over real HTTP)', () => {
     await other.logout() // writes the logout to the shared state, posts it on the channel
     gate!() // the answer arrives before the channel delivers the logout message
     const result = await pending
-    await sleep(100)
+    // The held answer has been handled, and whatever a tab posted by then has arrived.
+    await network.settled()
+    const heard = await witness.sync()
+    witness.close()
+    expect(statesPosted(heard)).toContain('signed-out') // the other tab's logout
+    expect(statesPosted(heard)).not.toContain('active')
     expect(result.ok).toBe(false)
     expect((result as { error: unknown }).error).toMatchObject({ reason: 'user' })
     expect(logs.map(l => l.of('rotate'))).toEqual([[], []])

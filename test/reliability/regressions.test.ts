@@ -8,7 +8,7 @@
  * shows (the bug reproduces in 5–100 % of runs) or up to `tries` times.
  */
 import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest'
-import { browserTabs, manualClock, record, sleep, startEnv, type Env } from '../helpers/index.js'
+import { answeredFetch, browserTabs, manualClock, record, startEnv, type Env } from '../helpers/index.js'
 import { runSchedule, type Schedule } from './chaos-harness.js'
 import { refreshes, settle } from './helpers.js'
 
@@ -104,7 +104,8 @@ describe('the same bugs, deterministic, over real HTTP', () => {
   })
 
   test('bug 2: logout() in tab A while A rotates and tab B waits to replay a 401 — B must not present the consumed RT', async () => {
-    const browser = browserTabs(env, { transport: 'bearer', rotation: 'request', now: clock.now })
+    const network = answeredFetch(fetch)
+    const browser = browserTabs(env, { transport: 'bearer', rotation: 'request', now: clock.now, fetch: network.fetch })
     const a = browser.open()
     const b = browser.open()
     await browser.start(a)
@@ -116,7 +117,8 @@ describe('the same bugs, deterministic, over real HTTP', () => {
     await vi.waitFor(() => expect(env.server.stats.refreshGranted).toBe(1))
     void a.logout() // aborts A's refresh; the logout itself is answered at +150 ms
     const result = await bRequest
-    await sleep(200)
+    // Every call either tab made (A's logout, a replay B might send) has been answered.
+    await network.settled()
     // Observed: B's replay took the lock A released and sent RT1 again (reusedRefused 1)
     // before A's logout reached the shared state.
     expect(env.server.stats.reusedRefused).toBe(0)

@@ -1,7 +1,7 @@
 /**
  * The one module tests take their helpers from: clocks, waiting for a condition instead of
- * sleeping, an in-memory Storage, counting the BroadcastChannels a session opens and closes,
- * and sentinels that prove a channel message did (or did not) arrive. The reference-server
+ * sleeping, an in-memory Storage, counting the BroadcastChannels and timers a session opens
+ * and leaves open, and sentinels that prove a message or an answer did (or did not) arrive. The reference-server
  * environment and the tab factory live in session-env.ts and are re-exported here.
  *
  * The timers are captured when this module loads, before a test installs fake timers: a
@@ -24,8 +24,7 @@ export const sleep = (ms: number) => new Promise<void>(resolve => realSetTimeout
  * rejects after `timeout` ms with the condition's last error. Takes a predicate or an
  * assertion: `waitFor(() => n === 2)`, `waitFor(() => expect(n).toBe(2))`.
  *
- * Between two checks no timer of its own is pending, so a condition may count the process's
- * active timers. Under fake timers it polls in real time and, like vi.waitFor, advances the
+ * Its own timers are not the ones countTimers() tracks, so a condition may count those. Under fake timers it polls in real time and, like vi.waitFor, advances the
  * fake clock by `interval` before each check (a faked server latency must elapse too).
  */
 export async function waitFor(condition: () => unknown, { timeout = 5_000, interval = 5 } = {}): Promise<void> {

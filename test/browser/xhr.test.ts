@@ -560,6 +560,7 @@ describe.skipIf(skip)('XMLHttpRequest facade (real Chromium, session.install())'
     report(`(6b) a second origin saw, native: ${results.native!.join(', ')}; facade: ${results.facade!.join(', ')}`)
     expect(results.native).toEqual(['POST /native'])
     expect(results.facade, 'requests the other origin received from the facade').toEqual(['POST /facade'])
+    expect(env.pageErrors).toEqual([])
   })
 
   it('(7) uninstall() restores the original XMLHttpRequest; install() twice does not nest', async () => {
@@ -654,18 +655,21 @@ describe.skipIf(skip)('XMLHttpRequest facade (real Chromium, session.install())'
     env.server.resetStats()
     env.server.fault('refresh', { hang: true })
     const id = await send(page, { method: 'GET', url: '/api/timeout', timeout: 300 })
-    await sleep(1_000)
-    const at1s = await recordOf(page, id)
+    // The refresh stays hung until released below: the timeout must fire before that.
+    await expect.poll(async () => count(only(await recordOf(page, id), 'listener'), 'loadend'), { timeout: 5_000, interval: 20 }).toBe(1)
+    const timedOut = await recordOf(page, id)
     env.server.releaseHung()
     await generationAbove(page, generation)
-    const end = await settle(page, id, 5_000).catch(() => recordOf(page, id))
-    await sleep(200)
+    // Sentinel: a request sent after the rotation and answered. Had the timed-out request been
+    // let go when the queue was released, it would have gone out (and been heard) before this one.
+    expect((await settle(page, await send(page, { method: 'GET', url: '/api/after-rotation' }))).final?.status).toBe(200)
+    const end = await recordOf(page, id)
     const listener = only(end, 'listener')
     report(
-      `(9) timeout 300 ms, refresh hung: after 1 s the caller saw ${trace(only(at1s, 'listener')).join(' ')}; in the end ` +
+      `(9) timeout 300 ms, refresh hung: the caller saw ${trace(only(timedOut, 'listener')).join(' ')}; in the end ` +
         `${listener.map(e => `${e.type}@${e.readyState}/${e.status}+${Math.round(e.at)}ms`).join(' ')}; server log /api/timeout: ${JSON.stringify(apiLog(env.server, '/api/timeout').map(e => e.status))}`,
     )
-    expect(trace(only(at1s, 'listener')), 'events 1 s after send() with timeout = 300').toEqual([
+    expect(trace(only(timedOut, 'listener')), 'events with timeout = 300, the refresh still hung').toEqual([
       'readystatechange@1/0',
       'loadstart@1/0',
       'readystatechange@4/0',
@@ -674,5 +678,6 @@ describe.skipIf(skip)('XMLHttpRequest facade (real Chromium, session.install())'
     ])
     expect(count(listener, 'load')).toBe(0)
     expect(apiLog(env.server, '/api/timeout')).toEqual([])
+    expect(env.pageErrors).toEqual([])
   })
 })

@@ -6,23 +6,19 @@ import type { SessionOptions } from '../../src/types.js'
 export const TENANT_HEADERS = { 'X-Okapi-Tenant': 'diku', 'content-type': 'application/json' }
 export const CREDENTIALS = JSON.stringify({ username: 'diku_admin', password: 'admin' })
 
-/** A clock the test moves by hand, shared by the server and the sessions. */
-export function manualClock(start = Date.parse('2026-11-22T12:00:00Z')) {
-  let t = start
-  return {
-    now: () => t,
-    advance(ms: number) {
-      t += ms
-    },
-  }
-}
+/** Logs in on the server's bearer route; the answer carries the token pair. */
+export const bearerLogin = (url: string) =>
+  fetch(`${url}/bearer/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: CREDENTIALS })
 
 export type Env = {
   server: AuthServer
   url: string
   sessions: Session[]
-  /** A simulated browser (cookie jar) logged in and a session started with its answer. */
-  browser(options?: Partial<SessionOptions>): Promise<{ session: Session; fetch: typeof fetch }>
+  /**
+   * A simulated browser (cookie jar) logged in and a session started with its answer.
+   * `wrap` puts something between the session and the jar (a spy, answeredFetch).
+   */
+  browser(options?: Partial<SessionOptions>, wrap?: (jar: typeof fetch) => typeof fetch): Promise<{ session: Session; fetch: typeof fetch }>
   /** A bearer session started from /bearer/login. */
   bearer(options?: Partial<SessionOptions>): Promise<Session>
   close(): Promise<void>
@@ -37,13 +33,13 @@ export async function startEnv(serverOptions: Parameters<typeof createAuthServer
     server,
     url,
     sessions,
-    async browser(options = {}) {
+    async browser(options = {}, wrap) {
       const jar = cookieFetch()
       const login = await jar(`${url}/authn/login-with-expiry`, { method: 'POST', headers: TENANT_HEADERS, body: CREDENTIALS })
       if (login.status !== 201) throw new Error(`login failed: ${login.status}`)
       const session = createSession({
         scope: url,
-        fetch: jar,
+        fetch: wrap ? wrap(jar) : jar,
         headers: { 'X-Okapi-Tenant': 'diku' },
         crossTab: false,
         ...options,
@@ -53,7 +49,7 @@ export async function startEnv(serverOptions: Parameters<typeof createAuthServer
       return { session, fetch: jar }
     },
     async bearer(options = {}) {
-      const login = await fetch(`${url}/bearer/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: CREDENTIALS })
+      const login = await bearerLogin(url)
       if (login.status !== 201) throw new Error(`login failed: ${login.status}`)
       const session = createSession({
         scope: `${url}/api`,
@@ -86,42 +82,43 @@ export function record(session: Session) {
   }
 }
 
-/** One simulated browser: a cookie jar shared by every tab, each tab a session on one channel. */
-export function browserTabs(env: Env, defaults: Partial<SessionOptions>) {
+/**
+ * One simulated browser and its tabs: every tab a session on one channel name. Cookie
+ * transport (the default): the tabs share one cookie jar, like a browser's tabs. With
+ * `transport: 'bearer'` in `defaults`: bearer tabs on `${url}/api`, refreshing and logging out
+ * on the server's /bearer routes. `defaults` and each `open(options)` override the rest.
+ */
+export function browserTabs(env: Env, defaults: Partial<SessionOptions> = {}) {
   const jar = cookieFetch()
   const name = randomUUID()
   const tabs: Session[] = []
+  const bearer = defaults.transport === 'bearer'
+  const base: SessionOptions = bearer
+    ? {
+        scope: `${env.url}/api`,
+        refresh: { url: `${env.url}/bearer/refresh`, style: 'json' },
+        logout: `${env.url}/bearer/logout`,
+      }
+    : { scope: env.url, fetch: jar, headers: { 'X-Okapi-Tenant': 'diku' } }
+  const login = (): Promise<Response> =>
+    bearer ? bearerLogin(env.url) : jar(`${env.url}/authn/login-with-expiry`, { method: 'POST', headers: TENANT_HEADERS, body: CREDENTIALS })
   return {
     jar,
     name,
+    /** The BroadcastChannel name the tabs talk on. */
+    channelName: `rotor-auth:${name}`,
     tabs,
     open(options: Partial<SessionOptions> = {}) {
-      const tab = createSession({
-        scope: env.url,
-        fetch: jar,
-        headers: { 'X-Okapi-Tenant': 'diku' },
-        crossTab: { name },
-        ...defaults,
-        ...options,
-      })
+      const tab = createSession({ ...base, crossTab: { name }, ...defaults, ...options })
       tabs.push(tab)
       env.sessions.push(tab)
       return tab
     },
-    login() {
-      return jar(`${env.url}/authn/login-with-expiry`, { method: 'POST', headers: TENANT_HEADERS, body: CREDENTIALS })
+    /** Logs this browser in (cookies land in the jar); the answer is for `tab.start()`. */
+    login,
+    /** Logs in and starts `tab` with the answer. */
+    async start(tab: Session): Promise<void> {
+      await tab.start(await login())
     },
-  }
-}
-
-/** A Storage backed by a Map, so a test can look at what a session wrote. */
-export function memoryStorage() {
-  const map = new Map<string, string>()
-  return {
-    map,
-    getItem: (k: string) => map.get(k) ?? null,
-    setItem: (k: string, v: string) => void map.set(k, v),
-    removeItem: (k: string) => void map.delete(k),
-    dump: () => [...map.entries()].map(([k, v]) => `${k}=${v}`).join('\n'),
   }
 }

@@ -10,11 +10,11 @@ import fc from 'fast-check'
 import { createSession, RotationError, SessionExpiredError, type Session } from '../../src/index.js'
 import type { SessionOptions } from '../../src/types.js'
 import { ACCESS_COOKIE, cookieFetch, createAuthServer, type AuthServer } from '../../src/testing/index.js'
+import { CREDENTIALS, flowingClock, sleep } from '../helpers/index.js'
 
 export const AT = 60_000
 export const RT = 6 * AT
 const ORIGIN = 'http://auth.test'
-const CREDENTIALS = JSON.stringify({ username: 'diku_admin', password: 'admin' })
 /** Real ms within which every request and rotate() must settle. */
 export const SETTLE_BOUND = 3000
 const NULL_BODY = new Set([101, 103, 204, 205, 304])
@@ -77,20 +77,7 @@ export function scheduleArb(options: { maxCommands?: number } = {}): fc.Arbitrar
   })
 }
 
-/** A clock that flows with real time and jumps on command; the server shares it. */
-function jumpClock(start = Date.parse('2026-11-22T12:00:00Z')) {
-  const t0 = performance.now()
-  let jumped = 0
-  return {
-    now: () => Math.floor(start + (performance.now() - t0) + jumped),
-    advance(ms: number) {
-      jumped += ms
-    },
-  }
-}
-
 const macrotask = () => new Promise<void>(resolve => setImmediate(resolve))
-const sleep = (ms: number) => new Promise<void>(resolve => setTimeout(resolve, ms))
 
 type Attempt = { status: number; jti: string | undefined; why: 'ok' | 'expired' | 'revoked' | 'missing' }
 
@@ -133,7 +120,7 @@ export type RunOptions = {
 
 /** Runs one schedule; never throws for an invariant, returns the violations instead. */
 export async function runSchedule(schedule: Schedule, options: RunOptions = {}): Promise<RunResult> {
-  const clock = jumpClock()
+  const clock = flowingClock() // jumps on command; the server shares it
   const server = createAuthServer({ now: clock.now, accessTokenTtl: AT, refreshTokenTtl: RT })
   const violations: string[] = []
   const trace: string[] = []

@@ -3,16 +3,20 @@
  * HTTP, asserting what the server saw (stats, log) and what the callers got. The observed
  * outcome of every row is written down in docs/reliability.md.
  */
+import { randomUUID } from 'node:crypto'
 import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest'
 import { createSession, RotationError, SessionExpiredError } from '../../src/index.js'
-import { CREDENTIALS, manualClock, record, startEnv, TENANT_HEADERS, type Env } from '../helpers/session-env.js'
-import { browserTabs, flowingClock, refreshes, settle, tick } from './helpers.js'
+import { answeredFetch, browserTabs, channelWitness, countChannels, countTimers, CREDENTIALS, flowingClock, manualClock, record, sleep, startEnv, TENANT_HEADERS, waitFor, type Env } from '../helpers/index.js'
+import { refreshes, settle } from './helpers.js'
 
 const AT = 60_000
 const RT = 3_600_000
 const HOUR = 3_600_000
 
 const statuses = (responses: Response[]) => responses.map(r => r.status)
+/** The statuses of the state snapshots posted on a channel, in order. */
+const statesPosted = (heard: Array<Record<string, unknown>>) =>
+  heard.filter(m => m['type'] === 'state').map(m => (m['snapshot'] as { status: string }).status)
 
 describe('fault matrix (reference server over real HTTP)', () => {
   let clock: ReturnType<typeof manualClock>
@@ -64,14 +68,19 @@ describe('fault matrix (reference server over real HTTP)', () => {
     const log = record(session)
     env.server.fault('refresh', { hang: true })
     flowing.advance(AT + 1)
-    const started = Date.now()
+    const started = flowing.now()
+    const reported: Array<{ after: number; refreshCalls: number }> = []
+    session.on('rotate-error', () => reported.push({ after: flowing.now() - started, refreshCalls: env.server.stats.refreshCalls }))
     const responses = await Promise.all([1, 2].map(i => session.fetch(`${env.url}/api/${i}`)))
-    const waited = Date.now() - started
     expect(statuses(responses)).toEqual([200, 200])
-    // Not abandoned at refreshTimeout: a second refresh would present an RT the server may be
-    // about to accept. Given up only after LATE_ANSWER_FACTOR × refreshTimeout.
-    expect(waited).toBeGreaterThanOrEqual(3 * 300 - 10)
     expect(refreshes(env.server)).toEqual([{ status: 0, fault: 'hang' }, { status: 201 }])
+    // Not abandoned at refreshTimeout (a second refresh would present an RT the server may be
+    // about to accept): reported then, still awaited, and given up only at LATE_ANSWER_FACTOR ×
+    // refreshTimeout, both before the next attempt went out. Lower bounds on the session's
+    // clock: a busy machine only makes them later.
+    expect(reported.map(r => r.refreshCalls)).toEqual([1, 1])
+    expect(reported[0]!.after).toBeGreaterThanOrEqual(290)
+    expect(reported[1]!.after).toBeGreaterThanOrEqual(3 * 300 - 10)
     expect(env.server.stats).toMatchObject({ refreshCalls: 2, refreshGranted: 1, reusedRefused: 0, api401: 0 })
     // Reported when it went quiet (still awaited), then when it was given up.
     expect(log.of('rotate-error')).toMatchObject([
@@ -89,18 +98,24 @@ describe('fault matrix (reference server over real HTTP)', () => {
     const log = record(session)
     env.server.fault('refresh', { hang: true, times: Infinity })
     flowing.advance(AT + 1)
-    const started = Date.now()
+    const started = flowing.now()
     const results = await Promise.all([1, 2].map(i => settle(session.fetch(`${env.url}/api/${i}`))))
-    const waited = Date.now() - started
+    const waited = flowing.now() - started
+    // What the server had seen when the callers were let go: the first attempt (timed out
+    // at 300 ms), and at most the start of a second. Not a wall-clock bound: the session
+    // paces its attempts on its own clock, so a busy machine does not change this count,
+    // while a queueTimeout not applied would let further attempts through (or none settle).
+    const attemptsWhenRejected = env.server.stats.refreshCalls
     for (const r of results) {
       expect(r.ok).toBe(false)
       expect((r as { error: unknown }).error).toBeInstanceOf(RotationError)
       expect((r as { error: RotationError }).error.cause).toMatchObject({ name: 'TimeoutError' })
     }
-    expect(waited).toBeGreaterThanOrEqual(750)
-    expect(waited).toBeLessThan(2500)
+    expect(waited).toBeGreaterThanOrEqual(750) // not let go before queueTimeout (a lower bound: noise only adds)
+    expect(attemptsWhenRejected).toBeGreaterThanOrEqual(1)
+    expect(attemptsWhenRejected).toBeLessThanOrEqual(2)
+    expect(log.of('rotate-error')[0]).toMatchObject({ willRetry: true, error: { name: 'TimeoutError' } })
     expect(env.server.stats).toMatchObject({ refreshGranted: 0, reusedRefused: 0, api200: 0, api401: 0 })
-    expect(env.server.stats.refreshCalls).toBeGreaterThanOrEqual(1)
     expect(log.of('logout')).toEqual([])
     expect(session.state.status).toBe('active')
     env.server.clearFaults()
@@ -137,14 +152,19 @@ describe('fault matrix (reference server over real HTTP)', () => {
   })
 
   test('429 with Retry-After: 1 → the retry waits ≥ 1 s, no logout', async () => {
-    const { session } = await env.browser({ rotation: 'request', now: clock.now })
+    await env.close()
+    const flowing = flowingClock()
+    env = await startEnv({ now: flowing.now, accessTokenTtl: AT, refreshTokenTtl: RT })
+    const { session } = await env.browser({ rotation: 'request', now: flowing.now })
     const log = record(session)
     env.server.fault('refresh', { status: 429, retryAfter: 1 })
-    clock.advance(AT + 1)
-    const started = Date.now()
+    flowing.advance(AT + 1)
     expect((await session.fetch(`${env.url}/api/x`)).status).toBe(200)
-    expect(Date.now() - started).toBeGreaterThanOrEqual(950)
     expect(refreshes(env.server)).toEqual([{ status: 429, fault: 'status' }, { status: 201 }])
+    // The server saw the retry a Retry-After later (its log is on the clock the test shares
+    // with it; 50 ms of slack for a timer that Node starts from the event loop's cached time).
+    const [refused, retried] = env.server.log.filter(e => e.route === 'refresh')
+    expect(retried!.at - refused!.at).toBeGreaterThanOrEqual(950)
     expect(env.server.stats).toMatchObject({ refreshCalls: 2, refreshGranted: 1, reusedRefused: 0, api401: 0 })
     expect(log.of('logout')).toEqual([])
   })
@@ -334,7 +354,7 @@ describe('fault matrix (reference server over real HTTP)', () => {
     await vi.waitFor(() => expect(env.server.stats.refreshCalls).toBe(1))
     // The survivor's request waits behind the rotation lock the dying tab holds.
     const waiting = survivor.fetch(`${env.url}/api/waiting`)
-    await tick(20)
+    await sleep(20)
     rotating.dispose()
     expect((await dying).ok).toBe(false)
     expect(((await dying) as { error: unknown }).error).toMatchObject({ reason: 'disposed' })
@@ -360,9 +380,9 @@ describe('fault matrix (reference server over real HTTP)', () => {
     await vi.waitFor(() => expect(survivor.state.rotating).toBe(true))
     rotating.dispose()
     expect((await survivor.fetch(`${env.url}/api/x`)).status).toBe(200)
-    await tick(50)
     expect(survivor.state).toMatchObject({ status: 'active', generation: 2 })
-    expect(survivor.state.rotating).toBe(false)
+    // Well before the flag would expire on its own (after the longest refresh call, 10 s).
+    await waitFor(() => expect(survivor.state.rotating).toBe(false), { timeout: 2_000 })
   })
 
   test('the rotating tab is killed after the server accepted its RT (answer lost with the tab): the other tab presents the consumed RT', async () => {
@@ -376,7 +396,7 @@ describe('fault matrix (reference server over real HTTP)', () => {
     void settle(rotating.fetch(`${env.url}/api/dying`))
     await vi.waitFor(() => expect(env.server.stats.refreshGranted).toBe(1))
     const waiting = settle(survivor.fetch(`${env.url}/api/waiting`))
-    await tick(20)
+    await sleep(20)
     rotating.dispose()
     const result = await waiting
     expect(refreshes(env.server)).toEqual([{ status: 0, fault: 'hang' }, { status: 401, reused: true }])
@@ -394,7 +414,8 @@ describe('fault matrix (reference server over real HTTP)', () => {
     const uncaught: unknown[] = []
     const onError = (e: unknown) => uncaught.push(e)
     process.on('uncaughtException', onError)
-    const rogue = new BroadcastChannel(`rotor-auth:${b.name}`)
+    const rogue = channelWitness(b.channelName)
+    let heard: unknown[] = []
     try {
       const garbage: unknown[] = [
         null, undefined, 0, 42, 'state', '{"rotor":1}', [], [1, 2], true, new Uint8Array([1, 2, 3]),
@@ -416,42 +437,56 @@ describe('fault matrix (reference server over real HTTP)', () => {
         { rotor: 1, type: '__proto__', from: 'x' },
         JSON.parse('{"rotor":1,"type":"state","from":"x","__proto__":{"snapshot":{}}}'),
       ]
-      for (const g of garbage) rogue.postMessage(g)
-      await tick(40)
+      for (const g of garbage) rogue.post(g)
+      // Sentinel: a hello posted after the garbage. When both tabs have answered it they have
+      // handled all of it; anything they posted in reaction would have come before the answers.
+      heard = await rogue.ping(2)
     } finally {
       rogue.close()
       process.off('uncaughtException', onError)
     }
     expect(uncaught).toEqual([])
+    expect(heard).toMatchObject([
+      { type: 'state', snapshot: { status: 'active', generation: 1 } },
+      { type: 'state', snapshot: { status: 'active', generation: 1 } },
+    ])
     expect([tab.state, other.state]).toEqual(before)
     expect((await other.fetch(`${env.url}/api/x`)).status).toBe(200)
     expect(env.server.stats).toMatchObject({ refreshCalls: 0, api401: 0 })
   })
 
-  test('dispose() mid-rotation: waiting requests reject with reason "disposed", no timer left behind', async () => {
-    const timeouts = () => process.getActiveResourcesInfo().filter(r => r === 'Timeout').length
-    const before = timeouts()
-    const { session } = await env.browser({ rotation: 'timer', now: clock.now, crossTab: { name: `dispose-${Math.random()}` } })
-    const log = record(session)
-    env.server.fault('refresh', { hang: true })
-    clock.advance(AT + 1)
-    const waiting = [1, 2, 3].map(i => settle(session.fetch(`${env.url}/api/${i}`)))
-    await vi.waitFor(() => expect(env.server.stats.refreshCalls).toBe(1))
-    expect(session.state.rotating).toBe(true)
-    session.dispose()
-    for (const r of await Promise.all(waiting)) {
-      expect(r.ok).toBe(false)
-      expect((r as { error: unknown }).error).toBeInstanceOf(SessionExpiredError)
-      expect((r as { error: unknown }).error).toMatchObject({ reason: 'disposed' })
+  test('dispose() mid-rotation: waiting requests reject with reason "disposed", no timer or channel left behind', async () => {
+    const channels = countChannels()
+    const timers = countTimers()
+    try {
+      const { session } = await env.browser({ rotation: 'timer', now: clock.now, crossTab: { name: `dispose-${randomUUID()}` } })
+      const log = record(session)
+      env.server.fault('refresh', { hang: true })
+      clock.advance(AT + 1)
+      const waiting = [1, 2, 3].map(i => settle(session.fetch(`${env.url}/api/${i}`)))
+      await vi.waitFor(() => expect(env.server.stats.refreshCalls).toBe(1))
+      expect(session.state.rotating).toBe(true)
+      session.dispose()
+      for (const r of await Promise.all(waiting)) {
+        expect(r.ok).toBe(false)
+        expect((r as { error: unknown }).error).toBeInstanceOf(SessionExpiredError)
+        expect((r as { error: unknown }).error).toMatchObject({ reason: 'disposed' })
+      }
+      // Something to count: a session that opened nothing would pass the check below vacuously.
+      expect(channels.opened).toBeGreaterThan(0)
+      expect(timers.created).toBeGreaterThan(0)
+      await waitFor(() => expect({ openChannels: channels.opened - channels.closed, pendingTimers: timers.pending() }).toEqual({ openChannels: 0, pendingTimers: [] }))
+      expect(log.of('logout')).toEqual([]) // dispose is not a logout
+      expect(env.server.stats).toMatchObject({ refreshCalls: 1, refreshGranted: 0, reusedRefused: 0 })
+    } finally {
+      channels.restore()
+      timers.restore()
     }
-    await tick(10)
-    expect(timeouts()).toBeLessThanOrEqual(before)
-    expect(log.of('logout')).toEqual([]) // dispose is not a logout
-    expect(env.server.stats).toMatchObject({ refreshCalls: 1, refreshGranted: 0, reusedRefused: 0 })
   })
 
   test('logout racing a rotation in the same tab: the late answer does not revive the session', async () => {
-    const { session } = await env.browser({ rotation: 'request', now: clock.now })
+    let network!: ReturnType<typeof answeredFetch>
+    const { session } = await env.browser({ rotation: 'request', now: clock.now }, jar => (network = answeredFetch(jar)).fetch)
     const log = record(session)
     env.server.setLatency(150) // the refresh is processed at once, answered 150 ms later
     clock.advance(AT + 1)
@@ -460,7 +495,7 @@ describe('fault matrix (reference server over real HTTP)', () => {
     env.server.setLatency(0)
     await session.logout()
     expect((await pending).ok).toBe(false)
-    await tick(200)
+    await network.settled() // the late answer (or its abort) has been handled
     expect(session.state.status).toBe('signed-out')
     expect(log.of('rotate')).toEqual([])
     expect(log.of('logout')).toEqual([{ reason: 'user', origin: 'local' }])
@@ -469,10 +504,12 @@ describe('fault matrix (reference server over real HTTP)', () => {
 
   test('logout in another tab while this tab rotates (logout message arrives first): no tab revives', async () => {
     const b = browserTabs(env, { rotation: 'request', now: clock.now })
-    const rotating = b.open()
+    const network = answeredFetch(b.jar)
+    const rotating = b.open({ fetch: network.fetch })
     await rotating.start(await b.login())
     const other = b.open()
     const logs = [record(rotating), record(other)]
+    const witness = channelWitness(b.channelName)
     env.server.setLatency(150)
     clock.advance(AT + 1)
     const pending = settle(rotating.fetch(`${env.url}/api/x`))
@@ -482,7 +519,12 @@ describe('fault matrix (reference server over real HTTP)', () => {
     const result = await pending
     expect(result.ok).toBe(false)
     expect((result as { error: unknown }).error).toMatchObject({ reason: 'user' })
-    await tick(200)
+    // The late answer has been handled, and whatever a tab posted by then has arrived.
+    await network.settled()
+    const heard = await witness.sync()
+    witness.close()
+    expect(statesPosted(heard)).toContain('signed-out') // the other tab's logout
+    expect(statesPosted(heard)).not.toContain('active')
     expect([rotating.state.status, other.state.status]).toEqual(['signed-out', 'signed-out'])
     expect(logs.map(l => l.of('rotate'))).toEqual([[], []])
     expect(logs.map(l => l.of('logout'))).toEqual([[{ reason: 'user', origin: 'remote' }], [{ reason: 'user', origin: 'local' }]])
@@ -510,10 +552,12 @@ describe('fault matrix (reference server over real HTTP)', () => {
       await new Promise<void>(resolve => (gate = resolve))
       return new Response(body, { status: response.status, headers: response.headers })
     }
-    const rotating = b.open({ fetch: rotatingFetch })
+    const network = answeredFetch(rotatingFetch)
+    const rotating = b.open({ fetch: network.fetch })
     await rotating.start(await b.login())
     const other = b.open()
     const logs = [record(rotating), record(other)]
+    const witness = channelWitness(b.channelName)
     const otherStatuses: string[] = []
     other.on('change', s => {
       if (otherStatuses.at(-1) !== s.status) otherStatuses.push(s.status)
@@ -524,7 +568,12 @@ describe('fault matrix (reference server over real HTTP)', () => {
     await other.logout() // writes the logout to the shared state, posts it on the channel
     gate!() // the answer arrives before the channel delivers the logout message
     const result = await pending
-    await tick(100)
+    // The held answer has been handled, and whatever a tab posted by then has arrived.
+    await network.settled()
+    const heard = await witness.sync()
+    witness.close()
+    expect(statesPosted(heard)).toContain('signed-out') // the other tab's logout
+    expect(statesPosted(heard)).not.toContain('active')
     expect(result.ok).toBe(false)
     expect((result as { error: unknown }).error).toMatchObject({ reason: 'user' })
     expect(logs.map(l => l.of('rotate'))).toEqual([[], []])

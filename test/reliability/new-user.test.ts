@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url'
 import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest'
 import { createSession, RotationError, SessionExpiredError, type Session } from '../../src/index.js'
 import { realmCount } from '../../src/coordinator/realm.js'
-import { browserTabs, CREDENTIALS, manualClock, record, startEnv, type Env } from '../helpers/session-env.js'
+import { browserTabs, CREDENTIALS, manualClock, record, startEnv, type Env } from '../helpers/index.js'
 
 const AT = 60_000
 const RT = 3_600_000

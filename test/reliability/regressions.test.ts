@@ -7,13 +7,10 @@
  * The shrunk schedules depend on timing, so a replay runs the schedule until the violation
  * shows (the bug reproduces in 5–100 % of runs) or up to `tries` times.
  */
-import { randomUUID } from 'node:crypto'
 import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest'
-import { createSession, type Session } from '../../src/index.js'
-import type { SessionOptions } from '../../src/types.js'
-import { manualClock, record, startEnv, type Env } from '../helpers/session-env.js'
+import { answeredFetch, browserTabs, manualClock, record, startEnv, type Env } from '../helpers/index.js'
 import { runSchedule, type Schedule } from './chaos-harness.js'
-import { bearerLogin, browserTabs, refreshes, settle, tick } from './helpers.js'
+import { refreshes, settle } from './helpers.js'
 
 const AT = 60_000
 
@@ -84,32 +81,11 @@ describe('the same bugs, deterministic, over real HTTP', () => {
   })
   afterEach(() => env.close())
 
-  function bearerTabs(count: number, extra: Partial<SessionOptions> = {}) {
-    const name = randomUUID()
-    const tabs: Session[] = []
-    for (let i = 0; i < count; i++) {
-      const tab = createSession({
-        scope: `${env.url}/api`, transport: 'bearer', rotation: 'request', now: clock.now, crossTab: { name },
-        refresh: { url: `${env.url}/bearer/refresh`, style: 'json' }, logout: `${env.url}/bearer/logout`, ...extra,
-      })
-      tabs.push(tab)
-      env.sessions.push(tab)
-    }
-    return tabs
-  }
-
   test.each(['bearer', 'cookie'] as const)('bug 1 (%s): dispose() while its refresh answer is on the way — the other tab must not present the consumed RT', async transport => {
-    let a: Session
-    let b: Session
-    if (transport === 'bearer') {
-      ;[a, b] = bearerTabs(2) as [Session, Session]
-      await a.start(await bearerLogin(env.url))
-    } else {
-      const browser = browserTabs(env, { rotation: 'request', now: clock.now })
-      a = browser.open()
-      b = browser.open()
-      await a.start(await browser.login())
-    }
+    const browser = browserTabs(env, { transport, rotation: 'request', now: clock.now })
+    const a = browser.open()
+    const b = browser.open()
+    await browser.start(a)
     await vi.waitFor(() => expect(b.state.status).toBe('active'))
     const logB = record(b)
     env.server.setLatency(150) // processed at once, answered 150 ms later
@@ -128,17 +104,21 @@ describe('the same bugs, deterministic, over real HTTP', () => {
   })
 
   test('bug 2: logout() in tab A while A rotates and tab B waits to replay a 401 — B must not present the consumed RT', async () => {
-    const [a, b] = bearerTabs(2)
-    await a!.start(await bearerLogin(env.url))
-    await vi.waitFor(() => expect(b!.state.status).toBe('active'))
+    const network = answeredFetch(fetch)
+    const browser = browserTabs(env, { transport: 'bearer', rotation: 'request', now: clock.now, fetch: network.fetch })
+    const a = browser.open()
+    const b = browser.open()
+    await browser.start(a)
+    await vi.waitFor(() => expect(b.state.status).toBe('active'))
     env.server.revokeAccessTokens()
     env.server.setLatency(150) // every answer arrives 150 ms after the server processed it
-    const bRequest = settle(b!.fetch(`${env.url}/api/b`)) // 401 (revoked AT) at +150 ms, then a replay
-    void settle(a!.rotate()) // A's refresh is processed at once: RT1 consumed, RT2 on the way
+    const bRequest = settle(b.fetch(`${env.url}/api/b`)) // 401 (revoked AT) at +150 ms, then a replay
+    void settle(a.rotate()) // A's refresh is processed at once: RT1 consumed, RT2 on the way
     await vi.waitFor(() => expect(env.server.stats.refreshGranted).toBe(1))
-    void a!.logout() // aborts A's refresh; the logout itself is answered at +150 ms
+    void a.logout() // aborts A's refresh; the logout itself is answered at +150 ms
     const result = await bRequest
-    await tick(200)
+    // Every call either tab made (A's logout, a replay B might send) has been answered.
+    await network.settled()
     // Observed: B's replay took the lock A released and sent RT1 again (reusedRefused 1)
     // before A's logout reached the shared state.
     expect(env.server.stats.reusedRefused).toBe(0)

@@ -10,8 +10,8 @@ import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest'
 import { createSession, SessionExpiredError, type Session } from '../../src/index.js'
 import type { SessionOptions } from '../../src/types.js'
 import { cookieFetch, type CookieFetch } from '../../src/testing/index.js'
-import { manualClock, record, startEnv, type Env } from '../helpers/session-env.js'
-import { bearerLogin, browserTabs, memoryStorage, settle, tick } from './helpers.js'
+import { bearerLogin, browserTabs, manualClock, memoryStorage, record, startEnv, waitFor, type Env } from '../helpers/index.js'
+import { settle } from './helpers.js'
 
 const AT = 60_000
 
@@ -279,20 +279,11 @@ describe('forged channel messages (well-formed, from a foreign id)', () => {
     await env.close()
   })
 
+  /** Bearer tabs, and the rogue on their channel. */
   function bearerTabs(extra: Partial<SessionOptions> = {}) {
-    const name = randomUUID()
-    rogue = new BroadcastChannel(`rotor-auth:${name}`)
-    const tabs: Session[] = []
-    const open = () => {
-      const tab = createSession({
-        scope: `${env.url}/api`, transport: 'bearer', rotation: 'request', now: clock.now, crossTab: { name },
-        refresh: { url: `${env.url}/bearer/refresh`, style: 'json' }, logout: `${env.url}/bearer/logout`, ...extra,
-      })
-      tabs.push(tab)
-      env.sessions.push(tab)
-      return tab
-    }
-    return { open, tabs }
+    const b = browserTabs(env, { transport: 'bearer', rotation: 'request', now: clock.now, ...extra })
+    rogue = new BroadcastChannel(b.channelName)
+    return b
   }
 
   const forged = (snapshot: Record<string, unknown>) => ({ rotor: 1, type: 'state', from: 'attacker', snapshot })
@@ -303,7 +294,7 @@ describe('forged channel messages (well-formed, from a foreign id)', () => {
     await tab.start(await b.login())
     const other = b.open()
     const logs = [record(tab), record(other)]
-    rogue = new BroadcastChannel(`rotor-auth:${b.name}`)
+    rogue = new BroadcastChannel(b.channelName)
     env.server.fault('refresh', { hang: true })
     clock.advance(AT + 1)
     const waiting = settle(other.fetch(`${env.url}/api/waiting`))
@@ -397,9 +388,8 @@ describe('forged channel messages (well-formed, from a foreign id)', () => {
     clock.advance(AT + 1)
     expect((await tab.fetch(`${env.url}/api/x`)).status).toBe(200)
     expect(env.server.stats).toMatchObject({ refreshGranted: 1, api401: 0 })
-    await tick(20)
     // Any newer state clears the flag, this tab's own rotation included (it also expires
-    // after the longest a refresh call may take).
-    expect(tab.state.rotating).toBe(false)
+    // after the longest a refresh call may take, 10 s by default: longer than this wait).
+    await waitFor(() => expect(tab.state.rotating).toBe(false), { timeout: 2_000 })
   })
 })

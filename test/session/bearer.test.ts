@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, test } from 'vitest'
 import { createSession } from '../../src/index.js'
-import { manualClock, memoryStorage, record, startEnv, type Env } from '../helpers/session-env.js'
+import { manualClock, memoryStorage, record, startEnv, type Env } from '../helpers/index.js'
 
 const AT = 60_000
 

@@ -6,7 +6,7 @@
  */
 import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest'
 import { createSession, supersedes, type Coordinator, type Message, type OutgoingMessage, type Session, type Snapshot } from '../../src/index.js'
-import { record, startEnv, type Env } from '../helpers/session-env.js'
+import { record, startEnv, type Env } from '../helpers/index.js'
 
 /** One "origin": a store, a FIFO lock and a bus shared by the members it hands out. */
 function hub(options: { async?: boolean } = {}) {

@@ -1,6 +1,7 @@
+import { randomUUID } from 'node:crypto'
 import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest'
 import { createSession, SessionExpiredError } from '../../src/index.js'
-import { CREDENTIALS, manualClock, memoryStorage, record, startEnv, TENANT_HEADERS, type Env } from '../helpers/session-env.js'
+import { answeredFetch, countChannels, countTimers, CREDENTIALS, drain, manualClock, memoryStorage, record, startEnv, TENANT_HEADERS, waitFor, type Env } from '../helpers/index.js'
 import { cookieFetch } from '../../src/testing/index.js'
 
 const AT = 60_000
@@ -61,14 +62,23 @@ describe('session lifecycle', () => {
     expect(globalThis.fetch).toBe(original)
   })
 
-  test('the refresh and logout endpoints are never held behind a rotation', async () => {
-    const { session, fetch: jar } = await env.browser({ rotation: 'request', now: clock.now })
+  test.each([
+    ['refresh', '/authn/refresh', 201],
+    ['logout', '/authn/logout', 204],
+  ] as const)('the %s endpoint is never held behind a rotation', async (route, path, status) => {
+    const { session } = await env.browser({ rotation: 'request', now: clock.now })
+    env.server.fault('refresh', { hang: true })
     clock.advance(AT + 1)
-    // In scope, but it is the refresh endpoint itself: it must go straight out.
-    const response = await session.fetch(`${env.url}/authn/refresh`, { method: 'POST', headers: { 'X-Okapi-Tenant': 'diku' } })
-    expect(response.status).toBe(201)
-    expect(env.server.stats.refreshCalls).toBe(1)
-    void jar
+    // A managed request finds the AT expired and waits behind a rotation whose refresh hangs.
+    const held = session.fetch(`${env.url}/api/x`).catch(error => error)
+    await waitFor(() => env.server.stats.refreshCalls === 1 && session.state.rotating)
+    // In scope, but it is the session's own endpoint: it goes straight out, past the rotation.
+    const response = await session.fetch(`${env.url}${path}`, { method: 'POST', headers: { 'X-Okapi-Tenant': 'diku' } })
+    expect(response.status).toBe(status)
+    expect(env.server.log.map(e => [e.route, e.status])).toEqual([['login', 201], ['refresh', 0], [route, status]])
+    expect(session.state.rotating).toBe(true) // still held: nothing was sent behind the rotation
+    session.dispose()
+    expect(await held).toMatchObject({ reason: 'disposed' })
   })
 
   test('a reload resumes the cookie session from storage without rotating', async () => {
@@ -82,38 +92,51 @@ describe('session lifecycle', () => {
   })
 
   test('a rotation answer that arrives after logout never revives the session', async () => {
-    const { session } = await env.browser({ rotation: 'request', now: clock.now })
+    let network!: ReturnType<typeof answeredFetch>
+    const { session } = await env.browser({ rotation: 'request', now: clock.now }, jar => (network = answeredFetch(jar)).fetch)
     const log = record(session)
     env.server.setLatency(100)
     clock.advance(AT + 1)
     const pending = session.fetch(`${env.url}/api/x`)
-    await new Promise(r => setTimeout(r, 20))
+    // The server has granted the refresh; its answer is 100 ms away.
+    await waitFor(() => env.server.stats.refreshGranted === 1)
     expect(session.state.rotating).toBe(true)
     env.server.setLatency(0)
     const rejected = expect(pending).rejects.toBeInstanceOf(SessionExpiredError)
     await session.logout()
     await rejected
-    await new Promise(r => setTimeout(r, 150))
+    // Every call the session made has been answered (or aborted) and handled.
+    await network.settled()
+    expect(env.server.log.map(e => e.route)).toEqual(['login', 'refresh', 'logout'])
     expect(session.state.status).toBe('signed-out')
     expect(log.of('rotate')).toEqual([])
     expect(log.of('logout')).toEqual([{ reason: 'user', origin: 'local' }])
   })
 
   test('dispose() rejects waiting requests and leaves no timer or channel behind', async () => {
-    const before = process.getActiveResourcesInfo().filter(r => r === 'Timeout').length
-    const { session } = await env.browser({ crossTab: { name: `dispose-${Math.random()}` } })
-    env.server.fault('refresh', { hang: true })
-    clock.advance(AT + 1)
-    const pending = session.fetch(`${env.url}/api/x`)
-    await new Promise(r => setTimeout(r, 20))
-    session.dispose()
-    await expect(pending).rejects.toMatchObject({ reason: 'disposed' })
-    // A disposed session manages nothing: the request goes out untouched (expired AT → 401).
-    expect((await session.fetch(`${env.url}/api/x`)).status).toBe(401)
-    await expect(session.rotate()).rejects.toThrow(/after dispose/)
-    await new Promise(r => setTimeout(r, 10))
-    const after = process.getActiveResourcesInfo().filter(r => r === 'Timeout').length
-    expect(after).toBeLessThanOrEqual(before)
+    // Installed before the session exists: they count what it constructs, whenever it does.
+    const channels = countChannels()
+    const timers = countTimers()
+    try {
+      const { session } = await env.browser({ crossTab: { name: `dispose-${randomUUID()}` } })
+      env.server.fault('refresh', { hang: true })
+      clock.advance(AT + 1)
+      const pending = session.fetch(`${env.url}/api/x`)
+      await waitFor(() => env.server.stats.refreshCalls === 1) // the rotation is on the wire
+      session.dispose()
+      await expect(pending).rejects.toMatchObject({ reason: 'disposed' })
+      // A disposed session manages nothing: the request goes out untouched (expired AT → 401).
+      expect((await session.fetch(`${env.url}/api/x`)).status).toBe(401)
+      await expect(session.rotate()).rejects.toThrow(/after dispose/)
+      // Something to count: a session that opened nothing would pass the check below vacuously.
+      expect(channels.opened).toBeGreaterThan(0)
+      expect(timers.created).toBeGreaterThan(0)
+      // Every channel it opened is closed; every timer it set has fired or been cleared.
+      await waitFor(() => expect({ openChannels: channels.opened - channels.closed, pendingTimers: timers.pending() }).toEqual({ openChannels: 0, pendingTimers: [] }))
+    } finally {
+      channels.restore()
+      timers.restore()
+    }
   })
 
   test('on() returns its unsubscribe; change events follow the state', async () => {
@@ -139,16 +162,26 @@ describe('session lifecycle', () => {
     session.on('rotate', () => {
       throw new Error('listener bug')
     })
-    const errors: unknown[] = []
-    const onError = (e: unknown) => errors.push(e)
+    const heard: number[] = []
+    session.on('rotate', ({ state }) => heard.push(state.generation))
+    const uncaught: unknown[] = []
+    const onError = (e: unknown) => uncaught.push(e)
     process.on('uncaughtException', onError)
     try {
-      await session.rotate()
-      await new Promise(r => setTimeout(r, 5))
+      await session.rotate() // explicit
+      clock.advance(AT + 1)
+      expect((await session.fetch(`${env.url}/api/x`)).status).toBe(200) // behind an expired AT
+      // Not swallowed: reported as uncaught, as a browser reports a throwing event listener.
+      await waitFor(() => uncaught.length >= 2)
     } finally {
       process.off('uncaughtException', onError)
     }
-    expect(session.state.generation).toBe(2)
+    // The listener's own error, once per rotation, and nothing else: the session's flow did not throw.
+    expect(uncaught).toEqual([new Error('listener bug'), new Error('listener bug')])
+    // The next listener still ran each time, and the session went on rotating and serving.
+    expect(heard).toEqual([2, 3])
+    expect(session.state).toMatchObject({ status: 'active', generation: 3 })
+    expect(env.server.stats).toMatchObject({ refreshGranted: 2, api200: 1, api401: 0 })
   })
 
   test('the underlying fetch is always called unbound (a browser fetch throws "Illegal invocation" otherwise)', async () => {
@@ -194,8 +227,11 @@ describe('session lifecycle', () => {
       await vi.waitFor(() => expect(finishLogin).toBeDefined())
       session.dispose()
       expect(await pending).toMatchObject({ reason: 'disposed' })
-      finishLogin(await jar(`${env.url}/authn/login-with-expiry`, { method: 'POST', headers: TENANT_HEADERS, body: CREDENTIALS }))
-      await new Promise(r => setTimeout(r, 20))
+      // The answer is read to the end first, so that once it is handed over everything the
+      // session could do with it happens in memory, within the next turns of the event loop.
+      const login = await jar(`${env.url}/authn/login-with-expiry`, { method: 'POST', headers: TENANT_HEADERS, body: CREDENTIALS })
+      finishLogin(new Response(await login.arrayBuffer(), { status: login.status, headers: login.headers }))
+      await drain()
       expect([...live]).toEqual([])
     } finally {
       delete g['addEventListener']

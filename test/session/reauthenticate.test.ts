@@ -1,8 +1,6 @@
-import { randomUUID } from 'node:crypto'
 import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest'
-import { createSession, SessionExpiredError, type Session } from '../../src/index.js'
-import { cookieFetch } from '../../src/testing/index.js'
-import { CREDENTIALS, manualClock, record, startEnv, TENANT_HEADERS, type Env } from '../helpers/session-env.js'
+import { SessionExpiredError } from '../../src/index.js'
+import { browserTabs, manualClock, record, sleep, startEnv, type Env } from '../helpers/index.js'
 
 const AT = 60_000
 const RT = 600_000
@@ -16,20 +14,11 @@ describe('reauthenticate: the session would end, the app logs in again, nothing 
   })
   afterEach(() => env.close())
 
+  /** `count` tabs of one browser; the hook may call `login()` (the same cookie jar). */
   function tabs(count: number, reauthenticate: () => Promise<Response | void>) {
-    const jar = cookieFetch()
-    const name = randomUUID()
-    const list: Session[] = []
-    for (let i = 0; i < count; i++) {
-      const tab = createSession({
-        scope: env.url, fetch: jar, headers: { 'X-Okapi-Tenant': 'diku' }, crossTab: { name },
-        rotation: 'request', now: clock.now, reauthenticate,
-      })
-      list.push(tab)
-      env.sessions.push(tab)
-    }
-    const login = () => jar(`${env.url}/authn/login-with-expiry`, { method: 'POST', headers: TENANT_HEADERS, body: CREDENTIALS })
-    return { list, login }
+    const browser = browserTabs(env, { rotation: 'request', now: clock.now, reauthenticate })
+    for (let i = 0; i < count; i++) browser.open()
+    return { list: browser.tabs, login: browser.login }
   }
 
   test('RT refused: the hook runs once, queued requests are sent with the new session', async () => {
@@ -55,7 +44,7 @@ describe('reauthenticate: the session would end, the app logs in again, nothing 
     let calls = 0
     const { list, login } = tabs(3, async () => {
       calls++
-      await new Promise(r => setTimeout(r, 20)) // the user types their password
+      await sleep(20) // the user types their password
       return login()
     })
     await list[0]!.start(await login())
@@ -90,18 +79,15 @@ describe('reauthenticate: the session would end, the app logs in again, nothing 
   })
 
   test('a login that takes longer than queueTimeout still resumes the queued requests', async () => {
-    const jar = cookieFetch()
-    const login = () => jar(`${env.url}/authn/login-with-expiry`, { method: 'POST', headers: TENANT_HEADERS, body: CREDENTIALS })
-    const tab = createSession({
-      scope: env.url, fetch: jar, headers: { 'X-Okapi-Tenant': 'diku' }, crossTab: false, rotation: 'request',
-      now: clock.now, queueTimeout: 100,
+    const browser = browserTabs(env, {
+      crossTab: false, rotation: 'request', now: clock.now, queueTimeout: 100,
       reauthenticate: async () => {
-        await new Promise(r => setTimeout(r, 400)) // the user is typing
-        return login()
+        await sleep(400) // the user is typing
+        return browser.login()
       },
     })
-    env.sessions.push(tab)
-    await tab.start(await login())
+    const tab = browser.open()
+    await browser.start(tab)
     clock.advance(RT + 1)
     const responses = await Promise.all([1, 2].map(i => tab.fetch(`${env.url}/api/${i}`)))
     expect(responses.map(r => r.status)).toEqual([200, 200])

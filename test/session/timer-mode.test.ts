@@ -1,15 +1,8 @@
 import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest'
-import { record, startEnv, type Env } from '../helpers/session-env.js'
+import { record, startEnv, waitFor, type Env } from '../helpers/index.js'
 
 const AT = 60_000
 const RT = 3_600_000
-
-/** Lets real I/O (the HTTP round trips) finish while fake timers hold time still. */
-async function settle(env: Env, predicate: () => boolean) {
-  await vi.waitFor(() => {
-    if (!predicate()) throw new Error('not yet')
-  }, { timeout: 5000, interval: 5 })
-}
 
 describe('timer mode (R), cookie transport, over real HTTP with fake timers', () => {
   let env: Env
@@ -27,7 +20,7 @@ describe('timer mode (R), cookie transport, over real HTTP with fake timers', ()
     const log = record(session)
     for (let i = 1; i <= 10; i++) {
       await vi.advanceTimersByTimeAsync(AT * 0.8)
-      await settle(env, () => env.server.stats.refreshGranted === i && session.state.generation === i + 1)
+      await waitFor(() => env.server.stats.refreshGranted === i && session.state.generation === i + 1)
     }
     expect(env.server.stats).toMatchObject({ refreshCalls: 10, reusedRefused: 0 })
     expect(log.of('rotate').map(e => e.origin)).toEqual(Array(10).fill('local'))
@@ -43,7 +36,7 @@ describe('timer mode (R), cookie transport, over real HTTP with fake timers', ()
     expect(session.state.rotating).toBe(true)
     const pending = session.fetch(`${env.url}/api/during`)
     await vi.advanceTimersByTimeAsync(100)
-    await settle(env, () => env.server.stats.api200 === 1)
+    await waitFor(() => env.server.stats.api200 === 1)
     await vi.advanceTimersByTimeAsync(100)
     expect((await pending).status).toBe(200)
     const order = env.server.log.map(e => e.route)
@@ -74,7 +67,7 @@ describe('timer mode (R), cookie transport, over real HTTP with fake timers', ()
       const { session } = await env.browser()
       vi.setSystemTime(Date.now() + 2 * AT)
       target.dispatchEvent(new Event('online'))
-      await settle(env, () => session.state.generation === 2)
+      await waitFor(() => session.state.generation === 2)
       expect(env.server.stats).toMatchObject({ refreshCalls: 1, refreshGranted: 1 })
     } finally {
       delete g['addEventListener']
@@ -88,10 +81,10 @@ describe('timer mode (R), cookie transport, over real HTTP with fake timers', ()
     env.server.fault('refresh', { status: 503, times: 3 })
     await vi.advanceTimersByTimeAsync(AT * 0.8)
     for (let i = 0; i < 12 && env.server.stats.refreshGranted === 0; i++) {
-      await settle(env, () => !session.state.rotating)
+      await waitFor(() => !session.state.rotating)
       await vi.advanceTimersByTimeAsync(2000)
     }
-    await settle(env, () => env.server.stats.refreshGranted === 1)
+    await waitFor(() => env.server.stats.refreshGranted === 1)
     expect(env.server.stats.refreshCalls).toBe(4)
     expect(log.of('rotate-error').map(e => e.willRetry)).toEqual([true, true, true])
     expect(log.of('logout')).toEqual([])
@@ -106,7 +99,7 @@ describe('timer mode (R), cookie transport, over real HTTP with fake timers', ()
     // Exactly to the rotation point: advancing further in fake time would also fire the
     // refresh call's own timeout while its real HTTP round trip is still under way.
     await vi.advanceTimersByTimeAsync(60 * 24 * 3600_000 * 0.8 - 60_000)
-    await settle(env, () => session.state.generation === 2)
+    await waitFor(() => session.state.generation === 2)
     expect(env.server.stats.refreshCalls).toBe(1)
   })
 
@@ -115,7 +108,7 @@ describe('timer mode (R), cookie transport, over real HTTP with fake timers', ()
     const log = record(session)
     env.server.fault('refresh', { drop: true, times: Infinity })
     await vi.advanceTimersByTimeAsync(RT + 60_000)
-    await settle(env, () => session.state.status === 'signed-out')
+    await waitFor(() => session.state.status === 'signed-out')
     expect(log.of('logout')).toEqual([{ reason: 'expired', origin: 'local' }])
     expect(env.server.stats.refreshGranted).toBe(0)
   })

@@ -3,6 +3,7 @@ import { describe, expect, test } from 'vitest'
 import { parseMessage, parseSnapshot, SIGNED_OUT, supersedes, type Message, type Snapshot } from '../../src/coordinator/protocol.js'
 import { createLocalCoordinator, type LocalCoordinatorOptions } from '../../src/coordinator/local.js'
 import type { StorageLike } from '../../src/types.js'
+import { memoryStorage, sleep, waitFor } from '../helpers/index.js'
 
 type Shared = ReturnType<typeof createLocalCoordinator>
 type SharedOptions = LocalCoordinatorOptions
@@ -19,26 +20,6 @@ const active = (generation: number, extra: Partial<Snapshot> = {}): Snapshot => 
   ...extra,
 })
 const signedOut = (generation: number, extra: Partial<Snapshot> = {}): Snapshot => ({ ...SIGNED_OUT, generation, ...extra })
-
-function memoryStorage(): StorageLike & { map: Map<string, string> } {
-  const map = new Map<string, string>()
-  return {
-    map,
-    getItem: key => map.get(key) ?? null,
-    setItem: (key, value) => void map.set(key, value),
-    removeItem: key => void map.delete(key),
-  }
-}
-
-const sleep = (ms: number) => new Promise<void>(resolve => setTimeout(resolve, ms))
-
-async function waitFor(condition: () => boolean, timeout = 1000): Promise<void> {
-  const deadline = Date.now() + timeout
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('waitFor: timed out')
-    await sleep(2)
-  }
-}
 
 const KEY = 'rotor-auth:test'
 

@@ -1,18 +1,10 @@
 /** Unit tests for src/core/options.ts: validation (a TypeError naming the option) and defaults. */
 import { describe, expect, test } from 'vitest'
 import { normalizeOptions } from '../../src/core/options.js'
-import type { SessionOptions, StorageLike } from '../../src/types.js'
+import type { SessionOptions } from '../../src/types.js'
+import { memoryStorage } from '../helpers/index.js'
 
 const SCOPE = 'https://h/okapi'
-
-function memoryStorage(): StorageLike {
-  const map = new Map<string, string>()
-  return {
-    getItem: key => map.get(key) ?? null,
-    setItem: (key, value) => void map.set(key, value),
-    removeItem: key => void map.delete(key),
-  }
-}
 
 /** Options as an untyped caller (plain JS) could pass them. */
 const loose = (options: Record<string, unknown>) => options as unknown as SessionOptions

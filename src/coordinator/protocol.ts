@@ -19,6 +19,15 @@ export function supersedes(a: Snapshot, b: Snapshot): boolean {
   return a.generation > b.generation || (a.generation === b.generation && a.status === 'signed-out' && b.status === 'active')
 }
 
+/**
+ * The highest generation accepted from a peer or storage: one rotation a second for 35,000
+ * years. A forged `Number.MAX_SAFE_INTEGER` would otherwise leave no room to count up (+1 is
+ * lost to rounding beyond it) and wedge every tab in an endless rotation loop.
+ */
+export const MAX_GENERATION = 2 ** 40
+
+const validGeneration = (g: unknown): g is number => typeof g === 'number' && Number.isSafeInteger(g) && g >= 0 && g <= MAX_GENERATION
+
 const nullableNumber = (v: unknown) => v === null || (typeof v === 'number' && Number.isFinite(v))
 const optionalString = (v: unknown) => v === undefined || typeof v === 'string'
 const REASONS = new Set(['expired', 'rejected', 'user', 'idle'])
@@ -27,7 +36,7 @@ const REASONS = new Set(['expired', 'rejected', 'user', 'idle'])
 export function parseSnapshot(value: unknown): Snapshot | undefined {
   if (typeof value !== 'object' || value === null) return undefined
   const s = value as Record<string, unknown>
-  if (typeof s['generation'] !== 'number' || !Number.isSafeInteger(s['generation']) || s['generation'] < 0) return undefined
+  if (!validGeneration(s['generation'])) return undefined
   if (s['status'] !== 'active' && s['status'] !== 'signed-out') return undefined
   if (!nullableNumber(s['issuedAt']) || !nullableNumber(s['accessExpiresAt']) || !nullableNumber(s['refreshExpiresAt'])) return undefined
   if (!optionalString(s['accessToken']) || !optionalString(s['refreshToken'])) return undefined
@@ -60,7 +69,7 @@ export function parseMessage(data: unknown): Message | undefined {
     case 'rotating':
     case 'rotated': {
       const generation = m['generation']
-      if (typeof generation !== 'number' || !Number.isSafeInteger(generation) || generation < 0) return undefined
+      if (!validGeneration(generation)) return undefined
       if (m['type'] === 'rotating') return { rotor: 1, type: 'rotating', from, generation }
       return typeof m['ok'] === 'boolean' ? { rotor: 1, type: 'rotated', from, generation, ok: m['ok'] } : undefined
     }

@@ -136,7 +136,9 @@ export async function callRefresh(call: RefreshCall): Promise<Tokens> {
     const slow = call.clock.after(call.timeout, () => call.onSlow?.(timedOut()))
     const giveUp = call.clock.after(call.timeout * LATE_ANSWER_FACTOR, () => lost.abort(timedOut()))
     const signal = given ? AbortSignal.any([given, lost.signal]) : lost.signal
-    return base(input, { ...init, signal }).finally(() => {
+    // Never follow a redirect with a refresh token, whatever fetch wrapper is underneath
+    // (ky sets it on its Request; a cookie-jar wrapper may only read it from init).
+    return base(input, { ...init, redirect: 'manual', signal }).finally(() => {
       slow.cancel()
       giveUp.cancel()
     })
@@ -157,6 +159,8 @@ export async function callRefresh(call: RefreshCall): Promise<Tokens> {
     headers,
     ...(requestBody === undefined ? {} : { body: requestBody }),
     ...(call.credentials === undefined ? {} : { credentials: call.credentials }),
+    // Never follow: a 307 to another origin would re-post the RT there.
+    redirect: 'manual',
     signal: call.signal,
     // Timeouts are send()'s: a late answer is still taken (LATE_ANSWER_FACTOR).
     timeout: false,
@@ -205,7 +209,8 @@ export async function callLogout(
 ): Promise<void> {
   if (!cfg.logoutURL) return
   const headers = new Headers(cfg.headers)
-  const init: RequestInit = { method: 'POST', headers, signal: AbortSignal.timeout(cfg.refreshTimeout) }
+  // Never follow: a redirect would carry the RT (or the logout) to wherever it points.
+  const init: RequestInit = { method: 'POST', headers, redirect: 'manual', signal: AbortSignal.timeout(cfg.refreshTimeout) }
   if (cfg.transport === 'cookie') init.credentials = 'include'
   else {
     if (tokens.accessToken) headers.set('authorization', `Bearer ${tokens.accessToken}`)
@@ -231,6 +236,10 @@ export async function callLogout(
  * may have spent the RT (see isTransient).
  */
 async function readAnswer(response: Response, now: () => number): Promise<Tokens> {
+  if (response.type === 'opaqueredirect' || (response.status >= 300 && response.status < 400)) {
+    await response.body?.cancel().catch(() => undefined)
+    throw new Error(`rotor-auth: the refresh endpoint redirected (HTTP ${response.status}); redirects are not followed with a refresh token`)
+  }
   if (REFUSED.has(response.status)) throw await refusal(response)
   if (!response.ok) throw new Error(`rotor-auth: refresh answered HTTP ${response.status}`)
   const type = response.headers.get('content-type') ?? ''

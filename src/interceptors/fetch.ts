@@ -1,6 +1,6 @@
 /** The session's fetch: scope → gate → send → at most one replay, in that order, each step calling only later ones. */
 import type { Gate } from '../core/gate.js'
-import { requestURL } from '../utils/scope.js'
+import { fetchTarget, requestURL } from '../utils/scope.js'
 
 /** What an interceptor (fetch or XHR) needs from the session; both go through the same gate. */
 export type Interception = {
@@ -58,9 +58,11 @@ function authorize(input: RequestInfo | URL, init: RequestInit | undefined, ic: 
 }
 
 export function createFetch(ic: Interception): typeof fetch {
-  return function rotorFetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response> {
+  return function rotorFetch(given: RequestInfo | URL, init?: RequestInit): Promise<Response> {
     // 1. Scope: everything that is not the session's passes through untouched.
-    if (!ic.managing()) return ic.base()(input, init)
+    if (!ic.managing()) return ic.base()(given, init)
+    // Judged on, and sent to, the one string fetch would use.
+    const input = fetchTarget(given)
     const url = requestURL(input)
     if (url === undefined || !ic.manages(url)) return ic.base()(input, init)
     // 2. Gate. Hot path: a usable AT and nothing in flight → straight out, no extra await.

@@ -51,15 +51,25 @@ export function createScope(scope: ScopeOption): ScopeMatcher {
   return matchers.length === 1 ? matchers[0]! : url => matchers.some(match => match(url))
 }
 
-/** The URL a fetch call targets, or undefined when it cannot be parsed (then it is not ours). */
-export function requestURL(input: RequestInfo | URL): URL | undefined {
+/**
+ * The URL a fetch call targets, or undefined when it cannot be parsed (then it is not ours).
+ * `target` is a string or a Request (see fetchTarget): exactly what fetch will be given.
+ */
+export function requestURL(target: string | Request): URL | undefined {
   try {
-    if (typeof input === 'string') return new URL(input, baseURL())
-    if (input instanceof URL) return input
-    return new URL(input.url)
+    return typeof target === 'string' ? new URL(target, baseURL()) : new URL(target.url)
   } catch {
     return undefined
   }
+}
+
+/**
+ * What fetch will actually use: fetch turns anything but a Request into a string with
+ * `String(input)`. A URL subclass or a `{ toString }` object may name one origin to a check
+ * and another to fetch; converting once and sending that same string closes the gap.
+ */
+export function fetchTarget(input: RequestInfo | URL): string | Request {
+  return typeof input === 'string' || input instanceof Request ? input : String(input)
 }
 
 /** A URL's path without trailing slashes. */

@@ -1,6 +1,6 @@
 /** Unit tests for the default coordinator (src/coordinator/): snapshot ordering, message validation, storage, lock, channel. */
 import { describe, expect, test } from 'vitest'
-import { parseMessage, parseSnapshot, SIGNED_OUT, supersedes, type Message, type Snapshot } from '../../src/coordinator/protocol.js'
+import { MAX_GENERATION, parseMessage, parseSnapshot, SIGNED_OUT, supersedes, type Message, type Snapshot } from '../../src/coordinator/protocol.js'
 import { createLocalCoordinator, type LocalCoordinatorOptions } from '../../src/coordinator/local.js'
 import type { StorageLike } from '../../src/types.js'
 import { memoryStorage, sleep, waitFor } from '../helpers/index.js'
@@ -45,6 +45,16 @@ describe('supersedes', () => {
     expect(supersedes(active(3), active(3, { accessExpiresAt: T + 999_999 }))).toBe(false)
     expect(supersedes(signedOut(3), signedOut(3))).toBe(false)
     expect(supersedes(SIGNED_OUT, SIGNED_OUT)).toBe(false)
+  })
+})
+
+describe('generation bounds (a forged huge generation wedged every tab)', () => {
+  test('parseSnapshot and parseMessage refuse generations beyond MAX_GENERATION, MAX_SAFE_INTEGER among them', () => {
+    for (const generation of [Number.MAX_SAFE_INTEGER, MAX_GENERATION + 1]) {
+      expect(parseSnapshot(active(generation))).toBeUndefined()
+      expect(parseMessage({ rotor: 1, type: 'rotating', from: 'x', generation })).toBeUndefined()
+    }
+    expect(parseSnapshot(active(MAX_GENERATION))).toMatchObject({ generation: MAX_GENERATION })
   })
 })
 

@@ -1,6 +1,6 @@
 /** Unit tests for src/utils/scope.ts: scope matching, request URLs and default endpoints. */
 import { describe, expect, test } from 'vitest'
-import { createScope, defaultEndpoint, endpointKey, requestURL } from '../../src/utils/scope.js'
+import { createScope, defaultEndpoint, endpointKey, fetchTarget, requestURL } from '../../src/utils/scope.js'
 
 /** The session recognises its refresh/logout endpoints by comparing endpoint keys. */
 const sameEndpoint = (a: URL, b: URL) => endpointKey(a) === endpointKey(b)
@@ -125,9 +125,22 @@ describe('requestURL', () => {
     expect(requestURL('https://h/okapi/x?y=1')?.href).toBe('https://h/okapi/x?y=1')
   })
 
-  test('returns a URL as it is', () => {
+  test('a URL is judged by the string fetch makes of it', () => {
     const url = new URL('https://h/okapi/x')
-    expect(requestURL(url)).toBe(url)
+    expect(fetchTarget(url)).toBe('https://h/okapi/x')
+    expect(requestURL(fetchTarget(url))?.href).toBe(url.href)
+  })
+
+  test('a URL subclass or { toString } object: judged on what toString gives, as fetch uses it', () => {
+    class Lying extends URL {
+      override toString() {
+        return 'https://evil.example/steal'
+      }
+    }
+    const lying = new Lying('https://h/okapi/x')
+    expect(requestURL(fetchTarget(lying))?.origin).toBe('https://evil.example')
+    const object = { url: 'https://h/okapi/x', toString: () => 'https://evil.example/steal' } as unknown as URL
+    expect(requestURL(fetchTarget(object))?.origin).toBe('https://evil.example')
   })
 
   test('reads the url of a Request', () => {

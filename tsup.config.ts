@@ -1,14 +1,20 @@
-import { defineConfig } from 'tsup'
+import { defineConfig, type Options } from 'tsup'
 
-export default defineConfig({
+const shared: Options = {
   entry: { index: 'src/index.ts', 'testing/index': 'src/testing/index.ts' },
-  format: ['esm', 'cjs'],
   dts: true,
-  clean: true,
   sourcemap: true,
   target: 'es2022',
-  // Dependencies and peers stay external (tsup's default). jose and ky are ESM-only, so the
-  // CJS build relies on Node >= 20.19's require(esm); hence `engines.node`.
   // The testing entry's cookie jar loads these lazily; they are optional peers.
   external: ['msw', 'msw/node', 'fetch-cookie', 'tough-cookie'],
-})
+}
+
+export default defineConfig([
+  // ESM: dependencies stay external (a user's bundler dedupes them); the refresh call is a
+  // chunk of its own, loaded on demand.
+  { ...shared, format: ['esm'], clean: true },
+  // CJS: jose and ky are ESM-only. Kept external, `require(esm)` hands back their namespace,
+  // and the interop reads its `default` as the namespace again (ky.default.post is not a
+  // function: the CJS build could never refresh). Bundled in, they just work.
+  { ...shared, format: ['cjs'], noExternal: ['jose', 'ky'] },
+])

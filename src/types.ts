@@ -226,6 +226,7 @@ export type SessionOptions = {
    * What sessions of one name share, replacing the default (BroadcastChannel + Web Locks, or
    * in-process in Node). See `Coordinator` for the guarantees it must give.
    * @default the platform's
+   * @example myWorkerCoordinator   // one object per session; dispose() closes it
    */
   coordinator?: Coordinator
   /**
@@ -246,17 +247,12 @@ export type SessionOptions = {
   /**
    * The underlying fetch.
    * @default globalThis.fetch, looked up at call time (or the fetch `install()` wrapped)
+   * @example cookieFetch()   // rotor-auth/testing: a fetch with its own cookie jar
    */
   fetch?: typeof fetch
-  /**
-   * Clock, for tests.
-   * @default Date.now
-   */
+  /** Clock, for tests. @default Date.now @example () => fakeNow */
   now?: () => number
-  /**
-   * Timers, for tests.
-   * @default the platform's setTimeout/clearTimeout, looked up at call time
-   */
+  /** Timers, for tests. @default the platform's, looked up at call time @example { setTimeout: fake.set, clearTimeout: fake.clear } */
   timers?: Timers
   /**
    * A managed request whose AT expires within this many ms is held for a rotation first.
@@ -268,17 +264,21 @@ export type SessionOptions = {
    * How long a managed request may wait for a rotation that keeps failing transiently
    * before it rejects with `RotationError` (time spent waiting for `reauthenticate` does not count).
    * @default 30000
+   * @example 5000
    */
   queueTimeout?: number
   /**
-   * Timeout of one refresh HTTP attempt.
+   * After this long without an answer a refresh attempt is reported (`rotate-error`); it is
+   * still awaited, under the lock, up to 3× as long (a second refresh could reuse the RT).
    * @default 10000
+   * @example 5000
    */
   refreshTimeout?: number
   /**
    * Retries inside one refresh call on network errors, 408/429/5xx, with exponential
    * backoff, full jitter and `Retry-After`.
    * @default 2
+   * @example 0
    */
   refreshRetries?: number
   /**
@@ -286,12 +286,10 @@ export type SessionOptions = {
    * only (the tokens live in HttpOnly cookies); the bearer transport keeps its tokens in
    * memory unless `persist: true`.
    * @default true for 'cookie', false for 'bearer'
+   * @example true
    */
   persist?: boolean
-  /**
-   * Where `persist` writes.
-   * @default globalThis.localStorage where it exists
-   */
+  /** Where `persist` writes. @default globalThis.localStorage where it exists @example sessionStorage */
   storage?: StorageLike
 }
 

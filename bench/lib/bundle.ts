@@ -44,6 +44,51 @@ export async function measure(input: BundleInput): Promise<Measured> {
   return { minified: code.byteLength, gzipped: gzipSync(code, { level: 9 }).byteLength }
 }
 
+export type Chunks = {
+  /** The entry and every chunk it imports statically: what a page downloads before createSession runs. */
+  main: Measured
+  /** Chunks reached only through a dynamic import() (loaded in the background, on demand). */
+  onDemand: Measured
+}
+
+/** Sums minified and gzipped sizes (each file gzipped on its own, as it is served). */
+function sum(files: Array<{ contents: Uint8Array }>): Measured {
+  let minified = 0
+  let gzipped = 0
+  for (const f of files) {
+    minified += f.contents.byteLength
+    gzipped += gzipSync(f.contents, { level: 9 }).byteLength
+  }
+  return { minified, gzipped }
+}
+
+/** The entry built as a bundler with code splitting builds it: the main chunk and what loads on demand. */
+export async function measureChunks(entry: string): Promise<Chunks> {
+  const result = await build({
+    ...BROWSER_BUILD,
+    entryPoints: [entry],
+    splitting: true,
+    outdir: 'out',
+    metafile: true,
+    define: { 'process.env.NODE_ENV': '"production"' },
+  })
+  const outputs = result.metafile!.outputs
+  const js = Object.keys(outputs).filter(path => path.endsWith('.js'))
+  const entryOut = js.find(path => outputs[path]!.entryPoint !== undefined)!
+  const main = new Set<string>()
+  const visit = (path: string) => {
+    if (main.has(path)) return
+    main.add(path)
+    for (const imported of outputs[path]!.imports) if (imported.kind === 'import-statement') visit(imported.path)
+  }
+  visit(entryOut)
+  const file = (path: string) => result.outputFiles!.find(f => f.path.endsWith(path.replace(/^out\//, '/')))!
+  return {
+    main: sum(js.filter(path => main.has(path)).map(file)),
+    onDemand: sum(js.filter(path => !main.has(path)).map(file)),
+  }
+}
+
 /** Rotor's whole browser bundle, dependencies (jose, ky) included: what the budget limits. */
 export const ROTOR_ALL_IN: BundleInput = { entry: 'src/index.ts' }
 /** Rotor's own code, jose and ky left out. */

@@ -1,0 +1,165 @@
+/** One refresh call over HTTP: ky's retries with each failed attempt reported, late answers awaited, the answer read. */
+import ky, { HTTPError, TimeoutError } from 'ky'
+import { RefreshRefusedError } from '../errors.js'
+import { tokensFrom, tokensFromResponse, type Tokens } from './grant.js'
+import { LATE_ANSWER_FACTOR, type RefreshCall, type RefreshSpec } from './refresh.js'
+
+/** Statuses after which the server has definitively refused the refresh token. */
+const REFUSED = new Set([400, 401, 403, 422])
+/** Statuses ky retries (with backoff, jitter and Retry-After); everything else is an answer. */
+const RETRIED = [408, 429, 500, 502, 503, 504]
+/** Statuses whose `Retry-After` is honoured instead of the backoff. */
+const AFTER = [413, 429, 503]
+/** ky's backoff: 300 ms doubling per retry, capped, with full jitter. */
+const BACKOFF_BASE_MS = 300
+const BACKOFF_LIMIT_MS = 10_000
+
+/** `Retry-After` in ms (seconds or an HTTP date), or undefined. */
+function retryAfter(response: Response): number | undefined {
+  const value = response.headers.get('retry-after')
+  if (!value) return undefined
+  const seconds = Number(value)
+  const ms = Number.isNaN(seconds) ? Date.parse(value) - Date.now() : seconds * 1000
+  return Number.isFinite(ms) ? Math.max(0, ms) : undefined
+}
+
+/**
+ * The delay before retry number `retryCount`, or undefined when the failure is not retried.
+ * ky asks before every retry; answering here (rather than in ky's `beforeRetry`, which runs
+ * after the delay) lets the session report each failed attempt the moment it fails, with when
+ * the next one goes.
+ */
+function retryDelay(error: unknown, retryCount: number, signal: AbortSignal): number | undefined {
+  // A timed-out attempt is never retried here: the server may have accepted the RT.
+  if (signal.aborted || error instanceof TimeoutError || (error as Error | undefined)?.name === 'TimeoutError') return undefined
+  if (error instanceof HTTPError) {
+    const { status } = error.response
+    if (!RETRIED.includes(status)) return undefined
+    const after = AFTER.includes(status) ? retryAfter(error.response) : undefined
+    if (after !== undefined) return after
+  }
+  return Math.random() * Math.min(BACKOFF_LIMIT_MS, BACKOFF_BASE_MS * 2 ** (retryCount - 1))
+}
+
+async function refusal(response: Response): Promise<RefreshRefusedError> {
+  let detail = ''
+  try {
+    const text = await response.text()
+    const body = JSON.parse(text) as { error?: unknown }
+    detail = typeof body.error === 'string' ? body.error : text.slice(0, 80)
+  } catch {
+    // The status alone is the verdict.
+  }
+  return new RefreshRefusedError(response.status, detail)
+}
+
+function body(spec: Extract<RefreshSpec, { kind: 'url' }>, refreshToken: string | undefined, headers: Headers): BodyInit | undefined {
+  switch (spec.style) {
+    case 'folio':
+      return undefined
+    case 'json':
+      headers.set('content-type', 'application/json')
+      return JSON.stringify({ refreshToken })
+    case 'oauth2': {
+      const form = new URLSearchParams({ grant_type: 'refresh_token', refresh_token: refreshToken ?? '' })
+      if (spec.clientId !== undefined) form.set('client_id', spec.clientId)
+      return form
+    }
+  }
+}
+
+/**
+ * One refresh, with ky's timeout and retries (network errors, 408/429/5xx; exponential
+ * backoff with full jitter; `Retry-After` honoured). Resolves with the new tokens; rejects
+ * with RefreshRefusedError when the RT was definitively refused, anything else when the
+ * failure is transient.
+ *
+ * A timeout is not retried here: the server may have accepted the RT and only the answer
+ * was lost, and sending the same RT again would make the server revoke the whole family.
+ */
+export async function callRefresh(call: RefreshCall): Promise<Tokens> {
+  const { spec } = call
+  // ky calls `options.fetch(…)` and a custom refresh calls `ctx.fetch(…)`: a bare
+  // `window.fetch` invoked with such a `this` throws "Illegal invocation" in browsers.
+  const base = call.fetch
+  // Deadlines count from when the answering attempt was *sent*: a laptop that slept while the
+  // answer was on its way must not read the sleep as clock skew and stretch the new AT.
+  let sentAt = call.now()
+  const sentClock = () => sentAt
+  const send: typeof fetch = (input, init) => {
+    sentAt = call.now()
+    const timedOut = () => new DOMException(`rotor-auth: no refresh answer within ${call.timeout} ms`, 'TimeoutError')
+    const lost = new AbortController()
+    const given = init?.signal ?? (input instanceof Request ? input.signal : undefined)
+    const slow = call.clock.after(call.timeout, () => call.onSlow?.(timedOut()))
+    const giveUp = call.clock.after(call.timeout * LATE_ANSWER_FACTOR, () => lost.abort(timedOut()))
+    const signal = given ? AbortSignal.any([given, lost.signal]) : lost.signal
+    // Never follow a redirect with a refresh token, whatever fetch wrapper is underneath
+    // (ky sets it on its Request; a cookie-jar wrapper may only read it from init).
+    return base(input, { ...init, redirect: 'manual', signal }).finally(() => {
+      slow.cancel()
+      giveUp.cancel()
+    })
+  }
+  if (spec.kind === 'custom') {
+    const result = await spec.fn({ fetch: send, refreshToken: call.refreshToken, signal: call.signal, headers: new Headers(call.headers) })
+    if (typeof Response !== 'undefined' && result instanceof Response) return readAnswer(result, sentClock)
+    return tokensFrom(result, sentClock)
+  }
+  if ((spec.style === 'json' || spec.style === 'oauth2') && call.refreshToken === undefined) {
+    throw new RefreshRefusedError(0, 'no refresh token is held')
+  }
+  const headers = new Headers(call.headers)
+  const requestBody = body(spec, call.refreshToken, headers)
+  let delay = 0
+  const response = await ky.post(spec.url, {
+    fetch: send,
+    headers,
+    ...(requestBody === undefined ? {} : { body: requestBody }),
+    ...(call.credentials === undefined ? {} : { credentials: call.credentials }),
+    // Never follow: a 307 to another origin would re-post the RT there.
+    redirect: 'manual',
+    signal: call.signal,
+    // Timeouts are send()'s: a late answer is still taken (LATE_ANSWER_FACTOR).
+    timeout: false,
+    throwHttpErrors: status => RETRIED.includes(status),
+    retry: {
+      limit: call.retries,
+      methods: ['post'],
+      statusCodes: RETRIED,
+      shouldRetry: ({ error, retryCount }) => {
+        const ms = retryDelay(error, retryCount, call.signal)
+        if (ms === undefined) return false
+        delay = ms
+        call.onRetry?.(error, ms)
+        return true
+      },
+      // The delay was decided in shouldRetry, Retry-After and jitter included.
+      delay: () => delay,
+      jitter: false,
+      backoffLimit: Number.POSITIVE_INFINITY,
+    },
+  })
+  return readAnswer(response, sentClock)
+}
+
+/**
+ * A 2xx that is not JSON (an HTML maintenance page, a captive portal) came from something in
+ * front of the auth server, which never saw the RT: transient, for every transport. A JSON
+ * answer that is no grant, or a body cut off on the way, came from the server itself, which
+ * may have spent the RT (see isTransient).
+ */
+async function readAnswer(response: Response, now: () => number): Promise<Tokens> {
+  if (response.type === 'opaqueredirect' || (response.status >= 300 && response.status < 400)) {
+    await response.body?.cancel().catch(() => undefined)
+    throw new Error(`rotor-auth: the refresh endpoint redirected (HTTP ${response.status}); redirects are not followed with a refresh token`)
+  }
+  if (REFUSED.has(response.status)) throw await refusal(response)
+  if (!response.ok) throw new Error(`rotor-auth: refresh answered HTTP ${response.status}`)
+  const type = response.headers.get('content-type') ?? ''
+  if (/html|text\/plain/i.test(type)) {
+    await response.body?.cancel().catch(() => undefined)
+    throw new Error(`rotor-auth: refresh answered HTTP ${response.status} with ${type}, not a grant (a proxy or maintenance page?)`)
+  }
+  return tokensFromResponse(response, now)
+}

@@ -1,0 +1,51 @@
+/**
+ * The published builds, as a user loads them: `npm run build`, then a child `node` requires
+ * the CJS build (and imports the ESM one), logs in to the reference server and rotates. The
+ * CJS build could never refresh before (ky's default export lost in require(esm) interop).
+ */
+import { execFile } from 'node:child_process'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { promisify } from 'node:util'
+import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import { ROOT } from '../../bench/lib/bundle.js'
+
+const run = promisify(execFile)
+const dir = mkdtempSync(join(tmpdir(), 'rotor-dist-'))
+
+/** The same job in both module systems: log in, rotate, print what the server counted. */
+function job(load: string): string {
+  return `${load}
+  const server = createAuthServer({ accessTokenTtl: 60000 })
+  const { url, close } = await server.listen()
+  const login = await fetch(url + '/bearer/login', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'diku_admin', password: 'admin' }) })
+  const session = createSession({ scope: url + '/api', transport: 'bearer', refresh: { url: url + '/bearer/refresh', style: 'json' }, logout: false })
+  await session.start(login)
+  await session.rotate()
+  const api = await session.fetch(url + '/api/x')
+  console.log(JSON.stringify({ generation: session.state.generation, granted: server.stats.refreshGranted, api: api.status }))
+  session.dispose()
+  await close()`
+}
+
+describe('the built package', () => {
+  beforeAll(async () => {
+    await run(process.execPath, [join(ROOT, 'node_modules/tsup/dist/cli-default.js')], { cwd: ROOT })
+  }, 120_000)
+  afterAll(() => rmSync(dir, { recursive: true, force: true }))
+
+  test.each([
+    ['CommonJS (require)', 'job.cjs', `const { createSession } = require(${JSON.stringify(join(ROOT, 'dist/index.cjs'))})
+  const { createAuthServer } = require(${JSON.stringify(join(ROOT, 'dist/testing/index.cjs'))})
+  ;(async () => {`, '})()'],
+    ['ESM (import)', 'job.mjs', `const { createSession } = await import(${JSON.stringify(join(ROOT, 'dist/index.js'))})
+  const { createAuthServer } = await import(${JSON.stringify(join(ROOT, 'dist/testing/index.js'))})
+  {`, '}'],
+  ])('%s: logs in, rotates through the on-demand refresh chunk, and sends with the new AT', async (_name, file, head, tail) => {
+    const path = join(dir, file)
+    writeFileSync(path, `${job(head)}\n${tail}\n`)
+    const { stdout } = await run(process.execPath, [path], { cwd: ROOT })
+    expect(JSON.parse(stdout.trim())).toEqual({ generation: 2, granted: 1, api: 200 })
+  }, 30_000)
+})

@@ -53,6 +53,8 @@ export function createSession(options: SessionOptions): Session {
     shared: cfg.coordinator !== undefined || cfg.channelName !== undefined,
     rotatingTimeout: cfg.refreshTimeout * LATE_ANSWER_FACTOR * (cfg.refreshRetries + 1) + 1000,
     onActivity: at => idle?.remoteActivity(at),
+    // The tab running reauthenticate() closed: the next one in the lock takes the job over.
+    onHandover: () => void rotator.rotateFrom(machine.snapshot.generation).catch(() => undefined),
   })
   const scheduler: Scheduler = new Scheduler({
     machine, clock, now, rotation: cfg.rotation, rotateAt: cfg.rotateAt,
@@ -171,9 +173,12 @@ export function createSession(options: SessionOptions): Session {
     dispose() {
       if (machine.disposed) return
       // Waiting requests end now; a refresh already on the wire is not aborted when other
-      // tabs may need its answer (the server may have spent the RT); it is bounded by
-      // refreshTimeout, and the coordinator closes after it.
-      const rotation = coordinator.hasPeers() ? machine.flight('rotation') : undefined
+      // tabs may need its answer (the server may have spent the RT), and a reauthenticate()
+      // running here is stopped and handed over to them; the coordinator closes after both.
+      const peers = coordinator.hasPeers()
+      const rotation = peers ? machine.flight('rotation') : undefined
+      const ending = peers ? machine.flight('ending') : undefined
+      rotator.dispose()
       machine.dispose(rotation !== undefined)
       scheduler.dispose()
       idle?.dispose()
@@ -182,10 +187,10 @@ export function createSession(options: SessionOptions): Session {
         sync.close()
         coordinator.close()
       }
-      if (!rotation) return close()
+      if (!rotation && !ending) return close()
       // Bounded as documented: refreshTimeout from dispose(), however late answers are awaited.
       const abandon = clock.after(cfg.refreshTimeout, () => machine.abandon())
-      void rotation.catch(() => undefined).finally(() => (abandon.cancel(), close()))
+      void Promise.allSettled([rotation, ending]).finally(() => (abandon.cancel(), close()))
     },
   }
 }

@@ -118,6 +118,11 @@ export type Snapshot = {
   refreshToken?: string
   /** Why the session ended, when signed out. */
   reason?: LogoutReason
+  /**
+   * Active, but this generation's RT is dead (refused, or both tokens expired) and a tab that
+   * was re-authenticating went away: the next holder of the lock re-authenticates, never refreshes.
+   */
+  ending?: 'expired' | 'rejected'
 }
 
 /** What sessions of one name tell each other (the cross-tab protocol). */
@@ -127,6 +132,11 @@ export type Message =
   | { rotor: 1; type: 'rotated'; from: string; generation: number; ok: boolean }
   | { rotor: 1; type: 'hello'; from: string }
   | { rotor: 1; type: 'activity'; from: string; at: number }
+  /**
+   * `reauthenticate()` runs in the sender (`active: true`) or is over (`false`); `handover`: the
+   * sender was disposed before it finished, and another tab must take the job.
+   */
+  | { rotor: 1; type: 'reauthenticating'; from: string; active: boolean; handover?: 'expired' | 'rejected' }
 
 type Payload<M> = M extends Message ? Omit<M, 'rotor' | 'from'> : never
 /** A message as a session posts it; the coordinator adds `rotor` and `from`. */
@@ -233,11 +243,13 @@ export type SessionOptions = {
    * Called once across all tabs when the session would end (both tokens expired, or the RT
    * refused), e.g. to show a login form. Waiting requests hold until it settles, however
    * long (`queueTimeout` does not apply); a grant or login Response resumes them, anything
-   * else (or a throw) logs out.
+   * else (or a throw) logs out. Every tab waits for it, not only the one running it. `signal`
+   * aborts when that tab is disposed (closed) first: the hook should close its form, and
+   * another tab takes the job over.
    * @default none: the session ends
    * @example () => showLoginDialog()   // resolves with the login Response
    */
-  reauthenticate?: () => Promise<Grant | Response | void>
+  reauthenticate?: (context: { signal: AbortSignal }) => Promise<Grant | Response | void>
   /**
    * Log out after `timeout` ms without activity in any tab; `idle-warning` fires `warning` ms before.
    * @default false

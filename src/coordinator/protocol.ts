@@ -42,6 +42,7 @@ export function parseSnapshot(value: unknown): Snapshot | undefined {
   if (!optionalString(s['accessToken']) || !optionalString(s['refreshToken'])) return undefined
   if (s['status'] === 'active' && (typeof s['accessExpiresAt'] !== 'number' || typeof s['issuedAt'] !== 'number')) return undefined
   if (s['reason'] !== undefined && !REASONS.has(s['reason'] as string)) return undefined
+  if (s['ending'] !== undefined && s['ending'] !== 'expired' && s['ending'] !== 'rejected') return undefined
   const snapshot: Snapshot = {
     generation: s['generation'],
     status: s['status'],
@@ -52,6 +53,7 @@ export function parseSnapshot(value: unknown): Snapshot | undefined {
   if (typeof s['accessToken'] === 'string') snapshot.accessToken = s['accessToken']
   if (typeof s['refreshToken'] === 'string') snapshot.refreshToken = s['refreshToken']
   if (typeof s['reason'] === 'string') snapshot.reason = s['reason'] as LogoutReason
+  if (typeof s['ending'] === 'string') snapshot.ending = s['ending'] as 'expired' | 'rejected'
   return snapshot
 }
 
@@ -77,6 +79,11 @@ export function parseMessage(data: unknown): Message | undefined {
       return { rotor: 1, type: 'hello', from }
     case 'activity':
       return typeof m['at'] === 'number' && Number.isFinite(m['at']) ? { rotor: 1, type: 'activity', from, at: m['at'] } : undefined
+    case 'reauthenticating': {
+      const { active, handover } = m
+      if (typeof active !== 'boolean' || (handover !== undefined && handover !== 'expired' && handover !== 'rejected')) return undefined
+      return handover === undefined ? { rotor: 1, type: 'reauthenticating', from, active } : { rotor: 1, type: 'reauthenticating', from, active, handover }
+    }
     default:
       return undefined
   }

@@ -53,7 +53,11 @@ export class Gate {
 
   constructor(options: GateOptions) {
     this.#o = options
-    options.machine.watch(() => this.pump())
+    options.machine.watch(transition => {
+      // Another tab's login started or ended: waiting for it is no failure, the wait starts over.
+      if (transition === 'reauth') this.#extend()
+      this.pump()
+    })
   }
 
   /** The hot path: a usable AT and nothing in flight. */
@@ -116,12 +120,12 @@ export class Gate {
     if (machine.pending()) {
       // reauthenticate() may be a person typing a password: that wait does not count
       // against queueTimeout. Logout and dispose still wake the waiters.
-      const deadline = this.#o.now() + this.#o.queueTimeout
-      for (const w of this.#waiters) w.deadline = Math.max(w.deadline, deadline)
+      this.#extend()
       return this.#arm()
     }
     const snap = machine.snapshot
     if (snap.status !== 'active') return this.#rejectAll(new SessionExpiredError(snap.reason ?? 'expired'))
+    if (machine.remoteReauth) this.#extend()
     if (machine.flight('rotation')) return this.#arm()
     const usable = machine.usable()
     let needRotation = false
@@ -149,6 +153,12 @@ export class Gate {
       else void this.#o.rotate(snap.generation).catch(() => undefined)
     }
     this.#arm()
+  }
+
+  /** Deadlines start over from now: a login (here or in another tab) is not a failure. */
+  #extend(): void {
+    const deadline = this.#o.now() + this.#o.queueTimeout
+    for (const w of this.#waiters) w.deadline = Math.max(w.deadline, deadline)
   }
 
   #settle(w: Waiter, reason?: unknown): void {
@@ -194,7 +204,7 @@ export class Gate {
     const inFlight = machine.flight('rotation') !== undefined
     for (const w of [...this.#waiters]) {
       if (w.deadline > at) continue
-      if (!machine.pending() && (inFlight || this.#lastErrorAt >= w.since)) {
+      if (!machine.pending() && !machine.remoteReauth && (inFlight || this.#lastErrorAt >= w.since)) {
         this.#settle(
           w,
           new RotationError(`rotor-auth: no usable access token within queueTimeout (${queueTimeout} ms): refresh kept failing`, {

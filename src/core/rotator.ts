@@ -14,7 +14,7 @@ export type RotatorOptions = {
   /** The refresh call, with everything but the per-call parts bound. */
   refresh: (call: Pick<RefreshCall, 'refreshToken' | 'signal' | 'onRetry' | 'onSlow'>) => Promise<Tokens>
   isTransient: (error: unknown) => boolean
-  reauthenticate: (() => Promise<Grant | Response | void>) | undefined
+  reauthenticate: ((context: { signal: AbortSignal }) => Promise<Grant | Response | void>) | undefined
   /** A transient failure: returns when the next attempt goes (ms); success resets it. */
   backoff: { failed(error: unknown): number; succeeded(): void; stalled(error: unknown): void }
 }
@@ -23,6 +23,8 @@ export class Rotator {
   readonly #o: RotatorOptions
   /** Consecutive failed attempts since the last success, for `rotate-error`'s `attempt`. */
   #failures = 0
+  /** Aborts the reauthenticate() running here (this tab is being disposed). */
+  #reauth: AbortController | undefined
 
   constructor(options: RotatorOptions) {
     this.#o = options
@@ -49,6 +51,8 @@ export class Rotator {
       const snap = machine.snapshot
       if (snap.status !== 'active') throw new SessionExpiredError(snap.reason ?? 'expired')
       if (snap.generation > generation) return
+      // A tab that owed a re-authentication went away before it finished: take it over.
+      if (snap.ending) return this.#endLocked(snap.ending, generation)
       sync.rotating(snap.generation)
       let tokens: Tokens
       try {
@@ -108,6 +112,11 @@ export class Rotator {
     return this.#o.machine.disposed ? undefined : this.#o.reauthenticate
   }
 
+  /** This tab is being disposed: a reauthenticate() running here is told to stop, and handed over. */
+  dispose(): void {
+    this.#reauth?.abort(new SessionExpiredError('disposed'))
+  }
+
   #end(reason: 'expired' | 'rejected'): Promise<never> {
     return Promise.resolve(this.#o.sync.publishEnd(reason)).then(() => Promise.reject(new SessionExpiredError(reason)))
   }
@@ -120,24 +129,38 @@ export class Rotator {
     const { machine, sync, now } = this.#o
     const reauthenticate = this.#reauthenticate()
     if (!reauthenticate) return this.#end(reason)
+    const controller = (this.#reauth = new AbortController())
     const ending = (async () => {
       // A login completed in another tab (since `generation`) satisfies this one too.
       await sync.catchUp()
-      if (machine.snapshot.status === 'active' && machine.snapshot.generation > generation) return
+      if (machine.snapshot.status === 'active' && machine.snapshot.generation > generation && !machine.snapshot.ending) return
       let result: Grant | Response | void
+      sync.reauthenticating(true)
       try {
-        result = await reauthenticate()
+        result = await reauthenticate({ signal: controller.signal })
       } catch {
         result = undefined
       }
+      if (controller.signal.aborted) throw controller.signal.reason
       if (result === undefined || result === null) throw new SessionExpiredError(reason)
       const tokens = await tokensFrom(result, now)
       assertUsable(tokens, now())
       await sync.publish(tokens, 'login')
-    })().catch(async (error: unknown) => {
-      await sync.publishEnd(reason)
-      throw error instanceof SessionExpiredError ? error : new SessionExpiredError(reason, undefined, { cause: error })
-    })
+    })().then(
+      () => sync.reauthenticating(false),
+      async (error: unknown) => {
+        if (controller.signal.aborted) {
+          // Disposed mid-login: the job is handed to another tab, with the verdict recorded
+          // (under the lock still) so that nobody presents the dead RT meanwhile.
+          await sync.markEnding(reason)
+          sync.reauthenticating(false, reason)
+          throw new SessionExpiredError('disposed')
+        }
+        sync.reauthenticating(false)
+        await sync.publishEnd(reason)
+        throw error instanceof SessionExpiredError ? error : new SessionExpiredError(reason, undefined, { cause: error })
+      },
+    )
     machine.track('ending', ending)
     return ending
   }

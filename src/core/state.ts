@@ -12,7 +12,7 @@ import { SIGNED_OUT } from '../coordinator/protocol.js'
 export type Flight = 'rotation' | 'ending' | 'joining'
 
 /** What changed, for the parts that react (gate, scheduler, idle). */
-export type Transition = 'entered' | 'ended' | 'flight' | 'disposed'
+export type Transition = 'entered' | 'ended' | 'flight' | 'disposed' | 'reauth'
 
 /**
  * States: signed-out → active (login, or adopting another tab's) → active (rotation, local or
@@ -31,6 +31,8 @@ export class SessionMachine {
   #life = new AbortController()
   #disposed = false
   #remoteRotating = false
+  /** Another tab runs reauthenticate(): waiting requests here do not time out meanwhile. */
+  #remoteReauth = false
   readonly #flights: Record<Flight, Promise<void> | undefined> = { rotation: undefined, ending: undefined, joining: undefined }
 
   constructor(options: { now: () => number; leeway: number | undefined }) {
@@ -86,7 +88,8 @@ export class SessionMachine {
   /** The AT can be sent now without risking a 401 for expiry. */
   usable(): boolean {
     const s = this.#snap
-    return s.status === 'active' && s.accessExpiresAt !== null && this.#now() < s.accessExpiresAt - this.leeway()
+    // A generation marked `ending` has a dead RT behind it: its AT is not to be trusted either.
+    return s.status === 'active' && s.ending === undefined && s.accessExpiresAt !== null && this.#now() < s.accessExpiresAt - this.leeway()
   }
 
   /** A managed request may go out at once: a usable AT and nothing in flight to wait for. */
@@ -118,9 +121,9 @@ export class SessionMachine {
    * tab's rotation adopted. A login, or any active snapshot after signed-out, is a new
    * incarnation (`fresh`): a new life, and the idle clock starts over.
    */
-  enter(snapshot: Snapshot, origin: Origin, how: 'login' | 'rotate' | 'adopt'): void {
+  enter(snapshot: Snapshot, origin: Origin, how: 'login' | 'rotate' | 'adopt' | 'mark'): void {
     const wasActive = this.#snap.status === 'active'
-    const rotated = how === 'rotate' || (how === 'adopt' && wasActive)
+    const rotated = how === 'rotate' || (how === 'adopt' && wasActive && snapshot.ending === undefined)
     // A disposed session may still commit a refresh it finished for the other tabs; it
     // starts no new life.
     if (this.#life.signal.aborted && !this.#disposed) this.#life = new AbortController()
@@ -157,6 +160,17 @@ export class SessionMachine {
       this.#emitChange()
     }
     promise.then(settle, settle)
+  }
+
+  get remoteReauth(): boolean {
+    return this.#remoteReauth
+  }
+
+  /** Another tab started (true) or ended (false) a reauthenticate(): waiting requests start over. */
+  setRemoteReauth(active: boolean): void {
+    if (this.#remoteReauth === active) return
+    this.#remoteReauth = active
+    this.#notify('reauth')
   }
 
   /** Another tab says it is rotating (true) or done (false). */

@@ -25,6 +25,8 @@ export type SyncOptions = {
   rotatingTimeout: number
   /** Another tab's user activity. */
   onActivity: (at: number) => void
+  /** A tab that was re-authenticating was disposed first: this one may take the job. */
+  onHandover: () => void
 }
 
 export class Sync {
@@ -86,6 +88,7 @@ export class Sync {
   adopt(snapshot: Snapshot): void {
     const { machine, transport } = this.#o
     if (!supersedes(snapshot, machine.snapshot)) return
+    machine.setRemoteReauth(false)
     if (snapshot.status === 'signed-out') {
       this.#clearRotating()
       machine.end(snapshot, 'remote')
@@ -144,6 +147,25 @@ export class Sync {
     return base.then(stored => share(signedOut(Math.max(local, stored?.generation ?? 0) + 1)))
   }
 
+  /**
+   * Records, under the lock, that this generation's RT is dead and re-authentication is owed:
+   * the next holder of the lock re-authenticates instead of presenting the RT again.
+   */
+  markEnding(reason: 'expired' | 'rejected'): void | Promise<void> {
+    const { coordinator, machine } = this.#o
+    return when(coordinator.read(), base => {
+      const snapshot: Snapshot = { ...machine.snapshot, generation: Math.max(machine.snapshot.generation, base?.generation ?? 0) + 1, ending: reason }
+      return when(coordinator.write(snapshot), () => {
+        coordinator.post({ type: 'state', snapshot })
+        machine.enter(snapshot, 'local', 'mark')
+      })
+    })
+  }
+
+  reauthenticating(active: boolean, handover?: 'expired' | 'rejected'): void {
+    this.#o.coordinator.post(handover ? { type: 'reauthenticating', active, handover } : { type: 'reauthenticating', active })
+  }
+
   rotating(generation: number): void {
     this.#o.coordinator.post({ type: 'rotating', generation })
   }
@@ -183,6 +205,10 @@ export class Sync {
         return
       case 'activity':
         this.#o.onActivity(message.at)
+        return
+      case 'reauthenticating':
+        machine.setRemoteReauth(message.active)
+        if (message.handover) this.#o.onHandover()
         return
     }
   }

@@ -332,3 +332,53 @@ describe('12. a slow refresh answer', () => {
     expect(logs.flatMap(l => l.of('logout'))).toEqual([])
   })
 })
+
+describe('13. dispose() while reauthenticate() is pending', () => {
+  // Before: the other tabs kept rotating: true, got RotationError every queueTimeout, and
+  // never re-authenticated or logged out.
+  test('the hook is aborted, another tab takes the job over, the others wait (past queueTimeout) and then go out', async () => {
+    const name = randomUUID()
+    let closedForm = false
+    const takeovers: number[] = []
+    const tabs: Session[] = []
+    for (let i = 0; i < 3; i++) {
+      const tab = createSession({
+        ...bearerOptions(),
+        crossTab: { name },
+        rotation: 'request',
+        queueTimeout: 300,
+        reauthenticate:
+          i === 0
+            ? ({ signal }) =>
+                new Promise((_resolve, reject) =>
+                  signal.addEventListener('abort', () => {
+                    closedForm = true
+                    reject(signal.reason)
+                  }),
+                )
+            : async () => {
+                takeovers.push(i)
+                return bearerLogin()
+              },
+      })
+      env.sessions.push(tab)
+      tabs.push(tab)
+    }
+    await tabs[0]!.start(await bearerLogin())
+    await vi.waitFor(() => expect(tabs.every(t => t.state.status === 'active')).toBe(true))
+    env.server.restart() // every token forgotten: the next refresh is refused
+    const first = tabs[0]!.fetch(`${env.url}/api/0`).catch((e: unknown) => e)
+    await vi.waitFor(() => expect(env.server.stats.refreshCalls).toBe(1))
+    let settled = 0
+    const others = tabs.slice(1).map((t, i) => t.fetch(`${env.url}/api/${i + 1}`).finally(() => settled++))
+    await new Promise(resolve => setTimeout(resolve, 900)) // three queueTimeouts: still waiting, not RotationError
+    expect(settled).toBe(0)
+    tabs[0]!.dispose()
+    expect(closedForm).toBe(true)
+    expect(await first).toBeInstanceOf(SessionExpiredError)
+    expect((await Promise.all(others)).map(r => r.status)).toEqual([200, 200])
+    expect(takeovers).toHaveLength(1)
+    // Nobody presented the dead RT again: the one refused refresh is all the server saw.
+    expect(env.server.stats).toMatchObject({ refreshCalls: 1, reusedRefused: 0, logins: 2 })
+  })
+})

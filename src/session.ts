@@ -1,5 +1,6 @@
 /** createSession: builds the parts of a session, wires them together, and is the `Session` facade. */
 import { createLocalCoordinator } from './coordinator/local.js'
+import { webLocks } from './coordinator/locks.js'
 import { Gate } from './core/gate.js'
 import { assertUsable, tokensFrom } from './core/grant.js'
 import { IdleTracker } from './core/idle.js'
@@ -74,6 +75,8 @@ export function createSession(options: SessionOptions): Session {
     machine, sync, now, reauthenticate: cfg.reauthenticate,
     lock: fn => coordinator.lock(fn),
     isTransient: error => isTransient(error, transport),
+    // A browser's tabs share bearer tokens by message only; in one realm (Node) the store has them.
+    probeFirst: () => transport === 'bearer' && !cfg.persistTokens && cfg.coordinator === undefined && webLocks() !== undefined,
     refresh: refresher(cfg, base, clock),
     // Waiting requests count failures against their deadline; the scheduler backs off.
     backoff: {

@@ -246,7 +246,10 @@ export function normalizeOptions(options: SessionOptions): Config {
     queueTimeout: positive('queueTimeout', options.queueTimeout, 30_000),
     refreshTimeout: positive('refreshTimeout', options.refreshTimeout, 10_000),
     refreshRetries,
-    storage: persist ? storage : undefined,
+    // Bearer tabs sharing a name keep the generation and expirations (never the tokens) where
+    // every tab reads them synchronously: the tab that takes the lock next must see that a
+    // newer generation exists even before the message carrying its tokens has arrived.
+    storage: persist || (transport === 'bearer' && channelName !== undefined) ? storage : undefined,
     persistTokens: persist && transport === 'bearer',
   }
 }

@@ -6,6 +6,11 @@ import type { RefreshCall } from './refresh.js'
 import type { SessionMachine } from './state.js'
 import type { Sync } from './sync.js'
 
+/** How long a lock holder waits for the tokens of a generation another tab already published. */
+const TOKENS_IN_FLIGHT_MS = 1000
+/** How long a lock holder listens for other tabs' newer state before it refreshes (see Sync.probe). */
+const PROBE_MS = 60
+
 export type RotatorOptions = {
   machine: SessionMachine
   sync: Sync
@@ -14,6 +19,8 @@ export type RotatorOptions = {
   /** The refresh call, with everything but the per-call parts bound. */
   refresh: (call: Pick<RefreshCall, 'refreshToken' | 'signal' | 'onRetry' | 'onSlow'>) => Promise<Tokens>
   isTransient: (error: unknown) => boolean
+  /** Ask the other tabs before refreshing: bearer tokens shared by message only, peers present. */
+  probeFirst: () => boolean
   reauthenticate: ((context: { signal: AbortSignal }) => Promise<Grant | Response | void>) | undefined
   /** A transient failure: returns when the next attempt goes (ms); success resets it. */
   backoff: { failed(error: unknown): number; succeeded(): void; stalled(error: unknown): void }
@@ -46,11 +53,22 @@ export class Rotator {
     await this.#o.lock(async () => {
       // Another tab may have rotated while we waited for the lock: adopt, do not refresh.
       // A second refresh with the same RT makes a rotating-RT server revoke the family.
-      await sync.catchUp()
+      const unseen = await sync.catchUp()
       if (life.aborted) throw life.reason
       const snap = machine.snapshot
       if (snap.status !== 'active') throw new SessionExpiredError(snap.reason ?? 'expired')
       if (snap.generation > generation) return
+      if (unseen) {
+        // Another tab rotated and its tokens (bearer: by message only) have not arrived: wait
+        // for them; refreshing now would present the RT that tab just spent.
+        await sync.awaitNewer(snap.generation, TOKENS_IN_FLIGHT_MS)
+        if (machine.snapshot.generation > generation) return
+        throw new Error('rotor-auth: another tab rotated and its tokens have not reached this one yet')
+      }
+      if (this.#o.probeFirst()) {
+        await sync.probe(PROBE_MS)
+        if (machine.snapshot.generation > generation) return
+      }
       // A tab that owed a re-authentication went away before it finished: take it over.
       if (snap.ending) return this.#endLocked(snap.ending, generation)
       sync.rotating(snap.generation)

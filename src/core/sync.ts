@@ -78,10 +78,45 @@ export class Sync {
     })
   }
 
-  /** Adopts whatever newer state the store holds (another tab's rotation or logout). */
-  catchUp(): void | Promise<void> {
-    return when(this.#o.coordinator.read(), shared => {
-      if (shared) this.adopt(shared)
+  /**
+   * Adopts whatever newer state the store holds (another tab's rotation or logout). Resolves
+   * with a newer generation it could not adopt: a bearer snapshot whose tokens are still on
+   * their way by message.
+   */
+  catchUp(): Promise<Snapshot | undefined> {
+    return Promise.resolve(this.#o.coordinator.read()).then(shared => {
+      if (!shared) return undefined
+      this.adopt(shared)
+      return supersedes(shared, this.#o.machine.snapshot) ? shared : undefined
+    })
+  }
+
+  /**
+   * Asks the other tabs for their state and waits `ms` for newer answers. A browser's
+   * localStorage is not strongly consistent across tabs: the lock holder may read a stale
+   * generation right after another tab wrote a newer one, so with bearer tokens (which travel
+   * by message only) it asks before it presents an RT that tab may just have spent.
+   */
+  probe(ms: number): Promise<void> {
+    const generation = this.#o.machine.snapshot.generation
+    this.#o.coordinator.post({ type: 'hello' })
+    return this.awaitNewer(generation, ms)
+  }
+
+  /** Resolves once this tab holds a generation above `generation`, or after `ms`. */
+  awaitNewer(generation: number, ms: number): Promise<void> {
+    const { machine, clock } = this.#o
+    if (machine.snapshot.generation > generation) return Promise.resolve()
+    return new Promise<void>(resolve => {
+      const off = machine.on('change', state => {
+        if (state.generation > generation) done()
+      })
+      const timer = clock.after(ms, () => done())
+      const done = () => {
+        off()
+        timer.cancel()
+        resolve()
+      }
     })
   }
 

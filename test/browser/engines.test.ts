@@ -38,11 +38,15 @@ type Case = {
   engine: EngineName
   /** Pages at `http://folio.internal:<port>` (Chromium host alias): not a secure context. */
   alias: boolean
+  /** The tab page's session transport (tab-page.ts `?transport=`). */
+  transport?: 'cookie' | 'bearer'
 }
 
 const cases: Case[] = [
   { label: 'chromium', engine: 'chromium', alias: false },
   { label: 'chromium, non-secure origin', engine: 'chromium', alias: true },
+  // Bearer tokens are not in storage: a rotation reaches the other tabs by message only.
+  { label: 'chromium, bearer', engine: 'chromium', alias: false, transport: 'bearer' },
   { label: 'firefox', engine: 'firefox', alias: false },
   { label: 'webkit', engine: 'webkit', alias: false },
 ]
@@ -81,8 +85,8 @@ const pageNow = () => performance.timeOrigin + performance.now()
 
 // ---- helpers over Tab (the harness.ts ones take playwright pages) --------------------------
 
-async function openTab(engine: Engine, origin: string, blank?: Tab): Promise<Tab> {
-  const url = `${origin}/tab.html?rotation=timer`
+async function openTab(engine: Engine, origin: string, blank?: Tab, transport = 'cookie'): Promise<Tab> {
+  const url = `${origin}/tab.html?rotation=timer&transport=${transport}`
   const tab = blank ?? (await engine.newTab())
   await tab.goto(url)
   await tab.waitFor(() => window.rotor !== undefined, { message: 'the tab page loaded' })
@@ -137,7 +141,7 @@ function median(values: number[]): number {
   return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
 }
 
-describe.each(cases)('cross-tab basics in $label', ({ label, engine: name, alias }) => {
+describe.each(cases)('cross-tab basics in $label', ({ label, engine: name, alias, transport = 'cookie' }) => {
   const skipReason = engineSkipReason(name)
   if (skipReason) console.warn(`[engines] ${label} skipped: ${skipReason}`)
   const skip = skipReason !== undefined
@@ -300,14 +304,14 @@ describe.each(cases)('cross-tab basics in $label', ({ label, engine: name, alias
     const e = engine!
     const s = server!
     const started = performance.now()
-    const first = await openTab(e, origin)
+    const first = await openTab(e, origin, undefined, transport)
     // Tab 0's timer rotates 1.6 s after the login: open the joiners' tabs first and load
     // their documents after the login, to keep the join well inside that.
     const blanks = await Promise.all([e.newTab(), e.newTab()])
     await login(first)
     const loggedIn = performance.now()
     const before = { refreshCalls: s.stats.refreshCalls, logins: s.stats.logins }
-    const others = await Promise.all(blanks.map(blank => openTab(e, origin, blank)))
+    const others = await Promise.all(blanks.map(blank => openTab(e, origin, blank, transport)))
     const joinMs = performance.now() - loggedIn
     const tabs = [first, ...others]
     // Joining is free: no login, no refresh.
@@ -367,6 +371,53 @@ describe.each(cases)('cross-tab basics in $label', ({ label, engine: name, alias
     expect(all.reduce((n, t) => n + t.rotations.local, 0)).toBe(refreshGranted)
     const errors = await Promise.all(tabs.map(tab => tab.errors()))
     expect(errors, 'uncaught errors in the pages').toEqual([[], [], []])
+    await Promise.all(tabs.map(tab => tab.close()))
+  }, 30_000)
+
+  // With bearer tokens (not in storage) the new pair reached the other tabs by message only,
+  // and a tab could take the lock before that message, re-read a stale state and present the
+  // RT just spent: both rotate() calls resolved, and the next rotation logged every tab out.
+  scenario('two tabs call rotate() at the same moment: one refresh, both on the new generation', async () => {
+    const e = engine!
+    const s = server!
+    const tabs = [await openTab(e, origin, undefined, transport), await openTab(e, origin, undefined, transport)]
+    await login(tabs[0]!)
+    await tabs[1]!.waitFor(() => window.rotor.session.state.status === 'active', { message: 'tab 1 joined' })
+    const before = { ...s.stats }
+    const generation = (await tabState(tabs[0]!)).generation
+    for (let round = 1; round <= 3; round++) {
+      // Both calls fire at one agreed moment on the shared clock (WebKit's driver runs one
+      // evaluate at a time, so two evaluates would not be concurrent).
+      const at = Date.now() + 500
+      await Promise.all(
+        tabs.map(tab =>
+          tab.evaluate((t: number) => {
+            const w = window as unknown as { rotated: string | undefined }
+            w.rotated = undefined
+            setTimeout(() => {
+              void window.rotor.session.rotate().then(
+                () => (w.rotated = 'ok'),
+                (error: unknown) => (w.rotated = String(error)),
+              )
+            }, t - Date.now())
+          }, at),
+        ),
+      )
+      const outcomes: string[] = []
+      for (const tab of tabs) {
+        await tab.waitFor(() => (window as unknown as { rotated?: string }).rotated !== undefined, { message: 'rotate() settled' })
+        outcomes.push(await tab.evaluate(() => (window as unknown as { rotated: string }).rotated))
+      }
+      expect(outcomes, `round ${round}`).toEqual(['ok', 'ok'])
+      for (const tab of tabs) {
+        await tab.waitFor((g: number) => window.rotor.session.state.generation === g, { args: [generation + round], message: `generation ${generation + round}` })
+      }
+    }
+    expect(s.stats.refreshCalls - before.refreshCalls, 'one refresh per round').toBe(3)
+    expect(s.stats.reusedRefused).toBe(0)
+    expect(s.stats.refreshRefused).toBe(0)
+    const statuses = await Promise.all(tabs.map(tab => tab.evaluate(async () => (await window.rotor.session.fetch('/api/ping')).status)))
+    expect(statuses).toEqual([200, 200])
     await Promise.all(tabs.map(tab => tab.close()))
   }, 30_000)
 })

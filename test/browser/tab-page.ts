@@ -59,11 +59,14 @@ const rotation = params.get('rotation') === 'request' ? 'request' : 'timer'
 const idleTimeout = Number(params.get('idleTimeout') ?? 0)
 const idle = idleTimeout > 0 ? { timeout: idleTimeout, warning: Number(params.get('idleWarning') ?? 0) } : false
 
+// ?transport=bearer: the session holds the tokens (refresh by JSON body), nothing in cookies.
+const bearer = params.get('transport') === 'bearer'
 const session = Rotor.createSession({
-  scope: location.origin,
+  scope: bearer ? `${location.origin}/api` : location.origin,
   headers: { 'X-Okapi-Tenant': 'diku' },
   rotation,
   idle,
+  ...(bearer ? { transport: 'bearer', refresh: { url: '/bearer/refresh', style: 'json' }, logout: '/bearer/logout' } : {}),
 })
 
 const stats: TabStats = {
@@ -119,9 +122,9 @@ window.rotor = {
   session,
   stats,
   async login() {
-    const response = await fetch('/authn/login-with-expiry', {
+    const response = await fetch(bearer ? '/bearer/login' : '/authn/login-with-expiry', {
       method: 'POST',
-      credentials: 'include',
+      credentials: bearer ? 'omit' : 'include',
       headers: { 'content-type': 'application/json', 'X-Okapi-Tenant': 'diku' },
       body: JSON.stringify({ username: 'diku_admin', password: 'admin' }),
     })

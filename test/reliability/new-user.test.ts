@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto'
 import { Readable } from 'node:stream'
 import { fileURLToPath } from 'node:url'
 import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest'
-import { createSession, RotationError, SessionExpiredError, type Session } from '../../src/index.js'
+import { createSession, RotationError, SessionExpiredError, type Session, type SessionOptions } from '../../src/index.js'
 import { realmCount } from '../../src/coordinator/realm.js'
 import { browserTabs, CREDENTIALS, manualClock, record, startEnv, type Env } from '../helpers/index.js'
 
@@ -36,6 +36,33 @@ function bearerOptions() {
     refresh: { url: `${env.url}/bearer/refresh`, style: 'json' as const },
     logout: `${env.url}/bearer/logout`,
   }
+}
+
+/**
+ * Three tabs of one browser sharing a name, on a server whose clock the test moves, logged in
+ * from the first tab: cookie tabs share one jar, bearer tabs receive the pair by message.
+ */
+async function threeTabs(transport: 'cookie' | 'bearer', options: Partial<SessionOptions> = {}) {
+  const clock = manualClock()
+  await env.close()
+  env = await startEnv({ accessTokenTtl: AT, refreshTokenTtl: RT, now: clock.now })
+  const defaults = { rotation: 'request' as const, now: clock.now, ...options }
+  const tabs: Session[] = []
+  if (transport === 'cookie') {
+    const browser = browserTabs(env, defaults)
+    for (let i = 0; i < 3; i++) tabs.push(browser.open())
+    await tabs[0]!.start(await browser.login())
+  } else {
+    const name = randomUUID()
+    for (let i = 0; i < 3; i++) {
+      const tab = createSession({ ...bearerOptions(), ...defaults, crossTab: { name } })
+      env.sessions.push(tab)
+      tabs.push(tab)
+    }
+    await tabs[0]!.start(await bearerLogin())
+  }
+  await vi.waitFor(() => expect(tabs.every(t => t.state.status === 'active')).toBe(true))
+  return { tabs, clock }
 }
 
 describe('1. install() under another wrapper', () => {
@@ -241,24 +268,7 @@ describe('10. a refused RT is never presented by the next tab', () => {
   // Before: the session's end was written to the shared state after the rotation lock was
   // released; the next tab waiting on the lock read "active" and presented the same RT.
   test.each(['cookie', 'bearer'] as const)('%s: three tabs need a rotation, the server refuses the RT: one refresh call, every tab logs out', async transport => {
-    const clock = manualClock()
-    await env.close()
-    env = await startEnv({ accessTokenTtl: AT, refreshTokenTtl: RT, now: clock.now })
-    const name = randomUUID()
-    const tabs: Session[] = []
-    if (transport === 'cookie') {
-      const browser = browserTabs(env, { rotation: 'request', now: clock.now })
-      for (let i = 0; i < 3; i++) tabs.push(browser.open())
-      await tabs[0]!.start(await browser.login())
-    } else {
-      for (let i = 0; i < 3; i++) {
-        const tab = createSession({ ...bearerOptions(), crossTab: { name }, rotation: 'request', now: clock.now })
-        env.sessions.push(tab)
-        tabs.push(tab)
-      }
-      await tabs[0]!.start(await bearerLogin())
-    }
-    await vi.waitFor(() => expect(tabs.every(t => t.state.status === 'active')).toBe(true))
+    const { tabs, clock } = await threeTabs(transport)
     env.server.fault('refresh', { status: 401, times: 5 })
     clock.advance(AT + 1)
     const results = await Promise.allSettled(tabs.map(t => t.rotate()))
@@ -301,25 +311,7 @@ describe('12. a slow refresh answer', () => {
   // Before: an answer later than refreshTimeout was abandoned, and the next refresh (this tab
   // or another) presented the same RT: the server revoked the family, every tab logged out.
   test.each(['cookie', 'bearer'] as const)('%s: answered after 2.5× refreshTimeout: reported, adopted, one refresh, three tabs on it', async transport => {
-    const clock = manualClock()
-    await env.close()
-    env = await startEnv({ accessTokenTtl: AT, refreshTokenTtl: RT, now: clock.now })
-    const name = randomUUID()
-    const defaults = { rotation: 'request' as const, now: clock.now, refreshTimeout: 100 }
-    const tabs: Session[] = []
-    if (transport === 'cookie') {
-      const browser = browserTabs(env, defaults)
-      for (let i = 0; i < 3; i++) tabs.push(browser.open())
-      await tabs[0]!.start(await browser.login())
-    } else {
-      for (let i = 0; i < 3; i++) {
-        const tab = createSession({ ...bearerOptions(), ...defaults, crossTab: { name } })
-        env.sessions.push(tab)
-        tabs.push(tab)
-      }
-      await tabs[0]!.start(await bearerLogin())
-    }
-    await vi.waitFor(() => expect(tabs.every(t => t.state.status === 'active')).toBe(true))
+    const { tabs, clock } = await threeTabs(transport, { refreshTimeout: 100 })
     const logs = tabs.map(record)
     env.server.setLatency(250)
     clock.advance(AT + 1)

@@ -15,11 +15,18 @@ import { CREDENTIALS, flowingClock, sleep } from '../helpers/index.js'
 export const AT = 60_000
 export const RT = 6 * AT
 const ORIGIN = 'http://auth.test'
+/** Latency of every answer during a `slow` fault: beyond the harness's refreshTimeout (100 ms). */
+const SLOW_MS = 150
 /** Real ms within which every request and rotate() must settle. */
 export const SETTLE_BOUND = 3000
 const NULL_BODY = new Set([101, 103, 204, 205, 304])
 
-export type FaultKind = '503' | 'drop' | '429' | 'hang' | 'refuse'
+/**
+ * `html`: a proxy's 200 maintenance page (transient for every transport); `slow`: every answer
+ * takes 150 ms for a while, longer than the harness's refreshTimeout (a late answer must be
+ * adopted, never followed by a second refresh with the same RT).
+ */
+export type FaultKind = '503' | 'drop' | '429' | 'hang' | 'refuse' | 'html' | 'slow'
 
 export type Command =
   | { t: 'request'; tab: number; post: boolean }
@@ -57,7 +64,7 @@ export function scheduleArb(options: { maxCommands?: number } = {}): fc.Arbitrar
       arbitrary: fc.record({
         t: fc.constant('fault' as const),
         kind: fc.oneof(
-          { weight: 3, arbitrary: fc.constantFrom<FaultKind>('503', 'drop', '429', 'hang') },
+          { weight: 3, arbitrary: fc.constantFrom<FaultKind>('503', 'drop', '429', 'hang', 'html', 'slow') },
           { weight: 1, arbitrary: fc.constant<FaultKind>('refuse') },
         ),
         times: fc.integer({ min: 1, max: 3 }),
@@ -134,6 +141,8 @@ export async function runSchedule(schedule: Schedule, options: RunOptions = {}):
   let lostAnswers = 0
   /** Every attempt the server saw of each managed request (paths are unique per request). */
   const attempts = new Map<string, Attempt[]>()
+  /** Ends a `slow` fault. */
+  let slowUntil: ReturnType<typeof setTimeout> | undefined
   /** Refresh calls between reaching the server and (a macrotask after) their answer. */
   let refreshInFlight = 0
   const memoryFetch: typeof fetch = async (input, init) => {
@@ -379,8 +388,15 @@ export async function runSchedule(schedule: Schedule, options: RunOptions = {}):
           note(`#${step} fault ${command.kind} ×${command.times}`)
           const times = command.kind === 'refuse' ? 1 : command.times
           if (command.kind === 'refuse') refusalsInjected++
+          if (command.kind === 'slow') {
+            server.setLatency(SLOW_MS)
+            clearTimeout(slowUntil)
+            slowUntil = setTimeout(() => server.setLatency(0), 300 * command.times)
+            break
+          }
           server.fault('refresh', {
             times,
+            ...(command.kind === 'html' ? { status: 200, body: '<html><body>Maintenance</body></html>', headers: { 'Content-Type': 'text/html' } } : {}),
             ...(command.kind === '503' ? { status: 503 } : {}),
             ...(command.kind === '429' ? { status: 429, retryAfter: 0 } : {}),
             ...(command.kind === 'drop' ? { drop: true } : {}),
@@ -458,6 +474,8 @@ export async function runSchedule(schedule: Schedule, options: RunOptions = {}):
     }
     return { violations, stats, trace, excused: [] }
   } finally {
+    clearTimeout(slowUntil)
+    server.setLatency(0)
     for (const tab of tabs) tab.session.dispose()
     server.releaseHung()
     server.clearFaults()

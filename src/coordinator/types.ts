@@ -1,0 +1,78 @@
+/** The coordinator interface and the cross-tab wire types: what sessions of one name share and say. */
+import type { LogoutReason } from '../types.js'
+
+/**
+ * The session as every tab (or process) sharing a name sees it. Deadlines are epoch ms on the
+ * local clock. Tokens are present only with the bearer transport.
+ */
+export type Snapshot = {
+  /** Grows by one per login, rotation and logout; never goes back. */
+  generation: number
+  status: 'active' | 'signed-out'
+  issuedAt: number | null
+  accessExpiresAt: number | null
+  refreshExpiresAt: number | null
+  accessToken?: string
+  refreshToken?: string
+  /** Why the session ended, when signed out. */
+  reason?: LogoutReason
+  /**
+   * Active, but this generation's RT is dead (refused, or both tokens expired) and a tab that
+   * was re-authenticating went away: the next holder of the lock re-authenticates, never refreshes.
+   */
+  ending?: 'expired' | 'rejected'
+}
+
+/** What sessions of one name tell each other (the cross-tab protocol). */
+export type Message =
+  | { rotor: 1; type: 'state'; from: string; snapshot: Snapshot }
+  | { rotor: 1; type: 'rotating'; from: string; generation: number }
+  | { rotor: 1; type: 'rotated'; from: string; generation: number; ok: boolean }
+  | { rotor: 1; type: 'hello'; from: string }
+  | { rotor: 1; type: 'activity'; from: string; at: number }
+  /**
+   * `reauthenticate()` runs in the sender (`active: true`) or is over (`false`); `handover`: the
+   * sender was disposed before it finished, and another tab must take the job.
+   */
+  | { rotor: 1; type: 'reauthenticating'; from: string; active: boolean; handover?: 'expired' | 'rejected' }
+
+type Payload<M> = M extends Message ? Omit<M, 'rotor' | 'from'> : never
+/** A message as a session posts it; the coordinator adds `rotor` and `from`. */
+export type OutgoingMessage = Payload<Message>
+
+type MaybePromise<T> = T | Promise<T>
+
+/**
+ * Everything the sessions of one name share: a snapshot store, an exclusive lock, leadership
+ * and a message bus. One coordinator object belongs to one session (its membership); the
+ * session calls `close()` when it is disposed. The default is BroadcastChannel + Web Locks
+ * in browsers and an in-process store and lock in Node; pass your own to `createSession` to
+ * share a session through something else (a worker, Redis) or to replay races in a test.
+ *
+ * Guarantees each implementation must give:
+ * - `read()` returns the newest snapshot written by any member, or undefined. It may be
+ *   synchronous (then a new tab joins at once) or a promise.
+ * - `write(s)` never replaces a stored snapshot that supersedes `s` (a higher generation, or
+ *   the same generation signed out): a late writer cannot move the store backwards. A write
+ *   that resolved is visible to every `read()` that starts after it.
+ * - `lock(fn)` runs `fn` while no other member of the name runs its own: at most one holder at
+ *   a time, everywhere. The session re-reads the store inside the lock before it refreshes.
+ * - `post(m)` delivers `m` to every other member, best effort, never to the sender;
+ *   `subscribe` hands each incoming message to the listener (validate what you receive:
+ *   `parseMessage` is exported for that).
+ * - `isLeader()` is true for at most one member at a time where possible (timer rotation uses
+ *   it only to decide who rotates first; correctness rests on the lock and the store).
+ * - `hasPeers()` is false only when no other member can exist (a refresh in flight at
+ *   `dispose()` is then aborted instead of finished for the others).
+ */
+export interface Coordinator {
+  read(): MaybePromise<Snapshot | undefined>
+  write(snapshot: Snapshot): MaybePromise<void>
+  lock<T>(fn: () => Promise<T>): Promise<T>
+  post(message: OutgoingMessage): void
+  subscribe(listener: (message: Message) => void): () => void
+  isLeader(): boolean
+  hasPeers(): boolean
+  close(): void
+}
+

@@ -1,5 +1,5 @@
 /** The cross-tab protocol over the coordinator: publish our state, adopt the others', join, and the rotating flag. */
-import type { Coordinator, LogoutReason, Message, Snapshot } from '../types.js'
+import type { Coordinator, LogoutReason, Message, SessionState, Snapshot } from '../types.js'
 import type { Clock, Timer } from '../utils/timers.js'
 import { SIGNED_OUT, supersedes } from '../coordinator/protocol.js'
 import type { Tokens } from './grant.js'
@@ -58,18 +58,19 @@ export class Sync {
     if (machine.snapshot.status === 'active' || !this.#o.shared) return
     if (transport === 'bearer' && shared?.status === 'active') {
       // Tokens are not in storage: ask the peers, and hold requests briefly for the answer.
-      machine.track('joining', this.#waitForPeer())
+      machine.track('joining', this.#until(state => state.status === 'active', JOIN_WAIT_MS))
     }
     this.#o.coordinator.post({ type: 'hello' })
   }
 
-  #waitForPeer(): Promise<void> {
+  /** Resolves at the first `change` whose state meets `condition`, or after `ms`. */
+  #until(condition: (state: SessionState) => boolean, ms: number): Promise<void> {
     const { machine, clock } = this.#o
     return new Promise<void>(resolve => {
       const off = machine.on('change', state => {
-        if (state.status === 'active') done()
+        if (condition(state)) done()
       })
-      const timer = clock.after(JOIN_WAIT_MS, () => done())
+      const timer = clock.after(ms, () => done())
       const done = () => {
         off()
         timer.cancel()
@@ -105,19 +106,8 @@ export class Sync {
 
   /** Resolves once this tab holds a generation above `generation`, or after `ms`. */
   awaitNewer(generation: number, ms: number): Promise<void> {
-    const { machine, clock } = this.#o
-    if (machine.snapshot.generation > generation) return Promise.resolve()
-    return new Promise<void>(resolve => {
-      const off = machine.on('change', state => {
-        if (state.generation > generation) done()
-      })
-      const timer = clock.after(ms, () => done())
-      const done = () => {
-        off()
-        timer.cancel()
-        resolve()
-      }
-    })
+    if (this.#o.machine.snapshot.generation > generation) return Promise.resolve()
+    return this.#until(state => state.generation > generation, ms)
   }
 
   adopt(snapshot: Snapshot): void {

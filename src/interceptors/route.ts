@@ -16,8 +16,12 @@ export function createInterception(cfg: Config, machine: SessionMachine, gate: G
     gate,
     cookies: !bearer,
     managing: () => machine.managing(),
-    // The path first: it rules out nearly every request without reading url.origin.
-    manages: url => cfg.scope(url) && (!paths.has(endpointPath(url)) || !keys.has(endpointKey(url))),
+    manages: url => {
+      if (!cfg.scope(url)) return false
+      // The path first: it rules out nearly every request without reading url.origin.
+      const path = endpointPath(url)
+      return !paths.has(path) || !keys.has(url.origin + path)
+    },
     authorization: () => (bearer ? `Bearer ${machine.snapshot.accessToken ?? ''}` : undefined),
     generation: () => machine.snapshot.generation,
     active: () => machine.snapshot.status === 'active',

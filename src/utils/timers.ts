@@ -19,18 +19,14 @@ export type Clock = {
    * never keeps a job's process alive, a request waiting on it does.
    */
   after(ms: number, fn: () => void, keepAlive?: boolean): Timer
-  /** Resolves after `ms`. */
-  sleep(ms: number): Promise<void>
 }
 
 export function createClock(timers: Timers): Clock {
-  const after = (ms: number, fn: () => void, keepAlive = false): Timer => {
-    const handle = timers.setTimeout(fn, Math.min(Math.max(0, ms), MAX_TIMEOUT))
-    if (!keepAlive) (handle as { unref?: () => void } | undefined)?.unref?.()
-    return { cancel: () => timers.clearTimeout(handle) }
-  }
   return {
-    after,
-    sleep: ms => new Promise<void>(resolve => void after(ms, resolve)),
+    after(ms, fn, keepAlive = false) {
+      const handle = timers.setTimeout(fn, Math.min(Math.max(0, ms), MAX_TIMEOUT))
+      if (!keepAlive) (handle as { unref?: () => void } | undefined)?.unref?.()
+      return { cancel: () => timers.clearTimeout(handle) }
+    },
   }
 }

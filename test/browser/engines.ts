@@ -205,6 +205,28 @@ function describeFn(fn: unknown): string {
 }
 
 /** `Tab` from the three things each engine does its own way. */
+/** What a Playwright page and a puppeteer page both offer, and all a Tab needs of either. */
+type DriverPage = {
+  evaluate(expression: string): Promise<unknown>
+  goto(url: string, options: { waitUntil: 'load' }): Promise<unknown>
+  screenshot(options: { path: string }): Promise<unknown>
+  close(): Promise<void>
+}
+
+/** A Tab over a Playwright (Chromium) or puppeteer (Firefox) page. */
+function pageTab(engine: EngineName, index: number, page: DriverPage): Tab {
+  return makeTab(engine, index, {
+    run: expression => page.evaluate(expression),
+    goto: async target => {
+      await page.goto(target, { waitUntil: 'load' })
+    },
+    screenshot: async path => {
+      await page.screenshot({ path })
+    },
+    close: () => page.close(),
+  })
+}
+
 function makeTab(
   engine: EngineName,
   index: number,
@@ -303,16 +325,7 @@ async function launchChromiumEngine(options: EngineOptions): Promise<Engine> {
       tabs,
       async newTab(url) {
         const page = await context.newPage()
-        const tab = makeTab('chromium', tabs.length, {
-          run: expression => page.evaluate(expression),
-          goto: async target => {
-            await page.goto(target, { waitUntil: 'load' })
-          },
-          screenshot: async path => {
-            await page.screenshot({ path })
-          },
-          close: () => page.close(),
-        })
+        const tab = pageTab('chromium', tabs.length, page)
         tabs.push(tab)
         if (url) await tab.goto(url)
         return tab
@@ -349,16 +362,7 @@ async function launchFirefoxEngine(options: EngineOptions): Promise<Engine> {
       async newTab(url) {
         // A window per tab: a background tab is `hidden` and its timers run at ~1/s.
         const page = await browser.newPage({ type: 'window' })
-        const tab = makeTab('firefox', tabs.length, {
-          run: expression => page.evaluate(expression),
-          goto: async target => {
-            await page.goto(target, { waitUntil: 'load' })
-          },
-          screenshot: async path => {
-            await page.screenshot({ path })
-          },
-          close: () => page.close(),
-        })
+        const tab = pageTab('firefox', tabs.length, page)
         tabs.push(tab)
         if (url) await tab.goto(url)
         return tab

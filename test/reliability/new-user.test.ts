@@ -164,13 +164,20 @@ describe('3. two users in one Node process', () => {
 describe('4. aborted requests', () => {
   // Before: an aborted request kept waiting until the rotation ended (or queueTimeout), and
   // an already-aborted one still started a refresh.
-  test('abort while waiting behind a hung refresh: rejects at once with the signal reason and leaves the queue', async () => {
+
+  /** A cookie session in request mode whose AT has just expired (the test moves the clock). */
+  async function expiredSession(options: Partial<SessionOptions> = {}): Promise<Session> {
     const clock = manualClock()
     await env.close()
     env = await startEnv({ accessTokenTtl: AT, refreshTokenTtl: RT, now: clock.now })
-    const { session } = await env.browser({ rotation: 'request', now: clock.now, refreshTimeout: 60_000 })
-    env.server.fault('refresh', { hang: true })
+    const { session } = await env.browser({ rotation: 'request', now: clock.now, ...options })
     clock.advance(AT + 1)
+    return session
+  }
+
+  test('abort while waiting behind a hung refresh: rejects at once with the signal reason and leaves the queue', async () => {
+    const session = await expiredSession({ refreshTimeout: 60_000 })
+    env.server.fault('refresh', { hang: true })
     const controller = new AbortController()
     const waiting = session.fetch(`${env.url}/api/x`, { signal: controller.signal })
     await vi.waitFor(() => expect(env.server.stats.refreshCalls).toBe(1))
@@ -182,11 +189,7 @@ describe('4. aborted requests', () => {
   })
 
   test('an already-aborted signal with an expired AT: rejects at once and starts no refresh', async () => {
-    const clock = manualClock()
-    await env.close()
-    env = await startEnv({ accessTokenTtl: AT, refreshTokenTtl: RT, now: clock.now })
-    const { session } = await env.browser({ rotation: 'request', now: clock.now })
-    clock.advance(AT + 1)
+    const session = await expiredSession()
     const signal = AbortSignal.abort(new Error('gone'))
     await expect(session.fetch(`${env.url}/api/x`, { signal })).rejects.toThrow('gone')
     await expect(session.fetch(new Request(`${env.url}/api/y`, { signal }))).rejects.toThrow('gone')
@@ -194,12 +197,8 @@ describe('4. aborted requests', () => {
   })
 
   test('AbortSignal.timeout() while waiting: a TimeoutError, not a RotationError after queueTimeout', async () => {
-    const clock = manualClock()
-    await env.close()
-    env = await startEnv({ accessTokenTtl: AT, refreshTokenTtl: RT, now: clock.now })
-    const { session } = await env.browser({ rotation: 'request', now: clock.now, refreshTimeout: 60_000 })
+    const session = await expiredSession({ refreshTimeout: 60_000 })
     env.server.fault('refresh', { hang: true })
-    clock.advance(AT + 1)
     const error = await session.fetch(`${env.url}/api/x`, { signal: AbortSignal.timeout(50) }).catch((e: unknown) => e)
     expect(error).not.toBeInstanceOf(RotationError)
     expect((error as Error).name).toBe('TimeoutError')

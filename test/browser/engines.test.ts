@@ -85,8 +85,8 @@ const pageNow = () => performance.timeOrigin + performance.now()
 
 // ---- helpers over Tab (the harness.ts ones take playwright pages) --------------------------
 
-async function openTab(engine: Engine, origin: string, blank?: Tab, transport = 'cookie'): Promise<Tab> {
-  const url = `${origin}/tab.html?rotation=timer&transport=${transport}`
+async function openTab(engine: Engine, origin: string, blank?: Tab, transport = 'cookie', rotation = 'timer'): Promise<Tab> {
+  const url = `${origin}/tab.html?rotation=${rotation}&transport=${transport}`
   const tab = blank ?? (await engine.newTab())
   await tab.goto(url)
   await tab.waitFor(() => window.rotor !== undefined, { message: 'the tab page loaded' })
@@ -380,7 +380,8 @@ describe.each(cases)('cross-tab basics in $label', ({ label, engine: name, alias
   scenario('two tabs call rotate() at the same moment: one refresh, both on the new generation', async () => {
     const e = engine!
     const s = server!
-    const tabs = [await openTab(e, origin, undefined, transport), await openTab(e, origin, undefined, transport)]
+    // Request mode: only the rotate() calls rotate (a timer rotation would add generations).
+    const tabs = [await openTab(e, origin, undefined, transport, 'request'), await openTab(e, origin, undefined, transport, 'request')]
     await login(tabs[0]!)
     await tabs[1]!.waitFor(() => window.rotor.session.state.status === 'active', { message: 'tab 1 joined' })
     const before = { ...s.stats }

@@ -377,7 +377,12 @@ describe.each(cases)('cross-tab basics in $label', ({ label, engine: name, alias
   // With bearer tokens (not in storage) the new pair reached the other tabs by message only,
   // and a tab could take the lock before that message, re-read a stale state and present the
   // RT just spent: both rotate() calls resolved, and the next rotation logged every tab out.
-  scenario('two tabs call rotate() at the same moment: one refresh, both on the new generation', async () => {
+  // Bearer only: the race it pins down is the bearer one. With cookies, earlier tabs of the
+  // same profile may still rotate the shared cookie session on their timers, which makes the
+  // per-round generation count of this test flaky (seen twice in clean CI runs); the cookie
+  // transport's concurrent rotate() is covered by cross-tab.test.ts (0) and the Node suites.
+  const race = transport === 'bearer' ? scenario : it.skip
+  race('two tabs call rotate() at the same moment: one refresh, both on the new generation', async () => {
     const e = engine!
     const s = server!
     // Request mode: only the rotate() calls rotate (a timer rotation would add generations).

@@ -1,7 +1,7 @@
 import { defineConfig, type Options } from 'tsup'
 
 const shared: Options = {
-  entry: { index: 'src/index.ts', 'testing/index': 'src/testing/index.ts' },
+  entry: { index: 'src/index.ts', 'xhr/index': 'src/xhr.ts', 'testing/index': 'src/testing/index.ts' },
   dts: true,
   sourcemap: true,
   target: 'es2022',

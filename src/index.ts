@@ -16,6 +16,7 @@ export type {
   IdleOptions,
   InstallOptions,
   InstallTarget,
+  LockOptions,
   LogoutReason,
   Message,
   Origin,
@@ -32,4 +33,5 @@ export type {
   Snapshot,
   StorageLike,
   Timers,
+  XhrFacade,
 } from './types.js'

@@ -1,6 +1,6 @@
 /** createSession: builds the parts of a session, wires them together, and is the `Session` facade. */
 import { createLocalCoordinator } from './coordinator/local.js'
-import { webLocks } from './coordinator/locks.js'
+import { sharesAcrossContexts } from './coordinator/locks.js'
 import { Gate } from './core/gate.js'
 import { assertUsable, tokensFrom } from './core/grant.js'
 import { IdleTracker } from './core/idle.js'
@@ -29,9 +29,9 @@ export function createSession(options: SessionOptions): Session {
   const base = (): typeof fetch => cfg.fetch ?? wrapped ?? globalThis.fetch
 
   const machine = new SessionMachine({ now, leeway: cfg.leeway })
-  const coordinator =
-    cfg.coordinator ??
-    createLocalCoordinator({ name: cfg.channelName, storage: cfg.storage, storageKey: cfg.storageKey, persistTokens: cfg.persistTokens })
+  /** Longest a refresh may take anywhere: a tab closed mid-rotation never says it is done. */
+  const rotationLimitMs = cfg.refreshTimeout * LATE_ANSWER_FACTOR * (cfg.refreshRetries + 1) + 1000
+  const coordinator = cfg.coordinator ?? createLocalCoordinator({ ...cfg, name: cfg.channelName, rotationLimitMs, followerLimitMs: cfg.queueTimeout })
   const idle =
     cfg.idle &&
     new IdleTracker(cfg.idle, {
@@ -40,19 +40,15 @@ export function createSession(options: SessionOptions): Session {
       onWarning: logoutAt => machine.emit('idle-warning', { logoutAt }),
       // Every tab's idle timer runs out at about the same moment: under the lock, with the
       // shared state re-read, only the first one calls the server; the rest adopt its logout.
-      onTimeout: () =>
-        void coordinator
-          .lock(async () => {
-            await sync.catchUp()
-            await logout('idle')
-          })
-          .catch(() => undefined),
+      onTimeout: () => void coordinator.lock(() => sync.catchUp().then(() => logout('idle'))).catch(() => undefined),
       broadcast: at => sync.activity(at),
     })
   const sync = new Sync({
     coordinator, machine, clock, now, transport,
     shared: cfg.coordinator !== undefined || cfg.channelName !== undefined,
-    rotatingTimeout: cfg.refreshTimeout * LATE_ANSWER_FACTOR * (cfg.refreshRetries + 1) + 1000,
+    rotatingTimeout: rotationLimitMs,
+    // This tab leads where only the leader refreshes: another tab needs the AT after `generation`.
+    onRotateRequest: generation => void gate.wait({ stale: generation }).catch(() => undefined),
     onActivity: at => idle?.remoteActivity(at),
     // The tab running reauthenticate() closed: the next one in the lock takes the job over.
     onHandover: () => void rotator.rotateFrom(machine.snapshot.generation).catch(() => undefined),
@@ -73,10 +69,10 @@ export function createSession(options: SessionOptions): Session {
   })
   const rotator: Rotator = new Rotator({
     machine, sync, now, reauthenticate: cfg.reauthenticate,
-    lock: fn => coordinator.lock(fn),
+    lock: (fn, lockOptions) => coordinator.lock(fn, lockOptions),
     isTransient: error => isTransient(error, transport),
     // A browser's tabs share bearer tokens by message only; in one realm (Node) the store has them.
-    probeFirst: () => transport === 'bearer' && !cfg.persistTokens && cfg.coordinator === undefined && webLocks() !== undefined,
+    probeFirst: () => transport === 'bearer' && !cfg.persistTokens && cfg.coordinator === undefined && sharesAcrossContexts(cfg.channelName),
     refresh: refresher(cfg, base, clock),
     // Waiting requests count failures against their deadline; the scheduler backs off.
     backoff: {

@@ -105,7 +105,7 @@ export type Timers = {
 }
 
 // The coordinator's types live beside it; they are public and re-exported from here.
-export type { Coordinator, Message, OutgoingMessage, Snapshot } from './coordinator/types.js'
+export type { Coordinator, LockOptions, Message, OutgoingMessage, Snapshot } from './coordinator/types.js'
 
 export type SessionOptions = {
   /**
@@ -235,11 +235,17 @@ export type SessionOptions = {
 }
 
 export type InstallTarget = { fetch: typeof fetch; XMLHttpRequest?: typeof XMLHttpRequest }
+/** The XMLHttpRequest facade of `rotor-auth/xhr` (opaque: pass it to `install`). */
+export type XhrFacade = { readonly __rotorXhrFacade: true }
+
 export type InstallOptions = {
   /** @default true */
   fetch?: boolean
-  /** @default true where `target.XMLHttpRequest` exists */
-  xhr?: boolean
+  /**
+   * The XMLHttpRequest facade, `import { xhr } from 'rotor-auth/xhr'`, to patch
+   * `target.XMLHttpRequest` too; omitted or `false`: XHR is left alone.
+   */
+  xhr?: XhrFacade | false
 }
 
 export interface Session {

@@ -49,6 +49,8 @@ export type Chunks = {
   main: Measured
   /** Chunks reached only through a dynamic import() (loaded in the background, on demand). */
   onDemand: Measured
+  /** Each on-demand chunk with the source files in it (paths relative to the root). */
+  lazy: Array<{ inputs: string[]; size: Measured }>
 }
 
 /** Sums minified and gzipped sizes (each file gzipped on its own, as it is served). */
@@ -83,9 +85,11 @@ export async function measureChunks(entry: string): Promise<Chunks> {
   }
   visit(entryOut)
   const file = (path: string) => result.outputFiles!.find(f => f.path.endsWith(path.replace(/^out\//, '/')))!
+  const lazy = js.filter(path => !main.has(path))
   return {
     main: sum(js.filter(path => main.has(path)).map(file)),
-    onDemand: sum(js.filter(path => !main.has(path)).map(file)),
+    onDemand: sum(lazy.map(file)),
+    lazy: lazy.map(path => ({ inputs: Object.keys(outputs[path]!.inputs), size: sum([file(path)]) })),
   }
 }
 

@@ -1,7 +1,7 @@
 /** The default coordinator: store, channel, lock and leadership of this browser (or Node process) composed. */
 import type { Coordinator, StorageLike } from '../types.js'
 import { openChannel } from './channel.js'
-import { createLocks, webLocks } from './locks.js'
+import { createLocks, sharesAcrossContexts } from './locks.js'
 import { joinRealm, leaveRealm } from './realm.js'
 import { createStore } from './store.js'
 
@@ -11,6 +11,10 @@ export type LocalCoordinatorOptions = {
   storage: StorageLike | undefined
   storageKey: string
   persistTokens: boolean
+  /** Longest a rotation may take anywhere; without Web Locks, a silent tab's claim lasts this long. */
+  rotationLimitMs?: number
+  /** Without Web Locks, how long a tab waits for the leader's rotation. */
+  followerLimitMs?: number
 }
 
 export function randomId(): string {
@@ -23,9 +27,10 @@ export function createLocalCoordinator(options: LocalCoordinatorOptions): Coordi
   const { name } = options
   const realm = joinRealm(name, id)
   const store = createStore(realm, options)
-  const locks = createLocks(name, realm, id)
   const channel = name === undefined ? undefined : openChannel(name, id)
-  const crossTabLocks = name !== undefined && webLocks() !== undefined
+  const { rotationLimitMs = 91_000, followerLimitMs = 30_000 } = options
+  const locks = createLocks({ name, realm, id, channel, read: store.read, rotationLimitMs, followerLimitMs })
+  const otherContexts = sharesAcrossContexts(name)
   let closed = false
   return {
     id,
@@ -41,8 +46,7 @@ export function createLocalCoordinator(options: LocalCoordinatorOptions): Coordi
     },
     hasPeers() {
       if (name === undefined) return false
-      // In a browser other tabs may be listening without this realm knowing them.
-      return crossTabLocks || realm.members.length > 1
+      return otherContexts || realm.members.length > 1
     },
     close() {
       if (closed) return

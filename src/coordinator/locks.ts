@@ -1,5 +1,9 @@
-/** The exclusive rotation lock and leader election: Web Locks across tabs, the realm's mutex and member order otherwise. */
+/** The rotation lock and leadership: Web Locks across tabs, an elected leader where tabs have no lock, the realm's mutex in one process. */
+import { browsingContext } from '../utils/runtime.js'
+import type { Channel } from './channel.js'
+import type { LeaderLock } from './leader-lock.js'
 import type { Realm } from './realm.js'
+import type { LockOptions, Snapshot } from './types.js'
 
 type LockManagerLike = {
   request(name: string, callback: () => Promise<unknown>): Promise<unknown>
@@ -10,18 +14,47 @@ export function webLocks(): LockManagerLike | undefined {
   return (globalThis as { navigator?: { locks?: LockManagerLike } }).navigator?.locks
 }
 
+/**
+ * Tabs of this name can exist but share no lock: a page served over plain http from a host
+ * other than localhost is not a secure context and has no `navigator.locks`.
+ */
+export function electsLeader(name: string | undefined): boolean {
+  return name !== undefined && webLocks() === undefined && browsingContext()
+}
+
+/** Sessions of this name may live in other tabs, beyond what this realm knows. */
+export function sharesAcrossContexts(name: string | undefined): boolean {
+  return name !== undefined && (webLocks() !== undefined || electsLeader(name))
+}
+
 export type Locks = {
-  lock<T>(fn: () => Promise<T>): Promise<T>
+  lock<T>(fn: () => Promise<T>, options?: LockOptions): Promise<T>
   isLeader(): boolean
   release(): void
 }
 
+export type LocksOptions = {
+  name: string | undefined
+  realm: Realm
+  id: string
+  channel: Channel | undefined
+  read: () => Snapshot | undefined
+  /** Longest a rotation may take anywhere (a tab frozen mid-refresh holds others this long). */
+  rotationLimitMs: number
+  /** How long a tab waits for the leader's rotation. */
+  followerLimitMs: number
+}
+
 /**
  * With Web Locks, the holder of `<name>:primary` leads: when its tab closes the browser hands
- * the lock to the next tab in line at once. Without them, the first member of the realm
- * leads and the realm's mutex is the rotation lock.
+ * the lock to the next tab in line at once. Without them in a browser, leadership is elected
+ * by messages and only the leader refreshes (`leader-lock.ts`, loaded on demand: most origins
+ * are secure and never need it). In one process (Node), the first member of the realm leads
+ * and the realm's mutex is the rotation lock.
  */
-export function createLocks(name: string | undefined, realm: Realm, id: string): Locks {
+export function createLocks(options: LocksOptions): Locks {
+  const { name, realm, id, channel } = options
+  if (electsLeader(name) && channel) return electedLocks(options, name!, channel)
   const locks = name === undefined ? undefined : webLocks()
   let leader = false
   let stepDown: (() => void) | undefined
@@ -46,6 +79,34 @@ export function createLocks(name: string | undefined, realm: Realm, id: string):
     release() {
       released = true
       stepDown?.()
+    },
+  }
+}
+
+function electedLocks(options: LocksOptions, name: string, channel: Channel): Locks {
+  let leaderLock: LeaderLock | undefined
+  let released = false
+  const loading = import('./leader-lock.js').then(({ createLeaderLock }) => {
+    if (released) return undefined
+    return (leaderLock = createLeaderLock({
+      name,
+      channel,
+      read: options.read,
+      mutex: options.realm.mutex,
+      holdLimitMs: options.rotationLimitMs,
+      followerLimitMs: options.followerLimitMs,
+    }))
+  })
+  return {
+    async lock(fn, lockOptions) {
+      const lock = await loading
+      if (!lock) throw new Error('rotor-auth: the session was disposed')
+      return lock.lock(fn, lockOptions)
+    },
+    isLeader: () => leaderLock?.isLeader() ?? false,
+    release() {
+      released = true
+      leaderLock?.release()
     },
   }
 }

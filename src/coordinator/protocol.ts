@@ -69,10 +69,12 @@ export function parseMessage(data: unknown): Message | undefined {
       return snapshot && { rotor: 1, type: 'state', from, snapshot }
     }
     case 'rotating':
-    case 'rotated': {
+    case 'rotated':
+    case 'rotate-request': {
       const generation = m['generation']
       if (!validGeneration(generation)) return undefined
       if (m['type'] === 'rotating') return { rotor: 1, type: 'rotating', from, generation }
+      if (m['type'] === 'rotate-request') return { rotor: 1, type: 'rotate-request', from, generation }
       return typeof m['ok'] === 'boolean' ? { rotor: 1, type: 'rotated', from, generation, ok: m['ok'] } : undefined
     }
     case 'hello':

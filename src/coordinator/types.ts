@@ -35,12 +35,28 @@ export type Message =
    * sender was disposed before it finished, and another tab must take the job.
    */
   | { rotor: 1; type: 'reauthenticating'; from: string; active: boolean; handover?: 'expired' | 'rejected' }
+  /**
+   * Where only the leader may refresh (no lock across tabs): another tab needs a generation
+   * above `generation`. The leader rotates from it, or answers with its newer state.
+   */
+  | { rotor: 1; type: 'rotate-request'; from: string; generation: number }
 
 type Payload<M> = M extends Message ? Omit<M, 'rotor' | 'from'> : never
 /** A message as a session posts it; the coordinator adds `rotor` and `from`. */
 export type OutgoingMessage = Payload<Message>
 
 type MaybePromise<T> = T | Promise<T>
+
+/** What a lock holder is about to do. */
+export type LockOptions = {
+  /**
+   * `fn` may call the refresh endpoint (present the RT). A coordinator whose lock is not
+   * exclusive across members (the default one where tabs have no Web Locks) lets only its
+   * leader run such an `fn`; the others wait until a newer state arrives, then run it (it
+   * adopts that state instead of refreshing).
+   */
+  refresh?: boolean
+}
 
 /**
  * Everything the sessions of one name share: a snapshot store, an exclusive lock, leadership
@@ -55,8 +71,10 @@ type MaybePromise<T> = T | Promise<T>
  * - `write(s)` never replaces a stored snapshot that supersedes `s` (a higher generation, or
  *   the same generation signed out): a late writer cannot move the store backwards. A write
  *   that resolved is visible to every `read()` that starts after it.
- * - `lock(fn)` runs `fn` while no other member of the name runs its own: at most one holder at
- *   a time, everywhere. The session re-reads the store inside the lock before it refreshes.
+ * - `lock(fn, options)` runs `fn` while no other member of the name runs its own: at most one
+ *   holder at a time, everywhere. The session re-reads the store inside the lock before it
+ *   refreshes. Where that cannot be had, `{ refresh: true }` holders must be one member (the
+ *   leader) and the others must wait for its new state (see LockOptions).
  * - `post(m)` delivers `m` to every other member, best effort, never to the sender;
  *   `subscribe` hands each incoming message to the listener (validate what you receive:
  *   `parseMessage` is exported for that).
@@ -68,7 +86,7 @@ type MaybePromise<T> = T | Promise<T>
 export interface Coordinator {
   read(): MaybePromise<Snapshot | undefined>
   write(snapshot: Snapshot): MaybePromise<void>
-  lock<T>(fn: () => Promise<T>): Promise<T>
+  lock<T>(fn: () => Promise<T>, options?: LockOptions): Promise<T>
   post(message: OutgoingMessage): void
   subscribe(listener: (message: Message) => void): () => void
   isLeader(): boolean

@@ -1,6 +1,7 @@
 /** Options validated up front (a TypeError names the bad one) and every default filled in. */
 import type { Coordinator, IdleOptions, SessionOptions, StorageLike, Timers } from '../types.js'
 import { platformTimers } from '../utils/timers.js'
+import { browsingContext } from '../utils/runtime.js'
 import { createScope, defaultEndpoint, toURL, type ScopeMatcher } from '../utils/scope.js'
 import type { RefreshSpec } from './refresh.js'
 
@@ -69,15 +70,6 @@ function scopeKey(options: SessionOptions): string {
   const { scope } = options
   if (typeof scope === 'function') return 'default'
   return (Array.isArray(scope) ? scope : [scope]).map(s => toURL(s, 'scope').href.replace(/\/+$/, '')).join('|')
-}
-
-/**
- * A page or a worker: tabs of one user, who share one session. A server process (Node) may act
- * for several users at once, so there sharing is opt-in.
- */
-function browsingContext(): boolean {
-  const g = globalThis as { document?: unknown; WorkerGlobalScope?: unknown }
-  return g.document !== undefined || g.WorkerGlobalScope !== undefined
 }
 
 /** Every option createSession knows: anything else is a typo that would silently do nothing. */
@@ -187,6 +179,8 @@ export function normalizeOptions(options: SessionOptions): Config {
   const hasChannel = typeof globalThis.BroadcastChannel === 'function'
   let channelName: string | undefined
   const { crossTab } = options
+  // A page or a worker: tabs of one user, who share one session. A server process (Node) may
+  // act for several users at once, so there sharing is opt-in.
   if (crossTab === true || (crossTab === undefined && browsingContext())) {
     channelName = hasChannel ? `rotor-auth:${scopeKey(options)}` : undefined
   } else if (crossTab === false || crossTab === undefined) {

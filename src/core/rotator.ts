@@ -59,9 +59,10 @@ export class Rotator {
       if (snap.status !== 'active') throw new SessionExpiredError(snap.reason ?? 'expired')
       if (snap.generation > generation) return
       if (unseen) {
-        // Another tab rotated and its tokens (bearer: by message only) have not arrived: wait
-        // for them; refreshing now would present the RT that tab just spent.
-        await sync.awaitNewer(snap.generation, TOKENS_IN_FLIGHT_MS)
+        // Another tab rotated and its tokens (bearer: by message only) have not arrived: ask
+        // for them (this tab may have missed the message: frozen, or joined late) and wait;
+        // refreshing now would present the RT that tab just spent.
+        await sync.probe(TOKENS_IN_FLIGHT_MS)
         if (machine.snapshot.generation > generation) return
         throw new Error('rotor-auth: another tab rotated and its tokens have not reached this one yet')
       }
@@ -107,7 +108,8 @@ export class Rotator {
       this.#failures = 0
       this.#o.backoff.succeeded()
       await sync.publish(tokens, 'rotate')
-    })
+      // Where tabs share no lock, only the leader may run this; the others wait for its state.
+    }, { refresh: true })
   }
 
   #report(error: unknown, willRetry: boolean, retryIn?: number): void {

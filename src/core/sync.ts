@@ -27,6 +27,8 @@ export type SyncOptions = {
   onActivity: (at: number) => void
   /** A tab that was re-authenticating was disposed first: this one may take the job. */
   onHandover: () => void
+  /** This tab leads, and another needs a generation above `generation` (no lock across tabs). */
+  onRotateRequest: (generation: number) => void
 }
 
 export class Sync {
@@ -226,7 +228,13 @@ export class Sync {
         this.#clearRotating()
         return
       case 'hello':
-        if (machine.snapshot.status === 'active') this.#o.coordinator.post({ type: 'state', snapshot: machine.snapshot })
+        this.#answer()
+        return
+      case 'rotate-request':
+        if (!this.#o.coordinator.isLeader()) return
+        // Behind us: our state is the answer (a bearer tab gets the tokens it missed).
+        if (machine.snapshot.generation > message.generation) this.#answer()
+        else this.#o.onRotateRequest(message.generation)
         return
       case 'activity':
         this.#o.onActivity(message.at)
@@ -236,6 +244,11 @@ export class Sync {
         if (message.handover) this.#o.onHandover()
         return
     }
+  }
+
+  #answer(): void {
+    const { machine } = this.#o
+    if (machine.snapshot.status === 'active') this.#o.coordinator.post({ type: 'state', snapshot: machine.snapshot })
   }
 
   #clearRotating(): void {

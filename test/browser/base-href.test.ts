@@ -32,11 +32,17 @@ describe.skipIf(skipBrowserTests())('<base href> to another origin (Chromium, be
     })
     await new Promise<void>(resolve => other.listen(0, '127.0.0.1', resolve))
     otherURL = `http://127.0.0.1:${(other.address() as AddressInfo).port}`
-    const { rotor } = await buildBundles()
-    // The script comes before the injected <base>, so it loads from the page's own origin.
-    const page = `<!doctype html><meta charset="utf-8"><title>base</title><script src="/rotor.js"></script><base href="${otherURL}/">`
+    const { rotor, rotorXhr } = await buildBundles()
+    // The scripts come before the injected <base>, so they load from the page's own origin.
+    const page =
+      '<!doctype html><meta charset="utf-8"><title>base</title><script src="/rotor.js"></script>' +
+      `<script src="/rotor-xhr.js"></script><base href="${otherURL}/">`
     face = await createAuthServer({ accessTokenTtl: 60_000 }).listen({
-      static: { '/base.html': { type: 'text/html', body: page }, '/rotor.js': { type: 'text/javascript', body: rotor } },
+      static: {
+        '/base.html': { type: 'text/html', body: page },
+        '/rotor.js': { type: 'text/javascript', body: rotor },
+        '/rotor-xhr.js': { type: 'text/javascript', body: rotorXhr },
+      },
     })
     browser = await launchChromium()
   }, 60_000)
@@ -64,7 +70,7 @@ describe.skipIf(skipBrowserTests())('<base href> to another origin (Chromium, be
         body: JSON.stringify({ username: 'diku_admin', password: 'admin' }),
       })
       await session.start(login)
-      session.install()
+      session.install(window, { xhr: (window as unknown as { RotorXhr: typeof import('../../src/xhr.js') }).RotorXhr.xhr })
       const fetched = await fetch('/api/x').then(r => r.text())
       const xhr = await new Promise<string>(resolve => {
         const request = new XMLHttpRequest()

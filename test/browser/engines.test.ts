@@ -1,15 +1,15 @@
 /**
  * The cross-tab basics in every engine (`engines.ts`): Chromium, Chromium on a non-secure
- * origin (no Web Locks, so the library's other path), Firefox and WebKit. Per case, one
- * reference server (pages on the same origin as the auth routes, as in `harness.ts`) and one
- * browser, shared by:
- *  - a smoke test: 3 tabs of one profile exchange BroadcastChannel messages, share
- *    localStorage (and get `storage` events), and report whether Web Locks exist (and, where
- *    they do, that they exclude across tabs);
+ * origin (no Web Locks, so the library's other path: an elected leader), Firefox and WebKit,
+ * each with the cookie and the bearer transport. Per case, one reference server (pages on the
+ * same origin as the auth routes, as in `harness.ts`) and one browser, shared by:
+ *  - a smoke test (cookie cases only; it probes the engine): 3 tabs of one profile exchange
+ *    BroadcastChannel messages, share localStorage (and get `storage` events), and report
+ *    whether Web Locks exist (and, where they do, that they exclude across tabs);
  *  - scenario (a) of `cross-tab.test.ts`, shortened: 3 tabs in timer mode with traffic share
  *    one rotating refresh token: no reused RT, no refused refresh, no 401, every tab adopts
- *    every rotation. On the non-secure origin this is a known library bug, marked `fails`
- *    (see the comment there).
+ *    every rotation;
+ *  - bearer cases: two tabs call rotate() at the same moment, three rounds.
  * Measured figures are printed with `[engines]`. An engine whose binaries are missing is
  * skipped outside CI and fails under CI (`engineSkipReason`).
  */
@@ -47,8 +47,11 @@ const cases: Case[] = [
   { label: 'chromium, non-secure origin', engine: 'chromium', alias: true },
   // Bearer tokens are not in storage: a rotation reaches the other tabs by message only.
   { label: 'chromium, bearer', engine: 'chromium', alias: false, transport: 'bearer' },
+  { label: 'chromium, non-secure origin, bearer', engine: 'chromium', alias: true, transport: 'bearer' },
   { label: 'firefox', engine: 'firefox', alias: false },
+  { label: 'firefox, bearer', engine: 'firefox', alias: false, transport: 'bearer' },
   { label: 'webkit', engine: 'webkit', alias: false },
+  { label: 'webkit, bearer', engine: 'webkit', alias: false, transport: 'bearer' },
 ]
 
 const PROBE_HTML = `<!doctype html>
@@ -174,7 +177,8 @@ describe.each(cases)('cross-tab basics in $label', ({ label, engine: name, alias
     await server?.close()
   })
 
-  it.skipIf(skip)('3 tabs of one profile: BroadcastChannel, shared localStorage, Web Locks reported', async () => {
+  // What the engine offers does not depend on the transport: probed once per engine and origin.
+  it.skipIf(skip || transport !== 'cookie')('3 tabs of one profile: BroadcastChannel, shared localStorage, Web Locks reported', async () => {
     const e = engine!
     const started = performance.now()
     const tabs = await Promise.all([0, 1, 2].map(i => e.newTab(`${origin}/probe.html?tab=${i}`)))
@@ -291,15 +295,10 @@ describe.each(cases)('cross-tab basics in $label', ({ label, engine: name, alias
     )
   }, 30_000)
 
-  // KNOWN LIBRARY BUG on a non-secure origin (no Web Locks), so `fails` there: src/core/shared.ts
-  // falls back to a mutex and a primary-election list that live in one JS realm, i.e. ONE tab,
-  // so every tab thinks it is the primary and rotates on its own timer. Observed in every run
-  // (5 of 5): two tabs send the refresh with an RT another tab has just used, refused=2
-  // reused=2 (e.g. refreshCalls=3 granted=1, or refreshCalls=6 granted=4), then reuse
-  // detection revokes the session and all 3 tabs log out (reason 'rejected'), leaving 160-220
-  // of the 240 API calls answered 401. The Chromium, Firefox and WebKit runs (Web Locks) show
-  // 0 reused. Drop `fails` once fixed.
-  const scenario = skip ? it.skip : alias ? it.fails : it
+  // On the non-secure origin (no Web Locks) only the elected leader refreshes
+  // (src/coordinator/leader-lock.ts). Before it, every tab believed it was the primary and
+  // rotated on its own timer: refused=2 reused=2 in 5 of 5 runs, then every tab logged out.
+  const scenario = skip ? it.skip : it
   scenario('3 tabs share one rotating refresh token under traffic: no reused RT, no 401, every tab adopts every rotation', async () => {
     const e = engine!
     const s = server!

@@ -33,11 +33,17 @@ async function bundle(entry: string, globalName?: string): Promise<string> {
   return out.text
 }
 
-let bundles: Promise<{ rotor: string; tab: string }> | undefined
+type Bundles = { rotor: string; tab: string; rotorXhr: string }
+let bundles: Promise<Bundles> | undefined
 
-/** `/rotor.js` (src/index.ts, global `Rotor`) and `/tab.js` (tab-page.ts); built once per test file. */
-export function buildBundles(): Promise<{ rotor: string; tab: string }> {
-  bundles ??= Promise.all([bundle('../../src/index.ts', 'Rotor'), bundle('./tab-page.ts')]).then(([rotor, tab]) => ({ rotor, tab }))
+/**
+ * `/rotor.js` (src/index.ts, global `Rotor`), `/tab.js` (tab-page.ts) and the XHR facade
+ * entry (src/xhr.ts, global `RotorXhr`); built once per test file.
+ */
+export function buildBundles(): Promise<Bundles> {
+  bundles ??= Promise.all([bundle('../../src/index.ts', 'Rotor'), bundle('./tab-page.ts'), bundle('../../src/xhr.ts', 'RotorXhr')]).then(
+    ([rotor, tab, rotorXhr]) => ({ rotor, tab, rotorXhr }),
+  )
   return bundles
 }
 

@@ -10,7 +10,8 @@
  */
 import axios from 'axios'
 import type * as RotorModule from '../../src/index.js'
-import type { LogoutReason, Origin, Session, SessionOptions } from '../../src/index.js'
+import type { LogoutReason, Origin, Session, SessionOptions, XhrFacade } from '../../src/index.js'
+import { xhr } from '../../src/xhr.js'
 
 declare const Rotor: typeof RotorModule
 
@@ -29,7 +30,7 @@ export type SetupOptions = {
   /** `logout: false` when set. */
   noLogout?: boolean
   queueTimeout?: number
-  /** Call `session.install()` (default true). */
+  /** Call `session.install(window, { xhr })` (default true). */
   install?: boolean
 }
 
@@ -187,6 +188,8 @@ export type AxiosStats = {
 }
 
 export type XhrPageApi = {
+  /** The facade of `rotor-auth/xhr`, for `session.install(window, { xhr })`. */
+  xhr: XhrFacade
   session: Session | undefined
   events: SessionEvent[]
   NativeXHR: typeof XMLHttpRequest
@@ -234,11 +237,12 @@ function setup(options: SetupOptions): void {
   session.on('logout', ({ reason, origin }) => events.push({ type: 'logout', origin, reason, at: now() }))
   session.on('rotate-error', ({ error, willRetry }) => events.push({ type: 'rotate-error', willRetry, error: String(error), at: now() }))
   window.xt.session = session
-  if (options.install ?? true) session.install()
+  if (options.install ?? true) session.install(window, { xhr })
 }
 
 window.xt = {
   session: undefined,
+  xhr,
   events,
   NativeXHR,
   nativeFetch,

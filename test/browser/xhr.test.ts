@@ -2,7 +2,7 @@
  * The XMLHttpRequest facade (`src/interceptors/xhr.ts`) in real Chromium. Each test has its own
  * reference server (serving the page on its own origin, so the cookie transport needs no
  * CORS) and its own browser context; the browser is shared by the file. The page
- * (`xhr-page.ts`) calls `session.install()`, so `XMLHttpRequest` is the facade, and records
+ * (`xhr-page.ts`) calls `session.install(window, { xhr })` (the facade of `rotor-auth/xhr`), so `XMLHttpRequest` is the facade, and records
  * every event each XHR delivers (type, target, `on…` handler or listener, `readyState` and
  * `status` at that moment). What the browser really sent is read from Playwright's request
  * events, what the server saw from `server.log` / `server.stats`. Figures are printed with
@@ -181,7 +181,7 @@ const count = (events: XhrEvent[], type: string) => events.filter(e => e.type ==
 const trace = (events: XhrEvent[]) => events.map(e => `${e.target === 'upload' ? 'upload.' : ''}${e.type}@${e.readyState}/${e.status}`)
 const apiLog = (server: AuthServer, path: string) => server.log.filter(e => e.path === path)
 
-describe.skipIf(skip)('XMLHttpRequest facade (real Chromium, session.install())', () => {
+describe.skipIf(skip)('XMLHttpRequest facade (real Chromium, session.install(window, { xhr }))', () => {
   beforeAll(async () => {
     const [{ rotor }, page, launched] = await Promise.all([buildBundles(), bundlePage(), launchChromium()])
     files = { rotor, page }
@@ -570,9 +570,9 @@ describe.skipIf(skip)('XMLHttpRequest facade (real Chromium, session.install())'
       const session = window.xt.session!
       const original = window.XMLHttpRequest
       const originalFetch = window.fetch
-      const un1 = session.install()
+      const un1 = session.install(window, { xhr: window.xt.xhr })
       const first = window.XMLHttpRequest
-      const un2 = session.install()
+      const un2 = session.install(window, { xhr: window.xt.xhr })
       const second = window.XMLHttpRequest
       const facadeName = new window.XMLHttpRequest().constructor.name
       const facadePrototypeIsOriginal = Object.getPrototypeOf(first) === original
@@ -584,7 +584,7 @@ describe.skipIf(skip)('XMLHttpRequest facade (real Chromium, session.install())'
       const unFetchOnly = session.install(window, { xhr: false })
       const xhrUntouched = window.XMLHttpRequest === original && window.fetch !== originalFetch
       unFetchOnly()
-      session.install()
+      session.install(window, { xhr: window.xt.xhr })
       const again = window.XMLHttpRequest !== original
       session.dispose()
       const afterDispose = window.XMLHttpRequest === original && window.fetch === originalFetch

@@ -48,6 +48,24 @@ describe('session lifecycle', () => {
     expect(target.fetch).toBe(original)
   })
 
+  test('install() leaves XMLHttpRequest alone unless given the facade of rotor-auth/xhr; anything else for `xhr` is a TypeError', async () => {
+    const { session } = await env.browser({ rotation: 'request', now: clock.now })
+    class FakeXhr {}
+    const target = { fetch: globalThis.fetch, XMLHttpRequest: FakeXhr as unknown as typeof XMLHttpRequest }
+    const plain = session.install(target)
+    expect(target.XMLHttpRequest).toBe(FakeXhr)
+    plain()
+    for (const bad of [true, 'yes', {}]) {
+      expect(() => session.install(target, { xhr: bad as never })).toThrow(/option `xhr` must be the facade of 'rotor-auth\/xhr'/)
+      expect(target.fetch, 'nothing patched after a refused option').toBe(globalThis.fetch)
+    }
+    const { xhr } = await import('../../src/xhr.js')
+    const withXhr = session.install(target, { xhr })
+    expect(target.XMLHttpRequest).not.toBe(FakeXhr)
+    withXhr()
+    expect(target.XMLHttpRequest).toBe(FakeXhr)
+  })
+
   test('install() on globalThis: the session’s own calls use the original fetch (no recursion)', async () => {
     const original = globalThis.fetch
     const session = await env.bearer({ rotation: 'request', now: clock.now })

@@ -72,6 +72,7 @@ export function createSession(options: SessionOptions): Session {
     lock: (fn, lockOptions) => coordinator.lock(fn, lockOptions),
     isTransient: error => isTransient(error, transport),
     // A browser's tabs share bearer tokens by message only; in one realm (Node) the store has them.
+    inFlightLimitMs: transport === 'cookie' ? cfg.refreshTimeout : 0,
     probeFirst: () => transport === 'bearer' && !cfg.persistTokens && cfg.coordinator === undefined && sharesAcrossContexts(cfg.channelName),
     refresh: refresher(cfg, base, clock),
     // Waiting requests count failures against their deadline; the scheduler backs off.

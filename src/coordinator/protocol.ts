@@ -54,6 +54,7 @@ export function parseSnapshot(value: unknown): Snapshot | undefined {
   if (typeof s['refreshToken'] === 'string') snapshot.refreshToken = s['refreshToken']
   if (typeof s['reason'] === 'string') snapshot.reason = s['reason'] as LogoutReason
   if (typeof s['ending'] === 'string') snapshot.ending = s['ending'] as 'expired' | 'rejected'
+  if (typeof s['rotatingSince'] === 'number' && Number.isFinite(s['rotatingSince'])) snapshot.rotatingSince = s['rotatingSince']
   return snapshot
 }
 

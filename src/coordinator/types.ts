@@ -21,6 +21,12 @@ export type Snapshot = {
    * was re-authenticating went away: the next holder of the lock re-authenticates, never refreshes.
    */
   ending?: 'expired' | 'rejected'
+  /**
+   * Cookie transport: a tab sent this generation's refresh at this moment (epoch ms) and has not
+   * published the answer yet. If that tab is gone (a reload), its refresh may still complete
+   * (`keepalive`) and store the new RT cookie: the next holder of the lock waits for it.
+   */
+  rotatingSince?: number
 }
 
 /** What sessions of one name tell each other (the cross-tab protocol). */

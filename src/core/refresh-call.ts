@@ -117,6 +117,9 @@ export async function callRefresh(call: RefreshCall): Promise<Tokens> {
     headers,
     ...(requestBody === undefined ? {} : { body: requestBody }),
     ...(call.credentials === undefined ? {} : { credentials: call.credentials }),
+    // Cookie transport: the answer's Set-Cookie must land even if the page navigates away
+    // meanwhile (a reload); the server has spent the old RT by then. Bodies here are tiny.
+    ...(call.credentials === 'include' ? { keepalive: true } : {}),
     // Never follow: a 307 to another origin would re-post the RT there.
     redirect: 'manual',
     signal: call.signal,

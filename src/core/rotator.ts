@@ -21,6 +21,11 @@ export type RotatorOptions = {
   isTransient: (error: unknown) => boolean
   /** Ask the other tabs before refreshing: bearer tokens shared by message only, peers present. */
   probeFirst: () => boolean
+  /**
+   * Cookie transport: how long a refresh recorded in the shared state by a tab that is gone
+   * (reloaded mid-refresh) may still complete; 0 where nothing can complete without its tab.
+   */
+  inFlightLimitMs: number
   reauthenticate: ((context: { signal: AbortSignal }) => Promise<Grant | Response | void>) | undefined
   /** A transient failure: returns when the next attempt goes (ms); success resets it. */
   backoff: { failed(error: unknown): number; succeeded(): void; stalled(error: unknown): void }
@@ -72,7 +77,18 @@ export class Rotator {
       }
       // A tab that owed a re-authentication went away before it finished: take it over.
       if (snap.ending) return this.#endLocked(snap.ending, generation)
+      // A tab reloaded (or closed) while its refresh was on the wire: that refresh goes on
+      // (keepalive) and its answer stores the new RT cookie. Presenting the cookie before then
+      // presents the RT the server just spent.
+      const recorded = snap.rotatingSince
+      const wait = recorded === undefined ? 0 : recorded + this.#o.inFlightLimitMs - this.#o.now()
+      if (wait > 0) {
+        await sync.awaitNewer(snap.generation, wait)
+        await sync.catchUp()
+        if (machine.snapshot.generation > generation) return
+      }
       sync.rotating(snap.generation)
+      if (this.#o.inFlightLimitMs > 0) await sync.markRotating(this.#o.now())
       let tokens: Tokens
       try {
         tokens = await this.#o.refresh({
@@ -87,6 +103,7 @@ export class Rotator {
         })
       } catch (error) {
         sync.rotated(snap.generation, false)
+        if (this.#o.inFlightLimitMs > 0) await sync.markRotating(undefined)
         if (life.aborted) throw life.reason
         if (!this.#o.isTransient(error)) {
           // "RT already used" may only mean another tab rotated first: check before ending.

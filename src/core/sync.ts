@@ -189,6 +189,15 @@ export class Sync {
     })
   }
 
+  /**
+   * Records in the shared store (not by message: live tabs hear `rotating`) that this tab's
+   * refresh of the current generation is on the wire since `since`, or no longer (undefined).
+   */
+  markRotating(since: number | undefined): void | Promise<void> {
+    const { rotatingSince: _, ...snapshot } = this.#o.machine.snapshot
+    return this.#o.coordinator.write(since === undefined ? snapshot : { ...snapshot, rotatingSince: since })
+  }
+
   reauthenticating(active: boolean, handover?: 'expired' | 'rejected'): void {
     this.#o.coordinator.post(handover ? { type: 'reauthenticating', active, handover } : { type: 'reauthenticating', active })
   }

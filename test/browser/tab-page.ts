@@ -3,7 +3,8 @@
  * `harness.ts` (esbuild) and run after `/rotor.js`, the IIFE build of `src/index.ts` that
  * defines the global `Rotor`.
  *
- * Query parameters: `rotation` (`timer` | `request`), `idleTimeout` and `idleWarning` (ms).
+ * Query parameters: `rotation` (`timer` | `request`), `transport` (`cookie` | `bearer`),
+ * `idleTimeout`, `idleWarning` and `refreshTimeout` (ms).
  * Everything the tests read is plain data under `window.rotor.stats`.
  */
 import type * as RotorModule from '../../src/index.js'
@@ -66,6 +67,7 @@ const session = Rotor.createSession({
   headers: { 'X-Okapi-Tenant': 'diku' },
   rotation,
   idle,
+  ...(params.has('refreshTimeout') ? { refreshTimeout: Number(params.get('refreshTimeout')) } : {}),
   ...(bearer ? { transport: 'bearer', refresh: { url: '/bearer/refresh', style: 'json' }, logout: '/bearer/logout' } : {}),
 })
 

@@ -1,6 +1,7 @@
 /** createSession: builds the parts of a session, wires them together, and is the `Session` facade. */
 import { createLocalCoordinator } from './coordinator/local.js'
 import { sharesAcrossContexts } from './coordinator/locks.js'
+import { ClockWatch } from './core/clock-watch.js'
 import { Gate } from './core/gate.js'
 import { assertUsable, tokensFrom } from './core/grant.js'
 import { IdleTracker } from './core/idle.js'
@@ -22,13 +23,16 @@ export function createSession(options: SessionOptions): Session {
   const { now, transport } = cfg
   const clock = createClock(cfg.timers)
   let installed: Installation | undefined
-  /** The fetch the last install() wrapped: a wrapper over ours must never become our own base. */
-  let wrapped: typeof fetch | undefined
+  let wrapped: typeof fetch | undefined // what the last install() wrapped: never our own base
   // Looked up at call time: a fetch patched after createSession (msw, tests) applies; once
   // installed, the fetch the session wrapped (never itself, through someone else's wrapper).
   const base = (): typeof fetch => cfg.fetch ?? wrapped ?? globalThis.fetch
 
   const machine = new SessionMachine({ now, leeway: cfg.leeway })
+  // An injected `now` is a clock tests move on purpose: only the platform's is watched for jumps.
+  const watch = new ClockWatch(now, options.now ? undefined : () => performance.now())
+  /** Both tokens look dead: end (or reauthenticate), unless the clock jumped; then ask the server. */
+  const end = (reason: 'expired') => (watch.inDoubt() ? rotator.rotateFrom(machine.snapshot.generation) : rotator.endOrReauthenticate(reason))
   /** Longest a refresh may take anywhere: a tab closed mid-rotation never says it is done. */
   const rotationLimitMs = cfg.refreshTimeout * LATE_ANSWER_FACTOR * (cfg.refreshRetries + 1) + 1000
   const coordinator = cfg.coordinator ?? createLocalCoordinator({ ...cfg, name: cfg.channelName, rotationLimitMs, followerLimitMs: cfg.queueTimeout })
@@ -54,17 +58,17 @@ export function createSession(options: SessionOptions): Session {
     onHandover: () => void rotator.rotateFrom(machine.snapshot.generation).catch(() => undefined),
   })
   const scheduler: Scheduler = new Scheduler({
-    machine, clock, now, rotation: cfg.rotation, rotateAt: cfg.rotateAt,
+    machine, clock, now, watch, rotation: cfg.rotation, rotateAt: cfg.rotateAt,
     isLeader: () => coordinator.isLeader(),
     isIdle: () => idle?.isIdle() ?? false,
     rotate: (generation): Promise<void> => rotator.rotateFrom(generation),
-    end: (reason): Promise<void> => rotator.endOrReauthenticate(reason),
+    end,
     onRetry: () => gate.pump(),
   })
   const gate = new Gate({
     machine, clock, now, queueTimeout: cfg.queueTimeout,
     rotate: generation => rotator.rotateFrom(generation),
-    end: reason => rotator.endOrReauthenticate(reason),
+    end,
     backingOff: () => scheduler.backingOff(),
   })
   const rotator: Rotator = new Rotator({
@@ -83,6 +87,7 @@ export function createSession(options: SessionOptions): Session {
     },
   })
   machine.watch((transition, fresh) => {
+    if (transition === 'entered') watch.settled()
     if (transition === 'entered' && fresh) idle?.start()
     if (transition === 'ended') idle?.stop()
   })
@@ -99,13 +104,10 @@ export function createSession(options: SessionOptions): Session {
     await Promise.all([sync.publishEnd(reason), callLogout(cfg, base(), snapshot)])
   }
 
-  function assertAlive(method: string): void {
+  const assertAlive = (method: string) => {
     if (machine.disposed) throw new Error(`rotor-auth: session.${method}() called after dispose()`)
   }
-
-  function notActive(): Promise<never> {
-    return Promise.reject(new SessionExpiredError(machine.snapshot.reason ?? 'expired'))
-  }
+  const notActive = () => Promise.reject(new SessionExpiredError(machine.snapshot.reason ?? 'expired'))
 
   async function ready(): Promise<void> {
     if (!machine.managing()) return machine.disposed ? Promise.reject(new SessionExpiredError('disposed')) : notActive()

@@ -1,6 +1,7 @@
 /** When to wake: the timer policy (rotation point, backup timer, expiry), wake-up events and the retry backoff. */
 import type { Clock, Timer } from '../utils/timers.js'
 import { MAX_TIMEOUT } from '../utils/timers.js'
+import type { ClockWatch } from './clock-watch.js'
 import type { SessionMachine } from './state.js'
 
 type WakeTarget = {
@@ -12,6 +13,8 @@ export type SchedulerOptions = {
   machine: SessionMachine
   clock: Clock
   now: () => number
+  /** The wall clock was set: deadlines are in doubt, ask the server. */
+  watch: ClockWatch
   rotation: 'timer' | 'request'
   rotateAt: number
   isLeader: () => boolean
@@ -36,7 +39,8 @@ export class Scheduler {
   #failures = 0
   #disposed = false
   readonly #wake = () => {
-    if (this.#at !== undefined && this.#o.now() >= this.#at) this.#fire()
+    if (this.#o.watch.jumped() !== 0) this.#askServer()
+    else if (this.#at !== undefined && this.#o.now() >= this.#at) this.#fire()
   }
   /** Each registration keeps its own undo, so disposal works even if the target changed. */
   readonly #unlisten: Array<() => void> = []
@@ -114,9 +118,19 @@ export class Scheduler {
     this.#timer = this.#o.clock.after(Math.min(delay, MAX_TIMEOUT), () => {
       this.#timer = undefined
       if (this.#at !== at) return
-      if (this.#o.now() >= at || delay <= 0) this.#fire()
+      // Set back, the clock would keep this rotation an hour away; set forward, both tokens
+      // would look dead: either way the deadline is in doubt.
+      if (this.#o.watch.jumped() !== 0) this.#askServer()
+      else if (this.#o.now() >= at || delay <= 0) this.#fire()
       else this.#arm()
     })
+  }
+
+  /** The clock jumped: rotate now; the answer re-derives every deadline. */
+  #askServer(): void {
+    const { machine } = this.#o
+    if (machine.disposed || machine.snapshot.status !== 'active') return
+    void this.#o.rotate(machine.snapshot.generation).catch(() => undefined)
   }
 
   #fire(): void {

@@ -373,3 +373,63 @@ describe('13. dispose() while reauthenticate() is pending', () => {
     expect(env.server.stats).toMatchObject({ refreshCalls: 1, reusedRefused: 0, logins: 2 })
   })
 })
+
+describe('14. the wall clock is set while a session runs', () => {
+  // The server keeps real time; only the client's Date.now moves (as when a user or NTP sets
+  // the clock). The session's `now` is the platform's, so it watches for jumps.
+  const realNow = () => performance.timeOrigin + performance.now()
+  let offset = 0
+  async function jumpyEnv(accessTokenTtl: number, refreshTokenTtl: number) {
+    await env.close()
+    env = await startEnv({ accessTokenTtl, refreshTokenTtl, now: realNow })
+    offset = 0
+    vi.spyOn(Date, 'now').mockImplementation(() => Math.round(realNow() + offset))
+  }
+  afterEach(() => {
+    vi.restoreAllMocks()
+  })
+
+  // Before: the rotation timer fired on time, read the wall clock an hour behind the deadline
+  // and re-armed for an hour later; the RT died on the server and the next request logged the
+  // session out ('rejected').
+  test.each(['cookie', 'bearer'] as const)('%s, timer mode: set back by an hour, rotation goes on (the server keeps the RT alive)', async transport => {
+    await jumpyEnv(1_000, 2_500)
+    const session = transport === 'cookie' ? (await env.browser({ rotation: 'timer' })).session : await env.bearer({ rotation: 'timer' })
+    const log = record(session)
+    offset = -3_600_000
+    await new Promise(resolve => setTimeout(resolve, 3_500))
+    const response = await session.fetch(`${env.url}/api/after-the-jump`)
+    expect(response.status).toBe(200)
+    expect(log.of('logout')).toEqual([])
+    // Past the first RT's whole life (2.5 s), so the session lives only if it kept rotating.
+    expect(env.server.stats.refreshGranted).toBeGreaterThanOrEqual(2)
+    expect(env.server.stats).toMatchObject({ reusedRefused: 0, refreshRefused: 0, api401: 0 })
+  }, 15_000)
+
+  // Before: both tokens looked expired by two hours; the session logged out 'expired' without
+  // asking the server, whose RT was good for another hour.
+  test('bearer: set forward by two hours, the next request asks the server instead of logging out', async () => {
+    await jumpyEnv(60_000, 3_600_000)
+    const session = await env.bearer({ rotation: 'request' })
+    const log = record(session)
+    offset = 2 * 3_600_000
+    const response = await session.fetch(`${env.url}/api/after-the-jump`)
+    expect(response.status).toBe(200)
+    expect(log.of('logout')).toEqual([])
+    expect(env.server.stats).toMatchObject({ refreshCalls: 1, refreshGranted: 1, reusedRefused: 0, api401: 0 })
+    // The new deadlines are on the clock as it is now: the next request goes without a refresh.
+    expect((await session.fetch(`${env.url}/api/again`)).status).toBe(200)
+    expect(env.server.stats.refreshCalls).toBe(1)
+  })
+
+  test('bearer: set forward, and the server refuses the RT: the session ends after asking (rejected)', async () => {
+    await jumpyEnv(60_000, 3_600_000)
+    const session = await env.bearer({ rotation: 'request' })
+    const log = record(session)
+    offset = 2 * 3_600_000
+    env.server.fault('refresh', { status: 401 })
+    await expect(session.fetch(`${env.url}/api/refused`)).rejects.toBeInstanceOf(SessionExpiredError)
+    expect(env.server.stats).toMatchObject({ refreshCalls: 1, refreshGranted: 0, reusedRefused: 0 })
+    expect(log.of('logout')).toEqual([{ reason: 'rejected', origin: 'local' }])
+  })
+})

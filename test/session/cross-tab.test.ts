@@ -155,7 +155,7 @@ describe('every tab agrees (several sessions in one process)', () => {
 describe('timer mode across tabs (fake timers)', () => {
   let env: Env
   beforeEach(async () => {
-    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] })
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date', 'performance'] })
     env = await startEnv({ accessTokenTtl: AT })
   })
   afterEach(async () => {

@@ -13,7 +13,7 @@ describe('idle timeout (fake timers, several tabs in one process)', () => {
   let login: (tab: Session) => Promise<void>
 
   beforeEach(async () => {
-    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] })
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date', 'performance'] })
     env = await startEnv({ accessTokenTtl: AT, refreshTokenTtl: 3_600_000 })
     const browser = browserTabs(env, { idle: IDLE })
     tabs = browser.tabs

@@ -7,7 +7,7 @@ const RT = 3_600_000
 describe('timer mode (R), cookie transport, over real HTTP with fake timers', () => {
   let env: Env
   beforeEach(async () => {
-    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] })
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date', 'performance'] })
     env = await startEnv({ accessTokenTtl: AT, refreshTokenTtl: RT })
   })
   afterEach(async () => {

@@ -35,7 +35,12 @@ export function createSession(options: SessionOptions): Session {
   const end = (reason: 'expired') => (watch.inDoubt() ? rotator.rotateFrom(machine.snapshot.generation) : rotator.endOrReauthenticate(reason))
   /** Longest a refresh may take anywhere: a tab closed mid-rotation never says it is done. */
   const rotationLimitMs = cfg.refreshTimeout * LATE_ANSWER_FACTOR * (cfg.refreshRetries + 1) + 1000
-  const coordinator = cfg.coordinator ?? createLocalCoordinator({ ...cfg, name: cfg.channelName, rotationLimitMs, followerLimitMs: cfg.queueTimeout })
+  const coordinator =
+    cfg.coordinator ??
+    createLocalCoordinator({
+      ...cfg, name: cfg.channelName, rotationLimitMs, followerLimitMs: cfg.queueTimeout,
+      onStorageError: (error, cleared) => machine.emit('storage-error', { error, cleared }),
+    })
   const idle =
     cfg.idle &&
     new IdleTracker(cfg.idle, {
@@ -61,22 +66,21 @@ export function createSession(options: SessionOptions): Session {
     machine, clock, now, watch, rotation: cfg.rotation, rotateAt: cfg.rotateAt,
     isLeader: () => coordinator.isLeader(),
     isIdle: () => idle?.isIdle() ?? false,
-    rotate: (generation): Promise<void> => rotator.rotateFrom(generation),
-    end,
+    rotate: (generation): Promise<void> => rotator.rotateFrom(generation), end,
     onRetry: () => gate.pump(),
   })
   const gate = new Gate({
     machine, clock, now, queueTimeout: cfg.queueTimeout,
-    rotate: generation => rotator.rotateFrom(generation),
-    end,
+    rotate: generation => rotator.rotateFrom(generation), end,
     backingOff: () => scheduler.backingOff(),
   })
   const rotator: Rotator = new Rotator({
-    machine, sync, now, reauthenticate: cfg.reauthenticate,
+    machine, sync, now, transport, reauthenticate: cfg.reauthenticate,
     lock: (fn, lockOptions) => coordinator.lock(fn, lockOptions),
     isTransient: error => isTransient(error, transport),
-    // A browser's tabs share bearer tokens by message only; in one realm (Node) the store has them.
+    // A reload mid-refresh: its keepalive refresh may still store the new RT cookie.
     inFlightLimitMs: transport === 'cookie' ? cfg.refreshTimeout : 0,
+    // A browser's tabs share bearer tokens by message only; in one realm (Node) the store has them.
     probeFirst: () => transport === 'bearer' && !cfg.persistTokens && cfg.coordinator === undefined && sharesAcrossContexts(cfg.channelName),
     refresh: refresher(cfg, base, clock),
     // Waiting requests count failures against their deadline; the scheduler backs off.
@@ -125,11 +129,8 @@ export function createSession(options: SessionOptions): Session {
     async start(grant: Grant | Response) {
       assertAlive('start')
       const tokens = await tokensFrom(grant, now)
-      // A dead grant would log out within milliseconds: refuse it, stay signed out.
-      assertUsable(tokens, now())
-      if (transport === 'bearer' && tokens.accessToken === undefined) {
-        throw new TypeError("rotor-auth: start() with transport 'bearer' needs a grant that carries the access token")
-      }
+      // A dead grant (or a bearer one without its AT) would fail at once: refuse it, stay signed out.
+      assertUsable(tokens, now(), transport)
       await sync.publish(tokens, 'login')
     },
     async rotate() {

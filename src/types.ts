@@ -52,6 +52,12 @@ export type SessionEvents = {
   'rotate-error': RotateErrorEvent
   logout: { reason: LogoutReason; origin: Origin }
   'idle-warning': { logoutAt: number }
+  /**
+   * Persistent storage refused a write (full, disabled): the session goes on in memory and on
+   * the channel. The stored state was removed (`cleared`) so that a reload starts signed out
+   * instead of resuming a spent RT or a logged-out session; if even that failed, it is stale.
+   */
+  'storage-error': { error: unknown; cleared: boolean }
 }
 
 export type RefreshContext = {

@@ -11,6 +11,8 @@ export type LocalCoordinatorOptions = {
   storage: StorageLike | undefined
   storageKey: string
   persistTokens: boolean
+  /** A write to storage failed; see StoreOptions. */
+  onStorageError?: (error: unknown, cleared: boolean) => void
   /** Longest a rotation may take anywhere; without Web Locks, a silent tab's claim lasts this long. */
   rotationLimitMs?: number
   /** Without Web Locks, how long a tab waits for the leader's rotation. */

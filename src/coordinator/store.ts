@@ -9,6 +9,11 @@ export type StoreOptions = {
   storageKey: string
   /** Whether tokens may be written to storage (bearer with `persist: true`). */
   persistTokens: boolean
+  /**
+   * A write to storage failed (full, disabled): the stored state was removed (`cleared`) or,
+   * if even that failed, is stale. Called once per run of failures.
+   */
+  onStorageError?: (error: unknown, cleared: boolean) => void
 }
 
 function withoutTokens(snapshot: Snapshot): Snapshot {
@@ -24,6 +29,7 @@ export type Store = {
 /** Reads return whichever of memory and storage supersedes the other; writes never move either back. */
 export function createStore(realm: Realm, options: StoreOptions): Store {
   const { storage, storageKey, persistTokens } = options
+  let failing = false
 
   function readStorage(): Snapshot | undefined {
     if (!storage) return undefined
@@ -51,8 +57,19 @@ export function createStore(realm: Realm, options: StoreOptions): Store {
       if (stored && supersedes(stored, snapshot)) return
       try {
         storage.setItem(storageKey, JSON.stringify(persistTokens ? snapshot : withoutTokens(snapshot)))
-      } catch {
-        // Storage full or disabled: the channel still carries the state to live tabs.
+        failing = false
+      } catch (error) {
+        // Storage full or disabled. What it holds is now older than the truth: a reload would
+        // resume a spent RT, or a session that was logged out. Remove it (a reload then starts
+        // signed out; live tabs still hear the state on the channel) and say so.
+        let cleared = true
+        try {
+          storage.removeItem(storageKey)
+        } catch {
+          cleared = false
+        }
+        if (!failing) options.onStorageError?.(error, cleared)
+        failing = true
       }
     },
   }

@@ -138,8 +138,11 @@ export async function tokensFromResponse(response: Response, now: () => number):
 }
 
 /** A grant whose AT and RT have both already expired cannot start anything. */
-export function assertUsable(tokens: Tokens, now: number): void {
+export function assertUsable(tokens: Tokens, now: number, transport: 'cookie' | 'bearer'): void {
   const { accessExpiresAt, refreshExpiresAt } = tokens
+  if (transport === 'bearer' && tokens.accessToken === undefined) {
+    throw new TypeError("rotor-auth: with transport 'bearer' a grant must carry the access token")
+  }
   if (accessExpiresAt <= now && refreshExpiresAt !== null && refreshExpiresAt <= now) {
     throw new TypeError(
       `rotor-auth: the grant's access and refresh tokens have both already expired (${new Date(accessExpiresAt).toISOString()}, ${new Date(refreshExpiresAt).toISOString()} on this clock)`,

@@ -16,6 +16,7 @@ export type RotatorOptions = {
   sync: Sync
   lock: Coordinator['lock']
   now: () => number
+  transport: 'cookie' | 'bearer'
   /** The refresh call, with everything but the per-call parts bound. */
   refresh: (call: Pick<RefreshCall, 'refreshToken' | 'signal' | 'onRetry' | 'onSlow'>) => Promise<Tokens>
   isTransient: (error: unknown) => boolean
@@ -181,7 +182,7 @@ export class Rotator {
       if (controller.signal.aborted) throw controller.signal.reason
       if (result === undefined || result === null) throw new SessionExpiredError(reason)
       const tokens = await tokensFrom(result, now)
-      assertUsable(tokens, now())
+      assertUsable(tokens, now(), this.#o.transport)
       await sync.publish(tokens, 'login')
     })().then(
       () => sync.reauthenticating(false),

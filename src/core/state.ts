@@ -203,7 +203,7 @@ export class SessionMachine {
   }
 
   /** Events that are not transitions (`rotate-error`, `idle-warning`) go out here too. */
-  emit<K extends 'rotate-error' | 'idle-warning'>(event: K, payload: SessionEvents[K]): void {
+  emit<K extends Exclude<keyof SessionEvents, 'change' | 'rotate' | 'logout'>>(event: K, payload: SessionEvents[K]): void {
     if (!this.#disposed) this.#events.emit(event, payload)
   }
 

@@ -1,5 +1,5 @@
 /** The cross-tab protocol over the coordinator: publish our state, adopt the others', join, and the rotating flag. */
-import type { Coordinator, LogoutReason, Message, SessionState, Snapshot } from '../types.js'
+import type { Coordinator, LogoutReason, Message, Origin, SessionState, Snapshot } from '../types.js'
 import type { Clock, Timer } from '../utils/timers.js'
 import { SIGNED_OUT, supersedes } from '../coordinator/protocol.js'
 import type { Tokens } from './grant.js'
@@ -7,6 +7,13 @@ import type { SessionMachine } from './state.js'
 
 /** How long a joining bearer tab waits for a peer to hand it the tokens. */
 const JOIN_WAIT_MS = 300
+/**
+ * The furthest a peer's (or storage's) generation may lie ahead of ours: 2^20 rotations, about
+ * twelve days at one per second. Further is a forgery, not a tab that slept.
+ */
+export const MAX_GENERATION_JUMP = 2 ** 20
+/** How many refresh tokens this tab remembers having moved past. */
+const SPENT_KEPT = 16
 
 /** Runs `fn` on a value that may or may not be a promise, synchronously when it is not. */
 function when<T, R>(value: T | Promise<T>, fn: (value: T) => R | Promise<R>): R | Promise<R> {
@@ -35,6 +42,8 @@ export class Sync {
   readonly #o: SyncOptions
   readonly #unsubscribe: () => void
   #rotatingTimer: Timer | undefined
+  /** RTs this tab held and moved past: a snapshot that brings one back is a replay. */
+  readonly #spent: string[] = []
 
   constructor(options: SyncOptions) {
     this.#o = options
@@ -115,6 +124,10 @@ export class Sync {
   adopt(snapshot: Snapshot): void {
     const { machine, transport } = this.#o
     if (!supersedes(snapshot, machine.snapshot)) return
+    // A forged or replayed state (any same-origin script can post and write storage) must not
+    // wedge the counter near its limit or move this tab back onto an RT it already spent.
+    if (machine.snapshot.generation > 0 && snapshot.generation - machine.snapshot.generation > MAX_GENERATION_JUMP) return
+    if (snapshot.refreshToken !== undefined && this.#spent.includes(snapshot.refreshToken)) return
     machine.setRemoteReauth(false)
     if (snapshot.status === 'signed-out') {
       this.#clearRotating()
@@ -125,7 +138,7 @@ export class Sync {
     // when tokens are not persisted): wait for a peer's message instead.
     if (transport === 'bearer' && snapshot.accessToken === undefined) return
     this.#clearRotating()
-    machine.enter(snapshot, 'remote', 'adopt')
+    this.#enter(snapshot, 'remote', 'adopt')
   }
 
   /** Applies new tokens from this tab and tells every other tab. */
@@ -147,7 +160,7 @@ export class Sync {
       return when(coordinator.write(snapshot), () => {
         coordinator.post({ type: 'state', snapshot })
         this.#clearRotating()
-        machine.enter(snapshot, 'local', how)
+        this.#enter(snapshot, 'local', how)
       })
     })
   }
@@ -184,7 +197,7 @@ export class Sync {
       const snapshot: Snapshot = { ...machine.snapshot, generation: Math.max(machine.snapshot.generation, base?.generation ?? 0) + 1, ending: reason }
       return when(coordinator.write(snapshot), () => {
         coordinator.post({ type: 'state', snapshot })
-        machine.enter(snapshot, 'local', 'mark')
+        this.#enter(snapshot, 'local', 'mark')
       })
     })
   }
@@ -253,6 +266,16 @@ export class Sync {
         if (message.handover) this.#o.onHandover()
         return
     }
+  }
+
+  /** Enters `snapshot`, remembering the RT this tab moves past. */
+  #enter(snapshot: Snapshot, origin: Origin, how: 'login' | 'rotate' | 'adopt' | 'mark'): void {
+    const held = this.#o.machine.snapshot.refreshToken
+    if (held !== undefined && held !== snapshot.refreshToken && !this.#spent.includes(held)) {
+      this.#spent.push(held)
+      if (this.#spent.length > SPENT_KEPT) this.#spent.shift()
+    }
+    this.#o.machine.enter(snapshot, origin, how)
   }
 
   #answer(): void {

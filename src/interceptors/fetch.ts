@@ -15,6 +15,12 @@ export type Interception = {
   authorization: () => string | undefined
   /** Cookie transport: managed requests go with credentials. */
   cookies: boolean
+  /**
+   * Cookie transport: the narrowest credentials mode that carries the session's cookies to
+   * `url`: `same-origin` for the page's own origin (a redirect to another origin, another port
+   * of the same host included, then gets no cookies), `include` only across origins.
+   */
+  credentials: (url: URL) => RequestCredentials
   /** The generation whose AT a request is sent with (a 401 asks for a newer one). */
   generation: () => number
   active: () => boolean
@@ -40,9 +46,9 @@ function signalOf(input: RequestInfo | URL, init: RequestInit | undefined): Abor
   return init?.signal ?? (input instanceof Request ? input.signal : undefined)
 }
 
-function authorize(input: RequestInfo | URL, init: RequestInit | undefined, ic: Interception): RequestInit {
+function authorize(input: RequestInfo | URL, url: URL, init: RequestInit | undefined, ic: Interception): RequestInit {
   const authorization = ic.authorization()
-  if (authorization === undefined) return { ...init, credentials: 'include' }
+  if (authorization === undefined) return { ...init, credentials: ic.credentials(url) }
   const given = init?.headers
   if (!(input instanceof Request) && (given === undefined || (typeof given === 'object' && given.constructor === Object))) {
     // Plain object: cheaper than a Headers. Any casing of a caller's own Authorization goes,
@@ -66,12 +72,12 @@ export function createFetch(ic: Interception): typeof fetch {
     const url = requestURL(input)
     if (url === undefined || !ic.manages(url)) return ic.base()(input, init)
     // 2. Gate. Hot path: a usable AT and nothing in flight → straight out, no extra await.
-    if (ic.gate.ready()) return send(input, init)
-    return ic.gate.wait({ signal: signalOf(input, init) }).then(() => send(input, init))
+    if (ic.gate.ready()) return send(input, url, init)
+    return ic.gate.wait({ signal: signalOf(input, init) }).then(() => send(input, url, init))
   }
 
   // 3. Send, keeping what a replay needs.
-  function send(input: RequestInfo | URL, init: RequestInit | undefined): Promise<Response> {
+  function send(input: RequestInfo | URL, url: URL, init: RequestInit | undefined): Promise<Response> {
     const generation = ic.generation()
     let replayInput = input
     let canReplay = replayableBody(init?.body)
@@ -83,19 +89,19 @@ export function createFetch(ic: Interception): typeof fetch {
         canReplay = false
       }
     }
-    const sent = ic.base()(input, authorize(input, init, ic))
+    const sent = ic.base()(input, authorize(input, url, init, ic))
     if (!canReplay) return sent
-    return sent.then(response => (response.status === 401 ? replay(response, replayInput, init, generation) : response))
+    return sent.then(response => (response.status === 401 ? replay(response, replayInput, url, init, generation) : response))
   }
 
   /**
    * 4. A 401: rotate unless a newer generation already superseded the token it carried, then
    * send it once more. The replay goes straight to the network: never a second replay.
    */
-  async function replay(first: Response, input: RequestInfo | URL, init: RequestInit | undefined, generation: number): Promise<Response> {
+  async function replay(first: Response, input: RequestInfo | URL, url: URL, init: RequestInit | undefined, generation: number): Promise<Response> {
     if (!ic.active()) return first
     void first.body?.cancel().catch(() => undefined)
     await ic.gate.wait({ stale: generation, signal: signalOf(input, init) })
-    return ic.base()(input, authorize(input, init, ic))
+    return ic.base()(input, authorize(input, url, init, ic))
   }
 }

@@ -11,10 +11,13 @@ export function createInterception(cfg: Config, machine: SessionMachine, gate: G
   const keys = new Set(endpoints.map(endpointKey))
   const paths = new Set(endpoints.map(endpointPath))
   const bearer = cfg.transport === 'bearer'
+  // The page's own origin (none in Node, where a cookie jar wrapper reads `include`).
+  const pageOrigin = (globalThis as { location?: { origin?: string } }).location?.origin
   return {
     base,
     gate,
     cookies: !bearer,
+    credentials: url => (pageOrigin !== undefined && url.origin === pageOrigin ? 'same-origin' : 'include'),
     managing: () => machine.managing(),
     manages: url => {
       if (!cfg.scope(url)) return false

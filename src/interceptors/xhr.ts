@@ -101,6 +101,8 @@ export function createXhrClass(Original: XhrClass, ic: Interception): XhrClass {
     #timeout = 0
     #withCredentials = false
     #managed = false
+    /** Where open() pointed, resolved as the browser resolves it. */
+    #url: URL | undefined
     /** Events of the current attempt are withheld (it was answered 401 and will be replayed). */
     #silenced = false
     #replayed = false
@@ -181,6 +183,7 @@ export function createXhrClass(Original: XhrClass, ic: Interception): XhrClass {
         parsed = undefined
       }
       // A synchronous XHR cannot wait for a rotation; it goes out as it is.
+      this.#url = parsed
       this.#managed = async !== false && parsed !== undefined && ic.managing() && ic.manages(parsed)
       this.#shownState = 1
       if (shownBefore !== 1) this.#emit(new Event('readystatechange'))
@@ -267,7 +270,9 @@ export function createXhrClass(Original: XhrClass, ic: Interception): XhrClass {
         inner.setRequestHeader(name, value)
       }
       if (authorization !== undefined) inner.setRequestHeader('Authorization', authorization)
-      inner.withCredentials = this.#managed && ic.cookies ? true : this.#withCredentials
+      // Same-origin requests carry cookies anyway; `withCredentials` would also carry them on
+      // a redirect to another origin, so it is set only when the scope is across origins.
+      inner.withCredentials = this.#managed && ic.cookies ? ic.credentials(this.#url!) === 'include' : this.#withCredentials
 
       const mayReplay = this.#managed && !this.#replayed
       let firstLoadstart = skipLoadstart

@@ -73,7 +73,7 @@ export async function startEnv(serverOptions: Parameters<typeof createAuthServer
 /** Records every event a session emits. */
 export function record(session: Session) {
   const events: Array<{ type: string; payload: unknown }> = []
-  for (const type of ['rotate', 'rotate-error', 'logout', 'idle-warning'] as const) {
+  for (const type of ['rotate', 'rotate-error', 'logout', 'idle-warning', 'storage-error'] as const) {
     session.on(type, payload => events.push({ type, payload }))
   }
   return {

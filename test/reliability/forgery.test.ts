@@ -21,7 +21,7 @@ afterEach(async () => {
 })
 
 /** Two bearer tabs sharing a name, logged in, and a forger on their channel. */
-async function tabsAndForger() {
+async function tabsAndForger(options: { idle?: { timeout: number } } = {}) {
   const name = randomUUID()
   const tabs: Session[] = []
   for (let i = 0; i < 2; i++) {
@@ -32,6 +32,7 @@ async function tabsAndForger() {
       logout: `${env.url}/bearer/logout`,
       rotation: 'request',
       crossTab: { name },
+      ...options,
     })
     env.sessions.push(tab)
     tabs.push(tab)
@@ -43,10 +44,20 @@ async function tabsAndForger() {
   const heard: Message[] = []
   forger.onmessage = event => heard.push(event.data as Message)
   const post = (snapshot: Snapshot) => forger.postMessage({ rotor: 1, type: 'state', from: 'forger', snapshot })
-  return { tabs, heard, post, close: () => forger.close() }
+  const activity = (at: number) => forger.postMessage({ rotor: 1, type: 'activity', from: 'forger', at })
+  return { tabs, heard, post, activity, close: () => forger.close() }
 }
 
 describe('6. forged channel messages', () => {
+  test('a forged activity an hour in the future does not postpone the idle logout by an hour', async () => {
+    const { tabs, activity, close } = await tabsAndForger({ idle: { timeout: 400 } })
+    const logs = tabs.map(record)
+    activity(Date.now() + 3_600_000)
+    await waitFor(() => tabs.every(t => t.state.status === 'signed-out'), { timeout: 3_000 })
+    expect(logs.flatMap(l => l.of('logout')).map(l => l['reason'])).toContain('idle')
+    close()
+  })
+
   test(`a state ${MAX_GENERATION_JUMP + 1} generations ahead is refused; the session goes on`, async () => {
     const { tabs, post, close } = await tabsAndForger()
     const before = tabs[1]!.state.generation

@@ -24,9 +24,11 @@ const NULL_BODY = new Set([101, 103, 204, 205, 304])
 /**
  * `html`: a proxy's 200 maintenance page (transient for every transport); `slow`: every answer
  * takes 150 ms for a while, longer than the harness's refreshTimeout (a late answer must be
- * adopted, never followed by a second refresh with the same RT).
+ * adopted, never followed by a second refresh with the same RT); `cut`: the server rotates, then
+ * the connection breaks after the headers (cookie: the new RT cookie landed, a retry presents
+ * it; bearer: definitive, the spent RT is never presented again, the session ends 'rejected').
  */
-export type FaultKind = '503' | 'drop' | '429' | 'hang' | 'refuse' | 'html' | 'slow'
+export type FaultKind = '503' | 'drop' | '429' | 'hang' | 'refuse' | 'html' | 'slow' | 'cut'
 
 export type Command =
   | { t: 'request'; tab: number; post: boolean }
@@ -43,6 +45,12 @@ export type Schedule = {
   tabs: number
   transport: 'cookie' | 'bearer'
   rotation: 'timer' | 'request'
+  /**
+   * Sessions have a `reauthenticate` hook that logs in again (a few ms later): a refused or
+   * dead RT brings a new login, not a logout, and a tab closed (`cycle`) while its hook runs
+   * hands the job to another tab.
+   */
+  reauth?: boolean
   commands: Command[]
 }
 
@@ -64,7 +72,7 @@ export function scheduleArb(options: { maxCommands?: number } = {}): fc.Arbitrar
       arbitrary: fc.record({
         t: fc.constant('fault' as const),
         kind: fc.oneof(
-          { weight: 3, arbitrary: fc.constantFrom<FaultKind>('503', 'drop', '429', 'hang', 'html', 'slow') },
+          { weight: 3, arbitrary: fc.constantFrom<FaultKind>('503', 'drop', '429', 'hang', 'html', 'slow', 'cut') },
           { weight: 1, arbitrary: fc.constant<FaultKind>('refuse') },
         ),
         times: fc.integer({ min: 1, max: 3 }),
@@ -80,6 +88,7 @@ export function scheduleArb(options: { maxCommands?: number } = {}): fc.Arbitrar
     tabs: fc.integer({ min: 2, max: 4 }),
     transport: fc.constantFrom('cookie' as const, 'bearer' as const),
     rotation: fc.constantFrom('timer' as const, 'request' as const),
+    reauth: fc.boolean(),
     commands: fc.array(command, { minLength: 1, maxLength: options.maxCommands ?? 24 }),
   })
 }
@@ -169,7 +178,7 @@ export async function runSchedule(schedule: Schedule, options: RunOptions = {}):
         signal.addEventListener('abort', () => reject(signal.reason), { once: true })
       })
     }
-    if (outcome.type !== 'response') throw new Error('unreachable')
+    if (outcome.type !== 'response' && outcome.type !== 'cut') throw new Error('unreachable')
     const { status, headers, body: text } = outcome.response
     const path = url.pathname
     const granted = status >= 200 && status < 300 && /\/(login|login-with-expiry|refresh)$/.test(path)
@@ -204,7 +213,9 @@ export async function runSchedule(schedule: Schedule, options: RunOptions = {}):
     }
     const h = new Headers()
     for (const [k, v] of headers) h.append(k, v)
-    const response = new Response(NULL_BODY.has(status) ? null : text, { status, headers: h })
+    // `cut`: the status and headers (Set-Cookie included) arrive, then the body fails.
+    const broken = () => new ReadableStream({ start: controller => controller.error(new TypeError('terminated (connection cut)')) })
+    const response = new Response(NULL_BODY.has(status) ? null : outcome.type === 'cut' ? broken() : text, { status, headers: h })
     // fetch-cookie stores Set-Cookie against response.url, as a real fetch sets it.
     Object.defineProperty(response, 'url', { value: request.url })
     return response
@@ -248,6 +259,16 @@ export async function runSchedule(schedule: Schedule, options: RunOptions = {}):
       refreshTimeout: 100,
       queueTimeout: 300,
       refreshRetries: 1,
+      ...(schedule.reauth
+        ? {
+            reauthenticate: async ({ signal }: { signal: AbortSignal }) => {
+              await sleep(5)
+              if (signal.aborted) throw signal.reason
+              note(`tab ${id}: reauthenticate() logs in again`)
+              return loginAnswer()
+            },
+          }
+        : {}),
     })
     const tab: Tab = { id, session, alive: true }
     session.on('change', s => {
@@ -281,12 +302,12 @@ export async function runSchedule(schedule: Schedule, options: RunOptions = {}):
     }
   }
 
+  const loginAnswer = () =>
+    schedule.transport === 'cookie'
+      ? jar!(`${ORIGIN}/authn/login-with-expiry`, { method: 'POST', headers: { 'X-Okapi-Tenant': 'diku', 'content-type': 'application/json' }, body: CREDENTIALS })
+      : memoryFetch(`${ORIGIN}/bearer/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: CREDENTIALS })
   const login = async (tab: Tab) => {
-    const response =
-      schedule.transport === 'cookie'
-        ? await jar!(`${ORIGIN}/authn/login-with-expiry`, { method: 'POST', headers: { 'X-Okapi-Tenant': 'diku', 'content-type': 'application/json' }, body: CREDENTIALS })
-        : await memoryFetch(`${ORIGIN}/bearer/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: CREDENTIALS })
-    await tab.session.start(response)
+    await tab.session.start(await loginAnswer())
   }
 
   const pending: Array<Promise<void>> = []
@@ -387,7 +408,8 @@ export async function runSchedule(schedule: Schedule, options: RunOptions = {}):
           faults++
           note(`#${step} fault ${command.kind} ×${command.times}`)
           const times = command.kind === 'refuse' ? 1 : command.times
-          if (command.kind === 'refuse') refusalsInjected++
+          // A refusal, or (bearer) a cut answer: the only legitimate 'rejected'.
+          if (command.kind === 'refuse' || (command.kind === 'cut' && schedule.transport === 'bearer')) refusalsInjected++
           if (command.kind === 'slow') {
             server.setLatency(SLOW_MS)
             clearTimeout(slowUntil)
@@ -402,6 +424,7 @@ export async function runSchedule(schedule: Schedule, options: RunOptions = {}):
             ...(command.kind === 'drop' ? { drop: true } : {}),
             ...(command.kind === 'hang' ? { hang: true } : {}),
             ...(command.kind === 'refuse' ? { status: 401 } : {}),
+            ...(command.kind === 'cut' ? { cut: true as const, afterProcessing: true as const } : {}),
           })
           break
         }

@@ -1,9 +1,12 @@
 /**
  * Property-based chaos (issue 5): random interleavings of 2–4 tabs sharing one crossTab
  * name and one cookie jar or bearer pair, requests, clock jumps (up to 3× the AT lifetime),
- * refresh faults (503, dropped connection, 429, hang past a short refreshTimeout, and a rare
- * 401 refusal), server-side AT revocation, logouts, rotate() calls, and tabs closing and
- * opening. The "response lost" fault is left out on purpose (see faults.test.ts).
+ * refresh faults (503, dropped connection, 429, hang past a short refreshTimeout, a proxy's HTML
+ * 200, answers slower than refreshTimeout, an answer cut off after the server rotated, and a
+ * rare 401 refusal), server-side AT revocation, logouts, rotate() calls, tabs closing and
+ * opening, and (in half the schedules) a `reauthenticate` hook, so that a tab closed while its
+ * hook runs hands the job over. The "response lost" fault is left out on purpose (see
+ * faults.test.ts).
  *
  * Invariants (chaos-harness.ts): the server never counts a reused RT; every request and
  * rotate() settles within a bound; no 401 reaches a caller while the RT was valid and the

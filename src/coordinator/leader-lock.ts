@@ -106,8 +106,8 @@ export function createLeaderLock(options: LeaderLockOptions): LeaderLock {
     else if (mine && (m.at < mine.at || (m.at === mine.at && m.id < id))) mine.lost = true
   }
 
-  function post(message: ClaimMessage): Promise<void> {
-    return electionChannel?.postMessage(message).catch(() => undefined) ?? Promise.resolve()
+  function post(message: ClaimMessage, on = electionChannel): Promise<void> {
+    return on?.postMessage(message).catch(() => undefined) ?? Promise.resolve()
   }
 
   function join(): void {
@@ -126,7 +126,8 @@ export function createLeaderLock(options: LeaderLockOptions): LeaderLock {
     electionChannel = undefined
     elector = undefined
     if (!bc) return
-    if (holding) await post({ rotorLock: 1, t: 'release', id })
+    // Leaving (closing, freezing, a duplicate) while holding: the others must not wait on us.
+    if (holding) await post({ rotorLock: 1, t: 'release', id }, bc)
     await bc.close().catch(() => undefined)
   }
 

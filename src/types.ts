@@ -52,6 +52,8 @@ export type SessionEvents = {
   'rotate-error': RotateErrorEvent
   logout: { reason: LogoutReason; origin: Origin }
   'idle-warning': { logoutAt: number }
+  /** dispose() was called: the last event; sockets and streams built on the session close with it. */
+  dispose: Record<never, never>
 }
 
 export type RefreshContext = {

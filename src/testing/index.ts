@@ -27,3 +27,5 @@ export type {
   LogRoute,
   RouteVariant,
 } from './types.js'
+export { createSocketFace } from './ws.js'
+export type { SocketFace, SocketFaceOptions, SocketFaceStats, SocketLogEntry } from './ws.js'

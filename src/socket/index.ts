@@ -9,3 +9,5 @@ export type {
   WebSocketConstructor,
   WebSocketLike,
 } from './types.js'
+export { createEventStream } from './sse.js'
+export type { EventStreamEvents, EventStreamOptions, RotorEventStream, ServerSentEvent } from './sse.js'

@@ -5,8 +5,8 @@ import type { ConnectContext, SocketOptions, WebSocketConstructor } from './type
 
 export type SocketConfig = {
   WebSocket: WebSocketConstructor
-  url: (ctx: ConnectContext) => string
-  protocols: (ctx: ConnectContext) => string | string[] | undefined
+  url: (ctx: ConnectContext) => Promise<string>
+  protocols: (ctx: ConnectContext) => Promise<string | string[] | undefined>
   init: ((ctx: ConnectContext) => unknown) | undefined
   authMessage: ((ctx: ConnectContext) => unknown) | undefined
   isAuthenticated: (message: unknown) => boolean
@@ -82,8 +82,8 @@ export function normalizeSocketOptions(options: SocketOptions): SocketConfig {
   }
   return {
     WebSocket,
-    url: ctx => String(typeof url === 'function' ? url(ctx) : url),
-    protocols: ctx => (typeof protocols === 'function' ? protocols(ctx) : protocols),
+    url: async ctx => String(typeof url === 'function' ? await url(ctx) : url),
+    protocols: async ctx => (typeof protocols === 'function' ? protocols(ctx) : protocols),
     init: options.init,
     authMessage: options.authMessage,
     isAuthenticated: options.isAuthenticated ?? typeIs('authenticated'),

@@ -52,8 +52,15 @@ export function createSocket(session: Session, options: SocketOptions): RotorSoc
   /** Consecutive connections that failed (backoff) and that were refused (a second one backs off). */
   let failures = 0
   let refusals = 0
-  /** The generation, and local AT expiry, of the token the current connection authenticated with. */
+  /**
+   * The generation, and local AT expiry, of the token the current connection authenticated
+   * with. A token handed over by onRotate counts once the server acknowledged it: a 4401 that
+   * crosses the hand-over may be for the old token, and reporting the new one would rotate
+   * again for nothing (at worst the reconnect, made with the new token, is refused and
+   * reports that one).
+   */
   let generation = -1
+  let handedOver: number | undefined
   let expiresAt: number | null = null
   let lastTraffic = 0
   let timer: Timer | undefined
@@ -107,16 +114,19 @@ export function createSocket(session: Session, options: SocketOptions): RotorSoc
       return retry()
     }
     if (my !== epoch || closed()) return
-    attempt++
-    generation = ctx.generation
-    expiresAt = session.state.accessExpiresAt
     let socket: WebSocketLike
     try {
-      const protocols = o.protocols(ctx)
-      socket = o.init ? new o.WebSocket(o.url(ctx), protocols, o.init(ctx) as never) : new o.WebSocket(o.url(ctx), protocols)
+      const [target, protocols, init] = await Promise.all([o.url(ctx), o.protocols(ctx), o.init?.(ctx)])
+      if (my !== epoch || closed()) return
+      socket = o.init ? new o.WebSocket(target, protocols, init as never) : new o.WebSocket(target, protocols)
     } catch {
-      return retry()
+      if (my === epoch) retry()
+      return
     }
+    attempt++
+    generation = ctx.generation
+    handedOver = undefined
+    expiresAt = session.state.accessExpiresAt
     ws = socket
     socket.onopen = () => {
       if (my !== epoch) return
@@ -146,7 +156,11 @@ export function createSocket(session: Session, options: SocketOptions): RotorSoc
 
   function authenticated(): void {
     // An open socket acknowledging the token onRotate handed it: nothing to replay.
-    if (status === 'open') return
+    if (status === 'open') {
+      if (handedOver !== undefined && handedOver > generation) generation = handedOver
+      handedOver = undefined
+      return
+    }
     status = 'open'
     failures = 0
     refusals = 0
@@ -192,10 +206,10 @@ export function createSocket(session: Session, options: SocketOptions): RotorSoc
       const my = epoch
       void credentials(session, attempt).then(
         ctx => {
-          if (my !== epoch || status !== 'open' || ctx.generation <= generation) return
+          if (my !== epoch || status !== 'open' || ctx.generation <= (handedOver ?? generation)) return
           const message = o.onRotate?.(ctx)
           if (message === undefined) return quietReconnect()
-          generation = ctx.generation
+          handedOver = ctx.generation
           expiresAt = session.state.accessExpiresAt
           rawSend(message)
         },

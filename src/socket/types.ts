@@ -33,20 +33,23 @@ export type SocketOptions = {
    */
   WebSocket?: WebSocketConstructor
   /**
-   * Where to connect, built before every (re)connect from the current token.
+   * Where to connect, built before every (re)connect from the current token (a function may
+   * be async).
    * @example ctx => `wss://api.example.org/live?v=2`
    */
-  url: string | URL | ((ctx: ConnectContext) => string | URL)
+  url: string | URL | ((ctx: ConnectContext) => string | URL | Promise<string | URL>)
   /**
    * Subprotocols, e.g. a token carried in `Sec-WebSocket-Protocol`.
    * @default none
    * @example ctx => ['v1', `bearer.${ctx.token}`]
    */
-  protocols?: string | string[] | ((ctx: ConnectContext) => string | string[] | undefined)
+  protocols?: string | string[] | ((ctx: ConnectContext) => string | string[] | undefined | Promise<string | string[] | undefined>)
   /**
-   * The constructor's third argument (Node `ws`: `{ headers }`; browsers ignore it).
+   * The constructor's third argument (Node `ws`: `{ headers }`; browsers ignore it); may be
+   * async, e.g. to read a cookie jar for the cookie transport in Node.
    * @default none
    * @example ctx => ({ headers: { Authorization: `Bearer ${ctx.token}` } })
+   * @example async () => ({ headers: { cookie: await jar.cookieString(wsUrl) } })
    */
   init?: (ctx: ConnectContext) => unknown
   /**

@@ -32,14 +32,14 @@ export const bearerAuth = {
 }
 
 /**
- * A feed: `channels` subscriptions that resume after the last seq seen, and a record of every
+ * A feed (bearer auth by message unless `auth` says otherwise): `channels` subscriptions that resume after the last seq seen, and a record of every
  * message received, so a test can check each published one arrived exactly once.
  */
-export function feed(env: SocketEnv, session: Session, channels: string[], options: Partial<SocketOptions> = {}) {
+export function feed(env: SocketEnv, session: Session, channels: string[], options: Partial<SocketOptions> = {}, auth: Partial<SocketOptions> = bearerAuth) {
   const last = new Map<string, number>(channels.map(c => [c, 0]))
   const received = new Map<string, number[]>(channels.map(c => [c, []]))
   const opens: number[] = []
-  const socket = createSocket(session, { WebSocket: NodeWebSocket, url: env.face.url!, ...bearerAuth, ...options })
+  const socket = createSocket(session, { WebSocket: NodeWebSocket, url: env.face.url!, ...auth, ...options })
   env.sockets.push(socket)
   socket.on('open', ({ generation }) => opens.push(generation))
   socket.on('message', message => {

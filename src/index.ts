@@ -32,4 +32,5 @@ export type {
   Snapshot,
   StorageLike,
   Timers,
+  WaitSignal,
 } from './types.js'

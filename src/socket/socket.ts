@@ -15,14 +15,14 @@ const ended = (error: unknown): error is SessionExpiredError => (error as { code
 type Subscription = { message: () => unknown; unsubscribe: (() => unknown) | undefined }
 
 /** The token to connect with, once a managed request could go (rotating first when needed). */
-async function credentials(session: Session, attempt: number): Promise<ConnectContext> {
+async function credentials(session: Session, attempt: number, signal: AbortSignal): Promise<ConnectContext> {
   let token: string | undefined
   try {
-    token = await session.accessToken()
+    token = await session.accessToken({ signal })
   } catch (error) {
     // Cookie transport: the handshake carries the cookie; we only wait for a usable one.
     if (!(error instanceof TypeError)) throw error
-    await session.ready()
+    await session.ready({ signal })
   }
   return { token, generation: session.state.generation, attempt }
 }
@@ -64,6 +64,8 @@ export function createSocket(session: Session, options: SocketOptions): RotorSoc
   let expiresAt: number | null = null
   let lastTraffic = 0
   let timer: Timer | undefined
+  /** Aborted by close(): a wait in ready() or authFailed() leaves the session's queue at once. */
+  const life = new AbortController()
 
   const unlisten = [
     session.on('rotate', () => rotated()),
@@ -106,7 +108,7 @@ export function createSocket(session: Session, options: SocketOptions): RotorSoc
     status = 'connecting'
     let ctx: ConnectContext
     try {
-      ctx = await credentials(session, attempt)
+      ctx = await credentials(session, attempt, life.signal)
     } catch (error) {
       if (my !== epoch || closed()) return
       if (ended(error)) return shutdown(`rotor-auth: session ended (${error.reason})`)
@@ -181,7 +183,7 @@ export function createSocket(session: Session, options: SocketOptions): RotorSoc
     const my = epoch
     refusals++
     try {
-      await session.authFailed(generation)
+      await session.authFailed(generation, { signal: life.signal })
     } catch (error) {
       if (ended(error)) return shutdown(`rotor-auth: session ended (${error.reason})`)
     }
@@ -204,7 +206,7 @@ export function createSocket(session: Session, options: SocketOptions): RotorSoc
     if (status !== 'open' || session.state.generation <= generation) return
     if (o.onRotate) {
       const my = epoch
-      void credentials(session, attempt).then(
+      void credentials(session, attempt, life.signal).then(
         ctx => {
           if (my !== epoch || status !== 'open' || ctx.generation <= (handedOver ?? generation)) return
           const message = o.onRotate?.(ctx)
@@ -241,6 +243,7 @@ export function createSocket(session: Session, options: SocketOptions): RotorSoc
   function shutdown(reason: string): void {
     if (status === 'closed') return
     status = 'closed'
+    life.abort(new Error(reason))
     timer?.cancel()
     timer = undefined
     for (const off of unlisten.splice(0)) off()

@@ -124,6 +124,8 @@ export function createEventStream(session: Session, options: EventStreamOptions)
   let refusals = 0
   let timer: Timer | undefined
   let wake: (() => void) | undefined
+  /** Aborted by close(): a wait in ready() or authFailed() leaves the session's queue at once. */
+  const life = new AbortController()
 
   const unlisten = [
     session.on('rotate', () => {
@@ -146,6 +148,7 @@ export function createEventStream(session: Session, options: EventStreamOptions)
   function shutdown(reason: string): void {
     if (closed) return
     closed = true
+    life.abort(new Error(reason))
     for (const off of unlisten.splice(0)) off()
     timer?.cancel()
     wake?.()
@@ -161,7 +164,7 @@ export function createEventStream(session: Session, options: EventStreamOptions)
       let response: Response
       let generation = session.state.generation
       try {
-        await session.ready()
+        await session.ready({ signal: life.signal })
         generation = session.state.generation
         const headers = new Headers(options.init?.headers)
         headers.set('accept', 'text/event-stream')
@@ -177,7 +180,7 @@ export function createEventStream(session: Session, options: EventStreamOptions)
         // session.fetch already rotated and replayed once: the token was refused again.
         void response.body?.cancel()
         refusals++
-        await session.authFailed(generation).catch((error: unknown) => ended(error) && shutdown(`rotor-auth: session ended (${error.reason})`))
+        await session.authFailed(generation, { signal: life.signal }).catch((error: unknown) => ended(error) && shutdown(`rotor-auth: session ended (${error.reason})`))
         if (refusals > 1) await backoff()
         continue
       }

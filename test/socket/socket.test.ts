@@ -160,6 +160,29 @@ describe('re-authenticate before resuming', () => {
     expect(face.stats).toMatchObject({ connections: 1, subscribeRefused: 0, authRefused: 0 })
   }, 20_000)
 
+  test('ready({ signal }) stops waiting when aborted; a socket closed while it waits never connects', async () => {
+    const clock = manualClock()
+    env = await startSocketEnv({ accessTokenTtl: 60_000, now: clock.now })
+    const { server, face } = env
+    const session = await env.bearer({ rotation: 'request', now: clock.now, refreshRetries: 0 })
+    clock.advance(61_000)
+    server.fault('refresh', { hang: true })
+    const controller = new AbortController()
+    const waiting = session.ready({ signal: controller.signal })
+    const socket = createSocket(session, { WebSocket: NodeWebSocket, url: face.url!, ...bearerAuth })
+    await waitFor(() => server.stats.refreshCalls === 1)
+    socket.close()
+    controller.abort(new Error('gone'))
+    await expect(waiting).rejects.toThrow('gone')
+    // The refresh comes through after all: the closed socket stays closed.
+    server.releaseHung()
+    await session.ready()
+    expect(server.stats.refreshGranted).toBe(1)
+    await sleep(50)
+    expect(socket.status).toBe('closed')
+    expect(face.stats.connections).toBe(0)
+  }, 20_000)
+
   test('authFailed with a stale generation does not rotate again; three sockets refused at once rotate once', async () => {
     env = await startSocketEnv({ accessTokenTtl: 60_000 })
     const { server, face } = env

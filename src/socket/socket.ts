@@ -93,8 +93,10 @@ export function createSocket(session: Session, options: SocketOptions): RotorSoc
     const old = ws
     ws = undefined
     if (!old) return
-    old.onopen = old.onmessage = old.onerror = null
-    old.onclose = null
+    old.onopen = old.onmessage = old.onclose = null
+    // Not null: Node's ws reports a close before the handshake finished as an 'error' event,
+    // which an EventEmitter without a listener throws as an uncaught exception.
+    old.onerror = () => undefined
     try {
       old.close(1000, short(reason))
     } catch {

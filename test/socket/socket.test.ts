@@ -8,6 +8,7 @@ import { createSocket } from '../../src/socket/index.js'
 import type { CookieFetch } from '../../src/testing/index.js'
 import { SessionExpiredError } from '../../src/index.js'
 import { countTimers, manualClock, sleep, waitFor } from '../helpers/index.js'
+import WebSocket from 'ws'
 import { bearerAuth, feed, NodeWebSocket, startSocketEnv, type SocketEnv } from './helpers.js'
 
 const AT = 1000
@@ -261,6 +262,26 @@ describe('the end', () => {
     await other.rotate()
     await sleep(50)
     expect(face.stats.connections).toBe(2)
+  })
+
+  test('dispose() while the handshake is in flight: closed before it was established, no uncaught error', async () => {
+    env = await startSocketEnv()
+    const session = await env.bearer()
+    const states: number[] = []
+    // Disposes the session right after the socket is constructed, while it is CONNECTING
+    // (Node's ws emits 'error' for that close: with no listener it would be thrown).
+    class Constructed extends (NodeWebSocket as unknown as typeof WebSocket) {
+      constructor(...args: ConstructorParameters<typeof WebSocket>) {
+        super(...args)
+        states.push(this.readyState)
+        queueMicrotask(() => session.dispose())
+      }
+    }
+    const socket = createSocket(session, { WebSocket: Constructed as never, url: env.face.url!, ...bearerAuth })
+    await waitFor(() => socket.status === 'closed')
+    await sleep(50)
+    expect(states).toEqual([0])
+    expect(env.face.stats.auths).toBe(0)
   })
 
   test('a session already over: the socket closes without connecting', async () => {

@@ -284,6 +284,22 @@ describe('the end', () => {
     expect(env.face.stats.auths).toBe(0)
   })
 
+  test('a server restart that forgets every token: one refused refresh, the session ends, the socket closes without a reconnect loop', async () => {
+    env = await startSocketEnv()
+    const { server, face } = env
+    const session = await env.bearer()
+    const f = feed(env, session, ['x'], { backoff: { initial: 10, max: 20 } })
+    const reasons: string[] = []
+    f.socket.on('close', ({ reason }) => reasons.push(reason))
+    await waitFor(() => face.stats.subscribes === 1)
+    server.restart()
+    await waitFor(() => f.socket.status === 'closed')
+    expect(reasons).toEqual(['rotor-auth: session ended (rejected)'])
+    await sleep(200)
+    expect(face.stats).toMatchObject({ connections: 1, closedUnauthorized: 1, subscribeRefused: 0 })
+    expect(server.stats).toMatchObject({ refreshCalls: 1, refreshRefused: 1, reusedRefused: 0 })
+  })
+
   test('a session already over: the socket closes without connecting', async () => {
     env = await startSocketEnv()
     const session = await env.bearer()

@@ -259,6 +259,8 @@ export async function createSocketFace(server: AuthServer, options: SocketFaceOp
       refuse(reason) {
         conn.jti = undefined
         conn.subs.clear()
+        // A connection already closing (the client left for a new token) is not cut.
+        if (ws.readyState !== ws.OPEN) return
         stats.closedUnauthorized += 1
         conn.send({ type: 'unauthorized', reason })
         ws.close(4401, reason)
@@ -307,6 +309,7 @@ export async function createSocketFace(server: AuthServer, options: SocketFaceOp
         },
         refuse(reason) {
           conn.jti = undefined
+          if (res.writableEnded || res.destroyed) return
           stats.closedUnauthorized += 1
           conn.send({ type: 'unauthorized', reason })
           res.end()
@@ -367,6 +370,9 @@ export async function createSocketFace(server: AuthServer, options: SocketFaceOp
     publish,
     drop() {
       const all = [...conns]
+      // Out of the set at once: the expiry check must not count a 4401 for a dropped connection
+      // whose 'close' event has not arrived yet.
+      conns.clear()
       for (const conn of all) conn.end()
       return all.length
     },
@@ -377,7 +383,9 @@ export async function createSocketFace(server: AuthServer, options: SocketFaceOp
     async close() {
       detach()
       clearInterval(sweep)
-      for (const conn of [...conns]) conn.end()
+      const all = [...conns]
+      conns.clear()
+      for (const conn of all) conn.end()
       await new Promise<void>(resolve => wss.close(() => resolve()))
     },
   }

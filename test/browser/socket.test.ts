@@ -60,6 +60,19 @@ describe.skipIf(skip)('three tabs, one socket each (real Chromium, cookie transp
   const stats = (page: Page) => page.evaluate(() => window.socketTab.stats) as Promise<SocketTabStats>
   const generation = (page: Page) => page.evaluate(() => window.socketTab.generation())
 
+  /** Tabs and server read together, retried until no rotation happened while reading. */
+  async function quiet(pages: Page[]) {
+    for (let attempt = 0; attempt < 10; attempt++) {
+      const before = await Promise.all(pages.map(generation))
+      const counted = { ...server.stats }
+      const final = await Promise.all(pages.map(stats))
+      const after = await Promise.all(pages.map(generation))
+      const same = new Set([...before, ...after]).size === 1
+      if (same && counted.refreshGranted === server.stats.refreshGranted) return { final, generations: after, server: counted }
+      await sleep(50)
+    }
+    throw new Error('the tabs never stood still')
+  }
   it('share one rotation per generation; every tab gets every message once; no subscription refused; logout ends all three', async () => {
     const context = await browser.newContext()
     const pages = await Promise.all([0, 1, 2].map(() => context.newPage()))
@@ -85,12 +98,12 @@ describe.skipIf(skip)('three tabs, one socket each (real Chromium, cookie transp
     const expected = Array.from({ length: published }, (_, i) => i + 1)
     await expect.poll(async () => (await Promise.all(pages.map(stats))).map(s => s.seqs.length), { timeout: 5_000 }).toEqual([published, published, published])
 
-    const final = await Promise.all(pages.map(stats))
-    const generations = await Promise.all(pages.map(generation))
+    // The timers keep rotating: read tabs and server at a moment no rotation straddles.
+    const { final, generations, server: serverStats } = await quiet(pages)
     const rotations = generations[0]! - loginGeneration
     console.log(
-      `[socket] 3 tabs, ${5 * AT} ms: generations ${loginGeneration}→${generations.join('/')}, refreshes ${server.stats.refreshGranted} ` +
-        `(calls ${server.stats.refreshCalls}, reused ${server.stats.reusedRefused}); connections ${face.stats.connections}, ` +
+      `[socket] 3 tabs, ${5 * AT} ms: generations ${loginGeneration}→${generations.join('/')}, refreshes ${serverStats.refreshGranted} ` +
+        `(calls ${serverStats.refreshCalls}, reused ${serverStats.reusedRefused}); connections ${face.stats.connections}, ` +
         `subscribes ${face.stats.subscribes}, refused ${face.stats.subscribeRefused}, 4401 ${face.stats.closedUnauthorized}, ` +
         `published ${published}, deliveries ${face.stats.deliveries}; opens per tab ${final.map(s => s.opens.length).join('/')}`,
     )
@@ -102,7 +115,7 @@ describe.skipIf(skip)('three tabs, one socket each (real Chromium, cookie transp
     expect(new Set(generations).size).toBe(1)
     expect(rotations).toBeGreaterThanOrEqual(4)
     // One refresh per generation, whichever tab ran it; the others adopted it.
-    expect(server.stats).toMatchObject({ refreshGranted: rotations, refreshCalls: rotations, reusedRefused: 0, refreshRefused: 0 })
+    expect(serverStats).toMatchObject({ refreshGranted: rotations, refreshCalls: rotations, reusedRefused: 0, refreshRefused: 0 })
     expect(final.reduce((n, s) => n + s.rotations.local, 0)).toBe(rotations)
     // A socket whose reconnect the load made later than its old AT's expiry is cut with 4401
     // and reconnects: that may cost a connection, never a refused subscription nor a refresh.

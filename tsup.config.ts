@@ -1,12 +1,17 @@
 import { defineConfig, type Options } from 'tsup'
 
 const shared: Options = {
-  entry: { index: 'src/index.ts', 'xhr/index': 'src/xhr.ts', 'testing/index': 'src/testing/index.ts' },
+  entry: {
+    index: 'src/index.ts',
+    'xhr/index': 'src/xhr.ts',
+    'socket/index': 'src/socket/index.ts',
+    'testing/index': 'src/testing/index.ts',
+  },
   dts: true,
   sourcemap: true,
   target: 'es2022',
-  // The testing entry's cookie jar loads these lazily; they are optional peers.
-  external: ['msw', 'msw/node', 'fetch-cookie', 'tough-cookie'],
+  // The testing entry's cookie jar and socket face load these lazily; they are optional peers.
+  external: ['msw', 'msw/node', 'fetch-cookie', 'tough-cookie', 'ws'],
 }
 
 export default defineConfig([

@@ -33,5 +33,6 @@ export type {
   Snapshot,
   StorageLike,
   Timers,
+  WaitSignal,
   XhrFacade,
 } from './types.js'

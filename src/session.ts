@@ -5,6 +5,7 @@ import { ClockWatch } from './core/clock-watch.js'
 import { Gate } from './core/gate.js'
 import { assertUsable, tokensFrom } from './core/grant.js'
 import { IdleTracker } from './core/idle.js'
+import { createPrimitives } from './core/primitives.js'
 import { normalizeOptions } from './core/options.js'
 import { callLogout, isTransient, LATE_ANSWER_FACTOR, refresher } from './core/refresh.js'
 import { Rotator } from './core/rotator.js'
@@ -113,10 +114,7 @@ export function createSession(options: SessionOptions): Session {
   }
   const notActive = () => Promise.reject(new SessionExpiredError(machine.snapshot.reason ?? 'expired'))
 
-  async function ready(): Promise<void> {
-    if (!machine.managing()) return machine.disposed ? Promise.reject(new SessionExpiredError('disposed')) : notActive()
-    if (!gate.ready()) await gate.wait()
-  }
+  const primitives = createPrimitives(machine, gate, transport)
 
   sync.join()
 
@@ -138,18 +136,7 @@ export function createSession(options: SessionOptions): Session {
       if (machine.snapshot.status !== 'active') return notActive()
       return rotator.rotateFrom(machine.snapshot.generation)
     },
-    ready,
-    async accessToken() {
-      if (transport !== 'bearer') {
-        throw new TypeError("rotor-auth: accessToken() needs transport 'bearer'; with cookies the browser sends the token itself")
-      }
-      await ready()
-      return machine.snapshot.accessToken ?? ''
-    },
-    async authFailed(generation: number) {
-      if (!machine.managing()) return notActive()
-      await gate.wait({ stale: generation })
-    },
+    ...primitives,
     async logout() {
       assertAlive('logout')
       await logout('user')

@@ -58,6 +58,8 @@ export type SessionEvents = {
    * instead of resuming a spent RT or a logged-out session; if even that failed, it is stale.
    */
   'storage-error': { error: unknown; cleared: boolean }
+  /** dispose() was called: the last event; sockets and streams built on the session close with it. */
+  dispose: Record<never, never>
 }
 
 export type RefreshContext = {
@@ -254,6 +256,12 @@ export type InstallOptions = {
   xhr?: XhrFacade | false
 }
 
+/** What the waiting primitives (`ready`, `accessToken`, `authFailed`) take. */
+export type WaitSignal = {
+  /** Aborting it stops the wait: the promise rejects with the signal's reason. */
+  signal?: AbortSignal | undefined
+}
+
 export interface Session {
   /** Same signature as fetch; requests in scope are held, authorised, rotated and replayed. */
   fetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response>
@@ -264,16 +272,17 @@ export interface Session {
   /**
    * Resolves when a managed request could go now (a usable AT, no rotation in flight),
    * rotating first if needed and waiting for `reauthenticate`; rejects with
-   * `SessionExpiredError` when the session is over. For sockets and streams.
+   * `SessionExpiredError` when the session is over. For sockets and streams. `signal` stops
+   * waiting (rejecting with its reason): a socket closed meanwhile leaves nothing queued.
    */
-  ready(): Promise<void>
+  ready(options?: WaitSignal): Promise<void>
   /** Bearer transport: the AT once `ready()`. The cookie transport rejects with a TypeError. */
-  accessToken(): Promise<string>
+  accessToken(options?: WaitSignal): Promise<string>
   /**
    * A connection reports that the AT of `generation` was refused (e.g. a 4401 close): the
    * session rotates once unless a newer generation exists, then resolves as `ready()` does.
    */
-  authFailed(generation: number): Promise<void>
+  authFailed(generation: number, options?: WaitSignal): Promise<void>
   /** Best-effort server logout, then local and every tab. */
   logout(): Promise<void>
   /** Counts as user activity for the idle timeout. */

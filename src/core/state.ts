@@ -188,6 +188,7 @@ export class SessionMachine {
     this.#disposed = true
     if (!finishing) this.#life.abort(new SessionExpiredError('disposed'))
     this.#notify('disposed')
+    this.#events.emit('dispose', {})
     this.#events.clear()
   }
 

@@ -8,10 +8,22 @@ import type { AuthOutcome, AuthRequest, ListenOptions, ListeningAuthServer, Stat
 
 export type Handle = (request: AuthRequest) => Promise<AuthOutcome>
 
+/**
+ * Another face on the same port (the WebSocket and SSE face): each hook takes a request over
+ * and returns true, or returns false for a path that is not its own.
+ */
+export type FaceHooks = {
+  /** An HTTP upgrade (a WebSocket handshake). */
+  upgrade?(req: IncomingMessage, socket: Socket, head: Buffer): boolean
+  /** A request answered by streaming (server-sent events), before the model sees it. */
+  request?(req: IncomingMessage, res: ServerResponse): boolean
+}
+
 export async function listenHttp(
   handle: Handle,
   basePath: string,
   options: ListenOptions = {},
+  hooks: FaceHooks = {},
 ): Promise<ListeningAuthServer> {
   const { createServer } = await import('node:http')
   const host = options.host ?? '127.0.0.1'
@@ -26,6 +38,10 @@ export async function listenHttp(
   const server = createServer((req, res) => {
     void serve(req, res)
   })
+  // Unclaimed upgrades are refused; claimed sockets stay in `sockets`, so close() ends them too.
+  server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
+    if (closing || !hooks.upgrade?.(req, socket, head)) socket.destroy()
+  })
   // Node answers keep-alive requests for 5 s by default; close() destroys them anyway.
   server.on('connection', (socket: Socket) => {
     sockets.add(socket)
@@ -33,6 +49,7 @@ export async function listenHttp(
   })
 
   async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (hooks.request?.(req, res)) return
     if (files.size > 0 && (req.method === 'GET' || req.method === 'HEAD')) {
       const url = req.url ?? '/'
       const q = url.indexOf('?')

@@ -4,7 +4,8 @@
  * with its own cookie jar for simulating browsers in Node.
  *
  * Needs the optional peer `msw` (2.x) to be installed, since `server.handlers()` builds msw
- * handlers. `node:http` is loaded only by `listen()`.
+ * handlers. `node:http` is loaded only by `listen()`; `ws` (8.x) only by `createSocketFace()`,
+ * the WebSocket and server-sent-events face on the HTTP face's port.
  */
 export { createAuthServer } from './server.js'
 export type { AuthServer } from './server.js'
@@ -27,3 +28,5 @@ export type {
   LogRoute,
   RouteVariant,
 } from './types.js'
+export { createSocketFace } from './ws.js'
+export type { SocketFace, SocketFaceOptions, SocketFaceStats, SocketLogEntry } from './ws.js'

@@ -316,6 +316,18 @@ export class AuthModel {
     return this.issued(pair)
   }
 
+  /** For other faces (the WebSocket face): what a valid AT says, or undefined when it is not valid now. */
+  async verifyAccess(token: string | undefined): Promise<{ jti: string; username: string; expiresAt: number } | undefined> {
+    const rec = await this.checkAccess(token, this.serverNow())
+    return rec && { jti: rec.jti, username: rec.family.username, expiresAt: rec.expiresAt }
+  }
+
+  /** Whether the AT `jti` still works: not expired, revoked, logged out nor forgotten by a restart. */
+  accessAlive(jti: string): boolean {
+    const rec = this.tokens.get(jti)
+    return rec !== undefined && rec.type === 'access' && !rec.revoked && !rec.family.revoked && this.serverNow() < rec.expiresAt
+  }
+
   // ---------------------------------------------------------------- tokens
 
   private userIdOf(username: string): string {

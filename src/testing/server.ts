@@ -1,5 +1,5 @@
 import type { HttpHandler } from 'msw'
-import { listenHttp } from './http.js'
+import { listenHttp, type FaceHooks } from './http.js'
 import { AuthModel, resolveOptions } from './model.js'
 import { mswHandlers } from './msw.js'
 import type {
@@ -65,6 +65,16 @@ export interface AuthServer {
   releaseHung(): void
   /** Zeroes the counters and empties the log. */
   resetStats(): void
+  /** For other faces (the WebSocket face): the AT's jti, user and expiry (server clock) if it is valid now. */
+  verifyAccessToken(token: string | undefined): Promise<{ jti: string; username: string; expiresAt: number } | undefined>
+  /** Whether the AT `jti` still works (not expired, revoked, logged out, nor forgotten by restart()). */
+  accessTokenAlive(jti: string): boolean
+  /**
+   * Lets another face (the WebSocket and SSE face, `createSocketFace`) take over upgrades and
+   * streaming requests on the HTTP face's port, now and after every later listen(); each hook
+   * returns false for paths it does not serve. Returns the undo.
+   */
+  attach(face: FaceHooks): () => void
 }
 
 /**
@@ -80,6 +90,7 @@ export function createAuthServer(options: AuthServerOptions = {}): AuthServer {
   const opts = model.opts
   let running: ListeningAuthServer | undefined
   let starting: Promise<ListeningAuthServer> | undefined
+  const faces = new Set<FaceHooks>()
 
   const handle = async (request: AuthRequest): Promise<AuthOutcome> => {
     const outcome = await model.handle(request)
@@ -101,7 +112,10 @@ export function createAuthServer(options: AuthServerOptions = {}): AuthServer {
 
     async listen(listenOptions) {
       if (running || starting) throw new Error('rotor-auth/testing: the HTTP face is already listening')
-      starting = listenHttp(handle, opts.basePath, listenOptions)
+      starting = listenHttp(handle, opts.basePath, listenOptions, {
+        upgrade: (req, socket, head) => [...faces].some(face => face.upgrade?.(req, socket, head) ?? false),
+        request: (req, res) => [...faces].some(face => face.request?.(req, res) ?? false),
+      })
       try {
         const started = await starting
         const face: ListeningAuthServer = {
@@ -139,6 +153,12 @@ export function createAuthServer(options: AuthServerOptions = {}): AuthServer {
     pendingFaults: (route) => model.pendingFaults(route),
     releaseHung: () => model.releaseHung(),
     resetStats: () => model.resetStats(),
+    verifyAccessToken: token => model.verifyAccess(token),
+    accessTokenAlive: jti => model.accessAlive(jti),
+    attach(face) {
+      faces.add(face)
+      return () => void faces.delete(face)
+    },
   }
   return server
 }

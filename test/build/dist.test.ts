@@ -48,4 +48,27 @@ describe('the built package', () => {
     const { stdout } = await run(process.execPath, [path], { cwd: ROOT })
     expect(JSON.parse(stdout.trim())).toEqual({ generation: 2, granted: 1, api: 200 })
   }, 30_000)
+
+  test.each([
+    ['CommonJS (require)', 'socket.cjs', `const { createSession } = require(${JSON.stringify(join(ROOT, 'dist/index.cjs'))})
+  const { createSocket } = require(${JSON.stringify(join(ROOT, 'dist/socket/index.cjs'))})
+  ;(async () => {`, '})()'],
+    ['ESM (import)', 'socket.mjs', `const { createSession } = await import(${JSON.stringify(join(ROOT, 'dist/index.js'))})
+  const { createSocket } = await import(${JSON.stringify(join(ROOT, 'dist/socket/index.js'))})
+  {`, '}'],
+  ])('%s: rotor-auth/socket loads and knows a session that is over, across the two entries', async (_name, file, head, tail) => {
+    // The socket entry tells a SessionExpiredError thrown by the main entry by its code: in
+    // the CJS build each entry has its own copy of the class.
+    const body = `${head}
+  const session = createSession({ scope: 'http://127.0.0.1:9/api', transport: 'bearer', refresh: 'http://127.0.0.1:9/r', logout: false })
+  // Never constructed: the session is not active, so the socket closes before connecting.
+  const WebSocket = class { constructor() { throw new Error('connected') } }
+  const socket = createSocket(session, { WebSocket, url: 'ws://127.0.0.1:9/ws' })
+  socket.on('close', ({ reason }) => console.log(JSON.stringify({ reason, status: socket.status })))
+  ${tail}\n`
+    const path = join(dir, file)
+    writeFileSync(path, body)
+    const { stdout } = await run(process.execPath, [path], { cwd: ROOT })
+    expect(JSON.parse(stdout.trim())).toEqual({ reason: 'rotor-auth: session ended (expired)', status: 'closed' })
+  }, 30_000)
 })

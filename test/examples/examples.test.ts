@@ -4,6 +4,7 @@ import { createFolioSession, loginToFolio } from '../../examples/folio-preset.js
 import { apiClient } from '../../examples/with-ky.js'
 import { axiosClient } from '../../examples/with-axios.js'
 import { runJob, startJobSession } from '../../examples/node-job.js'
+import { runLiveFeed } from '../../examples/live-feed.js'
 import type { Session } from '../../src/index.js'
 import { waitFor } from '../helpers/index.js'
 
@@ -70,4 +71,13 @@ describe('examples', () => {
     expect(server.stats.refreshGranted).toBeGreaterThanOrEqual(2)
     expect(server.stats).toMatchObject({ api401: 0, reusedRefused: 0 })
   })
+
+  test('live feed: a socket outlives 1 s ATs, a forced disconnect and a server restart, every message once', async () => {
+    // Its own server (the scenario restarts it): the one of beforeEach stays idle.
+    const report = await runLiveFeed(4)
+    expect(report).toMatchObject({ exactlyOnce: true, reusedRefreshTokens: 0, subscriptionsRefused: 0 })
+    // The first connection, one after the drop, one after the restart.
+    expect(report.connections).toBe(3)
+    expect(report.refreshes).toBeGreaterThanOrEqual(3)
+  }, 20_000)
 })

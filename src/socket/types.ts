@@ -1,0 +1,141 @@
+/** The public types of `rotor-auth/socket`: options, the connect context, the socket and its events. */
+import type { Timers } from '../types.js'
+
+/** What a (re)connect is built from: read after `session.ready()` resolved. */
+export type ConnectContext = {
+  /** Bearer transport: the access token to authenticate with. Cookie transport: undefined (the handshake carries the cookie). */
+  token: string | undefined
+  /** The session generation `token` belongs to (what `authFailed` is told when it is refused). */
+  generation: number
+  /** 0 for the first connection, +1 for every one after it. */
+  attempt: number
+}
+
+/** The part of a WebSocket the helper uses: the browser's and Node's `ws` both have it. */
+export interface WebSocketLike {
+  readonly readyState: number
+  send(data: string): void
+  close(code?: number, reason?: string): void
+  onopen: ((event: unknown) => void) | null
+  onmessage: ((event: { data: unknown }) => void) | null
+  onclose: ((event: { code: number; reason: string }) => void) | null
+  onerror: ((event: unknown) => void) | null
+}
+
+/** `new WebSocket(url, protocols, init)`: the third argument is Node `ws`'s options (headers); browsers ignore it. */
+export type WebSocketConstructor = new (url: string, protocols?: string | string[], init?: never) => WebSocketLike
+
+export type SocketOptions = {
+  /**
+   * The WebSocket constructor.
+   * @default globalThis.WebSocket
+   * @example WebSocket   // import WebSocket from 'ws' (Node)
+   */
+  WebSocket?: WebSocketConstructor
+  /**
+   * Where to connect, built before every (re)connect from the current token (a function may
+   * be async).
+   * @example ctx => `wss://api.example.org/live?v=2`
+   */
+  url: string | URL | ((ctx: ConnectContext) => string | URL | Promise<string | URL>)
+  /**
+   * Subprotocols, e.g. a token carried in `Sec-WebSocket-Protocol`.
+   * @default none
+   * @example ctx => ['v1', `bearer.${ctx.token}`]
+   */
+  protocols?: string | string[] | ((ctx: ConnectContext) => string | string[] | undefined | Promise<string | string[] | undefined>)
+  /**
+   * The constructor's third argument (Node `ws`: `{ headers }`; browsers ignore it); may be
+   * async, e.g. to read a cookie jar for the cookie transport in Node.
+   * @default none
+   * @example ctx => ({ headers: { Authorization: `Bearer ${ctx.token}` } })
+   * @example async () => ({ headers: { cookie: await jar.cookieString(wsUrl) } })
+   */
+  init?: (ctx: ConnectContext) => unknown
+  /**
+   * The first message after open, when the server authenticates by message rather than by
+   * the handshake. Return undefined to send nothing.
+   * @default none (the handshake authenticates: cookie, header or protocol)
+   * @example ctx => ({ type: 'auth', token: ctx.token })
+   */
+  authMessage?: (ctx: ConnectContext) => unknown
+  /**
+   * The server's acknowledgement: subscriptions are replayed after it, never before.
+   * @default message => message.type === 'authenticated'
+   */
+  isAuthenticated?: (message: unknown) => boolean
+  /**
+   * A message saying the token was refused: `authFailed(generation)`, then a reconnect.
+   * @default message => message.type === 'unauthorized'
+   */
+  isUnauthorized?: (message: unknown) => boolean
+  /**
+   * Close codes that mean "the token was refused or ran out".
+   * @default [4401]
+   * @example [4401, 4403, 1008]
+   */
+  authCloseCodes?: number[]
+  /**
+   * After a rotation: the message that hands the new token to the open socket (as supabase
+   * realtime's `setAuth` does). Without it (or when it returns undefined) the socket
+   * reconnects at a quiet moment, before the old token runs out.
+   * @default none
+   * @example ctx => ({ type: 'auth', token: ctx.token })
+   */
+  onRotate?: (ctx: ConnectContext) => unknown
+  /**
+   * Turns a received frame into a message.
+   * @default JSON.parse for text frames (the text itself when it is not JSON)
+   */
+  parse?: (data: unknown) => unknown
+  /**
+   * Turns a message into a frame.
+   * @default strings as they are, anything else JSON.stringify
+   */
+  serialize?: (message: unknown) => string
+  /**
+   * Reconnect delays after a failure: exponential from `initial` to `max` ms, with jitter.
+   * @default { initial: 250, max: 30000 }
+   * @example { initial: 1000, max: 60000 }
+   */
+  backoff?: { initial?: number; max?: number }
+  /**
+   * A rotation reconnect waits for this many ms without traffic (at most until halfway to
+   * the old token's expiry).
+   * @default 100
+   * @example 20
+   */
+  quiet?: number
+  /** Timers, for tests. @default the platform's @example { setTimeout: fake.set, clearTimeout: fake.clear } */
+  timers?: Timers
+  /** Clock, the session's. @default Date.now @example () => fakeNow */
+  now?: () => number
+}
+
+export type SocketStatus = 'connecting' | 'authenticating' | 'open' | 'waiting' | 'closed'
+
+export type SocketEvents = {
+  /** Authenticated and subscriptions replayed. */
+  open: { generation: number; attempt: number }
+  /** Every message that is not an authentication answer. */
+  message: unknown
+  /** A connection ended; another one follows unless `close` comes too. */
+  disconnect: { code: number; reason: string; auth: boolean }
+  /** For good: `close()`, logout, or the session disposed or over. The last event. */
+  close: { reason: string }
+}
+
+export interface RotorSocket {
+  readonly status: SocketStatus
+  /**
+   * Keeps a subscription: `message()` is sent after every authentication (its result is read
+   * then, so it can carry a resume cursor). Returns the unsubscribe, which sends
+   * `unsubscribeMessage()` when given and open.
+   */
+  subscribe(key: string, message: () => unknown, unsubscribeMessage?: () => unknown): () => void
+  /** Sends now when authenticated (true); otherwise drops it (false). */
+  send(message: unknown): boolean
+  on<K extends keyof SocketEvents>(event: K, listener: (payload: SocketEvents[K]) => void): () => void
+  /** Closes for good with `reason`; releases every timer and listener. */
+  close(reason?: string): void
+}

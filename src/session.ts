@@ -3,6 +3,7 @@ import { createLocalCoordinator } from './coordinator/local.js'
 import { webLocks } from './coordinator/locks.js'
 import { Gate } from './core/gate.js'
 import { assertUsable, tokensFrom } from './core/grant.js'
+import { watchEnding } from './core/ending.js'
 import { IdleTracker } from './core/idle.js'
 import { normalizeOptions } from './core/options.js'
 import { callLogout, isTransient, LATE_ANSWER_FACTOR, refresher } from './core/refresh.js'
@@ -37,7 +38,7 @@ export function createSession(options: SessionOptions): Session {
     new IdleTracker(cfg.idle, {
       now,
       clock,
-      onWarning: logoutAt => machine.emit('idle-warning', { logoutAt }),
+      onWarning: (event, logoutAt) => machine.emit(event, { logoutAt }),
       // Every tab's idle timer runs out at about the same moment: under the lock, with the
       // shared state re-read, only the first one calls the server; the rest adopt its logout.
       onTimeout: () =>
@@ -85,6 +86,7 @@ export function createSession(options: SessionOptions): Session {
       stalled: error => gate.failed(error),
     },
   })
+  if (cfg.sessionEnding) watchEnding(cfg.sessionEnding, { machine, clock, now, end: () => rotator.endOrReauthenticate('expired') })
   machine.watch((transition, fresh) => {
     if (transition === 'entered' && fresh) idle?.start()
     if (transition === 'ended') idle?.stop()
@@ -102,13 +104,10 @@ export function createSession(options: SessionOptions): Session {
     await Promise.all([sync.publishEnd(reason), callLogout(cfg, base(), snapshot)])
   }
 
-  function assertAlive(method: string): void {
+  const assertAlive = (method: string): void => {
     if (machine.disposed) throw new Error(`rotor-auth: session.${method}() called after dispose()`)
   }
-
-  function notActive(): Promise<never> {
-    return Promise.reject(new SessionExpiredError(machine.snapshot.reason ?? 'expired'))
-  }
+  const notActive = (): Promise<never> => Promise.reject(new SessionExpiredError(machine.snapshot.reason ?? 'expired'))
 
   async function ready(): Promise<void> {
     if (!machine.managing()) return machine.disposed ? Promise.reject(new SessionExpiredError('disposed')) : notActive()

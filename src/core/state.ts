@@ -202,8 +202,8 @@ export class SessionMachine {
     return this.#events.on(event, listener)
   }
 
-  /** Events that are not transitions (`rotate-error`, `idle-warning`) go out here too. */
-  emit<K extends 'rotate-error' | 'idle-warning'>(event: K, payload: SessionEvents[K]): void {
+  /** Events that are not transitions (`rotate-error`, the idle and session-ending warnings) go out here too. */
+  emit<K extends 'rotate-error' | 'idle-warning' | 'idle-resume' | 'session-ending'>(event: K, payload: SessionEvents[K]): void {
     if (!this.#disposed) this.#events.emit(event, payload)
   }
 

@@ -13,8 +13,9 @@ export function optedOut(input: RequestInfo | URL, init: SessionRequestInit | un
   const given = init?.headers ?? (input instanceof Request ? input.headers : undefined)
   const header =
     given !== undefined &&
-    (given instanceof Headers
-      ? given.has(IGNORE_HEADER)
+    // Duck-typed: a Headers from another realm (a polyfill, a test DOM) is a Headers too.
+    (typeof (given as Headers).has === 'function'
+      ? (given as Headers).has(IGNORE_HEADER)
       : (Array.isArray(given) ? given.map(pair => pair[0]) : Object.keys(given)).some(name => name?.toLowerCase() === IGNORE_HEADER))
   if (!header && !init?.rtrIgnore) return undefined
   const { rtrIgnore: _, ...rest } = init ?? {}

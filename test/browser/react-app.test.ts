@@ -6,6 +6,7 @@
  * and at the expiry both tabs go back to the login form. Screenshots of the modal and the
  * banner go to test-artifacts/ (git-ignored).
  */
+import { spawn } from 'node:child_process'
 import { mkdir } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
@@ -13,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startReactDemo, type ReactDemo } from '../../examples/demo-react.js'
 import { chromiumPath, launchChromium, skipBrowserTests } from './launch'
 
+const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/', import.meta.url))
 const skip = skipBrowserTests()
 if (skip) console.warn(`[react app] browser test skipped: no Chromium at ${chromiumPath} (under CI this suite fails instead).`)
@@ -107,4 +109,43 @@ describe.skipIf(skip)('React example in two Chromium tabs', () => {
     expect(stats.logouts).toBe(0)
     expect(pageErrors).toEqual([])
   }, 60_000)
+})
+
+describe('npm run demo:react (the CLI)', () => {
+  /** Runs the CLI; `until` resolves with what it needs from stdout (or the child exits first). */
+  function runCli(args: string[]) {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'examples/demo-react.ts', ...args], {
+      cwd: ROOT,
+      env: { ...process.env, NO_COLOR: '1' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    const out = { stdout: '', stderr: '' }
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (out.stdout += chunk))
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (out.stderr += chunk))
+    const exited = new Promise<number | null>(resolve => child.once('exit', code => resolve(code)))
+    return { child, out, exited }
+  }
+
+  it('serves the app with the settings given as Stripes durations, and stops on SIGTERM', async () => {
+    const { child, out, exited } = runCli(['--port', '0', '--idle', '2m', '--idle-modal', '45s'])
+    try {
+      await expect.poll(() => out.stdout, { timeout: 30_000 }).toMatch(/open http:\/\/127\.0\.0\.1:\d+\//)
+      const url = /open (http:\/\/127\.0\.0\.1:\d+\/)/.exec(out.stdout)![1]!
+      const page = await (await fetch(url)).text()
+      expect(page).toContain('"idleSessionTTL":"2m"')
+      expect(page).toContain('"idleModalTTL":"45s"')
+      expect((await fetch(new URL('/app.js', url))).status).toBe(200)
+      child.kill('SIGTERM')
+      expect(await exited).toBe(0)
+      expect(out.stderr).toBe('')
+    } finally {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+    }
+  }, 40_000)
+
+  it('refuses a bad duration with exit code 2, naming the Stripes key', async () => {
+    const { out, exited } = runCli(['--idle', '4 hourz'])
+    expect(await exited).toBe(2)
+    expect(out.stderr).toContain('config.rtr.idleSessionTTL')
+  }, 30_000)
 })

@@ -86,7 +86,7 @@ export function createSession(options: SessionOptions): Session {
       stalled: error => gate.failed(error),
     },
   })
-  if (cfg.sessionEnding) watchEnding(cfg.sessionEnding, { machine, clock, now, end: () => rotator.endOrReauthenticate('expired') })
+  const ending = cfg.sessionEnding ? watchEnding(cfg.sessionEnding, { machine, clock, now, end: () => rotator.endOrReauthenticate('expired') }) : undefined
   machine.watch((transition, fresh) => {
     if (transition === 'entered' && fresh) idle?.start()
     if (transition === 'ended') idle?.stop()
@@ -154,6 +154,7 @@ export function createSession(options: SessionOptions): Session {
       await logout('user')
     },
     keepAlive: () => idle?.activity(),
+    get warnings() { return { idle: idle?.warningFor() ?? null, ending: ending?.() ?? null } },
     busy(work) {
       const release = idle?.hold()
       if (release) void Promise.resolve(work).then(release, release)

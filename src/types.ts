@@ -300,6 +300,12 @@ export interface Session {
    */
   busy<T>(work: Promise<T>): Promise<T>
   readonly state: SessionState
+  /**
+   * The warnings being given now, for a UI that mounts after their events (a tab reloaded
+   * inside the warning window): `idle` is the idle logout's deadline while `idle-warning`
+   * holds, `ending` the `endsAt` of the `session-ending` warning given; null otherwise.
+   */
+  readonly warnings: { idle: number | null; ending: number | null }
   on<K extends keyof SessionEvents>(event: K, listener: (payload: SessionEvents[K]) => void): () => void
   /**
    * Patch `target.fetch` (and `target.XMLHttpRequest` where it exists) so every request

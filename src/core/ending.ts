@@ -17,9 +17,11 @@ type Hooks = {
  * tab that rotated, and the other tabs warned, then logged out, a session that had been
  * extended. A warning is given once per expiry, however often the same snapshot arrives.
  */
-export function watchEnding(warning: number, { machine, clock, now, end }: Hooks): void {
+export function watchEnding(warning: number, { machine, clock, now, end }: Hooks): () => number | null {
   /** The RT expiry the timers are armed for. */
   let armedFor: number | null = null
+  /** The expiry being warned about now (for a UI that mounts after the event). */
+  let shown: number | null = null
   let timer: Timer | undefined
 
   function arm(warned: boolean): void {
@@ -27,11 +29,11 @@ export function watchEnding(warning: number, { machine, clock, now, end }: Hooks
     const left = endsAt - now()
     if (left <= 0) {
       // Another tab's end may arrive while this expiry is still the snapshot's: end once.
-      armedFor = null
+      armedFor = shown = null
       if (machine.snapshot.status === 'active' && machine.refreshExpired()) void end().catch(() => undefined)
       return
     }
-    if (!warned && left <= warning) machine.emit('session-ending', { endsAt })
+    if (!warned && left <= warning) machine.emit('session-ending', { endsAt: (shown = endsAt) })
     warned ||= left <= warning
     timer = clock.after(warned ? left : left - warning, () => arm(warned))
   }
@@ -41,9 +43,11 @@ export function watchEnding(warning: number, { machine, clock, now, end }: Hooks
     // Only a new snapshot (or the end) moves the expiry; requests coming and going do not.
     if (transition === 'flight' || transition === 'reauth' || (transition !== 'disposed' && status === 'active' && refreshExpiresAt === armedFor)) return
     timer?.cancel()
+    shown = null
     armedFor = transition === 'disposed' || status !== 'active' ? null : refreshExpiresAt
     // Not from inside the transition: a tab that opens within the warning window adopts the
     // snapshot while createSession() runs, before anyone could listen.
     if (armedFor !== null) timer = clock.after(0, () => arm(false))
   })
+  return () => shown
 }

@@ -67,6 +67,11 @@ export class IdleTracker {
     return this.#running && this.#busy === 0 && this.#hooks.now() >= this.#last + this.#cfg.timeout - this.#cfg.warning
   }
 
+  /** The logout deadline while the warning is being given, else null. */
+  warningFor(): number | null {
+    return this.#running && this.#warned ? this.#last + this.#cfg.timeout : null
+  }
+
   /** Counts as activity, in every tab, until the returned release is called. */
   hold(): () => void {
     this.#busy++

@@ -90,9 +90,9 @@ function warningStore() {
 type Stores = { state: Store<SessionState>; idle: ReturnType<typeof warningStore>; ending: ReturnType<typeof warningStore> }
 
 /**
- * One set of stores per session, subscribed to its events as soon as a provider renders: a
- * warning that fires before a hook mounts (a tab that opens inside the warning window) is
- * not lost. They live as long as the session does.
+ * One set of stores per session, subscribed to its events as soon as a provider renders and
+ * starting from the warnings the session is giving then (`session.warnings`): a warning that
+ * fired before the provider or a hook mounted is not lost. They live as long as the session does.
  */
 const registry = new WeakMap<Session, Stores>()
 
@@ -113,6 +113,10 @@ function storesOf(session: Session): Stores {
     idle.hide()
     ending.hide()
   })
+  // Warnings already being given (a tab reloaded inside the window, a provider mounted late).
+  const given = session.warnings
+  if (given.idle !== null) idle.show(given.idle)
+  if (given.ending !== null) ending.show(given.ending)
   registry.set(session, stores)
   return stores
 }

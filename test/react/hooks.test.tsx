@@ -161,7 +161,7 @@ describe('useIdleWarning', () => {
 
   test('an unrelated state change (rotations) does not re-render its consumer', async () => {
     env = await startEnv({ accessTokenTtl: 60_000 })
-    const { session } = await env.browser({ idle: { timeout: 600_000, warning: 60_000 } })
+    const { session } = await env.browser({ idle: { timeout: 600_000, warning: 60_000 }, sessionEnding: { warning: 60_000 } })
     const renders = { idle: 0, status: 0 }
     render(
       <SessionProvider session={session}>
@@ -170,13 +170,14 @@ describe('useIdleWarning', () => {
         </Profiler>
         <Profiler id="idle" onRender={() => renders.idle++}>
           <IdleModal />
+          <EndingBanner />
         </Profiler>
       </SessionProvider>,
     )
     const before = { ...renders }
     for (let i = 0; i < 3; i++) await act(() => session.rotate())
     expect(screen.getByTestId('generation').textContent).toBe(String(session.state.generation))
-    // The state consumer re-rendered for each rotation; the idle warning consumer never did.
+    // The state consumer re-rendered for each rotation; the warnings' consumers never did.
     expect(renders.status).toBeGreaterThanOrEqual(before.status + 3)
     expect(renders.idle).toBe(before.idle)
     expect(env.server.stats.refreshGranted).toBe(3)
@@ -206,6 +207,17 @@ describe('useSessionEnding', () => {
     expect(tab2.queryByRole('alert')).toBeNull()
     expect(env.server.stats.refreshGranted).toBe(1)
   }, 20_000)
+})
+
+describe('a provider mounted while a warning is being given', () => {
+  test('shows the idle modal and the session-ending banner at once (session.warnings)', async () => {
+    env = await startEnv({ accessTokenTtl: 60_000, refreshTokenTtl: 4_000 })
+    const { session } = await env.browser({ rotation: 'request', idle: { timeout: 4_000, warning: 3_500 }, sessionEnding: { warning: 3_500 } })
+    await waitFor(() => expect(session.warnings.idle !== null && session.warnings.ending !== null).toBe(true), { timeout: 3_000 })
+    const tab = renderTab(session)
+    expect(tab.getByRole('dialog')).toBeTruthy()
+    expect(tab.getByRole('alert').dataset.endsAt).toBe(String(session.state.refreshExpiresAt))
+  })
 })
 
 describe('useSessionFetch', () => {

@@ -56,6 +56,8 @@ describe('session-ending warning (fake timers, several tabs in one process)', ()
     expect(logs.map(endings)).toEqual([[], []])
     await advance(1_000)
     expect(logs.map(endings)).toEqual([[endsAt], [endsAt]])
+    // A UI that mounts now can still read it.
+    expect([first, second].map(t => t.warnings.ending)).toEqual([endsAt, endsAt])
     // Once per expiry, however long the warning lasts.
     await advance(WARNING - 1_000)
     expect(logs.map(endings)).toEqual([[endsAt], [endsAt]])
@@ -65,6 +67,7 @@ describe('session-ending warning (fake timers, several tabs in one process)', ()
     await advance(1_000)
     await waitFor(() => [first, second].every(t => t.state.status === 'signed-out'))
     expect(logs.map(l => l.of('logout').map(e => e.reason))).toEqual([['expired'], ['expired']])
+    expect([first, second].map(t => t.warnings)).toEqual([{ idle: null, ending: null }, { idle: null, ending: null }])
     // The AT was dead long before; nothing was asked of the server: no refresh, no reuse.
     expect(env.server.stats.refreshCalls).toBe(0)
     expect(env.server.stats.reusedRefused).toBe(0)
@@ -94,8 +97,10 @@ describe('session-ending warning (fake timers, several tabs in one process)', ()
     expect([first, second].map(t => t.state.status)).toEqual(['active', 'active'])
 
     // The new warning comes in both tabs, for the new expiry, and the end with it.
+    expect(first.warnings.ending).toBeNull()
     await advance(newEnd - Date.now() - WARNING + 250)
     expect(logs.map(endings)).toEqual([[newEnd], [newEnd]])
+    expect(first.warnings.ending).toBe(newEnd)
     await advance(WARNING)
     await waitFor(() => [first, second].every(t => t.state.status === 'signed-out'))
     expect(logs.map(l => l.of('logout').map(e => e.reason))).toEqual([['expired'], ['expired']])

@@ -73,10 +73,13 @@ describe('idle timeout (fake timers, several tabs in one process)', () => {
     await advance(8_500)
     expect(logs.map(l => l.of('idle-warning').length)).toEqual([1, 1])
     expect(resumed).toEqual([[], []])
+    const warned = logs[0]!.of('idle-warning')[0]!.logoutAt
+    expect([first, second].map(t => t.warnings.idle)).toEqual([warned, warned])
     second.keepAlive()
     const deadline = Date.now() + IDLE.timeout
     await waitFor(() => resumed[0]!.length === 1)
     expect(resumed).toEqual([[deadline], [deadline]])
+    expect([first, second].map(t => t.warnings.idle)).toEqual([null, null])
     // Activity without a warning pending says nothing.
     await advance(1_000)
     first.keepAlive()

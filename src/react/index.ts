@@ -1,5 +1,5 @@
 /** rotor-auth/react: a session in React context, and hooks for its state, the idle and session-ending warnings, and its fetch. */
-import { createContext, createElement, useCallback, useContext, useMemo, useSyncExternalStore, type ReactNode } from 'react'
+import { createContext, createElement, useCallback, useContext, useMemo, useSyncExternalStore, type ReactElement, type ReactNode } from 'react'
 import type { Session, SessionState } from '../types.js'
 
 /** What a warning modal or banner needs. */
@@ -68,7 +68,11 @@ function warningStore() {
   const value = (): Warning => (endsAt === null ? HIDDEN : { show: true, endsAt, secondsLeft: Math.max(0, Math.ceil((endsAt - Date.now()) / 1000)) })
   const tick = (on: boolean) => {
     clearInterval(ticker)
-    ticker = on && endsAt !== null ? setInterval(() => s.set(value()), TICK_MS) : undefined
+    ticker = undefined
+    if (!on || endsAt === null) return
+    // A component subscribing to a warning shown a while ago sees its count now, not a tick later.
+    s.set(value())
+    ticker = setInterval(() => s.set(value()), TICK_MS)
   }
   const s = store<Warning>(HIDDEN, sameWarning, tick)
   return {
@@ -123,8 +127,12 @@ function storesOf(session: Session): Stores {
 
 const SessionContext = createContext<Session | null>(null)
 
-/** Makes `session` available to the hooks below it. Create the session once, outside React (module scope or a ref). */
-export function SessionProvider({ session, children }: { session: Session; children?: ReactNode }): ReactNode {
+/**
+ * Makes `session` available to the hooks below it. Create the session once, outside React
+ * (module scope or a ref). Typed to return a ReactElement: @types/react 18 before 18.2.8
+ * rejects a component typed to return ReactNode.
+ */
+export function SessionProvider({ session, children }: { session: Session; children?: ReactNode }): ReactElement {
   storesOf(session)
   return createElement(SessionContext.Provider, { value: session }, children)
 }

@@ -1,17 +1,33 @@
 import { defineConfig, type Options } from 'tsup'
 
+/**
+ * rotor-auth/folio imports the main entry; built, it imports the package itself (a package
+ * may name itself through its `exports`), so an app that uses both loads one copy of the
+ * session, not a second one bundled into the folio entry.
+ */
+const mainAsPackage = {
+  name: 'main-as-package',
+  setup(build: { onResolve: (o: { filter: RegExp }, f: (a: { importer: string }) => { path: string; external: boolean } | undefined) => void }) {
+    build.onResolve({ filter: /^\.\.\/index\.js$/ }, args => (/[\\/]src[\\/]folio[\\/]/.test(args.importer) ? { path: 'rotor-auth', external: true } : undefined))
+  },
+}
+
 const shared: Options = {
   entry: {
     index: 'src/index.ts',
     'xhr/index': 'src/xhr.ts',
     'socket/index': 'src/socket/index.ts',
+    'folio/index': 'src/folio/index.ts',
+    'react/index': 'src/react/index.ts',
     'testing/index': 'src/testing/index.ts',
   },
   dts: true,
   sourcemap: true,
   target: 'es2022',
   // The testing entry's cookie jar and socket face load these lazily; they are optional peers.
-  external: ['msw', 'msw/node', 'fetch-cookie', 'tough-cookie', 'ws'],
+  // So is React: rotor-auth/react uses the app's own copy (two Reacts break hooks).
+  external: ['msw', 'msw/node', 'fetch-cookie', 'tough-cookie', 'ws', 'react', 'react/jsx-runtime'],
+  esbuildPlugins: [mainAsPackage],
 }
 
 export default defineConfig([

@@ -4,6 +4,7 @@ import { sharesAcrossContexts } from './coordinator/locks.js'
 import { ClockWatch } from './core/clock-watch.js'
 import { Gate } from './core/gate.js'
 import { assertUsable, tokensFrom } from './core/grant.js'
+import { watchEnding } from './core/ending.js'
 import { IdleTracker } from './core/idle.js'
 import { createPrimitives } from './core/primitives.js'
 import { normalizeOptions } from './core/options.js'
@@ -47,7 +48,7 @@ export function createSession(options: SessionOptions): Session {
     new IdleTracker(cfg.idle, {
       now,
       clock,
-      onWarning: logoutAt => machine.emit('idle-warning', { logoutAt }),
+      onWarning: (event, logoutAt) => machine.emit(event, { logoutAt }),
       // Every tab's idle timer runs out at about the same moment: under the lock, with the
       // shared state re-read, only the first one calls the server; the rest adopt its logout.
       onTimeout: () => void coordinator.lock(() => sync.catchUp().then(() => logout('idle'))).catch(() => undefined),
@@ -91,6 +92,7 @@ export function createSession(options: SessionOptions): Session {
       stalled: error => gate.failed(error),
     },
   })
+  const ending = cfg.sessionEnding ? watchEnding(cfg.sessionEnding, { machine, clock, now, end: () => end('expired') }) : undefined
   machine.watch((transition, fresh) => {
     if (transition === 'entered') watch.settled()
     if (transition === 'entered' && fresh) idle?.start()
@@ -142,6 +144,7 @@ export function createSession(options: SessionOptions): Session {
       await logout('user')
     },
     keepAlive: () => idle?.activity(),
+    get warnings() { return { idle: idle?.warningFor() ?? null, ending: ending?.() ?? null } },
     busy(work) {
       const release = idle?.hold()
       if (release) void Promise.resolve(work).then(release, release)

@@ -60,6 +60,10 @@ export type SessionEvents = {
   'storage-error': { error: unknown; cleared: boolean }
   /** dispose() was called: the last event; sockets and streams built on the session close with it. */
   dispose: Record<never, never>
+  /** Activity in any tab after an `idle-warning`: the warning is over; `logoutAt` is the new deadline. */
+  'idle-resume': { logoutAt: number }
+  /** `sessionEnding.warning` ms before the RT expires (epoch ms, local clock), once per expiry, in every tab. */
+  'session-ending': { endsAt: number }
 }
 
 export type RefreshContext = {
@@ -96,6 +100,21 @@ export type IdleOptions = {
    * @default ['pointerdown', 'keydown', 'wheel', 'touchstart', 'visibilitychange']
    */
   activityEvents?: string[]
+}
+
+export type SessionEndingOptions = {
+  /** ms before the RT expires at which `session-ending` fires (in every tab). */
+  warning: number
+}
+
+/** `session.fetch` takes fetch's init, and one flag of its own. */
+export type SessionRequestInit = RequestInit & {
+  /**
+   * Send this request untouched: no waiting for a rotation, no credentials or `Authorization`
+   * added, no replay after a 401 (stripes-core's `rtrIgnore`). The header `X-Rotor-Ignore`
+   * (any value; it is removed before sending) does the same, for XHR and `Request` objects.
+   */
+  rtrIgnore?: boolean
 }
 
 /** Minimal Storage, so tests and non-browser hosts can pass their own. */
@@ -194,6 +213,15 @@ export type SessionOptions = {
    */
   idle?: IdleOptions | false
   /**
+   * Warn before the RT itself expires (a session the server will not extend, e.g. FOLIO's
+   * fixed-length sessions): `session-ending` `{ endsAt }` fires `warning` ms before, in every
+   * tab, re-armed in every tab when a rotation moves the expiry; at `endsAt` every tab logs
+   * out with reason `'expired'` (or `reauthenticate` runs), even while the AT still works.
+   * @default false
+   * @example { warning: 60_000 }
+   */
+  sessionEnding?: SessionEndingOptions | false
+  /**
    * The underlying fetch.
    * @default globalThis.fetch, looked up at call time (or the fetch `install()` wrapped)
    * @example cookieFetch()   // rotor-auth/testing: a fetch with its own cookie jar
@@ -264,7 +292,7 @@ export type WaitSignal = {
 
 export interface Session {
   /** Same signature as fetch; requests in scope are held, authorised, rotated and replayed. */
-  fetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response>
+  fetch(input: RequestInfo | URL, init?: SessionRequestInit): Promise<Response>
   /** Begin the session from the app's own login answer (a Response or a Grant). */
   start(grant: Grant | Response): Promise<void>
   /** Rotate now: single-flight, and once per generation across tabs. */
@@ -293,6 +321,12 @@ export interface Session {
    */
   busy<T>(work: Promise<T>): Promise<T>
   readonly state: SessionState
+  /**
+   * The warnings being given now, for a UI that mounts after their events (a tab reloaded
+   * inside the warning window): `idle` is the idle logout's deadline while `idle-warning`
+   * holds, `ending` the `endsAt` of the `session-ending` warning given; null otherwise.
+   */
+  readonly warnings: { idle: number | null; ending: number | null }
   on<K extends keyof SessionEvents>(event: K, listener: (payload: SessionEvents[K]) => void): () => void
   /**
    * Patch `target.fetch` (and `target.XMLHttpRequest` where it exists) so every request

@@ -5,7 +5,8 @@ type IdleConfig = { timeout: number; warning: number; activityEvents: string[] }
 type Hooks = {
   now: () => number
   clock: Clock
-  onWarning: (logoutAt: number) => void
+  /** `idle-warning` fired, or (`idle-resume`) activity anywhere ended the warning given. */
+  onWarning: (event: 'idle-warning' | 'idle-resume', logoutAt: number) => void
   onTimeout: () => void
   /** Tell the other tabs about local activity. */
   broadcast: (at: number) => void
@@ -66,6 +67,11 @@ export class IdleTracker {
     return this.#running && this.#busy === 0 && this.#hooks.now() >= this.#last + this.#cfg.timeout - this.#cfg.warning
   }
 
+  /** The logout deadline while the warning is being given, else null. */
+  warningFor(): number | null {
+    return this.#running && this.#warned ? this.#last + this.#cfg.timeout : null
+  }
+
   /** Counts as activity, in every tab, until the returned release is called. */
   hold(): () => void {
     this.#busy++
@@ -82,9 +88,16 @@ export class IdleTracker {
   activity(): void {
     if (!this.#running) return
     this.#last = this.#localAt = this.#hooks.now()
-    this.#warned = false
     this.#tell()
+    this.#reset()
+  }
+
+  /** The idle clock starts over; a warning given is over too, and every "Keep working?" modal closes. */
+  #reset(): void {
+    const warned = this.#warned
+    this.#warned = false
     this.#arm()
+    if (warned && this.#running && !this.#warned) this.#hooks.onWarning('idle-resume', this.#last + this.#cfg.timeout)
   }
 
   /**
@@ -112,8 +125,7 @@ export class IdleTracker {
     if (!this.#running || at <= this.#last) return
     // Never trust a peer's clock to be in the future of ours.
     this.#last = Math.min(at, this.#hooks.now())
-    this.#warned = false
-    this.#arm()
+    this.#reset()
   }
 
   dispose(): void {
@@ -140,7 +152,7 @@ export class IdleTracker {
     }
     if (warning > 0 && !this.#warned && now >= warnAt) {
       this.#warned = true
-      this.#hooks.onWarning(logoutAt)
+      this.#hooks.onWarning('idle-warning', logoutAt)
     }
     const next = warning > 0 && !this.#warned ? warnAt : logoutAt
     this.#timer = this.#hooks.clock.after(next - now, () => this.#arm())

@@ -23,6 +23,8 @@ export type Config = {
   timers: Timers
   reauthenticate: SessionOptions['reauthenticate']
   idle: Required<IdleOptions> | undefined
+  /** ms before the RT expires at which `session-ending` fires, or undefined (no warning, no end at RT expiry). */
+  sessionEnding: number | undefined
   fetch: typeof fetch | undefined
   now: () => number
   leeway: number | undefined
@@ -75,7 +77,7 @@ function scopeKey(options: SessionOptions): string {
 /** Every option createSession knows: anything else is a typo that would silently do nothing. */
 const KNOWN = new Set<string>([
   'scope', 'rotation', 'transport', 'refresh', 'logout', 'headers', 'rotateAt', 'crossTab', 'coordinator', 'reauthenticate',
-  'idle', 'fetch', 'now', 'timers', 'leeway', 'queueTimeout', 'refreshTimeout', 'refreshRetries', 'persist', 'storage',
+  'idle', 'sessionEnding', 'fetch', 'now', 'timers', 'leeway', 'queueTimeout', 'refreshTimeout', 'refreshRetries', 'persist', 'storage',
 ] satisfies Array<keyof SessionOptions>)
 
 /** Edit distance, for "did you mean". */
@@ -233,6 +235,8 @@ export function normalizeOptions(options: SessionOptions): Config {
     timers: timers ?? platformTimers,
     reauthenticate: options.reauthenticate,
     idle: idleConfig(options.idle),
+    // `{ warning }` or false; anything else fails on its missing `warning`.
+    sessionEnding: options.sessionEnding === undefined || options.sessionEnding === false ? undefined : positive('sessionEnding.warning', (options.sessionEnding as { warning?: number } | null)?.warning ?? NaN, 0),
     fetch: options.fetch,
     now: options.now ?? (() => Date.now()),
     leeway: options.leeway === undefined ? undefined : nonNegative('leeway', options.leeway, 0),

@@ -1,6 +1,8 @@
 /** The session's fetch: scope → gate → send → at most one replay, in that order, each step calling only later ones. */
 import type { Gate } from '../core/gate.js'
+import type { SessionRequestInit } from '../types.js'
 import { fetchTarget, requestURL } from '../utils/scope.js'
+import { optedOut } from './opt-out.js'
 
 /** What an interceptor (fetch or XHR) needs from the session; both go through the same gate. */
 export type Interception = {
@@ -64,7 +66,10 @@ function authorize(input: RequestInfo | URL, url: URL, init: RequestInit | undef
 }
 
 export function createFetch(ic: Interception): typeof fetch {
-  return function rotorFetch(given: RequestInfo | URL, init?: RequestInit): Promise<Response> {
+  return function rotorFetch(given: RequestInfo | URL, init?: SessionRequestInit): Promise<Response> {
+    // 0. Opted out (rtrIgnore, X-Rotor-Ignore): out as it is, without the flag.
+    const out = optedOut(given, init)
+    if (out) return ic.base()(...out)
     // 1. Scope: everything that is not the session's passes through untouched.
     if (!ic.managing()) return ic.base()(given, init)
     // Judged on, and sent to, the one string fetch would use.

@@ -15,6 +15,7 @@
 
 import { baseURL } from '../utils/scope.js'
 import type { Interception } from './fetch.js'
+import { IGNORE_HEADER } from './opt-out.js'
 
 type XhrClass = typeof XMLHttpRequest
 
@@ -191,7 +192,9 @@ export function createXhrClass(Original: XhrClass, ic: Interception): XhrClass {
 
     setRequestHeader(name: string, value: string): void {
       if (!this.#open || this.#sent) throw new DOMException("Failed to execute 'setRequestHeader': the object's state must be OPENED.", 'InvalidStateError')
-      this.#headers.push([name, value])
+      // The opt-out: this request goes out untouched, and the header stays here.
+      if (name.toLowerCase() === IGNORE_HEADER) this.#managed = false
+      else this.#headers.push([name, value])
     }
 
     overrideMimeType(mime: string): void {

@@ -4,7 +4,7 @@
  * CJS build could never refresh before (ky's default export lost in require(esm) interop).
  */
 import { execFile } from 'node:child_process'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
@@ -71,4 +71,40 @@ describe('the built package', () => {
     const { stdout } = await run(process.execPath, [path], { cwd: ROOT })
     expect(JSON.parse(stdout.trim())).toEqual({ reason: 'rotor-auth: session ended (expired)', status: 'closed' })
   }, 30_000)
+})
+
+describe('the built rotor-auth/folio and rotor-auth/react entries', () => {
+  // Runs after the build above (same file, sequential); its own scratch dir (the one above is gone).
+  const scratch = mkdtempSync(join(tmpdir(), 'rotor-dist-entries-'))
+  afterAll(() => rmSync(scratch, { recursive: true, force: true }))
+  test.each([
+    ['CommonJS', 'folio.cjs', `const folio = require(${JSON.stringify(join(ROOT, 'dist/folio/index.cjs'))})
+  const main = require(${JSON.stringify(join(ROOT, 'dist/index.cjs'))})`],
+    ['ESM', 'folio.mjs', `const folio = await import(${JSON.stringify(join(ROOT, 'dist/folio/index.js'))})
+  const main = await import(${JSON.stringify(join(ROOT, 'dist/index.js'))})`],
+  ])('%s: folio loads the package itself (one copy of the session), and works', async (_name, file, load) => {
+    const path = join(scratch, file)
+    writeFileSync(path, `${load}
+  const options = folio.fromStripesConfig({ okapi: { url: 'https://okapi.example.org', tenant: 'diku' }, config: { rtr: { idleSessionTTL: '2h' } } })
+  const session = folio.createFolioSession({ okapiUrl: 'https://okapi.example.org', tenant: 'diku', overrides: { crossTab: false } })
+  console.log(JSON.stringify({ idle: options.idle.timeout, status: session.state.status, main: typeof main.createSession }))
+  session.dispose()\n`)
+    const { stdout } = await run(process.execPath, [path], { cwd: ROOT })
+    expect(JSON.parse(stdout.trim())).toEqual({ idle: 7_200_000, status: 'signed-out', main: 'function' })
+    for (const built of ['dist/folio/index.js', 'dist/folio/index.cjs']) {
+      const text = readFileSync(join(ROOT, built), 'utf8')
+      // The session's own code (its state machine) is not bundled into the entry again.
+      expect(text).not.toContain('SessionMachine')
+      expect(text).toContain('rotor-auth')
+    }
+  }, 30_000)
+
+  test('react is imported, never bundled', () => {
+    for (const built of ['dist/react/index.js', 'dist/react/index.cjs']) {
+      const text = readFileSync(join(ROOT, built), 'utf8')
+      expect(text).toMatch(/from "react"|require\("react"\)/)
+      expect(text).not.toContain('__CLIENT_INTERNALS')
+      expect(text).not.toContain('SessionMachine')
+    }
+  })
 })

@@ -63,6 +63,31 @@ describe('idle timeout (fake timers, several tabs in one process)', () => {
     expect(tabs.map(t => t.state.status)).toEqual(['active', 'active'])
   })
 
+  test('activity in one tab after the warning: idle-resume in every tab, with the new deadline', async () => {
+    const first = open()
+    await login(first)
+    const second = open()
+    const resumed: Array<Array<number>> = [[], []]
+    ;[first, second].forEach((tab, i) => tab.on('idle-resume', ({ logoutAt }) => resumed[i]!.push(logoutAt)))
+    const logs = [first, second].map(record)
+    await advance(8_500)
+    expect(logs.map(l => l.of('idle-warning').length)).toEqual([1, 1])
+    expect(resumed).toEqual([[], []])
+    const warned = logs[0]!.of('idle-warning')[0]!.logoutAt
+    expect([first, second].map(t => t.warnings.idle)).toEqual([warned, warned])
+    second.keepAlive()
+    const deadline = Date.now() + IDLE.timeout
+    await waitFor(() => resumed[0]!.length === 1)
+    expect(resumed).toEqual([[deadline], [deadline]])
+    expect([first, second].map(t => t.warnings.idle)).toEqual([null, null])
+    // Activity without a warning pending says nothing.
+    await advance(1_000)
+    first.keepAlive()
+    await advance(1_000)
+    expect(resumed.map(r => r.length)).toEqual([1, 1])
+    expect(logs.flatMap(l => l.of('logout'))).toEqual([])
+  })
+
   test('busy(work) keeps the session alive, and rotating, until the work settles', async () => {
     const tab = open()
     await login(tab)

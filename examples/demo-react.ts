@@ -1,0 +1,173 @@
+/**
+ * `npm run demo:react`: the reference auth server and the React example (examples/react/) on
+ * one origin. The app takes Stripes-style settings (`config.rtr`, duration strings) through
+ * `fromStripesConfig`. Open it in two tabs: sign in once, stop touching the page and the
+ * "Keep working?" modal shows in both; near the end of the refresh token the session-ending
+ * banner shows in both, and at its end both tabs go back to the login form.
+ *
+ *   npm run demo:react -- --rt 120 --idle 1m --idle-modal 30s --fls-warning 45s --port 8080
+ *
+ * `startReactDemo()` starts the same thing programmatically (the example's test uses it).
+ */
+import { readFile, realpath } from 'node:fs/promises'
+import { fileURLToPath, pathToFileURL } from 'node:url'
+import { parseArgs } from 'node:util'
+import { build } from 'esbuild'
+import type { StripesRtrConfig } from '../src/folio/index.js'
+import { parseDuration } from '../src/folio/index.js'
+import { createAuthServer, type AuthServer } from '../src/testing/index.js'
+
+const USAGE = `Usage: npm run demo:react -- [options]
+
+Starts the reference auth server on 127.0.0.1 with the React example. Open the printed
+address in several tabs of one browser and sign in as diku_admin / admin.
+
+Options:
+  --at SECONDS          access-token lifetime              (default 60)
+  --rt SECONDS          refresh-token lifetime             (default 180)
+  --idle DURATION       config.rtr.idleSessionTTL           (default 1m)
+  --idle-modal DURATION config.rtr.idleModalTTL             (default 30s)
+  --fls-warning DURATION config.rtr.fixedLengthSessionWarningTTL (default 1m)
+  --port N              port, 0 for any free one           (default 0)
+  -h, --help            this help
+
+Durations are Stripes' ("90s", "2m", "1h") or ms. Stop with Ctrl-C.`
+
+export interface ReactDemoOptions {
+  /** Access-token lifetime in seconds. @default 60 */
+  at?: number
+  /** Refresh-token lifetime in seconds. @default 180 */
+  rt?: number
+  /** The app's `config.rtr` (Stripes durations). @default idle 1m, modal 30s, warning 1m */
+  rtr?: StripesRtrConfig
+  /** Port on 127.0.0.1; 0 picks a free one. @default 0 */
+  port?: number
+}
+
+export interface ReactDemo {
+  /** The app: `http://127.0.0.1:PORT/`. */
+  url: string
+  server: AuthServer
+  close(): Promise<void>
+}
+
+const here = (path: string) => fileURLToPath(new URL(path, import.meta.url))
+const DEFAULT_RTR: StripesRtrConfig = { idleSessionTTL: '1m', idleModalTTL: '30s', fixedLengthSessionWarningTTL: '1m', activityEvents: ['keydown', 'mousedown'] }
+
+/** The app bundled for the browser, React included (production build: no `process` in a page). */
+async function bundleApp(): Promise<string> {
+  const result = await build({
+    entryPoints: [here('./react/app.tsx')],
+    bundle: true,
+    format: 'iife',
+    platform: 'browser',
+    target: 'es2022',
+    jsx: 'automatic',
+    define: { 'process.env.NODE_ENV': '"production"' },
+    minify: true,
+    write: false,
+    logLevel: 'silent',
+  })
+  const out = result.outputFiles[0]
+  if (!out) throw new Error('esbuild produced nothing for examples/react/app.tsx')
+  return out.text
+}
+
+export async function startReactDemo(options: ReactDemoOptions = {}): Promise<ReactDemo> {
+  const { at = 60, rt = 180, rtr = DEFAULT_RTR, port = 0 } = options
+  // An AT that outlives the RT is allowed: in request mode that is how a session reaches its end.
+  if (!(at >= 1) || !(rt >= 1)) throw new RangeError(`startReactDemo: \`at\` and \`rt\` are seconds >= 1 (got at ${at}, rt ${rt})`)
+  const [app, html, css] = await Promise.all([bundleApp(), readFile(here('./react/index.html'), 'utf8'), readFile(here('./react/style.css'), 'utf8')])
+  // `<` escaped: the settings sit inside a <script> element.
+  const page = html.replace('%CONFIG%', JSON.stringify({ tenant: 'diku', rtr }).replace(/</g, '\\u003c'))
+  const server = createAuthServer({ accessTokenTtl: at * 1000, refreshTokenTtl: rt * 1000 })
+  const face = await server.listen({
+    port,
+    static: {
+      '/': { type: 'text/html', body: page },
+      '/index.html': { type: 'text/html', body: page },
+      '/app.js': { type: 'text/javascript', body: app },
+      '/style.css': { type: 'text/css', body: css },
+    },
+  })
+  return { url: `${face.origin}/`, server, close: face.close }
+}
+
+// ------------------------------------------------------------------ CLI
+
+function main(argv: string[]): Promise<number> | number {
+  let values
+  try {
+    ;({ values } = parseArgs({
+      args: argv,
+      strict: true,
+      options: {
+        at: { type: 'string' },
+        rt: { type: 'string' },
+        idle: { type: 'string' },
+        'idle-modal': { type: 'string' },
+        'fls-warning': { type: 'string' },
+        port: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }))
+  } catch (error) {
+    process.stderr.write(`demo-react: ${(error as Error).message}\nRun with --help for the options.\n`)
+    return 2
+  }
+  if (values.help) {
+    process.stdout.write(`${USAGE}\n`)
+    return 0
+  }
+  const seconds = (flag: string, value: string | undefined, fallback: number) => {
+    const n = value === undefined ? fallback : Number(value)
+    if (!Number.isFinite(n) || n < 1) throw new RangeError(`--${flag} must be a number of seconds >= 1 (got "${value}")`)
+    return n
+  }
+  let options: ReactDemoOptions
+  try {
+    const rtr: StripesRtrConfig = {
+      ...DEFAULT_RTR,
+      ...(values.idle !== undefined && { idleSessionTTL: values.idle }),
+      ...(values['idle-modal'] !== undefined && { idleModalTTL: values['idle-modal'] }),
+      ...(values['fls-warning'] !== undefined && { fixedLengthSessionWarningTTL: values['fls-warning'] }),
+    }
+    // Checked here, with the flag's key in the message, before a page fails on it.
+    for (const key of ['idleSessionTTL', 'idleModalTTL', 'fixedLengthSessionWarningTTL'] as const) parseDuration(rtr[key], `config.rtr.${key}`)
+    options = { at: seconds('at', values.at, 60), rt: seconds('rt', values.rt, 180), rtr, port: Number(values.port ?? 0) }
+  } catch (error) {
+    process.stderr.write(`demo-react: ${(error as Error).message}\n`)
+    return 2
+  }
+  return startReactDemo(options).then(demo => {
+    console.log(`Rotor React example: open ${demo.url} in two tabs (diku_admin / admin); Ctrl-C to stop.`)
+    return new Promise<number>(resolve => {
+      const stop = () => void demo.close().then(() => resolve(0))
+      process.on('SIGINT', stop)
+      process.on('SIGTERM', stop)
+    })
+  })
+}
+
+async function invokedDirectly(): Promise<boolean> {
+  const script = process.argv[1]
+  if (!script) return false
+  try {
+    return pathToFileURL(await realpath(script)).href === import.meta.url
+  } catch {
+    return false
+  }
+}
+
+if (await invokedDirectly()) {
+  Promise.resolve(main(process.argv.slice(2))).then(
+    code => {
+      process.exitCode = code
+      setTimeout(() => process.exit(code), 2_000).unref()
+    },
+    (error: unknown) => {
+      console.error('demo-react failed:', error)
+      process.exit(1)
+    },
+  )
+}

@@ -1,12 +1,14 @@
 import { defineConfig, type Options } from 'tsup'
 
 const shared: Options = {
-  entry: { index: 'src/index.ts', 'testing/index': 'src/testing/index.ts' },
+  entry: { index: 'src/index.ts', 'testing/index': 'src/testing/index.ts', 'redis/index': 'src/redis/index.ts' },
   dts: true,
   sourcemap: true,
   target: 'es2022',
-  // The testing entry's cookie jar loads these lazily; they are optional peers.
-  external: ['msw', 'msw/node', 'fetch-cookie', 'tough-cookie'],
+  // The testing entry's cookie jar loads these lazily; they are optional peers. The redis
+  // entry imports `redis` as types only (the caller passes a client); kept external should
+  // that ever change, so the optional peer is never bundled.
+  external: ['msw', 'msw/node', 'fetch-cookie', 'tough-cookie', 'redis'],
 }
 
 export default defineConfig([

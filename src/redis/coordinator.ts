@@ -15,6 +15,12 @@ const RELEASED = JSON.stringify({ rotorRedis: 1, type: 'released' })
 
 type Grant = { value: string; fence: number; lost: boolean }
 
+/** Redis answered with an error (a script or type error): trying again cannot help. */
+function isReply(error: unknown): boolean {
+  for (let p = Object.getPrototypeOf(error); p; p = Object.getPrototypeOf(p)) if (p.constructor?.name === 'ErrorReply') return true
+  return false
+}
+
 export type RedisCoordinator = Coordinator & {
   /** This member's id: the `from` of what it posts, and the owner in the lock's value. */
   readonly id: string
@@ -50,6 +56,24 @@ export function createRedisCoordinator(options: RedisCoordinatorOptions): RedisC
 
   const evalScript = (script: string, k: string[], args: Array<string | number>) =>
     client.eval(script, { keys: k, arguments: args.map(String) })
+
+  /**
+   * Runs a read or a write until it gets an answer. node-redis queues commands while it
+   * reconnects, but rejects those already sent when the connection drops; both are
+   * idempotent here, and giving up would be worse: a write that failed after a refresh the
+   * server accepted loses the only valid pair, and the session would present the spent RT.
+   */
+  async function persist<T>(command: () => Promise<T>): Promise<T> {
+    for (;;) {
+      if (closed) throw new Error('rotor-auth/redis: coordinator closed')
+      try {
+        return await command()
+      } catch (error) {
+        if (isReply(error)) throw error
+      }
+      await nap(ERROR_BACKOFF_MS)
+    }
+  }
 
   function note(snapshot: Snapshot): void {
     if (!latest || supersedes(snapshot, latest)) latest = snapshot
@@ -164,14 +188,14 @@ export function createRedisCoordinator(options: RedisCoordinatorOptions): RedisC
     if (grant) {
       // The holder reads inside the lock right before it refreshes: renew in the same step,
       // and learn whether the lock is still ours (see post: no refresh on a lost lease).
-      const reply = (await evalScript(HOLD, [keys.lock, keys.fence, keys.state, keys.epoch], [grant.value, lease, grant.fence, knownEpoch])) as [
+      const reply = (await persist(() => evalScript(HOLD, [keys.lock, keys.fence, keys.state, keys.epoch], [grant.value, lease, grant.fence, knownEpoch]))) as [
         unknown,
         unknown,
       ]
       grant.lost = reply[1] !== 1
       raw = reply[0]
     } else {
-      raw = await client.get(keys.state)
+      raw = await persist(() => client.get(keys.state))
     }
     const snapshot = decode(raw)
     if (snapshot) note(snapshot)
@@ -181,7 +205,7 @@ export function createRedisCoordinator(options: RedisCoordinatorOptions): RedisC
   async function write(snapshot: Snapshot): Promise<void> {
     const envelope = sealer.seal(snapshot)
     const message = JSON.stringify({ rotor: 1, type: 'state', from: id, snapshot: envelope })
-    await evalScript(WRITE, [keys.state, keys.channel], [snapshot.generation, snapshot.status, JSON.stringify(envelope), message])
+    await persist(() => evalScript(WRITE, [keys.state, keys.channel], [snapshot.generation, snapshot.status, JSON.stringify(envelope), message]))
     note(snapshot)
     justWritten = snapshot
   }
@@ -217,10 +241,11 @@ export function createRedisCoordinator(options: RedisCoordinatorOptions): RedisC
     })
   }
 
-  async function acquire(): Promise<Grant> {
+  async function acquire(signal: AbortSignal | undefined): Promise<Grant> {
     const owner = `${id}:${++locks}`
     for (;;) {
       if (closed) throw new Error('rotor-auth/redis: coordinator closed while waiting for the lock')
+      if (signal?.aborted) throw signal.reason
       let reply: [number, number, string] | undefined
       try {
         reply = (await evalScript(ACQUIRE, [keys.lock, keys.fence, keys.epoch, keys.quiet], [owner, lease, knownEpoch, randomUUID()])) as [number, number, string]
@@ -239,11 +264,21 @@ export function createRedisCoordinator(options: RedisCoordinatorOptions): RedisC
     }
   }
 
-  async function locked<T>(fn: () => Promise<T>): Promise<T> {
-    const grant = await acquire()
-    if (closed) {
+  async function locked<T>(fn: () => Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+    // A withdrawn request stops napping at once (the loop then throws its reason).
+    const wake = () => {
+      for (const w of [...wakers]) w()
+    }
+    signal?.addEventListener('abort', wake)
+    let grant: Grant
+    try {
+      grant = await acquire(signal)
+    } finally {
+      signal?.removeEventListener('abort', wake)
+    }
+    if (closed || signal?.aborted) {
       void evalScript(RELEASE, [keys.lock, keys.channel], [grant.value, RELEASED]).catch(() => undefined)
-      throw new Error('rotor-auth/redis: coordinator closed while waiting for the lock')
+      throw closed ? new Error('rotor-auth/redis: coordinator closed while waiting for the lock') : signal!.reason
     }
     held = grant
     renewTimer = setInterval(() => void renew(), lease / 3)
@@ -264,10 +299,10 @@ export function createRedisCoordinator(options: RedisCoordinatorOptions): RedisC
     id,
     read,
     write,
-    lock<T>(fn: () => Promise<T>): Promise<T> {
+    lock<T>(fn: () => Promise<T>, lockOptions?: { signal?: AbortSignal }): Promise<T> {
       if (closed) return Promise.reject(new Error('rotor-auth/redis: lock() after close()'))
       // One attempt at the Redis lock at a time per member: the session's own lock calls queue here.
-      const run = chain.then(() => locked(fn))
+      const run = chain.then(() => locked(fn, lockOptions?.signal))
       chain = run.catch(() => undefined)
       return run
     },

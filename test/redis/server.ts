@@ -54,7 +54,8 @@ export async function startRedis(): Promise<RedisServer> {
   let child: ChildProcess | undefined
   const start = async () => {
     const proc = spawn(REDIS_SERVER, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
-      stdio: ['ignore', 'ignore', 'inherit'],
+      // Nothing inherited: an orphan would otherwise hold the parent's pipes open.
+      stdio: 'ignore',
     })
     child = proc
     await listening(port, proc)

@@ -57,8 +57,6 @@ type MaybePromise<T> = T | Promise<T>
  *   that resolved is visible to every `read()` that starts after it.
  * - `lock(fn)` runs `fn` while no other member of the name runs its own: at most one holder at
  *   a time, everywhere. The session re-reads the store inside the lock before it refreshes.
- *   `signal` (optional to honour): the caller no longer needs the lock; while `fn` has not
- *   started, the request may be dropped and the promise rejected with `signal.reason`.
  * - `post(m)` delivers `m` to every other member, best effort, never to the sender;
  *   `subscribe` hands each incoming message to the listener (validate what you receive:
  *   `parseMessage` is exported for that).
@@ -70,7 +68,7 @@ type MaybePromise<T> = T | Promise<T>
 export interface Coordinator {
   read(): MaybePromise<Snapshot | undefined>
   write(snapshot: Snapshot): MaybePromise<void>
-  lock<T>(fn: () => Promise<T>, options?: { signal?: AbortSignal }): Promise<T>
+  lock<T>(fn: () => Promise<T>): Promise<T>
   post(message: OutgoingMessage): void
   subscribe(listener: (message: Message) => void): () => void
   isLeader(): boolean

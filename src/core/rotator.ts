@@ -50,9 +50,7 @@ export class Rotator {
   async #rotateLocked(generation: number): Promise<void> {
     const { machine, sync } = this.#o
     const life = machine.life
-    // Withdraws this member's request for the lock once it is pointless (see below).
-    const withdraw = new AbortController()
-    const locked = this.#o.lock(async () => {
+    await this.#o.lock(async () => {
       // Another tab may have rotated while we waited for the lock: adopt, do not refresh.
       // A second refresh with the same RT makes a rotating-RT server revoke the family.
       const unseen = await sync.catchUp()
@@ -109,26 +107,7 @@ export class Rotator {
       this.#failures = 0
       this.#o.backoff.succeeded()
       await sync.publish(tokens, 'rotate')
-    }, { signal: withdraw.signal })
-    // Another member's rotation may reach this one (by message) while it still waits for its
-    // turn at the lock: waiting on is pointless then, the re-read under the lock would only
-    // return (its generation is past `generation`). Requests go at once, and the request for
-    // the lock is withdrawn, instead of every member taking the lock in turn just to adopt
-    // (with Redis, a few round trips each, and the next generation's refresh queued behind
-    // them all). A coordinator that ignores the signal runs `fn` later; it changes nothing.
-    let off: (() => void) | undefined
-    const adopted = new Promise<void>(resolve => {
-      off = machine.on('change', state => {
-        if (state.status === 'active' && state.generation > generation && machine.snapshot.ending === undefined) resolve()
-      })
     })
-    try {
-      await Promise.race([locked, adopted])
-    } finally {
-      off?.()
-      locked.catch(() => undefined)
-      withdraw.abort(new Error('rotor-auth: a newer generation arrived; the lock is no longer needed'))
-    }
   }
 
   #report(error: unknown, willRetry: boolean, retryIn?: number): void {

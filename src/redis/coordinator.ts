@@ -241,11 +241,10 @@ export function createRedisCoordinator(options: RedisCoordinatorOptions): RedisC
     })
   }
 
-  async function acquire(signal: AbortSignal | undefined): Promise<Grant> {
+  async function acquire(): Promise<Grant> {
     const owner = `${id}:${++locks}`
     for (;;) {
       if (closed) throw new Error('rotor-auth/redis: coordinator closed while waiting for the lock')
-      if (signal?.aborted) throw signal.reason
       let reply: [number, number, string] | undefined
       try {
         reply = (await evalScript(ACQUIRE, [keys.lock, keys.fence, keys.epoch, keys.quiet], [owner, lease, knownEpoch, randomUUID()])) as [number, number, string]
@@ -264,21 +263,11 @@ export function createRedisCoordinator(options: RedisCoordinatorOptions): RedisC
     }
   }
 
-  async function locked<T>(fn: () => Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-    // A withdrawn request stops napping at once (the loop then throws its reason).
-    const wake = () => {
-      for (const w of [...wakers]) w()
-    }
-    signal?.addEventListener('abort', wake)
-    let grant: Grant
-    try {
-      grant = await acquire(signal)
-    } finally {
-      signal?.removeEventListener('abort', wake)
-    }
-    if (closed || signal?.aborted) {
+  async function locked<T>(fn: () => Promise<T>): Promise<T> {
+    const grant = await acquire()
+    if (closed) {
       void evalScript(RELEASE, [keys.lock, keys.channel], [grant.value, RELEASED]).catch(() => undefined)
-      throw closed ? new Error('rotor-auth/redis: coordinator closed while waiting for the lock') : signal!.reason
+      throw new Error('rotor-auth/redis: coordinator closed while waiting for the lock')
     }
     held = grant
     renewTimer = setInterval(() => void renew(), lease / 3)
@@ -299,10 +288,10 @@ export function createRedisCoordinator(options: RedisCoordinatorOptions): RedisC
     id,
     read,
     write,
-    lock<T>(fn: () => Promise<T>, lockOptions?: { signal?: AbortSignal }): Promise<T> {
+    lock<T>(fn: () => Promise<T>): Promise<T> {
       if (closed) return Promise.reject(new Error('rotor-auth/redis: lock() after close()'))
       // One attempt at the Redis lock at a time per member: the session's own lock calls queue here.
-      const run = chain.then(() => locked(fn, lockOptions?.signal))
+      const run = chain.then(() => locked(fn))
       chain = run.catch(() => undefined)
       return run
     },

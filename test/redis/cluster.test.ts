@@ -9,7 +9,7 @@ import { createSession } from '../../src/index.js'
 import { createRedisCoordinator } from '../../src/redis/index.js'
 import { bearerLogin, startEnv, waitFor, type Env } from '../helpers/index.js'
 import { runCluster, type Worker, type WorkerReport } from './cluster.js'
-import { HAVE_REDIS, startRedis, type RedisServer } from './server.js'
+import { HAVE_REDIS, partitionableProxy, startRedis, type RedisServer } from './server.js'
 
 const AT_MS = 1_000
 
@@ -84,7 +84,7 @@ describe.skipIf(!HAVE_REDIS)('worker processes sharing one pair through Redis', 
     env.server.resetStats()
     let restartedAt = 0
     const { reports } = await runCluster({
-      workers: 8, auth: env.url, redis: redis.url, name, key, duration: 8_000, lease: 2_000,
+      workers: 8, auth: env.url, redis: redis.url, name, key, duration: 7_000, lease: 2_000,
       during: async () => {
         await new Promise(resolve => setTimeout(resolve, 3_000))
         restartedAt = Date.now()
@@ -122,7 +122,7 @@ describe.skipIf(!HAVE_REDIS)('worker processes sharing one pair through Redis', 
     let killedAt = 0
     try {
       const run = await runCluster({
-        workers: 4, auth: env.url, redis: redis.url, name, key, duration: 9_000, lease, queueTimeout: 30_000,
+        workers: 4, auth: env.url, redis: redis.url, name, key, duration: 8_000, lease, queueTimeout: 30_000,
         during: async workers => {
           await new Promise(resolve => setTimeout(resolve, 2_000))
           env.server.fault('refresh', accepted ? { hang: true, afterProcessing: true } : { hang: true })
@@ -174,5 +174,44 @@ describe.skipIf(!HAVE_REDIS)('worker processes sharing one pair through Redis', 
     // Every request settled: with its answer before, SessionExpiredError after.
     expect(reports.every(r => r.ok + r.failed === r.sent)).toBe(true)
     expect(reports.every(r => Object.keys(r.errors).every(name => name === 'SessionExpiredError'))).toBe(true)
+  }, 90_000)
+
+  test('one process partitioned from Redis for 1.5 leases, while the others rotate: no logout, no reused RT, every request settles', async () => {
+    env = await startEnv({ accessTokenTtl: AT_MS, refreshTokenTtl: 3_600_000 })
+    const name = randomUUID()
+    const key = randomBytes(32).toString('base64')
+    const lease = 2_000
+    await login(env, redis, name, key)
+    env.server.resetStats()
+    const proxy = await partitionableProxy(redis.port)
+    let healedAt = 0
+    try {
+      const { reports } = await runCluster({
+        workers: 4, auth: env.url, redis: redis.url, name, key, duration: 7_000, lease,
+        // Worker 0 reaches Redis through the proxy: both its connections (commands, pub/sub) go down.
+        redisFor: i => (i === 0 ? proxy.url : redis.url),
+        during: async () => {
+          await new Promise(resolve => setTimeout(resolve, 2_000))
+          proxy.cut()
+          await new Promise(resolve => setTimeout(resolve, lease * 1.5))
+          proxy.heal()
+          healedAt = Date.now()
+        },
+      })
+      const stats = env.server.stats
+      console.log(`partition: ${reports.map(r => r.sent).join('/')} requests per worker (worker 0 partitioned), refresh calls ${stats.refreshCalls}, reused ${stats.reusedRefused}`)
+      expect(reports).toHaveLength(4)
+      expect(stats.reusedRefused).toBe(0)
+      expect(stats.refreshCalls).toBe(stats.refreshGranted)
+      expect(reports.flatMap(r => r.logouts)).toEqual([])
+      expect(sum(reports, 'failed')).toBe(0)
+      expect(sum(reports, 'ok')).toBe(sum(reports, 'sent'))
+      // The partitioned worker came back and went on after the partition healed.
+      expect(env.server.log.some(e => e.route === 'api' && e.at > healedAt + 1_000)).toBe(true)
+      expect(reports[0]!.sent).toBeGreaterThan(0)
+      expect(reports[0]!.ok).toBe(reports[0]!.sent)
+    } finally {
+      await proxy.close()
+    }
   }, 90_000)
 })

@@ -40,17 +40,19 @@ export type ClusterOptions = Omit<WorkerConfig, 'concurrency' | 'pause'> & {
   during?: (workers: Worker[]) => Promise<void>
   /** Longest wait for the workers to start, join and finish. */
   timeout?: number
+  /** Worker i's Redis URL, when it differs (through a proxy the test can cut). */
+  redisFor?: (i: number) => string
 }
 
 export async function runCluster(options: ClusterOptions): Promise<{ workers: Worker[]; reports: WorkerReport[]; trafficMs: number }> {
-  const { workers: n, during, timeout = 60_000, ...rest } = options
+  const { workers: n, during, timeout = 60_000, redisFor, ...rest } = options
   const config: WorkerConfig = { concurrency: 2, pause: 20, ...rest }
   const script = await workerScript()
   const workers: Worker[] = []
   const ready: Array<Promise<void>> = []
   const done: Array<Promise<void>> = []
   for (let i = 0; i < n; i++) {
-    const child = spawn(process.execPath, [script, JSON.stringify(config)], { stdio: ['pipe', 'pipe', 'pipe'] })
+    const child = spawn(process.execPath, [script, JSON.stringify(redisFor ? { ...config, redis: redisFor(i) } : config)], { stdio: ['pipe', 'pipe', 'pipe'] })
     let stderr = ''
     child.stderr!.on('data', chunk => (stderr += chunk))
     const exited = new Promise<number | null>(resolve => child.once('exit', code => resolve(code)))

@@ -85,3 +85,41 @@ export async function startRedis(): Promise<RedisServer> {
     stop: kill,
   }
 }
+
+/**
+ * A TCP proxy in front of Redis for one client: `cut()` drops its connections and refuses
+ * new ones (a network partition between that process and Redis), `heal()` lets it back in.
+ */
+export async function partitionableProxy(target: number): Promise<{ url: string; cut(): void; heal(): void; close(): Promise<void> }> {
+  const sockets = new Set<import('node:net').Socket>()
+  let cut = false
+  const server = createServer(client => {
+    if (cut) return void client.destroy()
+    const upstream = connect(target, '127.0.0.1')
+    for (const s of [client, upstream]) {
+      sockets.add(s)
+      s.on('close', () => sockets.delete(s))
+      s.on('error', () => undefined)
+    }
+    client.pipe(upstream).pipe(client)
+    client.on('close', () => upstream.destroy())
+    upstream.on('close', () => client.destroy())
+  })
+  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as { port: number }
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    cut() {
+      cut = true
+      for (const s of sockets) s.destroy()
+    },
+    heal() {
+      cut = false
+    },
+    close: () =>
+      new Promise<void>(resolve => {
+        for (const s of sockets) s.destroy()
+        server.close(() => resolve())
+      }),
+  }
+}

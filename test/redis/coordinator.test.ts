@@ -9,7 +9,7 @@ import { createClient } from 'redis'
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest'
 import { createSession, type Session } from '../../src/index.js'
 import { createRedisCoordinator, type RedisCoordinator } from '../../src/redis/index.js'
-import { bearerLogin, record, sleep, startEnv, waitFor, type Env } from '../helpers/index.js'
+import { bearerLogin, flowingClock, record, sleep, startEnv, waitFor, type Env } from '../helpers/index.js'
 import { HAVE_REDIS, startRedis, type RedisServer } from './server.js'
 
 const newClient = (url: string) => createClient({ url, socket: { reconnectStrategy: () => 50 } })
@@ -298,6 +298,37 @@ describe.skipIf(!HAVE_REDIS)('createRedisCoordinator', () => {
       await sessions[2]!.logout()
       await waitFor(() => sessions.every(s => s.state.status === 'signed-out'))
       expect(events.map(e => e.of('logout').map(p => `${p['reason']} ${p['origin']}`))).toEqual([['user remote'], ['user remote'], ['user local'], ['user remote']])
+    })
+
+    test('Redis down: a request that needs a refresh waits queueTimeout, then RotationError; no refresh call, no logout; after Redis is back it goes', async () => {
+      // Real time flows (queueTimeout is real ms), and the test can jump past the AT's expiry.
+      const clock = flowingClock()
+      const now = clock.now
+      env = await startEnv({ accessTokenTtl: 10_000, now })
+      const name = randomUUID()
+      const session = createSession({
+        scope: `${env.url}/api`, transport: 'bearer', rotation: 'request', queueTimeout: 1_500,
+        // Redis comes back empty: nobody takes the lock for one lease (the quiet period).
+        refresh: { url: `${env.url}/bearer/refresh`, style: 'json' }, coordinator: await member(name, { lease: 300 }), now,
+      })
+      env.sessions.push(session)
+      const events = record(session)
+      await session.start(await bearerLogin(env.url))
+      expect((await session.fetch(`${env.url}/api/a`)).status).toBe(200)
+      await redis.kill()
+      try {
+        // The AT is still usable: Redis is not needed.
+        expect((await session.fetch(`${env.url}/api/b`)).status).toBe(200)
+        clock.advance(10_001)
+        await expect(session.fetch(`${env.url}/api/c`)).rejects.toMatchObject({ code: 'ERR_ROTATION' })
+        expect(env.server.stats).toMatchObject({ refreshCalls: 0 })
+        expect(session.state.status).toBe('active')
+        expect(events.of('logout')).toEqual([])
+      } finally {
+        await redis.start()
+      }
+      expect((await session.fetch(`${env.url}/api/d`)).status).toBe(200)
+      expect(env.server.stats).toMatchObject({ refreshCalls: 1, reusedRefused: 0 })
     })
 
     test('Redis restarted while a refresh is on the wire: the holder takes its lock back, nobody presents the RT again', async () => {

@@ -140,7 +140,7 @@ export function createRedisCoordinator(options: RedisCoordinatorOptions): RedisC
       const epoch = await evalScript(EPOCH, [keys.epoch, keys.quiet], [knownEpoch, randomUUID(), lease])
       if (typeof epoch === 'string') knownEpoch = epoch
       if (held) await renew()
-      if (latest) await write(latest)
+      if (latest) await store(latest)
       const stored = await read()
       if (stored && !closed) deliver({ rotor: 1, type: 'state', from: 'redis', snapshot: stored })
     })()
@@ -202,11 +202,17 @@ export function createRedisCoordinator(options: RedisCoordinatorOptions): RedisC
     return snapshot
   }
 
-  async function write(snapshot: Snapshot): Promise<void> {
+  /** Writes (unless superseded) and publishes in one script. */
+  async function store(snapshot: Snapshot): Promise<void> {
     const envelope = sealer.seal(snapshot)
     const message = JSON.stringify({ rotor: 1, type: 'state', from: id, snapshot: envelope })
     await persist(() => evalScript(WRITE, [keys.state, keys.channel], [snapshot.generation, snapshot.status, JSON.stringify(envelope), message]))
     note(snapshot)
+  }
+
+  /** The session's write: it posts the same snapshot next, which the script already published. */
+  async function write(snapshot: Snapshot): Promise<void> {
+    await store(snapshot)
     justWritten = snapshot
   }
 

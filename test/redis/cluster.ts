@@ -4,7 +4,7 @@
  * meanwhile, and collects each worker's report. Used by the cluster tests and `npm run bench`.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdirSync } from 'node:fs'
+import { mkdirSync, rmSync } from 'node:fs'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { build } from 'esbuild'
@@ -15,19 +15,18 @@ export type { WorkerReport }
 const SOURCE = fileURLToPath(new URL('../fixtures/redis-worker.ts', import.meta.url))
 const CACHE = fileURLToPath(new URL('../../node_modules/.cache/rotor-auth/', import.meta.url))
 
-let bundled: Promise<string> | undefined
+let built = 0
 /**
- * The worker as one ES module, built once per run: eight `node --import tsx` starts side by
- * side took 13 s on 2 cores (each transforms the sources itself); from the bundle, about one.
- * Packages stay external and resolve from node_modules (the bundle is written below it).
+ * The worker as one ES module, built for each cluster run (a few hundred ms) and removed
+ * after it: eight `node --import tsx` starts side by side took 13 s on 2 cores (each
+ * transforms the sources itself). Packages stay external and resolve from node_modules (the
+ * bundle is written below it).
  */
-export function workerScript(): Promise<string> {
-  return (bundled ??= (async () => {
-    mkdirSync(CACHE, { recursive: true })
-    const outfile = `${CACHE}redis-worker-${process.pid}.mjs`
-    await build({ entryPoints: [SOURCE], outfile, bundle: true, platform: 'node', format: 'esm', target: 'node20', packages: 'external', logLevel: 'error' })
-    return outfile
-  })())
+async function workerScript(): Promise<string> {
+  mkdirSync(CACHE, { recursive: true })
+  const outfile = `${CACHE}redis-worker-${process.pid}-${++built}.mjs`
+  await build({ entryPoints: [SOURCE], outfile, bundle: true, platform: 'node', format: 'esm', target: 'node20', packages: 'external', logLevel: 'error' })
+  return outfile
 }
 
 export type Worker = { child: ChildProcess; id: string; report: WorkerReport | undefined; exited: Promise<number | null> }
@@ -93,6 +92,7 @@ export async function runCluster(options: ClusterOptions): Promise<{ workers: Wo
     const trafficMs = performance.now() - started
     return { workers, reports: workers.flatMap(w => (w.report ? [w.report] : [])), trafficMs }
   } finally {
+    rmSync(script, { force: true })
     // Each worker exits by itself once it reported; whatever is left is killed by its pid.
     await Promise.all(
       workers.map(async w => {

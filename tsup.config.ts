@@ -19,14 +19,17 @@ const shared: Options = {
     'socket/index': 'src/socket/index.ts',
     'folio/index': 'src/folio/index.ts',
     'react/index': 'src/react/index.ts',
+    'redis/index': 'src/redis/index.ts',
     'testing/index': 'src/testing/index.ts',
   },
   dts: true,
   sourcemap: true,
   target: 'es2022',
   // The testing entry's cookie jar and socket face load these lazily; they are optional peers.
-  // So is React: rotor-auth/react uses the app's own copy (two Reacts break hooks).
-  external: ['msw', 'msw/node', 'fetch-cookie', 'tough-cookie', 'ws', 'react', 'react/jsx-runtime'],
+  // So is React: rotor-auth/react uses the app's own copy (two Reacts break hooks). The redis
+  // entry imports `redis` as types only (the caller passes a client); kept external should
+  // that ever change, so the optional peer is never bundled.
+  external: ['msw', 'msw/node', 'fetch-cookie', 'tough-cookie', 'ws', 'react', 'react/jsx-runtime', 'redis'],
   esbuildPlugins: [mainAsPackage],
 }
 

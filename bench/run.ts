@@ -10,6 +10,7 @@ import { writeFileSync } from 'node:fs'
 import os from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { runBurst } from './burst.js'
+import { runClusterBench } from './cluster.js'
 import { runOverhead } from './overhead.js'
 import { runSize } from './size.js'
 import { runSoak } from './soak.js'
@@ -20,6 +21,7 @@ const SCENARIOS: Record<string, () => Promise<Section>> = {
   burst: runBurst,
   soak: runSoak,
   size: runSize,
+  cluster: runClusterBench,
 }
 
 function git(args: string): string | undefined {

@@ -71,6 +71,19 @@ describe('the built package', () => {
     const { stdout } = await run(process.execPath, [path], { cwd: ROOT })
     expect(JSON.parse(stdout.trim())).toEqual({ reason: 'rotor-auth: session ended (expired)', status: 'closed' })
   }, 30_000)
+
+  // rotor-auth/redis loads without `redis` (an optional peer: the caller brings the client)
+  // and validates its options in both module systems.
+  test.each([
+    ['CommonJS (require)', 'redis.cjs', `const { createRedisCoordinator } = require(${JSON.stringify(join(ROOT, 'dist/redis/index.cjs'))})`],
+    ['ESM (import)', 'redis.mjs', `const { createRedisCoordinator } = await import(${JSON.stringify(join(ROOT, 'dist/redis/index.js'))})`],
+  ])('%s: rotor-auth/redis loads and names a bad option', async (_name, file, load) => {
+    const path = join(dir, file)
+    writeFileSync(path, `${load}
+try { createRedisCoordinator({ client: {}, name: 'x', key: new Uint8Array(32) }) } catch (e) { console.log(e.constructor.name + ': ' + e.message) }`)
+    const { stdout } = await run(process.execPath, [path], { cwd: ROOT })
+    expect(stdout).toMatch(/^TypeError: .*`client`/)
+  }, 30_000)
 })
 
 describe('the built rotor-auth/folio and rotor-auth/react entries', () => {

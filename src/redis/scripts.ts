@@ -1,0 +1,120 @@
+/** The Lua scripts: every step that reads and then changes a key runs atomically inside Redis. */
+
+/**
+ * The keys of one name. The `{name}` hash tag keeps them in one slot, so the scripts (which
+ * touch several) also run on Redis Cluster.
+ */
+export function keysOf(name: string) {
+  const base = `rotor:{${name}}`
+  return {
+    state: `${base}:state`,
+    lock: `${base}:lock`,
+    /** The last fencing token granted: grows by one per lock grant. */
+    fence: `${base}:fence`,
+    /** A random id set on first use: gone means Redis lost its data (restart without persistence). */
+    epoch: `${base}:epoch`,
+    /** While it lives nobody takes the lock: a holder whose lock vanished with the data may take it back. */
+    quiet: `${base}:quiet`,
+    channel: `${base}:bus`,
+  }
+}
+
+/**
+ * Marks the data set: sets the epoch when missing. A caller that had seen an epoch before
+ * (ARGV[1] not empty) has just watched Redis lose its data, lock included: for one lease
+ * nobody may take the lock, so a holder whose refresh is still on the wire takes its lock
+ * back (HOLD) before anyone can present the RT it is spending.
+ * KEYS: epoch, quiet. ARGV: known epoch or '', fresh epoch, lease ms. Returns the epoch.
+ */
+export const EPOCH = `
+local epoch = redis.call('GET', KEYS[1])
+if not epoch then
+  epoch = ARGV[2]
+  redis.call('SET', KEYS[1], epoch)
+  if ARGV[1] ~= '' then redis.call('SET', KEYS[2], '1', 'PX', ARGV[3]) end
+end
+return epoch`
+
+/**
+ * SET NX PX with a fencing token. The lock's value is `<owner>:<fence>`; an owner whose
+ * earlier attempt succeeded but whose reply was lost gets its grant back instead of waiting
+ * out its own lease.
+ * KEYS: lock, fence, epoch, quiet. ARGV: owner, lease ms, known epoch or '', fresh epoch.
+ * Returns { fence (0: not granted), ms to wait before trying again, epoch }.
+ */
+export const ACQUIRE = `
+local epoch = redis.call('GET', KEYS[3])
+if not epoch then
+  epoch = ARGV[4]
+  redis.call('SET', KEYS[3], epoch)
+  if ARGV[3] ~= '' then redis.call('SET', KEYS[4], '1', 'PX', ARGV[2]) end
+end
+local current = redis.call('GET', KEYS[1])
+local prefix = ARGV[1] .. ':'
+if current and string.sub(current, 1, #prefix) == prefix then
+  return { tonumber(string.sub(current, #prefix + 1)), 0, epoch }
+end
+local quiet = redis.call('PTTL', KEYS[4])
+if quiet > 0 then return { 0, quiet, epoch } end
+local fence = tonumber(redis.call('GET', KEYS[2]) or '0') + 1
+if redis.call('SET', KEYS[1], prefix .. fence, 'NX', 'PX', ARGV[2]) then
+  redis.call('SET', KEYS[2], fence)
+  return { fence, 0, epoch }
+end
+return { 0, redis.call('PTTL', KEYS[1]), epoch }`
+
+/**
+ * The holder renews its lease and reads the state in one step. A lock that is gone (its
+ * lease ran out, or Redis restarted empty) is taken back when no later grant exists (the
+ * fence counter is not above ours): nobody else can have entered meanwhile. Taken by another
+ * owner: `held` 0, the lease is lost.
+ * KEYS: lock, fence, state, epoch. ARGV: lock value, lease ms, our fence, known epoch.
+ * Returns { state or false, held 1|0 }.
+ */
+export const HOLD = `
+local held = 0
+local current = redis.call('GET', KEYS[1])
+if current == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  held = 1
+elseif not current and tonumber(redis.call('GET', KEYS[2]) or '0') <= tonumber(ARGV[3]) then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  redis.call('SET', KEYS[2], ARGV[3])
+  if ARGV[4] ~= '' and not redis.call('GET', KEYS[4]) then redis.call('SET', KEYS[4], ARGV[4]) end
+  held = 1
+end
+return { redis.call('GET', KEYS[3]) or false, held }`
+
+/**
+ * Compare-and-delete: only the holder's own grant is released (a holder whose lease ran out
+ * must not release its successor's), and the waiters are told at once.
+ * KEYS: lock, channel. ARGV: lock value, the release notice.
+ */
+export const RELEASE = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('DEL', KEYS[1])
+  redis.call('PUBLISH', KEYS[2], ARGV[2])
+  return 1
+end
+return 0`
+
+/**
+ * Writes a snapshot unless the stored one supersedes it (protocol.ts `supersedes`: a higher
+ * generation, or the same generation signed out), and publishes it in the same step: a
+ * member can never see the store move without the message having gone out. A stored value
+ * that is not ours (malformed, a forged generation beyond 2^40) is replaced.
+ * KEYS: state, channel. ARGV: generation, status, envelope, state message.
+ * Returns 1 written, 0 superseded.
+ */
+export const WRITE = `
+local current = redis.call('GET', KEYS[1])
+if current then
+  local ok, s = pcall(cjson.decode, current)
+  if ok and type(s) == 'table' and type(s.generation) == 'number' and s.generation <= 1099511627776 then
+    local g = tonumber(ARGV[1])
+    if s.generation > g or (s.generation == g and s.status == 'signed-out' and ARGV[2] == 'active') then return 0 end
+  end
+end
+redis.call('SET', KEYS[1], ARGV[3])
+redis.call('PUBLISH', KEYS[2], ARGV[4])
+return 1`

@@ -1,0 +1,356 @@
+/**
+ * The Redis coordinator against a real redis-server, in one process: each member on a client
+ * of its own, as separate processes would be. Options, the lock (exclusive, renewed, expired
+ * when its holder dies, fenced), what Redis holds (sealed), and sessions that share one pair
+ * through it, counted by the reference server.
+ */
+import { randomBytes, randomUUID } from 'node:crypto'
+import { createClient } from 'redis'
+import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest'
+import { createSession, type Session } from '../../src/index.js'
+import { createRedisCoordinator, type RedisCoordinator } from '../../src/redis/index.js'
+import { bearerLogin, flowingClock, record, sleep, startEnv, waitFor, type Env } from '../helpers/index.js'
+import { HAVE_REDIS, startRedis, type RedisServer } from './server.js'
+
+const newClient = (url: string) => createClient({ url, socket: { reconnectStrategy: () => 50 } })
+type Client = ReturnType<typeof newClient>
+
+/** Polls an asynchronous condition (waitFor takes synchronous ones). */
+async function until(condition: () => Promise<boolean>, timeout = 5_000): Promise<void> {
+  const deadline = performance.now() + timeout
+  while (!(await condition())) {
+    if (performance.now() > deadline) throw new Error(`until: still false after ${timeout} ms: ${condition.toString()}`)
+    await sleep(20)
+  }
+}
+
+describe.skipIf(!HAVE_REDIS)('createRedisCoordinator', () => {
+  let redis: RedisServer
+  const clients: Client[] = []
+  const members: RedisCoordinator[] = []
+  const key = randomBytes(32)
+
+  async function connect(): Promise<Client> {
+    const client = newClient(redis.url)
+    client.on('error', () => undefined)
+    await client.connect()
+    clients.push(client)
+    return client
+  }
+
+  async function member(name: string, options: { lease?: number; tokens?: 'omit' } = {}): Promise<RedisCoordinator> {
+    const client = await connect()
+    const coordinator = createRedisCoordinator({ client, name, ...(options.tokens ? { tokens: options.tokens } : { key }), ...(options.lease ? { lease: options.lease } : {}) })
+    members.push(coordinator)
+    return coordinator
+  }
+
+  beforeAll(async () => {
+    redis = await startRedis()
+  })
+  afterEach(() => {
+    for (const m of members.splice(0)) m.close()
+  })
+  afterAll(async () => {
+    for (const c of clients.splice(0)) c.destroy()
+    await redis?.stop()
+  })
+
+  describe('options', () => {
+    test('bad input is a TypeError naming the option', async () => {
+      const client = await connect()
+      const make = (options: Record<string, unknown>) => () => createRedisCoordinator(options as never)
+      expect(make({ client, name: 'x' })).toThrow(/`key` is required/)
+      expect(make({ client, name: 'x', key: randomBytes(16) })).toThrow(/`key` must be 32 bytes.*16 bytes/)
+      expect(make({ client, name: 'x', key: 'not base64!' })).toThrow(TypeError)
+      expect(make({ client, name: 'x', key: randomBytes(31).toString('base64') })).toThrow(/`key`/)
+      expect(make({ client, name: 'x', key, tokens: 'omit' })).toThrow(/`key` must be absent/)
+      expect(make({ client, name: 'x', tokens: 'plain' })).toThrow(/`tokens`/)
+      expect(make({ client, name: '', key })).toThrow(/`name`/)
+      expect(make({ client, name: 'a{b}', key })).toThrow(/`name`/)
+      expect(make({ client: {}, name: 'x', key })).toThrow(/`client`.*missing eval/)
+      expect(make({ client, name: 'x', key, lease: 0 })).toThrow(/`lease`/)
+      expect(make({ client, name: 'x', key, leese: 100 })).toThrow(/unknown option `leese`/)
+      // A base64 key of the right length is fine; the caller's buffer is copied.
+      createRedisCoordinator({ client, name: 'x', key: key.toString('base64') }).close()
+    })
+  })
+
+  describe('the lock', () => {
+    test('at most one holder across members; fencing tokens grow by one per grant', async () => {
+      const name = randomUUID()
+      const all = await Promise.all(Array.from({ length: 5 }, () => member(name)))
+      let inside = 0
+      let most = 0
+      let entries = 0
+      await Promise.all(
+        all.flatMap(m =>
+          Array.from({ length: 4 }, () =>
+            m.lock(async () => {
+              most = Math.max(most, ++inside)
+              entries++
+              await sleep(5)
+              inside--
+            }),
+          ),
+        ),
+      )
+      expect(entries).toBe(20)
+      expect(most).toBe(1)
+      const probe = await connect()
+      expect(await probe.get(`rotor:{${name}}:fence`)).toBe('20')
+      expect(await probe.exists(`rotor:{${name}}:lock`)).toBe(0)
+    })
+
+    test('the lease is renewed while the holder runs: a slow holder (4 leases) keeps the lock', async () => {
+      const name = randomUUID()
+      const [a, b] = [await member(name, { lease: 300 }), await member(name, { lease: 300 })]
+      const order: string[] = []
+      let release!: () => void
+      const first = a.lock(async () => {
+        order.push('a in')
+        await new Promise<void>(resolve => (release = resolve))
+        order.push('a out')
+      })
+      await waitFor(() => order.length === 1)
+      const second = b.lock(async () => void order.push('b in'))
+      await sleep(1200)
+      expect(order).toEqual(['a in'])
+      release()
+      await Promise.all([first, second])
+      expect(order).toEqual(['a in', 'a out', 'b in'])
+    })
+
+    test('a holder that dies (its connection gone, never released) blocks the others for one lease, no longer', async () => {
+      const name = randomUUID()
+      const doomedClient = await connect()
+      const doomed = createRedisCoordinator({ client: doomedClient, name, key, lease: 600 })
+      let entered = false
+      void doomed.lock(async () => {
+        entered = true
+        await new Promise(() => undefined)
+      }).catch(() => undefined)
+      await waitFor(() => entered)
+      // Killed: no release, no renewal (its client is gone; its timers die with the process).
+      doomedClient.destroy()
+      doomed.close()
+      const other = await member(name, { lease: 600 })
+      const t0 = performance.now()
+      await other.lock(async () => undefined)
+      const waited = performance.now() - t0
+      // Nobody entered while the dead holder's lease ran.
+      expect(waited).toBeGreaterThan(300)
+    })
+
+    test('a holder whose lease was taken over refuses to announce (and so to start) a refresh', async () => {
+      const name = randomUUID()
+      const a = await member(name)
+      const probe = await connect()
+      await expect(
+        a.lock(async () => {
+          // Another member got the lock (a lease that ran out during a partition).
+          await probe.set(`rotor:{${name}}:lock`, 'someone-else:99', { PX: 10_000 })
+          await a.read()
+          a.post({ type: 'rotating', generation: 1 })
+        }),
+      ).rejects.toThrow(/lease ran out/)
+      // Its release did not delete the other holder's lock (compare-and-delete).
+      expect(await probe.get(`rotor:{${name}}:lock`)).toBe('someone-else:99')
+    })
+
+    test('close() rejects a member waiting for the lock and releases its connections', async () => {
+      const name = randomUUID()
+      const probe = await connect()
+      const before = (await probe.sendCommand(['CLIENT', 'LIST'])) as string
+      const a = await member(name)
+      const b = await member(name)
+      let release!: () => void
+      const holding = a.lock(() => new Promise<void>(resolve => (release = resolve)))
+      await waitFor(() => release !== undefined)
+      const waiting = b.lock(async () => 'never')
+      b.close()
+      await expect(waiting).rejects.toThrow(/closed/)
+      release()
+      await holding
+      a.close()
+      // Each member's own pub/sub connection is gone (the callers' clients are theirs).
+      const count = async () => ((await probe.sendCommand(['CLIENT', 'LIST'])) as string).split('\n').filter(Boolean).length
+      const baseline = before.split('\n').filter(Boolean).length
+      await until(async () => (await count()) === baseline + 2)
+    })
+  })
+
+  describe('the store and the channel', () => {
+    test('tokens are sealed at rest and on the wire; another key or an edited generation reads nothing', async () => {
+      const name = randomUUID()
+      const env = await startEnv({ accessTokenTtl: 60_000 })
+      try {
+        const a = await member(name)
+        const probe = await connect()
+        const sub = probe.duplicate()
+        sub.on('error', () => undefined)
+        await sub.connect()
+        const wire: string[] = []
+        await sub.subscribe(`rotor:{${name}}:bus`, m => void wire.push(m))
+        const session = createSession({ scope: `${env.url}/api`, transport: 'bearer', refresh: { url: `${env.url}/bearer/refresh`, style: 'json' }, coordinator: a })
+        env.sessions.push(session)
+        const login = await (await bearerLogin(env.url)).json()
+        await session.start(login)
+        const at = await session.accessToken()
+        const raw = (await probe.get(`rotor:{${name}}:state`))!
+        expect(raw).not.toContain(at)
+        expect(raw).not.toContain(login.refreshToken)
+        expect(JSON.parse(raw)).toMatchObject({ generation: 1, status: 'active', sealed: expect.any(String) })
+        await waitFor(() => wire.length > 0)
+        expect(wire.join('\n')).not.toContain(at)
+        await sub.quit()
+
+        const same = await member(name)
+        expect(await same.read()).toMatchObject({ generation: 1, accessToken: at })
+        const other = createRedisCoordinator({ client: await connect(), name, key: randomBytes(32) })
+        expect(await other.read()).toBeUndefined()
+        other.close()
+        await probe.set(`rotor:{${name}}:state`, raw.replace('"generation":1', '"generation":7'))
+        expect(await same.read()).toBeUndefined()
+      } finally {
+        await env.close()
+      }
+    })
+
+    test("tokens: 'omit' keeps every token out of Redis; the bearer transport is refused at start()", async () => {
+      const name = randomUUID()
+      const env = await startEnv({ accessTokenTtl: 60_000 })
+      try {
+        const session = createSession({ scope: `${env.url}/api`, transport: 'bearer', refresh: { url: `${env.url}/bearer/refresh`, style: 'json' }, coordinator: await member(name, { tokens: 'omit' }) })
+        env.sessions.push(session)
+        await expect(session.start(await bearerLogin(env.url))).rejects.toThrow(/tokens: 'omit'.*bearer/)
+        const probe = await connect()
+        expect(await probe.get(`rotor:{${name}}:state`)).toBeNull()
+        // What it does share: generation, status, expirations.
+        const c = await member(name, { tokens: 'omit' })
+        await c.write({ generation: 3, status: 'active', issuedAt: 1, accessExpiresAt: 2, refreshExpiresAt: 3 })
+        expect(JSON.parse((await probe.get(`rotor:{${name}}:state`))!)).toMatchObject({ generation: 3, snapshot: { accessExpiresAt: 2 } })
+      } finally {
+        await env.close()
+      }
+    })
+
+    test('a write never replaces a snapshot that supersedes it; messages never reach their sender', async () => {
+      const name = randomUUID()
+      const [a, b] = [await member(name), await member(name)]
+      const heardA: string[] = []
+      const heardB: string[] = []
+      a.subscribe(m => void heardA.push(m.type))
+      b.subscribe(m => void heardB.push(m.type))
+      const active = (generation: number) => ({ generation, status: 'active' as const, issuedAt: 1, accessExpiresAt: 2, refreshExpiresAt: null })
+      await sleep(100) // both subscribed
+      await a.write(active(5))
+      await b.write(active(4))
+      expect(await b.read()).toMatchObject({ generation: 5 })
+      await b.write({ generation: 5, status: 'signed-out', issuedAt: null, accessExpiresAt: null, refreshExpiresAt: null, reason: 'user' })
+      await a.write(active(5))
+      expect(await a.read()).toMatchObject({ generation: 5, status: 'signed-out' })
+      a.post({ type: 'hello' })
+      await waitFor(() => heardB.includes('hello'))
+      await sleep(50)
+      expect(heardA).not.toContain('hello')
+      expect(heardB.filter(t => t === 'state')).toHaveLength(1) // a's write of 5 (b's of 4 was refused, a's second too)
+    })
+  })
+
+  describe('sessions sharing one pair', () => {
+    let env: Env
+    afterEach(async () => {
+      await env?.close()
+    })
+
+    function open(coordinator: RedisCoordinator, now?: () => number): Session {
+      const session = createSession({
+        scope: `${env.url}/api`,
+        transport: 'bearer',
+        refresh: { url: `${env.url}/bearer/refresh`, style: 'json' },
+        logout: `${env.url}/bearer/logout`,
+        rotation: 'request',
+        coordinator,
+        ...(now ? { now } : {}),
+      })
+      env.sessions.push(session)
+      return session
+    }
+
+    test('4 members × 50 requests behind an expired AT → one refresh; all adopt; a logout reaches all', async () => {
+      let t = Date.parse('2026-11-22T12:00:00Z')
+      const now = () => t
+      env = await startEnv({ accessTokenTtl: 10_000, now })
+      const name = randomUUID()
+      const sessions = [open(await member(name), now)]
+      await sessions[0]!.start(await bearerLogin(env.url))
+      for (let i = 0; i < 3; i++) sessions.push(open(await member(name), now))
+      // The others join from the store, without a refresh.
+      await waitFor(() => sessions.every(s => s.state.status === 'active'))
+      expect(env.server.stats.refreshCalls).toBe(0)
+      t += 10_001
+      const responses = await Promise.all(sessions.flatMap(s => Array.from({ length: 50 }, (_, i) => s.fetch(`${env.url}/api/${i}`))))
+      expect(responses.map(r => r.status)).toEqual(Array(200).fill(200))
+      expect(env.server.stats).toMatchObject({ refreshCalls: 1, refreshGranted: 1, reusedRefused: 0, api401: 0, api200: 200 })
+      await waitFor(() => sessions.every(s => s.state.generation === 2))
+      const events = sessions.map(record)
+      await sessions[2]!.logout()
+      await waitFor(() => sessions.every(s => s.state.status === 'signed-out'))
+      expect(events.map(e => e.of('logout').map(p => `${p['reason']} ${p['origin']}`))).toEqual([['user remote'], ['user remote'], ['user local'], ['user remote']])
+    })
+
+    test('Redis down: a request that needs a refresh waits queueTimeout, then RotationError; no refresh call, no logout; after Redis is back it goes', async () => {
+      // Real time flows (queueTimeout is real ms), and the test can jump past the AT's expiry.
+      const clock = flowingClock()
+      const now = clock.now
+      env = await startEnv({ accessTokenTtl: 10_000, now })
+      const name = randomUUID()
+      const session = createSession({
+        scope: `${env.url}/api`, transport: 'bearer', rotation: 'request', queueTimeout: 1_500,
+        // Redis comes back empty: nobody takes the lock for one lease (the quiet period).
+        refresh: { url: `${env.url}/bearer/refresh`, style: 'json' }, coordinator: await member(name, { lease: 300 }), now,
+      })
+      env.sessions.push(session)
+      const events = record(session)
+      await session.start(await bearerLogin(env.url))
+      expect((await session.fetch(`${env.url}/api/a`)).status).toBe(200)
+      await redis.kill()
+      try {
+        // The AT is still usable: Redis is not needed.
+        expect((await session.fetch(`${env.url}/api/b`)).status).toBe(200)
+        clock.advance(10_001)
+        await expect(session.fetch(`${env.url}/api/c`)).rejects.toMatchObject({ code: 'ERR_ROTATION' })
+        expect(env.server.stats).toMatchObject({ refreshCalls: 0 })
+        expect(session.state.status).toBe('active')
+        expect(events.of('logout')).toEqual([])
+      } finally {
+        await redis.start()
+      }
+      expect((await session.fetch(`${env.url}/api/d`)).status).toBe(200)
+      expect(env.server.stats).toMatchObject({ refreshCalls: 1, reusedRefused: 0 })
+    })
+
+    test('Redis restarted while a refresh is on the wire: the holder takes its lock back, nobody presents the RT again', async () => {
+      env = await startEnv({ accessTokenTtl: 60_000 })
+      const name = randomUUID()
+      const a = open(await member(name, { lease: 1500 }))
+      await a.start(await bearerLogin(env.url))
+      const b = open(await member(name, { lease: 1500 }))
+      await waitFor(() => b.state.status === 'active')
+      env.server.setLatency(1200)
+      const rotating = a.rotate()
+      await waitFor(() => env.server.stats.refreshCalls === 1)
+      // Redis crashes and comes back empty while a's refresh is in flight; b wants to rotate too.
+      await redis.restart(100)
+      const late = b.rotate()
+      await Promise.all([rotating, late])
+      env.server.setLatency(0)
+      expect(env.server.stats).toMatchObject({ refreshCalls: 1, refreshGranted: 1, reusedRefused: 0 })
+      await waitFor(() => b.state.generation === a.state.generation)
+      expect((await b.fetch(`${env.url}/api/x`)).status).toBe(200)
+      // The store was seeded again with the newest pair.
+      expect(await (await member(name)).read()).toMatchObject({ generation: a.state.generation, status: 'active' })
+    })
+  })
+})

@@ -1,6 +1,7 @@
 /** Options validated up front (a TypeError names the bad one) and every default filled in. */
 import type { Coordinator, IdleOptions, SessionOptions, StorageLike, Timers } from '../types.js'
 import { platformTimers } from '../utils/timers.js'
+import { assertKnownOptions, optionError } from '../utils/option-errors.js'
 import { browsingContext } from '../utils/runtime.js'
 import { createScope, defaultEndpoint, toURL, type ScopeMatcher } from '../utils/scope.js'
 import type { RefreshSpec } from './refresh.js'
@@ -40,14 +41,7 @@ const COORDINATOR_METHODS = ['read', 'write', 'lock', 'post', 'subscribe', 'isLe
 const DEFAULT_ACTIVITY = ['pointerdown', 'keydown', 'wheel', 'touchstart', 'visibilitychange']
 
 function fail(option: string, expected: string, got: unknown): never {
-  let shown: string
-  try {
-    shown = typeof got === 'function' ? 'a function' : (JSON.stringify(got) ?? String(got))
-  } catch {
-    // BigInt, circular objects: the message must still name the option.
-    shown = typeof got
-  }
-  throw new TypeError(`rotor-auth: option \`${option}\` must be ${expected}, got ${shown}`)
+  throw optionError('rotor-auth', option, expected, got)
 }
 
 function nonNegative(option: string, value: unknown, fallback: number): number {
@@ -79,27 +73,6 @@ const KNOWN = new Set<string>([
   'scope', 'rotation', 'transport', 'refresh', 'logout', 'headers', 'rotateAt', 'crossTab', 'coordinator', 'reauthenticate',
   'idle', 'sessionEnding', 'fetch', 'now', 'timers', 'leeway', 'queueTimeout', 'refreshTimeout', 'refreshRetries', 'persist', 'storage',
 ] satisfies Array<keyof SessionOptions>)
-
-/** Edit distance, for "did you mean". */
-function distance(a: string, b: string): number {
-  let row = Array.from({ length: b.length + 1 }, (_, j) => j)
-  for (let i = 1; i <= a.length; i++) {
-    const next = [i]
-    for (let j = 1; j <= b.length; j++) next[j] = Math.min(row[j]! + 1, next[j - 1]! + 1, row[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1))
-    row = next
-  }
-  return row[b.length]!
-}
-
-function closest(name: string): string | undefined {
-  let best: string | undefined
-  let score = 3
-  for (const known of KNOWN) {
-    const d = distance(name.toLowerCase(), known.toLowerCase())
-    if (d < score) [best, score] = [known, d]
-  }
-  return best
-}
 
 function defaultStorage(): StorageLike | undefined {
   try {
@@ -145,11 +118,7 @@ function idleConfig(idle: SessionOptions['idle']): Config['idle'] {
 /** Validates every option up front; a bad one throws a TypeError naming it. */
 export function normalizeOptions(options: SessionOptions): Config {
   if (typeof options !== 'object' || options === null) throw new TypeError('rotor-auth: createSession() takes an options object')
-  for (const name of Object.keys(options)) {
-    if (KNOWN.has(name)) continue
-    const hint = closest(name)
-    throw new TypeError(`rotor-auth: unknown option \`${name}\`${hint ? ` (did you mean \`${hint}\`?)` : ''}`)
-  }
+  assertKnownOptions('rotor-auth', KNOWN, options)
   if (options.scope === undefined) throw new TypeError('rotor-auth: option `scope` is required')
   const scopeType = typeof options.scope
   if (scopeType !== 'string' && scopeType !== 'function' && !(options.scope instanceof URL) && !Array.isArray(options.scope)) {

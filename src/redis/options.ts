@@ -1,4 +1,5 @@
 /** The options of createRedisCoordinator, validated up front: a TypeError names the bad one. */
+import { assertKnownOptions, optionError } from '../utils/option-errors.js'
 
 /**
  * What the coordinator needs of a node-redis client (v4 to v6): a connected `createClient()`
@@ -74,22 +75,14 @@ export type RedisConfig = {
 const KNOWN = new Set(['client', 'name', 'key', 'tokens', 'lease'])
 
 function fail(option: string, expected: string, got: unknown): never {
-  let shown: string
-  try {
-    shown = typeof got === 'function' ? 'a function' : got instanceof Uint8Array ? `${got.length} bytes` : (JSON.stringify(got) ?? String(got))
-  } catch {
-    shown = typeof got
-  }
-  throw new TypeError(`rotor-auth/redis: option \`${option}\` must be ${expected}, got ${shown}`)
+  throw optionError('rotor-auth/redis', option, expected, got)
 }
 
 const CLIENT_METHODS = ['eval', 'get', 'publish', 'duplicate', 'on', 'off'] as const
 
 export function normalizeRedisOptions(options: RedisCoordinatorOptions): RedisConfig {
   if (typeof options !== 'object' || options === null) fail('options', 'an object { client, name, key }', options)
-  for (const option of Object.keys(options)) {
-    if (!KNOWN.has(option)) throw new TypeError(`rotor-auth/redis: unknown option \`${option}\`; known: ${[...KNOWN].join(', ')}`)
-  }
+  assertKnownOptions('rotor-auth/redis', KNOWN, options)
   const { client, name, key, tokens, lease } = options
   if (typeof client !== 'object' || client === null) fail('client', 'a connected node-redis client', client)
   const missing = CLIENT_METHODS.filter(m => typeof (client as unknown as Record<string, unknown>)[m] !== 'function')

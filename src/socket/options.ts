@@ -1,4 +1,5 @@
 /** The socket helper's options validated up front (a TypeError names the bad one) with defaults filled in. */
+import { assertKnownOptions, optionError } from '../utils/option-errors.js'
 import type { Timers } from '../types.js'
 import { platformTimers } from '../utils/timers.js'
 import type { ConnectContext, SocketOptions, WebSocketConstructor } from './types.js'
@@ -27,13 +28,7 @@ const KNOWN = new Set<string>([
 ] satisfies Array<keyof SocketOptions>)
 
 function fail(option: string, expected: string, got: unknown): never {
-  let shown: string
-  try {
-    shown = typeof got === 'function' ? 'a function' : (JSON.stringify(got) ?? String(got))
-  } catch {
-    shown = typeof got
-  }
-  throw new TypeError(`rotor-auth/socket: option \`${option}\` must be ${expected}, got ${shown}`)
+  throw optionError('rotor-auth/socket', option, expected, got)
 }
 
 const typeIs = (type: string) => (message: unknown) =>
@@ -56,9 +51,7 @@ function positive(option: string, value: unknown, fallback: number): number {
 
 export function normalizeSocketOptions(options: SocketOptions): SocketConfig {
   if (typeof options !== 'object' || options === null) throw new TypeError('rotor-auth/socket: createSocket(session, options) takes an options object')
-  for (const name of Object.keys(options)) {
-    if (!KNOWN.has(name)) throw new TypeError(`rotor-auth/socket: unknown option \`${name}\``)
-  }
+  assertKnownOptions('rotor-auth/socket', KNOWN, options)
   const WebSocket = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket
   if (typeof WebSocket !== 'function') fail('WebSocket', "a WebSocket constructor (in Node: import WebSocket from 'ws')", options.WebSocket)
   const { url, protocols } = options

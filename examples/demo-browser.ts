@@ -8,11 +8,12 @@
  *
  * `startDemo()` starts the same thing programmatically (the page's test uses it).
  */
-import { readFile, realpath } from 'node:fs/promises'
-import { fileURLToPath, pathToFileURL } from 'node:url'
+import { readFile } from 'node:fs/promises'
+import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { build } from 'esbuild'
 import { createAuthServer, type AuthServer, type AuthServerStats } from '../src/testing/index.js'
+import { runIfMain } from './lib/cli.js'
 
 const USAGE = `Usage: npm run demo:browser -- [options]
 
@@ -226,26 +227,4 @@ async function main(): Promise<number> {
   })
 }
 
-async function invokedDirectly(): Promise<boolean> {
-  const script = process.argv[1]
-  if (!script) return false
-  try {
-    return pathToFileURL(await realpath(script)).href === import.meta.url
-  } catch {
-    return false
-  }
-}
-
-if (await invokedDirectly()) {
-  main().then(
-    (code) => {
-      process.exitCode = code
-      // Nothing should be left running; never let a stray handle keep a stopped demo alive.
-      setTimeout(() => process.exit(code), 2_000).unref()
-    },
-    (error: unknown) => {
-      console.error('demo-browser failed:', error)
-      process.exit(1)
-    },
-  )
-}
+await runIfMain(import.meta.url, 'demo-browser', main)

@@ -9,13 +9,14 @@
  *
  * `startReactDemo()` starts the same thing programmatically (the example's test uses it).
  */
-import { readFile, realpath } from 'node:fs/promises'
-import { fileURLToPath, pathToFileURL } from 'node:url'
+import { readFile } from 'node:fs/promises'
+import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { build } from 'esbuild'
 import type { StripesRtrConfig } from '../src/folio/index.js'
 import { parseDuration } from '../src/folio/index.js'
 import { createAuthServer, type AuthServer } from '../src/testing/index.js'
+import { runIfMain } from './lib/cli.js'
 
 const USAGE = `Usage: npm run demo:react -- [options]
 
@@ -149,25 +150,4 @@ function main(argv: string[]): Promise<number> | number {
   })
 }
 
-async function invokedDirectly(): Promise<boolean> {
-  const script = process.argv[1]
-  if (!script) return false
-  try {
-    return pathToFileURL(await realpath(script)).href === import.meta.url
-  } catch {
-    return false
-  }
-}
-
-if (await invokedDirectly()) {
-  Promise.resolve(main(process.argv.slice(2))).then(
-    code => {
-      process.exitCode = code
-      setTimeout(() => process.exit(code), 2_000).unref()
-    },
-    (error: unknown) => {
-      console.error('demo-react failed:', error)
-      process.exit(1)
-    },
-  )
-}
+await runIfMain(import.meta.url, 'demo-react', () => main(process.argv.slice(2)))

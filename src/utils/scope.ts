@@ -1,4 +1,4 @@
-/** Which URLs a session manages: scope matching, request URL resolution and the default endpoints. */
+/** Which URLs a session manages: scope matching, request URL resolution (with a parse-free fast path) and the default endpoints. */
 import type { ScopeOption } from '../types.js'
 
 export type ScopeMatcher = (url: URL) => boolean
@@ -82,6 +82,146 @@ export function endpointPath(url: URL): string {
 /** origin + path without trailing slashes: one string per endpoint, compared per request. */
 export function endpointKey(url: URL): string {
   return url.origin + endpointPath(url)
+}
+
+/**
+ * Decides per request whether the session manages it: the target is in scope and is not the
+ * refresh or logout endpoint (those must never wait for a rotation: it would wait for itself).
+ * Returns the target's origin, which is all a managed request needs afterwards (credentials
+ * are judged by it), or undefined when the request is not the session's.
+ */
+export type Claim = (target: string | Request) => string | undefined
+
+/** A string scope entry as the fast path compares it: canonical origin, path without trailing slashes. */
+type Prefix = { origin: string; path: string; endpoints: string[] }
+
+/**
+ * Builds the per-request decision. `new URL()` was nearly half of Rotor's own time per
+ * request, so a string (or a Request's url) that provably parses to one of the scope's origins
+ * and a path the parser leaves as it is, is judged without parsing (see `fastOrigin`);
+ * everything else, and every function scope, takes the full parse.
+ */
+export function createClaim(scope: ScopeOption, matches: ScopeMatcher, endpoints: readonly URL[]): Claim {
+  const keys = new Set(endpoints.map(endpointKey))
+  const paths = new Set(endpoints.map(endpointPath))
+  const prefixes: Prefix[] | undefined =
+    typeof scope === 'function'
+      ? undefined
+      : (Array.isArray(scope) ? scope : [scope]).map(entry => {
+          const url = toURL(entry, 'scope')
+          const origin = url.origin
+          return {
+            origin,
+            path: endpointPath(url),
+            endpoints: endpoints.filter(e => e.origin === origin).map(endpointPath),
+          }
+        })
+  // Origins that serialise as "null" (file:, data:) cannot be compared as text.
+  const fast = prefixes?.every(p => p.origin.startsWith('http://') || p.origin.startsWith('https://')) ? prefixes : undefined
+  return target => {
+    if (fast !== undefined) {
+      const origin = fastOrigin(typeof target === 'string' ? target : target.url, fast)
+      if (origin !== undefined) return origin
+    }
+    const url = requestURL(target)
+    if (url === undefined || !matches(url)) return undefined
+    // The path first: it rules out nearly every request without reading url.origin.
+    const path = endpointPath(url)
+    if (paths.has(path) && keys.has(url.origin + path)) return undefined
+    return url.origin
+  }
+}
+
+/**
+ * Characters a path may hold for the fast path: ones the URL parser copies unchanged into
+ * `pathname` (unreserved, sub-delims, ':', '/', '%'). Not '\' (a '/' in http(s)), not '@'
+ * (userinfo), not controls, space, tab or newline (stripped or encoded by the parser), not
+ * non-ASCII (encoded).
+ */
+const PATH_SAFE = new Uint8Array(128)
+for (const c of "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~!$&'()*+,;=:/%") PATH_SAFE[c.charCodeAt(0)] = 1
+
+const SLASH = 47
+const DOT = 46
+const PERCENT = 37
+
+/**
+ * The origin of `s` when it is certainly in one of the string scope entries and not one of
+ * their endpoints, judged without parsing; undefined means "not decided here" (the caller
+ * parses), never "out of scope".
+ *
+ * Exact because it accepts only what the parser provably leaves alone:
+ * - `s` starts with an entry's canonical origin (lowercase scheme and host, no default port)
+ *   followed by '/': the authority is then exactly that origin. A mixed-case host, ':443',
+ *   userinfo, a trailing-dot host, IPv6 or IDN spelled otherwise do not match the text and
+ *   are parsed. A path-absolute `/x` (not `//` or `/\`, which name another host) takes the
+ *   page's base origin, as the platform resolves it.
+ * - the path, up to the first '?' or '#', holds only PATH_SAFE characters and no possible dot
+ *   segment ('/.' or a percent-encoded dot '%2e'), so `pathname` is that text unchanged.
+ */
+function fastOrigin(s: string, prefixes: readonly Prefix[]): string | undefined {
+  let origin: string | undefined
+  let start = 0
+  if (s.charCodeAt(0) === SLASH) {
+    const second = s.charCodeAt(1)
+    if (second === SLASH || second === 92) return undefined
+    origin = baseOrigin()
+  } else {
+    for (const p of prefixes) {
+      if (s.startsWith(p.origin) && s.charCodeAt(p.origin.length) === SLASH) {
+        origin = p.origin
+        start = origin.length
+        break
+      }
+    }
+  }
+  if (origin === undefined) return undefined
+  let end = s.length
+  for (let i = start; i < end; i++) {
+    const c = s.charCodeAt(i)
+    if (c === 63 /* ? */ || c === 35 /* # */) end = i
+    else if (c > 127 || PATH_SAFE[c] === 0) return undefined
+    else if (c === DOT && s.charCodeAt(i - 1) === SLASH) return undefined
+    else if (c === PERCENT && s.charCodeAt(i + 1) === 50 /* 2 */ && (s.charCodeAt(i + 2) | 32) === 101 /* e */) return undefined
+  }
+  for (const p of prefixes) {
+    if (p.origin !== origin) continue
+    const at = start + p.path.length
+    if (!s.startsWith(p.path, start) || (at !== end && s.charCodeAt(at) !== SLASH)) continue
+    // The refresh or logout endpoint (any trailing slashes): let the full check say no.
+    for (const endpoint of p.endpoints) if (s.startsWith(endpoint, start) && onlySlashes(s, start + endpoint.length, end)) return undefined
+    return origin
+  }
+  return undefined
+}
+
+function onlySlashes(s: string, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) if (s.charCodeAt(i) !== SLASH) return false
+  return true
+}
+
+let cachedBase: string | undefined
+let cachedBaseOrigin: string | undefined
+
+/**
+ * The origin of the page's base URL (`<base href>` included), parsed once per distinct base:
+ * it is read on every call because a script may change `<base>` at any time.
+ */
+function baseOrigin(): string | undefined {
+  const base = baseURL()
+  if (base === undefined) return undefined
+  if (base !== cachedBase) {
+    let origin: string | undefined
+    try {
+      const url = new URL(base)
+      origin = url.protocol === 'http:' || url.protocol === 'https:' ? url.origin : undefined
+    } catch {
+      origin = undefined
+    }
+    cachedBase = base
+    cachedBaseOrigin = origin
+  }
+  return cachedBaseOrigin
 }
 
 /** `<first scope entry's path>/authn/<name>` for the default refresh and logout endpoints. */

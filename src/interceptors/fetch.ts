@@ -76,7 +76,7 @@ export function createFetch(ic: Interception): typeof fetch {
     if (origin === undefined) return ic.base()(input, init)
     // 2. Gate. Hot path: a usable AT and nothing in flight → straight out, no extra await.
     if (ic.gate.ready()) return send(input, origin, init)
-    return ic.gate.wait({ signal: signalOf(input, init) }).then(() => send(input, origin, init))
+    return ic.gate.wait({ signal: signalOf(input, init) }, () => send(input, origin, init))
   }
 
   // 3. Send, keeping what a replay needs.

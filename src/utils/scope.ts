@@ -93,7 +93,7 @@ export function endpointKey(url: URL): string {
 export type Claim = (target: string | Request) => string | undefined
 
 /** A string scope entry as the fast path compares it: canonical origin, path without trailing slashes. */
-type Prefix = { origin: string; path: string; endpoints: string[] }
+type Prefix = { origin: string; path: string; below: string; endpoints: string[] }
 
 /**
  * Builds the per-request decision. `new URL()` was nearly half of Rotor's own time per
@@ -109,15 +109,11 @@ export function createClaim(scope: ScopeOption, matches: ScopeMatcher, endpoints
       ? undefined
       : (Array.isArray(scope) ? scope : [scope]).map(entry => {
           const url = toURL(entry, 'scope')
-          const origin = url.origin
-          return {
-            origin,
-            path: endpointPath(url),
-            endpoints: endpoints.filter(e => e.origin === origin).map(endpointPath),
-          }
+          const path = endpointPath(url)
+          return { origin: url.origin, path, below: path + '/', endpoints: endpoints.filter(e => e.origin === url.origin).map(endpointPath) }
         })
-  // Origins that serialise as "null" (file:, data:) cannot be compared as text.
-  const fast = prefixes?.every(p => p.origin.startsWith('http://') || p.origin.startsWith('https://')) ? prefixes : undefined
+  // An origin that serialises as "null" (file:, data:) cannot be compared as text.
+  const fast = prefixes?.some(p => p.origin === 'null') ? undefined : prefixes
   return target => {
     if (fast !== undefined) {
       const origin = fastOrigin(typeof target === 'string' ? target : target.url, fast)
@@ -133,17 +129,11 @@ export function createClaim(scope: ScopeOption, matches: ScopeMatcher, endpoints
 }
 
 /**
- * Characters a path may hold for the fast path: ones the URL parser copies unchanged into
- * `pathname` (unreserved, sub-delims, ':', '/', '%'). Not '\' (a '/' in http(s)), not '@'
- * (userinfo), not controls, space, tab or newline (stripped or encoded by the parser), not
- * non-ASCII (encoded).
+ * A path the parser may rewrite: a character it encodes or strips (controls, space, tab,
+ * newline, non-ASCII, quotes, brackets…), '\' (a '/' in http(s)), '@' (userinfo), or a
+ * possible dot segment ('/.' or a percent-encoded dot).
  */
-const PATH_SAFE = new Uint8Array(128)
-for (const c of "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~!$&'()*+,;=:/%") PATH_SAFE[c.charCodeAt(0)] = 1
-
-const SLASH = 47
-const DOT = 46
-const PERCENT = 37
+const UNSTABLE = /[^\w\-.~!$&'()*+,;=:/%]|\/\.|%2e/i
 
 /**
  * The origin of `s` when it is certainly in one of the string scope entries and not one of
@@ -156,48 +146,23 @@ const PERCENT = 37
  *   userinfo, a trailing-dot host, IPv6 or IDN spelled otherwise do not match the text and
  *   are parsed. A path-absolute `/x` (not `//` or `/\`, which name another host) takes the
  *   page's base origin, as the platform resolves it.
- * - the path, up to the first '?' or '#', holds only PATH_SAFE characters and no possible dot
- *   segment ('/.' or a percent-encoded dot '%2e'), so `pathname` is that text unchanged.
+ * - the path, up to the first '?' or '#', is not UNSTABLE, so `pathname` is that text unchanged.
  */
 function fastOrigin(s: string, prefixes: readonly Prefix[]): string | undefined {
   let origin: string | undefined
-  let start = 0
-  if (s.charCodeAt(0) === SLASH) {
-    const second = s.charCodeAt(1)
-    if (second === SLASH || second === 92) return undefined
-    origin = baseOrigin()
-  } else {
-    for (const p of prefixes) {
-      if (s.startsWith(p.origin) && s.charCodeAt(p.origin.length) === SLASH) {
-        origin = p.origin
-        start = origin.length
-        break
-      }
+  if (s[0] === '/') origin = s[1] === '/' || s[1] === '\\' ? undefined : baseOrigin()
+  else origin = prefixes.find(p => s.startsWith(p.origin) && s[p.origin.length] === '/')?.origin
+  if (origin === undefined) return undefined
+  const end = s.search(/[?#]|$/)
+  const path = s.slice(s[0] === '/' ? 0 : origin.length, end)
+  if (UNSTABLE.test(path)) return undefined
+  for (const p of prefixes) {
+    if (p.origin === origin && (path === p.path || path.startsWith(p.below))) {
+      // The refresh or logout endpoint (any trailing slashes): let the full check say no.
+      return p.endpoints.includes(path.replace(/\/+$/, '')) ? undefined : origin
     }
   }
-  if (origin === undefined) return undefined
-  let end = s.length
-  for (let i = start; i < end; i++) {
-    const c = s.charCodeAt(i)
-    if (c === 63 /* ? */ || c === 35 /* # */) end = i
-    else if (c > 127 || PATH_SAFE[c] === 0) return undefined
-    else if (c === DOT && s.charCodeAt(i - 1) === SLASH) return undefined
-    else if (c === PERCENT && s.charCodeAt(i + 1) === 50 /* 2 */ && (s.charCodeAt(i + 2) | 32) === 101 /* e */) return undefined
-  }
-  for (const p of prefixes) {
-    if (p.origin !== origin) continue
-    const at = start + p.path.length
-    if (!s.startsWith(p.path, start) || (at !== end && s.charCodeAt(at) !== SLASH)) continue
-    // The refresh or logout endpoint (any trailing slashes): let the full check say no.
-    for (const endpoint of p.endpoints) if (s.startsWith(endpoint, start) && onlySlashes(s, start + endpoint.length, end)) return undefined
-    return origin
-  }
   return undefined
-}
-
-function onlySlashes(s: string, from: number, to: number): boolean {
-  for (let i = from; i < to; i++) if (s.charCodeAt(i) !== SLASH) return false
-  return true
 }
 
 let cachedBase: string | undefined

@@ -5,7 +5,7 @@
  * fetch answers the refresh URL with a JSON grant after a small real delay, and every other
  * URL with 'ok' at once, recording when each request reached it.
  */
-import { QUICK } from './lib/mode.js'
+import { median, QUICK } from './lib/mode.js'
 import { loadRotor } from './lib/rotor.js'
 import type { Section } from './table.js'
 
@@ -159,8 +159,9 @@ export async function runBurst(): Promise<Section> {
         ? `Heap per waiting request at ${size}: ${heap.map(h => Math.round(h)).join(', ')} B (target ≤ ${maxHeap} B): ` +
             (Math.max(...heap) <= maxHeap ? 'met.' : `MISSED by ${Math.round(Math.max(...heap) - maxHeap)} B.`)
         : `Heap per waiting request at ${size}: not measured (run with node --expose-gc).`,
-      `Release of ${size} (refresh answer → last request dispatched), CPU time: ${of.map(r => r.releaseCpu.toFixed(1)).join(', ')} ms ` +
-        `(target ≤ ${maxReleaseCpu} ms): ${Math.max(...of.map(r => r.releaseCpu)) <= maxReleaseCpu ? 'met' : 'MISSED'}; ` +
+      `Release of ${size} (refresh answer → last request dispatched), CPU time by run: ${of.map(r => r.releaseCpu.toFixed(1)).join(', ')} ms, ` +
+        `median ${median(of.map(r => r.releaseCpu)).toFixed(1)} ms (target ≤ ${maxReleaseCpu} ms): ` +
+        `${median(of.map(r => r.releaseCpu)) <= maxReleaseCpu ? 'met' : 'MISSED'} (worst run ${Math.max(...of.map(r => r.releaseCpu)) <= maxReleaseCpu ? 'within' : 'over'}); ` +
         `wall time ${of.map(r => r.answerToLast.toFixed(1)).join(', ')} ms.`,
     )
   }

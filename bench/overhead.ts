@@ -16,7 +16,7 @@ import { createServer } from 'node:http'
 import { Session as InspectorSession } from 'node:inspector/promises'
 import type { AddressInfo } from 'node:net'
 import { loadRotor, rotorSource } from './lib/rotor.js'
-import { QUICK, spread } from './lib/mode.js'
+import { median, QUICK, spread } from './lib/mode.js'
 import { nsPerCall, paired, ratios, type Task } from './lib/paired.js'
 import type { Section } from './table.js'
 
@@ -264,7 +264,7 @@ async function loopback(): Promise<{ rows: Array<Array<string | number>>; ratio:
       [reference.name, Math.round(refNs / 1000), '1.00'],
       [rotor.name, Math.round(nsPerCall(result, rotor) / 1000), spread(ratio, 3)],
     ]
-    return { rows, ratio, extraNs: nsPerCall(result, rotor) - refNs, refNs }
+    return { rows, ratio, extraNs: (median(ratio) - 1) * refNs, refNs }
   } finally {
     session.dispose()
     server.closeAllConnections()
@@ -289,8 +289,9 @@ export async function runOverhead(): Promise<Section> {
 
   const verdicts = c.compared.map(({ task, reference }) => {
     const r = ratios(main, task, reference)
-    const med = [...r].sort((a, b) => a - b)[r.length >> 1]!
-    const extra = nsPerCall(main, task) - nsPerCall(main, reference)
+    const med = median(r)
+    // Consistent with the ratio: (ratio − 1) × the reference's time.
+    const extra = (med - 1) * nsPerCall(main, reference)
     return (
       `${task.name}: ${spread(r)}× its hand-written reference (median (min–max) of ${r.length} paired runs; target ≤ ${TARGET}×): ` +
       (med <= TARGET ? 'met' : `MISSED by ${(med - TARGET).toFixed(2)}×`) +
@@ -320,8 +321,8 @@ export async function runOverhead(): Promise<Section> {
       'Rotor as built for users (esbuild bundle of src/index.ts, see bench/lib/rotor.ts); a valid AT, each request awaited in turn. ' +
       'The in-memory network does `new Request(input, init)` then answers `new Response(\'ok\')`, as a real fetch parses its ' +
       `arguments first. Paired: ${RUNS} runs in this one process, each ${ROUNDS} rounds of one batch of ${BATCH} requests per ` +
-      'task back to back, task order rotated every round; each ratio is the task\'s summed time over its reference\'s in the ' +
-      'same run, so every ratio below is median (min–max) over the runs. References: the same call written by hand — ' +
+      'task back to back, task order rotated every round; a run\'s ratio is the median over its rounds of the task\'s batch time ' +
+      'over its reference\'s in the same round, and every ratio below is median (min–max) over the runs. References: the same call written by hand — ' +
       '`fetch(url, { headers: { authorization } })` for bearer and `install()`, `fetch(url, { credentials: \'include\' })` for ' +
       'cookie. axios uses its own in-memory adapter (no Request built), so its ratio understates it.',
     table: {

@@ -1,6 +1,8 @@
 /**
  * `npm run bench`: every scenario in one run, one table each, then bench/RESULTS.md.
- * `npm run bench -- soak size` runs only the scenarios named (RESULTS.md is then not written).
+ * `npm run bench -- soak size` runs only the scenarios named; `npm run bench -- --quick` runs
+ * fewer paired runs and smaller sweeps (bench/lib/mode.ts). RESULTS.md is written only by a
+ * full run of every scenario.
  *
  * Runs under `node --expose-gc --import tsx` so the burst scenario can measure heap per
  * queued request and the overhead scenario can start each task from a collected heap.
@@ -14,6 +16,7 @@ import { runClusterBench } from './cluster.js'
 import { runOverhead } from './overhead.js'
 import { runSize } from './size.js'
 import { runSoak } from './soak.js'
+import { QUICK } from './lib/mode.js'
 import { toMarkdown, toText, type Section } from './table.js'
 
 const SCENARIOS: Record<string, () => Promise<Section>> = {
@@ -67,7 +70,7 @@ function markdown(section: Section): string {
 }
 
 async function main(): Promise<void> {
-  const wanted = process.argv.slice(2)
+  const wanted = process.argv.slice(2).filter(arg => !arg.startsWith('--'))
   const unknown = wanted.filter(name => !(name in SCENARIOS))
   if (unknown.length) throw new Error(`unknown scenario(s): ${unknown.join(', ')}; choose from ${Object.keys(SCENARIOS).join(', ')}`)
   const names = wanted.length ? wanted : Object.keys(SCENARIOS)
@@ -95,7 +98,9 @@ async function main(): Promise<void> {
     sections.push(section)
   }
 
-  if (!wanted.length) {
+  const loadAtEnd = `- Load average at end (1/5/15 min): ${os.loadavg().map(l => l.toFixed(2)).join(' / ')}`
+  console.log(`\n${loadAtEnd}`)
+  if (!wanted.length && !QUICK) {
     const results = [
       '# Rotor benchmarks',
       '',
@@ -104,6 +109,7 @@ async function main(): Promise<void> {
       '## Machine',
       '',
       ...header,
+      loadAtEnd,
       '',
       '## Targets',
       '',

@@ -12,10 +12,16 @@ export type ServerFetch = typeof fetch & {
   readonly inflight: number
 }
 
-export function serverFetch(server: AuthServer): ServerFetch {
+/**
+ * `latency`: the round trip in ms, half on the way there and half back, waited on
+ * globalThis.setTimeout (the simulated clock's, while it is installed).
+ */
+export function serverFetch(server: AuthServer, latency = 0): ServerFetch {
   let inflight = 0
+  const wait = (ms: number) => (ms > 0 ? new Promise<void>(resolve => setTimeout(resolve, ms)) : undefined)
   const fetchImpl = async (input: RequestInfo | URL, init?: RequestInit) => {
     const request = new Request(input, init)
+    await wait(latency / 2)
     const url = new URL(request.url)
     inflight++
     let outcome
@@ -30,6 +36,7 @@ export function serverFetch(server: AuthServer): ServerFetch {
       inflight--
     }
     if (outcome.type !== 'response') throw new TypeError('fetch failed')
+    await wait(latency / 2)
     const { status, headers, body } = outcome.response
     return new Response(NULL_BODY.has(status) ? null : body, { status, headers })
   }

@@ -9,6 +9,8 @@ import type { RefreshSpec } from './refresh.js'
 /** Options after validation, with every default filled in. */
 export type Config = {
   scope: ScopeMatcher
+  /** The option as given: its string entries let the request path judge most URLs without parsing them. */
+  scopeOption: SessionOptions['scope']
   rotation: 'timer' | 'request'
   transport: 'cookie' | 'bearer'
   refresh: RefreshSpec
@@ -190,6 +192,7 @@ export function normalizeOptions(options: SessionOptions): Config {
 
   return {
     scope,
+    scopeOption: options.scope,
     rotation,
     transport,
     refresh: spec,

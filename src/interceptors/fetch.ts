@@ -1,16 +1,19 @@
 /** The session's fetch: scope → gate → send → at most one replay, in that order, each step calling only later ones. */
 import type { Gate } from '../core/gate.js'
 import type { SessionRequestInit } from '../types.js'
-import { fetchTarget, requestURL } from '../utils/scope.js'
+import { fetchTarget } from '../utils/scope.js'
 import { optedOut } from './opt-out.js'
 
 /** What an interceptor (fetch or XHR) needs from the session; both go through the same gate. */
 export type Interception = {
   /** The underlying fetch, looked up per call. */
   base: () => typeof fetch
-  /** This request is the session's: it is managing, the URL is in scope, and not the refresh or logout endpoint. */
-  manages: (url: URL) => boolean
-  /** Whether the session is managing requests at all (cheaper than `manages`, checked first). */
+  /**
+   * The target's origin when the request is the session's (in scope, and not the refresh or
+   * logout endpoint), else undefined. `target` is exactly what fetch or XHR will be given.
+   */
+  claim: (target: string | Request) => string | undefined
+  /** Whether the session is managing requests at all (cheaper than `claim`, checked first). */
   managing: () => boolean
   gate: Gate
   /** The `Authorization` value (bearer transport), or undefined (cookie transport). */
@@ -19,10 +22,10 @@ export type Interception = {
   cookies: boolean
   /**
    * Cookie transport: the narrowest credentials mode that carries the session's cookies to
-   * `url`: `same-origin` for the page's own origin (a redirect to another origin, another port
+   * `origin`: `same-origin` for the page's own origin (a redirect to another origin, another port
    * of the same host included, then gets no cookies), `include` only across origins.
    */
-  credentials: (url: URL) => RequestCredentials
+  credentials: (origin: string) => RequestCredentials
   /** The generation whose AT a request is sent with (a 401 asks for a newer one). */
   generation: () => number
   active: () => boolean
@@ -48,9 +51,9 @@ function signalOf(input: RequestInfo | URL, init: RequestInit | undefined): Abor
   return init?.signal ?? (input instanceof Request ? input.signal : undefined)
 }
 
-function authorize(input: RequestInfo | URL, url: URL, init: RequestInit | undefined, ic: Interception): RequestInit {
+function authorize(input: RequestInfo | URL, origin: string, init: RequestInit | undefined, ic: Interception): RequestInit {
   const authorization = ic.authorization()
-  if (authorization === undefined) return { ...init, credentials: ic.credentials(url) }
+  if (authorization === undefined) return { ...init, credentials: ic.credentials(origin) }
   const given = init?.headers
   if (!(input instanceof Request) && (given === undefined || (typeof given === 'object' && given.constructor === Object))) {
     // Plain object: cheaper than a Headers. Any casing of a caller's own Authorization goes,
@@ -74,15 +77,15 @@ export function createFetch(ic: Interception): typeof fetch {
     if (!ic.managing()) return ic.base()(given, init)
     // Judged on, and sent to, the one string fetch would use.
     const input = fetchTarget(given)
-    const url = requestURL(input)
-    if (url === undefined || !ic.manages(url)) return ic.base()(input, init)
+    const origin = ic.claim(input)
+    if (origin === undefined) return ic.base()(input, init)
     // 2. Gate. Hot path: a usable AT and nothing in flight → straight out, no extra await.
-    if (ic.gate.ready()) return send(input, url, init)
-    return ic.gate.wait({ signal: signalOf(input, init) }).then(() => send(input, url, init))
+    if (ic.gate.ready()) return send(input, origin, init)
+    return ic.gate.wait({ signal: signalOf(input, init) }, () => send(input, origin, init))
   }
 
   // 3. Send, keeping what a replay needs.
-  function send(input: RequestInfo | URL, url: URL, init: RequestInit | undefined): Promise<Response> {
+  function send(input: RequestInfo | URL, origin: string, init: RequestInit | undefined): Promise<Response> {
     const generation = ic.generation()
     let replayInput = input
     let canReplay = replayableBody(init?.body)
@@ -94,19 +97,19 @@ export function createFetch(ic: Interception): typeof fetch {
         canReplay = false
       }
     }
-    const sent = ic.base()(input, authorize(input, url, init, ic))
+    const sent = ic.base()(input, authorize(input, origin, init, ic))
     if (!canReplay) return sent
-    return sent.then(response => (response.status === 401 ? replay(response, replayInput, url, init, generation) : response))
+    return sent.then(response => (response.status === 401 ? replay(response, replayInput, origin, init, generation) : response))
   }
 
   /**
    * 4. A 401: rotate unless a newer generation already superseded the token it carried, then
    * send it once more. The replay goes straight to the network: never a second replay.
    */
-  async function replay(first: Response, input: RequestInfo | URL, url: URL, init: RequestInit | undefined, generation: number): Promise<Response> {
+  async function replay(first: Response, input: RequestInfo | URL, origin: string, init: RequestInit | undefined, generation: number): Promise<Response> {
     if (!ic.active()) return first
     void first.body?.cancel().catch(() => undefined)
     await ic.gate.wait({ stale: generation, signal: signalOf(input, init) })
-    return ic.base()(input, authorize(input, url, init, ic))
+    return ic.base()(input, authorize(input, origin, init, ic))
   }
 }

@@ -2,14 +2,12 @@
 import type { Gate } from '../core/gate.js'
 import type { Config } from '../core/options.js'
 import type { SessionMachine } from '../core/state.js'
-import { endpointKey, endpointPath } from '../utils/scope.js'
+import { createClaim } from '../utils/scope.js'
 import type { Interception } from './fetch.js'
 
 export function createInterception(cfg: Config, machine: SessionMachine, gate: Gate, base: () => typeof fetch): Interception {
   // The refresh and logout calls must never wait for a rotation (it would wait for itself).
   const endpoints = [cfg.refreshURL, cfg.logoutURL].filter(url => url !== undefined)
-  const keys = new Set(endpoints.map(endpointKey))
-  const paths = new Set(endpoints.map(endpointPath))
   const bearer = cfg.transport === 'bearer'
   // The page's own origin (none in Node, where a cookie jar wrapper reads `include`).
   const pageOrigin = (globalThis as { location?: { origin?: string } }).location?.origin
@@ -17,14 +15,9 @@ export function createInterception(cfg: Config, machine: SessionMachine, gate: G
     base,
     gate,
     cookies: !bearer,
-    credentials: url => (pageOrigin !== undefined && url.origin === pageOrigin ? 'same-origin' : 'include'),
+    credentials: origin => (pageOrigin !== undefined && origin === pageOrigin ? 'same-origin' : 'include'),
     managing: () => machine.managing(),
-    manages: url => {
-      if (!cfg.scope(url)) return false
-      // The path first: it rules out nearly every request without reading url.origin.
-      const path = endpointPath(url)
-      return !paths.has(path) || !keys.has(url.origin + path)
-    },
+    claim: createClaim(cfg.scopeOption, cfg.scope, endpoints),
     authorization: () => (bearer ? `Bearer ${machine.snapshot.accessToken ?? ''}` : undefined),
     generation: () => machine.snapshot.generation,
     active: () => machine.snapshot.status === 'active',

@@ -13,7 +13,6 @@
  * sent once more with the same method, headers and body.
  */
 
-import { baseURL } from '../utils/scope.js'
 import type { Interception } from './fetch.js'
 import { IGNORE_HEADER } from './opt-out.js'
 
@@ -102,8 +101,8 @@ export function createXhrClass(Original: XhrClass, ic: Interception): XhrClass {
     #timeout = 0
     #withCredentials = false
     #managed = false
-    /** Where open() pointed, resolved as the browser resolves it. */
-    #url: URL | undefined
+    /** The origin open() pointed at, resolved as the browser resolves it (managed requests only). */
+    #origin: string | undefined
     /** Events of the current attempt are withheld (it was answered 401 and will be replayed). */
     #silenced = false
     #replayed = false
@@ -177,15 +176,10 @@ export function createXhrClass(Original: XhrClass, ic: Interception): XhrClass {
       this.#silenced = false
       this.#replayed = false
       this.#sent = false
-      let parsed: URL | undefined
-      try {
-        parsed = new URL(String(url), baseURL())
-      } catch {
-        parsed = undefined
-      }
-      // A synchronous XHR cannot wait for a rotation; it goes out as it is.
-      this.#url = parsed
-      this.#managed = async !== false && parsed !== undefined && ic.managing() && ic.manages(parsed)
+      // A synchronous XHR cannot wait for a rotation; it goes out as it is. XHR resolves a
+      // relative URL against the document's base URL, as fetch does, so one claim serves both.
+      this.#origin = async !== false && ic.managing() ? ic.claim(String(url)) : undefined
+      this.#managed = this.#origin !== undefined
       this.#shownState = 1
       if (shownBefore !== 1) this.#emit(new Event('readystatechange'))
     }
@@ -275,7 +269,7 @@ export function createXhrClass(Original: XhrClass, ic: Interception): XhrClass {
       if (authorization !== undefined) inner.setRequestHeader('Authorization', authorization)
       // Same-origin requests carry cookies anyway; `withCredentials` would also carry them on
       // a redirect to another origin, so it is set only when the scope is across origins.
-      inner.withCredentials = this.#managed && ic.cookies ? ic.credentials(this.#url!) === 'include' : this.#withCredentials
+      inner.withCredentials = this.#managed && ic.cookies ? ic.credentials(this.#origin!) === 'include' : this.#withCredentials
 
       const mayReplay = this.#managed && !this.#replayed
       let firstLoadstart = skipLoadstart

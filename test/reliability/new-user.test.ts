@@ -402,8 +402,10 @@ describe('14. the wall clock is set while a session runs', () => {
     expect(response.status).toBe(200)
     expect(log.of('logout')).toEqual([])
     // Past the first RT's whole life (2.5 s), so the session lives only if it kept rotating.
+    // (No assertion on 401s: with 1 s ATs on a loaded machine a late timer lets one expire in
+    // flight, which the replay absorbs; before the fix the session was logged out instead.)
     expect(env.server.stats.refreshGranted).toBeGreaterThanOrEqual(2)
-    expect(env.server.stats).toMatchObject({ reusedRefused: 0, refreshRefused: 0, api401: 0 })
+    expect(env.server.stats).toMatchObject({ reusedRefused: 0, refreshRefused: 0 })
   }, 15_000)
 
   // Before: both tokens looked expired by two hours; the session logged out 'expired' without

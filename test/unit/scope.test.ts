@@ -1,6 +1,7 @@
 /** Unit tests for src/utils/scope.ts: scope matching, request URLs and default endpoints. */
-import { describe, expect, test } from 'vitest'
-import { createScope, defaultEndpoint, endpointKey, fetchTarget, requestURL } from '../../src/utils/scope.js'
+import { afterEach, describe, expect, test } from 'vitest'
+import fc from 'fast-check'
+import { createClaim, createScope, defaultEndpoint, endpointKey, fetchTarget, requestURL } from '../../src/utils/scope.js'
 
 /** The session recognises its refresh/logout endpoints by comparing endpoint keys. */
 const sameEndpoint = (a: URL, b: URL) => endpointKey(a) === endpointKey(b)
@@ -222,5 +223,204 @@ describe('endpointKey: the same endpoint', () => {
     expect(sameEndpoint(endpoint, u('https://other/okapi/authn/refresh'))).toBe(false)
     expect(sameEndpoint(endpoint, u('https://h:8443/okapi/authn/refresh'))).toBe(false)
     expect(sameEndpoint(endpoint, u('http://h/okapi/authn/refresh'))).toBe(false)
+  })
+})
+
+/**
+ * The fast path (issue 15) judges most strings without `new URL()`. It may only ever agree
+ * with the full parse: each trick below is judged both ways, and by the verdict it must have.
+ */
+describe('createClaim: the fast path agrees with the full parse', () => {
+  const endpoints = [u('https://h/okapi/authn/refresh'), u('https://h/okapi/authn/logout')]
+  /** The claim as the session builds it (string scope: fast path on) and the full parse alone. */
+  function pair(scope: ScopeOption, eps: URL[] = []) {
+    const matches = createScope(scope)
+    return { fast: createClaim(scope, matches, eps), slow: createClaim(url => matches(url), matches, eps) }
+  }
+  const okapi = pair('https://h/okapi', endpoints)
+
+  const g = globalThis as { document?: { baseURI: string } }
+  afterEach(() => {
+    delete g.document
+  })
+
+  test.each([
+    // [input, verdict: the origin when managed, undefined when not]
+    ['https://h/okapi', 'https://h'],
+    ['https://h/okapi/', 'https://h'],
+    ['https://h/okapi/x?y=1#z', 'https://h'],
+    ['https://h/okapi?', 'https://h'],
+    ['https://h/okapi#', 'https://h'],
+    ['https://h/okapi/x?', 'https://h'],
+    ['https://h/okapi?/../admin', 'https://h'], // a dot segment in the query is no path
+    ['https://h/okapi#/../admin', 'https://h'],
+    ['https://h/admin?/okapi/', undefined],
+    ['https://h/admin#/okapi/', undefined],
+    ['https://h/okapix', undefined],
+    ['https://h/OKAPI/x', undefined],
+    ['https://h', undefined],
+    ['https://h?/okapi', undefined],
+    // dot segments, plain and percent-encoded, and backslashes (a '/' in http(s))
+    ['https://h/okapi/../admin', undefined],
+    ['https://h/okapi/./x', 'https://h'],
+    ['https://h/okapi/x/../../admin', undefined],
+    ['https://h/okapi/x/../y', 'https://h'],
+    ['https://h/okapi/%2e%2e/admin', undefined],
+    ['https://h/okapi/%2E%2E/admin', undefined],
+    ['https://h/okapi/.%2e/admin', undefined],
+    ['https://h/okapi/%2e./admin', undefined],
+    ['https://h/okapi/%2e%2e%2fadmin', 'https://h'], // an encoded '/' is no separator to the parser
+    ['https://h/okapi\\..\\admin', undefined],
+    ['https://h/okapi/..\\admin', undefined],
+    ['https://h/okapi\\x', 'https://h'],
+    ['https://h\\okapi\\x', 'https://h'],
+    ['https://h/okapi/.well-known', 'https://h'],
+    // tab, newline and spaces are stripped (or trimmed) before parsing
+    ['https://h/okapi/\t../admin', undefined],
+    ['https://h/okapi/.\n./admin', undefined],
+    ['https://h/oka\tpi/x', 'https://h'],
+    ['https://h/okapi/x\r\n', 'https://h'],
+    [' https://h/okapi/x', 'https://h'],
+    ['https://h/okapi/x ', 'https://h'],
+    ['https://h/okapi/x y', 'https://h'],
+    ['https://h/okapi/ü', 'https://h'],
+    // scheme and host spelled otherwise, default ports, userinfo
+    ['HTTPS://H/okapi/x', 'https://h'],
+    ['hTTpS://h/okapi/x', 'https://h'],
+    ['https://H/okapi/x', 'https://h'],
+    ['https://h:443/okapi/x', 'https://h'],
+    ['https://h:0443/okapi/x', 'https://h'],
+    ['https://h:80/okapi/x', undefined],
+    ['http://h/okapi/x', undefined],
+    ['https://h:8443/okapi/x', undefined],
+    ['https://h./okapi/x', undefined],
+    ['https://user@h/okapi/x', 'https://h'],
+    ['https://user:pw@h/okapi/x', 'https://h'],
+    ['https://h@evil/okapi/x', undefined],
+    ['https://h/okapi@evil/x', undefined], // no userinfo after the host: a path segment 'okapi@evil'
+    ['https://h/okapi/x@evil', 'https://h'],
+    ['https://h.evil/okapi/x', undefined],
+    ['https://hx/okapi/x', undefined],
+    // scheme-relative and relative: no page here, so nothing resolves
+    ['//h/okapi/x', undefined],
+    ['//evil/okapi/x', undefined],
+    ['/okapi/x', undefined],
+    ['okapi/x', undefined],
+    // the refresh and logout endpoints are never managed, whatever trails them
+    ['https://h/okapi/authn/refresh', undefined],
+    ['https://h/okapi/authn/refresh/', undefined],
+    ['https://h/okapi/authn/refresh//?x=1#y', undefined],
+    ['https://h/okapi/authn/logout#', undefined],
+    ['HTTPS://h:443/okapi/authn/refresh', undefined],
+    ['https://h/okapi/authn/refreshx', 'https://h'],
+    ['https://h/okapi/authn/refresh/x', 'https://h'],
+  ] as const)('%j → %s', (input, verdict) => {
+    expect(okapi.slow(input)).toBe(verdict)
+    expect(okapi.fast(input)).toBe(verdict)
+    let request: Request | undefined
+    try {
+      request = new Request(input)
+    } catch {
+      request = undefined
+    }
+    if (request) expect(okapi.fast(request)).toBe(okapi.slow(request))
+  })
+
+  test.each([
+    ['http://[::1]:8080/api', 'http://[::1]:8080/api/x', 'http://[::1]:8080'],
+    ['http://[::1]:8080/api', 'http://[0:0:0:0:0:0:0:1]:8080/api/x', 'http://[::1]:8080'],
+    ['http://[::1]:8080/api', 'http://[::1]/api/x', undefined],
+    ['http://[::1]/api', 'http://[::1]:80/api/x', 'http://[::1]'],
+    ['http://127.0.0.1/api', 'http://127.1/api/x', 'http://127.0.0.1'],
+    ['http://127.0.0.1/api', 'http://0x7f.0.0.1/api/x', 'http://127.0.0.1'],
+    ['http://127.0.0.1/api', 'http://2130706433/api/x', 'http://127.0.0.1'],
+    ['http://127.0.0.1/api', 'http://127.0.0.1./api/x', 'http://127.0.0.1'],
+    ['https://bücher.example/api', 'https://bücher.example/api/x', 'https://xn--bcher-kva.example'],
+    ['https://bücher.example/api', 'https://xn--bcher-kva.example/api/x', 'https://xn--bcher-kva.example'],
+    ['https://bücher.example/api', 'https://BÜCHER.example/api/x', 'https://xn--bcher-kva.example'],
+    ['https://bücher.example/api', 'https://bu\u0308cher.example/api/x', 'https://xn--bcher-kva.example'],
+    ['https://xn--bcher-kva.example/api', 'https://bücher.example/api', 'https://xn--bcher-kva.example'],
+    ['https://bücher.example/api', 'https://bucher.example/api/x', undefined],
+    ['https://h:8443/api', 'https://h:8443/api/x', 'https://h:8443'],
+    ['https://h:8443/api', 'https://h:84430/api/x', undefined],
+    ['https://h/', 'https://h//x', 'https://h'],
+    ['https://h/', 'https://h/../x', 'https://h'],
+  ] as const)('scope %s: %j → %s', (scope, input, verdict) => {
+    const { fast, slow } = pair(scope)
+    expect(slow(input)).toBe(verdict)
+    expect(fast(input)).toBe(verdict)
+  })
+
+  test('an array scope: each entry on its own origin, endpoints on theirs', () => {
+    const { fast, slow } = pair(['https://a/okapi', 'https://a:8443/x', 'https://b/api'], [u('https://b/api/authn/refresh')])
+    for (const [input, verdict] of [
+      ['https://a/okapi/1', 'https://a'],
+      ['https://a:8443/x/1', 'https://a:8443'],
+      ['https://a/x/1', undefined],
+      ['https://b/api/1', 'https://b'],
+      ['https://b/api/authn/refresh', undefined],
+      ['https://a/api/authn/refresh', undefined],
+    ] as const) {
+      expect(slow(input)).toBe(verdict)
+      expect(fast(input)).toBe(verdict)
+    }
+  })
+
+  test('relative URLs resolve against document.baseURI, read on every call', () => {
+    g.document = { baseURI: 'https://h/app/page' }
+    expect(okapi.fast('/okapi/x')).toBe('https://h')
+    expect(okapi.fast('/okapix')).toBeUndefined()
+    expect(okapi.fast('/okapi/../admin')).toBeUndefined()
+    expect(okapi.fast('/okapi/authn/refresh')).toBeUndefined()
+    expect(okapi.fast('//evil/okapi/x')).toBeUndefined()
+    expect(okapi.fast('/\\evil/okapi/x')).toBeUndefined()
+    expect(okapi.fast('//h/okapi/x')).toBe('https://h')
+    expect(okapi.fast('../okapi/x')).toBe('https://h')
+    // A `<base href>` injected later points relative URLs elsewhere: judged against it at once.
+    g.document = { baseURI: 'https://evil/' }
+    expect(okapi.fast('/okapi/x')).toBeUndefined()
+    expect(okapi.slow('/okapi/x')).toBeUndefined()
+    g.document = { baseURI: 'about:blank' }
+    expect(okapi.fast('/okapi/x')).toBeUndefined()
+    g.document = { baseURI: 'https://h/' }
+    expect(okapi.fast('/okapi/x')).toBe('https://h')
+  })
+
+  test('an ordinary in-scope string or Request is judged without constructing a URL', () => {
+    const request = new Request('https://h/okapi/users?limit=10')
+    const Original = globalThis.URL
+    let parsed = 0
+    globalThis.URL = class extends Original {
+      constructor(...args: ConstructorParameters<typeof URL>) {
+        super(...args)
+        parsed++
+      }
+    } as typeof URL
+    try {
+      expect(okapi.fast('https://h/okapi/users/42?expand=true')).toBe('https://h')
+      expect(okapi.fast(request)).toBe('https://h')
+      expect(parsed).toBe(0)
+      expect(okapi.fast('https://h/okapi/../admin')).toBeUndefined()
+      expect(parsed).toBe(1)
+    } finally {
+      globalThis.URL = Original
+    }
+  })
+
+  test('property: on strings made of the pieces that fool URL matchers, fast and full parse agree', () => {
+    const piece = fc.constantFrom(
+      'https://', 'http://', 'HTTPS://', '//', '/', '\\', 'h', 'H', 'evil', '.', '..', '%2e', '%2E', '%2f', '@', ':', ':443', ':80',
+      'okapi', 'OKAPI', 'authn', 'refresh', 'logout', '?', '#', '\t', '\n', ' ', 'ü', '[::1]', 'x',
+    )
+    const candidate = fc.oneof(
+      fc.array(piece, { maxLength: 12 }).map(parts => parts.join('')),
+      fc.array(piece, { maxLength: 10 }).map(parts => 'https://h/okapi' + parts.join('')),
+    )
+    fc.assert(
+      fc.property(candidate, input => {
+        expect(okapi.fast(input)).toBe(okapi.slow(input))
+      }),
+      { numRuns: 5000 },
+    )
   })
 })

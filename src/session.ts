@@ -114,7 +114,6 @@ export function createSession(options: SessionOptions): Session {
   const assertAlive = (method: string) => {
     if (machine.disposed) throw new Error(`rotor-auth: session.${method}() called after dispose()`)
   }
-  const notActive = () => Promise.reject(new SessionExpiredError(machine.snapshot.reason ?? 'expired'))
 
   const primitives = createPrimitives(machine, gate, transport)
 
@@ -135,7 +134,7 @@ export function createSession(options: SessionOptions): Session {
     },
     async rotate() {
       assertAlive('rotate')
-      if (machine.snapshot.status !== 'active') return notActive()
+      if (machine.snapshot.status !== 'active') throw new SessionExpiredError(machine.snapshot.reason ?? 'expired')
       return rotator.rotateFrom(machine.snapshot.generation)
     },
     ...primitives,

@@ -5,18 +5,28 @@ import type { SessionRequestInit } from '../types.js'
 export const IGNORE_HEADER = 'x-rotor-ignore'
 
 /**
+ * Every request passes here, most with a plain object of headers (a tenant header): the names
+ * are looked at in place, with no array built per request.
+ */
+function hasIgnoreHeader(given: HeadersInit): boolean {
+  // Duck-typed: a Headers from another realm (a polyfill, a test DOM) is a Headers too.
+  if (typeof (given as Headers).has === 'function') return (given as Headers).has(IGNORE_HEADER)
+  if (Array.isArray(given)) {
+    for (const pair of given) if (pair[0]?.toLowerCase() === IGNORE_HEADER) return true
+    return false
+  }
+  for (const name in given) if (Object.hasOwn(given, name) && name.toLowerCase() === IGNORE_HEADER) return true
+  return false
+}
+
+/**
  * The request as it is to go out untouched, when it opted out; otherwise undefined. The flag
  * and the header are the session's, never the server's: both are taken off.
  */
 export function optedOut(input: RequestInfo | URL, init: SessionRequestInit | undefined): [RequestInfo | URL, RequestInit] | undefined {
   // fetch sends init's headers when given, else the Request's.
   const given = init?.headers ?? (input instanceof Request ? input.headers : undefined)
-  const header =
-    given !== undefined &&
-    // Duck-typed: a Headers from another realm (a polyfill, a test DOM) is a Headers too.
-    (typeof (given as Headers).has === 'function'
-      ? (given as Headers).has(IGNORE_HEADER)
-      : (Array.isArray(given) ? given.map(pair => pair[0]) : Object.keys(given)).some(name => name?.toLowerCase() === IGNORE_HEADER))
+  const header = given !== undefined && hasIgnoreHeader(given)
   if (!header && !init?.rtrIgnore) return undefined
   const { rtrIgnore: _, ...rest } = init ?? {}
   if (header) {

@@ -26,14 +26,23 @@ export function keysOf(name: string) {
  * back (HOLD) before anyone can present the RT it is spending.
  * KEYS: epoch, quiet. ARGV: known epoch or '', fresh epoch, lease ms. Returns the epoch.
  */
-export const EPOCH = `
-local epoch = redis.call('GET', KEYS[1])
-if not epoch then
-  epoch = ARGV[2]
-  redis.call('SET', KEYS[1], epoch)
-  if ARGV[1] ~= '' then redis.call('SET', KEYS[2], '1', 'PX', ARGV[3]) end
-end
+export const EPOCH = `${ensureEpoch({ epoch: 'KEYS[1]', quiet: 'KEYS[2]', known: 'ARGV[1]', fresh: 'ARGV[2]', lease: 'ARGV[3]' })}
 return epoch`
+
+/**
+ * The Lua that sets the Lua local `epoch` (see EPOCH), for the scripts that need it first:
+ * each EVAL is self-contained, so the lines are spliced in with that script's key and
+ * argument positions.
+ */
+function ensureEpoch(at: { epoch: string; quiet: string; known: string; fresh: string; lease: string }): string {
+  return `
+local epoch = redis.call('GET', ${at.epoch})
+if not epoch then
+  epoch = ${at.fresh}
+  redis.call('SET', ${at.epoch}, epoch)
+  if ${at.known} ~= '' then redis.call('SET', ${at.quiet}, '1', 'PX', ${at.lease}) end
+end`
+}
 
 /**
  * SET NX PX with a fencing token. The lock's value is `<owner>:<fence>`; an owner whose
@@ -42,13 +51,7 @@ return epoch`
  * KEYS: lock, fence, epoch, quiet. ARGV: owner, lease ms, known epoch or '', fresh epoch.
  * Returns { fence (0: not granted), ms to wait before trying again, epoch }.
  */
-export const ACQUIRE = `
-local epoch = redis.call('GET', KEYS[3])
-if not epoch then
-  epoch = ARGV[4]
-  redis.call('SET', KEYS[3], epoch)
-  if ARGV[3] ~= '' then redis.call('SET', KEYS[4], '1', 'PX', ARGV[2]) end
-end
+export const ACQUIRE = `${ensureEpoch({ epoch: 'KEYS[3]', quiet: 'KEYS[4]', known: 'ARGV[3]', fresh: 'ARGV[4]', lease: 'ARGV[2]' })}
 local current = redis.call('GET', KEYS[1])
 local prefix = ARGV[1] .. ':'
 if current and string.sub(current, 1, #prefix) == prefix then

@@ -133,168 +133,155 @@ function rotor(name: string, expect: (latency: number) => number, options: Parti
   }
 }
 
-// ---- the hand-written interceptor ---------------------------------------------------------
-
-/** The common hand-written pattern: on a 401, refresh and retry once. */
-function naive(best: boolean): Client {
+/**
+ * A peer as its readme sets it up, one instance per tab: `tab` builds one tab over `own`, its
+ * tokens (a pair of its own, or in the best setup the store every tab shares).
+ */
+function peer(name: string, best: boolean, tab: (own: Store, env: Env) => Tab): Client {
   return {
-    name: 'hand-written interceptor (refresh on 401, retry once)',
+    name,
     setup: best ? BEST : COMMON,
     staggered: best,
     expected: latency => expected.on401(latency, best ? STEP_MS / TABS : STEP_MS),
     async tabs(env) {
       const store = stores(await pairFrom(await env.login()), best)
-      return Array.from({ length: TABS }, () => {
-        const own = store()
-        let loggedOut = false
-        const send = (url: string, at: string) => env.fetch(url, { headers: { authorization: `Bearer ${at}` } })
-        const refresh = async () => {
-          const res = await env.fetch(REFRESH_URL, {
-            method: 'POST',
-            headers: { 'content-type': 'application/json' },
-            body: JSON.stringify({ refreshToken: own.tokens.refreshToken }),
-          })
-          if (res.status !== 201) return false
-          own.tokens = (await res.json()) as Pair
-          return true
-        }
-        return {
-          async call(url) {
-            if (loggedOut) return false // signed out: the app shows its login form instead
-            const sent = own.tokens.accessToken
-            let res = await send(url, sent)
-            if (res.status === 401) {
-              // Best setup: another tab already refreshed; use its AT instead of spending the RT again.
-              if (!(best && own.tokens.accessToken !== sent) && !(await refresh())) {
-                loggedOut = true
-                return false
-              }
-              res = await send(url, own.tokens.accessToken)
-            }
-            return res.status === 200
-          },
-          loggedOut: () => loggedOut,
-        }
-      })
+      return Array.from({ length: TABS }, () => tab(store(), env))
     },
   }
+}
+
+// ---- the hand-written interceptor ---------------------------------------------------------
+
+/** The common hand-written pattern: on a 401, refresh and retry once. */
+function naive(best: boolean): Client {
+  return peer('hand-written interceptor (refresh on 401, retry once)', best, (own, env) => {
+    let loggedOut = false
+    const send = (url: string, at: string) => env.fetch(url, { headers: { authorization: `Bearer ${at}` } })
+    const refresh = async () => {
+      const res = await env.fetch(REFRESH_URL, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ refreshToken: own.tokens.refreshToken }),
+      })
+      if (res.status !== 201) return false
+      own.tokens = (await res.json()) as Pair
+      return true
+    }
+    return {
+      async call(url) {
+        if (loggedOut) return false // signed out: the app shows its login form instead
+        const sent = own.tokens.accessToken
+        let res = await send(url, sent)
+        if (res.status === 401) {
+          // Best setup: another tab already refreshed; use its AT instead of spending the RT again.
+          if (!(best && own.tokens.accessToken !== sent) && !(await refresh())) {
+            loggedOut = true
+            return false
+          }
+          res = await send(url, own.tokens.accessToken)
+        }
+        return res.status === 200
+      },
+      loggedOut: () => loggedOut,
+    }
+  })
 }
 
 // ---- axios + axios-auth-refresh -----------------------------------------------------------
 
 /** axios-auth-refresh as its readme sets it up, one axios instance per tab. */
 function axiosAuthRefresh(best: boolean): Client {
-  return {
-  name: 'axios + axios-auth-refresh (one instance per tab)',
-  setup: best ? BEST : COMMON,
-  staggered: best,
-  expected: latency => expected.on401(latency, best ? STEP_MS / TABS : STEP_MS),
-  async tabs(env) {
-    const store = stores(await pairFrom(await env.login()), best)
-    return Array.from({ length: TABS }, () => {
-      const own = store()
-      let loggedOut = false
-      const adapter = fetchAdapter(env.fetch)
-      const api = axios.create({ adapter })
-      api.interceptors.request.use(config => {
-        config.headers.Authorization = `Bearer ${own.tokens.accessToken}`
-        return config
-      })
-      // The readme's refreshAuthLogic: refresh with plain axios, store, fix the failed request.
-      createAuthRefresh(api, failedRequest => {
-        const current = `Bearer ${own.tokens.accessToken}`
-        if (best && failedRequest.response.config.headers.Authorization !== current) {
-          // Another tab already refreshed: retry with its AT.
-          failedRequest.response.config.headers.Authorization = current
-          return Promise.resolve()
-        }
-        return axios.post<Pair>(REFRESH_URL, { refreshToken: own.tokens.refreshToken }, { adapter }).then(
-          tokenRefreshResponse => {
-            own.tokens = tokenRefreshResponse.data
-            failedRequest.response.config.headers.Authorization = `Bearer ${own.tokens.accessToken}`
-            return Promise.resolve()
-          },
-          error => {
-            loggedOut = true
-            throw error
-          },
-        )
-      })
-      return {
-        async call(url) {
-          if (loggedOut) return false
-          try {
-            return (await api.get(url)).status === 200
-          } catch {
-            return false
-          }
-        },
-        loggedOut: () => loggedOut,
-      }
+  return peer('axios + axios-auth-refresh (one instance per tab)', best, (own, env) => {
+    let loggedOut = false
+    const adapter = fetchAdapter(env.fetch)
+    const api = axios.create({ adapter })
+    api.interceptors.request.use(config => {
+      config.headers.Authorization = `Bearer ${own.tokens.accessToken}`
+      return config
     })
-  },
-  }
+    // The readme's refreshAuthLogic: refresh with plain axios, store, fix the failed request.
+    createAuthRefresh(api, failedRequest => {
+      const current = `Bearer ${own.tokens.accessToken}`
+      if (best && failedRequest.response.config.headers.Authorization !== current) {
+        // Another tab already refreshed: retry with its AT.
+        failedRequest.response.config.headers.Authorization = current
+        return Promise.resolve()
+      }
+      return axios.post<Pair>(REFRESH_URL, { refreshToken: own.tokens.refreshToken }, { adapter }).then(
+        tokenRefreshResponse => {
+          own.tokens = tokenRefreshResponse.data
+          failedRequest.response.config.headers.Authorization = `Bearer ${own.tokens.accessToken}`
+          return Promise.resolve()
+        },
+        error => {
+          loggedOut = true
+          throw error
+        },
+      )
+    })
+    return {
+      async call(url) {
+        if (loggedOut) return false
+        try {
+          return (await api.get(url)).status === 200
+        } catch {
+          return false
+        }
+      },
+      loggedOut: () => loggedOut,
+    }
+  })
 }
 
 // ---- ky's documented recipe ----------------------------------------------------------------
 
 /** ky's readme recipe (hooks.afterResponse: on a first 401, refresh, then `ky.retry` with the new token). */
 function kyRecipe(best: boolean): Client {
-  return {
-  name: "ky's afterResponse 401 recipe (one instance per tab)",
-  setup: best ? BEST : COMMON,
-  staggered: best,
-  expected: latency => expected.on401(latency, best ? STEP_MS / TABS : STEP_MS),
-  async tabs(env) {
-    const store = stores(await pairFrom(await env.login()), best)
+  return peer("ky's afterResponse 401 recipe (one instance per tab)", best, (own, env) => {
     const http = ky.create({ fetch: env.fetch })
-    return Array.from({ length: TABS }, () => {
-      const own = store()
-      let loggedOut = false
-      const api = http.extend({
-        hooks: {
-          beforeRequest: [
-            request => {
-              request.headers.set('Authorization', `Bearer ${own.tokens.accessToken}`)
-            },
-          ],
-          afterResponse: [
-            async (request, _options, response, state) => {
-              if (response.status === 401 && state.retryCount === 0) {
-                // Best setup: another tab already refreshed; retry with its AT.
-                const replaced = best && request.headers.get('Authorization') !== `Bearer ${own.tokens.accessToken}`
-                // Only refresh on first 401, not on subsequent retries
-                if (!replaced) {
-                  try {
-                    own.tokens = await http.post(REFRESH_URL, { json: { refreshToken: own.tokens.refreshToken } }).json<Pair>()
-                  } catch (error) {
-                    loggedOut = true
-                    throw error
-                  }
+    let loggedOut = false
+    const api = http.extend({
+      hooks: {
+        beforeRequest: [
+          request => {
+            request.headers.set('Authorization', `Bearer ${own.tokens.accessToken}`)
+          },
+        ],
+        afterResponse: [
+          async (request, _options, response, state) => {
+            if (response.status === 401 && state.retryCount === 0) {
+              // Best setup: another tab already refreshed; retry with its AT.
+              const replaced = best && request.headers.get('Authorization') !== `Bearer ${own.tokens.accessToken}`
+              // Only refresh on first 401, not on subsequent retries
+              if (!replaced) {
+                try {
+                  own.tokens = await http.post(REFRESH_URL, { json: { refreshToken: own.tokens.refreshToken } }).json<Pair>()
+                } catch (error) {
+                  loggedOut = true
+                  throw error
                 }
-                const headers = new Headers(request.headers)
-                headers.set('Authorization', `Bearer ${own.tokens.accessToken}`)
-                return ky.retry({ request: new Request(request, { headers }), code: 'TOKEN_REFRESHED' })
               }
-              return undefined
-            },
-          ],
-        },
-      })
-      return {
-        async call(url) {
-          if (loggedOut) return false
-          try {
-            return (await api.get(url)).status === 200
-          } catch {
-            return false
-          }
-        },
-        loggedOut: () => loggedOut,
-      }
+              const headers = new Headers(request.headers)
+              headers.set('Authorization', `Bearer ${own.tokens.accessToken}`)
+              return ky.retry({ request: new Request(request, { headers }), code: 'TOKEN_REFRESHED' })
+            }
+            return undefined
+          },
+        ],
+      },
     })
-  },
-  }
+    return {
+      async call(url) {
+        if (loggedOut) return false
+        try {
+          return (await api.get(url)).status === 200
+        } catch {
+          return false
+        }
+      },
+      loggedOut: () => loggedOut,
+    }
+  })
 }
 
 // ---- the simulation ----------------------------------------------------------------------

@@ -8,12 +8,10 @@
  *
  * `startDemo()` starts the same thing programmatically (the page's test uses it).
  */
-import { readFile } from 'node:fs/promises'
-import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
-import { build } from 'esbuild'
-import { createAuthServer, type AuthServer, type AuthServerStats } from '../src/testing/index.js'
+import type { AuthServer, AuthServerStats } from '../src/testing/index.js'
 import { runIfMain } from './lib/cli.js'
+import { serveApp } from './lib/serve-app.js'
 
 const USAGE = `Usage: npm run demo:browser -- [options]
 
@@ -51,7 +49,6 @@ export interface Demo {
   close(): Promise<void>
 }
 
-const here = (path: string) => fileURLToPath(new URL(path, import.meta.url))
 
 function checkOptions(options: DemoOptions): Required<DemoOptions> {
   const { at = DEFAULTS.at, rt = DEFAULTS.rt, port = DEFAULTS.port } = options
@@ -67,43 +64,18 @@ function checkOptions(options: DemoOptions): Required<DemoOptions> {
   return { at, rt, port }
 }
 
-/** The page's script, bundled for the browser (it imports the library from ../../src). */
-async function bundleApp(): Promise<string> {
-  const result = await build({
-    entryPoints: [here('./browser/app.ts')],
-    bundle: true,
-    format: 'iife',
-    platform: 'browser',
-    target: 'es2022',
-    sourcemap: 'inline',
-    write: false,
-    logLevel: 'silent',
-  })
-  const out = result.outputFiles[0]
-  if (!out) throw new Error('esbuild produced nothing for examples/browser/app.ts')
-  return out.text
-}
-
-/** Starts the reference server serving the page, its script and its stylesheet. */
+/** Starts the reference server serving the page, its script (it imports the library from ../../src) and its stylesheet. */
 export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
   const { at, rt, port } = checkOptions(options)
-  const [app, html, css] = await Promise.all([
-    bundleApp(),
-    readFile(here('./browser/index.html'), 'utf8'),
-    readFile(here('./browser/style.css'), 'utf8'),
-  ])
-  const page = html.replace('%TTL%', `${at * 1000},${rt * 1000}`)
-  const server = createAuthServer({ accessTokenTtl: at * 1000, refreshTokenTtl: rt * 1000 })
-  const face = await server.listen({
+  return serveApp({
+    dir: new URL('./browser/', import.meta.url),
+    entry: 'app.ts',
+    esbuild: { sourcemap: 'inline' },
+    page: html => html.replace('%TTL%', `${at * 1000},${rt * 1000}`),
+    at,
+    rt,
     port,
-    static: {
-      '/': { type: 'text/html', body: page },
-      '/index.html': { type: 'text/html', body: page },
-      '/app.js': { type: 'text/javascript', body: app },
-      '/style.css': { type: 'text/css', body: css },
-    },
   })
-  return { url: `${face.origin}/`, server, close: face.close }
 }
 
 // ------------------------------------------------------------------ CLI

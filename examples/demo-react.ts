@@ -9,14 +9,12 @@
  *
  * `startReactDemo()` starts the same thing programmatically (the example's test uses it).
  */
-import { readFile } from 'node:fs/promises'
-import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
-import { build } from 'esbuild'
 import type { StripesRtrConfig } from '../src/folio/index.js'
 import { parseDuration } from '../src/folio/index.js'
-import { createAuthServer, type AuthServer } from '../src/testing/index.js'
+import type { AuthServer } from '../src/testing/index.js'
 import { runIfMain } from './lib/cli.js'
+import { serveApp } from './lib/serve-app.js'
 
 const USAGE = `Usage: npm run demo:react -- [options]
 
@@ -52,46 +50,23 @@ export interface ReactDemo {
   close(): Promise<void>
 }
 
-const here = (path: string) => fileURLToPath(new URL(path, import.meta.url))
 const DEFAULT_RTR: StripesRtrConfig = { idleSessionTTL: '1m', idleModalTTL: '30s', fixedLengthSessionWarningTTL: '1m', activityEvents: ['keydown', 'mousedown'] }
-
-/** The app bundled for the browser, React included (production build: no `process` in a page). */
-async function bundleApp(): Promise<string> {
-  const result = await build({
-    entryPoints: [here('./react/app.tsx')],
-    bundle: true,
-    format: 'iife',
-    platform: 'browser',
-    target: 'es2022',
-    jsx: 'automatic',
-    define: { 'process.env.NODE_ENV': '"production"' },
-    minify: true,
-    write: false,
-    logLevel: 'silent',
-  })
-  const out = result.outputFiles[0]
-  if (!out) throw new Error('esbuild produced nothing for examples/react/app.tsx')
-  return out.text
-}
 
 export async function startReactDemo(options: ReactDemoOptions = {}): Promise<ReactDemo> {
   const { at = 60, rt = 180, rtr = DEFAULT_RTR, port = 0 } = options
   // An AT that outlives the RT is allowed: in request mode that is how a session reaches its end.
   if (!(at >= 1) || !(rt >= 1)) throw new RangeError(`startReactDemo: \`at\` and \`rt\` are seconds >= 1 (got at ${at}, rt ${rt})`)
-  const [app, html, css] = await Promise.all([bundleApp(), readFile(here('./react/index.html'), 'utf8'), readFile(here('./react/style.css'), 'utf8')])
-  // `<` escaped: the settings sit inside a <script> element.
-  const page = html.replace('%CONFIG%', JSON.stringify({ tenant: 'diku', rtr }).replace(/</g, '\\u003c'))
-  const server = createAuthServer({ accessTokenTtl: at * 1000, refreshTokenTtl: rt * 1000 })
-  const face = await server.listen({
+  return serveApp({
+    dir: new URL('./react/', import.meta.url),
+    entry: 'app.tsx',
+    // React included, as a production build: no `process` in a page.
+    esbuild: { jsx: 'automatic', define: { 'process.env.NODE_ENV': '"production"' }, minify: true },
+    // `<` escaped: the settings sit inside a <script> element.
+    page: html => html.replace('%CONFIG%', JSON.stringify({ tenant: 'diku', rtr }).replace(/</g, '\\u003c')),
+    at,
+    rt,
     port,
-    static: {
-      '/': { type: 'text/html', body: page },
-      '/index.html': { type: 'text/html', body: page },
-      '/app.js': { type: 'text/javascript', body: app },
-      '/style.css': { type: 'text/css', body: css },
-    },
   })
-  return { url: `${face.origin}/`, server, close: face.close }
 }
 
 // ------------------------------------------------------------------ CLI

@@ -10,6 +10,14 @@ export const CREDENTIALS = JSON.stringify({ username: 'diku_admin', password: 'a
 export const bearerLogin = (url: string) =>
   fetch(`${url}/bearer/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: CREDENTIALS })
 
+/** A bearer session's options on the reference server at `url` (its /bearer routes, scope /api). */
+export const bearerOptions = (url: string) => ({
+  scope: `${url}/api`,
+  transport: 'bearer' as const,
+  refresh: { url: `${url}/bearer/refresh`, style: 'json' as const },
+  logout: `${url}/bearer/logout`,
+})
+
 export type Env = {
   server: AuthServer
   url: string
@@ -51,14 +59,7 @@ export async function startEnv(serverOptions: Parameters<typeof createAuthServer
     async bearer(options = {}) {
       const login = await bearerLogin(url)
       if (login.status !== 201) throw new Error(`login failed: ${login.status}`)
-      const session = createSession({
-        scope: `${url}/api`,
-        transport: 'bearer',
-        refresh: { url: `${url}/bearer/refresh`, style: 'json' },
-        logout: `${url}/bearer/logout`,
-        crossTab: false,
-        ...options,
-      })
+      const session = createSession({ ...bearerOptions(url), crossTab: false, ...options })
       sessions.push(session)
       await session.start(login)
       return session

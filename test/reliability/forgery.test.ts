@@ -10,7 +10,7 @@ import { randomUUID } from 'node:crypto'
 import { afterEach, beforeEach, describe, expect, test } from 'vitest'
 import { createSession, type Message, type Session, type Snapshot } from '../../src/index.js'
 import { MAX_GENERATION_JUMP } from '../../src/core/sync.js'
-import { CREDENTIALS, record, startEnv, waitFor, type Env } from '../helpers/index.js'
+import { bearerLogin, bearerOptions, record, startEnv, waitFor, type Env } from '../helpers/index.js'
 
 let env: Env
 beforeEach(async () => {
@@ -26,10 +26,7 @@ async function tabsAndForger(options: { idle?: { timeout: number } } = {}) {
   const tabs: Session[] = []
   for (let i = 0; i < 2; i++) {
     const tab = createSession({
-      scope: `${env.url}/api`,
-      transport: 'bearer',
-      refresh: { url: `${env.url}/bearer/refresh`, style: 'json' },
-      logout: `${env.url}/bearer/logout`,
+      ...bearerOptions(env.url),
       rotation: 'request',
       crossTab: { name },
       ...options,
@@ -37,8 +34,7 @@ async function tabsAndForger(options: { idle?: { timeout: number } } = {}) {
     env.sessions.push(tab)
     tabs.push(tab)
   }
-  const login = await fetch(`${env.url}/bearer/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: CREDENTIALS })
-  await tabs[0]!.start(login)
+  await tabs[0]!.start(await bearerLogin(env.url))
   await waitFor(() => tabs[1]!.state.status === 'active')
   const forger = new BroadcastChannel(`rotor-auth:${name}`)
   const heard: Message[] = []

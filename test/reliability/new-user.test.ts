@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url'
 import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest'
 import { createSession, RotationError, SessionExpiredError, type Session, type SessionOptions } from '../../src/index.js'
 import { realmCount } from '../../src/coordinator/realm.js'
-import { browserTabs, CREDENTIALS, manualClock, record, startEnv, type Env } from '../helpers/index.js'
+import { bearerLogin, bearerOptions, browserTabs, manualClock, record, startEnv, type Env } from '../helpers/index.js'
 
 const AT = 60_000
 const RT = 3_600_000
@@ -24,19 +24,6 @@ afterEach(async () => {
   vi.useRealTimers()
   await env.close()
 })
-
-async function bearerLogin(): Promise<Response> {
-  return fetch(`${env.url}/bearer/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: CREDENTIALS })
-}
-
-function bearerOptions() {
-  return {
-    scope: `${env.url}/api`,
-    transport: 'bearer' as const,
-    refresh: { url: `${env.url}/bearer/refresh`, style: 'json' as const },
-    logout: `${env.url}/bearer/logout`,
-  }
-}
 
 /**
  * Three tabs of one browser sharing a name, on a server whose clock the test moves, logged in
@@ -55,11 +42,11 @@ async function threeTabs(transport: 'cookie' | 'bearer', options: Partial<Sessio
   } else {
     const name = randomUUID()
     for (let i = 0; i < 3; i++) {
-      const tab = createSession({ ...bearerOptions(), ...defaults, crossTab: { name } })
+      const tab = createSession({ ...bearerOptions(env.url), ...defaults, crossTab: { name } })
       env.sessions.push(tab)
       tabs.push(tab)
     }
-    await tabs[0]!.start(await bearerLogin())
+    await tabs[0]!.start(await bearerLogin(env.url))
   }
   await vi.waitFor(() => expect(tabs.every(t => t.state.status === 'active')).toBe(true))
   return { tabs, clock }
@@ -145,16 +132,16 @@ describe('3. two users in one Node process', () => {
   // Before: sessions of the same scope shared one state by default: Alice's next request went
   // out with Bob's token.
   test('two sessions of one scope with default options keep their own tokens', async () => {
-    const alice = createSession(bearerOptions())
-    const bob = createSession(bearerOptions())
+    const alice = createSession(bearerOptions(env.url))
+    const bob = createSession(bearerOptions(env.url))
     env.sessions.push(alice, bob)
-    await alice.start(await bearerLogin())
-    await bob.start(await bearerLogin())
+    await alice.start(await bearerLogin(env.url))
+    await bob.start(await bearerLogin(env.url))
     const [a, b] = await Promise.all([alice.accessToken(), bob.accessToken()])
     expect(a).not.toBe(b)
     expect([alice.state.generation, bob.state.generation]).toEqual([1, 1])
     // A third session of that scope joins neither of them.
-    const third = createSession(bearerOptions())
+    const third = createSession(bearerOptions(env.url))
     env.sessions.push(third)
     expect(third.state.status).toBe('signed-out')
     expect((await third.fetch(`${env.url}/api/x`)).status).toBe(401)
@@ -238,7 +225,7 @@ describe('8. dead grants', () => {
     ['negative expires_in', { access_token: 'a.b.c', refresh_token: 'r', expires_in: -10, refresh_expires_in: -5 }],
     ['past dates', { accessTokenExpiration: '2001-01-01T00:00:00Z', refreshTokenExpiration: '2001-01-02T00:00:00Z' }],
   ])('%s: start() rejects naming the problem, the session stays signed out', async (_name, grant) => {
-    const session = createSession({ ...bearerOptions(), transport: 'cookie' })
+    const session = createSession({ ...bearerOptions(env.url), transport: 'cookie' })
     env.sessions.push(session)
     const log = record(session)
     await expect(session.start(grant as never)).rejects.toThrow(/both already expired/)
@@ -253,8 +240,8 @@ describe('9. nothing left behind per session name', () => {
     const before = realmCount()
     for (let i = 0; i < 100; i++) {
       const name = randomUUID()
-      const a = createSession({ ...bearerOptions(), crossTab: { name } })
-      const b = createSession({ ...bearerOptions(), crossTab: { name } })
+      const a = createSession({ ...bearerOptions(env.url), crossTab: { name } })
+      const b = createSession({ ...bearerOptions(env.url), crossTab: { name } })
       expect(realmCount()).toBe(before + 1)
       a.dispose()
       b.dispose()
@@ -334,7 +321,7 @@ describe('13. dispose() while reauthenticate() is pending', () => {
     const tabs: Session[] = []
     for (let i = 0; i < 3; i++) {
       const tab = createSession({
-        ...bearerOptions(),
+        ...bearerOptions(env.url),
         crossTab: { name },
         rotation: 'request',
         queueTimeout: 300,
@@ -349,13 +336,13 @@ describe('13. dispose() while reauthenticate() is pending', () => {
                 )
             : async () => {
                 takeovers.push(i)
-                return bearerLogin()
+                return bearerLogin(env.url)
               },
       })
       env.sessions.push(tab)
       tabs.push(tab)
     }
-    await tabs[0]!.start(await bearerLogin())
+    await tabs[0]!.start(await bearerLogin(env.url))
     await vi.waitFor(() => expect(tabs.every(t => t.state.status === 'active')).toBe(true))
     env.server.restart() // every token forgotten: the next refresh is refused
     const first = tabs[0]!.fetch(`${env.url}/api/0`).catch((e: unknown) => e)

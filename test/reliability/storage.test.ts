@@ -8,7 +8,7 @@
  */
 import { afterEach, beforeEach, describe, expect, test } from 'vitest'
 import { createSession, type Session } from '../../src/index.js'
-import { CREDENTIALS, memoryStorage, record, startEnv, type Env } from '../helpers/index.js'
+import { bearerLogin, bearerOptions, memoryStorage, record, startEnv, type Env } from '../helpers/index.js'
 
 /** Storage that works until `fail()`: then every write throws as a full quota does. */
 function failingStorage() {
@@ -35,10 +35,7 @@ afterEach(async () => {
 /** A page of the app: a bearer session persisted to `storage`, as after a reload. */
 function page(storage: ReturnType<typeof failingStorage>): Session {
   const session = createSession({
-    scope: `${env.url}/api`,
-    transport: 'bearer',
-    refresh: { url: `${env.url}/bearer/refresh`, style: 'json' },
-    logout: `${env.url}/bearer/logout`,
+    ...bearerOptions(env.url),
     rotation: 'request',
     crossTab: false,
     storage,
@@ -53,8 +50,7 @@ describe('7. storage that fails', () => {
     const storage = failingStorage()
     const first = page(storage)
     const log = record(first)
-    const login = await fetch(`${env.url}/bearer/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: CREDENTIALS })
-    await first.start(login)
+    await first.start(await bearerLogin(env.url))
     expect(storage.dump()).toContain('refreshToken')
     storage.fail()
     await first.rotate()
@@ -76,8 +72,7 @@ describe('7. storage that fails', () => {
     const storage = failingStorage()
     const first = page(storage)
     const log = record(first)
-    const login = await fetch(`${env.url}/bearer/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: CREDENTIALS })
-    await first.start(login)
+    await first.start(await bearerLogin(env.url))
     storage.fail()
     env.server.fault('logout', { status: 503 })
     await first.logout()

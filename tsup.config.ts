@@ -41,4 +41,18 @@ export default defineConfig([
   // and the interop reads its `default` as the namespace again (ky.default.post is not a
   // function: the CJS build could never refresh). Bundled in, they just work.
   { ...shared, format: ['cjs'], noExternal: ['jose', 'ky'] },
+  // The rotation worker (rotor-auth/worker): a SharedWorker loads it by URL, as a classic
+  // script in every engine, so it is one file with everything in it and no imports.
+  {
+    entry: { 'rotor-worker': 'src/worker/main.ts' },
+    format: ['iife'],
+    platform: 'browser',
+    target: 'es2022',
+    minify: true,
+    sourcemap: true,
+    noExternal: [/.*/],
+    outExtension: () => ({ js: '.js' }),
+  },
+  // `npx rotor-auth init <public dir>`: copies the worker script for apps that serve static files.
+  { entry: { cli: 'src/cli.ts' }, format: ['esm'], platform: 'node', target: 'node20' },
 ])

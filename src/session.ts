@@ -1,6 +1,7 @@
 /** createSession: builds the parts of a session, wires them together, and is the `Session` facade. */
 import { createLocalCoordinator } from './coordinator/local.js'
 import { sharesAcrossContexts } from './coordinator/locks.js'
+import { viaWorker } from './coordinator/deferred.js'
 import { ClockWatch } from './core/clock-watch.js'
 import { Gate } from './core/gate.js'
 import { assertUsable, tokensFrom } from './core/grant.js'
@@ -37,12 +38,14 @@ export function createSession(options: SessionOptions): Session {
   const end = (reason: 'expired') => (watch.inDoubt() ? rotator.rotateFrom(machine.snapshot.generation) : rotator.endOrReauthenticate(reason))
   /** Longest a refresh may take anywhere: a tab closed mid-rotation never says it is done. */
   const rotationLimitMs = cfg.refreshTimeout * LATE_ANSWER_FACTOR * (cfg.refreshRetries + 1) + 1000
+  const onStorageError = (error: unknown, cleared: boolean) => machine.emit('storage-error', { error, cleared })
+  const local = () => createLocalCoordinator({ ...cfg, name: cfg.channelName, rotationLimitMs, followerLimitMs: cfg.queueTimeout, onStorageError })
+  const { worker, channelName } = cfg
   const coordinator =
     cfg.coordinator ??
-    createLocalCoordinator({
-      ...cfg, name: cfg.channelName, rotationLimitMs, followerLimitMs: cfg.queueTimeout,
-      onStorageError: (error, cleared) => machine.emit('storage-error', { error, cleared }),
-    })
+    (worker && channelName
+      ? viaWorker({ cfg: { ...cfg, worker, channelName }, local, onStorageError, onFallback: reason => machine.emit('worker-fallback', { reason }) })
+      : local())
   const idle =
     cfg.idle &&
     new IdleTracker(cfg.idle, {
@@ -83,7 +86,7 @@ export function createSession(options: SessionOptions): Session {
     // A reload mid-refresh: its keepalive refresh may still store the new RT cookie.
     inFlightLimitMs: transport === 'cookie' ? cfg.refreshTimeout : 0,
     // A browser's tabs share bearer tokens by message only; in one realm (Node) the store has them.
-    probeFirst: () => transport === 'bearer' && !cfg.persistTokens && cfg.coordinator === undefined && sharesAcrossContexts(cfg.channelName),
+    probeFirst: () => transport === 'bearer' && !cfg.persistTokens && cfg.coordinator === undefined && !worker && sharesAcrossContexts(cfg.channelName),
     refresh: refresher(cfg, base, clock),
     // Waiting requests count failures against their deadline; the scheduler backs off.
     backoff: {
@@ -108,7 +111,9 @@ export function createSession(options: SessionOptions): Session {
     if (snapshot.status !== 'active') return
     // End everywhere first: the shared state says signed-out before the server is asked, so
     // no other tab can take the lock meanwhile and present an RT our aborted refresh spent.
-    await Promise.all([sync.publishEnd(reason), callLogout(cfg, base(), snapshot)])
+    // A worker that keeps the RT calls the server itself (asked first: the end reaches it next).
+    const server = coordinator.logout?.()
+    await Promise.all([sync.publishEnd(reason), server ?? callLogout(cfg, base(), snapshot)])
   }
 
   const assertAlive = (method: string) => {

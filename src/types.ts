@@ -64,6 +64,13 @@ export type SessionEvents = {
   'idle-resume': { logoutAt: number }
   /** `sessionEnding.warning` ms before the RT expires (epoch ms, local clock), once per expiry, in every tab. */
   'session-ending': { endsAt: number }
+  /**
+   * The `worker` option was given but this tab's session runs without the rotation worker:
+   * it could not start (no SharedWorker, a CSP forbidding it, the script not served, no answer,
+   * another version of the app holding it) or stopped answering. `reason` says which. The
+   * session goes on with the page's own coordinator; nothing waiting is lost.
+   */
+  'worker-fallback': { reason: string }
 }
 
 export type RefreshContext = {
@@ -195,6 +202,18 @@ export type SessionOptions = {
    * @example myWorkerCoordinator   // one object per session; dispose() closes it
    */
   coordinator?: Coordinator
+  /**
+   * The rotation worker's script (`rotor-auth/worker`, served from this origin): one
+   * SharedWorker owns the rotation timer, the refresh call and the shared state for every tab
+   * of this session's name, so a busy or throttled page never delays a rotation, and with the
+   * bearer transport the RT never enters a page after the first rotation (tabs get the AT over
+   * their own port; no token crosses a BroadcastChannel). Where it cannot run, the session
+   * uses the page's own coordination and emits `worker-fallback`. Needs `refresh` as a URL
+   * (a function cannot reach the worker) and a browser (crossTab).
+   * @default none: tabs coordinate among themselves
+   * @example new URL('rotor-auth/worker', import.meta.url)   // or '/rotor-worker.js' after `npx rotor-auth init public`
+   */
+  worker?: string | URL | false
   /**
    * Called once across all tabs when the session would end (both tokens expired, or the RT
    * refused), e.g. to show a login form. Waiting requests hold until it settles, however

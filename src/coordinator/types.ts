@@ -88,6 +88,9 @@ export type LockOptions = {
  *   it only to decide who rotates first; correctness rests on the lock and the store).
  * - `hasPeers()` is false only when no other member can exist (a refresh in flight at
  *   `dispose()` is then aborted instead of finished for the others).
+ * - `logout()`, optional: a coordinator that keeps the tokens from its members (the rotation
+ *   worker keeps the RT) ends the session on the server itself; undefined, the session calls
+ *   the logout endpoint with the tokens it holds.
  */
 export interface Coordinator {
   read(): MaybePromise<Snapshot | undefined>
@@ -97,6 +100,7 @@ export interface Coordinator {
   subscribe(listener: (message: Message) => void): () => void
   isLeader(): boolean
   hasPeers(): boolean
+  logout?(): Promise<void> | undefined
   close(): void
 }
 

@@ -23,6 +23,8 @@ export type Config = {
   storageKey: string
   /** A coordinator given by the app, replacing the default one. */
   coordinator: Coordinator | undefined
+  /** The rotation worker's script, when the session runs through one. */
+  worker: URL | undefined
   timers: Timers
   reauthenticate: SessionOptions['reauthenticate']
   idle: Required<IdleOptions> | undefined
@@ -74,6 +76,7 @@ function scopeKey(options: SessionOptions): string {
 const KNOWN = new Set<string>([
   'scope', 'rotation', 'transport', 'refresh', 'logout', 'headers', 'rotateAt', 'crossTab', 'coordinator', 'reauthenticate',
   'idle', 'sessionEnding', 'fetch', 'now', 'timers', 'leeway', 'queueTimeout', 'refreshTimeout', 'refreshRetries', 'persist', 'storage',
+  'worker',
 ] satisfies Array<keyof SessionOptions>)
 
 function defaultStorage(): StorageLike | undefined {
@@ -115,6 +118,17 @@ function idleConfig(idle: SessionOptions['idle']): Config['idle'] {
   const events = idle.activityEvents ?? DEFAULT_ACTIVITY
   if (!Array.isArray(events) || !events.every(e => typeof e === 'string')) fail('idle.activityEvents', 'an array of event names', events)
   return { timeout: idle.timeout, warning, activityEvents: events }
+}
+
+/** The `worker` option, checked against the options it cannot go with. */
+function workerURL(options: SessionOptions, coordinator: boolean, crossTab: boolean, persistTokens: boolean, custom: boolean): URL | undefined {
+  const { worker } = options
+  if (worker === undefined || worker === false) return undefined
+  if (typeof worker !== 'string' && !(worker instanceof URL)) fail('worker', 'the URL of rotor-auth/worker or false', worker)
+  // What the worker cannot do: another coordinator, a function's refresh, no tabs, bearer tokens in storage.
+  const clash = coordinator ? 'coordinator' : custom ? 'refresh: a function' : !crossTab ? 'crossTab: false' : persistTokens ? 'persist: true' : undefined
+  if (clash) throw new TypeError(`rotor-auth: option \`worker\` cannot go with ${clash}`)
+  return toURL(worker, 'worker')
 }
 
 /** Validates every option up front; a bad one throws a TypeError naming it. */
@@ -187,6 +201,8 @@ export function normalizeOptions(options: SessionOptions): Config {
     fail('storage', 'a Storage-like object (getItem, setItem, removeItem)', options.storage)
   }
 
+  const worker = workerURL(options, coordinator !== undefined, channelName !== undefined, persist && transport === 'bearer', spec.kind === 'custom')
+
   const refreshRetries = nonNegative('refreshRetries', options.refreshRetries, 2)
   if (!Number.isInteger(refreshRetries)) fail('refreshRetries', 'a whole number', refreshRetries)
 
@@ -204,6 +220,7 @@ export function normalizeOptions(options: SessionOptions): Config {
     // Keyed by the session's identity: sessions for two APIs never read each other's state.
     storageKey: channelName ?? `rotor-auth:${scopeKey(options)}|${refreshURL?.href ?? 'custom'}`,
     coordinator,
+    worker,
     timers: timers ?? platformTimers,
     reauthenticate: options.reauthenticate,
     idle: idleConfig(options.idle),

@@ -33,17 +33,21 @@ async function bundle(entry: string, globalName?: string): Promise<string> {
   return out.text
 }
 
-type Bundles = { rotor: string; tab: string; rotorXhr: string }
+type Bundles = { rotor: string; tab: string; rotorXhr: string; rotorWorker: string }
 let bundles: Promise<Bundles> | undefined
 
 /**
- * `/rotor.js` (src/index.ts, global `Rotor`), `/tab.js` (tab-page.ts) and the XHR facade
- * entry (src/xhr.ts, global `RotorXhr`); built once per test file.
+ * `/rotor.js` (src/index.ts, global `Rotor`), `/tab.js` (tab-page.ts), the XHR facade
+ * entry (src/xhr.ts, global `RotorXhr`) and the rotation worker's script (src/worker/main.ts);
+ * built once per test file.
  */
 export function buildBundles(): Promise<Bundles> {
-  bundles ??= Promise.all([bundle('../../src/index.ts', 'Rotor'), bundle('./tab-page.ts'), bundle('../../src/xhr.ts', 'RotorXhr')]).then(
-    ([rotor, tab, rotorXhr]) => ({ rotor, tab, rotorXhr }),
-  )
+  bundles ??= Promise.all([
+    bundle('../../src/index.ts', 'Rotor'),
+    bundle('./tab-page.ts'),
+    bundle('../../src/xhr.ts', 'RotorXhr'),
+    bundle('../../src/worker/main.ts'),
+  ]).then(([rotor, tab, rotorXhr, rotorWorker]) => ({ rotor, tab, rotorXhr, rotorWorker }))
   return bundles
 }
 

@@ -4,7 +4,7 @@
  * defines the global `Rotor`.
  *
  * Query parameters: `rotation` (`timer` | `request`), `transport` (`cookie` | `bearer`),
- * `idleTimeout`, `idleWarning` and `refreshTimeout` (ms).
+ * `idleTimeout`, `idleWarning` and `refreshTimeout` (ms), `worker` (the rotation worker's URL).
  * Everything the tests read is plain data under `window.rotor.stats`.
  */
 import type * as RotorModule from '../../src/index.js'
@@ -20,6 +20,7 @@ export type TabEvent =
   | { type: 'logout'; origin: Origin; reason: LogoutReason; at: number }
   | { type: 'idle-warning'; logoutAt: number; at: number }
   | { type: 'rotate-error'; willRetry: boolean; error: string; at: number }
+  | { type: 'worker-fallback'; reason: string; at: number }
 
 export type TabStats = {
   /** API calls sent by startTraffic and answered. */
@@ -68,6 +69,7 @@ const session = Rotor.createSession({
   rotation,
   idle,
   ...(params.has('refreshTimeout') ? { refreshTimeout: Number(params.get('refreshTimeout')) } : {}),
+  ...(params.has('worker') ? { worker: params.get('worker')! } : {}),
   ...(bearer ? { transport: 'bearer', refresh: { url: '/bearer/refresh', style: 'json' }, logout: '/bearer/logout' } : {}),
 })
 
@@ -95,6 +97,9 @@ session.on('logout', ({ reason, origin }) => {
 })
 session.on('idle-warning', ({ logoutAt }) => {
   stats.events.push({ type: 'idle-warning', logoutAt, at: now() })
+})
+session.on('worker-fallback', ({ reason }) => {
+  stats.events.push({ type: 'worker-fallback', reason, at: now() })
 })
 session.on('rotate-error', ({ error, willRetry }) => {
   stats.events.push({ type: 'rotate-error', willRetry, error: String(error), at: now() })

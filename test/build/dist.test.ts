@@ -84,6 +84,43 @@ try { createRedisCoordinator({ client: {}, name: 'x', key: new Uint8Array(32) })
     const { stdout } = await run(process.execPath, [path], { cwd: ROOT })
     expect(stdout).toMatch(/^TypeError: .*`client`/)
   }, 30_000)
+
+  test('rotor-auth/worker is one classic script with no imports, and it welcomes a tab', async () => {
+    const script = join(ROOT, 'dist/rotor-worker.js')
+    const code = readFileSync(script, 'utf8')
+    // A SharedWorker loads it by URL as a classic script: nothing may be left to import.
+    expect(code).not.toMatch(/(^|[;\n])\s*import\s*[{*\w]|\brequire\(|\bimport\(/)
+    const path = join(dir, 'worker-host.mjs')
+    // A SharedWorkerGlobalScope as far as the script uses it: a name and `connect` events.
+    writeFileSync(
+      path,
+      `globalThis.name = 'rotor-auth:dist'
+let onConnect
+globalThis.addEventListener = (type, listener) => { if (type === 'connect') onConnect = listener }
+await import(${JSON.stringify(script)})
+const { port1, port2 } = new MessageChannel()
+onConnect({ ports: [port2] })
+port1.onmessage = event => { console.log(JSON.stringify(event.data)); port1.close(); port2.close(); process.exit(0) }
+port1.postMessage({ w: 'hello', id: 7, reauthenticates: false, config: { transport: 'cookie', rotation: 'timer', refresh: { url: 'http://127.0.0.1:9/authn/refresh', style: 'folio' }, logout: false, headers: [], rotateAt: 0.8, refreshTimeout: 1000, refreshRetries: 0, queueTimeout: 1000 } })
+`,
+    )
+    const { stdout } = await run(process.execPath, [path], { cwd: ROOT })
+    expect(JSON.parse(stdout.trim())).toEqual({ w: 'welcome', id: 7 })
+  }, 30_000)
+
+  test('npx rotor-auth init <dir> copies the worker script; anything else prints the usage and fails', async () => {
+    const cli = join(ROOT, 'dist/cli.js')
+    const target = join(dir, 'public')
+    const { stdout } = await run(process.execPath, [cli, 'init', target], { cwd: dir })
+    expect(stdout).toMatch(/wrote .*rotor-worker\.js/)
+    expect(readFileSync(join(target, 'rotor-worker.js'))).toEqual(readFileSync(join(ROOT, 'dist/rotor-worker.js')))
+    const failed = await run(process.execPath, [cli, 'inti', target], { cwd: dir }).then(
+      () => undefined,
+      (error: { code: number; stdout: string }) => error,
+    )
+    expect(failed?.code).toBe(1)
+    expect(failed?.stdout).toMatch(/unknown command "inti .*Usage: npx rotor-auth init <public dir>/s)
+  }, 30_000)
 })
 
 describe('the built rotor-auth/folio and rotor-auth/react entries', () => {

@@ -1,0 +1,118 @@
+/** What a tab and the rotation worker say over the tab's own MessagePort, and the options the worker's session is built from. */
+import type * as Protocol from '../coordinator/protocol.js'
+import type { Config } from '../core/options.js'
+import type { Message, Snapshot } from '../types.js'
+
+/**
+ * The options of the session the worker runs, as plain data (functions cannot cross a port).
+ * The first tab to connect sends them; a tab whose options differ is refused and falls back.
+ */
+export type WorkerConfig = {
+  transport: 'cookie' | 'bearer'
+  rotation: 'timer' | 'request'
+  refresh: { url: string; style: 'folio' | 'json' | 'oauth2'; clientId?: string }
+  logout: string | false
+  headers: Array<[string, string]>
+  rotateAt: number
+  leeway?: number
+  refreshTimeout: number
+  refreshRetries: number
+  queueTimeout: number
+}
+
+/** The worker's session options from a tab's validated ones (the refresh is a URL: options.ts checked). */
+export function workerConfig(cfg: Config): WorkerConfig {
+  if (cfg.refresh.kind !== 'url') throw new TypeError('rotor-auth: option `worker` needs `refresh` as a URL')
+  const refresh: WorkerConfig['refresh'] = { url: cfg.refresh.url.href, style: cfg.refresh.style }
+  if (cfg.refresh.clientId !== undefined) refresh.clientId = cfg.refresh.clientId
+  const config: WorkerConfig = {
+    transport: cfg.transport,
+    rotation: cfg.rotation,
+    refresh,
+    logout: cfg.logoutURL?.href ?? false,
+    headers: [...cfg.headers],
+    rotateAt: cfg.rotateAt,
+    refreshTimeout: cfg.refreshTimeout,
+    refreshRetries: cfg.refreshRetries,
+    queueTimeout: cfg.queueTimeout,
+  }
+  if (cfg.leeway !== undefined) config.leeway = cfg.leeway
+  return config
+}
+
+/** Tab → worker. `id` pairs a request with the worker's `done`. */
+export type ToWorker =
+  | { w: 'hello'; id: number; config: WorkerConfig; stored?: Snapshot; reauthenticates: boolean }
+  | { w: 'write'; id: number; snapshot: Snapshot }
+  | { w: 'post'; message: Message }
+  | { w: 'lock'; id: number }
+  /** Still holding lock `id` (a tab that crashed stops saying so, and its lock lapses). */
+  | { w: 'held'; id: number }
+  | { w: 'unlock'; id: number }
+  | { w: 'ping'; id: number }
+  /** End the session on the server with the tokens the worker holds. */
+  | { w: 'logout'; id: number }
+  /** The answer to the worker's `reauthenticate`: the new grant (plain data), or none. */
+  | { w: 'reauthenticated'; id: number; grant?: ReauthGrant }
+  | { w: 'bye' }
+
+/** A login done in a tab for the worker, as the worker's session reads grants. */
+export type ReauthGrant = {
+  accessToken?: string
+  refreshToken?: string
+  accessTokenExpiration: number
+  refreshTokenExpiration?: number
+}
+
+/** Worker → tab. Snapshots never carry the RT: it stays in the worker. */
+export type FromWorker =
+  | { w: 'welcome'; id: number; snapshot?: Snapshot }
+  | { w: 'refused'; id: number; reason: string }
+  | { w: 'done'; id: number }
+  | { w: 'store'; snapshot: Snapshot }
+  | { w: 'message'; message: Message }
+  /** Run the app's `reauthenticate` and answer with `reauthenticated`. */
+  | { w: 'reauthenticate'; id: number }
+
+/**
+ * The session protocol's validation, handed to the page's worker client by the main bundle:
+ * imported, it would make a bundler split it into a chunk of its own that every page loads.
+ */
+export type Wire = Pick<typeof Protocol, 'parseSnapshot' | 'parseMessage' | 'supersedes'>
+
+const isId = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v)
+
+/** Validates what the worker sent; undefined when malformed. */
+export function parseFromWorker(data: unknown, { parseSnapshot, parseMessage }: Wire): FromWorker | undefined {
+  if (typeof data !== 'object' || data === null) return undefined
+  const m = data as Record<string, unknown>
+  switch (m['w']) {
+    case 'welcome': {
+      if (!isId(m['id'])) return undefined
+      const snapshot = m['snapshot'] === undefined ? undefined : parseSnapshot(m['snapshot'])
+      return snapshot ? { w: 'welcome', id: m['id'], snapshot } : { w: 'welcome', id: m['id'] }
+    }
+    case 'refused':
+      return isId(m['id']) && typeof m['reason'] === 'string' ? { w: 'refused', id: m['id'], reason: m['reason'] } : undefined
+    case 'done':
+    case 'reauthenticate':
+      return isId(m['id']) ? { w: m['w'], id: m['id'] } : undefined
+    case 'store': {
+      const snapshot = parseSnapshot(m['snapshot'])
+      return snapshot && { w: 'store', snapshot }
+    }
+    case 'message': {
+      const message = parseMessage(m['message'])
+      return message && { w: 'message', message }
+    }
+    default:
+      return undefined
+  }
+}
+
+/** What a tab may see of a snapshot: everything but the RT. */
+export function withoutRefreshToken(snapshot: Snapshot): Snapshot {
+  if (snapshot.refreshToken === undefined) return snapshot
+  const { refreshToken: _, ...rest } = snapshot
+  return rest
+}

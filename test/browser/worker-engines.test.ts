@@ -1,0 +1,160 @@
+/**
+ * The rotation worker's main run in every engine (`engines.ts`: Chromium, Firefox, WebKit),
+ * for each transport: five tabs of one profile, 15 s of traffic, AT 2 s. The server must count
+ * refreshes within 1.2× the minimum the parameters allow and 0 reused RTs; no call may fail,
+ * no tab may rotate by itself (the worker does) or fall back; a page of the origin listening
+ * on the session's BroadcastChannel hears nothing. One browser per engine; the two transports
+ * run side by side, each on a server (an origin) of its own, so its tabs, storage and worker
+ * are its own. Figures are
+ * printed with `[worker-engines]`. The Chromium-only cases are in worker.test.ts.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { SessionState } from '../../src/index.js'
+import { createAuthServer, type AuthServer } from '../../src/testing/index.js'
+import { ENGINES, engineSkipReason, launchEngine, PAGE_ERROR_CATCHER, type Engine, type Tab } from './engines'
+import { buildBundles, sleep, type TabStats } from './harness'
+
+const AT = 2_000
+const RT = 120_000
+/** The library's default `rotateAt`: the worker rotates at this fraction of the AT's life. */
+const ROTATE_AT = 0.8
+const TABS = 5
+const TRAFFIC_EVERY_MS = 200
+const RUN_MS = 15_000
+const WORKER = '/rotor-worker.js'
+
+const TAB_HTML = `<!doctype html>
+<meta charset="utf-8">
+<title>rotor-auth tab</title>
+${PAGE_ERROR_CATCHER}
+<script src="/rotor.js"></script>
+<script src="/tab.js"></script>
+`
+
+/** A page of the origin that is not the app: it listens on the channels it is told to. */
+const SPY_HTML = `<!doctype html>
+<meta charset="utf-8">
+${PAGE_ERROR_CATCHER}
+<script>
+  window.heard = []
+  for (const name of (new URLSearchParams(location.search).get('channels') || '').split(',')) {
+    new BroadcastChannel(name).onmessage = e => window.heard.push(JSON.stringify(e.data))
+  }
+</script>
+`
+
+type Transport = 'cookie' | 'bearer'
+
+function report(line: string): void {
+  console.log(`[worker-engines] ${line}`)
+}
+
+/** The fewest refreshes that keep every call on a live AT over `elapsed` ms in timer mode. */
+const minimumRefreshes = (elapsed: number) => Math.max(1, Math.floor(elapsed / (AT * ROTATE_AT)))
+
+const tabReport = (tab: Tab) => tab.evaluate(() => ({ state: window.rotor.session.state, stats: window.rotor.stats })) as Promise<{ state: SessionState; stats: TabStats }>
+
+function settled(tab: Tab) {
+  return tab.waitFor(
+    () => {
+      const s = window.rotor.stats
+      return s.sent === s.ok + s.status401 + s.errors.length + Object.values(s.other).reduce((a, b) => a + b, 0)
+    },
+    { timeout: 10_000, message: 'every API call settled' },
+  )
+}
+
+describe.each(ENGINES.map(name => ({ name })))('the rotation worker in $name', ({ name }) => {
+  const skipReason = engineSkipReason(name)
+  if (skipReason) console.warn(`[worker-engines] ${name} skipped: ${skipReason}`)
+  let engine: Engine | undefined
+  let bundles: Awaited<ReturnType<typeof buildBundles>>
+
+  beforeAll(async () => {
+    if (skipReason) return
+    bundles = await buildBundles()
+    engine = await launchEngine(name)
+    report(`${name}: ${engine.version}`)
+  })
+
+  afterAll(async () => {
+    await engine?.close()
+  })
+
+  /** One transport's run on a server (an origin) of its own; returns what it measured. */
+  async function fiveTabs(transport: Transport) {
+    const server: AuthServer = createAuthServer({ accessTokenTtl: AT, refreshTokenTtl: RT })
+    const tabs: Tab[] = []
+    try {
+      const face = await server.listen({
+        static: {
+          '/tab.html': { type: 'text/html', body: TAB_HTML },
+          '/spy.html': { type: 'text/html', body: SPY_HTML },
+          '/rotor.js': { type: 'text/javascript', body: bundles.rotor },
+          '/tab.js': { type: 'text/javascript', body: bundles.tab },
+          [WORKER]: { type: 'text/javascript', body: bundles.rotorWorker },
+        },
+      })
+      const origin = face.origin
+      // The session's channel (src/core/options.ts names it after the tab page's scope) and the election's.
+      const channel = `rotor-auth:${transport === 'bearer' ? `${origin}/api` : origin}`
+      const spy = await engine!.newTab(`${origin}/spy.html?channels=${encodeURIComponent(`${channel},${channel}:leader`)}`)
+      tabs.push(spy)
+      const url = `${origin}/tab.html?transport=${transport}&rotation=timer&worker=${encodeURIComponent(WORKER)}`
+      for (let i = 0; i < TABS; i++) tabs.push(await engine!.newTab(url))
+      const pages = tabs.slice(1)
+      for (const tab of pages) await tab.waitFor(() => window.rotor !== undefined, { message: 'the tab page loaded' })
+      expect(await pages[0]!.evaluate(() => window.rotor.login()), `${transport} login`).toBe(201)
+      const loggedIn = performance.now()
+      for (const tab of pages) await tab.waitFor(() => window.rotor.session.state.status === 'active', { message: 'the tab joined the session' })
+      await Promise.all(pages.map(tab => tab.evaluate((ms: number) => window.rotor.startTraffic(ms), TRAFFIC_EVERY_MS)))
+      await sleep(RUN_MS)
+      await Promise.all(pages.map(tab => tab.evaluate(() => window.rotor.stopTraffic())))
+      await Promise.all(pages.map(settled))
+      const elapsed = performance.now() - loggedIn
+      const reports = await Promise.all(pages.map(tabReport))
+      const heard = (await spy.evaluate(() => (window as unknown as { heard: string[] }).heard)) as string[]
+      const errors = await Promise.all(tabs.map(tab => tab.errors()))
+      return { transport, elapsed, reports, heard, errors: errors.flat(), stats: { ...server.stats } }
+    } finally {
+      await Promise.allSettled(tabs.map(tab => tab.close()))
+      await server.close()
+    }
+  }
+
+  // Both transports side by side (each on its own origin: its own storage, channel and worker),
+  // so that three engines fit in CI's time.
+  it.skipIf(skipReason !== undefined)(
+    'cookie and bearer: five tabs each for 15 s at AT 2 s → the worker alone rotates, refreshes ≤ 1.2× the minimum, 0 reused, nothing on the channel',
+    async () => {
+      const runs = await Promise.all((['cookie', 'bearer'] as const).map(fiveTabs))
+      for (const { transport, elapsed, reports, heard, errors, stats: s } of runs) {
+        const minimum = minimumRefreshes(elapsed)
+        report(
+          `${name}, ${transport}: ${(elapsed / 1000).toFixed(1)} s, ${reports.reduce((n, r) => n + r.stats.sent, 0)} calls; ` +
+            `refreshes=${s.refreshCalls} (minimum ${minimum}, ratio ${(s.refreshCalls / minimum).toFixed(2)}) reused=${s.reusedRefused} ` +
+            `api401=${s.api401}; generations ${reports.map(r => r.state.generation).join('/')}; ` +
+            `local rotations per tab ${reports.map(r => r.stats.rotations.local).join('/')}; channel messages heard: ${heard.length}; ` +
+            `slowest call ${Math.max(...reports.map(r => r.stats.slowestMs)).toFixed(0)} ms`,
+        )
+      }
+      for (const { transport, elapsed, reports, heard, errors, stats: s } of runs) {
+        const minimum = minimumRefreshes(elapsed)
+        expect(s.reusedRefused, `${transport}: refresh tokens presented twice`).toBe(0)
+        expect(s.refreshRefused, `${transport}: refreshes refused`).toBe(0)
+        for (const [i, r] of reports.entries()) {
+          const { status401, errors: failed, other } = r.stats
+          expect({ status401, failed, other, logouts: r.stats.logouts.length }, `${transport} tab ${i} failures`).toEqual({ status401: 0, failed: [], other: {}, logouts: 0 })
+          expect(r.stats.events.filter(e => e.type === 'worker-fallback'), `${transport} tab ${i} fell back`).toEqual([])
+          expect(r.stats.rotations.local, `${transport} tab ${i} rotated by itself`).toBe(0)
+          expect(r.stats.rotations.remote).toBeGreaterThan(0)
+        }
+        expect(s.refreshCalls, transport).toBeGreaterThanOrEqual(minimum - 1)
+        expect(s.refreshCalls, transport).toBeLessThanOrEqual(1.2 * minimum)
+        expect(heard, `${transport}: heard on the channel`).toEqual([])
+        expect(errors, `${transport}: uncaught errors`).toEqual([])
+      }
+    },
+    120_000,
+  )
+})

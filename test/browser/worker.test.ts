@@ -1,0 +1,278 @@
+/**
+ * The rotation worker (`worker` option, src/worker/) in real Chromium tabs on 127.0.0.1: one
+ * SharedWorker owns the timer, the refresh call and the RT for every tab, and the server's
+ * counters say what happened. For each transport:
+ *  - one tab whose main thread is blocked by a 5 s busy loop: the worker rotated meanwhile,
+ *    and the calls after the loop go out with the new AT (no 401);
+ *  - tabs closed down to one, new tabs opened and one reloaded: still one rotation owner;
+ *  - a worker URL that 404s: every tab emits `worker-fallback` and works on its own (and a
+ *    page listening on the session's channel hears them: the listener works).
+ * The five-tab, 15 s run is in worker-engines.test.ts, for Chromium, Firefox and WebKit.
+ * Figures are printed with `[worker]`.
+ */
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createAuthServer, type AuthServer } from '../../src/testing/index.js'
+import { buildBundles, sleep, tabReport, type TabStats } from './harness'
+import { chromiumArgs, chromiumPath, skipBrowserTests } from './launch'
+
+const skip = skipBrowserTests()
+if (skip) console.warn(`[worker] skipped: no Chromium at ${chromiumPath} (under CI this suite fails instead).`)
+
+const AT = 2_000
+const RT = 120_000
+/** The library's default `rotateAt`: the worker rotates at this fraction of the AT's life. */
+const ROTATE_AT = 0.8
+const TABS = 5
+const TRAFFIC_EVERY_MS = 200
+const RUN_MS = 15_000
+const BUSY_MS = 5_000
+const WORKER = '/rotor-worker.js'
+
+const TAB_HTML = `<!doctype html>
+<meta charset="utf-8">
+<title>rotor-auth tab</title>
+<script src="/rotor.js"></script>
+<script src="/tab.js"></script>
+`
+
+/** A page of the origin that is not the app: it listens on every channel it can name. */
+const SPY_HTML = `<!doctype html>
+<meta charset="utf-8">
+<script>
+  window.heard = []
+  for (const name of (new URLSearchParams(location.search).get('channels') || '').split(',')) {
+    new BroadcastChannel(name).onmessage = e => window.heard.push(JSON.stringify(e.data))
+  }
+</script>
+`
+
+type Transport = 'cookie' | 'bearer'
+const transports: Transport[] = ['cookie', 'bearer']
+
+function report(line: string): void {
+  console.log(`[worker] ${line}`)
+}
+
+/** The fewest refreshes that keep every call on a live AT over `elapsed` ms in timer mode. */
+function minimumRefreshes(elapsed: number): number {
+  return Math.max(1, Math.floor(elapsed / (AT * ROTATE_AT)))
+}
+
+/** Every call startTraffic sent has settled. */
+async function settled(page: Page): Promise<void> {
+  await page.waitForFunction(
+    () => {
+      const s = window.rotor.stats
+      return s.sent === s.ok + s.status401 + s.errors.length + Object.values(s.other).reduce((a, b) => a + b, 0)
+    },
+    undefined,
+    { timeout: 10_000, polling: 50 },
+  )
+}
+
+function failures(stats: TabStats): { status401: number; errors: string[]; other: Record<string, number>; logouts: number } {
+  return { status401: stats.status401, errors: stats.errors, other: stats.other, logouts: stats.logouts.length }
+}
+const noFailures = { status401: 0, errors: [], other: {}, logouts: 0 }
+
+const fallbacks = (stats: TabStats) => stats.events.filter(e => e.type === 'worker-fallback')
+
+describe.skipIf(skip)('the rotation worker (Chromium)', () => {
+  let browser: Browser
+  /** One server (an origin: storage, channel and worker of its own) per transport; they run side by side. */
+  const servers = {} as Record<Transport, { server: AuthServer; origin: string }>
+
+  beforeAll(async () => {
+    const { rotor, tab, rotorWorker } = await buildBundles()
+    for (const transport of transports) {
+      const server = createAuthServer({ accessTokenTtl: AT, refreshTokenTtl: RT })
+      const face = await server.listen({
+        static: {
+          '/tab.html': { type: 'text/html', body: TAB_HTML },
+          '/spy.html': { type: 'text/html', body: SPY_HTML },
+          '/rotor.js': { type: 'text/javascript', body: rotor },
+          '/tab.js': { type: 'text/javascript', body: tab },
+          [WORKER]: { type: 'text/javascript', body: rotorWorker },
+        },
+      })
+      servers[transport] = { server, origin: face.origin }
+    }
+    browser = await chromium.launch({ executablePath: chromiumPath, headless: true, args: [...chromiumArgs] })
+  })
+
+  afterAll(async () => {
+    await browser?.close().catch(() => undefined)
+    await Promise.all(Object.values(servers).map(({ server }) => server.close()))
+  })
+
+  const tabURL = (transport: Transport, worker = WORKER) =>
+    `${servers[transport].origin}/tab.html?transport=${transport}&rotation=timer&worker=${encodeURIComponent(worker)}`
+
+  /** Runs `scenario` for both transports at once, each in a browser context of its own. */
+  async function sideBySide(scenario: (transport: Transport, context: BrowserContext, errors: string[]) => Promise<void>): Promise<void> {
+    const contexts = await Promise.all(transports.map(() => browser.newContext()))
+    try {
+      const results = await Promise.allSettled(
+        transports.map(async (transport, i) => {
+          const errors: string[] = []
+          await scenario(transport, contexts[i]!, errors)
+          expect(errors, `${transport}: uncaught page errors`).toEqual([])
+        }),
+      )
+      for (const result of results) if (result.status === 'rejected') throw result.reason
+    } finally {
+      await Promise.all(contexts.map(context => context.close().catch(() => undefined)))
+    }
+  }
+
+  /** Opens `count` tabs of `context` on `url`, each checked for uncaught errors. */
+  async function open(context: BrowserContext, url: string, count: number, errors: string[]): Promise<Page[]> {
+    const pages = await Promise.all(Array.from({ length: count }, () => context.newPage()))
+    for (const page of pages) {
+      page.on('pageerror', error => errors.push(`${page.url()}: ${error.message}`))
+    }
+    await Promise.all(pages.map(page => page.goto(url)))
+    await Promise.all(pages.map(page => page.waitForFunction(() => window.rotor !== undefined)))
+    return pages
+  }
+
+  /**
+   * A page of the origin that is not the app, listening on the session's channel (its name as
+   * src/core/options.ts derives it from the tab page's scope) and on the election channel.
+   */
+  async function openSpy(context: BrowserContext, transport: Transport): Promise<Page> {
+    const { origin } = servers[transport]
+    const name = `rotor-auth:${transport === 'bearer' ? `${origin}/api` : origin}`
+    const page = await context.newPage()
+    await page.goto(`${origin}/spy.html?channels=${encodeURIComponent(`${name},${name}:leader`)}`)
+    return page
+  }
+
+  const heardBy = (spy: Page) => spy.evaluate(() => (window as unknown as { heard: string[] }).heard)
+
+  /** Logs in from the first tab; every tab is active after. Returns when the login completed. */
+  async function loginAll(pages: Page[]): Promise<number> {
+    expect(await pages[0]!.evaluate(() => window.rotor.login()), 'login').toBe(201)
+    const loggedIn = performance.now()
+    for (const page of pages) await page.waitForFunction(() => window.rotor.session.state.status === 'active', undefined, { timeout: 5_000 })
+    return loggedIn
+  }
+
+  it('cookie and bearer: a page blocked by a 5 s busy loop is rotated meanwhile; its calls after the loop get 200, no 401', () =>
+    sideBySide(async (transport, context, errors) => {
+      const { server } = servers[transport]
+      const [page] = await open(context, tabURL(transport), 1, errors)
+      await loginAll([page!])
+      await sleep(500)
+      const before = { ...server.stats }
+      const generation = await page!.evaluate(() => window.rotor.session.state.generation)
+      const blocked = await page!.evaluate(ms => {
+        const start = performance.now()
+        while (performance.now() - start < ms);
+        return performance.now() - start
+      }, BUSY_MS)
+      const during = server.stats.refreshCalls - before.refreshCalls
+      const status = await page!.evaluate(async () => {
+        const response = await window.rotor.session.fetch('/api/ping')
+        return response.status
+      })
+      const after = await tabReport(page!)
+      const s = server.stats
+      report(
+        `${transport}: main thread blocked ${(blocked / 1000).toFixed(1)} s; refreshes while blocked=${during}; ` +
+          `generation ${generation} → ${after.state.generation}; call after the loop → ${status}; api401=${s.api401 - before.api401}`,
+      )
+      // The worker kept its schedule: one rotation per rotation interval, give or take the edges.
+      expect(during).toBeGreaterThanOrEqual(Math.floor(BUSY_MS / (AT * ROTATE_AT)) - 1)
+      expect(status).toBe(200)
+      expect(s.api401 - before.api401, 'calls the server refused').toBe(0)
+      expect(s.reusedRefused - before.reusedRefused).toBe(0)
+      expect(after.stats.rotations.local).toBe(0)
+      expect(after.state.generation).toBeGreaterThanOrEqual(generation + during)
+    }), 60_000)
+
+  it('cookie and bearer: tabs closed down to one, new ones opened, one reloaded → one rotation owner, 0 reused', () =>
+    sideBySide(async (transport, context, errors) => {
+      const { server } = servers[transport]
+      const before = { ...server.stats }
+      const url = tabURL(transport)
+      const first = await open(context, url, 3, errors)
+      const loggedIn = await loginAll(first)
+      const traffic = (pages: Page[]) => Promise.all(pages.map(page => page.evaluate(ms => window.rotor.startTraffic(ms), TRAFFIC_EVERY_MS)))
+      const stop = async (pages: Page[]) => {
+        await Promise.all(pages.map(page => page.evaluate(() => window.rotor.stopTraffic())))
+        await Promise.all(pages.map(settled))
+        return Promise.all(pages.map(tabReport))
+      }
+      await traffic(first)
+      await sleep(4_000)
+      // Down to one tab: the worker lives on with it.
+      const gone = await stop(first.slice(1))
+      await Promise.all(first.slice(1).map(page => page.close({ runBeforeUnload: true })))
+      await sleep(3_000)
+      const later = await open(context, url, 2, errors)
+      for (const page of later) await page.waitForFunction(() => window.rotor.session.state.status === 'active', undefined, { timeout: 5_000 })
+      await traffic(later)
+      await sleep(2_000)
+      // The remaining first tab reloads while the new ones run.
+      const reloadedBefore = await stop([first[0]!])
+      await first[0]!.reload()
+      await first[0]!.waitForFunction(() => window.rotor?.session.state.status === 'active', undefined, { timeout: 5_000 })
+      await traffic([first[0]!])
+      await sleep(4_000)
+      const live = await stop([first[0]!, ...later])
+      const elapsed = performance.now() - loggedIn
+      const all = [...gone, ...reloadedBefore, ...live]
+      const s = server.stats
+      const refreshes = s.refreshCalls - before.refreshCalls
+      const minimum = minimumRefreshes(elapsed)
+      report(
+        `${transport}: ${(elapsed / 1000).toFixed(1)} s with tabs closed, opened and reloaded; refreshes=${refreshes} (minimum ${minimum}, ` +
+          `ratio ${(refreshes / minimum).toFixed(2)}) reused=${s.reusedRefused - before.reusedRefused}; ` +
+          `generations at the end ${live.map(r => r.state.generation).join('/')}; local rotations ${all.map(r => r.stats.rotations.local).join('/')}; ` +
+          `401s per tab ${all.map(r => r.stats.status401).join('/')}; events of the first: ${JSON.stringify(all[0]!.stats.events.filter(e => e.type !== 'rotate'))}`,
+      )
+      expect(s.reusedRefused - before.reusedRefused).toBe(0)
+      expect(s.refreshRefused - before.refreshRefused).toBe(0)
+      for (const [i, r] of all.entries()) {
+        expect(failures(r.stats), `tab ${i} failures`).toEqual(noFailures)
+        expect(r.stats.rotations.local, `tab ${i} rotated by itself`).toBe(0)
+        expect(fallbacks(r.stats)).toEqual([])
+      }
+      expect(new Set(live.map(r => r.state.generation)).size, 'one generation everywhere').toBe(1)
+      expect(refreshes).toBeLessThanOrEqual(1.2 * minimum)
+    }), 60_000)
+
+  it('cookie and bearer: a worker URL that 404s → worker-fallback in every tab, and the tabs work on their own', () =>
+    sideBySide(async (transport, context, errors) => {
+      const { server } = servers[transport]
+      const before = { ...server.stats }
+      const spy = await openSpy(context, transport)
+      const pages = await open(context, tabURL(transport, '/no-such-worker.js'), 3, errors)
+      for (const page of pages) await page.waitForFunction(() => window.rotor.stats.events.some(e => e.type === 'worker-fallback'), undefined, { timeout: 10_000 })
+      await loginAll(pages)
+      await Promise.all(pages.map(page => page.evaluate(ms => window.rotor.startTraffic(ms), TRAFFIC_EVERY_MS)))
+      await sleep(5_000)
+      await Promise.all(pages.map(page => page.evaluate(() => window.rotor.stopTraffic())))
+      await Promise.all(pages.map(settled))
+      const reports = await Promise.all(pages.map(tabReport))
+      const s = server.stats
+      const heard = await heardBy(spy)
+      const reasons = reports.map(r => fallbacks(r.stats).map(e => (e.type === 'worker-fallback' ? e.reason : '')))
+      report(
+        `${transport}: fallback reasons ${JSON.stringify(reasons)}; refreshes=${s.refreshCalls - before.refreshCalls} ` +
+          `reused=${s.reusedRefused - before.reusedRefused}; local rotations ${reports.map(r => r.stats.rotations.local).join('/')}; channel messages: ${heard.length}`,
+      )
+      for (const [i, r] of reports.entries()) {
+        expect(reasons[i], `tab ${i}`).toHaveLength(1)
+        expect(reasons[i]![0]).toContain('/no-such-worker.js')
+        expect(failures(r.stats), `tab ${i} failures`).toEqual(noFailures)
+      }
+      expect(s.refreshCalls - before.refreshCalls).toBeGreaterThan(0)
+      expect(s.reusedRefused - before.reusedRefused).toBe(0)
+      // Without the worker the tabs coordinate by channel (and the spy hears it: it works).
+      expect(heard.length).toBeGreaterThan(0)
+      expect(reports.reduce((n, r) => n + r.stats.rotations.local, 0)).toBeGreaterThan(0)
+    }), 60_000)
+})

@@ -1,0 +1,186 @@
+/**
+ * The rotation worker's protocol in one Node process: tab sessions (`worker` option) connect
+ * through a SharedWorker stand-in (a MessageChannel per tab) to the real hub of
+ * src/worker/hub.ts, which runs the worker's own session against the reference server on
+ * 127.0.0.1. What the hub sends to the tabs is recorded: the RT must never be in it. The
+ * browser cases (five tabs, a blocked page, a 404) are in test/browser/worker*.test.ts.
+ */
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { createSession, SessionExpiredError, type Session, type SessionOptions } from '../../src/index.js'
+import { createAuthServer, type AuthServer } from '../../src/testing/index.js'
+import { createHub, type Hub } from '../../src/worker/hub.js'
+import { bearerLogin, bearerOptions } from '../helpers/session-env.js'
+
+type Recorded = { name: string; data: unknown }
+
+/**
+ * `new SharedWorker(url, { name })` for Node: one hub per name, one MessageChannel per tab.
+ * `silent` makes the hub's side stop answering (a hung worker thread).
+ */
+function installSharedWorker() {
+  const hubs = new Map<string, Hub>()
+  const sent: Recorded[] = []
+  const ports: MessagePort[] = []
+  let silent = false
+  class SharedWorkerStandIn extends EventTarget {
+    readonly port: MessagePort
+    constructor(url: string | URL, options: { name: string }) {
+      super()
+      if (String(url).includes('missing')) {
+        // As a browser does for a script that is not served: an `error` event, later.
+        setTimeout(() => this.dispatchEvent(new Event('error')), 5)
+      }
+      const { port1, port2 } = new MessageChannel()
+      ports.push(port1, port2)
+      const name = options.name
+      let hub = hubs.get(name)
+      if (!hub) hubs.set(name, (hub = createHub(name)))
+      const post = port2.postMessage.bind(port2)
+      port2.postMessage = (data: unknown) => {
+        sent.push({ name, data })
+        if (!silent) post(data)
+      }
+      if (!String(url).includes('missing')) hub.connect(port2 as never)
+      this.port = port1
+    }
+  }
+  vi.stubGlobal('SharedWorker', SharedWorkerStandIn)
+  return {
+    hubs,
+    sent,
+    hang: () => (silent = true),
+    close: () => {
+      for (const port of ports) port.close()
+      for (const hub of hubs.values()) hub.session?.dispose()
+    },
+  }
+}
+
+describe('the rotation worker (Node, MessageChannel ports)', () => {
+  let server: AuthServer
+  let url = ''
+  let closeServer: () => Promise<void>
+  let worker: ReturnType<typeof installSharedWorker>
+  const sessions: Session[] = []
+
+  beforeEach(async () => {
+    server = createAuthServer({ accessTokenTtl: 60_000, refreshTokenTtl: 600_000 })
+    ;({ url, close: closeServer } = await server.listen())
+    worker = installSharedWorker()
+  })
+
+  afterEach(async () => {
+    for (const session of sessions.splice(0)) session.dispose()
+    worker.close()
+    vi.unstubAllGlobals()
+    await closeServer()
+  })
+
+  function tab(options: Partial<SessionOptions> = {}): Session {
+    const session = createSession({ ...bearerOptions(url), crossTab: { name: 'app' }, worker: `${url}/rotor-worker.js`, rotation: 'request', ...options } as SessionOptions)
+    sessions.push(session)
+    return session
+  }
+
+  const fallbacks = (session: Session) => {
+    const reasons: string[] = []
+    session.on('worker-fallback', ({ reason }) => reasons.push(reason))
+    return reasons
+  }
+
+  /** Every RT the hub ever sent to a tab (there must be none). */
+  const refreshTokensSent = () => JSON.stringify(worker.sent.map(s => s.data)).match(/"refreshToken":"[^"]+"/g) ?? []
+
+  it('two tabs share one session; a rotation asked by either is done once, by the worker, and no RT reaches a tab', async () => {
+    const a = tab()
+    const b = tab()
+    const fell = [...fallbacks(a), ...fallbacks(b)]
+    await a.start(await bearerLogin(url))
+    await vi.waitFor(() => expect(b.state.status).toBe('active'))
+    await Promise.all([a.rotate(), b.rotate(), b.rotate()])
+    expect(server.stats.refreshCalls).toBe(1)
+    expect(a.state.generation).toBe(2)
+    await vi.waitFor(() => expect(b.state.generation).toBe(2))
+    const answer = await b.fetch(`${url}/api/ping`)
+    expect(answer.status).toBe(200)
+    expect(server.stats.api401).toBe(0)
+    expect(refreshTokensSent()).toEqual([])
+    expect(worker.hubs.get('rotor-auth:app')?.tabs).toBe(2)
+    expect(fell).toEqual([])
+  })
+
+  it('logout from a tab: the worker calls the server with the RT it holds; every tab ends', async () => {
+    const a = tab()
+    const b = tab()
+    await a.start(await bearerLogin(url))
+    await a.rotate()
+    await vi.waitFor(() => expect(b.state.generation).toBe(2))
+    await b.logout()
+    expect(server.stats.logouts).toBe(1)
+    await vi.waitFor(() => expect(a.state.status).toBe('signed-out'))
+    // The family is revoked: the worker's RT is refused now.
+    expect(server.stats.refreshCalls).toBe(1)
+  })
+
+  it("a refused RT: the worker asks a tab to run the app's reauthenticate, and the session goes on", async () => {
+    const login = vi.fn(async () => bearerLogin(url))
+    const a = tab({ reauthenticate: login })
+    const b = tab()
+    await a.start(await bearerLogin(url))
+    await vi.waitFor(() => expect(b.state.status).toBe('active'))
+    server.fault('refresh', { status: 401 })
+    await b.rotate().catch(() => undefined)
+    await vi.waitFor(() => expect(login).toHaveBeenCalledTimes(1))
+    await vi.waitFor(() => expect(b.state.status).toBe('active'))
+    expect((await b.fetch(`${url}/api/ping`)).status).toBe(200)
+    expect(server.stats.logins).toBe(2)
+    expect(refreshTokensSent()).toEqual([])
+  })
+
+  it('a tab with other options is refused by the running worker and falls back, saying why', async () => {
+    const a = tab()
+    const b = tab({ rotateAt: 0.5 })
+    const reasons = fallbacks(b)
+    await a.start(await bearerLogin(url))
+    await vi.waitFor(() => expect(reasons).toHaveLength(1))
+    expect(reasons[0]).toMatch(/other options/)
+  })
+
+  it('a script that is not served: worker-fallback, and the session works on its own', async () => {
+    const a = tab({ worker: `${url}/missing-worker.js` })
+    const reasons = fallbacks(a)
+    await a.start(await bearerLogin(url))
+    await a.rotate()
+    expect(reasons).toEqual([expect.stringContaining('missing-worker.js')])
+    expect(server.stats.refreshCalls).toBe(1)
+    expect((await a.fetch(`${url}/api/ping`)).status).toBe(200)
+  })
+
+  it('a worker that stops answering mid-session: the tab falls back, and the rotation it waited for settles', async () => {
+    const login = vi.fn(async () => bearerLogin(url))
+    const a = tab({ reauthenticate: login })
+    const reasons = fallbacks(a)
+    await a.start(await bearerLogin(url))
+    await a.rotate()
+    worker.hang()
+    // The RT stayed in the worker: the page re-authenticates (its hook) instead of presenting a spent one.
+    const rotation = a.rotate().then(
+      () => 'rotated',
+      (error: unknown) => (error instanceof SessionExpiredError ? 'ended' : String(error)),
+    )
+    await vi.waitFor(() => expect(reasons).toEqual([expect.stringMatching(/stopped answering/)]), { timeout: 8_000 })
+    expect(await rotation).toBe('rotated')
+    expect(server.stats.reusedRefused).toBe(0)
+    expect((await a.fetch(`${url}/api/ping`)).status).toBe(200)
+  }, 15_000)
+
+  it('options the worker cannot go with are refused up front, each named', () => {
+    const base = { ...bearerOptions(url), crossTab: { name: 'x' }, worker: '/w.js' }
+    expect(() => createSession({ ...base, worker: 42 } as never)).toThrow(/option `worker` must be the URL of rotor-auth\/worker or false, got 42/)
+    expect(() => createSession({ ...base, refresh: async () => ({}) })).toThrow(/`worker` cannot go with refresh: a function/)
+    expect(() => createSession({ ...base, crossTab: false })).toThrow(/`worker` cannot go with crossTab: false/)
+    expect(() => createSession({ ...base, persist: true })).toThrow(/`worker` cannot go with persist: true/)
+    const coordinator = { read() {}, write() {}, lock: (fn: () => Promise<unknown>) => fn(), post() {}, subscribe: () => () => {}, isLeader: () => true, hasPeers: () => false, close() {} }
+    expect(() => createSession({ ...base, coordinator } as never)).toThrow(/`worker` cannot go with coordinator/)
+  })
+})

@@ -137,6 +137,17 @@ describe('the rotation worker (Node, MessageChannel ports)', () => {
     expect(refreshTokensSent()).toEqual([])
   })
 
+  it('the idle logout of a tab goes through the worker: one server logout, every tab ends idle', async () => {
+    const a = tab({ idle: { timeout: 300, activityEvents: [] } })
+    const b = tab({ idle: { timeout: 300, activityEvents: [] } })
+    const reasons: string[] = []
+    for (const s of [a, b]) s.on('logout', ({ reason }) => reasons.push(reason))
+    await a.start(await bearerLogin(url))
+    await vi.waitFor(() => expect(reasons).toEqual(['idle', 'idle']), { timeout: 3_000 })
+    expect(server.stats.logouts).toBe(1)
+    expect(refreshTokensSent()).toEqual([])
+  })
+
   it('a tab with other options is refused by the running worker and falls back, saying why', async () => {
     const a = tab()
     const b = tab({ rotateAt: 0.5 })

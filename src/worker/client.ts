@@ -161,8 +161,11 @@ export function connectWorker(o: ConnectOptions): Promise<WorkerCoordinator> {
     if (cache) hello.stored = cache
     send(hello)
 
-    // A tab going away lets go of the worker's locks at once (a crashed one's lapse).
-    const onPageHide = () => send({ w: 'bye' })
+    // A tab going away lets go of the worker's locks at once (a crashed one's lapse). One
+    // kept in the back/forward cache may come back: it stays connected.
+    const onPageHide = (event: Event) => {
+      if (!(event as Event & { persisted?: boolean }).persisted) send({ w: 'bye' })
+    }
     globalThis.addEventListener?.('pagehide', onPageHide)
 
     /** Resolves when `condition()` holds (checked whenever the worker speaks) or after `ms`. */

@@ -132,6 +132,12 @@ export type RunOptions = {
    * Without it those commands are skipped while a refresh is in flight.
    */
   strict?: boolean
+  /**
+   * The sessions' refreshTimeout (default 100 ms, which keeps the property fast). A tab closed
+   * mid-refresh waits this long for the answer: on a loaded machine 100 ms can pass before
+   * the local server answers, and the tab then rightly gives up (dispose is bounded).
+   */
+  refreshTimeout?: number
 }
 
 /** Runs one schedule; never throws for an invariant, returns the violations instead. */
@@ -256,8 +262,8 @@ export async function runSchedule(schedule: Schedule, options: RunOptions = {}):
       crossTab: { name },
       rotation: schedule.rotation,
       now: clock.now,
-      refreshTimeout: 100,
-      queueTimeout: 300,
+      refreshTimeout: options.refreshTimeout ?? 100,
+      queueTimeout: Math.max(300, 3 * (options.refreshTimeout ?? 100)),
       refreshRetries: 1,
       ...(schedule.reauth
         ? {

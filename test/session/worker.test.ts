@@ -26,6 +26,8 @@ function installSharedWorker() {
     readonly port: MessagePort
     constructor(url: string | URL, options: { name: string }) {
       super()
+      // As a browser does when the page's CSP has no `worker-src` that allows the script.
+      if (String(url).includes('blocked')) throw new DOMException(`Refused to create a worker from '${String(url)}'`, 'SecurityError')
       if (String(url).includes('missing')) {
         // As a browser does for a script that is not served: an `error` event, later.
         setTimeout(() => this.dispatchEvent(new Event('error')), 5)
@@ -165,6 +167,15 @@ describe('the rotation worker (Node, MessageChannel ports)', () => {
     expect(reasons).toEqual([expect.stringContaining('missing-worker.js')])
     expect(server.stats.refreshCalls).toBe(1)
     expect((await a.fetch(`${url}/api/ping`)).status).toBe(200)
+  })
+
+  it('a CSP that forbids the worker: worker-fallback naming the refusal, and the session works on its own', async () => {
+    const a = tab({ worker: `${url}/blocked-worker.js` })
+    const reasons = fallbacks(a)
+    await a.start(await bearerLogin(url))
+    await a.rotate()
+    expect(reasons).toEqual([expect.stringMatching(/could not be started \(Refused to create a worker/)])
+    expect(server.stats.refreshCalls).toBe(1)
   })
 
   it('a worker that stops answering mid-session: the tab falls back, and the rotation it waited for settles', async () => {

@@ -105,10 +105,14 @@ export function connectWorker(o: ConnectOptions): Promise<WorkerCoordinator> {
       o.store?.write(snapshot)
     }
 
+    /** The app's hook, run here for the worker; aborted if this tab is disposed first (the worker then asks another). */
+    const reauthenticating = new Set<AbortController>()
     async function reauthenticate(id: number): Promise<void> {
       let grant: ReauthGrant | undefined
+      const controller = new AbortController()
+      reauthenticating.add(controller)
       try {
-        const result = await o.reauthenticate?.({ signal: new AbortController().signal })
+        const result = await o.reauthenticate?.({ signal: controller.signal })
         if (result) {
           const tokens = await tokensFrom(result, o.now)
           grant = { accessTokenExpiration: tokens.accessExpiresAt }
@@ -118,6 +122,8 @@ export function connectWorker(o: ConnectOptions): Promise<WorkerCoordinator> {
         }
       } catch {
         grant = undefined
+      } finally {
+        reauthenticating.delete(controller)
       }
       send(grant ? { w: 'reauthenticated', id, grant } : { w: 'reauthenticated', id })
     }
@@ -244,6 +250,7 @@ export function connectWorker(o: ConnectOptions): Promise<WorkerCoordinator> {
         if (closed) return
         send({ w: 'bye' })
         closed = true
+        for (const controller of reauthenticating) controller.abort(new Error('rotor-auth: the session was disposed'))
         clearTimeout(connecting)
         clearTimeout(probing)
         for (const { reject: r } of [...pending.values()]) r(new Error('rotor-auth: the session was disposed'))

@@ -24,8 +24,8 @@ type Tab = {
   reauthenticates: boolean
   /** Locks this tab holds (or waits for): id → release. */
   locks: Map<number, { release: () => void; lease: ReturnType<typeof setTimeout> | undefined }>
-  /** `reauthenticate` requests sent to this tab: id → answer. */
-  reauths: Map<number, (grant: ReauthGrant | undefined) => void>
+  /** `reauthenticate` requests sent to this tab: id → answer (`gone`: the tab left first). */
+  reauths: Map<number, (answer: ReauthGrant | undefined | 'gone') => void>
 }
 
 export type Hub = {
@@ -90,18 +90,25 @@ export function createHub(name: string): Hub {
     close: () => undefined,
   }
 
-  /** The worker session's `reauthenticate`: the newest tab that has the app's hook runs it. */
+  /**
+   * The worker session's `reauthenticate`: the newest tab that has the app's hook runs it. A
+   * tab that goes away meanwhile hands the job to the next one; with none left, the session ends.
+   */
   function reauthenticate({ signal }: { signal: AbortSignal }): Promise<Grant | undefined> {
     return new Promise(resolve => {
-      const tab = [...tabs].reverse().find(t => t.reauthenticates)
-      if (!tab) return resolve(undefined)
-      const id = nextRequest++
-      tab.reauths.set(id, grant => {
-        tab.reauths.delete(id)
-        resolve(grant)
-      })
+      const ask = (): void => {
+        const tab = [...tabs].reverse().find(t => t.reauthenticates)
+        if (!tab || signal.aborted) return resolve(undefined)
+        const id = nextRequest++
+        tab.reauths.set(id, answer => {
+          tab.reauths.delete(id)
+          if (answer === 'gone') ask()
+          else resolve(answer)
+        })
+        tab.port.postMessage({ w: 'reauthenticate', id })
+      }
       signal.addEventListener('abort', () => resolve(undefined), { once: true })
-      tab.port.postMessage({ w: 'reauthenticate', id })
+      ask()
     })
   }
 
@@ -135,7 +142,7 @@ export function createHub(name: string): Hub {
     if (!tabs.delete(tab)) return
     for (const { release } of tab.locks.values()) release()
     tab.locks.clear()
-    for (const answer of [...tab.reauths.values()]) answer(undefined)
+    for (const answer of [...tab.reauths.values()]) answer('gone')
     tab.port.close()
   }
 

@@ -139,6 +139,28 @@ describe('the rotation worker (Node, MessageChannel ports)', () => {
     expect(refreshTokensSent()).toEqual([])
   })
 
+  it('the tab asked to re-authenticate is closed mid-login: its hook is aborted, and the next tab with the hook takes it over', async () => {
+    const second = vi.fn(async () => bearerLogin(url))
+    let aborted = false
+    const b = tab({ reauthenticate: second })
+    // The newest tab is asked first: this one, whose login form is never filled in.
+    const a = tab({
+      reauthenticate: ({ signal }) =>
+        new Promise((_, reject) => signal.addEventListener('abort', () => ((aborted = true), reject(signal.reason)), { once: true })),
+    })
+    await a.start(await bearerLogin(url))
+    await vi.waitFor(() => expect(b.state.status).toBe('active'))
+    server.fault('refresh', { status: 401 })
+    void b.rotate().catch(() => undefined)
+    await vi.waitFor(() => expect(b.state.rotating || b.state.generation > 1).toBe(true))
+    await new Promise(resolve => setTimeout(resolve, 100))
+    a.dispose()
+    await vi.waitFor(() => expect(second).toHaveBeenCalledTimes(1))
+    expect(aborted).toBe(true)
+    await vi.waitFor(() => expect(b.state.status).toBe('active'))
+    expect((await b.fetch(`${url}/api/ping`)).status).toBe(200)
+  })
+
   it('the idle logout of a tab goes through the worker: one server logout, every tab ends idle', async () => {
     const a = tab({ idle: { timeout: 300, activityEvents: [] } })
     const b = tab({ idle: { timeout: 300, activityEvents: [] } })

@@ -6,7 +6,9 @@
  *    and the calls after the loop go out with the new AT (no 401);
  *  - tabs closed down to one, new tabs opened and one reloaded: still one rotation owner;
  *  - a worker URL that 404s: every tab emits `worker-fallback` and works on its own (and a
- *    page listening on the session's channel hears them: the listener works).
+ *    page listening on the session's channel hears them: the listener works);
+ *  - the pages on a plain-http host name (no Web Locks, as intranet FOLIO): the worker still
+ *    rotates alone.
  * The five-tab, 15 s run is in worker-engines.test.ts, for Chromium, Firefox and WebKit.
  * Figures are printed with `[worker]`.
  */
@@ -28,6 +30,7 @@ const TRAFFIC_EVERY_MS = 200
 const RUN_MS = 15_000
 const BUSY_MS = 5_000
 const WORKER = '/rotor-worker.js'
+const ALIAS = 'folio.internal'
 
 const TAB_HTML = `<!doctype html>
 <meta charset="utf-8">
@@ -81,7 +84,7 @@ const fallbacks = (stats: TabStats) => stats.events.filter(e => e.type === 'work
 describe.skipIf(skip)('the rotation worker (Chromium)', () => {
   let browser: Browser
   /** One server (an origin: storage, channel and worker of its own) per transport; they run side by side. */
-  const servers = {} as Record<Transport, { server: AuthServer; origin: string }>
+  const servers = {} as Record<Transport, { server: AuthServer; origin: string; port: number }>
 
   beforeAll(async () => {
     const { rotor, tab, rotorWorker } = await buildBundles()
@@ -96,9 +99,11 @@ describe.skipIf(skip)('the rotation worker (Chromium)', () => {
           [WORKER]: { type: 'text/javascript', body: rotorWorker },
         },
       })
-      servers[transport] = { server, origin: face.origin }
+      servers[transport] = { server, origin: face.origin, port: face.port }
     }
-    browser = await chromium.launch({ executablePath: chromiumPath, headless: true, args: [...chromiumArgs] })
+    // folio.internal: the same servers on a plain-http host name, as intranet FOLIO is served
+    // (not a secure context: no Web Locks in the pages or in the worker).
+    browser = await chromium.launch({ executablePath: chromiumPath, headless: true, args: [...chromiumArgs, `--host-resolver-rules=MAP ${ALIAS} 127.0.0.1`] })
   })
 
   afterAll(async () => {
@@ -106,8 +111,8 @@ describe.skipIf(skip)('the rotation worker (Chromium)', () => {
     await Promise.all(Object.values(servers).map(({ server }) => server.close()))
   })
 
-  const tabURL = (transport: Transport, worker = WORKER) =>
-    `${servers[transport].origin}/tab.html?transport=${transport}&rotation=timer&worker=${encodeURIComponent(worker)}`
+  const tabURL = (transport: Transport, worker = WORKER, origin = servers[transport].origin) =>
+    `${origin}/tab.html?transport=${transport}&rotation=timer&worker=${encodeURIComponent(worker)}`
 
   /** Runs `scenario` for both transports at once, each in a browser context of its own. */
   async function sideBySide(scenario: (transport: Transport, context: BrowserContext, errors: string[]) => Promise<void>): Promise<void> {
@@ -274,5 +279,38 @@ describe.skipIf(skip)('the rotation worker (Chromium)', () => {
       // Without the worker the tabs coordinate by channel (and the spy hears it: it works).
       expect(heard.length).toBeGreaterThan(0)
       expect(reports.reduce((n, r) => n + r.stats.rotations.local, 0)).toBeGreaterThan(0)
+    }), 60_000)
+
+  it('cookie and bearer on a plain-http origin (no Web Locks anywhere): three tabs for 8 s, the worker alone rotates, 0 reused', () =>
+    sideBySide(async (transport, context, errors) => {
+      const { server, port } = servers[transport]
+      const before = { ...server.stats }
+      const pages = await open(context, tabURL(transport, WORKER, `http://${ALIAS}:${port}`), 3, errors)
+      for (const page of pages) {
+        expect(await page.evaluate(() => ({ secure: isSecureContext, locks: 'locks' in navigator }))).toEqual({ secure: false, locks: false })
+      }
+      const loggedIn = await loginAll(pages)
+      await Promise.all(pages.map(page => page.evaluate(ms => window.rotor.startTraffic(ms), TRAFFIC_EVERY_MS)))
+      await sleep(8_000)
+      await Promise.all(pages.map(page => page.evaluate(() => window.rotor.stopTraffic())))
+      await Promise.all(pages.map(settled))
+      const elapsed = performance.now() - loggedIn
+      const reports = await Promise.all(pages.map(tabReport))
+      const s = server.stats
+      const refreshes = s.refreshCalls - before.refreshCalls
+      const minimum = minimumRefreshes(elapsed)
+      report(
+        `${transport}, http://${ALIAS}: refreshes=${refreshes} (minimum ${minimum}) reused=${s.reusedRefused - before.reusedRefused}; ` +
+          `local rotations ${reports.map(r => r.stats.rotations.local).join('/')}; fallbacks ${reports.map(r => fallbacks(r.stats).length).join('/')}; ` +
+          `401s ${reports.map(r => r.stats.status401).join('/')} (server api401 ${s.api401 - before.api401}); slowest ${Math.max(...reports.map(r => r.stats.slowestMs)).toFixed(0)} ms`,
+      )
+      expect(s.reusedRefused - before.reusedRefused).toBe(0)
+      for (const [i, r] of reports.entries()) {
+        expect(failures(r.stats), `${transport} tab ${i} failures`).toEqual(noFailures)
+        expect(fallbacks(r.stats), `tab ${i} fell back`).toEqual([])
+        expect(r.stats.rotations.local, `tab ${i} rotated by itself`).toBe(0)
+      }
+      expect(refreshes).toBeGreaterThanOrEqual(minimum - 1)
+      expect(refreshes).toBeLessThanOrEqual(1.2 * minimum)
     }), 60_000)
 })

@@ -2,7 +2,8 @@
  * `npm run demo:browser`: the reference auth server and a live page of the session
  * (examples/browser/) on one origin. Open the page in several tabs: sign in once and every
  * tab joins; the access and refresh tokens count down and rotate, and each tab shows which
- * tab rotated. The terminal prints what the server saw every few seconds.
+ * tab rotated. Add `?worker` to the address and one rotation worker (a SharedWorker) rotates
+ * for every tab instead. The terminal prints what the server saw every few seconds.
  *
  *   npm run demo:browser -- --at 5 --rt 60 --port 8080
  *
@@ -11,7 +12,7 @@
 import { parseArgs } from 'node:util'
 import type { AuthServer, AuthServerStats } from '../src/testing/index.js'
 import { runIfMain } from './lib/cli.js'
-import { serveApp } from './lib/serve-app.js'
+import { bundle, serveApp } from './lib/serve-app.js'
 
 const USAGE = `Usage: npm run demo:browser -- [options]
 
@@ -67,10 +68,13 @@ function checkOptions(options: DemoOptions): Required<DemoOptions> {
 /** Starts the reference server serving the page, its script (it imports the library from ../../src) and its stylesheet. */
 export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
   const { at, rt, port } = checkOptions(options)
+  // The rotation worker's script, for the page opened with `?worker`.
+  const worker = await bundle(new URL('../src/worker/main.ts', import.meta.url))
   return serveApp({
     dir: new URL('./browser/', import.meta.url),
     entry: 'app.ts',
     esbuild: { sourcemap: 'inline' },
+    files: { '/rotor-worker.js': { type: 'text/javascript', body: worker } },
     page: html => html.replace('%TTL%', `${at * 1000},${rt * 1000}`),
     at,
     rt,
@@ -162,6 +166,7 @@ async function main(): Promise<number> {
   console.log(
     `Rotor live session: reference server with a ${lifetime(cfg.at)} access token and a ${lifetime(cfg.rt)} refresh token.\n` +
       `open ${demo.url} in several tabs (sign in as diku_admin / admin)\n` +
+      `or ${demo.url}?worker to have one rotation worker rotate for every tab\n` +
       `Server counters below every ${STATS_EVERY_MS / 1000} s when they change; Ctrl-C to stop.`,
   )
 

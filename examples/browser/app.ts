@@ -28,11 +28,15 @@ const configuredTtl = (() => {
   return { at: at && at > 0 ? at : undefined, rt: rt && rt > 0 ? rt : undefined }
 })()
 
+/** `?worker`: the rotation worker (served by the demo at /rotor-worker.js) rotates for every tab. */
+const WITH_WORKER = new URLSearchParams(location.search).has('worker')
+
 const session = createSession({
   scope: location.origin,
   headers: { 'X-Okapi-Tenant': TENANT },
   rotation: 'timer',
   idle: IDLE,
+  ...(WITH_WORKER ? { worker: '/rotor-worker.js' } : {}),
 })
 
 // ---------------------------------------------------------------- DOM helpers
@@ -233,6 +237,13 @@ session.on('change', state => {
   renderTabs()
 })
 
+/** With `?worker`, until the session says it fell back: then the tabs rotate among themselves again. */
+let workerRotates = WITH_WORKER
+session.on('worker-fallback', ({ reason }) => {
+  workerRotates = false
+  log('note', `the rotation worker is not used: ${reason}`)
+})
+
 session.on('rotate', ({ state, origin }) => {
   const { generation } = state
   lastRotation = { generation, origin, at: Date.now() }
@@ -242,7 +253,7 @@ session.on('rotate', ({ state, origin }) => {
     post({ type: 'rotated', tab: tabName, generation })
     by.textContent = `by ${tabName} (this tab)`
   } else {
-    const known = rotatedBy.get(generation)
+    const known = rotatedBy.get(generation) ?? (workerRotates ? 'the rotation worker' : undefined)
     by.textContent = known ? `by ${known}` : 'by another tab'
     if (!known) pendingAttribution.set(generation, by)
   }
@@ -468,7 +479,7 @@ function render(): void {
   el.generation.textContent = String(s.generation)
 
   if (lastRotation) {
-    const by = rotatedBy.get(lastRotation.generation) ?? 'another tab'
+    const by = rotatedBy.get(lastRotation.generation) ?? (workerRotates ? 'the rotation worker' : 'another tab')
     const who = lastRotation.origin === 'local' ? `${tabName} (this tab)` : by
     el.lastRotation.replaceChildren(
       originBadge(lastRotation.origin),

@@ -12,6 +12,8 @@ export type ServeAppOptions = {
   esbuild?: BuildOptions
   /** Fills the page's placeholders (the settings the page reads). */
   page(html: string): string
+  /** More files to serve, by path (the rotation worker's script). */
+  files?: Record<string, { type: string; body: string }>
   /** Token lifetimes, seconds; port on 127.0.0.1 (0: any free one). */
   at: number
   rt: number
@@ -20,8 +22,8 @@ export type ServeAppOptions = {
 
 export type ServedApp = { url: string; server: AuthServer; close(): Promise<void> }
 
-async function bundle(options: ServeAppOptions): Promise<string> {
-  const entry = new URL(options.entry, options.dir)
+/** A browser IIFE bundle of `entry` (a path or file URL). */
+export async function bundle(entry: URL, esbuild?: BuildOptions): Promise<string> {
   const result = await build({
     entryPoints: [entry.pathname],
     bundle: true,
@@ -30,7 +32,7 @@ async function bundle(options: ServeAppOptions): Promise<string> {
     target: 'es2022',
     write: false,
     logLevel: 'silent',
-    ...options.esbuild,
+    ...esbuild,
   })
   const out = result.outputFiles?.[0]
   if (!out) throw new Error(`esbuild produced nothing for ${entry.pathname}`)
@@ -39,7 +41,7 @@ async function bundle(options: ServeAppOptions): Promise<string> {
 
 export async function serveApp(options: ServeAppOptions): Promise<ServedApp> {
   const [app, html, css] = await Promise.all([
-    bundle(options),
+    bundle(new URL(options.entry, options.dir), options.esbuild),
     readFile(new URL('index.html', options.dir), 'utf8'),
     readFile(new URL('style.css', options.dir), 'utf8'),
   ])
@@ -52,6 +54,7 @@ export async function serveApp(options: ServeAppOptions): Promise<ServedApp> {
       '/index.html': { type: 'text/html', body: page },
       '/app.js': { type: 'text/javascript', body: app },
       '/style.css': { type: 'text/css', body: css },
+      ...options.files,
     },
   })
   return { url: `${face.origin}/`, server, close: face.close }

@@ -40,10 +40,10 @@ describe.skipIf(skip)('demo:browser page in two Chromium tabs', () => {
     await demo?.close()
   })
 
-  async function openTab(): Promise<Page> {
+  async function openTab(query = ''): Promise<Page> {
     const page = await context.newPage()
     page.on('pageerror', (error) => pageErrors.push(error.message))
-    await page.goto(demo.url)
+    await page.goto(`${demo.url}${query}`)
     await page.waitForFunction(() => window.demo !== undefined)
     return page
   }
@@ -105,6 +105,27 @@ describe.skipIf(skip)('demo:browser page in two Chromium tabs', () => {
     expect(await logout.innerText()).toContain('the user logged out')
     expect(demo.server.stats.logouts).toBe(1)
     expect(demo.server.stats.reusedRefused).toBe(0)
+    expect(pageErrors).toEqual([])
+  })
+
+  it('?worker: "Rotate now" in a tab is done by the rotation worker, and both tabs say so', async () => {
+    const before = { ...demo.server.stats }
+    const [tab1, tab2] = [await openTab('?worker'), await openTab('?worker')]
+    await tab1.getByRole('button', { name: 'Sign in' }).click()
+    await expect.poll(() => text(tab2, '#status')).toBe('active')
+    await tab2.getByRole('button', { name: 'Rotate now' }).click()
+    for (const tab of [tab1, tab2]) {
+      const rotations = tab.locator('#log li[data-kind="rotate"]')
+      await expect.poll(() => rotations.count()).toBe(1)
+      // Neither tab refreshed: the worker did, and each tab's log says so.
+      expect(await rotations.first().getAttribute('data-origin')).toBe('remote')
+      await expect.poll(() => rotations.first().innerText()).toContain('by the rotation worker')
+    }
+    expect(demo.server.stats.refreshCalls - before.refreshCalls).toBe(1)
+    expect(demo.server.stats.reusedRefused - before.reusedRefused).toBe(0)
+    await tab1.getByRole('button', { name: 'Log out' }).click()
+    await expect.poll(() => text(tab2, '#status')).toBe('signed-out')
+    expect(demo.server.stats.logouts - before.logouts).toBe(1)
     expect(pageErrors).toEqual([])
   })
 })

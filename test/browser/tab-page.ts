@@ -21,6 +21,8 @@ export type TabEvent =
   | { type: 'idle-warning'; logoutAt: number; at: number }
   | { type: 'rotate-error'; willRetry: boolean; error: string; at: number }
   | { type: 'worker-fallback'; reason: string; at: number }
+  /** A call answered 401 (after Rotor's one replay): the state when it was sent and when it came back. */
+  | { type: 'status401'; sent: { generation: number; accessExpiresAt: number | null; at: number }; generation: number; accessExpiresAt: number | null; at: number }
 
 export type TabStats = {
   /** API calls sent by startTraffic and answered. */
@@ -109,12 +111,17 @@ let traffic: ReturnType<typeof setInterval> | undefined
 
 function ping(): void {
   const started = now()
+  const sent = { generation: session.state.generation, accessExpiresAt: session.state.accessExpiresAt, at: started }
   stats.sent += 1
   session.fetch('/api/ping').then(
     response => {
       stats.slowestMs = Math.max(stats.slowestMs, now() - started)
       if (response.status === 200) stats.ok += 1
-      else if (response.status === 401) stats.status401 += 1
+      else if (response.status === 401) {
+        stats.status401 += 1
+        const { generation, accessExpiresAt } = session.state
+        stats.events.push({ type: 'status401', sent, generation, accessExpiresAt, at: now() })
+      }
       else stats.other[response.status] = (stats.other[response.status] ?? 0) + 1
       void response.body?.cancel()
     },

@@ -13,6 +13,7 @@ import type { SessionState } from '../../src/index.js'
 import { createAuthServer, type AuthServer } from '../../src/testing/index.js'
 import { ENGINES, engineSkipReason, launchEngine, PAGE_ERROR_CATCHER, type Engine, type Tab } from './engines'
 import { buildBundles, sleep, type TabStats } from './harness'
+import { allSettled, failures, fallbacks, minimumRefreshes, noFailures, spyHTML, spyURL, tabHTML } from './worker-pages'
 
 const AT = 2_000
 const RT = 120_000
@@ -23,46 +24,11 @@ const TRAFFIC_EVERY_MS = 200
 const RUN_MS = 15_000
 const WORKER = '/rotor-worker.js'
 
-const TAB_HTML = `<!doctype html>
-<meta charset="utf-8">
-<title>rotor-auth tab</title>
-${PAGE_ERROR_CATCHER}
-<script src="/rotor.js"></script>
-<script src="/tab.js"></script>
-`
-
-/** A page of the origin that is not the app: it listens on the channels it is told to. */
-const SPY_HTML = `<!doctype html>
-<meta charset="utf-8">
-${PAGE_ERROR_CATCHER}
-<script>
-  window.heard = []
-  for (const name of (new URLSearchParams(location.search).get('channels') || '').split(',')) {
-    new BroadcastChannel(name).onmessage = e => window.heard.push(JSON.stringify(e.data))
-  }
-</script>
-`
-
-type Transport = 'cookie' | 'bearer'
-
 function report(line: string): void {
   console.log(`[worker-engines] ${line}`)
 }
 
-/** The fewest refreshes that keep every call on a live AT over `elapsed` ms in timer mode. */
-const minimumRefreshes = (elapsed: number) => Math.max(1, Math.floor(elapsed / (AT * ROTATE_AT)))
-
 const tabReport = (tab: Tab) => tab.evaluate(() => ({ state: window.rotor.session.state, stats: window.rotor.stats })) as Promise<{ state: SessionState; stats: TabStats }>
-
-function settled(tab: Tab) {
-  return tab.waitFor(
-    () => {
-      const s = window.rotor.stats
-      return s.sent === s.ok + s.status401 + s.errors.length + Object.values(s.other).reduce((a, b) => a + b, 0)
-    },
-    { timeout: 10_000, message: 'every API call settled' },
-  )
-}
 
 describe.each(ENGINES.map(name => ({ name })))('the rotation worker in $name', ({ name }) => {
   const skipReason = engineSkipReason(name)
@@ -82,23 +48,21 @@ describe.each(ENGINES.map(name => ({ name })))('the rotation worker in $name', (
   })
 
   /** One transport's run on a server (an origin) of its own; returns what it measured. */
-  async function fiveTabs(transport: Transport) {
+  async function fiveTabs(transport: 'cookie' | 'bearer') {
     const server: AuthServer = createAuthServer({ accessTokenTtl: AT, refreshTokenTtl: RT })
     const tabs: Tab[] = []
     try {
       const face = await server.listen({
         static: {
-          '/tab.html': { type: 'text/html', body: TAB_HTML },
-          '/spy.html': { type: 'text/html', body: SPY_HTML },
+          '/tab.html': { type: 'text/html', body: tabHTML(PAGE_ERROR_CATCHER) },
+          '/spy.html': { type: 'text/html', body: spyHTML(PAGE_ERROR_CATCHER) },
           '/rotor.js': { type: 'text/javascript', body: bundles.rotor },
           '/tab.js': { type: 'text/javascript', body: bundles.tab },
           [WORKER]: { type: 'text/javascript', body: bundles.rotorWorker },
         },
       })
       const origin = face.origin
-      // The session's channel (src/core/options.ts names it after the tab page's scope) and the election's.
-      const channel = `rotor-auth:${transport === 'bearer' ? `${origin}/api` : origin}`
-      const spy = await engine!.newTab(`${origin}/spy.html?channels=${encodeURIComponent(`${channel},${channel}:leader`)}`)
+      const spy = await engine!.newTab(spyURL(origin, transport))
       tabs.push(spy)
       const url = `${origin}/tab.html?transport=${transport}&rotation=timer&worker=${encodeURIComponent(WORKER)}`
       for (let i = 0; i < TABS; i++) tabs.push(await engine!.newTab(url))
@@ -110,7 +74,7 @@ describe.each(ENGINES.map(name => ({ name })))('the rotation worker in $name', (
       await Promise.all(pages.map(tab => tab.evaluate((ms: number) => window.rotor.startTraffic(ms), TRAFFIC_EVERY_MS)))
       await sleep(RUN_MS)
       await Promise.all(pages.map(tab => tab.evaluate(() => window.rotor.stopTraffic())))
-      await Promise.all(pages.map(settled))
+      await Promise.all(pages.map(tab => tab.waitFor(allSettled, { timeout: 10_000, message: 'every API call settled' })))
       const elapsed = performance.now() - loggedIn
       const reports = await Promise.all(pages.map(tabReport))
       const heard = (await spy.evaluate(() => (window as unknown as { heard: string[] }).heard)) as string[]
@@ -129,7 +93,7 @@ describe.each(ENGINES.map(name => ({ name })))('the rotation worker in $name', (
     async () => {
       const runs = await Promise.all((['cookie', 'bearer'] as const).map(fiveTabs))
       for (const { transport, elapsed, reports, heard, errors, stats: s } of runs) {
-        const minimum = minimumRefreshes(elapsed)
+        const minimum = minimumRefreshes(elapsed, AT, ROTATE_AT)
         report(
           `${name}, ${transport}: ${(elapsed / 1000).toFixed(1)} s, ${reports.reduce((n, r) => n + r.stats.sent, 0)} calls; ` +
             `refreshes=${s.refreshCalls} (minimum ${minimum}, ratio ${(s.refreshCalls / minimum).toFixed(2)}) reused=${s.reusedRefused} ` +
@@ -139,13 +103,12 @@ describe.each(ENGINES.map(name => ({ name })))('the rotation worker in $name', (
         )
       }
       for (const { transport, elapsed, reports, heard, errors, stats: s } of runs) {
-        const minimum = minimumRefreshes(elapsed)
+        const minimum = minimumRefreshes(elapsed, AT, ROTATE_AT)
         expect(s.reusedRefused, `${transport}: refresh tokens presented twice`).toBe(0)
         expect(s.refreshRefused, `${transport}: refreshes refused`).toBe(0)
         for (const [i, r] of reports.entries()) {
-          const { status401, errors: failed, other } = r.stats
-          expect({ status401, failed, other, logouts: r.stats.logouts.length }, `${transport} tab ${i} failures`).toEqual({ status401: 0, failed: [], other: {}, logouts: 0 })
-          expect(r.stats.events.filter(e => e.type === 'worker-fallback'), `${transport} tab ${i} fell back`).toEqual([])
+          expect(failures(r.stats), `${transport} tab ${i} failures`).toEqual(noFailures)
+          expect(fallbacks(r.stats), `${transport} tab ${i} fell back`).toEqual([])
           expect(r.stats.rotations.local, `${transport} tab ${i} rotated by itself`).toBe(0)
           expect(r.stats.rotations.remote).toBeGreaterThan(0)
         }

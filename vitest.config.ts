@@ -18,7 +18,9 @@ export default defineConfig({
       {
         // Real browsers, one file at a time and after the rest: on 2 cores, two browser files
         // side by side starve each other's timers (cross-tab (a) saw 401s and 3 s calls while
-        // engines.test.ts launched Firefox and WebKit next to it; each passes alone).
+        // engines.test.ts launched Firefox and WebKit next to it; each passes alone). The same
+        // holds inside a file: two traffic scenarios at once, each with its own server, port and
+        // context or even browser, took seconds per call and saw 401s (AT 2 s) in every engine.
         extends: true,
         test: {
           name: 'browser',

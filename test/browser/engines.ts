@@ -140,7 +140,23 @@ export interface Engine {
   readonly tabs: readonly Tab[]
   /** A new tab of the same profile (cookies, storage, BroadcastChannel, locks shared); `about:blank` without `url`. */
   newTab(url?: string): Promise<Tab>
-  /** Closes every tab and the browser, and stops any process it started. Idempotent. */
+  /** Closes every tab and the profile (and, from `launchEngine`, the browser). Idempotent. */
+  close(): Promise<void>
+}
+
+/**
+ * A running browser that hands out profiles: launching is the slow part (Firefox ~5 s), so a
+ * file launches each engine once and gives every case a fresh profile of it, as isolated as
+ * a new browser: its own cookies, storage, channels and locks. Chromium: a browser context;
+ * Firefox: a user context (`createBrowserContext`); WebKit: a WebDriver session of its own (a
+ * WebKitWebDriver and a MiniBrowser of its own, as every launch had before) on the shared
+ * Xvfb. WebKitWebDriver serves one session at a time, hence a driver per profile.
+ */
+export interface EngineBrowser {
+  readonly name: EngineName
+  /** A fresh profile with no tabs. */
+  newProfile(): Promise<Engine>
+  /** Closes every profile still open and the browser, and stops any process it started. Idempotent. */
   close(): Promise<void>
 }
 
@@ -164,15 +180,36 @@ addEventListener('error', function (e) { window.__pageErrors.push(String(e.messa
 addEventListener('unhandledrejection', function (e) { window.__pageErrors.push('unhandled rejection: ' + String(e.reason)) });
 </script>`
 
-export async function launchEngine(name: EngineName, options: EngineOptions = {}): Promise<Engine> {
+export async function launchBrowser(name: EngineName, options: EngineOptions = {}): Promise<EngineBrowser> {
   if (options.hostAlias && name !== 'chromium') throw new Error(`hostAlias is only supported for chromium, not ${name}`)
   switch (name) {
     case 'chromium':
-      return launchChromiumEngine(options)
+      return launchChromiumBrowser(options)
     case 'firefox':
-      return launchFirefoxEngine(options)
+      return launchFirefoxBrowser(options)
     case 'webkit':
-      return launchWebKitEngine(options)
+      return launchWebKitBrowser(options)
+  }
+}
+
+/** A browser with one profile: closing the profile closes the browser. */
+export async function launchEngine(name: EngineName, options: EngineOptions = {}): Promise<Engine> {
+  const browser = await launchBrowser(name, options)
+  try {
+    const profile = await browser.newProfile()
+    return {
+      name: profile.name,
+      version: profile.version,
+      tabs: profile.tabs,
+      newTab: url => profile.newTab(url),
+      close: once(async () => {
+        await profile.close()
+        await browser.close()
+      }),
+    }
+  } catch (error) {
+    await browser.close()
+    throw error
   }
 }
 
@@ -310,41 +347,73 @@ function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<
   ]).finally(() => clearTimeout(timer))
 }
 
+/**
+ * A profile over `open`, which opens one browser page of it as a Tab: keeps the tabs, and
+ * closes them before `closeProfile`. `profiles` is the browser's set of open ones.
+ */
+function makeProfile(
+  name: EngineName,
+  version: string,
+  profiles: Set<Engine>,
+  open: (index: number) => Promise<Tab>,
+  closeProfile: () => Promise<void>,
+): Engine {
+  const tabs: Tab[] = []
+  const profile: Engine = {
+    name,
+    version,
+    tabs,
+    async newTab(url) {
+      const tab = await open(tabs.length)
+      tabs.push(tab)
+      if (url) await tab.goto(url)
+      return tab
+    },
+    close: once(async () => {
+      profiles.delete(profile)
+      await Promise.allSettled(tabs.map(tab => tab.close()))
+      await closeProfile().catch(() => undefined)
+    }),
+  }
+  profiles.add(profile)
+  return profile
+}
+
+/** Closes the profiles still open. */
+async function closeProfiles(profiles: Set<Engine>): Promise<void> {
+  await Promise.allSettled([...profiles].map(profile => profile.close()))
+}
+
 // ---- chromium (playwright-core) ----------------------------------------------------------
 
-async function launchChromiumEngine(options: EngineOptions): Promise<Engine> {
+async function launchChromiumBrowser(options: EngineOptions): Promise<EngineBrowser> {
   const args = [...chromiumArgs]
   if (options.hostAlias) args.push(`--host-resolver-rules=MAP ${options.hostAlias} 127.0.0.1`)
   const browser = await chromium.launch({ executablePath: chromiumPath, headless: true, args })
-  try {
-    const context = await browser.newContext()
-    const tabs: Tab[] = []
-    return {
-      name: 'chromium',
-      version: `Chromium ${browser.version()}`,
-      tabs,
-      async newTab(url) {
-        const page = await context.newPage()
-        const tab = pageTab('chromium', tabs.length, page)
-        tabs.push(tab)
-        if (url) await tab.goto(url)
-        return tab
-      },
-      close: once(async () => {
-        await Promise.allSettled(tabs.map(tab => tab.close()))
-        await context.close().catch(() => undefined)
-        await browser.close().catch(() => undefined)
-      }),
-    }
-  } catch (error) {
-    await browser.close().catch(() => undefined)
-    throw error
+  const version = `Chromium ${browser.version()}`
+  const profiles = new Set<Engine>()
+  return {
+    name: 'chromium',
+    async newProfile() {
+      const context = await browser.newContext()
+      return makeProfile(
+        'chromium',
+        version,
+        profiles,
+        async index => pageTab('chromium', index, await context.newPage()),
+        () => context.close(),
+      )
+    },
+    close: once(async () => {
+      await closeProfiles(profiles)
+      await browser.close().catch(() => undefined)
+    }),
   }
 }
 
 // ---- firefox (puppeteer-core, WebDriver BiDi) ----------------------------------------------
 
-async function launchFirefoxEngine(options: EngineOptions): Promise<Engine> {
+async function launchFirefoxBrowser(options: EngineOptions): Promise<EngineBrowser> {
   const { default: puppeteer } = await import('puppeteer-core')
   const browser = await puppeteer.launch({
     browser: 'firefox',
@@ -354,21 +423,22 @@ async function launchFirefoxEngine(options: EngineOptions): Promise<Engine> {
   })
   try {
     const version = await browser.version()
-    const tabs: Tab[] = []
+    const profiles = new Set<Engine>()
     return {
       name: 'firefox',
-      version,
-      tabs,
-      async newTab(url) {
-        // A window per tab: a background tab is `hidden` and its timers run at ~1/s.
-        const page = await browser.newPage({ type: 'window' })
-        const tab = pageTab('firefox', tabs.length, page)
-        tabs.push(tab)
-        if (url) await tab.goto(url)
-        return tab
+      async newProfile() {
+        const context = await browser.createBrowserContext()
+        return makeProfile(
+          'firefox',
+          version,
+          profiles,
+          // A window per tab: a background tab is `hidden` and its timers run at ~1/s.
+          async index => pageTab('firefox', index, await context.newPage({ type: 'window' })),
+          () => context.close(),
+        )
       },
       close: once(async () => {
-        await Promise.allSettled(tabs.map(tab => tab.close()))
+        await closeProfiles(profiles)
         await withTimeout(browser.close(), 10_000, 'closing Firefox').catch(() => {
           // puppeteer owns the process: make sure it is gone.
           browser.process()?.kill('SIGKILL')
@@ -469,23 +539,33 @@ async function waitForDriver(url: string, driver: ChildProcess, timeout = 10_000
   }
 }
 
-async function launchWebKitEngine(options: EngineOptions): Promise<Engine> {
+async function launchWebKitBrowser(options: EngineOptions): Promise<EngineBrowser> {
   const verbose = options.verbose === true
-  let xvfb: ChildProcess | undefined
+  const { xvfb, display } = await startXvfb(verbose)
+  const profiles = new Set<Engine>()
+  return {
+    name: 'webkit',
+    newProfile: () => openWebKitProfile(display, profiles, verbose),
+    close: once(async () => {
+      await closeProfiles(profiles)
+      await stop(xvfb)
+    }),
+  }
+}
+
+/** A WebKitWebDriver on `display` and one WebDriver session of it (one MiniBrowser). */
+async function openWebKitProfile(display: string, profiles: Set<Engine>, verbose: boolean): Promise<Engine> {
   let driverProcess: ChildProcess | undefined
   type WebDriver = import('selenium-webdriver').WebDriver
   let driver: WebDriver | undefined
   const shutdown = async () => {
     if (driver) await withTimeout(driver.quit(), 10_000, 'quitting the WebDriver session').catch(() => undefined)
     await stop(driverProcess)
-    await stop(xvfb)
   }
   try {
-    const started = await startXvfb(verbose)
-    xvfb = started.xvfb
     const port = await freePort()
     driverProcess = spawn(enginePaths.webkit.driver, [`--port=${port}`, '--host=local'], {
-      env: { ...process.env, DISPLAY: started.display },
+      env: { ...process.env, DISPLAY: display },
       stdio: ['ignore', verbose ? 'inherit' : 'ignore', verbose ? 'inherit' : 'ignore'],
     })
     track(driverProcess)
@@ -523,18 +603,17 @@ async function launchWebKitEngine(options: EngineOptions): Promise<Engine> {
       return run
     }
 
-    const tabs: Tab[] = []
-    return {
-      name: 'webkit',
+    return makeProfile(
+      'webkit',
       version,
-      tabs,
-      async newTab(target) {
+      profiles,
+      async index => {
         const handle = await serial(undefined, async () => {
           await session.switchTo().newWindow('window')
           current = await session.getWindowHandle()
           return current
         })
-        const tab = makeTab('webkit', tabs.length, {
+        return makeTab('webkit', index, {
           run: expression => serial(handle, () => session.executeScript(`return ${expression}`)),
           goto: t => serial(handle, () => session.get(t)),
           screenshot: path => serial(handle, async () => writeFile(path, await session.takeScreenshot(), 'base64')),
@@ -545,15 +624,9 @@ async function launchWebKitEngine(options: EngineOptions): Promise<Engine> {
               current = home
             }),
         })
-        tabs.push(tab)
-        if (target) await tab.goto(target)
-        return tab
       },
-      close: once(async () => {
-        await Promise.allSettled(tabs.map(tab => tab.close()))
-        await shutdown()
-      }),
-    }
+      shutdown,
+    )
   } catch (error) {
     await shutdown()
     throw error

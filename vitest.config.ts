@@ -21,6 +21,10 @@ export default defineConfig({
         // engines.test.ts launched Firefox and WebKit next to it; each passes alone). The same
         // holds inside a file: two traffic scenarios at once, each with its own server, port and
         // context or even browser, took seconds per call and saw 401s (AT 2 s) in every engine.
+        // The rotation worker's files are the exception, measured: there tabs send no channel
+        // traffic and never refresh, and the two transports side by side (five tabs each)
+        // passed in every engine at load 8–13 (test/browser/worker*.test.ts; the Chromium-only
+        // file gives its ATs 3 s for slack).
         extends: true,
         test: {
           name: 'browser',

@@ -177,11 +177,11 @@ describe.skipIf(skip)('the rotation worker (Chromium)', () => {
         return Promise.all(pages.map(tabReport))
       }
       await traffic(first)
-      await sleep(4_000)
+      await sleep(3_000)
       // Down to one tab: the worker lives on with it.
       const gone = await stop(first.slice(1))
       await Promise.all(first.slice(1).map(page => page.close({ runBeforeUnload: true })))
-      await sleep(3_000)
+      await sleep(2_000)
       const later = await open(context, url, 2, errors)
       for (const page of later) await page.waitForFunction(() => window.rotor.session.state.status === 'active', undefined, { timeout: 5_000 })
       await traffic(later)
@@ -191,7 +191,7 @@ describe.skipIf(skip)('the rotation worker (Chromium)', () => {
       await first[0]!.reload()
       await first[0]!.waitForFunction(() => window.rotor?.session.state.status === 'active', undefined, { timeout: 5_000 })
       await traffic([first[0]!])
-      await sleep(4_000)
+      await sleep(3_000)
       const live = await stop([first[0]!, ...later])
       const elapsed = performance.now() - loggedIn
       const all = [...gone, ...reloadedBefore, ...live]
@@ -224,7 +224,7 @@ describe.skipIf(skip)('the rotation worker (Chromium)', () => {
       for (const page of pages) await page.waitForFunction(() => window.rotor.stats.events.some(e => e.type === 'worker-fallback'), undefined, { timeout: 10_000 })
       await loginAll(pages)
       await Promise.all(pages.map(page => page.evaluate(ms => window.rotor.startTraffic(ms), TRAFFIC_EVERY_MS)))
-      await sleep(5_000)
+      await sleep(3_000)
       await Promise.all(pages.map(page => page.evaluate(() => window.rotor.stopTraffic())))
       await Promise.all(pages.map(settled))
       const reports = await Promise.all(pages.map(tabReport))
@@ -247,7 +247,7 @@ describe.skipIf(skip)('the rotation worker (Chromium)', () => {
       expect(reports.reduce((n, r) => n + r.stats.rotations.local, 0)).toBeGreaterThan(0)
     }), 60_000)
 
-  it('cookie and bearer on a plain-http origin (no Web Locks anywhere): three tabs for 8 s, the worker alone rotates, 0 reused', () =>
+  it('cookie and bearer on a plain-http origin (no Web Locks anywhere): three tabs for 6 s, the worker alone rotates, 0 reused', () =>
     sideBySide(async (transport, context, errors) => {
       const { server, port } = servers[transport]
       const before = { ...server.stats }
@@ -257,7 +257,7 @@ describe.skipIf(skip)('the rotation worker (Chromium)', () => {
       }
       const loggedIn = await loginAll(pages)
       await Promise.all(pages.map(page => page.evaluate(ms => window.rotor.startTraffic(ms), TRAFFIC_EVERY_MS)))
-      await sleep(8_000)
+      await sleep(6_000)
       await Promise.all(pages.map(page => page.evaluate(() => window.rotor.stopTraffic())))
       await Promise.all(pages.map(settled))
       const elapsed = performance.now() - loggedIn

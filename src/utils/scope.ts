@@ -129,11 +129,22 @@ export function createClaim(scope: ScopeOption, matches: ScopeMatcher, endpoints
 }
 
 /**
- * A path the parser may rewrite: a character it encodes or strips (controls, space, tab,
- * newline, non-ASCII, quotes, brackets…), '\' (a '/' in http(s)), '@' (userinfo), or a
- * possible dot segment ('/.' or a percent-encoded dot).
+ * What each ASCII character means to the path check, one look per character (no regex run,
+ * no substring built): PLAIN for letters, digits and `_-~!$&'()*+,;=:/`, which the parser
+ * leaves as they are; SPECIAL for '.', '%' (a possible dot segment, plain or percent-encoded)
+ * and '?', '#' (the path ends); 0 for anything the parser may encode, strip or read as
+ * something else (controls, space, tab, newline, quotes, brackets; a backslash is a '/' in
+ * http(s); '@' starts userinfo). Non-ASCII is outside the table: also 0.
  */
-const UNSTABLE = /[^\w\-.~!$&'()*+,;=:/%]|\/\.|%2e/i
+const PLAIN = 1
+const SPECIAL = 2
+const PATH_CHARS = new Uint8Array(128)
+for (const c of "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-~!$&'()*+,;=:/") PATH_CHARS[c.charCodeAt(0)] = PLAIN
+for (const c of '.%?#') PATH_CHARS[c.charCodeAt(0)] = SPECIAL
+
+const SLASH = 47
+const DOT = 46
+const PERCENT = 37
 
 /**
  * The origin of `s` when it is certainly in one of the string scope entries and not one of
@@ -146,25 +157,53 @@ const UNSTABLE = /[^\w\-.~!$&'()*+,;=:/%]|\/\.|%2e/i
  *   userinfo, a trailing-dot host, IPv6 or IDN spelled otherwise do not match the text and
  *   are parsed. A path-absolute `/x` (not `//` or `/\`, which name another host) takes the
  *   page's base origin, as the platform resolves it.
- * - the path, up to the first '?' or '#', is not UNSTABLE, so `pathname` is that text unchanged.
+ * - the path, up to the first '?' or '#', has only PLAIN characters and no possible dot
+ *   segment ('/.' or a percent-encoded dot), so `pathname` is that text unchanged.
+ *
+ * Every request passes here: it reads `s` in place (charCodeAt, startsWith at an offset) and
+ * allocates nothing.
  */
 function fastOrigin(s: string, prefixes: readonly Prefix[]): string | undefined {
   let origin: string | undefined
-  if (s[0] === '/') origin = s[1] === '/' || s[1] === '\\' ? undefined : baseOrigin()
-  // A loop, not find(): no closure allocated per request.
-  else for (const p of prefixes) if (s.startsWith(p.origin) && s[p.origin.length] === '/') origin ??= p.origin
-  if (origin === undefined) return undefined
-  // indexOf, not a regex search: half the cost of the whole check.
-  const query = s.indexOf('?')
-  const hash = s.indexOf('#')
-  const end = hash >= 0 && (query < 0 || hash < query) ? hash : query >= 0 ? query : s.length
-  const path = s.slice(s[0] === '/' ? 0 : origin.length, end)
-  if (UNSTABLE.test(path)) return undefined
-  for (const p of prefixes) {
-    if (p.origin === origin && (path === p.path || path.startsWith(p.below))) {
-      // The refresh or logout endpoint (any trailing slashes): let the full check say no.
-      return p.endpoints.includes(path.endsWith('/') ? path.replace(/\/+$/, '') : path) ? undefined : origin
+  let start = 0
+  if (s.charCodeAt(0) === SLASH) {
+    const second = s.charCodeAt(1)
+    origin = second === SLASH || second === 92 /* backslash */ ? undefined : baseOrigin()
+  } else {
+    // A loop, not find(): no closure allocated per request.
+    for (const p of prefixes) {
+      if (s.charCodeAt(p.origin.length) === SLASH && s.startsWith(p.origin)) {
+        origin = p.origin
+        start = origin.length
+        break
+      }
     }
+  }
+  if (origin === undefined) return undefined
+  // The path: from `start` (a '/') to the first '?' or '#'.
+  let end = start
+  for (; end < s.length; end++) {
+    const c = s.charCodeAt(end)
+    const kind = c < 128 ? PATH_CHARS[c] : 0
+    if (kind === PLAIN) continue
+    if (kind === 0) return undefined
+    if (c === DOT) {
+      // A dot right after a slash may be a dot segment ('/.', '/..'): the parser would rewrite it.
+      if (s.charCodeAt(end - 1) === SLASH) return undefined
+    } else if (c === PERCENT) {
+      // '%2e' / '%2E' is a dot to the parser.
+      if (s.charCodeAt(end + 1) === 50 && (s.charCodeAt(end + 2) | 32) === 101) return undefined
+    } else break // '?' or '#'
+  }
+  const length = end - start
+  for (const p of prefixes) {
+    if (p.origin !== origin) continue
+    if (!(length === p.path.length ? s.startsWith(p.path, start) : length > p.path.length && s.startsWith(p.below, start))) continue
+    // The refresh or logout endpoint (any trailing slashes): let the full check say no.
+    let trimmed = end
+    while (trimmed > start && s.charCodeAt(trimmed - 1) === SLASH) trimmed--
+    for (const endpoint of p.endpoints) if (endpoint.length === trimmed - start && s.startsWith(endpoint, start)) return undefined
+    return origin
   }
   return undefined
 }

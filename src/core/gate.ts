@@ -174,44 +174,30 @@ export class Gate {
     if (machine.flight('rotation')) return this.#arm(newcomer)
     const usable = machine.usable()
     let needRotation = false
-    // Released by this pass but still in the set: a pass that releases everyone (the usual
-    // end of a rotation) empties the set at once instead of deleting them one by one.
-    const released: Waiter[] = []
     for (const w of newcomer ? [newcomer] : this.#waiters) {
-      const fresh = w.stale === undefined || snap.generation > w.stale
-      if (fresh && usable) {
-        if (newcomer) this.#settle(w)
-        else {
-          this.#finish(w)
-          released.push(w)
-        }
-      } else if (fresh && snap.generation > w.from) {
-        // A rotation this request waited for delivered an AT already expired: rotate once
-        // more. When time passed while the answer was on its way (sleep, a clock jump), as
-        // often as that happens; otherwise not forever: a server whose tokens always arrive
-        // expired would be hammered, so after two such generations the request goes out as it is.
-        if (!machine.expiredInFlight() && ++w.rounds >= 2) {
-          if (newcomer) this.#settle(w)
-          else {
-            this.#finish(w)
-            released.push(w)
-          }
-        } else {
-          w.from = snap.generation
-          needRotation = true
-        }
-      } else {
-        needRotation = true
-      }
+      if (this.#mayGo(w, snap.generation, usable)) this.#settle(w)
+      else needRotation = true
     }
-    if (released.length === this.#waiters.size) this.#waiters.clear()
-    else for (const w of released) this.#waiters.delete(w)
     if (needRotation && !this.#o.backingOff()) {
       // Both tokens are dead: refreshing is pointless; reauthenticate or end (a transition).
       if (machine.refreshExpired() && !usable) void this.#o.end('expired').catch(() => undefined)
       else void this.#o.rotate(snap.generation).catch(() => undefined)
     }
     this.#arm(newcomer)
+  }
+
+  /** Whether a waiter may go now; false means it needs a (further) rotation first. */
+  #mayGo(w: Waiter, generation: number, usable: boolean): boolean {
+    const fresh = w.stale === undefined || generation > w.stale
+    if (fresh && usable) return true
+    if (!fresh || generation <= w.from) return false
+    // A rotation this request waited for delivered an AT already expired: rotate once
+    // more. When time passed while the answer was on its way (sleep, a clock jump), as
+    // often as that happens; otherwise not forever: a server whose tokens always arrive
+    // expired would be hammered, so after two such generations the request goes out as it is.
+    if (!this.#o.machine.expiredInFlight() && ++w.rounds >= 2) return true
+    w.from = generation
+    return false
   }
 
   /** Deadlines start over from now: a login (here or in another tab) is not a failure. */
@@ -221,11 +207,7 @@ export class Gate {
   }
 
   #settle(w: Waiter, reason?: unknown): void {
-    if (this.#waiters.delete(w)) this.#finish(w, reason)
-  }
-
-  /** Settles a waiter the caller has taken (or is about to take) out of the set. */
-  #finish(w: Waiter, reason?: unknown): void {
+    if (!this.#waiters.delete(w)) return
     if (w.abort) w.abort.signal.removeEventListener('abort', w.abort.listener)
     if (reason !== undefined) w.reject(reason)
     else if (w.go === undefined) w.resolve(undefined)

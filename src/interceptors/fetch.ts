@@ -53,22 +53,15 @@ function signalOf(input: RequestInfo | URL, init: RequestInit | undefined): Abor
 
 function authorize(input: RequestInfo | URL, origin: string, init: RequestInit | undefined, ic: Interception): RequestInit {
   const authorization = ic.authorization()
-  if (authorization === undefined) {
-    const credentials = ic.credentials(origin)
-    // Most calls have no init: an object literal is cheaper than spreading nothing.
-    return init === undefined ? { credentials } : { ...init, credentials }
-  }
+  if (authorization === undefined) return { ...init, credentials: ic.credentials(origin) }
   const given = init?.headers
-  if (!(input instanceof Request)) {
-    if (given === undefined) return init === undefined ? { headers: { authorization } } : { ...init, headers: { authorization } }
-    if (typeof given === 'object' && given.constructor === Object) {
-      // Plain object: cheaper than a Headers. Any casing of a caller's own Authorization goes,
-      // or fetch would join the two values into one header.
-      const headers: Record<string, string> = {}
-      for (const name in given) if (name.toLowerCase() !== 'authorization') headers[name] = (given as Record<string, string>)[name]!
-      headers['authorization'] = authorization
-      return { ...init, headers }
-    }
+  if (!(input instanceof Request) && (given === undefined || (typeof given === 'object' && given.constructor === Object))) {
+    // Plain object: cheaper than a Headers. Any casing of a caller's own Authorization goes,
+    // or fetch would join the two values into one header.
+    const headers: Record<string, string> = {}
+    for (const name in given) if (name.toLowerCase() !== 'authorization') headers[name] = (given as Record<string, string>)[name]!
+    headers['authorization'] = authorization
+    return { ...init, headers }
   }
   const headers = new Headers(given ?? (input instanceof Request ? input.headers : undefined))
   headers.set('authorization', authorization)

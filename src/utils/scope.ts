@@ -129,22 +129,13 @@ export function createClaim(scope: ScopeOption, matches: ScopeMatcher, endpoints
 }
 
 /**
- * What each ASCII character means to the path check, one look per character (no regex run,
- * no substring built): PLAIN for letters, digits and `_-~!$&'()*+,;=:/`, which the parser
- * leaves as they are; SPECIAL for '.', '%' (a possible dot segment, plain or percent-encoded)
- * and '?', '#' (the path ends); 0 for anything the parser may encode, strip or read as
- * something else (controls, space, tab, newline, quotes, brackets; a backslash is a '/' in
- * http(s); '@' starts userinfo). Non-ASCII is outside the table: also 0.
+ * The ASCII characters a path may hold for the parser to leave it as it is: letters, digits
+ * and `_-.~!$&'()*+,;=:/%`, one look per character (no regex run per request, no substring
+ * built). Anything else it may encode or strip (controls, space, tab, newline, quotes,
+ * brackets, non-ASCII), or read as something else: a backslash is a '/' in http(s), '@'
+ * starts userinfo.
  */
-const PLAIN = 1
-const SPECIAL = 2
-const PATH_CHARS = new Uint8Array(128)
-for (const c of "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-~!$&'()*+,;=:/") PATH_CHARS[c.charCodeAt(0)] = PLAIN
-for (const c of '.%?#') PATH_CHARS[c.charCodeAt(0)] = SPECIAL
-
-const SLASH = 47
-const DOT = 46
-const PERCENT = 37
+const KEEP = new Uint8Array(128).map((_, code) => +/[\w\-.~!$&'()*+,;=:/%]/.test(String.fromCharCode(code)))
 
 /**
  * The origin of `s` when it is certainly in one of the string scope entries and not one of
@@ -157,22 +148,23 @@ const PERCENT = 37
  *   userinfo, a trailing-dot host, IPv6 or IDN spelled otherwise do not match the text and
  *   are parsed. A path-absolute `/x` (not `//` or `/\`, which name another host) takes the
  *   page's base origin, as the platform resolves it.
- * - the path, up to the first '?' or '#', has only PLAIN characters and no possible dot
+ * - the path, up to the first '?' or '#', has only KEEP characters and no possible dot
  *   segment ('/.' or a percent-encoded dot), so `pathname` is that text unchanged.
  *
- * Every request passes here: it reads `s` in place (charCodeAt, startsWith at an offset) and
- * allocates nothing.
+ * Every request passes here: it scans `s` in place, one charCodeAt and one table look per
+ * character of the path.
  */
 function fastOrigin(s: string, prefixes: readonly Prefix[]): string | undefined {
   let origin: string | undefined
   let start = 0
-  if (s.charCodeAt(0) === SLASH) {
+  // '/' is 47, a backslash 92.
+  if (s.charCodeAt(0) === 47) {
     const second = s.charCodeAt(1)
-    origin = second === SLASH || second === 92 /* backslash */ ? undefined : baseOrigin()
+    origin = second === 47 || second === 92 ? undefined : baseOrigin()
   } else {
     // A loop, not find(): no closure allocated per request.
     for (const p of prefixes) {
-      if (s.charCodeAt(p.origin.length) === SLASH && s.startsWith(p.origin)) {
+      if (s.charCodeAt(p.origin.length) === 47 && s.startsWith(p.origin)) {
         origin = p.origin
         start = origin.length
         break
@@ -180,30 +172,20 @@ function fastOrigin(s: string, prefixes: readonly Prefix[]): string | undefined 
     }
   }
   if (origin === undefined) return undefined
-  // The path: from `start` (a '/') to the first '?' or '#'.
+  // The path: from `start` (a '/') to the first '?' (63) or '#' (35).
   let end = start
-  for (; end < s.length; end++) {
-    const c = s.charCodeAt(end)
-    const kind = c < 128 ? PATH_CHARS[c] : 0
-    if (kind === PLAIN) continue
-    if (kind === 0) return undefined
-    if (c === DOT) {
-      // A dot right after a slash may be a dot segment ('/.', '/..'): the parser would rewrite it.
-      if (s.charCodeAt(end - 1) === SLASH) return undefined
-    } else if (c === PERCENT) {
-      // '%2e' / '%2E' is a dot to the parser.
-      if (s.charCodeAt(end + 1) === 50 && (s.charCodeAt(end + 2) | 32) === 101) return undefined
-    } else break // '?' or '#'
+  for (let c; end < s.length && (c = s.charCodeAt(end)) !== 63 && c !== 35; end++) {
+    if (c > 127 || !KEEP[c]) return undefined
+    // '/.' may start a dot segment ('/..'), '%2e' / '%2E' is a dot to the parser: it would rewrite either.
+    if ((c === 46 && s.charCodeAt(end - 1) === 47) || (c === 37 && s.charCodeAt(end + 1) === 50 && (s.charCodeAt(end + 2) | 32) === 101)) return undefined
   }
-  const length = end - start
+  // One substring per request, for the comparisons below.
+  const path = s.slice(start, end)
   for (const p of prefixes) {
-    if (p.origin !== origin) continue
-    if (!(length === p.path.length ? s.startsWith(p.path, start) : length > p.path.length && s.startsWith(p.below, start))) continue
-    // The refresh or logout endpoint (any trailing slashes): let the full check say no.
-    let trimmed = end
-    while (trimmed > start && s.charCodeAt(trimmed - 1) === SLASH) trimmed--
-    for (const endpoint of p.endpoints) if (endpoint.length === trimmed - start && s.startsWith(endpoint, start)) return undefined
-    return origin
+    if (p.origin === origin && (path === p.path || path.startsWith(p.below))) {
+      // The refresh or logout endpoint (any trailing slashes): let the full check say no.
+      return p.endpoints.includes(path.endsWith('/') ? path.replace(/\/+$/, '') : path) ? undefined : origin
+    }
   }
   return undefined
 }

@@ -63,25 +63,48 @@ type Outcome = {
   api401: number
   calls: number
   failed: number
+  /** Of the failed: calls still unsettled SETTLE_MS after the traffic stopped. */
+  hung: number
+  /** What the other failed calls got: rejections by error code, statuses other than 200. */
+  why: Record<string, number>
   slowestMs: number
   logouts: number
   pageErrors: number
   joinMs: number
 }
 
-/** Every call startTraffic sent has settled in the tab. */
+/** How long the calls still on their way at the stop get to settle; those that do not are counted as failed. */
+const SETTLE_MS = 30_000
+
+/** Every call startTraffic sent has settled in the tab, or SETTLE_MS passed (then it is not thrown: the count says it). */
 function settled(page: Page): Promise<unknown> {
-  return page.waitForFunction(
-    () => {
-      const s = window.rotor.stats
-      return s.sent === s.ok + s.status401 + s.errors.length + Object.values(s.other).reduce((a, b) => a + b, 0)
-    },
-    undefined,
-    { timeout: 10_000, polling: 50 },
-  )
+  return page
+    .waitForFunction(
+      () => {
+        const s = window.rotor.stats
+        return s.sent === s.ok + s.status401 + s.errors.length + Object.values(s.other).reduce((a, b) => a + b, 0)
+      },
+      undefined,
+      { timeout: SETTLE_MS, polling: 50 },
+    )
+    .catch(() => undefined)
 }
 
+/** Calls the tab sent that never settled (no answer, no rejection). */
+const unsettled = (s: TabStats) => s.sent - s.ok - s.status401 - s.errors.length - Object.values(s.other).reduce((a, b) => a + b, 0)
+
 const failedCalls = (s: TabStats) => s.sent - s.ok
+
+function reasons(stats: TabStats[]): Record<string, number> {
+  const why: Record<string, number> = {}
+  const add = (key: string, n: number) => n && (why[key] = (why[key] ?? 0) + n)
+  for (const s of stats) {
+    add('HTTP 401', s.status401)
+    for (const [status, n] of Object.entries(s.other)) add(`HTTP ${status}`, n)
+    for (const code of s.errors) add(code, 1)
+  }
+  return why
+}
 
 async function run(mode: Mode): Promise<Outcome> {
   const h = await startHarness({ accessTokenTtl: AT_TTL, refreshTokenTtl: RT_TTL })
@@ -116,6 +139,8 @@ async function run(mode: Mode): Promise<Outcome> {
       api401: h.server.stats.api401 - before.api401,
       calls: stats.reduce((n, s) => n + s.sent, 0),
       failed: stats.reduce((n, s) => n + failedCalls(s), 0),
+      hung: stats.reduce((n, s) => n + unsettled(s), 0),
+      why: reasons(stats),
       slowestMs: Math.max(...stats.map(s => s.slowestMs)),
       logouts: stats.reduce((n, s) => n + s.logouts.length, 0),
       pageErrors: h.pageErrors.length,
@@ -138,7 +163,7 @@ export async function runTabs(): Promise<Section> {
     'against two counts computed from the parameters over the span the mode rotates in (timer: from the login to the stop; ' +
     'request: while there was traffic): the fewest that keep a valid AT, ⌊span ÷ TTL⌋, and what the design does, ' +
     `⌊span ÷ period⌋ + 1 (timer: period ${ROTATE_AT} × TTL; request: TTL − leeway, ${AT_TTL - LEEWAY} ms). "failed" = calls that ` +
-    'did not give their caller a 200 (401s, other statuses, rejections).'
+    `did not give their caller a 200 (401s, other statuses, rejections, and calls still unsettled ${SETTLE_MS / 1000} s after the stop).`
   if (!hasChromium()) {
     return {
       title,
@@ -160,6 +185,7 @@ export async function runTabs(): Promise<Section> {
     o.api401,
     o.calls,
     o.failed,
+    o.hung,
     o.logouts,
     Math.round(o.slowestMs),
     Math.round(o.joinMs),
@@ -171,7 +197,10 @@ export async function runTabs(): Promise<Section> {
     return (
       `Rotor, rotation ${o.mode.name}, ${TABS} real tabs: ${o.refreshCalls} refresh calls in ${(o.span / 1000).toFixed(1)} s ` +
       `(fewest possible ${o.fewest}, by design at most ${o.designed}), ${o.reused} reused RTs, ${o.api401} 401s (replayed), ` +
-      `${o.failed} of ${o.calls.toLocaleString('en-US')} calls failed, ${o.logouts} logouts` +
+      `${o.failed} of ${o.calls.toLocaleString('en-US')} calls failed` +
+      (o.hung ? ` (${o.hung} never settled within ${SETTLE_MS / 1000} s of the stop)` : '') +
+      (Object.keys(o.why).length ? ` [${Object.entries(o.why).map(([k, n]) => `${k}: ${n}`).join(', ')}]` : '') +
+      `, ${o.logouts} logouts` +
       (o.pageErrors ? `, ${o.pageErrors} uncaught page errors` : '') +
       `: ${good ? 'met' : 'MISSED'}.`
     )
@@ -180,7 +209,7 @@ export async function runTabs(): Promise<Section> {
     title,
     method,
     table: {
-      columns: ['rotation', 'span (ms)', 'refresh calls', 'fewest possible', 'by design (at most)', 'reused RTs', 'refused refreshes', '401s', 'API calls', 'failed', 'logouts', 'slowest call (ms)', 'tabs joined in (ms)'],
+      columns: ['rotation', 'span (ms)', 'refresh calls', 'fewest possible', 'by design (at most)', 'reused RTs', 'refused refreshes', '401s', 'API calls', 'failed', 'of which unsettled', 'logouts', 'slowest call (ms)', 'tabs joined in (ms)'],
       rows,
     },
     verdicts,

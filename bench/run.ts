@@ -1,7 +1,8 @@
 /**
  * `npm run bench`: every scenario in one run, one table each, then bench/RESULTS.md.
  * `npm run bench -- soak size` runs only the scenarios named; `npm run bench -- --quick` runs
- * fewer paired runs and smaller sweeps (bench/lib/mode.ts). RESULTS.md is written only by a
+ * fewer paired runs and smaller sweeps (bench/lib/mode.ts); `--tabs=N --tab-seconds=S` size
+ * the real-tab scenario (bench/tabs.ts). RESULTS.md is written only by a
  * full run of every scenario.
  *
  * Runs under `node --expose-gc --import tsx` so the burst scenario can measure heap per
@@ -16,6 +17,7 @@ import { runClusterBench } from './cluster.js'
 import { runOverhead } from './overhead.js'
 import { runSize } from './size.js'
 import { runSoak } from './soak.js'
+import { runTabs } from './tabs.js'
 import { QUICK } from './lib/mode.js'
 import { toMarkdown, toText, type Section } from './table.js'
 
@@ -23,6 +25,7 @@ const SCENARIOS: Record<string, () => Promise<Section>> = {
   overhead: runOverhead,
   burst: runBurst,
   soak: runSoak,
+  tabs: runTabs,
   size: runSize,
   cluster: runClusterBench,
 }

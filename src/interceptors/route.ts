@@ -11,6 +11,19 @@ export function createInterception(cfg: Config, machine: SessionMachine, gate: G
   const bearer = cfg.transport === 'bearer'
   // The page's own origin (none in Node, where a cookie jar wrapper reads `include`).
   const pageOrigin = (globalThis as { location?: { origin?: string } }).location?.origin
+  // The header value is built once per AT, not per request: a concatenated string is also
+  // flattened again by every Headers that reads it.
+  let token: string | undefined
+  let header = 'Bearer '
+  const authorization = (): string | undefined => {
+    if (!bearer) return undefined
+    const at = machine.snapshot.accessToken ?? ''
+    if (at !== token) {
+      token = at
+      header = `Bearer ${at}`
+    }
+    return header
+  }
   return {
     base,
     gate,
@@ -18,7 +31,7 @@ export function createInterception(cfg: Config, machine: SessionMachine, gate: G
     credentials: origin => (pageOrigin !== undefined && origin === pageOrigin ? 'same-origin' : 'include'),
     managing: () => machine.managing(),
     claim: createClaim(cfg.scopeOption, cfg.scope, endpoints),
-    authorization: () => (bearer ? `Bearer ${machine.snapshot.accessToken ?? ''}` : undefined),
+    authorization,
     generation: () => machine.snapshot.generation,
     active: () => machine.snapshot.status === 'active',
   }

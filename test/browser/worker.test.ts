@@ -272,7 +272,7 @@ describe.skipIf(skip)('the rotation worker (Chromium)', () => {
       )
       expect(s.reusedRefused - before.reusedRefused).toBe(0)
       for (const [i, r] of reports.entries()) {
-        expect(failures(r.stats), `${transport} tab ${i} failures; events ${JSON.stringify(r.stats.events.filter(e => e.type !== 'rotate').concat(r.stats.events.filter(e => e.type === 'rotate').slice(-4)))}`).toEqual(noFailures)
+        expect(failures(r.stats), `${transport} tab ${i} failures; events ${JSON.stringify([...r.stats.events.filter(e => e.type !== 'rotate'), ...r.stats.events.filter(e => e.type === 'rotate').slice(-4)])}`).toEqual(noFailures)
         expect(fallbacks(r.stats), `tab ${i} fell back`).toEqual([])
         expect(r.stats.rotations.local, `tab ${i} rotated by itself`).toBe(0)
       }

@@ -150,6 +150,21 @@ function peer(name: string, best: boolean, tab: (own: Store, env: Env) => Tab): 
   }
 }
 
+/** A tab of a peer library: a call counts when it ends 200; after the library gave up (its refresh failed) the app shows its login form and calls nothing. */
+function libraryTab(get: (url: string) => Promise<{ status: number }>, loggedOut: () => boolean): Tab {
+  return {
+    async call(url) {
+      if (loggedOut()) return false
+      try {
+        return (await get(url)).status === 200
+      } catch {
+        return false
+      }
+    },
+    loggedOut,
+  }
+}
+
 // ---- the hand-written interceptor ---------------------------------------------------------
 
 /** The common hand-written pattern: on a 401, refresh and retry once. */
@@ -219,17 +234,7 @@ function axiosAuthRefresh(best: boolean): Client {
         },
       )
     })
-    return {
-      async call(url) {
-        if (loggedOut) return false
-        try {
-          return (await api.get(url)).status === 200
-        } catch {
-          return false
-        }
-      },
-      loggedOut: () => loggedOut,
-    }
+    return libraryTab(url => api.get(url), () => loggedOut)
   })
 }
 
@@ -270,17 +275,7 @@ function kyRecipe(best: boolean): Client {
         ],
       },
     })
-    return {
-      async call(url) {
-        if (loggedOut) return false
-        try {
-          return (await api.get(url)).status === 200
-        } catch {
-          return false
-        }
-      },
-      loggedOut: () => loggedOut,
-    }
+    return libraryTab(url => api.get(url), () => loggedOut)
   })
 }
 

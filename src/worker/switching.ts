@@ -66,16 +66,11 @@ export function workerOrLocal(o: WorkerOrLocalOptions): Promise<Coordinator> {
     },
   }
 
-  let config
-  try {
-    config = workerConfig(cfg)
-  } catch (error) {
-    return Promise.resolve(fallBack((error as Error).message))
-  }
   return connectWorker({
     url: cfg.worker,
     name: cfg.channelName,
-    config,
+    // options.ts refused a refresh function with `worker`: the options are plain data.
+    config: workerConfig(cfg),
     reauthenticate: cfg.reauthenticate,
     now: cfg.now,
     store: o.store,

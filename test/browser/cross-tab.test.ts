@@ -8,6 +8,7 @@ import type { AuthServer, AuthServerStats } from '../../src/testing/index.js'
 import { afterEach, describe, expect, it } from 'vitest'
 import {
   login,
+  settled,
   sleep,
   startHarness,
   startTraffic,
@@ -31,18 +32,6 @@ const fileStarted = performance.now()
 
 function report(line: string): void {
   console.log(`[cross-tab] ${line}`)
-}
-
-/** Every call startTraffic sent has settled. */
-function settled(page: Page, timeout = 5_000) {
-  return page.waitForFunction(
-    () => {
-      const s = window.rotor.stats
-      return s.sent === s.ok + s.status401 + s.errors.length + Object.values(s.other).reduce((a, b) => a + b, 0)
-    },
-    undefined,
-    { timeout, polling: 50 },
-  )
 }
 
 /** Waits until every tab shows the same generation with no rotation in flight; returns it. */

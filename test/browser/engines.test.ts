@@ -19,7 +19,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { SessionState } from '../../src/index.js'
 import { createAuthServer, type AuthServer, type AuthServerStats } from '../../src/testing/index.js'
 import { engineSkipReason, launchBrowser, PAGE_ERROR_CATCHER, type Engine, type EngineBrowser, type EngineName, type Tab } from './engines'
-import { buildBundles, sleep, type TabStats } from './harness'
+import { allSettled, buildBundles, sleep, tabHTML, type TabStats } from './harness'
 
 const AT = 2_000
 const RT = 60_000
@@ -84,14 +84,6 @@ ${PAGE_ERROR_CATCHER}
 <p>probe</p>
 `
 
-const TAB_HTML = `<!doctype html>
-<meta charset="utf-8">
-<title>rotor-auth tab</title>
-${PAGE_ERROR_CATCHER}
-<script src="/rotor.js"></script>
-<script src="/tab.js"></script>
-`
-
 type Probe = {
   me: number
   channel: BroadcastChannel
@@ -132,13 +124,7 @@ const tabState = (tab: Tab) => tab.evaluate(() => window.rotor.session.state)
 
 /** Every call startTraffic sent has settled. */
 function settled(tab: Tab) {
-  return tab.waitFor(
-    () => {
-      const s = window.rotor.stats
-      return s.sent === s.ok + s.status401 + s.errors.length + Object.values(s.other).reduce((a, b) => a + b, 0)
-    },
-    { timeout: 5_000, message: 'every API call settled' },
-  )
+  return tab.waitFor(allSettled, { timeout: 5_000, message: 'every API call settled' })
 }
 
 /**
@@ -199,7 +185,7 @@ describe.each(engines)('$engine', ({ engine: name, cases }) => {
       const face = await server.listen({
         static: {
           '/probe.html': { type: 'text/html', body: PROBE_HTML },
-          '/tab.html': { type: 'text/html', body: TAB_HTML },
+          '/tab.html': { type: 'text/html', body: tabHTML(PAGE_ERROR_CATCHER) },
           '/rotor.js': { type: 'text/javascript', body: rotor },
           '/tab.js': { type: 'text/javascript', body: tab },
         },

@@ -17,7 +17,8 @@ export type { TabEvent, TabStats } from './tab-page'
 
 const here = (path: string) => fileURLToPath(new URL(path, import.meta.url))
 
-async function bundle(entry: string, globalName?: string): Promise<string> {
+/** `entry` (relative to this folder) bundled for a page: esbuild, IIFE, optionally as the global `globalName`. */
+export async function bundle(entry: string, globalName?: string): Promise<string> {
   const result = await build({
     entryPoints: [here(entry)],
     bundle: true,
@@ -51,12 +52,16 @@ export function buildBundles(): Promise<Bundles> {
   return bundles
 }
 
-const TAB_HTML = `<!doctype html>
+/** The tab page (tab-page.ts after the library), with `head` first (engines.ts' error catcher where the driver needs it). */
+export const tabHTML = (head = '') => `<!doctype html>
 <meta charset="utf-8">
 <title>rotor-auth tab</title>
+${head}
 <script src="/rotor.js"></script>
 <script src="/tab.js"></script>
 `
+
+const TAB_HTML = tabHTML()
 
 export type HarnessOptions = {
   accessTokenTtl: number
@@ -152,6 +157,23 @@ export async function startHarness(options: HarnessOptions): Promise<Harness> {
 }
 
 // ---- helpers that read or drive one tab --------------------------------------------------
+
+/** A page function: every call the tab page's startTraffic sent has settled. */
+export function allSettled(): boolean {
+  const s = window.rotor.stats
+  return s.sent === s.ok + s.status401 + s.errors.length + Object.values(s.other).reduce((a, b) => a + b, 0)
+}
+
+/** Waits until every call startTraffic sent has settled. */
+export async function settled(page: Page, timeout = 5_000): Promise<void> {
+  await page.waitForFunction(allSettled, undefined, { timeout, polling: 50 })
+}
+
+/** What went wrong in a tab's traffic: a test expects `noFailures`. */
+export function failures(stats: TabStats): { status401: number; errors: string[]; other: Record<string, number>; logouts: number } {
+  return { status401: stats.status401, errors: stats.errors, other: stats.other, logouts: stats.logouts.length }
+}
+export const noFailures = { status401: 0, errors: [], other: {}, logouts: 0 }
 
 /** Logs the tab in (its own FOLIO login call, then `session.start`). Throws unless 201. */
 export async function login(page: Page): Promise<void> {

@@ -13,7 +13,7 @@
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createAuthServer, type AuthServer } from '../../src/testing/index.js'
-import { buildBundles, sleep, tabReport, type TabStats } from './harness'
+import { buildBundles, failures, noFailures, settled, sleep, tabHTML, tabReport } from './harness'
 import { chromiumArgs, chromiumPath, skipBrowserTests } from './launch'
 
 const skip = skipBrowserTests()
@@ -33,13 +33,6 @@ function report(line: string): void {
   console.log(`[no-web-locks] ${line}`)
 }
 
-const TAB_HTML = `<!doctype html>
-<meta charset="utf-8">
-<title>rotor-auth tab</title>
-<script src="/rotor.js"></script>
-<script src="/tab.js"></script>
-`
-
 type Mode = { transport: 'cookie' | 'bearer'; rotation: 'timer' | 'request' }
 const modes: Mode[] = [
   { transport: 'cookie', rotation: 'timer' },
@@ -57,18 +50,6 @@ function minimumRefreshes(elapsed: number, rotation: Mode['rotation']): number {
   return Math.max(1, Math.floor(elapsed / interval))
 }
 
-/** Every call startTraffic sent has settled. */
-async function settled(page: Page): Promise<void> {
-  await page.waitForFunction(
-    () => {
-      const s = window.rotor.stats
-      return s.sent === s.ok + s.status401 + s.errors.length + Object.values(s.other).reduce((a, b) => a + b, 0)
-    },
-    undefined,
-    { timeout: 10_000, polling: 50 },
-  )
-}
-
 /** The tab that made the newest local rotation: the leader (only it refreshes). */
 async function leaderOf(pages: Page[]): Promise<number> {
   const latest = await Promise.all(
@@ -84,12 +65,6 @@ async function leaderOf(pages: Page[]): Promise<number> {
   return latest.indexOf(at)
 }
 
-function failures(stats: TabStats): { status401: number; errors: string[]; other: Record<string, number>; logouts: number } {
-  return { status401: stats.status401, errors: stats.errors, other: stats.other, logouts: stats.logouts.length }
-}
-
-const noFailures = { status401: 0, errors: [], other: {}, logouts: 0 }
-
 describe.skipIf(skip)('five tabs without Web Locks (http://folio.internal)', () => {
   let browser: Browser
   let server: AuthServer
@@ -100,7 +75,7 @@ describe.skipIf(skip)('five tabs without Web Locks (http://folio.internal)', () 
     server = createAuthServer({ accessTokenTtl: AT, refreshTokenTtl: RT })
     const face = await server.listen({
       static: {
-        '/tab.html': { type: 'text/html', body: TAB_HTML },
+        '/tab.html': { type: 'text/html', body: tabHTML() },
         '/rotor.js': { type: 'text/javascript', body: rotor },
         '/tab.js': { type: 'text/javascript', body: tab },
       },
@@ -159,7 +134,7 @@ describe.skipIf(skip)('five tabs without Web Locks (http://folio.internal)', () 
         polling: 10,
       })
       await pages[leader]!.evaluate(() => window.rotor.stopTraffic())
-      await settled(pages[leader]!)
+      await settled(pages[leader]!, 10_000)
       const closedStats = (await tabReport(pages[leader]!)).stats
       const generationAtClose = await pages[leader]!.evaluate(() => window.rotor.session.state.generation)
       await pages[leader]!.close({ runBeforeUnload: true })
@@ -167,7 +142,7 @@ describe.skipIf(skip)('five tabs without Web Locks (http://folio.internal)', () 
 
       await sleep(RUN_MS / 2)
       await Promise.all(rest.map(page => page.evaluate(() => window.rotor.stopTraffic())))
-      await Promise.all(rest.map(settled))
+      await Promise.all(rest.map(page => settled(page, 10_000)))
       const elapsed = performance.now() - loggedIn
       const reports = await Promise.all(rest.map(tabReport))
       const s = server.stats
@@ -218,7 +193,7 @@ describe.skipIf(skip)('five tabs without Web Locks (http://folio.internal)', () 
         await cdp.send('Page.setWebLifecycleState', { state: 'active' })
         await sleep(3_000)
         await Promise.all(pages.map(page => page.evaluate(() => window.rotor.stopTraffic())))
-        await Promise.all(pages.map(settled))
+        await Promise.all(pages.map(page => settled(page, 10_000)))
         // Everyone, the thawed tab included, ends on one generation.
         let reports = await Promise.all(pages.map(tabReport))
         for (let i = 0; i < 40 && !reports.every(r => r.state.generation === reports[0]!.state.generation && !r.state.rotating); i++) {

@@ -4,11 +4,10 @@
  * carries the AT cookie). Rotations are shared through the library's channel and Web Locks:
  * the server must count one refresh per generation while three sockets reconnect after each.
  */
-import { fileURLToPath } from 'node:url'
-import { build } from 'esbuild'
 import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createAuthServer, createSocketFace, type AuthServer, type SocketFace } from '../../src/testing/index.js'
+import { bundle } from './harness'
 import { chromiumPath, launchChromium, skipBrowserTests } from './launch'
 import type { SocketTabStats } from './socket-page'
 
@@ -17,19 +16,6 @@ if (skip) console.warn(`[socket] skipped: no Chromium at ${chromiumPath} (under 
 
 const AT = 2_000
 const sleep = (ms: number) => new Promise<void>(resolve => setTimeout(resolve, ms))
-
-async function bundlePage(): Promise<string> {
-  const result = await build({
-    entryPoints: [fileURLToPath(new URL('./socket-page.ts', import.meta.url))],
-    bundle: true,
-    format: 'iife',
-    platform: 'browser',
-    target: 'es2022',
-    write: false,
-    logLevel: 'silent',
-  })
-  return result.outputFiles[0]!.text
-}
 
 describe.skipIf(skip)('three tabs, one socket each (real Chromium, cookie transport)', () => {
   let server: AuthServer
@@ -41,7 +27,7 @@ describe.skipIf(skip)('three tabs, one socket each (real Chromium, cookie transp
   beforeAll(async () => {
     server = createAuthServer({ accessTokenTtl: AT, refreshTokenTtl: 60_000 })
     face = await createSocketFace(server)
-    const script = await bundlePage()
+    const script = await bundle('./socket-page.ts')
     ;({ close: closeServer } = await server.listen({
       static: {
         '/socket.html': { type: 'text/html', body: '<!doctype html><meta charset="utf-8"><title>socket tab</title><script src="/socket.js"></script>' },

@@ -12,8 +12,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { SessionState } from '../../src/index.js'
 import { createAuthServer, type AuthServer } from '../../src/testing/index.js'
 import { ENGINES, engineSkipReason, launchEngine, PAGE_ERROR_CATCHER, type Engine, type Tab } from './engines'
-import { buildBundles, sleep, type TabStats } from './harness'
-import { allSettled, failures, fallbacks, minimumRefreshes, noFailures, spyHTML, spyURL, tabHTML } from './worker-pages'
+import { allSettled, buildBundles, failures, noFailures, sleep, tabHTML, type TabStats } from './harness'
+import { fallbacks, minimumRefreshes, spyHTML, spyURL } from './worker-pages'
 
 const AT = 2_000
 const RT = 120_000

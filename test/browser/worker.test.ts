@@ -15,9 +15,9 @@
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createAuthServer, type AuthServer } from '../../src/testing/index.js'
-import { buildBundles, sleep, tabReport } from './harness'
+import { buildBundles, failures, noFailures, settled, sleep, tabHTML, tabReport } from './harness'
 import { chromiumArgs, chromiumPath, skipBrowserTests } from './launch'
-import { allSettled, failures, fallbacks, minimumRefreshes as minimumFor, noFailures, spyHTML, spyURL, tabHTML } from './worker-pages'
+import { fallbacks, minimumRefreshes as minimumFor, spyHTML, spyURL } from './worker-pages'
 
 const skip = skipBrowserTests()
 if (skip) console.warn(`[worker] skipped: no Chromium at ${chromiumPath} (under CI this suite fails instead).`)
@@ -43,11 +43,6 @@ function report(line: string): void {
 }
 
 const minimumRefreshes = (elapsed: number) => minimumFor(elapsed, AT, ROTATE_AT)
-
-/** Every call startTraffic sent has settled. */
-async function settled(page: Page): Promise<void> {
-  await page.waitForFunction(allSettled, undefined, { timeout: 10_000, polling: 50 })
-}
 
 describe.skipIf(skip)('the rotation worker (Chromium)', () => {
   let browser: Browser
@@ -173,7 +168,7 @@ describe.skipIf(skip)('the rotation worker (Chromium)', () => {
       const traffic = (pages: Page[]) => Promise.all(pages.map(page => page.evaluate(ms => window.rotor.startTraffic(ms), TRAFFIC_EVERY_MS)))
       const stop = async (pages: Page[]) => {
         await Promise.all(pages.map(page => page.evaluate(() => window.rotor.stopTraffic())))
-        await Promise.all(pages.map(settled))
+        await Promise.all(pages.map(page => settled(page, 10_000)))
         return Promise.all(pages.map(tabReport))
       }
       await traffic(first)
@@ -226,7 +221,7 @@ describe.skipIf(skip)('the rotation worker (Chromium)', () => {
       await Promise.all(pages.map(page => page.evaluate(ms => window.rotor.startTraffic(ms), TRAFFIC_EVERY_MS)))
       await sleep(3_000)
       await Promise.all(pages.map(page => page.evaluate(() => window.rotor.stopTraffic())))
-      await Promise.all(pages.map(settled))
+      await Promise.all(pages.map(page => settled(page, 10_000)))
       const reports = await Promise.all(pages.map(tabReport))
       const s = server.stats
       const heard = await heardBy(spy)
@@ -259,7 +254,7 @@ describe.skipIf(skip)('the rotation worker (Chromium)', () => {
       await Promise.all(pages.map(page => page.evaluate(ms => window.rotor.startTraffic(ms), TRAFFIC_EVERY_MS)))
       await sleep(6_000)
       await Promise.all(pages.map(page => page.evaluate(() => window.rotor.stopTraffic())))
-      await Promise.all(pages.map(settled))
+      await Promise.all(pages.map(page => settled(page, 10_000)))
       const elapsed = performance.now() - loggedIn
       const reports = await Promise.all(pages.map(tabReport))
       const s = server.stats

@@ -8,12 +8,10 @@
  * events, what the server saw from `server.log` / `server.stats`. Figures are printed with
  * `[xhr]`.
  */
-import { fileURLToPath } from 'node:url'
-import { build } from 'esbuild'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { createAuthServer, type AuthServer } from '../../src/testing/index.js'
-import { buildBundles, sleep } from './harness'
+import { buildBundles, bundle, sleep } from './harness'
 import { chromiumPath, launchChromium, skipBrowserTests } from './launch'
 import type { SetupOptions, XhrEvent, XhrRecord, XhrSpec } from './xhr-page'
 
@@ -29,22 +27,6 @@ const PAGE_HTML = `<!doctype html>
 <script src="/rotor.js"></script>
 <script src="/xhr.js"></script>
 `
-
-/** `/xhr.js`: xhr-page.ts with axios, bundled like harness.ts bundles the tab page. */
-async function bundlePage(): Promise<string> {
-  const result = await build({
-    entryPoints: [fileURLToPath(new URL('./xhr-page.ts', import.meta.url))],
-    bundle: true,
-    format: 'iife',
-    platform: 'browser',
-    target: 'es2022',
-    write: false,
-    logLevel: 'silent',
-  })
-  const out = result.outputFiles[0]
-  if (!out) throw new Error('esbuild produced nothing for xhr-page.ts')
-  return out.text
-}
 
 /** A request as Chromium sent it (Playwright's view of the network). */
 type Seen = { method: string; path: string; headers: Record<string, string>; bodyLength: number; body: string | null }
@@ -183,7 +165,7 @@ const apiLog = (server: AuthServer, path: string) => server.log.filter(e => e.pa
 
 describe.skipIf(skip)('XMLHttpRequest facade (real Chromium, session.install(window, { xhr }))', () => {
   beforeAll(async () => {
-    const [{ rotor }, page, launched] = await Promise.all([buildBundles(), bundlePage(), launchChromium()])
+    const [{ rotor }, page, launched] = await Promise.all([buildBundles(), bundle('./xhr-page.ts'), launchChromium()])
     files = { rotor, page }
     browser = launched
   })

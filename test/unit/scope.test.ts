@@ -351,6 +351,47 @@ describe('createClaim: the fast path agrees with the full parse', () => {
     expect(fast(input)).toBe(verdict)
   })
 
+  // The fast path compiles each entry to a regular expression: the scope's own text must be
+  // read literally ('.' is no wildcard, '+' or '(' no operator), and an entry it cannot compare
+  // (a file: origin, a path the parser spells otherwise) must not turn the others off.
+  test.each([
+    ['https://h/a.b', 'https://h/a.b/x', 'https://h'],
+    ['https://h/a.b', 'https://h/aXb/x', undefined],
+    ['https://h/v1+(x)', 'https://h/v1+(x)/y', 'https://h'],
+    ['https://h/v1+(x)', 'https://h/v11(x)/y', undefined],
+    ['https://h/v1+(x)', 'https://h/v1x/y', undefined],
+    ['https://h/$x', 'https://h/$x/y', 'https://h'],
+    ['https://h/[a]', 'https://h/[a]/y', 'https://h'],
+    ['https://h/[a]', 'https://h/a/y', undefined],
+    ['https://h/a%20b', 'https://h/a%20b/y', 'https://h'],
+    ['https://h/a%20b', 'https://h/a b/y', 'https://h'],
+    ['https://h/a%20b', 'https://h/a%2520b/y', undefined],
+    ['https://h.example/api', 'https://hXexample/api/x', undefined],
+    ['http://h:8080/api', 'http://h:8080/api/x', 'http://h:8080'],
+  ] as const)('scope text is literal: scope %s, %j → %s', (scope, input, verdict) => {
+    const { fast, slow } = pair(scope)
+    expect(slow(input)).toBe(verdict)
+    expect(fast(input)).toBe(verdict)
+  })
+
+  test('an endpoint at the origin root, and a file: entry beside an https one', () => {
+    const root = pair('https://h', [u('https://h/'), u('https://h/authn/refresh')])
+    for (const [input, verdict] of [
+      ['https://h/', undefined],
+      ['https://h//?x', undefined],
+      ['https://h/x', 'https://h'],
+      ['https://h/authn/refresh/', undefined],
+      ['https://h/authn/refresh.x', 'https://h'],
+    ] as const) {
+      expect(root.slow(input)).toBe(verdict)
+      expect(root.fast(input)).toBe(verdict)
+    }
+    const mixed = pair(['file:///srv/app', 'https://h/api'])
+    expect(mixed.slow('https://h/api/x')).toBe('https://h')
+    expect(mixed.fast('https://h/api/x')).toBe('https://h')
+    expect(mixed.fast('file:///srv/app/x')).toBe(mixed.slow('file:///srv/app/x'))
+  })
+
   test('an array scope: each entry on its own origin, endpoints on theirs', () => {
     const { fast, slow } = pair(['https://a/okapi', 'https://a:8443/x', 'https://b/api'], [u('https://b/api/authn/refresh')])
     for (const [input, verdict] of [
@@ -419,6 +460,22 @@ describe('createClaim: the fast path agrees with the full parse', () => {
     fc.assert(
       fc.property(candidate, input => {
         expect(okapi.fast(input)).toBe(okapi.slow(input))
+      }),
+      { numRuns: 5000 },
+    )
+  })
+
+  test('property: a scope whose text holds regular-expression characters, with the page as base', () => {
+    g.document = { baseURI: 'https://h.x/app/' }
+    const special = pair(['https://h.x/v1.0+(a)', 'https://h.x/$b'], [u('https://h.x/v1.0+(a)/authn/refresh')])
+    const piece = fc.constantFrom(
+      'https://h.x', 'https://hXx', 'HTTPS://H.X', '/', '//', '\\', '.', '..', '%2e', 'v1.0+(a)', 'v1.0', 'v10+(a)', 'v1X0+(a)', '(a)', '+', '$b', 'b',
+      'authn', 'refresh', '?', '#', '@', ':443', ' ', 'x',
+    )
+    fc.assert(
+      fc.property(fc.array(piece, { maxLength: 10 }), parts => {
+        const input = parts.join('')
+        expect(special.fast(input)).toBe(special.slow(input))
       }),
       { numRuns: 5000 },
     )

@@ -174,9 +174,19 @@ export class Gate {
     if (machine.flight('rotation')) return this.#arm(newcomer)
     const usable = machine.usable()
     let needRotation = false
-    for (const w of newcomer ? [newcomer] : this.#waiters) {
-      if (this.#mayGo(w, snap.generation, usable)) this.#settle(w)
+    if (newcomer) {
+      if (this.#mayGo(newcomer, snap.generation, usable)) this.#settle(newcomer)
       else needRotation = true
+    } else {
+      const released: Waiter[] = []
+      for (const w of this.#waiters) {
+        if (this.#mayGo(w, snap.generation, usable)) released.push(w)
+        else needRotation = true
+      }
+      // A rotation usually releases everyone: one clear() instead of a delete each (a Set
+      // emptied one entry at a time rehashes as it shrinks).
+      if (!needRotation) this.#waiters.clear()
+      for (const w of released) this.#settle(w, undefined, needRotation)
     }
     if (needRotation && !this.#o.backingOff()) {
       // Both tokens are dead: refreshing is pointless; reauthenticate or end (a transition).
@@ -206,8 +216,9 @@ export class Gate {
     for (const w of this.#waiters) w.deadline = Math.max(w.deadline, deadline)
   }
 
-  #settle(w: Waiter, reason?: unknown): void {
-    if (!this.#waiters.delete(w)) return
+  /** Takes `w` out of the gate and settles it; `parked` false when the caller already took it out. */
+  #settle(w: Waiter, reason?: unknown, parked = true): void {
+    if (parked && !this.#waiters.delete(w)) return
     if (w.abort) w.abort.signal.removeEventListener('abort', w.abort.listener)
     if (reason !== undefined) w.reject(reason)
     else if (w.go === undefined) w.resolve(undefined)

@@ -2,8 +2,8 @@
  * `npm run bench`: every scenario in one run, one table each, then bench/RESULTS.md.
  * `npm run bench -- soak size` runs only the scenarios named; `npm run bench -- --quick` runs
  * fewer paired runs and smaller sweeps (bench/lib/mode.ts); `--tabs=N --tab-seconds=S` size
- * the real-tab scenario (bench/tabs.ts). RESULTS.md is written only by a
- * full run of every scenario.
+ * the real-tab scenario (bench/tabs.ts), `--rotation=timer|request` runs one of its modes.
+ * RESULTS.md is written only by a full run of every scenario.
  *
  * Runs under `node --expose-gc --import tsx` so the burst scenario can measure heap per
  * queued request and the overhead scenario can start each task from a collected heap.
@@ -103,7 +103,8 @@ async function main(): Promise<void> {
 
   const loadAtEnd = `- Load average at end (1/5/15 min): ${os.loadavg().map(l => l.toFixed(2)).join(' / ')}`
   console.log(`\n${loadAtEnd}`)
-  if (!wanted.length && !QUICK) {
+  // RESULTS.md holds every scenario in full: a run of one rotation mode (`--rotation=`) is partial.
+  if (!wanted.length && !QUICK && !process.argv.some(arg => arg.startsWith('--rotation='))) {
     const results = [
       '# Rotor benchmarks',
       '',

@@ -35,6 +35,18 @@ export type TabStats = {
   errors: string[]
   /** Slowest API call, ms (a call held for a rotation waits for it). */
   slowestMs: number
+  /**
+   * API requests (first attempts and replays) the browser has been handed and not yet answered.
+   * A call that has not settled while none of its requests is here is Rotor's to settle; the
+   * rest wait on the browser's network stack, which no `queueTimeout` bounds.
+   */
+  inBrowser: number
+  /**
+   * Longest an API request waited inside the browser before it went on the wire, ms (Resource
+   * Timing: requestStart − startTime). A cookie AT goes with the request when the page hands it
+   * over: held longer than the AT lives, it reaches the server expired, whatever the client does.
+   */
+  queuedMs: number
   rotations: { local: number; remote: number }
   /** When this tab's last login() completed (`session.start` resolved); 0 if it never logged in. */
   loggedInAt: number
@@ -82,6 +94,8 @@ const stats: TabStats = {
   other: {},
   errors: [],
   slowestMs: 0,
+  inBrowser: 0,
+  queuedMs: 0,
   rotations: { local: 0, remote: 0 },
   loggedInAt: 0,
   logouts: [],
@@ -106,6 +120,26 @@ session.on('worker-fallback', ({ reason }) => {
 session.on('rotate-error', ({ error, willRetry }) => {
   stats.events.push({ type: 'rotate-error', willRetry, error: String(error), at: now() })
 })
+
+// The session looks the page's fetch up at every call: wrapped here, it counts the API requests
+// the browser holds (a harness's instrument; the session's options stay as an app's would).
+const pageFetch = window.fetch
+window.fetch = function countingFetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response> {
+  const sent = pageFetch(input, init)
+  if (!String(input instanceof Request ? input.url : input).includes('/api/')) return sent
+  stats.inBrowser += 1
+  const done = () => void (stats.inBrowser -= 1)
+  sent.then(done, done)
+  return sent
+}
+if (typeof PerformanceObserver !== 'undefined' && PerformanceObserver.supportedEntryTypes?.includes('resource')) {
+  new PerformanceObserver(list => {
+    for (const entry of list.getEntries() as PerformanceResourceTiming[]) {
+      // requestStart is 0 where the engine does not say (a request that never got on the wire).
+      if (entry.requestStart > 0 && entry.name.includes('/api/')) stats.queuedMs = Math.max(stats.queuedMs, entry.requestStart - entry.startTime)
+    }
+  }).observe({ type: 'resource' })
+}
 
 let traffic: ReturnType<typeof setInterval> | undefined
 

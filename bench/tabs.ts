@@ -164,6 +164,7 @@ async function run(mode: Mode): Promise<Outcome> {
     await Promise.all(tabs.map(settled))
     await Promise.all(tabs.map(rotorIdle))
     const stats = await Promise.all(tabs.map(tabStats))
+    if (process.env.TABS_DEBUG) console.log('refreshes at (s after login):', h.server.log.filter(e => e.route === 'refresh').map(e => ((e.at - h.server.log.find(x => x.route === 'login')!.at) / 1000).toFixed(2)).join(' '), 'traffic at', ((trafficAt - loggedInAt) / 1000).toFixed(2))
     const span = stoppedAt - (mode.from === 'login' ? loggedInAt : trafficAt)
     return {
       mode,

@@ -72,6 +72,15 @@ export class Rotator {
         if (machine.snapshot.generation > generation) return
         throw new Error('rotor-auth: another tab rotated and its tokens have not reached this one yet')
       }
+      // The tab that held the lock before us said it was rotating. It posted its new state
+      // just before it released the lock, but a browser delivers the lock and the message by
+      // different paths (and localStorage across tabs lags too): the lock may come first.
+      // Refreshing now would be a needless rotation with cookies, and present the RT that tab
+      // just spent with bearer tokens.
+      if (machine.rotatingElsewhere) {
+        await sync.awaitElsewhere(generation, TOKENS_IN_FLIGHT_MS)
+        if (machine.snapshot.generation > generation) return
+      }
       if (this.#o.probeFirst()) {
         await sync.probe(PROBE_MS)
         if (machine.snapshot.generation > generation) return

@@ -174,6 +174,11 @@ export class SessionMachine {
   }
 
   /** Another tab says it is rotating (true) or done (false). */
+  /** Another tab said it is rotating, and its new state has not reached this one yet. */
+  get rotatingElsewhere(): boolean {
+    return this.#remoteRotating
+  }
+
   remoteRotating(on: boolean): void {
     if (this.#remoteRotating === on) return
     this.#remoteRotating = on

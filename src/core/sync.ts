@@ -121,6 +121,16 @@ export class Sync {
     return this.#until(state => state.generation > generation, ms)
   }
 
+  /**
+   * Resolves once the rotation another tab announced has delivered (a generation above
+   * `generation`) or failed, or after `ms`; at once when none was announced.
+   */
+  awaitElsewhere(generation: number, ms: number): Promise<void> {
+    const { machine } = this.#o
+    if (!machine.rotatingElsewhere || machine.snapshot.generation > generation) return Promise.resolve()
+    return this.#until(state => state.generation > generation || !machine.rotatingElsewhere, ms)
+  }
+
   adopt(snapshot: Snapshot): void {
     const { machine, transport } = this.#o
     if (!supersedes(snapshot, machine.snapshot)) return

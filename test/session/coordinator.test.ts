@@ -6,10 +6,10 @@
  */
 import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest'
 import { createSession, supersedes, type Coordinator, type Message, type OutgoingMessage, type Session, type Snapshot } from '../../src/index.js'
-import { record, startEnv, type Env } from '../helpers/index.js'
+import { bearerOptions, record, startEnv, type Env } from '../helpers/index.js'
 
 /** One "origin": a store, a FIFO lock and a bus shared by the members it hands out. */
-function hub(options: { async?: boolean } = {}) {
+function hub(options: { async?: boolean; lag?: () => number } = {}) {
   let stored: Snapshot | undefined
   let tail: Promise<unknown> = Promise.resolve()
   const members = new Set<{ id: string; deliver: (m: Message) => void }>()
@@ -29,7 +29,13 @@ function hub(options: { async?: boolean } = {}) {
       },
       write(snapshot) {
         counts.write++
-        if (!stored || !supersedes(stored, snapshot)) stored = snapshot
+        const store = () => {
+          if (!stored || !supersedes(stored, snapshot)) stored = snapshot
+        }
+        // A lagging store (a browser's localStorage across processes): others read the old value meanwhile.
+        const lag = options.lag?.() ?? 0
+        if (lag) setTimeout(store, lag * 8)
+        else store()
         return later(undefined)
       },
       lock(fn) {
@@ -41,7 +47,13 @@ function hub(options: { async?: boolean } = {}) {
       post(message) {
         counts.post++
         posted.push(message)
-        for (const other of members) if (other !== self) queueMicrotask(() => other.deliver({ ...message, rotor: 1, from: id } as Message))
+        const lag = options.lag?.() ?? 0
+        for (const other of members) {
+          if (other === self) continue
+          const deliver = () => other.deliver({ ...message, rotor: 1, from: id } as Message)
+          if (lag) setTimeout(deliver, lag)
+          else queueMicrotask(deliver)
+        }
       },
       subscribe(listener) {
         counts.subscribe++
@@ -139,6 +151,39 @@ describe('createSession({ coordinator })', () => {
     const responses = await Promise.all(all.flatMap(s => Array.from({ length: 50 }, (_, i) => s.fetch(`${env.url}/api/${i}`))))
     expect(responses.every(r => r.status === 200)).toBe(true)
     expect(env.server.stats).toMatchObject({ refreshCalls: 1, reusedRefused: 0, api401: 0, api200: 150 })
+  })
+
+  // In a browser the rotation lock and the previous holder's news travel by different paths: the
+  // lock can reach the next tab before the holder's `state` message, and before its
+  // localStorage write shows there. That tab heard the holder say `rotating`, so it waits for
+  // the news instead of refreshing again (with cookies a needless refresh; with bearer tokens
+  // the spent RT).
+  test.each(['cookie', 'bearer'] as const)('%s: the lock arrives before the holder\'s state: one refresh, not two', async transport => {
+    let lag = 0
+    const shared = hub({ lag: () => lag })
+    let first: Session
+    let second: Session
+    if (transport === 'cookie') {
+      const a = await env.browser({ coordinator: shared.member() })
+      first = a.session
+      second = createSession({ scope: env.url, fetch: a.fetch, headers: { 'X-Okapi-Tenant': 'diku' }, coordinator: shared.member() })
+      env.sessions.push(second)
+    } else {
+      first = await env.bearer({ coordinator: shared.member() })
+      second = createSession({ ...bearerOptions(env.url), coordinator: shared.member() })
+      env.sessions.push(second)
+    }
+    await vi.waitFor(() => expect(second.state.status).toBe('active'))
+    const before = { ...env.server.stats }
+    // Messages take 10 ms, the store 80 ms, the refresh answer 50 ms: the second tab gets the
+    // lock right after the first releases it, with neither its message nor its write there yet.
+    lag = 10
+    env.server.setLatency(50)
+    await Promise.all([first.rotate(), second.rotate()])
+    await vi.waitFor(() => expect(second.state.generation).toBe(first.state.generation))
+    expect(env.server.stats.refreshCalls - before.refreshCalls).toBe(1)
+    expect(env.server.stats.reusedRefused).toBe(0)
+    expect([first.state.status, second.state.status]).toEqual(['active', 'active'])
   })
 
   test('a coordinator missing a method is refused, naming the option', () => {

@@ -6,7 +6,8 @@
  * parameters allow, reused RTs, 401s — and every call that did not give its caller a 200.
  *
  * `npm run bench -- tabs --tabs=10 --tab-seconds=20` sets the tab count and the traffic time
- * of each run; `--rotation=request` (or `timer`) runs that mode alone. It drives the tabs
+ * of each run; `--rotation=request` (or `timer`) runs that mode alone; `TABS_DEBUG=1` prints
+ * when each refresh reached the server. It drives the tabs
  * with the browser tests' harness (test/browser/harness.ts: playwright-core, Debian's
  * /usr/bin/chromium, the tab page test/browser/tab-page.ts).
  */

@@ -76,15 +76,10 @@ export class Rotator {
       // just before it released the lock, but a browser delivers the lock and the message by
       // different paths (and localStorage across tabs lags too): the lock may come first.
       // Refreshing now would be a needless rotation with cookies, and present the RT that tab
-      // just spent with bearer tokens.
-      if (machine.rotatingElsewhere) {
-        await sync.awaitElsewhere(generation, TOKENS_IN_FLIGHT_MS)
-        if (machine.snapshot.generation > generation) return
-      }
-      if (this.#o.probeFirst()) {
-        await sync.probe(PROBE_MS)
-        if (machine.snapshot.generation > generation) return
-      }
+      // just spent with bearer tokens. (No tab said so: no wait.)
+      await sync.awaitElsewhere(generation, TOKENS_IN_FLIGHT_MS)
+      if (this.#o.probeFirst()) await sync.probe(PROBE_MS)
+      if (machine.snapshot.generation > generation) return
       // A tab that owed a re-authentication went away before it finished: take it over.
       if (snap.ending) return this.#endLocked(snap.ending, generation)
       // A tab reloaded (or closed) while its refresh was on the wire: that refresh goes on

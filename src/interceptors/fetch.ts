@@ -70,6 +70,9 @@ function authorize(input: RequestInfo | URL, origin: string, init: RequestInit |
 
 type Settle<T> = (value: T | PromiseLike<T>) => void
 
+/** A request waiting at the gate: all `send` needs once it may go. */
+type Queued = { input: string | Request; origin: string; init: RequestInit | undefined }
+
 export function createFetch(ic: Interception): typeof fetch {
   return function rotorFetch(given: RequestInfo | URL, init?: SessionRequestInit): Promise<Response> {
     // 0. Opted out (rtrIgnore, X-Rotor-Ignore): out as it is, without the flag.
@@ -86,12 +89,13 @@ export function createFetch(ic: Interception): typeof fetch {
     return queue(input, origin, init)
   }
 
-  /**
-   * Waits at the gate. A function of its own: the closure it hands the gate would otherwise
-   * make every call of rotorFetch, the hot path included, allocate a context for it.
-   */
+  /** Waits at the gate; the gate hands the request back to `release` once it may go. */
   function queue(input: string | Request, origin: string, init: RequestInit | undefined): Promise<Response> {
-    return ic.gate.wait<Response>({ signal: signalOf(input, init) }, (resolve, reject) => send(input, origin, init, resolve, reject))
+    return ic.gate.wait({ signal: signalOf(input, init) }, release, { input, origin, init })
+  }
+
+  function release(r: Queued, resolve: Settle<Response>, reject: (reason: unknown) => void): void {
+    send(r.input, r.origin, r.init, resolve, reject)
   }
 
   /**

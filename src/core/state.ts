@@ -173,12 +173,12 @@ export class SessionMachine {
     this.#notify('reauth')
   }
 
-  /** Another tab says it is rotating (true) or done (false). */
   /** Another tab said it is rotating, and its new state has not reached this one yet. */
   get rotatingElsewhere(): boolean {
     return this.#remoteRotating
   }
 
+  /** Another tab says it is rotating (true) or done (false). */
   remoteRotating(on: boolean): void {
     if (this.#remoteRotating === on) return
     this.#remoteRotating = on

@@ -22,4 +22,11 @@ export function spyURL(origin: string, transport: 'cookie' | 'bearer'): string {
 /** The fewest refreshes that keep every call on a live AT over `elapsed` ms in timer mode (one per rotation interval). */
 export const minimumRefreshes = (elapsed: number, accessTtl: number, rotateAt: number) => Math.max(1, Math.floor(elapsed / (accessTtl * rotateAt)))
 
+/**
+ * The most refreshes a run may see: 1.2 × the minimum, and at least one more than it. Times
+ * count from the client's login while rotations follow the server's issue times, so a rotation
+ * due right at the end of the run may or may not fall inside it.
+ */
+export const mostRefreshes = (minimum: number) => Math.max(1.2 * minimum, minimum + 1)
+
 export const fallbacks = (stats: TabStats) => stats.events.filter(e => e.type === 'worker-fallback')

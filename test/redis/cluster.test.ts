@@ -153,8 +153,10 @@ describe.skipIf(!HAVE_REDIS)('worker processes sharing one pair through Redis', 
     expect(stats.reusedRefused).toBe(0)
     // Nobody entered while the dead holder's lease could still run (renewed every third of it)…
     expect(gap).toBeGreaterThanOrEqual((lease * 2) / 3 - 50)
-    // …and the next holder went on once it ran out: a lease, a poll (≤ 250 ms) and one refresh.
-    expect(gap).toBeLessThanOrEqual(lease + 1_000)
+    // …and the next holder went on once it ran out: a lease, a poll (≤ 250 ms) and one refresh,
+    // which a loaded machine stretches (3,026 ms against a 2,000 ms lease once in CI): the bound
+    // says "after the lease, not never", not how fast.
+    expect(gap).toBeLessThanOrEqual(lease + 5_000)
     expect(reports.flatMap(r => r.logouts)).toEqual([])
     expect(sum(reports, 'failed')).toBe(0)
     expect(sum(reports, 'ok')).toBe(sum(reports, 'sent'))

@@ -89,19 +89,27 @@ type Outcome = {
 /** How long the calls still on their way at the stop get to settle; those that do not are counted as failed. */
 const SETTLE_MS = 30_000
 
-/** Every call startTraffic sent has settled in the tab, or SETTLE_MS passed (then it is not thrown: the count says it). */
-function settled(page: Page): Promise<unknown> {
+/**
+ * Waits until the tab's unsettled calls are at most the requests its browser still holds
+ * (`browser: true`) or none at all, or until `timeout` passes (then it is not thrown: the
+ * counts say it).
+ */
+function untilSettled(page: Page, browser: boolean, timeout: number): Promise<unknown> {
   return page
     .waitForFunction(
-      () => {
+      allowBrowser => {
         const s = window.rotor.stats
-        return s.sent === s.ok + s.status401 + s.errors.length + Object.values(s.other).reduce((a, b) => a + b, 0)
+        const open = s.sent - s.ok - s.status401 - s.errors.length - Object.values(s.other).reduce((a, b) => a + b, 0)
+        return open <= (allowBrowser ? s.inBrowser : 0)
       },
-      undefined,
-      { timeout: SETTLE_MS, polling: 50 },
+      browser,
+      { timeout, polling: 50 },
     )
     .catch(() => undefined)
 }
+
+/** Every call startTraffic sent has settled in the tab, or SETTLE_MS passed. */
+const settled = (page: Page) => untilSettled(page, false, SETTLE_MS)
 
 /** Calls the tab sent that never settled (no answer, no rejection). */
 const unsettled = (s: TabStats) => s.sent - s.ok - s.status401 - s.errors.length - Object.values(s.other).reduce((a, b) => a + b, 0)
@@ -117,18 +125,7 @@ const heldByRotor = (s: TabStats) => Math.max(0, unsettled(s) - s.inBrowser)
  * the browser after SETTLE_MS. A replay may be waiting at the gate for a rotation at the moment
  * we look, so give that moment a few seconds to pass before counting calls Rotor holds.
  */
-function rotorIdle(page: Page): Promise<unknown> {
-  return page
-    .waitForFunction(
-      () => {
-        const s = window.rotor.stats
-        return s.sent - s.ok - s.status401 - s.errors.length - Object.values(s.other).reduce((a, b) => a + b, 0) <= s.inBrowser
-      },
-      undefined,
-      { timeout: 5_000, polling: 50 },
-    )
-    .catch(() => undefined)
-}
+const rotorIdle = (page: Page) => untilSettled(page, true, 5_000)
 
 const failedCalls = (s: TabStats) => s.sent - s.ok
 
@@ -165,7 +162,11 @@ async function run(mode: Mode): Promise<Outcome> {
     await Promise.all(tabs.map(settled))
     await Promise.all(tabs.map(rotorIdle))
     const stats = await Promise.all(tabs.map(tabStats))
-    if (process.env.TABS_DEBUG) console.log('refreshes at (s after login):', h.server.log.filter(e => e.route === 'refresh').map(e => ((e.at - h.server.log.find(x => x.route === 'login')!.at) / 1000).toFixed(2)).join(' '), 'traffic at', ((trafficAt - loggedInAt) / 1000).toFixed(2))
+    if (process.env.TABS_DEBUG) {
+      const login = h.server.log.find(e => e.route === 'login')!.at
+      const refreshes = h.server.log.filter(e => e.route === 'refresh').map(e => ((e.at - login) / 1000).toFixed(2))
+      console.log(`refreshes at (s after login): ${refreshes.join(' ')}; traffic at ${((trafficAt - loggedInAt) / 1000).toFixed(2)}`)
+    }
     const span = stoppedAt - (mode.from === 'login' ? loggedInAt : trafficAt)
     return {
       mode,

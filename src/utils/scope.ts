@@ -107,16 +107,18 @@ type Prefix = { origin: string; absolute: RegExp; relative: RegExp }
 export function createClaim(scope: ScopeOption, matches: ScopeMatcher, endpoints: readonly URL[]): Claim {
   const keys = new Set(endpoints.map(endpointKey))
   const paths = new Set(endpoints.map(endpointPath))
-  const prefixes: Prefix[] | undefined =
+  const compiled =
     typeof scope === 'function'
-      ? undefined
+      ? []
       : (Array.isArray(scope) ? scope : [scope]).flatMap(entry => {
           const url = toURL(entry, 'scope')
           const own = endpoints.filter(e => e.origin === url.origin).map(endpointPath)
           return fastPath(url.origin, endpointPath(url), own) ?? []
         })
+  // No entry the fast path can test (a function scope, file: origins): every request is parsed.
+  const prefixes = compiled.length > 0 ? compiled : undefined
   return target => {
-    if (prefixes !== undefined && prefixes.length > 0) {
+    if (prefixes !== undefined) {
       const origin = fastOrigin(typeof target === 'string' ? target : target.url, prefixes)
       if (origin !== undefined) return origin
     }

@@ -9,10 +9,27 @@ export type EndReason = 'expired' | 'rejected' | 'user' | 'idle' | 'disposed'
 /** The stable codes of rotor-auth's errors: `switch (error.code)` never breaks on a reworded message. */
 export type RotorErrorCode = 'ERR_SESSION_EXPIRED' | 'ERR_ROTATION' | 'ERR_REFRESH_REFUSED' | 'ERR_MALFORMED_GRANT'
 
+/**
+ * A registry-wide symbol, so that errors from the ESM and the CJS copy of the package (or two
+ * bundled copies) are recognised alike: `instanceof` fails across copies, the brand does not.
+ */
+const BRAND = Symbol.for('rotor-auth.error')
+
 /** The base of every rotor-auth error: `error instanceof RotorError` tells ours from the network's. */
 export abstract class RotorError extends Error {
   abstract readonly code: RotorErrorCode
+  /** @internal the cross-copy brand read by {@link isRotorError}. */
+  get [BRAND](): true {
+    return true
+  }
 }
+
+/**
+ * True for every error rotor-auth throws on purpose, whichever copy of the package (ESM, CJS,
+ * another bundle) created it; each such error has a stable `code`. Prefer it to `instanceof`.
+ */
+export const isRotorError = (error: unknown): error is RotorError =>
+  typeof error === 'object' && error !== null && (error as { [BRAND]?: unknown })[BRAND] === true
 
 /**
  * A managed request could not be sent because the session ended (both tokens expired, the

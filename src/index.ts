@@ -6,6 +6,7 @@ export {
   RotationError,
   RotorError,
   SessionExpiredError,
+  isRotorError,
   type EndReason,
   type RotorErrorCode,
 } from './errors.js'

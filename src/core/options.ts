@@ -72,6 +72,19 @@ function scopeKey(options: SessionOptions): string {
   return (Array.isArray(scope) ? scope : [scope]).map(s => toURL(s, 'scope').href.replace(/\/+$/, '')).join('|')
 }
 
+/**
+ * The name a session shares under when none is given: its scope and both endpoints, so that two
+ * apps of one origin (or two scopes with other refresh endpoints) never join each other's
+ * session and send one app's tokens to the other's API or token endpoint. A function scope
+ * says nothing comparable: it must be named (`crossTab: { name }`) or not shared.
+ */
+export function defaultChannelName(options: SessionOptions, refresh: URL | undefined, logout: URL | undefined): string {
+  if (typeof options.scope === 'function') {
+    throw new TypeError("rotor-auth: option `crossTab` must be { name } or false when `scope` is a function (a function's scope cannot name the session, and two apps of one origin would share one)")
+  }
+  return `rotor-auth:${scopeKey(options)} refresh=${refresh?.href ?? 'custom'} logout=${logout?.href ?? 'none'}`
+}
+
 /** Every option createSession knows: anything else is a typo that would silently do nothing. */
 const KNOWN = new Set<string>([
   'scope', 'rotation', 'transport', 'refresh', 'logout', 'headers', 'rotateAt', 'crossTab', 'coordinator', 'reauthenticate',
@@ -169,7 +182,8 @@ export function normalizeOptions(options: SessionOptions): Config {
   // A page or a worker: tabs of one user, who share one session. A server process (Node) may
   // act for several users at once, so there sharing is opt-in.
   if (crossTab === true || (crossTab === undefined && browsingContext())) {
-    channelName = hasChannel ? `rotor-auth:${scopeKey(options)}` : undefined
+    const derived = defaultChannelName(options, refreshURL, logoutURL)
+    channelName = hasChannel ? derived : undefined
   } else if (crossTab === false || crossTab === undefined) {
     // Node: two users' jobs in one process must never share a session unless asked to.
     channelName = undefined

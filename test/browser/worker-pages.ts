@@ -13,9 +13,12 @@ ${head}
 </script>
 `
 
-/** The spy's address for a tab page of `origin` and `transport`: the session's channel (named after its scope, as src/core/options.ts does) and the election's. */
+/** The spy's address for a tab page of `origin` and `transport`: the session's channel (named after its scope and endpoints, as src/core/options.ts does) and the election's. */
 export function spyURL(origin: string, transport: 'cookie' | 'bearer'): string {
-  const channel = `rotor-auth:${transport === 'bearer' ? `${origin}/api` : origin}`
+  // tab-page.ts's options for each transport.
+  const [scope, refresh, logout] =
+    transport === 'bearer' ? [`${origin}/api`, `${origin}/bearer/refresh`, `${origin}/bearer/logout`] : [origin, `${origin}/authn/refresh`, `${origin}/authn/logout`]
+  const channel = `rotor-auth:${scope} refresh=${refresh} logout=${logout}`
   return `${origin}/spy.html?channels=${encodeURIComponent(`${channel},${channel}:leader`)}`
 }
 

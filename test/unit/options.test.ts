@@ -260,9 +260,10 @@ describe('normalizeOptions: defaults', () => {
     expect(normalizeOptions({ scope: SCOPE, crossTab: { name: 'my-app' }, storage }).channelName).toContain('my-app')
   })
 
-  test('a predicate scope still gets a channel with crossTab: true', () => {
-    const config = normalizeOptions({ scope: () => true, refresh: 'https://h/r', crossTab: true, storage })
-    expect(typeof config.channelName).toBe('string')
+  test('a predicate scope gets a channel only under a name it is given (issue 26.4: see channel-name.test.ts)', () => {
+    const config = normalizeOptions({ scope: () => true, refresh: 'https://h/r', crossTab: { name: 'app-a' }, storage })
+    expect(config.channelName).toBe('rotor-auth:app-a')
+    expectOptionError({ scope: () => true, refresh: 'https://h/r', crossTab: true, storage }, 'crossTab')
   })
 
   test('persist default with the cookie transport: storage kept, no tokens', () => {

@@ -2,7 +2,7 @@
 import type { Store } from '../coordinator/store.js'
 import { tokensFrom } from '../core/grant.js'
 import type { Coordinator, Grant, Message, Snapshot } from '../types.js'
-import { parseFromWorker, type FromWorker, type ReauthGrant, type ToWorker, type Wire, type WorkerConfig } from './protocol.js'
+import { parseFromWorker, PROTOCOL_VERSION, type FromWorker, type ReauthGrant, type ToWorker, type Wire, type WorkerConfig } from './protocol.js'
 
 /** How long a new worker has to answer the first hello (its script loads and starts meanwhile). */
 const CONNECT_TIMEOUT_MS = 5_000
@@ -134,12 +134,22 @@ export function connectWorker(o: ConnectOptions): Promise<WorkerCoordinator> {
       const m: FromWorker | undefined = parseFromWorker(event.data, o.wire)
       if (!m || lost || closed) return
       if (m.w === 'welcome' && m.id === helloId && !connected) {
+        // A stale script (a worker started by an older page, a copy not updated) may misread
+        // this tab's messages: refused, saying which, and the tab goes on without it.
+        if (m.version !== PROTOCOL_VERSION) {
+          send({ w: 'bye' })
+          return fail(`the worker script is another version of rotor-auth (it speaks protocol ${m.version || 'unknown'}, this page ${PROTOCOL_VERSION}): serve the script of the page's version`)
+        }
         connected = true
         clearTimeout(connecting)
         clearTimeout(probing)
-        if (m.snapshot) keep(m.snapshot)
+        // The worker's state is the truth: one it refused (a forged far-ahead generation in
+        // this page's storage) must not stay this tab's, or it would wait for it forever.
+        cache = m.snapshot
+        if (m.snapshot) o.store?.write(m.snapshot)
         resolve(coordinator)
-      } else if (m.w === 'refused') fail(m.reason)
+      } else if (m.w === 'probe') send({ w: 'alive', id: m.id })
+      else if (m.w === 'refused') fail(m.reason)
       else if (m.w === 'done') pending.get(m.id)?.resolve()
       else if (m.w === 'store') {
         keep(m.snapshot)
@@ -163,7 +173,7 @@ export function connectWorker(o: ConnectOptions): Promise<WorkerCoordinator> {
         () => undefined,
       )
     }, PROBE_AFTER_MS)
-    const hello: ToWorker = { w: 'hello', id: helloId, config: o.config, reauthenticates: o.reauthenticate !== undefined }
+    const hello: ToWorker = { w: 'hello', id: helloId, version: PROTOCOL_VERSION, config: o.config, reauthenticates: o.reauthenticate !== undefined }
     if (cache) hello.stored = cache
     send(hello)
 

@@ -40,9 +40,17 @@ export function workerConfig(cfg: Config): WorkerConfig {
   return config
 }
 
+/**
+ * The version of this protocol, said in `hello` and `welcome`. A SharedWorker outlives a
+ * deploy (it runs while one tab of the old page is open) and a copied script can lag the
+ * library (`npx rotor-auth init` not run again): either side refuses the other's version,
+ * saying so, and the tab runs without the worker instead of misreading it.
+ */
+export const PROTOCOL_VERSION = 2
+
 /** Tab → worker. `id` pairs a request with the worker's `done`. */
 export type ToWorker =
-  | { w: 'hello'; id: number; config: WorkerConfig; stored?: Snapshot; reauthenticates: boolean }
+  | { w: 'hello'; id: number; version: number; config: WorkerConfig; stored?: Snapshot; reauthenticates: boolean }
   | { w: 'write'; id: number; snapshot: Snapshot }
   | { w: 'post'; message: Message }
   | { w: 'lock'; id: number }
@@ -54,6 +62,8 @@ export type ToWorker =
   | { w: 'logout'; id: number }
   /** The answer to the worker's `reauthenticate`: the new grant (plain data), or none. */
   | { w: 'reauthenticated'; id: number; grant?: ReauthGrant }
+  /** The answer to the worker's `probe`: this tab is still there. */
+  | { w: 'alive'; id: number }
   | { w: 'bye' }
 
 /** A login done in a tab for the worker, as the worker's session reads grants. */
@@ -66,13 +76,15 @@ export type ReauthGrant = {
 
 /** Worker → tab. Snapshots never carry the RT: it stays in the worker. */
 export type FromWorker =
-  | { w: 'welcome'; id: number; snapshot?: Snapshot }
+  | { w: 'welcome'; id: number; version: number; snapshot?: Snapshot }
   | { w: 'refused'; id: number; reason: string }
   | { w: 'done'; id: number }
   | { w: 'store'; snapshot: Snapshot }
   | { w: 'message'; message: Message }
   /** Run the app's `reauthenticate` and answer with `reauthenticated`. */
   | { w: 'reauthenticate'; id: number }
+  /** Is this tab still there? (A tab that crashed or was discarded never says `bye`.) */
+  | { w: 'probe'; id: number }
 
 /**
  * The session protocol's validation, handed to the page's worker client by the main bundle:
@@ -89,13 +101,16 @@ export function parseFromWorker(data: unknown, { parseSnapshot, parseMessage }: 
   switch (m['w']) {
     case 'welcome': {
       if (!isId(m['id'])) return undefined
+      // A worker of another version still welcomes: the tab reads the version and refuses it.
+      const version = isId(m['version']) ? m['version'] : 0
       const snapshot = m['snapshot'] === undefined ? undefined : parseSnapshot(m['snapshot'])
-      return snapshot ? { w: 'welcome', id: m['id'], snapshot } : { w: 'welcome', id: m['id'] }
+      return snapshot ? { w: 'welcome', id: m['id'], version, snapshot } : { w: 'welcome', id: m['id'], version }
     }
     case 'refused':
       return isId(m['id']) && typeof m['reason'] === 'string' ? { w: 'refused', id: m['id'], reason: m['reason'] } : undefined
     case 'done':
     case 'reauthenticate':
+    case 'probe':
       return isId(m['id']) ? { w: m['w'], id: m['id'] } : undefined
     case 'store': {
       const snapshot = parseSnapshot(m['snapshot'])
@@ -108,6 +123,23 @@ export function parseFromWorker(data: unknown, { parseSnapshot, parseMessage }: 
     default:
       return undefined
   }
+}
+
+const isTime = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v)
+
+/** Validates a tab's `reauthenticated` grant (any page of the origin can send one); undefined when malformed. */
+export function parseReauthGrant(value: unknown): ReauthGrant | undefined {
+  if (typeof value !== 'object' || value === null) return undefined
+  const g = value as Record<string, unknown>
+  if (!isTime(g['accessTokenExpiration'])) return undefined
+  if (g['refreshTokenExpiration'] !== undefined && !isTime(g['refreshTokenExpiration'])) return undefined
+  if (g['accessToken'] !== undefined && typeof g['accessToken'] !== 'string') return undefined
+  if (g['refreshToken'] !== undefined && typeof g['refreshToken'] !== 'string') return undefined
+  const grant: ReauthGrant = { accessTokenExpiration: g['accessTokenExpiration'] }
+  if (typeof g['accessToken'] === 'string') grant.accessToken = g['accessToken']
+  if (typeof g['refreshToken'] === 'string') grant.refreshToken = g['refreshToken']
+  if (isTime(g['refreshTokenExpiration'])) grant.refreshTokenExpiration = g['refreshTokenExpiration']
+  return grant
 }
 
 /** What a tab may see of a snapshot: everything but the RT. */

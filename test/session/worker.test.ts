@@ -8,7 +8,9 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { createSession, SessionExpiredError, type Session, type SessionOptions } from '../../src/index.js'
 import { createAuthServer, type AuthServer } from '../../src/testing/index.js'
-import { createHub, type Hub } from '../../src/worker/hub.js'
+import { normalizeOptions } from '../../src/core/options.js'
+import { createHub, type Hub, type HubLimits } from '../../src/worker/hub.js'
+import { PROTOCOL_VERSION, workerConfig } from '../../src/worker/protocol.js'
 import { bearerLogin, bearerOptions } from '../helpers/session-env.js'
 
 type Recorded = { name: string; data: unknown }
@@ -21,6 +23,8 @@ function installSharedWorker() {
   const hubs = new Map<string, Hub>()
   const sent: Recorded[] = []
   const ports: MessagePort[] = []
+  /** The limits of hubs created from now on (a test shortens one to see it act). */
+  const limits: Partial<HubLimits> = {}
   let silent = false
   class SharedWorkerStandIn extends EventTarget {
     readonly port: MessagePort
@@ -35,8 +39,14 @@ function installSharedWorker() {
       const { port1, port2 } = new MessageChannel()
       ports.push(port1, port2)
       const name = options.name
+      if (String(url).includes('stale')) {
+        // A worker script of an older version: it welcomes without saying its protocol.
+        port2.onmessage = ({ data }) => port2.postMessage({ w: 'welcome', id: (data as { id: number }).id })
+        this.port = port1
+        return
+      }
       let hub = hubs.get(name)
-      if (!hub) hubs.set(name, (hub = createHub(name)))
+      if (!hub) hubs.set(name, (hub = createHub(name, limits)))
       const post = port2.postMessage.bind(port2)
       port2.postMessage = (data: unknown) => {
         sent.push({ name, data })
@@ -50,6 +60,18 @@ function installSharedWorker() {
   return {
     hubs,
     sent,
+    limits,
+    /** A port of any page of the origin, speaking to the hub of `name` directly: it says what it likes and answers nothing unasked. */
+    raw(name: string) {
+      let hub = hubs.get(name)
+      if (!hub) hubs.set(name, (hub = createHub(name, limits)))
+      const { port1, port2 } = new MessageChannel()
+      ports.push(port1, port2)
+      hub.connect(port2 as never)
+      const received: Array<Record<string, unknown>> = []
+      port1.onmessage = event => received.push(event.data as Record<string, unknown>)
+      return { send: (message: unknown) => port1.postMessage(message), received, close: () => port1.close() }
+    },
     hang: () => (silent = true),
     close: () => {
       for (const port of ports) port.close()
@@ -227,5 +249,186 @@ describe('the rotation worker (Node, MessageChannel ports)', () => {
     expect(() => createSession({ ...base, persist: true })).toThrow(/`worker` cannot go with persist: true/)
     const coordinator = { read() {}, write() {}, lock: (fn: () => Promise<unknown>) => fn(), post() {}, subscribe: () => () => {}, isLeader: () => true, hasPeers: () => false, close() {} }
     expect(() => createSession({ ...base, coordinator } as never)).toThrow(/`worker` cannot go with coordinator/)
+  })
+
+  describe('what one port can cost the others (issue 26.2, 26.5, 26.6, 26.7, 26.9)', () => {
+    const NAME = 'rotor-auth:app'
+    const sleep = (ms: number) => new Promise(resolve => setTimeout(resolve, ms))
+    /** The hello any page of the origin can send: the app's options are in its bundle. */
+    const hello = (extra: Record<string, unknown> = {}) => ({
+      w: 'hello',
+      id: 1,
+      version: PROTOCOL_VERSION,
+      config: workerConfig(normalizeOptions({ ...bearerOptions(url), crossTab: { name: 'app' }, worker: `${url}/rotor-worker.js`, rotation: 'request' } as SessionOptions)),
+      reauthenticates: false,
+      ...extra,
+    })
+    const forged = (generation: number, tokens: { accessToken?: string; refreshToken?: string } = { accessToken: 'forged-at', refreshToken: 'forged-rt' }) => ({
+      generation,
+      status: 'active',
+      issuedAt: Date.now(),
+      accessExpiresAt: Date.now() + 3_600_000,
+      refreshExpiresAt: null,
+      ...tokens,
+    })
+
+    /** Two app tabs, logged in, and a page of the origin connected to the worker. */
+    async function tabsAndForger(options: Partial<SessionOptions> = {}) {
+      const a = tab(options)
+      const b = tab()
+      await a.start(await bearerLogin(url))
+      await vi.waitFor(() => expect(b.state.status).toBe('active'))
+      const forger = worker.raw(NAME)
+      forger.send(hello())
+      await vi.waitFor(() => expect(forger.received.map(m => m['w'])).toContain('welcome'))
+      return { a, b, forger }
+    }
+
+    /** The session still works: one granted refresh, calls with the real AT, nothing reused. */
+    async function stillWorks(b: Session): Promise<void> {
+      const before = server.stats.refreshGranted
+      await b.rotate()
+      expect(server.stats.refreshGranted).toBe(before + 1)
+      expect((await b.fetch(`${url}/api/ping`)).status).toBe(200)
+      expect(server.stats).toMatchObject({ reusedRefused: 0, api401: 0 })
+    }
+
+    it('a tab asked to re-authenticate that vanished (no bye, no answer): the worker asks the next tab with the hook; requests settle', async () => {
+      const login = vi.fn(async () => bearerLogin(url))
+      const a = tab({ reauthenticate: login })
+      const b = tab()
+      await a.start(await bearerLogin(url))
+      await vi.waitFor(() => expect(b.state.status).toBe('active'))
+      // The newest tab with the hook, asked first: it crashed (or was discarded) without a word.
+      const ghost = worker.raw(NAME)
+      ghost.send(hello({ reauthenticates: true }))
+      await vi.waitFor(() => expect(ghost.received.map(m => m['w'])).toContain('welcome'))
+      server.fault('refresh', { status: 401 })
+      const rotation = b.rotate().then(
+        () => 'rotated',
+        (error: unknown) => String(error),
+      )
+      await vi.waitFor(() => expect(ghost.received.map(m => m['w'])).toContain('reauthenticate'))
+      await vi.waitFor(() => expect(login).toHaveBeenCalledTimes(1), { timeout: 15_000 })
+      expect(await rotation).toBe('rotated')
+      expect(b.state.status).toBe('active')
+      expect((await b.fetch(`${url}/api/ping`)).status).toBe(200)
+      expect(server.stats.reusedRefused).toBe(0)
+      // It was asked whether it was there before it was given up.
+      expect(ghost.received.map(m => m['w'])).toContain('probe')
+    }, 25_000)
+
+    it('a tab whose reauthenticate ignores its AbortSignal is disposed mid-login: the next tab takes over, and requests settle', async () => {
+      const second = vi.fn(async () => bearerLogin(url))
+      const b = tab({ reauthenticate: second })
+      let asked = false
+      // The newest tab is asked first; its login form never settles and never reads the signal.
+      const a = tab({ reauthenticate: () => ((asked = true), new Promise<never>(() => undefined)) })
+      await a.start(await bearerLogin(url))
+      await vi.waitFor(() => expect(b.state.status).toBe('active'))
+      server.fault('refresh', { status: 401 })
+      const rotation = b.rotate().then(
+        () => 'rotated',
+        (error: unknown) => String(error),
+      )
+      await vi.waitFor(() => expect(asked).toBe(true))
+      a.dispose()
+      await vi.waitFor(() => expect(second).toHaveBeenCalledTimes(1))
+      expect(await rotation).toBe('rotated')
+      expect((await b.fetch(`${url}/api/ping`)).status).toBe(200)
+    }, 20_000)
+
+    it('a posted state without the RT is refused: no tab and not the worker adopts it (the RT-less guard on post)', async () => {
+      const { b, forger } = await tabsAndForger()
+      forger.send({ w: 'post', message: { type: 'state', snapshot: forged(b.state.generation + 1, { accessToken: 'forged-at' }) } })
+      await sleep(100)
+      expect(worker.hubs.get(NAME)?.session?.state.generation).toBe(1)
+      await stillWorks(b)
+    })
+
+    it('a written state without the RT is refused: the worker keeps its RT (the RT-less guard on write)', async () => {
+      const { b, forger } = await tabsAndForger()
+      forger.send({ w: 'write', id: 2, snapshot: forged(b.state.generation + 1, { accessToken: 'forged-at' }) })
+      await vi.waitFor(() => expect(forger.received.map(m => m['w'])).toContain('done'))
+      await stillWorks(b)
+    })
+
+    it('a write carrying generation 2^40 is refused and never counts as newer: rotation goes on', async () => {
+      const { b, forger } = await tabsAndForger()
+      forger.send({ w: 'write', id: 2, snapshot: forged(2 ** 40) })
+      await vi.waitFor(() => expect(forger.received.map(m => m['w'])).toContain('done'))
+      await stillWorks(b)
+    })
+
+    it("a first hello carrying generation 2^40 is refused: the tabs that come after log in and rotate", async () => {
+      const forger = worker.raw(NAME)
+      forger.send(hello({ stored: forged(2 ** 40) }))
+      await vi.waitFor(() => expect(forger.received.map(m => m['w'])).toContain('welcome'))
+      const a = tab()
+      const b = tab()
+      await a.start(await bearerLogin(url))
+      await vi.waitFor(() => expect(b.state.status).toBe('active'))
+      expect(b.state.generation).toBe(1)
+      await stillWorks(b)
+    })
+
+    it('a forged rotate-request for a generation ahead makes no refresh; repeated ones for the current generation make one', async () => {
+      const { a, forger } = await tabsAndForger()
+      forger.send({ w: 'post', message: { type: 'rotate-request', generation: 2 ** 40 } })
+      await sleep(1_500)
+      expect(server.stats.refreshCalls).toBe(0)
+      const generation = a.state.generation
+      for (let i = 0; i < 10; i++) forger.send({ w: 'post', message: { type: 'rotate-request', generation } })
+      await vi.waitFor(() => expect(a.state.generation).toBe(generation + 1))
+      await sleep(500)
+      expect(server.stats.refreshCalls).toBe(1)
+    })
+
+    it('forged lock messages: one port holds one lock at a time, so a rotation waits at most one lease', async () => {
+      const { b, forger } = await tabsAndForger()
+      for (let id = 10; id < 30; id++) forger.send({ w: 'lock', id })
+      await vi.waitFor(() => expect(forger.received.filter(m => m['w'] === 'done')).toHaveLength(1))
+      // Without the bound the twenty locks queue ahead of it: 200 s at 10 s each.
+      await stillWorks(b)
+      expect(forger.received.filter(m => m['w'] === 'done').length).toBeLessThanOrEqual(2)
+    }, 20_000)
+
+    it("a lock kept alive by `held` is released at the hold limit", async () => {
+      worker.limits.maxHoldMs = 1_000
+      const { b, forger } = await tabsAndForger()
+      forger.send({ w: 'lock', id: 10 })
+      await vi.waitFor(() => expect(forger.received.map(m => m['w'])).toContain('done'))
+      const heartbeat = setInterval(() => forger.send({ w: 'held', id: 10 }), 200)
+      try {
+        await stillWorks(b)
+      } finally {
+        clearInterval(heartbeat)
+      }
+    }, 20_000)
+
+    it('malformed messages are dropped, the hub goes on', async () => {
+      const { b, forger } = await tabsAndForger()
+      for (const message of [null, 42, 'x', { w: 'post', message: null }, { w: 'post', message: 7 }, { w: 'write', id: 'x' }, { w: 'lock' }, { w: 'reauthenticated', id: 1, grant: { accessTokenExpiration: 'soon' } }, { w: 'held', id: {} }, { w: 'nope' }]) {
+        forger.send(message)
+      }
+      await sleep(100)
+      await stillWorks(b)
+    })
+
+    it('a hello of another protocol version is refused, saying so', async () => {
+      const stale = worker.raw(NAME)
+      stale.send({ ...hello(), version: undefined })
+      await vi.waitFor(() => expect(stale.received).toEqual([expect.objectContaining({ w: 'refused', reason: expect.stringMatching(/another version of rotor-auth/) })]))
+    })
+
+    it('a stale worker script (it does not say its protocol) is refused by the tab: worker-fallback naming it, and the session works on its own', async () => {
+      const a = tab({ worker: `${url}/stale-worker.js` })
+      const reasons = fallbacks(a)
+      await a.start(await bearerLogin(url))
+      await a.rotate()
+      expect(reasons).toEqual([expect.stringMatching(/another version of rotor-auth/)])
+      expect(server.stats.refreshGranted).toBe(1)
+      expect((await a.fetch(`${url}/api/ping`)).status).toBe(200)
+    })
   })
 })

@@ -32,6 +32,10 @@ export type RotatorOptions = {
   backoff: { failed(error: unknown): number; succeeded(): void; stalled(error: unknown): void }
 }
 
+/** Settles (rejecting) when `signal` aborts. */
+const aborted = (signal: AbortSignal) =>
+  new Promise<never>((_, reject) => signal.addEventListener('abort', () => reject(signal.reason), { once: true }))
+
 export class Rotator {
   readonly #o: RotatorOptions
   /** Consecutive failed attempts since the last success, for `rotate-error`'s `attempt`. */
@@ -179,7 +183,9 @@ export class Rotator {
       let result: Grant | Response | void
       sync.reauthenticating(true)
       try {
-        result = await reauthenticate({ signal: controller.signal })
+        // Not only the hook: most login forms never read the signal, and the hand-over (under
+        // this lock, which every other tab waits on) must not wait for one that never settles.
+        result = await Promise.race([reauthenticate({ signal: controller.signal }), aborted(controller.signal)])
       } catch {
         result = undefined
       }

@@ -10,6 +10,12 @@ const CLAIM_WINDOW_MS = 50
 const REQUEST_EVERY_MS = 1000
 /** How often a follower polls for leadership while the leader is gone (the package's own cycle). */
 const ELECTION_FALLBACK_MS = 1000
+/**
+ * A claim stops counting after this long without word from its holder. Any page of the origin
+ * can post a claim: a forged one costs the others this much, not the whole hold limit. A live
+ * holder loses nothing by it: it answers the next claim with `held`, which counts afresh.
+ */
+const CLAIM_SILENT_MS = 10_000
 
 export type LeaderLockOptions = {
   name: string
@@ -19,10 +25,12 @@ export type LeaderLockOptions = {
   read: () => Snapshot | undefined
   /** The realm's mutex: one holder among the sessions of this tab. */
   mutex: Mutex
-  /** The longest another tab's claim counts while it is silent (a tab frozen mid-refresh). */
+  /** The longest another tab's claim counts in all, however often its holder renews it. */
   holdLimitMs: number
   /** How long a follower waits for a new state before its rotation fails (transiently). */
   followerLimitMs: number
+  /** How long a claim counts without a word from its holder (default CLAIM_SILENT_MS; tests shorten it). */
+  claimSilentMs?: number
 }
 
 export type LeaderLock = {
@@ -60,19 +68,24 @@ const sleep = (ms: number) => new Promise<void>(resolve => setTimeout(resolve, m
  *   two tabs may lead for a moment. Before it runs, a holder posts a claim and listens for
  *   `CLAIM_WINDOW_MS`: a tab holding the lock answers `held`, and of two claims the earlier
  *   (then the lower id) wins. The loser waits for the winner's `release`, then re-reads the
- *   state it rotated, so it adopts instead of presenting a spent RT.
+ *   state it rotated, so it adopts instead of presenting a spent RT. A claim stops counting
+ *   `CLAIM_SILENT_MS` after its holder's last word, so a forged one (or a tab frozen
+ *   mid-refresh) holds the others that long, never the whole hold limit.
  */
 export function createLeaderLock(options: LeaderLockOptions): LeaderLock {
   const { channel, mutex } = options
+  const silentMs = options.claimSilentMs ?? CLAIM_SILENT_MS
   const id = Math.random().toString(36).slice(2) + Date.now().toString(36)
   let electionChannel: PackageChannel<unknown> | undefined
   let elector: LeaderElector | undefined
   let closed = false
   let frozen = false
-  /** Claims of other tabs that hold (or compete for) the lock: id → when their claim stops counting. */
-  const others = new Map<string, number>()
+  /** Claims of other tabs that hold (or compete for) the lock: id → since when, and until when it counts. */
+  const others = new Map<string, { since: number; until: number }>()
   let mine: { at: number; lost: boolean } | undefined
   let holding = false
+  /** A duplicate leader was reported while this tab held: it steps down once it releases. */
+  let stepDown = false
   /** The newest generation seen in any state message. */
   let seen = 0
   const wakers = new Set<() => void>()
@@ -87,6 +100,13 @@ export function createLeaderLock(options: LeaderLockOptions): LeaderLock {
     queueMicrotask(wake)
   })
 
+  /** `other` claims the lock: it counts for `silentMs` from now, never past the hold limit from its first word. */
+  function counts(other: string): void {
+    const now = Date.now()
+    const since = others.get(other)?.since ?? now
+    others.set(other, { since, until: Math.min(since + options.holdLimitMs, now + silentMs) })
+  }
+
   function onClaim(data: unknown): void {
     const m = parseClaim(data)
     if (!m || m.id === id) return
@@ -97,11 +117,11 @@ export function createLeaderLock(options: LeaderLockOptions): LeaderLock {
     }
     if (m.t === 'held') {
       if (m.to !== id) return
-      others.set(m.id, Date.now() + options.holdLimitMs)
+      counts(m.id)
       if (mine) mine.lost = true
       return
     }
-    others.set(m.id, Date.now() + options.holdLimitMs)
+    counts(m.id)
     if (holding) void post({ rotorLock: 1, t: 'held', id, to: m.id })
     else if (mine && (m.at < mine.at || (m.at === mine.at && m.id < id))) mine.lost = true
   }
@@ -116,9 +136,17 @@ export function createLeaderLock(options: LeaderLockOptions): LeaderLock {
     bc.addEventListener('message', onClaim)
     const el = (elector = createLeaderElection(bc, { fallbackInterval: ELECTION_FALLBACK_MS }))
     // Two leaders found each other (a thawed tab): both step down and run again; the claims
-    // keep the rotation exclusive meanwhile.
-    el.onduplicate = () => void leave().then(() => sleep(Math.random() * 300)).then(() => frozen || join())
+    // keep the rotation exclusive meanwhile. A holder finishes first: leaving would release its
+    // claim mid-refresh, and any page can post the `tell` that reports a duplicate.
+    el.onduplicate = () => {
+      if (holding) stepDown = true
+      else rejoin()
+    }
     void el.awaitLeadership().then(wake, () => undefined)
+  }
+
+  function rejoin(): void {
+    void leave().then(() => sleep(Math.random() * 300)).then(() => frozen || closed || join())
   }
 
   async function leave(): Promise<void> {
@@ -165,7 +193,7 @@ export function createLeaderLock(options: LeaderLockOptions): LeaderLock {
 
   function liveOthers(): boolean {
     const now = Date.now()
-    for (const [other, until] of others) if (until <= now) others.delete(other)
+    for (const [other, { until }] of others) if (until <= now) others.delete(other)
     return others.size > 0
   }
 
@@ -176,7 +204,7 @@ export function createLeaderLock(options: LeaderLockOptions): LeaderLock {
       if (closed) throw new Error('rotor-auth: the session was disposed')
       if (liveOthers()) {
         // Someone holds: wait for its release (or its claim to lapse), then try again.
-        await until(() => !liveOthers() || closed, Math.max(10, Math.min(...others.values()) - Date.now()))
+        await until(() => !liveOthers() || closed, Math.max(10, Math.min(...[...others.values()].map(o => o.until)) - Date.now()))
         continue
       }
       mine = { at: Date.now(), lost: false }
@@ -198,6 +226,10 @@ export function createLeaderLock(options: LeaderLockOptions): LeaderLock {
     holding = false
     await post({ rotorLock: 1, t: 'release', id })
     if (frozen) void leave()
+    else if (stepDown) {
+      stepDown = false
+      rejoin()
+    }
   }
 
   const isLeader = () => !closed && !frozen && elector?.isLeader === true

@@ -5,20 +5,21 @@
  * a follower that needs a refresh asks the leader and runs only once a newer state is in.
  * The browser proof (five Chromium tabs on a non-secure origin) is test/browser/no-web-locks.test.ts.
  */
+import { BroadcastChannel as PackageChannel } from 'broadcast-channel'
 import { afterEach, describe, expect, test } from 'vitest'
 import { openChannel, type Channel } from '../../src/coordinator/channel.js'
-import { createLeaderLock, type LeaderLock } from '../../src/coordinator/leader-lock.js'
+import { createLeaderLock, type LeaderLock, type LeaderLockOptions } from '../../src/coordinator/leader-lock.js'
 import { Mutex } from '../../src/coordinator/realm.js'
 import type { Message, Snapshot } from '../../src/index.js'
 
 const sleep = (ms: number) => new Promise<void>(resolve => setTimeout(resolve, ms))
 
-type Tab = { lock: LeaderLock; channel: Channel; stored: { snapshot: Snapshot | undefined }; heard: Message[] }
+type Tab = { name: string; lock: LeaderLock; channel: Channel; stored: { snapshot: Snapshot | undefined }; heard: Message[] }
 
 let tabs: Tab[] = []
 let names = 0
 
-function openTabs(count: number, shared: { snapshot: Snapshot | undefined } = { snapshot: undefined }): Tab[] {
+function openTabs(count: number, shared: { snapshot: Snapshot | undefined } = { snapshot: undefined }, limits: Partial<LeaderLockOptions> = {}): Tab[] {
   const name = `leader-lock-test-${process.pid}-${++names}`
   const opened = Array.from({ length: count }, (_, i) => {
     const channel = openChannel(name, `tab${i}`)
@@ -31,8 +32,9 @@ function openTabs(count: number, shared: { snapshot: Snapshot | undefined } = { 
       mutex: new Mutex(),
       holdLimitMs: 5_000,
       followerLimitMs: 3_000,
+      ...limits,
     })
-    return { lock, channel, stored: shared, heard }
+    return { name, lock, channel, stored: shared, heard }
   })
   tabs.push(...opened)
   return opened
@@ -125,4 +127,65 @@ describe('leader-lock', () => {
     await expect(follower.lock.lock(async () => 'ran', { refresh: true })).rejects.toThrow(/did not answer/)
     expect(Date.now() - started).toBeGreaterThanOrEqual(3_000 - 50)
   }, 20_000)
+
+  describe('what a page of the origin can cost with one forged message (issue 26.9)', () => {
+    /** A page of the origin on the election's channel, speaking the claims and the package's election. */
+    function forger(name: string) {
+      const bc = new PackageChannel<unknown>(`${name}:leader`, { type: 'native' })
+      forgers.push(bc)
+      return bc
+    }
+    const forgers: Array<PackageChannel<unknown>> = []
+    afterEach(async () => {
+      for (const bc of forgers.splice(0)) await bc.close()
+    })
+
+    test('a claim never renewed holds the lock for the silence limit, not the hold limit', async () => {
+      const [tab] = openTabs(1, undefined, { holdLimitMs: 60_000, claimSilentMs: 1_000 })
+      await leaderIndex([tab!])
+      await forger(tab!.name).postMessage({ rotorLock: 1, t: 'claim', id: 'forger', at: 0 })
+      await sleep(50)
+      // Bounded generously: the silence limit is 1 s, the hold limit 60 s.
+      const outcome = await Promise.race([tab!.lock.lock(async () => 'ran'), sleep(10_000).then(() => 'still blocked')])
+      expect(outcome).toBe('ran')
+    }, 20_000)
+
+    test('a holder past the silence limit still excludes the next one: it answers its claim with `held`', async () => {
+      const two = openTabs(2, undefined, { holdLimitMs: 60_000, claimSilentMs: 600 })
+      await leaderIndex(two)
+      let inside = 0
+      let most = 0
+      const hold = async () => {
+        inside++
+        most = Math.max(most, inside)
+        await sleep(1_500)
+        inside--
+      }
+      const first = two[0]!.lock.lock(hold)
+      await sleep(200)
+      await Promise.all([first, two[1]!.lock.lock(hold)])
+      expect(most, 'holders at once').toBe(1)
+    }, 20_000)
+
+    test("a forged `tell` (a duplicate leader) while the leader holds: it keeps its claim until it is done, nobody overlaps", async () => {
+      const two = openTabs(2)
+      const leader = await leaderIndex(two)
+      let inside = 0
+      let most = 0
+      const hold = async () => {
+        inside++
+        most = Math.max(most, inside)
+        await sleep(400)
+        inside--
+      }
+      const held = two[leader]!.lock.lock(hold)
+      await sleep(100)
+      await (forger(two[0]!.name) as unknown as { postInternal(message: unknown): Promise<void> }).postInternal({ context: 'leader', action: 'tell', token: 'forged' })
+      await sleep(50)
+      await Promise.all([held, two[1 - leader]!.lock.lock(hold)])
+      expect(most, 'holders at once').toBe(1)
+      // And the origin has a leader again soon after.
+      await leaderIndex(two)
+    }, 20_000)
+  })
 })

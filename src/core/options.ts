@@ -141,6 +141,16 @@ function workerURL(options: SessionOptions, coordinator: boolean, crossTab: bool
   // What the worker cannot do: another coordinator, a function's refresh, no tabs, bearer tokens in storage.
   const clash = coordinator ? 'coordinator' : custom ? 'refresh: a function' : !crossTab ? 'crossTab: false' : persistTokens ? 'persist: true' : undefined
   if (clash) throw new TypeError(`rotor-auth: option \`worker\` cannot go with ${clash}`)
+  // Against the page's own address, not `document.baseURI`: an injected `<base href>` must not
+  // choose which script runs the session and holds its RT.
+  const page = (globalThis as { location?: { href?: string } }).location?.href
+  if (typeof worker === 'string' && page !== undefined) {
+    try {
+      return new URL(worker, page)
+    } catch {
+      // Reported below, as for any unreadable URL.
+    }
+  }
   return toURL(worker, 'worker')
 }
 

@@ -63,3 +63,19 @@ describe('in Node (nothing shared unless asked for)', () => {
     expect(normalizeOptions({ scope: () => true, refresh: 'https://h/r', storage }).channelName).toBeUndefined()
   })
 })
+
+describe('the worker URL (issue 26.10)', () => {
+  const g = globalThis as { document?: unknown; location?: unknown }
+  afterEach(() => {
+    delete g.document
+    delete g.location
+  })
+
+  test('a relative `worker` resolves against the page, not an injected <base href>', () => {
+    g.document = { baseURI: 'https://app.example/uploads/evil/' }
+    g.location = { href: 'https://app.example/app/index.html' }
+    const config = normalizeOptions({ scope: 'https://app.example/api', worker: 'rotor-worker.js', storage })
+    expect(config.worker?.href).toBe('https://app.example/app/rotor-worker.js')
+    expect(normalizeOptions({ scope: 'https://app.example/api', worker: '/rotor-worker.js', storage }).worker?.href).toBe('https://app.example/rotor-worker.js')
+  })
+})

@@ -79,10 +79,8 @@ function scopeKey(options: SessionOptions): string {
  * says nothing comparable: it must be named (`crossTab: { name }`) or not shared.
  */
 export function defaultChannelName(options: SessionOptions, refresh: URL | undefined, logout: URL | undefined): string {
-  if (typeof options.scope === 'function') {
-    throw new TypeError("rotor-auth: option `crossTab` must be { name } or false when `scope` is a function (a function's scope cannot name the session, and two apps of one origin would share one)")
-  }
-  return `rotor-auth:${scopeKey(options)} refresh=${refresh?.href ?? 'custom'} logout=${logout?.href ?? 'none'}`
+  if (typeof options.scope === 'function') fail('crossTab', '{ name } or false with a function `scope`', options.crossTab)
+  return `rotor-auth:${scopeKey(options)} ${refresh?.href} ${logout?.href}`
 }
 
 /** Every option createSession knows: anything else is a typo that would silently do nothing. */
@@ -143,15 +141,7 @@ function workerURL(options: SessionOptions, coordinator: boolean, crossTab: bool
   if (clash) throw new TypeError(`rotor-auth: option \`worker\` cannot go with ${clash}`)
   // Against the page's own address, not `document.baseURI`: an injected `<base href>` must not
   // choose which script runs the session and holds its RT.
-  const page = (globalThis as { location?: { href?: string } }).location?.href
-  if (typeof worker === 'string' && page !== undefined) {
-    try {
-      return new URL(worker, page)
-    } catch {
-      // Reported below, as for any unreadable URL.
-    }
-  }
-  return toURL(worker, 'worker')
+  return toURL(worker, 'worker', (globalThis as { location?: { href?: string } }).location?.href)
 }
 
 /** Validates every option up front; a bad one throws a TypeError naming it. */

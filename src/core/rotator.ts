@@ -32,10 +32,6 @@ export type RotatorOptions = {
   backoff: { failed(error: unknown): number; succeeded(): void; stalled(error: unknown): void }
 }
 
-/** Settles (rejecting) when `signal` aborts. */
-const aborted = (signal: AbortSignal) =>
-  new Promise<never>((_, reject) => signal.addEventListener('abort', () => reject(signal.reason), { once: true }))
-
 export class Rotator {
   readonly #o: RotatorOptions
   /** Consecutive failed attempts since the last success, for `rotate-error`'s `attempt`. */
@@ -182,10 +178,11 @@ export class Rotator {
       if (machine.snapshot.status === 'active' && machine.snapshot.generation > generation && !machine.snapshot.ending) return
       let result: Grant | Response | void
       sync.reauthenticating(true)
+      const { signal } = controller
       try {
         // Not only the hook: most login forms never read the signal, and the hand-over (under
         // this lock, which every other tab waits on) must not wait for one that never settles.
-        result = await Promise.race([reauthenticate({ signal: controller.signal }), aborted(controller.signal)])
+        result = await Promise.race([reauthenticate({ signal }), new Promise<never>((_, reject) => signal.addEventListener('abort', reject))])
       } catch {
         result = undefined
       }

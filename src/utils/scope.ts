@@ -13,10 +13,10 @@ export function baseURL(): string | undefined {
   return g.document?.baseURI ?? g.location?.href
 }
 
-/** Parses a scope or endpoint entry; relative strings resolve against the page's location. */
-export function toURL(value: string | URL, option: string): URL {
+/** Parses a scope or endpoint entry; relative strings resolve against the page's location (or `base`). */
+export function toURL(value: string | URL, option: string, base = baseURL()): URL {
   try {
-    return new URL(value, baseURL())
+    return new URL(value, base)
   } catch {
     throw new TypeError(`rotor-auth: option \`${option}\` must be an absolute URL (or relative to the page), got ${JSON.stringify(String(value))}`)
   }

@@ -41,7 +41,7 @@ describe('the default crossTab name (issue 26.4)', () => {
   })
 
   test('a function scope without a name is a TypeError naming `crossTab`, in a page and with crossTab: true', () => {
-    expect(() => normalizeOptions({ scope: () => true, refresh: 'https://h/r', storage })).toThrow(/option `crossTab` must be \{ name \} or false when `scope` is a function/)
+    expect(() => normalizeOptions({ scope: () => true, refresh: 'https://h/r', storage })).toThrow(/option `crossTab` must be \{ name \} or false with a function `scope`/)
     expect(() => createSession({ scope: () => true, refresh: 'https://h/r', crossTab: true, storage })).toThrow(TypeError)
   })
 

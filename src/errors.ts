@@ -7,7 +7,7 @@
 export type EndReason = 'expired' | 'rejected' | 'user' | 'idle' | 'disposed'
 
 /** The stable codes of rotor-auth's errors: `switch (error.code)` never breaks on a reworded message. */
-export type RotorErrorCode = 'ERR_SESSION_EXPIRED' | 'ERR_ROTATION' | 'ERR_REFRESH_REFUSED' | 'ERR_MALFORMED_GRANT'
+export type RotorErrorCode = 'ERR_SESSION_EXPIRED' | 'ERR_ROTATION' | 'ERR_REFRESH_REFUSED' | 'ERR_MALFORMED_GRANT' | 'ERR_DPOP_BINDING'
 
 /**
  * A registry-wide symbol, so that errors from the ESM and the CJS copy of the package (or two
@@ -77,4 +77,13 @@ export class RefreshRefusedError extends RotorError {
 export class MalformedGrantError extends RotorError {
   readonly code = 'ERR_MALFORMED_GRANT' as const
   override readonly name = 'MalformedGrantError'
+}
+
+/**
+ * `start()` was given a grant bound to another DPoP key than the session's, or not bound at all
+ * (`token_type` not `DPoP`, or an access token whose `cnf.jkt` is another key's thumbprint).
+ */
+export class DPoPBindingError extends RotorError {
+  readonly code = 'ERR_DPOP_BINDING' as const
+  override readonly name = 'DPoPBindingError'
 }

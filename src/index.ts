@@ -1,6 +1,7 @@
 /** rotor-auth: one rotating refresh token, many tabs, long jobs, and nothing lost. */
 export { createSession } from './session.js'
 export {
+  DPoPBindingError,
   MalformedGrantError,
   RefreshRefusedError,
   RotationError,

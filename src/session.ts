@@ -14,6 +14,7 @@ import { Rotator } from './core/rotator.js'
 import { Scheduler } from './core/scheduler.js'
 import { SessionMachine } from './core/state.js'
 import { Sync } from './core/sync.js'
+import type { Dpop } from './dpop/index.js'
 import { SessionExpiredError } from './errors.js'
 import { createFetch } from './interceptors/fetch.js'
 import { installOn, type Installation } from './interceptors/install.js'
@@ -30,6 +31,17 @@ export function createSession(options: SessionOptions): Session {
   // Looked up at call time: a fetch patched after createSession (msw, tests) applies; once
   // installed, the fetch the session wrapped (never itself, through someone else's wrapper).
   const base = (): typeof fetch => cfg.fetch ?? wrapped ?? globalThis.fetch
+  // DPoP is a chunk of its own, loaded (and the key read or made) only for sessions that ask.
+  const dpop: Promise<Dpop> | undefined = cfg.dpop && import('./dpop/index.js').then(m => m.createDpop(cfg.channelName ?? cfg.storageKey, cfg.dpop!))
+  dpop?.catch(() => undefined)
+  const dpopSend: typeof fetch | undefined = dpop && ((input, init) => dpop.then(d => d.send(base(), input, init)))
+  /** What the session's own calls (managed requests, refresh, logout) go out through. */
+  const send = dpopSend ? () => dpopSend : base
+  const needDpop = () => dpop ?? Promise.reject(new TypeError('rotor-auth: dpopProof() and dpopFetch() need the `dpop` option'))
+  /** A login not bound to the session's key would fail at the first refresh: refuse it up front. */
+  const checkGrant = async (grant: Grant | Response) => {
+    if (dpop) await (await dpop).check(grant)
+  }
 
   const machine = new SessionMachine({ now, leeway: cfg.leeway })
   // An injected `now` is a clock tests move on purpose: only the platform's is watched for jumps.
@@ -80,14 +92,15 @@ export function createSession(options: SessionOptions): Session {
     backingOff: () => scheduler.backingOff(),
   })
   const rotator: Rotator = new Rotator({
-    machine, sync, now, transport, reauthenticate: cfg.reauthenticate,
+    machine, sync, now, transport,
+    reauthenticate: dpop && cfg.reauthenticate ? async context => { const grant = await cfg.reauthenticate!(context); if (grant) await checkGrant(grant); return grant } : cfg.reauthenticate,
     lock: (fn, lockOptions) => coordinator.lock(fn, lockOptions),
     isTransient: error => isTransient(error, transport),
     // A reload mid-refresh: its keepalive refresh may still store the new RT cookie.
     inFlightLimitMs: transport === 'cookie' ? cfg.refreshTimeout : 0,
     // A browser's tabs share bearer tokens by message only; in one realm (Node) the store has them.
     probeFirst: () => transport === 'bearer' && !cfg.persistTokens && cfg.coordinator === undefined && !worker && sharesAcrossContexts(cfg.channelName),
-    refresh: refresher(cfg, base, clock),
+    refresh: refresher(cfg, send, clock),
     // Waiting requests count failures against their deadline; the scheduler backs off.
     backoff: {
       failed: (error): number => (gate.failed(error), scheduler.failed()),
@@ -102,7 +115,7 @@ export function createSession(options: SessionOptions): Session {
     if (transition === 'ended') idle?.stop()
   })
 
-  const ic = createInterception(cfg, machine, gate, base)
+  const ic = createInterception(cfg, machine, gate, base, send)
   const sessionFetch = createFetch(ic)
 
   /** Best-effort server logout (it revokes the RT family), then the local end in every tab. */
@@ -113,7 +126,7 @@ export function createSession(options: SessionOptions): Session {
     // no other tab can take the lock meanwhile and present an RT our aborted refresh spent.
     // A worker that keeps the RT calls the server itself (asked first: the end reaches it next).
     const server = coordinator.logout?.()
-    await Promise.all([sync.publishEnd(reason), server ?? callLogout(cfg, base(), snapshot)])
+    await Promise.all([sync.publishEnd(reason), server ?? callLogout(cfg, send(), snapshot)])
   }
 
   const assertAlive = (method: string) => {
@@ -132,6 +145,7 @@ export function createSession(options: SessionOptions): Session {
     on: (event, listener) => machine.on(event, listener),
     async start(grant: Grant | Response) {
       assertAlive('start')
+      await checkGrant(grant)
       const tokens = await tokensFrom(grant, now)
       // A dead grant (or a bearer one without its AT) would fail at once: refuse it, stay signed out.
       assertUsable(tokens, now(), transport)
@@ -156,6 +170,7 @@ export function createSession(options: SessionOptions): Session {
     },
     install(target = globalThis, installOptions = {}) {
       assertAlive('install')
+      if (dpop && installOptions.xhr) throw new TypeError('rotor-auth: the XHR facade cannot sign DPoP proofs yet; install({ xhr: false }) with `dpop`')
       if (installed?.target === target) return installed.uninstall
       installed?.uninstall()
       const installation = installOn(target, installOptions, sessionFetch, ic)
@@ -167,6 +182,8 @@ export function createSession(options: SessionOptions): Session {
       installed = { ...installation, uninstall }
       return uninstall
     },
+    dpopProof: (method, url, proofOptions) => needDpop().then(d => d.proof(method, url, proofOptions)),
+    dpopFetch: (input, init) => needDpop().then(d => d.send(base(), input, init)),
     dispose() {
       if (machine.disposed) return
       // Waiting requests end now; a refresh already on the wire is not aborted when other

@@ -4,6 +4,7 @@ import { platformTimers } from '../utils/timers.js'
 import { assertKnownOptions, optionError } from '../utils/option-errors.js'
 import { browsingContext } from '../utils/runtime.js'
 import { createScope, defaultEndpoint, toURL, type ScopeMatcher } from '../utils/scope.js'
+import type { DpopAlg } from '../dpop/keys.js'
 import type { RefreshSpec } from './refresh.js'
 
 /** Options after validation, with every default filled in. */
@@ -38,6 +39,8 @@ export type Config = {
   refreshRetries: number
   storage: StorageLike | undefined
   persistTokens: boolean
+  /** The DPoP signing algorithm, or undefined: no DPoP. */
+  dpop: DpopAlg | undefined
 }
 
 const COORDINATOR_METHODS = ['read', 'write', 'lock', 'post', 'subscribe', 'isLeader', 'hasPeers', 'close'] as const
@@ -76,7 +79,7 @@ function scopeKey(options: SessionOptions): string {
 const KNOWN = new Set<string>([
   'scope', 'rotation', 'transport', 'refresh', 'logout', 'headers', 'rotateAt', 'crossTab', 'coordinator', 'reauthenticate',
   'idle', 'sessionEnding', 'fetch', 'now', 'timers', 'leeway', 'queueTimeout', 'refreshTimeout', 'refreshRetries', 'persist', 'storage',
-  'worker',
+  'worker', 'dpop',
 ] satisfies Array<keyof SessionOptions>)
 
 function defaultStorage(): StorageLike | undefined {
@@ -129,6 +132,18 @@ function workerURL(options: SessionOptions, coordinator: boolean, crossTab: bool
   const clash = coordinator ? 'coordinator' : custom ? 'refresh: a function' : !crossTab ? 'crossTab: false' : persistTokens ? 'persist: true' : undefined
   if (clash) throw new TypeError(`rotor-auth: option \`worker\` cannot go with ${clash}`)
   return toURL(worker, 'worker')
+}
+
+/** The `dpop` option: the algorithm, checked against the options it cannot go with. */
+function dpopAlg(options: SessionOptions, transport: 'cookie' | 'bearer'): DpopAlg | undefined {
+  const { dpop } = options
+  if (dpop === undefined || dpop === false) return undefined
+  if (dpop !== true && (typeof dpop !== 'object' || dpop === null)) fail('dpop', "true, false or { alg: 'ES256' | 'ES384' | 'EdDSA' }", dpop)
+  // A proof binds tokens the session holds; HttpOnly cookies are the browser's, not ours to bind.
+  if (transport !== 'bearer') throw new TypeError("rotor-auth: option `dpop` needs transport: 'bearer'")
+  // The worker would refresh with a key it has not loaded yet (see README, DPoP).
+  if (options.worker) throw new TypeError('rotor-auth: option `dpop` cannot go with `worker` yet')
+  return dpop === true ? 'ES256' : oneOf('dpop.alg', dpop.alg, ['ES256', 'ES384', 'EdDSA', 'Ed25519'] satisfies DpopAlg[], 'ES256')
 }
 
 /** Validates every option up front; a bad one throws a TypeError naming it. */
@@ -238,5 +253,6 @@ export function normalizeOptions(options: SessionOptions): Config {
     // newer generation exists even before the message carrying its tokens has arrived.
     storage: persist || (transport === 'bearer' && channelName !== undefined) ? storage : undefined,
     persistTokens: persist && transport === 'bearer',
+    dpop: dpopAlg(options, transport),
   }
 }

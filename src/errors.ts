@@ -6,7 +6,11 @@
  */
 export type EndReason = 'expired' | 'rejected' | 'user' | 'idle' | 'disposed'
 
-/** The stable codes of rotor-auth's errors: `switch (error.code)` never breaks on a reworded message. */
+/**
+ * The stable codes of rotor-auth's errors: `switch (error.code)` never breaks on a reworded message.
+ * `ERR_DPOP_BINDING`: with `dpop`, `start()` (or `reauthenticate`) was given a grant not bound to
+ * the session's key; its class lives in the DPoP chunk, so test it with isRotorError and the code.
+ */
 export type RotorErrorCode = 'ERR_SESSION_EXPIRED' | 'ERR_ROTATION' | 'ERR_REFRESH_REFUSED' | 'ERR_MALFORMED_GRANT' | 'ERR_DPOP_BINDING'
 
 /**
@@ -77,13 +81,4 @@ export class RefreshRefusedError extends RotorError {
 export class MalformedGrantError extends RotorError {
   readonly code = 'ERR_MALFORMED_GRANT' as const
   override readonly name = 'MalformedGrantError'
-}
-
-/**
- * `start()` was given a grant bound to another DPoP key than the session's, or not bound at all
- * (`token_type` not `DPoP`, or an access token whose `cnf.jkt` is another key's thumbprint).
- */
-export class DPoPBindingError extends RotorError {
-  readonly code = 'ERR_DPOP_BINDING' as const
-  override readonly name = 'DPoPBindingError'
 }

@@ -1,7 +1,6 @@
 /** rotor-auth: one rotating refresh token, many tabs, long jobs, and nothing lost. */
 export { createSession } from './session.js'
 export {
-  DPoPBindingError,
   MalformedGrantError,
   RefreshRefusedError,
   RotationError,

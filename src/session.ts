@@ -14,13 +14,18 @@ import { Rotator } from './core/rotator.js'
 import { Scheduler } from './core/scheduler.js'
 import { SessionMachine } from './core/state.js'
 import { Sync } from './core/sync.js'
-import type { Dpop } from './dpop/index.js'
-import { SessionExpiredError } from './errors.js'
-import { createFetch } from './interceptors/fetch.js'
+import { decodeJwt } from 'jose'
+import type { Dpop, DpopKit } from './dpop/index.js'
+import { RotorError, SessionExpiredError } from './errors.js'
+import { createFetch, replayableBody } from './interceptors/fetch.js'
 import { installOn, type Installation } from './interceptors/install.js'
 import { createInterception } from './interceptors/route.js'
 import type { Grant, Session, SessionOptions } from './types.js'
 import { createClock } from './utils/timers.js'
+import { fetchTarget, requestURL } from './utils/scope.js'
+
+/** What the DPoP chunk takes from this one (see DpopKit: imported there, each would split this chunk). */
+const DPOP_KIT: DpopKit = { replayableBody, requestURL, fetchTarget, decodeJwt, RotorError }
 
 export function createSession(options: SessionOptions): Session {
   const cfg = normalizeOptions(options)
@@ -32,16 +37,14 @@ export function createSession(options: SessionOptions): Session {
   // installed, the fetch the session wrapped (never itself, through someone else's wrapper).
   const base = (): typeof fetch => cfg.fetch ?? wrapped ?? globalThis.fetch
   // DPoP is a chunk of its own, loaded (and the key read or made) only for sessions that ask.
-  const dpop: Promise<Dpop> | undefined = cfg.dpop && import('./dpop/index.js').then(m => m.createDpop(cfg.channelName ?? cfg.storageKey, cfg.dpop!))
+  const dpop: Promise<Dpop> | undefined = cfg.dpop && import('./dpop/index.js').then(m => m.createDpop(cfg.channelName ?? cfg.storageKey, cfg.dpop!, DPOP_KIT))
   dpop?.catch(() => undefined)
   const dpopSend: typeof fetch | undefined = dpop && ((input, init) => dpop.then(d => d.send(base(), input, init)))
   /** What the session's own calls (managed requests, refresh, logout) go out through. */
   const send = dpopSend ? () => dpopSend : base
-  const needDpop = () => dpop ?? Promise.reject(new TypeError('rotor-auth: dpopProof() and dpopFetch() need the `dpop` option'))
-  /** A login not bound to the session's key would fail at the first refresh: refuse it up front. */
-  const checkGrant = async (grant: Grant | Response) => {
-    if (dpop) await (await dpop).check(grant)
-  }
+  const needDpop = () => dpop ?? Promise.reject(new TypeError('rotor-auth: needs the `dpop` option'))
+  // A login not bound to the session's key would fail at the first refresh: refused up front.
+  const { reauthenticate } = cfg
 
   const machine = new SessionMachine({ now, leeway: cfg.leeway })
   // An injected `now` is a clock tests move on purpose: only the platform's is watched for jumps.
@@ -93,7 +96,7 @@ export function createSession(options: SessionOptions): Session {
   })
   const rotator: Rotator = new Rotator({
     machine, sync, now, transport,
-    reauthenticate: dpop && cfg.reauthenticate ? async context => { const grant = await cfg.reauthenticate!(context); if (grant) await checkGrant(grant); return grant } : cfg.reauthenticate,
+    reauthenticate: (dpop && reauthenticate && (c => reauthenticate(c).then(grant => dpop.then(d => d.check(grant))))) || reauthenticate,
     lock: (fn, lockOptions) => coordinator.lock(fn, lockOptions),
     isTransient: error => isTransient(error, transport),
     // A reload mid-refresh: its keepalive refresh may still store the new RT cookie.
@@ -145,8 +148,7 @@ export function createSession(options: SessionOptions): Session {
     on: (event, listener) => machine.on(event, listener),
     async start(grant: Grant | Response) {
       assertAlive('start')
-      await checkGrant(grant)
-      const tokens = await tokensFrom(grant, now)
+      const tokens = await tokensFrom(dpop ? await dpop.then(d => d.check(grant)) : grant, now)
       // A dead grant (or a bearer one without its AT) would fail at once: refuse it, stay signed out.
       assertUsable(tokens, now(), transport)
       await sync.publish(tokens, 'login')
@@ -170,7 +172,7 @@ export function createSession(options: SessionOptions): Session {
     },
     install(target = globalThis, installOptions = {}) {
       assertAlive('install')
-      if (dpop && installOptions.xhr) throw new TypeError('rotor-auth: the XHR facade cannot sign DPoP proofs yet; install({ xhr: false }) with `dpop`')
+      if (dpop && installOptions.xhr) throw new TypeError('rotor-auth: `dpop` cannot go with the XHR facade yet')
       if (installed?.target === target) return installed.uninstall
       installed?.uninstall()
       const installation = installOn(target, installOptions, sessionFetch, ic)
@@ -182,7 +184,7 @@ export function createSession(options: SessionOptions): Session {
       installed = { ...installation, uninstall }
       return uninstall
     },
-    dpopProof: (method, url, proofOptions) => needDpop().then(d => d.proof(method, url, proofOptions)),
+    dpopProof: (...args) => needDpop().then(d => d.proof(...args)),
     dpopFetch: (input, init) => needDpop().then(d => d.send(base(), input, init)),
     dispose() {
       if (machine.disposed) return

@@ -134,16 +134,14 @@ function workerURL(options: SessionOptions, coordinator: boolean, crossTab: bool
   return toURL(worker, 'worker')
 }
 
-/** The `dpop` option: the algorithm, checked against the options it cannot go with. */
-function dpopAlg(options: SessionOptions, transport: 'cookie' | 'bearer'): DpopAlg | undefined {
-  const { dpop } = options
+/**
+ * The `dpop` option: the algorithm. A proof binds tokens the session holds (HttpOnly cookies are
+ * the browser's), and the rotation worker would refresh with a key it has not loaded (README, DPoP).
+ */
+function dpopAlg({ dpop, worker }: SessionOptions, transport: 'cookie' | 'bearer'): DpopAlg | undefined {
   if (dpop === undefined || dpop === false) return undefined
-  if (dpop !== true && (typeof dpop !== 'object' || dpop === null)) fail('dpop', "true, false or { alg: 'ES256' | 'ES384' | 'EdDSA' }", dpop)
-  // A proof binds tokens the session holds; HttpOnly cookies are the browser's, not ours to bind.
-  if (transport !== 'bearer') throw new TypeError("rotor-auth: option `dpop` needs transport: 'bearer'")
-  // The worker would refresh with a key it has not loaded yet (see README, DPoP).
-  if (options.worker) throw new TypeError('rotor-auth: option `dpop` cannot go with `worker` yet')
-  return dpop === true ? 'ES256' : oneOf('dpop.alg', dpop.alg, ['ES256', 'ES384', 'EdDSA', 'Ed25519'] satisfies DpopAlg[], 'ES256')
+  if (transport !== 'bearer' || worker) throw new TypeError("rotor-auth: option `dpop` needs transport: 'bearer' and no `worker`")
+  return dpop === true ? 'ES256' : oneOf('dpop.alg', typeof dpop === 'object' && dpop ? (dpop.alg ?? 'ES256') : dpop, ['ES256', 'ES384', 'EdDSA', 'Ed25519'] satisfies DpopAlg[], 'ES256')
 }
 
 /** Validates every option up front; a bad one throws a TypeError naming it. */

@@ -1,14 +1,27 @@
 /** DPoP for one session: the key, a proof on each of the session's calls (nonces retried once), and the check that a login grant is bound to that key. */
-import { calculateJwkThumbprint, decodeJwt, exportJWK } from 'jose'
-import { DPoPBindingError } from '../errors.js'
-import { replayableBody } from '../interceptors/fetch.js'
+import type { decodeJwt } from 'jose'
+import type { RotorError } from '../errors.js'
+import type { replayableBody } from '../interceptors/fetch.js'
 import type { Grant } from '../types.js'
-import { baseURL, fetchTarget, requestURL } from '../utils/scope.js'
+import type { fetchTarget, requestURL } from '../utils/scope.js'
 import { loadKeyPair, type DpopAlg } from './keys.js'
 import { asksForNonce, NonceMemory } from './nonces.js'
-import { signProof, type SigningKey } from './proof.js'
+import { publicJwk, signProof, thumbprintOf, type SigningKey } from './proof.js'
 
 export type { DpopAlg }
+
+/**
+ * What this chunk uses of the main chunk's modules, handed over by createSession instead of
+ * imported: a module imported from here as well would be split out of the main chunk into one
+ * both share, and every page, DPoP or not, would pay for the split.
+ */
+export type DpopKit = {
+  replayableBody: typeof replayableBody
+  requestURL: typeof requestURL
+  fetchTarget: typeof fetchTarget
+  decodeJwt: typeof decodeJwt
+  RotorError: typeof RotorError
+}
 
 export type Dpop = {
   /** The JWK SHA-256 thumbprint of the session's public key (RFC 7638): what a server puts in `cnf.jkt`. */
@@ -20,8 +33,8 @@ export type Dpop = {
    * `DPoP <AT>` (with `ath`); a refusal that only asks for a nonce is sent once more with it.
    */
   send(base: typeof fetch, input: RequestInfo | URL, init?: RequestInit): Promise<Response>
-  /** Rejects with DPoPBindingError a grant that is plainly not bound to this key. */
-  check(grant: Grant | Response): Promise<void>
+  /** The grant, or a rejection with `ERR_DPOP_BINDING` when it is plainly not bound to this key. */
+  check<T extends Grant | Response | void>(grant: T): Promise<T>
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {
@@ -29,15 +42,23 @@ function isObject(value: unknown): value is Record<string, unknown> {
 }
 
 /** The key of the session named `name`; loading it starts now, so the first proof seldom waits. */
-export function createDpop(name: string, alg: DpopAlg): Dpop {
-  const key: Promise<SigningKey> = loadKeyPair(name, alg).then(async pair => ({ alg, privateKey: pair.privateKey, jwk: await exportJWK(pair.publicKey) }))
+export function createDpop(name: string, alg: DpopAlg, kit: DpopKit): Dpop {
+  const { replayableBody, requestURL, fetchTarget, decodeJwt, RotorError } = kit
+  /** A grant bound to another key than the session's, or to none: it would fail at the first refresh. */
+  class DPoPBindingError extends RotorError {
+    readonly code = 'ERR_DPOP_BINDING' as const
+    override readonly name = 'DPoPBindingError'
+  }
+  // The JWS header says EdDSA for Ed25519 keys (RFC 8037); oidc-provider takes both names.
+  const key: Promise<SigningKey> = loadKeyPair(name, alg).then(async pair => ({ alg: alg === 'Ed25519' ? 'EdDSA' : alg, privateKey: pair.privateKey, jwk: await publicJwk(pair.publicKey) }))
   // An unused session must not report an unhandled rejection; every use sees the failure.
   key.catch(() => undefined)
-  const thumbprint = () => key.then(k => calculateJwkThumbprint(k.jwk))
+  const thumbprint = () => key.then(k => thumbprintOf(k.jwk))
   const nonces = new NonceMemory()
 
   async function proof(method: string, url: string | URL, options: { accessToken?: string; nonce?: string } = {}): Promise<string> {
-    const target = new URL(url, baseURL())
+    const target = requestURL(fetchTarget(url))
+    if (target === undefined) throw new TypeError(`rotor-auth: dpopProof() needs a URL, got ${JSON.stringify(String(url))}`)
     return signProof(await key, { method, url: target, accessToken: options.accessToken, nonce: options.nonce ?? nonces.get(target.origin) })
   }
 
@@ -74,10 +95,10 @@ export function createDpop(name: string, alg: DpopAlg): Dpop {
     return (await attempt(again)).response
   }
 
-  async function check(grant: Grant | Response): Promise<void> {
+  async function check<T extends Grant | Response | void>(grant: T): Promise<T> {
     // A Response is read from a clone: start() reads the original. An unreadable one is start()'s to report.
     const body: unknown = typeof Response !== 'undefined' && grant instanceof Response ? await grant.clone().json().catch(() => undefined) : grant
-    if (!isObject(body)) return
+    if (!isObject(body)) return grant
     const type = body['token_type'] ?? body['tokenType']
     if (typeof type === 'string' && type.toLowerCase() !== 'dpop') {
       throw new DPoPBindingError(
@@ -85,16 +106,16 @@ export function createDpop(name: string, alg: DpopAlg): Dpop {
       )
     }
     const accessToken = body['access_token'] ?? body['accessToken']
-    if (typeof accessToken !== 'string' || accessToken.split('.').length !== 3) return
     let jkt: unknown
     try {
-      jkt = (decodeJwt(accessToken)['cnf'] as { jkt?: unknown } | undefined)?.jkt
+      if (typeof accessToken === 'string' && accessToken.split('.').length === 3) jkt = (decodeJwt(accessToken)['cnf'] as { jkt?: unknown } | undefined)?.jkt
     } catch {
-      return
+      // An opaque or unreadable AT: only the server can tell.
     }
     if (typeof jkt === 'string' && jkt !== (await thumbprint())) {
       throw new DPoPBindingError("rotor-auth: the grant's access token is bound to another key (its cnf.jkt is not the thumbprint of the session's DPoP key)")
     }
+    return grant
   }
 
   return { thumbprint, proof, send, check }

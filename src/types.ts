@@ -19,6 +19,8 @@ export type Grant = {
   expiresIn?: number
   /** RT lifetime in seconds (`refresh_expires_in`). */
   refreshExpiresIn?: number
+  /** OAuth2 `token_type`. With `dpop`, a grant whose type is not `DPoP` is refused (`ERR_DPOP_BINDING`). */
+  tokenType?: string
 }
 
 export type SessionState = {

@@ -5,7 +5,7 @@ import type { replayableBody } from '../interceptors/fetch.js'
 import type { Grant } from '../types.js'
 import type { fetchTarget, requestURL } from '../utils/scope.js'
 import { loadKeyPair, type DpopAlg } from './keys.js'
-import { asksForNonce, NonceMemory } from './nonces.js'
+import { asksForNewProof, NonceMemory } from './nonces.js'
 import { publicJwk, signProof, thumbprintOf, type SigningKey } from './proof.js'
 
 export type { DpopAlg }
@@ -30,7 +30,8 @@ export type Dpop = {
   proof(method: string, url: string | URL, options?: { accessToken?: string; nonce?: string }): Promise<string>
   /**
    * Sends one request through `base` with a proof, turning `Authorization: Bearer <AT>` into
-   * `DPoP <AT>` (with `ath`); a refusal that only asks for a nonce is sent once more with it.
+   * `DPoP <AT>` (with `ath`); a refusal of the proof alone (a nonce asked for, a proof refused)
+   * is sent once more with a new proof.
    */
   send(base: typeof fetch, input: RequestInfo | URL, init?: RequestInit): Promise<Response>
   /** The grant, or a rejection with `ERR_DPOP_BINDING` when it is plainly not bound to this key. */
@@ -90,7 +91,7 @@ export function createDpop(name: string, alg: DpopAlg, kit: DpopKit): Dpop {
     }
     const first = await attempt(target)
     // One retry at most, whatever the server answers next: never a loop.
-    if (again === undefined || !(await asksForNonce(first.response, first.nonce))) return first.response
+    if (again === undefined || !(await asksForNewProof(first.response, first.nonce))) return first.response
     await first.response.body?.cancel().catch(() => undefined)
     return (await attempt(again)).response
   }

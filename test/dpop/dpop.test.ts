@@ -110,6 +110,21 @@ describe('nonces', () => {
     expect(refresh).not.toHaveProperty('ath')
   })
 
+  it('a proof the resource server refuses (invalid_dpop_proof, e.g. a browser resent a copy) is signed again once: no rotation', async () => {
+    let refreshes = 0
+    const server = await startServer((seen, all) => {
+      if (seen.path.startsWith('/token')) return { status: 200, body: answer(`at-${++refreshes + 1}`) }
+      return all.length === 1 ? { status: 401, headers: { 'www-authenticate': 'DPoP error="invalid_dpop_proof"' } } : { status: 200 }
+    })
+    closers.push(server.close)
+    const s = session(server.url)
+    await s.start(grant('at-1'))
+    expect((await s.fetch(`${server.url}/api/items`)).status).toBe(200)
+    expect(refreshes).toBe(0)
+    expect(server.all.map(r => r.authorization)).toEqual(['DPoP at-1', 'DPoP at-1'])
+    expect(server.all[0]!.proof!['jti']).not.toBe(server.all[1]!.proof!['jti'])
+  })
+
   it('a nonce challenge that repeats is answered once, never looped', async () => {
     let nonce = 0
     const server = await startServer(() => ({ ...challenge, headers: { ...challenge.headers, 'dpop-nonce': `n-${++nonce}` } }))

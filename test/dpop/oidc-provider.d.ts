@@ -2,7 +2,7 @@
 declare module 'oidc-provider' {
   import type { IncomingMessage, ServerResponse } from 'node:http'
 
-  type Context = { path: string; get(header: string): string; oidc: { params: Record<string, unknown> } }
+  type Context = { path: string; status: number; body: unknown; get(header: string): string; oidc: { params: Record<string, unknown> } }
 
   export default class Provider {
     constructor(issuer: string, configuration: Record<string, unknown>)
@@ -10,6 +10,5 @@ declare module 'oidc-provider' {
     on(event: 'grant.success', listener: (ctx: Context) => void): this
     on(event: 'grant.error', listener: (ctx: Context, error: unknown) => void): this
     use(middleware: (ctx: Context, next: () => Promise<void>) => Promise<void>): void
-    AccessToken: { find(value: string, options?: { ignoreExpiration?: boolean }): Promise<{ jkt?: string; exp?: number; accountId: string } | undefined> }
   }
 }

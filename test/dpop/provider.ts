@@ -13,6 +13,7 @@ import Provider from 'oidc-provider'
 export const CLIENT_ID = 'rotor-app'
 export const REDIRECT_URI = 'http://127.0.0.1/callback'
 
+
 export type Seen = {
   /** Successful refresh_token grants, and the RTs they spent. */
   refreshes: number
@@ -45,12 +46,29 @@ function text(res: ServerResponse, status: number, body: string, headers: Record
   res.end(body)
 }
 
-export async function startAuthServer({ accessTokenTtl = 2 }: { accessTokenTtl?: number } = {}): Promise<AuthServer> {
+/**
+ * `pages`: files the resource server's origin also serves (a browser test's page and bundles:
+ * the API is then same-origin). `transitMs`: how late after its expiry (issuance + expires_in)
+ * the resource server still takes an AT, for the time a request takes to get here.
+ */
+export async function startAuthServer({
+  accessTokenTtl = 2,
+  pages = {},
+  transitMs = 500,
+}: { accessTokenTtl?: number; pages?: Record<string, { type: string; body: string }>; transitMs?: number } = {}): Promise<AuthServer> {
   let handler: (req: IncomingMessage, res: ServerResponse) => void = (_req, res) => text(res, 503, '{}')
   const server = createServer((req, res) => handler(req, res))
   await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
   const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
   const apiServer = createServer((req, res) => {
+    const path = req.url?.split('?')[0] ?? ''
+    const page = pages[path]
+    if (page || !path.startsWith('/api/')) {
+      // The page, its scripts, and the browser's /favicon.ico (not an API call).
+      res.writeHead(page ? 200 : 404, { 'content-type': page?.type ?? 'text/plain' })
+      res.end(page?.body ?? '')
+      return
+    }
     const chunks: Buffer[] = []
     req.on('data', chunk => chunks.push(chunk as Buffer))
     req.on('end', () => void api(req, res, Buffer.concat(chunks).toString()).catch(error => text(res, 500, JSON.stringify({ error: String(error) }))))
@@ -77,6 +95,8 @@ export async function startAuthServer({ accessTokenTtl = 2 }: { accessTokenTtl?:
     findAccount: (_ctx: unknown, sub: string) => ({ accountId: sub, claims: () => ({ sub }) }),
     ttl: { AccessToken: accessTokenTtl, RefreshToken: 3600, AuthorizationCode: 60, Grant: 3600, Interaction: 600, Session: 3600 },
     issueRefreshToken: () => true,
+    // A browser test's tabs exchange the code and refresh from the page's origin.
+    clientBasedCORS: () => true,
     rotateRefreshToken: () => true,
     cookies: { keys: [randomBytes(16).toString('hex')] },
   })
@@ -89,21 +109,34 @@ export async function startAuthServer({ accessTokenTtl = 2 }: { accessTokenTtl?:
     }
   })
   provider.on('grant.error', (_ctx, error) => seen.grantErrors.push((error as { error?: string }).error ?? String(error)))
+  /**
+   * Every AT the token endpoint issued: when, for how long, and the key it is bound to. The
+   * resource server checks ATs against this rather than oidc-provider's store, which counts
+   * lifetimes in whole seconds (an AT's exp is its floored iat + ttl, up to 1 s short of the
+   * `expires_in` it announced): what is measured is Rotor's timing, not the rounding.
+   */
+  const issued = new Map<string, { at: number; ttl: number; jkt: string }>()
   // Every proof the token endpoint receives, for the thumbprint and jti counts.
   provider.use(async (ctx, next) => {
     const proof = ctx.get('dpop')
-    if (proof && ctx.path === '/token') await record(proof)
+    const jkt = proof && ctx.path === '/token' ? await record(proof) : undefined
     await next()
+    const body = ctx.body as { access_token?: string; expires_in?: number } | undefined
+    if (jkt && ctx.status === 200 && body?.access_token) issued.set(body.access_token, { at: Date.now(), ttl: (body.expires_in ?? 0) * 1000, jkt })
   })
 
-  async function record(proof: string) {
+  /** Counts a proof; returns its key's thumbprint. */
+  async function record(proof: string): Promise<string | undefined> {
     seen.proofs.push(proof)
     try {
       const { payload, protectedHeader } = await jwtVerify(proof, EmbeddedJWK, { typ: 'dpop+jwt' })
       seen.jtis.push(String(payload.jti))
-      seen.thumbprints.add(await calculateJwkThumbprint(protectedHeader.jwk!))
+      const thumbprint = await calculateJwkThumbprint(protectedHeader.jwk!)
+      seen.thumbprints.add(thumbprint)
+      return thumbprint
     } catch {
       seen.jtis.push('(unverifiable)')
+      return undefined
     }
   }
 
@@ -112,9 +145,9 @@ export async function startAuthServer({ accessTokenTtl = 2 }: { accessTokenTtl?:
 
   /** RFC 9449 §7: proof valid for this request, key = the AT's cnf.jkt, ath = hash(AT), nonce current, jti unseen. */
   async function api(req: IncomingMessage, res: ServerResponse, body: string) {
-    const refuse = (why: string) => {
+    const refuse = (why: string, error = 'invalid_token') => {
       seen.apiRefused.push(why)
-      text(res, 401, JSON.stringify({ error: 'invalid_token' }), { 'www-authenticate': `DPoP error="invalid_token", error_description="${why}"` })
+      text(res, 401, JSON.stringify({ error }), { 'www-authenticate': `DPoP error="${error}", error_description="${why}"` })
     }
     const [scheme, at] = (req.headers.authorization ?? '').split(' ')
     const proof = req.headers['dpop']
@@ -134,19 +167,19 @@ export async function startAuthServer({ accessTokenTtl = 2 }: { accessTokenTtl?:
       seen.apiNonce++
       return text(res, 401, JSON.stringify({ error: 'use_dpop_nonce' }), { 'www-authenticate': 'DPoP error="use_dpop_nonce"', 'dpop-nonce': apiNonce })
     }
-    if (apiJtis.has(String(payload.jti))) return refuse('jti replayed')
+    // §11.1: a proof seen before is refused, as a proof (not the AT) problem.
+    if (apiJtis.has(String(payload.jti))) return refuse('jti replayed', 'invalid_dpop_proof')
     apiJtis.add(String(payload.jti))
-    // oidc-provider counts in whole seconds: an AT's exp is its floored iat + ttl, up to 1 s short
-    // of the `expires_in` it announced. This server gives that second back, so that what is
-    // measured is Rotor's timing, not the rounding.
-    const token = await provider.AccessToken.find(at, { ignoreExpiration: true })
-    if (!token || (token.exp ?? 0) + 1 < Date.now() / 1000) return refuse('unknown or expired AT')
+    const token = issued.get(at)
+    if (!token) return refuse('unknown AT')
+    // The client counts the lifetime from receipt; the request needs time to get here.
+    if (Date.now() > token.at + token.ttl + transitMs) return refuse('expired AT')
     if (token.jkt !== (await calculateJwkThumbprint(protectedHeader.jwk!))) return refuse('AT bound to another key')
     // A POST resent after a nonce challenge or a 401 must carry its body again.
     if (req.method === 'POST' && body === '') return refuse('POST without its body')
     seen.apiOk++
     // Nonces may come with any answer; echo the current one, as servers do.
-    text(res, 200, JSON.stringify({ ok: true, sub: token.accountId }), { 'dpop-nonce': apiNonce })
+    text(res, 200, JSON.stringify({ ok: true }), { 'dpop-nonce': apiNonce })
   }
 
   handler = provider.callback()

@@ -6,8 +6,12 @@
  */
 export type EndReason = 'expired' | 'rejected' | 'user' | 'idle' | 'disposed'
 
-/** The stable codes of rotor-auth's errors: `switch (error.code)` never breaks on a reworded message. */
-export type RotorErrorCode = 'ERR_SESSION_EXPIRED' | 'ERR_ROTATION' | 'ERR_REFRESH_REFUSED' | 'ERR_MALFORMED_GRANT'
+/**
+ * The stable codes of rotor-auth's errors: `switch (error.code)` never breaks on a reworded message.
+ * `ERR_DPOP_BINDING`: with `dpop`, `start()` (or `reauthenticate`) was given a grant not bound to
+ * the session's key; its class lives in the DPoP chunk, so test it with isRotorError and the code.
+ */
+export type RotorErrorCode = 'ERR_SESSION_EXPIRED' | 'ERR_ROTATION' | 'ERR_REFRESH_REFUSED' | 'ERR_MALFORMED_GRANT' | 'ERR_DPOP_BINDING'
 
 /**
  * A registry-wide symbol, so that errors from the ESM and the CJS copy of the package (or two

@@ -14,12 +14,18 @@ import { Rotator } from './core/rotator.js'
 import { Scheduler } from './core/scheduler.js'
 import { SessionMachine } from './core/state.js'
 import { Sync } from './core/sync.js'
-import { SessionExpiredError } from './errors.js'
-import { createFetch } from './interceptors/fetch.js'
+import { decodeJwt } from 'jose'
+import type { Dpop, DpopKit } from './dpop/index.js'
+import { RotorError, SessionExpiredError } from './errors.js'
+import { createFetch, replayableBody } from './interceptors/fetch.js'
 import { installOn, type Installation } from './interceptors/install.js'
 import { createInterception } from './interceptors/route.js'
 import type { Grant, Session, SessionOptions } from './types.js'
 import { createClock } from './utils/timers.js'
+import { fetchTarget, requestURL } from './utils/scope.js'
+
+/** What the DPoP chunk takes from this one (see DpopKit: imported there, each would split this chunk). */
+const DPOP_KIT: DpopKit = { replayableBody, requestURL, fetchTarget, decodeJwt, RotorError }
 
 export function createSession(options: SessionOptions): Session {
   const cfg = normalizeOptions(options)
@@ -30,6 +36,15 @@ export function createSession(options: SessionOptions): Session {
   // Looked up at call time: a fetch patched after createSession (msw, tests) applies; once
   // installed, the fetch the session wrapped (never itself, through someone else's wrapper).
   const base = (): typeof fetch => cfg.fetch ?? wrapped ?? globalThis.fetch
+  // DPoP is a chunk of its own, loaded (and the key read or made) only for sessions that ask.
+  const dpop: Promise<Dpop> | undefined = cfg.dpop && import('./dpop/index.js').then(m => m.createDpop(cfg.channelName ?? cfg.storageKey, cfg.dpop!, DPOP_KIT))
+  dpop?.catch(() => undefined)
+  const dpopSend: typeof fetch | undefined = dpop && ((input, init) => dpop.then(d => d.send(base(), input, init)))
+  /** What the session's own calls (managed requests, refresh, logout) go out through. */
+  const send = dpopSend ? () => dpopSend : base
+  const needDpop = () => dpop ?? Promise.reject(new TypeError('rotor-auth: needs the `dpop` option'))
+  // A login not bound to the session's key would fail at the first refresh: refused up front.
+  const { reauthenticate } = cfg
 
   const machine = new SessionMachine({ now, leeway: cfg.leeway })
   // An injected `now` is a clock tests move on purpose: only the platform's is watched for jumps.
@@ -80,14 +95,15 @@ export function createSession(options: SessionOptions): Session {
     backingOff: () => scheduler.backingOff(),
   })
   const rotator: Rotator = new Rotator({
-    machine, sync, now, transport, reauthenticate: cfg.reauthenticate,
+    machine, sync, now, transport,
+    reauthenticate: (dpop && reauthenticate && (c => reauthenticate(c).then(grant => dpop.then(d => d.check(grant))))) || reauthenticate,
     lock: (fn, lockOptions) => coordinator.lock(fn, lockOptions),
     isTransient: error => isTransient(error, transport),
     // A reload mid-refresh: its keepalive refresh may still store the new RT cookie.
     inFlightLimitMs: transport === 'cookie' ? cfg.refreshTimeout : 0,
     // A browser's tabs share bearer tokens by message only; in one realm (Node) the store has them.
     probeFirst: () => transport === 'bearer' && !cfg.persistTokens && cfg.coordinator === undefined && !worker && sharesAcrossContexts(cfg.channelName),
-    refresh: refresher(cfg, base, clock),
+    refresh: refresher(cfg, send, clock),
     // Waiting requests count failures against their deadline; the scheduler backs off.
     backoff: {
       failed: (error): number => (gate.failed(error), scheduler.failed()),
@@ -102,7 +118,7 @@ export function createSession(options: SessionOptions): Session {
     if (transition === 'ended') idle?.stop()
   })
 
-  const ic = createInterception(cfg, machine, gate, base)
+  const ic = createInterception(cfg, machine, gate, base, send)
   const sessionFetch = createFetch(ic)
 
   /** Best-effort server logout (it revokes the RT family), then the local end in every tab. */
@@ -113,7 +129,7 @@ export function createSession(options: SessionOptions): Session {
     // no other tab can take the lock meanwhile and present an RT our aborted refresh spent.
     // A worker that keeps the RT calls the server itself (asked first: the end reaches it next).
     const server = coordinator.logout?.()
-    await Promise.all([sync.publishEnd(reason), server ?? callLogout(cfg, base(), snapshot)])
+    await Promise.all([sync.publishEnd(reason), server ?? callLogout(cfg, send(), snapshot)])
   }
 
   const assertAlive = (method: string) => {
@@ -132,7 +148,7 @@ export function createSession(options: SessionOptions): Session {
     on: (event, listener) => machine.on(event, listener),
     async start(grant: Grant | Response) {
       assertAlive('start')
-      const tokens = await tokensFrom(grant, now)
+      const tokens = await tokensFrom(dpop ? await dpop.then(d => d.check(grant)) : grant, now)
       // A dead grant (or a bearer one without its AT) would fail at once: refuse it, stay signed out.
       assertUsable(tokens, now(), transport)
       await sync.publish(tokens, 'login')
@@ -156,6 +172,7 @@ export function createSession(options: SessionOptions): Session {
     },
     install(target = globalThis, installOptions = {}) {
       assertAlive('install')
+      if (dpop && installOptions.xhr) throw new TypeError('rotor-auth: `dpop` cannot go with the XHR facade yet')
       if (installed?.target === target) return installed.uninstall
       installed?.uninstall()
       const installation = installOn(target, installOptions, sessionFetch, ic)
@@ -167,6 +184,8 @@ export function createSession(options: SessionOptions): Session {
       installed = { ...installation, uninstall }
       return uninstall
     },
+    dpopProof: (...args) => needDpop().then(d => d.proof(...args)),
+    dpopFetch: (input, init) => needDpop().then(d => d.send(base(), input, init)),
     dispose() {
       if (machine.disposed) return
       // Waiting requests end now; a refresh already on the wire is not aborted when other

@@ -19,6 +19,8 @@ export type Grant = {
   expiresIn?: number
   /** RT lifetime in seconds (`refresh_expires_in`). */
   refreshExpiresIn?: number
+  /** OAuth2 `token_type`. With `dpop`, a grant whose type is not `DPoP` is refused (`ERR_DPOP_BINDING`). */
+  tokenType?: string
 }
 
 export type SessionState = {
@@ -287,6 +289,16 @@ export type SessionOptions = {
   persist?: boolean
   /** Where `persist` writes. @default globalThis.localStorage where it exists @example sessionStorage */
   storage?: StorageLike
+  /**
+   * DPoP (RFC 9449), bearer transport only: every managed request, refresh and logout carries
+   * a proof signed with a non-extractable key of this session's name (shared by its tabs
+   * through IndexedDB), and `Authorization: DPoP <AT>`; stolen tokens are useless without the
+   * key. The login must be bound too: make the token request with `session.dpopFetch`. Loaded
+   * on demand. Not with `worker` or the XHR facade (yet).
+   * @default false
+   * @example true   // or { alg: 'EdDSA' } where the platform has Ed25519
+   */
+  dpop?: boolean | { alg?: 'ES256' | 'ES384' | 'EdDSA' | 'Ed25519' }
 }
 
 export type InstallTarget = { fetch: typeof fetch; XMLHttpRequest?: typeof XMLHttpRequest }
@@ -356,4 +368,16 @@ export interface Session {
   install(target?: InstallTarget, options?: InstallOptions): () => void
   /** Release timers, the channel and listeners; waiting requests reject. */
   dispose(): void
+  /**
+   * With `dpop`: a DPoP proof (the `DPoP` header's value) for `method` and `url`, signed with
+   * the session's key, with the nonce that origin last gave (or `nonce`), and `ath` when
+   * `accessToken` is given. Without `dpop` it rejects with a TypeError.
+   */
+  dpopProof(method: string, url: string | URL, options?: { accessToken?: string; nonce?: string }): Promise<string>
+  /**
+   * With `dpop`: fetch with a proof from the session's key, for the app's own login (the
+   * token request whose answer goes to `start()`); a `use_dpop_nonce` refusal is retried once
+   * with the server's nonce. Not the session's managed fetch: no waiting, no AT added.
+   */
+  dpopFetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response>
 }

@@ -4,6 +4,7 @@ import { platformTimers } from '../utils/timers.js'
 import { assertKnownOptions, optionError } from '../utils/option-errors.js'
 import { browsingContext } from '../utils/runtime.js'
 import { createScope, defaultEndpoint, toURL, type ScopeMatcher } from '../utils/scope.js'
+import type { DpopAlg } from '../dpop/keys.js'
 import type { RefreshSpec } from './refresh.js'
 
 /** Options after validation, with every default filled in. */
@@ -38,6 +39,8 @@ export type Config = {
   refreshRetries: number
   storage: StorageLike | undefined
   persistTokens: boolean
+  /** The DPoP signing algorithm, or undefined: no DPoP. */
+  dpop: DpopAlg | undefined
 }
 
 const COORDINATOR_METHODS = ['read', 'write', 'lock', 'post', 'subscribe', 'isLeader', 'hasPeers', 'close'] as const
@@ -87,7 +90,7 @@ export function defaultChannelName(options: SessionOptions, refresh: URL | undef
 const KNOWN = new Set<string>([
   'scope', 'rotation', 'transport', 'refresh', 'logout', 'headers', 'rotateAt', 'crossTab', 'coordinator', 'reauthenticate',
   'idle', 'sessionEnding', 'fetch', 'now', 'timers', 'leeway', 'queueTimeout', 'refreshTimeout', 'refreshRetries', 'persist', 'storage',
-  'worker',
+  'worker', 'dpop',
 ] satisfies Array<keyof SessionOptions>)
 
 function defaultStorage(): StorageLike | undefined {
@@ -142,6 +145,16 @@ function workerURL(options: SessionOptions, coordinator: boolean, crossTab: bool
   // Against the page's own address, not `document.baseURI`: an injected `<base href>` must not
   // choose which script runs the session and holds its RT.
   return toURL(worker, 'worker', (globalThis as { location?: { href?: string } }).location?.href)
+}
+
+/**
+ * The `dpop` option: the algorithm. A proof binds tokens the session holds (HttpOnly cookies are
+ * the browser's), and the rotation worker would refresh with a key it has not loaded (README, DPoP).
+ */
+function dpopAlg({ dpop, worker }: SessionOptions, transport: 'cookie' | 'bearer'): DpopAlg | undefined {
+  if (dpop === undefined || dpop === false) return undefined
+  if (transport !== 'bearer' || worker) throw new TypeError("rotor-auth: option `dpop` needs transport: 'bearer' and no `worker`")
+  return dpop === true ? 'ES256' : oneOf('dpop.alg', typeof dpop === 'object' && dpop ? (dpop.alg ?? 'ES256') : dpop, ['ES256', 'ES384', 'EdDSA', 'Ed25519'] satisfies DpopAlg[], 'ES256')
 }
 
 /** Validates every option up front; a bad one throws a TypeError naming it. */
@@ -252,5 +265,6 @@ export function normalizeOptions(options: SessionOptions): Config {
     // newer generation exists even before the message carrying its tokens has arrived.
     storage: persist || (transport === 'bearer' && channelName !== undefined) ? storage : undefined,
     persistTokens: persist && transport === 'bearer',
+    dpop: dpopAlg(options, transport),
   }
 }

@@ -8,6 +8,8 @@ import { optedOut } from './opt-out.js'
 export type Interception = {
   /** The underlying fetch, looked up per call. */
   base: () => typeof fetch
+  /** What managed requests go out through: `base`, or with `dpop` a fetch that adds a proof to each. */
+  send: () => typeof fetch
   /**
    * The target's origin when the request is the session's (in scope, and not the refresh or
    * logout endpoint), else undefined. `target` is exactly what fetch or XHR will be given.
@@ -36,7 +38,7 @@ export type Interception = {
  * iterable) is consumed by the first attempt: its request is never replayed, the caller
  * gets the 401 instead of a second request with an empty body.
  */
-function replayableBody(body: BodyInit | null | undefined): boolean {
+export function replayableBody(body: BodyInit | null | undefined): boolean {
   if (body === undefined || body === null || typeof body === 'string') return true
   return (
     body instanceof URLSearchParams ||
@@ -123,7 +125,7 @@ export function createFetch(ic: Interception): typeof fetch {
         canReplay = false
       }
     }
-    const sent = ic.base()(input, authorize(input, origin, init, ic))
+    const sent = ic.send()(input, authorize(input, origin, init, ic))
     if (resolve === undefined) {
       if (!canReplay) return sent
       return sent.then(response => (response.status === 401 ? replay(response, replayInput, origin, init, generation) : response))
@@ -140,6 +142,6 @@ export function createFetch(ic: Interception): typeof fetch {
     if (!ic.active()) return first
     void first.body?.cancel().catch(() => undefined)
     await ic.gate.wait({ stale: generation, signal: signalOf(input, init) })
-    return ic.base()(input, authorize(input, origin, init, ic))
+    return ic.send()(input, authorize(input, origin, init, ic))
   }
 }

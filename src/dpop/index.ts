@@ -1,0 +1,123 @@
+/** DPoP for one session: the key, a proof on each of the session's calls (nonces retried once), and the check that a login grant is bound to that key. */
+import type { decodeJwt } from 'jose'
+import type { RotorError } from '../errors.js'
+import type { replayableBody } from '../interceptors/fetch.js'
+import type { Grant } from '../types.js'
+import type { fetchTarget, requestURL } from '../utils/scope.js'
+import { loadKeyPair, type DpopAlg } from './keys.js'
+import { asksForNewProof, NonceMemory } from './nonces.js'
+import { publicJwk, signProof, thumbprintOf, type SigningKey } from './proof.js'
+
+export type { DpopAlg }
+
+/**
+ * What this chunk uses of the main chunk's modules, handed over by createSession instead of
+ * imported: a module imported from here as well would be split out of the main chunk into one
+ * both share, and every page, DPoP or not, would pay for the split.
+ */
+export type DpopKit = {
+  replayableBody: typeof replayableBody
+  requestURL: typeof requestURL
+  fetchTarget: typeof fetchTarget
+  decodeJwt: typeof decodeJwt
+  RotorError: typeof RotorError
+}
+
+export type Dpop = {
+  /** The JWK SHA-256 thumbprint of the session's public key (RFC 7638): what a server puts in `cnf.jkt`. */
+  thumbprint(): Promise<string>
+  /** A proof for `method` and `url`, with the nonce last given by that origin unless one is passed. */
+  proof(method: string, url: string | URL, options?: { accessToken?: string; nonce?: string }): Promise<string>
+  /**
+   * Sends one request through `base` with a proof, turning `Authorization: Bearer <AT>` into
+   * `DPoP <AT>` (with `ath`); a refusal of the proof alone (a nonce asked for, a proof refused)
+   * is sent once more with a new proof.
+   */
+  send(base: typeof fetch, input: RequestInfo | URL, init?: RequestInit): Promise<Response>
+  /** The grant, or a rejection with `ERR_DPOP_BINDING` when it is plainly not bound to this key. */
+  check<T extends Grant | Response | void>(grant: T): Promise<T>
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+}
+
+/** The key of the session named `name`; loading it starts now, so the first proof seldom waits. */
+export function createDpop(name: string, alg: DpopAlg, kit: DpopKit): Dpop {
+  const { replayableBody, requestURL, fetchTarget, decodeJwt, RotorError } = kit
+  /** A grant bound to another key than the session's, or to none: it would fail at the first refresh. */
+  class DPoPBindingError extends RotorError {
+    readonly code = 'ERR_DPOP_BINDING' as const
+    override readonly name = 'DPoPBindingError'
+  }
+  // The JWS header says EdDSA for Ed25519 keys (RFC 8037); oidc-provider takes both names.
+  const key: Promise<SigningKey> = loadKeyPair(name, alg).then(async pair => ({ alg: alg === 'Ed25519' ? 'EdDSA' : alg, privateKey: pair.privateKey, jwk: await publicJwk(pair.publicKey) }))
+  // An unused session must not report an unhandled rejection; every use sees the failure.
+  key.catch(() => undefined)
+  const thumbprint = () => key.then(k => thumbprintOf(k.jwk))
+  const nonces = new NonceMemory()
+
+  async function proof(method: string, url: string | URL, options: { accessToken?: string; nonce?: string } = {}): Promise<string> {
+    const target = requestURL(fetchTarget(url))
+    if (target === undefined) throw new TypeError(`rotor-auth: dpopProof() needs a URL, got ${JSON.stringify(String(url))}`)
+    return signProof(await key, { method, url: target, accessToken: options.accessToken, nonce: options.nonce ?? nonces.get(target.origin) })
+  }
+
+  async function send(base: typeof fetch, input: RequestInfo | URL, init?: RequestInit): Promise<Response> {
+    const target = fetchTarget(input)
+    const url = requestURL(target)
+    // fetch itself will refuse the URL, and say why.
+    if (url === undefined) return base(target, init)
+    const request = target instanceof Request ? target : undefined
+    const method = init?.method ?? request?.method ?? 'GET'
+    const headers = new Headers(init?.headers ?? request?.headers)
+    const accessToken = /^(?:bearer|dpop) +(\S+)$/i.exec(headers.get('authorization') ?? '')?.[1]
+    if (accessToken) headers.set('authorization', `DPoP ${accessToken}`)
+    // What a nonce retry sends: the first attempt consumes a Request's body, a stream is never resent.
+    let again: string | Request | undefined = replayableBody(init?.body) ? target : undefined
+    if (request && request.body !== null && init?.body === undefined) {
+      try {
+        again = request.clone()
+      } catch {
+        again = undefined
+      }
+    }
+    const attempt = async (sent: string | Request) => {
+      const nonce = nonces.get(url.origin)
+      headers.set('dpop', await signProof(await key, { method, url, accessToken, nonce }))
+      const response = await base(sent, { ...init, headers })
+      nonces.remember(url.origin, response)
+      return { response, nonce }
+    }
+    const first = await attempt(target)
+    // One retry at most, whatever the server answers next: never a loop.
+    if (again === undefined || !(await asksForNewProof(first.response, first.nonce))) return first.response
+    await first.response.body?.cancel().catch(() => undefined)
+    return (await attempt(again)).response
+  }
+
+  async function check<T extends Grant | Response | void>(grant: T): Promise<T> {
+    // A Response is read from a clone: start() reads the original. An unreadable one is start()'s to report.
+    const body: unknown = typeof Response !== 'undefined' && grant instanceof Response ? await grant.clone().json().catch(() => undefined) : grant
+    if (!isObject(body)) return grant
+    const type = body['token_type'] ?? body['tokenType']
+    if (typeof type === 'string' && type.toLowerCase() !== 'dpop') {
+      throw new DPoPBindingError(
+        `rotor-auth: the grant's token_type is ${JSON.stringify(type.slice(0, 20))}, not "DPoP": the login was not made with the session's DPoP key (use session.dpopFetch or session.dpopProof for the token request)`,
+      )
+    }
+    const accessToken = body['access_token'] ?? body['accessToken']
+    let jkt: unknown
+    try {
+      if (typeof accessToken === 'string' && accessToken.split('.').length === 3) jkt = (decodeJwt(accessToken)['cnf'] as { jkt?: unknown } | undefined)?.jkt
+    } catch {
+      // An opaque or unreadable AT: only the server can tell.
+    }
+    if (typeof jkt === 'string' && jkt !== (await thumbprint())) {
+      throw new DPoPBindingError("rotor-auth: the grant's access token is bound to another key (its cnf.jkt is not the thumbprint of the session's DPoP key)")
+    }
+    return grant
+  }
+
+  return { thumbprint, proof, send, check }
+}

@@ -120,7 +120,8 @@ describe("the documentation's TypeScript", () => {
       list.push(`line ${at} of the block: TS${d.code} ${ts.flattenDiagnosticMessageText(d.messageText, '\n')}`)
       diagnostics.set(file, list)
     }
-  }, 60_000)
+    // One program over every snippet: ~10 s alone, minutes on a machine shared with other runs.
+  }, 300_000)
 
   test('there is code to check', () => {
     expect(blocks.filter(b => !b.skip).length).toBeGreaterThan(10)

@@ -53,6 +53,10 @@ export default defineConfig([
     noExternal: [/.*/],
     outExtension: () => ({ js: '.js' }),
   },
+  // rotor-auth/worker under the `node` condition: a module that throws a clear error, instead
+  // of the script, which would fail on `addEventListener`. Its types are types/worker.d.(c)ts,
+  // written by hand: tsup emits none for a module without exports.
+  { entry: { 'worker/node': 'src/worker/node.ts' }, format: ['esm', 'cjs'], platform: 'node', target: 'node20' },
   // `npx rotor-auth init <public dir>`: copies the worker script for apps that serve static files.
   { entry: { cli: 'src/cli.ts' }, format: ['esm'], platform: 'node', target: 'node20' },
 ])

@@ -1,28 +1,44 @@
 #!/usr/bin/env node
 /** `npx rotor-auth init <public dir>`: copies the rotation worker's script where the app serves its static files. */
-import { copyFileSync, existsSync, mkdirSync, realpathSync, statSync } from 'node:fs'
-import { join, relative, resolve } from 'node:path'
+import { copyFileSync, existsSync, mkdirSync, readFileSync, realpathSync, statSync } from 'node:fs'
+import { basename, dirname, join, relative, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 const USAGE = `Usage: npx rotor-auth init <public dir>
 
-Copies the rotation worker's script (rotor-auth/worker) to <public dir>/rotor-worker.js, for
-apps that serve static files from that folder. Then pass its URL to the session:
+Copies the rotation worker's script (rotor-auth/worker) to <public dir>/rotor-worker.js, and
+the source map it points to beside it, for apps that serve static files from that folder.
+Then pass its URL to the session:
 
   createSession({ ..., worker: '/rotor-worker.js' })
 
 Run it again after upgrading rotor-auth: the script must match the library's version.`
 
+/** Exit code of a command line that is not a command: the usage convention (sh, getopt). */
+const MISUSE = 2
+
+/** The file named by the script's last `//# sourceMappingURL=` comment, when it is a plain relative file name. */
+function sourceMapOf(script: string): string | undefined {
+  const url = /\/\/# sourceMappingURL=(\S+)\s*$/.exec(readFileSync(script, 'utf8'))?.[1]
+  // A data: URL is inline (nothing to copy); anything with a path would be copied elsewhere than it points.
+  if (!url || url !== basename(url) || url.includes(':')) return undefined
+  return url
+}
+
 /** Runs the command; returns the exit code. */
 export function main(args: string[], log: (line: string) => void = console.log): number {
   const [command, target, ...rest] = args
-  if (command === undefined || command === 'help' || command === '--help' || command === '-h') {
+  if (command === 'help' || command === '--help' || command === '-h') {
     log(USAGE)
-    return command === undefined ? 1 : 0
+    return 0
+  }
+  if (command === undefined || (command === 'init' && target === undefined)) {
+    log(USAGE)
+    return MISUSE
   }
   if (command !== 'init' || target === undefined || rest.length > 0) {
     log(`rotor-auth: unknown command ${JSON.stringify(args.join(' '))}\n\n${USAGE}`)
-    return 1
+    return MISUSE
   }
   const source = fileURLToPath(new URL('./rotor-worker.js', import.meta.url))
   if (!existsSync(source)) {
@@ -37,7 +53,15 @@ export function main(args: string[], log: (line: string) => void = console.log):
   mkdirSync(dir, { recursive: true })
   const destination = join(dir, 'rotor-worker.js')
   copyFileSync(source, destination)
-  log(`rotor-auth: wrote ${relative(process.cwd(), destination) || destination}. Serve it from your origin and pass its URL as the \`worker\` option.`)
+  const written = [destination]
+  // The script names its map; left behind, every devtools session 404s on it.
+  const map = sourceMapOf(source)
+  if (map && existsSync(join(dirname(source), map))) {
+    copyFileSync(join(dirname(source), map), join(dir, map))
+    written.push(join(dir, map))
+  }
+  const shown = written.map(f => relative(process.cwd(), f) || f).join(' and ')
+  log(`rotor-auth: wrote ${shown}. Serve them from your origin and pass the script's URL as the \`worker\` option.`)
   return 0
 }
 

@@ -11,15 +11,22 @@ export type ConnectContext = {
   attempt: number
 }
 
+/**
+ * An event handler property, compared bivariantly (as methods are): `ws` types its handlers'
+ * events as its own richer classes (`WebSocket.MessageEvent`, …), which a plain function type
+ * would refuse (TS2322 on `{ WebSocket }` from `import WebSocket from 'ws'`).
+ */
+type Handler<E> = { bivarianceHack(event: E): void }['bivarianceHack']
+
 /** The part of a WebSocket the helper uses: the browser's and Node's `ws` both have it. */
 export interface WebSocketLike {
   readonly readyState: number
   send(data: string): void
   close(code?: number, reason?: string): void
-  onopen: ((event: unknown) => void) | null
-  onmessage: ((event: { data: unknown }) => void) | null
-  onclose: ((event: { code: number; reason: string }) => void) | null
-  onerror: ((event: unknown) => void) | null
+  onopen: Handler<unknown> | null
+  onmessage: Handler<{ data: unknown }> | null
+  onclose: Handler<{ code: number; reason: string }> | null
+  onerror: Handler<unknown> | null
 }
 
 /** `new WebSocket(url, protocols, init)`: the third argument is Node `ws`'s options (headers); browsers ignore it. */

@@ -3,12 +3,14 @@
  * semantics (one pure model, a `node:http` face and an msw face) and `cookieFetch`, a fetch
  * with its own cookie jar for simulating browsers in Node.
  *
- * Needs the optional peer `msw` (2.x) to be installed, since `server.handlers()` builds msw
- * handlers. `node:http` is loaded only by `listen()`; `ws` (8.x) only by `createSocketFace()`,
- * the WebSocket and server-sent-events face on the HTTP face's port.
+ * Every optional peer is loaded on first use, so the entry imports without any of them:
+ * `msw` (2.x) by `server.handlers()`, `node:http` by `listen()`, `ws` (8.x) by
+ * `createSocketFace()` (the WebSocket and server-sent-events face on the HTTP face's port),
+ * `fetch-cookie` and `tough-cookie` by the first `cookieFetch()` call.
  */
 export { createAuthServer } from './server.js'
 export type { AuthServer } from './server.js'
+export type { MswHandler } from './msw.js'
 export { cookieFetch } from './cookie-fetch.js'
 export type { CookieFetch } from './cookie-fetch.js'
 export { ACCESS_COOKIE, REFRESH_COOKIE } from './model.js'

@@ -14,8 +14,29 @@
  *
  * In a browser, msw's service worker cannot set HttpOnly cookies: use the HTTP face there.
  */
-import { http, type HttpHandler } from 'msw'
+import type { HttpHandler } from 'msw'
 import type { Handle } from './http.js'
+
+/**
+ * msw's request handlers, as `server.handlers()` hands them out. `any` on purpose: the public
+ * types of `rotor-auth/testing` must compile in a project without the optional peer msw
+ * (`skipLibCheck: false`), and msw's handler classes are nominal (private fields), so no
+ * structural type of ours would spread into `setupServer(...)`. They are only for msw.
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- see above
+export type MswHandler = any
+
+/**
+ * msw is an optional peer: it is loaded here, on the first `handlers()` call, never when
+ * `rotor-auth/testing` is imported, so the HTTP face and cookieFetch work without it.
+ */
+async function loadMsw(): Promise<typeof import('msw')> {
+  try {
+    return await import('msw')
+  } catch (cause) {
+    throw new Error('rotor-auth/testing: server.handlers() needs the optional peer msw (2.x): npm install --save-dev msw', { cause })
+  }
+}
 
 function escapeRegExp(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
@@ -23,7 +44,8 @@ function escapeRegExp(s: string): string {
 
 const NULL_BODY = new Set([101, 103, 204, 205, 304])
 
-export function mswHandlers(handle: Handle, origin: string): HttpHandler[] {
+export async function mswHandlers(handle: Handle, origin: string): Promise<HttpHandler[]> {
+  const { http } = await loadMsw()
   const base = new URL(origin).origin
   const matcher = new RegExp(`^${escapeRegExp(base)}(?:[/?#]|$)`)
   return [

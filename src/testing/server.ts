@@ -1,7 +1,6 @@
-import type { HttpHandler } from 'msw'
 import { listenHttp, type FaceHooks } from './http.js'
 import { AuthModel, resolveOptions } from './model.js'
-import { mswHandlers } from './msw.js'
+import { mswHandlers, type MswHandler } from './msw.js'
 import type {
   AuthLogEntry,
   AuthOutcome,
@@ -42,8 +41,12 @@ export interface AuthServer {
    * hung request go (msw face: each then fails with `Response.error()`).
    */
   close(): Promise<void>
-  /** msw 2 handlers over the same model, for `setupServer(...server.handlers())`. */
-  handlers(origin?: string): HttpHandler[]
+  /**
+   * msw 2 handlers over the same model, for `setupServer(...await server.handlers())`. Async
+   * because msw, an optional peer, is loaded only here; rejects with an Error naming it when
+   * it is not installed.
+   */
+  handlers(origin?: string): Promise<MswHandler[]>
   /** The model itself: for other adapters (e.g. Playwright routes). Latency applies. */
   handle(request: AuthRequest): Promise<AuthOutcome>
   /** Mints a pair without HTTP, as a login would (new family). Default user: the first one. */

@@ -10,6 +10,7 @@ import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { ROOT } from '../../bench/lib/bundle.js'
+import { buildOnce } from './build-once.js'
 
 const run = promisify(execFile)
 const dir = mkdtempSync(join(tmpdir(), 'rotor-dist-'))
@@ -30,9 +31,7 @@ function job(load: string): string {
 }
 
 describe('the built package', () => {
-  beforeAll(async () => {
-    await run(process.execPath, [join(ROOT, 'node_modules/tsup/dist/cli-default.js')], { cwd: ROOT })
-  }, 120_000)
+  beforeAll(buildOnce, 300_000)
   afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
   test.each([
@@ -108,18 +107,74 @@ port1.postMessage({ w: 'hello', id: 7, reauthenticates: false, config: { transpo
     expect(JSON.parse(stdout.trim())).toEqual({ w: 'welcome', id: 7 })
   }, 30_000)
 
-  test('npx rotor-auth init <dir> copies the worker script; anything else prints the usage and fails', async () => {
+  test('npx rotor-auth init <dir> copies the worker script and its source map; anything else prints the usage and exits 2', async () => {
     const cli = join(ROOT, 'dist/cli.js')
     const target = join(dir, 'public')
     const { stdout } = await run(process.execPath, [cli, 'init', target], { cwd: dir })
-    expect(stdout).toMatch(/wrote .*rotor-worker\.js/)
+    expect(stdout).toMatch(/wrote .*rotor-worker\.js and .*rotor-worker\.js\.map/)
     expect(readFileSync(join(target, 'rotor-worker.js'))).toEqual(readFileSync(join(ROOT, 'dist/rotor-worker.js')))
-    const failed = await run(process.execPath, [cli, 'inti', target], { cwd: dir }).then(
+    // The map the copied script names is beside it (a devtools session would 404 on it otherwise).
+    const named = /\/\/# sourceMappingURL=(\S+)\s*$/.exec(readFileSync(join(target, 'rotor-worker.js'), 'utf8'))?.[1]
+    expect(named).toBe('rotor-worker.js.map')
+    expect(readFileSync(join(target, named!))).toEqual(readFileSync(join(ROOT, 'dist/rotor-worker.js.map')))
+    const fails = (args: string[]) =>
+      run(process.execPath, [cli, ...args], { cwd: dir }).then(
+        () => undefined,
+        (error: { code: number; stdout: string }) => error,
+      )
+    const unknown = await fails(['inti', target])
+    expect(unknown?.code).toBe(2)
+    expect(unknown?.stdout).toMatch(/unknown command "inti .*Usage: npx rotor-auth init <public dir>/s)
+    for (const args of [[], ['init']]) {
+      const usage = await fails(args)
+      expect(usage?.code, `rotor-auth ${args.join(' ')}`).toBe(2)
+      expect(usage?.stdout).toMatch(/^Usage: npx rotor-auth init <public dir>/)
+    }
+  }, 30_000)
+
+  test.each([
+    ['CommonJS (require)', ['-e', "require('rotor-auth/worker')"]],
+    ['ESM (import)', ['--input-type=module', '-e', "await import('rotor-auth/worker')"]],
+  ])('%s: rotor-auth/worker in Node fails with an error that says what the entry is for', async (_name, args) => {
+    // Run from the package root, so that `rotor-auth` resolves to this package through its exports.
+    const failed = await run(process.execPath, args, { cwd: ROOT }).then(
       () => undefined,
-      (error: { code: number; stdout: string }) => error,
+      (error: { code: number; stderr: string }) => error,
     )
     expect(failed?.code).toBe(1)
-    expect(failed?.stdout).toMatch(/unknown command "inti .*Usage: npx rotor-auth init <public dir>/s)
+    expect(failed?.stderr).toMatch(/Error: rotor-auth\/worker is the rotation worker's script .* it does not run in Node\..*`worker` option.*npx rotor-auth init/)
+  }, 30_000)
+
+  test.each([
+    ['CommonJS (require)', 'no-msw.cjs', `const { createAuthServer } = require(${JSON.stringify(join(ROOT, 'dist/testing/index.cjs'))})
+  ;(async () => {`, '})()'],
+    ['ESM (import)', 'no-msw.mjs', `const { createAuthServer } = await import(${JSON.stringify(join(ROOT, 'dist/testing/index.js'))})
+  {`, '}'],
+  ])('%s: rotor-auth/testing loads and serves without msw; handlers() names the missing peer', async (_name, file, head, tail) => {
+    // msw is installed here: hide it from both loaders, as in a project that never installed it.
+    const hide = join(dir, 'hide-msw.cjs')
+    writeFileSync(
+      hide,
+      `const Module = require('node:module')
+const missing = s => s === 'msw' || s.startsWith('msw/')
+const resolve = Module._resolveFilename
+Module._resolveFilename = function (s, ...rest) { if (missing(s)) throw Object.assign(new Error("Cannot find module '" + s + "'"), { code: 'MODULE_NOT_FOUND' }); return resolve.call(this, s, ...rest) }
+Module.register('data:text/javascript,' + encodeURIComponent(
+  'export async function resolve(s, c, next) { if (s === "msw" || s.startsWith("msw/")) throw Object.assign(new Error("Cannot find package " + s), { code: "ERR_MODULE_NOT_FOUND" }); return next(s, c) }'))
+`,
+    )
+    const path = join(dir, file)
+    writeFileSync(path, `${head}
+  const server = createAuthServer()
+  const { url, close } = await server.listen()
+  const login = await fetch(url + '/bearer/login', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'diku_admin', password: 'admin' }) })
+  const handlers = await server.handlers().then(() => 'loaded', e => e.message)
+  console.log(JSON.stringify({ login: login.status, logins: server.stats.logins, handlers }))
+  await close()
+  ${tail}
+`)
+    const { stdout } = await run(process.execPath, ['--require', hide, path], { cwd: ROOT })
+    expect(JSON.parse(stdout.trim())).toEqual({ login: 201, logins: 1, handlers: expect.stringMatching(/needs the optional peer msw/) })
   }, 30_000)
 })
 

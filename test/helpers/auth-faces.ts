@@ -69,7 +69,7 @@ export function mswFace(origin = 'http://auth.test'): AuthFace {
     async mount(options) {
       if (!msw) throw new Error('mswFace: beforeAll() was not called')
       const server = createAuthServer(options)
-      msw.resetHandlers(...server.handlers(origin))
+      msw.resetHandlers(...(await server.handlers(origin)))
       current = server
       return { server, url: origin + server.basePath, origin, abort: async () => server.releaseHung() }
     },

@@ -60,7 +60,7 @@ describe('HTTP face', () => {
 describe('msw face', () => {
   it('Set-Cookie of mocked answers reaches the caller and cookieFetch; msw adds no cookies of its own', async () => {
     const server = createAuthServer()
-    const msw = setupServer(...server.handlers('http://auth.test/'))
+    const msw = setupServer(...(await server.handlers('http://auth.test/')))
     msw.listen({ onUnhandledRequest: 'error' })
     try {
       const raw = await fetch('http://auth.test/authn/login-with-expiry', { method: 'POST', headers: TENANT, body: CREDS })
@@ -86,7 +86,7 @@ describe('msw face', () => {
     const server = createAuthServer()
     const msw = setupServer(
       http.get('http://auth.test/set', () => new HttpResponse(null, { headers: { 'Set-Cookie': 'folioAccessToken=junk; Path=/' } })),
-      ...server.handlers(),
+      ...(await server.handlers()),
     )
     msw.listen({ onUnhandledRequest: 'error' })
     try {

@@ -49,6 +49,17 @@ function assertKnownNested(option: string, known: readonly string[], value: obje
   assertKnownOptions(PREFIX, new Set(known.map(named)), Object.fromEntries(Object.keys(value).map(key => [named(key), true])))
 }
 
+/**
+ * `on(event, listener)` checked at the call: a misspelt event name would never fire, and a
+ * listener that is not a function would throw later, inside the socket's own flow.
+ */
+export function assertListener(known: readonly string[], event: unknown, listener: unknown): void {
+  if (typeof event !== 'string' || !known.includes(event)) {
+    throw new TypeError(`${PREFIX}: on(event, listener): unknown event ${JSON.stringify(event) ?? String(event)} (one of ${known.join(', ')})`)
+  }
+  if (typeof listener !== 'function') throw new TypeError(`${PREFIX}: on('${event}', listener): the listener must be a function`)
+}
+
 /** `backoff: { initial?, max? }`, shared by sockets and streams. */
 function backoffOption(value: unknown): Backoff {
   const backoff = value ?? {}

@@ -30,8 +30,10 @@ export function backoffDelay(n: number, backoff: Backoff, random: () => number =
  */
 export function proven(since: number | undefined, expiresAt: number | null, now: number): boolean {
   if (since === undefined) return false
-  const life = expiresAt === null ? PROVEN_AFTER_MS : Math.max(0, expiresAt - since) / 2
-  return now - since >= Math.min(PROVEN_AFTER_MS, life)
+  // An expiry not after `since` says nothing (the clocks disagree): it must not make every
+  // refusal look like news, which would let the loop run unbounded again.
+  const half = expiresAt === null || expiresAt <= since ? PROVEN_AFTER_MS : (expiresAt - since) / 2
+  return now - since >= Math.min(PROVEN_AFTER_MS, half)
 }
 
 /**

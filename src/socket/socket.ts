@@ -3,10 +3,12 @@ import { isRotorError } from '../errors.js'
 import type { Session } from '../types.js'
 import { Emitter } from '../utils/emitter.js'
 import { createClock, type Timer } from '../utils/timers.js'
-import { normalizeSocketOptions } from './options.js'
+import { assertListener, normalizeSocketOptions } from './options.js'
 import { proven, Reconnects } from './reconnect.js'
 import { sessionEnded, sessionReady } from './session-wait.js'
 import type { CloseCause, ConnectContext, ConnectionError, RotorSocket, SocketEvents, SocketOptions, SocketStatus, WebSocketLike } from './types.js'
+
+const EVENTS = ['open', 'message', 'disconnect', 'error', 'close'] satisfies Array<keyof SocketEvents>
 
 type Subscription = { message: () => unknown; unsubscribe: (() => unknown) | undefined }
 
@@ -305,7 +307,10 @@ export function createSocket(session: Session, options: SocketOptions): RotorSoc
       rawSend(message)
       return true
     },
-    on: (event, listener) => events.on(event, listener),
+    on(event, listener) {
+      assertListener(EVENTS, event, listener)
+      return events.on(event, listener)
+    },
     close(reason = 'rotor-auth: closed by the app') {
       shutdown(String(reason), 'app')
     },

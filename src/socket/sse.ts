@@ -3,7 +3,7 @@ import { isRotorError } from '../errors.js'
 import type { Session, Timers } from '../types.js'
 import { Emitter } from '../utils/emitter.js'
 import { createClock, type Timer } from '../utils/timers.js'
-import { normalizeStreamOptions } from './options.js'
+import { assertListener, normalizeStreamOptions } from './options.js'
 import { proven, Reconnects } from './reconnect.js'
 import { sessionEnded, sessionReady } from './session-wait.js'
 import type { CloseCause, ConnectionError } from './types.js'
@@ -71,6 +71,8 @@ export interface RotorEventStream {
   on<K extends keyof EventStreamEvents>(event: K, listener: (payload: EventStreamEvents[K]) => void): () => void
   close(reason?: string): void
 }
+
+const EVENTS = ['open', 'event', 'disconnect', 'error', 'close'] satisfies Array<keyof EventStreamEvents>
 
 /** `text/event-stream`, whatever its parameters: anything else (a proxy's HTML, an API's JSON) is no stream. */
 const isEventStream = (contentType: string | null) => contentType?.split(';')[0]?.trim().toLowerCase() === 'text/event-stream'
@@ -277,7 +279,10 @@ export function createEventStream(session: Session, options: EventStreamOptions)
     get lastEventId() {
       return lastEventId
     },
-    on: (event, listener) => events.on(event, listener),
+    on(event, listener) {
+      assertListener(EVENTS, event, listener)
+      return events.on(event, listener)
+    },
     close(reason = 'rotor-auth: closed by the app') {
       shutdown(String(reason), 'app')
     },

@@ -14,7 +14,7 @@ import { WebSocketServer } from 'ws'
 import { createEventStream, createSocket, type RotorEventStream } from '../../src/socket/index.js'
 import type { ConnectionError, CloseCause } from '../../src/socket/types.js'
 import { createSession, type Session } from '../../src/index.js'
-import { bearerLogin, bearerOptions, sleep, waitFor } from '../helpers/index.js'
+import { bearerLogin, bearerOptions, flowingClock, sleep, waitFor } from '../helpers/index.js'
 import { bearerAuth, NodeWebSocket, startSocketEnv, type SocketEnv } from './helpers.js'
 
 let env: SocketEnv | undefined
@@ -48,13 +48,14 @@ type Misbehaviour = 'ack-then-4401' | '4401-before-ack' | 'unauthorized-message'
 async function misbehavingWs(misbehaviour: Misbehaviour) {
   const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 })
   await once(wss, 'listening')
-  const seen = { connections: 0, validTokens: 0, urls: [] as string[] }
+  const seen = { connections: 0, validTokens: 0, urls: [] as string[], tokens: [] as string[] }
   wss.on('connection', (ws, req) => {
     seen.connections++
     seen.urls.push(req.url ?? '')
     ws.on('message', async data => {
       const message = JSON.parse(String(data)) as { type?: string; token?: string }
       if (message.type !== 'auth') return
+      seen.tokens.push(String(message.token))
       if (await env!.server.verifyAccessToken(message.token)) seen.validTokens++
       if (misbehaviour === 'ack-then-4401') {
         ws.send(JSON.stringify({ type: 'authenticated' }))
@@ -157,6 +158,10 @@ describe('a socket whose token the server keeps refusing', () => {
     expect(socket.status).toBe('closed')
     // Every refusal is a disconnect with `auth`, the message one included.
     expect(disconnects.map(d => d.auth)).toEqual([true, true, true])
+    // No event carries a token: none of the three the server was shown appears in any payload.
+    expect(ws.seen.tokens).toHaveLength(3)
+    const payloads = JSON.stringify([seen.errors, seen.closes, disconnects])
+    for (const token of ws.seen.tokens) expect(payloads).not.toContain(token)
     if (misbehaviour !== 'unauthorized-message') expect(seen.errors.every(e => e.code === 4401)).toBe(true)
   }, 20_000)
 
@@ -221,6 +226,30 @@ describe('a socket that cannot connect', () => {
     // Nothing to do with the token: no refresh.
     expect(env.server.stats.refreshCalls).toBe(0)
   })
+})
+
+describe('a socket whose session cannot rotate', () => {
+  test('refresh failing past queueTimeout: an `error` `rotation-failed` per wait, backing off; connects once the refresh works', async () => {
+    // A clock that flows (queueTimeout is counted on it) and jumps past the AT's expiry.
+    const clock = flowingClock()
+    env = await startSocketEnv({ accessTokenTtl: 60_000, now: clock.now })
+    const { server, face } = env
+    const session = await env.bearer({ rotation: 'request', now: clock.now, refreshRetries: 0, queueTimeout: 200 })
+    clock.advance(61_000)
+    server.fault('refresh', { status: 503, times: 1_000 })
+    const socket = createSocket(session, { WebSocket: NodeWebSocket, url: face.url!, ...bearerAuth, ...FAST })
+    env.sockets.push(socket)
+    const seen = witness(socket)
+    await waitFor(() => seen.errors.length >= 2, { timeout: 10_000 })
+    expect(new Set(seen.reasons())).toEqual(new Set(['rotation-failed']))
+    expect(seen.errors.every(e => e.willRetry && e.retryIn! > 0)).toBe(true)
+    expect(face.stats.connections).toBe(0)
+    server.clearFaults()
+    await waitFor(() => socket.status === 'open', { timeout: 10_000 })
+    expect(face.stats).toMatchObject({ connections: 1, authRefused: 0 })
+    expect(server.stats.reusedRefused).toBe(0)
+    expect(seen.closes).toEqual([])
+  }, 20_000)
 })
 
 describe('a socket created before session.start()', () => {
@@ -388,6 +417,18 @@ describe('an event stream that fails', () => {
 })
 
 describe('options', () => {
+  test('on() with an unknown event or a listener that is not a function is a TypeError at the call', async () => {
+    env = await startSocketEnv()
+    const session = await env.bearer()
+    const socket = createSocket(session, { WebSocket: NodeWebSocket, url: env.face.url!, ...bearerAuth })
+    env.sockets.push(socket)
+    expect(() => socket.on('opne' as never, () => undefined)).toThrow(/unknown event "opne" \(one of open, message, disconnect, error, close\)/)
+    expect(() => socket.on('close', 'x' as never)).toThrow(/on\('close', listener\): the listener must be a function/)
+    const s = stream(session, { url: `${env.url}/api/events` })
+    expect(() => s.on('message' as never, () => undefined)).toThrow(/unknown event "message" \(one of open, event, disconnect, error, close\)/)
+    expect(() => s.on('error', undefined as never)).toThrow(TypeError)
+  })
+
   test('nested options are checked like top-level ones: unknown keys name their path, with "did you mean"', async () => {
     env = await startSocketEnv()
     const session = await env.bearer()

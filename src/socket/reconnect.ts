@@ -2,6 +2,8 @@
 
 /** A connection that stayed authenticated this long (or half its token's life, if shorter) proved its token worked. */
 const PROVEN_AFTER_MS = 30_000
+/** A connection that stayed up this long was no failure: the next one starts from the initial delay. */
+const STABLE_AFTER_MS = 5_000
 
 export type Backoff = { initial: number; max: number }
 
@@ -59,13 +61,19 @@ export class Reconnects {
     return backoffDelay(++this.#failures, this.backoff)
   }
 
-  /** A connection was established: failures count from zero again (refusals do not). */
-  connected(): void {
-    this.#failures = 0
+  /**
+   * A connection acknowledged (or a stream opened) at `since` ended at `now`. Only one that
+   * lasted starts the counts over: resetting at the acknowledgement let a server that
+   * acknowledges and closes at once hold every delay at `initial`, and every refusal at "first".
+   */
+  ended(since: number | undefined, expiresAt: number | null, now: number): void {
+    if (since !== undefined && now - since >= STABLE_AFTER_MS) this.#failures = 0
+    if (proven(since, expiresAt, now)) this.#refusals = 0
   }
 
-  /** The token in use was shown to work (it lasted, or outlived its rotation): refusals count from zero. */
+  /** The token in use outlived its rotation (handed over, or left for the new one): it worked. */
   cured(): void {
+    this.#failures = 0
     this.#refusals = 0
   }
 

@@ -4,7 +4,7 @@ import type { Session } from '../types.js'
 import { Emitter } from '../utils/emitter.js'
 import { createClock, type Timer } from '../utils/timers.js'
 import { assertListener, normalizeSocketOptions } from './options.js'
-import { proven, Reconnects } from './reconnect.js'
+import { Reconnects } from './reconnect.js'
 import { sessionEnded, sessionReady } from './session-wait.js'
 import type { CloseCause, ConnectContext, ConnectionError, RotorSocket, SocketEvents, SocketOptions, SocketStatus, WebSocketLike } from './types.js'
 
@@ -155,6 +155,7 @@ export function createSocket(session: Session, options: SocketOptions): RotorSoc
       const opened = status !== 'connecting'
       events.emit('disconnect', { code, reason, auth })
       if (closed()) return
+      if (!auth) reconnects.ended(authAt, expiresAt, o.now())
       if (auth) void refused({ code })
       else retry({ reason: opened ? 'interrupted' : 'connect-failed', code })
     }
@@ -173,7 +174,6 @@ export function createSocket(session: Session, options: SocketOptions): RotorSoc
     }
     status = 'open'
     authAt = o.now()
-    reconnects.connected()
     for (const subscription of subscriptions.values()) rawSend(subscription.message())
     events.emit('open', { generation, attempt: attempt - 1 })
     // A rotation that landed while this connection was being made.
@@ -194,7 +194,7 @@ export function createSocket(session: Session, options: SocketOptions): RotorSoc
    * none cured by the fresh token, close the socket for good.
    */
   async function refused(detail: Pick<ConnectionError, 'code'> = {}): Promise<void> {
-    if (proven(authAt, expiresAt, o.now())) reconnects.cured()
+    reconnects.ended(authAt, expiresAt, o.now())
     const verdict = reconnects.refused(generation)
     if (verdict.giveUp) {
       fail({ reason: 'unauthorized-repeated', willRetry: false, ...detail })

@@ -4,7 +4,7 @@ import type { Session, Timers } from '../types.js'
 import { Emitter } from '../utils/emitter.js'
 import { createClock, type Timer } from '../utils/timers.js'
 import { assertListener, normalizeStreamOptions } from './options.js'
-import { proven, Reconnects } from './reconnect.js'
+import { Reconnects } from './reconnect.js'
 import { sessionEnded, sessionReady } from './session-wait.js'
 import type { CloseCause, ConnectionError } from './types.js'
 
@@ -240,7 +240,6 @@ export function createEventStream(session: Session, options: EventStreamOptions)
         await failed({ reason: 'not-event-stream', status, ...(contentType === null ? {} : { contentType }) })
         continue
       }
-      reconnects.connected()
       const openedAt = o.now()
       const expiresAt = session.state.accessExpiresAt
       events.emit('open', { generation })
@@ -262,8 +261,9 @@ export function createEventStream(session: Session, options: EventStreamOptions)
       controller.abort()
       if (closed) return
       events.emit('disconnect', { auth, rotated })
-      // A stream that lasted, or that a rotation ended, had a token that worked.
-      if (rotated || proven(openedAt, expiresAt, o.now())) reconnects.cured()
+      // A stream that a rotation ended had a token that worked; one that lasted starts over.
+      if (rotated) reconnects.cured()
+      else reconnects.ended(openedAt, expiresAt, o.now())
       if (auth) {
         if (!(await refused(generation))) return
       } else if (!rotated) {

@@ -39,7 +39,7 @@ function witness(target: { on(event: 'error', l: (e: ConnectionError) => void): 
   return { errors, closes, reasons: () => errors.map(e => e.reason) }
 }
 
-type Misbehaviour = 'ack-then-4401' | '4401-before-ack' | 'unauthorized-message'
+type Misbehaviour = 'ack-then-4401' | '4401-before-ack' | 'unauthorized-message' | 'ack-then-1000'
 
 /**
  * A WebSocket server that authenticates by first message against the reference server's
@@ -57,9 +57,9 @@ async function misbehavingWs(misbehaviour: Misbehaviour) {
       if (message.type !== 'auth') return
       seen.tokens.push(String(message.token))
       if (await env!.server.verifyAccessToken(message.token)) seen.validTokens++
-      if (misbehaviour === 'ack-then-4401') {
+      if (misbehaviour === 'ack-then-4401' || misbehaviour === 'ack-then-1000') {
         ws.send(JSON.stringify({ type: 'authenticated' }))
-        ws.close(4401, 'changed my mind')
+        ws.close(misbehaviour === 'ack-then-4401' ? 4401 : 1000, 'changed my mind')
       } else if (misbehaviour === '4401-before-ack') {
         ws.close(4401, 'no')
       } else {
@@ -228,7 +228,51 @@ describe('a socket that cannot connect', () => {
   })
 })
 
+describe('a socket whose server closes every connection', () => {
+  test('acknowledged, then closed normally at once: `interrupted` each time, the delay growing (not reset by the acknowledgement), no refresh', async () => {
+    env = await startSocketEnv()
+    const ws = await misbehavingWs('ack-then-1000')
+    const session = await env.bearer()
+    const backoff = { initial: 20, max: 160 }
+    const socket = createSocket(session, { WebSocket: NodeWebSocket, url: ws.url, ...bearerAuth, backoff })
+    env.sockets.push(socket)
+    const seen = witness(socket)
+    await waitFor(() => seen.errors.length >= 6, { timeout: 10_000 })
+    socket.close()
+    await sleep(100)
+    expect(new Set(seen.reasons())).toEqual(new Set(['interrupted']))
+    expect(seen.errors.every(e => e.code === 1000)).toBe(true)
+    expectBackoff(seen.errors, backoff)
+    expect(ws.seen.connections).toBe(seen.errors.length)
+    expect(env.server.stats.refreshCalls).toBe(0)
+  })
+})
+
 describe('a socket whose session cannot rotate', () => {
+  test('a refused token while the refresh keeps failing: reported to authFailed once, then backed off, then `unauthorized-repeated`', async () => {
+    const clock = flowingClock()
+    env = await startSocketEnv({ accessTokenTtl: 60_000, now: clock.now })
+    const { server } = env
+    const ws = await misbehavingWs('4401-before-ack')
+    const session = await env.bearer({ rotation: 'request', now: clock.now, refreshRetries: 0, queueTimeout: 200 })
+    const g = session.state.generation
+    const reported: number[] = []
+    const authFailed = session.authFailed.bind(session)
+    session.authFailed = (generation, options) => (reported.push(generation), authFailed(generation, options))
+    server.fault('refresh', { status: 503, times: 1_000 })
+    const socket = createSocket(session, { WebSocket: NodeWebSocket, url: ws.url, ...bearerAuth, ...FAST })
+    env.sockets.push(socket)
+    const seen = witness(socket)
+    await settle(seen.closes)
+    // The same token refused three times: one report (one rotation attempt), not three.
+    expect(reported).toEqual([g])
+    expect(ws.seen.connections).toBe(3)
+    expect(new Set(ws.seen.tokens).size).toBe(1)
+    expect(server.stats.refreshCalls).toBe(1)
+    expect(seen.reasons()).toEqual(['unauthorized', 'unauthorized', 'unauthorized-repeated'])
+  }, 20_000)
+
+
   test('refresh failing past queueTimeout: an `error` `rotation-failed` per wait, backing off; connects once the refresh works', async () => {
     // A clock that flows (queueTimeout is counted on it) and jumps past the AT's expiry.
     const clock = flowingClock()
@@ -393,7 +437,7 @@ describe('an event stream that fails', () => {
     expect(down.seen.connections).toBe(seen.errors.length)
   })
 
-  test('a stream the server ends after each event: `interrupted`, backing off, every event once', async () => {
+  test('a stream the server ends after each event: `interrupted`, the delay growing, every event once', async () => {
     env = await startSocketEnv()
     let n = 0
     const ending = route('/api/ending', (_req, res) => {
@@ -409,8 +453,9 @@ describe('an event stream that fails', () => {
     await waitFor(() => seen.errors.length >= 4, { timeout: 10_000 })
     s.close()
     expect(new Set(seen.reasons())).toEqual(new Set(['interrupted']))
-    // A stream that opened resets the failure count: each delay starts from `initial` again.
-    for (const e of seen.errors) expect(e.retryIn).toBeLessThanOrEqual(backoff.initial)
+    // Streams that end at once are failures like any other: the delay grows (it was held at
+    // `initial` when each open reset the count, four reconnects a second without end).
+    expectBackoff(seen.errors, backoff)
     expect(got).toEqual(Array.from({ length: got.length }, (_, i) => String(i + 1)))
     expect(ending.seen.requests).toBeGreaterThanOrEqual(seen.errors.length)
   })

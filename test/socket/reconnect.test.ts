@@ -40,14 +40,20 @@ describe('Reconnects', () => {
     expect(r.refused(7)).toMatchObject({ giveUp: false, refusals: 1, report: true, delay: 0 })
   })
 
-  test('connection failures back off on their own count, reset by connected(), which leaves refusals alone', () => {
+  test('a connection that ends at once starts nothing over; one that lasted 5 s resets failures, half its token\'s life resets refusals', () => {
     const r = new Reconnects({ initial: 100, max: 1000 }, 2)
     const delays = [r.failed(), r.failed(), r.failed()]
     expect(delays[2]).toBeGreaterThanOrEqual(200)
+    // Acknowledged at 0, closed at 10 ms: still failing, still refused once.
     r.refused(1)
-    r.connected()
+    r.ended(0, 60_000, 10)
+    expect(r.failed()).toBeGreaterThanOrEqual(400)
+    // 5 s up: failures start over; refusals do not (half of a 60 s token is 30 s).
+    r.ended(0, 60_000, 5_000)
     expect(r.failed()).toBeLessThanOrEqual(100)
-    // An acknowledged connection does not cure: the second refusal still ends it.
     expect(r.refused(2)).toEqual({ giveUp: true, refusals: 2 })
+    r.ended(0, 60_000, 30_000)
+    expect(r.refused(3)).toMatchObject({ giveUp: false, refusals: 1 })
   })
+
 })

@@ -155,9 +155,9 @@ export function createSocket(session: Session, options: SocketOptions): RotorSoc
       const opened = status !== 'connecting'
       events.emit('disconnect', { code, reason, auth })
       if (closed()) return
-      if (!auth) reconnects.ended(authAt, expiresAt, o.now())
-      if (auth) void refused({ code })
-      else retry({ reason: opened ? 'interrupted' : 'connect-failed', code })
+      if (auth) return void refused({ code })
+      reconnects.ended(authAt, expiresAt, o.now())
+      retry({ reason: opened ? 'interrupted' : 'connect-failed', code })
     }
   }
 
@@ -200,8 +200,10 @@ export function createSocket(session: Session, options: SocketOptions): RotorSoc
       fail({ reason: 'unauthorized-repeated', willRetry: false, ...detail })
       return shutdown(`rotor-auth: the server refused ${verdict.refusals} tokens in a row, each after a fresh rotation`, 'unauthorized-repeated')
     }
-    fail({ reason: 'unauthorized', willRetry: true, retryIn: verdict.delay, ...detail })
     status = 'waiting'
+    fail({ reason: 'unauthorized', willRetry: true, retryIn: verdict.delay, ...detail })
+    // A listener may have closed the socket.
+    if (closed()) return
     const my = epoch
     if (verdict.report) {
       try {
@@ -221,7 +223,8 @@ export function createSocket(session: Session, options: SocketOptions): RotorSoc
     status = 'waiting'
     const delay = reconnects.failed()
     fail({ ...failure, willRetry: true, retryIn: delay })
-    later(delay, () => void connect())
+    // A listener may have closed the socket: nothing is scheduled after close().
+    if (!closed()) later(delay, () => void connect())
   }
 
   function fail(error: ConnectionError): void {

@@ -163,7 +163,8 @@ export function createEventStream(session: Session, options: EventStreamOptions)
   function failed(failure: Omit<ConnectionError, 'willRetry' | 'retryIn'>): Promise<void> {
     const delay = reconnects.failed()
     events.emit('error', { ...failure, willRetry: true, retryIn: delay })
-    return pause(delay)
+    // A listener may have closed the stream: nothing is scheduled after close().
+    return closed ? Promise.resolve() : pause(delay)
   }
 
   /**
@@ -179,7 +180,7 @@ export function createEventStream(session: Session, options: EventStreamOptions)
       return false
     }
     events.emit('error', { reason: 'unauthorized', willRetry: true, retryIn: verdict.delay, ...detail })
-    if (verdict.report) {
+    if (verdict.report && !closed) {
       await session.authFailed(generation, { signal: life.signal }).catch((error: unknown) => {
         if (sessionEnded(error)) shutdown(`rotor-auth: session ended (${error.reason})`, 'session-ended')
       })

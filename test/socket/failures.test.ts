@@ -296,6 +296,29 @@ describe('a socket whose session cannot rotate', () => {
   }, 20_000)
 })
 
+describe('close() from an `error` listener', () => {
+  test('socket and stream: nothing is attempted after it, whatever the failure', async () => {
+    env = await startSocketEnv({ accessTokenTtl: 60_000 })
+    const down = await resettingPort()
+    const refusing = await misbehavingWs('4401-before-ack')
+    const bad = route('/api/html', (_req, res) => res.writeHead(200, { 'content-type': 'text/html' }).end('<html></html>'))
+    const session = await env.bearer({ rotation: 'request' })
+    const sockets = [`ws://127.0.0.1:${down.port}/live`, refusing.url].map(url => {
+      const socket = createSocket(session, { WebSocket: NodeWebSocket, url, ...bearerAuth, ...FAST })
+      env!.sockets.push(socket)
+      socket.on('error', () => socket.close())
+      return socket
+    })
+    const s = stream(session, { url: bad.url, ...FAST })
+    s.on('error', () => s.close())
+    await waitFor(() => sockets.every(socket => socket.status === 'closed'))
+    // Ten times the longest delay: any attempt scheduled after close() would have been made.
+    await sleep(1_000)
+    expect([down.seen.connections, refusing.seen.connections, bad.seen.requests]).toEqual([1, 1, 1])
+    expect(env.server.stats.refreshCalls).toBe(0)
+  })
+})
+
 describe('a socket created before session.start()', () => {
   test('waits for the login, then connects once; it does not close for good', async () => {
     env = await startSocketEnv()

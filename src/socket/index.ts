@@ -1,7 +1,10 @@
 /** `rotor-auth/socket`: WebSockets and event streams that re-authenticate before they resume. */
 export { createSocket } from './socket.js'
 export type {
+  CloseCause,
   ConnectContext,
+  ConnectionError,
+  ConnectionFailure,
   RotorSocket,
   SocketEvents,
   SocketOptions,

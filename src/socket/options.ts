@@ -1,8 +1,12 @@
-/** The socket helper's options validated up front (a TypeError names the bad one) with defaults filled in. */
+/** The options of sockets and event streams validated up front (a TypeError names the bad one, nested ones included) with defaults filled in. */
 import { assertKnownOptions, optionError } from '../utils/option-errors.js'
 import type { Timers } from '../types.js'
 import { platformTimers } from '../utils/timers.js'
+import type { Backoff } from './reconnect.js'
+import type { EventStreamOptions } from './sse.js'
 import type { ConnectContext, SocketOptions, WebSocketConstructor } from './types.js'
+
+const PREFIX = 'rotor-auth/socket'
 
 export type SocketConfig = {
   WebSocket: WebSocketConstructor
@@ -16,7 +20,8 @@ export type SocketConfig = {
   onRotate: ((ctx: ConnectContext) => unknown) | undefined
   parse: (data: unknown) => unknown
   serialize: (message: unknown) => string
-  backoff: { initial: number; max: number }
+  backoff: Backoff
+  maxRefusals: number
   quiet: number
   timers: Timers
   now: () => number
@@ -24,11 +29,65 @@ export type SocketConfig = {
 
 const KNOWN = new Set<string>([
   'WebSocket', 'url', 'protocols', 'init', 'authMessage', 'isAuthenticated', 'isUnauthorized', 'authCloseCodes', 'onRotate',
-  'parse', 'serialize', 'backoff', 'quiet', 'timers', 'now',
+  'parse', 'serialize', 'backoff', 'maxRefusals', 'quiet', 'timers', 'now',
 ] satisfies Array<keyof SocketOptions>)
 
+const KNOWN_STREAM = new Set<string>([
+  'url', 'init', 'unauthorizedEvent', 'backoff', 'maxRefusals', 'timers', 'now',
+] satisfies Array<keyof EventStreamOptions>)
+
 function fail(option: string, expected: string, got: unknown): never {
-  throw optionError('rotor-auth/socket', option, expected, got)
+  throw optionError(PREFIX, option, expected, got)
+}
+
+/**
+ * Unknown keys of a nested option (`backoff: { inital }`) are refused as top-level ones are,
+ * named by their path: a misspelt `initial` would silently leave the default in place.
+ */
+function assertKnownNested(option: string, known: readonly string[], value: object): void {
+  const named = (key: string) => `${option}.${key}`
+  assertKnownOptions(PREFIX, new Set(known.map(named)), Object.fromEntries(Object.keys(value).map(key => [named(key), true])))
+}
+
+/**
+ * `on(event, listener)` checked at the call: a misspelt event name would never fire, and a
+ * listener that is not a function would throw later, inside the socket's own flow.
+ */
+export function assertListener(known: readonly string[], event: unknown, listener: unknown): void {
+  if (typeof event !== 'string' || !known.includes(event)) {
+    throw new TypeError(`${PREFIX}: on(event, listener): unknown event ${JSON.stringify(event) ?? String(event)} (one of ${known.join(', ')})`)
+  }
+  if (typeof listener !== 'function') throw new TypeError(`${PREFIX}: on('${event}', listener): the listener must be a function`)
+}
+
+/** `backoff: { initial?, max? }`, shared by sockets and streams. */
+function backoffOption(value: unknown): Backoff {
+  const backoff = value ?? {}
+  if (typeof backoff !== 'object' || backoff === null || Array.isArray(backoff)) fail('backoff', '{ initial?, max? }', backoff)
+  assertKnownNested('backoff', ['initial', 'max'], backoff)
+  const { initial: i, max: m } = backoff as { initial?: unknown; max?: unknown }
+  const initial = positive('backoff.initial', i, 250)
+  const max = positive('backoff.max', m, 30_000)
+  if (max < initial) fail('backoff.max', `at least backoff.initial (${initial})`, max)
+  return { initial, max }
+}
+
+function maxRefusalsOption(value: unknown): number {
+  if (value === undefined) return 3
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) fail('maxRefusals', 'an integer >= 1', value)
+  return value
+}
+
+function timersOption(timers: Timers | undefined): Timers {
+  if (timers !== undefined && (typeof timers?.setTimeout !== 'function' || typeof timers.clearTimeout !== 'function')) {
+    fail('timers', '{ setTimeout, clearTimeout }', timers)
+  }
+  return timers ?? platformTimers
+}
+
+function nowOption(now: unknown): () => number {
+  if (now !== undefined && typeof now !== 'function') fail('now', 'a function', now)
+  return (now as (() => number) | undefined) ?? (() => Date.now())
 }
 
 const typeIs = (type: string) => (message: unknown) =>
@@ -51,28 +110,18 @@ function positive(option: string, value: unknown, fallback: number): number {
 
 export function normalizeSocketOptions(options: SocketOptions): SocketConfig {
   if (typeof options !== 'object' || options === null) throw new TypeError('rotor-auth/socket: createSocket(session, options) takes an options object')
-  assertKnownOptions('rotor-auth/socket', KNOWN, options)
+  assertKnownOptions(PREFIX, KNOWN, options)
   const WebSocket = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket
   if (typeof WebSocket !== 'function') fail('WebSocket', "a WebSocket constructor (in Node: import WebSocket from 'ws')", options.WebSocket)
   const { url, protocols } = options
   if (typeof url !== 'string' && !(url instanceof URL) && typeof url !== 'function') fail('url', 'a URL or a function of the connect context', url)
   const isProtocols = (p: unknown) => typeof p === 'string' || (Array.isArray(p) && p.every(x => typeof x === 'string'))
   if (protocols !== undefined && typeof protocols !== 'function' && !isProtocols(protocols)) fail('protocols', 'a string, an array of strings or a function', protocols)
-  for (const name of ['init', 'authMessage', 'isAuthenticated', 'isUnauthorized', 'onRotate', 'parse', 'serialize', 'now'] as const) {
+  for (const name of ['init', 'authMessage', 'isAuthenticated', 'isUnauthorized', 'onRotate', 'parse', 'serialize'] as const) {
     if (options[name] !== undefined && typeof options[name] !== 'function') fail(name, 'a function', options[name])
   }
   const codes = options.authCloseCodes ?? [4401]
   if (!Array.isArray(codes) || !codes.every(c => Number.isInteger(c))) fail('authCloseCodes', 'an array of close codes', codes)
-  const backoff = options.backoff ?? {}
-  if (typeof backoff !== 'object' || backoff === null) fail('backoff', '{ initial?, max? }', backoff)
-  for (const name of Object.keys(backoff)) if (name !== 'initial' && name !== 'max') fail('backoff', '{ initial?, max? }', backoff)
-  const initial = positive('backoff.initial', backoff.initial, 250)
-  const max = positive('backoff.max', backoff.max, 30_000)
-  if (max < initial) fail('backoff.max', `at least backoff.initial (${initial})`, max)
-  const { timers } = options
-  if (timers !== undefined && (typeof timers?.setTimeout !== 'function' || typeof timers.clearTimeout !== 'function')) {
-    fail('timers', '{ setTimeout, clearTimeout }', timers)
-  }
   return {
     WebSocket,
     url: async ctx => String(typeof url === 'function' ? await url(ctx) : url),
@@ -85,9 +134,40 @@ export function normalizeSocketOptions(options: SocketOptions): SocketConfig {
     onRotate: options.onRotate,
     parse: options.parse ?? parseFrame,
     serialize: options.serialize ?? (message => (typeof message === 'string' ? message : JSON.stringify(message))),
-    backoff: { initial, max },
+    backoff: backoffOption(options.backoff),
+    maxRefusals: maxRefusalsOption(options.maxRefusals),
     quiet: positive('quiet', options.quiet, 100),
-    timers: timers ?? platformTimers,
-    now: options.now ?? (() => Date.now()),
+    timers: timersOption(options.timers),
+    now: nowOption(options.now),
+  }
+}
+
+export type StreamConfig = {
+  url: () => string
+  init: Omit<RequestInit, 'signal'> | undefined
+  unauthorizedEvent: string
+  backoff: Backoff
+  maxRefusals: number
+  timers: Timers
+  now: () => number
+}
+
+export function normalizeStreamOptions(options: EventStreamOptions): StreamConfig {
+  if (typeof options !== 'object' || options === null) throw new TypeError('rotor-auth/socket: createEventStream(session, options) takes an options object')
+  assertKnownOptions(PREFIX, KNOWN_STREAM, options)
+  const { url, init, unauthorizedEvent = 'unauthorized' } = options
+  if (typeof url !== 'string' && !(url instanceof URL) && typeof url !== 'function') fail('url', 'a URL or a function returning one', url)
+  if (init !== undefined && (typeof init !== 'object' || init === null)) fail('init', 'a RequestInit object', init)
+  // The stream's own signal ends it on close() and rotation: one passed here would be dropped.
+  if (init !== undefined && 'signal' in init) fail('init.signal', 'absent (close() ends the stream)', 'a signal')
+  if (typeof unauthorizedEvent !== 'string' || unauthorizedEvent === '') fail('unauthorizedEvent', 'an event name', unauthorizedEvent)
+  return {
+    url: () => String(typeof url === 'function' ? url() : url),
+    init,
+    unauthorizedEvent,
+    backoff: backoffOption(options.backoff),
+    maxRefusals: maxRefusalsOption(options.maxRefusals),
+    timers: timersOption(options.timers),
+    now: nowOption(options.now),
   }
 }

@@ -1,28 +1,26 @@
 /** One authenticated WebSocket over a session: ready() before every (re)connect, subscriptions after the server's ack, re-auth on refusal and rotation. */
-import type { SessionExpiredError } from '../errors.js'
+import { isRotorError } from '../errors.js'
 import type { Session } from '../types.js'
 import { Emitter } from '../utils/emitter.js'
 import { createClock, type Timer } from '../utils/timers.js'
-import { normalizeSocketOptions } from './options.js'
-import type { ConnectContext, RotorSocket, SocketEvents, SocketOptions, SocketStatus, WebSocketLike } from './types.js'
+import { assertListener, normalizeSocketOptions } from './options.js'
+import { Reconnects } from './reconnect.js'
+import { sessionEnded, sessionReady } from './session-wait.js'
+import type { CloseCause, ConnectContext, ConnectionError, RotorSocket, SocketEvents, SocketOptions, SocketStatus, WebSocketLike } from './types.js'
 
-/**
- * By code, not instanceof: the CJS build bundles each entry on its own, so this entry's copy
- * of the class is not the one the session threw.
- */
-const ended = (error: unknown): error is SessionExpiredError => (error as { code?: unknown } | null)?.code === 'ERR_SESSION_EXPIRED'
+const EVENTS = ['open', 'message', 'disconnect', 'error', 'close'] satisfies Array<keyof SocketEvents>
 
 type Subscription = { message: () => unknown; unsubscribe: (() => unknown) | undefined }
 
 /** The token to connect with, once a managed request could go (rotating first when needed). */
 async function credentials(session: Session, attempt: number, signal: AbortSignal): Promise<ConnectContext> {
   let token: string | undefined
+  await sessionReady(session, signal)
   try {
     token = await session.accessToken({ signal })
   } catch (error) {
-    // Cookie transport: the handshake carries the cookie; we only wait for a usable one.
+    // Cookie transport: the handshake carries the cookie; ready() above waited for a usable one.
     if (!(error instanceof TypeError)) throw error
-    await session.ready({ signal })
   }
   return { token, generation: session.state.generation, attempt }
 }
@@ -49,9 +47,10 @@ export function createSocket(session: Session, options: SocketOptions): RotorSoc
   /** Every connection attempt gets a number: callbacks of an older one are ignored. */
   let epoch = 0
   let attempt = 0
-  /** Consecutive connections that failed (backoff) and that were refused (a second one backs off). */
-  let failures = 0
-  let refusals = 0
+  /** Backoff after failures, and the refusal count that ends a "refresh, reconnect, refused" loop. */
+  const reconnects = new Reconnects(o.backoff, o.maxRefusals)
+  /** When the current connection was acknowledged (o.now()), and its AT's expiry then. */
+  let authAt: number | undefined
   /**
    * The generation, and local AT expiry, of the token the current connection authenticated
    * with. A token handed over by onRotate counts once the server acknowledged it: a 4401 that
@@ -69,8 +68,8 @@ export function createSocket(session: Session, options: SocketOptions): RotorSoc
 
   const unlisten = [
     session.on('rotate', () => rotated()),
-    session.on('logout', ({ reason }) => shutdown(`rotor-auth: session ended (${reason})`)),
-    session.on('dispose', () => shutdown('rotor-auth: session disposed')),
+    session.on('logout', ({ reason }) => shutdown(`rotor-auth: session ended (${reason})`, 'session-ended')),
+    session.on('dispose', () => shutdown('rotor-auth: session disposed', 'session-disposed')),
   ]
 
   /** Read through a call: TypeScript would narrow `status` across an await. */
@@ -113,9 +112,9 @@ export function createSocket(session: Session, options: SocketOptions): RotorSoc
       ctx = await credentials(session, attempt, life.signal)
     } catch (error) {
       if (my !== epoch || closed()) return
-      if (ended(error)) return shutdown(`rotor-auth: session ended (${error.reason})`)
+      if (sessionEnded(error)) return shutdown(`rotor-auth: session ended (${error.reason})`, 'session-ended')
       // RotationError: refresh kept failing for queueTimeout; keep trying, backing off.
-      return retry()
+      return retry({ reason: isRotorError(error) ? 'rotation-failed' : 'connect-failed' })
     }
     if (my !== epoch || closed()) return
     let socket: WebSocketLike
@@ -124,12 +123,14 @@ export function createSocket(session: Session, options: SocketOptions): RotorSoc
       if (my !== epoch || closed()) return
       socket = o.init ? new o.WebSocket(target, protocols, init as never) : new o.WebSocket(target, protocols)
     } catch {
-      if (my === epoch) retry()
+      // A url/protocols/init builder that threw, or a constructor refusing the URL.
+      if (my === epoch && !closed()) retry({ reason: 'connect-failed' })
       return
     }
     attempt++
     generation = ctx.generation
     handedOver = undefined
+    authAt = undefined
     expiresAt = session.state.accessExpiresAt
     ws = socket
     socket.onopen = () => {
@@ -143,7 +144,7 @@ export function createSocket(session: Session, options: SocketOptions): RotorSoc
       lastTraffic = o.now()
       const message = o.parse(event.data)
       if (o.isAuthenticated(message)) authenticated()
-      else if (o.isUnauthorized(message)) refused()
+      else if (o.isUnauthorized(message)) refusedByMessage()
       else events.emit('message', message)
     }
     socket.onerror = () => undefined
@@ -151,56 +152,83 @@ export function createSocket(session: Session, options: SocketOptions): RotorSoc
       if (my !== epoch) return
       ws = undefined
       const auth = o.authCloseCodes.includes(code)
+      const opened = status !== 'connecting'
       events.emit('disconnect', { code, reason, auth })
-      if (status === 'closed') return
-      if (auth) void recover()
-      else retry()
+      if (closed()) return
+      if (auth) return void refused({ code })
+      reconnects.ended(authAt, expiresAt, o.now())
+      retry({ reason: opened ? 'interrupted' : 'connect-failed', code })
     }
   }
 
   function authenticated(): void {
     // An open socket acknowledging the token onRotate handed it: nothing to replay.
     if (status === 'open') {
-      if (handedOver !== undefined && handedOver > generation) generation = handedOver
+      if (handedOver !== undefined && handedOver > generation) {
+        generation = handedOver
+        // The old token lasted until its rotation, and the new one was taken: both worked.
+        reconnects.cured()
+      }
       handedOver = undefined
       return
     }
     status = 'open'
-    failures = 0
-    refusals = 0
+    authAt = o.now()
     for (const subscription of subscriptions.values()) rawSend(subscription.message())
     events.emit('open', { generation, attempt: attempt - 1 })
     // A rotation that landed while this connection was being made.
     if (session.state.generation > generation) rotated()
   }
 
-  /** The server refused the token: the session rotates (once per generation), then we reconnect. */
-  function refused(): void {
-    detach('rotor-auth: token refused')
-    void recover()
+  /** An `unauthorized` message on a connection the server may keep open: we close it, and say so. */
+  function refusedByMessage(): void {
+    const reason = 'rotor-auth: token refused'
+    detach(reason)
+    events.emit('disconnect', { code: 1000, reason, auth: true })
+    void refused()
   }
 
-  async function recover(): Promise<void> {
+  /**
+   * The server refused the token. The session rotates (`authFailed`, once per generation);
+   * the first refusal reconnects at once, later ones back off, and `maxRefusals` in a row,
+   * none cured by the fresh token, close the socket for good.
+   */
+  async function refused(detail: Pick<ConnectionError, 'code'> = {}): Promise<void> {
+    reconnects.ended(authAt, expiresAt, o.now())
+    const verdict = reconnects.refused(generation)
+    if (verdict.giveUp) {
+      fail({ reason: 'unauthorized-repeated', willRetry: false, ...detail })
+      return shutdown(`rotor-auth: the server refused ${verdict.refusals} tokens in a row, each after a fresh rotation`, 'unauthorized-repeated')
+    }
     status = 'waiting'
+    fail({ reason: 'unauthorized', willRetry: true, retryIn: verdict.delay, ...detail })
+    // A listener may have closed the socket.
+    if (closed()) return
     const my = epoch
-    refusals++
-    try {
-      await session.authFailed(generation, { signal: life.signal })
-    } catch (error) {
-      if (ended(error)) return shutdown(`rotor-auth: session ended (${error.reason})`)
+    if (verdict.report) {
+      try {
+        await session.authFailed(generation, { signal: life.signal })
+      } catch (error) {
+        if (sessionEnded(error)) return shutdown(`rotor-auth: session ended (${error.reason})`, 'session-ended')
+      }
     }
     if (my !== epoch || closed()) return
-    // A token refused right after a rotation again is the server's problem: back off.
-    if (refusals > 1) retry()
-    else void connect()
+    if (verdict.delay === 0) void connect()
+    else later(verdict.delay, () => void connect())
   }
 
-  function retry(): void {
-    if (status === 'closed') return
+  /** A connection failed for another reason than its token: back off. */
+  function retry(failure: Omit<ConnectionError, 'willRetry' | 'retryIn'>): void {
+    if (closed()) return
     status = 'waiting'
-    failures++
-    const ceiling = Math.min(o.backoff.max, o.backoff.initial * 2 ** (failures - 1))
-    later(ceiling / 2 + Math.random() * (ceiling / 2), () => void connect())
+    const delay = reconnects.failed()
+    fail({ ...failure, willRetry: true, retryIn: delay })
+    // A listener may have closed the socket: nothing is scheduled after close().
+    if (!closed()) later(delay, () => void connect())
+  }
+
+  function fail(error: ConnectionError): void {
+    events.emit('error', error)
   }
 
   /** The session holds a newer token: hand it over the open socket, or reconnect at a quiet moment. */
@@ -233,6 +261,8 @@ export function createSocket(session: Session, options: SocketOptions): RotorSoc
       const now = o.now()
       const quietFor = now - lastTraffic
       if (quietFor >= o.quiet || now >= deadline) {
+        // Leaving a connection whose token lasted until its rotation: that token worked.
+        reconnects.cured()
         detach('rotor-auth: reconnecting with a new token')
         void connect()
       } else {
@@ -242,7 +272,7 @@ export function createSocket(session: Session, options: SocketOptions): RotorSoc
     check()
   }
 
-  function shutdown(reason: string): void {
+  function shutdown(reason: string, cause: CloseCause): void {
     if (status === 'closed') return
     status = 'closed'
     life.abort(new Error(reason))
@@ -250,7 +280,7 @@ export function createSocket(session: Session, options: SocketOptions): RotorSoc
     timer = undefined
     for (const off of unlisten.splice(0)) off()
     detach(reason)
-    events.emit('close', { reason })
+    events.emit('close', { reason, cause })
     events.clear()
   }
 
@@ -280,9 +310,12 @@ export function createSocket(session: Session, options: SocketOptions): RotorSoc
       rawSend(message)
       return true
     },
-    on: (event, listener) => events.on(event, listener),
+    on(event, listener) {
+      assertListener(EVENTS, event, listener)
+      return events.on(event, listener)
+    },
     close(reason = 'rotor-auth: closed by the app') {
-      shutdown(String(reason))
+      shutdown(String(reason), 'app')
     },
   }
 }

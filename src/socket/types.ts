@@ -107,6 +107,14 @@ export type SocketOptions = {
    */
   backoff?: { initial?: number; max?: number }
   /**
+   * Consecutive refusals of the token (each reported, so each after a fresh rotation) after
+   * which the socket closes for good with cause `unauthorized-repeated`. A connection that
+   * stays authenticated long enough (30 s, or half its token's life) counts from zero again.
+   * @default 3
+   * @example 5
+   */
+  maxRefusals?: number
+  /**
    * A rotation reconnect waits for this many ms without traffic (at most until halfway to
    * the old token's expiry).
    * @default 100
@@ -121,6 +129,43 @@ export type SocketOptions = {
 
 export type SocketStatus = 'connecting' | 'authenticating' | 'open' | 'waiting' | 'closed'
 
+/**
+ * Why a connection of a socket or stream failed: the `error` event's `reason`.
+ * - `connect-failed`: no connection (server down, wrong host or URL, a refused handshake, a network error)
+ * - `interrupted`: an established connection ended (the server or the network), not for its token
+ * - `http-status`: (streams) the answer was not 2xx; `status` says which
+ * - `not-event-stream`: (streams) a 2xx that is not `text/event-stream` (an HTML or JSON page, no body)
+ * - `unauthorized`: the token was refused (an auth close code, an `unauthorized` message or event, a 401)
+ * - `unauthorized-repeated`: `maxRefusals` refusals in a row, each after a fresh rotation: closes for good
+ * - `rotation-failed`: the session could not make a usable token (its refresh kept failing for `queueTimeout`)
+ */
+export type ConnectionFailure =
+  | 'connect-failed'
+  | 'interrupted'
+  | 'http-status'
+  | 'not-event-stream'
+  | 'unauthorized'
+  | 'unauthorized-repeated'
+  | 'rotation-failed'
+
+/** The `error` event of sockets and streams. Never carries a token. */
+export type ConnectionError = {
+  reason: ConnectionFailure
+  /** false once, with `unauthorized-repeated`, right before `close`. */
+  willRetry: boolean
+  /** ms until the next attempt (after the session's re-authentication, for `unauthorized`). */
+  retryIn?: number
+  /** The close code, for a WebSocket closed by the server or the network. */
+  code?: number
+  /** The HTTP status, for a stream's answer. */
+  status?: number
+  /** The answer's Content-Type, for `not-event-stream`. */
+  contentType?: string
+}
+
+/** Why a socket or stream closed for good: `close()`, the session's end or dispose, or repeated refusals. */
+export type CloseCause = 'app' | 'session-ended' | 'session-disposed' | 'unauthorized-repeated'
+
 export type SocketEvents = {
   /** Authenticated and subscriptions replayed. */
   open: { generation: number; attempt: number }
@@ -128,8 +173,10 @@ export type SocketEvents = {
   message: unknown
   /** A connection ended; another one follows unless `close` comes too. */
   disconnect: { code: number; reason: string; auth: boolean }
-  /** For good: `close()`, logout, or the session disposed or over. The last event. */
-  close: { reason: string }
+  /** A connection failed, or the token was refused: why, and when the next attempt goes. */
+  error: ConnectionError
+  /** For good: `close()`, logout, the session disposed or over, or repeated refusals. The last event. */
+  close: { reason: string; cause: CloseCause }
 }
 
 export interface RotorSocket {

@@ -60,6 +60,10 @@ describe('the built package', () => {
     // the CJS build each entry has its own copy of the class.
     const body = `${head}
   const session = createSession({ scope: 'http://127.0.0.1:9/api', transport: 'bearer', refresh: 'http://127.0.0.1:9/r', logout: false })
+  // Over, not merely not started (a socket waits for a first login): started, then logged out
+  // (logout: false, so no server is needed).
+  await session.start({ accessToken: 'a', refreshToken: 'r', expiresIn: 300 })
+  await session.logout()
   // Never constructed: the session is not active, so the socket closes before connecting.
   const WebSocket = class { constructor() { throw new Error('connected') } }
   const socket = createSocket(session, { WebSocket, url: 'ws://127.0.0.1:9/ws' })
@@ -68,7 +72,7 @@ describe('the built package', () => {
     const path = join(dir, file)
     writeFileSync(path, body)
     const { stdout } = await run(process.execPath, [path], { cwd: ROOT })
-    expect(JSON.parse(stdout.trim())).toEqual({ reason: 'rotor-auth: session ended (expired)', status: 'closed' })
+    expect(JSON.parse(stdout.trim())).toEqual({ reason: 'rotor-auth: session ended (user)', status: 'closed' })
   }, 30_000)
 
   // rotor-auth/redis loads without `redis` (an optional peer: the caller brings the client)

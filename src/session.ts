@@ -17,6 +17,7 @@ import { Sync } from './core/sync.js'
 import { SessionExpiredError } from './errors.js'
 import { createFetch } from './interceptors/fetch.js'
 import { installOn, type Installation } from './interceptors/install.js'
+import { createLoopGuard } from './interceptors/loop-guard.js'
 import { createInterception } from './interceptors/route.js'
 import type { Grant, Session, SessionOptions } from './types.js'
 import { createClock } from './utils/timers.js'
@@ -29,7 +30,9 @@ export function createSession(options: SessionOptions): Session {
   let wrapped: typeof fetch | undefined // what the last install() wrapped: never our own base
   // Looked up at call time: a fetch patched after createSession (msw, tests) applies; once
   // installed, the fetch the session wrapped (never itself, through someone else's wrapper).
-  const base = (): typeof fetch => cfg.fetch ?? wrapped ?? globalThis.fetch
+  // Guarded: a `fetch` option that leads back into the session fails instead of looping.
+  const guard = createLoopGuard(() => cfg.fetch ?? wrapped ?? globalThis.fetch)
+  const base = (): typeof fetch => guard.fetch
 
   const machine = new SessionMachine({ now, leeway: cfg.leeway })
   // An injected `now` is a clock tests move on purpose: only the platform's is watched for jumps.
@@ -102,7 +105,7 @@ export function createSession(options: SessionOptions): Session {
     if (transition === 'ended') idle?.stop()
   })
 
-  const ic = createInterception(cfg, machine, gate, base)
+  const ic = createInterception(cfg, machine, gate, base, guard.looped)
   const sessionFetch = createFetch(ic)
 
   /** Best-effort server logout (it revokes the RT family), then the local end in every tab. */
@@ -117,7 +120,7 @@ export function createSession(options: SessionOptions): Session {
   }
 
   const assertAlive = (method: string) => {
-    if (machine.disposed) throw new Error(`rotor-auth: session.${method}() called after dispose()`)
+    if (machine.disposed) throw new SessionExpiredError('disposed', `rotor-auth: session.${method}() called after dispose()`)
   }
 
   const primitives = createPrimitives(machine, gate, transport)

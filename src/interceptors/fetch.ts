@@ -2,12 +2,15 @@
 import type { Gate } from '../core/gate.js'
 import type { SessionRequestInit } from '../types.js'
 import { fetchTarget } from '../utils/scope.js'
+import { fetchLoopError } from './loop-guard.js'
 import { optedOut } from './opt-out.js'
 
 /** What an interceptor (fetch or XHR) needs from the session; both go through the same gate. */
 export type Interception = {
   /** The underlying fetch, looked up per call. */
   base: () => typeof fetch
+  /** The request came back from the session's own underlying fetch (see loop-guard.ts). */
+  looped: (init: RequestInit | undefined) => boolean
   /**
    * The target's origin when the request is the session's (in scope, and not the refresh or
    * logout endpoint), else undefined. `target` is exactly what fetch or XHR will be given.
@@ -75,6 +78,8 @@ type Queued = { input: string | Request; origin: string; init: RequestInit | und
 
 export function createFetch(ic: Interception): typeof fetch {
   return function rotorFetch(given: RequestInfo | URL, init?: SessionRequestInit): Promise<Response> {
+    // Back from our own underlying fetch: sending it on would loop forever, off the network.
+    if (ic.looped(init)) return Promise.reject(fetchLoopError())
     // 0. Opted out (rtrIgnore, X-Rotor-Ignore): out as it is, without the flag.
     const out = optedOut(given, init)
     if (out) return ic.base()(...out)

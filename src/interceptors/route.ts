@@ -5,7 +5,13 @@ import type { SessionMachine } from '../core/state.js'
 import { createClaim } from '../utils/scope.js'
 import type { Interception } from './fetch.js'
 
-export function createInterception(cfg: Config, machine: SessionMachine, gate: Gate, base: () => typeof fetch): Interception {
+export function createInterception(
+  cfg: Config,
+  machine: SessionMachine,
+  gate: Gate,
+  base: () => typeof fetch,
+  looped: (init: RequestInit | undefined) => boolean,
+): Interception {
   // The refresh and logout calls must never wait for a rotation (it would wait for itself).
   const endpoints = [cfg.refreshURL, cfg.logoutURL].filter(url => url !== undefined)
   const bearer = cfg.transport === 'bearer'
@@ -26,6 +32,7 @@ export function createInterception(cfg: Config, machine: SessionMachine, gate: G
   }
   return {
     base,
+    looped,
     gate,
     cookies: !bearer,
     credentials: origin => (pageOrigin !== undefined && origin === pageOrigin ? 'same-origin' : 'include'),

@@ -1,0 +1,39 @@
+/** Recognises a request that the session's own underlying fetch handed back to the session, and fails it instead of looping forever. */
+import { FetchLoopError } from '../errors.js'
+
+/**
+ * What a session's underlying fetch gets instead of the fetch itself. `fetch: cookieFetch()`
+ * reading `globalThis.fetch` after `install()`, or `fetch: (...a) => fetch(...a)`, sends every
+ * request from the session back into the session: nothing reaches the network, the loop runs
+ * on microtasks (so no timer, `queueTimeout` included, ever fires) and takes the CPU and memory.
+ *
+ * Two marks, because wrappers differ: every init handed down carries this session's own
+ * symbol (fetch-cookie and most wrappers spread the init, so it survives an asynchronous hop),
+ * and a flag is up while the underlying fetch runs synchronously (for a wrapper that drops the
+ * init). Each session has its own symbol: one session installed over another legitimately
+ * passes requests through the other, and that is not a loop.
+ */
+export function createLoopGuard(underlying: () => typeof fetch): { fetch: typeof fetch; looped: (init: RequestInit | undefined) => boolean } {
+  const mark = Symbol('rotor-auth.via-session')
+  let calling = false
+  const guarded: typeof globalThis.fetch = (input, init) => {
+    const send = underlying()
+    calling = true
+    try {
+      return send(input, { ...init, [mark]: true } as RequestInit)
+    } finally {
+      calling = false
+    }
+  }
+  return {
+    fetch: guarded,
+    looped: init => calling || (init as Record<symbol, unknown> | undefined)?.[mark] === true,
+  }
+}
+
+/** The error a looped request rejects with: it names the loop and the fix (the README's "fetch option" says more). */
+export function fetchLoopError(): FetchLoopError {
+  return new FetchLoopError(
+    "rotor-auth: the `fetch` option sent the request back into the session (a loop). Pass a fetch that doesn't reach session.install()'s globalThis.fetch: capture globalThis.fetch before install()",
+  )
+}

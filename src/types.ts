@@ -50,7 +50,11 @@ export type SessionEvents = {
   change: SessionState
   rotate: { state: SessionState; origin: Origin }
   'rotate-error': RotateErrorEvent
-  logout: { reason: LogoutReason; origin: Origin }
+  /**
+   * The session ended. `error`: with reason `'rejected'`, in the tab whose refresh was refused,
+   * the `RefreshRefusedError` (HTTP `status`, and `body`: the server's words, token-redacted).
+   */
+  logout: { reason: LogoutReason; origin: Origin; error?: unknown }
   'idle-warning': { logoutAt: number }
   /**
    * Persistent storage refused a write (full, disabled): the session goes on in memory and on

@@ -87,7 +87,7 @@ const KNOWN_ENDING = new Set<string>(['warning'] satisfies Array<keyof SessionEn
 /** `sessionEnding`: `{ warning }` or false. */
 function endingWarning(ending: SessionOptions['sessionEnding']): number | undefined {
   if (ending === undefined || ending === false) return undefined
-  if (typeof ending !== 'object' || ending === null) fail('sessionEnding', '{ warning } or false', ending)
+  if (typeof ending !== 'object' || ending === null) fail('sessionEnding', '{ warning } (`sessionEnding.warning`: ms before the RT expires) or false', ending)
   assertKnownOptions('rotor-auth', KNOWN_ENDING, ending, 'sessionEnding')
   if (ending.warning === undefined) fail('sessionEnding.warning', 'a finite number of ms > 0', undefined)
   return positive('sessionEnding.warning', ending.warning, 0)

@@ -6,7 +6,7 @@ import type { SessionMachine } from './state.js'
 
 export function createPrimitives(machine: SessionMachine, gate: Gate, transport: 'cookie' | 'bearer') {
   function over(): Promise<never> {
-    return Promise.reject(new SessionExpiredError(machine.disposed ? 'disposed' : (machine.snapshot.reason ?? 'expired')))
+    return Promise.reject(machine.over())
   }
 
   /**

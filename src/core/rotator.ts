@@ -160,7 +160,7 @@ export class Rotator {
   }
 
   #end(reason: 'expired' | 'rejected'): Promise<never> {
-    return Promise.resolve(this.#o.sync.publishEnd(reason)).then(() => Promise.reject(new SessionExpiredError(reason)))
+    return Promise.resolve(this.#o.sync.publishEnd(reason)).then(() => Promise.reject(this.#o.machine.endedBy(reason)))
   }
 
   /**

@@ -1,5 +1,5 @@
 /** The session's state machine: explicit transitions over one snapshot, and the one place that emits events. */
-import { RotorTypeError, SessionExpiredError } from '../errors.js'
+import { RotorTypeError, SessionExpiredError, type EndReason } from '../errors.js'
 import type { Origin, SessionEvents, SessionState, Snapshot } from '../types.js'
 import { Emitter } from '../utils/emitter.js'
 import { closest, shown } from '../utils/option-errors.js'
@@ -42,6 +42,10 @@ export class SessionMachine {
   #disposed = false
   /** An active snapshot has been held here at least once: signed-out since means ended, not "not started yet". */
   #started = false
+  /** The refusal this tab just reported (the final `rotate-error`): why the session it ends was rejected. */
+  #refusal: unknown = undefined
+  /** How the last incarnation ended, for everything that learns of it later. */
+  #ended: SessionExpiredError | undefined
   /** ready() and friends waiting for the first active snapshot. */
   readonly #starting = new Set<{ resolve: () => void; reject: (reason: unknown) => void }>()
   #remoteRotating = false
@@ -65,6 +69,16 @@ export class SessionMachine {
 
   get disposed(): boolean {
     return this.#disposed
+  }
+
+  /** The error for a request that finds the session over: the one its end was reported with, cause included. */
+  over(): SessionExpiredError {
+    return this.#disposed ? new SessionExpiredError('disposed') : this.endedBy(this.#snap.reason ?? 'expired')
+  }
+
+  /** The error this incarnation's end was reported with when it ended for `reason`, else a plain one. */
+  endedBy(reason: EndReason): SessionExpiredError {
+    return this.#ended?.reason === reason ? this.#ended : new SessionExpiredError(reason)
   }
 
   /** Signed out without ever having been active here: the session has not started yet (it has not ended). */
@@ -175,6 +189,7 @@ export class SessionMachine {
     this.#enteredAt = this.#now()
     this.#remoteRotating = false
     this.#started = true
+    this.#refusal = this.#ended = undefined
     this.#notify('entered', how === 'login' || !wasActive)
     for (const waiter of [...this.#starting]) waiter.resolve()
     this.#emitChange()
@@ -187,11 +202,17 @@ export class SessionMachine {
     const wasActive = this.#snap.status === 'active'
     this.#snap = snapshot
     if (!wasActive) return
-    this.#life.abort(new SessionExpiredError(reason))
+    // A refusal here says why (status and the server's redacted words) on the waiting
+    // requests' error and the logout event; another tab's refusal reaches this one as a reason only.
+    const error = reason === 'rejected' && origin === 'local' ? this.#refusal : undefined
+    this.#refusal = undefined
+    const detail = error instanceof Error ? `: ${error.message.replace(/^rotor-auth: /, '')}` : ''
+    this.#ended = new SessionExpiredError(reason, `rotor-auth: the session has ended (${reason}${detail})`, { cause: error })
+    this.#life.abort(this.#ended)
     this.#remoteRotating = false
     this.#notify('ended')
     this.#emitChange()
-    this.#events.emit('logout', { reason, origin })
+    this.#events.emit('logout', error === undefined ? { reason, origin } : { reason, origin, error })
   }
 
   /** Records `promise` as the flight of its kind until it settles. */
@@ -264,6 +285,7 @@ export class SessionMachine {
 
   /** Events that are not transitions (`rotate-error`, `idle-warning`) go out here too. */
   emit<K extends Exclude<keyof SessionEvents, 'change' | 'rotate' | 'logout'>>(event: K, payload: SessionEvents[K]): void {
+    if (event === 'rotate-error' && !(payload as SessionEvents['rotate-error']).willRetry) this.#refusal = (payload as SessionEvents['rotate-error']).error
     if (!this.#disposed) this.#events.emit(event, payload)
   }
 

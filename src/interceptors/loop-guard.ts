@@ -7,26 +7,35 @@ import { FetchLoopError } from '../errors.js'
  * request from the session back into the session: nothing reaches the network, the loop runs
  * on microtasks (so no timer, `queueTimeout` included, ever fires) and takes the CPU and memory.
  *
- * Two marks, because wrappers differ: every init handed down carries this session's own
- * symbol (fetch-cookie and most wrappers spread the init, so it survives an asynchronous hop),
- * and a flag is up while the underlying fetch runs synchronously (for a wrapper that drops the
- * init). Each session has its own symbol: one session installed over another legitimately
- * passes requests through the other, and that is not a loop.
+ * Two marks, because wrappers differ. The session's own calls (managed requests, refresh,
+ * logout), whose init the session builds anyway, carry this session's symbol in it: fetch-cookie
+ * and most wrappers spread the init, so it survives an asynchronous hop. And a flag is up while
+ * the underlying fetch runs synchronously, which also covers requests passed through untouched
+ * (out of scope, opted out): those keep the caller's very init object, so they carry no mark.
+ * Each session has its own symbol: one session installed over another legitimately passes
+ * requests through the other, and that is not a loop.
  */
-export function createLoopGuard(underlying: () => typeof fetch): { fetch: typeof fetch; looped: (init: RequestInit | undefined) => boolean } {
+export function createLoopGuard(underlying: () => typeof fetch): {
+  /** For the session's own calls: the init is marked. */
+  fetch: typeof fetch
+  /** For requests passed through untouched: the caller's init as it is. */
+  passThrough: typeof fetch
+  looped: (init: RequestInit | undefined) => boolean
+} {
   const mark = Symbol('rotor-auth.via-session')
   let calling = false
-  const guarded: typeof globalThis.fetch = (input, init) => {
+  const call = (input: RequestInfo | URL, init: RequestInit | undefined): Promise<Response> => {
     const send = underlying()
     calling = true
     try {
-      return send(input, { ...init, [mark]: true } as RequestInit)
+      return send(input, init)
     } finally {
       calling = false
     }
   }
   return {
-    fetch: guarded,
+    fetch: (input, init) => call(input, { ...init, [mark]: true } as RequestInit),
+    passThrough: call,
     looped: init => calling || (init as Record<symbol, unknown> | undefined)?.[mark] === true,
   }
 }

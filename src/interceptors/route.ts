@@ -10,7 +10,7 @@ export function createInterception(
   machine: SessionMachine,
   gate: Gate,
   base: () => typeof fetch,
-  looped: (init: RequestInit | undefined) => boolean,
+  guard: Pick<Interception, 'passThrough' | 'looped'>,
 ): Interception {
   // The refresh and logout calls must never wait for a rotation (it would wait for itself).
   const endpoints = [cfg.refreshURL, cfg.logoutURL].filter(url => url !== undefined)
@@ -32,7 +32,8 @@ export function createInterception(
   }
   return {
     base,
-    looped,
+    passThrough: guard.passThrough,
+    looped: guard.looped,
     gate,
     cookies: !bearer,
     credentials: origin => (pageOrigin !== undefined && origin === pageOrigin ? 'same-origin' : 'include'),

@@ -2,7 +2,7 @@
 import { RotorTypeError } from '../errors.js'
 
 /** Marks a non-finite number inside JSON, so it prints as `Infinity` rather than JSON's `null`. */
-const NON_FINITE = '\u0000rotor-number:'
+const NON_FINITE = '@@rotor-auth-value:'
 
 /**
  * How a bad value is shown in a message: short, never throwing (BigInt, circular objects), and

@@ -7,10 +7,10 @@ import { optedOut } from './opt-out.js'
 
 /** What an interceptor (fetch or XHR) needs from the session; both go through the same gate. */
 export type Interception = {
-  /** The underlying fetch, looked up per call. */
-  base: () => typeof fetch
   /** The underlying fetch for a request that is not the session's: its init goes as it is. */
   passThrough: typeof fetch
+  /** The underlying fetch for a managed request, with the init `authorize` built for it. */
+  sendOwn: (input: RequestInfo | URL, init: RequestInit) => Promise<Response>
   /** The request came back from the session's own underlying fetch (see loop-guard.ts). */
   looped: (init: RequestInit | undefined) => boolean
   /**
@@ -143,7 +143,7 @@ export function createFetch(ic: Interception): typeof fetch {
     }
     let sent: Promise<Response>
     try {
-      sent = ic.base()(input, authorize(input, origin, init, ic))
+      sent = ic.sendOwn(input, authorize(input, origin, init, ic))
     } catch (error) {
       // Released by the gate, nobody is up the stack to turn a throw into a rejection.
       if (reject === undefined) throw error
@@ -165,6 +165,6 @@ export function createFetch(ic: Interception): typeof fetch {
     if (!ic.active()) return first
     void first.body?.cancel().catch(() => undefined)
     await ic.gate.wait({ stale: generation, signal: signalOf(input, init) })
-    return ic.base()(input, authorize(input, origin, init, ic))
+    return ic.sendOwn(input, authorize(input, origin, init, ic))
   }
 }

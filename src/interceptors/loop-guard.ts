@@ -16,8 +16,10 @@ import { FetchLoopError } from '../errors.js'
  * requests through the other, and that is not a loop.
  */
 export function createLoopGuard(underlying: () => typeof fetch): {
-  /** For the session's own calls: the init is marked. */
+  /** For the session's own calls (refresh, logout): a marked copy of the init goes. */
   fetch: typeof fetch
+  /** For a managed request, whose init the session has just built: marked in place, no second copy. */
+  sendOwn: (input: RequestInfo | URL, init: RequestInit) => Promise<Response>
   /** For requests passed through untouched: the caller's init as it is. */
   passThrough: typeof fetch
   looped: (init: RequestInit | undefined) => boolean
@@ -35,6 +37,7 @@ export function createLoopGuard(underlying: () => typeof fetch): {
   }
   return {
     fetch: (input, init) => call(input, { ...init, [mark]: true } as RequestInit),
+    sendOwn: (input, init) => call(input, Object.assign(init, { [mark]: true })),
     passThrough: call,
     looped: init => calling || (init as Record<symbol, unknown> | undefined)?.[mark] === true,
   }

@@ -9,8 +9,7 @@ export function createInterception(
   cfg: Config,
   machine: SessionMachine,
   gate: Gate,
-  base: () => typeof fetch,
-  guard: Pick<Interception, 'passThrough' | 'looped'>,
+  guard: Pick<Interception, 'passThrough' | 'sendOwn' | 'looped'>,
 ): Interception {
   // The refresh and logout calls must never wait for a rotation (it would wait for itself).
   const endpoints = [cfg.refreshURL, cfg.logoutURL].filter(url => url !== undefined)
@@ -31,8 +30,8 @@ export function createInterception(
     return header
   }
   return {
-    base,
     passThrough: guard.passThrough,
+    sendOwn: guard.sendOwn,
     looped: guard.looped,
     gate,
     cookies: !bearer,

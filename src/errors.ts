@@ -101,7 +101,8 @@ export class RotationError extends RotorError {
 
 /**
  * The login answer handed to `start()` (or `loginToFolio`) was not a success; `status` is its
- * HTTP status. A `TypeError` (what `start()` was given cannot start a session), as before it had a code.
+ * HTTP status. Still a `TypeError`, as it was before it had a code: what `start()` was given
+ * cannot start a session.
  */
 export class LoginFailedError extends RotorTypeError {
   override readonly name = 'LoginFailedError'
@@ -152,7 +153,6 @@ export class RotationPendingError extends RotorError {
   readonly code = 'ERR_ROTATION_PENDING' as const
   override readonly name = 'RotationPendingError'
 }
-
 
 /**
  * The session's underlying fetch called the session again (e.g. `fetch: (...a) => fetch(...a)`

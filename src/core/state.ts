@@ -25,10 +25,9 @@ const EVENTS: Record<keyof SessionEvents, true> = {
  * States: not started (signed-out, never active here) → active (login, or adopting another
  * tab's) → active (rotation, local or remote) → ended (signed-out after logout, expiry,
  * refusal, idle) → active again after a new login. "Not started" is a normal state that
- * waiters sit out (ready() before start()); "ended" is final for what waited on it. (login, or adopting another tab's) → active (rotation, local or
- * remote) → signed-out (logout, expiry, refusal, idle). A generation only grows. Each
- * incarnation of an active session has its own `life` signal, aborted when it ends, which
- * cancels its refresh and wakes everything waiting on it.
+ * waiters sit out (ready() before start()); "ended" is final for what waited on it. A
+ * generation only grows. Each incarnation of an active session has its own `life` signal,
+ * aborted when it ends, which cancels its refresh and wakes everything waiting on it.
  */
 export class SessionMachine {
   readonly #events = new Emitter<SessionEvents>()

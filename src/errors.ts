@@ -6,12 +6,31 @@
  */
 export type EndReason = 'expired' | 'rejected' | 'user' | 'idle' | 'disposed'
 
-/**
- * The stable codes of rotor-auth's errors: `switch (error.code)` never breaks on a reworded message.
- * `ERR_DPOP_BINDING`: with `dpop`, `start()` (or `reauthenticate`) was given a grant not bound to
- * the session's key; its class lives in the DPoP chunk, so test it with isRotorError and the code.
- */
-export type RotorErrorCode = 'ERR_SESSION_EXPIRED' | 'ERR_ROTATION' | 'ERR_REFRESH_REFUSED' | 'ERR_MALFORMED_GRANT' | 'ERR_DPOP_BINDING'
+/** The stable codes of rotor-auth's errors: `switch (error.code)` never breaks on a reworded message. */
+export type RotorErrorCode =
+  | 'ERR_SESSION_EXPIRED'
+  | 'ERR_ROTATION'
+  | 'ERR_REFRESH_REFUSED'
+  | 'ERR_MALFORMED_GRANT'
+  /** The refresh endpoint answered something that is neither a grant nor a refusal (404, HTML, a redirect). */
+  | 'ERR_REFRESH_ANSWER'
+  /** Another tab rotated and its tokens have not reached this one yet (transient). */
+  | 'ERR_ROTATION_PENDING'
+  /** The login answer handed to `start()` (or `loginToFolio`) was a failure. */
+  | 'ERR_LOGIN_FAILED'
+  /** The session's own underlying fetch led back into the session. */
+  | 'ERR_FETCH_LOOP'
+  /** A bad option (a `TypeError`). */
+  | 'ERR_INVALID_OPTION'
+  /** A call the session cannot serve as made: wrong transport, wrong argument, unknown event (a `TypeError`). */
+  | 'ERR_USAGE'
+  /** What `start()` was given cannot start a session: not a grant, no AT for bearer, both tokens dead (a `TypeError`). */
+  | 'ERR_BAD_GRANT'
+  /**
+   * With `dpop`, `start()` (or `reauthenticate`) was given a grant not bound to the session's key;
+   * its class lives in the DPoP chunk, so test it with isRotorError and the code.
+   */
+  | 'ERR_DPOP_BINDING'
 
 /**
  * A registry-wide symbol, so that errors from the ESM and the CJS copy of the package (or two
@@ -32,8 +51,28 @@ export abstract class RotorError extends Error {
  * True for every error rotor-auth throws on purpose, whichever copy of the package (ESM, CJS,
  * another bundle) created it; each such error has a stable `code`. Prefer it to `instanceof`.
  */
-export const isRotorError = (error: unknown): error is RotorError =>
+export const isRotorError = (error: unknown): error is RotorError | RotorTypeError =>
   typeof error === 'object' && error !== null && (error as { [BRAND]?: unknown })[BRAND] === true
+
+/**
+ * A misuse the contract reports as a `TypeError` (a bad option, `accessToken()` with cookies,
+ * a grant `start()` cannot use): still a `TypeError` for `instanceof TypeError`, and still
+ * recognised by {@link isRotorError}, with a stable `code`.
+ */
+export class RotorTypeError extends TypeError {
+  readonly code: Extract<RotorErrorCode, 'ERR_INVALID_OPTION' | 'ERR_USAGE' | 'ERR_BAD_GRANT' | 'ERR_LOGIN_FAILED'>
+  override readonly name: string = 'TypeError'
+
+  constructor(code: RotorTypeError['code'], message: string, options?: { cause?: unknown }) {
+    super(message, options)
+    this.code = code
+  }
+
+  /** @internal the cross-copy brand read by {@link isRotorError}. */
+  get [BRAND](): true {
+    return true
+  }
+}
 
 /**
  * A managed request could not be sent because the session ended (both tokens expired, the
@@ -65,16 +104,69 @@ export class RotationError extends RotorError {
   }
 }
 
-/** The server definitively refused the refresh token; the `cause` of a final `rotate-error`. */
+/**
+ * The login answer handed to `start()` (or `loginToFolio`) was not a success; `status` is its
+ * HTTP status. Still a `TypeError`, as it was before it had a code: what `start()` was given
+ * cannot start a session.
+ */
+export class LoginFailedError extends RotorTypeError {
+  override readonly name = 'LoginFailedError'
+  readonly status: number
+
+  constructor(status: number, message: string) {
+    super('ERR_LOGIN_FAILED', message)
+    this.status = status
+  }
+}
+
+/**
+ * The server definitively refused the refresh token; the `cause` of a final `rotate-error`.
+ * `status` is the answer's (0: no refresh token was held); `body` a short excerpt of what the
+ * server said (e.g. FOLIO's "Missing X-Okapi-Tenant header"), with anything token-like redacted.
+ */
 export class RefreshRefusedError extends RotorError {
   readonly code = 'ERR_REFRESH_REFUSED' as const
   override readonly name = 'RefreshRefusedError'
   readonly status: number
+  readonly body: string
 
-  constructor(status: number, detail: string) {
-    super(`rotor-auth: the refresh token was refused (HTTP ${status}${detail ? `: ${detail}` : ''})`)
+  constructor(status: number, body: string) {
+    super(`rotor-auth: the refresh token was refused (HTTP ${status}${body ? `: ${body}` : ''})`)
+    this.status = status
+    this.body = body
+  }
+}
+
+/**
+ * The refresh endpoint answered neither a grant nor a refusal: a 404 or other non-2xx status,
+ * an HTML page, a redirect. Transient (something in front of the auth server, or a wrong
+ * `refresh` URL); `status` is the answer's.
+ */
+export class RefreshAnswerError extends RotorError {
+  readonly code = 'ERR_REFRESH_ANSWER' as const
+  override readonly name = 'RefreshAnswerError'
+  readonly status: number
+
+  constructor(status: number, message: string) {
+    super(message)
     this.status = status
   }
+}
+
+/** Another tab rotated and its tokens have not reached this one yet: transient, the next attempt adopts them. */
+export class RotationPendingError extends RotorError {
+  readonly code = 'ERR_ROTATION_PENDING' as const
+  override readonly name = 'RotationPendingError'
+}
+
+/**
+ * The session's underlying fetch called the session again (e.g. `fetch: (...a) => fetch(...a)`
+ * or a cookie-jar fetch that reads `globalThis.fetch` after `install()`): the request would
+ * loop forever without reaching the network, so it fails instead.
+ */
+export class FetchLoopError extends RotorError {
+  readonly code = 'ERR_FETCH_LOOP' as const
+  override readonly name = 'FetchLoopError'
 }
 
 /** An answer was 2xx but carried nothing usable as a grant; the tokens it may have set are unknown. */

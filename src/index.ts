@@ -1,10 +1,15 @@
 /** rotor-auth: one rotating refresh token, many tabs, long jobs, and nothing lost. */
 export { createSession } from './session.js'
 export {
+  FetchLoopError,
+  LoginFailedError,
   MalformedGrantError,
+  RefreshAnswerError,
   RefreshRefusedError,
   RotationError,
+  RotationPendingError,
   RotorError,
+  RotorTypeError,
   SessionExpiredError,
   isRotorError,
   type EndReason,

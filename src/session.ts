@@ -16,9 +16,10 @@ import { SessionMachine } from './core/state.js'
 import { Sync } from './core/sync.js'
 import { decodeJwt } from 'jose'
 import type { Dpop, DpopKit } from './dpop/index.js'
-import { RotorError, SessionExpiredError } from './errors.js'
+import { RotorError, RotorTypeError, SessionExpiredError } from './errors.js'
 import { createFetch, replayableBody } from './interceptors/fetch.js'
 import { installOn, type Installation } from './interceptors/install.js'
+import { createLoopGuard } from './interceptors/loop-guard.js'
 import { createInterception } from './interceptors/route.js'
 import type { Grant, Session, SessionOptions } from './types.js'
 import { createClock } from './utils/timers.js'
@@ -35,14 +36,16 @@ export function createSession(options: SessionOptions): Session {
   let wrapped: typeof fetch | undefined // what the last install() wrapped: never our own base
   // Looked up at call time: a fetch patched after createSession (msw, tests) applies; once
   // installed, the fetch the session wrapped (never itself, through someone else's wrapper).
-  const base = (): typeof fetch => cfg.fetch ?? wrapped ?? globalThis.fetch
+  // Guarded: a `fetch` option that leads back into the session fails instead of looping.
+  const guard = createLoopGuard(() => cfg.fetch ?? wrapped ?? globalThis.fetch)
+  const base = (): typeof fetch => guard.fetch
   // DPoP is a chunk of its own, loaded (and the key read or made) only for sessions that ask.
   const dpop: Promise<Dpop> | undefined = cfg.dpop && import('./dpop/index.js').then(m => m.createDpop(cfg.channelName ?? cfg.storageKey, cfg.dpop!, DPOP_KIT))
   dpop?.catch(() => undefined)
-  const dpopSend: typeof fetch | undefined = dpop && ((input, init) => dpop.then(d => d.send(base(), input, init)))
+  const dpopSend: typeof fetch | undefined = dpop && ((input, init) => dpop.then(d => d.send(guard.fetch, input, init)))
   /** What the session's own calls (managed requests, refresh, logout) go out through. */
   const send = dpopSend ? () => dpopSend : base
-  const needDpop = () => dpop ?? Promise.reject(new TypeError('rotor-auth: needs the `dpop` option'))
+  const needDpop = () => dpop ?? Promise.reject(new RotorTypeError('ERR_USAGE', 'rotor-auth: needs the `dpop` option'))
   // A login not bound to the session's key would fail at the first refresh: refused up front.
   const { reauthenticate } = cfg
 
@@ -118,7 +121,7 @@ export function createSession(options: SessionOptions): Session {
     if (transition === 'ended') idle?.stop()
   })
 
-  const ic = createInterception(cfg, machine, gate, base, send)
+  const ic = createInterception(cfg, machine, gate, { passThrough: guard.passThrough, sendOwn: dpopSend ?? guard.sendOwn, looped: guard.looped })
   const sessionFetch = createFetch(ic)
 
   /** Best-effort server logout (it revokes the RT family), then the local end in every tab. */
@@ -133,7 +136,7 @@ export function createSession(options: SessionOptions): Session {
   }
 
   const assertAlive = (method: string) => {
-    if (machine.disposed) throw new Error(`rotor-auth: session.${method}() called after dispose()`)
+    if (machine.disposed) throw new SessionExpiredError('disposed', `rotor-auth: session.${method}() called after dispose()`)
   }
 
   const primitives = createPrimitives(machine, gate, transport)
@@ -172,7 +175,7 @@ export function createSession(options: SessionOptions): Session {
     },
     install(target = globalThis, installOptions = {}) {
       assertAlive('install')
-      if (dpop && installOptions.xhr) throw new TypeError('rotor-auth: `dpop` cannot go with the XHR facade yet')
+      if (dpop && installOptions.xhr) throw new RotorTypeError('ERR_USAGE', 'rotor-auth: `dpop` cannot go with the XHR facade yet')
       if (installed?.target === target) return installed.uninstall
       installed?.uninstall()
       const installation = installOn(target, installOptions, sessionFetch, ic)

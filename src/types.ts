@@ -52,7 +52,11 @@ export type SessionEvents = {
   change: SessionState
   rotate: { state: SessionState; origin: Origin }
   'rotate-error': RotateErrorEvent
-  logout: { reason: LogoutReason; origin: Origin }
+  /**
+   * The session ended. `error`: with reason `'rejected'`, in the tab whose refresh was refused,
+   * the `RefreshRefusedError` (HTTP `status`, and `body`: the server's words, token-redacted).
+   */
+  logout: { reason: LogoutReason; origin: Origin; error?: unknown }
   'idle-warning': { logoutAt: number }
   /**
    * Persistent storage refused a write (full, disabled): the session goes on in memory and on
@@ -243,7 +247,8 @@ export type SessionOptions = {
    */
   sessionEnding?: SessionEndingOptions | false
   /**
-   * The underlying fetch.
+   * The underlying fetch. It must not lead back into the session (`(...a) => fetch(...a)`
+   * after `install()`): such a request rejects with `FetchLoopError` (`ERR_FETCH_LOOP`).
    * @default globalThis.fetch, looked up at call time (or the fetch `install()` wrapped)
    * @example cookieFetch()   // rotor-auth/testing: a fetch with its own cookie jar
    */
@@ -333,9 +338,14 @@ export interface Session {
    * rotating first if needed and waiting for `reauthenticate`; rejects with
    * `SessionExpiredError` when the session is over. For sockets and streams. `signal` stops
    * waiting (rejecting with its reason): a socket closed meanwhile leaves nothing queued.
+   * A session that has not started yet is not over: this waits for `start()` (here or in
+   * another tab), bounded only by `signal` and `dispose()`.
    */
   ready(options?: WaitSignal): Promise<void>
-  /** Bearer transport: the AT once `ready()`. The cookie transport rejects with a TypeError. */
+  /**
+   * Bearer transport: the AT once `ready()` (so it too waits for a session that has not
+   * started). The cookie transport rejects with a TypeError (code `ERR_USAGE`).
+   */
   accessToken(options?: WaitSignal): Promise<string>
   /**
    * A connection reports that the AT of `generation` was refused (e.g. a 4401 close): the
@@ -358,6 +368,7 @@ export interface Session {
    * holds, `ending` the `endsAt` of the `session-ending` warning given; null otherwise.
    */
   readonly warnings: { idle: number | null; ending: number | null }
+  /** Returns its own unsubscribe. An unknown event or a non-function listener is a TypeError (`ERR_USAGE`) here. */
   on<K extends keyof SessionEvents>(event: K, listener: (payload: SessionEvents[K]) => void): () => void
   /**
    * Patch `target.fetch` (and `target.XMLHttpRequest` where it exists) so every request

@@ -176,7 +176,7 @@ export class Gate {
       return this.#arm(newcomer)
     }
     const snap = machine.snapshot
-    if (snap.status !== 'active') return this.#rejectAll(new SessionExpiredError(snap.reason ?? 'expired'))
+    if (snap.status !== 'active') return this.#rejectAll(machine.over())
     if (machine.remoteReauth && !newcomer) this.#extend()
     if (machine.flight('rotation')) return this.#arm(newcomer)
     const usable = machine.usable()

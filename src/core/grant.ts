@@ -1,6 +1,6 @@
 /** Grants (login and refresh answers in their several shapes) turned into deadlines on the local clock. */
 import { decodeJwt } from 'jose'
-import { MalformedGrantError } from '../errors.js'
+import { LoginFailedError, MalformedGrantError, RotorTypeError } from '../errors.js'
 import type { Grant } from '../types.js'
 
 export { MalformedGrantError }
@@ -141,10 +141,11 @@ export async function tokensFromResponse(response: Response, now: () => number):
 export function assertUsable(tokens: Tokens, now: number, transport: 'cookie' | 'bearer'): void {
   const { accessExpiresAt, refreshExpiresAt } = tokens
   if (transport === 'bearer' && tokens.accessToken === undefined) {
-    throw new TypeError("rotor-auth: with transport 'bearer' a grant must carry the access token")
+    throw new RotorTypeError('ERR_BAD_GRANT', "rotor-auth: with transport 'bearer' a grant must carry the access token")
   }
   if (accessExpiresAt <= now && refreshExpiresAt !== null && refreshExpiresAt <= now) {
-    throw new TypeError(
+    throw new RotorTypeError(
+      'ERR_BAD_GRANT',
       `rotor-auth: the grant's access and refresh tokens have both already expired (${new Date(accessExpiresAt).toISOString()}, ${new Date(refreshExpiresAt).toISOString()} on this clock)`,
     )
   }
@@ -153,9 +154,9 @@ export function assertUsable(tokens: Tokens, now: number, transport: 'cookie' | 
 /** `start()`/`reauthenticate` accept a Response or a Grant object. */
 export async function tokensFrom(input: Grant | Response, now: () => number): Promise<Tokens> {
   if (typeof Response !== 'undefined' && input instanceof Response) {
-    if (!input.ok) throw new TypeError(`rotor-auth: start() got a failed login answer (HTTP ${input.status})`)
+    if (!input.ok) throw new LoginFailedError(input.status, `rotor-auth: start() got a failed login answer (HTTP ${input.status})`)
     return tokensFromResponse(input, now)
   }
-  if (!isObject(input)) throw new TypeError('rotor-auth: start() takes a Grant object or a login Response')
+  if (!isObject(input)) throw new RotorTypeError('ERR_BAD_GRANT', 'rotor-auth: start() takes a Grant object or a login Response')
   return toTokens(toGrant(input), now())
 }

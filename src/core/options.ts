@@ -1,7 +1,7 @@
 /** Options validated up front (a TypeError names the bad one) and every default filled in. */
-import type { Coordinator, IdleOptions, SessionOptions, StorageLike, Timers } from '../types.js'
+import type { Coordinator, IdleOptions, SessionEndingOptions, SessionOptions, StorageLike, Timers } from '../types.js'
 import { platformTimers } from '../utils/timers.js'
-import { assertKnownOptions, optionError } from '../utils/option-errors.js'
+import { assertKnownOptions, invalidOption, optionError } from '../utils/option-errors.js'
 import { browsingContext } from '../utils/runtime.js'
 import { createScope, defaultEndpoint, toURL, type ScopeMatcher } from '../utils/scope.js'
 import type { DpopAlg } from '../dpop/keys.js'
@@ -93,6 +93,20 @@ const KNOWN = new Set<string>([
   'worker', 'dpop',
 ] satisfies Array<keyof SessionOptions>)
 
+/** The keys of the nested options: a typo there (`idle: { timout }`) must fail as loudly as at the top. */
+const KNOWN_REFRESH = new Set<string>(['url', 'style', 'clientId'])
+const KNOWN_IDLE = new Set<string>(['timeout', 'warning', 'activityEvents'] satisfies Array<keyof IdleOptions>)
+const KNOWN_ENDING = new Set<string>(['warning'] satisfies Array<keyof SessionEndingOptions>)
+
+/** `sessionEnding`: `{ warning }` or false. */
+function endingWarning(ending: SessionOptions['sessionEnding']): number | undefined {
+  if (ending === undefined || ending === false) return undefined
+  if (typeof ending !== 'object' || ending === null) fail('sessionEnding', '{ warning } (`sessionEnding.warning`: ms before the RT expires) or false', ending)
+  assertKnownOptions('rotor-auth', KNOWN_ENDING, ending, 'sessionEnding')
+  if (ending.warning === undefined) fail('sessionEnding.warning', 'a finite number of ms > 0', undefined)
+  return positive('sessionEnding.warning', ending.warning, 0)
+}
+
 function defaultStorage(): StorageLike | undefined {
   try {
     // Reading localStorage throws in sandboxed iframes and with storage disabled.
@@ -117,6 +131,7 @@ function refreshSpec(options: SessionOptions): { spec: RefreshSpec; url: URL | u
   if (typeof refresh !== 'object' || refresh === null || !('url' in refresh)) {
     fail('refresh', 'a URL, { url, style, clientId } or a function', refresh)
   }
+  assertKnownOptions('rotor-auth', KNOWN_REFRESH, refresh, 'refresh')
   const url = toURL(refresh.url, 'refresh.url')
   const style = oneOf('refresh.style', refresh.style, ['folio', 'json', 'oauth2'] as const, 'folio')
   if (refresh.clientId !== undefined && typeof refresh.clientId !== 'string') fail('refresh.clientId', 'a string', refresh.clientId)
@@ -126,6 +141,7 @@ function refreshSpec(options: SessionOptions): { spec: RefreshSpec; url: URL | u
 function idleConfig(idle: SessionOptions['idle']): Config['idle'] {
   if (idle === undefined || idle === false) return undefined
   if (typeof idle !== 'object' || idle === null) fail('idle', '{ timeout, warning?, activityEvents? } or false', idle)
+  assertKnownOptions('rotor-auth', KNOWN_IDLE, idle, 'idle')
   if (typeof idle.timeout !== 'number' || !(idle.timeout > 0) || !Number.isFinite(idle.timeout)) fail('idle.timeout', 'a number of ms > 0', idle.timeout)
   const warning = nonNegative('idle.warning', idle.warning, 0)
   if (warning >= idle.timeout) fail('idle.warning', 'less than idle.timeout', warning)
@@ -141,7 +157,7 @@ function workerURL(options: SessionOptions, coordinator: boolean, crossTab: bool
   if (typeof worker !== 'string' && !(worker instanceof URL)) fail('worker', 'the URL of rotor-auth/worker or false', worker)
   // What the worker cannot do: another coordinator, a function's refresh, no tabs, bearer tokens in storage.
   const clash = coordinator ? 'coordinator' : custom ? 'refresh: a function' : !crossTab ? 'crossTab: false' : persistTokens ? 'persist: true' : undefined
-  if (clash) throw new TypeError(`rotor-auth: option \`worker\` cannot go with ${clash}`)
+  if (clash) throw invalidOption(`rotor-auth: option \`worker\` cannot go with ${clash}`)
   // Against the page's own address, not `document.baseURI`: an injected `<base href>` must not
   // choose which script runs the session and holds its RT.
   return toURL(worker, 'worker', (globalThis as { location?: { href?: string } }).location?.href)
@@ -153,15 +169,15 @@ function workerURL(options: SessionOptions, coordinator: boolean, crossTab: bool
  */
 function dpopAlg({ dpop, worker }: SessionOptions, transport: 'cookie' | 'bearer'): DpopAlg | undefined {
   if (dpop === undefined || dpop === false) return undefined
-  if (transport !== 'bearer' || worker) throw new TypeError("rotor-auth: option `dpop` needs transport: 'bearer' and no `worker`")
+  if (transport !== 'bearer' || worker) throw invalidOption("rotor-auth: option `dpop` needs transport: 'bearer' and no `worker`")
   return dpop === true ? 'ES256' : oneOf('dpop.alg', typeof dpop === 'object' && dpop ? (dpop.alg ?? 'ES256') : dpop, ['ES256', 'ES384', 'EdDSA', 'Ed25519'] satisfies DpopAlg[], 'ES256')
 }
 
 /** Validates every option up front; a bad one throws a TypeError naming it. */
 export function normalizeOptions(options: SessionOptions): Config {
-  if (typeof options !== 'object' || options === null) throw new TypeError('rotor-auth: createSession() takes an options object')
+  if (typeof options !== 'object' || options === null) throw invalidOption('rotor-auth: createSession() takes an options object')
   assertKnownOptions('rotor-auth', KNOWN, options)
-  if (options.scope === undefined) throw new TypeError('rotor-auth: option `scope` is required')
+  if (options.scope === undefined) throw invalidOption('rotor-auth: option `scope` is required')
   const scopeType = typeof options.scope
   if (scopeType !== 'string' && scopeType !== 'function' && !(options.scope instanceof URL) && !Array.isArray(options.scope)) {
     fail('scope', 'a URL string, URL, array of them, or a function', options.scope)
@@ -183,7 +199,7 @@ export function normalizeOptions(options: SessionOptions): Config {
   try {
     headers = new Headers(options.headers)
   } catch (error) {
-    throw new TypeError(`rotor-auth: option \`headers\` is not valid HeadersInit: ${(error as Error).message}`)
+    throw invalidOption(`rotor-auth: option \`headers\` is not valid HeadersInit: ${(error as Error).message}`)
   }
 
   const rotateAt = options.rotateAt ?? 0.8
@@ -201,7 +217,7 @@ export function normalizeOptions(options: SessionOptions): Config {
     // Node: two users' jobs in one process must never share a session unless asked to.
     channelName = undefined
   } else if (typeof crossTab === 'object' && crossTab !== null && typeof crossTab.name === 'string' && crossTab.name !== '') {
-    if (!hasChannel) throw new TypeError('rotor-auth: option `crossTab` was given but this runtime has no BroadcastChannel')
+    if (!hasChannel) throw invalidOption('rotor-auth: option `crossTab` was given but this runtime has no BroadcastChannel')
     channelName = `rotor-auth:${crossTab.name}`
   } else {
     fail('crossTab', 'a boolean or { name: string }', crossTab)
@@ -251,8 +267,7 @@ export function normalizeOptions(options: SessionOptions): Config {
     timers: timers ?? platformTimers,
     reauthenticate: options.reauthenticate,
     idle: idleConfig(options.idle),
-    // `{ warning }` or false; anything else fails on its missing `warning`.
-    sessionEnding: options.sessionEnding === undefined || options.sessionEnding === false ? undefined : positive('sessionEnding.warning', (options.sessionEnding as { warning?: number } | null)?.warning ?? NaN, 0),
+    sessionEnding: endingWarning(options.sessionEnding),
     fetch: options.fetch,
     now: options.now ?? (() => Date.now()),
     leeway: options.leeway === undefined ? undefined : nonNegative('leeway', options.leeway, 0),

@@ -1,19 +1,28 @@
 /** The session's primitives for sockets and streams: ready(), accessToken() and authFailed(generation). */
-import { SessionExpiredError } from '../errors.js'
+import { RotorTypeError, SessionExpiredError } from '../errors.js'
 import type { WaitSignal } from '../types.js'
 import type { Gate } from './gate.js'
 import type { SessionMachine } from './state.js'
 
 export function createPrimitives(machine: SessionMachine, gate: Gate, transport: 'cookie' | 'bearer') {
   function over(): Promise<never> {
-    return Promise.reject(new SessionExpiredError(machine.disposed ? 'disposed' : (machine.snapshot.reason ?? 'expired')))
+    return Promise.reject(machine.over())
+  }
+
+  /**
+   * A session that has not started yet is waited for (until start(), dispose() or `signal`):
+   * sockets and streams are often built before the user logs in. One that ended is over.
+   */
+  async function begun(signal: AbortSignal | undefined): Promise<void> {
+    if (signal?.aborted) throw signal.reason
+    if (machine.notStarted && !machine.managing()) await machine.whenStarted(signal)
+    if (!machine.managing()) return over()
   }
 
   /** Resolves when a managed request could go now: rotating first, waiting for reauthenticate. */
   async function ready(options?: WaitSignal): Promise<void> {
     const signal = options?.signal
-    if (signal?.aborted) throw signal.reason
-    if (!machine.managing()) return over()
+    await begun(signal)
     if (!gate.ready()) await gate.wait({ signal })
   }
 
@@ -21,7 +30,7 @@ export function createPrimitives(machine: SessionMachine, gate: Gate, transport:
     ready,
     async accessToken(options?: WaitSignal): Promise<string> {
       if (transport !== 'bearer') {
-        throw new TypeError("rotor-auth: accessToken() needs transport 'bearer'; with cookies the browser sends the token itself")
+        throw new RotorTypeError('ERR_USAGE', "rotor-auth: accessToken() needs transport 'bearer'; with cookies the browser sends the token itself")
       }
       await ready(options)
       return machine.snapshot.accessToken ?? ''
@@ -32,9 +41,9 @@ export function createPrimitives(machine: SessionMachine, gate: Gate, transport:
      */
     async authFailed(generation: number, options?: WaitSignal): Promise<void> {
       if (typeof generation !== 'number' || !Number.isInteger(generation) || generation < 0) {
-        throw new TypeError(`rotor-auth: authFailed(generation) needs the generation the refused token belonged to (session.state.generation), got ${String(generation)}`)
+        throw new RotorTypeError('ERR_USAGE', `rotor-auth: authFailed(generation) needs the generation the refused token belonged to (session.state.generation), got ${String(generation)}`)
       }
-      if (!machine.managing()) return over()
+      await begun(options?.signal)
       await gate.wait({ stale: generation, signal: options?.signal })
     },
   }

@@ -1,6 +1,7 @@
 /** One refresh call over HTTP: ky's retries with each failed attempt reported, late answers awaited, the answer read. */
 import ky, { HTTPError, TimeoutError } from 'ky'
-import { RefreshRefusedError } from '../errors.js'
+import { RefreshAnswerError, RefreshRefusedError } from '../errors.js'
+import { excerpt } from '../utils/redact.js'
 import { tokensFrom, tokensFromResponse, type Tokens } from './grant.js'
 import { LATE_ANSWER_FACTOR, type RefreshCall, type RefreshSpec } from './refresh.js'
 
@@ -42,15 +43,15 @@ function retryDelay(error: unknown, retryCount: number, signal: AbortSignal): nu
 }
 
 async function refusal(response: Response): Promise<RefreshRefusedError> {
-  let detail = ''
+  let said = ''
   try {
-    const text = await response.text()
-    const body = JSON.parse(text) as { error?: unknown }
-    detail = typeof body.error === 'string' ? body.error : text.slice(0, 80)
+    // The server's own words (FOLIO: "Missing X-Okapi-Tenant header"), redacted: a refusal
+    // body may echo the RT it refused, and this text goes into errors, events and logs.
+    said = excerpt((await response.text()).slice(0, 8192))
   } catch {
     // The status alone is the verdict.
   }
-  return new RefreshRefusedError(response.status, detail)
+  return new RefreshRefusedError(response.status, said)
 }
 
 function body(spec: Extract<RefreshSpec, { kind: 'url' }>, refreshToken: string | undefined, headers: Headers): BodyInit | undefined {
@@ -155,14 +156,14 @@ export async function callRefresh(call: RefreshCall): Promise<Tokens> {
 async function readAnswer(response: Response, now: () => number): Promise<Tokens> {
   if (response.type === 'opaqueredirect' || (response.status >= 300 && response.status < 400)) {
     await response.body?.cancel().catch(() => undefined)
-    throw new Error(`rotor-auth: the refresh endpoint redirected (HTTP ${response.status}); redirects are not followed with a refresh token`)
+    throw new RefreshAnswerError(response.status, `rotor-auth: the refresh endpoint redirected (HTTP ${response.status}); redirects are not followed with a refresh token`)
   }
   if (REFUSED.has(response.status)) throw await refusal(response)
-  if (!response.ok) throw new Error(`rotor-auth: refresh answered HTTP ${response.status}`)
+  if (!response.ok) throw new RefreshAnswerError(response.status, `rotor-auth: refresh answered HTTP ${response.status}`)
   const type = response.headers.get('content-type') ?? ''
   if (/html|text\/plain/i.test(type)) {
     await response.body?.cancel().catch(() => undefined)
-    throw new Error(`rotor-auth: refresh answered HTTP ${response.status} with ${type}, not a grant (a proxy or maintenance page?)`)
+    throw new RefreshAnswerError(response.status, `rotor-auth: refresh answered HTTP ${response.status} with ${type}, not a grant (a proxy or maintenance page?)`)
   }
   return tokensFromResponse(response, now)
 }

@@ -1,5 +1,5 @@
 /** Rotation: one refresh at a time under the coordinator's lock, once per generation everywhere, and `reauthenticate` once. */
-import { SessionExpiredError } from '../errors.js'
+import { RotationPendingError, SessionExpiredError } from '../errors.js'
 import type { Coordinator, Grant } from '../types.js'
 import { assertUsable, tokensFrom, type Tokens } from './grant.js'
 import type { RefreshCall } from './refresh.js'
@@ -70,7 +70,7 @@ export class Rotator {
         // refreshing now would present the RT that tab just spent.
         await sync.probe(TOKENS_IN_FLIGHT_MS)
         if (machine.snapshot.generation > generation) return
-        throw new Error('rotor-auth: another tab rotated and its tokens have not reached this one yet')
+        throw new RotationPendingError('rotor-auth: another tab rotated and its tokens have not reached this one yet')
       }
       // The tab that held the lock before us said it was rotating. It posted its new state
       // just before it released the lock, but a browser delivers the lock and the message by
@@ -160,7 +160,7 @@ export class Rotator {
   }
 
   #end(reason: 'expired' | 'rejected'): Promise<never> {
-    return Promise.resolve(this.#o.sync.publishEnd(reason)).then(() => Promise.reject(new SessionExpiredError(reason)))
+    return Promise.resolve(this.#o.sync.publishEnd(reason)).then(() => Promise.reject(this.#o.machine.endedBy(reason)))
   }
 
   /**

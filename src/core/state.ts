@@ -1,7 +1,8 @@
 /** The session's state machine: explicit transitions over one snapshot, and the one place that emits events. */
-import { SessionExpiredError } from '../errors.js'
+import { RotorTypeError, SessionExpiredError, type EndReason } from '../errors.js'
 import type { Origin, SessionEvents, SessionState, Snapshot } from '../types.js'
 import { Emitter } from '../utils/emitter.js'
+import { closest, shown } from '../utils/option-errors.js'
 import { SIGNED_OUT } from '../coordinator/protocol.js'
 
 /**
@@ -14,11 +15,19 @@ export type Flight = 'rotation' | 'ending' | 'joining'
 /** What changed, for the parts that react (gate, scheduler, idle). */
 export type Transition = 'entered' | 'ended' | 'flight' | 'disposed' | 'reauth'
 
+/** Every event `on()` accepts: a misspelt name would be a listener that never runs. */
+const EVENTS: Record<keyof SessionEvents, true> = {
+  change: true, rotate: true, 'rotate-error': true, logout: true, 'idle-warning': true, 'storage-error': true,
+  dispose: true, 'idle-resume': true, 'session-ending': true, 'worker-fallback': true,
+}
+
 /**
- * States: signed-out → active (login, or adopting another tab's) → active (rotation, local or
- * remote) → signed-out (logout, expiry, refusal, idle). A generation only grows. Each
- * incarnation of an active session has its own `life` signal, aborted when it ends, which
- * cancels its refresh and wakes everything waiting on it.
+ * States: not started (signed-out, never active here) → active (login, or adopting another
+ * tab's) → active (rotation, local or remote) → ended (signed-out after logout, expiry,
+ * refusal, idle) → active again after a new login. "Not started" is a normal state that
+ * waiters sit out (ready() before start()); "ended" is final for what waited on it. A
+ * generation only grows. Each incarnation of an active session has its own `life` signal,
+ * aborted when it ends, which cancels its refresh and wakes everything waiting on it.
  */
 export class SessionMachine {
   readonly #events = new Emitter<SessionEvents>()
@@ -30,6 +39,14 @@ export class SessionMachine {
   #enteredAt = 0
   #life = new AbortController()
   #disposed = false
+  /** An active snapshot has been held here at least once: signed-out since means ended, not "not started yet". */
+  #started = false
+  /** The refusal this tab just reported (the final `rotate-error`): why the session it ends was rejected. */
+  #refusal: unknown = undefined
+  /** How the last incarnation ended, for everything that learns of it later. */
+  #ended: SessionExpiredError | undefined
+  /** ready() and friends waiting for the first active snapshot. */
+  readonly #starting = new Set<{ resolve: () => void; reject: (reason: unknown) => void }>()
   #remoteRotating = false
   /** Another tab runs reauthenticate(): waiting requests here do not time out meanwhile. */
   #remoteReauth = false
@@ -51,6 +68,46 @@ export class SessionMachine {
 
   get disposed(): boolean {
     return this.#disposed
+  }
+
+  /** The error for a request that finds the session over: the one its end was reported with, cause included. */
+  over(): SessionExpiredError {
+    return this.#disposed ? new SessionExpiredError('disposed') : this.endedBy(this.#snap.reason ?? 'expired')
+  }
+
+  /** The error this incarnation's end was reported with when it ended for `reason`, else a plain one. */
+  endedBy(reason: EndReason): SessionExpiredError {
+    return this.#ended?.reason === reason ? this.#ended : new SessionExpiredError(reason)
+  }
+
+  /** Signed out without ever having been active here: the session has not started yet (it has not ended). */
+  get notStarted(): boolean {
+    return !this.#started && this.#snap.status !== 'active'
+  }
+
+  /**
+   * Resolves at the first active snapshot (a login here or in another tab); rejects when
+   * the session is disposed or `signal` aborts. Bounded by those two alone, on purpose: a page
+   * may build its sockets long before the user logs in.
+   */
+  whenStarted(signal?: AbortSignal): Promise<void> {
+    if (!this.notStarted) return Promise.resolve()
+    if (signal?.aborted) return Promise.reject(signal.reason)
+    if (this.#disposed) return Promise.reject(new SessionExpiredError('disposed'))
+    return new Promise<void>((resolve, reject) => {
+      const onAbort = () => settle(() => reject(signal!.reason))
+      const waiter = {
+        resolve: () => settle(resolve),
+        reject: (reason: unknown) => settle(() => reject(reason)),
+      }
+      const settle = (done: () => void) => {
+        this.#starting.delete(waiter)
+        signal?.removeEventListener('abort', onAbort)
+        done()
+      }
+      this.#starting.add(waiter)
+      signal?.addEventListener('abort', onAbort, { once: true })
+    })
   }
 
   get view(): SessionState {
@@ -130,7 +187,10 @@ export class SessionMachine {
     this.#snap = snapshot
     this.#enteredAt = this.#now()
     this.#remoteRotating = false
+    this.#started = true
+    this.#refusal = this.#ended = undefined
     this.#notify('entered', how === 'login' || !wasActive)
+    for (const waiter of [...this.#starting]) waiter.resolve()
     this.#emitChange()
     if (rotated) this.#events.emit('rotate', { state: this.view, origin })
   }
@@ -141,11 +201,17 @@ export class SessionMachine {
     const wasActive = this.#snap.status === 'active'
     this.#snap = snapshot
     if (!wasActive) return
-    this.#life.abort(new SessionExpiredError(reason))
+    // A refusal here says why (status and the server's redacted words) on the waiting
+    // requests' error and the logout event; another tab's refusal reaches this one as a reason only.
+    const error = reason === 'rejected' && origin === 'local' ? this.#refusal : undefined
+    this.#refusal = undefined
+    const detail = error instanceof Error ? `: ${error.message.replace(/^rotor-auth: /, '')}` : ''
+    this.#ended = new SessionExpiredError(reason, `rotor-auth: the session has ended (${reason}${detail})`, { cause: error })
+    this.#life.abort(this.#ended)
     this.#remoteRotating = false
     this.#notify('ended')
     this.#emitChange()
-    this.#events.emit('logout', { reason, origin })
+    this.#events.emit('logout', error === undefined ? { reason, origin } : { reason, origin, error })
   }
 
   /** Records `promise` as the flight of its kind until it settles. */
@@ -192,6 +258,7 @@ export class SessionMachine {
   dispose(finishing: boolean): void {
     this.#disposed = true
     if (!finishing) this.#life.abort(new SessionExpiredError('disposed'))
+    for (const waiter of [...this.#starting]) waiter.reject(new SessionExpiredError('disposed'))
     this.#notify('disposed')
     this.#events.emit('dispose', {})
     this.#events.clear()
@@ -205,11 +272,19 @@ export class SessionMachine {
   // ---- events -----------------------------------------------------------------------------
 
   on<K extends keyof SessionEvents>(event: K, listener: (payload: SessionEvents[K]) => void): () => void {
+    // Checked at the call: a typo'd name or a non-function would otherwise fail silently, or
+    // as an uncaught exception at the first emit, far from the line that caused it.
+    if (typeof event !== 'string' || !Object.hasOwn(EVENTS, event)) {
+      const hint = typeof event === 'string' ? closest(event, Object.keys(EVENTS)) : undefined
+      throw new RotorTypeError('ERR_USAGE', `rotor-auth: session.on(): unknown event ${shown(event)}${hint ? ` (did you mean '${hint}'?)` : ''}`)
+    }
+    if (typeof listener !== 'function') throw new RotorTypeError('ERR_USAGE', `rotor-auth: session.on('${event}', listener): listener must be a function, got ${shown(listener)}`)
     return this.#events.on(event, listener)
   }
 
   /** Events that are not transitions (`rotate-error`, `idle-warning`) go out here too. */
   emit<K extends Exclude<keyof SessionEvents, 'change' | 'rotate' | 'logout'>>(event: K, payload: SessionEvents[K]): void {
+    if (event === 'rotate-error' && !(payload as SessionEvents['rotate-error']).willRetry) this.#refusal = (payload as SessionEvents['rotate-error']).error
     if (!this.#disposed) this.#events.emit(event, payload)
   }
 

@@ -1,7 +1,8 @@
 /** rotor-auth/folio: the FOLIO preset, and a Stripes app's own settings (`okapi`, `config.rtr`) turned into session options. */
 // The main entry, and in the build the package itself (tsup.config.ts): one createSession,
 // never a second copy of the library inside this entry.
-import { createSession, type Session, type SessionOptions } from '../index.js'
+import { createSession, LoginFailedError, type Session, type SessionOptions } from '../index.js'
+import { closest, invalidOption, shown } from '../utils/option-errors.js'
 
 export type FolioOptions = {
   /** The Okapi (or Kong/Eureka gateway) base URL; every request below it is managed. */
@@ -59,15 +60,32 @@ export function parseDuration(value: unknown, key: string): number {
     }
   }
   if (ms === undefined || !Number.isFinite(ms) || ms <= 0) {
-    throw new TypeError(`rotor-auth/folio: \`${key}\` must be a duration such as "4h", "30m", "90s" or a number of ms > 0, got ${JSON.stringify(value) ?? String(value)}`)
+    throw invalidOption(`rotor-auth/folio: \`${key}\` must be a duration such as "4h", "30m", "90s" or a number of ms > 0, got ${shown(value)}`)
   }
   return ms
 }
 
+/** The `config.rtr` keys this preset reads. */
+const RTR_KEYS = ['idleSessionTTL', 'idleModalTTL', 'activityEvents', 'fixedLengthSessionWarningTTL', 'rotationIntervalFraction'] satisfies Array<keyof StripesRtrConfig>
+
+/**
+ * A key of `config.rtr` that is a near miss of one this preset reads (`idleSesionTTL`) is a
+ * TypeError: it would silently leave the 4 h default in place. Keys nowhere near (settings
+ * of another stripes-core version) are left alone, as stripes-core leaves them.
+ */
+function assertNoTypos(rtr: object): void {
+  const known: readonly string[] = RTR_KEYS
+  for (const key of Object.keys(rtr)) {
+    if (known.includes(key)) continue
+    const hint = closest(key, known)
+    if (hint) throw invalidOption(`rotor-auth/folio: unknown option \`config.rtr.${key}\` (did you mean \`config.rtr.${hint}\`?)`)
+  }
+}
+
 /** The preset every FOLIO session shares: Okapi scope, tenant header, cookie transport, timer mode. */
 function folioOptions(okapiUrl: string, tenant: string): SessionOptions {
-  if (typeof okapiUrl !== 'string' || okapiUrl === '') throw new TypeError('rotor-auth/folio: `okapi.url` must be a URL string')
-  if (typeof tenant !== 'string' || tenant === '') throw new TypeError('rotor-auth/folio: `okapi.tenant` must be a tenant id')
+  if (typeof okapiUrl !== 'string' || okapiUrl === '') throw invalidOption(`rotor-auth/folio: \`okapi.url\` must be a URL string, got ${shown(okapiUrl)}`)
+  if (typeof tenant !== 'string' || tenant === '') throw invalidOption(`rotor-auth/folio: \`okapi.tenant\` must be a tenant id, got ${shown(tenant)}`)
   const base = okapiUrl.replace(/\/+$/, '')
   return {
     scope: base,
@@ -92,19 +110,20 @@ function folioOptions(okapiUrl: string, tenant: string): SessionOptions {
  */
 export function fromStripesConfig(stripes: StripesConfig): SessionOptions {
   if (typeof stripes !== 'object' || stripes === null || typeof stripes.okapi !== 'object' || stripes.okapi === null) {
-    throw new TypeError('rotor-auth/folio: fromStripesConfig() takes a Stripes config: { okapi: { url, tenant }, config: { rtr } }')
+    throw invalidOption('rotor-auth/folio: fromStripesConfig() takes a Stripes config: { okapi: { url, tenant }, config: { rtr } }')
   }
   const rtr: StripesRtrConfig = stripes.config?.rtr ?? {}
-  if (typeof rtr !== 'object' || rtr === null) throw new TypeError('rotor-auth/folio: `config.rtr` must be an object')
+  if (typeof rtr !== 'object' || rtr === null) throw invalidOption(`rotor-auth/folio: \`config.rtr\` must be an object, got ${shown(rtr)}`)
+  assertNoTypos(rtr)
   // stripes-core replaces falsy settings (and an empty event list) with its defaults.
   const pick = <K extends keyof typeof STRIPES_RTR_DEFAULTS>(key: K) =>
     rtr[key] === undefined || rtr[key] === null || rtr[key] === '' ? STRIPES_RTR_DEFAULTS[key] : rtr[key]!
   const timeout = parseDuration(pick('idleSessionTTL'), 'config.rtr.idleSessionTTL')
   const warning = parseDuration(pick('idleModalTTL'), 'config.rtr.idleModalTTL')
-  if (warning >= timeout) throw new TypeError(`rotor-auth/folio: \`config.rtr.idleModalTTL\` (${warning} ms) must be shorter than \`config.rtr.idleSessionTTL\` (${timeout} ms)`)
+  if (warning >= timeout) throw invalidOption(`rotor-auth/folio: \`config.rtr.idleModalTTL\` (${warning} ms) must be shorter than \`config.rtr.idleSessionTTL\` (${timeout} ms)`)
   let activityEvents = rtr.activityEvents ?? []
   if (!Array.isArray(activityEvents) || !activityEvents.every(e => typeof e === 'string' && e !== '')) {
-    throw new TypeError(`rotor-auth/folio: \`config.rtr.activityEvents\` must be an array of DOM event names, got ${JSON.stringify(activityEvents)}`)
+    throw invalidOption(`rotor-auth/folio: \`config.rtr.activityEvents\` must be an array of DOM event names, got ${shown(activityEvents)}`)
   }
   if (activityEvents.length === 0) activityEvents = [...STRIPES_RTR_DEFAULTS.activityEvents]
   const options: SessionOptions = {
@@ -115,7 +134,7 @@ export function fromStripesConfig(stripes: StripesConfig): SessionOptions {
   const fraction = rtr.rotationIntervalFraction
   if (fraction !== undefined) {
     if (typeof fraction !== 'number' || !(fraction > 0 && fraction < 1)) {
-      throw new TypeError(`rotor-auth/folio: \`config.rtr.rotationIntervalFraction\` must be a number in (0, 1), got ${JSON.stringify(fraction)}`)
+      throw invalidOption(`rotor-auth/folio: \`config.rtr.rotationIntervalFraction\` must be a number in (0, 1), got ${shown(fraction)}`)
     }
     options.rotateAt = fraction
   }
@@ -145,6 +164,6 @@ export async function loginToFolio(
     headers: { 'content-type': 'application/json', 'X-Okapi-Tenant': tenant },
     body: JSON.stringify({ username, password }),
   })
-  if (!response.ok) throw new Error(`FOLIO login failed: HTTP ${response.status}`)
+  if (!response.ok) throw new LoginFailedError(response.status, `rotor-auth/folio: FOLIO login failed (HTTP ${response.status})`)
   await session.start(response)
 }

@@ -2,14 +2,17 @@
 import type { Gate } from '../core/gate.js'
 import type { SessionRequestInit } from '../types.js'
 import { fetchTarget } from '../utils/scope.js'
+import { fetchLoopError } from './loop-guard.js'
 import { optedOut } from './opt-out.js'
 
 /** What an interceptor (fetch or XHR) needs from the session; both go through the same gate. */
 export type Interception = {
-  /** The underlying fetch, looked up per call. */
-  base: () => typeof fetch
-  /** What managed requests go out through: `base`, or with `dpop` a fetch that adds a proof to each. */
-  send: () => typeof fetch
+  /** The underlying fetch for a request that is not the session's: its init goes as it is. */
+  passThrough: typeof fetch
+  /** The underlying fetch for a managed request, with the init `authorize` built for it. */
+  sendOwn: (input: RequestInfo | URL, init: RequestInit) => Promise<Response>
+  /** The request came back from the session's own underlying fetch (see loop-guard.ts). */
+  looped: (init: RequestInit | undefined) => boolean
   /**
    * The target's origin when the request is the session's (in scope, and not the refresh or
    * logout endpoint), else undefined. `target` is exactly what fetch or XHR will be given.
@@ -59,9 +62,10 @@ function authorize(input: RequestInfo | URL, origin: string, init: RequestInit |
   const given = init?.headers
   if (!(input instanceof Request) && (given === undefined || (typeof given === 'object' && given.constructor === Object))) {
     // Plain object: cheaper than a Headers. Any casing of a caller's own Authorization goes,
-    // or fetch would join the two values into one header.
+    // or fetch would join the two values into one header. Own keys only, as fetch reads a
+    // record: a name inherited from a prototype is not sent.
     const headers: Record<string, string> = {}
-    for (const name in given) if (name.toLowerCase() !== 'authorization') headers[name] = (given as Record<string, string>)[name]!
+    if (given !== undefined) for (const name of Object.keys(given)) if (name.toLowerCase() !== 'authorization') headers[name] = (given as Record<string, string>)[name]!
     headers['authorization'] = authorization
     return { ...init, headers }
   }
@@ -77,15 +81,27 @@ type Queued = { input: string | Request; origin: string; init: RequestInit | und
 
 export function createFetch(ic: Interception): typeof fetch {
   return function rotorFetch(given: RequestInfo | URL, init?: SessionRequestInit): Promise<Response> {
+    // fetch never throws at the call: bad headers, a bad URL, anything, rejects its promise,
+    // and `fetch(u, i).catch(h)` relies on it.
+    try {
+      return route(given, init)
+    } catch (error) {
+      return Promise.reject(error)
+    }
+  }
+
+  function route(given: RequestInfo | URL, init: SessionRequestInit | undefined): Promise<Response> {
+    // Back from our own underlying fetch: sending it on would loop forever, off the network.
+    if (ic.looped(init)) return Promise.reject(fetchLoopError())
     // 0. Opted out (rtrIgnore, X-Rotor-Ignore): out as it is, without the flag.
     const out = optedOut(given, init)
-    if (out) return ic.base()(...out)
+    if (out) return ic.passThrough(...out)
     // 1. Scope: everything that is not the session's passes through untouched.
-    if (!ic.managing()) return ic.base()(given, init)
+    if (!ic.managing()) return ic.passThrough(given, init)
     // Judged on, and sent to, the one string fetch would use.
     const input = fetchTarget(given)
     const origin = ic.claim(input)
-    if (origin === undefined) return ic.base()(input, init)
+    if (origin === undefined) return ic.passThrough(input, init)
     // 2. Gate. Hot path: a usable AT and nothing in flight → straight out, no extra await.
     if (ic.gate.ready()) return send(input, origin, init)
     return queue(input, origin, init)
@@ -125,7 +141,14 @@ export function createFetch(ic: Interception): typeof fetch {
         canReplay = false
       }
     }
-    const sent = ic.send()(input, authorize(input, origin, init, ic))
+    let sent: Promise<Response>
+    try {
+      sent = ic.sendOwn(input, authorize(input, origin, init, ic))
+    } catch (error) {
+      // Released by the gate, nobody is up the stack to turn a throw into a rejection.
+      if (reject === undefined) throw error
+      return reject(error)
+    }
     if (resolve === undefined) {
       if (!canReplay) return sent
       return sent.then(response => (response.status === 401 ? replay(response, replayInput, origin, init, generation) : response))
@@ -142,6 +165,6 @@ export function createFetch(ic: Interception): typeof fetch {
     if (!ic.active()) return first
     void first.body?.cancel().catch(() => undefined)
     await ic.gate.wait({ stale: generation, signal: signalOf(input, init) })
-    return ic.send()(input, authorize(input, origin, init, ic))
+    return ic.sendOwn(input, authorize(input, origin, init, ic))
   }
 }

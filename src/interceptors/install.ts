@@ -1,4 +1,5 @@
 /** install(): puts the session's fetch and XHR facade on a target, and takes them off without breaking what wrapped them since. */
+import { RotorTypeError } from '../errors.js'
 import type { InstallOptions, InstallTarget } from '../types.js'
 import type { Interception } from './fetch.js'
 import type { createXhrClass } from './xhr.js'
@@ -9,7 +10,8 @@ type Facade = { create: typeof createXhrClass }
 function xhrFacade(option: unknown): Facade | undefined {
   if (option === undefined || option === false) return undefined
   if (typeof (option as Partial<Facade> | null)?.create !== 'function') {
-    throw new TypeError(
+    throw new RotorTypeError(
+      'ERR_USAGE',
       "rotor-auth: install() option `xhr` must be the facade of 'rotor-auth/xhr' " +
         "(import { xhr } from 'rotor-auth/xhr'; session.install(globalThis, { xhr })) or false, got " + String(option),
     )

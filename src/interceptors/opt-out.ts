@@ -12,7 +12,9 @@ function hasIgnoreHeader(given: HeadersInit): boolean {
   // Duck-typed: a Headers from another realm (a polyfill, a test DOM) is a Headers too.
   if (typeof (given as Headers).has === 'function') return (given as Headers).has(IGNORE_HEADER)
   if (Array.isArray(given)) {
-    for (const pair of given) if (pair[0]?.toLowerCase() === IGNORE_HEADER) return true
+    // fetch turns any name into a string (`[[1, 'x']]` sends a header `1`); a malformed pair
+    // is fetch's to reject, asynchronously, not this check's to throw on.
+    for (const pair of given) if (typeof pair?.[0] === 'string' && pair[0].toLowerCase() === IGNORE_HEADER) return true
     return false
   }
   for (const name in given) if (Object.hasOwn(given, name) && name.toLowerCase() === IGNORE_HEADER) return true

@@ -5,7 +5,12 @@ import type { SessionMachine } from '../core/state.js'
 import { createClaim } from '../utils/scope.js'
 import type { Interception } from './fetch.js'
 
-export function createInterception(cfg: Config, machine: SessionMachine, gate: Gate, base: () => typeof fetch, send = base): Interception {
+export function createInterception(
+  cfg: Config,
+  machine: SessionMachine,
+  gate: Gate,
+  guard: Pick<Interception, 'passThrough' | 'sendOwn' | 'looped'>,
+): Interception {
   // The refresh and logout calls must never wait for a rotation (it would wait for itself).
   const endpoints = [cfg.refreshURL, cfg.logoutURL].filter(url => url !== undefined)
   const bearer = cfg.transport === 'bearer'
@@ -25,8 +30,9 @@ export function createInterception(cfg: Config, machine: SessionMachine, gate: G
     return header
   }
   return {
-    base,
-    send,
+    passThrough: guard.passThrough,
+    sendOwn: guard.sendOwn,
+    looped: guard.looped,
     gate,
     cookies: !bearer,
     credentials: origin => (pageOrigin !== undefined && origin === pageOrigin ? 'same-origin' : 'include'),

@@ -23,11 +23,15 @@ type FetchLike = (input: RequestInfo | URL, init?: RequestInit) => Promise<Respo
 
 /**
  * Returns a fetch with its own cookie jar.
- * @param baseFetch the fetch that sends the requests. Default: `globalThis.fetch`, looked
- *   up on every call, so msw interception (which patches `globalThis.fetch`) still applies.
+ * @param baseFetch the fetch that sends the requests. Default: `globalThis.fetch` as it is
+ *   when cookieFetch() is called. Captured then, not looked up per request: after
+ *   `session.install()` the global is the session itself, and a session whose `fetch` is this
+ *   jar would send every request back into itself. Create it after msw's `listen()` for msw
+ *   to intercept it.
  */
 export function cookieFetch(baseFetch?: typeof fetch): CookieFetch {
-  const base: FetchLike = baseFetch ?? ((input, init) => globalThis.fetch(input, init))
+  const platform = globalThis.fetch
+  const base: FetchLike = baseFetch ?? ((input, init) => platform(input, init))
   let ready: Promise<{ fetch: FetchLike; jar: Jar }> | undefined
   const load = () => {
     ready ??= (async () => {

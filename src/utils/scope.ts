@@ -1,5 +1,6 @@
 /** Which URLs a session manages: scope matching, request URL resolution (with a parse-free fast path) and the default endpoints. */
 import type { ScopeOption } from '../types.js'
+import { invalidOption, shown } from './option-errors.js'
 
 export type ScopeMatcher = (url: URL) => boolean
 
@@ -18,7 +19,7 @@ export function toURL(value: string | URL, option: string, base = baseURL()): UR
   try {
     return new URL(value, base)
   } catch {
-    throw new TypeError(`rotor-auth: option \`${option}\` must be an absolute URL (or relative to the page), got ${JSON.stringify(String(value))}`)
+    throw invalidOption(`rotor-auth: option \`${option}\` must be an absolute URL (or relative to the page), got ${shown(value)}`)
   }
 }
 
@@ -41,10 +42,10 @@ function prefixMatcher(base: URL): ScopeMatcher {
 export function createScope(scope: ScopeOption): ScopeMatcher {
   if (typeof scope === 'function') return scope
   const entries = Array.isArray(scope) ? scope : [scope]
-  if (entries.length === 0) throw new TypeError('rotor-auth: option `scope` must not be an empty array')
+  if (entries.length === 0) throw invalidOption('rotor-auth: option `scope` must not be an empty array')
   const matchers = entries.map(entry => {
     if (typeof entry !== 'string' && !(entry instanceof URL)) {
-      throw new TypeError(`rotor-auth: option \`scope\` entries must be strings or URLs, got ${typeof entry}`)
+      throw invalidOption(`rotor-auth: option \`scope\` entries must be strings or URLs, got ${typeof entry}`)
     }
     return prefixMatcher(toURL(entry, 'scope'))
   })
@@ -213,10 +214,10 @@ function baseOrigin(): string | undefined {
 /** `<first scope entry's path>/authn/<name>` for the default refresh and logout endpoints. */
 export function defaultEndpoint(scope: ScopeOption, name: string, option: string): URL {
   if (typeof scope === 'function') {
-    throw new TypeError(`rotor-auth: option \`${option}\` is required when \`scope\` is a function`)
+    throw invalidOption(`rotor-auth: option \`${option}\` is required when \`scope\` is a function`)
   }
   const first = Array.isArray(scope) ? scope[0] : scope
-  if (first === undefined) throw new TypeError('rotor-auth: option `scope` must not be an empty array')
+  if (first === undefined) throw invalidOption('rotor-auth: option `scope` must not be an empty array')
   const base = toURL(first, 'scope')
   const url = new URL(base.href)
   url.pathname = base.pathname.replace(/\/+$/, '') + '/authn/' + name

@@ -75,6 +75,31 @@ describe('the built package', () => {
     expect(JSON.parse(stdout.trim())).toEqual({ reason: 'rotor-auth: session ended (user)', status: 'closed' })
   }, 30_000)
 
+  // isRotorError() of either copy recognises the errors of the other, where instanceof cannot:
+  // an app whose code is ESM and one of its dependencies CJS holds two copies of the classes.
+  test('isRotorError() and the codes work across the ESM and CJS builds', async () => {
+    const path = join(dir, 'cross.mjs')
+    writeFileSync(path, `import { createRequire } from 'node:module'
+const cjs = createRequire(import.meta.url)(${JSON.stringify(join(ROOT, 'dist/index.cjs'))})
+const esm = await import(${JSON.stringify(join(ROOT, 'dist/index.js'))})
+const caught = async call => { try { await call() } catch (e) { return e } }
+const fromCjs = await caught(() => cjs.createSession({ scope: 'http://127.0.0.1:9', rotaton: 'timer' }))
+const disposed = esm.createSession({ scope: 'http://127.0.0.1:9', crossTab: false })
+disposed.dispose()
+const fromEsm = await caught(() => disposed.start({ accessTokenExpiration: Date.now() + 60000 }))
+console.log(JSON.stringify({
+  cjsByEsm: [esm.isRotorError(fromCjs), fromCjs.code, fromCjs instanceof TypeError, fromCjs instanceof esm.RotorTypeError],
+  esmByCjs: [cjs.isRotorError(fromEsm), fromEsm.code, fromEsm.reason, fromEsm instanceof cjs.RotorError],
+  plain: [esm.isRotorError(new Error('x')), cjs.isRotorError({ code: 'ERR_ROTATION' })],
+}))`)
+    const { stdout } = await run(process.execPath, [path], { cwd: ROOT })
+    expect(JSON.parse(stdout.trim())).toEqual({
+      cjsByEsm: [true, 'ERR_INVALID_OPTION', true, false],
+      esmByCjs: [true, 'ERR_SESSION_EXPIRED', 'disposed', false],
+      plain: [false, false],
+    })
+  }, 30_000)
+
   // rotor-auth/redis loads without `redis` (an optional peer: the caller brings the client)
   // and validates its options in both module systems.
   test.each([

@@ -214,7 +214,7 @@ describe('fault matrix (reference server over real HTTP)', () => {
     expect(refreshes(env.server)).toEqual([{ status, fault: 'status' }])
     expect(env.server.stats).toMatchObject({ refreshCalls: 1, refreshGranted: 0, reusedRefused: 0, api200: 0, api401: 0 })
     expect(log.of('rotate-error')).toMatchObject([{ willRetry: false }])
-    expect(log.of('logout')).toEqual([{ reason: 'rejected', origin: 'local' }])
+    expect(log.of('logout')).toEqual([{ reason: 'rejected', origin: 'local', error: expect.objectContaining({ code: 'ERR_REFRESH_REFUSED' }) }])
     expect(session.state.status).toBe('signed-out')
   })
 
@@ -248,7 +248,7 @@ describe('fault matrix (reference server over real HTTP)', () => {
     expect(firstResult.ok).toBe(false)
     expect((firstResult as { error: unknown }).error).toMatchObject({ reason: 'rejected' })
     expect(env.server.stats).toMatchObject({ refreshCalls: 3, refreshGranted: 1, reusedRefused: 1, api200: 1, api401: 1 })
-    expect(logs.map(l => l.of('logout'))).toEqual([[{ reason: 'rejected', origin: 'local' }], [{ reason: 'rejected', origin: 'local' }]])
+    expect(logs.map(l => l.of('logout'))).toEqual([[{ reason: 'rejected', origin: 'local', error: expect.objectContaining({ code: 'ERR_REFRESH_REFUSED' }) }], [{ reason: 'rejected', origin: 'local', error: expect.objectContaining({ code: 'ERR_REFRESH_REFUSED' }) }]])
   })
 
   // ---- server-side events ---------------------------------------------------------------
@@ -275,7 +275,7 @@ describe('fault matrix (reference server over real HTTP)', () => {
     expect((result as { error: unknown }).error).toMatchObject({ code: 'ERR_SESSION_EXPIRED', reason: 'rejected' })
     expect(refreshes(env.server)).toEqual([{ status: 401 }])
     expect(env.server.stats).toMatchObject({ api401: 1, refreshCalls: 1, refreshRefused: 1, reusedRefused: 0 })
-    expect(log.of('logout')).toEqual([{ reason: 'rejected', origin: 'local' }])
+    expect(log.of('logout')).toEqual([{ reason: 'rejected', origin: 'local', error: expect.objectContaining({ code: 'ERR_REFRESH_REFUSED' }) }])
   })
 
   test('server restart with reauthenticate: the hook logs in again and the request is replayed', async () => {
@@ -402,7 +402,7 @@ describe('fault matrix (reference server over real HTTP)', () => {
     expect(refreshes(env.server)).toEqual([{ status: 0, fault: 'hang' }, { status: 401, reused: true }])
     expect(env.server.stats).toMatchObject({ refreshCalls: 2, refreshGranted: 1, reusedRefused: 1 })
     expect((result as { error: unknown }).error).toMatchObject({ reason: 'rejected' })
-    expect(survivorLog.of('logout')).toEqual([{ reason: 'rejected', origin: 'local' }])
+    expect(survivorLog.of('logout')).toEqual([{ reason: 'rejected', origin: 'local', error: expect.objectContaining({ code: 'ERR_REFRESH_REFUSED' }) }])
   })
 
   test('garbage on the channel: nothing changes, no uncaught error, no refresh', async () => {
@@ -600,7 +600,7 @@ describe('fault matrix (reference server over real HTTP)', () => {
     expect(env.server.stats).toMatchObject({ refreshCalls: 2, refreshGranted: 1, reusedRefused: 1, api200: 0 })
     expect(result.ok).toBe(false)
     expect((result as { error: unknown }).error).toMatchObject({ code: 'ERR_SESSION_EXPIRED', reason: 'rejected' })
-    expect(log.of('logout')).toEqual([{ reason: 'rejected', origin: 'local' }])
+    expect(log.of('logout')).toEqual([{ reason: 'rejected', origin: 'local', error: expect.objectContaining({ code: 'ERR_REFRESH_REFUSED' }) }])
   })
 
   test('response lost after a timeout (refresh processed, then hangs past refreshTimeout): the consumed RT is re-sent too', async () => {
@@ -615,7 +615,7 @@ describe('fault matrix (reference server over real HTTP)', () => {
     expect(refreshes(env.server)).toEqual([{ status: 0, fault: 'hang' }, { status: 401, reused: true }])
     expect(env.server.stats).toMatchObject({ refreshCalls: 2, refreshGranted: 1, reusedRefused: 1 })
     expect((result as { error: unknown }).error).toMatchObject({ reason: 'rejected' })
-    expect(log.of('logout')).toEqual([{ reason: 'rejected', origin: 'local' }])
+    expect(log.of('logout')).toEqual([{ reason: 'rejected', origin: 'local', error: expect.objectContaining({ code: 'ERR_REFRESH_REFUSED' }) }])
   })
 })
 

@@ -274,7 +274,7 @@ describe('11. answers that are not grants', () => {
     await session.rotate().catch(() => undefined)
     expect(env.server.stats).toMatchObject({ refreshCalls: 1, refreshGranted: 1, reusedRefused: 0 })
     expect(log.of('rotate-error')).toMatchObject([{ willRetry: false, error: { name: 'MalformedGrantError' } }])
-    expect(log.of('logout')).toEqual([{ reason: 'rejected', origin: 'local' }])
+    expect(log.of('logout')).toEqual([{ reason: 'rejected', origin: 'local', error: expect.objectContaining({ code: 'ERR_MALFORMED_GRANT' }) }])
   })
 
   // Before: a proxy's HTML maintenance page (200) was read as a malformed grant: with bearer
@@ -419,6 +419,6 @@ describe('14. the wall clock is set while a session runs', () => {
     env.server.fault('refresh', { status: 401 })
     await expect(session.fetch(`${env.url}/api/refused`)).rejects.toBeInstanceOf(SessionExpiredError)
     expect(env.server.stats).toMatchObject({ refreshCalls: 1, refreshGranted: 0, reusedRefused: 0 })
-    expect(log.of('logout')).toEqual([{ reason: 'rejected', origin: 'local' }])
+    expect(log.of('logout')).toEqual([{ reason: 'rejected', origin: 'local', error: expect.objectContaining({ code: 'ERR_REFRESH_REFUSED' }) }])
   })
 })

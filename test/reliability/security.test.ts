@@ -341,7 +341,7 @@ describe('forged channel messages (well-formed, from a foreign id)', () => {
     expect(result.ok).toBe(false)
     expect((result as { error: unknown }).error).toMatchObject({ reason: 'rejected' })
     expect(env.server.stats).toMatchObject({ api401: 1, api200: 0, refreshCalls: 1, refreshRefused: 1, reusedRefused: 0 })
-    expect(log.of('logout')).toEqual([{ reason: 'rejected', origin: 'local' }])
+    expect(log.of('logout')).toEqual([{ reason: 'rejected', origin: 'local', error: expect.objectContaining({ code: 'ERR_REFRESH_REFUSED' }) }])
   })
 
   test('a forged state revives a LOGGED-OUT session: it manages requests again and sends the forged AT to the server', async () => {
@@ -363,7 +363,7 @@ describe('forged channel messages (well-formed, from a foreign id)', () => {
       ['/bearer/refresh', null, '{"refreshToken":"forged-rt"}'],
     ])
     expect((result as { error: unknown }).error).toMatchObject({ reason: 'rejected' })
-    expect(log.of('logout')).toEqual([{ reason: 'rejected', origin: 'local' }])
+    expect(log.of('logout')).toEqual([{ reason: 'rejected', origin: 'local', error: expect.objectContaining({ code: 'ERR_REFRESH_REFUSED' }) }])
   })
 
   test('a forged "hello" makes a bearer tab broadcast its live AT and RT to whoever listens on the channel', async () => {

@@ -95,7 +95,7 @@ describe('bearer transport', () => {
     env.server.restart() // every token forgotten
     clock.advance(AT + 1)
     await expect(session.fetch(`${env.url}/api/x`)).rejects.toMatchObject({ code: 'ERR_SESSION_EXPIRED', reason: 'rejected' })
-    expect(log.of('logout')).toEqual([{ reason: 'rejected', origin: 'local' }])
+    expect(log.of('logout')).toEqual([{ reason: 'rejected', origin: 'local', error: expect.objectContaining({ code: 'ERR_REFRESH_REFUSED' }) }])
   })
 
   test('a custom refresh function takes full control', async () => {

@@ -220,6 +220,6 @@ describe('rotate-error for every failed attempt', () => {
     await session.rotate().catch(() => undefined)
     const errors = log.of('rotate-error')
     expect(errors.map(e => [e.willRetry, e.attempt])).toEqual([[true, 1], [false, 2]])
-    expect(log.of('logout')).toEqual([{ reason: 'rejected', origin: 'local' }])
+    expect(log.of('logout')).toEqual([{ reason: 'rejected', origin: 'local', error: expect.objectContaining({ code: 'ERR_REFRESH_REFUSED' }) }])
   })
 })

@@ -64,7 +64,7 @@ describe('reauthenticate: the session would end, the app logs in again, nothing 
     clock.advance(AT + 1)
     const results = await Promise.allSettled([1, 2].map(i => tab!.fetch(`${env.url}/api/${i}`)))
     for (const r of results) expect((r as PromiseRejectedResult).reason).toBeInstanceOf(SessionExpiredError)
-    expect(log.of('logout')).toEqual([{ reason: 'rejected', origin: 'local' }])
+    expect(log.of('logout')).toEqual([{ reason: 'rejected', origin: 'local', error: expect.objectContaining({ code: 'ERR_REFRESH_REFUSED' }) }])
   })
 
   test('the hook throws: the same as giving up, the error kept as cause', async () => {

@@ -128,7 +128,7 @@ describe('request mode (Q), cookie transport, over real HTTP', () => {
       expect(error).toBeInstanceOf(SessionExpiredError)
       expect(error).toMatchObject({ code: 'ERR_SESSION_EXPIRED', reason: 'rejected' })
     }
-    expect(log.of('logout')).toEqual([{ reason: 'rejected', origin: 'local' }])
+    expect(log.of('logout')).toEqual([{ reason: 'rejected', origin: 'local', error: expect.objectContaining({ code: 'ERR_REFRESH_REFUSED' }) }])
     expect(log.of('rotate-error')).toMatchObject([{ willRetry: false }])
     expect(env.server.stats).toMatchObject({ refreshCalls: 1, api200: 0, api401: 0 })
     expect(session.state.status).toBe('signed-out')

@@ -11,6 +11,7 @@ import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { ROOT } from '../../bench/lib/bundle.js'
 import { buildOnce } from './build-once.js'
+import { PROTOCOL_VERSION } from '../../src/worker/protocol.js'
 
 const run = promisify(execFile)
 const dir = mkdtempSync(join(tmpdir(), 'rotor-dist-'))
@@ -108,9 +109,10 @@ console.log(JSON.stringify({
   ])('%s: rotor-auth/redis loads and names a bad option', async (_name, file, load) => {
     const path = join(dir, file)
     writeFileSync(path, `${load}
-try { createRedisCoordinator({ client: {}, name: 'x', key: new Uint8Array(32) }) } catch (e) { console.log(e.constructor.name + ': ' + e.message) }`)
+try { createRedisCoordinator({ client: {}, name: 'x', key: new Uint8Array(32) }) } catch (e) { console.log((e instanceof TypeError) + ' ' + e.code + ': ' + e.message) }`)
     const { stdout } = await run(process.execPath, [path], { cwd: ROOT })
-    expect(stdout).toMatch(/^TypeError: .*`client`/)
+    // A TypeError (the contract's word for a bad option) that carries its code.
+    expect(stdout).toMatch(/^true ERR_INVALID_OPTION: .*`client`/)
   }, 30_000)
 
   test('rotor-auth/worker is one classic script with no imports, and it welcomes a tab', async () => {
@@ -129,11 +131,11 @@ await import(${JSON.stringify(script)})
 const { port1, port2 } = new MessageChannel()
 onConnect({ ports: [port2] })
 port1.onmessage = event => { console.log(JSON.stringify(event.data)); port1.close(); port2.close(); process.exit(0) }
-port1.postMessage({ w: 'hello', id: 7, reauthenticates: false, config: { transport: 'cookie', rotation: 'timer', refresh: { url: 'http://127.0.0.1:9/authn/refresh', style: 'folio' }, logout: false, headers: [], rotateAt: 0.8, refreshTimeout: 1000, refreshRetries: 0, queueTimeout: 1000 } })
+port1.postMessage({ w: 'hello', id: 7, version: ${PROTOCOL_VERSION}, reauthenticates: false, config: { transport: 'cookie', rotation: 'timer', refresh: { url: 'http://127.0.0.1:9/authn/refresh', style: 'folio' }, logout: false, headers: [], rotateAt: 0.8, refreshTimeout: 1000, refreshRetries: 0, queueTimeout: 1000 } })
 `,
     )
     const { stdout } = await run(process.execPath, [path], { cwd: ROOT })
-    expect(JSON.parse(stdout.trim())).toEqual({ w: 'welcome', id: 7 })
+    expect(JSON.parse(stdout.trim())).toEqual({ w: 'welcome', id: 7, version: PROTOCOL_VERSION })
   }, 30_000)
 
   test('npx rotor-auth init <dir> copies the worker script and its source map; anything else prints the usage and exits 2', async () => {

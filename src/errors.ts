@@ -7,7 +7,7 @@
 export type EndReason = 'expired' | 'rejected' | 'user' | 'idle' | 'disposed'
 
 /** The stable codes of rotor-auth's errors: `switch (error.code)` never breaks on a reworded message. */
-export type RotorErrorCode = 'ERR_SESSION_EXPIRED' | 'ERR_ROTATION' | 'ERR_REFRESH_REFUSED' | 'ERR_MALFORMED_GRANT'
+export type RotorErrorCode = 'ERR_SESSION_EXPIRED' | 'ERR_ROTATION' | 'ERR_REFRESH_REFUSED' | 'ERR_MALFORMED_GRANT' | 'ERR_REDIS_STATE'
 
 /**
  * A registry-wide symbol, so that errors from the ESM and the CJS copy of the package (or two

@@ -22,6 +22,8 @@ const LEASE_TRUSTED = 0.8
 const EXPIRY_MARGIN_MS = 3_600_000
 /** The lifetime of a state whose RT expiry is unknown (or that is signed out). */
 const UNKNOWN_EXPIRY_MS = 30 * 24 * 3_600_000
+/** Longest a read waits for the channel's subscription before it reads anyway (see read). */
+const SUBSCRIBE_WAIT_MS = 2_000
 /** Attempts of one write whose compare-and-set keeps losing to other writers (a writer without the key can keep it losing). */
 const MAX_WRITE_ATTEMPTS = 20
 /** The bus's own notice that the lock is free; no session message looks like it. */
@@ -96,6 +98,9 @@ export function createRedisCoordinator(options: RedisCoordinatorOptions): RedisC
   let closed = false
   let sub: RedisSubscriberLike | undefined
   let subReady = false
+  let onSubscribed!: () => void
+  /** Resolves once the channel is subscribed, or the coordinator closed. */
+  const subscribed = new Promise<void>(resolve => (onSubscribed = resolve))
 
   const evalScript = (script: string, k: string[], args: Array<string | number>) =>
     client.eval(script, { keys: k, arguments: args.map(String) })
@@ -243,9 +248,9 @@ export function createRedisCoordinator(options: RedisCoordinatorOptions): RedisC
       .then(() => connection.subscribe(keys.channel, onBus))
       .then(() => {
         subReady = true
-        // A state written after the session's first read and before this subscription was
-        // heard by nobody here: read again, or a process that joined just as another logged
-        // in would stay signed out until the next rotation.
+        onSubscribed()
+        // A read that stopped waiting for the subscription (SUBSCRIBE_WAIT_MS) may have missed
+        // a state published before it: read again.
         return reread()
       })
       .catch(() => undefined)
@@ -268,6 +273,16 @@ export function createRedisCoordinator(options: RedisCoordinatorOptions): RedisC
   }
 
   async function read(): Promise<Snapshot | undefined> {
+    if (!subReady) {
+      // A state written after this read and before the subscription would be heard by
+      // nobody here: a process that joined just as another logged in stayed signed out (and
+      // sent its requests without a token) until the next rotation. Subscribed first, every
+      // later state arrives as a message. Bounded: a subscriber that cannot connect must not
+      // hold the session (the read after subscribing covers what this one misses).
+      let timer: ReturnType<typeof setTimeout> | undefined
+      await Promise.race([subscribed, new Promise<void>(resolve => (timer = setTimeout(resolve, SUBSCRIBE_WAIT_MS)))])
+      clearTimeout(timer)
+    }
     const grant = held
     // The holder reads inside the lock right before it refreshes: renew in the same step
     // (see post: no refresh without a live lease).
@@ -449,6 +464,7 @@ export function createRedisCoordinator(options: RedisCoordinatorOptions): RedisC
     close() {
       if (closed) return
       closed = true
+      onSubscribed()
       client.off('ready', onClientReady)
       if (renewTimer) clearInterval(renewTimer)
       renewTimer = undefined

@@ -63,7 +63,7 @@ describe.skipIf(!HAVE_REDIS).each(CLIENTS)('worker processes sharing one pair th
     // used came from a refresh: at least duration / AT_MS of them.
     const minimum = Math.ceil(duration / AT_MS)
     const stats = env.server.stats
-    console.log(`8 workers, ${Math.round(trafficMs)} ms: ${sum(reports, 'sent')} requests, refresh calls ${stats.refreshCalls} (minimum ${minimum}, ${(stats.refreshCalls / minimum).toFixed(2)}×), reused ${stats.reusedRefused}, API 401s ${stats.api401}`)
+    console.log(`8 workers, ${Math.round(trafficMs)} ms: ${sum(reports, 'sent')} requests, refresh calls ${stats.refreshCalls} (minimum ${minimum}, ${(stats.refreshCalls / minimum).toFixed(2)}×), reused ${stats.reusedRefused}, API 401s ${stats.api401}, errors ${JSON.stringify(reports.map(r => r.errors))}`)
     expect(reports).toHaveLength(8)
     expect(stats.reusedRefused).toBe(0)
     expect(sum(reports, 'failed')).toBe(0)
@@ -94,7 +94,7 @@ describe.skipIf(!HAVE_REDIS).each(CLIENTS)('worker processes sharing one pair th
     })
     const stats = env.server.stats
     const after = env.server.log.filter(e => e.route === 'refresh' && e.at > restartedAt)
-    console.log(`restart: ${sum(reports, 'sent')} requests, refresh calls ${stats.refreshCalls} (${after.length} after the restart), reused ${stats.reusedRefused}, API 401s ${stats.api401}`)
+    console.log(`restart: ${sum(reports, 'sent')} requests, refresh calls ${stats.refreshCalls} (${after.length} after the restart), reused ${stats.reusedRefused}, API 401s ${stats.api401}, errors ${JSON.stringify(reports.map(r => r.errors))}`)
     expect(reports).toHaveLength(8)
     expect(stats.reusedRefused).toBe(0)
     expect(stats.refreshCalls).toBe(stats.refreshGranted)

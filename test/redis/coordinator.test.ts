@@ -482,6 +482,37 @@ describe.skipIf(!HAVE_REDIS).each(CLIENTS)('createRedisCoordinator ($label)', (f
       expect(env.server.stats).toMatchObject({ refreshCalls: 1, reusedRefused: 0 })
     })
 
+    test('a process that starts while Redis is down: its requests fail with RotationError at queueTimeout, none goes out without a token; once Redis is back it joins and they go', async () => {
+      env = await startEnv({ accessTokenTtl: 60_000 })
+      const name = randomUUID()
+      // Another process logged in: the pair is in Redis (and in that process).
+      const first = open(await member(name))
+      await first.start(await bearerLogin(env.url))
+      const client = await connect()
+      await redis.kill()
+      let late: Session
+      try {
+        late = createSession({
+          scope: `${env.url}/api`, transport: 'bearer', rotation: 'request', queueTimeout: 1_000,
+          refresh: { url: `${env.url}/bearer/refresh`, style: 'json' }, coordinator: createRedisCoordinator({ client, name, key }),
+        })
+        env.sessions.push(late)
+        const settled = await Promise.race([
+          late.fetch(`${env.url}/api/a`).then(() => 'sent', (error: unknown) => error),
+          sleep(15_000).then(() => 'still waiting after 15 s'),
+        ])
+        expect(settled).toMatchObject({ code: 'ERR_ROTATION' })
+        expect(isRotorError(settled)).toBe(true)
+        expect(env.server.stats).toMatchObject({ api200: 0, api401: 0, refreshCalls: 0 })
+      } finally {
+        await redis.start()
+      }
+      // Redis came back empty; the first process puts the pair back, the late one joins.
+      await until(async () => late.state.status === 'active', 15_000)
+      expect((await late.fetch(`${env.url}/api/b`)).status).toBe(200)
+      expect(env.server.stats).toMatchObject({ api401: 0, refreshCalls: 0 })
+    })
+
     test('Redis restarted while a refresh is on the wire: the holder takes its lock back, nobody presents the RT again', async () => {
       env = await startEnv({ accessTokenTtl: 60_000 })
       const name = randomUUID()

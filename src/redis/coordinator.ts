@@ -101,6 +101,7 @@ export function createRedisCoordinator(options: RedisCoordinatorOptions): RedisC
   let onSubscribed!: () => void
   /** Resolves once the channel is subscribed, or the coordinator closed. */
   const subscribed = new Promise<void>(resolve => (onSubscribed = resolve))
+  let firstSubscription: Promise<void> | undefined
 
   const evalScript = (script: string, k: string[], args: Array<string | number>) =>
     client.eval(script, { keys: k, arguments: args.map(String) })
@@ -146,11 +147,12 @@ export function createRedisCoordinator(options: RedisCoordinatorOptions): RedisC
    * state. What opens but is older than what this member saw (a sealed value put back) is
    * reported; the session refuses to go back to it by itself (generation, spent RTs).
    */
-  async function decode(raw: unknown): Promise<Snapshot | undefined> {
+  async function decode(raw: unknown, from: 'store' | 'bus'): Promise<Snapshot | undefined> {
     if (typeof raw !== 'string') return undefined
     const snapshot = await sealer.open(raw)
     if (!snapshot) report('unreadable', raw)
-    else if (latest && snapshot.generation < latest.generation) report('rolled-back', raw)
+    // Only the store: a peer that lags may well answer a `hello` with an older state.
+    else if (from === 'store' && latest && snapshot.generation < latest.generation) report('rolled-back', raw)
     return snapshot
   }
 
@@ -184,7 +186,7 @@ export function createRedisCoordinator(options: RedisCoordinatorOptions): RedisC
     }
     if (typeof data !== 'object' || data === null || data['from'] === id) return
     if (data['type'] === 'state') {
-      const snapshot = await decode(data['snapshot'])
+      const snapshot = await decode(data['snapshot'], 'bus')
       if (!snapshot) return
       data = { ...data, snapshot }
     }
@@ -273,21 +275,17 @@ export function createRedisCoordinator(options: RedisCoordinatorOptions): RedisC
   }
 
   async function read(): Promise<Snapshot | undefined> {
-    if (!subReady) {
-      // A state written after this read and before the subscription would be heard by
-      // nobody here: a process that joined just as another logged in stayed signed out (and
-      // sent its requests without a token) until the next rotation. Subscribed first, every
-      // later state arrives as a message. Bounded: a subscriber that cannot connect must not
-      // hold the session (the read after subscribing covers what this one misses).
-      let timer: ReturnType<typeof setTimeout> | undefined
-      await Promise.race([subscribed, new Promise<void>(resolve => (timer = setTimeout(resolve, SUBSCRIBE_WAIT_MS)))])
-      clearTimeout(timer)
-    }
+    // A state written after this read and before the subscription would be heard by nobody
+    // here: a process that joined just as another logged in stayed signed out (and sent its
+    // requests without a token) until the next rotation. Subscribed first, every later state
+    // arrives as a message. Waited for once, bounded: a subscriber that cannot connect must
+    // not hold the session (the read after subscribing covers what this one misses).
+    if (!subReady) await (firstSubscription ??= Promise.race([subscribed, napUnwoken(SUBSCRIBE_WAIT_MS)]))
     const grant = held
     // The holder reads inside the lock right before it refreshes: renew in the same step
     // (see post: no refresh without a live lease).
     const raw = await persist(() => (grant ? hold(grant) : client.get(keys.state)))
-    const snapshot = await decode(raw)
+    const snapshot = await decode(raw, 'store')
     if (snapshot) note(snapshot)
     return snapshot
   }
@@ -311,7 +309,7 @@ export function createRedisCoordinator(options: RedisCoordinatorOptions): RedisC
     const fence = grant && marker ? grant.fence : 0
     for (let attempt = 0; attempt < MAX_WRITE_ATTEMPTS; attempt++) {
       const raw = await persist(() => client.get(keys.state))
-      const current = await decode(raw)
+      const current = await decode(raw, 'store')
       if (current && supersedes(current, snapshot)) {
         note(current)
         return
@@ -350,6 +348,11 @@ export function createRedisCoordinator(options: RedisCoordinatorOptions): RedisC
     } finally {
       renewing = false
     }
+  }
+
+  /** Waits `ms` (unref'd: a waiting request keeps the process alive, not this). */
+  function napUnwoken(ms: number): Promise<void> {
+    return new Promise(resolve => setTimeout(resolve, ms).unref?.())
   }
 
   /** Waits `ms` (unref'd: a waiting request keeps the process alive, not this), or less when woken. */

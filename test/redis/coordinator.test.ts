@@ -316,6 +316,20 @@ describe.skipIf(!HAVE_REDIS).each(CLIENTS)('createRedisCoordinator ($label)', (f
       }
     })
 
+    test('a peer that lags (its older state heard on the channel) is not reported as a roll-back', async () => {
+      const name = randomUUID()
+      const [a, b] = [await member(name), await member(name)]
+      const errors = errorsOf(a)
+      const heard: number[] = []
+      a.subscribe(m => void (m.type === 'state' && heard.push(m.snapshot.generation)))
+      await a.write(active(5))
+      expect(await a.read()).toMatchObject({ generation: 5 })
+      await sleep(100) // subscribed
+      b.post({ type: 'state', snapshot: active(4) })
+      await waitFor(() => heard.includes(4))
+      expect(errors).toEqual([])
+    })
+
     test('each name is sealed with its own key derived from the deployment key: the deployment key itself opens nothing', async () => {
       const name = randomUUID()
       const a = await member(name)

@@ -327,14 +327,14 @@ export function createRedisCoordinator(options: RedisCoordinatorOptions): RedisC
 
   /** The session's write: it posts the same snapshot next, which the script already published. */
   async function write(snapshot: Snapshot): Promise<void> {
+    // The cookie transport records its refresh here right before sending it: the last moment
+    // to find that the lease ran out meanwhile (see post). Checked before the write too, so
+    // that no refresh is recorded that will not happen (the next holder would wait for it).
+    const leaseRanOut = () => snapshot.rotatingSince !== undefined && held !== undefined && !live(held)
+    if (leaseRanOut()) throw new Error('rotor-auth/redis: the lock lease ran out; not refreshing')
     await store(snapshot)
     justWritten = snapshot
-    const grant = held
-    if (snapshot.rotatingSince !== undefined && grant && !live(grant)) {
-      // The cookie transport records its refresh here right before sending it: the last
-      // moment to find that the lease ran out meanwhile (see post).
-      throw new Error('rotor-auth/redis: the lock lease ran out; not refreshing')
-    }
+    if (leaseRanOut()) throw new Error('rotor-auth/redis: the lock lease ran out; not refreshing')
   }
 
   async function renew(): Promise<void> {

@@ -404,6 +404,26 @@ describe.skipIf(!HAVE_REDIS).each(CLIENTS)('createRedisCoordinator ($label)', (f
       ).rejects.toThrow(/lease ran out/)
     })
 
+    test('cookie transport: a holder paused past its lease does not record a refresh it will not send', async () => {
+      const name = randomUUID()
+      const a = await member(name, { lease: 300 })
+      const base: Snapshot = { generation: 1, status: 'active', issuedAt: 1, accessExpiresAt: 2, refreshExpiresAt: null }
+      await a.write(base)
+      await expect(
+        a.lock(async () => {
+          await a.read()
+          const until = performance.now() + 400
+          while (performance.now() < until) {
+            // blocked (GC, SIGSTOP)
+          }
+          await a.write({ ...base, rotatingSince: Date.now() })
+        }),
+      ).rejects.toThrow(/lease ran out/)
+      const stored = await (await member(name)).read()
+      expect(stored).toMatchObject({ generation: 1 })
+      expect(stored?.rotatingSince).toBeUndefined()
+    })
+
     test('a holder below the current fence may not write its markers; the result of its refresh still goes in', async () => {
       const name = randomUUID()
       const a = await member(name)

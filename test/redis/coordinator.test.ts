@@ -70,8 +70,15 @@ describe.skipIf(!HAVE_REDIS).each(CLIENTS)('createRedisCoordinator ($label)', (f
       expect(make({ client: {}, name: 'x', key })).toThrow(/`client`.*missing eval/)
       expect(make({ client, name: 'x', key, lease: 0 })).toThrow(/`lease`/)
       expect(make({ client, name: 'x', key, leese: 100 })).toThrow(/unknown option `leese`/)
+      // A list of keys (newest first): each checked, named by its index.
+      expect(make({ client, name: 'x', key: [] })).toThrow(/`key`/)
+      expect(make({ client, name: 'x', key: [key, randomBytes(16)] })).toThrow(/`key\[1\]` must be 32 bytes/)
       // A base64 key of the right length is fine; the caller's buffer is copied.
       createRedisCoordinator({ client, name: 'x', key: key.toString('base64') }).close()
+      const listed = createRedisCoordinator({ client, name: 'x', key: [randomBytes(32), key.toString('base64')] })
+      expect(() => listed.on('eror' as never, () => undefined)).toThrow(/unknown event `eror`/)
+      expect(() => listed.on('error', 'log' as never)).toThrow(TypeError)
+      listed.close()
     })
   })
 

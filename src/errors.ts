@@ -31,6 +31,8 @@ export type RotorErrorCode =
    * its class lives in the DPoP chunk, so test it with isRotorError and the code.
    */
   | 'ERR_DPOP_BINDING'
+  /** The Redis coordinator read a stored state it cannot open or that went back in time (rotor-auth/redis). */
+  | 'ERR_REDIS_STATE'
 
 /**
  * A registry-wide symbol, so that errors from the ESM and the CJS copy of the package (or two

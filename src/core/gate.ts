@@ -171,8 +171,9 @@ export class Gate {
     if (machine.disposed) return this.#rejectAll(new SessionExpiredError('disposed'))
     if (machine.pending()) {
       // reauthenticate() may be a person typing a password: that wait does not count
-      // against queueTimeout. Logout and dispose still wake the waiters.
-      if (!newcomer) this.#extend()
+      // against queueTimeout. Logout and dispose still wake the waiters. A join does count:
+      // a store that does not answer (Redis down) must not hold requests forever.
+      if (!newcomer && machine.flight('ending')) this.#extend()
       return this.#arm(newcomer)
     }
     const snap = machine.snapshot
@@ -283,12 +284,13 @@ export class Gate {
     const { machine, queueTimeout } = this.#o
     const at = this.#now()
     const inFlight = machine.flight('rotation') !== undefined
+    const joining = machine.flight('joining') && !machine.flight('ending')
     for (const w of [...this.#waiters]) {
       if (w.deadline > at) continue
-      if (!machine.pending() && !machine.remoteReauth && (inFlight || this.#lastErrorAt >= w.since)) {
+      if (joining || (!machine.pending() && !machine.remoteReauth && (inFlight || this.#lastErrorAt >= w.since))) {
         this.#settle(
           w,
-          new RotationError(`rotor-auth: no usable access token within queueTimeout (${queueTimeout} ms): refresh kept failing`, {
+          new RotationError(`rotor-auth: no usable access token within queueTimeout (${queueTimeout} ms): ${joining ? 'could not join' : 'refresh kept failing'}`, {
             cause: this.#lastError,
           }),
         )

@@ -20,10 +20,15 @@ export interface RedisClientLike {
 export interface RedisSubscriberLike {
   connect(): Promise<unknown>
   subscribe(channel: string, listener: (message: string, channel: string) => void): Promise<unknown>
-  destroy(): unknown
+  /** node-redis 5 and 6; 4 has only `disconnect()`. */
+  destroy?(): unknown
+  disconnect?(): Promise<unknown>
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   on(event: 'ready' | 'error', listener: (...args: any[]) => void): unknown
 }
+
+/** 32 bytes, or their base64. */
+export type RedisKey = Uint8Array | string
 
 export type RedisCoordinatorOptions = {
   /**
@@ -39,12 +44,16 @@ export type RedisCoordinatorOptions = {
    */
   name: string
   /**
-   * 32 bytes (a Uint8Array or Buffer, or their base64) for AES-256-GCM: the snapshot, tokens
-   * included, is encrypted before it reaches Redis, in the key and on the channel. Every
-   * process of the name needs the same key. Required unless `tokens: 'omit'`.
+   * The deployment key: 32 bytes (a Uint8Array or Buffer, or their base64). Each name gets
+   * its own AES-256-GCM key derived from it (HKDF-SHA-256), and the snapshot, tokens,
+   * generation and status included, is sealed before it reaches Redis, in the key and on the
+   * channel. Every process of the name needs it. A list rotates the key: the first seals,
+   * every one opens (`[newKey, oldKey]` until every process has the new list). Required
+   * unless `tokens: 'omit'`.
    * @example Buffer.from(process.env.ROTOR_REDIS_KEY!, 'base64')
+   * @example [process.env.ROTOR_REDIS_KEY!, process.env.ROTOR_REDIS_KEY_OLD!]
    */
-  key?: Uint8Array | string
+  key?: RedisKey | readonly RedisKey[]
   /**
    * `'omit'`: no token ever goes to Redis; only generation, status and expirations are
    * shared (in the clear), with the lock. For sessions whose tokens live where every process
@@ -68,7 +77,8 @@ export type RedisCoordinatorOptions = {
 export type RedisConfig = {
   client: RedisClientLike
   name: string
-  key: Uint8Array | undefined
+  /** Newest first; empty with `tokens: 'omit'`. */
+  keys: Uint8Array[]
   lease: number
 }
 
@@ -90,24 +100,29 @@ export function normalizeRedisOptions(options: RedisCoordinatorOptions): RedisCo
   if (typeof name !== 'string' || name === '' || /[{}]/.test(name)) fail('name', 'a non-empty string without { or }', name)
   if (tokens !== undefined && tokens !== 'encrypt' && tokens !== 'omit') fail('tokens', "'encrypt' or 'omit'", tokens)
   if (lease !== undefined && (typeof lease !== 'number' || !Number.isFinite(lease) || lease < 100)) fail('lease', 'a finite number of ms >= 100', lease)
-  let bytes: Uint8Array | undefined
   if (tokens === 'omit') {
     if (key !== undefined) fail('key', "absent with tokens: 'omit' (nothing is encrypted)", key)
-  } else {
-    if (key === undefined) {
-      throw new TypeError("rotor-auth/redis: option `key` is required (32 bytes for AES-256-GCM), or pass `tokens: 'omit'` to keep tokens out of Redis")
-    }
-    if (typeof key === 'string') {
-      if (!/^[A-Za-z0-9+/]+={0,2}$/.test(key)) fail('key', '32 bytes, or their base64', key.length > 12 ? `${key.slice(0, 4)}… (not base64)` : key)
-      bytes = Buffer.from(key, 'base64')
-    } else if (key instanceof Uint8Array) {
-      bytes = key
-    } else {
-      fail('key', '32 bytes (a Uint8Array or Buffer), or their base64', key)
-    }
-    if (bytes.length !== 32) fail('key', '32 bytes for AES-256-GCM', bytes)
-    // A copy: the caller may zero or reuse their buffer.
-    bytes = Uint8Array.from(bytes)
+    return { client, name, keys: [], lease: lease ?? 10_000 }
   }
-  return { client, name, key: bytes, lease: lease ?? 10_000 }
+  if (key === undefined) {
+    throw new TypeError("rotor-auth/redis: option `key` is required (32 bytes for AES-256-GCM), or pass `tokens: 'omit'` to keep tokens out of Redis")
+  }
+  const list = Array.isArray(key) ? (key as readonly RedisKey[]) : [key as RedisKey]
+  if (list.length === 0) fail('key', 'a key, or a non-empty list of keys (newest first)', key)
+  return { client, name, keys: list.map((k, i) => keyBytes(k, list.length > 1 ? `key[${i}]` : 'key')), lease: lease ?? 10_000 }
+}
+
+function keyBytes(key: unknown, option: string): Uint8Array {
+  let bytes: Uint8Array
+  if (typeof key === 'string') {
+    if (!/^[A-Za-z0-9+/]+={0,2}$/.test(key)) fail(option, '32 bytes, or their base64', key.length > 12 ? `${key.slice(0, 4)}… (not base64)` : key)
+    bytes = Buffer.from(key, 'base64')
+  } else if (key instanceof Uint8Array) {
+    bytes = key
+  } else {
+    fail(option, '32 bytes (a Uint8Array or Buffer), or their base64', key)
+  }
+  if (bytes.length !== 32) fail(option, '32 bytes for AES-256-GCM', bytes)
+  // A copy: the caller may zero or reuse their buffer.
+  return Uint8Array.from(bytes)
 }

@@ -102,22 +102,22 @@ end
 return 0`
 
 /**
- * Writes a snapshot unless the stored one supersedes it (protocol.ts `supersedes`: a higher
- * generation, or the same generation signed out), and publishes it in the same step: a
- * member can never see the store move without the message having gone out. A stored value
- * that is not ours (malformed, a forged generation beyond 2^40) is replaced.
- * KEYS: state, channel. ARGV: generation, status, envelope, state message.
- * Returns 1 written, 0 superseded.
+ * Compare-and-set, then publish in the same step (a member can never see the store move
+ * without the message having gone out). Redis cannot open a sealed state, so it judges nothing
+ * it cannot verify: the writer read and opened the current value, decided that ours may
+ * replace it (coordinator.ts), and this replaces it only if it is still that same value, byte
+ * for byte (else the writer reads again). A holder's marker writes carry its fencing token
+ * and are refused once a later grant exists. Every key of the name gets the state's lifetime.
+ * KEYS: state, channel, fence, epoch. ARGV: the value read ('' when absent), the new value,
+ * the state message, lifetime ms, fencing token (0: not fenced).
+ * Returns 1 written, 0 the value changed meanwhile, -1 fenced out.
  */
 export const WRITE = `
-local current = redis.call('GET', KEYS[1])
-if current then
-  local ok, s = pcall(cjson.decode, current)
-  if ok and type(s) == 'table' and type(s.generation) == 'number' and s.generation <= 1099511627776 then
-    local g = tonumber(ARGV[1])
-    if s.generation > g or (s.generation == g and s.status == 'signed-out' and ARGV[2] == 'active') then return 0 end
-  end
-end
-redis.call('SET', KEYS[1], ARGV[3])
-redis.call('PUBLISH', KEYS[2], ARGV[4])
+local fence = tonumber(ARGV[5])
+if fence > 0 and tonumber(redis.call('GET', KEYS[3]) or '0') > fence then return -1 end
+if (redis.call('GET', KEYS[1]) or '') ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[4])
+redis.call('PEXPIRE', KEYS[3], ARGV[4])
+redis.call('PEXPIRE', KEYS[4], ARGV[4])
+redis.call('PUBLISH', KEYS[2], ARGV[3])
 return 1`

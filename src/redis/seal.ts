@@ -1,73 +1,110 @@
-/** How a snapshot is kept in Redis and carried on its pub/sub channel: AES-256-GCM sealed, or with the tokens left out. */
+/** How a snapshot is kept in Redis and carried on its pub/sub channel: sealed (AES-256-GCM, a key per name), or with the tokens left out. */
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto'
 import { parseSnapshot, type Snapshot } from '../coordinator/protocol.js'
 
 /**
- * What Redis holds and the channel carries. `generation` and `status` stay readable: the
- * write script compares them (`supersedes`) atomically, in Lua. They are also bound into
- * the seal as additional data, so an envelope whose plain fields were edited fails to open.
+ * What Redis holds and the channel carries, as JSON text. Sealed, nothing is readable
+ * outside the seal: generation and status are inside it (authenticated), so a writer without
+ * the key can neither forge a "newer" state nor edit one; the write script compares stored
+ * values byte for byte only, and the writer decides from what it opened (see coordinator.ts).
  */
-export type Envelope = { generation: number; status: Snapshot['status']; sealed?: string; snapshot?: Snapshot }
+type Envelope = { rotor: 'redis'; v: 2; sealed?: string; snapshot?: unknown }
 
 export type Sealer = {
-  seal(snapshot: Snapshot): Envelope
-  /** Undefined when the envelope is malformed, foreign, tampered with or sealed with another key. */
-  open(value: unknown): Snapshot | undefined
+  /** The envelope's JSON text. */
+  seal(snapshot: Snapshot): Promise<string>
+  /** Undefined when the text is malformed, foreign, tampered with or sealed with none of our keys. */
+  open(text: unknown): Promise<Snapshot | undefined>
 }
 
 const IV = 12
 const TAG = 16
+const SALT = new TextEncoder().encode('rotor-auth/redis v2')
 
-/** Seals the whole snapshot (tokens and expirations) with `key`; `name` binds it to this coordinator's name. */
-export function aesSealer(key: Uint8Array, name: string): Sealer {
-  const aad = (generation: number, status: string) => Buffer.from(`rotor-auth/redis\0${name}\0${generation}\0${status}`)
+/**
+ * The key of one name, derived from the deployment key (HKDF-SHA-256, the name as info): a
+ * process trusted with one name's key cannot open another name's RT, and one deployment
+ * secret serves every name.
+ */
+async function nameKey(key: Uint8Array, name: string): Promise<Buffer> {
+  const { subtle } = globalThis.crypto
+  const ikm = await subtle.importKey('raw', Uint8Array.from(key), 'HKDF', false, ['deriveBits'])
+  const bits = await subtle.deriveBits({ name: 'HKDF', hash: 'SHA-256', salt: SALT, info: new TextEncoder().encode(name) }, ikm, 256)
+  return Buffer.from(bits)
+}
+
+function parseEnvelope(text: unknown): Envelope | undefined {
+  if (typeof text !== 'string') return undefined
+  try {
+    const value = JSON.parse(text) as Envelope
+    return typeof value === 'object' && value !== null && value.rotor === 'redis' && value.v === 2 ? value : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * Seals the whole snapshot (generation, status, tokens, expirations) with the first key and
+ * opens with any of `keys`: to rotate the deployment key, list the new one first and keep the
+ * old one after it until every process runs with the new list (see the README).
+ */
+export function keyedSealer(keys: readonly Uint8Array[], name: string): Sealer {
+  const derived = Promise.all(keys.map(key => nameKey(key, name)))
+  // Not awaited by anyone before the first seal or open: an unhandled rejection would be
+  // reported at creation (WebCrypto missing), the first use rejects with it anyway.
+  derived.catch(() => undefined)
+  const aad = Buffer.from(`rotor-auth/redis\0v2\0${name}`)
   return {
-    seal(snapshot) {
+    async seal(snapshot) {
+      const [key] = await derived
       const iv = randomBytes(IV)
-      const cipher = createCipheriv('aes-256-gcm', key, iv)
-      cipher.setAAD(aad(snapshot.generation, snapshot.status))
+      const cipher = createCipheriv('aes-256-gcm', key!, iv)
+      cipher.setAAD(aad)
       const body = Buffer.concat([cipher.update(JSON.stringify(snapshot), 'utf8'), cipher.final()])
-      const sealed = Buffer.concat([iv, cipher.getAuthTag(), body]).toString('base64')
-      return { generation: snapshot.generation, status: snapshot.status, sealed }
+      const envelope: Envelope = { rotor: 'redis', v: 2, sealed: Buffer.concat([iv, cipher.getAuthTag(), body]).toString('base64') }
+      return JSON.stringify(envelope)
     },
-    open(value) {
-      const envelope = value as Partial<Envelope> | null
-      if (typeof envelope !== 'object' || envelope === null || typeof envelope.sealed !== 'string') return undefined
-      try {
-        const raw = Buffer.from(envelope.sealed, 'base64')
-        const decipher = createDecipheriv('aes-256-gcm', key, raw.subarray(0, IV))
-        decipher.setAuthTag(raw.subarray(IV, IV + TAG))
-        decipher.setAAD(aad(Number(envelope.generation), String(envelope.status)))
-        const text = Buffer.concat([decipher.update(raw.subarray(IV + TAG)), decipher.final()]).toString('utf8')
-        const snapshot = parseSnapshot(JSON.parse(text))
-        return snapshot && snapshot.generation === envelope.generation && snapshot.status === envelope.status ? snapshot : undefined
-      } catch {
-        return undefined
+    async open(text) {
+      const envelope = parseEnvelope(text)
+      if (typeof envelope?.sealed !== 'string') return undefined
+      const raw = Buffer.from(envelope.sealed, 'base64')
+      if (raw.length <= IV + TAG) return undefined
+      for (const key of await derived) {
+        try {
+          const decipher = createDecipheriv('aes-256-gcm', key, raw.subarray(0, IV))
+          decipher.setAuthTag(raw.subarray(IV, IV + TAG))
+          decipher.setAAD(aad)
+          const plain = Buffer.concat([decipher.update(raw.subarray(IV + TAG)), decipher.final()]).toString('utf8')
+          return parseSnapshot(JSON.parse(plain))
+        } catch {
+          // Not this key (or tampered with): try the next one.
+        }
       }
+      return undefined
     },
   }
 }
 
 /**
- * `tokens: 'omit'`: expirations, generation and status only, in the clear. A snapshot that
- * carries tokens (the bearer transport) is refused, loudly, at the first login: stripping
- * them would leave every other process with a session it cannot send a request with.
+ * `tokens: 'omit'`: expirations, generation and status only, in the clear and unauthenticated
+ * (there is no key). A snapshot that carries tokens (the bearer transport) is refused, loudly,
+ * at the first login: stripping them would leave every other process with a session it
+ * cannot send a request with.
  */
 export function omittingSealer(): Sealer {
   return {
-    seal(snapshot) {
+    async seal(snapshot) {
       if (snapshot.accessToken !== undefined || snapshot.refreshToken !== undefined) {
         throw new TypeError(
           "rotor-auth/redis: createRedisCoordinator({ tokens: 'omit' }) cannot share the bearer transport's tokens; give it a `key` to store them encrypted",
         )
       }
-      return { generation: snapshot.generation, status: snapshot.status, snapshot }
+      const envelope: Envelope = { rotor: 'redis', v: 2, snapshot }
+      return JSON.stringify(envelope)
     },
-    open(value) {
-      const envelope = value as Partial<Envelope> | null
-      if (typeof envelope !== 'object' || envelope === null) return undefined
-      const snapshot = parseSnapshot(envelope.snapshot)
-      if (!snapshot || snapshot.generation !== envelope.generation || snapshot.status !== envelope.status) return undefined
+    async open(text) {
+      const snapshot = parseSnapshot(parseEnvelope(text)?.snapshot)
+      if (!snapshot) return undefined
       // Whatever tokens a foreign writer put there are not ours to hand out.
       delete snapshot.accessToken
       delete snapshot.refreshToken

@@ -3,29 +3,15 @@
  * all acting for one user against the reference server over HTTP, and what the server counted.
  */
 import { randomBytes, randomUUID } from 'node:crypto'
-import { createClient } from 'redis'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { createSession } from '../../src/index.js'
 import { createRedisCoordinator } from '../../src/redis/index.js'
 import { bearerLogin, startEnv, waitFor, type Env } from '../helpers/index.js'
-import { runCluster, type Worker, type WorkerReport } from './cluster.js'
+import { CLIENTS, drop, type ClientFactory } from './clients.js'
+import { runCluster, runRounds, type Worker, type WorkerReport } from './cluster.js'
 import { HAVE_REDIS, partitionableProxy, startRedis, type RedisServer } from './server.js'
 
 const AT_MS = 1_000
-
-/**
- * Logs the user in once, through a coordinator of the name: the pair lands (sealed) in Redis
- * and every worker joins from there.
- */
-async function login(env: Env, redis: RedisServer, name: string, key: string): Promise<void> {
-  const client = createClient({ url: redis.url })
-  client.on('error', () => undefined)
-  await client.connect()
-  const session = createSession({ scope: `${env.url}/api`, transport: 'bearer', coordinator: createRedisCoordinator({ client, name, key }) })
-  await session.start(await bearerLogin(env.url))
-  session.dispose()
-  client.destroy()
-}
 
 /** Polls an asynchronous condition. */
 async function until(condition: () => boolean | Promise<boolean>, timeout = 20_000): Promise<void> {
@@ -38,7 +24,22 @@ async function until(condition: () => boolean | Promise<boolean>, timeout = 20_0
 
 const sum = (reports: WorkerReport[], field: 'sent' | 'ok' | 'failed' | 'rotatedHere') => reports.reduce((n, r) => n + r[field], 0)
 
-describe.skipIf(!HAVE_REDIS)('worker processes sharing one pair through Redis', () => {
+describe.skipIf(!HAVE_REDIS).each(CLIENTS)('worker processes sharing one pair through Redis ($label)', (factory: ClientFactory) => {
+  const client = factory.package
+  /**
+   * Logs the user in once, through a coordinator of the name: the pair lands (sealed) in Redis
+   * and every worker joins from there.
+   */
+  async function login(env: Env, redis: RedisServer, name: string, key: string): Promise<void> {
+    const redisClient = factory.create(redis.url)
+    redisClient.on('error', () => undefined)
+    await redisClient.connect()
+    const session = createSession({ scope: `${env.url}/api`, transport: 'bearer', coordinator: createRedisCoordinator({ client: redisClient, name, key }) })
+    await session.start(await bearerLogin(env.url))
+    session.dispose()
+    drop(redisClient)
+  }
+
   let redis: RedisServer
   let env: Env
   beforeAll(async () => {
@@ -56,13 +57,13 @@ describe.skipIf(!HAVE_REDIS)('worker processes sharing one pair through Redis', 
     await login(env, redis, name, key)
     env.server.resetStats()
     const duration = 20_000
-    const { reports, trafficMs } = await runCluster({ workers: 8, auth: env.url, redis: redis.url, name, key, duration })
+    const { reports, trafficMs } = await runCluster({ workers: 8, auth: env.url, redis: redis.url, name, key, duration, client })
     // One AT serves at most AT_MS of traffic, and the login's had expired before the traffic
     // began (request mode: nothing rotates while no request is made), so every AT the traffic
     // used came from a refresh: at least duration / AT_MS of them.
     const minimum = Math.ceil(duration / AT_MS)
     const stats = env.server.stats
-    console.log(`8 workers, ${Math.round(trafficMs)} ms: ${sum(reports, 'sent')} requests, refresh calls ${stats.refreshCalls} (minimum ${minimum}, ${(stats.refreshCalls / minimum).toFixed(2)}×), reused ${stats.reusedRefused}, API 401s ${stats.api401}`)
+    console.log(`8 workers, ${Math.round(trafficMs)} ms: ${sum(reports, 'sent')} requests, refresh calls ${stats.refreshCalls} (minimum ${minimum}, ${(stats.refreshCalls / minimum).toFixed(2)}×), reused ${stats.reusedRefused}, API 401s ${stats.api401}, errors ${JSON.stringify(reports.map(r => r.errors))}`)
     expect(reports).toHaveLength(8)
     expect(stats.reusedRefused).toBe(0)
     expect(sum(reports, 'failed')).toBe(0)
@@ -84,7 +85,7 @@ describe.skipIf(!HAVE_REDIS)('worker processes sharing one pair through Redis', 
     env.server.resetStats()
     let restartedAt = 0
     const { reports } = await runCluster({
-      workers: 8, auth: env.url, redis: redis.url, name, key, duration: 7_000, lease: 2_000,
+      workers: 8, auth: env.url, redis: redis.url, name, key, duration: 7_000, lease: 2_000, client,
       during: async () => {
         await new Promise(resolve => setTimeout(resolve, 3_000))
         restartedAt = Date.now()
@@ -93,7 +94,7 @@ describe.skipIf(!HAVE_REDIS)('worker processes sharing one pair through Redis', 
     })
     const stats = env.server.stats
     const after = env.server.log.filter(e => e.route === 'refresh' && e.at > restartedAt)
-    console.log(`restart: ${sum(reports, 'sent')} requests, refresh calls ${stats.refreshCalls} (${after.length} after the restart), reused ${stats.reusedRefused}, API 401s ${stats.api401}`)
+    console.log(`restart: ${sum(reports, 'sent')} requests, refresh calls ${stats.refreshCalls} (${after.length} after the restart), reused ${stats.reusedRefused}, API 401s ${stats.api401}, errors ${JSON.stringify(reports.map(r => r.errors))}`)
     expect(reports).toHaveLength(8)
     expect(stats.reusedRefused).toBe(0)
     expect(stats.refreshCalls).toBe(stats.refreshGranted)
@@ -115,14 +116,14 @@ describe.skipIf(!HAVE_REDIS)('worker processes sharing one pair through Redis', 
     const lease = 2_000
     await login(env, redis, name, key)
     env.server.resetStats()
-    const probe = createClient({ url: redis.url })
+    const probe = factory.create(redis.url)
     probe.on('error', () => undefined)
     await probe.connect()
     let killed: Worker | undefined
     let killedAt = 0
     try {
       const run = await runCluster({
-        workers: 4, auth: env.url, redis: redis.url, name, key, duration: 8_000, lease, queueTimeout: 30_000,
+        workers: 4, auth: env.url, redis: redis.url, name, key, duration: 8_000, lease, queueTimeout: 30_000, client,
         during: async workers => {
           await new Promise(resolve => setTimeout(resolve, 2_000))
           env.server.fault('refresh', accepted ? { hang: true, afterProcessing: true } : { hang: true })
@@ -138,7 +139,7 @@ describe.skipIf(!HAVE_REDIS)('worker processes sharing one pair through Redis', 
       env.server.releaseHung()
       return { ...run, killed: killed!, killedAt, lease }
     } finally {
-      probe.destroy()
+      drop(probe)
     }
   }
 
@@ -189,7 +190,7 @@ describe.skipIf(!HAVE_REDIS)('worker processes sharing one pair through Redis', 
     let healedAt = 0
     try {
       const { reports } = await runCluster({
-        workers: 4, auth: env.url, redis: redis.url, name, key, duration: 7_000, lease,
+        workers: 4, auth: env.url, redis: redis.url, name, key, duration: 7_000, lease, client,
         // Worker 0 reaches Redis through the proxy: both its connections (commands, pub/sub) go down.
         redisFor: i => (i === 0 ? proxy.url : redis.url),
         during: async () => {
@@ -216,4 +217,67 @@ describe.skipIf(!HAVE_REDIS)('worker processes sharing one pair through Redis', 
       await proxy.close()
     }
   }, 90_000)
+  test('a process joins just as another logs in, 20 rounds: every request the joiner sends carries a token (server count), nobody stays signed out', async () => {
+    env = await startEnv({ accessTokenTtl: 60_000, refreshTokenTtl: 3_600_000 })
+    const key = randomBytes(32).toString('base64')
+    const rounds = []
+    for (let i = 0; i < 20; i++) rounds.push({ name: randomUUID(), grant: await (await bearerLogin(env.url)).json() })
+    env.server.resetStats()
+    const requests = 5
+    // The joiner's new connections take 100 ms to reach Redis (a slow handshake): its
+    // subscription is up well after the login's write, which lands after its first read.
+    const slow = await partitionableProxy(redis.port, { connectDelayMs: 100 })
+    let results
+    try {
+      results = await runRounds({ auth: env.url, redis: redis.url, joinRedis: slow.url, key, pause: 10, requests, client }, rounds)
+    } finally {
+      await slow.close()
+    }
+    const stats = env.server.stats
+    const missed = results.filter(r => r.join.status !== 'active').length
+    console.log(`join race: ${missed} of ${rounds.length} joiners signed out; API 200 ${stats.api200}, 401 ${stats.api401}; joiner statuses ${JSON.stringify(results.map(r => r.join.statuses))}`)
+    expect(results).toHaveLength(20)
+    expect(missed).toBe(0)
+    expect(stats.api401).toBe(0)
+    expect(stats.api200).toBe(rounds.length * requests * 2)
+    expect(stats.refreshCalls).toBe(0)
+  }, 120_000)
+
+  test('the lock holder paused (SIGSTOP) right after its lease check, past its lease, while another process rotates: 0 reused RTs, nobody ends rejected', async () => {
+    env = await startEnv({ accessTokenTtl: AT_MS, refreshTokenTtl: 3_600_000 })
+    const name = randomUUID()
+    const key = randomBytes(32).toString('base64')
+    const lease = 2_000
+    await login(env, redis, name, key)
+    env.server.resetStats()
+    let stoppedAt = 0
+    let resumedAt = 0
+    const { reports } = await runCluster({
+      workers: 3, auth: env.url, redis: redis.url, name, key, duration: 9_000, lease, client,
+      configFor: i => (i === 0 ? { stopBeforeRefresh: true } : {}),
+      during: async workers => {
+        const paused = workers[0]!
+        await Promise.race([paused.stopped, new Promise((_, reject) => setTimeout(() => reject(new Error('worker 0 never held a rotation lock')), 8_000).unref())])
+        stoppedAt = Date.now()
+        try {
+          // Its lease runs out; another process takes the lock and rotates, spending the RT
+          // the paused one read.
+          await until(() => env.server.log.some(e => e.route === 'refresh' && e.status === 201 && e.at > stoppedAt + lease), lease + 20_000)
+        } finally {
+          paused.child.kill('SIGCONT')
+          resumedAt = Date.now()
+        }
+      },
+    })
+    const stats = env.server.stats
+    const after = env.server.log.filter(e => e.route === 'refresh' && e.at >= resumedAt)
+    console.log(`SIGSTOP: stopped ${resumedAt - stoppedAt} ms; refresh calls ${stats.refreshCalls} (${after.length} after the resume), reused ${stats.reusedRefused}; requests ${reports.map(r => `${r.ok}/${r.sent}`).join(' ')}; errors ${JSON.stringify(reports.map(r => r.errors))}`)
+    expect(reports).toHaveLength(3)
+    expect(stats.reusedRefused).toBe(0)
+    expect(stats.refreshCalls).toBe(stats.refreshGranted)
+    expect(reports.flatMap(r => r.logouts)).toEqual([])
+    // The paused process went on after it resumed: its requests were answered.
+    expect(reports[0]!.ok).toBeGreaterThan(0)
+    expect(env.server.log.some(e => e.route === 'api' && e.status === 200 && e.at > resumedAt + 1_000)).toBe(true)
+  }, 120_000)
 })

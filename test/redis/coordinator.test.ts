@@ -4,16 +4,14 @@
  * when its holder dies, fenced), what Redis holds (sealed), and sessions that share one pair
  * through it, counted by the reference server.
  */
-import { randomBytes, randomUUID } from 'node:crypto'
-import { createClient } from 'redis'
+import { createDecipheriv, hkdfSync, randomBytes, randomUUID } from 'node:crypto'
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest'
-import { createSession, type Session } from '../../src/index.js'
-import { createRedisCoordinator, type RedisCoordinator } from '../../src/redis/index.js'
+import type { Snapshot } from '../../src/coordinator/types.js'
+import { createSession, isRotorError, type Session } from '../../src/index.js'
+import { createRedisCoordinator, type RedisCoordinator, type RedisStateError } from '../../src/redis/index.js'
 import { bearerLogin, flowingClock, record, sleep, startEnv, waitFor, type Env } from '../helpers/index.js'
+import { CLIENTS, drop, type ClientFactory, type TestClient as Client } from './clients.js'
 import { HAVE_REDIS, startRedis, type RedisServer } from './server.js'
-
-const newClient = (url: string) => createClient({ url, socket: { reconnectStrategy: () => 50 } })
-type Client = ReturnType<typeof newClient>
 
 /** Polls an asynchronous condition (waitFor takes synchronous ones). */
 async function until(condition: () => Promise<boolean>, timeout = 5_000): Promise<void> {
@@ -24,7 +22,8 @@ async function until(condition: () => Promise<boolean>, timeout = 5_000): Promis
   }
 }
 
-describe.skipIf(!HAVE_REDIS)('createRedisCoordinator', () => {
+describe.skipIf(!HAVE_REDIS).each(CLIENTS)('createRedisCoordinator ($label)', (factory: ClientFactory) => {
+  const newClient = (url: string) => factory.create(url, { reconnectStrategy: () => 50 })
   let redis: RedisServer
   const clients: Client[] = []
   const members: RedisCoordinator[] = []
@@ -52,7 +51,7 @@ describe.skipIf(!HAVE_REDIS)('createRedisCoordinator', () => {
     for (const m of members.splice(0)) m.close()
   })
   afterAll(async () => {
-    for (const c of clients.splice(0)) c.destroy()
+    for (const c of clients.splice(0)) drop(c)
     await redis?.stop()
   })
 
@@ -71,8 +70,15 @@ describe.skipIf(!HAVE_REDIS)('createRedisCoordinator', () => {
       expect(make({ client: {}, name: 'x', key })).toThrow(/`client`.*missing eval/)
       expect(make({ client, name: 'x', key, lease: 0 })).toThrow(/`lease`/)
       expect(make({ client, name: 'x', key, leese: 100 })).toThrow(/unknown option `leese`/)
+      // A list of keys (newest first): each checked, named by its index.
+      expect(make({ client, name: 'x', key: [] })).toThrow(/`key`/)
+      expect(make({ client, name: 'x', key: [key, randomBytes(16)] })).toThrow(/`key\[1\]` must be 32 bytes/)
       // A base64 key of the right length is fine; the caller's buffer is copied.
       createRedisCoordinator({ client, name: 'x', key: key.toString('base64') }).close()
+      const listed = createRedisCoordinator({ client, name: 'x', key: [randomBytes(32), key.toString('base64')] })
+      expect(() => listed.on('eror' as never, () => undefined)).toThrow(/unknown event `eror`/)
+      expect(() => listed.on('error', 'log' as never)).toThrow(TypeError)
+      listed.close()
     })
   })
 
@@ -132,7 +138,7 @@ describe.skipIf(!HAVE_REDIS)('createRedisCoordinator', () => {
       }).catch(() => undefined)
       await waitFor(() => entered)
       // Killed: no release, no renewal (its client is gone; its timers die with the process).
-      doomedClient.destroy()
+      drop(doomedClient)
       doomed.close()
       const other = await member(name, { lease: 600 })
       const t0 = performance.now()
@@ -200,7 +206,8 @@ describe.skipIf(!HAVE_REDIS)('createRedisCoordinator', () => {
         const raw = (await probe.get(`rotor:{${name}}:state`))!
         expect(raw).not.toContain(at)
         expect(raw).not.toContain(login.refreshToken)
-        expect(JSON.parse(raw)).toMatchObject({ generation: 1, status: 'active', sealed: expect.any(String) })
+        // Nothing readable outside the seal, generation and status included.
+        expect(JSON.parse(raw)).toEqual({ rotor: 'redis', v: 2, sealed: expect.any(String) })
         await waitFor(() => wire.length > 0)
         expect(wire.join('\n')).not.toContain(at)
         await sub.quit()
@@ -210,7 +217,10 @@ describe.skipIf(!HAVE_REDIS)('createRedisCoordinator', () => {
         const other = createRedisCoordinator({ client: await connect(), name, key: randomBytes(32) })
         expect(await other.read()).toBeUndefined()
         other.close()
-        await probe.set(`rotor:{${name}}:state`, raw.replace('"generation":1', '"generation":7'))
+        // One bit of the sealed text flipped: unreadable.
+        const sealed = Buffer.from(JSON.parse(raw).sealed, 'base64')
+        sealed[sealed.length - 1]! ^= 1
+        await probe.set(`rotor:{${name}}:state`, JSON.stringify({ rotor: 'redis', v: 2, sealed: sealed.toString('base64') }))
         expect(await same.read()).toBeUndefined()
       } finally {
         await env.close()
@@ -229,7 +239,7 @@ describe.skipIf(!HAVE_REDIS)('createRedisCoordinator', () => {
         // What it does share: generation, status, expirations.
         const c = await member(name, { tokens: 'omit' })
         await c.write({ generation: 3, status: 'active', issuedAt: 1, accessExpiresAt: 2, refreshExpiresAt: 3 })
-        expect(JSON.parse((await probe.get(`rotor:{${name}}:state`))!)).toMatchObject({ generation: 3, snapshot: { accessExpiresAt: 2 } })
+        expect(JSON.parse((await probe.get(`rotor:{${name}}:state`))!)).toMatchObject({ snapshot: { generation: 3, accessExpiresAt: 2 } })
       } finally {
         await env.close()
       }
@@ -255,6 +265,188 @@ describe.skipIf(!HAVE_REDIS)('createRedisCoordinator', () => {
       await sleep(50)
       expect(heardA).not.toContain('hello')
       expect(heardB.filter(t => t === 'state')).toHaveLength(1) // a's write of 5 (b's of 4 was refused, a's second too)
+    })
+  })
+
+  describe('what a writer without the key can do (issue 26.8b, c; 25.6)', () => {
+    const active = (generation: number, extra: Partial<Snapshot> = {}): Snapshot => ({
+      generation, status: 'active', issuedAt: Date.now(), accessExpiresAt: Date.now() + 3_600_000, refreshExpiresAt: null, accessToken: `at-${generation}`, refreshToken: `rt-${generation}`, ...extra,
+    })
+    const errorsOf = (m: RedisCoordinator) => {
+      const seen: RedisStateError[] = []
+      m.on('error', e => void seen.push(e))
+      return seen
+    }
+
+    test('a forged plain value (generation 2^40) stops nothing: it reads as absent, is reported, and the next write replaces it and reaches the others', async () => {
+      const name = randomUUID()
+      const [a, b] = [await member(name), await member(name)]
+      const heard: number[] = []
+      b.subscribe(m => void (m.type === 'state' && heard.push(m.snapshot.generation)))
+      const errors = errorsOf(a)
+      await sleep(100) // subscribed
+      const probe = await connect()
+      await probe.set(`rotor:{${name}}:state`, JSON.stringify({ generation: 2 ** 40, status: 'active', sealed: 'AAAA' }))
+      expect(await a.read()).toBeUndefined()
+      expect(errors.map(e => [e.code, e.problem, isRotorError(e)])).toEqual([['ERR_REDIS_STATE', 'unreadable', true]])
+      await a.write(active(2))
+      expect(await b.read()).toMatchObject({ generation: 2, refreshToken: 'rt-2' })
+      await waitFor(() => heard.includes(2))
+      // Reported once per value, not per read.
+      expect(errors).toHaveLength(1)
+    })
+
+    test('an old sealed state put back is reported and never adopted by a member that saw a newer one; its next write restores the newer', async () => {
+      const name = randomUUID()
+      const env = await startEnv({ accessTokenTtl: 60_000 })
+      try {
+        const a = await member(name)
+        const probe = await connect()
+        await a.write(active(3))
+        const old = (await probe.get(`rotor:{${name}}:state`))!
+        await a.write(active(4))
+        const b = await member(name)
+        const session = createSession({ scope: `${env.url}/api`, transport: 'bearer', rotation: 'request', refresh: { url: `${env.url}/bearer/refresh`, style: 'json' }, coordinator: b })
+        env.sessions.push(session)
+        await waitFor(() => session.state.generation === 4)
+        const errors = errorsOf(b)
+        await probe.set(`rotor:{${name}}:state`, old)
+        expect(await b.read()).toMatchObject({ generation: 3 })
+        expect(errors.map(e => e.problem)).toEqual(['rolled-back'])
+        expect(session.state.generation).toBe(4)
+        expect(await session.accessToken()).toBe('at-4')
+        // A write of 4 again (what a member re-seeds after a reconnect) replaces the older 3.
+        await b.write(active(4))
+        expect(await (await member(name)).read()).toMatchObject({ generation: 4 })
+      } finally {
+        await env.close()
+      }
+    })
+
+    test('a peer that lags (its older state heard on the channel) is not reported as a roll-back', async () => {
+      const name = randomUUID()
+      const [a, b] = [await member(name), await member(name)]
+      const errors = errorsOf(a)
+      const heard: number[] = []
+      a.subscribe(m => void (m.type === 'state' && heard.push(m.snapshot.generation)))
+      await a.write(active(5))
+      expect(await a.read()).toMatchObject({ generation: 5 })
+      await sleep(100) // subscribed
+      b.post({ type: 'state', snapshot: active(4) })
+      await waitFor(() => heard.includes(4))
+      expect(errors).toEqual([])
+    })
+
+    test('each name is sealed with its own key derived from the deployment key: the deployment key itself opens nothing', async () => {
+      const name = randomUUID()
+      const a = await member(name)
+      await a.write(active(1))
+      const probe = await connect()
+      const { sealed } = JSON.parse((await probe.get(`rotor:{${name}}:state`))!) as { sealed: string }
+      const raw = Buffer.from(sealed, 'base64')
+      const openWith = (k: Uint8Array) => {
+        const decipher = createDecipheriv('aes-256-gcm', k, raw.subarray(0, 12))
+        decipher.setAuthTag(raw.subarray(12, 28))
+        decipher.setAAD(Buffer.from(`rotor-auth/redis\0v2\0${name}`))
+        return JSON.parse(Buffer.concat([decipher.update(raw.subarray(28)), decipher.final()]).toString('utf8'))
+      }
+      expect(() => openWith(key)).toThrow()
+      const derived = Buffer.from(hkdfSync('sha256', key, 'rotor-auth/redis v2', name, 32))
+      expect(openWith(derived)).toMatchObject({ generation: 1, refreshToken: 'rt-1' })
+      // Another name's key, from the same deployment key, opens nothing of this name's.
+      expect(() => openWith(Buffer.from(hkdfSync('sha256', key, 'rotor-auth/redis v2', `${name}-other`, 32)))).toThrow()
+    })
+
+    test('key rotation: [new, old] opens what old sealed and seals with new; a member with the old key alone reports the state it cannot open', async () => {
+      const name = randomUUID()
+      const fresh = randomBytes(32)
+      const oldOnly = await member(name)
+      await oldOnly.write(active(1))
+      const both = createRedisCoordinator({ client: await connect(), name, key: [fresh, key] })
+      members.push(both)
+      const errorsBoth = errorsOf(both)
+      expect(await both.read()).toMatchObject({ generation: 1, refreshToken: 'rt-1' })
+      await both.write(active(2))
+      const errorsOld = errorsOf(oldOnly)
+      expect(await oldOnly.read()).toBeUndefined()
+      expect(errorsOld.map(e => e.problem)).toEqual(['unreadable'])
+      expect(errorsOld[0]!.message).not.toContain('rt-')
+      const newOnly = createRedisCoordinator({ client: await connect(), name, key: fresh.toString('base64') })
+      members.push(newOnly)
+      expect(await newOnly.read()).toMatchObject({ generation: 2 })
+      expect(errorsBoth).toEqual([])
+    })
+
+    test('stored keys expire with the RT (plus a margin), or after 30 days when its expiry is unknown', async () => {
+      const name = randomUUID()
+      const a = await member(name)
+      await a.lock(async () => undefined) // the fence and epoch keys exist
+      const probe = await connect()
+      const pttl = (k: string) => probe.pTTL(`rotor:{${name}}:${k}`)
+      await a.write(active(1, { refreshExpiresAt: Date.now() + 60_000 }))
+      for (const k of ['state', 'fence', 'epoch']) {
+        const ttl = await pttl(k)
+        expect(ttl, k).toBeGreaterThan(3_600_000 + 50_000)
+        expect(ttl, k).toBeLessThanOrEqual(3_600_000 + 60_000)
+      }
+      await a.write(active(2))
+      expect(await pttl('state')).toBeGreaterThan(29 * 24 * 3_600_000)
+    })
+  })
+
+  describe('the lease and the fence (issue 26.8a)', () => {
+    test('a holder paused past its lease after reading (event loop blocked) refuses to announce its refresh, even though no renewal said so', async () => {
+      const name = randomUUID()
+      const a = await member(name, { lease: 300 })
+      await expect(
+        a.lock(async () => {
+          await a.read()
+          // A pause (GC, SIGSTOP): no timer, no renewal, no reply runs meanwhile.
+          const until = performance.now() + 400
+          while (performance.now() < until) {
+            // blocked
+          }
+          a.post({ type: 'rotating', generation: 1 })
+        }),
+      ).rejects.toThrow(/lease ran out/)
+    })
+
+    test('cookie transport: a holder paused past its lease does not record a refresh it will not send', async () => {
+      const name = randomUUID()
+      const a = await member(name, { lease: 300 })
+      const base: Snapshot = { generation: 1, status: 'active', issuedAt: 1, accessExpiresAt: 2, refreshExpiresAt: null }
+      await a.write(base)
+      await expect(
+        a.lock(async () => {
+          await a.read()
+          const until = performance.now() + 400
+          while (performance.now() < until) {
+            // blocked (GC, SIGSTOP)
+          }
+          await a.write({ ...base, rotatingSince: Date.now() })
+        }),
+      ).rejects.toThrow(/lease ran out/)
+      const stored = await (await member(name)).read()
+      expect(stored).toMatchObject({ generation: 1 })
+      expect(stored?.rotatingSince).toBeUndefined()
+    })
+
+    test('a holder below the current fence may not write its markers; the result of its refresh still goes in', async () => {
+      const name = randomUUID()
+      const a = await member(name)
+      const probe = await connect()
+      const stored = (g: number, extra: Partial<Snapshot> = {}): Snapshot => ({ generation: g, status: 'active', issuedAt: 1, accessExpiresAt: 2, refreshExpiresAt: null, accessToken: 'at', refreshToken: `rt-${g}`, ...extra })
+      await a.write(stored(1))
+      await a.lock(async () => {
+        const fence = Number(await probe.get(`rotor:{${name}}:fence`))
+        // A later grant exists (this holder's lease ran out and another member took the lock).
+        await probe.set(`rotor:{${name}}:fence`, String(fence + 1))
+        await expect(a.write(stored(1, { ending: 'rejected' }))).rejects.toThrow(/later holder/)
+        await expect(a.write({ generation: 2, status: 'signed-out', issuedAt: null, accessExpiresAt: null, refreshExpiresAt: null, reason: 'rejected' })).rejects.toThrow(/later holder/)
+        expect(await (await member(name)).read()).toMatchObject({ generation: 1, status: 'active' })
+        await a.write(stored(2))
+      })
+      expect(await (await member(name)).read()).toMatchObject({ generation: 2, refreshToken: 'rt-2' })
     })
   })
 
@@ -329,6 +521,37 @@ describe.skipIf(!HAVE_REDIS)('createRedisCoordinator', () => {
       }
       expect((await session.fetch(`${env.url}/api/d`)).status).toBe(200)
       expect(env.server.stats).toMatchObject({ refreshCalls: 1, reusedRefused: 0 })
+    })
+
+    test('a process that starts while Redis is down: its requests fail with RotationError at queueTimeout, none goes out without a token; once Redis is back it joins and they go', async () => {
+      env = await startEnv({ accessTokenTtl: 60_000 })
+      const name = randomUUID()
+      // Another process logged in: the pair is in Redis (and in that process).
+      const first = open(await member(name))
+      await first.start(await bearerLogin(env.url))
+      const client = await connect()
+      await redis.kill()
+      let late: Session
+      try {
+        late = createSession({
+          scope: `${env.url}/api`, transport: 'bearer', rotation: 'request', queueTimeout: 1_000,
+          refresh: { url: `${env.url}/bearer/refresh`, style: 'json' }, coordinator: createRedisCoordinator({ client, name, key }),
+        })
+        env.sessions.push(late)
+        const settled = await Promise.race([
+          late.fetch(`${env.url}/api/a`).then(() => 'sent', (error: unknown) => error),
+          sleep(15_000).then(() => 'still waiting after 15 s'),
+        ])
+        expect(settled).toMatchObject({ code: 'ERR_ROTATION' })
+        expect(isRotorError(settled)).toBe(true)
+        expect(env.server.stats).toMatchObject({ api200: 0, api401: 0, refreshCalls: 0 })
+      } finally {
+        await redis.start()
+      }
+      // Redis came back empty; the first process puts the pair back, the late one joins.
+      await until(async () => late.state.status === 'active', 15_000)
+      expect((await late.fetch(`${env.url}/api/b`)).status).toBe(200)
+      expect(env.server.stats).toMatchObject({ api401: 0, refreshCalls: 0 })
     })
 
     test('Redis restarted while a refresh is on the wire: the holder takes its lock back, nobody presents the RT again', async () => {

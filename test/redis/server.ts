@@ -89,12 +89,19 @@ export async function startRedis(): Promise<RedisServer> {
 /**
  * A TCP proxy in front of Redis for one client: `cut()` drops its connections and refuses
  * new ones (a network partition between that process and Redis), `heal()` lets it back in.
+ * `connectDelayMs`: each new connection reaches Redis that much later (a slow handshake).
  */
-export async function partitionableProxy(target: number): Promise<{ url: string; cut(): void; heal(): void; close(): Promise<void> }> {
+export async function partitionableProxy(target: number, options: { connectDelayMs?: number } = {}): Promise<{ url: string; cut(): void; heal(): void; close(): Promise<void> }> {
   const sockets = new Set<import('node:net').Socket>()
   let cut = false
-  const server = createServer(client => {
+  const server = createServer(async client => {
     if (cut) return void client.destroy()
+    if (options.connectDelayMs) {
+      // What the client sends meanwhile waits in its socket's buffer.
+      client.pause()
+      await new Promise(resolve => setTimeout(resolve, options.connectDelayMs))
+      if (client.destroyed) return
+    }
     const upstream = connect(target, '127.0.0.1')
     for (const s of [client, upstream]) {
       sockets.add(s)

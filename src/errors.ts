@@ -7,7 +7,12 @@
 export type EndReason = 'expired' | 'rejected' | 'user' | 'idle' | 'disposed'
 
 /** The stable codes of rotor-auth's errors: `switch (error.code)` never breaks on a reworded message. */
-export type RotorErrorCode = 'ERR_SESSION_EXPIRED' | 'ERR_ROTATION' | 'ERR_REFRESH_REFUSED' | 'ERR_MALFORMED_GRANT'
+export type RotorErrorCode =
+  | 'ERR_SESSION_EXPIRED'
+  | 'ERR_ROTATION'
+  | 'ERR_REFRESH_REFUSED'
+  | 'ERR_MALFORMED_GRANT'
+  | 'ERR_REFRESH_BUDGET'
 
 /**
  * A registry-wide symbol, so that errors from the ESM and the CJS copy of the package (or two
@@ -77,4 +82,21 @@ export class RefreshRefusedError extends RotorError {
 export class MalformedGrantError extends RotorError {
   readonly code = 'ERR_MALFORMED_GRANT' as const
   override readonly name = 'MalformedGrantError'
+}
+
+/**
+ * A rotation was asked for while the refresh budget (`refreshBudget`) was spent: no refresh
+ * was sent. The `rotate-error` that carries it has `willRetry: true` and `retryIn`, when the
+ * budget allows the next one; requests waiting meanwhile settle by `queueTimeout`.
+ */
+export class RefreshBudgetError extends RotorError {
+  readonly code = 'ERR_REFRESH_BUDGET' as const
+  override readonly name = 'RefreshBudgetError'
+  /** ms until the budget allows the next refresh. */
+  readonly retryIn: number
+
+  constructor(retryIn: number) {
+    super(`rotor-auth: the refresh budget is spent; the next refresh may go in ${Math.round(retryIn)} ms`)
+    this.retryIn = retryIn
+  }
 }

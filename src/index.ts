@@ -2,6 +2,7 @@
 export { createSession } from './session.js'
 export {
   MalformedGrantError,
+  RefreshBudgetError,
   RefreshRefusedError,
   RotationError,
   RotorError,
@@ -22,6 +23,7 @@ export type {
   Message,
   Origin,
   OutgoingMessage,
+  RefreshBudgetOptions,
   RefreshContext,
   RefreshOption,
   RefreshStyle,

@@ -287,6 +287,26 @@ export type SessionOptions = {
   persist?: boolean
   /** Where `persist` writes. @default globalThis.localStorage where it exists @example sessionStorage */
   storage?: StorageLike
+  /**
+   * The most refresh calls this session makes, whatever asks for them (timer, 401, `ready()`,
+   * `authFailed`, another tab, a socket, a clock jump): `perLifetime` within any span of one
+   * AT lifetime, and `perMinute` within any minute (raised to `perLifetime` per lifetime for
+   * ATs living 1–30 s; an AT that arrived expired or lived under 1 s has no lifetime: the
+   * minute's cap holds). Past it no refresh is sent: `rotate-error` carries a
+   * `RefreshBudgetError` with `willRetry: true` and `retryIn`, and the rotation goes when the
+   * budget allows. Whole numbers >= 1.
+   * @default { perLifetime: 3, perMinute: 6 }
+   * @example { perLifetime: 2, perMinute: 4 }
+   */
+  refreshBudget?: RefreshBudgetOptions
+}
+
+/** See `SessionOptions.refreshBudget`. */
+export type RefreshBudgetOptions = {
+  /** @default 3 */
+  perLifetime?: number
+  /** @default 6 */
+  perMinute?: number
 }
 
 export type InstallTarget = { fetch: typeof fetch; XMLHttpRequest?: typeof XMLHttpRequest }

@@ -5,6 +5,7 @@ import { assertKnownOptions, optionError } from '../utils/option-errors.js'
 import { browsingContext } from '../utils/runtime.js'
 import { createScope, defaultEndpoint, toURL, type ScopeMatcher } from '../utils/scope.js'
 import type { RefreshSpec } from './refresh.js'
+import { DEFAULT_BUDGET, type BudgetLimits } from './budget.js'
 
 /** Options after validation, with every default filled in. */
 export type Config = {
@@ -38,6 +39,7 @@ export type Config = {
   refreshRetries: number
   storage: StorageLike | undefined
   persistTokens: boolean
+  refreshBudget: BudgetLimits
 }
 
 const COORDINATOR_METHODS = ['read', 'write', 'lock', 'post', 'subscribe', 'isLeader', 'hasPeers', 'close'] as const
@@ -76,7 +78,7 @@ function scopeKey(options: SessionOptions): string {
 const KNOWN = new Set<string>([
   'scope', 'rotation', 'transport', 'refresh', 'logout', 'headers', 'rotateAt', 'crossTab', 'coordinator', 'reauthenticate',
   'idle', 'sessionEnding', 'fetch', 'now', 'timers', 'leeway', 'queueTimeout', 'refreshTimeout', 'refreshRetries', 'persist', 'storage',
-  'worker',
+  'worker', 'refreshBudget',
 ] satisfies Array<keyof SessionOptions>)
 
 function defaultStorage(): StorageLike | undefined {
@@ -118,6 +120,20 @@ function idleConfig(idle: SessionOptions['idle']): Config['idle'] {
   const events = idle.activityEvents ?? DEFAULT_ACTIVITY
   if (!Array.isArray(events) || !events.every(e => typeof e === 'string')) fail('idle.activityEvents', 'an array of event names', events)
   return { timeout: idle.timeout, warning, activityEvents: events }
+}
+
+/** `refreshBudget`: whole numbers >= 1 (0 would forbid every refresh: the session could never rotate). */
+function budgetConfig(budget: SessionOptions['refreshBudget']): BudgetLimits {
+  if (budget === undefined) return DEFAULT_BUDGET
+  if (typeof budget !== 'object' || budget === null) fail('refreshBudget', '{ perLifetime?, perMinute? }', budget)
+  const limits = { ...DEFAULT_BUDGET }
+  for (const key of ['perLifetime', 'perMinute'] as const) {
+    const value = budget[key]
+    if (value === undefined) continue
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) fail(`refreshBudget.${key}`, 'a whole number >= 1', value)
+    limits[key] = value
+  }
+  return limits
 }
 
 /** The `worker` option, checked against the options it cannot go with. */
@@ -238,5 +254,6 @@ export function normalizeOptions(options: SessionOptions): Config {
     // newer generation exists even before the message carrying its tokens has arrived.
     storage: persist || (transport === 'bearer' && channelName !== undefined) ? storage : undefined,
     persistTokens: persist && transport === 'bearer',
+    refreshBudget: budgetConfig(options.refreshBudget),
   }
 }

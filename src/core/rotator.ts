@@ -1,7 +1,8 @@
 /** Rotation: one refresh at a time under the coordinator's lock, once per generation everywhere, and `reauthenticate` once. */
-import { SessionExpiredError } from '../errors.js'
+import { RefreshBudgetError, SessionExpiredError } from '../errors.js'
 import type { Coordinator, Grant } from '../types.js'
 import { assertUsable, tokensFrom, type Tokens } from './grant.js'
+import type { RefreshBudget } from './budget.js'
 import type { RefreshCall } from './refresh.js'
 import type { SessionMachine } from './state.js'
 import type { Sync } from './sync.js'
@@ -28,8 +29,13 @@ export type RotatorOptions = {
    */
   inFlightLimitMs: number
   reauthenticate: ((context: { signal: AbortSignal }) => Promise<Grant | Response | void>) | undefined
-  /** A transient failure: returns when the next attempt goes (ms); success resets it. */
-  backoff: { failed(error: unknown): number; succeeded(): void; stalled(error: unknown): void }
+  /** Every refresh call passes it, whatever asked for the rotation. */
+  budget: RefreshBudget
+  /**
+   * A transient failure: returns when the next attempt goes (ms); success resets it.
+   * `deferred`: the budget is spent, the next attempt goes in `ms`.
+   */
+  backoff: { failed(error: unknown): number; succeeded(): void; stalled(error: unknown): void; deferred(error: unknown, ms: number): void }
 }
 
 export class Rotator {
@@ -92,6 +98,16 @@ export class Rotator {
         await sync.catchUp()
         if (machine.snapshot.generation > generation) return
       }
+      // The one place every refresh passes: past the budget nothing is sent, whoever asked.
+      const lifetime = snap.accessExpiresAt === null || snap.issuedAt === null ? undefined : snap.accessExpiresAt - snap.issuedAt
+      const budgetWait = this.#o.budget.wait(lifetime)
+      if (budgetWait > 0) {
+        const error = new RefreshBudgetError(budgetWait)
+        this.#o.backoff.deferred(error, budgetWait)
+        this.#report(error, true, budgetWait)
+        throw error
+      }
+      const unspent = this.#o.budget.spend()
       sync.rotating(snap.generation)
       if (this.#o.inFlightLimitMs > 0) await sync.markRotating(this.#o.now())
       let tokens: Tokens
@@ -119,6 +135,7 @@ export class Rotator {
           // read "ended" (or the new login), never "active" and present the refused RT again.
           return this.#endLocked('rejected', generation)
         }
+        unspent()
         this.#report(error, true, this.#o.backoff.failed(error))
         throw error
       }

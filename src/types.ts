@@ -71,6 +71,14 @@ export type SessionEvents = {
    * session goes on with the page's own coordinator; nothing waiting is lost.
    */
   'worker-fallback': { reason: string }
+  /**
+   * A grant's absolute expirations were put on the local clock with an offset (server clock
+   * minus local, ms): measured from the answer's `Date` header (`date`) or, where a
+   * cross-origin answer hides it, from the JWT's `iat` (`iat`); or `assumed`: the AT arrived
+   * already expired and nothing readable told the offset (or the server said `expires_in <= 0`),
+   * so the AT is taken to live 60 s from receipt and the RT keeps its spacing from the AT.
+   */
+  'clock-skew': { offset: number; source: 'date' | 'iat' | 'assumed' }
 }
 
 export type RefreshContext = {

@@ -7,19 +7,19 @@ export const DEFAULT_BUDGET: BudgetLimits = { perLifetime: 3, perMinute: 6 }
 
 const MINUTE_MS = 60_000
 /**
- * An AT that lived less than this (or arrived expired) tells nothing about how often the
- * server means it to be refreshed: then only `perMinute` holds. A test server's 1 s ATs still
- * count as a lifetime.
+ * Windows shorter than this are stretched to it: a lifetime of a few ms (noise on a 1 s AT,
+ * a server answering `expires_in: 0.001`) must not allow hundreds of calls a second.
  */
-export const MIN_CREDIBLE_LIFETIME_MS = 1000
+export const MIN_LIFETIME_WINDOW_MS = 1000
 
 /**
  * The cap per minute: `perMinute`, raised to `perLifetime` per AT lifetime for a server whose
- * credible ATs live so briefly that a healthy timer needs more (2 s ATs rotate every 1.6 s).
+ * ATs live so briefly that a healthy timer needs more (2 s ATs rotate every 1.6 s). An AT that
+ * arrived expired, or whose lifetime is unknown, has no lifetime: then `perMinute` holds.
  */
 export function perMinuteCap(limits: BudgetLimits, lifetime: number | undefined): number {
-  if (lifetime === undefined || !(lifetime >= MIN_CREDIBLE_LIFETIME_MS)) return limits.perMinute
-  return Math.max(limits.perMinute, Math.ceil((limits.perLifetime * MINUTE_MS) / lifetime))
+  if (lifetime === undefined || !(lifetime > 0)) return limits.perMinute
+  return Math.max(limits.perMinute, Math.ceil((limits.perLifetime * MINUTE_MS) / Math.max(lifetime, MIN_LIFETIME_WINDOW_MS)))
 }
 
 /**
@@ -48,8 +48,7 @@ export class RefreshBudget {
     // A clock set back must not leave past calls "in the future", out of every window for
     // as long as the jump: they count from now instead, so a budget is never lost to a jump.
     for (const start of this.#starts) start.at = Math.min(start.at, t)
-    const credible = lifetime !== undefined && lifetime >= MIN_CREDIBLE_LIFETIME_MS
-    const lifeWindow = credible ? lifetime : MINUTE_MS
+    const lifeWindow = lifetime !== undefined && lifetime > 0 ? Math.max(lifetime, MIN_LIFETIME_WINDOW_MS) : MINUTE_MS
     this.#starts = this.#starts.filter(s => t - s.at < Math.max(lifeWindow, MINUTE_MS))
     // Calls that failed transiently count per minute only: the backoff already paces a failing
     // server, and retrying it must not wait a whole AT lifetime (its AT would expire first).

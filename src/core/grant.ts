@@ -14,7 +14,25 @@ export type Tokens = {
   accessExpiresAt: number
   /** null: the RT's expiry is not known (opaque RT), valid until the server refuses it. */
   refreshExpiresAt: number | null
+  /** How the absolute expirations were put on the local clock, when the clocks disagree (see ClockSkew). */
+  skew?: ClockSkew
 }
+
+/**
+ * Server clock minus local clock (ms) and where the estimate came from: the answer's `Date`
+ * header, the JWT's `iat` (a cross-origin answer hides `Date`), or `assumed`: the AT arrived
+ * already expired and nothing readable told the offset, so the AT is taken to live
+ * ASSUMED_LIFETIME_MS from receipt and the RT's expiry keeps its spacing from the AT's.
+ */
+export type ClockSkew = { offset: number; source: 'date' | 'iat' | 'assumed' }
+
+/**
+ * The lifetime taken for an AT that arrived already expired (the client clock ahead with no
+ * readable `Date`, or a server answering `expires_in <= 0`): rotating at once would loop as
+ * fast as the server answers. A minute keeps every real AT fresh (they live longer); a
+ * shorter one gets its 401, which rotates within the refresh budget.
+ */
+export const ASSUMED_LIFETIME_MS = 60_000
 
 /**
  * The server's `Date` header has whole-second resolution, so a difference below this is
@@ -73,6 +91,19 @@ function absolute(value: string | number | Date, field: string): number {
   return ms
 }
 
+/** Server minus local clock from a JWT's `iat` (whole seconds, like `Date`); undefined without one. */
+function iatOffset(token: string | undefined, receivedAt: number): number | undefined {
+  if (token === undefined || token.split('.').length !== 3) return undefined
+  try {
+    const { iat } = decodeJwt(token)
+    if (typeof iat !== 'number' || !Number.isFinite(iat)) return undefined
+    const offset = iat * 1000 + 500 - receivedAt
+    return Math.abs(offset) < SKEW_NOISE_MS ? 0 : offset
+  } catch {
+    return undefined
+  }
+}
+
 /** Expiry of a JWT on the local clock; undefined for an opaque token. */
 function jwtExpiry(token: string | undefined, receivedAt: number, offset: number): number | undefined {
   if (token === undefined || token.split('.').length !== 3) return undefined
@@ -93,8 +124,11 @@ function jwtExpiry(token: string | undefined, receivedAt: number, offset: number
  * `receivedAt`; absolute expirations are on the server's clock and shifted by `offset`
  * (server − local, from the `Date` header), so a client clock hours off still works.
  */
-export function toTokens(grant: Grant, receivedAt: number, offset = 0): Tokens {
-  const accessExpiresAt =
+export function toTokens(grant: Grant, receivedAt: number, dateOffset?: number): Tokens {
+  // No readable `Date` (cross-origin, or a grant object): the JWTs' `iat` is the server's clock.
+  const iat = dateOffset === undefined ? (iatOffset(grant.accessToken, receivedAt) ?? iatOffset(grant.refreshToken, receivedAt)) : undefined
+  let offset = dateOffset ?? iat ?? 0
+  let accessExpiresAt =
     grant.expiresIn !== undefined
       ? receivedAt + grant.expiresIn * 1000
       : grant.accessTokenExpiration !== undefined
@@ -105,13 +139,30 @@ export function toTokens(grant: Grant, receivedAt: number, offset = 0): Tokens {
       'rotor-auth: the grant does not say when the access token expires (expected accessTokenExpiration, expires_in or a JWT access token with exp)',
     )
   }
-  const refreshExpiresAt =
+  let refreshExpiresAt =
     grant.refreshExpiresIn !== undefined
       ? receivedAt + grant.refreshExpiresIn * 1000
       : grant.refreshTokenExpiration !== undefined
         ? absolute(grant.refreshTokenExpiration, 'refreshTokenExpiration') - offset
         : (jwtExpiry(grant.refreshToken, receivedAt, offset) ?? null)
+  let skew: ClockSkew | undefined = iat ? { offset: iat, source: 'iat' } : undefined
+  // Arrived expired, while the RT still lives: evidence of a clock ahead with no readable
+  // offset, or of a broken server, not of a dead session (a grant whose RT is dead too is
+  // refused as such). Rotating now would loop as fast as the server answers.
+  const refreshAlive = refreshExpiresAt === null || refreshExpiresAt > receivedAt
+  // With a measured offset (±0.5 s) a 1 s AT may look expired: that is noise, not skew.
+  const unmeasured = (dateOffset === undefined && iat === undefined) || grant.expiresIn !== undefined
+  if (accessExpiresAt <= receivedAt && refreshAlive && unmeasured) {
+    const shift = receivedAt + ASSUMED_LIFETIME_MS - accessExpiresAt
+    accessExpiresAt += shift
+    // The RT keeps its spacing from the AT: both were off by the same unknown offset. A
+    // relative RT lifetime (`refresh_expires_in`) needs no correction.
+    if (refreshExpiresAt !== null && grant.refreshExpiresIn === undefined) refreshExpiresAt += shift
+    offset -= shift
+    skew = { offset, source: 'assumed' }
+  }
   const tokens: Tokens = { issuedAt: receivedAt, accessExpiresAt, refreshExpiresAt }
+  if (skew) tokens.skew = skew
   if (grant.accessToken !== undefined) tokens.accessToken = grant.accessToken
   if (grant.refreshToken !== undefined) tokens.refreshToken = grant.refreshToken
   return tokens
@@ -134,7 +185,12 @@ export async function tokensFromResponse(response: Response, now: () => number):
   } catch {
     throw new MalformedGrantError(`rotor-auth: the answer (HTTP ${response.status}) is not JSON: ${JSON.stringify(text.slice(0, 80))}`)
   }
-  return toTokens(toGrant(body), receivedAt, clockOffset(response.headers.get('date'), receivedAt))
+  // A cross-origin answer hides `Date` unless the server exposes it: then the offset is unknown, not 0.
+  const date = response.headers.get('date')
+  const offset = date && !Number.isNaN(Date.parse(date)) ? clockOffset(date, receivedAt) : undefined
+  const tokens = toTokens(toGrant(body), receivedAt, offset)
+  if (offset && !tokens.skew) tokens.skew = { offset, source: 'date' }
+  return tokens
 }
 
 /** A grant whose AT and RT have both already expired cannot start anything. */

@@ -171,6 +171,7 @@ export class Sync {
         coordinator.post({ type: 'state', snapshot })
         this.#clearRotating()
         this.#enter(snapshot, 'local', how)
+        if (tokens.skew) machine.emit('clock-skew', tokens.skew)
       })
     })
   }

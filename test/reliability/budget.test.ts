@@ -93,7 +93,8 @@ describe('RefreshBudget (unit)', () => {
     expect(budget.wait(-5)).toBe(0)
     // 2 s ATs: the minute's cap is raised to 3 per lifetime.
     expect(perMinuteCap(DEFAULT_BUDGET, 2000)).toBe(90)
-    expect(perMinuteCap(DEFAULT_BUDGET, 500)).toBe(6)
+    expect(perMinuteCap(DEFAULT_BUDGET, 500)).toBe(180)
+    expect(perMinuteCap(DEFAULT_BUDGET, 0)).toBe(6)
   })
 
   test('a clock set back does not free the budget, nor hold it for the length of the jump', () => {

@@ -42,6 +42,8 @@ export class Rotator {
   readonly #o: RotatorOptions
   /** Consecutive failed attempts since the last success, for `rotate-error`'s `attempt`. */
   #failures = 0
+  /** A newer generation the store announced whose tokens no tab answered with (see #rotateLocked). */
+  #unclaimed: number | undefined
   /** Aborts the reauthenticate() running here (this tab is being disposed). */
   #reauth: AbortController | undefined
 
@@ -76,7 +78,13 @@ export class Rotator {
         // refreshing now would present the RT that tab just spent.
         await sync.probe(TOKENS_IN_FLIGHT_MS)
         if (machine.snapshot.generation > generation) return
-        throw new Error('rotor-auth: another tab rotated and its tokens have not reached this one yet')
+        // Asked twice, a probe apart and after a backoff, and no live tab holds it: its tokens
+        // exist nowhere (a forged write, or a tab that died mid-rotation). Waiting would wedge
+        // rotation until reload: refresh ourselves (within the budget) instead.
+        if (this.#unclaimed !== unseen.generation) {
+          this.#unclaimed = unseen.generation
+          throw new Error('rotor-auth: another tab rotated and its tokens have not reached this one yet')
+        }
       }
       // The tab that held the lock before us said it was rotating. It posted its new state
       // just before it released the lock, but a browser delivers the lock and the message by

@@ -1,17 +1,13 @@
 /** The cross-tab protocol over the coordinator: publish our state, adopt the others', join, and the rotating flag. */
 import type { Coordinator, LogoutReason, Message, Origin, SessionState, Snapshot } from '../types.js'
 import type { Clock, Timer } from '../utils/timers.js'
-import { SIGNED_OUT, supersedes } from '../coordinator/protocol.js'
+import { MAX_GENERATION_JUMP, plausible, rotateRequestVerdict, SIGNED_OUT, supersedes } from '../coordinator/protocol.js'
 import type { Tokens } from './grant.js'
 import type { SessionMachine } from './state.js'
 
 /** How long a joining bearer tab waits for a peer to hand it the tokens. */
 const JOIN_WAIT_MS = 300
-/**
- * The furthest a peer's (or storage's) generation may lie ahead of ours: 2^20 rotations, about
- * twelve days at one per second. Further is a forgery, not a tab that slept.
- */
-export const MAX_GENERATION_JUMP = 2 ** 20
+export { MAX_GENERATION_JUMP }
 /** How many refresh tokens this tab remembers having moved past. */
 const SPENT_KEPT = 16
 
@@ -44,6 +40,8 @@ export class Sync {
   #rotatingTimer: Timer | undefined
   /** RTs this tab held and moved past: a snapshot that brings one back is a replay. */
   readonly #spent: string[] = []
+  /** The generation this tab last rotated for at a peer's request (once per generation). */
+  #honoured: number | undefined
 
   constructor(options: SyncOptions) {
     this.#o = options
@@ -99,7 +97,7 @@ export class Sync {
     return Promise.resolve(this.#o.coordinator.read()).then(shared => {
       if (!shared) return undefined
       this.adopt(shared)
-      return supersedes(shared, this.#o.machine.snapshot) ? shared : undefined
+      return supersedes(shared, this.#o.machine.snapshot) && !this.#refused(shared) ? shared : undefined
     })
   }
 
@@ -133,11 +131,7 @@ export class Sync {
 
   adopt(snapshot: Snapshot): void {
     const { machine, transport } = this.#o
-    if (!supersedes(snapshot, machine.snapshot)) return
-    // A forged or replayed state (any same-origin script can post and write storage) must not
-    // wedge the counter near its limit or move this tab back onto an RT it already spent.
-    if (machine.snapshot.generation > 0 && snapshot.generation - machine.snapshot.generation > MAX_GENERATION_JUMP) return
-    if (snapshot.refreshToken !== undefined && this.#spent.includes(snapshot.refreshToken)) return
+    if (!supersedes(snapshot, machine.snapshot) || this.#refused(snapshot)) return
     machine.setRemoteReauth(false)
     if (snapshot.status === 'signed-out') {
       this.#clearRotating()
@@ -151,13 +145,27 @@ export class Sync {
     this.#enter(snapshot, 'remote', 'adopt')
   }
 
+  /**
+   * A forged or replayed state (any same-origin script can post and write storage) must not
+   * wedge the counter near its limit or move this tab back onto an RT it already spent.
+   */
+  #refused(snapshot: Snapshot): boolean {
+    if (!plausible(snapshot, this.#o.machine.snapshot)) return true
+    return snapshot.refreshToken !== undefined && this.#spent.includes(snapshot.refreshToken)
+  }
+
+  /** The store's generation where it may count (not a forged leap), for numbering what we write. */
+  #base(stored: Snapshot | undefined): number {
+    return stored && !this.#refused(stored) ? stored.generation : 0
+  }
+
   /** Applies new tokens from this tab and tells every other tab. */
   publish(tokens: Tokens, how: 'login' | 'rotate'): void | Promise<void> {
     const { coordinator, machine } = this.#o
     return when(coordinator.read(), base => {
       const current = machine.snapshot
       const snapshot: Snapshot = {
-        generation: Math.max(current.generation, base?.generation ?? 0) + 1,
+        generation: Math.max(current.generation, this.#base(base)) + 1,
         status: 'active',
         issuedAt: tokens.issuedAt,
         accessExpiresAt: tokens.accessExpiresAt,
@@ -190,12 +198,12 @@ export class Sync {
       when(coordinator.write(snapshot), () => coordinator.post({ type: 'state', snapshot }))
     this.#clearRotating()
     if (!(base instanceof Promise)) {
-      const snapshot = signedOut(Math.max(local, base?.generation ?? 0) + 1)
+      const snapshot = signedOut(Math.max(local, this.#base(base)) + 1)
       machine.end(snapshot, 'local')
       return share(snapshot)
     }
     machine.end(signedOut(local + 1), 'local')
-    return base.then(stored => share(signedOut(Math.max(local, stored?.generation ?? 0) + 1)))
+    return base.then(stored => share(signedOut(Math.max(local, this.#base(stored)) + 1)))
   }
 
   /**
@@ -205,7 +213,7 @@ export class Sync {
   markEnding(reason: 'expired' | 'rejected'): void | Promise<void> {
     const { coordinator, machine } = this.#o
     return when(coordinator.read(), base => {
-      const snapshot: Snapshot = { ...machine.snapshot, generation: Math.max(machine.snapshot.generation, base?.generation ?? 0) + 1, ending: reason }
+      const snapshot: Snapshot = { ...machine.snapshot, generation: Math.max(machine.snapshot.generation, this.#base(base)) + 1, ending: reason }
       return when(coordinator.write(snapshot), () => {
         coordinator.post({ type: 'state', snapshot })
         this.#enter(snapshot, 'local', 'mark')
@@ -251,7 +259,9 @@ export class Sync {
         this.adopt(message.snapshot)
         return
       case 'rotating':
-        if (message.generation >= machine.snapshot.generation) {
+        // Only a rotation of the generation held here is news to wait for: one "from" a
+        // generation we do not hold says nothing we could use (and may be forged far ahead).
+        if (message.generation === machine.snapshot.generation) {
           this.#rotatingTimer?.cancel()
           this.#rotatingTimer = this.#o.clock.after(this.#o.rotatingTimeout, () => this.#clearRotating())
           machine.remoteRotating(true)
@@ -263,12 +273,16 @@ export class Sync {
       case 'hello':
         this.#answer()
         return
-      case 'rotate-request':
+      case 'rotate-request': {
         if (!this.#o.coordinator.isLeader()) return
+        const verdict = rotateRequestVerdict(message.generation, machine.snapshot.generation, this.#honoured)
         // Behind us: our state is the answer (a bearer tab gets the tokens it missed).
-        if (machine.snapshot.generation > message.generation) this.#answer()
-        else this.#o.onRotateRequest(message.generation)
+        if (verdict === 'answer') this.#answer()
+        if (verdict !== 'rotate') return
+        this.#honoured = message.generation
+        this.#o.onRotateRequest(message.generation)
         return
+      }
       case 'activity':
         this.#o.onActivity(message.at)
         return

@@ -8,8 +8,31 @@ import type { SessionMachine } from './state.js'
 /** How long a joining bearer tab waits for a peer to hand it the tokens. */
 const JOIN_WAIT_MS = 300
 export { MAX_GENERATION_JUMP }
-/** How many refresh tokens this tab remembers having moved past. */
-const SPENT_KEPT = 16
+/**
+ * How many spent refresh tokens (as hashes) a tab remembers, past those known to have expired:
+ * a rotation every minute for a week. (A ring of 16 let a state recorded 17 rotations earlier
+ * move a tab back onto its spent RT.)
+ */
+const SPENT_KEPT = 10_000
+/**
+ * How long another tab's "reauthenticating" holds here unless renewed: while it holds, waiting
+ * requests do not time out, so a forged one must not switch `queueTimeout` off for good. The
+ * tab running `reauthenticate` renews it every REMOTE_FLAG_RENEW_MS.
+ */
+export const REMOTE_FLAG_MS = 30_000
+const REMOTE_FLAG_RENEW_MS = 10_000
+
+/** FNV-1a over the token, two 32-bit lanes: the memory holds no refresh token, only this. */
+function tokenHash(token: string): string {
+  let a = 0x811c9dc5
+  let b = 0x01000193 ^ token.length
+  for (let i = 0; i < token.length; i++) {
+    const c = token.charCodeAt(i)
+    a = Math.imul(a ^ c, 0x01000193)
+    b = Math.imul(b ^ c, 0x5bd1e995)
+  }
+  return (a >>> 0).toString(36) + (b >>> 0).toString(36)
+}
 
 /** Runs `fn` on a value that may or may not be a promise, synchronously when it is not. */
 function when<T, R>(value: T | Promise<T>, fn: (value: T) => R | Promise<R>): R | Promise<R> {
@@ -38,8 +61,12 @@ export class Sync {
   readonly #o: SyncOptions
   readonly #unsubscribe: () => void
   #rotatingTimer: Timer | undefined
-  /** RTs this tab held and moved past: a snapshot that brings one back is a replay. */
-  readonly #spent: string[] = []
+  /** Hashes of RTs this tab held and moved past, with their expiry: a snapshot that brings one back is a replay. */
+  readonly #spent = new Map<string, number | null>()
+  /** Another tab's "reauthenticating" runs out here unless renewed (REMOTE_FLAG_MS). */
+  #remoteReauthTimer: Timer | undefined
+  /** While this tab runs reauthenticate(): renews the flag in the other tabs. */
+  #renewTimer: Timer | undefined
   /** The generation this tab last rotated for at a peer's request (once per generation). */
   #honoured: number | undefined
 
@@ -151,7 +178,11 @@ export class Sync {
    */
   #refused(snapshot: Snapshot): boolean {
     if (!plausible(snapshot, this.#o.machine.snapshot)) return true
-    return snapshot.refreshToken !== undefined && this.#spent.includes(snapshot.refreshToken)
+    return this.#replayed(snapshot)
+  }
+
+  #replayed(snapshot: Snapshot): boolean {
+    return snapshot.refreshToken !== undefined && this.#spent.has(tokenHash(snapshot.refreshToken))
   }
 
   /** The store's generation where it may count (not a forged leap), for numbering what we write. */
@@ -231,7 +262,11 @@ export class Sync {
   }
 
   reauthenticating(active: boolean, handover?: 'expired' | 'rejected'): void {
+    this.#renewTimer?.cancel()
+    this.#renewTimer = undefined
     this.#o.coordinator.post(handover ? { type: 'reauthenticating', active, handover } : { type: 'reauthenticating', active })
+    // A person may take minutes to log in: the flag is renewed so it never runs out meanwhile.
+    if (active) this.#renewTimer = this.#o.clock.after(REMOTE_FLAG_RENEW_MS, () => this.reauthenticating(true))
   }
 
   rotating(generation: number): void {
@@ -249,6 +284,8 @@ export class Sync {
   close(): void {
     this.#unsubscribe()
     this.#clearRotating()
+    this.#remoteReauthTimer?.cancel()
+    this.#renewTimer?.cancel()
   }
 
   #receive(message: Message): void {
@@ -287,6 +324,8 @@ export class Sync {
         this.#o.onActivity(message.at)
         return
       case 'reauthenticating':
+        this.#remoteReauthTimer?.cancel()
+        this.#remoteReauthTimer = message.active ? this.#o.clock.after(REMOTE_FLAG_MS, () => machine.setRemoteReauth(false)) : undefined
         machine.setRemoteReauth(message.active)
         if (message.handover) this.#o.onHandover()
         return
@@ -295,12 +334,22 @@ export class Sync {
 
   /** Enters `snapshot`, remembering the RT this tab moves past. */
   #enter(snapshot: Snapshot, origin: Origin, how: 'login' | 'rotate' | 'adopt' | 'mark'): void {
-    const held = this.#o.machine.snapshot.refreshToken
-    if (held !== undefined && held !== snapshot.refreshToken && !this.#spent.includes(held)) {
-      this.#spent.push(held)
-      if (this.#spent.length > SPENT_KEPT) this.#spent.shift()
+    const { refreshToken: held, refreshExpiresAt } = this.#o.machine.snapshot
+    if (held !== undefined && held !== snapshot.refreshToken) {
+      this.#spent.set(tokenHash(held), refreshExpiresAt)
+      if (this.#spent.size > SPENT_KEPT) this.#forgetSpent()
     }
     this.#o.machine.enter(snapshot, origin, how)
+  }
+
+  /** Expired RTs first (a server refuses them anyway), then the oldest. */
+  #forgetSpent(): void {
+    const now = this.#o.now()
+    for (const [hash, expiresAt] of this.#spent) if (expiresAt !== null && expiresAt <= now) this.#spent.delete(hash)
+    for (const hash of this.#spent.keys()) {
+      if (this.#spent.size <= SPENT_KEPT) break
+      this.#spent.delete(hash)
+    }
   }
 
   #answer(): void {

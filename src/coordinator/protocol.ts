@@ -60,7 +60,8 @@ export const MAX_GENERATION = 2 ** 40
 const validGeneration = (g: unknown): g is number => typeof g === 'number' && Number.isSafeInteger(g) && g >= 0 && g <= MAX_GENERATION
 
 const nullableNumber = (v: unknown) => v === null || (typeof v === 'number' && Number.isFinite(v))
-const optionalString = (v: unknown) => v === undefined || typeof v === 'string'
+/** A token from a peer travels into headers: visible ASCII only (see isTokenText in core/grant). */
+const optionalToken = (v: unknown) => v === undefined || (typeof v === 'string' && /^[\x21-\x7e]+$/.test(v))
 const REASONS = new Set(['expired', 'rejected', 'user', 'idle'])
 
 /** Reads an untrusted snapshot (from the channel or storage); undefined when malformed. */
@@ -70,7 +71,7 @@ export function parseSnapshot(value: unknown): Snapshot | undefined {
   if (!validGeneration(s['generation'])) return undefined
   if (s['status'] !== 'active' && s['status'] !== 'signed-out') return undefined
   if (!nullableNumber(s['issuedAt']) || !nullableNumber(s['accessExpiresAt']) || !nullableNumber(s['refreshExpiresAt'])) return undefined
-  if (!optionalString(s['accessToken']) || !optionalString(s['refreshToken'])) return undefined
+  if (!optionalToken(s['accessToken']) || !optionalToken(s['refreshToken'])) return undefined
   if (s['status'] === 'active' && (typeof s['accessExpiresAt'] !== 'number' || typeof s['issuedAt'] !== 'number')) return undefined
   if (s['reason'] !== undefined && !REASONS.has(s['reason'] as string)) return undefined
   if (s['ending'] !== undefined && s['ending'] !== 'expired' && s['ending'] !== 'rejected') return undefined

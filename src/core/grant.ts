@@ -53,12 +53,60 @@ export function clockOffset(dateHeader: string | null | undefined, receivedAt: n
 
 type Raw = Record<string, unknown>
 
+/**
+ * The most a login or refresh answer may weigh: a grant is a few hundred bytes, a few KiB with
+ * large JWTs. The body is read as a stream and abandoned past this (a 150 MB answer was read
+ * whole before).
+ */
+export const MAX_ANSWER_BYTES = 64 * 1024
+/** The longest lifetime taken from a grant (10 years): `expiresIn: 1e306` made deadlines `Infinity`. */
+export const MAX_LIFETIME_MS = 10 * 365 * 24 * 3600_000
+
+/**
+ * A token as it may travel in a header or a form: visible ASCII, no space (RFC 6750's
+ * b64token is a subset). Anything else (a CR/LF put the whole AT into a Headers TypeError) is
+ * refused at parsing, and the error never repeats the token.
+ */
+export const isTokenText = (value: string): boolean => /^[\x21-\x7e]+$/.test(value)
+
+/** The body as text, abandoned past `cap` bytes (MalformedGrantError, nothing of it echoed). */
+export async function readCapped(response: Response, cap = MAX_ANSWER_BYTES): Promise<string> {
+  const declared = Number(response.headers.get('content-length'))
+  if (declared > cap) {
+    await response.body?.cancel().catch(() => undefined)
+    throw new MalformedGrantError(`rotor-auth: the answer (HTTP ${response.status}) is larger than ${cap} bytes`)
+  }
+  if (!response.body) return ''
+  const reader = response.body.getReader()
+  const decoder = new TextDecoder()
+  let size = 0
+  let text = ''
+  for (;;) {
+    const { done, value } = await reader.read()
+    if (done) return text + decoder.decode()
+    size += value.byteLength
+    if (size > cap) {
+      await reader.cancel().catch(() => undefined)
+      throw new MalformedGrantError(`rotor-auth: the answer (HTTP ${response.status}) is larger than ${cap} bytes`)
+    }
+    text += decoder.decode(value, { stream: true })
+  }
+}
+
 function isObject(value: unknown): value is Raw {
   return typeof value === 'object' && value !== null && !Array.isArray(value)
 }
 
 function str(value: unknown): string | undefined {
   return typeof value === 'string' && value !== '' ? value : undefined
+}
+
+function token(value: unknown, field: string): string | undefined {
+  const text = str(value)
+  if (text !== undefined && !isTokenText(text)) {
+    throw new MalformedGrantError(`rotor-auth: the grant's ${field} is not a token (only visible ASCII without spaces may travel in a header)`)
+  }
+  return text
 }
 
 function num(value: unknown): number | undefined {
@@ -70,8 +118,8 @@ export function toGrant(body: unknown): Grant {
   if (!isObject(body)) throw new MalformedGrantError('rotor-auth: the grant is not a JSON object')
   const nested = isObject(body['tokenExpiration']) ? body['tokenExpiration'] : {}
   const grant: Grant = {}
-  const accessToken = str(body['accessToken']) ?? str(body['access_token'])
-  const refreshToken = str(body['refreshToken']) ?? str(body['refresh_token'])
+  const accessToken = token(body['accessToken'], 'accessToken') ?? token(body['access_token'], 'access_token')
+  const refreshToken = token(body['refreshToken'], 'refreshToken') ?? token(body['refresh_token'], 'refresh_token')
   const accessExp = body['accessTokenExpiration'] ?? nested['accessTokenExpiration']
   const refreshExp = body['refreshTokenExpiration'] ?? nested['refreshTokenExpiration']
   const expiresIn = num(body['expiresIn']) ?? num(body['expires_in'])
@@ -161,7 +209,9 @@ export function toTokens(grant: Grant, receivedAt: number, dateOffset?: number):
     offset -= shift
     skew = { offset, source: 'assumed' }
   }
-  const tokens: Tokens = { issuedAt: receivedAt, accessExpiresAt, refreshExpiresAt }
+  // Beyond ten years is no lifetime but a bug or an attack; capped, deadlines stay finite.
+  const latest = receivedAt + MAX_LIFETIME_MS
+  const tokens: Tokens = { issuedAt: receivedAt, accessExpiresAt: Math.min(accessExpiresAt, latest), refreshExpiresAt: refreshExpiresAt === null ? null : Math.min(refreshExpiresAt, latest) }
   if (skew) tokens.skew = skew
   if (grant.accessToken !== undefined) tokens.accessToken = grant.accessToken
   if (grant.refreshToken !== undefined) tokens.refreshToken = grant.refreshToken
@@ -173,8 +223,9 @@ export async function tokensFromResponse(response: Response, now: () => number):
   const receivedAt = now()
   let text: string
   try {
-    text = await response.text()
+    text = await readCapped(response)
   } catch (error) {
+    if (error instanceof MalformedGrantError) throw error
     // The headers arrived, the body did not (connection cut): the server has answered, so
     // it may well have spent the RT. The caller decides what that means for its transport.
     throw new MalformedGrantError(`rotor-auth: the answer (HTTP ${response.status}) was cut off before its body arrived`, { cause: error })
@@ -183,7 +234,10 @@ export async function tokensFromResponse(response: Response, now: () => number):
   try {
     body = JSON.parse(text)
   } catch {
-    throw new MalformedGrantError(`rotor-auth: the answer (HTTP ${response.status}) is not JSON: ${JSON.stringify(text.slice(0, 80))}`)
+    // Never an excerpt: a form-encoded grant (access_token=…&refresh_token=…) would put the
+    // tokens into the error, and from there into `rotate-error` and logs.
+    const type = response.headers.get('content-type') ?? 'no content-type'
+    throw new MalformedGrantError(`rotor-auth: the answer (HTTP ${response.status}, ${type}, ${text.length} characters) is not JSON`)
   }
   // A cross-origin answer hides `Date` unless the server exposes it: then the offset is unknown, not 0.
   const date = response.headers.get('date')

@@ -1,7 +1,7 @@
 /** One refresh call over HTTP: ky's retries with each failed attempt reported, late answers awaited, the answer read. */
 import ky, { HTTPError, TimeoutError } from 'ky'
 import { RefreshRefusedError } from '../errors.js'
-import { tokensFrom, tokensFromResponse, type Tokens } from './grant.js'
+import { readCapped, tokensFrom, tokensFromResponse, type Tokens } from './grant.js'
 import { LATE_ANSWER_FACTOR, type RefreshCall, type RefreshSpec } from './refresh.js'
 
 /** Statuses after which the server has definitively refused the refresh token. */
@@ -44,7 +44,7 @@ function retryDelay(error: unknown, retryCount: number, signal: AbortSignal): nu
 async function refusal(response: Response): Promise<RefreshRefusedError> {
   let detail = ''
   try {
-    const text = await response.text()
+    const text = await readCapped(response)
     const body = JSON.parse(text) as { error?: unknown }
     detail = typeof body.error === 'string' ? body.error : text.slice(0, 80)
   } catch {

@@ -298,9 +298,10 @@ export type SessionOptions = {
   /**
    * The most refresh calls this session makes, whatever asks for them (timer, 401, `ready()`,
    * `authFailed`, another tab, a socket, a clock jump): `perLifetime` within any span of one
-   * AT lifetime, and `perMinute` within any minute (raised to `perLifetime` per lifetime for
-   * ATs living 1–30 s; an AT that arrived expired or lived under 1 s has no lifetime: the
-   * minute's cap holds). Past it no refresh is sent: `rotate-error` carries a
+   * AT lifetime (at least 1 s), and `perMinute` within any minute (raised to `perLifetime` per
+   * lifetime for ATs living under 30 s; an AT that arrived expired, or of unknown lifetime,
+   * gets `perMinute`). A call that failed transiently counts per minute only. Past it no
+   * refresh is sent: `rotate-error` carries a
    * `RefreshBudgetError` with `willRetry: true` and `retryIn`, and the rotation goes when the
    * budget allows. Whole numbers >= 1.
    * @default { perLifetime: 3, perMinute: 6 }

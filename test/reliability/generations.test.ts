@@ -84,6 +84,22 @@ describe('26.6: a refused far-ahead generation never counts as newer', () => {
     group.close()
   })
 
+  test('bearer: a plausible announced generation no tab can hand over (storage forged one ahead) is refreshed past at the second attempt', async () => {
+    const group = await tabs('bearer')
+    const current = group.tabs[1]!.state.generation
+    const forged = { generation: current + 1, status: 'active', issuedAt: Date.now(), accessExpiresAt: Date.now() + 3_600_000, refreshExpiresAt: null }
+    group.storage.setItem(group.key, JSON.stringify(forged))
+    // First attempt: its tokens may still be on their way by message: ask, wait, fail transiently.
+    await expect(group.tabs[1]!.rotate()).rejects.toThrow(/have not reached/)
+    expect(env.server.stats.refreshCalls).toBe(0)
+    // Asked twice and no tab holds them: rotate instead of waiting for ever.
+    await group.tabs[1]!.rotate()
+    expect(env.server.stats).toMatchObject({ refreshCalls: 1, refreshGranted: 1, reusedRefused: 0 })
+    await waitFor(() => group.tabs.every(t => t.state.generation === current + 2))
+    expect((await group.tabs[0]!.fetch(`${env.url}/api/x`)).status).toBe(200)
+    group.close()
+  })
+
   test('a forged "rotating" far ahead does not hold rotations', async () => {
     const group = await tabs('bearer')
     group.post({ type: 'rotating', generation: MAX_GENERATION })

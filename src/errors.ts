@@ -33,6 +33,8 @@ export type RotorErrorCode =
   | 'ERR_DPOP_BINDING'
   /** The Redis coordinator read a stored state it cannot open or that went back in time (rotor-auth/redis). */
   | 'ERR_REDIS_STATE'
+  /** The refresh budget is spent: the rotation waits for `retryIn` (the `refreshBudget` option). */
+  | 'ERR_REFRESH_BUDGET'
 
 /**
  * A registry-wide symbol, so that errors from the ESM and the CJS copy of the package (or two
@@ -175,4 +177,21 @@ export class FetchLoopError extends RotorError {
 export class MalformedGrantError extends RotorError {
   readonly code = 'ERR_MALFORMED_GRANT' as const
   override readonly name = 'MalformedGrantError'
+}
+
+/**
+ * A rotation was asked for while the refresh budget (`refreshBudget`) was spent: no refresh
+ * was sent. The `rotate-error` that carries it has `willRetry: true` and `retryIn`, when the
+ * budget allows the next one; requests waiting meanwhile settle by `queueTimeout`.
+ */
+export class RefreshBudgetError extends RotorError {
+  readonly code = 'ERR_REFRESH_BUDGET' as const
+  override readonly name = 'RefreshBudgetError'
+  /** ms until the budget allows the next refresh. */
+  readonly retryIn: number
+
+  constructor(retryIn: number) {
+    super(`rotor-auth: the refresh budget is spent; the next refresh may go in ${Math.round(retryIn)} ms`)
+    this.retryIn = retryIn
+  }
 }

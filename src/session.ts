@@ -2,6 +2,7 @@
 import { createLocalCoordinator } from './coordinator/local.js'
 import { sharesAcrossContexts } from './coordinator/locks.js'
 import { viaWorker } from './coordinator/deferred.js'
+import { RefreshBudget } from './core/budget.js'
 import { ClockWatch } from './core/clock-watch.js'
 import { Gate } from './core/gate.js'
 import { assertUsable, tokensFrom } from './core/grant.js'
@@ -112,7 +113,9 @@ export function createSession(options: SessionOptions): Session {
       failed: (error): number => (gate.failed(error), scheduler.failed()),
       succeeded: () => (gate.succeeded(), scheduler.succeeded()),
       stalled: error => gate.failed(error),
+      deferred: (error, ms) => (gate.failed(error), scheduler.defer(ms)),
     },
+    budget: new RefreshBudget(cfg.refreshBudget, now),
   })
   const ending = cfg.sessionEnding ? watchEnding(cfg.sessionEnding, { machine, clock, now, end: () => end('expired') }) : undefined
   machine.watch((transition, fresh) => {

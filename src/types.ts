@@ -77,6 +77,14 @@ export type SessionEvents = {
    * session goes on with the page's own coordinator; nothing waiting is lost.
    */
   'worker-fallback': { reason: string }
+  /**
+   * A grant's absolute expirations were put on the local clock with an offset (server clock
+   * minus local, ms): measured from the answer's `Date` header (`date`) or, where a
+   * cross-origin answer hides it, from the JWT's `iat` (`iat`); or `assumed`: the AT arrived
+   * already expired and nothing readable told the offset (or the server said `expires_in <= 0`),
+   * so the AT is taken to live 60 s from receipt and the RT keeps its spacing from the AT.
+   */
+  'clock-skew': { offset: number; source: 'date' | 'iat' | 'assumed' }
 }
 
 export type RefreshContext = {
@@ -304,6 +312,27 @@ export type SessionOptions = {
    * @example true   // or { alg: 'EdDSA' } where the platform has Ed25519
    */
   dpop?: boolean | { alg?: 'ES256' | 'ES384' | 'EdDSA' | 'Ed25519' }
+  /**
+   * The most refresh calls this session makes, whatever asks for them (timer, 401, `ready()`,
+   * `authFailed`, another tab, a socket, a clock jump): `perLifetime` within any span of one
+   * AT lifetime (at least 1 s), and `perMinute` within any minute (raised to `perLifetime` per
+   * lifetime for ATs living under 30 s; an AT that arrived expired, or of unknown lifetime,
+   * gets `perMinute`). A call that failed transiently counts per minute only. Past it no
+   * refresh is sent: `rotate-error` carries a
+   * `RefreshBudgetError` with `willRetry: true` and `retryIn`, and the rotation goes when the
+   * budget allows. Whole numbers >= 1.
+   * @default { perLifetime: 3, perMinute: 6 }
+   * @example { perLifetime: 2, perMinute: 4 }
+   */
+  refreshBudget?: RefreshBudgetOptions
+}
+
+/** See `SessionOptions.refreshBudget`. */
+export type RefreshBudgetOptions = {
+  /** @default 3 */
+  perLifetime?: number
+  /** @default 6 */
+  perMinute?: number
 }
 
 export type InstallTarget = { fetch: typeof fetch; XMLHttpRequest?: typeof XMLHttpRequest }

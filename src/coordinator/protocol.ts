@@ -20,6 +20,37 @@ export function supersedes(a: Snapshot, b: Snapshot): boolean {
 }
 
 /**
+ * The furthest a peer's (or storage's) generation may lie ahead of ours: 2^20 rotations, about
+ * twelve days at one per second. Further is a forgery, not a tab that slept.
+ */
+export const MAX_GENERATION_JUMP = 2 ** 20
+
+/**
+ * Whether `next` may be taken for news at all, seen from `current`: a generation further ahead
+ * than MAX_GENERATION_JUMP is a forgery. Every place that reads a peer's or storage's
+ * generation asks this first, so a refused state never counts as "newer" anywhere (a stored
+ * 2^40 once made every later rotation wait for tokens that would never come).
+ */
+export function plausible(next: Pick<Snapshot, 'generation'>, current: Pick<Snapshot, 'generation'> | undefined): boolean {
+  return current === undefined || current.generation === 0 || next.generation - current.generation <= MAX_GENERATION_JUMP
+}
+
+/**
+ * What the member that refreshes for everyone (a leader, the worker) does with a peer's
+ * `rotate-request` for `requested`, holding `current`; `honoured` is the last generation it
+ * rotated for on request. Behind us: `answer` with our state (the peer missed it). Our own
+ * generation, the first time: `rotate`. Anything else is `ignore`d: a generation we do not hold
+ * yet is a forgery (or news we will hear anyway), and rotating "until a generation above it"
+ * would refresh in a loop; a second request for one generation changes nothing (the first
+ * rotation, or its backoff, is under way).
+ */
+export function rotateRequestVerdict(requested: number, current: number, honoured: number | undefined): 'answer' | 'rotate' | 'ignore' {
+  if (requested < current) return 'answer'
+  if (requested > current || honoured === current) return 'ignore'
+  return 'rotate'
+}
+
+/**
  * The highest generation accepted from a peer or storage: one rotation a second for 35,000
  * years. A forged `Number.MAX_SAFE_INTEGER` would otherwise leave no room to count up (+1 is
  * lost to rounding beyond it) and wedge every tab in an endless rotation loop.
@@ -29,7 +60,8 @@ export const MAX_GENERATION = 2 ** 40
 const validGeneration = (g: unknown): g is number => typeof g === 'number' && Number.isSafeInteger(g) && g >= 0 && g <= MAX_GENERATION
 
 const nullableNumber = (v: unknown) => v === null || (typeof v === 'number' && Number.isFinite(v))
-const optionalString = (v: unknown) => v === undefined || typeof v === 'string'
+/** A token from a peer travels into headers: visible ASCII only (see isTokenText in core/grant). */
+const optionalToken = (v: unknown) => v === undefined || (typeof v === 'string' && /^[\x21-\x7e]+$/.test(v))
 const REASONS = new Set(['expired', 'rejected', 'user', 'idle'])
 
 /** Reads an untrusted snapshot (from the channel or storage); undefined when malformed. */
@@ -39,7 +71,7 @@ export function parseSnapshot(value: unknown): Snapshot | undefined {
   if (!validGeneration(s['generation'])) return undefined
   if (s['status'] !== 'active' && s['status'] !== 'signed-out') return undefined
   if (!nullableNumber(s['issuedAt']) || !nullableNumber(s['accessExpiresAt']) || !nullableNumber(s['refreshExpiresAt'])) return undefined
-  if (!optionalString(s['accessToken']) || !optionalString(s['refreshToken'])) return undefined
+  if (!optionalToken(s['accessToken']) || !optionalToken(s['refreshToken'])) return undefined
   if (s['status'] === 'active' && (typeof s['accessExpiresAt'] !== 'number' || typeof s['issuedAt'] !== 'number')) return undefined
   if (s['reason'] !== undefined && !REASONS.has(s['reason'] as string)) return undefined
   if (s['ending'] !== undefined && s['ending'] !== 'expired' && s['ending'] !== 'rejected') return undefined

@@ -1,6 +1,6 @@
 /** The snapshot store: in-process memory shared by sessions of one name, and optional persistent storage. */
 import type { Snapshot, StorageLike } from '../types.js'
-import { parseSnapshot, supersedes } from './protocol.js'
+import { parseSnapshot, plausible, supersedes } from './protocol.js'
 import type { Realm } from './realm.js'
 
 export type StoreOptions = {
@@ -47,14 +47,16 @@ export function createStore(realm: Realm, options: StoreOptions): Store {
       const held = realm.snapshot
       if (!stored) return held
       if (!held) return stored
-      return supersedes(stored, held) ? stored : held
+      // A stored generation leaping far past the one in memory was forged: it is not news.
+      return supersedes(stored, held) && plausible(stored, held) ? stored : held
     },
     write(snapshot) {
       if (!realm.snapshot || !supersedes(realm.snapshot, snapshot)) realm.snapshot = snapshot
       if (!storage) return
       // Never move storage backwards: a reload must resume the newest state.
       const stored = readStorage()
-      if (stored && supersedes(stored, snapshot)) return
+      // (A forged leap there is overwritten: it must not freeze what a reload resumes.)
+      if (stored && supersedes(stored, snapshot) && plausible(stored, snapshot)) return
       try {
         storage.setItem(storageKey, JSON.stringify(persistTokens ? snapshot : withoutTokens(snapshot)))
         failing = false

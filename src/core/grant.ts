@@ -14,7 +14,25 @@ export type Tokens = {
   accessExpiresAt: number
   /** null: the RT's expiry is not known (opaque RT), valid until the server refuses it. */
   refreshExpiresAt: number | null
+  /** How the absolute expirations were put on the local clock, when the clocks disagree (see ClockSkew). */
+  skew?: ClockSkew
 }
+
+/**
+ * Server clock minus local clock (ms) and where the estimate came from: the answer's `Date`
+ * header, the JWT's `iat` (a cross-origin answer hides `Date`), or `assumed`: the AT arrived
+ * already expired and nothing readable told the offset, so the AT is taken to live
+ * ASSUMED_LIFETIME_MS from receipt and the RT's expiry keeps its spacing from the AT's.
+ */
+export type ClockSkew = { offset: number; source: 'date' | 'iat' | 'assumed' }
+
+/**
+ * The lifetime taken for an AT that arrived already expired (the client clock ahead with no
+ * readable `Date`, or a server answering `expires_in <= 0`): rotating at once would loop as
+ * fast as the server answers. A minute keeps every real AT fresh (they live longer); a
+ * shorter one gets its 401, which rotates within the refresh budget.
+ */
+export const ASSUMED_LIFETIME_MS = 60_000
 
 /**
  * The server's `Date` header has whole-second resolution, so a difference below this is
@@ -35,12 +53,60 @@ export function clockOffset(dateHeader: string | null | undefined, receivedAt: n
 
 type Raw = Record<string, unknown>
 
+/**
+ * The most a login or refresh answer may weigh: a grant is a few hundred bytes, a few KiB with
+ * large JWTs. The body is read as a stream and abandoned past this (a 150 MB answer was read
+ * whole before).
+ */
+export const MAX_ANSWER_BYTES = 64 * 1024
+/** The longest lifetime taken from a grant (10 years): `expiresIn: 1e306` made deadlines `Infinity`. */
+export const MAX_LIFETIME_MS = 10 * 365 * 24 * 3600_000
+
+/**
+ * A token as it may travel in a header or a form: visible ASCII, no space (RFC 6750's
+ * b64token is a subset). Anything else (a CR/LF put the whole AT into a Headers TypeError) is
+ * refused at parsing, and the error never repeats the token.
+ */
+export const isTokenText = (value: string): boolean => /^[\x21-\x7e]+$/.test(value)
+
+/** The body as text, abandoned past `cap` bytes (MalformedGrantError, nothing of it echoed). */
+export async function readCapped(response: Response, cap = MAX_ANSWER_BYTES): Promise<string> {
+  const declared = Number(response.headers.get('content-length'))
+  if (declared > cap) {
+    await response.body?.cancel().catch(() => undefined)
+    throw new MalformedGrantError(`rotor-auth: the answer (HTTP ${response.status}) is larger than ${cap} bytes`)
+  }
+  if (!response.body) return ''
+  const reader = response.body.getReader()
+  const decoder = new TextDecoder()
+  let size = 0
+  let text = ''
+  for (;;) {
+    const { done, value } = await reader.read()
+    if (done) return text + decoder.decode()
+    size += value.byteLength
+    if (size > cap) {
+      await reader.cancel().catch(() => undefined)
+      throw new MalformedGrantError(`rotor-auth: the answer (HTTP ${response.status}) is larger than ${cap} bytes`)
+    }
+    text += decoder.decode(value, { stream: true })
+  }
+}
+
 function isObject(value: unknown): value is Raw {
   return typeof value === 'object' && value !== null && !Array.isArray(value)
 }
 
 function str(value: unknown): string | undefined {
   return typeof value === 'string' && value !== '' ? value : undefined
+}
+
+function token(value: unknown, field: string): string | undefined {
+  const text = str(value)
+  if (text !== undefined && !isTokenText(text)) {
+    throw new MalformedGrantError(`rotor-auth: the grant's ${field} is not a token (only visible ASCII without spaces may travel in a header)`)
+  }
+  return text
 }
 
 function num(value: unknown): number | undefined {
@@ -52,8 +118,8 @@ export function toGrant(body: unknown): Grant {
   if (!isObject(body)) throw new MalformedGrantError('rotor-auth: the grant is not a JSON object')
   const nested = isObject(body['tokenExpiration']) ? body['tokenExpiration'] : {}
   const grant: Grant = {}
-  const accessToken = str(body['accessToken']) ?? str(body['access_token'])
-  const refreshToken = str(body['refreshToken']) ?? str(body['refresh_token'])
+  const accessToken = token(body['accessToken'], 'accessToken') ?? token(body['access_token'], 'access_token')
+  const refreshToken = token(body['refreshToken'], 'refreshToken') ?? token(body['refresh_token'], 'refresh_token')
   const accessExp = body['accessTokenExpiration'] ?? nested['accessTokenExpiration']
   const refreshExp = body['refreshTokenExpiration'] ?? nested['refreshTokenExpiration']
   const expiresIn = num(body['expiresIn']) ?? num(body['expires_in'])
@@ -71,6 +137,19 @@ function absolute(value: string | number | Date, field: string): number {
   const ms = value instanceof Date ? value.getTime() : typeof value === 'number' ? value : Date.parse(value)
   if (!Number.isFinite(ms)) throw new MalformedGrantError(`rotor-auth: grant field \`${field}\` is not a date: ${JSON.stringify(String(value))}`)
   return ms
+}
+
+/** Server minus local clock from a JWT's `iat` (whole seconds, like `Date`); undefined without one. */
+function iatOffset(token: string | undefined, receivedAt: number): number | undefined {
+  if (token === undefined || token.split('.').length !== 3) return undefined
+  try {
+    const { iat } = decodeJwt(token)
+    if (typeof iat !== 'number' || !Number.isFinite(iat)) return undefined
+    const offset = iat * 1000 + 500 - receivedAt
+    return Math.abs(offset) < SKEW_NOISE_MS ? 0 : offset
+  } catch {
+    return undefined
+  }
 }
 
 /** Expiry of a JWT on the local clock; undefined for an opaque token. */
@@ -93,8 +172,11 @@ function jwtExpiry(token: string | undefined, receivedAt: number, offset: number
  * `receivedAt`; absolute expirations are on the server's clock and shifted by `offset`
  * (server − local, from the `Date` header), so a client clock hours off still works.
  */
-export function toTokens(grant: Grant, receivedAt: number, offset = 0): Tokens {
-  const accessExpiresAt =
+export function toTokens(grant: Grant, receivedAt: number, dateOffset?: number): Tokens {
+  // No readable `Date` (cross-origin, or a grant object): the JWTs' `iat` is the server's clock.
+  const iat = dateOffset === undefined ? (iatOffset(grant.accessToken, receivedAt) ?? iatOffset(grant.refreshToken, receivedAt)) : undefined
+  let offset = dateOffset ?? iat ?? 0
+  let accessExpiresAt =
     grant.expiresIn !== undefined
       ? receivedAt + grant.expiresIn * 1000
       : grant.accessTokenExpiration !== undefined
@@ -105,13 +187,32 @@ export function toTokens(grant: Grant, receivedAt: number, offset = 0): Tokens {
       'rotor-auth: the grant does not say when the access token expires (expected accessTokenExpiration, expires_in or a JWT access token with exp)',
     )
   }
-  const refreshExpiresAt =
+  let refreshExpiresAt =
     grant.refreshExpiresIn !== undefined
       ? receivedAt + grant.refreshExpiresIn * 1000
       : grant.refreshTokenExpiration !== undefined
         ? absolute(grant.refreshTokenExpiration, 'refreshTokenExpiration') - offset
         : (jwtExpiry(grant.refreshToken, receivedAt, offset) ?? null)
-  const tokens: Tokens = { issuedAt: receivedAt, accessExpiresAt, refreshExpiresAt }
+  let skew: ClockSkew | undefined = iat ? { offset: iat, source: 'iat' } : undefined
+  // Arrived expired, while the RT still lives: evidence of a clock ahead with no readable
+  // offset, or of a broken server, not of a dead session (a grant whose RT is dead too is
+  // refused as such). Rotating now would loop as fast as the server answers.
+  const refreshAlive = refreshExpiresAt === null || refreshExpiresAt > receivedAt
+  // With a measured offset (±0.5 s) a 1 s AT may look expired: that is noise, not skew.
+  const unmeasured = (dateOffset === undefined && iat === undefined) || grant.expiresIn !== undefined
+  if (accessExpiresAt <= receivedAt && refreshAlive && unmeasured) {
+    const shift = receivedAt + ASSUMED_LIFETIME_MS - accessExpiresAt
+    accessExpiresAt += shift
+    // The RT keeps its spacing from the AT: both were off by the same unknown offset. A
+    // relative RT lifetime (`refresh_expires_in`) needs no correction.
+    if (refreshExpiresAt !== null && grant.refreshExpiresIn === undefined) refreshExpiresAt += shift
+    offset -= shift
+    skew = { offset, source: 'assumed' }
+  }
+  // Beyond ten years is no lifetime but a bug or an attack; capped, deadlines stay finite.
+  const latest = receivedAt + MAX_LIFETIME_MS
+  const tokens: Tokens = { issuedAt: receivedAt, accessExpiresAt: Math.min(accessExpiresAt, latest), refreshExpiresAt: refreshExpiresAt === null ? null : Math.min(refreshExpiresAt, latest) }
+  if (skew) tokens.skew = skew
   if (grant.accessToken !== undefined) tokens.accessToken = grant.accessToken
   if (grant.refreshToken !== undefined) tokens.refreshToken = grant.refreshToken
   return tokens
@@ -122,8 +223,9 @@ export async function tokensFromResponse(response: Response, now: () => number):
   const receivedAt = now()
   let text: string
   try {
-    text = await response.text()
+    text = await readCapped(response)
   } catch (error) {
+    if (error instanceof MalformedGrantError) throw error
     // The headers arrived, the body did not (connection cut): the server has answered, so
     // it may well have spent the RT. The caller decides what that means for its transport.
     throw new MalformedGrantError(`rotor-auth: the answer (HTTP ${response.status}) was cut off before its body arrived`, { cause: error })
@@ -132,9 +234,17 @@ export async function tokensFromResponse(response: Response, now: () => number):
   try {
     body = JSON.parse(text)
   } catch {
-    throw new MalformedGrantError(`rotor-auth: the answer (HTTP ${response.status}) is not JSON: ${JSON.stringify(text.slice(0, 80))}`)
+    // Never an excerpt: a form-encoded grant (access_token=…&refresh_token=…) would put the
+    // tokens into the error, and from there into `rotate-error` and logs.
+    const type = response.headers.get('content-type') ?? 'no content-type'
+    throw new MalformedGrantError(`rotor-auth: the answer (HTTP ${response.status}, ${type}, ${text.length} characters) is not JSON`)
   }
-  return toTokens(toGrant(body), receivedAt, clockOffset(response.headers.get('date'), receivedAt))
+  // A cross-origin answer hides `Date` unless the server exposes it: then the offset is unknown, not 0.
+  const date = response.headers.get('date')
+  const offset = date && !Number.isNaN(Date.parse(date)) ? clockOffset(date, receivedAt) : undefined
+  const tokens = toTokens(toGrant(body), receivedAt, offset)
+  if (offset && !tokens.skew) tokens.skew = { offset, source: 'date' }
+  return tokens
 }
 
 /** A grant whose AT and RT have both already expired cannot start anything. */

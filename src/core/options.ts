@@ -6,6 +6,7 @@ import { browsingContext } from '../utils/runtime.js'
 import { createScope, defaultEndpoint, toURL, type ScopeMatcher } from '../utils/scope.js'
 import type { DpopAlg } from '../dpop/keys.js'
 import type { RefreshSpec } from './refresh.js'
+import { DEFAULT_BUDGET, type BudgetLimits } from './budget.js'
 
 /** Options after validation, with every default filled in. */
 export type Config = {
@@ -41,6 +42,8 @@ export type Config = {
   persistTokens: boolean
   /** The DPoP signing algorithm, or undefined: no DPoP. */
   dpop: DpopAlg | undefined
+  /** The most refresh calls per AT lifetime and per minute (budget.ts). */
+  refreshBudget: BudgetLimits
 }
 
 const COORDINATOR_METHODS = ['read', 'write', 'lock', 'post', 'subscribe', 'isLeader', 'hasPeers', 'close'] as const
@@ -90,7 +93,7 @@ export function defaultChannelName(options: SessionOptions, refresh: URL | undef
 const KNOWN = new Set<string>([
   'scope', 'rotation', 'transport', 'refresh', 'logout', 'headers', 'rotateAt', 'crossTab', 'coordinator', 'reauthenticate',
   'idle', 'sessionEnding', 'fetch', 'now', 'timers', 'leeway', 'queueTimeout', 'refreshTimeout', 'refreshRetries', 'persist', 'storage',
-  'worker', 'dpop',
+  'worker', 'dpop', 'refreshBudget',
 ] satisfies Array<keyof SessionOptions>)
 
 /** The keys of the nested options: a typo there (`idle: { timout }`) must fail as loudly as at the top. */
@@ -148,6 +151,20 @@ function idleConfig(idle: SessionOptions['idle']): Config['idle'] {
   const events = idle.activityEvents ?? DEFAULT_ACTIVITY
   if (!Array.isArray(events) || !events.every(e => typeof e === 'string')) fail('idle.activityEvents', 'an array of event names', events)
   return { timeout: idle.timeout, warning, activityEvents: events }
+}
+
+/** `refreshBudget`: whole numbers >= 1 (0 would forbid every refresh: the session could never rotate). */
+function budgetConfig(budget: SessionOptions['refreshBudget']): BudgetLimits {
+  if (budget === undefined) return DEFAULT_BUDGET
+  if (typeof budget !== 'object' || budget === null) fail('refreshBudget', '{ perLifetime?, perMinute? }', budget)
+  const limits = { ...DEFAULT_BUDGET }
+  for (const key of ['perLifetime', 'perMinute'] as const) {
+    const value = budget[key]
+    if (value === undefined) continue
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) fail(`refreshBudget.${key}`, 'a whole number >= 1', value)
+    limits[key] = value
+  }
+  return limits
 }
 
 /** The `worker` option, checked against the options it cannot go with. */
@@ -281,5 +298,6 @@ export function normalizeOptions(options: SessionOptions): Config {
     storage: persist || (transport === 'bearer' && channelName !== undefined) ? storage : undefined,
     persistTokens: persist && transport === 'bearer',
     dpop: dpopAlg(options, transport),
+    refreshBudget: budgetConfig(options.refreshBudget),
   }
 }

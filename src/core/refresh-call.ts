@@ -2,7 +2,7 @@
 import ky, { HTTPError, TimeoutError } from 'ky'
 import { RefreshAnswerError, RefreshRefusedError } from '../errors.js'
 import { excerpt } from '../utils/redact.js'
-import { tokensFrom, tokensFromResponse, type Tokens } from './grant.js'
+import { readCapped, tokensFrom, tokensFromResponse, type Tokens } from './grant.js'
 import { LATE_ANSWER_FACTOR, type RefreshCall, type RefreshSpec } from './refresh.js'
 
 /** Statuses after which the server has definitively refused the refresh token. */
@@ -42,12 +42,34 @@ function retryDelay(error: unknown, retryCount: number, signal: AbortSignal): nu
   return Math.random() * Math.min(BACKOFF_LIMIT_MS, BACKOFF_BASE_MS * 2 ** (retryCount - 1))
 }
 
+/**
+ * Settles with `promise`, or rejects when `signal` aborts, whichever comes first. A fetch (a
+ * wrapper, a polyfill, a test double) that ignores its signal, or looks at it only after it
+ * fired, once kept the refresh, and with it the rotation lock and every rotate(), waiting
+ * forever after a logout (chaos seed -131859687).
+ */
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) {
+    promise.catch(() => undefined)
+    return Promise.reject(signal.reason)
+  }
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason)
+    signal.addEventListener('abort', onAbort, { once: true })
+    const done = () => signal.removeEventListener('abort', onAbort)
+    promise.then(
+      value => (done(), resolve(value)),
+      error => (done(), reject(error)),
+    )
+  })
+}
+
 async function refusal(response: Response): Promise<RefreshRefusedError> {
   let said = ''
   try {
     // The server's own words (FOLIO: "Missing X-Okapi-Tenant header"), redacted: a refusal
     // body may echo the RT it refused, and this text goes into errors, events and logs.
-    said = excerpt((await response.text()).slice(0, 8192))
+    said = excerpt((await readCapped(response)).slice(0, 8192))
   } catch {
     // The status alone is the verdict.
   }
@@ -97,13 +119,13 @@ export async function callRefresh(call: RefreshCall): Promise<Tokens> {
     const signal = given ? AbortSignal.any([given, lost.signal]) : lost.signal
     // Never follow a redirect with a refresh token, whatever fetch wrapper is underneath
     // (ky sets it on its Request; a cookie-jar wrapper may only read it from init).
-    return base(input, { ...init, redirect: 'manual', signal }).finally(() => {
+    return untilAborted(base(input, { ...init, redirect: 'manual', signal }), signal).finally(() => {
       slow.cancel()
       giveUp.cancel()
     })
   }
   if (spec.kind === 'custom') {
-    const result = await spec.fn({ fetch: send, refreshToken: call.refreshToken, signal: call.signal, headers: new Headers(call.headers) })
+    const result = await untilAborted(spec.fn({ fetch: send, refreshToken: call.refreshToken, signal: call.signal, headers: new Headers(call.headers) }), call.signal)
     if (typeof Response !== 'undefined' && result instanceof Response) return readAnswer(result, sentClock)
     return tokensFrom(result, sentClock)
   }

@@ -1,7 +1,8 @@
 /** Rotation: one refresh at a time under the coordinator's lock, once per generation everywhere, and `reauthenticate` once. */
-import { RotationPendingError, SessionExpiredError } from '../errors.js'
+import { RefreshBudgetError, RotationPendingError, SessionExpiredError } from '../errors.js'
 import type { Coordinator, Grant } from '../types.js'
 import { assertUsable, tokensFrom, type Tokens } from './grant.js'
+import type { RefreshBudget } from './budget.js'
 import type { RefreshCall } from './refresh.js'
 import type { SessionMachine } from './state.js'
 import type { Sync } from './sync.js'
@@ -28,14 +29,21 @@ export type RotatorOptions = {
    */
   inFlightLimitMs: number
   reauthenticate: ((context: { signal: AbortSignal }) => Promise<Grant | Response | void>) | undefined
-  /** A transient failure: returns when the next attempt goes (ms); success resets it. */
-  backoff: { failed(error: unknown): number; succeeded(): void; stalled(error: unknown): void }
+  /** Every refresh call passes it, whatever asked for the rotation. */
+  budget: RefreshBudget
+  /**
+   * A transient failure: returns when the next attempt goes (ms); success resets it.
+   * `deferred`: the budget is spent, the next attempt goes in `ms`.
+   */
+  backoff: { failed(error: unknown): number; succeeded(): void; stalled(error: unknown): void; deferred(error: unknown, ms: number): void }
 }
 
 export class Rotator {
   readonly #o: RotatorOptions
   /** Consecutive failed attempts since the last success, for `rotate-error`'s `attempt`. */
   #failures = 0
+  /** A newer generation the store announced whose tokens no tab answered with (see #rotateLocked). */
+  #unclaimed: number | undefined
   /** Aborts the reauthenticate() running here (this tab is being disposed). */
   #reauth: AbortController | undefined
 
@@ -70,7 +78,13 @@ export class Rotator {
         // refreshing now would present the RT that tab just spent.
         await sync.probe(TOKENS_IN_FLIGHT_MS)
         if (machine.snapshot.generation > generation) return
-        throw new RotationPendingError('rotor-auth: another tab rotated and its tokens have not reached this one yet')
+        // Asked twice, a probe apart and after a backoff, and no live tab holds it: its tokens
+        // exist nowhere (a forged write, or a tab that died mid-rotation). Waiting would wedge
+        // rotation until reload: refresh ourselves (within the budget) instead.
+        if (this.#unclaimed !== unseen.generation) {
+          this.#unclaimed = unseen.generation
+          throw new RotationPendingError('rotor-auth: another tab rotated and its tokens have not reached this one yet')
+        }
       }
       // The tab that held the lock before us said it was rotating. It posted its new state
       // just before it released the lock, but a browser delivers the lock and the message by
@@ -92,6 +106,16 @@ export class Rotator {
         await sync.catchUp()
         if (machine.snapshot.generation > generation) return
       }
+      // The one place every refresh passes: past the budget nothing is sent, whoever asked.
+      const lifetime = snap.accessExpiresAt === null || snap.issuedAt === null ? undefined : snap.accessExpiresAt - snap.issuedAt
+      const budgetWait = this.#o.budget.wait(lifetime)
+      if (budgetWait > 0) {
+        const error = new RefreshBudgetError(budgetWait)
+        this.#o.backoff.deferred(error, budgetWait)
+        this.#report(error, true, budgetWait)
+        throw error
+      }
+      const unspent = this.#o.budget.spend()
       sync.rotating(snap.generation)
       if (this.#o.inFlightLimitMs > 0) await sync.markRotating(this.#o.now())
       let tokens: Tokens
@@ -119,6 +143,7 @@ export class Rotator {
           // read "ended" (or the new login), never "active" and present the refused RT again.
           return this.#endLocked('rejected', generation)
         }
+        unspent()
         this.#report(error, true, this.#o.backoff.failed(error))
         throw error
       }

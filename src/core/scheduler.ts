@@ -144,15 +144,24 @@ export class Scheduler {
   failed(): number {
     if (this.#disposed) return 0
     this.#failures++
-    this.#retry?.cancel()
     const ceiling = Math.min(30_000, 500 * 2 ** this.#failures)
     const delay = ceiling / 2 + Math.random() * (ceiling / 2)
-    this.#retry = this.#o.clock.after(delay, () => {
+    this.#retryIn(delay)
+    return delay
+  }
+
+  /** The refresh budget is spent: the next attempt goes in `ms` (no backoff growth: nothing failed). */
+  defer(ms: number): void {
+    if (!this.#disposed) this.#retryIn(ms)
+  }
+
+  #retryIn(ms: number): void {
+    this.#retry?.cancel()
+    this.#retry = this.#o.clock.after(ms, () => {
       this.#retry = undefined
       this.#onDue()
       this.#o.onRetry()
     })
-    return delay
   }
 
   succeeded(): void {

@@ -1,19 +1,38 @@
 /** The cross-tab protocol over the coordinator: publish our state, adopt the others', join, and the rotating flag. */
 import type { Coordinator, LogoutReason, Message, Origin, SessionState, Snapshot } from '../types.js'
 import type { Clock, Timer } from '../utils/timers.js'
-import { SIGNED_OUT, supersedes } from '../coordinator/protocol.js'
+import { MAX_GENERATION_JUMP, plausible, rotateRequestVerdict, SIGNED_OUT, supersedes } from '../coordinator/protocol.js'
 import type { Tokens } from './grant.js'
 import type { SessionMachine } from './state.js'
 
 /** How long a joining bearer tab waits for a peer to hand it the tokens. */
 const JOIN_WAIT_MS = 300
+export { MAX_GENERATION_JUMP }
 /**
- * The furthest a peer's (or storage's) generation may lie ahead of ours: 2^20 rotations, about
- * twelve days at one per second. Further is a forgery, not a tab that slept.
+ * How many spent refresh tokens (as hashes) a tab remembers, past those known to have expired:
+ * a rotation every minute for a week. (A ring of 16 let a state recorded 17 rotations earlier
+ * move a tab back onto its spent RT.)
  */
-export const MAX_GENERATION_JUMP = 2 ** 20
-/** How many refresh tokens this tab remembers having moved past. */
-const SPENT_KEPT = 16
+const SPENT_KEPT = 10_000
+/**
+ * How long another tab's "reauthenticating" holds here unless renewed: while it holds, waiting
+ * requests do not time out, so a forged one must not switch `queueTimeout` off for good. The
+ * tab running `reauthenticate` renews it every REMOTE_FLAG_RENEW_MS.
+ */
+export const REMOTE_FLAG_MS = 30_000
+const REMOTE_FLAG_RENEW_MS = 10_000
+
+/** FNV-1a over the token, two 32-bit lanes: the memory holds no refresh token, only this. */
+function tokenHash(token: string): string {
+  let a = 0x811c9dc5
+  let b = 0x01000193 ^ token.length
+  for (let i = 0; i < token.length; i++) {
+    const c = token.charCodeAt(i)
+    a = Math.imul(a ^ c, 0x01000193)
+    b = Math.imul(b ^ c, 0x5bd1e995)
+  }
+  return (a >>> 0).toString(36) + (b >>> 0).toString(36)
+}
 
 /** Runs `fn` on a value that may or may not be a promise, synchronously when it is not. */
 function when<T, R>(value: T | Promise<T>, fn: (value: T) => R | Promise<R>): R | Promise<R> {
@@ -42,8 +61,14 @@ export class Sync {
   readonly #o: SyncOptions
   readonly #unsubscribe: () => void
   #rotatingTimer: Timer | undefined
-  /** RTs this tab held and moved past: a snapshot that brings one back is a replay. */
-  readonly #spent: string[] = []
+  /** Hashes of RTs this tab held and moved past, with their expiry: a snapshot that brings one back is a replay. */
+  readonly #spent = new Map<string, number | null>()
+  /** Another tab's "reauthenticating" runs out here unless renewed (REMOTE_FLAG_MS). */
+  #remoteReauthTimer: Timer | undefined
+  /** While this tab runs reauthenticate(): renews the flag in the other tabs. */
+  #renewTimer: Timer | undefined
+  /** The generation this tab last rotated for at a peer's request (once per generation). */
+  #honoured: number | undefined
 
   constructor(options: SyncOptions) {
     this.#o = options
@@ -99,7 +124,7 @@ export class Sync {
     return Promise.resolve(this.#o.coordinator.read()).then(shared => {
       if (!shared) return undefined
       this.adopt(shared)
-      return supersedes(shared, this.#o.machine.snapshot) ? shared : undefined
+      return supersedes(shared, this.#o.machine.snapshot) && !this.#refused(shared) ? shared : undefined
     })
   }
 
@@ -133,11 +158,7 @@ export class Sync {
 
   adopt(snapshot: Snapshot): void {
     const { machine, transport } = this.#o
-    if (!supersedes(snapshot, machine.snapshot)) return
-    // A forged or replayed state (any same-origin script can post and write storage) must not
-    // wedge the counter near its limit or move this tab back onto an RT it already spent.
-    if (machine.snapshot.generation > 0 && snapshot.generation - machine.snapshot.generation > MAX_GENERATION_JUMP) return
-    if (snapshot.refreshToken !== undefined && this.#spent.includes(snapshot.refreshToken)) return
+    if (!supersedes(snapshot, machine.snapshot) || this.#refused(snapshot)) return
     machine.setRemoteReauth(false)
     if (snapshot.status === 'signed-out') {
       this.#clearRotating()
@@ -151,13 +172,31 @@ export class Sync {
     this.#enter(snapshot, 'remote', 'adopt')
   }
 
+  /**
+   * A forged or replayed state (any same-origin script can post and write storage) must not
+   * wedge the counter near its limit or move this tab back onto an RT it already spent.
+   */
+  #refused(snapshot: Snapshot): boolean {
+    if (!plausible(snapshot, this.#o.machine.snapshot)) return true
+    return this.#replayed(snapshot)
+  }
+
+  #replayed(snapshot: Snapshot): boolean {
+    return snapshot.refreshToken !== undefined && this.#spent.has(tokenHash(snapshot.refreshToken))
+  }
+
+  /** The store's generation where it may count (not a forged leap), for numbering what we write. */
+  #base(stored: Snapshot | undefined): number {
+    return stored && !this.#refused(stored) ? stored.generation : 0
+  }
+
   /** Applies new tokens from this tab and tells every other tab. */
   publish(tokens: Tokens, how: 'login' | 'rotate'): void | Promise<void> {
     const { coordinator, machine } = this.#o
     return when(coordinator.read(), base => {
       const current = machine.snapshot
       const snapshot: Snapshot = {
-        generation: Math.max(current.generation, base?.generation ?? 0) + 1,
+        generation: Math.max(current.generation, this.#base(base)) + 1,
         status: 'active',
         issuedAt: tokens.issuedAt,
         accessExpiresAt: tokens.accessExpiresAt,
@@ -171,6 +210,7 @@ export class Sync {
         coordinator.post({ type: 'state', snapshot })
         this.#clearRotating()
         this.#enter(snapshot, 'local', how)
+        if (tokens.skew) machine.emit('clock-skew', tokens.skew)
       })
     })
   }
@@ -189,12 +229,12 @@ export class Sync {
       when(coordinator.write(snapshot), () => coordinator.post({ type: 'state', snapshot }))
     this.#clearRotating()
     if (!(base instanceof Promise)) {
-      const snapshot = signedOut(Math.max(local, base?.generation ?? 0) + 1)
+      const snapshot = signedOut(Math.max(local, this.#base(base)) + 1)
       machine.end(snapshot, 'local')
       return share(snapshot)
     }
     machine.end(signedOut(local + 1), 'local')
-    return base.then(stored => share(signedOut(Math.max(local, stored?.generation ?? 0) + 1)))
+    return base.then(stored => share(signedOut(Math.max(local, this.#base(stored)) + 1)))
   }
 
   /**
@@ -204,7 +244,7 @@ export class Sync {
   markEnding(reason: 'expired' | 'rejected'): void | Promise<void> {
     const { coordinator, machine } = this.#o
     return when(coordinator.read(), base => {
-      const snapshot: Snapshot = { ...machine.snapshot, generation: Math.max(machine.snapshot.generation, base?.generation ?? 0) + 1, ending: reason }
+      const snapshot: Snapshot = { ...machine.snapshot, generation: Math.max(machine.snapshot.generation, this.#base(base)) + 1, ending: reason }
       return when(coordinator.write(snapshot), () => {
         coordinator.post({ type: 'state', snapshot })
         this.#enter(snapshot, 'local', 'mark')
@@ -222,7 +262,11 @@ export class Sync {
   }
 
   reauthenticating(active: boolean, handover?: 'expired' | 'rejected'): void {
+    this.#renewTimer?.cancel()
+    this.#renewTimer = undefined
     this.#o.coordinator.post(handover ? { type: 'reauthenticating', active, handover } : { type: 'reauthenticating', active })
+    // A person may take minutes to log in: the flag is renewed so it never runs out meanwhile.
+    if (active) this.#renewTimer = this.#o.clock.after(REMOTE_FLAG_RENEW_MS, () => this.reauthenticating(true))
   }
 
   rotating(generation: number): void {
@@ -240,6 +284,8 @@ export class Sync {
   close(): void {
     this.#unsubscribe()
     this.#clearRotating()
+    this.#remoteReauthTimer?.cancel()
+    this.#renewTimer?.cancel()
   }
 
   #receive(message: Message): void {
@@ -250,7 +296,9 @@ export class Sync {
         this.adopt(message.snapshot)
         return
       case 'rotating':
-        if (message.generation >= machine.snapshot.generation) {
+        // Only a rotation of the generation held here is news to wait for: one "from" a
+        // generation we do not hold says nothing we could use (and may be forged far ahead).
+        if (message.generation === machine.snapshot.generation) {
           this.#rotatingTimer?.cancel()
           this.#rotatingTimer = this.#o.clock.after(this.#o.rotatingTimeout, () => this.#clearRotating())
           machine.remoteRotating(true)
@@ -262,16 +310,22 @@ export class Sync {
       case 'hello':
         this.#answer()
         return
-      case 'rotate-request':
+      case 'rotate-request': {
         if (!this.#o.coordinator.isLeader()) return
+        const verdict = rotateRequestVerdict(message.generation, machine.snapshot.generation, this.#honoured)
         // Behind us: our state is the answer (a bearer tab gets the tokens it missed).
-        if (machine.snapshot.generation > message.generation) this.#answer()
-        else this.#o.onRotateRequest(message.generation)
+        if (verdict === 'answer') this.#answer()
+        if (verdict !== 'rotate') return
+        this.#honoured = message.generation
+        this.#o.onRotateRequest(message.generation)
         return
+      }
       case 'activity':
         this.#o.onActivity(message.at)
         return
       case 'reauthenticating':
+        this.#remoteReauthTimer?.cancel()
+        this.#remoteReauthTimer = message.active ? this.#o.clock.after(REMOTE_FLAG_MS, () => machine.setRemoteReauth(false)) : undefined
         machine.setRemoteReauth(message.active)
         if (message.handover) this.#o.onHandover()
         return
@@ -280,12 +334,22 @@ export class Sync {
 
   /** Enters `snapshot`, remembering the RT this tab moves past. */
   #enter(snapshot: Snapshot, origin: Origin, how: 'login' | 'rotate' | 'adopt' | 'mark'): void {
-    const held = this.#o.machine.snapshot.refreshToken
-    if (held !== undefined && held !== snapshot.refreshToken && !this.#spent.includes(held)) {
-      this.#spent.push(held)
-      if (this.#spent.length > SPENT_KEPT) this.#spent.shift()
+    const { refreshToken: held, refreshExpiresAt } = this.#o.machine.snapshot
+    if (held !== undefined && held !== snapshot.refreshToken) {
+      this.#spent.set(tokenHash(held), refreshExpiresAt)
+      if (this.#spent.size > SPENT_KEPT) this.#forgetSpent()
     }
     this.#o.machine.enter(snapshot, origin, how)
+  }
+
+  /** Expired RTs first (a server refuses them anyway), then the oldest. */
+  #forgetSpent(): void {
+    const now = this.#o.now()
+    for (const [hash, expiresAt] of this.#spent) if (expiresAt !== null && expiresAt <= now) this.#spent.delete(hash)
+    for (const hash of this.#spent.keys()) {
+      if (this.#spent.size <= SPENT_KEPT) break
+      this.#spent.delete(hash)
+    }
   }
 
   #answer(): void {

@@ -1,5 +1,6 @@
 /** The rotation lock where tabs share no exclusive lock (no Web Locks: plain-http origins): only the elected leader refreshes, and the others ask it. */
 import { BroadcastChannel as PackageChannel, createLeaderElection, type LeaderElector } from 'broadcast-channel'
+import { MAX_GENERATION_JUMP } from './protocol.js'
 import type { Channel } from './channel.js'
 import type { Mutex } from './realm.js'
 import type { LockOptions, Snapshot } from './types.js'
@@ -95,7 +96,9 @@ export function createLeaderLock(options: LeaderLockOptions): LeaderLock {
 
   const unsubscribe = channel.subscribe(message => {
     if (message.type !== 'state') return
-    if (message.snapshot.generation > seen) seen = message.snapshot.generation
+    // A forged far-ahead generation must not become the one followers ask for forever.
+    const { generation } = message.snapshot
+    if (generation > seen && generation - Math.max(options.read()?.generation ?? 0, seen) <= MAX_GENERATION_JUMP) seen = generation
     // After the session's own listener has adopted it (it runs later in the same dispatch).
     queueMicrotask(wake)
   })

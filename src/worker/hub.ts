@@ -4,7 +4,7 @@ import { parseMessage, parseSnapshot, supersedes } from '../coordinator/protocol
 import { Mutex } from '../coordinator/realm.js'
 import { normalizeOptions, type Config } from '../core/options.js'
 import { callLogout } from '../core/refresh.js'
-import { MAX_GENERATION_JUMP } from '../core/sync.js'
+import { MAX_GENERATION_JUMP } from '../coordinator/protocol.js'
 import { createSession } from '../session.js'
 import type { Coordinator, Grant, Message, Session, SessionOptions, Snapshot } from '../types.js'
 import { parseReauthGrant, PROTOCOL_VERSION, withoutRefreshToken, type FromWorker, type ReauthGrant, type WorkerConfig } from './protocol.js'

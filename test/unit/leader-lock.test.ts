@@ -118,6 +118,28 @@ describe('leader-lock', () => {
     expect(ran).toBe(2)
   }, 20_000)
 
+  test('a forged far-ahead state (generation 2^40) is not the generation a follower asks for, nor counts as newer', async () => {
+    const shared = { snapshot: active(4) as Snapshot | undefined }
+    const two = openTabs(2, shared)
+    const leader = await leaderIndex(two)
+    const follower = two[1 - leader]!
+    // A page of the origin posts a state no tab holds, on the session's channel.
+    const forger = openChannel(follower.name, 'forger')
+    forger.post({ type: 'state', snapshot: active(2 ** 40) })
+    forger.close()
+    await sleep(50)
+    let ranAt: number | undefined
+    const asked = follower.lock.lock(async () => void (ranAt = shared.snapshot!.generation), { refresh: true })
+    for (let i = 0; i < 50 && !two[leader]!.heard.some(m => m.type === 'rotate-request'); i++) await sleep(10)
+    expect(two[leader]!.heard.find(m => m.type === 'rotate-request')).toMatchObject({ type: 'rotate-request', generation: 4 })
+    await sleep(100)
+    expect(ranAt, 'the forged state counted as a newer one').toBeUndefined()
+    shared.snapshot = active(5)
+    two[leader]!.channel.post({ type: 'state', snapshot: active(5) })
+    await asked
+    expect(ranAt).toBe(5)
+  }, 20_000)
+
   test('a follower whose leader never answers fails transiently after followerLimitMs', async () => {
     const shared = { snapshot: active(1) as Snapshot | undefined }
     const two = openTabs(2, shared)

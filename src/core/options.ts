@@ -182,11 +182,11 @@ function workerURL(options: SessionOptions, coordinator: boolean, crossTab: bool
 
 /**
  * The `dpop` option: the algorithm. A proof binds tokens the session holds (HttpOnly cookies are
- * the browser's), and the rotation worker would refresh with a key it has not loaded (README, DPoP).
+ * the browser's). With `worker`, the worker signs its refreshes with the same key (README, DPoP).
  */
-function dpopAlg({ dpop, worker }: SessionOptions, transport: 'cookie' | 'bearer'): DpopAlg | undefined {
+function dpopAlg({ dpop }: SessionOptions, transport: 'cookie' | 'bearer'): DpopAlg | undefined {
   if (dpop === undefined || dpop === false) return undefined
-  if (transport !== 'bearer' || worker) throw invalidOption("rotor-auth: option `dpop` needs transport: 'bearer' and no `worker`")
+  if (transport !== 'bearer') throw invalidOption("rotor-auth: option `dpop` needs transport: 'bearer'")
   return dpop === true ? 'ES256' : oneOf('dpop.alg', typeof dpop === 'object' && dpop ? (dpop.alg ?? 'ES256') : dpop, ['ES256', 'ES384', 'EdDSA', 'Ed25519'] satisfies DpopAlg[], 'ES256')
 }
 

@@ -6,6 +6,12 @@ import { normalizeOptions, type Config } from '../core/options.js'
 import { callLogout } from '../core/refresh.js'
 import { MAX_GENERATION_JUMP } from '../coordinator/protocol.js'
 import { createSession } from '../session.js'
+import { decodeJwt } from 'jose'
+import { createDpop, type Dpop } from '../dpop/index.js'
+import { DPOP_ALGS } from '../dpop/keys.js'
+import { RotorError } from '../errors.js'
+import { replayableBody } from '../interceptors/fetch.js'
+import { fetchTarget, requestURL } from '../utils/scope.js'
 import type { Coordinator, Grant, Message, Session, SessionOptions, Snapshot } from '../types.js'
 import { parseReauthGrant, PROTOCOL_VERSION, withoutRefreshToken, type FromWorker, type ReauthGrant, type WorkerConfig } from './protocol.js'
 
@@ -75,6 +81,8 @@ export function createHub(name: string, limits: Partial<HubLimits> = {}): Hub {
   let session: Session | undefined
   let configKey: string | undefined
   let cfg: Config | undefined
+  /** What the worker's own calls go out through: fetch, or fetch with a DPoP proof. */
+  let send: typeof fetch = (input, init) => fetch(input, init)
   const tabs = new Set<Tab>()
   const listeners = new Set<(message: Message) => void>()
   const mutex = new Mutex()
@@ -154,7 +162,26 @@ export function createHub(name: string, limits: Partial<HubLimits> = {}): Hub {
     })
   }
 
+  /**
+   * With `dpop`, the key the tabs stored in IndexedDB under the name they gave, read here: the
+   * worker's refresh and logout calls are signed with it, and the nonce of the token endpoint
+   * is remembered here (the tabs keep their resource servers' nonces). The worker's session is
+   * given a fetch that signs instead of the `dpop` option, which would name the key after the
+   * worker's own options, not the tabs'.
+   */
+  function dpopOf(config: WorkerConfig): Dpop | undefined {
+    const given: unknown = config.dpop
+    if (given === undefined) return undefined
+    const { alg, key } = (typeof given === 'object' && given !== null ? given : {}) as Record<string, unknown>
+    if (typeof alg !== 'string' || !Object.hasOwn(DPOP_ALGS, alg) || typeof key !== 'string' || key === '') throw new TypeError('rotor-auth: config.dpop must be { alg, key }')
+    return createDpop(key, alg as keyof typeof DPOP_ALGS, { replayableBody, requestURL, fetchTarget, decodeJwt, RotorError })
+  }
+
   function start(config: WorkerConfig): void {
+    const dpop = dpopOf(config)
+    // Called bare: a browser's fetch run with another `this` throws "Illegal invocation".
+    const platform: typeof fetch = (input, init) => fetch(input, init)
+    const own: typeof fetch = dpop ? (input, init) => dpop.send(platform, input, init) : platform
     const options: SessionOptions = {
       scope: config.refresh.url,
       transport: config.transport,
@@ -168,11 +195,14 @@ export function createHub(name: string, limits: Partial<HubLimits> = {}): Hub {
       queueTimeout: config.queueTimeout,
       persist: false,
       coordinator: member,
-      reauthenticate,
+      // A login a tab made for the worker that is plainly bound to another key is refused, as a tab's session does.
+      reauthenticate: dpop ? context => reauthenticate(context).then(grant => dpop.check(grant)) : reauthenticate,
+      ...(dpop ? { fetch: own } : {}),
       ...(config.leeway === undefined ? {} : { leeway: config.leeway }),
     }
     cfg = normalizeOptions(options)
     session = createSession(options)
+    send = own
   }
 
   /**
@@ -315,7 +345,7 @@ export function createHub(name: string, limits: Partial<HubLimits> = {}): Hub {
         return
       case 'logout': {
         const held = snapshot
-        const call = held?.status === 'active' && cfg ? callLogout(cfg, (input, init) => fetch(input, init), held) : Promise.resolve()
+        const call = held?.status === 'active' && cfg ? callLogout(cfg, send, held) : Promise.resolve()
         void call.then(done)
         return
       }

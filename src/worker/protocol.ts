@@ -1,6 +1,7 @@
 /** What a tab and the rotation worker say over the tab's own MessagePort, and the options the worker's session is built from. */
 import type * as Protocol from '../coordinator/protocol.js'
 import type { Config } from '../core/options.js'
+import type { DpopAlg } from '../dpop/keys.js'
 import type { Message, Snapshot } from '../types.js'
 
 /**
@@ -18,6 +19,12 @@ export type WorkerConfig = {
   refreshTimeout: number
   refreshRetries: number
   queueTimeout: number
+  /**
+   * With `dpop`: the algorithm and the name the tabs' key is stored under (src/dpop/keys.ts).
+   * The worker reads that key from IndexedDB and signs its refresh and logout calls with it:
+   * an RT bound to one key is refused to any other.
+   */
+  dpop?: { alg: DpopAlg; key: string }
 }
 
 /** The worker's session options from a tab's validated ones (the refresh is a URL: options.ts checked). */
@@ -37,6 +44,8 @@ export function workerConfig(cfg: Config): WorkerConfig {
     queueTimeout: cfg.queueTimeout,
   }
   if (cfg.leeway !== undefined) config.leeway = cfg.leeway
+  // The name createSession gives the tab's own key.
+  if (cfg.dpop) config.dpop = { alg: cfg.dpop, key: cfg.channelName ?? cfg.storageKey }
   return config
 }
 
@@ -44,9 +53,10 @@ export function workerConfig(cfg: Config): WorkerConfig {
  * The version of this protocol, said in `hello` and `welcome`. A SharedWorker outlives a
  * deploy (it runs while one tab of the old page is open) and a copied script can lag the
  * library (`npx rotor-auth init` not run again): either side refuses the other's version,
- * saying so, and the tab runs without the worker instead of misreading it.
+ * saying so, and the tab runs without the worker instead of misreading it. 3: `config.dpop`
+ * (a worker of protocol 2 would ignore it and refresh a DPoP-bound RT without a proof).
  */
-export const PROTOCOL_VERSION = 2
+export const PROTOCOL_VERSION = 3
 
 /** Tab → worker. `id` pairs a request with the worker's `done`. */
 export type ToWorker =

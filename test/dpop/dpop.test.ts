@@ -199,9 +199,12 @@ describe('the session key', () => {
 describe('options', () => {
   const base = { scope: 'http://127.0.0.1:1/api', transport: 'bearer' as const, refresh: { url: 'http://127.0.0.1:1/token', style: 'oauth2' as const } }
 
-  it('dpop needs the bearer transport and no worker; a bad alg is named', () => {
+  it('dpop needs the bearer transport (with or without worker); a bad alg is named', () => {
     expect(() => createSession({ ...base, transport: 'cookie', dpop: true })).toThrow(/option `dpop` needs transport: 'bearer'/)
-    expect(() => createSession({ ...base, dpop: true, crossTab: { name: 'w' }, worker: '/rotor-worker.js' })).toThrow(TypeError)
+    expect(() => createSession({ ...base, transport: 'cookie', dpop: true, crossTab: { name: 'w' }, worker: 'http://127.0.0.1:1/rotor-worker.js' })).toThrow(/option `dpop` needs transport: 'bearer'/)
+    // The worker signs its refreshes with the tabs' key (test/dpop/worker.test.ts).
+    const s = createSession({ ...base, dpop: true, crossTab: { name: 'w' }, worker: 'http://127.0.0.1:1/rotor-worker.js' })
+    closers.push(() => s.dispose())
     expect(() => createSession({ ...base, dpop: { alg: 'RS256' as 'ES256' } })).toThrow(/option `dpop.alg` must be/)
     expect(() => createSession({ ...base, dpop: 'yes' as unknown as true })).toThrow(/option `dpop.alg`/)
   })

@@ -4,7 +4,7 @@
  * test/session/worker.test.ts does), and the worker's own session refreshes and logs out with
  * the key the tabs stored in (fake) IndexedDB. Against oidc-provider with DPoP and nonces
  * required, and a scripted server that shows the logout's proof and the token endpoint's nonce.
- * Real Chromium tabs with the built worker script: test/dpop/worker-tabs.test.ts.
+ * Five real Chromium tabs with the worker script: test/dpop/tabs.test.ts.
  */
 import 'fake-indexeddb/auto'
 import { createHash } from 'node:crypto'

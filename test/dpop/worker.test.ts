@@ -10,11 +10,12 @@ import 'fake-indexeddb/auto'
 import { createHash } from 'node:crypto'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { calculateJwkThumbprint, decodeJwt, decodeProtectedHeader, EmbeddedJWK, exportJWK, jwtVerify, type JWK, type JWTPayload } from 'jose'
+import { calculateJwkThumbprint, decodeJwt, decodeProtectedHeader, EmbeddedJWK, exportJWK, jwtVerify, UnsecuredJWT, type JWK, type JWTPayload } from 'jose'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { createSession, type Session, type SessionOptions } from '../../src/index.js'
 import { loadKeyPair } from '../../src/dpop/keys.js'
 import { createHub, type Hub } from '../../src/worker/hub.js'
+import { PROTOCOL_VERSION } from '../../src/worker/protocol.js'
 import { sleep, waitFor } from '../helpers/index.js'
 import { authorize, CLIENT_ID, codeExchange, startAuthServer, type AuthServer } from './provider.js'
 
@@ -211,4 +212,44 @@ describe('DPoP with the rotation worker (Node, MessageChannel ports)', () => {
     expect(JSON.parse(logout[0]!.body)).toEqual({ refreshToken: 'rt3' })
     await waitFor(() => b.state.status !== 'active')
   }, 30_000)
+
+  it('a login a tab makes for the worker that is bound to another key is refused: the session ends instead of adopting it', async () => {
+    const refreshes: string[] = []
+    const server = createServer((req, res) => {
+      if (req.url === '/token') refreshes.push(String(req.headers['dpop'] !== undefined))
+      res.writeHead(req.url === '/token' ? 400 : 200, { 'content-type': 'application/json' })
+      res.end(JSON.stringify(req.url === '/token' ? { error: 'invalid_grant' } : {}))
+    })
+    await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+    closers.push(() => new Promise<void>(resolve => (server.closeAllConnections(), server.close(() => resolve()))))
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+    const name = `dpop-worker-${++n}`
+    const elsewhere = new UnsecuredJWT({ cnf: { jkt: 'another-key' } }).setExpirationTime('1h').encode()
+    let asked = 0
+    const reauthenticate = async () => (asked++, { accessToken: elsewhere, refreshToken: 'rt-elsewhere', tokenType: 'DPoP', expiresIn: 60 })
+    const options = { scope: `${url}/api`, refresh: { url: `${url}/token`, style: 'oauth2' as const, clientId: 'app' }, logout: false as const, reauthenticate }
+    const a = tab(name, options)
+    const logouts: string[] = []
+    a.on('logout', e => logouts.push(e.reason))
+    await a.start({ accessToken: 'at1', refreshToken: 'rt1', tokenType: 'DPoP', expiresIn: 60 })
+    await expect(a.rotate()).rejects.toThrow()
+    // The worker's refresh (with a proof) was refused; the tab's login ran, and its grant was not taken.
+    expect(refreshes).toEqual(['true'])
+    expect(asked).toBe(1)
+    await waitFor(() => a.state.status === 'signed-out')
+    expect(logouts).toEqual(['rejected'])
+    expect(worker.hubs.get(`rotor-auth:${name}`)?.session?.state.status).toBe('signed-out')
+  }, 30_000)
+
+  it('a page that says a malformed config.dpop is refused by the worker', async () => {
+    const hub = createHub('dpop-forged')
+    const { port1, port2 } = new MessageChannel()
+    closers.push(() => (port1.close(), port2.close()))
+    hub.connect(port2 as never)
+    const answer = new Promise(resolve => (port1.onmessage = e => resolve(e.data)))
+    const config = { transport: 'bearer', rotation: 'request', refresh: { url: 'http://127.0.0.1:1/token', style: 'oauth2' }, logout: false, headers: [], rotateAt: 0.8, refreshTimeout: 1000, refreshRetries: 0, queueTimeout: 1000 }
+    port1.postMessage({ w: 'hello', id: 1, version: PROTOCOL_VERSION, reauthenticates: false, config: { ...config, dpop: { alg: 'RS256', key: 'rotor-auth:x' } } })
+    expect(await answer).toEqual({ w: 'refused', id: 1, reason: expect.stringMatching(/config\.dpop/) })
+    expect(hub.session).toBeUndefined()
+  })
 })

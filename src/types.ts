@@ -307,7 +307,8 @@ export type SessionOptions = {
    * a proof signed with a non-extractable key of this session's name (shared by its tabs
    * through IndexedDB), and `Authorization: DPoP <AT>`; stolen tokens are useless without the
    * key. The login must be bound too: make the token request with `session.dpopFetch`. Loaded
-   * on demand. Not with `worker` or the XHR facade (yet).
+   * on demand. With `worker`, the worker signs its refreshes and logout with the same key.
+   * Not with the XHR facade (yet).
    * @default false
    * @example true   // or { alg: 'EdDSA' } where the platform has Ed25519
    */

@@ -54,6 +54,7 @@ declare const username: string, password: string, tenant: string, user: string
 declare const okapi: string, okapiUrl: string, url: string, importUrl: string, prefixUrl: string, baseURL: string
 declare const data: unknown, tokenResponse: Response, loginResponse: Response, isFirstWorker: boolean
 declare const batches: string[]
+declare const code: string, redirect_uri: string, code_verifier: string
 declare function loginAsServiceAccount(): Promise<Response>
 declare function showLoginForm(reason: string): void
 declare const xhr: XMLHttpRequest

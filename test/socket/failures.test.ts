@@ -167,7 +167,9 @@ describe('a socket whose token the server keeps refusing', () => {
   test('maxRefusals: 5 allows five refusals (four refreshes) before closing', async () => {
     env = await startSocketEnv({ accessTokenTtl: 60_000 })
     const ws = await misbehavingWs('ack-then-4401')
-    const session = await env.bearer({ rotation: 'request' })
+    // Four refreshes inside one AT lifetime are over the default refresh budget (3 per
+    // lifetime): widen it, since this test is about the socket's own bound.
+    const session = await env.bearer({ rotation: 'request', refreshBudget: { perLifetime: 5, perMinute: 10 } })
     const socket = createSocket(session, { WebSocket: NodeWebSocket, url: ws.url, ...bearerAuth, ...FAST, maxRefusals: 5 })
     env.sockets.push(socket)
     const seen = witness(socket)

@@ -1,5 +1,6 @@
 /** What the rotation worker's browser tests share beyond harness.ts: the spy page, the minimum refresh count and the fallbacks a tab saw. */
 import type { TabStats } from './harness'
+import { defaultChannelName } from '../../src/core/options.js'
 
 /** A page of the origin that is not the app: it records every message on the channels named in `?channels=`. */
 export const spyHTML = (head = '') => `<!doctype html>
@@ -13,12 +14,12 @@ ${head}
 </script>
 `
 
-/** The spy's address for a tab page of `origin` and `transport`: the session's channel (named after its scope and endpoints, as src/core/options.ts does) and the election's. */
+/** The spy's address for a tab page of `origin` and `transport`: the session's channel (named by src/core/options.ts itself, after the scope and endpoints) and the election's. */
 export function spyURL(origin: string, transport: 'cookie' | 'bearer'): string {
   // tab-page.ts's options for each transport.
   const [scope, refresh, logout] =
     transport === 'bearer' ? [`${origin}/api`, `${origin}/bearer/refresh`, `${origin}/bearer/logout`] : [origin, `${origin}/authn/refresh`, `${origin}/authn/logout`]
-  const channel = `rotor-auth:${scope} refresh=${refresh} logout=${logout}`
+  const channel = defaultChannelName({ scope }, new URL(refresh), new URL(logout))
   return `${origin}/spy.html?channels=${encodeURIComponent(`${channel},${channel}:leader`)}`
 }
 

@@ -1,4 +1,5 @@
 /** The rotation lock where tabs share no exclusive lock (no Web Locks: plain-http origins): only the elected leader refreshes, and the others ask it. */
+import { SessionExpiredError } from '../errors.js'
 import { BroadcastChannel as PackageChannel, createLeaderElection, type LeaderElector } from 'broadcast-channel'
 import { MAX_GENERATION_JUMP } from './protocol.js'
 import type { Channel } from './channel.js'
@@ -204,7 +205,7 @@ export function createLeaderLock(options: LeaderLockOptions): LeaderLock {
   async function acquire(): Promise<void> {
     const deadline = Date.now() + options.holdLimitMs
     for (;;) {
-      if (closed) throw new Error('rotor-auth: the session was disposed')
+      if (closed) throw new SessionExpiredError('disposed')
       if (liveOthers()) {
         // Someone holds: wait for its release (or its claim to lapse), then try again.
         await until(() => !liveOthers() || closed, Math.max(10, Math.min(...[...others.values()].map(o => o.until)) - Date.now()))
@@ -250,7 +251,7 @@ export function createLeaderLock(options: LeaderLockOptions): LeaderLock {
   async function asFollower<T>(fn: () => Promise<T>): Promise<T> {
     const deadline = Date.now() + options.followerLimitMs
     for (;;) {
-      if (closed) throw new Error('rotor-auth: the session was disposed')
+      if (closed) throw new SessionExpiredError('disposed')
       if (isLeader()) return asLeader(fn)
       const known = Math.max(options.read()?.generation ?? 0, seen)
       channel.post({ type: 'rotate-request', generation: known })

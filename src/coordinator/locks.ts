@@ -1,4 +1,5 @@
 /** The rotation lock and leadership: Web Locks across tabs, an elected leader where tabs have no lock, the realm's mutex in one process. */
+import { SessionExpiredError } from '../errors.js'
 import { browsingContext } from '../utils/runtime.js'
 import type { Channel } from './channel.js'
 import type { LeaderLock } from './leader-lock.js'
@@ -100,7 +101,7 @@ function electedLocks(options: LocksOptions, name: string, channel: Channel): Lo
   return {
     async lock(fn, lockOptions) {
       const lock = await loading
-      if (!lock) throw new Error('rotor-auth: the session was disposed')
+      if (!lock) throw new SessionExpiredError('disposed')
       return lock.lock(fn, lockOptions)
     },
     isLeader: () => leaderLock?.isLeader() ?? false,

@@ -1,4 +1,5 @@
 /** rotor-auth/react: a session in React context, and hooks for its state, the idle and session-ending warnings, and its fetch. */
+import { RotorTypeError } from '../errors.js'
 import { createContext, createElement, useCallback, useContext, useMemo, useSyncExternalStore, type ReactElement, type ReactNode } from 'react'
 import type { Session, SessionState } from '../types.js'
 
@@ -139,7 +140,7 @@ export function SessionProvider({ session, children }: { session: Session; child
 
 function useSessionObject(hook: string): Session {
   const session = useContext(SessionContext)
-  if (session === null) throw new Error(`rotor-auth/react: ${hook}() must be called inside <SessionProvider session={…}>`)
+  if (session === null) throw new RotorTypeError('ERR_USAGE', `rotor-auth/react: ${hook}() must be called inside <SessionProvider session={…}>`)
   return session
 }
 

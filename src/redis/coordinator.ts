@@ -1,4 +1,5 @@
 /** The Redis coordinator: one token pair shared by sessions in many processes and machines. */
+import { RotorTypeError } from '../errors.js'
 import { randomUUID } from 'node:crypto'
 import { parseMessage, supersedes } from '../coordinator/protocol.js'
 import type { Coordinator, Message, Snapshot } from '../coordinator/types.js'
@@ -454,8 +455,8 @@ export function createRedisCoordinator(options: RedisCoordinatorOptions): RedisC
       return () => void listeners.delete(listener)
     },
     on(type, listener) {
-      if (type !== 'error') throw new TypeError(`rotor-auth/redis: unknown event \`${String(type)}\` (the coordinator emits \`error\`)`)
-      if (typeof listener !== 'function') throw new TypeError('rotor-auth/redis: on(\'error\', listener): listener must be a function')
+      if (type !== 'error') throw new RotorTypeError('ERR_USAGE', `rotor-auth/redis: unknown event \`${String(type)}\` (the coordinator emits \`error\`)`)
+      if (typeof listener !== 'function') throw new RotorTypeError('ERR_USAGE', 'rotor-auth/redis: on(\'error\', listener): listener must be a function')
       errorListeners.add(listener)
       return () => void errorListeners.delete(listener)
     },

@@ -1,4 +1,5 @@
 /** The options of createRedisCoordinator, validated up front: a TypeError names the bad one. */
+import { RotorTypeError } from '../errors.js'
 import { assertKnownOptions, optionError } from '../utils/option-errors.js'
 
 /**
@@ -105,7 +106,7 @@ export function normalizeRedisOptions(options: RedisCoordinatorOptions): RedisCo
     return { client, name, keys: [], lease: lease ?? 10_000 }
   }
   if (key === undefined) {
-    throw new TypeError("rotor-auth/redis: option `key` is required (32 bytes for AES-256-GCM), or pass `tokens: 'omit'` to keep tokens out of Redis")
+    throw new RotorTypeError('ERR_INVALID_OPTION', "rotor-auth/redis: option `key` is required (32 bytes for AES-256-GCM), or pass `tokens: 'omit'` to keep tokens out of Redis")
   }
   const list = Array.isArray(key) ? (key as readonly RedisKey[]) : [key as RedisKey]
   if (list.length === 0) fail('key', 'a key, or a non-empty list of keys (newest first)', key)

@@ -1,4 +1,5 @@
 /** The options of sockets and event streams validated up front (a TypeError names the bad one, nested ones included) with defaults filled in. */
+import { RotorTypeError } from '../errors.js'
 import { assertKnownOptions, optionError } from '../utils/option-errors.js'
 import type { Timers } from '../types.js'
 import { platformTimers } from '../utils/timers.js'
@@ -55,9 +56,9 @@ function assertKnownNested(option: string, known: readonly string[], value: obje
  */
 export function assertListener(known: readonly string[], event: unknown, listener: unknown): void {
   if (typeof event !== 'string' || !known.includes(event)) {
-    throw new TypeError(`${PREFIX}: on(event, listener): unknown event ${JSON.stringify(event) ?? String(event)} (one of ${known.join(', ')})`)
+    throw new RotorTypeError('ERR_USAGE', `${PREFIX}: on(event, listener): unknown event ${JSON.stringify(event) ?? String(event)} (one of ${known.join(', ')})`)
   }
-  if (typeof listener !== 'function') throw new TypeError(`${PREFIX}: on('${event}', listener): the listener must be a function`)
+  if (typeof listener !== 'function') throw new RotorTypeError('ERR_USAGE', `${PREFIX}: on('${event}', listener): the listener must be a function`)
 }
 
 /** `backoff: { initial?, max? }`, shared by sockets and streams. */
@@ -109,7 +110,7 @@ function positive(option: string, value: unknown, fallback: number): number {
 }
 
 export function normalizeSocketOptions(options: SocketOptions): SocketConfig {
-  if (typeof options !== 'object' || options === null) throw new TypeError('rotor-auth/socket: createSocket(session, options) takes an options object')
+  if (typeof options !== 'object' || options === null) throw new RotorTypeError('ERR_INVALID_OPTION', 'rotor-auth/socket: createSocket(session, options) takes an options object')
   assertKnownOptions(PREFIX, KNOWN, options)
   const WebSocket = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket
   if (typeof WebSocket !== 'function') fail('WebSocket', "a WebSocket constructor (in Node: import WebSocket from 'ws')", options.WebSocket)
@@ -153,7 +154,7 @@ export type StreamConfig = {
 }
 
 export function normalizeStreamOptions(options: EventStreamOptions): StreamConfig {
-  if (typeof options !== 'object' || options === null) throw new TypeError('rotor-auth/socket: createEventStream(session, options) takes an options object')
+  if (typeof options !== 'object' || options === null) throw new RotorTypeError('ERR_INVALID_OPTION', 'rotor-auth/socket: createEventStream(session, options) takes an options object')
   assertKnownOptions(PREFIX, KNOWN_STREAM, options)
   const { url, init, unauthorizedEvent = 'unauthorized' } = options
   if (typeof url !== 'string' && !(url instanceof URL) && typeof url !== 'function') fail('url', 'a URL or a function returning one', url)

@@ -1,5 +1,5 @@
 /** One authenticated WebSocket over a session: ready() before every (re)connect, subscriptions after the server's ack, re-auth on refusal and rotation. */
-import { isRotorError } from '../errors.js'
+import { isRotorError, RotorTypeError } from '../errors.js'
 import type { Session } from '../types.js'
 import { Emitter } from '../utils/emitter.js'
 import { createClock, type Timer } from '../utils/timers.js'
@@ -36,7 +36,7 @@ const short = (reason: string) => (reason.length > 120 ? reason.slice(0, 117) + 
  */
 export function createSocket(session: Session, options: SocketOptions): RotorSocket {
   if (typeof session?.ready !== 'function' || typeof session.authFailed !== 'function') {
-    throw new TypeError('rotor-auth/socket: createSocket(session, options) needs a session from createSession()')
+    throw new RotorTypeError('ERR_USAGE', 'rotor-auth/socket: createSocket(session, options) needs a session from createSession()')
   }
   const o = normalizeSocketOptions(options)
   const clock = createClock(o.timers)
@@ -291,10 +291,10 @@ export function createSocket(session: Session, options: SocketOptions): RotorSoc
       return status
     },
     subscribe(key, message, unsubscribeMessage) {
-      if (typeof key !== 'string') throw new TypeError('rotor-auth/socket: subscribe(key, message) needs a string key')
-      if (typeof message !== 'function') throw new TypeError('rotor-auth/socket: subscribe(key, message): `message` must be a function building the subscribe message')
+      if (typeof key !== 'string') throw new RotorTypeError('ERR_USAGE', 'rotor-auth/socket: subscribe(key, message) needs a string key')
+      if (typeof message !== 'function') throw new RotorTypeError('ERR_USAGE', 'rotor-auth/socket: subscribe(key, message): `message` must be a function building the subscribe message')
       if (unsubscribeMessage !== undefined && typeof unsubscribeMessage !== 'function') {
-        throw new TypeError('rotor-auth/socket: subscribe(key, message, unsubscribeMessage): `unsubscribeMessage` must be a function')
+        throw new RotorTypeError('ERR_USAGE', 'rotor-auth/socket: subscribe(key, message, unsubscribeMessage): `unsubscribeMessage` must be a function')
       }
       const subscription: Subscription = { message, unsubscribe: unsubscribeMessage }
       subscriptions.set(key, subscription)

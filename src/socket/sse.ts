@@ -1,5 +1,5 @@
 /** Server-sent events through `session.fetch`: a stream that resumes with `Last-Event-ID` and a current token after expiry, refusal and rotation. */
-import { isRotorError } from '../errors.js'
+import { isRotorError, RotorTypeError } from '../errors.js'
 import type { Session, Timers } from '../types.js'
 import { Emitter } from '../utils/emitter.js'
 import { createClock, type Timer } from '../utils/timers.js'
@@ -82,7 +82,7 @@ const isEventStream = (contentType: string | null) => contentType?.split(';')[0]
  */
 export function createEventStream(session: Session, options: EventStreamOptions): RotorEventStream {
   if (typeof session?.ready !== 'function' || typeof session.fetch !== 'function') {
-    throw new TypeError('rotor-auth/socket: createEventStream(session, options) needs a session from createSession()')
+    throw new RotorTypeError('ERR_USAGE', 'rotor-auth/socket: createEventStream(session, options) needs a session from createSession()')
   }
   const o = normalizeStreamOptions(options)
   const clock = createClock(o.timers)

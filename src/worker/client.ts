@@ -1,4 +1,5 @@
 /** A tab's side of the rotation worker: connects to the SharedWorker and is the session's coordinator through the tab's own port. */
+import { SessionExpiredError } from '../errors.js'
 import type { Store } from '../coordinator/store.js'
 import { tokensFrom } from '../core/grant.js'
 import type { Coordinator, Grant, Message, Snapshot } from '../types.js'
@@ -206,7 +207,7 @@ export function connectWorker(o: ConnectOptions): Promise<WorkerCoordinator> {
       const newer = () => (cache?.generation ?? 0) > known
       for (;;) {
         if (lost) return o.fallbackLock(fn, options)
-        if (closed) throw new Error('rotor-auth: the session was disposed')
+        if (closed) throw new SessionExpiredError('disposed')
         send({ w: 'post', message: { rotor: 1, from: tabId, type: 'rotate-request', generation: known } })
         request({ w: 'ping', id: nextId++ }, PING_LIMIT_MS).catch(() => fail(`the worker stopped answering (no answer within ${PING_LIMIT_MS} ms)`))
         await until(() => newer() || lost !== undefined || closed, Math.min(REQUEST_EVERY_MS, Math.max(0, deadline - Date.now())))
@@ -260,10 +261,10 @@ export function connectWorker(o: ConnectOptions): Promise<WorkerCoordinator> {
         if (closed) return
         send({ w: 'bye' })
         closed = true
-        for (const controller of reauthenticating) controller.abort(new Error('rotor-auth: the session was disposed'))
+        for (const controller of reauthenticating) controller.abort(new SessionExpiredError('disposed'))
         clearTimeout(connecting)
         clearTimeout(probing)
-        for (const { reject: r } of [...pending.values()]) r(new Error('rotor-auth: the session was disposed'))
+        for (const { reject: r } of [...pending.values()]) r(new SessionExpiredError('disposed'))
         globalThis.removeEventListener?.('pagehide', onPageHide)
         port.close()
         wake()

@@ -64,6 +64,15 @@ function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
   })
 }
 
+/**
+ * ky's HTTPError carries the request's options, and in them the body with the RT (and its
+ * `request`, the same): reported as is, a `rotate-error` put the RT in front of every logger
+ * that serialises errors. The status is all a caller needs (found by the suite's token scan).
+ */
+function withoutRequest(error: unknown): unknown {
+  return error instanceof HTTPError ? new RefreshAnswerError(error.response.status, `rotor-auth: refresh answered HTTP ${error.response.status}`) : error
+}
+
 async function refusal(response: Response): Promise<RefreshRefusedError> {
   let said = ''
   try {
@@ -157,7 +166,7 @@ export async function callRefresh(call: RefreshCall): Promise<Tokens> {
         const ms = retryDelay(error, retryCount, call.signal)
         if (ms === undefined) return false
         delay = ms
-        call.onRetry?.(error, ms)
+        call.onRetry?.(withoutRequest(error), ms)
         return true
       },
       // The delay was decided in shouldRetry, Retry-After and jitter included.
@@ -165,6 +174,8 @@ export async function callRefresh(call: RefreshCall): Promise<Tokens> {
       jitter: false,
       backoffLimit: Number.POSITIVE_INFINITY,
     },
+  }).catch((error: unknown) => {
+    throw withoutRequest(error)
   })
   return readAnswer(response, sentClock)
 }

@@ -65,12 +65,18 @@ function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
 }
 
 /**
- * ky's HTTPError carries the request's options, and in them the body with the RT (and its
- * `request`, the same): reported as is, a `rotate-error` put the RT in front of every logger
- * that serialises errors. The status is all a caller needs (found by the suite's token scan).
+ * ky's HTTPError carries the request's options and the request, both with the body, and so
+ * the RT: reported as it was, a transient `rotate-error` put the RT in front of every logger
+ * that serialises errors (found by the suite's token scan). Both are replaced by body-less
+ * copies; `response` (its status) stays. ky retries from its own state, not from the error.
  */
-function withoutRequest(error: unknown): unknown {
-  return error instanceof HTTPError ? new RefreshAnswerError(error.response.status, `rotor-auth: refresh answered HTTP ${error.response.status}`) : error
+function withoutBody(error: unknown): unknown {
+  if (error instanceof HTTPError) {
+    const { request } = error
+    error.options = { ...error.options, body: null }
+    error.request = new Request(request.url, { method: request.method, headers: request.headers })
+  }
+  return error
 }
 
 async function refusal(response: Response): Promise<RefreshRefusedError> {
@@ -166,7 +172,7 @@ export async function callRefresh(call: RefreshCall): Promise<Tokens> {
         const ms = retryDelay(error, retryCount, call.signal)
         if (ms === undefined) return false
         delay = ms
-        call.onRetry?.(withoutRequest(error), ms)
+        call.onRetry?.(withoutBody(error), ms)
         return true
       },
       // The delay was decided in shouldRetry, Retry-After and jitter included.
@@ -175,7 +181,7 @@ export async function callRefresh(call: RefreshCall): Promise<Tokens> {
       backoffLimit: Number.POSITIVE_INFINITY,
     },
   }).catch((error: unknown) => {
-    throw withoutRequest(error)
+    throw withoutBody(error)
   })
   return readAnswer(response, sentClock)
 }

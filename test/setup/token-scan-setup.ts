@@ -10,21 +10,7 @@ import { afterAll, expect, inject } from 'vitest'
 import { RotorError, RotorTypeError } from '../../src/errors.js'
 import { AuthModel } from '../../src/testing/model.js'
 import { Emitter } from '../../src/utils/emitter.js'
-import { TokenScan, describeHits, type Origin } from './token-scan.js'
-
-let scan = new TokenScan()
-
-/** The scan that hooks record into; tests of the scan itself swap in their own and put the old one back. */
-export function swapScan(next: TokenScan): TokenScan {
-  const previous = scan
-  scan = next
-  return previous
-}
-
-/** For issuers the hooks do not see (a third-party provider in a test): record what they issue. */
-export function recordIssuedToken(...tokens: unknown[]): void {
-  for (const token of tokens) scan.addToken(token)
-}
+import { currentScan, describeHits, type Origin } from './token-scan.js'
 
 const origin = (kind: string): Origin => ({ kind, test: expect.getState().currentTestName ?? '(outside a test: a hook of the file)' })
 
@@ -42,8 +28,8 @@ if (!hooked(model)) {
   const mint = model.mint
   model.mint = async function (this: unknown, ...args: unknown[]) {
     const minted = await mint.apply(this, args)
-    scan.addToken(minted.accessToken)
-    scan.addToken(minted.refreshToken)
+    currentScan().addToken(minted.accessToken)
+    currentScan().addToken(minted.refreshToken)
     return minted
   }
 }
@@ -52,7 +38,7 @@ if (!hooked(model)) {
 if (!hooked(Emitter.prototype)) {
   const emit = Emitter.prototype.emit
   Emitter.prototype.emit = function (this: Emitter<Record<string, unknown>>, event: string, payload: unknown) {
-    scan.recordEvent(origin(`event '${event}'`), payload)
+    currentScan().recordEvent(origin(`event '${event}'`), payload)
     return emit.call(this, event, payload)
   } as typeof emit
 }
@@ -69,13 +55,14 @@ for (const [base, Builtin] of [[RotorError, Error], [RotorTypeError, TypeError]]
   const Recording = class extends Builtin {
     constructor(...args: ConstructorParameters<typeof Error>) {
       super(...args)
-      scan.recordError(origin(`error ${new.target.name}`), this)
+      currentScan().recordError(origin(`error ${new.target.name}`), this)
     }
   }
   Object.setPrototypeOf(base, Recording)
 }
 
 afterAll(() => {
+  const scan = currentScan()
   const hits = scan.check()
   const dir = inject('tokenScanDir' as never) as string | undefined
   if (dir) {

@@ -81,6 +81,23 @@ export class TokenScan {
   }
 }
 
+let current = new TokenScan()
+
+/** The scan the setup file's hooks record into (one per test file). */
+export const currentScan = (): TokenScan => current
+
+/** Puts `next` in place of the current scan and returns the old one (the scan's own tests use it). */
+export function swapScan(next: TokenScan): TokenScan {
+  const previous = current
+  current = next
+  return previous
+}
+
+/** For issuers the setup file's hooks do not see (a third-party provider in a test): record what they issue. */
+export function recordIssuedToken(...tokens: unknown[]): void {
+  for (const token of tokens) current.addToken(token)
+}
+
 /** One line per hit, naming the event or error and the test; never the token itself. */
 export function describeHits(hits: Hit[]): string {
   return hits

@@ -41,6 +41,7 @@ test('an issued RT in an event payload is reported with the event name and the t
   const hits = scan.check()
   expect(hits).toHaveLength(1)
   expect(hits[0]!.origin).toEqual({ kind: "event 'rotate-error'", test: expect.stringContaining('an issued RT in an event payload') })
+  expect(hits[0]!.token).toBe('RT')
   // The report names where, never the token: at most 6 characters of it.
   expect(hits[0]!.match.length).toBeLessThan(WINDOW)
 })

@@ -28,8 +28,8 @@ if (!hooked(model)) {
   const mint = model.mint
   model.mint = async function (this: unknown, ...args: unknown[]) {
     const minted = await mint.apply(this, args)
-    currentScan().addToken(minted.accessToken)
-    currentScan().addToken(minted.refreshToken)
+    currentScan().addToken(minted.accessToken, 'AT')
+    currentScan().addToken(minted.refreshToken, 'RT')
     return minted
   }
 }

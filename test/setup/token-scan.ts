@@ -17,8 +17,9 @@ export interface Hit {
   origin: Origin
   /** The matched run of token characters, shortened so the report does not itself leak a whole token. */
   match: string
-  /** Which token part it matched. */
+  /** Which token part it matched, and which kind of token (`AT`, `RT`, or `token` when the issuer did not say). */
   part: 'payload' | 'signature'
+  token: string
 }
 
 /**
@@ -28,7 +29,7 @@ export interface Hit {
  */
 export class TokenScan {
   /** Every 16-character window of every issued token's payload and signature. */
-  readonly #windows = new Map<string, 'payload' | 'signature'>()
+  readonly #windows = new Map<string, { part: 'payload' | 'signature'; token: string }>()
   readonly #tokens = new Set<string>()
   readonly #texts: Array<{ origin: Origin; text: string }> = []
   readonly #errors: Array<{ origin: Origin; error: unknown }> = []
@@ -42,7 +43,7 @@ export class TokenScan {
   }
 
   /** An issued AT or RT (a JWT, or an opaque token: then the whole token counts as its "signature"). */
-  addToken(token: unknown): void {
+  addToken(token: unknown, label = 'token'): void {
     if (typeof token !== 'string' || token.length < WINDOW || this.#tokens.has(token)) return
     this.#tokens.add(token)
     const parts = token.split('.')
@@ -52,7 +53,7 @@ export class TokenScan {
       ? [[parts[1]!, 'payload'], [parts[2]!, 'signature']]
       : [[token, 'signature']]
     for (const [part, name] of named) {
-      for (let i = 0; i + WINDOW <= part.length; i++) this.#windows.set(part.slice(i, i + WINDOW), name)
+      for (let i = 0; i + WINDOW <= part.length; i++) this.#windows.set(part.slice(i, i + WINDOW), { part: name, token: label })
     }
   }
 
@@ -70,9 +71,9 @@ export class TokenScan {
     const all = [...this.#texts, ...this.#errors.map(({ origin, error }) => ({ origin, text: serialise(error) }))]
     for (const { origin, text } of all) {
       for (let i = 0; i + WINDOW <= text.length; i++) {
-        const part = this.#windows.get(text.slice(i, i + WINDOW))
-        if (part) {
-          hits.push({ origin, part, match: `${text.slice(i, i + 6)}…` })
+        const known = this.#windows.get(text.slice(i, i + WINDOW))
+        if (known) {
+          hits.push({ origin, ...known, match: `${text.slice(i, i + 6)}…` })
           break
         }
       }
@@ -101,7 +102,7 @@ export function recordIssuedToken(...tokens: unknown[]): void {
 /** One line per hit, naming the event or error and the test; never the token itself. */
 export function describeHits(hits: Hit[]): string {
   return hits
-    .map(h => `token text (${h.part}, "${h.match}") in ${h.origin.kind} during "${h.origin.test}"`)
+    .map(h => `${h.token} text (its ${h.part}, from "${h.match}") in ${h.origin.kind} during "${h.origin.test}"`)
     .join('\n')
 }
 

@@ -104,3 +104,10 @@ test('a 503 from the refresh endpoint: rotate-error\'s HTTPError keeps its statu
     await env.close()
   }
 })
+
+test('a log line carrying an issued AT is reported', async () => {
+  const { accessToken } = await issued()
+  console.warn('retrying with', `Bearer ${accessToken}`)
+  // Its payload begins like the RT's (one user): the hit is named by a run only the AT has.
+  expect(scan.check().map(h => [h.origin.kind, h.token])).toEqual([['console.warn', 'AT']])
+})

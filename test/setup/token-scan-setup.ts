@@ -1,8 +1,8 @@
 /**
  * Vitest setup file (node project): records every token the reference server mints, every
- * event any rotor-auth emitter sends and every rotor-auth error constructed, and fails the
- * test file in afterAll if any of them contains token text (issue 26, "no token in any error
- * or event"). It hooks the source modules the tests themselves run, so src carries no hook.
+ * event any rotor-auth emitter sends, every rotor-auth error constructed and every console
+ * line, and fails the test file in afterAll if any of them contains token text (issue 26,
+ * "no token in any error or event"). It hooks the source modules the tests themselves run, so src carries no hook.
  */
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -59,6 +59,18 @@ for (const [base, Builtin] of [[RotorError, Error], [RotorTypeError, TypeError]]
     }
   }
   Object.setPrototypeOf(base, Recording)
+}
+
+// Every log line (src logs nothing today; a warning added later is covered from its first day).
+for (const method of ['log', 'info', 'warn', 'error', 'debug'] as const) {
+  if (hooked(console[method])) continue
+  const original = console[method]
+  const recording = (...args: unknown[]) => {
+    currentScan().recordEvent(origin(`console.${method}`), args)
+    original.apply(console, args)
+  }
+  hooked(recording)
+  console[method] = recording
 }
 
 afterAll(() => {

@@ -53,7 +53,12 @@ export class TokenScan {
       ? [[parts[1]!, 'payload'], [parts[2]!, 'signature']]
       : [[token, 'signature']]
     for (const [part, name] of named) {
-      for (let i = 0; i + WINDOW <= part.length; i++) this.#windows.set(part.slice(i, i + WINDOW), { part: name, token: label })
+      for (let i = 0; i + WINDOW <= part.length; i++) {
+        // A window two tokens share (an AT and an RT of one user begin alike) names both kinds.
+        const key = part.slice(i, i + WINDOW)
+        const kinds = new Set([...(this.#windows.get(key)?.token.split('/') ?? []), label])
+        this.#windows.set(key, { part: name, token: [...kinds].join('/') })
+      }
     }
   }
 
@@ -70,13 +75,18 @@ export class TokenScan {
     const hits: Hit[] = []
     const all = [...this.#texts, ...this.#errors.map(({ origin, error }) => ({ origin, text: serialise(error) }))]
     for (const { origin, text } of all) {
+      let hit: Hit | undefined
       for (let i = 0; i + WINDOW <= text.length; i++) {
         const known = this.#windows.get(text.slice(i, i + WINDOW))
-        if (known) {
-          hits.push({ origin, ...known, match: `${text.slice(i, i + 6)}…` })
+        if (!known) continue
+        hit ??= { origin, ...known, match: `${text.slice(i, i + 6)}…` }
+        // A run only one token has (its signature, its jti) says which kind leaked.
+        if (!known.token.includes('/')) {
+          hit = { origin, ...known, match: `${text.slice(i, i + 6)}…` }
           break
         }
       }
+      if (hit) hits.push(hit)
     }
     return hits
   }

@@ -62,11 +62,16 @@ for (const [base, Builtin] of [[RotorError, Error], [RotorTypeError, TypeError]]
 }
 
 // Every log line (src logs nothing today; a warning added later is covered from its first day).
+// `console` may outlive this file's modules (a worker reused without isolation): the wrapper,
+// installed once, calls whatever recorder the latest setup run put in the global slot.
+const RECORD_LINE = Symbol.for('rotor-auth.token-scan.console')
+type Slot = { [RECORD_LINE]?: (method: string, args: unknown[]) => void }
+;(globalThis as Slot)[RECORD_LINE] = (method, args) => currentScan().recordEvent(origin(`console.${method}`), args)
 for (const method of ['log', 'info', 'warn', 'error', 'debug'] as const) {
-  if (hooked(console[method])) continue
+  if ((console[method] as { [HOOKED]?: true })[HOOKED]) continue
   const original = console[method]
   const recording = (...args: unknown[]) => {
-    currentScan().recordEvent(origin(`console.${method}`), args)
+    ;(globalThis as Slot)[RECORD_LINE]?.(method, args)
     original.apply(console, args)
   }
   hooked(recording)

@@ -13,6 +13,9 @@ export default defineConfig({
           include: ['test/**/*.test.{ts,tsx}'],
           exclude: [...configDefaults.exclude, 'test/browser/**'],
           sequence: { groupOrder: 0 },
+          // Issue 26's token scan: every error and event of every file checked for token text.
+          setupFiles: ['test/setup/token-scan-setup.ts'],
+          globalSetup: ['test/setup/token-scan-global.ts'],
         },
       },
       {

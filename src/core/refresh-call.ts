@@ -64,6 +64,21 @@ function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
   })
 }
 
+/**
+ * ky's HTTPError carries the request's options and the request, both with the body, and so
+ * the RT: reported as it was, a transient `rotate-error` put the RT in front of every logger
+ * that serialises errors (found by the suite's token scan). Both are replaced by body-less
+ * copies; `response` (its status) stays. ky retries from its own state, not from the error.
+ */
+function withoutBody(error: unknown): unknown {
+  if (error instanceof HTTPError) {
+    const { request } = error
+    error.options = { ...error.options, body: null }
+    error.request = new Request(request.url, { method: request.method, headers: request.headers })
+  }
+  return error
+}
+
 async function refusal(response: Response): Promise<RefreshRefusedError> {
   let said = ''
   try {
@@ -157,7 +172,7 @@ export async function callRefresh(call: RefreshCall): Promise<Tokens> {
         const ms = retryDelay(error, retryCount, call.signal)
         if (ms === undefined) return false
         delay = ms
-        call.onRetry?.(error, ms)
+        call.onRetry?.(withoutBody(error), ms)
         return true
       },
       // The delay was decided in shouldRetry, Retry-After and jitter included.
@@ -165,6 +180,8 @@ export async function callRefresh(call: RefreshCall): Promise<Tokens> {
       jitter: false,
       backoffLimit: Number.POSITIVE_INFINITY,
     },
+  }).catch((error: unknown) => {
+    throw withoutBody(error)
   })
   return readAnswer(response, sentClock)
 }

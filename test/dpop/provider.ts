@@ -9,6 +9,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net'
 import { calculateJwkThumbprint, EmbeddedJWK, jwtVerify } from 'jose'
 import Provider from 'oidc-provider'
+import { recordIssuedToken } from '../setup/token-scan.js'
 
 export const CLIENT_ID = 'rotor-app'
 export const REDIRECT_URI = 'http://127.0.0.1/callback'
@@ -123,6 +124,8 @@ export async function startAuthServer({
     await next()
     const body = ctx.body as { access_token?: string; expires_in?: number } | undefined
     if (jkt && ctx.status === 200 && body?.access_token) issued.set(body.access_token, { at: Date.now(), ttl: (body.expires_in ?? 0) * 1000, jkt })
+    // Known to the suite's token scan (test/setup), which sees only the reference server's own.
+    if (ctx.status === 200) recordIssuedToken(body?.access_token, (body as { refresh_token?: string } | undefined)?.refresh_token)
   })
 
   /** Counts a proof; returns its key's thumbprint. */

@@ -11,7 +11,8 @@ export default defineConfig({
         test: {
           name: 'node',
           include: ['test/**/*.test.{ts,tsx}'],
-          exclude: [...configDefaults.exclude, 'test/browser/**'],
+          // test/dpop/tabs.test.ts drives Chromium tabs: it runs with the browser files, alone.
+          exclude: [...configDefaults.exclude, 'test/browser/**', 'test/dpop/tabs.test.ts'],
           sequence: { groupOrder: 0 },
           // Issue 26's token scan: every error and event of every file checked for token text.
           setupFiles: ['test/setup/token-scan-setup.ts'],
@@ -31,7 +32,7 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'browser',
-          include: ['test/browser/**/*.test.ts'],
+          include: ['test/browser/**/*.test.ts', 'test/dpop/tabs.test.ts'],
           fileParallelism: false,
           sequence: { groupOrder: 1 },
         },

@@ -9,6 +9,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net'
 import { calculateJwkThumbprint, EmbeddedJWK, jwtVerify } from 'jose'
 import Provider from 'oidc-provider'
+import { expect } from 'vitest'
 import { recordIssuedToken } from '../setup/token-scan.js'
 
 export const CLIENT_ID = 'rotor-app'
@@ -29,6 +30,20 @@ export type Seen = {
   jtis: string[]
   thumbprints: Set<string>
   proofs: string[]
+}
+
+/**
+ * What both servers must have seen after a run of `sent` resource requests: every one answered,
+ * no RT presented twice, nothing refused but missing nonces (which are retried), and refreshes
+ * between `minimum` and 1.3× it.
+ */
+export function expectCleanRun(seen: Seen, sent: number, minimum: number): void {
+  expect(seen.apiOk).toBe(sent)
+  expect(seen.apiRefused).toEqual([])
+  expect(new Set(seen.spentRTs).size).toBe(seen.spentRTs.length)
+  expect(seen.grantErrors.filter(e => e !== 'use_dpop_nonce')).toEqual([])
+  expect(seen.refreshes).toBeGreaterThanOrEqual(minimum)
+  expect(seen.refreshes).toBeLessThanOrEqual(1.3 * minimum)
 }
 
 export type AuthServer = {

@@ -23,7 +23,6 @@ import { installOn, type Installation } from './interceptors/install.js'
 import { createLoopGuard } from './interceptors/loop-guard.js'
 import { createInterception } from './interceptors/route.js'
 import type { Grant, Session, SessionOptions } from './types.js'
-import { createClock } from './utils/timers.js'
 import { fetchTarget, requestURL } from './utils/scope.js'
 
 /** What the DPoP chunk takes from this one (see DpopKit: imported there, each would split this chunk). */
@@ -32,13 +31,14 @@ const DPOP_KIT: DpopKit = { replayableBody, requestURL, fetchTarget, decodeJwt, 
 export function createSession(options: SessionOptions): Session {
   const cfg = normalizeOptions(options)
   const { now, transport } = cfg
-  const clock = createClock(cfg.timers)
+  const { platform } = cfg
+  const clock = platform
   let installed: Installation | undefined
   let wrapped: typeof fetch | undefined // what the last install() wrapped: never our own base
   // Looked up at call time: a fetch patched after createSession (msw, tests) applies; once
   // installed, the fetch the session wrapped (never itself, through someone else's wrapper).
   // Guarded: a `fetch` option that leads back into the session fails instead of looping.
-  const guard = createLoopGuard(() => cfg.fetch ?? wrapped ?? globalThis.fetch)
+  const guard = createLoopGuard(() => cfg.fetch ?? wrapped ?? platform.fetch())
   const base = (): typeof fetch => guard.fetch
   // DPoP is a chunk of its own, loaded (and the key read or made) only for sessions that ask.
   const dpop: Promise<Dpop> | undefined = cfg.dpop && import('./dpop/index.js').then(m => m.createDpop(cfg.channelName ?? cfg.storageKey, cfg.dpop!, DPOP_KIT))
@@ -51,8 +51,8 @@ export function createSession(options: SessionOptions): Session {
   const { reauthenticate } = cfg
 
   const machine = new SessionMachine({ now, leeway: cfg.leeway })
-  // An injected `now` is a clock tests move on purpose: only the platform's is watched for jumps.
-  const watch = new ClockWatch(now, options.now ? undefined : () => performance.now())
+  // An injected `now` is a clock tests move on purpose: the platform pairs no monotonic clock with it.
+  const watch = new ClockWatch(now, platform.monotonic)
   /** Both tokens look dead: end (or reauthenticate), unless the clock jumped; then ask the server. */
   const end = (reason: 'expired') => (watch.inDoubt() ? rotator.rotateFrom(machine.snapshot.generation) : rotator.endOrReauthenticate(reason))
   /** Longest a refresh may take anywhere: a tab closed mid-rotation never says it is done. */

@@ -1,4 +1,5 @@
 /** The public types of rotor-auth: options, session, events, grants and the coordinator interface. */
+import type { Platform } from './platform/types.js'
 import type { Coordinator } from './coordinator/types.js'
 import type { EndReason } from './errors.js'
 
@@ -265,6 +266,14 @@ export type SessionOptions = {
   now?: () => number
   /** Timers, for tests. @default the platform's, looked up at call time @example { setTimeout: fake.set, clearTimeout: fake.clear } */
   timers?: Timers
+  /**
+   * Any piece of the runtime the session runs on, replaced: clocks, timers, events, channels,
+   * locks, storage, the page's address, fetch (tests and simulations; see `Platform`). `now`
+   * and `timers` above win over the runtime's, and this option's pieces over both.
+   * @default the runtime's own (src/platform/defaults.ts)
+   * @example { random: seeded.next, channel: sim.channel, locks: sim.locks }
+   */
+  platform?: Partial<Platform>
   /**
    * A managed request whose AT expires within this many ms is held for a rotation first.
    * @default min(5000, 10% of the AT lifetime)

@@ -1,8 +1,8 @@
 /** Options validated up front (a TypeError names the bad one) and every default filled in. */
 import type { Coordinator, IdleOptions, SessionEndingOptions, SessionOptions, StorageLike, Timers } from '../types.js'
-import { platformTimers } from '../utils/timers.js'
+import { createPlatform } from '../platform/defaults.js'
+import type { Platform } from '../platform/types.js'
 import { assertKnownOptions, invalidOption, optionError } from '../utils/option-errors.js'
-import { browsingContext } from '../utils/runtime.js'
 import { createScope, defaultEndpoint, toURL, type ScopeMatcher } from '../utils/scope.js'
 import type { DpopAlg } from '../dpop/keys.js'
 import type { RefreshSpec } from './refresh.js'
@@ -27,12 +27,14 @@ export type Config = {
   coordinator: Coordinator | undefined
   /** The rotation worker's script, when the session runs through one. */
   worker: URL | undefined
-  timers: Timers
+  /** The runtime, with the `now`, `timers` and `platform` options applied: every part's only way to it. */
+  platform: Platform
   reauthenticate: SessionOptions['reauthenticate']
   idle: Required<IdleOptions> | undefined
   /** ms before the RT expires at which `session-ending` fires, or undefined (no warning, no end at RT expiry). */
   sessionEnding: number | undefined
   fetch: typeof fetch | undefined
+  /** The platform's wall clock (`platform.now`), for the many parts that need only it. */
   now: () => number
   leeway: number | undefined
   queueTimeout: number
@@ -93,13 +95,17 @@ export function defaultChannelName(options: SessionOptions, refresh: URL | undef
 const KNOWN = new Set<string>([
   'scope', 'rotation', 'transport', 'refresh', 'logout', 'headers', 'rotateAt', 'crossTab', 'coordinator', 'reauthenticate',
   'idle', 'sessionEnding', 'fetch', 'now', 'timers', 'leeway', 'queueTimeout', 'refreshTimeout', 'refreshRetries', 'persist', 'storage',
-  'worker', 'dpop', 'refreshBudget',
+  'worker', 'dpop', 'refreshBudget', 'platform',
 ] satisfies Array<keyof SessionOptions>)
 
 /** The keys of the nested options: a typo there (`idle: { timout }`) must fail as loudly as at the top. */
 const KNOWN_REFRESH = new Set<string>(['url', 'style', 'clientId'])
 const KNOWN_IDLE = new Set<string>(['timeout', 'warning', 'activityEvents'] satisfies Array<keyof IdleOptions>)
 const KNOWN_ENDING = new Set<string>(['warning'] satisfies Array<keyof SessionEndingOptions>)
+
+const KNOWN_PLATFORM = new Set<string>([
+  'now', 'monotonic', 'after', 'random', 'randomId', 'on', 'channel', 'locks', 'storage', 'location', 'browsing', 'fetch', 'sharedWorker', 'indexedDB', 'crypto', 'debug',
+] satisfies Array<keyof Platform>)
 
 /** `sessionEnding`: `{ warning }` or false. */
 function endingWarning(ending: SessionOptions['sessionEnding']): number | undefined {
@@ -108,16 +114,6 @@ function endingWarning(ending: SessionOptions['sessionEnding']): number | undefi
   assertKnownOptions('rotor-auth', KNOWN_ENDING, ending, 'sessionEnding')
   if (ending.warning === undefined) fail('sessionEnding.warning', 'a finite number of ms > 0', undefined)
   return positive('sessionEnding.warning', ending.warning, 0)
-}
-
-function defaultStorage(): StorageLike | undefined {
-  try {
-    // Reading localStorage throws in sandboxed iframes and with storage disabled.
-    const storage = (globalThis as { localStorage?: StorageLike }).localStorage
-    return storage ?? undefined
-  } catch {
-    return undefined
-  }
 }
 
 function refreshSpec(options: SessionOptions): { spec: RefreshSpec; url: URL | undefined } {
@@ -168,7 +164,7 @@ function budgetConfig(budget: SessionOptions['refreshBudget']): BudgetLimits {
 }
 
 /** The `worker` option, checked against the options it cannot go with. */
-function workerURL(options: SessionOptions, coordinator: boolean, crossTab: boolean, persistTokens: boolean, custom: boolean): URL | undefined {
+function workerURL(options: SessionOptions, pageHref: string | undefined, coordinator: boolean, crossTab: boolean, persistTokens: boolean, custom: boolean): URL | undefined {
   const { worker } = options
   if (worker === undefined || worker === false) return undefined
   if (typeof worker !== 'string' && !(worker instanceof URL)) fail('worker', 'the URL of rotor-auth/worker or false', worker)
@@ -177,7 +173,7 @@ function workerURL(options: SessionOptions, coordinator: boolean, crossTab: bool
   if (clash) throw invalidOption(`rotor-auth: option \`worker\` cannot go with ${clash}`)
   // Against the page's own address, not `document.baseURI`: an injected `<base href>` must not
   // choose which script runs the session and holds its RT.
-  return toURL(worker, 'worker', (globalThis as { location?: { href?: string } }).location?.href)
+  return toURL(worker, 'worker', pageHref)
 }
 
 /**
@@ -188,6 +184,16 @@ function dpopAlg({ dpop }: SessionOptions, transport: 'cookie' | 'bearer'): Dpop
   if (dpop === undefined || dpop === false) return undefined
   if (transport !== 'bearer') throw invalidOption("rotor-auth: option `dpop` needs transport: 'bearer'")
   return dpop === true ? 'ES256' : oneOf('dpop.alg', typeof dpop === 'object' && dpop ? (dpop.alg ?? 'ES256') : dpop, ['ES256', 'ES384', 'EdDSA', 'Ed25519'] satisfies DpopAlg[], 'ES256')
+}
+
+/** The `platform` option checked (an object of known pieces), and the session's platform built from it. */
+function platformOf(options: SessionOptions): Platform {
+  const { platform, now, timers } = options
+  if (platform !== undefined) {
+    if (typeof platform !== 'object' || platform === null) fail('platform', 'an object with pieces of the Platform', platform)
+    assertKnownOptions('rotor-auth', KNOWN_PLATFORM, platform, 'platform')
+  }
+  return createPlatform({ now, timers, platform })
 }
 
 /** Validates every option up front; a bad one throws a TypeError naming it. */
@@ -222,12 +228,13 @@ export function normalizeOptions(options: SessionOptions): Config {
   const rotateAt = options.rotateAt ?? 0.8
   if (typeof rotateAt !== 'number' || !(rotateAt > 0 && rotateAt < 1)) fail('rotateAt', 'a number in (0, 1)', rotateAt)
 
-  const hasChannel = typeof globalThis.BroadcastChannel === 'function'
+  const platform = platformOf(options)
+  const hasChannel = platform.channel !== undefined
   let channelName: string | undefined
   const { crossTab } = options
   // A page or a worker: tabs of one user, who share one session. A server process (Node) may
   // act for several users at once, so there sharing is opt-in.
-  if (crossTab === true || (crossTab === undefined && browsingContext())) {
+  if (crossTab === true || (crossTab === undefined && platform.browsing)) {
     const derived = defaultChannelName(options, refreshURL, logoutURL)
     channelName = hasChannel ? derived : undefined
   } else if (crossTab === false || crossTab === undefined) {
@@ -255,13 +262,13 @@ export function normalizeOptions(options: SessionOptions): Config {
 
   const persist = options.persist ?? transport === 'cookie'
   if (typeof persist !== 'boolean') fail('persist', 'a boolean', persist)
-  const storage = options.storage ?? defaultStorage()
+  const storage = options.storage ?? platform.storage
   const given = options.storage as Partial<StorageLike> | null | undefined
   if (given !== undefined && (typeof given !== 'object' || given === null || typeof given.getItem !== 'function' || typeof given.setItem !== 'function' || typeof given.removeItem !== 'function')) {
     fail('storage', 'a Storage-like object (getItem, setItem, removeItem)', options.storage)
   }
 
-  const worker = workerURL(options, coordinator !== undefined, channelName !== undefined, persist && transport === 'bearer', spec.kind === 'custom')
+  const worker = workerURL(options, platform.location().href, coordinator !== undefined, channelName !== undefined, persist && transport === 'bearer', spec.kind === 'custom')
 
   const refreshRetries = nonNegative('refreshRetries', options.refreshRetries, 2)
   if (!Number.isInteger(refreshRetries)) fail('refreshRetries', 'a whole number', refreshRetries)
@@ -281,12 +288,12 @@ export function normalizeOptions(options: SessionOptions): Config {
     storageKey: channelName ?? `rotor-auth:${scopeKey(options)}|${refreshURL?.href ?? 'custom'}`,
     coordinator,
     worker,
-    timers: timers ?? platformTimers,
+    platform,
     reauthenticate: options.reauthenticate,
     idle: idleConfig(options.idle),
     sessionEnding: endingWarning(options.sessionEnding),
     fetch: options.fetch,
-    now: options.now ?? (() => Date.now()),
+    now: platform.now,
     leeway: options.leeway === undefined ? undefined : nonNegative('leeway', options.leeway, 0),
     // 0 would fail every request before a refresh was even sent, or every refresh at once.
     queueTimeout: positive('queueTimeout', options.queueTimeout, 30_000),

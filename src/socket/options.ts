@@ -2,7 +2,7 @@
 import { RotorTypeError } from '../errors.js'
 import { assertKnownOptions, optionError } from '../utils/option-errors.js'
 import type { Timers } from '../types.js'
-import { platformTimers } from '../utils/timers.js'
+import { platformTimers } from '../platform/defaults.js'
 import type { Backoff } from './reconnect.js'
 import type { EventStreamOptions } from './sse.js'
 import type { ConnectContext, SocketOptions, WebSocketConstructor } from './types.js'

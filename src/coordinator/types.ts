@@ -65,6 +65,16 @@ export type LockOptions = {
 }
 
 /**
+ * What a lock holder is told about its hold. A lock that can run out under its holder (the
+ * Redis coordinator's lease: a paused process outlives it) says so here, and the rotator asks
+ * right before it presents the RT; a lock that cannot run out passes none.
+ */
+export type Lease = {
+  /** False once the hold may have passed to another member: presenting the RT now could spend it twice. */
+  held(): boolean
+}
+
+/**
  * Everything the sessions of one name share: a snapshot store, an exclusive lock, leadership
  * and a message bus. One coordinator object belongs to one session (its membership); the
  * session calls `close()` when it is disposed. The default is BroadcastChannel + Web Locks
@@ -95,7 +105,7 @@ export type LockOptions = {
 export interface Coordinator {
   read(): MaybePromise<Snapshot | undefined>
   write(snapshot: Snapshot): MaybePromise<void>
-  lock<T>(fn: () => Promise<T>, options?: LockOptions): Promise<T>
+  lock<T>(fn: (lease?: Lease) => Promise<T>, options?: LockOptions): Promise<T>
   post(message: OutgoingMessage): void
   subscribe(listener: (message: Message) => void): () => void
   isLeader(): boolean

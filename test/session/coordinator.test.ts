@@ -40,7 +40,7 @@ function hub(options: { async?: boolean; lag?: () => number } = {}) {
       },
       lock(fn) {
         counts.lock++
-        const result = tail.then(fn)
+        const result = tail.then(() => fn())
         tail = result.catch(() => undefined)
         return result
       },

@@ -2,7 +2,7 @@
 import { SessionExpiredError } from '../errors.js'
 import { browsingContext } from '../utils/runtime.js'
 import type { Channel } from './channel.js'
-import type { LeaderLock } from './leader-lock.js'
+import type { LeaderLock, LeaderPlatform } from './leader-lock.js'
 import type { Realm } from './realm.js'
 import type { LockOptions, Snapshot } from './types.js'
 
@@ -44,6 +44,8 @@ export type LocksOptions = {
   rotationLimitMs: number
   /** How long a tab waits for the leader's rotation. */
   followerLimitMs: number
+  /** The session's platform (default: the runtime's). */
+  platform?: LeaderPlatform | undefined
 }
 
 /**
@@ -96,6 +98,7 @@ function electedLocks(options: LocksOptions, name: string, channel: Channel): Lo
       mutex: options.realm.mutex,
       holdLimitMs: options.rotationLimitMs,
       followerLimitMs: options.followerLimitMs,
+      ...(options.platform && { platform: options.platform }),
     }))
   })
   return {

@@ -20,19 +20,38 @@ export function supersedes(a: Snapshot, b: Snapshot): boolean {
 }
 
 /**
- * The furthest a peer's (or storage's) generation may lie ahead of ours: 2^20 rotations, about
- * twelve days at one per second. Further is a forgery, not a tab that slept.
+ * The furthest a generation may lie ahead of the newest one a member knows: 2^20 rotations,
+ * about twelve days at one per second. Further is a forgery, not a tab that slept.
  */
 export const MAX_GENERATION_JUMP = 2 ** 20
 
 /**
- * Whether `next` may be taken for news at all, seen from `current`: a generation further ahead
- * than MAX_GENERATION_JUMP is a forgery. Every place that reads a peer's or storage's
- * generation asks this first, so a refused state never counts as "newer" anywhere (a stored
- * 2^40 once made every later rotation wait for tokens that would never come).
+ * The far-ahead rule, the one every member applies to a generation it did not make itself (a
+ * peer's state, storage, a tab's write to the worker, the state a follower waits to see):
+ * `generation` is **far ahead** of `known`, the newest generation this member holds (0 when it
+ * holds none yet), when it lies more than MAX_GENERATION_JUMP past it. A far-ahead generation
+ * is a forgery (any page of the origin can post on the channel and write storage), never news.
+ *
+ * Why a bound: a forged generation taken for news can never be overtaken by a real rotation,
+ * so every later one waits for tokens that never come (a stored 2^40 once wedged all tabs
+ * until reload); a follower would ask for it forever. Why this one: no member that slept,
+ * froze or was offline falls 2^20 rotations behind the others. Why from 0 too: a member that
+ * knows nothing yet (a reload, the worker's first hello) would otherwise take a leap the
+ * others refuse, and members that disagree on "newest" wedge each other.
+ * (A `rotate-request` ahead of the generation held is refused at any distance: see
+ * rotateRequestVerdict.)
+ */
+export function farAhead(generation: number, known: number): boolean {
+  return generation - known > MAX_GENERATION_JUMP
+}
+
+/**
+ * Whether `next` may be taken for news at all, seen from `current` (undefined: nothing held
+ * yet): not far ahead (see farAhead). Every place that reads a peer's or storage's generation
+ * asks this first, so a refused state never counts as "newer" anywhere.
  */
 export function plausible(next: Pick<Snapshot, 'generation'>, current: Pick<Snapshot, 'generation'> | undefined): boolean {
-  return current === undefined || current.generation === 0 || next.generation - current.generation <= MAX_GENERATION_JUMP
+  return !farAhead(next.generation, current?.generation ?? 0)
 }
 
 /**

@@ -4,7 +4,7 @@ import { parseMessage, parseSnapshot, supersedes } from '../coordinator/protocol
 import { Mutex } from '../coordinator/realm.js'
 import { normalizeOptions, type Config } from '../core/options.js'
 import { callLogout } from '../core/refresh.js'
-import { MAX_GENERATION_JUMP } from '../coordinator/protocol.js'
+import { farAhead } from '../coordinator/protocol.js'
 import { createSession } from '../session.js'
 import { decodeJwt } from 'jose'
 import { createDpop, type Dpop } from '../dpop/index.js'
@@ -213,7 +213,7 @@ export function createHub(name: string, limits: Partial<HubLimits> = {}): Hub {
    */
   function acceptable(next: Snapshot): boolean {
     if (cfg?.transport === 'bearer' && next.status === 'active' && next.refreshToken === undefined && next.ending === undefined) return false
-    return next.generation - (snapshot?.generation ?? 0) <= MAX_GENERATION_JUMP
+    return !farAhead(next.generation, snapshot?.generation ?? 0)
   }
 
   /**

@@ -1,6 +1,5 @@
 /** The rotation lock where tabs share no exclusive lock (no Web Locks: plain-http origins): only the elected leader refreshes, and the others ask it. */
 import { RotationPendingError, SessionExpiredError } from '../errors.js'
-import { defaultPlatform } from '../platform/defaults.js'
 import type { Platform } from '../platform/types.js'
 import { Waiters } from '../utils/until.js'
 import type { Channel } from './channel.js'
@@ -30,8 +29,8 @@ export type LeaderLockOptions = {
   followerLimitMs: number
   /** How long a claim counts without a word from its holder (default CLAIM_SILENT_MS; tests shorten it). */
   claimSilentMs?: number
-  /** Clock, timers, ids and page events (default: the runtime's). */
-  platform?: LeaderPlatform
+  /** Clock, timers, ids and page events: the session's platform. */
+  platform: LeaderPlatform
   /** How this tab joins the election (default: the broadcast-channel package on the platform's channel). */
   openRoom?: OpenRoom
 }
@@ -57,7 +56,7 @@ export class LeaderLock {
 
   constructor(options: LeaderLockOptions) {
     this.#o = options
-    const platform = (this.#platform = options.platform ?? defaultPlatform())
+    const platform = (this.#platform = options.platform)
     const waiters = (this.#waiters = new Waiters(platform.after))
     const claims = (this.#claims = new Claims({
       id: platform.randomId(),

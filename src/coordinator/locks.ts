@@ -1,5 +1,6 @@
 /** The rotation lock and leadership: Web Locks across tabs, an elected leader where tabs have no lock, the realm's mutex in one process. */
 import { SessionExpiredError } from '../errors.js'
+import { defaultPlatform } from '../platform/defaults.js'
 import { browsingContext } from '../utils/runtime.js'
 import type { Channel } from './channel.js'
 import type { LeaderLock, LeaderPlatform } from './leader-lock.js'
@@ -44,7 +45,7 @@ export type LocksOptions = {
   rotationLimitMs: number
   /** How long a tab waits for the leader's rotation. */
   followerLimitMs: number
-  /** The session's platform (default: the runtime's). */
+  /** The session's platform (default: the runtime's); the elected leader's clock, timers and page events. */
   platform?: LeaderPlatform | undefined
 }
 
@@ -98,7 +99,7 @@ function electedLocks(options: LocksOptions, name: string, channel: Channel): Lo
       mutex: options.realm.mutex,
       holdLimitMs: options.rotationLimitMs,
       followerLimitMs: options.followerLimitMs,
-      ...(options.platform && { platform: options.platform }),
+      platform: options.platform ?? defaultPlatform(),
     }))
   })
   return {

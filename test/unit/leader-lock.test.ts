@@ -18,16 +18,8 @@ import { Mutex } from '../../src/coordinator/realm.js'
 import { isRotorError, type Message, type Snapshot } from '../../src/index.js'
 
 type Shared = { snapshot: Snapshot | undefined }
-type Tab = {
-  name: string
-  lock: LeaderLock
-  channel: Channel
-  heard: Message[]
-  /** Fires a page event ('freeze', 'resume', 'pagehide') on this tab's platform. */
-  fire(type: string): void
-  /** A frozen page says and hears nothing on the election channel. */
-  muted: boolean
-}
+/** `fire` raises a page event ('freeze', 'resume', 'pagehide'); a `muted` (frozen) page says and hears nothing on the election channel. */
+type Tab = { name: string; lock: LeaderLock; channel: Channel; heard: Message[]; fire(type: string): void; muted: boolean }
 
 /** Virtual ms: runs every timer due meanwhile, and the promises they settle. */
 const advance = (ms: number) => vi.advanceTimersByTimeAsync(ms)
@@ -45,10 +37,7 @@ async function until(condition: () => boolean, limitMs = 10_000): Promise<number
 /** Settles `promise` on virtual time, at most `limitMs`. */
 async function settle<T>(promise: Promise<T>, limitMs = 60_000): Promise<PromiseSettledResult<T>> {
   let result: PromiseSettledResult<T> | undefined
-  promise.then(
-    value => void (result = { status: 'fulfilled', value }),
-    (reason: unknown) => void (result = { status: 'rejected', reason }),
-  )
+  promise.then(value => void (result = { status: 'fulfilled', value }), (reason: unknown) => void (result = { status: 'rejected', reason }))
   await until(() => result !== undefined, limitMs)
   return result!
 }
@@ -81,9 +70,7 @@ function roomOf(tab: { muted: boolean }): OpenRoom {
     const room = open(name, { message: data => void (tab.muted || events.message(data)), duplicate: events.duplicate })
     return {
       post: message => (tab.muted ? Promise.resolve() : room.post(message)),
-      get isLeader() {
-        return room.isLeader
-      },
+      get isLeader(): boolean { return room.isLeader },
       awaitLeadership: () => room.awaitLeadership(),
       close: () => room.close(),
     }

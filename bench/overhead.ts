@@ -15,7 +15,8 @@ import ky from 'ky'
 import { createServer } from 'node:http'
 import { Session as InspectorSession } from 'node:inspector/promises'
 import type { AddressInfo } from 'node:net'
-import { loadRotor, rotorSource } from './lib/rotor.js'
+import { BASELINE_REF, loadBaseline, type Baseline } from './lib/baseline.js'
+import { loadRotor, rotorSource, type Rotor } from './lib/rotor.js'
 import { median, QUICK, spread } from './lib/mode.js'
 import { nsPerCall, paired, ratios, type Task } from './lib/paired.js'
 import type { Section } from './table.js'
@@ -33,6 +34,11 @@ const LOOP_ROUNDS = QUICK ? 6 : 10
 const LOOP_BATCH = 50
 /** The target for Rotor over its hand-written reference. */
 const TARGET = 1.05
+/**
+ * Rotor now over Rotor at `--baseline`: "no slower" within the noise of the method, whose
+ * run-to-run median moved by up to 0.03× on this shared machine.
+ */
+const NO_SLOWER = 1.03
 const ORIGIN = 'https://api.test'
 const URL_IN_SCOPE = `${ORIGIN}/api/things`
 const AT = 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJiZW5jaCJ9.c2lnbmF0dXJl'
@@ -56,16 +62,34 @@ type Candidates = {
   axios: Task
   ky: Task
   rotorBearer: Task
+  /** With `--baseline`: each of Rotor's tasks beside the same task of Rotor at the baseline. */
+  versus: Array<{ now: Task; before: Task }>
   close: () => void
 }
 
-async function candidates(): Promise<Candidates> {
-  const { createSession } = await loadRotor()
-  const common = { scope: `${ORIGIN}/api`, rotation: 'request', crossTab: false, logout: false } as const
+const common = { scope: `${ORIGIN}/api`, rotation: 'request', crossTab: false, logout: false } as const
+
+/** A bearer and a cookie session of `rotor` on the in-memory network, started, with a task each. */
+async function sessionTasks({ createSession }: Rotor, label: string) {
   const bearer = createSession({ ...common, transport: 'bearer', refresh: { url: `${ORIGIN}/auth/refresh`, style: 'json' }, fetch: inMemory })
   await bearer.start({ accessToken: AT, refreshToken: 'rt', expiresIn: DAY })
   const cookie = createSession({ ...common, transport: 'cookie', refresh: `${ORIGIN}/auth/refresh`, fetch: inMemory })
   await cookie.start({ expiresIn: DAY, refreshExpiresIn: 7 * DAY })
+  return {
+    bearer: { name: `${label} session.fetch, bearer`, one: () => bearer.fetch(URL_IN_SCOPE) } satisfies Task,
+    cookie: { name: `${label} session.fetch, cookie`, one: () => cookie.fetch(URL_IN_SCOPE) } satisfies Task,
+    dispose: () => {
+      bearer.dispose()
+      cookie.dispose()
+    },
+  }
+}
+
+async function candidates(baseline: Baseline | undefined): Promise<Candidates> {
+  const rotor = await loadRotor()
+  const { createSession } = rotor
+  const now = await sessionTasks(rotor, 'Rotor')
+  const before = baseline && (await sessionTasks(baseline.rotor, `Rotor@${baseline.ref}`))
   // install(): the app calls its global fetch; the session wraps what was there.
   const target = { fetch: inMemory }
   const installed = createSession({ ...common, transport: 'bearer', refresh: { url: `${ORIGIN}/auth/refresh`, style: 'json' } })
@@ -108,21 +132,26 @@ async function candidates(): Promise<Candidates> {
         return response
       }),
   }
-  const rotorBearer: Task = { name: 'Rotor session.fetch, bearer', one: () => bearer.fetch(URL_IN_SCOPE) }
-  const rotorCookie: Task = { name: 'Rotor session.fetch, cookie', one: () => cookie.fetch(URL_IN_SCOPE) }
+  const { bearer: rotorBearer, cookie: rotorCookie } = now
   const rotorInstalled: Task = { name: 'Rotor install()ed fetch, bearer', one: () => target.fetch(URL_IN_SCOPE) }
   const axiosTask: Task = { name: 'axios + axios-auth-refresh (its own adapter)', one: () => axiosApi.get(URL_IN_SCOPE) }
   const kyTask: Task = { name: 'ky (ky.create({ fetch, headers }), retry 0)', one: () => kyApi.get(URL_IN_SCOPE) }
 
   // Sanity: every candidate answers 'ok'.
-  const all = [bare, refBearer, refCookie, refBearer401, rotorBearer, rotorCookie, rotorInstalled, axiosTask, kyTask]
+  const versus = before
+    ? [
+        { now: rotorBearer, before: before.bearer },
+        { now: rotorCookie, before: before.cookie },
+      ]
+    : []
+  const all = [bare, refBearer, refCookie, refBearer401, rotorBearer, rotorCookie, rotorInstalled, ...versus.map(v => v.before), axiosTask, kyTask]
   for (const c of all) {
     const r = (await c.one()) as Response | { data: string }
     const text = r instanceof Response ? await r.text() : r.data
     if (text !== 'ok') throw new Error(`${c.name} answered ${JSON.stringify(text)}`)
   }
   return {
-    tasks: [bare, refBearer, refCookie, refBearer401, rotorBearer, rotorCookie, rotorInstalled, axiosTask],
+    tasks: [bare, refBearer, refCookie, refBearer401, rotorBearer, rotorCookie, rotorInstalled, ...versus.map(v => v.before), axiosTask],
     bare,
     refBearer,
     refCookie,
@@ -130,14 +159,18 @@ async function candidates(): Promise<Candidates> {
       { task: rotorBearer, reference: refBearer },
       { task: rotorCookie, reference: refCookie },
       { task: rotorInstalled, reference: refBearer },
+      ...versus.map(v => ({ task: v.before, reference: v.now === rotorBearer ? refBearer : refCookie })),
     ],
     axios: axiosTask,
     ky: kyTask,
     rotorBearer,
+    versus,
     close: () => {
       if (replays) throw new Error('the in-memory network answered 401')
       uninstall()
-      for (const s of [bearer, cookie, installed]) s.dispose()
+      installed.dispose()
+      now.dispose()
+      before?.dispose()
     },
   }
 }
@@ -288,7 +321,8 @@ async function loopback(): Promise<{ rows: Array<Array<string | number>>; ratio:
 }
 
 export async function runOverhead(): Promise<Section> {
-  const c = await candidates()
+  const baseline = BASELINE_REF === undefined ? undefined : await loadBaseline(BASELINE_REF)
+  const c = await candidates(baseline)
   const main = await paired(c.tasks, { runs: RUNS, rounds: ROUNDS, batch: BATCH })
   // ky alone with its reference: each ky request leaves ~3 KB reachable for seconds after it
   // settled (its timeout machinery), which would slow whichever task ran next.
@@ -313,6 +347,16 @@ export async function runOverhead(): Promise<Section> {
       ` (${extra >= 0 ? '+' : ''}${Math.round(extra)} ns per request).`
     )
   })
+  for (const { now, before } of c.versus) {
+    const r = ratios(main, now, before)
+    const med = median(r)
+    verdicts.push(
+      `${now.name} now / at ${baseline!.ref} (${baseline!.commit}): ${spread(r)}× (median (min–max) of ${r.length} paired runs; ` +
+        `no slower means ≤ ${NO_SLOWER}×, the method's run-to-run noise): ` +
+        (med <= NO_SLOWER ? 'no slower' : `SLOWER by ${(med - 1).toFixed(2)}×`) +
+        ` (${Math.round(nsPerCall(main, now))} ns now, ${Math.round(nsPerCall(main, before))} ns then).`,
+    )
+  }
   const profiled = await profile(c.refBearer, c.rotorBearer)
   c.close()
   const loop = await loopback()
@@ -341,7 +385,11 @@ export async function runOverhead(): Promise<Section> {
       '`fetch(url, { headers: { authorization } })` for bearer and `install()`, `fetch(url, { credentials: \'include\' })` for ' +
       'cookie. The row "+ a look for 401" is the bearer reference with `.then(response => …)` on its answer: not a reference, ' +
       'but the least any client that replays a 401 adds (one more promise and microtask per request), to show how much of ' +
-      "Rotor's margin that alone takes. axios uses its own in-memory adapter (no Request built), so its ratio understates it.",
+      "Rotor's margin that alone takes. axios uses its own in-memory adapter (no Request built), so its ratio understates it." +
+      (baseline
+        ? ` Baseline: the rows "Rotor@${baseline.ref}" are src/ at commit ${baseline.commit} (\`--baseline=${baseline.ref}\`), bundled the same way ` +
+          '(bench/lib/baseline.ts) and paired in the same runs; the "now / at" verdicts are the paired ratio of this checkout to it.'
+        : ''),
     table: {
       columns: ['client', 'ns/request (median of runs)', 'vs its reference: median (min–max)', 'vs fetch without credentials'],
       rows,

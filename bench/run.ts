@@ -3,6 +3,8 @@
  * `npm run bench -- soak size` runs only the scenarios named; `npm run bench -- --quick` runs
  * fewer paired runs and smaller sweeps (bench/lib/mode.ts); `--tabs=N --tab-seconds=S` size
  * the real-tab scenario (bench/tabs.ts), `--rotation=timer|request` runs one of its modes.
+ * `npm run bench -- overhead --baseline=<git-ref>` adds Rotor as it was at that commit to the
+ * overhead scenario, paired in the same runs: the before/after comparison (bench/lib/baseline.ts).
  * RESULTS.md is written only by a full run of every scenario.
  *
  * Runs under `node --expose-gc --import tsx` so the burst scenario can measure heap per

@@ -6,10 +6,13 @@
  * so the module needs no resolution), and imports it from memory.
  */
 import { build } from 'esbuild'
+import { join } from 'node:path'
 import type * as RotorModule from '../../src/index.js'
 import { ROOT } from './bundle.js'
 
-let loaded: Promise<typeof RotorModule> | undefined
+export type Rotor = typeof RotorModule
+
+let loaded: Promise<Rotor> | undefined
 let source: string | undefined
 
 /** The bundled source loadRotor() imported (for naming anonymous functions in profiles). */
@@ -17,21 +20,36 @@ export function rotorSource(): string | undefined {
   return source
 }
 
-export function loadRotor(): Promise<typeof RotorModule> {
+/**
+ * Bundles `src/index.ts` of a checkout at `root` (this one, or a baseline's sources unpacked
+ * elsewhere: bench/lib/baseline.ts) and returns the code. Packages resolve from this checkout's
+ * node_modules, so two checkouts compared differ in their src/ only.
+ */
+export async function bundleRotor(root: string): Promise<string> {
+  const result = await build({
+    entryPoints: ['src/index.ts'],
+    absWorkingDir: root,
+    nodePaths: [join(ROOT, 'node_modules')],
+    bundle: true,
+    format: 'esm',
+    platform: 'node',
+    target: 'es2022',
+    write: false,
+    logLevel: 'silent',
+  })
+  return result.outputFiles[0]!.text
+}
+
+/** Imports bundled code from memory. */
+export async function importBundle(code: string): Promise<Rotor> {
+  return (await import(`data:text/javascript;base64,${Buffer.from(code).toString('base64')}`)) as Rotor
+}
+
+export function loadRotor(): Promise<Rotor> {
   loaded ??= (async () => {
-    const result = await build({
-      entryPoints: ['src/index.ts'],
-      absWorkingDir: ROOT,
-      bundle: true,
-      format: 'esm',
-      platform: 'node',
-      target: 'es2022',
-      write: false,
-      logLevel: 'silent',
-    })
-    const code = result.outputFiles[0]!.text
+    const code = await bundleRotor(ROOT)
     source = code
-    return (await import(`data:text/javascript;base64,${Buffer.from(code).toString('base64')}`)) as typeof RotorModule
+    return importBundle(code)
   })()
   return loaded
 }

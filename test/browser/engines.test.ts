@@ -99,8 +99,6 @@ declare global {
   }
 }
 
-const pageNow = () => performance.timeOrigin + performance.now()
-
 // ---- helpers over Tab (the harness.ts ones take playwright pages) --------------------------
 
 async function openTab(engine: Engine, origin: string, blank?: Tab, transport = 'cookie', rotation = 'timer'): Promise<Tab> {

@@ -92,7 +92,7 @@ describe.each(ENGINES.map(name => ({ name })))('the rotation worker in $name', (
     'cookie and bearer: five tabs each for 15 s at AT 2 s → the worker alone rotates, refreshes ≤ 1.2× the minimum, 0 reused, nothing on the channel',
     async () => {
       const runs = await Promise.all((['cookie', 'bearer'] as const).map(fiveTabs))
-      for (const { transport, elapsed, reports, heard, errors, stats: s } of runs) {
+      for (const { transport, elapsed, reports, heard, stats: s } of runs) {
         const minimum = minimumRefreshes(elapsed, AT, ROTATE_AT)
         report(
           `${name}, ${transport}: ${(elapsed / 1000).toFixed(1)} s, ${reports.reduce((n, r) => n + r.stats.sent, 0)} calls; ` +

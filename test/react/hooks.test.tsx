@@ -7,7 +7,7 @@
 import { act, cleanup, fireEvent, render, screen, waitFor, within } from '@testing-library/react'
 import { Profiler, useState, type ReactNode } from 'react'
 import { renderToString } from 'react-dom/server'
-import { afterEach, beforeEach, describe, expect, test } from 'vitest'
+import { afterEach, describe, expect, test } from 'vitest'
 import type { Session } from '../../src/index.js'
 import { SessionProvider, useIdleWarning, useSession, useSessionEnding, useSessionFetch } from '../../src/react/index.js'
 import type { SessionOptions } from '../../src/types.js'

@@ -415,7 +415,7 @@ describe('fault matrix (reference server over real HTTP)', () => {
     const onError = (e: unknown) => uncaught.push(e)
     process.on('uncaughtException', onError)
     const rogue = channelWitness(b.channelName)
-    let heard: unknown[] = []
+    let heard: unknown[]
     try {
       const garbage: unknown[] = [
         null, undefined, 0, 42, 'state', '{"rotor":1}', [], [1, 2], true, new Uint8Array([1, 2, 3]),

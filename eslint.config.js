@@ -22,7 +22,6 @@ import tseslint from 'typescript-eslint'
  */
 export const PENDING_REFACTOR = {
   'src/coordinator/channel.ts': ['rotor/no-platform-syntax'],
-  'src/coordinator/leader-lock.ts': ['max-lines-per-function', 'rotor/no-new-error', 'rotor/no-platform-globals', 'rotor/no-platform-members', 'rotor/no-platform-syntax'],
   'src/coordinator/locks.ts': ['rotor/no-platform-syntax'],
   'src/core/options.ts': ['@typescript-eslint/no-unused-vars', 'max-lines-per-function'],
   'src/core/primitives.ts': ['@typescript-eslint/no-unused-vars'],

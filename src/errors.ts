@@ -35,6 +35,11 @@ export type RotorErrorCode =
   | 'ERR_REDIS_STATE'
   /** The refresh budget is spent: the rotation waits for `retryIn` (the `refreshBudget` option). */
   | 'ERR_REFRESH_BUDGET'
+  /**
+   * The rotation worker (the `worker` option) cannot serve this tab, stopped answering, or did
+   * not rotate in time; its class lives in the worker client's chunk, so test it with isRotorError and the code.
+   */
+  | 'ERR_WORKER'
 
 /**
  * A registry-wide symbol, so that errors from the ESM and the CJS copy of the package (or two
@@ -194,4 +199,15 @@ export class RefreshBudgetError extends RotorError {
     super(`rotor-auth: the refresh budget is spent; the next refresh may go in ${Math.round(retryIn)} ms`)
     this.retryIn = retryIn
   }
+}
+
+/**
+ * The rotation worker (the `worker` option) could not be started, refused this tab, stopped
+ * answering, or did not rotate the session in time. The session falls back to its own
+ * coordination where it can (a `worker-fallback` event says why); a request that waited for
+ * the worker's rotation meanwhile fails with it, transiently.
+ */
+export class WorkerError extends RotorError {
+  readonly code = 'ERR_WORKER' as const
+  override readonly name = 'WorkerError'
 }

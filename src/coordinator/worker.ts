@@ -2,6 +2,7 @@
 import { SessionExpiredError, WorkerError } from '../errors.js'
 import type { Platform, Timer } from '../platform/types.js'
 import { Listeners } from '../utils/listeners.js'
+import { every } from '../utils/timers.js'
 import { Waiters } from '../utils/until.js'
 import { PortRpc } from '../worker/port-rpc.js'
 import { parseFromWorker, PROTOCOL_VERSION, type FromWorker, type ReauthGrant, type ToWorker, type Wire, type WorkerConfig } from '../worker/protocol.js'
@@ -217,13 +218,7 @@ export class WorkerCoordinator implements Coordinator {
       if (this.#rpc.lost !== undefined) return this.#o.fallbackLock(fn, options)
       throw error
     }
-    const { after } = this.#o.platform
-    let heartbeat: Timer | undefined
-    const beat = () => {
-      this.#rpc.send({ w: 'held', id })
-      heartbeat = after(HELD_EVERY_MS, beat)
-    }
-    heartbeat = after(HELD_EVERY_MS, beat)
+    const heartbeat = every(this.#o.platform.after, HELD_EVERY_MS, () => this.#rpc.send({ w: 'held', id }))
     try {
       return await fn()
     } finally {

@@ -1,10 +1,11 @@
 /** The coordinator of a tab whose session runs through the rotation worker: the worker keeps the state and the RT, leads and refreshes; the tab asks it over its own port. */
-import { SessionExpiredError, WorkerError } from '../errors.js'
+import { SessionExpiredError } from '../errors.js'
 import type { Platform, Timer } from '../platform/types.js'
 import { Listeners } from '../utils/listeners.js'
-import { every } from '../utils/timers.js'
+import { every } from '../utils/every.js'
 import { Waiters } from '../utils/until.js'
 import { PortRpc } from '../worker/port-rpc.js'
+import { WorkerError } from '../worker/worker-error.js'
 import { parseFromWorker, PROTOCOL_VERSION, type FromWorker, type ReauthGrant, type ToWorker, type Wire, type WorkerConfig } from '../worker/protocol.js'
 import type { Store } from './store.js'
 import type { Coordinator, LockOptions, Message, OutgoingMessage, Snapshot } from './types.js'

@@ -13,19 +13,3 @@ export type Clock = Pick<Platform, 'after'>
 export function createClock(timers: Timers = platformTimers): Clock {
   return { after: afterOn(timers) }
 }
-
-/** Calls `fn` every `ms` on `after` (each call armed after the previous one ran) until the returned timer is cancelled. */
-export function every(after: Platform['after'], ms: number, fn: () => void): Timer {
-  let timer = after(ms, tick)
-  let cancelled = false
-  function tick(): void {
-    fn()
-    if (!cancelled) timer = after(ms, tick)
-  }
-  return {
-    cancel() {
-      cancelled = true
-      timer.cancel()
-    },
-  }
-}

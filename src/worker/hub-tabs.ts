@@ -1,7 +1,7 @@
 /** The tabs connected to the rotation worker: their ports, what each said about itself, and finding one that is still there to run the app's reauthenticate. */
 import type { Grant } from '../types.js'
-import type { Platform } from '../platform/types.js'
-import { every, type Timer } from '../utils/timers.js'
+import type { Platform, Timer } from '../platform/types.js'
+import { every } from '../utils/every.js'
 import type { TabLocks } from './hub-lock.js'
 import type { FromWorker, ReauthGrant } from './protocol.js'
 

@@ -1,5 +1,6 @@
 /** A tab's requests to the rotation worker over its MessagePort: ids, answers, time limits, and one end for all of them when the worker is lost. */
-import { SessionExpiredError, WorkerError } from '../errors.js'
+import { SessionExpiredError } from '../errors.js'
+import { WorkerError } from './worker-error.js'
 import type { Platform, Timer } from '../platform/types.js'
 import type { ToWorker } from './protocol.js'
 

@@ -62,6 +62,14 @@ export class ReplaceableCoordinator implements Coordinator {
     return this.#listeners.add(listener)
   }
 
+  /**
+   * The current coordinator's answer (the worker's, then the page's own after a fallback).
+   * The cast goes once Coordinator declares `sharesTokens` (issue 27's policy slice).
+   */
+  get sharesTokens(): 'store' | 'message' | undefined {
+    return (this.#current as { sharesTokens?: 'store' | 'message' } | undefined)?.sharesTokens
+  }
+
   isLeader(): boolean {
     return this.#current?.isLeader() ?? false
   }

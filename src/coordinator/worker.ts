@@ -72,6 +72,8 @@ export class WorkerCoordinator implements Coordinator {
   readonly #waiters: Waiters
   /** The app's hooks running here for the worker: aborted if this tab is disposed first (the worker then asks another). */
   readonly #reauthenticating = new Set<AbortController>()
+  /** The worker keeps the tokens and alone presents the RT: a tab never needs to ask its peers for newer ones first. */
+  readonly sharesTokens = 'store' as const
   #cache: Snapshot | undefined
   #connecting: { resolve: () => void; reject: (error: Error) => void; timers: Timer[] } | undefined
   #stopPageHide: () => void = () => undefined

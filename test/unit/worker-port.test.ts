@@ -294,6 +294,15 @@ describe('ReplaceableCoordinator', () => {
     expect(replaceable.read()).toEqual(SIGNED_OUT)
   })
 
+  test("sharesTokens is the current coordinator's: none before it arrives, the worker's, then the fallback's", () => {
+    const replaceable = new ReplaceableCoordinator()
+    expect(replaceable.sharesTokens).toBeUndefined()
+    replaceable.use({ ...member(undefined).coordinator, sharesTokens: 'store' } as Coordinator)
+    expect(replaceable.sharesTokens).toBe('store')
+    replaceable.use({ ...member(undefined).coordinator, sharesTokens: 'message' } as Coordinator)
+    expect(replaceable.sharesTokens).toBe('message')
+  })
+
   test('closed before its coordinator arrives: the arrival is closed at once', () => {
     const replaceable = new ReplaceableCoordinator()
     replaceable.close()

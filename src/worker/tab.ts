@@ -4,7 +4,7 @@ import type { Coordinator } from '../coordinator/types.js'
 import { connectWorker, type WorkerCoordinator } from '../coordinator/worker.js'
 import { tokensFrom } from '../core/grant.js'
 import type { Config } from '../core/options.js'
-import { workerConfig, type ReauthGrant, type Wire } from './protocol.js'
+import type { ReauthGrant, Wire, WorkerConfig } from './protocol.js'
 
 export type ConnectTabOptions = {
   cfg: Config & { worker: URL; channelName: string }
@@ -42,4 +42,26 @@ async function reauthenticateForWorker(cfg: Config, signal: AbortSignal): Promis
   if (tokens.refreshToken !== undefined) grant.refreshToken = tokens.refreshToken
   if (tokens.refreshExpiresAt !== null) grant.refreshTokenExpiration = tokens.refreshExpiresAt
   return grant
+}
+
+/** The worker's session options from a tab's validated ones, as plain data (the refresh is a URL: options.ts checked). */
+export function workerConfig(cfg: Config): WorkerConfig {
+  if (cfg.refresh.kind !== 'url') throw new TypeError('rotor-auth: option `worker` needs `refresh` as a URL')
+  const refresh: WorkerConfig['refresh'] = { url: cfg.refresh.url.href, style: cfg.refresh.style }
+  if (cfg.refresh.clientId !== undefined) refresh.clientId = cfg.refresh.clientId
+  const config: WorkerConfig = {
+    transport: cfg.transport,
+    rotation: cfg.rotation,
+    refresh,
+    logout: cfg.logoutURL?.href ?? false,
+    headers: [...cfg.headers],
+    rotateAt: cfg.rotateAt,
+    refreshTimeout: cfg.refreshTimeout,
+    refreshRetries: cfg.refreshRetries,
+    queueTimeout: cfg.queueTimeout,
+  }
+  if (cfg.leeway !== undefined) config.leeway = cfg.leeway
+  // The name createSession gives the tab's own key.
+  if (cfg.dpop) config.dpop = { alg: cfg.dpop, key: cfg.channelName ?? cfg.storageKey }
+  return config
 }

@@ -10,7 +10,8 @@ import { createSession, SessionExpiredError, type Session, type SessionOptions }
 import { createAuthServer, type AuthServer } from '../../src/testing/index.js'
 import { normalizeOptions } from '../../src/core/options.js'
 import { createHub, type Hub, type HubLimits } from '../../src/worker/hub.js'
-import { PROTOCOL_VERSION, workerConfig } from '../../src/worker/protocol.js'
+import { PROTOCOL_VERSION } from '../../src/worker/protocol.js'
+import { workerConfig } from '../../src/worker/tab.js'
 import { bearerLogin, bearerOptions } from '../helpers/session-env.js'
 
 type Recorded = { name: string; data: unknown }

@@ -35,6 +35,11 @@ export type RotorErrorCode =
   | 'ERR_REDIS_STATE'
   /** The refresh budget is spent: the rotation waits for `retryIn` (the `refreshBudget` option). */
   | 'ERR_REFRESH_BUDGET'
+  /**
+   * The rotation worker (the `worker` option) cannot serve this tab, stopped answering, or did
+   * not rotate in time; its class lives in the worker client's chunk, so test it with isRotorError and the code.
+   */
+  | 'ERR_WORKER'
 
 /**
  * A registry-wide symbol, so that errors from the ESM and the CJS copy of the package (or two

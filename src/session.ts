@@ -1,7 +1,7 @@
 /** createSession: builds the parts of a session, wires them together, and is the `Session` facade. */
 import { createLocalCoordinator } from './coordinator/local.js'
 import { sharesAcrossContexts } from './coordinator/locks.js'
-import { viaWorker } from './coordinator/deferred.js'
+import { viaWorker } from './worker/via-worker.js'
 import { RefreshBudget } from './core/budget.js'
 import { ClockWatch } from './core/clock-watch.js'
 import { Gate } from './core/gate.js'

@@ -80,7 +80,8 @@ export function defaultPlatform(): Platform {
     location: () => ({ href: g.location?.href, base: g.document?.baseURI ?? g.location?.href, origin: g.location?.origin }),
     browsing: g.document !== undefined || g.WorkerGlobalScope !== undefined,
     fetch: () => g.fetch,
-    sharedWorker: typeof g.SharedWorker === 'function' ? (url, name) => new g.SharedWorker!(url, { name, type: 'module' }) : undefined,
+    // Classic, as every page of the origin starts it: the rotation worker's script is one IIFE.
+    sharedWorker: typeof g.SharedWorker === 'function' ? (url, name) => new g.SharedWorker!(url, { name }) : undefined,
     indexedDB: g.indexedDB,
     crypto: g.crypto,
     debug: undefined,

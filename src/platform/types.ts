@@ -13,6 +13,9 @@ export type PlatformEvent =
   /** Anything else: user activity (`idle.activityEvents`), passive and in the capture phase. */
   | (string & {})
 
+/** What a listener may read of the event: `pagehide`'s `persisted` (the page goes into the back/forward cache). */
+export type PlatformEventDetail = { persisted?: boolean }
+
 /** A BroadcastChannel as Rotor uses it. */
 export type ChannelLike = {
   postMessage(message: unknown): void
@@ -56,7 +59,7 @@ export interface Platform {
   /** A fresh unique id (members, tabs, proofs). */
   randomId(): string
   /** Listens to a runtime event (on `document` for visibilitychange/freeze/resume, else the global); returns its undo. */
-  on(type: PlatformEvent, listener: () => void): () => void
+  on(type: PlatformEvent, listener: (event?: PlatformEventDetail) => void): () => void
   /** A message channel between contexts of this origin; undefined where the runtime has none. */
   channel: ((name: string) => ChannelLike) | undefined
   /** Web Locks, where the context has them (secure contexts only). */

@@ -1,6 +1,5 @@
 /** What a tab and the rotation worker say over the tab's own MessagePort, and the options the worker's session is built from. */
 import type * as Protocol from '../coordinator/protocol.js'
-import type { Config } from '../core/options.js'
 import type { DpopAlg } from '../dpop/keys.js'
 import type { Message, Snapshot } from '../types.js'
 
@@ -25,28 +24,6 @@ export type WorkerConfig = {
    * an RT bound to one key is refused to any other.
    */
   dpop?: { alg: DpopAlg; key: string }
-}
-
-/** The worker's session options from a tab's validated ones (the refresh is a URL: options.ts checked). */
-export function workerConfig(cfg: Config): WorkerConfig {
-  if (cfg.refresh.kind !== 'url') throw new TypeError('rotor-auth: option `worker` needs `refresh` as a URL')
-  const refresh: WorkerConfig['refresh'] = { url: cfg.refresh.url.href, style: cfg.refresh.style }
-  if (cfg.refresh.clientId !== undefined) refresh.clientId = cfg.refresh.clientId
-  const config: WorkerConfig = {
-    transport: cfg.transport,
-    rotation: cfg.rotation,
-    refresh,
-    logout: cfg.logoutURL?.href ?? false,
-    headers: [...cfg.headers],
-    rotateAt: cfg.rotateAt,
-    refreshTimeout: cfg.refreshTimeout,
-    refreshRetries: cfg.refreshRetries,
-    queueTimeout: cfg.queueTimeout,
-  }
-  if (cfg.leeway !== undefined) config.leeway = cfg.leeway
-  // The name createSession gives the tab's own key.
-  if (cfg.dpop) config.dpop = { alg: cfg.dpop, key: cfg.channelName ?? cfg.storageKey }
-  return config
 }
 
 /**

@@ -10,7 +10,8 @@ import { createSession, SessionExpiredError, type Session, type SessionOptions }
 import { createAuthServer, type AuthServer } from '../../src/testing/index.js'
 import { normalizeOptions } from '../../src/core/options.js'
 import { createHub, type Hub, type HubLimits } from '../../src/worker/hub.js'
-import { PROTOCOL_VERSION, workerConfig } from '../../src/worker/protocol.js'
+import { PROTOCOL_VERSION } from '../../src/worker/protocol.js'
+import { workerConfig } from '../../src/worker/tab.js'
 import { bearerLogin, bearerOptions } from '../helpers/session-env.js'
 
 type Recorded = { name: string; data: unknown }
@@ -70,7 +71,15 @@ function installSharedWorker() {
       hub.connect(port2 as never)
       const received: Array<Record<string, unknown>> = []
       port1.onmessage = event => received.push(event.data as Record<string, unknown>)
-      return { send: (message: unknown) => port1.postMessage(message), received, close: () => port1.close() }
+      let pings = 1_000
+      const send = (message: unknown) => port1.postMessage(message)
+      /** Resolves once the hub answered a ping sent now: a port is ordered, so it has handled everything sent before. */
+      const handled = async () => {
+        const id = pings++
+        send({ w: 'ping', id })
+        await vi.waitFor(() => expect(received.some(m => m['w'] === 'done' && m['id'] === id)).toBe(true))
+      }
+      return { send, received, handled, close: () => port1.close() }
     },
     hang: () => (silent = true),
     close: () => {
@@ -164,18 +173,21 @@ describe('the rotation worker (Node, MessageChannel ports)', () => {
   it('the tab asked to re-authenticate is closed mid-login: its hook is aborted, and the next tab with the hook takes it over', async () => {
     const second = vi.fn(async () => bearerLogin(url))
     let aborted = false
+    let asked = false
     const b = tab({ reauthenticate: second })
     // The newest tab is asked first: this one, whose login form is never filled in.
     const a = tab({
       reauthenticate: ({ signal }) =>
-        new Promise((_, reject) => signal.addEventListener('abort', () => ((aborted = true), reject(signal.reason)), { once: true })),
+        new Promise((_, reject) => {
+          asked = true
+          signal.addEventListener('abort', () => ((aborted = true), reject(signal.reason)), { once: true })
+        }),
     })
     await a.start(await bearerLogin(url))
     await vi.waitFor(() => expect(b.state.status).toBe('active'))
     server.fault('refresh', { status: 401 })
     void b.rotate().catch(() => undefined)
-    await vi.waitFor(() => expect(b.state.rotating || b.state.generation > 1).toBe(true))
-    await new Promise(resolve => setTimeout(resolve, 100))
+    await vi.waitFor(() => expect(asked).toBe(true))
     a.dispose()
     await vi.waitFor(() => expect(second).toHaveBeenCalledTimes(1))
     expect(aborted).toBe(true)
@@ -341,7 +353,7 @@ describe('the rotation worker (Node, MessageChannel ports)', () => {
     it('a posted state without the RT is refused: no tab and not the worker adopts it (the RT-less guard on post)', async () => {
       const { b, forger } = await tabsAndForger()
       forger.send({ w: 'post', message: { type: 'state', snapshot: forged(b.state.generation + 1, { accessToken: 'forged-at' }) } })
-      await sleep(100)
+      await forger.handled()
       expect(worker.hubs.get(NAME)?.session?.state.generation).toBe(1)
       await stillWorks(b)
     })
@@ -411,7 +423,7 @@ describe('the rotation worker (Node, MessageChannel ports)', () => {
       for (const message of [null, 42, 'x', { w: 'post', message: null }, { w: 'post', message: 7 }, { w: 'write', id: 'x' }, { w: 'lock' }, { w: 'reauthenticated', id: 1, grant: { accessTokenExpiration: 'soon' } }, { w: 'held', id: {} }, { w: 'nope' }]) {
         forger.send(message)
       }
-      await sleep(100)
+      await forger.handled()
       await stillWorks(b)
     })
 

@@ -1,0 +1,89 @@
+/** A coordinator that arrives later and may be replaced by another: calls made before it arrives wait for it, and listeners move with each replacement. */
+import { Listeners } from '../utils/listeners.js'
+import type { Coordinator, Lease, LockOptions, Message, OutgoingMessage, Snapshot } from './types.js'
+
+/**
+ * The session's coordinator while the one it will use is still being set up (the rotation
+ * worker connecting) or may give way to another (the worker lost: the page's own takes over).
+ * `use(next)` installs the current one; every call goes to whichever is current when it runs,
+ * so nothing the session holds (its listeners, a tab waiting for a lock) is lost on the way.
+ */
+export class ReplaceableCoordinator implements Coordinator {
+  readonly #listeners = new Listeners<Message>()
+  readonly #ready: Promise<Coordinator>
+  #arrive: (coordinator: Coordinator) => void = () => undefined
+  #current: Coordinator | undefined
+  #unsubscribe: () => void = () => undefined
+  #closed = false
+
+  constructor() {
+    this.#ready = new Promise(resolve => (this.#arrive = resolve))
+  }
+
+  /** The session let go: a coordinator that arrives now is closed at once. */
+  get closed(): boolean {
+    return this.#closed
+  }
+
+  /** Makes `next` the current coordinator: the session's listeners move to it, the previous one is closed. */
+  use(next: Coordinator): this {
+    this.#unsubscribe()
+    const previous = this.#current
+    this.#current = next
+    this.#unsubscribe = next.subscribe(message => this.#listeners.emit(message))
+    if (previous !== next) previous?.close()
+    if (this.#closed) next.close()
+    this.#arrive(next)
+    return this
+  }
+
+  /** Runs `fn` on the current coordinator, or on the first one once it arrives. */
+  #later<T>(fn: (c: Coordinator) => T): T | Promise<Awaited<T>> {
+    return this.#current ? fn(this.#current) : (this.#ready.then(() => fn(this.#current!)) as Promise<Awaited<T>>)
+  }
+
+  read(): ReturnType<Coordinator['read']> {
+    return this.#later(c => c.read())
+  }
+
+  write(snapshot: Snapshot): ReturnType<Coordinator['write']> {
+    return this.#later(c => c.write(snapshot))
+  }
+
+  lock<T>(fn: (lease?: Lease) => Promise<T>, options?: LockOptions): Promise<T> {
+    return this.#later(c => c.lock(fn, options)) as Promise<T>
+  }
+
+  post(message: OutgoingMessage): void {
+    void this.#later(c => c.post(message))
+  }
+
+  subscribe(listener: (message: Message) => void): () => void {
+    return this.#listeners.add(listener)
+  }
+
+  /**
+   * The current coordinator's answer (the worker's, then the page's own after a fallback).
+   * The cast goes once Coordinator declares `sharesTokens` (issue 27's policy slice).
+   */
+  get sharesTokens(): 'store' | 'message' | undefined {
+    return (this.#current as { sharesTokens?: 'store' | 'message' } | undefined)?.sharesTokens
+  }
+
+  isLeader(): boolean {
+    return this.#current?.isLeader() ?? false
+  }
+
+  hasPeers(): boolean {
+    return this.#current?.hasPeers() ?? true
+  }
+
+  logout(): Promise<void> | undefined {
+    return this.#current?.logout?.()
+  }
+
+  close(): void {
+    this.#closed = true
+    this.#current?.close()
+  }
+}

@@ -1,0 +1,279 @@
+/** The coordinator of a tab whose session runs through the rotation worker: the worker keeps the state and the RT, leads and refreshes; the tab asks it over its own port. */
+import { SessionExpiredError } from '../errors.js'
+import type { Platform, Timer } from '../platform/types.js'
+import { Listeners } from '../utils/listeners.js'
+import { every } from '../utils/every.js'
+import { Waiters } from '../utils/until.js'
+import { PortRpc } from '../worker/port-rpc.js'
+import { WorkerError } from '../worker/worker-error.js'
+import { parseFromWorker, PROTOCOL_VERSION, type FromWorker, type ReauthGrant, type ToWorker, type Wire, type WorkerConfig } from '../worker/protocol.js'
+import type { Store } from './store.js'
+import type { Coordinator, LockOptions, Message, OutgoingMessage, Snapshot } from './types.js'
+
+/** How long a new worker has to answer the first hello (its script loads and starts meanwhile). */
+const CONNECT_TIMEOUT_MS = 5_000
+/**
+ * Without a welcome by then, the tab fetches the script itself to see whether it is served: a
+ * browser tells a failed load (a 404) to the worker's clients by an `error` event, but a tab
+ * that connects while the failing load is under way may never get it.
+ */
+const PROBE_AFTER_MS = 750
+/** A worker thread that leaves a ping this long unanswered is hung (it answers while its refresh is on the wire). */
+const PING_LIMIT_MS = 3_000
+/** A tab waiting for the worker's rotation repeats its request (and pings) this often. */
+const REQUEST_EVERY_MS = 1_000
+/** A tab holding the worker's lock says so this often; the worker lets a silent holder's lock lapse. */
+const HELD_EVERY_MS = 2_000
+
+export type WorkerCoordinatorOptions = {
+  url: URL
+  /** The session's name: the SharedWorker's name, so sessions of other names get workers of their own. */
+  name: string
+  config: WorkerConfig
+  /** Runs the app's hook for the worker (its RT was refused) and hands back the grant as plain data; undefined: the app has none. */
+  reauthenticate: ((signal: AbortSignal) => Promise<ReauthGrant | undefined>) | undefined
+  /** Where the page keeps the state (no tokens) between page loads: a new worker starts from it. */
+  store: Store | undefined
+  wire: Wire
+  /** How long a tab waits for the worker's rotation before its own fails (transiently). */
+  followerLimitMs: number
+  /** The lock of whatever coordinator the session uses after the worker was lost. */
+  fallbackLock: Coordinator['lock']
+  /** The worker stopped answering after it had connected. */
+  onLost: (reason: string) => void
+  platform: Pick<Platform, 'now' | 'after' | 'on' | 'randomId' | 'sharedWorker' | 'fetch'>
+}
+
+/**
+ * Resolves once the worker welcomed this tab; rejects (WorkerError), saying why, where it
+ * cannot (no SharedWorker, a CSP that forbids it, the script not served, no answer, other options).
+ */
+export function connectWorker(o: WorkerCoordinatorOptions): Promise<WorkerCoordinator> {
+  const start = o.platform.sharedWorker
+  if (!start) return Promise.reject(new WorkerError('this browser has no SharedWorker'))
+  let worker: ReturnType<typeof start>
+  try {
+    worker = start(o.url, o.name)
+  } catch (error) {
+    return Promise.reject(new WorkerError(`the worker could not be started (${(error as Error)?.message ?? String(error)})`))
+  }
+  const coordinator = new WorkerCoordinator(o, worker.port)
+  worker.addEventListener('error', () => coordinator.lose(`the worker script ${o.url.href} failed to load or threw`))
+  return coordinator.connect()
+}
+
+/** A tab's member of the worker's session; built and connected by {@link connectWorker}. */
+export class WorkerCoordinator implements Coordinator {
+  readonly #o: WorkerCoordinatorOptions
+  readonly #rpc: PortRpc
+  readonly #tabId: string
+  readonly #listeners = new Listeners<Message>()
+  /** Waits re-checked whenever the worker speaks or the line goes down. */
+  readonly #waiters: Waiters
+  /** The app's hooks running here for the worker: aborted if this tab is disposed first (the worker then asks another). */
+  readonly #reauthenticating = new Set<AbortController>()
+  /** The worker keeps the tokens and alone presents the RT: a tab never needs to ask its peers for newer ones first. */
+  readonly sharesTokens = 'store' as const
+  #cache: Snapshot | undefined
+  #connecting: { resolve: () => void; reject: (error: Error) => void; timers: Timer[] } | undefined
+  #stopPageHide: () => void = () => undefined
+
+  constructor(o: WorkerCoordinatorOptions, port: MessagePort) {
+    this.#o = o
+    this.#rpc = new PortRpc(port, o.platform.after)
+    this.#tabId = o.platform.randomId()
+    this.#waiters = new Waiters(o.platform.after)
+    this.#cache = o.store?.read()
+    port.onmessage = (event: MessageEvent) => {
+      const message = parseFromWorker(event.data, o.wire)
+      if (message && this.#rpc.lost === undefined && !this.#rpc.closed) this.#handle(message)
+    }
+    port.start()
+  }
+
+  /** Says hello and resolves with this coordinator on the worker's welcome; rejects when the worker is lost first. */
+  connect(): Promise<this> {
+    const { after } = this.#o.platform
+    const script = this.#o.url.href
+    return new Promise((resolve, reject) => {
+      const timers = [
+        after(CONNECT_TIMEOUT_MS, () => this.lose(`the worker ${script} did not answer within ${CONNECT_TIMEOUT_MS} ms`)),
+        after(PROBE_AFTER_MS, () => this.#probeScript()),
+      ]
+      this.#connecting = { resolve: () => resolve(this), reject, timers }
+      const hello: ToWorker = { w: 'hello', id: this.#rpc.nextId(), version: PROTOCOL_VERSION, config: this.#o.config, reauthenticates: this.#o.reauthenticate !== undefined }
+      if (this.#cache) hello.stored = this.#cache
+      this.#rpc.send(hello)
+    })
+  }
+
+  /** The worker cannot serve this tab any more (or never could): before the welcome the connection fails, after it `onLost`. */
+  lose(reason: string): void {
+    if (!this.#rpc.lose(reason)) return
+    this.#stopPageHide()
+    const connecting = this.#connecting
+    if (connecting) {
+      this.#stopConnecting()
+      connecting.reject(new WorkerError(reason))
+    } else this.#o.onLost(reason)
+    this.#waiters.wake()
+  }
+
+  #stopConnecting(): void {
+    for (const timer of this.#connecting?.timers ?? []) timer.cancel()
+    this.#connecting = undefined
+  }
+
+  /** The script may not be served at all: a 404 lets the tab fall back now rather than at the connect timeout. */
+  #probeScript(): void {
+    if (!this.#connecting || this.#rpc.lost !== undefined || this.#rpc.closed) return
+    const script = this.#o.url.href
+    this.#o.platform.fetch()(script, { credentials: 'same-origin' }).then(
+      response => {
+        void response.body?.cancel()
+        if (!response.ok) this.lose(`the worker script ${script} answered ${response.status}`)
+      },
+      () => undefined,
+    )
+  }
+
+  #welcome(m: Extract<FromWorker, { w: 'welcome' }>): void {
+    // A stale script (a worker started by an older page, a copy not updated) may misread
+    // this tab's messages: refused, saying which, and the tab goes on without it.
+    if (m.version !== PROTOCOL_VERSION) {
+      this.#rpc.send({ w: 'bye' })
+      return this.lose(`the worker script is another version of rotor-auth (it speaks protocol ${m.version || 'unknown'}, this page ${PROTOCOL_VERSION}): serve the script of the page's version`)
+    }
+    const connecting = this.#connecting!
+    this.#stopConnecting()
+    // The worker's state is the truth: one it refused (a forged far-ahead generation in
+    // this page's storage) must not stay this tab's, or it would wait for it forever.
+    this.#cache = m.snapshot
+    if (m.snapshot) this.#o.store?.write(m.snapshot)
+    // A tab going away lets go of the worker's locks at once (a crashed one's lapse). One
+    // kept in the back/forward cache may come back: it stays connected.
+    this.#stopPageHide = this.#o.platform.on('pagehide', event => {
+      if (!event?.persisted) this.#rpc.send({ w: 'bye' })
+    })
+    connecting.resolve()
+  }
+
+  #handle(m: FromWorker): void {
+    if (m.w === 'welcome') {
+      if (this.#connecting) this.#welcome(m)
+    } else if (m.w === 'probe') this.#rpc.send({ w: 'alive', id: m.id })
+    else if (m.w === 'refused') this.lose(m.reason)
+    else if (m.w === 'done') this.#rpc.answer(m.id)
+    else if (m.w === 'store') {
+      this.#keep(m.snapshot)
+      this.#waiters.wake()
+    } else if (m.w === 'message') {
+      this.#listeners.emit(m.message)
+      this.#waiters.wake()
+    } else if (m.w === 'reauthenticate') void this.#reauthenticate(m.id)
+  }
+
+  /** Keeps the page's copy (and the stored one) at the newest state the worker holds. */
+  #keep(snapshot: Snapshot): void {
+    if (this.#cache && this.#o.wire.supersedes(this.#cache, snapshot)) return
+    this.#cache = snapshot
+    this.#o.store?.write(snapshot)
+  }
+
+  async #reauthenticate(id: number): Promise<void> {
+    const controller = new AbortController()
+    this.#reauthenticating.add(controller)
+    let grant: ReauthGrant | undefined
+    try {
+      grant = await this.#o.reauthenticate?.(controller.signal)
+    } catch {
+      grant = undefined
+    } finally {
+      this.#reauthenticating.delete(controller)
+    }
+    this.#rpc.send(grant ? { w: 'reauthenticated', id, grant } : { w: 'reauthenticated', id })
+  }
+
+  /** The worker alone refreshes: ask it, and run `fn` (it adopts) once a newer state is here. */
+  async #afterWorkerRotation<T>(fn: () => Promise<T>, options: LockOptions): Promise<T> {
+    const { now } = this.#o.platform
+    const rpc = this.#rpc
+    const deadline = now() + this.#o.followerLimitMs
+    const known = this.#cache?.generation ?? 0
+    const newer = () => (this.#cache?.generation ?? 0) > known
+    for (;;) {
+      if (rpc.lost !== undefined) return this.#o.fallbackLock(fn, options)
+      if (rpc.closed) throw new SessionExpiredError('disposed')
+      rpc.send({ w: 'post', message: { rotor: 1, from: this.#tabId, type: 'rotate-request', generation: known } })
+      rpc.ping(PING_LIMIT_MS).catch(() => this.lose(`the worker stopped answering (no answer within ${PING_LIMIT_MS} ms)`))
+      await this.#waiters.until(() => newer() || rpc.lost !== undefined || rpc.closed, Math.min(REQUEST_EVERY_MS, Math.max(0, deadline - now())))
+      if (newer()) return fn()
+      if (rpc.lost === undefined && now() >= deadline) throw new WorkerError('rotor-auth: the rotation worker did not rotate the session in time')
+    }
+  }
+
+  /** Anything else that must not overlap another tab's (an ending, the idle logout): the worker's lock. */
+  async #holdingWorkerLock<T>(fn: () => Promise<T>, options: LockOptions): Promise<T> {
+    let id = 0
+    try {
+      await this.#rpc.request(lockId => ({ w: 'lock', id: (id = lockId) }))
+    } catch (error) {
+      if (this.#rpc.lost !== undefined) return this.#o.fallbackLock(fn, options)
+      throw error
+    }
+    const heartbeat = every(this.#o.platform.after, HELD_EVERY_MS, () => this.#rpc.send({ w: 'held', id }))
+    try {
+      return await fn()
+    } finally {
+      heartbeat.cancel()
+      this.#rpc.send({ w: 'unlock', id })
+    }
+  }
+
+  read(): Snapshot | undefined {
+    return this.#cache
+  }
+
+  write(snapshot: Snapshot): Promise<void> {
+    this.#keep(snapshot)
+    return this.#rpc.request(id => ({ w: 'write', id, snapshot }))
+  }
+
+  lock<T>(fn: () => Promise<T>, options: LockOptions = {}): Promise<T> {
+    if (this.#rpc.lost !== undefined) return this.#o.fallbackLock(fn, options)
+    return options.refresh ? this.#afterWorkerRotation(fn, options) : this.#holdingWorkerLock(fn, options)
+  }
+
+  post(message: OutgoingMessage): void {
+    this.#rpc.send({ w: 'post', message: { ...message, rotor: 1, from: this.#tabId } as Message })
+  }
+
+  subscribe(listener: (message: Message) => void): () => void {
+    return this.#listeners.add(listener)
+  }
+
+  // The worker leads: tabs only ask it, so their timers are the backup ones.
+  isLeader(): boolean {
+    return false
+  }
+
+  hasPeers(): boolean {
+    return true
+  }
+
+  /** The worker holds the RT: it ends the session on the server. */
+  logout(): Promise<void> {
+    return this.#rpc.request(id => ({ w: 'logout', id }), this.#o.config.refreshTimeout).catch(() => undefined)
+  }
+
+  close(): void {
+    if (this.#rpc.closed) return
+    for (const controller of this.#reauthenticating) controller.abort(new SessionExpiredError('disposed'))
+    // Disposed before the welcome: the connection settles, so nothing waits on it.
+    this.#connecting?.reject(new SessionExpiredError('disposed'))
+    this.#stopConnecting()
+    this.#stopPageHide()
+    this.#rpc.close()
+    this.#waiters.wake()
+  }
+}

@@ -1,0 +1,13 @@
+/** The error of the rotation worker's tab side, in its on-demand chunk (as the DPoP binding error is in the DPoP chunk): the code is in RotorErrorCode. */
+import { RotorError } from '../errors.js'
+
+/**
+ * The rotation worker (the `worker` option) could not be started, refused this tab, stopped
+ * answering, or did not rotate the session in time. The session falls back to its own
+ * coordination where it can (a `worker-fallback` event says why); a request that waited for
+ * the worker's rotation meanwhile fails with it, transiently.
+ */
+export class WorkerError extends RotorError {
+  readonly code = 'ERR_WORKER' as const
+  override readonly name = 'WorkerError'
+}

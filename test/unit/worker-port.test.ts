@@ -1,0 +1,328 @@
+/**
+ * Unit tests for the tab's side of the rotation worker on virtual time: the port RPC
+ * (src/worker/port-rpc.ts), the WorkerCoordinator (src/coordinator/worker.ts) against a scripted
+ * worker on a real MessageChannel, and the ReplaceableCoordinator (src/coordinator/replaceable.ts).
+ * Timers are a virtual clock handed in as the platform: no test sleeps for time to pass.
+ */
+import { afterEach, describe, expect, test, vi } from 'vitest'
+import { parseMessage, parseSnapshot, SIGNED_OUT, supersedes } from '../../src/coordinator/protocol.js'
+import { ReplaceableCoordinator } from '../../src/coordinator/replaceable.js'
+import type { Coordinator, Message, Snapshot } from '../../src/coordinator/types.js'
+import { connectWorker, type WorkerCoordinatorOptions } from '../../src/coordinator/worker.js'
+import { isRotorError } from '../../src/errors.js'
+import { defaultPlatform } from '../../src/platform/defaults.js'
+import type { Platform, PlatformEventDetail } from '../../src/platform/types.js'
+import { PortRpc } from '../../src/worker/port-rpc.js'
+import { PROTOCOL_VERSION, type ToWorker, type WorkerConfig } from '../../src/worker/protocol.js'
+
+/** A virtual clock: `after` queues, `advance(ms)` runs what falls due in order, letting ports deliver between timers. */
+function virtualClock() {
+  let now = 1_000_000
+  const queue = new Set<{ at: number; fn: () => void }>()
+  const flush = async () => {
+    for (let i = 0; i < 3; i++) await new Promise(resolve => setImmediate(resolve))
+  }
+  return {
+    now: () => now,
+    after: ((ms, fn) => {
+      const timer = { at: now + Math.max(0, ms), fn }
+      queue.add(timer)
+      return { cancel: () => void queue.delete(timer) }
+    }) as Platform['after'],
+    flush,
+    async advance(ms: number) {
+      const end = now + ms
+      await flush()
+      for (let next = earliest(end); next; next = earliest(end)) {
+        queue.delete(next)
+        now = next.at
+        next.fn()
+        await flush()
+      }
+      now = end
+    },
+  }
+  function earliest(end: number) {
+    return [...queue].filter(t => t.at <= end).sort((a, b) => a.at - b.at)[0]
+  }
+}
+
+const channels: MessageChannel[] = []
+afterEach(() => {
+  for (const { port1, port2 } of channels.splice(0)) (port1.close(), port2.close())
+  vi.unstubAllGlobals()
+})
+
+/** A worker's end of a MessageChannel that records what the tab said and answers as `script` says. */
+function scriptedWorker(script: (m: ToWorker, reply: (data: unknown) => void) => void = () => undefined) {
+  const channel = new MessageChannel()
+  channels.push(channel)
+  const heard: ToWorker[] = []
+  channel.port2.onmessage = ({ data }) => {
+    heard.push(data as ToWorker)
+    script(data as ToWorker, reply => channel.port2.postMessage(reply))
+  }
+  return { port: channel.port1, heard, said: (w: string) => heard.filter(m => m.w === w).length, tell: (data: unknown) => channel.port2.postMessage(data) }
+}
+
+/** Welcomes the hello and answers `done` to what `answers` lists. */
+const welcoming =
+  (answers: string[] = ['ping', 'write', 'lock']) =>
+  (m: ToWorker, reply: (data: unknown) => void) => {
+    if (m.w === 'hello') reply({ w: 'welcome', id: m.id, version: PROTOCOL_VERSION })
+    else if ('id' in m && answers.includes(m.w)) reply({ w: 'done', id: m.id })
+  }
+
+const config: WorkerConfig = { transport: 'bearer', rotation: 'request', refresh: { url: 'http://127.0.0.1:9/token', style: 'json' }, logout: false, headers: [], rotateAt: 0.8, refreshTimeout: 1000, refreshRetries: 0, queueTimeout: 10_000 }
+const active = (generation: number): Snapshot => ({ generation, status: 'active', issuedAt: 0, accessExpiresAt: 1, refreshExpiresAt: 2 })
+
+function tabOptions(clock: ReturnType<typeof virtualClock>, worker: ReturnType<typeof scriptedWorker>, extra: Partial<WorkerCoordinatorOptions> = {}) {
+  const pageListeners = new Map<string, (event?: PlatformEventDetail) => void>()
+  const options: WorkerCoordinatorOptions = {
+    url: new URL('http://127.0.0.1:9/rotor-worker.js'),
+    name: 'app',
+    config,
+    reauthenticate: undefined,
+    store: undefined,
+    wire: { parseMessage, parseSnapshot, supersedes },
+    followerLimitMs: 10_000,
+    fallbackLock: fn => fn(),
+    onLost: () => undefined,
+    platform: {
+      now: clock.now,
+      after: clock.after,
+      randomId: () => 'tab-1',
+      on: (type, listener) => (pageListeners.set(type, listener), () => void pageListeners.delete(type)),
+      sharedWorker: () => ({ port: worker.port, addEventListener: () => undefined }),
+      // The script is served: the probe finds nothing wrong.
+      fetch: () => async () => new Response('', { status: 200 }),
+    },
+    ...extra,
+  }
+  return { options, page: pageListeners }
+}
+
+describe('PortRpc', () => {
+  test('a request resolves on the done for its id; one left unanswered fails with ERR_WORKER at its limit, not before', async () => {
+    const clock = virtualClock()
+    const worker = scriptedWorker((m, reply) => m.w === 'write' && reply({ w: 'done', id: m.id }))
+    const rpc = new PortRpc(worker.port, clock.after)
+    worker.port.onmessage = ({ data }) => rpc.answer((data as { id: number }).id)
+    await expect(rpc.request(id => ({ w: 'write', id, snapshot: active(1) }), 1_000)).resolves.toBeUndefined()
+    const ping = rpc.ping(3_000)
+    let failure: unknown
+    ping.catch(error => (failure = error))
+    await clock.advance(2_999)
+    expect(failure).toBeUndefined()
+    await clock.advance(1)
+    expect(isRotorError(failure) && failure.code).toBe('ERR_WORKER')
+    expect(worker.said('ping')).toBe(1)
+  })
+
+  test('lose: every waiting request fails naming why, later ones fail at once, and nothing more is sent', async () => {
+    const clock = virtualClock()
+    const worker = scriptedWorker()
+    const rpc = new PortRpc(worker.port, clock.after)
+    const waiting = rpc.request(id => ({ w: 'lock', id }))
+    expect(rpc.lose('hung')).toBe(true)
+    expect(rpc.lose('again')).toBe(false)
+    await expect(waiting).rejects.toMatchObject({ code: 'ERR_WORKER', message: expect.stringContaining('hung') })
+    await expect(rpc.request(id => ({ w: 'write', id, snapshot: active(1) }))).rejects.toMatchObject({ code: 'ERR_WORKER' })
+    rpc.send({ w: 'bye' })
+    await clock.flush()
+    expect(worker.heard.map(m => m.w)).toEqual(['lock'])
+  })
+
+  test('close: bye, and what waits fails as disposed (ERR_SESSION_EXPIRED)', async () => {
+    const clock = virtualClock()
+    const worker = scriptedWorker()
+    const rpc = new PortRpc(worker.port, clock.after)
+    const waiting = rpc.request(id => ({ w: 'logout', id }))
+    rpc.close()
+    await expect(waiting).rejects.toMatchObject({ code: 'ERR_SESSION_EXPIRED' })
+    await clock.flush()
+    expect(worker.heard.map(m => m.w)).toEqual(['logout', 'bye'])
+  })
+})
+
+describe('WorkerCoordinator on virtual time', () => {
+  test('a worker that never welcomes: the connection fails with ERR_WORKER at the 5 s connect limit', async () => {
+    const clock = virtualClock()
+    const worker = scriptedWorker()
+    const { options } = tabOptions(clock, worker)
+    let failure: unknown
+    void connectWorker(options).catch(error => (failure = error))
+    await clock.advance(4_900)
+    expect(failure).toBeUndefined()
+    await clock.advance(200)
+    expect(failure).toMatchObject({ code: 'ERR_WORKER', message: expect.stringContaining('did not answer within 5000 ms') })
+    expect(worker.said('hello')).toBe(1)
+  })
+
+  test('a script the probe finds unserved (404): the connection fails at the probe, naming the status', async () => {
+    const clock = virtualClock()
+    const worker = scriptedWorker()
+    const { options } = tabOptions(clock, worker)
+    options.platform.fetch = () => async () => new Response('', { status: 404 })
+    let failure: unknown
+    void connectWorker(options).catch(error => (failure = error))
+    await clock.advance(800)
+    expect(failure).toMatchObject({ code: 'ERR_WORKER', message: expect.stringContaining('answered 404') })
+  })
+
+  test('pagehide into the back/forward cache keeps the tab connected; a real leave says bye', async () => {
+    const clock = virtualClock()
+    const worker = scriptedWorker(welcoming())
+    const { options, page } = tabOptions(clock, worker)
+    const promise = connectWorker(options)
+    await clock.flush()
+    const tab = await promise
+    page.get('pagehide')?.({ persisted: true })
+    await clock.flush()
+    expect(worker.said('bye')).toBe(0)
+    page.get('pagehide')?.({ persisted: false })
+    await clock.flush()
+    expect(worker.said('bye')).toBe(1)
+    tab.close()
+  })
+
+  test('a rotation the worker never makes: asked again every second, and ERR_WORKER at followerLimitMs', async () => {
+    const clock = virtualClock()
+    const worker = scriptedWorker(welcoming())
+    const { options } = tabOptions(clock, worker)
+    const promise = connectWorker(options)
+    await clock.flush()
+    const tab = await promise
+    let failure: unknown
+    const fn = vi.fn(async () => 'adopted')
+    void tab.lock(fn, { refresh: true }).catch(error => (failure = error))
+    await clock.advance(10_100)
+    expect(failure).toMatchObject({ code: 'ERR_WORKER', message: expect.stringContaining('did not rotate the session in time') })
+    expect(fn).not.toHaveBeenCalled()
+    const requests = worker.heard.filter(m => m.w === 'post' && m.message.type === 'rotate-request').length
+    expect(requests).toBeGreaterThanOrEqual(10)
+    expect(requests).toBeLessThanOrEqual(11)
+    tab.close()
+  })
+
+  test('a newer state from the worker ends the wait: fn runs once, without waiting out the limit', async () => {
+    const clock = virtualClock()
+    const worker = scriptedWorker(welcoming())
+    const { options } = tabOptions(clock, worker)
+    const promise = connectWorker(options)
+    await clock.flush()
+    const tab = await promise
+    const result = tab.lock(async () => 'adopted', { refresh: true })
+    await clock.advance(1_500)
+    worker.tell({ w: 'store', snapshot: active(1) })
+    await clock.flush()
+    await expect(result).resolves.toBe('adopted')
+    expect(clock.now()).toBeLessThan(1_000_000 + 2_000)
+    tab.close()
+  })
+
+  test('a worker that stops answering pings is lost after 3 s: onLost, and the waiting rotation takes the fallback lock', async () => {
+    const clock = virtualClock()
+    const worker = scriptedWorker(welcoming([]))
+    const lost: string[] = []
+    const fallbackLock = vi.fn((fn: () => Promise<unknown>) => fn())
+    const { options } = tabOptions(clock, worker, { onLost: reason => lost.push(reason), fallbackLock: fallbackLock as Coordinator['lock'] })
+    const promise = connectWorker(options)
+    await clock.flush()
+    const tab = await promise
+    const result = tab.lock(async () => 'local', { refresh: true })
+    await clock.advance(3_100)
+    await expect(result).resolves.toBe('local')
+    expect(lost).toEqual([expect.stringContaining('stopped answering')])
+    expect(fallbackLock).toHaveBeenCalledTimes(1)
+    tab.close()
+  })
+
+  test('the worker lock is held with a heartbeat every 2 s and unlocked after', async () => {
+    const clock = virtualClock()
+    const worker = scriptedWorker(welcoming())
+    const { options } = tabOptions(clock, worker)
+    const promise = connectWorker(options)
+    await clock.flush()
+    const tab = await promise
+    let release = () => undefined as void
+    const held = tab.lock(() => new Promise<void>(resolve => (release = resolve)))
+    await clock.advance(5_000)
+    expect(worker.said('held')).toBe(2)
+    release()
+    await held
+    await clock.advance(5_000)
+    expect(worker.said('held')).toBe(2)
+    expect(worker.said('unlock')).toBe(1)
+    tab.close()
+  })
+})
+
+describe('ReplaceableCoordinator', () => {
+  function member(snapshot: Snapshot | undefined) {
+    const listeners = new Set<(m: Message) => void>()
+    const coordinator: Coordinator = {
+      read: () => snapshot,
+      write: () => undefined,
+      lock: fn => fn(),
+      post: () => undefined,
+      subscribe: l => (listeners.add(l), () => void listeners.delete(l)),
+      isLeader: () => false,
+      hasPeers: () => true,
+      close: vi.fn(),
+    }
+    return { coordinator, emit: (m: Message) => listeners.forEach(l => l(m)) }
+  }
+
+  test('calls before the first coordinator wait for it; listeners move to its replacement; the replaced one is closed', async () => {
+    const replaceable = new ReplaceableCoordinator()
+    const heard: Message[] = []
+    replaceable.subscribe(m => heard.push(m))
+    const read = replaceable.read()
+    const locked = replaceable.lock(async () => 'ran')
+    const first = member(active(1))
+    replaceable.use(first.coordinator)
+    await expect(read).resolves.toEqual(active(1))
+    await expect(locked).resolves.toBe('ran')
+    const second = member(SIGNED_OUT)
+    replaceable.use(second.coordinator)
+    expect(first.coordinator.close).toHaveBeenCalledTimes(1)
+    const hello: Message = { rotor: 1, type: 'hello', from: 'x' }
+    first.emit(hello)
+    second.emit(hello)
+    expect(heard).toEqual([hello])
+    expect(replaceable.read()).toEqual(SIGNED_OUT)
+  })
+
+  test("sharesTokens is the current coordinator's: none before it arrives, the worker's, then the fallback's", () => {
+    const replaceable = new ReplaceableCoordinator()
+    expect(replaceable.sharesTokens).toBeUndefined()
+    replaceable.use({ ...member(undefined).coordinator, sharesTokens: 'store' } as Coordinator)
+    expect(replaceable.sharesTokens).toBe('store')
+    replaceable.use({ ...member(undefined).coordinator, sharesTokens: 'message' } as Coordinator)
+    expect(replaceable.sharesTokens).toBe('message')
+  })
+
+  test('closed before its coordinator arrives: the arrival is closed at once', () => {
+    const replaceable = new ReplaceableCoordinator()
+    replaceable.close()
+    const late = member(undefined)
+    replaceable.use(late.coordinator)
+    expect(late.coordinator.close).toHaveBeenCalledTimes(1)
+  })
+})
+
+test('the default platform starts the rotation worker as a classic script, as every page of the origin does', () => {
+  const started: unknown[] = []
+  vi.stubGlobal(
+    'SharedWorker',
+    class {
+      port = {}
+      constructor(_url: URL, options: unknown) {
+        started.push(options)
+      }
+    },
+  )
+  defaultPlatform().sharedWorker!(new URL('http://127.0.0.1:9/rotor-worker.js'), 'app')
+  expect(started).toEqual([{ name: 'app' }])
+})

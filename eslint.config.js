@@ -46,9 +46,6 @@ export const PENDING_REFACTOR = {
   'src/types.ts': ['max-lines'],
   'src/utils/runtime.ts': ['rotor/no-platform-syntax'],
   'src/utils/scope.ts': ['rotor/no-platform-syntax'],
-  'src/worker/client.ts': ['max-lines-per-function', 'rotor/no-new-error', 'rotor/no-platform-globals', 'rotor/no-platform-members', 'rotor/no-platform-syntax'],
-  'src/worker/hub.ts': ['max-lines', 'max-lines-per-function', 'rotor/no-platform-globals', 'rotor/no-platform-members'],
-  'src/worker/node.ts': ['rotor/no-new-error'],
 }
 
 /**

@@ -8,7 +8,8 @@ import { createDecipheriv, hkdfSync, randomBytes, randomUUID } from 'node:crypto
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest'
 import type { Snapshot } from '../../src/coordinator/types.js'
 import { createSession, isRotorError, type Session } from '../../src/index.js'
-import { createRedisCoordinator, type RedisCoordinator, type RedisStateError } from '../../src/redis/index.js'
+import { createRedisCoordinator, type RedisClientLike, type RedisCoordinator, type RedisStateError } from '../../src/redis/index.js'
+import { HOLD } from '../../src/redis/scripts.js'
 import { bearerLogin, flowingClock, record, sleep, startEnv, waitFor, type Env } from '../helpers/index.js'
 import { CLIENTS, drop, type ClientFactory, type TestClient as Client } from './clients.js'
 import { HAVE_REDIS, startRedis, type RedisServer } from './server.js'
@@ -42,6 +43,17 @@ describe.skipIf(!HAVE_REDIS).each(CLIENTS)('createRedisCoordinator ($label)', (f
     const coordinator = createRedisCoordinator({ client, name, ...(options.tokens ? { tokens: options.tokens } : { key }), ...(options.lease ? { lease: options.lease } : {}) })
     members.push(coordinator)
     return coordinator
+  }
+
+  /**
+   * Waits until `waiting` are subscribed to the name's channel: Redis counts the subscriptions,
+   * and each member's read waits until its client has seen its own.
+   */
+  async function subscribed(name: string, ...waiting: RedisCoordinator[]): Promise<void> {
+    const probe = await connect()
+    const count = async () => Number(((await probe.sendCommand(['PUBSUB', 'NUMSUB', `rotor:{${name}}:bus`])) as unknown[])[1])
+    await until(async () => (await count()) >= waiting.length)
+    await Promise.all(waiting.map(m => m.read()))
   }
 
   beforeAll(async () => {
@@ -148,18 +160,21 @@ describe.skipIf(!HAVE_REDIS).each(CLIENTS)('createRedisCoordinator ($label)', (f
       expect(waited).toBeGreaterThan(300)
     })
 
-    test('a holder whose lease was taken over refuses to announce (and so to start) a refresh', async () => {
+    test('a holder whose lock was taken over is told by its lease (the renewal in its read found it), and cannot release the other\'s lock', async () => {
       const name = randomUUID()
       const a = await member(name)
       const probe = await connect()
-      await expect(
-        a.lock(async () => {
-          // Another member got the lock (a lease that ran out during a partition).
-          await probe.set(`rotor:{${name}}:lock`, 'someone-else:99', { PX: 10_000 })
-          await a.read()
-          a.post({ type: 'rotating', generation: 1 })
-        }),
-      ).rejects.toThrow(/lease ran out/)
+      const seen: boolean[] = []
+      await a.lock(async lease => {
+        seen.push(lease!.held())
+        // Another member got the lock (a lease that ran out during a partition).
+        await probe.set(`rotor:{${name}}:lock`, 'someone-else:99', { PX: 10_000 })
+        await a.read()
+        seen.push(lease!.held())
+        // Announcing is no longer where the lease is enforced: the rotator asks the lease.
+        a.post({ type: 'rotating', generation: 1 })
+      })
+      expect(seen).toEqual([true, false])
       // Its release did not delete the other holder's lock (compare-and-delete).
       expect(await probe.get(`rotor:{${name}}:lock`)).toBe('someone-else:99')
     })
@@ -253,7 +268,7 @@ describe.skipIf(!HAVE_REDIS).each(CLIENTS)('createRedisCoordinator ($label)', (f
       a.subscribe(m => void heardA.push(m.type))
       b.subscribe(m => void heardB.push(m.type))
       const active = (generation: number) => ({ generation, status: 'active' as const, issuedAt: 1, accessExpiresAt: 2, refreshExpiresAt: null })
-      await sleep(100) // both subscribed
+      await subscribed(name, a, b)
       await a.write(active(5))
       await b.write(active(4))
       expect(await b.read()).toMatchObject({ generation: 5 })
@@ -262,7 +277,9 @@ describe.skipIf(!HAVE_REDIS).each(CLIENTS)('createRedisCoordinator ($label)', (f
       expect(await a.read()).toMatchObject({ generation: 5, status: 'signed-out' })
       a.post({ type: 'hello' })
       await waitFor(() => heardB.includes('hello'))
-      await sleep(50)
+      // The channel keeps its order: once a hears b's answer, its own hello would have come first.
+      b.post({ type: 'activity', at: 1 })
+      await waitFor(() => heardA.includes('activity'))
       expect(heardA).not.toContain('hello')
       expect(heardB.filter(t => t === 'state')).toHaveLength(1) // a's write of 5 (b's of 4 was refused, a's second too)
     })
@@ -284,7 +301,7 @@ describe.skipIf(!HAVE_REDIS).each(CLIENTS)('createRedisCoordinator ($label)', (f
       const heard: number[] = []
       b.subscribe(m => void (m.type === 'state' && heard.push(m.snapshot.generation)))
       const errors = errorsOf(a)
-      await sleep(100) // subscribed
+      await subscribed(name, a, b)
       const probe = await connect()
       await probe.set(`rotor:{${name}}:state`, JSON.stringify({ generation: 2 ** 40, status: 'active', sealed: 'AAAA' }))
       expect(await a.read()).toBeUndefined()
@@ -331,7 +348,7 @@ describe.skipIf(!HAVE_REDIS).each(CLIENTS)('createRedisCoordinator ($label)', (f
       a.subscribe(m => void (m.type === 'state' && heard.push(m.snapshot.generation)))
       await a.write(active(5))
       expect(await a.read()).toMatchObject({ generation: 5 })
-      await sleep(100) // subscribed
+      await subscribed(name, a, b)
       b.post({ type: 'state', snapshot: active(4) })
       await waitFor(() => heard.includes(4))
       expect(errors).toEqual([])
@@ -395,20 +412,21 @@ describe.skipIf(!HAVE_REDIS).each(CLIENTS)('createRedisCoordinator ($label)', (f
   })
 
   describe('the lease and the fence (issue 26.8a)', () => {
-    test('a holder paused past its lease after reading (event loop blocked) refuses to announce its refresh, even though no renewal said so', async () => {
+    test('a holder paused past its lease after reading (event loop blocked) is told by its lease, even though no renewal said so', async () => {
       const name = randomUUID()
       const a = await member(name, { lease: 300 })
-      await expect(
-        a.lock(async () => {
-          await a.read()
-          // A pause (GC, SIGSTOP): no timer, no renewal, no reply runs meanwhile.
-          const until = performance.now() + 400
-          while (performance.now() < until) {
-            // blocked
-          }
-          a.post({ type: 'rotating', generation: 1 })
-        }),
-      ).rejects.toThrow(/lease ran out/)
+      const seen: boolean[] = []
+      await a.lock(async lease => {
+        await a.read()
+        seen.push(lease!.held())
+        // A pause (GC, SIGSTOP): no timer, no renewal, no reply runs meanwhile.
+        const until = performance.now() + 400
+        while (performance.now() < until) {
+          // blocked
+        }
+        seen.push(lease!.held())
+      })
+      expect(seen).toEqual([true, false])
     })
 
     test('cookie transport: a holder paused past its lease does not record a refresh it will not send', async () => {
@@ -574,6 +592,67 @@ describe.skipIf(!HAVE_REDIS).each(CLIENTS)('createRedisCoordinator ($label)', (f
       expect((await b.fetch(`${env.url}/api/x`)).status).toBe(200)
       // The store was seeded again with the newest pair.
       expect(await (await member(name)).read()).toMatchObject({ generation: a.state.generation, status: 'active' })
+    })
+
+    test('a session paused past its lease right after its lease check, while another member rotates: it presents no spent RT (server: 0 reused), reports ERR_LEASE_LOST, adopts the new pair', async () => {
+      env = await startEnv({ accessTokenTtl: 60_000 })
+      const name = randomUUID()
+      const lease = 1_000
+      const probe = await connect()
+      const realA = await connect()
+      /** A's monotonic clock: it jumps when A "pauses" (time passes for A without a timer or reply running). */
+      let skew = 0
+      let armed = false
+      /** A's bus, held back during the pause: a stopped process hears nothing either. */
+      const held: Array<() => void> = []
+      let holding = false
+      let b!: Session
+      const client: RedisClientLike = {
+        get: key => realA.get(key),
+        publish: (channel, message) => realA.publish(channel, message),
+        on: (event, listener) => realA.on(event, listener),
+        off: (event, listener) => realA.off(event, listener),
+        duplicate() {
+          const sub = realA.duplicate()
+          return {
+            connect: () => sub.connect(),
+            on: (event, listener) => sub.on(event, listener),
+            destroy: () => drop(sub),
+            subscribe: (channel, listener) => sub.subscribe(channel, (message: string, from: string) => (holding ? held.push(() => listener(message, from)) : listener(message, from))),
+          }
+        },
+        async eval(script, options) {
+          const reply = await realA.eval(script, options)
+          if (armed && script === HOLD) {
+            // A renewed its lease and read the state (its lease check) and stops right here: its
+            // lease runs out, B takes the lock and rotates, spending the RT A just read.
+            armed = false
+            holding = true
+            await probe.del(`rotor:{${name}}:lock`)
+            await b.rotate()
+            skew += lease
+          }
+          return reply
+        },
+      }
+      const coordinator = createRedisCoordinator({ client, name, key, lease, platform: { monotonic: () => performance.now() + skew } })
+      members.push(coordinator)
+      const a = createSession({ scope: `${env.url}/api`, transport: 'bearer', rotation: 'request', refresh: { url: `${env.url}/bearer/refresh`, style: 'json' }, coordinator })
+      env.sessions.push(a)
+      await a.start(await bearerLogin(env.url))
+      b = open(await member(name, { lease }))
+      await waitFor(() => b.state.status === 'active')
+      const events = record(a)
+      armed = true
+      const failure = await a.rotate().then(() => 'rotated', (error: unknown) => error)
+      holding = false
+      for (const deliver of held.splice(0)) deliver()
+      expect(env.server.stats).toMatchObject({ refreshCalls: 1, refreshGranted: 1, reusedRefused: 0 })
+      expect(failure).toMatchObject({ code: 'ERR_LEASE_LOST' })
+      expect(events.of('rotate-error').map(e => [(e['error'] as { code?: string }).code, e['willRetry']])).toEqual([['ERR_LEASE_LOST', true]])
+      await waitFor(() => a.state.generation === 2)
+      expect(await a.accessToken()).toBe(await b.accessToken())
+      expect(events.of('logout')).toEqual([])
     })
   })
 })

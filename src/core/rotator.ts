@@ -122,7 +122,7 @@ export class Rotator {
       try {
         // A lock that can run out (Redis) may have passed to another member while this one was
         // paused: presenting the RT now could spend it twice, which revokes the family.
-        if (lease && !lease.held()) throw new LeaseLostError('rotor-auth: the rotation lock was lost before the refresh went out; not refreshing')
+        if (lease && !lease.held()) throw new LeaseLostError('rotor-auth: the rotation lock was lost; not refreshing')
         tokens = await this.#o.refresh({
           refreshToken: snap.refreshToken,
           signal: life,

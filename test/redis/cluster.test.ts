@@ -212,7 +212,7 @@ describe.skipIf(!HAVE_REDIS).each(CLIENTS)('worker processes sharing one pair th
         },
       })
       const stats = env.server.stats
-      console.log(`partition: ${reports.map(r => r.sent).join('/')} requests per worker (worker 0 partitioned), refresh calls ${stats.refreshCalls}, reused ${stats.reusedRefused}`)
+      console.log(`partition: ${reports.map(r => r.sent).join('/')} requests per worker (worker 0 partitioned), refresh calls ${stats.refreshCalls}, reused ${stats.reusedRefused}, errors ${JSON.stringify(reports.map(r => r.errors))}`)
       expect(reports).toHaveLength(4)
       expect(stats.reusedRefused).toBe(0)
       expect(stats.refreshCalls).toBe(stats.refreshGranted)

@@ -82,6 +82,7 @@ describe.skipIf(!HAVE_REDIS).each(CLIENTS)('createRedisCoordinator ($label)', (f
       expect(make({ client: {}, name: 'x', key })).toThrow(/`client`.*missing eval/)
       expect(make({ client, name: 'x', key, lease: 0 })).toThrow(/`lease`/)
       expect(make({ client, name: 'x', key, leese: 100 })).toThrow(/unknown option `leese`/)
+      expect(make({ client, name: 'x', key, platform: 5 })).toThrow(/`platform`/)
       // A list of keys (newest first): each checked, named by its index.
       expect(make({ client, name: 'x', key: [] })).toThrow(/`key`/)
       expect(make({ client, name: 'x', key: [key, randomBytes(16)] })).toThrow(/`key\[1\]` must be 32 bytes/)

@@ -104,7 +104,7 @@ describe.skipIf(!HAVE_REDIS).each(CLIENTS)('worker processes sharing one pair th
     })
     const stats = env.server.stats
     const after = env.server.log.filter(e => e.route === 'refresh' && e.at > restartedAt)
-    console.log(`restart: ${sum(reports, 'sent')} requests, refresh calls ${stats.refreshCalls} (${after.length} after the restart), reused ${stats.reusedRefused}, API 401s ${stats.api401}, errors ${JSON.stringify(reports.map(r => r.errors))}`)
+    console.log(`restart: ${sum(reports, 'sent')} requests, refresh calls ${stats.refreshCalls} (${after.length} after the restart), reused ${stats.reusedRefused}, API 401s ${stats.api401}, errors ${JSON.stringify(reports.map(r => r.errors))}, statuses ${JSON.stringify(reports.map(r => r.statuses))}, rotate-errors ${JSON.stringify(reports.map(r => r.rotateErrors))}`)
     expect(reports).toHaveLength(8)
     expect(stats.reusedRefused).toBe(0)
     expect(stats.refreshCalls).toBe(stats.refreshGranted)

@@ -36,7 +36,6 @@ export const PENDING_REFACTOR = {
   'src/interceptors/route.ts': ['rotor/no-platform-syntax'],
   'src/interceptors/xhr.ts': ['max-lines-per-function', 'rotor/no-platform-globals', 'rotor/no-platform-members'],
   'src/react/index.ts': ['rotor/no-platform-globals', 'rotor/no-platform-members'],
-  'src/redis/coordinator.ts': ['max-lines', 'max-lines-per-function', 'rotor/no-new-error', 'rotor/no-platform-globals', 'rotor/no-platform-members'],
   'src/session.ts': ['max-lines-per-function'],
   'src/socket/options.ts': ['rotor/no-platform-members'],
   'src/socket/reconnect.ts': ['rotor/prefer-hash-private'],

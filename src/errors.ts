@@ -40,6 +40,12 @@ export type RotorErrorCode =
    * not rotate in time; its class lives in the worker client's chunk, so test it with isRotorError and the code.
    */
   | 'ERR_WORKER'
+  /** The lock holder's lease ran out (a paused process) or a later holder exists: it sent no refresh (transient). */
+  | 'ERR_LEASE_LOST'
+  /** The coordinator was closed (its session disposed) while the call waited. */
+  | 'ERR_COORDINATOR_CLOSED'
+  /** The Redis coordinator's write kept losing its compare-and-set to other writers (transient). */
+  | 'ERR_REDIS_CONFLICT'
 
 /**
  * A registry-wide symbol, so that errors from the ESM and the CJS copy of the package (or two
@@ -199,4 +205,14 @@ export class RefreshBudgetError extends RotorError {
     super(`rotor-auth: the refresh budget is spent; the next refresh may go in ${Math.round(retryIn)} ms`)
     this.retryIn = retryIn
   }
+}
+
+/**
+ * The rotation lock may have passed to another member (a Redis lease ran out while this
+ * process was paused, or a later holder exists): no refresh was sent, since presenting the RT
+ * now could spend it twice. Transient: the next attempt takes the lock again.
+ */
+export class LeaseLostError extends RotorError {
+  readonly code = 'ERR_LEASE_LOST' as const
+  override readonly name = 'LeaseLostError'
 }

@@ -2,6 +2,7 @@
 export { createSession } from './session.js'
 export {
   FetchLoopError,
+  LeaseLostError,
   LoginFailedError,
   MalformedGrantError,
   RefreshAnswerError,

@@ -1,5 +1,5 @@
 /** Rotation: one refresh at a time under the coordinator's lock, once per generation everywhere, and `reauthenticate` once. */
-import { RefreshBudgetError, RotationPendingError, SessionExpiredError } from '../errors.js'
+import { LeaseLostError, RefreshBudgetError, RotationPendingError, SessionExpiredError } from '../errors.js'
 import type { Coordinator, Grant } from '../types.js'
 import { assertUsable, tokensFrom, type Tokens } from './grant.js'
 import type { RefreshBudget } from './budget.js'
@@ -64,7 +64,7 @@ export class Rotator {
   async #rotateLocked(generation: number): Promise<void> {
     const { machine, sync } = this.#o
     const life = machine.life
-    await this.#o.lock(async () => {
+    await this.#o.lock(async lease => {
       // Another tab may have rotated while we waited for the lock: adopt, do not refresh.
       // A second refresh with the same RT makes a rotating-RT server revoke the family.
       const unseen = await sync.catchUp()
@@ -120,6 +120,9 @@ export class Rotator {
       if (this.#o.inFlightLimitMs > 0) await sync.markRotating(this.#o.now())
       let tokens: Tokens
       try {
+        // A lock that can run out (Redis) may have passed to another member while this one was
+        // paused: presenting the RT now could spend it twice, which revokes the family.
+        if (lease && !lease.held()) throw new LeaseLostError('rotor-auth: the rotation lock was lost; not refreshing')
         tokens = await this.#o.refresh({
           refreshToken: snap.refreshToken,
           signal: life,

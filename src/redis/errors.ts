@@ -29,3 +29,18 @@ export class RedisStateError extends RotorError {
     this.stateName = stateName
   }
 }
+
+/** A call that waited on the Redis coordinator (for the lock, or for Redis to answer) was cut short by `close()` (its session was disposed). */
+export class RedisClosedError extends RotorError {
+  readonly code = 'ERR_COORDINATOR_CLOSED' as const
+  override readonly name = 'RedisClosedError'
+}
+
+/**
+ * A write lost its compare-and-set to other writers every time it tried (a writer without the
+ * key can keep it losing): transient, the session's next write tries again.
+ */
+export class RedisConflictError extends RotorError {
+  readonly code = 'ERR_REDIS_CONFLICT' as const
+  override readonly name = 'RedisConflictError'
+}

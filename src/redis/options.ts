@@ -1,5 +1,7 @@
 /** The options of createRedisCoordinator, validated up front: a TypeError names the bad one. */
 import { RotorTypeError } from '../errors.js'
+import { createPlatform } from '../platform/defaults.js'
+import type { Platform } from '../platform/types.js'
 import { assertKnownOptions, optionError } from '../utils/option-errors.js'
 
 /**
@@ -73,6 +75,14 @@ export type RedisCoordinatorOptions = {
    * @example 3000
    */
   lease?: number
+  /**
+   * Pieces of the runtime to use instead of the real ones, for tests: the clocks (`now`,
+   * `monotonic`: the lease is counted on the monotonic one, or on `now` without it), `after`
+   * (timers), `random`, `randomId` and `crypto`.
+   * @default the runtime's clocks, timers, random source and WebCrypto
+   * @example { now: clock.now, monotonic: clock.now, after: clock.after }
+   */
+  platform?: Partial<Platform>
 }
 
 export type RedisConfig = {
@@ -81,9 +91,10 @@ export type RedisConfig = {
   /** Newest first; empty with `tokens: 'omit'`. */
   keys: Uint8Array[]
   lease: number
+  platform: Platform
 }
 
-const KNOWN = new Set(['client', 'name', 'key', 'tokens', 'lease'])
+const KNOWN = new Set(['client', 'name', 'key', 'tokens', 'lease', 'platform'])
 
 function fail(option: string, expected: string, got: unknown): never {
   throw optionError('rotor-auth/redis', option, expected, got)
@@ -94,23 +105,25 @@ const CLIENT_METHODS = ['eval', 'get', 'publish', 'duplicate', 'on', 'off'] as c
 export function normalizeRedisOptions(options: RedisCoordinatorOptions): RedisConfig {
   if (typeof options !== 'object' || options === null) fail('options', 'an object { client, name, key }', options)
   assertKnownOptions('rotor-auth/redis', KNOWN, options)
-  const { client, name, key, tokens, lease } = options
+  const { client, name, key, tokens, lease, platform: pieces } = options
   if (typeof client !== 'object' || client === null) fail('client', 'a connected node-redis client', client)
   const missing = CLIENT_METHODS.filter(m => typeof (client as unknown as Record<string, unknown>)[m] !== 'function')
   if (missing.length) fail('client', `a node-redis client (missing ${missing.join(', ')})`, Object.keys(client))
   if (typeof name !== 'string' || name === '' || /[{}]/.test(name)) fail('name', 'a non-empty string without { or }', name)
   if (tokens !== undefined && tokens !== 'encrypt' && tokens !== 'omit') fail('tokens', "'encrypt' or 'omit'", tokens)
   if (lease !== undefined && (typeof lease !== 'number' || !Number.isFinite(lease) || lease < 100)) fail('lease', 'a finite number of ms >= 100', lease)
+  if (pieces !== undefined && (typeof pieces !== 'object' || pieces === null)) fail('platform', 'an object of platform pieces', pieces)
+  const common = { client, name, lease: lease ?? 10_000, platform: createPlatform({ platform: pieces }) }
   if (tokens === 'omit') {
     if (key !== undefined) fail('key', "absent with tokens: 'omit' (nothing is encrypted)", key)
-    return { client, name, keys: [], lease: lease ?? 10_000 }
+    return { ...common, keys: [] }
   }
   if (key === undefined) {
     throw new RotorTypeError('ERR_INVALID_OPTION', "rotor-auth/redis: option `key` is required (32 bytes for AES-256-GCM), or pass `tokens: 'omit'` to keep tokens out of Redis")
   }
   const list = Array.isArray(key) ? (key as readonly RedisKey[]) : [key as RedisKey]
   if (list.length === 0) fail('key', 'a key, or a non-empty list of keys (newest first)', key)
-  return { client, name, keys: list.map((k, i) => keyBytes(k, list.length > 1 ? `key[${i}]` : 'key')), lease: lease ?? 10_000 }
+  return { ...common, keys: list.map((k, i) => keyBytes(k, list.length > 1 ? `key[${i}]` : 'key')) }
 }
 
 function keyBytes(key: unknown, option: string): Uint8Array {

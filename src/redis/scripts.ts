@@ -19,6 +19,11 @@ export function keysOf(name: string) {
   }
 }
 
+export type RedisKeys = ReturnType<typeof keysOf>
+
+/** The notice RELEASE publishes on the bus: the lock is free, waiters try now. No session message looks like it. */
+export const RELEASED = JSON.stringify({ rotorRedis: 1, type: 'released' })
+
 /**
  * Marks the data set: sets the epoch when missing. A caller that had seen an epoch before
  * (ARGV[1] not empty) has just watched Redis lose its data, lock included: for one lease

@@ -1,6 +1,7 @@
 /** How a snapshot is kept in Redis and carried on its pub/sub channel: sealed (AES-256-GCM, a key per name), or with the tokens left out. */
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto'
+import { createCipheriv, createDecipheriv } from 'node:crypto'
 import { parseSnapshot, type Snapshot } from '../coordinator/protocol.js'
+import { RotorTypeError } from '../errors.js'
 
 /**
  * What Redis holds and the channel carries, as JSON text. Sealed, nothing is readable
@@ -26,8 +27,7 @@ const SALT = new TextEncoder().encode('rotor-auth/redis v2')
  * process trusted with one name's key cannot open another name's RT, and one deployment
  * secret serves every name.
  */
-async function nameKey(key: Uint8Array, name: string): Promise<Buffer> {
-  const { subtle } = globalThis.crypto
+async function nameKey(key: Uint8Array, name: string, { subtle }: Crypto): Promise<Buffer> {
   const ikm = await subtle.importKey('raw', Uint8Array.from(key), 'HKDF', false, ['deriveBits'])
   const bits = await subtle.deriveBits({ name: 'HKDF', hash: 'SHA-256', salt: SALT, info: new TextEncoder().encode(name) }, ikm, 256)
   return Buffer.from(bits)
@@ -48,8 +48,8 @@ function parseEnvelope(text: unknown): Envelope | undefined {
  * opens with any of `keys`: to rotate the deployment key, list the new one first and keep the
  * old one after it until every process runs with the new list (see the README).
  */
-export function keyedSealer(keys: readonly Uint8Array[], name: string): Sealer {
-  const derived = Promise.all(keys.map(key => nameKey(key, name)))
+export function keyedSealer(keys: readonly Uint8Array[], name: string, crypto: Crypto): Sealer {
+  const derived = Promise.all(keys.map(key => nameKey(key, name, crypto)))
   // Not awaited by anyone before the first seal or open: an unhandled rejection would be
   // reported at creation (WebCrypto missing), the first use rejects with it anyway.
   derived.catch(() => undefined)
@@ -57,7 +57,7 @@ export function keyedSealer(keys: readonly Uint8Array[], name: string): Sealer {
   return {
     async seal(snapshot) {
       const [key] = await derived
-      const iv = randomBytes(IV)
+      const iv = crypto.getRandomValues(new Uint8Array(IV))
       const cipher = createCipheriv('aes-256-gcm', key!, iv)
       cipher.setAAD(aad)
       const body = Buffer.concat([cipher.update(JSON.stringify(snapshot), 'utf8'), cipher.final()])
@@ -95,7 +95,8 @@ export function omittingSealer(): Sealer {
   return {
     async seal(snapshot) {
       if (snapshot.accessToken !== undefined || snapshot.refreshToken !== undefined) {
-        throw new TypeError(
+        throw new RotorTypeError(
+          'ERR_USAGE',
           "rotor-auth/redis: createRedisCoordinator({ tokens: 'omit' }) cannot share the bearer transport's tokens; give it a `key` to store them encrypted",
         )
       }

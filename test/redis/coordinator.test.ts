@@ -1,59 +1,20 @@
 /**
- * The Redis coordinator against a real redis-server, in one process: each member on a client
- * of its own, as separate processes would be. Options, the lock (exclusive, renewed, expired
- * when its holder dies, fenced), what Redis holds (sealed), and sessions that share one pair
- * through it, counted by the reference server.
+ * The Redis coordinator against a real redis-server, in one process: options, the lock
+ * (exclusive, renewed, expired when its holder dies, fenced) and the lease it hands its holder.
+ * What Redis holds is in store.test.ts, sessions sharing one pair in sessions.test.ts, the
+ * lock's decisions on virtual time in lock.test.ts.
  */
-import { createDecipheriv, hkdfSync, randomBytes, randomUUID } from 'node:crypto'
-import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest'
+import { randomBytes, randomUUID } from 'node:crypto'
+import { describe, expect, test } from 'vitest'
 import type { Snapshot } from '../../src/coordinator/types.js'
-import { createSession, isRotorError, type Session } from '../../src/index.js'
-import { createRedisCoordinator, type RedisCoordinator, type RedisStateError } from '../../src/redis/index.js'
-import { bearerLogin, flowingClock, record, sleep, startEnv, waitFor, type Env } from '../helpers/index.js'
-import { CLIENTS, drop, type ClientFactory, type TestClient as Client } from './clients.js'
-import { HAVE_REDIS, startRedis, type RedisServer } from './server.js'
-
-/** Polls an asynchronous condition (waitFor takes synchronous ones). */
-async function until(condition: () => Promise<boolean>, timeout = 5_000): Promise<void> {
-  const deadline = performance.now() + timeout
-  while (!(await condition())) {
-    if (performance.now() > deadline) throw new Error(`until: still false after ${timeout} ms: ${condition.toString()}`)
-    await sleep(20)
-  }
-}
+import { createRedisCoordinator } from '../../src/redis/index.js'
+import { sleep, waitFor } from '../helpers/index.js'
+import { CLIENTS, drop, type ClientFactory } from './clients.js'
+import { redisMembers, until } from './members.js'
+import { HAVE_REDIS } from './server.js'
 
 describe.skipIf(!HAVE_REDIS).each(CLIENTS)('createRedisCoordinator ($label)', (factory: ClientFactory) => {
-  const newClient = (url: string) => factory.create(url, { reconnectStrategy: () => 50 })
-  let redis: RedisServer
-  const clients: Client[] = []
-  const members: RedisCoordinator[] = []
-  const key = randomBytes(32)
-
-  async function connect(): Promise<Client> {
-    const client = newClient(redis.url)
-    client.on('error', () => undefined)
-    await client.connect()
-    clients.push(client)
-    return client
-  }
-
-  async function member(name: string, options: { lease?: number; tokens?: 'omit' } = {}): Promise<RedisCoordinator> {
-    const client = await connect()
-    const coordinator = createRedisCoordinator({ client, name, ...(options.tokens ? { tokens: options.tokens } : { key }), ...(options.lease ? { lease: options.lease } : {}) })
-    members.push(coordinator)
-    return coordinator
-  }
-
-  beforeAll(async () => {
-    redis = await startRedis()
-  })
-  afterEach(() => {
-    for (const m of members.splice(0)) m.close()
-  })
-  afterAll(async () => {
-    for (const c of clients.splice(0)) drop(c)
-    await redis?.stop()
-  })
+  const { key, connect, member } = redisMembers(factory)
 
   describe('options', () => {
     test('bad input is a TypeError naming the option', async () => {
@@ -70,6 +31,7 @@ describe.skipIf(!HAVE_REDIS).each(CLIENTS)('createRedisCoordinator ($label)', (f
       expect(make({ client: {}, name: 'x', key })).toThrow(/`client`.*missing eval/)
       expect(make({ client, name: 'x', key, lease: 0 })).toThrow(/`lease`/)
       expect(make({ client, name: 'x', key, leese: 100 })).toThrow(/unknown option `leese`/)
+      expect(make({ client, name: 'x', key, platform: 5 })).toThrow(/`platform`/)
       // A list of keys (newest first): each checked, named by its index.
       expect(make({ client, name: 'x', key: [] })).toThrow(/`key`/)
       expect(make({ client, name: 'x', key: [key, randomBytes(16)] })).toThrow(/`key\[1\]` must be 32 bytes/)
@@ -148,18 +110,21 @@ describe.skipIf(!HAVE_REDIS).each(CLIENTS)('createRedisCoordinator ($label)', (f
       expect(waited).toBeGreaterThan(300)
     })
 
-    test('a holder whose lease was taken over refuses to announce (and so to start) a refresh', async () => {
+    test('a holder whose lock was taken over is told by its lease (the renewal in its read found it), and cannot release the other\'s lock', async () => {
       const name = randomUUID()
       const a = await member(name)
       const probe = await connect()
-      await expect(
-        a.lock(async () => {
-          // Another member got the lock (a lease that ran out during a partition).
-          await probe.set(`rotor:{${name}}:lock`, 'someone-else:99', { PX: 10_000 })
-          await a.read()
-          a.post({ type: 'rotating', generation: 1 })
-        }),
-      ).rejects.toThrow(/lease ran out/)
+      const seen: boolean[] = []
+      await a.lock(async lease => {
+        seen.push(lease!.held())
+        // Another member got the lock (a lease that ran out during a partition).
+        await probe.set(`rotor:{${name}}:lock`, 'someone-else:99', { PX: 10_000 })
+        await a.read()
+        seen.push(lease!.held())
+        // Announcing is no longer where the lease is enforced: the rotator asks the lease.
+        a.post({ type: 'rotating', generation: 1 })
+      })
+      expect(seen).toEqual([true, false])
       // Its release did not delete the other holder's lock (compare-and-delete).
       expect(await probe.get(`rotor:{${name}}:lock`)).toBe('someone-else:99')
     })
@@ -186,229 +151,22 @@ describe.skipIf(!HAVE_REDIS).each(CLIENTS)('createRedisCoordinator ($label)', (f
     })
   })
 
-  describe('the store and the channel', () => {
-    test('tokens are sealed at rest and on the wire; another key or an edited generation reads nothing', async () => {
-      const name = randomUUID()
-      const env = await startEnv({ accessTokenTtl: 60_000 })
-      try {
-        const a = await member(name)
-        const probe = await connect()
-        const sub = probe.duplicate()
-        sub.on('error', () => undefined)
-        await sub.connect()
-        const wire: string[] = []
-        await sub.subscribe(`rotor:{${name}}:bus`, m => void wire.push(m))
-        const session = createSession({ scope: `${env.url}/api`, transport: 'bearer', refresh: { url: `${env.url}/bearer/refresh`, style: 'json' }, coordinator: a })
-        env.sessions.push(session)
-        const login = await (await bearerLogin(env.url)).json()
-        await session.start(login)
-        const at = await session.accessToken()
-        const raw = (await probe.get(`rotor:{${name}}:state`))!
-        expect(raw).not.toContain(at)
-        expect(raw).not.toContain(login.refreshToken)
-        // Nothing readable outside the seal, generation and status included.
-        expect(JSON.parse(raw)).toEqual({ rotor: 'redis', v: 2, sealed: expect.any(String) })
-        await waitFor(() => wire.length > 0)
-        expect(wire.join('\n')).not.toContain(at)
-        await sub.quit()
-
-        const same = await member(name)
-        expect(await same.read()).toMatchObject({ generation: 1, accessToken: at })
-        const other = createRedisCoordinator({ client: await connect(), name, key: randomBytes(32) })
-        expect(await other.read()).toBeUndefined()
-        other.close()
-        // One bit of the sealed text flipped: unreadable.
-        const sealed = Buffer.from(JSON.parse(raw).sealed, 'base64')
-        sealed[sealed.length - 1]! ^= 1
-        await probe.set(`rotor:{${name}}:state`, JSON.stringify({ rotor: 'redis', v: 2, sealed: sealed.toString('base64') }))
-        expect(await same.read()).toBeUndefined()
-      } finally {
-        await env.close()
-      }
-    })
-
-    test("tokens: 'omit' keeps every token out of Redis; the bearer transport is refused at start()", async () => {
-      const name = randomUUID()
-      const env = await startEnv({ accessTokenTtl: 60_000 })
-      try {
-        const session = createSession({ scope: `${env.url}/api`, transport: 'bearer', refresh: { url: `${env.url}/bearer/refresh`, style: 'json' }, coordinator: await member(name, { tokens: 'omit' }) })
-        env.sessions.push(session)
-        await expect(session.start(await bearerLogin(env.url))).rejects.toThrow(/tokens: 'omit'.*bearer/)
-        const probe = await connect()
-        expect(await probe.get(`rotor:{${name}}:state`)).toBeNull()
-        // What it does share: generation, status, expirations.
-        const c = await member(name, { tokens: 'omit' })
-        await c.write({ generation: 3, status: 'active', issuedAt: 1, accessExpiresAt: 2, refreshExpiresAt: 3 })
-        expect(JSON.parse((await probe.get(`rotor:{${name}}:state`))!)).toMatchObject({ snapshot: { generation: 3, accessExpiresAt: 2 } })
-      } finally {
-        await env.close()
-      }
-    })
-
-    test('a write never replaces a snapshot that supersedes it; messages never reach their sender', async () => {
-      const name = randomUUID()
-      const [a, b] = [await member(name), await member(name)]
-      const heardA: string[] = []
-      const heardB: string[] = []
-      a.subscribe(m => void heardA.push(m.type))
-      b.subscribe(m => void heardB.push(m.type))
-      const active = (generation: number) => ({ generation, status: 'active' as const, issuedAt: 1, accessExpiresAt: 2, refreshExpiresAt: null })
-      await sleep(100) // both subscribed
-      await a.write(active(5))
-      await b.write(active(4))
-      expect(await b.read()).toMatchObject({ generation: 5 })
-      await b.write({ generation: 5, status: 'signed-out', issuedAt: null, accessExpiresAt: null, refreshExpiresAt: null, reason: 'user' })
-      await a.write(active(5))
-      expect(await a.read()).toMatchObject({ generation: 5, status: 'signed-out' })
-      a.post({ type: 'hello' })
-      await waitFor(() => heardB.includes('hello'))
-      await sleep(50)
-      expect(heardA).not.toContain('hello')
-      expect(heardB.filter(t => t === 'state')).toHaveLength(1) // a's write of 5 (b's of 4 was refused, a's second too)
-    })
-  })
-
-  describe('what a writer without the key can do (issue 26.8b, c; 25.6)', () => {
-    const active = (generation: number, extra: Partial<Snapshot> = {}): Snapshot => ({
-      generation, status: 'active', issuedAt: Date.now(), accessExpiresAt: Date.now() + 3_600_000, refreshExpiresAt: null, accessToken: `at-${generation}`, refreshToken: `rt-${generation}`, ...extra,
-    })
-    const errorsOf = (m: RedisCoordinator) => {
-      const seen: RedisStateError[] = []
-      m.on('error', e => void seen.push(e))
-      return seen
-    }
-
-    test('a forged plain value (generation 2^40) stops nothing: it reads as absent, is reported, and the next write replaces it and reaches the others', async () => {
-      const name = randomUUID()
-      const [a, b] = [await member(name), await member(name)]
-      const heard: number[] = []
-      b.subscribe(m => void (m.type === 'state' && heard.push(m.snapshot.generation)))
-      const errors = errorsOf(a)
-      await sleep(100) // subscribed
-      const probe = await connect()
-      await probe.set(`rotor:{${name}}:state`, JSON.stringify({ generation: 2 ** 40, status: 'active', sealed: 'AAAA' }))
-      expect(await a.read()).toBeUndefined()
-      expect(errors.map(e => [e.code, e.problem, isRotorError(e)])).toEqual([['ERR_REDIS_STATE', 'unreadable', true]])
-      await a.write(active(2))
-      expect(await b.read()).toMatchObject({ generation: 2, refreshToken: 'rt-2' })
-      await waitFor(() => heard.includes(2))
-      // Reported once per value, not per read.
-      expect(errors).toHaveLength(1)
-    })
-
-    test('an old sealed state put back is reported and never adopted by a member that saw a newer one; its next write restores the newer', async () => {
-      const name = randomUUID()
-      const env = await startEnv({ accessTokenTtl: 60_000 })
-      try {
-        const a = await member(name)
-        const probe = await connect()
-        await a.write(active(3))
-        const old = (await probe.get(`rotor:{${name}}:state`))!
-        await a.write(active(4))
-        const b = await member(name)
-        const session = createSession({ scope: `${env.url}/api`, transport: 'bearer', rotation: 'request', refresh: { url: `${env.url}/bearer/refresh`, style: 'json' }, coordinator: b })
-        env.sessions.push(session)
-        await waitFor(() => session.state.generation === 4)
-        const errors = errorsOf(b)
-        await probe.set(`rotor:{${name}}:state`, old)
-        expect(await b.read()).toMatchObject({ generation: 3 })
-        expect(errors.map(e => e.problem)).toEqual(['rolled-back'])
-        expect(session.state.generation).toBe(4)
-        expect(await session.accessToken()).toBe('at-4')
-        // A write of 4 again (what a member re-seeds after a reconnect) replaces the older 3.
-        await b.write(active(4))
-        expect(await (await member(name)).read()).toMatchObject({ generation: 4 })
-      } finally {
-        await env.close()
-      }
-    })
-
-    test('a peer that lags (its older state heard on the channel) is not reported as a roll-back', async () => {
-      const name = randomUUID()
-      const [a, b] = [await member(name), await member(name)]
-      const errors = errorsOf(a)
-      const heard: number[] = []
-      a.subscribe(m => void (m.type === 'state' && heard.push(m.snapshot.generation)))
-      await a.write(active(5))
-      expect(await a.read()).toMatchObject({ generation: 5 })
-      await sleep(100) // subscribed
-      b.post({ type: 'state', snapshot: active(4) })
-      await waitFor(() => heard.includes(4))
-      expect(errors).toEqual([])
-    })
-
-    test('each name is sealed with its own key derived from the deployment key: the deployment key itself opens nothing', async () => {
-      const name = randomUUID()
-      const a = await member(name)
-      await a.write(active(1))
-      const probe = await connect()
-      const { sealed } = JSON.parse((await probe.get(`rotor:{${name}}:state`))!) as { sealed: string }
-      const raw = Buffer.from(sealed, 'base64')
-      const openWith = (k: Uint8Array) => {
-        const decipher = createDecipheriv('aes-256-gcm', k, raw.subarray(0, 12))
-        decipher.setAuthTag(raw.subarray(12, 28))
-        decipher.setAAD(Buffer.from(`rotor-auth/redis\0v2\0${name}`))
-        return JSON.parse(Buffer.concat([decipher.update(raw.subarray(28)), decipher.final()]).toString('utf8'))
-      }
-      expect(() => openWith(key)).toThrow()
-      const derived = Buffer.from(hkdfSync('sha256', key, 'rotor-auth/redis v2', name, 32))
-      expect(openWith(derived)).toMatchObject({ generation: 1, refreshToken: 'rt-1' })
-      // Another name's key, from the same deployment key, opens nothing of this name's.
-      expect(() => openWith(Buffer.from(hkdfSync('sha256', key, 'rotor-auth/redis v2', `${name}-other`, 32)))).toThrow()
-    })
-
-    test('key rotation: [new, old] opens what old sealed and seals with new; a member with the old key alone reports the state it cannot open', async () => {
-      const name = randomUUID()
-      const fresh = randomBytes(32)
-      const oldOnly = await member(name)
-      await oldOnly.write(active(1))
-      const both = createRedisCoordinator({ client: await connect(), name, key: [fresh, key] })
-      members.push(both)
-      const errorsBoth = errorsOf(both)
-      expect(await both.read()).toMatchObject({ generation: 1, refreshToken: 'rt-1' })
-      await both.write(active(2))
-      const errorsOld = errorsOf(oldOnly)
-      expect(await oldOnly.read()).toBeUndefined()
-      expect(errorsOld.map(e => e.problem)).toEqual(['unreadable'])
-      expect(errorsOld[0]!.message).not.toContain('rt-')
-      const newOnly = createRedisCoordinator({ client: await connect(), name, key: fresh.toString('base64') })
-      members.push(newOnly)
-      expect(await newOnly.read()).toMatchObject({ generation: 2 })
-      expect(errorsBoth).toEqual([])
-    })
-
-    test('stored keys expire with the RT (plus a margin), or after 30 days when its expiry is unknown', async () => {
-      const name = randomUUID()
-      const a = await member(name)
-      await a.lock(async () => undefined) // the fence and epoch keys exist
-      const probe = await connect()
-      const pttl = (k: string) => probe.pTTL(`rotor:{${name}}:${k}`)
-      await a.write(active(1, { refreshExpiresAt: Date.now() + 60_000 }))
-      for (const k of ['state', 'fence', 'epoch']) {
-        const ttl = await pttl(k)
-        expect(ttl, k).toBeGreaterThan(3_600_000 + 50_000)
-        expect(ttl, k).toBeLessThanOrEqual(3_600_000 + 60_000)
-      }
-      await a.write(active(2))
-      expect(await pttl('state')).toBeGreaterThan(29 * 24 * 3_600_000)
-    })
-  })
-
   describe('the lease and the fence (issue 26.8a)', () => {
-    test('a holder paused past its lease after reading (event loop blocked) refuses to announce its refresh, even though no renewal said so', async () => {
+    test('a holder paused past its lease after reading (event loop blocked) is told by its lease, even though no renewal said so', async () => {
       const name = randomUUID()
       const a = await member(name, { lease: 300 })
-      await expect(
-        a.lock(async () => {
-          await a.read()
-          // A pause (GC, SIGSTOP): no timer, no renewal, no reply runs meanwhile.
-          const until = performance.now() + 400
-          while (performance.now() < until) {
-            // blocked
-          }
-          a.post({ type: 'rotating', generation: 1 })
-        }),
-      ).rejects.toThrow(/lease ran out/)
+      const seen: boolean[] = []
+      await a.lock(async lease => {
+        await a.read()
+        seen.push(lease!.held())
+        // A pause (GC, SIGSTOP): no timer, no renewal, no reply runs meanwhile.
+        const until = performance.now() + 400
+        while (performance.now() < until) {
+          // blocked
+        }
+        seen.push(lease!.held())
+      })
+      expect(seen).toEqual([true, false])
     })
 
     test('cookie transport: a holder paused past its lease does not record a refresh it will not send', async () => {
@@ -447,133 +205,6 @@ describe.skipIf(!HAVE_REDIS).each(CLIENTS)('createRedisCoordinator ($label)', (f
         await a.write(stored(2))
       })
       expect(await (await member(name)).read()).toMatchObject({ generation: 2, refreshToken: 'rt-2' })
-    })
-  })
-
-  describe('sessions sharing one pair', () => {
-    let env: Env
-    afterEach(async () => {
-      await env?.close()
-    })
-
-    function open(coordinator: RedisCoordinator, now?: () => number): Session {
-      const session = createSession({
-        scope: `${env.url}/api`,
-        transport: 'bearer',
-        refresh: { url: `${env.url}/bearer/refresh`, style: 'json' },
-        logout: `${env.url}/bearer/logout`,
-        rotation: 'request',
-        coordinator,
-        ...(now ? { now } : {}),
-      })
-      env.sessions.push(session)
-      return session
-    }
-
-    test('4 members × 50 requests behind an expired AT → one refresh; all adopt; a logout reaches all', async () => {
-      let t = Date.parse('2026-11-22T12:00:00Z')
-      const now = () => t
-      env = await startEnv({ accessTokenTtl: 10_000, now })
-      const name = randomUUID()
-      const sessions = [open(await member(name), now)]
-      await sessions[0]!.start(await bearerLogin(env.url))
-      for (let i = 0; i < 3; i++) sessions.push(open(await member(name), now))
-      // The others join from the store, without a refresh.
-      await waitFor(() => sessions.every(s => s.state.status === 'active'))
-      expect(env.server.stats.refreshCalls).toBe(0)
-      t += 10_001
-      const responses = await Promise.all(sessions.flatMap(s => Array.from({ length: 50 }, (_, i) => s.fetch(`${env.url}/api/${i}`))))
-      expect(responses.map(r => r.status)).toEqual(Array(200).fill(200))
-      expect(env.server.stats).toMatchObject({ refreshCalls: 1, refreshGranted: 1, reusedRefused: 0, api401: 0, api200: 200 })
-      await waitFor(() => sessions.every(s => s.state.generation === 2))
-      const events = sessions.map(record)
-      await sessions[2]!.logout()
-      await waitFor(() => sessions.every(s => s.state.status === 'signed-out'))
-      expect(events.map(e => e.of('logout').map(p => `${p['reason']} ${p['origin']}`))).toEqual([['user remote'], ['user remote'], ['user local'], ['user remote']])
-    })
-
-    test('Redis down: a request that needs a refresh waits queueTimeout, then RotationError; no refresh call, no logout; after Redis is back it goes', async () => {
-      // Real time flows (queueTimeout is real ms), and the test can jump past the AT's expiry.
-      const clock = flowingClock()
-      const now = clock.now
-      env = await startEnv({ accessTokenTtl: 10_000, now })
-      const name = randomUUID()
-      const session = createSession({
-        scope: `${env.url}/api`, transport: 'bearer', rotation: 'request', queueTimeout: 1_500,
-        // Redis comes back empty: nobody takes the lock for one lease (the quiet period).
-        refresh: { url: `${env.url}/bearer/refresh`, style: 'json' }, coordinator: await member(name, { lease: 300 }), now,
-      })
-      env.sessions.push(session)
-      const events = record(session)
-      await session.start(await bearerLogin(env.url))
-      expect((await session.fetch(`${env.url}/api/a`)).status).toBe(200)
-      await redis.kill()
-      try {
-        // The AT is still usable: Redis is not needed.
-        expect((await session.fetch(`${env.url}/api/b`)).status).toBe(200)
-        clock.advance(10_001)
-        await expect(session.fetch(`${env.url}/api/c`)).rejects.toMatchObject({ code: 'ERR_ROTATION' })
-        expect(env.server.stats).toMatchObject({ refreshCalls: 0 })
-        expect(session.state.status).toBe('active')
-        expect(events.of('logout')).toEqual([])
-      } finally {
-        await redis.start()
-      }
-      expect((await session.fetch(`${env.url}/api/d`)).status).toBe(200)
-      expect(env.server.stats).toMatchObject({ refreshCalls: 1, reusedRefused: 0 })
-    })
-
-    test('a process that starts while Redis is down: its requests fail with RotationError at queueTimeout, none goes out without a token; once Redis is back it joins and they go', async () => {
-      env = await startEnv({ accessTokenTtl: 60_000 })
-      const name = randomUUID()
-      // Another process logged in: the pair is in Redis (and in that process).
-      const first = open(await member(name))
-      await first.start(await bearerLogin(env.url))
-      const client = await connect()
-      await redis.kill()
-      let late: Session
-      try {
-        late = createSession({
-          scope: `${env.url}/api`, transport: 'bearer', rotation: 'request', queueTimeout: 1_000,
-          refresh: { url: `${env.url}/bearer/refresh`, style: 'json' }, coordinator: createRedisCoordinator({ client, name, key }),
-        })
-        env.sessions.push(late)
-        const settled = await Promise.race([
-          late.fetch(`${env.url}/api/a`).then(() => 'sent', (error: unknown) => error),
-          sleep(15_000).then(() => 'still waiting after 15 s'),
-        ])
-        expect(settled).toMatchObject({ code: 'ERR_ROTATION' })
-        expect(isRotorError(settled)).toBe(true)
-        expect(env.server.stats).toMatchObject({ api200: 0, api401: 0, refreshCalls: 0 })
-      } finally {
-        await redis.start()
-      }
-      // Redis came back empty; the first process puts the pair back, the late one joins.
-      await until(async () => late.state.status === 'active', 15_000)
-      expect((await late.fetch(`${env.url}/api/b`)).status).toBe(200)
-      expect(env.server.stats).toMatchObject({ api401: 0, refreshCalls: 0 })
-    })
-
-    test('Redis restarted while a refresh is on the wire: the holder takes its lock back, nobody presents the RT again', async () => {
-      env = await startEnv({ accessTokenTtl: 60_000 })
-      const name = randomUUID()
-      const a = open(await member(name, { lease: 1500 }))
-      await a.start(await bearerLogin(env.url))
-      const b = open(await member(name, { lease: 1500 }))
-      await waitFor(() => b.state.status === 'active')
-      env.server.setLatency(1200)
-      const rotating = a.rotate()
-      await waitFor(() => env.server.stats.refreshCalls === 1)
-      // Redis crashes and comes back empty while a's refresh is in flight; b wants to rotate too.
-      await redis.restart(100)
-      const late = b.rotate()
-      await Promise.all([rotating, late])
-      env.server.setLatency(0)
-      expect(env.server.stats).toMatchObject({ refreshCalls: 1, refreshGranted: 1, reusedRefused: 0 })
-      await waitFor(() => b.state.generation === a.state.generation)
-      expect((await b.fetch(`${env.url}/api/x`)).status).toBe(200)
-      // The store was seeded again with the newest pair.
-      expect(await (await member(name)).read()).toMatchObject({ generation: a.state.generation, status: 'active' })
     })
   })
 })

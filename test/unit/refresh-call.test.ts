@@ -1,0 +1,85 @@
+/** Unit tests for src/core/refresh-call.ts: the delays between attempts come from the session's clock and random source. */
+import { createServer, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { afterEach, describe, expect, test } from 'vitest'
+import { callRefresh } from '../../src/core/refresh-call.js'
+import type { RefreshCall } from '../../src/core/refresh.js'
+import { createClock } from '../../src/utils/timers.js'
+
+/** A refresh endpoint answering each call with the next of `answers`, counting what it saw. */
+async function endpoint(answers: Array<{ status: number; headers?: Record<string, string> }>) {
+  const seen: string[] = []
+  const server: Server = createServer((req, res) => {
+    let body = ''
+    req.on('data', chunk => (body += chunk))
+    req.on('end', () => {
+      seen.push(body)
+      const answer = answers[Math.min(seen.length - 1, answers.length - 1)]!
+      if (answer.status === 200) {
+        res.writeHead(200, { 'content-type': 'application/json' })
+        res.end(JSON.stringify({ access_token: 'at-2', refresh_token: 'rt-2', expires_in: 60 }))
+        return
+      }
+      res.writeHead(answer.status, answer.headers ?? {})
+      res.end()
+    })
+  })
+  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+  servers.push(server)
+  return { url: new URL(`http://127.0.0.1:${(server.address() as AddressInfo).port}/token`), seen }
+}
+
+const servers: Server[] = []
+afterEach(async () => {
+  await Promise.all(servers.splice(0).map(s => new Promise(resolve => s.close(resolve))))
+})
+
+function call(url: URL, overrides: Partial<RefreshCall>): RefreshCall & { retryIns: number[] } {
+  const retryIns: number[] = []
+  return {
+    spec: { kind: 'url', url, style: 'json', clientId: undefined },
+    fetch: (input, init) => fetch(input, init),
+    headers: new Headers(),
+    credentials: undefined,
+    refreshToken: 'rt-1',
+    signal: new AbortController().signal,
+    now: () => Date.now(),
+    random: () => 0.5,
+    timeout: 5_000,
+    retries: 2,
+    clock: createClock(),
+    onRetry: (_error, retryIn) => retryIns.push(retryIn),
+    retryIns,
+    ...overrides,
+  }
+}
+
+describe('callRefresh', () => {
+  test("a Retry-After date is read against the session's clock, not the machine's", async () => {
+    const date = 'Sun, 22 Nov 2026 12:00:00 GMT'
+    // The session's clock says 40 ms before that date; the machine's is days away from it.
+    const server = await endpoint([{ status: 503, headers: { 'retry-after': date } }, { status: 200 }])
+    const c = call(server.url, { now: () => Date.parse(date) - 40 })
+    const tokens = await callRefresh(c)
+    expect(tokens.refreshToken).toBe('rt-2')
+    expect(c.retryIns).toEqual([40])
+    expect(server.seen).toHaveLength(2)
+  })
+
+  test('the jitter between attempts comes from the injected random source (full jitter of 300 ms doubling)', async () => {
+    const server = await endpoint([{ status: 503 }, { status: 502 }, { status: 200 }])
+    const c = call(server.url, { random: () => 0.25 })
+    await callRefresh(c)
+    // Retry 1: a quarter of 300; retry 2: a quarter of 600.
+    expect(c.retryIns).toEqual([75, 150])
+    expect(server.seen).toEqual([JSON.stringify({ refreshToken: 'rt-1' }), JSON.stringify({ refreshToken: 'rt-1' }), JSON.stringify({ refreshToken: 'rt-1' })])
+  })
+
+  test('a refusal is not retried: the server sees the RT once', async () => {
+    const server = await endpoint([{ status: 401 }])
+    const c = call(server.url, {})
+    await expect(callRefresh(c)).rejects.toMatchObject({ code: 'ERR_REFRESH_REFUSED' })
+    expect(server.seen).toHaveLength(1)
+    expect(c.retryIns).toEqual([])
+  })
+})

@@ -70,6 +70,7 @@ export function createSession(options: SessionOptions): Session {
     new IdleTracker(cfg.idle, {
       now,
       clock,
+      on: platform.on,
       onWarning: (event, logoutAt) => machine.emit(event, { logoutAt }),
       // Every tab's idle timer runs out at about the same moment: under the lock, with the
       // shared state re-read, only the first one calls the server; the rest adopt its logout.

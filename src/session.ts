@@ -21,7 +21,7 @@ import { RotorError, RotorTypeError, SessionExpiredError } from './errors.js'
 import { createFetch, replayableBody } from './interceptors/fetch.js'
 import { installOn, type Installation } from './interceptors/install.js'
 import { createLoopGuard } from './interceptors/loop-guard.js'
-import { createInterception } from './interceptors/route.js'
+import { createInterception } from './interceptors/interception.js'
 import type { Grant, Session, SessionOptions } from './types.js'
 import { fetchTarget, requestURL } from './utils/scope.js'
 

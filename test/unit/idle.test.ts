@@ -1,34 +1,7 @@
 /** Unit tests for src/core/idle.ts on virtual time: activity comes from the platform's event source, never from globals. */
 import { describe, expect, test } from 'vitest'
 import { IdleTracker, type IdleWiring } from '../../src/core/idle.js'
-import type { Timer } from '../../src/platform/types.js'
-
-/** Virtual time: `advance` runs every timer that falls due, in order, on a clock only the test moves. */
-function virtualTime() {
-  let t = 0
-  const timers = new Set<{ at: number; fn: () => void }>()
-  return {
-    now: () => t,
-    clock: {
-      after(ms: number, fn: () => void): Timer {
-        const timer = { at: t + Math.max(0, ms), fn }
-        timers.add(timer)
-        return { cancel: () => void timers.delete(timer) }
-      },
-    },
-    advance(ms: number) {
-      const end = t + ms
-      for (;;) {
-        const next = [...timers].sort((a, b) => a.at - b.at)[0]
-        if (next === undefined || next.at > end) break
-        timers.delete(next)
-        t = next.at
-        next.fn()
-      }
-      t = end
-    },
-  }
-}
+import { virtualTime } from '../helpers/virtual-time.js'
 
 /** A platform event source the test fires by hand, counting who listens. */
 function eventSource() {

@@ -35,6 +35,8 @@ export type RotorErrorCode =
   | 'ERR_REDIS_STATE'
   /** The refresh budget is spent: the rotation waits for `retryIn` (the `refreshBudget` option). */
   | 'ERR_REFRESH_BUDGET'
+  /** A socket or event stream was closed: what it was waiting for is abandoned (rotor-auth/socket). */
+  | 'ERR_CONNECTION_CLOSED'
 
 /**
  * A registry-wide symbol, so that errors from the ESM and the CJS copy of the package (or two

@@ -4,6 +4,7 @@ import type { Session } from '../types.js'
 import { Emitter } from '../utils/emitter.js'
 import { createClock, type Timer } from '../utils/timers.js'
 import { assertListener, normalizeSocketOptions } from './options.js'
+import { ConnectionClosedError } from './errors.js'
 import { Reconnects } from './reconnect.js'
 import { sessionEnded, sessionReady } from './session-wait.js'
 import type { CloseCause, ConnectContext, ConnectionError, RotorSocket, SocketEvents, SocketOptions, SocketStatus, WebSocketLike } from './types.js'
@@ -48,7 +49,7 @@ export function createSocket(session: Session, options: SocketOptions): RotorSoc
   let epoch = 0
   let attempt = 0
   /** Backoff after failures, and the refusal count that ends a "refresh, reconnect, refused" loop. */
-  const reconnects = new Reconnects(o.backoff, o.maxRefusals)
+  const reconnects = new Reconnects(o.backoff, o.maxRefusals, o.random)
   /** When the current connection was acknowledged (o.now()), and its AT's expiry then. */
   let authAt: number | undefined
   /**
@@ -275,7 +276,7 @@ export function createSocket(session: Session, options: SocketOptions): RotorSoc
   function shutdown(reason: string, cause: CloseCause): void {
     if (status === 'closed') return
     status = 'closed'
-    life.abort(new Error(reason))
+    life.abort(new ConnectionClosedError(reason))
     timer?.cancel()
     timer = undefined
     for (const off of unlisten.splice(0)) off()

@@ -4,6 +4,7 @@ import type { Session, Timers } from '../types.js'
 import { Emitter } from '../utils/emitter.js'
 import { createClock, type Timer } from '../utils/timers.js'
 import { assertListener, normalizeStreamOptions } from './options.js'
+import { ConnectionClosedError } from './errors.js'
 import { Reconnects } from './reconnect.js'
 import { sessionEnded, sessionReady } from './session-wait.js'
 import { parseEvents, type ServerSentEvent } from './sse-parse.js'
@@ -87,7 +88,7 @@ export function createEventStream(session: Session, options: EventStreamOptions)
   const o = normalizeStreamOptions(options)
   const clock = createClock(o.timers)
   const events = new Emitter<EventStreamEvents>()
-  const reconnects = new Reconnects(o.backoff, o.maxRefusals)
+  const reconnects = new Reconnects(o.backoff, o.maxRefusals, o.random)
   let closed = false
   let lastEventId: string | undefined
   let current: AbortController | undefined
@@ -152,7 +153,7 @@ export function createEventStream(session: Session, options: EventStreamOptions)
   function shutdown(reason: string, cause: CloseCause): void {
     if (closed) return
     closed = true
-    life.abort(new Error(reason))
+    life.abort(new ConnectionClosedError(reason))
     for (const off of unlisten.splice(0)) off()
     timer?.cancel()
     wake?.()

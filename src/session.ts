@@ -171,6 +171,7 @@ export function createSession(options: SessionOptions): Session {
       await logout('user')
     },
     keepAlive: () => idle?.activity(),
+    now,
     get warnings() { return { idle: idle?.warningFor() ?? null, ending: ending?.() ?? null } },
     busy(work) {
       const release = idle?.hold()

@@ -82,6 +82,17 @@ type Settle<T> = (value: T | PromiseLike<T>) => void
 /** A request waiting at the gate: all `send` needs once it may go. */
 type Queued = { input: string | Request; origin: string; init: RequestInit | undefined }
 
+/**
+ * 4. A 401: rotate unless a newer generation already superseded the token it carried, then
+ * send it once more. The replay goes straight to the network: never a second replay.
+ */
+async function replay(interception: Interception, first: Response, input: RequestInfo | URL, origin: string, init: RequestInit | undefined, generation: number): Promise<Response> {
+  if (!interception.active()) return first
+  void first.body?.cancel().catch(() => undefined)
+  await interception.gate.wait({ stale: generation, signal: signalOf(input, init) })
+  return interception.sendOwn(input, authorize(input, origin, init, interception))
+}
+
 export function createFetch(interception: Interception): typeof fetch {
   return function rotorFetch(given: RequestInfo | URL, init?: SessionRequestInit): Promise<Response> {
     // fetch never throws at the call: bad headers, a bad URL, anything, rejects its promise,
@@ -154,20 +165,9 @@ export function createFetch(interception: Interception): typeof fetch {
     }
     if (resolve === undefined) {
       if (!canReplay) return sent
-      return sent.then(response => (response.status === 401 ? replay(response, replayInput, origin, init, generation) : response))
+      return sent.then(response => (response.status === 401 ? replay(interception, response, replayInput, origin, init, generation) : response))
     }
     if (!canReplay) return resolve(sent)
-    sent.then(response => resolve(response.status === 401 ? replay(response, replayInput, origin, init, generation) : response), reject)
-  }
-
-  /**
-   * 4. A 401: rotate unless a newer generation already superseded the token it carried, then
-   * send it once more. The replay goes straight to the network: never a second replay.
-   */
-  async function replay(first: Response, input: RequestInfo | URL, origin: string, init: RequestInit | undefined, generation: number): Promise<Response> {
-    if (!interception.active()) return first
-    void first.body?.cancel().catch(() => undefined)
-    await interception.gate.wait({ stale: generation, signal: signalOf(input, init) })
-    return interception.sendOwn(input, authorize(input, origin, init, interception))
+    sent.then(response => resolve(response.status === 401 ? replay(interception, response, replayInput, origin, init, generation) : response), reject)
   }
 }

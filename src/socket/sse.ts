@@ -85,9 +85,7 @@ export function createEventStream(session: Session, options: EventStreamOptions)
   if (typeof session?.ready !== 'function' || typeof session.fetch !== 'function') {
     throw new RotorTypeError('ERR_USAGE', 'rotor-auth/socket: createEventStream(session, options) needs a session from createSession()')
   }
-  const stream = new EventStream(session, normalizeStreamOptions(options))
-  void stream.run()
-  return stream
+  return new EventStream(session, normalizeStreamOptions(options))
 }
 
 /** One stream's life: connect, read, and decide after each end whether, and when, to go again. */
@@ -129,6 +127,7 @@ class EventStream implements RotorEventStream {
       session.on('logout', ({ reason }) => this.#shutdown(`rotor-auth: session ended (${reason})`, 'session-ended')),
       session.on('dispose', () => this.#shutdown('rotor-auth: session disposed', 'session-disposed')),
     ]
+    void this.#run()
   }
 
   get lastEventId(): string | undefined {
@@ -145,7 +144,7 @@ class EventStream implements RotorEventStream {
   }
 
   /** Connects, reads, and goes again until closed. */
-  async run(): Promise<void> {
+  async #run(): Promise<void> {
     while (!this.#closed) {
       const controller = (this.#current = new AbortController())
       this.#rotated = false

@@ -23,7 +23,7 @@ type XhrClass = typeof XMLHttpRequest
 /**
  * The facade itself: one per request, bound to the original class and the session by createXhrClass.
  */
-class RotorXMLHttpRequest extends EventTarget {
+class FacadeRequest extends EventTarget {
   static readonly UNSENT = 0
   static readonly OPENED = 1
   static readonly HEADERS_RECEIVED = 2
@@ -300,20 +300,20 @@ class RotorXMLHttpRequest extends EventTarget {
     this.#emit(new ProgressEvent('loadend'))
   }
 }
-defineHandlers(RotorXMLHttpRequest.prototype, EVENTS)
+defineHandlers(FacadeRequest.prototype, EVENTS)
 
 /**
  * Returns a class to put in place of `XMLHttpRequest`. Unmanaged requests (out of scope,
  * synchronous, or while signed out) are passed through to a real XHR untouched.
  */
 export function createXhrClass(Original: XhrClass, interception: Interception): XhrClass {
-  class BoundXMLHttpRequest extends RotorXMLHttpRequest {
+  class RotorXMLHttpRequest extends FacadeRequest {
     constructor() {
       super(Original, interception)
     }
   }
   // `xhr instanceof XMLHttpRequest` holds for code that kept the original class: the facade's
   // methods sit on a prototype whose own prototype is the original's.
-  Object.setPrototypeOf(BoundXMLHttpRequest.prototype, Object.create(Original.prototype, Object.getOwnPropertyDescriptors(RotorXMLHttpRequest.prototype)))
-  return BoundXMLHttpRequest as unknown as XhrClass
+  Object.setPrototypeOf(RotorXMLHttpRequest.prototype, Object.create(Original.prototype, Object.getOwnPropertyDescriptors(FacadeRequest.prototype)))
+  return RotorXMLHttpRequest as unknown as XhrClass
 }

@@ -45,7 +45,7 @@ export type EventStreamOptions = {
   maxRefusals?: number
   /** Timers, for tests. @default the platform's @example { setTimeout: fake.set, clearTimeout: fake.clear } */
   timers?: Timers
-  /** Clock, the session's. @default the platform's @example () => fakeNow */
+  /** Clock, the session's. @default the platform's wall clock @example () => fakeNow */
   now?: () => number
 }
 

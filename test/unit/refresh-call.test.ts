@@ -1,8 +1,11 @@
-/** Unit tests for src/core/refresh-call.ts: the delays between attempts come from the session's clock and random source. */
+/** Unit tests for the refresh and logout calls (src/core/refresh-call.ts, refresh.ts): their delays and timeouts come from the session's clock, timers and random source. */
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { afterEach, describe, expect, test } from 'vitest'
 import { callRefresh } from '../../src/core/refresh-call.js'
+import { callLogout } from '../../src/core/refresh.js'
+import { drain } from '../helpers/index.js'
+import { virtualTime } from '../helpers/virtual-time.js'
 import type { RefreshCall } from '../../src/core/refresh.js'
 import { createClock } from '../../src/utils/timers.js'
 
@@ -81,5 +84,28 @@ describe('callRefresh', () => {
     await expect(callRefresh(c)).rejects.toMatchObject({ code: 'ERR_REFRESH_REFUSED' })
     expect(server.seen).toHaveLength(1)
     expect(c.retryIns).toEqual([])
+  })
+})
+
+describe('callLogout', () => {
+  test("gives up on a server that never answers after refreshTimeout of the session's timers", async () => {
+    const time = virtualTime()
+    let aborted: unknown
+    // A logout endpoint that never answers: only the call's own signal ends it.
+    const hung: typeof fetch = (_input, init) =>
+      new Promise((_resolve, reject) => init?.signal?.addEventListener('abort', () => reject((aborted = init.signal!.reason))))
+    const cfg = { logoutURL: new URL('https://h/okapi/authn/logout'), headers: new Headers(), transport: 'cookie' as const, refreshTimeout: 5_000, platform: time }
+    let settled = false
+    const call = callLogout(cfg, hung, {}).then(() => (settled = true))
+    time.advance(4_999)
+    await Promise.resolve()
+    expect(settled).toBe(false)
+    time.advance(1)
+    await drain()
+    expect(settled).toBe(true)
+    await call
+    expect((aborted as DOMException).name).toBe('TimeoutError')
+    // Nothing is left armed once the call is over.
+    expect(time.pending()).toBe(0)
   })
 })

@@ -46,6 +46,8 @@ export type RotorErrorCode =
   | 'ERR_COORDINATOR_CLOSED'
   /** The Redis coordinator's write kept losing its compare-and-set to other writers (transient). */
   | 'ERR_REDIS_CONFLICT'
+  /** A socket or event stream was closed: what it was waiting for is abandoned (rotor-auth/socket). */
+  | 'ERR_CONNECTION_CLOSED'
 
 /**
  * A registry-wide symbol, so that errors from the ESM and the CJS copy of the package (or two

@@ -21,7 +21,7 @@ import { RotorError, RotorTypeError, SessionExpiredError } from './errors.js'
 import { createFetch, replayableBody } from './interceptors/fetch.js'
 import { installOn, type Installation } from './interceptors/install.js'
 import { createLoopGuard } from './interceptors/loop-guard.js'
-import { createInterception } from './interceptors/route.js'
+import { createInterception } from './interceptors/interception.js'
 import type { Grant, Session, SessionOptions } from './types.js'
 import { fetchTarget, requestURL } from './utils/scope.js'
 
@@ -70,6 +70,7 @@ export function createSession(options: SessionOptions): Session {
     new IdleTracker(cfg.idle, {
       now,
       clock,
+      on: platform.on,
       onWarning: (event, logoutAt) => machine.emit(event, { logoutAt }),
       // Every tab's idle timer runs out at about the same moment: under the lock, with the
       // shared state re-read, only the first one calls the server; the rest adopt its logout.
@@ -170,6 +171,7 @@ export function createSession(options: SessionOptions): Session {
       await logout('user')
     },
     keepAlive: () => idle?.activity(),
+    now,
     get warnings() { return { idle: idle?.warningFor() ?? null, ending: ending?.() ?? null } },
     busy(work) {
       const release = idle?.hold()

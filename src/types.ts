@@ -407,6 +407,8 @@ export interface Session {
    * holds, `ending` the `endsAt` of the `session-ending` warning given; null otherwise.
    */
   readonly warnings: { idle: number | null; ending: number | null }
+  /** The session's wall clock (the `now` option, or the platform's): what its deadlines (`accessExpiresAt`, a warning's `endsAt`) count on. */
+  now(): number
   /** Returns its own unsubscribe. An unknown event or a non-function listener is a TypeError (`ERR_USAGE`) here. */
   on<K extends keyof SessionEvents>(event: K, listener: (payload: SessionEvents[K]) => void): () => void
   /**

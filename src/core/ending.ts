@@ -2,7 +2,8 @@
 import type { Clock, Timer } from '../utils/timers.js'
 import type { SessionMachine } from './state.js'
 
-type Hooks = {
+/** What the watch is wired to: the session's state, clock and timers, and how to end it. */
+type EndingWiring = {
   machine: SessionMachine
   clock: Clock
   now: () => number
@@ -17,7 +18,7 @@ type Hooks = {
  * tab that rotated, and the other tabs warned, then logged out, a session that had been
  * extended. A warning is given once per expiry, however often the same snapshot arrives.
  */
-export function watchEnding(warning: number, { machine, clock, now, end }: Hooks): () => number | null {
+export function watchEnding(warning: number, { machine, clock, now, end }: EndingWiring): () => number | null {
   /** The RT expiry the timers are armed for. */
   let armedFor: number | null = null
   /** The expiry being warned about now (for a UI that mounts after the event). */

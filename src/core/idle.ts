@@ -1,10 +1,14 @@
 /** The idle timeout across tabs: activity anywhere resets it everywhere; a warning before the end. */
+import type { Platform } from '../platform/types.js'
 import type { Clock, Timer } from '../utils/timers.js'
 
 type IdleConfig = { timeout: number; warning: number; activityEvents: string[] }
-type Hooks = {
+/** What the tracker is wired to: the session's clock and timers, the page's events, and the session's reactions. */
+export type IdleWiring = {
   now: () => number
   clock: Clock
+  /** Where user activity is heard (`activityEvents`): the platform's event source. */
+  on: Platform['on']
   /** `idle-warning` fired, or (`idle-resume`) activity anywhere ended the warning given. */
   onWarning: (event: 'idle-warning' | 'idle-resume', logoutAt: number) => void
   onTimeout: () => void
@@ -21,7 +25,7 @@ const BROADCAST_EVERY_MS = 1000
  */
 export class IdleTracker {
   readonly #cfg: IdleConfig
-  readonly #hooks: Hooks
+  readonly #wiring: IdleWiring
   #last = 0
   /** This tab's own latest activity: what it tells the others (never an echo of theirs). */
   #localAt = 0
@@ -34,11 +38,12 @@ export class IdleTracker {
   #busy = 0
   #disposed = false
   readonly #onDomActivity = () => this.activity()
-  #listening = false
+  /** Undoes the activity listeners while they are on. */
+  #unlisten: Array<() => void> | undefined
 
-  constructor(cfg: IdleConfig, hooks: Hooks) {
+  constructor(cfg: IdleConfig, wiring: IdleWiring) {
     this.#cfg = cfg
-    this.#hooks = hooks
+    this.#wiring = wiring
   }
 
   /** The session became active: the idle clock starts now. */
@@ -47,7 +52,7 @@ export class IdleTracker {
     // listen to the page again.
     if (this.#disposed) return
     this.#running = true
-    this.#last = this.#hooks.now()
+    this.#last = this.#wiring.now()
     this.#warned = false
     this.#listen(true)
     this.#arm()
@@ -64,7 +69,7 @@ export class IdleTracker {
 
   /** No activity for long enough that keep-alive rotations should stop (the warning phase). */
   isIdle(): boolean {
-    return this.#running && this.#busy === 0 && this.#hooks.now() >= this.#last + this.#cfg.timeout - this.#cfg.warning
+    return this.#running && this.#busy === 0 && this.#wiring.now() >= this.#last + this.#cfg.timeout - this.#cfg.warning
   }
 
   /** The logout deadline while the warning is being given, else null. */
@@ -87,7 +92,7 @@ export class IdleTracker {
 
   activity(): void {
     if (!this.#running) return
-    this.#last = this.#localAt = this.#hooks.now()
+    this.#last = this.#localAt = this.#wiring.now()
     this.#tell()
     this.#reset()
   }
@@ -97,7 +102,7 @@ export class IdleTracker {
     const warned = this.#warned
     this.#warned = false
     this.#arm()
-    if (warned && this.#running && !this.#warned) this.#hooks.onWarning('idle-resume', this.#last + this.#cfg.timeout)
+    if (warned && this.#running && !this.#warned) this.#wiring.onWarning('idle-resume', this.#last + this.#cfg.timeout)
   }
 
   /**
@@ -106,15 +111,15 @@ export class IdleTracker {
    * second ahead and log out before `timeout` had passed since the last activity anywhere.
    */
   #tell(): void {
-    const now = this.#hooks.now()
+    const now = this.#wiring.now()
     const wait = this.#lastBroadcast + BROADCAST_EVERY_MS - now
     if (wait <= 0) {
       this.#trailing?.cancel()
       this.#trailing = undefined
       this.#lastBroadcast = now
-      this.#hooks.broadcast(this.#localAt)
+      this.#wiring.broadcast(this.#localAt)
     } else if (this.#trailing === undefined) {
-      this.#trailing = this.#hooks.clock.after(wait, () => {
+      this.#trailing = this.#wiring.clock.after(wait, () => {
         this.#trailing = undefined
         if (this.#running && this.#localAt > this.#lastBroadcast) this.#tell()
       })
@@ -124,7 +129,7 @@ export class IdleTracker {
   remoteActivity(at: number): void {
     if (!this.#running || at <= this.#last) return
     // Never trust a peer's clock to be in the future of ours.
-    this.#last = Math.min(at, this.#hooks.now())
+    this.#last = Math.min(at, this.#wiring.now())
     this.#reset()
   }
 
@@ -139,32 +144,31 @@ export class IdleTracker {
     if (this.#busy > 0) {
       // A long operation counts as continuous activity: renew it (and tell the other tabs)
       // well within the warning period.
-      this.#timer = this.#hooks.clock.after(Math.max(BROADCAST_EVERY_MS, (timeout - warning) / 2), () => this.activity())
+      this.#timer = this.#wiring.clock.after(Math.max(BROADCAST_EVERY_MS, (timeout - warning) / 2), () => this.activity())
       return
     }
     const logoutAt = this.#last + timeout
     const warnAt = logoutAt - warning
-    const now = this.#hooks.now()
+    const now = this.#wiring.now()
     if (now >= logoutAt) {
       this.stop()
-      this.#hooks.onTimeout()
+      this.#wiring.onTimeout()
       return
     }
     if (warning > 0 && !this.#warned && now >= warnAt) {
       this.#warned = true
-      this.#hooks.onWarning('idle-warning', logoutAt)
+      this.#wiring.onWarning('idle-warning', logoutAt)
     }
     const next = warning > 0 && !this.#warned ? warnAt : logoutAt
-    this.#timer = this.#hooks.clock.after(next - now, () => this.#arm())
+    this.#timer = this.#wiring.clock.after(next - now, () => this.#arm())
   }
 
   #listen(on: boolean): void {
-    const target = globalThis as { addEventListener?: (t: string, l: () => void, o?: object) => void; removeEventListener?: (t: string, l: () => void) => void }
-    if (typeof target.addEventListener !== 'function' || on === this.#listening) return
-    this.#listening = on
-    for (const type of this.#cfg.activityEvents) {
-      if (on) target.addEventListener(type, this.#onDomActivity, { passive: true, capture: true })
-      else target.removeEventListener?.(type, this.#onDomActivity)
+    if (on === (this.#unlisten !== undefined)) return
+    if (on) this.#unlisten = this.#cfg.activityEvents.map(type => this.#wiring.on(type, this.#onDomActivity))
+    else {
+      for (const undo of this.#unlisten!) undo()
+      this.#unlisten = undefined
     }
   }
 }

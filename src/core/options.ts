@@ -3,16 +3,15 @@ import type { Coordinator, IdleOptions, SessionEndingOptions, SessionOptions, St
 import { createPlatform } from '../platform/defaults.js'
 import type { Platform } from '../platform/types.js'
 import { assertKnownOptions, invalidOption, optionError } from '../utils/option-errors.js'
-import { createScope, defaultEndpoint, toURL, type ScopeMatcher } from '../utils/scope.js'
+import { pageBaseOf, Scope, toURL } from '../utils/scope.js'
 import type { DpopAlg } from '../dpop/keys.js'
 import type { RefreshSpec } from './refresh.js'
 import { DEFAULT_BUDGET, type BudgetLimits } from './budget.js'
 
 /** Options after validation, with every default filled in. */
 export type Config = {
-  scope: ScopeMatcher
-  /** The option as given: its string entries let the request path judge most URLs without parsing them. */
-  scopeOption: SessionOptions['scope']
+  /** The `scope` option compiled once: matching, its key, the default endpoints, the per-request claim. */
+  scope: Scope
   rotation: 'timer' | 'request'
   transport: 'cookie' | 'bearer'
   refresh: RefreshSpec
@@ -74,21 +73,15 @@ function oneOf<T extends string>(option: string, value: unknown, allowed: readon
   return value as T
 }
 
-function scopeKey(options: SessionOptions): string {
-  const { scope } = options
-  if (typeof scope === 'function') return 'default'
-  return (Array.isArray(scope) ? scope : [scope]).map(s => toURL(s, 'scope').href.replace(/\/+$/, '')).join('|')
-}
-
 /**
  * The name a session shares under when none is given: its scope and both endpoints, so that two
  * apps of one origin (or two scopes with other refresh endpoints) never join each other's
  * session and send one app's tokens to the other's API or token endpoint. A function scope
  * says nothing comparable: it must be named (`crossTab: { name }`) or not shared.
  */
-export function defaultChannelName(options: SessionOptions, refresh: URL | undefined, logout: URL | undefined): string {
+export function defaultChannelName(options: SessionOptions, refresh: URL | undefined, logout: URL | undefined, scope = new Scope(options.scope)): string {
   if (typeof options.scope === 'function') fail('crossTab', '{ name } or false with a function `scope`', options.crossTab)
-  return `rotor-auth:${scopeKey(options)} ${refresh?.href} ${logout?.href}`
+  return `rotor-auth:${scope.key} ${refresh?.href} ${logout?.href}`
 }
 
 /** Every option createSession knows: anything else is a typo that would silently do nothing. */
@@ -116,10 +109,10 @@ function endingWarning(ending: SessionOptions['sessionEnding']): number | undefi
   return positive('sessionEnding.warning', ending.warning, 0)
 }
 
-function refreshSpec(options: SessionOptions): { spec: RefreshSpec; url: URL | undefined } {
+function refreshSpec(options: SessionOptions, scope: Scope): { spec: RefreshSpec; url: URL | undefined } {
   const { refresh } = options
   if (refresh === undefined) {
-    const url = defaultEndpoint(options.scope, 'refresh', 'refresh')
+    const url = scope.endpoint('refresh')
     return { spec: { kind: 'url', url, style: 'folio', clientId: undefined }, url }
   }
   if (typeof refresh === 'function') return { spec: { kind: 'custom', fn: refresh }, url: undefined }
@@ -205,14 +198,15 @@ export function normalizeOptions(options: SessionOptions): Config {
   if (scopeType !== 'string' && scopeType !== 'function' && !(options.scope instanceof URL) && !Array.isArray(options.scope)) {
     fail('scope', 'a URL string, URL, array of them, or a function', options.scope)
   }
-  const scope = createScope(options.scope)
+  const platform = platformOf(options)
+  const scope = new Scope(options.scope, pageBaseOf(platform))
   const rotation = oneOf('rotation', options.rotation, ['timer', 'request'] as const, 'timer')
   const transport = oneOf('transport', options.transport, ['cookie', 'bearer'] as const, 'cookie')
-  const { spec, url: refreshURL } = refreshSpec(options)
+  const { spec, url: refreshURL } = refreshSpec(options, scope)
 
   let logoutURL: URL | undefined
   if (options.logout === undefined) {
-    logoutURL = typeof options.scope === 'function' ? undefined : defaultEndpoint(options.scope, 'logout', 'logout')
+    logoutURL = typeof options.scope === 'function' ? undefined : scope.endpoint('logout')
   } else if (options.logout !== false) {
     if (typeof options.logout !== 'string' && !(options.logout instanceof URL)) fail('logout', 'a URL or false', options.logout)
     logoutURL = toURL(options.logout, 'logout')
@@ -228,14 +222,13 @@ export function normalizeOptions(options: SessionOptions): Config {
   const rotateAt = options.rotateAt ?? 0.8
   if (typeof rotateAt !== 'number' || !(rotateAt > 0 && rotateAt < 1)) fail('rotateAt', 'a number in (0, 1)', rotateAt)
 
-  const platform = platformOf(options)
   const hasChannel = platform.channel !== undefined
   let channelName: string | undefined
   const { crossTab } = options
   // A page or a worker: tabs of one user, who share one session. A server process (Node) may
   // act for several users at once, so there sharing is opt-in.
   if (crossTab === true || (crossTab === undefined && platform.browsing)) {
-    const derived = defaultChannelName(options, refreshURL, logoutURL)
+    const derived = defaultChannelName(options, refreshURL, logoutURL, scope)
     channelName = hasChannel ? derived : undefined
   } else if (crossTab === false || crossTab === undefined) {
     // Node: two users' jobs in one process must never share a session unless asked to.
@@ -275,7 +268,6 @@ export function normalizeOptions(options: SessionOptions): Config {
 
   return {
     scope,
-    scopeOption: options.scope,
     rotation,
     transport,
     refresh: spec,
@@ -285,7 +277,7 @@ export function normalizeOptions(options: SessionOptions): Config {
     rotateAt,
     channelName,
     // Keyed by the session's identity: sessions for two APIs never read each other's state.
-    storageKey: channelName ?? `rotor-auth:${scopeKey(options)}|${refreshURL?.href ?? 'custom'}`,
+    storageKey: channelName ?? `rotor-auth:${scope.key}|${refreshURL?.href ?? 'custom'}`,
     coordinator,
     worker,
     platform,

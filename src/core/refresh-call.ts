@@ -1,6 +1,7 @@
 /** One refresh call over HTTP: ky's retries with each failed attempt reported, late answers awaited, the answer read. */
 import ky, { HTTPError, TimeoutError } from 'ky'
 import { RefreshAnswerError, RefreshRefusedError } from '../errors.js'
+import { backoff } from '../utils/backoff.js'
 import { excerpt } from '../utils/redact.js'
 import { readCapped, tokensFrom, tokensFromResponse, type Tokens } from './grant.js'
 import { LATE_ANSWER_FACTOR, type RefreshCall, type RefreshSpec } from './refresh.js'
@@ -11,16 +12,15 @@ const REFUSED = new Set([400, 401, 403, 422])
 const RETRIED = [408, 429, 500, 502, 503, 504]
 /** Statuses whose `Retry-After` is honoured instead of the backoff. */
 const AFTER = [413, 429, 503]
-/** ky's backoff: 300 ms doubling per retry, capped, with full jitter. */
-const BACKOFF_BASE_MS = 300
-const BACKOFF_LIMIT_MS = 10_000
+/** ky's backoff: 300 ms doubling per retry, capped (full jitter: see retryDelay). */
+const BACKOFF = { initial: 300, max: 10_000 }
 
-/** `Retry-After` in ms (seconds or an HTTP date), or undefined. */
-function retryAfter(response: Response): number | undefined {
+/** `Retry-After` in ms (seconds, or an HTTP date read against the session's clock `now`), or undefined. */
+function retryAfter(response: Response, now: () => number): number | undefined {
   const value = response.headers.get('retry-after')
   if (!value) return undefined
   const seconds = Number(value)
-  const ms = Number.isNaN(seconds) ? Date.parse(value) - Date.now() : seconds * 1000
+  const ms = Number.isNaN(seconds) ? Date.parse(value) - now() : seconds * 1000
   return Number.isFinite(ms) ? Math.max(0, ms) : undefined
 }
 
@@ -30,16 +30,18 @@ function retryAfter(response: Response): number | undefined {
  * after the delay) lets the session report each failed attempt the moment it fails, with when
  * the next one goes.
  */
-function retryDelay(error: unknown, retryCount: number, signal: AbortSignal): number | undefined {
+function retryDelay(error: unknown, retryCount: number, call: Pick<RefreshCall, 'signal' | 'now' | 'random'>): number | undefined {
+  const { signal } = call
   // A timed-out attempt is never retried here: the server may have accepted the RT.
   if (signal.aborted || error instanceof TimeoutError || (error as Error | undefined)?.name === 'TimeoutError') return undefined
   if (error instanceof HTTPError) {
     const { status } = error.response
     if (!RETRIED.includes(status)) return undefined
-    const after = AFTER.includes(status) ? retryAfter(error.response) : undefined
+    const after = AFTER.includes(status) ? retryAfter(error.response, call.now) : undefined
     if (after !== undefined) return after
   }
-  return Math.random() * Math.min(BACKOFF_LIMIT_MS, BACKOFF_BASE_MS * 2 ** (retryCount - 1))
+  // Full jitter: a refresh retry is one client's, and the least load on a struggling server wins.
+  return backoff(retryCount, BACKOFF, call.random, true)
 }
 
 /**
@@ -169,7 +171,7 @@ export async function callRefresh(call: RefreshCall): Promise<Tokens> {
       methods: ['post'],
       statusCodes: RETRIED,
       shouldRetry: ({ error, retryCount }) => {
-        const ms = retryDelay(error, retryCount, call.signal)
+        const ms = retryDelay(error, retryCount, call)
         if (ms === undefined) return false
         delay = ms
         call.onRetry?.(withoutBody(error), ms)

@@ -1,6 +1,8 @@
 /** The calls to the auth server as the session sees them: refresh (loaded on demand), its verdicts, and logout. */
 import { MalformedGrantError, RefreshRefusedError } from '../errors.js'
+import type { Platform } from '../platform/types.js'
 import type { Grant, RefreshContext, RefreshStyle } from '../types.js'
+import { timeoutSignal } from '../utils/abort.js'
 import type { Clock } from '../utils/timers.js'
 import type { Tokens } from './grant.js'
 import type { Config } from './options.js'
@@ -17,6 +19,8 @@ export type RefreshCall = {
   refreshToken: string | undefined
   signal: AbortSignal
   now: () => number
+  /** Uniform in [0, 1): the jitter of the backoff between attempts (the platform's). */
+  random: () => number
   timeout: number
   retries: number
   /** A failed attempt that will be retried inside this call, `retryIn` ms from now. */
@@ -69,6 +73,7 @@ export function refresher(cfg: Config, base: () => typeof fetch, clock: Clock) {
       headers: cfg.headers,
       credentials: cfg.transport === 'cookie' ? 'include' : undefined,
       now: cfg.now,
+      random: cfg.platform.random,
       timeout: cfg.refreshTimeout,
       retries: cfg.refreshRetries,
     })
@@ -77,14 +82,15 @@ export function refresher(cfg: Config, base: () => typeof fetch, clock: Clock) {
 
 /** Best-effort server logout (it revokes the RT family); the answer does not matter. */
 export async function callLogout(
-  cfg: Pick<Config, 'logoutURL' | 'headers' | 'transport' | 'refreshTimeout'>,
+  cfg: Pick<Config, 'logoutURL' | 'headers' | 'transport' | 'refreshTimeout'> & { platform: Pick<Platform, 'after'> },
   send: typeof fetch,
   tokens: { accessToken?: string; refreshToken?: string },
 ): Promise<void> {
   if (!cfg.logoutURL) return
   const headers = new Headers(cfg.headers)
+  const timeout = timeoutSignal(cfg.platform.after, cfg.refreshTimeout)
   // Never follow: a redirect would carry the RT (or the logout) to wherever it points.
-  const init: RequestInit = { method: 'POST', headers, redirect: 'manual', signal: AbortSignal.timeout(cfg.refreshTimeout) }
+  const init: RequestInit = { method: 'POST', headers, redirect: 'manual', signal: timeout.signal }
   if (cfg.transport === 'cookie') init.credentials = 'include'
   else {
     if (tokens.accessToken) headers.set('authorization', `Bearer ${tokens.accessToken}`)
@@ -100,5 +106,7 @@ export async function callLogout(
     await response.body?.cancel()
   } catch {
     // Best effort: the session has ended locally whatever the server says.
+  } finally {
+    timeout.cancel()
   }
 }

@@ -3,6 +3,7 @@
 // never a second copy of the library inside this entry.
 import { createSession, LoginFailedError, type Session, type SessionOptions } from '../index.js'
 import { closest, invalidOption, shown } from '../utils/option-errors.js'
+import { defaultPlatform } from '../platform/defaults.js'
 
 export type FolioOptions = {
   /** The Okapi (or Kong/Eureka gateway) base URL; every request below it is managed. */
@@ -156,8 +157,10 @@ export function createFolioSession({ okapiUrl, tenant, overrides = {} }: FolioOp
 /** Stripes' login call (`/bl-users/login-with-expiry`), then `session.start()` with its answer. */
 export async function loginToFolio(
   session: Session,
-  { okapiUrl, tenant, username, password, fetch: send = globalThis.fetch }: { okapiUrl: string; tenant: string; username: string; password: string; fetch?: typeof fetch },
+  { okapiUrl, tenant, username, password, fetch: given }: { okapiUrl: string; tenant: string; username: string; password: string; fetch?: typeof fetch },
 ): Promise<void> {
+  // Looked up at call time, as the session's own fetch is: a fetch patched since (msw, a test) applies.
+  const send = given ?? defaultPlatform().fetch()
   const response = await send(`${okapiUrl.replace(/\/+$/, '')}/bl-users/login-with-expiry`, {
     method: 'POST',
     credentials: 'include',

@@ -1,5 +1,6 @@
 /** The session's fetch: scope → gate → send → at most one replay, in that order, each step calling only later ones. */
 import type { Gate } from '../core/gate.js'
+import type { Platform } from '../platform/types.js'
 import type { SessionRequestInit } from '../types.js'
 import { fetchTarget } from '../utils/scope.js'
 import { fetchLoopError } from './loop-guard.js'
@@ -34,6 +35,8 @@ export type Interception = {
   /** The generation whose AT a request is sent with (a 401 asks for a newer one). */
   generation: () => number
   active: () => boolean
+  /** The session's clock and timers (the XHR facade's `timeout` runs on them). */
+  time: Pick<Platform, 'now' | 'after'>
 }
 
 /**
@@ -56,9 +59,9 @@ function signalOf(input: RequestInfo | URL, init: RequestInit | undefined): Abor
   return init?.signal ?? (input instanceof Request ? input.signal : undefined)
 }
 
-function authorize(input: RequestInfo | URL, origin: string, init: RequestInit | undefined, ic: Interception): RequestInit {
-  const authorization = ic.authorization()
-  if (authorization === undefined) return { ...init, credentials: ic.credentials(origin) }
+function authorize(input: RequestInfo | URL, origin: string, init: RequestInit | undefined, interception: Interception): RequestInit {
+  const authorization = interception.authorization()
+  if (authorization === undefined) return { ...init, credentials: interception.credentials(origin) }
   const given = init?.headers
   if (!(input instanceof Request) && (given === undefined || (typeof given === 'object' && given.constructor === Object))) {
     // Plain object: cheaper than a Headers. Any casing of a caller's own Authorization goes,
@@ -79,7 +82,18 @@ type Settle<T> = (value: T | PromiseLike<T>) => void
 /** A request waiting at the gate: all `send` needs once it may go. */
 type Queued = { input: string | Request; origin: string; init: RequestInit | undefined }
 
-export function createFetch(ic: Interception): typeof fetch {
+/**
+ * 4. A 401: rotate unless a newer generation already superseded the token it carried, then
+ * send it once more. The replay goes straight to the network: never a second replay.
+ */
+async function replay(interception: Interception, first: Response, input: RequestInfo | URL, origin: string, init: RequestInit | undefined, generation: number): Promise<Response> {
+  if (!interception.active()) return first
+  void first.body?.cancel().catch(() => undefined)
+  await interception.gate.wait({ stale: generation, signal: signalOf(input, init) })
+  return interception.sendOwn(input, authorize(input, origin, init, interception))
+}
+
+export function createFetch(interception: Interception): typeof fetch {
   return function rotorFetch(given: RequestInfo | URL, init?: SessionRequestInit): Promise<Response> {
     // fetch never throws at the call: bad headers, a bad URL, anything, rejects its promise,
     // and `fetch(u, i).catch(h)` relies on it.
@@ -92,24 +106,24 @@ export function createFetch(ic: Interception): typeof fetch {
 
   function route(given: RequestInfo | URL, init: SessionRequestInit | undefined): Promise<Response> {
     // Back from our own underlying fetch: sending it on would loop forever, off the network.
-    if (ic.looped(init)) return Promise.reject(fetchLoopError())
+    if (interception.looped(init)) return Promise.reject(fetchLoopError())
     // 0. Opted out (rtrIgnore, X-Rotor-Ignore): out as it is, without the flag.
     const out = optedOut(given, init)
-    if (out) return ic.passThrough(...out)
+    if (out) return interception.passThrough(...out)
     // 1. Scope: everything that is not the session's passes through untouched.
-    if (!ic.managing()) return ic.passThrough(given, init)
+    if (!interception.managing()) return interception.passThrough(given, init)
     // Judged on, and sent to, the one string fetch would use.
     const input = fetchTarget(given)
-    const origin = ic.claim(input)
-    if (origin === undefined) return ic.passThrough(input, init)
+    const origin = interception.claim(input)
+    if (origin === undefined) return interception.passThrough(input, init)
     // 2. Gate. Hot path: a usable AT and nothing in flight → straight out, no extra await.
-    if (ic.gate.ready()) return send(input, origin, init)
+    if (interception.gate.ready()) return send(input, origin, init)
     return queue(input, origin, init)
   }
 
   /** Waits at the gate; the gate hands the request back to `release` once it may go. */
   function queue(input: string | Request, origin: string, init: RequestInit | undefined): Promise<Response> {
-    return ic.gate.wait({ signal: signalOf(input, init) }, release, { input, origin, init })
+    return interception.gate.wait({ signal: signalOf(input, init) }, release, { input, origin, init })
   }
 
   function release(r: Queued, resolve: Settle<Response>, reject: (reason: unknown) => void): void {
@@ -130,7 +144,7 @@ export function createFetch(ic: Interception): typeof fetch {
     resolve?: Settle<Response>,
     reject?: (reason: unknown) => void,
   ): Promise<Response> | void {
-    const generation = ic.generation()
+    const generation = interception.generation()
     let replayInput = input
     let canReplay = replayableBody(init?.body)
     if (canReplay && input instanceof Request && input.body !== null && init?.body === undefined) {
@@ -143,7 +157,7 @@ export function createFetch(ic: Interception): typeof fetch {
     }
     let sent: Promise<Response>
     try {
-      sent = ic.sendOwn(input, authorize(input, origin, init, ic))
+      sent = interception.sendOwn(input, authorize(input, origin, init, interception))
     } catch (error) {
       // Released by the gate, nobody is up the stack to turn a throw into a rejection.
       if (reject === undefined) throw error
@@ -151,20 +165,9 @@ export function createFetch(ic: Interception): typeof fetch {
     }
     if (resolve === undefined) {
       if (!canReplay) return sent
-      return sent.then(response => (response.status === 401 ? replay(response, replayInput, origin, init, generation) : response))
+      return sent.then(response => (response.status === 401 ? replay(interception, response, replayInput, origin, init, generation) : response))
     }
     if (!canReplay) return resolve(sent)
-    sent.then(response => resolve(response.status === 401 ? replay(response, replayInput, origin, init, generation) : response), reject)
-  }
-
-  /**
-   * 4. A 401: rotate unless a newer generation already superseded the token it carried, then
-   * send it once more. The replay goes straight to the network: never a second replay.
-   */
-  async function replay(first: Response, input: RequestInfo | URL, origin: string, init: RequestInit | undefined, generation: number): Promise<Response> {
-    if (!ic.active()) return first
-    void first.body?.cancel().catch(() => undefined)
-    await ic.gate.wait({ stale: generation, signal: signalOf(input, init) })
-    return ic.sendOwn(input, authorize(input, origin, init, ic))
+    sent.then(response => resolve(response.status === 401 ? replay(interception, response, replayInput, origin, init, generation) : response), reject)
   }
 }

@@ -34,7 +34,7 @@ export type Installation = {
  * stack overflows. So uninstall restores only what is still ours on the target, and
  * otherwise turns our wrappers into pass-throughs to what they wrapped.
  */
-export function installOn(target: InstallTarget, options: InstallOptions, sessionFetch: typeof fetch, ic: Interception): Installation {
+export function installOn(target: InstallTarget, options: InstallOptions, sessionFetch: typeof fetch, interception: Interception): Installation {
   const facade = xhrFacade(options.xhr)
   const original = target.fetch
   let active = true
@@ -44,7 +44,7 @@ export function installOn(target: InstallTarget, options: InstallOptions, sessio
       : (input: RequestInfo | URL, init?: RequestInit) => (active ? sessionFetch(input, init) : original.call(target, input, init))
   const OriginalXhr = facade && target.XMLHttpRequest
   // The facade passes requests through untouched once the session stops managing them.
-  const Xhr = OriginalXhr && facade.create(OriginalXhr, { ...ic, managing: () => active && ic.managing() })
+  const Xhr = OriginalXhr && facade.create(OriginalXhr, { ...interception, managing: () => active && interception.managing() })
   if (wrapper) target.fetch = wrapper
   if (Xhr) target.XMLHttpRequest = Xhr
   return {

@@ -13,337 +13,307 @@
  * sent once more with the same method, headers and body.
  */
 
+import type { Timer } from '../platform/types.js'
 import type { Interception } from './fetch.js'
 import { IGNORE_HEADER } from './opt-out.js'
+import { copy, defineHandlers, EVENTS, UploadFacade, UPLOAD_EVENTS } from './xhr-events.js'
 
 type XhrClass = typeof XMLHttpRequest
 
-const EVENTS = ['readystatechange', 'loadstart', 'progress', 'abort', 'error', 'load', 'timeout', 'loadend'] as const
-const UPLOAD_EVENTS = ['loadstart', 'progress', 'abort', 'error', 'load', 'timeout', 'loadend'] as const
+/**
+ * The facade itself: one per request, bound to the original class and the session by createXhrClass.
+ */
+class FacadeRequest extends EventTarget {
+  static readonly UNSENT = 0
+  static readonly OPENED = 1
+  static readonly HEADERS_RECEIVED = 2
+  static readonly LOADING = 3
+  static readonly DONE = 4
+  readonly UNSENT = 0
+  readonly OPENED = 1
+  readonly HEADERS_RECEIVED = 2
+  readonly LOADING = 3
+  readonly DONE = 4
 
-/** A copy of an event for re-dispatch on the facade (events cannot be dispatched twice). */
-function copy(event: Event): Event {
-  if (typeof ProgressEvent !== 'undefined' && event instanceof ProgressEvent) {
-    return new ProgressEvent(event.type, { lengthComputable: event.lengthComputable, loaded: event.loaded, total: event.total })
+  /** The class whose real requests carry each attempt. */
+  readonly #Original: XhrClass
+  readonly #interception: Interception
+
+  constructor(Original: XhrClass, interception: Interception) {
+    super()
+    this.#Original = Original
+    this.#interception = interception
   }
-  return new Event(event.type)
-}
 
-/** `on<type>` properties backed by listeners, so their order relative to others is the spec's. */
-function defineHandlers(proto: object, types: readonly string[]): void {
-  for (const type of types) {
-    const key = Symbol(type)
-    Object.defineProperty(proto, `on${type}`, {
-      configurable: true,
-      enumerable: true,
-      get(this: Record<symbol, { handler: unknown } | undefined>) {
-        return this[key]?.handler ?? null
-      },
-      set(this: EventTarget & Record<symbol, { handler: unknown; listener: EventListener } | undefined>, handler: unknown) {
-        const previous = this[key]
-        if (previous) this.removeEventListener(type, previous.listener)
-        if (typeof handler !== 'function') {
-          this[key] = undefined
+  readonly #upload = new UploadFacade()
+  get upload(): XMLHttpRequestUpload {
+    return this.#upload as unknown as XMLHttpRequestUpload
+  }
+  #inner: XMLHttpRequest | undefined
+  #open: { method: string; url: string; async: boolean; user: string | null | undefined; password: string | null | undefined } | undefined
+  #headers: Array<[string, string]> = []
+  #body: Document | XMLHttpRequestBodyInit | null = null
+  #mime: string | undefined
+  #responseType: XMLHttpRequestResponseType = ''
+  #timeout = 0
+  #withCredentials = false
+  #managed = false
+  /** The origin open() pointed at, resolved as the browser resolves it (managed requests only). */
+  #origin: string | undefined
+  /** Events of the current attempt are withheld (it was answered 401 and will be replayed). */
+  #silenced = false
+  #replayed = false
+  /** What the caller sees while no attempt is visible (waiting, or a silenced attempt). */
+  #shownState = 0
+  #sent = false
+  /**
+   * Bumped by open() and abort() and whenever the request ends: a rotation that settles
+   * later for an older request must not send (or fail) the current one.
+   */
+  #seq = 0
+  /** The caller's `timeout` runs from send(), across waiting and a replay (native budget). */
+  #deadline = 0
+  #timer: Timer | undefined
+
+  get readyState(): number {
+    return this.#visibleInner()?.readyState ?? this.#shownState
+  }
+  get status(): number {
+    return this.#visibleInner()?.status ?? 0
+  }
+  get statusText(): string {
+    return this.#visibleInner()?.statusText ?? ''
+  }
+  get response(): unknown {
+    const inner = this.#visibleInner()
+    if (inner) return inner.response
+    return this.#responseType === '' || this.#responseType === 'text' ? '' : null
+  }
+  get responseText(): string {
+    return this.#visibleInner()?.responseText ?? ''
+  }
+  get responseXML(): Document | null {
+    return this.#visibleInner()?.responseXML ?? null
+  }
+  get responseURL(): string {
+    return this.#visibleInner()?.responseURL ?? ''
+  }
+  get responseType(): XMLHttpRequestResponseType {
+    return this.#responseType
+  }
+  set responseType(value: XMLHttpRequestResponseType) {
+    this.#responseType = value
+    if (this.#inner) this.#inner.responseType = value
+  }
+  get timeout(): number {
+    return this.#timeout
+  }
+  set timeout(value: number) {
+    this.#timeout = value
+    if (this.#inner) this.#inner.timeout = value
+  }
+  get withCredentials(): boolean {
+    return this.#withCredentials
+  }
+  set withCredentials(value: boolean) {
+    this.#withCredentials = value
+    if (this.#inner) this.#inner.withCredentials = value
+  }
+
+  open(method: string, url: string | URL, async = true, user?: string | null, password?: string | null): void {
+    const shownBefore = this.readyState
+    this.#end()
+    // Detach first: the old attempt's abort events are not the caller's to see.
+    const previous = this.#inner
+    this.#inner = undefined
+    previous?.abort()
+    this.#open = { method, url: String(url), async, user, password }
+    this.#headers = []
+    this.#body = null
+    this.#silenced = false
+    this.#replayed = false
+    this.#sent = false
+    // A synchronous XHR cannot wait for a rotation; it goes out as it is. XHR resolves a
+    // relative URL against the document's base URL, as fetch does, so one claim serves both.
+    this.#origin = async !== false && this.#interception.managing() ? this.#interception.claim(String(url)) : undefined
+    this.#managed = this.#origin !== undefined
+    this.#shownState = 1
+    if (shownBefore !== 1) this.#emit(new Event('readystatechange'))
+  }
+
+  setRequestHeader(name: string, value: string): void {
+    if (!this.#open || this.#sent) throw new DOMException("Failed to execute 'setRequestHeader': the object's state must be OPENED.", 'InvalidStateError')
+    // The opt-out: this request goes out untouched, and the header stays here.
+    if (name.toLowerCase() === IGNORE_HEADER) this.#managed = false
+    else this.#headers.push([name, value])
+  }
+
+  overrideMimeType(mime: string): void {
+    this.#mime = mime
+  }
+
+  getResponseHeader(name: string): string | null {
+    return this.#visibleInner()?.getResponseHeader(name) ?? null
+  }
+
+  getAllResponseHeaders(): string {
+    return this.#visibleInner()?.getAllResponseHeaders() ?? ''
+  }
+
+  send(body: Document | XMLHttpRequestBodyInit | null = null): void {
+    if (!this.#open || this.#sent) throw new DOMException("Failed to execute 'send': the object's state must be OPENED.", 'InvalidStateError')
+    this.#sent = true
+    this.#body = body
+    if (this.#open.async && this.#timeout > 0) {
+      this.#deadline = this.#interception.time.now() + this.#timeout
+      const seq = this.#seq
+      // keepAlive: a Node process must not exit under a request that is still counting down.
+      this.#timer = this.#interception.time.after(this.#timeout, () => {
+        // Only while no attempt is on the wire: a real XHR times itself out.
+        if (seq === this.#seq && (this.#inner === undefined || this.#silenced)) this.#finish('timeout')
+      }, true)
+    }
+    if (!this.#managed || this.#interception.gate.ready()) {
+      this.#attempt()
+      return
+    }
+    // Held for the rotation in flight; the caller sees a request that has started.
+    this.#emit(new ProgressEvent('loadstart'))
+    this.#after(this.#interception.gate.wait())
+  }
+
+  abort(): void {
+    const inner = this.#inner
+    if (inner && !this.#silenced) {
+      // On the wire or done: the real XHR does what a native abort does (nothing, if done).
+      this.#end()
+      inner.abort()
+      return
+    }
+    // Waiting (queued, or between a 401 and its replay): end it as a native abort does.
+    if (this.#sent && this.#shownState !== 4) this.#finish('abort')
+    else this.#end()
+    this.#shownState = 0
+    this.#sent = false
+  }
+
+  #visibleInner(): XMLHttpRequest | undefined {
+    return this.#silenced ? undefined : this.#inner
+  }
+
+  #emit(event: Event, upload = false): void {
+    ;(upload ? (this.upload as unknown as EventTarget) : this).dispatchEvent(event)
+  }
+
+  /** One real request. `skipLoadstart`: the caller already saw `loadstart` while it waited. */
+  #attempt(skipLoadstart = false): void {
+    const open = this.#open
+    if (!open) return
+    const inner = new this.#Original()
+    this.#inner = inner
+    this.#silenced = false
+    const generation = this.#interception.generation()
+    inner.open(open.method, open.url, open.async, open.user ?? null, open.password ?? null)
+    // Setting responseType at all throws on a synchronous XHR in a window.
+    if (this.#responseType !== '') inner.responseType = this.#responseType
+    if (open.async && this.#timeout > 0) inner.timeout = Math.max(1, this.#deadline - this.#interception.time.now())
+    if (this.#mime !== undefined) inner.overrideMimeType(this.#mime)
+    const authorization = this.#managed ? this.#interception.authorization() : undefined
+    for (const [name, value] of this.#headers) {
+      // The session's token replaces whatever the caller set (a stale or forged one).
+      if (authorization !== undefined && name.toLowerCase() === 'authorization') continue
+      inner.setRequestHeader(name, value)
+    }
+    if (authorization !== undefined) inner.setRequestHeader('Authorization', authorization)
+    // Same-origin requests carry cookies anyway; `withCredentials` would also carry them on
+    // a redirect to another origin, so it is set only when the scope is across origins.
+    inner.withCredentials = this.#managed && this.#interception.cookies ? this.#interception.credentials(this.#origin!) === 'include' : this.#withCredentials
+
+    const mayReplay = this.#managed && !this.#replayed
+    let firstLoadstart = skipLoadstart
+    for (const type of EVENTS) {
+      inner.addEventListener(type, event => {
+        if (inner !== this.#inner) return
+        if (type === 'readystatechange' && inner.readyState === 1) return // our open() already said so
+        if (type === 'loadstart' && firstLoadstart) {
+          firstLoadstart = false
           return
         }
-        const listener: EventListener = event => (handler as EventListener).call(this, event)
-        this[key] = { handler, listener }
-        this.addEventListener(type, listener)
-      },
-    })
+        if (mayReplay && !this.#silenced && inner.readyState >= 2 && inner.status === 401) {
+          // From here on this attempt is invisible: no listener of any kind sees the 401.
+          this.#silenced = true
+          this.#shownState = 1
+        }
+        if (this.#silenced) {
+          if (type === 'loadend') {
+            this.#replayed = true
+            this.#after(this.#interception.gate.wait({ stale: generation }))
+          }
+          return
+        }
+        if (type === 'loadend') this.#end()
+        this.#emit(copy(event))
+      })
+    }
+    // The caller saw this request's upload once already if this is the replay.
+    if (!this.#replayed && this.#upload.listeners > 0) {
+      for (const type of UPLOAD_EVENTS) {
+        inner.upload.addEventListener(type, event => {
+          if (inner === this.#inner && !this.#silenced) this.#emit(copy(event), true)
+        })
+      }
+    }
+    inner.send(this.#body as XMLHttpRequestBodyInit | null)
   }
-}
 
-/**
- * Counts its listeners: a browser forces a CORS preflight on a cross-origin XHR that has
- * upload listeners, so the real XHR gets upload listeners only when the caller has some.
- */
-class UploadFacade extends EventTarget {
-  listeners = 0
-  override addEventListener(type: string, listener: EventListenerOrEventListenerObject | null, options?: AddEventListenerOptions | boolean): void {
-    if (listener) this.listeners++
-    super.addEventListener(type, listener, options)
+  /** Sends (again) once the session is ready, unless this request moved on meanwhile. */
+  #after(ready: Promise<void>): void {
+    const seq = this.#seq
+    ready.then(
+      () => {
+        if (seq === this.#seq) this.#attempt(true)
+      },
+      // The session ended while this request waited: fail it as a network error does.
+      () => {
+        if (seq === this.#seq) this.#finish('error')
+      },
+    )
   }
-  override removeEventListener(type: string, listener: EventListenerOrEventListenerObject | null, options?: EventListenerOptions | boolean): void {
-    if (listener) this.listeners = Math.max(0, this.listeners - 1)
-    super.removeEventListener(type, listener, options)
+
+  /** This request is over: nothing pending may act on it any more. */
+  #end(): void {
+    this.#seq++
+    this.#timer?.cancel()
+    this.#timer = undefined
+  }
+
+  /** Ends a request that has no visible attempt, with the events a native XHR fires. */
+  #finish(type: 'abort' | 'error' | 'timeout'): void {
+    this.#end()
+    const inner = this.#inner
+    this.#inner = undefined
+    inner?.abort()
+    this.#silenced = false
+    this.#shownState = 4
+    this.#emit(new Event('readystatechange'))
+    this.#emit(new ProgressEvent(type))
+    this.#emit(new ProgressEvent('loadend'))
   }
 }
-defineHandlers(UploadFacade.prototype, UPLOAD_EVENTS)
+defineHandlers(FacadeRequest.prototype, EVENTS)
 
 /**
  * Returns a class to put in place of `XMLHttpRequest`. Unmanaged requests (out of scope,
  * synchronous, or while signed out) are passed through to a real XHR untouched.
  */
-export function createXhrClass(Original: XhrClass, ic: Interception): XhrClass {
-  class RotorXMLHttpRequest extends EventTarget {
-    static readonly UNSENT = 0
-    static readonly OPENED = 1
-    static readonly HEADERS_RECEIVED = 2
-    static readonly LOADING = 3
-    static readonly DONE = 4
-    readonly UNSENT = 0
-    readonly OPENED = 1
-    readonly HEADERS_RECEIVED = 2
-    readonly LOADING = 3
-    readonly DONE = 4
-
-    readonly #upload = new UploadFacade()
-    get upload(): XMLHttpRequestUpload {
-      return this.#upload as unknown as XMLHttpRequestUpload
-    }
-    #inner: XMLHttpRequest | undefined
-    #open: { method: string; url: string; async: boolean; user: string | null | undefined; password: string | null | undefined } | undefined
-    #headers: Array<[string, string]> = []
-    #body: Document | XMLHttpRequestBodyInit | null = null
-    #mime: string | undefined
-    #responseType: XMLHttpRequestResponseType = ''
-    #timeout = 0
-    #withCredentials = false
-    #managed = false
-    /** The origin open() pointed at, resolved as the browser resolves it (managed requests only). */
-    #origin: string | undefined
-    /** Events of the current attempt are withheld (it was answered 401 and will be replayed). */
-    #silenced = false
-    #replayed = false
-    /** What the caller sees while no attempt is visible (waiting, or a silenced attempt). */
-    #shownState = 0
-    #sent = false
-    /**
-     * Bumped by open() and abort() and whenever the request ends: a rotation that settles
-     * later for an older request must not send (or fail) the current one.
-     */
-    #seq = 0
-    /** The caller's `timeout` runs from send(), across waiting and a replay (native budget). */
-    #deadline = 0
-    #timer: ReturnType<typeof setTimeout> | undefined
-
-    get readyState(): number {
-      return this.#visibleInner()?.readyState ?? this.#shownState
-    }
-    get status(): number {
-      return this.#visibleInner()?.status ?? 0
-    }
-    get statusText(): string {
-      return this.#visibleInner()?.statusText ?? ''
-    }
-    get response(): unknown {
-      const inner = this.#visibleInner()
-      if (inner) return inner.response
-      return this.#responseType === '' || this.#responseType === 'text' ? '' : null
-    }
-    get responseText(): string {
-      return this.#visibleInner()?.responseText ?? ''
-    }
-    get responseXML(): Document | null {
-      return this.#visibleInner()?.responseXML ?? null
-    }
-    get responseURL(): string {
-      return this.#visibleInner()?.responseURL ?? ''
-    }
-    get responseType(): XMLHttpRequestResponseType {
-      return this.#responseType
-    }
-    set responseType(value: XMLHttpRequestResponseType) {
-      this.#responseType = value
-      if (this.#inner) this.#inner.responseType = value
-    }
-    get timeout(): number {
-      return this.#timeout
-    }
-    set timeout(value: number) {
-      this.#timeout = value
-      if (this.#inner) this.#inner.timeout = value
-    }
-    get withCredentials(): boolean {
-      return this.#withCredentials
-    }
-    set withCredentials(value: boolean) {
-      this.#withCredentials = value
-      if (this.#inner) this.#inner.withCredentials = value
-    }
-
-    open(method: string, url: string | URL, async = true, user?: string | null, password?: string | null): void {
-      const shownBefore = this.readyState
-      this.#end()
-      // Detach first: the old attempt's abort events are not the caller's to see.
-      const previous = this.#inner
-      this.#inner = undefined
-      previous?.abort()
-      this.#open = { method, url: String(url), async, user, password }
-      this.#headers = []
-      this.#body = null
-      this.#silenced = false
-      this.#replayed = false
-      this.#sent = false
-      // A synchronous XHR cannot wait for a rotation; it goes out as it is. XHR resolves a
-      // relative URL against the document's base URL, as fetch does, so one claim serves both.
-      this.#origin = async !== false && ic.managing() ? ic.claim(String(url)) : undefined
-      this.#managed = this.#origin !== undefined
-      this.#shownState = 1
-      if (shownBefore !== 1) this.#emit(new Event('readystatechange'))
-    }
-
-    setRequestHeader(name: string, value: string): void {
-      if (!this.#open || this.#sent) throw new DOMException("Failed to execute 'setRequestHeader': the object's state must be OPENED.", 'InvalidStateError')
-      // The opt-out: this request goes out untouched, and the header stays here.
-      if (name.toLowerCase() === IGNORE_HEADER) this.#managed = false
-      else this.#headers.push([name, value])
-    }
-
-    overrideMimeType(mime: string): void {
-      this.#mime = mime
-    }
-
-    getResponseHeader(name: string): string | null {
-      return this.#visibleInner()?.getResponseHeader(name) ?? null
-    }
-
-    getAllResponseHeaders(): string {
-      return this.#visibleInner()?.getAllResponseHeaders() ?? ''
-    }
-
-    send(body: Document | XMLHttpRequestBodyInit | null = null): void {
-      if (!this.#open || this.#sent) throw new DOMException("Failed to execute 'send': the object's state must be OPENED.", 'InvalidStateError')
-      this.#sent = true
-      this.#body = body
-      if (this.#open.async && this.#timeout > 0) {
-        this.#deadline = Date.now() + this.#timeout
-        const seq = this.#seq
-        this.#timer = setTimeout(() => {
-          // Only while no attempt is on the wire: a real XHR times itself out.
-          if (seq === this.#seq && (this.#inner === undefined || this.#silenced)) this.#finish('timeout')
-        }, this.#timeout)
-      }
-      if (!this.#managed || ic.gate.ready()) {
-        this.#attempt()
-        return
-      }
-      // Held for the rotation in flight; the caller sees a request that has started.
-      this.#emit(new ProgressEvent('loadstart'))
-      this.#after(ic.gate.wait())
-    }
-
-    abort(): void {
-      const inner = this.#inner
-      if (inner && !this.#silenced) {
-        // On the wire or done: the real XHR does what a native abort does (nothing, if done).
-        this.#end()
-        inner.abort()
-        return
-      }
-      // Waiting (queued, or between a 401 and its replay): end it as a native abort does.
-      if (this.#sent && this.#shownState !== 4) this.#finish('abort')
-      else this.#end()
-      this.#shownState = 0
-      this.#sent = false
-    }
-
-    #visibleInner(): XMLHttpRequest | undefined {
-      return this.#silenced ? undefined : this.#inner
-    }
-
-    #emit(event: Event, upload = false): void {
-      ;(upload ? (this.upload as unknown as EventTarget) : this).dispatchEvent(event)
-    }
-
-    /** One real request. `skipLoadstart`: the caller already saw `loadstart` while it waited. */
-    #attempt(skipLoadstart = false): void {
-      const open = this.#open
-      if (!open) return
-      const inner = new Original()
-      this.#inner = inner
-      this.#silenced = false
-      const generation = ic.generation()
-      inner.open(open.method, open.url, open.async, open.user ?? null, open.password ?? null)
-      // Setting responseType at all throws on a synchronous XHR in a window.
-      if (this.#responseType !== '') inner.responseType = this.#responseType
-      if (open.async && this.#timeout > 0) inner.timeout = Math.max(1, this.#deadline - Date.now())
-      if (this.#mime !== undefined) inner.overrideMimeType(this.#mime)
-      const authorization = this.#managed ? ic.authorization() : undefined
-      for (const [name, value] of this.#headers) {
-        // The session's token replaces whatever the caller set (a stale or forged one).
-        if (authorization !== undefined && name.toLowerCase() === 'authorization') continue
-        inner.setRequestHeader(name, value)
-      }
-      if (authorization !== undefined) inner.setRequestHeader('Authorization', authorization)
-      // Same-origin requests carry cookies anyway; `withCredentials` would also carry them on
-      // a redirect to another origin, so it is set only when the scope is across origins.
-      inner.withCredentials = this.#managed && ic.cookies ? ic.credentials(this.#origin!) === 'include' : this.#withCredentials
-
-      const mayReplay = this.#managed && !this.#replayed
-      let firstLoadstart = skipLoadstart
-      for (const type of EVENTS) {
-        inner.addEventListener(type, event => {
-          if (inner !== this.#inner) return
-          if (type === 'readystatechange' && inner.readyState === 1) return // our open() already said so
-          if (type === 'loadstart' && firstLoadstart) {
-            firstLoadstart = false
-            return
-          }
-          if (mayReplay && !this.#silenced && inner.readyState >= 2 && inner.status === 401) {
-            // From here on this attempt is invisible: no listener of any kind sees the 401.
-            this.#silenced = true
-            this.#shownState = 1
-          }
-          if (this.#silenced) {
-            if (type === 'loadend') {
-              this.#replayed = true
-              this.#after(ic.gate.wait({ stale: generation }))
-            }
-            return
-          }
-          if (type === 'loadend') this.#end()
-          this.#emit(copy(event))
-        })
-      }
-      // The caller saw this request's upload once already if this is the replay.
-      if (!this.#replayed && this.#upload.listeners > 0) {
-        for (const type of UPLOAD_EVENTS) {
-          inner.upload.addEventListener(type, event => {
-            if (inner === this.#inner && !this.#silenced) this.#emit(copy(event), true)
-          })
-        }
-      }
-      inner.send(this.#body as XMLHttpRequestBodyInit | null)
-    }
-
-    /** Sends (again) once the session is ready, unless this request moved on meanwhile. */
-    #after(ready: Promise<void>): void {
-      const seq = this.#seq
-      ready.then(
-        () => {
-          if (seq === this.#seq) this.#attempt(true)
-        },
-        // The session ended while this request waited: fail it as a network error does.
-        () => {
-          if (seq === this.#seq) this.#finish('error')
-        },
-      )
-    }
-
-    /** This request is over: nothing pending may act on it any more. */
-    #end(): void {
-      this.#seq++
-      clearTimeout(this.#timer)
-      this.#timer = undefined
-    }
-
-    /** Ends a request that has no visible attempt, with the events a native XHR fires. */
-    #finish(type: 'abort' | 'error' | 'timeout'): void {
-      this.#end()
-      const inner = this.#inner
-      this.#inner = undefined
-      inner?.abort()
-      this.#silenced = false
-      this.#shownState = 4
-      this.#emit(new Event('readystatechange'))
-      this.#emit(new ProgressEvent(type))
-      this.#emit(new ProgressEvent('loadend'))
+export function createXhrClass(Original: XhrClass, interception: Interception): XhrClass {
+  class RotorXMLHttpRequest extends FacadeRequest {
+    constructor() {
+      super(Original, interception)
     }
   }
-  defineHandlers(RotorXMLHttpRequest.prototype, EVENTS)
-  // `xhr instanceof XMLHttpRequest` holds for code that kept the original class.
-  Object.setPrototypeOf(RotorXMLHttpRequest.prototype, Original.prototype)
+  // `xhr instanceof XMLHttpRequest` holds for code that kept the original class: the facade's
+  // methods sit on a prototype whose own prototype is the original's.
+  Object.setPrototypeOf(RotorXMLHttpRequest.prototype, Object.create(Original.prototype, Object.getOwnPropertyDescriptors(FacadeRequest.prototype)))
   return RotorXMLHttpRequest as unknown as XhrClass
 }

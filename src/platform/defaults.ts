@@ -56,6 +56,11 @@ function on(type: string, listener: () => void): () => void {
   return () => remove.call(target, type, listener, ACTIVITY)
 }
 
+/** The page's address, base URL and origin, read at call time (a script may change `<base href>` whenever it likes). */
+export function pageLocation(): ReturnType<Platform['location']> {
+  return { href: g.location?.href, base: g.document?.baseURI ?? g.location?.href, origin: g.location?.origin }
+}
+
 function randomId(): string {
   return g.crypto?.randomUUID?.() ?? Math.random().toString(36).slice(2) + Date.now().toString(36)
 }
@@ -77,7 +82,7 @@ export function defaultPlatform(): Platform {
     channel: typeof g.BroadcastChannel === 'function' ? name => new g.BroadcastChannel(name) as unknown as ChannelLike : undefined,
     locks: g.navigator?.locks,
     storage: localStorage(),
-    location: () => ({ href: g.location?.href, base: g.document?.baseURI ?? g.location?.href, origin: g.location?.origin }),
+    location: pageLocation,
     browsing: g.document !== undefined || g.WorkerGlobalScope !== undefined,
     fetch: () => g.fetch,
     // Classic, as every page of the origin starts it: the rotation worker's script is one IIFE.

@@ -2,6 +2,8 @@
 import { RotorTypeError } from '../errors.js'
 import { createContext, createElement, useCallback, useContext, useMemo, useSyncExternalStore, type ReactElement, type ReactNode } from 'react'
 import type { Session, SessionState } from '../types.js'
+import { createClock, type Timer } from '../utils/timers.js'
+import { Listeners } from '../utils/listeners.js'
 
 /** What a warning modal or banner needs. */
 export type Warning = {
@@ -31,19 +33,23 @@ type Store<T> = { get: () => T; set: (next: T) => void; subscribe: (listener: ()
 /** A value that notifies only when it really changed, so useSyncExternalStore re-renders only then. */
 function store<T>(initial: T, same: (a: T, b: T) => boolean, onWatched?: (watched: boolean) => void): Store<T> {
   let value = initial
-  const listeners = new Set<() => void>()
+  const listeners = new Listeners<void>()
   return {
     get: () => value,
     set(next) {
       if (same(value, next)) return
       value = next
-      for (const listener of [...listeners]) listener()
+      listeners.emit()
     },
     subscribe(listener) {
-      listeners.add(listener)
+      const remove = listeners.add(listener)
       if (listeners.size === 1) onWatched?.(true)
+      let subscribed = true
       return () => {
-        if (listeners.delete(listener) && listeners.size === 0) onWatched?.(false)
+        if (!subscribed) return
+        subscribed = false
+        remove()
+        if (listeners.size === 0) onWatched?.(false)
       }
     },
     watched: () => listeners.size > 0,
@@ -59,21 +65,25 @@ const sameWarning = (a: Warning, b: Warning) => a.show === b.show && a.endsAt ==
 /** How often a shown warning's countdown is looked at; it re-renders only when the second changes. */
 const TICK_MS = 250
 
+/** The countdowns' timers: the runtime's, looked up when armed (fake timers in tests apply), unref'd in Node. */
+const clock = createClock()
+
 /**
  * A warning shown from `endsAt` until hidden; its countdown ticks only while a component
  * is subscribed (a disposed session's last warning never keeps a timer running unwatched).
+ * `now` is the session's clock: `endsAt` counts on it, whatever the machine's says.
  */
-function warningStore() {
+function warningStore(now: () => number) {
   let endsAt: number | null = null
-  let ticker: ReturnType<typeof setInterval> | undefined
-  const value = (): Warning => (endsAt === null ? HIDDEN : { show: true, endsAt, secondsLeft: Math.max(0, Math.ceil((endsAt - Date.now()) / 1000)) })
+  let ticker: Timer | undefined
+  const value = (): Warning => (endsAt === null ? HIDDEN : { show: true, endsAt, secondsLeft: Math.max(0, Math.ceil((endsAt - now()) / 1000)) })
   const tick = (on: boolean) => {
-    clearInterval(ticker)
+    ticker?.cancel()
     ticker = undefined
     if (!on || endsAt === null) return
     // A component subscribing to a warning shown a while ago sees its count now, not a tick later.
     s.set(value())
-    ticker = setInterval(() => s.set(value()), TICK_MS)
+    ticker = clock.after(TICK_MS, () => tick(true))
   }
   const s = store<Warning>(HIDDEN, sameWarning, tick)
   return {
@@ -104,7 +114,8 @@ const registry = new WeakMap<Session, Stores>()
 function storesOf(session: Session): Stores {
   let stores = registry.get(session)
   if (stores) return stores
-  stores = { state: store(session.state, sameState), idle: warningStore(), ending: warningStore() }
+  const now = () => session.now()
+  stores = { state: store(session.state, sameState), idle: warningStore(now), ending: warningStore(now) }
   const { state, idle, ending } = stores
   session.on('change', next => {
     state.set(next)

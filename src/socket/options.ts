@@ -2,7 +2,7 @@
 import { RotorTypeError } from '../errors.js'
 import { assertKnownOptions, optionError } from '../utils/option-errors.js'
 import type { Timers } from '../types.js'
-import { platformTimers } from '../platform/defaults.js'
+import { defaultPlatform, platformTimers } from '../platform/defaults.js'
 import type { Backoff } from './reconnect.js'
 import type { EventStreamOptions } from './sse.js'
 import type { ConnectContext, SocketOptions, WebSocketConstructor } from './types.js'
@@ -26,6 +26,8 @@ export type SocketConfig = {
   quiet: number
   timers: Timers
   now: () => number
+  /** Uniform in [0, 1): the reconnect jitter. */
+  random: () => number
 }
 
 const KNOWN = new Set<string>([
@@ -88,7 +90,7 @@ function timersOption(timers: Timers | undefined): Timers {
 
 function nowOption(now: unknown): () => number {
   if (now !== undefined && typeof now !== 'function') fail('now', 'a function', now)
-  return (now as (() => number) | undefined) ?? (() => Date.now())
+  return (now as (() => number) | undefined) ?? defaultPlatform().now
 }
 
 const typeIs = (type: string) => (message: unknown) =>
@@ -140,6 +142,7 @@ export function normalizeSocketOptions(options: SocketOptions): SocketConfig {
     quiet: positive('quiet', options.quiet, 100),
     timers: timersOption(options.timers),
     now: nowOption(options.now),
+    random: defaultPlatform().random,
   }
 }
 
@@ -151,6 +154,8 @@ export type StreamConfig = {
   maxRefusals: number
   timers: Timers
   now: () => number
+  /** Uniform in [0, 1): the reconnect jitter. */
+  random: () => number
 }
 
 export function normalizeStreamOptions(options: EventStreamOptions): StreamConfig {
@@ -170,5 +175,6 @@ export function normalizeStreamOptions(options: EventStreamOptions): StreamConfi
     maxRefusals: maxRefusalsOption(options.maxRefusals),
     timers: timersOption(options.timers),
     now: nowOption(options.now),
+    random: defaultPlatform().random,
   }
 }

@@ -1,4 +1,6 @@
 /** When a socket or stream reconnects after a failure: a capped exponential backoff with jitter, and the count of token refusals after which it gives up. */
+import { defaultPlatform } from '../platform/defaults.js'
+import { backoff } from '../utils/backoff.js'
 
 /** A connection that stayed authenticated this long (or half its token's life, if shorter) proved its token worked. */
 const PROVEN_AFTER_MS = 30_000
@@ -14,15 +16,8 @@ export type RefusalVerdict =
   /** Report the generation to `session.authFailed` (once per generation), then reconnect after `delay` ms. */
   | { giveUp: false; refusals: number; report: boolean; delay: number }
 
-/**
- * Delay before retry number `n` (from 1): `initial` doubling up to `max`, drawn from the upper
- * half so that it never shrinks from one retry to the next, and many clients cut off at once
- * do not come back in step.
- */
-export function backoffDelay(n: number, backoff: Backoff, random: () => number = Math.random): number {
-  const ceiling = Math.min(backoff.max, backoff.initial * 2 ** Math.max(0, n - 1))
-  return ceiling / 2 + random() * (ceiling / 2)
-}
+/** The delay before retry number `n` under the socket's `backoff` option: the shared formula, drawn from the upper half (the name the socket's tests know). */
+export { backoff as backoffDelay } from '../utils/backoff.js'
 
 /**
  * True when a connection authenticated at `since` (its token expiring at `expiresAt`, same
@@ -51,14 +46,20 @@ export class Reconnects {
   /** The newest generation reported to the session: a repeat would rotate nothing. */
   #reported = -1
 
-  constructor(
-    private readonly backoff: Backoff,
-    private readonly maxRefusals: number,
-  ) {}
+  readonly #backoff: Backoff
+  readonly #maxRefusals: number
+  /** Uniform in [0, 1): the jitter (the platform's random, or a test's). */
+  readonly #random: () => number
+
+  constructor(shape: Backoff, maxRefusals: number, random: () => number = defaultPlatform().random) {
+    this.#backoff = shape
+    this.#maxRefusals = maxRefusals
+    this.#random = random
+  }
 
   /** A connection failed (not a refusal): the delay before the next attempt. */
   failed(): number {
-    return backoffDelay(++this.#failures, this.backoff)
+    return backoff(++this.#failures, this.#backoff, this.#random)
   }
 
   /**
@@ -80,9 +81,9 @@ export class Reconnects {
   /** The token of `generation` was refused. */
   refused(generation: number): RefusalVerdict {
     const refusals = ++this.#refusals
-    if (refusals >= this.maxRefusals) return { giveUp: true, refusals }
+    if (refusals >= this.#maxRefusals) return { giveUp: true, refusals }
     const report = generation > this.#reported
     if (report) this.#reported = generation
-    return { giveUp: false, refusals, report, delay: refusals === 1 ? 0 : backoffDelay(refusals - 1, this.backoff) }
+    return { giveUp: false, refusals, report, delay: refusals === 1 ? 0 : backoff(refusals - 1, this.#backoff, this.#random) }
   }
 }

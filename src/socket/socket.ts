@@ -2,8 +2,9 @@
 import { isRotorError, RotorTypeError } from '../errors.js'
 import type { Session } from '../types.js'
 import { Emitter } from '../utils/emitter.js'
-import { createClock, type Timer } from '../utils/timers.js'
-import { assertListener, normalizeSocketOptions } from './options.js'
+import { createClock, type Clock, type Timer } from '../utils/timers.js'
+import { assertListener, normalizeSocketOptions, type SocketConfig } from './options.js'
+import { ConnectionClosedError } from './errors.js'
 import { Reconnects } from './reconnect.js'
 import { sessionEnded, sessionReady } from './session-wait.js'
 import type { CloseCause, ConnectContext, ConnectionError, RotorSocket, SocketEvents, SocketOptions, SocketStatus, WebSocketLike } from './types.js'
@@ -38,19 +39,25 @@ export function createSocket(session: Session, options: SocketOptions): RotorSoc
   if (typeof session?.ready !== 'function' || typeof session.authFailed !== 'function') {
     throw new RotorTypeError('ERR_USAGE', 'rotor-auth/socket: createSocket(session, options) needs a session from createSession()')
   }
-  const o = normalizeSocketOptions(options)
-  const clock = createClock(o.timers)
-  const events = new Emitter<SocketEvents>()
-  const subscriptions = new Map<string, Subscription>()
-  let status: SocketStatus = 'connecting'
-  let ws: WebSocketLike | undefined
+  return new Socket(session, normalizeSocketOptions(options))
+}
+
+/** One socket's life: its connections one after another, the subscriptions they carry, and when to make the next. */
+class Socket implements RotorSocket {
+  readonly #session: Session
+  readonly #config: SocketConfig
+  readonly #clock: Clock
+  readonly #events = new Emitter<SocketEvents>()
+  readonly #subscriptions = new Map<string, Subscription>()
+  #status: SocketStatus = 'connecting'
+  #ws: WebSocketLike | undefined
   /** Every connection attempt gets a number: callbacks of an older one are ignored. */
-  let epoch = 0
-  let attempt = 0
+  #epoch = 0
+  #attempt = 0
   /** Backoff after failures, and the refusal count that ends a "refresh, reconnect, refused" loop. */
-  const reconnects = new Reconnects(o.backoff, o.maxRefusals)
-  /** When the current connection was acknowledged (o.now()), and its AT's expiry then. */
-  let authAt: number | undefined
+  readonly #reconnects: Reconnects
+  /** When the current connection was acknowledged (config.now()), and its AT's expiry then. */
+  #authAt: number | undefined
   /**
    * The generation, and local AT expiry, of the token the current connection authenticated
    * with. A token handed over by onRotate counts once the server acknowledged it: a 4401 that
@@ -58,39 +65,84 @@ export function createSocket(session: Session, options: SocketOptions): RotorSoc
    * again for nothing (at worst the reconnect, made with the new token, is refused and
    * reports that one).
    */
-  let generation = -1
-  let handedOver: number | undefined
-  let expiresAt: number | null = null
-  let lastTraffic = 0
-  let timer: Timer | undefined
+  #generation = -1
+  #handedOver: number | undefined
+  #expiresAt: number | null = null
+  #lastTraffic = 0
+  #timer: Timer | undefined
   /** Aborted by close(): a wait in ready() or authFailed() leaves the session's queue at once. */
-  const life = new AbortController()
+  readonly #life = new AbortController()
+  readonly #unlisten: Array<() => void>
 
-  const unlisten = [
-    session.on('rotate', () => rotated()),
-    session.on('logout', ({ reason }) => shutdown(`rotor-auth: session ended (${reason})`, 'session-ended')),
-    session.on('dispose', () => shutdown('rotor-auth: session disposed', 'session-disposed')),
-  ]
-
-  /** Read through a call: TypeScript would narrow `status` across an await. */
-  const closed = () => status === 'closed'
-
-  function later(ms: number, fn: () => void): void {
-    timer?.cancel()
-    // Kept alive in Node: a process whose only work is this socket must not exit while it waits.
-    timer = clock.after(ms, () => ((timer = undefined), fn()), true)
+  constructor(session: Session, config: SocketConfig) {
+    this.#session = session
+    this.#config = config
+    this.#clock = createClock(config.timers)
+    this.#reconnects = new Reconnects(config.backoff, config.maxRefusals, config.random)
+    this.#unlisten = [
+      session.on('rotate', () => this.#rotated()),
+      session.on('logout', ({ reason }) => this.#shutdown(`rotor-auth: session ended (${reason})`, 'session-ended')),
+      session.on('dispose', () => this.#shutdown('rotor-auth: session disposed', 'session-disposed')),
+    ]
+    void this.#connect()
   }
 
-  function rawSend(message: unknown): void {
-    ws?.send(o.serialize(message))
-    lastTraffic = o.now()
+  get status(): SocketStatus {
+    return this.#status
+  }
+
+  subscribe(key: string, message: () => unknown, unsubscribeMessage?: () => unknown): () => void {
+    if (typeof key !== 'string') throw new RotorTypeError('ERR_USAGE', 'rotor-auth/socket: subscribe(key, message) needs a string key')
+    if (typeof message !== 'function') throw new RotorTypeError('ERR_USAGE', 'rotor-auth/socket: subscribe(key, message): `message` must be a function building the subscribe message')
+    if (unsubscribeMessage !== undefined && typeof unsubscribeMessage !== 'function') {
+      throw new RotorTypeError('ERR_USAGE', 'rotor-auth/socket: subscribe(key, message, unsubscribeMessage): `unsubscribeMessage` must be a function')
+    }
+    const subscription: Subscription = { message, unsubscribe: unsubscribeMessage }
+    this.#subscriptions.set(key, subscription)
+    if (this.#status === 'open') this.#rawSend(message())
+    return () => {
+      if (this.#subscriptions.get(key) !== subscription) return
+      this.#subscriptions.delete(key)
+      if (this.#status === 'open' && unsubscribeMessage) this.#rawSend(unsubscribeMessage())
+    }
+  }
+
+  send(message: unknown): boolean {
+    if (this.#status !== 'open') return false
+    this.#rawSend(message)
+    return true
+  }
+
+  on<K extends keyof SocketEvents>(event: K, listener: (payload: SocketEvents[K]) => void): () => void {
+    assertListener(EVENTS, event, listener)
+    return this.#events.on(event, listener)
+  }
+
+  close(reason = 'rotor-auth: closed by the app'): void {
+    this.#shutdown(String(reason), 'app')
+  }
+
+  /** Read through a call: TypeScript would narrow `status` across an await. */
+  #isClosed(): boolean {
+    return this.#status === 'closed'
+  }
+
+  #later(ms: number, fn: () => void): void {
+    this.#timer?.cancel()
+    // Kept alive in Node: a process whose only work is this socket must not exit while it waits.
+    this.#timer = this.#clock.after(ms, () => ((this.#timer = undefined), fn()), true)
+  }
+
+  #rawSend(message: unknown): void {
+    this.#ws?.send(this.#config.serialize(message))
+    this.#lastTraffic = this.#config.now()
   }
 
   /** Stops listening to the current socket and closes it; its close event is ignored. */
-  function detach(reason: string): void {
-    epoch++
-    const old = ws
-    ws = undefined
+  #detach(reason: string): void {
+    this.#epoch++
+    const old = this.#ws
+    this.#ws = undefined
     if (!old) return
     old.onopen = old.onmessage = old.onclose = null
     // Not null: Node's ws reports a close before the handshake finished as an 'error' event,
@@ -103,89 +155,89 @@ export function createSocket(session: Session, options: SocketOptions): RotorSoc
     }
   }
 
-  async function connect(): Promise<void> {
-    timer?.cancel()
-    const my = ++epoch
-    status = 'connecting'
+  async #connect(): Promise<void> {
+    this.#timer?.cancel()
+    const my = ++this.#epoch
+    this.#status = 'connecting'
     let ctx: ConnectContext
     try {
-      ctx = await credentials(session, attempt, life.signal)
+      ctx = await credentials(this.#session, this.#attempt, this.#life.signal)
     } catch (error) {
-      if (my !== epoch || closed()) return
-      if (sessionEnded(error)) return shutdown(`rotor-auth: session ended (${error.reason})`, 'session-ended')
+      if (my !== this.#epoch || this.#isClosed()) return
+      if (sessionEnded(error)) return this.#shutdown(`rotor-auth: session ended (${error.reason})`, 'session-ended')
       // RotationError: refresh kept failing for queueTimeout; keep trying, backing off.
-      return retry({ reason: isRotorError(error) ? 'rotation-failed' : 'connect-failed' })
+      return this.#retry({ reason: isRotorError(error) ? 'rotation-failed' : 'connect-failed' })
     }
-    if (my !== epoch || closed()) return
+    if (my !== this.#epoch || this.#isClosed()) return
     let socket: WebSocketLike
     try {
-      const [target, protocols, init] = await Promise.all([o.url(ctx), o.protocols(ctx), o.init?.(ctx)])
-      if (my !== epoch || closed()) return
-      socket = o.init ? new o.WebSocket(target, protocols, init as never) : new o.WebSocket(target, protocols)
+      const [target, protocols, init] = await Promise.all([this.#config.url(ctx), this.#config.protocols(ctx), this.#config.init?.(ctx)])
+      if (my !== this.#epoch || this.#isClosed()) return
+      socket = this.#config.init ? new this.#config.WebSocket(target, protocols, init as never) : new this.#config.WebSocket(target, protocols)
     } catch {
       // A url/protocols/init builder that threw, or a constructor refusing the URL.
-      if (my === epoch && !closed()) retry({ reason: 'connect-failed' })
+      if (my === this.#epoch && !this.#isClosed()) this.#retry({ reason: 'connect-failed' })
       return
     }
-    attempt++
-    generation = ctx.generation
-    handedOver = undefined
-    authAt = undefined
-    expiresAt = session.state.accessExpiresAt
-    ws = socket
+    this.#attempt++
+    this.#generation = ctx.generation
+    this.#handedOver = undefined
+    this.#authAt = undefined
+    this.#expiresAt = this.#session.state.accessExpiresAt
+    this.#ws = socket
     socket.onopen = () => {
-      if (my !== epoch) return
-      status = 'authenticating'
-      const first = o.authMessage?.(ctx)
-      if (first !== undefined) rawSend(first)
+      if (my !== this.#epoch) return
+      this.#status = 'authenticating'
+      const first = this.#config.authMessage?.(ctx)
+      if (first !== undefined) this.#rawSend(first)
     }
     socket.onmessage = event => {
-      if (my !== epoch) return
-      lastTraffic = o.now()
-      const message = o.parse(event.data)
-      if (o.isAuthenticated(message)) authenticated()
-      else if (o.isUnauthorized(message)) refusedByMessage()
-      else events.emit('message', message)
+      if (my !== this.#epoch) return
+      this.#lastTraffic = this.#config.now()
+      const message = this.#config.parse(event.data)
+      if (this.#config.isAuthenticated(message)) this.#authenticated()
+      else if (this.#config.isUnauthorized(message)) this.#refusedByMessage()
+      else this.#events.emit('message', message)
     }
     socket.onerror = () => undefined
     socket.onclose = ({ code, reason }) => {
-      if (my !== epoch) return
-      ws = undefined
-      const auth = o.authCloseCodes.includes(code)
-      const opened = status !== 'connecting'
-      events.emit('disconnect', { code, reason, auth })
-      if (closed()) return
-      if (auth) return void refused({ code })
-      reconnects.ended(authAt, expiresAt, o.now())
-      retry({ reason: opened ? 'interrupted' : 'connect-failed', code })
+      if (my !== this.#epoch) return
+      this.#ws = undefined
+      const auth = this.#config.authCloseCodes.includes(code)
+      const opened = this.#status !== 'connecting'
+      this.#events.emit('disconnect', { code, reason, auth })
+      if (this.#isClosed()) return
+      if (auth) return void this.#refused({ code })
+      this.#reconnects.ended(this.#authAt, this.#expiresAt, this.#config.now())
+      this.#retry({ reason: opened ? 'interrupted' : 'connect-failed', code })
     }
   }
 
-  function authenticated(): void {
+  #authenticated(): void {
     // An open socket acknowledging the token onRotate handed it: nothing to replay.
-    if (status === 'open') {
-      if (handedOver !== undefined && handedOver > generation) {
-        generation = handedOver
+    if (this.#status === 'open') {
+      if (this.#handedOver !== undefined && this.#handedOver > this.#generation) {
+        this.#generation = this.#handedOver
         // The old token lasted until its rotation, and the new one was taken: both worked.
-        reconnects.cured()
+        this.#reconnects.cured()
       }
-      handedOver = undefined
+      this.#handedOver = undefined
       return
     }
-    status = 'open'
-    authAt = o.now()
-    for (const subscription of subscriptions.values()) rawSend(subscription.message())
-    events.emit('open', { generation, attempt: attempt - 1 })
+    this.#status = 'open'
+    this.#authAt = this.#config.now()
+    for (const subscription of this.#subscriptions.values()) this.#rawSend(subscription.message())
+    this.#events.emit('open', { generation: this.#generation, attempt: this.#attempt - 1 })
     // A rotation that landed while this connection was being made.
-    if (session.state.generation > generation) rotated()
+    if (this.#session.state.generation > this.#generation) this.#rotated()
   }
 
   /** An `unauthorized` message on a connection the server may keep open: we close it, and say so. */
-  function refusedByMessage(): void {
+  #refusedByMessage(): void {
     const reason = 'rotor-auth: token refused'
-    detach(reason)
-    events.emit('disconnect', { code: 1000, reason, auth: true })
-    void refused()
+    this.#detach(reason)
+    this.#events.emit('disconnect', { code: 1000, reason, auth: true })
+    void this.#refused()
   }
 
   /**
@@ -193,129 +245,94 @@ export function createSocket(session: Session, options: SocketOptions): RotorSoc
    * the first refusal reconnects at once, later ones back off, and `maxRefusals` in a row,
    * none cured by the fresh token, close the socket for good.
    */
-  async function refused(detail: Pick<ConnectionError, 'code'> = {}): Promise<void> {
-    reconnects.ended(authAt, expiresAt, o.now())
-    const verdict = reconnects.refused(generation)
+  async #refused(detail: Pick<ConnectionError, 'code'> = {}): Promise<void> {
+    this.#reconnects.ended(this.#authAt, this.#expiresAt, this.#config.now())
+    const verdict = this.#reconnects.refused(this.#generation)
     if (verdict.giveUp) {
-      fail({ reason: 'unauthorized-repeated', willRetry: false, ...detail })
-      return shutdown(`rotor-auth: the server refused ${verdict.refusals} tokens in a row, each after a fresh rotation`, 'unauthorized-repeated')
+      this.#fail({ reason: 'unauthorized-repeated', willRetry: false, ...detail })
+      return this.#shutdown(`rotor-auth: the server refused ${verdict.refusals} tokens in a row, each after a fresh rotation`, 'unauthorized-repeated')
     }
-    status = 'waiting'
-    fail({ reason: 'unauthorized', willRetry: true, retryIn: verdict.delay, ...detail })
+    this.#status = 'waiting'
+    this.#fail({ reason: 'unauthorized', willRetry: true, retryIn: verdict.delay, ...detail })
     // A listener may have closed the socket.
-    if (closed()) return
-    const my = epoch
+    if (this.#isClosed()) return
+    const my = this.#epoch
     if (verdict.report) {
       try {
-        await session.authFailed(generation, { signal: life.signal })
+        await this.#session.authFailed(this.#generation, { signal: this.#life.signal })
       } catch (error) {
-        if (sessionEnded(error)) return shutdown(`rotor-auth: session ended (${error.reason})`, 'session-ended')
+        if (sessionEnded(error)) return this.#shutdown(`rotor-auth: session ended (${error.reason})`, 'session-ended')
       }
     }
-    if (my !== epoch || closed()) return
-    if (verdict.delay === 0) void connect()
-    else later(verdict.delay, () => void connect())
+    if (my !== this.#epoch || this.#isClosed()) return
+    if (verdict.delay === 0) void this.#connect()
+    else this.#later(verdict.delay, () => void this.#connect())
   }
 
   /** A connection failed for another reason than its token: back off. */
-  function retry(failure: Omit<ConnectionError, 'willRetry' | 'retryIn'>): void {
-    if (closed()) return
-    status = 'waiting'
-    const delay = reconnects.failed()
-    fail({ ...failure, willRetry: true, retryIn: delay })
+  #retry(failure: Omit<ConnectionError, 'willRetry' | 'retryIn'>): void {
+    if (this.#isClosed()) return
+    this.#status = 'waiting'
+    const delay = this.#reconnects.failed()
+    this.#fail({ ...failure, willRetry: true, retryIn: delay })
     // A listener may have closed the socket: nothing is scheduled after close().
-    if (!closed()) later(delay, () => void connect())
+    if (!this.#isClosed()) this.#later(delay, () => void this.#connect())
   }
 
-  function fail(error: ConnectionError): void {
-    events.emit('error', error)
+  #fail(error: ConnectionError): void {
+    this.#events.emit('error', error)
   }
 
   /** The session holds a newer token: hand it over the open socket, or reconnect at a quiet moment. */
-  function rotated(): void {
-    if (status !== 'open' || session.state.generation <= generation) return
-    if (o.onRotate) {
-      const my = epoch
-      void credentials(session, attempt, life.signal).then(
+  #rotated(): void {
+    if (this.#status !== 'open' || this.#session.state.generation <= this.#generation) return
+    if (this.#config.onRotate) {
+      const my = this.#epoch
+      void credentials(this.#session, this.#attempt, this.#life.signal).then(
         ctx => {
-          if (my !== epoch || status !== 'open' || ctx.generation <= (handedOver ?? generation)) return
-          const message = o.onRotate?.(ctx)
-          if (message === undefined) return quietReconnect()
-          handedOver = ctx.generation
-          expiresAt = session.state.accessExpiresAt
-          rawSend(message)
+          if (my !== this.#epoch || this.#status !== 'open' || ctx.generation <= (this.#handedOver ?? this.#generation)) return
+          const message = this.#config.onRotate?.(ctx)
+          if (message === undefined) return this.#quietReconnect()
+          this.#handedOver = ctx.generation
+          this.#expiresAt = this.#session.state.accessExpiresAt
+          this.#rawSend(message)
         },
         () => undefined,
       )
       return
     }
-    quietReconnect()
+    this.#quietReconnect()
   }
 
-  function quietReconnect(): void {
-    const start = o.now()
+  #quietReconnect(): void {
+    const start = this.#config.now()
     // The old token still works until it expires: use the first half of what is left.
-    const deadline = start + Math.max(0, ((expiresAt ?? start) - start) / 2)
+    const deadline = start + Math.max(0, ((this.#expiresAt ?? start) - start) / 2)
     const check = () => {
-      if (status !== 'open') return
-      const now = o.now()
-      const quietFor = now - lastTraffic
-      if (quietFor >= o.quiet || now >= deadline) {
+      if (this.#status !== 'open') return
+      const now = this.#config.now()
+      const quietFor = now - this.#lastTraffic
+      if (quietFor >= this.#config.quiet || now >= deadline) {
         // Leaving a connection whose token lasted until its rotation: that token worked.
-        reconnects.cured()
-        detach('rotor-auth: reconnecting with a new token')
-        void connect()
+        this.#reconnects.cured()
+        this.#detach('rotor-auth: reconnecting with a new token')
+        void this.#connect()
       } else {
-        later(Math.min(o.quiet - quietFor, deadline - now), check)
+        this.#later(Math.min(this.#config.quiet - quietFor, deadline - now), check)
       }
     }
     check()
   }
 
-  function shutdown(reason: string, cause: CloseCause): void {
-    if (status === 'closed') return
-    status = 'closed'
-    life.abort(new Error(reason))
-    timer?.cancel()
-    timer = undefined
-    for (const off of unlisten.splice(0)) off()
-    detach(reason)
-    events.emit('close', { reason, cause })
-    events.clear()
-  }
-
-  void connect()
-
-  return {
-    get status() {
-      return status
-    },
-    subscribe(key, message, unsubscribeMessage) {
-      if (typeof key !== 'string') throw new RotorTypeError('ERR_USAGE', 'rotor-auth/socket: subscribe(key, message) needs a string key')
-      if (typeof message !== 'function') throw new RotorTypeError('ERR_USAGE', 'rotor-auth/socket: subscribe(key, message): `message` must be a function building the subscribe message')
-      if (unsubscribeMessage !== undefined && typeof unsubscribeMessage !== 'function') {
-        throw new RotorTypeError('ERR_USAGE', 'rotor-auth/socket: subscribe(key, message, unsubscribeMessage): `unsubscribeMessage` must be a function')
-      }
-      const subscription: Subscription = { message, unsubscribe: unsubscribeMessage }
-      subscriptions.set(key, subscription)
-      if (status === 'open') rawSend(message())
-      return () => {
-        if (subscriptions.get(key) !== subscription) return
-        subscriptions.delete(key)
-        if (status === 'open' && unsubscribeMessage) rawSend(unsubscribeMessage())
-      }
-    },
-    send(message) {
-      if (status !== 'open') return false
-      rawSend(message)
-      return true
-    },
-    on(event, listener) {
-      assertListener(EVENTS, event, listener)
-      return events.on(event, listener)
-    },
-    close(reason = 'rotor-auth: closed by the app') {
-      shutdown(String(reason), 'app')
-    },
+  #shutdown(reason: string, cause: CloseCause): void {
+    if (this.#status === 'closed') return
+    this.#status = 'closed'
+    this.#life.abort(new ConnectionClosedError(reason))
+    this.#timer?.cancel()
+    this.#timer = undefined
+    for (const off of this.#unlisten.splice(0)) off()
+    this.#detach(reason)
+    this.#events.emit('close', { reason, cause })
+    this.#events.clear()
   }
 }

@@ -2,8 +2,9 @@
 import { isRotorError, RotorTypeError } from '../errors.js'
 import type { Session, Timers } from '../types.js'
 import { Emitter } from '../utils/emitter.js'
-import { createClock, type Timer } from '../utils/timers.js'
-import { assertListener, normalizeStreamOptions } from './options.js'
+import { createClock, type Clock, type Timer } from '../utils/timers.js'
+import { assertListener, normalizeStreamOptions, type StreamConfig } from './options.js'
+import { ConnectionClosedError } from './errors.js'
 import { Reconnects } from './reconnect.js'
 import { sessionEnded, sessionReady } from './session-wait.js'
 import { parseEvents, type ServerSentEvent } from './sse-parse.js'
@@ -44,7 +45,7 @@ export type EventStreamOptions = {
   maxRefusals?: number
   /** Timers, for tests. @default the platform's @example { setTimeout: fake.set, clearTimeout: fake.clear } */
   timers?: Timers
-  /** Clock, the session's. @default Date.now @example () => fakeNow */
+  /** Clock, the session's. @default the platform's wall clock @example () => fakeNow */
   now?: () => number
 }
 
@@ -84,47 +85,174 @@ export function createEventStream(session: Session, options: EventStreamOptions)
   if (typeof session?.ready !== 'function' || typeof session.fetch !== 'function') {
     throw new RotorTypeError('ERR_USAGE', 'rotor-auth/socket: createEventStream(session, options) needs a session from createSession()')
   }
-  const o = normalizeStreamOptions(options)
-  const clock = createClock(o.timers)
-  const events = new Emitter<EventStreamEvents>()
-  const reconnects = new Reconnects(o.backoff, o.maxRefusals)
-  let closed = false
-  let lastEventId: string | undefined
-  let current: AbortController | undefined
-  let rotated = false
+  return new EventStream(session, normalizeStreamOptions(options))
+}
+
+/** One stream's life: connect, read, and decide after each end whether, and when, to go again. */
+class EventStream implements RotorEventStream {
+  readonly #session: Session
+  readonly #config: StreamConfig
+  readonly #clock: Clock
+  readonly #events = new Emitter<EventStreamEvents>()
+  readonly #reconnects: Reconnects
+  #closed = false
+  #lastEventId: string | undefined
+  #current: AbortController | undefined
+  #rotated = false
   /** A stream is open and being read (not a request in flight). */
-  let streaming = false
-  let timer: Timer | undefined
-  let wake: (() => void) | undefined
+  #streaming = false
+  /** When the stream being read opened (the config's clock), and its AT's expiry then. */
+  #openedAt = 0
+  #expiresAt: number | null = null
+  #timer: Timer | undefined
+  #wake: (() => void) | undefined
   /** Aborted by close(): a wait in ready() or authFailed() leaves the session's queue at once. */
-  const life = new AbortController()
+  readonly #life = new AbortController()
+  readonly #unlisten: Array<() => void>
 
-  const unlisten = [
-    session.on('rotate', () => {
-      // An open stream moves to the new token at once. A request in flight is left alone: the
-      // rotation may be session.fetch's own, after a 401, and aborting its replay made a
-      // server that refuses every token cost a refresh per request, in a loop.
-      if (!streaming) return
-      rotated = true
-      current?.abort()
-    }),
-    session.on('logout', ({ reason }) => shutdown(`rotor-auth: session ended (${reason})`, 'session-ended')),
-    session.on('dispose', () => shutdown('rotor-auth: session disposed', 'session-disposed')),
-  ]
+  constructor(session: Session, config: StreamConfig) {
+    this.#session = session
+    this.#config = config
+    this.#clock = createClock(config.timers)
+    this.#reconnects = new Reconnects(config.backoff, config.maxRefusals, config.random)
+    this.#unlisten = [
+      session.on('rotate', () => {
+        // An open stream moves to the new token at once. A request in flight is left alone: the
+        // rotation may be session.fetch's own, after a 401, and aborting its replay made a
+        // server that refuses every token cost a refresh per request, in a loop.
+        if (!this.#streaming) return
+        this.#rotated = true
+        this.#current?.abort()
+      }),
+      session.on('logout', ({ reason }) => this.#shutdown(`rotor-auth: session ended (${reason})`, 'session-ended')),
+      session.on('dispose', () => this.#shutdown('rotor-auth: session disposed', 'session-disposed')),
+    ]
+    void this.#run()
+  }
 
-  function pause(ms: number): Promise<void> {
+  get lastEventId(): string | undefined {
+    return this.#lastEventId
+  }
+
+  on<K extends keyof EventStreamEvents>(event: K, listener: (payload: EventStreamEvents[K]) => void): () => void {
+    assertListener(EVENTS, event, listener)
+    return this.#events.on(event, listener)
+  }
+
+  close(reason = 'rotor-auth: closed by the app'): void {
+    this.#shutdown(String(reason), 'app')
+  }
+
+  /** Connects, reads, and goes again until closed. */
+  async #run(): Promise<void> {
+    while (!this.#closed) {
+      const controller = (this.#current = new AbortController())
+      this.#rotated = false
+      const answer = await this.#connect(controller.signal)
+      if (this.#closed) return
+      if (answer === undefined) continue
+      const { response, generation } = answer
+      if (!(await this.#opened(response, generation))) continue
+      const auth = await this.#read(response.body!, generation)
+      controller.abort()
+      if (this.#closed) return
+      if (!(await this.#ended(auth, generation))) return
+    }
+  }
+
+  /** One request through the session once it is ready; undefined after a failure already reported (or the end). */
+  async #connect(signal: AbortSignal): Promise<{ response: Response; generation: number } | undefined> {
+    const session = this.#session
+    try {
+      await sessionReady(session, this.#life.signal)
+      const generation = session.state.generation
+      const headers = new Headers(this.#config.init?.headers)
+      headers.set('accept', 'text/event-stream')
+      if (this.#lastEventId !== undefined) headers.set('last-event-id', this.#lastEventId)
+      return { response: await session.fetch(this.#config.url(), { ...this.#config.init, headers, signal }), generation }
+    } catch (error) {
+      if (this.#closed) return undefined
+      if (sessionEnded(error)) return void this.#shutdown(`rotor-auth: session ended (${error.reason})`, 'session-ended')
+      // A RotationError: the session's refresh kept failing; anything else: the network.
+      await this.#failed({ reason: isRotorError(error) ? 'rotation-failed' : 'connect-failed' })
+      return undefined
+    }
+  }
+
+  /** True when `response` is a stream to read; otherwise its failure is reported (and waited out). */
+  async #opened(response: Response, generation: number): Promise<boolean> {
+    const { status } = response
+    if (status === 401) {
+      // session.fetch already rotated and replayed once: the token was refused again.
+      void response.body?.cancel()
+      await this.#refused(generation, { status })
+      return false
+    }
+    if (!response.ok) {
+      void response.body?.cancel()
+      await this.#failed({ reason: 'http-status', status })
+      return false
+    }
+    const contentType = response.headers.get('content-type')
+    if (!isEventStream(contentType) || response.body === null) {
+      // A proxy's HTML page or an API's JSON is not a stream: reading it as one would
+      // report `open`, find no events, and reconnect in a loop.
+      void response.body?.cancel()
+      await this.#failed({ reason: 'not-event-stream', status, ...(contentType === null ? {} : { contentType }) })
+      return false
+    }
+    return true
+  }
+
+  /** Reads an open stream to its end; true when it ended on the `unauthorizedEvent`. */
+  async #read(body: ReadableStream<Uint8Array>, generation: number): Promise<boolean> {
+    this.#openedAt = this.#config.now()
+    this.#expiresAt = this.#session.state.accessExpiresAt
+    this.#events.emit('open', { generation })
+    let auth = false
+    this.#streaming = true
+    try {
+      for await (const event of parseEvents(body)) {
+        if (event.id !== undefined) this.#lastEventId = event.id
+        if (event.event === this.#config.unauthorizedEvent) {
+          auth = true
+          break
+        }
+        this.#events.emit('event', event)
+      }
+    } catch {
+      // Aborted (a rotation, close()) or the connection broke: reconnect below.
+    }
+    this.#streaming = false
+    return auth
+  }
+
+  /** An open stream ended: false when the stream is over. */
+  async #ended(auth: boolean, generation: number): Promise<boolean> {
+    const rotated = this.#rotated
+    this.#events.emit('disconnect', { auth, rotated })
+    // A stream that a rotation ended had a token that worked; one that lasted starts over.
+    if (rotated) this.#reconnects.cured()
+    else this.#reconnects.ended(this.#openedAt, this.#expiresAt, this.#config.now())
+    if (auth) return this.#refused(generation)
+    // The server ended the stream, or the network broke it: back off.
+    if (!rotated) await this.#failed({ reason: 'interrupted' })
+    return true
+  }
+
+  #pause(ms: number): Promise<void> {
     return new Promise<void>(resolve => {
-      wake = resolve
-      timer = clock.after(ms, resolve, true)
+      this.#wake = resolve
+      this.#timer = this.#clock.after(ms, resolve, true)
     })
   }
 
   /** A failure other than a refusal: say why, then back off. */
-  function failed(failure: Omit<ConnectionError, 'willRetry' | 'retryIn'>): Promise<void> {
-    const delay = reconnects.failed()
-    events.emit('error', { ...failure, willRetry: true, retryIn: delay })
+  #failed(failure: Omit<ConnectionError, 'willRetry' | 'retryIn'>): Promise<void> {
+    const delay = this.#reconnects.failed()
+    this.#events.emit('error', { ...failure, willRetry: true, retryIn: delay })
     // A listener may have closed the stream: nothing is scheduled after close().
-    return closed ? Promise.resolve() : pause(delay)
+    return this.#closed ? Promise.resolve() : this.#pause(delay)
   }
 
   /**
@@ -132,120 +260,32 @@ export function createEventStream(session: Session, options: EventStreamOptions)
    * generation), the first refusal reconnects at once, later ones back off, and the
    * `maxRefusals`-th in a row closes the stream. False when the stream is over.
    */
-  async function refused(generation: number, detail: Pick<ConnectionError, 'status'> = {}): Promise<boolean> {
-    const verdict = reconnects.refused(generation)
+  async #refused(generation: number, detail: Pick<ConnectionError, 'status'> = {}): Promise<boolean> {
+    const verdict = this.#reconnects.refused(generation)
     if (verdict.giveUp) {
-      events.emit('error', { reason: 'unauthorized-repeated', willRetry: false, ...detail })
-      shutdown(`rotor-auth: the server refused ${verdict.refusals} tokens in a row, each after a fresh rotation`, 'unauthorized-repeated')
+      this.#events.emit('error', { reason: 'unauthorized-repeated', willRetry: false, ...detail })
+      this.#shutdown(`rotor-auth: the server refused ${verdict.refusals} tokens in a row, each after a fresh rotation`, 'unauthorized-repeated')
       return false
     }
-    events.emit('error', { reason: 'unauthorized', willRetry: true, retryIn: verdict.delay, ...detail })
-    if (verdict.report && !closed) {
-      await session.authFailed(generation, { signal: life.signal }).catch((error: unknown) => {
-        if (sessionEnded(error)) shutdown(`rotor-auth: session ended (${error.reason})`, 'session-ended')
+    this.#events.emit('error', { reason: 'unauthorized', willRetry: true, retryIn: verdict.delay, ...detail })
+    if (verdict.report && !this.#closed) {
+      await this.#session.authFailed(generation, { signal: this.#life.signal }).catch((error: unknown) => {
+        if (sessionEnded(error)) this.#shutdown(`rotor-auth: session ended (${error.reason})`, 'session-ended')
       })
     }
-    if (verdict.delay > 0 && !closed) await pause(verdict.delay)
-    return !closed
+    if (verdict.delay > 0 && !this.#closed) await this.#pause(verdict.delay)
+    return !this.#closed
   }
 
-  function shutdown(reason: string, cause: CloseCause): void {
-    if (closed) return
-    closed = true
-    life.abort(new Error(reason))
-    for (const off of unlisten.splice(0)) off()
-    timer?.cancel()
-    wake?.()
-    current?.abort()
-    events.emit('close', { reason, cause })
-    events.clear()
-  }
-
-  async function run(): Promise<void> {
-    while (!closed) {
-      const controller = (current = new AbortController())
-      rotated = false
-      let response: Response
-      let generation = session.state.generation
-      try {
-        await sessionReady(session, life.signal)
-        generation = session.state.generation
-        const headers = new Headers(o.init?.headers)
-        headers.set('accept', 'text/event-stream')
-        if (lastEventId !== undefined) headers.set('last-event-id', lastEventId)
-        response = await session.fetch(o.url(), { ...o.init, headers, signal: controller.signal })
-      } catch (error) {
-        if (closed) return
-        if (sessionEnded(error)) return shutdown(`rotor-auth: session ended (${error.reason})`, 'session-ended')
-        // A RotationError: the session's refresh kept failing; anything else: the network.
-        await failed({ reason: isRotorError(error) ? 'rotation-failed' : 'connect-failed' })
-        continue
-      }
-      const { status } = response
-      if (status === 401) {
-        // session.fetch already rotated and replayed once: the token was refused again.
-        void response.body?.cancel()
-        if (!(await refused(generation, { status }))) return
-        continue
-      }
-      if (!response.ok) {
-        void response.body?.cancel()
-        await failed({ reason: 'http-status', status })
-        continue
-      }
-      const contentType = response.headers.get('content-type')
-      if (!isEventStream(contentType) || response.body === null) {
-        // A proxy's HTML page or an API's JSON is not a stream: reading it as one would
-        // report `open`, find no events, and reconnect in a loop.
-        void response.body?.cancel()
-        await failed({ reason: 'not-event-stream', status, ...(contentType === null ? {} : { contentType }) })
-        continue
-      }
-      const openedAt = o.now()
-      const expiresAt = session.state.accessExpiresAt
-      events.emit('open', { generation })
-      let auth = false
-      streaming = true
-      try {
-        for await (const event of parseEvents(response.body)) {
-          if (event.id !== undefined) lastEventId = event.id
-          if (event.event === o.unauthorizedEvent) {
-            auth = true
-            break
-          }
-          events.emit('event', event)
-        }
-      } catch {
-        // Aborted (a rotation, close()) or the connection broke: reconnect below.
-      }
-      streaming = false
-      controller.abort()
-      if (closed) return
-      events.emit('disconnect', { auth, rotated })
-      // A stream that a rotation ended had a token that worked; one that lasted starts over.
-      if (rotated) reconnects.cured()
-      else reconnects.ended(openedAt, expiresAt, o.now())
-      if (auth) {
-        if (!(await refused(generation))) return
-      } else if (!rotated) {
-        // The server ended the stream, or the network broke it: back off.
-        await failed({ reason: 'interrupted' })
-      }
-    }
-  }
-
-  void run()
-
-  return {
-    get lastEventId() {
-      return lastEventId
-    },
-    on(event, listener) {
-      assertListener(EVENTS, event, listener)
-      return events.on(event, listener)
-    },
-    close(reason = 'rotor-auth: closed by the app') {
-      shutdown(String(reason), 'app')
-    },
+  #shutdown(reason: string, cause: CloseCause): void {
+    if (this.#closed) return
+    this.#closed = true
+    this.#life.abort(new ConnectionClosedError(reason))
+    for (const off of this.#unlisten.splice(0)) off()
+    this.#timer?.cancel()
+    this.#wake?.()
+    this.#current?.abort()
+    this.#events.emit('close', { reason, cause })
+    this.#events.clear()
   }
 }

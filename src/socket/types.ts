@@ -123,7 +123,7 @@ export type SocketOptions = {
   quiet?: number
   /** Timers, for tests. @default the platform's @example { setTimeout: fake.set, clearTimeout: fake.clear } */
   timers?: Timers
-  /** Clock, the session's. @default Date.now @example () => fakeNow */
+  /** Clock, the session's. @default the platform's wall clock @example () => fakeNow */
   now?: () => number
 }
 

@@ -1,34 +1,21 @@
-type Listener<T> = (payload: T) => void
+/** A typed emitter of named events: one `Listeners` set per event name, `on()` returning its own unsubscribe (the nanoevents shape). */
+import { Listeners } from './listeners.js'
 
-/** A tiny typed emitter: `on()` returns its own unsubscribe (the nanoevents shape). */
 export class Emitter<Events extends Record<string, unknown>> {
-  #listeners = new Map<keyof Events, Set<Listener<never>>>()
+  readonly #byEvent = new Map<keyof Events, Listeners<never>>()
 
-  on<K extends keyof Events>(event: K, listener: Listener<Events[K]>): () => void {
-    let set = this.#listeners.get(event)
-    if (!set) this.#listeners.set(event, (set = new Set()))
-    set.add(listener as Listener<never>)
-    return () => {
-      set.delete(listener as Listener<never>)
-    }
+  on<K extends keyof Events>(event: K, listener: (payload: Events[K]) => void): () => void {
+    let listeners = this.#byEvent.get(event) as Listeners<Events[K]> | undefined
+    if (!listeners) this.#byEvent.set(event, (listeners = new Listeners<Events[K]>()) as unknown as Listeners<never>)
+    return listeners.add(listener)
   }
 
+  /** One throwing listener does not stop the others nor the session's own flow (see Listeners.emit). */
   emit<K extends keyof Events>(event: K, payload: Events[K]): void {
-    const set = this.#listeners.get(event)
-    if (!set) return
-    for (const listener of [...set]) {
-      // One throwing listener must not stop the others nor break the session's own flow.
-      try {
-        ;(listener as Listener<Events[K]>)(payload)
-      } catch (error) {
-        queueMicrotask(() => {
-          throw error
-        })
-      }
-    }
+    ;(this.#byEvent.get(event) as Listeners<Events[K]> | undefined)?.emit(payload)
   }
 
   clear(): void {
-    this.#listeners.clear()
+    this.#byEvent.clear()
   }
 }

@@ -1,4 +1,6 @@
-/** Which URLs a session manages: scope matching, request URL resolution (with a parse-free fast path) and the default endpoints. */
+/** Which URLs a session manages: the scope option compiled once (matching, its key, default endpoints, the per-request claim with a parse-free fast path). */
+import { pageLocation } from '../platform/defaults.js'
+import type { Platform } from '../platform/types.js'
 import type { ScopeOption } from '../types.js'
 import { invalidOption, shown } from './option-errors.js'
 
@@ -7,15 +9,18 @@ export type ScopeMatcher = (url: URL) => boolean
 /**
  * What a relative URL resolves against, exactly as the platform does it: a document's
  * `baseURI` (a `<base href>` changes it), a worker's `location`. Judging scope against
- * anything else would let a `<base>` tag send the token to another origin.
+ * anything else would let a `<base>` tag send the token to another origin. Read at every call.
  */
-export function baseURL(): string | undefined {
-  const g = globalThis as { document?: { baseURI?: string }; location?: { href?: string } }
-  return g.document?.baseURI ?? g.location?.href
-}
+export type PageBase = () => string | undefined
+
+/** The runtime's own page base, for callers without a session's platform (DPoP's kit, unit tests). */
+const runtimeBase: PageBase = () => pageLocation().base
+
+/** The page base of a platform. */
+export const pageBaseOf = (platform: Pick<Platform, 'location'>): PageBase => () => platform.location().base
 
 /** Parses a scope or endpoint entry; relative strings resolve against the page's location (or `base`). */
-export function toURL(value: string | URL, option: string, base = baseURL()): URL {
+export function toURL(value: string | URL, option: string, base = runtimeBase()): URL {
   try {
     return new URL(value, base)
   } catch {
@@ -35,30 +40,75 @@ function prefixMatcher(base: URL): ScopeMatcher {
   }
 }
 
-/**
- * Builds the scope test. A string/URL means same origin and a path prefix at a segment
- * boundary; an array is any of its entries; a function is used as it is.
- */
-export function createScope(scope: ScopeOption): ScopeMatcher {
-  if (typeof scope === 'function') return scope
+/** The entries of a string, URL or array scope, each parsed once; undefined for a function scope. */
+function parseEntries(scope: ScopeOption, base: string | undefined): URL[] | undefined {
+  if (typeof scope === 'function') return undefined
   const entries = Array.isArray(scope) ? scope : [scope]
   if (entries.length === 0) throw invalidOption('rotor-auth: option `scope` must not be an empty array')
-  const matchers = entries.map(entry => {
+  return entries.map(entry => {
     if (typeof entry !== 'string' && !(entry instanceof URL)) {
       throw invalidOption(`rotor-auth: option \`scope\` entries must be strings or URLs, got ${typeof entry}`)
     }
-    return prefixMatcher(toURL(entry, 'scope'))
+    return toURL(entry, 'scope', base)
   })
+}
+
+/** A string/URL is same origin and a path prefix at a segment boundary; an array any of its entries. */
+function matcherOf(entries: readonly URL[]): ScopeMatcher {
+  const matchers = entries.map(prefixMatcher)
   return matchers.length === 1 ? matchers[0]! : url => matchers.some(match => match(url))
+}
+
+/**
+ * The `scope` option compiled once: every other part (the default endpoints and session name
+ * in options.ts, the per-request claim in interception.ts) asks this object instead of
+ * parsing the option again.
+ */
+export class Scope {
+  /** Whether the session manages `url` (a function scope is used as it is). */
+  readonly matches: ScopeMatcher
+  /** The scope as one comparable string, part of the default session name; 'default' for a function scope. */
+  readonly key: string
+  /** The parsed entries; undefined for a function scope. */
+  readonly #entries: readonly URL[] | undefined
+  readonly #base: PageBase
+
+  constructor(option: ScopeOption, base: PageBase = runtimeBase) {
+    this.#base = base
+    this.#entries = parseEntries(option, base())
+    this.matches = this.#entries ? matcherOf(this.#entries) : (option as ScopeMatcher)
+    this.key = this.#entries ? this.#entries.map(url => url.href.replace(/\/+$/, '')).join('|') : 'default'
+  }
+
+  /** `<first entry's path>/authn/<name>`, the default refresh and logout endpoints; `option` names the option a function scope needs. */
+  endpoint(name: 'refresh' | 'logout', option: string = name): URL {
+    const first = this.#entries?.[0]
+    if (first === undefined) throw invalidOption(`rotor-auth: option \`${option}\` is required when \`scope\` is a function`)
+    const url = new URL(first.href)
+    url.pathname = first.pathname.replace(/\/+$/, '') + '/authn/' + name
+    url.search = ''
+    url.hash = ''
+    return url
+  }
+
+  /** The per-request decision, the refresh and logout `endpoints` left out (see Claim). */
+  claim(endpoints: readonly URL[]): Claim {
+    return claimOf(this.#entries, this.matches, endpoints, this.#base)
+  }
+}
+
+/** The scope test alone (see Scope). */
+export function createScope(scope: ScopeOption): ScopeMatcher {
+  return new Scope(scope).matches
 }
 
 /**
  * The URL a fetch call targets, or undefined when it cannot be parsed (then it is not ours).
  * `target` is a string or a Request (see fetchTarget): exactly what fetch will be given.
  */
-export function requestURL(target: string | Request): URL | undefined {
+export function requestURL(target: string | Request, base: PageBase = runtimeBase): URL | undefined {
   try {
-    return typeof target === 'string' ? new URL(target, baseURL()) : new URL(target.url)
+    return typeof target === 'string' ? new URL(target, base()) : new URL(target.url)
   } catch {
     return undefined
   }
@@ -105,25 +155,26 @@ type Prefix = { origin: string; absolute: RegExp; relative: RegExp }
  * and a path the parser leaves as it is, is judged without parsing (see `fastPath`);
  * everything else, and every function scope, takes the full parse.
  */
-export function createClaim(scope: ScopeOption, matches: ScopeMatcher, endpoints: readonly URL[]): Claim {
+export function createClaim(scope: ScopeOption, matches: ScopeMatcher, endpoints: readonly URL[], base: PageBase = runtimeBase): Claim {
+  return claimOf(parseEntries(scope, base()), matches, endpoints, base)
+}
+
+function claimOf(entries: readonly URL[] | undefined, matches: ScopeMatcher, endpoints: readonly URL[], base: PageBase): Claim {
   const keys = new Set(endpoints.map(endpointKey))
   const paths = new Set(endpoints.map(endpointPath))
-  const compiled =
-    typeof scope === 'function'
-      ? []
-      : (Array.isArray(scope) ? scope : [scope]).flatMap(entry => {
-          const url = toURL(entry, 'scope')
-          const own = endpoints.filter(e => e.origin === url.origin).map(endpointPath)
-          return fastPath(url.origin, endpointPath(url), own) ?? []
-        })
+  const compiled = (entries ?? []).flatMap(url => {
+    const own = endpoints.filter(e => e.origin === url.origin).map(endpointPath)
+    return fastPath(url.origin, endpointPath(url), own) ?? []
+  })
   // No entry the fast path can test (a function scope, file: origins): every request is parsed.
   const prefixes = compiled.length > 0 ? compiled : undefined
+  const baseOrigin = baseOriginOf(base)
   return target => {
     if (prefixes !== undefined) {
-      const origin = fastOrigin(typeof target === 'string' ? target : target.url, prefixes)
+      const origin = fastOrigin(typeof target === 'string' ? target : target.url, prefixes, baseOrigin)
       if (origin !== undefined) return origin
     }
-    const url = requestURL(target)
+    const url = requestURL(target, base)
     if (url === undefined || !matches(url)) return undefined
     // The path first: it rules out nearly every request without reading url.origin.
     const path = endpointPath(url)
@@ -172,7 +223,7 @@ function fastPath(origin: string, path: string, endpoints: readonly string[]): P
  * their endpoints, judged without parsing; undefined means "not decided here" (the caller
  * parses), never "out of scope". Every request passes here.
  */
-function fastOrigin(s: string, prefixes: readonly Prefix[]): string | undefined {
+function fastOrigin(s: string, prefixes: readonly Prefix[], baseOrigin: () => string | undefined): string | undefined {
   // '/' is 47, a backslash 92: `//h/x` and `/\h/x` name another host.
   const relative = s.charCodeAt(0) === 47
   if (relative) {
@@ -187,41 +238,32 @@ function fastOrigin(s: string, prefixes: readonly Prefix[]): string | undefined 
   return undefined
 }
 
-let cachedBase: string | undefined
-let cachedBaseOrigin: string | undefined
-
 /**
  * The origin of the page's base URL (`<base href>` included), parsed once per distinct base:
  * it is read on every call because a script may change `<base>` at any time.
  */
-function baseOrigin(): string | undefined {
-  const base = baseURL()
-  if (base === undefined) return undefined
-  if (base !== cachedBase) {
-    let origin: string | undefined
-    try {
-      const url = new URL(base)
-      origin = url.protocol === 'http:' || url.protocol === 'https:' ? url.origin : undefined
-    } catch {
-      origin = undefined
+function baseOriginOf(pageBase: PageBase): () => string | undefined {
+  let cachedBase: string | undefined
+  let cachedOrigin: string | undefined
+  return () => {
+    const base = pageBase()
+    if (base === undefined) return undefined
+    if (base !== cachedBase) {
+      let origin: string | undefined
+      try {
+        const url = new URL(base)
+        origin = url.protocol === 'http:' || url.protocol === 'https:' ? url.origin : undefined
+      } catch {
+        origin = undefined
+      }
+      cachedBase = base
+      cachedOrigin = origin
     }
-    cachedBase = base
-    cachedBaseOrigin = origin
+    return cachedOrigin
   }
-  return cachedBaseOrigin
 }
 
-/** `<first scope entry's path>/authn/<name>` for the default refresh and logout endpoints. */
-export function defaultEndpoint(scope: ScopeOption, name: string, option: string): URL {
-  if (typeof scope === 'function') {
-    throw invalidOption(`rotor-auth: option \`${option}\` is required when \`scope\` is a function`)
-  }
-  const first = Array.isArray(scope) ? scope[0] : scope
-  if (first === undefined) throw invalidOption('rotor-auth: option `scope` must not be an empty array')
-  const base = toURL(first, 'scope')
-  const url = new URL(base.href)
-  url.pathname = base.pathname.replace(/\/+$/, '') + '/authn/' + name
-  url.search = ''
-  url.hash = ''
-  return url
+/** `<first scope entry's path>/authn/<name>` (see Scope.endpoint). */
+export function defaultEndpoint(scope: ScopeOption, name: 'refresh' | 'logout', option: string): URL {
+  return new Scope(scope).endpoint(name, option)
 }

@@ -184,6 +184,21 @@ describe('useIdleWarning', () => {
   })
 })
 
+describe('countdowns on the session\'s clock', () => {
+  test("secondsLeft counts to the session's deadline on the session's clock, not the machine's", async () => {
+    env = await startEnv({ accessTokenTtl: 60_000 })
+    const browser = browserTabs(env, { idle: { timeout: 4_000, warning: 3_000 } })
+    // The session's clock is an hour behind the machine's (an injected `now`, a skewed client).
+    const tab = browser.open({ now: () => Date.now() - 3_600_000 })
+    await browser.start(tab)
+    const view = renderTab(tab)
+    await waitFor(() => expect(view.getByRole('dialog')).toBeTruthy(), { timeout: 3_000 })
+    const seconds = Number(view.getByTestId('idle-seconds').textContent)
+    expect(seconds).toBeGreaterThanOrEqual(1)
+    expect(seconds).toBeLessThanOrEqual(3)
+  }, 20_000)
+})
+
 describe('useSessionEnding', () => {
   test('the banner shows in both tabs before the RT expiry; extending in one hides it in both; then both end', async () => {
     // Request mode: nothing rotates on its own, so only "Extend" moves the RT expiry.

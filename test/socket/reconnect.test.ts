@@ -56,4 +56,10 @@ describe('Reconnects', () => {
     expect(r.refused(3)).toMatchObject({ giveUp: false, refusals: 1 })
   })
 
+  test('the jitter comes from the random source it is given (the platform\'s in sockets and streams)', () => {
+    const r = new Reconnects({ initial: 100, max: 1000 }, 3, () => 0)
+    expect([r.failed(), r.failed(), r.failed()]).toEqual([50, 100, 200])
+    r.refused(1)
+    expect(r.refused(2)).toMatchObject({ giveUp: false, delay: 50 })
+  })
 })

@@ -152,10 +152,10 @@ describe('normalizeOptions: defaults', () => {
     expect(now).toBeLessThanOrEqual(Date.now())
   })
 
-  test('the scope option becomes a matcher', () => {
+  test('the scope option becomes a compiled scope that matches', () => {
     const config = normalizeOptions({ scope: SCOPE, storage })
-    expect(config.scope(new URL('https://h/okapi/users'))).toBe(true)
-    expect(config.scope(new URL('https://h/okapix'))).toBe(false)
+    expect(config.scope.matches(new URL('https://h/okapi/users'))).toBe(true)
+    expect(config.scope.matches(new URL('https://h/okapix'))).toBe(false)
   })
 
   test('refresh defaults to POST <scope>/authn/refresh, style folio', () => {

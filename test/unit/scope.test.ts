@@ -1,7 +1,8 @@
 /** Unit tests for src/utils/scope.ts: scope matching, request URLs and default endpoints. */
 import { afterEach, describe, expect, test } from 'vitest'
 import fc from 'fast-check'
-import { createClaim, createScope, defaultEndpoint, endpointKey, fetchTarget, requestURL } from '../../src/utils/scope.js'
+import { createClaim, createScope, defaultEndpoint, endpointKey, fetchTarget, requestURL, Scope } from '../../src/utils/scope.js'
+import { normalizeOptions } from '../../src/core/options.js'
 
 /** The session recognises its refresh/logout endpoints by comparing endpoint keys. */
 const sameEndpoint = (a: URL, b: URL) => endpointKey(a) === endpointKey(b)
@@ -479,5 +480,43 @@ describe('createClaim: the fast path agrees with the full parse', () => {
       }),
       { numRuns: 5000 },
     )
+  })
+})
+
+describe('Scope (the option compiled once)', () => {
+  test('one object answers matching, the key, the default endpoints and the claim', () => {
+    const scope = new Scope(['https://a/okapi/', new URL('https://b/api')])
+    expect(scope.key).toBe('https://a/okapi|https://b/api')
+    expect(scope.endpoint('refresh').href).toBe('https://a/okapi/authn/refresh')
+    expect(scope.endpoint('logout').href).toBe('https://a/okapi/authn/logout')
+    expect(scope.matches(u('https://b/api/x'))).toBe(true)
+    const claim = scope.claim([scope.endpoint('refresh')])
+    expect(claim('https://a/okapi/users')).toBe('https://a')
+    expect(claim('https://a/okapi/authn/refresh')).toBeUndefined()
+  })
+
+  test('a function scope has no default endpoint: the error names the option that is needed', () => {
+    const scope = new Scope(() => true)
+    expect(scope.key).toBe('default')
+    expect(() => scope.endpoint('refresh')).toThrow(/`refresh` is required/)
+  })
+
+  test("relative entries and requests resolve against the platform's page base, not the runtime's globals", () => {
+    let base = 'https://h/app/page'
+    const scope = new Scope('/okapi', () => base)
+    expect(scope.key).toBe('https://h/okapi')
+    const claim = scope.claim([])
+    expect(claim('/okapi/x')).toBe('https://h')
+    // A `<base href>` changed later is read at the next request.
+    base = 'https://evil/'
+    expect(claim('/okapi/x')).toBeUndefined()
+  })
+
+  test("a session's scope and endpoints resolve against its platform's location", () => {
+    const location = () => ({ href: 'https://h/app/', base: 'https://h/app/', origin: 'https://h' })
+    const config = normalizeOptions({ scope: '/okapi', crossTab: false, platform: { location } })
+    expect(config.scope.matches(u('https://h/okapi/x'))).toBe(true)
+    expect(config.refreshURL?.href).toBe('https://h/okapi/authn/refresh')
+    expect(config.logoutURL?.href).toBe('https://h/okapi/authn/logout')
   })
 })

@@ -2,7 +2,6 @@
 import type { Gate } from '../core/gate.js'
 import type { Config } from '../core/options.js'
 import type { SessionMachine } from '../core/state.js'
-import { createClaim } from '../utils/scope.js'
 import type { Interception } from './fetch.js'
 
 export function createInterception(
@@ -15,7 +14,7 @@ export function createInterception(
   const endpoints = [cfg.refreshURL, cfg.logoutURL].filter(url => url !== undefined)
   const bearer = cfg.transport === 'bearer'
   // The page's own origin (none in Node, where a cookie jar wrapper reads `include`).
-  const pageOrigin = (globalThis as { location?: { origin?: string } }).location?.origin
+  const pageOrigin = cfg.platform.location().origin
   // The header value is built once per AT, not per request: a concatenated string is also
   // flattened again by every Headers that reads it.
   let token: string | undefined
@@ -37,7 +36,8 @@ export function createInterception(
     cookies: !bearer,
     credentials: origin => (pageOrigin !== undefined && origin === pageOrigin ? 'same-origin' : 'include'),
     managing: () => machine.managing(),
-    claim: createClaim(cfg.scopeOption, cfg.scope, endpoints),
+    claim: cfg.scope.claim(endpoints),
+    time: cfg.platform,
     authorization,
     generation: () => machine.snapshot.generation,
     active: () => machine.snapshot.status === 'active',

@@ -1,0 +1,111 @@
+/** Unit tests for the refresh and logout calls (src/core/refresh-call.ts, refresh.ts): their delays and timeouts come from the session's clock, timers and random source. */
+import { createServer, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { afterEach, describe, expect, test } from 'vitest'
+import { callRefresh } from '../../src/core/refresh-call.js'
+import { callLogout } from '../../src/core/refresh.js'
+import { drain } from '../helpers/index.js'
+import { virtualTime } from '../helpers/virtual-time.js'
+import type { RefreshCall } from '../../src/core/refresh.js'
+import { createClock } from '../../src/utils/timers.js'
+
+/** A refresh endpoint answering each call with the next of `answers`, counting what it saw. */
+async function endpoint(answers: Array<{ status: number; headers?: Record<string, string> }>) {
+  const seen: string[] = []
+  const server: Server = createServer((req, res) => {
+    let body = ''
+    req.on('data', chunk => (body += chunk))
+    req.on('end', () => {
+      seen.push(body)
+      const answer = answers[Math.min(seen.length - 1, answers.length - 1)]!
+      if (answer.status === 200) {
+        res.writeHead(200, { 'content-type': 'application/json' })
+        res.end(JSON.stringify({ access_token: 'at-2', refresh_token: 'rt-2', expires_in: 60 }))
+        return
+      }
+      res.writeHead(answer.status, answer.headers ?? {})
+      res.end()
+    })
+  })
+  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+  servers.push(server)
+  return { url: new URL(`http://127.0.0.1:${(server.address() as AddressInfo).port}/token`), seen }
+}
+
+const servers: Server[] = []
+afterEach(async () => {
+  await Promise.all(servers.splice(0).map(s => new Promise(resolve => s.close(resolve))))
+})
+
+function call(url: URL, overrides: Partial<RefreshCall>): RefreshCall & { retryIns: number[] } {
+  const retryIns: number[] = []
+  return {
+    spec: { kind: 'url', url, style: 'json', clientId: undefined },
+    fetch: (input, init) => fetch(input, init),
+    headers: new Headers(),
+    credentials: undefined,
+    refreshToken: 'rt-1',
+    signal: new AbortController().signal,
+    now: () => Date.now(),
+    random: () => 0.5,
+    timeout: 5_000,
+    retries: 2,
+    clock: createClock(),
+    onRetry: (_error, retryIn) => retryIns.push(retryIn),
+    retryIns,
+    ...overrides,
+  }
+}
+
+describe('callRefresh', () => {
+  test("a Retry-After date is read against the session's clock, not the machine's", async () => {
+    const date = 'Sun, 22 Nov 2026 12:00:00 GMT'
+    // The session's clock says 40 ms before that date; the machine's is days away from it.
+    const server = await endpoint([{ status: 503, headers: { 'retry-after': date } }, { status: 200 }])
+    const c = call(server.url, { now: () => Date.parse(date) - 40 })
+    const tokens = await callRefresh(c)
+    expect(tokens.refreshToken).toBe('rt-2')
+    expect(c.retryIns).toEqual([40])
+    expect(server.seen).toHaveLength(2)
+  })
+
+  test('the jitter between attempts comes from the injected random source (full jitter of 300 ms doubling)', async () => {
+    const server = await endpoint([{ status: 503 }, { status: 502 }, { status: 200 }])
+    const c = call(server.url, { random: () => 0.25 })
+    await callRefresh(c)
+    // Retry 1: a quarter of 300; retry 2: a quarter of 600.
+    expect(c.retryIns).toEqual([75, 150])
+    expect(server.seen).toEqual([JSON.stringify({ refreshToken: 'rt-1' }), JSON.stringify({ refreshToken: 'rt-1' }), JSON.stringify({ refreshToken: 'rt-1' })])
+  })
+
+  test('a refusal is not retried: the server sees the RT once', async () => {
+    const server = await endpoint([{ status: 401 }])
+    const c = call(server.url, {})
+    await expect(callRefresh(c)).rejects.toMatchObject({ code: 'ERR_REFRESH_REFUSED' })
+    expect(server.seen).toHaveLength(1)
+    expect(c.retryIns).toEqual([])
+  })
+})
+
+describe('callLogout', () => {
+  test("gives up on a server that never answers after refreshTimeout of the session's timers", async () => {
+    const time = virtualTime()
+    let aborted: unknown
+    // A logout endpoint that never answers: only the call's own signal ends it.
+    const hung: typeof fetch = (_input, init) =>
+      new Promise((_resolve, reject) => init?.signal?.addEventListener('abort', () => reject((aborted = init.signal!.reason))))
+    const cfg = { logoutURL: new URL('https://h/okapi/authn/logout'), headers: new Headers(), transport: 'cookie' as const, refreshTimeout: 5_000, platform: time }
+    let settled = false
+    const call = callLogout(cfg, hung, {}).then(() => (settled = true))
+    time.advance(4_999)
+    await Promise.resolve()
+    expect(settled).toBe(false)
+    time.advance(1)
+    await drain()
+    expect(settled).toBe(true)
+    await call
+    expect((aborted as DOMException).name).toBe('TimeoutError')
+    // Nothing is left armed once the call is over.
+    expect(time.pending()).toBe(0)
+  })
+})

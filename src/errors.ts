@@ -6,6 +6,9 @@
  */
 export type EndReason = 'expired' | 'rejected' | 'user' | 'idle' | 'disposed'
 
+/** Why a session ended, as the `logout` event and the shared state say it. */
+export type LogoutReason = Exclude<EndReason, 'disposed'>
+
 /** The stable codes of rotor-auth's errors: `switch (error.code)` never breaks on a reworded message. */
 export type RotorErrorCode =
   | 'ERR_SESSION_EXPIRED'
@@ -35,6 +38,8 @@ export type RotorErrorCode =
   | 'ERR_REDIS_STATE'
   /** The refresh budget is spent: the rotation waits for `retryIn` (the `refreshBudget` option). */
   | 'ERR_REFRESH_BUDGET'
+  /** The coordinator's lock ran out under its holder (a lease) before the RT was presented: no refresh was sent (transient). */
+  | 'ERR_LEASE_LOST'
 
 /**
  * A registry-wide symbol, so that errors from the ESM and the CJS copy of the package (or two
@@ -161,6 +166,21 @@ export class RefreshAnswerError extends RotorError {
 export class RotationPendingError extends RotorError {
   readonly code = 'ERR_ROTATION_PENDING' as const
   override readonly name = 'RotationPendingError'
+}
+
+/**
+ * The coordinator's lock ran out under this session before it presented the RT (the Redis
+ * lease, outlived by a paused process): another member may hold it now, so no refresh was
+ * sent. Transient: a `rotate-error` with `willRetry: true`, and the next attempt re-reads the
+ * shared state under a fresh lock.
+ */
+export class LeaseLostError extends RotorError {
+  readonly code = 'ERR_LEASE_LOST' as const
+  override readonly name = 'LeaseLostError'
+
+  constructor() {
+    super('rotor-auth: the lock ran out before the refresh token was presented; no refresh was sent')
+  }
 }
 
 /**

@@ -2,6 +2,7 @@
 export { createSession } from './session.js'
 export {
   FetchLoopError,
+  LeaseLostError,
   LoginFailedError,
   MalformedGrantError,
   RefreshAnswerError,
@@ -23,6 +24,7 @@ export type {
   IdleOptions,
   InstallOptions,
   InstallTarget,
+  Lease,
   LockOptions,
   LogoutReason,
   Message,

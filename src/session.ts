@@ -1,20 +1,21 @@
 /** createSession: builds the parts of a session, wires them together, and is the `Session` facade. */
 import { createLocalCoordinator } from './coordinator/local.js'
-import { sharesAcrossContexts } from './coordinator/locks.js'
 import { viaWorker } from './coordinator/deferred.js'
 import { RefreshBudget } from './core/budget.js'
 import { ClockWatch } from './core/clock-watch.js'
+import { followerLimitMs, inFlightLimitMs, rotationLimitMs } from './core/deadlines.js'
 import { Gate } from './core/gate.js'
 import { assertUsable, tokensFrom } from './core/grant.js'
 import { watchEnding } from './core/ending.js'
 import { IdleTracker } from './core/idle.js'
-import { createPrimitives } from './core/primitives.js'
 import { normalizeOptions } from './core/options.js'
-import { callLogout, isTransient, LATE_ANSWER_FACTOR, refresher } from './core/refresh.js'
+import { callLogout, isTransient, refresher } from './core/refresh.js'
+import { FailureBackoff, RotationPolicy } from './core/policy.js'
 import { Rotator } from './core/rotator.js'
 import { Scheduler } from './core/scheduler.js'
 import { SessionMachine } from './core/state.js'
 import { Sync } from './core/sync.js'
+import { createWaits } from './core/waits.js'
 import { decodeJwt } from 'jose'
 import type { Dpop, DpopKit } from './dpop/index.js'
 import { RotorError, RotorTypeError, SessionExpiredError } from './errors.js'
@@ -53,18 +54,20 @@ export function createSession(options: SessionOptions): Session {
   const machine = new SessionMachine({ now, leeway: cfg.leeway })
   // An injected `now` is a clock tests move on purpose: the platform pairs no monotonic clock with it.
   const watch = new ClockWatch(now, platform.monotonic)
-  /** Both tokens look dead: end (or reauthenticate), unless the clock jumped; then ask the server. */
-  const end = (reason: 'expired') => (watch.inDoubt() ? rotator.rotateFrom(machine.snapshot.generation) : rotator.endOrReauthenticate(reason))
-  /** Longest a refresh may take anywhere: a tab closed mid-rotation never says it is done. */
-  const rotationLimitMs = cfg.refreshTimeout * LATE_ANSWER_FACTOR * (cfg.refreshRetries + 1) + 1000
+  const limits = { rotationLimitMs: rotationLimitMs(cfg), followerLimitMs: followerLimitMs(cfg) }
   const onStorageError = (error: unknown, cleared: boolean) => machine.emit('storage-error', { error, cleared })
-  const local = () => createLocalCoordinator({ ...cfg, name: cfg.channelName, rotationLimitMs, followerLimitMs: cfg.queueTimeout, onStorageError })
+  const local = () => createLocalCoordinator({ ...cfg, ...limits, name: cfg.channelName, onStorageError })
   const { worker, channelName } = cfg
   const coordinator =
     cfg.coordinator ??
     (worker && channelName
       ? viaWorker({ cfg: { ...cfg, worker, channelName }, local, onStorageError, onFallback: reason => machine.emit('worker-fallback', { reason }) })
       : local())
+  const sync = new Sync({
+    coordinator, machine, clock, now, transport,
+    shared: cfg.coordinator !== undefined || cfg.channelName !== undefined,
+    rotatingTimeout: limits.rotationLimitMs,
+  })
   const idle =
     cfg.idle &&
     new IdleTracker(cfg.idle, {
@@ -76,56 +79,44 @@ export function createSession(options: SessionOptions): Session {
       onTimeout: () => void coordinator.lock(() => sync.catchUp().then(() => logout('idle'))).catch(() => undefined),
       broadcast: at => sync.activity(at),
     })
-  const sync = new Sync({
-    coordinator, machine, clock, now, transport,
-    shared: cfg.coordinator !== undefined || cfg.channelName !== undefined,
-    rotatingTimeout: rotationLimitMs,
-    // This tab leads where only the leader refreshes: another tab needs the AT after `generation`.
-    onRotateRequest: generation => void gate.wait({ stale: generation }).catch(() => undefined),
-    onActivity: at => idle?.remoteActivity(at),
-    // The tab running reauthenticate() closed: the next one in the lock takes the job over.
-    onHandover: () => void rotator.rotateFrom(machine.snapshot.generation).catch(() => undefined),
-  })
-  const scheduler: Scheduler = new Scheduler({
-    machine, clock, now, watch, rotation: cfg.rotation, rotateAt: cfg.rotateAt,
-    isLeader: () => coordinator.isLeader(),
-    isIdle: () => idle?.isIdle() ?? false,
-    rotate: (generation): Promise<void> => rotator.rotateFrom(generation), end,
-    onRetry: () => gate.pump(),
-  })
-  const gate = new Gate({
-    machine, clock, now, queueTimeout: cfg.queueTimeout,
-    rotate: generation => rotator.rotateFrom(generation), end,
-    backingOff: () => scheduler.backingOff(),
-  })
-  const rotator: Rotator = new Rotator({
-    machine, sync, now, transport,
+  if (idle) sync.onActivity(at => idle.remoteActivity(at))
+  // Waiting requests count failures against their deadline; the policy backs off.
+  const backoff = new FailureBackoff(platform)
+  const rotator = new Rotator({
+    machine, sync, now, transport, backoff,
     reauthenticate: (dpop && reauthenticate && (c => reauthenticate(c).then(grant => dpop.then(d => d.check(grant))))) || reauthenticate,
     lock: (fn, lockOptions) => coordinator.lock(fn, lockOptions),
     isTransient: error => isTransient(error, transport),
-    // A reload mid-refresh: its keepalive refresh may still store the new RT cookie.
-    inFlightLimitMs: transport === 'cookie' ? cfg.refreshTimeout : 0,
-    // A browser's tabs share bearer tokens by message only; in one realm (Node) the store has them.
-    probeFirst: () => transport === 'bearer' && !cfg.persistTokens && cfg.coordinator === undefined && !worker && sharesAcrossContexts(cfg.channelName),
+    inFlightLimitMs: inFlightLimitMs(cfg, transport),
+    // Bearer tokens that reach other tabs by message only: ask them before presenting the RT.
+    probeFirst: () => transport === 'bearer' && coordinator.sharesTokens === 'message',
     refresh: refresher(cfg, send, clock),
-    // Waiting requests count failures against their deadline; the scheduler backs off.
-    backoff: {
-      failed: (error): number => (gate.failed(error), scheduler.failed()),
-      succeeded: () => (gate.succeeded(), scheduler.succeeded()),
-      stalled: error => gate.failed(error),
-      deferred: (error, ms) => (gate.failed(error), scheduler.defer(ms)),
-    },
     budget: new RefreshBudget(cfg.refreshBudget, now),
   })
-  const ending = cfg.sessionEnding ? watchEnding(cfg.sessionEnding, { machine, clock, now, end: () => end('expired') }) : undefined
+  const policy = new RotationPolicy({ view: machine, watch, rotation: cfg.rotation, isIdle: () => idle?.isIdle() ?? false, rotator, backoff })
+  sync.onRotateRequest(generation => policy.peerAsked(generation))
+  sync.onHandover(() => policy.handover())
+  const gate = new Gate({
+    view: machine, clock, now, queueTimeout: cfg.queueTimeout,
+    needRotation: () => policy.requestsWaiting(),
+    lastFailure: () => backoff.lastFailure(),
+  })
+  backoff.onRetry(() => gate.pump())
+  const scheduler = new Scheduler({
+    view: machine, platform, watch, rotation: cfg.rotation, rotateAt: cfg.rotateAt,
+    isLeader: () => coordinator.isLeader(),
+    onDue: () => policy.due(),
+    onClockJump: () => policy.clockJumped(),
+  })
+  const ending = cfg.sessionEnding ? watchEnding(cfg.sessionEnding, { machine, clock, now, end: () => policy.end() }) : undefined
   machine.watch((transition, fresh) => {
     if (transition === 'entered') watch.settled()
     if (transition === 'entered' && fresh) idle?.start()
     if (transition === 'ended') idle?.stop()
   })
 
-  const ic = createInterception(cfg, machine, gate, { passThrough: guard.passThrough, sendOwn: dpopSend ?? guard.sendOwn, looped: guard.looped })
-  const sessionFetch = createFetch(ic)
+  const interception = createInterception(cfg, machine, gate, { passThrough: guard.passThrough, sendOwn: dpopSend ?? guard.sendOwn, looped: guard.looped })
+  const sessionFetch = createFetch(interception)
 
   /** Best-effort server logout (it revokes the RT family), then the local end in every tab. */
   async function logout(reason: 'user' | 'idle'): Promise<void> {
@@ -142,7 +133,7 @@ export function createSession(options: SessionOptions): Session {
     if (machine.disposed) throw new SessionExpiredError('disposed', `rotor-auth: session.${method}() called after dispose()`)
   }
 
-  const primitives = createPrimitives(machine, gate, transport)
+  const waits = createWaits(machine, gate, transport)
 
   sync.join()
 
@@ -162,9 +153,9 @@ export function createSession(options: SessionOptions): Session {
     async rotate() {
       assertAlive('rotate')
       if (machine.snapshot.status !== 'active') throw new SessionExpiredError(machine.snapshot.reason ?? 'expired')
-      return rotator.rotateFrom(machine.snapshot.generation)
+      return policy.rotate(machine.snapshot.generation)
     },
-    ...primitives,
+    ...waits,
     async logout() {
       assertAlive('logout')
       await logout('user')
@@ -181,7 +172,7 @@ export function createSession(options: SessionOptions): Session {
       if (dpop && installOptions.xhr) throw new RotorTypeError('ERR_USAGE', 'rotor-auth: `dpop` cannot go with the XHR facade yet')
       if (installed?.target === target) return installed.uninstall
       installed?.uninstall()
-      const installation = installOn(target, installOptions, sessionFetch, ic)
+      const installation = installOn(target, installOptions, sessionFetch, interception)
       wrapped = installation.original
       const uninstall = () => {
         installation.uninstall()
@@ -203,6 +194,7 @@ export function createSession(options: SessionOptions): Session {
       rotator.dispose()
       machine.dispose(rotation !== undefined)
       scheduler.dispose()
+      backoff.dispose()
       idle?.dispose()
       installed?.uninstall()
       const close = () => {

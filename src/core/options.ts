@@ -1,12 +1,17 @@
 /** Options validated up front (a TypeError names the bad one) and every default filled in. */
-import type { Coordinator, IdleOptions, SessionEndingOptions, SessionOptions, StorageLike, Timers } from '../types.js'
+import type { Coordinator, Grant, IdleOptions, RefreshContext, RefreshStyle, SessionEndingOptions, SessionOptions, StorageLike, Timers } from '../types.js'
 import { createPlatform } from '../platform/defaults.js'
 import type { Platform } from '../platform/types.js'
 import { assertKnownOptions, invalidOption, optionError } from '../utils/option-errors.js'
 import { createScope, defaultEndpoint, toURL, type ScopeMatcher } from '../utils/scope.js'
 import type { DpopAlg } from '../dpop/keys.js'
-import type { RefreshSpec } from './refresh.js'
 import { DEFAULT_BUDGET, type BudgetLimits } from './budget.js'
+import { DEFAULT_TIMING } from './deadlines.js'
+
+/** The `refresh` option after validation: an endpoint (with its style) or the app's own function. */
+export type RefreshSpec =
+  | { kind: 'url'; url: URL; style: RefreshStyle; clientId: string | undefined }
+  | { kind: 'custom'; fn: (ctx: RefreshContext) => Promise<Response | Grant> }
 
 /** Options after validation, with every default filled in. */
 export type Config = {
@@ -270,7 +275,7 @@ export function normalizeOptions(options: SessionOptions): Config {
 
   const worker = workerURL(options, platform.location().href, coordinator !== undefined, channelName !== undefined, persist && transport === 'bearer', spec.kind === 'custom')
 
-  const refreshRetries = nonNegative('refreshRetries', options.refreshRetries, 2)
+  const refreshRetries = nonNegative('refreshRetries', options.refreshRetries, DEFAULT_TIMING.refreshRetries)
   if (!Number.isInteger(refreshRetries)) fail('refreshRetries', 'a whole number', refreshRetries)
 
   return {
@@ -296,8 +301,8 @@ export function normalizeOptions(options: SessionOptions): Config {
     now: platform.now,
     leeway: options.leeway === undefined ? undefined : nonNegative('leeway', options.leeway, 0),
     // 0 would fail every request before a refresh was even sent, or every refresh at once.
-    queueTimeout: positive('queueTimeout', options.queueTimeout, 30_000),
-    refreshTimeout: positive('refreshTimeout', options.refreshTimeout, 10_000),
+    queueTimeout: positive('queueTimeout', options.queueTimeout, DEFAULT_TIMING.queueTimeout),
+    refreshTimeout: positive('refreshTimeout', options.refreshTimeout, DEFAULT_TIMING.refreshTimeout),
     refreshRetries,
     // Bearer tabs sharing a name keep the generation and expirations (never the tokens) where
     // every tab reads them synchronously: the tab that takes the lock next must see that a

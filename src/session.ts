@@ -23,50 +23,61 @@ import { createFetch, replayableBody } from './interceptors/fetch.js'
 import { installOn, type Installation } from './interceptors/install.js'
 import { createLoopGuard } from './interceptors/loop-guard.js'
 import { createInterception } from './interceptors/route.js'
-import type { Grant, Session, SessionOptions } from './types.js'
+import type { Config } from './core/options.js'
+import type { Coordinator, Grant, InstallOptions, InstallTarget, Session, SessionOptions } from './types.js'
 import { fetchTarget, requestURL } from './utils/scope.js'
 
 /** What the DPoP chunk takes from this one (see DpopKit: imported there, each would split this chunk). */
 const DPOP_KIT: DpopKit = { replayableBody, requestURL, fetchTarget, decodeJwt, RotorError }
 
-export function createSession(options: SessionOptions): Session {
-  const cfg = normalizeOptions(options)
-  const { now, transport } = cfg
-  const { platform } = cfg
-  const clock = platform
-  let installed: Installation | undefined
-  let wrapped: typeof fetch | undefined // what the last install() wrapped: never our own base
+/** How the session's own calls go out: the guarded underlying fetch, and DPoP when asked. */
+function outbound(cfg: Config) {
+  const state = {
+    /** What the last install() wrapped: never our own base. */
+    wrapped: undefined as typeof fetch | undefined,
+  }
   // Looked up at call time: a fetch patched after createSession (msw, tests) applies; once
   // installed, the fetch the session wrapped (never itself, through someone else's wrapper).
   // Guarded: a `fetch` option that leads back into the session fails instead of looping.
-  const guard = createLoopGuard(() => cfg.fetch ?? wrapped ?? platform.fetch())
+  const guard = createLoopGuard(() => cfg.fetch ?? state.wrapped ?? cfg.platform.fetch())
   const base = (): typeof fetch => guard.fetch
   // DPoP is a chunk of its own, loaded (and the key read or made) only for sessions that ask.
   const dpop: Promise<Dpop> | undefined = cfg.dpop && import('./dpop/index.js').then(m => m.createDpop(cfg.channelName ?? cfg.storageKey, cfg.dpop!, DPOP_KIT))
   dpop?.catch(() => undefined)
   const dpopSend: typeof fetch | undefined = dpop && ((input, init) => dpop.then(d => d.send(guard.fetch, input, init)))
-  /** What the session's own calls (managed requests, refresh, logout) go out through. */
-  const send = dpopSend ? () => dpopSend : base
-  const needDpop = () => dpop ?? Promise.reject(new RotorTypeError('ERR_USAGE', 'rotor-auth: needs the `dpop` option'))
-  // A login not bound to the session's key would fail at the first refresh: refused up front.
-  const { reauthenticate } = cfg
+  return {
+    state, guard, base, dpop, dpopSend,
+    /** What the session's own calls (managed requests, refresh, logout) go out through. */
+    send: dpopSend ? () => dpopSend : base,
+    needDpop: () => dpop ?? Promise.reject(new RotorTypeError('ERR_USAGE', 'rotor-auth: needs the `dpop` option')),
+  }
+}
+type Outbound = ReturnType<typeof outbound>
 
-  const machine = new SessionMachine({ now, leeway: cfg.leeway })
-  // An injected `now` is a clock tests move on purpose: the platform pairs no monotonic clock with it.
-  const watch = new ClockWatch(now, platform.monotonic)
+/** The app's coordinator, else the rotation worker's (falling back to the local one), else the local one. */
+function coordinatorOf(cfg: Config, machine: SessionMachine): Coordinator {
   const limits = { rotationLimitMs: rotationLimitMs(cfg), followerLimitMs: followerLimitMs(cfg) }
   const onStorageError = (error: unknown, cleared: boolean) => machine.emit('storage-error', { error, cleared })
   const local = () => createLocalCoordinator({ ...cfg, ...limits, name: cfg.channelName, onStorageError })
   const { worker, channelName } = cfg
-  const coordinator =
-    cfg.coordinator ??
-    (worker && channelName
-      ? viaWorker({ cfg: { ...cfg, worker, channelName }, local, onStorageError, onFallback: reason => machine.emit('worker-fallback', { reason }) })
-      : local())
+  if (cfg.coordinator) return cfg.coordinator
+  if (!worker || !channelName) return local()
+  return viaWorker({ cfg: { ...cfg, worker, channelName }, local, onStorageError, onFallback: reason => machine.emit('worker-fallback', { reason }) })
+}
+
+/** The parts of a session, built in dependency order (each from those before it) and wired. */
+function assemble(cfg: Config, out: Outbound) {
+  const { now, transport, platform, reauthenticate } = cfg
+  const clock = platform
+  const { dpop, send, guard } = out
+  const machine = new SessionMachine({ now, leeway: cfg.leeway })
+  // An injected `now` is a clock tests move on purpose: the platform pairs no monotonic clock with it.
+  const watch = new ClockWatch(now, platform.monotonic)
+  const coordinator = coordinatorOf(cfg, machine)
   const sync = new Sync({
     coordinator, machine, clock, now, transport,
     shared: cfg.coordinator !== undefined || cfg.channelName !== undefined,
-    rotatingTimeout: limits.rotationLimitMs,
+    rotatingTimeout: rotationLimitMs(cfg),
   })
   const idle =
     cfg.idle &&
@@ -115,7 +126,7 @@ export function createSession(options: SessionOptions): Session {
     if (transition === 'ended') idle?.stop()
   })
 
-  const interception = createInterception(cfg, machine, gate, { passThrough: guard.passThrough, sendOwn: dpopSend ?? guard.sendOwn, looped: guard.looped })
+  const interception = createInterception(cfg, machine, gate, { passThrough: guard.passThrough, sendOwn: out.dpopSend ?? guard.sendOwn, looped: guard.looped })
   const sessionFetch = createFetch(interception)
 
   /** Best-effort server logout (it revokes the RT family), then the local end in every tab. */
@@ -129,13 +140,63 @@ export function createSession(options: SessionOptions): Session {
     await Promise.all([sync.publishEnd(reason), server ?? callLogout(cfg, send(), snapshot)])
   }
 
+  sync.join()
+  return { machine, coordinator, sync, idle, backoff, rotator, policy, gate, scheduler, ending, interception, sessionFetch, logout, waits: createWaits(machine, gate, transport) }
+}
+type Parts = ReturnType<typeof assemble>
+
+/**
+ * Waiting requests end now; a refresh already on the wire is not aborted when other tabs may
+ * need its answer (the server may have spent the RT), and a reauthenticate() running here is
+ * stopped and handed over to them; the coordinator closes after both.
+ */
+function teardown(cfg: Config, parts: Parts, uninstall: () => void): void {
+  const { machine, coordinator, rotator, scheduler, backoff, idle, sync } = parts
+  const peers = coordinator.hasPeers()
+  const rotation = peers ? machine.flight('rotation') : undefined
+  const ending = peers ? machine.flight('ending') : undefined
+  rotator.dispose()
+  machine.dispose(rotation !== undefined)
+  scheduler.dispose()
+  backoff.dispose()
+  idle?.dispose()
+  uninstall()
+  const close = () => {
+    sync.close()
+    coordinator.close()
+  }
+  if (!rotation && !ending) return close()
+  // Bounded as documented: refreshTimeout from dispose(), however late answers are awaited.
+  const abandon = cfg.platform.after(cfg.refreshTimeout, () => machine.abandon())
+  void Promise.allSettled([rotation, ending]).finally(() => (abandon.cancel(), close()))
+}
+
+export function createSession(options: SessionOptions): Session {
+  const cfg = normalizeOptions(options)
+  const { now, transport } = cfg
+  const out = outbound(cfg)
+  const { dpop, base, needDpop } = out
+  const parts = assemble(cfg, out)
+  const { machine, sync, policy, idle, ending, sessionFetch, interception, logout } = parts
+  let installed: Installation | undefined
+
   const assertAlive = (method: string) => {
     if (machine.disposed) throw new SessionExpiredError('disposed', `rotor-auth: session.${method}() called after dispose()`)
   }
-
-  const waits = createWaits(machine, gate, transport)
-
-  sync.join()
+  function install(target: InstallTarget = globalThis, installOptions: InstallOptions = {}): () => void {
+    assertAlive('install')
+    if (dpop && installOptions.xhr) throw new RotorTypeError('ERR_USAGE', 'rotor-auth: `dpop` cannot go with the XHR facade yet')
+    if (installed?.target === target) return installed.uninstall
+    installed?.uninstall()
+    const installation = installOn(target, installOptions, sessionFetch, interception)
+    out.state.wrapped = installation.original
+    const uninstall = () => {
+      installation.uninstall()
+      if (installed?.target === target) installed = undefined
+    }
+    installed = { ...installation, uninstall }
+    return uninstall
+  }
 
   return {
     fetch: sessionFetch,
@@ -155,7 +216,7 @@ export function createSession(options: SessionOptions): Session {
       if (machine.snapshot.status !== 'active') throw new SessionExpiredError(machine.snapshot.reason ?? 'expired')
       return policy.rotate(machine.snapshot.generation)
     },
-    ...waits,
+    ...parts.waits,
     async logout() {
       assertAlive('logout')
       await logout('user')
@@ -167,44 +228,12 @@ export function createSession(options: SessionOptions): Session {
       if (release) void Promise.resolve(work).then(release, release)
       return work
     },
-    install(target = globalThis, installOptions = {}) {
-      assertAlive('install')
-      if (dpop && installOptions.xhr) throw new RotorTypeError('ERR_USAGE', 'rotor-auth: `dpop` cannot go with the XHR facade yet')
-      if (installed?.target === target) return installed.uninstall
-      installed?.uninstall()
-      const installation = installOn(target, installOptions, sessionFetch, interception)
-      wrapped = installation.original
-      const uninstall = () => {
-        installation.uninstall()
-        if (installed?.target === target) installed = undefined
-      }
-      installed = { ...installation, uninstall }
-      return uninstall
-    },
+    install,
     dpopProof: (...args) => needDpop().then(d => d.proof(...args)),
     dpopFetch: (input, init) => needDpop().then(d => d.send(base(), input, init)),
     dispose() {
       if (machine.disposed) return
-      // Waiting requests end now; a refresh already on the wire is not aborted when other
-      // tabs may need its answer (the server may have spent the RT), and a reauthenticate()
-      // running here is stopped and handed over to them; the coordinator closes after both.
-      const peers = coordinator.hasPeers()
-      const rotation = peers ? machine.flight('rotation') : undefined
-      const ending = peers ? machine.flight('ending') : undefined
-      rotator.dispose()
-      machine.dispose(rotation !== undefined)
-      scheduler.dispose()
-      backoff.dispose()
-      idle?.dispose()
-      installed?.uninstall()
-      const close = () => {
-        sync.close()
-        coordinator.close()
-      }
-      if (!rotation && !ending) return close()
-      // Bounded as documented: refreshTimeout from dispose(), however late answers are awaited.
-      const abandon = clock.after(cfg.refreshTimeout, () => machine.abandon())
-      void Promise.allSettled([rotation, ending]).finally(() => (abandon.cancel(), close()))
+      teardown(cfg, parts, () => installed?.uninstall())
     },
   }
 }

@@ -202,56 +202,53 @@ function platformOf(options: SessionOptions): Platform {
 }
 
 /** Validates every option up front; a bad one throws a TypeError naming it. */
-export function normalizeOptions(options: SessionOptions): Config {
-  if (typeof options !== 'object' || options === null) throw invalidOption('rotor-auth: createSession() takes an options object')
-  assertKnownOptions('rotor-auth', KNOWN, options)
+/** The required `scope` option, checked and compiled. */
+function scopeOf(options: SessionOptions): ScopeMatcher {
   if (options.scope === undefined) throw invalidOption('rotor-auth: option `scope` is required')
   const scopeType = typeof options.scope
   if (scopeType !== 'string' && scopeType !== 'function' && !(options.scope instanceof URL) && !Array.isArray(options.scope)) {
     fail('scope', 'a URL string, URL, array of them, or a function', options.scope)
   }
-  const scope = createScope(options.scope)
-  const rotation = oneOf('rotation', options.rotation, ['timer', 'request'] as const, 'timer')
-  const transport = oneOf('transport', options.transport, ['cookie', 'bearer'] as const, 'cookie')
-  const { spec, url: refreshURL } = refreshSpec(options)
+  return createScope(options.scope)
+}
 
-  let logoutURL: URL | undefined
-  if (options.logout === undefined) {
-    logoutURL = typeof options.scope === 'function' ? undefined : defaultEndpoint(options.scope, 'logout', 'logout')
-  } else if (options.logout !== false) {
-    if (typeof options.logout !== 'string' && !(options.logout instanceof URL)) fail('logout', 'a URL or false', options.logout)
-    logoutURL = toURL(options.logout, 'logout')
-  }
+/** The logout endpoint: the `logout` option, or derived from `scope`; undefined: none. */
+function logoutURLOf(options: SessionOptions): URL | undefined {
+  if (options.logout === undefined) return typeof options.scope === 'function' ? undefined : defaultEndpoint(options.scope, 'logout', 'logout')
+  if (options.logout === false) return undefined
+  if (typeof options.logout !== 'string' && !(options.logout instanceof URL)) fail('logout', 'a URL or false', options.logout)
+  return toURL(options.logout, 'logout')
+}
 
-  let headers: Headers
+function headersOf(options: SessionOptions): Headers {
   try {
-    headers = new Headers(options.headers)
+    return new Headers(options.headers)
   } catch (error) {
     throw invalidOption(`rotor-auth: option \`headers\` is not valid HeadersInit: ${(error as Error).message}`)
   }
+}
 
-  const rotateAt = options.rotateAt ?? 0.8
-  if (typeof rotateAt !== 'number' || !(rotateAt > 0 && rotateAt < 1)) fail('rotateAt', 'a number in (0, 1)', rotateAt)
-
-  const platform = platformOf(options)
+/** The name sessions share state under (the `crossTab` option); undefined: this session shares nothing. */
+function channelNameOf(options: SessionOptions, platform: Platform, refreshURL: URL | undefined, logoutURL: URL | undefined): string | undefined {
   const hasChannel = platform.channel !== undefined
-  let channelName: string | undefined
   const { crossTab } = options
   // A page or a worker: tabs of one user, who share one session. A server process (Node) may
   // act for several users at once, so there sharing is opt-in.
   if (crossTab === true || (crossTab === undefined && platform.browsing)) {
     const derived = defaultChannelName(options, refreshURL, logoutURL)
-    channelName = hasChannel ? derived : undefined
+    return hasChannel ? derived : undefined
   } else if (crossTab === false || crossTab === undefined) {
     // Node: two users' jobs in one process must never share a session unless asked to.
-    channelName = undefined
+    return undefined
   } else if (typeof crossTab === 'object' && crossTab !== null && typeof crossTab.name === 'string' && crossTab.name !== '') {
     if (!hasChannel) throw invalidOption('rotor-auth: option `crossTab` was given but this runtime has no BroadcastChannel')
-    channelName = `rotor-auth:${crossTab.name}`
-  } else {
-    fail('crossTab', 'a boolean or { name: string }', crossTab)
+    return `rotor-auth:${crossTab.name}`
   }
+  return fail('crossTab', 'a boolean or { name: string }', crossTab)
+}
 
+/** The options that must be functions, or objects of functions (`coordinator`, `timers`). */
+function assertCallables(options: SessionOptions): void {
   for (const name of ['reauthenticate', 'fetch', 'now'] as const) {
     if (options[name] !== undefined && typeof options[name] !== 'function') fail(name, 'a function', options[name])
   }
@@ -264,14 +261,40 @@ export function normalizeOptions(options: SessionOptions): Config {
   if (timers !== undefined && (typeof timers?.setTimeout !== 'function' || typeof timers.clearTimeout !== 'function')) {
     fail('timers', '{ setTimeout, clearTimeout }', timers)
   }
+}
 
-  const persist = options.persist ?? transport === 'cookie'
-  if (typeof persist !== 'boolean') fail('persist', 'a boolean', persist)
-  const storage = options.storage ?? platform.storage
+/** The `storage` option checked, or the platform's. */
+function storageOf(options: SessionOptions, platform: Platform): StorageLike | undefined {
   const given = options.storage as Partial<StorageLike> | null | undefined
   if (given !== undefined && (typeof given !== 'object' || given === null || typeof given.getItem !== 'function' || typeof given.setItem !== 'function' || typeof given.removeItem !== 'function')) {
     fail('storage', 'a Storage-like object (getItem, setItem, removeItem)', options.storage)
   }
+  return options.storage ?? platform.storage
+}
+
+export function normalizeOptions(options: SessionOptions): Config {
+  if (typeof options !== 'object' || options === null) throw invalidOption('rotor-auth: createSession() takes an options object')
+  assertKnownOptions('rotor-auth', KNOWN, options)
+  const scope = scopeOf(options)
+  const rotation = oneOf('rotation', options.rotation, ['timer', 'request'] as const, 'timer')
+  const transport = oneOf('transport', options.transport, ['cookie', 'bearer'] as const, 'cookie')
+  const { spec, url: refreshURL } = refreshSpec(options)
+
+  const logoutURL = logoutURLOf(options)
+  const headers = headersOf(options)
+
+  const rotateAt = options.rotateAt ?? 0.8
+  if (typeof rotateAt !== 'number' || !(rotateAt > 0 && rotateAt < 1)) fail('rotateAt', 'a number in (0, 1)', rotateAt)
+
+  const platform = platformOf(options)
+  const channelName = channelNameOf(options, platform, refreshURL, logoutURL)
+
+  assertCallables(options)
+  const { coordinator } = options
+
+  const persist = options.persist ?? transport === 'cookie'
+  if (typeof persist !== 'boolean') fail('persist', 'a boolean', persist)
+  const storage = storageOf(options, platform)
 
   const worker = workerURL(options, platform.location().href, coordinator !== undefined, channelName !== undefined, persist && transport === 'bearer', spec.kind === 'custom')
 

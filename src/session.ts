@@ -79,6 +79,16 @@ function assemble(cfg: Config, out: Outbound) {
     shared: cfg.coordinator !== undefined || cfg.channelName !== undefined,
     rotatingTimeout: rotationLimitMs(cfg),
   })
+  /** Best-effort server logout (it revokes the RT family), then the local end in every tab. */
+  async function logout(reason: 'user' | 'idle'): Promise<void> {
+    const snapshot = machine.snapshot
+    if (snapshot.status !== 'active') return
+    // End everywhere first: the shared state says signed-out before the server is asked, so
+    // no other tab can take the lock meanwhile and present an RT our aborted refresh spent.
+    // A worker that keeps the RT calls the server itself (asked first: the end reaches it next).
+    const server = coordinator.logout?.()
+    await Promise.all([sync.publishEnd(reason), server ?? callLogout(cfg, send(), snapshot)])
+  }
   const idle =
     cfg.idle &&
     new IdleTracker(cfg.idle, {
@@ -128,17 +138,6 @@ function assemble(cfg: Config, out: Outbound) {
 
   const interception = createInterception(cfg, machine, gate, { passThrough: guard.passThrough, sendOwn: out.dpopSend ?? guard.sendOwn, looped: guard.looped })
   const sessionFetch = createFetch(interception)
-
-  /** Best-effort server logout (it revokes the RT family), then the local end in every tab. */
-  async function logout(reason: 'user' | 'idle'): Promise<void> {
-    const snapshot = machine.snapshot
-    if (snapshot.status !== 'active') return
-    // End everywhere first: the shared state says signed-out before the server is asked, so
-    // no other tab can take the lock meanwhile and present an RT our aborted refresh spent.
-    // A worker that keeps the RT calls the server itself (asked first: the end reaches it next).
-    const server = coordinator.logout?.()
-    await Promise.all([sync.publishEnd(reason), server ?? callLogout(cfg, send(), snapshot)])
-  }
 
   sync.join()
   return { machine, coordinator, sync, idle, backoff, rotator, policy, gate, scheduler, ending, interception, sessionFetch, logout, waits: createWaits(machine, gate, transport) }

@@ -15,8 +15,8 @@ export type MemoryCoordinatorOptions = {
   sharesTokens?: 'store' | 'message'
 }
 
-/** One member's coordinator: what `createSession({ coordinator })` takes, plus its id. */
-export type MemoryMember = Coordinator & { readonly id: string }
+/** One member's coordinator: what `createSession({ coordinator })` takes, plus its id; its store answers synchronously. */
+export type MemoryMember = Omit<Coordinator, 'read' | 'write'> & { readonly id: string; read(): Snapshot | undefined; write(snapshot: Snapshot): void }
 
 /** The shared place: join it once per session; look at (or upset) what the sessions share. */
 export type MemoryCoordinator = {

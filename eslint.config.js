@@ -23,17 +23,10 @@ import tseslint from 'typescript-eslint'
 export const PENDING_REFACTOR = {
   'src/coordinator/channel.ts': ['rotor/no-platform-syntax'],
   'src/coordinator/locks.ts': ['rotor/no-platform-syntax'],
-  'src/core/options.ts': ['@typescript-eslint/no-unused-vars', 'max-lines-per-function'],
-  'src/core/primitives.ts': ['@typescript-eslint/no-unused-vars'],
-  'src/core/rotator.ts': ['max-lines-per-function'],
-  'src/core/scheduler.ts': ['rotor/no-platform-syntax'],
-  'src/core/sync.ts': ['max-lines'],
   'src/dpop/keys.ts': ['rotor/no-new-error'],
   'src/dpop/proof.ts': ['rotor/no-platform-members'],
   'src/interceptors/fetch.ts': ['max-lines-per-function'],
-  'src/session.ts': ['max-lines-per-function'],
   'src/testing/model.ts': ['rotor/prefer-hash-private'],
-  'src/types.ts': ['max-lines'],
   'src/utils/runtime.ts': ['rotor/no-platform-syntax'],
 }
 

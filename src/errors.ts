@@ -6,6 +6,9 @@
  */
 export type EndReason = 'expired' | 'rejected' | 'user' | 'idle' | 'disposed'
 
+/** Why a session ended, as the `logout` event and the shared state say it. */
+export type LogoutReason = Exclude<EndReason, 'disposed'>
+
 /** The stable codes of rotor-auth's errors: `switch (error.code)` never breaks on a reworded message. */
 export type RotorErrorCode =
   | 'ERR_SESSION_EXPIRED'
@@ -177,6 +180,21 @@ export class RotationPendingError extends RotorError {
 }
 
 /**
+ * The coordinator's lock ran out under this session before it presented the RT (the Redis
+ * lease, outlived by a paused process): another member may hold it now, so no refresh was
+ * sent. Transient: a `rotate-error` with `willRetry: true`, and the next attempt re-reads the
+ * shared state under a fresh lock.
+ */
+export class LeaseLostError extends RotorError {
+  readonly code = 'ERR_LEASE_LOST' as const
+  override readonly name = 'LeaseLostError'
+
+  constructor(message = 'rotor-auth: the lock ran out before the refresh token was presented; no refresh was sent') {
+    super(message)
+  }
+}
+
+/**
  * The session's underlying fetch called the session again (e.g. `fetch: (...a) => fetch(...a)`
  * or a cookie-jar fetch that reads `globalThis.fetch` after `install()`): the request would
  * loop forever without reaching the network, so it fails instead.
@@ -207,14 +225,4 @@ export class RefreshBudgetError extends RotorError {
     super(`rotor-auth: the refresh budget is spent; the next refresh may go in ${Math.round(retryIn)} ms`)
     this.retryIn = retryIn
   }
-}
-
-/**
- * The rotation lock may have passed to another member (a Redis lease ran out while this
- * process was paused, or a later holder exists): no refresh was sent, since presenting the RT
- * now could spend it twice. Transient: the next attempt takes the lock again.
- */
-export class LeaseLostError extends RotorError {
-  readonly code = 'ERR_LEASE_LOST' as const
-  override readonly name = 'LeaseLostError'
 }

@@ -24,6 +24,7 @@ export type {
   IdleOptions,
   InstallOptions,
   InstallTarget,
+  Lease,
   LockOptions,
   LogoutReason,
   Message,

@@ -1,20 +1,21 @@
 /** createSession: builds the parts of a session, wires them together, and is the `Session` facade. */
 import { createLocalCoordinator } from './coordinator/local.js'
-import { sharesAcrossContexts } from './coordinator/locks.js'
 import { viaWorker } from './worker/via-worker.js'
 import { RefreshBudget } from './core/budget.js'
 import { ClockWatch } from './core/clock-watch.js'
+import { followerLimitMs, inFlightLimitMs, rotationLimitMs } from './core/deadlines.js'
 import { Gate } from './core/gate.js'
 import { assertUsable, tokensFrom } from './core/grant.js'
 import { watchEnding } from './core/ending.js'
 import { IdleTracker } from './core/idle.js'
-import { createPrimitives } from './core/primitives.js'
 import { normalizeOptions } from './core/options.js'
-import { callLogout, isTransient, LATE_ANSWER_FACTOR, refresher } from './core/refresh.js'
+import { callLogout, isTransient, refresher } from './core/refresh.js'
+import { FailureBackoff, RotationPolicy } from './core/policy.js'
 import { Rotator } from './core/rotator.js'
 import { Scheduler } from './core/scheduler.js'
 import { SessionMachine } from './core/state.js'
 import { Sync } from './core/sync.js'
+import { createWaits } from './core/waits.js'
 import { decodeJwt } from 'jose'
 import type { Dpop, DpopKit } from './dpop/index.js'
 import { RotorError, RotorTypeError, SessionExpiredError } from './errors.js'
@@ -22,49 +23,72 @@ import { createFetch, replayableBody } from './interceptors/fetch.js'
 import { installOn, type Installation } from './interceptors/install.js'
 import { createLoopGuard } from './interceptors/loop-guard.js'
 import { createInterception } from './interceptors/interception.js'
-import type { Grant, Session, SessionOptions } from './types.js'
+import type { Config } from './core/options.js'
+import type { Coordinator, Grant, InstallOptions, InstallTarget, Session, SessionOptions } from './types.js'
 import { fetchTarget, requestURL } from './utils/scope.js'
 
 /** What the DPoP chunk takes from this one (see DpopKit: imported there, each would split this chunk). */
 const DPOP_KIT: DpopKit = { replayableBody, requestURL, fetchTarget, decodeJwt, RotorError }
 
-export function createSession(options: SessionOptions): Session {
-  const cfg = normalizeOptions(options)
-  const { now, transport } = cfg
-  const { platform } = cfg
-  const clock = platform
-  let installed: Installation | undefined
-  let wrapped: typeof fetch | undefined // what the last install() wrapped: never our own base
+/** How the session's own calls go out: the guarded underlying fetch, and DPoP when asked. */
+function outbound(cfg: Config) {
+  const state = {
+    /** What the last install() wrapped: never our own base. */
+    wrapped: undefined as typeof fetch | undefined,
+  }
   // Looked up at call time: a fetch patched after createSession (msw, tests) applies; once
   // installed, the fetch the session wrapped (never itself, through someone else's wrapper).
   // Guarded: a `fetch` option that leads back into the session fails instead of looping.
-  const guard = createLoopGuard(() => cfg.fetch ?? wrapped ?? platform.fetch())
+  const guard = createLoopGuard(() => cfg.fetch ?? state.wrapped ?? cfg.platform.fetch())
   const base = (): typeof fetch => guard.fetch
   // DPoP is a chunk of its own, loaded (and the key read or made) only for sessions that ask.
   const dpop: Promise<Dpop> | undefined = cfg.dpop && import('./dpop/index.js').then(m => m.createDpop(cfg.channelName ?? cfg.storageKey, cfg.dpop!, DPOP_KIT))
   dpop?.catch(() => undefined)
   const dpopSend: typeof fetch | undefined = dpop && ((input, init) => dpop.then(d => d.send(guard.fetch, input, init)))
-  /** What the session's own calls (managed requests, refresh, logout) go out through. */
-  const send = dpopSend ? () => dpopSend : base
-  const needDpop = () => dpop ?? Promise.reject(new RotorTypeError('ERR_USAGE', 'rotor-auth: needs the `dpop` option'))
-  // A login not bound to the session's key would fail at the first refresh: refused up front.
-  const { reauthenticate } = cfg
+  return {
+    state, guard, base, dpop, dpopSend,
+    /** What the session's own calls (managed requests, refresh, logout) go out through. */
+    send: dpopSend ? () => dpopSend : base,
+    needDpop: () => dpop ?? Promise.reject(new RotorTypeError('ERR_USAGE', 'rotor-auth: needs the `dpop` option')),
+  }
+}
+type Outbound = ReturnType<typeof outbound>
 
+/** The app's coordinator, else the rotation worker's (falling back to the local one), else the local one. */
+function coordinatorOf(cfg: Config, machine: SessionMachine): Coordinator {
+  const limits = { rotationLimitMs: rotationLimitMs(cfg), followerLimitMs: followerLimitMs(cfg) }
+  const onStorageError = (error: unknown, cleared: boolean) => machine.emit('storage-error', { error, cleared })
+  const local = () => createLocalCoordinator({ ...cfg, ...limits, name: cfg.channelName, onStorageError })
+  const { worker, channelName } = cfg
+  if (cfg.coordinator) return cfg.coordinator
+  if (!worker || !channelName) return local()
+  return viaWorker({ cfg: { ...cfg, worker, channelName }, local, onStorageError, onFallback: reason => machine.emit('worker-fallback', { reason }) })
+}
+
+/** The parts of a session, built in dependency order (each from those before it) and wired. */
+function assemble(cfg: Config, out: Outbound) {
+  const { now, transport, platform, reauthenticate } = cfg
+  const clock = platform
+  const { dpop, send, guard } = out
   const machine = new SessionMachine({ now, leeway: cfg.leeway })
   // An injected `now` is a clock tests move on purpose: the platform pairs no monotonic clock with it.
   const watch = new ClockWatch(now, platform.monotonic)
-  /** Both tokens look dead: end (or reauthenticate), unless the clock jumped; then ask the server. */
-  const end = (reason: 'expired') => (watch.inDoubt() ? rotator.rotateFrom(machine.snapshot.generation) : rotator.endOrReauthenticate(reason))
-  /** Longest a refresh may take anywhere: a tab closed mid-rotation never says it is done. */
-  const rotationLimitMs = cfg.refreshTimeout * LATE_ANSWER_FACTOR * (cfg.refreshRetries + 1) + 1000
-  const onStorageError = (error: unknown, cleared: boolean) => machine.emit('storage-error', { error, cleared })
-  const local = () => createLocalCoordinator({ ...cfg, name: cfg.channelName, rotationLimitMs, followerLimitMs: cfg.queueTimeout, onStorageError })
-  const { worker, channelName } = cfg
-  const coordinator =
-    cfg.coordinator ??
-    (worker && channelName
-      ? viaWorker({ cfg: { ...cfg, worker, channelName }, local, onStorageError, onFallback: reason => machine.emit('worker-fallback', { reason }) })
-      : local())
+  const coordinator = coordinatorOf(cfg, machine)
+  const sync = new Sync({
+    coordinator, machine, clock, now, transport,
+    shared: cfg.coordinator !== undefined || cfg.channelName !== undefined,
+    rotatingTimeout: rotationLimitMs(cfg),
+  })
+  /** Best-effort server logout (it revokes the RT family), then the local end in every tab. */
+  async function logout(reason: 'user' | 'idle'): Promise<void> {
+    const snapshot = machine.snapshot
+    if (snapshot.status !== 'active') return
+    // End everywhere first: the shared state says signed-out before the server is asked, so
+    // no other tab can take the lock meanwhile and present an RT our aborted refresh spent.
+    // A worker that keeps the RT calls the server itself (asked first: the end reaches it next).
+    const server = coordinator.logout?.()
+    await Promise.all([sync.publishEnd(reason), server ?? callLogout(cfg, send(), snapshot)])
+  }
   const idle =
     cfg.idle &&
     new IdleTracker(cfg.idle, {
@@ -77,75 +101,102 @@ export function createSession(options: SessionOptions): Session {
       onTimeout: () => void coordinator.lock(() => sync.catchUp().then(() => logout('idle'))).catch(() => undefined),
       broadcast: at => sync.activity(at),
     })
-  const sync = new Sync({
-    coordinator, machine, clock, now, transport,
-    shared: cfg.coordinator !== undefined || cfg.channelName !== undefined,
-    rotatingTimeout: rotationLimitMs,
-    // This tab leads where only the leader refreshes: another tab needs the AT after `generation`.
-    onRotateRequest: generation => void gate.wait({ stale: generation }).catch(() => undefined),
-    onActivity: at => idle?.remoteActivity(at),
-    // The tab running reauthenticate() closed: the next one in the lock takes the job over.
-    onHandover: () => void rotator.rotateFrom(machine.snapshot.generation).catch(() => undefined),
-  })
-  const scheduler: Scheduler = new Scheduler({
-    machine, clock, now, watch, rotation: cfg.rotation, rotateAt: cfg.rotateAt,
-    isLeader: () => coordinator.isLeader(),
-    isIdle: () => idle?.isIdle() ?? false,
-    rotate: (generation): Promise<void> => rotator.rotateFrom(generation), end,
-    onRetry: () => gate.pump(),
-  })
-  const gate = new Gate({
-    machine, clock, now, queueTimeout: cfg.queueTimeout,
-    rotate: generation => rotator.rotateFrom(generation), end,
-    backingOff: () => scheduler.backingOff(),
-  })
-  const rotator: Rotator = new Rotator({
-    machine, sync, now, transport,
+  if (idle) sync.onActivity(at => idle.remoteActivity(at))
+  // Waiting requests count failures against their deadline; the policy backs off.
+  const backoff = new FailureBackoff(platform)
+  const rotator = new Rotator({
+    machine, sync, now, transport, backoff,
     reauthenticate: (dpop && reauthenticate && (c => reauthenticate(c).then(grant => dpop.then(d => d.check(grant))))) || reauthenticate,
     lock: (fn, lockOptions) => coordinator.lock(fn, lockOptions),
     isTransient: error => isTransient(error, transport),
-    // A reload mid-refresh: its keepalive refresh may still store the new RT cookie.
-    inFlightLimitMs: transport === 'cookie' ? cfg.refreshTimeout : 0,
-    // A browser's tabs share bearer tokens by message only; in one realm (Node) the store has them.
-    probeFirst: () => transport === 'bearer' && !cfg.persistTokens && cfg.coordinator === undefined && !worker && sharesAcrossContexts(cfg.channelName),
+    inFlightLimitMs: inFlightLimitMs(cfg, transport),
+    // Bearer tokens that reach other tabs by message only: ask them before presenting the RT.
+    probeFirst: () => transport === 'bearer' && coordinator.sharesTokens === 'message',
     refresh: refresher(cfg, send, clock),
-    // Waiting requests count failures against their deadline; the scheduler backs off.
-    backoff: {
-      failed: (error): number => (gate.failed(error), scheduler.failed()),
-      succeeded: () => (gate.succeeded(), scheduler.succeeded()),
-      stalled: error => gate.failed(error),
-      deferred: (error, ms) => (gate.failed(error), scheduler.defer(ms)),
-    },
     budget: new RefreshBudget(cfg.refreshBudget, now),
   })
-  const ending = cfg.sessionEnding ? watchEnding(cfg.sessionEnding, { machine, clock, now, end: () => end('expired') }) : undefined
+  const policy = new RotationPolicy({ view: machine, watch, rotation: cfg.rotation, isIdle: () => idle?.isIdle() ?? false, rotator, backoff })
+  sync.onRotateRequest(generation => policy.peerAsked(generation))
+  sync.onHandover(() => policy.handover())
+  const gate = new Gate({
+    view: machine, clock, now, queueTimeout: cfg.queueTimeout,
+    needRotation: () => policy.requestsWaiting(),
+    lastFailure: () => backoff.lastFailure(),
+  })
+  backoff.onRetry(() => gate.pump())
+  const scheduler = new Scheduler({
+    view: machine, platform, watch, rotation: cfg.rotation, rotateAt: cfg.rotateAt,
+    isLeader: () => coordinator.isLeader(),
+    onDue: () => policy.due(),
+    onClockJump: () => policy.clockJumped(),
+  })
+  const ending = cfg.sessionEnding ? watchEnding(cfg.sessionEnding, { machine, clock, now, end: () => policy.end() }) : undefined
   machine.watch((transition, fresh) => {
     if (transition === 'entered') watch.settled()
     if (transition === 'entered' && fresh) idle?.start()
     if (transition === 'ended') idle?.stop()
   })
 
-  const ic = createInterception(cfg, machine, gate, { passThrough: guard.passThrough, sendOwn: dpopSend ?? guard.sendOwn, looped: guard.looped })
-  const sessionFetch = createFetch(ic)
+  const interception = createInterception(cfg, machine, gate, { passThrough: guard.passThrough, sendOwn: out.dpopSend ?? guard.sendOwn, looped: guard.looped })
+  const sessionFetch = createFetch(interception)
 
-  /** Best-effort server logout (it revokes the RT family), then the local end in every tab. */
-  async function logout(reason: 'user' | 'idle'): Promise<void> {
-    const snapshot = machine.snapshot
-    if (snapshot.status !== 'active') return
-    // End everywhere first: the shared state says signed-out before the server is asked, so
-    // no other tab can take the lock meanwhile and present an RT our aborted refresh spent.
-    // A worker that keeps the RT calls the server itself (asked first: the end reaches it next).
-    const server = coordinator.logout?.()
-    await Promise.all([sync.publishEnd(reason), server ?? callLogout(cfg, send(), snapshot)])
+  sync.join()
+  return { machine, coordinator, sync, idle, backoff, rotator, policy, gate, scheduler, ending, interception, sessionFetch, logout, waits: createWaits(machine, gate, transport) }
+}
+type Parts = ReturnType<typeof assemble>
+
+/**
+ * Waiting requests end now; a refresh already on the wire is not aborted when other tabs may
+ * need its answer (the server may have spent the RT), and a reauthenticate() running here is
+ * stopped and handed over to them; the coordinator closes after both.
+ */
+function teardown(cfg: Config, parts: Parts, uninstall: () => void): void {
+  const { machine, coordinator, rotator, scheduler, backoff, idle, sync } = parts
+  const peers = coordinator.hasPeers()
+  const rotation = peers ? machine.flight('rotation') : undefined
+  const ending = peers ? machine.flight('ending') : undefined
+  rotator.dispose()
+  machine.dispose(rotation !== undefined)
+  scheduler.dispose()
+  backoff.dispose()
+  idle?.dispose()
+  uninstall()
+  const close = () => {
+    sync.close()
+    coordinator.close()
   }
+  if (!rotation && !ending) return close()
+  // Bounded as documented: refreshTimeout from dispose(), however late answers are awaited.
+  const abandon = cfg.platform.after(cfg.refreshTimeout, () => machine.abandon())
+  void Promise.allSettled([rotation, ending]).finally(() => (abandon.cancel(), close()))
+}
+
+export function createSession(options: SessionOptions): Session {
+  const cfg = normalizeOptions(options)
+  const { now, transport } = cfg
+  const out = outbound(cfg)
+  const { dpop, base, needDpop } = out
+  const parts = assemble(cfg, out)
+  const { machine, sync, policy, idle, ending, sessionFetch, interception, logout } = parts
+  let installed: Installation | undefined
 
   const assertAlive = (method: string) => {
     if (machine.disposed) throw new SessionExpiredError('disposed', `rotor-auth: session.${method}() called after dispose()`)
   }
-
-  const primitives = createPrimitives(machine, gate, transport)
-
-  sync.join()
+  function install(target: InstallTarget = globalThis, installOptions: InstallOptions = {}): () => void {
+    assertAlive('install')
+    if (dpop && installOptions.xhr) throw new RotorTypeError('ERR_USAGE', 'rotor-auth: `dpop` cannot go with the XHR facade yet')
+    if (installed?.target === target) return installed.uninstall
+    installed?.uninstall()
+    const installation = installOn(target, installOptions, sessionFetch, interception)
+    out.state.wrapped = installation.original
+    const uninstall = () => {
+      installation.uninstall()
+      if (installed?.target === target) installed = undefined
+    }
+    installed = { ...installation, uninstall }
+    return uninstall
+  }
 
   return {
     fetch: sessionFetch,
@@ -163,9 +214,9 @@ export function createSession(options: SessionOptions): Session {
     async rotate() {
       assertAlive('rotate')
       if (machine.snapshot.status !== 'active') throw new SessionExpiredError(machine.snapshot.reason ?? 'expired')
-      return rotator.rotateFrom(machine.snapshot.generation)
+      return policy.rotate(machine.snapshot.generation)
     },
-    ...primitives,
+    ...parts.waits,
     async logout() {
       assertAlive('logout')
       await logout('user')
@@ -178,43 +229,12 @@ export function createSession(options: SessionOptions): Session {
       if (release) void Promise.resolve(work).then(release, release)
       return work
     },
-    install(target = globalThis, installOptions = {}) {
-      assertAlive('install')
-      if (dpop && installOptions.xhr) throw new RotorTypeError('ERR_USAGE', 'rotor-auth: `dpop` cannot go with the XHR facade yet')
-      if (installed?.target === target) return installed.uninstall
-      installed?.uninstall()
-      const installation = installOn(target, installOptions, sessionFetch, ic)
-      wrapped = installation.original
-      const uninstall = () => {
-        installation.uninstall()
-        if (installed?.target === target) installed = undefined
-      }
-      installed = { ...installation, uninstall }
-      return uninstall
-    },
+    install,
     dpopProof: (...args) => needDpop().then(d => d.proof(...args)),
     dpopFetch: (input, init) => needDpop().then(d => d.send(base(), input, init)),
     dispose() {
       if (machine.disposed) return
-      // Waiting requests end now; a refresh already on the wire is not aborted when other
-      // tabs may need its answer (the server may have spent the RT), and a reauthenticate()
-      // running here is stopped and handed over to them; the coordinator closes after both.
-      const peers = coordinator.hasPeers()
-      const rotation = peers ? machine.flight('rotation') : undefined
-      const ending = peers ? machine.flight('ending') : undefined
-      rotator.dispose()
-      machine.dispose(rotation !== undefined)
-      scheduler.dispose()
-      idle?.dispose()
-      installed?.uninstall()
-      const close = () => {
-        sync.close()
-        coordinator.close()
-      }
-      if (!rotation && !ending) return close()
-      // Bounded as documented: refreshTimeout from dispose(), however late answers are awaited.
-      const abandon = clock.after(cfg.refreshTimeout, () => machine.abandon())
-      void Promise.allSettled([rotation, ending]).finally(() => (abandon.cancel(), close()))
+      teardown(cfg, parts, () => installed?.uninstall())
     },
   }
 }

@@ -4,6 +4,7 @@ import { openChannel } from './channel.js'
 import { createLocks, sharesAcrossContexts } from './locks.js'
 import { joinRealm, leaveRealm } from './realm.js'
 import { createStore } from './store.js'
+import { DEFAULT_TIMING, followerLimitMs as followerLimit, rotationLimitMs as rotationLimit } from '../core/deadlines.js'
 
 export type LocalCoordinatorOptions = {
   /** Channel and lock name; undefined: this session shares nothing (crossTab: false). */
@@ -30,7 +31,7 @@ export function createLocalCoordinator(options: LocalCoordinatorOptions): Coordi
   const realm = joinRealm(name, id)
   const store = createStore(realm, options)
   const channel = name === undefined ? undefined : openChannel(name, id)
-  const { rotationLimitMs = 91_000, followerLimitMs = 30_000 } = options
+  const { rotationLimitMs = rotationLimit(DEFAULT_TIMING), followerLimitMs = followerLimit(DEFAULT_TIMING) } = options
   const locks = createLocks({ name, realm, id, channel, read: store.read, rotationLimitMs, followerLimitMs })
   const otherContexts = sharesAcrossContexts(name)
   let closed = false
@@ -40,6 +41,8 @@ export function createLocalCoordinator(options: LocalCoordinatorOptions): Coordi
     write: store.write,
     lock: locks.lock,
     isLeader: locks.isLeader,
+    // Tabs of a browser that keep tokens out of storage hand them over by message only.
+    sharesTokens: otherContexts && !options.persistTokens ? 'message' : 'store',
     post(message) {
       channel?.post(message)
     },

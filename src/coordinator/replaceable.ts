@@ -63,11 +63,11 @@ export class ReplaceableCoordinator implements Coordinator {
   }
 
   /**
-   * The current coordinator's answer (the worker's, then the page's own after a fallback).
-   * The cast goes once Coordinator declares `sharesTokens` (issue 27's policy slice).
+   * The current coordinator's answer (the worker's, then the page's own after a fallback);
+   * absent means 'store' (the Coordinator contract), which is also the worker's answer.
    */
-  get sharesTokens(): 'store' | 'message' | undefined {
-    return (this.#current as { sharesTokens?: 'store' | 'message' } | undefined)?.sharesTokens
+  get sharesTokens(): 'store' | 'message' {
+    return this.#current?.sharesTokens ?? 'store'
   }
 
   isLeader(): boolean {

@@ -1,5 +1,5 @@
 /** The coordinator interface and the cross-tab wire types: what sessions of one name share and say. */
-import type { LogoutReason } from '../types.js'
+import type { LogoutReason } from '../errors.js'
 
 /**
  * The session as every tab (or process) sharing a name sees it. Deadlines are epoch ms on the
@@ -101,6 +101,10 @@ export type Lease = {
  * - `logout()`, optional: a coordinator that keeps the tokens from its members (the rotation
  *   worker keeps the RT) ends the session on the server itself; undefined, the session calls
  *   the logout endpoint with the tokens it holds.
+ * - `sharesTokens`, optional: how a member's bearer tokens reach the others. `'store'` (or
+ *   absent): a `read()` holds them, so the lock holder's re-read is enough. `'message'`: only a
+ *   `state` message carries them (browser tabs that do not persist tokens), so a lock holder
+ *   first asks its peers (`hello`) before it presents an RT one of them may just have spent.
  */
 export interface Coordinator {
   read(): MaybePromise<Snapshot | undefined>
@@ -111,6 +115,7 @@ export interface Coordinator {
   isLeader(): boolean
   hasPeers(): boolean
   logout?(): Promise<void> | undefined
+  readonly sharesTokens?: 'store' | 'message'
   close(): void
 }
 

@@ -1,7 +1,8 @@
-/** The request gate: may a managed request go now? If not, it waits, with a deadline, until it may or the session ends. */
+/** The request gate: may a managed request go now? If not, it is parked, with a deadline, and released when it may or the session ends. */
 import { RotationError, SessionExpiredError } from '../errors.js'
 import type { Clock, Timer } from '../utils/timers.js'
-import type { SessionMachine } from './state.js'
+import type { Failure } from './policy.js'
+import type { SessionView } from './state.js'
 
 export type WaitOptions = {
   /** The request carried the AT of this generation and was refused: it needs a newer one. */
@@ -41,16 +42,17 @@ type Waiter = {
 
 
 export type GateOptions = {
-  machine: SessionMachine
+  view: SessionView
   clock: Clock
   now: () => number
   queueTimeout: number
-  /** Start (or join) a rotation from `generation`; its settlement is a transition. */
-  rotate: (generation: number) => Promise<void>
-  /** Both tokens are dead: reauthenticate or end. */
-  end: (reason: 'expired') => Promise<void>
-  /** A transient failure is being backed off; the scheduler's retry will pump the gate. */
-  backingOff: () => boolean
+  /**
+   * Some waiter needs an AT newer than the one held and nothing is in flight: the policy
+   * rotates, ends, or waits (backing off); whatever it does, its settlement is a transition.
+   */
+  needRotation: () => void
+  /** The last failed (or stalled) refresh, on the session's clock: a deadline it passed is a RotationError. */
+  lastFailure: () => Failure | undefined
 }
 
 /**
@@ -60,12 +62,10 @@ export type GateOptions = {
  * Node process alive, so a job never exits with work still queued.
  */
 export class Gate {
-  readonly #o: GateOptions
+  readonly #options: GateOptions
   readonly #waiters = new Set<Waiter>()
   #timer: Timer | undefined
   #timerAt = Number.POSITIVE_INFINITY
-  #lastError: unknown
-  #lastErrorAt = Number.NEGATIVE_INFINITY
   /** Released waiters whose `go` runs in the next microtask, in release order. */
   #going: Waiter[] = []
   /**
@@ -76,9 +76,9 @@ export class Gate {
   readonly #epoch: number
 
   constructor(options: GateOptions) {
-    this.#o = options
+    this.#options = options
     this.#epoch = options.now()
-    options.machine.watch(transition => {
+    options.view.watch(transition => {
       // Another tab's login started or ended: waiting for it is no failure, the wait starts over.
       if (transition === 'reauth') this.#extend()
       this.pump()
@@ -87,7 +87,7 @@ export class Gate {
 
   /** The hot path: a usable AT and nothing in flight. */
   ready(): boolean {
-    return this.#o.machine.ready()
+    return this.#options.view.ready()
   }
 
   get waiting(): number {
@@ -110,10 +110,10 @@ export class Gate {
   wait(options?: WaitOptions): Promise<void>
   wait<T, R>(options: WaitOptions, go: Go<T, R>, request: R): Promise<T>
   wait(options: WaitOptions = {}, go?: Go<unknown, unknown>, request?: unknown): Promise<unknown> {
-    const { machine, queueTimeout } = this.#o
+    const { view, queueTimeout } = this.#options
     const signal = options.signal ?? undefined
     if (signal?.aborted) return Promise.reject(signal.reason)
-    if (machine.disposed) return Promise.reject(new SessionExpiredError('disposed'))
+    if (view.disposed) return Promise.reject(new SessionExpiredError('disposed'))
     return new Promise<unknown>((resolve, reject) => {
       const at = this.#now()
       const waiter: Waiter = {
@@ -122,7 +122,7 @@ export class Gate {
         go,
         request,
         stale: options.stale,
-        from: options.stale ?? machine.snapshot.generation,
+        from: options.stale ?? view.snapshot.generation,
         rounds: 0,
         since: at,
         deadline: at + queueTimeout,
@@ -140,18 +140,7 @@ export class Gate {
 
   /** The session's clock, counted from #epoch. */
   #now(): number {
-    return this.#o.now() - this.#epoch
-  }
-
-  /** A rotation failed transiently: waiters that saw it fail at their deadline. */
-  failed(error: unknown): void {
-    this.#lastError = error
-    this.#lastErrorAt = this.#now()
-  }
-
-  succeeded(): void {
-    this.#lastError = undefined
-    this.#lastErrorAt = Number.NEGATIVE_INFINITY
+    return this.#options.now() - this.#epoch
   }
 
   /** Looks at every waiter once: release, reject, or make sure a rotation is coming. */
@@ -167,20 +156,20 @@ export class Gate {
    */
   #pass(newcomer: Waiter | undefined): void {
     if (this.#waiters.size === 0) return this.#disarm()
-    const { machine } = this.#o
-    if (machine.disposed) return this.#rejectAll(new SessionExpiredError('disposed'))
-    if (machine.pending()) {
+    const { view } = this.#options
+    if (view.disposed) return this.#rejectAll(new SessionExpiredError('disposed'))
+    if (view.pending()) {
       // reauthenticate() may be a person typing a password: that wait does not count
       // against queueTimeout. Logout and dispose still wake the waiters. A join does count:
       // a store that does not answer (Redis down) must not hold requests forever.
-      if (!newcomer && machine.flight('ending')) this.#extend()
+      if (!newcomer && view.flight('ending')) this.#extend()
       return this.#arm(newcomer)
     }
-    const snap = machine.snapshot
-    if (snap.status !== 'active') return this.#rejectAll(machine.over())
-    if (machine.remoteReauth && !newcomer) this.#extend()
-    if (machine.flight('rotation')) return this.#arm(newcomer)
-    const usable = machine.usable()
+    const snap = view.snapshot
+    if (snap.status !== 'active') return this.#rejectAll(view.over())
+    if (view.remoteReauth && !newcomer) this.#extend()
+    if (view.flight('rotation')) return this.#arm(newcomer)
+    const usable = view.usable()
     let needRotation = false
     if (newcomer) {
       if (this.#mayGo(newcomer, snap.generation, usable)) this.#settle(newcomer)
@@ -196,11 +185,7 @@ export class Gate {
       if (!needRotation) this.#waiters.clear()
       for (const w of released) this.#settle(w, undefined, needRotation)
     }
-    if (needRotation && !this.#o.backingOff()) {
-      // Both tokens are dead: refreshing is pointless; reauthenticate or end (a transition).
-      if (machine.refreshExpired() && !usable) void this.#o.end('expired').catch(() => undefined)
-      else void this.#o.rotate(snap.generation).catch(() => undefined)
-    }
+    if (needRotation) this.#options.needRotation()
     this.#arm(newcomer)
   }
 
@@ -213,14 +198,14 @@ export class Gate {
     // more. When time passed while the answer was on its way (sleep, a clock jump), as
     // often as that happens; otherwise not forever: a server whose tokens always arrive
     // expired would be hammered, so after two such generations the request goes out as it is.
-    if (!this.#o.machine.expiredInFlight() && ++w.rounds >= 2) return true
+    if (!this.#options.view.expiredInFlight() && ++w.rounds >= 2) return true
     w.from = generation
     return false
   }
 
   /** Deadlines start over from now: a login (here or in another tab) is not a failure. */
   #extend(): void {
-    const deadline = this.#now() + this.#o.queueTimeout
+    const deadline = this.#now() + this.#options.queueTimeout
     for (const w of this.#waiters) w.deadline = Math.max(w.deadline, deadline)
   }
 
@@ -263,7 +248,7 @@ export class Gate {
     if (this.#timer && earliest >= this.#timerAt) return
     this.#timer?.cancel()
     this.#timerAt = earliest
-    this.#timer = this.#o.clock.after(earliest - this.#now(), () => this.#expire(), true)
+    this.#timer = this.#options.clock.after(earliest - this.#now(), () => this.#expire(), true)
   }
 
   #disarm(): void {
@@ -281,17 +266,19 @@ export class Gate {
     this.#timer = undefined
     this.#timerAt = Number.POSITIVE_INFINITY
     this.pump()
-    const { machine, queueTimeout } = this.#o
+    const { view, queueTimeout } = this.#options
     const at = this.#now()
-    const inFlight = machine.flight('rotation') !== undefined
-    const joining = machine.flight('joining') && !machine.flight('ending')
+    const inFlight = view.flight('rotation') !== undefined
+    const joining = view.flight('joining') && !view.flight('ending')
+    const failure = this.#options.lastFailure()
+    const failedAt = failure === undefined ? Number.NEGATIVE_INFINITY : failure.at - this.#epoch
     for (const w of [...this.#waiters]) {
       if (w.deadline > at) continue
-      if (joining || (!machine.pending() && !machine.remoteReauth && (inFlight || this.#lastErrorAt >= w.since))) {
+      if (joining || (!view.pending() && !view.remoteReauth && (inFlight || failedAt >= w.since))) {
         this.#settle(
           w,
           new RotationError(`rotor-auth: no usable access token within queueTimeout (${queueTimeout} ms): ${joining ? 'could not join' : 'refresh kept failing'}`, {
-            cause: this.#lastError,
+            cause: failure?.error,
           }),
         )
       } else {

@@ -1,12 +1,17 @@
 /** Options validated up front (a TypeError names the bad one) and every default filled in. */
-import type { Coordinator, IdleOptions, SessionEndingOptions, SessionOptions, StorageLike, Timers } from '../types.js'
+import type { Coordinator, Grant, IdleOptions, RefreshContext, RefreshStyle, SessionEndingOptions, SessionOptions, StorageLike, Timers } from '../types.js'
 import { createPlatform } from '../platform/defaults.js'
 import type { Platform } from '../platform/types.js'
 import { assertKnownOptions, invalidOption, optionError } from '../utils/option-errors.js'
 import { pageBaseOf, Scope, toURL } from '../utils/scope.js'
 import type { DpopAlg } from '../dpop/keys.js'
-import type { RefreshSpec } from './refresh.js'
 import { DEFAULT_BUDGET, type BudgetLimits } from './budget.js'
+import { DEFAULT_TIMING } from './deadlines.js'
+
+/** The `refresh` option after validation: an endpoint (with its style) or the app's own function. */
+export type RefreshSpec =
+  | { kind: 'url'; url: URL; style: RefreshStyle; clientId: string | undefined }
+  | { kind: 'custom'; fn: (ctx: RefreshContext) => Promise<Response | Grant> }
 
 /** Options after validation, with every default filled in. */
 export type Config = {
@@ -189,57 +194,53 @@ function platformOf(options: SessionOptions): Platform {
   return createPlatform({ now, timers, platform })
 }
 
-/** Validates every option up front; a bad one throws a TypeError naming it. */
-export function normalizeOptions(options: SessionOptions): Config {
-  if (typeof options !== 'object' || options === null) throw invalidOption('rotor-auth: createSession() takes an options object')
-  assertKnownOptions('rotor-auth', KNOWN, options)
+/** The required `scope` option, checked and compiled once (relative entries against the page's base). */
+function scopeOf(options: SessionOptions, platform: Platform): Scope {
   if (options.scope === undefined) throw invalidOption('rotor-auth: option `scope` is required')
   const scopeType = typeof options.scope
   if (scopeType !== 'string' && scopeType !== 'function' && !(options.scope instanceof URL) && !Array.isArray(options.scope)) {
     fail('scope', 'a URL string, URL, array of them, or a function', options.scope)
   }
-  const platform = platformOf(options)
-  const scope = new Scope(options.scope, pageBaseOf(platform))
-  const rotation = oneOf('rotation', options.rotation, ['timer', 'request'] as const, 'timer')
-  const transport = oneOf('transport', options.transport, ['cookie', 'bearer'] as const, 'cookie')
-  const { spec, url: refreshURL } = refreshSpec(options, scope)
+  return new Scope(options.scope, pageBaseOf(platform))
+}
 
-  let logoutURL: URL | undefined
-  if (options.logout === undefined) {
-    logoutURL = typeof options.scope === 'function' ? undefined : scope.endpoint('logout')
-  } else if (options.logout !== false) {
-    if (typeof options.logout !== 'string' && !(options.logout instanceof URL)) fail('logout', 'a URL or false', options.logout)
-    logoutURL = toURL(options.logout, 'logout')
-  }
+/** The logout endpoint: the `logout` option, or derived from `scope`; undefined: none. */
+function logoutURLOf(options: SessionOptions, scope: Scope): URL | undefined {
+  if (options.logout === undefined) return typeof options.scope === 'function' ? undefined : scope.endpoint('logout')
+  if (options.logout === false) return undefined
+  if (typeof options.logout !== 'string' && !(options.logout instanceof URL)) fail('logout', 'a URL or false', options.logout)
+  return toURL(options.logout, 'logout')
+}
 
-  let headers: Headers
+function headersOf(options: SessionOptions): Headers {
   try {
-    headers = new Headers(options.headers)
+    return new Headers(options.headers)
   } catch (error) {
     throw invalidOption(`rotor-auth: option \`headers\` is not valid HeadersInit: ${(error as Error).message}`)
   }
+}
 
-  const rotateAt = options.rotateAt ?? 0.8
-  if (typeof rotateAt !== 'number' || !(rotateAt > 0 && rotateAt < 1)) fail('rotateAt', 'a number in (0, 1)', rotateAt)
-
+/** The name sessions share state under (the `crossTab` option); undefined: this session shares nothing. */
+function channelNameOf(options: SessionOptions, platform: Platform, scope: Scope, refreshURL: URL | undefined, logoutURL: URL | undefined): string | undefined {
   const hasChannel = platform.channel !== undefined
-  let channelName: string | undefined
   const { crossTab } = options
   // A page or a worker: tabs of one user, who share one session. A server process (Node) may
   // act for several users at once, so there sharing is opt-in.
   if (crossTab === true || (crossTab === undefined && platform.browsing)) {
     const derived = defaultChannelName(options, refreshURL, logoutURL, scope)
-    channelName = hasChannel ? derived : undefined
+    return hasChannel ? derived : undefined
   } else if (crossTab === false || crossTab === undefined) {
     // Node: two users' jobs in one process must never share a session unless asked to.
-    channelName = undefined
+    return undefined
   } else if (typeof crossTab === 'object' && crossTab !== null && typeof crossTab.name === 'string' && crossTab.name !== '') {
     if (!hasChannel) throw invalidOption('rotor-auth: option `crossTab` was given but this runtime has no BroadcastChannel')
-    channelName = `rotor-auth:${crossTab.name}`
-  } else {
-    fail('crossTab', 'a boolean or { name: string }', crossTab)
+    return `rotor-auth:${crossTab.name}`
   }
+  return fail('crossTab', 'a boolean or { name: string }', crossTab)
+}
 
+/** The options that must be functions, or objects of functions (`coordinator`, `timers`). */
+function assertCallables(options: SessionOptions): void {
   for (const name of ['reauthenticate', 'fetch', 'now'] as const) {
     if (options[name] !== undefined && typeof options[name] !== 'function') fail(name, 'a function', options[name])
   }
@@ -252,18 +253,45 @@ export function normalizeOptions(options: SessionOptions): Config {
   if (timers !== undefined && (typeof timers?.setTimeout !== 'function' || typeof timers.clearTimeout !== 'function')) {
     fail('timers', '{ setTimeout, clearTimeout }', timers)
   }
+}
 
-  const persist = options.persist ?? transport === 'cookie'
-  if (typeof persist !== 'boolean') fail('persist', 'a boolean', persist)
-  const storage = options.storage ?? platform.storage
+/** The `storage` option checked, or the platform's. */
+function storageOf(options: SessionOptions, platform: Platform): StorageLike | undefined {
   const given = options.storage as Partial<StorageLike> | null | undefined
   if (given !== undefined && (typeof given !== 'object' || given === null || typeof given.getItem !== 'function' || typeof given.setItem !== 'function' || typeof given.removeItem !== 'function')) {
     fail('storage', 'a Storage-like object (getItem, setItem, removeItem)', options.storage)
   }
+  return options.storage ?? platform.storage
+}
+
+/** Validates every option up front; a bad one throws a TypeError naming it. */
+export function normalizeOptions(options: SessionOptions): Config {
+  if (typeof options !== 'object' || options === null) throw invalidOption('rotor-auth: createSession() takes an options object')
+  assertKnownOptions('rotor-auth', KNOWN, options)
+  const platform = platformOf(options)
+  const scope = scopeOf(options, platform)
+  const rotation = oneOf('rotation', options.rotation, ['timer', 'request'] as const, 'timer')
+  const transport = oneOf('transport', options.transport, ['cookie', 'bearer'] as const, 'cookie')
+  const { spec, url: refreshURL } = refreshSpec(options, scope)
+
+  const logoutURL = logoutURLOf(options, scope)
+  const headers = headersOf(options)
+
+  const rotateAt = options.rotateAt ?? 0.8
+  if (typeof rotateAt !== 'number' || !(rotateAt > 0 && rotateAt < 1)) fail('rotateAt', 'a number in (0, 1)', rotateAt)
+
+  const channelName = channelNameOf(options, platform, scope, refreshURL, logoutURL)
+
+  assertCallables(options)
+  const { coordinator } = options
+
+  const persist = options.persist ?? transport === 'cookie'
+  if (typeof persist !== 'boolean') fail('persist', 'a boolean', persist)
+  const storage = storageOf(options, platform)
 
   const worker = workerURL(options, platform.location().href, coordinator !== undefined, channelName !== undefined, persist && transport === 'bearer', spec.kind === 'custom')
 
-  const refreshRetries = nonNegative('refreshRetries', options.refreshRetries, 2)
+  const refreshRetries = nonNegative('refreshRetries', options.refreshRetries, DEFAULT_TIMING.refreshRetries)
   if (!Number.isInteger(refreshRetries)) fail('refreshRetries', 'a whole number', refreshRetries)
 
   return {
@@ -288,8 +316,8 @@ export function normalizeOptions(options: SessionOptions): Config {
     now: platform.now,
     leeway: options.leeway === undefined ? undefined : nonNegative('leeway', options.leeway, 0),
     // 0 would fail every request before a refresh was even sent, or every refresh at once.
-    queueTimeout: positive('queueTimeout', options.queueTimeout, 30_000),
-    refreshTimeout: positive('refreshTimeout', options.refreshTimeout, 10_000),
+    queueTimeout: positive('queueTimeout', options.queueTimeout, DEFAULT_TIMING.queueTimeout),
+    refreshTimeout: positive('refreshTimeout', options.refreshTimeout, DEFAULT_TIMING.refreshTimeout),
     refreshRetries,
     // Bearer tabs sharing a name keep the generation and expirations (never the tokens) where
     // every tab reads them synchronously: the tab that takes the lock next must see that a

@@ -5,11 +5,9 @@ import type { Grant, RefreshContext, RefreshStyle } from '../types.js'
 import { timeoutSignal } from '../utils/abort.js'
 import type { Clock } from '../utils/timers.js'
 import type { Tokens } from './grant.js'
-import type { Config } from './options.js'
+import type { Config, RefreshSpec } from './options.js'
 
-export type RefreshSpec =
-  | { kind: 'url'; url: URL; style: RefreshStyle; clientId: string | undefined }
-  | { kind: 'custom'; fn: (ctx: RefreshContext) => Promise<Response | Grant> }
+export type { RefreshSpec } from './options.js'
 
 export type RefreshCall = {
   spec: RefreshSpec
@@ -30,13 +28,7 @@ export type RefreshCall = {
   clock: Clock
 }
 
-/**
- * An attempt unanswered after `refreshTimeout` is not abandoned: the server may be about to
- * accept the RT, and a second refresh with it would make the server revoke the family. The
- * session stops waiting (a `rotate-error`, waiting requests count it) but keeps the lock and
- * takes the late answer if it comes; only after this many timeouts is the answer taken for lost.
- */
-export const LATE_ANSWER_FACTOR = 3
+export { LATE_ANSWER_FACTOR } from './deadlines.js'
 
 /**
  * True for failures after which trying again later may succeed. A 2xx whose body cannot be

@@ -15,6 +15,17 @@ export type Flight = 'rotation' | 'ending' | 'joining'
 /** What changed, for the parts that react (gate, scheduler, idle). */
 export type Transition = 'entered' | 'ended' | 'flight' | 'disposed' | 'reauth'
 
+/**
+ * The session as the parts that only read it see it (gate, scheduler, policy, waits): what is
+ * held and in flight, and its events, but no transition. Only the writers (rotator, sync and
+ * the session's own wiring) hold the SessionMachine itself.
+ */
+export type SessionView = Pick<
+  SessionMachine,
+  | 'snapshot' | 'life' | 'disposed' | 'over' | 'notStarted' | 'whenStarted' | 'view' | 'flight' | 'pending' | 'managing'
+  | 'leeway' | 'usable' | 'ready' | 'expiredInFlight' | 'refreshExpired' | 'remoteReauth' | 'rotatingElsewhere' | 'on' | 'watch'
+>
+
 /** Every event `on()` accepts: a misspelt name would be a listener that never runs. */
 const EVENTS: Record<keyof SessionEvents, true> = {
   change: true, rotate: true, 'rotate-error': true, logout: true, 'idle-warning': true, 'storage-error': true,

@@ -3,17 +3,13 @@ import type { Coordinator, LogoutReason, Message, Origin, SessionState, Snapshot
 import type { Clock, Timer } from '../utils/timers.js'
 import { MAX_GENERATION_JUMP, plausible, rotateRequestVerdict, SIGNED_OUT, supersedes } from '../coordinator/protocol.js'
 import type { Tokens } from './grant.js'
+import { SpentTokens } from './spent.js'
 import type { SessionMachine } from './state.js'
+import { Listeners } from '../utils/listeners.js'
 
 /** How long a joining bearer tab waits for a peer to hand it the tokens. */
 const JOIN_WAIT_MS = 300
 export { MAX_GENERATION_JUMP }
-/**
- * How many spent refresh tokens (as hashes) a tab remembers, past those known to have expired:
- * a rotation every minute for a week. (A ring of 16 let a state recorded 17 rotations earlier
- * move a tab back onto its spent RT.)
- */
-const SPENT_KEPT = 10_000
 /**
  * How long another tab's "reauthenticating" holds here unless renewed: while it holds, waiting
  * requests do not time out, so a forged one must not switch `queueTimeout` off for good. The
@@ -21,18 +17,6 @@ const SPENT_KEPT = 10_000
  */
 export const REMOTE_FLAG_MS = 30_000
 const REMOTE_FLAG_RENEW_MS = 10_000
-
-/** FNV-1a over the token, two 32-bit lanes: the memory holds no refresh token, only this. */
-function tokenHash(token: string): string {
-  let a = 0x811c9dc5
-  let b = 0x01000193 ^ token.length
-  for (let i = 0; i < token.length; i++) {
-    const c = token.charCodeAt(i)
-    a = Math.imul(a ^ c, 0x01000193)
-    b = Math.imul(b ^ c, 0x5bd1e995)
-  }
-  return (a >>> 0).toString(36) + (b >>> 0).toString(36)
-}
 
 /** Runs `fn` on a value that may or may not be a promise, synchronously when it is not. */
 function when<T, R>(value: T | Promise<T>, fn: (value: T) => R | Promise<R>): R | Promise<R> {
@@ -49,59 +33,72 @@ export type SyncOptions = {
   shared: boolean
   /** Longest a refresh may take anywhere: a tab closed mid-rotation never says it is done. */
   rotatingTimeout: number
-  /** Another tab's user activity. */
-  onActivity: (at: number) => void
-  /** A tab that was re-authenticating was disposed first: this one may take the job. */
-  onHandover: () => void
-  /** This tab leads, and another needs a generation above `generation` (no lock across tabs). */
-  onRotateRequest: (generation: number) => void
 }
 
 export class Sync {
-  readonly #o: SyncOptions
+  readonly #options: SyncOptions
   readonly #unsubscribe: () => void
   #rotatingTimer: Timer | undefined
   /** Hashes of RTs this tab held and moved past, with their expiry: a snapshot that brings one back is a replay. */
-  readonly #spent = new Map<string, number | null>()
+  readonly #spent: SpentTokens
   /** Another tab's "reauthenticating" runs out here unless renewed (REMOTE_FLAG_MS). */
   #remoteReauthTimer: Timer | undefined
   /** While this tab runs reauthenticate(): renews the flag in the other tabs. */
   #renewTimer: Timer | undefined
   /** The generation this tab last rotated for at a peer's request (once per generation). */
   #honoured: number | undefined
+  readonly #activity = new Listeners<number>()
+  readonly #handovers = new Listeners<void>()
+  readonly #rotateRequests = new Listeners<number>()
 
   constructor(options: SyncOptions) {
-    this.#o = options
+    this.#options = options
+    this.#spent = new SpentTokens(options.now)
     this.#unsubscribe = options.coordinator.subscribe(message => this.#receive(message))
+  }
+
+  /** Another tab's user activity (at `at`, epoch ms); returns the undo. */
+  onActivity(listener: (at: number) => void): () => void {
+    return this.#activity.add(listener)
+  }
+
+  /** A tab that was re-authenticating was disposed first: this one may take the job. */
+  onHandover(listener: () => void): () => void {
+    return this.#handovers.add(listener)
+  }
+
+  /** This tab leads, and another needs a generation above the one given (no lock across tabs). */
+  onRotateRequest(listener: (generation: number) => void): () => void {
+    return this.#rotateRequests.add(listener)
   }
 
   /** A new tab joins the running session without rotating. */
   join(): void {
-    const { coordinator, machine } = this.#o
+    const { coordinator, machine } = this.#options
     const joined = when(coordinator.read(), shared => this.#joinFrom(shared))
     // An asynchronous store (a worker, Redis): requests hold until its answer is in.
     if (joined instanceof Promise) machine.track('joining', joined.catch(() => undefined))
   }
 
   #joinFrom(shared: Snapshot | undefined): void {
-    const { machine, now, transport } = this.#o
+    const { machine, now, transport } = this.#options
     if (shared && shared.status === 'active' && !(shared.refreshExpiresAt !== null && now() >= shared.refreshExpiresAt)) {
       this.adopt(shared)
     } else if (shared) {
       // Keep the generation counter monotonic across a logout and the next login.
       machine.end({ ...SIGNED_OUT, generation: shared.generation }, 'remote')
     }
-    if (machine.snapshot.status === 'active' || !this.#o.shared) return
+    if (machine.snapshot.status === 'active' || !this.#options.shared) return
     if (transport === 'bearer' && shared?.status === 'active') {
       // Tokens are not in storage: ask the peers, and hold requests briefly for the answer.
       machine.track('joining', this.#until(state => state.status === 'active', JOIN_WAIT_MS))
     }
-    this.#o.coordinator.post({ type: 'hello' })
+    this.#options.coordinator.post({ type: 'hello' })
   }
 
   /** Resolves at the first `change` whose state meets `condition`, or after `ms`. */
   #until(condition: (state: SessionState) => boolean, ms: number): Promise<void> {
-    const { machine, clock } = this.#o
+    const { machine, clock } = this.#options
     return new Promise<void>(resolve => {
       const off = machine.on('change', state => {
         if (condition(state)) done()
@@ -121,10 +118,10 @@ export class Sync {
    * their way by message.
    */
   catchUp(): Promise<Snapshot | undefined> {
-    return Promise.resolve(this.#o.coordinator.read()).then(shared => {
+    return Promise.resolve(this.#options.coordinator.read()).then(shared => {
       if (!shared) return undefined
       this.adopt(shared)
-      return supersedes(shared, this.#o.machine.snapshot) && !this.#refused(shared) ? shared : undefined
+      return supersedes(shared, this.#options.machine.snapshot) && !this.#refused(shared) ? shared : undefined
     })
   }
 
@@ -135,14 +132,14 @@ export class Sync {
    * by message only) it asks before it presents an RT that tab may just have spent.
    */
   probe(ms: number): Promise<void> {
-    const generation = this.#o.machine.snapshot.generation
-    this.#o.coordinator.post({ type: 'hello' })
+    const generation = this.#options.machine.snapshot.generation
+    this.#options.coordinator.post({ type: 'hello' })
     return this.awaitNewer(generation, ms)
   }
 
   /** Resolves once this tab holds a generation above `generation`, or after `ms`. */
   awaitNewer(generation: number, ms: number): Promise<void> {
-    if (this.#o.machine.snapshot.generation > generation) return Promise.resolve()
+    if (this.#options.machine.snapshot.generation > generation) return Promise.resolve()
     return this.#until(state => state.generation > generation, ms)
   }
 
@@ -151,13 +148,13 @@ export class Sync {
    * `generation`) or failed, or after `ms`; at once when none was announced.
    */
   awaitElsewhere(generation: number, ms: number): Promise<void> {
-    const { machine } = this.#o
+    const { machine } = this.#options
     if (!machine.rotatingElsewhere || machine.snapshot.generation > generation) return Promise.resolve()
     return this.#until(state => state.generation > generation || !machine.rotatingElsewhere, ms)
   }
 
   adopt(snapshot: Snapshot): void {
-    const { machine, transport } = this.#o
+    const { machine, transport } = this.#options
     if (!supersedes(snapshot, machine.snapshot) || this.#refused(snapshot)) return
     machine.setRemoteReauth(false)
     if (snapshot.status === 'signed-out') {
@@ -177,12 +174,12 @@ export class Sync {
    * wedge the counter near its limit or move this tab back onto an RT it already spent.
    */
   #refused(snapshot: Snapshot): boolean {
-    if (!plausible(snapshot, this.#o.machine.snapshot)) return true
+    if (!plausible(snapshot, this.#options.machine.snapshot)) return true
     return this.#replayed(snapshot)
   }
 
   #replayed(snapshot: Snapshot): boolean {
-    return snapshot.refreshToken !== undefined && this.#spent.has(tokenHash(snapshot.refreshToken))
+    return snapshot.refreshToken !== undefined && this.#spent.has(snapshot.refreshToken)
   }
 
   /** The store's generation where it may count (not a forged leap), for numbering what we write. */
@@ -192,7 +189,7 @@ export class Sync {
 
   /** Applies new tokens from this tab and tells every other tab. */
   publish(tokens: Tokens, how: 'login' | 'rotate'): void | Promise<void> {
-    const { coordinator, machine } = this.#o
+    const { coordinator, machine } = this.#options
     return when(coordinator.read(), base => {
       const current = machine.snapshot
       const snapshot: Snapshot = {
@@ -220,7 +217,7 @@ export class Sync {
    * above every generation known anywhere, so no tab can take it for old news.
    */
   publishEnd(reason: LogoutReason): void | Promise<void> {
-    const { coordinator, machine } = this.#o
+    const { coordinator, machine } = this.#options
     if (machine.snapshot.status !== 'active') return
     const base = coordinator.read()
     const local = machine.snapshot.generation
@@ -242,7 +239,7 @@ export class Sync {
    * the next holder of the lock re-authenticates instead of presenting the RT again.
    */
   markEnding(reason: 'expired' | 'rejected'): void | Promise<void> {
-    const { coordinator, machine } = this.#o
+    const { coordinator, machine } = this.#options
     return when(coordinator.read(), base => {
       const snapshot: Snapshot = { ...machine.snapshot, generation: Math.max(machine.snapshot.generation, this.#base(base)) + 1, ending: reason }
       return when(coordinator.write(snapshot), () => {
@@ -257,28 +254,28 @@ export class Sync {
    * refresh of the current generation is on the wire since `since`, or no longer (undefined).
    */
   markRotating(since: number | undefined): void | Promise<void> {
-    const { rotatingSince: _, ...snapshot } = this.#o.machine.snapshot
-    return this.#o.coordinator.write(since === undefined ? snapshot : { ...snapshot, rotatingSince: since })
+    const { rotatingSince: _, ...snapshot } = this.#options.machine.snapshot
+    return this.#options.coordinator.write(since === undefined ? snapshot : { ...snapshot, rotatingSince: since })
   }
 
   reauthenticating(active: boolean, handover?: 'expired' | 'rejected'): void {
     this.#renewTimer?.cancel()
     this.#renewTimer = undefined
-    this.#o.coordinator.post(handover ? { type: 'reauthenticating', active, handover } : { type: 'reauthenticating', active })
+    this.#options.coordinator.post(handover ? { type: 'reauthenticating', active, handover } : { type: 'reauthenticating', active })
     // A person may take minutes to log in: the flag is renewed so it never runs out meanwhile.
-    if (active) this.#renewTimer = this.#o.clock.after(REMOTE_FLAG_RENEW_MS, () => this.reauthenticating(true))
+    if (active) this.#renewTimer = this.#options.clock.after(REMOTE_FLAG_RENEW_MS, () => this.reauthenticating(true))
   }
 
   rotating(generation: number): void {
-    this.#o.coordinator.post({ type: 'rotating', generation })
+    this.#options.coordinator.post({ type: 'rotating', generation })
   }
 
   rotated(generation: number, ok: boolean): void {
-    this.#o.coordinator.post({ type: 'rotated', generation, ok })
+    this.#options.coordinator.post({ type: 'rotated', generation, ok })
   }
 
   activity(at: number): void {
-    this.#o.coordinator.post({ type: 'activity', at })
+    this.#options.coordinator.post({ type: 'activity', at })
   }
 
   close(): void {
@@ -289,7 +286,7 @@ export class Sync {
   }
 
   #receive(message: Message): void {
-    const { machine } = this.#o
+    const { machine } = this.#options
     if (machine.disposed) return
     switch (message.type) {
       case 'state':
@@ -300,7 +297,7 @@ export class Sync {
         // generation we do not hold says nothing we could use (and may be forged far ahead).
         if (message.generation === machine.snapshot.generation) {
           this.#rotatingTimer?.cancel()
-          this.#rotatingTimer = this.#o.clock.after(this.#o.rotatingTimeout, () => this.#clearRotating())
+          this.#rotatingTimer = this.#options.clock.after(this.#options.rotatingTimeout, () => this.#clearRotating())
           machine.remoteRotating(true)
         }
         return
@@ -311,55 +308,42 @@ export class Sync {
         this.#answer()
         return
       case 'rotate-request': {
-        if (!this.#o.coordinator.isLeader()) return
+        if (!this.#options.coordinator.isLeader()) return
         const verdict = rotateRequestVerdict(message.generation, machine.snapshot.generation, this.#honoured)
         // Behind us: our state is the answer (a bearer tab gets the tokens it missed).
         if (verdict === 'answer') this.#answer()
         if (verdict !== 'rotate') return
         this.#honoured = message.generation
-        this.#o.onRotateRequest(message.generation)
+        this.#rotateRequests.emit(message.generation)
         return
       }
       case 'activity':
-        this.#o.onActivity(message.at)
+        this.#activity.emit(message.at)
         return
       case 'reauthenticating':
         this.#remoteReauthTimer?.cancel()
-        this.#remoteReauthTimer = message.active ? this.#o.clock.after(REMOTE_FLAG_MS, () => machine.setRemoteReauth(false)) : undefined
+        this.#remoteReauthTimer = message.active ? this.#options.clock.after(REMOTE_FLAG_MS, () => machine.setRemoteReauth(false)) : undefined
         machine.setRemoteReauth(message.active)
-        if (message.handover) this.#o.onHandover()
+        if (message.handover) this.#handovers.emit()
         return
     }
   }
 
   /** Enters `snapshot`, remembering the RT this tab moves past. */
   #enter(snapshot: Snapshot, origin: Origin, how: 'login' | 'rotate' | 'adopt' | 'mark'): void {
-    const { refreshToken: held, refreshExpiresAt } = this.#o.machine.snapshot
-    if (held !== undefined && held !== snapshot.refreshToken) {
-      this.#spent.set(tokenHash(held), refreshExpiresAt)
-      if (this.#spent.size > SPENT_KEPT) this.#forgetSpent()
-    }
-    this.#o.machine.enter(snapshot, origin, how)
-  }
-
-  /** Expired RTs first (a server refuses them anyway), then the oldest. */
-  #forgetSpent(): void {
-    const now = this.#o.now()
-    for (const [hash, expiresAt] of this.#spent) if (expiresAt !== null && expiresAt <= now) this.#spent.delete(hash)
-    for (const hash of this.#spent.keys()) {
-      if (this.#spent.size <= SPENT_KEPT) break
-      this.#spent.delete(hash)
-    }
+    const { refreshToken: held, refreshExpiresAt } = this.#options.machine.snapshot
+    if (held !== undefined && held !== snapshot.refreshToken) this.#spent.remember(held, refreshExpiresAt)
+    this.#options.machine.enter(snapshot, origin, how)
   }
 
   #answer(): void {
-    const { machine } = this.#o
-    if (machine.snapshot.status === 'active') this.#o.coordinator.post({ type: 'state', snapshot: machine.snapshot })
+    const { machine } = this.#options
+    if (machine.snapshot.status === 'active') this.#options.coordinator.post({ type: 'state', snapshot: machine.snapshot })
   }
 
   #clearRotating(): void {
     this.#rotatingTimer?.cancel()
     this.#rotatingTimer = undefined
-    this.#o.machine.remoteRotating(false)
+    this.#options.machine.remoteRotating(false)
   }
 }

@@ -1,5 +1,7 @@
 /** The platform contract: everything a session asks of the runtime it runs in, as one object handed to every part. */
-import type { StorageLike } from '../types.js'
+
+/** Minimal Storage, so tests and non-browser hosts can pass their own. */
+export type StorageLike = Pick<Storage, 'getItem' | 'setItem' | 'removeItem'>
 
 /** An armed timer; `cancel()` is idempotent. */
 export type Timer = { cancel(): void }

@@ -32,3 +32,5 @@ export type {
 } from './types.js'
 export { createSocketFace } from './ws.js'
 export type { SocketFace, SocketFaceOptions, SocketFaceStats, SocketLogEntry } from './ws.js'
+export { createMemoryCoordinator } from './memory-coordinator.js'
+export type { MemoryCoordinator, MemoryCoordinatorOptions, MemoryMember } from './memory-coordinator.js'

@@ -1,10 +1,10 @@
-/** The session's primitives for sockets and streams: ready(), accessToken() and authFailed(generation). */
+/** The session's waits for sockets and streams: ready(), accessToken() and authFailed(generation). */
 import { RotorTypeError, SessionExpiredError } from '../errors.js'
 import type { WaitSignal } from '../types.js'
 import type { Gate } from './gate.js'
-import type { SessionMachine } from './state.js'
+import type { SessionView } from './state.js'
 
-export function createPrimitives(machine: SessionMachine, gate: Gate, transport: 'cookie' | 'bearer') {
+export function createWaits(machine: SessionView, gate: Pick<Gate, 'ready' | 'wait'>, transport: 'cookie' | 'bearer') {
   function over(): Promise<never> {
     return Promise.reject(machine.over())
   }

@@ -1,0 +1,191 @@
+/** The rotation policy: the one place that decides "rotate, end, or wait?", and the backoff after a failed refresh. */
+import type { Platform, Timer } from '../platform/types.js'
+import { backoff } from '../utils/backoff.js'
+import { Listeners } from '../utils/listeners.js'
+import type { ClockWatch } from './clock-watch.js'
+import type { RotationOutcomes, Rotator } from './rotator.js'
+import type { SessionView } from './state.js'
+
+/** The retry delays after consecutive transient failures: 1 s doubling up to 30 s, jittered. */
+const RETRY_SHAPE = { initial: 1000, max: 30_000 }
+
+/** The last failure waiting requests may be told about, and when (the session's clock). */
+export type Failure = { error: unknown; at: number }
+
+/**
+ * After a transient failure no new attempt goes until the retry timer fires (exponential,
+ * with jitter, bounded); then whoever waits tries again. A success resets it. It also keeps
+ * the last failure, which decides whether a waiting request's deadline is a RotationError.
+ */
+export class FailureBackoff implements RotationOutcomes {
+  readonly #platform: Pick<Platform, 'after' | 'now' | 'random'>
+  readonly #retries = new Listeners<void>()
+  #failures = 0
+  #retry: Timer | undefined
+  #last: Failure | undefined
+  #disposed = false
+
+  constructor(platform: Pick<Platform, 'after' | 'now' | 'random'>) {
+    this.#platform = platform
+  }
+
+  /** A transient failure: the next attempt goes after the returned delay (ms), growing with each failure. */
+  failed(error: unknown): number {
+    this.stalled(error)
+    if (this.#disposed) return 0
+    const delay = backoff(++this.#failures, RETRY_SHAPE, this.#platform.random)
+    this.#retryIn(delay)
+    return delay
+  }
+
+  /** The refresh is slow but still awaited: waiting requests count it as a failure, nothing is retried. */
+  stalled(error: unknown): void {
+    this.#last = { error, at: this.#platform.now() }
+  }
+
+  /** The refresh budget is spent: the next attempt goes in `ms` (no growth: nothing failed). */
+  deferred(error: unknown, ms: number): void {
+    this.stalled(error)
+    if (!this.#disposed) this.#retryIn(ms)
+  }
+
+  succeeded(): void {
+    this.#failures = 0
+    this.#last = undefined
+    this.#retry?.cancel()
+    this.#retry = undefined
+  }
+
+  /** A failure is being backed off: no new attempt until the retry timer fires. */
+  backingOff(): boolean {
+    return this.#retry !== undefined
+  }
+
+  lastFailure(): Failure | undefined {
+    return this.#last
+  }
+
+  /** Runs `listener` each time a backoff runs out; returns its undo. */
+  onRetry(listener: () => void): () => void {
+    return this.#retries.add(listener)
+  }
+
+  /** The session ended: no retry is owed (the count of failures stays, as the server's health does). */
+  cancel(): void {
+    this.#retry?.cancel()
+    this.#retry = undefined
+  }
+
+  dispose(): void {
+    this.#disposed = true
+    this.cancel()
+  }
+
+  #retryIn(ms: number): void {
+    this.#retry?.cancel()
+    this.#retry = this.#platform.after(ms, () => {
+      this.#retry = undefined
+      this.#retries.emit()
+    })
+  }
+}
+
+export type RotationPolicyOptions = {
+  view: SessionView
+  /** The wall clock was set: deadlines are in doubt, ask the server instead of ending. */
+  watch: Pick<ClockWatch, 'inDoubt'>
+  rotation: 'timer' | 'request'
+  /** Idle long enough that keep-alive rotations stop. */
+  isIdle: () => boolean
+  rotator: Pick<Rotator, 'rotateFrom' | 'endOrReauthenticate'>
+  backoff: FailureBackoff
+}
+
+/**
+ * Everything that may want a rotation (the timer, waiting requests, a peer, a clock jump, a
+ * backoff that ran out) asks here, and only here is it decided whether to rotate, end the
+ * session (both tokens dead), or wait (a failure is being backed off).
+ */
+export class RotationPolicy {
+  readonly #options: RotationPolicyOptions
+  /** A peer asked for a generation above this one and has not got it yet (see peerAsked). */
+  #owed: number | undefined
+
+  constructor(options: RotationPolicyOptions) {
+    this.#options = options
+    options.view.watch(transition => {
+      if (transition === 'ended') options.backoff.cancel()
+    })
+    options.backoff.onRetry(() => {
+      this.due()
+      this.#serveOwed()
+    })
+  }
+
+  /** Rotate from `generation` now, joining the rotation in flight (session.rotate()). */
+  rotate(generation: number): Promise<void> {
+    return this.#options.rotator.rotateFrom(generation)
+  }
+
+  /** Both tokens look dead: end (or reauthenticate), unless the clock jumped; then ask the server. */
+  end(): Promise<void> {
+    const { view, watch, rotator } = this.#options
+    return watch.inDoubt() ? rotator.rotateFrom(view.snapshot.generation) : rotator.endOrReauthenticate('expired')
+  }
+
+  /** The scheduler's timer (or a backoff) ran out: end a session whose tokens both died, or (timer mode, not idle) rotate. */
+  due(): void {
+    const { view, rotation, isIdle } = this.#options
+    if (!this.#active()) return
+    if (view.refreshExpired() && !view.usable()) return void this.end().catch(() => undefined)
+    if (rotation === 'timer' && !isIdle()) this.#rotateQuietly()
+  }
+
+  /** The wall clock jumped: rotate now; the answer re-derives every deadline. */
+  clockJumped(): void {
+    if (this.#active()) this.#rotateQuietly()
+  }
+
+  /** Requests wait for an AT newer than the one held: rotate, or end when both tokens are dead; not while backing off. */
+  requestsWaiting(): void {
+    if (this.#options.backoff.backingOff()) return
+    this.#rotateOrEnd()
+  }
+
+  /**
+   * A peer (no lock across tabs: this tab leads) needs a generation above `generation`. It is
+   * served like a waiting request: now, or when the backoff runs out, until a newer one exists.
+   */
+  peerAsked(generation: number): void {
+    this.#owed = Math.max(this.#owed ?? generation, generation)
+    this.#serveOwed()
+  }
+
+  /** The tab running reauthenticate() was disposed: this one takes the job over (the rotator re-reads the state). */
+  handover(): void {
+    this.#rotateQuietly()
+  }
+
+  #serveOwed(): void {
+    const owed = this.#owed
+    if (owed === undefined) return
+    if (!this.#active() || this.#options.view.snapshot.generation > owed) return void (this.#owed = undefined)
+    this.requestsWaiting()
+  }
+
+  #rotateOrEnd(): void {
+    const { view } = this.#options
+    if (view.refreshExpired() && !view.usable()) void this.end().catch(() => undefined)
+    else this.#rotateQuietly()
+  }
+
+  /** A rotation nobody awaits: its outcome is a transition (and a `rotate-error`), not a rejection. */
+  #rotateQuietly(): void {
+    void this.#options.rotator.rotateFrom(this.#options.view.snapshot.generation).catch(() => undefined)
+  }
+
+  #active(): boolean {
+    const { view } = this.#options
+    return !view.disposed && view.snapshot.status === 'active'
+  }
+}

@@ -1,0 +1,139 @@
+// The rotation policy and the failure backoff on virtual time: rotate, end or wait, and how long.
+import { describe, expect, it } from 'vitest'
+import { ClockWatch } from '../../../src/core/clock-watch.js'
+import { FailureBackoff, RotationPolicy } from '../../../src/core/policy.js'
+import { SessionMachine } from '../../../src/core/state.js'
+import { createMemoryCoordinator } from '../../../src/testing/memory-coordinator.js'
+import { fakeServer, sessionCore, settle, virtualTime } from './virtual.js'
+
+describe('FailureBackoff', () => {
+  it('grows with each failure, is bounded at 30 s, and a success resets it', () => {
+    const time = virtualTime()
+    const backoff = new FailureBackoff({ ...time, random: () => 0.999 })
+    const delays = Array.from({ length: 8 }, () => backoff.failed(new Error('down')))
+    for (let i = 1; i < delays.length; i++) expect(delays[i]).toBeGreaterThanOrEqual(delays[i - 1]!)
+    expect(delays[0]).toBeLessThanOrEqual(1000)
+    expect(Math.max(...delays)).toBeLessThanOrEqual(30_000)
+    expect(delays.at(-1)).toBeGreaterThan(29_000)
+    backoff.succeeded()
+    expect(backoff.backingOff()).toBe(false)
+    expect(backoff.failed(new Error('down'))).toBeLessThanOrEqual(1000)
+  })
+
+  it('backs off until the delay passes, then tells its listeners once', async () => {
+    const time = virtualTime()
+    const backoff = new FailureBackoff(time)
+    let retries = 0
+    backoff.onRetry(() => retries++)
+    const delay = backoff.failed(new Error('down'))
+    expect(backoff.backingOff()).toBe(true)
+    expect(backoff.lastFailure()).toMatchObject({ at: time.now() })
+    await time.advance(delay - 1)
+    expect(retries).toBe(0)
+    await time.advance(1)
+    expect(retries).toBe(1)
+    expect(backoff.backingOff()).toBe(false)
+  })
+
+  it('a deferral (budget spent) retries after exactly its wait, without growing the next delay', async () => {
+    const time = virtualTime()
+    const backoff = new FailureBackoff(time)
+    let retries = 0
+    backoff.onRetry(() => retries++)
+    backoff.deferred(new Error('budget'), 5000)
+    await time.advance(4999)
+    expect(retries).toBe(0)
+    await time.advance(1)
+    expect(retries).toBe(1)
+    expect(backoff.failed(new Error('down'))).toBeLessThanOrEqual(1000)
+  })
+})
+
+describe('RotationPolicy', () => {
+  function setup(options: { rotation?: 'timer' | 'request'; idle?: boolean } = {}) {
+    const time = virtualTime()
+    const server = fakeServer(time)
+    const shared = createMemoryCoordinator()
+    const tab = sessionCore(time, server, shared, { rotation: options.rotation, idle: () => options.idle ?? false })
+    return { time, server, shared, tab }
+  }
+
+  it('waits while a failure is backed off, and rotates once the backoff runs out', async () => {
+    const { time, server, tab } = setup()
+    await tab.start()
+    const failing = Promise.reject(new TypeError('network'))
+    failing.catch(() => undefined)
+    server.answerWith(() => failing)
+    tab.policy.requestsWaiting()
+    await settle()
+    expect(server.presented).toHaveLength(1)
+    server.answerWith(undefined)
+    tab.policy.requestsWaiting()
+    tab.policy.requestsWaiting()
+    await settle()
+    expect(server.presented).toHaveLength(1)
+    await time.advance(1000)
+    // request mode: the retry rotates only for what still waits (nobody here).
+    expect(server.presented).toHaveLength(1)
+    tab.policy.requestsWaiting()
+    await settle()
+    expect(server.presented).toHaveLength(2)
+  })
+
+  it('due: timer mode rotates, an idle session does not, request mode does not', async () => {
+    for (const [rotation, idle, calls] of [['timer', false, 1], ['timer', true, 0], ['request', false, 0]] as const) {
+      const { server, tab } = setup({ rotation, idle })
+      await tab.start()
+      tab.policy.due()
+      await settle()
+      expect(server.presented, `${rotation} idle=${idle}`).toHaveLength(calls)
+    }
+  })
+
+  it('due with both tokens dead ends the session without a refresh', async () => {
+    const { time, server, tab } = setup({ rotation: 'timer' })
+    await tab.start()
+    time.jump(11 * 60_000) // past the RT's expiry, no timer run
+    tab.policy.due()
+    await settle()
+    expect(server.presented).toEqual([])
+    expect(tab.machine.snapshot).toMatchObject({ status: 'signed-out', reason: 'expired' })
+  })
+
+  it('end() asks the server instead when the wall clock jumped', async () => {
+    const time = virtualTime()
+    const machine = new SessionMachine({ now: time.now, leeway: undefined })
+    const watch = new ClockWatch(time.now, time.monotonic)
+    const calls: string[] = []
+    const rotator = {
+      rotateFrom: async () => void calls.push('rotate'),
+      endOrReauthenticate: async () => void calls.push('end'),
+    }
+    const policy = new RotationPolicy({ view: machine, watch, rotation: 'timer', isIdle: () => false, rotator, backoff: new FailureBackoff(time) })
+    await policy.end()
+    time.jump(3_600_000)
+    watch.jumped()
+    await policy.end()
+    expect(calls).toEqual(['end', 'rotate'])
+  })
+
+  it("a peer's rotate-request rotates once, is served again after a failure's backoff, and not once a newer generation exists", async () => {
+    const { time, server, tab } = setup()
+    await tab.start()
+    const generation = tab.machine.snapshot.generation
+    const failing = Promise.reject(new TypeError('network'))
+    failing.catch(() => undefined)
+    server.answerWith(() => failing)
+    tab.policy.peerAsked(generation)
+    tab.policy.peerAsked(generation)
+    await settle()
+    expect(server.presented).toHaveLength(1)
+    server.answerWith(undefined)
+    await time.advance(1000)
+    expect(server.presented).toHaveLength(2)
+    expect(tab.machine.snapshot.generation).toBe(generation + 1)
+    tab.policy.peerAsked(generation)
+    await time.advance(60_000)
+    expect(server.presented).toHaveLength(2)
+  })
+})

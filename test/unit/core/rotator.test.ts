@@ -1,0 +1,87 @@
+// The rotator on virtual time with a memory coordinator: one refresh at a time, once per generation everywhere, within the budget, never on a lost lease.
+import { describe, expect, it } from 'vitest'
+import { createMemoryCoordinator } from '../../../src/testing/memory-coordinator.js'
+import { fakeServer, sessionCore, settle, virtualTime } from './virtual.js'
+
+function setup() {
+  const time = virtualTime()
+  const server = fakeServer(time)
+  const shared = createMemoryCoordinator()
+  return { time, server, shared }
+}
+
+describe('Rotator', () => {
+  it('single flight: concurrent rotations in one session send one refresh', async () => {
+    const { time, server, shared } = setup()
+    const tab = sessionCore(time, server, shared)
+    await tab.start()
+    const generation = tab.machine.snapshot.generation
+    await Promise.all([tab.rotator.rotateFrom(generation), tab.rotator.rotateFrom(generation), tab.rotator.rotateFrom(generation)])
+    expect(server.presented).toEqual(['rt-1'])
+    expect(tab.machine.snapshot.generation).toBe(generation + 1)
+  })
+
+  it('once per generation everywhere: two sessions rotating from one generation send one refresh, and both hold its tokens', async () => {
+    const { time, server, shared } = setup()
+    const a = sessionCore(time, server, shared)
+    const b = sessionCore(time, server, shared)
+    await a.start()
+    await settle()
+    expect(b.machine.snapshot.accessToken).toBe('at-1')
+    const generation = a.machine.snapshot.generation
+    await Promise.all([a.rotator.rotateFrom(generation), b.rotator.rotateFrom(generation)])
+    await settle()
+    expect(server.presented).toEqual(['rt-1'])
+    expect(a.machine.snapshot.accessToken).toBe('at-2')
+    expect(b.machine.snapshot.accessToken).toBe('at-2')
+  })
+
+  it('budget reached: the next rotation is deferred, no refresh is sent, and rotate-error says when', async () => {
+    const { time, server, shared } = setup()
+    const tab = sessionCore(time, server, shared, { budget: { perLifetime: 1, perMinute: 6 } })
+    await tab.start()
+    await tab.rotator.rotateFrom(tab.machine.snapshot.generation)
+    await expect(tab.rotator.rotateFrom(tab.machine.snapshot.generation)).rejects.toMatchObject({ code: 'ERR_REFRESH_BUDGET' })
+    expect(server.presented).toEqual(['rt-1'])
+    expect(tab.errors.at(-1)).toMatchObject({ willRetry: true, retryIn: 60_000 })
+    expect(tab.backoff.backingOff()).toBe(true)
+  })
+
+  it('lease lost: no refresh is sent; a coded transient rotate-error and a backoff follow; the next lock refreshes', async () => {
+    const { time, server, shared } = setup()
+    const tab = sessionCore(time, server, shared)
+    await tab.start()
+    const generation = tab.machine.snapshot.generation
+    // The lock is granted, then its lease runs out before the RT is presented.
+    const lock = tab.coordinator.lock.bind(tab.coordinator)
+    let expireOnce = true
+    tab.coordinator.lock = (fn, options) =>
+      lock(lease => {
+        if (expireOnce) shared.expireLease()
+        expireOnce = false
+        return fn(lease)
+      }, options)
+    await expect(tab.rotator.rotateFrom(generation)).rejects.toMatchObject({ code: 'ERR_LEASE_LOST' })
+    expect(server.presented).toEqual([])
+    expect(tab.errors).toEqual([expect.objectContaining({ willRetry: true, attempt: 1, retryIn: expect.any(Number) })])
+    expect(tab.errors[0]!.error).toMatchObject({ name: 'LeaseLostError' })
+    expect(tab.backoff.backingOff()).toBe(true)
+    expect(tab.machine.snapshot.generation).toBe(generation)
+    await tab.rotator.rotateFrom(generation)
+    expect(server.presented).toEqual(['rt-1'])
+  })
+
+  it('a refused RT ends the session in every member, after checking no other member rotated first', async () => {
+    const { time, server, shared } = setup()
+    const a = sessionCore(time, server, shared)
+    const b = sessionCore(time, server, shared)
+    await a.start()
+    await settle()
+    server.presented.push('rt-1') // the server has seen rt-1 already: presenting it again is a reuse
+    await expect(a.rotator.rotateFrom(a.machine.snapshot.generation)).rejects.toMatchObject({ code: 'ERR_SESSION_EXPIRED' })
+    await settle()
+    expect(a.errors.at(-1)).toMatchObject({ willRetry: false })
+    expect(b.machine.snapshot.status).toBe('signed-out')
+    expect(shared.snapshot?.status).toBe('signed-out')
+  })
+})

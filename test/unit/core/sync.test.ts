@@ -1,0 +1,61 @@
+// Sync on virtual time over a memory coordinator: members join without rotating, adopt each other's states, refuse replays, and the leader hears a peer's rotate-request once per generation.
+import { describe, expect, it } from 'vitest'
+import { createMemoryCoordinator } from '../../../src/testing/memory-coordinator.js'
+import { fakeServer, sessionCore, settle, virtualTime } from './virtual.js'
+
+function setup() {
+  const time = virtualTime()
+  const server = fakeServer(time)
+  const shared = createMemoryCoordinator()
+  return { time, server, shared, tab: () => sessionCore(time, server, shared) }
+}
+
+describe('Sync', () => {
+  it('a member joining a running session adopts it without a refresh', async () => {
+    const { server, tab } = setup()
+    const a = tab()
+    await a.start()
+    const b = tab()
+    await settle()
+    expect(b.machine.snapshot).toMatchObject({ status: 'active', generation: a.machine.snapshot.generation, accessToken: 'at-1' })
+    expect(server.presented).toEqual([])
+  })
+
+  it("a member's logout ends every member", async () => {
+    const { tab } = setup()
+    const a = tab()
+    const b = tab()
+    await a.start()
+    await settle()
+    await a.sync.publishEnd('user')
+    await settle()
+    expect(b.machine.snapshot).toMatchObject({ status: 'signed-out', reason: 'user' })
+  })
+
+  it('a replayed state carrying an RT this member moved past is refused', async () => {
+    const { server, tab, shared } = setup()
+    const a = tab()
+    await a.start()
+    const old = { ...a.machine.snapshot }
+    await a.rotator.rotateFrom(old.generation)
+    expect(server.presented).toEqual(['rt-1'])
+    // A forged or replayed message brings rt-1 back under a higher generation.
+    shared.join().post({ type: 'state', snapshot: { ...old, generation: old.generation + 5 } })
+    await settle()
+    expect(a.machine.snapshot.refreshToken).toBe('rt-2')
+  })
+
+  it("the leader hears a peer's rotate-request once per generation", async () => {
+    const { tab, shared } = setup()
+    const leader = tab()
+    await leader.start()
+    const heard: number[] = []
+    leader.sync.onRotateRequest(generation => void heard.push(generation))
+    const peer = shared.join()
+    const generation = leader.machine.snapshot.generation
+    peer.post({ type: 'rotate-request', generation })
+    peer.post({ type: 'rotate-request', generation })
+    await settle()
+    expect(heard).toEqual([generation])
+  })
+})

@@ -106,7 +106,7 @@ export function createSession(options: SessionOptions): Session {
     // A reload mid-refresh: its keepalive refresh may still store the new RT cookie.
     inFlightLimitMs: transport === 'cookie' ? cfg.refreshTimeout : 0,
     // A browser's tabs share bearer tokens by message only; in one realm (Node) the store has them.
-    probeFirst: () => transport === 'bearer' && !cfg.persistTokens && cfg.coordinator === undefined && !worker && sharesAcrossContexts(cfg.channelName),
+    probeFirst: () => transport === 'bearer' && !cfg.persistTokens && cfg.coordinator === undefined && !worker && sharesAcrossContexts(cfg.channelName, platform),
     refresh: refresher(cfg, send, clock),
     // Waiting requests count failures against their deadline; the scheduler backs off.
     backoff: {

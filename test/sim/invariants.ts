@@ -10,7 +10,7 @@ export const INVARIANTS = {
   'converges': 'once faults stop, every live tab agrees on one status and generation',
   'no-token-leak': 'no token appears in any event payload or error',
   'step-bound': 'a schedule ends within its step bound (no storm, no livelock)',
-  'typed-errors': 'a managed request fails only with a RotorError, an AbortError of its own signal, or a network TypeError',
+  'typed-errors': 'a call fails only with a RotorError, a documented refresh error (TimeoutError, HTTPError), its own AbortError, or a network TypeError',
 } as const
 
 export type InvariantName = keyof typeof INVARIANTS
@@ -34,7 +34,7 @@ export function carriesToken(value: unknown): boolean {
 }
 
 /** A managed request in flight, with its deadline on virtual time. */
-export type InFlight = { label: string; startedAt: number; settled: boolean }
+export type InFlight = { tab: string; label: string; startedAt: number; settled: boolean }
 
 /** Collects violations; the first of each name is kept with its detail (a run stops at the first). */
 export class Verdict {

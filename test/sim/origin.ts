@@ -21,8 +21,12 @@ export class Origin {
   readonly #items = new Map<string, string>()
   /** Messages delivered; a measure of how busy the channel was. */
   delivered = 0
+  /** The browser's clock offset from true time (ms): one system clock for every tab, moved by clock jumps. */
+  clockOffset = 0
   /** Bug zoo: Web Locks that grant every request at once (two holders at a time). */
   nonExclusiveLocks = false
+  /** Bug zoo: a share of channel messages never arrives (BroadcastChannel loses none). */
+  dropRate = 0
 
   constructor(scheduler: Scheduler) {
     this.#scheduler = scheduler
@@ -51,6 +55,7 @@ export class Origin {
     const copy = structuredClone(data)
     for (const to of this.#channels) {
       if (to === from || to.name !== from.name || to.tab === from.tab) continue
+      if (this.dropRate > 0 && this.#scheduler.random.chance(this.dropRate)) continue
       const pair = `${from.tab}>${to.tab}`
       const at = Math.max(this.#lastDelivery.get(pair) ?? 0, this.#scheduler.now + this.#scheduler.random.int(0, 8))
       this.#lastDelivery.set(pair, at)
@@ -77,6 +82,20 @@ export class Origin {
     }
   }
 
+  /**
+   * Tab `tab` closed without a goodbye (crashed, killed): as a browser does, its channels
+   * close, the locks it held are released and its queued requests dropped.
+   */
+  closeTab(tab: string): void {
+    for (const channel of [...this.#channels]) if (channel.tab === tab) channel.close()
+    for (const [name, queue] of this.#queues) this.#queues.set(name, queue.filter(waiting => waiting.tab !== tab))
+    for (const [name, holder] of [...this.#held]) {
+      if (holder !== tab) continue
+      this.#held.delete(name)
+      this.#grant(name)
+    }
+  }
+
   #grant(name: string): void {
     if (this.#held.has(name) && !this.nonExclusiveLocks) return
     const next = this.#queues.get(name)?.shift()
@@ -91,6 +110,7 @@ export class Origin {
         result = Promise.reject(error)
       }
       void result.then(next.resolve, next.reject).finally(() => {
+        if (this.#held.get(name) !== next.tab) return // released when its tab closed
         this.#held.delete(name)
         this.#grant(name)
       })

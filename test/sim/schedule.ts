@@ -15,7 +15,7 @@ export type ScheduleOptions = {
 }
 
 /** The defects the simulator must be able to catch (docs/simulation.md lists schedules to first catch). */
-export const ZOO = ['non-exclusive-locks'] as const
+export const ZOO = ['non-exclusive-locks', 'dropped-messages'] as const
 export type Zoo = (typeof ZOO)[number]
 
 export type ScheduleResult = {
@@ -31,9 +31,9 @@ export type ScheduleResult = {
   trace: string[]
 }
 
-type Action = 'request' | 'rotate' | 'freeze' | 'wake' | 'clock' | 'reload' | 'forge' | 'storage' | 'logout' | 'restart'
+type Action = 'request' | 'rotate' | 'freeze' | 'wake' | 'clock' | 'reload' | 'crash' | 'forge' | 'storage' | 'logout' | 'restart'
 const ACTIONS: ReadonlyArray<readonly [number, Action]> = [
-  [40, 'request'], [5, 'rotate'], [5, 'freeze'], [5, 'wake'], [3, 'clock'], [4, 'reload'], [4, 'forge'], [2, 'storage'], [1, 'logout'], [1, 'restart'],
+  [40, 'request'], [5, 'rotate'], [5, 'freeze'], [5, 'wake'], [3, 'clock'], [4, 'reload'], [2, 'crash'], [4, 'forge'], [2, 'storage'], [1, 'logout'], [1, 'restart'],
 ]
 const WAKE_EVENTS = ['visibilitychange', 'pageshow', 'online', 'focus'] as const
 
@@ -57,7 +57,7 @@ function act(world: World, scheduler: Scheduler): void {
   const tab = tabs[random.int(0, Math.max(0, tabs.length - 1))]
   scheduler.note(`act ${action} ${tab?.id ?? '-'}`)
   if (!tab) return void world.login(world.openTab())
-  if (tabs.every(t => t.session.state.status === 'signed-out') && random.chance(0.5)) return world.login(tab)
+  if (scheduler.now > 0 && tabs.every(t => t.session.state.status === 'signed-out') && random.chance(0.5)) return world.login(tab)
   switch (action) {
     case 'request': return world.request(tab)
     case 'rotate': return world.rotate(tab)
@@ -66,8 +66,10 @@ function act(world: World, scheduler: Scheduler): void {
       tab.freeze()
       return void scheduler.after(random.int(500, 30_000), `resume ${tab.id}`, () => tab.resume())
     case 'wake': return tab.fire(WAKE_EVENTS[random.int(0, WAKE_EVENTS.length - 1)]!)
-    case 'clock': return tab.jumpClock((random.chance(0.5) ? 1 : -1) * random.int(1000, 1_800_000))
-    case 'reload': return void (tab.dispose(), world.openTab())
+    case 'clock': return void (world.origin.clockOffset += (random.chance(0.5) ? 1 : -1) * random.int(1000, 1_800_000))
+    case 'reload':
+    case 'crash':
+      return void (world.close(tab, action), world.openTab())
     case 'forge': return world.forge()
     case 'storage': return world.foreignWrite()
     case 'logout': return world.logout(tab)
@@ -103,6 +105,7 @@ export async function runSchedule(seed: number, options: ScheduleOptions = {}): 
   scheduler.note(`config ${JSON.stringify(config)}`)
   const world = new World(scheduler, verdict, config)
   world.origin.nonExclusiveLocks = options.zoo === 'non-exclusive-locks'
+  world.origin.dropRate = options.zoo === 'dropped-messages' ? 0.3 : 0
   const escapes = new Escapes()
   escapes.install(scheduler)
   const active = scheduler.random.int(2, 10) * 60_000

@@ -7,7 +7,7 @@ type Pending = { at: number; seq: number; label: string; run: () => void; cancel
 
 /** Lets every promise chain the last event started run to its end before the next event (no real timer involved). */
 async function settle(): Promise<void> {
-  for (let i = 0; i < 4; i++) await new Promise<void>(resolve => setImmediate(resolve))
+  for (let i = 0; i < 1; i++) await new Promise<void>(resolve => setImmediate(resolve))
 }
 
 /**

@@ -85,8 +85,16 @@ export class ModelServer {
     return { accessToken: at, refreshToken: rt, expiresIn: AT_TTL / 1000, refreshExpiresIn: RT_TTL / 1000 }
   }
 
-  /** The `fetch` of a tab: every call a network round trip on virtual time, with a fault drawn while faults are on. */
-  readonly fetch = async (input: RequestInfo | URL, init: RequestInit = {}): Promise<Response> => {
+  /**
+   * The `fetch` of a tab: every call a network round trip on virtual time, with a fault drawn
+   * while faults are on. An answer reaches no page once `alive()` is false (closed, crashed or
+   * reloaded): the RT it carried is then known to nobody.
+   */
+  fetchFor(alive: () => boolean): typeof fetch {
+    return (input, init) => this.#fetch(alive, input, init)
+  }
+
+  async #fetch(alive: () => boolean, input: RequestInfo | URL, init: RequestInit = {}): Promise<Response> {
     const request = new Request(input, init)
     const body = request.method === 'GET' ? '' : await request.text()
     const path = new URL(request.url).pathname
@@ -111,7 +119,7 @@ export class ModelServer {
         const handled = this.#handle(path, request.headers, body, fault)
         if (fault === 'hang') return
         this.#scheduler.after(back, `answer ${path} ${handled.answer.status}`, () =>
-          settle(() => {
+          alive() && settle(() => {
             if (fault === 'lost-answer') return reject(new TypeError('fetch failed'))
             handled.delivered?.()
             resolve(new Response(handled.answer.status === 204 ? null : handled.answer.body, { status: handled.answer.status, headers: handled.answer.headers ?? {} }))

@@ -1,4 +1,4 @@
-/** One simulated tab: its virtual platform (clock with its own offset, timers that stop while frozen, page events) and the real session on it. */
+/** One simulated tab: its virtual platform (the browser's clock, timers that stop while frozen, page events) and the real session on it. */
 import { createSession } from '../../src/index.js'
 import type { Platform, Timer } from '../../src/platform/types.js'
 import type { Session, SessionOptions } from '../../src/types.js'
@@ -8,8 +8,8 @@ import type { Scheduler } from './scheduler.js'
 export const EPOCH = 1_900_000_000_000
 
 /**
- * A page of the origin. Its wall clock is the scheduler's plus an offset that clock jumps
- * move; its monotonic clock never jumps. While frozen, its timers and the messages sent to
+ * A page of the origin. Its wall clock is the browser's (the scheduler's plus the origin's
+ * offset, which clock jumps move); its monotonic clock never jumps. While frozen, its timers and the messages sent to
  * it wait, as a browser's do, and run on resume.
  */
 export class Tab {
@@ -17,7 +17,6 @@ export class Tab {
   readonly session: Session
   frozen = false
   disposed = false
-  #offset: number
   #ids = 0
   readonly #waiting: Array<() => void> = []
   readonly #listeners = new Map<string, Set<() => void>>()
@@ -26,7 +25,6 @@ export class Tab {
   constructor(id: string, scheduler: Scheduler, origin: Origin, options: SessionOptions & { locks: boolean }) {
     this.id = id
     this.#scheduler = scheduler
-    this.#offset = scheduler.random.int(-2000, 2000)
     const { locks, ...sessionOptions } = options
     this.session = createSession({ ...sessionOptions, platform: this.#platform(origin, locks) })
   }
@@ -34,7 +32,8 @@ export class Tab {
   #platform(origin: Origin, locks: boolean): Partial<Platform> {
     const scheduler = this.#scheduler
     return {
-      now: () => EPOCH + scheduler.now + this.#offset,
+      // Tabs of one browser share its system clock: one offset for the origin.
+      now: () => EPOCH + scheduler.now + origin.clockOffset,
       monotonic: () => scheduler.now,
       after: (ms, fn): Timer => scheduler.after(ms, `timer ${this.id}`, () => this.run(fn)),
       random: () => scheduler.random.next(),
@@ -78,9 +77,11 @@ export class Tab {
     this.fire('visibilitychange')
   }
 
-  /** The user or NTP sets the clock. */
-  jumpClock(ms: number): void {
-    this.#offset += ms
+  /** Closed without a goodbye: nothing of the session runs again, and the origin forgets the tab. */
+  crash(origin: Origin): void {
+    this.disposed = true
+    this.#waiting.length = 0
+    origin.closeTab(this.id)
   }
 
   dispose(): void {

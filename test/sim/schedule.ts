@@ -3,7 +3,7 @@ import { Escapes } from './escapes.js'
 import { Verdict, type Violation } from './invariants.js'
 import { Scheduler } from './scheduler.js'
 import { AT_TTL, type ServerStats } from './server.js'
-import { World, type WorldConfig } from './world.js'
+import { HOOK_MAX_MS, World, type WorldConfig } from './world.js'
 
 export type ScheduleOptions = {
   /** Web Locks present in every tab (false: tabs elect a leader by messages). @default drawn */
@@ -46,6 +46,7 @@ function drawConfig(scheduler: Scheduler, options: ScheduleOptions): WorldConfig
     locks: options.locks ?? true,
     refreshTimeout: random.int(1, 5) * 1000,
     queueTimeout: random.int(5, 20) * 1000,
+    hook: random.weighted([[2, 'none'], [1, 'answers'], [1, 'fails'], [1, 'dismissed']] as const),
   }
 }
 
@@ -112,7 +113,7 @@ export async function runSchedule(seed: number, options: ScheduleOptions = {}): 
   const quiet = 3 * AT_TTL
   const faultsFrom = scheduler.random.int(0, active)
   const faultsTo = scheduler.random.int(faultsFrom, active)
-  const bound = 3 * (config.queueTimeout + config.refreshTimeout * 3 * 3) + 60_000
+  const bound = 3 * (config.queueTimeout + config.refreshTimeout * 3 * 3) + 60_000 + (config.hook === 'none' ? 0 : 2 * HOOK_MAX_MS)
   const maxSteps = options.maxSteps ?? 20_000
   let steps = 0
   try {

@@ -41,11 +41,11 @@ export class ModelServer {
     return this.#epoch + this.#scheduler.now
   }
 
-  /** A login: a new family, its first pair as the app's own login answer would carry it. */
-  login(): { accessToken: string; refreshToken: string; expiresIn: number; refreshExpiresIn: number } {
+  /** A login: a new family, its first pair as the app's own login answer would carry it (`delivered`: a live page got it). */
+  login(delivered = true): { accessToken: string; refreshToken: string; expiresIn: number; refreshExpiresIn: number } {
     const family: Family = { id: this.#families.length + 1, revoked: false, newest: '' }
     this.#families.push(family)
-    return this.#mint(family, true)
+    return this.#mint(family, delivered)
   }
 
   /** The id of the newest family (the newest login). */

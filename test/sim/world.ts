@@ -8,7 +8,18 @@ import { ModelServer } from './server.js'
 import { EPOCH, Tab } from './tab.js'
 
 /** What a schedule drew before it began: the shape of the world. */
-export type WorldConfig = { tabs: number; rotation: 'timer' | 'request'; locks: boolean; refreshTimeout: number; queueTimeout: number }
+export type WorldConfig = {
+  tabs: number
+  rotation: 'timer' | 'request'
+  locks: boolean
+  refreshTimeout: number
+  queueTimeout: number
+  /** The `reauthenticate` hook: none, a login form the user fills in, one that fails, one the user dismisses. */
+  hook: 'none' | 'answers' | 'fails' | 'dismissed'
+}
+
+/** Longest a user takes with the login form of the `reauthenticate` hook. */
+export const HOOK_MAX_MS = 30_000
 
 const EVENTS = ['change', 'rotate', 'rotate-error', 'logout', 'storage-error', 'clock-skew'] as const
 const FORGED: unknown[] = [
@@ -60,6 +71,7 @@ export class World {
       crossTab: { name: 'sim' },
       rotation, refreshTimeout, queueTimeout,
       storage: this.origin.storage,
+      ...(this.#config.hook === 'none' ? {} : { reauthenticate: () => this.#reauthenticate(tab!) }),
       fetch: this.server.fetchFor(() => tab?.disposed === false),
       locks,
     }
@@ -78,6 +90,24 @@ export class World {
     this.#scheduler.note(`logout ${tab.id} ${reason}`)
     if (reason === 'user' || reason === 'idle') return
     if (this.server.liveDeliveredFamilies().includes(this.family)) this.#verdict.fail('no-unasked-logout', `${tab.id} ended (${reason}) while family ${this.family} lives`, now)
+  }
+
+  /**
+   * The login form of the `reauthenticate` hook: answered, failed or dismissed after a while
+   * the user takes. It ignores its signal (the worst hook): a closed tab's answer is a login
+   * no live page holds.
+   */
+  #reauthenticate(tab: Tab): Promise<{ accessToken: string; refreshToken: string; expiresIn: number; refreshExpiresIn: number } | void> {
+    const { hook } = this.#config
+    return new Promise((resolve, reject) => {
+      this.#scheduler.after(this.#scheduler.random.int(100, HOOK_MAX_MS), `hook ${hook} ${tab.id}`, () => {
+        if (hook === 'fails') return reject(new TypeError('the login form failed'))
+        if (hook === 'dismissed') return resolve()
+        const grant = this.server.login(!tab.disposed)
+        if (!tab.disposed) (this.family = this.server.newestFamily), this.logins++
+        resolve(grant)
+      })
+    })
   }
 
   /** A fresh login in `tab`, as the app's login form would do it. */

@@ -46,6 +46,7 @@ function drawConfig(scheduler: Scheduler, options: ScheduleOptions): WorldConfig
     locks: options.locks ?? true,
     refreshTimeout: random.int(1, 5) * 1000,
     queueTimeout: random.int(5, 20) * 1000,
+    persist: random.chance(0.3),
     hook: random.weighted([[2, 'none'], [1, 'answers'], [1, 'fails'], [1, 'dismissed']] as const),
   }
 }

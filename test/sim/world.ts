@@ -14,6 +14,8 @@ export type WorldConfig = {
   locks: boolean
   refreshTimeout: number
   queueTimeout: number
+  /** Bearer tokens kept in localStorage (`persist: true`): a reload resumes, foreign writes reach them. */
+  persist: boolean
   /** The `reauthenticate` hook: none, a login form the user fills in, one that fails, one the user dismisses. */
   hook: 'none' | 'answers' | 'fails' | 'dismissed'
 }
@@ -70,6 +72,7 @@ export class World {
       logout: 'https://app.sim/auth/logout',
       crossTab: { name: 'sim' },
       rotation, refreshTimeout, queueTimeout,
+      persist: this.#config.persist,
       storage: this.origin.storage,
       ...(this.#config.hook === 'none' ? {} : { reauthenticate: () => this.#reauthenticate(tab!) }),
       fetch: this.server.fetchFor(() => tab?.disposed === false),

@@ -8,12 +8,21 @@ export const RT_TTL = 3_600_000
 type Token = { kind: 'at' | 'rt'; family: number; n: number; expiresAt: number; consumed: boolean; answered: boolean; successorKnown: boolean }
 type Family = { id: number; revoked: boolean; newest: string }
 /** What may go wrong with one call, drawn by the scheduler while faults are on. */
-export type Fault = 'none' | 'slow' | 'drop' | 'lost-answer' | 'hang' | '503' | 'proxy-html' | 'late'
+export type Fault = 'none' | 'slow' | 'drop' | 'lost-answer' | 'hang' | 'body-hangs' | '503' | 'proxy-html' | 'late'
 type Answer = { status: number; body: string; headers?: Record<string, string> }
 
 const FAULTS: ReadonlyArray<readonly [number, Fault]> = [
-  [70, 'none'], [8, 'slow'], [4, 'drop'], [3, 'lost-answer'], [3, 'hang'], [5, '503'], [3, 'proxy-html'], [4, 'late'],
+  [70, 'none'], [8, 'slow'], [4, 'drop'], [3, 'lost-answer'], [3, 'hang'], [3, 'body-hangs'], [5, '503'], [3, 'proxy-html'], [4, 'late'],
 ]
+
+/** A body stream that never yields a byte and errors when `signal` aborts. */
+function hangingBody(signal: AbortSignal | undefined): ReadableStream<Uint8Array> {
+  return new ReadableStream({
+    start(controller) {
+      signal?.addEventListener('abort', () => controller.error(signal.reason), { once: true })
+    },
+  })
+}
 
 export type ServerStats = { faults: number; refreshCalls: number; refreshGranted: number; reusedRefused: number; api200: number; api401: number; logouts: number; restarts: number }
 
@@ -100,7 +109,7 @@ export class ModelServer {
     const path = new URL(request.url).pathname
     const drawn: Fault = this.faultsOn ? this.#scheduler.random.weighted(FAULTS) : 'none'
     // A hung API call is the app's to bound (its own signal), not Rotor's: only a refresh hangs.
-    const fault: Fault = drawn === 'hang' && !path.endsWith('/refresh') ? 'slow' : drawn
+    const fault: Fault = (drawn === 'hang' || drawn === 'body-hangs') && !path.endsWith('/refresh') ? 'slow' : drawn
     const random = this.#scheduler.random
     const there = fault === 'slow' ? random.int(200, 3000) : random.int(1, 40)
     const back = fault === 'late' ? this.refreshTimeout * random.int(1, 4) : fault === 'slow' ? random.int(200, 3000) : random.int(1, 40)
@@ -121,8 +130,11 @@ export class ModelServer {
         this.#scheduler.after(back, `answer ${path} ${handled.answer.status}`, () =>
           alive() && settle(() => {
             if (fault === 'lost-answer') return reject(new TypeError('fetch failed'))
+            const { status, headers = {} } = handled.answer
+            // Headers arrive, the body never does: only the request's signal ends the read (as fetch errors the body on abort).
+            if (fault === 'body-hangs') return resolve(new Response(hangingBody(signal), { status, headers }))
             handled.delivered?.()
-            resolve(new Response(handled.answer.status === 204 ? null : handled.answer.body, { status: handled.answer.status, headers: handled.answer.headers ?? {} }))
+            resolve(new Response(status === 204 ? null : handled.answer.body, { status, headers }))
           }),
         )
       })

@@ -41,6 +41,7 @@ const WAKE_EVENTS = ['visibilitychange', 'pageshow', 'online', 'focus'] as const
 function drawConfig(scheduler: Scheduler, options: ScheduleOptions): WorldConfig {
   const random = scheduler.random
   return {
+    transport: random.chance(0.5) ? 'bearer' : 'cookie',
     tabs: random.int(1, 4),
     rotation: random.chance(0.5) ? 'timer' : 'request',
     locks: options.locks ?? true,

@@ -15,6 +15,18 @@ const FAULTS: ReadonlyArray<readonly [number, Fault]> = [
   [70, 'none'], [8, 'slow'], [4, 'drop'], [3, 'lost-answer'], [3, 'hang'], [3, 'body-hangs'], [5, '503'], [3, 'proxy-html'], [4, 'late'],
 ]
 
+/** What the server did with a call: its answer, and what happens when its headers (`headers`) or its body (`delivered`) reach the page. */
+type Handled = { answer: Answer; headers?: () => void; delivered?: () => void }
+
+/** The RT a bearer client put in the body, if any. */
+function bodyToken(body: string): string | undefined {
+  try {
+    return (JSON.parse(body) as { refreshToken?: string }).refreshToken
+  } catch {
+    return undefined
+  }
+}
+
 /** A body stream that never yields a byte and errors when `signal` aborts. */
 function hangingBody(signal: AbortSignal | undefined): ReadableStream<Uint8Array> {
   return new ReadableStream({
@@ -36,6 +48,8 @@ export class ModelServer {
   readonly violations: string[] = []
   faultsOn = false
   refreshTimeout = 5000
+  /** The browser's cookie jar for the auth origin (cookie transport): every tab sends and updates the same one. */
+  readonly cookies = new Map<'at' | 'rt', string>()
   #tokens = new Map<string, Token>()
   #families: Family[] = []
   readonly #scheduler: Scheduler
@@ -127,21 +141,26 @@ export class ModelServer {
         if (settled) return
         const handled = this.#handle(path, request.headers, body, fault)
         if (fault === 'hang') return
-        this.#scheduler.after(back, `answer ${path} ${handled.answer.status}`, () =>
-          alive() && settle(() => {
+        // Set-Cookie applies when the headers arrive, whatever becomes of the body or the page.
+        const withHeaders = () => handled.headers?.()
+        this.#scheduler.after(back, `answer ${path} ${handled.answer.status}`, () => {
+          // A keepalive call outlives its page: its Set-Cookie still lands (a reload mid-refresh).
+          if (!alive()) return void (init.keepalive && fault !== 'lost-answer' && withHeaders())
+          settle(() => {
             if (fault === 'lost-answer') return reject(new TypeError('fetch failed'))
             const { status, headers = {} } = handled.answer
+            withHeaders()
             // Headers arrive, the body never does: only the request's signal ends the read (as fetch errors the body on abort).
             if (fault === 'body-hangs') return resolve(new Response(hangingBody(signal), { status, headers }))
             handled.delivered?.()
             resolve(new Response(status === 204 ? null : handled.answer.body, { status, headers }))
-          }),
-        )
+          })
+        })
       })
     })
   }
 
-  #handle(path: string, headers: Headers, body: string, fault: Fault): { answer: Answer; delivered?: () => void } {
+  #handle(path: string, headers: Headers, body: string, fault: Fault): Handled {
     if (fault === '503') return { answer: { status: 503, body: 'busy', headers: { 'retry-after': '1' } } }
     if (fault === 'proxy-html') return { answer: { status: 502, body: '<html><body>Bad gateway</body></html>', headers: { 'content-type': 'text/html' } } }
     if (path.endsWith('/refresh')) return this.#refresh(body)
@@ -149,14 +168,11 @@ export class ModelServer {
     return { answer: this.#api(headers) }
   }
 
-  #refresh(body: string): { answer: Answer; delivered?: () => void } {
+  #refresh(body: string): Handled {
     this.stats.refreshCalls++
-    let presented: string | undefined
-    try {
-      presented = (JSON.parse(body) as { refreshToken?: string }).refreshToken
-    } catch {
-      presented = undefined
-    }
+    const inBody = bodyToken(body)
+    // No RT in the body: the cookie transport's, from the jar.
+    const presented = inBody ?? this.cookies.get('rt')
     const token = presented === undefined ? undefined : this.#tokens.get(presented)
     if (!token || token.kind !== 'rt') return { answer: { status: 401, body: '{"error":"invalid_grant"}' } }
     const family = this.#families[token.family - 1]!
@@ -172,24 +188,22 @@ export class ModelServer {
     const pair = this.#mint(family, false)
     this.stats.refreshGranted++
     const minted = [this.#tokens.get(pair.accessToken)!, this.#tokens.get(pair.refreshToken)!]
-    return {
-      answer: { status: 200, body: JSON.stringify(pair), headers: { 'content-type': 'application/json' } },
-      delivered: () => {
-        for (const fresh of minted) fresh.answered = true
-        token.successorKnown = true
-      },
+    const known = () => {
+      for (const fresh of minted) fresh.answered = true
+      token.successorKnown = true
     }
+    const json = { 'content-type': 'application/json' }
+    if (inBody !== undefined) return { answer: { status: 200, body: JSON.stringify(pair), headers: json }, delivered: known }
+    const { expiresIn, refreshExpiresIn } = pair
+    const setCookies = () => (this.cookies.set('at', pair.accessToken).set('rt', pair.refreshToken), known())
+    return { answer: { status: 200, body: JSON.stringify({ expiresIn, refreshExpiresIn }), headers: json }, headers: setCookies }
   }
 
   #logout(headers: Headers, body: string): Answer {
     this.stats.logouts++
     const bearer = headers.get('authorization')?.replace(/^Bearer /, '')
-    let rt: string | undefined
-    try {
-      rt = (JSON.parse(body) as { refreshToken?: string }).refreshToken
-    } catch {
-      rt = undefined
-    }
+    const rt = bodyToken(body) ?? this.cookies.get('rt')
+    this.cookies.clear()
     for (const known of [bearer, rt]) {
       const token = known === undefined ? undefined : this.#tokens.get(known)
       if (token) this.#families[token.family - 1]!.revoked = true
@@ -198,7 +212,7 @@ export class ModelServer {
   }
 
   #api(headers: Headers): Answer {
-    const at = headers.get('authorization')?.replace(/^Bearer /, '')
+    const at = headers.get('authorization')?.replace(/^Bearer /, '') ?? this.cookies.get('at')
     const token = at === undefined ? undefined : this.#tokens.get(at)
     const ok = token?.kind === 'at' && !this.#families[token.family - 1]!.revoked && this.now() < token.expiresAt
     if (ok) this.stats.api200++

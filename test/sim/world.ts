@@ -9,6 +9,8 @@ import { EPOCH, Tab } from './tab.js'
 
 /** What a schedule drew before it began: the shape of the world. */
 export type WorldConfig = {
+  /** Bearer (tokens in JS, JSON refresh) or cookie (FOLIO: HttpOnly cookies in the browser's jar, no token in JS). */
+  transport: 'bearer' | 'cookie'
   tabs: number
   rotation: 'timer' | 'request'
   locks: boolean
@@ -67,8 +69,8 @@ export class World {
     let tab: Tab | undefined
     const options: SessionOptions & { locks: boolean } = {
       scope: 'https://app.sim/api',
-      transport: 'bearer',
-      refresh: { url: 'https://app.sim/auth/refresh', style: 'json' },
+      transport: this.#config.transport,
+      refresh: { url: 'https://app.sim/auth/refresh', style: this.#config.transport === 'bearer' ? 'json' : 'folio' },
       logout: 'https://app.sim/auth/logout',
       crossTab: { name: 'sim' },
       rotation, refreshTimeout, queueTimeout,
@@ -100,23 +102,31 @@ export class World {
    * the user takes. It ignores its signal (the worst hook): a closed tab's answer is a login
    * no live page holds.
    */
-  #reauthenticate(tab: Tab): Promise<{ accessToken: string; refreshToken: string; expiresIn: number; refreshExpiresIn: number } | void> {
+  #reauthenticate(tab: Tab): Promise<Partial<ReturnType<ModelServer['login']>> | void> {
     const { hook } = this.#config
     return new Promise((resolve, reject) => {
       this.#scheduler.after(this.#scheduler.random.int(100, HOOK_MAX_MS), `hook ${hook} ${tab.id}`, () => {
         if (hook === 'fails') return reject(new TypeError('the login form failed'))
         if (hook === 'dismissed') return resolve()
-        const grant = this.server.login(!tab.disposed)
+        const grant = this.#loginAnswer(this.server.login(!tab.disposed))
         if (!tab.disposed) (this.family = this.server.newestFamily), this.logins++
         resolve(grant)
       })
     })
   }
 
+  /** What a login answer gives the page: the pair (bearer), or expirations while the cookies land in the jar. */
+  #loginAnswer(pair: ReturnType<ModelServer['login']>): Partial<ReturnType<ModelServer['login']>> {
+    if (this.#config.transport === 'bearer') return pair
+    this.server.cookies.set('at', pair.accessToken).set('rt', pair.refreshToken)
+    return { expiresIn: pair.expiresIn, refreshExpiresIn: pair.refreshExpiresIn }
+  }
+
   /** A fresh login in `tab`, as the app's login form would do it. */
   login(tab: Tab): void {
-    const grant = this.server.login()
+    const grant = this.#loginAnswer(this.server.login())
     this.family = this.server.newestFamily
+    this.#scheduler.note(`login ${tab.id} family ${this.family}`)
     this.logins++
     void tab.session.start(grant).catch(error => this.#settledWith(tab, 'start', error, undefined))
   }

@@ -80,6 +80,7 @@ export class Tab {
   /** Closed without a goodbye: nothing of the session runs again, and the origin forgets the tab. */
   crash(origin: Origin): void {
     this.disposed = true
+    this.frozen = false
     this.#waiting.length = 0
     origin.closeTab(this.id)
   }

@@ -176,8 +176,9 @@ export class World {
 
   /** `tab` closes without a goodbye (`crash`) or reloads; its requests die with the page (nobody is left to wait for them). */
   close(tab: Tab, how: 'crash' | 'reload'): void {
-    if (how === 'crash') tab.crash(this.origin)
-    else tab.dispose()
+    // A reload says goodbye (dispose) and then the page goes: the browser releases what it held either way.
+    if (how === 'reload') tab.dispose()
+    tab.crash(this.origin)
     for (const request of this.inFlight) if (request.tab === tab.id) request.settled = true
   }
 

@@ -21,13 +21,10 @@ import tseslint from 'typescript-eslint'
  * @type {Record<string, string[]>}
  */
 export const PENDING_REFACTOR = {
-  'src/coordinator/channel.ts': ['rotor/no-platform-syntax'],
-  'src/coordinator/locks.ts': ['rotor/no-platform-syntax'],
   'src/dpop/keys.ts': ['rotor/no-new-error'],
   'src/dpop/proof.ts': ['rotor/no-platform-members'],
   'src/interceptors/fetch.ts': ['max-lines-per-function'],
   'src/testing/model.ts': ['rotor/prefer-hash-private'],
-  'src/utils/runtime.ts': ['rotor/no-platform-syntax'],
 }
 
 /**

@@ -1,4 +1,5 @@
 /** The default coordinator: store, channel, lock and leadership of this browser (or Node process) composed. */
+import type { Platform } from '../platform/types.js'
 import type { Coordinator, StorageLike } from '../types.js'
 import { openChannel } from './channel.js'
 import { createLocks, sharesAcrossContexts } from './locks.js'
@@ -18,22 +19,20 @@ export type LocalCoordinatorOptions = {
   rotationLimitMs?: number
   /** Without Web Locks, how long a tab waits for the leader's rotation. */
   followerLimitMs?: number
-}
-
-export function randomId(): string {
-  return globalThis.crypto?.randomUUID?.() ?? Math.random().toString(36).slice(2)
+  /** The runtime: channel, Web Locks, the realm registry, ids and the kind of context (the session's `cfg.platform`). */
+  platform: Platform
 }
 
 /** Sessions of one name in this browser (tabs, workers) or this Node process. */
 export function createLocalCoordinator(options: LocalCoordinatorOptions): Coordinator & { readonly id: string } {
-  const id = randomId()
-  const { name } = options
-  const realm = joinRealm(name, id)
+  const { name, platform } = options
+  const id = platform.randomId()
+  const realm = joinRealm(name, id, platform.realms)
   const store = createStore(realm, options)
-  const channel = name === undefined ? undefined : openChannel(name, id)
+  const channel = name === undefined || !platform.channel ? undefined : openChannel(name, id, platform.channel)
   const { rotationLimitMs = rotationLimit(DEFAULT_TIMING), followerLimitMs = followerLimit(DEFAULT_TIMING) } = options
-  const locks = createLocks({ name, realm, id, channel, read: store.read, rotationLimitMs, followerLimitMs })
-  const otherContexts = sharesAcrossContexts(name)
+  const locks = createLocks({ name, realm, id, channel, read: store.read, rotationLimitMs, followerLimitMs, platform })
+  const otherContexts = sharesAcrossContexts(name, platform)
   let closed = false
   return {
     id,
@@ -57,7 +56,7 @@ export function createLocalCoordinator(options: LocalCoordinatorOptions): Coordi
       if (closed) return
       closed = true
       locks.release()
-      leaveRealm(name, realm, id)
+      leaveRealm(name, realm, id, platform.realms)
       channel?.close()
     },
   }

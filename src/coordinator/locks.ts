@@ -1,32 +1,31 @@
 /** The rotation lock and leadership: Web Locks across tabs, an elected leader where tabs have no lock, the realm's mutex in one process. */
 import { SessionExpiredError } from '../errors.js'
 import { defaultPlatform } from '../platform/defaults.js'
-import { browsingContext } from '../utils/runtime.js'
+import type { LockManagerLike, Platform } from '../platform/types.js'
 import type { Channel } from './channel.js'
 import type { LeaderLock, LeaderPlatform } from './leader-lock.js'
 import type { Realm } from './realm.js'
 import type { LockOptions, Snapshot } from './types.js'
 
-type LockManagerLike = {
-  request(name: string, callback: () => Promise<unknown>): Promise<unknown>
-}
+/** What deciding how tabs share a lock asks of the platform. */
+type LockPlatform = Pick<Platform, 'locks' | 'browsing'>
 
-/** The page's Web Locks, where the context has them (secure contexts only). */
+/** The runtime's Web Locks, for the worker hub (it has no session platform yet). */
 export function webLocks(): LockManagerLike | undefined {
-  return (globalThis as { navigator?: { locks?: LockManagerLike } }).navigator?.locks
+  return defaultPlatform().locks
 }
 
 /**
  * Tabs of this name can exist but share no lock: a page served over plain http from a host
  * other than localhost is not a secure context and has no `navigator.locks`.
  */
-export function electsLeader(name: string | undefined): boolean {
-  return name !== undefined && webLocks() === undefined && browsingContext()
+export function electsLeader(name: string | undefined, platform: LockPlatform): boolean {
+  return name !== undefined && platform.locks === undefined && platform.browsing
 }
 
 /** Sessions of this name may live in other tabs, beyond what this realm knows. */
-export function sharesAcrossContexts(name: string | undefined): boolean {
-  return name !== undefined && (webLocks() !== undefined || electsLeader(name))
+export function sharesAcrossContexts(name: string | undefined, platform: LockPlatform): boolean {
+  return name !== undefined && (platform.locks !== undefined || electsLeader(name, platform))
 }
 
 export type Locks = {
@@ -45,8 +44,8 @@ export type LocksOptions = {
   rotationLimitMs: number
   /** How long a tab waits for the leader's rotation. */
   followerLimitMs: number
-  /** The session's platform (default: the runtime's); the elected leader's clock, timers and page events. */
-  platform?: LeaderPlatform | undefined
+  /** Web Locks and the kind of context come from here (and the leader lock's clock, once it takes one). */
+  platform: Platform
 }
 
 /**
@@ -57,9 +56,9 @@ export type LocksOptions = {
  * and the realm's mutex is the rotation lock.
  */
 export function createLocks(options: LocksOptions): Locks {
-  const { name, realm, id, channel } = options
-  if (electsLeader(name) && channel) return electedLocks(options, name!, channel)
-  const locks = name === undefined ? undefined : webLocks()
+  const { name, realm, id, channel, platform } = options
+  if (electsLeader(name, platform) && channel) return electedLocks(options, name!, channel)
+  const locks = name === undefined ? undefined : platform.locks
   let leader = false
   let stepDown: (() => void) | undefined
   let released = false
@@ -99,7 +98,7 @@ function electedLocks(options: LocksOptions, name: string, channel: Channel): Lo
       mutex: options.realm.mutex,
       holdLimitMs: options.rotationLimitMs,
       followerLimitMs: options.followerLimitMs,
-      platform: options.platform ?? defaultPlatform(),
+      platform: options.platform,
     }))
   })
   return {

@@ -102,7 +102,7 @@ const KNOWN_IDLE = new Set<string>(['timeout', 'warning', 'activityEvents'] sati
 const KNOWN_ENDING = new Set<string>(['warning'] satisfies Array<keyof SessionEndingOptions>)
 
 const KNOWN_PLATFORM = new Set<string>([
-  'now', 'monotonic', 'after', 'random', 'randomId', 'on', 'channel', 'locks', 'storage', 'location', 'browsing', 'fetch', 'sharedWorker', 'indexedDB', 'crypto', 'debug',
+  'now', 'monotonic', 'after', 'random', 'randomId', 'on', 'channel', 'locks', 'realms', 'storage', 'location', 'browsing', 'fetch', 'sharedWorker', 'indexedDB', 'crypto', 'debug',
 ] satisfies Array<keyof Platform>)
 
 /** `sessionEnding`: `{ warning }` or false. */

@@ -65,6 +65,14 @@ function randomId(): string {
   return g.crypto?.randomUUID?.() ?? Math.random().toString(36).slice(2) + Date.now().toString(36)
 }
 
+const REALMS_KEY = Symbol.for('rotor-auth.realms')
+
+/** This JS realm's registry; Symbol.for keeps it single even with the ESM and CJS builds loaded side by side. */
+function realmRegistry(): Map<string, unknown> {
+  const holder = g as { [REALMS_KEY]?: Map<string, unknown> }
+  return (holder[REALMS_KEY] ??= new Map())
+}
+
 /** Where the user asked for `debug: true`: one console line per entry. */
 export function consoleDebug(entry: DebugEntry): void {
   console.debug('rotor-auth', entry)
@@ -81,6 +89,7 @@ export function defaultPlatform(): Platform {
     on,
     channel: typeof g.BroadcastChannel === 'function' ? name => new g.BroadcastChannel(name) as unknown as ChannelLike : undefined,
     locks: g.navigator?.locks,
+    realms: realmRegistry(),
     storage: localStorage(),
     location: pageLocation,
     browsing: g.document !== undefined || g.WorkerGlobalScope !== undefined,

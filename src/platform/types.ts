@@ -66,6 +66,11 @@ export interface Platform {
   channel: ((name: string) => ChannelLike) | undefined
   /** Web Locks, where the context has them (secure contexts only). */
   locks: LockManagerLike | undefined
+  /**
+   * What sessions of one name share inside one JS realm (src/coordinator/realm.ts owns the
+   * entries): one registry per realm, so a simulated tab gets its own.
+   */
+  realms: Map<string, unknown>
   /** Persistent storage (localStorage where readable). */
   storage: StorageLike | undefined
   /** The page's own address and its base URL (`<base href>`), where there is a page. */

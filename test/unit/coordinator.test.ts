@@ -2,7 +2,9 @@
 import { describe, expect, test } from 'vitest'
 import { MAX_GENERATION, parseMessage, parseSnapshot, SIGNED_OUT, supersedes, type Message, type Snapshot } from '../../src/coordinator/protocol.js'
 import { createLocalCoordinator, type LocalCoordinatorOptions } from '../../src/coordinator/local.js'
+import type { ChannelLike } from '../../src/platform/types.js'
 import type { StorageLike } from '../../src/types.js'
+import { createPlatform } from '../../src/platform/defaults.js'
 import { memoryStorage, sleep, waitFor } from '../helpers/index.js'
 
 type Shared = ReturnType<typeof createLocalCoordinator>
@@ -24,7 +26,7 @@ const signedOut = (generation: number, extra: Partial<Snapshot> = {}): Snapshot 
 const KEY = 'rotor-auth:test'
 
 function unnamed(options: Partial<SharedOptions> = {}): Shared {
-  return createShared({ name: undefined, storage: undefined, storageKey: KEY, persistTokens: false, ...options })
+  return createShared({ name: undefined, storage: undefined, storageKey: KEY, persistTokens: false, platform: createPlatform(), ...options })
 }
 
 describe('supersedes', () => {
@@ -362,7 +364,7 @@ describe('createShared without a name (crossTab: false)', () => {
 describe('createShared with a name (BroadcastChannel)', () => {
   const opened: Shared[] = []
   function named(name: string, options: Partial<SharedOptions> = {}): Shared {
-    const shared = createShared({ name, storage: undefined, storageKey: KEY, persistTokens: false, ...options })
+    const shared = createShared({ name, storage: undefined, storageKey: KEY, persistTokens: false, platform: createPlatform(), ...options })
     opened.push(shared)
     return shared
   }
@@ -574,5 +576,51 @@ describe('createShared with a name (BroadcastChannel)', () => {
       raw.close()
       closeAll()
     }
+  })
+})
+
+describe('the default coordinator on its platform (issue 27)', () => {
+  const tab = (realms: Map<string, unknown>, channel: (name: string) => ChannelLike) => {
+    let ids = 0
+    const platform = createPlatform({ platform: { realms, channel, locks: undefined, browsing: false, randomId: () => `member-${++ids}-${realms.size}` } })
+    return createShared({ name: 'platform-test', storage: undefined, storageKey: KEY, persistTokens: false, platform })
+  }
+  /** A channel factory that records what is opened and posted, delivering nothing. */
+  const recording = () => {
+    const posted: unknown[] = []
+    const names: string[] = []
+    const open = (name: string): ChannelLike => (names.push(name), { postMessage: m => posted.push(m), onmessage: null, onmessageerror: null, close: () => undefined })
+    return { open, posted, names }
+  }
+
+  test('the realm registry, channel and ids are the platform’s: two simulated tabs share no in-process state', () => {
+    const { open, posted, names } = recording()
+    const a = tab(new Map(), open)
+    const b = tab(new Map(), open)
+    try {
+      // Each tab is alone in its own realm: both lead, neither sees the other's in-memory snapshot.
+      expect([a.isLeader(), b.isLeader(), a.hasPeers(), b.hasPeers()]).toEqual([true, true, false, false])
+      a.write(active(4))
+      expect(b.read()).toBeUndefined()
+      a.post({ type: 'hello' })
+      expect(names).toEqual(['platform-test', 'platform-test'])
+      expect(posted).toEqual([{ type: 'hello', rotor: 1, from: a.id }])
+      expect(a.id).toMatch(/^member-1-/)
+    } finally {
+      a.close()
+      b.close()
+    }
+  })
+
+  test('sessions given one realm registry share it, and the last to leave empties it', () => {
+    const realms = new Map<string, unknown>()
+    const a = tab(realms, recording().open)
+    const b = tab(realms, recording().open)
+    expect([a.isLeader(), b.isLeader(), a.hasPeers()]).toEqual([true, false, true])
+    a.write(active(5))
+    expect(b.read()).toMatchObject({ generation: 5 })
+    a.close()
+    b.close()
+    expect(realms.size).toBe(0)
   })
 })

@@ -1,0 +1,59 @@
+/** The simulator's invariants, each with a name and a one-line meaning, and the book-keeping they check against. */
+
+/** Every invariant the simulator checks after every step, with what it means. */
+export const INVARIANTS = {
+  'rt-presented-twice': 'no RT is presented to the server again after its answer reached a client',
+  'request-settles': 'every managed request settles (a response or a typed error) within its bound',
+  'no-unasked-logout': 'no tab ends the session while the server holds a live RT a client received, unless the user asked',
+  'no-live-rt-after-logout': 'after logout() resolves on a fault-free network, the server holds no live RT of the session',
+  'refresh-budget': 'refreshes granted stay within what the AT lifetime, rotate() calls and faults account for',
+  'converges': 'once faults stop, every live tab agrees on one status and generation',
+  'no-token-leak': 'no token appears in any event payload or error',
+  'step-bound': 'a schedule ends within its step bound (no storm, no livelock)',
+  'typed-errors': 'a call fails only with a RotorError, a documented refresh error (TimeoutError, HTTPError), its own AbortError, or a network TypeError',
+} as const
+
+export type InvariantName = keyof typeof INVARIANTS
+export type Violation = { invariant: InvariantName; detail: string; at: number }
+
+const TOKEN = /sim-(at|rt)-\d+-\d+/
+
+/** What a value says when logged: its own text, its message, and its fields (errors' causes included). */
+function text(value: unknown, depth = 0): string {
+  if (depth > 4 || value === null || value === undefined) return String(value)
+  if (typeof value !== 'object') return String(value)
+  const parts: string[] = []
+  if (value instanceof Error) parts.push(value.name, value.message, text((value as { cause?: unknown }).cause, depth + 1))
+  for (const key of Object.keys(value)) parts.push(key, text((value as Record<string, unknown>)[key], depth + 1))
+  return parts.join(' ')
+}
+
+/** Whether `value` (an event payload, an error) carries a token anywhere. */
+export function carriesToken(value: unknown): boolean {
+  return TOKEN.test(text(value))
+}
+
+/** A managed request in flight, with its deadline on virtual time. */
+export type InFlight = { tab: string; label: string; startedAt: number; settled: boolean }
+
+/** Collects violations; the first of each name is kept with its detail (a run stops at the first). */
+export class Verdict {
+  readonly violations: Violation[] = []
+
+  fail(invariant: InvariantName, detail: string, at: number): void {
+    this.violations.push({ invariant, detail, at })
+  }
+
+  get ok(): boolean {
+    return this.violations.length === 0
+  }
+
+  /** Requests older than `bound` that have not settled. */
+  checkRequests(inFlight: InFlight[], now: number, bound: number): void {
+    for (const request of inFlight) {
+      if (request.settled || now - request.startedAt <= bound) continue
+      request.settled = true // reported once
+      this.fail('request-settles', `${request.label} open for ${now - request.startedAt} ms (bound ${bound})`, now)
+    }
+  }
+}

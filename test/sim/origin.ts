@@ -1,0 +1,128 @@
+/** One simulated browser origin: its BroadcastChannels, Web Locks and localStorage, every delivery and grant timed by the scheduler. */
+import type { ChannelLike, LockManagerLike } from '../../src/platform/types.js'
+import type { StorageLike } from '../../src/types.js'
+import type { Scheduler } from './scheduler.js'
+
+type SimChannel = ChannelLike & { readonly tab: string; readonly name: string; open: boolean; deliver: (fn: () => void) => void }
+type Waiting = { tab: string; callback: () => Promise<unknown>; resolve: (value: unknown) => void; reject: (error: unknown) => void }
+
+/**
+ * BroadcastChannel as browsers give it: a message reaches every other open channel of the
+ * name, a structured clone, in order per sender and receiver, after a delay the scheduler
+ * draws (so messages of different senders interleave in any order).
+ */
+export class Origin {
+  readonly #scheduler: Scheduler
+  readonly #channels = new Set<SimChannel>()
+  /** The last delivery time per sender→receiver pair: BroadcastChannel keeps a sender's order. */
+  readonly #lastDelivery = new Map<string, number>()
+  readonly #held = new Map<string, string>()
+  readonly #queues = new Map<string, Waiting[]>()
+  readonly #items = new Map<string, string>()
+  /** Messages delivered; a measure of how busy the channel was. */
+  delivered = 0
+  /** The browser's clock offset from true time (ms): one system clock for every tab, moved by clock jumps. */
+  clockOffset = 0
+  /** Bug zoo: Web Locks that grant every request at once (two holders at a time). */
+  nonExclusiveLocks = false
+  /** Bug zoo: a share of channel messages never arrives (BroadcastChannel loses none). */
+  dropRate = 0
+
+  constructor(scheduler: Scheduler) {
+    this.#scheduler = scheduler
+  }
+
+  /** The channel factory of tab `tab` (the platform's `channel`); `deliver` runs a delivery (later, if the tab is frozen). */
+  channel(tab: string, deliver: (fn: () => void) => void): (name: string) => ChannelLike {
+    return name => {
+      const channel: SimChannel = {
+        tab, name, open: true, onmessage: null, onmessageerror: null, deliver,
+        postMessage: data => this.#post(channel, data),
+        close: () => void ((channel.open = false), this.#channels.delete(channel)),
+      }
+      this.#channels.add(channel)
+      return channel
+    }
+  }
+
+  /** A forged post on `name` from a same-origin page that is not a session. */
+  forge(name: string, data: unknown): void {
+    this.#post({ tab: 'forger', name, open: true, onmessage: null, onmessageerror: null, deliver: fn => fn(), postMessage: () => undefined, close: () => undefined }, data)
+  }
+
+  #post(from: SimChannel, data: unknown): void {
+    if (!from.open) throw new DOMException('closed', 'InvalidStateError')
+    const copy = structuredClone(data)
+    for (const to of this.#channels) {
+      if (to === from || to.name !== from.name || to.tab === from.tab) continue
+      if (this.dropRate > 0 && this.#scheduler.random.chance(this.dropRate)) continue
+      const pair = `${from.tab}>${to.tab}`
+      const at = Math.max(this.#lastDelivery.get(pair) ?? 0, this.#scheduler.now + this.#scheduler.random.int(0, 8))
+      this.#lastDelivery.set(pair, at)
+      this.#scheduler.after(at - this.#scheduler.now, `deliver ${pair}`, () => {
+        to.deliver(() => {
+          if (!to.open) return
+          this.delivered++
+          to.onmessage?.({ data: copy })
+        })
+      })
+    }
+  }
+
+  /** Web Locks of tab `tab` (exclusive mode): one holder per name, granted in request order. */
+  locks(tab: string): LockManagerLike {
+    return {
+      request: (name, callback) =>
+        new Promise((resolve, reject) => {
+          const queue = this.#queues.get(name) ?? []
+          this.#queues.set(name, queue)
+          queue.push({ tab, callback, resolve, reject })
+          this.#grant(name)
+        }),
+    }
+  }
+
+  /**
+   * Tab `tab` closed without a goodbye (crashed, killed): as a browser does, its channels
+   * close, the locks it held are released and its queued requests dropped.
+   */
+  closeTab(tab: string): void {
+    for (const channel of [...this.#channels]) if (channel.tab === tab) channel.close()
+    for (const [name, queue] of this.#queues) this.#queues.set(name, queue.filter(waiting => waiting.tab !== tab))
+    for (const [name, holder] of [...this.#held]) {
+      if (holder !== tab) continue
+      this.#held.delete(name)
+      this.#grant(name)
+    }
+  }
+
+  #grant(name: string): void {
+    if (this.#held.has(name) && !this.nonExclusiveLocks) return
+    const next = this.#queues.get(name)?.shift()
+    if (!next) return
+    this.#held.set(name, next.tab)
+    // The grant is an event of its own: what else is due may run before it.
+    this.#scheduler.after(this.#scheduler.random.int(0, 2), `grant ${name.replace(/^.*:/, '')} ${next.tab}`, () => {
+      let result: Promise<unknown>
+      try {
+        result = Promise.resolve(next.callback())
+      } catch (error) {
+        result = Promise.reject(error)
+      }
+      void result.then(next.resolve, next.reject).finally(() => {
+        if (this.#held.get(name) !== next.tab) return // released when its tab closed
+        this.#held.delete(name)
+        this.#grant(name)
+      })
+    })
+  }
+
+  /** localStorage of the origin, shared by its tabs. */
+  readonly storage: StorageLike & { foreignWrite(key: string, value: string): void; keys(): string[] } = {
+    keys: () => [...this.#items.keys()].sort(),
+    getItem: key => this.#items.get(key) ?? null,
+    setItem: (key, value) => void this.#items.set(key, String(value)),
+    removeItem: key => void this.#items.delete(key),
+    foreignWrite: (key, value) => void this.#items.set(key, value),
+  }
+}

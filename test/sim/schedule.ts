@@ -1,0 +1,144 @@
+/** One schedule of the simulator: draws a world from the seed, plays user actions and faults on it, checks every invariant after every step. */
+import { Escapes } from './escapes.js'
+import { Verdict, type Violation } from './invariants.js'
+import { Scheduler } from './scheduler.js'
+import { AT_TTL, type ServerStats } from './server.js'
+import { HOOK_MAX_MS, World, type WorldConfig } from './world.js'
+
+export type ScheduleOptions = {
+  /** Web Locks present in every tab (false: tabs elect a leader by messages). @default drawn */
+  locks?: boolean
+  /** Steps before the run counts as a storm or a livelock. */
+  maxSteps?: number
+  /** Bug zoo: a defect re-introduced in the model, which the invariants must catch. */
+  zoo?: Zoo
+}
+
+/** The defects the simulator must be able to catch (docs/simulation.md lists schedules to first catch). */
+export const ZOO = ['non-exclusive-locks', 'dropped-messages'] as const
+export type Zoo = (typeof ZOO)[number]
+
+export type ScheduleResult = {
+  seed: number
+  /** The fingerprint of the trace: a replay of the seed gives the same. */
+  hash: string
+  steps: number
+  config: WorldConfig
+  violations: Violation[]
+  stats: ServerStats
+  /** Calls from src/ to real timers or Math.random seen during the run, by place. */
+  escapes: Map<string, number>
+  trace: string[]
+}
+
+type Action = 'request' | 'rotate' | 'freeze' | 'wake' | 'clock' | 'reload' | 'crash' | 'forge' | 'storage' | 'logout' | 'restart'
+const ACTIONS: ReadonlyArray<readonly [number, Action]> = [
+  [40, 'request'], [5, 'rotate'], [5, 'freeze'], [5, 'wake'], [3, 'clock'], [4, 'reload'], [2, 'crash'], [4, 'forge'], [2, 'storage'], [1, 'logout'], [1, 'restart'],
+]
+const WAKE_EVENTS = ['visibilitychange', 'pageshow', 'online', 'focus'] as const
+
+/** Draws the world's shape from the seed. */
+function drawConfig(scheduler: Scheduler, options: ScheduleOptions): WorldConfig {
+  const random = scheduler.random
+  return {
+    transport: random.chance(0.5) ? 'bearer' : 'cookie',
+    tabs: random.int(1, 4),
+    rotation: random.chance(0.5) ? 'timer' : 'request',
+    locks: options.locks ?? true,
+    refreshTimeout: random.int(1, 5) * 1000,
+    queueTimeout: random.int(5, 20) * 1000,
+    persist: random.chance(0.3),
+    hook: random.weighted([[2, 'none'], [1, 'answers'], [1, 'fails'], [1, 'dismissed']] as const),
+  }
+}
+
+/** One user action or fault, drawn and applied to a tab of the world. */
+function act(world: World, scheduler: Scheduler): void {
+  const random = scheduler.random
+  const tabs = world.live()
+  const action = random.weighted(ACTIONS)
+  const tab = tabs[random.int(0, Math.max(0, tabs.length - 1))]
+  scheduler.note(`act ${action} ${tab?.id ?? '-'}`)
+  if (!tab) return void world.login(world.openTab())
+  if (scheduler.now > 0 && tabs.every(t => t.session.state.status === 'signed-out') && random.chance(0.5)) return world.login(tab)
+  switch (action) {
+    case 'request': return world.request(tab)
+    case 'rotate': return world.rotate(tab)
+    case 'freeze':
+      if (tab.frozen) return
+      tab.freeze()
+      return void scheduler.after(random.int(500, 30_000), `resume ${tab.id}`, () => tab.resume())
+    case 'wake': return tab.fire(WAKE_EVENTS[random.int(0, WAKE_EVENTS.length - 1)]!)
+    case 'clock': return void (world.origin.clockOffset += (random.chance(0.5) ? 1 : -1) * random.int(1000, 1_800_000))
+    case 'reload':
+    case 'crash':
+      return void (world.close(tab, action), world.openTab())
+    case 'forge': return world.forge()
+    case 'storage': return world.foreignWrite()
+    case 'logout': return world.logout(tab)
+    case 'restart': return void (world.server.faultsOn && world.server.restart())
+  }
+}
+
+/** After the faults stopped and a quiet while passed: every live tab on one status and generation. */
+function checkConverged(world: World, verdict: Verdict, now: number): void {
+  const states = world.live().map(tab => `${tab.session.state.status}@${tab.session.state.status === 'active' ? tab.session.state.generation : '-'}`)
+  if (new Set(states).size > 1) verdict.fail('converges', states.join(' '), now)
+}
+
+/** Refreshes granted against what the run accounts for: the AT lifetime, rotate() calls, logins, faults. */
+function checkBudget(world: World, verdict: Verdict, now: number): void {
+  const { stats } = world.server
+  const allowed = Math.ceil(now / (AT_TTL / 2)) * 2 + world.rotateCalls + world.logins * 2 + stats.faults * 3 + 4
+  if (stats.refreshGranted > allowed) verdict.fail('refresh-budget', `${stats.refreshGranted} refreshes granted, ${allowed} allowed`, now)
+}
+
+/**
+ * The chunks a session loads on demand, loaded before any run: a first `import()` reads files
+ * in real time, and a run that went on meanwhile would not replay.
+ */
+const preloaded = Promise.all([import('../../src/core/refresh-call.js'), import('../../src/coordinator/leader-lock.js')])
+
+/** Runs schedule `seed` to its end or its first violation. */
+export async function runSchedule(seed: number, options: ScheduleOptions = {}): Promise<ScheduleResult> {
+  await preloaded
+  const scheduler = new Scheduler(seed)
+  const verdict = new Verdict()
+  const config = drawConfig(scheduler, options)
+  scheduler.note(`config ${JSON.stringify(config)}`)
+  const world = new World(scheduler, verdict, config)
+  world.origin.nonExclusiveLocks = options.zoo === 'non-exclusive-locks'
+  world.origin.dropRate = options.zoo === 'dropped-messages' ? 0.3 : 0
+  const escapes = new Escapes()
+  escapes.install(scheduler)
+  const active = scheduler.random.int(2, 10) * 60_000
+  const quiet = 3 * AT_TTL
+  const faultsFrom = scheduler.random.int(0, active)
+  const faultsTo = scheduler.random.int(faultsFrom, active)
+  const bound = 3 * (config.queueTimeout + config.refreshTimeout * 3 * 3) + 60_000 + (config.hook === 'none' ? 0 : 2 * HOOK_MAX_MS)
+  const maxSteps = options.maxSteps ?? 20_000
+  let steps = 0
+  try {
+    for (let i = 0; i < config.tabs; i++) world.openTab()
+    world.login(world.tabs[0]!)
+    scheduler.after(faultsFrom, 'faults on', () => (world.server.faultsOn = true))
+    scheduler.after(faultsTo, 'faults off', () => (world.server.faultsOn = false))
+    const user = () => {
+      if (scheduler.now < active) act(world, scheduler)
+      if (scheduler.now < active) scheduler.after(scheduler.random.int(100, 20_000), 'user', user)
+      else for (const tab of world.live()) if (tab.frozen) tab.resume()
+    }
+    scheduler.after(0, 'user', user)
+    while (verdict.ok && (await scheduler.step(active + quiet))) {
+      if (++steps > maxSteps) verdict.fail('step-bound', `${maxSteps} steps by ${scheduler.now} ms`, scheduler.now)
+      for (const line of world.server.violations.splice(0)) verdict.fail('rt-presented-twice', line, scheduler.now)
+      verdict.checkRequests(world.inFlight, scheduler.now, bound)
+    }
+    if (verdict.ok) checkConverged(world, verdict, scheduler.now)
+    if (verdict.ok) checkBudget(world, verdict, scheduler.now)
+  } finally {
+    for (const tab of world.tabs) tab.dispose()
+    escapes.uninstall()
+  }
+  return { seed, hash: scheduler.hash(), steps, config, violations: verdict.violations, stats: world.server.stats, escapes: escapes.seen, trace: scheduler.trace }
+}

@@ -1,0 +1,222 @@
+/** The model auth server of the simulator: rotating RTs with reuse detection on virtual time, its faults, and what it saw. */
+import type { Scheduler } from './scheduler.js'
+
+export const AT_TTL = 60_000
+export const RT_TTL = 3_600_000
+
+/** `answered`: a client received this token; `successorKnown`: a client received the pair that consumed this RT. */
+type Token = { kind: 'at' | 'rt'; family: number; n: number; expiresAt: number; consumed: boolean; answered: boolean; successorKnown: boolean }
+type Family = { id: number; revoked: boolean; newest: string }
+/** What may go wrong with one call, drawn by the scheduler while faults are on. */
+export type Fault = 'none' | 'slow' | 'drop' | 'lost-answer' | 'hang' | 'body-hangs' | '503' | 'proxy-html' | 'late'
+type Answer = { status: number; body: string; headers?: Record<string, string> }
+
+const FAULTS: ReadonlyArray<readonly [number, Fault]> = [
+  [70, 'none'], [8, 'slow'], [4, 'drop'], [3, 'lost-answer'], [3, 'hang'], [3, 'body-hangs'], [5, '503'], [3, 'proxy-html'], [4, 'late'],
+]
+
+/** What the server did with a call: its answer, and what happens when its headers (`headers`) or its body (`delivered`) reach the page. */
+type Handled = { answer: Answer; headers?: () => void; delivered?: () => void }
+
+/** The RT a bearer client put in the body, if any. */
+function bodyToken(body: string): string | undefined {
+  try {
+    return (JSON.parse(body) as { refreshToken?: string }).refreshToken
+  } catch {
+    return undefined
+  }
+}
+
+/** A body stream that never yields a byte and errors when `signal` aborts. */
+function hangingBody(signal: AbortSignal | undefined): ReadableStream<Uint8Array> {
+  return new ReadableStream({
+    start(controller) {
+      signal?.addEventListener('abort', () => controller.error(signal.reason), { once: true })
+    },
+  })
+}
+
+export type ServerStats = { faults: number; refreshCalls: number; refreshGranted: number; reusedRefused: number; api200: number; api401: number; logouts: number; restarts: number }
+
+/**
+ * Tokens are opaque strings `sim-at-…`/`sim-rt-…` (no signature: WebCrypto runs on a thread
+ * pool and would make timing real). The server clock is the scheduler's plus `epoch`.
+ */
+export class ModelServer {
+  readonly stats: ServerStats = { faults: 0, refreshCalls: 0, refreshGranted: 0, reusedRefused: 0, api200: 0, api401: 0, logouts: 0, restarts: 0 }
+  /** Broken invariants the server itself can see (an RT presented twice). */
+  readonly violations: string[] = []
+  faultsOn = false
+  refreshTimeout = 5000
+  /** The browser's cookie jar for the auth origin (cookie transport): every tab sends and updates the same one. */
+  readonly cookies = new Map<'at' | 'rt', string>()
+  #tokens = new Map<string, Token>()
+  #families: Family[] = []
+  readonly #scheduler: Scheduler
+  readonly #epoch: number
+
+  constructor(scheduler: Scheduler, epoch: number) {
+    this.#scheduler = scheduler
+    this.#epoch = epoch
+  }
+
+  now(): number {
+    return this.#epoch + this.#scheduler.now
+  }
+
+  /** A login: a new family, its first pair as the app's own login answer would carry it (`delivered`: a live page got it). */
+  login(delivered = true): { accessToken: string; refreshToken: string; expiresIn: number; refreshExpiresIn: number } {
+    const family: Family = { id: this.#families.length + 1, revoked: false, newest: '' }
+    this.#families.push(family)
+    return this.#mint(family, delivered)
+  }
+
+  /** The id of the newest family (the newest login). */
+  get newestFamily(): number {
+    return this.#families.length
+  }
+
+  /** Forgets every token (a restart of a server keeping them in memory). */
+  restart(): void {
+    this.stats.restarts++
+    this.#tokens = new Map()
+    for (const family of this.#families) family.revoked = true
+  }
+
+  /** A family whose newest RT is alive and was delivered to a client: a session ending now lost a usable login. */
+  liveDeliveredFamilies(): number[] {
+    return this.#families.filter(f => !f.revoked && this.#alive(f.newest) && this.#tokens.get(f.newest)!.answered).map(f => f.id)
+  }
+
+  /** Families still usable on the server. */
+  liveFamilies(): number[] {
+    return this.#families.filter(f => !f.revoked && this.#alive(f.newest)).map(f => f.id)
+  }
+
+  #alive(rt: string): boolean {
+    const token = this.#tokens.get(rt)
+    return token !== undefined && !token.consumed && this.now() < token.expiresAt
+  }
+
+  #mint(family: Family, answered: boolean) {
+    const n = this.#tokens.size + 1
+    const at = `sim-at-${family.id}-${n}`
+    const rt = `sim-rt-${family.id}-${n}`
+    this.#tokens.set(at, { kind: 'at', family: family.id, n, expiresAt: this.now() + AT_TTL, consumed: false, answered, successorKnown: false })
+    this.#tokens.set(rt, { kind: 'rt', family: family.id, n, expiresAt: this.now() + RT_TTL, consumed: false, answered, successorKnown: false })
+    family.newest = rt
+    return { accessToken: at, refreshToken: rt, expiresIn: AT_TTL / 1000, refreshExpiresIn: RT_TTL / 1000 }
+  }
+
+  /**
+   * The `fetch` of a tab: every call a network round trip on virtual time, with a fault drawn
+   * while faults are on. An answer reaches no page once `alive()` is false (closed, crashed or
+   * reloaded): the RT it carried is then known to nobody.
+   */
+  fetchFor(alive: () => boolean): typeof fetch {
+    return (input, init) => this.#fetch(alive, input, init)
+  }
+
+  async #fetch(alive: () => boolean, input: RequestInfo | URL, init: RequestInit = {}): Promise<Response> {
+    const request = new Request(input, init)
+    const body = request.method === 'GET' ? '' : await request.text()
+    const path = new URL(request.url).pathname
+    const drawn: Fault = this.faultsOn ? this.#scheduler.random.weighted(FAULTS) : 'none'
+    // A hung API call is the app's to bound (its own signal), not Rotor's: only a refresh hangs.
+    const fault: Fault = (drawn === 'hang' || drawn === 'body-hangs') && !path.endsWith('/refresh') ? 'slow' : drawn
+    const random = this.#scheduler.random
+    const there = fault === 'slow' ? random.int(200, 3000) : random.int(1, 40)
+    const back = fault === 'late' ? this.refreshTimeout * random.int(1, 4) : fault === 'slow' ? random.int(200, 3000) : random.int(1, 40)
+    this.#scheduler.note(`net ${request.method} ${path} ${fault}`)
+    if (fault !== 'none') this.stats.faults++
+    return new Promise<Response>((resolve, reject) => {
+      const signal = init.signal ?? undefined
+      let settled = false
+      const settle = (fn: () => void) => void (!settled && ((settled = true), fn()))
+      const abort = () => settle(() => reject(signal?.reason ?? new DOMException('aborted', 'AbortError')))
+      if (signal?.aborted) return abort()
+      signal?.addEventListener('abort', abort, { once: true })
+      if (fault === 'drop') return void this.#scheduler.after(there, 'net drop', () => settle(() => reject(new TypeError('fetch failed'))))
+      this.#scheduler.after(there, `server ${path}`, () => {
+        if (settled) return
+        const handled = this.#handle(path, request.headers, body, fault)
+        if (fault === 'hang') return
+        // Set-Cookie applies when the headers arrive, whatever becomes of the body or the page.
+        const withHeaders = () => handled.headers?.()
+        this.#scheduler.after(back, `answer ${path} ${handled.answer.status}`, () => {
+          // A keepalive call outlives its page: its Set-Cookie still lands (a reload mid-refresh).
+          if (!alive()) return void (init.keepalive && fault !== 'lost-answer' && withHeaders())
+          settle(() => {
+            if (fault === 'lost-answer') return reject(new TypeError('fetch failed'))
+            const { status, headers = {} } = handled.answer
+            withHeaders()
+            // Headers arrive, the body never does: only the request's signal ends the read (as fetch errors the body on abort).
+            if (fault === 'body-hangs') return resolve(new Response(hangingBody(signal), { status, headers }))
+            handled.delivered?.()
+            resolve(new Response(status === 204 ? null : handled.answer.body, { status, headers }))
+          })
+        })
+      })
+    })
+  }
+
+  #handle(path: string, headers: Headers, body: string, fault: Fault): Handled {
+    if (fault === '503') return { answer: { status: 503, body: 'busy', headers: { 'retry-after': '1' } } }
+    if (fault === 'proxy-html') return { answer: { status: 502, body: '<html><body>Bad gateway</body></html>', headers: { 'content-type': 'text/html' } } }
+    if (path.endsWith('/refresh')) return this.#refresh(body)
+    if (path.endsWith('/logout')) return { answer: this.#logout(headers, body) }
+    return { answer: this.#api(headers) }
+  }
+
+  #refresh(body: string): Handled {
+    this.stats.refreshCalls++
+    const inBody = bodyToken(body)
+    // No RT in the body: the cookie transport's, from the jar.
+    const presented = inBody ?? this.cookies.get('rt')
+    const token = presented === undefined ? undefined : this.#tokens.get(presented)
+    if (!token || token.kind !== 'rt') return { answer: { status: 401, body: '{"error":"invalid_grant"}' } }
+    const family = this.#families[token.family - 1]!
+    if (token.consumed) {
+      // A second presentation is the client's fault only if it had the first answer.
+      if (token.successorKnown) this.violations.push(`rt-presented-twice: family ${family.id} token ${token.n}`)
+      family.revoked = true
+      this.stats.reusedRefused++
+      return { answer: { status: 401, body: '{"error":"invalid_grant","error_description":"reused"}' } }
+    }
+    if (family.revoked || this.now() >= token.expiresAt) return { answer: { status: 401, body: '{"error":"invalid_grant"}' } }
+    token.consumed = true
+    const pair = this.#mint(family, false)
+    this.stats.refreshGranted++
+    const minted = [this.#tokens.get(pair.accessToken)!, this.#tokens.get(pair.refreshToken)!]
+    const known = () => {
+      for (const fresh of minted) fresh.answered = true
+      token.successorKnown = true
+    }
+    const json = { 'content-type': 'application/json' }
+    if (inBody !== undefined) return { answer: { status: 200, body: JSON.stringify(pair), headers: json }, delivered: known }
+    const { expiresIn, refreshExpiresIn } = pair
+    const setCookies = () => (this.cookies.set('at', pair.accessToken).set('rt', pair.refreshToken), known())
+    return { answer: { status: 200, body: JSON.stringify({ expiresIn, refreshExpiresIn }), headers: json }, headers: setCookies }
+  }
+
+  #logout(headers: Headers, body: string): Answer {
+    this.stats.logouts++
+    const bearer = headers.get('authorization')?.replace(/^Bearer /, '')
+    const rt = bodyToken(body) ?? this.cookies.get('rt')
+    this.cookies.clear()
+    for (const known of [bearer, rt]) {
+      const token = known === undefined ? undefined : this.#tokens.get(known)
+      if (token) this.#families[token.family - 1]!.revoked = true
+    }
+    return { status: 204, body: '' }
+  }
+
+  #api(headers: Headers): Answer {
+    const at = headers.get('authorization')?.replace(/^Bearer /, '') ?? this.cookies.get('at')
+    const token = at === undefined ? undefined : this.#tokens.get(at)
+    const ok = token?.kind === 'at' && !this.#families[token.family - 1]!.revoked && this.now() < token.expiresAt
+    if (ok) this.stats.api200++
+    else this.stats.api401++
+    return ok ? { status: 200, body: '{"ok":true}', headers: { 'content-type': 'application/json' } } : { status: 401, body: 'unauthorized' }
+  }
+}

@@ -1,0 +1,198 @@
+/** The simulated world of one schedule: the model server, one origin, its tabs, and what the user does to them. */
+import { isRotorError } from '../../src/errors.js'
+import type { SessionOptions } from '../../src/types.js'
+import { carriesToken, type InFlight, type Verdict } from './invariants.js'
+import { Origin } from './origin.js'
+import type { Scheduler } from './scheduler.js'
+import { ModelServer } from './server.js'
+import { EPOCH, Tab } from './tab.js'
+
+/** What a schedule drew before it began: the shape of the world. */
+export type WorldConfig = {
+  /** Bearer (tokens in JS, JSON refresh) or cookie (FOLIO: HttpOnly cookies in the browser's jar, no token in JS). */
+  transport: 'bearer' | 'cookie'
+  tabs: number
+  rotation: 'timer' | 'request'
+  locks: boolean
+  refreshTimeout: number
+  queueTimeout: number
+  /** Bearer tokens kept in localStorage (`persist: true`): a reload resumes, foreign writes reach them. */
+  persist: boolean
+  /** The `reauthenticate` hook: none, a login form the user fills in, one that fails, one the user dismisses. */
+  hook: 'none' | 'answers' | 'fails' | 'dismissed'
+}
+
+/** Longest a user takes with the login form of the `reauthenticate` hook. */
+export const HOOK_MAX_MS = 30_000
+
+const EVENTS = ['change', 'rotate', 'rotate-error', 'logout', 'storage-error', 'clock-skew'] as const
+const FORGED: unknown[] = [
+  { rotor: 1, type: 'state', from: 'forger', snapshot: { generation: 2 ** 40, status: 'active', issuedAt: EPOCH, accessExpiresAt: EPOCH + 1, refreshExpiresAt: EPOCH + 2 } },
+  { rotor: 1, type: 'state', from: 'forger', snapshot: { generation: 3, status: 'signed-out', reason: 'user' } },
+  { rotor: 1, type: 'rotating', from: 'forger', generation: 1 },
+  { rotor: 1, type: 'hello', from: 'forger' },
+  { rotor: 1, type: 'rotate-request', from: 'forger', generation: 0 },
+  'garbage',
+  { rotor: 2, type: 'state' },
+]
+
+export class World {
+  readonly server: ModelServer
+  readonly origin: Origin
+  readonly tabs: Tab[] = []
+  readonly inFlight: InFlight[] = []
+  /** The family of the newest login: the session every tab should be on. */
+  family = 0
+  rotateCalls = 0
+  logins = 0
+  #opened = 0
+  readonly #scheduler: Scheduler
+  readonly #verdict: Verdict
+  readonly #config: WorldConfig
+
+  constructor(scheduler: Scheduler, verdict: Verdict, config: WorldConfig) {
+    this.#scheduler = scheduler
+    this.#verdict = verdict
+    this.#config = config
+    this.server = new ModelServer(scheduler, EPOCH)
+    this.server.refreshTimeout = config.refreshTimeout
+    this.origin = new Origin(scheduler)
+  }
+
+  /** Tabs neither closed nor frozen. */
+  live(): Tab[] {
+    return this.tabs.filter(tab => !tab.disposed)
+  }
+
+  openTab(): Tab {
+    const { rotation, locks, refreshTimeout, queueTimeout } = this.#config
+    let tab: Tab | undefined
+    const options: SessionOptions & { locks: boolean } = {
+      scope: 'https://app.sim/api',
+      transport: this.#config.transport,
+      refresh: { url: 'https://app.sim/auth/refresh', style: this.#config.transport === 'bearer' ? 'json' : 'folio' },
+      logout: 'https://app.sim/auth/logout',
+      crossTab: { name: 'sim' },
+      rotation, refreshTimeout, queueTimeout,
+      persist: this.#config.persist,
+      storage: this.origin.storage,
+      ...(this.#config.hook === 'none' ? {} : { reauthenticate: () => this.#reauthenticate(tab!) }),
+      fetch: this.server.fetchFor(() => tab?.disposed === false),
+      locks,
+    }
+    const opened = (tab = new Tab(`t${++this.#opened}`, this.#scheduler, this.origin, options))
+    for (const event of EVENTS) opened.session.on(event, payload => this.#heard(opened, event, payload))
+    this.tabs.push(opened)
+    this.#scheduler.note(`open ${opened.id}`)
+    return opened
+  }
+
+  #heard(tab: Tab, event: string, payload: unknown): void {
+    const now = this.#scheduler.now
+    if (carriesToken(payload)) this.#verdict.fail('no-token-leak', `${tab.id} event ${event}`, now)
+    if (event !== 'logout') return
+    const { reason } = payload as { reason: string }
+    this.#scheduler.note(`logout ${tab.id} ${reason}`)
+    if (reason === 'user' || reason === 'idle') return
+    if (this.server.liveDeliveredFamilies().includes(this.family)) this.#verdict.fail('no-unasked-logout', `${tab.id} ended (${reason}) while family ${this.family} lives`, now)
+  }
+
+  /**
+   * The login form of the `reauthenticate` hook: answered, failed or dismissed after a while
+   * the user takes. It ignores its signal (the worst hook): a closed tab's answer is a login
+   * no live page holds.
+   */
+  #reauthenticate(tab: Tab): Promise<Partial<ReturnType<ModelServer['login']>> | void> {
+    const { hook } = this.#config
+    return new Promise((resolve, reject) => {
+      this.#scheduler.after(this.#scheduler.random.int(100, HOOK_MAX_MS), `hook ${hook} ${tab.id}`, () => {
+        if (hook === 'fails') return reject(new TypeError('the login form failed'))
+        if (hook === 'dismissed') return resolve()
+        const grant = this.#loginAnswer(this.server.login(!tab.disposed))
+        if (!tab.disposed) (this.family = this.server.newestFamily), this.logins++
+        resolve(grant)
+      })
+    })
+  }
+
+  /** What a login answer gives the page: the pair (bearer), or expirations while the cookies land in the jar. */
+  #loginAnswer(pair: ReturnType<ModelServer['login']>): Partial<ReturnType<ModelServer['login']>> {
+    if (this.#config.transport === 'bearer') return pair
+    this.server.cookies.set('at', pair.accessToken).set('rt', pair.refreshToken)
+    return { expiresIn: pair.expiresIn, refreshExpiresIn: pair.refreshExpiresIn }
+  }
+
+  /** A fresh login in `tab`, as the app's login form would do it. */
+  login(tab: Tab): void {
+    const grant = this.#loginAnswer(this.server.login())
+    this.family = this.server.newestFamily
+    this.#scheduler.note(`login ${tab.id} family ${this.family}`)
+    this.logins++
+    void tab.session.start(grant).catch(error => this.#settledWith(tab, 'start', error, undefined))
+  }
+
+  /** A managed request from `tab`, maybe with a body, maybe aborted by its caller. */
+  request(tab: Tab): void {
+    const random = this.#scheduler.random
+    const post = random.chance(0.3)
+    const controller = random.chance(0.2) ? new AbortController() : undefined
+    if (controller) this.#scheduler.after(random.int(0, 3000), `abort ${tab.id}`, () => controller.abort())
+    const entry: InFlight = { tab: tab.id, label: `${tab.id} ${post ? 'POST' : 'GET'}`, startedAt: this.#scheduler.now, settled: false }
+    this.inFlight.push(entry)
+    const init: RequestInit = post ? { method: 'POST', body: JSON.stringify({ n: this.inFlight.length }) } : {}
+    if (controller) init.signal = controller.signal
+    tab.session.fetch('https://app.sim/api/data', init).then(
+      response => void ((entry.settled = true), response.body?.cancel()),
+      error => ((entry.settled = true), this.#settledWith(tab, 'request', error, controller?.signal)),
+    )
+  }
+
+  /** A call of `tab` failed: it must be typed, and carry no token. */
+  #settledWith(tab: Tab, what: string, error: unknown, signal: AbortSignal | undefined): void {
+    const now = this.#scheduler.now
+    if (carriesToken(error)) this.#verdict.fail('no-token-leak', `${tab.id} ${what} error`, now)
+    const name = (error as { name?: string } | undefined)?.name
+    // Documented besides RotorErrors (README, API): a refresh attempt's TimeoutError and, for a
+    // failed 408/429/5xx attempt, ky's HTTPError (issue 27 wants codes on both: see the report).
+    const typed = isRotorError(error) || name === 'TimeoutError' || name === 'HTTPError' || (signal?.aborted && name === 'AbortError') || (error instanceof TypeError && error.message === 'fetch failed')
+    if (!typed) this.#verdict.fail('typed-errors', `${tab.id} ${what}: ${name ?? typeof error}`, now)
+  }
+
+  rotate(tab: Tab): void {
+    this.rotateCalls++
+    void tab.session.rotate().catch(error => this.#settledWith(tab, 'rotate', error, undefined))
+  }
+
+  /** The user signs out in `tab`; with a fault-free network the server must forget the session. */
+  logout(tab: Tab): void {
+    const family = this.family
+    // A tab without the session (a reload lost a bearer RT kept in memory) has nothing to revoke.
+    const clean = !this.server.faultsOn && tab.session.state.status === 'active'
+    void tab.session.logout().then(() => {
+      if (clean && !this.server.faultsOn && this.server.liveFamilies().includes(family))
+        this.#verdict.fail('no-live-rt-after-logout', `${tab.id} logged out, family ${family} still live`, this.#scheduler.now)
+    })
+  }
+
+  /** `tab` closes without a goodbye (`crash`) or reloads; its requests die with the page (nobody is left to wait for them). */
+  close(tab: Tab, how: 'crash' | 'reload'): void {
+    // A reload says goodbye (dispose) and then the page goes: the browser releases what it held either way.
+    if (how === 'reload') tab.dispose()
+    tab.crash(this.origin)
+    for (const request of this.inFlight) if (request.tab === tab.id) request.settled = true
+  }
+
+  forge(): void {
+    const message = this.#scheduler.random.int(0, FORGED.length - 1)
+    this.#scheduler.note(`forge ${message}`)
+    this.origin.forge('sim', FORGED[message])
+  }
+
+  /** Another script of the origin writes over whatever is stored. */
+  foreignWrite(): void {
+    const keys = this.origin.storage.keys()
+    if (keys.length === 0) return
+    const key = keys[this.#scheduler.random.int(0, keys.length - 1)]!
+    this.origin.storage.foreignWrite(key, this.#scheduler.random.chance(0.5) ? '{"generation":99999999,"status":"active"}' : 'not json')
+  }
+}

@@ -16,7 +16,7 @@ import { Scheduler } from './core/scheduler.js'
 import { SessionMachine } from './core/state.js'
 import { Sync } from './core/sync.js'
 import { decodeJwt } from 'jose'
-import type { Dpop, DpopKit } from './dpop/index.js'
+import type { DpopKit } from './dpop/index.js'
 import { RotorError, RotorTypeError, SessionExpiredError } from './errors.js'
 import { createFetch, replayableBody } from './interceptors/fetch.js'
 import { installOn, type Installation } from './interceptors/install.js'
@@ -26,7 +26,7 @@ import type { Grant, Session, SessionOptions } from './types.js'
 import { fetchTarget, requestURL } from './utils/scope.js'
 
 /** What the DPoP chunk takes from this one (see DpopKit: imported there, each would split this chunk). */
-const DPOP_KIT: DpopKit = { replayableBody, requestURL, fetchTarget, decodeJwt, RotorError }
+const DPOP_KIT: DpopKit = [replayableBody, requestURL, fetchTarget, decodeJwt, RotorError, RotorTypeError]
 
 export function createSession(options: SessionOptions): Session {
   const cfg = normalizeOptions(options)
@@ -40,14 +40,15 @@ export function createSession(options: SessionOptions): Session {
   // Guarded: a `fetch` option that leads back into the session fails instead of looping.
   const guard = createLoopGuard(() => cfg.fetch ?? wrapped ?? platform.fetch())
   const base = (): typeof fetch => guard.fetch
-  // DPoP is a chunk of its own, loaded (and the key read or made) only for sessions that ask.
-  const dpop: Promise<Dpop> | undefined = cfg.dpop && import('./dpop/index.js').then(m => m.createDpop(cfg.channelName ?? cfg.storageKey, cfg.dpop!, DPOP_KIT))
-  dpop?.catch(() => undefined)
-  const dpopSend: typeof fetch | undefined = dpop && ((input, init) => dpop.then(d => d.send(guard.fetch, input, init)))
+  // DPoP is a chunk of its own (src/dpop/session.ts), loaded by sessions with `dpop` (their key
+  // starts loading now), or to refuse dpopProof/dpopFetch to the others.
+  const dpop = () => import('./dpop/session.js').then(m => m.dpopOf(cfg, guard.fetch, DPOP_KIT))
+  if (cfg.dpop) dpop().catch(() => undefined)
+  const signed: typeof fetch = (input, init) => dpop().then(d => d.send(input, init))
   /** What the session's own calls (managed requests, refresh, logout) go out through. */
-  const send = dpopSend ? () => dpopSend : base
-  const needDpop = () => dpop ?? Promise.reject(new RotorTypeError('ERR_USAGE', 'rotor-auth: needs the `dpop` option'))
+  const send = cfg.dpop ? () => signed : base
   // A login not bound to the session's key would fail at the first refresh: refused up front.
+  const bound = <T extends Grant | Response | void>(grant: T) => (cfg.dpop ? dpop().then(d => d.check(grant)) : grant)
   const { reauthenticate } = cfg
 
   const machine = new SessionMachine({ now, leeway: cfg.leeway })
@@ -100,7 +101,7 @@ export function createSession(options: SessionOptions): Session {
   })
   const rotator: Rotator = new Rotator({
     machine, sync, now, transport,
-    reauthenticate: (dpop && reauthenticate && (c => reauthenticate(c).then(grant => dpop.then(d => d.check(grant))))) || reauthenticate,
+    reauthenticate: reauthenticate && (context => reauthenticate(context).then(bound)),
     lock: (fn, lockOptions) => coordinator.lock(fn, lockOptions),
     isTransient: error => isTransient(error, transport),
     // A reload mid-refresh: its keepalive refresh may still store the new RT cookie.
@@ -124,7 +125,8 @@ export function createSession(options: SessionOptions): Session {
     if (transition === 'ended') idle?.stop()
   })
 
-  const ic = createInterception(cfg, machine, gate, { passThrough: guard.passThrough, sendOwn: dpopSend ?? guard.sendOwn, looped: guard.looped })
+  const ic = createInterception(cfg, machine, gate, { passThrough: guard.passThrough, sendOwn: cfg.dpop ? signed : guard.sendOwn, looped: guard.looped })
+  if (cfg.dpop) ic.dpop = (method, url, authorization) => dpop().then(d => d.xhr(method, url, authorization))
   const sessionFetch = createFetch(ic)
 
   /** Best-effort server logout (it revokes the RT family), then the local end in every tab. */
@@ -154,7 +156,7 @@ export function createSession(options: SessionOptions): Session {
     on: (event, listener) => machine.on(event, listener),
     async start(grant: Grant | Response) {
       assertAlive('start')
-      const tokens = await tokensFrom(dpop ? await dpop.then(d => d.check(grant)) : grant, now)
+      const tokens = await tokensFrom(await bound(grant), now)
       // A dead grant (or a bearer one without its AT) would fail at once: refuse it, stay signed out.
       assertUsable(tokens, now(), transport)
       await sync.publish(tokens, 'login')
@@ -178,7 +180,6 @@ export function createSession(options: SessionOptions): Session {
     },
     install(target = globalThis, installOptions = {}) {
       assertAlive('install')
-      if (dpop && installOptions.xhr) throw new RotorTypeError('ERR_USAGE', 'rotor-auth: `dpop` cannot go with the XHR facade yet')
       if (installed?.target === target) return installed.uninstall
       installed?.uninstall()
       const installation = installOn(target, installOptions, sessionFetch, ic)
@@ -190,8 +191,8 @@ export function createSession(options: SessionOptions): Session {
       installed = { ...installation, uninstall }
       return uninstall
     },
-    dpopProof: (...args) => needDpop().then(d => d.proof(...args)),
-    dpopFetch: (input, init) => needDpop().then(d => d.send(base(), input, init)),
+    dpopProof: (...args) => dpop().then(d => d.proof(...args)),
+    dpopFetch: signed,
     dispose() {
       if (machine.disposed) return
       // Waiting requests end now; a refresh already on the wire is not aborted when other

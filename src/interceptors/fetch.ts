@@ -1,5 +1,6 @@
 /** The session's fetch: scope → gate → send → at most one replay, in that order, each step calling only later ones. */
 import type { Gate } from '../core/gate.js'
+import type { XhrProof } from '../dpop/xhr.js'
 import type { SessionRequestInit } from '../types.js'
 import { fetchTarget } from '../utils/scope.js'
 import { fetchLoopError } from './loop-guard.js'
@@ -34,6 +35,8 @@ export type Interception = {
   /** The generation whose AT a request is sent with (a 401 asks for a newer one). */
   generation: () => number
   active: () => boolean
+  /** With `dpop`: signs each XHR attempt, Authorization included (src/dpop/xhr.ts). */
+  dpop?: (method: string, url: string, authorization: string) => Promise<XhrProof>
 }
 
 /**

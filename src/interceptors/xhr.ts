@@ -13,63 +13,12 @@
  * sent once more with the same method, headers and body.
  */
 
+import type { XhrProof } from '../dpop/xhr.js'
 import type { Interception } from './fetch.js'
 import { IGNORE_HEADER } from './opt-out.js'
+import { copy, defineHandlers, EVENTS, UPLOAD_EVENTS, UploadFacade } from './xhr-events.js'
 
 type XhrClass = typeof XMLHttpRequest
-
-const EVENTS = ['readystatechange', 'loadstart', 'progress', 'abort', 'error', 'load', 'timeout', 'loadend'] as const
-const UPLOAD_EVENTS = ['loadstart', 'progress', 'abort', 'error', 'load', 'timeout', 'loadend'] as const
-
-/** A copy of an event for re-dispatch on the facade (events cannot be dispatched twice). */
-function copy(event: Event): Event {
-  if (typeof ProgressEvent !== 'undefined' && event instanceof ProgressEvent) {
-    return new ProgressEvent(event.type, { lengthComputable: event.lengthComputable, loaded: event.loaded, total: event.total })
-  }
-  return new Event(event.type)
-}
-
-/** `on<type>` properties backed by listeners, so their order relative to others is the spec's. */
-function defineHandlers(proto: object, types: readonly string[]): void {
-  for (const type of types) {
-    const key = Symbol(type)
-    Object.defineProperty(proto, `on${type}`, {
-      configurable: true,
-      enumerable: true,
-      get(this: Record<symbol, { handler: unknown } | undefined>) {
-        return this[key]?.handler ?? null
-      },
-      set(this: EventTarget & Record<symbol, { handler: unknown; listener: EventListener } | undefined>, handler: unknown) {
-        const previous = this[key]
-        if (previous) this.removeEventListener(type, previous.listener)
-        if (typeof handler !== 'function') {
-          this[key] = undefined
-          return
-        }
-        const listener: EventListener = event => (handler as EventListener).call(this, event)
-        this[key] = { handler, listener }
-        this.addEventListener(type, listener)
-      },
-    })
-  }
-}
-
-/**
- * Counts its listeners: a browser forces a CORS preflight on a cross-origin XHR that has
- * upload listeners, so the real XHR gets upload listeners only when the caller has some.
- */
-class UploadFacade extends EventTarget {
-  listeners = 0
-  override addEventListener(type: string, listener: EventListenerOrEventListenerObject | null, options?: AddEventListenerOptions | boolean): void {
-    if (listener) this.listeners++
-    super.addEventListener(type, listener, options)
-  }
-  override removeEventListener(type: string, listener: EventListenerOrEventListenerObject | null, options?: EventListenerOptions | boolean): void {
-    if (listener) this.listeners = Math.max(0, this.listeners - 1)
-    super.removeEventListener(type, listener, options)
-  }
-}
-defineHandlers(UploadFacade.prototype, UPLOAD_EVENTS)
 
 /**
  * Returns a class to put in place of `XMLHttpRequest`. Unmanaged requests (out of scope,
@@ -247,13 +196,11 @@ export function createXhrClass(Original: XhrClass, ic: Interception): XhrClass {
       ;(upload ? (this.upload as unknown as EventTarget) : this).dispatchEvent(event)
     }
 
-    /** One real request. `skipLoadstart`: the caller already saw `loadstart` while it waited. */
-    #attempt(skipLoadstart = false): void {
+    /** One real request. `skipLoadstart`: the caller already saw `loadstart` while it waited; `resent`: a DPoP proof's one retry. */
+    #attempt(skipLoadstart = false, resent = false): void {
       const open = this.#open
       if (!open) return
       const inner = new Original()
-      this.#inner = inner
-      this.#silenced = false
       const generation = ic.generation()
       inner.open(open.method, open.url, open.async, open.user ?? null, open.password ?? null)
       // Setting responseType at all throws on a synchronous XHR in a window.
@@ -261,12 +208,15 @@ export function createXhrClass(Original: XhrClass, ic: Interception): XhrClass {
       if (open.async && this.#timeout > 0) inner.timeout = Math.max(1, this.#deadline - Date.now())
       if (this.#mime !== undefined) inner.overrideMimeType(this.#mime)
       const authorization = this.#managed ? ic.authorization() : undefined
+      // DPoP (src/dpop/xhr.ts): each attempt is signed, Authorization included, before it goes.
+      const signing = authorization !== undefined ? ic.dpop?.(open.method, open.url, authorization) : undefined
+      let proof: XhrProof | undefined
       for (const [name, value] of this.#headers) {
         // The session's token replaces whatever the caller set (a stale or forged one).
         if (authorization !== undefined && name.toLowerCase() === 'authorization') continue
         inner.setRequestHeader(name, value)
       }
-      if (authorization !== undefined) inner.setRequestHeader('Authorization', authorization)
+      if (authorization !== undefined && !signing) inner.setRequestHeader('Authorization', authorization)
       // Same-origin requests carry cookies anyway; `withCredentials` would also carry them on
       // a redirect to another origin, so it is set only when the scope is across origins.
       inner.withCredentials = this.#managed && ic.cookies ? ic.credentials(this.#origin!) === 'include' : this.#withCredentials
@@ -281,13 +231,16 @@ export function createXhrClass(Original: XhrClass, ic: Interception): XhrClass {
             firstLoadstart = false
             return
           }
-          if (mayReplay && !this.#silenced && inner.readyState >= 2 && inner.status === 401) {
+          // A refused proof (a new nonce) goes once more at once: neither a rotation nor the replay.
+          const again = !resent && proof?.refused(inner) === true
+          if ((mayReplay || again) && !this.#silenced && inner.readyState >= 2 && inner.status === 401) {
             // From here on this attempt is invisible: no listener of any kind sees the 401.
             this.#silenced = true
             this.#shownState = 1
           }
           if (this.#silenced) {
-            if (type === 'loadend') {
+            if (type === 'loadend' && again) this.#attempt(true, true)
+            else if (type === 'loadend') {
               this.#replayed = true
               this.#after(ic.gate.wait({ stale: generation }))
             }
@@ -305,7 +258,18 @@ export function createXhrClass(Original: XhrClass, ic: Interception): XhrClass {
           })
         }
       }
-      inner.send(this.#body as XMLHttpRequestBodyInit | null)
+      const seq = this.#seq
+      // Until it goes (signed, with DPoP), the request waits as a queued one does: abort and timeout work.
+      const go = (signed?: XhrProof) => {
+        if (seq !== this.#seq) return
+        this.#inner = inner
+        this.#silenced = false
+        proof = signed
+        for (const [name, value] of signed?.headers ?? []) inner.setRequestHeader(name, value)
+        inner.send(this.#body as XMLHttpRequestBodyInit | null)
+      }
+      if (signing) signing.then(go, () => seq === this.#seq && this.#finish('error'))
+      else go()
     }
 
     /** Sends (again) once the session is ready, unless this request moved on meanwhile. */

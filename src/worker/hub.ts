@@ -9,7 +9,8 @@ import { createSession } from '../session.js'
 import { decodeJwt } from 'jose'
 import { createDpop, type Dpop } from '../dpop/index.js'
 import { DPOP_ALGS } from '../dpop/keys.js'
-import { RotorError } from '../errors.js'
+import { RotorError, RotorTypeError } from '../errors.js'
+import { defaultPlatform } from '../platform/defaults.js'
 import { replayableBody } from '../interceptors/fetch.js'
 import { fetchTarget, requestURL } from '../utils/scope.js'
 import type { Coordinator, Grant, Message, Session, SessionOptions, Snapshot } from '../types.js'
@@ -174,7 +175,7 @@ export function createHub(name: string, limits: Partial<HubLimits> = {}): Hub {
     if (given === undefined) return undefined
     const { alg, key } = (typeof given === 'object' && given !== null ? given : {}) as Record<string, unknown>
     if (typeof alg !== 'string' || !Object.hasOwn(DPOP_ALGS, alg) || typeof key !== 'string' || key === '') throw new TypeError('rotor-auth: config.dpop must be { alg, key }')
-    return createDpop(key, alg as keyof typeof DPOP_ALGS, { replayableBody, requestURL, fetchTarget, decodeJwt, RotorError })
+    return createDpop(key, alg as keyof typeof DPOP_ALGS, [replayableBody, requestURL, fetchTarget, decodeJwt, RotorError, RotorTypeError], defaultPlatform())
   }
 
   function start(config: WorkerConfig): void {

@@ -32,7 +32,8 @@ export async function xhrProof(dpop: Dpop, kit: DpopKit, method: string, url: st
       ['DPoP', proof],
     ],
     refused(answer) {
-      if (answer.readyState < 2) return false
+      // Headers not in yet (some XHRs say LOADING with status 0 first).
+      if (answer.readyState < 2 || answer.status === 0) return false
       if (verdict === undefined) {
         const read = { status: answer.status, headers: { get: (name: string) => answer.getResponseHeader(name) } }
         dpop.remember(target.origin, read)

@@ -14,6 +14,7 @@ import os from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { runBurst } from './burst.js'
 import { runClusterBench } from './cluster.js'
+import { runDpop } from './dpop.js'
 import { runOverhead } from './overhead.js'
 import { runSize } from './size.js'
 import { runSoak } from './soak.js'
@@ -28,6 +29,7 @@ const SCENARIOS: Record<string, () => Promise<Section>> = {
   tabs: runTabs,
   size: runSize,
   cluster: runClusterBench,
+  dpop: runDpop,
 }
 
 function git(args: string): string | undefined {

@@ -58,12 +58,7 @@ function isObject(value: unknown): value is Record<string, unknown> {
 
 /** The key of the session named `name`; loading it starts now, so the first proof seldom waits. */
 export function createDpop(name: string, alg: DpopAlg, kit: DpopKit, platform: DpopPlatform): Dpop {
-  const [replayableBody, requestURL, fetchTarget, decodeJwt, RotorError, RotorTypeError] = kit
-  /** A grant bound to another key than the session's, or to none: it would fail at the first refresh. */
-  class DPoPBindingError extends RotorError {
-    readonly code = 'ERR_DPOP_BINDING' as const
-    override readonly name = 'DPoPBindingError'
-  }
+  const [replayableBody, requestURL, fetchTarget, , , RotorTypeError] = kit
   // The JWS header says EdDSA for Ed25519 keys (RFC 8037); oidc-provider takes both names.
   const { crypto } = platform
   const key: Promise<SigningKey> = loadKeyPair(name, alg, platform).then(async pair => ({
@@ -121,28 +116,36 @@ export function createDpop(name: string, alg: DpopAlg, kit: DpopKit, platform: D
     return (await attempt(again)).response
   }
 
-  async function check<T extends Grant | Response | void>(grant: T): Promise<T> {
-    // A Response is read from a clone: start() reads the original. An unreadable one is start()'s to report.
-    const body: unknown = typeof Response !== 'undefined' && grant instanceof Response ? await grant.clone().json().catch(() => undefined) : grant
-    if (!isObject(body)) return grant
-    const type = body['token_type'] ?? body['tokenType']
-    if (typeof type === 'string' && type.toLowerCase() !== 'dpop') {
-      throw new DPoPBindingError(
-        `rotor-auth: the grant's token_type is ${JSON.stringify(type.slice(0, 20))}, not "DPoP": the login was not made with the session's DPoP key (use session.dpopFetch or session.dpopProof for the token request)`,
-      )
-    }
-    const accessToken = body['access_token'] ?? body['accessToken']
-    let jkt: unknown
-    try {
-      if (typeof accessToken === 'string' && accessToken.split('.').length === 3) jkt = (decodeJwt(accessToken)['cnf'] as { jkt?: unknown } | undefined)?.jkt
-    } catch {
-      // An opaque or unreadable AT: only the server can tell.
-    }
-    if (typeof jkt === 'string' && jkt !== (await thumbprint())) {
-      throw new DPoPBindingError("rotor-auth: the grant's access token is bound to another key (its cnf.jkt is not the thumbprint of the session's DPoP key)")
-    }
-    return grant
-  }
-
+  const check = <T extends Grant | Response | void>(grant: T) => checkBinding(grant, thumbprint, kit)
   return { thumbprint, proof, send, sign, remember: (origin, answer) => nonces.remember(origin, answer), check }
+}
+
+/** The grant, or a rejection with `ERR_DPOP_BINDING` when it is plainly not bound to the key whose thumbprint `thumbprint` gives. */
+async function checkBinding<T extends Grant | Response | void>(grant: T, thumbprint: () => Promise<string>, kit: DpopKit): Promise<T> {
+  const [, , , decodeJwt, RotorError] = kit
+  /** A grant bound to another key than the session's, or to none: it would fail at the first refresh. */
+  class DPoPBindingError extends RotorError {
+    readonly code = 'ERR_DPOP_BINDING' as const
+    override readonly name = 'DPoPBindingError'
+  }
+  // A Response is read from a clone: start() reads the original. An unreadable one is start()'s to report.
+  const body: unknown = typeof Response !== 'undefined' && grant instanceof Response ? await grant.clone().json().catch(() => undefined) : grant
+  if (!isObject(body)) return grant
+  const type = body['token_type'] ?? body['tokenType']
+  if (typeof type === 'string' && type.toLowerCase() !== 'dpop') {
+    throw new DPoPBindingError(
+      `rotor-auth: the grant's token_type is ${JSON.stringify(type.slice(0, 20))}, not "DPoP": the login was not made with the session's DPoP key (use session.dpopFetch or session.dpopProof for the token request)`,
+    )
+  }
+  const accessToken = body['access_token'] ?? body['accessToken']
+  let jkt: unknown
+  try {
+    if (typeof accessToken === 'string' && accessToken.split('.').length === 3) jkt = (decodeJwt(accessToken)['cnf'] as { jkt?: unknown } | undefined)?.jkt
+  } catch {
+    // An opaque or unreadable AT: only the server can tell.
+  }
+  if (typeof jkt === 'string' && jkt !== (await thumbprint())) {
+    throw new DPoPBindingError("rotor-auth: the grant's access token is bound to another key (its cnf.jkt is not the thumbprint of the session's DPoP key)")
+  }
+  return grant
 }

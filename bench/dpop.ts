@@ -77,6 +77,7 @@ export async function runDpop(): Promise<Section> {
   const proofRatio = ratios(proofs, tasks.rotorProof, tasks.joseProof)
   const requestRatio = ratios(requests, tasks.rotorRequest, tasks.joseRequest)
   const us = (ns: number) => Math.round(ns / 100) / 10
+  const signed = (n: number) => (n < 0 ? `−${-n}` : `+${n}`)
   const rows = [
     [tasks.rotorProof.name, us(nsPerCall(proofs, tasks.rotorProof)), spread(proofRatio)],
     [tasks.joseProof.name, us(nsPerCall(proofs, tasks.joseProof)), '1.00'],
@@ -91,7 +92,7 @@ export async function runDpop(): Promise<Section> {
     table: { columns: ['task', 'µs per call', 'ratio vs by hand'], rows },
     verdicts: [
       `a proof costs ${us(nsPerCall(proofs, tasks.rotorProof))} µs with Rotor, ${spread(proofRatio)}× the hand-written jose proof; ` +
-        `a whole managed request ${spread(requestRatio)}× the hand-written one (${us((median(requestRatio) - 1) * nsPerCall(requests, tasks.joseRequest))} µs more per request)`,
+        `a whole managed request ${spread(requestRatio)}× the hand-written one (${signed(us((median(requestRatio) - 1) * nsPerCall(requests, tasks.joseRequest)))} µs per request)`,
     ],
   }
 }

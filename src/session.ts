@@ -126,7 +126,7 @@ export function createSession(options: SessionOptions): Session {
   })
 
   const ic = createInterception(cfg, machine, gate, { passThrough: guard.passThrough, sendOwn: cfg.dpop ? signed : guard.sendOwn, looped: guard.looped })
-  if (cfg.dpop) ic.dpop = (method, url, authorization) => dpop().then(d => d.xhr(method, url, authorization))
+  if (cfg.dpop) ic.dpop = dpop
   const sessionFetch = createFetch(ic)
 
   /** Best-effort server logout (it revokes the RT family), then the local end in every tab. */

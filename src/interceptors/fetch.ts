@@ -35,8 +35,8 @@ export type Interception = {
   /** The generation whose AT a request is sent with (a 401 asks for a newer one). */
   generation: () => number
   active: () => boolean
-  /** With `dpop`: signs each XHR attempt, Authorization included (src/dpop/xhr.ts). */
-  dpop?: (method: string, url: string, authorization: string) => Promise<XhrProof>
+  /** With `dpop`: the session's DPoP, which signs each XHR attempt, Authorization included (src/dpop/xhr.ts). */
+  dpop?: () => Promise<{ xhr(method: string, url: string, authorization: string): Promise<XhrProof> }>
 }
 
 /**

@@ -209,7 +209,7 @@ export function createXhrClass(Original: XhrClass, ic: Interception): XhrClass {
       if (this.#mime !== undefined) inner.overrideMimeType(this.#mime)
       const authorization = this.#managed ? ic.authorization() : undefined
       // DPoP (src/dpop/xhr.ts): each attempt is signed, Authorization included, before it goes.
-      const signing = authorization !== undefined ? ic.dpop?.(open.method, open.url, authorization) : undefined
+      const signing = authorization !== undefined ? ic.dpop?.().then(d => d.xhr(open.method, open.url, authorization)) : undefined
       let proof: XhrProof | undefined
       for (const [name, value] of this.#headers) {
         // The session's token replaces whatever the caller set (a stale or forged one).

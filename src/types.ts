@@ -317,7 +317,7 @@ export type SessionOptions = {
    * through IndexedDB), and `Authorization: DPoP <AT>`; stolen tokens are useless without the
    * key. The login must be bound too: make the token request with `session.dpopFetch`. Loaded
    * on demand. With `worker`, the worker signs its refreshes and logout with the same key.
-   * Not with the XHR facade (yet).
+   * The XHR facade (`install(…, { xhr })`) signs its requests the same way.
    * @default false
    * @example true   // or { alg: 'EdDSA' } where the platform has Ed25519
    */
@@ -421,7 +421,8 @@ export interface Session {
   /**
    * With `dpop`: a DPoP proof (the `DPoP` header's value) for `method` and `url`, signed with
    * the session's key, with the nonce that origin last gave (or `nonce`), and `ath` when
-   * `accessToken` is given. Without `dpop` it rejects with a TypeError.
+   * `accessToken` is given (e.g. for a socket server that takes a proof: README, DPoP).
+   * Without `dpop` it rejects with a TypeError (`ERR_USAGE`).
    */
   dpopProof(method: string, url: string | URL, options?: { accessToken?: string; nonce?: string }): Promise<string>
   /**

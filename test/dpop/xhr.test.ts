@@ -36,26 +36,31 @@ function request(Xhr: typeof XMLHttpRequest, method: string, url: string, body?:
   })
 }
 
+/** A page on the API's origin (as a browser app's would be) with a DPoP session installed over its XHR, logged in. */
+async function signedIn(srv: AuthServer) {
+  window = new Window({ url: `${srv.api}/` })
+  // The facade dispatches its events through the XHR class's EventTarget: the DOM's, as in a page.
+  for (const name of ['EventTarget', 'Event', 'ProgressEvent'] as const) vi.stubGlobal(name, window[name])
+  const session = createSession({
+    scope: `${srv.api}/api`,
+    transport: 'bearer',
+    rotation: 'request',
+    refresh: { url: `${srv.issuer}/token`, style: 'oauth2', clientId: CLIENT_ID },
+    logout: false,
+    dpop: true,
+  })
+  sessions.push(session)
+  const target = { fetch: globalThis.fetch, XMLHttpRequest: window.XMLHttpRequest as unknown as typeof XMLHttpRequest }
+  session.install(target, { xhr })
+  const { code, verifier } = await authorize(srv.issuer)
+  await session.start(await session.dpopFetch(`${srv.issuer}/token`, { method: 'POST', body: codeExchange(code, verifier) }))
+  return { session, target }
+}
+
 describe('DPoP with the XHR facade (happy-dom XHR, oidc-provider)', () => {
   it('managed XHRs carry DPoP proofs across rotations and a nonce change: 0 failed, 0 refused, 0 reused RTs, nonce challenges cost one resend each', async () => {
     const srv = (server = await startAuthServer({ accessTokenTtl: AT_S }))
-    // The page is on the API's origin, as a browser app's would be.
-    window = new Window({ url: `${srv.api}/` })
-    // The facade dispatches its events through the XHR class's EventTarget: the DOM's, as in a page.
-    for (const name of ['EventTarget', 'Event', 'ProgressEvent'] as const) vi.stubGlobal(name, window[name])
-    const session = createSession({
-      scope: `${srv.api}/api`,
-      transport: 'bearer',
-      rotation: 'request',
-      refresh: { url: `${srv.issuer}/token`, style: 'oauth2', clientId: CLIENT_ID },
-      logout: false,
-      dpop: true,
-    })
-    sessions.push(session)
-    const target = { fetch: globalThis.fetch, XMLHttpRequest: window.XMLHttpRequest as unknown as typeof XMLHttpRequest }
-    session.install(target, { xhr })
-    const { code, verifier } = await authorize(srv.issuer)
-    await session.start(await session.dpopFetch(`${srv.issuer}/token`, { method: 'POST', body: codeExchange(code, verifier) }))
+    const { target } = await signedIn(srv)
 
     // 6 s: three AT lifetimes, a nonce change in the middle. The first XHR meets the API's
     // first nonce challenge (the session has no nonce of that server yet).
@@ -103,5 +108,25 @@ describe('DPoP with the XHR facade (happy-dom XHR, oidc-provider)', () => {
     // One key for the login and every XHR; never the same proof twice.
     expect(seen.thumbprints.size).toBe(1)
     expect(new Set(seen.jtis).size).toBe(seen.jtis.length)
+  }, 30_000)
+
+  it('an XHR aborted while its proof is being signed never goes out, and ends as a native abort does', async () => {
+    const srv = (server = await startAuthServer({ accessTokenTtl: 30 }))
+    const { target } = await signedIn(srv)
+    const before = srv.seen.apiOk + srv.seen.apiNonce + srv.seen.apiRefused.length
+    const x = new target.XMLHttpRequest()
+    const events: string[] = []
+    for (const type of ['abort', 'error', 'load', 'loadend']) x.addEventListener(type, () => events.push(type))
+    x.open('GET', `${srv.api}/api/items`)
+    x.send()
+    // Signing is asynchronous (WebCrypto): the request is still waiting for its proof here.
+    x.abort()
+    expect(events).toEqual(['abort', 'loadend'])
+    expect(x.status).toBe(0)
+    // A request made afterwards goes and passes: the one aborted never reached the server.
+    expect(await request(target.XMLHttpRequest, 'GET', `${srv.api}/api/items`)).toBe(200)
+    const after = srv.seen.apiOk + srv.seen.apiNonce + srv.seen.apiRefused.length
+    // The later request: its nonce challenge (the first of this server) and its 200.
+    expect(after - before).toBe(2)
   }, 30_000)
 })

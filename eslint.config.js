@@ -21,8 +21,6 @@ import tseslint from 'typescript-eslint'
  * @type {Record<string, string[]>}
  */
 export const PENDING_REFACTOR = {
-  'src/dpop/keys.ts': ['rotor/no-new-error'],
-  'src/dpop/proof.ts': ['rotor/no-platform-members'],
   'src/interceptors/fetch.ts': ['max-lines-per-function'],
   'src/testing/model.ts': ['rotor/prefer-hash-private'],
 }

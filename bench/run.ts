@@ -16,6 +16,7 @@ import os from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { runBurst } from './burst.js'
 import { runClusterBench } from './cluster.js'
+import { runDpop } from './dpop.js'
 import { runOverhead } from './overhead.js'
 import { runSize } from './size.js'
 import { runSoak } from './soak.js'
@@ -30,6 +31,7 @@ const SCENARIOS: Record<string, () => Promise<Section>> = {
   tabs: runTabs,
   size: runSize,
   cluster: runClusterBench,
+  dpop: runDpop,
 }
 
 function git(args: string): string | undefined {

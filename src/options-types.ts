@@ -238,7 +238,7 @@ export type SessionOptions = {
    * through IndexedDB), and `Authorization: DPoP <AT>`; stolen tokens are useless without the
    * key. The login must be bound too: make the token request with `session.dpopFetch`. Loaded
    * on demand. With `worker`, the worker signs its refreshes and logout with the same key.
-   * Not with the XHR facade (yet).
+   * The XHR facade (`install(…, { xhr })`) signs its requests the same way.
    * @default false
    * @example true   // or { alg: 'EdDSA' } where the platform has Ed25519
    */

@@ -17,7 +17,7 @@ import { SessionMachine } from './core/state.js'
 import { Sync } from './core/sync.js'
 import { createWaits } from './core/waits.js'
 import { decodeJwt } from 'jose'
-import type { Dpop, DpopKit } from './dpop/index.js'
+import type { DpopKit } from './dpop/index.js'
 import { RotorError, RotorTypeError, SessionExpiredError } from './errors.js'
 import { createFetch, replayableBody } from './interceptors/fetch.js'
 import { installOn, type Installation } from './interceptors/install.js'
@@ -28,7 +28,7 @@ import type { Coordinator, Grant, InstallOptions, InstallTarget, Session, Sessio
 import { fetchTarget, requestURL } from './utils/scope.js'
 
 /** What the DPoP chunk takes from this one (see DpopKit: imported there, each would split this chunk). */
-const DPOP_KIT: DpopKit = { replayableBody, requestURL, fetchTarget, decodeJwt, RotorError }
+const DPOP_KIT: DpopKit = [replayableBody, requestURL, fetchTarget, decodeJwt, RotorError, RotorTypeError]
 
 /** How the session's own calls go out: the guarded underlying fetch, and DPoP when asked. */
 function outbound(cfg: Config) {
@@ -41,15 +41,17 @@ function outbound(cfg: Config) {
   // Guarded: a `fetch` option that leads back into the session fails instead of looping.
   const guard = createLoopGuard(() => cfg.fetch ?? state.wrapped ?? cfg.platform.fetch())
   const base = (): typeof fetch => guard.fetch
-  // DPoP is a chunk of its own, loaded (and the key read or made) only for sessions that ask.
-  const dpop: Promise<Dpop> | undefined = cfg.dpop && import('./dpop/index.js').then(m => m.createDpop(cfg.channelName ?? cfg.storageKey, cfg.dpop!, DPOP_KIT))
-  dpop?.catch(() => undefined)
-  const dpopSend: typeof fetch | undefined = dpop && ((input, init) => dpop.then(d => d.send(guard.fetch, input, init)))
+  // DPoP is a chunk of its own (src/dpop/session.ts), loaded by sessions with `dpop` (their key
+  // starts loading now), or to refuse dpopProof/dpopFetch to the others.
+  const dpop = () => import('./dpop/session.js').then(m => m.dpopOf(cfg, guard.fetch, DPOP_KIT))
+  if (cfg.dpop) dpop().catch(() => undefined)
+  const signed: typeof fetch = (input, init) => dpop().then(d => d.send(input, init))
+  // A login not bound to the session's key would fail at the first refresh: refused up front.
+  const bound = <T extends Grant | Response | void>(grant: T) => (cfg.dpop ? dpop().then(d => d.check(grant)) : grant)
   return {
-    state, guard, base, dpop, dpopSend,
+    state, guard, base, dpop, signed, bound,
     /** What the session's own calls (managed requests, refresh, logout) go out through. */
-    send: dpopSend ? () => dpopSend : base,
-    needDpop: () => dpop ?? Promise.reject(new RotorTypeError('ERR_USAGE', 'rotor-auth: needs the `dpop` option')),
+    send: cfg.dpop ? () => signed : base,
   }
 }
 type Outbound = ReturnType<typeof outbound>
@@ -69,7 +71,7 @@ function coordinatorOf(cfg: Config, machine: SessionMachine): Coordinator {
 function assemble(cfg: Config, out: Outbound) {
   const { now, transport, platform, reauthenticate } = cfg
   const clock = platform
-  const { dpop, send, guard } = out
+  const { send, guard } = out
   const machine = new SessionMachine({ now, leeway: cfg.leeway })
   // An injected `now` is a clock tests move on purpose: the platform pairs no monotonic clock with it.
   const watch = new ClockWatch(now, platform.monotonic)
@@ -106,7 +108,7 @@ function assemble(cfg: Config, out: Outbound) {
   const backoff = new FailureBackoff(platform)
   const rotator = new Rotator({
     machine, sync, now, transport, backoff,
-    reauthenticate: (dpop && reauthenticate && (c => reauthenticate(c).then(grant => dpop.then(d => d.check(grant))))) || reauthenticate,
+    reauthenticate: reauthenticate && (context => reauthenticate(context).then(out.bound)),
     lock: (fn, lockOptions) => coordinator.lock(fn, lockOptions),
     isTransient: error => isTransient(error, transport),
     inFlightLimitMs: inFlightLimitMs(cfg, transport),
@@ -137,7 +139,8 @@ function assemble(cfg: Config, out: Outbound) {
     if (transition === 'ended') idle?.stop()
   })
 
-  const interception = createInterception(cfg, machine, gate, { passThrough: guard.passThrough, sendOwn: out.dpopSend ?? guard.sendOwn, looped: guard.looped })
+  const interception = createInterception(cfg, machine, gate, { passThrough: guard.passThrough, sendOwn: cfg.dpop ? out.signed : guard.sendOwn, looped: guard.looped })
+  if (cfg.dpop) interception.dpop = out.dpop
   const sessionFetch = createFetch(interception)
 
   sync.join()
@@ -175,7 +178,7 @@ export function createSession(options: SessionOptions): Session {
   const cfg = normalizeOptions(options)
   const { now, transport } = cfg
   const out = outbound(cfg)
-  const { dpop, base, needDpop } = out
+  const { dpop, bound } = out
   const parts = assemble(cfg, out)
   const { machine, sync, policy, idle, ending, sessionFetch, interception, logout } = parts
   let installed: Installation | undefined
@@ -185,7 +188,6 @@ export function createSession(options: SessionOptions): Session {
   }
   function install(target: InstallTarget = globalThis, installOptions: InstallOptions = {}): () => void {
     assertAlive('install')
-    if (dpop && installOptions.xhr) throw new RotorTypeError('ERR_USAGE', 'rotor-auth: `dpop` cannot go with the XHR facade yet')
     if (installed?.target === target) return installed.uninstall
     installed?.uninstall()
     const installation = installOn(target, installOptions, sessionFetch, interception)
@@ -206,7 +208,7 @@ export function createSession(options: SessionOptions): Session {
     on: (event, listener) => machine.on(event, listener),
     async start(grant: Grant | Response) {
       assertAlive('start')
-      const tokens = await tokensFrom(dpop ? await dpop.then(d => d.check(grant)) : grant, now)
+      const tokens = await tokensFrom(await bound(grant), now)
       // A dead grant (or a bearer one without its AT) would fail at once: refuse it, stay signed out.
       assertUsable(tokens, now(), transport)
       await sync.publish(tokens, 'login')
@@ -230,8 +232,8 @@ export function createSession(options: SessionOptions): Session {
       return work
     },
     install,
-    dpopProof: (...args) => needDpop().then(d => d.proof(...args)),
-    dpopFetch: (input, init) => needDpop().then(d => d.send(base(), input, init)),
+    dpopProof: (...args) => dpop().then(d => d.proof(...args)),
+    dpopFetch: out.signed,
     dispose() {
       if (machine.disposed) return
       teardown(cfg, parts, () => installed?.uninstall())

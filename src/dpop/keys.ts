@@ -1,4 +1,8 @@
 /** The session's DPoP key pair: generated non-extractable, one per session name, shared through IndexedDB where it exists, else kept by the process. */
+import type { Platform } from '../platform/types.js'
+
+/** What the key store takes from the platform. */
+export type KeyPlatform = Pick<Platform, 'crypto' | 'indexedDB'>
 
 /** The signing algorithms a session may ask for, with their WebCrypto key parameters. */
 export const DPOP_ALGS = {
@@ -17,7 +21,7 @@ const STORE = 'keys'
 const inProcess = new Map<string, Promise<CryptoKeyPair>>()
 
 /** `extractable: false`: a script can ask the key to sign, but can never read it out (exportKey throws). */
-function generate(alg: DpopAlg): Promise<CryptoKeyPair> {
+function generate(crypto: Crypto, alg: DpopAlg): Promise<CryptoKeyPair> {
   return crypto.subtle.generateKey(DPOP_ALGS[alg], false, ['sign', 'verify']) as Promise<CryptoKeyPair>
 }
 
@@ -33,10 +37,11 @@ function done<T>(request: IDBRequest<T>): Promise<T> {
   })
 }
 
-function committed(tx: IDBTransaction): Promise<void> {
-  return new Promise((resolve, reject) => {
-    tx.oncomplete = () => resolve()
-    tx.onerror = tx.onabort = () => reject(tx.error ?? new Error('rotor-auth: the DPoP key transaction was aborted'))
+/** Whether the transaction committed (false: it failed or was aborted; the caller falls back). */
+function committed(tx: IDBTransaction): Promise<boolean> {
+  return new Promise(resolve => {
+    tx.oncomplete = () => resolve(true)
+    tx.onerror = tx.onabort = () => resolve(false)
   })
 }
 
@@ -52,23 +57,23 @@ function open(idb: IDBFactory): Promise<IDBDatabase> {
  * Generating is async and cannot happen inside a transaction (it would commit meanwhile), so a
  * candidate is generated first and put only if the store is still empty, inside one readwrite
  * transaction: those never overlap on a store, so of two tabs racing here the second finds the
- * first one's key, and both read back the one that was stored.
+ * first one's key, and both read back the one that was stored. Undefined: IndexedDB did not
+ * keep it (the caller falls back to the process's key).
  */
-async function fromIndexedDB(idb: IDBFactory, id: string, alg: DpopAlg): Promise<CryptoKeyPair> {
-  const db = await open(idb)
+async function fromIndexedDB({ crypto, indexedDB }: { crypto: Crypto; indexedDB: IDBFactory }, id: string, alg: DpopAlg): Promise<CryptoKeyPair | undefined> {
+  const db = await open(indexedDB)
   try {
     const found: unknown = await done(db.transaction(STORE).objectStore(STORE).get(id))
     if (isPair(found)) return found
-    const candidate = await generate(alg)
+    const candidate = await generate(crypto, alg)
     const tx = db.transaction(STORE, 'readwrite')
     const store = tx.objectStore(STORE)
     const ended = committed(tx)
     const current: unknown = await done(store.get(id))
     if (!isPair(current)) store.put(candidate, id)
-    await ended
+    if (!(await ended)) return undefined
     const stored: unknown = await done(db.transaction(STORE).objectStore(STORE).get(id))
-    if (!isPair(stored)) throw new Error('rotor-auth: the DPoP key was not kept by IndexedDB')
-    return stored
+    return isPair(stored) ? stored : undefined
   } finally {
     db.close()
   }
@@ -79,19 +84,19 @@ async function fromIndexedDB(idb: IDBFactory, id: string, alg: DpopAlg): Promise
  * window of an old browser), the key lives in this process only: tabs then hold different keys,
  * and an RT bound to one is refused to the others, which ends the session (see README, DPoP).
  */
-export async function loadKeyPair(name: string, alg: DpopAlg): Promise<CryptoKeyPair> {
+export async function loadKeyPair(name: string, alg: DpopAlg, { crypto, indexedDB }: KeyPlatform): Promise<CryptoKeyPair> {
   const id = `${name}|${alg}`
-  const idb = (globalThis as { indexedDB?: IDBFactory }).indexedDB
-  if (idb) {
+  if (indexedDB) {
     try {
-      return await fromIndexedDB(idb, id, alg)
+      const stored = await fromIndexedDB({ crypto, indexedDB }, id, alg)
+      if (stored) return stored
     } catch {
       // Fall through to the process's key.
     }
   }
   let pair = inProcess.get(id)
   if (!pair) {
-    pair = generate(alg)
+    pair = generate(crypto, alg)
     inProcess.set(id, pair)
     pair.catch(() => inProcess.delete(id))
   }

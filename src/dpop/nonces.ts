@@ -1,5 +1,12 @@
 /** DPoP nonces (RFC 9449 §8, §9): the last `DPoP-Nonce` each server origin gave, and whether an answer asks for the request again with a new proof. */
 
+/** What is read of an answer: a fetch Response, or an XHR's status and headers (which has no body to read here). */
+export type Answer = {
+  status: number
+  headers: { get(name: string): string | null }
+  clone?: () => { json(): Promise<unknown> }
+}
+
 export class NonceMemory {
   readonly #byOrigin = new Map<string, string>()
 
@@ -8,7 +15,7 @@ export class NonceMemory {
   }
 
   /** Keeps the nonce an answer carries (servers may send a new one on any answer). */
-  remember(origin: string, response: Response): void {
+  remember(origin: string, response: Answer): void {
     const nonce = response.headers.get('dpop-nonce')
     if (nonce) this.#byOrigin.set(origin, nonce)
   }
@@ -23,18 +30,25 @@ export class NonceMemory {
  * remembers `jti`s refuses the copy; rotating for it would spend an RT for nothing. Anything
  * else (a refused RT, an expired AT) is the caller's answer. The body is read from a clone.
  */
-export async function asksForNewProof(response: Response, sent: string | undefined): Promise<boolean> {
-  const challenge = response.status === 401 ? (response.headers.get('www-authenticate') ?? '') : ''
-  if (/invalid_dpop_proof/.test(challenge)) return true
+export async function asksForNewProof(response: Answer, sent: string | undefined): Promise<boolean> {
+  if (response.status === 401) return refusesProof(response, sent)
   const nonce = response.headers.get('dpop-nonce')
   // No new nonce to retry with: retrying would only repeat the refusal.
-  if (!nonce || nonce === sent) return false
-  if (response.status === 401) return /use_dpop_nonce/.test(challenge)
-  if (response.status !== 400) return false
+  if (response.status !== 400 || !response.clone || !nonce || nonce === sent) return false
   try {
     const body = (await response.clone().json()) as { error?: unknown }
     return body.error === 'use_dpop_nonce'
   } catch {
     return false
   }
+}
+
+/** The resource server's half of asksForNewProof, read from the status and headers alone (an XHR's answer). */
+export function refusesProof(response: Answer, sent: string | undefined): boolean {
+  if (response.status !== 401) return false
+  const challenge = response.headers.get('www-authenticate') ?? ''
+  if (/invalid_dpop_proof/.test(challenge)) return true
+  const nonce = response.headers.get('dpop-nonce')
+  // No new nonce to retry with: retrying would only repeat the refusal.
+  return !!nonce && nonce !== sent && /use_dpop_nonce/.test(challenge)
 }

@@ -1,4 +1,8 @@
 /** One DPoP proof (RFC 9449 §4): a JWT signed with the session's key, bound to one method, one URL and, on resource requests, one access token. */
+import type { Platform } from '../platform/types.js'
+
+/** What signing takes from the platform: WebCrypto and the wall clock (for `iat`). */
+export type ProofPlatform = Pick<Platform, 'crypto' | 'now'>
 
 /**
  * The proof is a compact JWS made with WebCrypto, not with jose's SignJWT: jose is also in the
@@ -31,18 +35,19 @@ export function base64url(bytes: Uint8Array): string {
   return btoa(binary).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '')
 }
 
-const sha256 = async (text: string) => base64url(new Uint8Array(await crypto.subtle.digest('SHA-256', encoder.encode(text))))
+/** base64url(SHA-256(text)): `ath` and the key's thumbprint. */
+export const sha256 = async (crypto: Crypto, text: string) => base64url(new Uint8Array(await crypto.subtle.digest('SHA-256', encoder.encode(text))))
 
 /** The public key as a JWK with only its public members: `d` can never be there (the key is not extractable anyway). */
-export async function publicJwk(publicKey: CryptoKey): Promise<PublicJwk> {
+export async function publicJwk(crypto: Crypto, publicKey: CryptoKey): Promise<PublicJwk> {
   const { kty, crv, x, y } = await crypto.subtle.exportKey('jwk', publicKey)
   return y === undefined ? { kty: kty!, crv: crv!, x: x! } : { kty: kty!, crv: crv!, x: x!, y }
 }
 
 /** RFC 7638: SHA-256 of the required members in lexicographic order; what a server puts in `cnf.jkt`. */
-export function thumbprintOf(jwk: PublicJwk): Promise<string> {
+export function thumbprintOf(crypto: Crypto, jwk: PublicJwk): Promise<string> {
   const members = jwk.kty === 'EC' ? { crv: jwk.crv, kty: jwk.kty, x: jwk.x, y: jwk.y } : { crv: jwk.crv, kty: jwk.kty, x: jwk.x }
-  return sha256(JSON.stringify(members))
+  return sha256(crypto, JSON.stringify(members))
 }
 
 /** WebCrypto's parameters for each JWS algorithm. */
@@ -54,18 +59,20 @@ function signing(alg: string): AlgorithmIdentifier | EcdsaParams {
 
 /**
  * A proof for one request. `htu` is the URL without query and fragment (§4.2); `jti` is fresh
- * every time, so no two proofs are alike and a server refuses one that was seen before.
+ * every time, so no two proofs are alike and a server refuses one that was seen before. It is
+ * WebCrypto's UUID, not `platform.randomId`: tabs and the worker all sign with one key, and an
+ * id a test or simulator made predictable would repeat across them.
  */
-export async function signProof(key: SigningKey, { method, url, accessToken, nonce }: ProofClaims): Promise<string> {
+export async function signProof(key: SigningKey, { method, url, accessToken, nonce }: ProofClaims, { crypto, now }: ProofPlatform): Promise<string> {
   const claims: Record<string, string | number> = {
     htm: method.toUpperCase(),
     htu: `${url.origin}${url.pathname}`,
-    iat: Math.floor(Date.now() / 1000),
+    iat: Math.floor(now() / 1000),
     jti: crypto.randomUUID(),
   }
   if (nonce) claims['nonce'] = nonce
   // base64url(SHA-256(AT)): ties the proof to one AT, so it is no use with another.
-  if (accessToken) claims['ath'] = await sha256(accessToken)
+  if (accessToken) claims['ath'] = await sha256(crypto, accessToken)
   const header = { typ: 'dpop+jwt', alg: key.alg, jwk: key.jwk }
   const input = `${base64url(encoder.encode(JSON.stringify(header)))}.${base64url(encoder.encode(JSON.stringify(claims)))}`
   const signature = await crypto.subtle.sign(signing(key.alg), key.privateKey, encoder.encode(input))

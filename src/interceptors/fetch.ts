@@ -1,6 +1,7 @@
 /** The session's fetch: scope → gate → send → at most one replay, in that order, each step calling only later ones. */
 import type { Gate } from '../core/gate.js'
 import type { Platform } from '../platform/types.js'
+import type { XhrProof } from '../dpop/xhr.js'
 import type { SessionRequestInit } from '../types.js'
 import { fetchTarget } from '../utils/scope.js'
 import { fetchLoopError } from './loop-guard.js'
@@ -37,6 +38,8 @@ export type Interception = {
   active: () => boolean
   /** The session's clock and timers (the XHR facade's `timeout` runs on them). */
   time: Pick<Platform, 'now' | 'after'>
+  /** With `dpop`: the session's DPoP, which signs each XHR attempt, Authorization included (src/dpop/xhr.ts). */
+  dpop?: () => Promise<{ xhr(method: string, url: string, authorization: string): Promise<XhrProof> }>
 }
 
 /**

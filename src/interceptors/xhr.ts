@@ -14,6 +14,7 @@
  */
 
 import type { Timer } from '../platform/types.js'
+import type { XhrProof } from '../dpop/xhr.js'
 import type { Interception } from './fetch.js'
 import { IGNORE_HEADER } from './opt-out.js'
 import { copy, defineHandlers, EVENTS, UploadFacade, UPLOAD_EVENTS } from './xhr-events.js'
@@ -205,13 +206,11 @@ class FacadeRequest extends EventTarget {
     ;(upload ? (this.upload as unknown as EventTarget) : this).dispatchEvent(event)
   }
 
-  /** One real request. `skipLoadstart`: the caller already saw `loadstart` while it waited. */
-  #attempt(skipLoadstart = false): void {
+  /** One real request. `skipLoadstart`: the caller already saw `loadstart` while it waited; `resent`: a DPoP proof's one retry. */
+  #attempt(skipLoadstart = false, resent = false): void {
     const open = this.#open
     if (!open) return
     const inner = new this.#Original()
-    this.#inner = inner
-    this.#silenced = false
     const generation = this.#interception.generation()
     inner.open(open.method, open.url, open.async, open.user ?? null, open.password ?? null)
     // Setting responseType at all throws on a synchronous XHR in a window.
@@ -219,12 +218,15 @@ class FacadeRequest extends EventTarget {
     if (open.async && this.#timeout > 0) inner.timeout = Math.max(1, this.#deadline - this.#interception.time.now())
     if (this.#mime !== undefined) inner.overrideMimeType(this.#mime)
     const authorization = this.#managed ? this.#interception.authorization() : undefined
+    // DPoP (src/dpop/xhr.ts): each attempt is signed, Authorization included, before it goes.
+    const signing = authorization !== undefined ? this.#interception.dpop?.().then(d => d.xhr(open.method, open.url, authorization)) : undefined
+    let proof: XhrProof | undefined
     for (const [name, value] of this.#headers) {
       // The session's token replaces whatever the caller set (a stale or forged one).
       if (authorization !== undefined && name.toLowerCase() === 'authorization') continue
       inner.setRequestHeader(name, value)
     }
-    if (authorization !== undefined) inner.setRequestHeader('Authorization', authorization)
+    if (authorization !== undefined && !signing) inner.setRequestHeader('Authorization', authorization)
     // Same-origin requests carry cookies anyway; `withCredentials` would also carry them on
     // a redirect to another origin, so it is set only when the scope is across origins.
     inner.withCredentials = this.#managed && this.#interception.cookies ? this.#interception.credentials(this.#origin!) === 'include' : this.#withCredentials
@@ -239,13 +241,16 @@ class FacadeRequest extends EventTarget {
           firstLoadstart = false
           return
         }
-        if (mayReplay && !this.#silenced && inner.readyState >= 2 && inner.status === 401) {
+        // A refused proof (a new nonce) goes once more at once: neither a rotation nor the replay.
+        const again = !resent && proof?.refused(inner) === true
+        if ((mayReplay || again) && !this.#silenced && inner.readyState >= 2 && inner.status === 401) {
           // From here on this attempt is invisible: no listener of any kind sees the 401.
           this.#silenced = true
           this.#shownState = 1
         }
         if (this.#silenced) {
-          if (type === 'loadend') {
+          if (type === 'loadend' && again) this.#attempt(true, true)
+          else if (type === 'loadend') {
             this.#replayed = true
             this.#after(this.#interception.gate.wait({ stale: generation }))
           }
@@ -263,7 +268,18 @@ class FacadeRequest extends EventTarget {
         })
       }
     }
-    inner.send(this.#body as XMLHttpRequestBodyInit | null)
+    const seq = this.#seq
+    // Until it goes (signed, with DPoP), the request waits as a queued one does: abort and timeout work.
+    const go = (signed?: XhrProof) => {
+      if (seq !== this.#seq) return
+      this.#inner = inner
+      this.#silenced = false
+      proof = signed
+      for (const [name, value] of signed?.headers ?? []) inner.setRequestHeader(name, value)
+      inner.send(this.#body as XMLHttpRequestBodyInit | null)
+    }
+    if (signing) signing.then(go, () => seq === this.#seq && this.#finish('error'))
+    else go()
   }
 
   /** Sends (again) once the session is ready, unless this request moved on meanwhile. */

@@ -3,7 +3,7 @@ import { decodeJwt } from 'jose'
 import { normalizeOptions, type Config } from '../core/options.js'
 import { createDpop, type Dpop } from '../dpop/index.js'
 import { DPOP_ALGS } from '../dpop/keys.js'
-import { RotorError } from '../errors.js'
+import { RotorError, RotorTypeError } from '../errors.js'
 import { replayableBody } from '../interceptors/fetch.js'
 import type { Platform } from '../platform/types.js'
 import { createSession } from '../session.js'
@@ -34,17 +34,17 @@ export type WorkerSessionOptions = {
  * given a fetch that signs instead of the `dpop` option, which would name the key after the
  * worker's own options, not the tabs'.
  */
-function dpopOf(config: WorkerConfig): Dpop | undefined {
+function dpopOf(config: WorkerConfig, platform: Platform): Dpop | undefined {
   const given: unknown = config.dpop
   if (given === undefined) return undefined
   const { alg, key } = (typeof given === 'object' && given !== null ? given : {}) as Record<string, unknown>
-  if (typeof alg !== 'string' || !Object.hasOwn(DPOP_ALGS, alg) || typeof key !== 'string' || key === '') throw new TypeError('rotor-auth: config.dpop must be { alg, key }')
-  return createDpop(key, alg as keyof typeof DPOP_ALGS, { replayableBody, requestURL, fetchTarget, decodeJwt, RotorError })
+  if (typeof alg !== 'string' || !Object.hasOwn(DPOP_ALGS, alg) || typeof key !== 'string' || key === '') throw new RotorTypeError('ERR_USAGE', 'rotor-auth: config.dpop must be { alg, key }')
+  return createDpop(key, alg as keyof typeof DPOP_ALGS, [replayableBody, requestURL, fetchTarget, decodeJwt, RotorError, RotorTypeError], platform)
 }
 
 /** Starts the worker's session; throws (a TypeError naming what) when the tab's options cannot make one. */
 export function startWorkerSession({ config, member, reauthenticate, platform }: WorkerSessionOptions): WorkerSession {
-  const dpop = dpopOf(config)
+  const dpop = dpopOf(config, platform)
   // Called bare: a browser's fetch run with another `this` throws "Illegal invocation".
   const plain: typeof fetch = (input, init) => platform.fetch()(input, init)
   const send: typeof fetch = dpop ? (input, init) => dpop.send(plain, input, init) : plain

@@ -12,7 +12,9 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { createSession, isRotorError, type Grant, type Session } from '../../src/index.js'
 import { loadKeyPair } from '../../src/dpop/keys.js'
 import { publicJwk, thumbprintOf } from '../../src/dpop/proof.js'
-import { xhr } from '../../src/xhr.js'
+
+/** The runtime's WebCrypto and (fake) IndexedDB, for opening the session's key as the session does. */
+const keyPlatform = { crypto, indexedDB }
 
 type Seen = { method: string; path: string; authorization: string; proof: JWTPayload | undefined; body: string }
 
@@ -170,19 +172,19 @@ describe('the session key', () => {
 
   it('tabs racing for a new key in IndexedDB agree on one; clearing the store makes a new one', async () => {
     const name = `race-${Date.now()}`
-    const pairs = await Promise.all(Array.from({ length: 5 }, () => loadKeyPair(name, 'ES256')))
-    const prints = await Promise.all(pairs.map(async p => thumbprintOf(await publicJwk(p.publicKey))))
+    const pairs = await Promise.all(Array.from({ length: 5 }, () => loadKeyPair(name, 'ES256', keyPlatform)))
+    const prints = await Promise.all(pairs.map(async p => thumbprintOf(crypto, await publicJwk(crypto, p.publicKey))))
     expect(new Set(prints).size).toBe(1)
     expect(pairs.every(p => p.privateKey.extractable === false)).toBe(true)
     // Our thumbprint is RFC 7638's (jose computes it independently).
-    expect(prints[0]).toBe(await calculateJwkThumbprint(await publicJwk(pairs[0]!.publicKey)))
+    expect(prints[0]).toBe(await calculateJwkThumbprint(await publicJwk(crypto, pairs[0]!.publicKey)))
     await new Promise((resolve, reject) => {
       const request = indexedDB.deleteDatabase('rotor-auth-dpop')
       request.onsuccess = resolve
       request.onerror = reject
     })
-    const after = await loadKeyPair(name, 'ES256')
-    expect(await thumbprintOf(await publicJwk(after.publicKey))).not.toBe(prints[0])
+    const after = await loadKeyPair(name, 'ES256', keyPlatform)
+    expect(await thumbprintOf(crypto, await publicJwk(crypto, after.publicKey))).not.toBe(prints[0])
   })
 
   it('EdDSA signs where the platform has Ed25519', async () => {
@@ -209,12 +211,12 @@ describe('options', () => {
     expect(() => createSession({ ...base, dpop: 'yes' as unknown as true })).toThrow(/option `dpop.alg`/)
   })
 
-  it('without dpop, dpopProof rejects with a TypeError; with dpop, the XHR facade is refused', async () => {
+  it('without dpop, dpopProof and dpopFetch reject with a TypeError (ERR_USAGE)', async () => {
     const plain = createSession(base)
     closers.push(() => plain.dispose())
-    await expect(plain.dpopProof('GET', 'http://127.0.0.1:1/api')).rejects.toThrow(TypeError)
-    const s = createSession({ ...base, dpop: true })
-    closers.push(() => s.dispose())
-    expect(() => s.install({ fetch: globalThis.fetch }, { xhr })).toThrow(/XHR/)
+    const error = await plain.dpopProof('GET', 'http://127.0.0.1:1/api').catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(TypeError)
+    expect(isRotorError(error) && error.code).toBe('ERR_USAGE')
+    await expect(plain.dpopFetch('http://127.0.0.1:1/api')).rejects.toThrow(/`dpop` option/)
   })
 })

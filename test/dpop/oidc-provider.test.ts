@@ -8,7 +8,7 @@ import { createSession, isRotorError, type Session } from '../../src/index.js'
 import { loadKeyPair } from '../../src/dpop/keys.js'
 import { calculateJwkThumbprint, decodeJwt, decodeProtectedHeader, exportJWK } from 'jose'
 import { sleep, waitFor } from '../helpers/index.js'
-import { authorize, CLIENT_ID, codeExchange, expectCleanRun, startAuthServer, type AuthServer } from './provider.js'
+import { authorize, CLIENT_ID, codeExchange, expectCleanRun, keyPlatform, startAuthServer, type AuthServer } from './provider.js'
 
 const AT_S = 2
 
@@ -97,7 +97,7 @@ describe('DPoP against oidc-provider (nonces required)', () => {
     expect(seen.apiNonce).toBeGreaterThan(nonceBefore)
     // One key for the login, every refresh and every request: the session's.
     expect(seen.thumbprints.size).toBe(1)
-    const pair = await loadKeyPair(keyName(srv), 'ES256')
+    const pair = await loadKeyPair(keyName(srv), 'ES256', keyPlatform)
     expect([...seen.thumbprints]).toEqual([await calculateJwkThumbprint(await exportJWK(pair.publicKey))])
     // Never the same proof twice, nonce retries included.
     expect(new Set(seen.jtis).size).toBe(seen.jtis.length)
@@ -134,7 +134,7 @@ describe('DPoP against oidc-provider (nonces required)', () => {
     expect(header).toMatchObject({ typ: 'dpop+jwt', alg: 'ES256' })
     expect(header.jwk).not.toHaveProperty('d')
     expect(decodeJwt(proof)).toMatchObject({ htm: 'POST', htu: `${srv.issuer}/token` })
-    const pair = await loadKeyPair(keyName(srv), 'ES256')
+    const pair = await loadKeyPair(keyName(srv), 'ES256', keyPlatform)
     expect(pair.privateKey.extractable).toBe(false)
     await expect(crypto.subtle.exportKey('pkcs8', pair.privateKey)).rejects.toThrow()
     await expect(crypto.subtle.exportKey('jwk', pair.privateKey)).rejects.toThrow()

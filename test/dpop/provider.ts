@@ -13,6 +13,8 @@ import { expect } from 'vitest'
 import { recordIssuedToken } from '../setup/token-scan.js'
 
 export const CLIENT_ID = 'rotor-app'
+/** What the key store reads of the platform, for tests that open the session's key themselves (the runtime's own). */
+export const keyPlatform = { crypto: globalThis.crypto, indexedDB: globalThis.indexedDB as IDBFactory | undefined }
 export const REDIRECT_URI = 'http://127.0.0.1/callback'
 
 

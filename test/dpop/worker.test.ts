@@ -17,7 +17,7 @@ import { loadKeyPair } from '../../src/dpop/keys.js'
 import { createHub, type Hub } from '../../src/worker/hub.js'
 import { PROTOCOL_VERSION } from '../../src/worker/protocol.js'
 import { sleep, waitFor } from '../helpers/index.js'
-import { authorize, CLIENT_ID, codeExchange, expectCleanRun, startAuthServer, type AuthServer } from './provider.js'
+import { authorize, CLIENT_ID, codeExchange, expectCleanRun, keyPlatform, startAuthServer, type AuthServer } from './provider.js'
 
 const AT_S = 2
 
@@ -131,7 +131,7 @@ describe('DPoP with the rotation worker (Node, MessageChannel ports)', () => {
     const minimum = Math.ceil(elapsed / (AT_S * 1000)) - 1
     const tokenProofs = seen.proofs.filter(p => decodeJwt(p)['htu'] === `${srv.issuer}/token`)
     const tabKey = await thumbprintOfProof(await a.dpopProof('GET', `${srv.api}/api/x`))
-    const stored = await loadKeyPair(`rotor-auth:${name}`, 'ES256')
+    const stored = await loadKeyPair(`rotor-auth:${name}`, 'ES256', keyPlatform)
     console.log(
       `DPoP worker (Node) ${elapsed} ms: ${sent} requests (${failed} failed), refreshes ${seen.refreshes} by the worker ${workerRotations()} (minimum ${minimum}), ` +
         `token endpoint proofs ${tokenProofs.length}, errors ${JSON.stringify(seen.grantErrors)}, thumbprints ${seen.thumbprints.size}`,

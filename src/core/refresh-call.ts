@@ -2,6 +2,7 @@
 import ky, { HTTPError, TimeoutError } from 'ky'
 import { RefreshAnswerError, RefreshRefusedError } from '../errors.js'
 import { backoff } from '../utils/backoff.js'
+import type { Timer } from '../platform/types.js'
 import { excerpt } from '../utils/redact.js'
 import { readCapped, tokensFrom, tokensFromResponse, type Tokens } from './grant.js'
 import { LATE_ANSWER_FACTOR, type RefreshCall, type RefreshSpec } from './refresh.js'
@@ -126,21 +127,32 @@ export async function callRefresh(call: RefreshCall): Promise<Tokens> {
   // answer was on its way must not read the sleep as clock skew and stretch the new AT.
   let sentAt = call.now()
   const sentClock = () => sentAt
+  // The last attempt's give-up stays armed until its body is read: a 2xx whose headers came
+  // and whose body never does would otherwise hold the lock (and every waiting request) forever.
+  let giveUp: Timer | undefined
   const send: typeof fetch = (input, init) => {
     sentAt = call.now()
+    giveUp?.cancel()
     const timedOut = () => new DOMException(`rotor-auth: no refresh answer within ${call.timeout} ms`, 'TimeoutError')
     const lost = new AbortController()
     const given = init?.signal ?? (input instanceof Request ? input.signal : undefined)
     const slow = call.clock.after(call.timeout, () => call.onSlow?.(timedOut()))
-    const giveUp = call.clock.after(call.timeout * LATE_ANSWER_FACTOR, () => lost.abort(timedOut()))
+    giveUp = call.clock.after(call.timeout * LATE_ANSWER_FACTOR, () => lost.abort(timedOut()))
     const signal = given ? AbortSignal.any([given, lost.signal]) : lost.signal
     // Never follow a redirect with a refresh token, whatever fetch wrapper is underneath
     // (ky sets it on its Request; a cookie-jar wrapper may only read it from init).
-    return untilAborted(base(input, { ...init, redirect: 'manual', signal }), signal).finally(() => {
-      slow.cancel()
-      giveUp.cancel()
-    })
+    return untilAborted(base(input, { ...init, redirect: 'manual', signal }), signal).finally(() => slow.cancel())
   }
+  try {
+    return await answerOf(call, send, sentClock)
+  } finally {
+    giveUp?.cancel()
+  }
+}
+
+/** Sends the refresh through `send` (the custom function's or ky's) and reads its answer. */
+async function answerOf(call: RefreshCall, send: typeof fetch, sentClock: () => number): Promise<Tokens> {
+  const { spec } = call
   if (spec.kind === 'custom') {
     const result = await untilAborted(spec.fn({ fetch: send, refreshToken: call.refreshToken, signal: call.signal, headers: new Headers(call.headers) }), call.signal)
     if (typeof Response !== 'undefined' && result instanceof Response) return readAnswer(result, sentClock)

@@ -336,9 +336,10 @@ export class Sync {
     this.#options.machine.enter(snapshot, origin, how)
   }
 
+  /** Tells an asking tab what this one holds: active, or signed out past generation 0 (what a login must pass: sim seed 248). */
   #answer(): void {
-    const { machine } = this.#options
-    if (machine.snapshot.status === 'active') this.#options.coordinator.post({ type: 'state', snapshot: machine.snapshot })
+    const { snapshot } = this.#options.machine
+    if (snapshot.status === 'active' || snapshot.generation > 0) this.#options.coordinator.post({ type: 'state', snapshot })
   }
 
   #clearRotating(): void {

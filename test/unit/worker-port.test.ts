@@ -294,9 +294,9 @@ describe('ReplaceableCoordinator', () => {
     expect(replaceable.read()).toEqual(SIGNED_OUT)
   })
 
-  test("sharesTokens is the current coordinator's: none before it arrives, the worker's, then the fallback's", () => {
+  test("sharesTokens is the current coordinator's: 'store' (the contract's default) before it arrives, the worker's, then the fallback's", () => {
     const replaceable = new ReplaceableCoordinator()
-    expect(replaceable.sharesTokens).toBeUndefined()
+    expect(replaceable.sharesTokens).toBe('store')
     replaceable.use({ ...member(undefined).coordinator, sharesTokens: 'store' } as Coordinator)
     expect(replaceable.sharesTokens).toBe('store')
     replaceable.use({ ...member(undefined).coordinator, sharesTokens: 'message' } as Coordinator)

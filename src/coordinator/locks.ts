@@ -3,7 +3,7 @@ import { SessionExpiredError } from '../errors.js'
 import { defaultPlatform } from '../platform/defaults.js'
 import type { LockManagerLike, Platform } from '../platform/types.js'
 import type { Channel } from './channel.js'
-import type { LeaderLock, LeaderPlatform } from './leader-lock.js'
+import type { LeaderLock } from './leader-lock.js'
 import type { Realm } from './realm.js'
 import type { LockOptions, Snapshot } from './types.js'
 

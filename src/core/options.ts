@@ -1,5 +1,5 @@
 /** Options validated up front (a TypeError names the bad one) and every default filled in. */
-import type { Coordinator, Grant, IdleOptions, RefreshContext, RefreshStyle, SessionEndingOptions, SessionOptions, StorageLike, Timers } from '../types.js'
+import type { Coordinator, Grant, IdleOptions, RefreshContext, RefreshStyle, SessionEndingOptions, SessionOptions, StorageLike } from '../types.js'
 import { createPlatform } from '../platform/defaults.js'
 import type { Platform } from '../platform/types.js'
 import { assertKnownOptions, invalidOption, optionError } from '../utils/option-errors.js'

@@ -119,7 +119,6 @@ function body(spec: Extract<RefreshSpec, { kind: 'url' }>, refreshToken: string 
  * was lost, and sending the same RT again would make the server revoke the whole family.
  */
 export async function callRefresh(call: RefreshCall): Promise<Tokens> {
-  const { spec } = call
   // ky calls `options.fetch(…)` and a custom refresh calls `ctx.fetch(…)`: a bare
   // `window.fetch` invoked with such a `this` throws "Illegal invocation" in browsers.
   const base = call.fetch

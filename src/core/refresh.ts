@@ -1,7 +1,6 @@
 /** The calls to the auth server as the session sees them: refresh (loaded on demand), its verdicts, and logout. */
 import { MalformedGrantError, RefreshRefusedError } from '../errors.js'
 import type { Platform } from '../platform/types.js'
-import type { Grant, RefreshContext, RefreshStyle } from '../types.js'
 import { timeoutSignal } from '../utils/abort.js'
 import type { Clock } from '../utils/timers.js'
 import type { Tokens } from './grant.js'

@@ -1,5 +1,5 @@
 /** The session's waits for sockets and streams: ready(), accessToken() and authFailed(generation). */
-import { RotorTypeError, SessionExpiredError } from '../errors.js'
+import { RotorTypeError } from '../errors.js'
 import type { WaitSignal } from '../types.js'
 import type { Gate } from './gate.js'
 import type { SessionView } from './state.js'

@@ -21,7 +21,10 @@ let server: AuthServer | undefined
 let wss: WebSocketServer | undefined
 const closers: Array<{ close(): unknown } | { dispose(): unknown }> = []
 afterEach(async () => {
-  for (const c of closers.splice(0)) 'dispose' in c ? c.dispose() : c.close()
+  for (const c of closers.splice(0)) {
+    if ('dispose' in c) c.dispose()
+    else c.close()
+  }
   await new Promise(resolve => (wss ? wss.close(resolve) : resolve(undefined)))
   await server?.close()
   server = wss = undefined

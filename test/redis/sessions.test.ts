@@ -155,7 +155,7 @@ describe.skipIf(!HAVE_REDIS).each(CLIENTS)('sessions sharing one pair through Re
       /** A's bus, held back during the pause: a stopped process hears nothing either. */
       const held: Array<() => void> = []
       let holding = false
-      let b!: Session
+      let b!: Session // eslint-disable-line prefer-const -- assigned after the client that closes over it
       const client: RedisClientLike = {
         get: key => realA.get(key),
         publish: (channel, message) => realA.publish(channel, message),

@@ -66,7 +66,10 @@ export class Scheduler {
     let at = -1
     this.#queue = this.#queue.filter(event => !event.cancelled)
     this.#queue.forEach((event, i) => {
-      if (!best || event.at < best.at || (event.at === best.at && event.seq < best.seq)) (best = event), (at = i)
+      if (!best || event.at < best.at || (event.at === best.at && event.seq < best.seq)) {
+        best = event
+        at = i
+      }
     })
     if (!best || best.at > until) return undefined
     this.#queue.splice(at, 1)

@@ -109,7 +109,10 @@ export class World {
         if (hook === 'fails') return reject(new TypeError('the login form failed'))
         if (hook === 'dismissed') return resolve()
         const grant = this.#loginAnswer(this.server.login(!tab.disposed))
-        if (!tab.disposed) (this.family = this.server.newestFamily), this.logins++
+        if (!tab.disposed) {
+          this.family = this.server.newestFamily
+          this.logins++
+        }
         resolve(grant)
       })
     })

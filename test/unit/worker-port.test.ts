@@ -49,7 +49,10 @@ function virtualClock() {
 
 const channels: MessageChannel[] = []
 afterEach(() => {
-  for (const { port1, port2 } of channels.splice(0)) (port1.close(), port2.close())
+  for (const { port1, port2 } of channels.splice(0)) {
+    port1.close()
+    port2.close()
+  }
   vi.unstubAllGlobals()
 })
 

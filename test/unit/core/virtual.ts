@@ -9,7 +9,7 @@ import { SessionMachine } from '../../../src/core/state.js'
 import { Sync } from '../../../src/core/sync.js'
 import { RefreshRefusedError } from '../../../src/errors.js'
 import type { Timer } from '../../../src/platform/types.js'
-import { createMemoryCoordinator, type MemoryCoordinator } from '../../../src/testing/memory-coordinator.js'
+import { type MemoryCoordinator } from '../../../src/testing/memory-coordinator.js'
 import type { RotateErrorEvent } from '../../../src/types.js'
 
 const realSetImmediate = globalThis.setImmediate

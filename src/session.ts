@@ -14,6 +14,7 @@ import { callLogout, isTransient, LATE_ANSWER_FACTOR, refresher } from './core/r
 import { Rotator } from './core/rotator.js'
 import { Scheduler } from './core/scheduler.js'
 import { SessionMachine } from './core/state.js'
+import { debugSink, TraceRecorder } from './trace/recorder.js'
 import { Sync } from './core/sync.js'
 import { decodeJwt } from 'jose'
 import type { Dpop, DpopKit } from './dpop/index.js'
@@ -51,6 +52,9 @@ export function createSession(options: SessionOptions): Session {
   const { reauthenticate } = cfg
 
   const machine = new SessionMachine({ now, leeway: cfg.leeway })
+  // Every decision is kept (a bounded ring) and told to the `debug` sink and `trace` listeners.
+  const recorder = new TraceRecorder({ now, tab: platform.randomId(), session: cfg.channelName, size: cfg.traceSize, sinks: [debugSink(cfg.debug, console), entry => machine.emit('trace', entry)] })
+  platform.debug = recorder.record
   // An injected `now` is a clock tests move on purpose: the platform pairs no monotonic clock with it.
   const watch = new ClockWatch(now, platform.monotonic)
   /** Both tokens look dead: end (or reauthenticate), unless the clock jumped; then ask the server. */
@@ -190,6 +194,7 @@ export function createSession(options: SessionOptions): Session {
       installed = { ...installation, uninstall }
       return uninstall
     },
+    trace: ((traceOptions?: { tabs: true; timeout?: number }) => (traceOptions?.tabs ? Promise.resolve(recorder.export()) : recorder.export())) as Session['trace'],
     dpopProof: (...args) => needDpop().then(d => d.proof(...args)),
     dpopFetch: (input, init) => needDpop().then(d => d.send(base(), input, init)),
     dispose() {

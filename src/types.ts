@@ -1,5 +1,7 @@
 /** The public types of rotor-auth: options, session, events, grants and the coordinator interface. */
 import type { Platform } from './platform/types.js'
+import type { TraceEntry, TraceExport } from './trace/recorder.js'
+import type { DebugOption } from './trace/options.js'
 import type { Coordinator } from './coordinator/types.js'
 import type { EndReason } from './errors.js'
 
@@ -86,6 +88,8 @@ export type SessionEvents = {
    * so the AT is taken to live 60 s from receipt and the RT keeps its spacing from the AT.
    */
   'clock-skew': { offset: number; source: 'date' | 'iat' | 'assumed' }
+  /** One decision the session took (see `session.trace()` and the `debug` option); never a token, cookie or body. */
+  trace: TraceEntry
 }
 
 export type RefreshContext = {
@@ -275,6 +279,22 @@ export type SessionOptions = {
    */
   platform?: Partial<Platform>
   /**
+   * Where each decision goes as the session takes it (lock asked and granted, rotation started,
+   * answered or adopted, requests parked and replayed, budget reached, logout…): `true` logs to
+   * `console` (routine decisions at `debug`, the rest at `info`/`warn`), a function receives
+   * each entry, a logger object gets each at its level. Entries never carry a token, a cookie or
+   * a body. `session.trace()` keeps the last `traceSize` whatever this says.
+   * @default false
+   * @example { debug: entry => myLogger.debug(entry) }
+   */
+  debug?: DebugOption
+  /**
+   * How many decisions `session.trace()` keeps (a ring: the oldest goes first); 0 keeps none.
+   * @default 500
+   * @example 2000
+   */
+  traceSize?: number
+  /**
    * A managed request whose AT expires within this many ms is held for a rotation first.
    * @default min(5000, 10% of the AT lifetime)
    * @example 2000
@@ -418,6 +438,13 @@ export interface Session {
   install(target?: InstallTarget, options?: InstallOptions): () => void
   /** Release timers, the channel and listeners; waiting requests reject. */
   dispose(): void
+  /**
+   * The session's last decisions (`traceSize`), as one JSON-serialisable document for a bug
+   * report. `{ tabs: true }`: merged with what the session's other tabs (or processes) hold,
+   * asked over the coordinator (tabs that do not answer within `timeout`, 500 ms, are left out).
+   */
+  trace(): TraceExport
+  trace(options: { tabs: true; timeout?: number }): Promise<TraceExport>
   /**
    * With `dpop`: a DPoP proof (the `DPoP` header's value) for `method` and `url`, signed with
    * the session's key, with the nonce that origin last gave (or `nonce`), and `ath` when

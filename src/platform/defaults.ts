@@ -1,6 +1,6 @@
 /** The platform's defaults: the one file in src/ (outside src/testing/) that names the runtime's globals. */
 import type { StorageLike, Timers } from '../types.js'
-import type { ChannelLike, DebugEntry, LockManagerLike, Platform, SharedWorkerLike, Timer } from './types.js'
+import type { ChannelLike, LockManagerLike, Platform, SharedWorkerLike, Timer } from './types.js'
 
 /** setTimeout's delay is a signed 32-bit int; a longer delay fires at once. */
 export const MAX_TIMEOUT = 2 ** 31 - 1
@@ -58,11 +58,6 @@ function on(type: string, listener: () => void): () => void {
 
 function randomId(): string {
   return g.crypto?.randomUUID?.() ?? Math.random().toString(36).slice(2) + Date.now().toString(36)
-}
-
-/** Where the user asked for `debug: true`: one console line per entry. */
-export function consoleDebug(entry: DebugEntry): void {
-  console.debug('rotor-auth', entry)
 }
 
 /** The runtime's own platform, every piece looked up when used where tests may patch it later. */

@@ -53,7 +53,7 @@ export function createSession(options: SessionOptions): Session {
 
   const machine = new SessionMachine({ now, leeway: cfg.leeway })
   // Every decision is kept (a bounded ring) and told to the `debug` sink and `trace` listeners.
-  const recorder = new TraceRecorder({ now, tab: platform.randomId(), session: cfg.channelName, size: cfg.traceSize, sinks: [debugSink(cfg.debug, console), entry => machine.emit('trace', entry)] })
+  const recorder = new TraceRecorder(platform.randomId(), { now, session: cfg.channelName, size: cfg.traceSize, sinks: [debugSink(cfg.debug, console), entry => machine.emit('trace', entry)] })
   platform.debug = recorder.record
   // An injected `now` is a clock tests move on purpose: the platform pairs no monotonic clock with it.
   const watch = new ClockWatch(now, platform.monotonic)
@@ -149,6 +149,8 @@ export function createSession(options: SessionOptions): Session {
   const primitives = createPrimitives(machine, gate, transport)
 
   sync.join()
+  // Another member asks for this one's trace (session.trace({ tabs: true }) there): the answer loads on demand.
+  coordinator.subscribe(m => m.type === 'trace-request' && void import('./trace/peers.js').then(peers => peers.answer(m, coordinator, recorder)))
 
   return {
     fetch: sessionFetch,
@@ -194,7 +196,9 @@ export function createSession(options: SessionOptions): Session {
       installed = { ...installation, uninstall }
       return uninstall
     },
-    trace: ((traceOptions?: { tabs: true; timeout?: number }) => (traceOptions?.tabs ? Promise.resolve(recorder.export()) : recorder.export())) as Session['trace'],
+    trace: ((traceOptions?: { tabs: true; timeout?: number }) => (traceOptions?.tabs
+      ? import('./trace/peers.js').then(peers => peers.ask(coordinator, recorder, { timeout: traceOptions.timeout ?? 500, size: cfg.traceSize, platform }))
+      : recorder.export())) as Session['trace'],
     dpopProof: (...args) => needDpop().then(d => d.proof(...args)),
     dpopFetch: (input, init) => needDpop().then(d => d.send(base(), input, init)),
     dispose() {

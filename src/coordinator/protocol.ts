@@ -138,6 +138,13 @@ export function parseMessage(data: unknown): Message | undefined {
       if (typeof active !== 'boolean' || (handover !== undefined && handover !== 'expired' && handover !== 'rejected')) return undefined
       return handover === undefined ? { rotor: 1, type: 'reauthenticating', from, active } : { rotor: 1, type: 'reauthenticating', from, active, handover }
     }
+    case 'trace-request':
+    case 'trace': {
+      const { id, tab, entries } = m
+      if (typeof id !== 'string' || id.length > 64) return undefined
+      if (m['type'] === 'trace-request') return { rotor: 1, type: 'trace-request', from, id }
+      return typeof tab === 'string' && tab.length <= 64 && Array.isArray(entries) ? { rotor: 1, type: 'trace', from, id, tab, entries } : undefined
+    }
     default:
       return undefined
   }

@@ -1,8 +1,11 @@
-/** The session's decision trace: a bounded ring of entries, each also handed to the `debug` sink as it happens. */
+/** The session's decision trace: a bounded list of entries, each also handed to the `debug` sink as it happens. */
 import type { TraceKind } from './kinds.js'
 
-/** One decision. `at`: epoch ms on the session's clock; `tab`: the member that took it. */
-export type TraceEntry = { at: number; tab: string; kind: TraceKind; [field: string]: unknown }
+/**
+ * One decision. `at`: epoch ms on the session's clock; `tab`: the member that took it; `seq`:
+ * its place among that member's entries (two decisions in one millisecond keep their order).
+ */
+export type TraceEntry = { at: number; tab: string; seq: number; kind: TraceKind; [field: string]: unknown }
 
 /** What `session.trace()` returns: one JSON-serialisable document for a bug report. */
 export type TraceExport = {
@@ -19,59 +22,49 @@ export type TraceExport = {
 }
 
 export type Sink = (entry: TraceEntry) => void
+/** A logger object: each entry goes to the method of its level (debug, info, warn), else `log`. */
+export type DebugLogger = { [level in 'debug' | 'info' | 'warn' | 'log']?: (...args: unknown[]) => void }
+export type DebugOption = boolean | Sink | DebugLogger
 
-/** Kinds that are not routine: a logger object hears them at `warn`/`info` instead of `debug`. */
-const LEVELS: Partial<Record<TraceKind, 'warn' | 'info'>> = {
-  'budget-reached': 'warn', 'lease-lost': 'warn', 'worker-fallback': 'warn', logout: 'info', 'reauthenticate-called': 'info',
-}
-
-type Logger = { debug?: (...a: unknown[]) => void; info?: (...a: unknown[]) => void; warn?: (...a: unknown[]) => void; log?: (...a: unknown[]) => void }
+/** Kinds that are not routine: a logger hears them at `warn` (these) or `info` (the end of a session). */
+const WARN = /^(budget|lease|worker)/
+const INFO = /^(logout|reauthenticate-called)/
 
 /**
- * The `debug` option as a sink: `true` logs to `console` (checked at call time, so a test can
- * spy on it), a function receives each entry, a logger object gets each at its level.
+ * The `debug` option as a sink: `true` logs to `logger` (the console), a function receives
+ * each entry, a logger object gets each at its level.
  */
-export function debugSink(debug: boolean | Sink | Logger | undefined, logger: Logger): Sink | undefined {
-  if (!debug) return undefined
-  if (typeof debug === 'function') return debug
+export function debugSink(debug: DebugOption | undefined, logger: DebugLogger): Sink | undefined {
+  if (!debug || typeof debug === 'function') return debug || undefined
   const target = debug === true ? logger : debug
   return entry => {
-    const level = LEVELS[entry.kind] ?? 'debug'
-    const write = target[level] ?? target.log
+    const write = target[WARN.test(entry.kind) ? 'warn' : INFO.test(entry.kind) ? 'info' : 'debug'] ?? target.log
     write?.call(target, `rotor-auth ${entry.kind}`, entry)
   }
 }
 
 /**
- * A ring of the last `size` entries. Recording is cheap and happens only on decisions (a
- * request with a live AT records nothing), so it is always on: a trace is there when a user
- * reports a logout, without having turned anything on first.
+ * The last `size` entries. Recording happens only on decisions (a request with a live AT
+ * records nothing), so it is always on: a trace is there when a user reports a logout,
+ * without having turned anything on first.
  */
 export class TraceRecorder {
-  readonly #ring: Array<TraceEntry | undefined>
-  #next = 0
-  readonly #now: () => number
-  readonly #tab: string
+  readonly #entries: TraceEntry[] = []
   readonly #sinks: Sink[]
+  #seq = 0
 
-  readonly #session: string | undefined
-
-  constructor(options: { now: () => number; tab: string; session: string | undefined; size: number; sinks: Array<Sink | undefined> }) {
-    this.#session = options.session
-    this.#ring = new Array<TraceEntry | undefined>(options.size)
-    this.#now = options.now
-    this.#tab = options.tab
+  constructor(
+    readonly tab: string,
+    readonly options: { now: () => number; session: string | undefined; size: number; sinks: Array<Sink | undefined> },
+  ) {
     this.#sinks = options.sinks.filter(s => s !== undefined)
   }
 
-  get tab(): string {
-    return this.#tab
-  }
-
-  /** Records one decision; a sink that throws is the app's bug, never the session's. */
+  /** Records one decision. A URL loses its query and fragment (they may carry tokens); a sink that throws is the app's bug, never the session's. */
   readonly record = (kind: TraceKind, fields?: Record<string, unknown>): void => {
-    const entry: TraceEntry = { ...fields, at: this.#now(), tab: this.#tab, kind }
-    if (this.#ring.length) this.#ring[this.#next++ % this.#ring.length] = entry
+    const entry: TraceEntry = { ...fields, at: this.options.now(), tab: this.tab, seq: this.#seq++, kind }
+    if ('url' in entry) entry.url = String(entry.url).replace(/[?#][^]*/, '')
+    if (this.#entries.push(entry) > this.options.size) this.#entries.shift()
     for (const sink of this.#sinks) {
       try {
         sink(entry)
@@ -83,16 +76,13 @@ export class TraceRecorder {
 
   /** The entries held, oldest first. */
   entries(): TraceEntry[] {
-    const n = this.#ring.length
-    const out: TraceEntry[] = []
-    for (let i = Math.max(0, this.#next - n); i < this.#next; i++) out.push(this.#ring[i % n]!)
-    return out
+    return this.#entries.slice()
   }
 
-  /** This tab's entries, plus any others' (merged by time), as one exportable document. */
-  export(others: TraceEntry[] = []): TraceExport {
-    const entries = [...this.entries(), ...others].sort((a, b) => a.at - b.at)
-    const tabs = [this.#tab, ...new Set(others.map(e => e.tab).filter(t => t !== this.#tab))]
-    return { rotor: 'trace', version: 1, at: this.#now(), session: this.#session, tabs, entries }
+  /** This tab's entries, plus other tabs' (merged by time), as one exportable document. */
+  export(others: TraceEntry[] = [], tabs: string[] = []): TraceExport {
+    const entries = [...this.#entries, ...others].sort((a, b) => a.at - b.at || (a.tab === b.tab ? a.seq - b.seq : 0))
+    tabs = [...new Set([this.tab, ...tabs, ...others.map(e => e.tab)])]
+    return { rotor: 'trace', version: 1, at: this.options.now(), session: this.options.session, tabs, entries }
   }
 }

@@ -1,0 +1,65 @@
+/** `session.trace({ tabs: true })` across members: asks the session's other tabs (or processes) for their entries over the coordinator, and answers their asks. */
+import type { Coordinator, Message } from '../coordinator/types.js'
+import type { Platform } from '../platform/types.js'
+import { TRACE_KINDS } from './kinds.js'
+import type { TraceEntry, TraceExport, TraceRecorder } from './recorder.js'
+
+/** A peer's entry: at most this many fields, each a short primitive (no entry of ours carries more). */
+const MAX_FIELDS = 16
+const MAX_TEXT = 256
+/** Answers taken per ask: a forged flood of answers cannot grow a trace past MAX_PEERS × traceSize. */
+const MAX_PEERS = 32
+
+const isShortPrimitive = (v: unknown) =>
+  v === null || typeof v === 'boolean' || (typeof v === 'number' && Number.isFinite(v)) || (typeof v === 'string' && v.length <= MAX_TEXT)
+
+/**
+ * A peer's entry as we keep it, or undefined: anything a peer sends is untrusted (any page of
+ * the origin can post on the channel), so only entries of the right shape get in, copied
+ * field by field (no prototype games), their URLs cut at the query like ours.
+ */
+export function checkEntry(value: unknown): TraceEntry | undefined {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined
+  const e = value as Record<string, unknown>
+  const keys = Object.keys(e)
+  if (keys.length > MAX_FIELDS || typeof e['at'] !== 'number' || typeof e['tab'] !== 'string' || !Number.isSafeInteger(e['seq'])) return undefined
+  if (typeof e['kind'] !== 'string' || !Object.hasOwn(TRACE_KINDS, e['kind'])) return undefined
+  const entry: Record<string, unknown> = {}
+  for (const key of keys) {
+    if (key === '__proto__' || key.length > 32 || !isShortPrimitive(e[key])) return undefined
+    entry[key] = key === 'url' ? String(e[key]).replace(/[?#][^]*/, '') : e[key]
+  }
+  return entry as TraceEntry
+}
+
+/** Answers a peer's `trace-request` with what this member holds; ignores every other message. */
+export function answer(message: Message, coordinator: Pick<Coordinator, 'post'>, recorder: TraceRecorder): void {
+  if (message.type === 'trace-request') coordinator.post({ type: 'trace', id: message.id, tab: recorder.tab, entries: recorder.entries() })
+}
+
+/**
+ * Asks every other member for its trace and merges what arrives within `timeout` ms (members
+ * that do not answer in time are left out). Each answer counts once per tab, at most
+ * `size` of its newest entries, each checked and of the tab that answered (never this one).
+ */
+export function ask(
+  coordinator: Pick<Coordinator, 'post' | 'subscribe' | 'hasPeers'>,
+  recorder: TraceRecorder,
+  options: { timeout: number; size: number; platform: Pick<Platform, 'after' | 'randomId'> },
+): Promise<TraceExport> {
+  if (!coordinator.hasPeers()) return Promise.resolve(recorder.export())
+  const id = options.platform.randomId()
+  const heard = new Map<string, TraceEntry[]>()
+  return new Promise(resolve => {
+    const off = coordinator.subscribe(message => {
+      if (message.type !== 'trace' || message.id !== id || message.tab === recorder.tab || heard.has(message.tab) || heard.size >= MAX_PEERS) return
+      const entries = options.size ? message.entries.slice(-options.size) : []
+      heard.set(message.tab, entries.flatMap(e => checkEntry(e) ?? []).filter(e => e.tab === message.tab))
+    })
+    coordinator.post({ type: 'trace-request', id })
+    options.platform.after(options.timeout, () => {
+      off()
+      resolve(recorder.export([...heard.values()].flat(), [...heard.keys()]))
+    })
+  })
+}

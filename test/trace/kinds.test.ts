@@ -2,7 +2,7 @@
  * Every decision kind of TRACE_KINDS, for both transports: a scenario against the reference
  * server on 127.0.0.1 that causes it (its evidence checked on the server's side or in the
  * session's events), then the entry with its documented fields. Kinds whose decision point is
- * not wired yet are listed in NOT_WIRED: their trace check is expected to fail until then.
+ * not wired yet are listed in NOT_WIRED (./not-wired.ts): their trace check is expected to fail until then.
  */
 import { afterAll, describe, expect, it } from 'vitest'
 import { createLocalCoordinator } from '../../src/coordinator/local.js'
@@ -10,13 +10,8 @@ import { TRACE_KINDS, type TraceKind } from '../../src/trace/kinds.js'
 import type { TraceEntry } from '../../src/trace/recorder.js'
 import type { Coordinator, Session, SessionOptions } from '../../src/types.js'
 import { browserTabs, record, startEnv, waitFor, type Env } from '../helpers/index.js'
+import { NOT_WIRED } from './not-wired.js'
 
-/** The lead deletes a kind from here as its decision point is wired (issue 29). */
-const NOT_WIRED = new Set<TraceKind>([
-  'lock-asked', 'lock-granted', 'lock-released', 'rotation-started', 'rotation-answered', 'rotation-adopted', 'rotation-waited',
-  'clock-probe', 'request-parked', 'request-released', 'request-replayed', 'budget-reached', 'lease-lost', 'worker-fallback',
-  'election-won', 'election-lost', 'idle-armed', 'ending-armed', 'reauthenticate-called', 'reauthenticate-handover', 'logout',
-])
 
 type Transport = 'cookie' | 'bearer'
 /** What a scenario leaves: every entry of every session it made (through `debug: fn`), and its server. */

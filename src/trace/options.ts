@@ -8,11 +8,11 @@ export type { DebugLogger, DebugOption } from './recorder.js'
 const MAX_TRACE_SIZE = 100_000
 
 export function checkDebug(debug: unknown): DebugOption | undefined {
-  const logger = debug as Record<string, unknown>
-  if (debug == null || typeof debug !== 'object' ? debug === undefined || typeof debug === 'boolean' || typeof debug === 'function' : ['debug', 'info', 'warn', 'log'].some(k => typeof logger[k] === 'function')) {
-    return debug as DebugOption | undefined
+  const logger = debug as Record<string, unknown> | null
+  if (typeof debug === 'object' ? !['debug', 'info', 'warn', 'log'].some(k => typeof logger?.[k] === 'function') : !/^(u|bo|f)/.test(typeof debug)) {
+    throw optionError('rotor-auth', 'debug', 'true, a function or a logger (debug/info/warn/log)', debug)
   }
-  throw optionError('rotor-auth', 'debug', 'true, a function or a logger (debug/info/warn/log)', debug)
+  return debug as DebugOption | undefined
 }
 
 /** Entries kept by default (500: a few minutes of a busy session's decisions); 0 keeps none. */

@@ -32,6 +32,12 @@ export function checkEntry(value: unknown): TraceEntry | undefined {
   return entry as TraceEntry
 }
 
+/** One document of this tab's trace and the other tabs' entries, ordered by time (a tab's own entries by `seq` within a millisecond). */
+export function merge(own: TraceExport, others: Map<string, TraceEntry[]>): TraceExport {
+  const entries = [...own.entries, ...[...others.values()].flat()].sort((a, b) => a.at - b.at || (a.tab === b.tab ? a.seq - b.seq : 0))
+  return { ...own, tabs: [...own.tabs, ...others.keys()], entries }
+}
+
 /** Answers a peer's `trace-request` with what this member holds; ignores every other message. */
 export function answer(message: Message, coordinator: Pick<Coordinator, 'post'>, recorder: TraceRecorder): void {
   if (message.type === 'trace-request') coordinator.post({ type: 'trace', id: message.id, tab: recorder.tab, entries: recorder.entries() })
@@ -52,14 +58,14 @@ export function ask(
   const heard = new Map<string, TraceEntry[]>()
   return new Promise(resolve => {
     const off = coordinator.subscribe(message => {
-      if (message.type !== 'trace' || message.id !== id || message.tab === recorder.tab || heard.has(message.tab) || heard.size >= MAX_PEERS) return
+      if (message.type !== 'trace' || message.id !== id || typeof message.tab !== 'string' || message.tab === recorder.tab || heard.has(message.tab) || heard.size >= MAX_PEERS) return
       const entries = options.size ? message.entries.slice(-options.size) : []
       heard.set(message.tab, entries.flatMap(e => checkEntry(e) ?? []).filter(e => e.tab === message.tab))
     })
     coordinator.post({ type: 'trace-request', id })
     options.platform.after(options.timeout, () => {
       off()
-      resolve(recorder.export([...heard.values()].flat(), [...heard.keys()]))
+      resolve(merge(recorder.export(), heard))
     })
   })
 }

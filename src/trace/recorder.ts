@@ -79,10 +79,8 @@ export class TraceRecorder {
     return this.#entries.slice()
   }
 
-  /** This tab's entries, plus other tabs' (merged by time), as one exportable document. */
-  export(others: TraceEntry[] = [], tabs: string[] = []): TraceExport {
-    const entries = [...this.#entries, ...others].sort((a, b) => a.at - b.at || (a.tab === b.tab ? a.seq - b.seq : 0))
-    tabs = [...new Set([this.tab, ...tabs, ...others.map(e => e.tab)])]
-    return { rotor: 'trace', version: 1, at: this.options.now(), session: this.options.session, tabs, entries }
+  /** This tab's entries as one exportable document (trace/peers.ts merges other tabs' into it). */
+  export(): TraceExport {
+    return { rotor: 'trace', version: 1, at: this.options.now(), session: this.options.session, tabs: [this.tab], entries: this.entries() }
   }
 }

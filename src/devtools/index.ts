@@ -47,10 +47,12 @@ export function mountDevtools(session: Session, element: HTMLElement, options: D
   element.append(root)
   timeline.add(initial.entries)
 
-  const share = options.shareTabs !== false && initial.session ? sharePanels(platform, initial.session, () => timeline.own(), entries => timeline.add(entries)) : undefined
+  const share = options.shareTabs !== false && initial.session ? sharePanels(platform, initial.session, self, () => timeline.own(), (tab, entries) => timeline.add(entries, tab)) : undefined
+  const summarize = () => (summary.textContent = describe(session, platform.now()))
   const show = (entry: LaneEntry) => {
     timeline.add([entry])
     share?.tell([entry])
+    summarize()
   }
   let events = 0
   const offs = [
@@ -62,7 +64,7 @@ export function mountDevtools(session: Session, element: HTMLElement, options: D
 
   let ticker: Timer | undefined
   const tick = () => {
-    summary.textContent = describe(session, platform.now())
+    summarize()
     ticker = platform.after(TICK_MS, tick)
   }
   tick()

@@ -18,14 +18,14 @@ export function laneEntry(value: unknown): LaneEntry | undefined {
   return Object.fromEntries(keys.map(k => [k, e[k]])) as LaneEntry
 }
 
-type Wire = { rotorDevtools: 1; hello?: true; entries: unknown[] }
+type Wire = { rotorDevtools: 1; tab: string; hello?: true; entries: unknown[] }
 
 /**
  * Joins the panels' channel `${session}:devtools`: `tell(entries)` sends this tab's news,
- * `heard` receives the others' (checked); a panel that joins says hello and every other
+ * `heard` receives another tab's (checked: only entries of the tab that sent them); a panel that joins says hello and every other
  * answers with its lane, so a panel opened late draws the tabs that were there before it.
  */
-export function sharePanels(platform: Pick<Platform, 'channel'>, session: string, own: () => LaneEntry[], heard: (entries: LaneEntry[]) => void) {
+export function sharePanels(platform: Pick<Platform, 'channel'>, session: string, tab: string, own: () => LaneEntry[], heard: (tab: string, entries: LaneEntry[]) => void) {
   const channel: ChannelLike | undefined = platform.channel?.(`${session}:devtools`)
   const post = (wire: Wire) => {
     try {
@@ -37,14 +37,14 @@ export function sharePanels(platform: Pick<Platform, 'channel'>, session: string
   if (channel) {
     channel.onmessage = event => {
       const wire = event.data as Partial<Wire> | null
-      if (wire?.rotorDevtools !== 1 || !Array.isArray(wire.entries)) return
-      heard(wire.entries.slice(-MAX_ENTRIES).flatMap(e => laneEntry(e) ?? []))
-      if (wire.hello) post({ rotorDevtools: 1, entries: own().slice(-MAX_ENTRIES) })
+      if (wire?.rotorDevtools !== 1 || typeof wire.tab !== 'string' || wire.tab.length > 64 || !Array.isArray(wire.entries)) return
+      heard(wire.tab, wire.entries.slice(-MAX_ENTRIES).flatMap(e => laneEntry(e) ?? []).filter(e => e.tab === wire.tab))
+      if (wire.hello) post({ rotorDevtools: 1, tab, entries: own().slice(-MAX_ENTRIES) })
     }
-    post({ rotorDevtools: 1, hello: true, entries: own() })
+    post({ rotorDevtools: 1, tab, hello: true, entries: own() })
   }
   return {
-    tell: (entries: LaneEntry[]) => post({ rotorDevtools: 1, entries }),
+    tell: (entries: LaneEntry[]) => post({ rotorDevtools: 1, tab, entries }),
     close: () => channel?.close(),
   }
 }

@@ -39,8 +39,9 @@ export class Timeline {
     return [...this.#lanes.keys()]
   }
 
-  /** Adds entries (from this tab or another's panel), each once; a lane keeps its newest `limit`. */
-  add(entries: LaneEntry[]): void {
+  /** Adds entries (from this tab or another's panel: `tab`, whose lane shows even without any), each once; a lane keeps its newest `limit`. */
+  add(entries: LaneEntry[], tab?: string): void {
+    if (tab !== undefined) this.#lane(tab)
     for (const entry of entries) {
       const lane = this.#lane(entry.tab)
       const key = keyOf(entry)

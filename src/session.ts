@@ -196,9 +196,8 @@ export function createSession(options: SessionOptions): Session {
       installed = { ...installation, uninstall }
       return uninstall
     },
-    trace: ((traceOptions?: { tabs: true; timeout?: number }) => (traceOptions?.tabs
-      ? import('./trace/peers.js').then(peers => peers.ask(coordinator, recorder, { timeout: traceOptions.timeout ?? 500, size: cfg.traceSize, platform }))
-      : recorder.export())) as Session['trace'],
+    trace: ((traceOptions?: { tabs: true; timeout?: number }) =>
+      traceOptions?.tabs ? import('./trace/peers.js').then(peers => peers.ask(coordinator, recorder, traceOptions, platform)) : recorder.export()) as Session['trace'],
     dpopProof: (...args) => needDpop().then(d => d.proof(...args)),
     dpopFetch: (input, init) => needDpop().then(d => d.send(base(), input, init)),
     dispose() {

@@ -44,26 +44,28 @@ export function answer(message: Message, coordinator: Pick<Coordinator, 'post'>,
 }
 
 /**
- * Asks every other member for its trace and merges what arrives within `timeout` ms (members
+ * Asks every other member for its trace and merges what arrives within `timeout` ms (500) (members
  * that do not answer in time are left out). Each answer counts once per tab, at most
- * `size` of its newest entries, each checked and of the tab that answered (never this one).
+ * `traceSize` of its newest entries, each checked and of the tab that answered (never this one).
  */
 export function ask(
   coordinator: Pick<Coordinator, 'post' | 'subscribe' | 'hasPeers'>,
   recorder: TraceRecorder,
-  options: { timeout: number; size: number; platform: Pick<Platform, 'after' | 'randomId'> },
+  { timeout = 500 }: { timeout?: number },
+  platform: Pick<Platform, 'after' | 'randomId'>,
 ): Promise<TraceExport> {
   if (!coordinator.hasPeers()) return Promise.resolve(recorder.export())
-  const id = options.platform.randomId()
+  const id = platform.randomId()
+  const size = recorder.options.size
   const heard = new Map<string, TraceEntry[]>()
   return new Promise(resolve => {
     const off = coordinator.subscribe(message => {
       if (message.type !== 'trace' || message.id !== id || typeof message.tab !== 'string' || message.tab === recorder.tab || heard.has(message.tab) || heard.size >= MAX_PEERS) return
-      const entries = options.size ? message.entries.slice(-options.size) : []
+      const entries = size ? message.entries.slice(-size) : []
       heard.set(message.tab, entries.flatMap(e => checkEntry(e) ?? []).filter(e => e.tab === message.tab))
     })
     coordinator.post({ type: 'trace-request', id })
-    options.platform.after(options.timeout, () => {
+    platform.after(timeout, () => {
       off()
       resolve(merge(recorder.export(), heard))
     })

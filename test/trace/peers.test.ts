@@ -38,7 +38,7 @@ describe('trace peers (fake coordinator)', () => {
     const f = fakes()
     const me = recorder('me')
     me.record('logout', { reason: 'user' })
-    const merged = ask(f.coordinator, me, { timeout: 500, size: 10, platform: f.platform })
+    const merged = ask(f.coordinator, me, { timeout: 500 }, f.platform)
     const request = f.posted[0] as { type: string; id: string }
     expect(request.type).toBe('trace-request')
     f.hear({ rotor: 1, type: 'trace', from: 'b', tab: 'b', id: request.id, entries: [entry('b', 1), entry('b', 2)] })
@@ -53,7 +53,7 @@ describe('trace peers (fake coordinator)', () => {
   it('keeps only entries of the right shape, at most `size` per member, one answer per member, none claiming to be this member', async () => {
     const f = fakes()
     const me = recorder('me', 8)
-    const merged = ask(f.coordinator, me, { timeout: 500, size: 8, platform: f.platform })
+    const merged = ask(f.coordinator, me, { timeout: 500 }, f.platform)
     const id = (f.posted[0] as { id: string }).id
     const forged: unknown[] = [
       ...Array.from({ length: 1000 }, (_, i) => entry('b', i)),
@@ -85,7 +85,7 @@ describe('trace peers (fake coordinator)', () => {
 
   it('answers at once, alone, with no peers to ask', async () => {
     const f = fakes()
-    const doc = await ask({ ...f.coordinator, hasPeers: () => false }, recorder('me'), { timeout: 500, size: 10, platform: f.platform })
+    const doc = await ask({ ...f.coordinator, hasPeers: () => false }, recorder('me'), { timeout: 500 }, f.platform)
     expect(doc.tabs).toEqual(['me'])
     expect(f.posted).toEqual([])
   })

@@ -149,8 +149,6 @@ export function createSession(options: SessionOptions): Session {
   const primitives = createPrimitives(machine, gate, transport)
 
   sync.join()
-  // Another member asks for this one's trace (session.trace({ tabs: true }) there): the answer loads on demand.
-  coordinator.subscribe(m => m.type === 'trace-request' && void import('./trace/peers.js').then(peers => peers.answer(m, coordinator, recorder)))
 
   return {
     fetch: sessionFetch,

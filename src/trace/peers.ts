@@ -38,36 +38,44 @@ export function merge(own: TraceExport, others: Map<string, TraceEntry[]>): Trac
   return { ...own, tabs: [...own.tabs, ...others.keys()], entries }
 }
 
-/** Answers a peer's `trace-request` with what this member holds; ignores every other message. */
-export function answer(message: Message, coordinator: Pick<Coordinator, 'post'>, recorder: TraceRecorder): void {
-  if (message.type === 'trace-request') coordinator.post({ type: 'trace', id: message.id, tab: recorder.tab, entries: recorder.entries() })
-}
+/** Each recorder's asks under way: ask id → what each other tab answered so far. */
+const asks = new WeakMap<TraceRecorder, Map<string, Map<string, TraceEntry[]>>>()
 
 /**
- * Asks every other member for its trace and merges what arrives within `timeout` ms (500) (members
- * that do not answer in time are left out). Each answer counts once per tab, at most
- * `traceSize` of its newest entries, each checked and of the tab that answered (never this one).
+ * Every `trace-request` and `trace` message the session hears goes here (the session's one
+ * subscription to its coordinator dispatches them: a coordinator may hold a single listener).
+ * A request is answered with what this member holds; an answer to one of this member's asks
+ * counts once per tab, at most `traceSize` of its newest entries, each checked and of the tab
+ * that answered (never this one); anything else is dropped.
  */
+export function heard(message: Message, coordinator: Pick<Coordinator, 'post'>, recorder: TraceRecorder): void {
+  if (message.type === 'trace-request') coordinator.post({ type: 'trace', id: message.id, tab: recorder.tab, entries: recorder.entries() })
+  if (message.type !== 'trace') return
+  const answers = asks.get(recorder)?.get(message.id)
+  const { tab, entries } = message
+  if (!answers || typeof tab !== 'string' || tab === recorder.tab || answers.has(tab) || answers.size >= MAX_PEERS) return
+  const size = recorder.options.size
+  answers.set(tab, (size ? entries.slice(-size) : []).flatMap(e => checkEntry(e) ?? []).filter(e => e.tab === tab))
+}
+
+/** Asks every other member for its trace and merges what `heard` collects within `timeout` ms (500); members that do not answer in time are left out. */
 export function ask(
-  coordinator: Pick<Coordinator, 'post' | 'subscribe' | 'hasPeers'>,
+  coordinator: Pick<Coordinator, 'post' | 'hasPeers'>,
   recorder: TraceRecorder,
   { timeout = 500 }: { timeout?: number },
   platform: Pick<Platform, 'after' | 'randomId'>,
 ): Promise<TraceExport> {
   if (!coordinator.hasPeers()) return Promise.resolve(recorder.export())
   const id = platform.randomId()
-  const size = recorder.options.size
-  const heard = new Map<string, TraceEntry[]>()
-  return new Promise(resolve => {
-    const off = coordinator.subscribe(message => {
-      if (message.type !== 'trace' || message.id !== id || typeof message.tab !== 'string' || message.tab === recorder.tab || heard.has(message.tab) || heard.size >= MAX_PEERS) return
-      const entries = size ? message.entries.slice(-size) : []
-      heard.set(message.tab, entries.flatMap(e => checkEntry(e) ?? []).filter(e => e.tab === message.tab))
-    })
-    coordinator.post({ type: 'trace-request', id })
+  const mine = asks.get(recorder) ?? new Map<string, Map<string, TraceEntry[]>>()
+  asks.set(recorder, mine)
+  const answers = new Map<string, TraceEntry[]>()
+  mine.set(id, answers)
+  coordinator.post({ type: 'trace-request', id })
+  return new Promise(resolve =>
     platform.after(timeout, () => {
-      off()
-      resolve(merge(recorder.export(), heard))
-    })
-  })
+      mine.delete(id)
+      resolve(merge(recorder.export(), answers))
+    }),
+  )
 }

@@ -6,3 +6,10 @@ export const NOT_WIRED = new Set<TraceKind>([
   'clock-probe', 'request-parked', 'request-released', 'request-replayed', 'budget-reached', 'lease-lost', 'worker-fallback',
   'election-won', 'election-lost', 'idle-armed', 'ending-armed', 'reauthenticate-called', 'reauthenticate-handover', 'logout',
 ])
+
+/**
+ * Whether the session hands every `trace-request` and `trace` message it hears to
+ * `heard(message, coordinator, recorder)` of src/trace/peers.ts (one line in the dispatch of
+ * src/core/sync.ts; a coordinator may hold one listener only, so peers.ts never subscribes).
+ */
+export const PEERS_HOOKED = false

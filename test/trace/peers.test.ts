@@ -4,29 +4,23 @@
  */
 import { afterEach, describe, expect, it } from 'vitest'
 import type { Message, OutgoingMessage } from '../../src/types.js'
-import { answer, ask, checkEntry } from '../../src/trace/peers.js'
+import { ask, checkEntry, heard } from '../../src/trace/peers.js'
 import { TraceRecorder } from '../../src/trace/recorder.js'
 import { browserTabs, startEnv, type Env } from '../helpers/index.js'
+import { PEERS_HOOKED } from './not-wired.js'
 
-/** A coordinator whose bus the test drives by hand, and a clock whose timers fire when told. */
-function fakes() {
+/** A coordinator whose bus the test drives by hand (what the session hears goes to `heard`), and timers that fire when told. */
+function fakes(me: TraceRecorder) {
   const posted: OutgoingMessage[] = []
-  const listeners = new Set<(m: Message) => void>()
   const timers: Array<() => void> = []
   let ids = 0
+  const coordinator = { post: (m: OutgoingMessage) => void posted.push(m), hasPeers: () => true }
   return {
     posted,
-    coordinator: {
-      post: (m: OutgoingMessage) => void posted.push(m),
-      subscribe: (l: (m: Message) => void) => (listeners.add(l), () => void listeners.delete(l)),
-      hasPeers: () => true,
-    },
+    coordinator,
     platform: { after: (_ms: number, fn: () => void) => (timers.push(fn), { cancel: () => undefined }), randomId: () => `id-${++ids}` },
-    hear: (m: Message) => [...listeners].forEach(l => l(m)),
+    hear: (m: Message) => heard(m, coordinator, me),
     elapse: () => timers.splice(0).forEach(fn => fn()),
-    get listening() {
-      return listeners.size
-    },
   }
 }
 
@@ -34,9 +28,9 @@ const recorder = (tab: string, size = 10) => new TraceRecorder(tab, { now: () =>
 const entry = (tab: string, seq: number, extra: Record<string, unknown> = {}) => ({ at: 500 + seq, tab, seq, kind: 'lock-granted', ...extra })
 
 describe('trace peers (fake coordinator)', () => {
-  it('merges the answers to its own ask, by time, and stops listening when the time is up', async () => {
-    const f = fakes()
+  it('merges the answers to its own ask, by time, and takes none once the time is up', async () => {
     const me = recorder('me')
+    const f = fakes(me)
     me.record('logout', { reason: 'user' })
     const merged = ask(f.coordinator, me, { timeout: 500 }, f.platform)
     const request = f.posted[0] as { type: string; id: string }
@@ -44,15 +38,15 @@ describe('trace peers (fake coordinator)', () => {
     f.hear({ rotor: 1, type: 'trace', from: 'b', tab: 'b', id: request.id, entries: [entry('b', 1), entry('b', 2)] })
     f.hear({ rotor: 1, type: 'trace', from: 'c', tab: 'c', id: 'another-ask', entries: [entry('c', 1)] })
     f.elapse()
+    f.hear({ rotor: 1, type: 'trace', from: 'd', tab: 'd', id: request.id, entries: [entry('d', 1)] })
     const doc = await merged
     expect(doc.tabs).toEqual(['me', 'b'])
     expect(doc.entries.map(e => `${e.tab}${e.seq}`)).toEqual(['b1', 'b2', 'me0'])
-    expect(f.listening).toBe(0)
   })
 
   it('keeps only entries of the right shape, at most `size` per member, one answer per member, none claiming to be this member', async () => {
-    const f = fakes()
     const me = recorder('me', 8)
+    const f = fakes(me)
     const merged = ask(f.coordinator, me, { timeout: 500 }, f.platform)
     const id = (f.posted[0] as { id: string }).id
     const forged: unknown[] = [
@@ -74,18 +68,20 @@ describe('trace peers (fake coordinator)', () => {
     expect(checkEntry(entry('b', 1))).toEqual(entry('b', 1))
   })
 
-  it('answers a trace-request with its own entries and nothing else', () => {
-    const f = fakes()
+  it('answers a trace-request with its own entries, and nothing else: an answer to no ask of its own is dropped', () => {
     const me = recorder('me')
+    const f = fakes(me)
     me.record('election-won')
-    answer({ rotor: 1, type: 'hello', from: 'b' }, f.coordinator, me)
-    answer({ rotor: 1, type: 'trace-request', from: 'b', id: 'q1' }, f.coordinator, me)
+    f.hear({ rotor: 1, type: 'hello', from: 'b' })
+    f.hear({ rotor: 1, type: 'trace', from: 'b', tab: 'b', id: 'not-asked', entries: [entry('b', 1)] })
+    f.hear({ rotor: 1, type: 'trace-request', from: 'b', id: 'q1' })
     expect(f.posted).toEqual([{ type: 'trace', id: 'q1', tab: 'me', entries: [expect.objectContaining({ kind: 'election-won', tab: 'me' })] }])
   })
 
   it('answers at once, alone, with no peers to ask', async () => {
-    const f = fakes()
-    const doc = await ask({ ...f.coordinator, hasPeers: () => false }, recorder('me'), { timeout: 500 }, f.platform)
+    const me = recorder('me')
+    const f = fakes(me)
+    const doc = await ask({ ...f.coordinator, hasPeers: () => false }, me, { timeout: 500 }, f.platform)
     expect(doc.tabs).toEqual(['me'])
     expect(f.posted).toEqual([])
   })
@@ -95,7 +91,8 @@ describe('session.trace({ tabs: true }) across two sessions of one name', () => 
   let env: Env | undefined
   afterEach(async () => env?.close())
 
-  it('holds both tabs\' entries, each tab once', async () => {
+  // Until the session's one subscription dispatches trace messages to peers.heard (the lead's hook in sync), no tab answers.
+  ;(PEERS_HOOKED ? it : it.fails)('holds both tabs\' entries, each tab once', async () => {
     env = await startEnv()
     const browser = browserTabs(env)
     const a = browser.open()

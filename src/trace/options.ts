@@ -10,7 +10,7 @@ const MAX_TRACE_SIZE = 100_000
 export function checkDebug(debug: unknown): DebugOption | undefined {
   const logger = debug as Record<string, unknown> | null
   if (typeof debug === 'object' ? !['debug', 'info', 'warn', 'log'].some(k => typeof logger?.[k] === 'function') : !/^(u|bo|f)/.test(typeof debug)) {
-    throw optionError('rotor-auth', 'debug', 'true, a function or a logger (debug/info/warn/log)', debug)
+    throw optionError('rotor-auth', 'debug', 'true, a function or a logger', debug)
   }
   return debug as DebugOption | undefined
 }
@@ -18,5 +18,5 @@ export function checkDebug(debug: unknown): DebugOption | undefined {
 /** Entries kept by default (500: a few minutes of a busy session's decisions); 0 keeps none. */
 export function checkTraceSize(size: unknown = 500): number {
   if (Number.isInteger(size) && (size as number) >= 0 && (size as number) <= MAX_TRACE_SIZE) return size as number
-  throw optionError('rotor-auth', 'traceSize', `a whole number from 0 to ${MAX_TRACE_SIZE}`, size)
+  throw optionError('rotor-auth', 'traceSize', 'a whole number from 0 to 100000', size)
 }

@@ -50,24 +50,22 @@ export function debugSink(debug: DebugOption | undefined, logger: DebugLogger): 
  */
 export class TraceRecorder {
   readonly #entries: TraceEntry[] = []
-  readonly #sinks: Sink[]
   #seq = 0
 
+  /** `sinks`: where each entry goes as it is recorded (the `debug` sink, the `trace` event). */
   constructor(
     readonly tab: string,
     readonly options: { now: () => number; session: string | undefined; size: number; sinks: Array<Sink | undefined> },
-  ) {
-    this.#sinks = options.sinks.filter(s => s !== undefined)
-  }
+  ) {}
 
   /** Records one decision. A URL loses its query and fragment (they may carry tokens); a sink that throws is the app's bug, never the session's. */
   readonly record = (kind: TraceKind, fields?: Record<string, unknown>): void => {
     const entry: TraceEntry = { ...fields, at: this.options.now(), tab: this.tab, seq: this.#seq++, kind }
     if ('url' in entry) entry.url = String(entry.url).replace(/[?#][^]*/, '')
     if (this.#entries.push(entry) > this.options.size) this.#entries.shift()
-    for (const sink of this.#sinks) {
+    for (const sink of this.options.sinks) {
       try {
-        sink(entry)
+        sink?.(entry)
       } catch {
         // A debug sink must not change what the session does.
       }

@@ -33,6 +33,7 @@ const shared: Options = {
     'socket/index': 'src/socket/index.ts',
     'folio/index': 'src/folio/index.ts',
     'react/index': 'src/react/index.ts',
+    'devtools/index': 'src/devtools/index.ts',
     'redis/index': 'src/redis/index.ts',
     'testing/index': 'src/testing/index.ts',
   },

@@ -1,4 +1,5 @@
 /** The public types of the options createSession takes, and of the grants a login or refresh answers with. */
+import type { DebugOption } from './trace/options.js'
 import type { Coordinator } from './coordinator/types.js'
 import type { Platform, StorageLike } from './platform/types.js'
 
@@ -195,6 +196,22 @@ export type SessionOptions = {
    * @example { random: seeded.next, channel: sim.channel, locks: sim.locks }
    */
   platform?: Partial<Platform>
+  /**
+   * Where each decision goes as the session takes it (lock asked and granted, rotation started,
+   * answered or adopted, requests parked and replayed, budget reached, logout…): `true` logs to
+   * `console` (routine decisions at `debug`, the rest at `info`/`warn`), a function receives
+   * each entry, a logger object gets each at its level. Entries never carry a token, a cookie or
+   * a body. `session.trace()` keeps the last `traceSize` whatever this says.
+   * @default false
+   * @example { debug: entry => myLogger.debug(entry) }
+   */
+  debug?: DebugOption
+  /**
+   * How many decisions `session.trace()` keeps (a ring: the oldest goes first); 0 keeps none.
+   * @default 500
+   * @example 2000
+   */
+  traceSize?: number
   /**
    * A managed request whose AT expires within this many ms is held for a rotation first.
    * @default min(5000, 10% of the AT lifetime)

@@ -14,6 +14,7 @@ import { FailureBackoff, RotationPolicy } from './core/policy.js'
 import { Rotator } from './core/rotator.js'
 import { Scheduler } from './core/scheduler.js'
 import { SessionMachine } from './core/state.js'
+import { debugSink, TraceRecorder } from './trace/recorder.js'
 import { Sync } from './core/sync.js'
 import { createWaits } from './core/waits.js'
 import { decodeJwt } from 'jose'
@@ -73,6 +74,9 @@ function assemble(cfg: Config, out: Outbound) {
   const clock = platform
   const { send, guard } = out
   const machine = new SessionMachine({ now, leeway: cfg.leeway })
+  // Every decision is kept (a bounded ring) and told to the `debug` sink and `trace` listeners.
+  const recorder = new TraceRecorder(platform.randomId(), { now, session: cfg.channelName, size: cfg.traceSize, sinks: [debugSink(cfg.debug, console), entry => machine.emit('trace', entry)] })
+  platform.debug = recorder.record
   // An injected `now` is a clock tests move on purpose: the platform pairs no monotonic clock with it.
   const watch = new ClockWatch(now, platform.monotonic)
   const coordinator = coordinatorOf(cfg, machine)
@@ -144,7 +148,7 @@ function assemble(cfg: Config, out: Outbound) {
   const sessionFetch = createFetch(interception)
 
   sync.join()
-  return { machine, coordinator, sync, idle, backoff, rotator, policy, gate, scheduler, ending, interception, sessionFetch, logout, waits: createWaits(machine, gate, transport) }
+  return { machine, recorder, coordinator, sync, idle, backoff, rotator, policy, gate, scheduler, ending, interception, sessionFetch, logout, waits: createWaits(machine, gate, transport) }
 }
 type Parts = ReturnType<typeof assemble>
 
@@ -232,6 +236,8 @@ export function createSession(options: SessionOptions): Session {
       return work
     },
     install,
+    trace: ((traceOptions?: { tabs: true; timeout?: number }) =>
+      traceOptions?.tabs ? import('./trace/peers.js').then(peers => peers.ask(parts.coordinator, parts.recorder, traceOptions, cfg.platform)) : parts.recorder.export()) as Session['trace'],
     dpopProof: (...args) => dpop().then(d => d.proof(...args)),
     dpopFetch: out.signed,
     dispose() {

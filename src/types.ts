@@ -1,5 +1,6 @@
 /** The public types of rotor-auth: the session, its state and events; the options' and coordinator's types are re-exported. */
 import type { LogoutReason } from './errors.js'
+import type { TraceEntry, TraceExport } from './trace/recorder.js'
 import type { Grant } from './options-types.js'
 
 // The options' types live in options-types.ts, the coordinator's beside it; all are public and re-exported from here.
@@ -69,6 +70,8 @@ export type SessionEvents = {
    * so the AT is taken to live 60 s from receipt and the RT keeps its spacing from the AT.
    */
   'clock-skew': { offset: number; source: 'date' | 'iat' | 'assumed' }
+  /** One decision the session took (see `session.trace()` and the `debug` option); never a token, cookie or body. */
+  trace: TraceEntry
 }
 
 /** `session.fetch` takes fetch's init, and one flag of its own. */
@@ -159,6 +162,13 @@ export interface Session {
   install(target?: InstallTarget, options?: InstallOptions): () => void
   /** Release timers, the channel and listeners; waiting requests reject. */
   dispose(): void
+  /**
+   * The session's last decisions (`traceSize`), as one JSON-serialisable document for a bug
+   * report. `{ tabs: true }`: merged with what the session's other tabs (or processes) hold,
+   * asked over the coordinator (tabs that do not answer within `timeout`, 500 ms, are left out).
+   */
+  trace(): TraceExport
+  trace(options: { tabs: true; timeout?: number }): Promise<TraceExport>
   /**
    * With `dpop`: a DPoP proof (the `DPoP` header's value) for `method` and `url`, signed with
    * the session's key, with the nonce that origin last gave (or `nonce`), and `ath` when

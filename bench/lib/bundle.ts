@@ -47,6 +47,8 @@ export async function measure(input: BundleInput): Promise<Measured> {
 export type Chunks = {
   /** The entry and every chunk it imports statically: what a page downloads before createSession runs. */
   main: Measured
+  /** The source files in the main chunk (paths relative to the root). */
+  mainInputs: string[]
   /** Chunks reached only through a dynamic import() (loaded in the background, on demand). */
   onDemand: Measured
   /** Each on-demand chunk with the source files in it (paths relative to the root). */
@@ -88,6 +90,7 @@ export async function measureChunks(entry: string): Promise<Chunks> {
   const lazy = js.filter(path => !main.has(path))
   return {
     main: sum(js.filter(path => main.has(path)).map(file)),
+    mainInputs: [...main].flatMap(path => Object.keys(outputs[path]!.inputs)),
     onDemand: sum(lazy.map(file)),
     lazy: lazy.map(path => ({ inputs: Object.keys(outputs[path]!.inputs), size: sum([file(path)]) })),
   }

@@ -7,6 +7,7 @@
  * `remote` in the others, with the name of the tab that rotated.
  */
 import { createSession, type LogoutReason, type Origin, type SessionState } from '../../src/index.js'
+import { mountDevtools } from '../../src/devtools/index.js'
 
 // ---------------------------------------------------------------- setup
 
@@ -530,4 +531,7 @@ declare global {
     demo: { session: typeof session; tabName: string }
   }
 }
+// The devtools panel (rotor-auth/devtools): one lane per tab of this page, kept live.
+mountDevtools(session, $('devtools'))
+
 window.demo = { session, tabName }

@@ -1,8 +1,9 @@
 /** The React example: a Stripes-style app on rotor-auth/react and rotor-auth/folio (login form, a list, the idle modal, the session-ending banner). */
-import { useEffect, useState, type FormEvent } from 'react'
+import { useEffect, useRef, useState, type FormEvent } from 'react'
 import { createRoot } from 'react-dom/client'
 import { createSession, type LogoutReason } from '../../src/index.js'
 import { fromStripesConfig, loginToFolio, type StripesRtrConfig } from '../../src/folio/index.js'
+import { mountDevtools } from '../../src/devtools/index.js'
 import { SessionProvider, useIdleWarning, useSession, useSessionEnding, useSessionFetch } from '../../src/react/index.js'
 
 type DemoConfig = { tenant: string; rtr: StripesRtrConfig }
@@ -124,6 +125,19 @@ function EndingBanner() {
   )
 }
 
+/** The devtools panel (rotor-auth/devtools), mounted while shown: a button toggles it. */
+function Devtools() {
+  const [shown, setShown] = useState(false)
+  const host = useRef<HTMLDivElement>(null)
+  useEffect(() => (shown && host.current ? mountDevtools(session, host.current) : undefined), [shown])
+  return (
+    <section className="devtools">
+      <button type="button" className="secondary" id="devtools-toggle" onClick={() => setShown(s => !s)}>{shown ? 'Hide devtools' : 'Show devtools'}</button>
+      <div ref={host} />
+    </section>
+  )
+}
+
 function App() {
   const { state } = useSession()
   const [ended, setEnded] = useState<LogoutReason | null>(null)
@@ -145,6 +159,7 @@ function App() {
       <EndingBanner />
       {state.status === 'active' ? <Items /> : <Login ended={ended} />}
       <IdleModal />
+      <Devtools />
     </>
   )
 }

@@ -46,6 +46,10 @@ export type Message =
    * above `generation`. The leader rotates from it, or answers with its newer state.
    */
   | { rotor: 1; type: 'rotate-request'; from: string; generation: number }
+  /** `session.trace({ tabs: true })` asks every member for its trace (src/trace/peers.ts)… */
+  | { rotor: 1; type: 'trace-request'; from: string; id: string }
+  /** …and each answers with its entries: untrusted, each checked and capped by the asker. */
+  | { rotor: 1; type: 'trace'; from: string; id: string; tab: string; entries: unknown[] }
 
 type Payload<M> = M extends Message ? Omit<M, 'rotor' | 'from'> : never
 /** A message as a session posts it; the coordinator adds `rotor` and `from`. */

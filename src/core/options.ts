@@ -2,6 +2,7 @@
 import type { Coordinator, Grant, IdleOptions, RefreshContext, RefreshStyle, SessionEndingOptions, SessionOptions, StorageLike } from '../types.js'
 import { createPlatform } from '../platform/defaults.js'
 import type { Platform } from '../platform/types.js'
+import { checkDebug, checkTraceSize, type DebugOption } from '../trace/options.js'
 import { assertKnownOptions, invalidOption, optionError } from '../utils/option-errors.js'
 import { pageBaseOf, Scope, toURL } from '../utils/scope.js'
 import type { DpopAlg } from '../dpop/keys.js'
@@ -50,6 +51,8 @@ export type Config = {
   dpop: DpopAlg | undefined
   /** The most refresh calls per AT lifetime and per minute (budget.ts). */
   refreshBudget: BudgetLimits
+  debug: DebugOption | undefined
+  traceSize: number
 }
 
 const COORDINATOR_METHODS = ['read', 'write', 'lock', 'post', 'subscribe', 'isLeader', 'hasPeers', 'close'] as const
@@ -93,7 +96,7 @@ export function defaultChannelName(options: SessionOptions, refresh: URL | undef
 const KNOWN = new Set<string>([
   'scope', 'rotation', 'transport', 'refresh', 'logout', 'headers', 'rotateAt', 'crossTab', 'coordinator', 'reauthenticate',
   'idle', 'sessionEnding', 'fetch', 'now', 'timers', 'leeway', 'queueTimeout', 'refreshTimeout', 'refreshRetries', 'persist', 'storage',
-  'worker', 'dpop', 'refreshBudget', 'platform',
+  'worker', 'dpop', 'refreshBudget', 'platform', 'debug', 'traceSize',
 ] satisfies Array<keyof SessionOptions>)
 
 /** The keys of the nested options: a typo there (`idle: { timout }`) must fail as loudly as at the top. */
@@ -326,5 +329,7 @@ export function normalizeOptions(options: SessionOptions): Config {
     persistTokens: persist && transport === 'bearer',
     dpop: dpopAlg(options, transport),
     refreshBudget: budgetConfig(options.refreshBudget),
+    debug: checkDebug(options.debug),
+    traceSize: checkTraceSize(options.traceSize),
   }
 }

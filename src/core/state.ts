@@ -29,7 +29,7 @@ export type SessionView = Pick<
 /** Every event `on()` accepts: a misspelt name would be a listener that never runs. */
 const EVENTS: Record<keyof SessionEvents, true> = {
   change: true, rotate: true, 'rotate-error': true, logout: true, 'idle-warning': true, 'storage-error': true,
-  dispose: true, 'idle-resume': true, 'session-ending': true, 'worker-fallback': true, 'clock-skew': true,
+  dispose: true, 'idle-resume': true, 'session-ending': true, 'worker-fallback': true, 'clock-skew': true, trace: true,
 }
 
 /**

@@ -1,6 +1,6 @@
 /** The platform's defaults: the one file in src/ (outside src/testing/) that names the runtime's globals. */
 import type { StorageLike, Timers } from '../types.js'
-import type { ChannelLike, DebugEntry, LockManagerLike, Platform, SharedWorkerLike, Timer } from './types.js'
+import type { ChannelLike, LockManagerLike, Platform, SharedWorkerLike, Timer } from './types.js'
 
 /** setTimeout's delay is a signed 32-bit int; a longer delay fires at once. */
 export const MAX_TIMEOUT = 2 ** 31 - 1
@@ -71,11 +71,6 @@ const REALMS_KEY = Symbol.for('rotor-auth.realms')
 function realmRegistry(): Map<string, unknown> {
   const holder = g as { [REALMS_KEY]?: Map<string, unknown> }
   return (holder[REALMS_KEY] ??= new Map())
-}
-
-/** Where the user asked for `debug: true`: one console line per entry. */
-export function consoleDebug(entry: DebugEntry): void {
-  console.debug('rotor-auth', entry)
 }
 
 /** The runtime's own platform, every piece looked up when used where tests may patch it later. */

@@ -1,4 +1,5 @@
 /** The platform contract: everything a session asks of the runtime it runs in, as one object handed to every part. */
+import type { TraceKind } from '../trace/kinds.js'
 
 /** Minimal Storage, so tests and non-browser hosts can pass their own. */
 export type StorageLike = Pick<Storage, 'getItem' | 'setItem' | 'removeItem'>
@@ -37,8 +38,8 @@ export type SharedWorkerLike = {
   addEventListener(type: 'error', listener: () => void): void
 }
 
-/** One decision the session took, for the `debug` option (never a token, cookie or body). */
-export type DebugEntry = { at: number; kind: string; [field: string]: unknown }
+/** Records one decision of kind `kind` (src/trace/kinds.ts) with its fields: never a token, cookie or body. */
+export type DebugSink = (kind: TraceKind, fields?: Record<string, unknown>) => void
 
 /**
  * What every part of Rotor takes instead of reaching for globals: built once per session by
@@ -85,6 +86,6 @@ export interface Platform {
   indexedDB: IDBFactory | undefined
   /** WebCrypto. */
   crypto: Crypto
-  /** The debug sink: undefined when off, so the hot path pays one test. */
-  debug: ((entry: DebugEntry) => void) | undefined
+  /** Where decisions are recorded (the session's trace; see the `debug` option); undefined: nowhere. */
+  debug: DebugSink | undefined
 }

@@ -24,9 +24,10 @@ describe('bundle size budget', () => {
   let size: Measured
   let onDemand: Measured
   let lazy: Chunks['lazy']
+  let mainInputs: string[]
 
   beforeAll(async () => {
-    ;({ main: size, onDemand, lazy } = await measureChunks('src/index.ts'))
+    ;({ main: size, onDemand, lazy, mainInputs } = await measureChunks('src/index.ts'))
   }, 60_000)
 
   /** The on-demand chunk holding `source`. */
@@ -64,6 +65,15 @@ describe('bundle size budget', () => {
     expect(inputs.some(i => i.includes('node_modules/broadcast-channel/')), 'broadcast-channel is in the election chunk').toBe(true)
     expect(inputs, 'the refresh call is not in the election chunk').not.toContain('src/core/refresh-call.ts')
     expect(election.gzipped).toBeGreaterThan(0)
+  })
+
+  it('the devtools panel (rotor-auth/devtools) is in no chunk of the main entry; merging tabs\' traces loads on demand', () => {
+    expect(mainInputs, 'the main chunk was measured').toContain('src/session.ts')
+    const everything = [...mainInputs, ...lazy.flatMap(c => c.inputs)]
+    expect(everything.filter(i => i.startsWith('src/devtools/'))).toEqual([])
+    expect(mainInputs).not.toContain('src/trace/peers.ts')
+    expect(mainInputs).not.toContain('src/trace/kinds.ts')
+    expect(chunkWith('src/trace/peers.ts').gzipped).toBeGreaterThan(0)
   })
 
   it("the README's size claim is at least the measured size and within the limit", () => {

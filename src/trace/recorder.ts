@@ -1,0 +1,84 @@
+/** The session's decision trace: a bounded list of entries, each also handed to the `debug` sink as it happens. */
+import type { TraceKind } from './kinds.js'
+
+/**
+ * One decision. `at`: epoch ms on the session's clock; `tab`: the member that took it; `seq`:
+ * its place among that member's entries (two decisions in one millisecond keep their order).
+ */
+export type TraceEntry = { at: number; tab: string; seq: number; kind: TraceKind; [field: string]: unknown }
+
+/** What `session.trace()` returns: one JSON-serialisable document for a bug report. */
+export type TraceExport = {
+  rotor: 'trace'
+  version: 1
+  /** When it was taken (epoch ms). */
+  at: number
+  /** The session's shared name (its channel), undefined for a session that shares nothing. */
+  session: string | undefined
+  /** The tabs (or processes) whose entries it holds, this one first. */
+  tabs: string[]
+  /** Oldest first; across tabs, ordered by `at`. */
+  entries: TraceEntry[]
+}
+
+export type Sink = (entry: TraceEntry) => void
+/** A logger object: each entry goes to the method of its level (debug, info, warn), else `log`. */
+export type DebugLogger = { [level in 'debug' | 'info' | 'warn' | 'log']?: (...args: unknown[]) => void }
+export type DebugOption = boolean | Sink | DebugLogger
+
+/** Kinds that are not routine: a logger hears them at `warn` (these) or `info` (the end of a session). */
+const WARN = /^(budget|lease|worker)/
+const INFO = /^(logout|reauthenticate-called)/
+
+/**
+ * The `debug` option as a sink: `true` logs to `logger` (the console), a function receives
+ * each entry, a logger object gets each at its level.
+ */
+export function debugSink(debug: DebugOption | undefined, logger: DebugLogger): Sink | undefined {
+  if (!debug || typeof debug === 'function') return debug || undefined
+  const target = debug === true ? logger : debug
+  return entry => {
+    const write = target[WARN.test(entry.kind) ? 'warn' : INFO.test(entry.kind) ? 'info' : 'debug'] ?? target.log
+    write?.call(target, `rotor-auth ${entry.kind}`, entry)
+  }
+}
+
+/**
+ * The last `size` entries. Recording happens only on decisions (a request with a live AT
+ * records nothing), so it is always on: a trace is there when a user reports a logout,
+ * without having turned anything on first.
+ */
+export class TraceRecorder {
+  readonly #entries: TraceEntry[] = []
+  #seq = 0
+
+  /** `sinks`: where each entry goes as it is recorded (the `debug` sink, the `trace` event). */
+  constructor(
+    readonly tab: string,
+    readonly options: { now: () => number; session: string | undefined; size: number; sinks: Array<Sink | undefined> },
+  ) {}
+
+  /** Records one decision. A URL loses its query and fragment (they may carry tokens); a sink that throws is the app's bug, never the session's. */
+  readonly record = (kind: TraceKind, fields?: Record<string, unknown>): void => {
+    const entry: TraceEntry = { ...fields, at: this.options.now(), tab: this.tab, seq: this.#seq++, kind }
+    if ('url' in entry) entry.url = String(entry.url).replace(/[?#][^]*/, '')
+    if (this.#entries.push(entry) > this.options.size) this.#entries.shift()
+    for (const sink of this.options.sinks) {
+      try {
+        sink?.(entry)
+      } catch {
+        // A debug sink must not change what the session does.
+      }
+    }
+  }
+
+  /** The entries held, oldest first. */
+  entries(): TraceEntry[] {
+    return this.#entries.slice()
+  }
+
+  /** This tab's entries as one exportable document (trace/peers.ts merges other tabs' into it). */
+  export(): TraceExport {
+    return { rotor: 'trace', version: 1, at: this.options.now(), session: this.options.session, tabs: [this.tab], entries: this.entries() }
+  }
+}

@@ -14,11 +14,12 @@ import { FailureBackoff, RotationPolicy } from './core/policy.js'
 import { Rotator } from './core/rotator.js'
 import { Scheduler } from './core/scheduler.js'
 import { SessionMachine } from './core/state.js'
-import { debugSink, TraceRecorder } from './trace/recorder.js'
+import { debugSink, TraceRecorder, type TraceEntry } from './trace/recorder.js'
 import { Sync } from './core/sync.js'
 import { createWaits } from './core/waits.js'
 import { decodeJwt } from 'jose'
 import type { DpopKit } from './dpop/index.js'
+import type { DebugSink } from './platform/types.js'
 import { RotorError, RotorTypeError, SessionExpiredError } from './errors.js'
 import { createFetch, replayableBody } from './interceptors/fetch.js'
 import { installOn, type Installation } from './interceptors/install.js'
@@ -65,7 +66,33 @@ function coordinatorOf(cfg: Config, machine: SessionMachine): Coordinator {
   const { worker, channelName } = cfg
   if (cfg.coordinator) return cfg.coordinator
   if (!worker || !channelName) return local()
-  return viaWorker({ cfg: { ...cfg, worker, channelName }, local, onStorageError, onFallback: reason => machine.emit('worker-fallback', { reason }) })
+  return viaWorker({ cfg: { ...cfg, worker, channelName }, local, onStorageError, onFallback: reason => (cfg.platform.debug?.('worker-fallback', { reason }), machine.emit('worker-fallback', { reason })) })
+}
+
+/** The session's trace: every decision kept (a bounded ring) and told to the `debug` sink and `trace` listeners. */
+function recorderOf(cfg: Config, machine: SessionMachine): TraceRecorder {
+  const sinks = [debugSink(cfg.debug, console), (entry: TraceEntry) => machine.emit('trace', entry)]
+  const recorder = new TraceRecorder(cfg.platform.randomId(), { now: cfg.now, session: cfg.channelName, size: cfg.traceSize, sinks })
+  cfg.platform.debug = recorder.record
+  return recorder
+}
+
+/** The idle logout, when asked for: activity in any tab counts, and the first tab whose timer runs out logs every tab out. */
+function idleOf(cfg: Config, { machine, coordinator, sync, trace }: { machine: SessionMachine; coordinator: Coordinator; sync: Sync; trace: DebugSink }, logout: (reason: 'idle') => Promise<void>): IdleTracker | undefined {
+  if (!cfg.idle) return undefined
+  const idle = new IdleTracker(cfg.idle, {
+    now: cfg.now,
+    clock: cfg.platform,
+    on: cfg.platform.on,
+    trace,
+    onWarning: (event, logoutAt) => machine.emit(event, { logoutAt }),
+    // Every tab's idle timer runs out at about the same moment: under the lock, with the
+    // shared state re-read, only the first one calls the server; the rest adopt its logout.
+    onTimeout: () => void coordinator.lock(() => sync.catchUp().then(() => logout('idle'))).catch(() => undefined),
+    broadcast: at => sync.activity(at),
+  })
+  sync.onActivity(at => idle.remoteActivity(at))
+  return idle
 }
 
 /** The parts of a session, built in dependency order (each from those before it) and wired. */
@@ -73,15 +100,15 @@ function assemble(cfg: Config, out: Outbound) {
   const { now, transport, platform, reauthenticate } = cfg
   const clock = platform
   const { send, guard } = out
-  const machine = new SessionMachine({ now, leeway: cfg.leeway })
-  // Every decision is kept (a bounded ring) and told to the `debug` sink and `trace` listeners.
-  const recorder = new TraceRecorder(platform.randomId(), { now, session: cfg.channelName, size: cfg.traceSize, sinks: [debugSink(cfg.debug, console), entry => machine.emit('trace', entry)] })
-  platform.debug = recorder.record
+  // Decisions go to the session's trace (the recorder below becomes platform.debug).
+  const trace: DebugSink = (kind, fields) => platform.debug?.(kind, fields)
+  const machine = new SessionMachine({ now, leeway: cfg.leeway, trace })
+  const recorder = recorderOf(cfg, machine)
   // An injected `now` is a clock tests move on purpose: the platform pairs no monotonic clock with it.
   const watch = new ClockWatch(now, platform.monotonic)
   const coordinator = coordinatorOf(cfg, machine)
   const sync = new Sync({
-    coordinator, machine, clock, now, transport,
+    coordinator, machine, clock, now, transport, trace,
     shared: cfg.coordinator !== undefined || cfg.channelName !== undefined,
     rotatingTimeout: rotationLimitMs(cfg),
   })
@@ -95,23 +122,11 @@ function assemble(cfg: Config, out: Outbound) {
     const server = coordinator.logout?.()
     await Promise.all([sync.publishEnd(reason), server ?? callLogout(cfg, send(), snapshot)])
   }
-  const idle =
-    cfg.idle &&
-    new IdleTracker(cfg.idle, {
-      now,
-      clock,
-      on: platform.on,
-      onWarning: (event, logoutAt) => machine.emit(event, { logoutAt }),
-      // Every tab's idle timer runs out at about the same moment: under the lock, with the
-      // shared state re-read, only the first one calls the server; the rest adopt its logout.
-      onTimeout: () => void coordinator.lock(() => sync.catchUp().then(() => logout('idle'))).catch(() => undefined),
-      broadcast: at => sync.activity(at),
-    })
-  if (idle) sync.onActivity(at => idle.remoteActivity(at))
+  const idle = idleOf(cfg, { machine, coordinator, sync, trace }, logout)
   // Waiting requests count failures against their deadline; the policy backs off.
   const backoff = new FailureBackoff(platform)
   const rotator = new Rotator({
-    machine, sync, now, transport, backoff,
+    machine, sync, now, transport, backoff, trace,
     reauthenticate: reauthenticate && (context => reauthenticate(context).then(out.bound)),
     lock: (fn, lockOptions) => coordinator.lock(fn, lockOptions),
     isTransient: error => isTransient(error, transport),
@@ -121,7 +136,7 @@ function assemble(cfg: Config, out: Outbound) {
     refresh: refresher(cfg, send, clock),
     budget: new RefreshBudget(cfg.refreshBudget, now),
   })
-  const policy = new RotationPolicy({ view: machine, watch, rotation: cfg.rotation, isIdle: () => idle?.isIdle() ?? false, rotator, backoff })
+  const policy = new RotationPolicy({ view: machine, watch, trace, rotation: cfg.rotation, isIdle: () => idle?.isIdle() ?? false, rotator, backoff })
   sync.onRotateRequest(generation => policy.peerAsked(generation))
   sync.onHandover(() => policy.handover())
   const gate = new Gate({
@@ -136,7 +151,7 @@ function assemble(cfg: Config, out: Outbound) {
     onDue: () => policy.due(),
     onClockJump: () => policy.clockJumped(),
   })
-  const ending = cfg.sessionEnding ? watchEnding(cfg.sessionEnding, { machine, clock, now, end: () => policy.end() }) : undefined
+  const ending = cfg.sessionEnding ? watchEnding(cfg.sessionEnding, { machine, clock, now, trace, end: () => policy.end() }) : undefined
   machine.watch((transition, fresh) => {
     if (transition === 'entered') watch.settled()
     if (transition === 'entered' && fresh) idle?.start()

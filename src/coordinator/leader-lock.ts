@@ -13,7 +13,7 @@ import type { LockOptions, Message, Snapshot } from './types.js'
 const REQUEST_EVERY_MS = 1000
 
 /** What the leader lock asks of the platform. */
-export type LeaderPlatform = Pick<Platform, 'now' | 'after' | 'random' | 'randomId' | 'on'>
+export type LeaderPlatform = Pick<Platform, 'now' | 'after' | 'random' | 'randomId' | 'on'> & Partial<Pick<Platform, 'debug'>>
 
 export type LeaderLockOptions = {
   name: string
@@ -73,7 +73,10 @@ export class LeaderLock {
       platform,
       open: options.openRoom ?? packageRoom(),
       hear: data => claims.hear(data),
-      elected: () => waiters.wake(),
+      elected: () => {
+        platform.debug?.('election-won')
+        waiters.wake()
+      },
       holding: () => claims.holding,
       farewell: () => claims.farewell(),
     })
@@ -125,6 +128,7 @@ export class LeaderLock {
   async #asFollower<T>(fn: () => Promise<T>): Promise<T> {
     const { now } = this.#platform
     const deadline = now() + this.#o.followerLimitMs
+    if (!this.isLeader()) this.#platform.debug?.('election-lost', { leader: 'another tab' })
     for (;;) {
       if (this.#closed) throw new SessionExpiredError('disposed')
       if (this.isLeader()) return this.#asLeader(fn)

@@ -57,6 +57,11 @@ export class RefreshBudget {
     return Math.max(waitIn(spent, t, lifeWindow, this.#limits.perLifetime), waitIn(all, t, MINUTE_MS, perMinuteCap(this.#limits, lifetime)))
   }
 
+  /** The limits, as a trace entry shows them. */
+  get limits(): string {
+    return `${this.#limits.perLifetime} per lifetime, ${this.#limits.perMinute} per minute`
+  }
+
   /** A refresh call starts now; call the returned function if it fails transiently. */
   spend(): () => void {
     const start = { at: this.#now(), spent: true }

@@ -17,6 +17,8 @@ export class ClockWatch {
   /** Wall minus monotonic time at the last look. */
   #offset: number | undefined
   #doubt = false
+  /** The last jump seen (ms, signed), for the trace. */
+  #lastJump = 0
 
   /** Without a monotonic clock (or with an injected `now`, which tests move on purpose) nothing is ever a jump. */
   constructor(now: () => number, monotonic: (() => number) | undefined) {
@@ -32,12 +34,18 @@ export class ClockWatch {
     this.#offset = offset
     if (Math.abs(moved) <= JUMP_TOLERANCE_MS) return 0
     this.#doubt = true
+    this.#lastJump = moved
     return moved
   }
 
   /** ms the wall clock jumped since the last look (0: no jump). */
   jumped(): number {
     return this.#look()
+  }
+
+  /** The last jump seen (ms; negative: set back). */
+  get lastJump(): number {
+    return this.#lastJump
   }
 
   /** A jump happened since the server last told us the lifetimes: local expiry verdicts are in doubt. */

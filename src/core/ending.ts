@@ -1,14 +1,17 @@
 /** The session-ending warning: `session-ending` `warning` ms before the RT expires, then the end, in every tab. */
+import type { DebugSink } from '../platform/types.js'
 import type { Clock, Timer } from '../utils/timers.js'
 import type { SessionMachine } from './state.js'
 
 /** What the watch is wired to: the session's state, clock and timers, and how to end it. */
-type EndingWiring = {
+export type EndingWiring = {
   machine: SessionMachine
   clock: Clock
   now: () => number
   /** The RT is dead: end the session (or let `reauthenticate` bring a new one). */
   end: () => Promise<void>
+  /** Records a decision in the session's trace. */
+  trace?: DebugSink
 }
 
 /**
@@ -18,7 +21,7 @@ type EndingWiring = {
  * tab that rotated, and the other tabs warned, then logged out, a session that had been
  * extended. A warning is given once per expiry, however often the same snapshot arrives.
  */
-export function watchEnding(warning: number, { machine, clock, now, end }: EndingWiring): () => number | null {
+export function watchEnding(warning: number, { machine, clock, now, end, trace }: EndingWiring): () => number | null {
   /** The RT expiry the timers are armed for. */
   let armedFor: number | null = null
   /** The expiry being warned about now (for a UI that mounts after the event). */
@@ -48,7 +51,9 @@ export function watchEnding(warning: number, { machine, clock, now, end }: Endin
     armedFor = transition === 'disposed' || status !== 'active' ? null : refreshExpiresAt
     // Not from inside the transition: a tab that opens within the warning window adopts the
     // snapshot while createSession() runs, before anyone could listen.
-    if (armedFor !== null) timer = clock.after(0, () => arm(false))
+    if (armedFor === null) return
+    trace?.('ending-armed', { warnAt: armedFor - warning, endsAt: armedFor })
+    timer = clock.after(0, () => arm(false))
   })
   return () => shown
 }

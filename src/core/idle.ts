@@ -1,4 +1,5 @@
 /** The idle timeout across tabs: activity anywhere resets it everywhere; a warning before the end. */
+import type { DebugSink } from '../platform/types.js'
 import type { Platform } from '../platform/types.js'
 import type { Clock, Timer } from '../utils/timers.js'
 
@@ -14,6 +15,8 @@ export type IdleWiring = {
   onTimeout: () => void
   /** Tell the other tabs about local activity. */
   broadcast: (at: number) => void
+  /** Records a decision in the session's trace. */
+  trace?: DebugSink
 }
 
 /** Activity in one tab is news to the others at most this often. */
@@ -138,6 +141,9 @@ export class IdleTracker {
     this.stop()
   }
 
+  /** The deadline last armed for (traced once per deadline, not per re-arm). */
+  #armedAt: number | undefined
+
   #arm(): void {
     this.#timer?.cancel()
     const { timeout, warning } = this.#cfg
@@ -160,6 +166,8 @@ export class IdleTracker {
       this.#wiring.onWarning('idle-warning', logoutAt)
     }
     const next = warning > 0 && !this.#warned ? warnAt : logoutAt
+    if (next !== this.#armedAt) this.#wiring.trace?.('idle-armed', { logoutAt, warnAt })
+    this.#armedAt = next
     this.#timer = this.#wiring.clock.after(next - now, () => this.#arm())
   }
 

@@ -1,4 +1,5 @@
 /** The rotation policy: the one place that decides "rotate, end, or wait?", and the backoff after a failed refresh. */
+import type { DebugSink } from '../platform/types.js'
 import type { Platform, Timer } from '../platform/types.js'
 import { backoff } from '../utils/backoff.js'
 import { Listeners } from '../utils/listeners.js'
@@ -93,7 +94,9 @@ export class FailureBackoff implements RotationOutcomes {
 export type RotationPolicyOptions = {
   view: SessionView
   /** The wall clock was set: deadlines are in doubt, ask the server instead of ending. */
-  watch: Pick<ClockWatch, 'inDoubt'>
+  watch: Pick<ClockWatch, 'inDoubt' | 'lastJump'>
+  /** Records a decision in the session's trace. */
+  trace?: DebugSink
   rotation: 'timer' | 'request'
   /** Idle long enough that keep-alive rotations stop. */
   isIdle: () => boolean
@@ -130,7 +133,9 @@ export class RotationPolicy {
   /** Both tokens look dead: end (or reauthenticate), unless the clock jumped; then ask the server. */
   end(): Promise<void> {
     const { view, watch, rotator } = this.#options
-    return watch.inDoubt() ? rotator.rotateFrom(view.snapshot.generation) : rotator.endOrReauthenticate('expired')
+    if (!watch.inDoubt()) return rotator.endOrReauthenticate('expired')
+    this.#options.trace?.('clock-probe', { jumpMs: Math.round(watch.lastJump) })
+    return rotator.rotateFrom(view.snapshot.generation)
   }
 
   /** The scheduler's timer (or a backoff) ran out: end a session whose tokens both died, or (timer mode, not idle) rotate. */
@@ -143,7 +148,9 @@ export class RotationPolicy {
 
   /** The wall clock jumped: rotate now; the answer re-derives every deadline. */
   clockJumped(): void {
-    if (this.#active()) this.#rotateQuietly()
+    if (!this.#active()) return
+    this.#options.trace?.('clock-probe', { jumpMs: Math.round(this.#options.watch.lastJump) })
+    this.#rotateQuietly()
   }
 
   /** Requests wait for an AT newer than the one held: rotate, or end when both tokens are dead; not while backing off. */

@@ -1,12 +1,20 @@
 /** Rotation: one refresh at a time under the coordinator's lock, once per generation everywhere, and `reauthenticate` once. */
 import { LeaseLostError, RefreshBudgetError, RotationPendingError, SessionExpiredError } from '../errors.js'
 import type { Coordinator, Lease, Snapshot } from '../coordinator/types.js'
+import type { DebugSink } from '../platform/types.js'
 import type { Grant } from '../types.js'
 import { assertUsable, tokensFrom, type Tokens } from './grant.js'
 import type { RefreshBudget } from './budget.js'
 import type { RefreshCall } from './refresh.js'
 import type { SessionMachine } from './state.js'
 import type { Sync } from './sync.js'
+
+/** A failed refresh as a trace field: the HTTP status, else the error's code or name (never its message: it may quote the server). */
+function failure(error: unknown): { status?: number; error: string } {
+  const e = error as { status?: unknown; code?: unknown; name?: unknown } | null
+  const status = typeof e?.status === 'number' ? { status: e.status } : {}
+  return { ...status, error: String((typeof e?.code === 'string' && e.code) || (typeof e?.name === 'string' && e.name) || 'Error') }
+}
 
 /** How long a lock holder waits for the tokens of a generation another tab already published. */
 const TOKENS_IN_FLIGHT_MS = 1000
@@ -45,6 +53,8 @@ export type RotatorOptions = {
   budget: RefreshBudget
   /** Told every outcome (the policy's FailureBackoff): a failure returns when the next attempt goes. */
   backoff: RotationOutcomes
+  /** Records a decision in the session's trace. */
+  trace?: DebugSink
 }
 
 export class Rotator {
@@ -71,16 +81,31 @@ export class Rotator {
   }
 
   async #rotateLocked(generation: number): Promise<void> {
-    const life = this.#options.machine.life
+    const { machine, trace, now } = this.#options
+    const life = machine.life
+    const asked = now()
+    trace?.('lock-asked', { refresh: true, generation })
     await this.#options.lock(async lease => {
+      trace?.('lock-granted', { waitedMs: now() - asked })
+      try {
+        await this.#rotateHolding(generation, life, lease)
+      } finally {
+        trace?.('lock-released')
+      }
+      // Where tabs share no lock, only the leader may run this; the others wait for its state.
+    }, { refresh: true })
+  }
+
+  /** Holding the lock: adopt another tab's rotation, take over its re-authentication, or refresh. */
+  async #rotateHolding(generation: number, life: AbortSignal, lease: Lease | undefined): Promise<void> {
+    {
       if (await this.#settledElsewhere(generation, life)) return
       const snap = this.#options.machine.snapshot
       // A tab that owed a re-authentication went away before it finished: take it over.
       if (snap.ending) return this.#endLocked(snap.ending, generation)
       if (await this.#refreshInFlightElsewhere(snap, generation)) return
       await this.#refreshLocked(snap, generation, life, lease)
-      // Where tabs share no lock, only the leader may run this; the others wait for its state.
-    }, { refresh: true })
+    }
   }
 
   /**
@@ -141,6 +166,7 @@ export class Rotator {
     const lifetime = snap.accessExpiresAt === null || snap.issuedAt === null ? undefined : snap.accessExpiresAt - snap.issuedAt
     const budgetWait = budget.wait(lifetime)
     if (budgetWait > 0) {
+      this.#options.trace?.('budget-reached', { limit: budget.limits, deferMs: Math.round(budgetWait) })
       const error = new RefreshBudgetError(budgetWait)
       backoff.deferred(error, budgetWait)
       this.#report(error, true, budgetWait)
@@ -151,8 +177,12 @@ export class Rotator {
     try {
       // A lock that ran out under this tab (a paused process outlived its lease) may be held
       // by another member now: presenting the RT could spend it twice. Asked last, right before.
-      if (lease && !lease.held()) throw new LeaseLostError()
+      if (lease && !lease.held()) {
+        this.#options.trace?.('lease-lost', { generation })
+        throw new LeaseLostError()
+      }
       unspent = budget.spend()
+      this.#options.trace?.('rotation-started', { generation: snap.generation, attempt: this.#failures + 1 })
       sync.rotating(snap.generation)
       if (this.#options.inFlightLimitMs > 0) await sync.markRotating(this.#options.now())
       tokens = await this.#options.refresh({
@@ -166,6 +196,7 @@ export class Rotator {
         },
       })
     } catch (error) {
+      if (unspent) this.#options.trace?.('rotation-answered', { ok: false, generation: snap.generation, ...failure(error) })
       if (unspent) {
         sync.rotated(snap.generation, false)
         if (this.#options.inFlightLimitMs > 0) await sync.markRotating(undefined)
@@ -192,6 +223,7 @@ export class Rotator {
     this.#failures = 0
     backoff.succeeded()
     await sync.publish(tokens, 'rotate')
+    this.#options.trace?.('rotation-answered', { ok: true, generation: machine.snapshot.generation })
   }
 
   #report(error: unknown, willRetry: boolean, retryIn?: number): void {
@@ -216,6 +248,7 @@ export class Rotator {
 
   /** This tab is being disposed: a reauthenticate() running here is told to stop, and handed over. */
   dispose(): void {
+    if (this.#reauth && !this.#reauth.signal.aborted) this.#options.trace?.('reauthenticate-handover')
     this.#reauth?.abort(new SessionExpiredError('disposed'))
   }
 
@@ -238,6 +271,7 @@ export class Rotator {
       if (machine.snapshot.status === 'active' && machine.snapshot.generation > generation && !machine.snapshot.ending) return
       let result: Grant | Response | void
       sync.reauthenticating(true)
+      this.#options.trace?.('reauthenticate-called', { reason })
       const { signal } = controller
       try {
         // Not only the hook: most login forms never read the signal, and the hand-over (under

@@ -1,4 +1,5 @@
 /** The session's state machine: explicit transitions over one snapshot, and the one place that emits events. */
+import type { DebugSink } from '../platform/types.js'
 import { RotorTypeError, SessionExpiredError, type EndReason } from '../errors.js'
 import type { Origin, SessionEvents, SessionState, Snapshot } from '../types.js'
 import { Emitter } from '../utils/emitter.js'
@@ -63,9 +64,12 @@ export class SessionMachine {
   #remoteReauth = false
   readonly #flights: Record<Flight, Promise<void> | undefined> = { rotation: undefined, ending: undefined, joining: undefined }
 
-  constructor(options: { now: () => number; leeway: number | undefined }) {
+  readonly #trace: DebugSink | undefined
+
+  constructor(options: { now: () => number; leeway: number | undefined; trace?: DebugSink }) {
     this.#now = options.now
     this.#leeway = options.leeway
+    this.#trace = options.trace
   }
 
   get snapshot(): Snapshot {
@@ -221,6 +225,7 @@ export class SessionMachine {
     this.#life.abort(this.#ended)
     this.#remoteRotating = false
     this.#notify('ended')
+    this.#trace?.('logout', { reason, origin, generation: snapshot.generation })
     this.#emitChange()
     this.#events.emit('logout', error === undefined ? { reason, origin } : { reason, origin, error })
   }

@@ -1,4 +1,5 @@
 /** The cross-tab protocol over the coordinator: publish our state, adopt the others', join, and the rotating flag. */
+import type { DebugSink } from '../platform/types.js'
 import type { Coordinator, LogoutReason, Message, Origin, SessionState, Snapshot } from '../types.js'
 import type { Clock, Timer } from '../utils/timers.js'
 import { MAX_GENERATION_JUMP, plausible, rotateRequestVerdict, SIGNED_OUT, supersedes } from '../coordinator/protocol.js'
@@ -11,9 +12,8 @@ import { Listeners } from '../utils/listeners.js'
 const JOIN_WAIT_MS = 300
 export { MAX_GENERATION_JUMP }
 /**
- * How long another tab's "reauthenticating" holds here unless renewed: while it holds, waiting
- * requests do not time out, so a forged one must not switch `queueTimeout` off for good. The
- * tab running `reauthenticate` renews it every REMOTE_FLAG_RENEW_MS.
+ * How long another tab's "reauthenticating" holds unless renewed (every REMOTE_FLAG_RENEW_MS): while it holds,
+ * waiting requests do not time out, so a forged one must not switch `queueTimeout` off for good.
  */
 export const REMOTE_FLAG_MS = 30_000
 const REMOTE_FLAG_RENEW_MS = 10_000
@@ -33,6 +33,8 @@ export type SyncOptions = {
   shared: boolean
   /** Longest a refresh may take anywhere: a tab closed mid-rotation never says it is done. */
   rotatingTimeout: number
+  /** Records a decision in the session's trace. */
+  trace?: DebugSink
 }
 
 export class Sync {
@@ -83,7 +85,7 @@ export class Sync {
   #joinFrom(shared: Snapshot | undefined): void {
     const { machine, now, transport } = this.#options
     if (shared && shared.status === 'active' && !(shared.refreshExpiresAt !== null && now() >= shared.refreshExpiresAt)) {
-      this.adopt(shared)
+      this.adopt(shared, 'store')
     } else if (shared) {
       // Keep the generation counter monotonic across a logout and the next login.
       machine.end({ ...SIGNED_OUT, generation: shared.generation }, 'remote')
@@ -120,16 +122,14 @@ export class Sync {
   catchUp(): Promise<Snapshot | undefined> {
     return Promise.resolve(this.#options.coordinator.read()).then(shared => {
       if (!shared) return undefined
-      this.adopt(shared)
+      this.adopt(shared, 'store')
       return supersedes(shared, this.#options.machine.snapshot) && !this.#refused(shared) ? shared : undefined
     })
   }
 
   /**
-   * Asks the other tabs for their state and waits `ms` for newer answers. A browser's
-   * localStorage is not strongly consistent across tabs: the lock holder may read a stale
-   * generation right after another tab wrote a newer one, so with bearer tokens (which travel
-   * by message only) it asks before it presents an RT that tab may just have spent.
+   * Asks the other tabs for their state and waits `ms` for newer answers: localStorage lags across tabs,
+   * and bearer tokens travel by message only, so the lock holder asks before presenting an RT a tab may have spent.
    */
   probe(ms: number): Promise<void> {
     const generation = this.#options.machine.snapshot.generation
@@ -143,17 +143,15 @@ export class Sync {
     return this.#until(state => state.generation > generation, ms)
   }
 
-  /**
-   * Resolves once the rotation another tab announced has delivered (a generation above
-   * `generation`) or failed, or after `ms`; at once when none was announced.
-   */
+  /** Resolves once the rotation another tab announced delivered (a generation above `generation`) or failed, or after `ms`; at once when none was announced. */
   awaitElsewhere(generation: number, ms: number): Promise<void> {
     const { machine } = this.#options
     if (!machine.rotatingElsewhere || machine.snapshot.generation > generation) return Promise.resolve()
     return this.#until(state => state.generation > generation || !machine.rotatingElsewhere, ms)
   }
 
-  adopt(snapshot: Snapshot): void {
+  /** Takes a newer state (another tab's rotation, login or logout) heard by message or read from the store. */
+  adopt(snapshot: Snapshot, source: 'store' | 'message' = 'message'): void {
     const { machine, transport } = this.#options
     if (!supersedes(snapshot, machine.snapshot) || this.#refused(snapshot)) return
     machine.setRemoteReauth(false)
@@ -165,6 +163,8 @@ export class Sync {
     // The bearer transport cannot use a snapshot without tokens (one read back from storage
     // when tokens are not persisted): wait for a peer's message instead.
     if (transport === 'bearer' && snapshot.accessToken === undefined) return
+    if (machine.snapshot.status === 'active' && machine.rotatingElsewhere) this.#options.trace?.('rotation-waited', { generation: snapshot.generation, outcome: 'adopted' })
+    if (machine.snapshot.status === 'active') this.#options.trace?.('rotation-adopted', { generation: snapshot.generation, origin: source })
     this.#clearRotating()
     this.#enter(snapshot, 'remote', 'adopt')
   }

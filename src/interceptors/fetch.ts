@@ -1,6 +1,6 @@
 /** The session's fetch: scope → gate → send → at most one replay, in that order, each step calling only later ones. */
 import type { Gate } from '../core/gate.js'
-import type { Platform } from '../platform/types.js'
+import type { DebugSink, Platform } from '../platform/types.js'
 import type { XhrProof } from '../dpop/xhr.js'
 import type { SessionRequestInit } from '../types.js'
 import { fetchTarget } from '../utils/scope.js'
@@ -38,6 +38,8 @@ export type Interception = {
   active: () => boolean
   /** The session's clock and timers (the XHR facade's `timeout` runs on them). */
   time: Pick<Platform, 'now' | 'after'>
+  /** Records a decision in the session's trace (src/trace/kinds.ts). */
+  trace: DebugSink
   /** With `dpop`: the session's DPoP, which signs each XHR attempt, Authorization included (src/dpop/xhr.ts). */
   dpop?: () => Promise<{ xhr(method: string, url: string, authorization: string): Promise<XhrProof> }>
 }
@@ -56,6 +58,12 @@ export function replayableBody(body: BodyInit | null | undefined): boolean {
     (typeof Blob !== 'undefined' && body instanceof Blob) ||
     (typeof FormData !== 'undefined' && body instanceof FormData)
   )
+}
+
+/** What a trace entry says of a request: its method and URL (the recorder drops the query). */
+function described(input: RequestInfo | URL, init: RequestInit | undefined): { method: string; url: string } {
+  const method = init?.method ?? (input instanceof Request ? input.method : 'GET')
+  return { method, url: input instanceof Request ? input.url : String(input) }
 }
 
 function signalOf(input: RequestInfo | URL, init: RequestInit | undefined): AbortSignal | undefined {
@@ -83,7 +91,7 @@ function authorize(input: RequestInfo | URL, origin: string, init: RequestInit |
 type Settle<T> = (value: T | PromiseLike<T>) => void
 
 /** A request waiting at the gate: all `send` needs once it may go. */
-type Queued = { input: string | Request; origin: string; init: RequestInit | undefined }
+type Queued = { input: string | Request; origin: string; init: RequestInit | undefined; at: number }
 
 /**
  * 4. A 401: rotate unless a newer generation already superseded the token it carried, then
@@ -92,6 +100,7 @@ type Queued = { input: string | Request; origin: string; init: RequestInit | und
 async function replay(interception: Interception, first: Response, input: RequestInfo | URL, origin: string, init: RequestInit | undefined, generation: number): Promise<Response> {
   if (!interception.active()) return first
   void first.body?.cancel().catch(() => undefined)
+  interception.trace('request-replayed', described(input, init))
   await interception.gate.wait({ stale: generation, signal: signalOf(input, init) })
   return interception.sendOwn(input, authorize(input, origin, init, interception))
 }
@@ -126,10 +135,12 @@ export function createFetch(interception: Interception): typeof fetch {
 
   /** Waits at the gate; the gate hands the request back to `release` once it may go. */
   function queue(input: string | Request, origin: string, init: RequestInit | undefined): Promise<Response> {
-    return interception.gate.wait({ signal: signalOf(input, init) }, release, { input, origin, init })
+    interception.trace('request-parked', { ...described(input, init), why: interception.active() ? 'rotation' : 'not-started' })
+    return interception.gate.wait({ signal: signalOf(input, init) }, release, { input, origin, init, at: interception.time.now() })
   }
 
   function release(r: Queued, resolve: Settle<Response>, reject: (reason: unknown) => void): void {
+    interception.trace('request-released', { ...described(r.input, r.init), waitedMs: interception.time.now() - r.at })
     send(r.input, r.origin, r.init, resolve, reject)
   }
 

@@ -38,6 +38,7 @@ export function createInterception(
     managing: () => machine.managing(),
     claim: cfg.scope.claim(endpoints),
     time: cfg.platform,
+    trace: (kind, fields) => cfg.platform.debug?.(kind, fields),
     authorization,
     generation: () => machine.snapshot.generation,
     active: () => machine.snapshot.status === 'active',

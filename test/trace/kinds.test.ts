@@ -109,9 +109,12 @@ const SCENARIOS = {
   /** No Web Locks in a browsing context: two tabs elect a leader by messages. */
   async election(t, env, debug) {
     const { a, b } = await twoTabs(t, env, debug, { platform: { locks: undefined, browsing: true } })
+    // Each asks in turn: the leader refreshes itself, the other asks the leader (and traces who leads).
     await a.rotate()
     await waitFor(() => b.state.generation === a.state.generation)
-    expect(env.server.stats).toMatchObject({ refreshGranted: 1, reusedRefused: 0 })
+    await b.rotate()
+    await waitFor(() => b.state.generation === a.state.generation)
+    expect(env.server.stats).toMatchObject({ refreshGranted: 2, reusedRefused: 0 })
   },
   /** Idle logout and the session-ending warning, both armed at start. */
   async timers(t, env, debug) {

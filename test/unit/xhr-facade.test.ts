@@ -51,6 +51,7 @@ function interception(time: ReturnType<typeof virtualTime>) {
     generation: () => 0,
     active: () => true,
     time,
+    trace: () => undefined,
   }
   return { it, release }
 }

@@ -109,6 +109,8 @@ function assemble(cfg: Config, out: Outbound) {
   const coordinator = coordinatorOf(cfg, machine)
   const sync = new Sync({
     coordinator, machine, clock, now, transport, trace,
+    // Loaded only when another tab asks for (or answers with) a trace.
+    onTraceMessage: message => void import('./trace/peers.js').then(peers => peers.heard(message, coordinator, recorder)),
     shared: cfg.coordinator !== undefined || cfg.channelName !== undefined,
     rotatingTimeout: rotationLimitMs(cfg),
   })

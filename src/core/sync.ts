@@ -2,15 +2,15 @@
 import type { DebugSink } from '../platform/types.js'
 import type { Coordinator, LogoutReason, Message, Origin, SessionState, Snapshot } from '../types.js'
 import type { Clock, Timer } from '../utils/timers.js'
-import { MAX_GENERATION_JUMP, plausible, rotateRequestVerdict, SIGNED_OUT, supersedes } from '../coordinator/protocol.js'
+import { plausible, rotateRequestVerdict, SIGNED_OUT, supersedes } from '../coordinator/protocol.js'
 import type { Tokens } from './grant.js'
 import { SpentTokens } from './spent.js'
 import type { SessionMachine } from './state.js'
 import { Listeners } from '../utils/listeners.js'
+import { when } from '../utils/when.js'
 
 /** How long a joining bearer tab waits for a peer to hand it the tokens. */
 const JOIN_WAIT_MS = 300
-export { MAX_GENERATION_JUMP }
 /**
  * How long another tab's "reauthenticating" holds unless renewed (every REMOTE_FLAG_RENEW_MS): while it holds,
  * waiting requests do not time out, so a forged one must not switch `queueTimeout` off for good.
@@ -18,10 +18,6 @@ export { MAX_GENERATION_JUMP }
 export const REMOTE_FLAG_MS = 30_000
 const REMOTE_FLAG_RENEW_MS = 10_000
 
-/** Runs `fn` on a value that may or may not be a promise, synchronously when it is not. */
-function when<T, R>(value: T | Promise<T>, fn: (value: T) => R | Promise<R>): R | Promise<R> {
-  return value instanceof Promise ? value.then(fn) : fn(value)
-}
 
 export type SyncOptions = {
   coordinator: Coordinator
@@ -35,6 +31,8 @@ export type SyncOptions = {
   rotatingTimeout: number
   /** Records a decision in the session's trace. */
   trace?: DebugSink
+  /** Another tab asks for this one's trace, or answers (src/trace/peers.ts). */
+  onTraceMessage?: (message: Message) => void
 }
 
 export class Sync {
@@ -43,9 +41,8 @@ export class Sync {
   #rotatingTimer: Timer | undefined
   /** Hashes of RTs this tab held and moved past, with their expiry: a snapshot that brings one back is a replay. */
   readonly #spent: SpentTokens
-  /** Another tab's "reauthenticating" runs out here unless renewed (REMOTE_FLAG_MS). */
+  /** Another tab's "reauthenticating" runs out here unless renewed (REMOTE_FLAG_MS); ours is renewed for the others by #renewTimer. */
   #remoteReauthTimer: Timer | undefined
-  /** While this tab runs reauthenticate(): renews the flag in the other tabs. */
   #renewTimer: Timer | undefined
   /** The generation this tab last rotated for at a peer's request (once per generation). */
   #honoured: number | undefined
@@ -320,6 +317,9 @@ export class Sync {
       case 'activity':
         this.#activity.emit(message.at)
         return
+      case 'trace-request':
+      case 'trace':
+        return this.#options.onTraceMessage?.(message)
       case 'reauthenticating':
         this.#remoteReauthTimer?.cancel()
         this.#remoteReauthTimer = message.active ? this.#options.clock.after(REMOTE_FLAG_MS, () => machine.setRemoteReauth(false)) : undefined

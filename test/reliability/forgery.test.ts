@@ -9,7 +9,7 @@
 import { randomUUID } from 'node:crypto'
 import { afterEach, beforeEach, describe, expect, test } from 'vitest'
 import { createSession, type Message, type Session, type Snapshot } from '../../src/index.js'
-import { MAX_GENERATION_JUMP } from '../../src/core/sync.js'
+import { MAX_GENERATION_JUMP } from '../../src/coordinator/protocol.js'
 import { bearerLogin, bearerOptions, record, startEnv, waitFor, type Env } from '../helpers/index.js'
 
 let env: Env

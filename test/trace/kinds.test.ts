@@ -108,7 +108,13 @@ const SCENARIOS = {
   },
   /** No Web Locks in a browsing context: two tabs elect a leader by messages. */
   async election(t, env, debug) {
-    const { a, b } = await twoTabs(t, env, debug, { platform: { locks: undefined, browsing: true } })
+    // Each tab a JS realm of its own, as in a browser (one process's realm would share the mutex
+    // a follower holds while it waits for the leader).
+    const browser = browserTabs(env, { ...(t === 'bearer' ? { transport: 'bearer' as const } : {}), debug })
+    const tab = () => browser.open({ platform: { locks: undefined, browsing: true, realms: new Map() } })
+    const [a, b] = [tab(), tab()]
+    await browser.start(a)
+    await waitFor(() => b.state.status === 'active')
     // Each asks in turn: the leader refreshes itself, the other asks the leader (and traces who leads).
     await a.rotate()
     await waitFor(() => b.state.generation === a.state.generation)

@@ -8,4 +8,4 @@ export const NOT_WIRED = new Set<TraceKind>([])
  * `heard(message, coordinator, recorder)` of src/trace/peers.ts (one line in the dispatch of
  * src/core/sync.ts; a coordinator may hold one listener only, so peers.ts never subscribes).
  */
-export const PEERS_HOOKED = false
+export const PEERS_HOOKED = true

@@ -5,7 +5,29 @@ import { backoff } from '../utils/backoff.js'
 import type { Timer } from '../platform/types.js'
 import { excerpt } from '../utils/redact.js'
 import { readCapped, tokensFrom, tokensFromResponse, type Tokens } from './grant.js'
-import { LATE_ANSWER_FACTOR, type RefreshCall, type RefreshSpec } from './refresh.js'
+import { LATE_ANSWER_FACTOR } from './deadlines.js'
+import type { RefreshSpec } from './options.js'
+import type { Clock } from '../utils/timers.js'
+
+/** One refresh call: what it sends, with, and how long it waits. */
+export type RefreshCall = {
+  spec: RefreshSpec
+  fetch: typeof fetch
+  headers: Headers
+  credentials: RequestCredentials | undefined
+  refreshToken: string | undefined
+  signal: AbortSignal
+  now: () => number
+  /** Uniform in [0, 1): the jitter of the backoff between attempts (the platform's). */
+  random: () => number
+  timeout: number
+  retries: number
+  /** A failed attempt that will be retried inside this call, `retryIn` ms from now. */
+  onRetry?: (error: unknown, retryIn: number) => void
+  /** An attempt has had no answer for `timeout` ms; it is still awaited (see LATE_ANSWER_FACTOR). */
+  onSlow?: (error: unknown) => void
+  clock: Clock
+}
 
 /** Statuses after which the server has definitively refused the refresh token. */
 const REFUSED = new Set([400, 401, 403, 422])

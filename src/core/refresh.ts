@@ -4,28 +4,12 @@ import type { Platform } from '../platform/types.js'
 import { timeoutSignal } from '../utils/abort.js'
 import type { Clock } from '../utils/timers.js'
 import type { Tokens } from './grant.js'
-import type { Config, RefreshSpec } from './options.js'
+import type { Config } from './options.js'
+import type { RefreshCall } from './refresh-call.js'
 
 export type { RefreshSpec } from './options.js'
 
-export type RefreshCall = {
-  spec: RefreshSpec
-  fetch: typeof fetch
-  headers: Headers
-  credentials: RequestCredentials | undefined
-  refreshToken: string | undefined
-  signal: AbortSignal
-  now: () => number
-  /** Uniform in [0, 1): the jitter of the backoff between attempts (the platform's). */
-  random: () => number
-  timeout: number
-  retries: number
-  /** A failed attempt that will be retried inside this call, `retryIn` ms from now. */
-  onRetry?: (error: unknown, retryIn: number) => void
-  /** An attempt has had no answer for `timeout` ms; it is still awaited (see LATE_ANSWER_FACTOR). */
-  onSlow?: (error: unknown) => void
-  clock: Clock
-}
+export type { RefreshCall }
 
 export { LATE_ANSWER_FACTOR } from './deadlines.js'
 

@@ -4,8 +4,7 @@ import { assertKnownOptions, optionError } from '../utils/option-errors.js'
 import type { Timers } from '../types.js'
 import { defaultPlatform, platformTimers } from '../platform/defaults.js'
 import type { Backoff } from './reconnect.js'
-import type { EventStreamOptions } from './sse.js'
-import type { ConnectContext, SocketOptions, WebSocketConstructor } from './types.js'
+import type { ConnectContext, EventStreamOptions, SocketOptions, WebSocketConstructor } from './types.js'
 
 const PREFIX = 'rotor-auth/socket'
 

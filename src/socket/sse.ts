@@ -1,6 +1,6 @@
 /** Server-sent events through `session.fetch`: a stream that resumes with `Last-Event-ID` and a current token after expiry, refusal and rotation. */
 import { isRotorError, RotorTypeError } from '../errors.js'
-import type { Session, Timers } from '../types.js'
+import type { Session } from '../types.js'
 import { Emitter } from '../utils/emitter.js'
 import { createClock, type Clock, type Timer } from '../utils/timers.js'
 import { assertListener, normalizeStreamOptions, type StreamConfig } from './options.js'
@@ -9,45 +9,11 @@ import { Reconnects } from './reconnect.js'
 import { sessionEnded, sessionReady } from './session-wait.js'
 import { parseEvents, type ServerSentEvent } from './sse-parse.js'
 import type { CloseCause, ConnectionError } from './types.js'
+import type { EventStreamOptions } from './types.js'
 
 export type { ServerSentEvent }
 
-export type EventStreamOptions = {
-  /**
-   * The stream's URL, in the session's scope (so `session.fetch` authorises it).
-   * @example 'https://api.example.org/api/events?channel=orders'
-   */
-  url: string | URL | (() => string | URL)
-  /**
-   * Extra request options (headers, …); `Accept` and `Last-Event-ID` are set by the stream.
-   * @default none
-   */
-  init?: Omit<RequestInit, 'signal'>
-  /**
-   * An event that means "your token stopped working" (the stream then ends): reconnect at once.
-   * @default 'unauthorized'
-   */
-  unauthorizedEvent?: string
-  /**
-   * Reconnect delays after a failure: exponential from `initial` to `max` ms, with jitter.
-   * @default { initial: 250, max: 30000 }
-   * @example { initial: 1000, max: 60000 }
-   */
-  backoff?: { initial?: number; max?: number }
-  /**
-   * Consecutive refusals of the token (401 after the session's own retry, or the
-   * `unauthorizedEvent`), each after a fresh rotation, after which the stream closes for good
-   * with cause `unauthorized-repeated`. A stream that stays open long enough (30 s, or half
-   * its token's life) counts from zero again.
-   * @default 3
-   * @example 5
-   */
-  maxRefusals?: number
-  /** Timers, for tests. @default the platform's @example { setTimeout: fake.set, clearTimeout: fake.clear } */
-  timers?: Timers
-  /** Clock, the session's. @default the platform's wall clock @example () => fakeNow */
-  now?: () => number
-}
+export type { EventStreamOptions }
 
 export type EventStreamEvents = {
   /** A stream was answered 2xx with `text/event-stream` and is being read. */

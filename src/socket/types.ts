@@ -193,3 +193,40 @@ export interface RotorSocket {
   /** Closes for good with `reason`; releases every timer and listener. */
   close(reason?: string): void
 }
+
+export type EventStreamOptions = {
+  /**
+   * The stream's URL, in the session's scope (so `session.fetch` authorises it).
+   * @example 'https://api.example.org/api/events?channel=orders'
+   */
+  url: string | URL | (() => string | URL)
+  /**
+   * Extra request options (headers, …); `Accept` and `Last-Event-ID` are set by the stream.
+   * @default none
+   */
+  init?: Omit<RequestInit, 'signal'>
+  /**
+   * An event that means "your token stopped working" (the stream then ends): reconnect at once.
+   * @default 'unauthorized'
+   */
+  unauthorizedEvent?: string
+  /**
+   * Reconnect delays after a failure: exponential from `initial` to `max` ms, with jitter.
+   * @default { initial: 250, max: 30000 }
+   * @example { initial: 1000, max: 60000 }
+   */
+  backoff?: { initial?: number; max?: number }
+  /**
+   * Consecutive refusals of the token (401 after the session's own retry, or the
+   * `unauthorizedEvent`), each after a fresh rotation, after which the stream closes for good
+   * with cause `unauthorized-repeated`. A stream that stays open long enough (30 s, or half
+   * its token's life) counts from zero again.
+   * @default 3
+   * @example 5
+   */
+  maxRefusals?: number
+  /** Timers, for tests. @default the platform's @example { setTimeout: fake.set, clearTimeout: fake.clear } */
+  timers?: Timers
+  /** Clock, the session's. @default the platform's wall clock @example () => fakeNow */
+  now?: () => number
+}

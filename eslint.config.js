@@ -30,8 +30,7 @@ export const PENDING_REFACTOR = {
  * test/build/structure.test.ts finds cycles with a walker of its own and fails on any other,
  * and on one of these that is gone (delete it here).
  */
-export const PENDING_CYCLES = [
-]
+export const PENDING_CYCLES = []
 
 /** Where the platform's globals come from instead. */
 const PLATFORM = 'take it from the Platform (src/platform/types.ts; cfg.platform): only src/platform/defaults.ts names these globals'

@@ -21,8 +21,13 @@ const mainAsPackage = {
 const noTabSideInWorker: Plugin = {
   name: 'no-tab-side-in-worker',
   setup(build) {
-    build.onResolve({ filter: /^\.\/tab\.js$/ }, args => (/[\\/]src[\\/]worker[\\/]via-worker\.ts$/.test(args.importer) ? { path: 'tab', namespace: 'no-tab-side' } : undefined))
-    build.onLoad({ filter: /.*/, namespace: 'no-tab-side' }, () => ({ contents: "export const connectTab = () => Promise.reject(new Error('no rotation worker inside the rotation worker'))", loader: 'js' }))
+    build.onResolve({ filter: /^\.\/tab\.js$/ }, args =>
+      /[\\/]src[\\/]worker[\\/]via-worker\.ts$/.test(args.importer) ? { path: 'tab', namespace: 'no-tab-side' } : undefined,
+    )
+    build.onLoad({ filter: /.*/, namespace: 'no-tab-side' }, () => ({
+      contents: "export const connectTab = () => Promise.reject(new Error('no rotation worker inside the rotation worker'))",
+      loader: 'js',
+    }))
   },
 }
 

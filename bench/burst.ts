@@ -294,15 +294,30 @@ export async function runBurst(): Promise<Section> {
     method:
       'Rotor as built for users (bench/lib/rotor.ts); one session for all bursts, as an app has one session whose AT ' +
       'keeps expiring (see `rig` in bench/burst.ts). ' +
-      'N `session.fetch` calls issued in one synchronous loop after the session\'s clock ' +
+      "N `session.fetch` calls issued in one synchronous loop after the session's clock " +
       `(\`now\` option) moved past the AT's expiry; bearer transport, rotation 'request', crossTab false, ` +
       `refresh \`{ url, style: 'json' }\` answered by the in-memory fetch after ${REFRESH_DELAY_MS} ms (real time) with ` +
       '`{ accessToken, refreshToken, expiresIn: 60 }`. Times are from the moment the refresh answer is handed back ' +
       'to Rotor; "rotated" = the new tokens committed (`rotate` event); "dispatched" = reached the underlying fetch, ' +
       'which answers each request on the next macrotask, as a network would. Heap: `heapUsed` after `gc()` with all requests queued, ' +
-      'minus before, divided by N (callers\' URL strings and result array allocated before; the promise each caller holds is counted).',
+      "minus before, divided by N (callers' URL strings and result array allocated before; the promise each caller holds is counted).",
     table: {
-      columns: ['run', 'requests', 'refresh calls', '200s', 'failed', 'answer → rotated (ms)', 'answer → first (ms)', 'answer → last (ms)', 'release CPU (ms)', 'of which GC pauses (ms)', 'floor: release CPU (ms)', 'floor: GC pauses (ms)', 'answer → all settled (ms)', 'heap/queued req (B)'],
+      columns: [
+        'run',
+        'requests',
+        'refresh calls',
+        '200s',
+        'failed',
+        'answer → rotated (ms)',
+        'answer → first (ms)',
+        'answer → last (ms)',
+        'release CPU (ms)',
+        'of which GC pauses (ms)',
+        'floor: release CPU (ms)',
+        'floor: GC pauses (ms)',
+        'answer → all settled (ms)',
+        'heap/queued req (B)',
+      ],
       rows,
     },
     verdicts,

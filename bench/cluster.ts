@@ -37,7 +37,13 @@ export async function runClusterBench(): Promise<Section> {
       client.on('error', () => undefined)
       await client.connect()
       const login = createSession({ scope: `${url}/api`, transport: 'bearer', coordinator: createRedisCoordinator({ client, name, key }) })
-      await login.start(await fetch(`${url}/bearer/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'diku_admin', password: 'admin' }) }))
+      await login.start(
+        await fetch(`${url}/bearer/login`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ username: 'diku_admin', password: 'admin' }),
+        }),
+      )
       login.dispose()
       client.destroy()
       server.resetStats()
@@ -58,7 +64,8 @@ export async function runClusterBench(): Promise<Section> {
   } finally {
     await redis.stop()
   }
-  if (verdicts.length === 0) verdicts.push('Target met: 0 reused RTs and 0 failed requests at every size; refreshes within 1.3× the minimum (one per AT lifetime, +1 warm-up).')
+  if (verdicts.length === 0)
+    verdicts.push('Target met: 0 reused RTs and 0 failed requests at every size; refreshes within 1.3× the minimum (one per AT lifetime, +1 warm-up).')
   return {
     title: 'Cluster (Redis)',
     method,

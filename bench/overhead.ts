@@ -248,7 +248,11 @@ async function cpuProfile(one: () => Promise<unknown>, ms: number): Promise<Attr
 
 /** Names an anonymous function of the Rotor bundle by the start of its source. */
 function anonymous(line: number, column: number): string {
-  const text = rotorSource()?.split('\n')[line]?.slice(column, column + 48).replace(/\s+/g, ' ').trim()
+  const text = rotorSource()
+    ?.split('\n')
+    [line]?.slice(column, column + 48)
+    .replace(/\s+/g, ' ')
+    .trim()
   return text ? `(anonymous: ${text}…)` : '(anonymous)'
 }
 
@@ -266,21 +270,20 @@ async function profile(reference: Task, rotor: Task): Promise<string[]> {
   const functions = [...p.functions].sort((a, b) => b[1] - a[1]).slice(0, 8)
   return [
     'CPU profile of `session.fetch` in a loop (V8 sampling profiler, 50 µs interval, 1.5 s; the profiler slows everything ' +
-      'down, so read the shares). A sample counts for Rotor when the nearest frame on its stack that is Rotor\'s or the ' +
+      "down, so read the shares). A sample counts for Rotor when the nearest frame on its stack that is Rotor's or the " +
       "bench's is Rotor's — the fake network's `new Response`, called by Rotor, is not counted:",
     '',
-    '| Rotor\'s time, by what was running | ns/request | share of the request |',
+    "| Rotor's time, by what was running | ns/request | share of the request |",
     '|---|--:|--:|',
-    ...[...p.rotor]
-      .sort((a, b) => b[1] - a[1])
-      .map(([k, ns]) => `| ${k} | ${Math.round(ns)} | ${((100 * ns) / p.total).toFixed(1)} % |`),
+    ...[...p.rotor].sort((a, b) => b[1] - a[1]).map(([k, ns]) => `| ${k} | ${Math.round(ns)} | ${((100 * ns) / p.total).toFixed(1)} % |`),
     `| **all attributed to Rotor** | **${Math.round(attributed)}** | **${((100 * attributed) / p.total).toFixed(1)} %** |`,
     '',
     `Garbage collection (not attributable per sample): ${Math.round(p.gc)} ns/request with Rotor, ${Math.round(base.gc)} ` +
       `with the hand-written fetch (${((100 * p.gc) / p.total).toFixed(0)} % and ${((100 * base.gc) / base.total).toFixed(0)} % of the time).`,
     '',
     "Rotor's own functions by self time (ns/request; small functions the JIT inlined are counted in their caller): " +
-      functions.map(([name, ns]) => `\`${name}\` ${Math.round(ns)}`).join(', ') + '.',
+      functions.map(([name, ns]) => `\`${name}\` ${Math.round(ns)}`).join(', ') +
+      '.',
   ]
 }
 
@@ -295,8 +298,13 @@ async function loopback(): Promise<{ rows: Array<Array<string | number>>; ratio:
   const url = `${origin}/api/things`
   const { createSession } = await loadRotor()
   const session = createSession({
-    scope: `${origin}/api`, transport: 'bearer', rotation: 'request', crossTab: false, logout: false,
-    refresh: { url: `${origin}/auth/refresh`, style: 'json' }, fetch: (input, init) => fetch(input, init),
+    scope: `${origin}/api`,
+    transport: 'bearer',
+    rotation: 'request',
+    crossTab: false,
+    logout: false,
+    refresh: { url: `${origin}/auth/refresh`, style: 'json' },
+    fetch: (input, init) => fetch(input, init),
   })
   try {
     await session.start({ accessToken: AT, refreshToken: 'rt', expiresIn: DAY })
@@ -378,11 +386,11 @@ export async function runOverhead(): Promise<Section> {
     title: 'Steady-state overhead',
     method:
       'Rotor as built for users (esbuild bundle of src/index.ts, see bench/lib/rotor.ts); a valid AT, each request awaited in turn. ' +
-      'The in-memory network does `new Request(input, init)` then answers `new Response(\'ok\')`, as a real fetch parses its ' +
+      "The in-memory network does `new Request(input, init)` then answers `new Response('ok')`, as a real fetch parses its " +
       `arguments first. Paired: ${RUNS} runs in this one process, each ${ROUNDS} rounds of one batch of ${BATCH} requests per ` +
-      'task back to back, task order rotated every round; a run\'s ratio is the median over its rounds of the task\'s batch time ' +
-      'over its reference\'s in the same round, and every ratio below is median (min–max) over the runs. References: the same call written by hand — ' +
-      '`fetch(url, { headers: { authorization } })` for bearer and `install()`, `fetch(url, { credentials: \'include\' })` for ' +
+      "task back to back, task order rotated every round; a run's ratio is the median over its rounds of the task's batch time " +
+      "over its reference's in the same round, and every ratio below is median (min–max) over the runs. References: the same call written by hand — " +
+      "`fetch(url, { headers: { authorization } })` for bearer and `install()`, `fetch(url, { credentials: 'include' })` for " +
       'cookie. The row "+ a look for 401" is the bearer reference with `.then(response => …)` on its answer: not a reference, ' +
       'but the least any client that replays a 401 adds (one more promise and microtask per request), to show how much of ' +
       "Rotor's margin that alone takes. axios uses its own in-memory adapter (no Request built), so its ratio understates it." +

@@ -49,7 +49,10 @@ function machine(): string[] {
     `- CPU: ${cpus[0]?.model.trim() ?? 'unknown'} × ${cpus.length} logical cores (os.cpus())`,
     `- Memory: ${Math.round(os.totalmem() / 2 ** 30)} GiB; OS: ${os.type()} ${os.release()} ${os.arch()}`,
     `- Node ${process.version}; gc exposed: ${typeof (globalThis as { gc?: unknown }).gc === 'function' ? 'yes' : 'no'}`,
-    `- Load average at start (1/5/15 min): ${os.loadavg().map(l => l.toFixed(2)).join(' / ')} — the machine is shared; timings are noisy when it is busy`,
+    `- Load average at start (1/5/15 min): ${os
+      .loadavg()
+      .map(l => l.toFixed(2))
+      .join(' / ')} — the machine is shared; timings are noisy when it is busy`,
     `- Date: ${new Date().toISOString()}`,
     `- Source: commit ${git('rev-parse --short HEAD') ?? 'unknown'}${changed ? `, with ${changed} uncommitted change(s) under src/ (measured as they were)` : ''}`,
   ]
@@ -105,7 +108,10 @@ async function main(): Promise<void> {
     sections.push(section)
   }
 
-  const loadAtEnd = `- Load average at end (1/5/15 min): ${os.loadavg().map(l => l.toFixed(2)).join(' / ')}`
+  const loadAtEnd = `- Load average at end (1/5/15 min): ${os
+    .loadavg()
+    .map(l => l.toFixed(2))
+    .join(' / ')}`
   console.log(`\n${loadAtEnd}`)
   // RESULTS.md holds every scenario in full: a run of one rotation mode (`--rotation=`) is partial.
   if (!wanted.length && !QUICK && !process.argv.some(arg => arg.startsWith('--rotation='))) {

@@ -18,7 +18,12 @@ const ENTRIES: Entry[] = [
   { name: '@supabase/auth-js: `AuthClient`', packages: ['@supabase/auth-js'], input: main('@supabase/auth-js', 'AuthClient'), fullFeatured: true },
   { name: '@okta/okta-auth-js: `OktaAuth`', packages: ['@okta/okta-auth-js'], input: main('@okta/okta-auth-js', 'OktaAuth'), fullFeatured: true },
   { name: '@auth0/auth0-spa-js: `Auth0Client`', packages: ['@auth0/auth0-spa-js'], input: main('@auth0/auth0-spa-js', 'Auth0Client'), fullFeatured: true },
-  { name: '@azure/msal-browser: `PublicClientApplication`', packages: ['@azure/msal-browser'], input: main('@azure/msal-browser', 'PublicClientApplication'), fullFeatured: true },
+  {
+    name: '@azure/msal-browser: `PublicClientApplication`',
+    packages: ['@azure/msal-browser'],
+    input: main('@azure/msal-browser', 'PublicClientApplication'),
+    fullFeatured: true,
+  },
   {
     name: 'axios-auth-refresh + axios',
     packages: ['axios-auth-refresh', 'axios'],

@@ -85,7 +85,6 @@ function stores(pair: Pair, shared: boolean): () => Store {
 const COMMON = 'tokens per tab, all tabs at once'
 const BEST = 'shared token store, 401 retried if the store has a newer AT, tabs staggered'
 
-
 async function pairFrom(response: Response): Promise<Pair> {
   if (response.status !== 201) throw new Error(`login failed: HTTP ${response.status}`)
   return (await response.json()) as Pair
@@ -234,7 +233,10 @@ function axiosAuthRefresh(best: boolean): Client {
         },
       )
     })
-    return libraryTab(url => api.get(url), () => loggedOut)
+    return libraryTab(
+      url => api.get(url),
+      () => loggedOut,
+    )
   })
 }
 
@@ -275,7 +277,10 @@ function kyRecipe(best: boolean): Client {
         ],
       },
     })
-    return libraryTab(url => api.get(url), () => loggedOut)
+    return libraryTab(
+      url => api.get(url),
+      () => loggedOut,
+    )
   })
 }
 
@@ -375,7 +380,9 @@ export async function runSoak(): Promise<Section> {
     const broken = mine.find(r => r[6] !== 0 || r[7] !== `0/${TABS}`)
     verdicts.push(
       `${client.name}, ${client.setup}: ` +
-        (broken ? `breaks at ${broken[0]} ms latency (${broken[6]} failed requests, ${broken[7]} tabs logged out, ${broken[5]} reused RTs).` : `held at every latency swept (${LATENCIES.join(', ')} ms).`),
+        (broken
+          ? `breaks at ${broken[0]} ms latency (${broken[6]} failed requests, ${broken[7]} tabs logged out, ${broken[5]} reused RTs).`
+          : `held at every latency swept (${LATENCIES.join(', ')} ms).`),
     )
   }
   return {
@@ -389,7 +396,7 @@ export async function runSoak(): Promise<Section> {
       'localStorage; a 401 for an AT the store has already replaced is retried with the new AT instead of refreshing; tabs call ' +
       `${STEP_MS / TABS} ms apart). Rotor always has all tabs call at the same instant. "expected" refresh calls are computed ` +
       'from the parameters (see `expected` in bench/soak.ts): one per rotation period — Rotor request mode: (TTL − leeway) ' +
-      'rounded up to a whole 5 s step (the AT\'s lifetime counts from when its refresh was sent, so latency does not stretch it); timer mode: 0.8 × TTL + latency; refresh on 401: (TTL + latency) rounded up to the ' +
+      "rounded up to a whole 5 s step (the AT's lifetime counts from when its refresh was sent, so latency does not stretch it); timer mode: 0.8 × TTL + latency; refresh on 401: (TTL + latency) rounded up to the " +
       'calls\' spacing. "failed" = calls that did not give the caller a 200 (a signed-out tab\'s calls count as failed: the app ' +
       'would show a login form instead); "logouts" = tabs that ended signed out because the server refused their RT. Rotor ' +
       'tabs are 20 sessions sharing `crossTab: { name }` in one process.',

@@ -36,16 +36,22 @@ function pad(cell: Cell, width: number): string {
 
 export function toText(table: Table): string {
   const w = widths(table)
-  const line = (cells: Cell[]) => cells.map((c, i) => pad(c, w[i]!)).join('  ').trimEnd()
+  const line = (cells: Cell[]) =>
+    cells
+      .map((c, i) => pad(c, w[i]!))
+      .join('  ')
+      .trimEnd()
   return [line(table.columns), w.map(n => '─'.repeat(n)).join('  '), ...table.rows.map(line)].join('\n')
 }
 
 export function toMarkdown(table: Table): string {
   const w = widths(table)
   const line = (cells: Cell[]) => `| ${cells.map((c, i) => pad(c, w[i]!)).join(' | ')} |`
-  const rule = `|${table.columns.map((_, i) => {
-    const numeric = table.rows.some(r => typeof r[i] === 'number')
-    return numeric ? `${'-'.repeat(w[i]! + 1)}:` : '-'.repeat(w[i]! + 2)
-  }).join('|')}|`
+  const rule = `|${table.columns
+    .map((_, i) => {
+      const numeric = table.rows.some(r => typeof r[i] === 'number')
+      return numeric ? `${'-'.repeat(w[i]! + 1)}:` : '-'.repeat(w[i]! + 2)
+    })
+    .join('|')}|`
   return [line(table.columns), rule, ...table.rows.map(line)].join('\n')
 }

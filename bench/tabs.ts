@@ -209,7 +209,7 @@ export async function runTabs(): Promise<Section> {
     '"held by Rotor" = unsettled calls none of whose requests the browser holds (the tab page counts the API requests its fetch ' +
     'has been handed and not answered); "longest browser queue" = the longest an API request waited inside the browser before ' +
     'it went on the wire (Resource Timing requestStart − startTime). A run whose browser queue exceeds the AT lifetime is ' +
-    'OVERLOADED: its 401s and late calls are the machine\'s, and only what Rotor answers for under any load is judged.'
+    "OVERLOADED: its 401s and late calls are the machine's, and only what Rotor answers for under any load is judged."
   if (!hasChromium()) {
     return {
       title,
@@ -252,13 +252,19 @@ export async function runTabs(): Promise<Section> {
     const verdict = overloaded
       ? `OVERLOADED: the browser held requests up to ${(o.queuedMs / 1000).toFixed(1)} s before sending them (the AT lives ${AT_TTL / 1000} s), ` +
         `so 401s and late calls are not judged; each RT once, no logout, no call held by Rotor: ${rotorsPart ? 'met' : 'MISSED'}`
-      : good ? 'met' : 'MISSED'
+      : good
+        ? 'met'
+        : 'MISSED'
     return (
       `Rotor, rotation ${o.mode.name}, ${TABS} real tabs: ${o.refreshCalls} refresh calls in ${(o.span / 1000).toFixed(1)} s ` +
       `(fewest possible ${o.fewest}, by design at most ${o.designed}), ${o.reused} reused RTs, ${o.api401} 401s (replayed), ` +
       `${o.failed} of ${o.calls.toLocaleString('en-US')} calls failed` +
       (o.hung ? ` (${o.hung} not settled within ${SETTLE_MS / 1000} s of the stop, ${o.heldByRotor} of them held by Rotor, the rest queued in the browser)` : '') +
-      (Object.keys(o.why).length ? ` [${Object.entries(o.why).map(([k, n]) => `${k}: ${n}`).join(', ')}]` : '') +
+      (Object.keys(o.why).length
+        ? ` [${Object.entries(o.why)
+            .map(([k, n]) => `${k}: ${n}`)
+            .join(', ')}]`
+        : '') +
       `, ${o.logouts} logouts` +
       (o.pageErrors ? `, ${o.pageErrors} uncaught page errors` : '') +
       `: ${verdict}.`
@@ -268,7 +274,24 @@ export async function runTabs(): Promise<Section> {
     title,
     method,
     table: {
-      columns: ['rotation', 'span (ms)', 'refresh calls', 'fewest possible', 'by design (at most)', 'reused RTs', 'refused refreshes', '401s', 'API calls', 'failed', 'of which unsettled', 'unsettled held by Rotor', 'logouts', 'slowest call (ms)', 'longest browser queue (ms)', 'tabs joined in (ms)'],
+      columns: [
+        'rotation',
+        'span (ms)',
+        'refresh calls',
+        'fewest possible',
+        'by design (at most)',
+        'reused RTs',
+        'refused refreshes',
+        '401s',
+        'API calls',
+        'failed',
+        'of which unsettled',
+        'unsettled held by Rotor',
+        'logouts',
+        'slowest call (ms)',
+        'longest browser queue (ms)',
+        'tabs joined in (ms)',
+      ],
       rows,
     },
     verdicts,

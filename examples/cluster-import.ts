@@ -40,11 +40,15 @@ async function redisServer(): Promise<{ url: string; stop(): void }> {
       probe.close(() => resolve(port))
     })
   })
-  const child = spawn(process.env['REDIS_SERVER_PATH'] ?? '/usr/bin/redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' })
+  const child = spawn(process.env['REDIS_SERVER_PATH'] ?? '/usr/bin/redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
+    stdio: 'ignore',
+  })
   const url = `redis://127.0.0.1:${port}`
   for (let i = 0; ; i++) {
     try {
-      const probe = await createClient({ url, socket: { reconnectStrategy: false } }).on('error', () => undefined).connect()
+      const probe = await createClient({ url, socket: { reconnectStrategy: false } })
+        .on('error', () => undefined)
+        .connect()
       probe.destroy()
       break
     } catch (error) {
@@ -58,12 +62,18 @@ async function redisServer(): Promise<{ url: string; stop(): void }> {
 async function run(mode: 'plain' | 'redis', redisUrl: string) {
   const server = createAuthServer({ accessTokenTtl: at * 1000, refreshTokenTtl: 3_600_000 })
   const { url, close } = await server.listen()
-  const login = await fetch(`${url}/bearer/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'diku_admin', password: 'admin' }) })
+  const login = await fetch(`${url}/bearer/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ username: 'diku_admin', password: 'admin' }),
+  })
   const grant = await login.json()
   const shared = { name: `import:${randomUUID()}`, key: randomBytes(32).toString('base64') }
   if (mode === 'redis') {
     // The first process logs in; the pair goes to Redis, sealed, and the workers join from there.
-    const client = await createClient({ url: redisUrl }).on('error', () => undefined).connect()
+    const client = await createClient({ url: redisUrl })
+      .on('error', () => undefined)
+      .connect()
     const session = createSession({ scope: `${url}/api`, transport: 'bearer', coordinator: createRedisCoordinator({ client, ...shared }) })
     await session.start(grant)
     session.dispose()
@@ -74,7 +84,13 @@ async function run(mode: 'plain' | 'redis', redisUrl: string) {
   const results: Array<Promise<ImportResult | undefined>> = []
   const ready: Array<Promise<void>> = []
   for (let i = 0; i < workers; i++) {
-    const config = { auth: url, records: i === workers - 1 ? records - share * (workers - 1) : share, batch: 10, seed: i + 1, ...(mode === 'redis' ? { redis: redisUrl, ...shared } : { grant }) }
+    const config = {
+      auth: url,
+      records: i === workers - 1 ? records - share * (workers - 1) : share,
+      batch: 10,
+      seed: i + 1,
+      ...(mode === 'redis' ? { redis: redisUrl, ...shared } : { grant }),
+    }
     const child = spawn(process.execPath, ['--import', 'tsx', WORKER, JSON.stringify(config)], { stdio: ['pipe', 'pipe', 'inherit'] })
     children.push(child)
     const lines = createInterface({ input: child.stdout! })
@@ -100,7 +116,12 @@ try {
   console.log(`${records} records, ${workers} worker processes, AT ${at} s; each batch takes 150–250 ms to prepare\n`)
   const rows = [await run('plain', redis.url), await run('redis', redis.url)]
   const header = ['', 'records imported', 'lost', 'refresh calls', 'granted', 'reused RTs', 'API 401s']
-  const table = [header, ...rows.map(r => [r.mode === 'plain' ? 'plain (each worker refreshes)' : 'rotor-auth/redis', r.imported, r.lost, r.refreshCalls, r.refreshGranted, r.reusedRefused, r.api401].map(String))]
+  const table = [
+    header,
+    ...rows.map(r =>
+      [r.mode === 'plain' ? 'plain (each worker refreshes)' : 'rotor-auth/redis', r.imported, r.lost, r.refreshCalls, r.refreshGranted, r.reusedRefused, r.api401].map(String),
+    ),
+  ]
   const widths = header.map((_, i) => Math.max(...table.map(row => row[i]!.length)))
   for (const row of table) console.log(row.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  '))
   const [plain, shared] = rows as [(typeof rows)[number], (typeof rows)[number]]

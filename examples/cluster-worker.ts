@@ -13,7 +13,11 @@ import { runImport } from './import-job.js'
 type Config = { auth: string; records: number; batch: number; seed: number; redis?: string; name?: string; key?: string; grant?: unknown }
 const config = JSON.parse(process.argv[2]!) as Config
 
-const client = config.redis ? await createClient({ url: config.redis }).on('error', () => undefined).connect() : undefined
+const client = config.redis
+  ? await createClient({ url: config.redis })
+      .on('error', () => undefined)
+      .connect()
+  : undefined
 const session = createSession({
   scope: `${config.auth}/api`,
   transport: 'bearer',

@@ -50,10 +50,12 @@ export interface Demo {
   close(): Promise<void>
 }
 
-
 function checkOptions(options: DemoOptions): Required<DemoOptions> {
   const { at = DEFAULTS.at, rt = DEFAULTS.rt, port = DEFAULTS.port } = options
-  for (const [name, value] of [['at', at], ['rt', rt]] as const) {
+  for (const [name, value] of [
+    ['at', at],
+    ['rt', rt],
+  ] as const) {
     if (typeof value !== 'number' || !Number.isFinite(value) || value < 1) {
       throw new RangeError(`startDemo: \`${name}\` must be a number of seconds >= 1 (got ${String(value)})`)
     }
@@ -178,7 +180,7 @@ async function main(): Promise<number> {
     console.log(`${time()}  ${line}`)
   }, STATS_EVERY_MS)
 
-  return new Promise<number>((resolve) => {
+  return new Promise<number>(resolve => {
     let stopping = false
     const stop = (signal: NodeJS.Signals) => {
       if (stopping) {

@@ -115,26 +115,17 @@ const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? o
 
 function table(results: RunResult[]): string {
   const header = ['run', 'records imported', 'records failed', 'refresh calls', '401s served', 'reused RTs refused', 'duration']
-  const rows = results.map((r) => [
-    r.label,
-    `${r.imported}/${r.records}`,
-    String(r.failed),
-    String(r.refreshCalls),
-    String(r.api401),
-    String(r.reusedRefused),
-    s(r.durationMs),
-  ])
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => (row[i] ?? '').length)))
-  const line = (cells: string[]) =>
-    cells.map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join('  ')
-  const rule = widths.map((w) => '─'.repeat(w)).join('  ')
+  const rows = results.map(r => [r.label, `${r.imported}/${r.records}`, String(r.failed), String(r.refreshCalls), String(r.api401), String(r.reusedRefused), s(r.durationMs)])
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map(row => (row[i] ?? '').length)))
+  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join('  ')
+  const rule = widths.map(w => '─'.repeat(w)).join('  ')
   return [line(header), rule, ...rows.map(line)].join('\n')
 }
 
 function conclusion(results: RunResult[], cfg: Config): string[] {
   const lines: string[] = []
-  const plain = results.find((r) => r.mode === 'plain')
-  const rotor = results.filter((r) => r.mode !== 'plain')
+  const plain = results.find(r => r.mode === 'plain')
+  const rotor = results.filter(r => r.mode !== 'plain')
   if (plain) {
     if (plain.failed > 0) {
       const first = plain.firstFailureMs === null ? '' : `, the first 401 came ${s(plain.firstFailureMs)} into the import`
@@ -145,26 +136,22 @@ function conclusion(results: RunResult[], cfg: Config): string[] {
       )
     } else {
       lines.push(
-        `plain fetch lost nothing: the job took ${s(plain.durationMs)}, within the ${secs(cfg.at)} access-token lifetime ` +
-          `(try a smaller --at or more --records).`,
+        `plain fetch lost nothing: the job took ${s(plain.durationMs)}, within the ${secs(cfg.at)} access-token lifetime ` + `(try a smaller --at or more --records).`,
       )
     }
   }
-  const clean = rotor.filter((r) => r.failed === 0 && r.api401 === 0 && r.reusedRefused === 0)
+  const clean = rotor.filter(r => r.failed === 0 && r.api401 === 0 && r.reusedRefused === 0)
   if (rotor.length > 0 && clean.length === rotor.length) {
-    const how = rotor.map((r) => `${r.mode} mode (${plural(r.refreshCalls, 'refresh', 'refreshes')})`)
+    const how = rotor.map(r => `${r.mode} mode (${plural(r.refreshCalls, 'refresh', 'refreshes')})`)
     const modes = how.length === 1 ? how[0] : `${how.slice(0, -1).join(', ')} and ${how[how.length - 1]}`
     const allRefreshes = rotor.reduce((n, r) => n + r.refreshCalls, 0)
-    const reason =
-      allRefreshes > 0
-        ? `it rotated the ${secs(cfg.at)} access token before the server could refuse it`
-        : `no rotation was needed`
-    lines.push(
-      `Rotor imported all ${rotor[0]?.records} records in ${modes}, with 0 401s served and 0 reused refresh tokens: ${reason}.`,
-    )
+    const reason = allRefreshes > 0 ? `it rotated the ${secs(cfg.at)} access token before the server could refuse it` : `no rotation was needed`
+    lines.push(`Rotor imported all ${rotor[0]?.records} records in ${modes}, with 0 401s served and 0 reused refresh tokens: ${reason}.`)
   } else {
     for (const r of rotor) {
-      const outcome = Object.entries(r.statuses).map(([k, n]) => `${k}×${n}`).join(', ')
+      const outcome = Object.entries(r.statuses)
+        .map(([k, n]) => `${k}×${n}`)
+        .join(', ')
       lines.push(
         `${r.label}: imported ${r.imported} of ${r.records} records (${r.failed} failed; batches ${outcome}) ` +
           `with ${plural(r.refreshCalls, 'refresh call')}, ${plural(r.api401, '401')} served, ` +
@@ -233,7 +220,7 @@ async function main(): Promise<number> {
         records: cfg.records,
         batch: cfg.batch,
         processingMs: PROCESSING_MS,
-        onProgress: (p) =>
+        onProgress: p =>
           bar?.update(p.done, {
             failed: p.failed,
             refreshes: server.stats.refreshCalls,
@@ -264,11 +251,11 @@ async function main(): Promise<number> {
 
   console.log(`\n${table(results)}\n`)
   for (const line of conclusion(results, cfg)) console.log(line)
-  return results.some((r) => r.mode !== 'plain' && r.failed > 0) ? 1 : 0
+  return results.some(r => r.mode !== 'plain' && r.failed > 0) ? 1 : 0
 }
 
 main().then(
-  (code) => {
+  code => {
     process.exitCode = code
   },
   (error: unknown) => {

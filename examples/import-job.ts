@@ -89,7 +89,7 @@ function prng(seed: number): () => number {
   }
 }
 
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
+const sleep = (ms: number) => new Promise<void>(resolve => setTimeout(resolve, ms))
 
 function outcomeOf(error: unknown): string {
   if (error && typeof error === 'object') {

@@ -53,7 +53,9 @@ async function main(): Promise<void> {
   session.dispose()
   await close()
   const ok = statuses.filter(s => s === 200).length
-  console.log(`job: ${ok}/${statuses.length} calls answered 200 over ${(statuses.length * 0.1).toFixed(1)} s with a 1 s access token; refreshes: ${server.stats.refreshGranted}, 401s served: ${server.stats.api401}, reused RTs: ${server.stats.reusedRefused}`)
+  console.log(
+    `job: ${ok}/${statuses.length} calls answered 200 over ${(statuses.length * 0.1).toFixed(1)} s with a 1 s access token; refreshes: ${server.stats.refreshGranted}, 401s served: ${server.stats.api401}, reused RTs: ${server.stats.reusedRefused}`,
+  )
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) await main()

@@ -39,11 +39,7 @@ export type RefreshContext = {
 
 export type RefreshStyle = 'folio' | 'json' | 'oauth2'
 
-export type RefreshOption =
-  | string
-  | URL
-  | { url: string | URL; style?: RefreshStyle; clientId?: string }
-  | ((ctx: RefreshContext) => Promise<Response | Grant>)
+export type RefreshOption = string | URL | { url: string | URL; style?: RefreshStyle; clientId?: string } | ((ctx: RefreshContext) => Promise<Response | Grant>)
 
 export type ScopeOption = string | URL | Array<string | URL> | ((url: URL) => boolean)
 

@@ -51,7 +51,12 @@ function outbound(cfg: Config) {
   // A login not bound to the session's key would fail at the first refresh: refused up front.
   const bound = <T extends Grant | Response | void>(grant: T) => (cfg.dpop ? dpop().then(d => d.check(grant)) : grant)
   return {
-    state, guard, base, dpop, signed, bound,
+    state,
+    guard,
+    base,
+    dpop,
+    signed,
+    bound,
     /** What the session's own calls (managed requests, refresh, logout) go out through. */
     send: cfg.dpop ? () => signed : base,
   }
@@ -66,7 +71,12 @@ function coordinatorOf(cfg: Config, machine: SessionMachine): Coordinator {
   const { worker, channelName } = cfg
   if (cfg.coordinator) return cfg.coordinator
   if (!worker || !channelName) return local()
-  return viaWorker({ cfg: { ...cfg, worker, channelName }, local, onStorageError, onFallback: reason => (cfg.platform.debug?.('worker-fallback', { reason }), machine.emit('worker-fallback', { reason })) })
+  return viaWorker({
+    cfg: { ...cfg, worker, channelName },
+    local,
+    onStorageError,
+    onFallback: reason => (cfg.platform.debug?.('worker-fallback', { reason }), machine.emit('worker-fallback', { reason })),
+  })
 }
 
 /** The session's trace: every decision kept (a bounded ring) and told to the `debug` sink and `trace` listeners. */
@@ -78,7 +88,7 @@ function recorderOf(cfg: Config, machine: SessionMachine): TraceRecorder {
 }
 
 /** The idle logout, when asked for: activity in any tab counts, and the first tab whose timer runs out logs every tab out. */
-function idleOf(cfg: Config, { machine, coordinator, sync, trace }: { machine: SessionMachine; coordinator: Coordinator; sync: Sync; trace: DebugSink }, logout: (reason: 'idle') => Promise<void>): IdleTracker | undefined {
+function idleOf(cfg: Config, { machine, coordinator, sync, trace }: Wired & { trace: DebugSink }, logout: (reason: 'idle') => Promise<void>): IdleTracker | undefined {
   if (!cfg.idle) return undefined
   const idle = new IdleTracker(cfg.idle, {
     now: cfg.now,
@@ -95,9 +105,45 @@ function idleOf(cfg: Config, { machine, coordinator, sync, trace }: { machine: S
   return idle
 }
 
+type Wired = { machine: SessionMachine; coordinator: Coordinator; sync: Sync }
+
+/** Best-effort server logout (it revokes the RT family), then the local end in every tab. */
+function logoutOf(cfg: Config, send: () => typeof fetch, { machine, coordinator, sync }: Wired) {
+  return async (reason: 'user' | 'idle'): Promise<void> => {
+    const snapshot = machine.snapshot
+    if (snapshot.status !== 'active') return
+    // End everywhere first: the shared state says signed-out before the server is asked, so
+    // no other tab can take the lock meanwhile and present an RT our aborted refresh spent.
+    // A worker that keeps the RT calls the server itself (asked first: the end reaches it next).
+    const server = coordinator.logout?.()
+    await Promise.all([sync.publishEnd(reason), server ?? callLogout(cfg, send(), snapshot)])
+  }
+}
+
+/** The rotator: the refresh call, the lock and the budget, and what to ask before presenting the RT. */
+function rotatorOf(cfg: Config, out: Outbound, { machine, coordinator, sync, backoff, trace }: Wired & { backoff: FailureBackoff; trace: DebugSink }): Rotator {
+  const { now, transport, reauthenticate } = cfg
+  return new Rotator({
+    machine,
+    sync,
+    now,
+    transport,
+    backoff,
+    trace,
+    reauthenticate: reauthenticate && (context => reauthenticate(context).then(out.bound)),
+    lock: (fn, lockOptions) => coordinator.lock(fn, lockOptions),
+    isTransient: error => isTransient(error, transport),
+    inFlightLimitMs: inFlightLimitMs(cfg, transport),
+    // Bearer tokens that reach other tabs by message only: ask them before presenting the RT.
+    probeFirst: () => transport === 'bearer' && coordinator.sharesTokens === 'message',
+    refresh: refresher(cfg, out.send, cfg.platform),
+    budget: new RefreshBudget(cfg.refreshBudget, now),
+  })
+}
+
 /** The parts of a session, built in dependency order (each from those before it) and wired. */
 function assemble(cfg: Config, out: Outbound) {
-  const { now, transport, platform, reauthenticate } = cfg
+  const { now, transport, platform } = cfg
   const clock = platform
   const { send, guard } = out
   // Decisions go to the session's trace (the recorder below becomes platform.debug).
@@ -108,47 +154,40 @@ function assemble(cfg: Config, out: Outbound) {
   const watch = new ClockWatch(now, platform.monotonic)
   const coordinator = coordinatorOf(cfg, machine)
   const sync = new Sync({
-    coordinator, machine, clock, now, transport, trace,
+    coordinator,
+    machine,
+    clock,
+    now,
+    transport,
+    trace,
     // Loaded only when another tab asks for (or answers with) a trace.
     onTraceMessage: message => void import('./trace/peers.js').then(peers => peers.heard(message, coordinator, recorder)),
     shared: cfg.coordinator !== undefined || cfg.channelName !== undefined,
     rotatingTimeout: rotationLimitMs(cfg),
   })
-  /** Best-effort server logout (it revokes the RT family), then the local end in every tab. */
-  async function logout(reason: 'user' | 'idle'): Promise<void> {
-    const snapshot = machine.snapshot
-    if (snapshot.status !== 'active') return
-    // End everywhere first: the shared state says signed-out before the server is asked, so
-    // no other tab can take the lock meanwhile and present an RT our aborted refresh spent.
-    // A worker that keeps the RT calls the server itself (asked first: the end reaches it next).
-    const server = coordinator.logout?.()
-    await Promise.all([sync.publishEnd(reason), server ?? callLogout(cfg, send(), snapshot)])
-  }
+  const logout = logoutOf(cfg, send, { machine, coordinator, sync })
   const idle = idleOf(cfg, { machine, coordinator, sync, trace }, logout)
   // Waiting requests count failures against their deadline; the policy backs off.
   const backoff = new FailureBackoff(platform)
-  const rotator = new Rotator({
-    machine, sync, now, transport, backoff, trace,
-    reauthenticate: reauthenticate && (context => reauthenticate(context).then(out.bound)),
-    lock: (fn, lockOptions) => coordinator.lock(fn, lockOptions),
-    isTransient: error => isTransient(error, transport),
-    inFlightLimitMs: inFlightLimitMs(cfg, transport),
-    // Bearer tokens that reach other tabs by message only: ask them before presenting the RT.
-    probeFirst: () => transport === 'bearer' && coordinator.sharesTokens === 'message',
-    refresh: refresher(cfg, send, clock),
-    budget: new RefreshBudget(cfg.refreshBudget, now),
-  })
+  const rotator = rotatorOf(cfg, out, { machine, coordinator, sync, backoff, trace })
   const policy = new RotationPolicy({ view: machine, watch, trace, rotation: cfg.rotation, isIdle: () => idle?.isIdle() ?? false, rotator, backoff })
   sync.onRotateRequest(generation => policy.peerAsked(generation))
   sync.onHandover(() => policy.handover())
   const gate = new Gate({
-    view: machine, clock, now, queueTimeout: cfg.queueTimeout,
+    view: machine,
+    clock,
+    now,
+    queueTimeout: cfg.queueTimeout,
     needRotation: () => policy.requestsWaiting(),
     lastFailure: () => backoff.lastFailure(),
   })
   backoff.onRetry(() => gate.pump())
   const scheduler = new Scheduler({
-    view: machine, platform, watch, rotation: cfg.rotation, rotateAt: cfg.rotateAt,
+    view: machine,
+    platform,
+    watch,
+    rotation: cfg.rotation,
+    rotateAt: cfg.rotateAt,
     isLeader: () => coordinator.isLeader(),
     onDue: () => policy.due(),
     onClockJump: () => policy.clockJumped(),
@@ -165,7 +204,23 @@ function assemble(cfg: Config, out: Outbound) {
   const sessionFetch = createFetch(interception)
 
   sync.join()
-  return { machine, recorder, coordinator, sync, idle, backoff, rotator, policy, gate, scheduler, ending, interception, sessionFetch, logout, waits: createWaits(machine, gate, transport) }
+  return {
+    machine,
+    recorder,
+    coordinator,
+    sync,
+    idle,
+    backoff,
+    rotator,
+    policy,
+    gate,
+    scheduler,
+    ending,
+    interception,
+    sessionFetch,
+    logout,
+    waits: createWaits(machine, gate, transport),
+  }
 }
 type Parts = ReturnType<typeof assemble>
 
@@ -246,7 +301,9 @@ export function createSession(options: SessionOptions): Session {
     },
     keepAlive: () => idle?.activity(),
     now,
-    get warnings() { return { idle: idle?.warningFor() ?? null, ending: ending?.() ?? null } },
+    get warnings() {
+      return { idle: idle?.warningFor() ?? null, ending: ending?.() ?? null }
+    },
     busy(work) {
       const release = idle?.hold()
       if (release) void Promise.resolve(work).then(release, release)
@@ -254,7 +311,9 @@ export function createSession(options: SessionOptions): Session {
     },
     install,
     trace: ((traceOptions?: { tabs: true; timeout?: number }) =>
-      traceOptions?.tabs ? import('./trace/peers.js').then(peers => peers.ask(parts.coordinator, parts.recorder, traceOptions, cfg.platform)) : parts.recorder.export()) as Session['trace'],
+      traceOptions?.tabs
+        ? import('./trace/peers.js').then(peers => peers.ask(parts.coordinator, parts.recorder, traceOptions, cfg.platform))
+        : parts.recorder.export()) as Session['trace'],
     dpopProof: (...args) => dpop().then(d => d.proof(...args)),
     dpopFetch: out.signed,
     dispose() {

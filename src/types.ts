@@ -5,7 +5,17 @@ import type { Grant } from './options-types.js'
 
 // The options' types live in options-types.ts, the coordinator's beside it; all are public and re-exported from here.
 export type {
-  Grant, IdleOptions, RefreshBudgetOptions, RefreshContext, RefreshOption, RefreshStyle, ScopeOption, SessionEndingOptions, SessionOptions, StorageLike, Timers,
+  Grant,
+  IdleOptions,
+  RefreshBudgetOptions,
+  RefreshContext,
+  RefreshOption,
+  RefreshStyle,
+  ScopeOption,
+  SessionEndingOptions,
+  SessionOptions,
+  StorageLike,
+  Timers,
 } from './options-types.js'
 export type { LogoutReason } from './errors.js'
 
@@ -85,7 +95,6 @@ export type SessionRequestInit = RequestInit & {
 }
 
 export type { Coordinator, Lease, LockOptions, Message, OutgoingMessage, Snapshot } from './coordinator/types.js'
-
 
 export type InstallTarget = { fetch: typeof fetch; XMLHttpRequest?: typeof XMLHttpRequest }
 /** The XMLHttpRequest facade of `rotor-auth/xhr` (opaque: pass it to `install`). */

@@ -33,9 +33,7 @@ export const BROWSER_BUILD = {
 
 export async function measure(input: BundleInput): Promise<Measured> {
   const result = await build({
-    ...('entry' in input
-      ? { entryPoints: [input.entry] }
-      : { stdin: { contents: input.source, resolveDir: ROOT, loader: 'js', sourcefile: 'entry.js' } }),
+    ...('entry' in input ? { entryPoints: [input.entry] } : { stdin: { contents: input.source, resolveDir: ROOT, loader: 'js', sourcefile: 'entry.js' } }),
     ...BROWSER_BUILD,
     external: input.external ?? [],
     define: { 'process.env.NODE_ENV': '"production"' },

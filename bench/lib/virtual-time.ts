@@ -70,7 +70,7 @@ export class VirtualClock {
    * work in flight (see `busy`), BroadcastChannel messages. Done after three quiet turns.
    */
   async settle(): Promise<void> {
-    for (let quiet = 0; quiet < 3; ) {
+    for (let quiet = 0; quiet < 3;) {
       await turn()
       if (this.#busy()) {
         quiet = 0

@@ -46,14 +46,20 @@ function Login({ ended }: { ended: LogoutReason | null }) {
   return (
     <form className="card" id="login-form" onSubmit={event => void submit(event)}>
       <h2>Sign in</h2>
-      {ended && <p className="notice" id="ended" data-reason={ended}>{REASONS[ended]}</p>}
+      {ended && (
+        <p className="notice" id="ended" data-reason={ended}>
+          {REASONS[ended]}
+        </p>
+      )}
       <label>
         Username <input name="username" defaultValue="diku_admin" autoComplete="username" />
       </label>
       <label>
         Password <input name="password" type="password" defaultValue="admin" autoComplete="current-password" />
       </label>
-      <button type="submit" disabled={busy}>Sign in</button>
+      <button type="submit" disabled={busy}>
+        Sign in
+      </button>
       {error && <p className="error">{error}</p>}
     </form>
   )
@@ -104,9 +110,15 @@ function IdleModal() {
       <div className="modal" role="dialog" aria-modal="true" aria-labelledby="idle-title">
         <h2 id="idle-title">Keep working?</h2>
         <p>
-          No activity in any tab. You will be signed out in <span className="countdown" id="idle-left">{clock(secondsLeft)}</span>.
+          No activity in any tab. You will be signed out in{' '}
+          <span className="countdown" id="idle-left">
+            {clock(secondsLeft)}
+          </span>
+          .
         </p>
-        <button type="button" onClick={keepWorking}>Keep working</button>
+        <button type="button" onClick={keepWorking}>
+          Keep working
+        </button>
       </div>
     </div>
   )
@@ -118,9 +130,15 @@ function EndingBanner() {
   return (
     <div className="banner" role="alert" id="ending-banner">
       <span>
-        Your session will end in <span className="countdown" id="ending-left">{clock(secondsLeft)}</span>. Save your work.
+        Your session will end in{' '}
+        <span className="countdown" id="ending-left">
+          {clock(secondsLeft)}
+        </span>
+        . Save your work.
       </span>
-      <button type="button" className="secondary" onClick={() => void keepWorking().catch(() => undefined)}>Extend session</button>
+      <button type="button" className="secondary" onClick={() => void keepWorking().catch(() => undefined)}>
+        Extend session
+      </button>
     </div>
   )
 }
@@ -132,7 +150,9 @@ function Devtools() {
   useEffect(() => (shown && host.current ? mountDevtools(session, host.current) : undefined), [shown])
   return (
     <section className="devtools">
-      <button type="button" className="secondary" id="devtools-toggle" onClick={() => setShown(s => !s)}>{shown ? 'Hide devtools' : 'Show devtools'}</button>
+      <button type="button" className="secondary" id="devtools-toggle" onClick={() => setShown(s => !s)}>
+        {shown ? 'Hide devtools' : 'Show devtools'}
+      </button>
       <div ref={host} />
     </section>
   )
@@ -151,9 +171,13 @@ function App() {
         <h1>
           Rotor <span className="muted">React · Stripes settings</span>
         </h1>
-        <span className="pill" id="status" data-status={state.status}>{state.status}</span>
+        <span className="pill" id="status" data-status={state.status}>
+          {state.status}
+        </span>
         {state.status === 'active' && (
-          <button type="button" className="secondary" onClick={() => void session.logout()}>Log out</button>
+          <button type="button" className="secondary" onClick={() => void session.logout()}>
+            Log out
+          </button>
         )}
       </header>
       <EndingBanner />

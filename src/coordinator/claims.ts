@@ -15,9 +15,7 @@ export const CLAIM_SILENT_MS = 10_000
 
 /** The claim protocol on the election channel (unchanged on the wire since round 2). */
 export type ClaimMessage =
-  | { rotorLock: 1; t: 'claim'; id: string; at: number }
-  | { rotorLock: 1; t: 'held'; id: string; to: string }
-  | { rotorLock: 1; t: 'release'; id: string }
+  { rotorLock: 1; t: 'claim'; id: string; at: number } | { rotorLock: 1; t: 'held'; id: string; to: string } | { rotorLock: 1; t: 'release'; id: string }
 
 /** Reads an untrusted message of the election channel; undefined when it is no claim message. */
 export function parseClaim(data: unknown): ClaimMessage | undefined {

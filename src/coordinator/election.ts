@@ -39,10 +39,11 @@ export function packageRoom(method: 'native' | 'simulate' = 'native'): OpenRoom 
       get isLeader() {
         return elector.isLeader
       },
-      awaitLeadership: () => elector.awaitLeadership().then(
-        () => undefined,
-        () => undefined,
-      ),
+      awaitLeadership: () =>
+        elector.awaitLeadership().then(
+          () => undefined,
+          () => undefined,
+        ),
       close: () => channel.close().catch(() => undefined),
     }
   }

@@ -146,4 +146,3 @@ export function parseMessage(data: unknown): Message | undefined {
       return undefined
   }
 }
-

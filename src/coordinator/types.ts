@@ -122,4 +122,3 @@ export interface Coordinator {
   readonly sharesTokens?: 'store' | 'message'
   close(): void
 }
-

@@ -128,13 +128,15 @@ export class WorkerCoordinator implements Coordinator {
   #probeScript(): void {
     if (!this.#connecting || this.#rpc.lost !== undefined || this.#rpc.closed) return
     const script = this.#o.url.href
-    this.#o.platform.fetch()(script, { credentials: 'same-origin' }).then(
-      response => {
-        void response.body?.cancel()
-        if (!response.ok) this.lose(`the worker script ${script} answered ${response.status}`)
-      },
-      () => undefined,
-    )
+    this.#o.platform
+      .fetch()(script, { credentials: 'same-origin' })
+      .then(
+        response => {
+          void response.body?.cancel()
+          if (!response.ok) this.lose(`the worker script ${script} answered ${response.status}`)
+        },
+        () => undefined,
+      )
   }
 
   #welcome(m: Extract<FromWorker, { w: 'welcome' }>): void {
@@ -142,7 +144,9 @@ export class WorkerCoordinator implements Coordinator {
     // this tab's messages: refused, saying which, and the tab goes on without it.
     if (m.version !== PROTOCOL_VERSION) {
       this.#rpc.send({ w: 'bye' })
-      return this.lose(`the worker script is another version of rotor-auth (it speaks protocol ${m.version || 'unknown'}, this page ${PROTOCOL_VERSION}): serve the script of the page's version`)
+      return this.lose(
+        `the worker script is another version of rotor-auth (it speaks protocol ${m.version || 'unknown'}, this page ${PROTOCOL_VERSION}): serve the script of the page's version`,
+      )
     }
     const connecting = this.#connecting!
     this.#stopConnecting()

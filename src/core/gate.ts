@@ -40,7 +40,6 @@ type Waiter = {
   abort: { signal: AbortSignal; listener: () => void } | undefined
 }
 
-
 export type GateOptions = {
   view: SessionView
   clock: Clock

@@ -211,7 +211,11 @@ export function toTokens(grant: Grant, receivedAt: number, dateOffset?: number):
   }
   // Beyond ten years is no lifetime but a bug or an attack; capped, deadlines stay finite.
   const latest = receivedAt + MAX_LIFETIME_MS
-  const tokens: Tokens = { issuedAt: receivedAt, accessExpiresAt: Math.min(accessExpiresAt, latest), refreshExpiresAt: refreshExpiresAt === null ? null : Math.min(refreshExpiresAt, latest) }
+  const tokens: Tokens = {
+    issuedAt: receivedAt,
+    accessExpiresAt: Math.min(accessExpiresAt, latest),
+    refreshExpiresAt: refreshExpiresAt === null ? null : Math.min(refreshExpiresAt, latest),
+  }
   if (skew) tokens.skew = skew
   if (grant.accessToken !== undefined) tokens.accessToken = grant.accessToken
   if (grant.refreshToken !== undefined) tokens.refreshToken = grant.refreshToken

@@ -11,8 +11,7 @@ import { DEFAULT_TIMING } from './deadlines.js'
 
 /** The `refresh` option after validation: an endpoint (with its style) or the app's own function. */
 export type RefreshSpec =
-  | { kind: 'url'; url: URL; style: RefreshStyle; clientId: string | undefined }
-  | { kind: 'custom'; fn: (ctx: RefreshContext) => Promise<Response | Grant> }
+  { kind: 'url'; url: URL; style: RefreshStyle; clientId: string | undefined } | { kind: 'custom'; fn: (ctx: RefreshContext) => Promise<Response | Grant> }
 
 /** Options after validation, with every default filled in. */
 export type Config = {
@@ -93,6 +92,7 @@ export function defaultChannelName(options: SessionOptions, refresh: URL | undef
 }
 
 /** Every option createSession knows: anything else is a typo that would silently do nothing. */
+// prettier-ignore
 const KNOWN = new Set<string>([
   'scope', 'rotation', 'transport', 'refresh', 'logout', 'headers', 'rotateAt', 'crossTab', 'coordinator', 'reauthenticate',
   'idle', 'sessionEnding', 'fetch', 'now', 'timers', 'leeway', 'queueTimeout', 'refreshTimeout', 'refreshRetries', 'persist', 'storage',
@@ -104,6 +104,7 @@ const KNOWN_REFRESH = new Set<string>(['url', 'style', 'clientId'])
 const KNOWN_IDLE = new Set<string>(['timeout', 'warning', 'activityEvents'] satisfies Array<keyof IdleOptions>)
 const KNOWN_ENDING = new Set<string>(['warning'] satisfies Array<keyof SessionEndingOptions>)
 
+// prettier-ignore
 const KNOWN_PLATFORM = new Set<string>([
   'now', 'monotonic', 'after', 'random', 'randomId', 'on', 'channel', 'locks', 'realms', 'storage', 'location', 'browsing', 'fetch', 'sharedWorker', 'indexedDB', 'crypto', 'debug',
 ] satisfies Array<keyof Platform>)
@@ -184,7 +185,9 @@ function workerURL(options: SessionOptions, pageHref: string | undefined, coordi
 function dpopAlg({ dpop }: SessionOptions, transport: 'cookie' | 'bearer'): DpopAlg | undefined {
   if (dpop === undefined || dpop === false) return undefined
   if (transport !== 'bearer') throw invalidOption("rotor-auth: option `dpop` needs transport: 'bearer'")
-  return dpop === true ? 'ES256' : oneOf('dpop.alg', typeof dpop === 'object' && dpop ? (dpop.alg ?? 'ES256') : dpop, ['ES256', 'ES384', 'EdDSA', 'Ed25519'] satisfies DpopAlg[], 'ES256')
+  return dpop === true
+    ? 'ES256'
+    : oneOf('dpop.alg', typeof dpop === 'object' && dpop ? (dpop.alg ?? 'ES256') : dpop, ['ES256', 'ES384', 'EdDSA', 'Ed25519'] satisfies DpopAlg[], 'ES256')
 }
 
 /** The `platform` option checked (an object of known pieces), and the session's platform built from it. */
@@ -261,7 +264,10 @@ function assertCallables(options: SessionOptions): void {
 /** The `storage` option checked, or the platform's. */
 function storageOf(options: SessionOptions, platform: Platform): StorageLike | undefined {
   const given = options.storage as Partial<StorageLike> | null | undefined
-  if (given !== undefined && (typeof given !== 'object' || given === null || typeof given.getItem !== 'function' || typeof given.setItem !== 'function' || typeof given.removeItem !== 'function')) {
+  if (
+    given !== undefined &&
+    (typeof given !== 'object' || given === null || typeof given.getItem !== 'function' || typeof given.setItem !== 'function' || typeof given.removeItem !== 'function')
+  ) {
     fail('storage', 'a Storage-like object (getItem, setItem, removeItem)', options.storage)
   }
   return options.storage ?? platform.storage

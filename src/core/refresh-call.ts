@@ -185,39 +185,41 @@ async function answerOf(call: RefreshCall, send: typeof fetch, sentClock: () => 
   const headers = new Headers(call.headers)
   const requestBody = body(spec, call.refreshToken, headers)
   let delay = 0
-  const response = await ky.post(spec.url, {
-    fetch: send,
-    headers,
-    ...(requestBody === undefined ? {} : { body: requestBody }),
-    ...(call.credentials === undefined ? {} : { credentials: call.credentials }),
-    // Cookie transport: the answer's Set-Cookie must land even if the page navigates away
-    // meanwhile (a reload); the server has spent the old RT by then. Bodies here are tiny.
-    ...(call.credentials === 'include' ? { keepalive: true } : {}),
-    // Never follow: a 307 to another origin would re-post the RT there.
-    redirect: 'manual',
-    signal: call.signal,
-    // Timeouts are send()'s: a late answer is still taken (LATE_ANSWER_FACTOR).
-    timeout: false,
-    throwHttpErrors: status => RETRIED.includes(status),
-    retry: {
-      limit: call.retries,
-      methods: ['post'],
-      statusCodes: RETRIED,
-      shouldRetry: ({ error, retryCount }) => {
-        const ms = retryDelay(error, retryCount, call)
-        if (ms === undefined) return false
-        delay = ms
-        call.onRetry?.(withoutBody(error), ms)
-        return true
+  const response = await ky
+    .post(spec.url, {
+      fetch: send,
+      headers,
+      ...(requestBody === undefined ? {} : { body: requestBody }),
+      ...(call.credentials === undefined ? {} : { credentials: call.credentials }),
+      // Cookie transport: the answer's Set-Cookie must land even if the page navigates away
+      // meanwhile (a reload); the server has spent the old RT by then. Bodies here are tiny.
+      ...(call.credentials === 'include' ? { keepalive: true } : {}),
+      // Never follow: a 307 to another origin would re-post the RT there.
+      redirect: 'manual',
+      signal: call.signal,
+      // Timeouts are send()'s: a late answer is still taken (LATE_ANSWER_FACTOR).
+      timeout: false,
+      throwHttpErrors: status => RETRIED.includes(status),
+      retry: {
+        limit: call.retries,
+        methods: ['post'],
+        statusCodes: RETRIED,
+        shouldRetry: ({ error, retryCount }) => {
+          const ms = retryDelay(error, retryCount, call)
+          if (ms === undefined) return false
+          delay = ms
+          call.onRetry?.(withoutBody(error), ms)
+          return true
+        },
+        // The delay was decided in shouldRetry, Retry-After and jitter included.
+        delay: () => delay,
+        jitter: false,
+        backoffLimit: Number.POSITIVE_INFINITY,
       },
-      // The delay was decided in shouldRetry, Retry-After and jitter included.
-      delay: () => delay,
-      jitter: false,
-      backoffLimit: Number.POSITIVE_INFINITY,
-    },
-  }).catch((error: unknown) => {
-    throw withoutBody(error)
-  })
+    })
+    .catch((error: unknown) => {
+      throw withoutBody(error)
+    })
   return readAnswer(response, sentClock)
 }
 

@@ -85,15 +85,18 @@ export class Rotator {
     const life = machine.life
     const asked = now()
     trace?.('lock-asked', { refresh: true, generation })
-    await this.#options.lock(async lease => {
-      trace?.('lock-granted', { waitedMs: now() - asked })
-      try {
-        await this.#rotateHolding(generation, life, lease)
-      } finally {
-        trace?.('lock-released')
-      }
-      // Where tabs share no lock, only the leader may run this; the others wait for its state.
-    }, { refresh: true })
+    await this.#options.lock(
+      async lease => {
+        trace?.('lock-granted', { waitedMs: now() - asked })
+        try {
+          await this.#rotateHolding(generation, life, lease)
+        } finally {
+          trace?.('lock-released')
+        }
+        // Where tabs share no lock, only the leader may run this; the others wait for its state.
+      },
+      { refresh: true },
+    )
   }
 
   /** Holding the lock: adopt another tab's rotation, take over its re-authentication, or refresh. */

@@ -23,14 +23,41 @@ export type Transition = 'entered' | 'ended' | 'flight' | 'disposed' | 'reauth'
  */
 export type SessionView = Pick<
   SessionMachine,
-  | 'snapshot' | 'life' | 'disposed' | 'over' | 'notStarted' | 'whenStarted' | 'view' | 'flight' | 'pending' | 'managing'
-  | 'leeway' | 'usable' | 'ready' | 'expiredInFlight' | 'refreshExpired' | 'remoteReauth' | 'rotatingElsewhere' | 'on' | 'watch'
+  | 'snapshot'
+  | 'life'
+  | 'disposed'
+  | 'over'
+  | 'notStarted'
+  | 'whenStarted'
+  | 'view'
+  | 'flight'
+  | 'pending'
+  | 'managing'
+  | 'leeway'
+  | 'usable'
+  | 'ready'
+  | 'expiredInFlight'
+  | 'refreshExpired'
+  | 'remoteReauth'
+  | 'rotatingElsewhere'
+  | 'on'
+  | 'watch'
 >
 
 /** Every event `on()` accepts: a misspelt name would be a listener that never runs. */
 const EVENTS: Record<keyof SessionEvents, true> = {
-  change: true, rotate: true, 'rotate-error': true, logout: true, 'idle-warning': true, 'storage-error': true,
-  dispose: true, 'idle-resume': true, 'session-ending': true, 'worker-fallback': true, 'clock-skew': true, trace: true,
+  change: true,
+  rotate: true,
+  'rotate-error': true,
+  logout: true,
+  'idle-warning': true,
+  'storage-error': true,
+  dispose: true,
+  'idle-resume': true,
+  'session-ending': true,
+  'worker-fallback': true,
+  'clock-skew': true,
+  trace: true,
 }
 
 /**
@@ -294,7 +321,8 @@ export class SessionMachine {
       const hint = typeof event === 'string' ? closest(event, Object.keys(EVENTS)) : undefined
       throw new RotorTypeError('ERR_USAGE', `rotor-auth: session.on(): unknown event ${shown(event)}${hint ? ` (did you mean '${hint}'?)` : ''}`)
     }
-    if (typeof listener !== 'function') throw new RotorTypeError('ERR_USAGE', `rotor-auth: session.on('${event}', listener): listener must be a function, got ${shown(listener)}`)
+    if (typeof listener !== 'function')
+      throw new RotorTypeError('ERR_USAGE', `rotor-auth: session.on('${event}', listener): listener must be a function, got ${shown(listener)}`)
     return this.#events.on(event, listener)
   }
 

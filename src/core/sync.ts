@@ -7,7 +7,7 @@ import type { Tokens } from './grant.js'
 import { SpentTokens } from './spent.js'
 import type { SessionMachine } from './state.js'
 import { Listeners } from '../utils/listeners.js'
-import { when } from '../utils/when.js'
+import { settled, when } from '../utils/when.js'
 
 /** How long a joining bearer tab waits for a peer to hand it the tokens. */
 const JOIN_WAIT_MS = 300
@@ -17,7 +17,6 @@ const JOIN_WAIT_MS = 300
  */
 export const REMOTE_FLAG_MS = 30_000
 const REMOTE_FLAG_RENEW_MS = 10_000
-
 
 export type SyncOptions = {
   coordinator: Coordinator
@@ -76,7 +75,7 @@ export class Sync {
     const { coordinator, machine } = this.#options
     const joined = when(coordinator.read(), shared => this.#joinFrom(shared))
     // An asynchronous store (a worker, Redis): requests hold until its answer is in.
-    if (joined instanceof Promise) machine.track('joining', joined.catch(() => undefined))
+    if (joined instanceof Promise) machine.track('joining', settled(joined))
   }
 
   #joinFrom(shared: Snapshot | undefined): void {
@@ -90,7 +89,8 @@ export class Sync {
     if (machine.snapshot.status === 'active' || !this.#options.shared) return
     if (transport === 'bearer' && shared?.status === 'active') {
       // Tokens are not in storage: ask the peers, and hold requests briefly for the answer.
-      machine.track('joining', this.#until(state => state.status === 'active', JOIN_WAIT_MS))
+      const joining = this.#until(state => state.status === 'active', JOIN_WAIT_MS)
+      machine.track('joining', joining)
     }
     this.#options.coordinator.post({ type: 'hello' })
   }
@@ -219,8 +219,7 @@ export class Sync {
     const base = coordinator.read()
     const local = machine.snapshot.generation
     const signedOut = (generation: number): Snapshot => ({ ...SIGNED_OUT, generation, reason })
-    const share = (snapshot: Snapshot) =>
-      when(coordinator.write(snapshot), () => coordinator.post({ type: 'state', snapshot }))
+    const share = (snapshot: Snapshot) => when(coordinator.write(snapshot), () => coordinator.post({ type: 'state', snapshot }))
     this.#clearRotating()
     if (!(base instanceof Promise)) {
       const snapshot = signedOut(Math.max(local, this.#base(base)) + 1)

@@ -41,7 +41,10 @@ export function createWaits(machine: SessionView, gate: Pick<Gate, 'ready' | 'wa
      */
     async authFailed(generation: number, options?: WaitSignal): Promise<void> {
       if (typeof generation !== 'number' || !Number.isInteger(generation) || generation < 0) {
-        throw new RotorTypeError('ERR_USAGE', `rotor-auth: authFailed(generation) needs the generation the refused token belonged to (session.state.generation), got ${String(generation)}`)
+        throw new RotorTypeError(
+          'ERR_USAGE',
+          `rotor-auth: authFailed(generation) needs the generation the refused token belonged to (session.state.generation), got ${String(generation)}`,
+        )
       }
       await begun(options?.signal)
       await gate.wait({ stale: generation, signal: options?.signal })

@@ -26,7 +26,11 @@ const TICK_MS = 1000
 /** The session's events a lane draws beside its decisions (their outcomes), reduced to fields that carry no token. */
 const EVENTS = {
   rotate: (e: SessionEvents['rotate']) => ({ generation: e.state.generation, origin: e.origin }),
-  'rotate-error': (e: SessionEvents['rotate-error']) => ({ code: (e.error as { code?: unknown } | null)?.code as string | undefined, attempt: e.attempt, willRetry: e.willRetry }),
+  'rotate-error': (e: SessionEvents['rotate-error']) => ({
+    code: (e.error as { code?: unknown } | null)?.code as string | undefined,
+    attempt: e.attempt,
+    willRetry: e.willRetry,
+  }),
   logout: (e: SessionEvents['logout']) => ({ reason: e.reason, origin: e.origin }),
   'worker-fallback': (e: SessionEvents['worker-fallback']) => ({ reason: e.reason }),
   'clock-skew': (e: SessionEvents['clock-skew']) => ({ offset: e.offset }),
@@ -47,7 +51,16 @@ export function mountDevtools(session: Session, element: HTMLElement, options: D
   element.append(root)
   timeline.add(initial.entries)
 
-  const share = options.shareTabs !== false && initial.session ? sharePanels(platform, initial.session, self, () => timeline.own(), (tab, entries) => timeline.add(entries, tab)) : undefined
+  const share =
+    options.shareTabs !== false && initial.session
+      ? sharePanels(
+          platform,
+          initial.session,
+          self,
+          () => timeline.own(),
+          (tab, entries) => timeline.add(entries, tab),
+        )
+      : undefined
   const summarize = () => (summary.textContent = describe(session, platform.now()))
   const show = (entry: LaneEntry) => {
     timeline.add([entry])
@@ -91,7 +104,7 @@ function frame(doc: Document, timeline: Timeline, onExport: () => void) {
   button.type = 'button'
   button.className = 'rotor-devtools-export'
   button.textContent = 'Export trace'
-  button.title = 'Download every tab\'s trace as one JSON file, for a bug report'
+  button.title = "Download every tab's trace as one JSON file, for a bug report"
   button.addEventListener('click', onExport)
   header.append(summary, button)
   root.append(style, header, timeline.element)

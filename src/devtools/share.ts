@@ -38,7 +38,13 @@ export function sharePanels(platform: Pick<Platform, 'channel'>, session: string
     channel.onmessage = event => {
       const wire = event.data as Partial<Wire> | null
       if (wire?.rotorDevtools !== 1 || typeof wire.tab !== 'string' || wire.tab.length > 64 || !Array.isArray(wire.entries)) return
-      heard(wire.tab, wire.entries.slice(-MAX_ENTRIES).flatMap(e => laneEntry(e) ?? []).filter(e => e.tab === wire.tab))
+      heard(
+        wire.tab,
+        wire.entries
+          .slice(-MAX_ENTRIES)
+          .flatMap(e => laneEntry(e) ?? [])
+          .filter(e => e.tab === wire.tab),
+      )
       if (wire.hello) post({ rotorDevtools: 1, tab, entries: own().slice(-MAX_ENTRIES) })
     }
     post({ rotorDevtools: 1, tab, hello: true, entries: own() })

@@ -63,12 +63,16 @@ export class Timeline {
   /** Redraws every lane's visible lines, in time order, newest first. */
   draw(): void {
     for (const lane of this.#lanes.values()) {
-      const items = [...lane.entries].sort((a, b) => a.at - b.at).slice(-VISIBLE).reverse().map(entry => {
-        const li = this.#doc.createElement('li')
-        li.dataset['kind'] = entry.kind
-        li.textContent = line(entry)
-        return li
-      })
+      const items = [...lane.entries]
+        .sort((a, b) => a.at - b.at)
+        .slice(-VISIBLE)
+        .reverse()
+        .map(entry => {
+          const li = this.#doc.createElement('li')
+          li.dataset['kind'] = entry.kind
+          li.textContent = line(entry)
+          return li
+        })
       lane.list.replaceChildren(...items)
       lane.waiting.textContent = lane.parked ? `${lane.parked} waiting` : ''
     }

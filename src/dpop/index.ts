@@ -129,7 +129,13 @@ async function checkBinding<T extends Grant | Response | void>(grant: T, thumbpr
     override readonly name = 'DPoPBindingError'
   }
   // A Response is read from a clone: start() reads the original. An unreadable one is start()'s to report.
-  const body: unknown = typeof Response !== 'undefined' && grant instanceof Response ? await grant.clone().json().catch(() => undefined) : grant
+  const body: unknown =
+    typeof Response !== 'undefined' && grant instanceof Response
+      ? await grant
+          .clone()
+          .json()
+          .catch(() => undefined)
+      : grant
   if (!isObject(body)) return grant
   const type = body['token_type'] ?? body['tokenType']
   if (typeof type === 'string' && type.toLowerCase() !== 'dpop') {

@@ -121,7 +121,8 @@ export function fromStripesConfig(stripes: StripesConfig): SessionOptions {
     rtr[key] === undefined || rtr[key] === null || rtr[key] === '' ? STRIPES_RTR_DEFAULTS[key] : rtr[key]!
   const timeout = parseDuration(pick('idleSessionTTL'), 'config.rtr.idleSessionTTL')
   const warning = parseDuration(pick('idleModalTTL'), 'config.rtr.idleModalTTL')
-  if (warning >= timeout) throw invalidOption(`rotor-auth/folio: \`config.rtr.idleModalTTL\` (${warning} ms) must be shorter than \`config.rtr.idleSessionTTL\` (${timeout} ms)`)
+  if (warning >= timeout)
+    throw invalidOption(`rotor-auth/folio: \`config.rtr.idleModalTTL\` (${warning} ms) must be shorter than \`config.rtr.idleSessionTTL\` (${timeout} ms)`)
   let activityEvents = rtr.activityEvents ?? []
   if (!Array.isArray(activityEvents) || !activityEvents.every(e => typeof e === 'string' && e !== '')) {
     throw invalidOption(`rotor-auth/folio: \`config.rtr.activityEvents\` must be an array of DOM event names, got ${shown(activityEvents)}`)

@@ -97,7 +97,14 @@ type Queued = { input: string | Request; origin: string; init: RequestInit | und
  * 4. A 401: rotate unless a newer generation already superseded the token it carried, then
  * send it once more. The replay goes straight to the network: never a second replay.
  */
-async function replay(interception: Interception, first: Response, input: RequestInfo | URL, origin: string, init: RequestInit | undefined, generation: number): Promise<Response> {
+async function replay(
+  interception: Interception,
+  first: Response,
+  input: RequestInfo | URL,
+  origin: string,
+  init: RequestInit | undefined,
+  generation: number,
+): Promise<Response> {
   if (!interception.active()) return first
   void first.body?.cancel().catch(() => undefined)
   interception.trace('request-replayed', described(input, init))

@@ -13,7 +13,8 @@ function xhrFacade(option: unknown): Facade | undefined {
     throw new RotorTypeError(
       'ERR_USAGE',
       "rotor-auth: install() option `xhr` must be the facade of 'rotor-auth/xhr' " +
-        "(import { xhr } from 'rotor-auth/xhr'; session.install(globalThis, { xhr })) or false, got " + String(option),
+        "(import { xhr } from 'rotor-auth/xhr'; session.install(globalThis, { xhr })) or false, got " +
+        String(option),
     )
   }
   return option as Facade
@@ -39,9 +40,7 @@ export function installOn(target: InstallTarget, options: InstallOptions, sessio
   const original = target.fetch
   let active = true
   const wrapper =
-    options.fetch === false
-      ? undefined
-      : (input: RequestInfo | URL, init?: RequestInit) => (active ? sessionFetch(input, init) : original.call(target, input, init))
+    options.fetch === false ? undefined : (input: RequestInfo | URL, init?: RequestInit) => (active ? sessionFetch(input, init) : original.call(target, input, init))
   const OriginalXhr = facade && target.XMLHttpRequest
   // The facade passes requests through untouched once the session stops managing them.
   const Xhr = OriginalXhr && facade.create(OriginalXhr, { ...interception, managing: () => active && interception.managing() })

@@ -4,12 +4,7 @@ import type { Config } from '../core/options.js'
 import type { SessionMachine } from '../core/state.js'
 import type { Interception } from './fetch.js'
 
-export function createInterception(
-  cfg: Config,
-  machine: SessionMachine,
-  gate: Gate,
-  guard: Pick<Interception, 'passThrough' | 'sendOwn' | 'looped'>,
-): Interception {
+export function createInterception(cfg: Config, machine: SessionMachine, gate: Gate, guard: Pick<Interception, 'passThrough' | 'sendOwn' | 'looped'>): Interception {
   // The refresh and logout calls must never wait for a rotation (it would wait for itself).
   const endpoints = [cfg.refreshURL, cfg.logoutURL].filter(url => url !== undefined)
   const bearer = cfg.transport === 'bearer'

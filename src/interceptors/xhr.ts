@@ -169,10 +169,14 @@ class FacadeRequest extends EventTarget {
       this.#deadline = this.#interception.time.now() + this.#timeout
       const seq = this.#seq
       // keepAlive: a Node process must not exit under a request that is still counting down.
-      this.#timer = this.#interception.time.after(this.#timeout, () => {
-        // Only while no attempt is on the wire: a real XHR times itself out.
-        if (seq === this.#seq && (this.#inner === undefined || this.#silenced)) this.#finish('timeout')
-      }, true)
+      this.#timer = this.#interception.time.after(
+        this.#timeout,
+        () => {
+          // Only while no attempt is on the wire: a real XHR times itself out.
+          if (seq === this.#seq && (this.#inner === undefined || this.#silenced)) this.#finish('timeout')
+        },
+        true,
+      )
     }
     if (!this.#managed || this.#interception.gate.ready()) {
       this.#attempt()

@@ -10,9 +10,14 @@ export type Timer = { cancel(): void }
 /** The runtime's events a session listens to: wake-ups, the page lifecycle and user activity. */
 export type PlatformEvent =
   /** Wake-ups: a sleeping laptop or a throttled tab may have missed its timers. */
-  | 'visibilitychange' | 'pageshow' | 'online' | 'focus'
+  | 'visibilitychange'
+  | 'pageshow'
+  | 'online'
+  | 'focus'
   /** The page lifecycle: frozen (timers stop), resumed, leaving (maybe into the back/forward cache). */
-  | 'freeze' | 'resume' | 'pagehide'
+  | 'freeze'
+  | 'resume'
+  | 'pagehide'
   /** Anything else: user activity (`idle.activityEvents`), passive and in the capture phase. */
   | (string & {})
 

@@ -73,7 +73,12 @@ class RedisMember {
     this.#lock = new RedisLock({ run, keys, lease, id: this.id, platform, signal })
     this.#store = new RedisStore({ client, run, keys, sealer, name, id: this.id, lock: this.#lock, platform, signal })
     this.#bus = new RedisBus({
-      client, channel: keys.channel, id: this.id, sealer, platform, signal,
+      client,
+      channel: keys.channel,
+      id: this.id,
+      sealer,
+      platform,
+      signal,
       open: raw => this.#heardState(raw),
       onRelease: () => this.#lock.wake(),
       onReconnect: this.#resync,

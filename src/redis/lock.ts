@@ -176,7 +176,7 @@ export class RedisLock {
   async #acquire(): Promise<Hold> {
     const { run, keys, lease, platform, signal } = this.#o
     const owner = `${this.#o.id}:${++this.#grants}`
-    for (let failures = 0; ; ) {
+    for (let failures = 0; ;) {
       if (signal.aborted) throw new RedisClosedError('rotor-auth/redis: coordinator closed while waiting for the lock')
       const sent = this.#clock()
       let reply: [number, number, unknown] | undefined

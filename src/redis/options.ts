@@ -119,7 +119,10 @@ export function normalizeRedisOptions(options: RedisCoordinatorOptions): RedisCo
     return { ...common, keys: [] }
   }
   if (key === undefined) {
-    throw new RotorTypeError('ERR_INVALID_OPTION', "rotor-auth/redis: option `key` is required (32 bytes for AES-256-GCM), or pass `tokens: 'omit'` to keep tokens out of Redis")
+    throw new RotorTypeError(
+      'ERR_INVALID_OPTION',
+      "rotor-auth/redis: option `key` is required (32 bytes for AES-256-GCM), or pass `tokens: 'omit'` to keep tokens out of Redis",
+    )
   }
   const list = Array.isArray(key) ? (key as readonly RedisKey[]) : [key as RedisKey]
   if (list.length === 0) fail('key', 'a key, or a non-empty list of keys (newest first)', key)

@@ -30,13 +30,25 @@ export type SocketConfig = {
 }
 
 const KNOWN = new Set<string>([
-  'WebSocket', 'url', 'protocols', 'init', 'authMessage', 'isAuthenticated', 'isUnauthorized', 'authCloseCodes', 'onRotate',
-  'parse', 'serialize', 'backoff', 'maxRefusals', 'quiet', 'timers', 'now',
+  'WebSocket',
+  'url',
+  'protocols',
+  'init',
+  'authMessage',
+  'isAuthenticated',
+  'isUnauthorized',
+  'authCloseCodes',
+  'onRotate',
+  'parse',
+  'serialize',
+  'backoff',
+  'maxRefusals',
+  'quiet',
+  'timers',
+  'now',
 ] satisfies Array<keyof SocketOptions>)
 
-const KNOWN_STREAM = new Set<string>([
-  'url', 'init', 'unauthorizedEvent', 'backoff', 'maxRefusals', 'timers', 'now',
-] satisfies Array<keyof EventStreamOptions>)
+const KNOWN_STREAM = new Set<string>(['url', 'init', 'unauthorizedEvent', 'backoff', 'maxRefusals', 'timers', 'now'] satisfies Array<keyof EventStreamOptions>)
 
 function fail(option: string, expected: string, got: unknown): never {
   throw optionError(PREFIX, option, expected, got)
@@ -92,8 +104,7 @@ function nowOption(now: unknown): () => number {
   return (now as (() => number) | undefined) ?? defaultPlatform().now
 }
 
-const typeIs = (type: string) => (message: unknown) =>
-  typeof message === 'object' && message !== null && (message as { type?: unknown }).type === type
+const typeIs = (type: string) => (message: unknown) => typeof message === 'object' && message !== null && (message as { type?: unknown }).type === type
 
 function parseFrame(data: unknown): unknown {
   if (typeof data !== 'string') return data
@@ -111,7 +122,8 @@ function positive(option: string, value: unknown, fallback: number): number {
 }
 
 export function normalizeSocketOptions(options: SocketOptions): SocketConfig {
-  if (typeof options !== 'object' || options === null) throw new RotorTypeError('ERR_INVALID_OPTION', 'rotor-auth/socket: createSocket(session, options) takes an options object')
+  if (typeof options !== 'object' || options === null)
+    throw new RotorTypeError('ERR_INVALID_OPTION', 'rotor-auth/socket: createSocket(session, options) takes an options object')
   assertKnownOptions(PREFIX, KNOWN, options)
   const WebSocket = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket
   if (typeof WebSocket !== 'function') fail('WebSocket', "a WebSocket constructor (in Node: import WebSocket from 'ws')", options.WebSocket)
@@ -158,7 +170,8 @@ export type StreamConfig = {
 }
 
 export function normalizeStreamOptions(options: EventStreamOptions): StreamConfig {
-  if (typeof options !== 'object' || options === null) throw new RotorTypeError('ERR_INVALID_OPTION', 'rotor-auth/socket: createEventStream(session, options) takes an options object')
+  if (typeof options !== 'object' || options === null)
+    throw new RotorTypeError('ERR_INVALID_OPTION', 'rotor-auth/socket: createEventStream(session, options) takes an options object')
   assertKnownOptions(PREFIX, KNOWN_STREAM, options)
   const { url, init, unauthorizedEvent = 'unauthorized' } = options
   if (typeof url !== 'string' && !(url instanceof URL) && typeof url !== 'function') fail('url', 'a URL or a function returning one', url)

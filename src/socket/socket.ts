@@ -93,7 +93,8 @@ class Socket implements RotorSocket {
 
   subscribe(key: string, message: () => unknown, unsubscribeMessage?: () => unknown): () => void {
     if (typeof key !== 'string') throw new RotorTypeError('ERR_USAGE', 'rotor-auth/socket: subscribe(key, message) needs a string key')
-    if (typeof message !== 'function') throw new RotorTypeError('ERR_USAGE', 'rotor-auth/socket: subscribe(key, message): `message` must be a function building the subscribe message')
+    if (typeof message !== 'function')
+      throw new RotorTypeError('ERR_USAGE', 'rotor-auth/socket: subscribe(key, message): `message` must be a function building the subscribe message')
     if (unsubscribeMessage !== undefined && typeof unsubscribeMessage !== 'function') {
       throw new RotorTypeError('ERR_USAGE', 'rotor-auth/socket: subscribe(key, message, unsubscribeMessage): `unsubscribeMessage` must be a function')
     }

@@ -39,7 +39,6 @@ const EVENTS = ['open', 'event', 'disconnect', 'error', 'close'] satisfies Array
 /** `text/event-stream`, whatever its parameters: anything else (a proxy's HTML, an API's JSON) is no stream. */
 const isEventStream = (contentType: string | null) => contentType?.split(';')[0]?.trim().toLowerCase() === 'text/event-stream'
 
-
 /**
  * Opens a server-sent-events stream through `session.fetch` and keeps it open: every
  * (re)connect waits for `ready()` and goes through the session (a 401 is rotated and

@@ -139,14 +139,7 @@ export type SocketStatus = 'connecting' | 'authenticating' | 'open' | 'waiting' 
  * - `unauthorized-repeated`: `maxRefusals` refusals in a row, each after a fresh rotation: closes for good
  * - `rotation-failed`: the session could not make a usable token (its refresh kept failing for `queueTimeout`)
  */
-export type ConnectionFailure =
-  | 'connect-failed'
-  | 'interrupted'
-  | 'http-status'
-  | 'not-event-stream'
-  | 'unauthorized'
-  | 'unauthorized-repeated'
-  | 'rotation-failed'
+export type ConnectionFailure = 'connect-failed' | 'interrupted' | 'http-status' | 'not-event-stream' | 'unauthorized' | 'unauthorized-repeated' | 'rotation-failed'
 
 /** The `error` event of sockets and streams. Never carries a token. */
 export type ConnectionError = {

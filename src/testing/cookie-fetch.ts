@@ -35,10 +35,7 @@ export function cookieFetch(baseFetch?: typeof fetch): CookieFetch {
   let ready: Promise<{ fetch: FetchLike; jar: Jar }> | undefined
   const load = () => {
     ready ??= (async () => {
-      const [{ default: makeFetchCookie }, { CookieJar }] = await Promise.all([
-        import('fetch-cookie'),
-        import('tough-cookie'),
-      ])
+      const [{ default: makeFetchCookie }, { CookieJar }] = await Promise.all([import('fetch-cookie'), import('tough-cookie')])
       // Keep cookies for hosts such as `auth.test` or `localhost` (special-use domains).
       const jar = new CookieJar(undefined, { allowSpecialUseDomain: true, rejectPublicSuffixes: false })
       const wrapped = makeFetchCookie(base as typeof fetch, jar) as unknown as FetchLike
@@ -50,7 +47,7 @@ export function cookieFetch(baseFetch?: typeof fetch): CookieFetch {
     const { fetch: wrapped } = await load()
     return wrapped(input, init)
   }) as CookieFetch
-  f.cookieString = async (url) => (await load()).jar.getCookieString(String(url))
+  f.cookieString = async url => (await load()).jar.getCookieString(String(url))
   f.clear = async () => (await load()).jar.removeAllCookies()
   return f
 }

@@ -19,19 +19,14 @@ export type FaceHooks = {
   request?(req: IncomingMessage, res: ServerResponse): boolean
 }
 
-export async function listenHttp(
-  handle: Handle,
-  basePath: string,
-  options: ListenOptions = {},
-  hooks: FaceHooks = {},
-): Promise<ListeningAuthServer> {
+export async function listenHttp(handle: Handle, basePath: string, options: ListenOptions = {}, hooks: FaceHooks = {}): Promise<ListeningAuthServer> {
   const { createServer } = await import('node:http')
   const host = options.host ?? '127.0.0.1'
   const files = staticFiles(options.static)
   const sockets = new Set<Socket>()
   let closing = false
   let signalClosed!: () => void
-  const closed = new Promise<void>((resolve) => {
+  const closed = new Promise<void>(resolve => {
     signalClosed = resolve
   })
 
@@ -140,7 +135,7 @@ export async function listenHttp(
 
   let closePromise: Promise<void> | undefined
   const close = (): Promise<void> => {
-    closePromise ??= new Promise<void>((resolve) => {
+    closePromise ??= new Promise<void>(resolve => {
       closing = true
       signalClosed()
       server.close(() => resolve())

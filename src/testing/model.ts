@@ -90,9 +90,7 @@ interface Routed {
 
 type LogDraft = Omit<AuthLogEntry, 'status'>
 
-type RotateResult =
-  | { ok: true; pair: Minted }
-  | { ok: false; reused: boolean; reason: string }
+type RotateResult = { ok: true; pair: Minted } | { ok: false; reused: boolean; reason: string }
 
 const decoder = new TextDecoder()
 
@@ -362,10 +360,20 @@ export class AuthModel {
     const accessExpiresAt = now + this.opts.accessTokenTtl
     const refreshExpiresAt = now + this.opts.refreshTokenTtl
     const at: TokenRecord = {
-      jti: randomId(), type: 'access', family, expiresAt: accessExpiresAt, consumed: false, revoked: false,
+      jti: randomId(),
+      type: 'access',
+      family,
+      expiresAt: accessExpiresAt,
+      consumed: false,
+      revoked: false,
     }
     const rt: TokenRecord = {
-      jti: randomId(), type: 'refresh', family, expiresAt: refreshExpiresAt, consumed: false, revoked: false,
+      jti: randomId(),
+      type: 'refresh',
+      family,
+      expiresAt: refreshExpiresAt,
+      consumed: false,
+      revoked: false,
     }
     tokens.set(at.jti, at)
     tokens.set(rt.jti, rt)
@@ -464,19 +472,26 @@ export class AuthModel {
   private route(method: string, rel: string, body: string): Routed | undefined {
     const post = (r: Omit<Routed, 'run'> & { run: Routed['run'] }): Routed => ({
       ...r,
-      run: method === 'POST' ? r.run : async () => res(405, 'Method Not Allowed', [['Allow', 'POST'], ['Content-Type', 'text/plain; charset=utf-8']]),
+      run:
+        method === 'POST'
+          ? r.run
+          : async () =>
+              res(405, 'Method Not Allowed', [
+                ['Allow', 'POST'],
+                ['Content-Type', 'text/plain; charset=utf-8'],
+              ]),
     })
     switch (rel) {
       case '/authn/login-with-expiry':
-        return post({ route: 'login', variant: 'folio', faultRoutes: ['login'], run: (c) => this.folioLogin(c, false) })
+        return post({ route: 'login', variant: 'folio', faultRoutes: ['login'], run: c => this.folioLogin(c, false) })
       case '/bl-users/login-with-expiry':
-        return post({ route: 'login', variant: 'bl-users', faultRoutes: ['login'], run: (c) => this.folioLogin(c, true) })
+        return post({ route: 'login', variant: 'bl-users', faultRoutes: ['login'], run: c => this.folioLogin(c, true) })
       case '/authn/refresh':
         return post({ route: 'refresh', variant: 'folio', faultRoutes: ['refresh'], run: (c, e) => this.folioRefresh(c, e) })
       case '/authn/logout':
         return post({ route: 'logout', variant: 'folio', faultRoutes: ['logout'], run: (c, e) => this.folioLogout(c, e) })
       case '/bearer/login':
-        return post({ route: 'login', variant: 'bearer', faultRoutes: ['login'], run: (c) => this.bearerLogin(c) })
+        return post({ route: 'login', variant: 'bearer', faultRoutes: ['login'], run: c => this.bearerLogin(c) })
       case '/bearer/refresh':
         return post({ route: 'refresh', variant: 'bearer', faultRoutes: ['refresh'], run: (c, e) => this.bearerRefresh(c, e) })
       case '/bearer/logout':
@@ -491,7 +506,7 @@ export class AuthModel {
         return post({ route: 'logout', variant: 'oauth2', faultRoutes: ['oauth', 'logout'], run: (c, e) => this.oauthRevoke(c, e) })
     }
     if (underPrefix(rel, this.opts.apiPrefix)) {
-      return { route: 'api', variant: 'api', faultRoutes: ['api'], run: (c) => this.api(c) }
+      return { route: 'api', variant: 'api', faultRoutes: ['api'], run: c => this.api(c) }
     }
     return undefined
   }
@@ -509,7 +524,7 @@ export class AuthModel {
   }
 
   private hang(): Promise<void> {
-    return new Promise<void>((resolve) => this.hung.add(resolve))
+    return new Promise<void>(resolve => this.hung.add(resolve))
   }
 
   private faultOutcome(fault: Fault, processed?: AuthResponse): AuthOutcome {
@@ -579,9 +594,7 @@ export class AuthModel {
     }
 
     const { basePath } = this.opts
-    const routed = underPrefix(path, basePath)
-      ? this.route(method, path.slice(basePath.length) || '/', request.body)
-      : undefined
+    const routed = underPrefix(path, basePath) ? this.route(method, path.slice(basePath.length) || '/', request.body) : undefined
     const draft: LogDraft = { at: now, route: routed?.route ?? 'unknown', variant: routed?.variant ?? 'none', method, path }
     if (!routed) {
       this.log.push({ ...draft, status: 404 })
@@ -711,10 +724,7 @@ export class AuthModel {
     const rtToken = ctx.cookies.get(REFRESH_COOKIE) || undefined
     const jti = jtiOf(rtToken)
     if (jti) entry.rt = jti
-    const rec =
-      (await this.lookup(rtToken)) ??
-      (await this.lookup(ctx.cookies.get(ACCESS_COOKIE) || undefined)) ??
-      (await this.lookup(bearerOf(ctx.headers)))
+    const rec = (await this.lookup(rtToken)) ?? (await this.lookup(ctx.cookies.get(ACCESS_COOKIE) || undefined)) ?? (await this.lookup(bearerOf(ctx.headers)))
     if (rec) rec.family.revoked = true
     this.stats.logouts += 1
     return res(204, '', this.clearCookies())
@@ -767,7 +777,7 @@ export class AuthModel {
     const m = auth ? /^Basic\s+(\S+)$/i.exec(auth) : null
     if (!m?.[1]) return undefined
     try {
-      const decoded = decoder.decode(Uint8Array.from(atob(m[1]), (c) => c.charCodeAt(0)))
+      const decoded = decoder.decode(Uint8Array.from(atob(m[1]), c => c.charCodeAt(0)))
       const id = decoded.split(':')[0]
       return id ? decodeURIComponent(id) : undefined
     } catch {

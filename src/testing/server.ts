@@ -97,7 +97,7 @@ export function createAuthServer(options: AuthServerOptions = {}): AuthServer {
 
   const handle = async (request: AuthRequest): Promise<AuthOutcome> => {
     const outcome = await model.handle(request)
-    if (opts.latency > 0) await new Promise<void>((resolve) => setTimeout(resolve, opts.latency))
+    if (opts.latency > 0) await new Promise<void>(resolve => setTimeout(resolve, opts.latency))
     return outcome
   }
 
@@ -142,9 +142,9 @@ export function createAuthServer(options: AuthServerOptions = {}): AuthServer {
       return mswHandlers(handle, origin)
     },
     handle,
-    issue: (username) => model.issue(username),
+    issue: username => model.issue(username),
     now: () => model.serverNow(),
-    setClockOffset: (ms) => model.setClockOffset(ms),
+    setClockOffset: ms => model.setClockOffset(ms),
     setLatency(ms) {
       if (typeof ms !== 'number' || Number.isNaN(ms) || ms < 0) throw new TypeError('setLatency: ms must be >= 0')
       opts.latency = ms
@@ -153,7 +153,7 @@ export function createAuthServer(options: AuthServerOptions = {}): AuthServer {
     restart: () => model.restart(),
     fault: (route, fault) => model.fault(route, fault),
     clearFaults: () => model.clearFaults(),
-    pendingFaults: (route) => model.pendingFaults(route),
+    pendingFaults: route => model.pendingFaults(route),
     releaseHung: () => model.releaseHung(),
     resetStats: () => model.resetStats(),
     verifyAccessToken: token => model.verifyAccess(token),

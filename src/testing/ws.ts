@@ -111,8 +111,17 @@ type Channel = { seq: number; history: Array<{ seq: number; id: number; data: un
 
 function emptyStats(): SocketFaceStats {
   return {
-    connections: 0, auths: 0, reauths: 0, authRefused: 0, closedUnauthorized: 0, subscribes: 0,
-    subscribeRefused: 0, publishes: 0, deliveries: 0, sseStreams: 0, sseRefused: 0,
+    connections: 0,
+    auths: 0,
+    reauths: 0,
+    authRefused: 0,
+    closedUnauthorized: 0,
+    subscribes: 0,
+    subscribeRefused: 0,
+    publishes: 0,
+    deliveries: 0,
+    sseStreams: 0,
+    sseRefused: 0,
   }
 }
 
@@ -146,7 +155,10 @@ export async function createSocketFace(server: AuthServer, options: SocketFaceOp
   }
   const path = options.path ?? '/ws'
   const ssePath = options.ssePath ?? '/events'
-  for (const [name, value] of [['path', path], ['ssePath', ssePath]] as const) {
+  for (const [name, value] of [
+    ['path', path],
+    ['ssePath', ssePath],
+  ] as const) {
     if (typeof value !== 'string' || !value.startsWith('/')) throw new TypeError(`createSocketFace: option "${name}" must be a path starting with "/"`)
   }
   const number = (name: keyof SocketFaceOptions, fallback: number): number => {
@@ -288,9 +300,7 @@ export async function createSocketFace(server: AuthServer, options: SocketFaceOp
       authTimer.unref?.()
       return
     }
-    queue = queue.then(() =>
-      authenticate(conn, token).then(ok => (ok ? conn.send({ type: 'authenticated' }) : conn.refuse('token refused'))),
-    )
+    queue = queue.then(() => authenticate(conn, token).then(ok => (ok ? conn.send({ type: 'authenticated' }) : conn.refuse('token refused'))))
   }
 
   function onSse(req: IncomingMessage, res: ServerResponse): void {

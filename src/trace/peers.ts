@@ -55,7 +55,10 @@ export function heard(message: Message, coordinator: Pick<Coordinator, 'post'>, 
   const { tab, entries } = message
   if (!answers || typeof tab !== 'string' || tab === recorder.tab || answers.has(tab) || answers.size >= MAX_PEERS) return
   const size = recorder.options.size
-  answers.set(tab, (size ? entries.slice(-size) : []).flatMap(e => checkEntry(e) ?? []).filter(e => e.tab === tab))
+  answers.set(
+    tab,
+    (size ? entries.slice(-size) : []).flatMap(e => checkEntry(e) ?? []).filter(e => e.tab === tab),
+  )
 }
 
 /** Asks every other member for its trace and merges what `heard` collects within `timeout` ms (500); members that do not answer in time are left out. */

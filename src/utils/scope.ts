@@ -17,7 +17,10 @@ export type PageBase = () => string | undefined
 const runtimeBase: PageBase = () => pageLocation().base
 
 /** The page base of a platform. */
-export const pageBaseOf = (platform: Pick<Platform, 'location'>): PageBase => () => platform.location().base
+export const pageBaseOf =
+  (platform: Pick<Platform, 'location'>): PageBase =>
+  () =>
+    platform.location().base
 
 /** Parses a scope or endpoint entry; relative strings resolve against the page's location (or `base`). */
 export function toURL(value: string | URL, option: string, base = runtimeBase()): URL {

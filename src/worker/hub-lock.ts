@@ -64,11 +64,13 @@ export class TabLocks {
     if (this.#holds.has(id) || this.#queued >= MAX_QUEUED_LOCKS) return
     this.#queued++
     const hold = () =>
-      this.#lock.run(() => this.#hold(id)).finally(() => {
-        this.#holds.get(id)?.lease?.cancel()
-        this.#holds.delete(id)
-        this.#queued--
-      })
+      this.#lock
+        .run(() => this.#hold(id))
+        .finally(() => {
+          this.#holds.get(id)?.lease?.cancel()
+          this.#holds.delete(id)
+          this.#queued--
+        })
     this.#chain = this.#chain.then(hold, hold)
   }
 

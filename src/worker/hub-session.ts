@@ -38,7 +38,8 @@ function dpopOf(config: WorkerConfig, platform: Platform): Dpop | undefined {
   const given: unknown = config.dpop
   if (given === undefined) return undefined
   const { alg, key } = (typeof given === 'object' && given !== null ? given : {}) as Record<string, unknown>
-  if (typeof alg !== 'string' || !Object.hasOwn(DPOP_ALGS, alg) || typeof key !== 'string' || key === '') throw new RotorTypeError('ERR_USAGE', 'rotor-auth: config.dpop must be { alg, key }')
+  if (typeof alg !== 'string' || !Object.hasOwn(DPOP_ALGS, alg) || typeof key !== 'string' || key === '')
+    throw new RotorTypeError('ERR_USAGE', 'rotor-auth: config.dpop must be { alg, key }')
   return createDpop(key, alg as keyof typeof DPOP_ALGS, [replayableBody, requestURL, fetchTarget, decodeJwt, RotorError, RotorTypeError], platform)
 }
 

@@ -169,7 +169,12 @@ class SharedState implements Hub {
     }
     if (!this.#worker) {
       try {
-        this.#worker = startWorkerSession({ config: m['config'] as WorkerConfig, member: this.#member, reauthenticate: context => this.#tabs.reauthenticate(context), platform: this.#platform })
+        this.#worker = startWorkerSession({
+          config: m['config'] as WorkerConfig,
+          member: this.#member,
+          reauthenticate: context => this.#tabs.reauthenticate(context),
+          platform: this.#platform,
+        })
         this.#configKey = key
       } catch (error) {
         return refuse(`the worker cannot run this session: ${(error as Error).message}`)

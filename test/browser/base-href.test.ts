@@ -35,8 +35,7 @@ describe.skipIf(skipBrowserTests())('<base href> to another origin (Chromium, be
     const { rotor, rotorXhr } = await buildBundles()
     // The scripts come before the injected <base>, so they load from the page's own origin.
     const page =
-      '<!doctype html><meta charset="utf-8"><title>base</title><script src="/rotor.js"></script>' +
-      `<script src="/rotor-xhr.js"></script><base href="${otherURL}/">`
+      '<!doctype html><meta charset="utf-8"><title>base</title><script src="/rotor.js"></script>' + `<script src="/rotor-xhr.js"></script><base href="${otherURL}/">`
     face = await createAuthServer({ accessTokenTtl: 60_000 }).listen({
       static: {
         '/base.html': { type: 'text/html', body: page },

@@ -43,7 +43,10 @@ async function agreedGeneration(pages: Page[]): Promise<number> {
     await sleep(50)
     states = await Promise.all(pages.map(tabState))
   }
-  expect(states.map(s => s.generation), 'every tab ends on the same generation').toEqual(states.map(() => states[0]!.generation))
+  expect(
+    states.map(s => s.generation),
+    'every tab ends on the same generation',
+  ).toEqual(states.map(() => states[0]!.generation))
   return states[0]!.generation
 }
 
@@ -194,9 +197,7 @@ describe.skipIf(skip)('every tab agrees (real Chromium, cookie transport, Broadc
     await sleep(6_000)
     await expectNoRotateErrors(pages, '(b) before the close')
 
-    const lastLocal = await Promise.all(
-      pages.map(p => p.evaluate(() => window.rotor.stats.events.filter(e => e.type === 'rotate' && e.origin === 'local').at(-1)?.at ?? 0)),
-    )
+    const lastLocal = await Promise.all(pages.map(p => p.evaluate(() => window.rotor.stats.events.filter(e => e.type === 'rotate' && e.origin === 'local').at(-1)?.at ?? 0)))
     const rotator = lastLocal.indexOf(Math.max(...lastLocal))
     expect(lastLocal[rotator]).toBeGreaterThan(0)
     const closedStats = await tabStats(pages[rotator]!)
@@ -241,9 +242,7 @@ describe.skipIf(skip)('every tab agrees (real Chromium, cookie transport, Broadc
         await window.rotor.session.logout()
         return at
       })
-      await Promise.all(
-        pages.map((p, i) => p.waitForFunction(n => window.rotor.stats.logouts.length > n, seen[i]!, { timeout: 2_000, polling: 10 })),
-      )
+      await Promise.all(pages.map((p, i) => p.waitForFunction(n => window.rotor.stats.logouts.length > n, seen[i]!, { timeout: 2_000, polling: 10 })))
       const logouts = await Promise.all(pages.map((p, i) => p.evaluate(n => window.rotor.stats.logouts[n]!, seen[i]!)))
       const local = logouts[from]!
       expect(local).toMatchObject({ origin: 'local', reason: 'user' })
@@ -341,7 +340,10 @@ describe.skipIf(skip)('every tab agrees (real Chromium, cookie transport, Broadc
     for (const [i, { state, stats }] of alive.entries()) {
       expect(state.status, `tab ${i} kept alive`).toBe('active')
       expect(stats.logouts, `tab ${i}`).toEqual([])
-      expect(stats.events.filter(e => e.type === 'idle-warning'), `tab ${i} idle warnings`).toEqual([])
+      expect(
+        stats.events.filter(e => e.type === 'idle-warning'),
+        `tab ${i} idle warnings`,
+      ).toEqual([])
     }
     // The session kept rotating meanwhile (timer mode does not stop while someone is active).
     expect(alive[0]!.state.generation).toBeGreaterThanOrEqual(generation + 3)
@@ -368,9 +370,7 @@ describe.skipIf(skip)('every tab agrees (real Chromium, cookie transport, Broadc
       expect(s.logouts[0]!.at - lastKeyAt, `tab ${i}: idle logout too late after the last activity`).toBeLessThan(idle.timeout + 1_500)
       // "timeout ms without user activity in ANY tab": not before the timeout has passed since
       // the last keydown in tab 0 (50 ms for timer slack).
-      expect(s.logouts[0]!.at - lastKeyAt, `tab ${i}: idle logout before the timeout since the last activity (in tab 0)`).toBeGreaterThanOrEqual(
-        idle.timeout - 50,
-      )
+      expect(s.logouts[0]!.at - lastKeyAt, `tab ${i}: idle logout before the timeout since the last activity (in tab 0)`).toBeGreaterThanOrEqual(idle.timeout - 50)
     }
   }, 30_000)
 

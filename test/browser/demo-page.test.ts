@@ -42,7 +42,7 @@ describe.skipIf(skip)('demo:browser page in two Chromium tabs', () => {
 
   async function openTab(query = ''): Promise<Page> {
     const page = await context.newPage()
-    page.on('pageerror', (error) => pageErrors.push(error.message))
+    page.on('pageerror', error => pageErrors.push(error.message))
     await page.goto(`${demo.url}${query}`)
     await page.waitForFunction(() => window.demo !== undefined)
     return page
@@ -141,9 +141,7 @@ describe('npm run demo:browser (the CLI)', () => {
     let stderr = ''
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk))
     child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk))
-    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-      child.once('exit', (code, signal) => resolve({ code, signal })),
-    )
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>(resolve => child.once('exit', (code, signal) => resolve({ code, signal })))
     try {
       const url = await new Promise<string>((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error(`no URL printed within 15 s\nstdout: ${stdout}\nstderr: ${stderr}`)), 15_000)
@@ -168,10 +166,7 @@ describe('npm run demo:browser (the CLI)', () => {
 
       const started = Date.now()
       child.kill('SIGTERM')
-      const result = await Promise.race([
-        exited,
-        new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), 5_000)),
-      ])
+      const result = await Promise.race([exited, new Promise<'timeout'>(resolve => setTimeout(() => resolve('timeout'), 5_000))])
       expect(result, `stderr: ${stderr}`).toEqual({ code: 0, signal: null })
       expect(Date.now() - started).toBeLessThan(5_000)
       expect(stdout).toContain('stopping the server')

@@ -200,200 +200,205 @@ describe.each(engines)('$engine', ({ engine: name, cases }) => {
     })
 
     // What the engine offers does not depend on the transport: probed once per engine and origin.
-    it.skipIf(skip || transport !== 'cookie')('3 tabs of one profile: BroadcastChannel, shared localStorage, Web Locks reported', async () => {
-      const e = engine!
-      const started = performance.now()
-      const tabs = await Promise.all([0, 1, 2].map(i => e.newTab(`${origin}/probe.html?tab=${i}`)))
-      const opened = performance.now() - started
+    it.skipIf(skip || transport !== 'cookie')(
+      '3 tabs of one profile: BroadcastChannel, shared localStorage, Web Locks reported',
+      async () => {
+        const e = engine!
+        const started = performance.now()
+        const tabs = await Promise.all([0, 1, 2].map(i => e.newTab(`${origin}/probe.html?tab=${i}`)))
+        const opened = performance.now() - started
 
-      const facts = await Promise.all(
-        tabs.map(tab =>
-          tab.evaluate(() => ({
-            secure: window.isSecureContext,
-            locks: typeof navigator.locks?.request === 'function',
-            visibility: document.visibilityState,
-            origin: location.origin,
-          })),
-        ),
-      )
-      for (const [i, f] of facts.entries()) {
-        expect(f.origin, `tab ${i} origin`).toBe(origin)
-        // A hidden tab's timers are throttled (Firefox background tabs): every tab must be in front.
-        expect(f.visibility, `tab ${i} visibility`).toBe('visible')
-        // 127.0.0.1 is a secure context; an http page on another name is not, and has no Web Locks.
-        expect(f.secure, `tab ${i} isSecureContext`).toBe(!alias)
-        expect(f.locks, `tab ${i} navigator.locks`).toBe(!alias)
-      }
-      if (alias) {
-        expect(await tabs[0]!.evaluate(() => navigator.locks === undefined)).toBe(true)
-      }
+        const facts = await Promise.all(
+          tabs.map(tab =>
+            tab.evaluate(() => ({
+              secure: window.isSecureContext,
+              locks: typeof navigator.locks?.request === 'function',
+              visibility: document.visibilityState,
+              origin: location.origin,
+            })),
+          ),
+        )
+        for (const [i, f] of facts.entries()) {
+          expect(f.origin, `tab ${i} origin`).toBe(origin)
+          // A hidden tab's timers are throttled (Firefox background tabs): every tab must be in front.
+          expect(f.visibility, `tab ${i} visibility`).toBe('visible')
+          // 127.0.0.1 is a secure context; an http page on another name is not, and has no Web Locks.
+          expect(f.secure, `tab ${i} isSecureContext`).toBe(!alias)
+          expect(f.locks, `tab ${i} navigator.locks`).toBe(!alias)
+        }
+        if (alias) {
+          expect(await tabs[0]!.evaluate(() => navigator.locks === undefined)).toBe(true)
+        }
 
-      // Listeners first, in every tab. WebKit trap: a tab that only added a `storage` listener
-      // gets no storage events until it has read localStorage once, so each tab reads it.
-      await Promise.all(
-        tabs.map((tab, i) =>
-          tab.evaluate((me: number) => {
-            const channel = new BroadcastChannel('engines-smoke')
-            const probe: Probe = { me, channel, got: [], storage: [] }
-            channel.onmessage = (event: MessageEvent<{ from: number; at: number }>) => {
-              probe.got.push({ from: event.data.from, latency: performance.timeOrigin + performance.now() - event.data.at })
-            }
-            window.addEventListener('storage', event => probe.storage.push(`${event.key}=${event.newValue}`))
-            localStorage.getItem('engines-smoke')
-            window.probe = probe
-          }, i),
-        ),
-      )
+        // Listeners first, in every tab. WebKit trap: a tab that only added a `storage` listener
+        // gets no storage events until it has read localStorage once, so each tab reads it.
+        await Promise.all(
+          tabs.map((tab, i) =>
+            tab.evaluate((me: number) => {
+              const channel = new BroadcastChannel('engines-smoke')
+              const probe: Probe = { me, channel, got: [], storage: [] }
+              channel.onmessage = (event: MessageEvent<{ from: number; at: number }>) => {
+                probe.got.push({ from: event.data.from, latency: performance.timeOrigin + performance.now() - event.data.at })
+              }
+              window.addEventListener('storage', event => probe.storage.push(`${event.key}=${event.newValue}`))
+              localStorage.getItem('engines-smoke')
+              window.probe = probe
+            }, i),
+          ),
+        )
 
-      // BroadcastChannel: each tab posts once; each gets the other two (never its own).
-      await Promise.all(
-        tabs.map(tab => tab.evaluate(() => window.probe!.channel.postMessage({ from: window.probe!.me, at: performance.timeOrigin + performance.now() }))),
-      )
-      const received = await Promise.all(
-        tabs.map(tab =>
-          tab.waitFor(() => window.probe!.got.length >= 2 && window.probe!.got, { timeout: 3_000, message: 'two BroadcastChannel messages' }),
-        ),
-      )
-      for (const [i, got] of received.entries()) {
-        expect(
-          got.map(m => m.from).sort(),
-          `tab ${i} got messages from`,
-        ).toEqual([0, 1, 2].filter(j => j !== i))
-      }
-      const latencies = received.flat().map(m => m.latency)
+        // BroadcastChannel: each tab posts once; each gets the other two (never its own).
+        await Promise.all(tabs.map(tab => tab.evaluate(() => window.probe!.channel.postMessage({ from: window.probe!.me, at: performance.timeOrigin + performance.now() }))))
+        const received = await Promise.all(
+          tabs.map(tab => tab.waitFor(() => window.probe!.got.length >= 2 && window.probe!.got, { timeout: 3_000, message: 'two BroadcastChannel messages' })),
+        )
+        for (const [i, got] of received.entries()) {
+          expect(got.map(m => m.from).sort(), `tab ${i} got messages from`).toEqual([0, 1, 2].filter(j => j !== i))
+        }
+        const latencies = received.flat().map(m => m.latency)
 
-      // localStorage is one store for the origin: written in tab 0, read and announced in 1 and 2.
-      // Not always at once: once, Chromium tabs 1 and 2 read the old value right after tab 0's
-      // write (each renderer caches the area; changes from other tabs arrive asynchronously), so
-      // poll for it and report what the first read saw.
-      const value = `from-0-${Math.random().toString(36).slice(2)}`
-      await tabs[0]!.evaluate((v: string) => localStorage.setItem('engines-smoke', v), value)
-      const written = performance.now()
-      const firstReads = await Promise.all(tabs.map(tab => tab.evaluate(() => localStorage.getItem('engines-smoke'))))
-      const reads = await Promise.all(
-        tabs.map(tab =>
-          tab.waitFor((v: string) => localStorage.getItem('engines-smoke') === v && v, { args: [value], timeout: 3_000, message: 'the value tab 0 wrote' }),
-        ),
-      )
-      const visibleAfter = performance.now() - written
-      expect(reads).toEqual([value, value, value])
-      for (const tab of tabs.slice(1)) {
-        await tab.waitFor((entry: string) => window.probe!.storage.includes(entry), {
-          args: [`engines-smoke=${value}`],
-          timeout: 3_000,
-          message: 'the storage event',
-        })
-      }
-      expect(await tabs[0]!.evaluate(() => window.probe!.storage)).toEqual([])
+        // localStorage is one store for the origin: written in tab 0, read and announced in 1 and 2.
+        // Not always at once: once, Chromium tabs 1 and 2 read the old value right after tab 0's
+        // write (each renderer caches the area; changes from other tabs arrive asynchronously), so
+        // poll for it and report what the first read saw.
+        const value = `from-0-${Math.random().toString(36).slice(2)}`
+        await tabs[0]!.evaluate((v: string) => localStorage.setItem('engines-smoke', v), value)
+        const written = performance.now()
+        const firstReads = await Promise.all(tabs.map(tab => tab.evaluate(() => localStorage.getItem('engines-smoke'))))
+        const reads = await Promise.all(
+          tabs.map(tab => tab.waitFor((v: string) => localStorage.getItem('engines-smoke') === v && v, { args: [value], timeout: 3_000, message: 'the value tab 0 wrote' })),
+        )
+        const visibleAfter = performance.now() - written
+        expect(reads).toEqual([value, value, value])
+        for (const tab of tabs.slice(1)) {
+          await tab.waitFor((entry: string) => window.probe!.storage.includes(entry), {
+            args: [`engines-smoke=${value}`],
+            timeout: 3_000,
+            message: 'the storage event',
+          })
+        }
+        expect(await tabs[0]!.evaluate(() => window.probe!.storage)).toEqual([])
 
-      // Web Locks, where they exist: held in tab 0, not available in tab 1 until released.
-      let lockReport = 'none (not a secure context)'
-      if (!alias) {
-        await tabs[0]!.evaluate(() => {
-          void navigator.locks.request('engines-smoke', () => new Promise<void>(resolve => Object.assign(window.probe!, { release: resolve, held: true })))
-        })
-        await tabs[0]!.waitFor(() => window.probe!.held === true, { message: 'tab 0 holds the lock' })
-        const whileHeld = await tabs[1]!.evaluate(() => navigator.locks.request('engines-smoke', { ifAvailable: true }, lock => lock !== null))
-        await tabs[0]!.evaluate(() => window.probe!.release!())
-        const afterRelease = await tabs[1]!.waitFor(() => navigator.locks.request('engines-smoke', { ifAvailable: true }, lock => lock !== null), {
-          timeout: 2_000,
-          message: 'the lock released by tab 0',
-        })
-        expect(whileHeld, 'tab 1 got the lock tab 0 holds').toBe(false)
-        expect(afterRelease).toBe(true)
-        lockReport = 'present, exclusive across tabs'
-      }
+        // Web Locks, where they exist: held in tab 0, not available in tab 1 until released.
+        let lockReport = 'none (not a secure context)'
+        if (!alias) {
+          await tabs[0]!.evaluate(() => {
+            void navigator.locks.request('engines-smoke', () => new Promise<void>(resolve => Object.assign(window.probe!, { release: resolve, held: true })))
+          })
+          await tabs[0]!.waitFor(() => window.probe!.held === true, { message: 'tab 0 holds the lock' })
+          const whileHeld = await tabs[1]!.evaluate(() => navigator.locks.request('engines-smoke', { ifAvailable: true }, lock => lock !== null))
+          await tabs[0]!.evaluate(() => window.probe!.release!())
+          const afterRelease = await tabs[1]!.waitFor(() => navigator.locks.request('engines-smoke', { ifAvailable: true }, lock => lock !== null), {
+            timeout: 2_000,
+            message: 'the lock released by tab 0',
+          })
+          expect(whileHeld, 'tab 1 got the lock tab 0 holds').toBe(false)
+          expect(afterRelease).toBe(true)
+          lockReport = 'present, exclusive across tabs'
+        }
 
-      const errors = await Promise.all(tabs.map(tab => tab.errors()))
-      expect(errors, 'uncaught errors in the pages').toEqual([[], [], []])
-      await tabs[0]!.evaluate(() => localStorage.removeItem('engines-smoke'))
-      await Promise.all(tabs.map(tab => tab.close()))
-      report(
-        `${label}: smoke in ${fmt(performance.now() - started)} (3 tabs opened in ${fmt(opened)}): isSecureContext=${facts[0]!.secure} ` +
-          `navigator.locks ${lockReport}; BroadcastChannel to the other tabs: median ${median(latencies).toFixed(1)} ms, ` +
-          `max ${Math.max(...latencies).toFixed(1)} ms; localStorage shared with storage events ` +
-          `(read at once in the other tabs: ${firstReads.slice(1).map(r => (r === value ? 'new value' : 'OLD value')).join(', ')}; ` +
-          `all tabs read it within ${fmt(visibleAfter)})`,
-      )
-    }, 30_000)
+        const errors = await Promise.all(tabs.map(tab => tab.errors()))
+        expect(errors, 'uncaught errors in the pages').toEqual([[], [], []])
+        await tabs[0]!.evaluate(() => localStorage.removeItem('engines-smoke'))
+        await Promise.all(tabs.map(tab => tab.close()))
+        report(
+          `${label}: smoke in ${fmt(performance.now() - started)} (3 tabs opened in ${fmt(opened)}): isSecureContext=${facts[0]!.secure} ` +
+            `navigator.locks ${lockReport}; BroadcastChannel to the other tabs: median ${median(latencies).toFixed(1)} ms, ` +
+            `max ${Math.max(...latencies).toFixed(1)} ms; localStorage shared with storage events ` +
+            `(read at once in the other tabs: ${firstReads
+              .slice(1)
+              .map(r => (r === value ? 'new value' : 'OLD value'))
+              .join(', ')}; ` +
+            `all tabs read it within ${fmt(visibleAfter)})`,
+        )
+      },
+      30_000,
+    )
 
     // On the non-secure origin (no Web Locks) only the elected leader refreshes
     // (src/coordinator/leader-lock.ts). Before it, every tab believed it was the primary and
     // rotated on its own timer: refused=2 reused=2 in 5 of 5 runs, then every tab logged out.
     const scenario = skip ? it.skip : it
-    scenario('3 tabs share one rotating refresh token under traffic: no reused RT, no 401, every tab adopts every rotation', async () => {
-      const e = engine!
-      const s = server!
-      const started = performance.now()
-      const first = await openTab(e, origin, undefined, transport)
-      // Tab 0's timer rotates 1.6 s after the login: open the joiners' tabs first and load
-      // their documents after the login, to keep the join well inside that.
-      const blanks = await Promise.all([e.newTab(), e.newTab()])
-      await login(first)
-      const loggedIn = performance.now()
-      const before = { refreshCalls: s.stats.refreshCalls, logins: s.stats.logins }
-      const others = await Promise.all(blanks.map(blank => openTab(e, origin, blank, transport)))
-      const joinMs = performance.now() - loggedIn
-      const tabs = [first, ...others]
-      // Joining is free: no login, no refresh.
-      expect(s.stats.refreshCalls, 'refresh calls while the tabs joined').toBe(before.refreshCalls)
-      expect(s.stats.logins).toBe(before.logins)
-      const joined = await Promise.all(tabs.map(tabReport))
-      for (const [i, { state, stats }] of joined.entries()) {
-        expect(state.status, `tab ${i} status`).toBe('active')
-        expect(state.generation, `tab ${i} generation`).toBe(joined[0]!.state.generation)
-        expect(stats.rotations.local, `tab ${i} rotated`).toBe(0)
-      }
+    scenario(
+      '3 tabs share one rotating refresh token under traffic: no reused RT, no 401, every tab adopts every rotation',
+      async () => {
+        const e = engine!
+        const s = server!
+        const started = performance.now()
+        const first = await openTab(e, origin, undefined, transport)
+        // Tab 0's timer rotates 1.6 s after the login: open the joiners' tabs first and load
+        // their documents after the login, to keep the join well inside that.
+        const blanks = await Promise.all([e.newTab(), e.newTab()])
+        await login(first)
+        const loggedIn = performance.now()
+        const before = { refreshCalls: s.stats.refreshCalls, logins: s.stats.logins }
+        const others = await Promise.all(blanks.map(blank => openTab(e, origin, blank, transport)))
+        const joinMs = performance.now() - loggedIn
+        const tabs = [first, ...others]
+        // Joining is free: no login, no refresh.
+        expect(s.stats.refreshCalls, 'refresh calls while the tabs joined').toBe(before.refreshCalls)
+        expect(s.stats.logins).toBe(before.logins)
+        const joined = await Promise.all(tabs.map(tabReport))
+        for (const [i, { state, stats }] of joined.entries()) {
+          expect(state.status, `tab ${i} status`).toBe('active')
+          expect(state.generation, `tab ${i} generation`).toBe(joined[0]!.state.generation)
+          expect(stats.rotations.local, `tab ${i} rotated`).toBe(0)
+        }
 
-      const trafficStarted = performance.now()
-      await Promise.all(tabs.map(tab => tab.evaluate(() => window.rotor.startTraffic(100))))
-      await sleep(TRAFFIC_MS)
-      await Promise.all(tabs.map(tab => tab.evaluate(() => window.rotor.stopTraffic())))
-      const trafficMs = performance.now() - trafficStarted
-      await Promise.all(tabs.map(settled))
-      // Read everything before asserting anything, so a failure still reports the numbers.
-      const agreed = await quiet(tabs, s).catch((error: unknown) => error as Error)
-      const sinceLogin = performance.now() - loggedIn
-      const reports = await Promise.all(tabs.map(tabReport))
-      const { generation, stats: all, server: serverStats } =
-        agreed instanceof Error ? { generation: NaN, stats: reports.map(r => r.stats), server: { ...s.stats } } : agreed
-      const rotateErrors = all.map(t => t.events.filter(ev => ev.type === 'rotate-error'))
-      const { refreshCalls, refreshGranted, reusedRefused, refreshRefused, api200, api401 } = serverStats
-      report(
-        `${label}: 2 tabs joined in ${fmt(joinMs)} with no refresh; ${(trafficMs / 1000).toFixed(1)} s of traffic: refreshCalls=${refreshCalls} ` +
-          `granted=${refreshGranted} refused=${refreshRefused} reused=${reusedRefused} api200=${api200} api401=${api401}; generation=${generation}; ` +
-          `local rotations per tab=${all.map(t => t.rotations.local).join('/')}; calls per tab=${all.map(t => t.sent).join('/')}; ` +
-          `401s per tab=${all.map(t => t.status401).join('/')}; rotate-errors per tab=${rotateErrors.map(l => l.length).join('/')}; ` +
-          `logouts per tab=${all.map(t => t.logouts.map(l => `${l.reason}/${l.origin}`).join('+') || 0).join(', ')}; ` +
-          `status per tab=${reports.map(r => r.state.status).join('/')}; ` +
-          `slowest call per tab=${all.map(t => fmt(t.slowestMs)).join(', ')}; scenario ${fmt(performance.now() - started)}`,
-      )
-      for (const [i, list] of rotateErrors.entries()) {
-        expect(list.slice(0, 1), `tab ${i} rotate-error events (${list.length}; the refresh call failed in the page)`).toEqual([])
-      }
-      if (agreed instanceof Error) throw agreed
-      expect(reusedRefused, 'refresh tokens presented twice').toBe(0)
-      expect(refreshRefused).toBe(0)
-      expect(api401).toBe(0)
-      // One refresh per generation: at least one per AT lifetime of traffic, at most one per
-      // rotation interval since the login (+1 for a rotation under way at the read).
-      expect(refreshCalls).toBeGreaterThanOrEqual(Math.floor(trafficMs / AT))
-      expect(refreshCalls).toBeLessThanOrEqual(Math.ceil(sinceLogin / ROTATE_EVERY) + 1)
-      expect(refreshGranted).toBe(refreshCalls)
-      for (const [i, t] of all.entries()) {
-        expect(t.status401, `tab ${i} saw a 401`).toBe(0)
-        expect(t.errors, `tab ${i} errors`).toEqual([])
-        expect(t.other, `tab ${i} other statuses`).toEqual({})
-        expect(t.ok, `tab ${i} answered calls`).toBe(t.sent)
-        expect(t.logouts, `tab ${i} logged out`).toEqual([])
-        // Every tab adopted every rotation.
-        expect(t.rotations.local + t.rotations.remote, `tab ${i} rotations seen`).toBe(refreshGranted)
-      }
-      expect(all.reduce((n, t) => n + t.rotations.local, 0)).toBe(refreshGranted)
-      const errors = await Promise.all(tabs.map(tab => tab.errors()))
-      expect(errors, 'uncaught errors in the pages').toEqual([[], [], []])
-      await Promise.all(tabs.map(tab => tab.close()))
-    }, 30_000)
+        const trafficStarted = performance.now()
+        await Promise.all(tabs.map(tab => tab.evaluate(() => window.rotor.startTraffic(100))))
+        await sleep(TRAFFIC_MS)
+        await Promise.all(tabs.map(tab => tab.evaluate(() => window.rotor.stopTraffic())))
+        const trafficMs = performance.now() - trafficStarted
+        await Promise.all(tabs.map(settled))
+        // Read everything before asserting anything, so a failure still reports the numbers.
+        const agreed = await quiet(tabs, s).catch((error: unknown) => error as Error)
+        const sinceLogin = performance.now() - loggedIn
+        const reports = await Promise.all(tabs.map(tabReport))
+        const {
+          generation,
+          stats: all,
+          server: serverStats,
+        } = agreed instanceof Error ? { generation: NaN, stats: reports.map(r => r.stats), server: { ...s.stats } } : agreed
+        const rotateErrors = all.map(t => t.events.filter(ev => ev.type === 'rotate-error'))
+        const { refreshCalls, refreshGranted, reusedRefused, refreshRefused, api200, api401 } = serverStats
+        report(
+          `${label}: 2 tabs joined in ${fmt(joinMs)} with no refresh; ${(trafficMs / 1000).toFixed(1)} s of traffic: refreshCalls=${refreshCalls} ` +
+            `granted=${refreshGranted} refused=${refreshRefused} reused=${reusedRefused} api200=${api200} api401=${api401}; generation=${generation}; ` +
+            `local rotations per tab=${all.map(t => t.rotations.local).join('/')}; calls per tab=${all.map(t => t.sent).join('/')}; ` +
+            `401s per tab=${all.map(t => t.status401).join('/')}; rotate-errors per tab=${rotateErrors.map(l => l.length).join('/')}; ` +
+            `logouts per tab=${all.map(t => t.logouts.map(l => `${l.reason}/${l.origin}`).join('+') || 0).join(', ')}; ` +
+            `status per tab=${reports.map(r => r.state.status).join('/')}; ` +
+            `slowest call per tab=${all.map(t => fmt(t.slowestMs)).join(', ')}; scenario ${fmt(performance.now() - started)}`,
+        )
+        for (const [i, list] of rotateErrors.entries()) {
+          expect(list.slice(0, 1), `tab ${i} rotate-error events (${list.length}; the refresh call failed in the page)`).toEqual([])
+        }
+        if (agreed instanceof Error) throw agreed
+        expect(reusedRefused, 'refresh tokens presented twice').toBe(0)
+        expect(refreshRefused).toBe(0)
+        expect(api401).toBe(0)
+        // One refresh per generation: at least one per AT lifetime of traffic, at most one per
+        // rotation interval since the login (+1 for a rotation under way at the read).
+        expect(refreshCalls).toBeGreaterThanOrEqual(Math.floor(trafficMs / AT))
+        expect(refreshCalls).toBeLessThanOrEqual(Math.ceil(sinceLogin / ROTATE_EVERY) + 1)
+        expect(refreshGranted).toBe(refreshCalls)
+        for (const [i, t] of all.entries()) {
+          expect(t.status401, `tab ${i} saw a 401`).toBe(0)
+          expect(t.errors, `tab ${i} errors`).toEqual([])
+          expect(t.other, `tab ${i} other statuses`).toEqual({})
+          expect(t.ok, `tab ${i} answered calls`).toBe(t.sent)
+          expect(t.logouts, `tab ${i} logged out`).toEqual([])
+          // Every tab adopted every rotation.
+          expect(t.rotations.local + t.rotations.remote, `tab ${i} rotations seen`).toBe(refreshGranted)
+        }
+        expect(all.reduce((n, t) => n + t.rotations.local, 0)).toBe(refreshGranted)
+        const errors = await Promise.all(tabs.map(tab => tab.errors()))
+        expect(errors, 'uncaught errors in the pages').toEqual([[], [], []])
+        await Promise.all(tabs.map(tab => tab.close()))
+      },
+      30_000,
+    )
 
     // With bearer tokens (not in storage) the new pair reached the other tabs by message only,
     // and a tab could take the lock before that message, re-read a stale state and present the
@@ -403,50 +408,54 @@ describe.each(engines)('$engine', ({ engine: name, cases }) => {
     // per-round generation count of this test flaky (seen twice in clean CI runs); the cookie
     // transport's concurrent rotate() is covered by cross-tab.test.ts (0) and the Node suites.
     const race = transport === 'bearer' ? scenario : it.skip
-    race('two tabs call rotate() at the same moment: one refresh, both on the new generation', async () => {
-      const e = engine!
-      const s = server!
-      // Request mode: only the rotate() calls rotate (a timer rotation would add generations).
-      const tabs = [await openTab(e, origin, undefined, transport, 'request'), await openTab(e, origin, undefined, transport, 'request')]
-      await login(tabs[0]!)
-      await tabs[1]!.waitFor(() => window.rotor.session.state.status === 'active', { message: 'tab 1 joined' })
-      const before = { ...s.stats }
-      const generation = (await tabState(tabs[0]!)).generation
-      for (let round = 1; round <= 3; round++) {
-        // Both calls fire at one agreed moment on the shared clock (WebKit's driver runs one
-        // evaluate at a time, so two evaluates would not be concurrent).
-        const at = Date.now() + 500
-        await Promise.all(
-          tabs.map(tab =>
-            tab.evaluate((t: number) => {
-              const w = window as unknown as { rotated: string | undefined }
-              w.rotated = undefined
-              setTimeout(() => {
-                void window.rotor.session.rotate().then(
-                  () => (w.rotated = 'ok'),
-                  (error: unknown) => (w.rotated = String(error)),
-                )
-              }, t - Date.now())
-            }, at),
-          ),
-        )
-        const outcomes: string[] = []
-        for (const tab of tabs) {
-          await tab.waitFor(() => (window as unknown as { rotated?: string }).rotated !== undefined, { message: 'rotate() settled' })
-          outcomes.push(await tab.evaluate(() => (window as unknown as { rotated: string }).rotated))
+    race(
+      'two tabs call rotate() at the same moment: one refresh, both on the new generation',
+      async () => {
+        const e = engine!
+        const s = server!
+        // Request mode: only the rotate() calls rotate (a timer rotation would add generations).
+        const tabs = [await openTab(e, origin, undefined, transport, 'request'), await openTab(e, origin, undefined, transport, 'request')]
+        await login(tabs[0]!)
+        await tabs[1]!.waitFor(() => window.rotor.session.state.status === 'active', { message: 'tab 1 joined' })
+        const before = { ...s.stats }
+        const generation = (await tabState(tabs[0]!)).generation
+        for (let round = 1; round <= 3; round++) {
+          // Both calls fire at one agreed moment on the shared clock (WebKit's driver runs one
+          // evaluate at a time, so two evaluates would not be concurrent).
+          const at = Date.now() + 500
+          await Promise.all(
+            tabs.map(tab =>
+              tab.evaluate((t: number) => {
+                const w = window as unknown as { rotated: string | undefined }
+                w.rotated = undefined
+                setTimeout(() => {
+                  void window.rotor.session.rotate().then(
+                    () => (w.rotated = 'ok'),
+                    (error: unknown) => (w.rotated = String(error)),
+                  )
+                }, t - Date.now())
+              }, at),
+            ),
+          )
+          const outcomes: string[] = []
+          for (const tab of tabs) {
+            await tab.waitFor(() => (window as unknown as { rotated?: string }).rotated !== undefined, { message: 'rotate() settled' })
+            outcomes.push(await tab.evaluate(() => (window as unknown as { rotated: string }).rotated))
+          }
+          expect(outcomes, `round ${round}`).toEqual(['ok', 'ok'])
+          for (const tab of tabs) {
+            await tab.waitFor((g: number) => window.rotor.session.state.generation === g, { args: [generation + round], message: `generation ${generation + round}` })
+          }
         }
-        expect(outcomes, `round ${round}`).toEqual(['ok', 'ok'])
-        for (const tab of tabs) {
-          await tab.waitFor((g: number) => window.rotor.session.state.generation === g, { args: [generation + round], message: `generation ${generation + round}` })
-        }
-      }
-      expect(s.stats.refreshCalls - before.refreshCalls, 'one refresh per round').toBe(3)
-      expect(s.stats.reusedRefused).toBe(0)
-      expect(s.stats.refreshRefused).toBe(0)
-      const statuses = await Promise.all(tabs.map(tab => tab.evaluate(async () => (await window.rotor.session.fetch('/api/ping')).status)))
-      expect(statuses).toEqual([200, 200])
-      await Promise.all(tabs.map(tab => tab.close()))
-    }, 30_000)
+        expect(s.stats.refreshCalls - before.refreshCalls, 'one refresh per round').toBe(3)
+        expect(s.stats.reusedRefused).toBe(0)
+        expect(s.stats.refreshRefused).toBe(0)
+        const statuses = await Promise.all(tabs.map(tab => tab.evaluate(async () => (await window.rotor.session.fetch('/api/ping')).status)))
+        expect(statuses).toEqual([200, 200])
+        await Promise.all(tabs.map(tab => tab.close()))
+      },
+      30_000,
+    )
   })
 })
 

@@ -307,9 +307,7 @@ function makeTab(
         const value = await evaluate(fn, ...args)
         if (value) return value
         if (Date.now() >= deadline) {
-          throw new Error(
-            `${label} waitFor timed out after ${timeout} ms${options.message ? ` (${options.message})` : ''}: ${describeFn(fn)} was ${JSON.stringify(value)}`,
-          )
+          throw new Error(`${label} waitFor timed out after ${timeout} ms${options.message ? ` (${options.message})` : ''}: ${describeFn(fn)} was ${JSON.stringify(value)}`)
         }
         await sleep(interval)
       }
@@ -351,13 +349,7 @@ function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<
  * A profile over `open`, which opens one browser page of it as a Tab: keeps the tabs, and
  * closes them before `closeProfile`. `profiles` is the browser's set of open ones.
  */
-function makeProfile(
-  name: EngineName,
-  version: string,
-  profiles: Set<Engine>,
-  open: (index: number) => Promise<Tab>,
-  closeProfile: () => Promise<void>,
-): Engine {
+function makeProfile(name: EngineName, version: string, profiles: Set<Engine>, open: (index: number) => Promise<Tab>, closeProfile: () => Promise<void>): Engine {
   const tabs: Tab[] = []
   const profile: Engine = {
     name,

@@ -43,12 +43,9 @@ let bundles: Promise<Bundles> | undefined
  * built once per test file.
  */
 export function buildBundles(): Promise<Bundles> {
-  bundles ??= Promise.all([
-    bundle('../../src/index.ts', 'Rotor'),
-    bundle('./tab-page.ts'),
-    bundle('../../src/xhr.ts', 'RotorXhr'),
-    bundle('../../src/worker/main.ts'),
-  ]).then(([rotor, tab, rotorXhr, rotorWorker]) => ({ rotor, tab, rotorXhr, rotorWorker }))
+  bundles ??= Promise.all([bundle('../../src/index.ts', 'Rotor'), bundle('./tab-page.ts'), bundle('../../src/xhr.ts', 'RotorXhr'), bundle('../../src/worker/main.ts')]).then(
+    ([rotor, tab, rotorXhr, rotorWorker]) => ({ rotor, tab, rotorXhr, rotorWorker }),
+  )
   return bundles
 }
 

@@ -116,62 +116,66 @@ describe.skipIf(skip)('five tabs without Web Locks (http://folio.internal)', () 
     return { pages, loggedIn }
   }
 
-  it.each(modes)('$transport, $rotation mode: 15 s, leader closed mid-run → 0 reused RTs, 0 failed calls, refreshes ≤ 1.3× the minimum', async mode => {
-    const context = await browser.newContext()
-    const errors: string[] = []
-    try {
-      const before = { ...server.stats }
-      const { pages, loggedIn } = await openTabs(context, mode, errors)
-      await Promise.all(pages.map(page => page.evaluate(ms => window.rotor.startTraffic(ms), TRAFFIC_EVERY_MS)))
-      await sleep(RUN_MS / 2)
+  it.each(modes)(
+    '$transport, $rotation mode: 15 s, leader closed mid-run → 0 reused RTs, 0 failed calls, refreshes ≤ 1.3× the minimum',
+    async mode => {
+      const context = await browser.newContext()
+      const errors: string[] = []
+      try {
+        const before = { ...server.stats }
+        const { pages, loggedIn } = await openTabs(context, mode, errors)
+        await Promise.all(pages.map(page => page.evaluate(ms => window.rotor.startTraffic(ms), TRAFFIC_EVERY_MS)))
+        await sleep(RUN_MS / 2)
 
-      // Close the leader just after one of its rotations (a refresh on the wire at close is
-      // the reload case, which is another test's).
-      const leader = await leaderOf(pages)
-      const generation = await pages[leader]!.evaluate(() => window.rotor.session.state.generation)
-      await pages[leader]!.waitForFunction(g => window.rotor.session.state.generation > g && !window.rotor.session.state.rotating, generation, {
-        timeout: 5_000,
-        polling: 10,
-      })
-      await pages[leader]!.evaluate(() => window.rotor.stopTraffic())
-      await settled(pages[leader]!, 10_000)
-      const closedStats = (await tabReport(pages[leader]!)).stats
-      const generationAtClose = await pages[leader]!.evaluate(() => window.rotor.session.state.generation)
-      await pages[leader]!.close({ runBeforeUnload: true })
-      const rest = pages.filter((_, i) => i !== leader)
+        // Close the leader just after one of its rotations (a refresh on the wire at close is
+        // the reload case, which is another test's).
+        const leader = await leaderOf(pages)
+        const generation = await pages[leader]!.evaluate(() => window.rotor.session.state.generation)
+        await pages[leader]!.waitForFunction(g => window.rotor.session.state.generation > g && !window.rotor.session.state.rotating, generation, {
+          timeout: 5_000,
+          polling: 10,
+        })
+        await pages[leader]!.evaluate(() => window.rotor.stopTraffic())
+        await settled(pages[leader]!, 10_000)
+        const closedStats = (await tabReport(pages[leader]!)).stats
+        const generationAtClose = await pages[leader]!.evaluate(() => window.rotor.session.state.generation)
+        await pages[leader]!.close({ runBeforeUnload: true })
+        const rest = pages.filter((_, i) => i !== leader)
 
-      await sleep(RUN_MS / 2)
-      await Promise.all(rest.map(page => page.evaluate(() => window.rotor.stopTraffic())))
-      await Promise.all(rest.map(page => settled(page, 10_000)))
-      const elapsed = performance.now() - loggedIn
-      const reports = await Promise.all(rest.map(tabReport))
-      const s = server.stats
-      const refreshes = s.refreshCalls - before.refreshCalls
-      const reused = s.reusedRefused - before.reusedRefused
-      const minimum = minimumRefreshes(elapsed, mode.rotation)
-      const all = [closedStats, ...reports.map(r => r.stats)]
-      const calls = all.reduce((n, t) => n + t.sent, 0)
-      report(
-        `${mode.transport}/${mode.rotation}: ${(elapsed / 1000).toFixed(1)} s since the login, ${calls} calls; refreshes=${refreshes} (minimum ${minimum}, ` +
-          `ratio ${(refreshes / minimum).toFixed(2)}) refused=${s.refreshRefused - before.refreshRefused} reused=${reused} ` +
-          `api401=${s.api401 - before.api401}; leader tab ${leader} closed at generation ${generationAtClose}, ` +
-          `then generations ${reports.map(r => r.state.generation).join('/')}; local rotations per tab ${all.map(t => t.rotations.local).join('/')}; ` +
-          `slowest call ${Math.max(...all.map(t => t.slowestMs)).toFixed(0)} ms`,
-      )
-      expect(reused, 'refresh tokens presented twice').toBe(0)
-      expect(s.refreshRefused - before.refreshRefused, 'refreshes refused').toBe(0)
-      for (const [i, t] of all.entries()) expect(failures(t), `tab ${i} failures`).toEqual(noFailures)
-      expect(refreshes).toBeLessThanOrEqual(1.3 * minimum)
-      // The survivors kept rotating after the leader left, and agree.
-      for (const r of reports) {
-        expect(r.state.status).toBe('active')
-        expect(r.state.generation).toBeGreaterThan(generationAtClose)
+        await sleep(RUN_MS / 2)
+        await Promise.all(rest.map(page => page.evaluate(() => window.rotor.stopTraffic())))
+        await Promise.all(rest.map(page => settled(page, 10_000)))
+        const elapsed = performance.now() - loggedIn
+        const reports = await Promise.all(rest.map(tabReport))
+        const s = server.stats
+        const refreshes = s.refreshCalls - before.refreshCalls
+        const reused = s.reusedRefused - before.reusedRefused
+        const minimum = minimumRefreshes(elapsed, mode.rotation)
+        const all = [closedStats, ...reports.map(r => r.stats)]
+        const calls = all.reduce((n, t) => n + t.sent, 0)
+        report(
+          `${mode.transport}/${mode.rotation}: ${(elapsed / 1000).toFixed(1)} s since the login, ${calls} calls; refreshes=${refreshes} (minimum ${minimum}, ` +
+            `ratio ${(refreshes / minimum).toFixed(2)}) refused=${s.refreshRefused - before.refreshRefused} reused=${reused} ` +
+            `api401=${s.api401 - before.api401}; leader tab ${leader} closed at generation ${generationAtClose}, ` +
+            `then generations ${reports.map(r => r.state.generation).join('/')}; local rotations per tab ${all.map(t => t.rotations.local).join('/')}; ` +
+            `slowest call ${Math.max(...all.map(t => t.slowestMs)).toFixed(0)} ms`,
+        )
+        expect(reused, 'refresh tokens presented twice').toBe(0)
+        expect(s.refreshRefused - before.refreshRefused, 'refreshes refused').toBe(0)
+        for (const [i, t] of all.entries()) expect(failures(t), `tab ${i} failures`).toEqual(noFailures)
+        expect(refreshes).toBeLessThanOrEqual(1.3 * minimum)
+        // The survivors kept rotating after the leader left, and agree.
+        for (const r of reports) {
+          expect(r.state.status).toBe('active')
+          expect(r.state.generation).toBeGreaterThan(generationAtClose)
+        }
+        expect(errors, 'uncaught page errors').toEqual([])
+      } finally {
+        await context.close().catch(() => undefined)
       }
-      expect(errors, 'uncaught page errors').toEqual([])
-    } finally {
-      await context.close().catch(() => undefined)
-    }
-  }, 60_000)
+    },
+    60_000,
+  )
 
   it.each(modes.filter(m => m.rotation === 'timer'))(
     '$transport: the leading tab frozen for 10 s while the others work, then thawed → 0 reused RTs, 0 failed calls',

@@ -44,14 +44,20 @@ describe.skipIf(skip)('a managed request redirected to another port of the same 
     await page.route('**/api/away*', route => route.fulfill({ status: 302, headers: { location: `${otherURL}/collect${new URL(route.request().url()).search}` } }))
     await login(page)
     const result = await page.evaluate(async () => {
-      const fetched = await window.rotor.session.fetch('/api/away?via=fetch').then(r => r.text(), e => String(e))
+      const fetched = await window.rotor.session.fetch('/api/away?via=fetch').then(
+        r => r.text(),
+        e => String(e),
+      )
       const own = await window.rotor.session.fetch('/api/ping').then(r => r.status)
       return { fetched, own }
     })
     const cookieHeaders = seen.map(s => `${s.path}: ${s.headers.cookie ?? '(no cookie)'}`)
     console.log(`[redirect] the other port saw: ${cookieHeaders.join('; ')}; page: ${JSON.stringify(result)}`)
     expect(seen.map(s => s.path)).toEqual(['/collect?via=fetch'])
-    expect(seen.every(s => s.headers.cookie === undefined), 'cookies at the other port').toBe(true)
+    expect(
+      seen.every(s => s.headers.cookie === undefined),
+      'cookies at the other port',
+    ).toBe(true)
     expect(result.own).toBe(200)
     expect(h.server.stats.api401).toBe(0)
   })

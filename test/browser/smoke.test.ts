@@ -7,8 +7,7 @@ import { chromiumPath, launchChromium, skipBrowserTests } from './launch'
 const skip = skipBrowserTests()
 if (skip) {
   console.warn(
-    `[browser smoke] skipped: no Chromium at ${chromiumPath}. Install it with ` +
-      '`apt-get install -y chromium` or set CHROMIUM_PATH (under CI this suite fails instead).',
+    `[browser smoke] skipped: no Chromium at ${chromiumPath}. Install it with ` + '`apt-get install -y chromium` or set CHROMIUM_PATH (under CI this suite fails instead).',
   )
 }
 
@@ -25,7 +24,7 @@ describe.skipIf(skip)('browser smoke: Chromium via playwright-core', () => {
       res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' })
       res.end(page)
     })
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
     origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
     browser = await launchChromium()
     context = await browser.newContext()
@@ -34,7 +33,7 @@ describe.skipIf(skip)('browser smoke: Chromium via playwright-core', () => {
   afterAll(async () => {
     await context?.close()
     await browser?.close()
-    if (server?.listening) await new Promise<void>((resolve) => server.close(() => resolve()))
+    if (server?.listening) await new Promise<void>(resolve => server.close(() => resolve()))
   })
 
   it('two tabs of one context share BroadcastChannel and navigator.locks', async () => {
@@ -53,7 +52,7 @@ describe.skipIf(skip)('browser smoke: Chromium via playwright-core', () => {
         new Promise<unknown>((resolve, reject) => {
           const ch = new BroadcastChannel('rotor-smoke')
           const timer = setTimeout(() => reject(new Error('no BroadcastChannel message')), 5_000)
-          ch.onmessage = (e) => {
+          ch.onmessage = e => {
             clearTimeout(timer)
             ch.close()
             resolve(e.data)
@@ -73,16 +72,14 @@ describe.skipIf(skip)('browser smoke: Chromium via playwright-core', () => {
     // Tab a takes the lock and holds it forever; resolve once it is actually granted.
     await a.evaluate(
       () =>
-        new Promise<void>((granted) => {
+        new Promise<void>(granted => {
           void navigator.locks.request('rotor-smoke-lock', () => {
             granted()
             return new Promise<void>(() => {})
           })
         }),
     )
-    const gotIt = await b.evaluate(() =>
-      navigator.locks.request('rotor-smoke-lock', { ifAvailable: true }, (lock) => lock !== null),
-    )
+    const gotIt = await b.evaluate(() => navigator.locks.request('rotor-smoke-lock', { ifAvailable: true }, lock => lock !== null))
     expect(gotIt).toBe(false)
 
     await Promise.all([a.close(), b.close()])

@@ -109,11 +109,9 @@ describe.skipIf(skip)('three tabs, one socket each (real Chromium, cookie transp
     expect(final.reduce((n, s) => n + s.disconnects.filter(d => d.auth).length, 0)).toBeLessThanOrEqual(face.stats.closedUnauthorized)
 
     await pages[1]!.evaluate(() => window.socketTab.logout())
-    await expect.poll(async () => (await Promise.all(pages.map(stats))).map(s => s.closes), { timeout: 5_000 }).toEqual([
-      ['rotor-auth: session ended (user)'],
-      ['rotor-auth: session ended (user)'],
-      ['rotor-auth: session ended (user)'],
-    ])
+    await expect
+      .poll(async () => (await Promise.all(pages.map(stats))).map(s => s.closes), { timeout: 5_000 })
+      .toEqual([['rotor-auth: session ended (user)'], ['rotor-auth: session ended (user)'], ['rotor-auth: session ended (user)']])
     await expect.poll(() => face.open, { timeout: 5_000 }).toBe(0)
     const connections = face.stats.connections
     await sleep(500)

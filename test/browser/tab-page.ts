@@ -155,8 +155,7 @@ function ping(): void {
         stats.status401 += 1
         const { generation, accessExpiresAt } = session.state
         stats.events.push({ type: 'status401', sent, generation, accessExpiresAt, at: now() })
-      }
-      else stats.other[response.status] = (stats.other[response.status] ?? 0) + 1
+      } else stats.other[response.status] = (stats.other[response.status] ?? 0) + 1
       void response.body?.cancel()
     },
     (error: unknown) => {

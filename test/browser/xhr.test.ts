@@ -243,7 +243,10 @@ describe.skipIf(skip)('XMLHttpRequest facade (real Chromium, session.install(win
 
     expect(record.thrown).toBeUndefined()
     // No listener of any kind ever observed the 401.
-    expect(record.events.filter(e => e.status === 401), 'events that saw status 401').toEqual([])
+    expect(
+      record.events.filter(e => e.status === 401),
+      'events that saw status 401',
+    ).toEqual([])
     expect(record.events.filter(e => e.status !== 0 && e.status !== 200)).toEqual([])
     for (const events of [listener, handler]) {
       expect(count(events, 'load')).toBe(1)
@@ -333,7 +336,9 @@ describe.skipIf(skip)('XMLHttpRequest facade (real Chromium, session.install(win
     const aborted = await abort(page, id)
     const listener = only(aborted, 'listener')
     const afterQueuedAbort = trace(only(aborted, 'listener')).slice(2)
-    report(`(4a) abort while queued, caller saw: ${afterQueuedAbort.join(' ')} + upload: ${trace(only(aborted, 'listener', 'upload')).join(' ') || '(none)'}; readyState after abort() ${aborted.events.at(-1)!.readyState}`)
+    report(
+      `(4a) abort while queued, caller saw: ${afterQueuedAbort.join(' ')} + upload: ${trace(only(aborted, 'listener', 'upload')).join(' ') || '(none)'}; readyState after abort() ${aborted.events.at(-1)!.readyState}`,
+    )
     expect(afterQueuedAbort).toEqual(['readystatechange@4/0', 'abort@4/0', 'loadend@4/0'])
     expect(count(only(aborted, 'on'), 'abort')).toBe(1)
     expect(count(only(aborted, 'on'), 'loadend')).toBe(1)
@@ -371,10 +376,20 @@ describe.skipIf(skip)('XMLHttpRequest facade (real Chromium, session.install(win
     await sleep(300)
     const second = apiLog(env.server, '/api/second')
     const after = record.events.slice(record.events.findIndex(e => e.type === '(resend)') + 1)
-    report(`(4b) server log: /api/first ×${apiLog(env.server, '/api/first').length}, /api/second ×${second.length}; caller after re-send: ${trace(after.filter(e => e.via === 'listener')).join(' ')}`)
+    report(
+      `(4b) server log: /api/first ×${apiLog(env.server, '/api/first').length}, /api/second ×${second.length}; caller after re-send: ${trace(after.filter(e => e.via === 'listener')).join(' ')}`,
+    )
     expect(apiLog(env.server, '/api/first')).toEqual([])
-    expect(second.map(e => e.status), 'server log for /api/second').toEqual([200])
-    expect(count(after.filter(e => e.via === 'listener' && e.target === 'xhr'), 'loadend')).toBe(1)
+    expect(
+      second.map(e => e.status),
+      'server log for /api/second',
+    ).toEqual([200])
+    expect(
+      count(
+        after.filter(e => e.via === 'listener' && e.target === 'xhr'),
+        'loadend',
+      ),
+    ).toBe(1)
     expect(record.final).toMatchObject({ status: 200, echo: { path: '/api/second', bodyHead: 'second' } })
     expect(env.pageErrors).toEqual([])
   })
@@ -407,7 +422,10 @@ describe.skipIf(skip)('XMLHttpRequest facade (real Chromium, session.install(win
     env.server.releaseHung()
     await generationAbove(page, generation)
     await sleep(300)
-    expect(apiLog(env.server, '/api/replay-wait').map(e => e.status), 'the 401 only, no replay').toEqual([401])
+    expect(
+      apiLog(env.server, '/api/replay-wait').map(e => e.status),
+      'the 401 only, no replay',
+    ).toEqual([401])
     expect((await recordOf(page, id)).events.length).toBe(aborted.events.length)
     expect(env.pageErrors).toEqual([])
   })
@@ -511,7 +529,9 @@ describe.skipIf(skip)('XMLHttpRequest facade (real Chromium, session.install(win
     const tookMs = Date.now() - started
     await expect.poll(() => env.server.stats.refreshCalls, { timeout: 2_000 }).toBe(1)
     const heldRecord = await recordOf(page, held)
-    report(`(6) out of scope with a hung refresh: /elsewhere ${elsewhere.final?.status}, /api/public ${pub2.final?.status} in ${tookMs} ms; /api/private/y held: ${!heldRecord.done}`)
+    report(
+      `(6) out of scope with a hung refresh: /elsewhere ${elsewhere.final?.status}, /api/public ${pub2.final?.status} in ${tookMs} ms; /api/private/y held: ${!heldRecord.done}`,
+    )
     expect(elsewhere.final?.status).toBe(404)
     expect(pub2.final?.status).toBe(401)
     expect(heldRecord.done).toBe(false)
@@ -535,7 +555,10 @@ describe.skipIf(skip)('XMLHttpRequest facade (real Chromium, session.install(win
     for (const native of [true, false]) {
       const before = probe.log.length
       // A CORS-simple POST with no upload listeners: the browser sends it without a preflight.
-      const record = await settle(page, await send(page, { method: 'POST', url: `${probe.origin}/${native ? 'native' : 'facade'}`, body: 'x', uploadListeners: false, native }))
+      const record = await settle(
+        page,
+        await send(page, { method: 'POST', url: `${probe.origin}/${native ? 'native' : 'facade'}`, body: 'x', uploadListeners: false, native }),
+      )
       expect(record.final?.status).toBe(200)
       results[native ? 'native' : 'facade'] = probe.log.slice(before)
     }

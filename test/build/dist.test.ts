@@ -36,30 +36,56 @@ describe('the built package', () => {
   afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
   test.each([
-    ['CommonJS (require)', 'job.cjs', `const { createSession } = require(${JSON.stringify(join(ROOT, 'dist/index.cjs'))})
+    [
+      'CommonJS (require)',
+      'job.cjs',
+      `const { createSession } = require(${JSON.stringify(join(ROOT, 'dist/index.cjs'))})
   const { createAuthServer } = require(${JSON.stringify(join(ROOT, 'dist/testing/index.cjs'))})
-  ;(async () => {`, '})()'],
-    ['ESM (import)', 'job.mjs', `const { createSession } = await import(${JSON.stringify(join(ROOT, 'dist/index.js'))})
+  ;(async () => {`,
+      '})()',
+    ],
+    [
+      'ESM (import)',
+      'job.mjs',
+      `const { createSession } = await import(${JSON.stringify(join(ROOT, 'dist/index.js'))})
   const { createAuthServer } = await import(${JSON.stringify(join(ROOT, 'dist/testing/index.js'))})
-  {`, '}'],
-  ])('%s: logs in, rotates through the on-demand refresh chunk, and sends with the new AT', async (_name, file, head, tail) => {
-    const path = join(dir, file)
-    writeFileSync(path, `${job(head)}\n${tail}\n`)
-    const { stdout } = await run(process.execPath, [path], { cwd: ROOT })
-    expect(JSON.parse(stdout.trim())).toEqual({ generation: 2, granted: 1, api: 200 })
-  }, 30_000)
+  {`,
+      '}',
+    ],
+  ])(
+    '%s: logs in, rotates through the on-demand refresh chunk, and sends with the new AT',
+    async (_name, file, head, tail) => {
+      const path = join(dir, file)
+      writeFileSync(path, `${job(head)}\n${tail}\n`)
+      const { stdout } = await run(process.execPath, [path], { cwd: ROOT })
+      expect(JSON.parse(stdout.trim())).toEqual({ generation: 2, granted: 1, api: 200 })
+    },
+    30_000,
+  )
 
   test.each([
-    ['CommonJS (require)', 'socket.cjs', `const { createSession } = require(${JSON.stringify(join(ROOT, 'dist/index.cjs'))})
+    [
+      'CommonJS (require)',
+      'socket.cjs',
+      `const { createSession } = require(${JSON.stringify(join(ROOT, 'dist/index.cjs'))})
   const { createSocket } = require(${JSON.stringify(join(ROOT, 'dist/socket/index.cjs'))})
-  ;(async () => {`, '})()'],
-    ['ESM (import)', 'socket.mjs', `const { createSession } = await import(${JSON.stringify(join(ROOT, 'dist/index.js'))})
+  ;(async () => {`,
+      '})()',
+    ],
+    [
+      'ESM (import)',
+      'socket.mjs',
+      `const { createSession } = await import(${JSON.stringify(join(ROOT, 'dist/index.js'))})
   const { createSocket } = await import(${JSON.stringify(join(ROOT, 'dist/socket/index.js'))})
-  {`, '}'],
-  ])('%s: rotor-auth/socket loads and knows a session that is over, across the two entries', async (_name, file, head, tail) => {
-    // The socket entry tells a SessionExpiredError thrown by the main entry by its code: in
-    // the CJS build each entry has its own copy of the class.
-    const body = `${head}
+  {`,
+      '}',
+    ],
+  ])(
+    '%s: rotor-auth/socket loads and knows a session that is over, across the two entries',
+    async (_name, file, head, tail) => {
+      // The socket entry tells a SessionExpiredError thrown by the main entry by its code: in
+      // the CJS build each entry has its own copy of the class.
+      const body = `${head}
   const session = createSession({ scope: 'http://127.0.0.1:9/api', transport: 'bearer', refresh: 'http://127.0.0.1:9/r', logout: false })
   // Over, not merely not started (a socket waits for a first login): started, then logged out
   // (logout: false, so no server is needed).
@@ -70,17 +96,21 @@ describe('the built package', () => {
   const socket = createSocket(session, { WebSocket, url: 'ws://127.0.0.1:9/ws' })
   socket.on('close', ({ reason }) => console.log(JSON.stringify({ reason, status: socket.status })))
   ${tail}\n`
-    const path = join(dir, file)
-    writeFileSync(path, body)
-    const { stdout } = await run(process.execPath, [path], { cwd: ROOT })
-    expect(JSON.parse(stdout.trim())).toEqual({ reason: 'rotor-auth: session ended (user)', status: 'closed' })
-  }, 30_000)
+      const path = join(dir, file)
+      writeFileSync(path, body)
+      const { stdout } = await run(process.execPath, [path], { cwd: ROOT })
+      expect(JSON.parse(stdout.trim())).toEqual({ reason: 'rotor-auth: session ended (user)', status: 'closed' })
+    },
+    30_000,
+  )
 
   // isRotorError() of either copy recognises the errors of the other, where instanceof cannot:
   // an app whose code is ESM and one of its dependencies CJS holds two copies of the classes.
   test('isRotorError() and the codes work across the ESM and CJS builds', async () => {
     const path = join(dir, 'cross.mjs')
-    writeFileSync(path, `import { createRequire } from 'node:module'
+    writeFileSync(
+      path,
+      `import { createRequire } from 'node:module'
 const cjs = createRequire(import.meta.url)(${JSON.stringify(join(ROOT, 'dist/index.cjs'))})
 const esm = await import(${JSON.stringify(join(ROOT, 'dist/index.js'))})
 const caught = async call => { try { await call() } catch (e) { return e } }
@@ -92,7 +122,8 @@ console.log(JSON.stringify({
   cjsByEsm: [esm.isRotorError(fromCjs), fromCjs.code, fromCjs instanceof TypeError, fromCjs instanceof esm.RotorTypeError],
   esmByCjs: [cjs.isRotorError(fromEsm), fromEsm.code, fromEsm.reason, fromEsm instanceof cjs.RotorError],
   plain: [esm.isRotorError(new Error('x')), cjs.isRotorError({ code: 'ERR_ROTATION' })],
-}))`)
+}))`,
+    )
     const { stdout } = await run(process.execPath, [path], { cwd: ROOT })
     expect(JSON.parse(stdout.trim())).toEqual({
       cjsByEsm: [true, 'ERR_INVALID_OPTION', true, false],
@@ -106,14 +137,21 @@ console.log(JSON.stringify({
   test.each([
     ['CommonJS (require)', 'redis.cjs', `const { createRedisCoordinator } = require(${JSON.stringify(join(ROOT, 'dist/redis/index.cjs'))})`],
     ['ESM (import)', 'redis.mjs', `const { createRedisCoordinator } = await import(${JSON.stringify(join(ROOT, 'dist/redis/index.js'))})`],
-  ])('%s: rotor-auth/redis loads and names a bad option', async (_name, file, load) => {
-    const path = join(dir, file)
-    writeFileSync(path, `${load}
-try { createRedisCoordinator({ client: {}, name: 'x', key: new Uint8Array(32) }) } catch (e) { console.log((e instanceof TypeError) + ' ' + e.code + ': ' + e.message) }`)
-    const { stdout } = await run(process.execPath, [path], { cwd: ROOT })
-    // A TypeError (the contract's word for a bad option) that carries its code.
-    expect(stdout).toMatch(/^true ERR_INVALID_OPTION: .*`client`/)
-  }, 30_000)
+  ])(
+    '%s: rotor-auth/redis loads and names a bad option',
+    async (_name, file, load) => {
+      const path = join(dir, file)
+      writeFileSync(
+        path,
+        `${load}
+try { createRedisCoordinator({ client: {}, name: 'x', key: new Uint8Array(32) }) } catch (e) { console.log((e instanceof TypeError) + ' ' + e.code + ': ' + e.message) }`,
+      )
+      const { stdout } = await run(process.execPath, [path], { cwd: ROOT })
+      // A TypeError (the contract's word for a bad option) that carries its code.
+      expect(stdout).toMatch(/^true ERR_INVALID_OPTION: .*`client`/)
+    },
+    30_000,
+  )
 
   test('rotor-auth/worker is one classic script with no imports, and it welcomes a tab', async () => {
     const script = join(ROOT, 'dist/rotor-worker.js')
@@ -166,36 +204,54 @@ port1.postMessage({ w: 'hello', id: 7, version: ${PROTOCOL_VERSION}, reauthentic
   test.each([
     ['CommonJS (require)', ['-e', "require('rotor-auth/worker')"]],
     ['ESM (import)', ['--input-type=module', '-e', "await import('rotor-auth/worker')"]],
-  ])('%s: rotor-auth/worker in Node fails with an error that says what the entry is for', async (_name, args) => {
-    // Run from the package root, so that `rotor-auth` resolves to this package through its exports.
-    const failed = await run(process.execPath, args, { cwd: ROOT }).then(
-      () => undefined,
-      (error: { code: number; stderr: string }) => error,
-    )
-    expect(failed?.code).toBe(1)
-    expect(failed?.stderr).toMatch(/Error: rotor-auth\/worker is the rotation worker's script .* it does not run in Node\..*`worker` option.*npx rotor-auth init/)
-  }, 30_000)
+  ])(
+    '%s: rotor-auth/worker in Node fails with an error that says what the entry is for',
+    async (_name, args) => {
+      // Run from the package root, so that `rotor-auth` resolves to this package through its exports.
+      const failed = await run(process.execPath, args, { cwd: ROOT }).then(
+        () => undefined,
+        (error: { code: number; stderr: string }) => error,
+      )
+      expect(failed?.code).toBe(1)
+      expect(failed?.stderr).toMatch(/Error: rotor-auth\/worker is the rotation worker's script .* it does not run in Node\..*`worker` option.*npx rotor-auth init/)
+    },
+    30_000,
+  )
 
   test.each([
-    ['CommonJS (require)', 'no-msw.cjs', `const { createAuthServer } = require(${JSON.stringify(join(ROOT, 'dist/testing/index.cjs'))})
-  ;(async () => {`, '})()'],
-    ['ESM (import)', 'no-msw.mjs', `const { createAuthServer } = await import(${JSON.stringify(join(ROOT, 'dist/testing/index.js'))})
-  {`, '}'],
-  ])('%s: rotor-auth/testing loads and serves without msw; handlers() names the missing peer', async (_name, file, head, tail) => {
-    // msw is installed here: hide it from both loaders, as in a project that never installed it.
-    const hide = join(dir, 'hide-msw.cjs')
-    writeFileSync(
-      hide,
-      `const Module = require('node:module')
+    [
+      'CommonJS (require)',
+      'no-msw.cjs',
+      `const { createAuthServer } = require(${JSON.stringify(join(ROOT, 'dist/testing/index.cjs'))})
+  ;(async () => {`,
+      '})()',
+    ],
+    [
+      'ESM (import)',
+      'no-msw.mjs',
+      `const { createAuthServer } = await import(${JSON.stringify(join(ROOT, 'dist/testing/index.js'))})
+  {`,
+      '}',
+    ],
+  ])(
+    '%s: rotor-auth/testing loads and serves without msw; handlers() names the missing peer',
+    async (_name, file, head, tail) => {
+      // msw is installed here: hide it from both loaders, as in a project that never installed it.
+      const hide = join(dir, 'hide-msw.cjs')
+      writeFileSync(
+        hide,
+        `const Module = require('node:module')
 const missing = s => s === 'msw' || s.startsWith('msw/')
 const resolve = Module._resolveFilename
 Module._resolveFilename = function (s, ...rest) { if (missing(s)) throw Object.assign(new Error("Cannot find module '" + s + "'"), { code: 'MODULE_NOT_FOUND' }); return resolve.call(this, s, ...rest) }
 Module.register('data:text/javascript,' + encodeURIComponent(
   'export async function resolve(s, c, next) { if (s === "msw" || s.startsWith("msw/")) throw Object.assign(new Error("Cannot find package " + s), { code: "ERR_MODULE_NOT_FOUND" }); return next(s, c) }'))
 `,
-    )
-    const path = join(dir, file)
-    writeFileSync(path, `${head}
+      )
+      const path = join(dir, file)
+      writeFileSync(
+        path,
+        `${head}
   const server = createAuthServer()
   const { url, close } = await server.listen()
   const login = await fetch(url + '/bearer/login', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'diku_admin', password: 'admin' }) })
@@ -203,10 +259,13 @@ Module.register('data:text/javascript,' + encodeURIComponent(
   console.log(JSON.stringify({ login: login.status, logins: server.stats.logins, handlers }))
   await close()
   ${tail}
-`)
-    const { stdout } = await run(process.execPath, ['--require', hide, path], { cwd: ROOT })
-    expect(JSON.parse(stdout.trim())).toEqual({ login: 201, logins: 1, handlers: expect.stringMatching(/needs the optional peer msw/) })
-  }, 30_000)
+`,
+      )
+      const { stdout } = await run(process.execPath, ['--require', hide, path], { cwd: ROOT })
+      expect(JSON.parse(stdout.trim())).toEqual({ login: 201, logins: 1, handlers: expect.stringMatching(/needs the optional peer msw/) })
+    },
+    30_000,
+  )
 })
 
 describe('the built rotor-auth/folio and rotor-auth/react entries', () => {
@@ -214,26 +273,41 @@ describe('the built rotor-auth/folio and rotor-auth/react entries', () => {
   const scratch = mkdtempSync(join(tmpdir(), 'rotor-dist-entries-'))
   afterAll(() => rmSync(scratch, { recursive: true, force: true }))
   test.each([
-    ['CommonJS', 'folio.cjs', `const folio = require(${JSON.stringify(join(ROOT, 'dist/folio/index.cjs'))})
-  const main = require(${JSON.stringify(join(ROOT, 'dist/index.cjs'))})`],
-    ['ESM', 'folio.mjs', `const folio = await import(${JSON.stringify(join(ROOT, 'dist/folio/index.js'))})
-  const main = await import(${JSON.stringify(join(ROOT, 'dist/index.js'))})`],
-  ])('%s: folio loads the package itself (one copy of the session), and works', async (_name, file, load) => {
-    const path = join(scratch, file)
-    writeFileSync(path, `${load}
+    [
+      'CommonJS',
+      'folio.cjs',
+      `const folio = require(${JSON.stringify(join(ROOT, 'dist/folio/index.cjs'))})
+  const main = require(${JSON.stringify(join(ROOT, 'dist/index.cjs'))})`,
+    ],
+    [
+      'ESM',
+      'folio.mjs',
+      `const folio = await import(${JSON.stringify(join(ROOT, 'dist/folio/index.js'))})
+  const main = await import(${JSON.stringify(join(ROOT, 'dist/index.js'))})`,
+    ],
+  ])(
+    '%s: folio loads the package itself (one copy of the session), and works',
+    async (_name, file, load) => {
+      const path = join(scratch, file)
+      writeFileSync(
+        path,
+        `${load}
   const options = folio.fromStripesConfig({ okapi: { url: 'https://okapi.example.org', tenant: 'diku' }, config: { rtr: { idleSessionTTL: '2h' } } })
   const session = folio.createFolioSession({ okapiUrl: 'https://okapi.example.org', tenant: 'diku', overrides: { crossTab: false } })
   console.log(JSON.stringify({ idle: options.idle.timeout, status: session.state.status, main: typeof main.createSession }))
-  session.dispose()\n`)
-    const { stdout } = await run(process.execPath, [path], { cwd: ROOT })
-    expect(JSON.parse(stdout.trim())).toEqual({ idle: 7_200_000, status: 'signed-out', main: 'function' })
-    for (const built of ['dist/folio/index.js', 'dist/folio/index.cjs']) {
-      const text = readFileSync(join(ROOT, built), 'utf8')
-      // The session's own code (its state machine) is not bundled into the entry again.
-      expect(text).not.toContain('SessionMachine')
-      expect(text).toContain('rotor-auth')
-    }
-  }, 30_000)
+  session.dispose()\n`,
+      )
+      const { stdout } = await run(process.execPath, [path], { cwd: ROOT })
+      expect(JSON.parse(stdout.trim())).toEqual({ idle: 7_200_000, status: 'signed-out', main: 'function' })
+      for (const built of ['dist/folio/index.js', 'dist/folio/index.cjs']) {
+        const text = readFileSync(join(ROOT, built), 'utf8')
+        // The session's own code (its state machine) is not bundled into the entry again.
+        expect(text).not.toContain('SessionMachine')
+        expect(text).toContain('rotor-auth')
+      }
+    },
+    30_000,
+  )
 
   test('react is imported, never bundled', () => {
     for (const built of ['dist/react/index.js', 'dist/react/index.cjs']) {

@@ -31,9 +31,7 @@ describe('the packed package', () => {
 
   test('Are the Types Wrong finds no problem in any entry, in any resolution', async () => {
     // attw exits 1 on a problem; its JSON report is on stdout either way.
-    const { stdout } = await run(bin('attw'), [tarball, '--format', 'json'], { cwd: dir, timeout: 60_000 }).catch(
-      (error: { stdout: string }) => error,
-    )
+    const { stdout } = await run(bin('attw'), [tarball, '--format', 'json'], { cwd: dir, timeout: 60_000 }).catch((error: { stdout: string }) => error)
     const report = JSON.parse(stdout) as {
       problems: Record<string, unknown[]>
       analysis: { problems: unknown[]; entrypoints: Record<string, { resolutions: Record<string, unknown> }> }

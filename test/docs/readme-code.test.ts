@@ -86,7 +86,16 @@ describe("the documentation's TypeScript", () => {
   let diagnostics: Map<string, string[]>
 
   beforeAll(() => {
-    const config = ts.getParsedCommandLineOfConfigFile(join(ROOT, 'tsconfig.json'), {}, { ...ts.sys, onUnRecoverableConfigFileDiagnostic: d => { throw new Error(String(d.messageText)) } })!
+    const config = ts.getParsedCommandLineOfConfigFile(
+      join(ROOT, 'tsconfig.json'),
+      {},
+      {
+        ...ts.sys,
+        onUnRecoverableConfigFileDiagnostic: d => {
+          throw new Error(String(d.messageText))
+        },
+      },
+    )!
     const options: ts.CompilerOptions = {
       ...config.options,
       noEmit: true,
@@ -154,4 +163,3 @@ describe("the documentation's TypeScript", () => {
     ])
   })
 })
-

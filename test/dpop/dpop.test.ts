@@ -134,7 +134,10 @@ describe('nonces', () => {
     const s = session(server.url, { refresh: { url: `${server.url}/token`, style: 'oauth2' }, queueTimeout: 2000 })
     await s.start(grant('at-1'))
     // The server never accepts: one nonce retry, one rotation (refused), and the session ends.
-    const outcome = await s.fetch(`${server.url}/api/items`).then(r => r.status, (e: { code?: string }) => e.code)
+    const outcome = await s.fetch(`${server.url}/api/items`).then(
+      r => r.status,
+      (e: { code?: string }) => e.code,
+    )
     expect(server.all.map(r => `${r.path} ${r.proof?.['nonce'] ?? '-'}`)).toEqual(['/api/items -', '/api/items n-1', '/token n-2', '/token n-3'])
     expect(outcome).toBe('ERR_SESSION_EXPIRED')
     expect(s.state.status).toBe('signed-out')
@@ -161,7 +164,10 @@ describe('the session key', () => {
     const jkt = await calculateJwkThumbprint(decodeProtectedHeader(await s.dpopProof('GET', `${server.url}/api`)).jwk!)
     const jwt = (bound: string) => new UnsecuredJWT({ cnf: { jkt: bound } }).setIssuedAt().setExpirationTime('1m').encode()
     const other = jwt('0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I')
-    const error = await s.start(grant(other)).then(() => undefined, (e: unknown) => e)
+    const error = await s.start(grant(other)).then(
+      () => undefined,
+      (e: unknown) => e,
+    )
     expect(isRotorError(error) && error.code).toBe('ERR_DPOP_BINDING')
     // Nothing of the token in the message.
     expect((error as Error).message).not.toContain(other.slice(0, 20))
@@ -203,7 +209,9 @@ describe('options', () => {
 
   it('dpop needs the bearer transport (with or without worker); a bad alg is named', () => {
     expect(() => createSession({ ...base, transport: 'cookie', dpop: true })).toThrow(/option `dpop` needs transport: 'bearer'/)
-    expect(() => createSession({ ...base, transport: 'cookie', dpop: true, crossTab: { name: 'w' }, worker: 'http://127.0.0.1:1/rotor-worker.js' })).toThrow(/option `dpop` needs transport: 'bearer'/)
+    expect(() => createSession({ ...base, transport: 'cookie', dpop: true, crossTab: { name: 'w' }, worker: 'http://127.0.0.1:1/rotor-worker.js' })).toThrow(
+      /option `dpop` needs transport: 'bearer'/,
+    )
     // The worker signs its refreshes with the tabs' key (test/dpop/worker.test.ts).
     const s = createSession({ ...base, dpop: true, crossTab: { name: 'w' }, worker: 'http://127.0.0.1:1/rotor-worker.js' })
     closers.push(() => s.dispose())

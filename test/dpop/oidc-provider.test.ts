@@ -147,7 +147,10 @@ describe('DPoP against oidc-provider (nonces required)', () => {
     // The app forgot the proof: oidc-provider issues a plain Bearer grant.
     const answer = await fetch(`${srv.issuer}/token`, { method: 'POST', body: codeExchange(code, verifier) })
     expect(answer.status).toBe(200)
-    const error = await session.start(answer).then(() => undefined, (e: unknown) => e)
+    const error = await session.start(answer).then(
+      () => undefined,
+      (e: unknown) => e,
+    )
     expect(isRotorError(error) && error.code).toBe('ERR_DPOP_BINDING')
     expect(String(error)).not.toMatch(/eyJ|[A-Za-z0-9_-]{40}/)
     expect(session.state.status).toBe('signed-out')

@@ -17,7 +17,6 @@ export const CLIENT_ID = 'rotor-app'
 export const keyPlatform = { crypto: globalThis.crypto, indexedDB: globalThis.indexedDB as IDBFactory | undefined }
 export const REDIRECT_URI = 'http://127.0.0.1/callback'
 
-
 export type Seen = {
   /** Successful refresh_token grants, and the RTs they spent. */
   refreshes: number

@@ -58,7 +58,7 @@ async function startProofServer(): Promise<{ url: string; checked: Checked[] }> 
   return { url, checked }
 }
 
-describe("DPoP for sockets: the proof a server that takes one gets from session.dpopProof", () => {
+describe('DPoP for sockets: the proof a server that takes one gets from session.dpopProof', () => {
   it('each connection authenticates with a proof for the handshake URL and its AT; a rotation reconnects with the new AT and a new proof', async () => {
     const srv = (server = await startAuthServer({ accessTokenTtl: 30 }))
     const session: Session = createSession({

@@ -71,7 +71,9 @@ describe.skipIf(skipBrowserTests())('DPoP in five Chromium tabs', () => {
     await new Promise(resolve => setTimeout(resolve, duration))
     await Promise.all(pages.map(page => page.evaluate(() => window.dpopTab.stopTraffic())))
     // Calls still on their way settle before the counts are read.
-    await Promise.all(pages.map(page => page.waitForFunction(() => window.dpopTab.stats.ok + window.dpopTab.stats.failed === window.dpopTab.stats.sent, undefined, { timeout: 15_000 })))
+    await Promise.all(
+      pages.map(page => page.waitForFunction(() => window.dpopTab.stats.ok + window.dpopTab.stats.failed === window.dpopTab.stats.sent, undefined, { timeout: 15_000 })),
+    )
     const elapsed = Date.now() - started
     const stats = await Promise.all(pages.map(page => page.evaluate(() => window.dpopTab.stats)))
     const proofs = await Promise.all(pages.map(page => page.evaluate(() => window.dpopTab.proofs())))

@@ -242,7 +242,17 @@ describe('DPoP with the rotation worker (Node, MessageChannel ports)', () => {
     closers.push(() => (port1.close(), port2.close()))
     hub.connect(port2 as never)
     const answer = new Promise(resolve => (port1.onmessage = e => resolve(e.data)))
-    const config = { transport: 'bearer', rotation: 'request', refresh: { url: 'http://127.0.0.1:1/token', style: 'oauth2' }, logout: false, headers: [], rotateAt: 0.8, refreshTimeout: 1000, refreshRetries: 0, queueTimeout: 1000 }
+    const config = {
+      transport: 'bearer',
+      rotation: 'request',
+      refresh: { url: 'http://127.0.0.1:1/token', style: 'oauth2' },
+      logout: false,
+      headers: [],
+      rotateAt: 0.8,
+      refreshTimeout: 1000,
+      refreshRetries: 0,
+      queueTimeout: 1000,
+    }
     port1.postMessage({ w: 'hello', id: 1, version: PROTOCOL_VERSION, reauthenticates: false, config: { ...config, dpop: { alg: 'RS256', key: 'rotor-auth:x' } } })
     expect(await answer).toEqual({ w: 'refused', id: 1, reason: expect.stringMatching(/config\.dpop/) })
     expect(hub.session).toBeUndefined()

@@ -72,7 +72,9 @@ describe('DPoP with the XHR facade (happy-dom XHR, oidc-provider)', () => {
       while (Date.now() - started < duration) {
         sent++
         // GETs and POSTs: a resend after a nonce challenge carries the body again (the server checks).
-        const status = await (sent % 2 ? request(target.XMLHttpRequest, 'GET', `${srv.api}/api/items?page=${sent}`) : request(target.XMLHttpRequest, 'POST', `${srv.api}/api/items`, JSON.stringify({ n: sent })))
+        const status = await (sent % 2
+          ? request(target.XMLHttpRequest, 'GET', `${srv.api}/api/items?page=${sent}`)
+          : request(target.XMLHttpRequest, 'POST', `${srv.api}/api/items`, JSON.stringify({ n: sent })))
         statuses.push(status)
         await sleep(50)
       }

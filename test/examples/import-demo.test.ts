@@ -21,7 +21,7 @@ describe('import job (examples/import-job.ts)', () => {
     const { url, close } = await server.listen()
     closeServer = close
     const progress: number[] = []
-    const result = await runMode(mode, { server, url, ...JOB, onProgress: (p) => progress.push(p.done) })
+    const result = await runMode(mode, { server, url, ...JOB, onProgress: p => progress.push(p.done) })
     expect(progress).toHaveLength(Math.ceil(JOB.records / JOB.batch))
     expect(progress.at(-1)).toBe(JOB.records)
     return { result, server }
@@ -39,7 +39,7 @@ describe('import job (examples/import-job.ts)', () => {
     expect(result.firstFailureMs).not.toBeNull()
   })
 
-  test.each(['request', 'timer'] as const)('Rotor, %s mode, imports every record without a 401', async (mode) => {
+  test.each(['request', 'timer'] as const)('Rotor, %s mode, imports every record without a 401', async mode => {
     const { result, server } = await run(mode)
     expect(result.imported).toBe(JOB.records)
     expect(result.failed).toBe(0)
@@ -52,7 +52,7 @@ describe('import job (examples/import-job.ts)', () => {
 })
 
 function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
+  return new Promise(resolve => {
     execFile(
       process.execPath,
       ['--import', 'tsx', 'examples/import-demo.ts', ...args],

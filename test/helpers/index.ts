@@ -213,7 +213,13 @@ export function channelWitness(channelName: string) {
     async ping(sessions: number): Promise<Message[]> {
       const start = heard.length
       channel.postMessage({ rotor: 1, type: 'hello', from: `witness-${randomUUID()}` })
-      const answered = () => new Set(heard.slice(start).filter(m => m['type'] === 'state').map(m => m['from'])).size
+      const answered = () =>
+        new Set(
+          heard
+            .slice(start)
+            .filter(m => m['type'] === 'state')
+            .map(m => m['from']),
+        ).size
       await waitFor(() => expect(answered(), `sessions that answered the ping; heard: ${JSON.stringify(heard.slice(start))}`).toBeGreaterThanOrEqual(sessions))
       return take(heard.length)
     },
@@ -238,7 +244,12 @@ export function answeredFetch(base: typeof fetch) {
       const body = NULL_BODY.has(response.status) ? null : await response.arrayBuffer()
       return new Response(body, { status: response.status, statusText: response.statusText, headers: response.headers })
     })()
-    calls.push(answer.then(() => undefined, () => undefined))
+    calls.push(
+      answer.then(
+        () => undefined,
+        () => undefined,
+      ),
+    )
     return answer
   }
   return {

@@ -7,8 +7,7 @@ export const TENANT_HEADERS = { 'X-Okapi-Tenant': 'diku', 'content-type': 'appli
 export const CREDENTIALS = JSON.stringify({ username: 'diku_admin', password: 'admin' })
 
 /** Logs in on the server's bearer route; the answer carries the token pair. */
-export const bearerLogin = (url: string) =>
-  fetch(`${url}/bearer/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: CREDENTIALS })
+export const bearerLogin = (url: string) => fetch(`${url}/bearer/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: CREDENTIALS })
 
 /** A bearer session's options on the reference server at `url` (its /bearer routes, scope /api). */
 export const bearerOptions = (url: string) => ({

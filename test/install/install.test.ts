@@ -47,9 +47,11 @@ const installs = new Map<string, { ok: boolean; output: string }>()
 /** Runs `jobs` with at most `limit` at a time (2 cores, shared). */
 async function pool<T>(items: T[], limit: number, job: (item: T) => Promise<void>): Promise<void> {
   const queue = [...items]
-  await Promise.all(Array.from({ length: limit }, async () => {
-    for (let item = queue.shift(); item !== undefined; item = queue.shift()) await job(item)
-  }))
+  await Promise.all(
+    Array.from({ length: limit }, async () => {
+      for (let item = queue.shift(); item !== undefined; item = queue.shift()) await job(item)
+    }),
+  )
 }
 
 /** A Node script in the project; returns what it printed on its last line, parsed. */
@@ -93,32 +95,45 @@ describe('installing the packed tarball', () => {
     test.each([
       ['ESM', 'load.mjs', loadAll('await import(entry)')],
       ['CommonJS', 'load.cjs', loadAll('require(entry)')],
-    ])('%s: every entry loads; the worker and a missing React say why not', async (format, file, code) => {
-      const loaded = await node(p, file, code)
-      for (const entry of ENTRIES) {
-        const got = loaded[entry]
-        if (entry === 'rotor-auth/worker') expect(got, entry).toMatch(/^error: rotor-auth\/worker is the rotation worker's script .*does not run in Node/)
-        else if (entry === 'rotor-auth/react' && p.react === undefined) expect(got, entry).toMatch(/^error: Cannot find (module|package) 'react'/)
-        // React 17 has no useSyncExternalStore: the ESM entry cannot link (README: React 18+).
-        else if (entry === 'rotor-auth/react' && p.react === 17 && format === 'ESM') expect(got, entry).toMatch(/useSyncExternalStore/)
-        else if (entry === 'rotor-auth/react' && p.react === 17) continue
-        else expect(got, entry).toBeGreaterThan(0)
-      }
-    }, 60_000)
+    ])(
+      '%s: every entry loads; the worker and a missing React say why not',
+      async (format, file, code) => {
+        const loaded = await node(p, file, code)
+        for (const entry of ENTRIES) {
+          const got = loaded[entry]
+          if (entry === 'rotor-auth/worker') expect(got, entry).toMatch(/^error: rotor-auth\/worker is the rotation worker's script .*does not run in Node/)
+          else if (entry === 'rotor-auth/react' && p.react === undefined) expect(got, entry).toMatch(/^error: Cannot find (module|package) 'react'/)
+          // React 17 has no useSyncExternalStore: the ESM entry cannot link (README: React 18+).
+          else if (entry === 'rotor-auth/react' && p.react === 17 && format === 'ESM') expect(got, entry).toMatch(/useSyncExternalStore/)
+          else if (entry === 'rotor-auth/react' && p.react === 17) continue
+          else expect(got, entry).toBeGreaterThan(0)
+        }
+      },
+      60_000,
+    )
 
     test('rotor-auth/testing: the HTTP face logs in, whatever peers the project lacks', async () => {
-      const result = await node(p, 'http-face.mjs', `import { createAuthServer } from 'rotor-auth/testing'
+      const result = await node(
+        p,
+        'http-face.mjs',
+        `import { createAuthServer } from 'rotor-auth/testing'
 const server = createAuthServer()
 const { url, close } = await server.listen()
 const login = await fetch(url + '/bearer/login', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'diku_admin', password: 'admin' }) })
 console.log(JSON.stringify({ status: login.status, logins: server.stats.logins }))
 await close()
-`)
+`,
+      )
       expect(result).toEqual({ status: 201, logins: 1 })
     }, 60_000)
 
-    test.runIf(p.msw)("rotor-auth/testing: handlers() serve the project's msw", async () => {
-      const result = await node(p, 'msw-face.mjs', `import { setupServer } from 'msw/node'
+    test.runIf(p.msw)(
+      "rotor-auth/testing: handlers() serve the project's msw",
+      async () => {
+        const result = await node(
+          p,
+          'msw-face.mjs',
+          `import { setupServer } from 'msw/node'
 import { readFileSync } from 'node:fs'
 import { createAuthServer } from 'rotor-auth/testing'
 const server = createAuthServer()
@@ -128,12 +143,20 @@ const login = await fetch('http://auth.test/bearer/login', { method: 'POST', hea
 msw.close()
 const version = JSON.parse(readFileSync('node_modules/msw/package.json', 'utf8')).version
 console.log(JSON.stringify({ status: login.status, logins: server.stats.logins, version }))
-`)
-      expect(result).toEqual({ status: 201, logins: 1, version: expect.stringMatching(/^2\.14\./) })
-    }, 60_000)
+`,
+        )
+        expect(result).toEqual({ status: 201, logins: 1, version: expect.stringMatching(/^2\.14\./) })
+      },
+      60_000,
+    )
 
-    test.runIf(p.toughCookie)("rotor-auth/testing: cookieFetch keeps FOLIO's cookies in the project's tough-cookie", async () => {
-      const result = await node(p, 'cookies.mjs', `import { readFileSync } from 'node:fs'
+    test.runIf(p.toughCookie)(
+      "rotor-auth/testing: cookieFetch keeps FOLIO's cookies in the project's tough-cookie",
+      async () => {
+        const result = await node(
+          p,
+          'cookies.mjs',
+          `import { readFileSync } from 'node:fs'
 import { cookieFetch, createAuthServer } from 'rotor-auth/testing'
 const server = createAuthServer()
 const { url, close } = await server.listen()
@@ -144,15 +167,18 @@ const cookies = (await browser.cookieString(url + '/authn/refresh')).split('; ')
 const version = JSON.parse(readFileSync('node_modules/tough-cookie/package.json', 'utf8')).version
 console.log(JSON.stringify({ login: login.status, refresh: refresh.status, granted: server.stats.refreshGranted, cookies, version }))
 await close()
-`)
-      expect(result).toEqual({
-        login: 201,
-        refresh: 201,
-        granted: 1,
-        cookies: ['folioAccessToken', 'folioRefreshToken'],
-        version: expect.stringMatching(new RegExp(`^${p.toughCookie}\\.`)),
-      })
-    }, 60_000)
+`,
+        )
+        expect(result).toEqual({
+          login: 201,
+          refresh: 201,
+          granted: 1,
+          cookies: ['folioAccessToken', 'folioRefreshToken'],
+          version: expect.stringMatching(new RegExp(`^${p.toughCookie}\\.`)),
+        })
+      },
+      60_000,
+    )
   })
 
   describe('TypeScript in the project without any peer', () => {
@@ -188,16 +214,20 @@ export { createFolioSession, createRedisCoordinator, createSocket, isRotorError,
       ['node16 (ESM and CJS files)', { module: 'node16', moduleResolution: 'node16' }, ['entries.mts', 'entries.cts']],
       ['bundler', { module: 'esnext', moduleResolution: 'bundler', skipLibCheck: true }, ['entries.ts']],
       ['node10', { module: 'commonjs', moduleResolution: 'node10', skipLibCheck: true }, ['entries.ts']],
-    ])('%s: every entry typechecks', async (name, resolution, files) => {
-      expect(installs.get(p.name)?.ok).toBe(true)
-      for (const file of files) writeFileSync(join(dirOf(p), file), source)
-      const config = join(dirOf(p), `tsconfig.${name.split(' ')[0]}.json`)
-      writeFileSync(config, JSON.stringify({ compilerOptions: { ...base, ...resolution }, files }))
-      const result = await run(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', config], { cwd: dirOf(p), timeout: 90_000 }).then(
-        () => '',
-        (error: { stdout: string }) => error.stdout,
-      )
-      expect(result).toBe('')
-    }, 120_000)
+    ])(
+      '%s: every entry typechecks',
+      async (name, resolution, files) => {
+        expect(installs.get(p.name)?.ok).toBe(true)
+        for (const file of files) writeFileSync(join(dirOf(p), file), source)
+        const config = join(dirOf(p), `tsconfig.${name.split(' ')[0]}.json`)
+        writeFileSync(config, JSON.stringify({ compilerOptions: { ...base, ...resolution }, files }))
+        const result = await run(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', config], { cwd: dirOf(p), timeout: 90_000 }).then(
+          () => '',
+          (error: { stdout: string }) => error.stdout,
+        )
+        expect(result).toBe('')
+      },
+      120_000,
+    )
   })
 })

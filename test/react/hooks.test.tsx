@@ -184,7 +184,7 @@ describe('useIdleWarning', () => {
   })
 })
 
-describe('countdowns on the session\'s clock', () => {
+describe("countdowns on the session's clock", () => {
   test("secondsLeft counts to the session's deadline on the session's clock, not the machine's", async () => {
     env = await startEnv({ accessTokenTtl: 60_000 })
     const browser = browserTabs(env, { idle: { timeout: 4_000, warning: 3_000 } })
@@ -247,7 +247,15 @@ describe('useSessionFetch', () => {
       const [n, setN] = useState(0)
       return (
         <>
-          <button onClick={() => void fetch(`${env.url}/api/items?n=${n}`).then(r => r.json()).then((body: { path: string }) => setItems(body.path))}>Load</button>
+          <button
+            onClick={() =>
+              void fetch(`${env.url}/api/items?n=${n}`)
+                .then(r => r.json())
+                .then((body: { path: string }) => setItems(body.path))
+            }
+          >
+            Load
+          </button>
           <button onClick={() => setN(n + 1)}>Again</button>
           <output>{items}</output>
         </>

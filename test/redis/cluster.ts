@@ -79,8 +79,7 @@ async function reap(workers: Worker[]): Promise<void> {
   )
 }
 
-const deadline = (ms: number, what: string) =>
-  new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`cluster: ${what} within ${ms} ms`)), ms).unref())
+const deadline = (ms: number, what: string) => new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`cluster: ${what} within ${ms} ms`)), ms).unref())
 
 export type ClusterOptions = Omit<WorkerConfig, 'concurrency' | 'pause'> & {
   workers: number

@@ -94,10 +94,12 @@ describe.skipIf(!HAVE_REDIS).each(CLIENTS)('createRedisCoordinator ($label)', (f
       const doomedClient = await connect()
       const doomed = createRedisCoordinator({ client: doomedClient, name, key, lease: 600 })
       let entered = false
-      void doomed.lock(async () => {
-        entered = true
-        await new Promise(() => undefined)
-      }).catch(() => undefined)
+      void doomed
+        .lock(async () => {
+          entered = true
+          await new Promise(() => undefined)
+        })
+        .catch(() => undefined)
       await waitFor(() => entered)
       // Killed: no release, no renewal (its client is gone; its timers die with the process).
       drop(doomedClient)
@@ -110,7 +112,7 @@ describe.skipIf(!HAVE_REDIS).each(CLIENTS)('createRedisCoordinator ($label)', (f
       expect(waited).toBeGreaterThan(300)
     })
 
-    test('a holder whose lock was taken over is told by its lease (the renewal in its read found it), and cannot release the other\'s lock', async () => {
+    test("a holder whose lock was taken over is told by its lease (the renewal in its read found it), and cannot release the other's lock", async () => {
       const name = randomUUID()
       const a = await member(name)
       const probe = await connect()
@@ -193,14 +195,25 @@ describe.skipIf(!HAVE_REDIS).each(CLIENTS)('createRedisCoordinator ($label)', (f
       const name = randomUUID()
       const a = await member(name)
       const probe = await connect()
-      const stored = (g: number, extra: Partial<Snapshot> = {}): Snapshot => ({ generation: g, status: 'active', issuedAt: 1, accessExpiresAt: 2, refreshExpiresAt: null, accessToken: 'at', refreshToken: `rt-${g}`, ...extra })
+      const stored = (g: number, extra: Partial<Snapshot> = {}): Snapshot => ({
+        generation: g,
+        status: 'active',
+        issuedAt: 1,
+        accessExpiresAt: 2,
+        refreshExpiresAt: null,
+        accessToken: 'at',
+        refreshToken: `rt-${g}`,
+        ...extra,
+      })
       await a.write(stored(1))
       await a.lock(async () => {
         const fence = Number(await probe.get(`rotor:{${name}}:fence`))
         // A later grant exists (this holder's lease ran out and another member took the lock).
         await probe.set(`rotor:{${name}}:fence`, String(fence + 1))
         await expect(a.write(stored(1, { ending: 'rejected' }))).rejects.toThrow(/later holder/)
-        await expect(a.write({ generation: 2, status: 'signed-out', issuedAt: null, accessExpiresAt: null, refreshExpiresAt: null, reason: 'rejected' })).rejects.toThrow(/later holder/)
+        await expect(a.write({ generation: 2, status: 'signed-out', issuedAt: null, accessExpiresAt: null, refreshExpiresAt: null, reason: 'rejected' })).rejects.toThrow(
+          /later holder/,
+        )
         expect(await (await member(name)).read()).toMatchObject({ generation: 1, status: 'active' })
         await a.write(stored(2))
       })

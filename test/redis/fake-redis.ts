@@ -111,13 +111,16 @@ export class FakeRedis {
     [EPOCH, ([epoch, quiet], [known, fresh, lease]) => this.#ensureEpoch(epoch!, quiet!, known!, fresh!, lease!)],
     [ACQUIRE, (k, a) => this.#acquire(k, a)],
     [HOLD, (k, a) => this.#hold(k, a)],
-    [RELEASE, ([lock, channel], [value, notice]) => {
-      this.calls.push('RELEASE')
-      if (this.get(lock!) !== value) return 0
-      this.del(lock!)
-      this.#publish(channel!, notice!)
-      return 1
-    }],
+    [
+      RELEASE,
+      ([lock, channel], [value, notice]) => {
+        this.calls.push('RELEASE')
+        if (this.get(lock!) !== value) return 0
+        this.del(lock!)
+        this.#publish(channel!, notice!)
+        return 1
+      },
+    ],
   ])
 
   #ensureEpoch(epochKey: string, quiet: string, known: string, fresh: string, lease: string): string {

@@ -21,7 +21,11 @@ function world(n: number, lease = 1_000) {
     (life, i) =>
       new RedisLock({
         run: (script, k, args) => redis.eval(script, { keys: k, arguments: args.map(String) }),
-        keys, lease, id: `m${i}`, platform: time.platform, signal: life.signal,
+        keys,
+        lease,
+        id: `m${i}`,
+        platform: time.platform,
+        signal: life.signal,
       }),
   )
   redis.onPublish = (channel, message) => {

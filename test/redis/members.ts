@@ -38,7 +38,12 @@ export function redisMembers(factory: ClientFactory) {
 
   async function member(name: string, options: { lease?: number; tokens?: 'omit' } = {}): Promise<RedisCoordinator> {
     const client = await connect()
-    const coordinator = createRedisCoordinator({ client, name, ...(options.tokens ? { tokens: options.tokens } : { key }), ...(options.lease ? { lease: options.lease } : {}) })
+    const coordinator = createRedisCoordinator({
+      client,
+      name,
+      ...(options.tokens ? { tokens: options.tokens } : { key }),
+      ...(options.lease ? { lease: options.lease } : {}),
+    })
     members.push(coordinator)
     return coordinator
   }

@@ -91,7 +91,10 @@ export async function startRedis(): Promise<RedisServer> {
  * new ones (a network partition between that process and Redis), `heal()` lets it back in.
  * `connectDelayMs`: each new connection reaches Redis that much later (a slow handshake).
  */
-export async function partitionableProxy(target: number, options: { connectDelayMs?: number } = {}): Promise<{ url: string; cut(): void; heal(): void; close(): Promise<void> }> {
+export async function partitionableProxy(
+  target: number,
+  options: { connectDelayMs?: number } = {},
+): Promise<{ url: string; cut(): void; heal(): void; close(): Promise<void> }> {
   const sockets = new Set<import('node:net').Socket>()
   let cut = false
   const server = createServer(async client => {

@@ -66,9 +66,14 @@ describe.skipIf(!HAVE_REDIS).each(CLIENTS)('sessions sharing one pair through Re
       env = await startEnv({ accessTokenTtl: 10_000, now })
       const name = randomUUID()
       const session = createSession({
-        scope: `${env.url}/api`, transport: 'bearer', rotation: 'request', queueTimeout: 1_500,
+        scope: `${env.url}/api`,
+        transport: 'bearer',
+        rotation: 'request',
+        queueTimeout: 1_500,
         // Redis comes back empty: nobody takes the lock for one lease (the quiet period).
-        refresh: { url: `${env.url}/bearer/refresh`, style: 'json' }, coordinator: await member(name, { lease: 300 }), now,
+        refresh: { url: `${env.url}/bearer/refresh`, style: 'json' },
+        coordinator: await member(name, { lease: 300 }),
+        now,
       })
       env.sessions.push(session)
       const events = record(session)
@@ -101,12 +106,19 @@ describe.skipIf(!HAVE_REDIS).each(CLIENTS)('sessions sharing one pair through Re
       let late: Session
       try {
         late = createSession({
-          scope: `${env.url}/api`, transport: 'bearer', rotation: 'request', queueTimeout: 1_000,
-          refresh: { url: `${env.url}/bearer/refresh`, style: 'json' }, coordinator: createRedisCoordinator({ client, name, key }),
+          scope: `${env.url}/api`,
+          transport: 'bearer',
+          rotation: 'request',
+          queueTimeout: 1_000,
+          refresh: { url: `${env.url}/bearer/refresh`, style: 'json' },
+          coordinator: createRedisCoordinator({ client, name, key }),
         })
         env.sessions.push(late)
         const settled = await Promise.race([
-          late.fetch(`${env.url}/api/a`).then(() => 'sent', (error: unknown) => error),
+          late.fetch(`${env.url}/api/a`).then(
+            () => 'sent',
+            (error: unknown) => error,
+          ),
           sleep(15_000).then(() => 'still waiting after 15 s'),
         ])
         expect(settled).toMatchObject({ code: 'ERR_ROTATION' })
@@ -167,7 +179,8 @@ describe.skipIf(!HAVE_REDIS).each(CLIENTS)('sessions sharing one pair through Re
             connect: () => sub.connect(),
             on: (event, listener) => sub.on(event, listener),
             destroy: () => drop(sub),
-            subscribe: (channel, listener) => sub.subscribe(channel, (message: string, from: string) => (holding ? held.push(() => listener(message, from)) : listener(message, from))),
+            subscribe: (channel, listener) =>
+              sub.subscribe(channel, (message: string, from: string) => (holding ? held.push(() => listener(message, from)) : listener(message, from))),
           }
         },
         async eval(script, options) {
@@ -193,7 +206,10 @@ describe.skipIf(!HAVE_REDIS).each(CLIENTS)('sessions sharing one pair through Re
       await waitFor(() => b.state.status === 'active')
       const events = record(a)
       armed = true
-      const failure = await a.rotate().then(() => 'rotated', (error: unknown) => error)
+      const failure = await a.rotate().then(
+        () => 'rotated',
+        (error: unknown) => error,
+      )
       holding = false
       for (const deliver of held.splice(0)) deliver()
       expect(env.server.stats).toMatchObject({ refreshCalls: 1, refreshGranted: 1, reusedRefused: 0 })

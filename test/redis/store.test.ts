@@ -61,7 +61,12 @@ describe.skipIf(!HAVE_REDIS).each(CLIENTS)('the Redis store and channel ($label)
       const name = randomUUID()
       const env = await startEnv({ accessTokenTtl: 60_000 })
       try {
-        const session = createSession({ scope: `${env.url}/api`, transport: 'bearer', refresh: { url: `${env.url}/bearer/refresh`, style: 'json' }, coordinator: await member(name, { tokens: 'omit' }) })
+        const session = createSession({
+          scope: `${env.url}/api`,
+          transport: 'bearer',
+          refresh: { url: `${env.url}/bearer/refresh`, style: 'json' },
+          coordinator: await member(name, { tokens: 'omit' }),
+        })
         env.sessions.push(session)
         await expect(session.start(await bearerLogin(env.url))).rejects.toThrow(/tokens: 'omit'.*bearer/)
         const probe = await connect()
@@ -102,7 +107,14 @@ describe.skipIf(!HAVE_REDIS).each(CLIENTS)('the Redis store and channel ($label)
 
   describe('what a writer without the key can do (issue 26.8b, c; 25.6)', () => {
     const active = (generation: number, extra: Partial<Snapshot> = {}): Snapshot => ({
-      generation, status: 'active', issuedAt: Date.now(), accessExpiresAt: Date.now() + 3_600_000, refreshExpiresAt: null, accessToken: `at-${generation}`, refreshToken: `rt-${generation}`, ...extra,
+      generation,
+      status: 'active',
+      issuedAt: Date.now(),
+      accessExpiresAt: Date.now() + 3_600_000,
+      refreshExpiresAt: null,
+      accessToken: `at-${generation}`,
+      refreshToken: `rt-${generation}`,
+      ...extra,
     })
     const errorsOf = (m: RedisCoordinator) => {
       const seen: RedisStateError[] = []
@@ -138,7 +150,13 @@ describe.skipIf(!HAVE_REDIS).each(CLIENTS)('the Redis store and channel ($label)
         const old = (await probe.get(`rotor:{${name}}:state`))!
         await a.write(active(4))
         const b = await member(name)
-        const session = createSession({ scope: `${env.url}/api`, transport: 'bearer', rotation: 'request', refresh: { url: `${env.url}/bearer/refresh`, style: 'json' }, coordinator: b })
+        const session = createSession({
+          scope: `${env.url}/api`,
+          transport: 'bearer',
+          rotation: 'request',
+          refresh: { url: `${env.url}/bearer/refresh`, style: 'json' },
+          coordinator: b,
+        })
         env.sessions.push(session)
         await waitFor(() => session.state.generation === 4)
         const errors = errorsOf(b)

@@ -287,11 +287,11 @@ export async function runSchedule(schedule: Schedule, options: RunOptions = {}):
       const now = clock.now()
       const rtExpired = now >= lastGrantAt + RT - 1500
       note(`tab ${id}: logout ${reason} (${origin})`)
-      const ok =
-        (reason === 'user' && userLogouts > 0) ||
-        (reason === 'expired' && rtExpired) ||
-        (reason === 'rejected' && (refusalsInjected > 0 || rtExpired))
-      if (!ok) violations.push(`tab ${id}: logout '${reason}' (${origin}) without a contract reason (user logouts ${userLogouts}, refusals injected ${refusalsInjected}, RT expired ${rtExpired})`)
+      const ok = (reason === 'user' && userLogouts > 0) || (reason === 'expired' && rtExpired) || (reason === 'rejected' && (refusalsInjected > 0 || rtExpired))
+      if (!ok)
+        violations.push(
+          `tab ${id}: logout '${reason}' (${origin}) without a contract reason (user logouts ${userLogouts}, refusals injected ${refusalsInjected}, RT expired ${rtExpired})`,
+        )
     })
     session.on('rotate-error', ({ error, willRetry }) => note(`tab ${id}: rotate-error ${(error as Error)?.name} willRetry=${willRetry}`))
     session.on('rotate', ({ state, origin }) => note(`tab ${id}: rotate → gen ${state.generation} (${origin})`))
@@ -349,8 +349,7 @@ export async function runSchedule(schedule: Schedule, options: RunOptions = {}):
             // cookies the jar can be ahead of the tab's generation, so the same AT may show.
             const tries = attempts.get(t.path) ?? []
             const last = tries.at(-1)
-            const excused =
-              tries.length === 2 && last?.why === 'revoked' && (schedule.transport === 'cookie' || tries[0]!.jti !== last.jti)
+            const excused = tries.length === 2 && last?.why === 'revoked' && (schedule.transport === 'cookie' || tries[0]!.jti !== last.jti)
             if (!excused) {
               violations.push(`${t.label}: a 401 reached the caller while the RT was valid and the server up (attempts: ${tries.map(a => `${a.status}/${a.why}`).join(', ')})`)
             }
@@ -375,8 +374,18 @@ export async function runSchedule(schedule: Schedule, options: RunOptions = {}):
     )
   }
   const snapshot = (label: string, tab: Tab, managed: boolean, path = ''): Tracked => ({
-    path, label, tab: tab.id, managed, issuedAt: clock.now(),
-    logoutsAt: logoutEvents, userLogoutsAt: userLogouts, logoutInProgress: logoutsInProgress > 0, revokesAt: revokes, jumpsAt: jumps, faultsAt: faults, cyclesAt: cycles,
+    path,
+    label,
+    tab: tab.id,
+    managed,
+    issuedAt: clock.now(),
+    logoutsAt: logoutEvents,
+    userLogoutsAt: userLogouts,
+    logoutInProgress: logoutsInProgress > 0,
+    revokesAt: revokes,
+    jumpsAt: jumps,
+    faultsAt: faults,
+    cyclesAt: cycles,
   })
 
   try {

@@ -106,7 +106,10 @@ describe('clock ahead with no readable Date (26.1)', () => {
       },
     })
     env.sessions.push(session)
-    const login = (await (await fetch(`${env.url}/bearer/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: CREDENTIALS })).json()) as { accessToken: string; refreshToken: string }
+    const login = (await (await fetch(`${env.url}/bearer/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: CREDENTIALS })).json()) as {
+      accessToken: string
+      refreshToken: string
+    }
     await session.start({ accessToken: login.accessToken, refreshToken: login.refreshToken, expiresIn: 0, refreshExpiresIn: 3600 })
     await sleep(3000)
     expect(refreshes).toBeLessThanOrEqual(budgetFor(3000))

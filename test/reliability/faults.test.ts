@@ -6,7 +6,22 @@
 import { randomUUID } from 'node:crypto'
 import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest'
 import { createSession, RotationError, SessionExpiredError } from '../../src/index.js'
-import { answeredFetch, browserTabs, channelWitness, countChannels, countTimers, CREDENTIALS, flowingClock, manualClock, record, sleep, startEnv, TENANT_HEADERS, waitFor, type Env } from '../helpers/index.js'
+import {
+  answeredFetch,
+  browserTabs,
+  channelWitness,
+  countChannels,
+  countTimers,
+  CREDENTIALS,
+  flowingClock,
+  manualClock,
+  record,
+  sleep,
+  startEnv,
+  TENANT_HEADERS,
+  waitFor,
+  type Env,
+} from '../helpers/index.js'
 import { refreshes, settle } from './helpers.js'
 
 const AT = 60_000
@@ -15,8 +30,7 @@ const HOUR = 3_600_000
 
 const statuses = (responses: Response[]) => responses.map(r => r.status)
 /** The statuses of the state snapshots posted on a channel, in order. */
-const statesPosted = (heard: Array<Record<string, unknown>>) =>
-  heard.filter(m => m['type'] === 'state').map(m => (m['snapshot'] as { status: string }).status)
+const statesPosted = (heard: Array<Record<string, unknown>>) => heard.filter(m => m['type'] === 'state').map(m => (m['snapshot'] as { status: string }).status)
 
 describe('fault matrix (reference server over real HTTP)', () => {
   let clock: ReturnType<typeof manualClock>
@@ -49,13 +63,15 @@ describe('fault matrix (reference server over real HTTP)', () => {
     clock.advance(AT + 1)
     const response = await session.fetch(`${env.url}/api/x`)
     expect(response.status).toBe(200)
-    expect(refreshes(env.server)).toEqual([
-      { status: 0, fault: 'drop' }, { status: 0, fault: 'drop' }, { status: 0, fault: 'drop' }, { status: 201 },
-    ])
+    expect(refreshes(env.server)).toEqual([{ status: 0, fault: 'drop' }, { status: 0, fault: 'drop' }, { status: 0, fault: 'drop' }, { status: 201 }])
     expect(env.server.stats).toMatchObject({ refreshCalls: 4, refreshGranted: 1, reusedRefused: 0, api401: 0 })
     // One event per failed attempt, each saying another follows and when.
     const errors = log.of('rotate-error')
-    expect(errors.map(e => [e.willRetry, e.attempt])).toEqual([[true, 1], [true, 2], [true, 3]])
+    expect(errors.map(e => [e.willRetry, e.attempt])).toEqual([
+      [true, 1],
+      [true, 2],
+      [true, 3],
+    ])
     for (const e of errors) expect(e.retryIn as number).toBeGreaterThanOrEqual(0)
     expect(log.of('logout')).toEqual([])
   })
@@ -147,7 +163,13 @@ describe('fault matrix (reference server over real HTTP)', () => {
     expect((await session.fetch(`${env.url}/api/x`)).status).toBe(200)
     expect(env.server.stats).toMatchObject({ refreshCalls: 6, refreshGranted: 1, reusedRefused: 0, api401: 0 })
     // Call 1: 3 attempts (503 ×3); call 2: 503 ×2, then 201. Every failed attempt is reported.
-    expect(log.of('rotate-error').map(e => [e.willRetry, e.attempt])).toEqual([[true, 1], [true, 2], [true, 3], [true, 4], [true, 5]])
+    expect(log.of('rotate-error').map(e => [e.willRetry, e.attempt])).toEqual([
+      [true, 1],
+      [true, 2],
+      [true, 3],
+      [true, 4],
+      [true, 5],
+    ])
     expect(log.of('logout')).toEqual([])
   })
 
@@ -222,8 +244,13 @@ describe('fault matrix (reference server over real HTTP)', () => {
     const pair = await env.server.issue()
     const open = () => {
       const s = createSession({
-        scope: `${env.url}/api`, transport: 'bearer', rotation: 'request', now: clock.now, crossTab: false,
-        refresh: { url: `${env.url}/bearer/refresh`, style: 'json' }, logout: false,
+        scope: `${env.url}/api`,
+        transport: 'bearer',
+        rotation: 'request',
+        now: clock.now,
+        crossTab: false,
+        refresh: { url: `${env.url}/bearer/refresh`, style: 'json' },
+        logout: false,
       })
       env.sessions.push(s)
       return s
@@ -248,7 +275,10 @@ describe('fault matrix (reference server over real HTTP)', () => {
     expect(firstResult.ok).toBe(false)
     expect((firstResult as { error: unknown }).error).toMatchObject({ reason: 'rejected' })
     expect(env.server.stats).toMatchObject({ refreshCalls: 3, refreshGranted: 1, reusedRefused: 1, api200: 1, api401: 1 })
-    expect(logs.map(l => l.of('logout'))).toEqual([[{ reason: 'rejected', origin: 'local', error: expect.objectContaining({ code: 'ERR_REFRESH_REFUSED' }) }], [{ reason: 'rejected', origin: 'local', error: expect.objectContaining({ code: 'ERR_REFRESH_REFUSED' }) }]])
+    expect(logs.map(l => l.of('logout'))).toEqual([
+      [{ reason: 'rejected', origin: 'local', error: expect.objectContaining({ code: 'ERR_REFRESH_REFUSED' }) }],
+      [{ reason: 'rejected', origin: 'local', error: expect.objectContaining({ code: 'ERR_REFRESH_REFUSED' }) }],
+    ])
   })
 
   // ---- server-side events ---------------------------------------------------------------
@@ -399,7 +429,10 @@ describe('fault matrix (reference server over real HTTP)', () => {
     await sleep(20)
     rotating.dispose()
     const result = await waiting
-    expect(refreshes(env.server)).toEqual([{ status: 0, fault: 'hang' }, { status: 401, reused: true }])
+    expect(refreshes(env.server)).toEqual([
+      { status: 0, fault: 'hang' },
+      { status: 401, reused: true },
+    ])
     expect(env.server.stats).toMatchObject({ refreshCalls: 2, refreshGranted: 1, reusedRefused: 1 })
     expect((result as { error: unknown }).error).toMatchObject({ reason: 'rejected' })
     expect(survivorLog.of('logout')).toEqual([{ reason: 'rejected', origin: 'local', error: expect.objectContaining({ code: 'ERR_REFRESH_REFUSED' }) }])
@@ -418,14 +451,30 @@ describe('fault matrix (reference server over real HTTP)', () => {
     let heard: unknown[]
     try {
       const garbage: unknown[] = [
-        null, undefined, 0, 42, 'state', '{"rotor":1}', [], [1, 2], true, new Uint8Array([1, 2, 3]),
-        { rotor: 1 }, { rotor: 1, type: 'state' }, { rotor: 1, type: 'state', from: 7 },
+        null,
+        undefined,
+        0,
+        42,
+        'state',
+        '{"rotor":1}',
+        [],
+        [1, 2],
+        true,
+        new Uint8Array([1, 2, 3]),
+        { rotor: 1 },
+        { rotor: 1, type: 'state' },
+        { rotor: 1, type: 'state', from: 7 },
         { rotor: 1, type: 'state', from: 'x', snapshot: { generation: 99, status: 'signed-out' } },
         { rotor: 1, type: 'state', from: 'x', snapshot: { generation: -1, status: 'signed-out', issuedAt: null, accessExpiresAt: null, refreshExpiresAt: null } },
         { rotor: 1, type: 'state', from: 'x', snapshot: { generation: 1.5, status: 'active', issuedAt: 1, accessExpiresAt: 2, refreshExpiresAt: null } },
         { rotor: 1, type: 'state', from: 'x', snapshot: { generation: 9, status: 'active', issuedAt: null, accessExpiresAt: 2, refreshExpiresAt: null } },
         { rotor: 1, type: 'state', from: 'x', snapshot: { generation: 9, status: 'zombie', issuedAt: 1, accessExpiresAt: 2, refreshExpiresAt: null } },
-        { rotor: 1, type: 'state', from: 'x', snapshot: { generation: 9, status: 'signed-out', issuedAt: null, accessExpiresAt: null, refreshExpiresAt: null, reason: 'hacked' } },
+        {
+          rotor: 1,
+          type: 'state',
+          from: 'x',
+          snapshot: { generation: 9, status: 'signed-out', issuedAt: null, accessExpiresAt: null, refreshExpiresAt: null, reason: 'hacked' },
+        },
         { rotor: 1, type: 'state', from: 'x', snapshot: { generation: 1e3, status: 'active', issuedAt: 'now', accessExpiresAt: 1, refreshExpiresAt: null } },
         { rotor: 1, type: 'state', from: 'x', snapshot: { generation: 9, status: 'active', issuedAt: 1, accessExpiresAt: Infinity, refreshExpiresAt: null } },
         { rotor: 1, type: 'state', from: 'x', snapshot: { generation: 9, status: 'active', issuedAt: 1, accessExpiresAt: 2, refreshExpiresAt: null, accessToken: 42 } },
@@ -594,7 +643,10 @@ describe('fault matrix (reference server over real HTTP)', () => {
     clock.advance(AT + 1)
     const result = await settle(session.fetch(`${env.url}/api/x`))
     // What the server saw: the first refresh granted (answer dropped), then the same RT again.
-    expect(refreshes(env.server)).toEqual([{ status: 0, fault: 'drop' }, { status: 401, reused: true }])
+    expect(refreshes(env.server)).toEqual([
+      { status: 0, fault: 'drop' },
+      { status: 401, reused: true },
+    ])
     const [first, second] = env.server.log.filter(e => e.route === 'refresh')
     expect(second!.rt).toBe(first!.rt)
     expect(env.server.stats).toMatchObject({ refreshCalls: 2, refreshGranted: 1, reusedRefused: 1, api200: 0 })
@@ -612,10 +664,12 @@ describe('fault matrix (reference server over real HTTP)', () => {
     env.server.fault('refresh', { afterProcessing: true, hang: true })
     flowing.advance(AT + 1)
     const result = await settle(session.fetch(`${env.url}/api/x`))
-    expect(refreshes(env.server)).toEqual([{ status: 0, fault: 'hang' }, { status: 401, reused: true }])
+    expect(refreshes(env.server)).toEqual([
+      { status: 0, fault: 'hang' },
+      { status: 401, reused: true },
+    ])
     expect(env.server.stats).toMatchObject({ refreshCalls: 2, refreshGranted: 1, reusedRefused: 1 })
     expect((result as { error: unknown }).error).toMatchObject({ reason: 'rejected' })
     expect(log.of('logout')).toEqual([{ reason: 'rejected', origin: 'local', error: expect.objectContaining({ code: 'ERR_REFRESH_REFUSED' }) }])
   })
 })
-

@@ -57,7 +57,15 @@ describe('6. forged channel messages', () => {
   test(`a state ${MAX_GENERATION_JUMP + 1} generations ahead is refused; the session goes on`, async () => {
     const { tabs, post, close } = await tabsAndForger()
     const before = tabs[1]!.state.generation
-    post({ generation: before + MAX_GENERATION_JUMP + 1, status: 'active', issuedAt: Date.now(), accessExpiresAt: Date.now() + 3_600_000, refreshExpiresAt: null, accessToken: 'forged', refreshToken: 'forged' })
+    post({
+      generation: before + MAX_GENERATION_JUMP + 1,
+      status: 'active',
+      issuedAt: Date.now(),
+      accessExpiresAt: Date.now() + 3_600_000,
+      refreshExpiresAt: null,
+      accessToken: 'forged',
+      refreshToken: 'forged',
+    })
     await new Promise(resolve => setTimeout(resolve, 50))
     expect(tabs.map(t => t.state.generation)).toEqual([before, before])
     await tabs[1]!.rotate()

@@ -31,11 +31,18 @@ async function tabs(transport: 'cookie' | 'bearer', count = 2, storage = memoryS
     env.sessions.push(tab)
     list.push(tab)
   }
-  const login = transport === 'bearer' ? await bearerLogin(env.url) : await jar(`${env.url}/authn/login-with-expiry`, { method: 'POST', headers: TENANT_HEADERS, body: CREDENTIALS })
+  const login =
+    transport === 'bearer' ? await bearerLogin(env.url) : await jar(`${env.url}/authn/login-with-expiry`, { method: 'POST', headers: TENANT_HEADERS, body: CREDENTIALS })
   await list[0]!.start(login)
   await waitFor(() => list.every(t => t.state.status === 'active'))
   const channel = new BroadcastChannel(`rotor-auth:${name}`)
-  return { tabs: list, storage, key: `rotor-auth:${name}`, post: (m: Record<string, unknown>) => channel.postMessage({ rotor: 1, from: 'forger', ...m }), close: () => channel.close() }
+  return {
+    tabs: list,
+    storage,
+    key: `rotor-auth:${name}`,
+    post: (m: Record<string, unknown>) => channel.postMessage({ rotor: 1, from: 'forger', ...m }),
+    close: () => channel.close(),
+  }
 }
 
 describe('26.2: rotate-request', () => {

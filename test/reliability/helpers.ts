@@ -2,9 +2,7 @@ import type { AuthServer } from '../../src/testing/index.js'
 
 /** What the server answered on its refresh routes, in order. */
 export function refreshes(server: AuthServer) {
-  return server.log
-    .filter(e => e.route === 'refresh')
-    .map(e => ({ status: e.status, ...(e.fault ? { fault: e.fault } : {}), ...(e.reused ? { reused: true } : {}) }))
+  return server.log.filter(e => e.route === 'refresh').map(e => ({ status: e.status, ...(e.fault ? { fault: e.fault } : {}), ...(e.reused ? { reused: true } : {}) }))
 }
 
 /** Settles a promise into { ok, value | error } without throwing. */

@@ -24,7 +24,11 @@ describe('26.10: tokens never in error text', () => {
   test('a form-encoded refresh answer: rotate-error says it is not JSON, without the tokens', async () => {
     const session = await env.bearer({ rotation: 'request', refreshRetries: 0 })
     const log = record(session)
-    env.server.fault('refresh', { status: 200, body: `access_token=${SECRET}&refresh_token=${SECRET}R&expires_in=60`, headers: { 'content-type': 'application/x-www-form-urlencoded' } })
+    env.server.fault('refresh', {
+      status: 200,
+      body: `access_token=${SECRET}&refresh_token=${SECRET}R&expires_in=60`,
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    })
     await settle(session.rotate())
     const errors = log.of('rotate-error')
     expect(errors.length).toBeGreaterThan(0)

@@ -198,9 +198,13 @@ describe('5. stream bodies are never replayed', () => {
   // body (the server answered 200 to nothing) or failed with "disturbed or locked".
   test.each([
     ['a Node Readable', () => Readable.from([Buffer.from('row 1\n'), Buffer.from('row 2\n')]) as unknown as BodyInit],
-    ['an async iterable', () => (async function* () {
-      yield new TextEncoder().encode('row 1\n')
-    })() as unknown as BodyInit],
+    [
+      'an async iterable',
+      () =>
+        (async function* () {
+          yield new TextEncoder().encode('row 1\n')
+        })() as unknown as BodyInit,
+    ],
     ['a web ReadableStream', () => new Blob(['row 1\n']).stream() as BodyInit],
   ])('%s body answered 401: the caller gets the 401, the server saw one request', async (_name, body) => {
     const session = await env.bearer()
@@ -379,21 +383,25 @@ describe('14. the wall clock is set while a session runs', () => {
   // Before: the rotation timer fired on time, read the wall clock an hour behind the deadline
   // and re-armed for an hour later; the RT died on the server and the next request logged the
   // session out ('rejected').
-  test.each(['cookie', 'bearer'] as const)('%s, timer mode: set back by an hour, rotation goes on (the server keeps the RT alive)', async transport => {
-    await jumpyEnv(1_000, 2_500)
-    const session = transport === 'cookie' ? (await env.browser({ rotation: 'timer' })).session : await env.bearer({ rotation: 'timer' })
-    const log = record(session)
-    offset = -3_600_000
-    await new Promise(resolve => setTimeout(resolve, 3_500))
-    const response = await session.fetch(`${env.url}/api/after-the-jump`)
-    expect(response.status).toBe(200)
-    expect(log.of('logout')).toEqual([])
-    // Past the first RT's whole life (2.5 s), so the session lives only if it kept rotating.
-    // (No assertion on 401s: with 1 s ATs on a loaded machine a late timer lets one expire in
-    // flight, which the replay absorbs; before the fix the session was logged out instead.)
-    expect(env.server.stats.refreshGranted).toBeGreaterThanOrEqual(2)
-    expect(env.server.stats).toMatchObject({ reusedRefused: 0, refreshRefused: 0 })
-  }, 15_000)
+  test.each(['cookie', 'bearer'] as const)(
+    '%s, timer mode: set back by an hour, rotation goes on (the server keeps the RT alive)',
+    async transport => {
+      await jumpyEnv(1_000, 2_500)
+      const session = transport === 'cookie' ? (await env.browser({ rotation: 'timer' })).session : await env.bearer({ rotation: 'timer' })
+      const log = record(session)
+      offset = -3_600_000
+      await new Promise(resolve => setTimeout(resolve, 3_500))
+      const response = await session.fetch(`${env.url}/api/after-the-jump`)
+      expect(response.status).toBe(200)
+      expect(log.of('logout')).toEqual([])
+      // Past the first RT's whole life (2.5 s), so the session lives only if it kept rotating.
+      // (No assertion on 401s: with 1 s ATs on a loaded machine a late timer lets one expire in
+      // flight, which the replay absorbs; before the fix the session was logged out instead.)
+      expect(env.server.stats.refreshGranted).toBeGreaterThanOrEqual(2)
+      expect(env.server.stats).toMatchObject({ reusedRefused: 0, refreshRefused: 0 })
+    },
+    15_000,
+  )
 
   // Before: both tokens looked expired by two hours; the session logged out 'expired' without
   // asking the server, whose RT was good for another hour.

@@ -29,8 +29,14 @@ describe('shrunk chaos counterexamples, replayed (strict mode)', () => {
   // local server takes on a loaded machine (the tab then gives up, as documented).
   test('chaos #1: rotate() in a bearer tab, that tab closes, rotate() in the next tab → reused RT', async () => {
     const schedule: Schedule = {
-      tabs: 2, transport: 'bearer', rotation: 'timer',
-      commands: [{ t: 'rotate', tab: 0 }, { t: 'cycle', tab: 0 }, { t: 'rotate', tab: 0 }],
+      tabs: 2,
+      transport: 'bearer',
+      rotation: 'timer',
+      commands: [
+        { t: 'rotate', tab: 0 },
+        { t: 'cycle', tab: 0 },
+        { t: 'rotate', tab: 0 },
+      ],
     }
     expect(await firstViolations(schedule, 50, 1_000)).toEqual([])
   }, 30_000)
@@ -40,10 +46,16 @@ describe('shrunk chaos counterexamples, replayed (strict mode)', () => {
   // replay takes the lock in between and presents the consumed RT. ~10 % of runs.
   test('chaos #2: revoke, a request in tab 2, rotate() then logout() in tab 0 → reused RT', async () => {
     const schedule: Schedule = {
-      tabs: 3, transport: 'bearer', rotation: 'timer',
+      tabs: 3,
+      transport: 'bearer',
+      rotation: 'timer',
       commands: [
-        { t: 'revoke' }, { t: 'request', tab: 2, post: false }, { t: 'rotate', tab: 0 },
-        { t: 'logout', tab: 0 }, { t: 'logout', tab: 0 }, { t: 'request', tab: 2, post: false },
+        { t: 'revoke' },
+        { t: 'request', tab: 2, post: false },
+        { t: 'rotate', tab: 0 },
+        { t: 'logout', tab: 0 },
+        { t: 'logout', tab: 0 },
+        { t: 'request', tab: 2, post: false },
       ],
     }
     expect(await firstViolations(schedule, 300)).toEqual([])
@@ -52,22 +64,33 @@ describe('shrunk chaos counterexamples, replayed (strict mode)', () => {
   // Bug 3 — the clock jumps (sleep) while a refresh answer is in flight: the Date-header
   // correction takes the jump for clock skew and pushes the new AT's deadline out by it, so
   // the replay goes out with an expired AT and its 401 reaches the caller. 25–50 % of runs.
-  test.each(['cookie', 'bearer'] as const)('chaos #3 (%s): revoke, a request, the clock jumps 85.8 s → a 401 reaches the caller', async transport => {
-    const schedule: Schedule = {
-      tabs: 2, transport, rotation: 'timer',
-      commands: [{ t: 'revoke' }, { t: 'request', tab: 0, post: false }, { t: 'jump', ms: 85_803 }, { t: 'wait', ms: 10 }],
-    }
-    expect(await firstViolations(schedule, 200)).toEqual([])
-  }, 30_000)
+  test.each(['cookie', 'bearer'] as const)(
+    'chaos #3 (%s): revoke, a request, the clock jumps 85.8 s → a 401 reaches the caller',
+    async transport => {
+      const schedule: Schedule = {
+        tabs: 2,
+        transport,
+        rotation: 'timer',
+        commands: [{ t: 'revoke' }, { t: 'request', tab: 0, post: false }, { t: 'jump', ms: 85_803 }, { t: 'wait', ms: 10 }],
+      }
+      expect(await firstViolations(schedule, 200)).toEqual([])
+    },
+    30_000,
+  )
 
   // Bug 4 — the logout race of faults.test.ts ("the refresh answer lands first"), as the
   // chaos found it: the logged-out tabs are revived, then end again with 'rejected'. ~5 %.
   test('chaos #4: rotate() in tab 0, logout() in tab 1 → a revived session ends "rejected"', async () => {
     const schedule: Schedule = {
-      tabs: 2, transport: 'cookie', rotation: 'timer',
+      tabs: 2,
+      transport: 'cookie',
+      rotation: 'timer',
       commands: [
-        { t: 'rotate', tab: 0 }, { t: 'logout', tab: 1 }, { t: 'cycle', tab: 1 },
-        { t: 'request', tab: 1, post: true }, { t: 'jump', ms: 39_570 },
+        { t: 'rotate', tab: 0 },
+        { t: 'logout', tab: 1 },
+        { t: 'cycle', tab: 1 },
+        { t: 'request', tab: 1, post: true },
+        { t: 'jump', ms: 39_570 },
       ],
     }
     expect(await firstViolations(schedule, 400)).toEqual([])
@@ -83,27 +106,30 @@ describe('the same bugs, deterministic, over real HTTP', () => {
   })
   afterEach(() => env.close())
 
-  test.each(['bearer', 'cookie'] as const)('bug 1 (%s): dispose() while its refresh answer is on the way — the other tab must not present the consumed RT', async transport => {
-    const browser = browserTabs(env, { transport, rotation: 'request', now: clock.now })
-    const a = browser.open()
-    const b = browser.open()
-    await browser.start(a)
-    await vi.waitFor(() => expect(b.state.status).toBe('active'))
-    const logB = record(b)
-    env.server.setLatency(150) // processed at once, answered 150 ms later
-    void settle(a.rotate())
-    await vi.waitFor(() => expect(env.server.stats.refreshGranted).toBe(1))
-    a.dispose() // aborts the call: the new pair (or its Set-Cookie) is lost with it
-    env.server.setLatency(0)
-    const result = await settle(b.rotate())
-    // Before the fix: refresh log [201, 401 reused]; B ended with logout 'rejected'. Now A's
-    // refresh is not aborted by dispose(): it finishes, is published, and B adopts it.
-    expect(refreshes(env.server)).toEqual([{ status: 201 }])
-    expect(b.state).toMatchObject({ status: 'active', generation: 2 })
-    expect(env.server.stats.reusedRefused).toBe(0)
-    expect(result.ok).toBe(true)
-    expect(logB.of('logout')).toEqual([])
-  })
+  test.each(['bearer', 'cookie'] as const)(
+    'bug 1 (%s): dispose() while its refresh answer is on the way — the other tab must not present the consumed RT',
+    async transport => {
+      const browser = browserTabs(env, { transport, rotation: 'request', now: clock.now })
+      const a = browser.open()
+      const b = browser.open()
+      await browser.start(a)
+      await vi.waitFor(() => expect(b.state.status).toBe('active'))
+      const logB = record(b)
+      env.server.setLatency(150) // processed at once, answered 150 ms later
+      void settle(a.rotate())
+      await vi.waitFor(() => expect(env.server.stats.refreshGranted).toBe(1))
+      a.dispose() // aborts the call: the new pair (or its Set-Cookie) is lost with it
+      env.server.setLatency(0)
+      const result = await settle(b.rotate())
+      // Before the fix: refresh log [201, 401 reused]; B ended with logout 'rejected'. Now A's
+      // refresh is not aborted by dispose(): it finishes, is published, and B adopts it.
+      expect(refreshes(env.server)).toEqual([{ status: 201 }])
+      expect(b.state).toMatchObject({ status: 'active', generation: 2 })
+      expect(env.server.stats.reusedRefused).toBe(0)
+      expect(result.ok).toBe(true)
+      expect(logB.of('logout')).toEqual([])
+    },
+  )
 
   test('bug 2: logout() in tab A while A rotates and tab B waits to replay a 401 — B must not present the consumed RT', async () => {
     const network = answeredFetch(fetch)
@@ -156,7 +182,13 @@ describe('chaos #5 (seed -131859687, path 183:4:0:0:6:9:10:10:12:12:9:9): a fetc
     transport: 'cookie',
     rotation: 'timer',
     reauth: false,
-    commands: [{ t: 'fault', kind: 'slow', times: 1 }, { t: 'fault', kind: 'hang', times: 1 }, { t: 'rotate', tab: 0 }, { t: 'logout', tab: 0 }, { t: 'wait', ms: 0 }],
+    commands: [
+      { t: 'fault', kind: 'slow', times: 1 },
+      { t: 'fault', kind: 'hang', times: 1 },
+      { t: 'rotate', tab: 0 },
+      { t: 'logout', tab: 0 },
+      { t: 'wait', ms: 0 },
+    ],
   }
 
   test('replayed: every rotate() settles', async () => {
@@ -183,7 +215,7 @@ describe('chaos #5 (seed -131859687, path 183:4:0:0:6:9:10:10:12:12:9:9): a fetc
     })
     return { session, refreshes: () => refreshes }
   }
-  const within = <T,>(p: Promise<T>, ms: number) => Promise.race([p, new Promise<'unsettled'>(resolve => setTimeout(() => resolve('unsettled'), ms))])
+  const within = <T>(p: Promise<T>, ms: number) => Promise.race([p, new Promise<'unsettled'>(resolve => setTimeout(() => resolve('unsettled'), ms))])
 
   test('deterministic: rotate() then logout() with a deaf fetch: rotate() rejects SessionExpiredError at once', async () => {
     const { session, refreshes } = await deafRefresh()

@@ -32,10 +32,11 @@ async function recorder(routes: (path: string, origin: string) => { status: numb
   return {
     origin,
     seen,
-    close: () => new Promise<void>(resolve => {
-      server.closeAllConnections()
-      server.close(() => resolve())
-    }),
+    close: () =>
+      new Promise<void>(resolve => {
+        server.closeAllConnections()
+        server.close(() => resolve())
+      }),
   }
 }
 
@@ -65,51 +66,66 @@ describe('no credentials outside scope', () => {
     await other.close()
   })
 
-  test.each(['bearer', 'cookie'] as const)('%s: requests outside scope reach the fetch untouched (same init object, no Authorization, no credentials), even with an expired AT', async transport => {
-    const { spy, calls } = spyFetch(transport === 'cookie' ? cookieFetch() : fetch)
-    let session: Session
-    if (transport === 'bearer') {
-      session = await env.bearer({ rotation: 'request', now: clock.now, fetch: spy })
-    } else {
-      const jar = spy
-      const login = await jar(`${env.url}/authn/login-with-expiry`, {
-        method: 'POST', headers: { 'X-Okapi-Tenant': 'diku', 'content-type': 'application/json' },
-        body: JSON.stringify({ username: 'diku_admin', password: 'admin' }),
-      })
-      session = createSession({ scope: `${env.url}/api`, refresh: `${env.url}/authn/refresh`, fetch: spy, crossTab: false, now: clock.now, rotation: 'request', headers: { 'X-Okapi-Tenant': 'diku' } })
-      env.sessions.push(session)
-      await session.start(login)
-      calls.length = 0
-    }
-    clock.advance(AT + 1) // a managed request would now be held for a rotation
-    const outside = [
-      `${env.url}/apix/other`, // same origin, not at a segment boundary
-      `${env.url}/public/page`, // same origin, other path
-      `${other.origin}/api/x`, // other origin, same path
-      `${env.url.replace('127.0.0.1', 'localhost')}/api/x`, // same port, other host
-    ]
-    for (const url of outside) {
-      const init: RequestInit = { headers: { 'x-app': '1' } }
-      await session.fetch(url, init).catch(() => undefined)
-      const call = calls.at(-1)!
-      expect(call.url).toBe(url)
-      expect(call.init).toBe(init) // the caller's own object, nothing added
-      expect(call.authorization).toBeNull()
-      expect(call.credentials).toBeUndefined()
-    }
-    expect(other.seen.map(s => s.headers.authorization)).toEqual([undefined])
-    expect(env.server.stats.refreshCalls).toBe(0)
-  })
+  test.each(['bearer', 'cookie'] as const)(
+    '%s: requests outside scope reach the fetch untouched (same init object, no Authorization, no credentials), even with an expired AT',
+    async transport => {
+      const { spy, calls } = spyFetch(transport === 'cookie' ? cookieFetch() : fetch)
+      let session: Session
+      if (transport === 'bearer') {
+        session = await env.bearer({ rotation: 'request', now: clock.now, fetch: spy })
+      } else {
+        const jar = spy
+        const login = await jar(`${env.url}/authn/login-with-expiry`, {
+          method: 'POST',
+          headers: { 'X-Okapi-Tenant': 'diku', 'content-type': 'application/json' },
+          body: JSON.stringify({ username: 'diku_admin', password: 'admin' }),
+        })
+        session = createSession({
+          scope: `${env.url}/api`,
+          refresh: `${env.url}/authn/refresh`,
+          fetch: spy,
+          crossTab: false,
+          now: clock.now,
+          rotation: 'request',
+          headers: { 'X-Okapi-Tenant': 'diku' },
+        })
+        env.sessions.push(session)
+        await session.start(login)
+        calls.length = 0
+      }
+      clock.advance(AT + 1) // a managed request would now be held for a rotation
+      const outside = [
+        `${env.url}/apix/other`, // same origin, not at a segment boundary
+        `${env.url}/public/page`, // same origin, other path
+        `${other.origin}/api/x`, // other origin, same path
+        `${env.url.replace('127.0.0.1', 'localhost')}/api/x`, // same port, other host
+      ]
+      for (const url of outside) {
+        const init: RequestInit = { headers: { 'x-app': '1' } }
+        await session.fetch(url, init).catch(() => undefined)
+        const call = calls.at(-1)!
+        expect(call.url).toBe(url)
+        expect(call.init).toBe(init) // the caller's own object, nothing added
+        expect(call.authorization).toBeNull()
+        expect(call.credentials).toBeUndefined()
+      }
+      expect(other.seen.map(s => s.headers.authorization)).toEqual([undefined])
+      expect(env.server.stats.refreshCalls).toBe(0)
+    },
+  )
 
   test('bearer: a managed request answered 302 to another origin — the Authorization header does not follow', async () => {
-    const front = await recorder((path, _origin) =>
-      path.startsWith('/api/hop') ? { status: 302, location: `${other.origin}/landing` } : { status: 200 },
-    )
+    const front = await recorder((path, _origin) => (path.startsWith('/api/hop') ? { status: 302, location: `${other.origin}/landing` } : { status: 200 }))
     try {
       const pair = await env.server.issue()
       const session = createSession({
-        scope: `${front.origin}/api`, transport: 'bearer', rotation: 'request', now: clock.now, crossTab: false,
-        refresh: { url: `${env.url}/bearer/refresh`, style: 'json' }, logout: false,
+        scope: `${front.origin}/api`,
+        transport: 'bearer',
+        rotation: 'request',
+        now: clock.now,
+        crossTab: false,
+        refresh: { url: `${env.url}/bearer/refresh`, style: 'json' },
+        logout: false,
       })
       env.sessions.push(session)
       await session.start(pair)
@@ -128,14 +144,17 @@ describe('no credentials outside scope', () => {
   })
 
   test('known limit: a same-origin redirect to a path OUTSIDE scope keeps the Authorization header (the platform follows it)', async () => {
-    const front = await recorder((path, origin) =>
-      path.startsWith('/api/hop') ? { status: 302, location: `${origin}/public/landing` } : { status: 200 },
-    )
+    const front = await recorder((path, origin) => (path.startsWith('/api/hop') ? { status: 302, location: `${origin}/public/landing` } : { status: 200 }))
     try {
       const pair = await env.server.issue()
       const session = createSession({
-        scope: `${front.origin}/api`, transport: 'bearer', rotation: 'request', now: clock.now, crossTab: false,
-        refresh: { url: `${env.url}/bearer/refresh`, style: 'json' }, logout: false,
+        scope: `${front.origin}/api`,
+        transport: 'bearer',
+        rotation: 'request',
+        now: clock.now,
+        crossTab: false,
+        refresh: { url: `${env.url}/bearer/refresh`, style: 'json' },
+        logout: false,
       })
       env.sessions.push(session)
       await session.start(pair)
@@ -161,8 +180,14 @@ describe('no credentials outside scope', () => {
     try {
       const pair = await env.server.issue()
       const session = createSession({
-        scope: `${front.origin}/api`, transport: 'bearer', rotation: 'request', now: clock.now, crossTab: false,
-        refresh: { url: `${env.url}/bearer/refresh`, style: 'json' }, logout: false, fetch: cookieFetch(),
+        scope: `${front.origin}/api`,
+        transport: 'bearer',
+        rotation: 'request',
+        now: clock.now,
+        crossTab: false,
+        refresh: { url: `${env.url}/bearer/refresh`, style: 'json' },
+        logout: false,
+        fetch: cookieFetch(),
       })
       env.sessions.push(session)
       await session.start(pair)
@@ -209,8 +234,14 @@ describe('bearer tokens and storage', () => {
     const login = await bearerLogin(env.url)
     answers.push({ body: await login.clone().text() })
     const session = createSession({
-      scope: `${env.url}/api`, transport: 'bearer', rotation: 'request', now: clock.now, storage, fetch: f,
-      refresh: { url: `${env.url}/bearer/refresh`, style: 'json' }, logout: `${env.url}/bearer/logout`,
+      scope: `${env.url}/api`,
+      transport: 'bearer',
+      rotation: 'request',
+      now: clock.now,
+      storage,
+      fetch: f,
+      refresh: { url: `${env.url}/bearer/refresh`, style: 'json' },
+      logout: `${env.url}/bearer/logout`,
       crossTab: shared ? { name: randomUUID() } : false,
     })
     env.sessions.push(session)
@@ -240,8 +271,15 @@ describe('bearer tokens and storage', () => {
   test('persist: true writes the tokens (as asked), and logout removes them', async () => {
     const storage = memoryStorage()
     const session = createSession({
-      scope: `${env.url}/api`, transport: 'bearer', rotation: 'request', now: clock.now, storage, persist: true, crossTab: false,
-      refresh: { url: `${env.url}/bearer/refresh`, style: 'json' }, logout: `${env.url}/bearer/logout`,
+      scope: `${env.url}/api`,
+      transport: 'bearer',
+      rotation: 'request',
+      now: clock.now,
+      storage,
+      persist: true,
+      crossTab: false,
+      refresh: { url: `${env.url}/bearer/refresh`, style: 'json' },
+      logout: `${env.url}/bearer/logout`,
     })
     env.sessions.push(session)
     await session.start(await bearerLogin(env.url))
@@ -330,7 +368,9 @@ describe('forged channel messages (well-formed, from a foreign id)', () => {
     const log = record(tab)
     await tab.start(await bearerLogin(env.url))
     const now = clock.now()
-    rogue.postMessage(forged({ generation: 50, status: 'active', issuedAt: now, accessExpiresAt: now + AT, refreshExpiresAt: null, accessToken: 'forged-at', refreshToken: 'forged-rt' }))
+    rogue.postMessage(
+      forged({ generation: 50, status: 'active', issuedAt: now, accessExpiresAt: now + AT, refreshExpiresAt: null, accessToken: 'forged-at', refreshToken: 'forged-rt' }),
+    )
     await vi.waitFor(() => expect(tab.state.generation).toBe(50))
     expect(tab.state.status).toBe('active')
     const result = await settle(tab.fetch(`${env.url}/api/x`))
@@ -354,7 +394,9 @@ describe('forged channel messages (well-formed, from a foreign id)', () => {
     const log = record(tab)
     sent.length = 0
     const now = clock.now()
-    rogue.postMessage(forged({ generation: 100, status: 'active', issuedAt: now, accessExpiresAt: now + AT, refreshExpiresAt: null, accessToken: 'forged-at', refreshToken: 'forged-rt' }))
+    rogue.postMessage(
+      forged({ generation: 100, status: 'active', issuedAt: now, accessExpiresAt: now + AT, refreshExpiresAt: null, accessToken: 'forged-at', refreshToken: 'forged-rt' }),
+    )
     await vi.waitFor(() => expect(tab.state.status).toBe('active'))
     expect(tab.state.generation).toBe(100)
     const result = await settle(tab.fetch(`${env.url}/api/after-logout`))

@@ -30,7 +30,7 @@ async function issued() {
   return { accessToken, refreshToken }
 }
 
-test('the reference server\'s tokens are known to the scan without the test saying so', async () => {
+test("the reference server's tokens are known to the scan without the test saying so", async () => {
   await issued()
   expect(scan.tokensKnown).toBe(2)
 })
@@ -46,7 +46,7 @@ test('an issued RT in an event payload is reported with the event name and the t
   expect(hits[0]!.match.length).toBeLessThan(WINDOW)
 })
 
-test('an issued AT deep in an error\'s cause chain is reported, the error caught by the hook on construction', async () => {
+test("an issued AT deep in an error's cause chain is reported, the error caught by the hook on construction", async () => {
   const { accessToken } = await issued()
   const inner = new TypeError(`Headers.set: invalid value ${accessToken}`)
   new RotationError('rotor-auth: refreshing kept failing', { cause: new Error('wrapped', { cause: inner }) })
@@ -81,7 +81,7 @@ test('the same token redacted by excerpt() is not a hit', async () => {
   expect(scan.check()).toEqual([])
 })
 
-test('a 503 from the refresh endpoint: rotate-error\'s HTTPError keeps its status, not the RT in its request options and request', async () => {
+test("a 503 from the refresh endpoint: rotate-error's HTTPError keeps its status, not the RT in its request options and request", async () => {
   // Found by the scan across test/session: each transient rotate-error's error had
   // `options.body` = `{"refreshToken":"<the RT>"}`, and a request whose body was the same.
   const env = await startEnv({ accessTokenTtl: 60_000 })

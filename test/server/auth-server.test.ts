@@ -24,7 +24,7 @@ function cookieOf(res: Response, name: string): string | undefined {
 }
 
 function setCookieLine(res: Response, name: string): string {
-  const line = res.headers.getSetCookie().find((c) => c.startsWith(name + '='))
+  const line = res.headers.getSetCookie().find(c => c.startsWith(name + '='))
   if (!line) throw new Error(`no Set-Cookie for ${name}`)
   return line
 }
@@ -37,7 +37,7 @@ async function state(p: Promise<unknown>, ms = 60): Promise<'fulfilled' | 'rejec
       () => 'fulfilled' as const,
       () => 'rejected' as const,
     ),
-    new Promise<'pending'>((resolve) => {
+    new Promise<'pending'>(resolve => {
       timer = setTimeout(() => resolve('pending'), ms)
     }),
   ])
@@ -45,7 +45,7 @@ async function state(p: Promise<unknown>, ms = 60): Promise<'fulfilled' | 'rejec
   return r
 }
 
-describe.each(authFaces())('$name face', (face) => {
+describe.each(authFaces())('$name face', face => {
   beforeAll(() => face.beforeAll())
   afterAll(() => face.afterAll())
   afterEach(() => face.unmount())
@@ -60,12 +60,9 @@ describe.each(authFaces())('$name face', (face) => {
     logout: (headers: Record<string, string> = TENANT) => f(`${url}/authn/logout`, { method: 'POST', headers }),
     api: (path = '/api/things', init?: RequestInit) => f(`${url}${path}`, init),
   })
-  const refreshWith = (url: string, rt: string) =>
-    fetch(`${url}/authn/refresh`, { method: 'POST', headers: { ...TENANT, Cookie: `folioRefreshToken=${rt}` } })
-  const apiWith = (url: string, at: string, path = '/api/things') =>
-    fetch(`${url}${path}`, { headers: { Authorization: `Bearer ${at}` } })
-  const oauth = (url: string, params: Record<string, string>) =>
-    fetch(`${url}/oauth/token`, { method: 'POST', headers: FORM, body: new URLSearchParams(params).toString() })
+  const refreshWith = (url: string, rt: string) => fetch(`${url}/authn/refresh`, { method: 'POST', headers: { ...TENANT, Cookie: `folioRefreshToken=${rt}` } })
+  const apiWith = (url: string, at: string, path = '/api/things') => fetch(`${url}${path}`, { headers: { Authorization: `Bearer ${at}` } })
+  const oauth = (url: string, params: Record<string, string>) => fetch(`${url}/oauth/token`, { method: 'POST', headers: FORM, body: new URLSearchParams(params).toString() })
   const bearer = (url: string, route: 'login' | 'refresh' | 'logout', body: object, headers: Record<string, string> = {}) =>
     fetch(`${url}/bearer/${route}`, {
       method: 'POST',
@@ -84,12 +81,8 @@ describe.each(authFaces())('$name face', (face) => {
         accessTokenExpiration: new Date(c.t + 60_000).toISOString(),
         refreshTokenExpiration: new Date(c.t + 3_600_000).toISOString(),
       })
-      expect(setCookieLine(res, 'folioAccessToken')).toMatch(
-        /^folioAccessToken=[\w-]+\.[\w-]+\.[\w-]+; HttpOnly; Path=\/; Max-Age=60; SameSite=Lax$/,
-      )
-      expect(setCookieLine(res, 'folioRefreshToken')).toMatch(
-        /^folioRefreshToken=[\w-]+\.[\w-]+\.[\w-]+; HttpOnly; Path=\/okapi\/authn; Max-Age=3600; SameSite=Lax$/,
-      )
+      expect(setCookieLine(res, 'folioAccessToken')).toMatch(/^folioAccessToken=[\w-]+\.[\w-]+\.[\w-]+; HttpOnly; Path=\/; Max-Age=60; SameSite=Lax$/)
+      expect(setCookieLine(res, 'folioRefreshToken')).toMatch(/^folioRefreshToken=[\w-]+\.[\w-]+\.[\w-]+; HttpOnly; Path=\/okapi\/authn; Max-Age=3600; SameSite=Lax$/)
     })
 
     it('tokens are HS256 JWTs with the documented claims, exp floored from the ms expiry', async () => {
@@ -264,8 +257,8 @@ describe.each(authFaces())('$name face', (face) => {
       expect((await refreshWith(url, rt0)).status).toBe(401)
       expect(server.stats.reusedRefused).toBe(2)
 
-      const refreshLog = server.log.filter((e) => e.route === 'refresh')
-      expect(refreshLog.map((e) => [e.status, e.rt, e.reused])).toEqual([
+      const refreshLog = server.log.filter(e => e.route === 'refresh')
+      expect(refreshLog.map(e => [e.status, e.rt, e.reused])).toEqual([
         [201, decodeJwt(rt0).jti, false],
         [401, decodeJwt(rt0).jti, true],
         [401, decodeJwt(rt1).jti, false],
@@ -394,7 +387,7 @@ describe.each(authFaces())('$name face', (face) => {
       expect(server.pendingFaults('refresh')).toBe(0)
       expect((await folio(url, f).refresh()).status).toBe(201)
       expect(server.stats).toMatchObject({ refreshCalls: 3, refreshGranted: 1, refreshRefused: 0, faults: 2 })
-      expect(server.log.filter((e) => e.route === 'refresh').map((e) => [e.status, e.fault])).toEqual([
+      expect(server.log.filter(e => e.route === 'refresh').map(e => [e.status, e.fault])).toEqual([
         [503, 'status'],
         [503, 'status'],
         [201, undefined],
@@ -442,7 +435,7 @@ describe.each(authFaces())('$name face', (face) => {
       server.fault('api', { drop: true })
       await expect(folio(url, f).api()).rejects.toThrow(TypeError)
       expect(server.stats).toMatchObject({ refreshCalls: 2, refreshGranted: 1, api200: 0, api401: 0 })
-      expect(server.log.filter((e) => e.fault === 'drop').map((e) => e.status)).toEqual([0, 0])
+      expect(server.log.filter(e => e.fault === 'drop').map(e => e.status)).toEqual([0, 0])
     })
 
     it('afterProcessing: the RT is consumed, the answer is lost, the next refresh is a reuse', async () => {
@@ -736,7 +729,7 @@ describe.each(authFaces())('$name face', (face) => {
         logouts: 1,
         faults: 0,
       })
-      expect(server.log.map((e) => [e.route, e.variant, e.status])).toEqual([
+      expect(server.log.map(e => [e.route, e.variant, e.status])).toEqual([
         ['login', 'folio', 201],
         ['api', 'api', 200],
         ['refresh', 'folio', 201],
@@ -744,7 +737,7 @@ describe.each(authFaces())('$name face', (face) => {
         ['logout', 'folio', 204],
         ['unknown', 'none', 404],
       ])
-      expect(server.log.every((e) => e.at === c.t)).toBe(true)
+      expect(server.log.every(e => e.at === c.t)).toBe(true)
       const log = server.log
       server.resetStats()
       expect(stats.logins).toBe(0)

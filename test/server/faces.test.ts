@@ -35,11 +35,11 @@ describe('HTTP face', () => {
     server = createAuthServer()
     const { url, close } = await server.listen()
     // keep-alive sockets left in undici's pool
-    await Promise.all(Array.from({ length: 4 }, () => fetch(`${url}/api/x`).then((r) => r.text())))
+    await Promise.all(Array.from({ length: 4 }, () => fetch(`${url}/api/x`).then(r => r.text())))
     server.fault('api', { hang: true, times: 3 })
     const hung = Array.from({ length: 3 }, (_, i) => fetch(`${url}/api/${i}`))
     for (const h of hung) h.catch(() => {})
-    await new Promise((r) => setTimeout(r, 30))
+    await new Promise(r => setTimeout(r, 30))
     const t0 = performance.now()
     await close()
     expect(performance.now() - t0).toBeLessThan(500)
@@ -79,7 +79,7 @@ describe('msw face', () => {
     }
   })
 
-  it('survives msw\'s own cookie store: cookies stored from HttpResponse answers come after the jar\'s', async () => {
+  it("survives msw's own cookie store: cookies stored from HttpResponse answers come after the jar's", async () => {
     // msw (Node) stores Set-Cookie of `HttpResponse` answers process-wide and appends them to
     // the Cookie header of later requests to that URL. Our parser takes the first cookie of a
     // name, which is the jar's own.
@@ -144,7 +144,7 @@ describe('latency', () => {
     vi.useFakeTimers()
     const server = createAuthServer({ latency: 250 })
     let done = false
-    const p = server.handle({ method: 'GET', path: '/api/x', headers: {}, body: '' }).then((o) => {
+    const p = server.handle({ method: 'GET', path: '/api/x', headers: {}, body: '' }).then(o => {
       done = true
       return o
     })
@@ -212,7 +212,7 @@ describe('HTTP face: static files', () => {
     expect((await fetch(`${face.origin}/nope.html`)).status).toBe(404)
     // other methods on a static path go to the model (404 there)
     expect((await fetch(`${face.origin}/tab.html`, { method: 'POST', body: 'x' })).status).toBe(404)
-    expect(server.log.map((e) => e.path)).toEqual(['/okapi/authn/login-with-expiry', '/nope.html', '/tab.html'])
+    expect(server.log.map(e => e.path)).toEqual(['/okapi/authn/login-with-expiry', '/nope.html', '/tab.html'])
   })
 
   it('rejects malformed static options at listen()', async () => {

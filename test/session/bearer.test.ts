@@ -86,7 +86,12 @@ describe('bearer transport', () => {
       body: new URLSearchParams({ grant_type: 'password', username: 'diku_admin', password: 'admin', client_id: 'app' }),
     })
     const session = createSession({
-      scope: `${env.url}/api`, transport: 'bearer', rotation: 'request', crossTab: false, now: clock.now, logout: false,
+      scope: `${env.url}/api`,
+      transport: 'bearer',
+      rotation: 'request',
+      crossTab: false,
+      now: clock.now,
+      logout: false,
       refresh: { url: `${env.url}/oauth/token`, style: 'oauth2', clientId: 'app' },
     })
     env.sessions.push(session)

@@ -158,7 +158,7 @@ describe('createSession({ coordinator })', () => {
   // localStorage write shows there. That tab heard the holder say `rotating`, so it waits for
   // the news instead of refreshing again (with cookies a needless refresh; with bearer tokens
   // the spent RT).
-  test.each(['cookie', 'bearer'] as const)('%s: the lock arrives before the holder\'s state: one refresh, not two', async transport => {
+  test.each(['cookie', 'bearer'] as const)("%s: the lock arrives before the holder's state: one refresh, not two", async transport => {
     let lag = 0
     const shared = hub({ lag: () => lag })
     let first: Session
@@ -206,7 +206,10 @@ describe('rotate-error for every failed attempt', () => {
     await session.rotate()
     expect(log.events.map(e => e.type)).toEqual(['rotate-error', 'rotate-error', 'rotate'])
     const errors = log.of('rotate-error')
-    expect(errors.map(e => [e.willRetry, e.attempt])).toEqual([[true, 1], [true, 2]])
+    expect(errors.map(e => [e.willRetry, e.attempt])).toEqual([
+      [true, 1],
+      [true, 2],
+    ])
     for (const e of errors) expect(typeof e.retryIn).toBe('number')
     expect(env.server.stats).toMatchObject({ refreshCalls: 3, refreshGranted: 1, reusedRefused: 0 })
   })
@@ -219,7 +222,10 @@ describe('rotate-error for every failed attempt', () => {
     env.server.fault('refresh', { status: 400, times: 1 })
     await session.rotate().catch(() => undefined)
     const errors = log.of('rotate-error')
-    expect(errors.map(e => [e.willRetry, e.attempt])).toEqual([[true, 1], [false, 2]])
+    expect(errors.map(e => [e.willRetry, e.attempt])).toEqual([
+      [true, 1],
+      [false, 2],
+    ])
     expect(log.of('logout')).toEqual([{ reason: 'rejected', origin: 'local', error: expect.objectContaining({ code: 'ERR_REFRESH_REFUSED' }) }])
   })
 })

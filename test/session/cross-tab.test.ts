@@ -91,11 +91,16 @@ describe('every tab agrees (several sessions in one process)', () => {
     const rogue = channelWitness(b.channelName)
     try {
       for (const garbage of [
-        null, 42, 'state', { rotor: 1 }, { rotor: 1, type: 'state', from: 'x', snapshot: { generation: 99, status: 'signed-out' } },
+        null,
+        42,
+        'state',
+        { rotor: 1 },
+        { rotor: 1, type: 'state', from: 'x', snapshot: { generation: 99, status: 'signed-out' } },
         { rotor: 1, type: 'state', from: 'x', snapshot: { generation: 1e3, status: 'active', issuedAt: 'now', accessExpiresAt: 1, refreshExpiresAt: null } },
         { rotor: 2, type: 'state', from: 'x', snapshot: { generation: 99, status: 'signed-out', issuedAt: null, accessExpiresAt: null, refreshExpiresAt: null } },
         { rotor: 1, type: 'activity', from: 'x', at: 'soon' },
-      ]) rogue.post(garbage)
+      ])
+        rogue.post(garbage)
       // Sentinel: a hello posted after the garbage. When both tabs have answered it they have
       // handled all of it, and posted nothing in reaction before their answer.
       const heard = await rogue.ping(2)

@@ -67,7 +67,10 @@ describe('session-ending warning (fake timers, several tabs in one process)', ()
     await advance(1_000)
     await waitFor(() => [first, second].every(t => t.state.status === 'signed-out'))
     expect(logs.map(l => l.of('logout').map(e => e.reason))).toEqual([['expired'], ['expired']])
-    expect([first, second].map(t => t.warnings)).toEqual([{ idle: null, ending: null }, { idle: null, ending: null }])
+    expect([first, second].map(t => t.warnings)).toEqual([
+      { idle: null, ending: null },
+      { idle: null, ending: null },
+    ])
     // The AT was dead long before; nothing was asked of the server: no refresh, no reuse.
     expect(env.server.stats.refreshCalls).toBe(0)
     expect(env.server.stats.reusedRefused).toBe(0)

@@ -45,25 +45,74 @@ const ROWS: Row[] = [
   ['logout() after dispose()', async () => (await disposed()).logout(), 'ERR_SESSION_EXPIRED'],
   ['install() after dispose()', async () => (await disposed()).install({ fetch }), 'ERR_SESSION_EXPIRED'],
   ['ready() after dispose()', async () => (await disposed()).ready(), 'ERR_SESSION_EXPIRED'],
-  ['a refresh endpoint answering 404', async () => (await refreshAnswering({ status: 404, body: 'Not Found', headers: { 'content-type': 'text/plain' } })).rotate(), 'ERR_REFRESH_ANSWER', { refreshCalls: 1 }],
-  ['a refresh endpoint answering an HTML page', async () => (await refreshAnswering({ status: 200, body: '<html>maintenance</html>', headers: { 'content-type': 'text/html' } })).rotate(), 'ERR_REFRESH_ANSWER', { refreshCalls: 1 }],
-  ['a refresh endpoint redirecting', async () => (await refreshAnswering({ status: 307, body: '', headers: { location: 'https://elsewhere.example/' } })).rotate(), 'ERR_REFRESH_ANSWER', { refreshCalls: 1 }],
-  ['a refresh endpoint answering JSON that is no grant', async () => (await refreshAnswering({ status: 201, body: '{"hello":1}' })).rotate(), 'ERR_MALFORMED_GRANT', { refreshCalls: 1 }],
-  ['a refused refresh token', async () => (await refreshAnswering({ status: 401, body: 'Token reused', headers: { 'content-type': 'text/plain' } })).rotate(), 'ERR_SESSION_EXPIRED', { refreshCalls: 1 }],
-  ['a failed login handed to start()', async () => {
-    const session = createSession({ scope: env.url, crossTab: false })
-    env.sessions.push(session)
-    const login = await fetch(`${env.url}/authn/login-with-expiry`, { method: 'POST', headers: { 'X-Okapi-Tenant': 'diku', 'content-type': 'application/json' }, body: '{"username":"diku_admin","password":"wrong"}' })
-    return session.start(login)
-  }, 'ERR_LOGIN_FAILED', { typeError: true }],
-  ['a failed FOLIO login (loginToFolio)', async () => {
-    const session = createSession({ ...fromStripesConfig({ okapi: { url: env.url, tenant: 'diku' } }), crossTab: false })
-    env.sessions.push(session)
-    return loginToFolio(session, { okapiUrl: env.url, tenant: 'diku', username: 'diku_admin', password: 'wrong' })
-  }, 'ERR_LOGIN_FAILED', { typeError: true }],
+  [
+    'a refresh endpoint answering 404',
+    async () => (await refreshAnswering({ status: 404, body: 'Not Found', headers: { 'content-type': 'text/plain' } })).rotate(),
+    'ERR_REFRESH_ANSWER',
+    { refreshCalls: 1 },
+  ],
+  [
+    'a refresh endpoint answering an HTML page',
+    async () => (await refreshAnswering({ status: 200, body: '<html>maintenance</html>', headers: { 'content-type': 'text/html' } })).rotate(),
+    'ERR_REFRESH_ANSWER',
+    { refreshCalls: 1 },
+  ],
+  [
+    'a refresh endpoint redirecting',
+    async () => (await refreshAnswering({ status: 307, body: '', headers: { location: 'https://elsewhere.example/' } })).rotate(),
+    'ERR_REFRESH_ANSWER',
+    { refreshCalls: 1 },
+  ],
+  [
+    'a refresh endpoint answering JSON that is no grant',
+    async () => (await refreshAnswering({ status: 201, body: '{"hello":1}' })).rotate(),
+    'ERR_MALFORMED_GRANT',
+    { refreshCalls: 1 },
+  ],
+  [
+    'a refused refresh token',
+    async () => (await refreshAnswering({ status: 401, body: 'Token reused', headers: { 'content-type': 'text/plain' } })).rotate(),
+    'ERR_SESSION_EXPIRED',
+    { refreshCalls: 1 },
+  ],
+  [
+    'a failed login handed to start()',
+    async () => {
+      const session = createSession({ scope: env.url, crossTab: false })
+      env.sessions.push(session)
+      const login = await fetch(`${env.url}/authn/login-with-expiry`, {
+        method: 'POST',
+        headers: { 'X-Okapi-Tenant': 'diku', 'content-type': 'application/json' },
+        body: '{"username":"diku_admin","password":"wrong"}',
+      })
+      return session.start(login)
+    },
+    'ERR_LOGIN_FAILED',
+    { typeError: true },
+  ],
+  [
+    'a failed FOLIO login (loginToFolio)',
+    async () => {
+      const session = createSession({ ...fromStripesConfig({ okapi: { url: env.url, tenant: 'diku' } }), crossTab: false })
+      env.sessions.push(session)
+      return loginToFolio(session, { okapiUrl: env.url, tenant: 'diku', username: 'diku_admin', password: 'wrong' })
+    },
+    'ERR_LOGIN_FAILED',
+    { typeError: true },
+  ],
   ['start() with something that is no grant', async () => createSession({ scope: env.url, crossTab: false }).start('token' as never), 'ERR_BAD_GRANT', { typeError: true }],
-  ['start() of a bearer session without the AT', async () => createSession({ ...bearerOptions(env.url), crossTab: false }).start({ accessTokenExpiration: Date.now() + 60_000 }), 'ERR_BAD_GRANT', { typeError: true }],
-  ['start() with both tokens already expired', async () => createSession({ scope: env.url, crossTab: false }).start({ accessTokenExpiration: 1, refreshTokenExpiration: 2 }), 'ERR_BAD_GRANT', { typeError: true }],
+  [
+    'start() of a bearer session without the AT',
+    async () => createSession({ ...bearerOptions(env.url), crossTab: false }).start({ accessTokenExpiration: Date.now() + 60_000 }),
+    'ERR_BAD_GRANT',
+    { typeError: true },
+  ],
+  [
+    'start() with both tokens already expired',
+    async () => createSession({ scope: env.url, crossTab: false }).start({ accessTokenExpiration: 1, refreshTokenExpiration: 2 }),
+    'ERR_BAD_GRANT',
+    { typeError: true },
+  ],
   ['accessToken() on the cookie transport', async () => (await env.browser()).session.accessToken(), 'ERR_USAGE', { typeError: true }],
   ['authFailed() without a generation', async () => (await env.bearer()).authFailed('x' as never), 'ERR_USAGE', { typeError: true }],
   ['install() with something that is not the XHR facade', async () => (await env.bearer()).install({ fetch }, { xhr: {} as never }), 'ERR_USAGE', { typeError: true }],
@@ -72,7 +121,12 @@ const ROWS: Row[] = [
   ['createSession() with a bad option', async () => createSession({ scope: env.url, queueTimeout: -1 }), 'ERR_INVALID_OPTION', { typeError: true }],
   ['createSession() with a misspelt option', async () => createSession({ scope: env.url, rotaton: 'timer' } as never), 'ERR_INVALID_OPTION', { typeError: true }],
   ['createSession() with a bad scope', async () => createSession({ scope: 'http://[bad' }), 'ERR_INVALID_OPTION', { typeError: true }],
-  ['fromStripesConfig() with a bad duration', async () => fromStripesConfig({ okapi: { url: env.url, tenant: 'diku' }, config: { rtr: { idleSessionTTL: 'soon' } } }), 'ERR_INVALID_OPTION', { typeError: true }],
+  [
+    'fromStripesConfig() with a bad duration',
+    async () => fromStripesConfig({ okapi: { url: env.url, tenant: 'diku' }, config: { rtr: { idleSessionTTL: 'soon' } } }),
+    'ERR_INVALID_OPTION',
+    { typeError: true },
+  ],
 ]
 
 describe('every error a user can catch has a code', () => {

@@ -31,7 +31,14 @@ function run(url: string, shape: string): Promise<{ killed: boolean; out: string
   })
 }
 
-const lastJson = (out: string) => JSON.parse(out.trim().split('\n').filter(line => line.startsWith('{')).at(-1) ?? 'null')
+const lastJson = (out: string) =>
+  JSON.parse(
+    out
+      .trim()
+      .split('\n')
+      .filter(line => line.startsWith('{'))
+      .at(-1) ?? 'null',
+  )
 
 describe('a fetch that leads back to the session', () => {
   let env: Env
@@ -51,15 +58,19 @@ describe('a fetch that leads back to the session', () => {
   test.each([
     ['fetch: (...a) => fetch(...a)', 'arrow'],
     ['a fetch option that reaches the global fetch after an await', 'async-arrow'],
-  ])('%s after install() rejects at once with ERR_FETCH_LOOP naming the fix', async (_name, shape) => {
-    const { killed, out } = await run(env.url, shape)
-    expect(killed, `the child looped until killed:\n${out}`).toBe(false)
-    const result = lastJson(out)
-    expect(result, out).toMatchObject({ rotor: true, code: 'ERR_FETCH_LOOP' })
-    expect(result.message).toMatch(/loop/)
-    expect(result.message).toMatch(/install\(\)/)
-    expect(result.ms).toBeLessThan(BOUND_MS)
-    // Nothing reached the API: the loop was cut before the network.
-    expect(env.server.stats.api200 + env.server.stats.api401).toBe(0)
-  }, 30_000)
+  ])(
+    '%s after install() rejects at once with ERR_FETCH_LOOP naming the fix',
+    async (_name, shape) => {
+      const { killed, out } = await run(env.url, shape)
+      expect(killed, `the child looped until killed:\n${out}`).toBe(false)
+      const result = lastJson(out)
+      expect(result, out).toMatchObject({ rotor: true, code: 'ERR_FETCH_LOOP' })
+      expect(result.message).toMatch(/loop/)
+      expect(result.message).toMatch(/install\(\)/)
+      expect(result.ms).toBeLessThan(BOUND_MS)
+      // Nothing reached the API: the loop was cut before the network.
+      expect(env.server.stats.api200 + env.server.stats.api401).toBe(0)
+    },
+    30_000,
+  )
 })

@@ -1,7 +1,20 @@
 import { randomUUID } from 'node:crypto'
 import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest'
 import { createSession, SessionExpiredError } from '../../src/index.js'
-import { answeredFetch, countChannels, countTimers, CREDENTIALS, drain, manualClock, memoryStorage, record, startEnv, TENANT_HEADERS, waitFor, type Env } from '../helpers/index.js'
+import {
+  answeredFetch,
+  countChannels,
+  countTimers,
+  CREDENTIALS,
+  drain,
+  manualClock,
+  memoryStorage,
+  record,
+  startEnv,
+  TENANT_HEADERS,
+  waitFor,
+  type Env,
+} from '../helpers/index.js'
 import { cookieFetch } from '../../src/testing/index.js'
 
 const AT = 60_000
@@ -23,12 +36,22 @@ describe('session lifecycle', () => {
       return jar(input, init)
     }
     const login = await jar(`${env.url}/authn/login-with-expiry`, { method: 'POST', headers: TENANT_HEADERS, body: CREDENTIALS })
-    const session = createSession({ scope: `${env.url}/api`, refresh: `${env.url}/authn/refresh`, fetch: spy, crossTab: false, now: clock.now, headers: { 'X-Okapi-Tenant': 'diku' } })
+    const session = createSession({
+      scope: `${env.url}/api`,
+      refresh: `${env.url}/authn/refresh`,
+      fetch: spy,
+      crossTab: false,
+      now: clock.now,
+      headers: { 'X-Okapi-Tenant': 'diku' },
+    })
     env.sessions.push(session)
     await session.start(login)
     await session.fetch(`${env.url}/api/x`)
     await session.fetch(`${env.url}/public/y`)
-    expect(seen).toEqual([[`${env.url}/api/x`, 'include'], [`${env.url}/public/y`, undefined]])
+    expect(seen).toEqual([
+      [`${env.url}/api/x`, 'include'],
+      [`${env.url}/public/y`, undefined],
+    ])
   })
 
   test('install() patches fetch idempotently, never nests, and uninstall restores it', async () => {
@@ -93,7 +116,11 @@ describe('session lifecycle', () => {
     // In scope, but it is the session's own endpoint: it goes straight out, past the rotation.
     const response = await session.fetch(`${env.url}${path}`, { method: 'POST', headers: { 'X-Okapi-Tenant': 'diku' } })
     expect(response.status).toBe(status)
-    expect(env.server.log.map(e => [e.route, e.status])).toEqual([['login', 201], ['refresh', 0], [route, status]])
+    expect(env.server.log.map(e => [e.route, e.status])).toEqual([
+      ['login', 201],
+      ['refresh', 0],
+      [route, status],
+    ])
     expect(session.state.rotating).toBe(true) // still held: nothing was sent behind the rotation
     session.dispose()
     expect(await held).toMatchObject({ reason: 'disposed' })
@@ -211,7 +238,9 @@ describe('session lifecycle', () => {
     const session = await env.bearer({ rotation: 'request', now: clock.now, fetch: strict })
     await session.rotate()
     const custom = await env.bearer({
-      rotation: 'request', now: clock.now, fetch: strict,
+      rotation: 'request',
+      now: clock.now,
+      fetch: strict,
       refresh: ({ fetch: send, refreshToken }) =>
         send(`${env.url}/bearer/refresh`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ refreshToken }) }),
     })
@@ -236,7 +265,9 @@ describe('session lifecycle', () => {
     try {
       let finishLogin!: (r: Response) => void
       const { session, fetch: jar } = await env.browser({
-        rotation: 'request', now: clock.now, idle: { timeout: 600_000 },
+        rotation: 'request',
+        now: clock.now,
+        idle: { timeout: 600_000 },
         reauthenticate: () => new Promise<Response>(resolve => (finishLogin = resolve)),
       })
       expect(live.has('keydown')).toBe(true)

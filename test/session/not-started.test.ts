@@ -20,7 +20,13 @@ const fresh = () => {
 }
 /** Settles to what a promise came to, or 'pending' if it has not within a few turns of the event loop. */
 const state = (promise: Promise<unknown>) =>
-  Promise.race([promise.then(value => ({ value }), (error: unknown) => ({ error })), new Promise(resolve => setTimeout(() => resolve('pending'), 50))])
+  Promise.race([
+    promise.then(
+      value => ({ value }),
+      (error: unknown) => ({ error }),
+    ),
+    new Promise(resolve => setTimeout(() => resolve('pending'), 50)),
+  ])
 
 describe('before start(), nothing has ended', () => {
   test('ready() and accessToken() wait for start(), then resolve with the login AT (no refresh)', async () => {
@@ -52,7 +58,10 @@ describe('before start(), nothing has ended', () => {
     const token = session.accessToken()
     session.dispose()
     for (const waiting of [ready, token]) {
-      const error = await waiting.then(() => undefined, (e: unknown) => e)
+      const error = await waiting.then(
+        () => undefined,
+        (e: unknown) => e,
+      )
       expect(isRotorError(error)).toBe(true)
       expect(error).toMatchObject({ code: 'ERR_SESSION_EXPIRED', reason: 'disposed' })
     }

@@ -52,7 +52,14 @@ describe('per-request opt-out (bearer session on the reference server)', () => {
   test.each([
     ['a plain object', () => ({ 'X-Rotor-Ignore': '1', accept: 'text/plain' })],
     ['Headers', () => new Headers({ 'x-rotor-ignore': 'yes', accept: 'text/plain' })],
-    ['an array', () => [['X-ROTOR-IGNORE', ''], ['accept', 'text/plain']] as Array<[string, string]>],
+    [
+      'an array',
+      () =>
+        [
+          ['X-ROTOR-IGNORE', ''],
+          ['accept', 'text/plain'],
+        ] as Array<[string, string]>,
+    ],
   ])('the X-Rotor-Ignore header (%s) opts out and is stripped', async (_, headers) => {
     expect((await session.fetch(api(), { headers: headers() })).status).toBe(401)
     const last = sent.at(-1)!

@@ -23,7 +23,10 @@ describe('reauthenticate: the session would end, the app logs in again, nothing 
 
   test('RT refused: the hook runs once, queued requests are sent with the new session', async () => {
     let calls = 0
-    const { list: [tab], login } = tabs(1, async () => {
+    const {
+      list: [tab],
+      login,
+    } = tabs(1, async () => {
       calls++
       return login()
     })
@@ -57,7 +60,10 @@ describe('reauthenticate: the session would end, the app logs in again, nothing 
   })
 
   test('the hook gives up: logout with the reason, every queued request rejects', async () => {
-    const { list: [tab], login } = tabs(1, async () => undefined)
+    const {
+      list: [tab],
+      login,
+    } = tabs(1, async () => undefined)
     await tab!.start(await login())
     const log = record(tab!)
     env.server.fault('refresh', { status: 403 })
@@ -68,7 +74,10 @@ describe('reauthenticate: the session would end, the app logs in again, nothing 
   })
 
   test('the hook throws: the same as giving up, the error kept as cause', async () => {
-    const { list: [tab], login } = tabs(1, async () => {
+    const {
+      list: [tab],
+      login,
+    } = tabs(1, async () => {
       throw new Error('login form closed')
     })
     await tab!.start(await login())
@@ -80,7 +89,10 @@ describe('reauthenticate: the session would end, the app logs in again, nothing 
 
   test('a login that takes longer than queueTimeout still resumes the queued requests', async () => {
     const browser = browserTabs(env, {
-      crossTab: false, rotation: 'request', now: clock.now, queueTimeout: 100,
+      crossTab: false,
+      rotation: 'request',
+      now: clock.now,
+      queueTimeout: 100,
       reauthenticate: async () => {
         await sleep(400) // the user is typing
         return browser.login()

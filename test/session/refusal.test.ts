@@ -16,9 +16,15 @@ afterEach(() => env.close())
 
 /** Every text a user could see or log about the failure. */
 async function refuse(session: Session, log: ReturnType<typeof record>) {
-  const waiting = session.rotate().then(() => undefined, (error: unknown) => error)
+  const waiting = session.rotate().then(
+    () => undefined,
+    (error: unknown) => error,
+  )
   const rotated = await waiting
-  const request = await session.fetch(`${env.url}/api/x`).then(() => undefined, (error: unknown) => error)
+  const request = await session.fetch(`${env.url}/api/x`).then(
+    () => undefined,
+    (error: unknown) => error,
+  )
   const finalError = log.of('rotate-error').find(e => e.willRetry === false)?.error as Error & { status?: number; body?: string; code?: string }
   const logout = log.of('logout')[0] as { reason: string; error?: Error & { body?: string } }
   return { rotated, request, finalError, logout }
@@ -35,7 +41,10 @@ describe('a refused refresh says why', () => {
     expect(logout).toMatchObject({ reason: 'rejected' })
     expect(logout.error).toBe(finalError)
     // Waiting for a session that ended says so, with the same words.
-    const late = await session.ready().then(() => undefined, (error: unknown) => error)
+    const late = await session.ready().then(
+      () => undefined,
+      (error: unknown) => error,
+    )
     expect(isRotorError(late)).toBe(true)
     expect((late as Error).message).toContain('Missing X-Okapi-Tenant header')
   })
@@ -45,7 +54,10 @@ describe('a refused refresh says why', () => {
     const log = record(session)
     // A request sent while a rotation is in flight waits for it; the rotation is refused.
     const rotation = session.rotate().catch(() => undefined)
-    const error = (await session.fetch(`${env.url}/api/x`).then(() => undefined, (e: unknown) => e)) as Error & { code?: string; reason?: string; cause?: unknown }
+    const error = (await session.fetch(`${env.url}/api/x`).then(
+      () => undefined,
+      (e: unknown) => e,
+    )) as Error & { code?: string; reason?: string; cause?: unknown }
     await rotation
     expect(error).toMatchObject({ code: 'ERR_SESSION_EXPIRED', reason: 'rejected' })
     expect(error.message).toContain('HTTP 400: Missing X-Okapi-Tenant header')

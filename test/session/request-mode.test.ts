@@ -70,7 +70,12 @@ describe('request mode (Q), cookie transport, over real HTTP', () => {
   test('a streamed body cannot be replayed: the 401 is handed back, nothing sent twice', async () => {
     const { session } = await env.browser({ rotation: 'request', now: clock.now })
     env.server.revokeAccessTokens()
-    const body = new ReadableStream({ start(c) { c.enqueue(new TextEncoder().encode('x')); c.close() } })
+    const body = new ReadableStream({
+      start(c) {
+        c.enqueue(new TextEncoder().encode('x'))
+        c.close()
+      },
+    })
     const response = await session.fetch(`${env.url}/api/x`, { method: 'POST', body, duplex: 'half' } as RequestInit)
     expect(response.status).toBe(401)
     expect(env.server.stats).toMatchObject({ api401: 1, refreshCalls: 0 })

@@ -41,8 +41,7 @@ afterAll(async () => {
 
 type Args = [RequestInfo | URL, (RequestInit & { duplex?: 'half' })?]
 type Outcome =
-  | { kind: 'response'; status: number; method: string; headers: Record<string, unknown>; body: string }
-  | { kind: 'sync-throw' | 'rejected'; name: string; type: string }
+  { kind: 'response'; status: number; method: string; headers: Record<string, unknown>; body: string } | { kind: 'sync-throw' | 'rejected'; name: string; type: string }
 
 /** Headers that differ between any two requests, whoever sends them. */
 const VOLATILE = ['host', 'connection', 'content-length', 'transfer-encoding', 'authorization']
@@ -96,7 +95,18 @@ const CASES: Array<[string, (target: string) => Args]> = [
   ['a Request and init headers (init wins)', t => [new Request(t, { headers: { 'x-req': '1' } }), { headers: { 'x-init': '2' } }]],
   ['headers: object', t => [t, { headers: { 'x-a': '1', 'X-B': 'two' } }]],
   ['headers: object with a number value', t => [t, { headers: { 'x-n': 1 as unknown as string } }]],
-  ['headers: array', t => [t, { headers: [['x-a', '1'], ['x-a', '2']] }]],
+  [
+    'headers: array',
+    t => [
+      t,
+      {
+        headers: [
+          ['x-a', '1'],
+          ['x-a', '2'],
+        ],
+      },
+    ],
+  ],
   ['headers: Headers', t => [t, { headers: new Headers({ 'x-h': 'h' }) }]],
   ['headers: inherited properties', t => [t, { headers: inherited() }]],
   ['headers: a null-prototype object', t => [t, { headers: Object.assign(Object.create(null) as Record<string, string>, { 'x-null': 'n' }) }]],

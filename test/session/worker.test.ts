@@ -259,7 +259,16 @@ describe('the rotation worker (Node, MessageChannel ports)', () => {
     expect(() => createSession({ ...base, refresh: async () => ({}) })).toThrow(/`worker` cannot go with refresh: a function/)
     expect(() => createSession({ ...base, crossTab: false })).toThrow(/`worker` cannot go with crossTab: false/)
     expect(() => createSession({ ...base, persist: true })).toThrow(/`worker` cannot go with persist: true/)
-    const coordinator = { read() {}, write() {}, lock: (fn: () => Promise<unknown>) => fn(), post() {}, subscribe: () => () => {}, isLeader: () => true, hasPeers: () => false, close() {} }
+    const coordinator = {
+      read() {},
+      write() {},
+      lock: (fn: () => Promise<unknown>) => fn(),
+      post() {},
+      subscribe: () => () => {},
+      isLeader: () => true,
+      hasPeers: () => false,
+      close() {},
+    }
     expect(() => createSession({ ...base, coordinator } as never)).toThrow(/`worker` cannot go with coordinator/)
   })
 
@@ -372,7 +381,7 @@ describe('the rotation worker (Node, MessageChannel ports)', () => {
       await stillWorks(b)
     })
 
-    it("a first hello carrying generation 2^40 is refused: the tabs that come after log in and rotate", async () => {
+    it('a first hello carrying generation 2^40 is refused: the tabs that come after log in and rotate', async () => {
       const forger = worker.raw(NAME)
       forger.send(hello({ stored: forged(2 ** 40) }))
       await vi.waitFor(() => expect(forger.received.map(m => m['w'])).toContain('welcome'))
@@ -405,7 +414,7 @@ describe('the rotation worker (Node, MessageChannel ports)', () => {
       expect(forger.received.filter(m => m['w'] === 'done').length).toBeLessThanOrEqual(2)
     }, 20_000)
 
-    it("a lock kept alive by `held` is released at the hold limit", async () => {
+    it('a lock kept alive by `held` is released at the hold limit', async () => {
       worker.limits.maxHoldMs = 1_000
       const { b, forger } = await tabsAndForger()
       forger.send({ w: 'lock', id: 10 })
@@ -420,7 +429,18 @@ describe('the rotation worker (Node, MessageChannel ports)', () => {
 
     it('malformed messages are dropped, the hub goes on', async () => {
       const { b, forger } = await tabsAndForger()
-      for (const message of [null, 42, 'x', { w: 'post', message: null }, { w: 'post', message: 7 }, { w: 'write', id: 'x' }, { w: 'lock' }, { w: 'reauthenticated', id: 1, grant: { accessTokenExpiration: 'soon' } }, { w: 'held', id: {} }, { w: 'nope' }]) {
+      for (const message of [
+        null,
+        42,
+        'x',
+        { w: 'post', message: null },
+        { w: 'post', message: 7 },
+        { w: 'write', id: 'x' },
+        { w: 'lock' },
+        { w: 'reauthenticated', id: 1, grant: { accessTokenExpiration: 'soon' } },
+        { w: 'held', id: {} },
+        { w: 'nope' },
+      ]) {
         forger.send(message)
       }
       await forger.handled()

@@ -9,7 +9,10 @@ export default function setup(project: TestProject) {
   const dir = mkdtempSync(join(tmpdir(), 'rotor-token-scan-'))
   project.provide('tokenScanDir' as never, dir as never)
   return () => {
-    let files = 0, payloads = 0, tokens = 0, hits = 0
+    let files = 0,
+      payloads = 0,
+      tokens = 0,
+      hits = 0
     for (const name of readdirSync(dir)) {
       const r = JSON.parse(readFileSync(join(dir, name), 'utf8')) as { payloads: number; tokens: number; hits: number }
       files++

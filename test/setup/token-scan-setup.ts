@@ -50,7 +50,10 @@ if (!hooked(Emitter.prototype)) {
  * without changing what `instanceof` answers (the instances' prototypes are untouched).
  * The error is kept by reference and read at the end, once its subclass set `body`, `status`…
  */
-for (const [base, Builtin] of [[RotorError, Error], [RotorTypeError, TypeError]] as const) {
+for (const [base, Builtin] of [
+  [RotorError, Error],
+  [RotorTypeError, TypeError],
+] as const) {
   if (hooked(base)) continue
   const Recording = class extends Builtin {
     constructor(...args: ConstructorParameters<typeof Error>) {
@@ -85,7 +88,10 @@ afterAll(() => {
   if (dir) {
     mkdirSync(dir, { recursive: true })
     const file = expect.getState().testPath ?? 'unknown'
-    writeFileSync(join(dir, `${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2)}.json`), JSON.stringify({ file, payloads: scan.payloadsRecorded, tokens: scan.tokensKnown, hits: hits.length }))
+    writeFileSync(
+      join(dir, `${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2)}.json`),
+      JSON.stringify({ file, payloads: scan.payloadsRecorded, tokens: scan.tokensKnown, hits: hits.length }),
+    )
   }
   if (hits.length > 0) throw new Error(`token scan: ${hits.length} error(s)/event(s) carry token text:\n${describeHits(hits)}`)
 })

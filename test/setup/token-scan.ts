@@ -49,9 +49,13 @@ export class TokenScan {
     const parts = token.split('.')
     // The JWT header is the same for every token of a server (and for tokens tests make by
     // hand), so it says nothing about which token leaked: only the payload and signature count.
-    const named: Array<[string, 'payload' | 'signature']> = parts.length === 3
-      ? [[parts[1]!, 'payload'], [parts[2]!, 'signature']]
-      : [[token, 'signature']]
+    const named: Array<[string, 'payload' | 'signature']> =
+      parts.length === 3
+        ? [
+            [parts[1]!, 'payload'],
+            [parts[2]!, 'signature'],
+          ]
+        : [[token, 'signature']]
     for (const [part, name] of named) {
       for (let i = 0; i + WINDOW <= part.length; i++) {
         // A window two tokens share (an AT and an RT of one user begin alike) names both kinds.
@@ -111,9 +115,7 @@ export function recordIssuedToken(...tokens: unknown[]): void {
 
 /** One line per hit, naming the event or error and the test; never the token itself. */
 export function describeHits(hits: Hit[]): string {
-  return hits
-    .map(h => `${h.token} text (its ${h.part}, from "${h.match}") in ${h.origin.kind} during "${h.origin.test}"`)
-    .join('\n')
+  return hits.map(h => `${h.token} text (its ${h.part}, from "${h.match}") in ${h.origin.kind} during "${h.origin.test}"`).join('\n')
 }
 
 const MAX_DEPTH = 8

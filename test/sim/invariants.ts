@@ -7,7 +7,7 @@ export const INVARIANTS = {
   'no-unasked-logout': 'no tab ends the session while the server holds a live RT a client received, unless the user asked',
   'no-live-rt-after-logout': 'after logout() resolves on a fault-free network, the server holds no live RT of the session',
   'refresh-budget': 'refreshes granted stay within what the AT lifetime, rotate() calls and faults account for',
-  'converges': 'once faults stop, every live tab agrees on one status and generation',
+  converges: 'once faults stop, every live tab agrees on one status and generation',
   'no-token-leak': 'no token appears in any event payload or error',
   'step-bound': 'a schedule ends within its step bound (no storm, no livelock)',
   'typed-errors': 'a call fails only with a RotorError, a documented refresh error (TimeoutError, HTTPError), its own AbortError, or a network TypeError',

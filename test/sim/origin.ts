@@ -36,7 +36,12 @@ export class Origin {
   channel(tab: string, deliver: (fn: () => void) => void): (name: string) => ChannelLike {
     return name => {
       const channel: SimChannel = {
-        tab, name, open: true, onmessage: null, onmessageerror: null, deliver,
+        tab,
+        name,
+        open: true,
+        onmessage: null,
+        onmessageerror: null,
+        deliver,
         postMessage: data => this.#post(channel, data),
         close: () => void ((channel.open = false), this.#channels.delete(channel)),
       }
@@ -88,7 +93,11 @@ export class Origin {
    */
   closeTab(tab: string): void {
     for (const channel of [...this.#channels]) if (channel.tab === tab) channel.close()
-    for (const [name, queue] of this.#queues) this.#queues.set(name, queue.filter(waiting => waiting.tab !== tab))
+    for (const [name, queue] of this.#queues)
+      this.#queues.set(
+        name,
+        queue.filter(waiting => waiting.tab !== tab),
+      )
     for (const [name, holder] of [...this.#held]) {
       if (holder !== tab) continue
       this.#held.delete(name)

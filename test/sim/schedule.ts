@@ -33,7 +33,17 @@ export type ScheduleResult = {
 
 type Action = 'request' | 'rotate' | 'freeze' | 'wake' | 'clock' | 'reload' | 'crash' | 'forge' | 'storage' | 'logout' | 'restart'
 const ACTIONS: ReadonlyArray<readonly [number, Action]> = [
-  [40, 'request'], [5, 'rotate'], [5, 'freeze'], [5, 'wake'], [3, 'clock'], [4, 'reload'], [2, 'crash'], [4, 'forge'], [2, 'storage'], [1, 'logout'], [1, 'restart'],
+  [40, 'request'],
+  [5, 'rotate'],
+  [5, 'freeze'],
+  [5, 'wake'],
+  [3, 'clock'],
+  [4, 'reload'],
+  [2, 'crash'],
+  [4, 'forge'],
+  [2, 'storage'],
+  [1, 'logout'],
+  [1, 'restart'],
 ]
 const WAKE_EVENTS = ['visibilitychange', 'pageshow', 'online', 'focus'] as const
 
@@ -48,7 +58,12 @@ function drawConfig(scheduler: Scheduler, options: ScheduleOptions): WorldConfig
     refreshTimeout: random.int(1, 5) * 1000,
     queueTimeout: random.int(5, 20) * 1000,
     persist: random.chance(0.3),
-    hook: random.weighted([[2, 'none'], [1, 'answers'], [1, 'fails'], [1, 'dismissed']] as const),
+    hook: random.weighted([
+      [2, 'none'],
+      [1, 'answers'],
+      [1, 'fails'],
+      [1, 'dismissed'],
+    ] as const),
   }
 }
 
@@ -62,21 +77,29 @@ function act(world: World, scheduler: Scheduler): void {
   if (!tab) return void world.login(world.openTab())
   if (scheduler.now > 0 && tabs.every(t => t.session.state.status === 'signed-out') && random.chance(0.5)) return world.login(tab)
   switch (action) {
-    case 'request': return world.request(tab)
-    case 'rotate': return world.rotate(tab)
+    case 'request':
+      return world.request(tab)
+    case 'rotate':
+      return world.rotate(tab)
     case 'freeze':
       if (tab.frozen) return
       tab.freeze()
       return void scheduler.after(random.int(500, 30_000), `resume ${tab.id}`, () => tab.resume())
-    case 'wake': return tab.fire(WAKE_EVENTS[random.int(0, WAKE_EVENTS.length - 1)]!)
-    case 'clock': return void (world.origin.clockOffset += (random.chance(0.5) ? 1 : -1) * random.int(1000, 1_800_000))
+    case 'wake':
+      return tab.fire(WAKE_EVENTS[random.int(0, WAKE_EVENTS.length - 1)]!)
+    case 'clock':
+      return void (world.origin.clockOffset += (random.chance(0.5) ? 1 : -1) * random.int(1000, 1_800_000))
     case 'reload':
     case 'crash':
       return void (world.close(tab, action), world.openTab())
-    case 'forge': return world.forge()
-    case 'storage': return world.foreignWrite()
-    case 'logout': return world.logout(tab)
-    case 'restart': return void (world.server.faultsOn && world.server.restart())
+    case 'forge':
+      return world.forge()
+    case 'storage':
+      return world.foreignWrite()
+    case 'logout':
+      return world.logout(tab)
+    case 'restart':
+      return void (world.server.faultsOn && world.server.restart())
   }
 }
 

@@ -12,7 +12,15 @@ export type Fault = 'none' | 'slow' | 'drop' | 'lost-answer' | 'hang' | 'body-ha
 type Answer = { status: number; body: string; headers?: Record<string, string> }
 
 const FAULTS: ReadonlyArray<readonly [number, Fault]> = [
-  [70, 'none'], [8, 'slow'], [4, 'drop'], [3, 'lost-answer'], [3, 'hang'], [3, 'body-hangs'], [5, '503'], [3, 'proxy-html'], [4, 'late'],
+  [70, 'none'],
+  [8, 'slow'],
+  [4, 'drop'],
+  [3, 'lost-answer'],
+  [3, 'hang'],
+  [3, 'body-hangs'],
+  [5, '503'],
+  [3, 'proxy-html'],
+  [4, 'late'],
 ]
 
 /** What the server did with a call: its answer, and what happens when its headers (`headers`) or its body (`delivered`) reach the page. */
@@ -36,7 +44,16 @@ function hangingBody(signal: AbortSignal | undefined): ReadableStream<Uint8Array
   })
 }
 
-export type ServerStats = { faults: number; refreshCalls: number; refreshGranted: number; reusedRefused: number; api200: number; api401: number; logouts: number; restarts: number }
+export type ServerStats = {
+  faults: number
+  refreshCalls: number
+  refreshGranted: number
+  reusedRefused: number
+  api200: number
+  api401: number
+  logouts: number
+  restarts: number
+}
 
 /**
  * Tokens are opaque strings `sim-at-…`/`sim-rt-…` (no signature: WebCrypto runs on a thread

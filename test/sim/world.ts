@@ -73,7 +73,9 @@ export class World {
       refresh: { url: 'https://app.sim/auth/refresh', style: this.#config.transport === 'bearer' ? 'json' : 'folio' },
       logout: 'https://app.sim/auth/logout',
       crossTab: { name: 'sim' },
-      rotation, refreshTimeout, queueTimeout,
+      rotation,
+      refreshTimeout,
+      queueTimeout,
       persist: this.#config.persist,
       storage: this.origin.storage,
       ...(this.#config.hook === 'none' ? {} : { reauthenticate: () => this.#reauthenticate(tab!) }),
@@ -94,7 +96,8 @@ export class World {
     const { reason } = payload as { reason: string }
     this.#scheduler.note(`logout ${tab.id} ${reason}`)
     if (reason === 'user' || reason === 'idle') return
-    if (this.server.liveDeliveredFamilies().includes(this.family)) this.#verdict.fail('no-unasked-logout', `${tab.id} ended (${reason}) while family ${this.family} lives`, now)
+    if (this.server.liveDeliveredFamilies().includes(this.family))
+      this.#verdict.fail('no-unasked-logout', `${tab.id} ended (${reason}) while family ${this.family} lives`, now)
   }
 
   /**
@@ -157,7 +160,12 @@ export class World {
     const name = (error as { name?: string } | undefined)?.name
     // Documented besides RotorErrors (README, API): a refresh attempt's TimeoutError and, for a
     // failed 408/429/5xx attempt, ky's HTTPError (issue 27 wants codes on both: see the report).
-    const typed = isRotorError(error) || name === 'TimeoutError' || name === 'HTTPError' || (signal?.aborted && name === 'AbortError') || (error instanceof TypeError && error.message === 'fetch failed')
+    const typed =
+      isRotorError(error) ||
+      name === 'TimeoutError' ||
+      name === 'HTTPError' ||
+      (signal?.aborted && name === 'AbortError') ||
+      (error instanceof TypeError && error.message === 'fetch failed')
     if (!typed) this.#verdict.fail('typed-errors', `${tab.id} ${what}: ${name ?? typeof error}`, now)
   }
 

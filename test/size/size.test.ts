@@ -62,12 +62,15 @@ describe('bundle size budget', () => {
   it('leader election (broadcast-channel) loads only where tabs have no Web Locks, in a chunk of its own', () => {
     const election = chunkWith('src/coordinator/leader-lock.ts')
     const inputs = lazy.find(c => c.inputs.includes('src/coordinator/leader-lock.ts'))!.inputs
-    expect(inputs.some(i => i.includes('node_modules/broadcast-channel/')), 'broadcast-channel is in the election chunk').toBe(true)
+    expect(
+      inputs.some(i => i.includes('node_modules/broadcast-channel/')),
+      'broadcast-channel is in the election chunk',
+    ).toBe(true)
     expect(inputs, 'the refresh call is not in the election chunk').not.toContain('src/core/refresh-call.ts')
     expect(election.gzipped).toBeGreaterThan(0)
   })
 
-  it('the devtools panel (rotor-auth/devtools) is in no chunk of the main entry; merging tabs\' traces loads on demand', () => {
+  it("the devtools panel (rotor-auth/devtools) is in no chunk of the main entry; merging tabs' traces loads on demand", () => {
     expect(mainInputs, 'the main chunk was measured').toContain('src/session.ts')
     const everything = [...mainInputs, ...lazy.flatMap(c => c.inputs)]
     expect(everything.filter(i => i.startsWith('src/devtools/'))).toEqual([])

@@ -30,7 +30,10 @@ const WINDOW = 6_000
 const FAST = { backoff: { initial: 20, max: 100 } }
 
 /** What a socket or stream reported: its `error` and `close` events, in order. */
-function witness(target: { on(event: 'error', l: (e: ConnectionError) => void): unknown; on(event: 'close', l: (e: { reason: string; cause: CloseCause }) => void): unknown }) {
+function witness(target: {
+  on(event: 'error', l: (e: ConnectionError) => void): unknown
+  on(event: 'close', l: (e: { reason: string; cause: CloseCause }) => void): unknown
+}) {
   const errors: ConnectionError[] = []
   const closes: Array<{ reason: string; cause: CloseCause }> = []
   target.on('error', e => errors.push(e))
@@ -67,10 +70,13 @@ async function misbehavingWs(misbehaviour: Misbehaviour) {
       }
     })
   })
-  cleanup.push(() => new Promise<void>(resolve => {
-    for (const client of wss.clients) client.terminate()
-    wss.close(() => resolve())
-  }))
+  cleanup.push(
+    () =>
+      new Promise<void>(resolve => {
+        for (const client of wss.clients) client.terminate()
+        wss.close(() => resolve())
+      }),
+  )
   return { url: `ws://127.0.0.1:${(wss.address() as AddressInfo).port}/live`, seen }
 }
 
@@ -90,16 +96,18 @@ async function resettingPort() {
 /** An HTTP route on the reference server (before the model sees it), counting its requests. */
 function route(path: string, answer: (req: IncomingMessage, res: ServerResponse) => void) {
   const seen = { requests: 0, urls: [] as string[], authorization: [] as string[] }
-  cleanup.push(env!.server.attach({
-    request(req, res) {
-      if (new URL(req.url ?? '/', 'http://x').pathname !== path) return false
-      seen.requests++
-      seen.urls.push(req.url ?? '')
-      seen.authorization.push(req.headers.authorization ?? '')
-      answer(req, res)
-      return true
-    },
-  }))
+  cleanup.push(
+    env!.server.attach({
+      request(req, res) {
+        if (new URL(req.url ?? '/', 'http://x').pathname !== path) return false
+        seen.requests++
+        seen.urls.push(req.url ?? '')
+        seen.authorization.push(req.headers.authorization ?? '')
+        answer(req, res)
+        return true
+      },
+    }),
+  )
   return { url: `${env!.url}${path}`, seen }
 }
 
@@ -130,39 +138,43 @@ describe('a socket whose token the server keeps refusing', () => {
     ['acknowledges the token, then closes 4401', 'ack-then-4401'],
     ['closes 4401 before the acknowledgement', '4401-before-ack'],
     ['answers an `unauthorized` message and keeps the connection open', 'unauthorized-message'],
-  ] as const)('a server that %s: 3 connections and 2 refreshes, then `unauthorized-repeated` and the socket closes for good', async (_label, misbehaviour) => {
-    env = await startSocketEnv({ accessTokenTtl: 60_000 })
-    const { server } = env
-    const ws = await misbehavingWs(misbehaviour)
-    const session = await env.bearer({ rotation: 'request' })
-    const g = session.state.generation
-    const socket = createSocket(session, { WebSocket: NodeWebSocket, url: ws.url, ...bearerAuth, ...FAST })
-    env.sockets.push(socket)
-    const seen = witness(socket)
-    const disconnects: Array<{ auth: boolean }> = []
-    socket.on('disconnect', d => disconnects.push(d))
-    await settle(seen.closes)
-    console.log(`[socket bound] ${misbehaviour}: connections ${ws.seen.connections}, refreshes ${server.stats.refreshGranted}, events ${seen.errors.length}`)
-    // Refused, rotated, refused again with the fresh token, rotated, refused a third time: done.
-    expect(ws.seen.connections).toBe(3)
-    expect(ws.seen.validTokens).toBe(3)
-    expect(server.stats).toMatchObject({ refreshCalls: 2, refreshGranted: 2, reusedRefused: 0 })
-    expect(session.state.generation).toBe(g + 2)
-    expect(seen.reasons()).toEqual(['unauthorized', 'unauthorized', 'unauthorized-repeated'])
-    expect(seen.errors.map(e => e.willRetry)).toEqual([true, true, false])
-    // The first refusal reconnects at once; the second backs off.
-    expect(seen.errors[0]!.retryIn).toBe(0)
-    expect(seen.errors[1]!.retryIn).toBeGreaterThan(0)
-    expect(seen.closes).toEqual([{ reason: expect.stringMatching(/refused 3 tokens in a row/), cause: 'unauthorized-repeated' }])
-    expect(socket.status).toBe('closed')
-    // Every refusal is a disconnect with `auth`, the message one included.
-    expect(disconnects.map(d => d.auth)).toEqual([true, true, true])
-    // No event carries a token: none of the three the server was shown appears in any payload.
-    expect(ws.seen.tokens).toHaveLength(3)
-    const payloads = JSON.stringify([seen.errors, seen.closes, disconnects])
-    for (const token of ws.seen.tokens) expect(payloads).not.toContain(token)
-    if (misbehaviour !== 'unauthorized-message') expect(seen.errors.every(e => e.code === 4401)).toBe(true)
-  }, 20_000)
+  ] as const)(
+    'a server that %s: 3 connections and 2 refreshes, then `unauthorized-repeated` and the socket closes for good',
+    async (_label, misbehaviour) => {
+      env = await startSocketEnv({ accessTokenTtl: 60_000 })
+      const { server } = env
+      const ws = await misbehavingWs(misbehaviour)
+      const session = await env.bearer({ rotation: 'request' })
+      const g = session.state.generation
+      const socket = createSocket(session, { WebSocket: NodeWebSocket, url: ws.url, ...bearerAuth, ...FAST })
+      env.sockets.push(socket)
+      const seen = witness(socket)
+      const disconnects: Array<{ auth: boolean }> = []
+      socket.on('disconnect', d => disconnects.push(d))
+      await settle(seen.closes)
+      console.log(`[socket bound] ${misbehaviour}: connections ${ws.seen.connections}, refreshes ${server.stats.refreshGranted}, events ${seen.errors.length}`)
+      // Refused, rotated, refused again with the fresh token, rotated, refused a third time: done.
+      expect(ws.seen.connections).toBe(3)
+      expect(ws.seen.validTokens).toBe(3)
+      expect(server.stats).toMatchObject({ refreshCalls: 2, refreshGranted: 2, reusedRefused: 0 })
+      expect(session.state.generation).toBe(g + 2)
+      expect(seen.reasons()).toEqual(['unauthorized', 'unauthorized', 'unauthorized-repeated'])
+      expect(seen.errors.map(e => e.willRetry)).toEqual([true, true, false])
+      // The first refusal reconnects at once; the second backs off.
+      expect(seen.errors[0]!.retryIn).toBe(0)
+      expect(seen.errors[1]!.retryIn).toBeGreaterThan(0)
+      expect(seen.closes).toEqual([{ reason: expect.stringMatching(/refused 3 tokens in a row/), cause: 'unauthorized-repeated' }])
+      expect(socket.status).toBe('closed')
+      // Every refusal is a disconnect with `auth`, the message one included.
+      expect(disconnects.map(d => d.auth)).toEqual([true, true, true])
+      // No event carries a token: none of the three the server was shown appears in any payload.
+      expect(ws.seen.tokens).toHaveLength(3)
+      const payloads = JSON.stringify([seen.errors, seen.closes, disconnects])
+      for (const token of ws.seen.tokens) expect(payloads).not.toContain(token)
+      if (misbehaviour !== 'unauthorized-message') expect(seen.errors.every(e => e.code === 4401)).toBe(true)
+    },
+    20_000,
+  )
 
   test('maxRefusals: 5 allows five refusals (four refreshes) before closing', async () => {
     env = await startSocketEnv({ accessTokenTtl: 60_000 })
@@ -272,7 +284,6 @@ describe('a socket whose session cannot rotate', () => {
     expect(server.stats.refreshCalls).toBe(1)
     expect(seen.reasons()).toEqual(['unauthorized', 'unauthorized', 'unauthorized-repeated'])
   }, 20_000)
-
 
   test('refresh failing past queueTimeout: an `error` `rotation-failed` per wait, backing off; connects once the refresh works', async () => {
     // A clock that flows (queueTimeout is counted on it) and jumps past the AT's expiry.
@@ -405,7 +416,7 @@ describe('an event stream that fails', () => {
     expect(seen.closes.map(c => c.cause)).toEqual(['unauthorized-repeated'])
   }, 20_000)
 
-  test('401 on every request (after the session\'s own rotation and replay): bounded, then `unauthorized-repeated`', async () => {
+  test("401 on every request (after the session's own rotation and replay): bounded, then `unauthorized-repeated`", async () => {
     env = await startSocketEnv({ accessTokenTtl: 60_000 })
     const refusing = route('/api/refusing', (_req, res) => res.writeHead(401).end())
     const session = await env.bearer({ rotation: 'request' })
@@ -423,8 +434,18 @@ describe('an event stream that fails', () => {
   }, 20_000)
 
   test.each([
-    ['an HTML page answered 200', 'not-event-stream', (res: ServerResponse) => res.writeHead(200, { 'content-type': 'text/html' }).end('<html>proxy login</html>'), { status: 200, contentType: 'text/html' }],
-    ['JSON answered 200', 'not-event-stream', (res: ServerResponse) => res.writeHead(200, { 'content-type': 'application/json' }).end('{"events":[]}'), { status: 200, contentType: 'application/json' }],
+    [
+      'an HTML page answered 200',
+      'not-event-stream',
+      (res: ServerResponse) => res.writeHead(200, { 'content-type': 'text/html' }).end('<html>proxy login</html>'),
+      { status: 200, contentType: 'text/html' },
+    ],
+    [
+      'JSON answered 200',
+      'not-event-stream',
+      (res: ServerResponse) => res.writeHead(200, { 'content-type': 'application/json' }).end('{"events":[]}'),
+      { status: 200, contentType: 'application/json' },
+    ],
     ['a 404 (wrong URL)', 'http-status', (res: ServerResponse) => res.writeHead(404).end('not found'), { status: 404 }],
     ['a 503', 'http-status', (res: ServerResponse) => res.writeHead(503).end(), { status: 503 }],
   ] as const)('%s: no `open`, an `error` %s per request with a growing delay', async (_label, reason, answer, detail) => {

@@ -49,14 +49,17 @@ export function feed(env: SocketEnv, session: Session, channels: string[], optio
     last.set(m.channel, Math.max(last.get(m.channel) ?? 0, m.seq))
   })
   for (const channel of channels) {
-    socket.subscribe(channel, () => ({ type: 'subscribe', channel, after: last.get(channel) }), () => ({ type: 'unsubscribe', channel }))
+    socket.subscribe(
+      channel,
+      () => ({ type: 'subscribe', channel, after: last.get(channel) }),
+      () => ({ type: 'unsubscribe', channel }),
+    )
   }
   return {
     socket,
     received,
     opens,
     /** Every channel received 1..published[channel], each once, in order. */
-    expected: (published: Map<string, number>) =>
-      new Map(channels.map(c => [c, Array.from({ length: published.get(c) ?? 0 }, (_, i) => i + 1)])),
+    expected: (published: Map<string, number>) => new Map(channels.map(c => [c, Array.from({ length: published.get(c) ?? 0 }, (_, i) => i + 1)])),
   }
 }

@@ -40,7 +40,7 @@ describe('Reconnects', () => {
     expect(r.refused(7)).toMatchObject({ giveUp: false, refusals: 1, report: true, delay: 0 })
   })
 
-  test('a connection that ends at once starts nothing over; one that lasted 5 s resets failures, half its token\'s life resets refusals', () => {
+  test("a connection that ends at once starts nothing over; one that lasted 5 s resets failures, half its token's life resets refusals", () => {
     const r = new Reconnects({ initial: 100, max: 1000 }, 2)
     const delays = [r.failed(), r.failed(), r.failed()]
     expect(delays[2]).toBeGreaterThanOrEqual(200)
@@ -56,7 +56,7 @@ describe('Reconnects', () => {
     expect(r.refused(3)).toMatchObject({ giveUp: false, refusals: 1 })
   })
 
-  test('the jitter comes from the random source it is given (the platform\'s in sockets and streams)', () => {
+  test("the jitter comes from the random source it is given (the platform's in sockets and streams)", () => {
     const r = new Reconnects({ initial: 100, max: 1000 }, 3, () => 0)
     expect([r.failed(), r.failed(), r.failed()]).toEqual([50, 100, 200])
     r.refused(1)

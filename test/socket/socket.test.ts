@@ -86,7 +86,7 @@ describe('a feed across AT lifetimes', () => {
 })
 
 describe('cookie transport in Node', () => {
-  test('the handshake carries the jar\'s AT cookie; each rotation reconnects before the old AT runs out; accessToken() is a TypeError', async () => {
+  test("the handshake carries the jar's AT cookie; each rotation reconnects before the old AT runs out; accessToken() is a TypeError", async () => {
     env = await startSocketEnv({ accessTokenTtl: AT, refreshTokenTtl: 60_000 })
     const { server, face } = env
     const { session, fetch: jar } = await env.browser({ rotation: 'timer', rotateAt: 0.85 })

@@ -48,7 +48,9 @@ describe('server-sent events through session.fetch', () => {
     const elapsed = Date.now() - startedAt
     await waitFor(() => expect(ids).toEqual(Array.from({ length: published }, (_, i) => i + 1)))
     const minimum = Math.ceil(elapsed / AT) - 1
-    console.log(`[sse] ${elapsed} ms: refreshes ${server.stats.refreshGranted} (minimum ${minimum}), streams ${face.stats.sseStreams}, refused ${face.stats.sseRefused}, cut ${face.stats.closedUnauthorized}, published ${published}, deliveries ${face.stats.deliveries}`)
+    console.log(
+      `[sse] ${elapsed} ms: refreshes ${server.stats.refreshGranted} (minimum ${minimum}), streams ${face.stats.sseStreams}, refused ${face.stats.sseRefused}, cut ${face.stats.closedUnauthorized}, published ${published}, deliveries ${face.stats.deliveries}`,
+    )
     // Each rotation moves the stream to the new token before the server cuts it, unless the
     // load made it late by more than the 150 ms left: then the stream is cut, its reconnect
     // may be answered 401 once (the server's clock is ahead of the client's by the latency),

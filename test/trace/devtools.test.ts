@@ -14,19 +14,41 @@ function fakeSession(tab = 'self-tab') {
     state: { status: 'active', generation: 3, accessExpiresAt: 60_000, refreshExpiresAt: 300_000, rotating: false },
     warnings: { idle: null, ending: null },
   }
-  return { session: session as unknown as Session, emit: (type: string, payload: unknown) => listeners.get(type)?.forEach(l => l(payload)), listening: () => [...listeners.values()].reduce((n, s) => n + s.size, 0) }
+  return {
+    session: session as unknown as Session,
+    emit: (type: string, payload: unknown) => listeners.get(type)?.forEach(l => l(payload)),
+    listening: () => [...listeners.values()].reduce((n, s) => n + s.size, 0),
+  }
 }
 
 /** A channel the test speaks on, and timers that never fire unless told. */
 function fakePlatform() {
-  const channels: Array<{ postMessage(m: unknown): void; onmessage: ((e: { data: unknown }) => void) | null; onmessageerror: null; close(): void; posted: unknown[]; closed: boolean }> = []
+  const channels: Array<{
+    postMessage(m: unknown): void
+    onmessage: ((e: { data: unknown }) => void) | null
+    onmessageerror: null
+    close(): void
+    posted: unknown[]
+    closed: boolean
+  }> = []
   return {
     channels,
     platform: {
       now: () => 10_000,
       after: () => ({ cancel: () => undefined }),
       channel: () => {
-        const c = { posted: [] as unknown[], closed: false, onmessage: null, onmessageerror: null, postMessage(m: unknown) { c.posted.push(m) }, close() { c.closed = true } }
+        const c = {
+          posted: [] as unknown[],
+          closed: false,
+          onmessage: null,
+          onmessageerror: null,
+          postMessage(m: unknown) {
+            c.posted.push(m)
+          },
+          close() {
+            c.closed = true
+          },
+        }
         channels.push(c)
         return c
       },
@@ -48,7 +70,7 @@ describe('rotor-auth/devtools', () => {
     expect(element.querySelector('.rotor-devtools')).toBeNull()
   })
 
-  it('draws its own decisions and events, other panels\' lanes (checked, text only), and unmounts cleanly', () => {
+  it("draws its own decisions and events, other panels' lanes (checked, text only), and unmounts cleanly", () => {
     const { session, emit, listening } = fakeSession()
     const { platform, channels } = fakePlatform()
     const host = document.createElement('div')
@@ -61,17 +83,28 @@ describe('rotor-auth/devtools', () => {
     expect(lane.querySelector('.rotor-devtools-waiting')!.textContent).toBe('1 waiting')
     expect(host.querySelector('.rotor-devtools-summary')!.textContent).toContain('generation 3')
 
-    channels[0]!.onmessage!({ data: { rotorDevtools: 1, tab: 'other', hello: true, entries: [
-      { at: 3, tab: 'other', seq: 0, kind: '<img src=x onerror=alert(1)>' },
-      { at: 4, tab: 'other', seq: 1, kind: 'lock-granted', nested: { no: 1 } },
-      { at: 5, tab: 'self-tab', seq: 9, kind: 'logout' },
-    ] } })
+    channels[0]!.onmessage!({
+      data: {
+        rotorDevtools: 1,
+        tab: 'other',
+        hello: true,
+        entries: [
+          { at: 3, tab: 'other', seq: 0, kind: '<img src=x onerror=alert(1)>' },
+          { at: 4, tab: 'other', seq: 1, kind: 'lock-granted', nested: { no: 1 } },
+          { at: 5, tab: 'self-tab', seq: 9, kind: 'logout' },
+        ],
+      },
+    })
     const other = host.querySelector('.rotor-devtools-lane[data-tab="other"]')!
     expect(other.querySelectorAll('li')).toHaveLength(1)
     expect(host.querySelector('img')).toBeNull()
     expect(lane.querySelector('li[data-kind="logout"]')).toBeNull()
     // It answered the hello with its own lane.
-    expect(channels[0]!.posted.at(-1)).toMatchObject({ rotorDevtools: 1, tab: 'self-tab', entries: expect.arrayContaining([expect.objectContaining({ kind: 'election-won' })]) })
+    expect(channels[0]!.posted.at(-1)).toMatchObject({
+      rotorDevtools: 1,
+      tab: 'self-tab',
+      entries: expect.arrayContaining([expect.objectContaining({ kind: 'election-won' })]),
+    })
 
     unmount()
     expect(host.children).toHaveLength(0)

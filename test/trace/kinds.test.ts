@@ -13,7 +13,6 @@ import type { Coordinator, Session, SessionOptions } from '../../src/types.js'
 import { browserTabs, record, startEnv, waitFor, type Env } from '../helpers/index.js'
 import { NOT_WIRED } from './not-wired.js'
 
-
 type Transport = 'cookie' | 'bearer'
 /** What a scenario leaves: every entry of every session it made (through `debug: fn`), and its server. */
 type Run = { entries: TraceEntry[]; env: Env }
@@ -190,13 +189,16 @@ const runs = new Map<string, Promise<Run>>()
 function run(t: Transport, name: keyof typeof SCENARIOS): Promise<Run> {
   const key = `${t} ${name}`
   if (!runs.has(key)) {
-    runs.set(key, (async () => {
-      const env = await startEnv({ accessTokenTtl: AT_TTL, refreshTokenTtl: 6 * AT_TTL })
-      envs.push(env)
-      const entries: TraceEntry[] = []
-      await (SCENARIOS[name] as Scenario)(t, env, e => entries.push(e))
-      return { entries, env }
-    })())
+    runs.set(
+      key,
+      (async () => {
+        const env = await startEnv({ accessTokenTtl: AT_TTL, refreshTokenTtl: 6 * AT_TTL })
+        envs.push(env)
+        const entries: TraceEntry[] = []
+        await (SCENARIOS[name] as Scenario)(t, env, e => entries.push(e))
+        return { entries, env }
+      })(),
+    )
   }
   return runs.get(key)!
 }

@@ -92,7 +92,7 @@ describe('session.trace({ tabs: true }) across two sessions of one name', () => 
   afterEach(async () => env?.close())
 
   // Until the session's one subscription dispatches trace messages to peers.heard (the lead's hook in sync), no tab answers.
-  ;(PEERS_HOOKED ? it : it.fails)('holds both tabs\' entries, each tab once', async () => {
+  ;(PEERS_HOOKED ? it : it.fails)("holds both tabs' entries, each tab once", async () => {
     env = await startEnv()
     const browser = browserTabs(env)
     const a = browser.open()

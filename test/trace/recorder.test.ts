@@ -12,7 +12,11 @@ describe('TraceRecorder', () => {
   it('keeps the newest `size` entries in order, each with its tab and seq; 0 keeps none', () => {
     const r = recorder(3)
     for (let i = 0; i < 5; i++) r.record('lock-asked', { i })
-    expect(r.entries().map(e => [e['i'], e.seq, e.tab])).toEqual([[2, 2, 'tab'], [3, 3, 'tab'], [4, 4, 'tab']])
+    expect(r.entries().map(e => [e['i'], e.seq, e.tab])).toEqual([
+      [2, 2, 'tab'],
+      [3, 3, 'tab'],
+      [4, 4, 'tab'],
+    ])
     expect(r.export()).toMatchObject({ rotor: 'trace', version: 1, session: 'name', tabs: ['tab'], entries: r.entries() })
     const none = recorder(0)
     none.record('logout')
@@ -21,7 +25,12 @@ describe('TraceRecorder', () => {
 
   it('a sink that throws changes nothing: the next sink and the ring still get the entry', () => {
     const seen: string[] = []
-    const r = recorder(2, [() => { throw new TypeError('app bug') }, e => seen.push(e.kind)])
+    const r = recorder(2, [
+      () => {
+        throw new TypeError('app bug')
+      },
+      e => seen.push(e.kind),
+    ])
     r.record('election-won')
     expect(seen).toEqual(['election-won'])
     expect(r.entries()).toHaveLength(1)
@@ -54,10 +63,14 @@ describe('the debug option', () => {
   it('bad input is a TypeError naming the option', () => {
     const base = { scope: 'https://api.example', crossTab: false as const }
     for (const debug of ['yes', 1, {}, { debug: 'no' }, null]) {
-      expect(() => createSession({ ...base, debug: debug as never }), String(debug)).toThrow(expect.objectContaining({ name: 'TypeError', code: 'ERR_INVALID_OPTION', message: expect.stringContaining('`debug`') }))
+      expect(() => createSession({ ...base, debug: debug as never }), String(debug)).toThrow(
+        expect.objectContaining({ name: 'TypeError', code: 'ERR_INVALID_OPTION', message: expect.stringContaining('`debug`') }),
+      )
     }
     for (const traceSize of [-1, 1.5, '10', 100_001]) {
-      expect(() => createSession({ ...base, traceSize: traceSize as never })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_OPTION', message: expect.stringContaining('`traceSize`') }))
+      expect(() => createSession({ ...base, traceSize: traceSize as never })).toThrow(
+        expect.objectContaining({ code: 'ERR_INVALID_OPTION', message: expect.stringContaining('`traceSize`') }),
+      )
     }
     for (const debug of [true, false, () => undefined, { warn: () => undefined }]) createSession({ ...base, debug }).dispose()
     createSession({ ...base, traceSize: 0 }).dispose()

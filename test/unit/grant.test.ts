@@ -270,10 +270,7 @@ describe('tokensFromResponse', () => {
 
   test('a Date header 2 h behind works the same way', async () => {
     const serverNow = T - HOUR2
-    const response = Response.json(
-      { tokenExpiration: { accessTokenExpiration: iso(serverNow + 600_000) } },
-      { headers: { Date: httpDate(serverNow) } },
-    )
+    const response = Response.json({ tokenExpiration: { accessTokenExpiration: iso(serverNow + 600_000) } }, { headers: { Date: httpDate(serverNow) } })
     const tokens = await tokensFromResponse(response, () => T)
     expect(Math.abs(tokens.accessExpiresAt - (T + 600_000))).toBeLessThanOrEqual(1000)
     expect(tokens.refreshExpiresAt).toBeNull()
@@ -300,10 +297,7 @@ describe('tokensFrom', () => {
   })
 
   test('a Grant object with camelCase names', async () => {
-    const tokens = await tokensFrom(
-      { accessToken: 'at', refreshToken: 'rt', expiresIn: 60, refreshExpiresIn: 3600 },
-      () => T,
-    )
+    const tokens = await tokensFrom({ accessToken: 'at', refreshToken: 'rt', expiresIn: 60, refreshExpiresIn: 3600 }, () => T)
     expect(tokens).toEqual({ accessToken: 'at', refreshToken: 'rt', issuedAt: T, accessExpiresAt: T + 60_000, refreshExpiresAt: T + 3_600_000 })
   })
 

@@ -37,7 +37,10 @@ async function until(condition: () => boolean, limitMs = 10_000): Promise<number
 /** Settles `promise` on virtual time, at most `limitMs`. */
 async function settle<T>(promise: Promise<T>, limitMs = 60_000): Promise<PromiseSettledResult<T>> {
   let result: PromiseSettledResult<T> | undefined
-  promise.then(value => void (result = { status: 'fulfilled', value }), (reason: unknown) => void (result = { status: 'rejected', reason }))
+  promise.then(
+    value => void (result = { status: 'fulfilled', value }),
+    (reason: unknown) => void (result = { status: 'rejected', reason }),
+  )
   await until(() => result !== undefined, limitMs)
   return result!
 }
@@ -70,7 +73,9 @@ function roomOf(tab: { muted: boolean }): OpenRoom {
     const room = open(name, { message: data => void (tab.muted || events.message(data)), duplicate: events.duplicate })
     return {
       post: message => (tab.muted ? Promise.resolve() : room.post(message)),
-      get isLeader(): boolean { return room.isLeader },
+      get isLeader(): boolean {
+        return room.isLeader
+      },
       awaitLeadership: () => room.awaitLeadership(),
       close: () => room.close(),
     }
@@ -178,7 +183,10 @@ describe('leader-lock on virtual time', () => {
     const first = await leaderIndex(three)
     for (let second = 0; second < 60; second++) {
       await advance(1_000)
-      expect(leaders(three).map(t => three.indexOf(t)), `leaders after ${second + 1} s`).toEqual([first])
+      expect(
+        leaders(three).map(t => three.indexOf(t)),
+        `leaders after ${second + 1} s`,
+      ).toEqual([first])
     }
   })
 
@@ -282,7 +290,7 @@ describe('the page lifecycle', () => {
     expect(leaders(two)).toEqual([two[1 - leader]])
   })
 
-  test("a leader frozen mid-hold: its claim lapses after the silence limit, not the hold limit, and only then does the next tab hold", async () => {
+  test('a leader frozen mid-hold: its claim lapses after the silence limit, not the hold limit, and only then does the next tab hold', async () => {
     const two = openTabs(2, undefined, { holdLimitMs: 60_000, claimSilentMs: 2_000 })
     const leader = await leaderIndex(two)
     let frozenHolder = true
@@ -310,7 +318,10 @@ describe('what a page of the origin can cost with one forged message (issue 26.9
     void forger(tab!.name).postMessage({ rotorLock: 1, t: 'claim', id: 'forger', at: 0 })
     await advance(50)
     const started = Date.now()
-    const result = await settle(tab!.lock.lock(async () => 'ran'), 10_000)
+    const result = await settle(
+      tab!.lock.lock(async () => 'ran'),
+      10_000,
+    )
     expect(result).toEqual({ status: 'fulfilled', value: 'ran' })
     // It did count: the lock waited for the forged claim to lapse.
     expect(Date.now() - started).toBeGreaterThanOrEqual(1_000 - 100)

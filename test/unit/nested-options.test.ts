@@ -91,7 +91,18 @@ describe('on() checks its arguments at the call', () => {
     expect(thrown(() => session.on('logout', undefined as never)).message).toContain('listener must be a function, got undefined')
   })
   test('every documented event is accepted', () => {
-    for (const event of ['change', 'rotate', 'rotate-error', 'logout', 'idle-warning', 'storage-error', 'dispose', 'idle-resume', 'session-ending', 'worker-fallback'] as const) {
+    for (const event of [
+      'change',
+      'rotate',
+      'rotate-error',
+      'logout',
+      'idle-warning',
+      'storage-error',
+      'dispose',
+      'idle-resume',
+      'session-ending',
+      'worker-fallback',
+    ] as const) {
       session.on(event, () => undefined)()
     }
   })

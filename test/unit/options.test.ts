@@ -59,10 +59,13 @@ describe('normalizeOptions: invalid options throw a TypeError naming the option'
     ['a bad clientId', { url: `${SCOPE}/authn/refresh`, style: 'oauth2', clientId: 42 }, 'refresh.clientId'],
   ])('refresh: %s', (_why, refresh, name) => expectOptionError({ scope: SCOPE, refresh }, name))
 
-  test.each([['true', true], ['a number', 42], ['null', null], ['an object', { url: SCOPE }], ['a relative string in Node', '/logout']])(
-    'logout: %s',
-    (_why, logout) => expectOptionError({ scope: SCOPE, logout }, 'logout'),
-  )
+  test.each([
+    ['true', true],
+    ['a number', 42],
+    ['null', null],
+    ['an object', { url: SCOPE }],
+    ['a relative string in Node', '/logout'],
+  ])('logout: %s', (_why, logout) => expectOptionError({ scope: SCOPE, logout }, 'logout'))
 
   test.each([
     ['an invalid header name', { 'bad name': 'x' }],
@@ -168,9 +171,7 @@ describe('normalizeOptions: defaults', () => {
   test('logout defaults to <scope>/authn/logout', () => {
     expect(normalizeOptions({ scope: SCOPE, storage }).logoutURL?.href).toBe('https://h/okapi/authn/logout')
     expect(normalizeOptions({ scope: `${SCOPE}/`, storage }).logoutURL?.href).toBe('https://h/okapi/authn/logout')
-    expect(normalizeOptions({ scope: [new URL('https://a/x'), 'https://b/y'], storage }).logoutURL?.href).toBe(
-      'https://a/x/authn/logout',
-    )
+    expect(normalizeOptions({ scope: [new URL('https://a/x'), 'https://b/y'], storage }).logoutURL?.href).toBe('https://a/x/authn/logout')
   })
 
   test('a predicate scope with a refresh URL has no default logout', () => {

@@ -92,8 +92,7 @@ describe('callLogout', () => {
     const time = virtualTime()
     let aborted: unknown
     // A logout endpoint that never answers: only the call's own signal ends it.
-    const hung: typeof fetch = (_input, init) =>
-      new Promise((_resolve, reject) => init?.signal?.addEventListener('abort', () => reject((aborted = init.signal!.reason))))
+    const hung: typeof fetch = (_input, init) => new Promise((_resolve, reject) => init?.signal?.addEventListener('abort', () => reject((aborted = init.signal!.reason))))
     const cfg = { logoutURL: new URL('https://h/okapi/authn/logout'), headers: new Headers(), transport: 'cookie' as const, refreshTimeout: 5_000, platform: time }
     let settled = false
     const call = callLogout(cfg, hung, {}).then(() => (settled = true))

@@ -176,15 +176,11 @@ describe('defaultEndpoint', () => {
   })
 
   test('drops the scope query and hash, keeps the port', () => {
-    expect(defaultEndpoint('https://h:8443/okapi?tenant=diku#x', 'refresh', 'refresh').href).toBe(
-      'https://h:8443/okapi/authn/refresh',
-    )
+    expect(defaultEndpoint('https://h:8443/okapi?tenant=diku#x', 'refresh', 'refresh').href).toBe('https://h:8443/okapi/authn/refresh')
   })
 
   test('uses the first entry of an array and accepts URL objects', () => {
-    expect(defaultEndpoint([new URL('https://a/okapi'), 'https://b/x'], 'logout', 'logout').href).toBe(
-      'https://a/okapi/authn/logout',
-    )
+    expect(defaultEndpoint([new URL('https://a/okapi'), 'https://b/x'], 'logout', 'logout').href).toBe('https://a/okapi/authn/logout')
   })
 
   test('does not mutate a URL scope', () => {
@@ -451,8 +447,37 @@ describe('createClaim: the fast path agrees with the full parse', () => {
 
   test('property: on strings made of the pieces that fool URL matchers, fast and full parse agree', () => {
     const piece = fc.constantFrom(
-      'https://', 'http://', 'HTTPS://', '//', '/', '\\', 'h', 'H', 'evil', '.', '..', '%2e', '%2E', '%2f', '@', ':', ':443', ':80',
-      'okapi', 'OKAPI', 'authn', 'refresh', 'logout', '?', '#', '\t', '\n', ' ', 'ü', '[::1]', 'x',
+      'https://',
+      'http://',
+      'HTTPS://',
+      '//',
+      '/',
+      '\\',
+      'h',
+      'H',
+      'evil',
+      '.',
+      '..',
+      '%2e',
+      '%2E',
+      '%2f',
+      '@',
+      ':',
+      ':443',
+      ':80',
+      'okapi',
+      'OKAPI',
+      'authn',
+      'refresh',
+      'logout',
+      '?',
+      '#',
+      '\t',
+      '\n',
+      ' ',
+      'ü',
+      '[::1]',
+      'x',
     )
     const candidate = fc.oneof(
       fc.array(piece, { maxLength: 12 }).map(parts => parts.join('')),
@@ -470,8 +495,31 @@ describe('createClaim: the fast path agrees with the full parse', () => {
     g.document = { baseURI: 'https://h.x/app/' }
     const special = pair(['https://h.x/v1.0+(a)', 'https://h.x/$b'], [u('https://h.x/v1.0+(a)/authn/refresh')])
     const piece = fc.constantFrom(
-      'https://h.x', 'https://hXx', 'HTTPS://H.X', '/', '//', '\\', '.', '..', '%2e', 'v1.0+(a)', 'v1.0', 'v10+(a)', 'v1X0+(a)', '(a)', '+', '$b', 'b',
-      'authn', 'refresh', '?', '#', '@', ':443', ' ', 'x',
+      'https://h.x',
+      'https://hXx',
+      'HTTPS://H.X',
+      '/',
+      '//',
+      '\\',
+      '.',
+      '..',
+      '%2e',
+      'v1.0+(a)',
+      'v1.0',
+      'v10+(a)',
+      'v1X0+(a)',
+      '(a)',
+      '+',
+      '$b',
+      'b',
+      'authn',
+      'refresh',
+      '?',
+      '#',
+      '@',
+      ':443',
+      ' ',
+      'x',
     )
     fc.assert(
       fc.property(fc.array(piece, { maxLength: 10 }), parts => {

@@ -76,7 +76,17 @@ const welcoming =
     else if ('id' in m && answers.includes(m.w)) reply({ w: 'done', id: m.id })
   }
 
-const config: WorkerConfig = { transport: 'bearer', rotation: 'request', refresh: { url: 'http://127.0.0.1:9/token', style: 'json' }, logout: false, headers: [], rotateAt: 0.8, refreshTimeout: 1000, refreshRetries: 0, queueTimeout: 10_000 }
+const config: WorkerConfig = {
+  transport: 'bearer',
+  rotation: 'request',
+  refresh: { url: 'http://127.0.0.1:9/token', style: 'json' },
+  logout: false,
+  headers: [],
+  rotateAt: 0.8,
+  refreshTimeout: 1000,
+  refreshRetries: 0,
+  queueTimeout: 10_000,
+}
 const active = (generation: number): Snapshot => ({ generation, status: 'active', issuedAt: 0, accessExpiresAt: 1, refreshExpiresAt: 2 })
 
 function tabOptions(clock: ReturnType<typeof virtualClock>, worker: ReturnType<typeof scriptedWorker>, extra: Partial<WorkerCoordinatorOptions> = {}) {

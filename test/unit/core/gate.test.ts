@@ -12,13 +12,24 @@ function setup() {
   let asked = 0
   let failure: Failure | undefined
   const gate = new Gate({
-    view: machine, clock: time, now: time.now, queueTimeout: 10_000,
+    view: machine,
+    clock: time,
+    now: time.now,
+    queueTimeout: 10_000,
     needRotation: () => void asked++,
     lastFailure: () => failure,
   })
   const enter = (generation: number, lifetime = 60_000) => {
     const at = time.now()
-    const snapshot: Snapshot = { generation, status: 'active', issuedAt: at, accessExpiresAt: at + lifetime, refreshExpiresAt: at + 600_000, accessToken: `at-${generation}`, refreshToken: `rt-${generation}` }
+    const snapshot: Snapshot = {
+      generation,
+      status: 'active',
+      issuedAt: at,
+      accessExpiresAt: at + lifetime,
+      refreshExpiresAt: at + 600_000,
+      accessToken: `at-${generation}`,
+      refreshToken: `rt-${generation}`,
+    }
     machine.enter(snapshot, 'remote', 'adopt')
   }
   return { time, machine, gate, enter, asked: () => asked, fail: (error: unknown) => (failure = { error, at: time.now() }) }
@@ -52,7 +63,10 @@ describe('Gate', () => {
     const { time, gate, enter, fail } = setup()
     enter(1)
     let outcome: unknown = 'waiting'
-    void gate.wait({ stale: 1 }).then(() => (outcome = 'released'), error => (outcome = error))
+    void gate.wait({ stale: 1 }).then(
+      () => (outcome = 'released'),
+      error => (outcome = error),
+    )
     await time.advance(10_000)
     expect(outcome).toBe('waiting')
     fail(new TypeError('network'))

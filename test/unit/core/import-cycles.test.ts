@@ -32,7 +32,13 @@ function cycles(files: string[]): string[][] {
   const stack: string[] = []
   const visit = (file: string): void => {
     const at = stack.indexOf(file)
-    if (at >= 0) return void found.push(stack.slice(at).concat(file).map(f => relative(SRC, f)))
+    if (at >= 0)
+      return void found.push(
+        stack
+          .slice(at)
+          .concat(file)
+          .map(f => relative(SRC, f)),
+      )
     if (done.has(file) || !graph.has(file)) return
     stack.push(file)
     for (const next of graph.get(file)!) visit(next)

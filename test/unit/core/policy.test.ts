@@ -81,7 +81,11 @@ describe('RotationPolicy', () => {
   })
 
   it('due: timer mode rotates, an idle session does not, request mode does not', async () => {
-    for (const [rotation, idle, calls] of [['timer', false, 1], ['timer', true, 0], ['request', false, 0]] as const) {
+    for (const [rotation, idle, calls] of [
+      ['timer', false, 1],
+      ['timer', true, 0],
+      ['request', false, 0],
+    ] as const) {
       const { server, tab } = setup({ rotation, idle })
       await tab.start()
       tab.policy.due()

@@ -14,7 +14,11 @@ function setup(options: { leader?: boolean; rotation?: 'timer' | 'request' } = {
   const calls: Array<{ what: 'due' | 'jump'; at: number }> = []
   const watch = new ClockWatch(time.now, time.monotonic)
   const scheduler = new Scheduler({
-    view: machine, platform: time, watch, rotation: options.rotation ?? 'timer', rotateAt: 0.8,
+    view: machine,
+    platform: time,
+    watch,
+    rotation: options.rotation ?? 'timer',
+    rotateAt: 0.8,
     isLeader: () => options.leader ?? true,
     onDue: () => void calls.push({ what: 'due', at: time.now() }),
     onClockJump: () => void calls.push({ what: 'jump', at: time.now() }),
@@ -23,7 +27,6 @@ function setup(options: { leader?: boolean; rotation?: 'timer' | 'request' } = {
   const snapshot: Snapshot = { generation: 1, status: 'active', issuedAt: t0, accessExpiresAt: t0 + AT, refreshExpiresAt: t0 + 10 * AT }
   return { time, machine, scheduler, calls, t0, enter: () => machine.enter(snapshot, 'local', 'login') }
 }
-
 
 describe('Scheduler', () => {
   it('the leader is due at rotateAt of the AT lifetime, once', async () => {

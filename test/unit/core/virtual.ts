@@ -112,7 +112,11 @@ export function sessionCore(time: VirtualTime, server: FakeServer, shared: Memor
   const sync = new Sync({ coordinator, machine, clock: time, now, transport: 'bearer', shared: true, rotatingTimeout: 91_000 })
   const backoff = new FailureBackoff(time)
   const rotator = new Rotator({
-    machine, sync, now, transport: 'bearer', backoff,
+    machine,
+    sync,
+    now,
+    transport: 'bearer',
+    backoff,
     lock: (fn, lockOptions) => coordinator.lock(fn, lockOptions),
     refresh: call => server.refresh(call),
     isTransient: error => !(error instanceof RefreshRefusedError),
@@ -124,7 +128,14 @@ export function sessionCore(time: VirtualTime, server: FakeServer, shared: Memor
   const watch = new ClockWatch(now, undefined)
   const policy = new RotationPolicy({ view: machine, watch, rotation: options.rotation ?? 'request', isIdle: options.idle ?? (() => false), rotator, backoff })
   sync.onRotateRequest(generation => policy.peerAsked(generation))
-  const gate = new Gate({ view: machine, clock: time, now, queueTimeout: options.queueTimeout ?? 30_000, needRotation: () => policy.requestsWaiting(), lastFailure: () => backoff.lastFailure() })
+  const gate = new Gate({
+    view: machine,
+    clock: time,
+    now,
+    queueTimeout: options.queueTimeout ?? 30_000,
+    needRotation: () => policy.requestsWaiting(),
+    lastFailure: () => backoff.lastFailure(),
+  })
   backoff.onRetry(() => gate.pump())
   const errors: RotateErrorEvent[] = []
   machine.on('rotate-error', event => errors.push(event))

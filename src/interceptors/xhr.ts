@@ -327,6 +327,10 @@ defineHandlers(FacadeRequest.prototype, EVENTS)
  * synchronous, or while signed out) are passed through to a real XHR untouched.
  */
 export function createXhrClass(Original: XhrClass, interception: Interception): XhrClass {
+  // Constructed by the EventTarget of the realm it is installed in, looked up now (a test's DOM
+  // stands in for a page's): the methods come from the original's prototype chain below, and
+  // a DOM's EventTarget methods accept only objects its own constructor made.
+  if (Object.getPrototypeOf(FacadeRequest) !== EventTarget) Object.setPrototypeOf(FacadeRequest, EventTarget)
   class RotorXMLHttpRequest extends FacadeRequest {
     constructor() {
       super(Original, interception)

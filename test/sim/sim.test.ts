@@ -7,7 +7,7 @@ import { INVARIANTS, type InvariantName } from './invariants.js'
 import { runSchedule, ZOO, type ScheduleResult } from './schedule.js'
 
 /** How many schedules this file runs (SIM_SCHEDULES overrides); the target is 10,000. */
-const SCHEDULES = Number(process.env['SIM_SCHEDULES'] ?? 300)
+const SCHEDULES = Number(process.env['SIM_SCHEDULES'] ?? 1000)
 const FIRST_SEED = 1
 
 /**
@@ -15,7 +15,14 @@ const FIRST_SEED = 1
  * still break the invariant listed (when a fix makes it pass, its test goes red: remove it here).
  * docs/simulation.md describes each.
  */
-const OPEN_FINDINGS: Record<number, InvariantName> = {}
+const OPEN_FINDINGS: Record<number, InvariantName> = {
+  // Not located yet (docs/simulation.md): a failing reauthenticate hook that ignores its signal
+  // ends a tab after the user logged in again elsewhere.
+  490: 'no-unasked-logout',
+  973: 'no-unasked-logout',
+  // A GET open 1 s past its documented bound (queueTimeout + refresh time), under a chain of faults.
+  371: 'request-settles',
+}
 
 /**
  * Seeds that once broke an invariant, kept passing: each names the defect it found.

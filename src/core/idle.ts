@@ -1,6 +1,5 @@
 /** The idle timeout across tabs: activity anywhere resets it everywhere; a warning before the end. */
-import type { DebugSink } from '../platform/types.js'
-import type { Platform } from '../platform/types.js'
+import type { DebugSink, Platform } from '../platform/types.js'
 import type { Clock, Timer } from '../utils/timers.js'
 
 type IdleConfig = { timeout: number; warning: number; activityEvents: string[] }

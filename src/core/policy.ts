@@ -1,6 +1,5 @@
 /** The rotation policy: the one place that decides "rotate, end, or wait?", and the backoff after a failed refresh. */
-import type { DebugSink } from '../platform/types.js'
-import type { Platform, Timer } from '../platform/types.js'
+import type { DebugSink, Platform, Timer } from '../platform/types.js'
 import { backoff } from '../utils/backoff.js'
 import { Listeners } from '../utils/listeners.js'
 import type { ClockWatch } from './clock-watch.js'

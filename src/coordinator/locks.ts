@@ -73,7 +73,8 @@ export function createLocks(options: LocksOptions): Locks {
   }
   return {
     lock(fn) {
-      if (locks && name !== undefined) return locks.request(`${name}:rotate`, fn) as ReturnType<typeof fn>
+      // Not `fn` itself: Web Locks call it with their Lock, which is no Lease.
+      if (locks && name !== undefined) return locks.request(`${name}:rotate`, () => fn()) as ReturnType<typeof fn>
       return realm.mutex.run(fn)
     },
     isLeader() {

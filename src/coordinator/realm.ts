@@ -7,7 +7,8 @@ import type { Snapshot } from '../types.js'
 export class Mutex {
   #tail: Promise<unknown> = Promise.resolve()
   run<T>(fn: () => Promise<T>): Promise<T> {
-    const result = this.#tail.then(fn)
+    // Called with nothing: a lock's function may take a lease, never the previous holder's result.
+    const result = this.#tail.then(() => fn())
     this.#tail = result.catch(() => undefined)
     return result
   }

@@ -180,7 +180,8 @@ export class Rotator {
     try {
       // A lock that ran out under this tab (a paused process outlived its lease) may be held
       // by another member now: presenting the RT could spend it twice. Asked last, right before.
-      if (lease && !lease.held()) {
+      // Only a Lease counts: a custom coordinator may hand its lock's own object (Web Locks pass a Lock).
+      if (typeof lease?.held === 'function' && !lease.held()) {
         this.#options.trace?.('lease-lost', { generation })
         throw new LeaseLostError()
       }

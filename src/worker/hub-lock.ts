@@ -28,7 +28,8 @@ export class HubLock {
   }
 
   run<T>(fn: () => Promise<T>): Promise<T> {
-    return this.#locks ? (this.#locks.request(`${this.#name}:rotate`, fn) as Promise<T>) : this.#mutex.run(fn)
+    // Not `fn` itself: Web Locks call it with their Lock, which is no Lease.
+    return this.#locks ? (this.#locks.request(`${this.#name}:rotate`, () => fn()) as Promise<T>) : this.#mutex.run(fn)
   }
 }
 

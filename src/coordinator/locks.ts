@@ -1,7 +1,6 @@
 /** The rotation lock and leadership: Web Locks across tabs, an elected leader where tabs have no lock, the realm's mutex in one process. */
 import { SessionExpiredError } from '../errors.js'
-import { defaultPlatform } from '../platform/defaults.js'
-import type { LockManagerLike, Platform } from '../platform/types.js'
+import type { Platform } from '../platform/types.js'
 import type { Channel } from './channel.js'
 import type { LeaderLock } from './leader-lock.js'
 import type { Realm } from './realm.js'
@@ -9,11 +8,6 @@ import type { LockOptions, Snapshot } from './types.js'
 
 /** What deciding how tabs share a lock asks of the platform. */
 type LockPlatform = Pick<Platform, 'locks' | 'browsing'>
-
-/** The runtime's Web Locks, for the worker hub (it has no session platform yet). */
-export function webLocks(): LockManagerLike | undefined {
-  return defaultPlatform().locks
-}
 
 /**
  * Tabs of this name can exist but share no lock: a page served over plain http from a host

@@ -100,11 +100,6 @@ export class Scope {
   }
 }
 
-/** The scope test alone (see Scope). */
-export function createScope(scope: ScopeOption): ScopeMatcher {
-  return new Scope(scope).matches
-}
-
 /**
  * The URL a fetch call targets, or undefined when it cannot be parsed (then it is not ours).
  * `target` is a string or a Request (see fetchTarget): exactly what fetch will be given.
@@ -264,9 +259,4 @@ function baseOriginOf(pageBase: PageBase): () => string | undefined {
     }
     return cachedOrigin
   }
-}
-
-/** `<first scope entry's path>/authn/<name>` (see Scope.endpoint). */
-export function defaultEndpoint(scope: ScopeOption, name: 'refresh' | 'logout', option: string): URL {
-  return new Scope(scope).endpoint(name, option)
 }

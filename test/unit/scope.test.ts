@@ -1,12 +1,17 @@
 /** Unit tests for src/utils/scope.ts: scope matching, request URLs and default endpoints. */
 import { afterEach, describe, expect, test } from 'vitest'
 import fc from 'fast-check'
-import { createClaim, createScope, defaultEndpoint, endpointKey, fetchTarget, requestURL, Scope } from '../../src/utils/scope.js'
+import { createClaim, endpointKey, fetchTarget, requestURL, Scope } from '../../src/utils/scope.js'
 import { normalizeOptions } from '../../src/core/options.js'
+import type { ScopeOption } from '../../src/types.js'
+
+/** The scope test alone, as the session compiles it (Scope.matches). */
+const createScope = (scope: ScopeOption) => new Scope(scope).matches
+/** `<first scope entry's path>/authn/<name>` (Scope.endpoint). */
+const defaultEndpoint = (scope: ScopeOption, name: 'refresh' | 'logout', option: string) => new Scope(scope).endpoint(name, option)
 
 /** The session recognises its refresh/logout endpoints by comparing endpoint keys. */
 const sameEndpoint = (a: URL, b: URL) => endpointKey(a) === endpointKey(b)
-import type { ScopeOption } from '../../src/types.js'
 
 const u = (href: string) => new URL(href)
 

@@ -1,7 +1,8 @@
 /**
  * The documentation's relative links resolve: every `[text](target)` in README.md, CONTRIBUTING.md
  * and docs/**.md that is not a URL names a file or folder that exists, and a `#anchor` names a
- * heading of the file it points at (as GitHub slugs it).
+ * heading of the file it points at (as GitHub slugs it); and every guarantee row in
+ * docs/guarantees.md links the test that proves it.
  */
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
 import { dirname, join, relative, resolve } from 'node:path'
@@ -77,6 +78,24 @@ export function anchors(text: string): Set<string> {
   return out
 }
 
+/**
+ * The data rows of docs/guarantees.md's tables that state a guarantee: all but the attackers'
+ * table (who can do what) and the comparison with other clients (their issues, not our tests).
+ */
+export function guaranteeRows(text: string): { line: number; text: string }[] {
+  const rows: { line: number; text: string }[] = []
+  let section = ''
+  let header: string | undefined
+  text.split('\n').forEach((line, i) => {
+    if (line.startsWith('## ')) section = line
+    if (!line.startsWith('|')) return void (header = undefined)
+    if (header === undefined) return void (header = line)
+    if (/^\|[\s|:-]+\|$/.test(line) || /^\|\s*attacker\s*\|/.test(header) || section.startsWith('## Compared')) return
+    rows.push({ line: i + 1, text: line })
+  })
+  return rows
+}
+
 /** What is wrong with one link of `file`, or undefined when it resolves. */
 function problem(file: string, target: string): string | undefined {
   if (/^[a-z][a-z0-9+.-]*:/i.test(target)) return undefined // https:, mailto: … are not files
@@ -106,6 +125,12 @@ describe("the documentation's links", () => {
       return why === undefined ? [] : [`line ${line}: ${why}`]
     })
     expect(broken).toEqual([])
+  })
+
+  test('every row of the guarantees links the test that proves it', () => {
+    const rows = guaranteeRows(readFileSync(join(ROOT, 'docs/guarantees.md'), 'utf8'))
+    expect(rows.length).toBeGreaterThan(100)
+    expect(rows.filter(r => !r.text.includes('](../test/')).map(r => `line ${r.line}: ${r.text.slice(0, 80)}`)).toEqual([])
   })
 
   test('the checker sees a missing file, a missing anchor, and skips URLs and code', () => {

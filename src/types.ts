@@ -181,7 +181,7 @@ export interface Session {
   /**
    * With `dpop`: a DPoP proof (the `DPoP` header's value) for `method` and `url`, signed with
    * the session's key, with the nonce that origin last gave (or `nonce`), and `ath` when
-   * `accessToken` is given (e.g. for a socket server that takes a proof: README, DPoP).
+   * `accessToken` is given (e.g. for a socket server that takes a proof: docs/guides/dpop.md).
    * Without `dpop` it rejects with a TypeError (`ERR_USAGE`).
    */
   dpopProof(method: string, url: string | URL, options?: { accessToken?: string; nonce?: string }): Promise<string>

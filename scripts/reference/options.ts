@@ -1,6 +1,7 @@
 /** docs/reference/options.md: every option of createSession, nested ones included, one heading each. */
 import ts from 'typescript'
 import { banner, code, exampleLine, facts, heading, page, prose } from './markdown.js'
+import { signature } from './members.js'
 import { memberName, type Source } from './source.js'
 
 const OPTIONS_FILE = 'src/options-types.ts'
@@ -36,11 +37,11 @@ function aliasLine(src: Source, node: ts.TypeNode): string[] {
 }
 
 /** One option (or nested option): its heading, type, default, description and example. */
-function entry(src: Source, member: ts.TypeElement, path: string, level: number): string[] {
+function entry(src: Source, member: ts.TypeElement, path: string, level: number, inPartial = false): string[] {
   const symbol = src.symbolOf(member)
   const type = ts.isPropertySignature(member) && member.type ? member.type : undefined
-  const typeText = type ? src.text(type) : ts.isMethodSignature(member) ? src.text(member).replace(/^\w+\??/, '') : 'unknown'
-  const optional = !!member.questionToken
+  const typeText = type ? src.text(type) : ts.isMethodSignature(member) ? signature(src, member).replace(/^\w+\??/, '') : 'unknown'
+  const optional = inPartial || !!member.questionToken
   const fallback = src.tag(symbol, 'default')
   const name = memberName(member)
   const lines = [
@@ -52,7 +53,9 @@ function entry(src: Source, member: ts.TypeElement, path: string, level: number)
     '',
     ...exampleLine(src.tag(symbol, 'example'), name),
   ]
-  for (const inner of type ? nested(src, type) : []) lines.push(...entry(src, inner, `${path}.${memberName(inner)}`, level + 1))
+  // `Partial<Platform>`: every piece of it may be left out.
+  const partial = !!type && ts.isTypeReferenceNode(type) && type.typeName.getText() === 'Partial'
+  for (const inner of type ? nested(src, type) : []) lines.push(...entry(src, inner, `${path}.${memberName(inner)}`, level + 1, partial))
   return lines
 }
 

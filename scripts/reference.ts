@@ -42,6 +42,12 @@ function indexPage(pages: Map<string, string>): string {
       'Generated from the JSDoc in `src/`: the option, method, event, error and export you look up, one heading each. The guides explain how they fit together.',
     ),
     ...lines,
+    '',
+    '## For contributors',
+    '',
+    'These pages are written by `npm run docs:reference` from the JSDoc in `src/` (scripts/reference.ts): change the comment, then run it. `test/docs/reference.test.ts` fails when a page is stale, when something public has no JSDoc, and when a public option, session method, event, error class or error code has no heading here.',
+    '',
+    "Every `ts`, `tsx`, `js` and `jsx` code block of README.md, CONTRIBUTING.md and docs/ typechecks in `npm test` (`test/docs/readme-code.test.ts`, against `src/`). A block that cannot compile on its own (a fragment) is marked, sparingly: `ts nocheck` as its fence's language, or the line `<!-- typecheck: skip (why) -->` right before the fence.",
   ])
 }
 

@@ -12,6 +12,8 @@ export const ENTRIES: ReadonlyArray<readonly [entry: string, file: string]> = [
   ['rotor-auth/redis', 'src/redis/index.ts'],
   ['rotor-auth/testing', 'src/testing/index.ts'],
   ['rotor-auth/devtools', 'src/devtools/index.ts'],
+  // A script, not a module: it exports nothing, and its types file says how to load it.
+  ['rotor-auth/worker', 'types/worker.d.ts'],
 ]
 
 /** Erases comments, so a type with JSDoc inside prints as the type alone. */

@@ -83,7 +83,11 @@ function errorCodes(): string[] {
 /** Every error class the entries export, found at run time. */
 function errorClasses(): string[] {
   const modules: Record<string, unknown>[] = [main, redis, socket]
-  return modules.flatMap(m => Object.entries(m).filter(([, v]) => typeof v === 'function' && v.prototype instanceof Error).map(([k]) => k))
+  return modules.flatMap(m =>
+    Object.entries(m)
+      .filter(([, v]) => typeof v === 'function' && v.prototype instanceof Error)
+      .map(([k]) => k),
+  )
 }
 
 /** Every member of the Coordinator interface, methods as `name()`. */
@@ -126,7 +130,7 @@ describe('docs/reference/', () => {
     expect(options.filter(o => !headings.has(o))).toEqual([])
   })
 
-  test("every method and property of a session has a heading in session.md", () => {
+  test('every method and property of a session has a heading in session.md', () => {
     const session = main.createSession({ scope: 'https://api.example.org/v1', crossTab: false })
     try {
       const descriptors = Object.entries(Object.getOwnPropertyDescriptors(session))

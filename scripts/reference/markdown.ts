@@ -41,6 +41,19 @@ export function exampleLine(example: string | undefined, key?: string): string[]
   return [`Example: ${code(shown)}${comment ? ` — ${comment}` : ''}`, '']
 }
 
+/**
+ * A session option's `@example` as a call a reader can paste, in a ```ts block that
+ * test/docs/readme-code.test.ts typechecks against the option's type: an example that drifts
+ * from its option fails there. A trailing `// comment` stays a comment.
+ */
+export function optionExample(example: string | undefined, key: string): string[] {
+  if (!example) return []
+  if (example.includes('\n')) return exampleLine(example, key)
+  const [, body = example, comment] = /^(.*?)(?:\s{2,}\/\/\s*(.*))?$/.exec(example) ?? []
+  const scope = key === 'scope' ? '' : "scope: 'https://api.example.org', "
+  return ['```ts', `createSession({ ${scope}${key}: ${body.trim()} })${comment ? ` // ${comment}` : ''}`, '```', '']
+}
+
 /** A line of facts under a heading: type, whether required, the default. */
 export function facts(parts: Array<string | undefined>): string[] {
   const shown = parts.filter((p): p is string => !!p)

@@ -1,6 +1,6 @@
 /** docs/reference/options.md: every option of createSession, nested ones included, one heading each. */
 import ts from 'typescript'
-import { banner, code, exampleLine, facts, heading, page, prose } from './markdown.js'
+import { banner, code, exampleLine, facts, heading, optionExample, page, prose } from './markdown.js'
 import { signature } from './members.js'
 import { memberName, type Source } from './source.js'
 
@@ -51,7 +51,8 @@ function entry(src: Source, member: ts.TypeElement, path: string, level: number,
     ...(type ? aliasLine(src, type) : []),
     prose(src.doc(symbol), '(undocumented)'),
     '',
-    ...exampleLine(src.tag(symbol, 'example'), name),
+    // A top-level option's example is a whole createSession call, which the docs' code test compiles.
+    ...(level === 2 ? optionExample(src.tag(symbol, 'example'), name) : exampleLine(src.tag(symbol, 'example'), name)),
   ]
   // `Partial<Platform>`: every piece of it may be left out.
   const partial = !!type && ts.isTypeReferenceNode(type) && type.typeName.getText() === 'Partial'

@@ -74,6 +74,15 @@ declare const axios: typeof import('axios').default
 declare const root: HTMLElement
 declare const createRoot: typeof import('react-dom/client').createRoot
 declare function App(): import('react').ReactElement
+/** What the generated reference's option examples (docs/reference/options.md) name: a test's fakes, the app's own dialog and logger. */
+declare const myWorkerCoordinator: import('rotor-auth').Coordinator
+declare function showLoginDialog(): Promise<Response>
+declare const cookieFetch: typeof import('rotor-auth/testing').cookieFetch
+declare const fakeNow: number
+declare const fake: { set(callback: () => void, ms: number): unknown; clear(handle: unknown): void }
+declare const seeded: { next(): number }
+declare const sim: Required<Pick<NonNullable<import('rotor-auth').SessionOptions['platform']>, 'channel' | 'locks'>>
+declare const myLogger: { debug(entry: unknown): void }
 /** The browser console's copy() (Chrome, Firefox), which the debugging guide's one-liner uses. */
 declare function copy(value: string): void
 declare function Modal(props: { onClose: () => void; children?: import('react').ReactNode }): import('react').ReactElement

@@ -25,7 +25,7 @@ type Config = { transport: 'cookie' | 'bearer'; locks: boolean; worker: boolean 
 
 /** Not a whole second: a whole-second JWT `exp` then falls up to a second before `iat` + lifetime. */
 const AT_TTL = 2_500
-const INTERVAL = 100
+const INTERVAL = 250
 const ALIAS = 'latency.internal'
 const CONFIGS: Config[] = (['cookie', 'bearer'] as const).flatMap(transport => [
   { transport, locks: true, worker: false },
@@ -138,7 +138,7 @@ const flag = (key: string) => {
 
 /** The whole bench: one browser, every configuration in turn; the section for RESULTS.md and the verdicts. */
 export async function latencyBench(options: LatencyOptions = {}): Promise<{ markdown: string; verdicts: Verdict[]; section: Section }> {
-  const o = { tabs: options.tabs ?? 10, seconds: options.seconds ?? 8, joins: options.joins ?? 6 }
+  const o = { tabs: options.tabs ?? 10, seconds: options.seconds ?? 6, joins: options.joins ?? 5 }
   const title = `Latency across tabs: ${o.tabs} Chromium tabs, request mode, AT ${AT_TTL / 1000} s, ${o.seconds} s of traffic per configuration`
   const method =
     `${o.tabs} tabs of one headless Chromium profile (bench/lib/latency-page.ts), each calling \`session.fetch\` every ${INTERVAL} ms, ` +
@@ -203,9 +203,9 @@ export async function latencyBench(options: LatencyOptions = {}): Promise<{ mark
 }
 
 /** For bench/run.ts's SCENARIOS. */
-export const runLatency = async (): Promise<Section> => (await latencyBench({ seconds: flag('seconds') ?? 8 })).section
+export const runLatency = async (): Promise<Section> => (await latencyBench({ seconds: flag('seconds') ?? 6 })).section
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const { markdown } = await latencyBench({ seconds: flag('seconds') ?? 8, tabs: flag('tabs') ?? 10 })
+  const { markdown } = await latencyBench({ seconds: flag('seconds') ?? 6, tabs: flag('tabs') ?? 10 })
   console.log(markdown)
 }

@@ -35,6 +35,22 @@ const CONFIGS: Config[] = (['cookie', 'bearer'] as const).flatMap(transport => [
 const name = (c: Config) => `${c.transport}, ${c.worker ? 'worker' : c.locks ? 'Web Locks' : 'no Web Locks'}`
 const TARGETS = { rotor: 10, extra: 20, join: 25 }
 
+/**
+ * Before/after, one run each on one machine (2 cores shared with other work, load average 20–30
+ * throughout: every figure is dominated by it), same bench: before = commit bc5f1d5, after = the
+ * gate release and the probe fixes of issue 32. Rotor share and extra wait, p50 / p99 ms.
+ */
+const MEASURED = [
+  '**Before → after** (one run each, same machine, load average 20–30 on 2 cores; noisy): ' +
+    'Rotor share p50/p99 — cookie Web Locks 13.1/139.0 → 2.7/22.4, cookie no Web Locks 3.3/29.9 → 0.5/14.7, ' +
+    'cookie worker 15.2/124.3 → 1.0/29.2, bearer Web Locks 1,016/13,164 → 0.9/69.4, bearer no Web Locks 7.9/108.7 → 0.6/152.7, ' +
+    'bearer worker 5.6/313.1 → 1.6/159.2. Extra wait p50/p99 — cookie Web Locks 10.5/210.5 → −0.4/24.7, ' +
+    'bearer Web Locks 8,667/17,012 → 28.7/333.0, bearer no Web Locks 257.8/1,759.6 → 95.1/549.1, bearer worker 11.9/669.3 → 81.2/649.6. ' +
+    'Bearer Web Locks before: 1,875 401s served and 856 failed calls (held calls released one tab after another, each behind a 60 ms probe, ' +
+    'outlived the AT); after: 8 401s, 0 failed. Join p50/p99 — Web Locks 1,811/4,191 → 144/445, no Web Locks 746/1,707 → 178/399, ' +
+    'worker 138/236 → 250/552.',
+]
+
 const pageHTML = `<!doctype html><meta charset="utf-8"><title>latency</title><script src="/rotor.js"></script><script src="/latency.js"></script>`
 
 async function serve() {
@@ -197,8 +213,8 @@ export async function latencyBench(options: LatencyOptions = {}): Promise<{ mark
   }
   const judged = verdicts(results)
   const lines = judged.map(v => `${v.target}: ${v.text}: ${v.met ? 'met' : 'MISSED'}.`)
-  const section: Section = { title, method, table, verdicts: lines }
-  const markdown = [`## ${title}`, '', method, '', toMarkdown(table), '', ...lines.map(l => `- ${l}`), ''].join('\n')
+  const section: Section = { title, method, table, verdicts: lines, notes: MEASURED }
+  const markdown = [`## ${title}`, '', ...MEASURED, '', method, '', toMarkdown(table), '', ...lines.map(l => `- ${l}`), ''].join('\n')
   return { markdown, verdicts: judged, section }
 }
 

@@ -65,6 +65,8 @@ export class Gate {
   readonly #waiters = new Set<Waiter>()
   #timer: Timer | undefined
   #timerAt = Number.POSITIVE_INFINITY
+  /** The rotation in flight and the generation held when it started (see #stillBehind). */
+  #rotation: { flight: Promise<void>; from: number } | undefined
   /** Released waiters whose `go` runs in the next microtask, in release order. */
   #going: Waiter[] = []
   /**
@@ -78,6 +80,8 @@ export class Gate {
     this.#options = options
     this.#epoch = options.now()
     options.view.watch(transition => {
+      // Note where a rotation starts before anything it brings arrives (see #stillBehind).
+      if (transition === 'flight') this.#stillBehind()
       // Another tab's login started or ended: waiting for it is no failure, the wait starts over.
       if (transition === 'reauth') this.#extend()
       this.pump()
@@ -167,7 +171,7 @@ export class Gate {
     const snap = view.snapshot
     if (snap.status !== 'active') return this.#rejectAll(view.over())
     if (view.remoteReauth && !newcomer) this.#extend()
-    if (view.flight('rotation')) return this.#arm(newcomer)
+    if (this.#stillBehind()) return this.#arm(newcomer)
     const usable = view.usable()
     let needRotation = false
     if (newcomer) {
@@ -186,6 +190,20 @@ export class Gate {
     }
     if (needRotation) this.#options.needRotation()
     this.#arm(newcomer)
+  }
+
+  /**
+   * A rotation of this tab is in flight and nothing newer than where it started has arrived.
+   * Once another tab's newer tokens are here (this tab's rotation may still wait for the lock
+   * only to find them), waiters go at once instead of behind that lock: the rotation will adopt,
+   * not refresh. Only the gate's own bookkeeping: the machine reports the flight, not its origin.
+   */
+  #stillBehind(): boolean {
+    const { view } = this.#options
+    const flight = view.flight('rotation')
+    if (flight === undefined) return false
+    if (this.#rotation?.flight !== flight) this.#rotation = { flight, from: view.snapshot.generation }
+    return view.snapshot.generation <= this.#rotation.from
   }
 
   /** Whether a waiter may go now; false means it needs a (further) rotation first. */

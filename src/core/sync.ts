@@ -1,13 +1,15 @@
 /** The cross-tab protocol over the coordinator: publish our state, adopt the others', join, and the rotating flag. */
 import type { DebugSink } from '../platform/types.js'
-import type { Coordinator, LogoutReason, Message, Origin, SessionState, Snapshot } from '../types.js'
+import type { Coordinator, LogoutReason, Message, Origin, Snapshot } from '../types.js'
 import type { Clock, Timer } from '../utils/timers.js'
 import { plausible, rotateRequestVerdict, SIGNED_OUT, supersedes } from '../coordinator/protocol.js'
 import type { Tokens } from './grant.js'
+import { RotationNews } from './rotation-news.js'
 import { SpentTokens } from './spent.js'
 import type { SessionMachine } from './state.js'
 import { Listeners } from '../utils/listeners.js'
 import { settled, when } from '../utils/when.js'
+import { Waiters } from '../utils/until.js'
 
 /** How long a joining bearer tab waits for a peer to hand it the tokens. */
 const JOIN_WAIT_MS = 300
@@ -37,7 +39,7 @@ export type SyncOptions = {
 export class Sync {
   readonly #options: SyncOptions
   readonly #unsubscribe: () => void
-  #rotatingTimer: Timer | undefined
+  readonly #news: RotationNews
   /** Hashes of RTs this tab held and moved past, with their expiry: a snapshot that brings one back is a replay. */
   readonly #spent: SpentTokens
   /** Another tab's "reauthenticating" runs out here unless renewed (REMOTE_FLAG_MS); ours is renewed for the others by #renewTimer. */
@@ -48,11 +50,20 @@ export class Sync {
   readonly #activity = new Listeners<number>()
   readonly #handovers = new Listeners<void>()
   readonly #rotateRequests = new Listeners<number>()
+  /** Waits on this tab's state (#until), re-checked at every change. */
+  readonly #changes: Waiters
 
   constructor(options: SyncOptions) {
     this.#options = options
+    this.#news = new RotationNews(options)
     this.#spent = new SpentTokens(options.now)
-    this.#unsubscribe = options.coordinator.subscribe(message => this.#receive(message))
+    this.#changes = new Waiters((ms, fn) => options.clock.after(ms, fn))
+    const offChange = options.machine.on('change', () => this.#changes.wake())
+    const offMessages = options.coordinator.subscribe(message => this.#receive(message))
+    this.#unsubscribe = () => {
+      offMessages()
+      offChange()
+    }
   }
 
   /** Another tab's user activity (at `at`, epoch ms); returns the undo. */
@@ -95,20 +106,9 @@ export class Sync {
     this.#options.coordinator.post({ type: 'hello' })
   }
 
-  /** Resolves at the first `change` whose state meets `condition`, or after `ms`. */
-  #until(condition: (state: SessionState) => boolean, ms: number): Promise<void> {
-    const { machine, clock } = this.#options
-    return new Promise<void>(resolve => {
-      const off = machine.on('change', state => {
-        if (condition(state)) done()
-      })
-      const timer = clock.after(ms, () => done())
-      const done = () => {
-        off()
-        timer.cancel()
-        resolve()
-      }
-    })
+  /** Resolves once this tab's state meets `condition` (checked at every `change`), or after `ms`. */
+  #until(condition: (state: Snapshot) => boolean, ms: number): Promise<void> {
+    return this.#changes.until(() => condition(this.#options.machine.snapshot), ms).then(() => undefined)
   }
 
   /**
@@ -134,6 +134,11 @@ export class Sync {
     return this.awaitNewer(generation, ms)
   }
 
+  /** Whether a peer announced a rotation from the generation held here (see RotationNews.announced). */
+  rotationAnnounced(): boolean {
+    return this.#news.announced()
+  }
+
   /** Resolves once this tab holds a generation above `generation`, or after `ms`. */
   awaitNewer(generation: number, ms: number): Promise<void> {
     if (this.#options.machine.snapshot.generation > generation) return Promise.resolve()
@@ -153,7 +158,7 @@ export class Sync {
     if (!supersedes(snapshot, machine.snapshot) || this.#refused(snapshot)) return
     machine.setRemoteReauth(false)
     if (snapshot.status === 'signed-out') {
-      this.#clearRotating()
+      this.#news.clear()
       machine.end(snapshot, 'remote')
       return
     }
@@ -162,7 +167,7 @@ export class Sync {
     if (transport === 'bearer' && snapshot.accessToken === undefined) return
     if (machine.snapshot.status === 'active' && machine.rotatingElsewhere) this.#options.trace?.('rotation-waited', { generation: snapshot.generation, outcome: 'adopted' })
     if (machine.snapshot.status === 'active') this.#options.trace?.('rotation-adopted', { generation: snapshot.generation, origin: source })
-    this.#clearRotating()
+    this.#news.clear()
     this.#enter(snapshot, 'remote', 'adopt')
   }
 
@@ -202,7 +207,7 @@ export class Sync {
       if (refreshToken !== undefined) snapshot.refreshToken = refreshToken
       return when(coordinator.write(snapshot), () => {
         coordinator.post({ type: 'state', snapshot })
-        this.#clearRotating()
+        this.#news.published()
         this.#enter(snapshot, 'local', how)
         if (tokens.skew) machine.emit('clock-skew', tokens.skew)
       })
@@ -220,7 +225,7 @@ export class Sync {
     const local = machine.snapshot.generation
     const signedOut = (generation: number): Snapshot => ({ ...SIGNED_OUT, generation, reason })
     const share = (snapshot: Snapshot) => when(coordinator.write(snapshot), () => coordinator.post({ type: 'state', snapshot }))
-    this.#clearRotating()
+    this.#news.clear()
     if (!(base instanceof Promise)) {
       const snapshot = signedOut(Math.max(local, this.#base(base)) + 1)
       machine.end(snapshot, 'local')
@@ -263,11 +268,11 @@ export class Sync {
   }
 
   rotating(generation: number): void {
-    this.#options.coordinator.post({ type: 'rotating', generation })
+    this.#news.started(generation)
   }
 
   rotated(generation: number, ok: boolean): void {
-    this.#options.coordinator.post({ type: 'rotated', generation, ok })
+    this.#news.failed(generation, ok)
   }
 
   activity(at: number): void {
@@ -276,7 +281,7 @@ export class Sync {
 
   close(): void {
     this.#unsubscribe()
-    this.#clearRotating()
+    this.#news.clear()
     this.#remoteReauthTimer?.cancel()
     this.#renewTimer?.cancel()
   }
@@ -289,17 +294,9 @@ export class Sync {
         this.adopt(message.snapshot)
         return
       case 'rotating':
-        // Only a rotation of the generation held here is news to wait for: one "from" a
-        // generation we do not hold says nothing we could use (and may be forged far ahead).
-        if (message.generation === machine.snapshot.generation) {
-          this.#rotatingTimer?.cancel()
-          this.#rotatingTimer = this.#options.clock.after(this.#options.rotatingTimeout, () => this.#clearRotating())
-          machine.remoteRotating(true)
-        }
-        return
+        return this.#news.heard(message.generation)
       case 'rotated':
-        this.#clearRotating()
-        return
+        return this.#news.clear()
       case 'hello':
         this.#answer()
         return
@@ -339,11 +336,6 @@ export class Sync {
   #answer(): void {
     const { snapshot } = this.#options.machine
     if (snapshot.status === 'active' || snapshot.generation > 0) this.#options.coordinator.post({ type: 'state', snapshot })
-  }
-
-  #clearRotating(): void {
-    this.#rotatingTimer?.cancel()
-    this.#rotatingTimer = undefined
-    this.#options.machine.remoteRotating(false)
+    this.#news.repeat()
   }
 }

@@ -102,7 +102,14 @@ export function fakeServer(time: VirtualTime, lifetime = 60_000) {
 }
 export type FakeServer = ReturnType<typeof fakeServer>
 
-export type CoreOptions = { rotation?: 'timer' | 'request' | undefined; budget?: BudgetLimits; queueTimeout?: number; idle?: () => boolean }
+export type CoreOptions = {
+  rotation?: 'timer' | 'request' | undefined
+  budget?: BudgetLimits
+  queueTimeout?: number
+  idle?: () => boolean
+  /** Bearer tokens by message only: the lock holder may ask the peers first (Rotator's probeFirst). */
+  probeFirst?: boolean
+}
 
 /** One session's core (what createSession wires) on virtual time, sharing `shared` with the others. */
 export function sessionCore(time: VirtualTime, server: FakeServer, shared: MemoryCoordinator, options: CoreOptions = {}) {
@@ -120,7 +127,7 @@ export function sessionCore(time: VirtualTime, server: FakeServer, shared: Memor
     lock: (fn, lockOptions) => coordinator.lock(fn, lockOptions),
     refresh: call => server.refresh(call),
     isTransient: error => !(error instanceof RefreshRefusedError),
-    probeFirst: () => false,
+    probeFirst: () => options.probeFirst ?? false,
     inFlightLimitMs: 0,
     reauthenticate: undefined,
     budget: new RefreshBudget(options.budget ?? DEFAULT_BUDGET, now),

@@ -1,0 +1,227 @@
+/**
+ * Scenario — latency across tabs (issue 32): 10 real Chromium tabs of one profile, both
+ * transports, with and without Web Locks and with the rotation worker, against the reference
+ * auth server on 127.0.0.1 (server-side timestamps on the browser's clock). It measures how
+ * long calls held behind a rotation take to reach the server after the refresh answer left it
+ * (split into delivery, Rotor's share and the browser's connection queue), the extra wait behind
+ * a rotation beyond one round trip, a joining bearer tab's first request, and the 401s served.
+ *
+ * `latencyBench(options)` returns the markdown section and the verdicts (bench/run.ts puts them
+ * into RESULTS.md as `runLatency`); alone: `node --import tsx bench/latency.ts [--seconds=S] [--tabs=N]`.
+ * `LATENCY_ONLY=bearer` runs the configurations whose name contains it; `LATENCY_DEBUG=1` prints
+ * each join's steps (session created, active, call handed over, on the wire).
+ */
+import { chromium, type Browser, type Page } from 'playwright-core'
+import { createAuthServer, type ListeningAuthServer } from '../src/testing/index.js'
+import { bundle, sleep } from '../test/browser/harness.js'
+import { chromiumArgs, chromiumPath, hasChromium } from '../test/browser/launch.js'
+import { heldCalls, joinTimes, roundTrips, spread, type Figures, type Spread } from './lib/latency-figures.js'
+import type { LatencyStats } from './lib/latency-page.js'
+import { toMarkdown, type Section } from './table.js'
+
+export type LatencyOptions = { tabs?: number; seconds?: number; joins?: number }
+export type Verdict = { target: string; met: boolean; text: string }
+type Config = { transport: 'cookie' | 'bearer'; locks: boolean; worker: boolean }
+
+/** Not a whole second: a whole-second JWT `exp` then falls up to a second before `iat` + lifetime. */
+const AT_TTL = 2_500
+const INTERVAL = 250
+const ALIAS = 'latency.internal'
+const CONFIGS: Config[] = (['cookie', 'bearer'] as const).flatMap(transport => [
+  { transport, locks: true, worker: false },
+  { transport, locks: false, worker: false },
+  { transport, locks: true, worker: true },
+])
+const name = (c: Config) => `${c.transport}, ${c.worker ? 'worker' : c.locks ? 'Web Locks' : 'no Web Locks'}`
+const TARGETS = { rotor: 10, extra: 20, join: 25 }
+
+/**
+ * Before/after, one run each on one machine (2 cores shared with other work, load average 20–30
+ * throughout: every figure is dominated by it), same bench: before = commit bc5f1d5, after = the
+ * gate release and the probe fixes of issue 32. Rotor share and extra wait, p50 / p99 ms.
+ */
+const MEASURED = [
+  '**Before → after** (one run each, same machine, load average 20–30 on 2 cores; noisy): ' +
+    'Rotor share p50/p99 — cookie Web Locks 13.1/139.0 → 2.7/22.4, cookie no Web Locks 3.3/29.9 → 0.5/14.7, ' +
+    'cookie worker 15.2/124.3 → 1.0/29.2, bearer Web Locks 1,016/13,164 → 0.9/69.4, bearer no Web Locks 7.9/108.7 → 0.6/152.7, ' +
+    'bearer worker 5.6/313.1 → 1.6/159.2. Extra wait p50/p99 — cookie Web Locks 10.5/210.5 → −0.4/24.7, ' +
+    'bearer Web Locks 8,667/17,012 → 28.7/333.0, bearer no Web Locks 257.8/1,759.6 → 95.1/549.1, bearer worker 11.9/669.3 → 81.2/649.6. ' +
+    'Bearer Web Locks before: 1,875 401s served and 856 failed calls (held calls released one tab after another, each behind a 60 ms probe, ' +
+    'outlived the AT); after: 8 401s, 0 failed. Join p50/p99 — Web Locks 1,811/4,191 → 144/445, no Web Locks 746/1,707 → 178/399, ' +
+    'worker 138/236 → 250/552.',
+]
+
+const pageHTML = `<!doctype html><meta charset="utf-8"><title>latency</title><script src="/rotor.js"></script><script src="/latency.js"></script>`
+
+async function serve() {
+  const [rotor, page, worker] = await Promise.all([bundle('../../src/index.ts', 'Rotor'), bundle('../../bench/lib/latency-page.ts'), bundle('../../src/worker/main.ts')])
+  // The server's clock is the browser's (epoch ms, sub-ms): its log times the arrivals.
+  const server = createAuthServer({ accessTokenTtl: AT_TTL, refreshTokenTtl: 600_000, now: () => performance.timeOrigin + performance.now() })
+  const js = (body: string) => ({ type: 'text/javascript', body })
+  const face: ListeningAuthServer = await server.listen({
+    static: { '/latency.html': { type: 'text/html', body: pageHTML }, '/rotor.js': js(rotor), '/latency.js': js(page), '/rotor-worker.js': js(worker) },
+  })
+  return { server, face }
+}
+
+type Served = Awaited<ReturnType<typeof serve>>
+
+/** One configuration: a login, tabs-1 joiners, `seconds` of traffic, then `joins` bearer tabs opened one by one. */
+async function run(browser: Browser, { server, face }: Served, config: Config, o: Required<LatencyOptions>): Promise<Figures> {
+  const origin = config.locks ? face.origin : `http://${ALIAS}:${face.port}`
+  const query = (tab: string) => `transport=${config.transport}&tab=${tab}${config.worker ? '&worker=/rotor-worker.js' : ''}`
+  const context = await browser.newContext()
+  try {
+    const pages = await Promise.all(Array.from({ length: o.tabs }, () => context.newPage()))
+    const open = async (page: Page, tab: string, extra = '') => {
+      await page.goto(`${origin}/latency.html?${query(tab)}${extra}`)
+      await page.waitForFunction(() => window.latency !== undefined)
+    }
+    await open(pages[0]!, 't0')
+    if ((await pages[0]!.evaluate(() => window.latency.login())) !== 201) throw new TypeError('login failed')
+    await Promise.all(pages.slice(1).map((page, i) => open(page, `t${i + 1}`)))
+    await Promise.all(pages.map(page => page.waitForFunction(() => window.latency.active(), undefined, { timeout: 5_000 })))
+    server.resetStats()
+    const logFrom = server.log.length
+    await Promise.all(pages.map(page => page.evaluate(ms => window.latency.startTraffic(ms), INTERVAL)))
+    await sleep(o.seconds * 1000)
+    const joins: Array<{ wire: number; rotor: number }> = []
+    for (let i = 0; config.transport === 'bearer' && i < o.joins; i++) {
+      const page = await context.newPage()
+      await open(page, `j${i}`, '&join=1')
+      await page.waitForFunction(() => window.latency.stats.timings.some(t => t.requestStart > 0), undefined, { timeout: 5_000 }).catch(() => undefined)
+      const joined = await page.evaluate(() => window.latency.stats)
+      const times = joinTimes(joined, `j${i}`)
+      if (process.env.LATENCY_DEBUG && times) {
+        const at = (t: number) => (t - joined.scriptStart).toFixed(1)
+        console.log(`join ${name(config)}: created ${at(joined.createdAt)} active ${at(joined.activeAt)} handed ${times.rotor.toFixed(1)} wire ${times.wire.toFixed(1)}`)
+      }
+      if (times) joins.push(times)
+      await page.close()
+    }
+    await Promise.all(pages.map(page => page.evaluate(() => window.latency.stopTraffic())))
+    await sleep(1_000)
+    const stats: LatencyStats[] = await Promise.all(pages.map(page => page.evaluate(() => window.latency.stats)))
+    const tabs = stats.map((s, i) => ({ label: `t${i}`, stats: s }))
+    const trips = roundTrips(tabs)
+    const roundTrip = spread(trips).p50
+    const calls = stats.flatMap(s => s.calls)
+    return {
+      held: heldCalls(tabs, server.log.slice(logFrom), roundTrip),
+      roundTrip: spread(trips),
+      join: joins.map(j => j.wire),
+      joinRotor: joins.map(j => j.rotor),
+      api401: server.stats.api401,
+      failed: calls.filter(c => c.status !== 200).length,
+      refreshes: server.stats.refreshCalls,
+      reused: server.stats.reusedRefused,
+    }
+  } finally {
+    await context.close().catch(() => undefined)
+  }
+}
+
+const ms = (s: Spread) => (s.n ? `${s.p50.toFixed(1)} / ${s.p99.toFixed(1)}` : '—')
+const of = (f: Figures, key: keyof Figures['held'][number]) => spread(f.held.map(h => h[key]).filter(Number.isFinite))
+
+function verdicts(results: Array<[Config, Figures]>): Verdict[] {
+  const worst = (pick: (f: Figures) => Spread, which: (c: Config) => boolean = () => true) =>
+    Math.max(
+      ...results
+        .filter(([c]) => which(c))
+        .map(([, f]) => pick(f).p99)
+        .filter(Number.isFinite),
+    )
+  const rotor = worst(f => of(f, 'rotor'))
+  const extra = worst(f => of(f, 'extra'))
+  const join = worst(
+    f => spread(f.join),
+    c => c.transport === 'bearer',
+  )
+  const bearer401 = results.filter(([c]) => c.transport === 'bearer').reduce((n, [, f]) => n + f.api401, 0)
+  return [
+    { target: 'held call leaves ≤ 10 ms (p99) after its tab has the new tokens', met: rotor <= TARGETS.rotor, text: `worst p99 ${rotor.toFixed(1)} ms` },
+    { target: 'extra wait behind a rotation ≤ 20 ms (p99) beyond the refresh', met: extra <= TARGETS.extra, text: `worst p99 ${extra.toFixed(1)} ms` },
+    { target: "joining bearer tab's first request ≤ 25 ms (p99)", met: join <= TARGETS.join, text: `worst p99 ${join.toFixed(1)} ms` },
+    { target: 'no avoidable 401 from whole-second JWT times', met: bearer401 === 0, text: `${bearer401} 401s served to bearer calls` },
+  ]
+}
+
+const flag = (key: string) => {
+  const given = process.argv.find(arg => arg.startsWith(`--${key}=`))
+  return given === undefined ? undefined : Number(given.slice(key.length + 3))
+}
+
+/** The whole bench: one browser, every configuration in turn; the section for RESULTS.md and the verdicts. */
+export async function latencyBench(options: LatencyOptions = {}): Promise<{ markdown: string; verdicts: Verdict[]; section: Section }> {
+  const o = { tabs: options.tabs ?? 10, seconds: options.seconds ?? 6, joins: options.joins ?? 5 }
+  const title = `Latency across tabs: ${o.tabs} Chromium tabs, request mode, AT ${AT_TTL / 1000} s, ${o.seconds} s of traffic per configuration`
+  const method =
+    `${o.tabs} tabs of one headless Chromium profile (bench/lib/latency-page.ts), each calling \`session.fetch\` every ${INTERVAL} ms, ` +
+    'against the reference auth server on 127.0.0.1 whose clock (and log) is the browser-wide epoch clock. A held call is one a ' +
+    'rotation this tab did not make itself released. Times in ms, p50 / p99: total = the refresh answer left the server → the held call reached it; ' +
+    "delivery = → the tab entered the new generation; Rotor = tokens in the tab → call handed to the browser's fetch (Resource Timing startTime); " +
+    'browser = handed → on the wire (requestStart: the connection queue); extra = called → handed, minus one API round trip ' +
+    "(the refresh's own: the server answers in < 2 ms). Join = a bearer tab opened after login, page script start → its first call on " +
+    'the wire (Rotor: → handed to fetch). No Web Locks: the pages on a plain-http host name. 401s: served by the server (each replayed once).'
+  if (!hasChromium()) {
+    const skipped: Section = { title, method, table: { columns: ['skipped'], rows: [[`no Chromium at ${chromiumPath}`]] }, verdicts: ['Skipped: no Chromium.'] }
+    return { markdown: `## ${title}\n\nSkipped: no Chromium at ${chromiumPath}.\n`, verdicts: [], section: skipped }
+  }
+  const served = await serve()
+  const browser = await chromium.launch({ executablePath: chromiumPath, headless: true, args: [...chromiumArgs, `--host-resolver-rules=MAP ${ALIAS} 127.0.0.1`] })
+  const results: Array<[Config, Figures]> = []
+  try {
+    for (const config of CONFIGS.filter(c => name(c).includes(process.env.LATENCY_ONLY ?? ''))) results.push([config, await run(browser, served, config, o)])
+  } finally {
+    await browser.close().catch(() => undefined)
+    await served.face.close()
+  }
+  const table = {
+    columns: [
+      'configuration',
+      'held calls',
+      'total',
+      'delivery',
+      'Rotor',
+      'browser',
+      'extra',
+      'round trip',
+      'join',
+      'join (Rotor)',
+      '401s',
+      'failed',
+      'refreshes',
+      'reused RTs',
+    ],
+    rows: results.map(([c, f]) => [
+      name(c),
+      f.held.length,
+      ms(of(f, 'total')),
+      ms(of(f, 'delivery')),
+      ms(of(f, 'rotor')),
+      ms(of(f, 'browser')),
+      ms(of(f, 'extra')),
+      ms(f.roundTrip),
+      ms(spread(f.join)),
+      ms(spread(f.joinRotor)),
+      f.api401,
+      f.failed,
+      f.refreshes,
+      f.reused,
+    ]),
+  }
+  const judged = verdicts(results)
+  const lines = judged.map(v => `${v.target}: ${v.text}: ${v.met ? 'met' : 'MISSED'}.`)
+  const section: Section = { title, method, table, verdicts: lines, notes: MEASURED }
+  const markdown = [`## ${title}`, '', ...MEASURED, '', method, '', toMarkdown(table), '', ...lines.map(l => `- ${l}`), ''].join('\n')
+  return { markdown, verdicts: judged, section }
+}
+
+/** For bench/run.ts's SCENARIOS. */
+export const runLatency = async (): Promise<Section> => (await latencyBench({ seconds: flag('seconds') ?? 6 })).section
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const { markdown } = await latencyBench({ seconds: flag('seconds') ?? 6, tabs: flag('tabs') ?? 10 })
+  console.log(markdown)
+}

@@ -1,0 +1,95 @@
+/** The latency bench's arithmetic: from what the tabs recorded and what the server logged, the latencies of held calls, joins and the 401s. */
+import type { AuthLogEntry } from '../../src/testing/index.js'
+import type { LatencyStats, Timing } from './latency-page.js'
+
+/** The value below which `q` of the sorted values fall (nearest rank); NaN for none. */
+export function quantile(values: readonly number[], q: number): number {
+  if (values.length === 0) return Number.NaN
+  const sorted = [...values].sort((a, b) => a - b)
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!
+}
+
+export type Spread = { p50: number; p99: number; n: number }
+export const spread = (values: readonly number[]): Spread => ({ p50: quantile(values, 0.5), p99: quantile(values, 0.99), n: values.length })
+
+/** One call a rotation held, in a tab that did not refresh: each step on the one clock, ms. */
+export type HeldCall = {
+  /** Refresh answer left the server → the call reached the server (what a user waits). */
+  total: number
+  /** Refresh answer left the server → the tab entered the new generation (network and cross-tab delivery). */
+  delivery: number
+  /** The tab had the new tokens → Rotor handed the call to the browser's fetch (Rotor's share). */
+  rotor: number
+  /** Handed to fetch → on the wire (the browser's connection queue). */
+  browser: number
+  /** Its wait (called → handed) beyond one request's own round trip (the refresh's, the server answering in < 2 ms). */
+  extra: number
+}
+
+export type Figures = {
+  held: HeldCall[]
+  /** Non-held API calls' round trip in the browser (startTime → responseEnd), the stand-in for the refresh's own. */
+  roundTrip: Spread
+  /** Joining tabs: script start → first request on the wire, and its Rotor share (script start → handed to fetch). */
+  join: number[]
+  joinRotor: number[]
+  /** 401s the server answered to API calls (each replayed once by Rotor). */
+  api401: number
+  /** Calls whose caller did not get a 200. */
+  failed: number
+  refreshes: number
+  reused: number
+}
+
+const timingOf = (timings: Timing[]) => new Map(timings.filter(t => t.name.startsWith('/api/')).map(t => [t.name, t]))
+
+/**
+ * Held calls of every tab: called before a rotation this tab did not do itself, handed to fetch
+ * after it (more than 1 ms after the call: a call that went at once is no held call).
+ */
+export function heldCalls(tabs: Array<{ label: string; stats: LatencyStats }>, log: readonly AuthLogEntry[], roundTrip: number): HeldCall[] {
+  const arrivals = new Map(log.filter(e => e.route === 'api').map(e => [e.path, e.at]))
+  const answers = log.filter(e => e.route === 'refresh' && e.status >= 200 && e.status < 300).map(e => e.at)
+  const held: HeldCall[] = []
+  for (const { label, stats } of tabs) {
+    const timings = timingOf(stats.timings)
+    for (const call of stats.calls) {
+      const path = `/api/ping/${label}/${call.seq}`
+      const timing = timings.get(path)
+      const arrived = arrivals.get(path)
+      if (!timing || arrived === undefined || timing.startTime - call.calledAt <= 1) continue
+      const rotation = stats.rotations.find(r => r.at > call.calledAt && r.at <= timing.startTime)
+      if (!rotation || rotation.origin === 'local') continue
+      const answered = answers.filter(at => at <= rotation.at).at(-1)
+      if (answered === undefined || arrived < answered) continue
+      held.push({
+        total: arrived - answered,
+        delivery: rotation.at - answered,
+        rotor: timing.startTime - rotation.at,
+        browser: timing.requestStart > 0 ? timing.requestStart - timing.startTime : Number.NaN,
+        extra: timing.startTime - call.calledAt - roundTrip,
+      })
+    }
+  }
+  return held
+}
+
+/** API round trips of calls that went at once (no rotation in between), ms. */
+export function roundTrips(tabs: Array<{ stats: LatencyStats }>): number[] {
+  const trips: number[] = []
+  for (const { stats } of tabs) {
+    const byName = timingOf(stats.timings)
+    for (const timing of byName.values()) {
+      const call = stats.calls.find(c => timing.name.endsWith(`/${c.seq}`))
+      if (call && timing.startTime - call.calledAt <= 1) trips.push(timing.responseEnd - timing.startTime)
+    }
+  }
+  return trips
+}
+
+/** A joining tab: its first call from script start to the wire, and to the moment Rotor handed it over. */
+export function joinTimes(stats: LatencyStats, label: string): { wire: number; rotor: number } | undefined {
+  const timing = timingOf(stats.timings).get(`/api/ping/${label}/0`)
+  if (!timing || timing.requestStart <= 0) return undefined
+  return { wire: timing.requestStart - stats.scriptStart, rotor: timing.startTime - stats.scriptStart }
+}

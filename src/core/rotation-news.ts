@@ -1,0 +1,77 @@
+/** What tabs tell each other about refreshes on the wire: this tab's (announced, and repeated to a tab that asks) and the peers' (a flag that times out). */
+import type { Coordinator } from '../types.js'
+import type { Clock, Timer } from '../utils/timers.js'
+import type { SessionMachine } from './state.js'
+
+export type RotationNewsOptions = {
+  coordinator: Pick<Coordinator, 'post'>
+  machine: Pick<SessionMachine, 'snapshot' | 'remoteRotating'>
+  clock: Clock
+  /** Longest a refresh may take anywhere: a tab closed mid-rotation never says it is done. */
+  rotatingTimeout: number
+}
+
+export class RotationNews {
+  readonly #options: RotationNewsOptions
+  /** Clears a peer's "rotating" that never said it was done. */
+  #timer: Timer | undefined
+  /** The highest generation any peer announced a rotation from (see announced()). */
+  #announced = Number.NEGATIVE_INFINITY
+  /** The generation this tab's own refresh is on the wire for. */
+  #own: number | undefined
+
+  constructor(options: RotationNewsOptions) {
+    this.#options = options
+  }
+
+  /** This tab's refresh of `generation` goes on the wire. */
+  started(generation: number): void {
+    this.#own = generation
+    this.#options.coordinator.post({ type: 'rotating', generation })
+  }
+
+  /** This tab's refresh failed (a success is told by its new state). */
+  failed(generation: number, ok: boolean): void {
+    this.#own = undefined
+    this.#options.coordinator.post({ type: 'rotated', generation, ok })
+  }
+
+  /** This tab published a new state: its refresh, if any, is over. */
+  published(): void {
+    this.#own = undefined
+    this.clear()
+  }
+
+  /** A tab asked for our state (hello): one that joined mid-rotation hears ours again. */
+  repeat(): void {
+    const { generation } = this.#options.machine.snapshot
+    if (this.#own === generation) this.#options.coordinator.post({ type: 'rotating', generation })
+  }
+
+  /** A peer says it is rotating from `generation`. */
+  heard(generation: number): void {
+    const { machine, clock, rotatingTimeout } = this.#options
+    this.#announced = Math.max(this.#announced, generation)
+    // Only a rotation of the generation held here is news to wait for: one "from" a
+    // generation we do not hold says nothing we could use (and may be forged far ahead).
+    if (generation !== machine.snapshot.generation) return
+    this.#timer?.cancel()
+    this.#timer = clock.after(rotatingTimeout, () => this.clear())
+    machine.remoteRotating(true)
+  }
+
+  /**
+   * Whether a peer announced a rotation from the generation held here (or a later one): only
+   * then may its tokens be on their way unseen, and asking the peers before refreshing gain anything.
+   */
+  announced(): boolean {
+    return this.#announced >= this.#options.machine.snapshot.generation
+  }
+
+  /** No peer's rotation is awaited any longer (it delivered, failed, or the session ended). */
+  clear(): void {
+    this.#timer?.cancel()
+    this.#timer = undefined
+    this.#options.machine.remoteRotating(false)
+  }
+}

@@ -1,0 +1,59 @@
+// Waiters of a tab whose own rotation still waits for the lock go as soon as another tab's newer tokens arrive (issue 32).
+import { describe, expect, it } from 'vitest'
+import { createMemoryCoordinator } from '../../../src/testing/memory-coordinator.js'
+import { fakeServer, sessionCore, settle, virtualTime } from './virtual.js'
+
+describe('waiters behind a rotation that waits for the lock', () => {
+  it('are released by the newer generation another tab publishes, before the lock comes free, and no refresh follows', async () => {
+    const time = virtualTime()
+    const server = fakeServer(time)
+    const shared = createMemoryCoordinator()
+    const a = sessionCore(time, server, shared)
+    const b = sessionCore(time, server, shared)
+    await a.start()
+    await settle()
+    expect(b.machine.snapshot.generation).toBe(1)
+    // Someone else holds the rotation lock (another tab's refresh, or one slow to let go).
+    let unlock!: () => void
+    const held = shared.join().lock(() => new Promise<void>(resolve => (unlock = resolve)))
+    await settle()
+    let released = false
+    const waiting = b.gate.wait({ stale: 1 }).then(() => void (released = true))
+    await settle()
+    expect(b.machine.flight('rotation')).toBeDefined()
+    expect(released).toBe(false)
+    // The new tokens arrive from tab a while b's rotation still waits for the lock.
+    await a.sync.publish(server.grant(), 'rotate')
+    await settle()
+    expect(b.machine.snapshot.generation).toBe(2)
+    expect(released).toBe(true)
+    expect(b.machine.flight('rotation')).toBeDefined()
+    unlock()
+    await held
+    await waiting
+    await settle()
+    // b's rotation found generation 2 under the lock and adopted it: the server saw no refresh.
+    expect(server.presented).toEqual([])
+    expect(b.machine.flight('rotation')).toBeUndefined()
+  })
+
+  it('stay parked while the rotation in flight has brought nothing newer', async () => {
+    const time = virtualTime()
+    const server = fakeServer(time)
+    const shared = createMemoryCoordinator()
+    const b = sessionCore(time, server, shared)
+    await b.start()
+    let unlock!: () => void
+    const held = shared.join().lock(() => new Promise<void>(resolve => (unlock = resolve)))
+    await settle()
+    let released = false
+    const waiting = b.gate.wait({ stale: 1 }).then(() => void (released = true))
+    await settle()
+    expect(released).toBe(false)
+    unlock()
+    await held
+    await waiting
+    expect(released).toBe(true)
+    expect(server.presented).toEqual(['rt-1'])
+  })
+})

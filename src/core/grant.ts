@@ -152,6 +152,18 @@ function iatOffset(token: string | undefined, receivedAt: number): number | unde
   }
 }
 
+/**
+ * The lifetime (ms) a JWT's `iat` and `exp` leave from receipt. Whole seconds (most servers
+ * floor both) hide up to a second: a token minted 0.9 s into its `iat` second dies at `exp`,
+ * 0.9 s before `exp - iat` seconds have passed since it was minted. Counted that second
+ * short (at most half the lifetime, for tokens of a second), no AT is used past the server's
+ * expiry for want of a fraction (the leeway covers the network's share).
+ */
+export function jwtLifetime(iat: number, exp: number): number {
+  const lifetime = (exp - iat) * 1000
+  return Number.isInteger(iat) && Number.isInteger(exp) ? lifetime - Math.min(1000, lifetime / 2) : lifetime
+}
+
 /** Expiry of a JWT on the local clock; undefined for an opaque token. */
 function jwtExpiry(token: string | undefined, receivedAt: number, offset: number): number | undefined {
   if (token === undefined || token.split('.').length !== 3) return undefined
@@ -163,7 +175,7 @@ function jwtExpiry(token: string | undefined, receivedAt: number, offset: number
   }
   if (typeof claims.exp !== 'number') return undefined
   // exp - iat is a lifetime the server chose; measured from receipt it needs no clock at all.
-  if (typeof claims.iat === 'number' && claims.exp > claims.iat) return receivedAt + (claims.exp - claims.iat) * 1000
+  if (typeof claims.iat === 'number' && claims.exp > claims.iat) return receivedAt + jwtLifetime(claims.iat, claims.exp)
   return claims.exp * 1000 - offset
 }
 

@@ -383,10 +383,12 @@ export class AuthModel {
       new SignJWT({ user_id: family.userId, tenant: this.opts.tenant, type: rec.type, family: family.id })
         .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
         .setSubject(family.username)
-        .setIssuedAt(Math.floor(now / 1000))
-        // FLOOR of the ms expiry: a client reading `exp` never thinks the token lives longer
-        // than the server does.
-        .setExpirationTime(Math.floor(rec.expiresAt / 1000))
+        // NumericDates to the millisecond (RFC 7519 allows fractions): `exp` is the very deadline
+        // this server enforces, and `exp - iat` its lifetime. A client reading them never thinks
+        // the token lives longer than the server does, nor counts it a second short as it must
+        // for servers that floor both to whole seconds (test/session/whole-seconds.test.ts).
+        .setIssuedAt(now / 1000)
+        .setExpirationTime(rec.expiresAt / 1000)
         .setJti(rec.jti)
         .sign(secret)
     const [accessToken, refreshToken] = await Promise.all([sign(at), sign(rt)])

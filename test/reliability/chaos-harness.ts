@@ -204,7 +204,7 @@ export async function runSchedule(schedule: Schedule, options: RunOptions = {}):
       try {
         const claims = token ? decodeJwt(token) : undefined
         jti = claims?.jti
-        // exp is whole seconds, floored: past it the AT expired for sure.
+        // exp is the server's own deadline (to the millisecond): past it the AT expired for sure.
         if (status === 401 && claims) why = claims.exp !== undefined && serverNow >= claims.exp * 1000 ? 'expired' : 'revoked'
       } catch {
         // not a JWT (e.g. an empty bearer while signed out)

@@ -140,13 +140,14 @@ describe('toTokens', () => {
   })
 
   test('a JWT with iat and exp is a lifetime measured from receipt, regardless of offset and clocks', async () => {
-    // The server's clock is years away from the client's: only exp − iat matters.
+    // The server's clock is years away from the client's: only exp − iat matters (whole
+    // seconds: one second short, see test/session/whole-seconds.test.ts).
     const serverNow = 1_000_000_000
     const accessToken = await jwt({ iat: serverNow, exp: serverNow + 600 })
     const refreshToken = await jwt({ iat: serverNow, exp: serverNow + 86_400 })
     for (const offset of [0, HOUR2, -HOUR2, 123_456_789]) {
       const tokens = toTokens({ accessToken, refreshToken }, T, offset)
-      expect(tokens).toEqual({ accessToken, refreshToken, issuedAt: T, accessExpiresAt: T + 600_000, refreshExpiresAt: T + 86_400_000 })
+      expect(tokens).toEqual({ accessToken, refreshToken, issuedAt: T, accessExpiresAt: T + 599_000, refreshExpiresAt: T + 86_399_000 })
     }
   })
 
@@ -315,7 +316,7 @@ describe('tokensFrom', () => {
   test('a JWT grant object', async () => {
     const accessToken = await jwt({ iat: 1_000_000_000, exp: 1_000_000_060 })
     const tokens = await tokensFrom({ accessToken }, () => T)
-    expect(tokens.accessExpiresAt).toBe(T + 60_000)
+    expect(tokens.accessExpiresAt).toBe(T + 59_000)
   })
 
   test('a non-object throws a TypeError', async () => {

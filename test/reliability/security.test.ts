@@ -6,14 +6,16 @@
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { randomUUID } from 'node:crypto'
-import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest'
+import { afterEach, beforeEach, describe, expect, vi } from 'vitest'
 import { createSession, SessionExpiredError, type Session } from '../../src/index.js'
 import type { SessionOptions } from '../../src/types.js'
 import { cookieFetch, type CookieFetch } from '../../src/testing/index.js'
 import { bearerLogin, browserTabs, manualClock, memoryStorage, record, startEnv, waitFor, type Env } from '../helpers/index.js'
 import { settle } from './helpers.js'
+import { serverTest } from '../helpers/fixtures.js'
 
 const AT = 60_000
+const test = serverTest({ accessTokenTtl: AT })
 
 type Seen = { path: string; headers: IncomingHttpHeaders }
 
@@ -200,14 +202,6 @@ describe('no credentials outside scope', () => {
 })
 
 describe('bearer tokens and storage', () => {
-  let clock: ReturnType<typeof manualClock>
-  let env: Env
-  beforeEach(async () => {
-    clock = manualClock()
-    env = await startEnv({ now: clock.now, accessTokenTtl: AT })
-  })
-  afterEach(() => env.close())
-
   /** Every token string the server handed out to this session so far. */
   function tokensSeen(calls: Array<{ body: string }>) {
     const found = new Set<string>()
@@ -225,10 +219,10 @@ describe('bearer tokens and storage', () => {
     return { f, answers }
   }
 
-  test.each([
+  test.for([
     ['crossTab: false', false as const],
     ['crossTab on a channel', true as const],
-  ])('persist not set (%s): no token in storage after start, rotations, a 401 replay and logout', async (_, shared) => {
+  ])('persist not set (%s): no token in storage after start, rotations, a 401 replay and logout', async ([_, shared], { env, clock }) => {
     const storage = memoryStorage()
     const { f, answers } = tracingFetch()
     const login = await bearerLogin(env.url)
@@ -268,7 +262,7 @@ describe('bearer tokens and storage', () => {
     }
   })
 
-  test('persist: true writes the tokens (as asked), and logout removes them', async () => {
+  test('persist: true writes the tokens (as asked), and logout removes them', async ({ env, clock }) => {
     const storage = memoryStorage()
     const session = createSession({
       scope: `${env.url}/api`,
@@ -290,7 +284,7 @@ describe('bearer tokens and storage', () => {
     expect(storage.dump()).toContain('"status":"signed-out"')
   })
 
-  test('cookie transport: storage holds expirations only (Rotor never sees the tokens)', async () => {
+  test('cookie transport: storage holds expirations only (Rotor never sees the tokens)', async ({ env, clock }) => {
     const storage = memoryStorage()
     const { session, fetch: jar } = await env.browser({ rotation: 'request', now: clock.now, storage })
     clock.advance(AT + 1)

@@ -1,6 +1,6 @@
 /** vitest fixtures for the scenarios most files share: a hand-moved clock and the reference server on it, closed after each test. */
 import { expect, test as base, vi } from 'vitest'
-import type { Session, SessionOptions } from '../../src/index.js'
+import { createSession, type Session, type SessionOptions } from '../../src/index.js'
 import { manualClock } from './index.js'
 import { browserTabs, startEnv, type Env } from './session-env.js'
 
@@ -44,4 +44,23 @@ export async function loggedInTabs(env: Env, count: number, defaults: Partial<Se
   await browser.start(browser.tabs[0]!)
   await vi.waitFor(() => expect(browser.tabs.every(t => t.state.status === 'active')).toBe(true))
   return browser.tabs
+}
+
+/**
+ * A bearer session, not yet started, for a pair the test obtained itself (`env.server.issue()`):
+ * no crossTab, request mode, refreshing on the server's /bearer route, no logout call; scope
+ * `${env.url}/api` unless `options` says otherwise. Disposed with `env`.
+ */
+export function pairSession(env: Env, options: Partial<SessionOptions> = {}): Session {
+  const session = createSession({
+    scope: `${env.url}/api`,
+    transport: 'bearer',
+    rotation: 'request',
+    crossTab: false,
+    refresh: { url: `${env.url}/bearer/refresh`, style: 'json' },
+    logout: false,
+    ...options,
+  })
+  env.sessions.push(session)
+  return session
 }

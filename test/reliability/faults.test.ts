@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto'
 import { describe, expect, onTestFinished, vi } from 'vitest'
-import { createSession, SessionExpiredError } from '../../src/index.js'
+import { SessionExpiredError } from '../../src/index.js'
 import {
   answeredFetch,
   browserTabs,
@@ -22,7 +22,7 @@ import {
   waitFor,
 } from '../helpers/index.js'
 import { refreshes, settle } from './helpers.js'
-import { serverTest } from '../helpers/fixtures.js'
+import { pairSession, serverTest } from '../helpers/fixtures.js'
 
 const AT = 60_000
 const RT = 3_600_000
@@ -135,24 +135,6 @@ describe('fault matrix (reference server over real HTTP)', () => {
     expect(log.of('logout')).toEqual([])
   })
 
-  test('429 with Retry-After: 1 → the retry waits ≥ 1 s, no logout', async () => {
-    const flowing = flowingClock()
-    const env = await startEnv({ now: flowing.now, accessTokenTtl: AT, refreshTokenTtl: RT })
-    onTestFinished(() => env.close())
-    const { session } = await env.browser({ rotation: 'request', now: flowing.now })
-    const log = record(session)
-    env.server.fault('refresh', { status: 429, retryAfter: 1 })
-    flowing.advance(AT + 1)
-    expect((await session.fetch(`${env.url}/api/x`)).status).toBe(200)
-    expect(refreshes(env.server)).toEqual([{ status: 429, fault: 'status' }, { status: 201 }])
-    // The server saw the retry a Retry-After later (its log is on the clock the test shares
-    // with it; 50 ms of slack for a timer that Node starts from the event loop's cached time).
-    const [refused, retried] = env.server.log.filter(e => e.route === 'refresh')
-    expect(retried!.at - refused!.at).toBeGreaterThanOrEqual(950)
-    expect(env.server.stats).toMatchObject({ refreshCalls: 2, refreshGranted: 1, reusedRefused: 0, api401: 0 })
-    expect(log.of('logout')).toEqual([])
-  })
-
   test('a 2xx with a malformed body (201 "{not json"): rotate-error willRetry, retried, no logout', async ({ env, clock }) => {
     const { session } = await env.browser({ rotation: 'request', now: clock.now })
     const log = record(session)
@@ -204,19 +186,7 @@ describe('fault matrix (reference server over real HTTP)', () => {
 
   test('reused RT detected: two sessions WITHOUT crossTab holding one bearer pair — the second refresh revokes the family', async ({ env, clock }) => {
     const pair = await env.server.issue()
-    const open = () => {
-      const s = createSession({
-        scope: `${env.url}/api`,
-        transport: 'bearer',
-        rotation: 'request',
-        now: clock.now,
-        crossTab: false,
-        refresh: { url: `${env.url}/bearer/refresh`, style: 'json' },
-        logout: false,
-      })
-      env.sessions.push(s)
-      return s
-    }
+    const open = () => pairSession(env, { now: clock.now })
     const first = open()
     const second = open()
     const logs = [record(first), record(second)]

@@ -12,7 +12,7 @@ import type { SessionOptions } from '../../src/types.js'
 import { cookieFetch, type CookieFetch } from '../../src/testing/index.js'
 import { bearerLogin, browserTabs, manualClock, memoryStorage, record, startEnv, waitFor, type Env } from '../helpers/index.js'
 import { settle } from './helpers.js'
-import { serverTest } from '../helpers/fixtures.js'
+import { pairSession, serverTest } from '../helpers/fixtures.js'
 
 const AT = 60_000
 const test = serverTest({ accessTokenTtl: AT })
@@ -120,16 +120,7 @@ describe('no credentials outside scope', () => {
     const front = await recorder((path, _origin) => (path.startsWith('/api/hop') ? { status: 302, location: `${other.origin}/landing` } : { status: 200 }))
     try {
       const pair = await env.server.issue()
-      const session = createSession({
-        scope: `${front.origin}/api`,
-        transport: 'bearer',
-        rotation: 'request',
-        now: clock.now,
-        crossTab: false,
-        refresh: { url: `${env.url}/bearer/refresh`, style: 'json' },
-        logout: false,
-      })
-      env.sessions.push(session)
+      const session = pairSession(env, { scope: `${front.origin}/api`, now: clock.now })
       await session.start(pair)
       const response = await session.fetch(`${front.origin}/api/hop`)
       expect(response.status).toBe(200)
@@ -149,16 +140,7 @@ describe('no credentials outside scope', () => {
     const front = await recorder((path, origin) => (path.startsWith('/api/hop') ? { status: 302, location: `${origin}/public/landing` } : { status: 200 }))
     try {
       const pair = await env.server.issue()
-      const session = createSession({
-        scope: `${front.origin}/api`,
-        transport: 'bearer',
-        rotation: 'request',
-        now: clock.now,
-        crossTab: false,
-        refresh: { url: `${env.url}/bearer/refresh`, style: 'json' },
-        logout: false,
-      })
-      env.sessions.push(session)
+      const session = pairSession(env, { scope: `${front.origin}/api`, now: clock.now })
       await session.start(pair)
       await session.fetch(`${front.origin}/api/hop`)
       expect(front.seen.map(s => [s.path, s.headers.authorization])).toEqual([
@@ -181,17 +163,7 @@ describe('no credentials outside scope', () => {
     const front = await recorder(path => (path.startsWith('/api/hop') ? { status: 302, location: `${other.origin}/landing` } : { status: 200 }))
     try {
       const pair = await env.server.issue()
-      const session = createSession({
-        scope: `${front.origin}/api`,
-        transport: 'bearer',
-        rotation: 'request',
-        now: clock.now,
-        crossTab: false,
-        refresh: { url: `${env.url}/bearer/refresh`, style: 'json' },
-        logout: false,
-        fetch: cookieFetch(),
-      })
-      env.sessions.push(session)
+      const session = pairSession(env, { scope: `${front.origin}/api`, now: clock.now, fetch: cookieFetch() })
       await session.start(pair)
       await session.fetch(`${front.origin}/api/hop`)
       expect(other.seen.map(s => s.headers.authorization)).toEqual([`Bearer ${pair.accessToken}`])
@@ -227,18 +199,7 @@ describe('bearer tokens and storage', () => {
     const { f, answers } = tracingFetch()
     const login = await bearerLogin(env.url)
     answers.push({ body: await login.clone().text() })
-    const session = createSession({
-      scope: `${env.url}/api`,
-      transport: 'bearer',
-      rotation: 'request',
-      now: clock.now,
-      storage,
-      fetch: f,
-      refresh: { url: `${env.url}/bearer/refresh`, style: 'json' },
-      logout: `${env.url}/bearer/logout`,
-      crossTab: shared ? { name: randomUUID() } : false,
-    })
-    env.sessions.push(session)
+    const session = pairSession(env, { now: clock.now, storage, fetch: f, logout: `${env.url}/bearer/logout`, crossTab: shared ? { name: randomUUID() } : false })
     const snapshots: string[] = []
     const check = () => snapshots.push(storage.dump())
     await session.start(login)
@@ -264,18 +225,7 @@ describe('bearer tokens and storage', () => {
 
   test('persist: true writes the tokens (as asked), and logout removes them', async ({ env, clock }) => {
     const storage = memoryStorage()
-    const session = createSession({
-      scope: `${env.url}/api`,
-      transport: 'bearer',
-      rotation: 'request',
-      now: clock.now,
-      storage,
-      persist: true,
-      crossTab: false,
-      refresh: { url: `${env.url}/bearer/refresh`, style: 'json' },
-      logout: `${env.url}/bearer/logout`,
-    })
-    env.sessions.push(session)
+    const session = pairSession(env, { now: clock.now, storage, persist: true, logout: `${env.url}/bearer/logout` })
     await session.start(await bearerLogin(env.url))
     expect(storage.dump()).toMatch(/"accessToken":"eyJ/)
     expect(storage.dump()).toMatch(/"refreshToken":"eyJ/)

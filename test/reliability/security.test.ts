@@ -55,22 +55,22 @@ function spyFetch(base: typeof fetch = fetch) {
 }
 
 describe('no credentials outside scope', () => {
-  let clock: ReturnType<typeof manualClock>
-  let env: Env
-  let other: Awaited<ReturnType<typeof recorder>>
-  beforeEach(async () => {
-    clock = manualClock()
-    env = await startEnv({ now: clock.now, accessTokenTtl: AT })
-    other = await recorder()
-  })
-  afterEach(async () => {
-    await env.close()
-    await other.close()
+  /** `other`: another origin that records what reaches it. */
+  const test = serverTest({ accessTokenTtl: AT }).extend<{ other: Awaited<ReturnType<typeof recorder>> }>({
+    // eslint-disable-next-line no-empty-pattern -- vitest reads a fixture's dependencies from this pattern: none
+    other: async ({}, use) => {
+      const other = await recorder()
+      try {
+        await use(other)
+      } finally {
+        await other.close()
+      }
+    },
   })
 
-  test.each(['bearer', 'cookie'] as const)(
+  test.for(['bearer', 'cookie'] as const)(
     '%s: requests outside scope reach the fetch untouched (same init object, no Authorization, no credentials), even with an expired AT',
-    async transport => {
+    async (transport, { env, clock, other }) => {
       const { spy, calls } = spyFetch(transport === 'cookie' ? cookieFetch() : fetch)
       let session: Session
       if (transport === 'bearer') {
@@ -116,7 +116,7 @@ describe('no credentials outside scope', () => {
     },
   )
 
-  test('bearer: a managed request answered 302 to another origin — the Authorization header does not follow', async () => {
+  test('bearer: a managed request answered 302 to another origin — the Authorization header does not follow', async ({ env, clock, other }) => {
     const front = await recorder((path, _origin) => (path.startsWith('/api/hop') ? { status: 302, location: `${other.origin}/landing` } : { status: 200 }))
     try {
       const pair = await env.server.issue()
@@ -136,7 +136,7 @@ describe('no credentials outside scope', () => {
     }
   })
 
-  test('known limit: a same-origin redirect to a path OUTSIDE scope keeps the Authorization header (the platform follows it)', async () => {
+  test('known limit: a same-origin redirect to a path OUTSIDE scope keeps the Authorization header (the platform follows it)', async ({ env, clock }) => {
     const front = await recorder((path, origin) => (path.startsWith('/api/hop') ? { status: 302, location: `${origin}/public/landing` } : { status: 200 }))
     try {
       const pair = await env.server.issue()
@@ -157,7 +157,11 @@ describe('no credentials outside scope', () => {
     }
   })
 
-  test('observation: cookieFetch (the testing jar) as a bearer session’s fetch forwards Authorization to another PORT of the same host on redirect', async () => {
+  test('observation: cookieFetch (the testing jar) as a bearer session’s fetch forwards Authorization to another PORT of the same host on redirect', async ({
+    env,
+    clock,
+    other,
+  }) => {
     // fetch-cookie follows redirects itself and strips Authorization only when the host
     // changes (isDomainOrSubdomain ignores the port); browsers and Node's fetch compare origins.
     const front = await recorder(path => (path.startsWith('/api/hop') ? { status: 302, location: `${other.origin}/landing` } : { status: 200 }))

@@ -33,6 +33,8 @@ export default defineConfig({
         test: {
           name: 'browser',
           include: ['test/browser/**/*.test.ts', 'test/dpop/tabs.test.ts'],
+          // How long each file took, from a hook (test/setup/file-duration.ts).
+          setupFiles: ['test/setup/file-duration.ts'],
           fileParallelism: false,
           sequence: { groupOrder: 1 },
         },

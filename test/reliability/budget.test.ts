@@ -46,23 +46,6 @@ describe('refresh budget', () => {
     expect((await session.fetch(`${env.url}/api/x`)).status).toBe(200)
   })
 
-  test('a request waiting while the budget is spent settles by queueTimeout with RotationError', async () => {
-    const clock = manualClock()
-    env = await startEnv({ now: clock.now, accessTokenTtl: AT })
-    const { session } = await env.browser({ now: clock.now, rotation: 'request', queueTimeout: 300 })
-    for (let i = 0; i < DEFAULT_BUDGET.perLifetime; i++) await session.rotate()
-    const log = record(session)
-    const waiting = settle(session.authFailed(session.state.generation))
-    await waitFor(() => log.of('rotate-error').length === 1)
-    // queueTimeout passes on the session's clock.
-    clock.advance(400)
-    const waited = await waiting
-    expect(waited.ok).toBe(false)
-    expect((waited as { error: Error }).error.name).toBe('RotationError')
-    expect(((waited as { error: Error }).error.cause as Error).name).toBe('RefreshBudgetError')
-    expect(env.server.stats.refreshCalls).toBe(DEFAULT_BUDGET.perLifetime)
-  })
-
   test('options: refreshBudget is validated and applied', async () => {
     const clock = manualClock()
     env = await startEnv({ now: clock.now, accessTokenTtl: AT })

@@ -2,7 +2,8 @@
  * The chaos harness: runs one schedule (several tabs of one browser, a jumpable clock shared
  * with the reference server, a random sequence of commands) against the server's model
  * through an in-memory fetch, and returns every invariant violation it saw. Used by the
- * property test (chaos.test.ts) and to replay shrunk counterexamples (regressions.test.ts).
+ * property test (chaos.test.ts) and to replay shrunk counterexamples (firstViolations in
+ * helpers.ts, from test/behaviour/: dispose-mid-rotation, logout-mid-rotation, clock-jumps).
  */
 import { randomUUID } from 'node:crypto'
 import { decodeJwt } from 'jose'
@@ -127,7 +128,7 @@ export type RunOptions = {
   trace?: boolean
   /**
    * Also run the commands that open the windows of the known engine bugs (see
-   * regressions.test.ts): a clock jump, a tab closing or a logout while a refresh is in
+   * test/behaviour/*-mid-rotation.test.ts, clock-jumps.test.ts): a clock jump, a tab closing or a logout while a refresh is in
    * flight.
    * Without it those commands are skipped while a refresh is in flight.
    */

@@ -4,8 +4,8 @@
  * outcome of every row is written down in docs/reliability.md.
  */
 import { randomUUID } from 'node:crypto'
-import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest'
-import { createSession, RotationError, SessionExpiredError } from '../../src/index.js'
+import { describe, expect, onTestFinished, vi } from 'vitest'
+import { SessionExpiredError } from '../../src/index.js'
 import {
   answeredFetch,
   browserTabs,
@@ -20,30 +20,23 @@ import {
   startEnv,
   TENANT_HEADERS,
   waitFor,
-  type Env,
 } from '../helpers/index.js'
 import { refreshes, settle } from './helpers.js'
+import { pairSession, serverTest } from '../helpers/fixtures.js'
 
 const AT = 60_000
 const RT = 3_600_000
 const HOUR = 3_600_000
+const test = serverTest({ accessTokenTtl: AT, refreshTokenTtl: RT })
 
 const statuses = (responses: Response[]) => responses.map(r => r.status)
 /** The statuses of the state snapshots posted on a channel, in order. */
 const statesPosted = (heard: Array<Record<string, unknown>>) => heard.filter(m => m['type'] === 'state').map(m => (m['snapshot'] as { status: string }).status)
 
 describe('fault matrix (reference server over real HTTP)', () => {
-  let clock: ReturnType<typeof manualClock>
-  let env: Env
-  beforeEach(async () => {
-    clock = manualClock()
-    env = await startEnv({ now: clock.now, accessTokenTtl: AT, refreshTokenTtl: RT })
-  })
-  afterEach(() => env.close())
-
   // ---- transient failures of the refresh call ------------------------------------------
 
-  test('refresh network error (connection dropped): retried at once, recovers, no logout', async () => {
+  test('refresh network error (connection dropped): retried at once, recovers, no logout', async ({ env, clock }) => {
     const { session } = await env.browser({ rotation: 'request', now: clock.now })
     const log = record(session)
     env.server.fault('refresh', { drop: true })
@@ -56,7 +49,7 @@ describe('fault matrix (reference server over real HTTP)', () => {
     expect(session.state).toMatchObject({ status: 'active', generation: 2 })
   })
 
-  test('refresh network error beyond the call’s retries (3 drops): rotate-error willRetry, then recovery', async () => {
+  test('refresh network error beyond the call’s retries (3 drops): rotate-error willRetry, then recovery', async ({ env, clock }) => {
     const { session } = await env.browser({ rotation: 'request', now: clock.now })
     const log = record(session)
     env.server.fault('refresh', { drop: true, times: 3 })
@@ -77,9 +70,9 @@ describe('fault matrix (reference server over real HTTP)', () => {
   })
 
   test('refresh hangs past refreshTimeout (300 ms): reported at 300 ms, still awaited (no second refresh), given up at 3×, the next one succeeds', async () => {
-    await env.close()
     const flowing = flowingClock()
-    env = await startEnv({ now: flowing.now, accessTokenTtl: AT, refreshTokenTtl: RT })
+    const env = await startEnv({ now: flowing.now, accessTokenTtl: AT, refreshTokenTtl: RT })
+    onTestFinished(() => env.close())
     const { session } = await env.browser({ rotation: 'request', now: flowing.now, refreshTimeout: 300, queueTimeout: 3000 })
     const log = record(session)
     env.server.fault('refresh', { hang: true })
@@ -106,38 +99,7 @@ describe('fault matrix (reference server over real HTTP)', () => {
     expect(log.of('logout')).toEqual([])
   })
 
-  test('refresh hangs every time, queueTimeout 800 ms: callers get RotationError, the session stays active', async () => {
-    await env.close()
-    const flowing = flowingClock()
-    env = await startEnv({ now: flowing.now, accessTokenTtl: AT, refreshTokenTtl: RT })
-    const { session } = await env.browser({ rotation: 'request', now: flowing.now, refreshTimeout: 300, queueTimeout: 800 })
-    const log = record(session)
-    env.server.fault('refresh', { hang: true, times: Infinity })
-    flowing.advance(AT + 1)
-    const started = flowing.now()
-    const results = await Promise.all([1, 2].map(i => settle(session.fetch(`${env.url}/api/${i}`))))
-    const waited = flowing.now() - started
-    // What the server had seen when the callers were let go: the first attempt (timed out
-    // at 300 ms), and at most the start of a second. Not a wall-clock bound: the session
-    // paces its attempts on its own clock, so a busy machine does not change this count,
-    // while a queueTimeout not applied would let further attempts through (or none settle).
-    const attemptsWhenRejected = env.server.stats.refreshCalls
-    for (const r of results) {
-      expect(r.ok).toBe(false)
-      expect((r as { error: unknown }).error).toBeInstanceOf(RotationError)
-      expect((r as { error: RotationError }).error.cause).toMatchObject({ name: 'TimeoutError' })
-    }
-    expect(waited).toBeGreaterThanOrEqual(750) // not let go before queueTimeout (a lower bound: noise only adds)
-    expect(attemptsWhenRejected).toBeGreaterThanOrEqual(1)
-    expect(attemptsWhenRejected).toBeLessThanOrEqual(2)
-    expect(log.of('rotate-error')[0]).toMatchObject({ willRetry: true, error: { name: 'TimeoutError' } })
-    expect(env.server.stats).toMatchObject({ refreshGranted: 0, reusedRefused: 0, api200: 0, api401: 0 })
-    expect(log.of('logout')).toEqual([])
-    expect(session.state.status).toBe('active')
-    env.server.clearFaults()
-  })
-
-  test.each([500, 502, 503])('refresh answers %i twice: retried with backoff, never a logout', async status => {
+  test.for([500, 502, 503])('refresh answers %i twice: retried with backoff, never a logout', async (status, { env, clock }) => {
     const { session } = await env.browser({ rotation: 'request', now: clock.now })
     const log = record(session)
     env.server.fault('refresh', { status, times: 2 })
@@ -155,7 +117,7 @@ describe('fault matrix (reference server over real HTTP)', () => {
     expect(log.events.map(e => e.type)).toEqual(['rotate-error', 'rotate-error', 'rotate'])
   })
 
-  test('refresh answers 503 five times (beyond the call’s 2 retries): rotate-error willRetry, then 200', async () => {
+  test('refresh answers 503 five times (beyond the call’s 2 retries): rotate-error willRetry, then 200', async ({ env, clock }) => {
     const { session } = await env.browser({ rotation: 'request', now: clock.now })
     const log = record(session)
     env.server.fault('refresh', { status: 503, times: 5 })
@@ -173,25 +135,7 @@ describe('fault matrix (reference server over real HTTP)', () => {
     expect(log.of('logout')).toEqual([])
   })
 
-  test('429 with Retry-After: 1 → the retry waits ≥ 1 s, no logout', async () => {
-    await env.close()
-    const flowing = flowingClock()
-    env = await startEnv({ now: flowing.now, accessTokenTtl: AT, refreshTokenTtl: RT })
-    const { session } = await env.browser({ rotation: 'request', now: flowing.now })
-    const log = record(session)
-    env.server.fault('refresh', { status: 429, retryAfter: 1 })
-    flowing.advance(AT + 1)
-    expect((await session.fetch(`${env.url}/api/x`)).status).toBe(200)
-    expect(refreshes(env.server)).toEqual([{ status: 429, fault: 'status' }, { status: 201 }])
-    // The server saw the retry a Retry-After later (its log is on the clock the test shares
-    // with it; 50 ms of slack for a timer that Node starts from the event loop's cached time).
-    const [refused, retried] = env.server.log.filter(e => e.route === 'refresh')
-    expect(retried!.at - refused!.at).toBeGreaterThanOrEqual(950)
-    expect(env.server.stats).toMatchObject({ refreshCalls: 2, refreshGranted: 1, reusedRefused: 0, api401: 0 })
-    expect(log.of('logout')).toEqual([])
-  })
-
-  test('a 2xx with a malformed body (201 "{not json"): rotate-error willRetry, retried, no logout', async () => {
+  test('a 2xx with a malformed body (201 "{not json"): rotate-error willRetry, retried, no logout', async ({ env, clock }) => {
     const { session } = await env.browser({ rotation: 'request', now: clock.now })
     const log = record(session)
     env.server.fault('refresh', { status: 201, body: '{not json' })
@@ -210,7 +154,7 @@ describe('fault matrix (reference server over real HTTP)', () => {
   // #waitUntilUsable's catch rotates again ~1 s later with it. Observed: refresh log
   // [201 (fault), 401 reused], refreshCalls 2, reusedRefused 1 (family revoked), the caller
   // gets SessionExpiredError 'rejected', logout 'rejected'.
-  test('bearer: a 2xx with a malformed body AFTER the server rotated: the consumed RT is never presented again', async () => {
+  test('bearer: a 2xx with a malformed body AFTER the server rotated: the consumed RT is never presented again', async ({ env, clock }) => {
     const session = await env.bearer({ rotation: 'request', now: clock.now })
     env.server.fault('refresh', { status: 201, body: '{not json', afterProcessing: true })
     clock.advance(AT + 1)
@@ -221,7 +165,7 @@ describe('fault matrix (reference server over real HTTP)', () => {
 
   // ---- definitive refusals --------------------------------------------------------------
 
-  test.each([400, 401, 403, 422])('refresh answers %i: logout "rejected", every waiting request rejects with SessionExpiredError', async status => {
+  test.for([400, 401, 403, 422])('refresh answers %i: logout "rejected", every waiting request rejects with SessionExpiredError', async (status, { env, clock }) => {
     const { session } = await env.browser({ rotation: 'request', now: clock.now })
     const log = record(session)
     env.server.fault('refresh', { status })
@@ -240,21 +184,9 @@ describe('fault matrix (reference server over real HTTP)', () => {
     expect(session.state.status).toBe('signed-out')
   })
 
-  test('reused RT detected: two sessions WITHOUT crossTab holding one bearer pair — the second refresh revokes the family', async () => {
+  test('reused RT detected: two sessions WITHOUT crossTab holding one bearer pair — the second refresh revokes the family', async ({ env, clock }) => {
     const pair = await env.server.issue()
-    const open = () => {
-      const s = createSession({
-        scope: `${env.url}/api`,
-        transport: 'bearer',
-        rotation: 'request',
-        now: clock.now,
-        crossTab: false,
-        refresh: { url: `${env.url}/bearer/refresh`, style: 'json' },
-        logout: false,
-      })
-      env.sessions.push(s)
-      return s
-    }
+    const open = () => pairSession(env, { now: clock.now })
     const first = open()
     const second = open()
     const logs = [record(first), record(second)]
@@ -283,7 +215,7 @@ describe('fault matrix (reference server over real HTTP)', () => {
 
   // ---- server-side events ---------------------------------------------------------------
 
-  test('AT revoked server-side: one 401 on the wire, rotated and replayed once, no logout', async () => {
+  test('AT revoked server-side: one 401 on the wire, rotated and replayed once, no logout', async ({ env, clock }) => {
     const { session } = await env.browser({ rotation: 'request', now: clock.now })
     const log = record(session)
     env.server.revokeAccessTokens()
@@ -296,7 +228,7 @@ describe('fault matrix (reference server over real HTTP)', () => {
     expect(session.state.generation).toBe(2)
   })
 
-  test('server restart (every token forgotten), no reauthenticate: 401 → refresh refused → logout "rejected"', async () => {
+  test('server restart (every token forgotten), no reauthenticate: 401 → refresh refused → logout "rejected"', async ({ env, clock }) => {
     const { session } = await env.browser({ rotation: 'request', now: clock.now })
     const log = record(session)
     env.server.restart()
@@ -308,7 +240,7 @@ describe('fault matrix (reference server over real HTTP)', () => {
     expect(log.of('logout')).toEqual([{ reason: 'rejected', origin: 'local', error: expect.objectContaining({ code: 'ERR_REFRESH_REFUSED' }) }])
   })
 
-  test('server restart with reauthenticate: the hook logs in again and the request is replayed', async () => {
+  test('server restart with reauthenticate: the hook logs in again and the request is replayed', async ({ env, clock }) => {
     let calls = 0
     const { session, fetch: jar } = await env.browser({
       rotation: 'request',
@@ -333,9 +265,9 @@ describe('fault matrix (reference server over real HTTP)', () => {
     ['ahead', 2 * HOUR],
     ['behind', -2 * HOUR],
   ])('client clock 2 h off (server %s): deadlines corrected, no 401, one refresh per AT lifetime', async (_, offset) => {
-    await env.close()
-    clock = manualClock()
-    env = await startEnv({ now: clock.now, accessTokenTtl: AT, refreshTokenTtl: RT, clockOffset: offset })
+    const clock = manualClock()
+    const env = await startEnv({ now: clock.now, accessTokenTtl: AT, refreshTokenTtl: RT, clockOffset: offset })
+    onTestFinished(() => env.close())
     const { session } = await env.browser({ rotation: 'request', now: clock.now })
     const bearer = await env.bearer({ rotation: 'request', now: clock.now })
     const log = [record(session), record(bearer)]
@@ -349,7 +281,7 @@ describe('fault matrix (reference server over real HTTP)', () => {
     expect(log.map(l => l.of('logout'))).toEqual([[], []])
   })
 
-  test('sleep (timer mode): the clock jumps 3× the AT lifetime, the next request rotates first — no 401', async () => {
+  test('sleep (timer mode): the clock jumps 3× the AT lifetime, the next request rotates first — no 401', async ({ env, clock }) => {
     const { session } = await env.browser({ rotation: 'timer', now: clock.now })
     const log = record(session)
     clock.advance(3 * AT) // the laptop slept: no timer fired meanwhile
@@ -360,7 +292,7 @@ describe('fault matrix (reference server over real HTTP)', () => {
     expect(session.state.generation).toBe(2)
   })
 
-  test('sleep past the RT lifetime: logout "expired", no refresh sent', async () => {
+  test('sleep past the RT lifetime: logout "expired", no refresh sent', async ({ env, clock }) => {
     const { session } = await env.browser({ rotation: 'timer', now: clock.now })
     const log = record(session)
     clock.advance(RT + AT)
@@ -372,7 +304,7 @@ describe('fault matrix (reference server over real HTTP)', () => {
 
   // ---- tabs and lifecycle ---------------------------------------------------------------
 
-  test('the rotating tab is killed mid-rotation: the other tab rotates itself, 0 reused RTs', async () => {
+  test('the rotating tab is killed mid-rotation: the other tab rotates itself, 0 reused RTs', async ({ env, clock }) => {
     const b = browserTabs(env, { rotation: 'request', now: clock.now })
     const rotating = b.open()
     await rotating.start(await b.login())
@@ -399,7 +331,7 @@ describe('fault matrix (reference server over real HTTP)', () => {
   // posted 'rotating' (#rotateLocked), its 'rotated' is never sent because dispose() closed
   // the channel before the aborted refresh's catch block ran, and the survivor's own
   // rotation does not clear #remoteRotating (#apply clears it only for origin 'remote').
-  test('the rotating tab is killed mid-rotation: afterwards the survivor no longer reports rotating', async () => {
+  test('the rotating tab is killed mid-rotation: afterwards the survivor no longer reports rotating', async ({ env, clock }) => {
     const b = browserTabs(env, { rotation: 'request', now: clock.now })
     const rotating = b.open()
     await rotating.start(await b.login())
@@ -415,7 +347,7 @@ describe('fault matrix (reference server over real HTTP)', () => {
     await waitFor(() => expect(survivor.state.rotating).toBe(false), { timeout: 2_000 })
   })
 
-  test('the rotating tab is killed after the server accepted its RT (answer lost with the tab): the other tab presents the consumed RT', async () => {
+  test('the rotating tab is killed after the server accepted its RT (answer lost with the tab): the other tab presents the consumed RT', async ({ env, clock }) => {
     const b = browserTabs(env, { rotation: 'request', now: clock.now })
     const rotating = b.open()
     await rotating.start(await b.login())
@@ -438,7 +370,7 @@ describe('fault matrix (reference server over real HTTP)', () => {
     expect(survivorLog.of('logout')).toEqual([{ reason: 'rejected', origin: 'local', error: expect.objectContaining({ code: 'ERR_REFRESH_REFUSED' }) }])
   })
 
-  test('garbage on the channel: nothing changes, no uncaught error, no refresh', async () => {
+  test('garbage on the channel: nothing changes, no uncaught error, no refresh', async ({ env, clock }) => {
     const b = browserTabs(env, { rotation: 'request', now: clock.now })
     const tab = b.open()
     await tab.start(await b.login())
@@ -504,7 +436,7 @@ describe('fault matrix (reference server over real HTTP)', () => {
     expect(env.server.stats).toMatchObject({ refreshCalls: 0, api401: 0 })
   })
 
-  test('dispose() mid-rotation: waiting requests reject with reason "disposed", no timer or channel left behind', async () => {
+  test('dispose() mid-rotation: waiting requests reject with reason "disposed", no timer or channel left behind', async ({ env, clock }) => {
     const channels = countChannels()
     const timers = countTimers()
     try {
@@ -533,7 +465,7 @@ describe('fault matrix (reference server over real HTTP)', () => {
     }
   })
 
-  test('logout racing a rotation in the same tab: the late answer does not revive the session', async () => {
+  test('logout racing a rotation in the same tab: the late answer does not revive the session', async ({ env, clock }) => {
     let network!: ReturnType<typeof answeredFetch>
     const { session } = await env.browser({ rotation: 'request', now: clock.now }, jar => (network = answeredFetch(jar)).fetch)
     const log = record(session)
@@ -551,7 +483,7 @@ describe('fault matrix (reference server over real HTTP)', () => {
     expect(env.server.stats).toMatchObject({ refreshGranted: 1, logouts: 1, reusedRefused: 0 })
   })
 
-  test('logout in another tab while this tab rotates (logout message arrives first): no tab revives', async () => {
+  test('logout in another tab while this tab rotates (logout message arrives first): no tab revives', async ({ env, clock }) => {
     const b = browserTabs(env, { rotation: 'request', now: clock.now })
     const network = answeredFetch(b.jar)
     const rotating = b.open({ fetch: network.fetch })
@@ -587,7 +519,7 @@ describe('fault matrix (reference server over real HTTP)', () => {
   // emits 'rotate', the logged-out tab adopts the revived session (status active, gen 3),
   // the revived session sends a request (401: the family was revoked by the logout), its
   // refresh is refused, and both tabs log out a second time with reason 'rejected'.
-  test('logout in another tab while this tab rotates (the refresh answer lands first): no tab revives', async () => {
+  test('logout in another tab while this tab rotates (the refresh answer lands first): no tab revives', async ({ env, clock }) => {
     let gate: (() => void) | undefined
     let gated = false
     const b = browserTabs(env, { rotation: 'request', now: clock.now })
@@ -636,7 +568,10 @@ describe('fault matrix (reference server over real HTTP)', () => {
 
   // ---- the "response lost" case ---------------------------------------------------------
 
-  test('response lost (the server accepted the RT, the answer never arrived): Rotor re-sends the consumed RT → reuse → family revoked → logout "rejected"', async () => {
+  test('response lost (the server accepted the RT, the answer never arrived): Rotor re-sends the consumed RT → reuse → family revoked → logout "rejected"', async ({
+    env,
+    clock,
+  }) => {
     const { session } = await env.browser({ rotation: 'request', now: clock.now })
     const log = record(session)
     env.server.fault('refresh', { afterProcessing: true, drop: true })
@@ -656,9 +591,9 @@ describe('fault matrix (reference server over real HTTP)', () => {
   })
 
   test('response lost after a timeout (refresh processed, then hangs past refreshTimeout): the consumed RT is re-sent too', async () => {
-    await env.close()
     const flowing = flowingClock()
-    env = await startEnv({ now: flowing.now, accessTokenTtl: AT, refreshTokenTtl: RT })
+    const env = await startEnv({ now: flowing.now, accessTokenTtl: AT, refreshTokenTtl: RT })
+    onTestFinished(() => env.close())
     const { session } = await env.browser({ rotation: 'request', now: flowing.now, refreshTimeout: 300, queueTimeout: 3000 })
     const log = record(session)
     env.server.fault('refresh', { afterProcessing: true, hang: true })

@@ -6,14 +6,16 @@
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { randomUUID } from 'node:crypto'
-import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest'
+import { afterEach, beforeEach, describe, expect, vi } from 'vitest'
 import { createSession, SessionExpiredError, type Session } from '../../src/index.js'
 import type { SessionOptions } from '../../src/types.js'
 import { cookieFetch, type CookieFetch } from '../../src/testing/index.js'
 import { bearerLogin, browserTabs, manualClock, memoryStorage, record, startEnv, waitFor, type Env } from '../helpers/index.js'
 import { settle } from './helpers.js'
+import { pairSession, serverTest } from '../helpers/fixtures.js'
 
 const AT = 60_000
+const test = serverTest({ accessTokenTtl: AT })
 
 type Seen = { path: string; headers: IncomingHttpHeaders }
 
@@ -53,22 +55,22 @@ function spyFetch(base: typeof fetch = fetch) {
 }
 
 describe('no credentials outside scope', () => {
-  let clock: ReturnType<typeof manualClock>
-  let env: Env
-  let other: Awaited<ReturnType<typeof recorder>>
-  beforeEach(async () => {
-    clock = manualClock()
-    env = await startEnv({ now: clock.now, accessTokenTtl: AT })
-    other = await recorder()
-  })
-  afterEach(async () => {
-    await env.close()
-    await other.close()
+  /** `other`: another origin that records what reaches it. */
+  const test = serverTest({ accessTokenTtl: AT }).extend<{ other: Awaited<ReturnType<typeof recorder>> }>({
+    // eslint-disable-next-line no-empty-pattern -- vitest reads a fixture's dependencies from this pattern: none
+    other: async ({}, use) => {
+      const other = await recorder()
+      try {
+        await use(other)
+      } finally {
+        await other.close()
+      }
+    },
   })
 
-  test.each(['bearer', 'cookie'] as const)(
+  test.for(['bearer', 'cookie'] as const)(
     '%s: requests outside scope reach the fetch untouched (same init object, no Authorization, no credentials), even with an expired AT',
-    async transport => {
+    async (transport, { env, clock, other }) => {
       const { spy, calls } = spyFetch(transport === 'cookie' ? cookieFetch() : fetch)
       let session: Session
       if (transport === 'bearer') {
@@ -114,20 +116,11 @@ describe('no credentials outside scope', () => {
     },
   )
 
-  test('bearer: a managed request answered 302 to another origin — the Authorization header does not follow', async () => {
+  test('bearer: a managed request answered 302 to another origin — the Authorization header does not follow', async ({ env, clock, other }) => {
     const front = await recorder((path, _origin) => (path.startsWith('/api/hop') ? { status: 302, location: `${other.origin}/landing` } : { status: 200 }))
     try {
       const pair = await env.server.issue()
-      const session = createSession({
-        scope: `${front.origin}/api`,
-        transport: 'bearer',
-        rotation: 'request',
-        now: clock.now,
-        crossTab: false,
-        refresh: { url: `${env.url}/bearer/refresh`, style: 'json' },
-        logout: false,
-      })
-      env.sessions.push(session)
+      const session = pairSession(env, { scope: `${front.origin}/api`, now: clock.now })
       await session.start(pair)
       const response = await session.fetch(`${front.origin}/api/hop`)
       expect(response.status).toBe(200)
@@ -143,20 +136,11 @@ describe('no credentials outside scope', () => {
     }
   })
 
-  test('known limit: a same-origin redirect to a path OUTSIDE scope keeps the Authorization header (the platform follows it)', async () => {
+  test('known limit: a same-origin redirect to a path OUTSIDE scope keeps the Authorization header (the platform follows it)', async ({ env, clock }) => {
     const front = await recorder((path, origin) => (path.startsWith('/api/hop') ? { status: 302, location: `${origin}/public/landing` } : { status: 200 }))
     try {
       const pair = await env.server.issue()
-      const session = createSession({
-        scope: `${front.origin}/api`,
-        transport: 'bearer',
-        rotation: 'request',
-        now: clock.now,
-        crossTab: false,
-        refresh: { url: `${env.url}/bearer/refresh`, style: 'json' },
-        logout: false,
-      })
-      env.sessions.push(session)
+      const session = pairSession(env, { scope: `${front.origin}/api`, now: clock.now })
       await session.start(pair)
       await session.fetch(`${front.origin}/api/hop`)
       expect(front.seen.map(s => [s.path, s.headers.authorization])).toEqual([
@@ -173,23 +157,17 @@ describe('no credentials outside scope', () => {
     }
   })
 
-  test('observation: cookieFetch (the testing jar) as a bearer session’s fetch forwards Authorization to another PORT of the same host on redirect', async () => {
+  test('observation: cookieFetch (the testing jar) as a bearer session’s fetch forwards Authorization to another PORT of the same host on redirect', async ({
+    env,
+    clock,
+    other,
+  }) => {
     // fetch-cookie follows redirects itself and strips Authorization only when the host
     // changes (isDomainOrSubdomain ignores the port); browsers and Node's fetch compare origins.
     const front = await recorder(path => (path.startsWith('/api/hop') ? { status: 302, location: `${other.origin}/landing` } : { status: 200 }))
     try {
       const pair = await env.server.issue()
-      const session = createSession({
-        scope: `${front.origin}/api`,
-        transport: 'bearer',
-        rotation: 'request',
-        now: clock.now,
-        crossTab: false,
-        refresh: { url: `${env.url}/bearer/refresh`, style: 'json' },
-        logout: false,
-        fetch: cookieFetch(),
-      })
-      env.sessions.push(session)
+      const session = pairSession(env, { scope: `${front.origin}/api`, now: clock.now, fetch: cookieFetch() })
       await session.start(pair)
       await session.fetch(`${front.origin}/api/hop`)
       expect(other.seen.map(s => s.headers.authorization)).toEqual([`Bearer ${pair.accessToken}`])
@@ -200,14 +178,6 @@ describe('no credentials outside scope', () => {
 })
 
 describe('bearer tokens and storage', () => {
-  let clock: ReturnType<typeof manualClock>
-  let env: Env
-  beforeEach(async () => {
-    clock = manualClock()
-    env = await startEnv({ now: clock.now, accessTokenTtl: AT })
-  })
-  afterEach(() => env.close())
-
   /** Every token string the server handed out to this session so far. */
   function tokensSeen(calls: Array<{ body: string }>) {
     const found = new Set<string>()
@@ -225,26 +195,15 @@ describe('bearer tokens and storage', () => {
     return { f, answers }
   }
 
-  test.each([
+  test.for([
     ['crossTab: false', false as const],
     ['crossTab on a channel', true as const],
-  ])('persist not set (%s): no token in storage after start, rotations, a 401 replay and logout', async (_, shared) => {
+  ])('persist not set (%s): no token in storage after start, rotations, a 401 replay and logout', async ([_, shared], { env, clock }) => {
     const storage = memoryStorage()
     const { f, answers } = tracingFetch()
     const login = await bearerLogin(env.url)
     answers.push({ body: await login.clone().text() })
-    const session = createSession({
-      scope: `${env.url}/api`,
-      transport: 'bearer',
-      rotation: 'request',
-      now: clock.now,
-      storage,
-      fetch: f,
-      refresh: { url: `${env.url}/bearer/refresh`, style: 'json' },
-      logout: `${env.url}/bearer/logout`,
-      crossTab: shared ? { name: randomUUID() } : false,
-    })
-    env.sessions.push(session)
+    const session = pairSession(env, { now: clock.now, storage, fetch: f, logout: `${env.url}/bearer/logout`, crossTab: shared ? { name: randomUUID() } : false })
     const snapshots: string[] = []
     const check = () => snapshots.push(storage.dump())
     await session.start(login)
@@ -268,20 +227,9 @@ describe('bearer tokens and storage', () => {
     }
   })
 
-  test('persist: true writes the tokens (as asked), and logout removes them', async () => {
+  test('persist: true writes the tokens (as asked), and logout removes them', async ({ env, clock }) => {
     const storage = memoryStorage()
-    const session = createSession({
-      scope: `${env.url}/api`,
-      transport: 'bearer',
-      rotation: 'request',
-      now: clock.now,
-      storage,
-      persist: true,
-      crossTab: false,
-      refresh: { url: `${env.url}/bearer/refresh`, style: 'json' },
-      logout: `${env.url}/bearer/logout`,
-    })
-    env.sessions.push(session)
+    const session = pairSession(env, { now: clock.now, storage, persist: true, logout: `${env.url}/bearer/logout` })
     await session.start(await bearerLogin(env.url))
     expect(storage.dump()).toMatch(/"accessToken":"eyJ/)
     expect(storage.dump()).toMatch(/"refreshToken":"eyJ/)
@@ -290,7 +238,7 @@ describe('bearer tokens and storage', () => {
     expect(storage.dump()).toContain('"status":"signed-out"')
   })
 
-  test('cookie transport: storage holds expirations only (Rotor never sees the tokens)', async () => {
+  test('cookie transport: storage holds expirations only (Rotor never sees the tokens)', async ({ env, clock }) => {
     const storage = memoryStorage()
     const { session, fetch: jar } = await env.browser({ rotation: 'request', now: clock.now, storage })
     clock.advance(AT + 1)

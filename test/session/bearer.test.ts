@@ -1,19 +1,13 @@
-import { afterEach, beforeEach, describe, expect, test } from 'vitest'
+import { describe, expect } from 'vitest'
 import { createSession } from '../../src/index.js'
-import { manualClock, memoryStorage, record, startEnv, type Env } from '../helpers/index.js'
+import { memoryStorage, record } from '../helpers/index.js'
+import { serverTest } from '../helpers/fixtures.js'
 
 const AT = 60_000
+const test = serverTest({ accessTokenTtl: AT })
 
 describe('bearer transport', () => {
-  let clock: ReturnType<typeof manualClock>
-  let env: Env
-  beforeEach(async () => {
-    clock = manualClock()
-    env = await startEnv({ now: clock.now, accessTokenTtl: AT })
-  })
-  afterEach(() => env.close())
-
-  test('sets Authorization on managed requests and rotates with the JSON style', async () => {
+  test('sets Authorization on managed requests and rotates with the JSON style', async ({ env, clock }) => {
     const session = await env.bearer({ rotation: 'request', now: clock.now })
     expect((await session.fetch(`${env.url}/api/a`)).status).toBe(200)
     clock.advance(AT + 1)
@@ -23,7 +17,7 @@ describe('bearer transport', () => {
     expect(env.server.log.filter(e => e.route === 'refresh').map(e => [e.variant, e.status, e.reused])).toEqual([['bearer', 201, false]])
   })
 
-  test('a caller’s own Authorization header on a managed request is replaced by the session’s', async () => {
+  test('a caller’s own Authorization header on a managed request is replaced by the session’s', async ({ env, clock }) => {
     const session = await env.bearer({ rotation: 'request', now: clock.now })
     const response = await session.fetch(`${env.url}/api/a`, { headers: { Authorization: 'Bearer forged', 'x-extra': '1' } })
     expect(response.status).toBe(200)
@@ -33,7 +27,7 @@ describe('bearer transport', () => {
     expect(env.server.stats).toMatchObject({ api401: 0, refreshCalls: 0 })
   })
 
-  test('requests outside scope carry no Authorization and are not queued', async () => {
+  test('requests outside scope carry no Authorization and are not queued', async ({ env, clock }) => {
     const seen: Array<string | null> = []
     const underlying: typeof fetch = async (input, init) => {
       const headers = new Headers(init?.headers ?? (input instanceof Request ? input.headers : undefined))
@@ -48,7 +42,7 @@ describe('bearer transport', () => {
     expect(env.server.stats.refreshCalls).toBe(0)
   })
 
-  test('tokens are kept in memory only, unless persist: true', async () => {
+  test('tokens are kept in memory only, unless persist: true', async ({ env, clock }) => {
     const storage = memoryStorage()
     await env.bearer({ rotation: 'request', now: clock.now, storage })
     expect([...storage.map.values()].join('')).toBe('')
@@ -57,7 +51,7 @@ describe('bearer transport', () => {
     expect([...persisted.map.values()].join('')).toContain('refreshToken')
   })
 
-  test('OAuth2 style: form body with grant_type, refresh_token and client_id', async () => {
+  test('OAuth2 style: form body with grant_type, refresh_token and client_id', async ({ env, clock }) => {
     const token = await fetch(`${env.url}/oauth/token`, {
       method: 'POST',
       body: new URLSearchParams({ grant_type: 'password', username: 'diku_admin', password: 'admin', client_id: 'app' }),
@@ -80,7 +74,7 @@ describe('bearer transport', () => {
     expect(env.server.stats).toMatchObject({ refreshGranted: 1, reusedRefused: 0 })
   })
 
-  test('OAuth2 invalid_grant is a definitive refusal: logout "rejected"', async () => {
+  test('OAuth2 invalid_grant is a definitive refusal: logout "rejected"', async ({ env, clock }) => {
     const token = await fetch(`${env.url}/oauth/token`, {
       method: 'POST',
       body: new URLSearchParams({ grant_type: 'password', username: 'diku_admin', password: 'admin', client_id: 'app' }),
@@ -103,7 +97,7 @@ describe('bearer transport', () => {
     expect(log.of('logout')).toEqual([{ reason: 'rejected', origin: 'local', error: expect.objectContaining({ code: 'ERR_REFRESH_REFUSED' }) }])
   })
 
-  test('a custom refresh function takes full control', async () => {
+  test('a custom refresh function takes full control', async ({ env, clock }) => {
     const session = await env.bearer({
       rotation: 'request',
       now: clock.now,
@@ -115,7 +109,7 @@ describe('bearer transport', () => {
     expect(env.server.stats.refreshGranted).toBe(1)
   })
 
-  test('logout calls the server and revokes the family; signed out, requests pass through untouched', async () => {
+  test('logout calls the server and revokes the family; signed out, requests pass through untouched', async ({ env, clock }) => {
     const session = await env.bearer({ rotation: 'request', now: clock.now })
     const log = record(session)
     await session.logout()
@@ -126,7 +120,7 @@ describe('bearer transport', () => {
     expect((await session.fetch(`${env.url}/api/x`)).status).toBe(401)
   })
 
-  test('start() with a bearer grant lacking the access token is a TypeError', async () => {
+  test('start() with a bearer grant lacking the access token is a TypeError', async ({ env }) => {
     const session = createSession({ scope: env.url, transport: 'bearer', crossTab: false })
     env.sessions.push(session)
     await expect(session.start({ accessTokenExpiration: new Date(Date.now() + 1000) })).rejects.toThrow(TypeError)

@@ -1,19 +1,13 @@
-import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest'
+import { afterEach, beforeEach, describe, expect, vi } from 'vitest'
 import { SessionExpiredError } from '../../src/index.js'
-import { answeredFetch, browserTabs, channelWitness, manualClock, record, startEnv, waitFor, type Env } from '../helpers/index.js'
+import { answeredFetch, browserTabs, channelWitness, record, startEnv, waitFor, type Env } from '../helpers/index.js'
+import { serverTest } from '../helpers/fixtures.js'
 
 const AT = 60_000
+const test = serverTest({ accessTokenTtl: AT })
 
 describe('every tab agrees (several sessions in one process)', () => {
-  let clock: ReturnType<typeof manualClock>
-  let env: Env
-  beforeEach(async () => {
-    clock = manualClock()
-    env = await startEnv({ now: clock.now, accessTokenTtl: AT })
-  })
-  afterEach(() => env.close())
-
-  test('tabs opened after login join the running session without rotating', async () => {
+  test('tabs opened after login join the running session without rotating', async ({ env, clock }) => {
     const b = browserTabs(env, { rotation: 'request', now: clock.now })
     await b.start(b.open())
     const late = [b.open(), b.open(), b.open()]
@@ -22,7 +16,7 @@ describe('every tab agrees (several sessions in one process)', () => {
     expect(env.server.stats.refreshCalls).toBe(0)
   })
 
-  test('5 tabs × 200 requests behind an expired AT: one refresh in all, every tab on the new generation', async () => {
+  test('5 tabs × 200 requests behind an expired AT: one refresh in all, every tab on the new generation', async ({ env, clock }) => {
     const b = browserTabs(env, { rotation: 'request', now: clock.now })
     await b.start(b.open())
     for (let i = 0; i < 4; i++) b.open()
@@ -33,7 +27,7 @@ describe('every tab agrees (several sessions in one process)', () => {
     await waitFor(() => expect(b.tabs.map(t => t.state.generation)).toEqual([2, 2, 2, 2, 2]))
   })
 
-  test('a rotation in one tab reaches the others as a remote rotate event', async () => {
+  test('a rotation in one tab reaches the others as a remote rotate event', async ({ env, clock }) => {
     const b = browserTabs(env, { rotation: 'request', now: clock.now })
     await b.start(b.open())
     const other = b.open()
@@ -43,7 +37,7 @@ describe('every tab agrees (several sessions in one process)', () => {
     expect(log.of('rotate').map(e => e.origin)).toEqual(['remote'])
   })
 
-  test('rotate() in every tab at once: the server sees one refresh (the lock re-checks the generation)', async () => {
+  test('rotate() in every tab at once: the server sees one refresh (the lock re-checks the generation)', async ({ env, clock }) => {
     const b = browserTabs(env, { rotation: 'request', now: clock.now })
     await b.start(b.open())
     for (let i = 0; i < 4; i++) b.open()
@@ -51,7 +45,7 @@ describe('every tab agrees (several sessions in one process)', () => {
     expect(env.server.stats).toMatchObject({ refreshCalls: 1, reusedRefused: 0 })
   })
 
-  test('logout in one tab: every tab emits logout (remote) and rejects what it had queued', async () => {
+  test('logout in one tab: every tab emits logout (remote) and rejects what it had queued', async ({ env, clock }) => {
     const b = browserTabs(env, { rotation: 'request', now: clock.now })
     const network = answeredFetch(b.jar)
     await b.start(b.open({ fetch: network.fetch }))
@@ -83,7 +77,7 @@ describe('every tab agrees (several sessions in one process)', () => {
     expect(b.tabs.map(t => t.state.status)).toEqual(['signed-out', 'signed-out', 'signed-out'])
   })
 
-  test('garbage on the channel changes nothing', async () => {
+  test('garbage on the channel changes nothing', async ({ env, clock }) => {
     const b = browserTabs(env, { rotation: 'request', now: clock.now })
     await b.start(b.open())
     b.open()
@@ -116,7 +110,7 @@ describe('every tab agrees (several sessions in one process)', () => {
     expect(env.server.stats).toMatchObject({ refreshCalls: 0, api401: 0 })
   })
 
-  test('bearer: a new tab asks its peers for the tokens and joins without a refresh', async () => {
+  test('bearer: a new tab asks its peers for the tokens and joins without a refresh', async ({ env, clock }) => {
     const b = browserTabs(env, { transport: 'bearer', rotation: 'request', now: clock.now })
     await b.start(b.open())
     const joined = b.open()
@@ -126,7 +120,7 @@ describe('every tab agrees (several sessions in one process)', () => {
     expect(env.server.stats).toMatchObject({ refreshCalls: 0, api401: 0 })
   })
 
-  test('bearer tabs: an expired AT in two tabs at once never reuses the RT', async () => {
+  test('bearer tabs: an expired AT in two tabs at once never reuses the RT', async ({ env, clock }) => {
     const tabs = browserTabs(env, { transport: 'bearer', rotation: 'request', now: clock.now, logout: false })
     const a = tabs.open()
     await tabs.start(a)
@@ -141,7 +135,7 @@ describe('every tab agrees (several sessions in one process)', () => {
     expect(env.server.stats.refreshGranted).toBe(5)
   })
 
-  test('a tab closed (disposed) mid-rotation does not strand the others', async () => {
+  test('a tab closed (disposed) mid-rotation does not strand the others', async ({ env, clock }) => {
     const b = browserTabs(env, { rotation: 'request', now: clock.now })
     await b.start(b.open())
     const survivor = b.open()

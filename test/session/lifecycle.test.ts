@@ -1,34 +1,15 @@
 import { randomUUID } from 'node:crypto'
-import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest'
+import { describe, expect, vi } from 'vitest'
 import { createSession, SessionExpiredError } from '../../src/index.js'
-import {
-  answeredFetch,
-  countChannels,
-  countTimers,
-  CREDENTIALS,
-  drain,
-  manualClock,
-  memoryStorage,
-  record,
-  startEnv,
-  TENANT_HEADERS,
-  waitFor,
-  type Env,
-} from '../helpers/index.js'
+import { answeredFetch, countChannels, countTimers, CREDENTIALS, drain, memoryStorage, record, TENANT_HEADERS, waitFor } from '../helpers/index.js'
 import { cookieFetch } from '../../src/testing/index.js'
+import { serverTest } from '../helpers/fixtures.js'
 
 const AT = 60_000
+const test = serverTest({ accessTokenTtl: AT })
 
 describe('session lifecycle', () => {
-  let clock: ReturnType<typeof manualClock>
-  let env: Env
-  beforeEach(async () => {
-    clock = manualClock()
-    env = await startEnv({ now: clock.now, accessTokenTtl: AT })
-  })
-  afterEach(() => env.close())
-
-  test('cookie transport: managed requests go with credentials "include", others untouched', async () => {
+  test('cookie transport: managed requests go with credentials "include", others untouched', async ({ env, clock }) => {
     const seen: Array<[string, RequestCredentials | undefined]> = []
     const jar = cookieFetch()
     const spy: typeof fetch = (input, init) => {
@@ -54,7 +35,7 @@ describe('session lifecycle', () => {
     ])
   })
 
-  test('install() patches fetch idempotently, never nests, and uninstall restores it', async () => {
+  test('install() patches fetch idempotently, never nests, and uninstall restores it', async ({ env, clock }) => {
     const { session } = await env.browser({ rotation: 'request', now: clock.now })
     const target = { fetch: globalThis.fetch }
     const original = target.fetch
@@ -71,7 +52,7 @@ describe('session lifecycle', () => {
     expect(target.fetch).toBe(original)
   })
 
-  test('install() leaves XMLHttpRequest alone unless given the facade of rotor-auth/xhr; anything else for `xhr` is a TypeError', async () => {
+  test('install() leaves XMLHttpRequest alone unless given the facade of rotor-auth/xhr; anything else for `xhr` is a TypeError', async ({ env, clock }) => {
     const { session } = await env.browser({ rotation: 'request', now: clock.now })
     class FakeXhr {}
     const target = { fetch: globalThis.fetch, XMLHttpRequest: FakeXhr as unknown as typeof XMLHttpRequest }
@@ -89,7 +70,7 @@ describe('session lifecycle', () => {
     expect(target.XMLHttpRequest).toBe(FakeXhr)
   })
 
-  test('install() on globalThis: the session’s own calls use the original fetch (no recursion)', async () => {
+  test('install() on globalThis: the session’s own calls use the original fetch (no recursion)', async ({ env, clock }) => {
     const original = globalThis.fetch
     const session = await env.bearer({ rotation: 'request', now: clock.now })
     const uninstall = session.install()
@@ -103,10 +84,10 @@ describe('session lifecycle', () => {
     expect(globalThis.fetch).toBe(original)
   })
 
-  test.each([
+  test.for([
     ['refresh', '/authn/refresh', 201],
     ['logout', '/authn/logout', 204],
-  ] as const)('the %s endpoint is never held behind a rotation', async (route, path, status) => {
+  ] as const)('the %s endpoint is never held behind a rotation', async ([route, path, status], { env, clock }) => {
     const { session } = await env.browser({ rotation: 'request', now: clock.now })
     env.server.fault('refresh', { hang: true })
     clock.advance(AT + 1)
@@ -126,7 +107,7 @@ describe('session lifecycle', () => {
     expect(await held).toMatchObject({ reason: 'disposed' })
   })
 
-  test('a reload resumes the cookie session from storage without rotating', async () => {
+  test('a reload resumes the cookie session from storage without rotating', async ({ env, clock }) => {
     const storage = memoryStorage()
     const { fetch: jar } = await env.browser({ rotation: 'request', now: clock.now, storage })
     const reloaded = createSession({ scope: env.url, fetch: jar, crossTab: false, now: clock.now, storage, rotation: 'request' })
@@ -136,7 +117,7 @@ describe('session lifecycle', () => {
     expect(env.server.stats.refreshCalls).toBe(0)
   })
 
-  test('a rotation answer that arrives after logout never revives the session', async () => {
+  test('a rotation answer that arrives after logout never revives the session', async ({ env, clock }) => {
     let network!: ReturnType<typeof answeredFetch>
     const { session } = await env.browser({ rotation: 'request', now: clock.now }, jar => (network = answeredFetch(jar)).fetch)
     const log = record(session)
@@ -158,7 +139,7 @@ describe('session lifecycle', () => {
     expect(log.of('logout')).toEqual([{ reason: 'user', origin: 'local' }])
   })
 
-  test('dispose() rejects waiting requests and leaves no timer or channel behind', async () => {
+  test('dispose() rejects waiting requests and leaves no timer or channel behind', async ({ env, clock }) => {
     // Installed before the session exists: they count what it constructs, whenever it does.
     const channels = countChannels()
     const timers = countTimers()
@@ -184,7 +165,7 @@ describe('session lifecycle', () => {
     }
   })
 
-  test('on() returns its unsubscribe; change events follow the state', async () => {
+  test('on() returns its unsubscribe; change events follow the state', async ({ env, clock }) => {
     const { session } = await env.browser({ rotation: 'request', now: clock.now })
     const states: number[] = []
     const off = session.on('change', s => states.push(s.generation))
@@ -196,13 +177,13 @@ describe('session lifecycle', () => {
     expect(env.server.stats.refreshGranted).toBe(2)
   })
 
-  test('rotate() is single-flight', async () => {
+  test('rotate() is single-flight', async ({ env, clock }) => {
     const { session } = await env.browser({ rotation: 'request', now: clock.now })
     await Promise.all([session.rotate(), session.rotate(), session.rotate()])
     expect(env.server.stats.refreshCalls).toBe(1)
   })
 
-  test('a throwing listener does not break the session', async () => {
+  test('a throwing listener does not break the session', async ({ env, clock }) => {
     const { session } = await env.browser({ rotation: 'request', now: clock.now })
     session.on('rotate', () => {
       throw new Error('listener bug')
@@ -229,7 +210,7 @@ describe('session lifecycle', () => {
     expect(env.server.stats).toMatchObject({ refreshGranted: 2, api200: 1, api401: 0 })
   })
 
-  test('the underlying fetch is always called unbound (a browser fetch throws "Illegal invocation" otherwise)', async () => {
+  test('the underlying fetch is always called unbound (a browser fetch throws "Illegal invocation" otherwise)', async ({ env, clock }) => {
     // Like window.fetch: refuses any `this` but the global object or undefined.
     const strict = function (this: unknown, input: RequestInfo | URL, init?: RequestInit) {
       if (this !== undefined && this !== globalThis) throw new TypeError("Failed to execute 'fetch' on 'Window': Illegal invocation")
@@ -250,7 +231,7 @@ describe('session lifecycle', () => {
     expect(env.server.stats).toMatchObject({ refreshGranted: 3, reusedRefused: 0 })
   })
 
-  test('a login that completes after dispose() does not make the session listen to the page again', async () => {
+  test('a login that completes after dispose() does not make the session listen to the page again', async ({ env, clock }) => {
     const target = new EventTarget()
     const live = new Set<string>()
     const g = globalThis as unknown as Record<string, unknown>

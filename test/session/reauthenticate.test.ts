@@ -1,32 +1,26 @@
-import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest'
+import { describe, expect, vi } from 'vitest'
 import { SessionExpiredError } from '../../src/index.js'
-import { browserTabs, manualClock, record, sleep, startEnv, type Env } from '../helpers/index.js'
+import { browserTabs, record, sleep } from '../helpers/index.js'
+import { serverTest, type ServerFixtures } from '../helpers/fixtures.js'
 
 const AT = 60_000
 const RT = 600_000
+const test = serverTest({ accessTokenTtl: AT, refreshTokenTtl: RT })
 
 describe('reauthenticate: the session would end, the app logs in again, nothing queued is lost', () => {
-  let clock: ReturnType<typeof manualClock>
-  let env: Env
-  beforeEach(async () => {
-    clock = manualClock()
-    env = await startEnv({ now: clock.now, accessTokenTtl: AT, refreshTokenTtl: RT })
-  })
-  afterEach(() => env.close())
-
   /** `count` tabs of one browser; the hook may call `login()` (the same cookie jar). */
-  function tabs(count: number, reauthenticate: () => Promise<Response | void>) {
+  function tabs({ env, clock }: ServerFixtures, count: number, reauthenticate: () => Promise<Response | void>) {
     const browser = browserTabs(env, { rotation: 'request', now: clock.now, reauthenticate })
     for (let i = 0; i < count; i++) browser.open()
     return { list: browser.tabs, login: browser.login }
   }
 
-  test('RT refused: the hook runs once, queued requests are sent with the new session', async () => {
+  test('RT refused: the hook runs once, queued requests are sent with the new session', async ({ env, clock }) => {
     let calls = 0
     const {
       list: [tab],
       login,
-    } = tabs(1, async () => {
+    } = tabs({ env, clock }, 1, async () => {
       calls++
       return login()
     })
@@ -43,9 +37,9 @@ describe('reauthenticate: the session would end, the app logs in again, nothing 
     expect(tab!.state.status).toBe('active')
   })
 
-  test('both tokens expired, three tabs waiting: the hook runs once across all tabs', async () => {
+  test('both tokens expired, three tabs waiting: the hook runs once across all tabs', async ({ env, clock }) => {
     let calls = 0
-    const { list, login } = tabs(3, async () => {
+    const { list, login } = tabs({ env, clock }, 3, async () => {
       calls++
       await sleep(20) // the user types their password
       return login()
@@ -59,11 +53,11 @@ describe('reauthenticate: the session would end, the app logs in again, nothing 
     expect(env.server.stats).toMatchObject({ logins: 2, refreshCalls: 0, api200: 6, reusedRefused: 0 })
   })
 
-  test('the hook gives up: logout with the reason, every queued request rejects', async () => {
+  test('the hook gives up: logout with the reason, every queued request rejects', async ({ env, clock }) => {
     const {
       list: [tab],
       login,
-    } = tabs(1, async () => undefined)
+    } = tabs({ env, clock }, 1, async () => undefined)
     await tab!.start(await login())
     const log = record(tab!)
     env.server.fault('refresh', { status: 403 })
@@ -73,11 +67,11 @@ describe('reauthenticate: the session would end, the app logs in again, nothing 
     expect(log.of('logout')).toEqual([{ reason: 'rejected', origin: 'local', error: expect.objectContaining({ code: 'ERR_REFRESH_REFUSED' }) }])
   })
 
-  test('the hook throws: the same as giving up, the error kept as cause', async () => {
+  test('the hook throws: the same as giving up, the error kept as cause', async ({ env, clock }) => {
     const {
       list: [tab],
       login,
-    } = tabs(1, async () => {
+    } = tabs({ env, clock }, 1, async () => {
       throw new Error('login form closed')
     })
     await tab!.start(await login())
@@ -87,7 +81,7 @@ describe('reauthenticate: the session would end, the app logs in again, nothing 
     expect(error.reason).toBe('expired')
   })
 
-  test('a login that takes longer than queueTimeout still resumes the queued requests', async () => {
+  test('a login that takes longer than queueTimeout still resumes the queued requests', async ({ env, clock }) => {
     const browser = browserTabs(env, {
       crossTab: false,
       rotation: 'request',

@@ -1,20 +1,14 @@
-import { afterEach, beforeEach, describe, expect, test } from 'vitest'
-import { RotationError, SessionExpiredError } from '../../src/index.js'
-import { flowingClock, manualClock, record, startEnv, type Env } from '../helpers/index.js'
+import { describe, expect, onTestFinished } from 'vitest'
+import { SessionExpiredError } from '../../src/index.js'
+import { manualClock, record, startEnv } from '../helpers/index.js'
+import { serverTest } from '../helpers/fixtures.js'
 
 const AT = 60_000
 const RT = 3_600_000
+const test = serverTest({ accessTokenTtl: AT, refreshTokenTtl: RT })
 
 describe('request mode (Q), cookie transport, over real HTTP', () => {
-  let clock: ReturnType<typeof manualClock>
-  let env: Env
-  beforeEach(async () => {
-    clock = manualClock()
-    env = await startEnv({ now: clock.now, accessTokenTtl: AT, refreshTokenTtl: RT })
-  })
-  afterEach(() => env.close())
-
-  test('a valid AT is sent at once, with cookies, and no refresh happens', async () => {
+  test('a valid AT is sent at once, with cookies, and no refresh happens', async ({ env, clock }) => {
     const { session } = await env.browser({ rotation: 'request', now: clock.now })
     const response = await session.fetch(`${env.url}/api/items`)
     expect(response.status).toBe(200)
@@ -22,7 +16,7 @@ describe('request mode (Q), cookie transport, over real HTTP', () => {
     expect(session.state).toMatchObject({ status: 'active', generation: 1, rotating: false })
   })
 
-  test('1,000 concurrent requests behind an expired AT: one refresh, all 200', async () => {
+  test('1,000 concurrent requests behind an expired AT: one refresh, all 200', async ({ env, clock }) => {
     const { session } = await env.browser({ rotation: 'request', now: clock.now })
     clock.advance(AT + 1)
     const responses = await Promise.all(Array.from({ length: 1000 }, (_, i) => session.fetch(`${env.url}/api/r/${i}`)))
@@ -31,14 +25,14 @@ describe('request mode (Q), cookie transport, over real HTTP', () => {
     expect(session.state.generation).toBe(2)
   })
 
-  test('an AT within the leeway of expiry is rotated before the request', async () => {
+  test('an AT within the leeway of expiry is rotated before the request', async ({ env, clock }) => {
     const { session } = await env.browser({ rotation: 'request', now: clock.now })
     clock.advance(AT - 1000) // default leeway: min(5 s, 10% of 60 s) = 5 s
     expect((await session.fetch(`${env.url}/api/x`)).status).toBe(200)
     expect(env.server.stats.refreshCalls).toBe(1)
   })
 
-  test('a POST whose AT was revoked server-side is rotated and replayed once with its body', async () => {
+  test('a POST whose AT was revoked server-side is rotated and replayed once with its body', async ({ env, clock }) => {
     const { session } = await env.browser({ rotation: 'request', now: clock.now })
     const log = record(session)
     env.server.revokeAccessTokens()
@@ -49,7 +43,7 @@ describe('request mode (Q), cookie transport, over real HTTP', () => {
     expect(log.of('rotate')).toHaveLength(1)
   })
 
-  test('a Request object with a body is replayed intact', async () => {
+  test('a Request object with a body is replayed intact', async ({ env, clock }) => {
     const { session } = await env.browser({ rotation: 'request', now: clock.now })
     env.server.revokeAccessTokens()
     const request = new Request(`${env.url}/api/upload`, { method: 'PUT', body: 'payload-bytes' })
@@ -58,7 +52,7 @@ describe('request mode (Q), cookie transport, over real HTTP', () => {
     expect(env.server.stats).toMatchObject({ api401: 1, api200: 1 })
   })
 
-  test('a 401 is replayed only once: a second 401 reaches the caller', async () => {
+  test('a 401 is replayed only once: a second 401 reaches the caller', async ({ env, clock }) => {
     const { session } = await env.browser({ rotation: 'request', now: clock.now })
     env.server.fault('api', { status: 401, times: 2 })
     const response = await session.fetch(`${env.url}/api/x`)
@@ -67,7 +61,7 @@ describe('request mode (Q), cookie transport, over real HTTP', () => {
     expect(env.server.log.filter(e => e.route === 'api')).toHaveLength(2)
   })
 
-  test('a streamed body cannot be replayed: the 401 is handed back, nothing sent twice', async () => {
+  test('a streamed body cannot be replayed: the 401 is handed back, nothing sent twice', async ({ env, clock }) => {
     const { session } = await env.browser({ rotation: 'request', now: clock.now })
     env.server.revokeAccessTokens()
     const body = new ReadableStream({
@@ -81,7 +75,7 @@ describe('request mode (Q), cookie transport, over real HTTP', () => {
     expect(env.server.stats).toMatchObject({ api401: 1, refreshCalls: 0 })
   })
 
-  test('concurrent 401s of one generation share one rotation; a superseded 401 replays without rotating', async () => {
+  test('concurrent 401s of one generation share one rotation; a superseded 401 replays without rotating', async ({ env, clock }) => {
     const { session } = await env.browser({ rotation: 'request', now: clock.now })
     env.server.revokeAccessTokens()
     const responses = await Promise.all(Array.from({ length: 20 }, () => session.fetch(`${env.url}/api/x`)))
@@ -90,7 +84,7 @@ describe('request mode (Q), cookie transport, over real HTTP', () => {
     expect(env.server.stats.reusedRefused).toBe(0)
   })
 
-  test('two 503s from refresh: no logout, the waiting requests succeed', async () => {
+  test('two 503s from refresh: no logout, the waiting requests succeed', async ({ env, clock }) => {
     const { session } = await env.browser({ rotation: 'request', now: clock.now })
     const log = record(session)
     env.server.fault('refresh', { status: 503, times: 2 })
@@ -102,26 +96,7 @@ describe('request mode (Q), cookie transport, over real HTTP', () => {
     expect(session.state.status).toBe('active')
   })
 
-  test('429 with Retry-After is honoured and is not a logout', async () => {
-    await env.close()
-    const flowing = flowingClock()
-    env = await startEnv({ now: flowing.now, accessTokenTtl: AT, refreshTokenTtl: RT })
-    const { session } = await env.browser({ rotation: 'request', now: flowing.now })
-    const log = record(session)
-    env.server.fault('refresh', { status: 429, retryAfter: 1 })
-    flowing.advance(AT + 1)
-    expect((await session.fetch(`${env.url}/api/x`)).status).toBe(200)
-    expect(env.server.stats).toMatchObject({ refreshCalls: 2, refreshGranted: 1, api401: 0 })
-    // The server saw the retry a Retry-After later (its log is on the clock the test shares
-    // with it; 50 ms of slack for a timer that Node starts from the event loop's cached time).
-    const [refused, retried] = env.server.log.filter(e => e.route === 'refresh')
-    expect([refused!.status, retried!.status]).toEqual([429, 201])
-    expect(retried!.at - refused!.at).toBeGreaterThanOrEqual(950)
-    expect(log.of('logout')).toEqual([])
-    expect(session.state.status).toBe('active')
-  })
-
-  test('422 from refresh: logout "rejected" and every waiting request rejects with SessionExpiredError', async () => {
+  test('422 from refresh: logout "rejected" and every waiting request rejects with SessionExpiredError', async ({ env, clock }) => {
     const { session } = await env.browser({ rotation: 'request', now: clock.now })
     const log = record(session)
     env.server.fault('refresh', { status: 422 })
@@ -139,7 +114,7 @@ describe('request mode (Q), cookie transport, over real HTTP', () => {
     expect(session.state.status).toBe('signed-out')
   })
 
-  test('both tokens expired: logout "expired", SessionExpiredError, no refresh sent', async () => {
+  test('both tokens expired: logout "expired", SessionExpiredError, no refresh sent', async ({ env, clock }) => {
     const { session } = await env.browser({ rotation: 'request', now: clock.now })
     const log = record(session)
     clock.advance(RT + 1)
@@ -148,22 +123,10 @@ describe('request mode (Q), cookie transport, over real HTTP', () => {
     expect(log.of('logout')).toEqual([{ reason: 'expired', origin: 'local' }])
   })
 
-  test('refresh failing transiently past queueTimeout rejects waiting requests with RotationError', async () => {
-    const { session } = await env.browser({ rotation: 'request', now: () => Date.now(), queueTimeout: 1500, refreshRetries: 0 })
-    env.server.fault('refresh', { status: 503, times: Infinity })
-    await session.rotate().catch(() => undefined)
-    // AT still valid by the real clock, so force the waiting path with a revoked AT.
-    env.server.revokeAccessTokens()
-    const error = await session.fetch(`${env.url}/api/x`).catch(e => e)
-    expect(error).toBeInstanceOf(RotationError)
-    expect(error.code).toBe('ERR_ROTATION')
-    expect(session.state.status).toBe('active')
-  })
-
   test('server clock 2 h ahead: no 401 and no logout over many rotations', async () => {
-    await env.close()
-    clock = manualClock()
-    env = await startEnv({ now: clock.now, accessTokenTtl: AT, refreshTokenTtl: RT, clockOffset: 2 * 3600_000 })
+    const clock = manualClock()
+    const env = await startEnv({ now: clock.now, accessTokenTtl: AT, refreshTokenTtl: RT, clockOffset: 2 * 3600_000 })
+    onTestFinished(() => env.close())
     const { session } = await env.browser({ rotation: 'request', now: clock.now })
     const log = record(session)
     for (let i = 0; i < 20; i++) {
@@ -176,9 +139,9 @@ describe('request mode (Q), cookie transport, over real HTTP', () => {
   })
 
   test('server clock 2 h behind: the same', async () => {
-    await env.close()
-    clock = manualClock()
-    env = await startEnv({ now: clock.now, accessTokenTtl: AT, refreshTokenTtl: RT, clockOffset: -2 * 3600_000 })
+    const clock = manualClock()
+    const env = await startEnv({ now: clock.now, accessTokenTtl: AT, refreshTokenTtl: RT, clockOffset: -2 * 3600_000 })
+    onTestFinished(() => env.close())
     const { session } = await env.browser({ rotation: 'request', now: clock.now })
     for (let i = 0; i < 20; i++) {
       clock.advance(AT / 2)

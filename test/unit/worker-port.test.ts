@@ -115,6 +115,16 @@ function tabOptions(clock: ReturnType<typeof virtualClock>, worker: ReturnType<t
   return { options, page: pageListeners }
 }
 
+/** A tab connected to a scripted worker (by default one that welcomes it) on virtual time. */
+async function connectedTab(script = welcoming(), extra: Partial<WorkerCoordinatorOptions> = {}) {
+  const clock = virtualClock()
+  const worker = scriptedWorker(script)
+  const { options, page } = tabOptions(clock, worker, extra)
+  const promise = connectWorker(options)
+  await clock.flush()
+  return { clock, worker, page, tab: await promise }
+}
+
 describe('PortRpc', () => {
   test('a request resolves on the done for its id; one left unanswered fails with ERR_WORKER at its limit, not before', async () => {
     const clock = virtualClock()
@@ -184,12 +194,7 @@ describe('WorkerCoordinator on virtual time', () => {
   })
 
   test('pagehide into the back/forward cache keeps the tab connected; a real leave says bye', async () => {
-    const clock = virtualClock()
-    const worker = scriptedWorker(welcoming())
-    const { options, page } = tabOptions(clock, worker)
-    const promise = connectWorker(options)
-    await clock.flush()
-    const tab = await promise
+    const { clock, worker, page, tab } = await connectedTab()
     page.get('pagehide')?.({ persisted: true })
     await clock.flush()
     expect(worker.said('bye')).toBe(0)
@@ -200,12 +205,7 @@ describe('WorkerCoordinator on virtual time', () => {
   })
 
   test('a rotation the worker never makes: asked again every second, and ERR_WORKER at followerLimitMs', async () => {
-    const clock = virtualClock()
-    const worker = scriptedWorker(welcoming())
-    const { options } = tabOptions(clock, worker)
-    const promise = connectWorker(options)
-    await clock.flush()
-    const tab = await promise
+    const { clock, worker, tab } = await connectedTab()
     let failure: unknown
     const fn = vi.fn(async () => 'adopted')
     void tab.lock(fn, { refresh: true }).catch(error => (failure = error))
@@ -219,12 +219,7 @@ describe('WorkerCoordinator on virtual time', () => {
   })
 
   test('a newer state from the worker ends the wait: fn runs once, without waiting out the limit', async () => {
-    const clock = virtualClock()
-    const worker = scriptedWorker(welcoming())
-    const { options } = tabOptions(clock, worker)
-    const promise = connectWorker(options)
-    await clock.flush()
-    const tab = await promise
+    const { clock, worker, tab } = await connectedTab()
     const result = tab.lock(async () => 'adopted', { refresh: true })
     await clock.advance(1_500)
     worker.tell({ w: 'store', snapshot: active(1) })
@@ -235,14 +230,9 @@ describe('WorkerCoordinator on virtual time', () => {
   })
 
   test('a worker that stops answering pings is lost after 3 s: onLost, and the waiting rotation takes the fallback lock', async () => {
-    const clock = virtualClock()
-    const worker = scriptedWorker(welcoming([]))
     const lost: string[] = []
     const fallbackLock = vi.fn((fn: () => Promise<unknown>) => fn())
-    const { options } = tabOptions(clock, worker, { onLost: reason => lost.push(reason), fallbackLock: fallbackLock as Coordinator['lock'] })
-    const promise = connectWorker(options)
-    await clock.flush()
-    const tab = await promise
+    const { clock, tab } = await connectedTab(welcoming([]), { onLost: reason => lost.push(reason), fallbackLock: fallbackLock as Coordinator['lock'] })
     const result = tab.lock(async () => 'local', { refresh: true })
     await clock.advance(3_100)
     await expect(result).resolves.toBe('local')
@@ -252,12 +242,7 @@ describe('WorkerCoordinator on virtual time', () => {
   })
 
   test('the worker lock is held with a heartbeat every 2 s and unlocked after', async () => {
-    const clock = virtualClock()
-    const worker = scriptedWorker(welcoming())
-    const { options } = tabOptions(clock, worker)
-    const promise = connectWorker(options)
-    await clock.flush()
-    const tab = await promise
+    const { clock, worker, tab } = await connectedTab()
     let release = () => undefined as void
     const held = tab.lock(() => new Promise<void>(resolve => (release = resolve)))
     await clock.advance(5_000)

@@ -13,13 +13,13 @@ import axios from 'axios'
 import { createAuthRefresh } from 'axios-auth-refresh'
 import ky from 'ky'
 import { createServer } from 'node:http'
-import { Session as InspectorSession } from 'node:inspector/promises'
 import type { AddressInfo } from 'node:net'
 import { BASELINE_REF, loadBaseline, type Baseline } from './lib/baseline.js'
-import { loadRotor, rotorSource, type Rotor } from './lib/rotor.js'
+import { profile } from './lib/cpu-profile.js'
+import { loadRotor, type Rotor } from './lib/rotor.js'
 import { median, QUICK, spread } from './lib/mode.js'
-import { nsPerCall, paired, ratios, type Task } from './lib/paired.js'
-import type { Section } from './table.js'
+import { nsPerCall, paired, ratios, type PairedResult, type Task } from './lib/paired.js'
+import type { Section, Target } from './table.js'
 
 /**
  * In-memory runs: each run is ROUNDS rounds of one BATCH per task. 15 runs, not the 5 the
@@ -62,6 +62,9 @@ type Candidates = {
   axios: Task
   ky: Task
   rotorBearer: Task
+  rotorCookie: Task
+  /** The cookie session with `debug` unset, beside the same with a debug sink and with the largest trace. */
+  debug: { off: Task; sink: Task; ring: Task }
   /** With `--baseline`: each of Rotor's tasks beside the same task of Rotor at the baseline. */
   versus: Array<{ now: Task; before: Task }>
   close: () => void
@@ -73,14 +76,23 @@ const common = { scope: `${ORIGIN}/api`, rotation: 'request', crossTab: false, l
 async function sessionTasks({ createSession }: Rotor, label: string) {
   const bearer = createSession({ ...common, transport: 'bearer', refresh: { url: `${ORIGIN}/auth/refresh`, style: 'json' }, fetch: inMemory })
   await bearer.start({ accessToken: AT, refreshToken: 'rt', expiresIn: DAY })
-  const cookie = createSession({ ...common, transport: 'cookie', refresh: `${ORIGIN}/auth/refresh`, fetch: inMemory })
-  await cookie.start({ expiresIn: DAY, refreshExpiresIn: 7 * DAY })
+  const cookieSession = async (extra: object) => {
+    const session = createSession({ ...common, ...extra, transport: 'cookie', refresh: `${ORIGIN}/auth/refresh`, fetch: inMemory })
+    await session.start({ expiresIn: DAY, refreshExpiresIn: 7 * DAY })
+    return session
+  }
+  const cookie = await cookieSession({})
+  // Issue 29: `debug` off must cost nothing. The same cookie session with a sink, and with the
+  // largest trace ring, paired with the one above (debug unset, default traceSize).
+  const sink = await cookieSession({ debug: () => {} })
+  const ring = await cookieSession({ traceSize: 100_000 })
   return {
     bearer: { name: `${label} session.fetch, bearer`, one: () => bearer.fetch(URL_IN_SCOPE) } satisfies Task,
     cookie: { name: `${label} session.fetch, cookie`, one: () => cookie.fetch(URL_IN_SCOPE) } satisfies Task,
+    debugSink: { name: `${label} session.fetch, cookie, debug: () => {}`, one: () => sink.fetch(URL_IN_SCOPE) } satisfies Task,
+    debugRing: { name: `${label} session.fetch, cookie, traceSize: 100000`, one: () => ring.fetch(URL_IN_SCOPE) } satisfies Task,
     dispose: () => {
-      bearer.dispose()
-      cookie.dispose()
+      for (const s of [bearer, cookie, sink, ring]) s.dispose()
     },
   }
 }
@@ -144,14 +156,15 @@ async function candidates(baseline: Baseline | undefined): Promise<Candidates> {
         { now: rotorCookie, before: before.cookie },
       ]
     : []
-  const all = [bare, refBearer, refCookie, refBearer401, rotorBearer, rotorCookie, rotorInstalled, ...versus.map(v => v.before), axiosTask, kyTask]
+  const debugTasks = [now.debugSink, now.debugRing]
+  const all = [bare, refBearer, refCookie, refBearer401, rotorBearer, rotorCookie, ...debugTasks, rotorInstalled, ...versus.map(v => v.before), axiosTask, kyTask]
   for (const c of all) {
     const r = (await c.one()) as Response | { data: string }
     const text = r instanceof Response ? await r.text() : r.data
     if (text !== 'ok') throw new Error(`${c.name} answered ${JSON.stringify(text)}`)
   }
   return {
-    tasks: [bare, refBearer, refCookie, refBearer401, rotorBearer, rotorCookie, rotorInstalled, ...versus.map(v => v.before), axiosTask],
+    tasks: [bare, refBearer, refCookie, refBearer401, rotorBearer, rotorCookie, ...debugTasks, rotorInstalled, ...versus.map(v => v.before), axiosTask],
     bare,
     refBearer,
     refCookie,
@@ -159,11 +172,15 @@ async function candidates(baseline: Baseline | undefined): Promise<Candidates> {
       { task: rotorBearer, reference: refBearer },
       { task: rotorCookie, reference: refCookie },
       { task: rotorInstalled, reference: refBearer },
+      { task: now.debugSink, reference: refCookie },
+      { task: now.debugRing, reference: refCookie },
       ...versus.map(v => ({ task: v.before, reference: v.now === rotorBearer ? refBearer : refCookie })),
     ],
     axios: axiosTask,
     ky: kyTask,
     rotorBearer,
+    rotorCookie,
+    debug: { off: rotorCookie, sink: now.debugSink, ring: now.debugRing },
     versus,
     close: () => {
       if (replays) throw new Error('the in-memory network answered 401')
@@ -173,118 +190,6 @@ async function candidates(baseline: Baseline | undefined): Promise<Candidates> {
       before?.dispose()
     },
   }
-}
-
-type Frame = { url: string; functionName: string; lineNumber: number; columnNumber: number }
-
-const isRotor = (f: Frame) => f.url.startsWith('data:')
-const isHarness = (f: Frame) => f.url.includes('/bench/') || f.url.includes('tinybench')
-
-/** What the leaf of a sample attributed to Rotor was doing. */
-function kind(leaf: Frame): string {
-  if (isRotor(leaf)) return "Rotor's own code"
-  if (leaf.url.includes('internal/url')) return 'URL parsing and getters (node:url)'
-  if (leaf.url.includes('undici')) return 'Headers / Request plumbing (undici)'
-  return 'builtins and V8 runtime (promises, object spread, strings)'
-}
-
-type Attribution = { calls: number; total: number; gc: number; rotor: Map<string, number>; functions: Map<string, number> }
-
-/**
- * Runs `one` back to back for `ms` under V8's sampling profiler. A sample belongs to Rotor
- * when the nearest frame on its stack that is either Rotor's bundle or the bench's own code
- * is Rotor's: so the fake network's `new Response`, called from Rotor, stays the network's.
- * All figures in ns per call.
- */
-async function cpuProfile(one: () => Promise<unknown>, ms: number): Promise<Attribution> {
-  const inspector = new InspectorSession()
-  inspector.connect()
-  try {
-    await inspector.post('Profiler.enable')
-    await inspector.post('Profiler.setSamplingInterval', { interval: 50 })
-    await inspector.post('Profiler.start')
-    let calls = 0
-    const end = performance.now() + ms
-    while (performance.now() < end) {
-      for (let i = 0; i < 100; i++) await one()
-      calls += 100
-    }
-    const { profile } = await inspector.post('Profiler.stop')
-    const byId = new Map(profile.nodes.map(node => [node.id, node]))
-    const parent = new Map<number, number>()
-    for (const node of profile.nodes) for (const child of node.children ?? []) parent.set(child, node.id)
-    const owner = (id: number): 'rotor' | 'other' => {
-      for (let at: number | undefined = id; at !== undefined; at = parent.get(at)) {
-        const frame = byId.get(at)!.callFrame
-        if (isRotor(frame)) return 'rotor'
-        if (isHarness(frame)) return 'other'
-      }
-      return 'other'
-    }
-    const result: Attribution = { calls, total: 0, gc: 0, rotor: new Map(), functions: new Map() }
-    const samples = profile.samples ?? []
-    const deltas = profile.timeDeltas ?? []
-    for (let i = 0; i < samples.length; i++) {
-      const leaf = byId.get(samples[i]!)!.callFrame
-      const ns = (deltas[i] ?? 0) * 1000
-      if (leaf.functionName === '(idle)') continue
-      result.total += ns
-      if (leaf.functionName === '(garbage collector)') result.gc += ns
-      else if (owner(samples[i]!) === 'rotor') {
-        const k = kind(leaf)
-        result.rotor.set(k, (result.rotor.get(k) ?? 0) + ns)
-        if (isRotor(leaf)) {
-          const name = leaf.functionName || anonymous(leaf.lineNumber, leaf.columnNumber)
-          result.functions.set(name, (result.functions.get(name) ?? 0) + ns)
-        }
-      }
-    }
-    const perCall = (m: Map<string, number>) => new Map([...m].map(([k, v]) => [k, v / calls]))
-    return { calls, total: result.total / calls, gc: result.gc / calls, rotor: perCall(result.rotor), functions: perCall(result.functions) }
-  } finally {
-    inspector.disconnect()
-  }
-}
-
-/** Names an anonymous function of the Rotor bundle by the start of its source. */
-function anonymous(line: number, column: number): string {
-  const text = rotorSource()
-    ?.split('\n')
-    [line]?.slice(column, column + 48)
-    .replace(/\s+/g, ' ')
-    .trim()
-  return text ? `(anonymous: ${text}…)` : '(anonymous)'
-}
-
-/**
- * Where Rotor's extra time goes: `session.fetch` in a loop under the sampling profiler, each
- * sample attributed (see cpuProfile). It profiles the real code, whatever src/ holds today.
- */
-async function profile(reference: Task, rotor: Task): Promise<string[]> {
-  const gc = (globalThis as { gc?: () => void }).gc
-  gc?.()
-  const base = await cpuProfile(reference.one, 1500)
-  gc?.()
-  const p = await cpuProfile(rotor.one, 1500)
-  const attributed = [...p.rotor.values()].reduce((a, b) => a + b, 0)
-  const functions = [...p.functions].sort((a, b) => b[1] - a[1]).slice(0, 8)
-  return [
-    'CPU profile of `session.fetch` in a loop (V8 sampling profiler, 50 µs interval, 1.5 s; the profiler slows everything ' +
-      "down, so read the shares). A sample counts for Rotor when the nearest frame on its stack that is Rotor's or the " +
-      "bench's is Rotor's — the fake network's `new Response`, called by Rotor, is not counted:",
-    '',
-    "| Rotor's time, by what was running | ns/request | share of the request |",
-    '|---|--:|--:|',
-    ...[...p.rotor].sort((a, b) => b[1] - a[1]).map(([k, ns]) => `| ${k} | ${Math.round(ns)} | ${((100 * ns) / p.total).toFixed(1)} % |`),
-    `| **all attributed to Rotor** | **${Math.round(attributed)}** | **${((100 * attributed) / p.total).toFixed(1)} %** |`,
-    '',
-    `Garbage collection (not attributable per sample): ${Math.round(p.gc)} ns/request with Rotor, ${Math.round(base.gc)} ` +
-      `with the hand-written fetch (${((100 * p.gc) / p.total).toFixed(0)} % and ${((100 * base.gc) / base.total).toFixed(0)} % of the time).`,
-    '',
-    "Rotor's own functions by self time (ns/request; small functions the JIT inlined are counted in their caller): " +
-      functions.map(([name, ns]) => `\`${name}\` ${Math.round(ns)}`).join(', ') +
-      '.',
-  ]
 }
 
 /**
@@ -313,7 +218,7 @@ async function loopback(): Promise<{ rows: Array<Array<string | number>>; ratio:
       one: async () => (await fetch(url, { headers: { authorization: `Bearer ${AT}` } })).text(),
     }
     const rotor: Task = { name: 'Rotor session.fetch, bearer', one: async () => (await session.fetch(url)).text() }
-    const result = await paired([reference, rotor], { runs: LOOP_RUNS, rounds: LOOP_ROUNDS, batch: LOOP_BATCH })
+    const result = await paired([reference, rotor], { runs: LOOP_RUNS, rounds: LOOP_ROUNDS, batch: LOOP_BATCH, clock: 'wall' })
     const ratio = ratios(result, rotor, reference)
     const refNs = nsPerCall(result, reference)
     const rows = [
@@ -365,7 +270,13 @@ export async function runOverhead(): Promise<Section> {
         ` (${Math.round(nsPerCall(main, now))} ns now, ${Math.round(nsPerCall(main, before))} ns then).`,
     )
   }
-  const profiled = await profile(c.refBearer, c.rotorBearer)
+  const targets = overheadTargets(c, main)
+  const debug = targets.at(-1)!
+  verdicts.push(
+    `debug off within the performance target: ${debug.met ? 'met' : 'MISSED'} — cookie with \`debug\` unset: ${debug.figure} ` +
+      '(median (min–max) of the paired runs; a request with a live AT records nothing, so neither may cost anything).',
+  )
+  const profiled = [...(await profile('Bearer', c.refBearer, c.rotorBearer)), '', ...(await profile('Cookie', c.refCookie, c.rotorCookie))]
   c.close()
   const loop = await loopback()
   verdicts.push(
@@ -404,5 +315,26 @@ export async function runOverhead(): Promise<Section> {
     },
     verdicts,
     notes,
+    targets,
   }
+}
+
+/** The targets this scenario decides: bearer and cookie ≤ TARGET× their reference, and `debug` off costing nothing. */
+function overheadTargets(c: Candidates, main: PairedResult): Target[] {
+  const against = (task: Task, reference: Task): Target => {
+    const r = ratios(main, task, reference)
+    return { target: `${task.name} ≤ ${TARGET}× its hand-written reference`, met: median(r) <= TARGET, figure: `${spread(r)}×` }
+  }
+  const off = against(c.debug.off, c.refCookie)
+  const sink = ratios(main, c.debug.sink, c.debug.off)
+  const ring = ratios(main, c.debug.ring, c.debug.off)
+  return [
+    against(c.rotorBearer, c.refBearer),
+    against(c.rotorCookie, c.refCookie),
+    {
+      target: `debug off within the performance target (issue 29): cookie, \`debug\` unset, ≤ ${TARGET}× its reference`,
+      met: off.met,
+      figure: `${off.figure}; paired with it, \`debug: () => {}\` ${spread(sink)}×, \`traceSize: 100000\` ${spread(ring)}×`,
+    },
+  ]
 }

@@ -13,7 +13,12 @@ export type Section = {
   verdicts: string[]
   /** Anything else worth writing down (profiles, caveats). */
   notes?: string[]
+  /** The project's targets this scenario decides: the runner lists them with ✓/✗ at the top of RESULTS.md. */
+  targets?: Target[]
 }
+
+/** One target's verdict: `met` undefined when the scenario could not decide it (not run, not measured). */
+export type Target = { target: string; met: boolean | undefined; figure: string }
 
 const show = (cell: Cell): string => (typeof cell === 'number' ? format(cell) : cell)
 

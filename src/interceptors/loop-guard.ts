@@ -37,7 +37,11 @@ export function createLoopGuard(underlying: () => typeof fetch): {
   }
   return {
     fetch: (input, init) => call(input, { ...init, [mark]: true } as RequestInit),
-    sendOwn: (input, init) => call(input, Object.assign(init, { [mark]: true })),
+    // A plain store: Object.assign with a one-key object allocated that object per request.
+    sendOwn: (input, init) => {
+      ;(init as Record<symbol, unknown>)[mark] = true
+      return call(input, init)
+    },
     passThrough: call,
     looped: init => calling || (init as Record<symbol, unknown> | undefined)?.[mark] === true,
   }

@@ -27,7 +27,7 @@ function hasIgnoreHeader(given: HeadersInit): boolean {
  */
 export function optedOut(input: RequestInfo | URL, init: SessionRequestInit | undefined): [RequestInfo | URL, RequestInit] | undefined {
   // fetch sends init's headers when given, else the Request's.
-  const given = init?.headers ?? (input instanceof Request ? input.headers : undefined)
+  const given = init?.headers ?? (typeof input !== 'string' && input instanceof Request ? input.headers : undefined)
   const header = given !== undefined && hasIgnoreHeader(given)
   if (!header && !init?.rtrIgnore) return undefined
   const { rtrIgnore: _, ...rest } = init ?? {}

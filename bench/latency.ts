@@ -213,7 +213,8 @@ export async function latencyBench(options: LatencyOptions = {}): Promise<{ mark
   }
   const judged = verdicts(results)
   const lines = judged.map(v => `${v.target}: ${v.text}: ${v.met ? 'met' : 'MISSED'}.`)
-  const section: Section = { title, method, table, verdicts: lines, notes: MEASURED }
+  const targets = judged.map(v => ({ target: v.target, met: v.met, figure: v.text }))
+  const section: Section = { title, method, table, verdicts: lines, notes: MEASURED, targets }
   const markdown = [`## ${title}`, '', ...MEASURED, '', method, '', toMarkdown(table), '', ...lines.map(l => `- ${l}`), ''].join('\n')
   return { markdown, verdicts: judged, section }
 }

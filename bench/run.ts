@@ -11,12 +11,13 @@
  * queued request and the overhead scenario can start each task from a collected heap.
  */
 import { execSync } from 'node:child_process'
-import { existsSync, writeFileSync } from 'node:fs'
+import { writeFileSync } from 'node:fs'
 import os from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { runBurst } from './burst.js'
 import { runClusterBench } from './cluster.js'
 import { runDpop } from './dpop.js'
+import { runLatency } from './latency.js'
 import { runOverhead } from './overhead.js'
 import { runSize } from './size.js'
 import { runSoak } from './soak.js'
@@ -25,33 +26,13 @@ import { QUICK } from './lib/mode.js'
 import { toMarkdown, toText, type Section, type Target } from './table.js'
 import { sizeTargets, targetsOf, verdictTable } from './lib/targets.js'
 
-/**
- * The latency bench (issue 32) is the `latency` engineer's bench/latency.ts, exporting
- * `latencyBench(options)`: run when the file exists, else the section says "not run". The lead
- * wires the import statically on merge.
- */
-async function runLatencyHook(): Promise<Section> {
-  const file = new URL('latency.ts', import.meta.url)
-  const notRun = (why: string): Section => ({
-    title: 'Latency across tabs',
-    method: 'bench/latency.ts (real Chromium, 10 tabs): ' + why,
-    table: { columns: ['status'], rows: [['not run']] },
-    verdicts: [`Not run: ${why}.`],
-    targets: [{ target: 'Latency across tabs (issue 32: held call p99 ≤ 10 ms, extra wait p99 ≤ 20 ms, joining tab p99 ≤ 25 ms)', met: undefined, figure: `not run: ${why}` }],
-  })
-  if (!existsSync(file)) return notRun('bench/latency.ts does not exist in this checkout')
-  const module = (await import(file.href)) as { latencyBench?: (options: { quick: boolean }) => Promise<Section> }
-  if (typeof module.latencyBench !== 'function') return notRun('bench/latency.ts exports no latencyBench()')
-  return module.latencyBench({ quick: QUICK })
-}
-
 const SCENARIOS: Record<string, () => Promise<Section>> = {
   overhead: runOverhead,
   burst: runBurst,
   soak: runSoak,
   tabs: runTabs,
   size: async () => sizeTargets(await runSize()),
-  latency: runLatencyHook,
+  latency: runLatency,
   cluster: runClusterBench,
   dpop: runDpop,
 }

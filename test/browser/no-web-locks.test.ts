@@ -5,7 +5,7 @@
  * (src/coordinator/leader-lock.ts); the others ask it. For each transport and rotation mode:
  *  - 15 s of traffic with AT 2 s, the leading tab closed mid-run: 0 reused RTs, 0 failed
  *    calls, refreshes within 1.3× the minimum the parameters allow;
- *  - the leading tab frozen for 10 s (Page Lifecycle, as Chrome freezes background tabs) while
+ *  - the leading tab frozen for 8 s (Page Lifecycle, as Chrome freezes background tabs) while
  *    the others keep working, then thawed: 0 reused RTs, 0 failed calls, one generation.
  * Every scenario has a browser context of its own (cookies, storage and channels fresh) and
  * the server's counters are read as differences. Figures are printed with `[no-web-locks]`.
@@ -26,7 +26,9 @@ const ROTATE_AT = 0.8
 const TABS = 5
 const TRAFFIC_EVERY_MS = 200
 const RUN_MS = 15_000
-const FREEZE_MS = 10_000
+const FREEZE_MS = 8_000
+/** Traffic before the freeze and after the thaw: more than one AT lifetime each. */
+const AROUND_FREEZE_MS = 2_500
 const ALIAS = 'folio.internal'
 
 function report(line: string): void {
@@ -178,7 +180,7 @@ describe.skipIf(skip)('five tabs without Web Locks (http://folio.internal)', () 
   )
 
   it.each(modes.filter(m => m.rotation === 'timer'))(
-    '$transport: the leading tab frozen for 10 s while the others work, then thawed → 0 reused RTs, 0 failed calls',
+    `$transport: the leading tab frozen for ${FREEZE_MS / 1000} s while the others work, then thawed → 0 reused RTs, 0 failed calls`,
     async mode => {
       const context = await browser.newContext()
       const errors: string[] = []
@@ -186,7 +188,7 @@ describe.skipIf(skip)('five tabs without Web Locks (http://folio.internal)', () 
         const before = { ...server.stats }
         const { pages } = await openTabs(context, mode, errors)
         await Promise.all(pages.map(page => page.evaluate(ms => window.rotor.startTraffic(ms), TRAFFIC_EVERY_MS)))
-        await sleep(3_000)
+        await sleep(AROUND_FREEZE_MS)
         const leader = await leaderOf(pages)
         const cdp = await context.newCDPSession(pages[leader]!)
         const frozenAt = await pages[leader]!.evaluate(() => window.rotor.session.state.generation)
@@ -195,7 +197,7 @@ describe.skipIf(skip)('five tabs without Web Locks (http://folio.internal)', () 
         await sleep(FREEZE_MS)
         const whileFrozen = await Promise.all(rest.map(page => page.evaluate(() => window.rotor.session.state.generation)))
         await cdp.send('Page.setWebLifecycleState', { state: 'active' })
-        await sleep(3_000)
+        await sleep(AROUND_FREEZE_MS)
         await Promise.all(pages.map(page => page.evaluate(() => window.rotor.stopTraffic())))
         await Promise.all(pages.map(page => settled(page, 10_000)))
         // Everyone, the thawed tab included, ends on one generation.

@@ -30,7 +30,6 @@ const AT = 2_000
 /** How long (a) keeps five tabs busy: 12 rotations at AT 2 s (it was 30 s; 20 s shows the same). */
 const TRAFFIC_A_MS = 20_000
 const RT = 60_000
-const fileStarted = performance.now()
 
 function report(line: string): void {
   console.log(`[cross-tab] ${line}`)
@@ -378,8 +377,4 @@ describe.skipIf(skip)('every tab agrees (real Chromium, cookie transport, Broadc
       expect(s.logouts[0]!.at - lastKeyAt, `tab ${i}: idle logout before the timeout since the last activity (in tab 0)`).toBeGreaterThanOrEqual(idle.timeout - 50)
     }
   }, 30_000)
-
-  it('reports how long the file took', () => {
-    report(`file so far: ${((performance.now() - fileStarted) / 1000).toFixed(1)} s`)
-  })
 })

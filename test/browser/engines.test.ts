@@ -27,7 +27,6 @@ const RT = 60_000
 const ROTATE_EVERY = AT * 0.8
 const TRAFFIC_MS = 8_000
 const ALIAS = 'folio.internal'
-const fileStarted = performance.now()
 
 function report(line: string): void {
   console.log(`[engines] ${line}`)
@@ -457,8 +456,4 @@ describe.each(engines)('$engine', ({ engine: name, cases }) => {
       30_000,
     )
   })
-})
-
-it('reports how long the file took', () => {
-  report(`file: ${((performance.now() - fileStarted) / 1000).toFixed(1)} s`)
 })

@@ -51,6 +51,8 @@ export function farAhead(generation: number, known: number): boolean {
  * asks this first, so a refused state never counts as "newer" anywhere.
  */
 export function plausible(next: Pick<Snapshot, 'generation'>, current: Pick<Snapshot, 'generation'> | undefined): boolean {
+  // Bug zoo: the forged generation (a 2^40 state wedged every tab until reload).
+  if (typeof __ROTOR_ZOO__ === 'object' && __ROTOR_ZOO__.has('forged-generation')) return true
   return !farAhead(next.generation, current?.generation ?? 0)
 }
 
@@ -65,6 +67,8 @@ export function plausible(next: Pick<Snapshot, 'generation'>, current: Pick<Snap
  */
 export function rotateRequestVerdict(requested: number, current: number, honoured: number | undefined): 'answer' | 'rotate' | 'ignore' {
   if (requested < current) return 'answer'
+  // Bug zoo: a peer's rotate-request honoured for any generation, any number of times (a storm trigger).
+  if (typeof __ROTOR_ZOO__ === 'object' && __ROTOR_ZOO__.has('rotate-request-any')) return 'rotate'
   if (requested > current || honoured === current) return 'ignore'
   return 'rotate'
 }

@@ -200,7 +200,8 @@ export function toTokens(grant: Grant, receivedAt: number, dateOffset?: number):
   const refreshAlive = refreshExpiresAt === null || refreshExpiresAt > receivedAt
   // With a measured offset (±0.5 s) a 1 s AT may look expired: that is noise, not skew.
   const unmeasured = (dateOffset === undefined && iat === undefined) || grant.expiresIn !== undefined
-  if (accessExpiresAt <= receivedAt && refreshAlive && unmeasured) {
+  // (Bug zoo: the AT that arrives expired, taken as such, rotated again at once.)
+  if (!(typeof __ROTOR_ZOO__ === 'object' && __ROTOR_ZOO__.has('expired-at-rotates')) && accessExpiresAt <= receivedAt && refreshAlive && unmeasured) {
     const shift = receivedAt + ASSUMED_LIFETIME_MS - accessExpiresAt
     accessExpiresAt += shift
     // The RT keeps its spacing from the AT: both were off by the same unknown offset. A

@@ -335,10 +335,11 @@ export class Sync {
     this.#options.machine.enter(snapshot, origin, how)
   }
 
-  /** Tells an asking tab what this one holds: active, or signed out past generation 0 (what a login must pass: sim seed 248). */
+  /** Tells an asking tab what this one holds: active, or signed out past generation 0 (what a login must pass: sim seed 248; bug zoo `signed-out-silent`). */
   #answer(): void {
     const { snapshot } = this.#options.machine
-    if (snapshot.status === 'active' || snapshot.generation > 0) this.#options.coordinator.post({ type: 'state', snapshot })
+    const silent = typeof __ROTOR_ZOO__ === 'object' && __ROTOR_ZOO__.has('signed-out-silent')
+    if (snapshot.status === 'active' || (snapshot.generation > 0 && !silent)) this.#options.coordinator.post({ type: 'state', snapshot })
   }
 
   #clearRotating(): void {

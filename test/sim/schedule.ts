@@ -124,12 +124,22 @@ function checkBudget(world: World, verdict: Verdict, now: number): void {
   if (stats.refreshGranted > allowed) verdict.fail('refresh-budget', `${stats.refreshGranted} refreshes granted, ${allowed} allowed`, now)
 }
 
-/** Extended model: for a drawn while inside the active period, the API refuses every AT (a trigger only the refresh budget bounds). */
+/**
+ * Extended model: for a drawn while inside the active period, the API refuses every AT and an
+ * app polls it every second or so: each 401 asks for a rotation, a storm only the refresh budget bounds.
+ */
 function refusingWindow(world: World, scheduler: Scheduler, active: number): void {
   if (!scheduler.random.chance(0.3)) return
   const from = scheduler.random.int(0, active)
-  scheduler.after(from, 'api refuses', () => (world.server.apiRefuses = true))
-  scheduler.after(from + scheduler.random.int(10_000, 120_000), 'api accepts', () => (world.server.apiRefuses = false))
+  const to = from + scheduler.random.int(10_000, 120_000)
+  const poll = () => {
+    const tabs = world.live().filter(tab => !tab.frozen)
+    const tab = tabs[scheduler.random.int(0, Math.max(0, tabs.length - 1))]
+    if (tab && world.server.apiRefuses) world.request(tab)
+    if (world.server.apiRefuses) scheduler.after(scheduler.random.int(300, 2000), 'poll', poll)
+  }
+  scheduler.after(from, 'api refuses', () => ((world.server.apiRefuses = true), poll()))
+  scheduler.after(to, 'api accepts', () => (world.server.apiRefuses = false))
 }
 
 /**

@@ -77,6 +77,8 @@ export class ModelServer {
   strict = false
   /** A broken server: refresh answers say `expiresIn: 0` (the AT still lives AT_TTL here). */
   expiresAtOnce = false
+  /** Faults for the next calls, in order, whatever the draw (model tests). */
+  readonly forced: Fault[] = []
   /** The resource server refuses every AT (its key changed): a storm trigger only the refresh budget bounds. */
   apiRefuses = false
   /** The browser's cookie jar for the auth origin (cookie transport): every tab sends and updates the same one. */
@@ -152,7 +154,7 @@ export class ModelServer {
     const request = new Request(input, init)
     const body = request.method === 'GET' ? '' : await request.text()
     const path = new URL(request.url).pathname
-    const drawn: Fault = this.faultsOn ? this.#scheduler.random.weighted(FAULTS) : 'none'
+    const drawn: Fault = this.forced.shift() ?? (this.faultsOn ? this.#scheduler.random.weighted(FAULTS) : 'none')
     // A hung API call is the app's to bound (its own signal), not Rotor's: only a refresh hangs.
     const fault: Fault = (drawn === 'hang' || drawn === 'body-hangs') && !path.endsWith('/refresh') ? 'slow' : drawn
     const random = this.#scheduler.random

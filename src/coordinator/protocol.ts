@@ -1,4 +1,5 @@
 /** The cross-tab wire format: snapshot ordering and validation of everything read from peers. */
+import type {} from '../utils/zoo.js' // the bug zoo's global (types only: nothing is imported at run time)
 import type { LogoutReason, Message, Snapshot } from '../types.js'
 
 export type { Message, Snapshot }

@@ -1,4 +1,5 @@
 /** The refresh budget: the one limit every refresh call passes, whatever asked for it (timer, 401, peer, socket, clock jump). */
+import type {} from '../utils/zoo.js' // the bug zoo's global (types only: nothing is imported at run time)
 
 /** The limits, after validation (see `refreshBudget` in SessionOptions). */
 export type BudgetLimits = { perLifetime: number; perMinute: number }

@@ -1,4 +1,5 @@
 /** One refresh call over HTTP: ky's retries with each failed attempt reported, late answers awaited, the answer read. */
+import type {} from '../utils/zoo.js' // the bug zoo's global (types only: nothing is imported at run time)
 import ky, { HTTPError, TimeoutError } from 'ky'
 import { RefreshAnswerError, RefreshRefusedError } from '../errors.js'
 import { backoff } from '../utils/backoff.js'

@@ -1,4 +1,5 @@
 /** The calls to the auth server as the session sees them: refresh (loaded on demand), its verdicts, and logout. */
+import type {} from '../utils/zoo.js' // the bug zoo's global (types only: nothing is imported at run time)
 import { MalformedGrantError, RefreshRefusedError } from '../errors.js'
 import type { Platform } from '../platform/types.js'
 import { timeoutSignal } from '../utils/abort.js'

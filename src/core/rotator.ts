@@ -1,4 +1,5 @@
 /** Rotation: one refresh at a time under the coordinator's lock, once per generation everywhere, and `reauthenticate` once. */
+import type {} from '../utils/zoo.js' // the bug zoo's global (types only: nothing is imported at run time)
 import { LeaseLostError, RefreshBudgetError, RotationPendingError, SessionExpiredError } from '../errors.js'
 import type { Coordinator, Lease, Snapshot } from '../coordinator/types.js'
 import type { DebugSink } from '../platform/types.js'

@@ -31,6 +31,9 @@ const noTabSideInWorker: Plugin = {
   },
 }
 
+/** The simulator's defect switches (src/utils/zoo.ts) fold to `false`: not a byte of them is published. */
+const ZOO_OFF = { __ROTOR_ZOO__: 'undefined' }
+
 const shared: Options = {
   entry: {
     index: 'src/index.ts',
@@ -51,6 +54,7 @@ const shared: Options = {
   // that ever change, so the optional peer is never bundled.
   external: ['msw', 'msw/node', 'fetch-cookie', 'tough-cookie', 'ws', 'react', 'react/jsx-runtime', 'redis'],
   esbuildPlugins: [mainAsPackage],
+  define: ZOO_OFF,
 }
 
 export default defineConfig([
@@ -72,6 +76,7 @@ export default defineConfig([
     sourcemap: true,
     noExternal: [/.*/],
     esbuildPlugins: [noTabSideInWorker],
+    define: ZOO_OFF,
     // The DPoP code rides in every copy of the script (+1.9 KB gzip): the worker signs the
     // refreshes of `dpop` sessions with the tabs' key (docs/guides/dpop.md: why not a second script).
     outExtension: () => ({ js: '.js' }),

@@ -36,7 +36,7 @@ export async function measure(input: BundleInput): Promise<Measured> {
     ...('entry' in input ? { entryPoints: [input.entry] } : { stdin: { contents: input.source, resolveDir: ROOT, loader: 'js', sourcefile: 'entry.js' } }),
     ...BROWSER_BUILD,
     external: input.external ?? [],
-    define: { 'process.env.NODE_ENV': '"production"' },
+    define: { 'process.env.NODE_ENV': '"production"', __ROTOR_ZOO__: 'undefined' },
   })
   const code = result.outputFiles[0]!.contents
   return { minified: code.byteLength, gzipped: gzipSync(code, { level: 9 }).byteLength }
@@ -72,7 +72,7 @@ export async function measureChunks(entry: string): Promise<Chunks> {
     splitting: true,
     outdir: 'out',
     metafile: true,
-    define: { 'process.env.NODE_ENV': '"production"' },
+    define: { 'process.env.NODE_ENV': '"production"', __ROTOR_ZOO__: 'undefined' },
   })
   const outputs = result.metafile!.outputs
   const js = Object.keys(outputs).filter(path => path.endsWith('.js'))

@@ -1,4 +1,5 @@
 /** The cross-tab wire format: snapshot ordering and validation of everything read from peers. */
+import type {} from '../utils/zoo.js' // the bug zoo's global (types only: nothing is imported at run time)
 import type { LogoutReason, Message, Snapshot } from '../types.js'
 
 export type { Message, Snapshot }
@@ -52,6 +53,8 @@ export function farAhead(generation: number, known: number): boolean {
  * asks this first, so a refused state never counts as "newer" anywhere.
  */
 export function plausible(next: Pick<Snapshot, 'generation'>, current: Pick<Snapshot, 'generation'> | undefined): boolean {
+  // Bug zoo: the forged generation (a 2^40 state wedged every tab until reload).
+  if (typeof __ROTOR_ZOO__ === 'object' && __ROTOR_ZOO__.has('forged-generation')) return true
   return !farAhead(next.generation, current?.generation ?? 0)
 }
 
@@ -66,6 +69,8 @@ export function plausible(next: Pick<Snapshot, 'generation'>, current: Pick<Snap
  */
 export function rotateRequestVerdict(requested: number, current: number, honoured: number | undefined): 'answer' | 'rotate' | 'ignore' {
   if (requested < current) return 'answer'
+  // Bug zoo: a peer's rotate-request honoured for any generation, any number of times (a storm trigger).
+  if (typeof __ROTOR_ZOO__ === 'object' && __ROTOR_ZOO__.has('rotate-request-any')) return 'rotate'
   if (requested > current || honoured === current) return 'ignore'
   return 'rotate'
 }

@@ -1,4 +1,5 @@
 /** Grants (login and refresh answers in their several shapes) turned into deadlines on the local clock. */
+import type {} from '../utils/zoo.js' // the bug zoo's global (types only: nothing is imported at run time)
 import { decodeJwt } from 'jose'
 import { LoginFailedError, MalformedGrantError, RotorTypeError } from '../errors.js'
 import type { Grant } from '../types.js'
@@ -212,7 +213,8 @@ export function toTokens(grant: Grant, receivedAt: number, dateOffset?: number):
   const refreshAlive = refreshExpiresAt === null || refreshExpiresAt > receivedAt
   // With a measured offset (±0.5 s) a 1 s AT may look expired: that is noise, not skew.
   const unmeasured = (dateOffset === undefined && iat === undefined) || grant.expiresIn !== undefined
-  if (accessExpiresAt <= receivedAt && refreshAlive && unmeasured) {
+  // (Bug zoo: the AT that arrives expired, taken as such, rotated again at once.)
+  if (!(typeof __ROTOR_ZOO__ === 'object' && __ROTOR_ZOO__.has('expired-at-rotates')) && accessExpiresAt <= receivedAt && refreshAlive && unmeasured) {
     const shift = receivedAt + ASSUMED_LIFETIME_MS - accessExpiresAt
     accessExpiresAt += shift
     // The RT keeps its spacing from the AT: both were off by the same unknown offset. A

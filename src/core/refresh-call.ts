@@ -1,4 +1,5 @@
 /** One refresh call over HTTP: ky's retries with each failed attempt reported, late answers awaited, the answer read. */
+import type {} from '../utils/zoo.js' // the bug zoo's global (types only: nothing is imported at run time)
 import ky, { HTTPError, TimeoutError } from 'ky'
 import { RefreshAnswerError, RefreshRefusedError } from '../errors.js'
 import { backoff } from '../utils/backoff.js'
@@ -158,11 +159,17 @@ export async function callRefresh(call: RefreshCall): Promise<Tokens> {
     const lost = new AbortController()
     const given = init?.signal ?? (input instanceof Request ? input.signal : undefined)
     const slow = call.clock.after(call.timeout, () => call.onSlow?.(timedOut()))
-    giveUp = call.clock.after(call.timeout * LATE_ANSWER_FACTOR, () => lost.abort(timedOut()))
+    // Bug zoo: the abandoned late answer (given up at refreshTimeout, the next refresh presented the same RT).
+    giveUp = call.clock.after(call.timeout * (typeof __ROTOR_ZOO__ === 'object' && __ROTOR_ZOO__.has('late-answer-abandoned') ? 1 : LATE_ANSWER_FACTOR), () =>
+      lost.abort(timedOut()),
+    )
     const signal = given ? AbortSignal.any([given, lost.signal]) : lost.signal
     // Never follow a redirect with a refresh token, whatever fetch wrapper is underneath
     // (ky sets it on its Request; a cookie-jar wrapper may only read it from init).
-    return untilAborted(base(input, { ...init, redirect: 'manual', signal }), signal).finally(() => slow.cancel())
+    // Bug zoo: the unbounded body (the give-up cancelled once the headers came: sim seed 32347).
+    return untilAborted(base(input, { ...init, redirect: 'manual', signal }), signal).finally(
+      () => (typeof __ROTOR_ZOO__ === 'object' && __ROTOR_ZOO__.has('body-unbounded') && giveUp?.cancel(), slow.cancel()),
+    )
   }
   try {
     return await answerOf(call, send, sentClock)

@@ -1,4 +1,5 @@
 /** The calls to the auth server as the session sees them: refresh (loaded on demand), its verdicts, and logout. */
+import type {} from '../utils/zoo.js' // the bug zoo's global (types only: nothing is imported at run time)
 import { MalformedGrantError, RefreshRefusedError } from '../errors.js'
 import type { Platform } from '../platform/types.js'
 import { timeoutSignal } from '../utils/abort.js'
@@ -20,6 +21,8 @@ export { LATE_ANSWER_FACTOR } from './deadlines.js'
  * revoke the family, so there it is definitive.
  */
 export function isTransient(error: unknown, transport: 'cookie' | 'bearer'): boolean {
+  // Bug zoo: the lost bearer answer (a 2xx cut off was retried with the spent RT).
+  if (typeof __ROTOR_ZOO__ === 'object' && __ROTOR_ZOO__.has('lost-bearer-answer')) return !(error instanceof RefreshRefusedError)
   if (error instanceof MalformedGrantError) return transport === 'cookie'
   return !(error instanceof RefreshRefusedError)
 }

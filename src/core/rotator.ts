@@ -1,4 +1,5 @@
 /** Rotation: one refresh at a time under the coordinator's lock, once per generation everywhere, and `reauthenticate` once. */
+import type {} from '../utils/zoo.js' // the bug zoo's global (types only: nothing is imported at run time)
 import { LeaseLostError, RefreshBudgetError, RotationPendingError, SessionExpiredError } from '../errors.js'
 import type { Coordinator, Lease, Snapshot } from '../coordinator/types.js'
 import type { DebugSink } from '../platform/types.js'
@@ -216,6 +217,9 @@ export class Rotator {
         this.#report(error, false)
         // The verdict is recorded before the lock is released: the next tab in line must
         // read "ended" (or the new login), never "active" and present the refused RT again.
+        // Bug zoo: the refusal race (the verdict recorded after the lock was released).
+        if (typeof __ROTOR_ZOO__ === 'object' && __ROTOR_ZOO__.has('refusal-race'))
+          return void sync.probe(PROBE_MS).then(() => this.#endLocked('rejected', generation).catch(() => undefined))
         return this.#endLocked('rejected', generation)
       }
       unspent?.()

@@ -335,7 +335,8 @@ export class Sync {
   /** Tells an asking tab what this one holds: active, or signed out past generation 0 (what a login must pass: sim seed 248). */
   #answer(): void {
     const { snapshot } = this.#options.machine
-    if (snapshot.status === 'active' || snapshot.generation > 0) this.#options.coordinator.post({ type: 'state', snapshot })
+    const silent = typeof __ROTOR_ZOO__ === 'object' && __ROTOR_ZOO__.has('signed-out-silent') // bug zoo: the silent signed-out tab
+    if (snapshot.status === 'active' || (snapshot.generation > 0 && !silent)) this.#options.coordinator.post({ type: 'state', snapshot })
     this.#news.repeat()
   }
 }

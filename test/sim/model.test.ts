@@ -71,3 +71,65 @@ describe('the simulator model', () => {
     expect(server.liveFamilies()).toEqual([])
   })
 })
+
+describe('the extended model (zoo.test.ts)', () => {
+  /** A strict server with one login, and a bearer refresh of `rt` that gives up (as Rotor's give-up does) after `giveUpMs`. */
+  function strictServer(seed: number) {
+    const scheduler = new Scheduler(seed)
+    const server = new ModelServer(scheduler, 0)
+    server.strict = true
+    server.refreshTimeout = 1000
+    const grant = server.login()
+    const fetch = server.fetchFor(() => true)
+    const refresh = async (giveUpMs?: number, reason = new DOMException('no answer', 'TimeoutError')) => {
+      const controller = new AbortController()
+      const sent = fetch('https://app.sim/auth/refresh', { method: 'POST', body: JSON.stringify({ refreshToken: grant.refreshToken }), signal: controller.signal })
+      // The server reads the body before it schedules anything: the give-up is armed once it has.
+      await new Promise(resolve => setImmediate(resolve))
+      if (giveUpMs !== undefined) scheduler.after(giveUpMs, 'give up', () => controller.abort(reason))
+      return sent
+    }
+    return { scheduler, server, refresh }
+  }
+
+  test('a bearer 2xx whose body never comes: its headers tell the client the RT is spent, and presenting it again is the client’s fault', async () => {
+    const { scheduler, server, refresh } = strictServer(5)
+    server.forced.push('body-hangs')
+    expect((await settled(scheduler, refresh())).status).toBe(200)
+    expect(server.violations).toHaveLength(0)
+    expect((await settled(scheduler, refresh())).status).toBe(401)
+    expect(server.violations).toHaveLength(1)
+  })
+
+  test('an answer due within 3 × refreshTimeout that the client gave up (TimeoutError) makes the RT known spent; a logout’s abort does not', async () => {
+    for (const [reason, flagged] of [
+      [new DOMException('no answer', 'TimeoutError'), 1],
+      [new DOMException('logged out', 'AbortError'), 0],
+    ] as const) {
+      const { scheduler, server, refresh } = strictServer(6)
+      server.forced.push('late')
+      // 'late' answers 1–4 × refreshTimeout after the server spent the RT (it has it within 40 ms); the client gives up at 500 ms.
+      await expect(settled(scheduler, refresh(500, reason))).rejects.toThrow()
+      await drain(scheduler)
+      const due = Number(scheduler.trace.find(line => / answer \/auth\/refresh 200$/.test(line))!.split(' ')[0])
+      expect((await settled(scheduler, refresh())).status).toBe(401)
+      expect(due).toBeLessThan(2900)
+      expect(server.violations).toHaveLength(flagged)
+    }
+  })
+
+  test('a broken server answers expiresIn 0 for an AT that works; an API that refuses every AT refuses a fresh one', async () => {
+    const scheduler = new Scheduler(7)
+    const server = new ModelServer(scheduler, 0)
+    server.expiresAtOnce = true
+    const { refreshToken } = server.login()
+    const fetch = server.fetchFor(() => true)
+    const answer = await settled(scheduler, fetch('https://app.sim/auth/refresh', { method: 'POST', body: JSON.stringify({ refreshToken }) }))
+    const pair = (await answer.json()) as { accessToken: string; expiresIn: number }
+    expect(pair.expiresIn).toBe(0)
+    const api = () => fetch('https://app.sim/api/data', { headers: { authorization: `Bearer ${pair.accessToken}` } })
+    expect((await settled(scheduler, api())).status).toBe(200)
+    server.apiRefuses = true
+    expect((await settled(scheduler, api())).status).toBe(401)
+  })
+})

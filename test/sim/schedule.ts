@@ -4,6 +4,7 @@ import { Verdict, type Violation } from './invariants.js'
 import { Scheduler } from './scheduler.js'
 import { AT_TTL, type ServerStats } from './server.js'
 import { HOOK_MAX_MS, World, type WorldConfig } from './world.js'
+import { switchZoo, type Zoo } from './zoo.js'
 
 export type ScheduleOptions = {
   /** Web Locks present in every tab (false: tabs elect a leader by messages). @default drawn */
@@ -12,11 +13,17 @@ export type ScheduleOptions = {
   maxSteps?: number
   /** Bug zoo: a defect re-introduced in the model, which the invariants must catch. */
   zoo?: Zoo
+  /**
+   * The extended model (zoo.test.ts): a stricter oracle, forgeries far ahead with tokens, a
+   * server answering `expiresIn: 0`, a window where the API refuses every AT. Off by default
+   * so that the seeds sim.test.ts names keep replaying as found.
+   */
+  extended?: boolean
 }
 
-/** The defects the simulator must be able to catch (docs/simulation.md lists schedules to first catch). */
-export const ZOO = ['non-exclusive-locks', 'dropped-messages'] as const
-export type Zoo = (typeof ZOO)[number]
+export type { Zoo } from './zoo.js'
+/** The model's own defects (sim.test.ts); every defect of the zoo, src/ switches included, is zoo.test.ts's (ZOO_DEFECTS). */
+export const ZOO = ['non-exclusive-locks', 'dropped-messages'] as const satisfies readonly Zoo[]
 
 export type ScheduleResult = {
   seed: number
@@ -64,6 +71,7 @@ function drawConfig(scheduler: Scheduler, options: ScheduleOptions): WorldConfig
       [1, 'fails'],
       [1, 'dismissed'],
     ] as const),
+    ...(options.extended ? { extended: { brokenExpiry: random.chance(0.2) } } : {}),
   }
 }
 
@@ -117,6 +125,24 @@ function checkBudget(world: World, verdict: Verdict, now: number): void {
 }
 
 /**
+ * Extended model: for a drawn while inside the active period, the API refuses every AT and an
+ * app polls it every second or so: each 401 asks for a rotation, a storm only the refresh budget bounds.
+ */
+function refusingWindow(world: World, scheduler: Scheduler, active: number): void {
+  if (!scheduler.random.chance(0.3)) return
+  const from = scheduler.random.int(0, active)
+  const to = from + scheduler.random.int(10_000, 120_000)
+  const poll = () => {
+    const tabs = world.live().filter(tab => !tab.frozen)
+    const tab = tabs[scheduler.random.int(0, Math.max(0, tabs.length - 1))]
+    if (tab && world.server.apiRefuses) world.request(tab)
+    if (world.server.apiRefuses) scheduler.after(scheduler.random.int(300, 2000), 'poll', poll)
+  }
+  scheduler.after(from, 'api refuses', () => ((world.server.apiRefuses = true), poll()))
+  scheduler.after(to, 'api accepts', () => (world.server.apiRefuses = false))
+}
+
+/**
  * The chunks a session loads on demand, loaded before any run: a first `import()` reads files
  * in real time, and a run that went on meanwhile would not replay.
  */
@@ -132,8 +158,11 @@ export async function runSchedule(seed: number, options: ScheduleOptions = {}): 
   const world = new World(scheduler, verdict, config)
   world.origin.nonExclusiveLocks = options.zoo === 'non-exclusive-locks'
   world.origin.dropRate = options.zoo === 'dropped-messages' ? 0.3 : 0
+  world.server.strict = config.extended !== undefined
+  world.server.expiresAtOnce = config.extended?.brokenExpiry === true
   const escapes = new Escapes()
   escapes.install(scheduler)
+  switchZoo(options.zoo)
   const active = scheduler.random.int(2, 10) * 60_000
   const quiet = 3 * AT_TTL
   const faultsFrom = scheduler.random.int(0, active)
@@ -146,6 +175,7 @@ export async function runSchedule(seed: number, options: ScheduleOptions = {}): 
     world.login(world.tabs[0]!)
     scheduler.after(faultsFrom, 'faults on', () => (world.server.faultsOn = true))
     scheduler.after(faultsTo, 'faults off', () => (world.server.faultsOn = false))
+    if (config.extended) refusingWindow(world, scheduler, active)
     const user = () => {
       if (scheduler.now < active) act(world, scheduler)
       if (scheduler.now < active) scheduler.after(scheduler.random.int(100, 20_000), 'user', user)
@@ -162,6 +192,7 @@ export async function runSchedule(seed: number, options: ScheduleOptions = {}): 
   } finally {
     for (const tab of world.tabs) tab.dispose()
     escapes.uninstall()
+    switchZoo(undefined)
   }
   return { seed, hash: scheduler.hash(), steps, config, violations: verdict.violations, stats: world.server.stats, escapes: escapes.seen, trace: scheduler.trace }
 }

@@ -1,4 +1,5 @@
 /** The model auth server of the simulator: rotating RTs with reuse detection on virtual time, its faults, and what it saw. */
+import { LATE_ANSWER_FACTOR } from '../../src/core/deadlines.js'
 import type { Scheduler } from './scheduler.js'
 
 export const AT_TTL = 60_000
@@ -23,8 +24,11 @@ const FAULTS: ReadonlyArray<readonly [number, Fault]> = [
   [4, 'late'],
 ]
 
-/** What the server did with a call: its answer, and what happens when its headers (`headers`) or its body (`delivered`) reach the page. */
-type Handled = { answer: Answer; headers?: () => void; delivered?: () => void }
+/**
+ * What the server did with a call: its answer, and what happens when its headers (`headers`) or
+ * its body (`delivered`) reach the page; `spent`: a refresh whose RT the client now knows is spent.
+ */
+type Handled = { answer: Answer; headers?: () => void; delivered?: () => void; spent?: () => void }
 
 /** The RT a bearer client put in the body, if any. */
 function bodyToken(body: string): string | undefined {
@@ -65,6 +69,18 @@ export class ModelServer {
   readonly violations: string[] = []
   faultsOn = false
   refreshTimeout = 5000
+  /**
+   * The extended model's oracle: an RT also counts as known spent once a 2xx to it reached the
+   * page's headers (bearer: the body may never come) or once the client gave up an answer due
+   * within the documented wait (3 × refreshTimeout).
+   */
+  strict = false
+  /** A broken server: refresh answers say `expiresIn: 0` (the AT still lives AT_TTL here). */
+  expiresAtOnce = false
+  /** Faults for the next calls, in order, whatever the draw (model tests). */
+  readonly forced: Fault[] = []
+  /** The resource server refuses every AT (its key changed): a storm trigger only the refresh budget bounds. */
+  apiRefuses = false
   /** The browser's cookie jar for the auth origin (cookie transport): every tab sends and updates the same one. */
   readonly cookies = new Map<'at' | 'rt', string>()
   #tokens = new Map<string, Token>()
@@ -138,7 +154,7 @@ export class ModelServer {
     const request = new Request(input, init)
     const body = request.method === 'GET' ? '' : await request.text()
     const path = new URL(request.url).pathname
-    const drawn: Fault = this.faultsOn ? this.#scheduler.random.weighted(FAULTS) : 'none'
+    const drawn: Fault = this.forced.shift() ?? (this.faultsOn ? this.#scheduler.random.weighted(FAULTS) : 'none')
     // A hung API call is the app's to bound (its own signal), not Rotor's: only a refresh hangs.
     const fault: Fault = (drawn === 'hang' || drawn === 'body-hangs') && !path.endsWith('/refresh') ? 'slow' : drawn
     const random = this.#scheduler.random
@@ -146,11 +162,18 @@ export class ModelServer {
     const back = fault === 'late' ? this.refreshTimeout * random.int(1, 4) : fault === 'slow' ? random.int(200, 3000) : random.int(1, 40)
     this.#scheduler.note(`net ${request.method} ${path} ${fault}`)
     if (fault !== 'none') this.stats.faults++
+    const sentAt = this.#scheduler.now
     return new Promise<Response>((resolve, reject) => {
       const signal = init.signal ?? undefined
       let settled = false
+      let spent: { due: number; mark: () => void } | undefined
       const settle = (fn: () => void) => void (!settled && ((settled = true), fn()))
-      const abort = () => settle(() => reject(signal?.reason ?? new DOMException('aborted', 'AbortError')))
+      const abort = () => {
+        // The client's own give-up (a TimeoutError, not a logout or a disposal) before an answer due within the documented wait.
+        const gaveUp = !settled && (signal?.reason as Error | undefined)?.name === 'TimeoutError'
+        if (gaveUp && spent && spent.due - sentAt < LATE_ANSWER_FACTOR * this.refreshTimeout - 100) spent.mark()
+        settle(() => reject(signal?.reason ?? new DOMException('aborted', 'AbortError')))
+      }
       if (signal?.aborted) return abort()
       signal?.addEventListener('abort', abort, { once: true })
       if (fault === 'drop') return void this.#scheduler.after(there, 'net drop', () => settle(() => reject(new TypeError('fetch failed'))))
@@ -158,6 +181,7 @@ export class ModelServer {
         if (settled) return
         const handled = this.#handle(path, request.headers, body, fault)
         if (fault === 'hang') return
+        if (this.strict && handled.spent) spent = { due: this.#scheduler.now + back, mark: handled.spent }
         // Set-Cookie applies when the headers arrive, whatever becomes of the body or the page.
         const withHeaders = () => handled.headers?.()
         this.#scheduler.after(back, `answer ${path} ${handled.answer.status}`, () => {
@@ -210,10 +234,13 @@ export class ModelServer {
       token.successorKnown = true
     }
     const json = { 'content-type': 'application/json' }
-    if (inBody !== undefined) return { answer: { status: 200, body: JSON.stringify(pair), headers: json }, delivered: known }
+    const spent = () => void (token.successorKnown = true)
+    if (this.expiresAtOnce) pair.expiresIn = 0
+    if (inBody !== undefined)
+      return { answer: { status: 200, body: JSON.stringify(pair), headers: json }, delivered: known, spent, ...(this.strict ? { headers: spent } : {}) }
     const { expiresIn, refreshExpiresIn } = pair
     const setCookies = () => (this.cookies.set('at', pair.accessToken).set('rt', pair.refreshToken), known())
-    return { answer: { status: 200, body: JSON.stringify({ expiresIn, refreshExpiresIn }), headers: json }, headers: setCookies }
+    return { answer: { status: 200, body: JSON.stringify({ expiresIn, refreshExpiresIn }), headers: json }, headers: setCookies, spent }
   }
 
   #logout(headers: Headers, body: string): Answer {
@@ -231,7 +258,7 @@ export class ModelServer {
   #api(headers: Headers): Answer {
     const at = headers.get('authorization')?.replace(/^Bearer /, '') ?? this.cookies.get('at')
     const token = at === undefined ? undefined : this.#tokens.get(at)
-    const ok = token?.kind === 'at' && !this.#families[token.family - 1]!.revoked && this.now() < token.expiresAt
+    const ok = !this.apiRefuses && token?.kind === 'at' && !this.#families[token.family - 1]!.revoked && this.now() < token.expiresAt
     if (ok) this.stats.api200++
     else this.stats.api401++
     return ok ? { status: 200, body: '{"ok":true}', headers: { 'content-type': 'application/json' } } : { status: 401, body: 'unauthorized' }

@@ -26,10 +26,10 @@ export class Tab {
     this.id = id
     this.#scheduler = scheduler
     const { locks, ...sessionOptions } = options
-    this.session = createSession({ ...sessionOptions, platform: this.#platform(origin, locks) })
+    this.session = createSession({ ...sessionOptions, platform: this.#platform(origin, locks, options.storage ?? origin.storage) })
   }
 
-  #platform(origin: Origin, locks: boolean): Partial<Platform> {
+  #platform(origin: Origin, locks: boolean, storage: Platform['storage']): Partial<Platform> {
     const scheduler = this.#scheduler
     return {
       // Tabs of one browser share its system clock: one offset for the origin.
@@ -47,7 +47,7 @@ export class Tab {
       channel: origin.channel(this.id, fn => this.run(fn)),
       locks: locks ? origin.locks(this.id) : undefined,
       realms: new Map(),
-      storage: origin.storage,
+      storage,
       location: () => ({ href: 'https://app.sim/', base: 'https://app.sim/', origin: 'https://app.sim' }),
       browsing: true,
     }

@@ -1,6 +1,6 @@
 /** The simulated world of one schedule: the model server, one origin, its tabs, and what the user does to them. */
 import { isRotorError } from '../../src/errors.js'
-import type { SessionOptions } from '../../src/types.js'
+import type { SessionOptions, StorageLike } from '../../src/types.js'
 import { carriesToken, type InFlight, type Verdict } from './invariants.js'
 import { Origin } from './origin.js'
 import type { Scheduler } from './scheduler.js'
@@ -20,6 +20,8 @@ export type WorldConfig = {
   persist: boolean
   /** The `reauthenticate` hook: none, a login form the user fills in, one that fails, one the user dismisses. */
   hook: 'none' | 'answers' | 'fails' | 'dismissed'
+  /** The extended model (zoo.test.ts): the stricter oracle, stronger forgeries, and a server answering `expiresIn: 0` (`brokenExpiry`). */
+  extended?: { brokenExpiry: boolean }
 }
 
 /** Longest a user takes with the login form of the `reauthenticate` hook. */
@@ -35,6 +37,16 @@ const FORGED: unknown[] = [
   'garbage',
   { rotor: 2, type: 'state' },
 ]
+/** A state far ahead of any real one, with tokens a bearer tab could use: only plausible() stands between it and every tab (extended model). */
+const FAR_AHEAD = {
+  generation: 2 ** 30,
+  status: 'active',
+  issuedAt: EPOCH,
+  accessExpiresAt: EPOCH + 3_600_000,
+  refreshExpiresAt: EPOCH + 3_600_000,
+  accessToken: 'forged-at',
+  refreshToken: 'forged-rt',
+}
 
 export class World {
   readonly server: ModelServer
@@ -77,7 +89,7 @@ export class World {
       refreshTimeout,
       queueTimeout,
       persist: this.#config.persist,
-      storage: this.origin.storage,
+      storage: this.#config.extended ? this.#storageOf(() => tab?.disposed === true) : this.origin.storage,
       ...(this.#config.hook === 'none' ? {} : { reauthenticate: () => this.#reauthenticate(tab!) }),
       fetch: this.server.fetchFor(() => tab?.disposed === false),
       locks,
@@ -89,10 +101,25 @@ export class World {
     return opened
   }
 
+  /**
+   * The origin's localStorage as a page sees it (extended model): once the page is gone (closed,
+   * crashed, reloaded) its script runs no more, so its session's late writes never land.
+   */
+  #storageOf(gone: () => boolean): StorageLike {
+    const { storage } = this.origin
+    return {
+      getItem: key => storage.getItem(key),
+      setItem: (key, value) => void (gone() || storage.setItem(key, value)),
+      removeItem: key => void (gone() || storage.removeItem(key)),
+    }
+  }
+
   #heard(tab: Tab, event: string, payload: unknown): void {
     const now = this.#scheduler.now
     if (carriesToken(payload)) this.#verdict.fail('no-token-leak', `${tab.id} event ${event}`, now)
     if (event !== 'logout') return
+    // A page that is gone ends nothing (its session object may still settle a hook; the extended model's fix, docs/simulation.md).
+    if (this.#config.extended && tab.disposed) return
     const { reason } = payload as { reason: string }
     this.#scheduler.note(`logout ${tab.id} ${reason}`)
     if (reason === 'user' || reason === 'idle') return
@@ -194,9 +221,10 @@ export class World {
   }
 
   forge(): void {
-    const message = this.#scheduler.random.int(0, FORGED.length - 1)
+    const far = this.#config.extended !== undefined && this.#scheduler.random.chance(0.3)
+    const message = far ? -1 : this.#scheduler.random.int(0, FORGED.length - 1)
     this.#scheduler.note(`forge ${message}`)
-    this.origin.forge('sim', FORGED[message])
+    this.origin.forge('sim', far ? { rotor: 1, type: 'state', from: 'forger', snapshot: FAR_AHEAD } : FORGED[message])
   }
 
   /** Another script of the origin writes over whatever is stored. */
@@ -204,6 +232,7 @@ export class World {
     const keys = this.origin.storage.keys()
     if (keys.length === 0) return
     const key = keys[this.#scheduler.random.int(0, keys.length - 1)]!
+    if (this.#config.extended && this.#scheduler.random.chance(0.3)) return this.origin.storage.foreignWrite(key, JSON.stringify(FAR_AHEAD))
     this.origin.storage.foreignWrite(key, this.#scheduler.random.chance(0.5) ? '{"generation":99999999,"status":"active"}' : 'not json')
   }
 }

@@ -1,0 +1,27 @@
+/** The bug zoo: past defects the simulator must catch, each a model fault or a test-only switch inside src/ (src/utils/zoo.ts). */
+
+/** Where a defect lives: `model` faults are the simulator's own; `src` defects are switches at the place their fix lives. */
+type Entry = { defect: string; where: 'model' | 'src' }
+
+/** Every defect of the zoo; docs/simulation.md's zoo table gives schedules to first catch and the bound zoo.test.ts holds it to. */
+export const ZOO_DEFECTS = {
+  'non-exclusive-locks': { where: 'model', defect: 'Web Locks that do not exclude (two rotations at once)' },
+  'dropped-messages': { where: 'model', defect: 'a channel that loses 30 % of messages' },
+  'forged-generation': { where: 'src', defect: 'a forged or foreign state far ahead is adopted (src/coordinator/protocol.ts plausible)' },
+  'signed-out-silent': { where: 'src', defect: 'a signed-out tab does not answer hello (src/core/sync.ts #answer: sim seed 248)' },
+  'body-unbounded': { where: 'src', defect: 'the give-up is cancelled once the headers came (src/core/refresh-call.ts: sim seed 32347)' },
+  'late-answer-abandoned': { where: 'src', defect: 'an answer later than refreshTimeout is abandoned (src/core/refresh-call.ts)' },
+  'lost-bearer-answer': { where: 'src', defect: 'a bearer 2xx whose body never came is retried with the spent RT (src/core/refresh.ts isTransient)' },
+  'refusal-race': { where: 'src', defect: 'a refusal recorded after the lock is released (src/core/rotator.ts)' },
+  'no-refresh-budget': { where: 'src', defect: 'no refresh budget (src/core/budget.ts)' },
+  'expired-at-rotates': { where: 'src', defect: 'an AT arriving expired is taken as expired and rotated at once (src/core/grant.ts toTokens)' },
+  'rotate-request-any': { where: 'src', defect: "a peer's rotate-request honoured for any generation, every time (src/coordinator/protocol.ts)" },
+} as const satisfies Record<string, Entry>
+
+export type Zoo = keyof typeof ZOO_DEFECTS
+export const ZOO = Object.keys(ZOO_DEFECTS) as Zoo[]
+
+/** Turns the src/ switch of `zoo` on (or every switch off) for the run that follows. */
+export function switchZoo(zoo: Zoo | undefined): void {
+  globalThis.__ROTOR_ZOO__ = zoo && ZOO_DEFECTS[zoo].where === 'src' ? new Set([zoo]) : undefined
+}

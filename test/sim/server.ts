@@ -135,8 +135,10 @@ export class ModelServer {
   }
 
   async #fetch(alive: () => boolean, input: RequestInfo | URL, init: RequestInit = {}): Promise<Response> {
-    const request = new Request(input, init)
-    const body = request.method === 'GET' ? '' : await request.text()
+    // A plain GET is read without building a Request (undici's Request was the model's costliest part).
+    const plainGet = typeof input === 'string' && init.body == null && (init.method ?? 'GET').toUpperCase() === 'GET'
+    const request = plainGet ? { method: 'GET', url: input, headers: new Headers(init.headers) } : new Request(input, init)
+    const body = request.method === 'GET' ? '' : await (request as Request).text()
     const path = new URL(request.url).pathname
     const drawn: Fault = this.faultsOn ? this.#scheduler.random.weighted(FAULTS) : 'none'
     // A hung API call is the app's to bound (its own signal), not Rotor's: only a refresh hangs.

@@ -151,7 +151,8 @@ export class ModelServer {
     return new Promise<Response>((resolve, reject) => {
       const signal = init.signal ?? undefined
       let settled = false
-      const settle = (fn: () => void) => void (!settled && ((settled = true), fn()))
+      // Settled, the call stops listening: Node keeps a composite signal with an abort listener alive for good (memory grew with every schedule).
+      const settle = (fn: () => void) => void (!settled && ((settled = true), signal?.removeEventListener('abort', abort), fn()))
       const abort = () => settle(() => reject(signal?.reason ?? new DOMException('aborted', 'AbortError')))
       if (signal?.aborted) return abort()
       signal?.addEventListener('abort', abort, { once: true })

@@ -25,8 +25,8 @@ export const OPEN_FINDINGS: Record<number, InvariantName> = {
  * - 32347 (also 31885): a refresh answered 200 whose body never arrives: the give-up timer was
  *   cancelled once the headers were in, the lock stayed held, requests never settled
  *   (src/core/refresh-call.ts keeps it armed until the body is read).
- * - 490 (also 973, 2152, 3930, 4175, 6714, 6849, 7173, 8498): a reauthenticate hook that failed
+ * - 490 (also 973, 2152, 3930, 4175, 6714, 6849, 7173, 8498, 30629, 100364, 100623): a hook that failed
  *   (or was dismissed) after the user had signed out and in again in another tab ended the new
  *   session (src/core/rotator.ts: a failed hook ends nothing once a newer login is active).
  */
-export const REGRESSION_SEEDS = [248, 30125, 30206, 30374, 31690, 32347, 31885, 490, 973, 2152, 3930, 4175, 6714, 6849, 7173, 8498]
+export const REGRESSION_SEEDS = [248, 30125, 30206, 30374, 31690, 32347, 31885, 490, 973, 2152, 3930, 4175, 6714, 6849, 7173, 8498, 30629, 100364, 100623]

@@ -263,6 +263,13 @@ export class Rotator {
     this.#reauth?.abort(new SessionExpiredError('disposed'))
   }
 
+  /** Whether a session newer than `generation` is active here (a login in another tab), once this tab caught up. */
+  async #loggedInSince(generation: number): Promise<boolean> {
+    await this.#options.sync.catchUp()
+    const { snapshot } = this.#options.machine
+    return snapshot.status === 'active' && snapshot.generation > generation && !snapshot.ending
+  }
+
   #end(reason: 'expired' | 'rejected'): Promise<never> {
     return Promise.resolve(this.#options.sync.publishEnd(reason)).then(() => Promise.reject(this.#options.machine.endedBy(reason)))
   }
@@ -278,8 +285,7 @@ export class Rotator {
     const controller = (this.#reauth = new AbortController())
     const ending = (async () => {
       // A login completed in another tab (since `generation`) satisfies this one too.
-      await sync.catchUp()
-      if (machine.snapshot.status === 'active' && machine.snapshot.generation > generation && !machine.snapshot.ending) return
+      if (await this.#loggedInSince(generation)) return
       let result: Grant | Response | void
       sync.reauthenticating(true)
       this.#options.trace?.('reauthenticate-called', { reason })
@@ -307,6 +313,8 @@ export class Rotator {
           throw new SessionExpiredError('disposed')
         }
         sync.reauthenticating(false)
+        // A login made elsewhere while the hook ran (the user signed out and in again) is not this failed hook's to end.
+        if (await this.#loggedInSince(generation)) return
         await sync.publishEnd(reason)
         throw error instanceof SessionExpiredError ? error : new SessionExpiredError(reason, undefined, { cause: error })
       },

@@ -5,9 +5,12 @@ import { Random } from './random.js'
 
 type Pending = { at: number; seq: number; label: string; run: () => void; cancelled: boolean }
 
+/** Whether `a` runs before `b`: the earlier time, and on a tie the one scheduled first. */
+const before = (a: Pending, b: Pending): boolean => a.at < b.at || (a.at === b.at && a.seq < b.seq)
+
 /** Lets every promise chain the last event started run to its end before the next event (no real timer involved). */
-async function settle(): Promise<void> {
-  for (let i = 0; i < 1; i++) await new Promise<void>(resolve => setImmediate(resolve))
+function settle(): Promise<void> {
+  return new Promise<void>(resolve => setImmediate(resolve))
 }
 
 /**
@@ -15,13 +18,18 @@ async function settle(): Promise<void> {
  * they were scheduled), moves the clock to it, runs it and lets the promises it started
  * settle. Chance comes from `random` alone, so a seed fixes the whole run; the trace records
  * each event run (never a token) and its hash is the run's fingerprint.
+ *
+ * The queue is a binary heap on (time, scheduling order): a step costs O(log n) and allocates
+ * nothing (the list it replaced was filtered and scanned whole at every step). A cancelled
+ * event stays in the heap, marked, and is dropped when it reaches the top.
  */
 export class Scheduler {
   readonly random: Random
   readonly trace: string[] = []
   #now = 0
   #seq = 0
-  #queue: Pending[] = []
+  #live = 0
+  readonly #heap: Pending[] = []
 
   constructor(seed: number) {
     this.random = new Random(seed)
@@ -35,8 +43,15 @@ export class Scheduler {
   /** Runs `run` `ms` from now (at least 0); `label` names it in the trace. */
   after(ms: number, label: string, run: () => void): Timer {
     const event: Pending = { at: this.#now + Math.max(0, Number.isFinite(ms) ? ms : 0), seq: this.#seq++, label, run, cancelled: false }
-    this.#queue.push(event)
-    return { cancel: () => void (event.cancelled = true) }
+    this.#push(event)
+    this.#live++
+    return {
+      cancel: () => {
+        if (event.cancelled) return
+        event.cancelled = true
+        this.#live--
+      },
+    }
   }
 
   /** Appends a decision (a fault drawn, an action chosen) to the trace. */
@@ -44,10 +59,9 @@ export class Scheduler {
     this.trace.push(`${this.#now} ${line}`)
   }
 
-  /** Pending events (cancelled ones dropped). */
+  /** Pending events (cancelled ones not counted). */
   pending(): number {
-    this.#queue = this.#queue.filter(event => !event.cancelled)
-    return this.#queue.length
+    return this.#live
   }
 
   /** Runs the next event; false when none is left or the next one is past `until`. */
@@ -62,18 +76,44 @@ export class Scheduler {
   }
 
   #take(until: number): Pending | undefined {
-    let best: Pending | undefined
-    let at = -1
-    this.#queue = this.#queue.filter(event => !event.cancelled)
-    this.#queue.forEach((event, i) => {
-      if (!best || event.at < best.at || (event.at === best.at && event.seq < best.seq)) {
-        best = event
-        at = i
-      }
-    })
-    if (!best || best.at > until) return undefined
-    this.#queue.splice(at, 1)
-    return best
+    const heap = this.#heap
+    while (heap.length > 0 && heap[0]!.cancelled) this.#pop()
+    if (heap.length === 0 || heap[0]!.at > until) return undefined
+    const next = this.#pop()
+    // Taken events count as run: a late cancel() of one is a no-op.
+    next.cancelled = true
+    this.#live--
+    return next
+  }
+
+  #push(event: Pending): void {
+    const heap = this.#heap
+    let i = heap.push(event) - 1
+    while (i > 0) {
+      const parent = (i - 1) >> 1
+      if (!before(event, heap[parent]!)) break
+      heap[i] = heap[parent]!
+      i = parent
+    }
+    heap[i] = event
+  }
+
+  #pop(): Pending {
+    const heap = this.#heap
+    const top = heap[0]!
+    const last = heap.pop()!
+    if (heap.length === 0) return top
+    let i = 0
+    for (;;) {
+      const left = 2 * i + 1
+      if (left >= heap.length) break
+      const child = left + 1 < heap.length && before(heap[left + 1]!, heap[left]!) ? left + 1 : left
+      if (!before(heap[child]!, last)) break
+      heap[i] = heap[child]!
+      i = child
+    }
+    heap[i] = last
+    return top
   }
 
   /** The run's fingerprint: two runs of one seed must give the same. */

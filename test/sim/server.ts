@@ -151,8 +151,10 @@ export class ModelServer {
   }
 
   async #fetch(alive: () => boolean, input: RequestInfo | URL, init: RequestInit = {}): Promise<Response> {
-    const request = new Request(input, init)
-    const body = request.method === 'GET' ? '' : await request.text()
+    // A plain GET is read without building a Request (undici's Request was the model's costliest part).
+    const plainGet = typeof input === 'string' && init.body == null && (init.method ?? 'GET').toUpperCase() === 'GET'
+    const request = plainGet ? { method: 'GET', url: input, headers: new Headers(init.headers) } : new Request(input, init)
+    const body = request.method === 'GET' ? '' : await (request as Request).text()
     const path = new URL(request.url).pathname
     const drawn: Fault = this.forced.shift() ?? (this.faultsOn ? this.#scheduler.random.weighted(FAULTS) : 'none')
     // A hung API call is the app's to bound (its own signal), not Rotor's: only a refresh hangs.
@@ -167,7 +169,8 @@ export class ModelServer {
       const signal = init.signal ?? undefined
       let settled = false
       let spent: { due: number; mark: () => void } | undefined
-      const settle = (fn: () => void) => void (!settled && ((settled = true), fn()))
+      // Settled, the call stops listening: Node keeps a composite signal with an abort listener alive for good (memory grew with every schedule).
+      const settle = (fn: () => void) => void (!settled && ((settled = true), signal?.removeEventListener('abort', abort), fn()))
       const abort = () => {
         // The client's own give-up (a TimeoutError, not a logout or a disposal) before an answer due within the documented wait.
         const gaveUp = !settled && (signal?.reason as Error | undefined)?.name === 'TimeoutError'

@@ -14,22 +14,41 @@ const mainAsPackage = {
 }
 
 /**
- * The rotation worker's script runs the hub's own session, which never has the `worker` option:
- * the tab's side of the worker (src/worker/tab.ts, which via-worker.ts loads on demand) is
- * dead code there, and is replaced by a module whose connection always fails (-2.6 KB gzip).
+ * What the rotation worker's script never runs, each replaced there by a module that fails if
+ * it ever did. The hub hands its session the hub's own coordinator (src/worker/hub-session.ts),
+ * so the page's coordinators are dead code in the worker: the local one (channel, locks,
+ * storage, and leader election with broadcast-channel) and the tab's side of the worker
+ * (via-worker.ts and the tab.ts it loads). docs/performance.md has the figures.
  */
-const noTabSideInWorker: Plugin = {
-  name: 'no-tab-side-in-worker',
+const NOT_IN_WORKER: Array<{ importer: RegExp; path: string; exports: string[] }> = [
+  { importer: /[\\/]src[\\/]session\.ts$/, path: './coordinator/local.js', exports: ['createLocalCoordinator'] },
+  { importer: /[\\/]src[\\/]session\.ts$/, path: './worker/via-worker.js', exports: ['viaWorker'] },
+]
+
+export const notInWorker: Plugin = {
+  name: 'not-in-worker',
   setup(build) {
-    build.onResolve({ filter: /^\.\/tab\.js$/ }, args =>
-      /[\\/]src[\\/]worker[\\/]via-worker\.ts$/.test(args.importer) ? { path: 'tab', namespace: 'no-tab-side' } : undefined,
-    )
-    build.onLoad({ filter: /.*/, namespace: 'no-tab-side' }, () => ({
-      contents: "export const connectTab = () => Promise.reject(new Error('no rotation worker inside the rotation worker'))",
-      loader: 'js',
-    }))
+    for (const [i, { importer, path }] of NOT_IN_WORKER.entries()) {
+      const filter = new RegExp(`^${path.replace(/[./]/g, '\\$&')}$`)
+      build.onResolve({ filter }, args => (importer.test(args.importer) ? { path: String(i), namespace: 'not-in-worker' } : undefined))
+    }
+    build.onLoad({ filter: /.*/, namespace: 'not-in-worker' }, args => {
+      const { path, exports } = NOT_IN_WORKER[Number(args.path)]!
+      const fail = `() => { throw new TypeError('rotor-auth: ${path} is not part of the rotation worker') }`
+      return { contents: exports.map(name => `export const ${name} = ${fail}`).join('\n'), loader: 'js' }
+    })
   },
 }
+
+/** The rotation worker's script as tsup builds it; bench/lib/bundle.ts measures the same build. */
+export const WORKER_BUILD = {
+  entry: { 'rotor-worker': 'src/worker/main.ts' },
+  format: ['iife'],
+  platform: 'browser',
+  target: 'es2022',
+  minify: true,
+  esbuildPlugins: [notInWorker],
+} satisfies Options
 
 const shared: Options = {
   entry: {
@@ -64,14 +83,9 @@ export default defineConfig([
   // The rotation worker (rotor-auth/worker): a SharedWorker loads it by URL, as a classic
   // script in every engine, so it is one file with everything in it and no imports.
   {
-    entry: { 'rotor-worker': 'src/worker/main.ts' },
-    format: ['iife'],
-    platform: 'browser',
-    target: 'es2022',
-    minify: true,
+    ...WORKER_BUILD,
     sourcemap: true,
     noExternal: [/.*/],
-    esbuildPlugins: [noTabSideInWorker],
     // The DPoP code rides in every copy of the script (+1.9 KB gzip): the worker signs the
     // refreshes of `dpop` sessions with the tabs' key (README, DPoP: why not a second script).
     outExtension: () => ({ js: '.js' }),

@@ -15,7 +15,7 @@ const mainAsPackage = {
 
 /**
  * What the rotation worker's script never runs, each replaced there by a module that fails if
- * it ever did. The hub hands its session the hub's own coordinator (src/worker/hub-session.ts),
+ * it ever did (test/browser/worker.test.ts runs the script built this way). The hub hands its session the hub's own coordinator (src/worker/hub-session.ts),
  * so the page's coordinators are dead code in the worker: the local one (channel, locks,
  * storage, and leader election with broadcast-channel) and the tab's side of the worker
  * (via-worker.ts and the tab.ts it loads). docs/performance.md has the figures.
@@ -23,6 +23,13 @@ const mainAsPackage = {
 const NOT_IN_WORKER: Array<{ importer: RegExp; path: string; exports: string[] }> = [
   { importer: /[\\/]src[\\/]session\.ts$/, path: './coordinator/local.js', exports: ['createLocalCoordinator'] },
   { importer: /[\\/]src[\\/]session\.ts$/, path: './worker/via-worker.js', exports: ['viaWorker'] },
+  // Options the hub never gives its session (src/worker/hub-session.ts): `idle`, `sessionEnding`,
+  // `debug` and `dpop` (it signs through its `fetch`); and no tab calls its session's install().
+  { importer: /[\\/]src[\\/]session\.ts$/, path: './core/idle.js', exports: ['IdleTracker'] },
+  { importer: /[\\/]src[\\/]session\.ts$/, path: './core/ending.js', exports: ['watchEnding'] },
+  { importer: /[\\/]src[\\/]session\.ts$/, path: './trace/sink.js', exports: ['debugSink'] },
+  { importer: /[\\/]src[\\/]session\.ts$/, path: './dpop/session.js', exports: ['dpopOf'] },
+  { importer: /[\\/]src[\\/]session\.ts$/, path: './interceptors/install.js', exports: ['installOn'] },
 ]
 
 export const notInWorker: Plugin = {

@@ -36,7 +36,10 @@ describe('byte budgets', () => {
     expect(report.worker.size.gzipped, `the worker script is ${fmt(report.worker.size.gzipped)}`).toBeLessThanOrEqual(limit.worker)
     const modules = report.worker.modules.map(m => m.module)
     expect(modules).toContain('src/worker/hub.ts')
-    for (const never of ['src/coordinator/leader-lock.ts', 'src/coordinator/local.ts', 'src/worker/tab.ts', 'src/worker/via-worker.ts']) expect(modules).not.toContain(never)
+    // The page's coordinators, and what the hub's session never asks for (tsup.config.ts, NOT_IN_WORKER).
+    const never = ['src/coordinator/leader-lock.ts', 'src/coordinator/local.ts', 'src/worker/tab.ts', 'src/worker/via-worker.ts']
+    for (const module of [...never, 'src/core/idle.ts', 'src/core/ending.ts', 'src/interceptors/install.ts', 'src/trace/sink.ts', 'src/dpop/session.ts'])
+      expect(modules).not.toContain(module)
     expect(modules.filter(m => m.startsWith('broadcast-channel/'))).toEqual([])
   })
 

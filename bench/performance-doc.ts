@@ -7,7 +7,7 @@ import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseSize, ROOT } from './lib/bundle.js'
-import { sizeReport, type ChunkRow } from './lib/chunks.js'
+import { sizeReport, type ChunkRow, type SizeReport } from './lib/chunks.js'
 import { traceCost } from './lib/trace-cost.js'
 
 const B = (n: number) => n.toLocaleString('en-US')
@@ -93,11 +93,41 @@ export async function performanceDoc(): Promise<string> {
     '',
     ...moduleTable(report.worker, 40),
     '',
+    ...towardTargets(report, page, limit.targets),
     "## The user's named packages",
     '',
     ...NAMED_PACKAGES,
     '',
   ].join('\n')
+}
+
+/** Modules' shares of a chunk, summed, for the ones named. */
+function bytesOf(row: ChunkRow, modules: string[]): number {
+  return row.modules.filter(m => modules.includes(m.module)).reduce((a, m) => a + m.gzipShare, 0)
+}
+
+/** How far each figure is from its target, and what could still move out of it, with its bytes (shares of the chunk's min+gzip). */
+function towardTargets(report: SizeReport, page: number, targets: { page: number; worker: number }): string[] {
+  const line = (what: string, row: ChunkRow, modules: string[]) => `  - ${what}: ~${B(bytesOf(row, modules))} B (${modules.join(', ')})`
+  return [
+    '## Toward the targets',
+    '',
+    `- Page: ${B(page)} B, ${B(Math.max(0, page - targets.page))} B over ${B(targets.page)} B. Not needed before the first rotation, or only with an option, yet loaded at once:`,
+    line('idle logout (only with `idle`; used synchronously by the session)', report.main, ['src/core/idle.ts']),
+    line('session-ending warning (only with `sessionEnding`)', report.main, ['src/core/ending.ts']),
+    line('install() (only when called)', report.main, ['src/interceptors/install.ts']),
+    line("the worker's page side (only with `worker`)", report.main, ['src/worker/via-worker.ts', 'src/coordinator/replaceable.ts']),
+    line('option checking and its messages (synchronous TypeErrors at createSession)', report.main, ['src/core/options.ts', 'src/utils/option-errors.ts']),
+    line('jose (decodeJwt; an own decoder would be ~0.2 KB)', report.main, report.main.modules.filter(m => m.module.startsWith('jose/')).map(m => m.module)),
+    '  The rest is the rotation itself (session, sync, grant, rotator, state, gate, protocol): reaching 20 KB needs it',
+    '  smaller, not only moved.',
+    `- Worker: ${B(report.worker.size.gzipped)} B, ${B(Math.max(0, report.worker.size.gzipped - targets.worker))} B over ${B(targets.worker)} B. Its largest parts beyond the session's core:`,
+    line('option checking (the hub checks the config a tab sent)', report.worker, ['src/core/options.ts', 'src/utils/option-errors.ts']),
+    line("DPoP (signs the refreshes of `dpop` sessions; README: why not a second script)", report.worker, report.worker.modules.filter(m => m.module.startsWith('src/dpop/')).map(m => m.module)),
+    line("the trace's merging (answers a tab's `trace({ tabs: true })` with the worker's decisions)", report.worker, ['src/trace/peers.ts', 'src/trace/kinds.ts']),
+    line("the page's request path, unused by the hub's session but wired by createSession", report.worker, ['src/interceptors/fetch.ts', 'src/interceptors/interception.ts', 'src/interceptors/opt-out.ts', 'src/interceptors/loop-guard.ts', 'src/core/gate.ts']),
+    '',
+  ]
 }
 
 /** Why ky, jose and broadcast-channel stay (the issue asks for a measured reason to drop one). */

@@ -83,10 +83,11 @@ export default defineConfig([
   // ESM: dependencies stay external (a user's bundler dedupes them); the refresh call is a
   // chunk of its own, loaded on demand.
   { ...shared, format: ['esm'], clean: true },
-  // CJS: jose and ky are ESM-only. Kept external, `require(esm)` hands back their namespace,
-  // and the interop reads its `default` as the namespace again (ky.default.post is not a
-  // function: the CJS build could never refresh). Bundled in, they just work.
-  { ...shared, format: ['cjs'], noExternal: ['jose', 'ky'] },
+  // CJS: jose is ESM-only (as ky was, when it made the refresh call). Kept external,
+  // `require(esm)` hands back its namespace, and the interop reads its `default` as the
+  // namespace again (ky.default.post was not a function: the CJS build could never refresh).
+  // Bundled in, it just works.
+  { ...shared, format: ['cjs'], noExternal: ['jose'] },
   // The rotation worker (rotor-auth/worker): a SharedWorker loads it by URL, as a classic
   // script in every engine, so it is one file with everything in it and no imports.
   {

@@ -19,7 +19,7 @@ describe('byte budgets', () => {
     ;[report, trace] = await Promise.all([sizeReport(), traceCost()])
   }, 120_000)
 
-  it('limits never above the targets they move toward, and set for page, worker and trace', () => {
+  it('package.json sets the page, worker and trace limits, and the targets they move toward', () => {
     for (const key of ['page', 'worker', 'trace'] as const) {
       expect(limit[key], `rotor.sizeLimit${key[0]!.toUpperCase()}${key.slice(1)}`).toBeGreaterThan(0)
       expect(limit.targets[key], `rotor.sizeTargets.${key}`).toBeGreaterThan(0)

@@ -95,7 +95,7 @@ export default defineConfig([
     sourcemap: true,
     noExternal: [/.*/],
     // The DPoP code rides in every copy of the script (+1.9 KB gzip): the worker signs the
-    // refreshes of `dpop` sessions with the tabs' key (README, DPoP: why not a second script).
+    // refreshes of `dpop` sessions with the tabs' key (docs/guides/dpop.md: why not a second script).
     outExtension: () => ({ js: '.js' }),
   },
   // rotor-auth/worker under the `node` condition: a module that throws a clear error, instead

@@ -11,9 +11,13 @@ export type LogoutReason = Exclude<EndReason, 'disposed'>
 
 /** The stable codes of rotor-auth's errors: `switch (error.code)` never breaks on a reworded message. */
 export type RotorErrorCode =
+  /** A managed request (or a wait: `ready()`, `accessToken()`) could not go because the session ended; `reason` says how. */
   | 'ERR_SESSION_EXPIRED'
+  /** Refreshing kept failing transiently for longer than a waiting request may wait (`queueTimeout`); `cause` holds the last failure. */
   | 'ERR_ROTATION'
+  /** The server definitively refused the refresh token (the final `rotate-error`, and the `logout` event's `error`): the session ends. */
   | 'ERR_REFRESH_REFUSED'
+  /** A 2xx answer (login or refresh) carried nothing usable as a grant. */
   | 'ERR_MALFORMED_GRANT'
   /** The refresh endpoint answered something that is neither a grant nor a refusal (404, HTML, a redirect). */
   | 'ERR_REFRESH_ANSWER'

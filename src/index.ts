@@ -48,3 +48,4 @@ export type {
   WaitSignal,
   XhrFacade,
 } from './types.js'
+export type { ChannelLike, DebugSink, LockManagerLike, Platform, PlatformEvent, PlatformEventDetail, SharedWorkerLike, Timer } from './platform/types.js'

@@ -39,7 +39,18 @@ export type RefreshContext = {
 
 export type RefreshStyle = 'folio' | 'json' | 'oauth2'
 
-export type RefreshOption = string | URL | { url: string | URL; style?: RefreshStyle; clientId?: string } | ((ctx: RefreshContext) => Promise<Response | Grant>)
+export type RefreshOption =
+  | string
+  | URL
+  | {
+      /** The refresh endpoint, POSTed to (with credentials for the cookie transport). */
+      url: string | URL
+      /** The request's shape: `'folio'`, no body; `'json'`, `{ refreshToken }`; `'oauth2'`, an RFC 6749 §6 form. @default 'folio' */
+      style?: RefreshStyle
+      /** `'oauth2'` style: the form's `client_id` (public clients). @default none */
+      clientId?: string
+    }
+  | ((ctx: RefreshContext) => Promise<Response | Grant>)
 
 export type ScopeOption = string | URL | Array<string | URL> | ((url: URL) => boolean)
 
@@ -70,7 +81,9 @@ export type SessionEndingOptions = {
  * need to keep the process alive.
  */
 export type Timers = {
+  /** Runs `callback` after `ms`; returns a handle `clearTimeout` takes. */
   setTimeout(callback: () => void, ms: number): unknown
+  /** Cancels what `setTimeout` returned. */
   clearTimeout(handle: unknown): void
 }
 
@@ -127,7 +140,12 @@ export type SessionOptions = {
    * @default true where BroadcastChannel exists (name derived from `scope`)
    * @example { name: 'folio' }
    */
-  crossTab?: boolean | { name: string }
+  crossTab?:
+    | boolean
+    | {
+        /** The shared name: every session given it (same origin) is one session. Needed with a function `scope`. */
+        name: string
+      }
   /**
    * What sessions of one name share, replacing the default (BroadcastChannel + Web Locks, or
    * in-process in Node). See `Coordinator` for the guarantees it must give.
@@ -255,7 +273,12 @@ export type SessionOptions = {
    * @default false
    * @example true   // or { alg: 'EdDSA' } where the platform has Ed25519
    */
-  dpop?: boolean | { alg?: 'ES256' | 'ES384' | 'EdDSA' | 'Ed25519' }
+  dpop?:
+    | boolean
+    | {
+        /** The key's signing algorithm. @default 'ES256' */
+        alg?: 'ES256' | 'ES384' | 'EdDSA' | 'Ed25519'
+      }
   /**
    * The most refresh calls this session makes, whatever asks for them (timer, 401, `ready()`,
    * `authFailed`, another tab, a socket, a clock jump): `perLifetime` within any span of one
@@ -273,8 +296,8 @@ export type SessionOptions = {
 
 /** See `SessionOptions.refreshBudget`. */
 export type RefreshBudgetOptions = {
-  /** @default 3 */
+  /** The most refresh calls within any span of one AT lifetime (at least 1 s). @default 3 */
   perLifetime?: number
-  /** @default 6 */
+  /** The most refresh calls within any minute. @default 6 */
   perMinute?: number
 }

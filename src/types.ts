@@ -19,7 +19,9 @@ export type {
 } from './options-types.js'
 export type { LogoutReason } from './errors.js'
 
+/** What a session knows now (`session.state`, the `change` event): never a token. */
 export type SessionState = {
+  /** `'active'` between a login (here or in another tab) and the end of the session. */
   status: 'signed-out' | 'active'
   /** A rotation is in flight in this tab or, with `crossTab`, in another one. */
   rotating: boolean
@@ -31,9 +33,12 @@ export type SessionState = {
   generation: number
 }
 
+/** Where a rotation or logout happened: in this session (`'local'`) or another tab or process of its name (`'remote'`). */
 export type Origin = 'local' | 'remote'
 
+/** The `rotate-error` event's payload: one failed rotation attempt. */
 export type RotateErrorEvent = {
+  /** What failed: a RotorError with a code (`RefreshRefusedError`, `RefreshBudgetError`, `LeaseLostError`, …) or the network's error. */
   error: unknown
   /** true while another attempt will follow; false exactly once, when the session gives up (the RT was refused). */
   willRetry: boolean
@@ -43,15 +48,23 @@ export type RotateErrorEvent = {
   retryIn?: number
 }
 
+/** Every event `session.on()` takes, and what its listener receives. No payload ever carries a token. */
 export type SessionEvents = {
+  /** The state changed (login, rotation, logout, `rotating` on or off), here or in another tab. */
   change: SessionState
+  /** A rotation succeeded: new tokens for every tab. `origin` says whether this session sent the refresh. */
   rotate: { state: SessionState; origin: Origin }
+  /**
+   * A rotation attempt failed. `willRetry: true`: another attempt follows (after `retryIn` ms);
+   * `false` (once): the RT was refused and the session ends (a `logout` follows unless `reauthenticate` saves it).
+   */
   'rotate-error': RotateErrorEvent
   /**
    * The session ended. `error`: with reason `'rejected'`, in the tab whose refresh was refused,
    * the `RefreshRefusedError` (HTTP `status`, and `body`: the server's words, token-redacted).
    */
   logout: { reason: LogoutReason; origin: Origin; error?: unknown }
+  /** `idle.warning` ms before the idle logout (in every tab): `logoutAt` is when it happens (epoch ms), unless activity in any tab resumes the session. */
   'idle-warning': { logoutAt: number }
   /**
    * Persistent storage refused a write (full, disabled): the session goes on in memory and on
@@ -96,12 +109,14 @@ export type SessionRequestInit = RequestInit & {
 
 export type { Coordinator, Lease, LockOptions, Message, OutgoingMessage, Snapshot } from './coordinator/types.js'
 
+/** What `install()` patches: `globalThis` by default, or any object with a `fetch` (and an `XMLHttpRequest`). */
 export type InstallTarget = { fetch: typeof fetch; XMLHttpRequest?: typeof XMLHttpRequest }
 /** The XMLHttpRequest facade of `rotor-auth/xhr` (opaque: pass it to `install`). */
 export type XhrFacade = { readonly __rotorXhrFacade: true }
 
+/** What `install()` patches on its target. */
 export type InstallOptions = {
-  /** @default true */
+  /** Patch `target.fetch`. @default true */
   fetch?: boolean
   /**
    * The XMLHttpRequest facade, `import { xhr } from 'rotor-auth/xhr'`, to patch
@@ -116,6 +131,7 @@ export type WaitSignal = {
   signal?: AbortSignal | undefined
 }
 
+/** What `createSession(options)` returns: a fetch that keeps the session alive, and the session's controls. */
 export interface Session {
   /** Same signature as fetch; requests in scope are held, authorised, rotated and replayed. */
   fetch(input: RequestInfo | URL, init?: SessionRequestInit): Promise<Response>
@@ -151,6 +167,7 @@ export interface Session {
    * or import; timer rotations go on meanwhile. Returns `work`.
    */
   busy<T>(work: Promise<T>): Promise<T>
+  /** The session's state now (a fresh copy each read): status, expirations, `generation`, whether a rotation is in flight. */
   readonly state: SessionState
   /**
    * The warnings being given now, for a UI that mounts after their events (a tab reloaded
@@ -181,7 +198,7 @@ export interface Session {
   /**
    * With `dpop`: a DPoP proof (the `DPoP` header's value) for `method` and `url`, signed with
    * the session's key, with the nonce that origin last gave (or `nonce`), and `ath` when
-   * `accessToken` is given (e.g. for a socket server that takes a proof: README, DPoP).
+   * `accessToken` is given (e.g. for a socket server that takes a proof: docs/guides/dpop.md).
    * Without `dpop` it rejects with a TypeError (`ERR_USAGE`).
    */
   dpopProof(method: string, url: string | URL, options?: { accessToken?: string; nonce?: string }): Promise<string>

@@ -3,6 +3,7 @@ import type { LogoutReason, Message, Snapshot } from '../types.js'
 
 export type { Message, Snapshot }
 
+/** The snapshot before any login: generation 0, signed out, no expirations. */
 export const SIGNED_OUT: Snapshot = {
   generation: 0,
   status: 'signed-out',

@@ -111,14 +111,24 @@ export type Lease = {
  *   first asks its peers (`hello`) before it presents an RT one of them may just have spent.
  */
 export interface Coordinator {
+  /** The newest snapshot any member wrote, or undefined (synchronous where it can be: a new tab then joins at once). */
   read(): MaybePromise<Snapshot | undefined>
+  /** Stores `snapshot` unless the stored one supersedes it; visible to every `read()` that starts after it resolved. */
   write(snapshot: Snapshot): MaybePromise<void>
+  /** Runs `fn` while no other member runs its own; a lock that can run out passes `fn` a `Lease`. */
   lock<T>(fn: (lease?: Lease) => Promise<T>, options?: LockOptions): Promise<T>
+  /** Sends `message` to every other member, best effort, never to the sender. */
   post(message: OutgoingMessage): void
+  /** Hands every incoming message to `listener`; returns the unsubscribe. */
   subscribe(listener: (message: Message) => void): () => void
+  /** True for at most one member at a time where possible: who rotates first on a timer. */
   isLeader(): boolean
+  /** False only when no other member can exist. */
   hasPeers(): boolean
+  /** Optional: ends the session on the server for a coordinator that keeps the tokens; undefined, the session calls the logout endpoint. */
   logout?(): Promise<void> | undefined
+  /** Optional: how bearer tokens reach the other members, `'store'` (the default) or `'message'`. */
   readonly sharesTokens?: 'store' | 'message'
+  /** Ends this membership: the session calls it from `dispose()`; calls waiting on it reject (`ERR_COORDINATOR_CLOSED`). */
   close(): void
 }

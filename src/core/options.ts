@@ -180,7 +180,7 @@ function workerURL(options: SessionOptions, pageHref: string | undefined, coordi
 
 /**
  * The `dpop` option: the algorithm. A proof binds tokens the session holds (HttpOnly cookies are
- * the browser's). With `worker`, the worker signs its refreshes with the same key (README, DPoP).
+ * the browser's). With `worker`, the worker signs its refreshes with the same key (docs/guides/dpop.md).
  */
 function dpopAlg({ dpop }: SessionOptions, transport: 'cookie' | 'bearer'): DpopAlg | undefined {
   if (dpop === undefined || dpop === false) return undefined

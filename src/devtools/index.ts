@@ -8,6 +8,7 @@ import { Timeline, type LaneEntry } from './timeline.js'
 
 export type { LaneEntry } from './timeline.js'
 
+/** What `mountDevtools` and the `<rotor-devtools>` element take. */
 export type DevtoolsOptions = {
   /**
    * Share this tab's lane with the panels of the session's other tabs (a BroadcastChannel of

@@ -82,7 +82,7 @@ async function fromIndexedDB({ crypto, indexedDB }: { crypto: Crypto; indexedDB:
 /**
  * The key pair of session `name` for `alg`. Where IndexedDB is missing or refuses (a private
  * window of an old browser), the key lives in this process only: tabs then hold different keys,
- * and an RT bound to one is refused to the others, which ends the session (see README, DPoP).
+ * and an RT bound to one is refused to the others, which ends the session (docs/guides/dpop.md, A lost key).
  */
 export async function loadKeyPair(name: string, alg: DpopAlg, { crypto, indexedDB }: KeyPlatform): Promise<CryptoKeyPair> {
   const id = `${name}|${alg}`

@@ -5,9 +5,11 @@ import { createSession, LoginFailedError, type Session, type SessionOptions } fr
 import { closest, invalidOption, shown } from '../utils/option-errors.js'
 import { defaultPlatform } from '../platform/defaults.js'
 
+/** What `createFolioSession` takes. */
 export type FolioOptions = {
   /** The Okapi (or Kong/Eureka gateway) base URL; every request below it is managed. */
   okapiUrl: string
+  /** The FOLIO tenant, sent as `X-Okapi-Tenant` on refresh and logout. @example 'diku' */
   tenant: string
   /** Anything else createSession takes (idle timeout, reauthenticate, fetch for Node…). */
   overrides?: Partial<SessionOptions>

@@ -43,7 +43,7 @@ export function createLoopGuard(underlying: () => typeof fetch): {
   }
 }
 
-/** The error a looped request rejects with: it names the loop and the fix (the README's "fetch option" says more). */
+/** The error a looped request rejects with: it names the loop and the fix (the `fetch` option in docs/api.md says more). */
 export function fetchLoopError(): FetchLoopError {
   return new FetchLoopError(
     "rotor-auth: the `fetch` option sent the request back into the session (a loop). Pass a fetch that doesn't reach session.install()'s globalThis.fetch: capture globalThis.fetch before install()",

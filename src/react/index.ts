@@ -15,11 +15,13 @@ export type Warning = {
   secondsLeft: number | null
 }
 
+/** What `useIdleWarning()` returns: the idle logout's warning (the `idle` option). */
 export type IdleWarning = Warning & {
   /** "Keep working": counts as activity, which ends the warning in every tab. */
   keepWorking: () => void
 }
 
+/** What `useSessionEnding()` returns: the warning before the RT expires (the `sessionEnding` option). */
 export type SessionEnding = Warning & {
   /**
    * "Keep working": rotates now. Where the server grants a new RT lifetime the expiry moves

@@ -12,6 +12,7 @@ import { RedisStore } from './store.js'
 /** Longest a read waits for the channel's subscription before it reads anyway (see read). */
 const SUBSCRIBE_WAIT_MS = 2_000
 
+/** What `createRedisCoordinator` returns: a `Coordinator` for the session's `coordinator` option, plus its Redis-side events. */
 export type RedisCoordinator = Coordinator & {
   /** This member's id: the `from` of what it posts, and the owner in the lock's value. */
   readonly id: string

@@ -20,6 +20,7 @@ export interface RedisClientLike {
   off(event: 'ready', listener: (...args: any[]) => void): unknown
 }
 
+/** The pub/sub connection `client.duplicate()` gives: what the coordinator uses of it. */
 export interface RedisSubscriberLike {
   connect(): Promise<unknown>
   subscribe(channel: string, listener: (message: string, channel: string) => void): Promise<unknown>
@@ -33,6 +34,7 @@ export interface RedisSubscriberLike {
 /** 32 bytes, or their base64. */
 export type RedisKey = Uint8Array | string
 
+/** What `createRedisCoordinator` takes. */
 export type RedisCoordinatorOptions = {
   /**
    * A connected node-redis client. It stays yours: `close()` never quits it. The

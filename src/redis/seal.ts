@@ -46,7 +46,7 @@ function parseEnvelope(text: unknown): Envelope | undefined {
 /**
  * Seals the whole snapshot (generation, status, tokens, expirations) with the first key and
  * opens with any of `keys`: to rotate the deployment key, list the new one first and keep the
- * old one after it until every process runs with the new list (see the README).
+ * old one after it until every process runs with the new list (docs/guides/redis.md, Rotating the key).
  */
 export function keyedSealer(keys: readonly Uint8Array[], name: string, crypto: Crypto): Sealer {
   const derived = Promise.all(keys.map(key => nameKey(key, name, crypto)))

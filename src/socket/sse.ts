@@ -15,6 +15,7 @@ export type { ServerSentEvent }
 
 export type { EventStreamOptions }
 
+/** Every event `stream.on()` takes, and what its listener receives. */
 export type EventStreamEvents = {
   /** A stream was answered 2xx with `text/event-stream` and is being read. */
   open: { generation: number }
@@ -27,6 +28,7 @@ export type EventStreamEvents = {
   close: { reason: string; cause: CloseCause }
 }
 
+/** What `createEventStream` returns: server-sent events that resume after a rotation, from the last event id. */
 export interface RotorEventStream {
   /** The id of the last event received: sent as `Last-Event-ID` on every reconnect. */
   readonly lastEventId: string | undefined

@@ -32,6 +32,7 @@ export interface WebSocketLike {
 /** `new WebSocket(url, protocols, init)`: the third argument is Node `ws`'s options (headers); browsers ignore it. */
 export type WebSocketConstructor = new (url: string, protocols?: string | string[], init?: never) => WebSocketLike
 
+/** What `createSocket(session, options)` takes. */
 export type SocketOptions = {
   /**
    * The WebSocket constructor.
@@ -127,6 +128,11 @@ export type SocketOptions = {
   now?: () => number
 }
 
+/**
+ * Where a socket is: `connecting` (waiting for the session's token or the connection),
+ * `authenticating` (connected, its token not yet accepted), `open`, `waiting` (for the next
+ * attempt), `closed` (for good).
+ */
 export type SocketStatus = 'connecting' | 'authenticating' | 'open' | 'waiting' | 'closed'
 
 /**
@@ -159,6 +165,7 @@ export type ConnectionError = {
 /** Why a socket or stream closed for good: `close()`, the session's end or dispose, or repeated refusals. */
 export type CloseCause = 'app' | 'session-ended' | 'session-disposed' | 'unauthorized-repeated'
 
+/** Every event `socket.on()` takes, and what its listener receives. */
 export type SocketEvents = {
   /** Authenticated and subscriptions replayed. */
   open: { generation: number; attempt: number }
@@ -172,6 +179,7 @@ export type SocketEvents = {
   close: { reason: string; cause: CloseCause }
 }
 
+/** What `createSocket` returns: a WebSocket that re-authenticates before it resumes. */
 export interface RotorSocket {
   readonly status: SocketStatus
   /**
@@ -187,6 +195,7 @@ export interface RotorSocket {
   close(reason?: string): void
 }
 
+/** What `createEventStream(session, options)` takes. */
 export type EventStreamOptions = {
   /**
    * The stream's URL, in the session's scope (so `session.fetch` authorises it).

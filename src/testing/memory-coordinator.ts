@@ -3,6 +3,7 @@ import { supersedes } from '../coordinator/protocol.js'
 import type { Coordinator, Lease, Message, OutgoingMessage, Snapshot } from '../coordinator/types.js'
 import type { Platform } from '../platform/types.js'
 
+/** What `createMemoryCoordinator` takes. */
 export type MemoryCoordinatorOptions = {
   /**
    * How long a posted message takes to reach the other members, ms. Undefined: the next

@@ -21,7 +21,9 @@ import type {
 
 export const FAULT_ROUTES: readonly FaultRoute[] = ['refresh', 'login', 'logout', 'api', 'oauth']
 
+/** The name of the cookie the reference server keeps the AT in (FOLIO's). */
 export const ACCESS_COOKIE = 'folioAccessToken'
+/** The name of the cookie the reference server keeps the RT in (FOLIO's), with `Path=<basePath>/authn`. */
 export const REFRESH_COOKIE = 'folioRefreshToken'
 
 export interface ResolvedOptions {

@@ -82,7 +82,7 @@ export interface AuthServer {
 
 /**
  * Creates a reference auth server with FOLIO mod-login/mod-authtoken semantics (see the
- * README of `rotor-auth/testing`): FOLIO cookie routes (`/authn/login-with-expiry`,
+ * guide docs/guides/testing.md): FOLIO cookie routes (`/authn/login-with-expiry`,
  * `/bl-users/login-with-expiry`, `/authn/refresh`, `/authn/logout`), a bearer JSON variant
  * (`/bearer/*`), OAuth2 (`/oauth/token`, `/oauth/revoke`) and protected routes under
  * `<basePath><apiPrefix>`. Refresh tokens rotate; a reused RT is refused and revokes its

@@ -214,9 +214,9 @@ export interface StaticFile {
 
 /** Options of `server.listen()`. */
 export interface ListenOptions {
-  /** @default 0 (an ephemeral port) */
+  /** The port to listen on. @default 0 (an ephemeral port) */
   port?: number
-  /** @default '127.0.0.1' */
+  /** The address to listen on. @default '127.0.0.1' */
   host?: string
   /**
    * Files served on the same origin as the auth routes, keyed by absolute path (not under

@@ -79,6 +79,7 @@ export interface SocketLogEntry {
   code?: number
 }
 
+/** What `createSocketFace` returns: the reference server's WebSocket and server-sent-events face, with what it saw. */
 export interface SocketFace {
   /** `ws://127.0.0.1:PORT/ws` while the HTTP face listens. */
   readonly url: string | undefined

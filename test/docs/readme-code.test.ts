@@ -1,14 +1,24 @@
 /**
- * The documentation's code compiles: every ```ts and ```tsx block of README.md and docs/**.md is
- * typechecked, as its own module, against the package's types (`rotor-auth*` mapped to src/).
+ * The documentation's code compiles: every ```ts, ```tsx, ```js and ```jsx block of README.md,
+ * CONTRIBUTING.md and docs/**.md is typechecked, as its own module, against the package's types
+ * (`rotor-auth*` mapped to src/), in one TypeScript program for all of them. JavaScript blocks are
+ * checked as a `// @ts-check` file would be.
+ *
+ * A block that is not meant to compile (a fragment of a larger call, a console one-liner of
+ * another language) says so, sparingly, in one of two ways: ```ts nocheck as its fence, or the
+ * line `<!-- typecheck: skip (why) -->` right before the fence, which also says why.
  */
-import { readdirSync, readFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { join, relative } from 'node:path'
 import ts from 'typescript'
 import { beforeAll, describe, expect, test } from 'vitest'
 import { ROOT } from '../../bench/lib/bundle.js'
 
-type Block = { file: string; line: number; lang: 'ts' | 'tsx'; code: string; skip?: string }
+type Block = { file: string; line: number; lang: Lang; code: string; skip?: string }
+type Lang = 'ts' | 'tsx' | 'js' | 'jsx'
+
+/** A fence's language as the file extension its block is checked under. */
+const LANGS: Record<string, Lang> = { ts: 'ts', typescript: 'ts', tsx: 'tsx', js: 'js', javascript: 'js', jsx: 'jsx' }
 
 /** `<!-- typecheck: skip (why) -->` on the line before a fence leaves that block out; the reason is required. */
 const SKIP = /^<!--\s*typecheck:\s*skip\s*\((.+)\)\s*-->\s*$/
@@ -17,14 +27,15 @@ function markdownFiles(): string[] {
   const docs = join(ROOT, 'docs')
   const walk = (dir: string): string[] =>
     readdirSync(dir, { withFileTypes: true }).flatMap(e => (e.isDirectory() ? walk(join(dir, e.name)) : e.name.endsWith('.md') ? [join(dir, e.name)] : []))
-  return [join(ROOT, 'README.md'), ...walk(docs)]
+  const top = ['README.md', 'CONTRIBUTING.md'].map(f => join(ROOT, f)).filter(f => existsSync(f))
+  return [...top, ...walk(docs)]
 }
 
 export function extractBlocks(file: string, text: string): Block[] {
   const lines = text.split('\n')
   const blocks: Block[] = []
   for (let i = 0; i < lines.length; i++) {
-    const open = /^```(ts|tsx|typescript)\s*$/.exec(lines[i]!)
+    const open = /^```(ts|tsx|typescript|js|jsx|javascript)(\s+nocheck)?\s*$/.exec(lines[i]!)
     if (!open) {
       // Skip other fences whole, so a ```ts inside a ```md example is not read as code.
       if (/^```/.test(lines[i]!)) while (++i < lines.length && !/^```\s*$/.test(lines[i]!));
@@ -33,8 +44,8 @@ export function extractBlocks(file: string, text: string): Block[] {
     const start = i
     const body: string[] = []
     while (++i < lines.length && !/^```\s*$/.test(lines[i]!)) body.push(lines[i]!)
-    const skip = SKIP.exec(lines[start - 1] ?? '')?.[1]
-    blocks.push({ file, line: start + 1, lang: open[1] === 'tsx' ? 'tsx' : 'ts', code: body.join('\n'), ...(skip ? { skip } : {}) })
+    const skip = open[2] ? 'marked ```' + open[1] + ' nocheck' : SKIP.exec(lines[start - 1] ?? '')?.[1]
+    blocks.push({ file, line: start + 1, lang: LANGS[open[1]!]!, code: body.join('\n'), ...(skip ? { skip } : {}) })
   }
   return blocks
 }
@@ -63,6 +74,17 @@ declare const axios: typeof import('axios').default
 declare const root: HTMLElement
 declare const createRoot: typeof import('react-dom/client').createRoot
 declare function App(): import('react').ReactElement
+/** What the generated reference's option examples (docs/reference/options.md) name: a test's fakes, the app's own dialog and logger. */
+declare const myWorkerCoordinator: import('rotor-auth').Coordinator
+declare function showLoginDialog(): Promise<Response>
+declare const cookieFetch: typeof import('rotor-auth/testing').cookieFetch
+declare const fakeNow: number
+declare const fake: { set(callback: () => void, ms: number): unknown; clear(handle: unknown): void }
+declare const seeded: { next(): number }
+declare const sim: Required<Pick<NonNullable<import('rotor-auth').SessionOptions['platform']>, 'channel' | 'locks'>>
+declare const myLogger: { debug(entry: unknown): void }
+/** The browser console's copy() (Chrome, Firefox), which the debugging guide's one-liner uses. */
+declare function copy(value: string): void
 declare function Modal(props: { onClose: () => void; children?: import('react').ReactNode }): import('react').ReactElement
 `
 
@@ -74,6 +96,13 @@ const WEBSOCKET_CONSTRUCTORS = `import WebSocket from 'ws'
 import type { SocketOptions } from 'rotor-auth/socket'
 export const node: SocketOptions['WebSocket'] = WebSocket
 export const browser: SocketOptions['WebSocket'] = globalThis.WebSocket
+`
+
+/** A JavaScript snippet that must fail: a session has no `rotateNow`. */
+const JS_CANARY = `import { createSession } from 'rotor-auth'
+const s = createSession({ scope: 'https://api.example.org' })
+s.rotateNow()
+export {}
 `
 
 const HERE = join(ROOT, 'test/docs/.snippets')
@@ -102,6 +131,9 @@ describe("the documentation's TypeScript", () => {
       // A new user's settings (`tsc --init`: strict), not this repo's stricter
       // exactOptionalPropertyTypes, which refuses e.g. `url: process.env.REDIS_URL`.
       exactOptionalPropertyTypes: false,
+      // ```js blocks: checked as a user's `// @ts-check` file.
+      allowJs: true,
+      checkJs: true,
       // What a user's import resolves to, pointed at the source rather than a build.
       baseUrl: ROOT,
       paths: { 'rotor-auth': ['src/index.ts'], 'rotor-auth/xhr': ['src/xhr.ts'], 'rotor-auth/*': ['src/*/index.ts'] },
@@ -109,6 +141,7 @@ describe("the documentation's TypeScript", () => {
     virtual.set(join(HERE, 'context.d.ts'), CONTEXT)
     virtual.set(join(HERE, 'stripes.config.ts'), STRIPES_CONFIG)
     virtual.set(join(HERE, 'websocket-constructors.ts'), WEBSOCKET_CONSTRUCTORS)
+    virtual.set(join(HERE, 'js-canary.js'), JS_CANARY)
     // Every snippet a module of its own (`export {}`), so two snippets' `const session` never clash.
     for (const b of blocks) if (!b.skip) virtual.set(pathOf(b), `${b.code}\nexport {}\n`)
     const host = ts.createCompilerHost(options)
@@ -142,7 +175,7 @@ describe("the documentation's TypeScript", () => {
   })
 
   test('nothing outside the snippets fails (the context and the package itself)', () => {
-    const checked = new Set([...blocks.map(pathOf), join(HERE, 'websocket-constructors.ts')])
+    const checked = new Set([...blocks.map(pathOf), join(HERE, 'websocket-constructors.ts'), join(HERE, 'js-canary.js')])
     const others = [...diagnostics].filter(([file]) => !checked.has(file))
     expect(others).toEqual([])
   })
@@ -161,5 +194,26 @@ describe("the documentation's TypeScript", () => {
       { file: 'x.md', line: 6, lang: 'ts', code: 'a()', skip: 'a fragment' },
       { file: 'x.md', line: 9, lang: 'tsx', code: '<b/>' },
     ])
+  })
+
+  test('the extractor sees js and jsx fences, and a nocheck fence as a skipped block', () => {
+    const md = ['```js', 'a()', '```', '```javascript', 'b()', '```', '```jsx', '<c/>', '```', '```ts nocheck', '{ fragment', '```', '```sh', 'npm test', '```'].join('\n')
+    expect(extractBlocks('x.md', md)).toEqual([
+      { file: 'x.md', line: 1, lang: 'js', code: 'a()' },
+      { file: 'x.md', line: 4, lang: 'js', code: 'b()' },
+      { file: 'x.md', line: 7, lang: 'jsx', code: '<c/>' },
+      { file: 'x.md', line: 10, lang: 'ts', code: '{ fragment', skip: 'marked ```ts nocheck' },
+    ])
+  })
+
+  test('CONTRIBUTING.md and docs/ are read, the generated reference included', () => {
+    const files = new Set(markdownFiles().map(f => relative(ROOT, f)))
+    expect(files.has('docs/reference/options.md')).toBe(true)
+    expect(files.has('CONTRIBUTING.md')).toBe(existsSync(join(ROOT, 'CONTRIBUTING.md')))
+  })
+
+  test('a JavaScript block is checked: a wrong call in one fails', () => {
+    // A canary of the checker itself, through the same program: without checkJs it passes silently.
+    expect(diagnostics.get(join(HERE, 'js-canary.js'))?.join('\n')).toMatch(/TS2551|TS2339/)
   })
 })

@@ -75,7 +75,7 @@ describe('DPoP for sockets: the proof a server that takes one gets from session.
     // The handshake is an HTTP GET to the socket's http(s) URL (RFC 6455 §3): that is its `htu`.
     const handshake = url.replace(/^ws/, 'http')
 
-    // The README's recipe: the proof is signed before each connect (url may be async), sent in
+    // docs/guides/dpop.md's recipe: the proof is signed before each connect (url may be async), sent in
     // the auth message; no onRotate, so a new AT comes with a new connection and a new proof.
     let proof: string | undefined
     const socket: RotorSocket = createSocket(session, {

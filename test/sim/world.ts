@@ -158,7 +158,7 @@ export class World {
     const now = this.#scheduler.now
     if (carriesToken(error)) this.#verdict.fail('no-token-leak', `${tab.id} ${what} error`, now)
     const name = (error as { name?: string } | undefined)?.name
-    // Documented besides RotorErrors (README, API): a refresh attempt's TimeoutError and, for a
+    // Documented besides RotorErrors (docs/api.md, Errors): a refresh attempt's TimeoutError and, for a
     // failed 408/429/5xx attempt, ky's HTTPError (issue 27 wants codes on both: see the report).
     const typed =
       isRotorError(error) ||

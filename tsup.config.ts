@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url'
 import type { Plugin } from 'esbuild'
 import { defineConfig, type Options } from 'tsup'
 
@@ -20,7 +21,8 @@ const mainAsPackage = {
  * storage, and leader election with broadcast-channel) and the tab's side of the worker
  * (via-worker.ts and the tab.ts it loads). docs/performance.md has the figures.
  */
-const NOT_IN_WORKER: Array<{ importer: RegExp; path: string; exports: string[] }> = [
+/** `contents`: the module that stands in, where throwing exports would not do (createSession calls them). */
+const NOT_IN_WORKER: Array<{ importer: RegExp; path: string; exports: string[]; contents?: string }> = [
   { importer: /[\\/]src[\\/]session\.ts$/, path: './coordinator/local.js', exports: ['createLocalCoordinator'] },
   { importer: /[\\/]src[\\/]session\.ts$/, path: './worker/via-worker.js', exports: ['viaWorker'] },
   // Options the hub never gives its session (src/worker/hub-session.ts): `idle`, `sessionEnding`,
@@ -30,7 +32,26 @@ const NOT_IN_WORKER: Array<{ importer: RegExp; path: string; exports: string[] }
   { importer: /[\\/]src[\\/]session\.ts$/, path: './trace/sink.js', exports: ['debugSink'] },
   { importer: /[\\/]src[\\/]session\.ts$/, path: './dpop/session.js', exports: ['dpopOf'] },
   { importer: /[\\/]src[\\/]session\.ts$/, path: './interceptors/install.js', exports: ['installOn'] },
+  // The page's request path: the hub's session only rotates (the tabs send their own requests).
+  // createSession still builds one: there the interception is an empty object and the session's
+  // fetch throws if ever called; replayableBody is the real one (the hub's own fetch uses it).
+  {
+    importer: /[\\/]src[\\/]session\.ts$/,
+    path: './interceptors/interception.js',
+    exports: ['createInterception'],
+    contents: 'export const createInterception = () => ({})',
+  },
+  {
+    importer: /[\\/]src[\\/]session\.ts$/,
+    path: './interceptors/fetch.js',
+    exports: ['createFetch', 'replayableBody'],
+    contents: `export { replayableBody } from './interceptors/fetch.ts'
+export const createFetch = () => () => { throw new TypeError('rotor-auth: the worker\\'s session sends no requests') }`,
+  },
 ]
+
+/** Where the stand-ins' own imports resolve from: they replace imports of src/session.ts. */
+const SRC = fileURLToPath(new URL('./src', import.meta.url))
 
 export const notInWorker: Plugin = {
   name: 'not-in-worker',
@@ -40,9 +61,9 @@ export const notInWorker: Plugin = {
       build.onResolve({ filter }, args => (importer.test(args.importer) ? { path: String(i), namespace: 'not-in-worker' } : undefined))
     }
     build.onLoad({ filter: /.*/, namespace: 'not-in-worker' }, args => {
-      const { path, exports } = NOT_IN_WORKER[Number(args.path)]!
+      const { path, exports, contents } = NOT_IN_WORKER[Number(args.path)]!
       const fail = `() => { throw new TypeError('rotor-auth: ${path} is not part of the rotation worker') }`
-      return { contents: exports.map(name => `export const ${name} = ${fail}`).join('\n'), loader: 'js' }
+      return { contents: contents ?? exports.map(name => `export const ${name} = ${fail}`).join('\n'), loader: 'js', resolveDir: SRC }
     })
   },
 }

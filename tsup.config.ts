@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url'
 import type { Plugin } from 'esbuild'
 import { defineConfig, type Options } from 'tsup'
 
@@ -14,25 +15,72 @@ const mainAsPackage = {
 }
 
 /**
- * The rotation worker's script runs the hub's own session, which never has the `worker` option:
- * the tab's side of the worker (src/worker/tab.ts, which via-worker.ts loads on demand) is
- * dead code there, and is replaced by a module whose connection always fails (-2.6 KB gzip).
+ * What the rotation worker's script never runs, each replaced there by a module that fails if
+ * it ever did (test/browser/worker.test.ts runs the script built this way). The hub hands its session the hub's own coordinator (src/worker/hub-session.ts),
+ * so the page's coordinators are dead code in the worker: the local one (channel, locks,
+ * storage, and leader election with broadcast-channel) and the tab's side of the worker
+ * (via-worker.ts and the tab.ts it loads). docs/performance.md has the figures.
  */
-const noTabSideInWorker: Plugin = {
-  name: 'no-tab-side-in-worker',
+/** `contents`: the module that stands in, where throwing exports would not do (createSession calls them). */
+const NOT_IN_WORKER: Array<{ importer: RegExp; path: string; exports: string[]; contents?: string }> = [
+  { importer: /[\\/]src[\\/]session\.ts$/, path: './coordinator/local.js', exports: ['createLocalCoordinator'] },
+  { importer: /[\\/]src[\\/]session\.ts$/, path: './worker/via-worker.js', exports: ['viaWorker'] },
+  // Options the hub never gives its session (src/worker/hub-session.ts): `idle`, `sessionEnding`,
+  // `debug` and `dpop` (it signs through its `fetch`); and no tab calls its session's install().
+  { importer: /[\\/]src[\\/]session\.ts$/, path: './core/idle.js', exports: ['IdleTracker'] },
+  { importer: /[\\/]src[\\/]session\.ts$/, path: './core/ending.js', exports: ['watchEnding'] },
+  { importer: /[\\/]src[\\/]session\.ts$/, path: './trace/sink.js', exports: ['debugSink'] },
+  { importer: /[\\/]src[\\/]session\.ts$/, path: './dpop/session.js', exports: ['dpopOf'] },
+  { importer: /[\\/]src[\\/]session\.ts$/, path: './interceptors/install.js', exports: ['installOn'] },
+  // The page's request path: the hub's session only rotates (the tabs send their own requests).
+  // createSession still builds one: there the interception is an empty object and the session's
+  // fetch throws if ever called; replayableBody is the real one (the hub's own fetch uses it).
+  {
+    importer: /[\\/]src[\\/]session\.ts$/,
+    path: './interceptors/interception.js',
+    exports: ['createInterception'],
+    contents: 'export const createInterception = () => ({})',
+  },
+  {
+    importer: /[\\/]src[\\/]session\.ts$/,
+    path: './interceptors/fetch.js',
+    exports: ['createFetch', 'replayableBody'],
+    contents: `export { replayableBody } from './interceptors/fetch.ts'
+export const createFetch = () => () => { throw new TypeError('rotor-auth: the worker\\'s session sends no requests') }`,
+  },
+]
+
+/** Where the stand-ins' own imports resolve from: they replace imports of src/session.ts. */
+const SRC = fileURLToPath(new URL('./src', import.meta.url))
+
+export const notInWorker: Plugin = {
+  name: 'not-in-worker',
   setup(build) {
-    build.onResolve({ filter: /^\.\/tab\.js$/ }, args =>
-      /[\\/]src[\\/]worker[\\/]via-worker\.ts$/.test(args.importer) ? { path: 'tab', namespace: 'no-tab-side' } : undefined,
-    )
-    build.onLoad({ filter: /.*/, namespace: 'no-tab-side' }, () => ({
-      contents: "export const connectTab = () => Promise.reject(new Error('no rotation worker inside the rotation worker'))",
-      loader: 'js',
-    }))
+    for (const [i, { importer, path }] of NOT_IN_WORKER.entries()) {
+      const filter = new RegExp(`^${path.replace(/[./]/g, '\\$&')}$`)
+      build.onResolve({ filter }, args => (importer.test(args.importer) ? { path: String(i), namespace: 'not-in-worker' } : undefined))
+    }
+    build.onLoad({ filter: /.*/, namespace: 'not-in-worker' }, args => {
+      const { path, exports, contents } = NOT_IN_WORKER[Number(args.path)]!
+      const fail = `() => { throw new TypeError('rotor-auth: ${path} is not part of the rotation worker') }`
+      return { contents: contents ?? exports.map(name => `export const ${name} = ${fail}`).join('\n'), loader: 'js', resolveDir: SRC }
+    })
   },
 }
 
 /** The simulator's defect switches (src/utils/zoo.ts) fold to `false`: not a byte of them is published. */
 const ZOO_OFF = { __ROTOR_ZOO__: 'undefined' }
+
+/** The rotation worker's script as tsup builds it; bench/lib/bundle.ts measures the same build. */
+export const WORKER_BUILD = {
+  entry: { 'rotor-worker': 'src/worker/main.ts' },
+  format: ['iife'],
+  platform: 'browser',
+  target: 'es2022',
+  minify: true,
+  esbuildPlugins: [notInWorker],
+  define: ZOO_OFF,
+} satisfies Options
 
 const shared: Options = {
   entry: {
@@ -61,22 +109,17 @@ export default defineConfig([
   // ESM: dependencies stay external (a user's bundler dedupes them); the refresh call is a
   // chunk of its own, loaded on demand.
   { ...shared, format: ['esm'], clean: true },
-  // CJS: jose and ky are ESM-only. Kept external, `require(esm)` hands back their namespace,
-  // and the interop reads its `default` as the namespace again (ky.default.post is not a
-  // function: the CJS build could never refresh). Bundled in, they just work.
-  { ...shared, format: ['cjs'], noExternal: ['jose', 'ky'] },
+  // CJS: jose is ESM-only (as ky was, when it made the refresh call). Kept external,
+  // `require(esm)` hands back its namespace, and the interop reads its `default` as the
+  // namespace again (ky.default.post was not a function: the CJS build could never refresh).
+  // Bundled in, it just works.
+  { ...shared, format: ['cjs'], noExternal: ['jose'] },
   // The rotation worker (rotor-auth/worker): a SharedWorker loads it by URL, as a classic
   // script in every engine, so it is one file with everything in it and no imports.
   {
-    entry: { 'rotor-worker': 'src/worker/main.ts' },
-    format: ['iife'],
-    platform: 'browser',
-    target: 'es2022',
-    minify: true,
+    ...WORKER_BUILD,
     sourcemap: true,
     noExternal: [/.*/],
-    esbuildPlugins: [noTabSideInWorker],
-    define: ZOO_OFF,
     // The DPoP code rides in every copy of the script (+1.9 KB gzip): the worker signs the
     // refreshes of `dpop` sessions with the tabs' key (docs/guides/dpop.md: why not a second script).
     outExtension: () => ({ js: '.js' }),

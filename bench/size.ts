@@ -3,9 +3,10 @@
  * (minified ESM for the browser) and gzipped at level 9, all measured in this run.
  */
 import { build } from 'esbuild'
-import { readFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { BROWSER_BUILD, kb, measure, measureChunks, ROOT, type BundleInput, type Measured } from './lib/bundle.js'
+import { performanceDoc } from './performance-doc.js'
 import type { Cell, Section } from './table.js'
 
 type Entry = { name: string; packages: string[]; input: BundleInput; fullFeatured: boolean }
@@ -70,15 +71,17 @@ async function rotorRows(): Promise<Array<{ entry: Entry; size: Measured }>> {
   const chunk = (source: string) => lazy.find(c => c.inputs.includes(source))?.size ?? { minified: 0, gzipped: 0 }
   const refresh = chunk('src/core/refresh-call.ts')
   const election = chunk('src/coordinator/leader-lock.ts')
-  const rotor = (name: string, size: Measured) => ({ entry: { name, packages: ['jose', 'ky'], input: { entry: 'src/index.ts' }, fullFeatured: false }, size })
+  const rotor = (name: string, size: Measured) => ({ entry: { name, packages: ['jose'], input: { entry: 'src/index.ts' }, fullFeatured: false }, size })
   return [
-    rotor('Rotor `createSession`: main chunk + refresh-call chunk (every page)', add(main, refresh)),
+    rotor('Rotor `createSession`: main chunk + refresh-call chunk (every page; docs/performance.md)', add(main, refresh)),
     rotor('Rotor: main chunk alone (before createSession runs)', main),
     rotor('Rotor: all chunks, election included (pages without Web Locks)', add(add(main, refresh), election)),
   ]
 }
 
 export async function runSize(): Promise<Section> {
+  // Every chunk, what each is made of, and the budgets' verdicts (bench/performance-doc.ts).
+  writeFileSync(join(ROOT, 'docs/performance.md'), await performanceDoc())
   const results: Array<{ entry: Entry; size?: Measured; error?: string }> = await rotorRows()
   for (const entry of ENTRIES) {
     try {

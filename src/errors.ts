@@ -21,6 +21,8 @@ export type RotorErrorCode =
   | 'ERR_MALFORMED_GRANT'
   /** The refresh endpoint answered something that is neither a grant nor a refusal (404, HTML, a redirect). */
   | 'ERR_REFRESH_ANSWER'
+  /** A refresh attempt was answered 408, 429 or 5xx (transient; `name` is `HTTPError`); its class lives in the refresh chunk: test it with isRotorError and the code. */
+  | 'ERR_REFRESH_HTTP'
   /** Another tab rotated and its tokens have not reached this one yet (transient). */
   | 'ERR_ROTATION_PENDING'
   /** The login answer handed to `start()` (or `loginToFolio`) was a failure. */

@@ -14,7 +14,7 @@ import { FailureBackoff, RotationPolicy } from './core/policy.js'
 import { Rotator } from './core/rotator.js'
 import { Scheduler } from './core/scheduler.js'
 import { SessionMachine } from './core/state.js'
-import { debugSink, TraceRecorder, type TraceEntry } from './trace/recorder.js'
+import { TraceRecorder, type TraceEntry } from './trace/recorder.js'
 import { Sync } from './core/sync.js'
 import { createWaits } from './core/waits.js'
 import { decodeJwt } from 'jose'
@@ -81,9 +81,12 @@ function coordinatorOf(cfg: Config, machine: SessionMachine): Coordinator {
 
 /** The session's trace: every decision kept (a bounded ring) and told to the `debug` sink and `trace` listeners. */
 function recorderOf(cfg: Config, machine: SessionMachine): TraceRecorder {
-  const sinks = [debugSink(cfg.debug, console), (entry: TraceEntry) => machine.emit('trace', entry)]
+  const { debug } = cfg
+  const sinks = [typeof debug === 'function' ? debug : undefined, (entry: TraceEntry) => machine.emit('trace', entry)]
   const recorder = new TraceRecorder(cfg.platform.randomId(), { now: cfg.now, session: cfg.channelName, size: cfg.traceSize, sinks })
   cfg.platform.debug = recorder.record
+  // The console's or a logger's levels load only when asked for; what was recorded meanwhile is told to it then.
+  if (debug && debug !== sinks[0]) void import('./trace/sink.js').then(({ debugSink }) => recorder.addSink(debugSink(debug, console)!))
   return recorder
 }
 

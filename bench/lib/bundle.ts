@@ -2,9 +2,10 @@
  * Bundle sizes as a browser app would ship them: esbuild (bundle, minify, ESM, browser)
  * and gzip level 9. Shared by `bench/size.ts` and the size budget in `test/size/`.
  */
-import { build } from 'esbuild'
+import { build, type Plugin } from 'esbuild'
 import { fileURLToPath } from 'node:url'
 import { gzipSync } from 'node:zlib'
+import { notInWorker, WORKER_BUILD } from '../../tsup.config.js'
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 
@@ -47,10 +48,12 @@ export type Chunks = {
   main: Measured
   /** The source files in the main chunk (paths relative to the root). */
   mainInputs: string[]
+  /** Minified bytes each source file puts in the main chunk. */
+  mainModules: Record<string, number>
   /** Chunks reached only through a dynamic import() (loaded in the background, on demand). */
   onDemand: Measured
   /** Each on-demand chunk with the source files in it (paths relative to the root). */
-  lazy: Array<{ inputs: string[]; size: Measured }>
+  lazy: Array<{ inputs: string[]; size: Measured; modules: Record<string, number> }>
 }
 
 /** Sums minified and gzipped sizes (each file gzipped on its own, as it is served). */
@@ -64,11 +67,12 @@ function sum(files: Array<{ contents: Uint8Array }>): Measured {
   return { minified, gzipped }
 }
 
-/** The entry built as a bundler with code splitting builds it: the main chunk and what loads on demand. */
-export async function measureChunks(entry: string): Promise<Chunks> {
+/** The entry built as a bundler with code splitting builds it (`plugins`: e.g. bench/lib/trace-cost.ts's): the main chunk and what loads on demand. */
+export async function measureChunks(entry: string, plugins: Plugin[] = []): Promise<Chunks> {
   const result = await build({
     ...BROWSER_BUILD,
     entryPoints: [entry],
+    plugins,
     splitting: true,
     outdir: 'out',
     metafile: true,
@@ -86,18 +90,36 @@ export async function measureChunks(entry: string): Promise<Chunks> {
   visit(entryOut)
   const file = (path: string) => result.outputFiles!.find(f => f.path.endsWith(path.replace(/^out\//, '/')))!
   const lazy = js.filter(path => !main.has(path))
+  const modules = (paths: string[]) =>
+    Object.fromEntries(paths.flatMap(path => Object.entries(outputs[path]!.inputs).map(([input, { bytesInOutput }]) => [input, bytesInOutput] as const)))
   return {
+    mainModules: modules([...main]),
     main: sum(js.filter(path => main.has(path)).map(file)),
     mainInputs: [...main].flatMap(path => Object.keys(outputs[path]!.inputs)),
     onDemand: sum(lazy.map(file)),
-    lazy: lazy.map(path => ({ inputs: Object.keys(outputs[path]!.inputs), size: sum([file(path)]) })),
+    lazy: lazy.map(path => ({ inputs: Object.keys(outputs[path]!.inputs), size: sum([file(path)]), modules: modules([path]) })),
   }
 }
 
-/** Rotor's whole browser bundle, dependencies (jose, ky) included: what the budget limits. */
+/** The rotation worker's script (rotor-auth/worker) as tsup builds it: one classic script, everything inside. */
+export async function measureWorker(): Promise<{ size: Measured; inputs: Record<string, number> }> {
+  const result = await build({
+    ...BROWSER_BUILD,
+    entryPoints: [WORKER_BUILD.entry['rotor-worker']],
+    format: 'iife',
+    plugins: [notInWorker],
+    metafile: true,
+    define: { 'process.env.NODE_ENV': '"production"', __ROTOR_ZOO__: 'undefined' },
+  })
+  const output = Object.values(result.metafile.outputs)[0]!
+  const inputs = Object.fromEntries(Object.entries(output.inputs).map(([file, { bytesInOutput }]) => [file, bytesInOutput]))
+  return { size: sum(result.outputFiles), inputs }
+}
+
+/** Rotor's whole browser bundle, dependencies (jose, broadcast-channel) included: what the budget limits. */
 export const ROTOR_ALL_IN: BundleInput = { entry: 'src/index.ts' }
-/** Rotor's own code, jose and ky left out. */
-export const ROTOR_OWN: BundleInput = { entry: 'src/index.ts', external: ['jose', 'ky'] }
+/** Rotor's own code, its dependencies left out. */
+export const ROTOR_OWN: BundleInput = { entry: 'src/index.ts', external: ['jose', 'broadcast-channel'] }
 
 /** Parses "15 KB", "15kB", "15000 B", "15000" into bytes (KB = 1,000 bytes). */
 export function parseSize(value: string | number): number {

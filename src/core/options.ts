@@ -54,31 +54,94 @@ export type Config = {
   traceSize: number
 }
 
-const COORDINATOR_METHODS = ['read', 'write', 'lock', 'post', 'subscribe', 'isLeader', 'hasPeers', 'close'] as const
+/**
+ * A check of one option: what a good value passes, the wording of what it must be, and whether
+ * it may be left out. Every check runs from a schema (one per object, nested too) through
+ * `checked`, which also refuses keys the object does not know.
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- each check narrows the value itself: typing each guard would cost bytes in every page
+type Rule = readonly [ok: (value: any) => boolean, expected: string, required?: 1]
 
-const DEFAULT_ACTIVITY = ['pointerdown', 'keydown', 'wheel', 'touchstart', 'visibilitychange']
+/** The checks of an object's keys; a key without one is checked by its own function below. */
+type Rules = Readonly<Record<string, Rule>>
+
+const finite = (value: unknown): value is number => typeof value === 'number' && Number.isFinite(value)
+const MS: Rule = [v => finite(v) && v > 0, 'a finite number of ms > 0']
+const MS_OR_ZERO: Rule = [v => finite(v) && v >= 0, 'a finite number of ms >= 0']
+const FUNCTION: Rule = [v => typeof v === 'function', 'a function']
+const WHOLE: Rule = [v => Number.isInteger(v) && v >= 1, 'a whole number >= 1']
+const among = (...allowed: string[]): Rule => [v => allowed.includes(v), allowed.map(a => `'${a}'`).join(' or ')]
+/** An object with these methods (a coordinator, timers, a storage). */
+const methods = (expected: string, ...names: string[]): Rule => [v => typeof v === 'object' && v !== null && names.every(n => typeof v[n] === 'function'), expected]
 
 function fail(option: string, expected: string, got: unknown): never {
   throw optionError('rotor-auth', option, expected, got)
 }
 
-function nonNegative(option: string, value: unknown, fallback: number): number {
-  if (value === undefined) return fallback
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) fail(option, 'a finite number of ms >= 0', value)
+/** Throws for the first key of `value` not in `known`, then for the first key its rule refuses; `path` names where `value` sits. */
+function checked<T>(value: T, known: readonly string[], rules: Rules, path?: string): T {
+  assertKnownOptions('rotor-auth', new Set(known), value as object, path)
+  for (const key in rules) {
+    const [ok, expected, required] = rules[key]!
+    const got = (value as Record<string, unknown>)[key]
+    if ((got !== undefined || required) && !ok(got)) fail(path ? `${path}.${key}` : key, expected, got)
+  }
   return value
 }
 
-function positive(option: string, value: unknown, fallback: number): number {
-  if (value === undefined) return fallback
-  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) fail(option, 'a finite number of ms > 0', value)
-  return value
+/** A nested option's object (`idle`, `refreshBudget`…), checked like the top; `expected` words what it must be. */
+function nested<T>(path: string, value: T, known: readonly string[], rules: Rules, expected: string): T {
+  if (typeof value !== 'object' || value === null) fail(path, expected, value)
+  return checked(value, known, rules, path)
 }
 
-function oneOf<T extends string>(option: string, value: unknown, allowed: readonly T[], fallback: T): T {
-  if (value === undefined) return fallback
-  if (!allowed.includes(value as T)) fail(option, allowed.map(a => `'${a}'`).join(' or '), value)
-  return value as T
+/** Every option createSession knows: anything else is a typo that would silently do nothing. */
+// prettier-ignore
+const KNOWN = [
+  'scope', 'rotation', 'transport', 'refresh', 'logout', 'headers', 'rotateAt', 'crossTab', 'coordinator', 'reauthenticate',
+  'idle', 'sessionEnding', 'fetch', 'now', 'timers', 'leeway', 'queueTimeout', 'refreshTimeout', 'refreshRetries', 'persist', 'storage',
+  'worker', 'dpop', 'refreshBudget', 'platform', 'debug', 'traceSize',
+] satisfies Array<keyof SessionOptions>
+
+/** The checks of the options that need no function of their own. */
+const RULES = {
+  rotation: among('timer', 'request'),
+  transport: among('cookie', 'bearer'),
+  rotateAt: [v => typeof v === 'number' && v > 0 && v < 1, 'a number in (0, 1)'],
+  // prettier-ignore
+  coordinator: methods('an object with read, write, lock, post, subscribe, isLeader, hasPeers, close', 'read', 'write', 'lock', 'post', 'subscribe', 'isLeader', 'hasPeers', 'close'),
+  reauthenticate: FUNCTION,
+  fetch: FUNCTION,
+  now: FUNCTION,
+  timers: methods('{ setTimeout, clearTimeout }', 'setTimeout', 'clearTimeout'),
+  leeway: MS_OR_ZERO,
+  // 0 would fail every request before a refresh was even sent, or every refresh at once.
+  queueTimeout: MS,
+  refreshTimeout: MS,
+  refreshRetries: [v => Number.isInteger(v) && v >= 0, 'a whole number >= 0'],
+  persist: [v => typeof v === 'boolean', 'a boolean'],
+  storage: methods('a Storage-like object (getItem, setItem, removeItem)', 'getItem', 'setItem', 'removeItem'),
+} satisfies Partial<Record<keyof SessionOptions, Rule>>
+
+/** The keys of the nested options, and their checks: a typo there (`idle: { timout }`) must fail as loudly as at the top. */
+const KNOWN_REFRESH = ['url', 'style', 'clientId']
+const REFRESH: Rules = { style: among('folio', 'json', 'oauth2'), clientId: [v => typeof v === 'string', 'a string'] }
+const KNOWN_IDLE = ['timeout', 'warning', 'activityEvents'] satisfies Array<keyof IdleOptions>
+const IDLE: Rules = {
+  timeout: [v => finite(v) && v > 0, 'a number of ms > 0', 1],
+  warning: MS_OR_ZERO,
+  activityEvents: [v => Array.isArray(v) && v.every(e => typeof e === 'string'), 'an array of event names'],
 }
+const KNOWN_ENDING = ['warning'] satisfies Array<keyof SessionEndingOptions>
+const ENDING: Rules = { warning: [MS[0], MS[1], 1] }
+const KNOWN_BUDGET = ['perLifetime', 'perMinute'] satisfies Array<keyof BudgetLimits>
+const BUDGET: Rules = { perLifetime: WHOLE, perMinute: WHOLE }
+// prettier-ignore
+const KNOWN_PLATFORM = [
+  'now', 'monotonic', 'after', 'random', 'randomId', 'on', 'channel', 'locks', 'realms', 'storage', 'location', 'browsing', 'fetch', 'sharedWorker', 'indexedDB', 'crypto', 'debug',
+] satisfies Array<keyof Platform>
+
+const DEFAULT_ACTIVITY = ['pointerdown', 'keydown', 'wheel', 'touchstart', 'visibilitychange']
 
 /**
  * The name a session shares under when none is given: its scope and both endpoints, so that two
@@ -91,78 +154,28 @@ export function defaultChannelName(options: SessionOptions, refresh: URL | undef
   return `rotor-auth:${scope.key} ${refresh?.href} ${logout?.href}`
 }
 
-/** Every option createSession knows: anything else is a typo that would silently do nothing. */
-// prettier-ignore
-const KNOWN = new Set<string>([
-  'scope', 'rotation', 'transport', 'refresh', 'logout', 'headers', 'rotateAt', 'crossTab', 'coordinator', 'reauthenticate',
-  'idle', 'sessionEnding', 'fetch', 'now', 'timers', 'leeway', 'queueTimeout', 'refreshTimeout', 'refreshRetries', 'persist', 'storage',
-  'worker', 'dpop', 'refreshBudget', 'platform', 'debug', 'traceSize',
-] satisfies Array<keyof SessionOptions>)
-
-/** The keys of the nested options: a typo there (`idle: { timout }`) must fail as loudly as at the top. */
-const KNOWN_REFRESH = new Set<string>(['url', 'style', 'clientId'])
-const KNOWN_IDLE = new Set<string>(['timeout', 'warning', 'activityEvents'] satisfies Array<keyof IdleOptions>)
-const KNOWN_ENDING = new Set<string>(['warning'] satisfies Array<keyof SessionEndingOptions>)
-
-// prettier-ignore
-const KNOWN_PLATFORM = new Set<string>([
-  'now', 'monotonic', 'after', 'random', 'randomId', 'on', 'channel', 'locks', 'realms', 'storage', 'location', 'browsing', 'fetch', 'sharedWorker', 'indexedDB', 'crypto', 'debug',
-] satisfies Array<keyof Platform>)
-
-/** `sessionEnding`: `{ warning }` or false. */
-function endingWarning(ending: SessionOptions['sessionEnding']): number | undefined {
-  if (ending === undefined || ending === false) return undefined
-  if (typeof ending !== 'object' || ending === null) fail('sessionEnding', '{ warning } (`sessionEnding.warning`: ms before the RT expires) or false', ending)
-  assertKnownOptions('rotor-auth', KNOWN_ENDING, ending, 'sessionEnding')
-  if (ending.warning === undefined) fail('sessionEnding.warning', 'a finite number of ms > 0', undefined)
-  return positive('sessionEnding.warning', ending.warning, 0)
-}
-
-function refreshSpec(options: SessionOptions, scope: Scope): { spec: RefreshSpec; url: URL | undefined } {
-  const { refresh } = options
-  if (refresh === undefined) {
-    const url = scope.endpoint('refresh')
-    return { spec: { kind: 'url', url, style: 'folio', clientId: undefined }, url }
-  }
+function refreshSpec({ refresh }: SessionOptions, scope: Scope): { spec: RefreshSpec; url: URL | undefined } {
   if (typeof refresh === 'function') return { spec: { kind: 'custom', fn: refresh }, url: undefined }
-  if (typeof refresh === 'string' || refresh instanceof URL) {
-    const url = toURL(refresh, 'refresh')
-    return { spec: { kind: 'url', url, style: 'folio', clientId: undefined }, url }
+  let style: RefreshStyle = 'folio'
+  let clientId: string | undefined
+  let url: URL
+  if (refresh === undefined) url = scope.endpoint('refresh')
+  else if (typeof refresh === 'string' || refresh instanceof URL) url = toURL(refresh, 'refresh')
+  else {
+    if (typeof refresh !== 'object' || refresh === null || !('url' in refresh)) fail('refresh', 'a URL, { url, style, clientId } or a function', refresh)
+    checked(refresh, KNOWN_REFRESH, REFRESH, 'refresh')
+    url = toURL(refresh.url, 'refresh.url')
+    style = refresh.style ?? style
+    clientId = refresh.clientId
   }
-  if (typeof refresh !== 'object' || refresh === null || !('url' in refresh)) {
-    fail('refresh', 'a URL, { url, style, clientId } or a function', refresh)
-  }
-  assertKnownOptions('rotor-auth', KNOWN_REFRESH, refresh, 'refresh')
-  const url = toURL(refresh.url, 'refresh.url')
-  const style = oneOf('refresh.style', refresh.style, ['folio', 'json', 'oauth2'] as const, 'folio')
-  if (refresh.clientId !== undefined && typeof refresh.clientId !== 'string') fail('refresh.clientId', 'a string', refresh.clientId)
-  return { spec: { kind: 'url', url, style, clientId: refresh.clientId }, url }
+  return { spec: { kind: 'url', url, style, clientId }, url }
 }
 
 function idleConfig(idle: SessionOptions['idle']): Config['idle'] {
   if (idle === undefined || idle === false) return undefined
-  if (typeof idle !== 'object' || idle === null) fail('idle', '{ timeout, warning?, activityEvents? } or false', idle)
-  assertKnownOptions('rotor-auth', KNOWN_IDLE, idle, 'idle')
-  if (typeof idle.timeout !== 'number' || !(idle.timeout > 0) || !Number.isFinite(idle.timeout)) fail('idle.timeout', 'a number of ms > 0', idle.timeout)
-  const warning = nonNegative('idle.warning', idle.warning, 0)
-  if (warning >= idle.timeout) fail('idle.warning', 'less than idle.timeout', warning)
-  const events = idle.activityEvents ?? DEFAULT_ACTIVITY
-  if (!Array.isArray(events) || !events.every(e => typeof e === 'string')) fail('idle.activityEvents', 'an array of event names', events)
-  return { timeout: idle.timeout, warning, activityEvents: events }
-}
-
-/** `refreshBudget`: whole numbers >= 1 (0 would forbid every refresh: the session could never rotate). */
-function budgetConfig(budget: SessionOptions['refreshBudget']): BudgetLimits {
-  if (budget === undefined) return DEFAULT_BUDGET
-  if (typeof budget !== 'object' || budget === null) fail('refreshBudget', '{ perLifetime?, perMinute? }', budget)
-  const limits = { ...DEFAULT_BUDGET }
-  for (const key of ['perLifetime', 'perMinute'] as const) {
-    const value = budget[key]
-    if (value === undefined) continue
-    if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) fail(`refreshBudget.${key}`, 'a whole number >= 1', value)
-    limits[key] = value
-  }
-  return limits
+  const { timeout, warning = 0, activityEvents = DEFAULT_ACTIVITY } = nested('idle', idle, KNOWN_IDLE, IDLE, '{ timeout, warning?, activityEvents? } or false')
+  if (warning >= timeout) fail('idle.warning', 'less than idle.timeout', warning)
+  return { timeout, warning, activityEvents }
 }
 
 /** The `worker` option, checked against the options it cannot go with. */
@@ -178,6 +191,8 @@ function workerURL(options: SessionOptions, pageHref: string | undefined, coordi
   return toURL(worker, 'worker', pageHref)
 }
 
+const DPOP_ALG = among('ES256', 'ES384', 'EdDSA', 'Ed25519' satisfies DpopAlg)
+
 /**
  * The `dpop` option: the algorithm. A proof binds tokens the session holds (HttpOnly cookies are
  * the browser's). With `worker`, the worker signs its refreshes with the same key (docs/guides/dpop.md).
@@ -185,37 +200,26 @@ function workerURL(options: SessionOptions, pageHref: string | undefined, coordi
 function dpopAlg({ dpop }: SessionOptions, transport: 'cookie' | 'bearer'): DpopAlg | undefined {
   if (dpop === undefined || dpop === false) return undefined
   if (transport !== 'bearer') throw invalidOption("rotor-auth: option `dpop` needs transport: 'bearer'")
-  return dpop === true
-    ? 'ES256'
-    : oneOf('dpop.alg', typeof dpop === 'object' && dpop ? (dpop.alg ?? 'ES256') : dpop, ['ES256', 'ES384', 'EdDSA', 'Ed25519'] satisfies DpopAlg[], 'ES256')
-}
-
-/** The `platform` option checked (an object of known pieces), and the session's platform built from it. */
-function platformOf(options: SessionOptions): Platform {
-  const { platform, now, timers } = options
-  if (platform !== undefined) {
-    if (typeof platform !== 'object' || platform === null) fail('platform', 'an object with pieces of the Platform', platform)
-    assertKnownOptions('rotor-auth', KNOWN_PLATFORM, platform, 'platform')
-  }
-  return createPlatform({ now, timers, platform })
+  const alg = dpop === true ? 'ES256' : typeof dpop === 'object' && dpop ? (dpop.alg ?? 'ES256') : dpop
+  if (!DPOP_ALG[0](alg)) fail('dpop.alg', DPOP_ALG[1], alg)
+  return alg
 }
 
 /** The required `scope` option, checked and compiled once (relative entries against the page's base). */
-function scopeOf(options: SessionOptions, platform: Platform): Scope {
-  if (options.scope === undefined) throw invalidOption('rotor-auth: option `scope` is required')
-  const scopeType = typeof options.scope
-  if (scopeType !== 'string' && scopeType !== 'function' && !(options.scope instanceof URL) && !Array.isArray(options.scope)) {
-    fail('scope', 'a URL string, URL, array of them, or a function', options.scope)
+function scopeOf({ scope }: SessionOptions, platform: Platform): Scope {
+  if (scope === undefined) throw invalidOption('rotor-auth: option `scope` is required')
+  if (typeof scope !== 'string' && typeof scope !== 'function' && !(scope instanceof URL) && !Array.isArray(scope)) {
+    fail('scope', 'a URL string, URL, array of them, or a function', scope)
   }
-  return new Scope(options.scope, pageBaseOf(platform))
+  return new Scope(scope, pageBaseOf(platform))
 }
 
 /** The logout endpoint: the `logout` option, or derived from `scope`; undefined: none. */
-function logoutURLOf(options: SessionOptions, scope: Scope): URL | undefined {
-  if (options.logout === undefined) return typeof options.scope === 'function' ? undefined : scope.endpoint('logout')
-  if (options.logout === false) return undefined
-  if (typeof options.logout !== 'string' && !(options.logout instanceof URL)) fail('logout', 'a URL or false', options.logout)
-  return toURL(options.logout, 'logout')
+function logoutURLOf({ logout, scope: given }: SessionOptions, scope: Scope): URL | undefined {
+  if (logout === undefined) return typeof given === 'function' ? undefined : scope.endpoint('logout')
+  if (logout === false) return undefined
+  if (typeof logout !== 'string' && !(logout instanceof URL)) fail('logout', 'a URL or false', logout)
+  return toURL(logout, 'logout')
 }
 
 function headersOf(options: SessionOptions): Headers {
@@ -245,64 +249,19 @@ function channelNameOf(options: SessionOptions, platform: Platform, scope: Scope
   return fail('crossTab', 'a boolean or { name: string }', crossTab)
 }
 
-/** The options that must be functions, or objects of functions (`coordinator`, `timers`). */
-function assertCallables(options: SessionOptions): void {
-  for (const name of ['reauthenticate', 'fetch', 'now'] as const) {
-    if (options[name] !== undefined && typeof options[name] !== 'function') fail(name, 'a function', options[name])
-  }
-  const { coordinator, timers } = options
-  for (const method of COORDINATOR_METHODS) {
-    if (coordinator !== undefined && typeof (coordinator as unknown as Record<string, unknown> | null)?.[method] !== 'function') {
-      fail('coordinator', `an object with ${COORDINATOR_METHODS.join(', ')} (missing ${method})`, coordinator)
-    }
-  }
-  if (timers !== undefined && (typeof timers?.setTimeout !== 'function' || typeof timers.clearTimeout !== 'function')) {
-    fail('timers', '{ setTimeout, clearTimeout }', timers)
-  }
-}
-
-/** The `storage` option checked, or the platform's. */
-function storageOf(options: SessionOptions, platform: Platform): StorageLike | undefined {
-  const given = options.storage as Partial<StorageLike> | null | undefined
-  if (
-    given !== undefined &&
-    (typeof given !== 'object' || given === null || typeof given.getItem !== 'function' || typeof given.setItem !== 'function' || typeof given.removeItem !== 'function')
-  ) {
-    fail('storage', 'a Storage-like object (getItem, setItem, removeItem)', options.storage)
-  }
-  return options.storage ?? platform.storage
-}
-
 /** Validates every option up front; a bad one throws a TypeError naming it. */
 export function normalizeOptions(options: SessionOptions): Config {
   if (typeof options !== 'object' || options === null) throw invalidOption('rotor-auth: createSession() takes an options object')
-  assertKnownOptions('rotor-auth', KNOWN, options)
-  const platform = platformOf(options)
+  checked(options, KNOWN, RULES)
+  const { platform: pieces, now, timers, coordinator, sessionEnding: ending, refreshBudget: budget, rotation = 'timer', transport = 'cookie', rotateAt = 0.8 } = options
+  if (pieces !== undefined) nested('platform', pieces, KNOWN_PLATFORM, {}, 'an object with pieces of the Platform')
+  const platform = createPlatform({ now, timers, platform: pieces })
   const scope = scopeOf(options, platform)
-  const rotation = oneOf('rotation', options.rotation, ['timer', 'request'] as const, 'timer')
-  const transport = oneOf('transport', options.transport, ['cookie', 'bearer'] as const, 'cookie')
   const { spec, url: refreshURL } = refreshSpec(options, scope)
-
   const logoutURL = logoutURLOf(options, scope)
-  const headers = headersOf(options)
-
-  const rotateAt = options.rotateAt ?? 0.8
-  if (typeof rotateAt !== 'number' || !(rotateAt > 0 && rotateAt < 1)) fail('rotateAt', 'a number in (0, 1)', rotateAt)
-
   const channelName = channelNameOf(options, platform, scope, refreshURL, logoutURL)
-
-  assertCallables(options)
-  const { coordinator } = options
-
   const persist = options.persist ?? transport === 'cookie'
-  if (typeof persist !== 'boolean') fail('persist', 'a boolean', persist)
-  const storage = storageOf(options, platform)
-
   const worker = workerURL(options, platform.location().href, coordinator !== undefined, channelName !== undefined, persist && transport === 'bearer', spec.kind === 'custom')
-
-  const refreshRetries = nonNegative('refreshRetries', options.refreshRetries, DEFAULT_TIMING.refreshRetries)
-  if (!Number.isInteger(refreshRetries)) fail('refreshRetries', 'a whole number', refreshRetries)
-
   return {
     scope,
     rotation,
@@ -310,7 +269,7 @@ export function normalizeOptions(options: SessionOptions): Config {
     refresh: spec,
     refreshURL,
     logoutURL,
-    headers,
+    headers: headersOf(options),
     rotateAt,
     channelName,
     // Keyed by the session's identity: sessions for two APIs never read each other's state.
@@ -320,21 +279,25 @@ export function normalizeOptions(options: SessionOptions): Config {
     platform,
     reauthenticate: options.reauthenticate,
     idle: idleConfig(options.idle),
-    sessionEnding: endingWarning(options.sessionEnding),
+    // `{ warning }`: ms before the RT expires; false: no warning, no end at RT expiry.
+    sessionEnding:
+      ending === undefined || ending === false
+        ? undefined
+        : nested('sessionEnding', ending, KNOWN_ENDING, ENDING, '{ warning } (`sessionEnding.warning`: ms before the RT expires) or false').warning,
     fetch: options.fetch,
     now: platform.now,
-    leeway: options.leeway === undefined ? undefined : nonNegative('leeway', options.leeway, 0),
-    // 0 would fail every request before a refresh was even sent, or every refresh at once.
-    queueTimeout: positive('queueTimeout', options.queueTimeout, DEFAULT_TIMING.queueTimeout),
-    refreshTimeout: positive('refreshTimeout', options.refreshTimeout, DEFAULT_TIMING.refreshTimeout),
-    refreshRetries,
+    leeway: options.leeway,
+    queueTimeout: options.queueTimeout ?? DEFAULT_TIMING.queueTimeout,
+    refreshTimeout: options.refreshTimeout ?? DEFAULT_TIMING.refreshTimeout,
+    refreshRetries: options.refreshRetries ?? DEFAULT_TIMING.refreshRetries,
     // Bearer tabs sharing a name keep the generation and expirations (never the tokens) where
     // every tab reads them synchronously: the tab that takes the lock next must see that a
     // newer generation exists even before the message carrying its tokens has arrived.
-    storage: persist || (transport === 'bearer' && channelName !== undefined) ? storage : undefined,
+    storage: persist || (transport === 'bearer' && channelName !== undefined) ? (options.storage ?? platform.storage) : undefined,
     persistTokens: persist && transport === 'bearer',
     dpop: dpopAlg(options, transport),
-    refreshBudget: budgetConfig(options.refreshBudget),
+    // 0 would forbid every refresh: the session could never rotate.
+    refreshBudget: budget === undefined ? DEFAULT_BUDGET : { ...DEFAULT_BUDGET, ...nested('refreshBudget', budget, KNOWN_BUDGET, BUDGET, '{ perLifetime?, perMinute? }') },
     debug: checkDebug(options.debug),
     traceSize: checkTraceSize(options.traceSize),
   }

@@ -1,7 +1,6 @@
-/** One refresh call over HTTP: ky's retries with each failed attempt reported, late answers awaited, the answer read. */
+/** One refresh call over HTTP: its retries with each failed attempt reported, late answers awaited, the answer read. */
 import type {} from '../utils/zoo.js' // the bug zoo's global (types only: nothing is imported at run time)
-import ky, { HTTPError, TimeoutError } from 'ky'
-import { RefreshAnswerError, RefreshRefusedError } from '../errors.js'
+import { RefreshAnswerError, RefreshRefusedError, RotorError } from '../errors.js'
 import { backoff } from '../utils/backoff.js'
 import type { Timer } from '../platform/types.js'
 import { excerpt } from '../utils/redact.js'
@@ -32,12 +31,32 @@ export type RefreshCall = {
 
 /** Statuses after which the server has definitively refused the refresh token. */
 const REFUSED = new Set([400, 401, 403, 422])
-/** Statuses ky retries (with backoff, jitter and Retry-After); everything else is an answer. */
+/** Statuses retried (with backoff, jitter and Retry-After); everything else is an answer. */
 const RETRIED = [408, 429, 500, 502, 503, 504]
 /** Statuses whose `Retry-After` is honoured instead of the backoff. */
 const AFTER = [413, 429, 503]
-/** ky's backoff: 300 ms doubling per retry, capped (full jitter: see retryDelay). */
+/** The backoff: 300 ms doubling per retry, capped (full jitter: see retryDelay). */
 const BACKOFF = { initial: 300, max: 10_000 }
+
+/**
+ * A 408, 429 or 5xx answer to a refresh attempt (transient): `response` has its status. Named
+ * `HTTPError` with ky's fields, as when ky made the call: `request` and `options` never carry
+ * the body (it holds the RT). Its class lives in the refresh chunk: test it with isRotorError
+ * and the code.
+ */
+export class RefreshHttpError extends RotorError {
+  readonly code = 'ERR_REFRESH_HTTP' as const
+  override readonly name = 'HTTPError'
+  readonly options: { method: 'POST' }
+
+  constructor(
+    readonly response: Response,
+    readonly request: Request,
+  ) {
+    super(`rotor-auth: the refresh attempt answered HTTP ${response.status}`)
+    this.options = { method: 'POST' }
+  }
+}
 
 /** `Retry-After` in ms (seconds, or an HTTP date read against the session's clock `now`), or undefined. */
 function retryAfter(response: Response, now: () => number): number | undefined {
@@ -48,17 +67,12 @@ function retryAfter(response: Response, now: () => number): number | undefined {
   return Number.isFinite(ms) ? Math.max(0, ms) : undefined
 }
 
-/**
- * The delay before retry number `retryCount`, or undefined when the failure is not retried.
- * ky asks before every retry; answering here (rather than in ky's `beforeRetry`, which runs
- * after the delay) lets the session report each failed attempt the moment it fails, with when
- * the next one goes.
- */
+/** The delay before retry number `retryCount` (1 for the first), or undefined when the failure is not retried. */
 function retryDelay(error: unknown, retryCount: number, call: Pick<RefreshCall, 'signal' | 'now' | 'random'>): number | undefined {
   const { signal } = call
   // A timed-out attempt is never retried here: the server may have accepted the RT.
-  if (signal.aborted || error instanceof TimeoutError || (error as Error | undefined)?.name === 'TimeoutError') return undefined
-  if (error instanceof HTTPError) {
+  if (signal.aborted || (error as Error | undefined)?.name === 'TimeoutError') return undefined
+  if (error instanceof RefreshHttpError) {
     const { status } = error.response
     if (!RETRIED.includes(status)) return undefined
     const after = AFTER.includes(status) ? retryAfter(error.response, call.now) : undefined
@@ -90,21 +104,6 @@ function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
   })
 }
 
-/**
- * ky's HTTPError carries the request's options and the request, both with the body, and so
- * the RT: reported as it was, a transient `rotate-error` put the RT in front of every logger
- * that serialises errors (found by the suite's token scan). Both are replaced by body-less
- * copies; `response` (its status) stays. ky retries from its own state, not from the error.
- */
-function withoutBody(error: unknown): unknown {
-  if (error instanceof HTTPError) {
-    const { request } = error
-    error.options = { ...error.options, body: null }
-    error.request = new Request(request.url, { method: request.method, headers: request.headers })
-  }
-  return error
-}
-
 async function refusal(response: Response): Promise<RefreshRefusedError> {
   let said = ''
   try {
@@ -133,7 +132,7 @@ function body(spec: Extract<RefreshSpec, { kind: 'url' }>, refreshToken: string 
 }
 
 /**
- * One refresh, with ky's timeout and retries (network errors, 408/429/5xx; exponential
+ * One refresh, with its timeout and retries (network errors, 408/429/5xx; exponential
  * backoff with full jitter; `Retry-After` honoured). Resolves with the new tokens; rejects
  * with RefreshRefusedError when the RT was definitively refused, anything else when the
  * failure is transient.
@@ -142,8 +141,8 @@ function body(spec: Extract<RefreshSpec, { kind: 'url' }>, refreshToken: string 
  * was lost, and sending the same RT again would make the server revoke the whole family.
  */
 export async function callRefresh(call: RefreshCall): Promise<Tokens> {
-  // ky calls `options.fetch(…)` and a custom refresh calls `ctx.fetch(…)`: a bare
-  // `window.fetch` invoked with such a `this` throws "Illegal invocation" in browsers.
+  // A custom refresh calls `ctx.fetch(…)`: a bare `window.fetch` invoked with such a `this`
+  // throws "Illegal invocation" in browsers.
   const base = call.fetch
   // Deadlines count from when the answering attempt was *sent*: a laptop that slept while the
   // answer was on its way must not read the sleep as clock skew and stretch the new AT.
@@ -165,7 +164,7 @@ export async function callRefresh(call: RefreshCall): Promise<Tokens> {
     )
     const signal = given ? AbortSignal.any([given, lost.signal]) : lost.signal
     // Never follow a redirect with a refresh token, whatever fetch wrapper is underneath
-    // (ky sets it on its Request; a cookie-jar wrapper may only read it from init).
+    // (a cookie-jar wrapper may only read it from init).
     // Bug zoo: the unbounded body (the give-up cancelled once the headers came: sim seed 32347).
     return untilAborted(base(input, { ...init, redirect: 'manual', signal }), signal).finally(
       () => (typeof __ROTOR_ZOO__ === 'object' && __ROTOR_ZOO__.has('body-unbounded') && giveUp?.cancel(), slow.cancel()),
@@ -178,7 +177,7 @@ export async function callRefresh(call: RefreshCall): Promise<Tokens> {
   }
 }
 
-/** Sends the refresh through `send` (the custom function's or ky's) and reads its answer. */
+/** Sends the refresh through `send` (the custom function's, or the POST's with its retries) and reads its answer. */
 async function answerOf(call: RefreshCall, send: typeof fetch, sentClock: () => number): Promise<Tokens> {
   const { spec } = call
   if (spec.kind === 'custom') {
@@ -191,43 +190,43 @@ async function answerOf(call: RefreshCall, send: typeof fetch, sentClock: () => 
   }
   const headers = new Headers(call.headers)
   const requestBody = body(spec, call.refreshToken, headers)
-  let delay = 0
-  const response = await ky
-    .post(spec.url, {
-      fetch: send,
-      headers,
-      ...(requestBody === undefined ? {} : { body: requestBody }),
-      ...(call.credentials === undefined ? {} : { credentials: call.credentials }),
-      // Cookie transport: the answer's Set-Cookie must land even if the page navigates away
-      // meanwhile (a reload); the server has spent the old RT by then. Bodies here are tiny.
-      ...(call.credentials === 'include' ? { keepalive: true } : {}),
-      // Never follow: a 307 to another origin would re-post the RT there.
-      redirect: 'manual',
-      signal: call.signal,
-      // Timeouts are send()'s: a late answer is still taken (LATE_ANSWER_FACTOR).
-      timeout: false,
-      throwHttpErrors: status => RETRIED.includes(status),
-      retry: {
-        limit: call.retries,
-        methods: ['post'],
-        statusCodes: RETRIED,
-        shouldRetry: ({ error, retryCount }) => {
-          const ms = retryDelay(error, retryCount, call)
-          if (ms === undefined) return false
-          delay = ms
-          call.onRetry?.(withoutBody(error), ms)
-          return true
-        },
-        // The delay was decided in shouldRetry, Retry-After and jitter included.
-        delay: () => delay,
-        jitter: false,
-        backoffLimit: Number.POSITIVE_INFINITY,
-      },
-    })
-    .catch((error: unknown) => {
-      throw withoutBody(error)
-    })
+  const init: RequestInit = {
+    method: 'POST',
+    headers,
+    ...(requestBody === undefined ? {} : { body: requestBody }),
+    ...(call.credentials === undefined ? {} : { credentials: call.credentials }),
+    // Cookie transport: the answer's Set-Cookie must land even if the page navigates away
+    // meanwhile (a reload); the server has spent the old RT by then. Bodies here are tiny.
+    ...(call.credentials === 'include' ? { keepalive: true } : {}),
+    // Never follow: a 307 to another origin would re-post the RT there.
+    redirect: 'manual',
+    signal: call.signal,
+  }
+  const response = await withRetries(call, spec.url, () => send(spec.url, init))
   return readAnswer(response, sentClock)
+}
+
+/**
+ * Sends until an answer that is not retried, or `call.retries` retries are spent. Each failed
+ * attempt is reported (onRetry) the moment it fails, with when the next one goes; the delay
+ * runs on the session's timers and ends early when the call is aborted. ky made this call
+ * until its 4.5 KB (min+gzip) of the 20 KB page budget bought only this loop (docs/performance.md).
+ */
+async function withRetries(call: RefreshCall, url: URL, attempt: () => Promise<Response>): Promise<Response> {
+  for (let retry = 1; ; retry++) {
+    try {
+      const response = await attempt()
+      if (!RETRIED.includes(response.status)) return response
+      throw new RefreshHttpError(response, new Request(url, { method: 'POST' }))
+    } catch (error) {
+      const ms = retry > call.retries ? undefined : retryDelay(error, retry, call)
+      if (ms === undefined) throw error
+      call.onRetry?.(error, ms)
+      let timer: Timer | undefined
+      // Kept alive: a Node script awaiting rotate() must not exit while the next attempt waits.
+      await untilAborted(new Promise<void>(resolve => (timer = call.clock.after(ms, resolve, true))), call.signal).finally(() => timer?.cancel())
+    }
+  }
 }
 
 /**

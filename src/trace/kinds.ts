@@ -1,10 +1,39 @@
 /** The decisions a session traces: every kind, with the fields its entries carry (never a token, cookie or body). */
 
+/** Every kind's name: what a peer's entry is checked against (trace/peers.ts), without the descriptions below. */
+export const TRACE_KIND_NAMES = [
+  'lock-asked',
+  'lock-granted',
+  'lock-released',
+  'rotation-started',
+  'rotation-answered',
+  'rotation-adopted',
+  'rotation-waited',
+  'clock-probe',
+  'request-parked',
+  'request-released',
+  'request-replayed',
+  'budget-reached',
+  'lease-lost',
+  'worker-fallback',
+  'election-won',
+  'election-lost',
+  'idle-armed',
+  'ending-armed',
+  'reauthenticate-called',
+  'reauthenticate-handover',
+  'logout',
+] as const
+
+export type TraceKind = (typeof TRACE_KIND_NAMES)[number]
+
 /**
- * Each kind, with what it means. The trace test (test/trace/kinds.test.ts) causes every one,
- * for both transports; docs/guides/debugging.md shows how to read them.
+ * Each kind, with what it means: for docs and tests, never bundled with the session (a kind
+ * missing here, or not in TRACE_KIND_NAMES, does not compile). The trace test
+ * (test/trace/kinds.test.ts) causes every one, for both transports; docs/guides/debugging.md
+ * shows how to read them.
  */
-export const TRACE_KINDS = {
+export const TRACE_KINDS: Readonly<Record<TraceKind, string>> = {
   'lock-asked': 'asked the rotation lock (`refresh`: to present the RT)',
   'lock-granted': 'holds the rotation lock (`waitedMs`)',
   'lock-released': 'released the rotation lock',
@@ -26,6 +55,4 @@ export const TRACE_KINDS = {
   'reauthenticate-called': 'called `reauthenticate` (`reason`)',
   'reauthenticate-handover': 'this tab was disposed during `reauthenticate`: another tab takes it over',
   logout: 'the session ended (`reason`, `origin`)',
-} as const
-
-export type TraceKind = keyof typeof TRACE_KINDS
+}

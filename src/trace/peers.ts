@@ -1,7 +1,7 @@
 /** `session.trace({ tabs: true })` across members: asks the session's other tabs (or processes) for their entries over the coordinator, and answers their asks. */
 import type { Coordinator, Message } from '../coordinator/types.js'
 import type { Platform } from '../platform/types.js'
-import { TRACE_KINDS } from './kinds.js'
+import { TRACE_KIND_NAMES } from './kinds.js'
 import type { TraceEntry, TraceExport, TraceRecorder } from './recorder.js'
 
 /** A peer's entry: at most this many fields, each a short primitive (no entry of ours carries more). */
@@ -23,7 +23,7 @@ export function checkEntry(value: unknown): TraceEntry | undefined {
   const e = value as Record<string, unknown>
   const keys = Object.keys(e)
   if (keys.length > MAX_FIELDS || typeof e['at'] !== 'number' || typeof e['tab'] !== 'string' || !Number.isSafeInteger(e['seq'])) return undefined
-  if (typeof e['kind'] !== 'string' || !Object.hasOwn(TRACE_KINDS, e['kind'])) return undefined
+  if (typeof e['kind'] !== 'string' || !(TRACE_KIND_NAMES as readonly string[]).includes(e['kind'])) return undefined
   const entry: Record<string, unknown> = {}
   for (const key of keys) {
     if (key === '__proto__' || key.length > 32 || !isShortPrimitive(e[key])) return undefined

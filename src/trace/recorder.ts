@@ -26,23 +26,6 @@ export type Sink = (entry: TraceEntry) => void
 export type DebugLogger = { [level in 'debug' | 'info' | 'warn' | 'log']?: (...args: unknown[]) => void }
 export type DebugOption = boolean | Sink | DebugLogger
 
-/** Kinds that are not routine: a logger hears them at `warn` (these) or `info` (the end of a session). */
-const WARN = /^(budget|lease|worker)/
-const INFO = /^(logout|reauthenticate-called)/
-
-/**
- * The `debug` option as a sink: `true` logs to `logger` (the console), a function receives
- * each entry, a logger object gets each at its level.
- */
-export function debugSink(debug: DebugOption | undefined, logger: DebugLogger): Sink | undefined {
-  if (!debug || typeof debug === 'function') return debug || undefined
-  const target = debug === true ? logger : debug
-  return entry => {
-    const write = target[WARN.test(entry.kind) ? 'warn' : INFO.test(entry.kind) ? 'info' : 'debug'] ?? target.log
-    write?.call(target, `rotor-auth ${entry.kind}`, entry)
-  }
-}
-
 /**
  * The last `size` entries. Recording happens only on decisions (a request with a live AT
  * records nothing), so it is always on: a trace is there when a user reports a logout,
@@ -57,6 +40,12 @@ export class TraceRecorder {
     readonly tab: string,
     readonly options: { now: () => number; session: string | undefined; size: number; sinks: Array<Sink | undefined> },
   ) {}
+
+  /** A sink that arrived late (the `debug` logger, loaded on demand): told the entries held first, then each new one. */
+  addSink(sink: Sink): void {
+    for (const entry of this.#entries) sink(entry)
+    this.options.sinks.push(sink)
+  }
 
   /** Records one decision. A URL loses its query and fragment (they may carry tokens); a sink that throws is the app's bug, never the session's. */
   readonly record = (kind: TraceKind, fields?: Record<string, unknown>): void => {

@@ -7,6 +7,7 @@
  */
 import { fileURLToPath } from 'node:url'
 import { build } from 'esbuild'
+import { notInWorker } from '../../tsup.config.js'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
 import type { SessionState } from '../../src/index.js'
 import { createAuthServer, type AuthServer, type ListeningAuthServer } from '../../src/testing/index.js'
@@ -28,6 +29,8 @@ export async function bundle(entry: string, globalName?: string): Promise<string
     target: 'es2022',
     write: false,
     logLevel: 'silent',
+    // The worker's script as published: without the page's coordinators (tsup.config.ts).
+    plugins: entry.endsWith('worker/main.ts') ? [notInWorker] : [],
   })
   const out = result.outputFiles[0]
   if (!out) throw new Error(`esbuild produced nothing for ${entry}`)

@@ -1,6 +1,6 @@
 /**
  * The size budget: the main chunk of Rotor's browser bundle (what a page downloads before
- * createSession runs; jose included, the refresh call and ky load on demand), minified and
+ * createSession runs; jose included, the refresh call loads on demand), minified and
  * gzipped as a bundler with code splitting builds it, must stay within `rotor.sizeLimit` in
  * package.json; main plus the refresh chunk (every page loads it) within `rotor.sizeLimitTotal`;
  * leader election (broadcast-channel) only on demand, in a chunk of its own; and the README's size claim
@@ -52,7 +52,7 @@ describe('bundle size budget', () => {
   })
 
   it('the refresh call loads on demand, and main + it stays within rotor.sizeLimitTotal', () => {
-    expect(onDemand.gzipped, 'no chunk is loaded on demand: the refresh call (ky) should be one').toBeGreaterThan(0)
+    expect(onDemand.gzipped, 'no chunk is loaded on demand: the refresh call should be one').toBeGreaterThan(0)
     const refresh = chunkWith('src/core/refresh-call.ts')
     const total = parseSize(pkg.rotor!.sizeLimitTotal!)
     // Every page loads the refresh chunk (in the background, at createSession): it counts.

@@ -1,7 +1,8 @@
 /** The trace recorder and its options: the ring's bound, the `debug` sinks and levels, bad input named. */
 import { describe, expect, it, vi } from 'vitest'
 import { createSession } from '../../src/index.js'
-import { debugSink, TraceRecorder, type TraceEntry } from '../../src/trace/recorder.js'
+import { TraceRecorder, type TraceEntry } from '../../src/trace/recorder.js'
+import { debugSink } from '../../src/trace/sink.js'
 
 const recorder = (size: number, sinks: Array<((e: TraceEntry) => void) | undefined> = []) => {
   let t = 0

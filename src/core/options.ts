@@ -60,7 +60,7 @@ export type Config = {
  * `checked`, which also refuses keys the object does not know.
  */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- each check narrows the value itself: typing each guard would cost bytes in every page
-type Rule = readonly [ok: (value: any) => boolean, expected: string, required?: 1]
+type Rule = readonly [ok: (value: any) => boolean, expected: string | ((value: any) => string), required?: 1]
 
 /** The checks of an object's keys; a key without one is checked by its own function below. */
 type Rules = Readonly<Record<string, Rule>>
@@ -72,7 +72,11 @@ const FUNCTION: Rule = [v => typeof v === 'function', 'a function']
 const WHOLE: Rule = [v => Number.isInteger(v) && v >= 1, 'a whole number >= 1']
 const among = (...allowed: string[]): Rule => [v => allowed.includes(v), allowed.map(a => `'${a}'`).join(' or ')]
 /** An object with these methods (a coordinator, timers, a storage). */
-const methods = (expected: string, ...names: string[]): Rule => [v => typeof v === 'object' && v !== null && names.every(n => typeof v[n] === 'function'), expected]
+const methods = (expected: string, ...names: string[]): Rule => {
+  const missing = (v: any) => (typeof v === 'object' && v !== null ? names.filter(n => typeof v[n] !== 'function') : names) // eslint-disable-line @typescript-eslint/no-explicit-any -- as Rule
+  // An object that lacks some methods is told which: "(missing lock)".
+  return [v => missing(v).length === 0, v => (typeof v === 'object' && v !== null ? `${expected} (missing ${missing(v).join(', ')})` : expected)]
+}
 
 function fail(option: string, expected: string, got: unknown): never {
   throw optionError('rotor-auth', option, expected, got)
@@ -84,7 +88,7 @@ function checked<T>(value: T, known: readonly string[], rules: Rules, path?: str
   for (const key in rules) {
     const [ok, expected, required] = rules[key]!
     const got = (value as Record<string, unknown>)[key]
-    if ((got !== undefined || required) && !ok(got)) fail(path ? `${path}.${key}` : key, expected, got)
+    if ((got !== undefined || required) && !ok(got)) fail(path ? `${path}.${key}` : key, typeof expected === 'function' ? expected(got) : expected, got)
   }
   return value
 }
@@ -201,7 +205,7 @@ function dpopAlg({ dpop }: SessionOptions, transport: 'cookie' | 'bearer'): Dpop
   if (dpop === undefined || dpop === false) return undefined
   if (transport !== 'bearer') throw invalidOption("rotor-auth: option `dpop` needs transport: 'bearer'")
   const alg = dpop === true ? 'ES256' : typeof dpop === 'object' && dpop ? (dpop.alg ?? 'ES256') : dpop
-  if (!DPOP_ALG[0](alg)) fail('dpop.alg', DPOP_ALG[1], alg)
+  if (!DPOP_ALG[0](alg)) fail('dpop.alg', DPOP_ALG[1] as string, alg)
   return alg
 }
 

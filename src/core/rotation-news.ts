@@ -15,8 +15,6 @@ export class RotationNews {
   readonly #options: RotationNewsOptions
   /** Clears a peer's "rotating" that never said it was done. */
   #timer: Timer | undefined
-  /** The highest generation any peer announced a rotation from (see announced()). */
-  #announced = Number.NEGATIVE_INFINITY
   /** The generation this tab's own refresh is on the wire for. */
   #own: number | undefined
 
@@ -51,21 +49,12 @@ export class RotationNews {
   /** A peer says it is rotating from `generation`. */
   heard(generation: number): void {
     const { machine, clock, rotatingTimeout } = this.#options
-    this.#announced = Math.max(this.#announced, generation)
     // Only a rotation of the generation held here is news to wait for: one "from" a
     // generation we do not hold says nothing we could use (and may be forged far ahead).
     if (generation !== machine.snapshot.generation) return
     this.#timer?.cancel()
     this.#timer = clock.after(rotatingTimeout, () => this.clear())
     machine.remoteRotating(true)
-  }
-
-  /**
-   * Whether a peer announced a rotation from the generation held here (or a later one): only
-   * then may its tokens be on their way unseen, and asking the peers before refreshing gain anything.
-   */
-  announced(): boolean {
-    return this.#announced >= this.#options.machine.snapshot.generation
   }
 
   /** No peer's rotation is awaited any longer (it delivered, failed, or the session ended). */

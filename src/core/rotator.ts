@@ -144,10 +144,11 @@ export class Rotator {
     // Refreshing now would be a needless rotation with cookies, and present the RT that tab
     // just spent with bearer tokens. (No tab said so: no wait.)
     await sync.awaitElsewhere(generation, TOKENS_IN_FLIGHT_MS)
-    // Bearer tokens by message only: ask the peers, but only when one announced a rotation
-    // from here on (its tokens may be on their way); with none announced nobody can have
-    // spent this RT, and the probe only delayed every bearer rotation by PROBE_MS.
-    if (this.#options.probeFirst() && sync.rotationAnnounced()) await sync.probe(PROBE_MS)
+    // Bearer tokens travel by message only: ask the peers before presenting the RT, even when no
+    // rotation was announced here. A tab that was frozen, or lost the announcement, cannot know
+    // one happened, and skipping the probe then presented an RT a peer had spent (sim seed 4517:
+    // a frozen bearer tab, thawed by a request, refreshed with the RT its peer had rotated).
+    if (this.#options.probeFirst()) await sync.probe(PROBE_MS)
     return machine.snapshot.generation > generation
   }
 

@@ -134,11 +134,6 @@ export class Sync {
     return this.awaitNewer(generation, ms)
   }
 
-  /** Whether a peer announced a rotation from the generation held here (see RotationNews.announced). */
-  rotationAnnounced(): boolean {
-    return this.#news.announced()
-  }
-
   /** Resolves once this tab holds a generation above `generation`, or after `ms`. */
   awaitNewer(generation: number, ms: number): Promise<void> {
     if (this.#options.machine.snapshot.generation > generation) return Promise.resolve()

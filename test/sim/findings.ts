@@ -16,6 +16,8 @@ export const OPEN_FINDINGS: Record<number, InvariantName> = {
   // code runs after the crash (writes storage, ends the session); docs/simulation.md.
   1367: 'converges',
   3509: 'no-unasked-logout',
+  // Not located: one tab of four stays a generation behind after the faults stopped.
+  7243: 'converges',
 }
 
 /**
@@ -26,9 +28,6 @@ export const OPEN_FINDINGS: Record<number, InvariantName> = {
  * - 32347 (also 31885): a refresh answered 200 whose body never arrives: the give-up timer was
  *   cancelled once the headers were in, the lock stayed held, requests never settled
  *   (src/core/refresh-call.ts keeps it armed until the body is read).
- * Gone without a known fix, so in neither list: 7243 (one tab of four a generation behind after
- *   the faults stopped; not located) passes since this round's merges changed what a seed draws
- *   (among them the refresh call's own retry loop in place of ky's): the schedule it named is gone.
  * - 490 (also 973, 2152, 3930, 4175, 6714, 6849, 7173, 8498, 30629, 100364, 100623): a hook that failed
  *   (or was dismissed) after the user had signed out and in again in another tab ended the new
  *   session (src/core/rotator.ts: a failed hook ends nothing once a newer login is active).

@@ -8,6 +8,7 @@ import { drain } from '../helpers/index.js'
 import { virtualTime } from '../helpers/virtual-time.js'
 import type { RefreshCall } from '../../src/core/refresh.js'
 import { createClock } from '../../src/utils/timers.js'
+import { isRotorError } from '../../src/errors.js'
 
 /** A refresh endpoint answering each call with the next of `answers`, counting what it saw. */
 async function endpoint(answers: Array<{ status: number; headers?: Record<string, string> }>) {
@@ -106,5 +107,53 @@ describe('callLogout', () => {
     expect((aborted as DOMException).name).toBe('TimeoutError')
     // Nothing is left armed once the call is over.
     expect(time.pending()).toBe(0)
+  })
+})
+
+/** 503 with `retry-after: 10`: the transient answer the retries below wait out. */
+const DOWN = { status: 503, headers: { 'retry-after': '10' } }
+
+/** A call whose timers fire at once, recording what they were asked to wait (virtual time: no real 10 s wait). */
+function retrying(url: URL, retries: number) {
+  const waits: number[] = []
+  const reported: unknown[] = []
+  const clock: RefreshCall['clock'] = {
+    after: (ms, fn) => {
+      // The attempt's own give-up timers are long; only the retry delay (Retry-After, 10 s) fires at once.
+      if (ms === 10_000) {
+        waits.push(ms)
+        queueMicrotask(fn)
+      }
+      return { cancel: () => undefined }
+    },
+  }
+  const c = call(url, { now: () => 0, retries, clock, onRetry: error => reported.push(error) })
+  return { c, waits, reported }
+}
+
+describe("the refresh call's own retries (which ky made before): a coded error per failed attempt, delays on the session's timers", () => {
+  test("a 503's Retry-After is waited on the session's timers, and each failed attempt is a coded RotorError without the RT", async () => {
+    const server = await endpoint([...Array(2).fill(DOWN), { status: 200 }])
+    const { c, waits, reported } = retrying(server.url, 2)
+    const tokens = await callRefresh(c)
+    expect(tokens.refreshToken).toBe('rt-2')
+    expect(server.seen).toEqual(Array(3).fill(JSON.stringify({ refreshToken: 'rt-1' })))
+    expect(waits).toEqual([10_000, 10_000])
+    expect(reported).toHaveLength(2)
+    for (const error of reported as Array<{ name: string; code: string; response: Response; request: Request; options: { body?: unknown } }>) {
+      expect(isRotorError(error)).toBe(true)
+      expect(error).toMatchObject({ name: 'HTTPError', code: 'ERR_REFRESH_HTTP' })
+      expect(error.response.status).toBe(503)
+      expect(error.options.body).toBeUndefined()
+      expect(await error.request.text()).toBe('')
+    }
+  })
+
+  test('past its retries the last 503 is thrown, and the server saw the RT retries + 1 times', async () => {
+    const server = await endpoint([DOWN])
+    const { c, reported } = retrying(server.url, 1)
+    await expect(callRefresh(c)).rejects.toMatchObject({ name: 'HTTPError', code: 'ERR_REFRESH_HTTP', response: { status: 503 } })
+    expect(server.seen).toHaveLength(2)
+    expect(reported).toHaveLength(1)
   })
 })

@@ -8,6 +8,8 @@ import type { SessionView } from './state.js'
 
 /** The retry delays after consecutive transient failures: 1 s doubling up to 30 s, jittered. */
 const RETRY_SHAPE = { initial: 1000, max: 30_000 }
+/** The longest `Retry-After` a failed refresh's answer makes the session wait: a day, or a forged header, must not stop refreshing for good. */
+export const RETRY_AFTER_MAX = 600_000
 
 /** The last failure waiting requests may be told about, and when (the session's clock). */
 export type Failure = { error: unknown; at: number }
@@ -29,11 +31,17 @@ export class FailureBackoff implements RotationOutcomes {
     this.#platform = platform
   }
 
-  /** A transient failure: the next attempt goes after the returned delay (ms), growing with each failure. */
+  /**
+   * A transient failure: the next attempt goes after the returned delay (ms), growing with each
+   * failure, and never sooner than the server's `Retry-After` on it (bounded by RETRY_AFTER_MAX).
+   */
   failed(error: unknown): number {
     this.stalled(error)
     if (this.#disposed) return 0
-    const delay = backoff(++this.#failures, RETRY_SHAPE, this.#platform.random)
+    // Read as a number only: a custom refresh function may throw anything with any `retryAfter`.
+    const said = (error as { retryAfter?: unknown } | undefined)?.retryAfter
+    const asked = typeof said === 'number' && said > 0 ? Math.min(RETRY_AFTER_MAX, said) : 0
+    const delay = Math.max(asked, backoff(++this.#failures, RETRY_SHAPE, this.#platform.random))
     this.#retryIn(delay)
     return delay
   }

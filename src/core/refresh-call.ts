@@ -37,6 +37,13 @@ const RETRIED = [408, 429, 500, 502, 503, 504]
 const AFTER = [413, 429, 503]
 /** The backoff: 300 ms doubling per retry, capped (full jitter: see retryDelay). */
 const BACKOFF = { initial: 300, max: 10_000 }
+/**
+ * The longest `Retry-After` waited inside the call, holding the rotation lock that every tab
+ * and waiting request is behind. A server asking for longer (a day, or a header forged on the
+ * way) ends the call at once with the error, and the session's backoff waits it out instead,
+ * lock released (policy.ts bounds that wait too).
+ */
+const RETRY_AFTER_IN_CALL = BACKOFF.max
 
 /**
  * A 408, 429 or 5xx answer to a refresh attempt (transient): `response` has its status. Named
@@ -48,13 +55,17 @@ export class RefreshHttpError extends RotorError {
   readonly code = 'ERR_REFRESH_HTTP' as const
   override readonly name = 'HTTPError'
   readonly options: { method: 'POST' }
+  /** What the answer's `Retry-After` asked for, in ms (413, 429 and 503 only), or undefined. */
+  readonly retryAfter: number | undefined
 
   constructor(
     readonly response: Response,
     readonly request: Request,
+    now: () => number,
   ) {
     super(`rotor-auth: the refresh attempt answered HTTP ${response.status}`)
     this.options = { method: 'POST' }
+    this.retryAfter = AFTER.includes(response.status) ? retryAfter(response, now) : undefined
   }
 }
 
@@ -67,16 +78,15 @@ function retryAfter(response: Response, now: () => number): number | undefined {
   return Number.isFinite(ms) ? Math.max(0, ms) : undefined
 }
 
-/** The delay before retry number `retryCount` (1 for the first), or undefined when the failure is not retried. */
-function retryDelay(error: unknown, retryCount: number, call: Pick<RefreshCall, 'signal' | 'now' | 'random'>): number | undefined {
+/** The delay before retry number `retryCount` (1 for the first), or undefined when the failure is not retried inside this call. */
+function retryDelay(error: unknown, retryCount: number, call: Pick<RefreshCall, 'signal' | 'random'>): number | undefined {
   const { signal } = call
   // A timed-out attempt is never retried here: the server may have accepted the RT.
   if (signal.aborted || (error as Error | undefined)?.name === 'TimeoutError') return undefined
   if (error instanceof RefreshHttpError) {
-    const { status } = error.response
-    if (!RETRIED.includes(status)) return undefined
-    const after = AFTER.includes(status) ? retryAfter(error.response, call.now) : undefined
-    if (after !== undefined) return after
+    if (!RETRIED.includes(error.response.status)) return undefined
+    const after = error.retryAfter
+    if (after !== undefined) return after > RETRY_AFTER_IN_CALL ? undefined : after
   }
   // Full jitter: a refresh retry is one client's, and the least load on a struggling server wins.
   return backoff(retryCount, BACKOFF, call.random, true)
@@ -217,7 +227,7 @@ async function withRetries(call: RefreshCall, url: URL, attempt: () => Promise<R
     try {
       const response = await attempt()
       if (!RETRIED.includes(response.status)) return response
-      throw new RefreshHttpError(response, new Request(url, { method: 'POST' }))
+      throw new RefreshHttpError(response, new Request(url, { method: 'POST' }), call.now)
     } catch (error) {
       const ms = retry > call.retries ? undefined : retryDelay(error, retry, call)
       if (ms === undefined) throw error

@@ -22,7 +22,7 @@ describe('aborted requests', () => {
     env.server.fault('refresh', { hang: true })
     const controller = new AbortController()
     const waiting = session.fetch(`${env.url}/api/x`, { signal: controller.signal })
-    await vi.waitFor(() => expect(env.server.stats.refreshCalls).toBe(1))
+    await vi.waitFor(() => expect(env.server.stats.refreshCalls).toBe(1), { timeout: 10_000 })
     const reason = new Error('user navigated away')
     controller.abort(reason)
     await expect(waiting).rejects.toBe(reason)

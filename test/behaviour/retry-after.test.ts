@@ -48,3 +48,28 @@ describe('429 with Retry-After', () => {
     expect(session.state.status).toBe('active')
   })
 })
+
+describe('a Retry-After longer than a call should hold the lock', () => {
+  // An hour (or a header forged on the way): the call ends at once instead of holding the
+  // rotation lock, and every request behind it, for an hour; the session's backoff waits it out.
+  test.for(['cookie', 'bearer'] as const)('%s: 503 with Retry-After: 3600 → the waiting request settles, the server sees one attempt, no logout', async transport => {
+    const flowing = flowingClock()
+    const env = await startEnv({ now: flowing.now, accessTokenTtl: AT, refreshTokenTtl: RT })
+    onTestFinished(() => env.close())
+    const options = { rotation: 'request', now: flowing.now, queueTimeout: 2_000 } as const
+    const session = transport === 'cookie' ? (await env.browser(options)).session : await env.bearer(options)
+    const log = record(session)
+    env.server.fault('refresh', { status: 503, retryAfter: 3600, times: Infinity })
+    flowing.advance(AT + 1)
+    const settled = await session.fetch(`${env.url}/api/x`).then(
+      response => response.status,
+      (error: unknown) => (error as { code?: string }).code,
+    )
+    expect(settled).toBe('ERR_ROTATION')
+    expect(env.server.stats.refreshCalls).toBe(1)
+    expect(log.of('rotate-error')).toHaveLength(1)
+    // Not retried sooner than the server asked (bounded by the policy's ten minutes).
+    expect(log.of('rotate-error')[0]).toMatchObject({ retryIn: 600_000 })
+    expect(log.of('logout')).toEqual([])
+  })
+})

@@ -70,6 +70,16 @@ describe('callRefresh', () => {
     expect(server.seen).toHaveLength(2)
   })
 
+  test('a Retry-After longer than the in-call bound ends the call at once, carrying what the server asked', async () => {
+    const server = await endpoint([{ status: 503, headers: { 'retry-after': '3600' } }, { status: 200 }])
+    const c = call(server.url, {})
+    const error = await callRefresh(c).catch((e: unknown) => e)
+    // Not waited out holding the rotation lock: the session's backoff honours it instead.
+    expect(error).toMatchObject({ code: 'ERR_REFRESH_HTTP', retryAfter: 3_600_000 })
+    expect(c.retryIns).toEqual([])
+    expect(server.seen).toHaveLength(1)
+  })
+
   test('the jitter between attempts comes from the injected random source (full jitter of 300 ms doubling)', async () => {
     const server = await endpoint([{ status: 503 }, { status: 502 }, { status: 200 }])
     const c = call(server.url, { random: () => 0.25 })

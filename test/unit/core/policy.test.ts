@@ -1,7 +1,7 @@
 // The rotation policy and the failure backoff on virtual time: rotate, end or wait, and how long.
 import { describe, expect, it } from 'vitest'
 import { ClockWatch } from '../../../src/core/clock-watch.js'
-import { FailureBackoff, RotationPolicy } from '../../../src/core/policy.js'
+import { FailureBackoff, RETRY_AFTER_MAX, RotationPolicy } from '../../../src/core/policy.js'
 import { SessionMachine } from '../../../src/core/state.js'
 import { createMemoryCoordinator } from '../../../src/testing/memory-coordinator.js'
 import { fakeServer, sessionCore, settle, virtualTime } from './virtual.js'
@@ -33,6 +33,15 @@ describe('FailureBackoff', () => {
     await time.advance(1)
     expect(retries).toBe(1)
     expect(backoff.backingOff()).toBe(false)
+  })
+
+  it("waits at least a failure's Retry-After, bounded at RETRY_AFTER_MAX; a retryAfter that is no number is ignored", () => {
+    const time = virtualTime()
+    const backoff = new FailureBackoff({ ...time, random: () => 0 })
+    expect(backoff.failed(Object.assign(new Error('503'), { retryAfter: 120_000 }))).toBe(120_000)
+    expect(backoff.failed(Object.assign(new Error('503'), { retryAfter: 86_400_000 }))).toBe(RETRY_AFTER_MAX)
+    expect(backoff.failed(Object.assign(new Error('503'), { retryAfter: 'soon' }))).toBeLessThanOrEqual(30_000)
+    expect(backoff.failed(Object.assign(new Error('503'), { retryAfter: Number.NaN }))).toBeLessThanOrEqual(30_000)
   })
 
   it('a deferral (budget spent) retries after exactly its wait, without growing the next delay', async () => {

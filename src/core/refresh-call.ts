@@ -231,6 +231,9 @@ async function withRetries(call: RefreshCall, url: URL, attempt: () => Promise<R
     } catch (error) {
       const ms = retry > call.retries ? undefined : retryDelay(error, retry, call)
       if (ms === undefined) throw error
+      // The retried answer's body is never read: release its connection now (a browser has six
+      // per host, and undici holds one until the body is garbage-collected).
+      if (error instanceof RefreshHttpError) void error.response.body?.cancel().catch(() => undefined)
       call.onRetry?.(error, ms)
       let timer: Timer | undefined
       // Kept alive: a Node script awaiting rotate() must not exit while the next attempt waits.

@@ -1,7 +1,7 @@
 /** Unit tests for the refresh and logout calls (src/core/refresh-call.ts, refresh.ts): their delays and timeouts come from the session's clock, timers and random source. */
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { afterEach, describe, expect, test } from 'vitest'
+import { afterEach, describe, expect, test, vi } from 'vitest'
 import { callRefresh } from '../../src/core/refresh-call.js'
 import { callLogout } from '../../src/core/refresh.js'
 import { drain } from '../helpers/index.js'
@@ -78,6 +78,27 @@ describe('callRefresh', () => {
     expect(error).toMatchObject({ code: 'ERR_REFRESH_HTTP', retryAfter: 3_600_000 })
     expect(c.retryIns).toEqual([])
     expect(server.seen).toHaveLength(1)
+  })
+
+  test("a retried answer's body is cancelled: its connection is released, not held until garbage collection", async () => {
+    let first: { closed: boolean } | undefined
+    const server: Server = createServer((req, res) => {
+      req.resume()
+      if (first) {
+        res.writeHead(200, { 'content-type': 'application/json' })
+        return res.end(JSON.stringify({ access_token: 'at-2', refresh_token: 'rt-2', expires_in: 60 }))
+      }
+      // A 503 whose body keeps coming: only the client giving up on it ends the connection.
+      const state: { closed: boolean } = (first = { closed: false })
+      res.on('close', () => (state.closed = true))
+      res.writeHead(503)
+      res.write('busy')
+    })
+    await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+    servers.push(server)
+    const url = new URL(`http://127.0.0.1:${(server.address() as AddressInfo).port}/token`)
+    await callRefresh(call(url, {}))
+    await vi.waitFor(() => expect(first?.closed).toBe(true), { timeout: 5_000 })
   })
 
   test('the jitter between attempts comes from the injected random source (full jitter of 300 ms doubling)', async () => {

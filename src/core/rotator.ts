@@ -10,11 +10,10 @@ import type { RefreshCall } from './refresh.js'
 import type { SessionMachine } from './state.js'
 import type { Sync } from './sync.js'
 
-/** A failed refresh as a trace field: the HTTP status, else the error's code or name (never its message: it may quote the server). */
-function failure(error: unknown): { status?: number; error: string } {
-  const e = error as { status?: unknown; code?: unknown; name?: unknown } | null
-  const status = typeof e?.status === 'number' ? { status: e.status } : {}
-  return { ...status, error: String((typeof e?.code === 'string' && e.code) || (typeof e?.name === 'string' && e.name) || 'Error') }
+/** A failed refresh as trace fields: its HTTP status (if any), and its error's code, else its name (never its message: it may quote the server). */
+function failure(error: unknown): { status: unknown; error: string } {
+  const { status, code, name } = Object(error) as { status?: unknown; code?: unknown; name?: unknown }
+  return { status, error: String(code ?? name ?? 'Error') }
 }
 
 /** How long a lock holder waits for the tokens of a generation another tab already published. */
@@ -205,8 +204,8 @@ export class Rotator {
         },
       })
     } catch (error) {
-      if (unspent) this.#options.trace?.('rotation-answered', { ok: false, generation: snap.generation, ...failure(error) })
       if (unspent) {
+        this.#options.trace?.('rotation-answered', { ok: false, generation: snap.generation, ...failure(error) })
         sync.rotated(snap.generation, false)
         if (this.#options.inFlightLimitMs > 0) await sync.markRotating(undefined)
       }

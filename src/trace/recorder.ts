@@ -46,7 +46,7 @@ export class TraceRecorder {
     // Not `{ at, …, ...fields }`: Node 20's V8 adds each property to a spread copy on its slow
     // path (~7 µs an entry, most of a 100,000-request release); same keys, same order, this way.
     const entry = Object.assign({ at: this.options.now(), tab: this.tab, seq: this.#seq++, kind }, fields) as TraceEntry
-    if ('url' in entry) entry.url = String(entry.url).replace(/[?#][^]*/, '')
+    entry.url &&= String(entry.url).replace(/[?#][^]*/, '')
     if (this.#entries.push(entry) > this.options.size) this.#entries.shift()
     for (const sink of this.options.sinks) {
       try {

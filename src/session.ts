@@ -86,7 +86,7 @@ function recorderOf(cfg: Config, machine: SessionMachine): TraceRecorder {
   const recorder = new TraceRecorder(cfg.platform.randomId(), { now: cfg.now, session: cfg.channelName, size: cfg.traceSize, sinks })
   cfg.platform.debug = recorder.record
   // The console's or a logger's levels load only when asked for; what was recorded meanwhile is told to it then.
-  if (debug && debug !== sinks[0]) void import('./trace/sink.js').then(({ debugSink }) => recorder.addSink(debugSink(debug, console)!))
+  if (debug && debug !== sinks[0]) void import('./trace/sink.js').then(sink => sink.attach(recorder, debug, console))
   return recorder
 }
 

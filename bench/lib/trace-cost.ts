@@ -36,7 +36,7 @@ export function withoutCalls(source: string): string {
 /** Stand-ins for the trace's own modules in the main chunk: a recorder that keeps nothing, option checks that check nothing. */
 const STUBS: Record<string, string> = {
   'src/trace/recorder.ts': 'export class TraceRecorder { record() {} export() {} }\nexport const debugSink = () => undefined',
-  'src/trace/options.ts': 'export const checkDebug = d => d\nexport const checkTraceSize = s => s',
+  'src/trace/options.ts': 'export const TRACE_RULES = {}\nexport const TRACE_SIZE = 500',
 }
 
 /** Compiles the trace out of src/ (hooks, recorder, the `debug`/`traceSize` checks); what is lazy (trace/peers.ts) is not in the main chunk anyway. */

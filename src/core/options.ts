@@ -2,7 +2,7 @@
 import type { Coordinator, Grant, IdleOptions, RefreshContext, RefreshStyle, SessionEndingOptions, SessionOptions, StorageLike } from '../types.js'
 import { createPlatform } from '../platform/defaults.js'
 import type { Platform } from '../platform/types.js'
-import { checkDebug, checkTraceSize, type DebugOption } from '../trace/options.js'
+import { TRACE_RULES, TRACE_SIZE, type DebugOption } from '../trace/options.js'
 import { assertKnownOptions, invalidOption, optionError } from '../utils/option-errors.js'
 import { pageBaseOf, Scope, toURL } from '../utils/scope.js'
 import type { DpopAlg } from '../dpop/keys.js'
@@ -125,6 +125,7 @@ const RULES = {
   refreshRetries: [v => Number.isInteger(v) && v >= 0, 'a whole number >= 0'],
   persist: [v => typeof v === 'boolean', 'a boolean'],
   storage: methods('a Storage-like object (getItem, setItem, removeItem)', 'getItem', 'setItem', 'removeItem'),
+  ...TRACE_RULES,
 } satisfies Partial<Record<keyof SessionOptions, Rule>>
 
 /** The keys of the nested options, and their checks: a typo there (`idle: { timout }`) must fail as loudly as at the top. */
@@ -302,7 +303,7 @@ export function normalizeOptions(options: SessionOptions): Config {
     dpop: dpopAlg(options, transport),
     // 0 would forbid every refresh: the session could never rotate.
     refreshBudget: budget === undefined ? DEFAULT_BUDGET : { ...DEFAULT_BUDGET, ...nested('refreshBudget', budget, KNOWN_BUDGET, BUDGET, '{ perLifetime?, perMinute? }') },
-    debug: checkDebug(options.debug),
-    traceSize: checkTraceSize(options.traceSize),
+    debug: options.debug,
+    traceSize: options.traceSize ?? TRACE_SIZE,
   }
 }

@@ -10,12 +10,8 @@ import type { RefreshCall } from './refresh.js'
 import type { SessionMachine } from './state.js'
 import type { Sync } from './sync.js'
 
-/** A failed refresh as a trace field: the HTTP status, else the error's code or name (never its message: it may quote the server). */
-function failure(error: unknown): { status?: number; error: string } {
-  const e = error as { status?: unknown; code?: unknown; name?: unknown } | null
-  const status = typeof e?.status === 'number' ? { status: e.status } : {}
-  return { ...status, error: String((typeof e?.code === 'string' && e.code) || (typeof e?.name === 'string' && e.name) || 'Error') }
-}
+/** What a trace entry says of a failed refresh: its HTTP status (if any), its error's code, else its name (never its message: it may quote the server). */
+type Failed = { status?: unknown; code?: unknown; name?: unknown } | undefined
 
 /** How long a lock holder waits for the tokens of a generation another tab already published. */
 const TOKENS_IN_FLIGHT_MS = 1000
@@ -205,8 +201,13 @@ export class Rotator {
         },
       })
     } catch (error) {
-      if (unspent) this.#options.trace?.('rotation-answered', { ok: false, generation: snap.generation, ...failure(error) })
       if (unspent) {
+        this.#options.trace?.('rotation-answered', {
+          ok: false,
+          generation: snap.generation,
+          status: (error as Failed)?.status,
+          error: String((error as Failed)?.code ?? (error as Failed)?.name ?? 'Error'),
+        })
         sync.rotated(snap.generation, false)
         if (this.#options.inFlightLimitMs > 0) await sync.markRotating(undefined)
       }

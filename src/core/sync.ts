@@ -160,8 +160,10 @@ export class Sync {
     // The bearer transport cannot use a snapshot without tokens (one read back from storage
     // when tokens are not persisted): wait for a peer's message instead.
     if (transport === 'bearer' && snapshot.accessToken === undefined) return
-    if (machine.snapshot.status === 'active' && machine.rotatingElsewhere) this.#options.trace?.('rotation-waited', { generation: snapshot.generation, outcome: 'adopted' })
-    if (machine.snapshot.status === 'active') this.#options.trace?.('rotation-adopted', { generation: snapshot.generation, origin: source })
+    if (machine.snapshot.status === 'active') {
+      if (machine.rotatingElsewhere) this.#options.trace?.('rotation-waited', { generation: snapshot.generation, outcome: 'adopted' })
+      this.#options.trace?.('rotation-adopted', { generation: snapshot.generation, origin: source })
+    }
     this.#news.clear()
     this.#enter(snapshot, 'remote', 'adopt')
   }

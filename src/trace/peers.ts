@@ -26,6 +26,8 @@ export function checkEntry(value: unknown): TraceEntry | undefined {
   if (typeof e['kind'] !== 'string' || !(TRACE_KIND_NAMES as readonly string[]).includes(e['kind'])) return undefined
   const entry: Record<string, unknown> = {}
   for (const key of keys) {
+    // A field left undefined (a failed refresh without a status) is no field: JSON drops it too.
+    if (e[key] === undefined) continue
     if (key === '__proto__' || key.length > 32 || !isShortPrimitive(e[key])) return undefined
     entry[key] = key === 'url' ? String(e[key]).replace(/[?#][^]*/, '') : e[key]
   }

@@ -35,28 +35,18 @@ export class TraceRecorder {
   readonly #entries: TraceEntry[] = []
   #seq = 0
 
-  /** `sinks`: where each entry goes as it is recorded (the `debug` sink, the `trace` event). */
+  /** `sinks`: where each entry goes as it is recorded (the `debug` sink, the `trace` event; trace/sink.ts adds the console's). */
   constructor(
     readonly tab: string,
     readonly options: { now: () => number; session: string | undefined; size: number; sinks: Array<Sink | undefined> },
   ) {}
 
-  /** A sink that arrived late (the `debug` logger, loaded on demand): told the entries held first, then each new one. */
-  addSink(sink: Sink): void {
-    for (const entry of this.#entries) sink(entry)
-    this.options.sinks.push(sink)
-  }
-
   /** Records one decision. A URL loses its query and fragment (they may carry tokens); a sink that throws is the app's bug, never the session's. */
   readonly record = (kind: TraceKind, fields?: Record<string, unknown>): void => {
-    // Not `{ ...fields, at, … }`: Node 20's V8 adds each property to a spread copy on its slow
+    // Not `{ at, …, ...fields }`: Node 20's V8 adds each property to a spread copy on its slow
     // path (~7 µs an entry, most of a 100,000-request release); same keys, same order, this way.
-    const entry = Object.assign({}, fields) as TraceEntry
-    entry.at = this.options.now()
-    entry.tab = this.tab
-    entry.seq = this.#seq++
-    entry.kind = kind
-    if ('url' in entry) entry.url = String(entry.url).replace(/[?#][^]*/, '')
+    const entry = Object.assign({ at: this.options.now(), tab: this.tab, seq: this.#seq++, kind }, fields) as TraceEntry
+    entry.url &&= String(entry.url).replace(/[?#][^]*/, '')
     if (this.#entries.push(entry) > this.options.size) this.#entries.shift()
     for (const sink of this.options.sinks) {
       try {

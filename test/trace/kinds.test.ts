@@ -225,3 +225,11 @@ describe.each(['cookie', 'bearer'] as const)('%s transport', t => {
     })
   })
 })
+
+describe.each(['cookie', 'bearer'] as const)('%s transport: a refused refresh', t => {
+  it("is answered in the trace with its HTTP status and its error's code, never its message", async () => {
+    const { entries } = await run(t, 'reauth')
+    const failed = entries.find(e => e.kind === 'rotation-answered' && e['ok'] === false)
+    expect(failed).toMatchObject({ status: 401, error: expect.stringMatching(/^[A-Za-z_]+$/) })
+  })
+})

@@ -66,6 +66,8 @@ describe('trace peers (fake coordinator)', () => {
     // The last 8 of 1006 (size 8): two good ones, then forgeries, and the URL's entry with its query cut.
     expect(doc.entries).toEqual([entry('b', 998), entry('b', 999), entry('b', 2005, { url: 'https://api.example/x' })])
     expect(checkEntry(entry('b', 1))).toEqual(entry('b', 1))
+    // A field left undefined (a failed refresh without an HTTP status) is no field: the entry is kept without it.
+    expect(checkEntry(entry('b', 3, { ok: false, status: undefined, error: 'TypeError' }))).toStrictEqual(entry('b', 3, { ok: false, error: 'TypeError' }))
   })
 
   it('answers a trace-request with its own entries, and nothing else: an answer to no ask of its own is dropped', () => {

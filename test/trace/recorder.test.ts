@@ -2,7 +2,8 @@
 import { describe, expect, it, vi } from 'vitest'
 import { createSession } from '../../src/index.js'
 import { TraceRecorder, type TraceEntry } from '../../src/trace/recorder.js'
-import { debugSink } from '../../src/trace/sink.js'
+import { attach, debugSink } from '../../src/trace/sink.js'
+import { startEnv, waitFor } from '../helpers/index.js'
 
 const recorder = (size: number, sinks: Array<((e: TraceEntry) => void) | undefined> = []) => {
   let t = 0
@@ -59,6 +60,31 @@ describe('the debug option', () => {
     expect(debugSink(fn, console)).toBe(fn)
     expect(debugSink(false, console)).toBeUndefined()
     expect(debugSink(undefined, console)).toBeUndefined()
+  })
+
+  it("a session's logger (loaded on demand) hears every entry its trace holds, in order, those recorded before it loaded included", async () => {
+    const env = await startEnv()
+    try {
+      const log = vi.fn()
+      const session = await env.bearer({ debug: { log } })
+      await session.rotate()
+      expect(env.server.stats.refreshGranted).toBe(1)
+      await waitFor(() => log.mock.calls.some(([, e]) => (e as TraceEntry).kind === 'rotation-answered'))
+      expect(log.mock.calls.map(([, e]) => e)).toEqual(session.trace().entries)
+      session.dispose()
+    } finally {
+      await env.close()
+    }
+  })
+
+  it('a sink attached late (the console or a logger, loaded on demand) hears the entries held first, then each new one', () => {
+    const r = recorder(5)
+    r.record('lock-asked', { refresh: true })
+    r.record('lock-granted', { waitedMs: 0 })
+    const log = vi.fn()
+    attach(r, { log }, console)
+    r.record('lock-released')
+    expect(log.mock.calls.map(([line]) => line)).toEqual(['rotor-auth lock-asked', 'rotor-auth lock-granted', 'rotor-auth lock-released'])
   })
 
   it('bad input is a TypeError naming the option', () => {

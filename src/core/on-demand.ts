@@ -1,0 +1,98 @@
+/** A part of the session loaded on demand (idle logout, session-ending warning): what is asked of it before it loads runs on it once loaded, as of the time it was asked. */
+import type { Platform } from '../platform/types.js'
+import type { IdleTracker } from './idle.js'
+
+/** The time a part on demand sees: the platform's, except while a call made before it loaded replays. */
+export type PartTime = Pick<Platform, 'now' | 'after'>
+
+/**
+ * Holds the calls made before the part loaded, each with the time it was made, and replays them
+ * in order on the loaded part while its clock reads that time; a timer armed meanwhile keeps its
+ * deadline (its delay counts from then), so what a page sees does not depend on how fast the
+ * chunk arrived. A chunk that failed to load (offline) is asked for again at the next call.
+ */
+export class OnDemand<T> {
+  #part: T | undefined
+  #pending: Array<[at: number, run: (part: T) => void]> = []
+  #replaying: number | undefined
+  #loading = false
+  readonly #platform: PartTime
+  readonly #load: (time: PartTime) => Promise<T>
+  /** The part's clock: at replay, the recorded time, and timers armed as of it. */
+  readonly time: PartTime
+
+  constructor(platform: PartTime, load: (time: PartTime) => Promise<T>) {
+    this.#platform = platform
+    this.#load = load
+    this.time = {
+      now: () => this.#replaying ?? platform.now(),
+      after: (ms, fn, keepAlive) => platform.after(Math.max(0, ms - platform.now() + (this.#replaying ?? platform.now())), fn, keepAlive),
+    }
+    this.ensure()
+  }
+
+  /** The part, once loaded. */
+  get part(): T | undefined {
+    return this.#part
+  }
+
+  /** Runs `run` on the part now, or once it loaded as of now. */
+  run(run: (part: T) => void): void {
+    if (this.#part) return run(this.#part)
+    this.#pending.push([this.#platform.now(), run])
+    this.ensure()
+  }
+
+  /** Loads the part, unless it is loaded or loading: a load that failed is tried again. */
+  ensure(): void {
+    if (this.#loading) return
+    this.#loading = true
+    this.#load(this.time).then(
+      part => {
+        for (const [at, run] of this.#pending) {
+          this.#replaying = at
+          try {
+            run(part)
+          } finally {
+            this.#replaying = undefined
+          }
+        }
+        this.#pending = []
+        this.#part = part
+      },
+      () => (this.#loading = false),
+    )
+  }
+}
+
+/** What the session asks of its idle tracker, loaded or not (the tracker's own interface). */
+export type IdlePart = Pick<IdleTracker, 'start' | 'stop' | 'isIdle' | 'warningFor' | 'hold' | 'activity' | 'remoteActivity' | 'dispose'>
+
+/**
+ * The idle tracker on demand: until it loads, no tab is idle and no warning is given, and the
+ * stand-in hears the page's activity itself (a started session listens at once, as the tracker
+ * would); everything else waits for the tracker, as of when it was asked.
+ */
+export function idleOnDemand(platform: PartTime & Pick<Platform, 'on'>, activityEvents: string[], load: (time: PartTime) => Promise<IdleTracker>): IdlePart {
+  let unlisten: Array<() => void> | undefined
+  const listen = (on: boolean) => {
+    unlisten?.forEach(undo => undo())
+    unlisten = on && !idle.part ? activityEvents.map(type => platform.on(type, part.activity)) : undefined
+  }
+  const idle = new OnDemand(platform, time => load(time).then(tracker => (listen(false), tracker)))
+  const part: IdlePart = {
+    start: () => (listen(true), idle.run(p => p.start())),
+    stop: () => (listen(false), idle.run(p => p.stop())),
+    isIdle: () => idle.part?.isIdle() ?? false,
+    warningFor: () => idle.part?.warningFor() ?? null,
+    hold() {
+      let release: (() => void) | undefined
+      idle.run(p => (release = p.hold()))
+      return () => idle.run(() => release?.())
+    },
+    activity: () => idle.run(p => p.activity()),
+    remoteActivity: at => idle.run(p => p.remoteActivity(at)),
+    dispose: () => (listen(false), idle.run(p => p.dispose())),
+  }
+  return part
+}

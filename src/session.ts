@@ -6,7 +6,7 @@ import { ClockWatch } from './core/clock-watch.js'
 import { followerLimitMs, inFlightLimitMs, rotationLimitMs } from './core/deadlines.js'
 import { Gate } from './core/gate.js'
 import { assertUsable, tokensFrom } from './core/grant.js'
-import { idleOnDemand, OnDemand, type IdlePart } from './core/on-demand.js'
+import { endingOnDemand, idleOnDemand, type IdlePart } from './core/on-demand.js'
 import { normalizeOptions } from './core/options.js'
 import { callLogout, isTransient, refresher } from './core/refresh.js'
 import { FailureBackoff, RotationPolicy } from './core/policy.js'
@@ -89,44 +89,19 @@ function recorderOf(cfg: Config, machine: SessionMachine): TraceRecorder {
   return recorder
 }
 
-/**
- * The idle logout, when asked for (a chunk of its own, loaded at once): activity in any tab
- * counts, and the first tab whose timer runs out logs every tab out.
- */
+/** The idle logout, when asked for: activity in any tab counts, and the first tab whose timer runs out logs every tab out. */
 function idleOf(cfg: Config, { machine, coordinator, sync, trace }: Wired & { trace: DebugSink }, logout: (reason: 'idle') => Promise<void>): IdlePart | undefined {
-  const { idle: options, platform } = cfg
-  if (!options) return undefined
-  const idle = idleOnDemand(platform, options.activityEvents, time =>
-    import('./core/idle.js').then(
-      ({ IdleTracker }) =>
-        new IdleTracker(options, {
-          now: time.now,
-          clock: time,
-          on: platform.on,
-          trace,
-          onWarning: (event, logoutAt) => machine.emit(event, { logoutAt }),
-          // Every tab's idle timer runs out at about the same moment: under the lock, with the
-          // shared state re-read, only the first one calls the server; the rest adopt its logout.
-          onTimeout: () => void coordinator.lock(() => sync.catchUp().then(() => logout('idle'))).catch(() => undefined),
-          broadcast: at => sync.activity(at),
-        }),
-    ),
-  )
+  if (!cfg.idle) return undefined
+  const idle = idleOnDemand(cfg.idle, cfg.platform, {
+    trace,
+    onWarning: (event, logoutAt) => machine.emit(event, { logoutAt }),
+    // Every tab's idle timer runs out at about the same moment: under the lock, with the
+    // shared state re-read, only the first one calls the server; the rest adopt its logout.
+    onTimeout: () => void coordinator.lock(() => sync.catchUp().then(() => logout('idle'))).catch(() => undefined),
+    broadcast: at => sync.activity(at),
+  })
   sync.onActivity(at => idle.remoteActivity(at))
   return idle
-}
-
-/**
- * The session-ending warning, when asked for (a chunk of its own, loaded at once; a failed load is
- * tried again whenever the session becomes active): it arms from the snapshot it finds.
- */
-function endingOf(cfg: Config, machine: SessionMachine, trace: DebugSink, end: () => Promise<void>) {
-  const warning = cfg.sessionEnding
-  if (!warning) return undefined
-  const load = () => import('./core/ending.js').then(m => (machine.disposed ? () => null : m.watchEnding(warning, { machine, clock: cfg.platform, now: cfg.now, trace, end })))
-  const ending = new OnDemand(cfg.platform, load)
-  machine.watch(transition => transition === 'entered' && ending.ensure())
-  return ending
 }
 
 type Wired = { machine: SessionMachine; coordinator: Coordinator; sync: Sync }
@@ -216,7 +191,7 @@ function assemble(cfg: Config, out: Outbound) {
     onDue: () => policy.due(),
     onClockJump: () => policy.clockJumped(),
   })
-  const ending = endingOf(cfg, machine, trace, () => policy.end())
+  const ending = cfg.sessionEnding ? endingOnDemand(cfg.sessionEnding, platform, { machine, trace, end: () => policy.end() }) : undefined
   machine.watch((transition, fresh) => {
     if (transition === 'entered') watch.settled()
     if (transition === 'entered' && fresh) idle?.start()

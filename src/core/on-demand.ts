@@ -1,6 +1,7 @@
 /** A part of the session loaded on demand (idle logout, session-ending warning): what is asked of it before it loads runs on it once loaded, as of the time it was asked. */
 import type { Platform } from '../platform/types.js'
-import type { IdleTracker } from './idle.js'
+import type { EndingWiring } from './ending.js'
+import type { IdleTracker, IdleWiring } from './idle.js'
 
 /** The time a part on demand sees: the platform's, except while a call made before it loaded replays. */
 export type PartTime = Pick<Platform, 'now' | 'after'>
@@ -69,17 +70,25 @@ export class OnDemand<T> {
 export type IdlePart = Pick<IdleTracker, 'start' | 'stop' | 'isIdle' | 'warningFor' | 'hold' | 'activity' | 'remoteActivity' | 'dispose'>
 
 /**
- * The idle tracker on demand: until it loads, no tab is idle and no warning is given, and the
- * stand-in hears the page's activity itself (a started session listens at once, as the tracker
- * would); everything else waits for the tracker, as of when it was asked.
+ * The idle tracker on demand (a chunk of its own, loaded at once): until it loads, no tab is
+ * idle and no warning is given, and the stand-in hears the page's activity itself (a started
+ * session listens at once, as the tracker would); everything else waits for the tracker, as of
+ * when it was asked.
  */
-export function idleOnDemand(platform: PartTime & Pick<Platform, 'on'>, activityEvents: string[], load: (time: PartTime) => Promise<IdleTracker>): IdlePart {
+export function idleOnDemand(
+  options: ConstructorParameters<typeof IdleTracker>[0],
+  platform: PartTime & Pick<Platform, 'on'>,
+  wiring: Omit<IdleWiring, 'now' | 'clock' | 'on'>,
+  /** The tracker's chunk (tests hand in one that arrives when they say). */
+  chunk: () => Promise<{ IdleTracker: typeof IdleTracker }> = () => import('./idle.js'),
+): IdlePart {
   let unlisten: Array<() => void> | undefined
   const listen = (on: boolean) => {
     unlisten?.forEach(undo => undo())
-    unlisten = on && !idle.part ? activityEvents.map(type => platform.on(type, part.activity)) : undefined
+    unlisten = on && !idle.part ? options.activityEvents.map(type => platform.on(type, part.activity)) : undefined
   }
-  const idle = new OnDemand(platform, time => load(time).then(tracker => (listen(false), tracker)))
+  const load = (time: PartTime) => chunk().then(({ IdleTracker }) => (listen(false), new IdleTracker(options, { ...wiring, now: time.now, clock: time, on: platform.on })))
+  const idle = new OnDemand(platform, load)
   const part: IdlePart = {
     start: () => (listen(true), idle.run(p => p.start())),
     stop: () => (listen(false), idle.run(p => p.stop())),
@@ -95,4 +104,16 @@ export function idleOnDemand(platform: PartTime & Pick<Platform, 'on'>, activity
     dispose: () => (listen(false), idle.run(p => p.dispose())),
   }
   return part
+}
+
+/**
+ * The session-ending watch on demand (a chunk of its own, loaded at once; a failed load is asked
+ * for again whenever the session becomes active): it arms from the snapshot it finds.
+ */
+export function endingOnDemand(warning: number, platform: PartTime, wiring: Omit<EndingWiring, 'now' | 'clock'>): OnDemand<() => number | null> {
+  const { machine } = wiring
+  const load = () => import('./ending.js').then(({ watchEnding }) => (machine.disposed ? () => null : watchEnding(warning, { ...wiring, now: platform.now, clock: platform })))
+  const ending = new OnDemand(platform, load)
+  machine.watch(transition => transition === 'entered' && ending.ensure())
+  return ending
 }

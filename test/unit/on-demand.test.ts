@@ -4,7 +4,7 @@
  */
 import { describe, expect, test } from 'vitest'
 import { IdleTracker } from '../../src/core/idle.js'
-import { idleOnDemand, OnDemand, type PartTime } from '../../src/core/on-demand.js'
+import { idleOnDemand, OnDemand } from '../../src/core/on-demand.js'
 import { virtualTime } from '../helpers/virtual-time.js'
 
 /** A platform event source the test fires by hand, counting who listens. */
@@ -30,23 +30,16 @@ function lateIdle() {
   let arrive!: () => void
   const chunk = new Promise<void>(resolve => (arrive = resolve))
   let loads = 0
-  const idle = idleOnDemand({ ...time, on: events.on }, ['keydown'], (partTime: PartTime) => {
-    loads++
-    return chunk.then(
-      () =>
-        new IdleTracker(
-          { timeout: 10_000, warning: 2_000, activityEvents: ['keydown'] },
-          {
-            now: partTime.now,
-            clock: partTime,
-            on: events.on,
-            onWarning: event => seen.push([event, time.now()]),
-            onTimeout: () => seen.push(['timeout', time.now()]),
-            broadcast: () => undefined,
-          },
-        ),
-    )
-  })
+  const idle = idleOnDemand(
+    { timeout: 10_000, warning: 2_000, activityEvents: ['keydown'] },
+    { ...time, on: events.on },
+    {
+      onWarning: event => seen.push([event, time.now()]),
+      onTimeout: () => seen.push(['timeout', time.now()]),
+      broadcast: () => undefined,
+    },
+    () => (loads++, chunk.then(() => ({ IdleTracker }))),
+  )
   /** Lets the chunk's promise settle and the recorded calls replay. */
   const settle = async () => {
     arrive()

@@ -3,7 +3,9 @@
  * chunk arrives when the test says) logs out, warns and listens exactly as one loaded at once.
  */
 import { describe, expect, test } from 'vitest'
+import { watchEnding } from '../../src/core/ending.js'
 import { IdleTracker } from '../../src/core/idle.js'
+import { SessionMachine } from '../../src/core/state.js'
 import { idleOnDemand, OnDemand } from '../../src/core/on-demand.js'
 import { virtualTime } from '../helpers/virtual-time.js'
 
@@ -118,5 +120,25 @@ describe('OnDemand', () => {
     await Promise.resolve()
     expect(ran).toEqual([0])
     expect(part.part).toBe('part')
+  })
+})
+
+describe('the session-ending watch, loaded after the session became active', () => {
+  test('arms from the snapshot it finds: the warning and the end come at their times', () => {
+    const time = virtualTime()
+    const machine = new SessionMachine({ now: time.now, leeway: undefined })
+    const warned: number[] = []
+    machine.on('session-ending', ({ endsAt }) => void warned.push(endsAt))
+    machine.enter({ generation: 1, status: 'active', issuedAt: 0, accessExpiresAt: 60_000, refreshExpiresAt: 100_000, accessToken: 'at-1' }, 'local', 'login')
+    time.advance(10_000) // the chunk arrives now
+    let ended = 0
+    const shown = watchEnding(20_000, { machine, clock: time, now: time.now, end: async () => void ended++ })
+    time.advance(69_999)
+    expect(warned).toEqual([])
+    time.advance(1)
+    expect(warned).toEqual([100_000])
+    expect(shown()).toBe(100_000)
+    time.advance(20_000)
+    expect(ended).toBe(1)
   })
 })

@@ -6,8 +6,7 @@ import { ClockWatch } from './core/clock-watch.js'
 import { followerLimitMs, inFlightLimitMs, rotationLimitMs } from './core/deadlines.js'
 import { Gate } from './core/gate.js'
 import { assertUsable, tokensFrom } from './core/grant.js'
-import { watchEnding } from './core/ending.js'
-import { IdleTracker } from './core/idle.js'
+import { endingOnDemand, idleOnDemand, type IdlePart } from './core/on-demand.js'
 import { normalizeOptions } from './core/options.js'
 import { callLogout, isTransient, refresher } from './core/refresh.js'
 import { FailureBackoff, RotationPolicy } from './core/policy.js'
@@ -91,12 +90,9 @@ function recorderOf(cfg: Config, machine: SessionMachine): TraceRecorder {
 }
 
 /** The idle logout, when asked for: activity in any tab counts, and the first tab whose timer runs out logs every tab out. */
-function idleOf(cfg: Config, { machine, coordinator, sync, trace }: Wired & { trace: DebugSink }, logout: (reason: 'idle') => Promise<void>): IdleTracker | undefined {
+function idleOf(cfg: Config, { machine, coordinator, sync, trace }: Wired & { trace: DebugSink }, logout: (reason: 'idle') => Promise<void>): IdlePart | undefined {
   if (!cfg.idle) return undefined
-  const idle = new IdleTracker(cfg.idle, {
-    now: cfg.now,
-    clock: cfg.platform,
-    on: cfg.platform.on,
+  const idle = idleOnDemand(cfg.idle, cfg.platform, {
     trace,
     onWarning: (event, logoutAt) => machine.emit(event, { logoutAt }),
     // Every tab's idle timer runs out at about the same moment: under the lock, with the
@@ -195,7 +191,7 @@ function assemble(cfg: Config, out: Outbound) {
     onDue: () => policy.due(),
     onClockJump: () => policy.clockJumped(),
   })
-  const ending = cfg.sessionEnding ? watchEnding(cfg.sessionEnding, { machine, clock, now, trace, end: () => policy.end() }) : undefined
+  const ending = cfg.sessionEnding ? endingOnDemand(cfg.sessionEnding, platform, { machine, trace, end: () => policy.end() }) : undefined
   machine.watch((transition, fresh) => {
     if (transition === 'entered') watch.settled()
     if (transition === 'entered' && fresh) idle?.start()
@@ -305,7 +301,7 @@ export function createSession(options: SessionOptions): Session {
     keepAlive: () => idle?.activity(),
     now,
     get warnings() {
-      return { idle: idle?.warningFor() ?? null, ending: ending?.() ?? null }
+      return { idle: idle?.warningFor() ?? null, ending: ending?.part?.() ?? null }
     },
     busy(work) {
       const release = idle?.hold()

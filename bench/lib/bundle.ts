@@ -80,7 +80,8 @@ export async function measureChunks(entry: string, plugins: Plugin[] = []): Prom
   })
   const outputs = result.metafile!.outputs
   const js = Object.keys(outputs).filter(path => path.endsWith('.js'))
-  const entryOut = js.find(path => outputs[path]!.entryPoint !== undefined)!
+  // Each dynamically imported module is an entry point of the metafile too: the main one is `entry`'s.
+  const entryOut = js.find(path => outputs[path]!.entryPoint === entry)!
   const main = new Set<string>()
   const visit = (path: string) => {
     if (main.has(path)) return

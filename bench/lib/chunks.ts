@@ -57,6 +57,8 @@ const LAZY: Array<[name: string, module: string, loaded: string]> = [
   ['worker client', 'src/worker/tab.ts', 'sessions with `worker`'],
   ['trace peers', 'src/trace/peers.ts', "`session.trace({ tabs: true })`, or another tab's trace request"],
   ['trace sink', 'src/trace/sink.ts', 'sessions with `debug: true` or a logger'],
+  ['idle', 'src/core/idle.ts', 'sessions with `idle`'],
+  ['session ending', 'src/core/ending.ts', 'sessions with `sessionEnding`'],
 ]
 
 export type SizeReport = { main: ChunkRow; refresh: ChunkRow; worker: ChunkRow; rows: ChunkRow[] }

@@ -1,7 +1,7 @@
 /** The session-ending warning: `session-ending` `warning` ms before the RT expires, then the end, in every tab. */
 import type { DebugSink } from '../platform/types.js'
 import type { Clock, Timer } from '../utils/timers.js'
-import type { SessionMachine } from './state.js'
+import type { SessionMachine, Transition } from './state.js'
 
 /** What the watch is wired to: the session's state, clock and timers, and how to end it. */
 export type EndingWiring = {
@@ -42,7 +42,7 @@ export function watchEnding(warning: number, { machine, clock, now, end, trace }
     timer = clock.after(warned ? left : left - warning, () => arm(warned))
   }
 
-  machine.watch(transition => {
+  const follow = (transition: Transition): void => {
     const { status, refreshExpiresAt } = machine.snapshot
     // Only a new snapshot (or the end) moves the expiry; requests coming and going do not.
     if (transition === 'flight' || transition === 'reauth' || (transition !== 'disposed' && status === 'active' && refreshExpiresAt === armedFor)) return
@@ -54,6 +54,10 @@ export function watchEnding(warning: number, { machine, clock, now, end, trace }
     if (armedFor === null) return
     trace?.('ending-armed', { warnAt: armedFor - warning, endsAt: armedFor })
     timer = clock.after(0, () => arm(false))
-  })
+  }
+  machine.watch(follow)
+  // Loaded on demand: the session may have become active (a login, or another tab's snapshot
+  // adopted) before this ran.
+  follow('entered')
   return () => shown
 }

@@ -71,8 +71,9 @@ const MS_OR_ZERO: Rule = [v => finite(v) && v >= 0, 'a finite number of ms >= 0'
 const FUNCTION: Rule = [v => typeof v === 'function', 'a function']
 const WHOLE: Rule = [v => Number.isInteger(v) && v >= 1, 'a whole number >= 1']
 const among = (...allowed: string[]): Rule => [v => allowed.includes(v), allowed.map(a => `'${a}'`).join(' or ')]
-/** An object with these methods (a coordinator, timers, a storage). */
-const methods = (expected: string, ...names: string[]): Rule => {
+/** An object with these methods (a coordinator, timers, a storage); `words` frame their list in the message. */
+const methods = (words: readonly [before: string, after: string], ...names: string[]): Rule => {
+  const expected = words[0] + names.join(', ') + words[1]
   const missing = (v: any) => (typeof v === 'object' && v !== null ? names.filter(n => typeof v[n] !== 'function') : names) // eslint-disable-line @typescript-eslint/no-explicit-any -- as Rule
   // An object that lacks some methods is told which: "(missing lock)".
   return [v => missing(v).length === 0, v => (typeof v === 'object' && v !== null ? `${expected} (missing ${missing(v).join(', ')})` : expected)]
@@ -112,19 +113,18 @@ const RULES = {
   rotation: among('timer', 'request'),
   transport: among('cookie', 'bearer'),
   rotateAt: [v => typeof v === 'number' && v > 0 && v < 1, 'a number in (0, 1)'],
-  // prettier-ignore
-  coordinator: methods('an object with read, write, lock, post, subscribe, isLeader, hasPeers, close', 'read', 'write', 'lock', 'post', 'subscribe', 'isLeader', 'hasPeers', 'close'),
+  coordinator: methods(['an object with ', ''], 'read', 'write', 'lock', 'post', 'subscribe', 'isLeader', 'hasPeers', 'close'),
   reauthenticate: FUNCTION,
   fetch: FUNCTION,
   now: FUNCTION,
-  timers: methods('{ setTimeout, clearTimeout }', 'setTimeout', 'clearTimeout'),
+  timers: methods(['{ ', ' }'], 'setTimeout', 'clearTimeout'),
   leeway: MS_OR_ZERO,
   // 0 would fail every request before a refresh was even sent, or every refresh at once.
   queueTimeout: MS,
   refreshTimeout: MS,
   refreshRetries: [v => Number.isInteger(v) && v >= 0, 'a whole number >= 0'],
   persist: [v => typeof v === 'boolean', 'a boolean'],
-  storage: methods('a Storage-like object (getItem, setItem, removeItem)', 'getItem', 'setItem', 'removeItem'),
+  storage: methods(['a Storage-like object (', ')'], 'getItem', 'setItem', 'removeItem'),
   ...TRACE_RULES,
 } satisfies Partial<Record<keyof SessionOptions, Rule>>
 

@@ -79,6 +79,15 @@ describe('bundle size budget', () => {
     expect(chunkWith('src/trace/peers.ts').gzipped).toBeGreaterThan(0)
   })
 
+  it('the idle logout and the session-ending warning load only for sessions that ask for them, each in a chunk of its own', () => {
+    for (const part of ['src/core/idle.ts', 'src/core/ending.ts']) {
+      expect(mainInputs, `${part} is not in the main chunk (a page without its option never downloads it)`).not.toContain(part)
+      const inputs = lazy.find(c => c.inputs.includes(part))?.inputs
+      expect(inputs, `${part} is in a chunk loaded on demand`).toBeDefined()
+      expect(inputs, `the refresh call is not in ${part}'s chunk`).not.toContain('src/core/refresh-call.ts')
+    }
+  })
+
   it("the README's size claim is at least the measured size and within the limit", () => {
     const limit = parseSize(pkg.rotor!.sizeLimit!)
     const match = CLAIM.exec(readme)

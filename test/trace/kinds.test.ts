@@ -125,6 +125,8 @@ const SCENARIOS = {
   async timers(t, env, debug) {
     const s = await open(t, env, debug, { idle: { timeout: 60_000, warning: 1_000 }, sessionEnding: { warning: 1_000 } })
     expect(s.state.status).toBe('active')
+    // Both parts are chunks of their own, loaded with their options: armed once they arrive.
+    await waitFor(() => ['idle-armed', 'ending-armed'].every(kind => s.trace().entries.some(e => e.kind === kind)))
   },
   /** The RT is refused: the session calls `reauthenticate`, which logs in again. */
   async reauth(t, env, debug) {

@@ -32,6 +32,15 @@ const NOT_IN_WORKER: Array<{ importer: RegExp; path: string; exports: string[]; 
   { importer: /[\\/]src[\\/]session\.ts$/, path: './trace/sink.js', exports: ['debugSink'] },
   { importer: /[\\/]src[\\/]session\.ts$/, path: './dpop/session.js', exports: ['dpopOf'] },
   { importer: /[\\/]src[\\/]session\.ts$/, path: './interceptors/install.js', exports: ['installOn'] },
+  // The page's option validator (and its messages): the page checked its options before sending
+  // them, and the hub checks the shape of what a port posted and builds the Config itself
+  // (src/worker/hub-config.ts, which test/worker/hub-config.test.ts holds equal to normalizeOptions).
+  {
+    importer: /[\\/]src[\\/]session\.ts$/,
+    path: './core/options.js',
+    exports: ['normalizeOptions'],
+    contents: "export { configOf as normalizeOptions } from './worker/hub-config.ts'",
+  },
   // The page's request path: the hub's session only rotates (the tabs send their own requests).
   // createSession still builds one: there the interception is an empty object and the session's
   // fetch throws if ever called; replayableBody is the real one (the hub's own fetch uses it).

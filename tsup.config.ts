@@ -41,6 +41,28 @@ const NOT_IN_WORKER: Array<{ importer: RegExp; path: string; exports: string[]; 
     exports: ['normalizeOptions'],
     contents: "export { configOf as normalizeOptions } from './worker/hub-config.ts'",
   },
+  // The trace: the worker's session answers a tab's `trace({ tabs: true })` with its entries, and
+  // never asks (nothing calls its session's trace()): the merging and the entry checks stay out.
+  {
+    importer: /[\\/]src[\\/]session\.ts$/,
+    path: './trace/peers.js',
+    exports: ['heard', 'ask'],
+    contents: `import { fail } from 'not-in-worker:fail'
+export { answer as heard } from './trace/peers.ts'
+export const ask = fail('trace({ tabs: true })')`,
+  },
+  // The waits of sockets and streams (session.ready(), accessToken(), authFailed()) and the gate
+  // that holds requests: no request waits in the worker's session (the tabs hold their own), so
+  // the gate is one that never holds: `pump` (a retry's nudge) does nothing, a wait fails.
+  {
+    importer: /[\\/]src[\\/]session\.ts$/,
+    path: './core/gate.js',
+    exports: ['Gate'],
+    contents: 'export class Gate { pump() {} }',
+  },
+  { importer: /[\\/]src[\\/]session\.ts$/, path: './core/waits.js', exports: ['createWaits'], contents: 'export const createWaits = () => ({})' },
+  // The messages of session.on() called with a bad event or listener: the hub listens to no event of its session.
+  { importer: /[\\/]src[\\/]core[\\/]state\.ts$/, path: '../utils/option-errors.js', exports: ['closest', 'shown'] },
   // The page's request path: the hub's session only rotates (the tabs send their own requests).
   // createSession still builds one: there the interception is an empty object and the session's
   // fetch throws if ever called; replayableBody is the real one (the hub's own fetch uses it).
@@ -62,6 +84,8 @@ export const createFetch = () => () => { throw new TypeError('rotor-auth: the wo
 /** Where the stand-ins' own imports resolve from: they replace imports of src/session.ts. */
 const SRC = fileURLToPath(new URL('./src', import.meta.url))
 
+const FAIL = 'export const fail = what => () => { throw new TypeError(`rotor-auth: ${what} is not part of the rotation worker`) }'
+
 export const notInWorker: Plugin = {
   name: 'not-in-worker',
   setup(build) {
@@ -69,10 +93,13 @@ export const notInWorker: Plugin = {
       const filter = new RegExp(`^${path.replace(/[./]/g, '\\$&')}$`)
       build.onResolve({ filter }, args => (importer.test(args.importer) ? { path: String(i), namespace: 'not-in-worker' } : undefined))
     }
+    // One failing function for every stand-in (its text in the script once): `fail(what)` throws naming what was reached.
+    build.onResolve({ filter: /^not-in-worker:fail$/ }, () => ({ path: 'fail', namespace: 'not-in-worker' }))
     build.onLoad({ filter: /.*/, namespace: 'not-in-worker' }, args => {
+      if (args.path === 'fail') return { contents: FAIL, loader: 'js' }
       const { path, exports, contents } = NOT_IN_WORKER[Number(args.path)]!
-      const fail = `() => { throw new TypeError('rotor-auth: ${path} is not part of the rotation worker') }`
-      return { contents: contents ?? exports.map(name => `export const ${name} = ${fail}`).join('\n'), loader: 'js', resolveDir: SRC }
+      const stubs = exports.map(name => `export const ${name} = fail('${path}')`)
+      return { contents: contents ?? [`import { fail } from 'not-in-worker:fail'`, ...stubs].join('\n'), loader: 'js', resolveDir: SRC }
     })
   },
 }

@@ -4,7 +4,8 @@
  * the origin that opens the session's SharedWorker and posts hellos with options no page of
  * this version sends is refused, each time with a code and the key named, and starts nothing;
  * the app's tab that comes next is welcomed, and the worker alone rotates its session (the
- * server counts the refreshes). Figures are printed with `[worker-bad-options]`.
+ * server counts the refreshes) and answers the tab's `trace({ tabs: true })` with its decisions.
+ * Figures are printed with `[worker-bad-options]`.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { defaultChannelName } from '../../src/core/options.js'
@@ -111,6 +112,13 @@ describe.each(ENGINES.map(name => ({ name })))('a page posting bad options to th
       expect(stats.rotations.local, 'the tab rotated by itself').toBe(0)
       expect(server.stats.refreshCalls, 'refreshes the server saw').toBeGreaterThanOrEqual(2)
       expect(server.stats.reusedRefused).toBe(0)
+      // The worker's session answers a tab's trace request (src/trace/peers.ts's `answer`, all the script keeps of it).
+      const trace = await tab.evaluate(() =>
+        window.rotor.session.trace({ tabs: true }).then(t => ({ tabs: t.tabs, theirs: t.entries.filter(e => e.tab !== t.tabs[0]).map(e => e.kind) })),
+      )
+      console.log(`[worker-bad-options] ${name}: the worker's trace: ${trace.theirs.length} entries (${[...new Set(trace.theirs)].join(', ')})`)
+      expect(trace.tabs, "this tab's and the worker's").toHaveLength(2)
+      expect(trace.theirs).toContain('rotation-started')
       expect([...(await forger.errors()), ...(await tab.errors())], 'uncaught page errors').toEqual([])
     },
     90_000,

@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
 import type { Plugin } from 'esbuild'
 import { defineConfig, type Options } from 'tsup'
@@ -63,6 +64,10 @@ export const ask = fail('trace({ tabs: true })')`,
   { importer: /[\\/]src[\\/]session\.ts$/, path: './core/waits.js', exports: ['createWaits'], contents: 'export const createWaits = () => ({})' },
   // The messages of session.on() called with a bad event or listener: the hub listens to no event of its session.
   { importer: /[\\/]src[\\/]core[\\/]state\.ts$/, path: '../utils/option-errors.js', exports: ['closest', 'shown'] },
+  // A refusal's body, redacted, for the message of the worker's RefreshRefusedError: no one reads
+  // the worker's errors (no tab hears them; its trace keeps their code and status), so its
+  // refusals say the status alone, and nothing a server echoed can carry a token.
+  { importer: /[\\/]src[\\/]core[\\/]refresh-call\.ts$/, path: '../utils/redact.js', exports: ['excerpt'], contents: "export const excerpt = () => ''" },
   // The page's request path: the hub's session only rotates (the tabs send their own requests).
   // createSession still builds one: there the interception is an empty object and the session's
   // fetch throws if ever called; replayableBody is the real one (the hub's own fetch uses it).
@@ -86,9 +91,26 @@ const SRC = fileURLToPath(new URL('./src', import.meta.url))
 
 const FAIL = 'export const fail = what => () => { throw new TypeError(`rotor-auth: ${what} is not part of the rotation worker`) }'
 
+/**
+ * Where the page loads code on demand (`import('./x.js')`), the worker's script, one classic file,
+ * has it inside anyway: there the import is a static one (a dynamic import of a module in the
+ * same file only costs the bundler's lazy wrappers: 269 B min+gzip measured).
+ */
+const ON_DEMAND = /[\\/]src[\\/](session|core[\\/]refresh)\.ts$/
+
+function importedAtOnce(source: string): string {
+  const modules: string[] = []
+  const body = source.replace(/(?<!typeof )\bimport\((['"])(\.[^'"]+)\1\)/g, (_, _quote: string, path: string) => {
+    modules.push(path)
+    return `Promise.resolve(onDemand${modules.length - 1})`
+  })
+  return modules.map((path, i) => `import * as onDemand${i} from '${path}'\n`).join('') + body
+}
+
 export const notInWorker: Plugin = {
   name: 'not-in-worker',
   setup(build) {
+    build.onLoad({ filter: ON_DEMAND }, async args => ({ contents: importedAtOnce(await readFile(args.path, 'utf8')), loader: 'ts' }))
     for (const [i, { importer, path }] of NOT_IN_WORKER.entries()) {
       const filter = new RegExp(`^${path.replace(/[./]/g, '\\$&')}$`)
       build.onResolve({ filter }, args => (importer.test(args.importer) ? { path: String(i), namespace: 'not-in-worker' } : undefined))
@@ -156,7 +178,7 @@ export default defineConfig([
     ...WORKER_BUILD,
     sourcemap: true,
     noExternal: [/.*/],
-    // The DPoP code rides in every copy of the script (+1,935 B gzip): the worker signs the
+    // The DPoP code rides in every copy of the script (+1,915 B gzip): the worker signs the
     // refreshes of `dpop` sessions with the tabs' key (docs/guides/dpop.md: why not a second script).
     outExtension: () => ({ js: '.js' }),
   },

@@ -178,7 +178,7 @@ export default defineConfig([
     ...WORKER_BUILD,
     sourcemap: true,
     noExternal: [/.*/],
-    // The DPoP code rides in every copy of the script (+1,915 B gzip): the worker signs the
+    // The DPoP code rides in every copy of the script (+1,950 B gzip): the worker signs the
     // refreshes of `dpop` sessions with the tabs' key (docs/guides/dpop.md: why not a second script).
     outExtension: () => ({ js: '.js' }),
   },

@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
 import type { Plugin } from 'esbuild'
 import { defineConfig, type Options } from 'tsup'
@@ -31,6 +32,41 @@ const NOT_IN_WORKER: Array<{ importer: RegExp; path: string; exports: string[]; 
   { importer: /[\\/]src[\\/]session\.ts$/, path: './trace/sink.js', exports: ['debugSink'] },
   { importer: /[\\/]src[\\/]session\.ts$/, path: './dpop/session.js', exports: ['dpopOf'] },
   { importer: /[\\/]src[\\/]session\.ts$/, path: './interceptors/install.js', exports: ['installOn'] },
+  // The page's option validator (and its messages): the page checked its options before sending
+  // them, and the hub checks the shape of what a port posted and builds the Config itself
+  // (src/worker/hub-config.ts, which test/worker/hub-config.test.ts holds equal to normalizeOptions).
+  {
+    importer: /[\\/]src[\\/]session\.ts$/,
+    path: './core/options.js',
+    exports: ['normalizeOptions'],
+    contents: "export { configOf as normalizeOptions } from './worker/hub-config.ts'",
+  },
+  // The trace: the worker's session answers a tab's `trace({ tabs: true })` with its entries, and
+  // never asks (nothing calls its session's trace()): the merging and the entry checks stay out.
+  {
+    importer: /[\\/]src[\\/]session\.ts$/,
+    path: './trace/peers.js',
+    exports: ['heard', 'ask'],
+    contents: `import { fail } from 'not-in-worker:fail'
+export { answer as heard } from './trace/peers.ts'
+export const ask = fail('trace({ tabs: true })')`,
+  },
+  // The waits of sockets and streams (session.ready(), accessToken(), authFailed()) and the gate
+  // that holds requests: no request waits in the worker's session (the tabs hold their own), so
+  // the gate is one that never holds: `pump` (a retry's nudge) does nothing, a wait fails.
+  {
+    importer: /[\\/]src[\\/]session\.ts$/,
+    path: './core/gate.js',
+    exports: ['Gate'],
+    contents: 'export class Gate { pump() {} }',
+  },
+  { importer: /[\\/]src[\\/]session\.ts$/, path: './core/waits.js', exports: ['createWaits'], contents: 'export const createWaits = () => ({})' },
+  // The messages of session.on() called with a bad event or listener: the hub listens to no event of its session.
+  { importer: /[\\/]src[\\/]core[\\/]state\.ts$/, path: '../utils/option-errors.js', exports: ['closest', 'shown'] },
+  // A refusal's body, redacted, for the message of the worker's RefreshRefusedError: no one reads
+  // the worker's errors (no tab hears them; its trace keeps their code and status), so its
+  // refusals say the status alone, and nothing a server echoed can carry a token.
+  { importer: /[\\/]src[\\/]core[\\/]refresh-call\.ts$/, path: '../utils/redact.js', exports: ['excerpt'], contents: "export const excerpt = () => ''" },
   // The page's request path: the hub's session only rotates (the tabs send their own requests).
   // createSession still builds one: there the interception is an empty object and the session's
   // fetch throws if ever called; replayableBody is the real one (the hub's own fetch uses it).
@@ -52,17 +88,39 @@ export const createFetch = () => () => { throw new TypeError('rotor-auth: the wo
 /** Where the stand-ins' own imports resolve from: they replace imports of src/session.ts. */
 const SRC = fileURLToPath(new URL('./src', import.meta.url))
 
+const FAIL = 'export const fail = what => () => { throw new TypeError(`rotor-auth: ${what} is not part of the rotation worker`) }'
+
+/**
+ * Where the page loads code on demand (`import('./x.js')`), the worker's script, one classic file,
+ * has it inside anyway: there the import is a static one (a dynamic import of a module in the
+ * same file only costs the bundler's lazy wrappers: 269 B min+gzip measured).
+ */
+const ON_DEMAND = /[\\/]src[\\/](session|core[\\/]refresh)\.ts$/
+
+function importedAtOnce(source: string): string {
+  const modules: string[] = []
+  const body = source.replace(/(?<!typeof )\bimport\((['"])(\.[^'"]+)\1\)/g, (_, _quote: string, path: string) => {
+    modules.push(path)
+    return `Promise.resolve(onDemand${modules.length - 1})`
+  })
+  return modules.map((path, i) => `import * as onDemand${i} from '${path}'\n`).join('') + body
+}
+
 export const notInWorker: Plugin = {
   name: 'not-in-worker',
   setup(build) {
+    build.onLoad({ filter: ON_DEMAND }, async args => ({ contents: importedAtOnce(await readFile(args.path, 'utf8')), loader: 'ts' }))
     for (const [i, { importer, path }] of NOT_IN_WORKER.entries()) {
       const filter = new RegExp(`^${path.replace(/[./]/g, '\\$&')}$`)
       build.onResolve({ filter }, args => (importer.test(args.importer) ? { path: String(i), namespace: 'not-in-worker' } : undefined))
     }
+    // One failing function for every stand-in (its text in the script once): `fail(what)` throws naming what was reached.
+    build.onResolve({ filter: /^not-in-worker:fail$/ }, () => ({ path: 'fail', namespace: 'not-in-worker' }))
     build.onLoad({ filter: /.*/, namespace: 'not-in-worker' }, args => {
+      if (args.path === 'fail') return { contents: FAIL, loader: 'js' }
       const { path, exports, contents } = NOT_IN_WORKER[Number(args.path)]!
-      const fail = `() => { throw new TypeError('rotor-auth: ${path} is not part of the rotation worker') }`
-      return { contents: contents ?? exports.map(name => `export const ${name} = ${fail}`).join('\n'), loader: 'js', resolveDir: SRC }
+      const stubs = exports.map(name => `export const ${name} = fail('${path}')`)
+      return { contents: contents ?? [`import { fail } from 'not-in-worker:fail'`, ...stubs].join('\n'), loader: 'js', resolveDir: SRC }
     })
   },
 }
@@ -119,7 +177,7 @@ export default defineConfig([
     ...WORKER_BUILD,
     sourcemap: true,
     noExternal: [/.*/],
-    // The DPoP code rides in every copy of the script (+1.9 KB gzip): the worker signs the
+    // The DPoP code rides in every copy of the script (+1,950 B gzip): the worker signs the
     // refreshes of `dpop` sessions with the tabs' key (docs/guides/dpop.md: why not a second script).
     outExtension: () => ({ js: '.js' }),
   },

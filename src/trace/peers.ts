@@ -51,7 +51,7 @@ const asks = new WeakMap<TraceRecorder, Map<string, Map<string, TraceEntry[]>>>(
  * that answered (never this one); anything else is dropped.
  */
 export function heard(message: Message, coordinator: Pick<Coordinator, 'post'>, recorder: TraceRecorder): void {
-  if (message.type === 'trace-request') coordinator.post({ type: 'trace', id: message.id, tab: recorder.tab, entries: recorder.entries() })
+  answer(message, coordinator, recorder)
   if (message.type !== 'trace') return
   const answers = asks.get(recorder)?.get(message.id)
   const { tab, entries } = message
@@ -61,6 +61,11 @@ export function heard(message: Message, coordinator: Pick<Coordinator, 'post'>, 
     tab,
     (size ? entries.slice(-size) : []).flatMap(e => checkEntry(e) ?? []).filter(e => e.tab === tab),
   )
+}
+
+/** A `trace-request` answered with what this member holds: all a member that never asks (the rotation worker's session) does with trace messages. */
+export function answer(message: Message, coordinator: Pick<Coordinator, 'post'>, recorder: TraceRecorder): void {
+  if (message.type === 'trace-request') coordinator.post({ type: 'trace', id: message.id, tab: recorder.tab, entries: recorder.entries() })
 }
 
 /** Asks every other member for its trace and merges what `heard` collects within `timeout` ms (500); members that do not answer in time are left out. */

@@ -1,14 +1,14 @@
 /** The rotation worker's own session, built from the options the first tab sent: the only member that leads and refreshes, signing with the tabs' DPoP key when they use one. */
 import { decodeJwt } from 'jose'
-import { normalizeOptions, type Config } from '../core/options.js'
+import type { Config } from '../core/options.js'
 import { createDpop, type Dpop } from '../dpop/index.js'
-import { DPOP_ALGS } from '../dpop/keys.js'
 import { RotorError, RotorTypeError } from '../errors.js'
 import { replayableBody } from '../interceptors/fetch.js'
 import type { Platform } from '../platform/types.js'
 import { createSession } from '../session.js'
 import type { Coordinator, Grant, Session, SessionOptions } from '../types.js'
 import { fetchTarget, requestURL } from '../utils/scope.js'
+import { checkWorkerConfig, configOf } from './hub-config.js'
 import type { WorkerConfig } from './protocol.js'
 
 export type WorkerSession = {
@@ -19,7 +19,8 @@ export type WorkerSession = {
 }
 
 export type WorkerSessionOptions = {
-  config: WorkerConfig
+  /** What the first tab's hello carried: checked here, as anything a port says. */
+  config: unknown
   /** The worker's member of the shared state: the session's coordinator. */
   member: Coordinator
   /** Asks a tab to run the app's hook. */
@@ -34,17 +35,13 @@ export type WorkerSessionOptions = {
  * given a fetch that signs instead of the `dpop` option, which would name the key after the
  * worker's own options, not the tabs'.
  */
-function dpopOf(config: WorkerConfig, platform: Platform): Dpop | undefined {
-  const given: unknown = config.dpop
-  if (given === undefined) return undefined
-  const { alg, key } = (typeof given === 'object' && given !== null ? given : {}) as Record<string, unknown>
-  if (typeof alg !== 'string' || !Object.hasOwn(DPOP_ALGS, alg) || typeof key !== 'string' || key === '')
-    throw new RotorTypeError('ERR_USAGE', 'rotor-auth: config.dpop must be { alg, key }')
-  return createDpop(key, alg as keyof typeof DPOP_ALGS, [replayableBody, requestURL, fetchTarget, decodeJwt, RotorError, RotorTypeError], platform)
+function dpopOf({ dpop }: WorkerConfig, platform: Platform): Dpop | undefined {
+  return dpop && createDpop(dpop.key, dpop.alg, [replayableBody, requestURL, fetchTarget, decodeJwt, RotorError, RotorTypeError], platform)
 }
 
-/** Starts the worker's session; throws (a TypeError naming what) when the tab's options cannot make one. */
-export function startWorkerSession({ config, member, reauthenticate, platform }: WorkerSessionOptions): WorkerSession {
+/** Starts the worker's session; throws (a TypeError naming what, code `ERR_INVALID_OPTION`) when the tab's options cannot make one. */
+export function startWorkerSession({ config: posted, member, reauthenticate, platform }: WorkerSessionOptions): WorkerSession {
+  const config = checkWorkerConfig(posted)
   const dpop = dpopOf(config, platform)
   // Called bare: a browser's fetch run with another `this` throws "Illegal invocation".
   const plain: typeof fetch = (input, init) => platform.fetch()(input, init)
@@ -68,5 +65,5 @@ export function startWorkerSession({ config, member, reauthenticate, platform }:
     ...(dpop ? { fetch: send } : {}),
     ...(config.leeway === undefined ? {} : { leeway: config.leeway }),
   }
-  return { cfg: normalizeOptions(options), session: createSession(options), send }
+  return { cfg: configOf(options), session: createSession(options), send }
 }

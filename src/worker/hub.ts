@@ -9,7 +9,7 @@ import { Listeners } from '../utils/listeners.js'
 import { HubLock, TabLocks, type LockLimits } from './hub-lock.js'
 import { startWorkerSession, type WorkerSession } from './hub-session.js'
 import { Tabs, type LivenessLimits, type PortLike, type Tab } from './hub-tabs.js'
-import { parseReauthGrant, PROTOCOL_VERSION, withoutRefreshToken, type WorkerConfig } from './protocol.js'
+import { parseReauthGrant, PROTOCOL_VERSION, withoutRefreshToken } from './protocol.js'
 
 /**
  * Time limits of the hub. Any page of the origin can connect and say anything: each limit
@@ -154,7 +154,7 @@ class SharedState implements Hub {
 
   /** A tab's hello: refused when it speaks another protocol or runs other options; else it joins (and the first one starts the worker's session). */
   #hello(tab: Tab, id: number, m: Record<string, unknown>): void {
-    const refuse = (reason: string) => tab.port.postMessage({ w: 'refused', id, reason })
+    const refuse = (reason: string, code?: string) => tab.port.postMessage(code ? { w: 'refused', id, reason, code } : { w: 'refused', id, reason })
     if (m['version'] !== PROTOCOL_VERSION) {
       const theirs = isId(m['version']) ? `protocol ${m['version']}` : 'an older protocol'
       return refuse(`the worker script is another version of rotor-auth (it speaks protocol ${PROTOCOL_VERSION}, this page ${theirs}): serve the script of the page's version`)
@@ -170,14 +170,15 @@ class SharedState implements Hub {
     if (!this.#worker) {
       try {
         this.#worker = startWorkerSession({
-          config: m['config'] as WorkerConfig,
+          config: m['config'],
           member: this.#member,
           reauthenticate: context => this.#tabs.reauthenticate(context),
           platform: this.#platform,
         })
         this.#configKey = key
       } catch (error) {
-        return refuse(`the worker cannot run this session: ${(error as Error).message}`)
+        // A forged or older page's options: that page is told which, coded; the hub goes on serving the others.
+        return refuse(`the worker cannot run this session: ${(error as Error).message}`, (error as { code?: string }).code)
       }
     }
     tab.reauthenticates = m['reauthenticates'] === true

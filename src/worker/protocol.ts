@@ -64,7 +64,8 @@ export type ReauthGrant = {
 /** Worker → tab. Snapshots never carry the RT: it stays in the worker. */
 export type FromWorker =
   | { w: 'welcome'; id: number; version: number; snapshot?: Snapshot }
-  | { w: 'refused'; id: number; reason: string }
+  /** `code`: the RotorErrorCode of what was refused, when it is one (`ERR_INVALID_OPTION`: the config). */
+  | { w: 'refused'; id: number; reason: string; code?: string }
   | { w: 'done'; id: number }
   | { w: 'store'; snapshot: Snapshot }
   | { w: 'message'; message: Message }

@@ -254,7 +254,7 @@ describe('DPoP with the rotation worker (Node, MessageChannel ports)', () => {
       queueTimeout: 1000,
     }
     port1.postMessage({ w: 'hello', id: 1, version: PROTOCOL_VERSION, reauthenticates: false, config: { ...config, dpop: { alg: 'RS256', key: 'rotor-auth:x' } } })
-    expect(await answer).toEqual({ w: 'refused', id: 1, reason: expect.stringMatching(/config\.dpop/) })
+    expect(await answer).toEqual({ w: 'refused', id: 1, code: 'ERR_INVALID_OPTION', reason: expect.stringMatching(/config\.dpop/) })
     expect(hub.session).toBeUndefined()
   })
 })

@@ -6,6 +6,7 @@ import { build } from 'esbuild'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { BROWSER_BUILD, kb, measure, measureChunks, ROOT, type BundleInput, type Measured } from './lib/bundle.js'
+import { sizeReport } from './lib/chunks.js'
 import { performanceDoc } from './performance-doc.js'
 import type { Cell, Section } from './table.js'
 
@@ -115,6 +116,9 @@ export async function runSize(): Promise<Section> {
   } else {
     verdicts.push(`Rotor's bundle failed to build: ${results[0]!.error}`)
   }
+  // The worker's script, built as tsup ships it (one classic file): the second byte budget of issue 32.
+  const { worker } = await sizeReport()
+  verdicts.push(`Rotor's rotation worker script (rotor-auth/worker, one file, DPoP included): ${kb(worker.size.gzipped)} KB min+gzip.`)
   const parts = await composition().catch(() => [])
   const total = parts.reduce((n, [, b]) => n + b, 0)
   const notes = parts.length

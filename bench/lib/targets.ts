@@ -31,9 +31,9 @@ export function targetsOf(section: Section): Target[] {
 }
 
 /**
- * bench/size.ts (the `size` engineer's) decides the byte budgets once it returns `targets`;
- * until then they are read off its verdicts: the page weight from "what every page downloads …
- * N KB", the worker script from a verdict naming the worker with a KB figure, else "not measured".
+ * The byte budgets, read off bench/size.ts's verdicts (unless it returns `targets` itself): the
+ * page weight from "what every page downloads … N KB", the worker script from the verdict naming
+ * the worker with a KB figure, else "not measured".
  */
 export function sizeTargets(section: Section): Section {
   if (section.targets?.length) return section
@@ -50,7 +50,7 @@ export function sizeTargets(section: Section): Section {
     ...section,
     targets: [
       budget(`Page weight before the first rotation ≤ ${SIZE_BUDGET_KB} KB min+gzip`, figure(/every page downloads[^:]*: ([\d.]+) KB/), 'no page-weight verdict found'),
-      budget(`Worker script ≤ ${SIZE_BUDGET_KB} KB min+gzip`, figure(/worker[^:]*: ([\d.]+) KB/i), 'no worker-script verdict yet'),
+      budget(`Worker script ≤ ${SIZE_BUDGET_KB} KB min+gzip`, figure(/worker[^:]*: ([\d.]+) KB/i), 'no worker-script verdict found'),
     ],
   }
 }

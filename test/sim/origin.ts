@@ -4,7 +4,7 @@ import type { StorageLike } from '../../src/types.js'
 import type { Scheduler } from './scheduler.js'
 
 type SimChannel = ChannelLike & { readonly tab: string; readonly name: string; open: boolean; deliver: (fn: () => void) => void }
-type Waiting = { tab: string; callback: () => Promise<unknown>; resolve: (value: unknown) => void; reject: (error: unknown) => void }
+type Waiting = { tab: string; callback: () => Promise<unknown>; resolve: (value: unknown) => void; reject: (error: unknown) => void; deliver: (fn: () => void) => void }
 
 /**
  * BroadcastChannel as browsers give it: a message reaches every other open channel of the
@@ -74,14 +74,18 @@ export class Origin {
     }
   }
 
-  /** Web Locks of tab `tab` (exclusive mode): one holder per name, granted in request order. */
-  locks(tab: string): LockManagerLike {
+  /**
+   * Web Locks of tab `tab` (exclusive mode): one holder per name, granted in request order;
+   * `deliver` runs the grant's callback (on resume, if the tab is frozen: a frozen page runs no
+   * task, and the lock stays held meanwhile).
+   */
+  locks(tab: string, deliver: (fn: () => void) => void = fn => fn()): LockManagerLike {
     return {
       request: (name, callback) =>
         new Promise((resolve, reject) => {
           const queue = this.#queues.get(name) ?? []
           this.#queues.set(name, queue)
-          queue.push({ tab, callback, resolve, reject })
+          queue.push({ tab, callback, resolve, reject, deliver })
           this.#grant(name)
         }),
     }
@@ -111,19 +115,21 @@ export class Origin {
     if (!next) return
     this.#held.set(name, next.tab)
     // The grant is an event of its own: what else is due may run before it.
-    this.#scheduler.after(this.#scheduler.random.int(0, 2), `grant ${name.replace(/^.*:/, '')} ${next.tab}`, () => {
-      let result: Promise<unknown>
-      try {
-        result = Promise.resolve(next.callback())
-      } catch (error) {
-        result = Promise.reject(error)
-      }
-      void result.then(next.resolve, next.reject).finally(() => {
-        if (this.#held.get(name) !== next.tab) return // released when its tab closed
-        this.#held.delete(name)
-        this.#grant(name)
-      })
-    })
+    this.#scheduler.after(this.#scheduler.random.int(0, 2), `grant ${name.replace(/^.*:/, '')} ${next.tab}`, () =>
+      next.deliver(() => {
+        let result: Promise<unknown>
+        try {
+          result = Promise.resolve(next.callback())
+        } catch (error) {
+          result = Promise.reject(error)
+        }
+        void result.then(next.resolve, next.reject).finally(() => {
+          if (this.#held.get(name) !== next.tab) return // released when its tab closed
+          this.#held.delete(name)
+          this.#grant(name)
+        })
+      }),
+    )
   }
 
   /** localStorage of the origin, shared by its tabs. */

@@ -83,18 +83,21 @@ function act(world: World, scheduler: Scheduler): void {
   const tab = tabs[random.int(0, Math.max(0, tabs.length - 1))]
   scheduler.note(`act ${action} ${tab?.id ?? '-'}`)
   if (!tab) return void world.login(world.openTab())
-  if (scheduler.now > 0 && tabs.every(t => t.session.state.status === 'signed-out') && random.chance(0.5)) return world.login(tab)
+  // What the user does inside a page waits for it to run: a frozen page takes no input (its tasks run on resume).
+  if (scheduler.now > 0 && tabs.every(t => t.session.state.status === 'signed-out') && random.chance(0.5)) return tab.run(() => world.login(tab))
   switch (action) {
     case 'request':
-      return world.request(tab)
+      return tab.run(() => world.request(tab))
     case 'rotate':
-      return world.rotate(tab)
+      return tab.run(() => world.rotate(tab))
     case 'freeze':
       if (tab.frozen) return
       tab.freeze()
       return void scheduler.after(random.int(500, 30_000), `resume ${tab.id}`, () => tab.resume())
-    case 'wake':
-      return tab.fire(WAKE_EVENTS[random.int(0, WAKE_EVENTS.length - 1)]!)
+    case 'wake': {
+      const event = WAKE_EVENTS[random.int(0, WAKE_EVENTS.length - 1)]!
+      return tab.run(() => tab.fire(event))
+    }
     case 'clock':
       return void (world.origin.clockOffset += (random.chance(0.5) ? 1 : -1) * random.int(1000, 1_800_000))
     case 'reload':
@@ -105,7 +108,7 @@ function act(world: World, scheduler: Scheduler): void {
     case 'storage':
       return world.foreignWrite()
     case 'logout':
-      return world.logout(tab)
+      return tab.run(() => world.logout(tab))
     case 'restart':
       return void (world.server.faultsOn && world.server.restart())
   }

@@ -1,6 +1,7 @@
 /** One simulated browser origin: its BroadcastChannels, Web Locks and localStorage, every delivery and grant timed by the scheduler. */
 import type { ChannelLike, LockManagerLike } from '../../src/platform/types.js'
 import type { StorageLike } from '../../src/types.js'
+import { Elections } from './election.js'
 import type { Scheduler } from './scheduler.js'
 
 type SimChannel = ChannelLike & { readonly tab: string; readonly name: string; open: boolean; deliver: (fn: () => void) => void }
@@ -28,8 +29,18 @@ export class Origin {
   /** Bug zoo: a share of channel messages never arrives (BroadcastChannel loses none). */
   dropRate = 0
 
+  /** The leader elections of tabs without Web Locks. */
+  readonly elections: Elections
+  readonly #onClose = new Map<string, Array<() => void>>()
+
   constructor(scheduler: Scheduler) {
     this.#scheduler = scheduler
+    this.elections = new Elections(scheduler, this)
+  }
+
+  /** Runs `fn` when tab `tab` closes without a goodbye. */
+  onClose(tab: string, fn: () => void): void {
+    this.#onClose.set(tab, [...(this.#onClose.get(tab) ?? []), fn])
   }
 
   /** The channel factory of tab `tab` (the platform's `channel`); `deliver` runs a delivery (later, if the tab is frozen). */
@@ -96,6 +107,8 @@ export class Origin {
    * close, the locks it held are released and its queued requests dropped.
    */
   closeTab(tab: string): void {
+    for (const fn of this.#onClose.get(tab) ?? []) fn()
+    this.#onClose.delete(tab)
     for (const channel of [...this.#channels]) if (channel.tab === tab) channel.close()
     for (const [name, queue] of this.#queues)
       this.#queues.set(

@@ -121,6 +121,15 @@ export class ModelServer {
     return this.#families.filter(f => !f.revoked && this.#alive(f.newest) && this.#tokens.get(f.newest)!.answered).map(f => f.id)
   }
 
+  /**
+   * Whether the browser's cookie jar holds `family`'s newest RT (cookie transport): the jar keeps
+   * one RT, and a late Set-Cookie (a reloaded page's keepalive refresh) overwrites a newer
+   * login's, which no client then holds (sim seed 18369).
+   */
+  jarHolds(family: number): boolean {
+    return this.cookies.get('rt') === this.#families[family - 1]?.newest
+  }
+
   /** Families still usable on the server. */
   liveFamilies(): number[] {
     return this.#families.filter(f => !f.revoked && this.#alive(f.newest)).map(f => f.id)

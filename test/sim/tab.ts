@@ -46,6 +46,8 @@ export class Tab {
       },
       channel: origin.channel(this.id, fn => this.run(fn)),
       locks: locks ? origin.locks(this.id, fn => this.run(fn)) : undefined,
+      // Without Web Locks tabs elect a leader: the package's election runs on real timers and channels, the model's on the scheduler.
+      election: origin.elections.of(this.id, fn => this.run(fn)),
       realms: new Map(),
       storage,
       location: () => ({ href: 'https://app.sim/', base: 'https://app.sim/', origin: 'https://app.sim' }),

@@ -124,7 +124,9 @@ export class World {
     const { reason } = payload as { reason: string }
     this.#scheduler.note(`logout ${tab.id} ${reason}`)
     if (reason === 'user' || reason === 'idle') return
-    if (this.server.liveDeliveredFamilies().includes(this.family))
+    // With cookies the RT is the jar's: a login whose cookie a late Set-Cookie overwrote is held by no client.
+    const held = this.#config.transport === 'bearer' || this.server.jarHolds(this.family)
+    if (held && this.server.liveDeliveredFamilies().includes(this.family))
       this.#verdict.fail('no-unasked-logout', `${tab.id} ended (${reason}) while family ${this.family} lives`, now)
   }
 
@@ -223,10 +225,24 @@ export class World {
   }
 
   forge(): void {
+    if (this.#config.extended && !this.#config.locks && this.#scheduler.random.chance(0.3)) return this.#forgeRequests(20)
     const far = this.#config.extended !== undefined && this.#scheduler.random.chance(0.3)
     const message = far ? -1 : this.#scheduler.random.int(0, FORGED.length - 1)
     this.#scheduler.note(`forge ${message}`)
     this.origin.forge('sim', far ? { rotor: 1, type: 'state', from: 'forger', snapshot: FAR_AHEAD } : FORGED[message])
+  }
+
+  /**
+   * Extended model, tabs without Web Locks: a same-origin script asks the leader to rotate, over
+   * and over, at the generation it holds (as a follower stuck behind would): only the leader's
+   * once-per-generation rule stands between it and a rotation storm.
+   */
+  #forgeRequests(left: number): void {
+    if (left === 0) return
+    const generation = Math.max(0, ...this.live().map(tab => tab.session.state.generation))
+    this.#scheduler.note(`forge rotate-request ${generation}`)
+    this.origin.forge('sim', { rotor: 1, type: 'rotate-request', from: 'forger', generation })
+    this.#scheduler.after(this.#scheduler.random.int(100, 2000), 'forge', () => this.#forgeRequests(left - 1))
   }
 
   /** Another script of the origin writes over whatever is stored. */

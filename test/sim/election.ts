@@ -41,9 +41,11 @@ export class Elections {
         member.closed = true
         members.splice(members.indexOf(member), 1)
         channel.close()
-        for (const resolve of member.elected.splice(0)) resolve()
+        const waiting = member.elected.splice(0)
+        member.deliver(() => waiting.forEach(resolve => resolve()))
         if (member.leader) this.#elect(name)
       }
+      // A crashed page's session may still finish loading its leader lock: it joins a room it has already left.
       this.#origin.onClose(tab, leave)
       const room: ElectionRoom = {
         post: async message => void (member.closed || channel.postMessage(message)),

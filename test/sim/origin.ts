@@ -38,8 +38,11 @@ export class Origin {
     this.elections = new Elections(scheduler, this)
   }
 
-  /** Runs `fn` when tab `tab` closes without a goodbye. */
+  readonly #closed = new Set<string>()
+
+  /** Runs `fn` when tab `tab` closes without a goodbye (at once if it has). */
   onClose(tab: string, fn: () => void): void {
+    if (this.#closed.has(tab)) return fn()
     this.#onClose.set(tab, [...(this.#onClose.get(tab) ?? []), fn])
   }
 
@@ -107,6 +110,7 @@ export class Origin {
    * close, the locks it held are released and its queued requests dropped.
    */
   closeTab(tab: string): void {
+    this.#closed.add(tab)
     for (const fn of this.#onClose.get(tab) ?? []) fn()
     this.#onClose.delete(tab)
     for (const channel of [...this.#channels]) if (channel.tab === tab) channel.close()

@@ -10,6 +10,9 @@ export const OPEN_FINDINGS: Record<number, InvariantName> = {
   // Rotor's: a tab opened after the wall clock moved forward past the stored RT's life (it saw no
   // jump) takes both tokens for dead and ends the session without asking the server (docs/simulation.md).
   14078: 'no-unasked-logout',
+  // Rotor's: after a foreign write garbled the store, a new tab logs in at a low generation; a tab
+  // frozen meanwhile thaws and answers its hello with signed-out at a higher one, ending the login.
+  52691: 'no-unasked-logout',
 }
 
 /** The same for worlds without Web Locks (`--no-locks`: schedules.test.ts runs a range of them). */
@@ -36,14 +39,17 @@ export const OPEN_FINDINGS_NO_LOCKS: Record<number, InvariantName> = {}
  * - The oracle's, stated too tightly: 7243 (`converges`): a timer rotation ended 5 ms before the
  *   run did and one tab's message was still on the channel (CONVERGE_GRACE_MS, schedule.ts);
  *   18369 (`no-unasked-logout`, cookie): a reloaded page's keepalive refresh set its cookies over a
- *   newer login's, which then lived on the server with no client holding it (server.ts jarHolds).
+ *   newer login's, which then lived on the server with no client holding it (server.ts jarHolds);
+ *   68344, 101402 (`rt-presented-twice`, bearer): a page reloaded with its refresh on the wire,
+ *   the next lock holder presented the RT and got the answer, then the dead page's call arrived:
+ *   a call is the client's fault only if sent after the answer reached a client (server.ts).
  */
 export const REGRESSION_SEEDS = [
   248, 30125, 30206, 30374, 31690, 32347, 31885, 490, 973, 2152, 3930, 4175, 6714, 6849, 7173, 8498, 30629, 100364, 100623,
   // The model's own (above).
   371, 102399, 103109, 27684, 35140, 12441, 21130, 34116, 35298, 40131, 1367, 22904, 3509, 11560, 33286, 36038, 38136,
   // The oracle's (above).
-  7243, 18369,
+  7243, 18369, 68344, 101402,
 ]
 
 /**

@@ -24,7 +24,9 @@ describe('replaying a seed gives byte-identical output', () => {
     expect(second.code).toBe(first.code)
     // The trace records scheduler decisions, and no token.
     expect(first.stdout).not.toMatch(/sim-(at|rt)-/)
-    // The CLI's bundle and vitest's module runner run the seed alike.
+    // The CLI's bundle and vitest's module runner run the seed alike (with Web Locks: without, the
+    // leader lock's chunk loads some microtasks later under vitest, so the two runners' traces differ; each replays itself).
+    if (!locks) return
     const here = await runSchedule(seed, { locks })
     expect(first.stdout).toContain(`${here.trace.join('\n')}\ntrace ${here.hash}\n`)
   })

@@ -1,6 +1,6 @@
 /** Leadership among tabs without Web Locks: joining, leaving and rejoining the election, stepping down before the page freezes or goes. */
 import { BroadcastChannel as PackageChannel, createLeaderElection } from 'broadcast-channel'
-import type { Platform } from '../platform/types.js'
+import type { ElectionRoom, OpenRoom, Platform, RoomEvents } from '../platform/types.js'
 import { sleep } from '../utils/until.js'
 
 /** How often a follower polls for leadership while the leader is gone (the package's own cycle). */
@@ -8,20 +8,7 @@ const ELECTION_FALLBACK_MS = 1000
 /** Two leaders that found each other rejoin after a random pause up to this long, so they do not meet again in step. */
 const REJOIN_JITTER_MS = 300
 
-/** One membership of the election: a channel nothing else posts to, and this member's elector on it. */
-export type ElectionRoom = {
-  /** Posts on the room's channel; settles (never rejects) even when the channel is gone. */
-  post(message: unknown): Promise<void>
-  readonly isLeader: boolean
-  /** Resolves once this member is elected; settles (never rejects) if it leaves first. */
-  awaitLeadership(): Promise<void>
-  close(): Promise<void>
-}
-
-/** What a room tells its member: a message of another member, or that two leaders found each other. */
-export type RoomEvents = { message(data: unknown): void; duplicate(): void }
-
-export type OpenRoom = (name: string, events: RoomEvents) => ElectionRoom
+export type { ElectionRoom, OpenRoom, RoomEvents }
 
 /**
  * The broadcast-channel package's election (its wire protocol is what tabs of older builds

@@ -13,7 +13,7 @@ import type { LockOptions, Message, Snapshot } from './types.js'
 const REQUEST_EVERY_MS = 1000
 
 /** What the leader lock asks of the platform. */
-export type LeaderPlatform = Pick<Platform, 'now' | 'after' | 'random' | 'randomId' | 'on'> & Partial<Pick<Platform, 'debug'>>
+export type LeaderPlatform = Pick<Platform, 'now' | 'after' | 'random' | 'randomId' | 'on'> & Partial<Pick<Platform, 'debug' | 'election'>>
 
 export type LeaderLockOptions = {
   name: string
@@ -71,7 +71,7 @@ export class LeaderLock {
     this.#election = new Election({
       name: `${options.name}:leader`,
       platform,
-      open: options.openRoom ?? packageRoom(),
+      open: options.openRoom ?? platform.election ?? packageRoom(),
       hear: data => claims.hear(data),
       elected: () => {
         platform.debug?.('election-won')

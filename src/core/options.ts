@@ -143,7 +143,7 @@ const KNOWN_BUDGET = ['perLifetime', 'perMinute'] satisfies Array<keyof BudgetLi
 const BUDGET: Rules = { perLifetime: WHOLE, perMinute: WHOLE }
 // prettier-ignore
 const KNOWN_PLATFORM = [
-  'now', 'monotonic', 'after', 'random', 'randomId', 'on', 'channel', 'locks', 'realms', 'storage', 'location', 'browsing', 'fetch', 'sharedWorker', 'indexedDB', 'crypto', 'debug',
+  'now', 'monotonic', 'after', 'random', 'randomId', 'on', 'channel', 'locks', 'realms', 'storage', 'location', 'browsing', 'fetch', 'sharedWorker', 'indexedDB', 'crypto', 'debug', 'election',
 ] satisfies Array<keyof Platform>
 
 const DEFAULT_ACTIVITY = ['pointerdown', 'keydown', 'wheel', 'touchstart', 'visibilitychange']

@@ -94,6 +94,7 @@ export function defaultPlatform(): Platform {
     indexedDB: g.indexedDB,
     crypto: g.crypto,
     debug: undefined,
+    election: undefined,
   }
 }
 

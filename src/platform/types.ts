@@ -52,6 +52,22 @@ export type DebugSink = (kind: TraceKind, fields?: Record<string, unknown>) => v
  * overridable piece by piece (the `now`, `timers`, `fetch`, `storage` and `platform` options),
  * so tests and the simulator run every part on virtual time with virtual tabs.
  */
+/** One membership of a leader election among tabs: a channel nothing else posts to, and this member's elector on it. */
+export type ElectionRoom = {
+  /** Posts on the room's channel; settles (never rejects) even when the channel is gone. */
+  post(message: unknown): Promise<void>
+  readonly isLeader: boolean
+  /** Resolves once this member is elected; settles (never rejects) if it leaves first. */
+  awaitLeadership(): Promise<void>
+  close(): Promise<void>
+}
+
+/** What a room tells its member: a message of another member, or that two leaders found each other. */
+export type RoomEvents = { message(data: unknown): void; duplicate(): void }
+
+/** Joins the election named `name` (src/coordinator/election.ts). */
+export type OpenRoom = (name: string, events: RoomEvents) => ElectionRoom
+
 export interface Platform {
   /** Wall clock, epoch ms: may jump when the user or NTP sets it. */
   now(): number
@@ -93,4 +109,6 @@ export interface Platform {
   crypto: Crypto
   /** Where decisions are recorded (the session's trace; see the `debug` option); undefined: nowhere. */
   debug: DebugSink | undefined
+  /** How tabs without Web Locks elect their leader; undefined: the broadcast-channel package's election, loaded with it (the simulator models one). */
+  election: OpenRoom | undefined
 }

@@ -7,18 +7,16 @@ import type { InvariantName } from './invariants.js'
  * REGRESSION_SEEDS). docs/simulation.md describes each.
  */
 export const OPEN_FINDINGS: Record<number, InvariantName> = {
-  // A GET open 1 s past its documented bound (queueTimeout + refresh time), under a chain of faults.
-  371: 'request-settles',
-  // Found by the unattended run past npm test's range, the same shape (102399 with no fault drawn): not located.
-  102399: 'request-settles',
-  103109: 'request-settles',
-  // The model's, most likely: a crashed tab's reauthenticate hook still settles and its session
-  // code runs after the crash (writes storage, ends the session); docs/simulation.md.
-  1367: 'converges',
-  3509: 'no-unasked-logout',
-  // Not located: one tab of four stays a generation behind after the faults stopped.
-  7243: 'converges',
+  // Rotor's: a tab opened after the wall clock moved forward past the stored RT's life (it saw no
+  // jump) takes both tokens for dead and ends the session without asking the server (docs/simulation.md).
+  14078: 'no-unasked-logout',
+  // Rotor's: after a foreign write garbled the store, a new tab logs in at a low generation; a tab
+  // frozen meanwhile thaws and answers its hello with signed-out at a higher one, ending the login.
+  52691: 'no-unasked-logout',
 }
+
+/** The same for worlds without Web Locks (`--no-locks`: schedules.test.ts runs a range of them). */
+export const OPEN_FINDINGS_NO_LOCKS: Record<number, InvariantName> = {}
 
 /**
  * Seeds that once broke an invariant, kept passing: each names the defect it found.
@@ -31,5 +29,33 @@ export const OPEN_FINDINGS: Record<number, InvariantName> = {
  * - 490 (also 973, 2152, 3930, 4175, 6714, 6849, 7173, 8498, 30629, 100364, 100623): a hook that failed
  *   (or was dismissed) after the user had signed out and in again in another tab ended the new
  *   session (src/core/rotator.ts: a failed hook ends nothing once a newer login is active).
+ * - The model's own (test/sim/tab.ts, origin.ts, world.ts, schedule.ts): a page that is gone or
+ *   frozen ran code. 371, 102399, 103109, 27684, 35140 (`request-settles`) and 12441
+ *   (`rt-presented-twice`): a resume drawn before a crash woke the crashed tab, whose session
+ *   took the rotation lock and held it for good; 21130, 34116, 35298, 40131
+ *   (`rt-presented-twice`): the user acted in a frozen tab and its lock grant ran there, before
+ *   the messages waiting for it; 1367, 22904 (`converges`), 3509, 11560, 33286, 36038, 38136
+ *   (`no-unasked-logout`): a crashed tab's reauthenticate hook settled and its session ran on.
+ * - The oracle's, stated too tightly: 7243 (`converges`): a timer rotation ended 5 ms before the
+ *   run did and one tab's message was still on the channel (CONVERGE_GRACE_MS, schedule.ts);
+ *   18369 (`no-unasked-logout`, cookie): a reloaded page's keepalive refresh set its cookies over a
+ *   newer login's, which then lived on the server with no client holding it (server.ts jarHolds);
+ *   68344, 101402 (`rt-presented-twice`, bearer): a page reloaded with its refresh on the wire,
+ *   the next lock holder presented the RT and got the answer, then the dead page's call arrived:
+ *   a call is the client's fault only if sent after the answer reached a client (server.ts).
  */
-export const REGRESSION_SEEDS = [248, 30125, 30206, 30374, 31690, 32347, 31885, 490, 973, 2152, 3930, 4175, 6714, 6849, 7173, 8498, 30629, 100364, 100623]
+export const REGRESSION_SEEDS = [
+  248, 30125, 30206, 30374, 31690, 32347, 31885, 490, 973, 2152, 3930, 4175, 6714, 6849, 7173, 8498, 30629, 100364, 100623,
+  // The model's own (above).
+  371, 102399, 103109, 27684, 35140, 12441, 21130, 34116, 35298, 40131, 1367, 22904, 3509, 11560, 33286, 36038, 38136,
+  // The oracle's (above).
+  7243, 18369, 68344, 101402,
+]
+
+/**
+ * The same for worlds without Web Locks, kept passing. 1164, 1347 (`request-settles`), 1663
+ * (`converges`): the model's, a tab crashed before its session's leader lock had loaded; the load
+ * finished after the crash, the dead tab joined the election and won it, and no live tab led
+ * (election.ts: a tab that is gone leaves at once).
+ */
+export const REGRESSION_SEEDS_NO_LOCKS = [1164, 1347, 1663]

@@ -1,10 +1,11 @@
 /** One simulated browser origin: its BroadcastChannels, Web Locks and localStorage, every delivery and grant timed by the scheduler. */
 import type { ChannelLike, LockManagerLike } from '../../src/platform/types.js'
 import type { StorageLike } from '../../src/types.js'
+import { Elections } from './election.js'
 import type { Scheduler } from './scheduler.js'
 
 type SimChannel = ChannelLike & { readonly tab: string; readonly name: string; open: boolean; deliver: (fn: () => void) => void }
-type Waiting = { tab: string; callback: () => Promise<unknown>; resolve: (value: unknown) => void; reject: (error: unknown) => void }
+type Waiting = { tab: string; callback: () => Promise<unknown>; resolve: (value: unknown) => void; reject: (error: unknown) => void; deliver: (fn: () => void) => void }
 
 /**
  * BroadcastChannel as browsers give it: a message reaches every other open channel of the
@@ -28,8 +29,21 @@ export class Origin {
   /** Bug zoo: a share of channel messages never arrives (BroadcastChannel loses none). */
   dropRate = 0
 
+  /** The leader elections of tabs without Web Locks. */
+  readonly elections: Elections
+  readonly #onClose = new Map<string, Array<() => void>>()
+
   constructor(scheduler: Scheduler) {
     this.#scheduler = scheduler
+    this.elections = new Elections(scheduler, this)
+  }
+
+  readonly #closed = new Set<string>()
+
+  /** Runs `fn` when tab `tab` closes without a goodbye (at once if it has). */
+  onClose(tab: string, fn: () => void): void {
+    if (this.#closed.has(tab)) return fn()
+    this.#onClose.set(tab, [...(this.#onClose.get(tab) ?? []), fn])
   }
 
   /** The channel factory of tab `tab` (the platform's `channel`); `deliver` runs a delivery (later, if the tab is frozen). */
@@ -74,14 +88,18 @@ export class Origin {
     }
   }
 
-  /** Web Locks of tab `tab` (exclusive mode): one holder per name, granted in request order. */
-  locks(tab: string): LockManagerLike {
+  /**
+   * Web Locks of tab `tab` (exclusive mode): one holder per name, granted in request order;
+   * `deliver` runs the grant's callback (on resume, if the tab is frozen: a frozen page runs no
+   * task, and the lock stays held meanwhile).
+   */
+  locks(tab: string, deliver: (fn: () => void) => void = fn => fn()): LockManagerLike {
     return {
       request: (name, callback) =>
         new Promise((resolve, reject) => {
           const queue = this.#queues.get(name) ?? []
           this.#queues.set(name, queue)
-          queue.push({ tab, callback, resolve, reject })
+          queue.push({ tab, callback, resolve, reject, deliver })
           this.#grant(name)
         }),
     }
@@ -92,6 +110,9 @@ export class Origin {
    * close, the locks it held are released and its queued requests dropped.
    */
   closeTab(tab: string): void {
+    this.#closed.add(tab)
+    for (const fn of this.#onClose.get(tab) ?? []) fn()
+    this.#onClose.delete(tab)
     for (const channel of [...this.#channels]) if (channel.tab === tab) channel.close()
     for (const [name, queue] of this.#queues)
       this.#queues.set(
@@ -111,19 +132,21 @@ export class Origin {
     if (!next) return
     this.#held.set(name, next.tab)
     // The grant is an event of its own: what else is due may run before it.
-    this.#scheduler.after(this.#scheduler.random.int(0, 2), `grant ${name.replace(/^.*:/, '')} ${next.tab}`, () => {
-      let result: Promise<unknown>
-      try {
-        result = Promise.resolve(next.callback())
-      } catch (error) {
-        result = Promise.reject(error)
-      }
-      void result.then(next.resolve, next.reject).finally(() => {
-        if (this.#held.get(name) !== next.tab) return // released when its tab closed
-        this.#held.delete(name)
-        this.#grant(name)
-      })
-    })
+    this.#scheduler.after(this.#scheduler.random.int(0, 2), `grant ${name.replace(/^.*:/, '')} ${next.tab}`, () =>
+      next.deliver(() => {
+        let result: Promise<unknown>
+        try {
+          result = Promise.resolve(next.callback())
+        } catch (error) {
+          result = Promise.reject(error)
+        }
+        void result.then(next.resolve, next.reject).finally(() => {
+          if (this.#held.get(name) !== next.tab) return // released when its tab closed
+          this.#held.delete(name)
+          this.#grant(name)
+        })
+      }),
+    )
   }
 
   /** localStorage of the origin, shared by its tabs. */

@@ -5,8 +5,8 @@ import type { Scheduler } from './scheduler.js'
 export const AT_TTL = 60_000
 export const RT_TTL = 3_600_000
 
-/** `answered`: a client received this token; `successorKnown`: a client received the pair that consumed this RT. */
-type Token = { kind: 'at' | 'rt'; family: number; n: number; expiresAt: number; consumed: boolean; answered: boolean; successorKnown: boolean }
+/** `answered`: a client received this token; `successorKnownAt`: when a client received the pair that consumed this RT (or knew it spent). */
+type Token = { kind: 'at' | 'rt'; family: number; n: number; expiresAt: number; consumed: boolean; answered: boolean; successorKnownAt: number }
 type Family = { id: number; revoked: boolean; newest: string }
 /** What may go wrong with one call, drawn by the scheduler while faults are on. */
 export type Fault = 'none' | 'slow' | 'drop' | 'lost-answer' | 'hang' | 'body-hangs' | '503' | 'proxy-html' | 'late'
@@ -121,6 +121,15 @@ export class ModelServer {
     return this.#families.filter(f => !f.revoked && this.#alive(f.newest) && this.#tokens.get(f.newest)!.answered).map(f => f.id)
   }
 
+  /**
+   * Whether the browser's cookie jar holds `family`'s newest RT (cookie transport): the jar keeps
+   * one RT, and a late Set-Cookie (a reloaded page's keepalive refresh) overwrites a newer
+   * login's, which no client then holds (sim seed 18369).
+   */
+  jarHolds(family: number): boolean {
+    return this.cookies.get('rt') === this.#families[family - 1]?.newest
+  }
+
   /** Families still usable on the server. */
   liveFamilies(): number[] {
     return this.#families.filter(f => !f.revoked && this.#alive(f.newest)).map(f => f.id)
@@ -135,8 +144,8 @@ export class ModelServer {
     const n = this.#tokens.size + 1
     const at = `sim-at-${family.id}-${n}`
     const rt = `sim-rt-${family.id}-${n}`
-    this.#tokens.set(at, { kind: 'at', family: family.id, n, expiresAt: this.now() + AT_TTL, consumed: false, answered, successorKnown: false })
-    this.#tokens.set(rt, { kind: 'rt', family: family.id, n, expiresAt: this.now() + RT_TTL, consumed: false, answered, successorKnown: false })
+    this.#tokens.set(at, { kind: 'at', family: family.id, n, expiresAt: this.now() + AT_TTL, consumed: false, answered, successorKnownAt: Infinity })
+    this.#tokens.set(rt, { kind: 'rt', family: family.id, n, expiresAt: this.now() + RT_TTL, consumed: false, answered, successorKnownAt: Infinity })
     family.newest = rt
     return { accessToken: at, refreshToken: rt, expiresIn: AT_TTL / 1000, refreshExpiresIn: RT_TTL / 1000 }
   }
@@ -182,7 +191,7 @@ export class ModelServer {
       if (fault === 'drop') return void this.#scheduler.after(there, 'net drop', () => settle(() => reject(new TypeError('fetch failed'))))
       this.#scheduler.after(there, `server ${path}`, () => {
         if (settled) return
-        const handled = this.#handle(path, request.headers, body, fault)
+        const handled = this.#handle(path, request.headers, body, fault, alive() ? Infinity : sentAt)
         if (fault === 'hang') return
         if (this.strict && handled.spent) spent = { due: this.#scheduler.now + back, mark: handled.spent }
         // Set-Cookie applies when the headers arrive, whatever becomes of the body or the page.
@@ -204,15 +213,19 @@ export class ModelServer {
     })
   }
 
-  #handle(path: string, headers: Headers, body: string, fault: Fault): Handled {
+  #handle(path: string, headers: Headers, body: string, fault: Fault, sentAt: number): Handled {
     if (fault === '503') return { answer: { status: 503, body: 'busy', headers: { 'retry-after': '1' } } }
     if (fault === 'proxy-html') return { answer: { status: 502, body: '<html><body>Bad gateway</body></html>', headers: { 'content-type': 'text/html' } } }
-    if (path.endsWith('/refresh')) return this.#refresh(body)
+    if (path.endsWith('/refresh')) return this.#refresh(body, sentAt)
     if (path.endsWith('/logout')) return { answer: this.#logout(headers, body) }
     return { answer: this.#api(headers) }
   }
 
-  #refresh(body: string): Handled {
+  /**
+   * `sentAt`: when a page that is gone sent the call (a call on the wire arrives after an answer a
+   * later call got); Infinity for a live page's, which must never present a spent RT.
+   */
+  #refresh(body: string, sentAt: number): Handled {
     this.stats.refreshCalls++
     const inBody = bodyToken(body)
     // No RT in the body: the cookie transport's, from the jar.
@@ -221,8 +234,9 @@ export class ModelServer {
     if (!token || token.kind !== 'rt') return { answer: { status: 401, body: '{"error":"invalid_grant"}' } }
     const family = this.#families[token.family - 1]!
     if (token.consumed) {
-      // A second presentation is the client's fault only if it had the first answer.
-      if (token.successorKnown) this.violations.push(`rt-presented-twice: family ${family.id} token ${token.n}`)
+      // A second presentation is the client's fault only if it had the first answer (when it sent
+      // it, for a page that is gone: it cannot recall a call already on the wire, sim seed 68344).
+      if (token.successorKnownAt !== Infinity && token.successorKnownAt <= sentAt) this.violations.push(`rt-presented-twice: family ${family.id} token ${token.n}`)
       family.revoked = true
       this.stats.reusedRefused++
       return { answer: { status: 401, body: '{"error":"invalid_grant","error_description":"reused"}' } }
@@ -234,10 +248,10 @@ export class ModelServer {
     const minted = [this.#tokens.get(pair.accessToken)!, this.#tokens.get(pair.refreshToken)!]
     const known = () => {
       for (const fresh of minted) fresh.answered = true
-      token.successorKnown = true
+      token.successorKnownAt = Math.min(token.successorKnownAt, this.#scheduler.now)
     }
     const json = { 'content-type': 'application/json' }
-    const spent = () => void (token.successorKnown = true)
+    const spent = () => void (token.successorKnownAt = Math.min(token.successorKnownAt, this.#scheduler.now))
     if (this.expiresAtOnce) pair.expiresIn = 0
     if (inBody !== undefined)
       return { answer: { status: 200, body: JSON.stringify(pair), headers: json }, delivered: known, spent, ...(this.strict ? { headers: spent } : {}) }

@@ -45,7 +45,9 @@ export class Tab {
         return () => void set.delete(listener)
       },
       channel: origin.channel(this.id, fn => this.run(fn)),
-      locks: locks ? origin.locks(this.id) : undefined,
+      locks: locks ? origin.locks(this.id, fn => this.run(fn)) : undefined,
+      // Without Web Locks tabs elect a leader: the package's election runs on real timers and channels, the model's on the scheduler.
+      election: origin.elections.of(this.id, fn => this.run(fn)),
       realms: new Map(),
       storage,
       location: () => ({ href: 'https://app.sim/', base: 'https://app.sim/', origin: 'https://app.sim' }),
@@ -71,6 +73,8 @@ export class Tab {
   }
 
   resume(): void {
+    // A page that is gone stays gone: a resume scheduled before it crashed wakes nothing.
+    if (this.disposed) return
     this.frozen = false
     this.fire('resume')
     for (const fn of this.#waiting.splice(0)) fn()

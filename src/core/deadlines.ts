@@ -14,6 +14,15 @@ export const DEFAULT_TIMING = { queueTimeout: 30_000, refreshTimeout: 10_000, re
 /** The timing options a deadline is derived from. */
 export type Timing = { queueTimeout: number; refreshTimeout: number; refreshRetries: number }
 
+/** The timing options as given, each left out one filled with its default (the page's options and the worker's config alike). */
+export function timingOf(options: Partial<Timing>): Timing {
+  return {
+    queueTimeout: options.queueTimeout ?? DEFAULT_TIMING.queueTimeout,
+    refreshTimeout: options.refreshTimeout ?? DEFAULT_TIMING.refreshTimeout,
+    refreshRetries: options.refreshRetries ?? DEFAULT_TIMING.refreshRetries,
+  }
+}
+
 /**
  * Longest a refresh may take anywhere, every retry's late answer awaited, plus a second of
  * slack: a tab closed mid-rotation never says it is done, so its claim runs out after this.

@@ -7,7 +7,7 @@ import { assertKnownOptions, invalidOption, optionError } from '../utils/option-
 import { pageBaseOf, Scope, toURL } from '../utils/scope.js'
 import type { DpopAlg } from '../dpop/keys.js'
 import { DEFAULT_BUDGET, type BudgetLimits } from './budget.js'
-import { DEFAULT_TIMING } from './deadlines.js'
+import { timingOf } from './deadlines.js'
 
 /** The `refresh` option after validation: an endpoint (with its style) or the app's own function. */
 export type RefreshSpec =
@@ -292,9 +292,7 @@ export function normalizeOptions(options: SessionOptions): Config {
     fetch: options.fetch,
     now: platform.now,
     leeway: options.leeway,
-    queueTimeout: options.queueTimeout ?? DEFAULT_TIMING.queueTimeout,
-    refreshTimeout: options.refreshTimeout ?? DEFAULT_TIMING.refreshTimeout,
-    refreshRetries: options.refreshRetries ?? DEFAULT_TIMING.refreshRetries,
+    ...timingOf(options),
     // Bearer tabs sharing a name keep the generation and expirations (never the tokens) where
     // every tab reads them synchronously: the tab that takes the lock next must see that a
     // newer generation exists even before the message carrying its tokens has arrived.

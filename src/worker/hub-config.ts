@@ -1,6 +1,6 @@
 /** The worker session's options: what a tab posted, checked for shape, made into the Config the session runs on without the page's option validator. */
 import { DEFAULT_BUDGET } from '../core/budget.js'
-import { DEFAULT_TIMING } from '../core/deadlines.js'
+import { timingOf } from '../core/deadlines.js'
 import type { Config } from '../core/options.js'
 import { DPOP_ALGS } from '../dpop/keys.js'
 import { RotorTypeError } from '../errors.js'
@@ -92,9 +92,7 @@ export function configOf(options: SessionOptions): Config {
     fetch: options.fetch,
     now: platform.now,
     leeway: options.leeway,
-    queueTimeout: options.queueTimeout ?? DEFAULT_TIMING.queueTimeout,
-    refreshTimeout: options.refreshTimeout ?? DEFAULT_TIMING.refreshTimeout,
-    refreshRetries: options.refreshRetries ?? DEFAULT_TIMING.refreshRetries,
+    ...timingOf(options),
     storage: undefined,
     persistTokens: false,
     dpop: undefined,

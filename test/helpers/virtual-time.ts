@@ -32,3 +32,18 @@ export function virtualTime(start = 0) {
     },
   }
 }
+
+/** A platform event source the test fires by hand, counting who listens. */
+export function eventSource() {
+  const listeners = new Map<string, Set<() => void>>()
+  return {
+    on(type: string, listener: () => void) {
+      const set = listeners.get(type) ?? new Set()
+      listeners.set(type, set)
+      set.add(listener)
+      return () => void set.delete(listener)
+    },
+    fire: (type: string) => [...(listeners.get(type) ?? [])].forEach(listener => listener()),
+    count: () => [...listeners.values()].reduce((n, set) => n + set.size, 0),
+  }
+}

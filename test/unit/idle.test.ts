@@ -1,22 +1,7 @@
 /** Unit tests for src/core/idle.ts on virtual time: activity comes from the platform's event source, never from globals. */
 import { describe, expect, test } from 'vitest'
 import { IdleTracker, type IdleWiring } from '../../src/core/idle.js'
-import { virtualTime } from '../helpers/virtual-time.js'
-
-/** A platform event source the test fires by hand, counting who listens. */
-function eventSource() {
-  const listeners = new Map<string, Set<() => void>>()
-  return {
-    on(type: string, listener: () => void) {
-      const set = listeners.get(type) ?? new Set()
-      listeners.set(type, set)
-      set.add(listener)
-      return () => void set.delete(listener)
-    },
-    fire: (type: string) => [...(listeners.get(type) ?? [])].forEach(listener => listener()),
-    count: () => [...listeners.values()].reduce((n, set) => n + set.size, 0),
-  }
-}
+import { eventSource, virtualTime } from '../helpers/virtual-time.js'
 
 function tracker(time = virtualTime(), events = eventSource()) {
   const seen: string[] = []

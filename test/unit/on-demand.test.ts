@@ -7,22 +7,7 @@ import { watchEnding } from '../../src/core/ending.js'
 import { IdleTracker } from '../../src/core/idle.js'
 import { SessionMachine } from '../../src/core/state.js'
 import { idleOnDemand, OnDemand } from '../../src/core/on-demand.js'
-import { virtualTime } from '../helpers/virtual-time.js'
-
-/** A platform event source the test fires by hand, counting who listens. */
-function eventSource() {
-  const listeners = new Map<string, Set<() => void>>()
-  return {
-    on(type: string, listener: () => void) {
-      const set = listeners.get(type) ?? new Set()
-      listeners.set(type, set)
-      set.add(listener)
-      return () => void set.delete(listener)
-    },
-    fire: (type: string) => [...(listeners.get(type) ?? [])].forEach(listener => listener()),
-    count: () => [...listeners.values()].reduce((n, set) => n + set.size, 0),
-  }
-}
+import { eventSource, virtualTime } from '../helpers/virtual-time.js'
 
 /** An idle tracker (10 s, warning 2 s) whose chunk loads when `arrive()` is called. */
 function lateIdle() {

@@ -29,7 +29,7 @@ const NOT_IN_WORKER: Array<{ importer: RegExp; path: string; exports: string[]; 
   // Options the hub never gives its session (src/worker/hub-session.ts): `idle`, `sessionEnding`,
   // `debug` and `dpop` (it signs through its `fetch`); and no tab calls its session's install().
   { importer: /[\\/]src[\\/]session\.ts$/, path: './core/on-demand.js', exports: ['idleOnDemand', 'endingOnDemand'] },
-  { importer: /[\\/]src[\\/]session\.ts$/, path: './trace/sink.js', exports: ['debugSink'] },
+  { importer: /[\\/]src[\\/]session\.ts$/, path: './trace/sink.js', exports: ['attach'] },
   { importer: /[\\/]src[\\/]session\.ts$/, path: './dpop/session.js', exports: ['dpopOf'] },
   { importer: /[\\/]src[\\/]session\.ts$/, path: './interceptors/install.js', exports: ['installOn'] },
   // The page's option validator (and its messages): the page checked its options before sending

@@ -166,8 +166,8 @@ function assemble(cfg: Config, out: Outbound) {
   })
   const logout = logoutOf(cfg, send, { machine, coordinator, sync })
   const idle = idleOf(cfg, { machine, coordinator, sync, trace }, logout)
-  // Waiting requests count failures against their deadline, on a clock a wall clock set back does not move (queueTimeout is a wait).
-  const backoff = new FailureBackoff({ ...platform, now: platform.monotonic ?? now })
+  const elapsed = platform.monotonic ?? now // queueTimeout is a wait: the gate and the failures it is told of count on a clock the wall clock's jumps do not move
+  const backoff = new FailureBackoff({ ...platform, now: elapsed })
   const rotator = rotatorOf(cfg, out, { machine, coordinator, sync, backoff, trace })
   const policy = new RotationPolicy({ view: machine, watch, trace, rotation: cfg.rotation, isIdle: () => idle?.isIdle() ?? false, rotator, backoff })
   sync.onRotateRequest(generation => policy.peerAsked(generation))
@@ -175,7 +175,7 @@ function assemble(cfg: Config, out: Outbound) {
   const gate = new Gate({
     view: machine,
     clock,
-    now: platform.monotonic ?? now, // as the backoff's, above
+    now: elapsed,
     queueTimeout: cfg.queueTimeout,
     needRotation: () => policy.requestsWaiting(),
     lastFailure: () => backoff.lastFailure(),

@@ -35,7 +35,7 @@ export function withoutCalls(source: string): string {
 
 /** Stand-ins for the trace's own modules in the main chunk: a recorder that keeps nothing, option checks that check nothing. */
 const STUBS: Record<string, string> = {
-  'src/trace/recorder.ts': 'export class TraceRecorder { record() {} export() {} }\nexport const debugSink = () => undefined',
+  'src/trace/recorder.ts': 'export class TraceRecorder { record() {} export() {} }',
   'src/trace/options.ts': 'export const TRACE_RULES = {}\nexport const TRACE_SIZE = 500',
 }
 

@@ -46,12 +46,6 @@ export type SharedWorkerLike = {
 /** Records one decision of kind `kind` (src/trace/kinds.ts) with its fields: never a token, cookie or body. */
 export type DebugSink = (kind: TraceKind, fields?: Record<string, unknown>) => void
 
-/**
- * What every part of Rotor takes instead of reaching for globals: built once per session by
- * `createPlatform` (src/platform/defaults.ts, the only file that names the runtime's globals),
- * overridable piece by piece (the `now`, `timers`, `fetch`, `storage` and `platform` options),
- * so tests and the simulator run every part on virtual time with virtual tabs.
- */
 /** One membership of a leader election among tabs: a channel nothing else posts to, and this member's elector on it. */
 export type ElectionRoom = {
   /** Posts on the room's channel; settles (never rejects) even when the channel is gone. */
@@ -68,6 +62,12 @@ export type RoomEvents = { message(data: unknown): void; duplicate(): void }
 /** Joins the election named `name` (src/coordinator/election.ts). */
 export type OpenRoom = (name: string, events: RoomEvents) => ElectionRoom
 
+/**
+ * What every part of Rotor takes instead of reaching for globals: built once per session by
+ * `createPlatform` (src/platform/defaults.ts, the only file that names the runtime's globals),
+ * overridable piece by piece (the `now`, `timers`, `fetch`, `storage` and `platform` options),
+ * so tests and the simulator run every part on virtual time with virtual tabs.
+ */
 export interface Platform {
   /** Wall clock, epoch ms: may jump when the user or NTP sets it. */
   now(): number

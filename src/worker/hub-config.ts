@@ -4,6 +4,7 @@ import { timingOf } from '../core/deadlines.js'
 import type { Config } from '../core/options.js'
 import { DPOP_ALGS } from '../dpop/keys.js'
 import { RotorTypeError } from '../errors.js'
+import { TRACE_SIZE } from '../trace/options.js'
 import { createPlatform } from '../platform/defaults.js'
 import type { SessionOptions } from '../types.js'
 import type { Scope } from '../utils/scope.js'
@@ -54,9 +55,6 @@ export function checkWorkerConfig(value: unknown): WorkerConfig {
   for (const [key, ok, expected] of SHAPE) if (!ok(value[key])) throw new RotorTypeError('ERR_INVALID_OPTION', `rotor-auth: config.${key} must be ${expected}`)
   return value as WorkerConfig
 }
-
-/** Entries the worker session's trace keeps: the `traceSize` default (src/trace/options.ts). */
-const TRACE_SIZE = 500
 
 /**
  * The Config of the options src/worker/hub-session.ts makes of a checked WorkerConfig, as

@@ -42,14 +42,29 @@ export const ASSUMED_LIFETIME_MS = 60_000
  */
 const SKEW_NOISE_MS = 1500
 
-/** Server clock minus local clock, from a `Date` header read at `receivedAt`. */
-export function clockOffset(dateHeader: string | null | undefined, receivedAt: number): number {
+/**
+ * Server clock minus local clock, from a server time in whole seconds (`Date`, a JWT's `iat`)
+ * stamped while a request sent at `sentAt` was answered, the answer arriving at `arrivedAt`.
+ * The server stamped it somewhere in between: time the request waited to go out (a browser's
+ * six connections per host, all busy) or its answer took is no skew, and read as skew it
+ * shortened the new AT by all of it (a refresh queued 2 s brought an AT of 2 s already dead,
+ * and a second refresh at once).
+ */
+function offsetWithin(serverSecond: number, sentAt: number, arrivedAt: number): number {
+  // Truncated to the second: the server's clock was somewhere in [t, t+1000).
+  const stampedAtArrival = serverSecond + 500 - arrivedAt
+  const stampedAtSend = serverSecond + 500 - sentAt
+  // Skew only where every moment of the round trip says so; then the least that does.
+  if (stampedAtArrival >= SKEW_NOISE_MS) return stampedAtArrival
+  return stampedAtSend <= -SKEW_NOISE_MS ? stampedAtSend : 0
+}
+
+/** Server clock minus local clock, from a `Date` header (see offsetWithin; `arrivedAt` defaults to `sentAt`). */
+export function clockOffset(dateHeader: string | null | undefined, sentAt: number, arrivedAt = sentAt): number {
   if (!dateHeader) return 0
   const serverTime = Date.parse(dateHeader)
   if (Number.isNaN(serverTime)) return 0
-  // The header truncates to the second: the server's clock was somewhere in [t, t+1000).
-  const offset = serverTime + 500 - receivedAt
-  return Math.abs(offset) < SKEW_NOISE_MS ? 0 : offset
+  return offsetWithin(serverTime, sentAt, arrivedAt)
 }
 
 type Raw = Record<string, unknown>
@@ -140,14 +155,13 @@ function absolute(value: string | number | Date, field: string): number {
   return ms
 }
 
-/** Server minus local clock from a JWT's `iat` (whole seconds, like `Date`); undefined without one. */
-function iatOffset(token: string | undefined, receivedAt: number): number | undefined {
+/** Server minus local clock from a JWT's `iat` (whole seconds, like `Date`; see offsetWithin); undefined without one. */
+function iatOffset(token: string | undefined, receivedAt: number, arrivedAt: number): number | undefined {
   if (token === undefined || token.split('.').length !== 3) return undefined
   try {
     const { iat } = decodeJwt(token)
     if (typeof iat !== 'number' || !Number.isFinite(iat)) return undefined
-    const offset = iat * 1000 + 500 - receivedAt
-    return Math.abs(offset) < SKEW_NOISE_MS ? 0 : offset
+    return offsetWithin(iat * 1000, receivedAt, arrivedAt)
   } catch {
     return undefined
   }
@@ -176,6 +190,7 @@ function jwtExpiry(token: string | undefined, receivedAt: number, offset: number
   }
   if (typeof claims.exp !== 'number') return undefined
   // exp - iat is a lifetime the server chose; measured from receipt it needs no clock at all.
+  // (From the send, for a refresh: no round trip proves the server minted it later.)
   if (typeof claims.iat === 'number' && claims.exp > claims.iat) return receivedAt + jwtLifetime(claims.iat, claims.exp)
   return claims.exp * 1000 - offset
 }
@@ -185,9 +200,9 @@ function jwtExpiry(token: string | undefined, receivedAt: number, offset: number
  * `receivedAt`; absolute expirations are on the server's clock and shifted by `offset`
  * (server − local, from the `Date` header), so a client clock hours off still works.
  */
-export function toTokens(grant: Grant, receivedAt: number, dateOffset?: number): Tokens {
+export function toTokens(grant: Grant, receivedAt: number, dateOffset?: number, arrivedAt = receivedAt): Tokens {
   // No readable `Date` (cross-origin, or a grant object): the JWTs' `iat` is the server's clock.
-  const iat = dateOffset === undefined ? (iatOffset(grant.accessToken, receivedAt) ?? iatOffset(grant.refreshToken, receivedAt)) : undefined
+  const iat = dateOffset === undefined ? (iatOffset(grant.accessToken, receivedAt, arrivedAt) ?? iatOffset(grant.refreshToken, receivedAt, arrivedAt)) : undefined
   let offset = dateOffset ?? iat ?? 0
   let accessExpiresAt =
     grant.expiresIn !== undefined
@@ -236,8 +251,11 @@ export function toTokens(grant: Grant, receivedAt: number, dateOffset?: number):
   return tokens
 }
 
-/** Reads a login or refresh answer. The body is consumed. */
-export async function tokensFromResponse(response: Response, now: () => number): Promise<Tokens> {
+/**
+ * Reads a login or refresh answer. The body is consumed. Lifetimes count from `now()` (a
+ * refresh's: when it was sent); `arrivedAt`, when the answer came, bounds the clock offset.
+ */
+export async function tokensFromResponse(response: Response, now: () => number, arrivedAt?: number): Promise<Tokens> {
   const receivedAt = now()
   let text: string
   try {
@@ -259,8 +277,8 @@ export async function tokensFromResponse(response: Response, now: () => number):
   }
   // A cross-origin answer hides `Date` unless the server exposes it: then the offset is unknown, not 0.
   const date = response.headers.get('date')
-  const offset = date && !Number.isNaN(Date.parse(date)) ? clockOffset(date, receivedAt) : undefined
-  const tokens = toTokens(toGrant(body), receivedAt, offset)
+  const offset = date && !Number.isNaN(Date.parse(date)) ? clockOffset(date, receivedAt, arrivedAt ?? receivedAt) : undefined
+  const tokens = toTokens(toGrant(body), receivedAt, offset, arrivedAt)
   if (offset && !tokens.skew) tokens.skew = { offset, source: 'date' }
   return tokens
 }

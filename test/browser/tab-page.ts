@@ -47,6 +47,11 @@ export type TabStats = {
    * over: held longer than the AT lives, it reaches the server expired, whatever the client does.
    */
   queuedMs: number
+  /**
+   * API requests Rotor handed to the browser with an AT its own clock said had expired: a 401
+   * for one of these is Rotor's doing, not the network's (every other 401 left with a live AT).
+   */
+  handedExpired: number
   rotations: { local: number; remote: number }
   /** When this tab's last login() completed (`session.start` resolved); 0 if it never logged in. */
   loggedInAt: number
@@ -96,6 +101,7 @@ const stats: TabStats = {
   slowestMs: 0,
   inBrowser: 0,
   queuedMs: 0,
+  handedExpired: 0,
   rotations: { local: 0, remote: 0 },
   loggedInAt: 0,
   logouts: [],
@@ -128,6 +134,8 @@ window.fetch = function countingFetch(input: RequestInfo | URL, init?: RequestIn
   const sent = pageFetch(input, init)
   if (!String(input instanceof Request ? input.url : input).includes('/api/')) return sent
   stats.inBrowser += 1
+  const { accessExpiresAt } = session.state
+  if (accessExpiresAt !== null && Date.now() >= accessExpiresAt) stats.handedExpired += 1
   const done = () => void (stats.inBrowser -= 1)
   sent.then(done, done)
   return sent

@@ -78,6 +78,10 @@ type Outcome = {
   heldByRotor: number
   /** Longest an API request waited inside the browser before it went on the wire, ms. */
   queuedMs: number
+  /** Longest a refresh call waited there, ms. */
+  refreshQueuedMs: number
+  /** API requests Rotor handed to the browser with an AT its own clock said had expired: 401s that are Rotor's, whatever the load. */
+  handedExpired: number
   /** What the other failed calls got: rejections by error code, statuses other than 200. */
   why: Record<string, number>
   slowestMs: number
@@ -182,6 +186,8 @@ async function run(mode: Mode): Promise<Outcome> {
       hung: stats.reduce((n, s) => n + unsettled(s), 0),
       heldByRotor: stats.reduce((n, s) => n + heldByRotor(s), 0),
       queuedMs: Math.max(...stats.map(s => s.queuedMs)),
+      refreshQueuedMs: Math.max(...stats.map(s => s.refreshQueuedMs)),
+      handedExpired: stats.reduce((n, s) => n + s.handedExpired, 0),
       why: reasons(stats),
       slowestMs: Math.max(...stats.map(s => s.slowestMs)),
       logouts: stats.reduce((n, s) => n + s.logouts.length, 0),
@@ -208,8 +214,11 @@ export async function runTabs(): Promise<Section> {
     `did not give their caller a 200 (401s, other statuses, rejections, and calls still unsettled ${SETTLE_MS / 1000} s after the stop); ` +
     '"held by Rotor" = unsettled calls none of whose requests the browser holds (the tab page counts the API requests its fetch ' +
     'has been handed and not answered); "longest browser queue" = the longest an API request waited inside the browser before ' +
-    'it went on the wire (Resource Timing requestStart − startTime). A run whose browser queue exceeds the AT lifetime is ' +
-    "OVERLOADED: its 401s and late calls are the machine's, and only what Rotor answers for under any load is judged."
+    'it went on the wire (Resource Timing requestStart − startTime), and the same for the refresh calls; "sent with an expired AT" = API ' +
+    'requests Rotor handed to the browser with an AT its own clock said had expired (each tab page counts them as its fetch is called). ' +
+    "A run whose browser queue exceeds the AT lifetime is OVERLOADED: the 401s of calls that left with a live AT are the machine's, " +
+    'and only what Rotor answers for under any load is judged: each RT once, no logout, no call lost, no call sent with an expired AT, ' +
+    'no refresh beyond the design.'
   if (!hasChromium()) {
     return {
       title,
@@ -237,21 +246,30 @@ export async function runTabs(): Promise<Section> {
     o.logouts,
     Math.round(o.slowestMs),
     Math.round(o.queuedMs),
+    Math.round(o.refreshQueuedMs),
+    o.handedExpired,
     Math.round(o.joinMs),
   ])
   const verdicts = outcomes.map(o => {
     // A 401 is not a failure by itself: an AT that expired on its way is replayed once after a
     // rotation, and the caller never sees it (a failed call counts what a caller did see).
-    // What Rotor answers for under any load: each RT once, no logout, no call lost in it.
-    const rotorsPart = o.refreshCalls <= o.designed && o.reused === 0 && o.refused === 0 && o.logouts === 0 && o.pageErrors === 0 && o.heldByRotor === 0
+    // What Rotor answers for under any load: each RT once, no logout, no call lost in it, none
+    // sent with an AT it knew had expired (a 401 then is Rotor's, and its replay feeds the queue).
+    const rotorsPart =
+      o.refreshCalls <= o.designed && o.reused === 0 && o.refused === 0 && o.logouts === 0 && o.pageErrors === 0 && o.heldByRotor === 0 && o.handedExpired === 0
     const good = rotorsPart && o.refreshCalls >= o.fewest && o.failed === 0
     // A request the browser held longer than an AT lives reached the server expired, and so did
     // its replay if held as long: no client can deliver an AT through that queue. The 401s and
     // late calls are the machine's then (a plain fetch queues the same); Rotor's part is judged.
     const overloaded = o.queuedMs > AT_TTL
+    // Each 401 is replayed once, except a replay's own (the caller gets it).
+    const replays = o.api401 - (o.why['HTTP 401'] ?? 0)
     const verdict = overloaded
-      ? `OVERLOADED: the browser held requests up to ${(o.queuedMs / 1000).toFixed(1)} s before sending them (the AT lives ${AT_TTL / 1000} s), ` +
-        `so 401s and late calls are not judged; each RT once, no logout, no call held by Rotor: ${rotorsPart ? 'met' : 'MISSED'}`
+      ? `OVERLOADED: the browser held requests up to ${(o.queuedMs / 1000).toFixed(1)} s before sending them (the AT lives ${AT_TTL / 1000} s; ` +
+        `refresh calls up to ${(o.refreshQueuedMs / 1000).toFixed(1)} s), so the 401s of calls that left with a live AT are the machine's; Rotor's share: ` +
+        `${o.handedExpired} calls sent with an AT it knew had expired, ${replays} replays added to ${o.calls.toLocaleString('en-US')} calls ` +
+        `(${Math.round((100 * replays) / Math.max(1, o.calls))} %), ${o.refreshCalls} refreshes of ${o.designed} by design; ` +
+        `each RT once, no logout, no call held by Rotor, none sent with an expired AT, no refresh beyond the design: ${rotorsPart ? 'met' : 'MISSED'}`
       : good
         ? 'met'
         : 'MISSED'
@@ -290,6 +308,8 @@ export async function runTabs(): Promise<Section> {
         'logouts',
         'slowest call (ms)',
         'longest browser queue (ms)',
+        'longest refresh queue (ms)',
+        'sent with an expired AT',
         'tabs joined in (ms)',
       ],
       rows,
@@ -297,7 +317,7 @@ export async function runTabs(): Promise<Section> {
     verdicts,
     notes: [
       'A 401 here is an AT that was usable when the tab sent the call and had expired when the server read it: the call left ' +
-        `with at least the leeway (${LEEWAY} ms) to spare, or, in timer mode, before a rotation the page's timers were late for. ` +
+        `with at least the leeway (${LEEWAY} ms) to spare (the "sent with an expired AT" column counts those that did not). ` +
         'Rotor rotates and sends the call once more, so the caller gets its 200 (the "failed" column counts what callers got). ' +
         'The count grows with the time a call spends between the page and the server, which on a busy 2-core machine running ' +
         'a browser per tab can exceed the leeway; the slowest call column shows how long that was.',

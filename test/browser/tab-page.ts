@@ -52,6 +52,8 @@ export type TabStats = {
    * for one of these is Rotor's doing, not the network's (every other 401 left with a live AT).
    */
   handedExpired: number
+  /** Longest this tab's refresh call waited inside the browser before it went on the wire, ms (as queuedMs). */
+  refreshQueuedMs: number
   rotations: { local: number; remote: number }
   /** When this tab's last login() completed (`session.start` resolved); 0 if it never logged in. */
   loggedInAt: number
@@ -102,6 +104,7 @@ const stats: TabStats = {
   inBrowser: 0,
   queuedMs: 0,
   handedExpired: 0,
+  refreshQueuedMs: 0,
   rotations: { local: 0, remote: 0 },
   loggedInAt: 0,
   logouts: [],
@@ -145,6 +148,7 @@ if (typeof PerformanceObserver !== 'undefined' && PerformanceObserver.supportedE
     for (const entry of list.getEntries() as PerformanceResourceTiming[]) {
       // requestStart is 0 where the engine does not say (a request that never got on the wire).
       if (entry.requestStart > 0 && entry.name.includes('/api/')) stats.queuedMs = Math.max(stats.queuedMs, entry.requestStart - entry.startTime)
+      if (entry.requestStart > 0 && entry.name.includes('/refresh')) stats.refreshQueuedMs = Math.max(stats.refreshQueuedMs, entry.requestStart - entry.startTime)
     }
   }).observe({ type: 'resource' })
 }

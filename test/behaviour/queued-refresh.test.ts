@@ -27,7 +27,8 @@ function withoutDate(response: Response): Response {
 
 /**
  * `send`, except that the first refresh call waits until `release()` and then reaches the
- * server `queuedMs` later (on the test's clock), as behind a browser's six busy connections.
+ * server `queuedMs` later (on the test's clock), as behind a browser's six busy connections;
+ * a call to `/api/early` waits in the same queue, ahead of it.
  */
 function refreshQueue(advance: (ms: number) => void, queuedMs: number, hideDate: boolean) {
   let release!: () => void
@@ -36,37 +37,47 @@ function refreshQueue(advance: (ms: number) => void, queuedMs: number, hideDate:
   const wrap =
     (send: typeof fetch): typeof fetch =>
     (input, init) => {
-      if (!String(input instanceof Request ? input.url : input).includes('/refresh')) return send(input, init)
-      if (++queued > 1) return send(input, init)
+      const url = String(input instanceof Request ? input.url : input)
+      if (url.includes('/api/early')) return released.then(() => send(input, init))
+      if (!url.includes('/refresh') || ++queued > 1) return send(input, init)
       return released.then(() => (advance(queuedMs), send(input, init))).then(r => (hideDate ? withoutDate(r) : r))
     }
   return { wrap, release, queued: () => queued }
 }
 
 describe('a timer rotation whose refresh is queued past the AT expiry', () => {
-  test.for(['cookie', 'bearer'] as const)('%s: calls made meanwhile wait; one refresh, no 401, no clock skew', async (transport, { env, clock }) => {
-    const queue = refreshQueue(clock.advance, QUEUED_MS[transport], transport === 'bearer')
-    // The scheduler's timers run on real time; a wake-up event makes it look at the test's clock.
-    const wake = eventSource()
-    const options: Partial<SessionOptions> = { rotation: 'timer', now: clock.now, platform: { on: wake.on } }
-    let session: Session
-    if (transport === 'cookie') session = (await env.browser(options, queue.wrap)).session
-    else session = await env.bearer({ ...options, fetch: queue.wrap(fetch) })
-    const skews: unknown[] = []
-    session.on('clock-skew', skew => skews.push(skew))
+  test.for(['cookie', 'bearer'] as const)(
+    '%s: calls made meanwhile wait, one sent before is replayed once after it; one refresh, no clock skew',
+    async (transport, { env, clock }) => {
+      const queue = refreshQueue(clock.advance, QUEUED_MS[transport], transport === 'bearer')
+      // The scheduler's timers run on real time; a wake-up event makes it look at the test's clock.
+      const wake = eventSource()
+      const options: Partial<SessionOptions> = { rotation: 'timer', now: clock.now, platform: { on: wake.on } }
+      let session: Session
+      if (transport === 'cookie') session = (await env.browser(options, queue.wrap)).session
+      else session = await env.bearer({ ...options, fetch: queue.wrap(fetch) })
+      const skews: unknown[] = []
+      session.on('clock-skew', skew => skews.push(skew))
 
-    clock.advance(AT * 0.8)
-    wake.fire('focus')
-    await vi.waitFor(() => expect(queue.queued()).toBe(1))
-    // The refresh is overdue: the AT expired while it waits to go out.
-    clock.advance(AT * 0.2 + 100)
-    const calls = [1, 2, 3].map(i => session.fetch(`${env.url}/api/${i}`))
-    queue.release()
-    expect((await Promise.all(calls)).map(r => r.status)).toEqual([200, 200, 200])
-    expect(session.state.generation).toBe(2)
-    // The new AT is usable: the next call goes without another refresh.
-    expect((await session.fetch(`${env.url}/api/4`)).status).toBe(200)
-    expect(env.server.stats).toMatchObject({ refreshCalls: 1, refreshGranted: 1, reusedRefused: 0, api401: 0, api200: 4 })
-    expect(skews).toEqual([])
-  })
+      // Sent with a live AT, it reaches the server after the AT expired: a 401, replayed once.
+      const early = session.fetch(`${env.url}/api/early`)
+      clock.advance(AT * 0.8)
+      wake.fire('focus')
+      await vi.waitFor(() => expect(queue.queued()).toBe(1))
+      // The refresh is overdue: the AT expired while it waits to go out.
+      clock.advance(AT * 0.2 + 100)
+      const calls = [1, 2, 3].map(i => session.fetch(`${env.url}/api/${i}`))
+      queue.release()
+      expect((await Promise.all([early, ...calls])).map(r => r.status)).toEqual([200, 200, 200, 200])
+      expect(session.state.generation).toBe(2)
+      // The new AT is usable: the next call goes without another refresh.
+      expect((await session.fetch(`${env.url}/api/4`)).status).toBe(200)
+      expect(env.server.stats).toMatchObject({ refreshCalls: 1, refreshGranted: 1, reusedRefused: 0, api401: 1, api200: 5 })
+      // The early call and the refresh left the queue together; everything after went with the new AT.
+      const seen = env.server.log.filter(e => e.route !== 'login').map(e => `${e.route} ${e.status}`)
+      expect(seen.slice(0, 2).sort()).toEqual(['api 401', 'refresh 201'])
+      expect(seen.slice(2)).toEqual(Array(5).fill('api 200'))
+      expect(skews).toEqual([])
+    },
+  )
 })

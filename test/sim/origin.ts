@@ -102,6 +102,11 @@ export class Origin {
           queue.push({ tab, callback, resolve, reject, deliver })
           this.#grant(name)
         }),
+      // What the origin's tabs hold and wait for (a bearer lock holder lists its live peers by it).
+      query: async () => ({
+        held: [...this.#held.keys()].map(name => ({ name })),
+        pending: [...this.#queues].flatMap(([name, queue]) => queue.map(() => ({ name }))),
+      }),
     }
   }
 
@@ -131,8 +136,10 @@ export class Origin {
     const next = this.#queues.get(name)?.shift()
     if (!next) return
     this.#held.set(name, next.tab)
-    // The grant is an event of its own: what else is due may run before it.
-    this.#scheduler.after(this.#scheduler.random.int(0, 2), `grant ${name.replace(/^.*:/, '')} ${next.tab}`, () =>
+    // The grant is an event of its own: what else is due may run before it. A tab's presence
+    // lock (no other tab asks for it) draws no delay, so it leaves every schedule's draws as they were.
+    const delay = name.includes(':member:') ? 0 : this.#scheduler.random.int(0, 2)
+    this.#scheduler.after(delay, `grant ${name.replace(/^.*:/, '')} ${next.tab}`, () =>
       next.deliver(() => {
         let result: Promise<unknown>
         try {

@@ -56,6 +56,8 @@ export class Sync {
   /** Waits on this tab's state (#until), re-checked at every change. */
   readonly #changes: Waiters
   readonly #rollCall: RollCall
+  /** Asked the peers at construction (bearer tokens only they hold): join() does not ask again. */
+  readonly #asked: boolean
 
   constructor(options: SyncOptions) {
     this.#options = options
@@ -65,6 +67,9 @@ export class Sync {
     this.#rollCall = new RollCall({ coordinator: options.coordinator, randomId: options.randomId, now: options.now, waiters: this.#changes })
     const offChange = options.machine.on('change', () => this.#changes.wake())
     const offMessages = options.coordinator.subscribe(message => this.#receive(message))
+    // Asked now, the peers answer while the rest of the session is built (a joining bearer tab's first request waits for it).
+    this.#asked = options.shared && options.transport === 'bearer' && options.coordinator.sharesTokens === 'message'
+    if (this.#asked) options.coordinator.post({ type: 'hello' })
     this.#unsubscribe = () => {
       offMessages()
       offChange()
@@ -108,7 +113,7 @@ export class Sync {
       const joining = this.#until(state => state.status === 'active', JOIN_WAIT_MS)
       machine.track('joining', joining)
     }
-    this.#options.coordinator.post({ type: 'hello' })
+    if (!this.#asked) this.#options.coordinator.post({ type: 'hello' })
   }
 
   /** Resolves once this tab's state meets `condition` (checked at every `change`), or after `ms`. */
@@ -129,10 +134,7 @@ export class Sync {
     })
   }
 
-  /**
-   * Asks the other tabs for their state and waits `ms` for newer answers, less once every live tab answered (RollCall):
-   * bearer tokens travel by message only, so the lock holder asks before presenting an RT a tab may have spent.
-   */
+  /** Asks the other tabs for their state and waits `ms` for newer answers, or until every live tab answered (bearer tokens travel by message only). */
   probe(ms: number): Promise<void> {
     const generation = this.#options.machine.snapshot.generation
     return this.#rollCall.call(ms, () => this.#options.machine.snapshot.generation > generation)

@@ -26,6 +26,8 @@ export type LatencyStats = {
   /** Resource Timing of API and refresh requests, on the same clock as the rest. */
   timings: Timing[]
   errors: string[]
+  /** With `probe=1`: each refresh's wait under the lock, granted → RT presented (the bearer probe), ms. */
+  probes: number[]
 }
 
 declare global {
@@ -43,15 +45,22 @@ declare global {
 const params = new URLSearchParams(location.search)
 const bearer = params.get('transport') === 'bearer'
 const tab = params.get('tab') ?? 'tab'
+let granted = 0
+/** The session's decisions, read only with `probe=1` (recording them costs a little on every rotation). */
+const debug = (entry: { kind: string }): void => {
+  if (entry.kind === 'lock-granted') granted = now()
+  if (entry.kind === 'rotation-started' && granted) stats.probes.push(now() - granted)
+}
 const session = Rotor.createSession({
   scope: bearer ? `${location.origin}/api` : location.origin,
   headers: { 'X-Okapi-Tenant': 'diku' },
   rotation: 'request',
   ...(params.has('worker') ? { worker: params.get('worker')! } : {}),
+  ...(params.has('probe') ? { debug } : {}),
   ...(bearer ? { transport: 'bearer', refresh: { url: '/bearer/refresh', style: 'json' }, logout: '/bearer/logout' } : {}),
 })
 
-const stats: LatencyStats = { scriptStart, createdAt: now(), activeAt: 0, calls: [], rotations: [], timings: [], errors: [] }
+const stats: LatencyStats = { scriptStart, createdAt: now(), activeAt: 0, calls: [], rotations: [], timings: [], errors: [], probes: [] }
 session.on('change', state => void (state.status === 'active' && !stats.activeAt && (stats.activeAt = now())))
 session.on('rotate', ({ state, origin }) => void stats.rotations.push({ at: now(), generation: state.generation, origin }))
 

@@ -31,21 +31,22 @@ export class RollCall {
     this.#randomId = options.randomId ?? (() => `${options.now()}.${++this.#calls}`)
   }
 
-  /** Resolves once `done()` holds, or every live peer answered, or after `ms`. */
-  call(ms: number, done: () => boolean): Promise<void> {
+  /** Resolves once `done()` holds, or (when `early`) every live peer answered, or after `ms`. */
+  call(ms: number, done: () => boolean, early = true): Promise<void> {
     const { coordinator, waiters } = this.#options
     const id = this.#randomId()
     const answered = new Set<string>()
     let peers: readonly string[] | undefined
     this.#open.set(id, answered)
     coordinator.post({ type: 'hello', call: id })
-    coordinator.livePeers?.()?.then(
-      listed => {
-        peers = listed
-        waiters.wake()
-      },
-      () => undefined, // unlisted: the whole wait
-    )
+    if (early)
+      coordinator.livePeers?.()?.then(
+        listed => {
+          peers = listed
+          waiters.wake()
+        },
+        () => undefined, // unlisted: the whole wait
+      )
     const everyone = () => peers !== undefined && peers.every(peer => answered.has(peer))
     return waiters.until(() => done() || everyone(), ms).then(() => void this.#open.delete(id))
   }

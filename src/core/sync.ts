@@ -134,10 +134,10 @@ export class Sync {
     })
   }
 
-  /** Asks the other tabs for their state and waits `ms` for newer answers, or until every live tab answered (bearer tokens travel by message only). */
-  probe(ms: number): Promise<void> {
+  /** Asks the other tabs for their state and waits `ms` for newer answers, or (`early`) until every live tab answered (bearer tokens travel by message only). */
+  probe(ms: number, early = true): Promise<void> {
     const generation = this.#options.machine.snapshot.generation
-    return this.#rollCall.call(ms, () => this.#options.machine.snapshot.generation > generation)
+    return this.#rollCall.call(ms, () => this.#options.machine.snapshot.generation > generation, early)
   }
 
   /** Resolves once this tab holds a generation above `generation`, or after `ms`. */

@@ -105,4 +105,24 @@ describe('the roll call before a bearer refresh', () => {
     expect(time.now()).toBe(1_900_000_000_000)
     await rotation
   })
+
+  it('a newer generation in the store whose tokens no live tab holds: the whole 1 s, answers or not (its tab may have closed with its state on the channel)', async () => {
+    const { time, server, shared, tab } = setup()
+    const a = tab()
+    const b = tab()
+    await a.start()
+    await settle()
+    const { accessToken: _, refreshToken: __, ...untokened } = a.machine.snapshot
+    shared.join().write({ ...untokened, generation: 2 })
+    lists(a.coordinator, () => [b.coordinator.id])
+    let settled = false
+    const rotation = a.rotator.rotateFrom(1).finally(() => (settled = true))
+    rotation.catch(() => undefined)
+    await settle()
+    await time.advance(999)
+    expect(settled).toBe(false) // b answered long ago: the wait goes on
+    await time.advance(1)
+    await expect(rotation).rejects.toMatchObject({ name: 'RotationPendingError' })
+    expect(server.presented).toEqual([])
+  })
 })

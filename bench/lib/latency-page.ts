@@ -28,6 +28,13 @@ export type LatencyStats = {
   errors: string[]
   /** With `probe=1`: each refresh's wait under the lock, granted → RT presented (the bearer probe), ms. */
   probes: number[]
+  /**
+   * When Rotor called the browser's fetch, by path (window.fetch wrapped): Resource Timing's
+   * startTime lags that call by whatever the tab's busy main thread makes the loader wait.
+   */
+  handed: Record<string, number>
+  /** With `probe=1`: after each rotate event, how long the next task waited to run (the tab's main thread busy), ms. */
+  lag: number[]
 }
 
 declare global {
@@ -60,9 +67,22 @@ const session = Rotor.createSession({
   ...(bearer ? { transport: 'bearer', refresh: { url: '/bearer/refresh', style: 'json' }, logout: '/bearer/logout' } : {}),
 })
 
-const stats: LatencyStats = { scriptStart, createdAt: now(), activeAt: 0, calls: [], rotations: [], timings: [], errors: [], probes: [] }
+const stats: LatencyStats = { scriptStart, createdAt: now(), activeAt: 0, calls: [], rotations: [], timings: [], errors: [], probes: [], handed: {}, lag: [] }
 session.on('change', state => void (state.status === 'active' && !stats.activeAt && (stats.activeAt = now())))
 session.on('rotate', ({ state, origin }) => void stats.rotations.push({ at: now(), generation: state.generation, origin }))
+const send = window.fetch.bind(window)
+window.fetch = (input, init) => {
+  const path = new URL(input instanceof Request ? input.url : String(input), location.href).pathname
+  // The first hand-over only: a replay after a 401 is the same path again.
+  if (path.startsWith('/api/')) stats.handed[path] ??= now()
+  return send(input, init)
+}
+if (params.has('probe')) {
+  session.on('rotate', () => {
+    const at = now()
+    setTimeout(() => stats.lag.push(now() - at), 0)
+  })
+}
 
 performance.setResourceTimingBufferSize(100_000)
 new PerformanceObserver(list => {

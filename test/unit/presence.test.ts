@@ -1,6 +1,7 @@
-// Presence across tabs: each member holds `<name>:member:<id>` while it lives; livePeers() lists the others from Web Locks' query().
+// Presence across tabs: each member holds `<name>:member:<id>` while it lives; livePeers() lists the others from Web Locks' query(); the roll call's ids survive the channel's validation.
 import { describe, expect, it } from 'vitest'
 import { holdPresence } from '../../src/coordinator/presence.js'
+import { parseMessage } from '../../src/coordinator/protocol.js'
 import type { LockManagerLike } from '../../src/platform/types.js'
 
 /** Web Locks of one origin: every request granted at once (names are unique here), released when its callback settles. */
@@ -38,5 +39,15 @@ describe('presence', () => {
 
   it('without query() nobody can be listed: undefined (the asker keeps its whole wait)', () => {
     expect(holdPresence(origin(false), 'app', 'a').livePeers()).toBeUndefined()
+  })
+})
+
+describe('the roll call on the wire', () => {
+  it("parseMessage keeps a hello's call and a state's answers, and drops them when they are not strings", () => {
+    const snapshot = { generation: 1, status: 'active', issuedAt: 1, accessExpiresAt: 2, refreshExpiresAt: 3 }
+    expect(parseMessage({ rotor: 1, type: 'hello', from: 'a', call: 'c1' })).toEqual({ rotor: 1, type: 'hello', from: 'a', call: 'c1' })
+    expect(parseMessage({ rotor: 1, type: 'hello', from: 'a', call: 7 })).toEqual({ rotor: 1, type: 'hello', from: 'a' })
+    expect(parseMessage({ rotor: 1, type: 'state', from: 'b', snapshot, answers: 'c1' })).toMatchObject({ answers: 'c1' })
+    expect(parseMessage({ rotor: 1, type: 'state', from: 'b', snapshot, answers: {} })).not.toHaveProperty('answers')
   })
 })

@@ -136,10 +136,7 @@ export class Origin {
     const next = this.#queues.get(name)?.shift()
     if (!next) return
     this.#held.set(name, next.tab)
-    // The grant is an event of its own: what else is due may run before it. A tab's presence
-    // lock (no other tab asks for it) draws no delay, so it leaves every schedule's draws as they were.
-    const delay = name.includes(':member:') ? 0 : this.#scheduler.random.int(0, 2)
-    this.#scheduler.after(delay, `grant ${name.replace(/^.*:/, '')} ${next.tab}`, () =>
+    const grant = () =>
       next.deliver(() => {
         let result: Promise<unknown>
         try {
@@ -152,8 +149,12 @@ export class Origin {
           this.#held.delete(name)
           this.#grant(name)
         })
-      }),
-    )
+      })
+    // A tab's presence lock (no other tab asks for it) is granted at once: no event, no draw, so
+    // every schedule runs as it did before tabs held one.
+    if (name.includes(':member:')) return grant()
+    // The grant is an event of its own: what else is due may run before it.
+    this.#scheduler.after(this.#scheduler.random.int(0, 2), `grant ${name.replace(/^.*:/, '')} ${next.tab}`, grant)
   }
 
   /** localStorage of the origin, shared by its tabs. */

@@ -49,6 +49,10 @@ const MEASURED = [
     'Bearer Web Locks before: 1,875 401s served and 856 failed calls (held calls released one tab after another, each behind a 60 ms probe, ' +
     'outlived the AT); after: 8 401s, 0 failed. Join p50/p99 — Web Locks 1,811/4,191 → 144/445, no Web Locks 746/1,707 → 178/399, ' +
     'worker 138/236 → 250/552.',
+  '**The roll call** (bearer, Web Locks; paired back to back, roll call on/off alternately, 2 runs each, load average 14–18 on 2 cores): ' +
+    'extra wait p50/p99 13.9/156.8 and 23.1/119.6 with it, 31.0/146.4 and 70.6/188.5 without; the probe alone (bench/latency-probe.ts, 5 tabs, ' +
+    'lock granted → RT presented) 3.4–9.2 ms with it, 60.8–64.5 ms without. Rotor share is now measured to the fetch call itself (the page wraps ' +
+    "window.fetch): 0.1 ms p50; Resource Timing's startTime, used before, lagged that call by up to 27 ms on the busy tabs (in the browser column now).",
 ]
 
 const pageHTML = `<!doctype html><meta charset="utf-8"><title>latency</title><script src="/rotor.js"></script><script src="/latency.js"></script>`
@@ -160,10 +164,11 @@ export async function latencyBench(options: LatencyOptions = {}): Promise<{ mark
     `${o.tabs} tabs of one headless Chromium profile (bench/lib/latency-page.ts), each calling \`session.fetch\` every ${INTERVAL} ms, ` +
     'against the reference auth server on 127.0.0.1 whose clock (and log) is the browser-wide epoch clock. A held call is one a ' +
     'rotation this tab did not make itself released. Times in ms, p50 / p99: total = the refresh answer left the server → the held call reached it; ' +
-    "delivery = → the tab entered the new generation; Rotor = tokens in the tab → call handed to the browser's fetch (Resource Timing startTime); " +
-    'browser = handed → on the wire (requestStart: the connection queue); extra = called → handed, minus one API round trip ' +
+    "delivery = → the tab entered the new generation; Rotor = tokens in the tab → Rotor called the browser's fetch (the page wraps window.fetch: " +
+    "Resource Timing's startTime lags that call by up to tens of ms when the tab's main thread is busy, which is not Rotor's); " +
+    "browser = fetch called → on the wire (requestStart: the loader's start, then the connection queue); extra = called → fetch called, minus one API round trip " +
     "(the refresh's own: the server answers in < 2 ms). Join = a bearer tab opened after login, page script start → its first call on " +
-    'the wire (Rotor: → handed to fetch). No Web Locks: the pages on a plain-http host name. 401s: served by the server (each replayed once).'
+    'the wire (Rotor: → fetch called). No Web Locks: the pages on a plain-http host name. 401s: served by the server (each replayed once).'
   if (!hasChromium()) {
     const skipped: Section = { title, method, table: { columns: ['skipped'], rows: [[`no Chromium at ${chromiumPath}`]] }, verdicts: ['Skipped: no Chromium.'] }
     return { markdown: `## ${title}\n\nSkipped: no Chromium at ${chromiumPath}.\n`, verdicts: [], section: skipped }

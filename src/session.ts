@@ -143,7 +143,6 @@ function rotatorOf(cfg: Config, out: Outbound, { machine, coordinator, sync, bac
 /** The parts of a session, built in dependency order (each from those before it) and wired. */
 function assemble(cfg: Config, out: Outbound) {
   const { now, transport, platform } = cfg
-  const clock = platform
   const { send, guard } = out
   // Decisions go to the session's trace (the recorder below becomes platform.debug).
   const trace: DebugSink = (kind, fields) => platform.debug?.(kind, fields)
@@ -155,7 +154,7 @@ function assemble(cfg: Config, out: Outbound) {
   const sync = new Sync({
     coordinator,
     machine,
-    clock,
+    clock: platform,
     now,
     transport,
     trace,
@@ -163,6 +162,7 @@ function assemble(cfg: Config, out: Outbound) {
     onTraceMessage: message => void import('./trace/peers.js').then(peers => peers.heard(message, coordinator, recorder)),
     shared: cfg.coordinator !== undefined || cfg.channelName !== undefined,
     rotatingTimeout: rotationLimitMs(cfg),
+    randomId: () => platform.randomId(),
   })
   const logout = logoutOf(cfg, send, { machine, coordinator, sync })
   const idle = idleOf(cfg, { machine, coordinator, sync, trace }, logout)
@@ -174,7 +174,7 @@ function assemble(cfg: Config, out: Outbound) {
   sync.onHandover(() => policy.handover())
   const gate = new Gate({
     view: machine,
-    clock,
+    clock: platform,
     now: elapsed,
     queueTimeout: cfg.queueTimeout,
     needRotation: () => policy.requestsWaiting(),

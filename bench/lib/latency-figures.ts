@@ -18,9 +18,9 @@ export type HeldCall = {
   total: number
   /** Refresh answer left the server → the tab entered the new generation (network and cross-tab delivery). */
   delivery: number
-  /** The tab had the new tokens → Rotor handed the call to the browser's fetch (Rotor's share). */
+  /** The tab had the new tokens → Rotor called the browser's fetch (Rotor's share). */
   rotor: number
-  /** Handed to fetch → on the wire (the browser's connection queue). */
+  /** Fetch called → on the wire (the loader's start on a busy main thread, then the connection queue). */
   browser: number
   /** Its wait (called → handed) beyond one request's own round trip (the refresh's, the server answering in < 2 ms). */
   extra: number
@@ -58,16 +58,17 @@ export function heldCalls(tabs: Array<{ label: string; stats: LatencyStats }>, l
       const timing = timings.get(path)
       const arrived = arrivals.get(path)
       if (!timing || arrived === undefined || timing.startTime - call.calledAt <= 1) continue
-      const rotation = stats.rotations.find(r => r.at > call.calledAt && r.at <= timing.startTime)
+      const handed = stats.handed[path] ?? timing.startTime
+      const rotation = stats.rotations.find(r => r.at > call.calledAt && r.at <= handed)
       if (!rotation || rotation.origin === 'local') continue
       const answered = answers.filter(at => at <= rotation.at).at(-1)
       if (answered === undefined || arrived < answered) continue
       held.push({
         total: arrived - answered,
         delivery: rotation.at - answered,
-        rotor: timing.startTime - rotation.at,
-        browser: timing.requestStart > 0 ? timing.requestStart - timing.startTime : Number.NaN,
-        extra: timing.startTime - call.calledAt - roundTrip,
+        rotor: handed - rotation.at,
+        browser: timing.requestStart > 0 ? timing.requestStart - handed : Number.NaN,
+        extra: handed - call.calledAt - roundTrip,
       })
     }
   }
@@ -87,9 +88,10 @@ export function roundTrips(tabs: Array<{ stats: LatencyStats }>): number[] {
   return trips
 }
 
-/** A joining tab: its first call from script start to the wire, and to the moment Rotor handed it over. */
+/** A joining tab: its first call from script start to the wire, and to the moment Rotor called fetch with it. */
 export function joinTimes(stats: LatencyStats, label: string): { wire: number; rotor: number } | undefined {
-  const timing = timingOf(stats.timings).get(`/api/ping/${label}/0`)
+  const path = `/api/ping/${label}/0`
+  const timing = timingOf(stats.timings).get(path)
   if (!timing || timing.requestStart <= 0) return undefined
-  return { wire: timing.requestStart - stats.scriptStart, rotor: timing.startTime - stats.scriptStart }
+  return { wire: timing.requestStart - stats.scriptStart, rotor: (stats.handed[path] ?? timing.startTime) - stats.scriptStart }
 }

@@ -26,6 +26,15 @@ export type LatencyStats = {
   /** Resource Timing of API and refresh requests, on the same clock as the rest. */
   timings: Timing[]
   errors: string[]
+  /** With `probe=1`: each refresh's wait under the lock, granted → RT presented (the bearer probe), ms. */
+  probes: number[]
+  /**
+   * When Rotor called the browser's fetch, by path (window.fetch wrapped): Resource Timing's
+   * startTime lags that call by whatever the tab's busy main thread makes the loader wait.
+   */
+  handed: Record<string, number>
+  /** With `probe=1`: after each rotate event, how long the next task waited to run (the tab's main thread busy), ms. */
+  lag: number[]
 }
 
 declare global {
@@ -43,17 +52,37 @@ declare global {
 const params = new URLSearchParams(location.search)
 const bearer = params.get('transport') === 'bearer'
 const tab = params.get('tab') ?? 'tab'
+let granted = 0
+/** The session's decisions, read only with `probe=1` (recording them costs a little on every rotation). */
+const debug = (entry: { kind: string }): void => {
+  if (entry.kind === 'lock-granted') granted = now()
+  if (entry.kind === 'rotation-started' && granted) stats.probes.push(now() - granted)
+}
 const session = Rotor.createSession({
   scope: bearer ? `${location.origin}/api` : location.origin,
   headers: { 'X-Okapi-Tenant': 'diku' },
   rotation: 'request',
   ...(params.has('worker') ? { worker: params.get('worker')! } : {}),
+  ...(params.has('probe') ? { debug } : {}),
   ...(bearer ? { transport: 'bearer', refresh: { url: '/bearer/refresh', style: 'json' }, logout: '/bearer/logout' } : {}),
 })
 
-const stats: LatencyStats = { scriptStart, createdAt: now(), activeAt: 0, calls: [], rotations: [], timings: [], errors: [] }
+const stats: LatencyStats = { scriptStart, createdAt: now(), activeAt: 0, calls: [], rotations: [], timings: [], errors: [], probes: [], handed: {}, lag: [] }
 session.on('change', state => void (state.status === 'active' && !stats.activeAt && (stats.activeAt = now())))
 session.on('rotate', ({ state, origin }) => void stats.rotations.push({ at: now(), generation: state.generation, origin }))
+const send = window.fetch.bind(window)
+window.fetch = (input, init) => {
+  const path = new URL(input instanceof Request ? input.url : String(input), location.href).pathname
+  // The first hand-over only: a replay after a 401 is the same path again.
+  if (path.startsWith('/api/')) stats.handed[path] ??= now()
+  return send(input, init)
+}
+if (params.has('probe')) {
+  session.on('rotate', () => {
+    const at = now()
+    setTimeout(() => stats.lag.push(now() - at), 0)
+  })
+}
 
 performance.setResourceTimingBufferSize(100_000)
 new PerformanceObserver(list => {

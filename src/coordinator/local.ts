@@ -40,6 +40,7 @@ export function createLocalCoordinator(options: LocalCoordinatorOptions): Coordi
     write: store.write,
     lock: locks.lock,
     isLeader: locks.isLeader,
+    livePeers: locks.livePeers,
     // Tabs of a browser that keep tokens out of storage hand them over by message only.
     sharesTokens: otherContexts && !options.persistTokens ? 'message' : 'store',
     post(message) {

@@ -3,6 +3,7 @@ import { SessionExpiredError } from '../errors.js'
 import type { Platform } from '../platform/types.js'
 import type { Channel } from './channel.js'
 import type { LeaderLock } from './leader-lock.js'
+import { holdPresence } from './presence.js'
 import type { Realm } from './realm.js'
 import type { LockOptions, Snapshot } from './types.js'
 
@@ -25,6 +26,8 @@ export function sharesAcrossContexts(name: string | undefined, platform: LockPla
 export type Locks = {
   lock<T>(fn: () => Promise<T>, options?: LockOptions): Promise<T>
   isLeader(): boolean
+  /** The other members alive across tabs (Web Locks' presence); undefined where they cannot be listed. */
+  livePeers(): Promise<readonly string[]> | undefined
   release(): void
 }
 
@@ -56,6 +59,7 @@ export function createLocks(options: LocksOptions): Locks {
   let leader = false
   let stepDown: (() => void) | undefined
   let released = false
+  const presence = locks && name !== undefined ? holdPresence(locks, name, id) : undefined
   if (locks && name !== undefined) {
     void locks
       .request(`${name}:primary`, () => {
@@ -74,9 +78,11 @@ export function createLocks(options: LocksOptions): Locks {
     isLeader() {
       return locks ? leader : realm.members[0] === id
     },
+    livePeers: () => presence?.livePeers(),
     release() {
       released = true
       stepDown?.()
+      presence?.leave()
     },
   }
 }
@@ -103,6 +109,7 @@ function electedLocks(options: LocksOptions, name: string, channel: Channel): Lo
       return lock.lock(fn, lockOptions)
     },
     isLeader: () => leaderLock?.isLeader() ?? false,
+    livePeers: () => undefined,
     release() {
       released = true
       leaderLock?.release()

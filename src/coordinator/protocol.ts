@@ -124,7 +124,8 @@ export function parseMessage(data: unknown): Message | undefined {
   switch (m['type']) {
     case 'state': {
       const snapshot = parseSnapshot(m['snapshot'])
-      return snapshot && { rotor: 1, type: 'state', from, snapshot }
+      if (!snapshot) return undefined
+      return typeof m['answers'] === 'string' ? { rotor: 1, type: 'state', from, snapshot, answers: m['answers'] } : { rotor: 1, type: 'state', from, snapshot }
     }
     case 'rotating':
     case 'rotated':
@@ -136,7 +137,7 @@ export function parseMessage(data: unknown): Message | undefined {
       return typeof m['ok'] === 'boolean' ? { rotor: 1, type: 'rotated', from, generation, ok: m['ok'] } : undefined
     }
     case 'hello':
-      return { rotor: 1, type: 'hello', from }
+      return typeof m['call'] === 'string' ? { rotor: 1, type: 'hello', from, call: m['call'] } : { rotor: 1, type: 'hello', from }
     case 'activity':
       return typeof m['at'] === 'number' && Number.isFinite(m['at']) ? { rotor: 1, type: 'activity', from, at: m['at'] } : undefined
     case 'reauthenticating': {

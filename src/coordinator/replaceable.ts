@@ -78,6 +78,10 @@ export class ReplaceableCoordinator implements Coordinator {
     return this.#current?.hasPeers() ?? true
   }
 
+  livePeers(): Promise<readonly string[]> | undefined {
+    return this.#current?.livePeers?.()
+  }
+
   logout(): Promise<void> | undefined {
     return this.#current?.logout?.()
   }

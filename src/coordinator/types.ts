@@ -31,10 +31,12 @@ export type Snapshot = {
 
 /** What sessions of one name tell each other (the cross-tab protocol). */
 export type Message =
-  | { rotor: 1; type: 'state'; from: string; snapshot: Snapshot }
+  /** `answers`: the `call` of the hello this state answers (a lock holder's roll call counts who answered). */
+  | { rotor: 1; type: 'state'; from: string; snapshot: Snapshot; answers?: string }
   | { rotor: 1; type: 'rotating'; from: string; generation: number }
   | { rotor: 1; type: 'rotated'; from: string; generation: number; ok: boolean }
-  | { rotor: 1; type: 'hello'; from: string }
+  /** `call`: a lock holder's roll call, echoed in each answer as `answers` (src/core/roll-call.ts). */
+  | { rotor: 1; type: 'hello'; from: string; call?: string }
   | { rotor: 1; type: 'activity'; from: string; at: number }
   /**
    * `reauthenticate()` runs in the sender (`active: true`) or is over (`false`); `handover`: the
@@ -109,6 +111,9 @@ export type Lease = {
  *   absent): a `read()` holds them, so the lock holder's re-read is enough. `'message'`: only a
  *   `state` message carries them (browser tabs that do not persist tokens), so a lock holder
  *   first asks its peers (`hello`) before it presents an RT one of them may just have spent.
+ * - `livePeers()`, optional: lets that ask end as soon as every listed member answered. It must
+ *   list every other member still running (one left out lets the asker present an RT it spent);
+ *   undefined, the asker listens for a fixed time instead.
  */
 export interface Coordinator {
   /** The newest snapshot any member wrote, or undefined (synchronous where it can be: a new tab then joins at once). */
@@ -129,6 +134,11 @@ export interface Coordinator {
   logout?(): Promise<void> | undefined
   /** Optional: how bearer tokens reach the other members, `'store'` (the default) or `'message'`. */
   readonly sharesTokens?: 'store' | 'message'
+  /**
+   * Optional: the ids (`from` of their messages) of every other live member, or undefined where
+   * they cannot be listed. A listed member that does not answer a `hello` only makes the asker wait.
+   */
+  livePeers?(): Promise<readonly string[]> | undefined
   /** Ends this membership: the session calls it from `dispose()`; calls waiting on it reject (`ERR_COORDINATOR_CLOSED`). */
   close(): void
 }

@@ -124,7 +124,8 @@ export class Rotator {
       // Another tab rotated and its tokens (bearer: by message only) have not arrived: ask
       // for them (this tab may have missed the message: frozen, or joined late) and wait;
       // refreshing now would present the RT that tab just spent.
-      await sync.probe(TOKENS_IN_FLIGHT_MS)
+      // The whole wait, even once every live tab answered: the tab that rotated may have closed with its state still on the channel.
+      await sync.probe(TOKENS_IN_FLIGHT_MS, false)
       if (machine.snapshot.generation > generation) return true
       // Asked twice, a probe apart and after a backoff, and no live tab holds it: its tokens
       // exist nowhere (a forged write, or a tab that died mid-rotation). Waiting would wedge

@@ -4,6 +4,7 @@ import type { Coordinator, LogoutReason, Message, Origin, Snapshot } from '../ty
 import type { Clock, Timer } from '../utils/timers.js'
 import { plausible, rotateRequestVerdict, SIGNED_OUT, supersedes } from '../coordinator/protocol.js'
 import type { Tokens } from './grant.js'
+import { RollCall } from './roll-call.js'
 import { RotationNews } from './rotation-news.js'
 import { SpentTokens } from './spent.js'
 import type { SessionMachine } from './state.js'
@@ -34,6 +35,8 @@ export type SyncOptions = {
   trace?: DebugSink
   /** Another tab asks for this one's trace, or answers (src/trace/peers.ts). */
   onTraceMessage?: (message: Message) => void
+  /** Ids for the lock holder's roll calls (the platform's randomId). */
+  randomId?: () => string
 }
 
 export class Sync {
@@ -52,14 +55,21 @@ export class Sync {
   readonly #rotateRequests = new Listeners<number>()
   /** Waits on this tab's state (#until), re-checked at every change. */
   readonly #changes: Waiters
+  readonly #rollCall: RollCall
+  /** Asked the peers at construction (bearer tokens only they hold): join() does not ask again. */
+  readonly #asked: boolean
 
   constructor(options: SyncOptions) {
     this.#options = options
     this.#news = new RotationNews(options)
     this.#spent = new SpentTokens(options.now)
     this.#changes = new Waiters((ms, fn) => options.clock.after(ms, fn))
+    this.#rollCall = new RollCall({ coordinator: options.coordinator, randomId: options.randomId, now: options.now, waiters: this.#changes })
     const offChange = options.machine.on('change', () => this.#changes.wake())
     const offMessages = options.coordinator.subscribe(message => this.#receive(message))
+    // Asked now, the peers answer while the rest of the session is built (a joining bearer tab's first request waits for it).
+    this.#asked = options.shared && options.transport === 'bearer' && options.coordinator.sharesTokens === 'message'
+    if (this.#asked) options.coordinator.post({ type: 'hello' })
     this.#unsubscribe = () => {
       offMessages()
       offChange()
@@ -103,7 +113,7 @@ export class Sync {
       const joining = this.#until(state => state.status === 'active', JOIN_WAIT_MS)
       machine.track('joining', joining)
     }
-    this.#options.coordinator.post({ type: 'hello' })
+    if (!this.#asked) this.#options.coordinator.post({ type: 'hello' })
   }
 
   /** Resolves once this tab's state meets `condition` (checked at every `change`), or after `ms`. */
@@ -124,14 +134,10 @@ export class Sync {
     })
   }
 
-  /**
-   * Asks the other tabs for their state and waits `ms` for newer answers: localStorage lags across tabs,
-   * and bearer tokens travel by message only, so the lock holder asks before presenting an RT a tab may have spent.
-   */
-  probe(ms: number): Promise<void> {
+  /** Asks the other tabs for their state and waits `ms` for newer answers, or (`early`) until every live tab answered (bearer tokens travel by message only). */
+  probe(ms: number, early = true): Promise<void> {
     const generation = this.#options.machine.snapshot.generation
-    this.#options.coordinator.post({ type: 'hello' })
-    return this.awaitNewer(generation, ms)
+    return this.#rollCall.call(ms, () => this.#options.machine.snapshot.generation > generation, early)
   }
 
   /** Resolves once this tab holds a generation above `generation`, or after `ms`. */
@@ -289,13 +295,14 @@ export class Sync {
     switch (message.type) {
       case 'state':
         this.adopt(message.snapshot)
+        this.#rollCall.heard(message)
         return
       case 'rotating':
         return this.#news.heard(message.generation)
       case 'rotated':
         return this.#news.clear()
       case 'hello':
-        this.#answer()
+        this.#answer(message.call)
         return
       case 'rotate-request': {
         if (!this.#options.coordinator.isLeader()) return
@@ -330,10 +337,11 @@ export class Sync {
   }
 
   /** Tells an asking tab what this one holds: active, or signed out past generation 0 (what a login must pass: sim seed 248). */
-  #answer(): void {
+  #answer(call?: string): void {
     const { snapshot } = this.#options.machine
     const silent = typeof __ROTOR_ZOO__ === 'object' && __ROTOR_ZOO__.has('signed-out-silent') // bug zoo: the silent signed-out tab
-    if (snapshot.status === 'active' || (snapshot.generation > 0 && !silent)) this.#options.coordinator.post({ type: 'state', snapshot })
+    if (snapshot.status === 'active' || (snapshot.generation > 0 && !silent))
+      this.#options.coordinator.post(call === undefined ? { type: 'state', snapshot } : { type: 'state', snapshot, answers: call })
     this.#news.repeat()
   }
 }

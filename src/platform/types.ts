@@ -35,6 +35,8 @@ export type ChannelLike = {
 /** Web Locks as Rotor uses them (exclusive mode only). */
 export type LockManagerLike = {
   request(name: string, callback: () => Promise<unknown>): Promise<unknown>
+  /** The locks held and asked for across the origin's tabs (a bearer lock holder lists its live peers); optional: fakes may lack it. */
+  query?(): Promise<{ held?: Array<{ name?: string }>; pending?: Array<{ name?: string }> }>
 }
 
 /** A SharedWorker as Rotor's worker client uses it. */

@@ -1,0 +1,62 @@
+/** The lock holder's roll call: asks every live peer for its state and knows when each one has answered. */
+import type { Coordinator, Message } from '../coordinator/types.js'
+import type { Waiters } from '../utils/until.js'
+
+export type RollCallOptions = {
+  coordinator: Pick<Coordinator, 'post' | 'livePeers'>
+  /** A fresh id for each call, so an answer to another tab's hello never counts for ours; default: the time and a counter. */
+  randomId: (() => string) | undefined
+  now: () => number
+  /** Woken at every answer; the caller's other conditions (a newer generation) wake it too. */
+  waiters: Waiters
+}
+
+/**
+ * Bearer tokens travel by message only, so before presenting the RT the lock holder asks
+ * (`hello`) and listens. Where the coordinator can list the live peers (Web Locks' `query()`:
+ * every tab holds a presence lock), the wait ends once each of them answered this very hello:
+ * the holder of the newest tokens is a live tab, which answers with them, or they exist
+ * nowhere. A frozen tab holds its presence lock but cannot answer: the wait then runs to its
+ * end. Where peers cannot be listed (no Web Locks, no `query()`), the whole wait is kept.
+ */
+export class RollCall {
+  readonly #options: RollCallOptions
+  /** The calls still listening, by their id: who has answered each. */
+  readonly #open = new Map<string, Set<string>>()
+  readonly #randomId: () => string
+  #calls = 0
+
+  constructor(options: RollCallOptions) {
+    this.#options = options
+    this.#randomId = options.randomId ?? (() => `${options.now()}.${++this.#calls}`)
+  }
+
+  /** Resolves once `done()` holds, or (when `early`) every live peer answered, or after `ms`. */
+  call(ms: number, done: () => boolean, early = true): Promise<void> {
+    const { coordinator, waiters } = this.#options
+    const id = this.#randomId()
+    const answered = new Set<string>()
+    let peers: readonly string[] | undefined
+    this.#open.set(id, answered)
+    coordinator.post({ type: 'hello', call: id })
+    if (early)
+      coordinator.livePeers?.()?.then(
+        listed => {
+          peers = listed
+          waiters.wake()
+        },
+        () => undefined, // unlisted: the whole wait
+      )
+    const everyone = () => peers !== undefined && peers.every(peer => answered.has(peer))
+    return waiters.until(() => done() || everyone(), ms).then(() => void this.#open.delete(id))
+  }
+
+  /** An incoming message: a state that answers one of our calls counts its sender (after the state was adopted). */
+  heard(message: Message): void {
+    if (message.type !== 'state' || message.answers === undefined) return
+    const answered = this.#open.get(message.answers)
+    if (!answered) return
+    answered.add(message.from)
+    this.#options.waiters.wake()
+  }
+}

@@ -1,0 +1,128 @@
+// A bearer lock holder's probe ends once every live peer (Web Locks presence) answered its hello, and not before: a listed peer that stays silent keeps the whole wait.
+import { describe, expect, it } from 'vitest'
+import { createMemoryCoordinator, type MemoryMember } from '../../../src/testing/memory-coordinator.js'
+import { fakeServer, sessionCore, settle, virtualTime } from './virtual.js'
+
+function setup() {
+  const time = virtualTime()
+  const server = fakeServer(time)
+  const shared = createMemoryCoordinator({ sharesTokens: 'message' })
+  const tab = () => sessionCore(time, server, shared, { probeFirst: true })
+  return { time, server, shared, tab }
+}
+
+/** What Web Locks' query() tells this member: these ids hold a presence lock. */
+function lists(member: MemoryMember, ids: () => string[]): void {
+  ;(member as { livePeers?: () => Promise<readonly string[]> }).livePeers = () => Promise.resolve(ids())
+}
+
+describe('the roll call before a bearer refresh', () => {
+  it('a bearer holder whose every peer answered presents the RT without waiting 60 ms', async () => {
+    const { time, server, tab } = setup()
+    const a = tab()
+    const b = tab()
+    const c = tab()
+    await a.start()
+    await settle()
+    lists(b.coordinator, () => [a.coordinator.id, c.coordinator.id])
+    const asked = time.now()
+    const rotation = b.rotator.rotateFrom(1)
+    await settle()
+    // No virtual time passed: the answers ended the wait.
+    expect(server.presented).toEqual(['rt-1'])
+    expect(time.now()).toBe(asked)
+    await rotation
+    await settle()
+    expect(a.machine.snapshot.generation).toBe(2)
+    expect(c.machine.snapshot.generation).toBe(2)
+  })
+
+  it('a listed peer that cannot answer (a frozen tab keeps its locks) keeps the whole 60 ms', async () => {
+    const { time, server, tab } = setup()
+    const a = tab()
+    const b = tab()
+    await a.start()
+    await settle()
+    lists(b.coordinator, () => [a.coordinator.id, 'member-frozen'])
+    const rotation = b.rotator.rotateFrom(1)
+    await settle()
+    await time.advance(59)
+    expect(server.presented).toEqual([])
+    await time.advance(1)
+    await rotation
+    expect(server.presented).toEqual(['rt-1'])
+  })
+
+  it('the peer holding newer tokens answers with them: adopted, nothing presented', async () => {
+    const { time, server, shared, tab } = setup()
+    const a = tab()
+    await a.start()
+    await settle()
+    // A peer rotated while this tab missed it (frozen): it answers the hello with generation 2.
+    const peer = shared.join()
+    const newer = { ...a.machine.snapshot, generation: 2, accessToken: 'at-peer', refreshToken: 'rt-peer' }
+    peer.subscribe(message => {
+      if (message.type === 'hello' && message.call) peer.post({ type: 'state', snapshot: newer, answers: message.call })
+    })
+    lists(a.coordinator, () => [peer.id])
+    const rotation = a.rotator.rotateFrom(1)
+    await settle()
+    expect(a.machine.snapshot.generation).toBe(2)
+    expect(time.now()).toBe(1_900_000_000_000)
+    await time.advance(60)
+    await rotation
+    expect(server.presented).toEqual([])
+  })
+
+  it("an answer to another tab's hello does not count for this one", async () => {
+    const { time, server, shared, tab } = setup()
+    const a = tab()
+    await a.start()
+    await settle()
+    const peer = shared.join()
+    // The peer answers, but to a call that is not ours: this tab must keep waiting for it.
+    peer.subscribe(message => {
+      if (message.type === 'hello') peer.post({ type: 'state', snapshot: a.machine.snapshot, answers: 'someone-else' })
+    })
+    lists(a.coordinator, () => [peer.id])
+    const rotation = a.rotator.rotateFrom(1)
+    await settle()
+    await time.advance(59)
+    expect(server.presented).toEqual([])
+    await time.advance(1)
+    await rotation
+    expect(server.presented).toEqual(['rt-1'])
+  })
+
+  it('with no peer alive the RT goes at once', async () => {
+    const { time, server, tab } = setup()
+    const a = tab()
+    await a.start()
+    lists(a.coordinator, () => [])
+    const rotation = a.rotator.rotateFrom(1)
+    await settle()
+    expect(server.presented).toEqual(['rt-1'])
+    expect(time.now()).toBe(1_900_000_000_000)
+    await rotation
+  })
+
+  it('a newer generation in the store whose tokens no live tab holds: the whole 1 s, answers or not (its tab may have closed with its state on the channel)', async () => {
+    const { time, server, shared, tab } = setup()
+    const a = tab()
+    const b = tab()
+    await a.start()
+    await settle()
+    const { accessToken: _, refreshToken: __, ...untokened } = a.machine.snapshot
+    shared.join().write({ ...untokened, generation: 2 })
+    lists(a.coordinator, () => [b.coordinator.id])
+    let settled = false
+    const rotation = a.rotator.rotateFrom(1).finally(() => (settled = true))
+    rotation.catch(() => undefined)
+    await settle()
+    await time.advance(999)
+    expect(settled).toBe(false) // b answered long ago: the wait goes on
+    await time.advance(1)
+    await expect(rotation).rejects.toMatchObject({ name: 'RotationPendingError' })
+    expect(server.presented).toEqual([])
+  })
+})

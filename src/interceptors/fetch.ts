@@ -86,7 +86,7 @@ function withInit(init: RequestInit | undefined, name: 'credentials' | 'headers'
 }
 
 function signalOf(input: RequestInfo | URL, init: RequestInit | undefined): AbortSignal | undefined {
-  return init?.signal ?? (input instanceof Request ? input.signal : undefined)
+  return init?.signal ?? (isRequest(input) ? input.signal : undefined)
 }
 
 function authorize(input: RequestInfo | URL, origin: string, init: RequestInit | undefined, interception: Interception): RequestInit {

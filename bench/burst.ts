@@ -9,7 +9,9 @@
  */
 import { PerformanceObserver, type PerformanceEntry } from 'node:perf_hooks'
 import { median, QUICK } from './lib/mode.js'
-import { loadRotor } from './lib/rotor.js'
+import { ROOT } from './lib/bundle.js'
+import { bundleRotor, importBundle, loadRotor, type Rotor } from './lib/rotor.js'
+import { traceCompiledOut } from './lib/trace-cost.js'
 import type { Section, Target } from './table.js'
 
 /**
@@ -51,6 +53,8 @@ type Run = {
   floorGc: number
   /** The floor plus a look at each answer's status (what a 401 replay needs): release CPU. */
   lookCpu: number
+  /** The same burst through Rotor with its decision trace compiled out, run right after: release CPU. */
+  untracedCpu: number
 }
 
 /**
@@ -162,8 +166,8 @@ type Rig = { session: Session; use(network: typeof fetch): void; expire(): void;
 
 type Session = ReturnType<Awaited<ReturnType<typeof loadRotor>>['createSession']>
 
-async function rig(): Promise<Rig> {
-  const { createSession } = await loadRotor()
+async function rig(rotor?: Rotor): Promise<Rig> {
+  const { createSession } = rotor ?? (await loadRotor())
   let t = Date.parse('2026-01-01T00:00:00Z')
   let current: typeof fetch = () => Promise.reject(new Error('no network yet'))
   const session = createSession({
@@ -188,7 +192,7 @@ async function rig(): Promise<Rig> {
   return result
 }
 
-async function once(N: number, rigged: Rig): Promise<Omit<Run, 'floorCpu' | 'floorWall' | 'floorGc' | 'lookCpu'>> {
+async function once(N: number, rigged: Rig): Promise<Omit<Run, 'floorCpu' | 'floorWall' | 'floorGc' | 'lookCpu' | 'untracedCpu'>> {
   const gc = (globalThis as { gc?: () => void }).gc
   const { underlying, stats } = network(N)
   const { session } = rigged
@@ -234,7 +238,11 @@ export async function runBurst(): Promise<Section> {
   gcObserver ??= new PerformanceObserver(list => collections.push(...list.getEntries()))
   gcObserver.observe({ entryTypes: ['gc'] })
   const rigged = await rig()
+  // What the floor has not and Rotor keeps: its decision trace, one `request-released` entry per
+  // request (trace-cost.ts's plugin compiles every hook and the recorder out of this copy).
+  const untraced = await rig(await importBundle(await bundleRotor(ROOT, [traceCompiledOut])))
   await once(WARM_UP, rigged)
+  await once(WARM_UP, untraced)
   await floor(WARM_UP)
   await floor(WARM_UP, true)
   const runs: Run[] = []
@@ -244,11 +252,13 @@ export async function runBurst(): Promise<Section> {
       // Right after Rotor's run, in the same process: the machine's load at that moment is the same for both.
       const hand = await floor(n)
       const look = await floor(n, true)
-      runs.push({ ...run, floorCpu: hand.cpu, floorWall: hand.wall, floorGc: hand.gc, lookCpu: look.cpu })
+      const bare = await once(n, untraced)
+      runs.push({ ...run, floorCpu: hand.cpu, floorWall: hand.wall, floorGc: hand.gc, lookCpu: look.cpu, untracedCpu: bare.releaseCpu })
     }
   }
   gcObserver.disconnect()
   rigged.session.dispose()
+  untraced.session.dispose()
   const rows = runs.map((r, i) => [
     `run ${i + 1}`,
     r.n,
@@ -357,7 +367,8 @@ function burstTargets(runs: Run[]): Target[] {
       met: big.length ? ratio <= RELEASE_TARGET : undefined,
       figure: big.length
         ? `${ratio.toFixed(2)}× (runs: ${big.map(r => (r.releaseCpu / r.floorCpu).toFixed(2)).join(', ')}; ${median(big.map(r => r.releaseCpu)).toFixed(0)} ms vs ${median(big.map(r => r.floorCpu)).toFixed(0)} ms CPU); ` +
-          `${median(big.map(r => r.releaseCpu / r.lookCpu)).toFixed(2)}× the floor that also looks at each answer for a 401 (what the one replay needs)`
+          `${median(big.map(r => r.releaseCpu / r.lookCpu)).toFixed(2)}× the floor that also looks at each answer for a 401 (what the one replay needs); ` +
+          `with the decision trace compiled out ${median(big.map(r => r.untracedCpu / r.lookCpu)).toFixed(2)}× that floor (the rest is the per-request \`request-released\` entry)`
         : 'not run',
     },
   ]
@@ -369,16 +380,18 @@ function releaseNotes(runs: Run[]): string[] {
   const rows = runs.map(
     r =>
       `| ${r.n.toLocaleString('en-US')} | ${per(r.releaseCpu, r.n)} | ${per(r.floorCpu, r.n)} | ${(r.releaseCpu / r.floorCpu).toFixed(2)}× | ` +
-      `${per(r.lookCpu, r.n)} | ${(r.releaseCpu / r.lookCpu).toFixed(2)}× |`,
+      `${per(r.lookCpu, r.n)} | ${(r.releaseCpu / r.lookCpu).toFixed(2)}× | ${per(r.untracedCpu, r.n)} | ${(r.untracedCpu / r.lookCpu).toFixed(2)}× |`,
   )
   return [
     'Release CPU per request, each run beside its floors, run right after it: the bare floor (await the refresh, send with the header) and the ' +
       'floor that also looks at each answer for a 401 (`.then(response => response.status === 401 ? … : response)`), which any client that ' +
       'replays a 401 must add and Rotor does: one more reaction, closure and promise per request, alive until the network answers, so the ' +
-      'young-generation collections of the window copy them too.',
+      'young-generation collections of the window copy them too. Last, the same burst through Rotor with its decision trace compiled out ' +
+      "(bench/lib/trace-cost.ts's plugin), run right after: what the floor does not do and Rotor does is record one `request-released` entry " +
+      '(method, URL without its query, time waited) per request in its always-on trace; the difference between the two Rotor columns is that.',
     '',
-    '| requests | Rotor (ns) | floor (ns) | Rotor / floor | floor + look for 401 (ns) | Rotor / that |',
-    '|--:|--:|--:|--:|--:|--:|',
+    '| requests | Rotor (ns) | floor (ns) | Rotor / floor | floor + look for 401 (ns) | Rotor / that | Rotor, trace compiled out (ns) | that / floor + look |',
+    '|--:|--:|--:|--:|--:|--:|--:|--:|',
     ...rows,
     '',
   ]

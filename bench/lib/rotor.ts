@@ -5,7 +5,7 @@
  * `src/index.ts` once, like the package build (ES2022, not minified; jose and ky bundled in
  * so the module needs no resolution), and imports it from memory.
  */
-import { build } from 'esbuild'
+import { build, type Plugin } from 'esbuild'
 import { join } from 'node:path'
 import type * as RotorModule from '../../src/index.js'
 import { ROOT } from './bundle.js'
@@ -23,9 +23,10 @@ export function rotorSource(): string | undefined {
 /**
  * Bundles `src/index.ts` of a checkout at `root` (this one, or a baseline's sources unpacked
  * elsewhere: bench/lib/baseline.ts) and returns the code. Packages resolve from this checkout's
- * node_modules, so two checkouts compared differ in their src/ only.
+ * node_modules, so two checkouts compared differ in their src/ only. `plugins` change what is
+ * bundled (bench/burst.ts compiles the trace out with trace-cost.ts's plugin).
  */
-export async function bundleRotor(root: string): Promise<string> {
+export async function bundleRotor(root: string, plugins: Plugin[] = []): Promise<string> {
   const result = await build({
     entryPoints: ['src/index.ts'],
     absWorkingDir: root,
@@ -36,6 +37,7 @@ export async function bundleRotor(root: string): Promise<string> {
     target: 'es2022',
     write: false,
     logLevel: 'silent',
+    plugins,
   })
   return result.outputFiles[0]!.text
 }

@@ -65,12 +65,18 @@ function isRequest(input: RequestInfo | URL): input is Request {
   return typeof input !== 'string' && input instanceof Request
 }
 
-/** What a trace entry says of a request: its method and URL (the recorder drops the query), and `more` (why, how long). */
-function described<T extends object>(input: RequestInfo | URL, init: RequestInit | undefined, more: T): T & { method: string; url: string } {
-  const entry = more as T & { method: string; url: string }
-  entry.method = init?.method ?? (isRequest(input) ? input.method : 'GET')
-  entry.url = isRequest(input) ? input.url : String(input)
-  return entry
+/**
+ * A trace entry's `method`: init's, else the Request's, else GET. Callers build each entry's
+ * fields as one literal in their final order: 100,000 requests parked or released at once each
+ * pay for one object, not one grown field by field.
+ */
+function methodOf(input: RequestInfo | URL, init: RequestInit | undefined): string {
+  return init?.method ?? (isRequest(input) ? input.method : 'GET')
+}
+
+/** A trace entry's `url` (the recorder drops the query). */
+function urlOf(input: RequestInfo | URL): string {
+  return isRequest(input) ? input.url : String(input)
 }
 
 /**
@@ -86,7 +92,7 @@ function withInit(init: RequestInit | undefined, name: 'credentials' | 'headers'
 }
 
 function signalOf(input: RequestInfo | URL, init: RequestInit | undefined): AbortSignal | undefined {
-  return init?.signal ?? (input instanceof Request ? input.signal : undefined)
+  return init?.signal ?? (isRequest(input) ? input.signal : undefined)
 }
 
 function authorize(input: RequestInfo | URL, origin: string, init: RequestInit | undefined, interception: Interception): RequestInit {
@@ -126,7 +132,7 @@ async function replay(
 ): Promise<Response> {
   if (!interception.active()) return first
   void first.body?.cancel().catch(() => undefined)
-  interception.trace('request-replayed', described(input, init, {}))
+  interception.trace('request-replayed', { method: methodOf(input, init), url: urlOf(input) })
   await interception.gate.wait({ stale: generation, signal: signalOf(input, init) })
   return interception.sendOwn(input, authorize(input, origin, init, interception))
 }
@@ -161,12 +167,12 @@ export function createFetch(interception: Interception): typeof fetch {
 
   /** Waits at the gate; the gate hands the request back to `release` once it may go. */
   function queue(input: string | Request, origin: string, init: RequestInit | undefined): Promise<Response> {
-    interception.trace('request-parked', described(input, init, { why: interception.active() ? 'rotation' : 'not-started' }))
+    interception.trace('request-parked', { method: methodOf(input, init), url: urlOf(input), why: interception.active() ? 'rotation' : 'not-started' })
     return interception.gate.wait({ signal: signalOf(input, init) }, release, { input, origin, init, at: interception.time.now() })
   }
 
   function release(r: Queued, resolve: Settle<Response>, reject: (reason: unknown) => void): void {
-    interception.trace('request-released', described(r.input, r.init, { waitedMs: interception.time.now() - r.at }))
+    interception.trace('request-released', { method: methodOf(r.input, r.init), url: urlOf(r.input), waitedMs: interception.time.now() - r.at })
     send(r.input, r.origin, r.init, resolve, reject)
   }
 

@@ -10,12 +10,7 @@ type Facade = { create: typeof createXhrClass }
 function xhrFacade(option: unknown): Facade | undefined {
   if (option === undefined || option === false) return undefined
   if (typeof (option as Partial<Facade> | null)?.create !== 'function') {
-    throw new RotorTypeError(
-      'ERR_USAGE',
-      "rotor-auth: install() option `xhr` must be the facade of 'rotor-auth/xhr' " +
-        "(import { xhr } from 'rotor-auth/xhr'; session.install(globalThis, { xhr })) or false, got " +
-        String(option),
-    )
+    throw new RotorTypeError('ERR_USAGE', "rotor-auth: install() option `xhr` must be the facade of 'rotor-auth/xhr' (its export `xhr`) or false, got " + String(option))
   }
   return option as Facade
 }

@@ -47,6 +47,12 @@ export class Sync {
   #renewTimer: Timer | undefined
   /** The generation this tab last rotated for at a peer's request (once per generation). */
   #honoured: number | undefined
+  /**
+   * A peer said hello while this tab had nothing to tell it (the login's state on its way here):
+   * answered once this tab adopts a session, or that peer, which missed the login's message by
+   * opening after it was posted, stays signed out beside a live session (sim seed 198742).
+   */
+  #helloOwed = false
   readonly #activity = new Listeners<number>()
   readonly #handovers = new Listeners<void>()
   readonly #rotateRequests = new Listeners<number>()
@@ -166,6 +172,7 @@ export class Sync {
     }
     this.#news.clear()
     this.#enter(snapshot, 'remote', 'adopt')
+    if (this.#helloOwed) this.#answer()
   }
 
   /**
@@ -332,6 +339,8 @@ export class Sync {
   /** Tells an asking tab what this one holds: active, or signed out past generation 0 (what a login must pass: sim seed 248). */
   #answer(): void {
     const { snapshot } = this.#options.machine
+    // Owed until a session can be told (one answer however many hellos came: bounded by us, not them).
+    this.#helloOwed = snapshot.status !== 'active'
     const silent = typeof __ROTOR_ZOO__ === 'object' && __ROTOR_ZOO__.has('signed-out-silent') // bug zoo: the silent signed-out tab
     if (snapshot.status === 'active' || (snapshot.generation > 0 && !silent)) this.#options.coordinator.post({ type: 'state', snapshot })
     this.#news.repeat()

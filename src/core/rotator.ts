@@ -272,6 +272,12 @@ export class Rotator {
     return snapshot.status === 'active' && snapshot.generation > generation && !snapshot.ending
   }
 
+  /** Whether this tab's session is marked as owing a login (true), active without the mark (false), or over (undefined). */
+  #owesLogin(): boolean | undefined {
+    const { snapshot } = this.#options.machine
+    return snapshot.status === 'active' ? snapshot.ending !== undefined : undefined
+  }
+
   #end(reason: 'expired' | 'rejected'): Promise<never> {
     return Promise.resolve(this.#options.sync.publishEnd(reason)).then(() => Promise.reject(this.#options.machine.endedBy(reason)))
   }
@@ -288,6 +294,9 @@ export class Rotator {
     const ending = (async () => {
       // A login completed in another tab (since `generation`) satisfies this one too.
       if (await this.#loggedInSince(generation)) return
+      // The verdict goes to the store before the hook runs: a page closed mid-login runs no more
+      // code, so the next lock holder would present the dead RT (sim seed 307). A login replaces it.
+      if (this.#owesLogin() === false) await sync.markEnding(reason)
       let result: Grant | Response | void
       sync.reauthenticating(true)
       this.#options.trace?.('reauthenticate-called', { reason })
@@ -308,10 +317,10 @@ export class Rotator {
       () => sync.reauthenticating(false),
       async (error: unknown) => {
         if (controller.signal.aborted) {
-          // Disposed mid-login: the job is handed to another tab, with the verdict recorded
-          // (under the lock still) so that nobody presents the dead RT meanwhile.
-          await sync.markEnding(reason)
-          sync.reauthenticating(false, reason)
+          // Disposed mid-login: the job is handed to another tab (the verdict is in the store
+          // since before the hook), unless a login or a logout came meanwhile. Not marked again:
+          // waiting requests take each unusable generation for an expired AT, and give up after two.
+          sync.reauthenticating(false, this.#owesLogin() ? reason : undefined)
           throw new SessionExpiredError('disposed')
         }
         sync.reauthenticating(false)

@@ -4,7 +4,7 @@
  * Its 10,000 schedules run in schedules.test.ts, its replays in replay.test.ts; here the zoo and the named seeds.
  */
 import { describe, expect, test } from 'vitest'
-import { OPEN_FINDINGS, REGRESSION_SEEDS, REGRESSION_SEEDS_EXTENDED, REGRESSION_SEEDS_NO_LOCKS } from './findings.js'
+import { OPEN_FINDINGS, OPEN_FINDINGS_EXTENDED_NO_LOCKS, REGRESSION_SEEDS, REGRESSION_SEEDS_EXTENDED, REGRESSION_SEEDS_NO_LOCKS } from './findings.js'
 import { INVARIANTS } from './invariants.js'
 import { runSchedule, ZOO, type ScheduleResult } from './schedule.js'
 
@@ -47,6 +47,11 @@ describe('the deterministic simulator', () => {
 
   test.each(Object.entries(OPEN_FINDINGS))('open finding, seed %s: still breaks %s', async (seed, invariant) => {
     const result = await runSchedule(Number(seed))
+    expect(result.violations[0]?.invariant).toBe(invariant)
+  })
+
+  test.each(Object.entries(OPEN_FINDINGS_EXTENDED_NO_LOCKS))('open finding of the extended model without Web Locks, seed %s: still breaks %s', async (seed, invariant) => {
+    const result = await runSchedule(Number(seed), { extended: true, locks: false })
     expect(result.violations[0]?.invariant).toBe(invariant)
   })
 

@@ -82,6 +82,30 @@ describe('a tab gone while its reauthenticate() hook is open', () => {
     expect(forms[1].calls).toEqual([])
   })
 
+  it('disposed after the user logged in again elsewhere: the new login is not marked dead nor handed over', async () => {
+    const { server, forms, a, b } = setup()
+    await a.start()
+    await settle()
+    server.answerWith(() => Promise.reject(new RefreshRefusedError(401, 'refused')))
+    const first = a.rotator.rotateFrom(a.machine.snapshot.generation).catch((e: unknown) => e)
+    await settle()
+    server.answerWith(undefined)
+    // The user signs in again in b while a's form (which ignores its signal) is still open.
+    await b.start()
+    await settle()
+    expect(a.machine.snapshot).toMatchObject({ status: 'active', refreshToken: 'rt-2' })
+    a.rotator.dispose()
+    await first
+    await settle()
+    // Before: the dispose wrote "ending" over the new login (sim seed 813147), and the next
+    // tab to rotate called its own hook and, dismissed, ended the live session.
+    expect(b.machine.snapshot).toMatchObject({ status: 'active', refreshToken: 'rt-2' })
+    expect(b.machine.snapshot.ending).toBeUndefined()
+    await b.rotator.rotateFrom(b.machine.snapshot.generation)
+    expect(forms[1].calls).toEqual([])
+    expect(server.presented).toEqual(['rt-1', 'rt-2'])
+  })
+
   it('a hook that fails ends the session everywhere, the mark included', async () => {
     const { server, forms, a, b } = setup()
     await a.start()

@@ -272,12 +272,6 @@ export class Rotator {
     return snapshot.status === 'active' && snapshot.generation > generation && !snapshot.ending
   }
 
-  /** Whether this tab's session is marked as owing a login (true), active without the mark (false), or over (undefined). */
-  #owesLogin(): boolean | undefined {
-    const { snapshot } = this.#options.machine
-    return snapshot.status === 'active' ? snapshot.ending !== undefined : undefined
-  }
-
   #end(reason: 'expired' | 'rejected'): Promise<never> {
     return Promise.resolve(this.#options.sync.publishEnd(reason)).then(() => Promise.reject(this.#options.machine.endedBy(reason)))
   }
@@ -296,7 +290,7 @@ export class Rotator {
       if (await this.#loggedInSince(generation)) return
       // The verdict goes to the store before the hook runs: a page closed mid-login runs no more
       // code, so the next lock holder would present the dead RT (sim seed 307). A login replaces it.
-      if (this.#owesLogin() === false) await sync.markEnding(reason)
+      await sync.markEnding(reason)
       let result: Grant | Response | void
       sync.reauthenticating(true)
       this.#options.trace?.('reauthenticate-called', { reason })
@@ -304,7 +298,9 @@ export class Rotator {
       try {
         // Not only the hook: most login forms never read the signal, and the hand-over (under
         // this lock, which every other tab waits on) must not wait for one that never settles.
-        result = await Promise.race([reauthenticate({ signal }), new Promise<never>((_, reject) => signal.addEventListener('abort', reject))])
+        // Bug zoo: the hook that ignores its signal holds the hand-over (and the lock) until it settles.
+        if (typeof __ROTOR_ZOO__ === 'object' && __ROTOR_ZOO__.has('hook-ignores-signal')) result = await reauthenticate({ signal })
+        else result = await Promise.race([reauthenticate({ signal }), new Promise<never>((_, reject) => signal.addEventListener('abort', reject))])
       } catch {
         result = undefined
       }
@@ -320,7 +316,7 @@ export class Rotator {
           // Disposed mid-login: the job is handed to another tab (the verdict is in the store
           // since before the hook), unless a login or a logout came meanwhile. Not marked again:
           // waiting requests take each unusable generation for an expired AT, and give up after two.
-          sync.reauthenticating(false, this.#owesLogin() ? reason : undefined)
+          sync.reauthenticating(false, machine.snapshot.ending)
           throw new SessionExpiredError('disposed')
         }
         sync.reauthenticating(false)

@@ -241,10 +241,12 @@ export class Sync {
 
   /**
    * Records, under the lock, that this generation's RT is dead and re-authentication is owed:
-   * the next holder of the lock re-authenticates instead of presenting the RT again.
+   * the next holder of the lock re-authenticates instead of presenting the RT again (once: a
+   * session already marked, or over, is left as it is).
    */
   markEnding(reason: 'expired' | 'rejected'): void | Promise<void> {
     const { coordinator, machine } = this.#options
+    if (machine.snapshot.status !== 'active' || machine.snapshot.ending) return
     return when(coordinator.read(), base => {
       const snapshot: Snapshot = { ...machine.snapshot, generation: Math.max(machine.snapshot.generation, this.#base(base)) + 1, ending: reason }
       return when(coordinator.write(snapshot), () => {

@@ -87,8 +87,10 @@ function runChild(from: number, n: number, state: Child, report: () => void, esc
   const args = [process.argv[1]!, '--child', '--seed', String(from), '--schedules', String(n), '--progress', String(Math.max(1, Math.floor(every / jobs)))]
   args.push(...modelFlags)
   const child = spawn(process.execPath, [...process.execArgv, ...args], { stdio: ['ignore', 'pipe', 'inherit'] })
+  let finished = false
   createInterface({ input: child.stdout }).on('line', line => {
     const [tag, a = '', b = '', c = ''] = line.split(' ')
+    if (tag === '@done') finished = true
     if (tag === '@progress') return void (Object.assign(state, { done: Number(a), failed: Number(b), rss: Number(c) }), report())
     if (tag === '@done') return void (Object.assign(state, { done: n, failed: Number(a) }), (totals.refreshes += Number(b)), (totals.faults += Number(c)))
     const escape = /^@escape (\d+) (.*)$/.exec(line)
@@ -97,8 +99,9 @@ function runChild(from: number, n: number, state: Child, report: () => void, esc
   })
   return new Promise(resolve =>
     child.on('close', code => {
-      if (code === 0 || code === 1) return resolve(state.failed)
-      // A job that died (out of memory, killed) is a failure of its whole range, said with the command that reruns it.
+      if (finished && (code === 0 || code === 1)) return resolve(state.failed)
+      // A job that died (out of memory, killed, an unhandled rejection: exit code 1 too, but no
+      // closing line) is a failure of its whole range, said with the command that reruns it.
       console.log(`FAIL job of seeds ${from}…${from + n - 1} exited with code ${code} after ${state.done} schedules`)
       console.log(`  rerun: npm run sim -- --seed ${from} --schedules ${n}${modelSuffix}`)
       resolve(state.failed + 1)

@@ -289,6 +289,9 @@ export class Rotator {
     const ending = (async () => {
       // A login completed in another tab (since `generation`) satisfies this one too.
       if (await this.#loggedInSince(generation)) return
+      // The verdict goes to the store before the hook runs: a page closed mid-login runs no more
+      // code, so the next lock holder would present the dead RT (sim seed 307). A login replaces it.
+      await sync.markEnding(reason)
       let result: Grant | Response | void
       sync.reauthenticating(true)
       this.#options.trace?.('reauthenticate-called', { reason })
@@ -296,7 +299,9 @@ export class Rotator {
       try {
         // Not only the hook: most login forms never read the signal, and the hand-over (under
         // this lock, which every other tab waits on) must not wait for one that never settles.
-        result = await Promise.race([reauthenticate({ signal }), new Promise<never>((_, reject) => signal.addEventListener('abort', reject))])
+        // Bug zoo: the hook that ignores its signal holds the hand-over (and the lock) until it settles.
+        if (typeof __ROTOR_ZOO__ === 'object' && __ROTOR_ZOO__.has('hook-ignores-signal')) result = await reauthenticate({ signal })
+        else result = await Promise.race([reauthenticate({ signal }), new Promise<never>((_, reject) => signal.addEventListener('abort', reject))])
       } catch {
         result = undefined
       }
@@ -309,10 +314,10 @@ export class Rotator {
       () => sync.reauthenticating(false),
       async (error: unknown) => {
         if (controller.signal.aborted) {
-          // Disposed mid-login: the job is handed to another tab, with the verdict recorded
-          // (under the lock still) so that nobody presents the dead RT meanwhile.
-          await sync.markEnding(reason)
-          sync.reauthenticating(false, reason)
+          // Disposed mid-login: the job is handed to another tab (the verdict is in the store
+          // since before the hook), unless a login or a logout came meanwhile. Not marked again:
+          // waiting requests take each unusable generation for an expired AT, and give up after two.
+          sync.reauthenticating(false, machine.snapshot.ending)
           throw new SessionExpiredError('disposed')
         }
         sync.reauthenticating(false)

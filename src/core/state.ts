@@ -230,7 +230,9 @@ export class SessionMachine {
     this.#enteredAt = this.#now()
     this.#remoteRotating = false
     this.#started = true
-    this.#refusal = this.#ended = undefined
+    // A mark (this RT is dead, a login is owed) follows a refusal: the end, if it comes, still reports it.
+    if (how !== 'mark') this.#refusal = undefined
+    this.#ended = undefined
     this.#notify('entered', how === 'login' || !wasActive)
     for (const waiter of [...this.#starting]) waiter.resolve()
     this.#emitChange()

@@ -50,6 +50,12 @@ export class Sync {
   #renewTimer: Timer | undefined
   /** The generation this tab last rotated for at a peer's request (once per generation). */
   #honoured: number | undefined
+  /**
+   * A peer said hello while this tab had nothing to tell it (the login's state on its way here):
+   * answered once this tab adopts a session, or that peer, which missed the login's message by
+   * opening after it was posted, stays signed out beside a live session (sim seed 198742).
+   */
+  #helloOwed = false
   readonly #activity = new Listeners<number>()
   readonly #handovers = new Listeners<void>()
   readonly #rotateRequests = new Listeners<number>()
@@ -172,6 +178,7 @@ export class Sync {
     }
     this.#news.clear()
     this.#enter(snapshot, 'remote', 'adopt')
+    if (this.#helloOwed) this.#answer()
   }
 
   /**
@@ -240,10 +247,12 @@ export class Sync {
 
   /**
    * Records, under the lock, that this generation's RT is dead and re-authentication is owed:
-   * the next holder of the lock re-authenticates instead of presenting the RT again.
+   * the next holder of the lock re-authenticates instead of presenting the RT again (once: a
+   * session already marked, or over, is left as it is).
    */
   markEnding(reason: 'expired' | 'rejected'): void | Promise<void> {
     const { coordinator, machine } = this.#options
+    if (machine.snapshot.status !== 'active' || machine.snapshot.ending) return
     return when(coordinator.read(), base => {
       const snapshot: Snapshot = { ...machine.snapshot, generation: Math.max(machine.snapshot.generation, this.#base(base)) + 1, ending: reason }
       return when(coordinator.write(snapshot), () => {
@@ -339,6 +348,8 @@ export class Sync {
   /** Tells an asking tab what this one holds: active, or signed out past generation 0 (what a login must pass: sim seed 248). */
   #answer(call?: string): void {
     const { snapshot } = this.#options.machine
+    // Owed until a session can be told (one answer however many hellos came: bounded by us, not them).
+    this.#helloOwed = snapshot.status !== 'active'
     const silent = typeof __ROTOR_ZOO__ === 'object' && __ROTOR_ZOO__.has('signed-out-silent') // bug zoo: the silent signed-out tab
     if (snapshot.status === 'active' || (snapshot.generation > 0 && !silent))
       this.#options.coordinator.post(call === undefined ? { type: 'state', snapshot } : { type: 'state', snapshot, answers: call })

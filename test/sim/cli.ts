@@ -1,8 +1,9 @@
-/** `npm run sim -- --seed S --schedules N [--jobs J] [--progress P] [--no-locks] [--trace] [--hashes]`: runs schedules from seed S and prints one replay command per failure. */
+/** `npm run sim -- --seed S --schedules N [--jobs J] [--progress P] [--no-locks] [--extended] [--zoo Z] [--trace] [--hashes]`: runs schedules from seed S and prints one replay command per failure. */
 import { spawn } from 'node:child_process'
 import { createInterface } from 'node:readline'
 import { parseArgs } from 'node:util'
 import { runSchedule, type ScheduleResult } from './schedule.js'
+import { ZOO, type Zoo } from './zoo.js'
 
 /*
  * Standard output is the run's deterministic account (traces, hashes, failures with their
@@ -10,7 +11,8 @@ import { runSchedule, type ScheduleResult } from './schedule.js'
  * what varies from run to run (schedules/s, memory) goes to standard error. A child of `--jobs`
  * adds machine lines starting with `@` that its parent reads.
  */
-const USAGE = 'usage: npm run sim -- --seed <integer> --schedules <count ≥ 1> [--jobs <1–64>] [--progress <every n>] [--no-locks] [--trace] [--hashes]'
+const USAGE =
+  'usage: npm run sim -- --seed <integer> --schedules <count ≥ 1> [--jobs <1–64>] [--progress <every n>] [--no-locks] [--extended] [--zoo <defect>] [--trace] [--hashes]'
 
 const { values } = parseArgs({
   options: {
@@ -19,6 +21,8 @@ const { values } = parseArgs({
     jobs: { type: 'string', default: '1' },
     progress: { type: 'string', default: '10000' },
     'no-locks': { type: 'boolean', default: false },
+    extended: { type: 'boolean', default: false },
+    zoo: { type: 'string' },
     trace: { type: 'boolean', default: false },
     hashes: { type: 'boolean', default: false },
     child: { type: 'boolean', default: false },
@@ -28,12 +32,16 @@ const first = Number(values.seed)
 const count = Number(values.schedules)
 const jobs = Number(values.jobs)
 const every = Number(values.progress)
-const valid = [first, count, jobs, every].every(Number.isSafeInteger) && count >= 1 && jobs >= 1 && jobs <= 64 && every >= 1
+const zoo = values.zoo as Zoo | undefined
+const valid = [first, count, jobs, every].every(Number.isSafeInteger) && count >= 1 && jobs >= 1 && jobs <= 64 && every >= 1 && (zoo === undefined || ZOO.includes(zoo))
 if (!valid) {
   console.error(USAGE)
   process.exit(2)
 }
 const locks = !values['no-locks']
+/** The flags that change what a seed draws (the model), carried by every replay and rerun command and every child. */
+const modelFlags = [...(locks ? [] : ['--no-locks']), ...(values.extended ? ['--extended'] : []), ...(zoo ? ['--zoo', zoo] : [])]
+const modelSuffix = modelFlags.map(flag => ` ${flag}`).join('')
 const started = performance.now()
 
 const mb = (bytes: number) => `${Math.round(bytes / 2 ** 20)} MB`
@@ -44,7 +52,7 @@ function failureLines(result: ScheduleResult): string[] {
   const { invariant, detail, at } = result.violations[0]!
   return [
     `FAIL seed ${result.seed} [${invariant}] at ${at} ms: ${detail} (trace ${result.hash}, ${result.steps} steps)`,
-    `  replay: npm run sim -- --seed ${result.seed} --schedules 1${locks ? '' : ' --no-locks'} --trace`,
+    `  replay: npm run sim -- --seed ${result.seed} --schedules 1${modelSuffix} --trace`,
   ]
 }
 
@@ -53,7 +61,7 @@ async function runHere(escapes: Map<string, number>, totals: Totals): Promise<nu
   let failed = 0
   for (let i = 0; i < count; i++) {
     const seed = (first + i) | 0
-    const result = await runSchedule(seed, { locks })
+    const result = await runSchedule(seed, { locks, extended: values.extended, ...(zoo ? { zoo } : {}) })
     for (const [where, n] of result.escapes) escapes.set(where, (escapes.get(where) ?? 0) + n)
     totals.refreshes += result.stats.refreshGranted
     totals.faults += result.stats.faults
@@ -77,10 +85,12 @@ type Totals = { refreshes: number; faults: number }
 /** Runs one child process over seeds [from, from + n): its failures are printed as they come, its progress and escapes summed by the parent. */
 function runChild(from: number, n: number, state: Child, report: () => void, escapes: Map<string, number>, totals: Totals): Promise<number> {
   const args = [process.argv[1]!, '--child', '--seed', String(from), '--schedules', String(n), '--progress', String(Math.max(1, Math.floor(every / jobs)))]
-  if (!locks) args.push('--no-locks')
+  args.push(...modelFlags)
   const child = spawn(process.execPath, [...process.execArgv, ...args], { stdio: ['ignore', 'pipe', 'inherit'] })
+  let finished = false
   createInterface({ input: child.stdout }).on('line', line => {
     const [tag, a = '', b = '', c = ''] = line.split(' ')
+    if (tag === '@done') finished = true
     if (tag === '@progress') return void (Object.assign(state, { done: Number(a), failed: Number(b), rss: Number(c) }), report())
     if (tag === '@done') return void (Object.assign(state, { done: n, failed: Number(a) }), (totals.refreshes += Number(b)), (totals.faults += Number(c)))
     const escape = /^@escape (\d+) (.*)$/.exec(line)
@@ -89,10 +99,11 @@ function runChild(from: number, n: number, state: Child, report: () => void, esc
   })
   return new Promise(resolve =>
     child.on('close', code => {
-      if (code === 0 || code === 1) return resolve(state.failed)
-      // A job that died (out of memory, killed) is a failure of its whole range, said with the command that reruns it.
+      if (finished && (code === 0 || code === 1)) return resolve(state.failed)
+      // A job that died (out of memory, killed, an unhandled rejection: exit code 1 too, but no
+      // closing line) is a failure of its whole range, said with the command that reruns it.
       console.log(`FAIL job of seeds ${from}…${from + n - 1} exited with code ${code} after ${state.done} schedules`)
-      console.log(`  rerun: npm run sim -- --seed ${from} --schedules ${n}${locks ? '' : ' --no-locks'}`)
+      console.log(`  rerun: npm run sim -- --seed ${from} --schedules ${n}${modelSuffix}`)
       resolve(state.failed + 1)
     }),
   )

@@ -4,7 +4,7 @@
  * Its 10,000 schedules run in schedules.test.ts, its replays in replay.test.ts; here the zoo and the named seeds.
  */
 import { describe, expect, test } from 'vitest'
-import { OPEN_FINDINGS, REGRESSION_SEEDS, REGRESSION_SEEDS_NO_LOCKS } from './findings.js'
+import { OPEN_FINDINGS, OPEN_FINDINGS_EXTENDED_NO_LOCKS, REGRESSION_SEEDS, REGRESSION_SEEDS_EXTENDED, REGRESSION_SEEDS_NO_LOCKS } from './findings.js'
 import { INVARIANTS } from './invariants.js'
 import { runSchedule, ZOO, type ScheduleResult } from './schedule.js'
 
@@ -40,8 +40,18 @@ describe('the deterministic simulator', () => {
     expect(result.violations.map(v => `[${v.invariant}] ${v.detail} — ${replay(result)} --no-locks`)).toEqual([])
   })
 
+  test.each(REGRESSION_SEEDS_EXTENDED)('regression seed %i of the extended model: every invariant holds', async seed => {
+    const result = await runSchedule(seed, { extended: true })
+    expect(result.violations.map(v => `[${v.invariant}] ${v.detail} — ${replay(result)} --extended`)).toEqual([])
+  })
+
   test.each(Object.entries(OPEN_FINDINGS))('open finding, seed %s: still breaks %s', async (seed, invariant) => {
     const result = await runSchedule(Number(seed))
+    expect(result.violations[0]?.invariant).toBe(invariant)
+  })
+
+  test.each(Object.entries(OPEN_FINDINGS_EXTENDED_NO_LOCKS))('open finding of the extended model without Web Locks, seed %s: still breaks %s', async (seed, invariant) => {
+    const result = await runSchedule(Number(seed), { extended: true, locks: false })
     expect(result.violations[0]?.invariant).toBe(invariant)
   })
 

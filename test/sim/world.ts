@@ -89,7 +89,7 @@ export class World {
       refreshTimeout,
       queueTimeout,
       persist: this.#config.persist,
-      storage: this.#config.extended ? this.#storageOf(() => tab?.disposed === true) : this.origin.storage,
+      storage: this.#storageOf(() => tab?.disposed === true),
       ...(this.#config.hook === 'none' ? {} : { reauthenticate: () => this.#reauthenticate(tab!) }),
       fetch: this.server.fetchFor(() => tab?.disposed === false),
       locks,
@@ -103,8 +103,9 @@ export class World {
   }
 
   /**
-   * The origin's localStorage as a page sees it (extended model): once the page is gone (closed,
-   * crashed, reloaded) its script runs no more, so its session's late writes never land.
+   * The origin's localStorage as a page sees it: once the page is gone (closed, crashed, reloaded)
+   * its script runs no more, so its session's late writes never land (in the classic model since
+   * seed 319249: a login settling after its page reloaded stored a session nobody had been told of).
    */
   #storageOf(gone: () => boolean): StorageLike {
     const { storage } = this.origin

@@ -5,6 +5,7 @@
  * is the defect's and not the model's. docs/simulation.md's zoo table gives the figures.
  */
 import { describe, expect, test } from 'vitest'
+import { OPEN_FINDINGS_EXTENDED_NO_LOCKS } from './findings.js'
 import { runSchedule } from './schedule.js'
 import { ZOO, ZOO_DEFECTS, type Zoo } from './zoo.js'
 
@@ -16,14 +17,17 @@ const BOUND: Record<Zoo, number> = {
   'non-exclusive-locks': 20,
   'dropped-messages': 20,
   'forged-generation': 40,
-  'signed-out-silent': 300,
-  'body-unbounded': 70,
+  'signed-out-silent': 1400,
+  'body-unbounded': 120,
   'late-answer-abandoned': 50,
   'lost-bearer-answer': 70,
-  'refusal-race': 150,
+  'refusal-race': 320,
   'no-refresh-budget': 40,
   'expired-at-rotates': 80,
-  'rotate-request-any': 60,
+  // A gap (docs/simulation.md): its one catch, seed 28 without Web Locks, was seed 307's defect, fixed since.
+  'rotate-request-any': 0,
+  // A gap (docs/simulation.md): no live page disposes its session in the model, and a reload's lock the browser frees.
+  'hook-ignores-signal': 0,
 }
 
 /** Defects only a world without Web Locks can show (only an elected leader honours rotate-requests). */
@@ -46,6 +50,8 @@ describe('the bug zoo: each defect caught within its bound', () => {
     let caught: string | undefined
     const locks = !NO_LOCKS.has(zoo)
     for (let seed = 1; seed <= BOUND[zoo] && !caught; seed++) {
+      // A seed that fails without the defect (an open finding) cannot show the defect's catch.
+      if (!locks && seed in OPEN_FINDINGS_EXTENDED_NO_LOCKS) continue
       const violation = (await runSchedule(seed, { zoo, extended: true, locks })).violations[0]
       if (violation) caught = `seed ${seed} [${violation.invariant}]`
       // The clean run covers worlds with Web Locks: a world without them must pass without the defect.
@@ -61,4 +67,4 @@ describe('the bug zoo: each defect caught within its bound', () => {
 })
 
 /** Defects no schedule catches yet, each a named gap in the model (docs/simulation.md, "Not modelled yet"). */
-const ZOO_GAPS: Zoo[] = []
+const ZOO_GAPS: Zoo[] = ['rotate-request-any', 'hook-ignores-signal']

@@ -16,6 +16,7 @@ export const ZOO_DEFECTS = {
   'no-refresh-budget': { where: 'src', defect: 'no refresh budget (src/core/budget.ts)' },
   'expired-at-rotates': { where: 'src', defect: 'an AT arriving expired is taken as expired and rotated at once (src/core/grant.ts toTokens)' },
   'rotate-request-any': { where: 'src', defect: "a peer's rotate-request honoured for any generation, every time (src/coordinator/protocol.ts)" },
+  'hook-ignores-signal': { where: 'src', defect: 'a reauthenticate hook that ignores its signal holds the hand-over until it settles (src/core/rotator.ts #endLocked)' },
 } as const satisfies Record<string, Entry>
 
 export type Zoo = keyof typeof ZOO_DEFECTS

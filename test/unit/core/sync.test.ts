@@ -59,3 +59,25 @@ describe('Sync', () => {
     expect(heard).toEqual([generation])
   })
 })
+
+describe('a hello heard before the session reached this tab', () => {
+  it('is answered once this tab adopts the session: the newcomer is not left signed out beside it', async () => {
+    const { tab, shared } = setup()
+    const b = tab()
+    await settle()
+    // A tab opened just after a login's message was posted says hello; b has nothing to tell yet.
+    const newcomer = shared.join()
+    newcomer.post({ type: 'hello' })
+    newcomer.post({ type: 'hello' })
+    await settle()
+    const before = shared.messages.length
+    // The login's state reaches b now.
+    const login = { status: 'active', generation: 1, issuedAt: 0, accessToken: 'at-1', refreshToken: 'rt-1', accessExpiresAt: 2e12, refreshExpiresAt: 2e12 } as const
+    shared.join().post({ type: 'state', snapshot: login })
+    await settle()
+    expect(b.machine.snapshot).toMatchObject({ status: 'active', generation: 1 })
+    // One answer for both hellos, carrying what b adopted.
+    const answers = shared.messages.slice(before).filter(m => m.type === 'state' && m.snapshot.generation === 1)
+    expect(answers).toHaveLength(2) // the login's own message, and b's one answer
+  })
+})

@@ -4,7 +4,7 @@ import { ClockWatch } from '../../../src/core/clock-watch.js'
 import { Gate } from '../../../src/core/gate.js'
 import type { Tokens } from '../../../src/core/grant.js'
 import { FailureBackoff, RotationPolicy } from '../../../src/core/policy.js'
-import { Rotator } from '../../../src/core/rotator.js'
+import { Rotator, type RotatorOptions } from '../../../src/core/rotator.js'
 import { SessionMachine } from '../../../src/core/state.js'
 import { Sync } from '../../../src/core/sync.js'
 import { RefreshRefusedError } from '../../../src/errors.js'
@@ -109,6 +109,8 @@ export type CoreOptions = {
   idle?: () => boolean
   /** Bearer tokens by message only: the lock holder may ask the peers first (Rotator's probeFirst). */
   probeFirst?: boolean
+  /** The app's `reauthenticate` hook (none by default: a refused RT ends the session). */
+  reauthenticate?: RotatorOptions['reauthenticate']
 }
 
 /** One session's core (what createSession wires) on virtual time, sharing `shared` with the others. */
@@ -129,7 +131,7 @@ export function sessionCore(time: VirtualTime, server: FakeServer, shared: Memor
     isTransient: error => !(error instanceof RefreshRefusedError),
     probeFirst: () => options.probeFirst ?? false,
     inFlightLimitMs: 0,
-    reauthenticate: undefined,
+    reauthenticate: options.reauthenticate,
     budget: new RefreshBudget(options.budget ?? DEFAULT_BUDGET, now),
   })
   const watch = new ClockWatch(now, undefined)

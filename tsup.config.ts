@@ -67,6 +67,18 @@ export const ask = fail('trace({ tabs: true })')`,
   // the worker's errors (no tab hears them; its trace keeps their code and status), so its
   // refusals say the status alone, and nothing a server echoed can carry a token.
   { importer: /[\\/]src[\\/]core[\\/]refresh-call\.ts$/, path: '../utils/redact.js', exports: ['excerpt'], contents: "export const excerpt = () => ''" },
+  // The roll call's early end: the hub's member of the shared state cannot list live peers
+  // (no livePeers()), so its probe is the plain one: ask, and wait for a newer generation or the time.
+  {
+    importer: /[\\/]src[\\/]core[\\/]sync\.ts$/,
+    path: './roll-call.js',
+    exports: ['RollCall'],
+    contents: `export class RollCall {
+  constructor(o) { this.o = o }
+  call(ms, done) { this.o.coordinator.post({ type: 'hello' }); return this.o.waiters.until(done, ms) }
+  heard() {}
+}`,
+  },
   // The page's request path: the hub's session only rotates (the tabs send their own requests).
   // createSession still builds one: there the interception is an empty object and the session's
   // fetch throws if ever called; replayableBody is the real one (the hub's own fetch uses it).

@@ -32,7 +32,7 @@ export type Snapshot = {
 /** What sessions of one name tell each other (the cross-tab protocol). */
 export type Message =
   /** `answers`: the `call` of the hello this state answers (a lock holder's roll call counts who answered). */
-  | { rotor: 1; type: 'state'; from: string; snapshot: Snapshot; answers?: string }
+  | { rotor: 1; type: 'state'; from: string; snapshot: Snapshot; answers?: string | undefined }
   | { rotor: 1; type: 'rotating'; from: string; generation: number }
   | { rotor: 1; type: 'rotated'; from: string; generation: number; ok: boolean }
   /** `call`: a lock holder's roll call, echoed in each answer as `answers` (src/core/roll-call.ts). */

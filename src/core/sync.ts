@@ -50,11 +50,7 @@ export class Sync {
   #renewTimer: Timer | undefined
   /** The generation this tab last rotated for at a peer's request (once per generation). */
   #honoured: number | undefined
-  /**
-   * A peer said hello while this tab had nothing to tell it (the login's state on its way here):
-   * answered once this tab adopts a session, or that peer, which missed the login's message by
-   * opening after it was posted, stays signed out beside a live session (sim seed 198742).
-   */
+  /** A peer's hello heard with nothing to tell it (the login's state on its way): answered once a session is adopted, or that peer stays signed out (sim seed 198742). */
   #helloOwed = false
   readonly #activity = new Listeners<number>()
   readonly #handovers = new Listeners<void>()
@@ -76,10 +72,7 @@ export class Sync {
     // Asked now, the peers answer while the rest of the session is built (a joining bearer tab's first request waits for it).
     this.#asked = options.shared && options.transport === 'bearer' && options.coordinator.sharesTokens === 'message'
     if (this.#asked) options.coordinator.post({ type: 'hello' })
-    this.#unsubscribe = () => {
-      offMessages()
-      offChange()
-    }
+    this.#unsubscribe = () => (offMessages(), offChange())
   }
 
   /** Another tab's user activity (at `at`, epoch ms); returns the undo. */
@@ -311,8 +304,7 @@ export class Sync {
       case 'rotated':
         return this.#news.clear()
       case 'hello':
-        this.#answer(message.call)
-        return
+        return this.#answer(message.call)
       case 'rotate-request': {
         if (!this.#options.coordinator.isLeader()) return
         const verdict = rotateRequestVerdict(message.generation, machine.snapshot.generation, this.#honoured)
@@ -351,8 +343,7 @@ export class Sync {
     // Owed until a session can be told (one answer however many hellos came: bounded by us, not them).
     this.#helloOwed = snapshot.status !== 'active'
     const silent = typeof __ROTOR_ZOO__ === 'object' && __ROTOR_ZOO__.has('signed-out-silent') // bug zoo: the silent signed-out tab
-    if (snapshot.status === 'active' || (snapshot.generation > 0 && !silent))
-      this.#options.coordinator.post(call === undefined ? { type: 'state', snapshot } : { type: 'state', snapshot, answers: call })
+    if (snapshot.status === 'active' || (snapshot.generation > 0 && !silent)) this.#options.coordinator.post({ type: 'state', snapshot, answers: call })
     this.#news.repeat()
   }
 }

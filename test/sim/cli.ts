@@ -1,7 +1,8 @@
-/** `npm run sim -- --seed S --schedules N [--jobs J] [--progress P] [--no-locks] [--trace] [--hashes]`: runs schedules from seed S and prints one replay command per failure. */
+/** `npm run sim -- --seed S --schedules N [--jobs J] [--progress P] [--no-locks] [--redis] [--trace] [--hashes]`: runs schedules from seed S and prints one replay command per failure. */
 import { spawn } from 'node:child_process'
 import { createInterface } from 'node:readline'
 import { parseArgs } from 'node:util'
+import { runRedisSchedule } from './redis-world.js'
 import { runSchedule, type ScheduleResult } from './schedule.js'
 
 /*
@@ -10,7 +11,7 @@ import { runSchedule, type ScheduleResult } from './schedule.js'
  * what varies from run to run (schedules/s, memory) goes to standard error. A child of `--jobs`
  * adds machine lines starting with `@` that its parent reads.
  */
-const USAGE = 'usage: npm run sim -- --seed <integer> --schedules <count ≥ 1> [--jobs <1–64>] [--progress <every n>] [--no-locks] [--trace] [--hashes]'
+const USAGE = 'usage: npm run sim -- --seed <integer> --schedules <count ≥ 1> [--jobs <1–64>] [--progress <every n>] [--no-locks] [--redis] [--trace] [--hashes]'
 
 const { values } = parseArgs({
   options: {
@@ -19,6 +20,8 @@ const { values } = parseArgs({
     jobs: { type: 'string', default: '1' },
     progress: { type: 'string', default: '10000' },
     'no-locks': { type: 'boolean', default: false },
+    /** Node processes on the Redis coordinator instead of tabs (redis-world.ts). */
+    redis: { type: 'boolean', default: false },
     trace: { type: 'boolean', default: false },
     hashes: { type: 'boolean', default: false },
     child: { type: 'boolean', default: false },
@@ -34,6 +37,8 @@ if (!valid) {
   process.exit(2)
 }
 const locks = !values['no-locks']
+/** The flags a replay or a child repeats: the kind of world. */
+const world = `${locks ? '' : ' --no-locks'}${values.redis ? ' --redis' : ''}`
 const started = performance.now()
 
 const mb = (bytes: number) => `${Math.round(bytes / 2 ** 20)} MB`
@@ -44,7 +49,7 @@ function failureLines(result: ScheduleResult): string[] {
   const { invariant, detail, at } = result.violations[0]!
   return [
     `FAIL seed ${result.seed} [${invariant}] at ${at} ms: ${detail} (trace ${result.hash}, ${result.steps} steps)`,
-    `  replay: npm run sim -- --seed ${result.seed} --schedules 1${locks ? '' : ' --no-locks'} --trace`,
+    `  replay: npm run sim -- --seed ${result.seed} --schedules 1${world} --trace`,
   ]
 }
 
@@ -53,7 +58,7 @@ async function runHere(escapes: Map<string, number>, totals: Totals): Promise<nu
   let failed = 0
   for (let i = 0; i < count; i++) {
     const seed = (first + i) | 0
-    const result = await runSchedule(seed, { locks })
+    const result = values.redis ? await runRedisSchedule(seed) : await runSchedule(seed, { locks })
     for (const [where, n] of result.escapes) escapes.set(where, (escapes.get(where) ?? 0) + n)
     totals.refreshes += result.stats.refreshGranted
     totals.faults += result.stats.faults
@@ -78,6 +83,7 @@ type Totals = { refreshes: number; faults: number }
 function runChild(from: number, n: number, state: Child, report: () => void, escapes: Map<string, number>, totals: Totals): Promise<number> {
   const args = [process.argv[1]!, '--child', '--seed', String(from), '--schedules', String(n), '--progress', String(Math.max(1, Math.floor(every / jobs)))]
   if (!locks) args.push('--no-locks')
+  if (values.redis) args.push('--redis')
   const child = spawn(process.execPath, [...process.execArgv, ...args], { stdio: ['ignore', 'pipe', 'inherit'] })
   createInterface({ input: child.stdout }).on('line', line => {
     const [tag, a = '', b = '', c = ''] = line.split(' ')
@@ -92,7 +98,7 @@ function runChild(from: number, n: number, state: Child, report: () => void, esc
       if (code === 0 || code === 1) return resolve(state.failed)
       // A job that died (out of memory, killed) is a failure of its whole range, said with the command that reruns it.
       console.log(`FAIL job of seeds ${from}…${from + n - 1} exited with code ${code} after ${state.done} schedules`)
-      console.log(`  rerun: npm run sim -- --seed ${from} --schedules ${n}${locks ? '' : ' --no-locks'}`)
+      console.log(`  rerun: npm run sim -- --seed ${from} --schedules ${n}${world}`)
       resolve(state.failed + 1)
     }),
   )

@@ -44,6 +44,10 @@ export class Process implements Host {
   /** Pauses the process as the next answer to its lock's renewal (HOLD) arrives: the paused-holder fault. */
   pauseOnHold: (() => void) | undefined
   #ids = 0
+  /** Refreshes sent whose answer this process has not handled yet. */
+  #refreshing = 0
+  /** A refresh went out and its holder has not released the lock since (the new pair may be in this process only). */
+  #unreleased = false
   readonly #waiting: Array<() => void> = []
   readonly #redis: SimRedis
 
@@ -88,10 +92,25 @@ export class Process implements Host {
 
   /** Redis answered a command: the paused-holder fault strikes at a renewal's answer. */
   answered(label: string): void {
-    if (label !== 'eval HOLD' || !this.pauseOnHold) return
+    if (label !== 'eval HOLD' || !this.pauseOnHold || this.refreshing) return
     const pause = this.pauseOnHold
     this.pauseOnHold = undefined
     pause()
+  }
+
+  /**
+   * A refresh of this process is on the wire, or its answer not yet written and the lock not
+   * released. A pause past the lease then is the documented limit of a lease
+   * (docs/guides/redis.md, "What each fault does": the next holder presents the RT that refresh
+   * spent, as when the holder is killed), not a promise the simulator checks.
+   */
+  get refreshing(): boolean {
+    return this.#refreshing > 0 || this.#unreleased
+  }
+
+  /** A command left for Redis: the lock's release ends what a refresh put at stake. */
+  sent(label: string): void {
+    if (label === 'eval RELEASE') this.#unreleased = false
   }
 
   pause(): void {
@@ -120,12 +139,19 @@ export class Process implements Host {
 
   /** The auth server's answers reach a paused process on resume, as its other input does. */
   #answersWait(fetch: typeof globalThis.fetch): typeof globalThis.fetch {
-    return (input, init) =>
-      new Promise((resolve, reject) =>
+    return (input, init) => {
+      const refresh = String(input instanceof Request ? input.url : input).endsWith('/refresh')
+      if (refresh) {
+        this.#refreshing++
+        this.#unreleased = true
+      }
+      const handled = () => void (refresh && this.#refreshing--)
+      return new Promise((resolve, reject) =>
         fetch(input, init).then(
-          response => this.run(() => resolve(response)),
-          error => this.run(() => reject(error)),
+          response => this.run(() => (handled(), resolve(response))),
+          error => this.run(() => (handled(), reject(error))),
         ),
       )
+    }
   }
 }

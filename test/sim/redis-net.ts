@@ -5,7 +5,7 @@ import { RedisKeySpace } from './redis-model.js'
 import type { Scheduler } from './scheduler.js'
 
 /** The process a connection belongs to: what it hears runs through `run` (later while it is paused, never once it crashed). */
-export type Host = { readonly id: string; run(fn: () => void): void; answered?(label: string): void }
+export type Host = { readonly id: string; run(fn: () => void): void; sent?(label: string): void; answered?(label: string): void }
 
 /** What node-redis rejects the commands already sent with when their connection drops. */
 export class SocketClosedError extends Error {
@@ -59,6 +59,7 @@ class Connection {
   send<T>(command: () => T, label: string): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       const go = () => this.#dispatch(command, label, resolve, reject)
+      this.host.sent?.(label)
       if (this.closed) return reject(new SocketClosedError('the client is closed'))
       if (this.connected) go()
       else this.#offline.push(go)

@@ -8,7 +8,7 @@ import { REDIS_ZOO, runRedisSchedule, type RedisZoo } from './redis-world.js'
 
 /** Schedules (seeds 1…n) within which each defect must be caught: about twice the seed of the first catch measured (docs/simulation.md). */
 const BOUND: Record<RedisZoo, number> = {
-  'lease-unchecked': 70,
+  'lease-unchecked': 40,
 }
 
 describe('the Redis zoo: each defect caught within its bound', () => {

@@ -1,4 +1,5 @@
 /** One schedule of Node processes on the Redis coordinator: the model server and a model Redis, processes that pause, crash and restart, links that drop, a Redis that restarts empty, every invariant checked after every step. */
+import { keysOf } from '../../src/redis/scripts.js'
 import { Escapes } from './escapes.js'
 import { Verdict, type InvariantName } from './invariants.js'
 import { Process } from './process.js'
@@ -18,17 +19,18 @@ export const REDIS_ZOO = {
 } as const
 export type RedisZoo = keyof typeof REDIS_ZOO
 
-type Action = 'request' | 'rotate' | 'pause' | 'pause-holder' | 'crash' | 'drop' | 'redis-restart' | 'logout' | 'restart'
+type Action = 'request' | 'rotate' | 'pause' | 'pause-holder' | 'crash' | 'drop' | 'redis-restart' | 'foreign' | 'logout' | 'restart'
 const ACTIONS: ReadonlyArray<readonly [number, Action]> = [
   [40, 'request'],
   [5, 'rotate'],
   [3, 'pause'],
-  [4, 'pause-holder'],
+  [6, 'pause-holder'],
   [3, 'crash'],
   [3, 'drop'],
   [1, 'redis-restart'],
   [1, 'logout'],
   [1, 'restart'],
+  [2, 'foreign'],
 ]
 
 /** Leases drawn (ms): from one barely above Redis's round trip to the default. */
@@ -102,11 +104,23 @@ class RedisWorld {
     this.start()
   }
 
+  /**
+   * Another client of the Redis writes garbage over the name's state. Each process reads it as
+   * absent and its next write replaces it. (An old sealed state put back is not drawn: before a
+   * fresh process's first read it ends the session, a documented limit, docs/guarantees.md.)
+   */
+  foreignWrite(): void {
+    this.#scheduler.note('foreign write')
+    this.redis.space.set(keysOf('sim').state, 'not a sealed state', { px: 3_600_000 })
+  }
+
   /** Paused for a drawn while around the lease: at once, or (`holder`) as the lock's next renewal answers, the moment before it presents the RT. */
   pause(process: Process, holder: boolean): void {
     const random = this.#scheduler.random
-    // With a refresh on the wire, shorter than what its renewals keep (see Process.refreshing).
-    const ms = process.refreshing ? random.int(1, Math.round(this.lease / 2)) : random.int(Math.round(this.lease / 2), this.lease * 4)
+    // With a refresh on the wire, shorter than what its renewals keep (see Process.refreshing); a
+    // paused holder, long enough for a waiter to take the lock and rotate.
+    const [min, max] = process.refreshing ? [1, this.lease / 2] : holder ? [this.lease * 1.5, this.lease * 8] : [this.lease / 2, this.lease * 4]
+    const ms = random.int(Math.round(min), Math.round(max))
     const pause = () => {
       this.#scheduler.note(`pause ${process.id} ${ms}`)
       process.pause()
@@ -155,7 +169,8 @@ function act(rw: RedisWorld, scheduler: Scheduler): void {
     case 'pause-holder':
       return rw.pause(process, action === 'pause-holder')
     case 'crash':
-      return rw.crash(process)
+      // Killed while its refresh is unwritten: the documented limit again (see Process.refreshing).
+      return void (process.refreshing || rw.crash(process))
     case 'drop':
       // A link down under a refresh on the wire is the documented limit too (see Process.refreshing).
       return void (process.refreshing || redis.dropConnections(process))
@@ -163,6 +178,8 @@ function act(rw: RedisWorld, scheduler: Scheduler): void {
       return void (world.server.faultsOn && redis.restart(random.int(50, 3000)))
     case 'logout':
       return process.run(() => world.logout(process))
+    case 'foreign':
+      return rw.foreignWrite()
     case 'restart':
       return void (world.server.faultsOn && world.server.restart())
   }

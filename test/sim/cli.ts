@@ -1,7 +1,8 @@
-/** `npm run sim -- --seed S --schedules N [--jobs J] [--progress P] [--no-locks] [--extended] [--zoo Z] [--trace] [--hashes]`: runs schedules from seed S and prints one replay command per failure. */
+/** `npm run sim -- --seed S --schedules N [--jobs J] [--progress P] [--no-locks] [--extended] [--zoo Z] [--redis] [--trace] [--hashes]`: runs schedules from seed S and prints one replay command per failure. */
 import { spawn } from 'node:child_process'
 import { createInterface } from 'node:readline'
 import { parseArgs } from 'node:util'
+import { REDIS_ZOO, runRedisSchedule, type RedisZoo } from './redis-world.js'
 import { runSchedule, type ScheduleResult } from './schedule.js'
 import { ZOO, type Zoo } from './zoo.js'
 
@@ -12,7 +13,7 @@ import { ZOO, type Zoo } from './zoo.js'
  * adds machine lines starting with `@` that its parent reads.
  */
 const USAGE =
-  'usage: npm run sim -- --seed <integer> --schedules <count ≥ 1> [--jobs <1–64>] [--progress <every n>] [--no-locks] [--extended] [--zoo <defect>] [--trace] [--hashes]'
+  'usage: npm run sim -- --seed <integer> --schedules <count ≥ 1> [--jobs <1–64>] [--progress <every n>] [--no-locks] [--extended] [--zoo <defect>] [--redis] [--trace] [--hashes]'
 
 const { values } = parseArgs({
   options: {
@@ -23,6 +24,8 @@ const { values } = parseArgs({
     'no-locks': { type: 'boolean', default: false },
     extended: { type: 'boolean', default: false },
     zoo: { type: 'string' },
+    /** Node processes on the Redis coordinator instead of tabs (redis-world.ts). */
+    redis: { type: 'boolean', default: false },
     trace: { type: 'boolean', default: false },
     hashes: { type: 'boolean', default: false },
     child: { type: 'boolean', default: false },
@@ -32,15 +35,17 @@ const first = Number(values.seed)
 const count = Number(values.schedules)
 const jobs = Number(values.jobs)
 const every = Number(values.progress)
-const zoo = values.zoo as Zoo | undefined
-const valid = [first, count, jobs, every].every(Number.isSafeInteger) && count >= 1 && jobs >= 1 && jobs <= 64 && every >= 1 && (zoo === undefined || ZOO.includes(zoo))
+const zoo = values.zoo as Zoo | RedisZoo | undefined
+/** The defects a world can switch on: the tabs' zoo, or with --redis the processes'. */
+const zooOf: readonly string[] = values.redis ? Object.keys(REDIS_ZOO) : ZOO
+const valid = [first, count, jobs, every].every(Number.isSafeInteger) && count >= 1 && jobs >= 1 && jobs <= 64 && every >= 1 && (zoo === undefined || zooOf.includes(zoo))
 if (!valid) {
   console.error(USAGE)
   process.exit(2)
 }
 const locks = !values['no-locks']
 /** The flags that change what a seed draws (the model), carried by every replay and rerun command and every child. */
-const modelFlags = [...(locks ? [] : ['--no-locks']), ...(values.extended ? ['--extended'] : []), ...(zoo ? ['--zoo', zoo] : [])]
+const modelFlags = [...(locks ? [] : ['--no-locks']), ...(values.extended ? ['--extended'] : []), ...(zoo ? ['--zoo', zoo] : []), ...(values.redis ? ['--redis'] : [])]
 const modelSuffix = modelFlags.map(flag => ` ${flag}`).join('')
 const started = performance.now()
 
@@ -61,7 +66,9 @@ async function runHere(escapes: Map<string, number>, totals: Totals): Promise<nu
   let failed = 0
   for (let i = 0; i < count; i++) {
     const seed = (first + i) | 0
-    const result = await runSchedule(seed, { locks, extended: values.extended, ...(zoo ? { zoo } : {}) })
+    const result = values.redis
+      ? await runRedisSchedule(seed, zoo ? { zoo: zoo as RedisZoo } : {})
+      : await runSchedule(seed, { locks, extended: values.extended, ...(zoo ? { zoo: zoo as Zoo } : {}) })
     for (const [where, n] of result.escapes) escapes.set(where, (escapes.get(where) ?? 0) + n)
     totals.refreshes += result.stats.refreshGranted
     totals.faults += result.stats.faults

@@ -1,6 +1,7 @@
 /** Replay (issue 28): the CLI's `--trace` output for a seed is byte-identical run after run, and the same as the seed's run inside vitest. */
 import { afterAll, describe, expect, test } from 'vitest'
 import { removeBundle, simCli } from './run-cli.js'
+import { runRedisSchedule } from './redis-world.js'
 import { runSchedule } from './schedule.js'
 
 /** A seed no one chose: a different one each run, named in the test so a failure can be replayed. */
@@ -28,6 +29,18 @@ describe('replaying a seed gives byte-identical output', () => {
     // leader lock's chunk loads some microtasks later under vitest, so the two runners' traces differ; each replays itself).
     if (!locks) return
     const here = await runSchedule(seed, { locks })
+    expect(first.stdout).toContain(`${here.trace.join('\n')}\ntrace ${here.hash}\n`)
+  })
+
+  // Seed 4: a lock holder paused past its lease as its renewal answers (redis-world.ts), refused by the lease check.
+  test('a Redis seed (Node processes, --redis) replays too, in the CLI and in vitest alike', { timeout: 120_000 }, async () => {
+    const args = ['--seed', '4', '--schedules', '1', '--redis', '--trace']
+    const [first, second] = [await simCli(args), await simCli(args)]
+    expect(first.stdout).toMatch(/^0 config .*"redis":/)
+    expect(first.stdout).toContain('pause p')
+    expect(second.stdout).toBe(first.stdout)
+    expect(first.stdout).not.toMatch(/sim-(at|rt)-/)
+    const here = await runRedisSchedule(4)
     expect(first.stdout).toContain(`${here.trace.join('\n')}\ntrace ${here.hash}\n`)
   })
 

@@ -134,7 +134,7 @@ async function checkConverged(world: World, verdict: Verdict, scheduler: Schedul
 }
 
 /** Refreshes granted against what the run accounts for: the AT lifetime, rotate() calls, logins, faults. */
-function checkBudget(world: World, verdict: Verdict, now: number): void {
+export function checkBudget(world: Pick<World, 'server' | 'rotateCalls' | 'logins'>, verdict: Verdict, now: number): void {
   const { stats } = world.server
   const allowed = Math.ceil(now / (AT_TTL / 2)) * 2 + world.rotateCalls + world.logins * 2 + stats.faults * 3 + 4
   if (stats.refreshGranted > allowed) verdict.fail('refresh-budget', `${stats.refreshGranted} refreshes granted, ${allowed} allowed`, now)

@@ -6,6 +6,7 @@
 import { afterAll, expect, test } from 'vitest'
 import { OPEN_FINDINGS, OPEN_FINDINGS_NO_LOCKS } from './findings.js'
 import type { InvariantName } from './invariants.js'
+import { OPEN_FINDINGS_REDIS } from './redis-world.js'
 import { removeBundle, simCli } from './run-cli.js'
 
 /** How many schedules run (SIM_SCHEDULES overrides), from seed 1, over SIM_JOBS processes. */
@@ -13,6 +14,8 @@ const SCHEDULES = Number(process.env['SIM_SCHEDULES'] ?? 10_000)
 const JOBS = Number(process.env['SIM_JOBS'] ?? 2)
 /** The share of them in worlds without Web Locks (`--no-locks`, seeds 1…). */
 const NO_LOCKS = Math.round(SCHEDULES / 5)
+/** Worlds of Node processes on the Redis coordinator (`--redis`, seeds 1…): slower per schedule (lock polling), fewer. */
+const REDIS = Number(process.env['SIM_REDIS_SCHEDULES'] ?? 500)
 
 afterAll(removeBundle)
 
@@ -42,3 +45,7 @@ test(
     await runRange(NO_LOCKS, OPEN_FINDINGS_NO_LOCKS, ['--no-locks'])
   },
 )
+
+test(`${REDIS} schedules of Node processes on the Redis coordinator, over ${JOBS} processes: every invariant holds after every step`, { timeout: 600_000 }, async () => {
+  await runRange(REDIS, OPEN_FINDINGS_REDIS, ['--redis'])
+})

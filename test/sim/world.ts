@@ -7,6 +7,9 @@ import type { Scheduler } from './scheduler.js'
 import { ModelServer } from './server.js'
 import { EPOCH, Tab } from './tab.js'
 
+/** A participant the user acts in: a tab, or a Node process (redis-world.ts). */
+export type Member = Pick<Tab, 'id' | 'session' | 'disposed'>
+
 /** What a schedule drew before it began: the shape of the world. */
 export type WorldConfig = {
   /** Bearer (tokens in JS, JSON refresh) or cookie (FOLIO: HttpOnly cookies in the browser's jar, no token in JS). */
@@ -22,6 +25,8 @@ export type WorldConfig = {
   hook: 'none' | 'answers' | 'fails' | 'dismissed'
   /** The extended model (zoo.test.ts): the stricter oracle, stronger forgeries, and a server answering `expiresIn: 0` (`brokenExpiry`). */
   extended?: { brokenExpiry: boolean }
+  /** Node processes on the Redis coordinator instead of tabs (redis-world.ts): its lock's lease in ms. */
+  redis?: { lease: number }
 }
 
 /** Longest a user takes with the login form of the `reauthenticate` hook. */
@@ -96,10 +101,15 @@ export class World {
       ...(process.env['SIM_DEBUG'] ? { debug: (entry: unknown) => this.#scheduler.note(`  dbg ${tab?.id} ${JSON.stringify(entry)}`) } : {}),
     }
     const opened = (tab = new Tab(`t${++this.#opened}`, this.#scheduler, this.origin, options))
-    for (const event of EVENTS) opened.session.on(event, payload => this.#heard(opened, event, payload))
+    this.watch(opened)
     this.tabs.push(opened)
     this.#scheduler.note(`open ${opened.id}`)
     return opened
+  }
+
+  /** Checks what `member`'s session emits (no token, no unasked logout). */
+  watch(member: Member): void {
+    for (const event of EVENTS) member.session.on(event, payload => this.#heard(member, event, payload))
   }
 
   /**
@@ -116,7 +126,7 @@ export class World {
     }
   }
 
-  #heard(tab: Tab, event: string, payload: unknown): void {
+  #heard(tab: Member, event: string, payload: unknown): void {
     const now = this.#scheduler.now
     if (carriesToken(payload)) this.#verdict.fail('no-token-leak', `${tab.id} event ${event}`, now)
     if (event !== 'logout') return
@@ -161,7 +171,7 @@ export class World {
   }
 
   /** A fresh login in `tab`, as the app's login form would do it. */
-  login(tab: Tab): void {
+  login(tab: Member): void {
     const grant = this.#loginAnswer(this.server.login())
     this.family = this.server.newestFamily
     this.#scheduler.note(`login ${tab.id} family ${this.family}`)
@@ -170,7 +180,7 @@ export class World {
   }
 
   /** A managed request from `tab`, maybe with a body, maybe aborted by its caller. */
-  request(tab: Tab): void {
+  request(tab: Member): void {
     const random = this.#scheduler.random
     const post = random.chance(0.3)
     const controller = random.chance(0.2) ? new AbortController() : undefined
@@ -186,7 +196,7 @@ export class World {
   }
 
   /** A call of `tab` failed: it must be typed, and carry no token. */
-  #settledWith(tab: Tab, what: string, error: unknown, signal: AbortSignal | undefined): void {
+  #settledWith(tab: Member, what: string, error: unknown, signal: AbortSignal | undefined): void {
     const now = this.#scheduler.now
     if (carriesToken(error)) this.#verdict.fail('no-token-leak', `${tab.id} ${what} error`, now)
     const name = (error as { name?: string } | undefined)?.name
@@ -201,13 +211,13 @@ export class World {
     if (!typed) this.#verdict.fail('typed-errors', `${tab.id} ${what}: ${name ?? typeof error}`, now)
   }
 
-  rotate(tab: Tab): void {
+  rotate(tab: Member): void {
     this.rotateCalls++
     void tab.session.rotate().catch(error => this.#settledWith(tab, 'rotate', error, undefined))
   }
 
   /** The user signs out in `tab`; with a fault-free network the server must forget the session. */
-  logout(tab: Tab): void {
+  logout(tab: Member): void {
     const family = this.family
     // A tab without the session (a reload lost a bearer RT kept in memory) has nothing to revoke.
     const clean = !this.server.faultsOn && tab.session.state.status === 'active'

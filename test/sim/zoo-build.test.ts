@@ -4,11 +4,13 @@ import { join } from 'node:path'
 import { beforeAll, describe, expect, test } from 'vitest'
 import { ROOT } from '../../bench/lib/bundle.js'
 import { buildOnce } from '../build/build-once.js'
+import { REDIS_ZOO } from './redis-world.js'
 import { ZOO_DEFECTS } from './zoo.js'
 
 const SWITCHES = Object.entries(ZOO_DEFECTS)
   .filter(([, entry]) => entry.where === 'src')
   .map(([name]) => name)
+  .concat(Object.keys(REDIS_ZOO))
 
 /** Every file under `dir`, recursively, relative to it. */
 function files(dir: string, under = ''): string[] {

@@ -204,7 +204,8 @@ export class WorkerCoordinator implements Coordinator {
     const rpc = this.#rpc
     const deadline = now() + this.#o.followerLimitMs
     const known = this.#cache?.generation ?? 0
-    const newer = () => (this.#cache?.generation ?? 0) > known
+    // A mark (the RT is dead, a login is owed: the worker is running `reauthenticate`) is no rotation: wait for the login or the end.
+    const newer = () => (this.#cache?.generation ?? 0) > known && !this.#cache?.ending
     for (;;) {
       if (rpc.lost !== undefined) return this.#o.fallbackLock(fn, options)
       if (rpc.closed) throw new SessionExpiredError('disposed')

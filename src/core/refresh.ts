@@ -41,7 +41,7 @@ export function refresher(cfg: Config, base: () => typeof fetch, clock: Clock) {
       throw error
     }))
   void load().catch(() => undefined)
-  return async (call: Pick<RefreshCall, 'refreshToken' | 'signal' | 'onRetry' | 'onSlow' | 'onAnswered'>): Promise<Tokens> => {
+  return async (call: Pick<RefreshCall, 'refreshToken' | 'signal' | 'onRetry' | 'onSlow'>): Promise<Tokens> => {
     const { callRefresh } = await load()
     return callRefresh({
       ...call,

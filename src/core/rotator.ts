@@ -36,7 +36,7 @@ export type RotatorOptions = {
   now: () => number
   transport: 'cookie' | 'bearer'
   /** The refresh call, with everything but the per-call parts bound. */
-  refresh: (call: Pick<RefreshCall, 'refreshToken' | 'signal' | 'onRetry' | 'onSlow' | 'onAnswered'>) => Promise<Tokens>
+  refresh: (call: Pick<RefreshCall, 'refreshToken' | 'signal' | 'onRetry' | 'onSlow'>) => Promise<Tokens>
   isTransient: (error: unknown) => boolean
   /** Ask the other tabs before refreshing: bearer tokens shared by message only, peers present. */
   probeFirst: () => boolean
@@ -200,9 +200,6 @@ export class Rotator {
           backoff.stalled(error)
           this.#report(error, true)
         },
-        // Bearer: a page gone before the body came leaves the next holder the spent RT (sim seed 630);
-        // the mark says it is dead, and the grant replaces it. (A cookie's new RT comes with the headers.)
-        onAnswered: this.#options.transport === 'bearer' ? () => sync.markEnding('rejected') : undefined,
       })
     } catch (error) {
       if (unspent) {
@@ -219,7 +216,7 @@ export class Rotator {
       if (!this.#options.isTransient(error)) {
         // "RT already used" may only mean another tab rotated first: check before ending.
         await sync.catchUp()
-        if (machine.snapshot.generation > generation && !machine.snapshot.ending) return
+        if (machine.snapshot.generation > generation) return
         this.#report(error, false)
         // The verdict is recorded before the lock is released: the next tab in line must
         // read "ended" (or the new login), never "active" and present the refused RT again.

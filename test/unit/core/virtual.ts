@@ -75,14 +75,11 @@ export function virtualTime(start = 1_900_000_000_000) {
 }
 export type VirtualTime = ReturnType<typeof virtualTime>
 
-/** What the rotator hands a refresh call (the fake server sees the RT and may say its headers came). */
-type RefreshArgs = Parameters<RotatorOptions['refresh']>[0]
-
 /** What the fake auth server saw and answers: each refresh call with the RT presented. */
 export function fakeServer(time: VirtualTime, lifetime = 60_000) {
   let issued = 0
   const presented: Array<string | undefined> = []
-  let answer: ((rt: string | undefined, call: RefreshArgs) => Promise<Tokens>) | undefined
+  let answer: ((rt: string | undefined) => Promise<Tokens>) | undefined
   const grant = (): Tokens => {
     const at = time.now()
     issued++
@@ -95,10 +92,9 @@ export function fakeServer(time: VirtualTime, lifetime = 60_000) {
     answerWith(fn: typeof answer) {
       answer = fn
     },
-    refresh: async (call: RefreshArgs): Promise<Tokens> => {
-      const { refreshToken } = call
+    refresh: async ({ refreshToken }: { refreshToken: string | undefined }): Promise<Tokens> => {
       presented.push(refreshToken)
-      if (answer) return answer(refreshToken, call)
+      if (answer) return answer(refreshToken)
       if (presented.indexOf(refreshToken) !== presented.length - 1) throw new RefreshRefusedError(401, 'reused')
       return grant()
     },

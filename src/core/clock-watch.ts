@@ -19,11 +19,14 @@ export class ClockWatch {
   #doubt = false
   /** The last jump seen (ms, signed), for the trace. */
   #lastJump = 0
+  /** When this watch began (wall clock): a jump before it went unseen. */
+  readonly bornAt: number
 
   /** Without a monotonic clock (or with an injected `now`, which tests move on purpose) nothing is ever a jump. */
   constructor(now: () => number, monotonic: (() => number) | undefined) {
     this.#now = now
     this.#monotonic = monotonic
+    this.bornAt = now()
     this.#look()
   }
 

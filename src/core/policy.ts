@@ -101,7 +101,7 @@ export class FailureBackoff implements RotationOutcomes {
 export type RotationPolicyOptions = {
   view: SessionView
   /** The wall clock was set: deadlines are in doubt, ask the server instead of ending. */
-  watch: Pick<ClockWatch, 'inDoubt' | 'lastJump'>
+  watch: Pick<ClockWatch, 'inDoubt' | 'lastJump' | 'bornAt'>
   /** Records a decision in the session's trace. */
   trace?: DebugSink
   rotation: 'timer' | 'request'
@@ -120,6 +120,8 @@ export class RotationPolicy {
   readonly #options: RotationPolicyOptions
   /** A peer asked for a generation above this one and has not got it yet (see peerAsked). */
   #owed: number | undefined
+  /** The generation end() last asked the server about instead of ending (once per state). */
+  #asked: number | undefined
 
   constructor(options: RotationPolicyOptions) {
     this.#options = options
@@ -140,9 +142,13 @@ export class RotationPolicy {
   /** Both tokens look dead: end (or reauthenticate), unless the clock jumped; then ask the server. */
   end(): Promise<void> {
     const { view, watch, rotator } = this.#options
-    if (!watch.inDoubt()) return rotator.endOrReauthenticate('expired')
+    const { generation, issuedAt } = view.snapshot
+    // Issued before this tab's watch began: a jump meanwhile went unseen (sim seed 14078). Ask once; a refusal ends it `rejected`.
+    const unwatched = issuedAt !== null && issuedAt < watch.bornAt && this.#asked !== generation
+    if (!watch.inDoubt() && !unwatched) return rotator.endOrReauthenticate('expired')
+    this.#asked = generation
     this.#options.trace?.('clock-probe', { jumpMs: Math.round(watch.lastJump) })
-    return rotator.rotateFrom(view.snapshot.generation)
+    return rotator.rotateFrom(generation)
   }
 
   /** The scheduler's timer (or a backoff) ran out: end a session whose tokens both died, or (timer mode, not idle) rotate. */

@@ -7,9 +7,6 @@ import type { InvariantName } from './invariants.js'
  * REGRESSION_SEEDS). docs/simulation.md describes each.
  */
 export const OPEN_FINDINGS: Record<number, InvariantName> = {
-  // Rotor's: a tab opened after the wall clock moved forward past the stored RT's life (it saw no
-  // jump) takes both tokens for dead and ends the session without asking the server (docs/simulation.md).
-  14078: 'no-unasked-logout',
   // Rotor's (the shape of 52691, which the shift of draws of 307's fix made pass): nothing stored
   // (cookie, no persist), a new tab logs in at a low generation; a tab frozen meanwhile thaws and
   // answers its hello with signed-out at a higher one, which ends the login (docs/simulation.md).
@@ -51,6 +48,10 @@ export const OPEN_FINDINGS_EXTENDED_NO_LOCKS: Record<number, InvariantName> = {
  *   in the classic model (its "ending" mark never written); pass with 307's fix.
  * - 484799, 776231 (`converges`): 198742's shape (a hello heard before the login's state); pass
  *   with #helloOwed.
+ * - 14078, 333176 (`no-unasked-logout`, cookie): a tab opened after the wall clock moved forward
+ *   (it saw no jump) took both tokens of the stored state for dead and ended the session without
+ *   asking the server (src/core/policy.ts end(): a state issued before the tab's clock watch began
+ *   is checked with the server once; a refusal ends it `rejected`).
  * - The model's own (test/sim/tab.ts, origin.ts, world.ts, schedule.ts): a page that is gone or
  *   frozen ran code. 371, 102399, 103109, 27684, 35140 (`request-settles`) and 12441
  *   (`rt-presented-twice`): a resume drawn before a crash woke the crashed tab, whose session
@@ -71,7 +72,7 @@ export const OPEN_FINDINGS_EXTENDED_NO_LOCKS: Record<number, InvariantName> = {
 export const REGRESSION_SEEDS = [
   248, 30125, 30206, 30374, 31690, 32347, 31885, 490, 973, 2152, 3930, 4175, 6714, 6849, 7173, 8498, 30629, 100364, 100623,
   // This round's (above).
-  198742, 484799, 776231, 813147, 567250, 707933,
+  198742, 484799, 776231, 813147, 567250, 707933, 14078, 333176,
   // The model's own (above).
   319249, 371, 102399, 103109, 27684, 35140, 12441, 21130, 34116, 35298, 40131, 1367, 22904, 3509, 11560, 33286, 36038, 38136,
   // The oracle's (above).

@@ -1,0 +1,53 @@
+// A tab opened after the wall clock moved forward (it saw no jump: its clock watch starts with it) must ask the server before ending a session its clock calls dead (sim seed 14078).
+import { describe, expect, it } from 'vitest'
+import { RefreshRefusedError } from '../../../src/errors.js'
+import { createMemoryCoordinator } from '../../../src/testing/memory-coordinator.js'
+import { fakeServer, sessionCore, settle, virtualTime } from './virtual.js'
+
+/** Tab a logs in; the wall clock moves forward past the AT (the RT has 10 s left); tab b opens, then its clock runs past the RT too. */
+async function setup() {
+  const time = virtualTime()
+  const server = fakeServer(time)
+  const shared = createMemoryCoordinator()
+  const a = sessionCore(time, server, shared)
+  await a.start()
+  await settle()
+  time.jump(590_000)
+  const b = sessionCore(time, server, shared)
+  await settle()
+  expect(b.machine.snapshot).toMatchObject({ status: 'active', refreshToken: 'rt-1' })
+  time.stall(20_000)
+  expect(b.machine.refreshExpired() && !b.machine.usable()).toBe(true)
+  return { time, server, b }
+}
+
+describe('a state issued before this tab opened, dead by its clock', () => {
+  it('is checked with the server once: an RT still alive there rotates, and nothing ends', async () => {
+    const { server, b } = await setup()
+    b.policy.due()
+    await settle()
+    // Before: ended `expired` with no call (the server saw []).
+    expect(server.presented).toEqual(['rt-1'])
+    expect(b.machine.snapshot).toMatchObject({ status: 'active', refreshToken: 'rt-2' })
+  })
+
+  it('a refusal ends it `rejected`', async () => {
+    const { server, b } = await setup()
+    server.answerWith(() => Promise.reject(new RefreshRefusedError(401, 'expired')))
+    b.policy.due()
+    await settle()
+    expect(server.presented).toEqual(['rt-1'])
+    expect(b.machine.snapshot).toMatchObject({ status: 'signed-out', reason: 'rejected' })
+  })
+
+  it('asked once per state: after a failed ask the local verdict stands', async () => {
+    const { time, server, b } = await setup()
+    server.answerWith(() => Promise.reject(new TypeError('offline')))
+    b.policy.due()
+    await time.advance(60_000)
+    b.policy.due()
+    await time.advance(60_000)
+    expect(server.presented).toEqual(['rt-1'])
+    expect(b.machine.snapshot).toMatchObject({ status: 'signed-out', reason: 'expired' })
+  })
+})

@@ -79,6 +79,15 @@ export const ask = fail('trace({ tabs: true })')`,
   heard() {}
 }`,
   },
+  // jose's decodeJwt (~340 B with its base64url and errors): the worker's script reads claims with
+  // its own few lines (src/worker/decode-jwt.ts, held equal to jose's by test/worker/decode-jwt.test.ts)
+  // to stay within its 20 KB budget. Pages keep jose.
+  {
+    importer: /[\\/]src[\\/](session|core[\\/]grant|worker[\\/]hub-session)\.ts$/,
+    path: 'jose',
+    exports: ['decodeJwt'],
+    contents: "export { decodeJwt } from './worker/decode-jwt.ts'",
+  },
   // The page's request path: the hub's session only rotates (the tabs send their own requests).
   // createSession still builds one: there the interception is an empty object and the session's
   // fetch throws if ever called; replayableBody is the real one (the hub's own fetch uses it).

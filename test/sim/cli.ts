@@ -1,4 +1,4 @@
-/** `npm run sim -- --seed S --schedules N [--jobs J] [--progress P] [--no-locks] [--extended] [--zoo Z] [--redis] [--trace] [--hashes]`: runs schedules from seed S and prints one replay command per failure. */
+/** `npm run sim -- --seed S --schedules N [--jobs J] [--progress P] [--no-locks] [--extended] [--zoo Z] [--redis] [--worker] [--trace] [--hashes]`: runs schedules from seed S and prints one replay command per failure. */
 import { spawn } from 'node:child_process'
 import { createInterface } from 'node:readline'
 import { parseArgs } from 'node:util'
@@ -13,7 +13,7 @@ import { ZOO, type Zoo } from './zoo.js'
  * adds machine lines starting with `@` that its parent reads.
  */
 const USAGE =
-  'usage: npm run sim -- --seed <integer> --schedules <count ≥ 1> [--jobs <1–64>] [--progress <every n>] [--no-locks] [--extended] [--zoo <defect>] [--redis] [--trace] [--hashes]'
+  'usage: npm run sim -- --seed <integer> --schedules <count ≥ 1> [--jobs <1–64>] [--progress <every n>] [--no-locks] [--extended] [--zoo <defect>] [--redis] [--worker] [--trace] [--hashes]'
 
 const { values } = parseArgs({
   options: {
@@ -26,6 +26,8 @@ const { values } = parseArgs({
     zoo: { type: 'string' },
     /** Node processes on the Redis coordinator instead of tabs (redis-world.ts). */
     redis: { type: 'boolean', default: false },
+    /** Tabs behind the rotation worker (shared-worker.ts). */
+    worker: { type: 'boolean', default: false },
     trace: { type: 'boolean', default: false },
     hashes: { type: 'boolean', default: false },
     child: { type: 'boolean', default: false },
@@ -45,7 +47,13 @@ if (!valid) {
 }
 const locks = !values['no-locks']
 /** The flags that change what a seed draws (the model), carried by every replay and rerun command and every child. */
-const modelFlags = [...(locks ? [] : ['--no-locks']), ...(values.extended ? ['--extended'] : []), ...(zoo ? ['--zoo', zoo] : []), ...(values.redis ? ['--redis'] : [])]
+const modelFlags = [
+  ...(locks ? [] : ['--no-locks']),
+  ...(values.extended ? ['--extended'] : []),
+  ...(zoo ? ['--zoo', zoo] : []),
+  ...(values.redis ? ['--redis'] : []),
+  ...(values.worker ? ['--worker'] : []),
+]
 const modelSuffix = modelFlags.map(flag => ` ${flag}`).join('')
 const started = performance.now()
 
@@ -68,7 +76,7 @@ async function runHere(escapes: Map<string, number>, totals: Totals): Promise<nu
     const seed = (first + i) | 0
     const result = values.redis
       ? await runRedisSchedule(seed, zoo ? { zoo: zoo as RedisZoo } : {})
-      : await runSchedule(seed, { locks, extended: values.extended, ...(zoo ? { zoo: zoo as Zoo } : {}) })
+      : await runSchedule(seed, { locks, extended: values.extended, worker: values.worker, ...(zoo ? { zoo: zoo as Zoo } : {}) })
     for (const [where, n] of result.escapes) escapes.set(where, (escapes.get(where) ?? 0) + n)
     totals.refreshes += result.stats.refreshGranted
     totals.faults += result.stats.faults

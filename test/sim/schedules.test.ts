@@ -7,6 +7,7 @@ import { afterAll, expect, test } from 'vitest'
 import { OPEN_FINDINGS, OPEN_FINDINGS_NO_LOCKS } from './findings.js'
 import type { InvariantName } from './invariants.js'
 import { OPEN_FINDINGS_REDIS } from './redis-world.js'
+import { OPEN_FINDINGS_WORKER } from './shared-worker.js'
 import { removeBundle, simCli } from './run-cli.js'
 
 /** How many schedules run (SIM_SCHEDULES overrides), from seed 1, over SIM_JOBS processes. */
@@ -16,6 +17,8 @@ const JOBS = Number(process.env['SIM_JOBS'] ?? 2)
 const NO_LOCKS = Math.round(SCHEDULES / 5)
 /** Worlds of Node processes on the Redis coordinator (`--redis`, seeds 1…): slower per schedule (lock polling), fewer. */
 const REDIS = Number(process.env['SIM_REDIS_SCHEDULES'] ?? 500)
+/** Worlds of tabs behind the rotation worker (`--worker`, seeds 1…). */
+const WORKER = Number(process.env['SIM_WORKER_SCHEDULES'] ?? 300)
 
 afterAll(removeBundle)
 
@@ -48,4 +51,8 @@ test(
 
 test(`${REDIS} schedules of Node processes on the Redis coordinator, over ${JOBS} processes: every invariant holds after every step`, { timeout: 600_000 }, async () => {
   await runRange(REDIS, OPEN_FINDINGS_REDIS, ['--redis'])
+})
+
+test(`${WORKER} schedules of tabs behind the rotation worker, over ${JOBS} processes: every invariant holds after every step`, { timeout: 600_000 }, async () => {
+  await runRange(WORKER, OPEN_FINDINGS_WORKER, ['--worker'])
 })

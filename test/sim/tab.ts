@@ -26,7 +26,8 @@ export class Tab {
     this.id = id
     this.#scheduler = scheduler
     const { locks, ...sessionOptions } = options
-    this.session = createSession({ ...sessionOptions, platform: this.#platform(origin, locks, options.storage ?? origin.storage) })
+    // Pieces a world adds (the rotation worker's, shared-worker.ts) go over the tab's own.
+    this.session = createSession({ ...sessionOptions, platform: { ...this.#platform(origin, locks, options.storage ?? origin.storage), ...sessionOptions.platform } })
   }
 
   #platform(origin: Origin, locks: boolean, storage: Platform['storage']): Partial<Platform> {

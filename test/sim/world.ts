@@ -5,6 +5,7 @@ import { carriesToken, type InFlight, type Verdict } from './invariants.js'
 import { Origin } from './origin.js'
 import type { Scheduler } from './scheduler.js'
 import { ModelServer } from './server.js'
+import { SharedWorkers } from './shared-worker.js'
 import { EPOCH, Tab } from './tab.js'
 
 /** A participant the user acts in: a tab, or a Node process (redis-world.ts). */
@@ -27,6 +28,8 @@ export type WorldConfig = {
   extended?: { brokenExpiry: boolean }
   /** Node processes on the Redis coordinator instead of tabs (redis-world.ts): its lock's lease in ms. */
   redis?: { lease: number }
+  /** Tabs behind the rotation worker (`worker: true`, shared-worker.ts). */
+  worker?: boolean
 }
 
 /** Longest a user takes with the login form of the `reauthenticate` hook. */
@@ -56,6 +59,8 @@ const FAR_AHEAD = {
 export class World {
   readonly server: ModelServer
   readonly origin: Origin
+  /** The origin's rotation worker, in worlds of tabs behind it. */
+  readonly workers: SharedWorkers | undefined
   readonly tabs: Tab[] = []
   readonly inFlight: InFlight[] = []
   /** The family of the newest login: the session every tab should be on. */
@@ -74,6 +79,7 @@ export class World {
     this.server = new ModelServer(scheduler, EPOCH)
     this.server.refreshTimeout = config.refreshTimeout
     this.origin = new Origin(scheduler)
+    this.workers = config.worker ? new SharedWorkers(scheduler, this.origin, this.server, config.locks) : undefined
   }
 
   /** Tabs neither closed nor frozen. */
@@ -98,6 +104,8 @@ export class World {
       ...(this.#config.hook === 'none' ? {} : { reauthenticate: () => this.#reauthenticate(tab!) }),
       fetch: this.server.fetchFor(() => tab?.disposed === false),
       locks,
+      // A port's message is a task of its own, also when a frozen page's queue runs on resume: microtasks run between.
+      ...this.workers?.optionsFor(`t${this.#opened + 1}`, fn => tab?.run(() => void this.#scheduler.after(0, `task ${tab?.id}`, () => tab?.run(fn)))),
       ...(process.env['SIM_DEBUG'] ? { debug: (entry: unknown) => this.#scheduler.note(`  dbg ${tab?.id} ${JSON.stringify(entry)}`) } : {}),
     }
     const opened = (tab = new Tab(`t${++this.#opened}`, this.#scheduler, this.origin, options))
@@ -221,10 +229,13 @@ export class World {
     const family = this.family
     // A tab without the session (a reload lost a bearer RT kept in memory) has nothing to revoke.
     const clean = !this.server.faultsOn && tab.session.state.status === 'active'
-    void tab.session.logout().then(() => {
-      if (clean && !this.server.faultsOn && this.server.liveFamilies().includes(family))
-        this.#verdict.fail('no-live-rt-after-logout', `${tab.id} logged out, family ${family} still live`, this.#scheduler.now)
-    })
+    void tab.session.logout().then(
+      () => {
+        if (clean && !this.server.faultsOn && this.server.liveFamilies().includes(family))
+          this.#verdict.fail('no-live-rt-after-logout', `${tab.id} logged out, family ${family} still live`, this.#scheduler.now)
+      },
+      error => this.#settledWith(tab, 'logout', error, undefined),
+    )
   }
 
   /** `tab` closes without a goodbye (`crash`) or reloads; its requests die with the page (nobody is left to wait for them). */

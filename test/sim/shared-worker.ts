@@ -1,0 +1,167 @@
+/** The origin's rotation worker in the simulator: the real hub of src/worker/hub.ts on a platform of the scheduler, reached by tabs over port pairs whose messages the scheduler delivers. */
+import { defaultPlatform } from '../../src/platform/defaults.js'
+import type { Platform, SharedWorkerLike } from '../../src/platform/types.js'
+import type { SessionOptions } from '../../src/types.js'
+import { createHub, type Hub } from '../../src/worker/hub.js'
+import type { Origin } from './origin.js'
+import type { Scheduler } from './scheduler.js'
+import type { ModelServer } from './server.js'
+import type { InvariantName } from './invariants.js'
+import { EPOCH } from './tab.js'
+
+/**
+ * Seeds of `--worker` (1–300, npm test's range) that fail, with the invariant they break: one
+ * class, a Rotor finding not yet fixed. A tab that falls back (frozen while it connected, so its
+ * 5 s connect limit ran out before the welcome's task; or the browser killed the worker) goes on
+ * with the page's own coordinator, while the other tabs stay on the worker (or a new one): two
+ * coordinators that never hear each other, so the tabs never converge on one state (a fallen-back
+ * tab stays signed-out, or on its own generation) although the cookie jar is shared.
+ */
+// prettier-ignore
+export const OPEN_FINDINGS_WORKER: Record<number, InvariantName> = Object.fromEntries(
+  [13, 25, 35, 37, 39, 42, 48, 53, 68, 70, 74, 86, 104, 109, 113, 115, 117, 121, 126, 132, 134, 142, 156, 165, 181, 183, 206, 233, 239, 248, 253, 256, 274, 284, 288, 293]
+    .map(seed => [seed, 'converges' as const]),
+)
+
+/** Where the tabs load the worker's script from (the probe of a slow worker fetches it). */
+export const WORKER_SCRIPT = 'https://app.sim/rotor-worker.js'
+
+/** One end of a port pair: what it is told reaches `onmessage` on the far side, later, in order. */
+type End = { onmessage: ((event: MessageEvent) => void) | null; open: boolean }
+
+/** One run of the worker, from the first tab's connect to its death (its last tab gone, or killed by the browser). */
+class Incarnation {
+  readonly id: string
+  readonly hub: Hub
+  alive = true
+  /** The tabs' ends connected to this run, by tab. */
+  readonly ports = new Map<End, string>()
+  #ids = 0
+
+  constructor(id: string, scheduler: Scheduler, origin: Origin, server: ModelServer, locks: boolean) {
+    this.id = id
+    const run = (fn: () => void) => void (this.alive && fn())
+    const platform: Platform = {
+      ...defaultPlatform(),
+      // The worker runs in the browser: the origin's system clock, its Web Locks.
+      now: () => EPOCH + scheduler.now + origin.clockOffset,
+      monotonic: () => scheduler.now,
+      after: (ms, fn) => scheduler.after(ms, `timer ${id}`, () => run(fn)),
+      random: () => scheduler.random.next(),
+      randomId: () => `${id}.${++this.#ids}`,
+      on: () => () => undefined,
+      channel: undefined,
+      locks: locks ? origin.locks(id, run) : undefined,
+      election: undefined,
+      realms: new Map(),
+      storage: undefined,
+      location: () => ({ href: WORKER_SCRIPT, base: WORKER_SCRIPT, origin: 'https://app.sim' }),
+      browsing: true,
+      fetch: () => server.fetchFor(() => this.alive),
+      sharedWorker: undefined,
+      indexedDB: undefined,
+      debug: undefined,
+    }
+    this.hub = createHub('sim', {}, platform)
+  }
+}
+
+/**
+ * The browser's SharedWorker of the origin's session name: the first `new SharedWorker` starts
+ * it, later ones connect to the same run; it lives while any tab holds a port and dies with the
+ * last (or when `kill()` says the browser terminated it). A dead run handles nothing more: its
+ * timers, fetch answers and incoming messages are dropped, its Web Locks released, and the
+ * tabs' ports to it go silent (a browser tells them nothing: they find out by ping).
+ */
+export class SharedWorkers {
+  readonly #scheduler: Scheduler
+  readonly #origin: Origin
+  readonly #server: ModelServer
+  readonly #locks: boolean
+  #current: Incarnation | undefined
+  #runs = 0
+  /** Runs started and killed: what the schedule did. */
+  started = 0
+  killed = 0
+
+  constructor(scheduler: Scheduler, origin: Origin, server: ModelServer, locks: boolean) {
+    this.#scheduler = scheduler
+    this.#origin = origin
+    this.#server = server
+    this.#locks = locks
+  }
+
+  /** The session options and platform pieces of tab `tab` (its deliveries wait while it is frozen). */
+  optionsFor(tab: string, deliver: (fn: () => void) => void): Partial<SessionOptions> {
+    const scriptServed: typeof fetch = async () => new Response('/* rotor-auth worker */', { status: 200 })
+    return {
+      worker: WORKER_SCRIPT,
+      platform: { sharedWorker: () => this.#connect(tab, deliver), fetch: () => scriptServed },
+    }
+  }
+
+  /** The browser terminates the worker (memory pressure, a crash): nothing of it runs again. */
+  kill(): void {
+    const run = this.#current
+    if (!run) return
+    this.#scheduler.note(`kill ${run.id}`)
+    this.killed++
+    this.#end(run)
+  }
+
+  #end(run: Incarnation): void {
+    run.alive = false
+    if (this.#current === run) this.#current = undefined
+    this.#origin.closeTab(run.id)
+  }
+
+  #connect(tab: string, deliver: (fn: () => void) => void): SharedWorkerLike {
+    const run = (this.#current ??= this.#start())
+    const tabEnd: End & { postMessage(data: unknown): void; start(): void; close(): void } = {
+      onmessage: null,
+      open: true,
+      postMessage: data => this.#send(`${tab}>${run.id}`, data, hubEnd, fn => fn(), run),
+      start: () => undefined,
+      close: () => this.#close(run, tabEnd),
+    }
+    const hubEnd: End & { postMessage(data: unknown): void; close(): void } = {
+      onmessage: null,
+      open: true,
+      postMessage: data => this.#send(`${run.id}>${tab}`, data, tabEnd, deliver, run),
+      close: () => void (hubEnd.open = false),
+    }
+    run.ports.set(tabEnd, tab)
+    this.#origin.onClose(tab, () => this.#close(run, tabEnd))
+    this.#scheduler.note(`connect ${tab} ${run.id}`)
+    run.hub.connect(hubEnd)
+    return { port: tabEnd as unknown as MessagePort, addEventListener: () => undefined }
+  }
+
+  #start(): Incarnation {
+    this.started++
+    const run = new Incarnation(`w${++this.#runs}`, this.#scheduler, this.#origin, this.#server, this.#locks)
+    this.#scheduler.note(`start ${run.id}`)
+    return run
+  }
+
+  /** The tab's end closed (disposed, or the page went): the last one ends the worker. */
+  #close(run: Incarnation, end: End): void {
+    end.open = false
+    if (!run.ports.delete(end) || run.ports.size > 0 || !run.alive) return
+    this.#scheduler.note(`end ${run.id}`)
+    this.#end(run)
+  }
+
+  readonly #lastDelivery = new Map<string, number>()
+
+  /** A structured clone of `data`, delivered 0–4 ms later in order per direction, while the worker runs and the far end is open. */
+  #send(pair: string, data: unknown, to: End, deliver: (fn: () => void) => void, run: Incarnation): void {
+    if (!run.alive) return
+    const copy: unknown = structuredClone(data)
+    const at = Math.max(this.#lastDelivery.get(pair) ?? 0, this.#scheduler.now + this.#scheduler.random.int(0, 4))
+    this.#lastDelivery.set(pair, at)
+    this.#scheduler.after(at - this.#scheduler.now, `port ${pair}`, () => {
+      if (run.alive) deliver(() => void (to.open && to.onmessage?.({ data: copy } as MessageEvent)))
+    })
+  }
+}

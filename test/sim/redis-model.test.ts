@@ -18,10 +18,10 @@ import { RedisKeySpace } from './redis-model.js'
  * by a loaded machine moves both clocks alike; Redis runs the command a little later, so its time
  * to live may read that much lower (TTL_SLACK_MS, generous).
  */
-const SHORT = 1_000
+const SHORT = 2_500
 const LONG = 600_000
-const PAUSE_MS = 1_300
-const TTL_SLACK_MS = 900
+const PAUSE_MS = 2_800
+const TTL_SLACK_MS = 2_000
 /** The two clocks are read a command apart, each to the millisecond: a time to live may read this much higher in Redis. */
 const CLOCK_SKEW_MS = 5
 const ROUNDS = 4

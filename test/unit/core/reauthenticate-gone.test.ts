@@ -32,14 +32,23 @@ function gone(core: Core): void {
   core.rotator.dispose()
 }
 
+/** `a` logs in, then its refresh is refused: its login form opens (the rotation waits on it); the server answers again from then on. */
+async function refusedWithFormOpen({ server, a }: ReturnType<typeof setup>): Promise<{ rotation: Promise<void> }> {
+  await a.start()
+  await settle()
+  server.answerWith(() => Promise.reject(new RefreshRefusedError(401, 'refused')))
+  const rotation = a.rotator.rotateFrom(a.machine.snapshot.generation)
+  rotation.catch(() => undefined) // awaited (or caught) by the test
+  await settle()
+  // In an object: an async function's promise would adopt the rotation's, which waits for the form.
+  return { rotation }
+}
+
 describe('a tab gone while its reauthenticate() hook is open', () => {
   it('the next lock holder takes the login over and never presents the refused RT', async () => {
-    const { server, forms, a, b } = setup()
-    await a.start()
-    await settle()
-    server.answerWith(() => Promise.reject(new RefreshRefusedError(401, 'refused')))
-    const first = a.rotator.rotateFrom(a.machine.snapshot.generation).catch((e: unknown) => e)
-    await settle()
+    const world = setup()
+    const { server, forms, a, b } = world
+    const first = (await refusedWithFormOpen(world)).rotation.catch((e: unknown) => e)
     expect(forms[0].calls).toEqual([1])
     server.answerWith(undefined)
     // b needs a rotation: it waits on the lock a's login holds.
@@ -59,12 +68,9 @@ describe('a tab gone while its reauthenticate() hook is open', () => {
   })
 
   it('a hook that succeeds replaces the mark: the peer, which read it, adopts the login and ends nothing', async () => {
-    const { server, forms, a, b } = setup()
-    await a.start()
-    await settle()
-    server.answerWith(() => Promise.reject(new RefreshRefusedError(401, 'refused')))
-    const first = a.rotator.rotateFrom(a.machine.snapshot.generation)
-    await settle()
+    const world = setup()
+    const { server, forms, a, b } = world
+    const { rotation: first } = await refusedWithFormOpen(world)
     server.answerWith(undefined)
     // The peer heard the mark: its RT is dead, a login is owed (its requests wait for it).
     expect(b.machine.snapshot).toMatchObject({ status: 'active', ending: 'rejected' })
@@ -83,12 +89,9 @@ describe('a tab gone while its reauthenticate() hook is open', () => {
   })
 
   it('disposed after the user logged in again elsewhere: the new login is not marked dead nor handed over', async () => {
-    const { server, forms, a, b } = setup()
-    await a.start()
-    await settle()
-    server.answerWith(() => Promise.reject(new RefreshRefusedError(401, 'refused')))
-    const first = a.rotator.rotateFrom(a.machine.snapshot.generation).catch((e: unknown) => e)
-    await settle()
+    const world = setup()
+    const { server, forms, a, b } = world
+    const first = (await refusedWithFormOpen(world)).rotation.catch((e: unknown) => e)
     server.answerWith(undefined)
     // The user signs in again in b while a's form (which ignores its signal) is still open.
     await b.start()
@@ -107,12 +110,9 @@ describe('a tab gone while its reauthenticate() hook is open', () => {
   })
 
   it('a hook that fails ends the session everywhere, the mark included', async () => {
-    const { server, forms, a, b } = setup()
-    await a.start()
-    await settle()
-    server.answerWith(() => Promise.reject(new RefreshRefusedError(401, 'refused')))
-    const first = a.rotator.rotateFrom(a.machine.snapshot.generation).catch((e: unknown) => e)
-    await settle()
+    const world = setup()
+    const { server, forms, a, b } = world
+    const first = (await refusedWithFormOpen(world)).rotation.catch((e: unknown) => e)
     forms[0].answer(undefined)
     await first
     await settle()

@@ -27,8 +27,8 @@ const skip = skipBrowserTests()
 if (skip) console.warn(`[cross-tab] skipped: no Chromium at ${chromiumPath} (under CI this suite fails instead).`)
 
 const AT = 2_000
-/** How long (a) keeps five tabs busy: 12 rotations at AT 2 s (it was 30 s; 20 s shows the same). */
-const TRAFFIC_A_MS = 20_000
+/** How long (a) keeps five tabs busy: 7 rotations at AT 2 s (it was 30 s, then 20 s; 12 s shows the same). */
+const TRAFFIC_A_MS = 12_000
 const RT = 60_000
 
 function report(line: string): void {

@@ -25,7 +25,7 @@ const AT = 2_000
 const RT = 60_000
 /** Rotation is due at 80 % of the AT lifetime. */
 const ROTATE_EVERY = AT * 0.8
-const TRAFFIC_MS = 8_000
+const TRAFFIC_MS = 6_000
 const ALIAS = 'folio.internal'
 
 function report(line: string): void {

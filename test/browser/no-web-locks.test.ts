@@ -25,7 +25,7 @@ const RT = 120_000
 const ROTATE_AT = 0.8
 const TABS = 5
 const TRAFFIC_EVERY_MS = 200
-const RUN_MS = 15_000
+const RUN_MS = 10_000
 const FREEZE_MS = 8_000
 /** Traffic before the freeze and after the thaw: more than one AT lifetime each. */
 const AROUND_FREEZE_MS = 2_500
@@ -119,7 +119,7 @@ describe.skipIf(skip)('five tabs without Web Locks (http://folio.internal)', () 
   }
 
   it.each(modes)(
-    '$transport, $rotation mode: 15 s, leader closed mid-run → 0 reused RTs, 0 failed calls, refreshes ≤ 1.3× the minimum',
+    `$transport, $rotation mode: ${RUN_MS / 1000} s, leader closed mid-run → 0 reused RTs, 0 failed calls, refreshes ≤ 1.3× the minimum`,
     async mode => {
       const context = await browser.newContext()
       const errors: string[] = []

@@ -21,7 +21,7 @@ const RT = 120_000
 const ROTATE_AT = 0.8
 const TABS = 5
 const TRAFFIC_EVERY_MS = 200
-const RUN_MS = 15_000
+const RUN_MS = 10_000
 const WORKER = '/rotor-worker.js'
 
 function report(line: string): void {
@@ -89,7 +89,7 @@ describe.each(ENGINES.map(name => ({ name })))('the rotation worker in $name', (
   // Both transports side by side (each on its own origin: its own storage, channel and worker),
   // so that three engines fit in CI's time.
   it.skipIf(skipReason !== undefined)(
-    'cookie and bearer: five tabs each for 15 s at AT 2 s → the worker alone rotates, refreshes ≤ 1.2× the minimum, 0 reused, nothing on the channel',
+    `cookie and bearer: five tabs each for ${RUN_MS / 1000} s at AT ${AT / 1000} s → the worker alone rotates, refreshes ≤ 1.2× the minimum, 0 reused, nothing on the channel`,
     async () => {
       const runs = await Promise.all((['cookie', 'bearer'] as const).map(fiveTabs))
       for (const { transport, elapsed, reports, heard, stats: s } of runs) {

@@ -8,6 +8,8 @@ export const RT_TTL = 3_600_000
 /** `answered`: a client received this token; `successorKnownAt`: when a client received the pair that consumed this RT (or knew it spent). */
 type Token = { kind: 'at' | 'rt'; family: number; n: number; expiresAt: number; consumed: boolean; answered: boolean; successorKnownAt: number }
 type Family = { id: number; revoked: boolean; newest: string }
+/** The browser's cookie jar for the auth origin: the AT and the RT cookies. */
+type Cookies = Map<'at' | 'rt', string>
 /** What may go wrong with one call, drawn by the scheduler while faults are on. */
 export type Fault = 'none' | 'slow' | 'drop' | 'lost-answer' | 'hang' | 'body-hangs' | '503' | 'proxy-html' | 'late'
 type Answer = { status: number; body: string; headers?: Record<string, string> }
@@ -82,7 +84,7 @@ export class ModelServer {
   /** The resource server refuses every AT (its key changed): a storm trigger only the refresh budget bounds. */
   apiRefuses = false
   /** The browser's cookie jar for the auth origin (cookie transport): every tab sends and updates the same one. */
-  readonly cookies = new Map<'at' | 'rt', string>()
+  readonly cookies: Cookies = new Map()
   #tokens = new Map<string, Token>()
   #families: Family[] = []
   readonly #scheduler: Scheduler
@@ -174,6 +176,9 @@ export class ModelServer {
     this.#scheduler.note(`net ${request.method} ${path} ${fault}`)
     if (fault !== 'none') this.stats.faults++
     const sentAt = this.#scheduler.now
+    // The browser attaches the jar's cookies when it sends the call, not when the server reads it
+    // (a logout sent before a login must present the old session's RT: sim seed 16151).
+    const jar = new Map(this.cookies)
     return new Promise<Response>((resolve, reject) => {
       const signal = init.signal ?? undefined
       let settled = false
@@ -191,7 +196,7 @@ export class ModelServer {
       if (fault === 'drop') return void this.#scheduler.after(there, 'net drop', () => settle(() => reject(new TypeError('fetch failed'))))
       this.#scheduler.after(there, `server ${path}`, () => {
         if (settled) return
-        const handled = this.#handle(path, request.headers, body, fault, alive() ? Infinity : sentAt)
+        const handled = this.#handle(path, request.headers, body, fault, alive() ? Infinity : sentAt, jar)
         if (fault === 'hang') return
         if (this.strict && handled.spent) spent = { due: this.#scheduler.now + back, mark: handled.spent }
         // Set-Cookie applies when the headers arrive, whatever becomes of the body or the page.
@@ -213,23 +218,24 @@ export class ModelServer {
     })
   }
 
-  #handle(path: string, headers: Headers, body: string, fault: Fault, sentAt: number): Handled {
+  #handle(path: string, headers: Headers, body: string, fault: Fault, sentAt: number, jar: Cookies): Handled {
     if (fault === '503') return { answer: { status: 503, body: 'busy', headers: { 'retry-after': '1' } } }
     if (fault === 'proxy-html') return { answer: { status: 502, body: '<html><body>Bad gateway</body></html>', headers: { 'content-type': 'text/html' } } }
-    if (path.endsWith('/refresh')) return this.#refresh(body, sentAt)
-    if (path.endsWith('/logout')) return { answer: this.#logout(headers, body) }
-    return { answer: this.#api(headers) }
+    if (path.endsWith('/refresh')) return this.#refresh(body, sentAt, jar)
+    // The logout's answer expires the cookies when its headers arrive (Set-Cookie), like any answer's.
+    if (path.endsWith('/logout')) return { answer: this.#logout(headers, body, jar), headers: () => this.cookies.clear() }
+    return { answer: this.#api(headers, jar) }
   }
 
   /**
    * `sentAt`: when a page that is gone sent the call (a call on the wire arrives after an answer a
    * later call got); Infinity for a live page's, which must never present a spent RT.
    */
-  #refresh(body: string, sentAt: number): Handled {
+  #refresh(body: string, sentAt: number, jar: Cookies): Handled {
     this.stats.refreshCalls++
     const inBody = bodyToken(body)
     // No RT in the body: the cookie transport's, from the jar.
-    const presented = inBody ?? this.cookies.get('rt')
+    const presented = inBody ?? jar.get('rt')
     const token = presented === undefined ? undefined : this.#tokens.get(presented)
     if (!token || token.kind !== 'rt') return { answer: { status: 401, body: '{"error":"invalid_grant"}' } }
     const family = this.#families[token.family - 1]!
@@ -260,11 +266,10 @@ export class ModelServer {
     return { answer: { status: 200, body: JSON.stringify({ expiresIn, refreshExpiresIn }), headers: json }, headers: setCookies, spent }
   }
 
-  #logout(headers: Headers, body: string): Answer {
+  #logout(headers: Headers, body: string, jar: Cookies): Answer {
     this.stats.logouts++
     const bearer = headers.get('authorization')?.replace(/^Bearer /, '')
-    const rt = bodyToken(body) ?? this.cookies.get('rt')
-    this.cookies.clear()
+    const rt = bodyToken(body) ?? jar.get('rt')
     for (const known of [bearer, rt]) {
       const token = known === undefined ? undefined : this.#tokens.get(known)
       if (token) this.#families[token.family - 1]!.revoked = true
@@ -272,8 +277,8 @@ export class ModelServer {
     return { status: 204, body: '' }
   }
 
-  #api(headers: Headers): Answer {
-    const at = headers.get('authorization')?.replace(/^Bearer /, '') ?? this.cookies.get('at')
+  #api(headers: Headers, jar: Cookies): Answer {
+    const at = headers.get('authorization')?.replace(/^Bearer /, '') ?? jar.get('at')
     const token = at === undefined ? undefined : this.#tokens.get(at)
     const ok = !this.apiRefuses && token?.kind === 'at' && !this.#families[token.family - 1]!.revoked && this.now() < token.expiresAt
     if (ok) this.stats.api200++

@@ -68,6 +68,9 @@ export class World {
   rotateCalls = 0
   logins = 0
   #opened = 0
+  /** logout() calls not yet settled, and the logins that wait for them (an app awaits its logout before its login form). */
+  #loggingOut = 0
+  #afterLogout: Array<() => void> = []
   readonly #scheduler: Scheduler
   readonly #verdict: Verdict
   readonly #config: WorldConfig
@@ -180,6 +183,8 @@ export class World {
 
   /** A fresh login in `tab`, as the app's login form would do it. */
   login(tab: Member): void {
+    // A logout still on the wire would expire this login's cookies with its answer (sim seed 16151).
+    if (this.#loggingOut > 0) return void this.#afterLogout.push(() => void (!tab.disposed && this.login(tab)))
     const grant = this.#loginAnswer(this.server.login())
     this.family = this.server.newestFamily
     this.#scheduler.note(`login ${tab.id} family ${this.family}`)
@@ -229,13 +234,21 @@ export class World {
     const family = this.family
     // A tab without the session (a reload lost a bearer RT kept in memory) has nothing to revoke.
     const clean = !this.server.faultsOn && tab.session.state.status === 'active'
-    void tab.session.logout().then(
-      () => {
-        if (clean && !this.server.faultsOn && this.server.liveFamilies().includes(family))
-          this.#verdict.fail('no-live-rt-after-logout', `${tab.id} logged out, family ${family} still live`, this.#scheduler.now)
-      },
-      error => this.#settledWith(tab, 'logout', error, undefined),
-    )
+    this.#loggingOut++
+    const settled = () => {
+      if (--this.#loggingOut > 0) return
+      for (const login of this.#afterLogout.splice(0)) login()
+    }
+    void tab.session
+      .logout()
+      .finally(settled)
+      .then(
+        () => {
+          if (clean && !this.server.faultsOn && this.server.liveFamilies().includes(family))
+            this.#verdict.fail('no-live-rt-after-logout', `${tab.id} logged out, family ${family} still live`, this.#scheduler.now)
+        },
+        error => this.#settledWith(tab, 'logout', error, undefined),
+      )
   }
 
   /** `tab` closes without a goodbye (`crash`) or reloads; its requests die with the page (nobody is left to wait for them). */

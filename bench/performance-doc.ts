@@ -118,11 +118,6 @@ function towardTargets(report: SizeReport, page: number, targets: { page: number
     line('install() (only when called)', report.main, ['src/interceptors/install.ts']),
     line("the worker's page side (only with `worker`)", report.main, ['src/worker/via-worker.ts', 'src/coordinator/replaceable.ts']),
     line('option checking and its messages (synchronous TypeErrors at createSession)', report.main, ['src/core/options.ts', 'src/utils/option-errors.ts']),
-    line(
-      'jose (decodeJwt; an own decoder would be ~0.2 KB)',
-      report.main,
-      report.main.modules.filter(m => m.module.startsWith('jose/')).map(m => m.module),
-    ),
     '  The rest is the rotation itself (session, sync, grant, rotator, state, gate, protocol): reaching 20 KB needs it',
     '  smaller, not only moved.',
     `- Worker: ${B(report.worker.size.gzipped)} B, ${gap(report.worker.size.gzipped, targets.worker)}. Its largest parts beyond the session's core:`,
@@ -146,8 +141,12 @@ function towardTargets(report: SizeReport, page: number, targets: { page: number
 
 /** Why ky, jose and broadcast-channel stay (the issue asks for a measured reason to drop one). */
 const NAMED_PACKAGES = [
-  '- **jose**: only `decodeJwt` is imported; with what it pulls in (base64url, its errors) it is about 1.2 KB',
-  '  minified, ~0.6 KB min+gzip of the main chunk (see the table). Kept.',
+  '- **jose** read JWT claims (`decodeJwt`) until issue 32. Measured, paired on one machine: with its base64url',
+  '  and error classes it cost every page ~475 B min+gzip (page 25,936 B with it, 25,463 B with',
+  '  src/utils/decode-jwt.ts, ~0.4 KB minified), for one base64url JSON read whose every throw Rotor catches (an',
+  "  unreadable token is read as opaque). The reader is held equal to jose's, same claims and a throw wherever jose",
+  '  throws, by test/worker/decode-jwt.test.ts, which runs jose itself. jose stays a dependency: rotor-auth/testing',
+  '  signs and verifies its tokens with it.',
   '- **broadcast-channel**: only in the election chunk, loaded by pages without Web Locks, and not in the worker.',
   '  Kept.',
   '- **ky** made the refresh call until this change. Measured: ky was 4.6 KB of the 6.8 KB refresh chunk (min+gzip),',

@@ -116,7 +116,7 @@ const FAIL = 'export const fail = what => () => { throw new TypeError(`rotor-aut
  * has it inside anyway: there the import is a static one (a dynamic import of a module in the
  * same file only costs the bundler's lazy wrappers: 269 B min+gzip measured).
  */
-const ON_DEMAND = /[\\/]src[\\/](session|core[\\/]refresh)\.ts$/
+const ON_DEMAND = /[\\/]src[\\/](session|core[\\/]refresh|core[\\/]refresh-call)\.ts$/
 
 function importedAtOnce(source: string): string {
   const modules: string[] = []

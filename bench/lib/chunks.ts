@@ -53,6 +53,7 @@ async function entryRows(): Promise<ChunkRow[]> {
 const LAZY: Array<[name: string, module: string, loaded: string]> = [
   ['refresh', 'src/core/refresh-call.ts', 'every page, in the background at createSession'],
   ['election', 'src/coordinator/leader-lock.ts', 'pages without Web Locks'],
+  ['refusal redaction', 'src/utils/redact.ts', 'a page whose refresh token is refused (the refusal body, redacted)'],
   ['dpop', 'src/dpop/session.ts', 'sessions with `dpop`'],
   ['worker client', 'src/worker/tab.ts', 'sessions with `worker`'],
   ['trace peers', 'src/trace/peers.ts', "`session.trace({ tabs: true })`, or another tab's trace request"],

@@ -56,6 +56,8 @@ export type Chunks = {
   lazy: Array<{ inputs: string[]; size: Measured; modules: Record<string, number>; imports: string[] }>
   /** The files the main chunk is made of (the entry's and the chunks it imports statically): each a download of its own. */
   mainFiles: string[]
+  /** The main chunk's files gzipped as one: what the page would download were they one file. */
+  mainAsOne: Measured
 }
 
 /** Sums minified and gzipped sizes (each file gzipped on its own, as it is served). */
@@ -107,6 +109,7 @@ export async function measureChunks(entry: string, plugins: Plugin[] = []): Prom
       imports: outputs[path]!.imports.filter(i => i.kind === 'import-statement').map(i => i.path),
     })),
     mainFiles: js.filter(path => main.has(path)),
+    mainAsOne: sum([{ contents: Buffer.concat(js.filter(path => main.has(path)).map(path => file(path).contents)) }]),
   }
 }
 

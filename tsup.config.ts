@@ -79,14 +79,14 @@ export const ask = fail('trace({ tabs: true })')`,
   heard() {}
 }`,
   },
-  // jose's decodeJwt (~340 B with its base64url and errors): the worker's script reads claims with
-  // its own few lines (src/worker/decode-jwt.ts, held equal to jose's by test/worker/decode-jwt.test.ts)
-  // to stay within its 20 KB budget. Pages keep jose.
+  // jose's decodeJwt (~340 B with its base64url and errors), still imported by the hub's session:
+  // the worker's script reads claims with Rotor's own few lines, as pages do (src/utils/decode-jwt.ts,
+  // held equal to jose's by test/worker/decode-jwt.test.ts).
   {
-    importer: /[\\/]src[\\/](session|core[\\/]grant|worker[\\/]hub-session)\.ts$/,
+    importer: /[\\/]src[\\/]worker[\\/]hub-session\.ts$/,
     path: 'jose',
     exports: ['decodeJwt'],
-    contents: "export { decodeJwt } from './worker/decode-jwt.ts'",
+    contents: "export { decodeJwt } from './utils/decode-jwt.ts'",
   },
   // The page's request path: the hub's session only rotates (the tabs send their own requests).
   // createSession still builds one: there the interception is an empty object and the session's
@@ -116,7 +116,7 @@ const FAIL = 'export const fail = what => () => { throw new TypeError(`rotor-aut
  * has it inside anyway: there the import is a static one (a dynamic import of a module in the
  * same file only costs the bundler's lazy wrappers: 269 B min+gzip measured).
  */
-const ON_DEMAND = /[\\/]src[\\/](session|core[\\/]refresh)\.ts$/
+const ON_DEMAND = /[\\/]src[\\/](session|core[\\/]refresh|core[\\/]refresh-call)\.ts$/
 
 function importedAtOnce(source: string): string {
   const modules: string[] = []

@@ -52,8 +52,12 @@ export type Chunks = {
   mainModules: Record<string, number>
   /** Chunks reached only through a dynamic import() (loaded in the background, on demand). */
   onDemand: Measured
-  /** Each on-demand chunk with the source files in it (paths relative to the root). */
-  lazy: Array<{ inputs: string[]; size: Measured; modules: Record<string, number> }>
+  /** Each on-demand chunk with the source files in it (paths relative to the root), and the files it imports statically. */
+  lazy: Array<{ inputs: string[]; size: Measured; modules: Record<string, number>; imports: string[] }>
+  /** The files the main chunk is made of (the entry's and the chunks it imports statically): each a download of its own. */
+  mainFiles: string[]
+  /** The main chunk's files gzipped as one: what the page would download were they one file. */
+  mainAsOne: Measured
 }
 
 /** Sums minified and gzipped sizes (each file gzipped on its own, as it is served). */
@@ -98,7 +102,14 @@ export async function measureChunks(entry: string, plugins: Plugin[] = []): Prom
     main: sum(js.filter(path => main.has(path)).map(file)),
     mainInputs: [...main].flatMap(path => Object.keys(outputs[path]!.inputs)),
     onDemand: sum(lazy.map(file)),
-    lazy: lazy.map(path => ({ inputs: Object.keys(outputs[path]!.inputs), size: sum([file(path)]), modules: modules([path]) })),
+    lazy: lazy.map(path => ({
+      inputs: Object.keys(outputs[path]!.inputs),
+      size: sum([file(path)]),
+      modules: modules([path]),
+      imports: outputs[path]!.imports.filter(i => i.kind === 'import-statement').map(i => i.path),
+    })),
+    mainFiles: js.filter(path => main.has(path)),
+    mainAsOne: sum([{ contents: Buffer.concat(js.filter(path => main.has(path)).map(path => file(path).contents)) }]),
   }
 }
 

@@ -53,6 +53,7 @@ async function entryRows(): Promise<ChunkRow[]> {
 const LAZY: Array<[name: string, module: string, loaded: string]> = [
   ['refresh', 'src/core/refresh-call.ts', 'every page, in the background at createSession'],
   ['election', 'src/coordinator/leader-lock.ts', 'pages without Web Locks'],
+  ['refusal redaction', 'src/utils/redact.ts', 'a page whose refresh token is refused (the refusal body, redacted)'],
   ['dpop', 'src/dpop/session.ts', 'sessions with `dpop`'],
   ['worker client', 'src/worker/tab.ts', 'sessions with `worker`'],
   ['trace peers', 'src/trace/peers.ts', "`session.trace({ tabs: true })`, or another tab's trace request"],
@@ -61,11 +62,19 @@ const LAZY: Array<[name: string, module: string, loaded: string]> = [
   ['session ending', 'src/core/ending.ts', 'sessions with `sessionEnding`'],
 ]
 
-export type SizeReport = { main: ChunkRow; refresh: ChunkRow; worker: ChunkRow; rows: ChunkRow[] }
+export type SizeReport = {
+  main: ChunkRow
+  /** The files the main chunk is made of, and their bytes were they one file (see Chunks). */
+  mainFiles: string[]
+  mainAsOne: Measured
+  refresh: ChunkRow
+  worker: ChunkRow
+  rows: ChunkRow[]
+}
 
 /** Every chunk: the main one, each on-demand chunk of the main entry (shared helpers in a chunk of their own, when the bundler makes one), the worker's script, the other entries. */
 export async function sizeReport(): Promise<SizeReport> {
-  const { main, mainModules, lazy } = await measureChunks('src/index.ts')
+  const { main, mainModules, lazy, mainFiles, mainAsOne } = await measureChunks('src/index.ts')
   const mainRow: ChunkRow = { chunk: 'main', loaded: 'every page, before createSession runs', size: main, modules: shares(mainModules, main) }
   const named = new Set<(typeof lazy)[number]>()
   const lazyRows = LAZY.map(([chunk, module, loaded]): ChunkRow => {
@@ -83,5 +92,12 @@ export async function sizeReport(): Promise<SizeReport> {
   }
   const w = await measureWorker()
   const worker: ChunkRow = { chunk: 'worker (rotor-auth/worker)', loaded: 'once per browser, by sessions with `worker`', size: w.size, modules: shares(w.inputs, w.size) }
-  return { main: mainRow, refresh: lazyRows[0]!, worker, rows: [mainRow, ...lazyRows, ...(helpers.length ? [helperRow] : []), worker, ...(await entryRows())] }
+  return {
+    main: mainRow,
+    mainFiles,
+    mainAsOne,
+    refresh: lazyRows[0]!,
+    worker,
+    rows: [mainRow, ...lazyRows, ...(helpers.length ? [helperRow] : []), worker, ...(await entryRows())],
+  }
 }

@@ -1,7 +1,7 @@
 /** Claims on the rotation lock of tabs without Web Locks: who claims it until when, as heard on the election channel, each lapsing on the platform's clock. */
-import { SessionExpiredError } from '../errors.js'
+import type { SessionExpiredError } from '../errors.js'
 import type { Platform } from '../platform/types.js'
-import { sleep, type Waiters } from '../utils/until.js'
+import type { sleep, Waiters } from '../utils/until.js'
 
 /** How long a claim listens for a competing one before it holds (a message crosses tabs in ~1 ms). */
 export const CLAIM_WINDOW_MS = 50
@@ -29,6 +29,8 @@ export function parseClaim(data: unknown): ClaimMessage | undefined {
 }
 
 export type ClaimsOptions = {
+  /** The page's sleep and errors (leader-lock.ts's kit). */
+  kit: { sleep: typeof sleep; SessionExpiredError: typeof SessionExpiredError }
   /** This tab's id on the election channel. */
   id: string
   clock: Pick<Platform, 'now' | 'after'>
@@ -92,10 +94,10 @@ export class Claims {
 
   /** Resolves holding the lock; waits for other holders first. */
   async acquire(): Promise<void> {
-    const { clock, id } = this.#o
+    const { clock, id, kit } = this.#o
     const deadline = clock.now() + this.#o.holdLimitMs
     for (;;) {
-      if (this.#o.closed()) throw new SessionExpiredError('disposed')
+      if (this.#o.closed()) throw new kit.SessionExpiredError('disposed')
       if (this.#live()) {
         // Someone holds: wait for its release (or its claim to lapse), then try again.
         const lapse = Math.min(...[...this.#others.values()].map(o => o.until)) - clock.now()
@@ -104,7 +106,7 @@ export class Claims {
       }
       const claim = (this.#mine = { at: clock.now(), lost: false })
       await this.#o.post({ rotorLock: 1, t: 'claim', id, at: claim.at })
-      await sleep(clock.after, CLAIM_WINDOW_MS)
+      await kit.sleep(clock.after, CLAIM_WINDOW_MS)
       this.#mine = undefined
       if (!claim.lost) {
         this.#holding = true

@@ -1,7 +1,7 @@
 /** Leadership among tabs without Web Locks: joining, leaving and rejoining the election, stepping down before the page freezes or goes. */
 import { BroadcastChannel as PackageChannel, createLeaderElection } from 'broadcast-channel'
 import type { ElectionRoom, OpenRoom, Platform, RoomEvents } from '../platform/types.js'
-import { sleep } from '../utils/until.js'
+import type { sleep } from '../utils/until.js'
 
 /** How often a follower polls for leadership while the leader is gone (the package's own cycle). */
 const ELECTION_FALLBACK_MS = 1000
@@ -40,6 +40,8 @@ export type ElectionOptions = {
   /** The room's name: a channel of its own, since the package throws on foreign posts. */
   name: string
   platform: Pick<Platform, 'after' | 'random' | 'on'>
+  /** The page's sleep (utils/until.ts's), handed over with leader-lock.ts's kit. */
+  sleep: typeof sleep
   open: OpenRoom
   /** Every message another member posts (the claims ride the election's channel). */
   hear(data: unknown): void
@@ -127,7 +129,7 @@ export class Election {
   #rejoin(): void {
     const { after, random } = this.#o.platform
     void this.#leave()
-      .then(() => sleep(after, random() * REJOIN_JITTER_MS))
+      .then(() => this.#o.sleep(after, random() * REJOIN_JITTER_MS))
       .then(() => this.#frozen || this.#closed || this.#room || this.#join())
   }
 

@@ -1,11 +1,11 @@
 /** The rotation lock where tabs share no exclusive lock (no Web Locks: plain-http origins): only the elected leader refreshes, and the others ask it. */
-import { RotationPendingError, SessionExpiredError } from '../errors.js'
+import type { RotationPendingError, SessionExpiredError } from '../errors.js'
 import type { Platform } from '../platform/types.js'
-import { Waiters } from '../utils/until.js'
+import type { sleep, Waiters } from '../utils/until.js'
 import type { Channel } from './channel.js'
 import { CLAIM_SILENT_MS, Claims } from './claims.js'
 import { Election, packageRoom, type OpenRoom } from './election.js'
-import { farAhead } from './protocol.js'
+import type { farAhead } from './protocol.js'
 import type { Mutex } from './realm.js'
 import type { LockOptions, Message, Snapshot } from './types.js'
 
@@ -15,7 +15,22 @@ const REQUEST_EVERY_MS = 1000
 /** What the leader lock asks of the platform. */
 export type LeaderPlatform = Pick<Platform, 'now' | 'after' | 'random' | 'randomId' | 'on'> & Partial<Pick<Platform, 'debug' | 'election'>>
 
+/**
+ * What this chunk shares with the page, handed over by the page (locks.ts's LEADER_KIT) rather
+ * than imported: esbuild puts every module both import in chunks of their own, which every page
+ * then downloads as extra files (measured: 622 B min+gzip of every page's main chunk).
+ */
+export type LeaderKit = {
+  Waiters: typeof Waiters
+  sleep: typeof sleep
+  farAhead: typeof farAhead
+  SessionExpiredError: typeof SessionExpiredError
+  RotationPendingError: typeof RotationPendingError
+}
+
 export type LeaderLockOptions = {
+  /** The page's errors and helpers (locks.ts's LEADER_KIT). */
+  kit: LeaderKit
   name: string
   /** The platform channel of the session protocol: requests go out on it, state comes in. */
   channel: Channel
@@ -57,8 +72,9 @@ export class LeaderLock {
   constructor(options: LeaderLockOptions) {
     this.#o = options
     const platform = (this.#platform = options.platform)
-    const waiters = (this.#waiters = new Waiters(platform.after))
+    const waiters = (this.#waiters = new options.kit.Waiters(platform.after))
     const claims = (this.#claims = new Claims({
+      kit: options.kit,
       id: platform.randomId(),
       clock: platform,
       waiters,
@@ -71,6 +87,7 @@ export class LeaderLock {
     this.#election = new Election({
       name: `${options.name}:leader`,
       platform,
+      sleep: options.kit.sleep,
       open: options.openRoom ?? platform.election ?? packageRoom(),
       hear: data => claims.hear(data),
       elected: () => {
@@ -104,7 +121,7 @@ export class LeaderLock {
     if (message.type !== 'state') return
     // A forged far-ahead generation must not become the one followers ask for forever.
     const { generation } = message.snapshot
-    if (generation > this.#seen && !farAhead(generation, this.#known())) this.#seen = generation
+    if (generation > this.#seen && !this.#o.kit.farAhead(generation, this.#known())) this.#seen = generation
     // After the session's own listener has adopted it (it runs later in the same dispatch).
     queueMicrotask(() => this.#waiters.wake())
   }
@@ -127,6 +144,7 @@ export class LeaderLock {
   /** A follower's turn: ask the leader, and run `fn` once a newer state is here (it adopts it) or we lead. */
   async #asFollower<T>(fn: () => Promise<T>): Promise<T> {
     const { now } = this.#platform
+    const { SessionExpiredError, RotationPendingError } = this.#o.kit
     const deadline = now() + this.#o.followerLimitMs
     if (!this.isLeader()) this.#platform.debug?.('election-lost', { leader: 'another tab' })
     for (;;) {

@@ -1,9 +1,11 @@
 /** The rotation lock and leadership: Web Locks across tabs, an elected leader where tabs have no lock, the realm's mutex in one process. */
-import { SessionExpiredError } from '../errors.js'
+import { RotationPendingError, SessionExpiredError } from '../errors.js'
 import type { Platform } from '../platform/types.js'
+import { sleep, Waiters } from '../utils/until.js'
 import type { Channel } from './channel.js'
-import type { LeaderLock } from './leader-lock.js'
+import type { LeaderKit, LeaderLock } from './leader-lock.js'
 import { holdPresence } from './presence.js'
+import { farAhead } from './protocol.js'
 import type { Realm } from './realm.js'
 import type { LockOptions, Snapshot } from './types.js'
 
@@ -87,12 +89,16 @@ export function createLocks(options: LocksOptions): Locks {
   }
 }
 
+/** What the election chunk shares with the page, handed to it (leader-lock.ts: why not imported). */
+export const LEADER_KIT: LeaderKit = { Waiters, sleep, farAhead, SessionExpiredError, RotationPendingError }
+
 function electedLocks(options: LocksOptions, name: string, channel: Channel): Locks {
   let leaderLock: LeaderLock | undefined
   let released = false
   const loading = import('./leader-lock.js').then(({ createLeaderLock }) => {
     if (released) return undefined
     return (leaderLock = createLeaderLock({
+      kit: LEADER_KIT,
       name,
       channel,
       read: options.read,

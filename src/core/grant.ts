@@ -1,6 +1,6 @@
 /** Grants (login and refresh answers in their several shapes) turned into deadlines on the local clock. */
 import type {} from '../utils/zoo.js' // the bug zoo's global (types only: nothing is imported at run time)
-import { decodeJwt } from 'jose'
+import { decodeJwt } from '../utils/decode-jwt.js'
 import { LoginFailedError, MalformedGrantError, RotorTypeError } from '../errors.js'
 import type { Grant } from '../types.js'
 

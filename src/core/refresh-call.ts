@@ -3,7 +3,6 @@ import type {} from '../utils/zoo.js' // the bug zoo's global (types only: nothi
 import { RefreshAnswerError, RefreshRefusedError, RotorError } from '../errors.js'
 import { backoff } from '../utils/backoff.js'
 import type { Timer } from '../platform/types.js'
-import { excerpt } from '../utils/redact.js'
 import { readCapped, tokensFrom, tokensFromResponse, type Tokens } from './grant.js'
 import { LATE_ANSWER_FACTOR } from './deadlines.js'
 import type { RefreshSpec } from './options.js'
@@ -119,7 +118,11 @@ async function refusal(response: Response): Promise<RefreshRefusedError> {
   try {
     // The server's own words (FOLIO: "Missing X-Okapi-Tenant header"), redacted: a refusal
     // body may echo the RT it refused, and this text goes into errors, events and logs.
-    said = excerpt((await readCapped(response)).slice(0, 8192))
+    const text = (await readCapped(response)).slice(0, 8192)
+    // The redaction is a chunk of its own, loaded on a refusal only (~390 B of every page
+    // otherwise). Should it fail to load (offline), the error says the status alone: never
+    // the body unredacted.
+    said = (await import('../utils/redact.js')).excerpt(text)
   } catch {
     // The status alone is the verdict.
   }

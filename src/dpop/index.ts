@@ -1,5 +1,4 @@
 /** DPoP for one session: the key, a proof on each of the session's calls (nonces retried once), and the check that a login grant is bound to that key. */
-import type { decodeJwt } from 'jose'
 import type { RotorError, RotorTypeError } from '../errors.js'
 import type { Grant } from '../types.js'
 import type { fetchTarget, requestURL } from '../utils/scope.js'
@@ -23,7 +22,8 @@ export type DpopKit = readonly [
   replayableBody: (body: BodyInit | null | undefined) => boolean,
   requestURL: typeof requestURL,
   fetchTarget: typeof fetchTarget,
-  decodeJwt: typeof decodeJwt,
+  /** A JWT's claims (src/utils/decode-jwt.ts's, or jose's); it throws for what is no JWT. */
+  decodeJwt: (jwt: string) => Record<string, unknown>,
   RotorError: typeof RotorError,
   RotorTypeError: typeof RotorTypeError,
 ]

@@ -13,6 +13,7 @@ import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest'
 import type { Channel } from '../../src/coordinator/channel.js'
 import { packageRoom, type OpenRoom } from '../../src/coordinator/election.js'
 import { createLeaderLock, type LeaderLock, type LeaderLockOptions, type LeaderPlatform } from '../../src/coordinator/leader-lock.js'
+import { LEADER_KIT } from '../../src/coordinator/locks.js'
 import { parseMessage } from '../../src/coordinator/protocol.js'
 import { Mutex } from '../../src/coordinator/realm.js'
 import { isRotorError, type Message, type Snapshot } from '../../src/index.js'
@@ -115,6 +116,7 @@ function openTabs(count: number, shared: Shared = { snapshot: undefined }, limit
     const platform = fakePlatform(`tab${i}`)
     const tab = { name, channel, heard, fire: platform.fire, muted: false } as Tab
     tab.lock = createLeaderLock({
+      kit: LEADER_KIT,
       name,
       channel,
       read: () => shared.snapshot,

@@ -1,7 +1,7 @@
-/** The worker script's JWT reader gives what jose's decodeJwt gives, and throws where it throws. */
+/** Rotor's JWT reader (pages and the worker's script) gives what jose's decodeJwt gives, and throws where it throws. */
 import { decodeJwt as jose, UnsecuredJWT } from 'jose'
 import { describe, expect, it } from 'vitest'
-import { decodeJwt } from '../../src/worker/decode-jwt.js'
+import { decodeJwt } from '../../src/utils/decode-jwt.js'
 
 const b64u = (text: string) => Buffer.from(text).toString('base64url')
 const jwt = (payload: string) => `${b64u('{"alg":"none"}')}.${payload}.`

@@ -1,10 +1,10 @@
-/** A JWT's claims, read without verifying it: the worker script's stand-in for jose's `decodeJwt`, which alone cost ~340 B of the script's 20 KB budget. */
+/** A JWT's claims, read without verifying it: jose's `decodeJwt` in a few lines (jose's, with its base64url and errors, cost ~480 B of every page and ~340 B of the worker's script). */
 const NOT_A_JWT = 'rotor-auth: not a JWT with a claims set'
 
 /**
  * What jose's `decodeJwt` returns for a compact JWS (three parts, a base64url JSON object in the
  * middle), and a throw wherever it throws (test/worker/decode-jwt.test.ts holds the two equal).
- * Only the worker's build uses it (tsup.config.ts); pages keep jose.
+ * Every caller catches its throw (an unreadable token is read as opaque), so its errors are plain.
  */
 export function decodeJwt(jwt: unknown): Record<string, unknown> {
   const parts = typeof jwt === 'string' ? jwt.split('.') : []

@@ -5,9 +5,10 @@ import type { Platform } from '../platform/types.js'
 export type ProofPlatform = Pick<Platform, 'crypto' | 'now'>
 
 /**
- * The proof is a compact JWS made with WebCrypto, not with jose's SignJWT: jose is also in the
- * main chunk (grant.ts decodes JWT ATs), and a bundler puts modules that two chunks share in the
- * chunk every page loads, so signing through jose would make every session pay for DPoP. A JWS
+ * The proof is a compact JWS made with WebCrypto, not with jose's SignJWT: jose's shared parts
+ * (base64url, errors) would land in the chunks every page loads, as its decodeJwt did until the
+ * main chunk got its own reader (README, Size), so signing through jose would make every session
+ * pay for DPoP. A JWS
  * is three base64url parts; WebCrypto's ECDSA and Ed25519 signatures are already in JWS form
  * (r‖s, RFC 7518 §3.4). Both servers in the tests verify these proofs with jose.
  */

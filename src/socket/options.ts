@@ -46,9 +46,10 @@ const KNOWN = new Set<string>([
   'quiet',
   'timers',
   'now',
+  'random',
 ] satisfies Array<keyof SocketOptions>)
 
-const KNOWN_STREAM = new Set<string>(['url', 'init', 'unauthorizedEvent', 'backoff', 'maxRefusals', 'timers', 'now'] satisfies Array<keyof EventStreamOptions>)
+const KNOWN_STREAM = new Set<string>(['url', 'init', 'unauthorizedEvent', 'backoff', 'maxRefusals', 'timers', 'now', 'random'] satisfies Array<keyof EventStreamOptions>)
 
 function fail(option: string, expected: string, got: unknown): never {
   throw optionError(PREFIX, option, expected, got)
@@ -97,6 +98,12 @@ function timersOption(timers: Timers | undefined): Timers {
     fail('timers', '{ setTimeout, clearTimeout }', timers)
   }
   return timers ?? platformTimers
+}
+
+/** The jitter's source: a simulator passes its seeded one, so that every reconnect delay replays. */
+function randomOption(random: unknown): () => number {
+  if (random !== undefined && typeof random !== 'function') fail('random', 'a function returning a number in [0, 1)', random)
+  return (random as (() => number) | undefined) ?? defaultPlatform().random
 }
 
 function nowOption(now: unknown): () => number {
@@ -153,7 +160,7 @@ export function normalizeSocketOptions(options: SocketOptions): SocketConfig {
     quiet: positive('quiet', options.quiet, 100),
     timers: timersOption(options.timers),
     now: nowOption(options.now),
-    random: defaultPlatform().random,
+    random: randomOption(options.random),
   }
 }
 
@@ -187,6 +194,6 @@ export function normalizeStreamOptions(options: EventStreamOptions): StreamConfi
     maxRefusals: maxRefusalsOption(options.maxRefusals),
     timers: timersOption(options.timers),
     now: nowOption(options.now),
-    random: defaultPlatform().random,
+    random: randomOption(options.random),
   }
 }

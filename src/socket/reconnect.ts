@@ -1,4 +1,5 @@
 /** When a socket or stream reconnects after a failure: a capped exponential backoff with jitter, and the count of token refusals after which it gives up. */
+import type {} from '../utils/zoo.js' // the bug zoo's global (types only: nothing is imported at run time)
 import { defaultPlatform } from '../platform/defaults.js'
 import { backoff } from '../utils/backoff.js'
 
@@ -59,6 +60,8 @@ export class Reconnects {
 
   /** A connection failed (not a refusal): the delay before the next attempt. */
   failed(): number {
+    // Bug zoo: no backoff, every failed connection retried at once (a reconnect storm against a refusing server).
+    if (typeof __ROTOR_ZOO__ === 'object' && __ROTOR_ZOO__.has('socket-no-backoff')) return 0
     return backoff(++this.#failures, this.#backoff, this.#random)
   }
 
@@ -81,9 +84,11 @@ export class Reconnects {
   /** The token of `generation` was refused. */
   refused(generation: number): RefusalVerdict {
     const refusals = ++this.#refusals
-    if (refusals >= this.#maxRefusals) return { giveUp: true, refusals }
+    // Bug zoo: refusals never counted, each reconnecting at once (the server that acknowledged and closed 4401 made 634 refreshes in 6 s).
+    const unbounded = typeof __ROTOR_ZOO__ === 'object' && __ROTOR_ZOO__.has('socket-refusals-unbounded')
+    if (refusals >= this.#maxRefusals && !unbounded) return { giveUp: true, refusals }
     const report = generation > this.#reported
     if (report) this.#reported = generation
-    return { giveUp: false, refusals, report, delay: refusals === 1 ? 0 : backoff(refusals - 1, this.#backoff, this.#random) }
+    return { giveUp: false, refusals, report, delay: refusals === 1 || unbounded ? 0 : backoff(refusals - 1, this.#backoff, this.#random) }
   }
 }

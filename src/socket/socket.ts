@@ -1,4 +1,5 @@
 /** One authenticated WebSocket over a session: ready() before every (re)connect, subscriptions after the server's ack, re-auth on refusal and rotation. */
+import type {} from '../utils/zoo.js' // the bug zoo's global (types only: nothing is imported at run time)
 import { isRotorError, RotorTypeError } from '../errors.js'
 import type { Session } from '../types.js'
 import { Emitter } from '../utils/emitter.js'
@@ -191,6 +192,8 @@ class Socket implements RotorSocket {
       this.#status = 'authenticating'
       const first = this.#config.authMessage?.(ctx)
       if (first !== undefined) this.#rawSend(first)
+      // Bug zoo: subscriptions replayed as the connection opens, before the server acknowledged its token (the SocketCluster failure).
+      if (typeof __ROTOR_ZOO__ === 'object' && __ROTOR_ZOO__.has('socket-subscribes-early')) for (const s of this.#subscriptions.values()) this.#rawSend(s.message())
     }
     socket.onmessage = event => {
       if (my !== this.#epoch) return
@@ -206,6 +209,8 @@ class Socket implements RotorSocket {
       this.#ws = undefined
       const auth = this.#config.authCloseCodes.includes(code)
       const opened = this.#status !== 'connecting'
+      // Bug zoo: a handshake refused before open goes unnoticed, the socket left connecting for good.
+      if (typeof __ROTOR_ZOO__ === 'object' && __ROTOR_ZOO__.has('socket-refused-silent') && !opened) return
       this.#events.emit('disconnect', { code, reason, auth })
       if (this.#isClosed()) return
       if (auth) return void this.#refused({ code })

@@ -126,6 +126,8 @@ export type SocketOptions = {
   timers?: Timers
   /** Clock, the session's. @default the platform's wall clock @example () => fakeNow */
   now?: () => number
+  /** Uniform in [0, 1): the reconnect jitter, for tests and simulators. @default the platform's random @example () => 0.5 */
+  random?: () => number
 }
 
 /**
@@ -231,4 +233,6 @@ export type EventStreamOptions = {
   timers?: Timers
   /** Clock, the session's. @default the platform's wall clock @example () => fakeNow */
   now?: () => number
+  /** Uniform in [0, 1): the reconnect jitter, for tests and simulators. @default the platform's random @example () => 0.5 */
+  random?: () => number
 }

@@ -1,4 +1,4 @@
-/** `npm run sim -- --seed S --schedules N [--jobs J] [--progress P] [--no-locks] [--extended] [--zoo Z] [--redis] [--worker] [--trace] [--hashes]`: runs schedules from seed S and prints one replay command per failure. */
+/** `npm run sim -- --seed S --schedules N [--jobs J] [--progress P] [--no-locks] [--extended] [--zoo Z] [--redis] [--worker] [--sockets] [--trace] [--hashes]`: runs schedules from seed S and prints one replay command per failure. */
 import { spawn } from 'node:child_process'
 import { createInterface } from 'node:readline'
 import { parseArgs } from 'node:util'
@@ -13,7 +13,7 @@ import { ZOO, type Zoo } from './zoo.js'
  * adds machine lines starting with `@` that its parent reads.
  */
 const USAGE =
-  'usage: npm run sim -- --seed <integer> --schedules <count ≥ 1> [--jobs <1–64>] [--progress <every n>] [--no-locks] [--extended] [--zoo <defect>] [--redis] [--worker] [--trace] [--hashes]'
+  'usage: npm run sim -- --seed <integer> --schedules <count ≥ 1> [--jobs <1–64>] [--progress <every n>] [--no-locks] [--extended] [--zoo <defect>] [--redis] [--worker] [--sockets] [--trace] [--hashes]'
 
 const { values } = parseArgs({
   options: {
@@ -28,6 +28,8 @@ const { values } = parseArgs({
     redis: { type: 'boolean', default: false },
     /** Tabs behind the rotation worker (shared-worker.ts). */
     worker: { type: 'boolean', default: false },
+    /** Every tab keeps a socket and an event stream open (sockets.ts). */
+    sockets: { type: 'boolean', default: false },
     trace: { type: 'boolean', default: false },
     hashes: { type: 'boolean', default: false },
     child: { type: 'boolean', default: false },
@@ -53,6 +55,7 @@ const modelFlags = [
   ...(zoo ? ['--zoo', zoo] : []),
   ...(values.redis ? ['--redis'] : []),
   ...(values.worker ? ['--worker'] : []),
+  ...(values.sockets ? ['--sockets'] : []),
 ]
 const modelSuffix = modelFlags.map(flag => ` ${flag}`).join('')
 const started = performance.now()
@@ -76,7 +79,7 @@ async function runHere(escapes: Map<string, number>, totals: Totals): Promise<nu
     const seed = (first + i) | 0
     const result = values.redis
       ? await runRedisSchedule(seed, zoo ? { zoo: zoo as RedisZoo } : {})
-      : await runSchedule(seed, { locks, extended: values.extended, worker: values.worker, ...(zoo ? { zoo: zoo as Zoo } : {}) })
+      : await runSchedule(seed, { locks, extended: values.extended, worker: values.worker, sockets: values.sockets, ...(zoo ? { zoo: zoo as Zoo } : {}) })
     for (const [where, n] of result.escapes) escapes.set(where, (escapes.get(where) ?? 0) + n)
     totals.refreshes += result.stats.refreshGranted
     totals.faults += result.stats.faults

@@ -131,6 +131,11 @@ export class Origin {
     }
   }
 
+  /** The Web Locks tab `tab` holds now, by name (a session disposed in a live page must let go of them). */
+  heldBy(tab: string): string[] {
+    return [...this.#held].filter(([, holder]) => holder === tab).map(([name]) => name)
+  }
+
   #grant(name: string): void {
     if (this.#held.has(name) && !this.nonExclusiveLocks) return
     const next = this.#queues.get(name)?.shift()

@@ -58,6 +58,20 @@ describe('replaying a seed gives byte-identical output', () => {
     expect(first.stdout).toContain(`${here.trace.join('\n')}\ntrace ${here.hash}\n`)
   })
 
+  // Seed 6: tabs with a socket and an event stream each, through every mood of the socket server (down, a restart, acknowledging then refusing).
+  test('a seed of tabs with sockets and streams (--sockets) replays too, in the CLI and in vitest alike', { timeout: 120_000 }, async () => {
+    const args = ['--seed', '6', '--schedules', '1', '--sockets', '--trace']
+    const [first, second] = [await simCli(args), await simCli(args)]
+    expect(first.stdout).toMatch(/^0 config .*"sockets":true/)
+    expect(first.stdout).toContain('ws mood acks-then-refuses')
+    expect(first.stdout).toContain('sse request t1')
+    expect(second.stdout).toBe(first.stdout)
+    expect(first.stdout).not.toMatch(/sim-(at|rt)-/)
+    const here = await runSchedule(6, { sockets: true })
+    expect(here.violations).toEqual([])
+    expect(first.stdout).toContain(`${here.trace.join('\n')}\ntrace ${here.hash}\n`)
+  })
+
   test('a range of seeds replays too, and differs from its neighbour', { timeout: 120_000 }, async () => {
     const [first, second] = [await simCli(['--seed', '100', '--schedules', '3', '--trace']), await simCli(['--seed', '100', '--schedules', '3', '--trace'])]
     expect(second.stdout).toBe(first.stdout)

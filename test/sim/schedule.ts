@@ -21,6 +21,8 @@ export type ScheduleOptions = {
   extended?: boolean
   /** Tabs behind the rotation worker (`--worker`, shared-worker.ts). @default false */
   worker?: boolean
+  /** Every tab keeps a socket and an event stream open (`--sockets`, sockets.ts). @default false */
+  sockets?: boolean
 }
 
 export type { Zoo } from './zoo.js'
@@ -40,7 +42,7 @@ export type ScheduleResult = {
   trace: string[]
 }
 
-type Action = 'request' | 'rotate' | 'freeze' | 'wake' | 'clock' | 'reload' | 'crash' | 'forge' | 'storage' | 'logout' | 'restart'
+type Action = 'request' | 'rotate' | 'freeze' | 'wake' | 'clock' | 'reload' | 'crash' | 'forge' | 'storage' | 'logout' | 'restart' | 'dispose'
 const ACTIONS: ReadonlyArray<readonly [number, Action]> = [
   [40, 'request'],
   [5, 'rotate'],
@@ -54,6 +56,8 @@ const ACTIONS: ReadonlyArray<readonly [number, Action]> = [
   [1, 'logout'],
   [1, 'restart'],
 ]
+/** The extended model's actions: the app also disposes a session in a live page (an SPA unmounting it), so the hook that ignores its signal shows (zoo). */
+const EXTENDED_ACTIONS: ReadonlyArray<readonly [number, Action]> = [...ACTIONS, [2, 'dispose']]
 const WAKE_EVENTS = ['visibilitychange', 'pageshow', 'online', 'focus'] as const
 
 /** Draws the world's shape from the seed. */
@@ -78,14 +82,15 @@ function drawConfig(scheduler: Scheduler, options: ScheduleOptions): WorldConfig
   // Behind the worker, cookies only for now: a bearer RT lives in the worker alone, and a tab that
   // falls back (the worker killed, or silent past a frozen page's limits) loses it by design
   // (docs/guides/worker.md), which the oracle does not yet tell from a defect (docs/simulation.md).
+  if (options.sockets) config.sockets = true
   return options.worker ? { ...config, worker: true, transport: 'cookie' } : config
 }
 
 /** One user action or fault, drawn and applied to a tab of the world. */
-function act(world: World, scheduler: Scheduler): void {
+function act(world: World, scheduler: Scheduler, extended: boolean): void {
   const random = scheduler.random
   const tabs = world.live()
-  const action = random.weighted(ACTIONS)
+  const action = random.weighted(extended ? EXTENDED_ACTIONS : ACTIONS)
   const tab = tabs[random.int(0, Math.max(0, tabs.length - 1))]
   scheduler.note(`act ${action} ${tab?.id ?? '-'}`)
   if (!tab) return void world.login(world.openTab())
@@ -119,6 +124,8 @@ function act(world: World, scheduler: Scheduler): void {
       return tab.run(() => world.logout(tab))
     case 'restart':
       return void (world.server.faultsOn && world.server.restart())
+    case 'dispose':
+      return tab.run(() => void world.unmount(tab))
   }
 }
 
@@ -206,7 +213,7 @@ export async function runSchedule(seed: number, options: ScheduleOptions = {}): 
     scheduler.after(faultsTo, 'faults off', () => (world.server.faultsOn = false))
     if (config.extended) refusingWindow(world, scheduler, active)
     const user = () => {
-      if (scheduler.now < active) act(world, scheduler)
+      if (scheduler.now < active) act(world, scheduler, config.extended !== undefined)
       if (scheduler.now < active) scheduler.after(scheduler.random.int(100, 20_000), 'user', user)
       else for (const tab of world.live()) if (tab.frozen) tab.resume()
     }
@@ -215,6 +222,7 @@ export async function runSchedule(seed: number, options: ScheduleOptions = {}): 
       if (++steps > maxSteps) verdict.fail('step-bound', `${maxSteps} steps by ${scheduler.now} ms`, scheduler.now)
       for (const line of world.server.violations.splice(0)) verdict.fail('rt-presented-twice', line, scheduler.now)
       verdict.checkRequests(world.inFlight, scheduler.now, bound)
+      world.sockets?.check(scheduler.now, bound)
     }
     if (verdict.ok) await checkConverged(world, verdict, scheduler, active + quiet)
     for (const line of world.server.violations.splice(0)) verdict.fail('rt-presented-twice', line, scheduler.now)

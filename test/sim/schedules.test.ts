@@ -19,6 +19,8 @@ const NO_LOCKS = Math.round(SCHEDULES / 5)
 const REDIS = Number(process.env['SIM_REDIS_SCHEDULES'] ?? 500)
 /** Worlds of tabs behind the rotation worker (`--worker`, seeds 1…). */
 const WORKER = Number(process.env['SIM_WORKER_SCHEDULES'] ?? 300)
+/** Worlds whose tabs keep a socket and an event stream open (`--sockets`, seeds 1…): about 8 s of the run. */
+const SOCKETS = Number(process.env['SIM_SOCKETS_SCHEDULES'] ?? 40)
 
 afterAll(removeBundle)
 
@@ -51,6 +53,10 @@ test(
 
 test(`${REDIS} schedules of Node processes on the Redis coordinator, over ${JOBS} processes: every invariant holds after every step`, { timeout: 600_000 }, async () => {
   await runRange(REDIS, OPEN_FINDINGS_REDIS, ['--redis'])
+})
+
+test(`${SOCKETS} schedules of tabs with a socket and an event stream each, over ${JOBS} processes: every invariant holds after every step`, { timeout: 600_000 }, async () => {
+  await runRange(SOCKETS, {}, ['--sockets'])
 })
 
 test(`${WORKER} schedules of tabs behind the rotation worker, over ${JOBS} processes: every invariant holds after every step`, { timeout: 600_000 }, async () => {

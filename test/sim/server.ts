@@ -277,10 +277,15 @@ export class ModelServer {
     return { status: 204, body: '' }
   }
 
+  /** Whether the resource servers take `at` now (the API, and the socket and stream servers of sockets.ts): a live AT of a family not revoked. */
+  takes(at: string | undefined): boolean {
+    const token = at === undefined ? undefined : this.#tokens.get(at)
+    return !this.apiRefuses && token?.kind === 'at' && !this.#families[token.family - 1]!.revoked && this.now() < token.expiresAt
+  }
+
   #api(headers: Headers, jar: Cookies): Answer {
     const at = headers.get('authorization')?.replace(/^Bearer /, '') ?? jar.get('at')
-    const token = at === undefined ? undefined : this.#tokens.get(at)
-    const ok = !this.apiRefuses && token?.kind === 'at' && !this.#families[token.family - 1]!.revoked && this.now() < token.expiresAt
+    const ok = this.takes(at)
     if (ok) this.stats.api200++
     else this.stats.api401++
     return ok ? { status: 200, body: '{"ok":true}', headers: { 'content-type': 'application/json' } } : { status: 401, body: 'unauthorized' }

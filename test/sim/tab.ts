@@ -17,6 +17,8 @@ export class Tab {
   readonly session: Session
   frozen = false
   disposed = false
+  /** The app disposed this page's session while the page lives on (an SPA unmounting it, world.ts `unmount`): no more user actions in it, its hook's form still settles. */
+  unmounted = false
   #ids = 0
   readonly #waiting: Array<() => void> = []
   readonly #listeners = new Map<string, Set<() => void>>()

@@ -6,6 +6,7 @@ import { Origin } from './origin.js'
 import type { Scheduler } from './scheduler.js'
 import { ModelServer } from './server.js'
 import { SharedWorkers } from './shared-worker.js'
+import { Sockets } from './sockets.js'
 import { EPOCH, Tab } from './tab.js'
 
 /** A participant the user acts in: a tab, or a Node process (redis-world.ts). */
@@ -30,6 +31,8 @@ export type WorldConfig = {
   redis?: { lease: number }
   /** Tabs behind the rotation worker (`worker: true`, shared-worker.ts). */
   worker?: boolean
+  /** Every tab's app keeps a socket and an event stream open (`--sockets`, sockets.ts). */
+  sockets?: boolean
 }
 
 /** Longest a user takes with the login form of the `reauthenticate` hook. */
@@ -61,6 +64,8 @@ export class World {
   readonly origin: Origin
   /** The origin's rotation worker, in worlds of tabs behind it. */
   readonly workers: SharedWorkers | undefined
+  /** The socket server and events endpoint, and each tab's socket and stream, in `--sockets` worlds. */
+  readonly sockets: Sockets | undefined
   readonly tabs: Tab[] = []
   readonly inFlight: InFlight[] = []
   /** The family of the newest login: the session every tab should be on. */
@@ -83,16 +88,37 @@ export class World {
     this.server.refreshTimeout = config.refreshTimeout
     this.origin = new Origin(scheduler)
     this.workers = config.worker ? new SharedWorkers(scheduler, this.origin, this.server, config.locks) : undefined
+    this.sockets = config.sockets ? new Sockets(scheduler, verdict, this.server, this.origin, config.transport === 'bearer') : undefined
   }
 
-  /** Tabs neither closed nor frozen. */
+  /** Tabs neither closed nor frozen, whose session the app still uses. */
   live(): Tab[] {
-    return this.tabs.filter(tab => !tab.disposed)
+    return this.tabs.filter(tab => !tab.disposed && !tab.unmounted)
+  }
+
+  /**
+   * The app disposes `tab`'s session while the page lives on (an SPA unmounting it), then
+   * mounts a new one (a new tab of the model). The browser frees nothing, so the disposed
+   * session must let go of every Web Lock itself, whatever its `reauthenticate` hook does: at
+   * once, or once a refresh on the wire is over (its give-up, 3 × `refreshTimeout`, at most 3 tries).
+   */
+  unmount(tab: Tab): Tab {
+    if (tab.unmounted) return tab
+    this.#scheduler.note(`unmount ${tab.id}`)
+    tab.unmounted = true
+    tab.session.dispose()
+    const bound = this.#config.refreshTimeout * 3 + 1000
+    this.#scheduler.after(bound, `unmounted ${tab.id}`, () => {
+      const held = tab.disposed ? [] : this.origin.heldBy(tab.id)
+      if (held.length > 0) this.#verdict.fail('dispose-releases', `${tab.id} disposed ${bound} ms ago, still holds ${held.join(', ')}`, this.#scheduler.now)
+    })
+    return this.openTab()
   }
 
   openTab(): Tab {
     const { rotation, locks, refreshTimeout, queueTimeout } = this.#config
     let tab: Tab | undefined
+    const fetch = this.server.fetchFor(() => tab?.disposed === false)
     const options: SessionOptions & { locks: boolean } = {
       scope: 'https://app.sim/api',
       transport: this.#config.transport,
@@ -105,7 +131,7 @@ export class World {
       persist: this.#config.persist,
       storage: this.#storageOf(() => tab?.disposed === true),
       ...(this.#config.hook === 'none' ? {} : { reauthenticate: () => this.#reauthenticate(tab!) }),
-      fetch: this.server.fetchFor(() => tab?.disposed === false),
+      fetch: this.sockets?.fetchFor(() => tab, fetch) ?? fetch,
       locks,
       // A port's message is a task of its own, also when a frozen page's queue runs on resume: microtasks run between.
       ...this.workers?.optionsFor(`t${this.#opened + 1}`, fn => tab?.run(() => void this.#scheduler.after(0, `task ${tab?.id}`, () => tab?.run(fn)))),
@@ -115,6 +141,7 @@ export class World {
     this.watch(opened)
     this.tabs.push(opened)
     this.#scheduler.note(`open ${opened.id}`)
+    this.sockets?.attach(opened)
     return opened
   }
 

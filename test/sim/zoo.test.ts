@@ -16,19 +16,35 @@ import { ZOO, ZOO_DEFECTS, type Zoo } from './zoo.js'
 const BOUND: Record<Zoo, number> = {
   'non-exclusive-locks': 20,
   'dropped-messages': 20,
-  'forged-generation': 40,
-  'signed-out-silent': 1400,
-  'body-unbounded': 120,
-  'late-answer-abandoned': 50,
-  'lost-bearer-answer': 70,
-  'refusal-race': 320,
-  'no-refresh-budget': 40,
+  'forged-generation': 15,
+  'signed-out-silent': 320,
+  'body-unbounded': 10,
+  'late-answer-abandoned': 70,
+  'lost-bearer-answer': 50,
+  'refusal-race': 100,
+  'no-refresh-budget': 5,
   'expired-at-rotates': 80,
   // A gap (docs/simulation.md): its one catch, seed 28 without Web Locks, was seed 307's defect, fixed since.
   'rotate-request-any': 0,
-  // A gap (docs/simulation.md): no live page disposes its session in the model, and a reload's lock the browser frees.
-  'hook-ignores-signal': 0,
+  // Caught by `dispose-releases` since the extended model disposes sessions in live pages (an SPA unmounting one).
+  'hook-ignores-signal': 160,
+  // Worlds with sockets and streams (SOCKETS below): the first three caught at seed 1, the last at seed 9.
+  'socket-subscribes-early': 5,
+  'socket-no-backoff': 5,
+  'socket-refusals-unbounded': 5,
+  'socket-refused-silent': 20,
 }
+
+/**
+ * Seeds of the extended model with Web Locks that fail without any defect (docs/simulation.md):
+ * 393 and 1012, 630's shape (a 2xx whose body never came, the page gone before its give-up);
+ * 1441, the refresh budget over the oracle's allowance in a long API-refusing window. A catch
+ * there is not the defect's.
+ */
+const OPEN_FINDINGS_EXTENDED: ReadonlySet<number> = new Set([393, 1012, 1441])
+
+/** Defects of sockets and streams: only a world with them (`--sockets`) can show them. */
+const SOCKETS: ReadonlySet<Zoo> = new Set(['socket-subscribes-early', 'socket-no-backoff', 'socket-refusals-unbounded', 'socket-refused-silent'])
 
 /** Defects only a world without Web Locks can show (only an elected leader honours rotate-requests). */
 const NO_LOCKS: ReadonlySet<Zoo> = new Set(['rotate-request-any'])
@@ -49,13 +65,14 @@ describe('the bug zoo: each defect caught within its bound', () => {
   test.each(ZOO.filter(zoo => BOUND[zoo] > 0))('%s is caught within its bound', { timeout: 600_000 }, async zoo => {
     let caught: string | undefined
     const locks = !NO_LOCKS.has(zoo)
+    const sockets = SOCKETS.has(zoo)
     for (let seed = 1; seed <= BOUND[zoo] && !caught; seed++) {
       // A seed that fails without the defect (an open finding) cannot show the defect's catch.
-      if (!locks && seed in OPEN_FINDINGS_EXTENDED_NO_LOCKS) continue
-      const violation = (await runSchedule(seed, { zoo, extended: true, locks })).violations[0]
+      if (locks ? OPEN_FINDINGS_EXTENDED.has(seed) : seed in OPEN_FINDINGS_EXTENDED_NO_LOCKS) continue
+      const violation = (await runSchedule(seed, { zoo, extended: true, locks, sockets })).violations[0]
       if (violation) caught = `seed ${seed} [${violation.invariant}]`
-      // The clean run covers worlds with Web Locks: a world without them must pass without the defect.
-      if (violation && !locks) expect((await runSchedule(seed, { extended: true, locks })).violations).toEqual([])
+      // The clean run covers worlds with Web Locks and no sockets: another world must pass without the defect.
+      if (violation && (!locks || sockets)) expect((await runSchedule(seed, { extended: true, locks, sockets })).violations).toEqual([])
     }
     expect(caught, `${zoo} (${ZOO_DEFECTS[zoo].defect}) not caught in ${BOUND[zoo]} schedules`).toBeDefined()
     console.info(`zoo ${zoo}: caught at ${caught}`)
@@ -67,4 +84,4 @@ describe('the bug zoo: each defect caught within its bound', () => {
 })
 
 /** Defects no schedule catches yet, each a named gap in the model (docs/simulation.md, "Not modelled yet"). */
-const ZOO_GAPS: Zoo[] = ['rotate-request-any', 'hook-ignores-signal']
+const ZOO_GAPS: Zoo[] = ['rotate-request-any']

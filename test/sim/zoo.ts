@@ -17,6 +17,11 @@ export const ZOO_DEFECTS = {
   'expired-at-rotates': { where: 'src', defect: 'an AT arriving expired is taken as expired and rotated at once (src/core/grant.ts toTokens)' },
   'rotate-request-any': { where: 'src', defect: "a peer's rotate-request honoured for any generation, every time (src/coordinator/protocol.ts)" },
   'hook-ignores-signal': { where: 'src', defect: 'a reauthenticate hook that ignores its signal holds the hand-over until it settles (src/core/rotator.ts #endLocked)' },
+  // Sockets and streams (`--sockets` worlds: zoo.test.ts runs these with sockets on).
+  'socket-subscribes-early': { where: 'src', defect: 'subscriptions replayed as a socket opens, before the server acknowledged its token (src/socket/socket.ts)' },
+  'socket-no-backoff': { where: 'src', defect: 'a failed connection retried at once (src/socket/reconnect.ts failed)' },
+  'socket-refusals-unbounded': { where: 'src', defect: 'token refusals never counted, each reconnecting at once (src/socket/reconnect.ts refused)' },
+  'socket-refused-silent': { where: 'src', defect: 'a handshake refused before open goes unnoticed, the socket left connecting (src/socket/socket.ts onclose)' },
 } as const satisfies Record<string, Entry>
 
 export type Zoo = keyof typeof ZOO_DEFECTS

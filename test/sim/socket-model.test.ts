@@ -14,9 +14,11 @@ async function runUntil(scheduler: Scheduler, until: number): Promise<void> {
   while (await scheduler.step(until));
 }
 
-function setup(cookie = false) {
+/** `loggedIn`: the jar holds a login's AT cookie before the page opens its socket (the handshake carries the jar as it is then). */
+function setup(cookie = false, loggedIn = false) {
   const scheduler = new Scheduler(1)
   const auth = new ModelServer(scheduler, EPOCH)
+  if (loggedIn) auth.cookies.set('at', auth.login().accessToken)
   const early: string[] = []
   const server = new SocketServer(scheduler, auth, cookie, detail => early.push(detail))
   let attempts = 0
@@ -60,8 +62,7 @@ describe('the socket server model', () => {
   })
 
   test('cookie: the jar AT at the handshake authenticates; without one the server closes 4401 after open', async () => {
-    const ok = setup(true)
-    ok.auth.cookies.set('at', ok.auth.login().accessToken)
+    const ok = setup(true, true)
     await runUntil(ok.scheduler, 1_000)
     expect(ok.seen).toEqual(['open', 'message {"type":"authenticated"}'])
     const refused = setup(true)

@@ -65,6 +65,8 @@ export const OPEN_FINDINGS_EXTENDED_NO_LOCKS: Record<number, InvariantName> = {
  *   run did and one tab's message was still on the channel (CONVERGE_GRACE_MS, schedule.ts);
  *   18369 (`no-unasked-logout`, cookie): a reloaded page's keepalive refresh set its cookies over a
  *   newer login's, which then lived on the server with no client holding it (server.ts jarHolds);
+ *   54946 (`no-live-rt-after-logout`, cookie) is its twin: the logout revoked the family the jar
+ *   held, and the orphaned login's lived on;
  *   68344, 101402 (`rt-presented-twice`, bearer): a page reloaded with its refresh on the wire,
  *   the next lock holder presented the RT and got the answer, then the dead page's call arrived:
  *   a call is the client's fault only if sent after the answer reached a client (server.ts).
@@ -76,7 +78,7 @@ export const REGRESSION_SEEDS = [
   // The model's own (above).
   319249, 371, 102399, 103109, 27684, 35140, 12441, 21130, 34116, 35298, 40131, 1367, 22904, 3509, 11560, 33286, 36038, 38136,
   // The oracle's (above).
-  7243, 18369, 68344, 101402,
+  7243, 18369, 54946, 68344, 101402,
 ]
 
 /**

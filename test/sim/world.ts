@@ -259,8 +259,11 @@ export class World {
   /** The user signs out in `tab`; with a fault-free network the server must forget the session. */
   logout(tab: Member): void {
     const family = this.family
-    // A tab without the session (a reload lost a bearer RT kept in memory) has nothing to revoke.
-    const clean = !this.server.faultsOn && tab.session.state.status === 'active'
+    // A tab without the session (a reload lost a bearer RT kept in memory) has nothing to revoke;
+    // nor has one whose jar lost the login's cookie to a late Set-Cookie of an older family (the
+    // logout then revokes that family: sim seed 54946, the shape of 18369).
+    const held = this.#config.transport === 'bearer' || this.server.jarHolds(family)
+    const clean = !this.server.faultsOn && tab.session.state.status === 'active' && held
     this.#loggingOut++
     const settled = () => {
       if (--this.#loggingOut > 0) return

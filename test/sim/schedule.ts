@@ -170,7 +170,12 @@ function refusingWindow(world: World, scheduler: Scheduler, active: number): voi
  * The chunks a session loads on demand, loaded before any run: a first `import()` reads files
  * in real time, and a run that went on meanwhile would not replay.
  */
-const preloaded = Promise.all([import('../../src/core/refresh-call.js'), import('../../src/coordinator/leader-lock.js'), import('../../src/worker/tab.js')])
+const preloaded = Promise.all([
+  import('../../src/core/refresh-call.js'),
+  import('../../src/coordinator/leader-lock.js'),
+  import('../../src/worker/tab.js'),
+  import('../../src/worker/link.js'),
+])
 
 /** Runs schedule `seed` to its end or its first violation. */
 export async function runSchedule(seed: number, options: ScheduleOptions = {}): Promise<ScheduleResult> {

@@ -84,8 +84,10 @@ export class WorkerLink {
     // Lost between its welcome and now (its fallback already ran): the page's coordinator stays.
     if (worker.lost) return
     if (!this.#local) return void this.coordinator.use(worker)
-    // A rejoin. The session's own lock on the page's coordinator may be presenting the RT.
-    if (this.coordinator.locking || (this.#o.cfg.transport === 'bearer' && this.coordinator.newest?.refreshToken !== undefined)) {
+    // A rejoin. The session's own lock on the page's coordinator may be presenting the RT; and
+    // a bearer RT of this tab's goes to a worker only if it holds no session (one killed took its RT along).
+    const ownRT = this.#o.cfg.transport === 'bearer' && this.coordinator.newest?.refreshToken !== undefined
+    if (this.coordinator.locking || (ownRT && worker.read()?.status === 'active')) {
       worker.close()
       return this.#schedule()
     }

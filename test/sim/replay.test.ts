@@ -44,17 +44,17 @@ describe('replaying a seed gives byte-identical output', () => {
     expect(first.stdout).toContain(`${here.trace.join('\n')}\ntrace ${here.hash}\n`)
   })
 
-  // Seed 23: tabs behind the rotation worker, the worker killed by the browser mid-run, twice: the tab falls back and rejoins a new one each time.
+  // Seed 5: four tabs behind the rotation worker (cookies), the worker killed by the browser mid-run: every tab falls back and rejoins a new one.
   test('a seed of tabs behind the rotation worker (--worker) replays too, in the CLI and in vitest alike', { timeout: 120_000 }, async () => {
-    const args = ['--seed', '23', '--schedules', '1', '--worker', '--trace']
+    const args = ['--seed', '5', '--schedules', '1', '--worker', '--trace']
     const [first, second] = [await simCli(args), await simCli(args)]
     expect(first.stdout).toMatch(/^0 config .*"worker":true/)
     expect(first.stdout).toContain('connect t1 w1')
     expect(first.stdout).toContain('kill w1')
-    expect(first.stdout).toMatch(/kill w1\n(.*\n)*.* connect t1 w2\n(.*\n)*.* kill w2\n(.*\n)*.* connect t1 w3\n/)
+    for (const tab of ['t1', 't4', 't5', 't6']) expect(first.stdout).toMatch(new RegExp(`kill w1\\n(.*\\n)*.* connect ${tab} w2\\n`))
     expect(second.stdout).toBe(first.stdout)
     expect(first.stdout).not.toMatch(/sim-(at|rt)-/)
-    const here = await runSchedule(23, { worker: true })
+    const here = await runSchedule(5, { worker: true })
     expect(here.violations).toEqual([])
     expect(first.stdout).toContain(`${here.trace.join('\n')}\ntrace ${here.hash}\n`)
   })

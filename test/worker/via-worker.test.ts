@@ -183,8 +183,24 @@ describe('a tab that lost the worker', () => {
     expect(third.posted).not.toContainEqual({ w: 'bye' })
   })
 
-  it('with bearer tokens, does not rejoin while its session holds an RT of its own (the worker could present it too)', async () => {
+  it('with bearer tokens, does not rejoin a worker holding a session while its own holds an RT (both could present theirs)', async () => {
     const { time, coordinator, workers, hello } = setup('bearer')
+    const first = await hello(1)
+    first.welcome()
+    await settle()
+    first.fail()
+    await coordinator.write(active(4, { accessToken: 'at', refreshToken: 'rt' }))
+    time.advance(1_000)
+    const second = await hello(2)
+    second.welcome(active(3))
+    await settle()
+    expect(second.posted).toContainEqual({ w: 'bye' })
+    expect(second.posted.some(m => m['w'] === 'write')).toBe(false)
+    expect(workers).toHaveLength(2)
+  })
+
+  it('with bearer tokens, hands its RT to a new worker that holds no session (the killed one took its RT along)', async () => {
+    const { time, coordinator, hello } = setup('bearer')
     const first = await hello(1)
     first.welcome()
     await settle()
@@ -194,9 +210,8 @@ describe('a tab that lost the worker', () => {
     const second = await hello(2)
     second.welcome()
     await settle()
-    expect(second.posted).toContainEqual({ w: 'bye' })
-    expect(second.posted.some(m => m['w'] === 'write')).toBe(false)
-    expect(workers).toHaveLength(2)
+    expect(second.posted).not.toContainEqual({ w: 'bye' })
+    expect(second.posted).toContainEqual(expect.objectContaining({ w: 'write', snapshot: active(4, { accessToken: 'at', refreshToken: 'rt' }) }))
   })
 
   it('is not tried again when the worker refused it (other options): that answer would not change', async () => {

@@ -7,6 +7,7 @@ import type { WorkerCoordinator } from '../coordinator/worker.js'
 import type { Config } from '../core/options.js'
 import type { Timer } from '../platform/types.js'
 import { backoff } from '../utils/backoff.js'
+import type {} from '../utils/zoo.js' // the bug zoo's global (types only: nothing is imported at run time)
 import { connectTab } from './tab.js'
 import { WorkerError } from './worker-error.js'
 
@@ -116,6 +117,8 @@ export class WorkerLink {
       this.coordinator.use((this.#local = this.#o.local()))
       if (!this.coordinator.closed) this.#o.onFallback(reason)
     }
+    // Bug zoo: a tab that lost the worker never tries it again (it and the worker's tabs never converge).
+    if (typeof __ROTOR_ZOO__ === 'object' && __ROTOR_ZOO__.has('no-rejoin')) return
     if (transient) this.#schedule()
   }
 

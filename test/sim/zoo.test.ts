@@ -7,6 +7,7 @@
 import { describe, expect, test } from 'vitest'
 import { OPEN_FINDINGS_EXTENDED_NO_LOCKS } from './findings.js'
 import { runSchedule } from './schedule.js'
+import { OPEN_FINDINGS_WORKER } from './shared-worker.js'
 import { ZOO, ZOO_DEFECTS, type Zoo } from './zoo.js'
 
 /**
@@ -28,6 +29,8 @@ const BOUND: Record<Zoo, number> = {
   'rotate-request-any': 0,
   // A gap (docs/simulation.md): no live page disposes its session in the model, and a reload's lock the browser frees.
   'hook-ignores-signal': 0,
+  // In worlds of tabs behind the rotation worker (not the extended model): first caught at seed 5.
+  'no-rejoin': 10,
 }
 
 /** Defects only a world without Web Locks can show (only an elected leader honours rotate-requests). */
@@ -49,13 +52,15 @@ describe('the bug zoo: each defect caught within its bound', () => {
   test.each(ZOO.filter(zoo => BOUND[zoo] > 0))('%s is caught within its bound', { timeout: 600_000 }, async zoo => {
     let caught: string | undefined
     const locks = !NO_LOCKS.has(zoo)
+    const worker = 'worker' in ZOO_DEFECTS[zoo]
+    const world = worker ? { worker } : { extended: true, locks }
     for (let seed = 1; seed <= BOUND[zoo] && !caught; seed++) {
       // A seed that fails without the defect (an open finding) cannot show the defect's catch.
-      if (!locks && seed in OPEN_FINDINGS_EXTENDED_NO_LOCKS) continue
-      const violation = (await runSchedule(seed, { zoo, extended: true, locks })).violations[0]
+      if ((!locks && seed in OPEN_FINDINGS_EXTENDED_NO_LOCKS) || (worker && seed in OPEN_FINDINGS_WORKER)) continue
+      const violation = (await runSchedule(seed, { zoo, ...world })).violations[0]
       if (violation) caught = `seed ${seed} [${violation.invariant}]`
-      // The clean run covers worlds with Web Locks: a world without them must pass without the defect.
-      if (violation && !locks) expect((await runSchedule(seed, { extended: true, locks })).violations).toEqual([])
+      // The clean run covers worlds with Web Locks: another world must pass without the defect.
+      if (violation && (!locks || worker)) expect((await runSchedule(seed, world)).violations).toEqual([])
     }
     expect(caught, `${zoo} (${ZOO_DEFECTS[zoo].defect}) not caught in ${BOUND[zoo]} schedules`).toBeDefined()
     console.info(`zoo ${zoo}: caught at ${caught}`)

@@ -1,7 +1,7 @@
 /** The bug zoo: past defects the simulator must catch, each a model fault or a test-only switch inside src/ (src/utils/zoo.ts). */
 
 /** Where a defect lives: `model` faults are the simulator's own; `src` defects are switches at the place their fix lives. */
-type Entry = { defect: string; where: 'model' | 'src' }
+type Entry = { defect: string; where: 'model' | 'src'; worker?: true }
 
 /** Every defect of the zoo; docs/simulation.md's zoo table gives schedules to first catch and the bound zoo.test.ts holds it to. */
 export const ZOO_DEFECTS = {
@@ -17,6 +17,8 @@ export const ZOO_DEFECTS = {
   'expired-at-rotates': { where: 'src', defect: 'an AT arriving expired is taken as expired and rotated at once (src/core/grant.ts toTokens)' },
   'rotate-request-any': { where: 'src', defect: "a peer's rotate-request honoured for any generation, every time (src/coordinator/protocol.ts)" },
   'hook-ignores-signal': { where: 'src', defect: 'a reauthenticate hook that ignores its signal holds the hand-over until it settles (src/core/rotator.ts #endLocked)' },
+  // In worlds of tabs behind the rotation worker (zoo.test.ts runs it there).
+  'no-rejoin': { where: 'src', worker: true, defect: 'a tab that lost the rotation worker never tries it again (src/worker/link.ts: 33 worker seeds)' },
 } as const satisfies Record<string, Entry>
 
 export type Zoo = keyof typeof ZOO_DEFECTS

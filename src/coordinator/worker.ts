@@ -83,6 +83,8 @@ export class WorkerCoordinator implements Coordinator {
   #connecting: { resolve: () => void; reject: (error: Error) => void; timers: Timer[] } | undefined
   #stopPageHide: () => void = () => undefined
   #heartbeat: Timer | undefined
+  /** The worker said it holds an RT (bearer) when it welcomed this tab. */
+  #holdsRT = false
 
   constructor(o: WorkerCoordinatorOptions, port: MessagePort) {
     this.#o = o
@@ -111,6 +113,11 @@ export class WorkerCoordinator implements Coordinator {
       if (this.#cache) hello.stored = this.#cache
       this.#rpc.send(hello)
     })
+  }
+
+  /** The worker held an RT when it welcomed this tab (bearer): a rejoining tab's own RT must not go to it. */
+  get holdsRT(): boolean {
+    return this.#holdsRT
   }
 
   /** The worker was lost: it never serves this tab again (a new connection may). */
@@ -165,6 +172,7 @@ export class WorkerCoordinator implements Coordinator {
     }
     const connecting = this.#connecting!
     this.#stopConnecting()
+    this.#holdsRT = m.rt === true
     // The worker's state is the truth: one it refused (a forged far-ahead generation in
     // this page's storage) must not stay this tab's, or it would wait for it forever.
     this.#cache = m.snapshot

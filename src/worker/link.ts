@@ -86,9 +86,9 @@ export class WorkerLink {
     if (worker.lost) return
     if (!this.#local) return void this.coordinator.use(worker)
     // A rejoin. The session's own lock on the page's coordinator may be presenting the RT; and
-    // a bearer RT of this tab's goes to a worker only if it holds no session (one killed took its RT along).
+    // a bearer RT of this tab's goes only to a worker without one (a killed one took its RT along).
     const ownRT = this.#o.cfg.transport === 'bearer' && this.coordinator.newest?.refreshToken !== undefined
-    if (this.coordinator.locking || (ownRT && worker.read()?.status === 'active')) {
+    if (this.coordinator.locking || (ownRT && worker.holdsRT)) {
       worker.close()
       return this.#schedule()
     }
@@ -141,6 +141,10 @@ export class WorkerLink {
 export function reconcile(mine: Snapshot | undefined, theirs: Snapshot | undefined, transport: 'cookie' | 'bearer'): Snapshot | undefined {
   if (!mine || !theirs) return mine ?? theirs
   if (supersedes(mine, theirs)) return mine
+  // Bearer: a worker that holds no RT (this tab's was checked) and a tab that does: its RT wins, one generation above.
+  if (transport === 'bearer' && mine.refreshToken !== undefined && theirs.status === 'active' && theirs.refreshToken === undefined && !mine.ending) {
+    return { ...mine, generation: theirs.generation + 1 }
+  }
   const endedOnItsOwn = theirs.status === 'signed-out' && (theirs.reason === 'rejected' || theirs.reason === 'expired')
   if (transport === 'cookie' && mine.status === 'active' && !mine.ending && endedOnItsOwn && theirs.generation === mine.generation) {
     return { ...mine, generation: theirs.generation + 1 }

@@ -63,7 +63,8 @@ export type ReauthGrant = {
 
 /** Worker → tab. Snapshots never carry the RT: it stays in the worker. */
 export type FromWorker =
-  | { w: 'welcome'; id: number; version: number; snapshot?: Snapshot }
+  /** `rt`: the worker holds an RT (bearer); a tab that falls back and rejoins hands its own RT only to a worker without one. */
+  | { w: 'welcome'; id: number; version: number; snapshot?: Snapshot; rt?: true }
   /** `code`: the RotorErrorCode of what was refused, when it is one (`ERR_INVALID_OPTION`: the config). */
   | { w: 'refused'; id: number; reason: string; code?: string }
   | { w: 'done'; id: number }
@@ -92,7 +93,7 @@ export function parseFromWorker(data: unknown, { parseSnapshot, parseMessage }: 
       // A worker of another version still welcomes: the tab reads the version and refuses it.
       const version = isId(m['version']) ? m['version'] : 0
       const snapshot = m['snapshot'] === undefined ? undefined : parseSnapshot(m['snapshot'])
-      return snapshot ? { w: 'welcome', id: m['id'], version, snapshot } : { w: 'welcome', id: m['id'], version }
+      return { w: 'welcome', id: m['id'], version, ...(snapshot ? { snapshot } : {}), ...(m['rt'] === true ? { rt: true as const } : {}) }
     }
     case 'refused':
       return isId(m['id']) && typeof m['reason'] === 'string' ? { w: 'refused', id: m['id'], reason: m['reason'] } : undefined

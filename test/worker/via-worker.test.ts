@@ -38,7 +38,7 @@ function scriptedWorker() {
     worker,
     posted,
     /** The worker's answer to the tab's hello, with the state it holds. */
-    welcome: (snapshot?: Snapshot) => say({ w: 'welcome', id: idOf('hello'), version: PROTOCOL_VERSION, ...(snapshot ? { snapshot } : {}) }),
+    welcome: (snapshot?: Snapshot, rt?: true) => say({ w: 'welcome', id: idOf('hello'), version: PROTOCOL_VERSION, ...(snapshot ? { snapshot } : {}), ...(rt ? { rt } : {}) }),
     refuse: () => say({ w: 'refused', id: idOf('hello'), reason: 'the worker runs this session with other options' }),
     /** Answers every request posted so far (pings, writes). */
     answerAll: () => posted.filter(m => typeof m['id'] === 'number' && m['w'] !== 'hello').forEach(m => say({ w: 'done', id: m['id'] })),
@@ -183,7 +183,7 @@ describe('a tab that lost the worker', () => {
     expect(third.posted).not.toContainEqual({ w: 'bye' })
   })
 
-  it('with bearer tokens, does not rejoin a worker holding a session while its own holds an RT (both could present theirs)', async () => {
+  it('with bearer tokens, does not rejoin a worker holding an RT while its own session holds one (both could present theirs)', async () => {
     const { time, coordinator, workers, hello } = setup('bearer')
     const first = await hello(1)
     first.welcome()
@@ -192,14 +192,14 @@ describe('a tab that lost the worker', () => {
     await coordinator.write(active(4, { accessToken: 'at', refreshToken: 'rt' }))
     time.advance(1_000)
     const second = await hello(2)
-    second.welcome(active(3))
+    second.welcome(active(3), true)
     await settle()
     expect(second.posted).toContainEqual({ w: 'bye' })
     expect(second.posted.some(m => m['w'] === 'write')).toBe(false)
     expect(workers).toHaveLength(2)
   })
 
-  it('with bearer tokens, hands its RT to a new worker that holds no session (the killed one took its RT along)', async () => {
+  it('with bearer tokens, hands its RT to a worker that holds none (the killed one took its RT along), one generation above its state', async () => {
     const { time, coordinator, hello } = setup('bearer')
     const first = await hello(1)
     first.welcome()
@@ -208,10 +208,11 @@ describe('a tab that lost the worker', () => {
     await coordinator.write(active(4, { accessToken: 'at', refreshToken: 'rt' }))
     time.advance(1_000)
     const second = await hello(2)
-    second.welcome()
+    // A new run that started from what a page remembered: active, without the RT.
+    second.welcome(active(6))
     await settle()
     expect(second.posted).not.toContainEqual({ w: 'bye' })
-    expect(second.posted).toContainEqual(expect.objectContaining({ w: 'write', snapshot: active(4, { accessToken: 'at', refreshToken: 'rt' }) }))
+    expect(second.posted).toContainEqual(expect.objectContaining({ w: 'write', snapshot: active(7, { accessToken: 'at', refreshToken: 'rt' }) }))
   })
 
   it('is not tried again when the worker refused it (other options): that answer would not change', async () => {

@@ -31,9 +31,11 @@ export type WorkerConfig = {
  * deploy (it runs while one tab of the old page is open) and a copied script can lag the
  * library (`npx rotor-auth init` not run again): either side refuses the other's version,
  * saying so, and the tab runs without the worker instead of misreading it. 3: `config.dpop`
- * (a worker of protocol 2 would ignore it and refresh a DPoP-bound RT without a proof).
+ * (a worker of protocol 2 would ignore it and refresh a DPoP-bound RT without a proof). 4:
+ * `welcome.rt` (a worker of protocol 3 never says it holds an RT, and a rejoining bearer tab
+ * would hand its own RT to a worker that holds one).
  */
-export const PROTOCOL_VERSION = 3
+export const PROTOCOL_VERSION = 4
 
 /** Tab → worker. `id` pairs a request with the worker's `done`. */
 export type ToWorker =

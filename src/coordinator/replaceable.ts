@@ -1,5 +1,6 @@
 /** A coordinator that arrives later and may be replaced by another: calls made before it arrives wait for it, and listeners move with each replacement. */
 import { Listeners } from '../utils/listeners.js'
+import { supersedes } from './protocol.js'
 import type { Coordinator, Lease, LockOptions, Message, OutgoingMessage, Snapshot } from './types.js'
 
 /**
@@ -15,6 +16,9 @@ export class ReplaceableCoordinator implements Coordinator {
   #current: Coordinator | undefined
   #unsubscribe: () => void = () => undefined
   #closed = false
+  /** Locks asked for and not yet settled, on whichever coordinator ran them. */
+  #locking = 0
+  #newest: Snapshot | undefined
 
   constructor() {
     this.#ready = new Promise(resolve => (this.#arrive = resolve))
@@ -30,7 +34,7 @@ export class ReplaceableCoordinator implements Coordinator {
     this.#unsubscribe()
     const previous = this.#current
     this.#current = next
-    this.#unsubscribe = next.subscribe(message => this.#listeners.emit(message))
+    this.#unsubscribe = next.subscribe(message => this.tell(message))
     if (previous !== next) previous?.close()
     if (this.#closed) next.close()
     this.#arrive(next)
@@ -47,11 +51,40 @@ export class ReplaceableCoordinator implements Coordinator {
   }
 
   write(snapshot: Snapshot): ReturnType<Coordinator['write']> {
-    return this.#later(c => c.write(snapshot))
+    this.#heard(snapshot)
+    // A coordinator lost while the write was on its way (the worker): the next one gets it.
+    return this.#later(c => {
+      const written = c.write(snapshot)
+      return written instanceof Promise ? written.catch((error: unknown) => (this.#current !== c ? this.write(snapshot) : Promise.reject(error))) : written
+    })
   }
 
   lock<T>(fn: (lease?: Lease) => Promise<T>, options?: LockOptions): Promise<T> {
-    return this.#later(c => c.lock(fn, options)) as Promise<T>
+    this.#locking++
+    const done = () => void this.#locking--
+    const locked = this.#later(c => c.lock(fn, options)) as Promise<T>
+    locked.then(done, done)
+    return locked
+  }
+
+  /** A lock of the session is asked for or held: a coordinator replaced now could let another member present the RT it is presenting. */
+  get locking(): boolean {
+    return this.#locking > 0
+  }
+
+  /** The newest state the session wrote or heard of (with its tokens): what a rejoined coordinator must learn if it is behind. */
+  get newest(): Snapshot | undefined {
+    return this.#newest
+  }
+
+  /** Tells the session's listeners `message`, as if the current coordinator had. */
+  tell(message: Message): void {
+    if (message.type === 'state') this.#heard(message.snapshot)
+    this.#listeners.emit(message)
+  }
+
+  #heard(snapshot: Snapshot): void {
+    if (!this.#newest || supersedes(snapshot, this.#newest)) this.#newest = snapshot
   }
 
   post(message: OutgoingMessage): void {

@@ -24,6 +24,11 @@ const PING_LIMIT_MS = 3_000
 const REQUEST_EVERY_MS = 1_000
 /** A tab holding the worker's lock says so this often; the worker lets a silent holder's lock lapse. */
 const HELD_EVERY_MS = 2_000
+/**
+ * A connected tab pings the worker this often even when it asks nothing: a worker the browser
+ * killed says nothing, and a tab that never asked would stay on it, hearing no other tab.
+ */
+const HEARTBEAT_EVERY_MS = 10_000
 
 export type WorkerCoordinatorOptions = {
   url: URL
@@ -77,6 +82,9 @@ export class WorkerCoordinator implements Coordinator {
   #cache: Snapshot | undefined
   #connecting: { resolve: () => void; reject: (error: Error) => void; timers: Timer[] } | undefined
   #stopPageHide: () => void = () => undefined
+  #heartbeat: Timer | undefined
+  /** The worker said it holds an RT (bearer) when it welcomed this tab. */
+  #holdsRT = false
 
   constructor(o: WorkerCoordinatorOptions, port: MessagePort) {
     this.#o = o
@@ -97,7 +105,7 @@ export class WorkerCoordinator implements Coordinator {
     const script = this.#o.url.href
     return new Promise((resolve, reject) => {
       const timers = [
-        after(CONNECT_TIMEOUT_MS, () => this.lose(`the worker ${script} did not answer within ${CONNECT_TIMEOUT_MS} ms`)),
+        after(CONNECT_TIMEOUT_MS, () => this.lose(`the worker ${script} did not answer within ${CONNECT_TIMEOUT_MS} ms`, true)),
         after(PROBE_AFTER_MS, () => this.#probeScript()),
       ]
       this.#connecting = { resolve: () => resolve(this), reject, timers }
@@ -107,14 +115,28 @@ export class WorkerCoordinator implements Coordinator {
     })
   }
 
-  /** The worker cannot serve this tab any more (or never could): before the welcome the connection fails, after it `onLost`. */
-  lose(reason: string): void {
+  /** The worker held an RT when it welcomed this tab (bearer): a rejoining tab's own RT must not go to it. */
+  get holdsRT(): boolean {
+    return this.#holdsRT
+  }
+
+  /** The worker was lost: it never serves this tab again (a new connection may). */
+  get lost(): boolean {
+    return this.#rpc.lost !== undefined
+  }
+
+  /**
+   * The worker cannot serve this tab any more (or never could): before the welcome the
+   * connection fails (`transient`: it did not answer, and may later), after it `onLost`.
+   */
+  lose(reason: string, transient = false): void {
     if (!this.#rpc.lose(reason)) return
     this.#stopPageHide()
+    this.#heartbeat?.cancel()
     const connecting = this.#connecting
     if (connecting) {
       this.#stopConnecting()
-      connecting.reject(new WorkerError(reason))
+      connecting.reject(new WorkerError(reason, transient))
     } else this.#o.onLost(reason)
     this.#waiters.wake()
   }
@@ -150,6 +172,7 @@ export class WorkerCoordinator implements Coordinator {
     }
     const connecting = this.#connecting!
     this.#stopConnecting()
+    this.#holdsRT = m.rt === true
     // The worker's state is the truth: one it refused (a forged far-ahead generation in
     // this page's storage) must not stay this tab's, or it would wait for it forever.
     this.#cache = m.snapshot
@@ -159,6 +182,7 @@ export class WorkerCoordinator implements Coordinator {
     this.#stopPageHide = this.#o.platform.on('pagehide', event => {
       if (!event?.persisted) this.#rpc.send({ w: 'bye' })
     })
+    this.#heartbeat = every(this.#o.platform.after, HEARTBEAT_EVERY_MS, () => this.#watch())
     connecting.resolve()
   }
 
@@ -210,16 +234,22 @@ export class WorkerCoordinator implements Coordinator {
       if (rpc.lost !== undefined) return this.#o.fallbackLock(fn, options)
       if (rpc.closed) throw new SessionExpiredError('disposed')
       rpc.send({ w: 'post', message: { rotor: 1, from: this.#tabId, type: 'rotate-request', generation: known } })
-      rpc.ping(PING_LIMIT_MS).catch(() => this.lose(`the worker stopped answering (no answer within ${PING_LIMIT_MS} ms)`))
+      this.#watch()
       await this.#waiters.until(() => newer() || rpc.lost !== undefined || rpc.closed, Math.min(REQUEST_EVERY_MS, Math.max(0, deadline - now())))
       if (newer()) return fn()
       if (rpc.lost === undefined && now() >= deadline) throw new WorkerError('rotor-auth: the rotation worker did not rotate the session in time')
     }
   }
 
+  /** Pings the worker: one that leaves it unanswered is lost (the session falls back, and tries it again later). */
+  #watch(): void {
+    this.#rpc.ping(PING_LIMIT_MS).catch(() => this.lose(`the worker stopped answering (no answer within ${PING_LIMIT_MS} ms)`))
+  }
+
   /** Anything else that must not overlap another tab's (an ending, the idle logout): the worker's lock. */
   async #holdingWorkerLock<T>(fn: () => Promise<T>, options: LockOptions): Promise<T> {
     let id = 0
+    this.#watch()
     try {
       await this.#rpc.request(lockId => ({ w: 'lock', id: (id = lockId) }))
     } catch (error) {
@@ -241,6 +271,7 @@ export class WorkerCoordinator implements Coordinator {
 
   write(snapshot: Snapshot): Promise<void> {
     this.#keep(snapshot)
+    this.#watch()
     return this.#rpc.request(id => ({ w: 'write', id, snapshot }))
   }
 
@@ -278,6 +309,7 @@ export class WorkerCoordinator implements Coordinator {
     this.#connecting?.reject(new SessionExpiredError('disposed'))
     this.#stopConnecting()
     this.#stopPageHide()
+    this.#heartbeat?.cancel()
     this.#rpc.close()
     this.#waiters.wake()
   }

@@ -185,7 +185,8 @@ class SharedState implements Hub {
     this.#tabs.add(tab)
     const version = PROTOCOL_VERSION
     const snapshot = this.#snapshot
-    tab.port.postMessage(snapshot ? { w: 'welcome', id, version, snapshot: withoutRefreshToken(snapshot) } : { w: 'welcome', id, version })
+    const rt = snapshot?.refreshToken !== undefined ? { rt: true as const } : {}
+    tab.port.postMessage(snapshot ? { w: 'welcome', id, version, snapshot: withoutRefreshToken(snapshot), ...rt } : { w: 'welcome', id, version })
   }
 
   /** A tab's `post`: checked as a channel message is, and then as what the tab may change. */

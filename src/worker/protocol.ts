@@ -31,9 +31,11 @@ export type WorkerConfig = {
  * deploy (it runs while one tab of the old page is open) and a copied script can lag the
  * library (`npx rotor-auth init` not run again): either side refuses the other's version,
  * saying so, and the tab runs without the worker instead of misreading it. 3: `config.dpop`
- * (a worker of protocol 2 would ignore it and refresh a DPoP-bound RT without a proof).
+ * (a worker of protocol 2 would ignore it and refresh a DPoP-bound RT without a proof). 4:
+ * `welcome.rt` (a worker of protocol 3 never says it holds an RT, and a rejoining bearer tab
+ * would hand its own RT to a worker that holds one).
  */
-export const PROTOCOL_VERSION = 3
+export const PROTOCOL_VERSION = 4
 
 /** Tab → worker. `id` pairs a request with the worker's `done`. */
 export type ToWorker =
@@ -63,7 +65,8 @@ export type ReauthGrant = {
 
 /** Worker → tab. Snapshots never carry the RT: it stays in the worker. */
 export type FromWorker =
-  | { w: 'welcome'; id: number; version: number; snapshot?: Snapshot }
+  /** `rt`: the worker holds an RT (bearer); a tab that falls back and rejoins hands its own RT only to a worker without one. */
+  | { w: 'welcome'; id: number; version: number; snapshot?: Snapshot; rt?: true }
   /** `code`: the RotorErrorCode of what was refused, when it is one (`ERR_INVALID_OPTION`: the config). */
   | { w: 'refused'; id: number; reason: string; code?: string }
   | { w: 'done'; id: number }
@@ -92,7 +95,7 @@ export function parseFromWorker(data: unknown, { parseSnapshot, parseMessage }: 
       // A worker of another version still welcomes: the tab reads the version and refuses it.
       const version = isId(m['version']) ? m['version'] : 0
       const snapshot = m['snapshot'] === undefined ? undefined : parseSnapshot(m['snapshot'])
-      return snapshot ? { w: 'welcome', id: m['id'], version, snapshot } : { w: 'welcome', id: m['id'], version }
+      return { w: 'welcome', id: m['id'], version, ...(snapshot ? { snapshot } : {}), ...(m['rt'] === true ? { rt: true as const } : {}) }
     }
     case 'refused':
       return isId(m['id']) && typeof m['reason'] === 'string' ? { w: 'refused', id: m['id'], reason: m['reason'] } : undefined

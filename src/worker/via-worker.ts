@@ -1,19 +1,11 @@
-/** The coordinator of a session with `worker`: the rotation worker's once it welcomed the tab, the page's own where it cannot start or was lost (the worker client loads on demand). */
-import { parseMessage, parseSnapshot, supersedes } from '../coordinator/protocol.js'
+/** The coordinator of a session with `worker`: the rotation worker's once it welcomed the tab, the page's own where it cannot start or was lost, the worker's again once it can be reached (the worker client loads on demand). */
 import { joinRealm } from '../coordinator/realm.js'
 import { ReplaceableCoordinator } from '../coordinator/replaceable.js'
 import { createStore } from '../coordinator/store.js'
 import type { Coordinator } from '../coordinator/types.js'
-import type { Config } from '../core/options.js'
+import type { ViaWorkerOptions } from './link.js'
 
-export type ViaWorkerOptions = {
-  cfg: Config & { worker: URL; channelName: string }
-  /** The coordinator the session has without the worker. */
-  local: () => Coordinator
-  /** The worker cannot serve this tab (or stopped): the session goes on with `local()`. */
-  onFallback: (reason: string) => void
-  onStorageError: (error: unknown, cleared: boolean) => void
-}
+export type { ViaWorkerOptions } from './link.js'
 
 /**
  * Calls made before the worker welcomed the tab wait for it. After a fallback (at once or
@@ -26,23 +18,13 @@ export function viaWorker(o: ViaWorkerOptions): Coordinator {
   // with the bearer transport they stay in the worker.
   const store = cfg.storage && createStore(joinRealm(undefined, 'worker'), { ...cfg, persistTokens: false, onStorageError: o.onStorageError })
   const coordinator = new ReplaceableCoordinator()
-  const fallBack = (reason: string) => {
-    coordinator.use(o.local())
-    if (!coordinator.closed) o.onFallback(reason)
-  }
-  void import('./tab.js').then(
-    ({ connectTab }) =>
-      connectTab({
-        cfg,
-        store,
-        wire: { parseMessage, parseSnapshot, supersedes },
-        fallbackLock: (fn, options) => coordinator.lock(fn, options),
-        onLost: reason => fallBack(`the worker was lost: ${reason}`),
-      }).then(
-        worker => void coordinator.use(worker),
-        (error: unknown) => fallBack(error instanceof Error ? error.message : String(error)),
-      ),
-    (error: unknown) => fallBack(`the worker client did not load (${String(error)})`),
+  // The link (src/worker/link.ts) connects, falls back and rejoins; where it cannot load, the page's coordinator serves.
+  void import('./link.js').then(
+    ({ WorkerLink }) => new WorkerLink(o, store, coordinator).connect(),
+    (error: unknown) => {
+      coordinator.use(o.local())
+      if (!coordinator.closed) o.onFallback(`the worker client did not load (${String(error)})`)
+    },
   )
   return coordinator
 }

@@ -10,4 +10,11 @@ import { RotorError } from '../errors.js'
 export class WorkerError extends RotorError {
   readonly code = 'ERR_WORKER' as const
   override readonly name = 'WorkerError'
+  /** The worker stopped answering (it may answer again, or a new one start): the session tries it again later. */
+  readonly transient: boolean
+
+  constructor(message: string, transient = false) {
+    super(message)
+    this.transient = transient
+  }
 }

@@ -79,11 +79,9 @@ function drawConfig(scheduler: Scheduler, options: ScheduleOptions): WorldConfig
     ] as const),
     ...(options.extended ? { extended: { brokenExpiry: random.chance(0.2) } } : {}),
   }
-  // Behind the worker, cookies only for now: a bearer RT lives in the worker alone, and a tab that
-  // falls back (the worker killed, or silent past a frozen page's limits) loses it by design
-  // (docs/guides/worker.md), which the oracle does not yet tell from a defect (docs/simulation.md).
   if (options.sockets) config.sockets = true
-  return options.worker ? { ...config, worker: true, transport: 'cookie' } : config
+  // Behind the worker, bearer sessions keep their RT in the worker alone (`persist: true` is refused with `worker`).
+  return options.worker ? { ...config, worker: true, ...(config.transport === 'bearer' ? { persist: false } : {}) } : config
 }
 
 /** One user action or fault, drawn and applied to a tab of the world. */
@@ -182,6 +180,7 @@ const preloaded = Promise.all([
   import('../../src/utils/redact.js'),
   import('../../src/coordinator/leader-lock.js'),
   import('../../src/worker/tab.js'),
+  import('../../src/worker/link.js'),
 ])
 
 /** Runs schedule `seed` to its end or its first violation. */

@@ -6,7 +6,7 @@ export const AT_TTL = 60_000
 export const RT_TTL = 3_600_000
 
 /** `answered`: a client received this token; `successorKnownAt`: when a client received the pair that consumed this RT (or knew it spent). */
-type Token = { kind: 'at' | 'rt'; family: number; n: number; expiresAt: number; consumed: boolean; answered: boolean; successorKnownAt: number }
+type Token = { kind: 'at' | 'rt'; family: number; n: number; expiresAt: number; consumed: boolean; answered: boolean; successorKnownAt: number; holder?: () => boolean }
 type Family = { id: number; revoked: boolean; newest: string }
 /** The browser's cookie jar for the auth origin: the AT and the RT cookies. */
 type Cookies = Map<'at' | 'rt', string>
@@ -157,11 +157,22 @@ export class ModelServer {
    * while faults are on. An answer reaches no page once `alive()` is false (closed, crashed or
    * reloaded): the RT it carried is then known to nobody.
    */
-  fetchFor(alive: () => boolean): typeof fetch {
-    return (input, init) => this.#fetch(alive, input, init)
+  fetchFor(alive: () => boolean, soleHolder = false): typeof fetch {
+    return (input, init) => this.#fetch(alive, input, init, soleHolder)
   }
 
-  async #fetch(alive: () => boolean, input: RequestInfo | URL, init: RequestInit = {}): Promise<Response> {
+  /**
+   * Whether a client may still hold `family`'s newest RT: not once the one participant that
+   * held it alone is gone (`fetchFor(alive, true)`: a rotation worker's run, whose bearer RT
+   * never enters a page; docs/guides/worker.md names that cost).
+   */
+  mayHold(family: number): boolean {
+    const newest = this.#families[family - 1]?.newest
+    const holder = newest === undefined ? undefined : this.#tokens.get(newest)?.holder
+    return !holder || holder()
+  }
+
+  async #fetch(alive: () => boolean, input: RequestInfo | URL, init: RequestInit = {}, soleHolder = false): Promise<Response> {
     // A plain GET is read without building a Request (undici's Request was the model's costliest part).
     const plainGet = typeof input === 'string' && init.body == null && (init.method ?? 'GET').toUpperCase() === 'GET'
     const request = plainGet ? { method: 'GET', url: input, headers: new Headers(init.headers) } : new Request(input, init)
@@ -196,7 +207,7 @@ export class ModelServer {
       if (fault === 'drop') return void this.#scheduler.after(there, 'net drop', () => settle(() => reject(new TypeError('fetch failed'))))
       this.#scheduler.after(there, `server ${path}`, () => {
         if (settled) return
-        const handled = this.#handle(path, request.headers, body, fault, alive() ? Infinity : sentAt, jar)
+        const handled = this.#handle(path, request.headers, body, fault, alive() ? Infinity : sentAt, jar, soleHolder ? alive : undefined)
         if (fault === 'hang') return
         if (this.strict && handled.spent) spent = { due: this.#scheduler.now + back, mark: handled.spent }
         // Set-Cookie applies when the headers arrive, whatever becomes of the body or the page.
@@ -218,10 +229,10 @@ export class ModelServer {
     })
   }
 
-  #handle(path: string, headers: Headers, body: string, fault: Fault, sentAt: number, jar: Cookies): Handled {
+  #handle(path: string, headers: Headers, body: string, fault: Fault, sentAt: number, jar: Cookies, holder?: () => boolean): Handled {
     if (fault === '503') return { answer: { status: 503, body: 'busy', headers: { 'retry-after': '1' } } }
     if (fault === 'proxy-html') return { answer: { status: 502, body: '<html><body>Bad gateway</body></html>', headers: { 'content-type': 'text/html' } } }
-    if (path.endsWith('/refresh')) return this.#refresh(body, sentAt, jar)
+    if (path.endsWith('/refresh')) return this.#refresh(body, sentAt, jar, holder)
     // The logout's answer expires the cookies when its headers arrive (Set-Cookie), like any answer's.
     if (path.endsWith('/logout')) return { answer: this.#logout(headers, body, jar), headers: () => this.cookies.clear() }
     return { answer: this.#api(headers, jar) }
@@ -231,7 +242,7 @@ export class ModelServer {
    * `sentAt`: when a page that is gone sent the call (a call on the wire arrives after an answer a
    * later call got); Infinity for a live page's, which must never present a spent RT.
    */
-  #refresh(body: string, sentAt: number, jar: Cookies): Handled {
+  #refresh(body: string, sentAt: number, jar: Cookies, holder?: () => boolean): Handled {
     this.stats.refreshCalls++
     const inBody = bodyToken(body)
     // No RT in the body: the cookie transport's, from the jar.
@@ -254,6 +265,7 @@ export class ModelServer {
     const minted = [this.#tokens.get(pair.accessToken)!, this.#tokens.get(pair.refreshToken)!]
     const known = () => {
       for (const fresh of minted) fresh.answered = true
+      if (holder && inBody !== undefined) minted[1]!.holder = holder
       token.successorKnownAt = Math.min(token.successorKnownAt, this.#scheduler.now)
     }
     const json = { 'content-type': 'application/json' }

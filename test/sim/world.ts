@@ -174,7 +174,8 @@ export class World {
     this.#scheduler.note(`logout ${tab.id} ${reason}`)
     if (reason === 'user' || reason === 'idle') return
     // With cookies the RT is the jar's: a login whose cookie a late Set-Cookie overwrote is held by no client.
-    const held = this.#config.transport === 'bearer' || this.server.jarHolds(this.family)
+    // With bearer, a rotation worker's RT is its run's alone: it dies with the run (docs/guides/worker.md).
+    const held = this.#config.transport === 'bearer' ? this.server.mayHold(this.family) : this.server.jarHolds(this.family)
     if (held && this.server.liveDeliveredFamilies().includes(this.family))
       this.#verdict.fail('no-unasked-logout', `${tab.id} ended (${reason}) while family ${this.family} lives`, now)
   }

@@ -1,7 +1,7 @@
 /** The bug zoo: past defects the simulator must catch, each a model fault or a test-only switch inside src/ (src/utils/zoo.ts). */
 
 /** Where a defect lives: `model` faults are the simulator's own; `src` defects are switches at the place their fix lives. */
-type Entry = { defect: string; where: 'model' | 'src' }
+type Entry = { defect: string; where: 'model' | 'src'; worker?: true }
 
 /** Every defect of the zoo; docs/simulation.md's zoo table gives schedules to first catch and the bound zoo.test.ts holds it to. */
 export const ZOO_DEFECTS = {
@@ -22,6 +22,8 @@ export const ZOO_DEFECTS = {
   'socket-no-backoff': { where: 'src', defect: 'a failed connection retried at once (src/socket/reconnect.ts failed)' },
   'socket-refusals-unbounded': { where: 'src', defect: 'token refusals never counted, each reconnecting at once (src/socket/reconnect.ts refused)' },
   'socket-refused-silent': { where: 'src', defect: 'a handshake refused before open goes unnoticed, the socket left connecting (src/socket/socket.ts onclose)' },
+  // In worlds of tabs behind the rotation worker (zoo.test.ts runs it there).
+  'no-rejoin': { where: 'src', worker: true, defect: 'a tab that lost the rotation worker never tries it again (src/worker/link.ts: 33 worker seeds)' },
 } as const satisfies Record<string, Entry>
 
 export type Zoo = keyof typeof ZOO_DEFECTS

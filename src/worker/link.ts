@@ -1,0 +1,153 @@
+/** A tab's link to the rotation worker: connects, falls back to the page's coordinator when the worker is lost, and rejoins it (loaded on demand, with the worker client). */
+import { parseMessage, parseSnapshot, supersedes } from '../coordinator/protocol.js'
+import type { ReplaceableCoordinator } from '../coordinator/replaceable.js'
+import type { Store } from '../coordinator/store.js'
+import type { Coordinator, LockOptions, Snapshot } from '../coordinator/types.js'
+import type { WorkerCoordinator } from '../coordinator/worker.js'
+import type { Config } from '../core/options.js'
+import type { Timer } from '../platform/types.js'
+import { backoff } from '../utils/backoff.js'
+import type {} from '../utils/zoo.js' // the bug zoo's global (types only: nothing is imported at run time)
+import { connectTab } from './tab.js'
+import { WorkerError } from './worker-error.js'
+
+export type ViaWorkerOptions = {
+  cfg: Config & { worker: URL; channelName: string }
+  /** The coordinator the session has without the worker. */
+  local: () => Coordinator
+  /** The worker cannot serve this tab (or stopped): the session goes on with `local()`. */
+  onFallback: (reason: string) => void
+  onStorageError: (error: unknown, cleared: boolean) => void
+}
+
+/**
+ * How often a tab that lost the worker tries it again: the first try about a second later,
+ * then doubling up to every 30 s, for as long as the session lives. Only a worker that stopped
+ * answering (killed by the browser, hung, or silent while this page was frozen) is tried
+ * again: a refusal, a missing script or a browser without SharedWorker stays as it is.
+ */
+const REJOIN = { initial: 1_000, max: 30_000 }
+
+/**
+ * The tab's link to the worker: connects, falls back to the page's coordinator, and rejoins.
+ * A tab on the page's coordinator and the tabs on the worker never hear each other, so a
+ * fallen-back tab tries the worker again and, once welcomed, the newer of the two states
+ * wins on both sides. Never two RT holders: the tab rejoins only while it holds no lock of
+ * the page's coordinator, and (bearer) only without an RT of its own, which the worker could
+ * present while another fallen-back tab still holds it.
+ */
+export class WorkerLink {
+  readonly coordinator: ReplaceableCoordinator
+  readonly #o: ViaWorkerOptions
+  readonly #store: Store | undefined
+  /** The page's coordinator while the session runs on it. */
+  #local: Coordinator | undefined
+  /** Tries of the worker since the tab last had it. */
+  #tries = 0
+  #retry: Timer | undefined
+
+  constructor(o: ViaWorkerOptions, store: Store | undefined, coordinator: ReplaceableCoordinator) {
+    this.#o = o
+    this.#store = store
+    this.coordinator = coordinator
+  }
+
+  connect(): void {
+    connectTab({
+      cfg: this.#o.cfg,
+      store: this.#store,
+      wire: { parseMessage, parseSnapshot, supersedes },
+      fallbackLock: (fn, options) => this.#fallbackLock(fn, options),
+      onLost: reason => this.#fallBack(`the worker was lost: ${reason}`, true),
+    }).then(
+      worker => this.#adopt(worker),
+      (error: unknown) => this.#fallBack(error instanceof Error ? error.message : String(error), error instanceof WorkerError && error.transient),
+    )
+  }
+
+  /**
+   * The lock of a lost worker's waiting request: the current coordinator's. It is never that
+   * lost worker (a lost one is never adopted, and replaced the moment it is lost); if it were,
+   * the lock would bounce between the two for ever, so a re-entry fails instead.
+   */
+  #bouncing = false
+  #fallbackLock<T>(fn: () => Promise<T>, options: LockOptions | undefined): Promise<T> {
+    if (this.#bouncing) return Promise.reject(new WorkerError('rotor-auth: the rotation worker was lost and no coordinator took over its lock'))
+    this.#bouncing = true
+    try {
+      return this.coordinator.lock(fn, options)
+    } finally {
+      this.#bouncing = false
+    }
+  }
+
+  #adopt(worker: WorkerCoordinator): void {
+    // Lost between its welcome and now (its fallback already ran): the page's coordinator stays.
+    if (worker.lost) return
+    if (!this.#local) return void this.coordinator.use(worker)
+    // A rejoin. The session's own lock on the page's coordinator may be presenting the RT; and
+    // a bearer RT of this tab's goes only to a worker without one (a killed one took its RT along).
+    const ownRT = this.#o.cfg.transport === 'bearer' && this.coordinator.newest?.refreshToken !== undefined
+    if (this.coordinator.locking || (ownRT && worker.holdsRT)) {
+      worker.close()
+      return this.#schedule()
+    }
+    this.#rejoin(worker)
+  }
+
+  /** Back on the worker: the newer state wins (see {@link reconcile}); each side learns what it lacks. */
+  #rejoin(worker: WorkerCoordinator): void {
+    const mine = this.coordinator.newest
+    const theirs = worker.read()
+    this.#local = undefined
+    this.#tries = 0
+    this.coordinator.use(worker)
+    const shared = reconcile(mine, theirs, this.#o.cfg.transport)
+    if (!shared) return
+    if (shared !== theirs) {
+      void worker.write(shared).catch(() => undefined)
+      worker.post({ type: 'state', snapshot: shared })
+    }
+    if (shared !== mine) this.coordinator.tell({ rotor: 1, type: 'state', from: 'worker', snapshot: shared })
+  }
+
+  #fallBack(reason: string, transient: boolean): void {
+    if (this.coordinator.closed) return
+    if (!this.#local) {
+      this.coordinator.use((this.#local = this.#o.local()))
+      if (!this.coordinator.closed) this.#o.onFallback(reason)
+    }
+    // Bug zoo: a tab that lost the worker never tries it again (it and the worker's tabs never converge).
+    if (typeof __ROTOR_ZOO__ === 'object' && __ROTOR_ZOO__.has('no-rejoin')) return
+    if (transient) this.#schedule()
+  }
+
+  #schedule(): void {
+    const { platform } = this.#o.cfg
+    this.#retry?.cancel()
+    this.#retry = platform.after(backoff(++this.#tries, REJOIN, platform.random), () => {
+      if (!this.coordinator.closed && this.#local) this.connect()
+    })
+  }
+}
+
+/**
+ * The state a rejoining tab and the worker settle on, after each went on without the other.
+ * The newer one, as everywhere; but the two counted generations apart, so a tie says nothing
+ * of which came first. One case is decided by what the server must hold: with cookies (one
+ * jar), a worker whose session ended on its own (its RT refused or expired) and a tab that
+ * signed in meanwhile: the jar holds the tab's login, which wins one generation above.
+ */
+export function reconcile(mine: Snapshot | undefined, theirs: Snapshot | undefined, transport: 'cookie' | 'bearer'): Snapshot | undefined {
+  if (!mine || !theirs) return mine ?? theirs
+  if (supersedes(mine, theirs)) return mine
+  // Bearer: a worker that holds no RT (this tab's was checked) and a tab that does: its RT wins, one generation above.
+  if (transport === 'bearer' && mine.refreshToken !== undefined && theirs.status === 'active' && theirs.refreshToken === undefined && !mine.ending) {
+    return { ...mine, generation: theirs.generation + 1 }
+  }
+  const endedOnItsOwn = theirs.status === 'signed-out' && (theirs.reason === 'rejected' || theirs.reason === 'expired')
+  if (transport === 'cookie' && mine.status === 'active' && !mine.ending && endedOnItsOwn && theirs.generation === mine.generation) {
+    return { ...mine, generation: theirs.generation + 1 }
+  }
+  return theirs
+}

@@ -1,0 +1,266 @@
+/**
+ * The session's coordinator with `worker` (src/worker/via-worker.ts) against scripted worker
+ * ports, on virtual time: which coordinator serves the session when the worker is lost at each
+ * moment, that no lock bounces between a lost worker and the page's coordinator, and that a
+ * tab that lost the worker rejoins it (the newer state winning on both sides).
+ */
+import { describe, expect, it, vi } from 'vitest'
+import { normalizeOptions } from '../../src/core/options.js'
+import type { Coordinator, Lease, LockOptions, Message, Snapshot } from '../../src/coordinator/types.js'
+import type { SharedWorkerLike } from '../../src/platform/types.js'
+import type { SessionOptions } from '../../src/types.js'
+import { reconcile } from '../../src/worker/link.js'
+import { viaWorker } from '../../src/worker/via-worker.js'
+import { PROTOCOL_VERSION } from '../../src/worker/protocol.js'
+import { virtualTime } from '../helpers/virtual-time.js'
+
+/** Lets every promise chain queued so far run. */
+const settle = async () => {
+  for (let i = 0; i < 20; i++) await new Promise(resolve => setImmediate(resolve))
+}
+
+type Posted = Record<string, unknown>
+
+/** One worker connection the test drives by hand: what the tab posted, its port's `onmessage`, and its `error` event. */
+function scriptedWorker() {
+  const posted: Posted[] = []
+  const errors: Array<() => void> = []
+  const port = {
+    onmessage: null as ((event: MessageEvent) => void) | null,
+    postMessage: (data: Posted) => void posted.push(data),
+    start: () => undefined,
+    close: () => undefined,
+  }
+  const worker: SharedWorkerLike = { port: port as unknown as MessagePort, addEventListener: (_type: string, listener: () => void) => void errors.push(listener) }
+  const idOf = (w: string) => posted.find(m => m['w'] === w)?.['id']
+  const say = (data: Posted) => port.onmessage?.({ data } as MessageEvent)
+  return {
+    worker,
+    posted,
+    /** The worker's answer to the tab's hello, with the state it holds. */
+    welcome: (snapshot?: Snapshot, rt?: true) => say({ w: 'welcome', id: idOf('hello'), version: PROTOCOL_VERSION, ...(snapshot ? { snapshot } : {}), ...(rt ? { rt } : {}) }),
+    refuse: () => say({ w: 'refused', id: idOf('hello'), reason: 'the worker runs this session with other options' }),
+    /** Answers every request posted so far (pings, writes). */
+    answerAll: () => posted.filter(m => typeof m['id'] === 'number' && m['w'] !== 'hello').forEach(m => say({ w: 'done', id: m['id'] })),
+    /** The browser says the worker's script threw (the tab gives it up). */
+    fail: () => errors.forEach(listener => listener()),
+  }
+}
+
+/** The page's own coordinator, counting what it was asked. */
+function pageCoordinator() {
+  const counts = { locks: 0, made: 0 }
+  let release: (() => void) | undefined
+  const make = (): Coordinator => {
+    counts.made++
+    return {
+      read: () => undefined,
+      write: async () => undefined,
+      lock: <T>(fn: (lease?: Lease) => Promise<T>, _options?: LockOptions) => (counts.locks++, fn()),
+      post: () => undefined,
+      subscribe: () => () => undefined,
+      isLeader: () => true,
+      hasPeers: () => false,
+      close: () => undefined,
+    }
+  }
+  return { make, counts, hold: () => new Promise<void>(resolve => (release = resolve)), release: () => release?.() }
+}
+
+function setup(transport: 'cookie' | 'bearer' = 'cookie') {
+  const time = virtualTime(1_000_000)
+  const workers: Array<ReturnType<typeof scriptedWorker>> = []
+  const options = {
+    scope: 'https://app.test/okapi',
+    transport,
+    crossTab: { name: 'via-worker-test' },
+    worker: 'https://app.test/rotor-worker.js',
+    platform: { now: time.now, after: time.after, random: () => 0.5, storage: undefined, sharedWorker: () => workers[workers.push(scriptedWorker()) - 1]!.worker },
+  } as SessionOptions
+  const cfg = normalizeOptions(options)
+  const page = pageCoordinator()
+  const fallbacks: string[] = []
+  const coordinator = viaWorker({
+    cfg: cfg as Parameters<typeof viaWorker>[0]['cfg'],
+    local: page.make,
+    onFallback: reason => fallbacks.push(reason),
+    onStorageError: () => undefined,
+  })
+  const heard: Message[] = []
+  coordinator.subscribe(message => heard.push(message))
+  /** Resolves once connection number `n` (from 1) said hello (the worker client loads by `import()`). */
+  const hello = async (n: number) => {
+    await vi.waitFor(() => expect(workers[n - 1]?.posted.some(m => m['w'] === 'hello')).toBe(true))
+    return workers[n - 1]!
+  }
+  return { time, coordinator, page, fallbacks, workers, heard, hello }
+}
+
+const active = (generation: number, extra: Partial<Snapshot> = {}): Snapshot => ({
+  generation,
+  status: 'active',
+  issuedAt: 1,
+  accessExpiresAt: 2_000_000,
+  refreshExpiresAt: null,
+  ...extra,
+})
+
+describe('a worker lost between its welcome and its adoption', () => {
+  it('is never adopted: the session stays on the page coordinator, and a lock runs there once', async () => {
+    const { coordinator, page, fallbacks, hello } = setup()
+    const first = await hello(1)
+    // The welcome and, in the same task, the worker's error: the tab gives the worker up before
+    // the promise of its connection reaches the session.
+    first.welcome()
+    first.fail()
+    await settle()
+    expect(fallbacks).toHaveLength(1)
+    expect(await coordinator.lock(async () => 'ran', { refresh: true })).toBe('ran')
+    expect(page.counts.locks).toBe(1)
+    expect(await coordinator.lock(async () => 'again')).toBe('again')
+    expect(page.counts.locks).toBe(2)
+  })
+})
+
+describe('a tab that lost the worker', () => {
+  it('tries it again after a backoff and, once welcomed, is back on it: the worker state it missed reaches the session', async () => {
+    const { time, coordinator, page, fallbacks, workers, heard, hello } = setup()
+    const first = await hello(1)
+    first.welcome(active(3))
+    await settle()
+    first.fail()
+    expect(fallbacks).toEqual([expect.stringContaining('the worker was lost')])
+    expect(page.counts.made).toBe(1)
+    // Under a second nothing is tried; by 1 s (the first backoff, its upper half) a new connection says hello.
+    time.advance(400)
+    await settle()
+    expect(workers).toHaveLength(1)
+    time.advance(1_000)
+    const second = await hello(2)
+    second.welcome(active(5))
+    await settle()
+    expect(heard).toContainEqual(expect.objectContaining({ type: 'state', snapshot: active(5) }))
+    // The session's locks go to the worker again (it asks for the rotation), not to the page.
+    void coordinator.lock(async () => undefined, { refresh: true }).catch(() => undefined)
+    expect(second.posted).toContainEqual(expect.objectContaining({ w: 'post', message: expect.objectContaining({ type: 'rotate-request' }) }))
+    expect(page.counts.locks).toBe(0)
+    expect(fallbacks).toHaveLength(1)
+  })
+
+  it('hands the worker the newer state it made meanwhile, to write and to tell the other tabs', async () => {
+    const { time, coordinator, hello } = setup()
+    const first = await hello(1)
+    first.welcome(active(3))
+    await settle()
+    first.fail()
+    await coordinator.write(active(4))
+    time.advance(1_000)
+    const second = await hello(2)
+    second.welcome(active(3))
+    await settle()
+    expect(second.posted).toContainEqual(expect.objectContaining({ w: 'write', snapshot: active(4) }))
+    expect(second.posted).toContainEqual(expect.objectContaining({ w: 'post', message: expect.objectContaining({ type: 'state', snapshot: active(4) }) }))
+  })
+
+  it('does not rejoin while a lock of the page is held (its RT may be on the wire): it says bye and tries later', async () => {
+    const { time, coordinator, page, hello } = setup()
+    const first = await hello(1)
+    first.welcome()
+    await settle()
+    first.fail()
+    const held = coordinator.lock(() => page.hold())
+    time.advance(1_000)
+    const second = await hello(2)
+    second.welcome()
+    await settle()
+    expect(second.posted).toContainEqual({ w: 'bye' })
+    page.release()
+    await held
+    time.advance(2_000)
+    const third = await hello(3)
+    third.welcome()
+    await settle()
+    expect(third.posted).not.toContainEqual({ w: 'bye' })
+  })
+
+  it('with bearer tokens, does not rejoin a worker holding an RT while its own session holds one (both could present theirs)', async () => {
+    const { time, coordinator, workers, hello } = setup('bearer')
+    const first = await hello(1)
+    first.welcome()
+    await settle()
+    first.fail()
+    await coordinator.write(active(4, { accessToken: 'at', refreshToken: 'rt' }))
+    time.advance(1_000)
+    const second = await hello(2)
+    second.welcome(active(3), true)
+    await settle()
+    expect(second.posted).toContainEqual({ w: 'bye' })
+    expect(second.posted.some(m => m['w'] === 'write')).toBe(false)
+    expect(workers).toHaveLength(2)
+  })
+
+  it('with bearer tokens, hands its RT to a worker that holds none (the killed one took its RT along), one generation above its state', async () => {
+    const { time, coordinator, hello } = setup('bearer')
+    const first = await hello(1)
+    first.welcome()
+    await settle()
+    first.fail()
+    await coordinator.write(active(4, { accessToken: 'at', refreshToken: 'rt' }))
+    time.advance(1_000)
+    const second = await hello(2)
+    // A new run that started from what a page remembered: active, without the RT.
+    second.welcome(active(6))
+    await settle()
+    expect(second.posted).not.toContainEqual({ w: 'bye' })
+    expect(second.posted).toContainEqual(expect.objectContaining({ w: 'write', snapshot: active(7, { accessToken: 'at', refreshToken: 'rt' }) }))
+  })
+
+  it('is not tried again when the worker refused it (other options): that answer would not change', async () => {
+    const { time, fallbacks, workers, hello } = setup()
+    const first = await hello(1)
+    first.refuse()
+    await settle()
+    expect(fallbacks).toHaveLength(1)
+    time.advance(120_000)
+    await settle()
+    expect(workers).toHaveLength(1)
+  })
+
+  it('notices a worker the browser killed although it asks nothing: a heartbeat ping left unanswered', async () => {
+    const { time, fallbacks, hello } = setup()
+    const first = await hello(1)
+    first.welcome()
+    await settle()
+    time.advance(10_000)
+    expect(first.posted.filter(m => m['w'] === 'ping')).toHaveLength(1)
+    first.answerAll()
+    time.advance(10_000)
+    await settle()
+    expect(fallbacks).toHaveLength(0)
+    time.advance(3_000)
+    await settle()
+    expect(fallbacks).toEqual([expect.stringContaining('stopped answering')])
+  })
+})
+
+describe('reconcile: the state a rejoining tab and the worker settle on', () => {
+  const signedOut = (generation: number, reason: 'user' | 'rejected'): Snapshot => ({
+    generation,
+    status: 'signed-out',
+    issuedAt: null,
+    accessExpiresAt: null,
+    refreshExpiresAt: null,
+    reason,
+  })
+  it('the newer one, as everywhere', () => {
+    expect(reconcile(active(4), active(3), 'cookie')).toEqual(active(4))
+    expect(reconcile(active(3), signedOut(4, 'user'), 'cookie')).toEqual(signedOut(4, 'user'))
+    expect(reconcile(undefined, active(3), 'cookie')).toEqual(active(3))
+  })
+  it('cookies: a tab signed in while the worker ended on its own at the same count wins one above (the jar holds its login)', () => {
+    expect(reconcile(active(8), signedOut(8, 'rejected'), 'cookie')).toEqual(active(9))
+    // The user's logout stands, and a bearer login the worker has no RT of is no case for it.
+    expect(reconcile(active(8), signedOut(8, 'user'), 'cookie')).toEqual(signedOut(8, 'user'))
+    expect(reconcile(active(8), signedOut(8, 'rejected'), 'bearer')).toEqual(signedOut(8, 'rejected'))
+  })
+})

@@ -1,7 +1,7 @@
 /** The cross-tab protocol over the coordinator: publish our state, adopt the others', join, and the rotating flag. */
 import type { DebugSink } from '../platform/types.js'
 import type { Coordinator, LogoutReason, Message, Origin, Snapshot } from '../types.js'
-import type { Clock, Timer } from '../utils/timers.js'
+import type { Clock } from '../utils/timers.js'
 import { plausible, rotateRequestVerdict, SIGNED_OUT, supersedes } from '../coordinator/protocol.js'
 import type { Tokens } from './grant.js'
 import { RollCall } from './roll-call.js'
@@ -9,17 +9,14 @@ import { RotationNews } from './rotation-news.js'
 import { SpentTokens } from './spent.js'
 import type { SessionMachine } from './state.js'
 import { Listeners } from '../utils/listeners.js'
+import { InTurn } from '../utils/in-turn.js'
+import { ReauthFlag } from './reauth-flag.js'
 import { settled, when } from '../utils/when.js'
 import { Waiters } from '../utils/until.js'
 
 /** How long a joining bearer tab waits for a peer to hand it the tokens. */
 const JOIN_WAIT_MS = 300
-/**
- * How long another tab's "reauthenticating" holds unless renewed (every REMOTE_FLAG_RENEW_MS): while it holds,
- * waiting requests do not time out, so a forged one must not switch `queueTimeout` off for good.
- */
-export const REMOTE_FLAG_MS = 30_000
-const REMOTE_FLAG_RENEW_MS = 10_000
+export { REMOTE_FLAG_MS } from './reauth-flag.js'
 
 export type SyncOptions = {
   coordinator: Coordinator
@@ -45,9 +42,9 @@ export class Sync {
   readonly #news: RotationNews
   /** Hashes of RTs this tab held and moved past, with their expiry: a snapshot that brings one back is a replay. */
   readonly #spent: SpentTokens
-  /** Another tab's "reauthenticating" runs out here unless renewed (REMOTE_FLAG_MS); ours is renewed for the others by #renewTimer. */
-  #remoteReauthTimer: Timer | undefined
-  #renewTimer: Timer | undefined
+  readonly #reauthFlag: ReauthFlag
+  /** What this tab writes after reading the store, one at a time: two logins at once on Redis both read generation 0 and wrote 1. */
+  readonly #writes = new InTurn()
   /** The generation this tab last rotated for at a peer's request (once per generation). */
   #honoured: number | undefined
   /** A peer's hello heard with nothing to tell it (the login's state on its way): answered once a session is adopted, or that peer stays signed out (sim seed 198742). */
@@ -65,6 +62,7 @@ export class Sync {
     this.#options = options
     this.#news = new RotationNews(options)
     this.#spent = new SpentTokens(options.now)
+    this.#reauthFlag = new ReauthFlag(options.coordinator, options.machine, options.clock)
     this.#changes = new Waiters((ms, fn) => options.clock.after(ms, fn))
     this.#rollCall = new RollCall({ coordinator: options.coordinator, randomId: options.randomId, now: options.now, waiters: this.#changes })
     const offChange = options.machine.on('change', () => this.#changes.wake())
@@ -195,26 +193,28 @@ export class Sync {
   /** Applies new tokens from this tab and tells every other tab. */
   publish(tokens: Tokens, how: 'login' | 'rotate'): void | Promise<void> {
     const { coordinator, machine } = this.#options
-    return when(coordinator.read(), base => {
-      const current = machine.snapshot
-      const snapshot: Snapshot = {
-        generation: Math.max(current.generation, this.#base(base)) + 1,
-        status: 'active',
-        issuedAt: tokens.issuedAt,
-        accessExpiresAt: tokens.accessExpiresAt,
-        refreshExpiresAt: tokens.refreshExpiresAt,
-      }
-      if (tokens.accessToken !== undefined) snapshot.accessToken = tokens.accessToken
-      // An RT-less refresh answer (some OAuth2 servers) keeps the RT we had.
-      const refreshToken = tokens.refreshToken ?? (how === 'rotate' ? current.refreshToken : undefined)
-      if (refreshToken !== undefined) snapshot.refreshToken = refreshToken
-      return when(coordinator.write(snapshot), () => {
-        coordinator.post({ type: 'state', snapshot })
-        this.#news.published()
-        this.#enter(snapshot, 'local', how)
-        if (tokens.skew) machine.emit('clock-skew', tokens.skew)
-      })
-    })
+    return this.#writes.run(() =>
+      when(coordinator.read(), base => {
+        const current = machine.snapshot
+        const snapshot: Snapshot = {
+          generation: Math.max(current.generation, this.#base(base)) + 1,
+          status: 'active',
+          issuedAt: tokens.issuedAt,
+          accessExpiresAt: tokens.accessExpiresAt,
+          refreshExpiresAt: tokens.refreshExpiresAt,
+        }
+        if (tokens.accessToken !== undefined) snapshot.accessToken = tokens.accessToken
+        // An RT-less refresh answer (some OAuth2 servers) keeps the RT we had.
+        const refreshToken = tokens.refreshToken ?? (how === 'rotate' ? current.refreshToken : undefined)
+        if (refreshToken !== undefined) snapshot.refreshToken = refreshToken
+        return when(coordinator.write(snapshot), () => {
+          coordinator.post({ type: 'state', snapshot })
+          this.#news.published()
+          this.#enter(snapshot, 'local', how)
+          if (tokens.skew) machine.emit('clock-skew', tokens.skew)
+        })
+      }),
+    )
   }
 
   /**
@@ -224,18 +224,19 @@ export class Sync {
   publishEnd(reason: LogoutReason): void | Promise<void> {
     const { coordinator, machine } = this.#options
     if (machine.snapshot.status !== 'active') return
-    const base = coordinator.read()
     const local = machine.snapshot.generation
     const signedOut = (generation: number): Snapshot => ({ ...SIGNED_OUT, generation, reason })
-    const share = (snapshot: Snapshot) => when(coordinator.write(snapshot), () => coordinator.post({ type: 'state', snapshot }))
     this.#news.clear()
-    if (!(base instanceof Promise)) {
-      const snapshot = signedOut(Math.max(local, this.#base(base)) + 1)
-      machine.end(snapshot, 'local')
-      return share(snapshot)
-    }
-    machine.end(signedOut(local + 1), 'local')
-    return base.then(stored => share(signedOut(Math.max(local, this.#base(stored)) + 1)))
+    // A synchronous store ends here at the generation it writes; an asynchronous one, at once a step above ours.
+    const shared = this.#writes.run(() =>
+      when(coordinator.read(), stored => {
+        const snapshot = signedOut(Math.max(local, this.#base(stored)) + 1)
+        if (machine.snapshot.status === 'active') machine.end(snapshot, 'local')
+        return when(coordinator.write(snapshot), () => coordinator.post({ type: 'state', snapshot }))
+      }),
+    )
+    if (machine.snapshot.status === 'active') machine.end(signedOut(local + 1), 'local')
+    return shared
   }
 
   /**
@@ -245,14 +246,19 @@ export class Sync {
    */
   markEnding(reason: 'expired' | 'rejected'): void | Promise<void> {
     const { coordinator, machine } = this.#options
+    const { generation } = machine.snapshot
     if (machine.snapshot.status !== 'active' || machine.snapshot.ending) return
-    return when(coordinator.read(), base => {
-      const snapshot: Snapshot = { ...machine.snapshot, generation: Math.max(machine.snapshot.generation, this.#base(base)) + 1, ending: reason }
-      return when(coordinator.write(snapshot), () => {
-        coordinator.post({ type: 'state', snapshot })
-        this.#enter(snapshot, 'local', 'mark')
-      })
-    })
+    return this.#writes.run(() =>
+      when(coordinator.read(), base => {
+        // Queued behind a login (or a logout): that generation is not the one found dead.
+        if (machine.snapshot.generation !== generation || machine.snapshot.status !== 'active') return
+        const snapshot: Snapshot = { ...machine.snapshot, generation: Math.max(machine.snapshot.generation, this.#base(base)) + 1, ending: reason }
+        return when(coordinator.write(snapshot), () => {
+          coordinator.post({ type: 'state', snapshot })
+          this.#enter(snapshot, 'local', 'mark')
+        })
+      }),
+    )
   }
 
   /**
@@ -265,11 +271,7 @@ export class Sync {
   }
 
   reauthenticating(active: boolean, handover?: 'expired' | 'rejected'): void {
-    this.#renewTimer?.cancel()
-    this.#renewTimer = undefined
-    this.#options.coordinator.post(handover ? { type: 'reauthenticating', active, handover } : { type: 'reauthenticating', active })
-    // A person may take minutes to log in: the flag is renewed so it never runs out meanwhile.
-    if (active) this.#renewTimer = this.#options.clock.after(REMOTE_FLAG_RENEW_MS, () => this.reauthenticating(true))
+    this.#reauthFlag.post(active, handover)
   }
 
   rotating(generation: number): void {
@@ -287,8 +289,7 @@ export class Sync {
   close(): void {
     this.#unsubscribe()
     this.#news.clear()
-    this.#remoteReauthTimer?.cancel()
-    this.#renewTimer?.cancel()
+    this.#reauthFlag.close()
   }
 
   #receive(message: Message): void {
@@ -322,9 +323,7 @@ export class Sync {
       case 'trace':
         return this.#options.onTraceMessage?.(message)
       case 'reauthenticating':
-        this.#remoteReauthTimer?.cancel()
-        this.#remoteReauthTimer = message.active ? this.#options.clock.after(REMOTE_FLAG_MS, () => machine.setRemoteReauth(false)) : undefined
-        machine.setRemoteReauth(message.active)
+        this.#reauthFlag.heard(message)
         if (message.handover) this.#handovers.emit()
         return
     }

@@ -126,6 +126,8 @@ function rotatorOf(cfg: Config, out: Outbound, { machine, coordinator, sync, bac
     machine,
     sync,
     now,
+    clock: cfg.platform,
+    loginWaitMs: cfg.queueTimeout,
     transport,
     backoff,
     trace,

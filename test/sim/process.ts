@@ -80,6 +80,8 @@ export class Process implements Host {
       coordinator,
       fetch: this.#answersWait(options.fetch!),
       platform,
+      // The session's decisions in the trace (`SIM_DEBUG=1`), as the tab worlds' (world.ts).
+      ...(process.env['SIM_DEBUG'] ? { debug: (entry: unknown) => scheduler.note(`  dbg ${this.id} ${JSON.stringify(entry)}`) } : {}),
     })
   }
 

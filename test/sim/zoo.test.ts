@@ -21,7 +21,7 @@ const BOUND: Record<Zoo, number> = {
   'body-unbounded': 120,
   'late-answer-abandoned': 50,
   'lost-bearer-answer': 70,
-  'refusal-race': 320,
+  'refusal-race': 120,
   'no-refresh-budget': 40,
   'expired-at-rotates': 80,
   // A gap (docs/simulation.md): its one catch, seed 28 without Web Locks, was seed 307's defect, fixed since.

@@ -95,3 +95,14 @@ export const REGRESSION_SEEDS_EXTENDED = [307]
  * (election.ts: a tab that is gone leaves at once).
  */
 export const REGRESSION_SEEDS_NO_LOCKS = [1164, 1347, 1663]
+
+/**
+ * Seeds of the Redis model (`runRedisSchedule(seed)`, `npm run sim -- --redis`), kept passing.
+ * - 3320 (`no-unasked-logout`): another client wrote garbage over the state; a process started
+ *   after it found nothing, said hello, and logged in numbered from 0 before a live process's
+ *   answer (late on pub/sub, generation 9) arrived and replaced the new login with the older
+ *   session, whose family later died; the new login lived on the server held by nobody
+ *   (src/redis/coordinator.ts #reseedOnce: a live member that hears a hello puts back the state
+ *   the store lost, so the login is numbered above the live session).
+ */
+export const REGRESSION_SEEDS_REDIS = [3320]

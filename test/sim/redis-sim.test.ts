@@ -4,9 +4,10 @@
  * schedules, and the same schedules pass without it (the catch is the defect's, not the model's).
  */
 import { describe, expect, test } from 'vitest'
+import { REGRESSION_SEEDS_REDIS } from './findings.js'
 import { Process } from './process.js'
 import { SimRedis } from './redis-net.js'
-import { REDIS_ZOO, runRedisSchedule, type RedisZoo } from './redis-world.js'
+import { OPEN_FINDINGS_REDIS, REDIS_ZOO, runRedisSchedule, type RedisZoo } from './redis-world.js'
 import { Scheduler } from './scheduler.js'
 import { ModelServer } from './server.js'
 import { EPOCH } from './tab.js'
@@ -61,5 +62,16 @@ describe('two logins at once in one process', () => {
     }
     first.session.dispose()
     member.session.dispose()
+  })
+})
+
+describe('named Redis seeds', () => {
+  test.each(REGRESSION_SEEDS_REDIS)('regression seed %i: every invariant holds', { timeout: 120_000 }, async seed => {
+    const result = await runRedisSchedule(seed)
+    expect(result.violations.map(v => `[${v.invariant}] ${v.detail} — npm run sim -- --seed ${seed} --schedules 1 --redis --trace`)).toEqual([])
+  })
+
+  test.each(Object.entries(OPEN_FINDINGS_REDIS))('open finding, seed %s: still breaks %s', { timeout: 120_000 }, async (seed, invariant) => {
+    expect((await runRedisSchedule(Number(seed))).violations[0]?.invariant).toBe(invariant)
   })
 })

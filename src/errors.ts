@@ -245,6 +245,6 @@ export class LoginSupersededError extends RotorError {
   override readonly name = 'LoginSupersededError'
 
   constructor() {
-    super('rotor-auth: a later start() is the session; this login was not used')
+    super('rotor-auth: a later start() won')
   }
 }

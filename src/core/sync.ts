@@ -1,7 +1,7 @@
 /** The cross-tab protocol over the coordinator: publish our state, adopt the others', join, and the rotating flag. */
 import type { DebugSink } from '../platform/types.js'
 import type { Coordinator, LogoutReason, Message, Origin, Snapshot } from '../types.js'
-import type { Clock } from '../utils/timers.js'
+import type { Clock, Timer } from '../utils/timers.js'
 import { plausible, rotateRequestVerdict, SIGNED_OUT, supersedes } from '../coordinator/protocol.js'
 import type { Tokens } from './grant.js'
 import { RollCall } from './roll-call.js'
@@ -10,13 +10,14 @@ import { SpentTokens } from './spent.js'
 import type { SessionMachine } from './state.js'
 import { Listeners } from '../utils/listeners.js'
 import { InTurn } from '../utils/in-turn.js'
-import { ReauthFlag } from './reauth-flag.js'
 import { settled, when } from '../utils/when.js'
 import { Waiters } from '../utils/until.js'
 
 /** How long a joining bearer tab waits for a peer to hand it the tokens. */
 const JOIN_WAIT_MS = 300
-export { REMOTE_FLAG_MS } from './reauth-flag.js'
+/** How long another tab's "reauthenticating" holds unless renewed (every REMOTE_FLAG_RENEW_MS): a forged one must not switch `queueTimeout` off for good. */
+export const REMOTE_FLAG_MS = 30_000
+const REMOTE_FLAG_RENEW_MS = 10_000
 
 export type SyncOptions = {
   coordinator: Coordinator
@@ -42,7 +43,9 @@ export class Sync {
   readonly #news: RotationNews
   /** Hashes of RTs this tab held and moved past, with their expiry: a snapshot that brings one back is a replay. */
   readonly #spent: SpentTokens
-  readonly #reauthFlag: ReauthFlag
+  /** Another tab's "reauthenticating" runs out here unless renewed (REMOTE_FLAG_MS); ours is renewed for the others by #renewTimer. */
+  #remoteReauthTimer: Timer | undefined
+  #renewTimer: Timer | undefined
   /** What this tab writes after reading the store, one at a time: two logins at once on Redis both read generation 0 and wrote 1. */
   readonly #writes = new InTurn()
   /** The generation this tab last rotated for at a peer's request (once per generation). */
@@ -62,7 +65,6 @@ export class Sync {
     this.#options = options
     this.#news = new RotationNews(options)
     this.#spent = new SpentTokens(options.now)
-    this.#reauthFlag = new ReauthFlag(options.coordinator, options.machine, options.clock)
     this.#changes = new Waiters((ms, fn) => options.clock.after(ms, fn))
     this.#rollCall = new RollCall({ coordinator: options.coordinator, randomId: options.randomId, now: options.now, waiters: this.#changes })
     const offChange = options.machine.on('change', () => this.#changes.wake())
@@ -118,11 +120,7 @@ export class Sync {
     return this.#changes.until(() => condition(this.#options.machine.snapshot), ms).then(() => undefined)
   }
 
-  /**
-   * Adopts whatever newer state the store holds (another tab's rotation or logout). Resolves
-   * with a newer generation it could not adopt: a bearer snapshot whose tokens are still on
-   * their way by message.
-   */
+  /** Adopts whatever newer state the store holds (another tab's rotation or logout); resolves with a newer one it could not adopt (bearer tokens still on their way by message). */
   catchUp(): Promise<Snapshot | undefined> {
     return Promise.resolve(this.#options.coordinator.read()).then(shared => {
       if (!shared) return undefined
@@ -172,10 +170,7 @@ export class Sync {
     if (this.#helloOwed) this.#answer()
   }
 
-  /**
-   * A forged or replayed state (any same-origin script can post and write storage) must not
-   * wedge the counter near its limit or move this tab back onto an RT it already spent.
-   */
+  /** A forged or replayed state (any same-origin script can post and write storage) must not wedge the counter near its limit or move this tab back onto an RT it already spent. */
   #refused(snapshot: Snapshot): boolean {
     if (!plausible(snapshot, this.#options.machine.snapshot)) return true
     return this.#replayed(snapshot)
@@ -217,10 +212,7 @@ export class Sync {
     )
   }
 
-  /**
-   * Ends the session here and in every tab. The local end is immediate; the shared one is
-   * above every generation known anywhere, so no tab can take it for old news.
-   */
+  /** Ends the session here and in every tab: at once here; the shared end is above every generation known anywhere, so no tab can take it for old news. */
   publishEnd(reason: LogoutReason): void | Promise<void> {
     const { coordinator, machine } = this.#options
     if (machine.snapshot.status !== 'active') return
@@ -261,17 +253,18 @@ export class Sync {
     )
   }
 
-  /**
-   * Records in the shared store (not by message: live tabs hear `rotating`) that this tab's
-   * refresh of the current generation is on the wire since `since`, or no longer (undefined).
-   */
+  /** Records in the shared store (not by message: live tabs hear `rotating`) that this tab's refresh of the current generation is on the wire since `since`, or no longer (undefined). */
   markRotating(since: number | undefined): void | Promise<void> {
     const { rotatingSince: _, ...snapshot } = this.#options.machine.snapshot
     return this.#options.coordinator.write(since === undefined ? snapshot : { ...snapshot, rotatingSince: since })
   }
 
   reauthenticating(active: boolean, handover?: 'expired' | 'rejected'): void {
-    this.#reauthFlag.post(active, handover)
+    this.#renewTimer?.cancel()
+    this.#renewTimer = undefined
+    this.#options.coordinator.post(handover ? { type: 'reauthenticating', active, handover } : { type: 'reauthenticating', active })
+    // A person may take minutes to log in: the flag is renewed so it never runs out meanwhile.
+    if (active) this.#renewTimer = this.#options.clock.after(REMOTE_FLAG_RENEW_MS, () => this.reauthenticating(true))
   }
 
   rotating(generation: number): void {
@@ -289,7 +282,8 @@ export class Sync {
   close(): void {
     this.#unsubscribe()
     this.#news.clear()
-    this.#reauthFlag.close()
+    this.#remoteReauthTimer?.cancel()
+    this.#renewTimer?.cancel()
   }
 
   #receive(message: Message): void {
@@ -323,7 +317,9 @@ export class Sync {
       case 'trace':
         return this.#options.onTraceMessage?.(message)
       case 'reauthenticating':
-        this.#reauthFlag.heard(message)
+        this.#remoteReauthTimer?.cancel()
+        this.#remoteReauthTimer = message.active ? this.#options.clock.after(REMOTE_FLAG_MS, () => machine.setRemoteReauth(false)) : undefined
+        machine.setRemoteReauth(message.active)
         if (message.handover) this.#handovers.emit()
         return
     }

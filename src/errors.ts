@@ -27,6 +27,8 @@ export type RotorErrorCode =
   | 'ERR_ROTATION_PENDING'
   /** The login answer handed to `start()` (or `loginToFolio`) was a failure. */
   | 'ERR_LOGIN_FAILED'
+  /** A later `start()` was called before this one's grant was read, and it is the session: this one's pair was never used. */
+  | 'ERR_LOGIN_SUPERSEDED'
   /** The session's own underlying fetch led back into the session. */
   | 'ERR_FETCH_LOOP'
   /** A bad option (a `TypeError`). */
@@ -230,5 +232,19 @@ export class RefreshBudgetError extends RotorError {
   constructor(retryIn: number) {
     super(`rotor-auth: the refresh budget is spent; the next refresh may go in ${Math.round(retryIn)} ms`)
     this.retryIn = retryIn
+  }
+}
+
+/**
+ * `start()` was called again before this call's grant was read (its Response body still on the
+ * way) and the later call published its login first: the session is the later login, and this
+ * one's pair was never stored, posted or used.
+ */
+export class LoginSupersededError extends RotorError {
+  readonly code = 'ERR_LOGIN_SUPERSEDED' as const
+  override readonly name = 'LoginSupersededError'
+
+  constructor() {
+    super('rotor-auth: a later start() won')
   }
 }

@@ -3,6 +3,7 @@ export { createSession } from './session.js'
 export {
   FetchLoopError,
   LeaseLostError,
+  LoginSupersededError,
   LoginFailedError,
   MalformedGrantError,
   RefreshAnswerError,

@@ -19,7 +19,7 @@ import { createWaits } from './core/waits.js'
 import { decodeJwt } from './utils/decode-jwt.js'
 import type { DpopKit } from './dpop/index.js'
 import type { DebugSink } from './platform/types.js'
-import { RotorError, RotorTypeError, SessionExpiredError } from './errors.js'
+import { LoginSupersededError, RotorError, RotorTypeError, SessionExpiredError } from './errors.js'
 import { createFetch, replayableBody } from './interceptors/fetch.js'
 import { installOn, type Installation } from './interceptors/install.js'
 import { createLoopGuard } from './interceptors/loop-guard.js'
@@ -126,6 +126,8 @@ function rotatorOf(cfg: Config, out: Outbound, { machine, coordinator, sync, bac
     machine,
     sync,
     now,
+    clock: cfg.platform,
+    loginWaitMs: cfg.queueTimeout,
     transport,
     backoff,
     trace,
@@ -257,6 +259,8 @@ export function createSession(options: SessionOptions): Session {
   const parts = assemble(cfg, out)
   const { machine, sync, policy, idle, ending, sessionFetch, interception, logout } = parts
   let installed: Installation | undefined
+  // start()s numbered as called, and the highest whose login went to the store: the one called last is the session.
+  const logins = { called: 0, published: 0 }
 
   const assertAlive = (method: string) => {
     if (machine.disposed) throw new SessionExpiredError('disposed', `rotor-auth: session.${method}() called after dispose()`)
@@ -283,9 +287,13 @@ export function createSession(options: SessionOptions): Session {
     on: (event, listener) => machine.on(event, listener),
     async start(grant: Grant | Response) {
       assertAlive('start')
+      const login = ++logins.called
       const tokens = await tokensFrom(await bound(grant), now)
       // A dead grant (or a bearer one without its AT) would fail at once: refuse it, stay signed out.
       assertUsable(tokens, now(), transport)
+      // A later start() whose grant was read first is the session: this pair must not replace it.
+      if (logins.published > login) throw new LoginSupersededError()
+      logins.published = login
       await sync.publish(tokens, 'login')
     },
     async rotate() {

@@ -9,6 +9,8 @@ import type { RefreshBudget } from './budget.js'
 import type { RefreshCall } from './refresh.js'
 import type { SessionMachine } from './state.js'
 import type { Sync } from './sync.js'
+import type { Clock } from '../utils/timers.js'
+import { LoginElsewhere, newer, type Newer } from './login-elsewhere.js'
 
 /** What a trace entry says of a failed refresh: its HTTP status (if any), its error's code, else its name (never its message: it may quote the server). */
 type Failed = { status?: unknown; code?: unknown; name?: unknown } | undefined
@@ -34,6 +36,10 @@ export type RotatorOptions = {
   sync: Sync
   lock: Coordinator['lock']
   now: () => number
+  /** Timers, for waiting on another tab's login. */
+  clock: Clock
+  /** Longest a lock holder waits for the login another tab owes before it takes it over (queueTimeout). */
+  loginWaitMs: number
   transport: 'cookie' | 'bearer'
   /** The refresh call, with everything but the per-call parts bound. */
   refresh: (call: Pick<RefreshCall, 'refreshToken' | 'signal' | 'onRetry' | 'onSlow'>) => Promise<Tokens>
@@ -62,9 +68,11 @@ export class Rotator {
   #unclaimed: number | undefined
   /** Aborts the reauthenticate() running here (this tab is being disposed). */
   #reauth: AbortController | undefined
+  readonly #loginElsewhere: LoginElsewhere
 
   constructor(options: RotatorOptions) {
     this.#options = options
+    this.#loginElsewhere = new LoginElsewhere(options.machine, options.clock, options.now)
   }
 
   /** Single-flight: every caller joins the rotation in flight. */
@@ -98,35 +106,38 @@ export class Rotator {
 
   /** Holding the lock: adopt another tab's rotation, take over its re-authentication, or refresh. */
   async #rotateHolding(generation: number, life: AbortSignal, lease: Lease | undefined): Promise<void> {
-    {
-      if (await this.#settledElsewhere(generation, life)) return
-      const snap = this.#options.machine.snapshot
-      // A tab that owed a re-authentication went away before it finished: take it over.
-      if (snap.ending) return this.#endLocked(snap.ending, generation)
-      if (await this.#refreshInFlightElsewhere(snap, generation)) return
-      await this.#refreshLocked(snap, generation, life, lease)
-    }
+    const { machine } = this.#options
+    const settled =
+      (await this.#settledElsewhere(generation, life)) ?? (machine.snapshot.ending ? undefined : await this.#refreshInFlightElsewhere(machine.snapshot, generation))
+    if (settled === 'rotated') return
+    // Another tab found the RT dead since this rotation began: no rotation, but its login owed (its outcome, or take it over).
+    if (settled === 'marked' && (await this.#loginElsewhere.outcome(this.#options.loginWaitMs, generation)) === 'rotated') return
+    if (life.aborted) throw life.reason
+    const snap = machine.snapshot
+    // A tab that owed a re-authentication went away before it finished: take it over.
+    if (snap.ending) return this.#endLocked(snap.ending, generation)
+    await this.#refreshLocked(snap, generation, life, lease)
   }
 
   /**
-   * Holding the lock: true when another tab has rotated (or is about to publish its rotation)
-   * since `generation`, and this tab adopted its state instead of refreshing. A second refresh
-   * with the same RT makes a rotating-RT server revoke the family.
+   * Holding the lock: 'rotated' when another tab has rotated (or is about to publish its rotation)
+   * since `generation`, and this tab adopted its state instead of refreshing ('marked': it found
+   * the RT dead instead). A second refresh with the same RT makes a rotating-RT server revoke the family.
    */
-  async #settledElsewhere(generation: number, life: AbortSignal): Promise<boolean> {
+  async #settledElsewhere(generation: number, life: AbortSignal): Promise<Newer> {
     const { machine, sync } = this.#options
     const unseen = await sync.catchUp()
     if (life.aborted) throw life.reason
     const snap = machine.snapshot
     if (snap.status !== 'active') throw new SessionExpiredError(snap.reason ?? 'expired')
-    if (snap.generation > generation) return true
+    if (snap.generation > generation) return newer(machine.snapshot, generation)
     if (unseen) {
       // Another tab rotated and its tokens (bearer: by message only) have not arrived: ask
       // for them (this tab may have missed the message: frozen, or joined late) and wait;
       // refreshing now would present the RT that tab just spent.
       // The whole wait, even once every live tab answered: the tab that rotated may have closed with its state still on the channel.
       await sync.probe(TOKENS_IN_FLIGHT_MS, false)
-      if (machine.snapshot.generation > generation) return true
+      if (machine.snapshot.generation > generation) return newer(machine.snapshot, generation)
       // Asked twice, a probe apart and after a backoff, and no live tab holds it: its tokens
       // exist nowhere (a forged write, or a tab that died mid-rotation). Waiting would wedge
       // rotation until reload: refresh ourselves (within the budget) instead.
@@ -146,22 +157,22 @@ export class Rotator {
     // one happened, and skipping the probe then presented an RT a peer had spent (sim seed 4517:
     // a frozen bearer tab, thawed by a request, refreshed with the RT its peer had rotated).
     if (this.#options.probeFirst()) await sync.probe(PROBE_MS)
-    return machine.snapshot.generation > generation
+    return newer(machine.snapshot, generation)
   }
 
   /**
    * A tab reloaded (or closed) while its refresh was on the wire: that refresh goes on
    * (keepalive) and its answer stores the new RT cookie. Presenting the cookie before then
-   * presents the RT the server just spent. True when its rotation arrived meanwhile.
+   * presents the RT the server just spent. 'rotated' when its rotation arrived meanwhile.
    */
-  async #refreshInFlightElsewhere(snap: Snapshot, generation: number): Promise<boolean> {
+  async #refreshInFlightElsewhere(snap: Snapshot, generation: number): Promise<Newer> {
     const { sync, machine } = this.#options
     const recorded = snap.rotatingSince
     const wait = recorded === undefined ? 0 : recorded + this.#options.inFlightLimitMs - this.#options.now()
-    if (wait <= 0) return false
+    if (wait <= 0) return undefined
     await sync.awaitNewer(snap.generation, wait)
     await sync.catchUp()
-    return machine.snapshot.generation > generation
+    return newer(machine.snapshot, generation)
   }
 
   /** Holding the lock, nobody else rotated: present the RT (within the budget, while the lock is held) and publish the answer. */
@@ -216,7 +227,7 @@ export class Rotator {
       if (!this.#options.isTransient(error)) {
         // "RT already used" may only mean another tab rotated first: check before ending.
         await sync.catchUp()
-        if (machine.snapshot.generation > generation) return
+        if (newer(machine.snapshot, generation) === 'rotated') return
         this.#report(error, false)
         // The verdict is recorded before the lock is released: the next tab in line must
         // read "ended" (or the new login), never "active" and present the refused RT again.
@@ -320,10 +331,14 @@ export class Rotator {
           sync.reauthenticating(false, machine.snapshot.ending)
           throw new SessionExpiredError('disposed')
         }
-        sync.reauthenticating(false)
-        // A login made elsewhere while the hook ran (the user signed out and in again) is not this failed hook's to end.
-        if (await this.#loggedInSince(generation)) return
-        await sync.publishEnd(reason)
+        // The flag is withdrawn after the end is out: a peer holding the lock takes a login over once nobody says it is logging in.
+        try {
+          // A login made elsewhere while the hook ran (the user signed out and in again) is not this failed hook's to end.
+          if (await this.#loggedInSince(generation)) return
+          await sync.publishEnd(reason)
+        } finally {
+          sync.reauthenticating(false)
+        }
         throw error instanceof SessionExpiredError ? error : new SessionExpiredError(reason, undefined, { cause: error })
       },
     )

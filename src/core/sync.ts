@@ -9,15 +9,13 @@ import { RotationNews } from './rotation-news.js'
 import { SpentTokens } from './spent.js'
 import type { SessionMachine } from './state.js'
 import { Listeners } from '../utils/listeners.js'
+import { InTurn } from '../utils/in-turn.js'
 import { settled, when } from '../utils/when.js'
 import { Waiters } from '../utils/until.js'
 
 /** How long a joining bearer tab waits for a peer to hand it the tokens. */
 const JOIN_WAIT_MS = 300
-/**
- * How long another tab's "reauthenticating" holds unless renewed (every REMOTE_FLAG_RENEW_MS): while it holds,
- * waiting requests do not time out, so a forged one must not switch `queueTimeout` off for good.
- */
+/** How long another tab's "reauthenticating" holds unless renewed (every REMOTE_FLAG_RENEW_MS): a forged one must not switch `queueTimeout` off for good. */
 export const REMOTE_FLAG_MS = 30_000
 const REMOTE_FLAG_RENEW_MS = 10_000
 
@@ -48,6 +46,8 @@ export class Sync {
   /** Another tab's "reauthenticating" runs out here unless renewed (REMOTE_FLAG_MS); ours is renewed for the others by #renewTimer. */
   #remoteReauthTimer: Timer | undefined
   #renewTimer: Timer | undefined
+  /** What this tab writes after reading the store, one at a time: two logins at once on Redis both read generation 0 and wrote 1. */
+  readonly #writes = new InTurn()
   /** The generation this tab last rotated for at a peer's request (once per generation). */
   #honoured: number | undefined
   /** A peer's hello heard with nothing to tell it (the login's state on its way): answered once a session is adopted, or that peer stays signed out (sim seed 198742). */
@@ -120,11 +120,7 @@ export class Sync {
     return this.#changes.until(() => condition(this.#options.machine.snapshot), ms).then(() => undefined)
   }
 
-  /**
-   * Adopts whatever newer state the store holds (another tab's rotation or logout). Resolves
-   * with a newer generation it could not adopt: a bearer snapshot whose tokens are still on
-   * their way by message.
-   */
+  /** Adopts whatever newer state the store holds (another tab's rotation or logout); resolves with a newer one it could not adopt (bearer tokens still on their way by message). */
   catchUp(): Promise<Snapshot | undefined> {
     return Promise.resolve(this.#options.coordinator.read()).then(shared => {
       if (!shared) return undefined
@@ -174,10 +170,7 @@ export class Sync {
     if (this.#helloOwed) this.#answer()
   }
 
-  /**
-   * A forged or replayed state (any same-origin script can post and write storage) must not
-   * wedge the counter near its limit or move this tab back onto an RT it already spent.
-   */
+  /** A forged or replayed state (any same-origin script can post and write storage) must not wedge the counter near its limit or move this tab back onto an RT it already spent. */
   #refused(snapshot: Snapshot): boolean {
     if (!plausible(snapshot, this.#options.machine.snapshot)) return true
     return this.#replayed(snapshot)
@@ -195,47 +188,47 @@ export class Sync {
   /** Applies new tokens from this tab and tells every other tab. */
   publish(tokens: Tokens, how: 'login' | 'rotate'): void | Promise<void> {
     const { coordinator, machine } = this.#options
-    return when(coordinator.read(), base => {
-      const current = machine.snapshot
-      const snapshot: Snapshot = {
-        generation: Math.max(current.generation, this.#base(base)) + 1,
-        status: 'active',
-        issuedAt: tokens.issuedAt,
-        accessExpiresAt: tokens.accessExpiresAt,
-        refreshExpiresAt: tokens.refreshExpiresAt,
-      }
-      if (tokens.accessToken !== undefined) snapshot.accessToken = tokens.accessToken
-      // An RT-less refresh answer (some OAuth2 servers) keeps the RT we had.
-      const refreshToken = tokens.refreshToken ?? (how === 'rotate' ? current.refreshToken : undefined)
-      if (refreshToken !== undefined) snapshot.refreshToken = refreshToken
-      return when(coordinator.write(snapshot), () => {
-        coordinator.post({ type: 'state', snapshot })
-        this.#news.published()
-        this.#enter(snapshot, 'local', how)
-        if (tokens.skew) machine.emit('clock-skew', tokens.skew)
-      })
-    })
+    return this.#writes.run(() =>
+      when(coordinator.read(), base => {
+        const current = machine.snapshot
+        const snapshot: Snapshot = {
+          generation: Math.max(current.generation, this.#base(base)) + 1,
+          status: 'active',
+          issuedAt: tokens.issuedAt,
+          accessExpiresAt: tokens.accessExpiresAt,
+          refreshExpiresAt: tokens.refreshExpiresAt,
+        }
+        if (tokens.accessToken !== undefined) snapshot.accessToken = tokens.accessToken
+        // An RT-less refresh answer (some OAuth2 servers) keeps the RT we had.
+        const refreshToken = tokens.refreshToken ?? (how === 'rotate' ? current.refreshToken : undefined)
+        if (refreshToken !== undefined) snapshot.refreshToken = refreshToken
+        return when(coordinator.write(snapshot), () => {
+          coordinator.post({ type: 'state', snapshot })
+          this.#news.published()
+          this.#enter(snapshot, 'local', how)
+          if (tokens.skew) machine.emit('clock-skew', tokens.skew)
+        })
+      }),
+    )
   }
 
-  /**
-   * Ends the session here and in every tab. The local end is immediate; the shared one is
-   * above every generation known anywhere, so no tab can take it for old news.
-   */
+  /** Ends the session here and in every tab: at once here; the shared end is above every generation known anywhere, so no tab can take it for old news. */
   publishEnd(reason: LogoutReason): void | Promise<void> {
     const { coordinator, machine } = this.#options
     if (machine.snapshot.status !== 'active') return
-    const base = coordinator.read()
     const local = machine.snapshot.generation
     const signedOut = (generation: number): Snapshot => ({ ...SIGNED_OUT, generation, reason })
-    const share = (snapshot: Snapshot) => when(coordinator.write(snapshot), () => coordinator.post({ type: 'state', snapshot }))
     this.#news.clear()
-    if (!(base instanceof Promise)) {
-      const snapshot = signedOut(Math.max(local, this.#base(base)) + 1)
-      machine.end(snapshot, 'local')
-      return share(snapshot)
-    }
-    machine.end(signedOut(local + 1), 'local')
-    return base.then(stored => share(signedOut(Math.max(local, this.#base(stored)) + 1)))
+    // A synchronous store ends here at the generation it writes; an asynchronous one, at once a step above ours.
+    const shared = this.#writes.run(() =>
+      when(coordinator.read(), stored => {
+        const snapshot = signedOut(Math.max(local, this.#base(stored)) + 1)
+        if (machine.snapshot.status === 'active') machine.end(snapshot, 'local')
+        return when(coordinator.write(snapshot), () => coordinator.post({ type: 'state', snapshot }))
+      }),
+    )
+    if (machine.snapshot.status === 'active') machine.end(signedOut(local + 1), 'local')
+    return shared
   }
 
   /**
@@ -245,20 +238,22 @@ export class Sync {
    */
   markEnding(reason: 'expired' | 'rejected'): void | Promise<void> {
     const { coordinator, machine } = this.#options
+    const { generation } = machine.snapshot
     if (machine.snapshot.status !== 'active' || machine.snapshot.ending) return
-    return when(coordinator.read(), base => {
-      const snapshot: Snapshot = { ...machine.snapshot, generation: Math.max(machine.snapshot.generation, this.#base(base)) + 1, ending: reason }
-      return when(coordinator.write(snapshot), () => {
-        coordinator.post({ type: 'state', snapshot })
-        this.#enter(snapshot, 'local', 'mark')
-      })
-    })
+    return this.#writes.run(() =>
+      when(coordinator.read(), base => {
+        // Queued behind a login (or a logout): that generation is not the one found dead.
+        if (machine.snapshot.generation !== generation || machine.snapshot.status !== 'active') return
+        const snapshot: Snapshot = { ...machine.snapshot, generation: Math.max(machine.snapshot.generation, this.#base(base)) + 1, ending: reason }
+        return when(coordinator.write(snapshot), () => {
+          coordinator.post({ type: 'state', snapshot })
+          this.#enter(snapshot, 'local', 'mark')
+        })
+      }),
+    )
   }
 
-  /**
-   * Records in the shared store (not by message: live tabs hear `rotating`) that this tab's
-   * refresh of the current generation is on the wire since `since`, or no longer (undefined).
-   */
+  /** Records in the shared store (not by message: live tabs hear `rotating`) that this tab's refresh of the current generation is on the wire since `since`, or no longer (undefined). */
   markRotating(since: number | undefined): void | Promise<void> {
     const { rotatingSince: _, ...snapshot } = this.#options.machine.snapshot
     return this.#options.coordinator.write(since === undefined ? snapshot : { ...snapshot, rotatingSince: since })

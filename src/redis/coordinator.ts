@@ -61,6 +61,8 @@ class RedisMember {
   readonly #bus: RedisBus
   /** After a reconnect (see #resyncOnce). */
   readonly #resync = coalesced(() => this.#resyncOnce())
+  /** After another member's hello (see #reseedOnce). */
+  readonly #reseed = coalesced(() => this.#reseedOnce())
   /** The snapshot just written: its write script already published it, the session's post of it is skipped. */
   #justWritten: Snapshot | undefined
 
@@ -87,6 +89,7 @@ class RedisMember {
       onSubscribed: () => void this.#reread().catch(() => undefined),
     })
     client.on('ready', this.#resync)
+    this.#bus.subscribe(message => void (message.type === 'hello' && message.from !== this.id && this.#reseed()))
     // Learn the data set's epoch early: a restart is only noticed by a member that knew it.
     void this.#lock.markDataSet().catch(() => undefined)
   }
@@ -171,6 +174,17 @@ class RedisMember {
     const latest = this.#store.latest
     if (latest) await this.#store.write(latest)
     await this.#reread()
+  }
+
+  /**
+   * Another member asks (a process joining): if the store lost the state (a foreign write, a
+   * delete), put back the newest snapshot this member knows. A joiner that found nothing would
+   * number its login from 0, below the live members' generation, and a live member's answer
+   * arriving after that login would replace it with the older session (sim seed 3320).
+   */
+  async #reseedOnce(): Promise<void> {
+    const latest = this.#store.latest
+    if (latest && !(await this.#store.holdsState())) await this.#store.write(latest)
   }
 }
 

@@ -115,6 +115,12 @@ export class RedisStore {
     return snapshot
   }
 
+  /** Whether Redis holds a state this member can open (not absent, not unreadable). */
+  async holdsState(): Promise<boolean> {
+    const raw = await this.#persist(() => this.#o.client.get(this.#o.keys.state))
+    return typeof raw === 'string' && (await this.#o.sealer.open(raw)) !== undefined
+  }
+
   /**
    * Writes unless the stored state supersedes `snapshot`, and publishes it in the same script.
    * A stored value nobody can open counts as absent, so a forged "newer" value cannot turn

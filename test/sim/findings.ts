@@ -97,3 +97,20 @@ export const REGRESSION_SEEDS_EXTENDED = [307]
  * (election.ts: a tab that is gone leaves at once).
  */
 export const REGRESSION_SEEDS_NO_LOCKS = [1164, 1347, 1663]
+
+/**
+ * Seeds of the Redis model (`runRedisSchedule(seed)`, `npm run sim -- --redis`), kept passing.
+ * - 3320 (`no-unasked-logout`): another client wrote garbage over the state; a process started
+ *   after it found nothing, said hello, and logged in numbered from 0 before a live process's
+ *   answer (late on pub/sub, generation 9) arrived and replaced the new login with the older
+ *   session, whose family later died; the new login lived on the server held by nobody
+ *   (src/redis/coordinator.ts #reseedOnce: a live member that hears a hello puts back the state
+ *   the store lost, so the login is numbered above the live session).
+ * - 1198 (`rt-presented-twice`), the model's: a process paused while its refresh was on the wire
+ *   for less than half a lease, but past that refresh's final give-up (3 × refreshTimeout from its
+ *   send); the answer had reached the paused process, which on resume gave it up for lost (its
+ *   timers run first, as Node's do), and the next holder presented the RT the server had spent.
+ *   A refresh given up for lost is the documented give-up (docs/guarantees.md, "given up at 3 ×"):
+ *   the model no longer draws a pause past it (redis-world.ts #giveUpLeft).
+ */
+export const REGRESSION_SEEDS_REDIS = [3320, 1198]

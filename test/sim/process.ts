@@ -48,12 +48,16 @@ export class Process implements Host {
   #refreshing = 0
   /** A refresh went out and its holder has not released the lock since (the new pair may be in this process only). */
   #unreleased = false
+  /** When the last refresh went out (its give-up counts from there), while one is unanswered. */
+  #refreshSentAt: number | undefined
   readonly #waiting: Array<() => void> = []
   readonly #redis: SimRedis
+  readonly #scheduler: Scheduler
 
   constructor(id: string, scheduler: Scheduler, redis: SimRedis, options: ProcessOptions) {
     this.id = id
     this.#redis = redis
+    this.#scheduler = scheduler
     const { lease, ...sessionOptions } = options
     const platform: Partial<Platform> = {
       now: () => EPOCH + scheduler.now,
@@ -80,6 +84,8 @@ export class Process implements Host {
       coordinator,
       fetch: this.#answersWait(options.fetch!),
       platform,
+      // The session's decisions in the trace (`SIM_DEBUG=1`), as the tab worlds' (world.ts).
+      ...(process.env['SIM_DEBUG'] ? { debug: (entry: unknown) => scheduler.note(`  dbg ${this.id} ${JSON.stringify(entry)}`) } : {}),
     })
   }
 
@@ -106,6 +112,11 @@ export class Process implements Host {
    */
   get refreshing(): boolean {
     return this.#refreshing > 0 || this.#unreleased
+  }
+
+  /** When the unanswered refresh went out (undefined: none is on the wire). */
+  get refreshSentAt(): number | undefined {
+    return this.#refreshSentAt
   }
 
   /** A command left for Redis: the lock's release ends what a refresh put at stake. */
@@ -144,8 +155,9 @@ export class Process implements Host {
       if (refresh) {
         this.#refreshing++
         this.#unreleased = true
+        this.#refreshSentAt = this.#scheduler.now
       }
-      const handled = () => void (refresh && this.#refreshing--)
+      const handled = () => void (refresh && --this.#refreshing === 0 && (this.#refreshSentAt = undefined))
       return new Promise((resolve, reject) =>
         fetch(input, init).then(
           response => this.run(() => (handled(), resolve(response))),

@@ -4,9 +4,10 @@
  * schedules, and the same schedules pass without it (the catch is the defect's, not the model's).
  */
 import { describe, expect, test } from 'vitest'
+import { REGRESSION_SEEDS_REDIS } from './findings.js'
 import { Process } from './process.js'
 import { SimRedis } from './redis-net.js'
-import { REDIS_ZOO, runRedisSchedule, type RedisZoo } from './redis-world.js'
+import { OPEN_FINDINGS_REDIS, REDIS_ZOO, runRedisSchedule, type RedisZoo } from './redis-world.js'
 import { Scheduler } from './scheduler.js'
 import { ModelServer } from './server.js'
 import { EPOCH } from './tab.js'
@@ -31,26 +32,46 @@ describe('the Redis zoo: each defect caught within its bound', () => {
 })
 
 /**
- * An open finding of the first Redis model (seed 42, docs/simulation.md "Processes and Redis"):
- * two `start()`s in one process at once both read generation 0 and both write generation 1,
- * each with its own pair, so members that heard the first keep it under the same generation as
- * the second. Marked `fails` (today it enters [1, 1]) until start() numbers them apart; it then
- * passes and must be unmarked.
+ * A finding of the first Redis model (seed 42, docs/simulation.md "Processes and Redis"): two
+ * `start()`s in one process at once both read generation 0 and both wrote generation 1, each
+ * with its own pair, so members that heard the first kept it under the same generation as the
+ * second (it entered [1, 1]). Sync now writes what it read one at a time (src/core/sync.ts #writes).
  */
-describe('open finding: two logins at once in one process', () => {
-  test.fails('the two start()s end on two generations (the later pair under the higher one)', { timeout: 60_000 }, async () => {
+describe('two logins at once in one process', () => {
+  test('the two start()s end on two generations (the later pair under the higher one)', { timeout: 60_000 }, async () => {
     const scheduler = new Scheduler(1)
     const redis = new SimRedis(scheduler)
     const server = new ModelServer(scheduler, EPOCH)
     const options = { rotation: 'request' as const, refreshTimeout: 5000, queueTimeout: 10_000, lease: 1000 }
     const first = new Process('p1', scheduler, redis, { ...options, fetch: server.fetchFor(() => true) })
+    const member = new Process('p2', scheduler, redis, { ...options, fetch: server.fetchFor(() => true) })
     const generations: number[] = []
     first.session.on('change', () => void (first.session.state.status === 'active' && generations.push(first.session.state.generation)))
-    void first.session.start(server.login())
+    const [older, later] = [server.login(), server.login()]
+    const settled: unknown[] = []
+    void first.session.start(older).then(() => settled.push('older'))
     await scheduler.step()
-    void first.session.start(server.login())
+    void first.session.start(later).then(() => settled.push('later'))
     while (await scheduler.step(5000));
-    first.session.dispose()
     expect(generations).toEqual([1, 2])
+    expect(settled).toEqual(['older', 'later'])
+    // Every member holds the later pair under generation 2: nothing of the older one is kept.
+    for (const process of [first, member]) {
+      expect(process.session.state).toMatchObject({ status: 'active', generation: 2 })
+      await expect(process.session.accessToken()).resolves.toBe(later.accessToken)
+    }
+    first.session.dispose()
+    member.session.dispose()
+  })
+})
+
+describe('named Redis seeds', () => {
+  test.each(REGRESSION_SEEDS_REDIS)('regression seed %i: every invariant holds', { timeout: 120_000 }, async seed => {
+    const result = await runRedisSchedule(seed)
+    expect(result.violations.map(v => `[${v.invariant}] ${v.detail} — npm run sim -- --seed ${seed} --schedules 1 --redis --trace`)).toEqual([])
+  })
+
+  test.each(Object.entries(OPEN_FINDINGS_REDIS))('open finding, seed %s: still breaks %s', { timeout: 120_000 }, async (seed, invariant) => {
+    expect((await runRedisSchedule(Number(seed))).violations[0]?.invariant).toBe(invariant)
   })
 })

@@ -124,6 +124,8 @@ export function sessionCore(time: VirtualTime, server: FakeServer, shared: Memor
     machine,
     sync,
     now,
+    clock: time,
+    loginWaitMs: options.queueTimeout ?? 30_000,
     transport: 'bearer',
     backoff,
     lock: (fn, lockOptions) => coordinator.lock(fn, lockOptions),

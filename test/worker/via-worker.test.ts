@@ -105,6 +105,19 @@ const active = (generation: number, extra: Partial<Snapshot> = {}): Snapshot => 
   ...extra,
 })
 
+/** A bearer tab whose first worker was lost while its own session went on to hold an RT (generation 4), at its second connection's hello. */
+async function bearerTabRejoins() {
+  const { time, coordinator, workers, hello } = setup('bearer')
+  const first = await hello(1)
+  first.welcome()
+  await settle()
+  first.fail()
+  await coordinator.write(active(4, { accessToken: 'at', refreshToken: 'rt' }))
+  time.advance(1_000)
+  const second = await hello(2)
+  return { workers, second }
+}
+
 describe('a worker lost between its welcome and its adoption', () => {
   it('is never adopted: the session stays on the page coordinator, and a lock runs there once', async () => {
     const { coordinator, page, fallbacks, hello } = setup()
@@ -184,14 +197,7 @@ describe('a tab that lost the worker', () => {
   })
 
   it('with bearer tokens, does not rejoin a worker holding an RT while its own session holds one (both could present theirs)', async () => {
-    const { time, coordinator, workers, hello } = setup('bearer')
-    const first = await hello(1)
-    first.welcome()
-    await settle()
-    first.fail()
-    await coordinator.write(active(4, { accessToken: 'at', refreshToken: 'rt' }))
-    time.advance(1_000)
-    const second = await hello(2)
+    const { workers, second } = await bearerTabRejoins()
     second.welcome(active(3), true)
     await settle()
     expect(second.posted).toContainEqual({ w: 'bye' })
@@ -200,14 +206,7 @@ describe('a tab that lost the worker', () => {
   })
 
   it('with bearer tokens, hands its RT to a worker that holds none (the killed one took its RT along), one generation above its state', async () => {
-    const { time, coordinator, hello } = setup('bearer')
-    const first = await hello(1)
-    first.welcome()
-    await settle()
-    first.fail()
-    await coordinator.write(active(4, { accessToken: 'at', refreshToken: 'rt' }))
-    time.advance(1_000)
-    const second = await hello(2)
+    const { second } = await bearerTabRejoins()
     // A new run that started from what a page remembered: active, without the RT.
     second.welcome(active(6))
     await settle()

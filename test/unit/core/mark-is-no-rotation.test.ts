@@ -2,20 +2,8 @@
 import { describe, expect, it } from 'vitest'
 import { REMOTE_FLAG_MS } from '../../../src/core/sync.js'
 import { RefreshRefusedError } from '../../../src/errors.js'
-import type { Grant } from '../../../src/types.js'
 import { createMemoryCoordinator } from '../../../src/testing/memory-coordinator.js'
-import { fakeServer, sessionCore, settle, virtualTime, type Core } from './virtual.js'
-
-/** A login form: it settles when `answer` is called, never by itself. */
-function loginForm() {
-  const calls: number[] = []
-  let answer: ((grant: Grant | undefined) => void) | undefined
-  const hook = () => {
-    calls.push(calls.length + 1)
-    return new Promise<Grant | void>(resolve => (answer = resolve))
-  }
-  return { hook, calls, answer: (grant: Grant | undefined) => answer?.(grant) }
-}
+import { fakeServer, loginForm, sessionCore, settle, virtualTime, type Core } from './virtual.js'
 
 const LOGIN = { accessToken: 'at-login', refreshToken: 'rt-login', expiresIn: 60, refreshExpiresIn: 600 }
 const QUEUE_TIMEOUT = 45_000

@@ -1,20 +1,8 @@
 // A page gone while its reauthenticate() hook is open (closed, reloaded) runs no more code: the next lock holder must still know the RT is dead (sim seed 307).
 import { describe, expect, it } from 'vitest'
 import { RefreshRefusedError } from '../../../src/errors.js'
-import type { Grant } from '../../../src/types.js'
 import { createMemoryCoordinator } from '../../../src/testing/memory-coordinator.js'
-import { fakeServer, sessionCore, settle, virtualTime, type Core } from './virtual.js'
-
-/** A login form: it settles when `answer` is called (a grant, or undefined: dismissed), never by itself. */
-function loginForm() {
-  const calls: number[] = []
-  let answer: ((grant: Grant | undefined) => void) | undefined
-  const hook = () => {
-    calls.push(calls.length + 1)
-    return new Promise<Grant | void>(resolve => (answer = resolve))
-  }
-  return { hook, calls, answer: (grant: Grant | undefined) => answer?.(grant) }
-}
+import { fakeServer, loginForm, sessionCore, settle, virtualTime, type Core } from './virtual.js'
 
 function setup() {
   const time = virtualTime()

@@ -10,7 +10,7 @@ import { Sync } from '../../../src/core/sync.js'
 import { RefreshRefusedError } from '../../../src/errors.js'
 import type { Timer } from '../../../src/platform/types.js'
 import { type MemoryCoordinator } from '../../../src/testing/memory-coordinator.js'
-import type { RotateErrorEvent } from '../../../src/types.js'
+import type { Grant, RotateErrorEvent } from '../../../src/types.js'
 
 const realSetImmediate = globalThis.setImmediate
 
@@ -154,3 +154,14 @@ export function sessionCore(time: VirtualTime, server: FakeServer, shared: Memor
   return { coordinator, machine, sync, backoff, rotator, policy, gate, errors, start: (tokens = server.grant()) => sync.publish(tokens, 'login') }
 }
 export type Core = ReturnType<typeof sessionCore>
+
+/** A login form: it settles when `answer` is called (a grant, or undefined: dismissed), never by itself. */
+export function loginForm() {
+  const calls: number[] = []
+  let answer: ((grant: Grant | undefined) => void) | undefined
+  const hook = () => {
+    calls.push(calls.length + 1)
+    return new Promise<Grant | void>(resolve => (answer = resolve))
+  }
+  return { hook, calls, answer: (grant: Grant | undefined) => answer?.(grant) }
+}

@@ -140,6 +140,12 @@ export class WorkerLink {
  */
 export function reconcile(mine: Snapshot | undefined, theirs: Snapshot | undefined, transport: 'cookie' | 'bearer'): Snapshot | undefined {
   if (!mine || !theirs) return mine ?? theirs
+  // A user's logout on either side stands: the other side's state, however far it counted, may
+  // be the very session that logout ended. Where it counted further, the logout goes one above
+  // it, so that each side takes the logout as news.
+  const stands = (logout: Snapshot, other: Snapshot) => (supersedes(logout, other) ? logout : { ...logout, generation: other.generation + 1 })
+  if (loggedOut(theirs) && mine.status === 'active') return stands(theirs, mine)
+  if (loggedOut(mine) && theirs.status === 'active') return stands(mine, theirs)
   if (supersedes(mine, theirs)) return mine
   // Bearer: a worker that holds no RT (this tab's was checked) and a tab that does: its RT wins, one generation above.
   if (transport === 'bearer' && mine.refreshToken !== undefined && theirs.status === 'active' && theirs.refreshToken === undefined && !mine.ending) {
@@ -150,4 +156,9 @@ export function reconcile(mine: Snapshot | undefined, theirs: Snapshot | undefin
     return { ...mine, generation: theirs.generation + 1 }
   }
   return theirs
+}
+
+/** A session the user ended (`logout()`), not one that ended on its own. */
+function loggedOut(snapshot: Snapshot): boolean {
+  return snapshot.status === 'signed-out' && snapshot.reason === 'user'
 }

@@ -262,4 +262,14 @@ describe('reconcile: the state a rejoining tab and the worker settle on', () => 
     expect(reconcile(active(8), signedOut(8, 'user'), 'cookie')).toEqual(signedOut(8, 'user'))
     expect(reconcile(active(8), signedOut(8, 'rejected'), 'bearer')).toEqual(signedOut(8, 'rejected'))
   })
+  it("a user's logout on either side stands, whatever the other side counted meanwhile (one above both)", () => {
+    // The worker's tabs logged out at 5; the tab that fell back rotated on its own to 9.
+    for (const transport of ['cookie', 'bearer'] as const) {
+      expect(reconcile(active(9), signedOut(5, 'user'), transport)).toEqual(signedOut(10, 'user'))
+      // The tab that fell back logged out at 4; the worker rotated on to 7.
+      expect(reconcile(signedOut(4, 'user'), active(7), transport)).toEqual(signedOut(8, 'user'))
+    }
+    // An end that was no logout is no such case: the newer state wins, as before.
+    expect(reconcile(active(9), signedOut(5, 'rejected'), 'cookie')).toEqual(active(9))
+  })
 })

@@ -23,6 +23,7 @@ export type SocketConfig = {
   backoff: Backoff
   maxRefusals: number
   quiet: number
+  connectTimeout: number
   timers: Timers
   now: () => number
   /** Uniform in [0, 1): the reconnect jitter. */
@@ -44,6 +45,7 @@ const KNOWN = new Set<string>([
   'backoff',
   'maxRefusals',
   'quiet',
+  'connectTimeout',
   'timers',
   'now',
   'random',
@@ -158,6 +160,7 @@ export function normalizeSocketOptions(options: SocketOptions): SocketConfig {
     backoff: backoffOption(options.backoff),
     maxRefusals: maxRefusalsOption(options.maxRefusals),
     quiet: positive('quiet', options.quiet, 100),
+    connectTimeout: positive('connectTimeout', options.connectTimeout, 10_000),
     timers: timersOption(options.timers),
     now: nowOption(options.now),
     random: randomOption(options.random),

@@ -1,6 +1,7 @@
-/** How sockets and streams wait for their session: ready() that also waits for a session not started yet, and telling "over" from "not now". */
+/** How sockets and streams wait for their session: ready() that also waits for a session not started yet, the token to connect with, and telling "over" from "not now". */
 import { isRotorError, type SessionExpiredError } from '../errors.js'
 import type { Session } from '../types.js'
+import type { ConnectContext } from './types.js'
 
 /**
  * The session ended (logout, expiry, refusal, dispose): the socket or stream closes for good.
@@ -44,4 +45,17 @@ export async function sessionReady(session: Session, signal: AbortSignal): Promi
       await started(session, signal)
     }
   }
+}
+
+/** The token to connect with, once a managed request could go (rotating first when needed). */
+export async function credentials(session: Session, attempt: number, signal: AbortSignal): Promise<ConnectContext> {
+  let token: string | undefined
+  await sessionReady(session, signal)
+  try {
+    token = await session.accessToken({ signal })
+  } catch (error) {
+    // Cookie transport: the handshake carries the cookie; ready() above waited for a usable one.
+    if (!(error instanceof TypeError)) throw error
+  }
+  return { token, generation: session.state.generation, attempt }
 }

@@ -7,25 +7,12 @@ import { createClock, type Clock, type Timer } from '../utils/timers.js'
 import { assertListener, normalizeSocketOptions, type SocketConfig } from './options.js'
 import { ConnectionClosedError } from './errors.js'
 import { Reconnects } from './reconnect.js'
-import { sessionEnded, sessionReady } from './session-wait.js'
+import { credentials, sessionEnded } from './session-wait.js'
 import type { CloseCause, ConnectContext, ConnectionError, RotorSocket, SocketEvents, SocketOptions, SocketStatus, WebSocketLike } from './types.js'
 
 const EVENTS = ['open', 'message', 'disconnect', 'error', 'close'] satisfies Array<keyof SocketEvents>
 
 type Subscription = { message: () => unknown; unsubscribe: (() => unknown) | undefined }
-
-/** The token to connect with, once a managed request could go (rotating first when needed). */
-async function credentials(session: Session, attempt: number, signal: AbortSignal): Promise<ConnectContext> {
-  let token: string | undefined
-  await sessionReady(session, signal)
-  try {
-    token = await session.accessToken({ signal })
-  } catch (error) {
-    // Cookie transport: the handshake carries the cookie; ready() above waited for a usable one.
-    if (!(error instanceof TypeError)) throw error
-  }
-  return { token, generation: session.state.generation, attempt }
-}
 
 /** A close reason must fit in 123 bytes of UTF-8. */
 const short = (reason: string) => (reason.length > 120 ? reason.slice(0, 117) + '...' : reason)
@@ -187,6 +174,8 @@ class Socket implements RotorSocket {
     this.#authAt = undefined
     this.#expiresAt = this.#session.state.accessExpiresAt
     this.#ws = socket
+    // A server that never answers the handshake, or never acknowledges the token, must not leave the socket waiting for good.
+    this.#later(this.#config.connectTimeout, () => this.#timedOut(my))
     socket.onopen = () => {
       if (my !== this.#epoch) return
       this.#status = 'authenticating'
@@ -230,6 +219,7 @@ class Socket implements RotorSocket {
       this.#handedOver = undefined
       return
     }
+    this.#timer?.cancel() // the connect timeout
     this.#status = 'open'
     this.#authAt = this.#config.now()
     for (const subscription of this.#subscriptions.values()) this.#rawSend(subscription.message())
@@ -273,6 +263,15 @@ class Socket implements RotorSocket {
     if (my !== this.#epoch || this.#isClosed()) return
     if (verdict.delay === 0) void this.#connect()
     else this.#later(verdict.delay, () => void this.#connect())
+  }
+
+  /** No acknowledgement within `connectTimeout` of the connection's start: give it up, back off and try again. */
+  #timedOut(my: number): void {
+    if (my !== this.#epoch || this.#status === 'open' || this.#isClosed()) return
+    const reason = `rotor-auth: no acknowledgement within ${this.#config.connectTimeout} ms`
+    this.#detach(reason)
+    this.#events.emit('disconnect', { code: 1000, reason, auth: false })
+    this.#retry({ reason: 'connect-failed' })
   }
 
   /** A connection failed for another reason than its token: back off. */

@@ -122,6 +122,15 @@ export type SocketOptions = {
    * @example 20
    */
   quiet?: number
+  /**
+   * The longest a connection may take from its start (the session's token in hand) to the
+   * server's acknowledgement of that token: past it the attempt is given up (`connect-failed`),
+   * and the next one follows the backoff. A server that accepts the handshake and never answers
+   * would otherwise leave the socket `connecting` or `authenticating` for good.
+   * @default 10000
+   * @example 30000
+   */
+  connectTimeout?: number
   /** Timers, for tests. @default the platform's @example { setTimeout: fake.set, clearTimeout: fake.clear } */
   timers?: Timers
   /** Clock, the session's. @default the platform's wall clock @example () => fakeNow */
@@ -139,7 +148,7 @@ export type SocketStatus = 'connecting' | 'authenticating' | 'open' | 'waiting' 
 
 /**
  * Why a connection of a socket or stream failed: the `error` event's `reason`.
- * - `connect-failed`: no connection (server down, wrong host or URL, a refused handshake, a network error)
+ * - `connect-failed`: no connection (server down, wrong host or URL, a refused handshake, a network error, no acknowledgement within `connectTimeout`)
  * - `interrupted`: an established connection ended (the server or the network), not for its token
  * - `http-status`: (streams) the answer was not 2xx; `status` says which
  * - `not-event-stream`: (streams) a 2xx that is not `text/event-stream` (an HTML or JSON page, no body)

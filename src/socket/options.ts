@@ -51,7 +51,9 @@ const KNOWN = new Set<string>([
   'random',
 ] satisfies Array<keyof SocketOptions>)
 
-const KNOWN_STREAM = new Set<string>(['url', 'init', 'unauthorizedEvent', 'backoff', 'maxRefusals', 'timers', 'now', 'random'] satisfies Array<keyof EventStreamOptions>)
+const KNOWN_STREAM = new Set<string>(['url', 'init', 'unauthorizedEvent', 'backoff', 'maxRefusals', 'connectTimeout', 'timers', 'now', 'random'] satisfies Array<
+  keyof EventStreamOptions
+>)
 
 function fail(option: string, expected: string, got: unknown): never {
   throw optionError(PREFIX, option, expected, got)
@@ -173,6 +175,7 @@ export type StreamConfig = {
   unauthorizedEvent: string
   backoff: Backoff
   maxRefusals: number
+  connectTimeout: number
   timers: Timers
   now: () => number
   /** Uniform in [0, 1): the reconnect jitter. */
@@ -195,6 +198,7 @@ export function normalizeStreamOptions(options: EventStreamOptions): StreamConfi
     unauthorizedEvent,
     backoff: backoffOption(options.backoff),
     maxRefusals: maxRefusalsOption(options.maxRefusals),
+    connectTimeout: positive('connectTimeout', options.connectTimeout, 10_000),
     timers: timersOption(options.timers),
     now: nowOption(options.now),
     random: randomOption(options.random),

@@ -136,7 +136,13 @@ class EventStream implements RotorEventStream {
       const headers = new Headers(this.#config.init?.headers)
       headers.set('accept', 'text/event-stream')
       if (this.#lastEventId !== undefined) headers.set('last-event-id', this.#lastEventId)
-      return { response: await session.fetch(this.#config.url(), { ...this.#config.init, headers, signal }), generation }
+      // A server that never answers must not leave the stream connecting for good: the headers are due within connectTimeout.
+      const due = this.#clock.after(this.#config.connectTimeout, () => this.#current?.abort(), true)
+      try {
+        return { response: await session.fetch(this.#config.url(), { ...this.#config.init, headers, signal }), generation }
+      } finally {
+        due.cancel()
+      }
     } catch (error) {
       if (this.#closed) return undefined
       if (sessionEnded(error)) return void this.#shutdown(`rotor-auth: session ended (${error.reason})`, 'session-ended')

@@ -238,6 +238,14 @@ export type EventStreamOptions = {
    * @example 5
    */
   maxRefusals?: number
+  /**
+   * The longest the stream's request may take, from its start (the session's token in hand) to
+   * its answer's headers: past it the request is aborted (`connect-failed`) and the next follows
+   * the backoff. A server that never answers would otherwise leave the stream connecting for good.
+   * @default 10000
+   * @example 30000
+   */
+  connectTimeout?: number
   /** Timers, for tests. @default the platform's @example { setTimeout: fake.set, clearTimeout: fake.clear } */
   timers?: Timers
   /** Clock, the session's. @default the platform's wall clock @example () => fakeNow */

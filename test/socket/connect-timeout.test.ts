@@ -9,7 +9,7 @@ import { once } from 'node:events'
 import { createServer, type AddressInfo, type Socket as TcpSocket } from 'node:net'
 import { afterEach, describe, expect, test } from 'vitest'
 import { WebSocketServer } from 'ws'
-import { createSocket, type ConnectionError } from '../../src/socket/index.js'
+import { createEventStream, createSocket, type ConnectionError } from '../../src/socket/index.js'
 import { waitFor } from '../helpers/index.js'
 import { bearerAuth, NodeWebSocket, startSocketEnv, type SocketEnv } from './helpers.js'
 
@@ -66,7 +66,7 @@ async function hangingPort() {
   return { url: `ws://127.0.0.1:${(server.address() as AddressInfo).port}/live`, seen }
 }
 
-describe('connectTimeout: a connection that is never acknowledged is given up and tried again', () => {
+describe('connectTimeout: a connection that is never acknowledged (or answered) is given up and tried again', () => {
   test('a server that accepts and never acknowledges: each attempt ends connect-failed after the timeout, no subscription is sent, and the socket opens once the server answers', async () => {
     env = await startSocketEnv({ accessTokenTtl: 60_000 })
     const ws = await silentWs()
@@ -113,11 +113,27 @@ describe('connectTimeout: a connection that is never acknowledged is given up an
     expect(socket.status).toBe('closed')
   }, 30_000)
 
+  test('a stream whose server never answers its request: each request is aborted after the timeout and tried again', async () => {
+    env = await startSocketEnv({ accessTokenTtl: 60_000 })
+    const seen = { requests: 0 }
+    // The route takes the request and never answers it (its sockets are released with the server).
+    cleanup.push(env.server.attach({ request: req => new URL(req.url ?? '/', 'http://x').pathname === '/api/hangs' && (seen.requests++, true) }))
+    const session = await env.bearer({ rotation: 'request' })
+    const stream = createEventStream(session, { url: `${env.url}/api/hangs`, ...FAST })
+    cleanup.push(() => stream.close())
+    const errors: ConnectionError[] = []
+    stream.on('error', e => errors.push(e))
+    await waitFor(() => seen.requests >= 3 && errors.length >= 2, { timeout: 10_000 })
+    expect(errors.every(e => e.reason === 'connect-failed' && e.willRetry)).toBe(true)
+    expect(env.server.stats.refreshCalls).toBe(0)
+  }, 30_000)
+
   test('connectTimeout must be a number of ms > 0, named in the error', async () => {
     env = await startSocketEnv({ accessTokenTtl: 60_000 })
     const session = await env.bearer({ rotation: 'request' })
     for (const bad of [0, -1, Number.NaN, '5000']) {
       expect(() => createSocket(session, { WebSocket: NodeWebSocket, url: 'ws://127.0.0.1:1/', connectTimeout: bad as number })).toThrow(/connectTimeout/)
+      expect(() => createEventStream(session, { url: 'http://127.0.0.1:1/', connectTimeout: bad as number })).toThrow(/connectTimeout/)
     }
   })
 })

@@ -205,12 +205,13 @@ function statesOf(rw: RedisWorld): string[] {
   return rw.live().map(p => `${p.session.state.status}@${p.session.state.status === 'active' ? p.session.state.generation : '-'}`)
 }
 
-/** The chunk a session loads on demand, loaded before any run (see schedule.ts). */
-const preloaded = import('../../src/core/refresh-call.js')
+/** The chunk a session loads on demand, loaded before the first run (see schedule.ts: not when this module loads). */
+let preloading: Promise<unknown> | undefined
+const preloaded = () => (preloading ??= import('../../src/core/refresh-call.js'))
 
 /** Runs Redis schedule `seed` to its end or its first violation. */
 export async function runRedisSchedule(seed: number, options: { zoo?: RedisZoo; maxSteps?: number } = {}): Promise<ScheduleResult> {
-  await preloaded
+  await preloaded()
   const scheduler = new Scheduler(seed)
   const verdict = new Verdict()
   const config = drawConfig(scheduler)

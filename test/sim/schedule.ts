@@ -172,20 +172,24 @@ function refusingWindow(world: World, scheduler: Scheduler, active: number): voi
 }
 
 /**
- * The chunks a session loads on demand, loaded before any run: a first `import()` reads files
- * in real time, and a run that went on meanwhile would not replay.
+ * The chunks a session loads on demand, loaded before the first run: a first `import()` reads
+ * files in real time, and a run that went on meanwhile would not replay. Started by the first
+ * run, not when this module loads: a test file that only imports it (zoo-build.test.ts) ended
+ * with the imports still pending, and vitest reported their teardown as an unhandled rejection.
  */
-const preloaded = Promise.all([
-  import('../../src/core/refresh-call.js'),
-  import('../../src/utils/redact.js'),
-  import('../../src/coordinator/leader-lock.js'),
-  import('../../src/worker/tab.js'),
-  import('../../src/worker/link.js'),
-])
+let preloading: Promise<unknown> | undefined
+const preloaded = () =>
+  (preloading ??= Promise.all([
+    import('../../src/core/refresh-call.js'),
+    import('../../src/utils/redact.js'),
+    import('../../src/coordinator/leader-lock.js'),
+    import('../../src/worker/tab.js'),
+    import('../../src/worker/link.js'),
+  ]))
 
 /** Runs schedule `seed` to its end or its first violation. */
 export async function runSchedule(seed: number, options: ScheduleOptions = {}): Promise<ScheduleResult> {
-  await preloaded
+  await preloaded()
   const scheduler = new Scheduler(seed)
   const verdict = new Verdict()
   const config = drawConfig(scheduler, options)

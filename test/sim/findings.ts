@@ -14,7 +14,13 @@ export const OPEN_FINDINGS: Record<number, InvariantName> = {
 }
 
 /** The same for worlds without Web Locks (`--no-locks`: schedules.test.ts runs a range of them). */
-export const OPEN_FINDINGS_NO_LOCKS: Record<number, InvariantName> = {}
+export const OPEN_FINDINGS_NO_LOCKS: Record<number, InvariantName> = {
+  // Beyond npm test's range (1–2,000), found by a 10,000 run: two leader-lock holders at once (docs/simulation.md).
+  2531: 'rt-presented-twice',
+  3331: 'rt-presented-twice',
+  3563: 'rt-presented-twice',
+  7825: 'rt-presented-twice',
+}
 
 /**
  * The same for the extended model without Web Locks (`--extended --no-locks`), with no zoo

@@ -55,7 +55,7 @@ export type LeaderLockOptions = {
  * leads, and only the leader ever refreshes; the claims (claims.ts) keep holders exclusive
  * while two tabs briefly both believe they lead. A follower that needs a rotation posts
  * `rotate-request` with the newest generation it knows and waits until a newer state arrives
- * (then it adopts instead of presenting a spent RT) or it becomes the leader, at most
+ * (then it takes the claims and adopts instead of presenting a spent RT) or it becomes the leader, at most
  * `followerLimitMs`.
  */
 export class LeaderLock {
@@ -102,7 +102,7 @@ export class LeaderLock {
   lock<T>(fn: () => Promise<T>, options?: LockOptions): Promise<T> {
     // Only a refresh must come from the leader; the rest (an ending, the idle logout)
     // presents no RT twice and needs exclusion only.
-    return this.#o.mutex.run(() => (options?.refresh && !this.isLeader() ? this.#asFollower(fn) : this.#asLeader(fn)))
+    return this.#o.mutex.run(() => (options?.refresh && !this.isLeader() ? this.#asFollower(fn) : this.#claimed(fn)))
   }
 
   isLeader(): boolean {
@@ -131,7 +131,8 @@ export class LeaderLock {
     return Math.max(this.#o.read()?.generation ?? 0, this.#seen)
   }
 
-  async #asLeader<T>(fn: () => Promise<T>): Promise<T> {
+  /** Runs `fn` holding the claims: one holder among the tabs, the leader or a follower that heard of a newer state. */
+  async #claimed<T>(fn: () => Promise<T>): Promise<T> {
     await this.#claims.acquire()
     try {
       return await fn()
@@ -149,12 +150,14 @@ export class LeaderLock {
     if (!this.isLeader()) this.#platform.debug?.('election-lost', { leader: 'another tab' })
     for (;;) {
       if (this.#closed) throw new SessionExpiredError('disposed')
-      if (this.isLeader()) return this.#asLeader(fn)
+      if (this.isLeader()) return this.#claimed(fn)
       const known = this.#known()
       this.#o.channel.post({ type: 'rotate-request', generation: known })
       const newer = () => this.#known() > known
       await this.#waiters.until(() => newer() || this.isLeader() || this.#closed, Math.min(REQUEST_EVERY_MS, Math.max(0, deadline - now())))
-      if (newer()) return fn()
+      // Newer news is no licence to skip the lock: the session may refuse that state (forged, or
+      // a bearer state without its tokens) and refresh after all, beside the leader (sim seed 3331).
+      if (newer()) return this.#claimed(fn)
       if (now() >= deadline && !this.isLeader()) {
         throw new RotationPendingError('rotor-auth: no tab rotated the session (the leading tab did not answer)')
       }

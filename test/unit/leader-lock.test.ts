@@ -222,6 +222,25 @@ describe('leader-lock on virtual time', () => {
     expect(ranAt).toBe(5)
   })
 
+  test('a follower that hears of a newer state runs only once the holder released: the state may be one its session refuses (sim seed 3331)', async () => {
+    const shared: Shared = { snapshot: active(4) }
+    const two = openTabs(2, shared)
+    const leader = await leaderIndex(two)
+    const follower = two[1 - leader]!
+    const { probe, hold } = overlapProbe(500)
+    const leading = two[leader]!.lock.lock(hold, { refresh: true })
+    await until(() => probe.inside === 1)
+    const asked = follower.lock.lock(hold, { refresh: true })
+    await until(() => two[leader]!.heard.some(m => m.type === 'rotate-request'))
+    // A newer state is heard while the leader still holds the lock (a forged one, or one the
+    // follower's session does not adopt): running the follower's refresh now would present its RT
+    // beside the leader's.
+    two[leader]!.channel.post({ type: 'state', snapshot: active(5) })
+    expect((await settle(Promise.all([leading, asked]))).status).toBe('fulfilled')
+    expect(probe.runs).toBe(2)
+    expect(probe.most, 'holders at once').toBe(1)
+  })
+
   test('the leader runs a refresh itself; a closed leader hands over to the other tab', async () => {
     const two = openTabs(2)
     const leader = await leaderIndex(two)

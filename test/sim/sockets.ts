@@ -45,6 +45,9 @@ const MOODS: ReadonlyArray<readonly [number, ServerMood | 'restart']> = [
  * (`socket-auth-first`), reconnects bounded (`socket-reconnects-bounded`), every (re)connect
  * settling within the bound of a request (`socket-settles`), no token in any event.
  */
+/** The sockets' `connectTimeout` here: longer than any schedule's settle bound (schedule.ts). */
+const CONNECT_TIMEOUT_MS = 3_600_000
+
 export class Sockets {
   readonly server: SocketServer
   readonly events: EventsEndpoint
@@ -166,6 +169,10 @@ export class Sockets {
       WebSocket: this.server.constructorFor(tab, () => this.#attempted(watched)),
       url: 'wss://app.sim/live',
       ...(this.#bearer ? { authMessage: token, onRotate: token } : {}),
+      // Beyond every settle bound of the model: a refusal the socket did not notice is caught as
+      // itself (the zoo's socket-refused-silent), not rescued 10 s later by the default timeout,
+      // which test/socket/connect-timeout.test.ts proves against real servers.
+      connectTimeout: CONNECT_TIMEOUT_MS,
       ...this.#platformOf(tab),
     })
     status = () => socket.status

@@ -11,7 +11,7 @@ import { afterEach, describe, expect, test } from 'vitest'
 import { WebSocketServer } from 'ws'
 import { createEventStream, createSocket, type ConnectionError } from '../../src/socket/index.js'
 import { waitFor } from '../helpers/index.js'
-import { bearerAuth, NodeWebSocket, startSocketEnv, type SocketEnv } from './helpers.js'
+import { bearerAuth, closeServer, NodeWebSocket, startSocketEnv, type SocketEnv } from './helpers.js'
 
 let env: SocketEnv | undefined
 const cleanup: Array<() => unknown> = []
@@ -37,13 +37,7 @@ async function silentWs() {
       if (seen.acknowledge && JSON.parse(String(data)).type === 'auth') ws.send(JSON.stringify({ type: 'authenticated' }))
     })
   })
-  cleanup.push(
-    () =>
-      new Promise<void>(resolve => {
-        for (const client of wss.clients) client.terminate()
-        wss.close(() => resolve())
-      }),
-  )
+  cleanup.push(() => closeServer(wss))
   return { url: `ws://127.0.0.1:${(wss.address() as AddressInfo).port}/live`, seen }
 }
 

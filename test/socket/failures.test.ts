@@ -14,7 +14,7 @@ import { WebSocketServer } from 'ws'
 import { createEventStream, createSocket, type CloseCause, type ConnectionError, type RotorEventStream } from '../../src/socket/index.js'
 import { createSession, type Session } from '../../src/index.js'
 import { bearerLogin, bearerOptions, flowingClock, sleep, waitFor } from '../helpers/index.js'
-import { bearerAuth, NodeWebSocket, startSocketEnv, type SocketEnv } from './helpers.js'
+import { bearerAuth, closeServer, NodeWebSocket, startSocketEnv, type SocketEnv } from './helpers.js'
 
 let env: SocketEnv | undefined
 const cleanup: Array<() => unknown> = []
@@ -70,13 +70,7 @@ async function misbehavingWs(misbehaviour: Misbehaviour) {
       }
     })
   })
-  cleanup.push(
-    () =>
-      new Promise<void>(resolve => {
-        for (const client of wss.clients) client.terminate()
-        wss.close(() => resolve())
-      }),
-  )
+  cleanup.push(() => closeServer(wss))
   return { url: `ws://127.0.0.1:${(wss.address() as AddressInfo).port}/live`, seen }
 }
 

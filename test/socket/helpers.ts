@@ -1,5 +1,5 @@
 /** Shared setup of the socket tests: the reference server with its WebSocket face, and a feed client that checks exactly-once delivery. */
-import WebSocket from 'ws'
+import WebSocket, { type WebSocketServer } from 'ws'
 import { createSocket, type RotorSocket, type SocketOptions, type WebSocketConstructor } from '../../src/socket/index.js'
 import { createSocketFace, type SocketFace } from '../../src/testing/index.js'
 import type { Session } from '../../src/index.js'
@@ -62,4 +62,12 @@ export function feed(env: SocketEnv, session: Session, channels: string[], optio
     /** Every channel received 1..published[channel], each once, in order. */
     expected: (published: Map<string, number>) => new Map(channels.map(c => [c, Array.from({ length: published.get(c) ?? 0 }, (_, i) => i + 1)])),
   }
+}
+
+/** Ends a bespoke WebSocket server of a test: its clients cut, then the server closed. */
+export function closeServer(wss: WebSocketServer): Promise<void> {
+  return new Promise<void>(resolve => {
+    for (const client of wss.clients) client.terminate()
+    wss.close(() => resolve())
+  })
 }

@@ -19,6 +19,7 @@ export class ReplaceableCoordinator implements Coordinator {
   /** Locks asked for and not yet settled, on whichever coordinator ran them. */
   #locking = 0
   #newest: Snapshot | undefined
+  readonly #onClose: Array<() => void> = []
 
   constructor() {
     this.#ready = new Promise(resolve => (this.#arrive = resolve))
@@ -122,5 +123,12 @@ export class ReplaceableCoordinator implements Coordinator {
   close(): void {
     this.#closed = true
     this.#current?.close()
+    for (const closed of this.#onClose.splice(0)) closed()
+  }
+
+  /** Runs `fn` when the session closes this coordinator (a timer of whoever replaces its coordinators is released then). */
+  onClose(fn: () => void): void {
+    if (this.#closed) fn()
+    else this.#onClose.push(fn)
   }
 }

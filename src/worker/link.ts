@@ -50,6 +50,8 @@ export class WorkerLink {
     this.#o = o
     this.#store = store
     this.coordinator = coordinator
+    // Disposed while it waits to try the worker again: no timer outlives the session.
+    coordinator.onClose(() => this.#retry?.cancel())
   }
 
   connect(): void {

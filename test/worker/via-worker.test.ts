@@ -214,6 +214,21 @@ describe('a tab that lost the worker', () => {
     expect(second.posted).toContainEqual(expect.objectContaining({ w: 'write', snapshot: active(7, { accessToken: 'at', refreshToken: 'rt' }) }))
   })
 
+  it('closed (the session disposed) while it waits to try again: no timer is left behind, and nothing is tried', async () => {
+    const { time, coordinator, workers, hello } = setup()
+    const first = await hello(1)
+    first.welcome(active(3))
+    await settle()
+    first.fail()
+    await settle()
+    expect(time.pending()).toBeGreaterThan(0) // the try again
+    coordinator.close()
+    expect(time.pending()).toBe(0)
+    time.advance(60_000)
+    await settle()
+    expect(workers).toHaveLength(1)
+  })
+
   it('is not tried again when the worker refused it (other options): that answer would not change', async () => {
     const { time, fallbacks, workers, hello } = setup()
     const first = await hello(1)

@@ -79,15 +79,6 @@ export const ask = fail('trace({ tabs: true })')`,
   heard() {}
 }`,
   },
-  // jose's decodeJwt (~340 B with its base64url and errors), still imported by the hub's session:
-  // the worker's script reads claims with Rotor's own few lines, as pages do (src/utils/decode-jwt.ts,
-  // held equal to jose's by test/worker/decode-jwt.test.ts).
-  {
-    importer: /[\\/]src[\\/]worker[\\/]hub-session\.ts$/,
-    path: 'jose',
-    exports: ['decodeJwt'],
-    contents: "export { decodeJwt } from './utils/decode-jwt.ts'",
-  },
   // The page's request path: the hub's session only rotates (the tabs send their own requests).
   // createSession still builds one: there the interception is an empty object and the session's
   // fetch throws if ever called; replayableBody is the real one (the hub's own fetch uses it).

@@ -1,5 +1,5 @@
 /** The rotation worker's own session, built from the options the first tab sent: the only member that leads and refreshes, signing with the tabs' DPoP key when they use one. */
-import { decodeJwt } from 'jose'
+import { decodeJwt } from '../utils/decode-jwt.js'
 import type { Config } from '../core/options.js'
 import { createDpop, type Dpop } from '../dpop/index.js'
 import { RotorError, RotorTypeError } from '../errors.js'

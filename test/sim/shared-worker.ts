@@ -31,6 +31,16 @@ export const OPEN_FINDINGS_WORKER: Record<number, InvariantName> = {
   56: 'no-unasked-logout', 183: 'no-unasked-logout',
 }
 
+/**
+ * Seeds of `--worker` that failed and pass since their fix, each run by worker-seeds.test.ts:
+ * - 793 (`no-live-rt-after-logout`, bearer, seeds 301–800): the user signed out in the tab
+ *   that had signed in, right after the browser killed the worker; the tab asked the dead
+ *   worker to call the logout endpoint and, unanswered, called nothing, leaving its login live.
+ *   Rotor's: a worker that cannot end the session makes the tab call the endpoint with what
+ *   it holds (src/coordinator/worker.ts `logout`; test/worker/killed-worker.test.ts).
+ */
+export const REGRESSION_SEEDS_WORKER = [793]
+
 /** Where the tabs load the worker's script from (the probe of a slow worker fetches it). */
 export const WORKER_SCRIPT = 'https://app.sim/rotor-worker.js'
 

@@ -75,8 +75,8 @@ class Incarnation {
       storage: undefined,
       location: () => ({ href: WORKER_SCRIPT, base: WORKER_SCRIPT, origin: 'https://app.sim' }),
       browsing: true,
-      // The worker's bearer RT is its own: it never enters a page, and dies with the run.
-      fetch: () => server.fetchFor(() => this.alive, true),
+      // The worker's bearer RT is its own: it never enters a page, and dies with the run (server.ts `mayHold`).
+      fetch: () => server.fetchFor(() => this.alive, id),
       sharedWorker: undefined,
       indexedDB: undefined,
       debug: undefined,
@@ -99,6 +99,8 @@ export class SharedWorkers {
   readonly #locks: boolean
   #current: Incarnation | undefined
   #runs = 0
+  /** Every run started, by id: whether one still lives (an RT's holder, server.ts `trackHolders`). */
+  readonly #all = new Map<string, Incarnation>()
   /** Runs started and killed: what the schedule did. */
   started = 0
   killed = 0
@@ -117,6 +119,11 @@ export class SharedWorkers {
       worker: WORKER_SCRIPT,
       platform: { sharedWorker: () => this.#connect(tab, deliver), fetch: () => scriptServed },
     }
+  }
+
+  /** Whether run `id` (`w1`, …) still runs. */
+  alive(id: string): boolean {
+    return this.#all.get(id)?.alive === true
   }
 
   /** The browser terminates the worker (memory pressure, a crash): nothing of it runs again. */
@@ -139,14 +146,14 @@ export class SharedWorkers {
     const tabEnd: End & { postMessage(data: unknown): void; start(): void; close(): void } = {
       onmessage: null,
       open: true,
-      postMessage: data => this.#send(`${tab}>${run.id}`, data, hubEnd, fn => fn(), run),
+      postMessage: data => this.#send(`${tab}>${run.id}`, data, hubEnd, fn => fn(), run, run.id),
       start: () => undefined,
       close: () => this.#close(run, tabEnd),
     }
     const hubEnd: End & { postMessage(data: unknown): void; close(): void } = {
       onmessage: null,
       open: true,
-      postMessage: data => this.#send(`${run.id}>${tab}`, data, tabEnd, deliver, run),
+      postMessage: data => this.#send(`${run.id}>${tab}`, data, tabEnd, deliver, run, tab),
       close: () => void (hubEnd.open = false),
     }
     run.ports.set(tabEnd, tab)
@@ -159,6 +166,7 @@ export class SharedWorkers {
   #start(): Incarnation {
     this.started++
     const run = new Incarnation(`w${++this.#runs}`, this.#scheduler, this.#origin, this.#server, this.#locks)
+    this.#all.set(run.id, run)
     this.#scheduler.note(`start ${run.id}`)
     return run
   }
@@ -173,14 +181,19 @@ export class SharedWorkers {
 
   readonly #lastDelivery = new Map<string, number>()
 
-  /** A structured clone of `data`, delivered 0–4 ms later in order per direction, while the worker runs and the far end is open. */
-  #send(pair: string, data: unknown, to: End, deliver: (fn: () => void) => void, run: Incarnation): void {
+  /** A structured clone of `data`, delivered 0–4 ms later in order per direction, while the worker runs and the far end (`receiver`) is open. */
+  #send(pair: string, data: unknown, to: End, deliver: (fn: () => void) => void, run: Incarnation, receiver: string): void {
     if (!run.alive) return
     const copy: unknown = structuredClone(data)
     const at = Math.max(this.#lastDelivery.get(pair) ?? 0, this.#scheduler.now + this.#scheduler.random.int(0, 4))
     this.#lastDelivery.set(pair, at)
     this.#scheduler.after(at - this.#scheduler.now, `port ${pair}`, () => {
-      if (run.alive) deliver(() => void (to.open && to.onmessage?.({ data: copy } as MessageEvent)))
+      if (!run.alive) return
+      deliver(() => {
+        if (!to.open) return
+        this.#server.heard(receiver, copy)
+        to.onmessage?.({ data: copy } as MessageEvent)
+      })
     })
   }
 }

@@ -7,7 +7,10 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { createSession, type Session, type SessionOptions } from '../../src/index.js'
 import type { SharedWorkerLike } from '../../src/platform/types.js'
 import { createAuthServer, type AuthServer } from '../../src/testing/index.js'
+import { normalizeOptions } from '../../src/core/options.js'
 import { createHub, type Hub } from '../../src/worker/hub.js'
+import { PROTOCOL_VERSION } from '../../src/worker/protocol.js'
+import { workerConfig } from '../../src/worker/tab.js'
 import { bearerLogin, bearerOptions } from '../helpers/session-env.js'
 
 /**
@@ -93,4 +96,45 @@ describe('a tab whose rotation worker was killed', () => {
     })
     expect(refresh.status).toBe(401)
   }, 15_000)
+
+  it("a new run started from a page's memory (no token) takes the AT of a tab whose RT the killed run took along, and no RT-less state once it holds an RT (sim seed 189)", () => {
+    const hub = createHub('memory-test')
+    const received: Array<Record<string, unknown>> = []
+    const port = {
+      postMessage: (m: unknown) => void received.push(m as Record<string, unknown>),
+      close: () => undefined,
+      onmessage: null as ((event: MessageEvent) => void) | null,
+    }
+    hub.connect(port)
+    const say = (data: unknown) => port.onmessage?.({ data } as MessageEvent)
+    const state = (generation: number, tokens: { accessToken?: string; refreshToken?: string } = {}) => ({
+      generation,
+      status: 'active',
+      issuedAt: Date.now(),
+      accessExpiresAt: Date.now() + 60_000,
+      refreshExpiresAt: null,
+      ...tokens,
+    })
+    const stored = () => received.filter(m => m['w'] === 'store').map(m => (m['snapshot'] as { generation: number }).generation)
+    try {
+      const config = workerConfig(
+        normalizeOptions({ ...bearerOptions(url), crossTab: { name: 'app' }, worker: `${url}/rotor-worker.js`, rotation: 'request' } as SessionOptions),
+      )
+      // The page's storage keeps the state without tokens: a new run starts from that.
+      say({ w: 'hello', id: 1, version: PROTOCOL_VERSION, config, stored: state(9), reauthenticates: false })
+      expect(received).toContainEqual(expect.objectContaining({ w: 'welcome', id: 1 }))
+      // A token-less state (another page's memory) is no news once the run has started.
+      say({ w: 'write', id: 2, snapshot: state(10) })
+      // The tab that fell back brings its AT, one above (link.ts reconcile): the run holds no RT to keep.
+      say({ w: 'write', id: 3, snapshot: state(10, { accessToken: 'at-10' }) })
+      expect(stored()).toEqual([10])
+      expect(received.filter(m => m['w'] === 'store').at(-1)).toMatchObject({ snapshot: { accessToken: 'at-10' } })
+      // Once the run holds an RT, a state without it (forged or stale) is refused, as before.
+      say({ w: 'write', id: 4, snapshot: state(11, { accessToken: 'at-11', refreshToken: 'rt-11' }) })
+      say({ w: 'write', id: 5, snapshot: state(12, { accessToken: 'at-12' }) })
+      expect(stored()).toEqual([10, 11])
+    } finally {
+      hub.session?.dispose()
+    }
+  })
 })

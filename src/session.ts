@@ -114,8 +114,9 @@ function logoutOf(cfg: Config, send: () => typeof fetch, { machine, coordinator,
     // End everywhere first: the shared state says signed-out before the server is asked, so
     // no other tab can take the lock meanwhile and present an RT our aborted refresh spent.
     // A worker that keeps the RT calls the server itself (asked first: the end reaches it next).
-    const server = coordinator.logout?.()
-    await Promise.all([sync.publishEnd(reason), server ?? callLogout(cfg, send(), snapshot)])
+    // Without one, or when it could not (it was lost), the session calls the endpoint with what it holds.
+    const server = (coordinator.logout?.() ?? Promise.reject()).catch(() => callLogout(cfg, send(), snapshot))
+    await Promise.all([sync.publishEnd(reason), server])
   }
 }
 

@@ -105,8 +105,8 @@ export type Lease = {
  * - `hasPeers()` is false only when no other member can exist (a refresh in flight at
  *   `dispose()` is then aborted instead of finished for the others).
  * - `logout()`, optional: a coordinator that keeps the tokens from its members (the rotation
- *   worker keeps the RT) ends the session on the server itself; undefined, the session calls
- *   the logout endpoint with the tokens it holds.
+ *   worker keeps the RT) ends the session on the server itself; undefined or rejected (it
+ *   could not), the session calls the logout endpoint with the tokens it holds.
  * - `sharesTokens`, optional: how a member's bearer tokens reach the others. `'store'` (or
  *   absent): a `read()` holds them, so the lock holder's re-read is enough. `'message'`: only a
  *   `state` message carries them (browser tabs that do not persist tokens), so a lock holder

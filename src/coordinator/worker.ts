@@ -297,9 +297,18 @@ export class WorkerCoordinator implements Coordinator {
     return true
   }
 
-  /** The worker holds the RT: it ends the session on the server. */
+  /**
+   * The worker holds the RT: it ends the session on the server. A worker lost or silent (the
+   * browser killed it: its RT went with it) rejects, and the session calls the logout endpoint
+   * with what this tab holds (its own login's RT, its AT): sim seed 793 left that login live.
+   * Disposed meanwhile, the session has nothing left to call it with.
+   */
   logout(): Promise<void> {
-    return this.#rpc.request(id => ({ w: 'logout', id }), this.#o.config.refreshTimeout).catch(() => undefined)
+    return this.#rpc
+      .request(id => ({ w: 'logout', id }), this.#o.config.refreshTimeout)
+      .catch((error: unknown) => {
+        if (this.#rpc.lost !== undefined || !this.#rpc.closed) throw error
+      })
   }
 
   close(): void {

@@ -9,7 +9,7 @@ import { Listeners } from '../utils/listeners.js'
 import { HubLock, TabLocks, type LockLimits } from './hub-lock.js'
 import { startWorkerSession, type WorkerSession } from './hub-session.js'
 import { Tabs, type LivenessLimits, type PortLike, type Tab } from './hub-tabs.js'
-import { parseReauthGrant, PROTOCOL_VERSION, withoutRefreshToken } from './protocol.js'
+import { isId, parseReauthGrant, PROTOCOL_VERSION, withoutRefreshToken } from './protocol.js'
 
 /**
  * Time limits of the hub. Any page of the origin can connect and say anything: each limit
@@ -27,8 +27,6 @@ export type Hub = {
   /** The worker's own session, once the first tab said hello. */
   readonly session: Session | undefined
 }
-
-const isId = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v)
 
 /**
  * Everything the sessions of one name share, held in the worker: the snapshot (with the RT),
@@ -126,12 +124,14 @@ class SharedState implements Hub {
 
   /**
    * What a tab may put in the shared state (by `write`, `hello` or a posted `state`): a bearer
-   * session's state always carries the RT while active (a tab cannot take it away), and no
+   * session's state carries the RT while active (a tab cannot take it away), but for one with
+   * the AT at a run holding no RT (the killed run took it: the tabs share that AT, sim seed 189), and no
    * generation leaps further ahead than sessions accept (farAhead, coordinator/protocol.ts): a far-ahead
    * one would be refused by every session yet count as "newer" in the store, and wedge rotation.
    */
   #acceptable(next: Snapshot): boolean {
-    if (this.#cfg?.transport === 'bearer' && next.status === 'active' && next.refreshToken === undefined && next.ending === undefined) return false
+    if (this.#cfg?.transport === 'bearer' && next.status === 'active' && !next.refreshToken && !next.ending && (this.#snapshot?.refreshToken || !next.accessToken))
+      return false
     return !farAhead(next.generation, this.#snapshot?.generation ?? 0)
   }
 
@@ -183,10 +183,14 @@ class SharedState implements Hub {
     }
     tab.reauthenticates = m['reauthenticates'] === true
     this.#tabs.add(tab)
-    const version = PROTOCOL_VERSION
     const snapshot = this.#snapshot
-    const rt = snapshot?.refreshToken !== undefined ? { rt: true as const } : {}
-    tab.port.postMessage(snapshot ? { w: 'welcome', id, version, snapshot: withoutRefreshToken(snapshot), ...rt } : { w: 'welcome', id, version })
+    tab.port.postMessage({
+      w: 'welcome',
+      id,
+      version: PROTOCOL_VERSION,
+      ...(snapshot && { snapshot: withoutRefreshToken(snapshot) }),
+      ...(snapshot?.refreshToken && { rt: true }),
+    })
   }
 
   /** A tab's `post`: checked as a channel message is, and then as what the tab may change. */

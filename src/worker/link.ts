@@ -54,8 +54,8 @@ export class WorkerLink {
     coordinator.onClose(() => this.#retry?.cancel())
   }
 
-  connect(): void {
-    connectTab({
+  connect(): Promise<void> {
+    return connectTab({
       cfg: this.#o.cfg,
       store: this.#store,
       wire: { parseMessage, parseSnapshot, supersedes },
@@ -87,10 +87,11 @@ export class WorkerLink {
     // Lost between its welcome and now (its fallback already ran): the page's coordinator stays.
     if (worker.lost) return
     if (!this.#local) return void this.coordinator.use(worker)
-    // A rejoin. The session's own lock on the page's coordinator may be presenting the RT; and
-    // a bearer RT of this tab's goes only to a worker without one (a killed one took its RT along).
+    // A rejoin. The session's own lock on the page's coordinator may be presenting the RT
+    // (not the rotation waiting for this try: see #rejoinFirst); and a bearer RT of this tab's
+    // goes only to a worker without one (a killed one took its RT along).
     const ownRT = this.#o.cfg.transport === 'bearer' && this.coordinator.newest?.refreshToken !== undefined
-    if (this.coordinator.locking || (ownRT && worker.holdsRT)) {
+    if ((this.coordinator.locking && !this.#first) || (ownRT && worker.holdsRT)) {
       worker.close()
       return this.#schedule()
     }
@@ -115,8 +116,9 @@ export class WorkerLink {
 
   #fallBack(reason: string, transient: boolean): void {
     if (this.coordinator.closed) return
+    this.#transient = transient
     if (!this.#local) {
-      this.coordinator.use((this.#local = this.#o.local()))
+      this.coordinator.use((this.#local = this.#rejoinFirst(this.#o.local())))
       if (!this.coordinator.closed) this.#o.onFallback(reason)
     }
     // Bug zoo: a tab that lost the worker never tries it again (it and the worker's tabs never converge).
@@ -124,11 +126,35 @@ export class WorkerLink {
     if (transient) this.#schedule()
   }
 
+  /** A rejoin-first try under way (see {@link #rejoinFirst}): the rotation that waits for it holds no lock yet. */
+  #first: Promise<void> | undefined
+  /** The worker was lost by not answering: it may answer again (a refusal would not change). */
+  #transient = false
+
+  /**
+   * The page's coordinator, whose rotation of a bearer tab holding no RT of its own (the worker
+   * kept it, and may still) first tries the worker: on the page's lock it could only
+   * re-authenticate or end while a worker holds the family's RT (sim seed 183). Bounded by the
+   * connect timeout; where the worker cannot be reached, the page's lock serves as before.
+   */
+  #rejoinFirst(local: Coordinator): Coordinator {
+    const lock = local.lock.bind(local)
+    local.lock = async (fn, options) => {
+      if (options?.refresh && this.#transient && this.#o.cfg.transport === 'bearer' && this.coordinator.newest?.refreshToken === undefined) {
+        this.#retry?.cancel()
+        await (this.#first ??= this.connect().finally(() => (this.#first = undefined)))
+        if (this.#local !== local) return this.coordinator.lock(fn, options)
+      }
+      return lock(fn, options)
+    }
+    return local
+  }
+
   #schedule(): void {
     const { platform } = this.#o.cfg
     this.#retry?.cancel()
     this.#retry = platform.after(backoff(++this.#tries, REJOIN, platform.random), () => {
-      if (!this.coordinator.closed && this.#local) this.connect()
+      if (!this.coordinator.closed && this.#local) void this.connect()
     })
   }
 }
@@ -149,8 +175,12 @@ export function reconcile(mine: Snapshot | undefined, theirs: Snapshot | undefin
   if (loggedOut(theirs) && mine.status === 'active') return stands(theirs, mine)
   if (loggedOut(mine) && theirs.status === 'active') return stands(mine, theirs)
   if (supersedes(mine, theirs)) return mine
-  // Bearer: a worker that holds no RT (this tab's was checked) and a tab that does: its RT wins, one generation above.
-  if (transport === 'bearer' && mine.refreshToken !== undefined && theirs.status === 'active' && theirs.refreshToken === undefined && !mine.ending) {
+  // Bearer: a worker that holds no RT (this tab's was checked) and a tab that does: its RT wins,
+  // one generation above. So does the AT of a tab that holds no RT either (the killed worker
+  // took it along) over a worker that holds no token at all (started from a page's memory,
+  // which keeps none): the tabs share that AT until it expires, then re-authenticate (seed 189).
+  const holdsMore = mine.refreshToken !== undefined || (mine.accessToken !== undefined && theirs.accessToken === undefined)
+  if (transport === 'bearer' && holdsMore && theirs.status === 'active' && theirs.refreshToken === undefined && !mine.ending) {
     return { ...mine, generation: theirs.generation + 1 }
   }
   const endedOnItsOwn = theirs.status === 'signed-out' && (theirs.reason === 'rejected' || theirs.reason === 'expired')

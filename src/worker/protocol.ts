@@ -83,7 +83,8 @@ export type FromWorker =
  */
 export type Wire = Pick<typeof Protocol, 'parseSnapshot' | 'parseMessage' | 'supersedes'>
 
-const isId = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v)
+/** A request id (or protocol version) as a port may send it: a safe integer (isSafeInteger is false for anything but a number). */
+export const isId = (v: unknown): v is number => Number.isSafeInteger(v)
 
 /** Validates what the worker sent; undefined when malformed. */
 export function parseFromWorker(data: unknown, { parseSnapshot, parseMessage }: Wire): FromWorker | undefined {

@@ -69,6 +69,9 @@ export class Origin {
     this.#post({ tab: 'forger', name, open: true, onmessage: null, onmessageerror: null, deliver: fn => fn(), postMessage: () => undefined, close: () => undefined }, data)
   }
 
+  /** Told each message a tab's channel receives (worker worlds: which tab an RT reached, server.ts `heard`). */
+  heard: ((tab: string, data: unknown) => void) | undefined
+
   #post(from: SimChannel, data: unknown): void {
     if (!from.open) throw new DOMException('closed', 'InvalidStateError')
     const copy = structuredClone(data)
@@ -82,6 +85,7 @@ export class Origin {
         to.deliver(() => {
           if (!to.open) return
           this.delivered++
+          this.heard?.(to.tab, copy)
           to.onmessage?.({ data: copy })
         })
       })

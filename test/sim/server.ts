@@ -6,7 +6,8 @@ export const AT_TTL = 60_000
 export const RT_TTL = 3_600_000
 
 /** `answered`: a client received this token; `successorKnownAt`: when a client received the pair that consumed this RT (or knew it spent). */
-type Token = { kind: 'at' | 'rt'; family: number; n: number; expiresAt: number; consumed: boolean; answered: boolean; successorKnownAt: number; holder?: () => boolean }
+/** `holders`: where tracked (worker worlds), the participants this token was delivered to (see {@link ModelServer.trackHolders}). */
+type Token = { kind: 'at' | 'rt'; family: number; n: number; expiresAt: number; consumed: boolean; answered: boolean; successorKnownAt: number; holders?: Set<string> }
 type Family = { id: number; revoked: boolean; newest: string }
 /** The browser's cookie jar for the auth origin: the AT and the RT cookies. */
 type Cookies = Map<'at' | 'rt', string>
@@ -87,6 +88,8 @@ export class ModelServer {
   readonly cookies: Cookies = new Map()
   #tokens = new Map<string, Token>()
   #families: Family[] = []
+  /** Worker worlds: whether a participant (a tab, a worker run, the storage) still lives. */
+  #holderLives: ((participant: string) => boolean) | undefined
   readonly #scheduler: Scheduler
   readonly #epoch: number
 
@@ -147,7 +150,8 @@ export class ModelServer {
     const at = `sim-at-${family.id}-${n}`
     const rt = `sim-rt-${family.id}-${n}`
     this.#tokens.set(at, { kind: 'at', family: family.id, n, expiresAt: this.now() + AT_TTL, consumed: false, answered, successorKnownAt: Infinity })
-    this.#tokens.set(rt, { kind: 'rt', family: family.id, n, expiresAt: this.now() + RT_TTL, consumed: false, answered, successorKnownAt: Infinity })
+    const holders = this.#holderLives ? { holders: new Set<string>() } : {}
+    this.#tokens.set(rt, { kind: 'rt', family: family.id, n, expiresAt: this.now() + RT_TTL, consumed: false, answered, successorKnownAt: Infinity, ...holders })
     family.newest = rt
     return { accessToken: at, refreshToken: rt, expiresIn: AT_TTL / 1000, refreshExpiresIn: RT_TTL / 1000 }
   }
@@ -157,22 +161,40 @@ export class ModelServer {
    * while faults are on. An answer reaches no page once `alive()` is false (closed, crashed or
    * reloaded): the RT it carried is then known to nobody.
    */
-  fetchFor(alive: () => boolean, soleHolder = false): typeof fetch {
-    return (input, init) => this.#fetch(alive, input, init, soleHolder)
+  fetchFor(alive: () => boolean, participant?: string): typeof fetch {
+    return (input, init) => this.#fetch(alive, input, init, participant)
   }
 
   /**
-   * Whether a client may still hold `family`'s newest RT: not once the one participant that
-   * held it alone is gone (`fetchFor(alive, true)`: a rotation worker's run, whose bearer RT
-   * never enters a page; docs/guides/worker.md names that cost).
+   * Worker worlds: from now on each RT records the participants it reached (a page's login or
+   * refresh answer, a port or channel message, a storage write: {@link heard}), and `lives`
+   * says whether one still runs. A bearer RT lives in memory only (`persist: false`): once every
+   * participant it reached is gone (a killed worker run, a reloaded page), no client holds it.
+   */
+  trackHolders(lives: (participant: string) => boolean): void {
+    this.#holderLives = lives
+  }
+
+  /** `participant` received `data` (a message, a login answer, a stored value): every RT in it is now held there too. */
+  heard(participant: string, data: unknown): void {
+    if (!this.#holderLives) return
+    const text = typeof data === 'string' ? data : JSON.stringify(data)
+    for (const [rt] of text?.matchAll(/sim-rt-\d+-\d+/g) ?? []) this.#tokens.get(rt)?.holders?.add(participant)
+  }
+
+  /**
+   * Whether a client may still hold `family`'s newest RT: untracked, always; tracked, while
+   * one participant it reached lives (a rotation worker's bearer RT never enters a page, and
+   * dies with the run: docs/guides/worker.md names that cost).
    */
   mayHold(family: number): boolean {
     const newest = this.#families[family - 1]?.newest
-    const holder = newest === undefined ? undefined : this.#tokens.get(newest)?.holder
-    return !holder || holder()
+    const holders = newest === undefined ? undefined : this.#tokens.get(newest)?.holders
+    const lives = this.#holderLives
+    return !holders || !lives || [...holders].some(participant => lives(participant))
   }
 
-  async #fetch(alive: () => boolean, input: RequestInfo | URL, init: RequestInit = {}, soleHolder = false): Promise<Response> {
+  async #fetch(alive: () => boolean, input: RequestInfo | URL, init: RequestInit = {}, participant?: string): Promise<Response> {
     // A plain GET is read without building a Request (undici's Request was the model's costliest part).
     const plainGet = typeof input === 'string' && init.body == null && (init.method ?? 'GET').toUpperCase() === 'GET'
     const request = plainGet ? { method: 'GET', url: input, headers: new Headers(init.headers) } : new Request(input, init)
@@ -207,7 +229,7 @@ export class ModelServer {
       if (fault === 'drop') return void this.#scheduler.after(there, 'net drop', () => settle(() => reject(new TypeError('fetch failed'))))
       this.#scheduler.after(there, `server ${path}`, () => {
         if (settled) return
-        const handled = this.#handle(path, request.headers, body, fault, alive() ? Infinity : sentAt, jar, soleHolder ? alive : undefined)
+        const handled = this.#handle(path, request.headers, body, fault, alive() ? Infinity : sentAt, jar, participant)
         if (fault === 'hang') return
         if (this.strict && handled.spent) spent = { due: this.#scheduler.now + back, mark: handled.spent }
         // Set-Cookie applies when the headers arrive, whatever becomes of the body or the page.
@@ -229,10 +251,10 @@ export class ModelServer {
     })
   }
 
-  #handle(path: string, headers: Headers, body: string, fault: Fault, sentAt: number, jar: Cookies, holder?: () => boolean): Handled {
+  #handle(path: string, headers: Headers, body: string, fault: Fault, sentAt: number, jar: Cookies, participant?: string): Handled {
     if (fault === '503') return { answer: { status: 503, body: 'busy', headers: { 'retry-after': '1' } } }
     if (fault === 'proxy-html') return { answer: { status: 502, body: '<html><body>Bad gateway</body></html>', headers: { 'content-type': 'text/html' } } }
-    if (path.endsWith('/refresh')) return this.#refresh(body, sentAt, jar, holder)
+    if (path.endsWith('/refresh')) return this.#refresh(body, sentAt, jar, participant)
     // The logout's answer expires the cookies when its headers arrive (Set-Cookie), like any answer's.
     if (path.endsWith('/logout')) return { answer: this.#logout(headers, body, jar), headers: () => this.cookies.clear() }
     return { answer: this.#api(headers, jar) }
@@ -242,7 +264,7 @@ export class ModelServer {
    * `sentAt`: when a page that is gone sent the call (a call on the wire arrives after an answer a
    * later call got); Infinity for a live page's, which must never present a spent RT.
    */
-  #refresh(body: string, sentAt: number, jar: Cookies, holder?: () => boolean): Handled {
+  #refresh(body: string, sentAt: number, jar: Cookies, participant?: string): Handled {
     this.stats.refreshCalls++
     const inBody = bodyToken(body)
     // No RT in the body: the cookie transport's, from the jar.
@@ -265,7 +287,7 @@ export class ModelServer {
     const minted = [this.#tokens.get(pair.accessToken)!, this.#tokens.get(pair.refreshToken)!]
     const known = () => {
       for (const fresh of minted) fresh.answered = true
-      if (holder && inBody !== undefined) minted[1]!.holder = holder
+      if (participant !== undefined && inBody !== undefined) minted[1]!.holders?.add(participant)
       token.successorKnownAt = Math.min(token.successorKnownAt, this.#scheduler.now)
     }
     const json = { 'content-type': 'application/json' }

@@ -89,6 +89,19 @@ export class World {
     this.origin = new Origin(scheduler)
     this.workers = config.worker ? new SharedWorkers(scheduler, this.origin, this.server, config.locks) : undefined
     this.sockets = config.sockets ? new Sockets(scheduler, verdict, this.server, this.origin, config.transport === 'bearer') : undefined
+    if (this.workers) this.#trackHolders(this.workers)
+  }
+
+  /**
+   * Behind the worker, a bearer RT may sit in one participant alone (the worker's run, or the
+   * page that signed in): the server follows where each RT went, so that an RT whose every
+   * holder is gone counts as held by no client (sim seed 56: a login whose page crashed and
+   * whose worker the browser killed). A page that is gone runs no more code: its memory is lost.
+   */
+  #trackHolders(workers: SharedWorkers): void {
+    const tabLives = (id: string) => this.tabs.some(tab => tab.id === id && !tab.disposed && !tab.unmounted)
+    this.server.trackHolders(participant => participant === 'storage' || workers.alive(participant) || tabLives(participant))
+    this.origin.heard = (tab, data) => this.server.heard(tab, data)
   }
 
   /** Tabs neither closed nor frozen, whose session the app still uses. */
@@ -118,7 +131,7 @@ export class World {
   openTab(): Tab {
     const { rotation, locks, refreshTimeout, queueTimeout } = this.#config
     let tab: Tab | undefined
-    const fetch = this.server.fetchFor(() => tab?.disposed === false)
+    const fetch = this.server.fetchFor(() => tab?.disposed === false, `t${this.#opened + 1}`)
     const options: SessionOptions & { locks: boolean } = {
       scope: 'https://app.sim/api',
       transport: this.#config.transport,
@@ -159,7 +172,7 @@ export class World {
     const { storage } = this.origin
     return {
       getItem: key => storage.getItem(key),
-      setItem: (key, value) => void (gone() || storage.setItem(key, value)),
+      setItem: (key, value) => void (gone() || (this.server.heard('storage', value), storage.setItem(key, value))),
       removeItem: key => void (gone() || storage.removeItem(key)),
     }
   }
@@ -194,6 +207,7 @@ export class World {
           if (hook === 'fails') return reject(new TypeError('the login form failed'))
           if (hook === 'dismissed') return resolve()
           const grant = this.#loginAnswer(this.server.login())
+          this.server.heard(tab.id, grant)
           this.family = this.server.newestFamily
           this.logins++
           resolve(grant)
@@ -214,6 +228,7 @@ export class World {
     // A logout still on the wire would expire this login's cookies with its answer (sim seed 16151).
     if (this.#loggingOut > 0) return void this.#afterLogout.push(() => void (!tab.disposed && this.login(tab)))
     const grant = this.#loginAnswer(this.server.login())
+    this.server.heard(tab.id, grant)
     this.family = this.server.newestFamily
     this.#scheduler.note(`login ${tab.id} family ${this.family}`)
     this.logins++

@@ -214,6 +214,42 @@ describe('a tab that lost the worker', () => {
     expect(second.posted).toContainEqual(expect.objectContaining({ w: 'write', snapshot: active(7, { accessToken: 'at', refreshToken: 'rt' }) }))
   })
 
+  it('with bearer tokens and no RT of its own, a rotation first tries the worker, and is asked of it, not run on the page (sim seed 183)', async () => {
+    const { time, coordinator, page, workers, hello } = setup('bearer')
+    const first = await hello(1)
+    first.welcome(active(3))
+    await settle()
+    first.fail()
+    // Before the backoff's try: the rotation (on the page's lock it could only re-authenticate or
+    // end, while the worker may hold the family's RT) tries the worker at once.
+    const rotation = coordinator.lock(async () => 'rotated', { refresh: true })
+    const second = await hello(2)
+    expect(page.counts.locks).toBe(0)
+    second.welcome(active(4), true)
+    await settle()
+    expect(second.posted).not.toContainEqual({ w: 'bye' })
+    expect(second.posted).toContainEqual(expect.objectContaining({ w: 'post', message: expect.objectContaining({ type: 'rotate-request' }) }))
+    expect(page.counts.locks).toBe(0)
+    // Unanswered past the queue's bound, it fails on the worker, never on the page's lock.
+    time.advance(60_000)
+    await expect(rotation).rejects.toThrow(/did not rotate/)
+    expect(page.counts.locks).toBe(0)
+    expect(workers).toHaveLength(2)
+  })
+
+  it('with bearer tokens and no RT of its own, a rotation whose try of the worker fails runs on the page, as before', async () => {
+    const { time, coordinator, page, hello } = setup('bearer')
+    const first = await hello(1)
+    first.welcome(active(3))
+    await settle()
+    first.fail()
+    const rotation = coordinator.lock(async () => 'rotated', { refresh: true })
+    await hello(2)
+    time.advance(5_000)
+    expect(await rotation).toBe('rotated')
+    expect(page.counts.locks).toBe(1)
+  })
+
   it('closed (the session disposed) while it waits to try again: no timer is left behind, and nothing is tried', async () => {
     const { time, coordinator, workers, hello } = setup()
     const first = await hello(1)
@@ -276,6 +312,13 @@ describe('reconcile: the state a rejoining tab and the worker settle on', () => 
     // The user's logout stands, and a bearer login the worker has no RT of is no case for it.
     expect(reconcile(active(8), signedOut(8, 'user'), 'cookie')).toEqual(signedOut(8, 'user'))
     expect(reconcile(active(8), signedOut(8, 'rejected'), 'bearer')).toEqual(signedOut(8, 'rejected'))
+  })
+  it("bearer: the AT of a tab without an RT wins, one above, over a worker holding no token at all (started from a page's memory: seed 189)", () => {
+    const memory = active(9)
+    expect(reconcile(active(9, { accessToken: 'at' }), memory, 'bearer')).toEqual(active(10, { accessToken: 'at' }))
+    // Not over a worker that holds tokens (its AT is as new), nor with cookies (the jar holds them).
+    expect(reconcile(active(9, { accessToken: 'at' }), active(9, { accessToken: 'theirs' }), 'bearer')).toEqual(active(9, { accessToken: 'theirs' }))
+    expect(reconcile(active(9, { accessToken: 'at' }), memory, 'cookie')).toEqual(memory)
   })
   it("a user's logout on either side stands, whatever the other side counted meanwhile (one above both)", () => {
     // The worker's tabs logged out at 5; the tab that fell back rotated on its own to 9.

@@ -1,0 +1,140 @@
+/**
+ * Tabs whose rotation worker the browser killed, against the real hub (MessageChannel ports in
+ * Node) and the reference server on 127.0.0.1: what the server sees once the worker's run, and
+ * the RT it held, is gone. The simulator's worker worlds found each case (docs/simulation.md).
+ */
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { createSession, type Session, type SessionOptions } from '../../src/index.js'
+import type { SharedWorkerLike } from '../../src/platform/types.js'
+import { createAuthServer, type AuthServer } from '../../src/testing/index.js'
+import { normalizeOptions } from '../../src/core/options.js'
+import { createHub, type Hub } from '../../src/worker/hub.js'
+import { PROTOCOL_VERSION } from '../../src/worker/protocol.js'
+import { workerConfig } from '../../src/worker/tab.js'
+import { bearerLogin, bearerOptions } from '../helpers/session-env.js'
+
+/**
+ * The origin's SharedWorker: one run of the real hub while alive; `kill()` ends it as a browser
+ * does (nothing of it runs or answers again), and the next connect starts a new run.
+ */
+function killableWorker() {
+  const ports: MessagePort[] = []
+  let run: { hub: Hub; alive: boolean } | undefined
+  const sharedWorker = (): SharedWorkerLike => {
+    const current = (run ??= { hub: createHub('killed-worker-test'), alive: true })
+    const { port1, port2 } = new MessageChannel()
+    ports.push(port1, port2)
+    // A dead run hears nothing and says nothing.
+    const toHub = port1.postMessage.bind(port1)
+    port1.postMessage = (data: unknown) => void (current.alive && toHub(data))
+    const toTab = port2.postMessage.bind(port2)
+    port2.postMessage = (data: unknown) => void (current.alive && toTab(data))
+    current.hub.connect(port2 as never)
+    return { port: port1, addEventListener: () => undefined }
+  }
+  return {
+    sharedWorker,
+    /** The running hub's own session (the worker's), if a run is on. */
+    session: () => run?.hub.session,
+    kill: () => {
+      if (run) run.alive = false
+      run?.hub.session?.dispose()
+      run = undefined
+    },
+    close: () => ports.forEach(port => port.close()),
+  }
+}
+
+describe('a tab whose rotation worker was killed', () => {
+  let server: AuthServer
+  let url = ''
+  let closeServer: () => Promise<void>
+  let worker: ReturnType<typeof killableWorker>
+  const sessions: Session[] = []
+
+  beforeEach(async () => {
+    server = createAuthServer({ accessTokenTtl: 60_000, refreshTokenTtl: 600_000 })
+    ;({ url, close: closeServer } = await server.listen())
+    worker = killableWorker()
+  })
+
+  afterEach(async () => {
+    for (const session of sessions.splice(0)) session.dispose()
+    worker.close()
+    await closeServer()
+  })
+
+  function tab(options: Partial<SessionOptions> = {}): Session {
+    const session = createSession({
+      ...bearerOptions(url),
+      crossTab: { name: 'app' },
+      worker: `${url}/rotor-worker.js`,
+      rotation: 'request',
+      refreshTimeout: 1_000,
+      platform: { sharedWorker: worker.sharedWorker },
+      ...options,
+    } as SessionOptions)
+    sessions.push(session)
+    return session
+  }
+
+  it('logout() right after the kill: the tab calls the logout endpoint itself, and its login is refused afterwards (sim seed 793)', async () => {
+    const a = tab()
+    const login = (await (await bearerLogin(url)).json()) as { refreshToken: string }
+    await a.start(login)
+    await vi.waitFor(() => expect(worker.session()?.state.status).toBe('active'))
+    worker.kill()
+    // The worker would have called the server with the RT it holds; killed, it never does.
+    await a.logout()
+    expect(a.state.status).toBe('signed-out')
+    expect(server.stats.logouts).toBe(1)
+    // The login's RT (this tab's own, and the dead worker's) is dead on the server.
+    const refresh = await fetch(`${url}/bearer/refresh`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ refreshToken: login.refreshToken }),
+    })
+    expect(refresh.status).toBe(401)
+  }, 15_000)
+
+  it("a new run started from a page's memory (no token) takes the AT of a tab whose RT the killed run took along, and no RT-less state once it holds an RT (sim seed 189)", () => {
+    const hub = createHub('memory-test')
+    const received: Array<Record<string, unknown>> = []
+    const port = {
+      postMessage: (m: unknown) => void received.push(m as Record<string, unknown>),
+      close: () => undefined,
+      onmessage: null as ((event: MessageEvent) => void) | null,
+    }
+    hub.connect(port)
+    const say = (data: unknown) => port.onmessage?.({ data } as MessageEvent)
+    const state = (generation: number, tokens: { accessToken?: string; refreshToken?: string } = {}) => ({
+      generation,
+      status: 'active',
+      issuedAt: Date.now(),
+      accessExpiresAt: Date.now() + 60_000,
+      refreshExpiresAt: null,
+      ...tokens,
+    })
+    const stored = () => received.filter(m => m['w'] === 'store').map(m => (m['snapshot'] as { generation: number }).generation)
+    try {
+      const config = workerConfig(
+        normalizeOptions({ ...bearerOptions(url), crossTab: { name: 'app' }, worker: `${url}/rotor-worker.js`, rotation: 'request' } as SessionOptions),
+      )
+      // The page's storage keeps the state without tokens: a new run starts from that.
+      say({ w: 'hello', id: 1, version: PROTOCOL_VERSION, config, stored: state(9), reauthenticates: false })
+      expect(received).toContainEqual(expect.objectContaining({ w: 'welcome', id: 1 }))
+      // A token-less state (another page's memory) is no news once the run has started.
+      say({ w: 'write', id: 2, snapshot: state(10) })
+      // The tab that fell back brings its AT, one above (link.ts reconcile): the run holds no RT to keep.
+      say({ w: 'write', id: 3, snapshot: state(10, { accessToken: 'at-10' }) })
+      expect(stored()).toEqual([10])
+      expect(received.filter(m => m['w'] === 'store').at(-1)).toMatchObject({ snapshot: { accessToken: 'at-10' } })
+      // Once the run holds an RT, a state without it (forged or stale) is refused, as before.
+      say({ w: 'write', id: 4, snapshot: state(11, { accessToken: 'at-11', refreshToken: 'rt-11' }) })
+      say({ w: 'write', id: 5, snapshot: state(12, { accessToken: 'at-12' }) })
+      expect(stored()).toEqual([10, 11])
+    } finally {
+      hub.session?.dispose()
+    }
+  })
+})

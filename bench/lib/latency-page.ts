@@ -35,7 +35,16 @@ export type LatencyStats = {
   handed: Record<string, number>
   /** With `probe=1`: after each rotate event, how long the next task waited to run (the tab's main thread busy), ms. */
   lag: number[]
+  /**
+   * This tab's rotation steps, from the session's decisions (its `trace` event): lock asked and
+   * granted, RT presented (`rotation-started`, with the generation it rotates from) and the answer
+   * published (`rotation-answered`, with the generation it entered). The shares of a held call's wait.
+   */
+  steps: Step[]
 }
+
+export type Step = { kind: string; at: number; generation: number | undefined; ok: boolean | undefined }
+const STEPS = new Set(['lock-asked', 'lock-granted', 'rotation-started', 'rotation-answered'])
 
 declare global {
   interface Window {
@@ -67,9 +76,14 @@ const session = Rotor.createSession({
   ...(bearer ? { transport: 'bearer', refresh: { url: '/bearer/refresh', style: 'json' }, logout: '/bearer/logout' } : {}),
 })
 
-const stats: LatencyStats = { scriptStart, createdAt: now(), activeAt: 0, calls: [], rotations: [], timings: [], errors: [], probes: [], handed: {}, lag: [] }
+const stats: LatencyStats = { scriptStart, createdAt: now(), activeAt: 0, calls: [], rotations: [], timings: [], errors: [], probes: [], handed: {}, lag: [], steps: [] }
 session.on('change', state => void (state.status === 'active' && !stats.activeAt && (stats.activeAt = now())))
 session.on('rotate', ({ state, origin }) => void stats.rotations.push({ at: now(), generation: state.generation, origin }))
+session.on('trace', entry => {
+  if (!STEPS.has(entry.kind)) return
+  const { generation, ok } = entry as { generation?: number; ok?: boolean }
+  stats.steps.push({ kind: entry.kind, at: now(), generation, ok })
+})
 const send = window.fetch.bind(window)
 window.fetch = (input, init) => {
   const path = new URL(input instanceof Request ? input.url : String(input), location.href).pathname

@@ -60,7 +60,7 @@ const MEASURED = [
 const SHARES =
   "**Where the wait goes.** Each held call's wait (called → fetch called) cut at the steps of the tab that rotated, from its " +
   "session's decisions (p50 / p99, ms; a share counts from the call on, so they add up to the wait): before that tab asked for the lock, " +
-  'its lock wait, lock granted → RT presented (catching up with the shared state, waiting out a rotation announced elsewhere, and for bearer the roll call), the refresh (→ its answer published), the release ' +
+  'its lock wait, lock granted → RT presented (catching up with the shared state, waiting out a rotation announced elsewhere, and for bearer the roll call), the refresh (→ its fetch called, → its answer in the page, → read, posted and entered there), the release ' +
   "(→ this tab entered the generation: the channel and this tab's busy main thread) and Rotor's (→ fetch called). Then the joins: " +
   "page script start → createSession returned (Rotor's code compiled and run for the first time, the first storage read), → a peer's " +
   'answer to its hello adopted, → fetch called, → on the wire; a join whose adopted AT was already due rotates first.'

@@ -41,6 +41,8 @@ export type LatencyStats = {
    * published (`rotation-answered`, with the generation it entered). The shares of a held call's wait.
    */
   steps: Step[]
+  /** This tab's refresh calls: when Rotor called fetch with one, and when its answer (headers) reached the page. */
+  refreshes: Array<{ called: number; resolved: number }>
 }
 
 export type Step = { kind: string; at: number; generation: number | undefined; ok: boolean | undefined }
@@ -76,7 +78,20 @@ const session = Rotor.createSession({
   ...(bearer ? { transport: 'bearer', refresh: { url: '/bearer/refresh', style: 'json' }, logout: '/bearer/logout' } : {}),
 })
 
-const stats: LatencyStats = { scriptStart, createdAt: now(), activeAt: 0, calls: [], rotations: [], timings: [], errors: [], probes: [], handed: {}, lag: [], steps: [] }
+const stats: LatencyStats = {
+  scriptStart,
+  createdAt: now(),
+  activeAt: 0,
+  calls: [],
+  rotations: [],
+  timings: [],
+  errors: [],
+  probes: [],
+  handed: {},
+  lag: [],
+  steps: [],
+  refreshes: [],
+}
 session.on('change', state => void (state.status === 'active' && !stats.activeAt && (stats.activeAt = now())))
 session.on('rotate', ({ state, origin }) => void stats.rotations.push({ at: now(), generation: state.generation, origin }))
 session.on('trace', entry => {
@@ -89,7 +104,15 @@ window.fetch = (input, init) => {
   const path = new URL(input instanceof Request ? input.url : String(input), location.href).pathname
   // The first hand-over only: a replay after a 401 is the same path again.
   if (path.startsWith('/api/')) stats.handed[path] ??= now()
-  return send(input, init)
+  if (!path.endsWith('/refresh')) return send(input, init)
+  const call = { called: now(), resolved: 0 }
+  stats.refreshes.push(call)
+  const sent = send(input, init)
+  sent.then(
+    () => (call.resolved = now()),
+    () => undefined,
+  )
+  return sent
 }
 if (params.has('probe')) {
   session.on('rotate', () => {

@@ -1,5 +1,5 @@
 /** Splits a held call's wait into its shares (lock wait, roll call, refresh, release, Rotor) from the rotating tab's recorded steps. */
-import type { LatencyStats, Step } from './latency-page.js'
+import type { LatencyStats } from './latency-page.js'
 import { spread, type Spread } from './latency-figures.js'
 import { toMarkdown, type Table } from '../table.js'
 
@@ -8,35 +8,44 @@ export type HeldAt = { called: number; entered: number; handed: number; generati
 
 /**
  * A held call's wait, called → handed to fetch, cut at the rotating tab's steps: before its lock
- * was asked, waiting for the lock, the roll call (granted → RT presented), the refresh (→ answer
- * published), the release (→ this tab entered the generation) and Rotor's (→ handed). Each share
+ * was asked, waiting for the lock, the roll call (granted → RT presented), the refresh in three
+ * (→ its fetch called, → its answer in the page, → read, the new state posted and entered there),
+ * the release (→ this tab entered the generation) and Rotor's (→ handed). Each share
  * counts from the call on: a step before the call weighs nothing. They add up to the wait.
  */
-export type Shares = { before: number; lock: number; roll: number; refresh: number; release: number; rotor: number }
+export type Shares = { before: number; lock: number; roll: number; sending: number; trip: number; reading: number; release: number; rotor: number }
 export const SHARE_NAMES: Record<keyof Shares, string> = {
   before: 'before the lock was asked',
   lock: 'lock wait',
   roll: 'lock granted → RT presented (catch-up, roll call)',
-  refresh: 'refresh (RT presented → answer published)',
+  sending: 'RT presented → refresh fetch called',
+  trip: '→ its answer in the page',
+  reading: '→ read and published (entered there)',
   release: 'release (→ this tab has the tokens)',
   rotor: 'Rotor (→ fetch called)',
 }
 
-/** The rotating tab's steps of the rotation that entered `generation`, or undefined (not recorded). */
-function stepsOf(tabs: ReadonlyArray<{ stats: LatencyStats }>, generation: number): [asked: Step, granted: Step, started: Step, answered: Step] | undefined {
+/**
+ * The rotating tab's step times for the rotation that entered `generation`: lock asked, granted,
+ * RT presented, refresh fetch called, its answer in the page, the new generation entered (its
+ * state posted just before); undefined where no tab recorded it (the worker refreshes).
+ */
+function stepsOf(tabs: ReadonlyArray<{ stats: LatencyStats }>, generation: number): number[] | undefined {
   for (const { stats } of tabs) {
-    const steps = stats.steps
-    const end = steps.findIndex(s => s.kind === 'rotation-answered' && s.ok === true && s.generation === generation)
-    if (end < 0) continue
+    const entered = stats.rotations.find(r => r.origin === 'local' && r.generation === generation)
+    if (!entered) continue
+    const steps = stats.steps.filter(s => s.at <= entered.at)
     const last = (kind: string, before: number) => {
       for (let i = before - 1; i >= 0; i--) if (steps[i]!.kind === kind) return i
       return -1
     }
-    const started = last('rotation-started', end)
+    const started = last('rotation-started', steps.length)
     const granted = last('lock-granted', started)
     const asked = last('lock-asked', granted)
     if (asked < 0) return undefined
-    return [steps[asked]!, steps[granted]!, steps[started]!, steps[end]!]
+    const from = steps[started]!.at
+    const call = stats.refreshes.find(r => r.called >= from && r.resolved > 0 && r.resolved <= entered.at)
+    return [steps[asked]!.at, steps[granted]!.at, from, call?.called ?? from, call?.resolved ?? entered.at, entered.at]
   }
   return undefined
 }
@@ -48,12 +57,12 @@ export function sharesOf(held: ReadonlyArray<{ at: HeldAt }>, tabs: ReadonlyArra
     const steps = stepsOf(tabs, at.generation)
     if (!steps) continue
     let t = at.called
-    const [before, lock, roll, refresh, release, rotor] = [...steps.map(s => s.at), at.entered, at.handed].map(b => {
+    const [before, lock, roll, sending, trip, reading, release, rotor] = [...steps, at.entered, at.handed].map(b => {
       const share = Math.max(0, b - t)
       t = Math.max(t, b)
       return share
-    }) as [number, number, number, number, number, number]
-    all.push({ before, lock, roll, refresh, release, rotor })
+    }) as [number, number, number, number, number, number, number, number]
+    all.push({ before, lock, roll, sending, trip, reading, release, rotor })
   }
   return all
 }
@@ -100,4 +109,4 @@ export function sharesTables(results: ReadonlyArray<[name: string, shares: Share
   return [toMarkdown(held), ...(joined.length ? ['', toMarkdown(join)] : [])]
 }
 
-const sum = (s: Shares) => s.before + s.lock + s.roll + s.refresh + s.release + s.rotor
+const sum = (s: Shares) => Object.values(s).reduce((a, b) => a + b, 0)

@@ -21,6 +21,9 @@ import { joinSteps, sharesOf, sharesTables } from './lib/latency-shares.js'
 import { CLAIM_WINDOW_MS } from '../src/coordinator/claims.js'
 import { toMarkdown, type Section } from './table.js'
 
+/** The bearer roll call's wait where peers cannot be listed (src/core/rotator.ts PROBE_MS, not exported). */
+const PROBE_MS = 60
+
 export type LatencyOptions = { tabs?: number; seconds?: number; joins?: number }
 export type Verdict = { target: string; met: boolean; text: string }
 type Config = { transport: 'cookie' | 'bearer'; locks: boolean; worker: boolean }
@@ -55,6 +58,11 @@ const MEASURED = [
     'extra wait p50/p99 13.9/156.8 and 23.1/119.6 with it, 31.0/146.4 and 70.6/188.5 without; the probe alone (bench/latency-probe.ts, 5 tabs, ' +
     'lock granted → RT presented) 3.4–9.2 ms with it, 60.8–64.5 ms without. Rotor share is now measured to the fetch call itself (the page wraps ' +
     "window.fetch): 0.1 ms p50; Resource Timing's startTime, used before, lagged that call by up to 27 ms on the busy tabs (in the browser column now).",
+  "**Extra wait, measured anew** (round 9): it subtracts the part of this refresh's own round trip after the call (Resource Timing in the tab that made it) " +
+    'where it subtracted one median API round trip, which under load counted a slow refresh as wait and a call made mid-refresh as none. Paired in one run ' +
+    '(load average 12–17 on 2 cores), old → new p50/p99: cookie Web Locks 9.5/162.5 → 24.3/146.1, bearer Web Locks 57.2/348.7 → 44.1/334.2, ' +
+    'cookie no Web Locks 7.2/191.9 → 56.1/196.6, bearer no Web Locks 125.3/302.8 → 147.4/245.3 (worker: no tab sees its refresh, the median stands in, unchanged). ' +
+    'The shares below show what the target misses on: the refresh itself and, for bearer, the lock and the roll call; no fixed wait on the join path.',
 ]
 
 const SHARES =
@@ -155,7 +163,7 @@ const STATED = ['no Web Locks', 'worker'] as const
 const CAUSES: Record<'rotor' | 'extra' | 'join', { 'no Web Locks': string; worker: string }> = {
   rotor: { 'no Web Locks': 'the same release as with Web Locks', worker: 'the same release, the tokens brought by the worker' },
   extra: {
-    'no Web Locks': `its lock is a claim that counts only after ${CLAIM_WINDOW_MS} ms without a rival (src/coordinator/claims.ts): by design, it keeps two holders apart where no lock exists`,
+    'no Web Locks': `by design: its lock is a claim that counts only after ${CLAIM_WINDOW_MS} ms without a rival (src/coordinator/claims.ts: it keeps two holders apart where no lock exists), and a bearer holder's roll call listens its whole ${PROBE_MS} ms (no query() lists the live peers, so it cannot end at the last answer)`,
     worker: 'the refresh runs in the shared worker: one more hop to it and back, on its own queue',
   },
   join: { 'no Web Locks': 'the same join: no lock on its path', worker: "the tokens come from the worker's answer, not a peer's" },

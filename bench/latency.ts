@@ -25,7 +25,8 @@ import { toMarkdown, type Section } from './table.js'
 const PROBE_MS = 60
 
 export type LatencyOptions = { tabs?: number; seconds?: number; joins?: number }
-export type Verdict = { target: string; met: boolean; text: string }
+/** `met` undefined: the run did not measure it (a configuration filtered out). */
+export type Verdict = { target: string; met: boolean | undefined; text: string }
 type Config = { transport: 'cookie' | 'bearer'; locks: boolean; worker: boolean }
 
 /** Not a whole second: a whole-second JWT `exp` then falls up to a second before `iat` + lifetime. */
@@ -184,7 +185,7 @@ function verdicts(results: Array<[Config, Figures]>): Verdict[] {
       .filter(({ p99 }) => Number.isFinite(p99))
       .map(({ path, p99 }) => `${path} p99 ${p99.toFixed(1)} ms (${CAUSES[key][path]})`)
     const text = `Web Locks: worst p99 ${Number.isFinite(judged) ? `${judged.toFixed(1)} ms` : 'not measured'}${stated.length ? `; stated, not judged: ${stated.join('; ')}` : ''}`
-    return { target, met: judged <= limit, text }
+    return { target, met: Number.isFinite(judged) ? judged <= limit : undefined, text }
   }
   const bearer401 = results.filter(([c]) => c.transport === 'bearer').reduce((n, [, f]) => n + f.api401, 0)
   return [
@@ -261,9 +262,9 @@ export async function latencyBench(options: LatencyOptions = {}): Promise<{ mark
     ]),
   }
   const judged = verdicts(results)
-  const lines = judged.map(v => `${v.target}: ${v.text}: ${v.met ? 'met' : 'MISSED'}.`)
+  const lines = judged.map(v => `${v.target}: ${v.text}: ${v.met === undefined ? 'not decided' : v.met ? 'met' : 'MISSED'}.`)
   const targets = judged.map(v => ({ target: v.target, met: v.met, figure: v.text }))
-  const shares = [SHARES, sharesTables(results.map(([c, f]) => [name(c), f.shares, f.joinSteps])).join('\n')]
+  const shares = ['', SHARES, '', sharesTables(results.map(([c, f]) => [name(c), f.shares, f.joinSteps])).join('\n')]
   const section: Section = { title, method, table, verdicts: lines, notes: [...MEASURED, ...shares], targets }
   const markdown = [`## ${title}`, '', ...MEASURED, '', method, '', toMarkdown(table), '', ...lines.map(l => `- ${l}`), '', ...shares, ''].join('\n')
   return { markdown, verdicts: judged, section }

@@ -17,10 +17,16 @@ import { bundle, sleep } from '../test/browser/harness.js'
 import { chromiumArgs, chromiumPath, hasChromium } from '../test/browser/launch.js'
 import { heldCalls, joinTimes, roundTrips, spread, type Figures, type Spread } from './lib/latency-figures.js'
 import type { LatencyStats } from './lib/latency-page.js'
+import { joinSteps, sharesOf, sharesTables } from './lib/latency-shares.js'
+import { CLAIM_WINDOW_MS } from '../src/coordinator/claims.js'
 import { toMarkdown, type Section } from './table.js'
 
+/** The bearer roll call's wait where peers cannot be listed (src/core/rotator.ts PROBE_MS, not exported). */
+const PROBE_MS = 60
+
 export type LatencyOptions = { tabs?: number; seconds?: number; joins?: number }
-export type Verdict = { target: string; met: boolean; text: string }
+/** `met` undefined: the run did not measure it (a configuration filtered out). */
+export type Verdict = { target: string; met: boolean | undefined; text: string }
 type Config = { transport: 'cookie' | 'bearer'; locks: boolean; worker: boolean }
 
 /** Not a whole second: a whole-second JWT `exp` then falls up to a second before `iat` + lifetime. */
@@ -53,7 +59,20 @@ const MEASURED = [
     'extra wait p50/p99 13.9/156.8 and 23.1/119.6 with it, 31.0/146.4 and 70.6/188.5 without; the probe alone (bench/latency-probe.ts, 5 tabs, ' +
     'lock granted → RT presented) 3.4–9.2 ms with it, 60.8–64.5 ms without. Rotor share is now measured to the fetch call itself (the page wraps ' +
     "window.fetch): 0.1 ms p50; Resource Timing's startTime, used before, lagged that call by up to 27 ms on the busy tabs (in the browser column now).",
+  "**Extra wait, measured anew** (round 9): it subtracts the part of this refresh's own round trip after the call (Resource Timing in the tab that made it) " +
+    'where it subtracted one median API round trip, which under load counted a slow refresh as wait and a call made mid-refresh as none. Paired in one run ' +
+    '(load average 12–17 on 2 cores), old → new p50/p99: cookie Web Locks 9.5/162.5 → 24.3/146.1, bearer Web Locks 57.2/348.7 → 44.1/334.2, ' +
+    'cookie no Web Locks 7.2/191.9 → 56.1/196.6, bearer no Web Locks 125.3/302.8 → 147.4/245.3 (worker: no tab sees its refresh, the median stands in, unchanged). ' +
+    'The shares below show what the target misses on: the refresh itself and, for bearer, the lock and the roll call; no fixed wait on the join path.',
 ]
+
+const SHARES =
+  "**Where the wait goes.** Each held call's wait (called → fetch called) cut at the steps of the tab that rotated, from its " +
+  "session's decisions (p50 / p99, ms; a share counts from the call on, so they add up to the wait): before that tab asked for the lock, " +
+  'its lock wait, lock granted → RT presented (catching up with the shared state, waiting out a rotation announced elsewhere, and for bearer the roll call), the refresh (→ its fetch called, → its answer in the page, → read, posted and entered there), the release ' +
+  "(→ this tab entered the generation: the channel and this tab's busy main thread) and Rotor's (→ fetch called). Then the joins: " +
+  "page script start → createSession returned (Rotor's code compiled and run for the first time, the first storage read), → a peer's " +
+  'answer to its hello adopted, → fetch called, → on the wire; a join whose adopted AT was already due rotates first.'
 
 const pageHTML = `<!doctype html><meta charset="utf-8"><title>latency</title><script src="/rotor.js"></script><script src="/latency.js"></script>`
 
@@ -90,12 +109,14 @@ async function run(browser: Browser, { server, face }: Served, config: Config, o
     await Promise.all(pages.map(page => page.evaluate(ms => window.latency.startTraffic(ms), INTERVAL)))
     await sleep(o.seconds * 1000)
     const joins: Array<{ wire: number; rotor: number }> = []
+    const steps: Figures['joinSteps'] = []
     for (let i = 0; config.transport === 'bearer' && i < o.joins; i++) {
       const page = await context.newPage()
       await open(page, `j${i}`, '&join=1')
       await page.waitForFunction(() => window.latency.stats.timings.some(t => t.requestStart > 0), undefined, { timeout: 5_000 }).catch(() => undefined)
       const joined = await page.evaluate(() => window.latency.stats)
       const times = joinTimes(joined, `j${i}`)
+      if (times) steps.push(joinSteps(joined, times))
       if (process.env.LATENCY_DEBUG && times) {
         const at = (t: number) => (t - joined.scriptStart).toFixed(1)
         console.log(`join ${name(config)}: created ${at(joined.createdAt)} active ${at(joined.activeAt)} handed ${times.rotor.toFixed(1)} wire ${times.wire.toFixed(1)}`)
@@ -110,8 +131,11 @@ async function run(browser: Browser, { server, face }: Served, config: Config, o
     const trips = roundTrips(tabs)
     const roundTrip = spread(trips).p50
     const calls = stats.flatMap(s => s.calls)
+    const held = heldCalls(tabs, server.log.slice(logFrom), roundTrip)
     return {
-      held: heldCalls(tabs, server.log.slice(logFrom), roundTrip),
+      held,
+      shares: sharesOf(held, tabs),
+      joinSteps: steps,
       roundTrip: spread(trips),
       join: joins.map(j => j.wire),
       joinRotor: joins.map(j => j.rotor),
@@ -126,27 +150,48 @@ async function run(browser: Browser, { server, face }: Served, config: Config, o
 }
 
 const ms = (s: Spread) => (s.n ? `${s.p50.toFixed(1)} / ${s.p99.toFixed(1)}` : '—')
-const of = (f: Figures, key: keyof Figures['held'][number]) => spread(f.held.map(h => h[key]).filter(Number.isFinite))
+const of = (f: Figures, key: Exclude<keyof Figures['held'][number], 'at'>) => spread(f.held.map(h => h[key]).filter(Number.isFinite))
+
+/** Web Locks, no Web Locks, the worker: the targets bind the default path (Web Locks); the other two are stated beside it. */
+const PATHS = {
+  'Web Locks': (c: Config) => c.locks && !c.worker,
+  'no Web Locks': (c: Config) => !c.locks,
+  worker: (c: Config) => c.worker,
+}
+const STATED = ['no Web Locks', 'worker'] as const
+
+/** Why the paths the targets do not bind reach what they reach, by target. */
+const CAUSES: Record<'rotor' | 'extra' | 'join', { 'no Web Locks': string; worker: string }> = {
+  rotor: { 'no Web Locks': 'the same release as with Web Locks', worker: 'the same release, the tokens brought by the worker' },
+  extra: {
+    'no Web Locks': `by design: its lock is a claim that counts only after ${CLAIM_WINDOW_MS} ms without a rival (src/coordinator/claims.ts: it keeps two holders apart where no lock exists), and a bearer holder's roll call listens its whole ${PROBE_MS} ms (no query() lists the live peers, so it cannot end at the last answer)`,
+    worker: 'the refresh runs in the shared worker: one more hop to it and back, on its own queue',
+  },
+  join: { 'no Web Locks': 'the same join: no lock on its path', worker: "the tokens come from the worker's answer, not a peer's" },
+}
 
 function verdicts(results: Array<[Config, Figures]>): Verdict[] {
-  const worst = (pick: (f: Figures) => Spread, which: (c: Config) => boolean = () => true) =>
+  const worst = (pick: (f: Figures) => Spread, which: (c: Config) => boolean) =>
     Math.max(
       ...results
         .filter(([c]) => which(c))
         .map(([, f]) => pick(f).p99)
         .filter(Number.isFinite),
     )
-  const rotor = worst(f => of(f, 'rotor'))
-  const extra = worst(f => of(f, 'extra'))
-  const join = worst(
-    f => spread(f.join),
-    c => c.transport === 'bearer',
-  )
+  const judge = (key: 'rotor' | 'extra' | 'join', target: string, limit: number, pick: (f: Figures) => Spread, transport?: Config['transport']): Verdict => {
+    const on = (which: (c: Config) => boolean) => worst(pick, c => which(c) && (transport === undefined || c.transport === transport))
+    const judged = on(PATHS['Web Locks'])
+    const stated = STATED.map(path => ({ path, p99: on(PATHS[path]) }))
+      .filter(({ p99 }) => Number.isFinite(p99))
+      .map(({ path, p99 }) => `${path} p99 ${p99.toFixed(1)} ms (${CAUSES[key][path]})`)
+    const text = `Web Locks: worst p99 ${Number.isFinite(judged) ? `${judged.toFixed(1)} ms` : 'not measured'}${stated.length ? `; stated, not judged: ${stated.join('; ')}` : ''}`
+    return { target, met: Number.isFinite(judged) ? judged <= limit : undefined, text }
+  }
   const bearer401 = results.filter(([c]) => c.transport === 'bearer').reduce((n, [, f]) => n + f.api401, 0)
   return [
-    { target: 'held call leaves ≤ 10 ms (p99) after its tab has the new tokens', met: rotor <= TARGETS.rotor, text: `worst p99 ${rotor.toFixed(1)} ms` },
-    { target: 'extra wait behind a rotation ≤ 20 ms (p99) beyond the refresh', met: extra <= TARGETS.extra, text: `worst p99 ${extra.toFixed(1)} ms` },
-    { target: "joining bearer tab's first request ≤ 25 ms (p99)", met: join <= TARGETS.join, text: `worst p99 ${join.toFixed(1)} ms` },
+    judge('rotor', 'held call leaves ≤ 10 ms (p99) after its tab has the new tokens', TARGETS.rotor, f => of(f, 'rotor')),
+    judge('extra', 'extra wait behind a rotation ≤ 20 ms (p99) beyond the refresh', TARGETS.extra, f => of(f, 'extra')),
+    judge('join', "joining bearer tab's first request ≤ 25 ms (p99)", TARGETS.join, f => spread(f.join), 'bearer'),
     { target: 'no avoidable 401 from whole-second JWT times', met: bearer401 === 0, text: `${bearer401} 401s served to bearer calls` },
   ]
 }
@@ -166,8 +211,8 @@ export async function latencyBench(options: LatencyOptions = {}): Promise<{ mark
     'rotation this tab did not make itself released. Times in ms, p50 / p99: total = the refresh answer left the server → the held call reached it; ' +
     "delivery = → the tab entered the new generation; Rotor = tokens in the tab → Rotor called the browser's fetch (the page wraps window.fetch: " +
     "Resource Timing's startTime lags that call by up to tens of ms when the tab's main thread is busy, which is not Rotor's); " +
-    "browser = fetch called → on the wire (requestStart: the loader's start, then the connection queue); extra = called → fetch called, minus one API round trip " +
-    "(the refresh's own: the server answers in < 2 ms). Join = a bearer tab opened after login, page script start → its first call on " +
+    "browser = fetch called → on the wire (requestStart: the loader's start, then the connection queue); extra = called → fetch called, minus the part of the refresh's own round trip " +
+    "after the call (its Resource Timing in the tab that made it; with the worker, which makes it out of the pages' sight, one API round trip, p50, stands in). Join = a bearer tab opened after login, page script start → its first call on " +
     'the wire (Rotor: → fetch called). No Web Locks: the pages on a plain-http host name. 401s: served by the server (each replayed once).'
   if (!hasChromium()) {
     const skipped: Section = { title, method, table: { columns: ['skipped'], rows: [[`no Chromium at ${chromiumPath}`]] }, verdicts: ['Skipped: no Chromium.'] }
@@ -217,10 +262,11 @@ export async function latencyBench(options: LatencyOptions = {}): Promise<{ mark
     ]),
   }
   const judged = verdicts(results)
-  const lines = judged.map(v => `${v.target}: ${v.text}: ${v.met ? 'met' : 'MISSED'}.`)
+  const lines = judged.map(v => `${v.target}: ${v.text}: ${v.met === undefined ? 'not decided' : v.met ? 'met' : 'MISSED'}.`)
   const targets = judged.map(v => ({ target: v.target, met: v.met, figure: v.text }))
-  const section: Section = { title, method, table, verdicts: lines, notes: MEASURED, targets }
-  const markdown = [`## ${title}`, '', ...MEASURED, '', method, '', toMarkdown(table), '', ...lines.map(l => `- ${l}`), ''].join('\n')
+  const shares = ['', SHARES, '', sharesTables(results.map(([c, f]) => [name(c), f.shares, f.joinSteps])).join('\n')]
+  const section: Section = { title, method, table, verdicts: lines, notes: [...MEASURED, ...shares], targets }
+  const markdown = [`## ${title}`, '', ...MEASURED, '', method, '', toMarkdown(table), '', ...lines.map(l => `- ${l}`), '', ...shares, ''].join('\n')
   return { markdown, verdicts: judged, section }
 }
 

@@ -1,6 +1,7 @@
 /** The latency bench's arithmetic: from what the tabs recorded and what the server logged, the latencies of held calls, joins and the 401s. */
 import type { AuthLogEntry } from '../../src/testing/index.js'
 import type { LatencyStats, Timing } from './latency-page.js'
+import type { HeldAt, JoinSteps, Shares } from './latency-shares.js'
 
 /** The value below which `q` of the sorted values fall (nearest rank); NaN for none. */
 export function quantile(values: readonly number[], q: number): number {
@@ -22,17 +23,26 @@ export type HeldCall = {
   rotor: number
   /** Fetch called → on the wire (the loader's start on a busy main thread, then the connection queue). */
   browser: number
-  /** Its wait (called → handed) beyond one request's own round trip (the refresh's, the server answering in < 2 ms). */
+  /**
+   * Its wait (called → handed) beyond the refresh's own round trip: the part of that refresh's
+   * round trip (its Resource Timing in the tab that made it) after this call was made. Where no
+   * tab saw the refresh (the worker makes it), one API round trip (the median) stands in.
+   */
   extra: number
+  /** Where it happened, for its shares (bench/lib/latency-shares.ts): called, entered the generation, handed to fetch. */
+  at: HeldAt
 }
 
 export type Figures = {
   held: HeldCall[]
+  /** The held calls' waits cut at the rotating tab's steps (bench/lib/latency-shares.ts). */
+  shares: Shares[]
   /** Non-held API calls' round trip in the browser (startTime → responseEnd), the stand-in for the refresh's own. */
   roundTrip: Spread
   /** Joining tabs: script start → first request on the wire, and its Rotor share (script start → handed to fetch). */
   join: number[]
   joinRotor: number[]
+  joinSteps: JoinSteps[]
   /** 401s the server answered to API calls (each replayed once by Rotor). */
   api401: number
   /** Calls whose caller did not get a 200. */
@@ -50,6 +60,12 @@ const timingOf = (timings: Timing[]) => new Map(timings.filter(t => t.name.start
 export function heldCalls(tabs: Array<{ label: string; stats: LatencyStats }>, log: readonly AuthLogEntry[], roundTrip: number): HeldCall[] {
   const arrivals = new Map(log.filter(e => e.route === 'api').map(e => [e.path, e.at]))
   const answers = log.filter(e => e.route === 'refresh' && e.status >= 200 && e.status < 300).map(e => e.at)
+  const refreshes = tabs.flatMap(({ stats }) => stats.timings.filter(t => t.name.endsWith('/refresh'))).sort((a, b) => a.responseEnd - b.responseEnd)
+  /** The round trip of the refresh whose answer released the call (the last to end before it was entered), from `called` on. */
+  const refreshAfter = (called: number, entered: number) => {
+    const refresh = refreshes.filter(t => t.responseEnd <= entered).at(-1)
+    return refresh && refresh.responseEnd >= called ? refresh.responseEnd - Math.max(refresh.startTime, called) : refresh ? 0 : roundTrip
+  }
   const held: HeldCall[] = []
   for (const { label, stats } of tabs) {
     const timings = timingOf(stats.timings)
@@ -68,7 +84,8 @@ export function heldCalls(tabs: Array<{ label: string; stats: LatencyStats }>, l
         delivery: rotation.at - answered,
         rotor: handed - rotation.at,
         browser: timing.requestStart > 0 ? timing.requestStart - handed : Number.NaN,
-        extra: handed - call.calledAt - roundTrip,
+        extra: handed - call.calledAt - refreshAfter(call.calledAt, rotation.at),
+        at: { called: call.calledAt, entered: rotation.at, handed, generation: rotation.generation },
       })
     }
   }

@@ -35,7 +35,18 @@ export type LatencyStats = {
   handed: Record<string, number>
   /** With `probe=1`: after each rotate event, how long the next task waited to run (the tab's main thread busy), ms. */
   lag: number[]
+  /**
+   * This tab's rotation steps, from the session's decisions (its `trace` event): lock asked and
+   * granted, RT presented (`rotation-started`, with the generation it rotates from) and the answer
+   * published (`rotation-answered`, with the generation it entered). The shares of a held call's wait.
+   */
+  steps: Step[]
+  /** This tab's refresh calls: when Rotor called fetch with one, and when its answer (headers) reached the page. */
+  refreshes: Array<{ called: number; resolved: number }>
 }
+
+export type Step = { kind: string; at: number; generation: number | undefined; ok: boolean | undefined }
+const STEPS = new Set(['lock-asked', 'lock-granted', 'rotation-started', 'rotation-answered'])
 
 declare global {
   interface Window {
@@ -67,15 +78,41 @@ const session = Rotor.createSession({
   ...(bearer ? { transport: 'bearer', refresh: { url: '/bearer/refresh', style: 'json' }, logout: '/bearer/logout' } : {}),
 })
 
-const stats: LatencyStats = { scriptStart, createdAt: now(), activeAt: 0, calls: [], rotations: [], timings: [], errors: [], probes: [], handed: {}, lag: [] }
+const stats: LatencyStats = {
+  scriptStart,
+  createdAt: now(),
+  activeAt: 0,
+  calls: [],
+  rotations: [],
+  timings: [],
+  errors: [],
+  probes: [],
+  handed: {},
+  lag: [],
+  steps: [],
+  refreshes: [],
+}
 session.on('change', state => void (state.status === 'active' && !stats.activeAt && (stats.activeAt = now())))
 session.on('rotate', ({ state, origin }) => void stats.rotations.push({ at: now(), generation: state.generation, origin }))
+session.on('trace', entry => {
+  if (!STEPS.has(entry.kind)) return
+  const { generation, ok } = entry as { generation?: number; ok?: boolean }
+  stats.steps.push({ kind: entry.kind, at: now(), generation, ok })
+})
 const send = window.fetch.bind(window)
 window.fetch = (input, init) => {
   const path = new URL(input instanceof Request ? input.url : String(input), location.href).pathname
   // The first hand-over only: a replay after a 401 is the same path again.
   if (path.startsWith('/api/')) stats.handed[path] ??= now()
-  return send(input, init)
+  if (!path.endsWith('/refresh')) return send(input, init)
+  const call = { called: now(), resolved: 0 }
+  stats.refreshes.push(call)
+  const sent = send(input, init)
+  sent.then(
+    () => (call.resolved = now()),
+    () => undefined,
+  )
+  return sent
 }
 if (params.has('probe')) {
   session.on('rotate', () => {

@@ -112,7 +112,19 @@ export function parseSnapshot(value: unknown): Snapshot | undefined {
   if (typeof s['reason'] === 'string') snapshot.reason = s['reason'] as LogoutReason
   if (typeof s['ending'] === 'string') snapshot.ending = s['ending'] as 'expired' | 'rejected'
   if (typeof s['rotatingSince'] === 'number' && Number.isFinite(s['rotatingSince'])) snapshot.rotatingSince = s['rotatingSince']
+  // The login's mark and the end's time only order a login against an older logout: a malformed one is dropped, not the state.
+  const login = parseLogin(s['login'])
+  if (login) snapshot.login = login
+  if (s['status'] === 'signed-out' && typeof s['endedAt'] === 'number' && Number.isFinite(s['endedAt'])) snapshot.endedAt = s['endedAt']
   return snapshot
+}
+
+/** A login's mark from a peer: a short id of visible ASCII and a finite time; undefined otherwise. */
+function parseLogin(value: unknown): Snapshot['login'] {
+  if (typeof value !== 'object' || value === null) return undefined
+  const { id, at } = value as Record<string, unknown>
+  if (typeof id !== 'string' || !/^[\x21-\x7e]{1,64}$/.test(id) || typeof at !== 'number' || !Number.isFinite(at)) return undefined
+  return { id, at }
 }
 
 /** Validates a channel message; anything malformed or foreign is dropped. */

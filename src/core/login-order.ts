@@ -1,0 +1,39 @@
+/** Orders a fresh login against an older session's logout when generations cannot: each state names its login, and a signed-out one says when it ended. */
+import type { Snapshot } from '../types.js'
+
+/**
+ * Why generations are not enough: a tab that finds nothing stored (no `persist`, or a garbled
+ * store) numbers its login from 0, while a tab frozen meanwhile may hold an older session's
+ * logout at a higher generation; told of it (an answer to `hello`), the new session took it for
+ * its own end (sim seed 993927). A logout must still win over any state of the login it ended,
+ * however late that state speaks (a tab opened as another logged out never hears the logout).
+ */
+
+/** The mark of a login made now: a random id and the wall-clock time (epoch ms). */
+export function newLogin(id: string, at: number): NonNullable<Snapshot['login']> {
+  return { id, at }
+}
+
+/** What a signed-out state records of the session `held` it ends at `at`: its login, and the time. */
+export function endOf(held: Snapshot, at: number): Pick<Snapshot, 'login' | 'endedAt'> {
+  const endedAt = held.status === 'signed-out' ? held.endedAt : at
+  if (endedAt === undefined) return {}
+  return held.login === undefined ? { endedAt } : { login: held.login, endedAt }
+}
+
+/**
+ * True when `held`, an active session, outlives `ended`, a signed-out state numbered above it:
+ * `ended` ended another login (never this one: a logout of this login always wins, at any
+ * time and whatever the clocks say), and it ended before this login was made, so it cannot be
+ * the user's answer to it. A state missing either mark (a tab of an earlier version, which
+ * drops them) outlives nothing: the logout wins, as it always did.
+ *
+ * The times are two tabs' wall clocks (one clock in a browser): a clock set back between the
+ * old logout and the new login makes the login look older, and the logout wins (the safe way
+ * to be wrong: the user logs in again).
+ */
+export function outlives(held: Snapshot, ended: Snapshot): boolean {
+  const { login } = held
+  if (held.status !== 'active' || login === undefined || ended.status !== 'signed-out' || ended.endedAt === undefined) return false
+  return ended.login?.id !== login.id && ended.endedAt < login.at
+}

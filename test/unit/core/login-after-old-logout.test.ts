@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest'
 import { outlives } from '../../../src/core/login-order.js'
 import { SessionMachine } from '../../../src/core/state.js'
 import { Sync } from '../../../src/core/sync.js'
-import { SIGNED_OUT } from '../../../src/coordinator/protocol.js'
+import { parseSnapshot, SIGNED_OUT } from '../../../src/coordinator/protocol.js'
 import type { Message, Snapshot } from '../../../src/coordinator/types.js'
 import { createMemoryCoordinator, type MemoryCoordinator, type MemoryMember } from '../../../src/testing/memory-coordinator.js'
 import { settle, virtualTime, type VirtualTime } from './virtual.js'
@@ -139,5 +139,24 @@ describe('outlives: which logout a held login survives', () => {
     expect(outlives(held, ended({}))).toBe(false)
     const { login: _, ...unmarked } = held
     expect(outlives(unmarked, ended({ login: { id: 'old', at: 0 }, endedAt: 1_000 }))).toBe(false)
+  })
+})
+
+describe('the marks on the wire', () => {
+  const active = { generation: 2, status: 'active', issuedAt: 1, accessExpiresAt: 2, refreshExpiresAt: 3 }
+
+  it('a peer state keeps a well-formed login and end time', () => {
+    expect(parseSnapshot({ ...active, login: { id: 'abc-1', at: 5 } })?.login).toEqual({ id: 'abc-1', at: 5 })
+    expect(parseSnapshot({ ...SIGNED_OUT, generation: 3, login: { id: 'abc-1', at: 5 }, endedAt: 9 })).toMatchObject({ login: { id: 'abc-1', at: 5 }, endedAt: 9 })
+  })
+
+  it('a malformed mark is dropped, the state kept (a logout without marks wins, as before)', () => {
+    for (const login of [{ id: 'x'.repeat(65), at: 5 }, { id: 'a b', at: 5 }, { id: 'a', at: Number.NaN }, { id: 7, at: 5 }, 'abc', null]) {
+      const parsed = parseSnapshot({ ...active, login })
+      expect(parsed?.generation).toBe(2)
+      expect(parsed?.login).toBeUndefined()
+    }
+    expect(parseSnapshot({ ...active, endedAt: 9 })?.endedAt).toBeUndefined() // an active state has not ended
+    expect(parseSnapshot({ ...SIGNED_OUT, generation: 3, endedAt: 'yesterday' })?.endedAt).toBeUndefined()
   })
 })

@@ -1,4 +1,5 @@
 /** Orders a fresh login against an older session's logout when generations cannot: each state names its login, and a signed-out one says when it ended. */
+import { supersedes } from '../coordinator/protocol.js'
 import type { Snapshot } from '../types.js'
 
 /**
@@ -36,4 +37,33 @@ export function outlives(held: Snapshot, ended: Snapshot): boolean {
   const { login } = held
   if (held.status !== 'active' || login === undefined || ended.status !== 'signed-out' || ended.endedAt === undefined) return false
   return ended.login?.id !== login.id && ended.endedAt < login.at
+}
+
+/** How many ended logins a tab remembers: more than a tab sees end in its life, bounded against forgeries. */
+const REMEMBERED = 16
+
+/**
+ * The logins this tab heard end, each with the state that ended it: a logout is final for its
+ * login, so a state of one of them is a stale tab's (one that missed the logout, then outlived
+ * an older logout: see outlives), never news. The tab answers it with that end, above it.
+ */
+export class EndedLogins {
+  readonly #ended = new Map<string, Snapshot>()
+
+  /**
+   * Takes in a state heard: remembers the login a signed-out one names (the latest REMEMBERED);
+   * for one that revives a login heard to end, above `held`, returns that end numbered above it.
+   */
+  hear(state: Snapshot, held?: Snapshot): Snapshot | undefined {
+    const id = state.login?.id
+    if (id === undefined) return undefined
+    if (state.status === 'active') {
+      const end = this.#ended.get(id)
+      return end && (!held || supersedes(state, held)) ? { ...end, generation: Math.max(end.generation, state.generation) + 1 } : undefined
+    }
+    this.#ended.delete(id)
+    this.#ended.set(id, state)
+    for (const oldest of this.#ended.keys()) if (this.#ended.size > REMEMBERED) this.#ended.delete(oldest)
+    return undefined
+  }
 }

@@ -8,7 +8,7 @@ import { RollCall } from './roll-call.js'
 import { RotationNews } from './rotation-news.js'
 import { ReauthFlag } from './reauth-flag.js'
 import { SpentTokens } from './spent.js'
-import { endOf, newLogin, outlives } from './login-order.js'
+import { EndedLogins, endOf, newLogin, outlives } from './login-order.js'
 import type { SessionMachine } from './state.js'
 import { Listeners } from '../utils/listeners.js'
 import { InTurn } from '../utils/in-turn.js'
@@ -44,6 +44,7 @@ export class Sync {
   /** Hashes of RTs this tab held and moved past, with their expiry: a snapshot that brings one back is a replay. */
   readonly #spent: SpentTokens
   readonly #reauthFlag: ReauthFlag
+  readonly #endedLogins = new EndedLogins()
   /** What this tab writes after reading the store, one at a time: two logins at once on Redis both read generation 0 and wrote 1. */
   readonly #writes = new InTurn()
   /** The generation this tab last rotated for at a peer's request (once per generation). */
@@ -102,6 +103,7 @@ export class Sync {
     if (shared && shared.status === 'active' && !(shared.refreshExpiresAt !== null && now() >= shared.refreshExpiresAt)) {
       this.adopt(shared, 'store')
     } else if (shared) {
+      this.#endedLogins.hear(shared)
       // Keep the generation counter monotonic across a logout and the next login.
       machine.end({ ...SIGNED_OUT, generation: shared.generation, ...endOf(shared, now()) }, 'remote')
     }
@@ -151,6 +153,10 @@ export class Sync {
   /** Takes a newer state (another tab's rotation, login or logout) heard by message or read from the store. */
   adopt(snapshot: Snapshot, source: 'store' | 'message' = 'message'): void {
     const { machine, transport } = this.#options
+    // A login heard to end comes back (a stale tab that missed its logout): its end is the answer, above it, here too.
+    const end = plausible(snapshot, machine.snapshot) ? this.#endedLogins.hear(snapshot, machine.snapshot) : undefined
+    if (end) this.#options.coordinator.post({ type: 'state', snapshot: end })
+    if (end) return this.adopt(end)
     if (!supersedes(snapshot, machine.snapshot) || this.#refused(snapshot)) return
     // An older session's logout this login could not be numbered above (nothing stored): ours goes above it.
     if (outlives(machine.snapshot, snapshot)) return void settled(Promise.resolve(this.#renumber(snapshot)))
@@ -160,8 +166,7 @@ export class Sync {
       machine.end(snapshot, 'remote')
       return
     }
-    // The bearer transport cannot use a snapshot without tokens (one read back from storage
-    // when tokens are not persisted): wait for a peer's message instead.
+    // The bearer transport cannot use a snapshot without tokens (one read back from storage when tokens are not persisted): wait for a peer's message instead.
     if (transport === 'bearer' && snapshot.accessToken === undefined) return
     if (machine.snapshot.status === 'active') {
       if (machine.rotatingElsewhere) this.#options.trace?.('rotation-waited', { generation: snapshot.generation, outcome: 'adopted' })
@@ -174,12 +179,7 @@ export class Sync {
 
   /** A forged or replayed state (any same-origin script can post and write storage) must not wedge the counter near its limit or move this tab back onto an RT it already spent. */
   #refused(snapshot: Snapshot): boolean {
-    if (!plausible(snapshot, this.#options.machine.snapshot)) return true
-    return this.#replayed(snapshot)
-  }
-
-  #replayed(snapshot: Snapshot): boolean {
-    return snapshot.refreshToken !== undefined && this.#spent.has(snapshot.refreshToken)
+    return !plausible(snapshot, this.#options.machine.snapshot) || (snapshot.refreshToken !== undefined && this.#spent.has(snapshot.refreshToken))
   }
 
   /** The store's generation where it may count (not a forged leap), for numbering what we write. */
@@ -228,6 +228,7 @@ export class Sync {
     const shared = this.#writes.run(() =>
       when(coordinator.read(), stored => {
         const snapshot = signedOut(Math.max(local, this.#base(stored)) + 1)
+        this.#endedLogins.hear(snapshot)
         if (machine.snapshot.status === 'active') machine.end(snapshot, 'local')
         return when(coordinator.write(snapshot), () => coordinator.post({ type: 'state', snapshot }))
       }),

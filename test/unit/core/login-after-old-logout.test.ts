@@ -121,6 +121,38 @@ describe('a logout still wins', () => {
   })
 })
 
+describe('a logout is final for its login', () => {
+  it('a stale tab that missed the logout of a login made with nothing stored, then hears an older logout above it, does not bring that login back', async () => {
+    const time = virtualTime()
+    const shared = createMemoryCoordinator()
+    const frozen = tab(time, shared)
+    await frozen.login()
+    for (let i = 0; i < 3; i++) await frozen.rotate()
+    await frozen.sync.publishEnd('user') // an older session ends at generation 5
+    frozen.freeze()
+    await time.advance(20_000)
+    const a = tab(time, shared, () => undefined) // nothing usable stored: logs in at 1
+    await settle()
+    await a.login()
+    await settle()
+    const before = a.machine.snapshot
+    await a.sync.publishEnd('user') // the user logs out of it at 2
+    await settle()
+    const stale = tab(time, shared, () => before) // opened as that logout went by: active at 1
+    await settle()
+    expect(stale.machine.snapshot).toMatchObject({ status: 'active', generation: 1 })
+    frozen.thaw() // answers a's hello with the older logout at 5: the stale tab outlives it and renumbers
+    await settle()
+    await time.advance(1_000)
+    expect(a.logouts).toEqual(['user'])
+    for (const t of [frozen, a, stale]) expect(t.machine.snapshot.status).toBe('signed-out') // without the memory of ended logins: a and frozen adopted the stale tab's login at 6
+    expect(stale.logouts).toEqual(['user'])
+    // The stale tab's renumbering at 6, answered at 7 by each tab that heard the login end: nothing climbs further.
+    expect(activeAbove(shared, 6)).toEqual([])
+    expect(shared.messages.filter(m => m.type === 'state' && m.snapshot.generation > 7)).toEqual([])
+  })
+})
+
 describe('outlives: which logout a held login survives', () => {
   const login = { id: 'new', at: 2_000 }
   const held: Snapshot = { generation: 1, status: 'active', issuedAt: 2_000, accessExpiresAt: 62_000, refreshExpiresAt: 602_000, login }

@@ -10,11 +10,6 @@ import type { Snapshot } from '../types.js'
  * however late that state speaks (a tab opened as another logged out never hears the logout).
  */
 
-/** The mark of a login made now: a random id and the wall-clock time (epoch ms). */
-export function newLogin(id: string, at: number): NonNullable<Snapshot['login']> {
-  return { id, at }
-}
-
 /** What a signed-out state records of the session `held` it ends at `at`: its login, and the time. */
 export function endOf(held: Snapshot, at: number): Pick<Snapshot, 'login' | 'endedAt'> {
   const endedAt = held.status === 'signed-out' ? held.endedAt : at

@@ -8,7 +8,7 @@ import { RollCall } from './roll-call.js'
 import { RotationNews } from './rotation-news.js'
 import { ReauthFlag } from './reauth-flag.js'
 import { SpentTokens } from './spent.js'
-import { EndedLogins, endOf, newLogin, outlives } from './login-order.js'
+import { EndedLogins, endOf, outlives } from './login-order.js'
 import type { SessionMachine } from './state.js'
 import { Listeners } from '../utils/listeners.js'
 import { InTurn } from '../utils/in-turn.js'
@@ -200,7 +200,7 @@ export class Sync {
           accessExpiresAt: tokens.accessExpiresAt,
           refreshExpiresAt: tokens.refreshExpiresAt,
         }
-        const login = how === 'login' ? newLogin(this.#options.randomId?.() ?? String(now()), now()) : current.login
+        const login = how === 'login' ? { id: this.#options.randomId?.() ?? String(now()), at: now() } : current.login
         if (login !== undefined) snapshot.login = login
         if (tokens.accessToken !== undefined) snapshot.accessToken = tokens.accessToken
         // An RT-less refresh answer (some OAuth2 servers) keeps the RT we had.

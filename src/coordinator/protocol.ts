@@ -112,7 +112,17 @@ export function parseSnapshot(value: unknown): Snapshot | undefined {
   if (typeof s['reason'] === 'string') snapshot.reason = s['reason'] as LogoutReason
   if (typeof s['ending'] === 'string') snapshot.ending = s['ending'] as 'expired' | 'rejected'
   if (typeof s['rotatingSince'] === 'number' && Number.isFinite(s['rotatingSince'])) snapshot.rotatingSince = s['rotatingSince']
+  // The login's mark and the end's time only order a login against an older logout: a malformed one is dropped, not the state.
+  const login = parseLogin(s['login'])
+  if (login) snapshot.login = login
+  if (s['status'] === 'signed-out' && typeof s['endedAt'] === 'number' && Number.isFinite(s['endedAt'])) snapshot.endedAt = s['endedAt']
   return snapshot
+}
+
+/** A login's mark from a peer: a short id and a finite time; undefined otherwise. */
+function parseLogin(value: unknown): Snapshot['login'] {
+  const { id, at } = Object(value) as Record<string, unknown>
+  return typeof id === 'string' && id.length <= 64 && typeof at === 'number' && Number.isFinite(at) ? { id, at } : undefined
 }
 
 /** Validates a channel message; anything malformed or foreign is dropped. */

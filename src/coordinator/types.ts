@@ -27,6 +27,14 @@ export type Snapshot = {
    * (`keepalive`) and store the new RT cookie: the next holder of the lock waits for it.
    */
   rotatingSince?: number
+  /**
+   * The login this state belongs to: a random id and when it was made (epoch ms), kept by its
+   * rotations and by the state that ends it. Orders a login against an older session's logout
+   * when no stored counter numbered it above that logout (src/core/login-order.ts).
+   */
+  login?: { id: string; at: number }
+  /** Signed out: when the session ended (epoch ms). */
+  endedAt?: number
 }
 
 /** What sessions of one name tell each other (the cross-tab protocol). */

@@ -1,12 +1,14 @@
 /** The cross-tab protocol over the coordinator: publish our state, adopt the others', join, and the rotating flag. */
 import type { DebugSink } from '../platform/types.js'
 import type { Coordinator, LogoutReason, Message, Origin, Snapshot } from '../types.js'
-import type { Clock, Timer } from '../utils/timers.js'
+import type { Clock } from '../utils/timers.js'
 import { plausible, rotateRequestVerdict, SIGNED_OUT, supersedes } from '../coordinator/protocol.js'
 import type { Tokens } from './grant.js'
 import { RollCall } from './roll-call.js'
 import { RotationNews } from './rotation-news.js'
+import { ReauthFlag } from './reauth-flag.js'
 import { SpentTokens } from './spent.js'
+import { EndedLogins, endOf, outlives } from './login-order.js'
 import type { SessionMachine } from './state.js'
 import { Listeners } from '../utils/listeners.js'
 import { InTurn } from '../utils/in-turn.js'
@@ -15,9 +17,7 @@ import { Waiters } from '../utils/until.js'
 
 /** How long a joining bearer tab waits for a peer to hand it the tokens. */
 const JOIN_WAIT_MS = 300
-/** How long another tab's "reauthenticating" holds unless renewed (every REMOTE_FLAG_RENEW_MS): a forged one must not switch `queueTimeout` off for good. */
-export const REMOTE_FLAG_MS = 30_000
-const REMOTE_FLAG_RENEW_MS = 10_000
+export { REMOTE_FLAG_MS } from './reauth-flag.js'
 
 export type SyncOptions = {
   coordinator: Coordinator
@@ -33,7 +33,7 @@ export type SyncOptions = {
   trace?: DebugSink
   /** Another tab asks for this one's trace, or answers (src/trace/peers.ts). */
   onTraceMessage?: (message: Message) => void
-  /** Ids for the lock holder's roll calls (the platform's randomId). */
+  /** Ids for the lock holder's roll calls and for logins (the platform's randomId). */
   randomId?: () => string
 }
 
@@ -43,9 +43,8 @@ export class Sync {
   readonly #news: RotationNews
   /** Hashes of RTs this tab held and moved past, with their expiry: a snapshot that brings one back is a replay. */
   readonly #spent: SpentTokens
-  /** Another tab's "reauthenticating" runs out here unless renewed (REMOTE_FLAG_MS); ours is renewed for the others by #renewTimer. */
-  #remoteReauthTimer: Timer | undefined
-  #renewTimer: Timer | undefined
+  readonly #reauthFlag: ReauthFlag
+  readonly #endedLogins = new EndedLogins()
   /** What this tab writes after reading the store, one at a time: two logins at once on Redis both read generation 0 and wrote 1. */
   readonly #writes = new InTurn()
   /** The generation this tab last rotated for at a peer's request (once per generation). */
@@ -64,6 +63,7 @@ export class Sync {
   constructor(options: SyncOptions) {
     this.#options = options
     this.#news = new RotationNews(options)
+    this.#reauthFlag = new ReauthFlag(options)
     this.#spent = new SpentTokens(options.now)
     this.#changes = new Waiters((ms, fn) => options.clock.after(ms, fn))
     this.#rollCall = new RollCall({ coordinator: options.coordinator, randomId: options.randomId, now: options.now, waiters: this.#changes })
@@ -103,8 +103,9 @@ export class Sync {
     if (shared && shared.status === 'active' && !(shared.refreshExpiresAt !== null && now() >= shared.refreshExpiresAt)) {
       this.adopt(shared, 'store')
     } else if (shared) {
+      this.#endedLogins.hear(shared)
       // Keep the generation counter monotonic across a logout and the next login.
-      machine.end({ ...SIGNED_OUT, generation: shared.generation }, 'remote')
+      machine.end({ ...SIGNED_OUT, generation: shared.generation, ...endOf(shared, now()) }, 'remote')
     }
     if (machine.snapshot.status === 'active' || !this.#options.shared) return
     if (transport === 'bearer' && shared?.status === 'active') {
@@ -125,7 +126,8 @@ export class Sync {
     return Promise.resolve(this.#options.coordinator.read()).then(shared => {
       if (!shared) return undefined
       this.adopt(shared, 'store')
-      return supersedes(shared, this.#options.machine.snapshot) && !this.#refused(shared) ? shared : undefined
+      const held = this.#options.machine.snapshot
+      return supersedes(shared, held) && !this.#refused(shared) && !outlives(held, shared) ? shared : undefined
     })
   }
 
@@ -151,15 +153,20 @@ export class Sync {
   /** Takes a newer state (another tab's rotation, login or logout) heard by message or read from the store. */
   adopt(snapshot: Snapshot, source: 'store' | 'message' = 'message'): void {
     const { machine, transport } = this.#options
+    // A login heard to end comes back (a stale tab that missed its logout): its end is the answer, above it, here too.
+    const end = plausible(snapshot, machine.snapshot) ? this.#endedLogins.hear(snapshot, machine.snapshot) : undefined
+    if (end) this.#options.coordinator.post({ type: 'state', snapshot: end })
+    if (end) return this.adopt(end)
     if (!supersedes(snapshot, machine.snapshot) || this.#refused(snapshot)) return
+    // An older session's logout this login could not be numbered above (nothing stored): ours goes above it.
+    if (outlives(machine.snapshot, snapshot)) return void settled(Promise.resolve(this.#renumber(snapshot)))
     machine.setRemoteReauth(false)
     if (snapshot.status === 'signed-out') {
       this.#news.clear()
       machine.end(snapshot, 'remote')
       return
     }
-    // The bearer transport cannot use a snapshot without tokens (one read back from storage
-    // when tokens are not persisted): wait for a peer's message instead.
+    // The bearer transport cannot use a snapshot without tokens (one read back from storage when tokens are not persisted): wait for a peer's message instead.
     if (transport === 'bearer' && snapshot.accessToken === undefined) return
     if (machine.snapshot.status === 'active') {
       if (machine.rotatingElsewhere) this.#options.trace?.('rotation-waited', { generation: snapshot.generation, outcome: 'adopted' })
@@ -172,12 +179,7 @@ export class Sync {
 
   /** A forged or replayed state (any same-origin script can post and write storage) must not wedge the counter near its limit or move this tab back onto an RT it already spent. */
   #refused(snapshot: Snapshot): boolean {
-    if (!plausible(snapshot, this.#options.machine.snapshot)) return true
-    return this.#replayed(snapshot)
-  }
-
-  #replayed(snapshot: Snapshot): boolean {
-    return snapshot.refreshToken !== undefined && this.#spent.has(snapshot.refreshToken)
+    return !plausible(snapshot, this.#options.machine.snapshot) || (snapshot.refreshToken !== undefined && this.#spent.has(snapshot.refreshToken))
   }
 
   /** The store's generation where it may count (not a forged leap), for numbering what we write. */
@@ -187,7 +189,7 @@ export class Sync {
 
   /** Applies new tokens from this tab and tells every other tab. */
   publish(tokens: Tokens, how: 'login' | 'rotate'): void | Promise<void> {
-    const { coordinator, machine } = this.#options
+    const { coordinator, machine, now } = this.#options
     return this.#writes.run(() =>
       when(coordinator.read(), base => {
         const current = machine.snapshot
@@ -198,6 +200,8 @@ export class Sync {
           accessExpiresAt: tokens.accessExpiresAt,
           refreshExpiresAt: tokens.refreshExpiresAt,
         }
+        const login = how === 'login' ? { id: this.#options.randomId?.() ?? String(now()), at: now() } : current.login
+        if (login !== undefined) snapshot.login = login
         if (tokens.accessToken !== undefined) snapshot.accessToken = tokens.accessToken
         // An RT-less refresh answer (some OAuth2 servers) keeps the RT we had.
         const refreshToken = tokens.refreshToken ?? (how === 'rotate' ? current.refreshToken : undefined)
@@ -216,13 +220,15 @@ export class Sync {
   publishEnd(reason: LogoutReason): void | Promise<void> {
     const { coordinator, machine } = this.#options
     if (machine.snapshot.status !== 'active') return
-    const local = machine.snapshot.generation
-    const signedOut = (generation: number): Snapshot => ({ ...SIGNED_OUT, generation, reason })
+    const { generation: local } = machine.snapshot
+    const ended = endOf(machine.snapshot, this.#options.now())
+    const signedOut = (generation: number): Snapshot => ({ ...SIGNED_OUT, generation, reason, ...ended })
     this.#news.clear()
     // A synchronous store ends here at the generation it writes; an asynchronous one, at once a step above ours.
     const shared = this.#writes.run(() =>
       when(coordinator.read(), stored => {
         const snapshot = signedOut(Math.max(local, this.#base(stored)) + 1)
+        this.#endedLogins.hear(snapshot)
         if (machine.snapshot.status === 'active') machine.end(snapshot, 'local')
         return when(coordinator.write(snapshot), () => coordinator.post({ type: 'state', snapshot }))
       }),
@@ -231,20 +237,27 @@ export class Sync {
     return shared
   }
 
-  /**
-   * Records, under the lock, that this generation's RT is dead and re-authentication is owed:
-   * the next holder of the lock re-authenticates instead of presenting the RT again (once: a
-   * session already marked, or over, is left as it is).
-   */
+  /** Records, under the lock, that this generation's RT is dead and re-authentication is owed: the next holder of the lock re-authenticates instead of presenting the RT again (once: a session already marked, or over, is left as it is). */
   markEnding(reason: 'expired' | 'rejected'): void | Promise<void> {
+    const { generation, status, ending } = this.#options.machine.snapshot
+    if (status !== 'active' || ending) return
+    // Queued behind a login (or a logout): that generation is not the one found dead.
+    return this.#amend((held, top) => (held.generation === generation && held.status === 'active' ? { ...held, generation: top + 1, ending: reason } : undefined))
+  }
+
+  /** Publishes the session held again above `ended`, an older session's logout (see outlives): the tab that told us adopts ours. */
+  #renumber(ended: Snapshot): void | Promise<void> {
+    // Numbered above it meanwhile (another tab of this session did it), or over: nothing to do.
+    return this.#amend((held, top) => (supersedes(ended, held) && outlives(held, ended) ? { ...held, generation: Math.max(top, ended.generation) + 1 } : undefined))
+  }
+
+  /** Writes, posts and enters (no rotation) what `next` makes of the held state above `top`, the highest generation known (undefined: nothing), one write at a time. */
+  #amend(next: (held: Snapshot, top: number) => Snapshot | undefined): void | Promise<void> {
     const { coordinator, machine } = this.#options
-    const { generation } = machine.snapshot
-    if (machine.snapshot.status !== 'active' || machine.snapshot.ending) return
     return this.#writes.run(() =>
-      when(coordinator.read(), base => {
-        // Queued behind a login (or a logout): that generation is not the one found dead.
-        if (machine.snapshot.generation !== generation || machine.snapshot.status !== 'active') return
-        const snapshot: Snapshot = { ...machine.snapshot, generation: Math.max(machine.snapshot.generation, this.#base(base)) + 1, ending: reason }
+      when(coordinator.read(), stored => {
+        const snapshot = next(machine.snapshot, Math.max(machine.snapshot.generation, this.#base(stored)))
+        if (!snapshot) return
         return when(coordinator.write(snapshot), () => {
           coordinator.post({ type: 'state', snapshot })
           this.#enter(snapshot, 'local', 'mark')
@@ -260,11 +273,7 @@ export class Sync {
   }
 
   reauthenticating(active: boolean, handover?: 'expired' | 'rejected'): void {
-    this.#renewTimer?.cancel()
-    this.#renewTimer = undefined
-    this.#options.coordinator.post(handover ? { type: 'reauthenticating', active, handover } : { type: 'reauthenticating', active })
-    // A person may take minutes to log in: the flag is renewed so it never runs out meanwhile.
-    if (active) this.#renewTimer = this.#options.clock.after(REMOTE_FLAG_RENEW_MS, () => this.reauthenticating(true))
+    this.#reauthFlag.post(active, handover)
   }
 
   rotating(generation: number): void {
@@ -282,8 +291,7 @@ export class Sync {
   close(): void {
     this.#unsubscribe()
     this.#news.clear()
-    this.#remoteReauthTimer?.cancel()
-    this.#renewTimer?.cancel()
+    this.#reauthFlag.close()
   }
 
   #receive(message: Message): void {
@@ -317,9 +325,7 @@ export class Sync {
       case 'trace':
         return this.#options.onTraceMessage?.(message)
       case 'reauthenticating':
-        this.#remoteReauthTimer?.cancel()
-        this.#remoteReauthTimer = message.active ? this.#options.clock.after(REMOTE_FLAG_MS, () => machine.setRemoteReauth(false)) : undefined
-        machine.setRemoteReauth(message.active)
+        this.#reauthFlag.heard(message.active)
         if (message.handover) this.#handovers.emit()
         return
     }

@@ -79,6 +79,17 @@ export const ask = fail('trace({ tabs: true })')`,
   heard() {}
 }`,
   },
+  // The order of a blind login against an older logout (sim seed 993927): it settles what tabs
+  // tell each other on the channel, which the hub's session never hears (its tabs reach it by
+  // port, and a tab back from a fallback is reconciled by src/worker/link.ts, where a logout on
+  // either side stands). Without it, the worker's logouts carry no login mark, so a page judging
+  // one keeps today's rule: the logout wins. 436 B min+gzip the worker's script would carry.
+  {
+    importer: /[\\/]src[\\/]core[\\/]sync\.ts$/,
+    path: './login-order.js',
+    exports: ['EndedLogins', 'endOf', 'outlives'],
+    contents: 'export class EndedLogins { hear() {} }\nexport const endOf = () => ({})\nexport const outlives = () => false',
+  },
   // The page's request path: the hub's session only rotates (the tabs send their own requests).
   // createSession still builds one: there the interception is an empty object and the session's
   // fetch throws if ever called; replayableBody is the real one (the hub's own fetch uses it).

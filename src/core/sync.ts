@@ -236,7 +236,7 @@ export class Sync {
    * the next holder of the lock re-authenticates instead of presenting the RT again (once: a
    * session already marked, or over, is left as it is).
    */
-  markEnding(reason: 'expired' | 'rejected'): void | Promise<void> {
+  markEnding(reason: 'expired' | 'rejected', spent = false): void | Promise<void> {
     const { coordinator, machine } = this.#options
     const { generation } = machine.snapshot
     if (machine.snapshot.status !== 'active' || machine.snapshot.ending) return
@@ -244,7 +244,9 @@ export class Sync {
       when(coordinator.read(), base => {
         // Queued behind a login (or a logout): that generation is not the one found dead.
         if (machine.snapshot.generation !== generation || machine.snapshot.status !== 'active') return
-        const snapshot: Snapshot = { ...machine.snapshot, generation: Math.max(machine.snapshot.generation, this.#base(base)) + 1, ending: reason }
+        // `spent`: a 2xx spent the RT, its grant (a generation above) on its way since now: marked at this generation, which supersedes the unmarked one.
+        const next = spent ? generation : Math.max(machine.snapshot.generation, this.#base(base)) + 1
+        const snapshot: Snapshot = { ...machine.snapshot, generation: next, ending: reason, ...(spent ? { rotatingSince: this.#options.now() } : {}) }
         return when(coordinator.write(snapshot), () => {
           coordinator.post({ type: 'state', snapshot })
           this.#enter(snapshot, 'local', 'mark')

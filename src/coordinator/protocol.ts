@@ -19,8 +19,7 @@ export const SIGNED_OUT: Snapshot = {
  * does the mark that the generation's RT is dead (a 2xx spent it, its grant still on the way).
  */
 export function supersedes(a: Snapshot, b: Snapshot): boolean {
-  if (a.generation !== b.generation) return a.generation > b.generation
-  return b.status === 'active' && (a.status === 'signed-out' || (a.status === 'active' && a.ending !== undefined && b.ending === undefined))
+  return a.generation > b.generation || (a.generation === b.generation && b.status === 'active' && (a.status === 'signed-out' || (!!a.ending && !b.ending)))
 }
 
 /**

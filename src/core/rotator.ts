@@ -212,7 +212,7 @@ export class Rotator {
           this.#report(error, true)
         },
         // Bearer: a 2xx spent the RT, marked dead before its body, which may never come (sim seed 630); the grant replaces the mark. Cookies: the RT lands with the headers.
-        onAnswered: this.#options.transport === 'bearer' ? () => sync.markEnding('rejected', true) : undefined,
+        onAnswered: () => this.#options.transport === 'bearer' && sync.markEnding('rejected', true),
       })
     } catch (error) {
       if (unspent) {

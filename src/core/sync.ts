@@ -245,8 +245,8 @@ export class Sync {
         // Queued behind a login (or a logout): that generation is not the one found dead.
         if (machine.snapshot.generation !== generation || machine.snapshot.status !== 'active') return
         // `spent`: a 2xx spent the RT, its grant (a generation above) on its way since now: marked at this generation, which supersedes the unmarked one.
-        const next = spent ? generation : Math.max(machine.snapshot.generation, this.#base(base)) + 1
-        const snapshot: Snapshot = { ...machine.snapshot, generation: next, ending: reason, ...(spent ? { rotatingSince: this.#options.now() } : {}) }
+        const snapshot: Snapshot = { ...machine.snapshot, generation: spent ? generation : Math.max(generation, this.#base(base)) + 1, ending: reason }
+        if (spent) snapshot.rotatingSince = this.#options.now()
         return when(coordinator.write(snapshot), () => {
           coordinator.post({ type: 'state', snapshot })
           this.#enter(snapshot, 'local', 'mark')

@@ -15,10 +15,11 @@ export const SIGNED_OUT: Snapshot = {
 
 /**
  * True when `a` supersedes `b`. Generations only grow; at an equal generation a logout wins,
- * so a rotation answer that raced a logout in another tab can never revive the session.
+ * so a rotation answer that raced a logout in another tab can never revive the session, and so
+ * does the mark that the generation's RT is dead (a 2xx spent it, its grant still on the way).
  */
 export function supersedes(a: Snapshot, b: Snapshot): boolean {
-  return a.generation > b.generation || (a.generation === b.generation && a.status === 'signed-out' && b.status === 'active')
+  return a.generation > b.generation || (a.generation === b.generation && b.status === 'active' && (a.status === 'signed-out' || (!!a.ending && !b.ending)))
 }
 
 /**

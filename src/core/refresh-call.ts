@@ -25,6 +25,8 @@ export type RefreshCall = {
   onRetry?: (error: unknown, retryIn: number) => void
   /** An attempt has had no answer for `timeout` ms; it is still awaited (see LATE_ANSWER_FACTOR). */
   onSlow?: (error: unknown) => void
+  /** A 2xx answer's headers arrived: the server has spent the RT (awaited before the body is read). */
+  onAnswered?: (() => unknown) | undefined
   clock: Clock
 }
 
@@ -195,7 +197,7 @@ async function answerOf(call: RefreshCall, send: typeof fetch, sentClock: () => 
   const { spec } = call
   if (spec.kind === 'custom') {
     const result = await untilAborted(spec.fn({ fetch: send, refreshToken: call.refreshToken, signal: call.signal, headers: new Headers(call.headers) }), call.signal)
-    if (typeof Response !== 'undefined' && result instanceof Response) return readAnswer(result, sentClock, call.now())
+    if (typeof Response !== 'undefined' && result instanceof Response) return readAnswer(result, sentClock, call.now(), call)
     return tokensFrom(result, sentClock)
   }
   if ((spec.style === 'json' || spec.style === 'oauth2') && call.refreshToken === undefined) {
@@ -216,7 +218,7 @@ async function answerOf(call: RefreshCall, send: typeof fetch, sentClock: () => 
     signal: call.signal,
   }
   const response = await withRetries(call, spec.url, () => send(spec.url, init))
-  return readAnswer(response, sentClock, call.now())
+  return readAnswer(response, sentClock, call.now(), call)
 }
 
 /**
@@ -251,7 +253,7 @@ async function withRetries(call: RefreshCall, url: URL, attempt: () => Promise<R
  * answer that is no grant, or a body cut off on the way, came from the server itself, which
  * may have spent the RT (see isTransient).
  */
-async function readAnswer(response: Response, now: () => number, arrivedAt: number): Promise<Tokens> {
+async function readAnswer(response: Response, now: () => number, arrivedAt: number, call: Pick<RefreshCall, 'onAnswered'>): Promise<Tokens> {
   if (response.type === 'opaqueredirect' || (response.status >= 300 && response.status < 400)) {
     await response.body?.cancel().catch(() => undefined)
     throw new RefreshAnswerError(response.status, `rotor-auth: the refresh endpoint redirected (HTTP ${response.status}); redirects are not followed with a refresh token`)
@@ -263,5 +265,10 @@ async function readAnswer(response: Response, now: () => number, arrivedAt: numb
     await response.body?.cancel().catch(() => undefined)
     throw new RefreshAnswerError(response.status, `rotor-auth: refresh answered HTTP ${response.status} with ${type}, not a grant (a proxy or maintenance page?)`)
   }
+  // The server spent the RT: say so before the body, which may never come (sim seed 630). A mark
+  // that could not be written leaves the body to tell, as before it.
+  await Promise.resolve()
+    .then(call.onAnswered)
+    .catch(() => undefined)
   return tokensFromResponse(response, now, arrivedAt)
 }

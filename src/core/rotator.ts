@@ -42,7 +42,7 @@ export type RotatorOptions = {
   loginWaitMs: number
   transport: 'cookie' | 'bearer'
   /** The refresh call, with everything but the per-call parts bound. */
-  refresh: (call: Pick<RefreshCall, 'refreshToken' | 'signal' | 'onRetry' | 'onSlow'>) => Promise<Tokens>
+  refresh: (call: Pick<RefreshCall, 'refreshToken' | 'signal' | 'onRetry' | 'onSlow' | 'onAnswered'>) => Promise<Tokens>
   isTransient: (error: unknown) => boolean
   /** Ask the other tabs before refreshing: bearer tokens shared by message only, peers present. */
   probeFirst: () => boolean
@@ -107,8 +107,7 @@ export class Rotator {
   /** Holding the lock: adopt another tab's rotation, take over its re-authentication, or refresh. */
   async #rotateHolding(generation: number, life: AbortSignal, lease: Lease | undefined): Promise<void> {
     const { machine } = this.#options
-    const settled =
-      (await this.#settledElsewhere(generation, life)) ?? (machine.snapshot.ending ? undefined : await this.#refreshInFlightElsewhere(machine.snapshot, generation))
+    const settled = (await this.#settledElsewhere(generation, life)) ?? (await this.#refreshInFlightElsewhere(machine.snapshot, generation))
     if (settled === 'rotated') return
     // Another tab found the RT dead since this rotation began: no rotation, but its login owed (its outcome, or take it over).
     if (settled === 'marked' && (await this.#loginElsewhere.outcome(this.#options.loginWaitMs, generation)) === 'rotated') return
@@ -164,11 +163,12 @@ export class Rotator {
    * A tab reloaded (or closed) while its refresh was on the wire: that refresh goes on
    * (keepalive) and its answer stores the new RT cookie. Presenting the cookie before then
    * presents the RT the server just spent. 'rotated' when its rotation arrived meanwhile.
+   * Marked (a bearer 2xx spent the RT, sim seed 630), its grant may be a message behind the lock.
    */
   async #refreshInFlightElsewhere(snap: Snapshot, generation: number): Promise<Newer> {
     const { sync, machine } = this.#options
     const recorded = snap.rotatingSince
-    const wait = recorded === undefined ? 0 : recorded + this.#options.inFlightLimitMs - this.#options.now()
+    const wait = recorded === undefined ? 0 : recorded + (snap.ending ? TOKENS_IN_FLIGHT_MS : this.#options.inFlightLimitMs) - this.#options.now()
     if (wait <= 0) return undefined
     await sync.awaitNewer(snap.generation, wait)
     await sync.catchUp()
@@ -211,6 +211,8 @@ export class Rotator {
           backoff.stalled(error)
           this.#report(error, true)
         },
+        // Bearer: a 2xx spent the RT, marked dead before its body, which may never come (sim seed 630); the grant replaces the mark. Cookies: the RT lands with the headers.
+        onAnswered: () => this.#options.transport === 'bearer' && sync.markEnding('rejected', true),
       })
     } catch (error) {
       if (unspent) {
@@ -229,8 +231,7 @@ export class Rotator {
         await sync.catchUp()
         if (newer(machine.snapshot, generation) === 'rotated') return
         this.#report(error, false)
-        // The verdict is recorded before the lock is released: the next tab in line must
-        // read "ended" (or the new login), never "active" and present the refused RT again.
+        // The verdict is recorded before the lock is released: the next tab in line must read "ended" (or the new login), never "active" and present the refused RT again.
         // Bug zoo: the refusal race (the verdict recorded after the lock was released).
         if (typeof __ROTOR_ZOO__ === 'object' && __ROTOR_ZOO__.has('refusal-race'))
           return void sync.probe(PROBE_MS).then(() => this.#endLocked('rejected', generation).catch(() => undefined))

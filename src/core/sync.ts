@@ -139,8 +139,7 @@ export class Sync {
 
   /** Resolves once this tab holds a generation above `generation`, or after `ms`. */
   awaitNewer(generation: number, ms: number): Promise<void> {
-    if (this.#options.machine.snapshot.generation > generation) return Promise.resolve()
-    return this.#until(state => state.generation > generation, ms)
+    return this.#options.machine.snapshot.generation > generation ? Promise.resolve() : this.#until(state => state.generation > generation, ms)
   }
 
   /** Resolves once the rotation another tab announced delivered (a generation above `generation`) or failed, or after `ms`; at once when none was announced. */
@@ -155,17 +154,12 @@ export class Sync {
     const { machine, transport } = this.#options
     // A login heard to end comes back (a stale tab that missed its logout): its end is the answer, above it, here too.
     const end = plausible(snapshot, machine.snapshot) ? this.#endedLogins.hear(snapshot, machine.snapshot) : undefined
-    if (end) this.#options.coordinator.post({ type: 'state', snapshot: end })
-    if (end) return this.adopt(end)
+    if (end) return void (this.#options.coordinator.post({ type: 'state', snapshot: end }), this.adopt(end))
     if (!supersedes(snapshot, machine.snapshot) || this.#refused(snapshot)) return
     // An older session's logout this login could not be numbered above (nothing stored): ours goes above it.
     if (outlives(machine.snapshot, snapshot)) return void settled(Promise.resolve(this.#renumber(snapshot)))
     machine.setRemoteReauth(false)
-    if (snapshot.status === 'signed-out') {
-      this.#news.clear()
-      machine.end(snapshot, 'remote')
-      return
-    }
+    if (snapshot.status === 'signed-out') return void (this.#news.clear(), machine.end(snapshot, 'remote'))
     // The bearer transport cannot use a snapshot without tokens (one read back from storage when tokens are not persisted): wait for a peer's message instead.
     if (transport === 'bearer' && snapshot.accessToken === undefined) return
     if (machine.snapshot.status === 'active') {
@@ -237,12 +231,17 @@ export class Sync {
     return shared
   }
 
-  /** Records, under the lock, that this generation's RT is dead and re-authentication is owed: the next holder of the lock re-authenticates instead of presenting the RT again (once: a session already marked, or over, is left as it is). */
-  markEnding(reason: 'expired' | 'rejected'): void | Promise<void> {
+  /**
+   * Records, under the lock, that this generation's RT is dead and re-authentication is owed: the next holder of the lock re-authenticates instead of presenting the RT again (once: a session already marked, or over, is left as it is).
+   * `spent`: a 2xx spent the RT, its grant (a generation above) on its way since now: marked at this generation, which supersedes the unmarked one.
+   */
+  markEnding(reason: 'expired' | 'rejected', spent = false): void | Promise<void> {
     const { generation, status, ending } = this.#options.machine.snapshot
     if (status !== 'active' || ending) return
     // Queued behind a login (or a logout): that generation is not the one found dead.
-    return this.#amend((held, top) => (held.generation === generation && held.status === 'active' ? { ...held, generation: top + 1, ending: reason } : undefined))
+    const mark = (held: Snapshot, top: number): Snapshot =>
+      spent ? { ...held, ending: reason, rotatingSince: this.#options.now() } : { ...held, generation: top + 1, ending: reason }
+    return this.#amend((held, top) => (held.generation === generation && held.status === 'active' ? mark(held, top) : undefined))
   }
 
   /** Publishes the session held again above `ended`, an older session's logout (see outlives): the tab that told us adopts ours. */

@@ -6,7 +6,8 @@ export const INVARIANTS = {
   'request-settles': 'every managed request settles (a response or a typed error) within its bound',
   'no-unasked-logout': 'no tab ends the session while the server holds a live RT a client received, unless the user asked',
   'no-live-rt-after-logout': 'after logout() resolves on a fault-free network, the server holds no live RT of the session',
-  'refresh-budget': 'refreshes granted stay within what the AT lifetime, rotate() calls and faults account for',
+  'refresh-budget':
+    'refreshes granted stay within what the AT lifetime, rotate() calls and faults account for, and each session within its own budget where the API refuses every AT',
   converges: 'once faults stop, every live tab agrees on one status and generation',
   'no-token-leak': 'no token appears in any event payload or error',
   'step-bound': 'a schedule ends within its step bound (no storm, no livelock)',

@@ -147,28 +147,37 @@ async function checkConverged(world: World, verdict: Verdict, scheduler: Schedul
 }
 
 /** Refreshes granted against what the run accounts for: the AT lifetime, rotate() calls, logins, faults. */
-export function checkBudget(world: Pick<World, 'server' | 'rotateCalls' | 'logins'>, verdict: Verdict, now: number): void {
+export function checkBudget(world: Pick<World, 'server' | 'rotateCalls' | 'logins'>, verdict: Verdict, now: number, refusing = 0): void {
   const { stats } = world.server
-  const allowed = Math.ceil(now / (AT_TTL / 2)) * 2 + world.rotateCalls + world.logins * 2 + stats.faults * 3 + 4
+  const allowed = Math.ceil(now / (AT_TTL / 2)) * 2 + world.rotateCalls + world.logins * 2 + stats.faults * 3 + 4 + refusing
   if (stats.refreshGranted > allowed) verdict.fail('refresh-budget', `${stats.refreshGranted} refreshes granted, ${allowed} allowed`, now)
 }
+
+/** Rotor's documented refresh budget per session: `refreshBudget.perLifetime` (its default) per AT lifetime. */
+const PER_LIFETIME = 3
 
 /**
  * Extended model: for a drawn while inside the active period, the API refuses every AT and an
  * app polls it every second or so: each 401 asks for a rotation, a storm only the refresh budget bounds.
+ * Returns the refreshes that budget allows there: each session alive in the window (a reload or a
+ * remount is a new one) `PER_LIFETIME` in any AT lifetime (sim seed 1441: 30 granted, every session
+ * within its own budget, against an allowance that did not count sessions).
  */
-function refusingWindow(world: World, scheduler: Scheduler, active: number): void {
-  if (!scheduler.random.chance(0.3)) return
+function refusingWindow(world: World, scheduler: Scheduler, active: number): () => number {
+  if (!scheduler.random.chance(0.3)) return () => 0
   const from = scheduler.random.int(0, active)
   const to = from + scheduler.random.int(10_000, 120_000)
+  // Sessions alive as it begins, then every tab opened before it ends.
+  let sessions = 0
   const poll = () => {
     const tabs = world.live().filter(tab => !tab.frozen)
     const tab = tabs[scheduler.random.int(0, Math.max(0, tabs.length - 1))]
     if (tab && world.server.apiRefuses) world.request(tab)
     if (world.server.apiRefuses) scheduler.after(scheduler.random.int(300, 2000), 'poll', poll)
   }
-  scheduler.after(from, 'api refuses', () => ((world.server.apiRefuses = true), poll()))
-  scheduler.after(to, 'api accepts', () => (world.server.apiRefuses = false))
+  scheduler.after(from, 'api refuses', () => ((sessions = world.live().length - world.tabs.length), (world.server.apiRefuses = true), poll()))
+  scheduler.after(to, 'api accepts', () => ((sessions += world.tabs.length), (world.server.apiRefuses = false)))
+  return () => sessions * PER_LIFETIME * (Math.floor((to - from) / AT_TTL) + 1)
 }
 
 /**
@@ -214,7 +223,7 @@ export async function runSchedule(seed: number, options: ScheduleOptions = {}): 
     world.login(world.tabs[0]!)
     scheduler.after(faultsFrom, 'faults on', () => (world.server.faultsOn = true))
     scheduler.after(faultsTo, 'faults off', () => (world.server.faultsOn = false))
-    if (config.extended) refusingWindow(world, scheduler, active)
+    const refusing = config.extended ? refusingWindow(world, scheduler, active) : () => 0
     const user = () => {
       if (scheduler.now < active) act(world, scheduler, config.extended !== undefined)
       if (scheduler.now < active) scheduler.after(scheduler.random.int(100, 20_000), 'user', user)
@@ -229,7 +238,7 @@ export async function runSchedule(seed: number, options: ScheduleOptions = {}): 
     }
     if (verdict.ok) await checkConverged(world, verdict, scheduler, active + quiet)
     for (const line of world.server.violations.splice(0)) verdict.fail('rt-presented-twice', line, scheduler.now)
-    if (verdict.ok) checkBudget(world, verdict, scheduler.now)
+    if (verdict.ok) checkBudget(world, verdict, scheduler.now, refusing())
   } finally {
     for (const tab of world.tabs) tab.dispose()
     escapes.uninstall()

@@ -4,7 +4,14 @@
  * Its 10,000 schedules run in schedules.test.ts, its replays in replay.test.ts; here the zoo and the named seeds.
  */
 import { describe, expect, test } from 'vitest'
-import { OPEN_FINDINGS, OPEN_FINDINGS_EXTENDED_NO_LOCKS, REGRESSION_SEEDS, REGRESSION_SEEDS_EXTENDED, REGRESSION_SEEDS_NO_LOCKS } from './findings.js'
+import {
+  OPEN_FINDINGS,
+  OPEN_FINDINGS_EXTENDED_NO_LOCKS,
+  REGRESSION_SEEDS,
+  REGRESSION_SEEDS_EXTENDED,
+  REGRESSION_SEEDS_EXTENDED_NO_LOCKS,
+  REGRESSION_SEEDS_NO_LOCKS,
+} from './findings.js'
 import { INVARIANTS } from './invariants.js'
 import { runSchedule, ZOO, type ScheduleResult } from './schedule.js'
 
@@ -43,6 +50,11 @@ describe('the deterministic simulator', () => {
   test.each(REGRESSION_SEEDS_EXTENDED)('regression seed %i of the extended model: every invariant holds', async seed => {
     const result = await runSchedule(seed, { extended: true })
     expect(result.violations.map(v => `[${v.invariant}] ${v.detail} — ${replay(result)} --extended`)).toEqual([])
+  })
+
+  test.each(REGRESSION_SEEDS_EXTENDED_NO_LOCKS)('regression seed %i of the extended model without Web Locks: every invariant holds', async seed => {
+    const result = await runSchedule(seed, { extended: true, locks: false })
+    expect(result.violations.map(v => `[${v.invariant}] ${v.detail} — ${replay(result)} --extended --no-locks`)).toEqual([])
   })
 
   test.each(Object.entries(OPEN_FINDINGS))('open finding, seed %s: still breaks %s', async (seed, invariant) => {

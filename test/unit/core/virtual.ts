@@ -92,7 +92,7 @@ export function fakeServer(time: VirtualTime, lifetime = 60_000) {
     answerWith(fn: typeof answer) {
       answer = fn
     },
-    refresh: async ({ refreshToken }: { refreshToken: string | undefined }): Promise<Tokens> => {
+    refresh: async ({ refreshToken }: Parameters<RotatorOptions['refresh']>[0]): Promise<Tokens> => {
       presented.push(refreshToken)
       if (answer) return answer(refreshToken)
       if (presented.indexOf(refreshToken) !== presented.length - 1) throw new RefreshRefusedError(401, 'reused')

@@ -64,7 +64,12 @@ export const OPEN_FINDINGS_EXTENDED_NO_LOCKS: Record<number, InvariantName> = {}
  *   held, and the orphaned login's lived on;
  *   68344, 101402 (`rt-presented-twice`, bearer): a page reloaded with its refresh on the wire,
  *   the next lock holder presented the RT and got the answer, then the dead page's call arrived:
- *   a call is the client's fault only if sent after the answer reached a client (server.ts).
+ *   a call is the client's fault only if sent after the answer reached a client (server.ts);
+ *   172884, 223372 (`rt-presented-twice`, cookie; the million run of this round): a page reloaded
+ *   or crashed with its refresh on the wire, and that keepalive call's Set-Cookie landed 3.0 and
+ *   5.0 s after it was sent, past the `refreshTimeout` (1 s, 3 s) the next lock holder waits for
+ *   it (deadlines.ts inFlightLimitMs), which then presented the RT still in the jar: the documented
+ *   cost, judged by when that call was sent (server.ts `landedLate`).
  */
 export const REGRESSION_SEEDS = [
   248, 30125, 30206, 30374, 31690, 32347, 31885, 490, 973, 2152, 3930, 4175, 6714, 6849, 7173, 8498, 30629, 100364, 100623,
@@ -73,7 +78,7 @@ export const REGRESSION_SEEDS = [
   // The model's own (above).
   319249, 371, 102399, 103109, 27684, 35140, 12441, 21130, 34116, 35298, 40131, 1367, 22904, 3509, 11560, 33286, 36038, 38136,
   // The oracle's (above).
-  7243, 18369, 54946, 68344, 101402,
+  7243, 18369, 54946, 68344, 101402, 172884, 223372,
 ]
 
 /**

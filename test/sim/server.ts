@@ -7,7 +7,17 @@ export const RT_TTL = 3_600_000
 
 /** `answered`: a client received this token; `successorKnownAt`: when a client received the pair that consumed this RT (or knew it spent). */
 /** `holders`: where tracked (worker worlds), the participants this token was delivered to (see {@link ModelServer.trackHolders}). */
-type Token = { kind: 'at' | 'rt'; family: number; n: number; expiresAt: number; consumed: boolean; answered: boolean; successorKnownAt: number; holders?: Set<string> }
+type Token = {
+  kind: 'at' | 'rt'
+  family: number
+  n: number
+  expiresAt: number
+  consumed: boolean
+  answered: boolean
+  successorKnownAt: number
+  holders?: Set<string>
+  landedLate?: boolean
+}
 type Family = { id: number; revoked: boolean; newest: string }
 /** The browser's cookie jar for the auth origin: the AT and the RT cookies. */
 type Cookies = Map<'at' | 'rt', string>
@@ -31,7 +41,11 @@ const FAULTS: ReadonlyArray<readonly [number, Fault]> = [
  * What the server did with a call: its answer, and what happens when its headers (`headers`) or
  * its body (`delivered`) reach the page; `spent`: a refresh whose RT the client now knows is spent.
  */
-type Handled = { answer: Answer; headers?: () => void; delivered?: () => void; spent?: () => void }
+/** When a call was sent, and the time it is judged by (see #refresh). */
+type Sent = { judged: number; sentAt: number }
+
+/** `headers(late)`: the answer's headers arrived; `late`, by a gone page's keepalive call later than the next holder's documented wait for it. */
+type Handled = { answer: Answer; headers?: (late?: boolean) => void; delivered?: () => void; spent?: () => void }
 
 /** The RT a bearer client put in the body, if any. */
 function bodyToken(body: string): string | undefined {
@@ -229,14 +243,16 @@ export class ModelServer {
       if (fault === 'drop') return void this.#scheduler.after(there, 'net drop', () => settle(() => reject(new TypeError('fetch failed'))))
       this.#scheduler.after(there, `server ${path}`, () => {
         if (settled) return
-        const handled = this.#handle(path, request.headers, body, fault, alive() ? Infinity : sentAt, jar, participant)
+        const handled = this.#handle(path, request.headers, body, fault, { judged: alive() ? Infinity : sentAt, sentAt }, jar, participant)
         if (fault === 'hang') return
         if (this.strict && handled.spent) spent = { due: this.#scheduler.now + back, mark: handled.spent }
         // Set-Cookie applies when the headers arrive, whatever becomes of the body or the page.
         const withHeaders = () => handled.headers?.()
         this.#scheduler.after(back, `answer ${path} ${handled.answer.status}`, () => {
           // A keepalive call outlives its page: its Set-Cookie still lands (a reload mid-refresh).
-          if (!alive()) return void (init.keepalive && fault !== 'lost-answer' && withHeaders())
+          // The next lock holder waits for it `refreshTimeout` from when it was sent (inFlightLimitMs,
+          // src/core/deadlines.ts): one landing later is the documented cost (sim seeds 172884, 223372).
+          if (!alive()) return void (init.keepalive && fault !== 'lost-answer' && handled.headers?.(this.#scheduler.now - sentAt > this.refreshTimeout))
           settle(() => {
             if (fault === 'lost-answer') return reject(new TypeError('fetch failed'))
             const { status, headers = {} } = handled.answer
@@ -251,20 +267,22 @@ export class ModelServer {
     })
   }
 
-  #handle(path: string, headers: Headers, body: string, fault: Fault, sentAt: number, jar: Cookies, participant?: string): Handled {
+  #handle(path: string, headers: Headers, body: string, fault: Fault, sent: Sent, jar: Cookies, participant?: string): Handled {
     if (fault === '503') return { answer: { status: 503, body: 'busy', headers: { 'retry-after': '1' } } }
     if (fault === 'proxy-html') return { answer: { status: 502, body: '<html><body>Bad gateway</body></html>', headers: { 'content-type': 'text/html' } } }
-    if (path.endsWith('/refresh')) return this.#refresh(body, sentAt, jar, participant)
+    if (path.endsWith('/refresh')) return this.#refresh(body, sent, jar, participant)
     // The logout's answer expires the cookies when its headers arrive (Set-Cookie), like any answer's.
     if (path.endsWith('/logout')) return { answer: this.#logout(headers, body, jar), headers: () => this.cookies.clear() }
     return { answer: this.#api(headers, jar) }
   }
 
   /**
-   * `sentAt`: when a page that is gone sent the call (a call on the wire arrives after an answer a
-   * later call got); Infinity for a live page's, which must never present a spent RT.
+   * `sent.judged`: when a page that is gone sent the call (a call on the wire arrives after an answer a
+   * later call got); Infinity for a live page's, which must never present a spent RT, unless the
+   * RT's successor reached the jar only by a gone page's keepalive call landing after the wait
+   * Rotor documents for it (`landedLate`): then a live page's call sent before it landed is no fault.
    */
-  #refresh(body: string, sentAt: number, jar: Cookies, participant?: string): Handled {
+  #refresh(body: string, sent: Sent, jar: Cookies, participant?: string): Handled {
     this.stats.refreshCalls++
     const inBody = bodyToken(body)
     // No RT in the body: the cookie transport's, from the jar.
@@ -275,7 +293,8 @@ export class ModelServer {
     if (token.consumed) {
       // A second presentation is the client's fault only if it had the first answer (when it sent
       // it, for a page that is gone: it cannot recall a call already on the wire, sim seed 68344).
-      if (token.successorKnownAt !== Infinity && token.successorKnownAt <= sentAt) this.violations.push(`rt-presented-twice: family ${family.id} token ${token.n}`)
+      const judged = token.landedLate ? sent.sentAt : sent.judged
+      if (token.successorKnownAt !== Infinity && token.successorKnownAt <= judged) this.violations.push(`rt-presented-twice: family ${family.id} token ${token.n}`)
       family.revoked = true
       this.stats.reusedRefused++
       return { answer: { status: 401, body: '{"error":"invalid_grant","error_description":"reused"}' } }
@@ -296,7 +315,7 @@ export class ModelServer {
     if (inBody !== undefined)
       return { answer: { status: 200, body: JSON.stringify(pair), headers: json }, delivered: known, spent, ...(this.strict ? { headers: spent } : {}) }
     const { expiresIn, refreshExpiresIn } = pair
-    const setCookies = () => (this.cookies.set('at', pair.accessToken).set('rt', pair.refreshToken), known())
+    const setCookies = (late = false) => (this.cookies.set('at', pair.accessToken).set('rt', pair.refreshToken), (token.landedLate = late), known())
     return { answer: { status: 200, body: JSON.stringify({ expiresIn, refreshExpiresIn }), headers: json }, headers: setCookies, spent }
   }
 

@@ -16,6 +16,7 @@ export const INVARIANTS = {
   'socket-auth-first': 'a socket sends no subscription or work on a connection before the server acknowledged its token (re-authenticate before queued work resumes)',
   'socket-reconnects-bounded': 'a socket or stream opens at most 20 connections in any 10 s, whatever the server does (no reconnect storm)',
   'socket-settles': 'every (re)connect of a socket or stream ends open or with a documented error reason within the bound of a request',
+  'forged-request-ignored': 'a rotate-request for a generation no tab holds rotates nothing: no young RT is refreshed after one with no other reason since its mint',
 } as const
 
 export type InvariantName = keyof typeof INVARIANTS
@@ -60,5 +61,48 @@ export class Verdict {
       request.settled = true // reported once
       this.fail('request-settles', `${request.label} open for ${now - request.startedAt} ms (bound ${bound})`, now)
     }
+  }
+}
+
+/** Counters of the server whose change is a reason to rotate a young RT: a fault drawn, a 401 served, a restart. */
+export type Stirs = { faults: number; api401: number; restarts: number }
+
+/**
+ * Judges `forged-request-ignored` from outside (the forged messages posted, the user's actions,
+ * the server's grants): a correct leader ignores a `rotate-request` for a generation no tab
+ * holds, so a young RT (minted less than half an AT lifetime ago: no timer or expiry is due)
+ * refreshed after such a request, with nothing else since its mint (no user action or other
+ * forgery, no fault, no 401, no restart), was refreshed for the forger alone.
+ */
+export class ForgedRequestWatch {
+  /** The last user action, fault or forgery that may ask for a rotation. */
+  #stirredAt = -Infinity
+  /** The last forged rotate-request for a generation no tab holds. */
+  #forgedAt = -Infinity
+  #stirs = ''
+  readonly #youngMs: number
+
+  constructor(youngMs: number) {
+    this.#youngMs = youngMs
+  }
+
+  /** Something happened that may ask for a rotation (anything but a plain request or this forgery). */
+  stirred(now: number): void {
+    this.#stirredAt = now
+  }
+
+  /** A forged rotate-request for a generation no tab holds was posted. */
+  forged(now: number): void {
+    this.#forgedAt = now
+  }
+
+  /** The server granted a refresh presenting an RT minted `age` ms ago; `stirs`, its counters now. */
+  granted(verdict: Verdict, now: number, age: number, stirs: Stirs): void {
+    const mintedAt = now - age
+    const key = `${stirs.faults}/${stirs.api401}/${stirs.restarts}`
+    const quiet = key === this.#stirs && this.#stirredAt < mintedAt
+    this.#stirs = key
+    if (!quiet || age >= this.#youngMs || this.#forgedAt < mintedAt) return
+    verdict.fail('forged-request-ignored', `an RT minted ${age} ms ago refreshed after a forged rotate-request at ${this.#forgedAt}`, now)
   }
 }

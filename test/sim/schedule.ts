@@ -91,6 +91,8 @@ function act(world: World, scheduler: Scheduler, extended: boolean): void {
   const action = random.weighted(extended ? EXTENDED_ACTIONS : ACTIONS)
   const tab = tabs[random.int(0, Math.max(0, tabs.length - 1))]
   scheduler.note(`act ${action} ${tab?.id ?? '-'}`)
+  // Any action but a plain request may ask for a rotation (forged-request-ignored, invariants.ts).
+  if (action !== 'request') world.stirred()
   if (!tab) return void world.login(world.openTab())
   // What the user does inside a page waits for it to run: a frozen page takes no input (its tasks run on resume).
   if (scheduler.now > 0 && tabs.every(t => t.session.state.status === 'signed-out') && random.chance(0.5)) return tab.run(() => world.login(tab))

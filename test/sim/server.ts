@@ -98,6 +98,8 @@ export class ModelServer {
   readonly forced: Fault[] = []
   /** The resource server refuses every AT (its key changed): a storm trigger only the refresh budget bounds. */
   apiRefuses = false
+  /** Told of each refresh granted: how long ago the RT presented was minted (invariants.ts ForgedRequestWatch). */
+  onGrant: ((age: number) => void) | undefined
   /** The browser's cookie jar for the auth origin (cookie transport): every tab sends and updates the same one. */
   readonly cookies: Cookies = new Map()
   #tokens = new Map<string, Token>()
@@ -303,6 +305,7 @@ export class ModelServer {
     token.consumed = true
     const pair = this.#mint(family, false)
     this.stats.refreshGranted++
+    this.onGrant?.(this.now() - (token.expiresAt - RT_TTL))
     const minted = [this.#tokens.get(pair.accessToken)!, this.#tokens.get(pair.refreshToken)!]
     const known = () => {
       for (const fresh of minted) fresh.answered = true

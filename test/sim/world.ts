@@ -1,10 +1,11 @@
 /** The simulated world of one schedule: the model server, one origin, its tabs, and what the user does to them. */
 import { isRotorError } from '../../src/errors.js'
 import type { SessionOptions, StorageLike } from '../../src/types.js'
-import { carriesToken, type InFlight, type Verdict } from './invariants.js'
+import { Forger } from './forger.js'
+import { carriesToken, ForgedRequestWatch, type InFlight, type Verdict } from './invariants.js'
 import { Origin } from './origin.js'
 import type { Scheduler } from './scheduler.js'
-import { ModelServer } from './server.js'
+import { AT_TTL, ModelServer } from './server.js'
 import { SharedWorkers } from './shared-worker.js'
 import { Sockets } from './sockets.js'
 import { EPOCH, Tab } from './tab.js'
@@ -39,25 +40,6 @@ export type WorldConfig = {
 export const HOOK_MAX_MS = 30_000
 
 const EVENTS = ['change', 'rotate', 'rotate-error', 'logout', 'storage-error', 'clock-skew'] as const
-const FORGED: unknown[] = [
-  { rotor: 1, type: 'state', from: 'forger', snapshot: { generation: 2 ** 40, status: 'active', issuedAt: EPOCH, accessExpiresAt: EPOCH + 1, refreshExpiresAt: EPOCH + 2 } },
-  { rotor: 1, type: 'state', from: 'forger', snapshot: { generation: 3, status: 'signed-out', reason: 'user' } },
-  { rotor: 1, type: 'rotating', from: 'forger', generation: 1 },
-  { rotor: 1, type: 'hello', from: 'forger' },
-  { rotor: 1, type: 'rotate-request', from: 'forger', generation: 0 },
-  'garbage',
-  { rotor: 2, type: 'state' },
-]
-/** A state far ahead of any real one, with tokens a bearer tab could use: only plausible() stands between it and every tab (extended model). */
-const FAR_AHEAD = {
-  generation: 2 ** 30,
-  status: 'active',
-  issuedAt: EPOCH,
-  accessExpiresAt: EPOCH + 3_600_000,
-  refreshExpiresAt: EPOCH + 3_600_000,
-  accessToken: 'forged-at',
-  refreshToken: 'forged-rt',
-}
 
 export class World {
   readonly server: ModelServer
@@ -79,6 +61,9 @@ export class World {
   readonly #scheduler: Scheduler
   readonly #verdict: Verdict
   readonly #config: WorldConfig
+  /** Extended model without Web Locks (where the forger asks the leader to rotate): judges `forged-request-ignored`. */
+  readonly #forgedRequests: ForgedRequestWatch | undefined
+  readonly #forger: Forger
 
   constructor(scheduler: Scheduler, verdict: Verdict, config: WorldConfig) {
     this.#scheduler = scheduler
@@ -90,6 +75,15 @@ export class World {
     this.workers = config.worker ? new SharedWorkers(scheduler, this.origin, this.server, config.locks) : undefined
     this.sockets = config.sockets ? new Sockets(scheduler, verdict, this.server, this.origin, config.transport === 'bearer') : undefined
     if (this.workers) this.#trackHolders(this.workers)
+    const watch = config.extended && !config.locks ? new ForgedRequestWatch(AT_TTL / 2) : undefined
+    if (watch) this.server.onGrant = age => watch.granted(verdict, scheduler.now, age, this.server.stats)
+    this.#forgedRequests = watch
+    this.#forger = new Forger(scheduler, this.origin, { extended: config.extended !== undefined, locks: config.locks }, () => this.live(), watch)
+  }
+
+  /** Something that may ask for a rotation happened (a user action, a fault): see ForgedRequestWatch. */
+  stirred(): void {
+    this.#forgedRequests?.stirred(this.#scheduler.now)
   }
 
   /**
@@ -306,32 +300,10 @@ export class World {
   }
 
   forge(): void {
-    if (this.#config.extended && !this.#config.locks && this.#scheduler.random.chance(0.3)) return this.#forgeRequests(20)
-    const far = this.#config.extended !== undefined && this.#scheduler.random.chance(0.3)
-    const message = far ? -1 : this.#scheduler.random.int(0, FORGED.length - 1)
-    this.#scheduler.note(`forge ${message}`)
-    this.origin.forge('sim', far ? { rotor: 1, type: 'state', from: 'forger', snapshot: FAR_AHEAD } : FORGED[message])
+    this.#forger.forge()
   }
 
-  /**
-   * Extended model, tabs without Web Locks: a same-origin script asks the leader to rotate, over
-   * and over, at the generation it holds (as a follower stuck behind would): only the leader's
-   * once-per-generation rule stands between it and a rotation storm.
-   */
-  #forgeRequests(left: number): void {
-    if (left === 0) return
-    const generation = Math.max(0, ...this.live().map(tab => tab.session.state.generation))
-    this.#scheduler.note(`forge rotate-request ${generation}`)
-    this.origin.forge('sim', { rotor: 1, type: 'rotate-request', from: 'forger', generation })
-    this.#scheduler.after(this.#scheduler.random.int(100, 2000), 'forge', () => this.#forgeRequests(left - 1))
-  }
-
-  /** Another script of the origin writes over whatever is stored. */
   foreignWrite(): void {
-    const keys = this.origin.storage.keys()
-    if (keys.length === 0) return
-    const key = keys[this.#scheduler.random.int(0, keys.length - 1)]!
-    if (this.#config.extended && this.#scheduler.random.chance(0.3)) return this.origin.storage.foreignWrite(key, JSON.stringify(FAR_AHEAD))
-    this.origin.storage.foreignWrite(key, this.#scheduler.random.chance(0.5) ? '{"generation":99999999,"status":"active"}' : 'not json')
+    this.#forger.foreignWrite()
   }
 }

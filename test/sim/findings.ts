@@ -128,6 +128,9 @@ export const REGRESSION_SEEDS_REDIS = [3320, 1198]
  * The same for the extended model without Web Locks, kept passing. 630 (`rt-presented-twice`,
  * bearer): the leader's refresh got a 2xx whose body never came, and the page froze, then
  * reloaded, before writing any verdict; the next leader presented the spent RT (src/core/rotator.ts:
- * the "ending" mark is written when a 2xx's headers arrive, and the grant replaces it).
+ * the "ending" mark is written when a 2xx's headers arrive, and the grant replaces it). 346 (the
+ * same, bearer): the app disposed the leader's session (an SPA unmounting it) after the 2xx's
+ * headers and before its give-up; without Web Locks the next leader presented the spent RT. Failed
+ * before the mark, found by the zoo-gap work of this round; passes with it.
  */
-export const REGRESSION_SEEDS_EXTENDED_NO_LOCKS = [630]
+export const REGRESSION_SEEDS_EXTENDED_NO_LOCKS = [630, 346]

@@ -234,7 +234,10 @@ type Parts = ReturnType<typeof assemble>
 function teardown(cfg: Config, parts: Parts, uninstall: () => void): void {
   const { machine, coordinator, rotator, scheduler, backoff, idle, sync } = parts
   const peers = coordinator.hasPeers()
-  const rotation = peers ? machine.flight('rotation') : undefined
+  // Only a rotation holding the lock may have a refresh to finish for the others. One still
+  // waiting for it (behind another tab's open login form, for as long as that takes) has none:
+  // it is dropped, and when its lock comes it lets go at once (sim seed 540, extended model).
+  const rotation = peers && rotator.holding ? machine.flight('rotation') : undefined
   const ending = peers ? machine.flight('ending') : undefined
   rotator.dispose()
   machine.dispose(rotation !== undefined)

@@ -68,6 +68,8 @@ export class Rotator {
   #unclaimed: number | undefined
   /** Aborts the reauthenticate() running here (this tab is being disposed). */
   #reauth: AbortController | undefined
+  /** This tab holds the rotation lock now (granted, not yet released): a dispose may have a refresh to finish. */
+  holding = false
   readonly #loginElsewhere: LoginElsewhere
 
   constructor(options: RotatorOptions) {
@@ -93,9 +95,11 @@ export class Rotator {
     await this.#options.lock(
       async lease => {
         trace?.('lock-granted', { waitedMs: now() - asked })
+        this.holding = true
         try {
           await this.#rotateHolding(generation, life, lease)
         } finally {
+          this.holding = false
           trace?.('lock-released')
         }
         // Where tabs share no lock, only the leader may run this; the others wait for its state.
@@ -289,10 +293,7 @@ export class Rotator {
     return Promise.resolve(this.#options.sync.publishEnd(reason)).then(() => Promise.reject(this.#options.machine.endedBy(reason)))
   }
 
-  /**
-   * Holding the lock: end in every tab, or let reauthenticate() bring a new session (a
-   * person may be typing a password; requests wait, and other tabs wait on the lock).
-   */
+  /** Holding the lock: end in every tab, or let reauthenticate() bring a new session (a person may be typing a password; requests wait, and other tabs wait on the lock). */
   #endLocked(reason: 'expired' | 'rejected', generation: number): Promise<void> {
     const { machine, sync, now } = this.#options
     const reauthenticate = this.#reauthenticate()

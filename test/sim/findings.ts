@@ -94,8 +94,11 @@ export const REGRESSION_SEEDS = [
  *   90 s window where the API refused every AT; each of the window's five sessions (a reload is a
  *   new one) kept its own budget (3 per AT lifetime), which the allowance did not count
  *   (schedule.ts `refusingWindow`). 121 (bearer) is its twin, drawn once the mark above moved its draws.
+ * - 540 (`dispose-releases`, bearer): a session disposed while its rotation was queued for the lock
+ *   behind another tab's open reauthenticate() hook waited for that rotation, so it never closed
+ *   (src/session.ts teardown: only a rotation holding the lock is waited for).
  */
-export const REGRESSION_SEEDS_EXTENDED = [307, 393, 1012, 1441, 121]
+export const REGRESSION_SEEDS_EXTENDED = [307, 393, 1012, 1441, 121, 540]
 
 /**
  * The same for worlds without Web Locks, kept passing. 1164, 1347 (`request-settles`), 1663

@@ -12,6 +12,8 @@ export const INVARIANTS = {
   'no-token-leak': 'no token appears in any event payload or error',
   'step-bound': 'a schedule ends within its step bound (no storm, no livelock)',
   'typed-errors': 'a call fails only with a RotorError, a documented refresh error (TimeoutError, HTTPError), its own AbortError, or a network TypeError',
+  'lock-bounded':
+    'a live, running tab holds the rotation lock no longer than its documented bound (every try with its late answer and delays, a marked login awaited, the login form)',
   'dispose-releases': 'a session disposed in a live page holds no Web Lock once a refresh it had on the wire is over (whatever its reauthenticate hook does)',
   'socket-auth-first': 'a socket sends no subscription or work on a connection before the server acknowledged its token (re-authenticate before queued work resumes)',
   'socket-reconnects-bounded': 'a socket or stream opens at most 20 connections in any 10 s, whatever the server does (no reconnect storm)',

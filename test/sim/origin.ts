@@ -18,6 +18,8 @@ export class Origin {
   /** The last delivery time per sender→receiver pair: BroadcastChannel keeps a sender's order. */
   readonly #lastDelivery = new Map<string, number>()
   readonly #held = new Map<string, string>()
+  /** When each held lock was granted (virtual ms): how long its holder has kept it. */
+  readonly #since = new Map<string, number>()
   readonly #queues = new Map<string, Waiting[]>()
   readonly #items = new Map<string, string>()
   /** Messages delivered; a measure of how busy the channel was. */
@@ -135,6 +137,11 @@ export class Origin {
     }
   }
 
+  /** Each held lock: its name, its holder and since when (the lock-bounded invariant). */
+  holds(): Array<{ name: string; holder: string; since: number }> {
+    return [...this.#held].map(([name, holder]) => ({ name, holder, since: this.#since.get(name) ?? 0 }))
+  }
+
   /** The Web Locks tab `tab` holds now, by name (a session disposed in a live page must let go of them). */
   heldBy(tab: string): string[] {
     return [...this.#held].filter(([, holder]) => holder === tab).map(([name]) => name)
@@ -145,6 +152,7 @@ export class Origin {
     const next = this.#queues.get(name)?.shift()
     if (!next) return
     this.#held.set(name, next.tab)
+    this.#since.set(name, this.#scheduler.now)
     const grant = () =>
       next.deliver(() => {
         let result: Promise<unknown>

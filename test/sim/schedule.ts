@@ -236,6 +236,7 @@ export async function runSchedule(seed: number, options: ScheduleOptions = {}): 
       if (++steps > maxSteps) verdict.fail('step-bound', `${maxSteps} steps by ${scheduler.now} ms`, scheduler.now)
       for (const line of world.server.violations.splice(0)) verdict.fail('rt-presented-twice', line, scheduler.now)
       verdict.checkRequests(world.inFlight, scheduler.now, bound)
+      world.checkLocks()
       world.sockets?.check(scheduler.now, bound)
     }
     if (verdict.ok) await checkConverged(world, verdict, scheduler, active + quiet)

@@ -16,6 +16,8 @@ export class Tab {
   readonly id: string
   readonly session: Session
   frozen = false
+  /** When the page last resumed from a freeze (virtual ms): a frozen holder keeps its locks, as a browser's does. */
+  resumedAt = 0
   disposed = false
   /** The app disposed this page's session while the page lives on (an SPA unmounting it, world.ts `unmount`): no more user actions in it, its hook's form still settles. */
   unmounted = false
@@ -79,6 +81,7 @@ export class Tab {
     // A page that is gone stays gone: a resume scheduled before it crashed wakes nothing.
     if (this.disposed) return
     this.frozen = false
+    this.resumedAt = this.#scheduler.now
     this.fire('resume')
     for (const fn of this.#waiting.splice(0)) fn()
     this.fire('visibilitychange')

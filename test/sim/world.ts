@@ -122,6 +122,23 @@ export class World {
     return this.openTab()
   }
 
+  /**
+   * The rotation lock is not held for good by a live tab (a refresh body that never came, a wait
+   * that never ends). Its bound: every try of the refresh call (3, each awaited to 3 ×
+   * `refreshTimeout` plus a delay of at most 10 s), a marked login awaited (`queueTimeout`), the
+   * login form, and 10 s of slack for the catch-ups; counted from the grant or the holder's last
+   * resume (a frozen page keeps its locks and runs nothing, as a browser's does).
+   */
+  checkLocks(): void {
+    const { refreshTimeout, queueTimeout } = this.#config
+    const bound = 3 * (3 * refreshTimeout + 10_000) + queueTimeout + HOOK_MAX_MS + 10_000
+    const now = this.#scheduler.now
+    for (const { name, holder, since } of this.origin.holds()) {
+      const tab = name.endsWith(':rotate') ? this.live().find(t => t.id === holder && !t.frozen) : undefined
+      if (tab && now - Math.max(since, tab.resumedAt) > bound) this.#verdict.fail('lock-bounded', `${tab.id} has held ${name} since ${since} ms (bound ${bound})`, now)
+    }
+  }
+
   openTab(): Tab {
     const { rotation, locks, refreshTimeout, queueTimeout } = this.#config
     let tab: Tab | undefined

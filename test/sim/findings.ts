@@ -12,6 +12,16 @@ export const OPEN_FINDINGS: Record<number, InvariantName> = {}
 export const OPEN_FINDINGS_NO_LOCKS: Record<number, InvariantName> = {}
 
 /**
+ * The same for the extended model with Web Locks (`--extended`), with no zoo defect on: zoo.test.ts
+ * does not count a catch on these seeds as the defect's. All three since the forger's messages reach
+ * the tabs (issue 28): a session disposed while its rotation waits in line for `<name>:rotate`
+ * behind a peer whose reauthenticate hook holds it keeps its member (and primary) lock until that
+ * hook settles: the queued Web Lock request takes no signal (src/coordinator/locks.ts `lock`), so
+ * the rotation flight teardown waits on (src/session.ts) outlives `refreshTimeout`'s abandon.
+ */
+export const OPEN_FINDINGS_EXTENDED: Record<number, InvariantName> = { 122: 'dispose-releases', 339: 'dispose-releases', 698: 'dispose-releases' }
+
+/**
  * The same for the extended model without Web Locks (`--extended --no-locks`), with no zoo
  * defect on: zoo.test.ts does not count a catch on these seeds as the defect's.
  */

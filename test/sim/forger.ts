@@ -13,12 +13,14 @@ const FORGED: unknown[] = [
   'garbage',
   { rotor: 2, type: 'state' },
 ]
+/** The name every session's `crossTab` takes (world.ts). */
+export const CROSS_TAB_NAME = 'sim'
 /**
- * The channel the sessions talk on (`crossTab: { name: 'sim' }`, prefixed in src/core/options.ts).
- * The other forgeries post on 'sim', which no session opens, so they reach no tab: kept so that
- * every seed replays as found (docs/simulation.md, "The bug zoo").
+ * The channel the sessions talk on: src/core/options.ts prefixes the `crossTab` name. Every forgery
+ * is posted here (until issue 28 all but the rotate-request storm went to the bare name, which no
+ * session opens, and reached no tab).
  */
-const SESSION_CHANNEL = 'rotor-auth:sim'
+const SESSION_CHANNEL = `rotor-auth:${CROSS_TAB_NAME}`
 /** A generation no tab holds (real ones stay near 0; a jump past 2^20 is refused as forged). */
 const FORGED_AHEAD = 2 ** 30
 /** A state far ahead of any real one, with tokens a bearer tab could use: only plausible() stands between it and every tab (extended model). */
@@ -56,7 +58,7 @@ export class Forger {
     const far = this.#config.extended && this.#scheduler.random.chance(0.3)
     const message = far ? -1 : this.#scheduler.random.int(0, FORGED.length - 1)
     this.#scheduler.note(`forge ${message}`)
-    this.#origin.forge('sim', far ? { rotor: 1, type: 'state', from: 'forger', snapshot: FAR_AHEAD } : FORGED[message])
+    this.#origin.forge(SESSION_CHANNEL, far ? { rotor: 1, type: 'state', from: 'forger', snapshot: FAR_AHEAD } : FORGED[message])
   }
 
   /**

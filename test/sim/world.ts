@@ -1,7 +1,7 @@
 /** The simulated world of one schedule: the model server, one origin, its tabs, and what the user does to them. */
 import { isRotorError } from '../../src/errors.js'
 import type { SessionOptions, StorageLike } from '../../src/types.js'
-import { Forger } from './forger.js'
+import { CROSS_TAB_NAME, Forger } from './forger.js'
 import { carriesToken, ForgedRequestWatch, type InFlight, type Verdict } from './invariants.js'
 import { Origin } from './origin.js'
 import type { Scheduler } from './scheduler.js'
@@ -148,7 +148,7 @@ export class World {
       transport: this.#config.transport,
       refresh: { url: 'https://app.sim/auth/refresh', style: this.#config.transport === 'bearer' ? 'json' : 'folio' },
       logout: 'https://app.sim/auth/logout',
-      crossTab: { name: 'sim' },
+      crossTab: { name: CROSS_TAB_NAME },
       rotation,
       refreshTimeout,
       queueTimeout,

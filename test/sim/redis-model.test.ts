@@ -22,7 +22,12 @@ const SHORT = 2_500
 const LONG = 600_000
 const PAUSE_MS = 2_800
 const TTL_SLACK_MS = 2_000
-/** The two clocks are read a command apart, each to the millisecond: a time to live may read this much higher in Redis. */
+/**
+ * The two clocks are read a command apart, each to the millisecond: a time to live may read this
+ * much higher in Redis, plus the longest a command took to reach Redis and come back so far (the
+ * command that set the key ran in Redis up to that much after the model's clock was read: 47 ms
+ * once, on a loaded CI machine).
+ */
 const CLOCK_SKEW_MS = 5
 const ROUNDS = 4
 const NAMES = 16
@@ -127,6 +132,8 @@ describe.skipIf(!HAVE_REDIS)('the Redis model answers as redis-server does', () 
     const sequences = Array.from({ length: NAMES }, (_, i) => new Sequence(`diff-${seed}-${i}`, seed * 1000 + i, model))
     const random = new Random(seed)
     let compared = 0
+    /** The longest round trip of a command so far, ms (see CLOCK_SKEW_MS). */
+    let slowest = 0
     for (let round = 0; round < ROUNDS; round++) {
       // A restart without persistence, once in a while: every key gone, and the epoch answers the quiet period.
       if (round > 0 && random.chance(0.3)) {
@@ -137,11 +144,13 @@ describe.skipIf(!HAVE_REDIS)('the Redis model answers as redis-server does', () 
         for (let i = random.int(3, 8); i > 0; i--) {
           const command = sequence.next()
           tick()
+          const sent = performance.now()
           const real = await client.eval(command.script, { keys: command.keys, arguments: command.args })
+          slowest = Math.max(slowest, Math.ceil(performance.now() - sent))
           const modelled = model.eval(command.script, command.keys, command.args)
           const [a, b] = [split(command, real), split(command, modelled)]
           expect(b.exact, `round ${round} ${command.label} ${JSON.stringify(command.args)}`).toEqual(a.exact)
-          if (a.ms !== undefined) expect(b.ms! - a.ms).toBeGreaterThanOrEqual(-CLOCK_SKEW_MS)
+          if (a.ms !== undefined) expect(b.ms! - a.ms).toBeGreaterThanOrEqual(-(CLOCK_SKEW_MS + slowest))
           if (a.ms !== undefined) expect(b.ms! - a.ms).toBeLessThanOrEqual(TTL_SLACK_MS)
           sequence.learn(command, real)
           compared++
@@ -154,7 +163,7 @@ describe.skipIf(!HAVE_REDIS)('the Redis model answers as redis-server does', () 
         expect(model.get(key), `round ${round} ${key}`).toEqual(await client.get(key))
         const [real, modelled] = [await client.pTTL(key), model.pttl(key)]
         if (real < 0) expect(modelled, `round ${round} pttl ${key}`).toBe(real)
-        else expect(modelled - real, `round ${round} pttl ${key}`).toBeGreaterThanOrEqual(-CLOCK_SKEW_MS)
+        else expect(modelled - real, `round ${round} pttl ${key}`).toBeGreaterThanOrEqual(-(CLOCK_SKEW_MS + slowest))
         if (real >= 0) expect(modelled - real, `round ${round} pttl ${key}`).toBeLessThanOrEqual(TTL_SLACK_MS)
       }
       await new Promise(resolve => setTimeout(resolve, PAUSE_MS))

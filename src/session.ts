@@ -133,6 +133,7 @@ function rotatorOf(cfg: Config, out: Outbound, { machine, coordinator, sync, bac
     backoff,
     trace,
     reauthenticate: reauthenticate && (context => reauthenticate(context).then(out.bound)),
+    revoke: tokens => callLogout(cfg, out.send(), tokens),
     lock: (fn, lockOptions) => coordinator.lock(fn, lockOptions),
     isTransient: error => isTransient(error, transport),
     inFlightLimitMs: inFlightLimitMs(cfg, transport),

@@ -41,7 +41,8 @@ export class LoginElsewhere {
     const deadline = this.#now() + ms
     const decided = () => machine.disposed || machine.snapshot.status !== 'active' || machine.snapshot.generation > mark
     await this.#waiters.until(() => decided() || machine.remoteReauth, Math.min(FLAG_IN_FLIGHT_MS, ms))
-    await this.#waiters.until(() => decided() || !machine.remoteReauth, Math.max(0, deadline - this.#now()))
+    // Within `ms` whatever the wall clock does meanwhile (set back, the deadline would recede).
+    await this.#waiters.until(() => decided() || !machine.remoteReauth, Math.min(ms, Math.max(0, deadline - this.#now())))
     if (machine.snapshot.status !== 'active') throw new SessionExpiredError(machine.snapshot.reason ?? 'expired')
     return newer(machine.snapshot, generation)
   }

@@ -3,8 +3,8 @@ import type {} from '../utils/zoo.js' // the bug zoo's global (types only: nothi
 import { LeaseLostError, RefreshBudgetError, RotationPendingError, SessionExpiredError } from '../errors.js'
 import type { Coordinator, Lease, Snapshot } from '../coordinator/types.js'
 import type { DebugSink } from '../platform/types.js'
-import type { Grant } from '../types.js'
-import { assertUsable, tokensFrom, type Tokens } from './grant.js'
+import type { Tokens } from './grant.js'
+import { Relogin, type ReloginOptions } from './relogin.js'
 import type { RefreshBudget } from './budget.js'
 import type { RefreshCall } from './refresh.js'
 import type { SessionMachine } from './state.js'
@@ -51,7 +51,8 @@ export type RotatorOptions = {
    * (reloaded mid-refresh) may still complete; 0 where nothing can complete without its tab.
    */
   inFlightLimitMs: number
-  reauthenticate: ((context: { signal: AbortSignal }) => Promise<Grant | Response | void>) | undefined
+  reauthenticate: ReloginOptions['reauthenticate']
+  revoke?: ReloginOptions['revoke'] | undefined
   /** Every refresh call passes it, whatever asked for the rotation. */
   budget: RefreshBudget
   /** Told every outcome (the policy's FailureBackoff): a failure returns when the next attempt goes. */
@@ -66,15 +67,15 @@ export class Rotator {
   #failures = 0
   /** A newer generation the store announced whose tokens no tab answered with (see #rotateLocked). */
   #unclaimed: number | undefined
-  /** Aborts the reauthenticate() running here (this tab is being disposed). */
-  #reauth: AbortController | undefined
   /** This tab holds the rotation lock now (granted, not yet released): a dispose may have a refresh to finish. */
   holding = false
   readonly #loginElsewhere: LoginElsewhere
+  readonly #relogin: Relogin
 
   constructor(options: RotatorOptions) {
     this.#options = options
     this.#loginElsewhere = new LoginElsewhere(options.machine, options.clock, options.now)
+    this.#relogin = new Relogin(options)
   }
 
   /** Single-flight: every caller joins the rotation in flight. */
@@ -118,7 +119,7 @@ export class Rotator {
     if (life.aborted) throw life.reason
     const snap = machine.snapshot
     // A tab that owed a re-authentication went away before it finished: take it over.
-    if (snap.ending) return this.#endLocked(snap.ending, generation)
+    if (snap.ending) return this.#relogin.endLocked(snap.ending, generation)
     await this.#refreshLocked(snap, generation, life, lease)
   }
 
@@ -172,7 +173,9 @@ export class Rotator {
   async #refreshInFlightElsewhere(snap: Snapshot, generation: number): Promise<Newer> {
     const { sync, machine } = this.#options
     const recorded = snap.rotatingSince
-    const wait = recorded === undefined ? 0 : recorded + (snap.ending ? TOKENS_IN_FLIGHT_MS : this.#options.inFlightLimitMs) - this.#options.now()
+    const limit = snap.ending ? TOKENS_IN_FLIGHT_MS : this.#options.inFlightLimitMs
+    // Never past the limit: a stamp from before the clock was set back lies in the future (sim seed 75255 waited 697 s under the lock).
+    const wait = recorded === undefined ? 0 : Math.min(limit, recorded + limit - this.#options.now())
     if (wait <= 0) return undefined
     await sync.awaitNewer(snap.generation, wait)
     await sync.catchUp()
@@ -238,8 +241,8 @@ export class Rotator {
         // The verdict is recorded before the lock is released: the next tab in line must read "ended" (or the new login), never "active" and present the refused RT again.
         // Bug zoo: the refusal race (the verdict recorded after the lock was released).
         if (typeof __ROTOR_ZOO__ === 'object' && __ROTOR_ZOO__.has('refusal-race'))
-          return void sync.probe(PROBE_MS).then(() => this.#endLocked('rejected', generation).catch(() => undefined))
-        return this.#endLocked('rejected', generation)
+          return void sync.probe(PROBE_MS).then(() => this.#relogin.endLocked('rejected', generation).catch(() => undefined))
+        return this.#relogin.endLocked('rejected', generation)
       }
       unspent?.()
       this.#report(error, true, backoff.failed(error))
@@ -263,88 +266,11 @@ export class Rotator {
 
   /** Both tokens expired: reauthenticate once, or end. */
   endOrReauthenticate(reason: 'expired'): Promise<void> {
-    const { machine } = this.#options
-    const inFlight = machine.flight('ending')
-    if (inFlight) return inFlight
-    if (!this.#reauthenticate()) return this.#end(reason)
-    const generation = machine.snapshot.generation
-    return this.#options.lock(() => this.#endLocked(reason, generation))
-  }
-
-  #reauthenticate() {
-    // A disposed tab (finishing its last refresh) asks nobody to log in.
-    return this.#options.machine.disposed ? undefined : this.#options.reauthenticate
+    return this.#relogin.endOrReauthenticate(reason)
   }
 
   /** This tab is being disposed: a reauthenticate() running here is told to stop, and handed over. */
   dispose(): void {
-    if (this.#reauth && !this.#reauth.signal.aborted) this.#options.trace?.('reauthenticate-handover')
-    this.#reauth?.abort(new SessionExpiredError('disposed'))
-  }
-
-  /** Whether a session newer than `generation` is active here (a login in another tab), once this tab caught up. */
-  async #loggedInSince(generation: number): Promise<boolean> {
-    await this.#options.sync.catchUp()
-    const { snapshot } = this.#options.machine
-    return snapshot.status === 'active' && snapshot.generation > generation && !snapshot.ending
-  }
-
-  #end(reason: 'expired' | 'rejected'): Promise<never> {
-    return Promise.resolve(this.#options.sync.publishEnd(reason)).then(() => Promise.reject(this.#options.machine.endedBy(reason)))
-  }
-
-  /** Holding the lock: end in every tab, or let reauthenticate() bring a new session (a person may be typing a password; requests wait, and other tabs wait on the lock). */
-  #endLocked(reason: 'expired' | 'rejected', generation: number): Promise<void> {
-    const { machine, sync, now } = this.#options
-    const reauthenticate = this.#reauthenticate()
-    if (!reauthenticate) return this.#end(reason)
-    const controller = (this.#reauth = new AbortController())
-    const ending = (async () => {
-      // A login completed in another tab (since `generation`) satisfies this one too.
-      if (await this.#loggedInSince(generation)) return
-      // The verdict goes to the store before the hook runs: a page closed mid-login runs no more
-      // code, so the next lock holder would present the dead RT (sim seed 307). A login replaces it.
-      await sync.markEnding(reason)
-      let result: Grant | Response | void
-      sync.reauthenticating(true)
-      this.#options.trace?.('reauthenticate-called', { reason })
-      const { signal } = controller
-      try {
-        // Not only the hook: most login forms never read the signal, and the hand-over (under
-        // this lock, which every other tab waits on) must not wait for one that never settles.
-        // Bug zoo: the hook that ignores its signal holds the hand-over (and the lock) until it settles.
-        if (typeof __ROTOR_ZOO__ === 'object' && __ROTOR_ZOO__.has('hook-ignores-signal')) result = await reauthenticate({ signal })
-        else result = await Promise.race([reauthenticate({ signal }), new Promise<never>((_, reject) => signal.addEventListener('abort', reject))])
-      } catch {
-        result = undefined
-      }
-      if (controller.signal.aborted) throw controller.signal.reason
-      if (result === undefined || result === null) throw new SessionExpiredError(reason)
-      const tokens = await tokensFrom(result, now)
-      assertUsable(tokens, now(), this.#options.transport)
-      await sync.publish(tokens, 'login')
-    })().then(
-      () => sync.reauthenticating(false),
-      async (error: unknown) => {
-        if (controller.signal.aborted) {
-          // Disposed mid-login: the job is handed to another tab (the verdict is in the store
-          // since before the hook), unless a login or a logout came meanwhile. Not marked again:
-          // waiting requests take each unusable generation for an expired AT, and give up after two.
-          sync.reauthenticating(false, machine.snapshot.ending)
-          throw new SessionExpiredError('disposed')
-        }
-        // The flag is withdrawn after the end is out: a peer holding the lock takes a login over once nobody says it is logging in.
-        try {
-          // A login made elsewhere while the hook ran (the user signed out and in again) is not this failed hook's to end.
-          if (await this.#loggedInSince(generation)) return
-          await sync.publishEnd(reason)
-        } finally {
-          sync.reauthenticating(false)
-        }
-        throw error instanceof SessionExpiredError ? error : new SessionExpiredError(reason, undefined, { cause: error })
-      },
-    )
-    machine.track('ending', ending)
-    return ending
+    this.#relogin.dispose()
   }
 }

@@ -181,11 +181,12 @@ export class Sync {
     return stored && !this.#refused(stored) ? stored.generation : 0
   }
 
-  /** Applies new tokens from this tab and tells every other tab. */
-  publish(tokens: Tokens, how: 'login' | 'rotate'): void | Promise<void> {
+  /** Applies new tokens from this tab and tells every other tab; false (nothing written) when `life` ended before its turn to write came. */
+  publish(tokens: Tokens, how: 'login' | 'rotate', life?: AbortSignal): boolean | Promise<boolean> {
     const { coordinator, machine, now } = this.#options
     return this.#writes.run(() =>
       when(coordinator.read(), base => {
+        if (life?.aborted) return false
         const current = machine.snapshot
         const snapshot: Snapshot = {
           generation: Math.max(current.generation, this.#base(base)) + 1,
@@ -205,6 +206,7 @@ export class Sync {
           this.#news.published()
           this.#enter(snapshot, 'local', how)
           if (tokens.skew) machine.emit('clock-skew', tokens.skew)
+          return true
         })
       }),
     )
@@ -271,18 +273,16 @@ export class Sync {
     return this.#options.coordinator.write(since === undefined ? snapshot : { ...snapshot, rotatingSince: since })
   }
 
+  // What this tab tells the others: its re-authentication, its rotation begun and ended, its user's activity.
   reauthenticating(active: boolean, handover?: 'expired' | 'rejected'): void {
     this.#reauthFlag.post(active, handover)
   }
-
   rotating(generation: number): void {
     this.#news.started(generation)
   }
-
   rotated(generation: number, ok: boolean): void {
     this.#news.failed(generation, ok)
   }
-
   activity(at: number): void {
     this.#options.coordinator.post({ type: 'activity', at })
   }

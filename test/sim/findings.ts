@@ -77,6 +77,17 @@ export const OPEN_FINDINGS_EXTENDED_NO_LOCKS: Record<number, InvariantName> = {}
  *   5.0 s after it was sent, past the `refreshTimeout` (1 s, 3 s) the next lock holder waits for
  *   it (deadlines.ts inFlightLimitMs), which then presented the RT still in the jar: the documented
  *   cost, judged by when that call was sent (server.ts `landedLate`).
+ * - The million run of round 3's last session (its first 50,000 schedules on that session's first code):
+ *   12772 (`no-live-rt-after-logout`, bearer): the login form of `reauthenticate` answered and the
+ *   user logged out before the session had published it; the logout presented the old login's
+ *   tokens and the form's login stayed live (src/core/relogin.ts: a login the session ended before
+ *   it was published is revoked; the end also closes the form, whose requests then settle).
+ *   23085 (`no-live-rt-after-logout`, bearer): a tab frozen through another tab's re-authentication
+ *   logged out the login it knew; the tabs holding the newer one ended without revoking it
+ *   (src/core/relogin.ts #revokeUnnamed: an end naming another login revokes the one held).
+ *   75255 (`lock-bounded`, cookie): a refresh stamp written before the wall clock was set back
+ *   742 s lay in the future, and the next lock holder waited stamp + limit, 697 s, under the
+ *   lock (src/core/rotator.ts: never past the limit; login-elsewhere.ts likewise).
  */
 export const REGRESSION_SEEDS = [
   248, 30125, 30206, 30374, 31690, 32347, 31885, 490, 973, 2152, 3930, 4175, 6714, 6849, 7173, 8498, 30629, 100364, 100623,
@@ -86,6 +97,8 @@ export const REGRESSION_SEEDS = [
   319249, 371, 102399, 103109, 27684, 35140, 12441, 21130, 34116, 35298, 40131, 1367, 22904, 3509, 11560, 33286, 36038, 38136,
   // The oracle's (above).
   7243, 18369, 54946, 68344, 101402, 172884, 223372,
+  // The million run of round 3's last session (above).
+  12772, 23085, 75255,
 ]
 
 /**

@@ -1,0 +1,101 @@
+/** A bearer login the user's logout did not present (a hook's login not yet published, another tab's newer login) is revoked at the server, never left live. */
+import { randomUUID } from 'node:crypto'
+import { describe, expect, vi } from 'vitest'
+import { createSession, SessionExpiredError, type Grant, type Session } from '../../src/index.js'
+import { createMemoryCoordinator } from '../../src/testing/index.js'
+import type { Message } from '../../src/types.js'
+import { bearerLogin, bearerOptions } from '../helpers/index.js'
+import { serverTest } from '../helpers/fixtures.js'
+
+const test = serverTest({ accessTokenTtl: 60_000, refreshTokenTtl: 3_600_000 }, 'real')
+
+/** A login made straight at the server, its tokens in hand (what a login form's hook returns). */
+async function login(url: string): Promise<Grant & { accessToken: string }> {
+  const response = await bearerLogin(url)
+  expect(response.status).toBe(201)
+  return (await response.json()) as Grant & { accessToken: string }
+}
+
+/** What the API answers `accessToken` now: 401 once its login was revoked (or forgotten). */
+const apiStatus = async (url: string, accessToken: string) => (await fetch(`${url}/api/check`, { headers: { authorization: `Bearer ${accessToken}` } })).status
+
+describe('a logout revokes the bearer login it could not present', () => {
+  /** One tab whose refresh is refused (the server restarted): its reauthenticate() form opens and waits for `answer`. */
+  async function formOpen(url: string, onLogout: () => void) {
+    let answer: ((grant: Grant) => void) | undefined
+    let closed = false
+    const tab: Session = createSession({
+      ...bearerOptions(url),
+      crossTab: false,
+      rotation: 'request',
+      // A form that ignores its signal (the worst kind), but says whether it was told to close.
+      reauthenticate: ({ signal }) => (signal.addEventListener('abort', () => (closed = true)), new Promise<Grant>(resolve => (answer = resolve))),
+    })
+    tab.on('logout', onLogout)
+    return { tab, answered: () => answer, closed: () => closed }
+  }
+
+  test('the login form answered, the user logged out before the session published it (sim seed 12772)', async ({ env }) => {
+    let logouts = 0
+    const { tab, answered } = await formOpen(env.url, () => logouts++)
+    env.sessions.push(tab)
+    await tab.start(await bearerLogin(env.url))
+    env.server.restart()
+    const request = tab.fetch(`${env.url}/api/0`).catch((e: unknown) => e)
+    await vi.waitFor(() => expect(answered()).toBeDefined())
+    const grant = await login(env.url)
+    expect(await apiStatus(env.url, grant.accessToken)).toBe(200)
+    // The same task: the answer is in, the session has not yet taken it (a busy page's queued click).
+    answered()!(grant)
+    const out = tab.logout()
+    await out
+    await request
+    // Before: the logout presented the forgotten login's tokens, and the form's login was then published: the session came back.
+    await vi.waitFor(async () => expect(await apiStatus(env.url, grant.accessToken)).toBe(401))
+    expect(tab.state.status).toBe('signed-out')
+    expect(logouts).toBe(1)
+  })
+
+  test('the user logged out while the form was open, then the form answered', async ({ env }) => {
+    const { tab, answered, closed } = await formOpen(env.url, () => undefined)
+    env.sessions.push(tab)
+    await tab.start(await bearerLogin(env.url))
+    env.server.restart()
+    const request = tab.fetch(`${env.url}/api/0`).catch((e: unknown) => e)
+    await vi.waitFor(() => expect(answered()).toBeDefined())
+    await tab.logout()
+    expect(closed()).toBe(true)
+    // Before: the request waited for the form, open for good after the logout.
+    expect(await request).toBeInstanceOf(SessionExpiredError)
+    const grant = await login(env.url)
+    answered()!(grant)
+    await vi.waitFor(async () => expect(await apiStatus(env.url, grant.accessToken)).toBe(401))
+    expect(tab.state.status).toBe('signed-out')
+  })
+
+  test("a tab that missed another tab's newer login logs out what it knew: the tab holding the newer login revokes it (sim seed 23085)", async ({ env }) => {
+    const shared = createMemoryCoordinator()
+    const name = randomUUID()
+    // `stale` hears nothing while `deaf` (a frozen page, a busy main thread).
+    let deaf = false
+    const member = shared.join()
+    const staleCoordinator = {
+      ...member,
+      subscribe: (listener: (message: Message) => void) => member.subscribe(message => void (!deaf && listener(message))),
+    }
+    const fresh = createSession({ ...bearerOptions(env.url), crossTab: { name }, coordinator: shared.join() })
+    const stale = createSession({ ...bearerOptions(env.url), crossTab: { name }, coordinator: staleCoordinator })
+    env.sessions.push(fresh, stale)
+    await fresh.start(await bearerLogin(env.url))
+    await vi.waitFor(() => expect(stale.state.status).toBe('active'))
+    deaf = true
+    const newer = await login(env.url)
+    await fresh.start(newer)
+    expect(fresh.state.status).toBe('active')
+    await stale.logout()
+    await vi.waitFor(() => expect(fresh.state.status).toBe('signed-out'))
+    // Before: the stale tab's logout revoked the first login only; the newer one stayed live at the server.
+    await vi.waitFor(async () => expect(await apiStatus(env.url, newer.accessToken)).toBe(401))
+    expect(env.server.stats.logouts).toBe(2)
+  })
+})

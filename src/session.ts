@@ -1,4 +1,5 @@
 /** createSession: builds the parts of a session, wires them together, and is the `Session` facade. */
+import type {} from './utils/zoo.js' // the bug zoo's global (types only: nothing is imported at run time)
 import { createLocalCoordinator } from './coordinator/local.js'
 import { viaWorker } from './worker/via-worker.js'
 import { RefreshBudget } from './core/budget.js'
@@ -137,6 +138,11 @@ function rotatorOf(cfg: Config, out: Outbound, { machine, coordinator, sync, bac
     lock: (fn, lockOptions) => coordinator.lock(fn, lockOptions),
     isTransient: error => isTransient(error, transport),
     inFlightLimitMs: inFlightLimitMs(cfg, transport),
+    // Bearer on the default coordinator: cookies land with the headers, and a custom coordinator (Redis, the worker's
+    // hub) keeps its documented limits (docs/guides/redis.md). Bug zoo: the lost bearer answer and the refusal race
+    // come back whole: no verdict in the store before the lock goes, so no mark at a 2xx's headers either.
+    markSpent:
+      transport === 'bearer' && !cfg.coordinator && !(typeof __ROTOR_ZOO__ === 'object' && (__ROTOR_ZOO__.has('lost-bearer-answer') || __ROTOR_ZOO__.has('refusal-race'))),
     // Bearer tokens that reach other tabs by message only: ask them before presenting the RT.
     probeFirst: () => transport === 'bearer' && coordinator.sharesTokens === 'message',
     refresh: refresher(cfg, out.send, cfg.platform),

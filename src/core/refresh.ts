@@ -45,13 +45,6 @@ export function refresher(cfg: Config, base: () => typeof fetch, clock: Clock) {
     const { callRefresh } = await load()
     return callRefresh({
       ...call,
-      // The 2xx mark (rotator.ts) is for tabs on the default coordinator: a custom one (Redis, the
-      // worker's hub) keeps its documented limits (docs/guides/redis.md), its members' timing its own.
-      // Bug zoo: the lost bearer answer and the refusal race (rotator.ts) come back whole: no verdict
-      // in the store before the lock goes, so no "ending" mark when a 2xx's headers arrive either.
-      ...(cfg.coordinator || (typeof __ROTOR_ZOO__ === 'object' && (__ROTOR_ZOO__.has('lost-bearer-answer') || __ROTOR_ZOO__.has('refusal-race')))
-        ? { onAnswered: undefined }
-        : {}),
       clock,
       spec: cfg.refresh,
       fetch: base(),

@@ -44,6 +44,8 @@ export type RotatorOptions = {
   /** The refresh call, with everything but the per-call parts bound. */
   refresh: (call: Pick<RefreshCall, 'refreshToken' | 'signal' | 'onRetry' | 'onSlow' | 'onAnswered'>) => Promise<Tokens>
   isTransient: (error: unknown) => boolean
+  /** Mark the RT dead in the shared state when a refresh's 2xx headers arrive, before its body (see session.ts). */
+  markSpent: boolean
   /** Ask the other tabs before refreshing: bearer tokens shared by message only, peers present. */
   probeFirst: () => boolean
   /**
@@ -218,8 +220,8 @@ export class Rotator {
           backoff.stalled(error)
           this.#report(error, true)
         },
-        // Bearer: a 2xx spent the RT, marked dead before its body, which may never come (sim seed 630); the grant replaces the mark. Cookies: the RT lands with the headers.
-        onAnswered: () => this.#options.transport === 'bearer' && sync.markEnding('rejected', true),
+        // A 2xx spent the RT: marked dead before its body, which may never come (sim seed 630); the grant replaces the mark.
+        onAnswered: this.#options.markSpent ? () => sync.markEnding('rejected', true) : undefined,
       })
     } catch (error) {
       if (unspent) {

@@ -132,6 +132,7 @@ export function sessionCore(time: VirtualTime, server: FakeServer, shared: Memor
     refresh: call => server.refresh(call),
     isTransient: error => !(error instanceof RefreshRefusedError),
     probeFirst: () => options.probeFirst ?? false,
+    markSpent: true,
     inFlightLimitMs: 0,
     reauthenticate: options.reauthenticate,
     budget: new RefreshBudget(options.budget ?? DEFAULT_BUDGET, now),

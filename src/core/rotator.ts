@@ -1,4 +1,4 @@
-/** Rotation: one refresh at a time under the coordinator's lock, once per generation everywhere, and `reauthenticate` once. */
+/** Rotation: one refresh at a time under the coordinator's lock, once per generation everywhere (a dead RT goes to relogin.ts: `reauthenticate` once, or the end). */
 import type {} from '../utils/zoo.js' // the bug zoo's global (types only: nothing is imported at run time)
 import { LeaseLostError, RefreshBudgetError, RotationPendingError, SessionExpiredError } from '../errors.js'
 import type { Coordinator, Lease, Snapshot } from '../coordinator/types.js'

@@ -34,14 +34,14 @@ export const OPEN_FINDINGS_EXTENDED_NO_LOCKS: Record<number, InvariantName> = {}
  *   (src/core/refresh-call.ts keeps it armed until the body is read).
  * - 490 (also 973, 2152, 3930, 4175, 6714, 6849, 7173, 8498, 30629, 100364, 100623): a hook that failed
  *   (or was dismissed) after the user had signed out and in again in another tab ended the new
- *   session (src/core/rotator.ts: a failed hook ends nothing once a newer login is active).
+ *   session (src/core/relogin.ts: a failed hook ends nothing once a newer login is active).
  * - 198742 (`converges`, cookie): a page reloaded the instant after a login said hello to a peer
  *   the login's state had not reached yet; the peer adopted it a moment later and told nobody
  *   (src/core/sync.ts #helloOwed: a hello heard while not active is answered once a session is adopted).
  * - 813147 (`no-unasked-logout`, bearer): the user signed out and in again while a `reauthenticate`
  *   hook stayed open; the page then reloaded and its dispose marked the *new* login "ending", so the
  *   next tab to rotate called its hook, which was dismissed, and ended the live session
- *   (src/core/rotator.ts: a dispose hands over only a login still owed).
+ *   (src/core/relogin.ts: a dispose hands over only a login still owed).
  * - 567250, 707933 (`converges`): a page reloaded with its `reauthenticate` hook open, 307's shape
  *   in the classic model (its "ending" mark never written); pass with 307's fix.
  * - 484799, 776231 (`converges`): 198742's shape (a hello heard before the login's state); pass
@@ -106,7 +106,7 @@ export const REGRESSION_SEEDS = [
  * - 307 (`rt-presented-twice`, bearer): a tab whose `reauthenticate` hook was open (its refresh's
  *   body never came) reloaded; the "ending" mark that tells the next lock holder the RT is dead was
  *   written only after the hook's abort, which a page that is gone never runs, and the next holder
- *   presented the RT again (src/core/rotator.ts #endLocked: the mark is written before the hook).
+ *   presented the RT again (src/core/relogin.ts endLocked: the mark is written before the hook).
  * - 393, 1012 (`rt-presented-twice`, bearer): 630's shape with Web Locks (below): a refresh answered
  *   200 whose body never came, the page crashed or reloaded before its give-up, and the next holder
  *   presented the RT the server had spent (src/core/rotator.ts: the "ending" mark at the 2xx's headers).

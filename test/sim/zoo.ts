@@ -16,7 +16,7 @@ export const ZOO_DEFECTS = {
   'no-refresh-budget': { where: 'src', defect: 'no refresh budget (src/core/budget.ts)' },
   'expired-at-rotates': { where: 'src', defect: 'an AT arriving expired is taken as expired and rotated at once (src/core/grant.ts toTokens)' },
   'rotate-request-any': { where: 'src', defect: "a peer's rotate-request honoured for any generation, every time (src/coordinator/protocol.ts)" },
-  'hook-ignores-signal': { where: 'src', defect: 'a reauthenticate hook that ignores its signal holds the hand-over until it settles (src/core/rotator.ts #endLocked)' },
+  'hook-ignores-signal': { where: 'src', defect: 'a reauthenticate hook that ignores its signal holds the hand-over until it settles (src/core/relogin.ts endLocked)' },
   // Sockets and streams (`--sockets` worlds: zoo.test.ts runs these with sockets on).
   'socket-subscribes-early': { where: 'src', defect: 'subscriptions replayed as a socket opens, before the server acknowledged its token (src/socket/socket.ts)' },
   'socket-no-backoff': { where: 'src', defect: 'a failed connection retried at once (src/socket/reconnect.ts failed)' },

@@ -17,6 +17,8 @@ export class RotationNews {
   #timer: Timer | undefined
   /** The generation this tab's own refresh is on the wire for. */
   #own: number | undefined
+  /** The generation a peer said it is rotating from, while that news stands. */
+  #heard: number | undefined
 
   constructor(options: RotationNewsOptions) {
     this.#options = options
@@ -40,10 +42,15 @@ export class RotationNews {
     this.clear()
   }
 
-  /** A tab asked for our state (hello): one that joined mid-rotation hears ours again. */
+  /**
+   * A tab asked for our state (hello): one that joined mid-rotation hears ours again, or the one
+   * we heard of: a page reloaded with its cookie refresh on the wire is gone, and without
+   * `persist` nothing stored says so, but its call lands; the tab it became must wait as we do
+   * (sim seed 157893: it presented the RT the call had spent).
+   */
   repeat(): void {
     const { generation } = this.#options.machine.snapshot
-    if (this.#own === generation) this.#options.coordinator.post({ type: 'rotating', generation })
+    if (this.#own === generation || this.#heard === generation) this.#options.coordinator.post({ type: 'rotating', generation })
   }
 
   /** A peer says it is rotating from `generation`. */
@@ -54,6 +61,7 @@ export class RotationNews {
     if (generation !== machine.snapshot.generation) return
     this.#timer?.cancel()
     this.#timer = clock.after(rotatingTimeout, () => this.clear())
+    this.#heard = generation
     machine.remoteRotating(true)
   }
 
@@ -61,6 +69,7 @@ export class RotationNews {
   clear(): void {
     this.#timer?.cancel()
     this.#timer = undefined
+    this.#heard = undefined
     this.#options.machine.remoteRotating(false)
   }
 }

@@ -88,6 +88,11 @@ export const OPEN_FINDINGS_EXTENDED_NO_LOCKS: Record<number, InvariantName> = {}
  *   75255 (`lock-bounded`, cookie): a refresh stamp written before the wall clock was set back
  *   742 s lay in the future, and the next lock holder waited stamp + limit, 697 s, under the
  *   lock (src/core/rotator.ts: never past the limit; login-elsewhere.ts likewise).
+ *   157893 (`rt-presented-twice`, cookie, no `persist`; 222090 is its twin): a page reloaded 23 ms
+ *   after its refresh went on the wire; the tab it became joined by `hello`, took the lock and
+ *   presented the RT that call had spent. Nothing stored says a refresh is on the wire without
+ *   `persist`, and the live tab that heard its `rotating` kept it to itself
+ *   (src/core/rotation-news.ts: a hello is answered with the rotation heard of, too).
  */
 export const REGRESSION_SEEDS = [
   248, 30125, 30206, 30374, 31690, 32347, 31885, 490, 973, 2152, 3930, 4175, 6714, 6849, 7173, 8498, 30629, 100364, 100623,
@@ -98,7 +103,7 @@ export const REGRESSION_SEEDS = [
   // The oracle's (above).
   7243, 18369, 54946, 68344, 101402, 172884, 223372,
   // The million run of round 3's last session (above).
-  12772, 23085, 75255,
+  12772, 23085, 75255, 157893, 222090,
 ]
 
 /**

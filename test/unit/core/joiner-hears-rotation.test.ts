@@ -1,0 +1,53 @@
+// A tab that joins while a gone page's cookie refresh is on the wire hears of it from the live tabs, and waits as they do (sim seed 157893).
+import { describe, expect, it } from 'vitest'
+import { SessionMachine } from '../../../src/core/state.js'
+import { Sync } from '../../../src/core/sync.js'
+import { createMemoryCoordinator, type MemoryCoordinator } from '../../../src/testing/memory-coordinator.js'
+import { settle, virtualTime, type VirtualTime } from './virtual.js'
+
+/** A cookie tab on `shared` (no `persist`: nothing stored, the state travels by message). */
+function tab(time: VirtualTime, shared: MemoryCoordinator) {
+  // Nothing stored: what a tab learns, it hears.
+  const coordinator = { ...shared.join(), read: () => undefined, write: () => undefined }
+  const machine = new SessionMachine({ now: time.now, leeway: undefined })
+  const sync = new Sync({ coordinator, machine, clock: time, now: time.now, transport: 'cookie', shared: true, rotatingTimeout: 91_000 })
+  return { coordinator, machine, sync }
+}
+
+describe('a joining tab and a refresh on the wire', () => {
+  it("a live tab repeats the news of a gone page's refresh to the tab that joins", async () => {
+    const time = virtualTime()
+    const shared = createMemoryCoordinator()
+    const live = tab(time, shared)
+    const reloading = tab(time, shared)
+    const at = time.now()
+    await live.sync.publish({ issuedAt: at, accessExpiresAt: at + 60_000, refreshExpiresAt: at + 600_000 }, 'login')
+    await settle()
+    expect(reloading.machine.snapshot.status).toBe('active')
+    // The page starts its refresh, then reloads: gone, it says nothing more; its call lands anyway.
+    reloading.sync.rotating(reloading.machine.snapshot.generation)
+    await settle()
+    expect(live.machine.rotatingElsewhere).toBe(true)
+    reloading.coordinator.close()
+    const joined = tab(time, shared)
+    joined.sync.join()
+    await settle()
+    expect(joined.machine.snapshot.status).toBe('active')
+    // Before: the joiner adopted the state and heard nothing of the refresh: its lock holder presented the RT that call had spent.
+    expect(joined.machine.rotatingElsewhere).toBe(true)
+  })
+
+  it('no refresh heard, nothing repeated', async () => {
+    const time = virtualTime()
+    const shared = createMemoryCoordinator()
+    const live = tab(time, shared)
+    const at = time.now()
+    await live.sync.publish({ issuedAt: at, accessExpiresAt: at + 60_000, refreshExpiresAt: at + 600_000 }, 'login')
+    const joined = tab(time, shared)
+    joined.sync.join()
+    await settle()
+    expect(joined.machine.snapshot.status).toBe('active')
+    expect(joined.machine.rotatingElsewhere).toBe(false)
+    expect(shared.messages.filter(m => m.type === 'rotating')).toEqual([])
+  })
+})

@@ -21,6 +21,8 @@ export class ClockWatch {
   #lastJump = 0
   /** When this watch began (wall clock): a jump before it went unseen. */
   readonly bornAt: number
+  /** When the last jump was seen (wall clock, after it): a state issued before then was measured on the clock before it. */
+  jumpSeenAt = Number.NEGATIVE_INFINITY
 
   /** Without a monotonic clock (or with an injected `now`, which tests move on purpose) nothing is ever a jump. */
   constructor(now: () => number, monotonic: (() => number) | undefined) {
@@ -38,6 +40,7 @@ export class ClockWatch {
     if (Math.abs(moved) <= JUMP_TOLERANCE_MS) return 0
     this.#doubt = true
     this.#lastJump = moved
+    this.jumpSeenAt = this.#now()
     return moved
   }
 

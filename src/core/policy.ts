@@ -101,7 +101,7 @@ export class FailureBackoff implements RotationOutcomes {
 export type RotationPolicyOptions = {
   view: SessionView
   /** The wall clock was set: deadlines are in doubt, ask the server instead of ending. */
-  watch: Pick<ClockWatch, 'inDoubt' | 'lastJump' | 'bornAt'>
+  watch: Pick<ClockWatch, 'inDoubt' | 'lastJump' | 'bornAt' | 'jumpSeenAt'>
   /** Records a decision in the session's trace. */
   trace?: DebugSink
   rotation: 'timer' | 'request'
@@ -143,8 +143,9 @@ export class RotationPolicy {
   end(): Promise<void> {
     const { view, watch, rotator } = this.#options
     const { generation, issuedAt } = view.snapshot
-    // Issued before this tab's watch began: a jump meanwhile went unseen (sim seed 14078). Ask once; a refusal ends it `rejected`.
-    const unwatched = issuedAt !== null && issuedAt < watch.bornAt && this.#asked !== generation
+    // Issued before this tab's watch began, a jump meanwhile went unseen (sim seed 14078); issued before the last jump it saw, it was
+    // measured on the clock before it, even if adopting it settled the doubt (189535). Ask once; a refusal ends it `rejected`.
+    const unwatched = issuedAt !== null && issuedAt < Math.max(watch.bornAt, watch.jumpSeenAt) && this.#asked !== generation
     if (!watch.inDoubt() && !unwatched) return rotator.endOrReauthenticate('expired')
     this.#asked = generation
     this.#options.trace?.('clock-probe', { jumpMs: Math.round(watch.lastJump) })

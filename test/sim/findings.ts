@@ -93,6 +93,14 @@ export const OPEN_FINDINGS_EXTENDED_NO_LOCKS: Record<number, InvariantName> = {}
  *   presented the RT that call had spent. Nothing stored says a refresh is on the wire without
  *   `persist`, and the live tab that heard its `rotating` kept it to itself
  *   (src/core/rotation-news.ts: a hello is answered with the rotation heard of, too).
+ *   189535 (`no-unasked-logout`, bearer): the wall clock set forward 70 min, past the RT; a tab
+ *   adopted a peer's state issued before the jump, which settled its clock watch's doubt, and
+ *   ended `expired` without asking the server (src/core/policy.ts end(): a state issued before the
+ *   last jump the tab saw is checked with the server once, as one issued before it watched).
+ *   100025 (`no-unasked-logout`, cookie), the oracle's: a frozen tab's login was on its way (start()
+ *   called) when it thawed and adopted a peer's login, then heard that login end, refused after an
+ *   auth server restart; its own login was published above it a moment later. The end was the
+ *   peer's login's (world.ts `#starting`).
  */
 export const REGRESSION_SEEDS = [
   248, 30125, 30206, 30374, 31690, 32347, 31885, 490, 973, 2152, 3930, 4175, 6714, 6849, 7173, 8498, 30629, 100364, 100623,
@@ -103,7 +111,7 @@ export const REGRESSION_SEEDS = [
   // The oracle's (above).
   7243, 18369, 54946, 68344, 101402, 172884, 223372,
   // The million run of round 3's last session (above).
-  12772, 23085, 75255, 157893, 222090,
+  12772, 23085, 75255, 157893, 222090, 189535, 100025,
 ]
 
 /**

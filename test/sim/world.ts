@@ -58,6 +58,8 @@ export class World {
   /** logout() calls not yet settled, and the logins that wait for them (an app awaits its logout before its login form). */
   #loggingOut = 0
   #afterLogout: Array<() => void> = []
+  /** Tabs whose start() of a login is on its way (its grant read, not yet published). */
+  readonly #starting = new Set<Member>()
   readonly #scheduler: Scheduler
   readonly #verdict: Verdict
   readonly #config: WorldConfig
@@ -197,6 +199,9 @@ export class World {
     const { reason } = payload as { reason: string }
     this.#scheduler.note(`logout ${tab.id} ${reason}`)
     if (reason === 'user' || reason === 'idle') return
+    // Its own login on its way, a tab may adopt another tab's login and hear it end: that end is the other login's,
+    // and this tab's is published above it next (sim seed 100025: the frozen tab's login, the peer's refused one).
+    if (this.#starting.has(tab)) return
     // With cookies the RT is the jar's: a login whose cookie a late Set-Cookie overwrote is held by no client.
     // With bearer, a rotation worker's RT is its run's alone: it dies with the run (docs/guides/worker.md).
     const held = this.#config.transport === 'bearer' ? this.server.mayHold(this.family) : this.server.jarHolds(this.family)
@@ -243,7 +248,11 @@ export class World {
     this.family = this.server.newestFamily
     this.#scheduler.note(`login ${tab.id} family ${this.family}`)
     this.logins++
-    void tab.session.start(grant).catch(error => this.#settledWith(tab, 'start', error, undefined))
+    this.#starting.add(tab)
+    void tab.session
+      .start(grant)
+      .catch(error => this.#settledWith(tab, 'start', error, undefined))
+      .finally(() => this.#starting.delete(tab))
   }
 
   /** A managed request from `tab`, maybe with a body, maybe aborted by its caller. */

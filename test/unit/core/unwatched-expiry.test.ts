@@ -51,3 +51,25 @@ describe('a state issued before this tab opened, dead by its clock', () => {
     expect(b.machine.snapshot).toMatchObject({ status: 'signed-out', reason: 'expired' })
   })
 })
+
+describe('a state issued before a jump this tab saw, adopted after it', () => {
+  it('is checked with the server once, though adopting it settled the doubt (sim seed 189535)', async () => {
+    const time = virtualTime()
+    const server = fakeServer(time)
+    // Messages take 5 ms: the peer's state is on its way while the clock is set forward.
+    const shared = createMemoryCoordinator({ delay: 5, after: (ms, fn) => time.after(ms, fn), sharesTokens: 'message' })
+    const b = sessionCore(time, server, shared, { watchClock: true })
+    const a = sessionCore(time, server, shared, { watchClock: true })
+    await a.start()
+    // Forward past both tokens (AT 60 s, RT 600 s), before b hears of the login.
+    time.jump(700_000)
+    await time.advance(10)
+    expect(b.machine.snapshot).toMatchObject({ status: 'active', refreshToken: 'rt-1' })
+    expect(b.machine.refreshExpired() && !b.machine.usable()).toBe(true)
+    b.policy.due()
+    await settle()
+    // Before: the adoption settled the watch's doubt, and the tab ended `expired` without asking (the server saw []).
+    expect(server.presented).toEqual(['rt-1'])
+    expect(b.machine.snapshot).toMatchObject({ status: 'active', refreshToken: 'rt-2' })
+  })
+})

@@ -111,6 +111,8 @@ export type CoreOptions = {
   probeFirst?: boolean
   /** The app's `reauthenticate` hook (none by default: a refused RT ends the session). */
   reauthenticate?: RotatorOptions['reauthenticate']
+  /** Watch the wall clock against the monotonic one, as createSession does (off: nothing is ever a jump). */
+  watchClock?: boolean
 }
 
 /** One session's core (what createSession wires) on virtual time, sharing `shared` with the others. */
@@ -137,7 +139,8 @@ export function sessionCore(time: VirtualTime, server: FakeServer, shared: Memor
     reauthenticate: options.reauthenticate,
     budget: new RefreshBudget(options.budget ?? DEFAULT_BUDGET, now),
   })
-  const watch = new ClockWatch(now, undefined)
+  const watch = new ClockWatch(now, options.watchClock ? time.monotonic : undefined)
+  if (options.watchClock) machine.watch(transition => transition === 'entered' && watch.settled())
   const policy = new RotationPolicy({ view: machine, watch, rotation: options.rotation ?? 'request', isIdle: options.idle ?? (() => false), rotator, backoff })
   sync.onRotateRequest(generation => policy.peerAsked(generation))
   const gate = new Gate({

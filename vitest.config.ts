@@ -1,7 +1,10 @@
 import { configDefaults, defineConfig } from 'vitest/config'
 
-/** Node files that load both cores themselves: run one at a time after the others (project 'alone'). */
-const ALONE = ['test/redis/cluster.test.ts', 'test/sim/schedules.test.ts', 'test/sim/zoo.test.ts']
+/**
+ * Node files that load both cores themselves: run one at a time after the others (project 'alone').
+ * The zoo (test/sim/zoo.test.ts, ~30 s of virtual-time schedules in one process) runs beside the others.
+ */
+const ALONE = ['test/redis/cluster.test.ts', 'test/sim/schedules.test.ts']
 
 export default defineConfig({
   test: {

@@ -43,14 +43,16 @@ export class RotationNews {
   }
 
   /**
-   * A tab asked for our state (hello): one that joined mid-rotation hears ours again, or the one
-   * we heard of: a page reloaded with its cookie refresh on the wire is gone, and without
-   * `persist` nothing stored says so, but its call lands; the tab it became must wait as we do
-   * (sim seed 157893: it presented the RT the call had spent).
+   * A tab asked for our state (hello): one that joined mid-rotation hears ours again. `relay`
+   * (a cookie tab's join, not a roll call): also the one we heard of. A page reloaded with its
+   * cookie refresh on the wire is gone, and without `persist` nothing stored says so, but its
+   * call lands: the tab it became must wait as we do (sim seed 157893: it presented the RT the
+   * call had spent). Only then: a relayed "rotating" is not ordered with the rotating tab's own
+   * outcome, so it may arrive stale; a joiner that holds it waits at most a second for nothing.
    */
-  repeat(): void {
+  repeat(relay = false): void {
     const { generation } = this.#options.machine.snapshot
-    if (this.#own === generation || this.#heard === generation) this.#options.coordinator.post({ type: 'rotating', generation })
+    if (this.#own === generation || (relay && this.#heard === generation)) this.#options.coordinator.post({ type: 'rotating', generation })
   }
 
   /** A peer says it is rotating from `generation`. */

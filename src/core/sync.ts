@@ -306,7 +306,7 @@ export class Sync {
       case 'rotated':
         return this.#news.clear()
       case 'hello':
-        return this.#answer(message.call)
+        return this.#answer(message.call, message.call === undefined && this.#options.transport === 'cookie')
       case 'rotate-request': {
         if (!this.#options.coordinator.isLeader()) return
         const verdict = rotateRequestVerdict(message.generation, machine.snapshot.generation, this.#honoured)
@@ -338,12 +338,12 @@ export class Sync {
   }
 
   /** Tells an asking tab what this one holds: active, or signed out past generation 0 (what a login must pass: sim seed 248). */
-  #answer(call?: string): void {
+  #answer(call?: string, relay = false): void {
     const { snapshot } = this.#options.machine
     // Owed until a session can be told (one answer however many hellos came: bounded by us, not them).
     this.#helloOwed = snapshot.status !== 'active'
     const silent = typeof __ROTOR_ZOO__ === 'object' && __ROTOR_ZOO__.has('signed-out-silent') // bug zoo: the silent signed-out tab
     if (snapshot.status === 'active' || (snapshot.generation > 0 && !silent)) this.#options.coordinator.post({ type: 'state', snapshot, answers: call })
-    this.#news.repeat()
+    this.#news.repeat(relay)
   }
 }

@@ -418,33 +418,41 @@ describe.each(engines)('$engine', ({ engine: name, cases }) => {
         await tabs[1]!.waitFor(() => window.rotor.session.state.status === 'active', { message: 'tab 1 joined' })
         const before = { ...s.stats }
         const generation = (await tabState(tabs[0]!)).generation
-        for (let round = 1; round <= 3; round++) {
-          // Both calls fire at one agreed moment on the shared clock (WebKit's driver runs one
-          // evaluate at a time, so two evaluates would not be concurrent).
-          const at = Date.now() + 500
-          await Promise.all(
-            tabs.map(tab =>
-              tab.evaluate((t: number) => {
-                const w = window as unknown as { rotated: string | undefined }
-                w.rotated = undefined
-                setTimeout(() => {
-                  void window.rotor.session.rotate().then(
-                    () => (w.rotated = 'ok'),
-                    (error: unknown) => (w.rotated = String(error)),
-                  )
-                }, t - Date.now())
-              }, at),
-            ),
-          )
-          const outcomes: string[] = []
-          for (const tab of tabs) {
-            await tab.waitFor(() => (window as unknown as { rotated?: string }).rotated !== undefined, { message: 'rotate() settled' })
-            outcomes.push(await tab.evaluate(() => (window as unknown as { rotated: string }).rotated))
+        // Each answer 300 ms late: both calls land while the first refresh is out, however late one
+        // tab's timer fires (Firefox 153 fired one 50 ms late; called after the other tab's rotation
+        // arrived, that rotate() rightly rotated again, and a round saw two refreshes).
+        s.setLatency(300)
+        try {
+          for (let round = 1; round <= 3; round++) {
+            // Both calls fire at one agreed moment on the shared clock (WebKit's driver runs one
+            // evaluate at a time, so two evaluates would not be concurrent).
+            const at = Date.now() + 500
+            await Promise.all(
+              tabs.map(tab =>
+                tab.evaluate((t: number) => {
+                  const w = window as unknown as { rotated: string | undefined }
+                  w.rotated = undefined
+                  setTimeout(() => {
+                    void window.rotor.session.rotate().then(
+                      () => (w.rotated = 'ok'),
+                      (error: unknown) => (w.rotated = String(error)),
+                    )
+                  }, t - Date.now())
+                }, at),
+              ),
+            )
+            const outcomes: string[] = []
+            for (const tab of tabs) {
+              await tab.waitFor(() => (window as unknown as { rotated?: string }).rotated !== undefined, { message: 'rotate() settled' })
+              outcomes.push(await tab.evaluate(() => (window as unknown as { rotated: string }).rotated))
+            }
+            expect(outcomes, `round ${round}`).toEqual(['ok', 'ok'])
+            for (const tab of tabs) {
+              await tab.waitFor((g: number) => window.rotor.session.state.generation === g, { args: [generation + round], message: `generation ${generation + round}` })
+            }
           }
-          expect(outcomes, `round ${round}`).toEqual(['ok', 'ok'])
-          for (const tab of tabs) {
-            await tab.waitFor((g: number) => window.rotor.session.state.generation === g, { args: [generation + round], message: `generation ${generation + round}` })
-          }
+        } finally {
+          s.setLatency(0)
         }
         expect(s.stats.refreshCalls - before.refreshCalls, 'one refresh per round').toBe(3)
         expect(s.stats.reusedRefused).toBe(0)

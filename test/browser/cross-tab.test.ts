@@ -226,7 +226,15 @@ describe.skipIf(skip)('every tab agrees (real Chromium, cookie transport, Broadc
     expect(serverStats.refreshRefused).toBe(0)
     expect(api401).toBe(0)
     expectCleanTraffic(all, '(b)')
-    for (const s of all) expect(s.rotations.local + s.rotations.remote).toBe(refreshGranted)
+    // A refresh the closed tab had on the wire goes on (keepalive): the server grants it and its
+    // Set-Cookie lands, but no tab publishes it, so no tab counts it as a rotation; the next holder
+    // presents the cookie it set (0 reused). At most one such grant, and only that one.
+    const byRest = all.reduce((n, s) => n + s.rotations.local, 0)
+    const orphaned = refreshGranted - closedStats.rotations.local - byRest
+    expect(orphaned).toBeGreaterThanOrEqual(0)
+    expect(orphaned).toBeLessThanOrEqual(1)
+    // Every remaining tab adopted every rotation the tabs made.
+    for (const s of all) expect(s.rotations.local + s.rotations.remote).toBe(refreshGranted - orphaned)
   }, 30_000)
 
   it('(c) logout in one tab reaches every other tab (reason user, origin remote)', async () => {

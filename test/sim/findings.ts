@@ -92,7 +92,7 @@ export const OPEN_FINDINGS_EXTENDED_NO_LOCKS: Record<number, InvariantName> = {}
  *   after its refresh went on the wire; the tab it became joined by `hello`, took the lock and
  *   presented the RT that call had spent. Nothing stored says a refresh is on the wire without
  *   `persist`, and the live tab that heard its `rotating` kept it to itself
- *   (src/core/rotation-news.ts: a hello is answered with the rotation heard of, too).
+ *   (src/core/rotation-news.ts: a cookie tab's joining hello is answered with the rotation heard of, too).
  *   189535 (`no-unasked-logout`, bearer): the wall clock set forward 70 min, past the RT; a tab
  *   adopted a peer's state issued before the jump, which settled its clock watch's doubt, and
  *   ended `expired` without asking the server (src/core/policy.ts end(): a state issued before the

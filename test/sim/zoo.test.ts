@@ -25,18 +25,18 @@ const BOUND: Record<Zoo, number> = {
   'body-unbounded': 12,
   'late-answer-abandoned': 25,
   'lost-bearer-answer': 30,
-  'refusal-race': 110,
+  'refusal-race': 175,
   'no-refresh-budget': 5,
   'expired-at-rotates': 80,
   // Without Web Locks, by `forged-request-ignored` (the forger's storm at a generation no tab holds): first caught at seed 4.
   'rotate-request-any': 8,
   // Caught by `dispose-releases` since the extended model disposes sessions in live pages (an SPA unmounting one).
   'hook-ignores-signal': 160,
-  // Worlds with sockets and streams (SOCKETS below): the first three caught at seed 1, the last at seed 9.
+  // Worlds with sockets and streams (SOCKETS below): the first three caught at seed 1, the last at seed 13.
   'socket-subscribes-early': 5,
   'socket-no-backoff': 5,
   'socket-refusals-unbounded': 5,
-  'socket-refused-silent': 18,
+  'socket-refused-silent': 26,
   // In worlds of tabs behind the rotation worker (not the extended model): first caught at seed 5.
   'no-rejoin': 10,
 }

@@ -6,7 +6,13 @@ import type { InvariantName } from './invariants.js'
  * still break the invariant listed (when a fix makes it pass, its test goes red: move it to
  * REGRESSION_SEEDS). docs/simulation.md describes each.
  */
-export const OPEN_FINDINGS: Record<number, InvariantName> = {}
+export const OPEN_FINDINGS: Record<number, InvariantName> = {
+  // Round 3's last million run (bearer, four tabs): the user's logout in t4 left a login live at the server
+  // (425704: timer mode, a hook that fails; 484692: request mode, a hook that answers); found at the
+  // session's end, not yet classified (docs/simulation.md).
+  425704: 'no-live-rt-after-logout',
+  484692: 'no-live-rt-after-logout',
+}
 
 /** The same for worlds without Web Locks (`--no-locks`: schedules.test.ts runs a range of them). */
 export const OPEN_FINDINGS_NO_LOCKS: Record<number, InvariantName> = {}

@@ -23,7 +23,7 @@ export type ReloginOptions = {
 
 export class Relogin {
   readonly #options: ReloginOptions
-  /** Aborts the reauthenticate() running here (this tab is being disposed). */
+  /** Aborts the reauthenticate() running here (this tab is being disposed; the session ended: see endLocked). */
   #reauth: AbortController | undefined
 
   constructor(options: ReloginOptions) {

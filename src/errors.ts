@@ -244,7 +244,11 @@ export class LoginSupersededError extends RotorError {
   readonly code = 'ERR_LOGIN_SUPERSEDED' as const
   override readonly name = 'LoginSupersededError'
 
-  constructor() {
-    super('rotor-auth: a later start() won')
+  /** What superseded this start(): a later `start()` whose grant was read first, or a `logout()` called after it. */
+  readonly by: 'start' | 'logout'
+
+  constructor(by: 'start' | 'logout' = 'start') {
+    super(`rotor-auth: a later ${by}() won`)
+    this.by = by
   }
 }

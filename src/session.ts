@@ -6,7 +6,7 @@ import { RefreshBudget } from './core/budget.js'
 import { ClockWatch } from './core/clock-watch.js'
 import { followerLimitMs, inFlightLimitMs, rotationLimitMs } from './core/deadlines.js'
 import { Gate } from './core/gate.js'
-import { assertUsable, tokensFrom } from './core/grant.js'
+import { logins } from './core/logins.js'
 import { endingOnDemand, idleOnDemand, type IdlePart } from './core/on-demand.js'
 import { normalizeOptions } from './core/options.js'
 import { callLogout, isTransient, refresher } from './core/refresh.js'
@@ -20,7 +20,7 @@ import { createWaits } from './core/waits.js'
 import { decodeJwt } from './utils/decode-jwt.js'
 import type { DpopKit } from './dpop/index.js'
 import type { DebugSink } from './platform/types.js'
-import { LoginSupersededError, RotorError, RotorTypeError, SessionExpiredError } from './errors.js'
+import { RotorError, RotorTypeError, SessionExpiredError } from './errors.js'
 import { createFetch, replayableBody } from './interceptors/fetch.js'
 import { installOn, type Installation } from './interceptors/install.js'
 import { createLoopGuard } from './interceptors/loop-guard.js'
@@ -270,8 +270,7 @@ export function createSession(options: SessionOptions): Session {
   const parts = assemble(cfg, out)
   const { machine, sync, policy, idle, ending, sessionFetch, interception, logout } = parts
   let installed: Installation | undefined
-  // start()s numbered as called, and the highest whose login went to the store: the one called last is the session.
-  const logins = { called: 0, published: 0 }
+  const user = logins({ now, transport, bound, sync, logout, revoke: tokens => callLogout(cfg, out.send(), tokens) })
 
   const assertAlive = (method: string) => {
     if (machine.disposed) throw new SessionExpiredError('disposed', `rotor-auth: session.${method}() called after dispose()`)
@@ -298,14 +297,7 @@ export function createSession(options: SessionOptions): Session {
     on: (event, listener) => machine.on(event, listener),
     async start(grant: Grant | Response) {
       assertAlive('start')
-      const login = ++logins.called
-      const tokens = await tokensFrom(await bound(grant), now)
-      // A dead grant (or a bearer one without its AT) would fail at once: refuse it, stay signed out.
-      assertUsable(tokens, now(), transport)
-      // A later start() whose grant was read first is the session: this pair must not replace it.
-      if (logins.published > login) throw new LoginSupersededError()
-      logins.published = login
-      await sync.publish(tokens, 'login')
+      await user.start(grant)
     },
     async rotate() {
       assertAlive('rotate')
@@ -315,7 +307,7 @@ export function createSession(options: SessionOptions): Session {
     ...parts.waits,
     async logout() {
       assertAlive('logout')
-      await logout('user')
+      await user.logout()
     },
     keepAlive: () => idle?.activity(),
     now,

@@ -7,6 +7,8 @@ export type RotationNewsOptions = {
   coordinator: Pick<Coordinator, 'post'>
   machine: Pick<SessionMachine, 'snapshot' | 'remoteRotating'>
   clock: Clock
+  /** The wall clock: when a peer's news was heard. */
+  now: () => number
   /** Longest a refresh may take anywhere: a tab closed mid-rotation never says it is done. */
   rotatingTimeout: number
 }
@@ -19,6 +21,8 @@ export class RotationNews {
   #own: number | undefined
   /** The generation a peer said it is rotating from, while that news stands. */
   #heard: number | undefined
+  /** When that news was heard: the peer's call went on the wire about then. */
+  #heardAt = 0
 
   constructor(options: RotationNewsOptions) {
     this.#options = options
@@ -64,7 +68,13 @@ export class RotationNews {
     this.#timer?.cancel()
     this.#timer = clock.after(rotatingTimeout, () => this.clear())
     this.#heard = generation
+    this.#heardAt = this.#options.now()
     machine.remoteRotating(true)
+  }
+
+  /** What is left of `limit` since the peer's rotation was heard (none heard: 0); never more than `limit` (a clock set back: sim seed 75255). */
+  heardFor(limit: number): number {
+    return this.#heard === undefined ? 0 : Math.min(limit, this.#heardAt + limit - this.#options.now())
   }
 
   /** No peer's rotation is awaited any longer (it delivered, failed, or the session ended). */

@@ -156,8 +156,11 @@ export class Rotator {
     // just before it released the lock, but a browser delivers the lock and the message by
     // different paths (and localStorage across tabs lags too): the lock may come first.
     // Refreshing now would be a needless rotation with cookies, and present the RT that tab
-    // just spent with bearer tokens. (No tab said so: no wait.)
-    await sync.awaitElsewhere(generation, TOKENS_IN_FLIGHT_MS)
+    // just spent with bearer tokens. (No tab said so: no wait.) With cookies, a tab gone with its
+    // refresh on the wire (reloaded) says nothing more, but its call lands: waited for as long as
+    // a recorded one (#refreshInFlightElsewhere), from when it was heard (sim seed 45637: no
+    // `persist`, the next holder presented the RT after a second, and the gone page's call came after).
+    await sync.awaitElsewhere(generation, TOKENS_IN_FLIGHT_MS, this.#options.inFlightLimitMs)
     // Bearer tokens travel by message only: ask the peers before presenting the RT, even when no
     // rotation was announced here. A tab that was frozen, or lost the announcement, cannot know
     // one happened, and skipping the probe then presented an RT a peer had spent (sim seed 4517:
@@ -221,7 +224,7 @@ export class Rotator {
           this.#report(error, true)
         },
         // A 2xx spent the RT: marked dead before its body, which may never come (sim seed 630); the grant replaces the mark.
-        onAnswered: this.#options.markSpent ? () => sync.markEnding('rejected', true) : undefined,
+        onAnswered: this.#options.markSpent ? () => sync.markEnding('rejected', snap.generation) : undefined,
       })
     } catch (error) {
       if (unspent) {
@@ -257,8 +260,22 @@ export class Rotator {
     if (machine.snapshot.status !== 'active') throw new SessionExpiredError(machine.snapshot.reason ?? 'expired')
     this.#failures = 0
     backoff.succeeded()
+    if (await this.#supersededBy(snap, tokens)) return
     await sync.publish(tokens, 'rotate')
     this.#options.trace?.('rotation-answered', { ok: true, generation: machine.snapshot.generation })
+  }
+
+  /**
+   * Another tab's login came while this refresh was out: that login is the session now. Published,
+   * this older login's pair would go out under the new login's name, and the new one would stay
+   * live at the server, held by no tab (sim seed 425704). A bearer pair is held by this tab alone:
+   * revoked. (With cookies the answer's cookie is the jar's now: published, as it is all there is.)
+   */
+  async #supersededBy(snap: Snapshot, tokens: Tokens): Promise<boolean> {
+    if (this.#options.transport !== 'bearer' || this.#options.machine.snapshot.login?.id === snap.login?.id) return false
+    this.#options.trace?.('rotation-answered', { ok: true, generation: snap.generation, superseded: true })
+    await this.#options.revoke?.(tokens)
+    return true
   }
 
   #report(error: unknown, willRetry: boolean, retryIn?: number): void {

@@ -142,11 +142,11 @@ export class Sync {
     return this.#options.machine.snapshot.generation > generation ? Promise.resolve() : this.#until(state => state.generation > generation, ms)
   }
 
-  /** Resolves once the rotation another tab announced delivered (a generation above `generation`) or failed, or after `ms`; at once when none was announced. */
-  awaitElsewhere(generation: number, ms: number): Promise<void> {
+  /** Resolves once the rotation another tab announced delivered (a generation above `generation`) or failed, or after `ms` (or `limit` from when it was heard, if later); at once when none was announced. */
+  awaitElsewhere(generation: number, ms: number, limit = 0): Promise<void> {
     const { machine } = this.#options
     if (!machine.rotatingElsewhere || machine.snapshot.generation > generation) return Promise.resolve()
-    return this.#until(state => state.generation > generation || !machine.rotatingElsewhere, ms)
+    return this.#until(state => state.generation > generation || !machine.rotatingElsewhere, Math.max(ms, this.#news.heardFor(limit)))
   }
 
   /** Takes a newer state (another tab's rotation, login or logout) heard by message or read from the store. */
@@ -235,14 +235,14 @@ export class Sync {
 
   /**
    * Records, under the lock, that this generation's RT is dead and re-authentication is owed: the next holder of the lock re-authenticates instead of presenting the RT again (once: a session already marked, or over, is left as it is).
-   * `spent`: a 2xx spent the RT, its grant (a generation above) on its way since now: marked at this generation, which supersedes the unmarked one.
+   * `spent`: a 2xx spent the RT of that generation, its grant (a generation above) on its way since now: marked at this generation, which supersedes the unmarked one (another tab's login adopted meanwhile is not marked: sim seed 425704).
    */
-  markEnding(reason: 'expired' | 'rejected', spent = false): void | Promise<void> {
+  markEnding(reason: 'expired' | 'rejected', spent?: number): void | Promise<void> {
     const { generation, status, ending } = this.#options.machine.snapshot
-    if (status !== 'active' || ending) return
+    if (status !== 'active' || ending || (spent !== undefined && spent !== generation)) return
     // Queued behind a login (or a logout): that generation is not the one found dead.
     const mark = (held: Snapshot, top: number): Snapshot =>
-      spent ? { ...held, ending: reason, rotatingSince: this.#options.now() } : { ...held, generation: top + 1, ending: reason }
+      spent !== undefined ? { ...held, ending: reason, rotatingSince: this.#options.now() } : { ...held, generation: top + 1, ending: reason }
     return this.#amend((held, top) => (held.generation === generation && held.status === 'active' ? mark(held, top) : undefined))
   }
 

@@ -38,7 +38,8 @@ export const TRACE_KINDS: Readonly<Record<TraceKind, string>> = {
   'lock-granted': 'holds the rotation lock (`waitedMs`)',
   'lock-released': 'released the rotation lock',
   'rotation-started': 'sent a refresh for `generation` (`attempt`)',
-  'rotation-answered': 'the refresh answered: `ok`, the new `generation` or the `status`/`error` name',
+  'rotation-answered':
+    "the refresh answered: `ok`, the new `generation` or the `status`/`error` name (`superseded`: another tab's login came meanwhile, this pair was revoked)",
   'rotation-adopted': "took another tab's `generation` (from `origin`: store or message) instead of refreshing",
   'rotation-waited': "waited for another tab's announced rotation of `generation` (`outcome`)",
   'clock-probe': 'the wall clock jumped (`jumpMs`): asked the server instead of trusting deadlines',

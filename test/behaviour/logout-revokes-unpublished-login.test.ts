@@ -1,4 +1,4 @@
-/** A bearer login the user's logout did not present (a hook's login not yet published, another tab's newer login) is revoked at the server, never left live. */
+/** A bearer login the user's logout did not present (a hook's login not yet published, another tab's newer login, a start() still reading its grant, a login a late rotation answer would have buried) is revoked at the server, never left live. */
 import { randomUUID } from 'node:crypto'
 import { describe, expect, vi } from 'vitest'
 import { createSession, SessionExpiredError, type Grant, type Session } from '../../src/index.js'
@@ -98,4 +98,69 @@ describe('a logout revokes the bearer login it could not present', () => {
     await vi.waitFor(async () => expect(await apiStatus(env.url, newer.accessToken)).toBe(401))
     expect(env.server.stats.logouts).toBe(2)
   })
+
+  test('start() still reading its grant when the user logged out: the login is refused and revoked (sim seed 484692)', async ({ env }) => {
+    const tab = createSession({ ...bearerOptions(env.url), crossTab: false })
+    env.sessions.push(tab)
+    await tab.start(await bearerLogin(env.url))
+    const grant = await login(env.url)
+    // The login's answer, its body still on its way (a slow network) when the user clicks "log out".
+    let deliver: (() => void) | undefined
+    const body = new ReadableStream<Uint8Array>({
+      start: controller => void (deliver = () => (controller.enqueue(new TextEncoder().encode(JSON.stringify(grant))), controller.close())),
+    })
+    const starting = tab.start(new Response(body, { status: 201, headers: { 'content-type': 'application/json' } })).catch((e: unknown) => e)
+    const out = tab.logout()
+    deliver!()
+    await out
+    // Before: the logout revoked the first login, then the second was published: the session came back, its login live.
+    expect(await starting).toMatchObject({ name: 'LoginSupersededError', code: 'ERR_LOGIN_SUPERSEDED', by: 'logout' })
+    expect(tab.state.status).toBe('signed-out')
+    await vi.waitFor(async () => expect(await apiStatus(env.url, grant.accessToken)).toBe(401))
+    expect(env.server.stats.logouts).toBe(2)
+  })
+
+  // With the default coordinator a bearer 2xx marks the RT spent before its body (sim seed 630): that mark must not land on the newer login.
+  test.for(['a shared coordinator', 'the default coordinator'] as const)(
+    "%s: a rotation answered after another tab's login: that login stays the session, the late pair is revoked (sim seed 425704)",
+    async (kind, { env }) => {
+      const shared = createMemoryCoordinator()
+      const tabOptions = () => ({ ...bearerOptions(env.url), crossTab: { name }, ...(kind === 'a shared coordinator' ? { coordinator: shared.join() } : {}) })
+      const name = randomUUID()
+      // Holds `rotating`'s refresh answers (the server has rotated) until released.
+      let release: () => void = () => undefined
+      const hold = new Promise<void>(resolve => (release = resolve))
+      const held: typeof fetch = async (input, init) => {
+        const response = await fetch(input, init)
+        if (String(input).endsWith('/bearer/refresh')) await hold
+        return response
+      }
+      const rotating = createSession({ ...tabOptions(), fetch: held })
+      const other = createSession(tabOptions())
+      env.sessions.push(rotating, other)
+      await rotating.start(await bearerLogin(env.url))
+      await vi.waitFor(() => expect(other.state.status).toBe('active'))
+      const rotation = rotating.rotate().catch((e: unknown) => e)
+      await vi.waitFor(() => expect(env.server.stats.refreshGranted).toBe(1))
+      // The user logs in again in the other tab while the answer is on its way.
+      const newer = await login(env.url)
+      await other.start(newer)
+      await vi.waitFor(() => expect(rotating.state.generation).toBe(other.state.generation))
+      release()
+      await rotation
+      // Before: the late answer was published under the newer login's name; the newer login stayed live, held by no tab, and a logout missed it.
+      await vi.waitFor(() => expect(env.server.stats.logouts).toBe(1))
+      expect([rotating.state.status, other.state.status]).toEqual(['active', 'active'])
+      const [a, b] = await Promise.all([rotating.fetch(`${env.url}/api/a`), other.fetch(`${env.url}/api/b`)])
+      expect([a.status, b.status]).toEqual([200, 200])
+      // The newer login rotates as any login does (a mark of the late answer's spent RT on it ended the session, with no refresh).
+      await other.rotate()
+      expect(env.server.stats).toMatchObject({ refreshCalls: 2, refreshGranted: 2, reusedRefused: 0 })
+      await vi.waitFor(() => expect(rotating.state.generation).toBe(other.state.generation))
+      await other.logout()
+      await vi.waitFor(async () => expect(await apiStatus(env.url, newer.accessToken)).toBe(401))
+      expect(rotating.state.status).toBe('signed-out')
+      expect(env.server.stats).toMatchObject({ refreshCalls: 2, reusedRefused: 0, logouts: 2 })
+    },
+  )
 })

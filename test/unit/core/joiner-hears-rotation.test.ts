@@ -1,4 +1,4 @@
-// A tab that joins while a gone page's cookie refresh is on the wire hears of it from the live tabs, and waits as they do (sim seed 157893).
+// A tab that joins while a gone page's cookie refresh is on the wire hears of it from the live tabs, and waits as they do (sim seed 157893), as long as a recorded refresh (sim seed 45637).
 import { describe, expect, it } from 'vitest'
 import { SessionMachine } from '../../../src/core/state.js'
 import { Sync } from '../../../src/core/sync.js'
@@ -49,5 +49,44 @@ describe('a joining tab and a refresh on the wire', () => {
     expect(joined.machine.snapshot.status).toBe('active')
     expect(joined.machine.rotatingElsewhere).toBe(false)
     expect(shared.messages.filter(m => m.type === 'rotating')).toEqual([])
+  })
+
+  /** A live tab that heard a peer's cookie refresh go on the wire; the peer then reloads (gone, silent). */
+  async function heardThenGone(time: VirtualTime) {
+    const shared = createMemoryCoordinator()
+    const live = tab(time, shared)
+    const reloading = tab(time, shared)
+    const at = time.now()
+    await live.sync.publish({ issuedAt: at, accessExpiresAt: at + 60_000, refreshExpiresAt: at + 600_000 }, 'login')
+    await settle()
+    reloading.sync.rotating(reloading.machine.snapshot.generation)
+    await settle()
+    reloading.coordinator.close()
+    return live
+  }
+
+  it("the lock holder waits for a gone page's refresh as long as for a recorded one, from when it was heard (sim seed 45637)", async () => {
+    const time = virtualTime()
+    const live = await heardThenGone(time)
+    await time.advance(1_500)
+    let done = false
+    void live.sync.awaitElsewhere(live.machine.snapshot.generation, 1_000, 5_000).then(() => (done = true))
+    // Before: a second, then the holder presented the RT; the gone page's call landed after it.
+    await time.advance(3_000)
+    expect(done).toBe(false)
+    await time.advance(600)
+    expect(done).toBe(true)
+  })
+
+  it('never past the limit when the wall clock was set back since (sim seed 75255)', async () => {
+    const time = virtualTime()
+    const live = await heardThenGone(time)
+    time.jump(-600_000)
+    let done = false
+    void live.sync.awaitElsewhere(live.machine.snapshot.generation, 1_000, 5_000).then(() => (done = true))
+    await time.advance(4_900)
+    expect(done).toBe(false)
+    await time.advance(200)
+    expect(done).toBe(true)
   })
 })

@@ -109,15 +109,20 @@ type Wired = { machine: SessionMachine; coordinator: Coordinator; sync: Sync }
 
 /** Best-effort server logout (it revokes the RT family), then the local end in every tab. */
 function logoutOf(cfg: Config, send: () => typeof fetch, { machine, coordinator, sync }: Wired) {
-  return async (reason: 'user' | 'idle'): Promise<void> => {
+  // The logout on its way: a second logout() meanwhile resolves with it, once the server was asked (sim seed 12306).
+  let inFlight: Promise<void> | undefined
+  return (reason: 'user' | 'idle'): Promise<void> => {
     const snapshot = machine.snapshot
-    if (snapshot.status !== 'active') return
+    if (snapshot.status !== 'active') return inFlight ?? Promise.resolve()
     // End everywhere first: the shared state says signed-out before the server is asked, so
     // no other tab can take the lock meanwhile and present an RT our aborted refresh spent.
     // A worker that keeps the RT calls the server itself (asked first: the end reaches it next).
     // Without one, or when it could not (it was lost), the session calls the endpoint with what it holds.
     const server = (coordinator.logout?.() ?? Promise.reject()).catch(() => callLogout(cfg, send(), snapshot))
-    await Promise.all([sync.publishEnd(reason), server])
+    const done = Promise.all([sync.publishEnd(reason), server]).then(() => undefined)
+    const clear = () => void (inFlight === done && (inFlight = undefined))
+    done.then(clear, clear)
+    return (inFlight = done)
   }
 }
 

@@ -120,6 +120,20 @@ describe('a logout revokes the bearer login it could not present', () => {
     expect(env.server.stats.logouts).toBe(2)
   })
 
+  test.for(['cookie', 'bearer'] as const)(
+    '%s: a second logout() while the first is on its way resolves once the server revoked the login (sim seed 12306)',
+    async (transport, { env }) => {
+      const tab = transport === 'bearer' ? await env.bearer() : (await env.browser()).session
+      env.server.setLatency(100)
+      const first = tab.logout()
+      // A frozen page's queued clicks, or two buttons: both run as the page wakes.
+      await tab.logout()
+      // Before: the second resolved at once (the session had ended locally), the login still live at the server.
+      expect(env.server.stats.logouts).toBe(1)
+      await first
+    },
+  )
+
   // With the default coordinator a bearer 2xx marks the RT spent before its body (sim seed 630): that mark must not land on the newer login.
   test.for(['a shared coordinator', 'the default coordinator'] as const)(
     "%s: a rotation answered after another tab's login: that login stays the session, the late pair is revoked (sim seed 425704)",

@@ -118,6 +118,13 @@ export const OPEN_FINDINGS_EXTENDED_NO_LOCKS: Record<number, InvariantName> = {}
  *   gone page sends, and presented the RT; the gone page's keepalive call landed after it
  *   (src/core/sync.ts awaitElsewhere: with cookies, a heard rotation is waited for as long as a
  *   recorded one, `refreshTimeout` from when it was heard).
+ *   12306 (`no-live-rt-after-logout`, bearer; its run on the first fixes): a frozen page's two queued
+ *   logout() clicks ran as it woke; the second found the session ended here and resolved at once,
+ *   before the first had asked the server (src/session.ts logoutOf: it resolves with the first).
+ *   27020 (`no-live-rt-after-logout`, bearer), the oracle's: the `reauthenticate` form answered
+ *   after the user's logout had told it to close; Rotor revoked that login, best effort, and the
+ *   call met a proxy's 502. The world had taken it for the session's newest login (world.ts
+ *   #reauthenticate: a login the form brings after its signal aborted is not the session's).
  */
 export const REGRESSION_SEEDS = [
   248, 30125, 30206, 30374, 31690, 32347, 31885, 490, 973, 2152, 3930, 4175, 6714, 6849, 7173, 8498, 30629, 100364, 100623,
@@ -130,7 +137,7 @@ export const REGRESSION_SEEDS = [
   // The million run of round 3's last session (above).
   12772, 23085, 75255, 157893, 222090, 189535, 100025, 425704, 484692,
   // Round 4's (above).
-  45637,
+  45637, 12306, 27020,
 ]
 
 /**

@@ -135,7 +135,11 @@ export type WaitSignal = {
 export interface Session {
   /** Same signature as fetch; requests in scope are held, authorised, rotated and replayed. */
   fetch(input: RequestInfo | URL, init?: SessionRequestInit): Promise<Response>
-  /** Begin the session from the app's own login answer (a Response or a Grant). */
+  /**
+   * Begin the session from the app's own login answer (a Response or a Grant). Rejects with
+   * `LoginSupersededError` when a later `start()` won, or `logout()` was called before this
+   * login was published (a bearer pair is then revoked).
+   */
   start(grant: Grant | Response): Promise<void>
   /** Rotate now: single-flight, and once per generation across tabs. */
   rotate(): Promise<void>
@@ -158,7 +162,7 @@ export interface Session {
    * session rotates once unless a newer generation exists, then resolves as `ready()` does.
    */
   authFailed(generation: number, options?: WaitSignal): Promise<void>
-  /** Best-effort server logout, then local and every tab. */
+  /** Best-effort server logout, then local and every tab. Called again while one is on its way, settles with it. */
   logout(): Promise<void>
   /** Counts as user activity for the idle timeout. */
   keepAlive(): void

@@ -18,9 +18,9 @@ const BOUND: Record<Zoo, number> = {
   'non-exclusive-locks': 5,
   'dropped-messages': 20,
   'forged-generation': 15,
-  // Since the forger's messages reach the tabs (issue 28) first caught at seed 729, by `converges` (seed 156 before).
+  // Since the forger's messages reach the tabs (issue 28) first caught by `converges`: seed 156, then 729, 445 since round 4's first fixes.
   'signed-out-silent': 1460,
-  // By `lock-bounded` (a live holder whose refresh body never came keeps the lock for good): seed 6. Its catches by
+  // By `lock-bounded` (a live holder whose refresh body never came keeps the lock for good): seed 2 (6 before round 4's first fixes). Its catches by
   // `dispose-releases` (seeds 5, then 153) were seed 540's defect (a session disposed while queued for the lock), fixed since.
   'body-unbounded': 12,
   'late-answer-abandoned': 25,
@@ -28,7 +28,7 @@ const BOUND: Record<Zoo, number> = {
   'refusal-race': 175,
   'no-refresh-budget': 5,
   'expired-at-rotates': 80,
-  // Without Web Locks, by `forged-request-ignored` (the forger's storm at a generation no tab holds): first caught at seed 4.
+  // Without Web Locks, by `forged-request-ignored` (the forger's storm at a generation no tab holds): first caught at seed 6 (4 before round 4's first fixes).
   'rotate-request-any': 8,
   // Caught by `dispose-releases` since the extended model disposes sessions in live pages (an SPA unmounting one).
   'hook-ignores-signal': 160,

@@ -138,7 +138,7 @@ export interface Session {
   /**
    * Begin the session from the app's own login answer (a Response or a Grant). Rejects with
    * `LoginSupersededError` when a later `start()` won, or `logout()` was called before this
-   * login was published (a bearer pair is then revoked).
+   * login was published (that login is then revoked at the logout endpoint).
    */
   start(grant: Grant | Response): Promise<void>
   /** Rotate now: single-flight, and once per generation across tabs. */

@@ -31,10 +31,10 @@ export function logins({ now, transport, bound, sync, revoke, logout }: LoginsOp
       // A later start() whose grant was read first is the session: this pair must not replace it.
       if (published > login) throw new LoginSupersededError()
       // Nor may a login revive what a logout() called after it ended (sim seed 484692: the login
-      // stayed live at the server). A bearer pair is then held by no one: revoked. (A cookie
-      // logout sends the jar's cookie, which may be a later login's by now.)
+      // stayed live at the server): it is revoked. A bearer pair is held by no one; the jar holds
+      // this login's cookie unless a later start()'s landed since (a cookie logout sends the jar's).
       if (ended >= login) {
-        if (transport === 'bearer') await revoke(tokens)
+        if (transport === 'bearer' || called === login) await revoke(tokens)
         throw new LoginSupersededError('logout')
       }
       published = login

@@ -4,7 +4,7 @@ import { describe, expect, vi } from 'vitest'
 import { createSession, SessionExpiredError, type Grant, type Session } from '../../src/index.js'
 import { createMemoryCoordinator } from '../../src/testing/index.js'
 import type { Message } from '../../src/types.js'
-import { bearerLogin, bearerOptions } from '../helpers/index.js'
+import { bearerLogin, bearerOptions, CREDENTIALS, TENANT_HEADERS } from '../helpers/index.js'
 import { serverTest } from '../helpers/fixtures.js'
 
 const test = serverTest({ accessTokenTtl: 60_000, refreshTokenTtl: 3_600_000 }, 'real')
@@ -118,6 +118,21 @@ describe('a logout revokes the bearer login it could not present', () => {
     expect(tab.state.status).toBe('signed-out')
     await vi.waitFor(async () => expect(await apiStatus(env.url, grant.accessToken)).toBe(401))
     expect(env.server.stats.logouts).toBe(2)
+  })
+
+  test('cookie: start() still reading its grant when the user logged out of no session: the login is refused and its cookie revoked', async ({ env }) => {
+    const { session: tab, fetch: jar } = await env.browser()
+    await tab.logout()
+    // The login's answer is in (its cookies in the jar), its body not yet read, when the user clicks "log out" again.
+    const answer = await jar(`${env.url}/authn/login-with-expiry`, { method: 'POST', headers: TENANT_HEADERS, body: CREDENTIALS })
+    expect(answer.status).toBe(201)
+    const starting = tab.start(answer).catch((e: unknown) => e)
+    await tab.logout()
+    expect(await starting).toMatchObject({ name: 'LoginSupersededError', by: 'logout' })
+    expect(tab.state.status).toBe('signed-out')
+    // Before: nothing asked the server: the login lived on in the jar, with no session to end it.
+    await vi.waitFor(() => expect(env.server.stats.logouts).toBe(2))
+    expect((await jar(`${env.url}/api/check`, { headers: { 'X-Okapi-Tenant': 'diku' } })).status).toBe(401)
   })
 
   test.for(['cookie', 'bearer'] as const)(

@@ -238,7 +238,8 @@ export class RefreshBudgetError extends RotorError {
 /**
  * `start()` was called again before this call's grant was read (its Response body still on the
  * way) and the later call published its login first: the session is the later login, and this
- * one's pair was never stored, posted or used.
+ * one's pair was never stored, posted or used (`by: 'start'`). Or `logout()` was called before
+ * this call's login was published: it never is, and it is revoked at the logout endpoint (`by: 'logout'`).
  */
 export class LoginSupersededError extends RotorError {
   readonly code = 'ERR_LOGIN_SUPERSEDED' as const

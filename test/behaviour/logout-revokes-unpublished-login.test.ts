@@ -1,4 +1,4 @@
-/** A bearer login the user's logout did not present (a hook's login not yet published, another tab's newer login, a start() still reading its grant, a login a late rotation answer would have buried) is revoked at the server, never left live. */
+/** A login the user's logout did not present (a hook's login not yet published, another tab's newer login, a start() still reading its grant, a login a late rotation answer would have buried) is revoked at the server, never left live. */
 import { randomUUID } from 'node:crypto'
 import { describe, expect, vi } from 'vitest'
 import { createSession, SessionExpiredError, type Grant, type Session } from '../../src/index.js'
@@ -19,7 +19,7 @@ async function login(url: string): Promise<Grant & { accessToken: string }> {
 /** What the API answers `accessToken` now: 401 once its login was revoked (or forgotten). */
 const apiStatus = async (url: string, accessToken: string) => (await fetch(`${url}/api/check`, { headers: { authorization: `Bearer ${accessToken}` } })).status
 
-describe('a logout revokes the bearer login it could not present', () => {
+describe('a logout revokes the login it could not present', () => {
   /** One tab whose refresh is refused (the server restarted): its reauthenticate() form opens and waits for `answer`. */
   async function formOpen(url: string, onLogout: () => void) {
     let answer: ((grant: Grant) => void) | undefined

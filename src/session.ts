@@ -50,6 +50,8 @@ function outbound(cfg: Config) {
   const signed: typeof fetch = (input, init) => dpop().then(d => d.send(input, init))
   // A login not bound to the session's key would fail at the first refresh: refused up front.
   const bound = <T extends Grant | Response | void>(grant: T) => (cfg.dpop ? dpop().then(d => d.check(grant)) : grant)
+  /** What the session's own calls (managed requests, refresh, logout) go out through. */
+  const send = cfg.dpop ? () => signed : base
   return {
     state,
     guard,
@@ -57,8 +59,9 @@ function outbound(cfg: Config) {
     dpop,
     signed,
     bound,
-    /** What the session's own calls (managed requests, refresh, logout) go out through. */
-    send: cfg.dpop ? () => signed : base,
+    send,
+    /** Best-effort server logout of `tokens` (it revokes their RT family; with cookies, the jar's). */
+    revoke: (tokens: Parameters<typeof callLogout>[2]) => callLogout(cfg, send(), tokens),
   }
 }
 type Outbound = ReturnType<typeof outbound>
@@ -108,7 +111,7 @@ function idleOf(cfg: Config, { machine, coordinator, sync, trace }: Wired & { tr
 type Wired = { machine: SessionMachine; coordinator: Coordinator; sync: Sync }
 
 /** Best-effort server logout (it revokes the RT family), then the local end in every tab. */
-function logoutOf(cfg: Config, send: () => typeof fetch, { machine, coordinator, sync }: Wired) {
+function logoutOf(revoke: Outbound['revoke'], { machine, coordinator, sync }: Wired) {
   // The logout on its way: a second logout() meanwhile resolves with it, once the server was asked (sim seed 12306).
   let inFlight: Promise<void> | undefined
   return (reason: 'user' | 'idle'): Promise<void> => {
@@ -118,7 +121,7 @@ function logoutOf(cfg: Config, send: () => typeof fetch, { machine, coordinator,
     // no other tab can take the lock meanwhile and present an RT our aborted refresh spent.
     // A worker that keeps the RT calls the server itself (asked first: the end reaches it next).
     // Without one, or when it could not (it was lost), the session calls the endpoint with what it holds.
-    const server = (coordinator.logout?.() ?? Promise.reject()).catch(() => callLogout(cfg, send(), snapshot))
+    const server = (coordinator.logout?.() ?? Promise.reject()).catch(() => revoke(snapshot))
     const done = Promise.all([sync.publishEnd(reason), server]).then(() => undefined)
     const clear = () => void (inFlight === done && (inFlight = undefined))
     done.then(clear, clear)
@@ -139,7 +142,7 @@ function rotatorOf(cfg: Config, out: Outbound, { machine, coordinator, sync, bac
     backoff,
     trace,
     reauthenticate: reauthenticate && (context => reauthenticate(context).then(out.bound)),
-    revoke: tokens => callLogout(cfg, out.send(), tokens),
+    revoke: out.revoke,
     lock: (fn, lockOptions) => coordinator.lock(fn, lockOptions),
     isTransient: error => isTransient(error, transport),
     inFlightLimitMs: inFlightLimitMs(cfg, transport),
@@ -158,7 +161,7 @@ function rotatorOf(cfg: Config, out: Outbound, { machine, coordinator, sync, bac
 /** The parts of a session, built in dependency order (each from those before it) and wired. */
 function assemble(cfg: Config, out: Outbound) {
   const { now, transport, platform } = cfg
-  const { send, guard } = out
+  const { guard } = out
   // Decisions go to the session's trace (the recorder below becomes platform.debug).
   const trace: DebugSink = (kind, fields) => platform.debug?.(kind, fields)
   const machine = new SessionMachine({ now, leeway: cfg.leeway, trace })
@@ -179,7 +182,7 @@ function assemble(cfg: Config, out: Outbound) {
     rotatingTimeout: rotationLimitMs(cfg),
     randomId: () => platform.randomId(),
   })
-  const logout = logoutOf(cfg, send, { machine, coordinator, sync })
+  const logout = logoutOf(out.revoke, { machine, coordinator, sync })
   const idle = idleOf(cfg, { machine, coordinator, sync, trace }, logout)
   const elapsed = platform.monotonic ?? now // queueTimeout is a wait: the gate and the failures it is told of count on a clock the wall clock's jumps do not move
   const backoff = new FailureBackoff({ ...platform, now: elapsed })
@@ -275,7 +278,7 @@ export function createSession(options: SessionOptions): Session {
   const parts = assemble(cfg, out)
   const { machine, sync, policy, idle, ending, sessionFetch, interception, logout } = parts
   let installed: Installation | undefined
-  const user = logins({ now, transport, bound, sync, logout, revoke: tokens => callLogout(cfg, out.send(), tokens) })
+  const user = logins({ now, transport, bound, sync, logout, revoke: out.revoke })
 
   const assertAlive = (method: string) => {
     if (machine.disposed) throw new SessionExpiredError('disposed', `rotor-auth: session.${method}() called after dispose()`)

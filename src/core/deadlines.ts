@@ -44,3 +44,11 @@ export function followerLimitMs(timing: Timing): number {
 export function inFlightLimitMs(timing: Timing, transport: 'cookie' | 'bearer'): number {
   return transport === 'cookie' ? timing.refreshTimeout : 0
 }
+
+/**
+ * What is left of `limit` since `since` (none recorded: 0), never more than `limit`: a stamp
+ * from before the wall clock was set back lies in the future (sim seed 75255 waited 697 s under the lock).
+ */
+export function leftOf(limit: number, since: number | undefined, now: number): number {
+  return since === undefined ? 0 : Math.min(limit, since + limit - now)
+}

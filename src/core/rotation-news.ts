@@ -2,6 +2,7 @@
 import type { Coordinator } from '../types.js'
 import type { Clock, Timer } from '../utils/timers.js'
 import type { SessionMachine } from './state.js'
+import { leftOf } from './deadlines.js'
 
 export type RotationNewsOptions = {
   coordinator: Pick<Coordinator, 'post'>
@@ -22,7 +23,7 @@ export class RotationNews {
   /** The generation a peer said it is rotating from, while that news stands. */
   #heard: number | undefined
   /** When that news was heard: the peer's call went on the wire about then. */
-  #heardAt = 0
+  #heardAt: number | undefined
 
   constructor(options: RotationNewsOptions) {
     this.#options = options
@@ -72,16 +73,16 @@ export class RotationNews {
     machine.remoteRotating(true)
   }
 
-  /** What is left of `limit` since the peer's rotation was heard (none heard: 0); never more than `limit` (a clock set back: sim seed 75255). */
+  /** What is left of `limit` since the peer's rotation was heard (none heard: 0). */
   heardFor(limit: number): number {
-    return this.#heard === undefined ? 0 : Math.min(limit, this.#heardAt + limit - this.#options.now())
+    return leftOf(limit, this.#heardAt, this.#options.now())
   }
 
   /** No peer's rotation is awaited any longer (it delivered, failed, or the session ended). */
   clear(): void {
     this.#timer?.cancel()
     this.#timer = undefined
-    this.#heard = undefined
+    this.#heard = this.#heardAt = undefined
     this.#options.machine.remoteRotating(false)
   }
 }

@@ -11,6 +11,7 @@ import type { SessionMachine } from './state.js'
 import type { Sync } from './sync.js'
 import type { Clock } from '../utils/timers.js'
 import { LoginElsewhere, newer, type Newer } from './login-elsewhere.js'
+import { leftOf } from './deadlines.js'
 
 /** What a trace entry says of a failed refresh: its HTTP status (if any), its error's code, else its name (never its message: it may quote the server). */
 type Failed = { status?: unknown; code?: unknown; name?: unknown } | undefined
@@ -179,8 +180,7 @@ export class Rotator {
     const { sync, machine } = this.#options
     const recorded = snap.rotatingSince
     const limit = snap.ending ? TOKENS_IN_FLIGHT_MS : this.#options.inFlightLimitMs
-    // Never past the limit: a stamp from before the clock was set back lies in the future (sim seed 75255 waited 697 s under the lock).
-    const wait = recorded === undefined ? 0 : Math.min(limit, recorded + limit - this.#options.now())
+    const wait = leftOf(limit, recorded, this.#options.now())
     if (wait <= 0) return undefined
     await sync.awaitNewer(snap.generation, wait)
     await sync.catchUp()

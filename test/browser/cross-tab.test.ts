@@ -226,15 +226,21 @@ describe.skipIf(skip)('every tab agrees (real Chromium, cookie transport, Broadc
     expect(serverStats.refreshRefused).toBe(0)
     expect(api401).toBe(0)
     expectCleanTraffic(all, '(b)')
+    // Every remaining tab adopted the same rotations: their own and every one published by another.
+    const adopted = all.map(s => s.rotations.local + s.rotations.remote)
+    expect(new Set(adopted).size, `rotations adopted per tab: ${adopted.join('/')}`).toBe(1)
     // A refresh the closed tab had on the wire goes on (keepalive): the server grants it and its
     // Set-Cookie lands, but no tab publishes it, so no tab counts it as a rotation; the next holder
     // presents the cookie it set (0 reused). At most one such grant, and only that one.
-    const byRest = all.reduce((n, s) => n + s.rotations.local, 0)
-    const orphaned = refreshGranted - closedStats.rotations.local - byRest
+    const orphaned = refreshGranted - adopted[0]!
     expect(orphaned).toBeGreaterThanOrEqual(0)
     expect(orphaned).toBeLessThanOrEqual(1)
-    // Every remaining tab adopted every rotation the tabs made.
-    for (const s of all) expect(s.rotations.local + s.rotations.remote).toBe(refreshGranted - orphaned)
+    // The closed tab's stats were read before close(): it may have published one more rotation
+    // between the two (its timer runs on) that the others adopted: the tabs' own counts may fall
+    // one short of the adopted count, never more.
+    const byRest = all.reduce((n, s) => n + s.rotations.local, 0)
+    expect(closedStats.rotations.local + byRest).toBeLessThanOrEqual(adopted[0]!)
+    expect(closedStats.rotations.local + byRest).toBeGreaterThanOrEqual(adopted[0]! - 1)
   }, 30_000)
 
   it('(c) logout in one tab reaches every other tab (reason user, origin remote)', async () => {

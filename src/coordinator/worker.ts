@@ -1,12 +1,11 @@
 /** The coordinator of a tab whose session runs through the rotation worker: the worker keeps the state and the RT, leads and refreshes; the tab asks it over its own port. */
-import { SessionExpiredError } from '../errors.js'
 import type { Platform, Timer } from '../platform/types.js'
-import { Listeners } from '../utils/listeners.js'
+import type { Listeners } from '../utils/listeners.js'
 import { every } from '../utils/every.js'
-import { Waiters } from '../utils/until.js'
+import type { Waiters } from '../utils/until.js'
+import type { ClientKit } from '../worker/client-kit.js'
 import { PortRpc } from '../worker/port-rpc.js'
-import { WorkerError } from '../worker/worker-error.js'
-import { parseFromWorker, PROTOCOL_VERSION, type FromWorker, type ReauthGrant, type ToWorker, type Wire, type WorkerConfig } from '../worker/protocol.js'
+import { parseFromWorker, PROTOCOL_VERSION, type FromWorker, type ReauthGrant, type ToWorker, type WorkerConfig } from '../worker/protocol.js'
 import type { Store } from './store.js'
 import type { Coordinator, LockOptions, Message, OutgoingMessage, Snapshot } from './types.js'
 
@@ -39,7 +38,8 @@ export type WorkerCoordinatorOptions = {
   reauthenticate: ((signal: AbortSignal) => Promise<ReauthGrant | undefined>) | undefined
   /** Where the page keeps the state (no tokens) between page loads: a new worker starts from it. */
   store: Store | undefined
-  wire: Wire
+  /** The page's errors and helpers (the worker client's kit: client-kit.ts). */
+  kit: ClientKit
   /** How long a tab waits for the worker's rotation before its own fails (transiently). */
   followerLimitMs: number
   /** The lock of whatever coordinator the session uses after the worker was lost. */
@@ -55,6 +55,7 @@ export type WorkerCoordinatorOptions = {
  */
 export function connectWorker(o: WorkerCoordinatorOptions): Promise<WorkerCoordinator> {
   const start = o.platform.sharedWorker
+  const { WorkerError } = o.kit
   if (!start) return Promise.reject(new WorkerError('this browser has no SharedWorker'))
   let worker: ReturnType<typeof start>
   try {
@@ -72,7 +73,7 @@ export class WorkerCoordinator implements Coordinator {
   readonly #o: WorkerCoordinatorOptions
   readonly #rpc: PortRpc
   readonly #tabId: string
-  readonly #listeners = new Listeners<Message>()
+  readonly #listeners: Listeners<Message>
   /** Waits re-checked whenever the worker speaks or the line goes down. */
   readonly #waiters: Waiters
   /** The app's hooks running here for the worker: aborted if this tab is disposed first (the worker then asks another). */
@@ -88,12 +89,13 @@ export class WorkerCoordinator implements Coordinator {
 
   constructor(o: WorkerCoordinatorOptions, port: MessagePort) {
     this.#o = o
-    this.#rpc = new PortRpc(port, o.platform.after)
+    this.#rpc = new PortRpc(port, o.platform.after, o.kit)
     this.#tabId = o.platform.randomId()
-    this.#waiters = new Waiters(o.platform.after)
+    this.#listeners = new o.kit.Listeners<Message>()
+    this.#waiters = new o.kit.Waiters(o.platform.after)
     this.#cache = o.store?.read()
     port.onmessage = (event: MessageEvent) => {
-      const message = parseFromWorker(event.data, o.wire)
+      const message = parseFromWorker(event.data, o.kit)
       if (message && this.#rpc.lost === undefined && !this.#rpc.closed) this.#handle(message)
     }
     port.start()
@@ -136,7 +138,7 @@ export class WorkerCoordinator implements Coordinator {
     const connecting = this.#connecting
     if (connecting) {
       this.#stopConnecting()
-      connecting.reject(new WorkerError(reason, transient))
+      connecting.reject(new this.#o.kit.WorkerError(reason, transient))
     } else this.#o.onLost(reason)
     this.#waiters.wake()
   }
@@ -203,7 +205,7 @@ export class WorkerCoordinator implements Coordinator {
 
   /** Keeps the page's copy (and the stored one) at the newest state the worker holds. */
   #keep(snapshot: Snapshot): void {
-    if (this.#cache && this.#o.wire.supersedes(this.#cache, snapshot)) return
+    if (this.#cache && this.#o.kit.supersedes(this.#cache, snapshot)) return
     this.#cache = snapshot
     this.#o.store?.write(snapshot)
   }
@@ -225,6 +227,7 @@ export class WorkerCoordinator implements Coordinator {
   /** The worker alone refreshes: ask it, and run `fn` (it adopts) once a newer state is here. */
   async #afterWorkerRotation<T>(fn: () => Promise<T>, options: LockOptions): Promise<T> {
     const { now } = this.#o.platform
+    const { SessionExpiredError, WorkerError } = this.#o.kit
     const rpc = this.#rpc
     const deadline = now() + this.#o.followerLimitMs
     const known = this.#cache?.generation ?? 0
@@ -313,9 +316,10 @@ export class WorkerCoordinator implements Coordinator {
 
   close(): void {
     if (this.#rpc.closed) return
-    for (const controller of this.#reauthenticating) controller.abort(new SessionExpiredError('disposed'))
+    const disposed = () => new this.#o.kit.SessionExpiredError('disposed')
+    for (const controller of this.#reauthenticating) controller.abort(disposed())
     // Disposed before the welcome: the connection settles, so nothing waits on it.
-    this.#connecting?.reject(new SessionExpiredError('disposed'))
+    this.#connecting?.reject(disposed())
     this.#stopConnecting()
     this.#stopPageHide()
     this.#heartbeat?.cancel()

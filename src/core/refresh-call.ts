@@ -1,12 +1,28 @@
 /** One refresh call over HTTP: its retries with each failed attempt reported, late answers awaited, the answer read. */
 import type {} from '../utils/zoo.js' // the bug zoo's global (types only: nothing is imported at run time)
-import { RefreshAnswerError, RefreshRefusedError, RotorError } from '../errors.js'
-import { backoff } from '../utils/backoff.js'
+import type { RefreshAnswerError, RefreshRefusedError, RotorError } from '../errors.js'
+import type { backoff } from '../utils/backoff.js'
 import type { Timer } from '../platform/types.js'
-import { readCapped, tokensFrom, tokensFromResponse, type Tokens } from './grant.js'
-import { LATE_ANSWER_FACTOR } from './deadlines.js'
+import type { readCapped, tokensFrom, tokensFromResponse, Tokens } from './grant.js'
 import type { RefreshSpec } from './options.js'
 import type { Clock } from '../utils/timers.js'
+
+/**
+ * What this chunk shares with the page, handed over by the page (refresh.ts's REFRESH_KIT) rather
+ * than imported: esbuild puts every module both import in files of their own, which every page
+ * then downloads as extra files, each gzipped alone (docs/performance.md).
+ */
+export type RefreshKit = readonly [
+  RotorError: typeof RotorError,
+  RefreshAnswerError: typeof RefreshAnswerError,
+  RefreshRefusedError: typeof RefreshRefusedError,
+  backoff: typeof backoff,
+  readCapped: typeof readCapped,
+  tokensFrom: typeof tokensFrom,
+  tokensFromResponse: typeof tokensFromResponse,
+  /** deadlines.ts's LATE_ANSWER_FACTOR. */
+  lateAnswerFactor: number,
+]
 
 /** One refresh call: what it sends, with, and how long it waits. */
 export type RefreshCall = {
@@ -28,6 +44,8 @@ export type RefreshCall = {
   /** A 2xx answer's headers arrived: the server has spent the RT (awaited before the body is read). */
   onAnswered?: (() => unknown) | undefined
   clock: Clock
+  /** The page's errors and helpers (refresh.ts's REFRESH_KIT). */
+  kit: RefreshKit
 }
 
 /** Statuses after which the server has definitively refused the refresh token. */
@@ -50,25 +68,28 @@ const RETRY_AFTER_IN_CALL = BACKOFF.max
  * A 408, 429 or 5xx answer to a refresh attempt (transient): `response` has its status. Named
  * `HTTPError` with ky's fields, as when ky made the call: `request` and `options` never carry
  * the body (it holds the RT). Its class lives in the refresh chunk: test it with isRotorError
- * and the code.
+ * and the code. Made from the page's RotorError (the kit's) at the first call.
  */
-export class RefreshHttpError extends RotorError {
-  readonly code = 'ERR_REFRESH_HTTP' as const
-  override readonly name = 'HTTPError'
-  readonly options: { method: 'POST' }
-  /** What the answer's `Retry-After` asked for, in ms (413, 429 and 503 only), or undefined. */
-  readonly retryAfter: number | undefined
+const httpErrorOf = (Base: typeof RotorError) =>
+  class RefreshHttpError extends Base {
+    readonly code = 'ERR_REFRESH_HTTP' as const
+    override readonly name = 'HTTPError'
+    readonly options: { method: 'POST' }
+    /** What the answer's `Retry-After` asked for, in ms (413, 429 and 503 only), or undefined. */
+    readonly retryAfter: number | undefined
 
-  constructor(
-    readonly response: Response,
-    readonly request: Request,
-    now: () => number,
-  ) {
-    super(`rotor-auth: the refresh attempt answered HTTP ${response.status}`)
-    this.options = { method: 'POST' }
-    this.retryAfter = AFTER.includes(response.status) ? retryAfter(response, now) : undefined
+    constructor(
+      readonly response: Response,
+      readonly request: Request,
+      now: () => number,
+    ) {
+      super(`rotor-auth: the refresh attempt answered HTTP ${response.status}`)
+      this.options = { method: 'POST' }
+      this.retryAfter = AFTER.includes(response.status) ? retryAfter(response, now) : undefined
+    }
   }
-}
+let HttpError: ReturnType<typeof httpErrorOf> | undefined
+const httpError = ([RotorError]: RefreshKit) => (HttpError ??= httpErrorOf(RotorError))
 
 /** `Retry-After` in ms (seconds, or an HTTP date read against the session's clock `now`), or undefined. */
 function retryAfter(response: Response, now: () => number): number | undefined {
@@ -80,16 +101,17 @@ function retryAfter(response: Response, now: () => number): number | undefined {
 }
 
 /** The delay before retry number `retryCount` (1 for the first), or undefined when the failure is not retried inside this call. */
-function retryDelay(error: unknown, retryCount: number, call: Pick<RefreshCall, 'signal' | 'random'>): number | undefined {
+function retryDelay(error: unknown, retryCount: number, call: Pick<RefreshCall, 'signal' | 'random' | 'kit'>): number | undefined {
   const { signal } = call
   // A timed-out attempt is never retried here: the server may have accepted the RT.
   if (signal.aborted || (error as Error | undefined)?.name === 'TimeoutError') return undefined
-  if (error instanceof RefreshHttpError) {
+  if (error instanceof httpError(call.kit)) {
     if (!RETRIED.includes(error.response.status)) return undefined
     const after = error.retryAfter
     if (after !== undefined) return after > RETRY_AFTER_IN_CALL ? undefined : after
   }
   // Full jitter: a refresh retry is one client's, and the least load on a struggling server wins.
+  const [, , , backoff] = call.kit
   return backoff(retryCount, BACKOFF, call.random, true)
 }
 
@@ -115,7 +137,7 @@ function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
   })
 }
 
-async function refusal(response: Response): Promise<RefreshRefusedError> {
+async function refusal(response: Response, [, , RefreshRefusedError, , readCapped]: RefreshKit): Promise<RefreshRefusedError> {
   let said = ''
   try {
     // The server's own words (FOLIO: "Missing X-Okapi-Tenant header"), redacted: a refusal
@@ -159,6 +181,7 @@ export async function callRefresh(call: RefreshCall): Promise<Tokens> {
   // A custom refresh calls `ctx.fetch(…)`: a bare `window.fetch` invoked with such a `this`
   // throws "Illegal invocation" in browsers.
   const base = call.fetch
+  const [, , , , , , , lateAnswerFactor] = call.kit
   // Deadlines count from when the answering attempt was *sent*: a laptop that slept while the
   // answer was on its way must not read the sleep as clock skew and stretch the new AT.
   let sentAt = call.now()
@@ -174,7 +197,7 @@ export async function callRefresh(call: RefreshCall): Promise<Tokens> {
     const given = init?.signal ?? (input instanceof Request ? input.signal : undefined)
     const slow = call.clock.after(call.timeout, () => call.onSlow?.(timedOut()))
     // Bug zoo: the abandoned late answer (given up at refreshTimeout, the next refresh presented the same RT).
-    giveUp = call.clock.after(call.timeout * (typeof __ROTOR_ZOO__ === 'object' && __ROTOR_ZOO__.has('late-answer-abandoned') ? 1 : LATE_ANSWER_FACTOR), () =>
+    giveUp = call.clock.after(call.timeout * (typeof __ROTOR_ZOO__ === 'object' && __ROTOR_ZOO__.has('late-answer-abandoned') ? 1 : lateAnswerFactor), () =>
       lost.abort(timedOut()),
     )
     const signal = given ? AbortSignal.any([given, lost.signal]) : lost.signal
@@ -195,6 +218,7 @@ export async function callRefresh(call: RefreshCall): Promise<Tokens> {
 /** Sends the refresh through `send` (the custom function's, or the POST's with its retries) and reads its answer. */
 async function answerOf(call: RefreshCall, send: typeof fetch, sentClock: () => number): Promise<Tokens> {
   const { spec } = call
+  const [, , RefreshRefusedError, , , tokensFrom] = call.kit
   if (spec.kind === 'custom') {
     const result = await untilAborted(spec.fn({ fetch: send, refreshToken: call.refreshToken, signal: call.signal, headers: new Headers(call.headers) }), call.signal)
     if (typeof Response !== 'undefined' && result instanceof Response) return readAnswer(result, sentClock, call.now(), call)
@@ -232,13 +256,13 @@ async function withRetries(call: RefreshCall, url: URL, attempt: () => Promise<R
     try {
       const response = await attempt()
       if (!RETRIED.includes(response.status)) return response
-      throw new RefreshHttpError(response, new Request(url, { method: 'POST' }), call.now)
+      throw new (httpError(call.kit))(response, new Request(url, { method: 'POST' }), call.now)
     } catch (error) {
       const ms = retry > call.retries ? undefined : retryDelay(error, retry, call)
       if (ms === undefined) throw error
       // The retried answer's body is never read: release its connection now (a browser has six
       // per host, and undici holds one until the body is garbage-collected).
-      if (error instanceof RefreshHttpError) void error.response.body?.cancel().catch(() => undefined)
+      if (error instanceof httpError(call.kit)) void error.response.body?.cancel().catch(() => undefined)
       call.onRetry?.(error, ms)
       let timer: Timer | undefined
       // Kept alive: a Node script awaiting rotate() must not exit while the next attempt waits.
@@ -253,12 +277,13 @@ async function withRetries(call: RefreshCall, url: URL, attempt: () => Promise<R
  * answer that is no grant, or a body cut off on the way, came from the server itself, which
  * may have spent the RT (see isTransient).
  */
-async function readAnswer(response: Response, now: () => number, arrivedAt: number, call: Pick<RefreshCall, 'onAnswered'>): Promise<Tokens> {
+async function readAnswer(response: Response, now: () => number, arrivedAt: number, call: Pick<RefreshCall, 'onAnswered' | 'kit'>): Promise<Tokens> {
+  const [, RefreshAnswerError, , , , , tokensFromResponse] = call.kit
   if (response.type === 'opaqueredirect' || (response.status >= 300 && response.status < 400)) {
     await response.body?.cancel().catch(() => undefined)
     throw new RefreshAnswerError(response.status, `rotor-auth: the refresh endpoint redirected (HTTP ${response.status}); redirects are not followed with a refresh token`)
   }
-  if (REFUSED.has(response.status)) throw await refusal(response)
+  if (REFUSED.has(response.status)) throw await refusal(response, call.kit)
   if (!response.ok) throw new RefreshAnswerError(response.status, `rotor-auth: refresh answered HTTP ${response.status}`)
   const type = response.headers.get('content-type') ?? ''
   if (/html|text\/plain/i.test(type)) {

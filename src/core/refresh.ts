@@ -1,18 +1,23 @@
 /** The calls to the auth server as the session sees them: refresh (loaded on demand), its verdicts, and logout. */
 import type {} from '../utils/zoo.js' // the bug zoo's global (types only: nothing is imported at run time)
-import { MalformedGrantError, RefreshRefusedError } from '../errors.js'
+import { MalformedGrantError, RefreshAnswerError, RefreshRefusedError, RotorError } from '../errors.js'
 import type { Platform } from '../platform/types.js'
 import { timeoutSignal } from '../utils/abort.js'
+import { backoff } from '../utils/backoff.js'
 import type { Clock } from '../utils/timers.js'
-import type { Tokens } from './grant.js'
+import { LATE_ANSWER_FACTOR } from './deadlines.js'
+import { readCapped, tokensFrom, tokensFromResponse, type Tokens } from './grant.js'
 import type { Config } from './options.js'
-import type { RefreshCall } from './refresh-call.js'
+import type { RefreshCall, RefreshKit } from './refresh-call.js'
 
 export type { RefreshSpec } from './options.js'
 
 export type { RefreshCall }
 
-export { LATE_ANSWER_FACTOR } from './deadlines.js'
+export { LATE_ANSWER_FACTOR }
+
+/** What the refresh chunk shares with the page, handed to it (refresh-call.ts's RefreshKit: why not imported). */
+export const REFRESH_KIT: RefreshKit = [RotorError, RefreshAnswerError, RefreshRefusedError, backoff, readCapped, tokensFrom, tokensFromResponse, LATE_ANSWER_FACTOR]
 
 /**
  * True for failures after which trying again later may succeed. A 2xx whose body cannot be
@@ -54,6 +59,7 @@ export function refresher(cfg: Config, base: () => typeof fetch, clock: Clock) {
       random: cfg.platform.random,
       timeout: cfg.refreshTimeout,
       retries: cfg.refreshRetries,
+      kit: REFRESH_KIT,
     })
   }
 }

@@ -22,6 +22,9 @@ export type TraceExport = {
 }
 
 export type Sink = (entry: TraceEntry) => void
+
+/** A URL without its query and fragment (they may carry tokens). Most have neither: two searches cost less than a replace. */
+const bare = (url: string): string => (url.includes('?') || url.includes('#') ? url.replace(/[?#][^]*/, '') : url)
 /** A logger object: each entry goes to the method of its level (debug, info, warn), else `log`. */
 export type DebugLogger = { [level in 'debug' | 'info' | 'warn' | 'log']?: (...args: unknown[]) => void }
 export type DebugOption = boolean | Sink | DebugLogger
@@ -33,6 +36,8 @@ export type DebugOption = boolean | Sink | DebugLogger
  */
 export class TraceRecorder {
   readonly #entries: TraceEntry[] = []
+  /** Entries written over the oldest since the list filled: once full it is a ring, and dropping the oldest moves nothing (a shift() per entry was most of an entry's cost). */
+  #over = 0
   #seq = 0
 
   /** `sinks`: where each entry goes as it is recorded (the `debug` sink, the `trace` event; trace/sink.ts adds the console's). */
@@ -46,8 +51,10 @@ export class TraceRecorder {
     // Not `{ at, …, ...fields }`: Node 20's V8 adds each property to a spread copy on its slow
     // path (~7 µs an entry, most of a 100,000-request release); same keys, same order, this way.
     const entry = Object.assign({ at: this.options.now(), tab: this.tab, seq: this.#seq++, kind }, fields) as TraceEntry
-    entry.url &&= String(entry.url).replace(/[?#][^]*/, '')
-    if (this.#entries.push(entry) > this.options.size) this.#entries.shift()
+    entry.url &&= bare(String(entry.url))
+    const { size } = this.options
+    if (this.#entries.length < size) this.#entries.push(entry)
+    else if (size) this.#entries[this.#over++ % size] = entry
     for (const sink of this.options.sinks) {
       try {
         sink?.(entry)
@@ -59,7 +66,8 @@ export class TraceRecorder {
 
   /** The entries held, oldest first. */
   entries(): TraceEntry[] {
-    return this.#entries.slice()
+    const oldest = this.#over % this.#entries.length
+    return this.#entries.slice(oldest).concat(this.#entries.slice(0, oldest))
   }
 
   /** This tab's entries as one exportable document (trace/peers.ts merges other tabs' into it). */

@@ -1,15 +1,13 @@
 /** A tab's link to the rotation worker: connects, falls back to the page's coordinator when the worker is lost, and rejoins it (loaded on demand, with the worker client). */
-import { parseMessage, parseSnapshot, supersedes } from '../coordinator/protocol.js'
 import type { ReplaceableCoordinator } from '../coordinator/replaceable.js'
 import type { Store } from '../coordinator/store.js'
 import type { Coordinator, LockOptions, Snapshot } from '../coordinator/types.js'
 import type { WorkerCoordinator } from '../coordinator/worker.js'
 import type { Config } from '../core/options.js'
 import type { Timer } from '../platform/types.js'
-import { backoff } from '../utils/backoff.js'
 import type {} from '../utils/zoo.js' // the bug zoo's global (types only: nothing is imported at run time)
+import { clientKit, type ClientKit, type LinkKit } from './client-kit.js'
 import { connectTab } from './tab.js'
-import { WorkerError } from './worker-error.js'
 
 export type ViaWorkerOptions = {
   cfg: Config & { worker: URL; channelName: string }
@@ -45,9 +43,12 @@ export class WorkerLink {
   /** Tries of the worker since the tab last had it. */
   #tries = 0
   #retry: Timer | undefined
+  /** The page's errors and helpers (via-worker.ts's LINK_KIT). */
+  readonly #kit: ClientKit
 
-  constructor(o: ViaWorkerOptions, store: Store | undefined, coordinator: ReplaceableCoordinator) {
+  constructor(o: ViaWorkerOptions, store: Store | undefined, coordinator: ReplaceableCoordinator, kit: LinkKit) {
     this.#o = o
+    this.#kit = clientKit(kit)
     this.#store = store
     this.coordinator = coordinator
     // Disposed while it waits to try the worker again: no timer outlives the session.
@@ -58,12 +59,12 @@ export class WorkerLink {
     return connectTab({
       cfg: this.#o.cfg,
       store: this.#store,
-      wire: { parseMessage, parseSnapshot, supersedes },
+      kit: this.#kit,
       fallbackLock: (fn, options) => this.#fallbackLock(fn, options),
       onLost: reason => this.#fallBack(`the worker was lost: ${reason}`, true),
     }).then(
       worker => this.#adopt(worker),
-      (error: unknown) => this.#fallBack(error instanceof Error ? error.message : String(error), error instanceof WorkerError && error.transient),
+      (error: unknown) => this.#fallBack(error instanceof Error ? error.message : String(error), error instanceof this.#kit.WorkerError && error.transient),
     )
   }
 
@@ -74,7 +75,7 @@ export class WorkerLink {
    */
   #bouncing = false
   #fallbackLock<T>(fn: () => Promise<T>, options: LockOptions | undefined): Promise<T> {
-    if (this.#bouncing) return Promise.reject(new WorkerError('rotor-auth: the rotation worker was lost and no coordinator took over its lock'))
+    if (this.#bouncing) return Promise.reject(new this.#kit.WorkerError('rotor-auth: the rotation worker was lost and no coordinator took over its lock'))
     this.#bouncing = true
     try {
       return this.coordinator.lock(fn, options)
@@ -105,7 +106,7 @@ export class WorkerLink {
     this.#local = undefined
     this.#tries = 0
     this.coordinator.use(worker)
-    const shared = reconcile(mine, theirs, this.#o.cfg.transport)
+    const shared = reconcile(mine, theirs, this.#o.cfg.transport, this.#kit.supersedes)
     if (!shared) return
     if (shared !== theirs) {
       void worker.write(shared).catch(() => undefined)
@@ -153,7 +154,7 @@ export class WorkerLink {
   #schedule(): void {
     const { platform } = this.#o.cfg
     this.#retry?.cancel()
-    this.#retry = platform.after(backoff(++this.#tries, REJOIN, platform.random), () => {
+    this.#retry = platform.after(this.#kit.backoff(++this.#tries, REJOIN, platform.random), () => {
       if (!this.coordinator.closed && this.#local) void this.connect()
     })
   }
@@ -166,7 +167,12 @@ export class WorkerLink {
  * jar), a worker whose session ended on its own (its RT refused or expired) and a tab that
  * signed in meanwhile: the jar holds the tab's login, which wins one generation above.
  */
-export function reconcile(mine: Snapshot | undefined, theirs: Snapshot | undefined, transport: 'cookie' | 'bearer'): Snapshot | undefined {
+export function reconcile(
+  mine: Snapshot | undefined,
+  theirs: Snapshot | undefined,
+  transport: 'cookie' | 'bearer',
+  supersedes: ClientKit['supersedes'],
+): Snapshot | undefined {
   if (!mine || !theirs) return mine ?? theirs
   // A user's logout on either side stands: the other side's state, however far it counted, may
   // be the very session that logout ended. Where it counted further, the logout goes one above

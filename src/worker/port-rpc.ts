@@ -1,7 +1,6 @@
 /** A tab's requests to the rotation worker over its MessagePort: ids, answers, time limits, and one end for all of them when the worker is lost. */
-import { SessionExpiredError } from '../errors.js'
-import { WorkerError } from './worker-error.js'
 import type { Platform, Timer } from '../platform/types.js'
+import type { ClientKit } from './client-kit.js'
 import type { ToWorker } from './protocol.js'
 
 /** The tab's end of its MessagePort to the worker. */
@@ -26,10 +25,13 @@ export class PortRpc {
   #nextId = 1
   #lost: string | undefined
   #closed = false
+  /** The page's errors (the worker client's kit: client-kit.ts). */
+  readonly #kit: Pick<ClientKit, 'SessionExpiredError' | 'WorkerError'>
 
-  constructor(port: TabPort, after: Platform['after']) {
+  constructor(port: TabPort, after: Platform['after'], kit: Pick<ClientKit, 'SessionExpiredError' | 'WorkerError'>) {
     this.#port = port
     this.#after = after
+    this.#kit = kit
   }
 
   /** Why the worker was lost, once it was. */
@@ -56,8 +58,8 @@ export class PortRpc {
    * the worker is lost or the line closed meanwhile, or when `limitMs` passes unanswered.
    */
   request(make: (id: number) => ToWorker, limitMs?: number): Promise<void> {
-    if (this.#lost !== undefined) return Promise.reject(lostError(this.#lost))
-    if (this.#closed) return Promise.reject(new SessionExpiredError('disposed'))
+    if (this.#lost !== undefined) return Promise.reject(this.#lostError(this.#lost))
+    if (this.#closed) return Promise.reject(new this.#kit.SessionExpiredError('disposed'))
     const id = this.nextId()
     return new Promise((resolve, reject) => {
       let timer: Timer | undefined
@@ -68,7 +70,7 @@ export class PortRpc {
         else resolve()
       }
       this.#pending.set(id, { resolve: () => finish(), reject: finish })
-      if (limitMs !== undefined) timer = this.#after(limitMs, () => finish(new WorkerError(`rotor-auth: the rotation worker did not answer within ${limitMs} ms`)))
+      if (limitMs !== undefined) timer = this.#after(limitMs, () => finish(new this.#kit.WorkerError(`rotor-auth: the rotation worker did not answer within ${limitMs} ms`)))
       this.send(make(id))
     })
   }
@@ -87,7 +89,7 @@ export class PortRpc {
   lose(reason: string): boolean {
     if (this.#lost !== undefined || this.#closed) return false
     this.#lost = reason
-    this.#end(lostError(reason))
+    this.#end(this.#lostError(reason))
     return true
   }
 
@@ -96,7 +98,11 @@ export class PortRpc {
     if (this.#lost !== undefined || this.#closed) return
     this.send({ w: 'bye' })
     this.#closed = true
-    this.#end(new SessionExpiredError('disposed'))
+    this.#end(new this.#kit.SessionExpiredError('disposed'))
+  }
+
+  #lostError(reason: string): Error {
+    return new this.#kit.WorkerError(`rotor-auth: the rotation worker was lost (${reason})`)
   }
 
   #end(error: Error): void {
@@ -104,5 +110,3 @@ export class PortRpc {
     for (const { reject } of [...this.#pending.values()]) reject(error)
   }
 }
-
-const lostError = (reason: string) => new WorkerError(`rotor-auth: the rotation worker was lost (${reason})`)

@@ -2,14 +2,15 @@
 import type { Store } from '../coordinator/store.js'
 import type { Coordinator } from '../coordinator/types.js'
 import { connectWorker, type WorkerCoordinator } from '../coordinator/worker.js'
-import { tokensFrom } from '../core/grant.js'
 import type { Config } from '../core/options.js'
-import type { ReauthGrant, Wire, WorkerConfig } from './protocol.js'
+import type { ClientKit } from './client-kit.js'
+import type { ReauthGrant, WorkerConfig } from './protocol.js'
 
 export type ConnectTabOptions = {
   cfg: Config & { worker: URL; channelName: string }
   store: Store | undefined
-  wire: Wire
+  /** The page's errors and helpers (client-kit.ts). */
+  kit: ClientKit
   fallbackLock: Coordinator['lock']
   onLost: (reason: string) => void
 }
@@ -22,9 +23,9 @@ export async function connectTab(o: ConnectTabOptions): Promise<WorkerCoordinato
     name: cfg.channelName,
     // options.ts refused a refresh function with `worker`: the options are plain data.
     config: workerConfig(cfg),
-    reauthenticate: cfg.reauthenticate && (signal => reauthenticateForWorker(cfg, signal)),
+    reauthenticate: cfg.reauthenticate && (signal => reauthenticateForWorker(cfg, o.kit, signal)),
     store: o.store,
-    wire: o.wire,
+    kit: o.kit,
     followerLimitMs: cfg.queueTimeout,
     fallbackLock: o.fallbackLock,
     onLost: o.onLost,
@@ -33,7 +34,7 @@ export async function connectTab(o: ConnectTabOptions): Promise<WorkerCoordinato
 }
 
 /** The app's hook, run in this tab for the worker: its grant as the worker's session reads grants (plain data). */
-async function reauthenticateForWorker(cfg: Config, signal: AbortSignal): Promise<ReauthGrant | undefined> {
+async function reauthenticateForWorker(cfg: Config, { tokensFrom }: ClientKit, signal: AbortSignal): Promise<ReauthGrant | undefined> {
   const result = await cfg.reauthenticate?.({ signal })
   if (!result) return undefined
   const tokens = await tokensFrom(result, cfg.now)

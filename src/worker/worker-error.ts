@@ -1,5 +1,5 @@
 /** The error of the rotation worker's tab side, in its on-demand chunk (as the DPoP binding error is in the DPoP chunk): the code is in RotorErrorCode. */
-import { RotorError } from '../errors.js'
+import type { RotorError } from '../errors.js'
 
 /**
  * The rotation worker (the `worker` option) could not be started, refused this tab, stopped
@@ -7,14 +7,23 @@ import { RotorError } from '../errors.js'
  * coordination where it can (a `worker-fallback` event says why); a request that waited for
  * the worker's rotation meanwhile fails with it, transiently.
  */
-export class WorkerError extends RotorError {
-  readonly code = 'ERR_WORKER' as const
-  override readonly name = 'WorkerError'
+export interface WorkerError extends RotorError {
+  readonly code: 'ERR_WORKER'
   /** The worker stopped answering (it may answer again, or a new one start): the session tries it again later. */
   readonly transient: boolean
-
-  constructor(message: string, transient = false) {
-    super(message)
-    this.transient = transient
-  }
 }
+
+export type WorkerErrorClass = new (message: string, transient?: boolean) => WorkerError
+
+/** WorkerError's class, made from the page's RotorError (client-kit.ts), which the chunk does not import. */
+export const workerErrorOf = (Base: typeof RotorError): WorkerErrorClass =>
+  class WorkerError extends Base {
+    readonly code = 'ERR_WORKER' as const
+    override readonly name = 'WorkerError'
+    readonly transient: boolean
+
+    constructor(message: string, transient = false) {
+      super(message)
+      this.transient = transient
+    }
+  }

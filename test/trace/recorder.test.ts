@@ -23,6 +23,12 @@ describe('TraceRecorder', () => {
     const none = recorder(0)
     none.record('logout')
     expect(none.entries()).toEqual([])
+    // Once full it is a ring: at every count, wrapped once or several times, the newest `size` in order.
+    const ring = recorder(3)
+    for (let n = 1; n <= 10; n++) {
+      ring.record('lock-asked', { n })
+      expect(ring.entries().map(e => e['n'])).toEqual(Array.from({ length: Math.min(n, 3) }, (_, i) => n - Math.min(n, 3) + 1 + i))
+    }
   })
 
   it('a sink that throws changes nothing: the next sink and the ring still get the entry', () => {

@@ -3,7 +3,7 @@ import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { afterEach, describe, expect, test, vi } from 'vitest'
 import { callRefresh } from '../../src/core/refresh-call.js'
-import { callLogout } from '../../src/core/refresh.js'
+import { callLogout, REFRESH_KIT } from '../../src/core/refresh.js'
 import { drain } from '../helpers/index.js'
 import { virtualTime } from '../helpers/virtual-time.js'
 import type { RefreshCall } from '../../src/core/refresh.js'
@@ -52,6 +52,7 @@ function call(url: URL, overrides: Partial<RefreshCall>): RefreshCall & { retryI
     timeout: 5_000,
     retries: 2,
     clock: createClock(),
+    kit: REFRESH_KIT,
     onRetry: (_error, retryIn) => retryIns.push(retryIn),
     retryIns,
     ...overrides,

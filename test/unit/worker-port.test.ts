@@ -5,14 +5,16 @@
  * Timers are a virtual clock handed in as the platform: no test sleeps for time to pass.
  */
 import { afterEach, describe, expect, test, vi } from 'vitest'
-import { parseMessage, parseSnapshot, SIGNED_OUT, supersedes } from '../../src/coordinator/protocol.js'
+import { SIGNED_OUT } from '../../src/coordinator/protocol.js'
 import { ReplaceableCoordinator } from '../../src/coordinator/replaceable.js'
 import type { Coordinator, Message, Snapshot } from '../../src/coordinator/types.js'
 import { connectWorker, type WorkerCoordinatorOptions } from '../../src/coordinator/worker.js'
 import { isRotorError } from '../../src/errors.js'
 import { defaultPlatform } from '../../src/platform/defaults.js'
 import type { Platform, PlatformEventDetail } from '../../src/platform/types.js'
+import { clientKit } from '../../src/worker/client-kit.js'
 import { PortRpc } from '../../src/worker/port-rpc.js'
+import { LINK_KIT } from '../../src/worker/via-worker.js'
 import { PROTOCOL_VERSION, type ToWorker, type WorkerConfig } from '../../src/worker/protocol.js'
 
 /** A virtual clock: `after` queues, `advance(ms)` runs what falls due in order, letting ports deliver between timers. */
@@ -97,7 +99,7 @@ function tabOptions(clock: ReturnType<typeof virtualClock>, worker: ReturnType<t
     config,
     reauthenticate: undefined,
     store: undefined,
-    wire: { parseMessage, parseSnapshot, supersedes },
+    kit: clientKit(LINK_KIT),
     followerLimitMs: 10_000,
     fallbackLock: fn => fn(),
     onLost: () => undefined,
@@ -129,7 +131,7 @@ describe('PortRpc', () => {
   test('a request resolves on the done for its id; one left unanswered fails with ERR_WORKER at its limit, not before', async () => {
     const clock = virtualClock()
     const worker = scriptedWorker((m, reply) => m.w === 'write' && reply({ w: 'done', id: m.id }))
-    const rpc = new PortRpc(worker.port, clock.after)
+    const rpc = new PortRpc(worker.port, clock.after, clientKit(LINK_KIT))
     worker.port.onmessage = ({ data }) => rpc.answer((data as { id: number }).id)
     await expect(rpc.request(id => ({ w: 'write', id, snapshot: active(1) }), 1_000)).resolves.toBeUndefined()
     const ping = rpc.ping(3_000)
@@ -145,7 +147,7 @@ describe('PortRpc', () => {
   test('lose: every waiting request fails naming why, later ones fail at once, and nothing more is sent', async () => {
     const clock = virtualClock()
     const worker = scriptedWorker()
-    const rpc = new PortRpc(worker.port, clock.after)
+    const rpc = new PortRpc(worker.port, clock.after, clientKit(LINK_KIT))
     const waiting = rpc.request(id => ({ w: 'lock', id }))
     expect(rpc.lose('hung')).toBe(true)
     expect(rpc.lose('again')).toBe(false)
@@ -159,7 +161,7 @@ describe('PortRpc', () => {
   test('close: bye, and what waits fails as disposed (ERR_SESSION_EXPIRED)', async () => {
     const clock = virtualClock()
     const worker = scriptedWorker()
-    const rpc = new PortRpc(worker.port, clock.after)
+    const rpc = new PortRpc(worker.port, clock.after, clientKit(LINK_KIT))
     const waiting = rpc.request(id => ({ w: 'logout', id }))
     rpc.close()
     await expect(waiting).rejects.toMatchObject({ code: 'ERR_SESSION_EXPIRED' })

@@ -11,6 +11,7 @@ import type { SharedWorkerLike } from '../../src/platform/types.js'
 import type { SessionOptions } from '../../src/types.js'
 import { reconcile } from '../../src/worker/link.js'
 import { viaWorker } from '../../src/worker/via-worker.js'
+import { supersedes } from '../../src/coordinator/protocol.js'
 import { PROTOCOL_VERSION } from '../../src/worker/protocol.js'
 import { virtualTime } from '../helpers/virtual-time.js'
 
@@ -303,31 +304,31 @@ describe('reconcile: the state a rejoining tab and the worker settle on', () => 
     reason,
   })
   it('the newer one, as everywhere', () => {
-    expect(reconcile(active(4), active(3), 'cookie')).toEqual(active(4))
-    expect(reconcile(active(3), signedOut(4, 'user'), 'cookie')).toEqual(signedOut(4, 'user'))
-    expect(reconcile(undefined, active(3), 'cookie')).toEqual(active(3))
+    expect(reconcile(active(4), active(3), 'cookie', supersedes)).toEqual(active(4))
+    expect(reconcile(active(3), signedOut(4, 'user'), 'cookie', supersedes)).toEqual(signedOut(4, 'user'))
+    expect(reconcile(undefined, active(3), 'cookie', supersedes)).toEqual(active(3))
   })
   it('cookies: a tab signed in while the worker ended on its own at the same count wins one above (the jar holds its login)', () => {
-    expect(reconcile(active(8), signedOut(8, 'rejected'), 'cookie')).toEqual(active(9))
+    expect(reconcile(active(8), signedOut(8, 'rejected'), 'cookie', supersedes)).toEqual(active(9))
     // The user's logout stands, and a bearer login the worker has no RT of is no case for it.
-    expect(reconcile(active(8), signedOut(8, 'user'), 'cookie')).toEqual(signedOut(8, 'user'))
-    expect(reconcile(active(8), signedOut(8, 'rejected'), 'bearer')).toEqual(signedOut(8, 'rejected'))
+    expect(reconcile(active(8), signedOut(8, 'user'), 'cookie', supersedes)).toEqual(signedOut(8, 'user'))
+    expect(reconcile(active(8), signedOut(8, 'rejected'), 'bearer', supersedes)).toEqual(signedOut(8, 'rejected'))
   })
   it("bearer: the AT of a tab without an RT wins, one above, over a worker holding no token at all (started from a page's memory: seed 189)", () => {
     const memory = active(9)
-    expect(reconcile(active(9, { accessToken: 'at' }), memory, 'bearer')).toEqual(active(10, { accessToken: 'at' }))
+    expect(reconcile(active(9, { accessToken: 'at' }), memory, 'bearer', supersedes)).toEqual(active(10, { accessToken: 'at' }))
     // Not over a worker that holds tokens (its AT is as new), nor with cookies (the jar holds them).
-    expect(reconcile(active(9, { accessToken: 'at' }), active(9, { accessToken: 'theirs' }), 'bearer')).toEqual(active(9, { accessToken: 'theirs' }))
-    expect(reconcile(active(9, { accessToken: 'at' }), memory, 'cookie')).toEqual(memory)
+    expect(reconcile(active(9, { accessToken: 'at' }), active(9, { accessToken: 'theirs' }), 'bearer', supersedes)).toEqual(active(9, { accessToken: 'theirs' }))
+    expect(reconcile(active(9, { accessToken: 'at' }), memory, 'cookie', supersedes)).toEqual(memory)
   })
   it("a user's logout on either side stands, whatever the other side counted meanwhile (one above both)", () => {
     // The worker's tabs logged out at 5; the tab that fell back rotated on its own to 9.
     for (const transport of ['cookie', 'bearer'] as const) {
-      expect(reconcile(active(9), signedOut(5, 'user'), transport)).toEqual(signedOut(10, 'user'))
+      expect(reconcile(active(9), signedOut(5, 'user'), transport, supersedes)).toEqual(signedOut(10, 'user'))
       // The tab that fell back logged out at 4; the worker rotated on to 7.
-      expect(reconcile(signedOut(4, 'user'), active(7), transport)).toEqual(signedOut(8, 'user'))
+      expect(reconcile(signedOut(4, 'user'), active(7), transport, supersedes)).toEqual(signedOut(8, 'user'))
     }
     // An end that was no logout is no such case: the newer state wins, as before.
-    expect(reconcile(active(9), signedOut(5, 'rejected'), 'cookie')).toEqual(active(9))
+    expect(reconcile(active(9), signedOut(5, 'rejected'), 'cookie', supersedes)).toEqual(active(9))
   })
 })

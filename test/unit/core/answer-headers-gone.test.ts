@@ -1,6 +1,7 @@
 // A bearer refresh answered 2xx (the server spent the RT) whose body never came, on a page gone before its give-up: the next lock holder must not present that RT, it takes the login over (sim seeds 630, 393, 1012).
 import { describe, expect, it } from 'vitest'
 import { callRefresh } from '../../../src/core/refresh-call.js'
+import { REFRESH_KIT } from '../../../src/core/refresh.js'
 import type { RotatorOptions } from '../../../src/core/rotator.js'
 import { createMemoryCoordinator } from '../../../src/testing/memory-coordinator.js'
 import { fakeServer, loginForm, sessionCore, settle, virtualTime, type Core, type VirtualTime } from './virtual.js'
@@ -45,6 +46,7 @@ function rotatingEndpoint(time: VirtualTime) {
       timeout: 5_000,
       retries: 0,
       clock: time,
+      kit: REFRESH_KIT,
     })
   const login = () => ({ ...grant(), issuedAt: time.now(), accessExpiresAt: time.now() + LIFETIME, refreshExpiresAt: time.now() + 10 * LIFETIME })
   return { presented, state, refresh, login }
@@ -130,6 +132,7 @@ describe('a bearer 2xx refresh answer whose body never came, on a page that went
         timeout: 5_000,
         retries: 0,
         clock: time,
+        kit: REFRESH_KIT,
         onAnswered: () => void heard.push(`answered ${status} ${type}`),
       }).catch(() => undefined)
     }

@@ -25,6 +25,7 @@ export type Sink = (entry: TraceEntry) => void
 
 /** A URL without its query and fragment (they may carry tokens). Most have neither: two searches cost less than a replace. */
 const bare = (url: string): string => (url.includes('?') || url.includes('#') ? url.replace(/[?#][^]*/, '') : url)
+
 /** A logger object: each entry goes to the method of its level (debug, info, warn), else `log`. */
 export type DebugLogger = { [level in 'debug' | 'info' | 'warn' | 'log']?: (...args: unknown[]) => void }
 export type DebugOption = boolean | Sink | DebugLogger

@@ -203,7 +203,7 @@ const flag = (key: string) => {
 
 /** The whole bench: one browser, every configuration in turn; the section for RESULTS.md and the verdicts. */
 export async function latencyBench(options: LatencyOptions = {}): Promise<{ markdown: string; verdicts: Verdict[]; section: Section }> {
-  const o = { tabs: options.tabs ?? 10, seconds: options.seconds ?? 6, joins: options.joins ?? 5 }
+  const o = { tabs: options.tabs ?? 10, seconds: options.seconds ?? 15, joins: options.joins ?? 10 }
   const title = `Latency across tabs: ${o.tabs} Chromium tabs, request mode, AT ${AT_TTL / 1000} s, ${o.seconds} s of traffic per configuration`
   const method =
     `${o.tabs} tabs of one headless Chromium profile (bench/lib/latency-page.ts), each calling \`session.fetch\` every ${INTERVAL} ms, ` +
@@ -213,7 +213,9 @@ export async function latencyBench(options: LatencyOptions = {}): Promise<{ mark
     "Resource Timing's startTime lags that call by up to tens of ms when the tab's main thread is busy, which is not Rotor's); " +
     "browser = fetch called → on the wire (requestStart: the loader's start, then the connection queue); extra = called → fetch called, minus the part of the refresh's own round trip " +
     "after the call (its Resource Timing in the tab that made it; with the worker, which makes it out of the pages' sight, one API round trip, p50, stands in). Join = a bearer tab opened after login, page script start → its first call on " +
-    'the wire (Rotor: → fetch called). No Web Locks: the pages on a plain-http host name. 401s: served by the server (each replayed once).'
+    'the wire (Rotor: → fetch called). No Web Locks: the pages on a plain-http host name. 401s: served by the server (each replayed once). ' +
+    `The held calls and joins are counted in the table (${o.seconds} s of traffic, ${o.joins} joins per configuration): with fewer than a hundred, ` +
+    'a p99 is at or next to their highest, so one busy moment of one tab sets it.'
   if (!hasChromium()) {
     const skipped: Section = { title, method, table: { columns: ['skipped'], rows: [[`no Chromium at ${chromiumPath}`]] }, verdicts: ['Skipped: no Chromium.'] }
     return { markdown: `## ${title}\n\nSkipped: no Chromium at ${chromiumPath}.\n`, verdicts: [], section: skipped }

@@ -8,7 +8,7 @@ import { drain } from '../helpers/index.js'
 import { virtualTime } from '../helpers/virtual-time.js'
 import type { RefreshCall } from '../../src/core/refresh.js'
 import { createClock } from '../../src/utils/timers.js'
-import { isRotorError } from '../../src/errors.js'
+import { isRotorError, RotorError } from '../../src/errors.js'
 
 /** A refresh endpoint answering each call with the next of `answers`, counting what it saw. */
 async function endpoint(answers: Array<{ status: number; headers?: Record<string, string> }>) {
@@ -184,7 +184,10 @@ describe("the refresh call's own retries (which ky made before): a coded error p
   test('past its retries the last 503 is thrown, and the server saw the RT retries + 1 times', async () => {
     const server = await endpoint([DOWN])
     const { c, reported } = retrying(server.url, 1)
-    await expect(callRefresh(c)).rejects.toMatchObject({ name: 'HTTPError', code: 'ERR_REFRESH_HTTP', response: { status: 503 } })
+    const error = await callRefresh(c).catch((e: unknown) => e)
+    expect(error).toMatchObject({ name: 'HTTPError', code: 'ERR_REFRESH_HTTP', response: { status: 503 } })
+    // Its class is made from the page's RotorError (refresh.ts's REFRESH_KIT): caught as every Rotor error is.
+    expect(error).toBeInstanceOf(RotorError)
     expect(server.seen).toHaveLength(2)
     expect(reported).toHaveLength(1)
   })

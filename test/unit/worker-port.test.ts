@@ -9,7 +9,7 @@ import { SIGNED_OUT } from '../../src/coordinator/protocol.js'
 import { ReplaceableCoordinator } from '../../src/coordinator/replaceable.js'
 import type { Coordinator, Message, Snapshot } from '../../src/coordinator/types.js'
 import { connectWorker, type WorkerCoordinatorOptions } from '../../src/coordinator/worker.js'
-import { isRotorError } from '../../src/errors.js'
+import { isRotorError, RotorError } from '../../src/errors.js'
 import { defaultPlatform } from '../../src/platform/defaults.js'
 import type { Platform, PlatformEventDetail } from '../../src/platform/types.js'
 import { clientKit } from '../../src/worker/client-kit.js'
@@ -180,7 +180,9 @@ describe('WorkerCoordinator on virtual time', () => {
     await clock.advance(4_900)
     expect(failure).toBeUndefined()
     await clock.advance(200)
-    expect(failure).toMatchObject({ code: 'ERR_WORKER', message: expect.stringContaining('did not answer within 5000 ms') })
+    expect(failure).toMatchObject({ code: 'ERR_WORKER', name: 'WorkerError', transient: true, message: expect.stringContaining('did not answer within 5000 ms') })
+    // Its class is made from the page's RotorError (client-kit.ts): caught as every Rotor error is.
+    expect(failure).toBeInstanceOf(RotorError)
     expect(worker.said('hello')).toBe(1)
   })
 

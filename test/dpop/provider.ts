@@ -27,6 +27,8 @@ export type Seen = {
   apiOk: number
   apiNonce: number
   apiRefused: string[]
+  /** The nonces of the resource requests answered 200: one more each time the nonce changed and the client followed. */
+  apiNoncesAccepted: Set<string>
   /** Every proof the token endpoint and the resource server received, and their keys' thumbprints. */
   jtis: string[]
   thumbprints: Set<string>
@@ -92,7 +94,18 @@ export async function startAuthServer({
   })
   await new Promise<void>(resolve => apiServer.listen(0, '127.0.0.1', resolve))
   const apiOrigin = `http://127.0.0.1:${(apiServer.address() as AddressInfo).port}`
-  const seen: Seen = { refreshes: 0, spentRTs: [], grantErrors: [], apiOk: 0, apiNonce: 0, apiRefused: [], jtis: [], thumbprints: new Set(), proofs: [] }
+  const seen: Seen = {
+    refreshes: 0,
+    spentRTs: [],
+    grantErrors: [],
+    apiOk: 0,
+    apiNonce: 0,
+    apiRefused: [],
+    apiNoncesAccepted: new Set(),
+    jtis: [],
+    thumbprints: new Set(),
+    proofs: [],
+  }
 
   const provider = new Provider(issuer, {
     clients: [
@@ -197,6 +210,7 @@ export async function startAuthServer({
     // A POST resent after a nonce challenge or a 401 must carry its body again.
     if (req.method === 'POST' && body === '') return refuse('POST without its body')
     seen.apiOk++
+    seen.apiNoncesAccepted.add(String(payload['nonce']))
     // Nonces may come with any answer; echo the current one, as servers do.
     text(res, 200, JSON.stringify({ ok: true }), { 'dpop-nonce': apiNonce })
   }

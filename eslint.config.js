@@ -71,6 +71,7 @@ const rotor = {
     'no-platform-syntax': builtinRules.get('no-restricted-syntax'),
     'no-new-error': builtinRules.get('no-restricted-syntax'),
     'prefer-hash-private': builtinRules.get('no-restricted-syntax'),
+    'worker-label-only': builtinRules.get('no-restricted-syntax'),
   },
 }
 
@@ -138,6 +139,14 @@ export const unexempted = defineConfig(
       // A lazy chunk (refresh.ts's `import('./refresh-call.js')`) may import its loader back: by the
       // time it loads, the loader has run. Static cycles, type-only ones too, are test/build's check.
       'import-x/no-cycle': ['error', { allowUnsafeDynamicCyclicDependency: true }],
+      // A `notInWorker:` label marks a statement that only a page runs: the rotation worker's
+      // build drops it (tsup.config.ts's WORKER_DROPS). No break names it, so no-unused-labels
+      // would flag every one; no other label may be used.
+      'no-unused-labels': 'off',
+      'rotor/worker-label-only': [
+        'error',
+        { selector: "LabeledStatement[label.name!='notInWorker']", message: 'The only label in src/ is `notInWorker:` (tsup.config.ts WORKER_DROPS).' },
+      ],
       'rotor/prefer-hash-private': [
         'error',
         ...['PropertyDefinition', 'MethodDefinition', 'TSParameterProperty'].map(node => ({

@@ -74,7 +74,8 @@ function coordinatorOf(cfg: Config, machine: SessionMachine): Coordinator {
   const { worker, channelName } = cfg
   if (cfg.coordinator) return cfg.coordinator
   if (!worker || !channelName) return local()
-  return viaWorker({
+  // The worker's own session is given the hub's coordinator: its build drops this.
+  notInWorker: return viaWorker({
     cfg: { ...cfg, worker, channelName },
     local,
     onStorageError,
@@ -93,19 +94,21 @@ function recorderOf(cfg: Config, machine: SessionMachine): TraceRecorder {
   return recorder
 }
 
-/** The idle logout, when asked for: activity in any tab counts, and the first tab whose timer runs out logs every tab out. */
+/** The idle logout, when asked for (never by the worker's own session: its build drops this): activity in any tab counts, and the first tab whose timer runs out logs every tab out. */
 function idleOf(cfg: Config, { machine, coordinator, sync, trace }: Wired & { trace: DebugSink }, logout: (reason: 'idle') => Promise<void>): IdlePart | undefined {
-  if (!cfg.idle) return undefined
-  const idle = idleOnDemand(cfg.idle, cfg.platform, {
-    trace,
-    onWarning: (event, logoutAt) => machine.emit(event, { logoutAt }),
-    // Every tab's idle timer runs out at about the same moment: under the lock, with the
-    // shared state re-read, only the first one calls the server; the rest adopt its logout.
-    onTimeout: () => void coordinator.lock(() => sync.catchUp().then(() => logout('idle'))).catch(() => undefined),
-    broadcast: at => sync.activity(at),
-  })
-  sync.onActivity(at => idle.remoteActivity(at))
-  return idle
+  notInWorker: {
+    if (!cfg.idle) return undefined
+    const idle = idleOnDemand(cfg.idle, cfg.platform, {
+      trace,
+      onWarning: (event, logoutAt) => machine.emit(event, { logoutAt }),
+      // Every tab's idle timer runs out at about the same moment: under the lock, with the
+      // shared state re-read, only the first one calls the server; the rest adopt its logout.
+      onTimeout: () => void coordinator.lock(() => sync.catchUp().then(() => logout('idle'))).catch(() => undefined),
+      broadcast: at => sync.activity(at),
+    })
+    sync.onActivity(at => idle.remoteActivity(at))
+    return idle
+  }
 }
 
 type Wired = { machine: SessionMachine; coordinator: Coordinator; sync: Sync }
@@ -283,18 +286,21 @@ export function createSession(options: SessionOptions): Session {
   const assertAlive = (method: string) => {
     if (machine.disposed) throw new SessionExpiredError('disposed', `rotor-auth: session.${method}() called after dispose()`)
   }
+  /** No tab calls the worker's session's install(): the worker's build drops its body (`notInWorker:`). */
   function install(target: InstallTarget = globalThis, installOptions: InstallOptions = {}): () => void {
-    assertAlive('install')
-    if (installed?.target === target) return installed.uninstall
-    installed?.uninstall()
-    const installation = installOn(target, installOptions, sessionFetch, interception)
-    out.state.wrapped = installation.original
-    const uninstall = () => {
-      installation.uninstall()
-      if (installed?.target === target) installed = undefined
+    notInWorker: {
+      assertAlive('install')
+      if (installed?.target === target) return installed.uninstall
+      installed?.uninstall()
+      const installation = installOn(target, installOptions, sessionFetch, interception)
+      out.state.wrapped = installation.original
+      const uninstall = () => {
+        installation.uninstall()
+        if (installed?.target === target) installed = undefined
+      }
+      installed = { ...installation, uninstall }
+      return uninstall
     }
-    installed = { ...installation, uninstall }
-    return uninstall
   }
 
   return {
@@ -320,11 +326,13 @@ export function createSession(options: SessionOptions): Session {
     keepAlive: () => idle?.activity(),
     now,
     get warnings() {
-      return { idle: idle?.warningFor() ?? null, ending: ending?.part?.() ?? null }
+      notInWorker: return { idle: idle?.warningFor() ?? null, ending: ending?.part?.() ?? null }
     },
     busy(work) {
-      const release = idle?.hold()
-      if (release) void Promise.resolve(work).then(release, release)
+      notInWorker: {
+        const release = idle?.hold()
+        if (release) void Promise.resolve(work).then(release, release)
+      }
       return work
     },
     install,

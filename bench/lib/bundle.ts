@@ -5,7 +5,7 @@
 import { build, type Plugin } from 'esbuild'
 import { fileURLToPath } from 'node:url'
 import { gzipSync } from 'node:zlib'
-import { notInWorker, WORKER_BUILD } from '../../tsup.config.js'
+import { notInWorker, terse, WORKER_BUILD, WORKER_DROPS } from '../../tsup.config.js'
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 
@@ -113,19 +113,22 @@ export async function measureChunks(entry: string, plugins: Plugin[] = []): Prom
   }
 }
 
-/** The rotation worker's script (rotor-auth/worker) as tsup builds it: one classic script, everything inside. */
-export async function measureWorker(): Promise<{ size: Measured; inputs: Record<string, number> }> {
+/** The rotation worker's script (rotor-auth/worker) as tsup builds it: one classic script, everything inside, minified by esbuild then terser. */
+export async function measureWorker(): Promise<{ size: Measured; inputs: Record<string, number>; code: string }> {
   const result = await build({
     ...BROWSER_BUILD,
     entryPoints: [WORKER_BUILD.entry['rotor-worker']],
     format: 'iife',
     plugins: [notInWorker],
+    dropLabels: WORKER_DROPS,
     metafile: true,
     define: { 'process.env.NODE_ENV': '"production"', __ROTOR_ZOO__: 'undefined' },
   })
   const output = Object.values(result.metafile.outputs)[0]!
   const inputs = Object.fromEntries(Object.entries(output.inputs).map(([file, { bytesInOutput }]) => [file, bytesInOutput]))
-  return { size: sum(result.outputFiles), inputs }
+  // Then terser, as tsup's build of the script does (tsup.config.ts's `terse`).
+  const { code } = await terse(result.outputFiles[0]!.text)
+  return { size: sum([{ contents: Buffer.from(code) }]), inputs, code }
 }
 
 /** Rotor's whole browser bundle, dependencies (jose, broadcast-channel) included: what the budget limits. */

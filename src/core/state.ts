@@ -114,7 +114,7 @@ export class SessionMachine {
 
   /** The error for a request that finds the session over: the one its end was reported with, cause included. */
   over(): SessionExpiredError {
-    return this.#disposed ? new SessionExpiredError('disposed') : this.endedBy(this.#snap.reason ?? 'expired')
+    notInWorker: return this.#disposed ? new SessionExpiredError('disposed') : this.endedBy(this.#snap.reason ?? 'expired')
   }
 
   /** The error this incarnation's end was reported with when it ended for `reason`, else a plain one. */
@@ -124,7 +124,7 @@ export class SessionMachine {
 
   /** Signed out without ever having been active here: the session has not started yet (it has not ended). */
   get notStarted(): boolean {
-    return !this.#started && this.#snap.status !== 'active'
+    notInWorker: return !this.#started && this.#snap.status !== 'active'
   }
 
   /**
@@ -133,23 +133,25 @@ export class SessionMachine {
    * may build its sockets long before the user logs in.
    */
   whenStarted(signal?: AbortSignal): Promise<void> {
-    if (!this.notStarted) return Promise.resolve()
-    if (signal?.aborted) return Promise.reject(signal.reason)
-    if (this.#disposed) return Promise.reject(new SessionExpiredError('disposed'))
-    return new Promise<void>((resolve, reject) => {
-      const onAbort = () => settle(() => reject(signal!.reason))
-      const waiter = {
-        resolve: () => settle(resolve),
-        reject: (reason: unknown) => settle(() => reject(reason)),
-      }
-      const settle = (done: () => void) => {
-        this.#starting.delete(waiter)
-        signal?.removeEventListener('abort', onAbort)
-        done()
-      }
-      this.#starting.add(waiter)
-      signal?.addEventListener('abort', onAbort, { once: true })
-    })
+    notInWorker: {
+      if (!this.notStarted) return Promise.resolve()
+      if (signal?.aborted) return Promise.reject(signal.reason)
+      if (this.#disposed) return Promise.reject(new SessionExpiredError('disposed'))
+      return new Promise<void>((resolve, reject) => {
+        const onAbort = () => settle(() => reject(signal!.reason))
+        const waiter = {
+          resolve: () => settle(resolve),
+          reject: (reason: unknown) => settle(() => reject(reason)),
+        }
+        const settle = (done: () => void) => {
+          this.#starting.delete(waiter)
+          signal?.removeEventListener('abort', onAbort)
+          done()
+        }
+        this.#starting.add(waiter)
+        signal?.addEventListener('abort', onAbort, { once: true })
+      })
+    }
   }
 
   get view(): SessionState {
@@ -169,12 +171,12 @@ export class SessionMachine {
 
   /** What a request must wait for before it may even look at the tokens: a login or a join. */
   pending(): Promise<void> | undefined {
-    return this.#flights.ending ?? this.#flights.joining
+    notInWorker: return this.#flights.ending ?? this.#flights.joining
   }
 
   /** Requests in scope are managed: the session is active, or being brought back or joined. */
   managing(): boolean {
-    return !this.#disposed && (this.#snap.status === 'active' || this.pending() !== undefined)
+    notInWorker: return !this.#disposed && (this.#snap.status === 'active' || this.pending() !== undefined)
   }
 
   leeway(): number {
@@ -194,18 +196,17 @@ export class SessionMachine {
   /** A managed request may go out at once: a usable AT and nothing in flight to wait for. */
   ready(): boolean {
     const f = this.#flights
-    return f.rotation === undefined && f.ending === undefined && f.joining === undefined && this.usable()
+    notInWorker: return f.rotation === undefined && f.ending === undefined && f.joining === undefined && this.usable()
   }
 
-  /**
-   * The AT was valid when issued and ran out while its answer was on the way (the machine
-   * slept, or the clock jumped): time passed, the server did nothing wrong.
-   */
+  /** The AT was valid when issued and ran out while its answer was on the way (sleep, a clock jump): not the server's fault. */
   expiredInFlight(): boolean {
-    const { accessExpiresAt, issuedAt } = this.#snap
-    if (accessExpiresAt === null || issuedAt === null) return false
-    const lifetime = accessExpiresAt - issuedAt
-    return lifetime > 0 && this.#enteredAt - issuedAt >= lifetime - this.leeway()
+    notInWorker: {
+      const { accessExpiresAt, issuedAt } = this.#snap
+      if (accessExpiresAt === null || issuedAt === null) return false
+      const lifetime = accessExpiresAt - issuedAt
+      return lifetime > 0 && this.#enteredAt - issuedAt >= lifetime - this.leeway()
+    }
   }
 
   refreshExpired(): boolean {
@@ -223,8 +224,7 @@ export class SessionMachine {
   enter(snapshot: Snapshot, origin: Origin, how: 'login' | 'rotate' | 'adopt' | 'mark'): void {
     const wasActive = this.#snap.status === 'active'
     const rotated = how === 'rotate' || (how === 'adopt' && wasActive && snapshot.ending === undefined)
-    // A disposed session may still commit a refresh it finished for the other tabs; it
-    // starts no new life.
+    // A disposed session may still commit a refresh it finished for the other tabs; no new life.
     if (this.#life.signal.aborted && !this.#disposed) this.#life = new AbortController()
     this.#snap = snapshot
     this.#enteredAt = this.#now()
@@ -317,8 +317,7 @@ export class SessionMachine {
   // ---- events -----------------------------------------------------------------------------
 
   on<K extends keyof SessionEvents>(event: K, listener: (payload: SessionEvents[K]) => void): () => void {
-    // Checked at the call: a typo'd name or a non-function would otherwise fail silently, or
-    // as an uncaught exception at the first emit, far from the line that caused it.
+    // Checked at the call: a typo'd name or a non-function would otherwise fail silently, or at the first emit.
     if (typeof event !== 'string' || !Object.hasOwn(EVENTS, event)) {
       const hint = typeof event === 'string' ? closest(event, Object.keys(EVENTS)) : undefined
       throw new RotorTypeError('ERR_USAGE', `rotor-auth: session.on(): unknown event ${shown(event)}${hint ? ` (did you mean '${hint}'?)` : ''}`)

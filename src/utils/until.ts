@@ -39,12 +39,14 @@ export class Waiters {
 
   /** Waits `ms`, or less when woken. */
   nap(ms: number): Promise<void> {
-    let woken = false
-    const wake = () => (woken = true)
-    // Any wake() ends the nap: added before the condition's own check, so that one wake() sets
-    // the flag and then finds it set (checks run in the order added).
-    this.#checks.add(wake)
-    return this.until(() => woken, ms).then(() => void this.#checks.delete(wake))
+    notInWorker: {
+      let woken = false
+      const wake = () => (woken = true)
+      // Any wake() ends the nap: added before the condition's own check, so that one wake() sets
+      // the flag and then finds it set (checks run in the order added).
+      this.#checks.add(wake)
+      return this.until(() => woken, ms).then(() => void this.#checks.delete(wake))
+    }
   }
 }
 

@@ -1,0 +1,89 @@
+/**
+ * The statements the rotation worker's build drops (`notInWorker:` labels, tsup.config.ts's
+ * WORKER_DROPS) are ones the hub never runs: a dropped member is never named in the script, so
+ * nothing there can call it, and a dropped branch of a plain function is one the hub's session
+ * options never take. A change that calls one from the worker fails here by name.
+ */
+import { readdirSync, readFileSync } from 'node:fs'
+import { join, relative } from 'node:path'
+import ts from 'typescript'
+import { beforeAll, describe, expect, it } from 'vitest'
+import { measureWorker, ROOT } from '../../bench/lib/bundle.js'
+
+type Drop = { file: string; line: number; member: string | undefined; fn: string | undefined }
+
+/** Every `notInWorker:` label in src/, with the class or object member around it, else the function. */
+function drops(): Drop[] {
+  const found: Drop[] = []
+  const files = (readdirSync(join(ROOT, 'src'), { recursive: true }) as string[]).filter(f => f.endsWith('.ts'))
+  for (const name of files) {
+    const path = join(ROOT, 'src', name)
+    const source = ts.createSourceFile(path, readFileSync(path, 'utf8'), ts.ScriptTarget.Latest, true)
+    const visit = (node: ts.Node): void => {
+      if (ts.isLabeledStatement(node) && node.label.text === 'notInWorker') {
+        let at: ts.Node | undefined = node.parent
+        while (at && !ts.isFunctionLike(at)) at = at.parent
+        // A function declared inside another is handed out as the member of its name (session.ts's install).
+        const inner = at && ts.isFunctionDeclaration(at) && !ts.isSourceFile(at.parent.parent ?? at.parent)
+        const member = at && (ts.isMethodDeclaration(at) || ts.isGetAccessorDeclaration(at) || inner) ? (at as ts.FunctionLikeDeclaration).name?.getText(source) : undefined
+        const fn = at && ts.isFunctionDeclaration(at) && !inner ? at.name?.text : undefined
+        found.push({ file: relative(ROOT, path), line: source.getLineAndCharacterOfPosition(node.getStart()).line + 1, member, fn })
+      }
+      ts.forEachChild(node, visit)
+    }
+    visit(source)
+  }
+  return found
+}
+
+/** The options object the hub builds its session from (src/worker/hub-session.ts): its keys. */
+function hubSessionOptionKeys(): string[] {
+  const path = join(ROOT, 'src/worker/hub-session.ts')
+  const source = ts.createSourceFile(path, readFileSync(path, 'utf8'), ts.ScriptTarget.Latest, true)
+  let keys: string[] = []
+  const visit = (node: ts.Node): void => {
+    if (ts.isVariableDeclaration(node) && node.name.getText(source) === 'options' && node.initializer && ts.isObjectLiteralExpression(node.initializer)) {
+      keys = node.initializer.properties.map(p => (p.name ? p.name.getText(source) : p.getText(source)))
+    }
+    ts.forEachChild(node, visit)
+  }
+  visit(source)
+  return keys
+}
+
+/** Plain functions with a dropped branch, and why the hub's session never takes it. */
+const FUNCTIONS: Record<string, (keys: string[]) => void> = {
+  // src/session.ts: the worker's own session is handed the hub's coordinator.
+  coordinatorOf: keys => expect(keys).toContain('coordinator'),
+  // src/session.ts: the hub never gives its session `idle`.
+  idleOf: keys => expect(keys).not.toContain('idle'),
+}
+
+describe("what the rotation worker's build drops", () => {
+  let script: string
+  const all = drops()
+
+  beforeAll(async () => {
+    script = (await measureWorker()).code
+  }, 60_000)
+
+  it('finds the labels, each in a member or in a function listed here', () => {
+    expect(all.length).toBeGreaterThan(5)
+    for (const d of all) expect(d.member ?? (d.fn && d.fn in FUNCTIONS ? d.fn : undefined), `${d.file}:${d.line}`).toBeDefined()
+  })
+
+  it.each(all.filter(d => d.member).map(d => [d.member!, `${d.file}:${d.line}`]))('never names %s (%s) in the script', member => {
+    // Minified, a member is reached as `.name` or `["name"]`; its own definition is `name(` or `get name(`.
+    expect(script).not.toMatch(new RegExp(`\\.${member}\\b|["'\`]${member}["'\`]`))
+  })
+
+  it('drops them: a dropped method is empty in the script', () => {
+    expect(script).toMatch(/whenStarted\([^)]*\)\{\}/)
+    expect(script).toMatch(/expiredInFlight\(\)\{\}/)
+  })
+
+  it.each(Object.keys(FUNCTIONS))("%s's dropped branch is one the hub's session options never take", fn => {
+    expect(all.some(d => d.fn === fn)).toBe(true)
+    FUNCTIONS[fn]!(hubSessionOptionKeys())
+  })
+})

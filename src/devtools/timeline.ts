@@ -4,13 +4,19 @@
 export type LaneEntry = { at: number; tab: string; seq: number; kind: string; [field: string]: unknown }
 
 /** Fields shown beside an entry's kind, in this order, when present. */
-const SHOWN = ['generation', 'origin', 'ok', 'status', 'error', 'code', 'method', 'url', 'why', 'waitedMs', 'reason', 'leader', 'attempt', 'limit', 'offset', 'willRetry']
+// prettier-ignore
+const SHOWN = ['generation', 'origin', 'ok', 'status', 'error', 'code', 'method', 'url', 'why', 'waitedMs', 'count', 'reason', 'leader', 'attempt', 'limit', 'offset', 'willRetry']
 /** Lines a lane shows (it keeps more: `limit`). */
 const VISIBLE = 12
 
 type Lane = { element: HTMLElement; list: HTMLOListElement; waiting: HTMLElement; entries: LaneEntry[]; seen: Set<string>; parked: number }
 
 const clockTime = (at: number) => new Date(at).toISOString().slice(11, 23)
+/** How an entry moves the count of requests waiting in its tab: one, or the `count` of a burst's rest. */
+function parkedBy({ kind, count }: LaneEntry): number {
+  const by = typeof count === 'number' ? count : 1
+  return kind === 'request-parked' ? by : kind === 'request-released' ? -by : 0
+}
 const keyOf = (entry: LaneEntry) => `${entry.kind.startsWith('event:') ? 'e' : 't'}${entry.seq}`
 
 function line(entry: LaneEntry): string {
@@ -48,8 +54,7 @@ export class Timeline {
       if (lane.seen.has(key)) continue
       lane.seen.add(key)
       lane.entries.push(entry)
-      if (entry.kind === 'request-parked') lane.parked++
-      if (entry.kind === 'request-released') lane.parked = Math.max(0, lane.parked - 1)
+      lane.parked = Math.max(0, lane.parked + parkedBy(entry))
       if (lane.entries.length > this.#limit) lane.seen.delete(keyOf(lane.entries.shift()!))
     }
     this.draw()

@@ -115,6 +115,27 @@ function authorize(input: RequestInfo | URL, origin: string, init: RequestInit |
 
 type Settle<T> = (value: T | PromiseLike<T>) => void
 
+/**
+ * How many requests parked, and how many released, in one task are traced one by one; the rest
+ * are counted in one more entry of the kind (`count`, no request) as the task ends. A burst of
+ * 100,000 would otherwise fill the trace's ring with itself, pushing out the decisions that
+ * explain it, and each entry cost ~0.6 µs of the release (bench/RESULTS.md, burst).
+ */
+const ONE_BY_ONE = 20
+
+/** Counts one task's entries of a kind: true while they are still traced one by one. */
+function oneByOne(trace: DebugSink, kind: 'request-parked' | 'request-released'): () => boolean {
+  let n = 0
+  const end = () => {
+    if (n > ONE_BY_ONE) trace(kind, { count: n - ONE_BY_ONE })
+    n = 0
+  }
+  return () => {
+    if (n++ === 0) void Promise.resolve().then(end)
+    return n <= ONE_BY_ONE
+  }
+}
+
 /** A request waiting at the gate: all `send` needs once it may go. */
 type Queued = { input: string | Request; origin: string; init: RequestInit | undefined; at: number }
 
@@ -138,9 +159,9 @@ async function replay(
 }
 
 export function createFetch(interception: Interception): typeof fetch {
+  const [parkedOneByOne, releasedOneByOne] = [oneByOne(interception.trace, 'request-parked'), oneByOne(interception.trace, 'request-released')]
   return function rotorFetch(given: RequestInfo | URL, init?: SessionRequestInit): Promise<Response> {
-    // fetch never throws at the call: bad headers, a bad URL, anything, rejects its promise,
-    // and `fetch(u, i).catch(h)` relies on it.
+    // fetch never throws at the call (bad headers, a bad URL…): it rejects, and `fetch(u, i).catch(h)` relies on it.
     try {
       return route(given, init)
     } catch (error) {
@@ -167,12 +188,12 @@ export function createFetch(interception: Interception): typeof fetch {
 
   /** Waits at the gate; the gate hands the request back to `release` once it may go. */
   function queue(input: string | Request, origin: string, init: RequestInit | undefined): Promise<Response> {
-    interception.trace('request-parked', { method: methodOf(input, init), url: urlOf(input), why: interception.active() ? 'rotation' : 'not-started' })
+    if (parkedOneByOne()) interception.trace('request-parked', { method: methodOf(input, init), url: urlOf(input), why: interception.active() ? 'rotation' : 'not-started' })
     return interception.gate.wait({ signal: signalOf(input, init) }, release, { input, origin, init, at: interception.time.now() })
   }
 
   function release(r: Queued, resolve: Settle<Response>, reject: (reason: unknown) => void): void {
-    interception.trace('request-released', { method: methodOf(r.input, r.init), url: urlOf(r.input), waitedMs: interception.time.now() - r.at })
+    if (releasedOneByOne()) interception.trace('request-released', { method: methodOf(r.input, r.init), url: urlOf(r.input), waitedMs: interception.time.now() - r.at })
     send(r.input, r.origin, r.init, resolve, reject)
   }
 

@@ -82,6 +82,13 @@ describe('rotor-auth/devtools', () => {
     expect(lane.querySelector('li[data-kind="event:rotate"]')!.textContent).toContain('rotate generation=4 origin=local')
     expect(lane.querySelector('.rotor-devtools-waiting')!.textContent).toBe('1 waiting')
     expect(host.querySelector('.rotor-devtools-summary')!.textContent).toContain('generation 3')
+    // A burst's rest is one entry with its count, as it parks and as it goes.
+    emit('trace', { at: 2, tab: 'self-tab', seq: 2, kind: 'request-parked', count: 30 })
+    expect(lane.querySelector('.rotor-devtools-waiting')!.textContent).toBe('31 waiting')
+    expect([...lane.querySelectorAll('li[data-kind="request-parked"]')].map(li => li.textContent)).toContainEqual(expect.stringContaining('count=30'))
+    emit('trace', { at: 3, tab: 'self-tab', seq: 3, kind: 'request-released', count: 30 })
+    emit('trace', { at: 3, tab: 'self-tab', seq: 4, kind: 'request-released', method: 'GET', url: 'https://api/x', waitedMs: 1 })
+    expect(lane.querySelector('.rotor-devtools-waiting')!.textContent).not.toMatch(/[1-9] waiting/)
 
     channels[0]!.onmessage!({
       data: {

@@ -70,6 +70,33 @@ const SCENARIOS = {
     const routes = env.server.log.map(e => e.route)
     expect(routes.indexOf('refresh')).toBeLessThan(routes.lastIndexOf('api'))
   },
+  /** As `parked`, with 25 requests at once: 20 are traced one by one, the other 5 counted in one entry, as they park and as they go. */
+  async burst(t, env, debug) {
+    let skew = 0
+    const entries: TraceEntry[] = []
+    const s = await open(t, env, e => (entries.push(e), debug(e)), {
+      rotation: 'request',
+      platform: { now: () => Date.now() + skew, monotonic: () => performance.now() + skew },
+    })
+    skew = AT_TTL - 500
+    const answers = await Promise.all(Array.from({ length: 25 }, (_, i) => s.fetch(`${base(env)}/burst/${i}`)))
+    expect(answers.map(a => a.status)).toEqual(Array(25).fill(200))
+    expect(env.server.log.filter(e => e.route === 'api').length).toBeGreaterThanOrEqual(25)
+    const requests = () => entries.filter(e => e.kind === 'request-parked' || e.kind === 'request-released')
+    // The rest's count is recorded as the task that released them ends: after the answers, maybe.
+    await waitFor(() => requests().some(e => e.kind === 'request-released' && 'count' in e))
+    const listed = (kind: string) => requests().filter(e => e.kind === kind && !('count' in e))
+    expect([listed('request-parked').length, listed('request-released').length]).toEqual([20, 20])
+    expect(listed('request-released').every(e => typeof e['url'] === 'string' && typeof e['waitedMs'] === 'number')).toBe(true)
+    expect(
+      requests()
+        .filter(e => 'count' in e)
+        .map(e => [e.kind, e['count'], e['url']]),
+    ).toEqual([
+      ['request-parked', 5, undefined],
+      ['request-released', 5, undefined],
+    ])
+  },
   /** The server stops taking every AT: a request answered 401 is replayed after a rotation. */
   async replayed(t, env, debug) {
     const s = await open(t, env, debug)

@@ -94,15 +94,6 @@ export const ask = fail('trace({ tabs: true })')`,
   // The page's request path: the hub's session only rotates (the tabs send their own requests).
   // createSession still builds one: there the interception is an empty object and the session's
   // fetch throws if ever called; replayableBody is the real one (the hub's own fetch uses it).
-  // The loop guard marks the session's calls so that its interceptors can spot one coming back:
-  // the hub's session has none (above), so its calls go out as they are.
-  {
-    importer: /[\\/]src[\\/]session\.ts$/,
-    path: './interceptors/loop-guard.js',
-    exports: ['createLoopGuard'],
-    contents:
-      'export const createLoopGuard = underlying => { const call = (input, init) => underlying()(input, init); return { fetch: call, sendOwn: call, passThrough: call } }',
-  },
   {
     importer: /[\\/]src[\\/]session\.ts$/,
     path: './interceptors/interception.js',
@@ -115,6 +106,15 @@ export const ask = fail('trace({ tabs: true })')`,
     exports: ['createFetch', 'replayableBody'],
     contents: `export { replayableBody } from './interceptors/fetch.ts'
 export const createFetch = () => () => { throw new TypeError('rotor-auth: the worker\\'s session sends no requests') }`,
+  },
+  // The loop guard marks the session's calls so that its interceptors can spot one coming back:
+  // the hub's session has none (above), so its calls go out as they are.
+  {
+    importer: /[\\/]src[\\/]session\.ts$/,
+    path: './interceptors/loop-guard.js',
+    exports: ['createLoopGuard'],
+    contents:
+      'export const createLoopGuard = underlying => { const call = (input, init) => underlying()(input, init); return { fetch: call, sendOwn: call, passThrough: call } }',
   },
 ]
 
@@ -247,8 +247,9 @@ export default defineConfig([
     sourcemap: true,
     plugins: [terseWorker],
     noExternal: [/.*/],
-    // The DPoP code rides in every copy of the script (~1.7 KB min+gzip: docs/performance.md): the worker signs the
-    // refreshes of `dpop` sessions with the tabs' key (docs/guides/dpop.md: why not a second script).
+    // The DPoP code rides in every copy of the script (~1.7 KB min+gzip: docs/performance.md): the
+    // worker signs the refreshes of `dpop` sessions with the tabs' key (docs/guides/dpop.md: why
+    // not a second script).
     outExtension: () => ({ js: '.js' }),
   },
   // rotor-auth/worker under the `node` condition: a module that throws a clear error, instead

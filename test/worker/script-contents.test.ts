@@ -21,6 +21,7 @@ describe("the rotation worker's script", () => {
     ['src/core/waits.ts', 'the waits of sockets and streams'],
     ['src/trace/kinds.ts', "the check of a peer's trace entries: the worker never asks for a trace"],
     ['src/interceptors/interception.ts', "the page's request path"],
+    ['src/interceptors/loop-guard.ts', "the loop guard: it marks the session's calls for the page's interceptors"],
     ['src/utils/redact.ts', "a refusal's body, redacted: no one reads the worker's errors, which say the status alone"],
   ])('leaves %s out (%s)', module => {
     expect(modules, 'the worker script was measured').toHaveProperty(['src/worker/hub.ts'])

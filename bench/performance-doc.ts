@@ -1,7 +1,8 @@
 /**
  * Writes docs/performance.md: every chunk Rotor ships, what each is made of, the byte budgets
- * of package.json's `rotor` block and what the decision trace costs the main chunk. Run by
- * `npm run bench -- size`, or alone: `npx tsx bench/performance-doc.ts`.
+ * of package.json's `rotor` block and what the decision trace costs the main chunk; and the
+ * README's size table (every chunk, its min+gzip KB). Run by `npm run bench -- size`, or alone:
+ * `npx tsx bench/performance-doc.ts`.
  */
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -40,8 +41,28 @@ function moduleTable(row: ChunkRow, top = 25): string[] {
   return lines
 }
 
-export async function performanceDoc(): Promise<string> {
-  const [report, trace] = await Promise.all([sizeReport(), traceCost()])
+/** Where the README's size table sits: test/size/budgets.test.ts reads it, `writeDocs` rewrites it. */
+export const README_TABLE = { start: '<!-- size table: written by `npm run bench -- size` (bench/performance-doc.ts) -->', end: '<!-- /size table -->' }
+
+/** The README's size table: every chunk of the report, who loads it, its min+gzip KB. */
+export function readmeSizeTable(rows: ChunkRow[]): string[] {
+  return ['| chunk | loaded by | min+gzip |', '| --- | --- | ---: |', ...rows.map(r => `| ${r.chunk} | ${r.loaded} | ${KB(r.size.gzipped)} KB |`)]
+}
+
+/** Writes docs/performance.md and the README's size table, from one measurement. */
+export async function writeDocs(): Promise<void> {
+  const report = await sizeReport()
+  writeFileSync(join(ROOT, 'docs/performance.md'), await performanceDoc(report))
+  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8')
+  const from = readme.indexOf(README_TABLE.start)
+  const to = readme.indexOf(README_TABLE.end)
+  if (from < 0 || to < from) throw new Error(`README.md has no size table between ${README_TABLE.start} and ${README_TABLE.end}`)
+  const table = [README_TABLE.start, ...readmeSizeTable(report.rows), ''].join('\n')
+  writeFileSync(join(ROOT, 'README.md'), readme.slice(0, from) + table + readme.slice(to))
+}
+
+export async function performanceDoc(measured?: SizeReport): Promise<string> {
+  const [report, trace] = await Promise.all([measured ?? sizeReport(), traceCost()])
   const limit = limits()
   const page = report.main.size.gzipped + report.refresh.size.gzipped
   const verdict = (n: number, max: number, target?: number) =>
@@ -199,6 +220,6 @@ const NAMED_PACKAGES = [
 ]
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  writeFileSync(join(ROOT, 'docs/performance.md'), await performanceDoc())
-  console.log('wrote docs/performance.md')
+  await writeDocs()
+  console.log('wrote docs/performance.md and the README size table')
 }

@@ -3,11 +3,11 @@
  * (minified ESM for the browser) and gzipped at level 9, all measured in this run.
  */
 import { build } from 'esbuild'
-import { readFileSync, writeFileSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { BROWSER_BUILD, kb, measure, measureChunks, ROOT, type BundleInput, type Measured } from './lib/bundle.js'
 import { sizeReport } from './lib/chunks.js'
-import { performanceDoc } from './performance-doc.js'
+import { writeDocs } from './performance-doc.js'
 import type { Cell, Section } from './table.js'
 
 type Entry = { name: string; packages: string[]; input: BundleInput; fullFeatured: boolean }
@@ -81,8 +81,8 @@ async function rotorRows(): Promise<Array<{ entry: Entry; size: Measured }>> {
 }
 
 export async function runSize(): Promise<Section> {
-  // Every chunk, what each is made of, and the budgets' verdicts (bench/performance-doc.ts).
-  writeFileSync(join(ROOT, 'docs/performance.md'), await performanceDoc())
+  // Every chunk, what each is made of, and the budgets' verdicts (bench/performance-doc.ts); the README's size table.
+  await writeDocs()
   const results: Array<{ entry: Entry; size?: Measured; error?: string }> = await rotorRows()
   for (const entry of ENTRIES) {
     try {

@@ -1,10 +1,14 @@
 /**
  * Issue 32's and 29's byte budgets: what a page downloads before its first rotation (main +
  * refresh chunks), the rotation worker's script, and what the decision trace adds to the main
- * chunk, each measured here (bench/lib/) and held to its limit in package.json's `rotor` block.
+ * chunk, each measured here (bench/lib/) and held to its limit in package.json's `rotor` block;
+ * and the README's size table, which must name every chunk at its measured size.
  */
 import { beforeAll, describe, expect, it } from 'vitest'
-import { limits } from '../../bench/performance-doc.js'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { README_TABLE, limits } from '../../bench/performance-doc.js'
+import { ROOT } from '../../bench/lib/bundle.js'
 import { sizeReport, type SizeReport } from '../../bench/lib/chunks.js'
 import { traceCost, withoutCalls, type TraceCost } from '../../bench/lib/trace-cost.js'
 
@@ -54,6 +58,27 @@ describe('byte budgets', () => {
     for (const name of ['main', 'refresh', 'election', 'dpop', 'trace peers', 'worker (rotor-auth/worker)', 'xhr (rotor-auth/xhr)', 'socket (rotor-auth/socket)'])
       expect(names).toContain(name)
     for (const row of report.rows) expect(row.size.gzipped, row.chunk).toBeGreaterThan(0)
+  })
+
+  it("the README's size table names every chunk, each at its measured size (to its 0.1 KB)", () => {
+    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8')
+    const from = readme.indexOf(README_TABLE.start)
+    const to = readme.indexOf(README_TABLE.end)
+    expect(from, 'README.md has the size table markers (bench/performance-doc.ts README_TABLE)').toBeGreaterThan(0)
+    const rows = readme
+      .slice(from, to)
+      .split('\n')
+      .map(line => /^\| (.+?) \| .+ \| ([\d.]+) KB \|$/.exec(line))
+      .filter(m => m !== null)
+      .map(m => [m[1]!, Number(m[2])] as const)
+    expect(
+      rows.map(([chunk]) => chunk),
+      'every chunk, in the order of docs/performance.md; `npm run bench -- size` rewrites it',
+    ).toEqual(report.rows.map(r => r.chunk))
+    for (const [chunk, kb] of rows) {
+      const measured = report.rows.find(r => r.chunk === chunk)!.size.gzipped / 1000
+      expect(Math.abs(kb - measured), `${chunk}: the README says ${kb} KB, measured ${measured} KB`).toBeLessThanOrEqual(0.1)
+    }
   })
 })
 

@@ -49,8 +49,8 @@ export function readmeSizeTable(rows: ChunkRow[]): string[] {
   return ['| chunk | loaded by | min+gzip |', '| --- | --- | ---: |', ...rows.map(r => `| ${r.chunk} | ${r.loaded} | ${KB(r.size.gzipped)} KB |`)]
 }
 
-/** Writes docs/performance.md and the README's size table, from one measurement. */
-export async function writeDocs(): Promise<void> {
+/** Writes docs/performance.md and the README's size table, from one measurement, and hands that measurement back. */
+export async function writeDocs(): Promise<SizeReport> {
   const report = await sizeReport()
   writeFileSync(join(ROOT, 'docs/performance.md'), await performanceDoc(report))
   const readme = readFileSync(join(ROOT, 'README.md'), 'utf8')
@@ -59,6 +59,7 @@ export async function writeDocs(): Promise<void> {
   if (from < 0 || to < from) throw new Error(`README.md has no size table between ${README_TABLE.start} and ${README_TABLE.end}`)
   const table = [README_TABLE.start, ...readmeSizeTable(report.rows), ''].join('\n')
   writeFileSync(join(ROOT, 'README.md'), readme.slice(0, from) + table + readme.slice(to))
+  return report
 }
 
 export async function performanceDoc(measured?: SizeReport): Promise<string> {

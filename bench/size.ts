@@ -6,7 +6,6 @@ import { build } from 'esbuild'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { BROWSER_BUILD, kb, measure, measureChunks, ROOT, type BundleInput, type Measured } from './lib/bundle.js'
-import { sizeReport } from './lib/chunks.js'
 import { writeDocs } from './performance-doc.js'
 import type { Cell, Section } from './table.js'
 
@@ -82,7 +81,7 @@ async function rotorRows(): Promise<Array<{ entry: Entry; size: Measured }>> {
 
 export async function runSize(): Promise<Section> {
   // Every chunk, what each is made of, and the budgets' verdicts (bench/performance-doc.ts); the README's size table.
-  await writeDocs()
+  const report = await writeDocs()
   const results: Array<{ entry: Entry; size?: Measured; error?: string }> = await rotorRows()
   for (const entry of ENTRIES) {
     try {
@@ -117,7 +116,7 @@ export async function runSize(): Promise<Section> {
     verdicts.push(`Rotor's bundle failed to build: ${results[0]!.error}`)
   }
   // The worker's script, built as tsup ships it (one classic file): the second byte budget of issue 32.
-  const { worker } = await sizeReport()
+  const { worker } = report
   verdicts.push(`Rotor's rotation worker script (rotor-auth/worker, one file, DPoP included): ${kb(worker.size.gzipped)} KB min+gzip.`)
   const parts = await composition().catch(() => [])
   const total = parts.reduce((n, [, b]) => n + b, 0)

@@ -81,12 +81,10 @@ describe('DPoP with the XHR facade (happy-dom XHR, oidc-provider)', () => {
     }
     const rotation = (async () => {
       await sleep(duration / 2)
-      const before = srv.seen.apiNonce
       srv.rotateApiNonce()
-      return before
     })()
     await Promise.all([loop(), loop()])
-    const nonceBefore = await rotation
+    await rotation
     const elapsed = Date.now() - started
     const { seen } = srv
     console.log(
@@ -97,9 +95,12 @@ describe('DPoP with the XHR facade (happy-dom XHR, oidc-provider)', () => {
     // method and URL, ath of this AT, the key the AT is bound to, a fresh jti, the body).
     expect(seen.apiOk).toBe(sent)
     expect(seen.apiRefused).toEqual([])
-    // Nonce challenges were met (at the start and after the change) and cost no rotation.
-    expect(seen.apiNonce).toBeGreaterThan(nonceBefore)
-    expect(nonceBefore).toBeGreaterThan(0)
+    // The first XHR met a nonce challenge (the session knew no nonce of this server yet). The nonce
+    // changed mid-run and the later XHRs went with the new one: learnt from a challenge, or from a 200
+    // that carried it (an XHR checked just before the change is answered after it, with the new nonce:
+    // then no challenge, as CI saw for fetch on ed78f6a). Challenges cost no rotation (below).
+    expect(seen.apiNonce).toBeGreaterThan(0)
+    expect(seen.apiNoncesAccepted.size).toBe(2)
     expect(new Set(seen.spentRTs).size).toBe(seen.spentRTs.length)
     expect(seen.grantErrors.filter(e => e !== 'use_dpop_nonce')).toEqual([])
     // The login's AT serves the first AT_S; a refresh per AT lifetime after it, one more at most

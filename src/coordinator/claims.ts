@@ -36,8 +36,8 @@ export type ClaimsOptions = {
   clock: Pick<Platform, 'now' | 'after'>
   /** Woken whenever a claim is dropped; the lock's other waits share it. */
   waiters: Waiters
-  /** Posts on the election channel (settles even when the channel is gone). */
-  post: (message: ClaimMessage) => Promise<void>
+  /** Posts on the election channel (settles even when the channel is gone); false: this tab is in no room (it left the page, or is rejoining), so nobody heard it. */
+  post: (message: ClaimMessage) => Promise<boolean>
   /** The longest another tab's claim counts in all, however often its holder renews it. */
   holdLimitMs: number
   /** How long a claim counts without a word from its holder. */
@@ -67,9 +67,17 @@ export class Claims {
     return this.#holding
   }
 
-  /** What to post when this tab leaves the channel: a holder must not leave the others waiting on it. */
-  farewell(): ClaimMessage | undefined {
-    return this.#holding ? { rotorLock: 1, t: 'release', id: this.#o.id } : undefined
+  /**
+   * What to post when this tab leaves the channel: a holder must not leave the others waiting on
+   * it. Nor must a claim still in its window when the tab leaves the page (`withdraw`): every other
+   * tab counted it, and would wait out the silence limit for a tab that is gone (measured: a tab
+   * closed mid-claim held ten tabs' rotations for 10 s, bench/latency.ts). Withdrawn, it is lost:
+   * back on the page, the tab claims afresh. A rejoin (a duplicate leader) keeps it: the tab stays.
+   */
+  farewell(withdraw: boolean): ClaimMessage | undefined {
+    const claiming = withdraw && this.#mine !== undefined
+    if (claiming) this.#mine!.lost = true
+    return this.#holding || claiming ? { rotorLock: 1, t: 'release', id: this.#o.id } : undefined
   }
 
   /** A message heard on the election channel (anything but a claim message is ignored). */
@@ -104,8 +112,9 @@ export class Claims {
         await this.#o.waiters.until(() => !this.#live() || this.#o.closed(), Math.max(10, lapse))
         continue
       }
-      const claim = (this.#mine = { at: clock.now(), lost: false })
-      await this.#o.post({ rotorLock: 1, t: 'claim', id, at: claim.at })
+      const claim: { at: number; lost: boolean } = (this.#mine = { at: clock.now(), lost: false })
+      // Heard by nobody (out of the room), a claim excludes nobody: it never holds, and is made again.
+      if (!(await this.#o.post({ rotorLock: 1, t: 'claim', id, at: claim.at }))) claim.lost = true
       await kit.sleep(clock.after, CLAIM_WINDOW_MS)
       this.#mine = undefined
       if (!claim.lost) {

@@ -49,8 +49,8 @@ export type ElectionOptions = {
   elected(): void
   /** This member holds the rotation lock: it finishes before it steps down on a duplicate. */
   holding(): boolean
-  /** What to post on the way out (a holder's release), if anything. */
-  farewell(): unknown
+  /** What to post on the way out (a holder's release; `withdraw`, leaving the page: a claimant's too), if anything. */
+  farewell(withdraw: boolean): unknown
 }
 
 /**
@@ -82,6 +82,8 @@ export class Election {
         if (!this.#room) this.#join()
       }),
       on('pagehide', () => void this.#leave()),
+      // Back from the back/forward cache: where no 'resume' fires first (Firefox, Safari), it rejoins here.
+      on('pageshow', () => void (this.#frozen || this.#room || this.#join())),
     ]
     this.#join()
   }
@@ -90,9 +92,9 @@ export class Election {
     return !this.#closed && !this.#frozen && this.#room?.isLeader === true
   }
 
-  /** Posts on the room (a no-op between rooms: nobody is listening to this member then). */
-  post(message: unknown): Promise<void> {
-    return this.#room?.post(message) ?? Promise.resolve()
+  /** Posts on the room; false between rooms, where it is a no-op: nobody is listening to this member then. */
+  post(message: unknown): Promise<boolean> {
+    return this.#room ? this.#room.post(message).then(() => true) : Promise.resolve(false)
   }
 
   /** The lock was released: a tab that froze meanwhile leaves now, a reported duplicate steps down. */
@@ -128,17 +130,18 @@ export class Election {
 
   #rejoin(): void {
     const { after, random } = this.#o.platform
-    void this.#leave()
+    void this.#leave(false)
       .then(() => this.#o.sleep(after, random() * REJOIN_JITTER_MS))
       .then(() => this.#frozen || this.#closed || this.#room || this.#join())
   }
 
-  async #leave(): Promise<void> {
+  /** Out of the room: closing, freezing or leaving the page (`withdraw`: a claim in its window goes too), or rejoining (it stays). */
+  async #leave(withdraw = true): Promise<void> {
     const room = this.#room
     this.#room = undefined
     if (!room) return
-    // Leaving (closing, freezing, a duplicate) while holding: the others must not wait on us.
-    const farewell = this.#o.farewell()
+    // Leaving while holding (or, unless rejoining, while claiming): the others must not wait on us.
+    const farewell = this.#o.farewell(withdraw)
     if (farewell !== undefined) await room.post(farewell)
     await room.close()
   }

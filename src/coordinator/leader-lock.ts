@@ -95,7 +95,7 @@ export class LeaderLock {
         waiters.wake()
       },
       holding: () => claims.holding,
-      farewell: () => claims.farewell(),
+      farewell: withdraw => claims.farewell(withdraw),
     })
   }
 

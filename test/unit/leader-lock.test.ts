@@ -311,6 +311,64 @@ describe('the page lifecycle', () => {
     expect(leaders(two)).toEqual([two[1 - leader]])
   })
 
+  test('a tab that leaves the page mid-claim withdraws its claim: the next tab holds at once, not after the silence limit', async () => {
+    // Measured in bench/latency.ts (no Web Locks): a joining tab closed in its claim's window held ten tabs' rotations for 10 s.
+    const two = openTabs(2, undefined, { holdLimitMs: 60_000, claimSilentMs: 5_000 })
+    const leaving = two[await leaderIndex(two)]!
+    const staying = two.find(t => t !== leaving)!
+    void leaving.lock.lock(async () => undefined)
+    await advance(10)
+    leaving.fire('pagehide')
+    await advance(0)
+    // Gone: the page says nothing more.
+    leaving.muted = true
+    const started = Date.now()
+    let ranAt: number | undefined
+    const next = staying.lock.lock(async () => void (ranAt = Date.now()))
+    await until(() => ranAt !== undefined, 10_000)
+    expect(ranAt! - started, 'held within a claim window or two, not the silence limit').toBeLessThan(500)
+    await settle(next)
+  })
+
+  test('a tab out of the room (it left the page) never holds on a claim nobody heard; back (pageshow), it rejoins and takes its turn', async () => {
+    const two = openTabs(2)
+    const away = two[await leaderIndex(two)]!
+    const here = two.find(t => t !== away)!
+    away.fire('pagehide')
+    await advance(0)
+    const { probe, hold } = overlapProbe(400)
+    let awayRan = false
+    const awayLock = away.lock.lock(async () => {
+      awayRan = true
+      await hold()
+    })
+    const hereLock = here.lock.lock(hold)
+    await settle(hereLock)
+    await advance(1_000)
+    expect(awayRan, 'held while in no room').toBe(false)
+    // Restored from the back/forward cache where no 'resume' fires (Firefox, Safari).
+    away.fire('pageshow')
+    await settle(Promise.all([awayLock, here.lock.lock(hold)]))
+    expect(probe.runs).toBe(3)
+    expect(probe.most, 'holders at once').toBe(1)
+  })
+
+  test('a leader that rejoins mid-claim (a duplicate reported) keeps its claim: nobody holds beside it', async () => {
+    const two = openTabs(2)
+    const leader = await leaderIndex(two)
+    const { probe, hold } = overlapProbe(400)
+    const first = two[leader]!.lock.lock(hold)
+    await advance(10)
+    // Not holding yet, its claim in its window: the duplicate makes it leave and rejoin at once.
+    const forged = forger(two[0]!.name) as unknown as { postInternal(message: unknown): Promise<void> }
+    void forged.postInternal({ context: 'leader', action: 'tell', token: 'forged' })
+    await advance(10)
+    const second = two[1 - leader]!.lock.lock(hold)
+    await settle(Promise.all([first, second]))
+    expect(probe.runs).toBe(2)
+    expect(probe.most, 'holders at once').toBe(1)
+  })
+
   test('a leader frozen mid-hold: its claim lapses after the silence limit, not the hold limit, and only then does the next tab hold', async () => {
     const two = openTabs(2, undefined, { holdLimitMs: 60_000, claimSilentMs: 2_000 })
     const leader = await leaderIndex(two)

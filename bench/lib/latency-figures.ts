@@ -43,6 +43,9 @@ export type Figures = {
   join: number[]
   joinRotor: number[]
   joinSteps: JoinSteps[]
+  /** The same joins with the other tabs idle but one (which keeps the AT fresh): script start → on the wire, and their steps. */
+  idleJoin: number[]
+  idleJoinSteps: JoinSteps[]
   /** 401s the server answered to API calls (each replayed once by Rotor). */
   api401: number
   /** Calls whose caller did not get a 200. */

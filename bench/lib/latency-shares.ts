@@ -86,7 +86,7 @@ export function joinSteps(stats: LatencyStats, times: { wire: number; rotor: num
 const ms = (s: Spread) => (s.n ? `${s.p50.toFixed(1)} / ${s.p99.toFixed(1)}` : '—')
 
 /** The two tables of shares for RESULTS.md: held calls' waits, and joins (markdown). */
-export function sharesTables(results: ReadonlyArray<[name: string, shares: Shares[], joins: JoinSteps[]]>): string[] {
+export function sharesTables(results: ReadonlyArray<[name: string, shares: Shares[], joins: JoinSteps[], idleJoins?: JoinSteps[]]>): string[] {
   const keys = Object.keys(SHARE_NAMES) as Array<keyof Shares>
   const worst = (shares: Shares[]) => {
     const top = shares.reduce<Shares | undefined>((w, s) => (w && sum(w) >= sum(s) ? w : s), undefined)
@@ -96,17 +96,20 @@ export function sharesTables(results: ReadonlyArray<[name: string, shares: Share
     columns: ['configuration', 'held calls', ...keys.map(k => SHARE_NAMES[k]), 'longest wait: its shares in this order'],
     rows: results.map(([name, shares]) => [name, shares.length, ...keys.map(k => ms(spread(shares.map(s => s[k])))), worst(shares)]),
   }
-  const joined = results.filter(([, , joins]) => joins.length)
+  // Each configuration's joins under traffic, then (when measured) the same with the other tabs idle.
+  const joined = results.flatMap(([name, , joins, idle]) => [[name, joins] as const, ...(idle?.length ? [[`${name}, tabs idle`, idle] as const] : [])])
   const join: Table = {
     columns: ['configuration', 'joins', 'createSession returned', "→ a peer's answer adopted", '→ fetch called', '→ on the wire', 'joins that rotated first'],
-    rows: joined.map(([name, , joins]) => [
-      name,
-      joins.length,
-      ...(['created', 'answer', 'release', 'browser'] as const).map(k => ms(spread(joins.map(j => j[k])))),
-      joins.filter(j => j.rotated).length,
-    ]),
+    rows: joined
+      .filter(([, joins]) => joins.length)
+      .map(([name, joins]) => [
+        name,
+        joins.length,
+        ...(['created', 'answer', 'release', 'browser'] as const).map(k => ms(spread(joins.map(j => j[k])))),
+        joins.filter(j => j.rotated).length,
+      ]),
   }
-  return [toMarkdown(held), ...(joined.length ? ['', toMarkdown(join)] : [])]
+  return [toMarkdown(held), ...(join.rows.length ? ['', toMarkdown(join)] : [])]
 }
 
 const sum = (s: Shares) => Object.values(s).reduce((a, b) => a + b, 0)

@@ -102,7 +102,7 @@ export class LeaderLock {
   lock<T>(fn: () => Promise<T>, options?: LockOptions): Promise<T> {
     // Only a refresh must come from the leader; the rest (an ending, the idle logout)
     // presents no RT twice and needs exclusion only.
-    return this.#o.mutex.run(() => (options?.refresh && !this.isLeader() ? this.#asFollower(fn) : this.#claimed(fn)))
+    return this.#o.mutex.run(() => (options?.refresh && !this.isLeader() ? this.#asFollower(fn, options.generation) : this.#claimed(fn)))
   }
 
   isLeader(): boolean {
@@ -142,8 +142,14 @@ export class LeaderLock {
     }
   }
 
-  /** A follower's turn: ask the leader, and run `fn` once a newer state is here (it adopts it) or we lead. */
-  async #asFollower<T>(fn: () => Promise<T>): Promise<T> {
+  /**
+   * A follower's turn: ask the leader for a generation above `from` (the one the rotation is to
+   * supersede; by default the newest this tab knows of), and run `fn` once a newer state is here
+   * (it adopts it) or we lead. Asked for the newest known instead, a leader that had just rotated
+   * past the follower's own generation rotated once more for a state the follower was about to
+   * adopt (sim seed 503223: two refreshes 128 ms apart).
+   */
+  async #asFollower<T>(fn: () => Promise<T>, from?: number): Promise<T> {
     const { now } = this.#platform
     const { SessionExpiredError, RotationPendingError } = this.#o.kit
     const deadline = now() + this.#o.followerLimitMs
@@ -151,7 +157,7 @@ export class LeaderLock {
     for (;;) {
       if (this.#closed) throw new SessionExpiredError('disposed')
       if (this.isLeader()) return this.#claimed(fn)
-      const known = this.#known()
+      const known = from ?? this.#known()
       this.#o.channel.post({ type: 'rotate-request', generation: known })
       const newer = () => this.#known() > known
       await this.#waiters.until(() => newer() || this.isLeader() || this.#closed, Math.min(REQUEST_EVERY_MS, Math.max(0, deadline - now())))

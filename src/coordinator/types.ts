@@ -76,6 +76,12 @@ export type LockOptions = {
    * adopts that state instead of refreshing).
    */
   refresh?: boolean
+  /**
+   * With `refresh`: the generation the rotation is to supersede. Where only the leader refreshes,
+   * a follower asks it for a generation above this one; a leader already past it answers with its
+   * state instead of refreshing again. Default: the newest generation the member knows of.
+   */
+  generation?: number
 }
 
 /**

@@ -108,7 +108,7 @@ export class Rotator {
         }
         // Where tabs share no lock, only the leader may run this; the others wait for its state.
       },
-      { refresh: true },
+      { refresh: true, generation },
     )
   }
 

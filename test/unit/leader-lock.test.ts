@@ -222,6 +222,22 @@ describe('leader-lock on virtual time', () => {
     expect(ranAt).toBe(5)
   })
 
+  test('a follower rotating from an older generation than the store holds asks for one above its own: the leader answers instead of rotating again (sim seed 503223)', async () => {
+    // The leader has just rotated to 5 and written it; the follower, still at 4, asks before the state message reaches it.
+    const shared: Shared = { snapshot: active(5) }
+    const two = openTabs(2, shared)
+    const leader = await leaderIndex(two)
+    const follower = two[1 - leader]!
+    let ran = false
+    const asked = follower.lock.lock(async () => void (ran = true), { refresh: true, generation: 4 })
+    await until(() => two[leader]!.heard.some(m => m.type === 'rotate-request'))
+    // 4, not the store's 5: a leader at 5 answers with its state (rotateRequestVerdict 'answer'); asked for 5, it rotated.
+    expect(two[leader]!.heard.find(m => m.type === 'rotate-request')).toMatchObject({ type: 'rotate-request', generation: 4 })
+    // The newer state is already known: the follower runs (under the claims) and adopts it.
+    expect((await settle(asked)).status).toBe('fulfilled')
+    expect(ran).toBe(true)
+  })
+
   test('a follower that hears of a newer state runs only once the holder released: the state may be one its session refuses (sim seed 3331)', async () => {
     const shared: Shared = { snapshot: active(4) }
     const two = openTabs(2, shared)

@@ -98,12 +98,17 @@ export class ForgedRequestWatch {
     this.#forgedAt = now
   }
 
-  /** The server granted a refresh presenting an RT minted `age` ms ago; `stirs`, its counters now. */
-  granted(verdict: Verdict, now: number, age: number, stirs: Stirs): void {
+  /**
+   * The server granted a refresh presenting an RT minted `age` ms ago; `stirs`, its counters now;
+   * `faulted`, this grant's call drew a fault. Such a grant's RT is one its holder may never have
+   * read (a cookie lands with the headers of a 200 whose body hangs: the rotation fails, and its
+   * retry presents that RT): its next refresh is explained (sim seeds 502589, 508106).
+   */
+  granted(verdict: Verdict, now: number, age: number, stirs: Stirs, faulted = false): void {
     const mintedAt = now - age
     const key = `${stirs.faults}/${stirs.api401}/${stirs.restarts}`
     const quiet = key === this.#stirs && this.#stirredAt < mintedAt
-    this.#stirs = key
+    this.#stirs = faulted ? 'faulted' : key
     if (!quiet || age >= this.#youngMs || this.#forgedAt < mintedAt) return
     verdict.fail('forged-request-ignored', `an RT minted ${age} ms ago refreshed after a forged rotate-request at ${this.#forgedAt}`, now)
   }

@@ -98,8 +98,8 @@ export class ModelServer {
   readonly forced: Fault[] = []
   /** The resource server refuses every AT (its key changed): a storm trigger only the refresh budget bounds. */
   apiRefuses = false
-  /** Told of each refresh granted: how long ago the RT presented was minted (invariants.ts ForgedRequestWatch). */
-  onGrant: ((age: number) => void) | undefined
+  /** Told of each refresh granted: how long ago the RT presented was minted, and whether its call drew a fault (invariants.ts ForgedRequestWatch). */
+  onGrant: ((age: number, faulted: boolean) => void) | undefined
   /** The browser's cookie jar for the auth origin (cookie transport): every tab sends and updates the same one. */
   readonly cookies: Cookies = new Map()
   #tokens = new Map<string, Token>()
@@ -272,7 +272,7 @@ export class ModelServer {
   #handle(path: string, headers: Headers, body: string, fault: Fault, sent: Sent, jar: Cookies, participant?: string): Handled {
     if (fault === '503') return { answer: { status: 503, body: 'busy', headers: { 'retry-after': '1' } } }
     if (fault === 'proxy-html') return { answer: { status: 502, body: '<html><body>Bad gateway</body></html>', headers: { 'content-type': 'text/html' } } }
-    if (path.endsWith('/refresh')) return this.#refresh(body, sent, jar, participant)
+    if (path.endsWith('/refresh')) return this.#refresh(body, sent, jar, participant, fault !== 'none')
     // The logout's answer expires the cookies when its headers arrive (Set-Cookie), like any answer's.
     if (path.endsWith('/logout')) return { answer: this.#logout(headers, body, jar), headers: () => this.cookies.clear() }
     return { answer: this.#api(headers, jar) }
@@ -284,7 +284,7 @@ export class ModelServer {
    * RT's successor reached the jar only by a gone page's keepalive call landing after the wait
    * Rotor documents for it (`landedLate`): then a live page's call sent before it landed is no fault.
    */
-  #refresh(body: string, sent: Sent, jar: Cookies, participant?: string): Handled {
+  #refresh(body: string, sent: Sent, jar: Cookies, participant?: string, faulted = false): Handled {
     this.stats.refreshCalls++
     const inBody = bodyToken(body)
     // No RT in the body: the cookie transport's, from the jar.
@@ -305,7 +305,7 @@ export class ModelServer {
     token.consumed = true
     const pair = this.#mint(family, false)
     this.stats.refreshGranted++
-    this.onGrant?.(this.now() - (token.expiresAt - RT_TTL))
+    this.onGrant?.(this.now() - (token.expiresAt - RT_TTL), faulted)
     const minted = [this.#tokens.get(pair.accessToken)!, this.#tokens.get(pair.refreshToken)!]
     const known = () => {
       for (const fresh of minted) fresh.answered = true

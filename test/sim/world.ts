@@ -78,7 +78,7 @@ export class World {
     this.sockets = config.sockets ? new Sockets(scheduler, verdict, this.server, this.origin, config.transport === 'bearer') : undefined
     if (this.workers) this.#trackHolders(this.workers)
     const watch = config.extended && !config.locks ? new ForgedRequestWatch(AT_TTL / 2) : undefined
-    if (watch) this.server.onGrant = age => watch.granted(verdict, scheduler.now, age, this.server.stats)
+    if (watch) this.server.onGrant = (age, faulted) => watch.granted(verdict, scheduler.now, age, this.server.stats, faulted)
     this.#forgedRequests = watch
     this.#forger = new Forger(scheduler, this.origin, { extended: config.extended !== undefined, locks: config.locks }, () => this.live(), watch)
   }

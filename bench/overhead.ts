@@ -57,6 +57,8 @@ type Candidates = {
   bare: Task
   refBearer: Task
   refCookie: Task
+  /** The two look rows, each beside the reference it adds the look to (their "vs its reference" column). */
+  looks: Comparison[]
   /** Rotor's bearer and cookie fetch, each with its reference plus a look at the answer for a 401 (the floor of any replaying client). */
   lookFloors: Comparison[]
   /** Rotor's three ways in, each with its hand-written reference. */
@@ -192,6 +194,10 @@ async function candidates(baseline: Baseline | undefined): Promise<Candidates> {
     bare,
     refBearer,
     refCookie,
+    looks: [
+      { task: refBearer401, reference: refBearer },
+      { task: refCookie401, reference: refCookie },
+    ],
     lookFloors: [
       { task: rotorBearer, reference: refBearer401 },
       { task: rotorCookie, reference: refCookie401 },
@@ -269,9 +275,8 @@ export async function runOverhead(): Promise<Section> {
   // settled (its timeout machinery), which would slow whichever task ran next.
   const kyRun = await paired([c.refBearer, c.ky], { runs: RUNS, rounds: Math.max(2, ROUNDS >> 2), batch: BATCH })
 
-  // The cookie look row is the cookie reference plus the look: it is read against that reference.
-  const cookieLook = c.lookFloors.find(f => f.task === c.rotorCookie)!.reference
-  const referenceOf = (task: Task) => c.compared.find(x => x.task === task)?.reference ?? (task === cookieLook ? c.refCookie : c.refBearer)
+  // Rotor's rows and the look rows each against their own reference; the rest (fetch without credentials, axios) against the bearer one.
+  const referenceOf = (task: Task) => [...c.compared, ...c.looks].find(x => x.task === task)?.reference ?? c.refBearer
   const rows = c.tasks.map(task => {
     const ref = referenceOf(task)
     const vsRef = task === c.refBearer ? '1.00' : spread(ratios(main, task, ref))

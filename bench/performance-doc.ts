@@ -141,6 +141,9 @@ const TAKEN_OUT = [
   "    via-worker.ts's `LINK_KIT`), as the election chunk does: the main chunk is one file instead of four (esbuild had split",
   '    errors.ts, grant.ts, until.ts, listeners.ts, deadlines.ts and backoff.ts into files of their own): 26,455 → 25,340 B.',
   "    The worker's script pays for the refresh call's kit (it holds the call anyway): ~150 B.",
+  '  Added since: a leader asked to rotate past a generation it missed reads the store (src/core/rotate-requests.ts; without',
+  '  it a tab signed out as leader ignored the active tabs for good, sim seed 505491): 25,450 → 25,574 B; the worker, which',
+  '  drops the read itself (`notInWorker:`), 19,868 → 19,937 B.',
 ]
 
 /** The modules that make the rotation itself: what is left once everything optional is out. */

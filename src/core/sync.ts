@@ -2,9 +2,10 @@
 import type { DebugSink } from '../platform/types.js'
 import type { Coordinator, LogoutReason, Message, Origin, Snapshot } from '../types.js'
 import type { Clock } from '../utils/timers.js'
-import { plausible, rotateRequestVerdict, SIGNED_OUT, supersedes } from '../coordinator/protocol.js'
+import { plausible, SIGNED_OUT, supersedes } from '../coordinator/protocol.js'
 import type { Tokens } from './grant.js'
 import { RollCall } from './roll-call.js'
+import { rotateRequests } from './rotate-requests.js'
 import { RotationNews } from './rotation-news.js'
 import { ReauthFlag } from './reauth-flag.js'
 import { SpentTokens } from './spent.js'
@@ -47,13 +48,13 @@ export class Sync {
   readonly #endedLogins = new EndedLogins()
   /** What this tab writes after reading the store, one at a time: two logins at once on Redis both read generation 0 and wrote 1. */
   readonly #writes = new InTurn()
-  /** The generation this tab last rotated for at a peer's request (once per generation). */
-  #honoured: number | undefined
   /** A peer's hello heard with nothing to tell it (the login's state on its way): answered once a session is adopted, or that peer stays signed out (sim seed 198742). */
   #helloOwed = false
   readonly #activity = new Listeners<number>()
   readonly #handovers = new Listeners<void>()
   readonly #rotateRequests = new Listeners<number>()
+  /** Weighs a peer's rotate-request (rotate-requests.ts). */
+  readonly #rotateRequested: (generation: number) => void
   /** Waits on this tab's state (#until), re-checked at every change. */
   readonly #changes: Waiters
   readonly #rollCall: RollCall
@@ -66,6 +67,12 @@ export class Sync {
     this.#reauthFlag = new ReauthFlag(options)
     this.#spent = new SpentTokens(options.now)
     this.#changes = new Waiters((ms, fn) => options.clock.after(ms, fn))
+    this.#rotateRequested = rotateRequests({
+      ...options,
+      answer: () => this.#answer(),
+      catchUp: () => this.catchUp(),
+      rotate: generation => this.#rotateRequests.emit(generation),
+    })
     this.#rollCall = new RollCall({ coordinator: options.coordinator, randomId: options.randomId, now: options.now, waiters: this.#changes })
     const offChange = options.machine.on('change', () => this.#changes.wake())
     const offMessages = options.coordinator.subscribe(message => this.#receive(message))
@@ -102,7 +109,8 @@ export class Sync {
     const { machine, now, transport } = this.#options
     if (shared && shared.status === 'active' && !(shared.refreshExpiresAt !== null && now() >= shared.refreshExpiresAt)) {
       this.adopt(shared, 'store')
-    } else if (shared) {
+    } else if (shared && !this.#refused(shared)) {
+      // (A forged leap is no logout to number above: a tab that took one stayed signed out for good, sim seed 504059.)
       this.#endedLogins.hear(shared)
       // Keep the generation counter monotonic across a logout and the next login.
       machine.end({ ...SIGNED_OUT, generation: shared.generation, ...endOf(shared, now()) }, 'remote')
@@ -307,16 +315,8 @@ export class Sync {
         return this.#news.clear()
       case 'hello':
         return this.#answer(message.call, message.call === undefined && this.#options.transport === 'cookie')
-      case 'rotate-request': {
-        if (!this.#options.coordinator.isLeader()) return
-        const verdict = rotateRequestVerdict(message.generation, machine.snapshot.generation, this.#honoured)
-        // Behind us: our state is the answer (a bearer tab gets the tokens it missed).
-        if (verdict === 'answer') this.#answer()
-        if (verdict !== 'rotate') return
-        this.#honoured = message.generation
-        this.#rotateRequests.emit(message.generation)
-        return
-      }
+      case 'rotate-request':
+        return this.#rotateRequested(message.generation)
       case 'activity':
         this.#activity.emit(message.at)
         return

@@ -57,6 +57,8 @@ const FUNCTIONS: Record<string, (keys: string[]) => void> = {
   coordinatorOf: keys => expect(keys).toContain('coordinator'),
   // src/session.ts: the hub never gives its session `idle`.
   idleOf: keys => expect(keys).not.toContain('idle'),
+  // src/core/rotate-requests.ts: the hub passes its session no rotate-request ahead of the hub's generation.
+  readAhead: () => expect(readFileSync(join(ROOT, 'src/worker/hub.ts'), 'utf8')).toMatch(/if \(message\.generation > current\) return\n/),
 }
 
 describe("what the rotation worker's build drops", () => {

@@ -1,5 +1,5 @@
 // Sync on virtual time over a memory coordinator: members join without rotating, adopt each other's states, refuse replays, and the leader hears a peer's rotate-request once per generation.
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { createMemoryCoordinator } from '../../../src/testing/memory-coordinator.js'
 import { fakeServer, sessionCore, settle, virtualTime } from './virtual.js'
 
@@ -80,4 +80,64 @@ describe('a hello heard before the session reached this tab', () => {
     const answers = shared.messages.slice(before).filter(m => m.type === 'state' && m.snapshot.generation === 1)
     expect(answers).toHaveLength(2) // the login's own message, and b's one answer
   })
+})
+
+describe('news this tab missed, and news that is none', () => {
+  const login = { status: 'active', generation: 1, issuedAt: 0, accessToken: 'at-1', refreshToken: 'rt-1', accessExpiresAt: 2e12, refreshExpiresAt: 2e12 } as const
+
+  it('a signed-out leader asked to rotate past a generation it missed reads the store, adopts it, and rotates (sim seed 505491)', async () => {
+    const { tab, shared, server } = setup()
+    const leader = tab()
+    await settle()
+    const heard: number[] = []
+    leader.sync.onRotateRequest(generation => void heard.push(generation))
+    // A login disposed as it published: in the store, never posted.
+    shared.join().write(login)
+    expect(leader.coordinator.isLeader()).toBe(true)
+    expect(leader.machine.snapshot.status).toBe('signed-out')
+    // The tab holding it (joined from the store) needs a rotation and asks the leader.
+    shared.join().post({ type: 'rotate-request', generation: 1 })
+    await settle()
+    expect(heard).toEqual([1])
+    // It rotated for the tab that asked: one refresh, of the stored login's RT.
+    expect(server.presented).toEqual(['rt-1'])
+    expect(leader.machine.snapshot).toMatchObject({ status: 'active', generation: 2 })
+  })
+
+  it('a request ahead of anything stored changes nothing, and a flood of them reads the store one at a time', async () => {
+    const { tab, shared } = setup()
+    const leader = tab()
+    await leader.start()
+    const heard: number[] = []
+    leader.sync.onRotateRequest(generation => void heard.push(generation))
+    const read = vi.spyOn(leader.coordinator, 'read')
+    const forger = shared.join()
+    for (let i = 0; i < 50; i++) forger.post({ type: 'rotate-request', generation: 7 })
+    // Far ahead (a forgery by the far-ahead rule): not even a read.
+    forger.post({ type: 'rotate-request', generation: 2 ** 30 })
+    await settle()
+    expect(heard).toEqual([])
+    expect(leader.machine.snapshot.generation).toBe(1)
+    // The first request starts a read; the rest of the burst arrives while it is under way.
+    expect(read.mock.calls.length).toBeGreaterThanOrEqual(1)
+    expect(read.mock.calls.length).toBeLessThan(50)
+  })
+
+  it.each([
+    ['signed out', { generation: 2 ** 30, status: 'signed-out', issuedAt: null, accessExpiresAt: null, refreshExpiresAt: null }],
+    ['active, its RT expired', { ...login, generation: 2 ** 30, refreshExpiresAt: 1 }],
+  ] as const)(
+    "a tab joining over a forged far-ahead state in the store (%s) does not take its generation, and adopts the live session's (sim seed 504059)",
+    async (_, forged) => {
+      const { tab, shared } = setup()
+      shared.join().write(forged)
+      const joiner = tab()
+      await settle()
+      expect(joiner.machine.snapshot).toMatchObject({ status: 'signed-out', generation: 0 })
+      // A live tab answers its hello with the session.
+      shared.join().post({ type: 'state', snapshot: { ...login, generation: 5 } })
+      await settle()
+      expect(joiner.machine.snapshot).toMatchObject({ status: 'active', generation: 5 })
+    },
+  )
 })

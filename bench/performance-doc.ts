@@ -143,7 +143,9 @@ const TAKEN_OUT = [
   "    The worker's script pays for the refresh call's kit (it holds the call anyway): ~150 B.",
   '  Added since: a leader asked to rotate past a generation it missed reads the store (src/core/rotate-requests.ts; without',
   '  it a tab signed out as leader ignored the active tabs for good, sim seed 505491): 25,450 → 25,574 B; the worker, which',
-  '  drops the read itself (`notInWorker:`), 19,868 → 19,937 B.',
+  '  drops the read itself (`notInWorker:`), 19,868 → 19,937 B. And a session holding no RT fails its rotation',
+  "  transiently while its AT lives, as a killed rotation worker's tabs may still bring one (src/core/rotator.ts `#rtMayCome`;",
+  '  sim seeds 101699, 503, ended at once before): 25,574 → 25,606 B, the worker 19,937 → 19,970 B.',
 ]
 
 /** The modules that make the rotation itself: what is left once everything optional is out. */

@@ -149,7 +149,8 @@ export class LoginFailedError extends RotorTypeError {
 
 /**
  * The server definitively refused the refresh token; the `cause` of a final `rotate-error`.
- * `status` is the answer's (0: no refresh token was held); `body` a short excerpt of what the
+ * `status` is the answer's (0: no refresh token was held, nothing was sent: transient while the
+ * AT lives, as the rotation worker's tabs may still bring one); `body` a short excerpt of what the
  * server said (e.g. FOLIO's "Missing X-Okapi-Tenant header"), with anything token-like redacted.
  */
 export class RefreshRefusedError extends RotorError {

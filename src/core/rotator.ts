@@ -1,6 +1,6 @@
 /** Rotation: one refresh at a time under the coordinator's lock, once per generation everywhere (a dead RT goes to relogin.ts: `reauthenticate` once, or the end). */
 import type {} from '../utils/zoo.js' // the bug zoo's global (types only: nothing is imported at run time)
-import { LeaseLostError, RefreshBudgetError, RotationPendingError, SessionExpiredError } from '../errors.js'
+import { LeaseLostError, RefreshBudgetError, RefreshRefusedError, RotationPendingError, SessionExpiredError } from '../errors.js'
 import type { Coordinator, Lease, Snapshot } from '../coordinator/types.js'
 import type { DebugSink } from '../platform/types.js'
 import type { Tokens } from './grant.js'
@@ -238,7 +238,7 @@ export class Rotator {
         if (this.#options.inFlightLimitMs > 0) await sync.markRotating(undefined)
       }
       if (life.aborted) throw life.reason
-      if (!this.#options.isTransient(error)) {
+      if (!this.#options.isTransient(error) && !this.#rtMayCome(error, snap)) {
         // "RT already used" may only mean another tab rotated first: check before ending.
         await sync.catchUp()
         if (newer(machine.snapshot, generation) === 'rotated') return
@@ -276,6 +276,18 @@ export class Rotator {
     this.#options.trace?.('rotation-answered', { ok: true, generation: snap.generation, superseded: true })
     await this.#options.revoke?.(tokens)
     return true
+  }
+
+  /**
+   * No RT held (status 0: nothing was sent), no server refused anything: a worker run started
+   * after the browser killed the one that held the RT, or a tab that fell back from it. While
+   * the AT lives, a tab holding the family's RT (its own login) may still bring it to the new
+   * run (docs/guides/worker.md): a transient failure, the end only at the AT's expiry. Ended at
+   * once, the session ended everywhere 3 s after the kill while that tab held a live RT (sim
+   * seed 101699).
+   */
+  #rtMayCome(error: unknown, snap: Snapshot): boolean {
+    return error instanceof RefreshRefusedError && error.status === 0 && snap.accessExpiresAt !== null && this.#options.now() < snap.accessExpiresAt
   }
 
   #report(error: unknown, willRetry: boolean, retryIn?: number): void {

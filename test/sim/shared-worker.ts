@@ -10,7 +10,7 @@ import type { InvariantName } from './invariants.js'
 import { EPOCH } from './tab.js'
 
 /**
- * Seeds of `--worker` (1–300, npm test's range) that fail, with the invariant they break: none.
+ * Seeds of `--worker` that fail, with the invariant they break (1–300, npm test's range: none).
  * The class that was here (all bearer, the worker killed by the browser: the tabs split, some
  * ending `rejected`) was Rotor's, and its seeds are in REGRESSION_SEEDS_WORKER below.
  *
@@ -21,7 +21,14 @@ import { EPOCH } from './tab.js'
  * 263 failed on the way there (a rejoin that took the worker's own end over a login the jar
  * held; a killed worker unnoticed by tabs that asked it nothing): `reconcile` and the heartbeat.
  */
-export const OPEN_FINDINGS_WORKER: Record<number, InvariantName> = {}
+export const OPEN_FINDINGS_WORKER: Record<number, InvariantName> = {
+  // Issue 32's sweep (docs/simulation.md, "Swept further"): two tabs' logins kept apart by the
+  // rejoin rule (a tab holding an RT never rejoins a worker holding another).
+  1367: 'converges',
+  // The same sweep, after the rotator's fix: a tab holding an expired AT and no RT rejoined a run
+  // started from a page's memory (no token) and asks it for rotations it never makes.
+  100913: 'converges',
+}
 
 /**
  * Seeds of `--worker` that failed and pass since their fix, each run by worker-seeds.test.ts.
@@ -45,8 +52,14 @@ export const OPEN_FINDINGS_WORKER: Record<number, InvariantName> = {}
  *   the logout endpoint and, unanswered, called nothing, leaving its login live. Now a worker
  *   that cannot end the session makes the tab call the endpoint with what it holds
  *   (src/coordinator/worker.ts `logout`; test/worker/killed-worker.test.ts).
+ * - 101699, 503 (`no-unasked-logout`, issue 32's sweep of seeds 100,001–103,000): the browser
+ *   killed the worker; a tab asked for a rotation, started a new run (no RT) and handed it its AT;
+ *   the run's refresh held no RT and ended the session `rejected` everywhere, 3.5 s after the kill,
+ *   while the tab that had signed in (503: frozen) still held the family's live RT. A session
+ *   holding no RT now fails that rotation transiently while its AT lives (src/core/rotator.ts
+ *   `#rtMayCome`), as docs/guides/worker.md said it would: the end comes at the AT's expiry.
  */
-export const REGRESSION_SEEDS_WORKER = [18, 39, 56, 183, 189, 202, 793]
+export const REGRESSION_SEEDS_WORKER = [18, 39, 56, 183, 189, 202, 793, 101699, 503]
 
 /** Where the tabs load the worker's script from (the probe of a slow worker fetches it). */
 export const WORKER_SCRIPT = 'https://app.sim/rotor-worker.js'

@@ -1,5 +1,6 @@
 // The rotator on virtual time with a memory coordinator: one refresh at a time, once per generation everywhere, within the budget, never on a lost lease.
 import { describe, expect, it } from 'vitest'
+import { RefreshRefusedError } from '../../../src/errors.js'
 import { createMemoryCoordinator } from '../../../src/testing/memory-coordinator.js'
 import { fakeServer, sessionCore, settle, virtualTime } from './virtual.js'
 
@@ -83,5 +84,31 @@ describe('Rotator', () => {
     expect(a.errors.at(-1)).toMatchObject({ willRetry: false })
     expect(b.machine.snapshot.status).toBe('signed-out')
     expect(shared.snapshot?.status).toBe('signed-out')
+  })
+
+  it('no RT held (a worker run started after the browser killed the one holding it): transient while the AT lives, the end once it expired (sim seed 101699)', async () => {
+    const { time, server, shared } = setup()
+    const a = sessionCore(time, server, shared)
+    const b = sessionCore(time, server, shared)
+    const { refreshToken: _, ...withoutRt } = server.grant()
+    await a.start(withoutRt)
+    await settle()
+    // What src/core/refresh-call.ts throws before sending anything when no RT is held.
+    server.answerWith(rt => Promise.reject(new RefreshRefusedError(0, `no refresh token is held (${rt})`)))
+    const generation = a.machine.snapshot.generation
+    // A tab holding the family's RT may still bring it: the AT lives on, everywhere.
+    await expect(a.rotator.rotateFrom(generation)).rejects.toBeInstanceOf(RefreshRefusedError)
+    await settle()
+    expect(a.errors.at(-1)).toMatchObject({ willRetry: true })
+    expect(a.machine.snapshot).toMatchObject({ status: 'active', generation })
+    expect(b.machine.snapshot.status).toBe('active')
+    // Once the AT has expired, nothing more can come in time: the end, everywhere.
+    await time.advance(60_000)
+    await expect(a.rotator.rotateFrom(generation)).rejects.toMatchObject({ code: 'ERR_SESSION_EXPIRED' })
+    await settle()
+    expect(a.errors.at(-1)).toMatchObject({ willRetry: false })
+    expect(b.machine.snapshot).toMatchObject({ status: 'signed-out', reason: 'rejected' })
+    // Nothing reached a server: no RT was ever presented.
+    expect(server.presented).toEqual([undefined, undefined])
   })
 })

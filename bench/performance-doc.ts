@@ -145,7 +145,9 @@ const TAKEN_OUT = [
   '  it a tab signed out as leader ignored the active tabs for good, sim seed 505491): 25,450 → 25,574 B; the worker, which',
   '  drops the read itself (`notInWorker:`), 19,868 → 19,937 B. And a session holding no RT fails its rotation',
   "  transiently while its AT lives, as a killed rotation worker's tabs may still bring one (src/core/rotator.ts `#rtMayCome`;",
-  '  sim seeds 101699, 503, ended at once before): 25,574 → 25,606 B, the worker 19,937 → 19,970 B.',
+  '  sim seeds 101699, 503, ended at once before): 25,574 → 25,606 B, the worker 19,937 → 19,970 B. And the worker',
+  "  client's coordinator counts what the session reads as its newest state (src/coordinator/replaceable.ts; sim seed",
+  '  100913): 25,606 → 25,631 B.',
 ]
 
 /** The modules that make the rotation itself: what is left once everything optional is out. */

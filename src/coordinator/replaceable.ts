@@ -48,7 +48,13 @@ export class ReplaceableCoordinator implements Coordinator {
   }
 
   read(): ReturnType<Coordinator['read']> {
-    return this.#later(c => c.read())
+    // What the session reads counts as heard: a tab that joined the worker's state by reading it
+    // (a reload) fell back with nothing to bring a new run, which then never took its AT and
+    // left the tab's rotations unanswered (sim seed 100913).
+    return this.#later(c => {
+      const read = c.read()
+      return read instanceof Promise ? read.then(s => (s && this.#heard(s), s)) : (read && this.#heard(read), read)
+    })
   }
 
   write(snapshot: Snapshot): ReturnType<Coordinator['write']> {

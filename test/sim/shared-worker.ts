@@ -25,9 +25,6 @@ export const OPEN_FINDINGS_WORKER: Record<number, InvariantName> = {
   // Issue 32's sweep (docs/simulation.md, "Swept further"): two tabs' logins kept apart by the
   // rejoin rule (a tab holding an RT never rejoins a worker holding another).
   1367: 'converges',
-  // The same sweep, after the rotator's fix: a tab holding an expired AT and no RT rejoined a run
-  // started from a page's memory (no token) and asks it for rotations it never makes.
-  100913: 'converges',
 }
 
 /**
@@ -58,8 +55,13 @@ export const OPEN_FINDINGS_WORKER: Record<number, InvariantName> = {
  *   while the tab that had signed in (503: frozen) still held the family's live RT. A session
  *   holding no RT now fails that rotation transiently while its AT lives (src/core/rotator.ts
  *   `#rtMayCome`), as docs/guides/worker.md said it would: the end comes at the AT's expiry.
+ * - 100913 (`converges`, the same sweep after that fix): a reloaded tab had joined the worker's
+ *   state by reading it; the worker was killed, and the tab fell back with nothing to bring a new
+ *   run (its coordinator's `newest` counted what it heard and wrote, not what it read). The run,
+ *   started from a page's memory (no token), kept its state, its session never took one, and the
+ *   tab's rotations, asked of it, went unanswered for good (src/coordinator/replaceable.ts `read`).
  */
-export const REGRESSION_SEEDS_WORKER = [18, 39, 56, 183, 189, 202, 793, 101699, 503]
+export const REGRESSION_SEEDS_WORKER = [18, 39, 56, 183, 189, 202, 793, 101699, 503, 100913]
 
 /** Where the tabs load the worker's script from (the probe of a slow worker fetches it). */
 export const WORKER_SCRIPT = 'https://app.sim/rotor-worker.js'

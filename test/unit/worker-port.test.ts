@@ -296,6 +296,23 @@ describe('ReplaceableCoordinator', () => {
     expect(replaceable.read()).toEqual(SIGNED_OUT)
   })
 
+  test('what the session reads is its newest too, read at once or later: a tab that joined by reading has its state to bring a new worker run (sim seed 100913)', async () => {
+    const replaceable = new ReplaceableCoordinator()
+    expect(replaceable.newest).toBeUndefined()
+    replaceable.use(member(active(3)).coordinator)
+    expect(replaceable.read()).toEqual(active(3))
+    expect(replaceable.newest).toEqual(active(3))
+    // An asynchronous coordinator's answer counts once it is in; an older one does not move it back.
+    const later = member(undefined)
+    later.coordinator.read = () => Promise.resolve(active(5))
+    replaceable.use(later.coordinator)
+    await replaceable.read()
+    expect(replaceable.newest).toEqual(active(5))
+    replaceable.use(member(active(4)).coordinator)
+    replaceable.read()
+    expect(replaceable.newest).toEqual(active(5))
+  })
+
   test("sharesTokens is the current coordinator's: 'store' (the contract's default) before it arrives, the worker's, then the fallback's", () => {
     const replaceable = new ReplaceableCoordinator()
     expect(replaceable.sharesTokens).toBe('store')

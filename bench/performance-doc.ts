@@ -147,7 +147,9 @@ const TAKEN_OUT = [
   "  transiently while its AT lives, as a killed rotation worker's tabs may still bring one (src/core/rotator.ts `#rtMayCome`;",
   '  sim seeds 101699, 503, ended at once before): 25,574 → 25,606 B, the worker 19,937 → 19,970 B. And the worker',
   "  client's coordinator counts what the session reads as its newest state (src/coordinator/replaceable.ts; sim seed",
-  '  100913): 25,606 → 25,631 B.',
+  '  100913): 25,606 → 25,631 B. And a new worker run holding the session without its RT lets a rotation wait up to',
+  '  RT_GRACE_MS for a tab to bring it (src/worker/hub.ts `#rtOrGrace`; sim `--worker --extended` seed 163 and six more):',
+  '  the worker 19,970 → 20,061 B, over its target by that: a user signed out while a tab held a live RT costs more.',
 ]
 
 /** The modules that make the rotation itself: what is left once everything optional is out. */

@@ -5,7 +5,16 @@ import { every } from '../utils/every.js'
 import type { Waiters } from '../utils/until.js'
 import type { ClientKit } from '../worker/client-kit.js'
 import { PortRpc } from '../worker/port-rpc.js'
-import { parseFromWorker, PROTOCOL_VERSION, type FromWorker, type ReauthGrant, type ToWorker, type WorkerConfig } from '../worker/protocol.js'
+import {
+  HEARTBEAT_EVERY_MS,
+  parseFromWorker,
+  PING_LIMIT_MS,
+  PROTOCOL_VERSION,
+  type FromWorker,
+  type ReauthGrant,
+  type ToWorker,
+  type WorkerConfig,
+} from '../worker/protocol.js'
 import type { Store } from './store.js'
 import type { Coordinator, LockOptions, Message, OutgoingMessage, Snapshot } from './types.js'
 
@@ -17,17 +26,10 @@ const CONNECT_TIMEOUT_MS = 5_000
  * that connects while the failing load is under way may never get it.
  */
 const PROBE_AFTER_MS = 750
-/** A worker thread that leaves a ping this long unanswered is hung (it answers while its refresh is on the wire). */
-const PING_LIMIT_MS = 3_000
 /** A tab waiting for the worker's rotation repeats its request (and pings) this often. */
 const REQUEST_EVERY_MS = 1_000
 /** A tab holding the worker's lock says so this often; the worker lets a silent holder's lock lapse. */
 const HELD_EVERY_MS = 2_000
-/**
- * A connected tab pings the worker this often even when it asks nothing: a worker the browser
- * killed says nothing, and a tab that never asked would stay on it, hearing no other tab.
- */
-const HEARTBEAT_EVERY_MS = 10_000
 
 export type WorkerCoordinatorOptions = {
   url: URL

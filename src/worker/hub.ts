@@ -9,15 +9,20 @@ import { Listeners } from '../utils/listeners.js'
 import { HubLock, TabLocks, type LockLimits } from './hub-lock.js'
 import { startWorkerSession, type WorkerSession } from './hub-session.js'
 import { Tabs, type LivenessLimits, type PortLike, type Tab } from './hub-tabs.js'
-import { isId, parseReauthGrant, PROTOCOL_VERSION, withoutRefreshToken } from './protocol.js'
+import { isId, parseReauthGrant, PROTOCOL_VERSION, RT_GRACE_MS, withoutRefreshToken } from './protocol.js'
+import { Waiters } from '../utils/until.js'
 
 /**
  * Time limits of the hub. Any page of the origin can connect and say anything: each limit
  * bounds what one port can cost the others (see docs/security.md).
  */
-export type HubLimits = LockLimits & LivenessLimits
+export type HubLimits = LockLimits &
+  LivenessLimits & {
+    /** How long a new bearer run holding the session without its RT waits for a tab to bring it before a rotation (RT_GRACE_MS). */
+    rtGraceMs: number
+  }
 
-const LIMITS: HubLimits = { leaseMs: 6_000, maxHoldMs: 60_000, silentMs: 5_000, probeEveryMs: 1_000 }
+const LIMITS: HubLimits = { leaseMs: 6_000, maxHoldMs: 60_000, silentMs: 5_000, probeEveryMs: 1_000, rtGraceMs: RT_GRACE_MS }
 
 export type Hub = {
   /** A tab's port (a SharedWorker `connect` event). */
@@ -49,12 +54,17 @@ class SharedState implements Hub {
   #snapshot: Snapshot | undefined
   #worker: WorkerSession | undefined
   #configKey: string | undefined
+  /** When this run started (rtGraceMs), and what waits for a tab to bring the RT (#rtOrGrace). */
+  readonly #bornAt: number
+  readonly #rt: Waiters
   /** The generation whose rotation a tab's `rotate-request` started, and until when a repeat is not another one. */
   #honoured: { generation: number; until: number } | undefined
 
   constructor(name: string, limits: HubLimits, platform: Platform) {
     this.#platform = platform
     this.#limits = limits
+    this.#bornAt = platform.now()
+    this.#rt = new Waiters(platform.after)
     this.#lock = new HubLock(name, platform.locks)
     this.#tabs = new Tabs({
       limits,
@@ -100,7 +110,7 @@ class SharedState implements Hub {
   readonly #member: Coordinator = {
     read: () => this.#snapshot,
     write: next => this.#store(next),
-    lock: fn => this.#lock.run(fn),
+    lock: fn => this.#rtOrGrace().then(() => this.#lock.run(fn)),
     post: message => this.#broadcast({ ...message, rotor: 1, from: 'worker' } as Message),
     subscribe: listener => this.#listeners.add(listener),
     isLeader: () => true,
@@ -108,9 +118,23 @@ class SharedState implements Hub {
     close: () => undefined,
   }
 
+  /**
+   * Before the worker's session rotates: a bearer run that holds the session without its RT (it
+   * started after the browser killed the run that held it) and is younger than `rtGraceMs` waits
+   * for a tab to bring one, at most until then. The tab that signed in holds the family's RT and
+   * brings it once it notices the kill; refreshed at once, the session (its AT expired) ended in
+   * every tab while that tab held a live RT (sim `--worker --extended` seed 163).
+   */
+  #rtOrGrace(): Promise<unknown> {
+    const left = this.#limits.rtGraceMs - (this.#platform.now() - this.#bornAt)
+    const lacks = () => this.#cfg?.transport === 'bearer' && this.#snapshot?.status === 'active' && !this.#snapshot.refreshToken
+    return left > 0 ? this.#rt.until(() => !lacks(), left) : Promise.resolve()
+  }
+
   #store(next: Snapshot): void {
     if (this.#snapshot && supersedes(this.#snapshot, next)) return
     this.#snapshot = next
+    this.#rt.wake()
     const shown = withoutRefreshToken(next)
     for (const tab of this.#tabs) tab.port.postMessage({ w: 'store', snapshot: shown })
   }

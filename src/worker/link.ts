@@ -7,6 +7,7 @@ import type { Config } from '../core/options.js'
 import type { Timer } from '../platform/types.js'
 import type {} from '../utils/zoo.js' // the bug zoo's global (types only: nothing is imported at run time)
 import { clientKit, type ClientKit, type LinkKit } from './client-kit.js'
+import { REJOIN_FIRST_MS } from './protocol.js'
 import { connectTab } from './tab.js'
 
 export type ViaWorkerOptions = {
@@ -24,7 +25,7 @@ export type ViaWorkerOptions = {
  * answering (killed by the browser, hung, or silent while this page was frozen) is tried
  * again: a refusal, a missing script or a browser without SharedWorker stays as it is.
  */
-const REJOIN = { initial: 1_000, max: 30_000 }
+const REJOIN = { initial: REJOIN_FIRST_MS, max: 30_000 }
 
 /**
  * The tab's link to the worker: connects, falls back to the page's coordinator, and rejoins.

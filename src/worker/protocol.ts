@@ -37,6 +37,23 @@ export type WorkerConfig = {
  */
 export const PROTOCOL_VERSION = 4
 
+/** A worker thread that leaves a tab's ping this long unanswered is hung (it answers while its refresh is on the wire). */
+export const PING_LIMIT_MS = 3_000
+/**
+ * A connected tab pings the worker this often even when it asks nothing: a worker the browser
+ * killed says nothing, and a tab that never asked would stay on it, hearing no other tab.
+ */
+export const HEARTBEAT_EVERY_MS = 10_000
+/** A tab that lost the worker tries it again about this long later (then doubling: link.ts). */
+export const REJOIN_FIRST_MS = 1_000
+/**
+ * How long a new bearer run that holds the session without its RT (the browser killed the run
+ * that held it) lets a rotation wait for the tabs to come back: a tab that signed in holds the
+ * family's RT and brings it once it notices the kill, within a heartbeat and a ping's limit,
+ * and tries again a rejoin's delay later (twice it: the backoff's jitter).
+ */
+export const RT_GRACE_MS = HEARTBEAT_EVERY_MS + PING_LIMIT_MS + 2 * REJOIN_FIRST_MS
+
 /** Tab → worker. `id` pairs a request with the worker's `done`. */
 export type ToWorker =
   | { w: 'hello'; id: number; version: number; config: WorkerConfig; stored?: Snapshot; reauthenticates: boolean }

@@ -279,6 +279,56 @@ describe('the rotation worker (Node, MessageChannel ports)', () => {
     expect(() => createSession({ ...base, coordinator } as never)).toThrow(/`worker` cannot go with coordinator/)
   })
 
+  describe('a new run holding the session without its RT (the browser killed the run that held it)', () => {
+    const NAME = 'rotor-auth:app'
+    const config = () =>
+      workerConfig(normalizeOptions({ ...bearerOptions(url), crossTab: { name: 'app' }, worker: `${url}/rotor-worker.js`, rotation: 'request' } as SessionOptions))
+
+    /** A page reloaded after the kill starts the run from what it remembers: the AT (expired), no RT. The tab that signed in holds the family's RT. */
+    async function newRun() {
+      const { accessToken, refreshToken } = (await (await bearerLogin(url)).json()) as { accessToken: string; refreshToken: string }
+      const now = Date.now()
+      const held = { status: 'active', issuedAt: now - 61_000, accessExpiresAt: now - 1_000, refreshExpiresAt: now + 600_000, accessToken }
+      const reloaded = worker.raw(NAME)
+      reloaded.send({ w: 'hello', id: 1, version: PROTOCOL_VERSION, config: config(), reauthenticates: false, stored: { ...held, generation: 3 } })
+      await vi.waitFor(() => expect(reloaded.received.map(m => m['w'])).toContain('welcome'))
+      const session = worker.hubs.get(NAME)!.session!
+      await vi.waitFor(() => expect(session.state).toMatchObject({ status: 'active', generation: 3 }))
+      const bringRt = async () => {
+        const signedIn = worker.raw(NAME)
+        signedIn.send({ w: 'hello', id: 1, version: PROTOCOL_VERSION, config: config(), reauthenticates: false })
+        signedIn.send({ w: 'write', id: 2, snapshot: { ...held, generation: 4, refreshToken } })
+        await signedIn.handled()
+      }
+      return { session, bringRt }
+    }
+
+    it('its rotation waits up to rtGraceMs for a tab to bring the RT, and refreshes with it (sim --worker --extended seed 163)', async () => {
+      worker.limits.rtGraceMs = 5_000
+      const { session, bringRt } = await newRun()
+      const rotation = session.rotate()
+      await new Promise(resolve => setTimeout(resolve, 200))
+      expect(server.stats.refreshGranted).toBe(0)
+      expect(session.state.status).toBe('active')
+      await bringRt()
+      // The RT brought one generation above is that rotation's news; the next one presents it.
+      await rotation
+      expect(session.state).toMatchObject({ status: 'active', generation: 4 })
+      await session.rotate()
+      expect(server.stats).toMatchObject({ refreshGranted: 1, reusedRefused: 0 })
+      expect(session.state).toMatchObject({ status: 'active', generation: 5 })
+    })
+
+    it('without the wait (rtGraceMs 0) the same rotation ends the session at once, although a tab held a live RT', async () => {
+      worker.limits.rtGraceMs = 0
+      const { session, bringRt } = await newRun()
+      await expect(session.rotate()).rejects.toMatchObject({ code: 'ERR_SESSION_EXPIRED' })
+      expect(session.state.status).toBe('signed-out')
+      await bringRt()
+      expect(server.stats.refreshGranted).toBe(0)
+    })
+  })
+
   describe('what one port can cost the others (issue 26.2, 26.5, 26.6, 26.7, 26.9)', () => {
     const NAME = 'rotor-auth:app'
     const sleep = (ms: number) => new Promise(resolve => setTimeout(resolve, ms))

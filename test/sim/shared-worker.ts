@@ -63,6 +63,19 @@ export const OPEN_FINDINGS_WORKER: Record<number, InvariantName> = {
  */
 export const REGRESSION_SEEDS_WORKER = [18, 39, 56, 183, 189, 202, 793, 101699, 503, 100913]
 
+/**
+ * Seeds of `--worker --extended` (`runSchedule(seed, { worker: true, extended: true })`), kept
+ * passing. 163, 79, 271, 316, 393, 531, 700 (`no-unasked-logout`, bearer; issue 32's sweep of
+ * seeds 1–1,500, the first of this combination, failed 9): the browser killed the worker; a tab
+ * started a new run and handed it the AT, which had expired (the wall clock moved, or it lived its
+ * time); the run's first rotation held no RT and ended the session in every tab within a second,
+ * while the tab that had signed in held the family's live RT and was about to rejoin (it had
+ * fallen back too). A run holding the session without its RT now lets a rotation wait for a tab
+ * to bring it, up to `rtGraceMs` from its start (src/worker/hub.ts `#rtOrGrace`; protocol.ts
+ * RT_GRACE_MS: a heartbeat, a ping's limit and two rejoin delays). Open: 611, 626 (`converges`).
+ */
+export const REGRESSION_SEEDS_WORKER_EXTENDED = [163, 79, 271, 316, 393, 531, 700]
+
 /** Where the tabs load the worker's script from (the probe of a slow worker fetches it). */
 export const WORKER_SCRIPT = 'https://app.sim/rotor-worker.js'
 

@@ -202,7 +202,7 @@ export const REGRESSION_SEEDS_REDIS = [3320, 1198]
  * 505491 (`converges`, bearer, issue 32's sweep): a login disposed as it published wrote the
  * store and posted nothing; the tab elected leader had read the store before, stayed signed out,
  * and ignored the active tab's rotate-requests (ahead of its generation) for good: that tab never
- * rotated again (src/core/sync.ts #rotateRequested: a request ahead, not far ahead, has the leader
+ * rotated again (src/core/rotate-requests.ts readAhead: a request ahead, not far ahead, has the leader
  * read the store, one read at a time, and weigh it again). 504059 (`converges`, cookie): another
  * script wrote a far-ahead state over the store; a tab opened after it took the forged generation
  * as a logout to count above, and no real state could supersede it (src/core/sync.ts #joinFrom:

@@ -1,9 +1,9 @@
 /** The session's state machine: explicit transitions over one snapshot, and the one place that emits events. */
 import type { DebugSink } from '../platform/types.js'
-import { RotorTypeError, SessionExpiredError, type EndReason } from '../errors.js'
+import { SessionExpiredError, type EndReason } from '../errors.js'
 import type { Origin, SessionEvents, SessionState, Snapshot } from '../types.js'
 import { Emitter } from '../utils/emitter.js'
-import { closest, shown } from '../utils/option-errors.js'
+import { checkListener } from './event-names.js'
 import { SIGNED_OUT } from '../coordinator/protocol.js'
 
 /**
@@ -43,22 +43,6 @@ export type SessionView = Pick<
   | 'on'
   | 'watch'
 >
-
-/** Every event `on()` accepts: a misspelt name would be a listener that never runs. */
-const EVENTS: Record<keyof SessionEvents, true> = {
-  change: true,
-  rotate: true,
-  'rotate-error': true,
-  logout: true,
-  'idle-warning': true,
-  'storage-error': true,
-  dispose: true,
-  'idle-resume': true,
-  'session-ending': true,
-  'worker-fallback': true,
-  'clock-skew': true,
-  trace: true,
-}
 
 /**
  * States: not started (signed-out, never active here) → active (login, or adopting another
@@ -317,13 +301,7 @@ export class SessionMachine {
   // ---- events -----------------------------------------------------------------------------
 
   on<K extends keyof SessionEvents>(event: K, listener: (payload: SessionEvents[K]) => void): () => void {
-    // Checked at the call: a typo'd name or a non-function would otherwise fail silently, or at the first emit.
-    if (typeof event !== 'string' || !Object.hasOwn(EVENTS, event)) {
-      const hint = typeof event === 'string' ? closest(event, Object.keys(EVENTS)) : undefined
-      throw new RotorTypeError('ERR_USAGE', `rotor-auth: session.on(): unknown event ${shown(event)}${hint ? ` (did you mean '${hint}'?)` : ''}`)
-    }
-    if (typeof listener !== 'function')
-      throw new RotorTypeError('ERR_USAGE', `rotor-auth: session.on('${event}', listener): listener must be a function, got ${shown(listener)}`)
+    checkListener(event, listener)
     return this.#events.on(event, listener)
   }
 

@@ -59,7 +59,7 @@ function publicOptions(): string[] {
   return [...top, ...nested, ...budget, 'crossTab.name', 'dpop.alg']
 }
 
-/** Every event `session.on()` accepts: the keys of `EVENTS` in src/core/state.ts (what on() checks against). */
+/** Every event `session.on()` accepts: the keys of `EVENTS` in src/core/event-names.ts (what on() checks against). */
 function publicEvents(): string[] {
   const names: string[] = []
   const visit = (node: ts.Node): void => {
@@ -68,7 +68,7 @@ function publicEvents(): string[] {
     }
     ts.forEachChild(node, visit)
   }
-  visit(parse('src/core/state.ts'))
+  visit(parse('src/core/event-names.ts'))
   return names
 }
 

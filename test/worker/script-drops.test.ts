@@ -52,21 +52,31 @@ function hubSessionOptionKeys(): string[] {
 }
 
 /** Plain functions with a dropped branch, and why the hub's session never takes it. */
-const FUNCTIONS: Record<string, (keys: string[]) => void> = {
+const FUNCTIONS: Record<string, (keys: string[], inputs: string[]) => void> = {
   // src/session.ts: the worker's own session is handed the hub's coordinator.
   coordinatorOf: keys => expect(keys).toContain('coordinator'),
   // src/session.ts: the hub never gives its session `idle`.
   idleOf: keys => expect(keys).not.toContain('idle'),
   // src/core/rotate-requests.ts: the hub passes its session no rotate-request ahead of the hub's generation.
   readAhead: () => expect(readFileSync(join(ROOT, 'src/worker/hub.ts'), 'utf8')).toMatch(/if \(message\.generation > current\) return\n/),
+  // src/core/state.ts: no module of src/worker/ in the script subscribes to the session's events; the session's
+  // own subscriptions name their events as literals, which tsc checks against SessionEvents.
+  checkListener: (_, inputs) => {
+    const hub = inputs.filter(file => file.startsWith('src/worker/'))
+    expect(hub.length).toBeGreaterThan(3)
+    for (const file of hub) expect(readFileSync(join(ROOT, file), 'utf8'), file).not.toMatch(/\.on\(/)
+  },
 }
 
 describe("what the rotation worker's build drops", () => {
   let script: string
+  let inputs: string[]
   const all = drops()
 
   beforeAll(async () => {
-    script = (await measureWorker()).code
+    const built = await measureWorker()
+    script = built.code
+    inputs = Object.keys(built.inputs)
   }, 60_000)
 
   it('finds the labels, each in a member or in a function listed here', () => {
@@ -86,6 +96,6 @@ describe("what the rotation worker's build drops", () => {
 
   it.each(Object.keys(FUNCTIONS))("%s's dropped branch is one the hub's session options never take", fn => {
     expect(all.some(d => d.fn === fn)).toBe(true)
-    FUNCTIONS[fn]!(hubSessionOptionKeys())
+    FUNCTIONS[fn]!(hubSessionOptionKeys(), inputs)
   })
 })

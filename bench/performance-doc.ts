@@ -152,6 +152,10 @@ const TAKEN_OUT = [
   '  the worker 19,970 → 20,061 B, over its target by that: a user signed out while a tab held a live RT costs more.',
   "  Then the check of session.on()'s arguments moved into a function the worker's build empties (nothing there calls",
   '  session.on()): the worker 20,061 → 19,854 B, back under its target; the page 25,631 → 25,635 B.',
+  '  And two logins, one on each side of the worker, settle on the one started last (src/worker/link.ts `twoHolders`,',
+  "  hub.ts `#renumbered`; a login dated at start()'s call), a remembered state newer than the worker's is told to its",
+  "  tabs, and a forged leap is no coordinator's newest (sim `--worker` seed 1367 and ten more): the worker",
+  '  19,854 → 19,957 B, the page 25,635 → 25,667 B.',
 ]
 
 /** The modules that make the rotation itself: what is left once everything optional is out. */

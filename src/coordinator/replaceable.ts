@@ -1,6 +1,6 @@
 /** A coordinator that arrives later and may be replaced by another: calls made before it arrives wait for it, and listeners move with each replacement. */
 import { Listeners } from '../utils/listeners.js'
-import { supersedes } from './protocol.js'
+import { farAhead, supersedes } from './protocol.js'
 import type { Coordinator, Lease, LockOptions, Message, OutgoingMessage, Snapshot } from './types.js'
 
 /**
@@ -90,7 +90,9 @@ export class ReplaceableCoordinator implements Coordinator {
     this.#listeners.emit(message)
   }
 
+  /** A forged leap (farAhead) is no news: sessions refuse it, and a rejoin must not carry it to the worker (sim seed 101740). */
   #heard(snapshot: Snapshot): void {
+    if (farAhead(snapshot.generation, this.#newest?.generation ?? 0)) return
     if (!this.#newest || supersedes(snapshot, this.#newest)) this.#newest = snapshot
   }
 

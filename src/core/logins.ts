@@ -25,6 +25,9 @@ export function logins({ now, transport, bound, sync, revoke, logout }: LoginsOp
   return {
     async start(grant: Grant | Response): Promise<void> {
       const login = ++called
+      // When the user signed in is when start() was called, not when its grant was read: a tab frozen
+      // in between would otherwise date its login after one made later in another tab (sim seed 102887).
+      const madeAt = now()
       const tokens = await tokensFrom(await bound(grant), now)
       // A dead grant (or a bearer one without its AT) would fail at once: refuse it, stay signed out.
       assertUsable(tokens, now(), transport)
@@ -38,7 +41,7 @@ export function logins({ now, transport, bound, sync, revoke, logout }: LoginsOp
         throw new LoginSupersededError('logout')
       }
       published = login
-      await (publishing = Promise.resolve(sync.publish(tokens, 'login')))
+      await (publishing = Promise.resolve(sync.publish(tokens, 'login', undefined, madeAt)))
     },
     async logout(): Promise<void> {
       // A start() called before this logout and not yet published is refused; one already on its way to the store is published, then ended.

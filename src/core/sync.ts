@@ -189,8 +189,9 @@ export class Sync {
     return stored && !this.#refused(stored) ? stored.generation : 0
   }
 
-  /** Applies new tokens from this tab and tells every other tab; false (nothing written) when `life` ended before its turn to write came. */
-  publish(tokens: Tokens, how: 'login' | 'rotate', life?: AbortSignal): boolean | Promise<boolean> {
+  /** Applies new tokens from this tab and tells every other tab; false (nothing written) when `life` ended
+   * before its turn to write came. A login is dated `madeAt` (when start() was called), else now. */
+  publish(tokens: Tokens, how: 'login' | 'rotate', life?: AbortSignal, madeAt?: number): boolean | Promise<boolean> {
     const { coordinator, machine, now } = this.#options
     return this.#writes.run(() =>
       when(coordinator.read(), base => {
@@ -203,7 +204,7 @@ export class Sync {
           accessExpiresAt: tokens.accessExpiresAt,
           refreshExpiresAt: tokens.refreshExpiresAt,
         }
-        const login = how === 'login' ? { id: this.#options.randomId?.() ?? String(now()), at: now() } : current.login
+        const login = how === 'login' ? { id: this.#options.randomId?.() ?? String(now()), at: madeAt ?? now() } : current.login
         if (login !== undefined) snapshot.login = login
         if (tokens.accessToken !== undefined) snapshot.accessToken = tokens.accessToken
         // An RT-less refresh answer (some OAuth2 servers) keeps the RT we had.

@@ -160,6 +160,19 @@ class SharedState implements Hub {
   }
 
   /**
+   * A rejoining tab that held another RT yielded to the worker's login (link.ts twoHolders) and
+   * numbers the worker's state above its own: the worker keeps its tokens under that generation
+   * (one more where it rotated meanwhile, so that the tab takes the new AT), and its session and
+   * the other tabs adopt it. Only the worker's own login, active, a generation ahead (not far ahead).
+   */
+  #renumbered(next: Snapshot): Snapshot | undefined {
+    const held = this.#snapshot
+    if (!held?.refreshToken || next.refreshToken || next.status !== 'active' || held.status !== 'active' || held.ending || !next.login) return undefined
+    if (next.login.id !== held.login?.id || next.generation <= held.generation || farAhead(next.generation, held.generation)) return undefined
+    return { ...held, generation: next.generation + (next.accessToken === held.accessToken ? 0 : 1) }
+  }
+
+  /**
    * A tab's `rotate-request` starts a rotation only for the worker's current generation, and
    * once per generation (until the session's own wait for it has given up): a forged one for
    * a generation ahead would otherwise make the worker refresh until it got there.
@@ -185,11 +198,14 @@ class SharedState implements Hub {
     }
     const key = JSON.stringify(m['config'])
     if (this.#configKey !== undefined && key !== this.#configKey) return refuse('the worker runs this session with other options (another version of the app is open)')
-    // A new worker starts from what the page remembers (cookie sessions survive the last tab's reload).
+    // A new worker starts from what the page remembers (cookie sessions survive the last tab's
+    // reload). Newer than the worker's, it is news to its session and its tabs too: a tab that fell
+    // back and logged out wrote that end to the page's storage, and a tab joining with it told
+    // the worker alone (sim `--worker --extended` seed 101361: the others stayed signed in).
     const stored = parseSnapshot(m['stored'])
     if (stored && (!this.#snapshot || supersedes(stored, this.#snapshot)) && this.#acceptable(stored)) {
       this.#store(stored)
-      if (this.#worker) this.#listeners.emit({ rotor: 1, type: 'state', from: tab.id, snapshot: stored })
+      this.#broadcast({ rotor: 1, type: 'state', from: tab.id, snapshot: stored }, tab)
     }
     if (!this.#worker) {
       try {
@@ -239,7 +255,11 @@ class SharedState implements Hub {
     switch (m['w']) {
       case 'write': {
         const next = parseSnapshot(m['snapshot'])
-        if (next && this.#acceptable(next)) this.#store(next)
+        const own = next && this.#renumbered(next)
+        if (own) {
+          this.#store(own)
+          this.#broadcast({ rotor: 1, type: 'state', from: tab.id, snapshot: own }, tab)
+        } else if (next && this.#acceptable(next)) this.#store(next)
         return void done()
       }
       case 'post':

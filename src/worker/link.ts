@@ -32,8 +32,8 @@ const REJOIN = { initial: REJOIN_FIRST_MS, max: 30_000 }
  * A tab on the page's coordinator and the tabs on the worker never hear each other, so a
  * fallen-back tab tries the worker again and, once welcomed, the newer of the two states
  * wins on both sides. Never two RT holders: the tab rejoins only while it holds no lock of
- * the page's coordinator, and (bearer) only without an RT of its own, which the worker could
- * present while another fallen-back tab still holds it.
+ * the page's coordinator; and (bearer) where both hold an RT, one side's is dropped: the login
+ * started last wins (see {@link twoHolders}).
  */
 export class WorkerLink {
   readonly coordinator: ReplaceableCoordinator
@@ -90,24 +90,25 @@ export class WorkerLink {
     if (worker.lost) return
     if (!this.#local) return void this.coordinator.use(worker)
     // A rejoin. The session's own lock on the page's coordinator may be presenting the RT
-    // (not the rotation waiting for this try: see #rejoinFirst); and a bearer RT of this tab's
-    // goes only to a worker without one (a killed one took its RT along).
-    const ownRT = this.#o.cfg.transport === 'bearer' && this.coordinator.newest?.refreshToken !== undefined
-    if ((this.coordinator.locking && !this.#first) || (ownRT && worker.holdsRT)) {
+    // (not the rotation waiting for this try: see #rejoinFirst); and where this tab and the
+    // worker each hold a bearer RT, one of the two logins wins (twoHolders), else neither yet.
+    const mine = this.coordinator.newest
+    const theirs = worker.read()
+    const both = this.#o.cfg.transport === 'bearer' && mine?.refreshToken !== undefined && worker.holdsRT
+    const settled = both && theirs ? twoHolders(mine, theirs) : undefined
+    if ((this.coordinator.locking && !this.#first) || (both && !settled)) {
       worker.close()
       return this.#schedule()
     }
-    this.#rejoin(worker)
+    this.#rejoin(worker, mine, theirs, settled)
   }
 
   /** Back on the worker: the newer state wins (see {@link reconcile}); each side learns what it lacks. */
-  #rejoin(worker: WorkerCoordinator): void {
-    const mine = this.coordinator.newest
-    const theirs = worker.read()
+  #rejoin(worker: WorkerCoordinator, mine: Snapshot | undefined, theirs: Snapshot | undefined, settled: Snapshot | undefined): void {
     this.#local = undefined
     this.#tries = 0
     this.coordinator.use(worker)
-    const shared = reconcile(mine, theirs, this.#o.cfg.transport, this.#kit.supersedes)
+    const shared = settled ?? reconcile(mine, theirs, this.#o.cfg.transport, this.#kit.supersedes)
     if (!shared) return
     if (shared !== theirs) {
       void worker.write(shared).catch(() => undefined)
@@ -195,6 +196,24 @@ export function reconcile(
     return { ...mine, generation: theirs.generation + 1 }
   }
   return theirs
+}
+
+/**
+ * Bearer: the rejoining tab and the worker each hold an RT, each of its own login (a tab that fell
+ * back signed in on the page while another signed in through the worker: sim seed 1367) or of one
+ * login, each with its own rotation of it. Apart they never met. The later login wins, as the last
+ * start() does in one coordinator; of one login, the later grant (the other side's RT is the spent
+ * one). The winner's state goes one generation above both: the tab adopts it, and the worker either
+ * takes it with the tab's RT or, where its own won, numbers its state so (hub.ts #renumbered). The
+ * losing RT is dropped, not revoked: other tabs that fell back may still be on that login, and
+ * they settle the same way when they rejoin. Undefined (stay apart, try later) while either side is
+ * signed out or ending; without both logins' marks (an earlier version's state), the worker wins.
+ */
+export function twoHolders(mine: Snapshot, theirs: Snapshot): Snapshot | undefined {
+  if (mine.status !== 'active' || theirs.status !== 'active' || mine.ending || theirs.ending) return undefined
+  const [a, b] = [mine.login, theirs.login]
+  const minesLater = a && b && (a.id === b.id ? mine.issuedAt! > theirs.issuedAt! : a.at > b.at)
+  return { ...(minesLater ? mine : theirs), generation: Math.max(mine.generation, theirs.generation) + 1 }
 }
 
 /** A session the user ended (`logout()`), not one that ended on its own. */

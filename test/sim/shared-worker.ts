@@ -10,7 +10,8 @@ import type { InvariantName } from './invariants.js'
 import { EPOCH } from './tab.js'
 
 /**
- * Seeds of `--worker` that fail, with the invariant they break (1–300, npm test's range: none).
+ * Seeds of `--worker` that fail, with the invariant they break (1–300, npm test's range: none;
+ * docs/simulation.md lists those found beyond it and not yet fixed).
  * The class that was here (all bearer, the worker killed by the browser: the tabs split, some
  * ending `rejected`) was Rotor's, and its seeds are in REGRESSION_SEEDS_WORKER below.
  *
@@ -21,11 +22,7 @@ import { EPOCH } from './tab.js'
  * 263 failed on the way there (a rejoin that took the worker's own end over a login the jar
  * held; a killed worker unnoticed by tabs that asked it nothing): `reconcile` and the heartbeat.
  */
-export const OPEN_FINDINGS_WORKER: Record<number, InvariantName> = {
-  // Issue 32's sweep (docs/simulation.md, "Swept further"): two tabs' logins kept apart by the
-  // rejoin rule (a tab holding an RT never rejoins a worker holding another).
-  1367: 'converges',
-}
+export const OPEN_FINDINGS_WORKER: Record<number, InvariantName> = {}
 
 /**
  * Seeds of `--worker` that failed and pass since their fix, each run by worker-seeds.test.ts.
@@ -60,8 +57,18 @@ export const OPEN_FINDINGS_WORKER: Record<number, InvariantName> = {
  *   run (its coordinator's `newest` counted what it heard and wrote, not what it read). The run,
  *   started from a page's memory (no token), kept its state, its session never took one, and the
  *   tab's rotations, asked of it, went unanswered for good (src/coordinator/replaceable.ts `read`).
+ * - 1367, 100022, 102395, 102887 (`converges`; 102887 `no-live-rt-after-logout` on the way): two
+ *   logins, one on each side. A tab frozen while it connected fell back and its user signed in on
+ *   the page, while another tab signed in through the worker; a tab holding an RT never rejoined a
+ *   worker holding another, so the two never met. Now they settle on the login started last (link.ts
+ *   `twoHolders`, hub.ts `#renumbered`), dated when start() was called, not when its grant was read
+ *   (src/core/logins.ts: the frozen tab's login looked the later one, and the logout ended the other).
+ * - 101882, 102785 (`converges`, cookie, `persist`, the worker killed): a tab that fell back ended
+ *   on the page (its hook dismissed) and wrote that end to the page's storage; a tab joining the new
+ *   run brought it in its hello, and the hub told its own session alone: the run's tabs stayed
+ *   active. A remembered state newer than the worker's is now told to its tabs as well (hub.ts `#hello`).
  */
-export const REGRESSION_SEEDS_WORKER = [18, 39, 56, 183, 189, 202, 793, 101699, 503, 100913]
+export const REGRESSION_SEEDS_WORKER = [18, 39, 56, 183, 189, 202, 793, 101699, 503, 100913, 1367, 100022, 102395, 102887, 101882, 102785]
 
 /**
  * Seeds of `--worker --extended` (`runSchedule(seed, { worker: true, extended: true })`), kept
@@ -72,9 +79,14 @@ export const REGRESSION_SEEDS_WORKER = [18, 39, 56, 183, 189, 202, 793, 101699, 
  * while the tab that had signed in held the family's live RT and was about to rejoin (it had
  * fallen back too). A run holding the session without its RT now lets a rotation wait for a tab
  * to bring it, up to `rtGraceMs` from its start (src/worker/hub.ts `#rtOrGrace`; protocol.ts
- * RT_GRACE_MS: a heartbeat, a ping's limit and two rejoin delays). Open: 611, 626 (`converges`).
+ * RT_GRACE_MS: a heartbeat, a ping's limit and two rejoin delays). 611, 626, 100188 (`converges`):
+ * the two logins of REGRESSION_SEEDS_WORKER's 1367. 101361, 101427 (`converges`): its 101882 (a
+ * logout remembered by the page, told to the worker's session alone). 101740 (`converges`, cookie):
+ * two fallen-back tabs heard a forged far-ahead state and counted it as their coordinator's `newest`;
+ * their rejoins carried it to the worker (which refused it) instead of their real state, and the
+ * tabs ended apart (src/coordinator/replaceable.ts: a forged leap is no news).
  */
-export const REGRESSION_SEEDS_WORKER_EXTENDED = [163, 79, 271, 316, 393, 531, 700]
+export const REGRESSION_SEEDS_WORKER_EXTENDED = [163, 79, 271, 316, 393, 531, 700, 611, 626, 100188, 101361, 101427, 101740]
 
 /** Where the tabs load the worker's script from (the probe of a slow worker fetches it). */
 export const WORKER_SCRIPT = 'https://app.sim/rotor-worker.js'

@@ -313,6 +313,17 @@ describe('ReplaceableCoordinator', () => {
     expect(replaceable.newest).toEqual(active(5))
   })
 
+  test('a forged leap heard is not its newest: a rejoin would carry it to the worker over the real state (sim seed 101740)', () => {
+    const replaceable = new ReplaceableCoordinator()
+    const page = member(active(13))
+    replaceable.use(page.coordinator)
+    replaceable.read()
+    page.emit({ rotor: 1, type: 'state', from: 'forger', snapshot: active(2 ** 40) })
+    expect(replaceable.newest).toEqual(active(13))
+    page.emit({ rotor: 1, type: 'state', from: 'tab', snapshot: active(14) })
+    expect(replaceable.newest).toEqual(active(14))
+  })
+
   test("sharesTokens is the current coordinator's: 'store' (the contract's default) before it arrives, the worker's, then the fallback's", () => {
     const replaceable = new ReplaceableCoordinator()
     expect(replaceable.sharesTokens).toBe('store')

@@ -97,6 +97,49 @@ describe('a tab whose rotation worker was killed', () => {
     expect(refresh.status).toBe(401)
   }, 15_000)
 
+  it("a tab joining with a newer state the page remembers (a logout made after falling back) tells the run's other tabs too (sim --worker --extended seed 101361)", () => {
+    const hub = createHub('remembered-test')
+    const ports = [0, 1].map(() => {
+      const received: Array<Record<string, unknown>> = []
+      const port = {
+        postMessage: (m: unknown) => void received.push(m as Record<string, unknown>),
+        close: () => undefined,
+        onmessage: null as ((event: MessageEvent) => void) | null,
+      }
+      hub.connect(port)
+      return { received, say: (data: unknown) => port.onmessage?.({ data } as MessageEvent) }
+    })
+    const [first, second] = ports as [(typeof ports)[0], (typeof ports)[0]]
+    try {
+      const config = workerConfig(
+        normalizeOptions({
+          scope: `${url}/api`,
+          transport: 'cookie',
+          refresh: { url: `${url}/authn/refresh`, style: 'folio' },
+          crossTab: { name: 'app' },
+          worker: `${url}/rotor-worker.js`,
+          rotation: 'request',
+        } as SessionOptions),
+      )
+      const now = Date.now()
+      first.say({
+        w: 'hello',
+        id: 1,
+        version: PROTOCOL_VERSION,
+        config,
+        stored: { generation: 8, status: 'active', issuedAt: now, accessExpiresAt: now + 60_000, refreshExpiresAt: null },
+        reauthenticates: false,
+      })
+      const logout = { generation: 10, status: 'signed-out', issuedAt: null, accessExpiresAt: null, refreshExpiresAt: null, reason: 'user' }
+      second.say({ w: 'hello', id: 1, version: PROTOCOL_VERSION, config, stored: logout, reauthenticates: false })
+      // The first tab is told as a session is told of news (a `state` message), not only the store's copy.
+      expect(first.received).toContainEqual({ w: 'message', message: expect.objectContaining({ type: 'state', snapshot: logout }) })
+      expect(hub.session?.state.status).toBe('signed-out')
+    } finally {
+      hub.session?.dispose()
+    }
+  })
+
   it("a new run started from a page's memory (no token) takes the AT of a tab whose RT the killed run took along, and no RT-less state once it holds an RT (sim seed 189)", () => {
     const hub = createHub('memory-test')
     const received: Array<Record<string, unknown>> = []

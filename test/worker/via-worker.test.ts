@@ -197,9 +197,19 @@ describe('a tab that lost the worker', () => {
     expect(third.posted).not.toContainEqual({ w: 'bye' })
   })
 
-  it('with bearer tokens, does not rejoin a worker holding an RT while its own session holds one (both could present theirs)', async () => {
+  it('with bearer tokens, beside a worker holding an RT while its own session holds one, one RT is dropped: without login marks the worker keeps its own (two-logins.test.ts: the login started last)', async () => {
+    const { second } = await bearerTabRejoins()
+    second.welcome(active(3, { accessToken: 'theirs' }), true)
+    await settle()
+    expect(second.posted).not.toContainEqual({ w: 'bye' })
+    // The worker's state, numbered above the tab's (4): the worker keeps its RT under it (hub.ts #renumbered).
+    expect(second.posted).toContainEqual(expect.objectContaining({ w: 'write', snapshot: active(5, { accessToken: 'theirs' }) }))
+    expect(second.posted.some(m => m['w'] === 'write' && (m['snapshot'] as Snapshot).refreshToken !== undefined)).toBe(false)
+  })
+
+  it('with bearer tokens, does not rejoin a worker holding an RT whose session is ending while its own holds one (neither can win yet)', async () => {
     const { workers, second } = await bearerTabRejoins()
-    second.welcome(active(3), true)
+    second.welcome(active(3, { accessToken: 'theirs', ending: 'rejected' }), true)
     await settle()
     expect(second.posted).toContainEqual({ w: 'bye' })
     expect(second.posted.some(m => m['w'] === 'write')).toBe(false)

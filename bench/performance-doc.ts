@@ -155,7 +155,9 @@ const TAKEN_OUT = [
   '  And two logins, one on each side of the worker, settle on the one started last (src/worker/link.ts `twoHolders`,',
   "  hub.ts `#renumbered`; a login dated at start()'s call), a remembered state newer than the worker's is told to its",
   "  tabs, and a forged leap is no coordinator's newest (sim `--worker` seed 1367 and ten more): the worker",
-  '  19,854 → 19,957 B, the page 25,635 → 25,667 B.',
+  '  19,854 → 19,957 B, the page 25,635 → 25,667 B. And a logout at a run whose own session ended presents the',
+  "  tab's AT (sim seed 104407), and a login form's late answer still reaches the session that revokes it (seed",
+  '  103517): the worker 19,957 → 19,989 B, the page 25,667 → 25,673 B.',
 ]
 
 /** The modules that make the rotation itself: what is left once everything optional is out. */

@@ -124,7 +124,7 @@ function logoutOf(revoke: Outbound['revoke'], { machine, coordinator, sync }: Wi
     // no other tab can take the lock meanwhile and present an RT our aborted refresh spent.
     // A worker that keeps the RT calls the server itself (asked first: the end reaches it next).
     // Without one, or when it could not (it was lost), the session calls the endpoint with what it holds.
-    const server = (coordinator.logout?.() ?? Promise.reject()).catch(() => revoke(snapshot))
+    const server = (coordinator.logout?.(snapshot) ?? Promise.reject()).catch(() => revoke(snapshot))
     const done = Promise.all([sync.publishEnd(reason), server]).then(() => undefined)
     const clear = () => void (inFlight === done && (inFlight = undefined))
     done.then(clear, clear)

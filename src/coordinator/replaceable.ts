@@ -124,8 +124,8 @@ export class ReplaceableCoordinator implements Coordinator {
     return this.#current?.livePeers?.()
   }
 
-  logout(): Promise<void> | undefined {
-    return this.#current?.logout?.()
+  logout(held?: Snapshot): Promise<void> | undefined {
+    return this.#current?.logout?.(held)
   }
 
   close(): void {

@@ -144,8 +144,12 @@ export interface Coordinator {
   isLeader(): boolean
   /** False only when no other member can exist. */
   hasPeers(): boolean
-  /** Optional: ends the session on the server for a coordinator that keeps the tokens; undefined, the session calls the logout endpoint. */
-  logout?(): Promise<void> | undefined
+  /**
+   * Optional: ends the session on the server for a coordinator that keeps the tokens; undefined,
+   * the session calls the logout endpoint. `held`: the session's state as this member holds it
+   * (its AT), for a coordinator whose own state ended meanwhile.
+   */
+  logout?(held?: Snapshot): Promise<void> | undefined
   /** Optional: how bearer tokens reach the other members, `'store'` (the default) or `'message'`. */
   readonly sharesTokens?: 'store' | 'message'
   /**

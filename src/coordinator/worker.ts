@@ -306,11 +306,13 @@ export class WorkerCoordinator implements Coordinator {
    * The worker holds the RT: it ends the session on the server. A worker lost or silent (the
    * browser killed it: its RT went with it) rejects, and the session calls the logout endpoint
    * with what this tab holds (its own login's RT, its AT): sim seed 793 left that login live.
-   * Disposed meanwhile, the session has nothing left to call it with.
+   * Disposed meanwhile, the session has nothing left to call it with. The tab's AT goes along:
+   * a worker whose own session ended meanwhile presents it (sim seed 104407).
    */
-  logout(): Promise<void> {
+  logout(held?: Snapshot): Promise<void> {
+    const accessToken = held?.accessToken
     return this.#rpc
-      .request(id => ({ w: 'logout', id }), this.#o.config.refreshTimeout)
+      .request(id => (accessToken ? { w: 'logout', id, accessToken } : { w: 'logout', id }), this.#o.config.refreshTimeout)
       .catch((error: unknown) => {
         if (this.#rpc.lost !== undefined || !this.#rpc.closed) throw error
       })

@@ -106,7 +106,11 @@ export class Tabs {
         tab.port.postMessage({ w: 'reauthenticate', id })
         watching = this.#watch(tab)
       }
-      signal.addEventListener('abort', () => finish(undefined), { once: true })
+      // Aborted (the session ended, or another login came, while the form was open): the session
+      // goes on without waiting, but the tab's late answer still resolves this, so that the login
+      // it made is revoked (relogin.ts); dropped, it stayed live at the server (sim seed 103517).
+      // The tab is no longer probed; one that goes answers `gone`, and nothing is asked again.
+      signal.addEventListener('abort', () => watching?.cancel(), { once: true })
       ask()
     })
   }

@@ -273,9 +273,14 @@ class SharedState implements Hub {
       case 'ping':
         return void done()
       case 'logout': {
+        // The worker's session, or, where it ended meanwhile (its AT expired without an RT: a killed
+        // run took it), what the tab holds: its AT, or the cookie jar. The tab, told `done`, calls
+        // nothing itself, and that login stayed live (sim seed 104407).
         const held = this.#snapshot
         const worker = this.#worker
-        const call = held?.status === 'active' && worker ? callLogout(worker.cfg, worker.send, held) : Promise.resolve()
+        const at = m['accessToken']
+        const tokens = held?.status === 'active' ? held : typeof at === 'string' ? { accessToken: at } : this.#cfg?.transport === 'cookie' ? {} : undefined
+        const call = tokens && worker ? callLogout(worker.cfg, worker.send, tokens) : Promise.resolve()
         return void call.then(done)
       }
       case 'reauthenticated':

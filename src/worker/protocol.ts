@@ -65,7 +65,7 @@ export type ToWorker =
   | { w: 'unlock'; id: number }
   | { w: 'ping'; id: number }
   /** End the session on the server with the tokens the worker holds. */
-  | { w: 'logout'; id: number }
+  | { w: 'logout'; id: number; accessToken?: string }
   /** The answer to the worker's `reauthenticate`: the new grant (plain data), or none. */
   | { w: 'reauthenticated'; id: number; grant?: ReauthGrant }
   /** The answer to the worker's `probe`: this tab is still there. */

@@ -22,7 +22,12 @@ import { EPOCH } from './tab.js'
  * 263 failed on the way there (a rejoin that took the worker's own end over a login the jar
  * held; a killed worker unnoticed by tabs that asked it nothing): `reconcile` and the heartbeat.
  */
-export const OPEN_FINDINGS_WORKER: Record<number, InvariantName> = {}
+export const OPEN_FINDINGS_WORKER: Record<number, InvariantName> = {
+  // Issue 32's sweep of 103,001–106,000 (docs/simulation.md): a tab given up as silent while its
+  // login form was open answered after the worker had asked another tab's form; its port was closed,
+  // and the login it made stayed live after the user's logout.
+  104016: 'no-live-rt-after-logout',
+}
 
 /**
  * Seeds of `--worker` that failed and pass since their fix, each run by worker-seeds.test.ts.
@@ -67,8 +72,16 @@ export const OPEN_FINDINGS_WORKER: Record<number, InvariantName> = {}
  *   on the page (its hook dismissed) and wrote that end to the page's storage; a tab joining the new
  *   run brought it in its hello, and the hub told its own session alone: the run's tabs stayed
  *   active. A remembered state newer than the worker's is now told to its tabs as well (hub.ts `#hello`).
+ * - 103517 (`no-live-rt-after-logout`, bearer): a login form answered after the worker's session
+ *   had gone on (another login came); the worker had stopped waiting for it and dropped the grant,
+ *   neither published nor revoked. The late answer now reaches the session, which revokes it
+ *   (hub-tabs.ts `reauthenticate`, as relogin.ts does in a page).
+ * - 104407 (`no-live-rt-after-logout`, bearer): the user logged out in a tab still active while the
+ *   worker's new run had ended on its own (its AT expired, no RT: the killed run took it); the run
+ *   called nothing and the tab, told done, neither. The tab's AT now goes with its logout, and a
+ *   run without a session presents it (hub.ts `logout`, src/coordinator/worker.ts).
  */
-export const REGRESSION_SEEDS_WORKER = [18, 39, 56, 183, 189, 202, 793, 101699, 503, 100913, 1367, 100022, 102395, 102887, 101882, 102785]
+export const REGRESSION_SEEDS_WORKER = [18, 39, 56, 183, 189, 202, 793, 101699, 503, 100913, 1367, 100022, 102395, 102887, 101882, 102785, 103517, 104407]
 
 /**
  * Seeds of `--worker --extended` (`runSchedule(seed, { worker: true, extended: true })`), kept
@@ -103,7 +116,7 @@ class Incarnation {
   readonly ports = new Map<End, string>()
   #ids = 0
 
-  constructor(id: string, scheduler: Scheduler, origin: Origin, server: ModelServer, locks: boolean) {
+  constructor(id: string, name: string, scheduler: Scheduler, origin: Origin, server: ModelServer, locks: boolean) {
     this.id = id
     const run = (fn: () => void) => void (this.alive && fn())
     const platform: Platform = {
@@ -128,7 +141,9 @@ class Incarnation {
       indexedDB: undefined,
       debug: undefined,
     }
-    this.hub = createHub('sim', {}, platform)
+    // Named as a browser names it, after the page's session (its Web Lock is the pages' one: sim seed
+    // 102899 ran the run as 'sim', whose lock no page shared, and a fallen-back page refreshed beside it).
+    this.hub = createHub(name, {}, platform)
   }
 }
 
@@ -164,7 +179,7 @@ export class SharedWorkers {
     const scriptServed: typeof fetch = async () => new Response('/* rotor-auth worker */', { status: 200 })
     return {
       worker: WORKER_SCRIPT,
-      platform: { sharedWorker: () => this.#connect(tab, deliver), fetch: () => scriptServed },
+      platform: { sharedWorker: (_url, name) => this.#connect(tab, deliver, name), fetch: () => scriptServed },
     }
   }
 
@@ -188,8 +203,8 @@ export class SharedWorkers {
     this.#origin.closeTab(run.id)
   }
 
-  #connect(tab: string, deliver: (fn: () => void) => void): SharedWorkerLike {
-    const run = (this.#current ??= this.#start())
+  #connect(tab: string, deliver: (fn: () => void) => void, name: string): SharedWorkerLike {
+    const run = (this.#current ??= this.#start(name))
     const tabEnd: End & { postMessage(data: unknown): void; start(): void; close(): void } = {
       onmessage: null,
       open: true,
@@ -210,9 +225,9 @@ export class SharedWorkers {
     return { port: tabEnd as unknown as MessagePort, addEventListener: () => undefined }
   }
 
-  #start(): Incarnation {
+  #start(name: string): Incarnation {
     this.started++
-    const run = new Incarnation(`w${++this.#runs}`, this.#scheduler, this.#origin, this.#server, this.#locks)
+    const run = new Incarnation(`w${++this.#runs}`, name, this.#scheduler, this.#origin, this.#server, this.#locks)
     this.#all.set(run.id, run)
     this.#scheduler.note(`start ${run.id}`)
     return run

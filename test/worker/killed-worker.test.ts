@@ -9,6 +9,7 @@ import type { SharedWorkerLike } from '../../src/platform/types.js'
 import { createAuthServer, type AuthServer } from '../../src/testing/index.js'
 import { normalizeOptions } from '../../src/core/options.js'
 import { createHub, type Hub } from '../../src/worker/hub.js'
+import { Tabs } from '../../src/worker/hub-tabs.js'
 import { PROTOCOL_VERSION } from '../../src/worker/protocol.js'
 import { workerConfig } from '../../src/worker/tab.js'
 import { bearerLogin, bearerOptions } from '../helpers/session-env.js'
@@ -140,6 +141,37 @@ describe('a tab whose rotation worker was killed', () => {
     }
   })
 
+  it("logout() at a run whose own session ended meanwhile (its AT expired without an RT): the run presents the tab's AT, and that login ends at the server (sim seed 104407)", async () => {
+    const hub = createHub('ended-run-test')
+    const received: Array<Record<string, unknown>> = []
+    const port = {
+      postMessage: (m: unknown) => void received.push(m as Record<string, unknown>),
+      close: () => undefined,
+      onmessage: null as ((event: MessageEvent) => void) | null,
+    }
+    hub.connect(port)
+    const say = (data: unknown) => port.onmessage?.({ data } as MessageEvent)
+    try {
+      const config = workerConfig(
+        normalizeOptions({ ...bearerOptions(url), crossTab: { name: 'app' }, worker: `${url}/rotor-worker.js`, rotation: 'request' } as SessionOptions),
+      )
+      const ended = { generation: 15, status: 'signed-out', issuedAt: null, accessExpiresAt: null, refreshExpiresAt: null, reason: 'rejected' }
+      say({ w: 'hello', id: 1, version: PROTOCOL_VERSION, config, stored: ended, reauthenticates: false })
+      const login = (await (await bearerLogin(url)).json()) as { accessToken: string }
+      expect(await server.verifyAccessToken(login.accessToken)).toBeDefined()
+      say({ w: 'logout', id: 2 })
+      await vi.waitFor(() => expect(received).toContainEqual({ w: 'done', id: 2 }))
+      // Nothing held, nothing sent: the run has no session, the tab named no token.
+      expect(server.stats.logouts).toBe(0)
+      say({ w: 'logout', id: 3, accessToken: login.accessToken })
+      await vi.waitFor(() => expect(received).toContainEqual({ w: 'done', id: 3 }))
+      expect(server.stats.logouts).toBe(1)
+      expect(await server.verifyAccessToken(login.accessToken)).toBeUndefined()
+    } finally {
+      hub.session?.dispose()
+    }
+  })
+
   it("a new run started from a page's memory (no token) takes the AT of a tab whose RT the killed run took along, and no RT-less state once it holds an RT (sim seed 189)", () => {
     const hub = createHub('memory-test')
     const received: Array<Record<string, unknown>> = []
@@ -179,5 +211,48 @@ describe('a tab whose rotation worker was killed', () => {
     } finally {
       hub.session?.dispose()
     }
+  })
+})
+
+describe("the worker's reauthenticate, asked of a tab", () => {
+  function tabs() {
+    const timers: Array<{ ms: number; fn: () => void; cancelled: boolean }> = []
+    const platform = {
+      now: () => 0,
+      after: (ms: number, fn: () => void) => (timers.push({ ms, fn, cancelled: false }), { cancel: () => void (timers.at(-1)!.cancelled = true) }),
+    }
+    const all = new Tabs({ limits: { silentMs: 5_000, probeEveryMs: 1_000 }, platform, left: () => undefined })
+    const sent: unknown[] = []
+    const tab = {
+      port: { postMessage: (m: unknown) => void sent.push(m), close: () => undefined, onmessage: null },
+      id: 'tab-1',
+      reauthenticates: true,
+      heard: 0,
+      reauthenticating: false,
+      locks: { releaseAll: () => undefined } as never,
+      reauths: new Map(),
+    }
+    all.add(tab as never)
+    return { all, tab, sent }
+  }
+
+  it('aborted while the form is open, still resolves with the late answer: the session revokes that login (sim seed 103517)', async () => {
+    const { all, tab } = tabs()
+    const controller = new AbortController()
+    const asked = all.reauthenticate({ signal: controller.signal })
+    controller.abort()
+    const grant = { accessToken: 'at', accessTokenExpiration: 1 }
+    for (const answer of tab.reauths.values()) answer(grant)
+    await expect(asked).resolves.toEqual(grant)
+  })
+
+  it('aborted, and the tab then goes: resolves with nothing, and no other tab is asked', async () => {
+    const { all, tab, sent } = tabs()
+    const controller = new AbortController()
+    const asked = all.reauthenticate({ signal: controller.signal })
+    controller.abort()
+    all.drop(tab as never)
+    await expect(asked).resolves.toBeUndefined()
+    expect(sent.filter(m => (m as { w: string }).w === 'reauthenticate')).toHaveLength(1)
   })
 })

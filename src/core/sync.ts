@@ -189,8 +189,7 @@ export class Sync {
     return stored && !this.#refused(stored) ? stored.generation : 0
   }
 
-  /** Applies new tokens from this tab and tells every other tab; false (nothing written) when `life` ended
-   * before its turn to write came. A login is dated `madeAt` (when start() was called), else now. */
+  /** Applies new tokens from this tab and tells every other tab (a login dated `madeAt`, start()'s call, else now); false (nothing written) when `life` ended first. */
   publish(tokens: Tokens, how: 'login' | 'rotate', life?: AbortSignal, madeAt?: number): boolean | Promise<boolean> {
     const { coordinator, machine, now } = this.#options
     return this.#writes.run(() =>

@@ -64,7 +64,7 @@ export type ToWorker =
   | { w: 'held'; id: number }
   | { w: 'unlock'; id: number }
   | { w: 'ping'; id: number }
-  /** End the session on the server with the tokens the worker holds. */
+  /** End the session on the server with the tokens the worker holds (where its own session ended, with the tab's AT). */
   | { w: 'logout'; id: number; accessToken?: string }
   /** The answer to the worker's `reauthenticate`: the new grant (plain data), or none. */
   | { w: 'reauthenticated'; id: number; grant?: ReauthGrant }

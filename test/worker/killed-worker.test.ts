@@ -10,6 +10,7 @@ import { createAuthServer, type AuthServer } from '../../src/testing/index.js'
 import { normalizeOptions } from '../../src/core/options.js'
 import { createHub, type Hub } from '../../src/worker/hub.js'
 import { Tabs } from '../../src/worker/hub-tabs.js'
+import { hubPort } from '../helpers/hub-port.js'
 import { PROTOCOL_VERSION } from '../../src/worker/protocol.js'
 import { workerConfig } from '../../src/worker/tab.js'
 import { bearerLogin, bearerOptions } from '../helpers/session-env.js'
@@ -100,17 +101,7 @@ describe('a tab whose rotation worker was killed', () => {
 
   it("a tab joining with a newer state the page remembers (a logout made after falling back) tells the run's other tabs too (sim --worker --extended seed 101361)", () => {
     const hub = createHub('remembered-test')
-    const ports = [0, 1].map(() => {
-      const received: Array<Record<string, unknown>> = []
-      const port = {
-        postMessage: (m: unknown) => void received.push(m as Record<string, unknown>),
-        close: () => undefined,
-        onmessage: null as ((event: MessageEvent) => void) | null,
-      }
-      hub.connect(port)
-      return { received, say: (data: unknown) => port.onmessage?.({ data } as MessageEvent) }
-    })
-    const [first, second] = ports as [(typeof ports)[0], (typeof ports)[0]]
+    const [first, second] = [hubPort(hub), hubPort(hub)]
     try {
       const config = workerConfig(
         normalizeOptions({
@@ -143,14 +134,7 @@ describe('a tab whose rotation worker was killed', () => {
 
   it("logout() at a run whose own session ended meanwhile (its AT expired without an RT): the run presents the tab's AT, and that login ends at the server (sim seed 104407)", async () => {
     const hub = createHub('ended-run-test')
-    const received: Array<Record<string, unknown>> = []
-    const port = {
-      postMessage: (m: unknown) => void received.push(m as Record<string, unknown>),
-      close: () => undefined,
-      onmessage: null as ((event: MessageEvent) => void) | null,
-    }
-    hub.connect(port)
-    const say = (data: unknown) => port.onmessage?.({ data } as MessageEvent)
+    const { received, say } = hubPort(hub)
     try {
       const config = workerConfig(
         normalizeOptions({ ...bearerOptions(url), crossTab: { name: 'app' }, worker: `${url}/rotor-worker.js`, rotation: 'request' } as SessionOptions),
@@ -174,14 +158,7 @@ describe('a tab whose rotation worker was killed', () => {
 
   it("a new run started from a page's memory (no token) takes the AT of a tab whose RT the killed run took along, and no RT-less state once it holds an RT (sim seed 189)", () => {
     const hub = createHub('memory-test')
-    const received: Array<Record<string, unknown>> = []
-    const port = {
-      postMessage: (m: unknown) => void received.push(m as Record<string, unknown>),
-      close: () => undefined,
-      onmessage: null as ((event: MessageEvent) => void) | null,
-    }
-    hub.connect(port)
-    const say = (data: unknown) => port.onmessage?.({ data } as MessageEvent)
+    const { received, say } = hubPort(hub)
     const state = (generation: number, tokens: { accessToken?: string; refreshToken?: string } = {}) => ({
       generation,
       status: 'active',

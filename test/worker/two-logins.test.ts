@@ -16,6 +16,7 @@ import { workerConfig } from '../../src/worker/tab.js'
 import { twoHolders } from '../../src/worker/link.js'
 import type { Snapshot } from '../../src/coordinator/types.js'
 import { bearerLogin, bearerOptions } from '../helpers/session-env.js'
+import { hubPort } from '../helpers/hub-port.js'
 
 const active = (generation: number, extra: Partial<Snapshot> = {}): Snapshot => ({
   generation,
@@ -54,21 +55,15 @@ describe('twoHolders: a rejoining tab and the worker each hold an RT', () => {
 
 describe("the hub: a tab that yielded numbers the worker's state above its own", () => {
   let hub: Hub
-  const received: Array<Record<string, unknown>> = []
+  let received: Array<Record<string, unknown>>
   let say: (data: unknown) => void
+  let config: ReturnType<typeof workerConfig>
 
   beforeEach(() => {
     hub = createHub('renumber-test')
-    received.length = 0
-    const port = {
-      postMessage: (m: unknown) => void received.push(m as Record<string, unknown>),
-      close: () => undefined,
-      onmessage: null as ((e: MessageEvent) => void) | null,
-    }
-    hub.connect(port)
-    say = data => port.onmessage?.({ data } as MessageEvent)
+    ;({ received, say } = hubPort(hub))
     const url = 'http://127.0.0.1:9'
-    const config = workerConfig(normalizeOptions({ ...bearerOptions(url), crossTab: { name: 'app' }, worker: `${url}/w.js`, rotation: 'request' } as SessionOptions))
+    config = workerConfig(normalizeOptions({ ...bearerOptions(url), crossTab: { name: 'app' }, worker: `${url}/w.js`, rotation: 'request' } as SessionOptions))
     const held = active(3, { issuedAt: Date.now(), accessExpiresAt: Date.now() + 60_000, accessToken: 'at-3', refreshToken: 'rt-3', login: { id: 'b', at: 1 } })
     say({ w: 'hello', id: 1, version: PROTOCOL_VERSION, config, stored: held, reauthenticates: false })
   })
@@ -83,7 +78,9 @@ describe("the hub: a tab that yielded numbers the worker's state above its own",
     expect(stored().at(-1)).toMatchObject({ generation: 10, accessToken: 'at-3' })
     expect(stored().at(-1)).not.toHaveProperty('refreshToken')
     // The RT stays with the worker: a tab joining now is told so.
-    say({ w: 'hello', id: 3, version: PROTOCOL_VERSION, config: undefined, reauthenticates: false })
+    const joining = hubPort(hub)
+    joining.say({ w: 'hello', id: 1, version: PROTOCOL_VERSION, config, reauthenticates: false })
+    expect(joining.received).toContainEqual(expect.objectContaining({ w: 'welcome', rt: true, snapshot: expect.objectContaining({ generation: 10 }) }))
     await vi.waitFor(() => expect(hub.session?.state).toMatchObject({ status: 'active', generation: 10 }))
   })
 

@@ -157,7 +157,8 @@ const TAKEN_OUT = [
   "  tabs, and a forged leap is no coordinator's newest (sim `--worker` seed 1367 and ten more): the worker",
   '  19,854 → 19,957 B, the page 25,635 → 25,667 B. And a logout at a run whose own session ended presents the',
   "  tab's AT (sim seed 104407), and a login form's late answer still reaches the session that revokes it (seed",
-  '  103517): the worker 19,957 → 19,989 B, the page 25,667 → 25,673 B.',
+  "  103517): the worker 19,957 → 19,989 B, the page 25,667 → 25,673 B; a tab's revoke of a form's login the worker",
+  '  never took (seed 104016), in the worker client: the page 25,673 → 25,674 B.',
 ]
 
 /** The modules that make the rotation itself: what is left once everything optional is out. */

@@ -67,10 +67,9 @@ function outbound(cfg: Config) {
 type Outbound = ReturnType<typeof outbound>
 
 /** The app's coordinator, else the rotation worker's (falling back to the local one), else the local one. */
-function coordinatorOf(cfg: Config, machine: SessionMachine): Coordinator {
-  const limits = { rotationLimitMs: rotationLimitMs(cfg), followerLimitMs: followerLimitMs(cfg) }
+function coordinatorOf(cfg: Config, machine: SessionMachine, revoke: Outbound['revoke']): Coordinator {
   const onStorageError = (error: unknown, cleared: boolean) => machine.emit('storage-error', { error, cleared })
-  const local = () => createLocalCoordinator({ ...cfg, ...limits, name: cfg.channelName, onStorageError })
+  const local = () => createLocalCoordinator({ ...cfg, rotationLimitMs: rotationLimitMs(cfg), followerLimitMs: followerLimitMs(cfg), name: cfg.channelName, onStorageError })
   const { worker, channelName } = cfg
   if (cfg.coordinator) return cfg.coordinator
   if (!worker || !channelName) return local()
@@ -79,6 +78,7 @@ function coordinatorOf(cfg: Config, machine: SessionMachine): Coordinator {
     cfg: { ...cfg, worker, channelName },
     local,
     onStorageError,
+    revoke,
     onFallback: reason => (cfg.platform.debug?.('worker-fallback', { reason }), machine.emit('worker-fallback', { reason })),
   })
 }
@@ -171,7 +171,7 @@ function assemble(cfg: Config, out: Outbound) {
   const recorder = recorderOf(cfg, machine)
   // An injected `now` is a clock tests move on purpose: the platform pairs no monotonic clock with it.
   const watch = new ClockWatch(now, platform.monotonic)
-  const coordinator = coordinatorOf(cfg, machine)
+  const coordinator = coordinatorOf(cfg, machine, out.revoke)
   const sync = new Sync({
     coordinator,
     machine,

@@ -48,6 +48,8 @@ export type WorkerCoordinatorOptions = {
   fallbackLock: Coordinator['lock']
   /** The worker stopped answering after it had connected. */
   onLost: (reason: string) => void
+  /** Ends a login at the server (the session's logout call): one this tab's form made that the worker never took. */
+  revoke?: (tokens: ReauthGrant) => unknown
   platform: Pick<Platform, 'now' | 'after' | 'on' | 'randomId' | 'sharedWorker' | 'fetch'>
 }
 
@@ -88,6 +90,12 @@ export class WorkerCoordinator implements Coordinator {
   #heartbeat: Timer | undefined
   /** The worker said it holds an RT (bearer) when it welcomed this tab. */
   #holdsRT = false
+  /**
+   * Bearer: the login this tab's form made and sent the worker, until a state carrying its AT comes
+   * back. Lost first, the worker may never have had it (it gave this tab up as silent and closed its
+   * port: the answer went nowhere, sim seed 104016): it is revoked, as a form's unpublished login is.
+   */
+  #unadopted: ReauthGrant | undefined
 
   constructor(o: WorkerCoordinatorOptions, port: MessagePort) {
     this.#o = o
@@ -135,6 +143,7 @@ export class WorkerCoordinator implements Coordinator {
    */
   lose(reason: string, transient = false): void {
     if (!this.#rpc.lose(reason)) return
+    if (this.#unadopted) void this.#o.revoke?.(this.#unadopted)
     this.#stopPageHide()
     this.#heartbeat?.cancel()
     const connecting = this.#connecting
@@ -197,9 +206,11 @@ export class WorkerCoordinator implements Coordinator {
     else if (m.w === 'refused') this.lose(m.reason)
     else if (m.w === 'done') this.#rpc.answer(m.id)
     else if (m.w === 'store') {
+      this.#adopted(m.snapshot)
       this.#keep(m.snapshot)
       this.#waiters.wake()
     } else if (m.w === 'message') {
+      if (m.message.type === 'state') this.#adopted(m.message.snapshot)
       this.#listeners.emit(m.message)
       this.#waiters.wake()
     } else if (m.w === 'reauthenticate') void this.#reauthenticate(m.id)
@@ -224,6 +235,11 @@ export class WorkerCoordinator implements Coordinator {
       this.#reauthenticating.delete(controller)
     }
     this.#rpc.send(grant ? { w: 'reauthenticated', id, grant } : { w: 'reauthenticated', id })
+    if (grant?.accessToken && this.#o.config.transport === 'bearer') this.#unadopted = grant
+  }
+
+  #adopted(snapshot: Snapshot): void {
+    if (snapshot.accessToken !== undefined && snapshot.accessToken === this.#unadopted?.accessToken) this.#unadopted = undefined
   }
 
   /** The worker alone refreshes: ask it, and run `fn` (it adopts) once a newer state is here. */

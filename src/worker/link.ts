@@ -17,6 +17,8 @@ export type ViaWorkerOptions = {
   /** The worker cannot serve this tab (or stopped): the session goes on with `local()`. */
   onFallback: (reason: string) => void
   onStorageError: (error: unknown, cleared: boolean) => void
+  /** The session's logout call, for a login this tab's form made that the worker never took. */
+  revoke: (tokens: { accessToken?: string; refreshToken?: string }) => unknown
 }
 
 /**
@@ -62,6 +64,7 @@ export class WorkerLink {
       store: this.#store,
       kit: this.#kit,
       fallbackLock: (fn, options) => this.#fallbackLock(fn, options),
+      revoke: this.#o.revoke,
       onLost: reason => this.#fallBack(`the worker was lost: ${reason}`, true),
     }).then(
       worker => this.#adopt(worker),

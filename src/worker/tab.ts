@@ -13,6 +13,7 @@ export type ConnectTabOptions = {
   kit: ClientKit
   fallbackLock: Coordinator['lock']
   onLost: (reason: string) => void
+  revoke: (tokens: ReauthGrant) => unknown
 }
 
 /** Resolves once the worker welcomed this tab; rejects (a WorkerError), saying why, where it cannot. */
@@ -26,6 +27,7 @@ export async function connectTab(o: ConnectTabOptions): Promise<WorkerCoordinato
     reauthenticate: cfg.reauthenticate && (signal => reauthenticateForWorker(cfg, o.kit, signal)),
     store: o.store,
     kit: o.kit,
+    revoke: o.revoke,
     followerLimitMs: cfg.queueTimeout,
     fallbackLock: o.fallbackLock,
     onLost: o.onLost,

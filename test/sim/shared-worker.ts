@@ -22,12 +22,7 @@ import { EPOCH } from './tab.js'
  * 263 failed on the way there (a rejoin that took the worker's own end over a login the jar
  * held; a killed worker unnoticed by tabs that asked it nothing): `reconcile` and the heartbeat.
  */
-export const OPEN_FINDINGS_WORKER: Record<number, InvariantName> = {
-  // Issue 32's sweep of 103,001–106,000 (docs/simulation.md): a tab given up as silent while its
-  // login form was open answered after the worker had asked another tab's form; its port was closed,
-  // and the login it made stayed live after the user's logout.
-  104016: 'no-live-rt-after-logout',
-}
+export const OPEN_FINDINGS_WORKER: Record<number, InvariantName> = {}
 
 /**
  * Seeds of `--worker` that failed and pass since their fix, each run by worker-seeds.test.ts.
@@ -80,8 +75,12 @@ export const OPEN_FINDINGS_WORKER: Record<number, InvariantName> = {
  *   worker's new run had ended on its own (its AT expired, no RT: the killed run took it); the run
  *   called nothing and the tab, told done, neither. The tab's AT now goes with its logout, and a
  *   run without a session presents it (hub.ts `logout`, src/coordinator/worker.ts).
+ * - 104016 (`no-live-rt-after-logout`, bearer): a tab given up as silent while its login form was
+ *   open (another tab's form was asked) answered after the worker had closed its port: the login it
+ *   made went nowhere and stayed live. A tab now revokes a login its form sent to a worker that is
+ *   lost before a state with that login's AT came back (src/coordinator/worker.ts `#unadopted`).
  */
-export const REGRESSION_SEEDS_WORKER = [18, 39, 56, 183, 189, 202, 793, 101699, 503, 100913, 1367, 100022, 102395, 102887, 101882, 102785, 103517, 104407]
+export const REGRESSION_SEEDS_WORKER = [18, 39, 56, 183, 189, 202, 793, 101699, 503, 100913, 1367, 100022, 102395, 102887, 101882, 102785, 103517, 104407, 104016]
 
 /**
  * Seeds of `--worker --extended` (`runSchedule(seed, { worker: true, extended: true })`), kept

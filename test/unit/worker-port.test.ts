@@ -197,6 +197,23 @@ describe('WorkerCoordinator on virtual time', () => {
     expect(failure).toMatchObject({ code: 'ERR_WORKER', message: expect.stringContaining('answered 404') })
   })
 
+  test('a login its form made, sent to a worker that is then lost before a state with its AT came back, is revoked: the worker may never have had it (sim seed 104016)', async () => {
+    const grant = { accessToken: 'at-form', refreshToken: 'rt-form', accessTokenExpiration: 2_000_000 }
+    for (const adoptedFirst of [false, true]) {
+      const revoked: unknown[] = []
+      const { clock, worker, tab } = await connectedTab(welcoming(), { reauthenticate: async () => grant, revoke: tokens => revoked.push(tokens) })
+      worker.tell({ w: 'reauthenticate', id: 7 })
+      await clock.flush()
+      expect(worker.heard).toContainEqual({ w: 'reauthenticated', id: 7, grant })
+      // The worker took it: its state carries the form's AT back.
+      if (adoptedFirst) worker.tell({ w: 'store', snapshot: { ...active(5), accessToken: 'at-form' } })
+      await clock.flush()
+      tab.lose('the worker stopped answering')
+      expect(revoked).toEqual(adoptedFirst ? [] : [grant])
+      tab.close()
+    }
+  })
+
   test('pagehide into the back/forward cache keeps the tab connected; a real leave says bye', async () => {
     const { clock, worker, page, tab } = await connectedTab()
     page.get('pagehide')?.({ persisted: true })

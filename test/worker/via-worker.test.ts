@@ -86,6 +86,7 @@ function setup(transport: 'cookie' | 'bearer' = 'cookie') {
     local: page.make,
     onFallback: reason => fallbacks.push(reason),
     onStorageError: () => undefined,
+    revoke: () => undefined,
   })
   const heard: Message[] = []
   coordinator.subscribe(message => heard.push(message))

@@ -90,10 +90,17 @@ export class ReplaceableCoordinator implements Coordinator {
     this.#listeners.emit(message)
   }
 
+  /**
+   * How a newer state heard becomes `newest`: as it is, unless the worker's link (loaded with it)
+   * says otherwise (link.ts `keepTokens`: the same grant numbered anew keeps this tab's tokens).
+   */
+  keep: (heard: Snapshot, held: Snapshot | undefined) => Snapshot = heard => heard
+
   /** A forged leap (farAhead) is no news: sessions refuse it, and a rejoin must not carry it to the worker (sim seed 101740). */
   #heard(snapshot: Snapshot): void {
-    if (farAhead(snapshot.generation, this.#newest?.generation ?? 0)) return
-    if (!this.#newest || supersedes(snapshot, this.#newest)) this.#newest = snapshot
+    const held = this.#newest
+    if (farAhead(snapshot.generation, held?.generation ?? 0) || (held && !supersedes(snapshot, held))) return
+    this.#newest = this.keep(snapshot, held)
   }
 
   post(message: OutgoingMessage): void {

@@ -54,6 +54,7 @@ export class WorkerLink {
     this.#kit = clientKit(kit)
     this.#store = store
     this.coordinator = coordinator
+    coordinator.keep = keepTokens
     // Disposed while it waits to try the worker again: no timer outlives the session.
     coordinator.onClose(() => this.#retry?.cancel())
   }
@@ -217,6 +218,27 @@ export function twoHolders(mine: Snapshot, theirs: Snapshot): Snapshot | undefin
   const [a, b] = [mine.login, theirs.login]
   const minesLater = a && b && (a.id === b.id ? mine.issuedAt! > theirs.issuedAt! : a.at > b.at)
   return { ...(minesLater ? mine : theirs), generation: Math.max(mine.generation, theirs.generation) + 1 }
+}
+
+/**
+ * What the tab's coordinator keeps as its newest state: the state heard, and where it is the same
+ * grant numbered anew (a rejoin's, told without tokens by the page's store, which keeps none) the
+ * tokens this tab holds of it. Without them a tab holding its login's RT rejoined a new worker run
+ * as one without, and the run, holding no RT either, ended the session (sim seed 111409).
+ */
+export function keepTokens(heard: Snapshot, held: Snapshot | undefined): Snapshot {
+  const next = { ...heard }
+  if (held?.status === 'active' && heard.status === 'active' && sameGrant(heard, held)) {
+    if (next.accessToken === undefined && held.accessToken !== undefined) next.accessToken = held.accessToken
+    if (next.refreshToken === undefined && held.refreshToken !== undefined) next.refreshToken = held.refreshToken
+  }
+  return next
+}
+
+/** One grant told twice: its times and login, and its AT where both carry one. */
+function sameGrant(a: Snapshot, b: Snapshot): boolean {
+  const tokens = a.accessToken === undefined || b.accessToken === undefined || a.accessToken === b.accessToken
+  return tokens && a.issuedAt === b.issuedAt && a.accessExpiresAt === b.accessExpiresAt && a.login?.id === b.login?.id
 }
 
 /** A session the user ended (`logout()`), not one that ended on its own. */

@@ -79,8 +79,13 @@ export const OPEN_FINDINGS_WORKER: Record<number, InvariantName> = {}
  *   open (another tab's form was asked) answered after the worker had closed its port: the login it
  *   made went nowhere and stayed live. A tab now revokes a login its form sent to a worker that is
  *   lost before a state with that login's AT came back (src/coordinator/worker.ts `#unadopted`).
+ * - 111409 (`no-unasked-logout`, bearer, the worker killed twice): the tab that signed in held its
+ *   login's RT, but its coordinator's newest state became the same grant numbered anew without
+ *   tokens (the page's store keeps none), so it rejoined the third run as a tab without an RT and
+ *   the run, holding none either, ended the session at RT_GRACE_MS. The same grant heard again now
+ *   keeps the tokens the tab holds of it (link.ts `keepTokens`).
  */
-export const REGRESSION_SEEDS_WORKER = [18, 39, 56, 183, 189, 202, 793, 101699, 503, 100913, 1367, 100022, 102395, 102887, 101882, 102785, 103517, 104407, 104016]
+export const REGRESSION_SEEDS_WORKER = [18, 39, 56, 183, 189, 202, 793, 101699, 503, 100913, 1367, 100022, 102395, 102887, 101882, 102785, 103517, 104407, 104016, 111409]
 
 /**
  * Seeds of `--worker --extended` (`runSchedule(seed, { worker: true, extended: true })`), kept

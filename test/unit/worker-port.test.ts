@@ -7,6 +7,7 @@
 import { afterEach, describe, expect, test, vi } from 'vitest'
 import { SIGNED_OUT } from '../../src/coordinator/protocol.js'
 import { ReplaceableCoordinator } from '../../src/coordinator/replaceable.js'
+import { keepTokens } from '../../src/worker/link.js'
 import type { Coordinator, Message, Snapshot } from '../../src/coordinator/types.js'
 import { connectWorker, type WorkerCoordinatorOptions } from '../../src/coordinator/worker.js'
 import { isRotorError, RotorError } from '../../src/errors.js'
@@ -339,6 +340,22 @@ describe('ReplaceableCoordinator', () => {
     expect(replaceable.newest).toEqual(active(13))
     page.emit({ rotor: 1, type: 'state', from: 'tab', snapshot: active(14) })
     expect(replaceable.newest).toEqual(active(14))
+  })
+
+  test("the same grant numbered anew without its tokens (the page's store keeps none) keeps the tokens this tab holds of it; another grant does not (sim seed 111409)", () => {
+    const replaceable = new ReplaceableCoordinator()
+    // The worker's link (link.ts) sets the rule when it loads.
+    replaceable.keep = keepTokens
+    const page = member(undefined)
+    replaceable.use(page.coordinator)
+    const login = { id: 'l', at: 1 }
+    const grant = { ...active(7), issuedAt: 100, accessExpiresAt: 60_100, login }
+    void replaceable.write({ ...grant, accessToken: 'at', refreshToken: 'rt' })
+    page.emit({ rotor: 1, type: 'state', from: 'store', snapshot: { ...grant, generation: 8 } })
+    expect(replaceable.newest).toEqual({ ...grant, generation: 8, accessToken: 'at', refreshToken: 'rt' })
+    // A rotation (a new grant) told without tokens: this tab holds none of it.
+    page.emit({ rotor: 1, type: 'state', from: 'store', snapshot: { ...grant, generation: 9, issuedAt: 200, accessExpiresAt: 60_200 } })
+    expect(replaceable.newest).toEqual({ ...grant, generation: 9, issuedAt: 200, accessExpiresAt: 60_200 })
   })
 
   test("sharesTokens is the current coordinator's: 'store' (the contract's default) before it arrives, the worker's, then the fallback's", () => {

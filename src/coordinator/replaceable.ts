@@ -1,6 +1,6 @@
 /** A coordinator that arrives later and may be replaced by another: calls made before it arrives wait for it, and listeners move with each replacement. */
 import { Listeners } from '../utils/listeners.js'
-import { farAhead, supersedes } from './protocol.js'
+import { plausible, supersedes } from './protocol.js'
 import type { Coordinator, Lease, LockOptions, Message, OutgoingMessage, Snapshot } from './types.js'
 
 /**
@@ -96,10 +96,10 @@ export class ReplaceableCoordinator implements Coordinator {
    */
   keep: (heard: Snapshot, held: Snapshot | undefined) => Snapshot = heard => heard
 
-  /** A forged leap (farAhead) is no news: sessions refuse it, and a rejoin must not carry it to the worker (sim seed 101740). */
+  /** A forged leap (not plausible) is no news: sessions refuse it, and a rejoin must not carry it to the worker (sim seed 101740). */
   #heard(snapshot: Snapshot): void {
     const held = this.#newest
-    if (farAhead(snapshot.generation, held?.generation ?? 0) || (held && !supersedes(snapshot, held))) return
+    if (!plausible(snapshot, held) || (held && !supersedes(snapshot, held))) return
     this.#newest = this.keep(snapshot, held)
   }
 

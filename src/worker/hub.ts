@@ -139,6 +139,12 @@ class SharedState implements Hub {
     for (const tab of this.#tabs) tab.port.postMessage({ w: 'store', snapshot: shown })
   }
 
+  /** A state a tab brought that is news to everyone: stored, and told as a `state` to the worker's session and the other tabs. */
+  #storeAndTell(snapshot: Snapshot, from: Tab): void {
+    this.#store(snapshot)
+    this.#broadcast({ rotor: 1, type: 'state', from: from.id, snapshot }, from)
+  }
+
   /** To every tab but the sender (RT removed); a tab's message also to the worker's session. */
   #broadcast(message: Message, from?: Tab): void {
     const shown: Message = message.type === 'state' ? { ...message, snapshot: withoutRefreshToken(message.snapshot) } : message
@@ -204,8 +210,7 @@ class SharedState implements Hub {
     // the worker alone (sim `--worker --extended` seed 101361: the others stayed signed in).
     const stored = parseSnapshot(m['stored'])
     if (stored && (!this.#snapshot || supersedes(stored, this.#snapshot)) && this.#acceptable(stored)) {
-      this.#store(stored)
-      this.#broadcast({ rotor: 1, type: 'state', from: tab.id, snapshot: stored }, tab)
+      this.#storeAndTell(stored, tab)
     }
     if (!this.#worker) {
       try {
@@ -256,10 +261,8 @@ class SharedState implements Hub {
       case 'write': {
         const next = parseSnapshot(m['snapshot'])
         const own = next && this.#renumbered(next)
-        if (own) {
-          this.#store(own)
-          this.#broadcast({ rotor: 1, type: 'state', from: tab.id, snapshot: own }, tab)
-        } else if (next && this.#acceptable(next)) this.#store(next)
+        if (own) this.#storeAndTell(own, tab)
+        else if (next && this.#acceptable(next)) this.#store(next)
         return void done()
       }
       case 'post':

@@ -104,8 +104,9 @@ export const ask = fail('trace({ tabs: true })')`,
     importer: /[\\/]src[\\/]session\.ts$/,
     path: './interceptors/fetch.js',
     exports: ['createFetch', 'replayableBody'],
-    contents: `export { replayableBody } from './interceptors/fetch.ts'
-export const createFetch = () => () => { throw new TypeError('rotor-auth: the worker\\'s session sends no requests') }`,
+    contents: `import { fail } from 'not-in-worker:fail'
+export { replayableBody } from './interceptors/fetch.ts'
+export const createFetch = () => fail('session.fetch')`,
   },
   // The loop guard marks the session's calls so that its interceptors can spot one coming back:
   // the hub's session has none (above), so its calls go out as they are.

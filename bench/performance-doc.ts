@@ -160,6 +160,10 @@ const TAKEN_OUT = [
   "  103517): the worker 19,957 → 19,989 B, the page 25,667 → 25,673 B; a tab's revoke of a form's login the worker",
   "  never took (seed 104016), in the worker client: the page 25,673 → 25,674 B; the worker client's rule that keeps a",
   "  tab's tokens of a grant numbered anew (seed 111409; the rule is in the client, the page holds its hook): 25,684 B.",
+  "  Two tabs' logins written at one generation settle on the one started last in the hub too (hub.ts `#tie`, sim seed",
+  "  110990): the worker 19,989 → 20,104 B; taken back by the hub's config check naming the key without what it expected",
+  "  (the page's validator told its user in full) and the two never-reached guards of the worker's request path made",
+  "  cheaper (its session.fetch fails by the stand-ins' one `fail`, its Config has no `scope`): 19,971 B.",
 ]
 
 /** The modules that make the rotation itself: what is left once everything optional is out. */

@@ -93,7 +93,8 @@ export class WorkerCoordinator implements Coordinator {
   /**
    * Bearer: the login this tab's form made and sent the worker, until a state carrying its AT comes
    * back. Lost first, the worker may never have had it (it gave this tab up as silent and closed its
-   * port: the answer went nowhere, sim seed 104016): it is revoked, as a form's unpublished login is.
+   * port: the answer went nowhere, sim seed 104016): it is revoked, as a form's unpublished login is;
+   * and so is one whose form answers once the line is down (lost, or disposed: sim seed 109069).
    */
   #unadopted: ReauthGrant | undefined
 
@@ -226,16 +227,13 @@ export class WorkerCoordinator implements Coordinator {
   async #reauthenticate(id: number): Promise<void> {
     const controller = new AbortController()
     this.#reauthenticating.add(controller)
-    let grant: ReauthGrant | undefined
-    try {
-      grant = await this.#o.reauthenticate?.(controller.signal)
-    } catch {
-      grant = undefined
-    } finally {
-      this.#reauthenticating.delete(controller)
-    }
+    // A hook that throws (synchronously too) answers nothing.
+    const grant = await (async () => this.#o.reauthenticate?.(controller.signal))().catch(() => undefined)
+    this.#reauthenticating.delete(controller)
+    const bearer = grant?.accessToken !== undefined && this.#o.config.transport === 'bearer'
+    if (this.#rpc.lost !== undefined || this.#rpc.closed) return void (bearer && this.#o.revoke?.(grant!))
     this.#rpc.send(grant ? { w: 'reauthenticated', id, grant } : { w: 'reauthenticated', id })
-    if (grant?.accessToken && this.#o.config.transport === 'bearer') this.#unadopted = grant
+    if (bearer) this.#unadopted = grant
   }
 
   #adopted(snapshot: Snapshot): void {

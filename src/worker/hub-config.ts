@@ -27,32 +27,29 @@ const isHeaders = (v: unknown) =>
   Array.isArray(v) && v.every(h => Array.isArray(h) && h.length === 2 && h.every(s => typeof s === 'string')) && builds(() => new Headers(v as Array<[string, string]>))
 
 /**
- * What each key of a posted config must be. The page built it from options it validated
+ * What each key of a posted config must be (a refusal names the key: the page's own validator
+ * gave its user the full message before sending). The page built it from options it validated
  * (src/worker/tab.ts), so an honest page always passes; these stop a forged or older page's
  * message from starting a session on garbage (which would fail later, inside the session).
  */
-const SHAPE: Array<[key: keyof WorkerConfig, ok: (value: unknown) => boolean, expected: string]> = [
-  ['transport', v => v === 'cookie' || v === 'bearer', "'cookie' or 'bearer'"],
-  ['rotation', v => v === 'timer' || v === 'request', "'timer' or 'request'"],
-  [
-    'refresh',
-    v => isObject(v) && isURL(v['url']) && ['folio', 'json', 'oauth2'].includes(v['style'] as string) && ['string', 'undefined'].includes(typeof v['clientId']),
-    '{ url, style, clientId? } with an absolute url',
-  ],
-  ['logout', v => v === false || isURL(v), 'an absolute URL or false'],
-  ['headers', isHeaders, 'an array of [name, value] pairs'],
-  ['rotateAt', v => isNumber(v) && v > 0 && v < 1, 'a number in (0, 1)'],
-  ['leeway', v => v === undefined || (isNumber(v) && v >= 0), 'a number of ms >= 0'],
-  ['refreshTimeout', isPositive, 'a number of ms > 0'],
-  ['queueTimeout', isPositive, 'a number of ms > 0'],
-  ['refreshRetries', v => Number.isSafeInteger(v) && (v as number) >= 0, 'a whole number >= 0'],
-  ['dpop', v => v === undefined || (isObject(v) && Object.hasOwn(DPOP_ALGS, v['alg'] as string) && typeof v['key'] === 'string' && v['key'] !== ''), '{ alg, key }'],
+const SHAPE: Array<[key: keyof WorkerConfig, ok: (value: unknown) => boolean]> = [
+  ['transport', v => v === 'cookie' || v === 'bearer'],
+  ['rotation', v => v === 'timer' || v === 'request'],
+  ['refresh', v => isObject(v) && isURL(v['url']) && ['folio', 'json', 'oauth2'].includes(v['style'] as string) && ['string', 'undefined'].includes(typeof v['clientId'])],
+  ['logout', v => v === false || isURL(v)],
+  ['headers', isHeaders],
+  ['rotateAt', v => isNumber(v) && v > 0 && v < 1],
+  ['leeway', v => v === undefined || (isNumber(v) && v >= 0)],
+  ['refreshTimeout', isPositive],
+  ['queueTimeout', isPositive],
+  ['refreshRetries', v => Number.isSafeInteger(v) && (v as number) >= 0],
+  ['dpop', v => v === undefined || (isObject(v) && Object.hasOwn(DPOP_ALGS, v['alg'] as string) && typeof v['key'] === 'string' && v['key'] !== '')],
 ]
 
 /** The config of a tab's hello, or a TypeError (code `ERR_INVALID_OPTION`) naming the first key that is not as a page of this version sends it. */
 export function checkWorkerConfig(value: unknown): WorkerConfig {
-  if (!isObject(value)) throw new RotorTypeError('ERR_INVALID_OPTION', 'rotor-auth: config must be an object')
-  for (const [key, ok, expected] of SHAPE) if (!ok(value[key])) throw new RotorTypeError('ERR_INVALID_OPTION', `rotor-auth: config.${key} must be ${expected}`)
+  if (!isObject(value)) throw new RotorTypeError('ERR_INVALID_OPTION', 'rotor-auth: config is not as a page of this version sends it')
+  for (const [key, ok] of SHAPE) if (!ok(value[key])) throw new RotorTypeError('ERR_INVALID_OPTION', `rotor-auth: config.${key} is not as a page of this version sends it`)
   return value as WorkerConfig
 }
 
@@ -68,10 +65,9 @@ export function configOf(options: SessionOptions): Config {
   const url = new URL(refresh.url)
   const logout = options.logout as WorkerConfig['logout']
   return {
-    // Only the page's request interception reads it, which the worker's session has none of.
-    get scope(): Scope {
-      throw new RotorTypeError('ERR_USAGE', "rotor-auth: the worker's session matches no requests")
-    },
+    // Only the page's request interception reads it, which the worker's session has none of
+    // (tsup.config.ts leaves it out of the script: nothing there could read this).
+    scope: undefined as never as Scope,
     rotation: options.rotation ?? 'timer',
     transport: options.transport ?? 'cookie',
     refresh: { kind: 'url', url, style: refresh.style, clientId: refresh.clientId },

@@ -10,6 +10,7 @@ import { HubLock, TabLocks, type LockLimits } from './hub-lock.js'
 import { startWorkerSession, type WorkerSession } from './hub-session.js'
 import { Tabs, type LivenessLimits, type PortLike, type Tab } from './hub-tabs.js'
 import { isId, parseReauthGrant, PROTOCOL_VERSION, RT_GRACE_MS, withoutRefreshToken } from './protocol.js'
+import { twoHolders } from './two-logins.js'
 import { Waiters } from '../utils/until.js'
 
 /**
@@ -139,16 +140,20 @@ class SharedState implements Hub {
     for (const tab of this.#tabs) tab.port.postMessage({ w: 'store', snapshot: shown })
   }
 
-  /** A state a tab brought that is news to everyone: stored, and told as a `state` to the worker's session and the other tabs. */
-  #storeAndTell(snapshot: Snapshot, from: Tab): void {
+  /**
+   * A state a tab brought, or the hub made of what it brought, that is news to everyone: stored,
+   * and told as a `state` to the worker's session and the other tabs (`all`: that tab too, where
+   * the hub chose another state than the one it wrote).
+   */
+  #storeAndTell(snapshot: Snapshot, from: Tab, all?: boolean): void {
     this.#store(snapshot)
-    this.#broadcast({ rotor: 1, type: 'state', from: from.id, snapshot }, from)
+    this.#broadcast({ rotor: 1, type: 'state', from: from.id, snapshot }, from, all)
   }
 
-  /** To every tab but the sender (RT removed); a tab's message also to the worker's session. */
-  #broadcast(message: Message, from?: Tab): void {
+  /** To every tab but the sender (RT removed; `all`: the sender too); a tab's message also to the worker's session. */
+  #broadcast(message: Message, from?: Tab, all?: boolean): void {
     const shown: Message = message.type === 'state' ? { ...message, snapshot: withoutRefreshToken(message.snapshot) } : message
-    for (const tab of this.#tabs) if (tab !== from) tab.port.postMessage({ w: 'message', message: shown })
+    for (const tab of this.#tabs) if (all || tab !== from) tab.port.postMessage({ w: 'message', message: shown })
     if (from) this.#listeners.emit(message)
   }
 
@@ -176,6 +181,19 @@ class SharedState implements Hub {
     if (!held?.refreshToken || next.refreshToken || next.status !== 'active' || held.status !== 'active' || held.ending || !next.login) return undefined
     if (next.login.id !== held.login?.id || next.generation <= held.generation || farAhead(next.generation, held.generation)) return undefined
     return { ...held, generation: next.generation + (next.accessToken === held.accessToken ? 0 : 1) }
+  }
+
+  /**
+   * A login a tab writes at a generation the hub holds for another login: two tabs signed in at
+   * once, or a tab frozen while its login was on its way numbered it from a state the hub had
+   * passed. Stored as it came, the worker's session kept the first login, the store the second,
+   * and the logout left the one started last live (sim seed 110990). The login started last wins
+   * everywhere, the writing tab included, one generation above both (two-logins.ts).
+   */
+  #tie(next: Snapshot): Snapshot | undefined {
+    const held = this.#snapshot
+    if (!held?.login || !next.login || next.login.id === held.login.id || next.generation > held.generation || !this.#acceptable(next)) return undefined
+    return twoHolders(next, held)
   }
 
   /**
@@ -261,7 +279,9 @@ class SharedState implements Hub {
       case 'write': {
         const next = parseSnapshot(m['snapshot'])
         const own = next && this.#renumbered(next)
+        const tie = next && !own && this.#tie(next)
         if (own) this.#storeAndTell(own, tab)
+        else if (tie) this.#storeAndTell(tie, tab, true)
         else if (next && this.#acceptable(next)) this.#store(next)
         return void done()
       }

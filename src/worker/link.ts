@@ -9,6 +9,7 @@ import type {} from '../utils/zoo.js' // the bug zoo's global (types only: nothi
 import { clientKit, type ClientKit, type LinkKit } from './client-kit.js'
 import { REJOIN_FIRST_MS } from './protocol.js'
 import { connectTab } from './tab.js'
+import { twoHolders } from './two-logins.js'
 
 export type ViaWorkerOptions = {
   cfg: Config & { worker: URL; channelName: string }
@@ -191,8 +192,11 @@ export function reconcile(
   // one generation above. So does the AT of a tab that holds no RT either (the killed worker
   // took it along) over a worker that holds no token at all (started from a page's memory,
   // which keeps none): the tabs share that AT until it expires, then re-authenticate (seed 189).
-  const holdsMore = mine.refreshToken !== undefined || (mine.accessToken !== undefined && theirs.accessToken === undefined)
-  if (transport === 'bearer' && holdsMore && theirs.status === 'active' && theirs.refreshToken === undefined && !mine.ending) {
+  // That AT goes even with its RT refused (`ending`): a run that holds the dying state without
+  // it cannot use it, its session stays signed out and ignores the tabs' requests, which wait for
+  // ever (sim seed 109805); with it, the run takes over the re-authentication, as a tab would.
+  const holdsMore = (mine.refreshToken !== undefined && !mine.ending) || (mine.accessToken !== undefined && theirs.accessToken === undefined)
+  if (transport === 'bearer' && holdsMore && theirs.status === 'active' && theirs.refreshToken === undefined) {
     return { ...mine, generation: theirs.generation + 1 }
   }
   const endedOnItsOwn = theirs.status === 'signed-out' && (theirs.reason === 'rejected' || theirs.reason === 'expired')
@@ -200,24 +204,6 @@ export function reconcile(
     return { ...mine, generation: theirs.generation + 1 }
   }
   return theirs
-}
-
-/**
- * Bearer: the rejoining tab and the worker each hold an RT, each of its own login (a tab that fell
- * back signed in on the page while another signed in through the worker: sim seed 1367) or of one
- * login, each with its own rotation of it. Apart they never met. The later login wins, as the last
- * start() does in one coordinator; of one login, the later grant (the other side's RT is the spent
- * one). The winner's state goes one generation above both: the tab adopts it, and the worker either
- * takes it with the tab's RT or, where its own won, numbers its state so (hub.ts #renumbered). The
- * losing RT is dropped, not revoked: other tabs that fell back may still be on that login, and
- * they settle the same way when they rejoin. Undefined (stay apart, try later) while either side is
- * signed out or ending; without both logins' marks (an earlier version's state), the worker wins.
- */
-export function twoHolders(mine: Snapshot, theirs: Snapshot): Snapshot | undefined {
-  if (mine.status !== 'active' || theirs.status !== 'active' || mine.ending || theirs.ending) return undefined
-  const [a, b] = [mine.login, theirs.login]
-  const minesLater = a && b && (a.id === b.id ? mine.issuedAt! > theirs.issuedAt! : a.at > b.at)
-  return { ...(minesLater ? mine : theirs), generation: Math.max(mine.generation, theirs.generation) + 1 }
 }
 
 /**

@@ -240,6 +240,7 @@ export async function runSchedule(seed: number, options: ScheduleOptions = {}): 
       world.sockets?.check(scheduler.now, bound)
     }
     if (verdict.ok) await checkConverged(world, verdict, scheduler, active + quiet)
+    if (verdict.ok) world.checkUnheard()
     for (const line of world.server.violations.splice(0)) verdict.fail('rt-presented-twice', line, scheduler.now)
     if (verdict.ok) checkBudget(world, verdict, scheduler.now, refusing())
   } finally {

@@ -84,8 +84,26 @@ export const OPEN_FINDINGS_WORKER: Record<number, InvariantName> = {}
  *   tokens (the page's store keeps none), so it rejoined the third run as a tab without an RT and
  *   the run, holding none either, ended the session at RT_GRACE_MS. The same grant heard again now
  *   keeps the tokens the tab holds of it (link.ts `keepTokens`).
+ * - 109805 (`converges`, bearer): the worker's refresh was refused (a lost answer had spent the RT)
+ *   and the run, re-authenticating, was killed; a new run started from a page's memory (the dying
+ *   state without its AT), its session could not use it and stayed signed out, and the tabs, which
+ *   held that state with its AT, kept asking it for a rotation it ignored. A rejoining tab now brings
+ *   its AT to a run that holds none even while the state is ending (link.ts `reconcile`): the run
+ *   takes the re-authentication over, as a tab would.
+ * - 110990 (`no-live-rt-after-logout`, bearer): two tabs signed in 3 s apart, the second frozen
+ *   while its login was on its way: it numbered its login from the state before the first one, and
+ *   both wrote one generation. The worker's session kept the first, the store the second; the logout
+ *   left the one started last live. The hub now settles a login written at a generation it holds
+ *   for another on the login started last, one generation above both (hub.ts `#tie`).
+ * - 109069 (`no-live-rt-after-logout`, bearer, found by the end-of-run check that came with
+ *   105650's): a tab frozen while the worker had asked its login form lost the worker, rejoined on a
+ *   new port, and the form answered afterwards: the old port was down, so the grant was neither sent
+ *   nor revoked. A form that answers after its line went down now revokes its login
+ *   (src/coordinator/worker.ts `#reauthenticate`).
  */
-export const REGRESSION_SEEDS_WORKER = [18, 39, 56, 183, 189, 202, 793, 101699, 503, 100913, 1367, 100022, 102395, 102887, 101882, 102785, 103517, 104407, 104016, 111409]
+export const REGRESSION_SEEDS_WORKER = [
+  18, 39, 56, 183, 189, 202, 793, 101699, 503, 100913, 1367, 100022, 102395, 102887, 101882, 102785, 103517, 104407, 104016, 111409, 109805, 110990, 109069,
+]
 
 /**
  * Seeds of `--worker --extended` (`runSchedule(seed, { worker: true, extended: true })`), kept
@@ -101,9 +119,20 @@ export const REGRESSION_SEEDS_WORKER = [18, 39, 56, 183, 189, 202, 793, 101699, 
  * logout remembered by the page, told to the worker's session alone). 101740 (`converges`, cookie):
  * two fallen-back tabs heard a forged far-ahead state and counted it as their coordinator's `newest`;
  * their rejoins carried it to the worker (which refused it) instead of their real state, and the
- * tabs ended apart (src/coordinator/replaceable.ts: a forged leap is no news).
+ * tabs ended apart (src/coordinator/replaceable.ts: a forged leap is no news). 105650
+ * (`no-live-rt-after-logout`, bearer) was the oracle's: a login form answered into a run the browser
+ * had just killed, and the user logged out in another tab 430 ms later; no tab could know of that
+ * login, whose tab revokes it once it notices the loss. The oracle now takes such a login for what it
+ * is and checks, at the end, that its tab revoked it (world.ts `checkUnheard`).
  */
-export const REGRESSION_SEEDS_WORKER_EXTENDED = [163, 79, 271, 316, 393, 531, 700, 611, 626, 100188, 101361, 101427, 101740]
+export const REGRESSION_SEEDS_WORKER_EXTENDED = [163, 79, 271, 316, 393, 531, 700, 611, 626, 100188, 101361, 101427, 101740, 105650]
+
+/** A port message in the trace (`SIM_PORTS=1`): its first 400 characters, every token masked. */
+function shown(message: unknown): string {
+  return JSON.stringify(message)
+    .replace(/"(accessToken|refreshToken)":"[^"]*"/g, '"$1":"…"')
+    .slice(0, 400)
+}
 
 /** Where the tabs load the worker's script from (the probe of a slow worker fetches it). */
 export const WORKER_SCRIPT = 'https://app.sim/rotor-worker.js'
@@ -167,6 +196,8 @@ export class SharedWorkers {
   #runs = 0
   /** Every run started, by id: whether one still lives (an RT's holder, server.ts `trackHolders`). */
   readonly #all = new Map<string, Incarnation>()
+  /** The run each tab was last welcomed by, and the tab's end of that port. */
+  readonly #welcomed = new Map<string, { run: Incarnation; end: End }>()
   /** Runs started and killed: what the schedule did. */
   started = 0
   killed = 0
@@ -190,6 +221,16 @@ export class SharedWorkers {
   /** Whether run `id` (`w1`, …) still runs. */
   alive(id: string): boolean {
     return this.#all.get(id)?.alive === true
+  }
+
+  /**
+   * Whether tab `tab` is still on a run the browser killed: welcomed by it, and its port to it
+   * still open (a killed run says nothing; the tab finds out by ping, within seconds, and closes
+   * that port as it falls back). What it sends the worker meanwhile reaches no one.
+   */
+  cutOff(tab: string): boolean {
+    const on = this.#welcomed.get(tab)
+    return on !== undefined && !on.run.alive && on.end.open
   }
 
   /** The browser terminates the worker (memory pressure, a crash): nothing of it runs again. */
@@ -257,7 +298,9 @@ export class SharedWorkers {
       if (!run.alive) return
       deliver(() => {
         if (!to.open) return
+        if ((copy as { w?: unknown }).w === 'welcome') this.#welcomed.set(receiver, { run, end: to })
         this.#server.heard(receiver, copy)
+        if (process.env['SIM_PORTS']) this.#scheduler.note(`  msg ${pair} ${shown(copy)}`)
         to.onmessage?.({ data: copy } as MessageEvent)
       })
     })

@@ -58,6 +58,8 @@ export class World {
   /** logout() calls not yet settled, and the logins that wait for them (an app awaits its logout before its login form). */
   #loggingOut = 0
   #afterLogout: Array<() => void> = []
+  /** Logins a tab's form answered into a worker run the browser had killed (see #reauthenticate): the tab revokes each once it notices. */
+  readonly #unheard: Array<{ tab: Tab; family: number }> = []
   /** Tabs whose start() of a login is on its way (its grant read, not yet published). */
   readonly #starting = new Set<Member>()
   readonly #scheduler: Scheduler
@@ -131,6 +133,13 @@ export class World {
    * login form, and 10 s of slack for the catch-ups; counted from the grant or the holder's last
    * resume (a frozen page keeps its locks and runs nothing, as a browser's does).
    */
+  /** At the end: each login a form answered into a killed worker run was revoked by its tab, where the tab lived to notice. */
+  checkUnheard(): void {
+    for (const { tab, family } of this.#unheard)
+      if (!tab.disposed && this.server.liveFamilies().includes(family))
+        this.#verdict.fail('no-live-rt-after-logout', `${tab.id}'s form answered into a killed worker run: family ${family} still live at the end`, this.#scheduler.now)
+  }
+
   checkLocks(): void {
     const { refreshTimeout, queueTimeout } = this.#config
     const bound = 3 * (3 * refreshTimeout + 10_000) + queueTimeout + HOOK_MAX_MS + 10_000
@@ -216,7 +225,11 @@ export class World {
    * and runs no more code (its session once ended a newer login after a crash: seeds 1367, 3509).
    * A login it brings after the session told it to close (`signal`: the user logged out) is not the
    * session's: Rotor revokes it, best effort, and never publishes it (sim seed 27020: its revocation
-   * met a proxy's 502, and a later logout was held to account for it).
+   * met a proxy's 502, and a later logout was held to account for it). Bearer, behind a worker the
+   * browser killed, before its tab noticed, the form's login reaches no one (with cookies the jar
+   * holds it): no other tab can know of it (a logout there leaves it live), and its tab revokes it once it notices the loss
+   * (WorkerCoordinator's `#unadopted`): not the session's, and checked at the end (checkUnheard;
+   * sim `--worker --extended` seed 105650: a logout in another tab 430 ms after the form answered).
    */
   #reauthenticate(tab: Tab, signal: AbortSignal): Promise<Partial<ReturnType<ModelServer['login']>> | void> {
     const { hook } = this.#config
@@ -227,7 +240,8 @@ export class World {
           if (hook === 'dismissed') return resolve()
           const grant = this.#loginAnswer(this.server.login())
           this.server.heard(tab.id, grant)
-          if (!signal.aborted) this.family = this.server.newestFamily
+          if (this.#config.transport === 'bearer' && this.workers?.cutOff(tab.id)) this.#unheard.push({ tab, family: this.server.newestFamily })
+          else if (!signal.aborted) this.family = this.server.newestFamily
           this.logins++
           resolve(grant)
         }),

@@ -215,6 +215,26 @@ describe('WorkerCoordinator on virtual time', () => {
     }
   })
 
+  test('a form answered after the worker was lost (or the tab disposed) sends nothing and revokes its login: it reached no worker (sim seed 109069)', async () => {
+    const grant = { accessToken: 'at-late', refreshToken: 'rt-late', accessTokenExpiration: 2_000_000 }
+    for (const end of ['lost', 'disposed'] as const) {
+      const revoked: unknown[] = []
+      let answer: (value: typeof grant) => void = () => undefined
+      const form = new Promise<typeof grant>(resolve => (answer = resolve))
+      const { clock, worker, tab } = await connectedTab(welcoming(), { reauthenticate: () => form, revoke: tokens => revoked.push(tokens) })
+      worker.tell({ w: 'reauthenticate', id: 7 })
+      await clock.flush()
+      if (end === 'lost') tab.lose('the worker stopped answering')
+      else tab.close()
+      expect(revoked).toEqual([])
+      answer(grant)
+      await clock.flush()
+      expect(worker.heard.filter(m => m.w === 'reauthenticated')).toEqual([])
+      expect(revoked).toEqual([grant])
+      tab.close()
+    }
+  })
+
   test('pagehide into the back/forward cache keeps the tab connected; a real leave says bye', async () => {
     const { clock, worker, page, tab } = await connectedTab()
     page.get('pagehide')?.({ persisted: true })

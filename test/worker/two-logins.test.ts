@@ -13,7 +13,7 @@ import { normalizeOptions } from '../../src/core/options.js'
 import { createHub, type Hub } from '../../src/worker/hub.js'
 import { PROTOCOL_VERSION } from '../../src/worker/protocol.js'
 import { workerConfig } from '../../src/worker/tab.js'
-import { twoHolders } from '../../src/worker/link.js'
+import { twoHolders } from '../../src/worker/two-logins.js'
 import type { Snapshot } from '../../src/coordinator/types.js'
 import { bearerLogin, bearerOptions } from '../helpers/session-env.js'
 import { hubPort } from '../helpers/hub-port.js'
@@ -189,4 +189,92 @@ describe('a tab that fell back and signed in, and a tab that signed in through t
     // b's own login was dropped, not revoked.
     expect(await live(pb)).toBe(true)
   }, 20_000)
+})
+
+/**
+ * Two tabs write two logins at one generation: both signed in at once, or one frozen while its
+ * login was on its way numbered it from the state before the other's (sim seed 110990). The hub
+ * stored the second while its session kept the first, and the logout left the login started last
+ * live. The real hub and the reference server; the tabs' ports driven message by message.
+ */
+describe('the hub: two tabs write two logins at one generation', () => {
+  let server: AuthServer
+  let url = ''
+  let closeServer: () => Promise<void>
+  let hub: Hub
+
+  beforeEach(async () => {
+    server = createAuthServer({ accessTokenTtl: 60_000, refreshTokenTtl: 600_000 })
+    ;({ url, close: closeServer } = await server.listen())
+    hub = createHub('tie-test')
+  })
+  afterEach(async () => {
+    hub.session?.dispose()
+    await closeServer()
+  })
+
+  type Pair = { accessToken: string; refreshToken: string }
+  const pair = async () => (await (await bearerLogin(url)).json()) as Pair
+  const login = (generation: number, p: Pair, id: string, at: number): Snapshot =>
+    active(generation, { issuedAt: Date.now(), accessExpiresAt: Date.now() + 60_000, refreshExpiresAt: Date.now() + 600_000, ...p, login: { id, at } })
+  const live = async (p: Pair) => (await server.verifyAccessToken(p.accessToken)) !== undefined
+
+  /** Tab 1 signs in (`first`, its write and its post, as a page's session does); then tab 2 writes `second` at `generation`. */
+  async function race(first: { pair: Pair; at: number }, second: { pair: Pair; at: number; generation: number }) {
+    const config = workerConfig(normalizeOptions({ ...bearerOptions(url), crossTab: { name: 'app' }, worker: `${url}/w.js`, rotation: 'request' } as SessionOptions))
+    const [one, two] = [hubPort(hub), hubPort(hub)]
+    one.say({ w: 'hello', id: 1, version: PROTOCOL_VERSION, config, reauthenticates: false })
+    two.say({ w: 'hello', id: 1, version: PROTOCOL_VERSION, config, reauthenticates: false })
+    const firstState = login(1, first.pair, 'first', first.at)
+    one.say({ w: 'write', id: 2, snapshot: firstState })
+    one.say({ w: 'post', message: { type: 'state', snapshot: firstState } })
+    await vi.waitFor(() => expect(hub.session?.state).toMatchObject({ status: 'active', generation: 1 }))
+    two.say({ w: 'write', id: 2, snapshot: login(second.generation, second.pair, 'second', second.at) })
+    const told = (port: ReturnType<typeof hubPort>) =>
+      port.received.filter(m => m['w'] === 'message' && (m['message'] as { type: string }).type === 'state').map(m => (m['message'] as { snapshot: Snapshot }).snapshot)
+    return { one: told(one), two: told(two) }
+  }
+
+  /** The worker's session rotates once and logs out: which RT it presented, and which logins the server still takes. */
+  async function rotateAndLogout(winner: Pair, loser: Pair) {
+    const before = server.log.filter(e => e.route === 'refresh').length
+    await hub.session!.rotate()
+    expect(
+      server.log
+        .filter(e => e.route === 'refresh')
+        .slice(before)
+        .map(e => [e.status, e.reused ?? false]),
+    ).toEqual([[201, false]])
+    // Presenting the loser's RT would have been refused: the winner's family rotated, the loser's is as it was.
+    expect(await live(loser)).toBe(true)
+    await hub.session!.logout()
+    // The winner's login (rotated since) is ended at the server; the loser was dropped, not revoked.
+    expect(await live(winner)).toBe(false)
+    expect(server.stats.reusedRefused).toBe(0)
+  }
+
+  it('the later login, written second at the same generation, wins one above in both tabs and the worker', async () => {
+    const [p1, p2] = [await pair(), await pair()]
+    const told = await race({ pair: p1, at: 1_000 }, { pair: p2, at: 2_000, generation: 1 })
+    for (const tab of [told.one, told.two]) expect(tab.at(-1)).toMatchObject({ generation: 2, accessToken: p2.accessToken, login: { id: 'second' } })
+    for (const tab of [told.one, told.two]) expect(tab.at(-1)).not.toHaveProperty('refreshToken')
+    await vi.waitFor(() => expect(hub.session?.state).toMatchObject({ status: 'active', generation: 2 }))
+    await rotateAndLogout(p2, p1)
+  })
+
+  it('numbered behind the other (its tab was frozen), the later login still wins', async () => {
+    const [p1, p2] = [await pair(), await pair()]
+    const told = await race({ pair: p1, at: 1_000 }, { pair: p2, at: 2_000, generation: 0 })
+    expect(told.two.at(-1)).toMatchObject({ generation: 2, accessToken: p2.accessToken })
+    await vi.waitFor(() => expect(hub.session?.state).toMatchObject({ generation: 2 }))
+    await rotateAndLogout(p2, p1)
+  })
+
+  it('an earlier login written second loses: the held one goes one above, and its writer is told', async () => {
+    const [p1, p2] = [await pair(), await pair()]
+    const told = await race({ pair: p1, at: 2_000 }, { pair: p2, at: 1_000, generation: 1 })
+    expect(told.two.at(-1)).toMatchObject({ generation: 2, accessToken: p1.accessToken, login: { id: 'first' } })
+    await vi.waitFor(() => expect(hub.session?.state).toMatchObject({ generation: 2 }))
+    await rotateAndLogout(p1, p2)
+  })
 })

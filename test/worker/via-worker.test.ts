@@ -332,6 +332,14 @@ describe('reconcile: the state a rejoining tab and the worker settle on', () => 
     expect(reconcile(active(9, { accessToken: 'at' }), active(9, { accessToken: 'theirs' }), 'bearer', supersedes)).toEqual(active(9, { accessToken: 'theirs' }))
     expect(reconcile(active(9, { accessToken: 'at' }), memory, 'cookie', supersedes)).toEqual(memory)
   })
+  it('bearer: that AT goes even while the state is ending (its RT refused): the run takes the re-authentication over (seed 109805)', () => {
+    // The run re-authenticating was killed; a new one started from a page's memory, the dying state without its AT.
+    const dying = active(3, { ending: 'rejected' })
+    expect(reconcile(active(3, { accessToken: 'at', ending: 'rejected' }), dying, 'bearer', supersedes)).toEqual(active(4, { accessToken: 'at', ending: 'rejected' }))
+    // An RT of an ending state is no reason on its own (it was refused): with the run holding the AT too, the run's stands.
+    const theirs = active(3, { accessToken: 'at', ending: 'rejected' })
+    expect(reconcile(active(3, { accessToken: 'at', refreshToken: 'rt', ending: 'rejected' }), theirs, 'bearer', supersedes)).toEqual(theirs)
+  })
   it("a user's logout on either side stands, whatever the other side counted meanwhile (one above both)", () => {
     // The worker's tabs logged out at 5; the tab that fell back rotated on its own to 9.
     for (const transport of ['cookie', 'bearer'] as const) {

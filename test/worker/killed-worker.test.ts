@@ -13,7 +13,9 @@ import { Tabs } from '../../src/worker/hub-tabs.js'
 import { hubPort } from '../helpers/hub-port.js'
 import { PROTOCOL_VERSION } from '../../src/worker/protocol.js'
 import { workerConfig } from '../../src/worker/tab.js'
-import { bearerLogin, bearerOptions } from '../helpers/session-env.js'
+import { bearerLogin, bearerOptions, CREDENTIALS, TENANT_HEADERS } from '../helpers/session-env.js'
+import { cookieFetch } from '../../src/testing/cookie-fetch.js'
+import { defaultPlatform } from '../../src/platform/defaults.js'
 
 /**
  * The origin's SharedWorker: one run of the real hub while alive; `kill()` ends it as a browser
@@ -151,6 +153,32 @@ describe('a tab whose rotation worker was killed', () => {
       await vi.waitFor(() => expect(received).toContainEqual({ w: 'done', id: 3 }))
       expect(server.stats.logouts).toBe(1)
       expect(await server.verifyAccessToken(login.accessToken)).toBeUndefined()
+    } finally {
+      hub.session?.dispose()
+    }
+  })
+
+  it('cookies: logout() at a run whose own session ended meanwhile calls the logout endpoint with the jar, and the login it holds ends at the server', async () => {
+    // The browser's jar, which the worker's fetch sends as the pages' does.
+    const jar = cookieFetch()
+    const login = await jar(`${url}/authn/login-with-expiry`, { method: 'POST', headers: TENANT_HEADERS, body: CREDENTIALS })
+    expect(login.status).toBe(201)
+    const refresh = () => jar(`${url}/authn/refresh`, { method: 'POST', headers: TENANT_HEADERS })
+    const hub = createHub('ended-cookie-run-test', {}, { ...defaultPlatform(), fetch: () => jar })
+    const { received, say } = hubPort(hub)
+    try {
+      const config = workerConfig(
+        normalizeOptions({ scope: url, headers: { 'X-Okapi-Tenant': 'diku' }, crossTab: { name: 'app' }, worker: `${url}/rotor-worker.js` } as SessionOptions),
+      )
+      const ended = { generation: 15, status: 'signed-out', issuedAt: null, accessExpiresAt: null, refreshExpiresAt: null, reason: 'rejected' }
+      say({ w: 'hello', id: 1, version: PROTOCOL_VERSION, config, stored: ended, reauthenticates: false })
+      // The jar's login lives (a refresh rotates it) until the logout.
+      expect((await refresh()).status).toBe(201)
+      const before = server.log.filter(e => e.route === 'logout').length
+      say({ w: 'logout', id: 2 })
+      await vi.waitFor(() => expect(received).toContainEqual({ w: 'done', id: 2 }))
+      expect(server.log.filter(e => e.route === 'logout').length).toBe(before + 1)
+      expect((await refresh()).status).toBe(401)
     } finally {
       hub.session?.dispose()
     }

@@ -122,7 +122,7 @@ export const createFetch = () => fail('session.fetch')`,
 /** Where the stand-ins' own imports resolve from: they replace imports of src/session.ts. */
 const SRC = fileURLToPath(new URL('./src', import.meta.url))
 
-const FAIL = 'export const fail = what => () => { throw new TypeError(`rotor-auth: ${what} is not part of the rotation worker`) }'
+const FAIL = 'export const fail = what => () => { throw new TypeError(`rotor-auth: no ${what} in the worker`) }'
 
 /**
  * Where the page loads code on demand (`import('./x.js')`), the worker's script, one classic file,

@@ -163,7 +163,11 @@ const TAKEN_OUT = [
   "  Two tabs' logins written at one generation settle on the one started last in the hub too (hub.ts `#tie`, sim seed",
   "  110990): the worker 19,989 → 20,104 B; taken back by the hub's config check naming the key without what it expected",
   "  (the page's validator told its user in full) and the two never-reached guards of the worker's request path made",
-  "  cheaper (its session.fetch fails by the stand-ins' one `fail`, its Config has no `scope`): 19,971 B.",
+  "  cheaper (its session.fetch fails by the stand-ins' one `fail`, its Config has no `scope`): 19,971 B. Then the",
+  "  hub measures spans on the monotonic clock (seed 112408), its session marks an RT spent at a 2xx's headers as a page's",
+  '  does (`Coordinator.marksSpent`, seeds 113041, 115636), and a publish leaves a newer state adopted meanwhile standing',
+  "  (seed 118848; the worker's build drops it): the page 25,673 → 25,689 B; the worker, its refusals saying the error",
+  "  without a prefix and its stand-ins' message shorter, 19,984 B.",
 ]
 
 /** The modules that make the rotation itself: what is left once everything optional is out. */

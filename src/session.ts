@@ -120,10 +120,9 @@ function logoutOf(revoke: Outbound['revoke'], { machine, coordinator, sync }: Wi
   return (reason: 'user' | 'idle'): Promise<void> => {
     const snapshot = machine.snapshot
     if (snapshot.status !== 'active') return inFlight ?? Promise.resolve()
-    // End everywhere first: the shared state says signed-out before the server is asked, so
-    // no other tab can take the lock meanwhile and present an RT our aborted refresh spent.
-    // A worker that keeps the RT calls the server itself (asked first: the end reaches it next).
-    // Without one, or when it could not (it was lost), the session calls the endpoint with what it holds.
+    // End everywhere first: the shared state says signed-out before the server is asked, so no other tab can take the lock
+    // meanwhile and present an RT our aborted refresh spent. A worker that keeps the RT calls the server itself (asked first:
+    // the end reaches it next); without one, or when it could not (it was lost), the session calls the endpoint with what it holds.
     const server = (coordinator.logout?.(snapshot) ?? Promise.reject()).catch(() => revoke(snapshot))
     const done = Promise.all([sync.publishEnd(reason), server]).then(() => undefined)
     const clear = () => void (inFlight === done && (inFlight = undefined))
@@ -149,11 +148,12 @@ function rotatorOf(cfg: Config, out: Outbound, { machine, coordinator, sync, bac
     lock: (fn, lockOptions) => coordinator.lock(fn, lockOptions),
     isTransient: error => isTransient(error, transport),
     inFlightLimitMs: inFlightLimitMs(cfg, transport),
-    // Bearer on the default coordinator: cookies land with the headers, and a custom coordinator (Redis, the worker's
-    // hub) keeps its documented limits (docs/guides/redis.md). Bug zoo: the lost bearer answer and the refusal race
-    // come back whole: no verdict in the store before the lock goes, so no mark at a 2xx's headers either.
+    // Bearer on the default coordinator or one whose members see it at once (`marksSpent`: the worker's hub, sim seed 113041; Redis keeps its documented limits).
+    // Bug zoo: the lost bearer answer and the refusal race come back whole: no verdict in the store before the lock goes, so no mark at a 2xx's headers either.
     markSpent:
-      transport === 'bearer' && !cfg.coordinator && !(typeof __ROTOR_ZOO__ === 'object' && (__ROTOR_ZOO__.has('lost-bearer-answer') || __ROTOR_ZOO__.has('refusal-race'))),
+      transport === 'bearer' &&
+      (cfg.coordinator?.marksSpent ?? !cfg.coordinator) &&
+      !(typeof __ROTOR_ZOO__ === 'object' && (__ROTOR_ZOO__.has('lost-bearer-answer') || __ROTOR_ZOO__.has('refusal-race'))),
     // Bearer tokens that reach other tabs by message only: ask them before presenting the RT.
     probeFirst: () => transport === 'bearer' && coordinator.sharesTokens === 'message',
     refresh: refresher(cfg, out.send, cfg.platform),

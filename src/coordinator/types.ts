@@ -125,6 +125,12 @@ export type Lease = {
  *   absent): a `read()` holds them, so the lock holder's re-read is enough. `'message'`: only a
  *   `state` message carries them (browser tabs that do not persist tokens), so a lock holder
  *   first asks its peers (`hello`) before it presents an RT one of them may just have spent.
+ * - `marksSpent`, optional: true where every member sees a write at once, before the lock passes
+ *   on (one store in one place: the rotation worker's). A bearer session then marks the RT spent
+ *   (`ending`) as a refresh's 2xx headers arrive, before it reads the body, as the default
+ *   coordinator does: a holder that dies before the body leaves the others a mark, not an RT
+ *   they would present again. Absent, a custom coordinator keeps its documented limit (Redis:
+ *   a member read the mark and ended the session before the grant reached it over pub/sub).
  * - `livePeers()`, optional: lets that ask end as soon as every listed member answered. It must
  *   list every other member still running (one left out lets the asker present an RT it spent);
  *   undefined, the asker listens for a fixed time instead.
@@ -152,6 +158,8 @@ export interface Coordinator {
   logout?(held?: Snapshot): Promise<void> | undefined
   /** Optional: how bearer tokens reach the other members, `'store'` (the default) or `'message'`. */
   readonly sharesTokens?: 'store' | 'message'
+  /** Optional: every member sees a write before the lock passes on, so a bearer session may mark an RT spent at a 2xx's headers. */
+  readonly marksSpent?: boolean
   /**
    * Optional: the ids (`from` of their messages) of every other live member, or undefined where
    * they cannot be listed. A listed member that does not answer a `hello` only makes the asker wait.

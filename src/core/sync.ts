@@ -206,10 +206,11 @@ export class Sync {
         const login = how === 'login' ? { id: this.#options.randomId?.() ?? String(now()), at: madeAt ?? now() } : current.login
         if (login !== undefined) snapshot.login = login
         if (tokens.accessToken !== undefined) snapshot.accessToken = tokens.accessToken
-        // An RT-less refresh answer (some OAuth2 servers) keeps the RT we had.
-        const refreshToken = tokens.refreshToken ?? (how === 'rotate' ? current.refreshToken : undefined)
+        const refreshToken = tokens.refreshToken ?? (how === 'rotate' ? current.refreshToken : undefined) // an RT-less refresh answer (some OAuth2 servers) keeps the RT we had
         if (refreshToken !== undefined) snapshot.refreshToken = refreshToken
         return when(coordinator.write(snapshot), () => {
+          // Newer adopted while an asynchronous store wrote (two logins written at once, numbered above both by the worker: sim seed 118848): it stands. The worker's own store is synchronous.
+          notInWorker: if (supersedes(machine.snapshot, snapshot)) return true
           coordinator.post({ type: 'state', snapshot })
           this.#news.published()
           this.#enter(snapshot, 'local', how)

@@ -40,6 +40,7 @@ export type LivenessLimits = {
 export class Tabs {
   readonly #tabs = new Set<Tab>()
   readonly #limits: LivenessLimits
+  /** `now`: the hub's clock of spans (monotonic where there is one: a tab's silence is never a clock set forward). */
   readonly #platform: Pick<Platform, 'now' | 'after'>
   /** A tab left: what it held is let go, and its `reauthenticating` flag is withdrawn. */
   readonly #left: (tab: Tab) => void

@@ -55,6 +55,13 @@ class SharedState implements Hub {
   #snapshot: Snapshot | undefined
   #worker: WorkerSession | undefined
   #configKey: string | undefined
+  /**
+   * The clock of every span the hub measures (a tab's silence, the run's age, a request's
+   * window): monotonic where the platform has one. On the wall clock, the user setting it
+   * forward made every tab the hub was probing look silent for minutes: it dropped them all,
+   * and its session, asking a login form of no one, ended (sim seed 112408).
+   */
+  readonly #elapsed: () => number
   /** When this run started (rtGraceMs), and what waits for a tab to bring the RT (#rtOrGrace). */
   readonly #bornAt: number
   readonly #rt: Waiters
@@ -64,12 +71,13 @@ class SharedState implements Hub {
   constructor(name: string, limits: HubLimits, platform: Platform) {
     this.#platform = platform
     this.#limits = limits
-    this.#bornAt = platform.now()
+    const elapsed = (this.#elapsed = platform.monotonic ?? platform.now)
+    this.#bornAt = elapsed()
     this.#rt = new Waiters(platform.after)
     this.#lock = new HubLock(name, platform.locks)
     this.#tabs = new Tabs({
       limits,
-      platform,
+      platform: { now: elapsed, after: platform.after },
       // Its `reauthenticating` flag would otherwise hold every tab's requests without a deadline.
       left: tab => tab.reauthenticating && this.#broadcast({ rotor: 1, type: 'reauthenticating', from: tab.id, active: false }, tab),
     })
@@ -92,7 +100,7 @@ class SharedState implements Hub {
       port,
       id: `tab-${this.#tabs.nextId()}`,
       reauthenticates: false,
-      heard: this.#platform.now(),
+      heard: this.#elapsed(),
       reauthenticating: false,
       locks: new TabLocks({
         lock: this.#lock,
@@ -109,6 +117,7 @@ class SharedState implements Hub {
 
   /** The worker session's member of the shared state. */
   readonly #member: Coordinator = {
+    marksSpent: true,
     read: () => this.#snapshot,
     write: next => this.#store(next),
     lock: fn => this.#rtOrGrace().then(() => this.#lock.run(fn)),
@@ -127,7 +136,7 @@ class SharedState implements Hub {
    * every tab while that tab held a live RT (sim `--worker --extended` seed 163).
    */
   #rtOrGrace(): Promise<unknown> {
-    const left = this.#limits.rtGraceMs - (this.#platform.now() - this.#bornAt)
+    const left = this.#limits.rtGraceMs - (this.#elapsed() - this.#bornAt)
     const lacks = () => this.#cfg?.transport === 'bearer' && this.#snapshot?.status === 'active' && !this.#snapshot.refreshToken
     return left > 0 ? this.#rt.until(() => !lacks(), left) : Promise.resolve()
   }
@@ -207,7 +216,7 @@ class SharedState implements Hub {
     // Behind: the newer state is the answer.
     if (message.generation < current && snapshot) return tab.port.postMessage({ w: 'store', snapshot: withoutRefreshToken(snapshot) })
     if (message.generation > current) return
-    const now = this.#platform.now()
+    const now = this.#elapsed()
     if (this.#honoured && this.#honoured.generation === current && now < this.#honoured.until) return
     this.#honoured = { generation: current, until: now + (this.#cfg?.queueTimeout ?? 30_000) }
     this.#listeners.emit(message)
@@ -240,8 +249,8 @@ class SharedState implements Hub {
         })
         this.#configKey = key
       } catch (error) {
-        // A forged or older page's options: that page is told which, coded; the hub goes on serving the others.
-        return refuse(`the worker cannot run this session: ${(error as Error).message}`, (error as { code?: string }).code)
+        // A forged or older page's options: that page is told which, coded (its fallback names the worker); the hub goes on serving the others.
+        return refuse((error as Error).message, (error as { code?: string }).code)
       }
     }
     tab.reauthenticates = m['reauthenticates'] === true
@@ -269,7 +278,7 @@ class SharedState implements Hub {
   #handle(tab: Tab, data: unknown): void {
     if (typeof data !== 'object' || data === null) return
     const m = data as Record<string, unknown>
-    tab.heard = this.#platform.now()
+    tab.heard = this.#elapsed()
     const id = m['id']
     if (m['w'] === 'hello') return isId(id) ? this.#hello(tab, id, m) : undefined
     if (m['w'] === 'bye') return this.#tabs.drop(tab)

@@ -21,8 +21,14 @@ import { EPOCH } from './tab.js'
  * a tab that fell back now tries the worker again and rejoins it (src/worker/link.ts). 149 and
  * 263 failed on the way there (a rejoin that took the worker's own end over a login the jar
  * held; a killed worker unnoticed by tabs that asked it nothing): `reconcile` and the heartbeat.
+ *
+ * 119619 (`no-live-rt-after-logout`, bearer), a documented limit: a tab frozen while it connected
+ * fell back and its user signed in there, 4.6 s after another tab signed in through the worker,
+ * and the wall clock was set back 23 minutes in between. Logins are dated on the wall clock
+ * (`login.at`): the one started last looked the earlier, the other won when the tab rejoined
+ * (link.ts `twoHolders`), and the dropped login, not revoked, stayed live after the logout.
  */
-export const OPEN_FINDINGS_WORKER: Record<number, InvariantName> = {}
+export const OPEN_FINDINGS_WORKER: Record<number, InvariantName> = { 119619: 'no-live-rt-after-logout' }
 
 /**
  * Seeds of `--worker` that failed and pass since their fix, each run by worker-seeds.test.ts.
@@ -100,10 +106,26 @@ export const OPEN_FINDINGS_WORKER: Record<number, InvariantName> = {}
  *   new port, and the form answered afterwards: the old port was down, so the grant was neither sent
  *   nor revoked. A form that answers after its line went down now revokes its login
  *   (src/coordinator/worker.ts `#reauthenticate`).
+ * - 112408 (`no-unasked-logout`, bearer): the user set the clock 14 minutes forward while the hub
+ *   probed the tabs (a login form open); measured on the wall clock, every tab looked silent for
+ *   minutes, the hub dropped them all and its session ended. The hub's spans are now monotonic.
+ * - 118848 (`converges`, bearer): the two logins of 110990, settled by the hub while the second
+ *   tab's write was on its way; that tab adopted the hub's state, then entered its own older one.
+ *   A publish now leaves a newer state adopted meanwhile standing (src/core/sync.ts).
  */
 export const REGRESSION_SEEDS_WORKER = [
-  18, 39, 56, 183, 189, 202, 793, 101699, 503, 100913, 1367, 100022, 102395, 102887, 101882, 102785, 103517, 104407, 104016, 111409, 109805, 110990, 109069,
+  18, 39, 56, 183, 189, 202, 793, 101699, 503, 100913, 1367, 100022, 102395, 102887, 101882, 102785, 103517, 104407, 104016, 111409, 109805, 110990, 109069, 112408, 118848,
 ]
+
+/**
+ * Seeds of `--worker --extended` that still break, a documented limit: the browser killed the
+ * worker, and the one tab holding the live RT (its own login) was frozen for longer than
+ * `RT_GRACE_MS`; the new run, holding no RT, waited that long for a tab to bring one, then its
+ * rotation had nothing to present and the session ended `rejected` in the other tabs
+ * (docs/guides/worker.md). Waiting longer would hold every tab's requests where no tab holds the
+ * RT at all. Drawn once the worker marked a 2xx's headers (its extra messages moved the draws).
+ */
+export const OPEN_FINDINGS_WORKER_EXTENDED: Record<number, InvariantName> = { 110204: 'no-unasked-logout', 111586: 'no-unasked-logout' }
 
 /**
  * Seeds of `--worker --extended` (`runSchedule(seed, { worker: true, extended: true })`), kept
@@ -123,9 +145,13 @@ export const REGRESSION_SEEDS_WORKER = [
  * (`no-live-rt-after-logout`, bearer) was the oracle's: a login form answered into a run the browser
  * had just killed, and the user logged out in another tab 430 ms later; no tab could know of that
  * login, whose tab revokes it once it notices the loss. The oracle now takes such a login for what it
- * is and checks, at the end, that its tab revoked it (world.ts `checkUnheard`).
+ * is and checks, at the end, that its tab revoked it (world.ts `checkUnheard`). 113041, 115636
+ * (`rt-presented-twice`, a 200 whose body never came): the browser killed the worker between the
+ * headers and the body; the worker's session did not mark the RT spent as a page's does, and the
+ * tab that had signed in presented it again. The hub's coordinator now says its members see a
+ * write at once (`marksSpent`), and the worker marks.
  */
-export const REGRESSION_SEEDS_WORKER_EXTENDED = [163, 79, 271, 316, 393, 531, 700, 611, 626, 100188, 101361, 101427, 101740, 105650]
+export const REGRESSION_SEEDS_WORKER_EXTENDED = [163, 79, 271, 316, 393, 531, 700, 611, 626, 100188, 101361, 101427, 101740, 105650, 113041, 115636]
 
 /** A port message in the trace (`SIM_PORTS=1`): its first 400 characters, every token masked. */
 function shown(message: unknown): string {

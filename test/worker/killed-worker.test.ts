@@ -261,3 +261,72 @@ describe("the worker's reauthenticate, asked of a tab", () => {
     expect(sent.filter(m => (m as { w: string }).w === 'reauthenticate')).toHaveLength(1)
   })
 })
+
+describe("the hub's clock of spans", () => {
+  afterEach(() => vi.useRealTimers())
+
+  it('a wall clock set forward while a tab runs the login form drops no tab: silence is measured on the monotonic clock (sim seed 112408)', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date', 'performance'] })
+    const refused: typeof fetch = async () => new Response(JSON.stringify({ error: 'invalid_grant' }), { status: 401, headers: { 'content-type': 'application/json' } })
+    const hub = createHub('clock-jump-test', {}, { ...defaultPlatform(), fetch: () => refused })
+    const { received, say } = hubPort(hub)
+    try {
+      const url = 'http://127.0.0.1:9'
+      const config = workerConfig(normalizeOptions({ ...bearerOptions(url), crossTab: { name: 'app' }, worker: `${url}/w.js`, rotation: 'request' } as SessionOptions))
+      const now = Date.now()
+      const held = {
+        generation: 3,
+        status: 'active',
+        issuedAt: now,
+        accessExpiresAt: now + 60_000,
+        refreshExpiresAt: now + 600_000,
+        accessToken: 'at-3',
+        refreshToken: 'rt-3',
+      }
+      say({ w: 'hello', id: 1, version: PROTOCOL_VERSION, config, stored: held, reauthenticates: true })
+      // The RT is refused: the worker's session asks this tab's login form, and probes the tab while it is open.
+      void hub.session!.rotate().catch(() => undefined)
+      await vi.waitFor(() => expect(received).toContainEqual(expect.objectContaining({ w: 'reauthenticate' })))
+      // The user sets the clock 15 minutes forward; a second later the probe runs.
+      vi.setSystemTime(Date.now() + 15 * 60_000)
+      await vi.advanceTimersByTimeAsync(1_000)
+      expect(received.filter(m => m['w'] === 'probe').length).toBeGreaterThan(0)
+      expect(hub.tabs).toBe(1)
+    } finally {
+      hub.session?.dispose()
+    }
+  })
+})
+
+describe('a refresh whose 2xx headers reached the worker, its body not yet', () => {
+  it('the worker marks the RT spent and tells its tabs before it reads the body: a run killed then leaves them a mark, not an RT to present again (sim seeds 113041, 115636)', async () => {
+    // Headers of a grant, and a body that never comes (the run is killed meanwhile).
+    const hanging: typeof fetch = async () => new Response(new ReadableStream({ start: () => undefined }), { status: 200, headers: { 'content-type': 'application/json' } })
+    const hub = createHub('headers-test', {}, { ...defaultPlatform(), fetch: () => hanging })
+    const { received, say } = hubPort(hub)
+    try {
+      const url = 'http://127.0.0.1:9'
+      const config = workerConfig(normalizeOptions({ ...bearerOptions(url), crossTab: { name: 'app' }, worker: `${url}/w.js`, rotation: 'request' } as SessionOptions))
+      const now = Date.now()
+      const held = {
+        generation: 3,
+        status: 'active',
+        issuedAt: now,
+        accessExpiresAt: now + 60_000,
+        refreshExpiresAt: now + 600_000,
+        accessToken: 'at-3',
+        refreshToken: 'rt-3',
+      }
+      say({ w: 'hello', id: 1, version: PROTOCOL_VERSION, config, stored: held, reauthenticates: false })
+      void hub.session!.rotate().catch(() => undefined)
+      const told = () =>
+        received
+          .filter(m => m['w'] === 'message' && (m['message'] as { type: string }).type === 'state')
+          .map(m => (m['message'] as { snapshot: Record<string, unknown> }).snapshot)
+      await vi.waitFor(() => expect(told()).toContainEqual(expect.objectContaining({ generation: 3, ending: 'rejected' })))
+      expect(told().at(-1)).not.toHaveProperty('refreshToken')
+    } finally {
+      hub.session?.dispose()
+    }
+  })
+})

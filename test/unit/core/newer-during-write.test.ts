@@ -1,0 +1,62 @@
+// A login published through an asynchronous store while a newer state arrives (the rotation worker numbered two logins written at once above both: sim seed 118848): the newer one stands.
+import { afterEach, describe, expect, it } from 'vitest'
+import { createSession, type Coordinator, type Message, type Session, type Snapshot } from '../../../src/index.js'
+import { settle, virtualTime } from './virtual.js'
+
+let session: Session | undefined
+afterEach(() => session?.dispose())
+
+/** A coordinator whose writes resolve when `finish()` is called, and whose channel the test speaks on (`tell`). */
+function slowStore() {
+  const listeners = new Set<(message: Message) => void>()
+  const posted: Message[] = []
+  let finish: () => void = () => undefined
+  let stored: Snapshot | undefined
+  const coordinator: Coordinator = {
+    read: () => stored,
+    write: next => new Promise<void>(resolve => (finish = () => ((stored = next), resolve()))),
+    lock: fn => fn(),
+    post: message => void posted.push({ ...message, rotor: 1, from: 'me' } as Message),
+    subscribe: listener => (listeners.add(listener), () => listeners.delete(listener)),
+    isLeader: () => true,
+    hasPeers: () => true,
+    close: () => undefined,
+  }
+  const tell = (snapshot: Snapshot) => listeners.forEach(listener => listener({ rotor: 1, type: 'state', from: 'worker', snapshot }))
+  return { coordinator, posted, tell, finish: () => finish() }
+}
+
+describe('a state newer than the one being published arrives while the store writes', () => {
+  it('the session keeps the newer one: it neither enters nor posts its own older state', async () => {
+    const time = virtualTime()
+    const store = slowStore()
+    session = createSession({
+      scope: 'https://api.test/api',
+      transport: 'bearer',
+      rotation: 'request',
+      refresh: { url: 'https://api.test/refresh', style: 'json' },
+      coordinator: store.coordinator,
+      fetch: async () => new Response(null, { status: 500 }),
+      platform: { now: time.now, monotonic: time.monotonic, after: time.after, random: time.random, on: time.on },
+    })
+    const started = session.start({ accessToken: 'at-mine', refreshToken: 'rt-mine', expiresIn: 60, refreshExpiresIn: 600 })
+    await settle()
+    // The worker settled this login against another one written at once: the other, one generation above.
+    const newer: Snapshot = {
+      generation: 2,
+      status: 'active',
+      issuedAt: time.now(),
+      accessExpiresAt: time.now() + 60_000,
+      refreshExpiresAt: time.now() + 600_000,
+      accessToken: 'at-theirs',
+      login: { id: 'theirs', at: time.now() + 1 },
+    }
+    store.tell(newer)
+    expect(session.state).toMatchObject({ status: 'active', generation: 2 })
+    store.finish()
+    await started
+    expect(session.state).toMatchObject({ status: 'active', generation: 2 })
+    expect(await session.accessToken()).toBe('at-theirs')
+    expect(store.posted.filter(m => m.type === 'state')).toEqual([])
+  })
+})

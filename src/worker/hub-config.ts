@@ -7,7 +7,6 @@ import { RotorTypeError } from '../errors.js'
 import { TRACE_SIZE } from '../trace/options.js'
 import { createPlatform } from '../platform/defaults.js'
 import type { SessionOptions } from '../types.js'
-import type { Scope } from '../utils/scope.js'
 import type { WorkerConfig } from './protocol.js'
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null
@@ -66,8 +65,8 @@ export function configOf(options: SessionOptions): Config {
   const logout = options.logout as WorkerConfig['logout']
   return {
     // Only the page's request interception reads it, which the worker's session has none of
-    // (tsup.config.ts leaves it out of the script: nothing there could read this).
-    scope: undefined as never as Scope,
+    // (tsup.config.ts leaves the interception out of the script).
+    scope: undefined as never,
     rotation: options.rotation ?? 'timer',
     transport: options.transport ?? 'cookie',
     refresh: { kind: 'url', url, style: refresh.style, clientId: refresh.clientId },

@@ -262,28 +262,26 @@ describe("the worker's reauthenticate, asked of a tab", () => {
   })
 })
 
+/** A real hub whose fetch is `fetch`, a tab's port said hello with a bearer session at generation 3 holding its RT. */
+function bearerHub(name: string, fetch: typeof globalThis.fetch, reauthenticates: boolean) {
+  const hub = createHub(name, {}, { ...defaultPlatform(), fetch: () => fetch })
+  const { received, say } = hubPort(hub)
+  const url = 'http://127.0.0.1:9'
+  const config = workerConfig(normalizeOptions({ ...bearerOptions(url), crossTab: { name: 'app' }, worker: `${url}/w.js`, rotation: 'request' } as SessionOptions))
+  const now = Date.now()
+  const held = { generation: 3, status: 'active', issuedAt: now, accessExpiresAt: now + 60_000, refreshExpiresAt: now + 600_000, accessToken: 'at-3', refreshToken: 'rt-3' }
+  say({ w: 'hello', id: 1, version: PROTOCOL_VERSION, config, stored: held, reauthenticates })
+  return { hub, received }
+}
+
 describe("the hub's clock of spans", () => {
   afterEach(() => vi.useRealTimers())
 
   it('a wall clock set forward while a tab runs the login form drops no tab: silence is measured on the monotonic clock (sim seed 112408)', async () => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date', 'performance'] })
     const refused: typeof fetch = async () => new Response(JSON.stringify({ error: 'invalid_grant' }), { status: 401, headers: { 'content-type': 'application/json' } })
-    const hub = createHub('clock-jump-test', {}, { ...defaultPlatform(), fetch: () => refused })
-    const { received, say } = hubPort(hub)
+    const { hub, received } = bearerHub('clock-jump-test', refused, true)
     try {
-      const url = 'http://127.0.0.1:9'
-      const config = workerConfig(normalizeOptions({ ...bearerOptions(url), crossTab: { name: 'app' }, worker: `${url}/w.js`, rotation: 'request' } as SessionOptions))
-      const now = Date.now()
-      const held = {
-        generation: 3,
-        status: 'active',
-        issuedAt: now,
-        accessExpiresAt: now + 60_000,
-        refreshExpiresAt: now + 600_000,
-        accessToken: 'at-3',
-        refreshToken: 'rt-3',
-      }
-      say({ w: 'hello', id: 1, version: PROTOCOL_VERSION, config, stored: held, reauthenticates: true })
       // The RT is refused: the worker's session asks this tab's login form, and probes the tab while it is open.
       void hub.session!.rotate().catch(() => undefined)
       await vi.waitFor(() => expect(received).toContainEqual(expect.objectContaining({ w: 'reauthenticate' })))
@@ -302,22 +300,8 @@ describe('a refresh whose 2xx headers reached the worker, its body not yet', () 
   it('the worker marks the RT spent and tells its tabs before it reads the body: a run killed then leaves them a mark, not an RT to present again (sim seeds 113041, 115636)', async () => {
     // Headers of a grant, and a body that never comes (the run is killed meanwhile).
     const hanging: typeof fetch = async () => new Response(new ReadableStream({ start: () => undefined }), { status: 200, headers: { 'content-type': 'application/json' } })
-    const hub = createHub('headers-test', {}, { ...defaultPlatform(), fetch: () => hanging })
-    const { received, say } = hubPort(hub)
+    const { hub, received } = bearerHub('headers-test', hanging, false)
     try {
-      const url = 'http://127.0.0.1:9'
-      const config = workerConfig(normalizeOptions({ ...bearerOptions(url), crossTab: { name: 'app' }, worker: `${url}/w.js`, rotation: 'request' } as SessionOptions))
-      const now = Date.now()
-      const held = {
-        generation: 3,
-        status: 'active',
-        issuedAt: now,
-        accessExpiresAt: now + 60_000,
-        refreshExpiresAt: now + 600_000,
-        accessToken: 'at-3',
-        refreshToken: 'rt-3',
-      }
-      say({ w: 'hello', id: 1, version: PROTOCOL_VERSION, config, stored: held, reauthenticates: false })
       void hub.session!.rotate().catch(() => undefined)
       const told = () =>
         received

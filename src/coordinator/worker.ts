@@ -50,7 +50,7 @@ export type WorkerCoordinatorOptions = {
   onLost: (reason: string) => void
   /** Ends a login at the server (the session's logout call): one this tab's form made that the worker never took. */
   revoke?: (tokens: ReauthGrant) => unknown
-  platform: Pick<Platform, 'now' | 'after' | 'on' | 'randomId' | 'sharedWorker' | 'fetch'>
+  platform: Pick<Platform, 'now' | 'after' | 'on' | 'randomId' | 'sharedWorker' | 'fetch'> & { monotonic?: Platform['monotonic'] }
 }
 
 /**
@@ -164,20 +164,14 @@ export class WorkerCoordinator implements Coordinator {
   #probeScript(): void {
     if (!this.#connecting || this.#rpc.lost !== undefined || this.#rpc.closed) return
     const script = this.#o.url.href
+    const answered = (response: Response) => void (response.body?.cancel(), response.ok || this.lose(`the worker script ${script} answered ${response.status}`))
     this.#o.platform
       .fetch()(script, { credentials: 'same-origin' })
-      .then(
-        response => {
-          void response.body?.cancel()
-          if (!response.ok) this.lose(`the worker script ${script} answered ${response.status}`)
-        },
-        () => undefined,
-      )
+      .then(answered, () => undefined)
   }
 
   #welcome(m: Extract<FromWorker, { w: 'welcome' }>): void {
-    // A stale script (a worker started by an older page, a copy not updated) may misread
-    // this tab's messages: refused, saying which, and the tab goes on without it.
+    // A stale script (a worker started by an older page, a copy not updated) may misread this tab's messages: refused, saying which, and the tab goes on without it.
     if (m.version !== PROTOCOL_VERSION) {
       this.#rpc.send({ w: 'bye' })
       return this.lose(
@@ -260,9 +254,18 @@ export class WorkerCoordinator implements Coordinator {
     }
   }
 
-  /** Pings the worker: one that leaves it unanswered is lost (the session falls back, and tries it again later). */
+  /**
+   * Pings the worker: one that leaves it unanswered is lost (the session falls back, and tries it again later). A limit that
+   * ran out late (the page was frozen: the answer may wait in its queue) asks again: given up, the tab closed the port on the
+   * worker's new state, the run ended with it, and the tab presented the RT the run had rotated (sim seed 133991).
+   */
   #watch(): void {
-    this.#rpc.ping(PING_LIMIT_MS).catch(() => this.lose(`the worker stopped answering (no answer within ${PING_LIMIT_MS} ms)`))
+    const clock = this.#o.platform.monotonic ?? this.#o.platform.now
+    const sent = clock()
+    this.#rpc.ping(PING_LIMIT_MS).catch(() => {
+      if (clock() - sent > 2 * PING_LIMIT_MS && this.#rpc.lost === undefined && !this.#rpc.closed) return this.#watch()
+      this.lose(`the worker stopped answering (no answer within ${PING_LIMIT_MS} ms)`)
+    })
   }
 
   /** Anything else that must not overlap another tab's (an ending, the idle logout): the worker's lock. */

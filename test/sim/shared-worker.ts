@@ -112,9 +112,14 @@ export const OPEN_FINDINGS_WORKER: Record<number, InvariantName> = { 119619: 'no
  * - 118848 (`converges`, bearer): the two logins of 110990, settled by the hub while the second
  *   tab's write was on its way; that tab adopted the hub's state, then entered its own older one.
  *   A publish now leaves a newer state adopted meanwhile standing (src/core/sync.ts).
+ * - 133991 (`rt-presented-twice`, bearer, one tab): the tab was frozen with a ping out; on resume
+ *   its limit ran out before the queued answer was read, it gave the worker up, closed its port on
+ *   the worker's new state (the run ended with it), and presented the RT the run had rotated. A
+ *   limit that ran out late now asks again (src/coordinator/worker.ts `#watch`).
  */
 export const REGRESSION_SEEDS_WORKER = [
   18, 39, 56, 183, 189, 202, 793, 101699, 503, 100913, 1367, 100022, 102395, 102887, 101882, 102785, 103517, 104407, 104016, 111409, 109805, 110990, 109069, 112408, 118848,
+  133991,
 ]
 
 /**

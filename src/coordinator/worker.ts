@@ -255,15 +255,15 @@ export class WorkerCoordinator implements Coordinator {
   }
 
   /**
-   * Pings the worker: one that leaves it unanswered is lost (the session falls back, and tries it again later). A limit that
-   * ran out late (the page was frozen: the answer may wait in its queue) asks again: given up, the tab closed the port on the
-   * worker's new state, the run ended with it, and the tab presented the RT the run had rotated (sim seed 133991).
+   * Pings the worker: one that leaves it unanswered is lost (the session falls back, and tries it again later). A limit that ran out late (the page was
+   * frozen: the answer may wait in its queue) asks again: given up, the tab closed the port on the worker's new state, the run ended with it, and the tab
+   * presented the RT the run had rotated (sim seed 133991). Once: a throttled page (messages still come) runs every limit out late while the worker is dead.
    */
-  #watch(): void {
+  #watch(again = false): void {
     const clock = this.#o.platform.monotonic ?? this.#o.platform.now
     const sent = clock()
     this.#rpc.ping(PING_LIMIT_MS).catch(() => {
-      if (clock() - sent > 2 * PING_LIMIT_MS && this.#rpc.lost === undefined && !this.#rpc.closed) return this.#watch()
+      if (!again && clock() - sent > 2 * PING_LIMIT_MS && this.#rpc.lost === undefined && !this.#rpc.closed) return this.#watch(true)
       this.lose(`the worker stopped answering (no answer within ${PING_LIMIT_MS} ms)`)
     })
   }

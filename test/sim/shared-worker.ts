@@ -154,9 +154,13 @@ export const OPEN_FINDINGS_WORKER_EXTENDED: Record<number, InvariantName> = { 11
  * (`rt-presented-twice`, a 200 whose body never came): the browser killed the worker between the
  * headers and the body; the worker's session did not mark the RT spent as a page's does, and the
  * tab that had signed in presented it again. The hub's coordinator now says its members see a
- * write at once (`marksSpent`), and the worker marks.
+ * write at once (`marksSpent`), and the worker marks. 127439 (`no-unasked-logout`, cookie) was the
+ * oracle's: a tab frozen across a login's refusal (the other tabs ended `rejected` with it) and the
+ * user's next login read its queue in order on resume: the end, then the new login. The oracle
+ * judged that old end against the new login; it now judges each end once, when its first tab
+ * hears it (world.ts `#endsJudged`).
  */
-export const REGRESSION_SEEDS_WORKER_EXTENDED = [163, 79, 271, 316, 393, 531, 700, 611, 626, 100188, 101361, 101427, 101740, 105650, 113041, 115636]
+export const REGRESSION_SEEDS_WORKER_EXTENDED = [163, 79, 271, 316, 393, 531, 700, 611, 626, 100188, 101361, 101427, 101740, 105650, 113041, 115636, 127439]
 
 /** A port message in the trace (`SIM_PORTS=1`): its first 400 characters, every token masked. */
 function shown(message: unknown): string {

@@ -62,6 +62,8 @@ export class World {
   readonly #unheard: Array<{ tab: Tab; family: number }> = []
   /** Tabs whose start() of a login is on its way (its grant read, not yet published). */
   readonly #starting = new Set<Member>()
+  /** Each end (a signed-out state's generation and reason) is judged once, when its first tab hears it (see #heard). */
+  readonly #endsJudged = new Set<string>()
   readonly #scheduler: Scheduler
   readonly #verdict: Verdict
   readonly #config: WorldConfig
@@ -211,6 +213,11 @@ export class World {
     // Its own login on its way, a tab may adopt another tab's login and hear it end: that end is the other login's,
     // and this tab's is published above it next (sim seed 100025: the frozen tab's login, the peer's refused one).
     if (this.#starting.has(tab)) return
+    // One end, heard late: a tab frozen across it and a newer login hears it on resume, its queue in order, the newer
+    // login's state next (sim `--worker --extended` seed 127439). The end is judged once, when its first tab heard it.
+    const end = `${tab.session.state.generation} ${reason}`
+    if (this.#endsJudged.has(end)) return
+    this.#endsJudged.add(end)
     // With cookies the RT is the jar's: a login whose cookie a late Set-Cookie overwrote is held by no client.
     // With bearer, a rotation worker's RT is its run's alone: it dies with the run (docs/guides/worker.md).
     const held = this.#config.transport === 'bearer' ? this.server.mayHold(this.family) : this.server.jarHolds(this.family)

@@ -4,6 +4,8 @@
  * counters say what happened (AT 3 s). For each transport:
  *  - one tab whose main thread is blocked by a 5 s busy loop: the worker rotated meanwhile,
  *    and the calls after the loop go out with the new AT (no 401);
+ *  - one tab of two frozen for 13 s (CDP, as the browser freezes a background tab): it keeps
+ *    the worker and, thawed, is on the newest generation at once;
  *  - tabs closed down to one, new tabs opened and one reloaded: still one rotation owner;
  *  - a worker URL that 404s: every tab emits `worker-fallback` and works on its own (and a
  *    page listening on the session's channel hears them: the listener works);
@@ -17,6 +19,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createAuthServer, type AuthServer } from '../../src/testing/index.js'
 import { buildBundles, failures, noFailures, settled, sleep, tabHTML, tabReport } from './harness'
 import { chromiumArgs, chromiumPath, skipBrowserTests } from './launch'
+import { HEARTBEAT_EVERY_MS, PING_LIMIT_MS } from '../../src/worker/protocol.js'
 import { fallbacks, minimumRefreshes as minimumFor, mostRefreshes, spyHTML, spyURL } from './worker-pages'
 
 const skip = skipBrowserTests()
@@ -32,6 +35,8 @@ const RT = 120_000
 const ROTATE_AT = 0.8
 const TRAFFIC_EVERY_MS = 200
 const BUSY_MS = 5_000
+/** A heartbeat and a ping's limit: the thawed tab's ping and its limit are both long past. */
+const FREEZE_MS = HEARTBEAT_EVERY_MS + PING_LIMIT_MS
 const WORKER = '/rotor-worker.js'
 const ALIAS = 'folio.internal'
 
@@ -158,6 +163,49 @@ describe.skipIf(skip)('the rotation worker (Chromium)', () => {
         expect(s.reusedRefused - before.reusedRefused).toBe(0)
         expect(after.stats.rotations.local).toBe(0)
         expect(after.state.generation).toBeGreaterThanOrEqual(generation + during)
+      }),
+    60_000,
+  )
+
+  it(
+    'cookie and bearer: a tab frozen a heartbeat and a ping limit (13 s, as the browser freezes a background tab) keeps the worker; on thaw it is on the newest generation, its call gets 200',
+    () =>
+      sideBySide(async (transport, context, errors) => {
+        const { server } = servers[transport]
+        const [frozen, awake] = await open(context, tabURL(transport), 2, errors)
+        await loginAll([frozen!, awake!])
+        await awake!.evaluate(ms => window.rotor.startTraffic(ms), TRAFFIC_EVERY_MS)
+        await sleep(500)
+        const before = { ...server.stats }
+        const generation = await frozen!.evaluate(() => window.rotor.session.state.generation)
+        // Frozen, the page runs nothing: its timers (the worker's heartbeat ping and its limit) and the
+        // worker's messages wait for the thaw, then run together, the limits long past (src/coordinator/worker.ts #watch).
+        const cdp = await context.newCDPSession(frozen!)
+        await cdp.send('Page.setWebLifecycleState', { state: 'frozen' })
+        await sleep(FREEZE_MS)
+        const whileFrozen = server.stats.refreshCalls - before.refreshCalls
+        await cdp.send('Page.setWebLifecycleState', { state: 'active' })
+        // What a thawed page's app does first: a call.
+        const status = await frozen!.evaluate(async () => (await window.rotor.session.fetch('/api/ping')).status)
+        await awake!.evaluate(() => window.rotor.stopTraffic())
+        await Promise.all([frozen!, awake!].map(page => settled(page, 10_000)))
+        const [thawed, other] = await Promise.all([frozen!, awake!].map(tabReport))
+        const s = server.stats
+        report(
+          `${transport}: tab frozen ${FREEZE_MS / 1000} s at generation ${generation}; refreshes meanwhile=${whileFrozen}; after the thaw generations ` +
+            `${thawed!.state.generation}/${other!.state.generation}; its call → ${status}; reused=${s.reusedRefused - before.reusedRefused} api401=${s.api401 - before.api401}; ` +
+            `its events ${JSON.stringify(thawed!.stats.events.filter(e => e.type !== 'rotate'))}`,
+        )
+        // The worker rotated for the awake tab meanwhile, and the thawed tab took it over, not a fallback of its own.
+        expect(whileFrozen).toBeGreaterThanOrEqual(Math.floor(FREEZE_MS / (AT * ROTATE_AT)) - 1)
+        expect(status).toBe(200)
+        expect(fallbacks(thawed!.stats), 'the thawed tab gave the worker up').toEqual([])
+        expect(thawed!.stats.rotations.local).toBe(0)
+        expect(thawed!.state.generation).toBeGreaterThanOrEqual(generation + whileFrozen)
+        expect(thawed!.state.generation).toBe(other!.state.generation)
+        expect(s.reusedRefused - before.reusedRefused).toBe(0)
+        expect(s.refreshRefused - before.refreshRefused).toBe(0)
+        for (const [i, r] of [thawed!, other!].entries()) expect(failures(r.stats), `tab ${i} failures`).toEqual(noFailures)
       }),
     60_000,
   )

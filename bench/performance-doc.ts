@@ -207,7 +207,8 @@ function towardTargets(report: SizeReport, page: number, targets: { page: number
     "  - What only a page calls, emptied in the script by `notInWorker:` labels: the session machine's request-side",
     "    methods (whenStarted, ready, managing, pending, over, expiredInFlight…), Waiters' nap, the session's install,",
     "    busy and warnings, the idle part and the worker client's wiring; and the loop guard, which only marks calls for",
-    "    the page's interceptors: 20,459 → 19,865 B.",
+    "    the page's interceptors: 20,459 → 19,865 B. Later (round 4, session 8), the platform's localStorage read (a",
+    "    worker has none) and a shorter SharedWorker test, for the rotator's chained rotation (sim seed 134868): 20,022 → 19,997 B.",
     "  Its largest parts beyond the session's core:",
     line("the hub's check of the config a tab sent (the page's full option checks are left out)", report.worker, ['src/worker/hub-config.ts']),
     line(

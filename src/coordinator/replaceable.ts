@@ -16,8 +16,6 @@ export class ReplaceableCoordinator implements Coordinator {
   #current: Coordinator | undefined
   #unsubscribe: () => void = () => undefined
   #closed = false
-  /** Locks asked for and not yet settled, on whichever coordinator ran them. */
-  #locking = 0
   #newest: Snapshot | undefined
   readonly #onClose: Array<() => void> = []
 
@@ -67,16 +65,7 @@ export class ReplaceableCoordinator implements Coordinator {
   }
 
   lock<T>(fn: (lease?: Lease) => Promise<T>, options?: LockOptions): Promise<T> {
-    this.#locking++
-    const done = () => void this.#locking--
-    const locked = this.#later(c => c.lock(fn, options)) as Promise<T>
-    locked.then(done, done)
-    return locked
-  }
-
-  /** A lock of the session is asked for or held: a coordinator replaced now could let another member present the RT it is presenting. */
-  get locking(): boolean {
-    return this.#locking > 0
+    return this.#later(c => c.lock(fn, options)) as Promise<T>
   }
 
   /** The newest state the session wrote or heard of (with its tokens): what a rejoined coordinator must learn if it is behind. */

@@ -70,6 +70,8 @@ export class Rotator {
   #failures = 0
   /** A newer generation the store announced whose tokens no tab answered with (see #rotateLocked). */
   #unclaimed: number | undefined
+  /** The generation the rotation in flight rotates from. */
+  #from = 0
   /** This tab holds the rotation lock now (granted, not yet released): a dispose may have a refresh to finish. */
   holding = false
   readonly #loginElsewhere: LoginElsewhere
@@ -81,11 +83,21 @@ export class Rotator {
     this.#relogin = new Relogin(options)
   }
 
-  /** Single-flight: every caller joins the rotation in flight. */
+  /**
+   * Single-flight: every caller joins the rotation in flight. One from an older generation ends
+   * once it finds this one, without refreshing it: the caller's rotation goes after it (sim
+   * `--worker --extended` seed 134868: the worker's session, its login form open under the lock,
+   * adopted a tab's live RT; the rotations asked meanwhile joined that flight, which ended as the
+   * form was dismissed, and nothing rotated the RT after).
+   */
   rotateFrom(generation: number): Promise<void> {
     const { machine } = this.#options
     const inFlight = machine.flight('rotation')
-    if (inFlight) return inFlight
+    if (inFlight)
+      return this.#from < generation
+        ? inFlight.then(() => (machine.snapshot.status === 'active' && machine.snapshot.generation <= generation ? this.rotateFrom(generation) : undefined))
+        : inFlight
+    this.#from = generation
     const rotation = this.#rotateLocked(generation)
     machine.track('rotation', rotation)
     return rotation

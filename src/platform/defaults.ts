@@ -35,9 +35,9 @@ export function afterOn(timers: Timers): Platform['after'] {
   }
 }
 
-/** Reading localStorage throws in sandboxed iframes and with storage disabled. */
+/** Reading localStorage throws in sandboxed iframes and with storage disabled. A worker has none (its build drops the read: `notInWorker:`). */
 function localStorage(): StorageLike | undefined {
-  try {
+  notInWorker: try {
     return g.localStorage ?? undefined
   } catch {
     return undefined
@@ -90,7 +90,7 @@ export function defaultPlatform(): Platform {
     browsing: g.document !== undefined || g.WorkerGlobalScope !== undefined,
     fetch: () => g.fetch,
     // Classic, as every page of the origin starts it: the rotation worker's script is one IIFE.
-    sharedWorker: typeof g.SharedWorker === 'function' ? (url, name) => new g.SharedWorker!(url, { name }) : undefined,
+    sharedWorker: g.SharedWorker && ((url, name) => new g.SharedWorker!(url, { name })),
     indexedDB: g.indexedDB,
     crypto: g.crypto,
     debug: undefined,

@@ -95,13 +95,16 @@ export class WorkerLink {
     if (worker.lost) return
     if (!this.#local) return void this.coordinator.use(worker)
     // A rejoin. The session's own lock on the page's coordinator may be presenting the RT
-    // (not the rotation waiting for this try: see #rejoinFirst); and where this tab and the
+    // (not one only asked: see #rejoinFirst); and where this tab and the
     // worker each hold a bearer RT, one of the two logins wins (twoHolders), else neither yet.
     const mine = this.coordinator.newest
     const theirs = worker.read()
     const both = this.#o.cfg.transport === 'bearer' && mine?.refreshToken !== undefined && worker.holdsRT
     const settled = both && theirs ? twoHolders(mine, theirs) : undefined
-    if ((this.coordinator.locking && !this.#first) || (both && !settled)) {
+    // Without Web Locks the page's lock is not the worker's: one only asked keeps the tab away too (sim seed 1226 of `--worker --no-locks --extended`:
+    // a follower rejoined while the page's leader refreshed, and the worker presented the same cookie).
+    const locked = this.#o.cfg.platform.locks ? this.#holding : this.#asking
+    if ((locked > 0 && !this.#first) || (both && !settled)) {
       worker.close()
       return this.#schedule()
     }
@@ -138,12 +141,22 @@ export class WorkerLink {
   #first: Promise<void> | undefined
   /** The worker was lost by not answering: it may answer again (a refusal would not change). */
   #transient = false
+  /** Locks of the page's coordinator granted and running: one may be presenting the RT. */
+  #holding = 0
+  /** Locks of the page's coordinator asked for and not yet settled. */
+  #asking = 0
 
   /**
    * The page's coordinator, whose rotation of a bearer tab holding no RT of its own (the worker
    * kept it, and may still) first tries the worker: on the page's lock it could only
    * re-authenticate or end while a worker holds the family's RT (sim seed 183). Bounded by the
    * connect timeout; where the worker cannot be reached, the page's lock serves as before.
+   * With Web Locks (the worker's lock is the pages'), a lock only asked does not keep the tab from
+   * rejoining: granted once the tab is back on the worker, it lets go at once and is asked of the
+   * worker. A thawed tab holding the family's RT
+   * had asked the page's lock, which the worker's session held while its login form was open
+   * (the same Web Lock); the tab would not rejoin while it asked, and the form, dismissed,
+   * ended the session while that RT lived (sim `--worker --extended` seed 134868).
    */
   #rejoinFirst(local: Coordinator): Coordinator {
     const lock = local.lock.bind(local)
@@ -153,7 +166,18 @@ export class WorkerLink {
         await (this.#first ??= this.connect().finally(() => (this.#first = undefined)))
         if (this.#local !== local) return this.coordinator.lock(fn, options)
       }
-      return lock(fn, options)
+      let moved = false
+      this.#asking++
+      const result = await lock(async lease => {
+        if (this.#local !== local) return void (moved = true) as never
+        this.#holding++
+        try {
+          return await fn(lease)
+        } finally {
+          this.#holding--
+        }
+      }, options).finally(() => this.#asking--)
+      return moved ? this.coordinator.lock(fn, options) : result
     }
     return local
   }

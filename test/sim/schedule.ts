@@ -241,6 +241,7 @@ export async function runSchedule(seed: number, options: ScheduleOptions = {}): 
     }
     if (verdict.ok) await checkConverged(world, verdict, scheduler, active + quiet)
     if (verdict.ok) world.checkUnheard()
+    if (verdict.ok) world.checkAlive()
     for (const line of world.server.violations.splice(0)) verdict.fail('rt-presented-twice', line, scheduler.now)
     if (verdict.ok) checkBudget(world, verdict, scheduler.now, refusing())
   } finally {

@@ -158,9 +158,12 @@ export const OPEN_FINDINGS_WORKER_EXTENDED: Record<number, InvariantName> = { 11
  * oracle's: a tab frozen across a login's refusal (the other tabs ended `rejected` with it) and the
  * user's next login read its queue in order on resume: the end, then the new login. The oracle
  * judged that old end against the new login; it now judges each end once, when its first tab
- * hears it (world.ts `#endsJudged`).
+ * hears it (world.ts `#endsJudged`). 134868 (`no-unasked-logout`, then `stays-alive`): a thawed tab
+ * holding the only live RT would not rejoin while its rotation asked the lock the new run held with
+ * a login form open (src/worker/link.ts #rejoinFirst); rejoined, the run adopted its RT and never
+ * rotated again, every rotation joining the one from an older generation (src/core/rotator.ts rotateFrom).
  */
-export const REGRESSION_SEEDS_WORKER_EXTENDED = [163, 79, 271, 316, 393, 531, 700, 611, 626, 100188, 101361, 101427, 101740, 105650, 113041, 115636, 127439]
+export const REGRESSION_SEEDS_WORKER_EXTENDED = [163, 79, 271, 316, 393, 531, 700, 611, 626, 100188, 101361, 101427, 101740, 105650, 113041, 115636, 127439, 134868]
 
 /** A port message in the trace (`SIM_PORTS=1`): its first 400 characters, every token masked. */
 function shown(message: unknown): string {

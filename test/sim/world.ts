@@ -128,13 +128,6 @@ export class World {
     return this.openTab()
   }
 
-  /**
-   * The rotation lock is not held for good by a live tab (a refresh body that never came, a wait
-   * that never ends). Its bound: every try of the refresh call (3, each awaited to 3 ×
-   * `refreshTimeout` plus a delay of at most 10 s), a marked login awaited (`queueTimeout`), the
-   * login form, and 10 s of slack for the catch-ups; counted from the grant or the holder's last
-   * resume (a frozen page keeps its locks and runs nothing, as a browser's does).
-   */
   /** At the end: each login a form answered into a killed worker run was revoked by its tab, where the tab lived to notice. */
   checkUnheard(): void {
     for (const { tab, family } of this.#unheard)
@@ -142,6 +135,29 @@ export class World {
         this.#verdict.fail('no-live-rt-after-logout', `${tab.id}'s form answered into a killed worker run: family ${family} still live at the end`, this.#scheduler.now)
   }
 
+  /**
+   * At the end, in timer mode: a live tab holding the session of a family the server still holds
+   * live has an AT that expired at most an AT lifetime ago. After the quiet, a session that stopped
+   * rotating is wedged, however well its tabs agree (sim `--worker --extended` seed 134868: every
+   * rotation the worker's session was asked for joined one that had already ended).
+   */
+  checkAlive(): void {
+    if (this.#config.rotation !== 'timer' || !this.server.liveDeliveredFamilies().includes(this.family)) return
+    const now = EPOCH + this.#scheduler.now + this.origin.clockOffset
+    for (const tab of this.live()) {
+      const { status, accessExpiresAt } = tab.session.state
+      if (status === 'active' && accessExpiresAt !== null && accessExpiresAt < now - AT_TTL)
+        this.#verdict.fail('stays-alive', `${tab.id} holds an AT expired ${Math.round((now - accessExpiresAt) / 1000)} s ago`, this.#scheduler.now)
+    }
+  }
+
+  /**
+   * The rotation lock is not held for good by a live tab (a refresh body that never came, a wait
+   * that never ends). Its bound: every try of the refresh call (3, each awaited to 3 ×
+   * `refreshTimeout` plus a delay of at most 10 s), a marked login awaited (`queueTimeout`), the
+   * login form, and 10 s of slack for the catch-ups; counted from the grant or the holder's last
+   * resume (a frozen page keeps its locks and runs nothing, as a browser's does).
+   */
   checkLocks(): void {
     const { refreshTimeout, queueTimeout } = this.#config
     const bound = 3 * (3 * refreshTimeout + 10_000) + queueTimeout + HOOK_MAX_MS + 10_000

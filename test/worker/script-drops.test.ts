@@ -57,6 +57,9 @@ function hubSessionOptionKeys(): string[] {
 const FUNCTIONS: Record<string, (keys: string[], inputs: string[]) => void> = {
   // src/session.ts: the worker's own session is handed the hub's coordinator.
   coordinatorOf: keys => expect(keys).toContain('coordinator'),
+  // src/platform/defaults.ts: a worker's global has no localStorage (HTML exposes it to Window alone), and the hub's
+  // session, handed the hub's coordinator, keeps no store of its own.
+  localStorage: keys => expect(keys).toContain('coordinator'),
   // src/session.ts: the hub never gives its session `idle`.
   idleOf: keys => expect(keys).not.toContain('idle'),
   // src/core/sync.ts publish: a newer state adopted while the write was on its way; the hub's store writes at once (no promise).

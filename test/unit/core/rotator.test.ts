@@ -37,6 +37,28 @@ describe('Rotator', () => {
     expect(b.machine.snapshot.accessToken).toBe('at-2')
   })
 
+  it('a rotation asked while one from an older generation is in flight goes after it, when that one ends without passing it (sim seed 134868)', async () => {
+    const { time, server, shared } = setup()
+    const a = sessionCore(time, server, shared)
+    const b = sessionCore(time, server, shared)
+    await a.start()
+    await settle()
+    // Another member holds the lock (the worker's session, its login form open): a's rotation from 1 waits for it.
+    let release = () => {}
+    void b.coordinator.lock(() => new Promise<void>(resolve => (release = resolve)))
+    const first = a.rotator.rotateFrom(1)
+    // Meanwhile a newer login with a live RT reaches a (a tab brought it): a rotation from it joins the flight from 1.
+    await b.start()
+    await settle()
+    expect(a.machine.snapshot.generation).toBe(2)
+    const second = a.rotator.rotateFrom(2)
+    release()
+    await Promise.all([first, second])
+    // The flight from 1 found 2 and refreshed nothing; the rotation from 2 then refreshed its RT.
+    expect(server.presented).toEqual(['rt-2'])
+    expect(a.machine.snapshot.generation).toBe(3)
+  })
+
   it('budget reached: the next rotation is deferred, no refresh is sent, and rotate-error says when', async () => {
     const { time, server, shared } = setup()
     const tab = sessionCore(time, server, shared, { budget: { perLifetime: 1, perMinute: 6 } })

@@ -94,9 +94,9 @@ export class WorkerLink {
     // Lost between its welcome and now (its fallback already ran): the page's coordinator stays.
     if (worker.lost) return
     if (!this.#local) return void this.coordinator.use(worker)
-    // A rejoin. The session's own lock on the page's coordinator may be presenting the RT
-    // (not one only asked: see #rejoinFirst); and where this tab and the
-    // worker each hold a bearer RT, one of the two logins wins (twoHolders), else neither yet.
+    // A rejoin. The session's own lock on the page's coordinator may be presenting the RT (with
+    // Web Locks, not one only asked: see #rejoinFirst); and where this tab and the worker each
+    // hold a bearer RT, one of the two logins wins (twoHolders), else neither yet.
     const mine = this.coordinator.newest
     const theirs = worker.read()
     const both = this.#o.cfg.transport === 'bearer' && mine?.refreshToken !== undefined && worker.holdsRT
@@ -153,10 +153,10 @@ export class WorkerLink {
    * connect timeout; where the worker cannot be reached, the page's lock serves as before.
    * With Web Locks (the worker's lock is the pages'), a lock only asked does not keep the tab from
    * rejoining: granted once the tab is back on the worker, it lets go at once and is asked of the
-   * worker. A thawed tab holding the family's RT
-   * had asked the page's lock, which the worker's session held while its login form was open
-   * (the same Web Lock); the tab would not rejoin while it asked, and the form, dismissed,
-   * ended the session while that RT lived (sim `--worker --extended` seed 134868).
+   * worker. A thawed tab holding the family's RT had asked the page's lock, which the worker's
+   * session held while its login form was open (the same Web Lock); the tab would not rejoin while
+   * it asked, and the form, dismissed, ended the session while that RT lived (sim `--worker
+   * --extended` seed 134868).
    */
   #rejoinFirst(local: Coordinator): Coordinator {
     const lock = local.lock.bind(local)

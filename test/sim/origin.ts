@@ -3,6 +3,7 @@ import type { ChannelLike, LockManagerLike } from '../../src/platform/types.js'
 import type { StorageLike } from '../../src/types.js'
 import { Elections } from './election.js'
 import type { Scheduler } from './scheduler.js'
+import { EPOCH } from './tab.js'
 
 type SimChannel = ChannelLike & { readonly tab: string; readonly name: string; open: boolean; deliver: (fn: () => void) => void }
 type Waiting = { tab: string; callback: () => Promise<unknown>; resolve: (value: unknown) => void; reject: (error: unknown) => void; deliver: (fn: () => void) => void }
@@ -26,6 +27,11 @@ export class Origin {
   delivered = 0
   /** The browser's clock offset from true time (ms): one system clock for every tab, moved by clock jumps. */
   clockOffset = 0
+
+  /** The browser's system clock (epoch ms): what every tab and the origin's worker read as `Date.now()`. */
+  now(): number {
+    return EPOCH + this.#scheduler.now + this.clockOffset
+  }
   /** Bug zoo: Web Locks that grant every request at once (two holders at a time). */
   nonExclusiveLocks = false
   /** Bug zoo: a share of channel messages never arrives (BroadcastChannel loses none). */

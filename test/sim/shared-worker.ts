@@ -7,7 +7,6 @@ import type { Origin } from './origin.js'
 import type { Scheduler } from './scheduler.js'
 import type { ModelServer } from './server.js'
 import type { InvariantName } from './invariants.js'
-import { EPOCH } from './tab.js'
 
 /**
  * Seeds of `--worker` that fail, with the invariant they break (1–300, npm test's range: none;
@@ -193,7 +192,7 @@ class Incarnation {
     const platform: Platform = {
       ...defaultPlatform(),
       // The worker runs in the browser: the origin's system clock, its Web Locks.
-      now: () => EPOCH + scheduler.now + origin.clockOffset,
+      now: () => origin.now(),
       monotonic: () => scheduler.now,
       after: (ms, fn) => scheduler.after(ms, `timer ${id}`, () => run(fn)),
       random: () => scheduler.random.next(),

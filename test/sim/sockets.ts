@@ -8,7 +8,7 @@ import type { Scheduler } from './scheduler.js'
 import type { ModelServer } from './server.js'
 import { SocketServer, type ServerMood } from './socket-server.js'
 import { EVENTS_PATH, EventsEndpoint } from './sse-server.js'
-import { EPOCH, type Tab } from './tab.js'
+import type { Tab } from './tab.js'
 
 /** A socket or stream may open at most this many connections within RECONNECT_WINDOW_MS: more is a storm, whatever the server does. */
 export const MAX_ATTEMPTS_PER_WINDOW = 20
@@ -129,7 +129,7 @@ export class Sockets {
     const scheduler = this.#scheduler
     return {
       timers: { setTimeout: (fn, ms) => scheduler.after(ms, `timer ${tab.id}`, () => tab.run(fn)), clearTimeout: timer => (timer as Timer).cancel() },
-      now: () => EPOCH + scheduler.now + this.#origin.clockOffset,
+      now: () => this.#origin.now(),
       random: () => scheduler.random.next(),
     }
   }

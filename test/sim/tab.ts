@@ -38,7 +38,7 @@ export class Tab {
     const scheduler = this.#scheduler
     return {
       // Tabs of one browser share its system clock: one offset for the origin.
-      now: () => EPOCH + scheduler.now + origin.clockOffset,
+      now: () => origin.now(),
       monotonic: () => scheduler.now,
       after: (ms, fn): Timer => scheduler.after(ms, `timer ${this.id}`, () => this.run(fn)),
       random: () => scheduler.random.next(),

@@ -143,7 +143,7 @@ export class World {
    */
   checkAlive(): void {
     if (this.#config.rotation !== 'timer' || !this.server.liveDeliveredFamilies().includes(this.family)) return
-    const now = EPOCH + this.#scheduler.now + this.origin.clockOffset
+    const now = this.origin.now()
     for (const tab of this.live()) {
       const { status, accessExpiresAt } = tab.session.state
       if (status === 'active' && accessExpiresAt !== null && accessExpiresAt < now - AT_TTL)

@@ -87,24 +87,20 @@ export const isTokenText = (value: string): boolean => /^[\x21-\x7e]+$/.test(val
 
 /** The body as text, abandoned past `cap` bytes (MalformedGrantError, nothing of it echoed). */
 export async function readCapped(response: Response, cap = MAX_ANSWER_BYTES): Promise<string> {
-  const declared = Number(response.headers.get('content-length'))
-  if (declared > cap) {
-    await response.body?.cancel().catch(() => undefined)
-    throw new MalformedGrantError(`rotor-auth: the answer (HTTP ${response.status}) is larger than ${cap} bytes`)
-  }
-  if (!response.body) return ''
-  const reader = response.body.getReader()
+  const reader = response.body?.getReader()
   const decoder = new TextDecoder()
-  let size = 0
+  // A declared length past the cap is refused before a byte is read.
+  let size = Number(response.headers.get('content-length')) > cap ? Infinity : 0
   let text = ''
   for (;;) {
+    if (size > cap) {
+      await reader?.cancel().catch(() => undefined)
+      throw new MalformedGrantError(`rotor-auth: the answer (HTTP ${response.status}) is larger than ${cap} bytes`)
+    }
+    if (!reader) return ''
     const { done, value } = await reader.read()
     if (done) return text + decoder.decode()
     size += value.byteLength
-    if (size > cap) {
-      await reader.cancel().catch(() => undefined)
-      throw new MalformedGrantError(`rotor-auth: the answer (HTTP ${response.status}) is larger than ${cap} bytes`)
-    }
     text += decoder.decode(value, { stream: true })
   }
 }

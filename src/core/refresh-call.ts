@@ -33,6 +33,8 @@ export type RefreshCall = {
   refreshToken: string | undefined
   signal: AbortSignal
   now: () => number
+  /** The platform's monotonic clock, if any: a wall clock set back during the call moves the send time back too (see sentClock). */
+  monotonic?: (() => number) | undefined
   /** Uniform in [0, 1): the jitter of the backoff between attempts (the platform's). */
   random: () => number
   timeout: number
@@ -183,14 +185,20 @@ export async function callRefresh(call: RefreshCall): Promise<Tokens> {
   const base = call.fetch
   const [, , , , , , , lateAnswerFactor] = call.kit
   // Deadlines count from when the answering attempt was *sent*: a laptop that slept while the
-  // answer was on its way must not read the sleep as clock skew and stretch the new AT.
+  // answer was on its way must not read the sleep as clock skew and stretch the new AT. A
+  // clock set *back* meanwhile moves the send time back with it (read on the monotonic
+  // clock): counted from the old reading, every deadline of the grant would lie that far
+  // ahead, and the session would not rotate until long after its AT died (sim seed 6695).
+  const tick = call.monotonic ?? call.now
   let sentAt = call.now()
-  const sentClock = () => sentAt
+  let sentTick = tick()
+  const sentClock = () => Math.min(sentAt, call.now() - tick() + sentTick)
   // The last attempt's give-up stays armed until its body is read: a 2xx whose headers came
   // and whose body never does would otherwise hold the lock (and every waiting request) forever.
   let giveUp: Timer | undefined
   const send: typeof fetch = (input, init) => {
     sentAt = call.now()
+    sentTick = tick()
     giveUp?.cancel()
     const timedOut = () => new DOMException(`rotor-auth: no refresh answer within ${call.timeout} ms`, 'TimeoutError')
     const lost = new AbortController()

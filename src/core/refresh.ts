@@ -56,6 +56,7 @@ export function refresher(cfg: Config, base: () => typeof fetch, clock: Clock) {
       headers: cfg.headers,
       credentials: cfg.transport === 'cookie' ? 'include' : undefined,
       now: cfg.now,
+      monotonic: cfg.platform.monotonic,
       random: cfg.platform.random,
       timeout: cfg.refreshTimeout,
       retries: cfg.refreshRetries,

@@ -48,6 +48,35 @@ describe('the wall clock is set while a session runs', () => {
     15_000,
   )
 
+  // Before (sim seed 6695): a lifetime (`expires_in`, JWT exp − iat) counted from the send time,
+  // read on the clock before it was set back, so the next rotation was armed 15 minutes ahead,
+  // long after the AT died (bearer here: 901,691 ms); the answer's arrival settled the doubt the
+  // jump had raised, and nothing else rotated. The cookie answer (FOLIO's) carries absolute
+  // expirations, read against its `Date` header (1 s resolution), which the set-back does not
+  // move: asserted too, within that second.
+  test.each(['cookie', 'bearer'] as const)(
+    '%s, timer mode: set back by 15 minutes while a refresh answer is on its way, the next rotation still comes on time',
+    async transport => {
+      const env = await jumpyEnv(2_000, 60_000)
+      const session = transport === 'cookie' ? (await env.browser({ rotation: 'timer' })).session : await env.bearer({ rotation: 'timer' })
+      const log = record(session)
+      env.server.setLatency(300)
+      const rotated = session.rotate()
+      await vi.waitFor(() => expect(env.server.stats.refreshGranted).toBe(1), { interval: 2 })
+      offset = -15 * 60_000 // the answer is held 300 ms more: it arrives on the new clock
+      await rotated
+      env.server.setLatency(0)
+      // The AT lives 2 s from the send on the clock as it is now, not 15 minutes more.
+      expect(session.state.accessExpiresAt! - Date.now()).toBeLessThanOrEqual(transport === 'cookie' ? 3_000 : 2_000)
+      // Within 2.5 AT lifetimes the timer has rotated again; requests meet a live AT.
+      await vi.waitFor(() => expect(env.server.stats.refreshGranted).toBeGreaterThanOrEqual(2), { timeout: 5_000, interval: 20 })
+      expect((await session.fetch(`${env.url}/api/after-the-jump`)).status).toBe(200)
+      expect(log.of('logout')).toEqual([])
+      expect(env.server.stats).toMatchObject({ reusedRefused: 0, refreshRefused: 0 })
+    },
+    15_000,
+  )
+
   // Before: both tokens looked expired by two hours; the session logged out 'expired' without
   // asking the server, whose RT was good for another hour.
   test('bearer: set forward by two hours, the next request asks the server instead of logging out', async () => {

@@ -1,7 +1,7 @@
 /** Unit tests for src/core/grant.ts: grant shapes, local deadlines and clock-skew correction. */
 import { SignJWT } from 'jose'
 import { describe, expect, test } from 'vitest'
-import { clockOffset, MalformedGrantError, toGrant, tokensFrom, tokensFromResponse, toTokens } from '../../src/core/grant.js'
+import { clockOffset, MalformedGrantError, readCapped, toGrant, tokensFrom, tokensFromResponse, toTokens } from '../../src/core/grant.js'
 
 const secret = new TextEncoder().encode('rotor-auth unit test secret, 32+ bytes long')
 /** A local receipt time with a sub-second part, so the Date header's truncation shows. */
@@ -326,5 +326,45 @@ describe('tokensFrom', () => {
 
   test('a grant without an AT expiry throws MalformedGrantError', async () => {
     await expect(tokensFrom({ accessToken: 'opaque' }, () => T)).rejects.toThrow(MalformedGrantError)
+  })
+})
+
+describe('readCapped', () => {
+  /** A body of `chunks` bytes each, counting what was pulled from it and whether it was cancelled. */
+  function streamed(chunks: number[], headers: Record<string, string> = {}) {
+    const seen = { pulled: 0, cancelled: false }
+    const body = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        const size = chunks[seen.pulled++]
+        if (size === undefined) controller.close()
+        else controller.enqueue(new TextEncoder().encode('x'.repeat(size)))
+      },
+      cancel: () => void (seen.cancelled = true),
+    })
+    return { response: new Response(body, { status: 200, headers }), seen }
+  }
+
+  test('a body within the cap is read whole', async () => {
+    const { response, seen } = streamed([4, 4])
+    await expect(readCapped(response, 8)).resolves.toBe('xxxxxxxx')
+    expect(seen.cancelled).toBe(false)
+  })
+
+  test('a declared length past the cap is refused before a byte is read, and the body cancelled', async () => {
+    const { response, seen } = streamed([4], { 'content-length': '9' })
+    await expect(readCapped(response, 8)).rejects.toThrow(new MalformedGrantError('rotor-auth: the answer (HTTP 200) is larger than 8 bytes'))
+    expect(seen).toEqual({ pulled: 0, cancelled: true })
+  })
+
+  test('a body with no length that grows past the cap is abandoned there: nothing further is pulled', async () => {
+    const { response, seen } = streamed([4, 4, 4, 4])
+    await expect(readCapped(response, 8)).rejects.toThrow(/larger than 8 bytes/)
+    expect(seen.cancelled).toBe(true)
+    // The third chunk crossed the cap (a stream pulls one ahead of the reader): the fourth never was.
+    expect(seen.pulled).toBeLessThan(4)
+  })
+
+  test('no body reads as empty text', async () => {
+    await expect(readCapped(new Response(null, { status: 204 }), 8)).resolves.toBe('')
   })
 })

@@ -111,6 +111,39 @@ describe('callRefresh', () => {
     expect(server.seen).toEqual([JSON.stringify({ refreshToken: 'rt-1' }), JSON.stringify({ refreshToken: 'rt-1' }), JSON.stringify({ refreshToken: 'rt-1' })])
   })
 
+  /**
+   * A refresh whose answer arrives after the wall clock moved by `wallMs` and the monotonic
+   * clock by `tickMs` (a clock set back or forward, a sleep): what the grant's deadlines count from.
+   */
+  async function answeredAcross(wallMs: number, tickMs: number) {
+    const start = Date.parse('2026-12-07T08:00:00Z')
+    const clocks = { wall: start, tick: 1_000 }
+    const c = call(new URL('http://127.0.0.1:9/token'), {
+      now: () => clocks.wall,
+      monotonic: () => clocks.tick,
+      fetch: () => {
+        clocks.wall += wallMs
+        clocks.tick += tickMs
+        return Promise.resolve(Response.json({ access_token: 'at-2', refresh_token: 'rt-2', expires_in: 60 }))
+      },
+    })
+    return { tokens: await callRefresh(c), start, now: clocks.wall }
+  }
+
+  test("a wall clock set back while the answer was on its way moves the send time back with it (the grant's deadlines are not pushed that far ahead)", async () => {
+    const { tokens, now } = await answeredAcross(-15 * 60_000, 20)
+    // Sent 20 ms ago on the monotonic clock: the AT lives 60 s from then on the new wall clock,
+    // not 60 s from a reading 15 minutes ahead of it (sim seed 6695: no rotation for 15 min).
+    expect(tokens.issuedAt).toBe(now - 20)
+    expect(tokens.accessExpiresAt).toBe(now - 20 + 60_000)
+  })
+
+  test('a sleep (or a clock set forward) during the call keeps the send time: the AT is counted short, never stretched', async () => {
+    const { tokens, start } = await answeredAcross(15 * 60_000, 0)
+    expect(tokens.issuedAt).toBe(start)
+    expect(tokens.accessExpiresAt).toBe(start + 60_000)
+  })
+
   test('a refusal is not retried: the server sees the RT once', async () => {
     const server = await endpoint([{ status: 401 }])
     const c = call(server.url, {})

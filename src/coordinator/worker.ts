@@ -20,11 +20,7 @@ import type { Coordinator, LockOptions, Message, OutgoingMessage, Snapshot } fro
 
 /** How long a new worker has to answer the first hello (its script loads and starts meanwhile). */
 const CONNECT_TIMEOUT_MS = 5_000
-/**
- * Without a welcome by then, the tab fetches the script itself to see whether it is served: a
- * browser tells a failed load (a 404) to the worker's clients by an `error` event, but a tab
- * that connects while the failing load is under way may never get it.
- */
+/** Without a welcome by then, the tab fetches the script to see if it is served: a failed load's `error` event may miss a tab that connects meanwhile. */
 const PROBE_AFTER_MS = 750
 /** A tab waiting for the worker's rotation repeats its request (and pings) this often. */
 const REQUEST_EVERY_MS = 1_000
@@ -240,17 +236,19 @@ export class WorkerCoordinator implements Coordinator {
     const { SessionExpiredError, WorkerError } = this.#o.kit
     const rpc = this.#rpc
     const deadline = now() + this.#o.followerLimitMs
-    const known = this.#cache?.generation ?? 0
+    // The generation the rotation supersedes: one that rejoined while it waited may hold a newer one (the welcome's), adopted
+    // instead of asking the worker to refresh that too (sim `--worker --no-locks --extended` seed 16157: an RT 6 s old rotated).
+    const known = Math.min(options.generation ?? Infinity, this.#cache?.generation ?? 0)
     // A mark (the RT is dead, a login is owed: the worker is running `reauthenticate`) is no rotation: wait for the login or the end.
     const newer = () => (this.#cache?.generation ?? 0) > known && !this.#cache?.ending
     for (;;) {
+      if (newer()) return fn()
       if (rpc.lost !== undefined) return this.#o.fallbackLock(fn, options)
       if (rpc.closed) throw new SessionExpiredError('disposed')
+      if (now() >= deadline) throw new WorkerError('rotor-auth: the rotation worker did not rotate the session in time')
       rpc.send({ w: 'post', message: { rotor: 1, from: this.#tabId, type: 'rotate-request', generation: known } })
       this.#watch()
       await this.#waiters.until(() => newer() || rpc.lost !== undefined || rpc.closed, Math.min(REQUEST_EVERY_MS, Math.max(0, deadline - now())))
-      if (newer()) return fn()
-      if (rpc.lost === undefined && now() >= deadline) throw new WorkerError('rotor-auth: the rotation worker did not rotate the session in time')
     }
   }
 

@@ -145,12 +145,17 @@ export class WorkerLink {
   #holding = 0
   /** Locks of the page's coordinator asked for and not yet settled. */
   #asking = 0
+  /** A scheduled rejoin under way: without Web Locks, a lock asked meanwhile waits for it (see #schedule). */
+  #rejoining: Promise<void> | undefined
 
   /**
    * The page's coordinator, whose rotation of a bearer tab holding no RT of its own (the worker
    * kept it, and may still) first tries the worker: on the page's lock it could only
-   * re-authenticate or end while a worker holds the family's RT (sim seed 183). Bounded by the
-   * connect timeout; where the worker cannot be reached, the page's lock serves as before.
+   * re-authenticate or end while a worker holds the family's RT (sim seed 183). So does a cookie
+   * tab's rotation without Web Locks: the page's lock is not the worker's, and a tab that has just
+   * lost the worker (the browser killed it) would refresh beside a new run another tab started,
+   * with the one cookie (sim `--worker --no-locks --extended` seed 6626). Bounded by the connect
+   * timeout; where the worker cannot be reached, the page's lock serves as before.
    * With Web Locks (the worker's lock is the pages'), a lock only asked does not keep the tab from
    * rejoining: granted once the tab is back on the worker, it lets go at once and is asked of the
    * worker. A thawed tab holding the family's RT had asked the page's lock, which the worker's
@@ -161,11 +166,16 @@ export class WorkerLink {
   #rejoinFirst(local: Coordinator): Coordinator {
     const lock = local.lock.bind(local)
     local.lock = async (fn, options) => {
-      if (options?.refresh && this.#transient && this.#o.cfg.transport === 'bearer' && this.coordinator.newest?.refreshToken === undefined) {
+      const { platform, transport } = this.#o.cfg
+      if (!platform.locks) await this.#rejoining
+      // Bearer: this tab holds no RT (the worker may). Cookies without Web Locks: the jar's RT
+      // is one, and the page's lock is not the worker's, which another tab's new run may hold.
+      const workerFirst = transport === 'bearer' ? this.coordinator.newest?.refreshToken === undefined : !platform.locks
+      if (this.#local === local && options?.refresh && this.#transient && workerFirst) {
         this.#retry?.cancel()
         await (this.#first ??= this.connect().finally(() => (this.#first = undefined)))
-        if (this.#local !== local) return this.coordinator.lock(fn, options)
       }
+      if (this.#local !== local) return this.coordinator.lock(fn, options)
       let moved = false
       this.#asking++
       const result = await lock(async lease => {
@@ -186,7 +196,14 @@ export class WorkerLink {
     const { platform } = this.#o.cfg
     this.#retry?.cancel()
     this.#retry = platform.after(this.#kit.backoff(++this.#tries, REJOIN, platform.random), () => {
-      if (!this.coordinator.closed && this.#local) void this.connect()
+      if (this.coordinator.closed || !this.#local) return
+      // Without Web Locks the page's lock is not the worker's, and a tab's hello starts a run
+      // whose session rotates at once if its AT is due: a tab asking or holding the page's lock
+      // would let that run go and present the cookie the run was rotating (sim `--worker
+      // --no-locks --extended` seed 6478). Such a tab tries later, and a lock asked while it
+      // rejoins waits for the rejoin (then asked of the worker, if adopted).
+      if (!platform.locks && this.#asking + this.#holding > 0) return this.#schedule()
+      void (this.#rejoining = this.connect().finally(() => (this.#rejoining = undefined)))
     })
   }
 }

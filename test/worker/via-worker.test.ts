@@ -122,7 +122,7 @@ async function bearerTabRejoins() {
 
 describe('a worker lost between its welcome and its adoption', () => {
   it('is never adopted: the session stays on the page coordinator, and a lock runs there once', async () => {
-    const { coordinator, page, fallbacks, hello } = setup()
+    const { time, coordinator, page, fallbacks, hello } = setup()
     const first = await hello(1)
     // The welcome and, in the same task, the worker's error: the tab gives the worker up before
     // the promise of its connection reaches the session.
@@ -130,7 +130,12 @@ describe('a worker lost between its welcome and its adoption', () => {
     first.fail()
     await settle()
     expect(fallbacks).toHaveLength(1)
-    expect(await coordinator.lock(async () => 'ran', { refresh: true })).toBe('ran')
+    // Without Web Locks a cookie tab's rotation first tries the worker again; none answers
+    // within the connect bound.
+    const ran = coordinator.lock(async () => 'ran', { refresh: true })
+    await hello(2)
+    time.advance(5_000)
+    expect(await ran).toBe('ran')
     expect(page.counts.locks).toBe(1)
     expect(await coordinator.lock(async () => 'again')).toBe('again')
     expect(page.counts.locks).toBe(2)
@@ -247,6 +252,63 @@ describe('a tab that lost the worker', () => {
     await expect(rotation).rejects.toThrow(/did not rotate/)
     expect(page.counts.locks).toBe(0)
     expect(workers).toHaveLength(2)
+  })
+
+  it('with cookies and no Web Locks, a rotation first tries the worker (a run another tab started), and is asked of it, not run on the page (sim seed 6626)', async () => {
+    const { coordinator, page, hello } = setup('cookie')
+    expect(normalizeOptions({ scope: 'https://app.test/okapi' }).platform.locks, 'this runtime has no Web Locks').toBeUndefined()
+    const first = await hello(1)
+    first.welcome(active(3))
+    await settle()
+    first.fail()
+    // The page's lock is not the worker's: refreshing on it beside the new run would present
+    // the jar's one cookie twice.
+    const rotation = coordinator.lock(async () => 'rotated', { refresh: true })
+    const second = await hello(2)
+    second.welcome(active(4))
+    await settle()
+    expect(second.posted).not.toContainEqual({ w: 'bye' })
+    expect(second.posted).toContainEqual(expect.objectContaining({ w: 'post', message: expect.objectContaining({ type: 'rotate-request' }) }))
+    expect(page.counts.locks).toBe(0)
+    void rotation.catch(() => undefined)
+  })
+
+  it("a rotation from a generation older than the welcome's adopts the worker's state: it asks the worker for no refresh (sim seed 16157)", async () => {
+    const { coordinator, page, hello } = setup('cookie')
+    const first = await hello(1)
+    first.welcome(active(3))
+    await settle()
+    first.fail()
+    // The tab's rotation is from generation 3; the worker it rejoins first already holds 4.
+    const rotation = coordinator.lock(async () => 'adopted', { refresh: true, generation: 3 })
+    const second = await hello(2)
+    second.welcome(active(4))
+    await settle()
+    expect(await rotation).toBe('adopted')
+    expect(second.posted.some(m => m['w'] === 'post' && (m['message'] as Message).type === 'rotate-request')).toBe(false)
+    expect(page.counts.locks).toBe(0)
+  })
+
+  it("with cookies and no Web Locks, a tab holding the page's lock does not say hello to a worker until it lets go (its hello would start a run that rotates: sim seed 6478)", async () => {
+    const { time, coordinator, page, workers, hello } = setup('cookie')
+    const first = await hello(1)
+    first.welcome(active(3))
+    await settle()
+    first.fail()
+    await settle()
+    // A lock that is not a rotation (no rejoin-first try), held on the page's coordinator.
+    const held = page.hold()
+    const lock = coordinator.lock(() => held)
+    await settle()
+    expect(page.counts.locks).toBe(1)
+    time.advance(60_000)
+    await settle()
+    expect(workers).toHaveLength(1)
+    page.release()
+    await lock
+    time.advance(60_000)
+    const second = await hello(2)
+    expect(second.posted.some(m => m['w'] === 'hello')).toBe(true)
   })
 
   it('with bearer tokens and no RT of its own, a rotation whose try of the worker fails runs on the page, as before', async () => {

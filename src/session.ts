@@ -157,7 +157,7 @@ function rotatorOf(cfg: Config, out: Outbound, { machine, coordinator, sync, bac
     // Bearer tokens that reach other tabs by message only: ask them before presenting the RT.
     probeFirst: () => transport === 'bearer' && coordinator.sharesTokens === 'message',
     refresh: refresher(cfg, out.send, cfg.platform),
-    budget: new RefreshBudget(cfg.refreshBudget, now),
+    budget: new RefreshBudget(cfg.refreshBudget, cfg.platform.monotonic ?? now), // wall-clock set-backs made past calls "just now" (sim `--worker` seed 214)
   })
 }
 

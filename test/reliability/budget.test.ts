@@ -46,6 +46,28 @@ describe('refresh budget', () => {
     expect((await session.fetch(`${env.url}/api/x`)).status).toBe(200)
   })
 
+  test('a wall clock set back holds no past refresh against the next one: the budget counts on the monotonic clock (sim `--worker` seed 214)', async () => {
+    // The server keeps its own time; the page's wall clock is set back, its monotonic clock is not.
+    const server = manualClock()
+    const wall = manualClock()
+    let monotonic = 0
+    const advance = (ms: number) => (server.advance(ms), wall.advance(ms), (monotonic += ms))
+    env = await startEnv({ now: server.now, accessTokenTtl: AT })
+    const { session } = await env.browser({ rotation: 'request', platform: { now: wall.now, monotonic: () => monotonic } })
+    // A lifetime's budget, spent over a minute, then two quiet lifetimes: the budget is free again.
+    for (let i = 0; i < DEFAULT_BUDGET.perLifetime; i++) {
+      await session.rotate()
+      advance(AT / DEFAULT_BUDGET.perLifetime)
+    }
+    advance(2 * AT)
+    wall.advance(-10 * 60_000)
+    // Before: the refreshes of the last 10 minutes, "in the future" on the set-back clock, were
+    // counted from now: no refresh for a lifetime, every request held until its queueTimeout.
+    await session.rotate()
+    expect(env.server.stats).toMatchObject({ refreshCalls: DEFAULT_BUDGET.perLifetime + 1, reusedRefused: 0 })
+    expect((await session.fetch(`${env.url}/api/x`)).status).toBe(200)
+  })
+
   test('options: refreshBudget is validated and applied', async () => {
     const clock = manualClock()
     env = await startEnv({ now: clock.now, accessTokenTtl: AT })

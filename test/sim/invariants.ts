@@ -10,6 +10,8 @@ export const INVARIANTS = {
     'refreshes granted stay within what the AT lifetime, rotate() calls and faults account for, and each session within its own budget where the API refuses every AT',
   converges: 'once faults stop, every live tab agrees on one status and generation',
   'stays-alive': 'in timer mode, after the quiet, a live tab of a session whose RT the server holds live has an AT at most one lifetime past its expiry',
+  answered:
+    'after the quiet, with every tab awake, one request from each live tab of a session whose RT the server holds live is answered 200 within the bound of a request (a wedge shows in request mode too)',
   'no-token-leak': 'no token appears in any event payload or error',
   'step-bound': 'a schedule ends within its step bound (no storm, no livelock)',
   'typed-errors': 'a call fails only with a RotorError, a documented refresh error (TimeoutError, HTTPError), its own AbortError, or a network TypeError',

@@ -148,6 +148,31 @@ async function checkConverged(world: World, verdict: Verdict, scheduler: Schedul
   }
 }
 
+/**
+ * After the quiet, with every tab awake and the family live (held by a live client): one request from each live tab whose
+ * session is active is answered 200 within `bound`. `stays-alive` reads the AT, which request mode
+ * lets lapse on purpose; a session that cannot rotate any more shows only when asked.
+ */
+async function checkAnswered(world: World, verdict: Verdict, scheduler: Scheduler, bound: number): Promise<void> {
+  if (!world.heldLive()) return
+  const probes = world.live().flatMap(tab => (tab.session.state.status === 'active' ? [{ tab, result: undefined as string | number | undefined }] : []))
+  // Sent as a scheduled step, as the user's requests are: the scheduler settles what each step started.
+  scheduler.after(0, 'probe', () => {
+    for (const probe of probes)
+      probe.tab.run(() =>
+        probe.tab.session.fetch('https://app.sim/api/data').then(
+          response => void ((probe.result = response.status), response.body?.cancel()),
+          (error: unknown) => void (probe.result = (error as { code?: string } | undefined)?.code ?? String(error)),
+        ),
+      )
+  })
+  const end = scheduler.now + bound
+  while (probes.some(p => p.result === undefined) && (await scheduler.step(end)));
+  const held = world.server.holdersOf(world.family)
+  const by = held ? ` (family ${world.family}'s RT reached ${held.join(', ') || 'no one'})` : ''
+  for (const { tab, result } of probes) if (result !== 200) verdict.fail('answered', `${tab.id}: ${result ?? `unsettled after ${bound} ms`}${by}`, scheduler.now)
+}
+
 /** Refreshes granted against what the run accounts for: the AT lifetime, rotate() calls, logins, faults. */
 export function checkBudget(world: Pick<World, 'server' | 'rotateCalls' | 'logins'>, verdict: Verdict, now: number, refusing = 0): void {
   const { stats } = world.server
@@ -242,6 +267,7 @@ export async function runSchedule(seed: number, options: ScheduleOptions = {}): 
     if (verdict.ok) await checkConverged(world, verdict, scheduler, active + quiet)
     if (verdict.ok) world.checkUnheard()
     if (verdict.ok) world.checkAlive()
+    if (verdict.ok) await checkAnswered(world, verdict, scheduler, bound)
     for (const line of world.server.violations.splice(0)) verdict.fail('rt-presented-twice', line, scheduler.now)
     if (verdict.ok) checkBudget(world, verdict, scheduler.now, refusing())
   } finally {

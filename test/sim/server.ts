@@ -204,10 +204,16 @@ export class ModelServer {
    * dies with the run: docs/guides/worker.md names that cost).
    */
   mayHold(family: number): boolean {
+    const holders = this.holdersOf(family)
+    const lives = this.#holderLives
+    return !holders || !lives || holders.some(participant => lives(participant))
+  }
+
+  /** The participants `family`'s newest RT reached (worker worlds), or undefined where untracked. */
+  holdersOf(family: number): string[] | undefined {
     const newest = this.#families[family - 1]?.newest
     const holders = newest === undefined ? undefined : this.#tokens.get(newest)?.holders
-    const lives = this.#holderLives
-    return !holders || !lives || [...holders].some(participant => lives(participant))
+    return holders && [...holders]
   }
 
   async #fetch(alive: () => boolean, input: RequestInfo | URL, init: RequestInit = {}, participant?: string): Promise<Response> {

@@ -32,8 +32,15 @@ import type { InvariantName } from './invariants.js'
  * model: the browser killed the worker 7 s before the tab that had signed in (the RT's only live
  * holder) was frozen, before its heartbeat noticed; the new run waited `RT_GRACE_MS` for the RT,
  * then asked a login form, which the user dismissed.
+ *
+ * 2966 (`answered`, bearer; found when the oracle gained `answered`, round 4, session 9): the
+ * worker's login form answered a login (its RT went to that run), the browser killed the run, and
+ * the user set the clock back 10 minutes. The new run holds no RT; its rotations fail transiently
+ * while its AT lives (`#rtMayCome`: a tab may still bring one), and on the set-back clock the AT,
+ * dead at the server, looks alive for as long as the jump: every request is held to its
+ * `queueTimeout` meanwhile. Bounded by the jump, not fixed.
  */
-export const OPEN_FINDINGS_WORKER: Record<number, InvariantName> = { 119619: 'no-live-rt-after-logout', 3138: 'no-unasked-logout' }
+export const OPEN_FINDINGS_WORKER: Record<number, InvariantName> = { 119619: 'no-live-rt-after-logout', 3138: 'no-unasked-logout', 2966: 'answered' }
 
 /**
  * Seeds of `--worker` that failed and pass since their fix, each run by worker-seeds.test.ts.
@@ -134,8 +141,10 @@ export const REGRESSION_SEEDS_WORKER = [
  * rotation had nothing to present and the session ended `rejected` in the other tabs
  * (docs/guides/worker.md). Waiting longer would hold every tab's requests where no tab holds the
  * RT at all. Drawn once the worker marked a 2xx's headers (its extra messages moved the draws).
+ * 1139 (`answered`, bearer; failing the same before round 4, session 9) is OPEN_FINDINGS_WORKER's
+ * 2966: a killed run took its form's login, and the clock set back kept the new run's dead AT alive.
  */
-export const OPEN_FINDINGS_WORKER_EXTENDED: Record<number, InvariantName> = { 110204: 'no-unasked-logout', 111586: 'no-unasked-logout' }
+export const OPEN_FINDINGS_WORKER_EXTENDED: Record<number, InvariantName> = { 110204: 'no-unasked-logout', 111586: 'no-unasked-logout', 1139: 'answered' }
 
 /**
  * Seeds of `--worker --extended` (`runSchedule(seed, { worker: true, extended: true })`), kept
@@ -194,6 +203,14 @@ export const REGRESSION_SEEDS_WORKER_EXTENDED = [163, 79, 271, 316, 393, 531, 70
  * from: one already newer is adopted (src/coordinator/worker.ts `#afterWorkerRotation`).
  */
 export const REGRESSION_SEEDS_WORKER_NO_LOCKS_EXTENDED = [1226, 1447, 6695, 4681, 6478, 6626, 16157]
+
+/**
+ * A seed of `--worker --no-locks` that still breaks (`no-unasked-logout`, cookie; found by the sweep
+ * of 1–3,000 in round 4, session 9, passing on the code before it, whose draws differ): a tab's login
+ * hook answered while the tab was frozen, the worker asked another tab's form, which froze too, and
+ * the session ended in the first tab on its thaw while its own new login lived. Not read further.
+ */
+export const OPEN_FINDINGS_WORKER_NO_LOCKS: Record<number, InvariantName> = { 2461: 'no-unasked-logout' }
 
 /**
  * Seeds of `--worker --no-locks --extended` that still break (`no-unasked-logout`, bearer), found

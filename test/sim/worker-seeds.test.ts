@@ -4,6 +4,7 @@ import { runSchedule, type ScheduleResult } from './schedule.js'
 import {
   OPEN_FINDINGS_WORKER,
   OPEN_FINDINGS_WORKER_EXTENDED,
+  OPEN_FINDINGS_WORKER_NO_LOCKS,
   OPEN_FINDINGS_WORKER_NO_LOCKS_EXTENDED,
   REGRESSION_SEEDS_WORKER,
   REGRESSION_SEEDS_WORKER_EXTENDED,
@@ -46,6 +47,15 @@ describe('worker worlds: named seeds', () => {
     { timeout: 60_000 },
     async (seed, invariant) => {
       const result = await runSchedule(Number(seed), { worker: true, extended: true })
+      expect(result.violations[0]?.invariant).toBe(invariant)
+    },
+  )
+
+  test.each(Object.entries(OPEN_FINDINGS_WORKER_NO_LOCKS))(
+    'open finding behind the rotation worker without Web Locks, seed %s: still breaks %s',
+    { timeout: 60_000 },
+    async (seed, invariant) => {
+      const result = await runSchedule(Number(seed), { worker: true, locks: false })
       expect(result.violations[0]?.invariant).toBe(invariant)
     },
   )

@@ -234,11 +234,15 @@ export class World {
     const end = `${tab.session.state.generation} ${reason}`
     if (this.#endsJudged.has(end)) return
     this.#endsJudged.add(end)
+    if (this.heldLive()) this.#verdict.fail('no-unasked-logout', `${tab.id} ended (${reason}) while family ${this.family} lives`, now)
+  }
+
+  /** The session's family is live at the server, and a client that can present its RT lives. */
+  heldLive(): boolean {
     // With cookies the RT is the jar's: a login whose cookie a late Set-Cookie overwrote is held by no client.
     // With bearer, a rotation worker's RT is its run's alone: it dies with the run (docs/guides/worker.md).
     const held = this.#config.transport === 'bearer' ? this.server.mayHold(this.family) : this.server.jarHolds(this.family)
-    if (held && this.server.liveDeliveredFamilies().includes(this.family))
-      this.#verdict.fail('no-unasked-logout', `${tab.id} ended (${reason}) while family ${this.family} lives`, now)
+    return held && this.server.liveDeliveredFamilies().includes(this.family)
   }
 
   /**

@@ -296,10 +296,13 @@ export class Rotator {
    * the AT lives, a tab holding the family's RT (its own login) may still bring it to the new
    * run (docs/guides/worker.md): a transient failure, the end only at the AT's expiry. Ended at
    * once, the session ended everywhere 3 s after the kill while that tab held a live RT (sim
-   * seed 101699).
+   * seed 101699). An AT issued "after now" says the clock was set back since: its life cannot be
+   * read on this clock, and waited for, a dead AT held every request as long as the jump (sim
+   * `--worker` seed 2966).
    */
   #rtMayCome(error: unknown, snap: Snapshot): boolean {
-    return error instanceof RefreshRefusedError && error.status === 0 && snap.accessExpiresAt !== null && this.#options.now() < snap.accessExpiresAt
+    const now = this.#options.now()
+    return error instanceof RefreshRefusedError && error.status === 0 && snap.accessExpiresAt !== null && now < snap.accessExpiresAt && !(snap.issuedAt! > now)
   }
 
   #report(error: unknown, willRetry: boolean, retryIn?: number): void {

@@ -32,15 +32,8 @@ import type { InvariantName } from './invariants.js'
  * model: the browser killed the worker 7 s before the tab that had signed in (the RT's only live
  * holder) was frozen, before its heartbeat noticed; the new run waited `RT_GRACE_MS` for the RT,
  * then asked a login form, which the user dismissed.
- *
- * 2966 (`answered`, bearer; found when the oracle gained `answered`, round 4, session 9): the
- * worker's login form answered a login (its RT went to that run), the browser killed the run, and
- * the user set the clock back 10 minutes. The new run holds no RT; its rotations fail transiently
- * while its AT lives (`#rtMayCome`: a tab may still bring one), and on the set-back clock the AT,
- * dead at the server, looks alive for as long as the jump: every request is held to its
- * `queueTimeout` meanwhile. Bounded by the jump, not fixed.
  */
-export const OPEN_FINDINGS_WORKER: Record<number, InvariantName> = { 119619: 'no-live-rt-after-logout', 3138: 'no-unasked-logout', 2966: 'answered' }
+export const OPEN_FINDINGS_WORKER: Record<number, InvariantName> = { 119619: 'no-live-rt-after-logout', 3138: 'no-unasked-logout' }
 
 /**
  * Seeds of `--worker` that failed and pass since their fix, each run by worker-seeds.test.ts.
@@ -128,10 +121,18 @@ export const OPEN_FINDINGS_WORKER: Record<number, InvariantName> = { 119619: 'no
  *   its limit ran out before the queued answer was read, it gave the worker up, closed its port on
  *   the worker's new state (the run ended with it), and presented the RT the run had rotated. A
  *   limit that ran out late now asks again (src/coordinator/worker.ts `#watch`).
+ * - 214 (`answered`, bearer, found when the oracle gained `answered`): the clock was set back 10
+ *   minutes; the refresh budget, on the wall clock, counted the refreshes of those minutes as just
+ *   made and deferred the worker's rotation for a lifetime. It counts on the monotonic clock now.
+ * - 2966 (`answered`, bearer): a run killed with the login its form had made (a bearer RT dies with
+ *   its run), then the clock set back 10 minutes; the new run, holding no RT, waited for a tab to
+ *   bring one while its AT lived, and on the set-back clock the AT, dead at the server, looked alive
+ *   for as long as the jump. An AT issued "after now" is no longer waited on (src/core/rotator.ts
+ *   `#rtMayCome`).
  */
 export const REGRESSION_SEEDS_WORKER = [
   18, 39, 56, 183, 189, 202, 793, 101699, 503, 100913, 1367, 100022, 102395, 102887, 101882, 102785, 103517, 104407, 104016, 111409, 109805, 110990, 109069, 112408, 118848,
-  133991,
+  133991, 214, 2966,
 ]
 
 /**
@@ -141,10 +142,8 @@ export const REGRESSION_SEEDS_WORKER = [
  * rotation had nothing to present and the session ended `rejected` in the other tabs
  * (docs/guides/worker.md). Waiting longer would hold every tab's requests where no tab holds the
  * RT at all. Drawn once the worker marked a 2xx's headers (its extra messages moved the draws).
- * 1139 (`answered`, bearer; failing the same before round 4, session 9) is OPEN_FINDINGS_WORKER's
- * 2966: a killed run took its form's login, and the clock set back kept the new run's dead AT alive.
  */
-export const OPEN_FINDINGS_WORKER_EXTENDED: Record<number, InvariantName> = { 110204: 'no-unasked-logout', 111586: 'no-unasked-logout', 1139: 'answered' }
+export const OPEN_FINDINGS_WORKER_EXTENDED: Record<number, InvariantName> = { 110204: 'no-unasked-logout', 111586: 'no-unasked-logout' }
 
 /**
  * Seeds of `--worker --extended` (`runSchedule(seed, { worker: true, extended: true })`), kept
@@ -176,8 +175,9 @@ export const OPEN_FINDINGS_WORKER_EXTENDED: Record<number, InvariantName> = { 11
  * holding the only live RT would not rejoin while its rotation asked the lock the new run held with
  * a login form open (src/worker/link.ts #rejoinFirst); rejoined, the run adopted its RT and never
  * rotated again, every rotation joining the one from an older generation (src/core/rotator.ts rotateFrom).
+ * 1139 (`answered`, bearer; failing before round 4, session 9) is REGRESSION_SEEDS_WORKER's 2966.
  */
-export const REGRESSION_SEEDS_WORKER_EXTENDED = [163, 79, 271, 316, 393, 531, 700, 611, 626, 100188, 101361, 101427, 101740, 105650, 113041, 115636, 127439, 134868]
+export const REGRESSION_SEEDS_WORKER_EXTENDED = [163, 79, 271, 316, 393, 531, 700, 611, 626, 100188, 101361, 101427, 101740, 105650, 113041, 115636, 127439, 134868, 1139]
 
 /**
  * Seeds of `--worker --no-locks --extended` (no Web Locks: the pages' rotation lock and the

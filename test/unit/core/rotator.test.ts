@@ -133,4 +133,20 @@ describe('Rotator', () => {
     // Nothing reached a server: no RT was ever presented.
     expect(server.presented).toEqual([undefined, undefined])
   })
+
+  it("no RT held, and the wall clock set back past the AT's issue: its life cannot be read on this clock, so the end (or a login) comes at once (sim `--worker` seed 2966)", async () => {
+    const { time, server, shared } = setup()
+    const a = sessionCore(time, server, shared)
+    const { refreshToken: _, ...withoutRt } = server.grant()
+    await a.start(withoutRt)
+    await settle()
+    server.answerWith(rt => Promise.reject(new RefreshRefusedError(0, `no refresh token is held (${rt})`)))
+    await time.advance(1_000)
+    // Set back 10 minutes: the AT (60 s, dead at the server in 59 s) would look alive for 10 more.
+    time.jump(-10 * 60_000)
+    await expect(a.rotator.rotateFrom(a.machine.snapshot.generation)).rejects.toMatchObject({ code: 'ERR_SESSION_EXPIRED' })
+    await settle()
+    expect(a.errors.at(-1)).toMatchObject({ willRetry: false })
+    expect(a.machine.snapshot).toMatchObject({ status: 'signed-out', reason: 'rejected' })
+  })
 })

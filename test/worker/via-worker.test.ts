@@ -107,6 +107,14 @@ const active = (generation: number, extra: Partial<Snapshot> = {}): Snapshot => 
   ...extra,
 })
 
+/** Connection 1 welcomed the tab at generation 3, then was lost (the browser killed the worker): the tab is on the page's coordinator. */
+async function lostAfterWelcome(hello: (n: number) => Promise<ReturnType<typeof scriptedWorker>>): Promise<void> {
+  const first = await hello(1)
+  first.welcome(active(3))
+  await settle()
+  first.fail()
+}
+
 /** A bearer tab whose first worker was lost while its own session went on to hold an RT (generation 4), at its second connection's hello. */
 async function bearerTabRejoins() {
   const { time, coordinator, workers, hello } = setup('bearer')
@@ -145,10 +153,7 @@ describe('a worker lost between its welcome and its adoption', () => {
 describe('a tab that lost the worker', () => {
   it('tries it again after a backoff and, once welcomed, is back on it: the worker state it missed reaches the session', async () => {
     const { time, coordinator, page, fallbacks, workers, heard, hello } = setup()
-    const first = await hello(1)
-    first.welcome(active(3))
-    await settle()
-    first.fail()
+    await lostAfterWelcome(hello)
     expect(fallbacks).toEqual([expect.stringContaining('the worker was lost')])
     expect(page.counts.made).toBe(1)
     // Under a second nothing is tried; by 1 s (the first backoff, its upper half) a new connection says hello.
@@ -169,10 +174,7 @@ describe('a tab that lost the worker', () => {
 
   it('hands the worker the newer state it made meanwhile, to write and to tell the other tabs', async () => {
     const { time, coordinator, hello } = setup()
-    const first = await hello(1)
-    first.welcome(active(3))
-    await settle()
-    first.fail()
+    await lostAfterWelcome(hello)
     await coordinator.write(active(4))
     time.advance(1_000)
     const second = await hello(2)
@@ -233,10 +235,7 @@ describe('a tab that lost the worker', () => {
 
   it('with bearer tokens and no RT of its own, a rotation first tries the worker, and is asked of it, not run on the page (sim seed 183)', async () => {
     const { time, coordinator, page, workers, hello } = setup('bearer')
-    const first = await hello(1)
-    first.welcome(active(3))
-    await settle()
-    first.fail()
+    await lostAfterWelcome(hello)
     // Before the backoff's try: the rotation (on the page's lock it could only re-authenticate or
     // end, while the worker may hold the family's RT) tries the worker at once.
     const rotation = coordinator.lock(async () => 'rotated', { refresh: true })
@@ -257,10 +256,7 @@ describe('a tab that lost the worker', () => {
   it('with cookies and no Web Locks, a rotation first tries the worker (a run another tab started), and is asked of it, not run on the page (sim seed 6626)', async () => {
     const { coordinator, page, hello } = setup('cookie')
     expect(normalizeOptions({ scope: 'https://app.test/okapi' }).platform.locks, 'this runtime has no Web Locks').toBeUndefined()
-    const first = await hello(1)
-    first.welcome(active(3))
-    await settle()
-    first.fail()
+    await lostAfterWelcome(hello)
     // The page's lock is not the worker's: refreshing on it beside the new run would present
     // the jar's one cookie twice.
     const rotation = coordinator.lock(async () => 'rotated', { refresh: true })
@@ -275,10 +271,7 @@ describe('a tab that lost the worker', () => {
 
   it("a rotation from a generation older than the welcome's adopts the worker's state: it asks the worker for no refresh (sim seed 16157)", async () => {
     const { coordinator, page, hello } = setup('cookie')
-    const first = await hello(1)
-    first.welcome(active(3))
-    await settle()
-    first.fail()
+    await lostAfterWelcome(hello)
     // The tab's rotation is from generation 3; the worker it rejoins first already holds 4.
     const rotation = coordinator.lock(async () => 'adopted', { refresh: true, generation: 3 })
     const second = await hello(2)
@@ -291,10 +284,7 @@ describe('a tab that lost the worker', () => {
 
   it("with cookies and no Web Locks, a tab holding the page's lock does not say hello to a worker until it lets go (its hello would start a run that rotates: sim seed 6478)", async () => {
     const { time, coordinator, page, workers, hello } = setup('cookie')
-    const first = await hello(1)
-    first.welcome(active(3))
-    await settle()
-    first.fail()
+    await lostAfterWelcome(hello)
     await settle()
     // A lock that is not a rotation (no rejoin-first try), held on the page's coordinator.
     const held = page.hold()
@@ -313,10 +303,7 @@ describe('a tab that lost the worker', () => {
 
   it('with bearer tokens and no RT of its own, a rotation whose try of the worker fails runs on the page, as before', async () => {
     const { time, coordinator, page, hello } = setup('bearer')
-    const first = await hello(1)
-    first.welcome(active(3))
-    await settle()
-    first.fail()
+    await lostAfterWelcome(hello)
     const rotation = coordinator.lock(async () => 'rotated', { refresh: true })
     await hello(2)
     time.advance(5_000)
@@ -326,10 +313,7 @@ describe('a tab that lost the worker', () => {
 
   it('closed (the session disposed) while it waits to try again: no timer is left behind, and nothing is tried', async () => {
     const { time, coordinator, workers, hello } = setup()
-    const first = await hello(1)
-    first.welcome(active(3))
-    await settle()
-    first.fail()
+    await lostAfterWelcome(hello)
     await settle()
     expect(time.pending()).toBeGreaterThan(0) // the try again
     coordinator.close()

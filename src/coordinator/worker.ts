@@ -236,11 +236,12 @@ export class WorkerCoordinator implements Coordinator {
     const { SessionExpiredError, WorkerError } = this.#o.kit
     const rpc = this.#rpc
     const deadline = now() + this.#o.followerLimitMs
-    // The generation the rotation supersedes: one that rejoined while it waited may hold a newer one (the welcome's), adopted
-    // instead of asking the worker to refresh that too (sim `--worker --no-locks --extended` seed 16157: an RT 6 s old rotated).
-    const known = Math.min(options.generation ?? Infinity, this.#cache?.generation ?? 0)
+    const known = this.#cache?.generation ?? 0
+    // The generation the rotation supersedes: one that rejoined while it waited may hold a newer state (the welcome's), adopted instead of
+    // asking the worker to refresh that too (`--worker --no-locks --extended` seed 16157: an RT 6 s old). The request still names `known` (seed 2461).
+    const from = Math.min(options.generation ?? known, known)
     // A mark (the RT is dead, a login is owed: the worker is running `reauthenticate`) is no rotation: wait for the login or the end.
-    const newer = () => (this.#cache?.generation ?? 0) > known && !this.#cache?.ending
+    const newer = () => (this.#cache?.generation ?? 0) > from && !this.#cache?.ending
     for (;;) {
       if (newer()) return fn()
       if (rpc.lost !== undefined) return this.#o.fallbackLock(fn, options)

@@ -205,12 +205,13 @@ export const REGRESSION_SEEDS_WORKER_EXTENDED = [163, 79, 271, 316, 393, 531, 70
 export const REGRESSION_SEEDS_WORKER_NO_LOCKS_EXTENDED = [1226, 1447, 6695, 4681, 6478, 6626, 16157]
 
 /**
- * A seed of `--worker --no-locks` that still breaks (`no-unasked-logout`, cookie; found by the sweep
- * of 1–3,000 in round 4, session 9, passing on the code before it, whose draws differ): a tab's login
- * hook answered while the tab was frozen, the worker asked another tab's form, which froze too, and
- * the session ended in the first tab on its thaw while its own new login lived. Not read further.
+ * Seeds of `--worker --no-locks`, kept passing. 2461 (`no-unasked-logout`, cookie) broke a draft of
+ * 16157's fix that asked the worker to rotate from the rotation's own generation even where the
+ * worker's newer state was a mark (a login owed, its form open): the hub took that request for a
+ * stale one, and the session ended in a tab that thawed holding its own new login. The request
+ * names the worker's generation again; only the adopt-instead check reads the rotation's own.
  */
-export const OPEN_FINDINGS_WORKER_NO_LOCKS: Record<number, InvariantName> = { 2461: 'no-unasked-logout' }
+export const REGRESSION_SEEDS_WORKER_NO_LOCKS = [2461]
 
 /**
  * Seeds of `--worker --no-locks --extended` that still break (`no-unasked-logout`, bearer), found

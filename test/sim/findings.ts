@@ -8,8 +8,14 @@ import type { InvariantName } from './invariants.js'
  */
 export const OPEN_FINDINGS: Record<number, InvariantName> = {}
 
-/** The same for worlds without Web Locks (`--no-locks`: schedules.test.ts runs a range of them). */
-export const OPEN_FINDINGS_NO_LOCKS: Record<number, InvariantName> = {}
+/**
+ * The same for worlds without Web Locks (`--no-locks`: schedules.test.ts runs a range of them).
+ * 5114 and 7801 (`answered`, found by its first sweep of 3,001–8,000, round 4, session 9): 7801,
+ * read in part: bearer, timer mode, three tabs; the elected leader asked the rotation lock (the
+ * leader lock's claims) at 400,880 ms and was never granted it, 60 s on; its followers'
+ * rotate-requests went unanswered and every request was held to its `queueTimeout`. Not fixed.
+ */
+export const OPEN_FINDINGS_NO_LOCKS: Record<number, InvariantName> = { 5114: 'answered', 7801: 'answered' }
 
 /**
  * The same for the extended model with Web Locks (`--extended`), with no zoo defect on: zoo.test.ts

@@ -149,14 +149,15 @@ async function checkConverged(world: World, verdict: Verdict, scheduler: Schedul
 }
 
 /**
- * After the quiet, with every tab awake and the family live (held by a live client): one request from each live tab whose
- * session is active is answered 200 within `bound`. `stays-alive` reads the AT, which request mode
- * lets lapse on purpose; a session that cannot rotate any more shows only when asked.
+ * After the quiet, with every tab awake and the family live (held by a live client): one request
+ * from each live tab whose session is active is answered 200 within `bound`. `stays-alive` reads
+ * the AT, which request mode lets lapse on purpose; a session that cannot rotate any more shows
+ * only when asked. The probes are a scheduled step: the scheduler settles only what its steps
+ * start (sent from here, a lock's continuation waited while the clock jumped to the next timer).
  */
 async function checkAnswered(world: World, verdict: Verdict, scheduler: Scheduler, bound: number): Promise<void> {
   if (!world.heldLive()) return
   const probes = world.live().flatMap(tab => (tab.session.state.status === 'active' ? [{ tab, result: undefined as string | number | undefined }] : []))
-  // Sent as a scheduled step, as the user's requests are: the scheduler settles what each step started.
   scheduler.after(0, 'probe', () => {
     for (const probe of probes)
       probe.tab.run(() =>

@@ -218,9 +218,14 @@ export const REGRESSION_SEEDS_WORKER_NO_LOCKS = [2461]
  * by its sweep of 7,501–20,000 (round 4, session 9) and failing the same before that session's
  * changes. 10660 is the documented limit of OPEN_FINDINGS_WORKER_EXTENDED: the browser killed the
  * worker and the tab holding the family's live RT (its own login) was frozen past `RT_GRACE_MS`;
- * the new run ended when its login hook failed. 10859 (a run that waited its grace out while two
- * tabs answered its probes) and 14506 (two logins at once, the session ended 190 s later) are not
- * read yet.
+ * the new run ended when its login hook failed. 10859, read: the run asked t5's login form, t5
+ * froze with it open, the hub dropped it as silent (its port closed) and asked t2's; t5's form
+ * answered while frozen (a login, family 2), and on resume t5 posted the grant on a port the hub
+ * had closed, so it neither reached the run nor was revoked (t5 kept it as unadopted); t2 was
+ * disposed, the run ended `rejected`, and t5 heard that end on its fallback while its own login
+ * lived. A tab that loses the worker holding a grant its form made and the worker never took
+ * could start the session with it on the page's coordinator (or at least revoke it); not done.
+ * 14506 (two logins at once, the session ended 190 s later) is not read.
  */
 export const OPEN_FINDINGS_WORKER_NO_LOCKS_EXTENDED: Record<number, InvariantName> = {
   10660: 'no-unasked-logout',

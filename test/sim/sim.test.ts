@@ -7,6 +7,7 @@ import { describe, expect, test } from 'vitest'
 import {
   OPEN_FINDINGS,
   OPEN_FINDINGS_EXTENDED_NO_LOCKS,
+  OPEN_FINDINGS_NO_LOCKS,
   REGRESSION_SEEDS,
   REGRESSION_SEEDS_EXTENDED,
   REGRESSION_SEEDS_EXTENDED_NO_LOCKS,
@@ -59,6 +60,11 @@ describe('the deterministic simulator', () => {
 
   test.each(Object.entries(OPEN_FINDINGS))('open finding, seed %s: still breaks %s', async (seed, invariant) => {
     const result = await runSchedule(Number(seed))
+    expect(result.violations[0]?.invariant).toBe(invariant)
+  })
+
+  test.each(Object.entries(OPEN_FINDINGS_NO_LOCKS))('open finding without Web Locks, seed %s: still breaks %s', { timeout: 60_000 }, async (seed, invariant) => {
+    const result = await runSchedule(Number(seed), { locks: false })
     expect(result.violations[0]?.invariant).toBe(invariant)
   })
 

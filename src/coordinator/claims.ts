@@ -33,7 +33,8 @@ export type ClaimsOptions = {
   kit: { sleep: typeof sleep; SessionExpiredError: typeof SessionExpiredError }
   /** This tab's id on the election channel. */
   id: string
-  clock: Pick<Platform, 'now' | 'after'>
+  /** `now` dates this tab's claims for the others (one clock for all tabs); lapses count on `monotonic` where there is one. */
+  clock: Pick<Platform, 'now' | 'after'> & { monotonic?: Platform['monotonic'] }
   /** Woken whenever a claim is dropped; the lock's other waits share it. */
   waiters: Waiters
   /** Posts on the election channel (settles even when the channel is gone); false: this tab is in no room (it left the page, or is rejoining), so nobody heard it. */
@@ -57,9 +58,16 @@ export class Claims {
   readonly #others = new Map<string, { since: number; until: number }>()
   #mine: { at: number; lost: boolean } | undefined
   #holding = false
+  /**
+   * The clock claims lapse on: a claim heard before the wall clock was set back would otherwise
+   * count for as long as the jump, and its holder long gone, no tab rotated (sim `--no-locks` seed
+   * 7801: a lapse 543 s away held the leader's rotation and every request).
+   */
+  readonly #elapsed: () => number
 
   constructor(options: ClaimsOptions) {
     this.#o = options
+    this.#elapsed = options.clock.monotonic ?? options.clock.now
   }
 
   /** This tab holds the lock (between acquire and release). */
@@ -103,12 +111,12 @@ export class Claims {
   /** Resolves holding the lock; waits for other holders first. */
   async acquire(): Promise<void> {
     const { clock, id, kit } = this.#o
-    const deadline = clock.now() + this.#o.holdLimitMs
+    const deadline = this.#elapsed() + this.#o.holdLimitMs
     for (;;) {
       if (this.#o.closed()) throw new kit.SessionExpiredError('disposed')
       if (this.#live()) {
         // Someone holds: wait for its release (or its claim to lapse), then try again.
-        const lapse = Math.min(...[...this.#others.values()].map(o => o.until)) - clock.now()
+        const lapse = Math.min(...[...this.#others.values()].map(o => o.until)) - this.#elapsed()
         await this.#o.waiters.until(() => !this.#live() || this.#o.closed(), Math.max(10, lapse))
         continue
       }
@@ -123,7 +131,7 @@ export class Claims {
       }
       // Withdraw, so that nobody waits on a claim that lost.
       await this.#o.post({ rotorLock: 1, t: 'release', id })
-      if (clock.now() > deadline) this.#others.clear()
+      if (this.#elapsed() > deadline) this.#others.clear()
     }
   }
 
@@ -135,14 +143,14 @@ export class Claims {
 
   /** `other` claims the lock: it counts for the silence limit from now, never past the hold limit from its first word. */
   #counts(other: string): void {
-    const now = this.#o.clock.now()
+    const now = this.#elapsed()
     const since = this.#others.get(other)?.since ?? now
     this.#others.set(other, { since, until: Math.min(since + this.#o.holdLimitMs, now + this.#o.silentMs) })
   }
 
   /** Whether another tab's claim still counts (lapsed ones are dropped). */
   #live(): boolean {
-    const now = this.#o.clock.now()
+    const now = this.#elapsed()
     for (const [other, { until }] of this.#others) if (until <= now) this.#others.delete(other)
     return this.#others.size > 0
   }

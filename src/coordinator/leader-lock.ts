@@ -13,7 +13,7 @@ import type { LockOptions, Message, Snapshot } from './types.js'
 const REQUEST_EVERY_MS = 1000
 
 /** What the leader lock asks of the platform. */
-export type LeaderPlatform = Pick<Platform, 'now' | 'after' | 'random' | 'randomId' | 'on'> & Partial<Pick<Platform, 'debug' | 'election'>>
+export type LeaderPlatform = Pick<Platform, 'now' | 'after' | 'random' | 'randomId' | 'on'> & Partial<Pick<Platform, 'debug' | 'election' | 'monotonic'>>
 
 /**
  * What this chunk shares with the page, handed over by the page (locks.ts's LEADER_KIT) rather

@@ -7,12 +7,12 @@ import { virtualTime } from './core/virtual.js'
 
 const SILENT_MS = 10_000
 
-/** One tab's claims, posting into `posted`, on `time`. */
-function claimsOn(time: ReturnType<typeof virtualTime>, posted: ClaimMessage[]) {
+/** One tab's claims, posting into `posted`, on `time` (its monotonic clock left out with `wallOnly`). */
+function claimsOn(time: ReturnType<typeof virtualTime>, posted: ClaimMessage[], wallOnly = false) {
   return new Claims({
     kit: { sleep, SessionExpiredError },
     id: 'tab-b',
-    clock: { now: time.now, after: time.after, monotonic: time.monotonic },
+    clock: { now: time.now, after: time.after, ...(wallOnly ? {} : { monotonic: time.monotonic }) },
     waiters: new Waiters(time.after),
     post: message => (posted.push(message), Promise.resolve(true)),
     holdLimitMs: 46_000,
@@ -41,16 +41,7 @@ describe('Claims', () => {
   test('without a monotonic clock the wall clock serves (a platform whose `now` was injected)', async () => {
     const time = virtualTime()
     const posted: ClaimMessage[] = []
-    const claims = new Claims({
-      kit: { sleep, SessionExpiredError },
-      id: 'tab-b',
-      clock: { now: time.now, after: time.after },
-      waiters: new Waiters(time.after),
-      post: message => (posted.push(message), Promise.resolve(true)),
-      holdLimitMs: 46_000,
-      silentMs: SILENT_MS,
-      closed: () => false,
-    })
+    const claims = claimsOn(time, posted, true)
     claims.hear({ rotorLock: 1, t: 'claim', id: 'tab-a', at: time.now() })
     let held = false
     void claims.acquire().then(() => (held = true))

@@ -150,7 +150,8 @@ export class LeaderLock {
    * adopt (sim seed 503223: two refreshes 128 ms apart).
    */
   async #asFollower<T>(fn: () => Promise<T>, from?: number): Promise<T> {
-    const { now } = this.#platform
+    // A span: on the monotonic clock, or a wall clock set back would stretch the limit by the jump.
+    const now = this.#platform.monotonic ?? this.#platform.now
     const { SessionExpiredError, RotationPendingError } = this.#o.kit
     const deadline = now() + this.#o.followerLimitMs
     if (!this.isLeader()) this.#platform.debug?.('election-lost', { leader: 'another tab' })

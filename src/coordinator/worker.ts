@@ -232,7 +232,8 @@ export class WorkerCoordinator implements Coordinator {
 
   /** The worker alone refreshes: ask it, and run `fn` (it adopts) once a newer state is here. */
   async #afterWorkerRotation<T>(fn: () => Promise<T>, options: LockOptions): Promise<T> {
-    const { now } = this.#o.platform
+    // A span: on the monotonic clock, or a wall clock set back would stretch the limit by the jump.
+    const now = this.#o.platform.monotonic ?? this.#o.platform.now
     const { SessionExpiredError, WorkerError } = this.#o.kit
     const rpc = this.#rpc
     const deadline = now() + this.#o.followerLimitMs

@@ -36,8 +36,8 @@ export type Interception = {
   /** The generation whose AT a request is sent with (a 401 asks for a newer one). */
   generation: () => number
   active: () => boolean
-  /** The session's clock and timers (the XHR facade's `timeout` runs on them). */
-  time: Pick<Platform, 'now' | 'after'>
+  /** The session's clocks and timers (the XHR facade's `timeout` runs on them). */
+  time: Pick<Platform, 'now' | 'after'> & { monotonic?: Platform['monotonic'] }
   /** Records a decision in the session's trace (src/trace/kinds.ts). */
   trace: DebugSink
   /** With `dpop`: the session's DPoP, which signs each XHR attempt, Authorization included (src/dpop/xhr.ts). */

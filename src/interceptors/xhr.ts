@@ -166,7 +166,7 @@ class FacadeRequest extends EventTarget {
     this.#sent = true
     this.#body = body
     if (this.#open.async && this.#timeout > 0) {
-      this.#deadline = this.#interception.time.now() + this.#timeout
+      this.#deadline = this.#elapsed() + this.#timeout
       const seq = this.#seq
       // keepAlive: a Node process must not exit under a request that is still counting down.
       this.#timer = this.#interception.time.after(
@@ -202,6 +202,12 @@ class FacadeRequest extends EventTarget {
     this.#sent = false
   }
 
+  /** The clock `timeout` counts on: monotonic where there is one, so a wall clock set back mid-request does not stretch it. */
+  #elapsed(): number {
+    const { monotonic, now } = this.#interception.time
+    return (monotonic ?? now)()
+  }
+
   #visibleInner(): XMLHttpRequest | undefined {
     return this.#silenced ? undefined : this.#inner
   }
@@ -219,7 +225,7 @@ class FacadeRequest extends EventTarget {
     inner.open(open.method, open.url, open.async, open.user ?? null, open.password ?? null)
     // Setting responseType at all throws on a synchronous XHR in a window.
     if (this.#responseType !== '') inner.responseType = this.#responseType
-    if (open.async && this.#timeout > 0) inner.timeout = Math.max(1, this.#deadline - this.#interception.time.now())
+    if (open.async && this.#timeout > 0) inner.timeout = Math.max(1, this.#deadline - this.#elapsed())
     if (this.#mime !== undefined) inner.overrideMimeType(this.#mime)
     const authorization = this.#managed ? this.#interception.authorization() : undefined
     // DPoP (src/dpop/xhr.ts): each attempt is signed, Authorization included, before it goes.

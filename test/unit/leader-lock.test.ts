@@ -83,10 +83,14 @@ function roomOf(tab: { muted: boolean }): OpenRoom {
   }
 }
 
+/** How far the tabs' wall clock stands from the virtual time (the user set it); their monotonic clock is the virtual time. */
+let wallShift = 0
+
 function fakePlatform(id: string): LeaderPlatform & { fire(type: string): void } {
   const listeners = new Map<string, Set<() => void>>()
   return {
-    now: () => Date.now(),
+    now: () => Date.now() + wallShift,
+    monotonic: () => Date.now(),
     after(ms, fn) {
       const handle = setTimeout(fn, ms)
       return { cancel: () => clearTimeout(handle) }
@@ -165,6 +169,7 @@ function overlapProbe(holdMs: number) {
 
 beforeEach(() => {
   vi.useFakeTimers()
+  wallShift = 0
 })
 
 afterEach(async () => {
@@ -304,6 +309,20 @@ describe('leader-lock on virtual time', () => {
     expect(waited).toBeGreaterThanOrEqual(3_000)
     expect(waited, 'bounded by the follower limit').toBeLessThan(4_000)
     expect(two[leader]!.heard.filter(m => m.type === 'rotate-request').length).toBeGreaterThanOrEqual(3)
+  })
+
+  test('the follower limit counts on the monotonic clock: a wall clock set back 10 minutes mid-wait does not stretch it', async () => {
+    const two = openTabs(2, { snapshot: active(1) })
+    const leader = await leaderIndex(two)
+    const started = Date.now()
+    const waiting = settle(two[1 - leader]!.lock.lock(async () => 'ran', { refresh: true }))
+    await advance(1_000)
+    wallShift = -10 * 60_000
+    const result = await waiting
+    // Before: the deadline was read on the wall clock, and the follower waited 10 minutes and 3 s (settle gives up at 60 s).
+    expect(result.status).toBe('rejected')
+    expect(isRotorError((result as PromiseRejectedResult).reason) && (result as PromiseRejectedResult).reason.code).toBe('ERR_ROTATION_PENDING')
+    expect(Date.now() - started, 'bounded by the follower limit').toBeLessThan(4_000)
   })
 })
 

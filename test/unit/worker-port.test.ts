@@ -18,15 +18,18 @@ import { PortRpc } from '../../src/worker/port-rpc.js'
 import { LINK_KIT } from '../../src/worker/via-worker.js'
 import { PROTOCOL_VERSION, type ToWorker, type WorkerConfig } from '../../src/worker/protocol.js'
 
-/** A virtual clock: `after` queues, `advance(ms)` runs what falls due in order, letting ports deliver between timers. */
+/** A virtual clock: `after` queues, `advance(ms)` runs what falls due in order, letting ports deliver between timers; `jump` sets the wall clock (`now`) alone. */
 function virtualClock() {
   let now = 1_000_000
+  let shift = 0
   const queue = new Set<{ at: number; fn: () => void }>()
   const flush = async () => {
     for (let i = 0; i < 3; i++) await new Promise(resolve => setImmediate(resolve))
   }
   return {
-    now: () => now,
+    now: () => now + shift,
+    monotonic: () => now,
+    jump: (ms: number) => void (shift += ms),
     after: ((ms, fn) => {
       const timer = { at: now + Math.max(0, ms), fn }
       queue.add(timer)
@@ -106,6 +109,7 @@ function tabOptions(clock: ReturnType<typeof virtualClock>, worker: ReturnType<t
     onLost: () => undefined,
     platform: {
       now: clock.now,
+      monotonic: clock.monotonic,
       after: clock.after,
       randomId: () => 'tab-1',
       on: (type, listener) => (pageListeners.set(type, listener), () => void pageListeners.delete(type)),
@@ -257,6 +261,18 @@ describe('WorkerCoordinator on virtual time', () => {
     const requests = worker.heard.filter(m => m.w === 'post' && m.message.type === 'rotate-request').length
     expect(requests).toBeGreaterThanOrEqual(10)
     expect(requests).toBeLessThanOrEqual(11)
+    tab.close()
+  })
+
+  test('the limit counts on the monotonic clock: a wall clock set back 10 minutes mid-wait does not stretch it', async () => {
+    const { clock, tab } = await connectedTab()
+    let failure: unknown
+    void tab.lock(async () => 'adopted', { refresh: true }).catch(error => (failure = error))
+    await clock.advance(1_000)
+    clock.jump(-10 * 60_000)
+    // Before: the deadline was read on the wall clock, 10 minutes and 9 s away.
+    await clock.advance(9_100)
+    expect(failure).toMatchObject({ code: 'ERR_WORKER', message: expect.stringContaining('did not rotate the session in time') })
     tab.close()
   })
 

@@ -35,7 +35,7 @@ class FakeXhr extends EventTarget {
 }
 
 /** A session whose gate holds every request until the test releases it. */
-function interception(time: ReturnType<typeof virtualTime>) {
+function interception(time: Interception['time']) {
   let release!: () => void
   const ready = new Promise<void>(resolve => (release = resolve))
   const it: Interception = {
@@ -90,5 +90,24 @@ describe('XHR facade timeout', () => {
     expect(FakeXhr.sent[0]!.timeout).toBe(400)
     xhr.abort()
     expect(time.pending()).toBe(0)
+  })
+
+  test('the budget counts on the monotonic clock: a wall clock set back 10 minutes while the request waits does not stretch it', async () => {
+    FakeXhr.sent = []
+    const time = virtualTime(1_000_000)
+    let shift = 0
+    const { it, release } = interception({ ...time, now: () => time.now() + shift, monotonic: time.now })
+    const xhr = new (createXhrClass(FakeXhr as unknown as typeof XMLHttpRequest, it))()
+    xhr.open('GET', 'https://h/okapi/x')
+    xhr.timeout = 1_000
+    xhr.send()
+    time.advance(600)
+    shift = -10 * 60_000
+    release()
+    await Promise.resolve()
+    await Promise.resolve()
+    // Before: read on the wall clock, what was left of the budget was 10 minutes and 400 ms.
+    expect(FakeXhr.sent[0]!.timeout).toBe(400)
+    xhr.abort()
   })
 })

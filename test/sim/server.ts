@@ -98,6 +98,8 @@ export class ModelServer {
   readonly forced: Fault[] = []
   /** The resource server refuses every AT (its key changed): a storm trigger only the refresh budget bounds. */
   apiRefuses = false
+  /** Families a logout presented to the server never read (a drop, a 503, a proxy's page): a best-effort revocation the network lost. */
+  readonly revocationsLost = new Set<number>()
   /** Told of each refresh granted: how long ago the RT presented was minted, and whether its call drew a fault (invariants.ts ForgedRequestWatch). */
   onGrant: ((age: number, faulted: boolean) => void) | undefined
   /** The browser's cookie jar for the auth origin (cookie transport): every tab sends and updates the same one. */
@@ -230,6 +232,8 @@ export class ModelServer {
     const back = fault === 'late' ? this.refreshTimeout * random.int(1, 4) : fault === 'slow' ? random.int(200, 3000) : random.int(1, 40)
     this.#scheduler.note(`net ${request.method} ${path} ${fault}`)
     if (fault !== 'none') this.stats.faults++
+    if (path.endsWith('/logout') && (fault === 'drop' || fault === '503' || fault === 'proxy-html'))
+      for (const family of this.#presented(request.headers, body, this.cookies)) this.revocationsLost.add(family.id)
     const sentAt = this.#scheduler.now
     // The browser attaches the jar's cookies when it sends the call, not when the server reads it
     // (a logout sent before a login must present the old session's RT: sim seed 16151).
@@ -330,13 +334,18 @@ export class ModelServer {
 
   #logout(headers: Headers, body: string, jar: Cookies): Answer {
     this.stats.logouts++
+    for (const family of this.#presented(headers, body, jar)) family.revoked = true
+    return { status: 204, body: '' }
+  }
+
+  /** The families whose tokens a call carries (the bearer AT, the RT in its body or the jar). */
+  #presented(headers: Headers, body: string, jar: Cookies): Family[] {
     const bearer = headers.get('authorization')?.replace(/^Bearer /, '')
     const rt = bodyToken(body) ?? jar.get('rt')
-    for (const known of [bearer, rt]) {
+    return [bearer, rt].flatMap(known => {
       const token = known === undefined ? undefined : this.#tokens.get(known)
-      if (token) this.#families[token.family - 1]!.revoked = true
-    }
-    return { status: 204, body: '' }
+      return token ? [this.#families[token.family - 1]!] : []
+    })
   }
 
   /** Whether the resource servers take `at` now (the API, and the socket and stream servers of sockets.ts): a live AT of a family not revoked. */

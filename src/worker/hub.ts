@@ -180,15 +180,21 @@ class SharedState implements Hub {
   }
 
   /**
-   * A rejoining tab that held another RT yielded to the worker's login (link.ts twoHolders) and
-   * numbers the worker's state above its own: the worker keeps its tokens under that generation
-   * (one more where it rotated meanwhile, so that the tab takes the new AT), and its session and
-   * the other tabs adopt it. Only the worker's own login, active, a generation ahead (not far ahead).
+   * One login's state, its RT on one side only. A rejoining tab that held another RT yielded to
+   * the worker's login (link.ts twoHolders) and numbers the worker's state above its own: the
+   * worker keeps its tokens under that generation (one more where it rotated meanwhile, so that
+   * the tab takes the new AT). Or a tab brings the RT of the very state the hub holds without one
+   * (a run the browser killed took it; another tab rejoined first with the AT alone): that state
+   * goes one generation up with it, or the worker's session, which adopts only a newer one, never
+   * had it, and ended the session while the RT sat in the hub (sim `--worker --no-locks --extended`
+   * seed 24733). Either way its session and the other tabs adopt it. Only active, not far ahead.
    */
   #renumbered(next: Snapshot): Snapshot | undefined {
     const held = this.#snapshot
-    if (!held?.refreshToken || next.refreshToken || next.status !== 'active' || held.status !== 'active' || held.ending || !next.login) return undefined
-    if (next.login.id !== held.login?.id || next.generation <= held.generation || farAhead(next.generation, held.generation)) return undefined
+    if (next.status !== 'active' || held?.status !== 'active' || held.ending || !next.login || next.login.id !== held.login?.id) return undefined
+    if (!held.refreshToken)
+      return next.refreshToken && next.generation === held.generation && next.accessToken === held.accessToken ? { ...next, generation: next.generation + 1 } : undefined
+    if (next.refreshToken || next.generation <= held.generation || farAhead(next.generation, held.generation)) return undefined
     return { ...held, generation: next.generation + (next.accessToken === held.accessToken ? 0 : 1) }
   }
 
@@ -289,7 +295,7 @@ class SharedState implements Hub {
         const next = parseSnapshot(m['snapshot'])
         const own = next && this.#renumbered(next)
         const tie = next && !own && this.#tie(next)
-        if (own) this.#storeAndTell(own, tab)
+        if (own) this.#storeAndTell(own, tab, next.refreshToken !== undefined)
         else if (tie) this.#storeAndTell(tie, tab, true)
         else if (next && this.#acceptable(next)) this.#store(next)
         return void done()

@@ -204,9 +204,13 @@ export const REGRESSION_SEEDS_WORKER_EXTENDED = [163, 79, 271, 316, 393, 531, 70
  * 20749 (`no-live-rt-after-logout`, bearer), the oracle's: a login form answered into a run the
  * browser had killed; its tab noticed and revoked the login, and that one best-effort call met a
  * 503. The end's check (world.ts `checkUnheard`) now excuses a revocation the network lost, as the
- * invariant reads ("on a fault-free network").
+ * invariant reads ("on a fault-free network"). 24733 (`no-unasked-logout`, bearer), Rotor's: the
+ * browser killed the worker; in the new run another tab rejoined first with the AT alone and the
+ * tab that had signed in brought the RT of that same state, at that same generation: the hub kept
+ * it, but the worker's session, which adopts only a newer state, never had it, and ended the
+ * session when the AT expired (src/worker/hub.ts `#renumbered`: that state now goes one up).
  */
-export const REGRESSION_SEEDS_WORKER_NO_LOCKS_EXTENDED = [1226, 1447, 6695, 4681, 6478, 6626, 16157, 20749]
+export const REGRESSION_SEEDS_WORKER_NO_LOCKS_EXTENDED = [1226, 1447, 6695, 4681, 6478, 6626, 16157, 20749, 24733]
 
 /**
  * Seeds of `--worker --no-locks`, kept passing. 2461 (`no-unasked-logout`, cookie) broke a draft of
@@ -222,7 +226,9 @@ export const REGRESSION_SEEDS_WORKER_NO_LOCKS = [2461]
  * by its sweep of 7,501–20,000 (round 4, session 9) and failing the same before that session's
  * changes. 10660 is the documented limit of OPEN_FINDINGS_WORKER_EXTENDED: the browser killed the
  * worker and the tab holding the family's live RT (its own login) was frozen past `RT_GRACE_MS`;
- * the new run ended when its login hook failed. 10859, read: the run asked t5's login form, t5
+ * the new run ended when its login hook failed; 22983 (round 4, session 10) is the same limit
+ * without a login hook: t1, the family's only live RT holder, froze 3 s before the kill, and the
+ * new run, holding no RT, ended when the AT expired. 10859, read: the run asked t5's login form, t5
  * froze with it open, the hub dropped it as silent (its port closed) and asked t2's; t5's form
  * answered while frozen (a login, family 2), and on resume t5 posted the grant on a port the hub
  * had closed (t5 kept it as unadopted); t2 was disposed, the run ended `rejected`, and when t5
@@ -240,6 +246,7 @@ export const REGRESSION_SEEDS_WORKER_NO_LOCKS = [2461]
  */
 export const OPEN_FINDINGS_WORKER_NO_LOCKS_EXTENDED: Record<number, InvariantName> = {
   10660: 'no-unasked-logout',
+  22983: 'no-unasked-logout',
   10859: 'no-unasked-logout',
   14506: 'no-unasked-logout',
 }

@@ -97,6 +97,42 @@ describe("the hub: a tab that yielded numbers the worker's state above its own",
   })
 })
 
+describe('the hub: a tab brings the RT of the state it holds without one (a killed run took it, another tab rejoined first with the AT)', () => {
+  let hub: Hub
+  let received: Array<Record<string, unknown>>
+  let say: (data: unknown) => void
+  let held: Snapshot
+
+  beforeEach(() => {
+    hub = createHub('rt-brought-test')
+    ;({ received, say } = hubPort(hub))
+    const url = 'http://127.0.0.1:9'
+    const config = workerConfig(normalizeOptions({ ...bearerOptions(url), crossTab: { name: 'app' }, worker: `${url}/w.js`, rotation: 'request' } as SessionOptions))
+    held = active(2, { issuedAt: Date.now(), accessExpiresAt: Date.now() + 60_000, accessToken: 'at-2', login: { id: 'b', at: 1 } })
+    say({ w: 'hello', id: 1, version: PROTOCOL_VERSION, config, stored: held, reauthenticates: false })
+  })
+  afterEach(() => hub.session?.dispose())
+
+  const stored = () => received.filter(m => m['w'] === 'store').map(m => m['snapshot'] as Snapshot)
+
+  it("that state goes one generation up with it, told to every tab and the worker's session, which adopts it (sim `--worker --no-locks --extended` seed 24733)", async () => {
+    say({ w: 'write', id: 2, snapshot: { ...held, refreshToken: 'rt-2' } })
+    expect(stored().at(-1)).toMatchObject({ generation: 3, accessToken: 'at-2' })
+    expect(stored().at(-1)).not.toHaveProperty('refreshToken')
+    // The writer too: it wrote generation 2.
+    expect(received).toContainEqual(
+      expect.objectContaining({ w: 'message', message: expect.objectContaining({ type: 'state', snapshot: expect.objectContaining({ generation: 3 }) }) }),
+    )
+    // Before: stored at generation 2, a generation the worker's session already held without the RT: it never took it.
+    await vi.waitFor(() => expect(hub.session?.state).toMatchObject({ status: 'active', generation: 3 }))
+  })
+
+  it("not another grant's RT (another AT at that generation): stored as it came, numbered as it came", () => {
+    say({ w: 'write', id: 2, snapshot: { ...held, accessToken: 'at-other', refreshToken: 'rt-other' } })
+    expect(stored().map(s => s.generation)).toEqual([2])
+  })
+})
+
 /**
  * The origin's SharedWorker: the first connect's worker never answers (the page froze while it
  * connected: the tab falls back after CONNECT_TIMEOUT_MS); every later one reaches the real hub.

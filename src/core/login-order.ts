@@ -34,6 +34,17 @@ export function outlives(held: Snapshot, ended: Snapshot): boolean {
   return ended.login?.id !== login.id && ended.endedAt < login.at
 }
 
+/**
+ * True when `mark`, a state whose RT is dead and which owes a login (`ending`), belongs to a login
+ * older than `login`'s: `login` is the one it owes. A tab frozen as its user signed in numbers the
+ * login from what it knew, below the mark it hears on resume (sim `--worker --no-locks --extended`
+ * seed 30199: the login was dropped for the mark, and the session ended while it lived).
+ */
+export function owes(mark: Snapshot, login: Snapshot): boolean {
+  const [a, b] = [mark.login, login.login]
+  return !!(mark.ending && !login.ending && a && b && a.id !== b.id && a.at < b.at)
+}
+
 /** How many ended logins a tab remembers: more than a tab sees end in its life, bounded against forgeries. */
 const REMEMBERED = 16
 

@@ -9,7 +9,7 @@ import { rotateRequests } from './rotate-requests.js'
 import { RotationNews } from './rotation-news.js'
 import { ReauthFlag } from './reauth-flag.js'
 import { SpentTokens } from './spent.js'
-import { EndedLogins, endOf, outlives } from './login-order.js'
+import { EndedLogins, endOf, outlives, owes } from './login-order.js'
 import type { SessionMachine } from './state.js'
 import { Listeners } from '../utils/listeners.js'
 import { InTurn } from '../utils/in-turn.js'
@@ -192,7 +192,8 @@ export class Sync {
   /** Applies new tokens from this tab and tells every other tab (a login dated `madeAt`, start()'s call, else now); false (nothing written) when `life` ended first. */
   publish(tokens: Tokens, how: 'login' | 'rotate', life?: AbortSignal, madeAt?: number): boolean | Promise<boolean> {
     const { coordinator, machine, now } = this.#options
-    return this.#writes.run(() =>
+    // One write at a time; a login written again (below) stays this one's turn.
+    const attempt = (made: number | undefined): boolean | Promise<boolean> =>
       when(coordinator.read(), base => {
         if (life?.aborted) return false
         const current = machine.snapshot
@@ -203,22 +204,22 @@ export class Sync {
           accessExpiresAt: tokens.accessExpiresAt,
           refreshExpiresAt: tokens.refreshExpiresAt,
         }
-        const login = how === 'login' ? { id: this.#options.randomId?.() ?? String(now()), at: madeAt ?? now() } : current.login
+        const login = how === 'login' ? { id: this.#options.randomId?.() ?? String(now()), at: made ?? now() } : current.login
         if (login !== undefined) snapshot.login = login
         if (tokens.accessToken !== undefined) snapshot.accessToken = tokens.accessToken
         const refreshToken = tokens.refreshToken ?? (how === 'rotate' ? current.refreshToken : undefined) // an RT-less refresh answer (some OAuth2 servers) keeps the RT we had
         if (refreshToken !== undefined) snapshot.refreshToken = refreshToken
         return when(coordinator.write(snapshot), () => {
-          // Newer adopted while an asynchronous store wrote (two logins written at once, numbered above both by the worker: sim seed 118848): it stands. The worker's own store is synchronous.
-          notInWorker: if (supersedes(machine.snapshot, snapshot)) return true
+          // Newer adopted while an asynchronous store wrote (two logins written at once, numbered above both by the worker: sim seed 118848): it stands, but an older login's mark, which owes this login (see owes): this login goes again, above it. The worker's own store is synchronous.
+          notInWorker: if (supersedes(machine.snapshot, snapshot)) return owes(machine.snapshot, snapshot) ? attempt(login!.at) : true
           coordinator.post({ type: 'state', snapshot })
           this.#news.published()
           this.#enter(snapshot, 'local', how)
           if (tokens.skew) machine.emit('clock-skew', tokens.skew)
           return true
         })
-      }),
-    )
+      })
+    return this.#writes.run(() => attempt(madeAt))
   }
 
   /** Ends the session here and in every tab: at once here; the shared end is above every generation known anywhere, so no tab can take it for old news. */
@@ -242,10 +243,7 @@ export class Sync {
     return shared
   }
 
-  /**
-   * Records, under the lock, that this generation's RT is dead and re-authentication is owed: the next holder of the lock re-authenticates instead of presenting the RT again (once: a session already marked, or over, is left as it is).
-   * `spent`: a 2xx spent the RT of that generation, its grant (a generation above) on its way since now: marked at this generation, which supersedes the unmarked one (another tab's login adopted meanwhile is not marked: sim seed 425704).
-   */
+  /** Records, under the lock, that this generation's RT is dead and re-authentication is owed: the next holder of the lock re-authenticates instead of presenting the RT again (once: a session already marked, or over, is left as it is). `spent`: a 2xx spent the RT of that generation, its grant (a generation above) on its way since now: marked at this generation, which supersedes the unmarked one (another tab's login adopted meanwhile is not marked: sim seed 425704). */
   markEnding(reason: 'expired' | 'rejected', spent?: number): void | Promise<void> {
     const { generation, status, ending } = this.#options.machine.snapshot
     if (status !== 'active' || ending || (spent !== undefined && spent !== generation)) return

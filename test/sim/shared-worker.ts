@@ -209,8 +209,13 @@ export const REGRESSION_SEEDS_WORKER_EXTENDED = [163, 79, 271, 316, 393, 531, 70
  * tab that had signed in brought the RT of that same state, at that same generation: the hub kept
  * it, but the worker's session, which adopts only a newer state, never had it, and ended the
  * session when the AT expired (src/worker/hub.ts `#renumbered`: that state now goes one up).
+ * 30199 (`no-unasked-logout`, cookie), Rotor's: a tab frozen as its user signed in wrote the login
+ * from the generation it knew, below the mark (an RT refused, a login owed) the worker had made
+ * meanwhile; on resume it heard the mark while the login was written, let it stand as newer, and
+ * the session ended with the user's new login in the jar. An older login's mark now owes that
+ * login, which goes again above it (src/core/sync.ts `publish`, login-order.ts `owes`).
  */
-export const REGRESSION_SEEDS_WORKER_NO_LOCKS_EXTENDED = [1226, 1447, 6695, 4681, 6478, 6626, 16157, 20749, 24733]
+export const REGRESSION_SEEDS_WORKER_NO_LOCKS_EXTENDED = [1226, 1447, 6695, 4681, 6478, 6626, 16157, 20749, 24733, 30199]
 
 /**
  * Seeds of `--worker --no-locks`, kept passing. 2461 (`no-unasked-logout`, cookie) broke a draft of

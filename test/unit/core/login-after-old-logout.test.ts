@@ -1,6 +1,6 @@
 // A fresh login against an older session's logout (sim seed 993927): the login survives a logout it could not be numbered above, and a logout still wins over every state of the login it ended.
 import { describe, expect, it } from 'vitest'
-import { outlives } from '../../../src/core/login-order.js'
+import { outlives, owes } from '../../../src/core/login-order.js'
 import { SessionMachine } from '../../../src/core/state.js'
 import { Sync } from '../../../src/core/sync.js'
 import { parseSnapshot, SIGNED_OUT } from '../../../src/coordinator/protocol.js'
@@ -153,7 +153,7 @@ describe('a logout is final for its login', () => {
   })
 })
 
-describe('outlives: which logout a held login survives', () => {
+describe('outlives and owes: which logout or mark a held login survives', () => {
   const login = { id: 'new', at: 2_000 }
   const held: Snapshot = { generation: 1, status: 'active', issuedAt: 2_000, accessExpiresAt: 62_000, refreshExpiresAt: 602_000, login }
   const ended = (fields: Partial<Snapshot>): Snapshot => ({ ...SIGNED_OUT, generation: 5, ...fields })
@@ -171,6 +171,16 @@ describe('outlives: which logout a held login survives', () => {
     expect(outlives(held, ended({}))).toBe(false)
     const { login: _, ...unmarked } = held
     expect(outlives(unmarked, ended({ login: { id: 'old', at: 0 }, endedAt: 1_000 }))).toBe(false)
+  })
+  it("an older login's mark (its RT dead, a login owed) owes this login; not the mark of this login or of a later one, nor a state that is no mark", () => {
+    const mark = (fields: Partial<Snapshot>): Snapshot => ({ ...held, generation: 5, ending: 'rejected', ...fields })
+    expect(owes(mark({ login: { id: 'old', at: 1_000 } }), held)).toBe(true)
+    expect(owes(mark({}), held)).toBe(false)
+    expect(owes(mark({ login: { id: 'later', at: 3_000 } }), held)).toBe(false)
+    const { ending: _, ...unmarked } = mark({ login: { id: 'old', at: 1_000 } })
+    expect(owes(unmarked, held)).toBe(false)
+    const { login: __, ...older } = mark({})
+    expect(owes(older, held)).toBe(false)
   })
 })
 

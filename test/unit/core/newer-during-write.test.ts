@@ -1,4 +1,4 @@
-// A login published through an asynchronous store while a newer state arrives (the rotation worker numbered two logins written at once above both: sim seed 118848): the newer one stands.
+// A login published through an asynchronous store while a newer state arrives (the rotation worker numbered two logins written at once above both: sim seed 118848): the newer one stands, but an older login's mark.
 import { afterEach, describe, expect, it } from 'vitest'
 import { createSession, type Coordinator, type Message, type Session, type Snapshot } from '../../../src/index.js'
 import { settle, virtualTime } from './virtual.js'
@@ -58,5 +58,41 @@ describe('a state newer than the one being published arrives while the store wri
     expect(session.state).toMatchObject({ status: 'active', generation: 2 })
     expect(await session.accessToken()).toBe('at-theirs')
     expect(store.posted.filter(m => m.type === 'state')).toEqual([])
+  })
+
+  it("an older login's mark (its RT dead, a login owed) does not stand: the login goes again, above it, and is the session (sim `--worker --no-locks --extended` seed 30199)", async () => {
+    const time = virtualTime()
+    const store = slowStore()
+    session = createSession({
+      scope: 'https://api.test/api',
+      transport: 'bearer',
+      rotation: 'request',
+      refresh: { url: 'https://api.test/refresh', style: 'json' },
+      coordinator: store.coordinator,
+      fetch: async () => new Response(null, { status: 500 }),
+      platform: { now: time.now, monotonic: time.monotonic, after: time.after, random: time.random, on: time.on },
+    })
+    const started = session.start({ accessToken: 'at-mine', refreshToken: 'rt-mine', expiresIn: 60, refreshExpiresIn: 600 })
+    await settle()
+    // A frozen tab's user signed in; on resume it hears, while its login is written, the mark of the session it had joined.
+    const mark: Snapshot = {
+      generation: 2,
+      status: 'active',
+      issuedAt: time.now() - 10_000,
+      accessExpiresAt: time.now() + 50_000,
+      refreshExpiresAt: time.now() + 590_000,
+      accessToken: 'at-old',
+      login: { id: 'old', at: time.now() - 10_000 },
+      ending: 'rejected',
+    }
+    store.tell(mark)
+    store.finish()
+    await settle()
+    // Before: the mark stood, and the user's new login was dropped for a session owing a login.
+    store.finish()
+    await started
+    expect(session.state).toMatchObject({ status: 'active', generation: 3 })
+    expect(await session.accessToken()).toBe('at-mine')
+    expect(store.posted.filter(m => m.type === 'state').map(m => m.type === 'state' && m.snapshot.generation)).toEqual([3])
   })
 })

@@ -210,6 +210,10 @@ export const REGRESSION_SEEDS_REDIS = [3320, 1198]
  * read the store, one read at a time, and weigh it again). 504059 (`converges`, cookie): another
  * script wrote a far-ahead state over the store; a tab opened after it took the forged generation
  * as a logout to count above, and no real state could supersede it (src/core/sync.ts #joinFrom:
- * a refused stored state is no logout).
+ * a refused stored state is no logout). 41132 (`answered`, bearer, round 4, session 10), the
+ * oracle's: a request-mode world arms no timer once idle, so the checks ran at its last event, not
+ * after the quiet: probed 8 s after two rotate() calls and a wall clock set forward, the refresh
+ * budget those spent deferred the rotation 27 s, past the probe's queueTimeout. The quiet now runs
+ * out in an idle world too (test/sim/scheduler.ts `idleUntil`).
  */
-export const REGRESSION_SEEDS_EXTENDED_NO_LOCKS = [630, 346, 552, 503223, 505491, 504059]
+export const REGRESSION_SEEDS_EXTENDED_NO_LOCKS = [630, 346, 552, 503223, 505491, 504059, 41132]

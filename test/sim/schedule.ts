@@ -265,12 +265,16 @@ export async function runSchedule(seed: number, options: ScheduleOptions = {}): 
       world.checkLocks()
       world.sockets?.check(scheduler.now, bound)
     }
+    // The quiet runs out where nothing is left to run too (an idle request-mode world arms no timer): the checks come after it,
+    // not at the last event (sim `--extended --no-locks` seed 41132: probed 8 s after two rotate() calls and a clock jump, the
+    // refresh budget they spent deferred the rotation past the probe's queueTimeout). The budget's allowance counts no idle time.
+    const idled = verdict.ok ? scheduler.idleUntil(active + quiet) : 0
     if (verdict.ok) await checkConverged(world, verdict, scheduler, active + quiet)
     if (verdict.ok) world.checkUnheard()
     if (verdict.ok) world.checkAlive()
     if (verdict.ok) await checkAnswered(world, verdict, scheduler, bound)
     for (const line of world.server.violations.splice(0)) verdict.fail('rt-presented-twice', line, scheduler.now)
-    if (verdict.ok) checkBudget(world, verdict, scheduler.now, refusing())
+    if (verdict.ok) checkBudget(world, verdict, scheduler.now - idled, refusing())
   } finally {
     for (const tab of world.tabs) tab.dispose()
     escapes.uninstall()

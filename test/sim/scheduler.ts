@@ -64,6 +64,19 @@ export class Scheduler {
     return this.#live
   }
 
+  /**
+   * Moves the clock to `to` where no event is due before it (time passes in an idle world too);
+   * returns how far it moved.
+   */
+  idleUntil(to: number): number {
+    const from = this.#now
+    while (this.#heap.length > 0 && this.#heap[0]!.cancelled) this.#pop()
+    if (to <= from || (this.#heap.length > 0 && this.#heap[0]!.at <= to)) return 0
+    this.#now = to
+    this.trace.push(`${to} idle`)
+    return to - from
+  }
+
   /** Runs the next event; false when none is left or the next one is past `until`. */
   async step(until = Infinity): Promise<boolean> {
     const next = this.#take(until)

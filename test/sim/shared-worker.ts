@@ -277,6 +277,7 @@ class Incarnation {
   /** The tabs' ends connected to this run, by tab. */
   readonly ports = new Map<End, string>()
   #ids = 0
+  #watched = false
 
   constructor(id: string, name: string, scheduler: Scheduler, origin: Origin, server: ModelServer, locks: boolean) {
     this.id = id
@@ -306,6 +307,13 @@ class Incarnation {
     // Named as a browser names it, after the page's session (its Web Lock is the pages' one: sim seed
     // 102899 ran the run as 'sim', whose lock no page shared, and a fallen-back page refreshed beside it).
     this.hub = createHub(name, {}, platform)
+  }
+
+  /** `SIM_DEBUG=1`: the run's own session's decisions in the trace, as a tab's are (world.ts), once the first hello made it. */
+  watchSession(scheduler: Scheduler): void {
+    if (this.#watched || !process.env['SIM_DEBUG'] || !this.hub.session) return
+    this.#watched = true
+    this.hub.session.on('trace', entry => scheduler.note(`  dbg ${this.id} ${JSON.stringify(entry)}`))
   }
 }
 
@@ -431,6 +439,7 @@ export class SharedWorkers {
         this.#server.heard(receiver, copy)
         if (process.env['SIM_PORTS']) this.#scheduler.note(`  msg ${pair} ${shown(copy)}`)
         to.onmessage?.({ data: copy } as MessageEvent)
+        if (receiver === run.id) run.watchSession(this.#scheduler)
       })
     })
   }

@@ -32,7 +32,7 @@ describe('the wall clock is set while a session runs', () => {
     '%s, timer mode: set back by an hour, rotation goes on (the server keeps the RT alive)',
     async transport => {
       const env = await jumpyEnv(1_000, 2_500)
-      const session = transport === 'cookie' ? (await env.browser({ rotation: 'timer' })).session : await env.bearer({ rotation: 'timer' })
+      const session = await env.session(transport, { rotation: 'timer' })
       const log = record(session)
       offset = -3_600_000
       await new Promise(resolve => setTimeout(resolve, 3_500))
@@ -58,7 +58,7 @@ describe('the wall clock is set while a session runs', () => {
     '%s, timer mode: set back by 15 minutes while a refresh answer is on its way, the next rotation still comes on time',
     async transport => {
       const env = await jumpyEnv(2_000, 60_000)
-      const session = transport === 'cookie' ? (await env.browser({ rotation: 'timer' })).session : await env.bearer({ rotation: 'timer' })
+      const session = await env.session(transport, { rotation: 'timer' })
       const log = record(session)
       env.server.setLatency(300)
       const rotated = session.rotate()
@@ -131,7 +131,7 @@ describe('the machine sleeps while a refresh answer is in flight, over real HTTP
   test.for(['cookie', 'bearer'] as const)(
     'bug 3 (%s): the laptop sleeps while a refresh answer is in flight — the replay must not carry an expired AT',
     async (transport, { env, clock }) => {
-      const session = transport === 'cookie' ? (await env.browser({ rotation: 'request', now: clock.now })).session : await env.bearer({ rotation: 'request', now: clock.now })
+      const session = await env.session(transport, { rotation: 'request', now: clock.now })
       env.server.revokeAccessTokens()
       env.server.setLatency(150)
       const pending = settle(session.fetch(`${env.url}/api/x`)) // 401 → rotate → replay

@@ -138,7 +138,7 @@ describe('a logout revokes the login it could not present', () => {
   test.for(['cookie', 'bearer'] as const)(
     '%s: a second logout() while the first is on its way resolves once the server revoked the login (sim seed 12306)',
     async (transport, { env }) => {
-      const tab = transport === 'bearer' ? await env.bearer() : (await env.browser()).session
+      const tab = await env.session(transport)
       env.server.setLatency(100)
       const first = tab.logout()
       // A frozen page's queued clicks, or two buttons: both run as the page wakes.

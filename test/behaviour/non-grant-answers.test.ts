@@ -21,7 +21,7 @@ describe('refresh answers that are not grants', () => {
   // Before: a proxy's HTML maintenance page (200) was read as a malformed grant: with bearer
   // tokens, a logout.
   test.for(['cookie', 'bearer'] as const)('%s: a 200 HTML page from a proxy is transient: retried, then the real answer', async (transport, { env }) => {
-    const session = transport === 'cookie' ? (await env.browser()).session : await env.bearer()
+    const session = await env.session(transport)
     const log = record(session)
     env.server.fault('refresh', { status: 200, body: '<html><body>Down for maintenance</body></html>', headers: { 'Content-Type': 'text/html' } })
     await expect(session.rotate()).rejects.toThrow(/text\/html, not a grant/)

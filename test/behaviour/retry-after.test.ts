@@ -57,7 +57,7 @@ describe('a Retry-After longer than a call should hold the lock', () => {
     const env = await startEnv({ now: flowing.now, accessTokenTtl: AT, refreshTokenTtl: RT })
     onTestFinished(() => env.close())
     const options = { rotation: 'request', now: flowing.now, queueTimeout: 2_000 } as const
-    const session = transport === 'cookie' ? (await env.browser(options)).session : await env.bearer(options)
+    const session = await env.session(transport, options)
     const log = record(session)
     env.server.fault('refresh', { status: 503, retryAfter: 3600, times: Infinity })
     flowing.advance(AT + 1)

@@ -28,6 +28,8 @@ export type Env = {
   browser(options?: Partial<SessionOptions>, wrap?: (jar: typeof fetch) => typeof fetch): Promise<{ session: Session; fetch: typeof fetch }>
   /** A bearer session started from /bearer/login. */
   bearer(options?: Partial<SessionOptions>): Promise<Session>
+  /** Either, by transport: a test run for each transport a user can choose. */
+  session(transport: 'cookie' | 'bearer', options?: Partial<SessionOptions>): Promise<Session>
   close(): Promise<void>
 }
 
@@ -36,7 +38,7 @@ export async function startEnv(serverOptions: Parameters<typeof createAuthServer
   const server = createAuthServer(serverOptions)
   const { url, close } = await server.listen()
   const sessions: Session[] = []
-  return {
+  const env: Env = {
     server,
     url,
     sessions,
@@ -63,11 +65,15 @@ export async function startEnv(serverOptions: Parameters<typeof createAuthServer
       await session.start(login)
       return session
     },
+    async session(transport, options) {
+      return transport === 'bearer' ? env.bearer(options) : (await env.browser(options)).session
+    },
     async close() {
       for (const s of sessions) s.dispose()
       await close()
     },
   }
+  return env
 }
 
 /** Records every event a session emits. */

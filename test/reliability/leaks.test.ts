@@ -39,7 +39,7 @@ afterEach(async () => {
 describe('3. refresh and logout never follow redirects', () => {
   // Before: a 307 from the refresh endpoint re-posted the RT (body or cookie) to its Location.
   test.each(['cookie', 'bearer'] as const)('%s: refresh answered 307 to another origin: nothing reaches it, no logout, the next refresh works', async transport => {
-    const session = transport === 'cookie' ? (await env.browser()).session : await env.bearer()
+    const session = await env.session(transport)
     const log = record(session)
     env.server.fault('refresh', { status: 307, headers: { Location: `${other.url}/steal` } })
     await expect(session.rotate()).rejects.toThrow(/redirected \(HTTP 307\)/)
@@ -50,7 +50,7 @@ describe('3. refresh and logout never follow redirects', () => {
   })
 
   test.each(['cookie', 'bearer'] as const)('%s: logout answered 307 to another origin: nothing reaches it, the session ends locally', async transport => {
-    const session = transport === 'cookie' ? (await env.browser()).session : await env.bearer()
+    const session = await env.session(transport)
     env.server.fault('logout', { status: 307, headers: { Location: `${other.url}/steal` } })
     await session.logout()
     expect(other.seen).toEqual([])

@@ -200,7 +200,7 @@ describe('rotate-error for every failed attempt', () => {
   afterEach(() => env.close())
 
   test.each(['cookie', 'bearer'] as const)('%s: refresh answers 503, 503, 201 → two rotate-error willRetry: true, then rotate', async transport => {
-    const session = transport === 'cookie' ? (await env.browser()).session : await env.bearer()
+    const session = await env.session(transport)
     const log = record(session)
     env.server.fault('refresh', { status: 503, times: 2 })
     await session.rotate()

@@ -26,7 +26,7 @@ afterAll(async () => {
 
 /** One session of `t` on `env`, every entry going to `debug`. */
 async function open(t: Transport, env: Env, debug: (e: TraceEntry) => void, options: Partial<SessionOptions> = {}): Promise<Session> {
-  return t === 'bearer' ? env.bearer({ debug, ...options }) : (await env.browser({ debug, ...options })).session
+  return env.session(t, { debug, ...options })
 }
 
 /** Two tabs of one browser (one name), both started. */

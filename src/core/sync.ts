@@ -192,7 +192,8 @@ export class Sync {
   /** Applies new tokens from this tab and tells every other tab (a login dated `madeAt`, start()'s call, else now); false (nothing written) when `life` ended first. */
   publish(tokens: Tokens, how: 'login' | 'rotate', life?: AbortSignal, madeAt?: number): boolean | Promise<boolean> {
     const { coordinator, machine, now } = this.#options
-    // One write at a time; a login written again (below) stays this one's turn.
+    // One write at a time; a login written again (below) stays this one's turn, at most twice more (forged marks could keep coming).
+    let again = 0
     const attempt = (made: number | undefined): boolean | Promise<boolean> =>
       when(coordinator.read(), base => {
         if (life?.aborted) return false
@@ -211,7 +212,7 @@ export class Sync {
         if (refreshToken !== undefined) snapshot.refreshToken = refreshToken
         return when(coordinator.write(snapshot), () => {
           // Newer adopted while an asynchronous store wrote (two logins written at once, numbered above both by the worker: sim seed 118848): it stands, but an older login's mark, which owes this login (see owes): this login goes again, above it. The worker's own store is synchronous.
-          notInWorker: if (supersedes(machine.snapshot, snapshot)) return owes(machine.snapshot, snapshot) ? attempt(login!.at) : true
+          notInWorker: if (supersedes(machine.snapshot, snapshot)) return owes(machine.snapshot, snapshot) && again++ < 2 ? attempt(login!.at) : true
           coordinator.post({ type: 'state', snapshot })
           this.#news.published()
           this.#enter(snapshot, 'local', how)

@@ -95,4 +95,30 @@ describe('a state newer than the one being published arrives while the store wri
     expect(await session.accessToken()).toBe('at-mine')
     expect(store.posted.filter(m => m.type === 'state').map(m => m.type === 'state' && m.snapshot.generation)).toEqual([3])
   })
+
+  it('marks that keep coming (a forger posts one during every write) end it after two more writes: bounded whatever the other side does', async () => {
+    const time = virtualTime()
+    const store = slowStore()
+    let writes = 0
+    const write = store.coordinator.write
+    store.coordinator.write = next => {
+      writes++
+      const written = write(next)
+      const generation = next.generation + 1
+      store.tell({ ...next, generation, accessToken: 'at-old', login: { id: 'old', at: 0 }, ending: 'rejected' })
+      store.finish()
+      return written
+    }
+    session = createSession({
+      scope: 'https://api.test/api',
+      transport: 'bearer',
+      rotation: 'request',
+      refresh: { url: 'https://api.test/refresh', style: 'json' },
+      coordinator: store.coordinator,
+      fetch: async () => new Response(null, { status: 500 }),
+      platform: { now: time.now, monotonic: time.monotonic, after: time.after, random: time.random, on: time.on },
+    })
+    await session.start({ accessToken: 'at-mine', refreshToken: 'rt-mine', expiresIn: 60, refreshExpiresIn: 600 })
+    expect(writes).toBe(3)
+  })
 })

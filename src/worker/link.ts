@@ -236,7 +236,11 @@ export function reconcile(
   // That AT goes even with its RT refused (`ending`): a run that holds the dying state without
   // it cannot use it, its session stays signed out and ignores the tabs' requests, which wait for
   // ever (sim seed 109805); with it, the run takes over the re-authentication, as a tab would.
-  const holdsMore = (mine.refreshToken !== undefined && !mine.ending) || (mine.accessToken !== undefined && theirs.accessToken === undefined)
+  // Only an AT of the run's own login: a newer login's state (a form answered into the killed run,
+  // told to the page's store) must not give way to an older login's AT, or the user's logout then
+  // presents that AT and leaves the newer login live (sim `--worker --extended` seed 65199).
+  const holdsMore =
+    (mine.refreshToken !== undefined && !mine.ending) || (mine.accessToken !== undefined && theirs.accessToken === undefined && mine.login?.id === theirs.login?.id)
   if (transport === 'bearer' && holdsMore && theirs.status === 'active' && theirs.refreshToken === undefined) {
     return { ...mine, generation: theirs.generation + 1 }
   }

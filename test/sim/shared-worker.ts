@@ -176,8 +176,16 @@ export const OPEN_FINDINGS_WORKER_EXTENDED: Record<number, InvariantName> = { 11
  * a login form open (src/worker/link.ts #rejoinFirst); rejoined, the run adopted its RT and never
  * rotated again, every rotation joining the one from an older generation (src/core/rotator.ts rotateFrom).
  * 1139 (`answered`, bearer; failing before round 4, session 9) is REGRESSION_SEEDS_WORKER's 2966.
+ * 65199 (`no-live-rt-after-logout`, bearer; round 4, session 10): a login form answered into the run
+ * (a newer login, told to the page's store), then the browser killed it; a tab frozen meanwhile
+ * thawed holding the older login's marked AT, and rejoining a new run started from the page's store
+ * (no token) gave it that AT one above the newer login's state. The user's logout then presented the
+ * older login's AT and left the newer one live. A tab's AT goes over a token-less run only for the
+ * run's own login (src/worker/link.ts `reconcile`).
  */
-export const REGRESSION_SEEDS_WORKER_EXTENDED = [163, 79, 271, 316, 393, 531, 700, 611, 626, 100188, 101361, 101427, 101740, 105650, 113041, 115636, 127439, 134868, 1139]
+export const REGRESSION_SEEDS_WORKER_EXTENDED = [
+  163, 79, 271, 316, 393, 531, 700, 611, 626, 100188, 101361, 101427, 101740, 105650, 113041, 115636, 127439, 134868, 1139, 65199,
+]
 
 /**
  * Seeds of `--worker --no-locks --extended` (no Web Locks: the pages' rotation lock and the
@@ -231,9 +239,15 @@ export const REGRESSION_SEEDS_WORKER_NO_LOCKS = [2461]
  * by its sweep of 7,501–20,000 (round 4, session 9) and failing the same before that session's
  * changes. 10660 is the documented limit of OPEN_FINDINGS_WORKER_EXTENDED: the browser killed the
  * worker and the tab holding the family's live RT (its own login) was frozen past `RT_GRACE_MS`;
- * the new run ended when its login hook failed; 22983 (round 4, session 10) is the same limit
- * without a login hook: t1, the family's only live RT holder, froze 3 s before the kill, and the
- * new run, holding no RT, ended when the AT expired. 10859, read: the run asked t5's login form, t5
+ * the new run ended when its login hook failed; 22983 and 60785 (round 4, session 10) are the same
+ * limit: the family's only live RT holder froze just before the kill (22983: 3 s; 60785: 174 ms, and
+ * thawed 27 s later), and the new run, holding no RT, ended when the AT expired. 63843
+ * (`no-live-rt-after-logout`, bearer), read: a tab signed in and froze before it reached the worker;
+ * the wall clock was set back 27 minutes and another tab signed in through the worker; thawed, the
+ * first tab rejoined, and of two logins each holding an RT the later by the wall clock won
+ * (two-logins.ts), its own, 27 minutes "later". The loser's RT is dropped unrevoked by design (tabs
+ * that fell back may still be on it), so the user's logout left it live. Revoking a loser the
+ * worker alone held costs the worker script bytes it does not have (20,000 B of 20,000). 10859, read: the run asked t5's login form, t5
  * froze with it open, the hub dropped it as silent (its port closed) and asked t2's; t5's form
  * answered while frozen (a login, family 2), and on resume t5 posted the grant on a port the hub
  * had closed (t5 kept it as unadopted); t2 was disposed, the run ended `rejected`, and when t5
@@ -252,6 +266,8 @@ export const REGRESSION_SEEDS_WORKER_NO_LOCKS = [2461]
 export const OPEN_FINDINGS_WORKER_NO_LOCKS_EXTENDED: Record<number, InvariantName> = {
   10660: 'no-unasked-logout',
   22983: 'no-unasked-logout',
+  60785: 'no-unasked-logout',
+  63843: 'no-live-rt-after-logout',
   10859: 'no-unasked-logout',
   14506: 'no-unasked-logout',
 }

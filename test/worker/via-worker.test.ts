@@ -378,6 +378,13 @@ describe('reconcile: the state a rejoining tab and the worker settle on', () => 
     expect(reconcile(active(9, { accessToken: 'at' }), active(9, { accessToken: 'theirs' }), 'bearer', supersedes)).toEqual(active(9, { accessToken: 'theirs' }))
     expect(reconcile(active(9, { accessToken: 'at' }), memory, 'cookie', supersedes)).toEqual(memory)
   })
+  it("bearer: not an older login's AT over a newer login's state (a form answered into the killed run, told to the page's store: sim `--worker --extended` seed 65199)", () => {
+    const older = active(3, { accessToken: 'at-old', login: { id: 'old', at: 1 }, ending: 'rejected' })
+    const newer = active(4, { login: { id: 'new', at: 2 } })
+    expect(reconcile(older, newer, 'bearer', supersedes)).toEqual(newer)
+    // Of the same login, the tab's AT goes as before.
+    expect(reconcile({ ...older, login: newer.login! }, newer, 'bearer', supersedes)).toEqual({ ...older, login: newer.login, generation: 5 })
+  })
   it('bearer: that AT goes even while the state is ending (its RT refused): the run takes the re-authentication over (seed 109805)', () => {
     // The run re-authenticating was killed; a new one started from a page's memory, the dying state without its AT.
     const dying = active(3, { ending: 'rejected' })

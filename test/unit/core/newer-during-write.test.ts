@@ -26,19 +26,24 @@ function slowStore() {
   return { coordinator, posted, tell, finish: () => finish() }
 }
 
+/** A bearer session on `store`'s coordinator and virtual time (its refreshes all fail: none is needed). */
+function sessionOn(store: ReturnType<typeof slowStore>, time: ReturnType<typeof virtualTime>): Session {
+  return createSession({
+    scope: 'https://api.test/api',
+    transport: 'bearer',
+    rotation: 'request',
+    refresh: { url: 'https://api.test/refresh', style: 'json' },
+    coordinator: store.coordinator,
+    fetch: async () => new Response(null, { status: 500 }),
+    platform: { now: time.now, monotonic: time.monotonic, after: time.after, random: time.random, on: time.on },
+  })
+}
+
 describe('a state newer than the one being published arrives while the store writes', () => {
   it('the session keeps the newer one: it neither enters nor posts its own older state', async () => {
     const time = virtualTime()
     const store = slowStore()
-    session = createSession({
-      scope: 'https://api.test/api',
-      transport: 'bearer',
-      rotation: 'request',
-      refresh: { url: 'https://api.test/refresh', style: 'json' },
-      coordinator: store.coordinator,
-      fetch: async () => new Response(null, { status: 500 }),
-      platform: { now: time.now, monotonic: time.monotonic, after: time.after, random: time.random, on: time.on },
-    })
+    session = sessionOn(store, time)
     const started = session.start({ accessToken: 'at-mine', refreshToken: 'rt-mine', expiresIn: 60, refreshExpiresIn: 600 })
     await settle()
     // The worker settled this login against another one written at once: the other, one generation above.
@@ -63,15 +68,7 @@ describe('a state newer than the one being published arrives while the store wri
   it("an older login's mark (its RT dead, a login owed) does not stand: the login goes again, above it, and is the session (sim `--worker --no-locks --extended` seed 30199)", async () => {
     const time = virtualTime()
     const store = slowStore()
-    session = createSession({
-      scope: 'https://api.test/api',
-      transport: 'bearer',
-      rotation: 'request',
-      refresh: { url: 'https://api.test/refresh', style: 'json' },
-      coordinator: store.coordinator,
-      fetch: async () => new Response(null, { status: 500 }),
-      platform: { now: time.now, monotonic: time.monotonic, after: time.after, random: time.random, on: time.on },
-    })
+    session = sessionOn(store, time)
     const started = session.start({ accessToken: 'at-mine', refreshToken: 'rt-mine', expiresIn: 60, refreshExpiresIn: 600 })
     await settle()
     // A frozen tab's user signed in; on resume it hears, while its login is written, the mark of the session it had joined.
@@ -109,15 +106,7 @@ describe('a state newer than the one being published arrives while the store wri
       store.finish()
       return written
     }
-    session = createSession({
-      scope: 'https://api.test/api',
-      transport: 'bearer',
-      rotation: 'request',
-      refresh: { url: 'https://api.test/refresh', style: 'json' },
-      coordinator: store.coordinator,
-      fetch: async () => new Response(null, { status: 500 }),
-      platform: { now: time.now, monotonic: time.monotonic, after: time.after, random: time.random, on: time.on },
-    })
+    session = sessionOn(store, time)
     await session.start({ accessToken: 'at-mine', refreshToken: 'rt-mine', expiresIn: 60, refreshExpiresIn: 600 })
     expect(writes).toBe(3)
   })

@@ -245,9 +245,8 @@ function assemble(cfg: Config, out: Outbound) {
 type Parts = ReturnType<typeof assemble>
 
 /**
- * Waiting requests end now; a refresh already on the wire is not aborted when other tabs may
- * need its answer (the server may have spent the RT), and a reauthenticate() running here is
- * stopped and handed over to them; the coordinator closes after both.
+ * Waiting requests end now; a refresh already on the wire is not aborted when other tabs may need its answer (the server may
+ * have spent the RT), and a reauthenticate() running here is stopped and handed over to them; the coordinator closes after both.
  */
 function teardown(cfg: Config, parts: Parts, uninstall: () => void): void {
   const { machine, coordinator, rotator, scheduler, backoff, idle, sync } = parts
@@ -286,13 +285,14 @@ export function createSession(options: SessionOptions): Session {
   const assertAlive = (method: string) => {
     if (machine.disposed) throw new SessionExpiredError('disposed', `rotor-auth: session.${method}() called after dispose()`)
   }
-  /** No tab calls the worker's session's install(): the worker's build drops its body (`notInWorker:`). */
-  function install(target: InstallTarget = globalThis, installOptions: InstallOptions = {}): () => void {
+  /** No tab calls the worker's session's install(): the worker's build drops its body (`notInWorker:`), defaults included. */
+  function install(given?: InstallTarget, installOptions?: InstallOptions): () => void {
     notInWorker: {
+      const target = given ?? globalThis
       assertAlive('install')
       if (installed?.target === target) return installed.uninstall
       installed?.uninstall()
-      const installation = installOn(target, installOptions, sessionFetch, interception)
+      const installation = installOn(target, installOptions ?? {}, sessionFetch, interception)
       out.state.wrapped = installation.original
       const uninstall = () => {
         installation.uninstall()

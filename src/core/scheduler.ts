@@ -57,7 +57,10 @@ export class Scheduler {
       // which only fires if the leader is gone or throttled (its rotation would have moved
       // the generation on and rescheduled them).
       const at = this.#options.isLeader() ? rotateAt : rotateAt + (1 - rotateAt) / 2
-      due = s.issuedAt + lifetime * at
+      // Never further than that from now: an AT issued "after now" (the clock set back since, before this session
+      // was there to see it jump) has an age this clock cannot tell (sim `--worker --no-locks` seed 70516: a new run
+      // armed its rotation 598 s out, the AT dead at the server after 60).
+      due = lifetime * at + Math.min(s.issuedAt, this.#options.platform.now())
       // An RT that dies before the AT's rotation point must be used while it still works.
       if (s.refreshExpiresAt !== null) due = Math.min(due, s.issuedAt + (s.refreshExpiresAt - s.issuedAt) * at)
     } else {

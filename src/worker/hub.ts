@@ -193,7 +193,7 @@ class SharedState implements Hub {
     const held = this.#snapshot
     if (next.status !== 'active' || held?.status !== 'active' || held.ending || !next.login || next.login.id !== held.login?.id) return undefined
     if (!held.refreshToken)
-      return next.refreshToken && next.generation === held.generation && next.accessToken === held.accessToken ? { ...next, generation: next.generation + 1 } : undefined
+      return next.refreshToken && next.accessToken === held.accessToken && next.generation <= held.generation ? { ...next, generation: held.generation + 1 } : undefined
     if (next.refreshToken || next.generation <= held.generation || farAhead(next.generation, held.generation)) return undefined
     return { ...held, generation: next.generation + (next.accessToken === held.accessToken ? 0 : 1) }
   }

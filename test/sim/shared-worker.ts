@@ -231,8 +231,13 @@ export const REGRESSION_SEEDS_WORKER_NO_LOCKS_EXTENDED = [1226, 1447, 6695, 4681
  * worker's newer state was a mark (a login owed, its form open): the hub took that request for a
  * stale one, and the session ended in a tab that thawed holding its own new login. The request
  * names the worker's generation again; only the adopt-instead check reads the rotation's own.
+ * 70516 (`stays-alive`, bearer, timer mode; round 4, session 10): the wall clock was set back 9
+ * minutes, then the browser killed the worker; the new run, born after the jump, could not see it,
+ * adopted a state issued "in its future" and armed the rotation at that issue + 0.8 × lifetime, 598 s
+ * out, the AT dead at the server after 60. A rotation point is never further than 0.8 × lifetime
+ * from now (src/core/scheduler.ts).
  */
-export const REGRESSION_SEEDS_WORKER_NO_LOCKS = [2461]
+export const REGRESSION_SEEDS_WORKER_NO_LOCKS = [2461, 70516]
 
 /**
  * Seeds of `--worker --no-locks --extended` that still break (`no-unasked-logout`, bearer), found

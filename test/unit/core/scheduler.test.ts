@@ -36,6 +36,15 @@ describe('Scheduler', () => {
     expect(calls).toEqual([{ what: 'due', at: t0 + 0.8 * AT }])
   })
 
+  it('an AT issued "after now" (the clock set back before this session was there to see it) is due at rotateAt of its lifetime from now at the latest (sim `--worker --no-locks` seed 70516)', async () => {
+    const { time, machine, calls, t0 } = setup()
+    const ahead = 10 * AT
+    machine.enter({ generation: 1, status: 'active', issuedAt: t0 + ahead, accessExpiresAt: t0 + ahead + AT, refreshExpiresAt: t0 + ahead + 10 * AT }, 'remote', 'adopt')
+    await time.advance(2 * AT)
+    // Before: due at its issue + 0.8 × AT on this clock, ten lifetimes away, the AT long dead at the server.
+    expect(calls).toEqual([{ what: 'due', at: t0 + 0.8 * AT }])
+  })
+
   it('a follower holds a backup point halfway from rotateAt to expiry', async () => {
     const { time, calls, t0, enter } = setup({ leader: false })
     enter()

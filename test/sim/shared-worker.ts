@@ -142,8 +142,20 @@ export const REGRESSION_SEEDS_WORKER = [
  * rotation had nothing to present and the session ended `rejected` in the other tabs
  * (docs/guides/worker.md). Waiting longer would hold every tab's requests where no tab holds the
  * RT at all. Drawn once the worker marked a 2xx's headers (its extra messages moved the draws).
+ *
+ * 70050 (`rt-presented-twice`, cookie; round 4, session 10) is the model's: the app disposed its
+ * one session while the run refreshed, and SharedWorkers ended the run with its last port; the next
+ * session's new run presented the cookie that refresh was spending. A browser keeps a SharedWorker
+ * while a page that uses it lives, ports or none. Modelled so (a run ends with its last page), it
+ * passes, and the worker modes then fail about one schedule in a thousand, those read (147, 152 of
+ * seeds 1–3,000) all 10859's shape: a frozen tab's login form answered into a run that had dropped
+ * the tab, and the login was revoked rather than used. That change waits for 10859's fix.
  */
-export const OPEN_FINDINGS_WORKER_EXTENDED: Record<number, InvariantName> = { 110204: 'no-unasked-logout', 111586: 'no-unasked-logout' }
+export const OPEN_FINDINGS_WORKER_EXTENDED: Record<number, InvariantName> = {
+  110204: 'no-unasked-logout',
+  111586: 'no-unasked-logout',
+  70050: 'rt-presented-twice',
+}
 
 /**
  * Seeds of `--worker --extended` (`runSchedule(seed, { worker: true, extended: true })`), kept

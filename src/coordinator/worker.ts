@@ -93,9 +93,12 @@ export class WorkerCoordinator implements Coordinator {
    * and so is one whose form answers once the line is down (lost, or disposed: sim seed 109069).
    */
   #unadopted: ReauthGrant | undefined
+  /** The clock spans count on (the rotation limit, a ping's lateness): monotonic where there is one, or a wall clock set back would stretch them. */
+  readonly #elapsed: () => number
 
   constructor(o: WorkerCoordinatorOptions, port: MessagePort) {
     this.#o = o
+    this.#elapsed = o.platform.monotonic ?? o.platform.now
     this.#rpc = new PortRpc(port, o.platform.after, o.kit)
     this.#tabId = o.platform.randomId()
     this.#listeners = new o.kit.Listeners<Message>()
@@ -232,11 +235,9 @@ export class WorkerCoordinator implements Coordinator {
 
   /** The worker alone refreshes: ask it, and run `fn` (it adopts) once a newer state is here. */
   async #afterWorkerRotation<T>(fn: () => Promise<T>, options: LockOptions): Promise<T> {
-    // A span: on the monotonic clock, or a wall clock set back would stretch the limit by the jump.
-    const now = this.#o.platform.monotonic ?? this.#o.platform.now
     const { SessionExpiredError, WorkerError } = this.#o.kit
     const rpc = this.#rpc
-    const deadline = now() + this.#o.followerLimitMs
+    const deadline = this.#elapsed() + this.#o.followerLimitMs
     const known = this.#cache?.generation ?? 0
     // The generation the rotation supersedes: one that rejoined while it waited may hold a newer state (the welcome's), adopted instead of
     // asking the worker to refresh that too (`--worker --no-locks --extended` seed 16157: an RT 6 s old). The request still names `known` (seed 2461).
@@ -247,10 +248,10 @@ export class WorkerCoordinator implements Coordinator {
       if (newer()) return fn()
       if (rpc.lost !== undefined) return this.#o.fallbackLock(fn, options)
       if (rpc.closed) throw new SessionExpiredError('disposed')
-      if (now() >= deadline) throw new WorkerError('rotor-auth: the rotation worker did not rotate the session in time')
+      if (this.#elapsed() >= deadline) throw new WorkerError('rotor-auth: the rotation worker did not rotate the session in time')
       rpc.send({ w: 'post', message: { rotor: 1, from: this.#tabId, type: 'rotate-request', generation: known } })
       this.#watch()
-      await this.#waiters.until(() => newer() || rpc.lost !== undefined || rpc.closed, Math.min(REQUEST_EVERY_MS, Math.max(0, deadline - now())))
+      await this.#waiters.until(() => newer() || rpc.lost !== undefined || rpc.closed, Math.min(REQUEST_EVERY_MS, Math.max(0, deadline - this.#elapsed())))
     }
   }
 
@@ -260,10 +261,9 @@ export class WorkerCoordinator implements Coordinator {
    * presented the RT the run had rotated (sim seed 133991). Once: a throttled page (messages still come) runs every limit out late while the worker is dead.
    */
   #watch(again = false): void {
-    const clock = this.#o.platform.monotonic ?? this.#o.platform.now
-    const sent = clock()
+    const sent = this.#elapsed()
     this.#rpc.ping(PING_LIMIT_MS).catch(() => {
-      if (!again && clock() - sent > 2 * PING_LIMIT_MS && this.#rpc.lost === undefined && !this.#rpc.closed) return this.#watch(true)
+      if (!again && this.#elapsed() - sent > 2 * PING_LIMIT_MS && this.#rpc.lost === undefined && !this.#rpc.closed) return this.#watch(true)
       this.lose(`the worker stopped answering (no answer within ${PING_LIMIT_MS} ms)`)
     })
   }

@@ -170,8 +170,10 @@ export type SessionOptions = {
    * refused), e.g. to show a login form. Waiting requests hold until it settles, however
    * long (`queueTimeout` does not apply); a grant or login Response resumes them, anything
    * else (or a throw) logs out. Every tab waits for it, not only the one running it. `signal`
-   * aborts when that tab is disposed (closed) first: the hook should close its form, and
-   * another tab takes the job over.
+   * aborts when that tab is disposed (closed) first, or loses the rotation worker it ran the
+   * hook for: the hook should close its form, and another tab (or, after a worker loss, this
+   * tab's own session) asks again. A login that comes anyway after a worker loss starts the
+   * session in this tab where it still needs one; a bearer one is revoked where it does not.
    * @default none: the session ends
    * @example () => showLoginDialog()   // resolves with the login Response
    */

@@ -6,7 +6,7 @@ import { RefreshBudget } from './core/budget.js'
 import { ClockWatch } from './core/clock-watch.js'
 import { followerLimitMs, inFlightLimitMs, rotationLimitMs } from './core/deadlines.js'
 import { Gate } from './core/gate.js'
-import { logins } from './core/logins.js'
+import { logins, type Logins } from './core/logins.js'
 import { endingOnDemand, idleOnDemand, type IdlePart } from './core/on-demand.js'
 import { normalizeOptions } from './core/options.js'
 import { callLogout, isTransient, refresher } from './core/refresh.js'
@@ -67,7 +67,7 @@ function outbound(cfg: Config) {
 type Outbound = ReturnType<typeof outbound>
 
 /** The app's coordinator, else the rotation worker's (falling back to the local one), else the local one. */
-function coordinatorOf(cfg: Config, machine: SessionMachine, revoke: Outbound['revoke']): Coordinator {
+function coordinatorOf(cfg: Config, machine: SessionMachine, revoke: Outbound['revoke'], user: () => Logins): Coordinator {
   const onStorageError = (error: unknown, cleared: boolean) => machine.emit('storage-error', { error, cleared })
   const local = () => createLocalCoordinator({ ...cfg, rotationLimitMs: rotationLimitMs(cfg), followerLimitMs: followerLimitMs(cfg), name: cfg.channelName, onStorageError })
   const { worker, channelName } = cfg
@@ -79,6 +79,7 @@ function coordinatorOf(cfg: Config, machine: SessionMachine, revoke: Outbound['r
     local,
     onStorageError,
     revoke,
+    login: (grant, at) => user().start(grant, at),
     onFallback: reason => (cfg.platform.debug?.('worker-fallback', { reason }), machine.emit('worker-fallback', { reason })),
   })
 }
@@ -165,13 +166,11 @@ function rotatorOf(cfg: Config, out: Outbound, { machine, coordinator, sync, bac
 function assemble(cfg: Config, out: Outbound) {
   const { now, transport, platform } = cfg
   const { guard } = out
-  // Decisions go to the session's trace (the recorder below becomes platform.debug).
-  const trace: DebugSink = (kind, fields) => platform.debug?.(kind, fields)
+  const trace: DebugSink = (kind, fields) => platform.debug?.(kind, fields) // decisions go to the session's trace (the recorder below becomes platform.debug)
   const machine = new SessionMachine({ now, leeway: cfg.leeway, trace })
   const recorder = recorderOf(cfg, machine)
-  // An injected `now` is a clock tests move on purpose: the platform pairs no monotonic clock with it.
-  const watch = new ClockWatch(now, platform.monotonic)
-  const coordinator = coordinatorOf(cfg, machine, out.revoke)
+  const watch = new ClockWatch(now, platform.monotonic) // an injected `now` is a clock tests move on purpose: the platform pairs no monotonic clock with it
+  const coordinator = coordinatorOf(cfg, machine, out.revoke, () => user)
   const sync = new Sync({
     coordinator,
     machine,
@@ -186,6 +185,7 @@ function assemble(cfg: Config, out: Outbound) {
     randomId: () => platform.randomId(),
   })
   const logout = logoutOf(out.revoke, { machine, coordinator, sync })
+  const user = logins({ now, transport, bound: out.bound, sync, logout, revoke: out.revoke })
   const idle = idleOf(cfg, { machine, coordinator, sync, trace }, logout)
   const elapsed = platform.monotonic ?? now // queueTimeout is a wait: the gate and the failures it is told of count on a clock the wall clock's jumps do not move
   const backoff = new FailureBackoff({ ...platform, now: elapsed })
@@ -239,6 +239,7 @@ function assemble(cfg: Config, out: Outbound) {
     interception,
     sessionFetch,
     logout,
+    user,
     waits: createWaits(machine, gate, transport),
   }
 }
@@ -274,13 +275,10 @@ function teardown(cfg: Config, parts: Parts, uninstall: () => void): void {
 
 export function createSession(options: SessionOptions): Session {
   const cfg = normalizeOptions(options)
-  const { now, transport } = cfg
   const out = outbound(cfg)
-  const { dpop, bound } = out
   const parts = assemble(cfg, out)
-  const { machine, sync, policy, idle, ending, sessionFetch, interception, logout } = parts
+  const { machine, policy, idle, ending, sessionFetch, interception, user } = parts
   let installed: Installation | undefined
-  const user = logins({ now, transport, bound, sync, logout, revoke: out.revoke })
 
   const assertAlive = (method: string) => {
     if (machine.disposed) throw new SessionExpiredError('disposed', `rotor-auth: session.${method}() called after dispose()`)
@@ -324,7 +322,7 @@ export function createSession(options: SessionOptions): Session {
       await user.logout()
     },
     keepAlive: () => idle?.activity(),
-    now,
+    now: cfg.now,
     get warnings() {
       notInWorker: return { idle: idle?.warningFor() ?? null, ending: ending?.part?.() ?? null }
     },
@@ -340,7 +338,7 @@ export function createSession(options: SessionOptions): Session {
       traceOptions?.tabs
         ? import('./trace/peers.js').then(peers => peers.ask(parts.coordinator, parts.recorder, traceOptions, cfg.platform))
         : parts.recorder.export()) as Session['trace'],
-    dpopProof: (...args) => dpop().then(d => d.proof(...args)),
+    dpopProof: (...args) => out.dpop().then(d => d.proof(...args)),
     dpopFetch: out.signed,
     dispose() {
       if (machine.disposed) return

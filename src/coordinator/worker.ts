@@ -5,16 +5,8 @@ import { every } from '../utils/every.js'
 import type { Waiters } from '../utils/until.js'
 import type { ClientKit } from '../worker/client-kit.js'
 import { PortRpc } from '../worker/port-rpc.js'
-import {
-  HEARTBEAT_EVERY_MS,
-  parseFromWorker,
-  PING_LIMIT_MS,
-  PROTOCOL_VERSION,
-  type FromWorker,
-  type ReauthGrant,
-  type ToWorker,
-  type WorkerConfig,
-} from '../worker/protocol.js'
+import { HEARTBEAT_EVERY_MS, parseFromWorker, PING_LIMIT_MS, PROTOCOL_VERSION } from '../worker/protocol.js'
+import type { FormLogin, FromWorker, ReauthGrant, ToWorker, WorkerConfig } from '../worker/protocol.js'
 import type { Store } from './store.js'
 import type { Coordinator, LockOptions, Message, OutgoingMessage, Snapshot } from './types.js'
 
@@ -44,8 +36,8 @@ export type WorkerCoordinatorOptions = {
   fallbackLock: Coordinator['lock']
   /** The worker stopped answering after it had connected. */
   onLost: (reason: string) => void
-  /** Ends a login at the server (the session's logout call): one this tab's form made that the worker never took. */
-  revoke?: (tokens: ReauthGrant) => unknown
+  /** A login this tab's form made (`at`: when) that the worker never took: the session starts on it where it still owes one (link.ts), else it is revoked. */
+  login: (form: FormLogin) => unknown
   platform: Pick<Platform, 'now' | 'after' | 'on' | 'randomId' | 'sharedWorker' | 'fetch'> & { monotonic?: Platform['monotonic'] }
 }
 
@@ -87,12 +79,11 @@ export class WorkerCoordinator implements Coordinator {
   /** The worker said it holds an RT (bearer) when it welcomed this tab. */
   #holdsRT = false
   /**
-   * Bearer: the login this tab's form made and sent the worker, until a state carrying its AT comes
-   * back. Lost first, the worker may never have had it (it gave this tab up as silent and closed its
-   * port: the answer went nowhere, sim seed 104016): it is revoked, as a form's unpublished login is;
-   * and so is one whose form answers once the line is down (lost, or disposed: sim seed 109069).
+   * The login this tab's form made and sent the worker, until the worker is seen to have taken it (#adopted). Lost first, the worker may never have had it
+   * (it gave this tab up as silent and closed its port, sim seeds 104016, 10859; with cookies 2316): link.ts `#formLogin` starts the session on it where it
+   * still owes one, as on one whose form answers once the worker is lost (seed 109069). Where the worker took it too, the rejoin settles the two.
    */
-  #unadopted: ReauthGrant | undefined
+  #unadopted: (FormLogin & { known: number }) | undefined
   /** The clock spans count on (the rotation limit, a ping's lateness): monotonic where there is one, or a wall clock set back would stretch them. */
   readonly #elapsed: () => number
 
@@ -143,7 +134,7 @@ export class WorkerCoordinator implements Coordinator {
    */
   lose(reason: string, transient = false): void {
     if (!this.#rpc.lose(reason)) return
-    if (this.#unadopted) void this.#o.revoke?.(this.#unadopted)
+    if (this.#unadopted) void this.#o.login(this.#unadopted) // before onLost, whose rejoin waits for it (link.ts); start() publishes on the page's coordinator
     this.#stopPageHide()
     this.#heartbeat?.cancel()
     const connecting = this.#connecting
@@ -223,14 +214,22 @@ export class WorkerCoordinator implements Coordinator {
     // A hook that throws (synchronously too) answers nothing.
     const grant = await (async () => this.#o.reauthenticate?.(controller.signal))().catch(() => undefined)
     this.#reauthenticating.delete(controller)
-    const bearer = grant?.accessToken !== undefined && this.#o.config.transport === 'bearer'
-    if (this.#rpc.lost !== undefined || this.#rpc.closed) return void (bearer && this.#o.revoke?.(grant!))
+    // A bearer grant must carry its AT (its state is told by it); a cookie one carries expirations (the login is the jar's).
+    const form =
+      grant && (grant.accessToken !== undefined || this.#o.config.transport === 'cookie')
+        ? { grant, at: this.#o.platform.now(), known: this.#cache?.generation ?? 0 }
+        : undefined
+    if (this.#rpc.lost !== undefined || this.#rpc.closed) return void (form && this.#o.login(form))
     this.#rpc.send(grant ? { w: 'reauthenticated', id, grant } : { w: 'reauthenticated', id })
-    if (bearer) this.#unadopted = grant
+    if (form) this.#unadopted = form
   }
 
+  /** Whether the worker took this tab's form login: bearer, a state carries its AT back; cookies, a newer state of a login comes (the jar's). */
   #adopted(snapshot: Snapshot): void {
-    if (snapshot.accessToken !== undefined && snapshot.accessToken === this.#unadopted?.accessToken) this.#unadopted = undefined
+    const form = this.#unadopted
+    if (!form) return
+    const login = snapshot.status === 'active' && !snapshot.ending && snapshot.generation > form.known
+    if (this.#o.config.transport === 'bearer' ? snapshot.accessToken === form.grant.accessToken : login) this.#unadopted = undefined
   }
 
   /** The worker alone refreshes: ask it, and run `fn` (it adopts) once a newer state is here. */

@@ -23,11 +23,10 @@ export function logins({ now, transport, bound, sync, revoke, logout }: LoginsOp
   let ended = 0
   let publishing: Promise<unknown> | undefined
   return {
-    async start(grant: Grant | Response): Promise<void> {
+    // When the user signed in is when start() was called (or the login form answered, `madeAt`), not when its grant was read:
+    // a tab frozen in between would otherwise date its login after one made later in another tab (sim seed 102887).
+    async start(grant: Grant | Response, madeAt = now()): Promise<void> {
       const login = ++called
-      // When the user signed in is when start() was called, not when its grant was read: a tab frozen
-      // in between would otherwise date its login after one made later in another tab (sim seed 102887).
-      const madeAt = now()
       const tokens = await tokensFrom(await bound(grant), now)
       // A dead grant (or a bearer one without its AT) would fail at once: refuse it, stay signed out.
       assertUsable(tokens, now(), transport)
@@ -51,3 +50,5 @@ export function logins({ now, transport, bound, sync, revoke, logout }: LoginsOp
     },
   }
 }
+
+export type Logins = ReturnType<typeof logins>

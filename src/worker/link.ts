@@ -7,7 +7,7 @@ import type { Config } from '../core/options.js'
 import type { Timer } from '../platform/types.js'
 import type {} from '../utils/zoo.js' // the bug zoo's global (types only: nothing is imported at run time)
 import { clientKit, type ClientKit, type LinkKit } from './client-kit.js'
-import { REJOIN_FIRST_MS } from './protocol.js'
+import { REJOIN_FIRST_MS, type FormLogin, type ReauthGrant } from './protocol.js'
 import { connectTab } from './tab.js'
 import { twoHolders } from './two-logins.js'
 
@@ -18,8 +18,10 @@ export type ViaWorkerOptions = {
   /** The worker cannot serve this tab (or stopped): the session goes on with `local()`. */
   onFallback: (reason: string) => void
   onStorageError: (error: unknown, cleared: boolean) => void
-  /** The session's logout call, for a login this tab's form made that the worker never took. */
+  /** The session's logout call, for a login this tab's form made that the worker never took and the session does not start on. */
   revoke: (tokens: { accessToken?: string; refreshToken?: string }) => unknown
+  /** The session's start(), for a login this tab's form made at `at` that the worker never took (the worker was lost first). */
+  login: (grant: ReauthGrant, at: number) => Promise<void>
 }
 
 /**
@@ -60,18 +62,43 @@ export class WorkerLink {
     coordinator.onClose(() => this.#retry?.cancel())
   }
 
+  /** A form's login being started on the page's coordinator (see #formLogin): a rejoin waits for it. */
+  #starting: Promise<unknown> | undefined
+
   connect(): Promise<void> {
-    return connectTab({
-      cfg: this.#o.cfg,
-      store: this.#store,
-      kit: this.#kit,
-      fallbackLock: (fn, options) => this.#fallbackLock(fn, options),
-      revoke: this.#o.revoke,
-      onLost: reason => this.#fallBack(`the worker was lost: ${reason}`, true),
-    }).then(
-      worker => this.#adopt(worker),
-      (error: unknown) => this.#fallBack(error instanceof Error ? error.message : String(error), error instanceof this.#kit.WorkerError && error.transient),
+    // After the form's login is in the page's store: the run's own end (it knew no login) would otherwise reach the tab first (sim seed 1962).
+    return Promise.resolve(this.#starting).then(() =>
+      connectTab({
+        cfg: this.#o.cfg,
+        store: this.#store,
+        kit: this.#kit,
+        fallbackLock: (fn, options) => this.#fallbackLock(fn, options),
+        login: form => this.#formLogin(form),
+        onLost: reason => this.#fallBack(`the worker was lost: ${reason}`, true),
+      }).then(
+        worker => this.#adopt(worker),
+        (error: unknown) => this.#fallBack(error instanceof Error ? error.message : String(error), error instanceof this.#kit.WorkerError && error.transient),
+      ),
     )
+  }
+
+  /**
+   * A login this tab's form made that the lost worker never took (WorkerCoordinator's `#unadopted`): the session starts on it
+   * where it still owes one (its RT refused, or it ended on its own), as a form's login ends that wait in one coordinator (sim
+   * seed 10859: revoked, the user's password was typed for nothing). Revoked where it does not (disposed; the session heard a
+   * logout, or a newer login since), and where start() refuses it; with cookies (the jar's login, sim seed 2316) only started.
+   */
+  #formLogin({ grant, at }: FormLogin): Promise<unknown> {
+    const { revoke, login, cfg } = this.#o
+    // A cookie login is the jar's: not revoked here (a later login's cookie may have landed since), only started where owed.
+    const drop = () => cfg.transport === 'bearer' && revoke(grant)
+    const held = this.coordinator.newest
+    const owed = held?.status === 'active' ? held.ending !== undefined : held === undefined || held.reason === 'rejected' || held.reason === 'expired'
+    if (this.coordinator.closed || !owed) return Promise.resolve(drop())
+    const started: Promise<unknown> = login(grant, at)
+      .catch(drop)
+      .finally(() => this.#starting === started && (this.#starting = undefined))
+    return (this.#starting = started)
   }
 
   /**
@@ -245,7 +272,9 @@ export function reconcile(
     return { ...mine, generation: theirs.generation + 1 }
   }
   const endedOnItsOwn = theirs.status === 'signed-out' && (theirs.reason === 'rejected' || theirs.reason === 'expired')
-  if (transport === 'cookie' && mine.status === 'active' && !mine.ending && endedOnItsOwn && theirs.generation === mine.generation) {
+  // So with a bearer tab holding the RT of another login (its form's, which the run never took: #formLogin; sim seed 1962).
+  const signedIn = transport === 'cookie' || (mine.refreshToken !== undefined && mine.login?.id !== theirs.login?.id)
+  if (signedIn && mine.status === 'active' && !mine.ending && endedOnItsOwn && theirs.generation === mine.generation) {
     return { ...mine, generation: theirs.generation + 1 }
   }
   return theirs

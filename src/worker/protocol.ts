@@ -80,6 +80,9 @@ export type ReauthGrant = {
   refreshTokenExpiration?: number
 }
 
+/** A login the app's form made for the worker, and when (the tab's wall clock): the later of two logins is the session (two-logins.ts). Never sent. */
+export type FormLogin = { grant: ReauthGrant; at: number }
+
 /** Worker → tab. Snapshots never carry the RT: it stays in the worker. */
 export type FromWorker =
   /** `rt`: the worker holds an RT (bearer); a tab that falls back and rejoins hands its own RT only to a worker without one. */

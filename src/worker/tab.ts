@@ -4,7 +4,7 @@ import type { Coordinator } from '../coordinator/types.js'
 import { connectWorker, type WorkerCoordinator } from '../coordinator/worker.js'
 import type { Config } from '../core/options.js'
 import type { ClientKit } from './client-kit.js'
-import type { ReauthGrant, WorkerConfig } from './protocol.js'
+import type { FormLogin, ReauthGrant, WorkerConfig } from './protocol.js'
 
 export type ConnectTabOptions = {
   cfg: Config & { worker: URL; channelName: string }
@@ -13,7 +13,7 @@ export type ConnectTabOptions = {
   kit: ClientKit
   fallbackLock: Coordinator['lock']
   onLost: (reason: string) => void
-  revoke: (tokens: ReauthGrant) => unknown
+  login: (form: FormLogin) => unknown
 }
 
 /** Resolves once the worker welcomed this tab; rejects (a WorkerError), saying why, where it cannot. */
@@ -27,7 +27,7 @@ export async function connectTab(o: ConnectTabOptions): Promise<WorkerCoordinato
     reauthenticate: cfg.reauthenticate && (signal => reauthenticateForWorker(cfg, o.kit, signal)),
     store: o.store,
     kit: o.kit,
-    revoke: o.revoke,
+    login: o.login,
     followerLimitMs: cfg.queueTimeout,
     fallbackLock: o.fallbackLock,
     onLost: o.onLost,

@@ -102,6 +102,8 @@ export class ModelServer {
   readonly revocationsLost = new Set<number>()
   /** Told of each refresh granted: how long ago the RT presented was minted, and whether its call drew a fault (invariants.ts ForgedRequestWatch). */
   onGrant: ((age: number, faulted: boolean) => void) | undefined
+  /** A client presented a token of `family` the server took (an API call's AT, a refresh's RT): some session is on it. */
+  onPresented: ((family: number) => void) | undefined
   /** The browser's cookie jar for the auth origin (cookie transport): every tab sends and updates the same one. */
   readonly cookies: Cookies = new Map()
   #tokens = new Map<string, Token>()
@@ -313,6 +315,7 @@ export class ModelServer {
     }
     if (family.revoked || this.now() >= token.expiresAt) return { answer: { status: 401, body: '{"error":"invalid_grant"}' } }
     token.consumed = true
+    this.onPresented?.(family.id)
     const pair = this.#mint(family, false)
     this.stats.refreshGranted++
     this.onGrant?.(this.now() - (token.expiresAt - RT_TTL), faulted)
@@ -357,6 +360,7 @@ export class ModelServer {
   #api(headers: Headers, jar: Cookies): Answer {
     const at = headers.get('authorization')?.replace(/^Bearer /, '') ?? jar.get('at')
     const ok = this.takes(at)
+    if (ok) this.onPresented?.(this.#tokens.get(at!)!.family)
     if (ok) this.stats.api200++
     else this.stats.api401++
     return ok ? { status: 200, body: '{"ok":true}', headers: { 'content-type': 'application/json' } } : { status: 401, body: 'unauthorized' }

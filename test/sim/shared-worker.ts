@@ -129,10 +129,12 @@ export const OPEN_FINDINGS_WORKER: Record<number, InvariantName> = { 119619: 'no
  *   bring one while its AT lived, and on the set-back clock the AT, dead at the server, looked alive
  *   for as long as the jump. An AT issued "after now" is no longer waited on (src/core/rotator.ts
  *   `#rtMayCome`).
+ * - 147, 152 (`no-unasked-logout`, bearer; round 4, session 11, with the model's runs kept while a
+ *   page lives): 10859's shape (REGRESSION_SEEDS_WORKER_NO_LOCKS_EXTENDED).
  */
 export const REGRESSION_SEEDS_WORKER = [
   18, 39, 56, 183, 189, 202, 793, 101699, 503, 100913, 1367, 100022, 102395, 102887, 101882, 102785, 103517, 104407, 104016, 111409, 109805, 110990, 109069, 112408, 118848,
-  133991, 214, 2966,
+  133991, 214, 2966, 147, 152,
 ]
 
 /**
@@ -142,19 +144,10 @@ export const REGRESSION_SEEDS_WORKER = [
  * rotation had nothing to present and the session ended `rejected` in the other tabs
  * (docs/guides/worker.md). Waiting longer would hold every tab's requests where no tab holds the
  * RT at all. Drawn once the worker marked a 2xx's headers (its extra messages moved the draws).
- *
- * 70050 (`rt-presented-twice`, cookie; round 4, session 10) is the model's: the app disposed its
- * one session while the run refreshed, and SharedWorkers ended the run with its last port; the next
- * session's new run presented the cookie that refresh was spending. A browser keeps a SharedWorker
- * while a page that uses it lives, ports or none. Modelled so (a run ends with its last page), it
- * passes, and the worker modes then fail about one schedule in a thousand, those read (147, 152 of
- * seeds 1–3,000) all 10859's shape: a frozen tab's login form answered into a run that had dropped
- * the tab, and the login was revoked rather than used. That change waits for 10859's fix.
  */
 export const OPEN_FINDINGS_WORKER_EXTENDED: Record<number, InvariantName> = {
   110204: 'no-unasked-logout',
   111586: 'no-unasked-logout',
-  70050: 'rt-presented-twice',
 }
 
 /**
@@ -188,6 +181,12 @@ export const OPEN_FINDINGS_WORKER_EXTENDED: Record<number, InvariantName> = {
  * a login form open (src/worker/link.ts #rejoinFirst); rejoined, the run adopted its RT and never
  * rotated again, every rotation joining the one from an older generation (src/core/rotator.ts rotateFrom).
  * 1139 (`answered`, bearer; failing before round 4, session 9) is REGRESSION_SEEDS_WORKER's 2966.
+ * 70050 (`rt-presented-twice`, cookie; round 4, session 10) was the model's: the app disposed its
+ * one session while the run refreshed, and SharedWorkers ended the run with its last port; the next
+ * session's new run presented the cookie that refresh was spending. A browser keeps a SharedWorker
+ * while a page that uses it lives, ports or none: so does the model since round 4, session 11 (a run
+ * ends after its last port and its last page), which first waited for 10859's fix (the truer model
+ * failed about one schedule in a thousand with its shape: 147, 152 of `--worker`).
  * 65199 (`no-live-rt-after-logout`, bearer; round 4, session 10): a login form answered into the run
  * (a newer login, told to the page's store), then the browser killed it; a tab frozen meanwhile
  * thawed holding the older login's marked AT, and rejoining a new run started from the page's store
@@ -196,7 +195,7 @@ export const OPEN_FINDINGS_WORKER_EXTENDED: Record<number, InvariantName> = {
  * run's own login (src/worker/link.ts `reconcile`).
  */
 export const REGRESSION_SEEDS_WORKER_EXTENDED = [
-  163, 79, 271, 316, 393, 531, 700, 611, 626, 100188, 101361, 101427, 101740, 105650, 113041, 115636, 127439, 134868, 1139, 65199,
+  163, 79, 271, 316, 393, 531, 700, 611, 626, 100188, 101361, 101427, 101740, 105650, 113041, 115636, 127439, 134868, 1139, 65199, 70050,
 ]
 
 /**
@@ -234,8 +233,23 @@ export const REGRESSION_SEEDS_WORKER_EXTENDED = [
  * meanwhile; on resume it heard the mark while the login was written, let it stand as newer, and
  * the session ended with the user's new login in the jar. An older login's mark now owes that
  * login, which goes again above it (src/core/sync.ts `publish`, login-order.ts `owes`).
+ * 10859 (`no-unasked-logout`, bearer; an open finding until round 4, session 11), Rotor's: the run
+ * asked t5's login form, t5 froze with it open, the hub dropped it as silent (its port closed) and
+ * asked t2's; t5's form answered while frozen, and on resume t5 posted the grant on the closed port;
+ * t2 was disposed, the run ended `rejected`, and when t5 noticed the loss it revoked its login: the
+ * password typed for nothing. A tab that loses the worker holding a grant its form made now starts
+ * the session on it where the session still owes a login (src/worker/link.ts `#formLogin`). 1634 and
+ * 1962 (`no-live-rt-after-logout`, `no-unasked-logout`) broke drafts of that fix: 1634 a form that
+ * answered after the loss (its signal aborted by the fallback) was started while the oracle took it
+ * for revoked (world.ts now follows a form's login a session presents); 1962 the fallback's rejoin
+ * reached the run, which had ended on its own, before the login was in the page's store, and the tab
+ * ended: the rejoin now waits for that start(), and a bearer tab holding another login's RT wins one
+ * above a run ended on its own at its count (link.ts `reconcile`), as a cookie tab does. 2466 and
+ * 3944 (cookie) are REGRESSION_SEEDS_WORKER_NO_LOCKS's 2316; 5905 broke a draft of the oracle: a
+ * form the app's unmounted session had asked answered after the unmount, and the oracle wanted it
+ * revoked (a disposed session's form is not followed).
  */
-export const REGRESSION_SEEDS_WORKER_NO_LOCKS_EXTENDED = [1226, 1447, 6695, 4681, 6478, 6626, 16157, 20749, 24733, 30199]
+export const REGRESSION_SEEDS_WORKER_NO_LOCKS_EXTENDED = [1226, 1447, 6695, 4681, 6478, 6626, 16157, 20749, 24733, 30199, 10859, 1634, 1962, 2466, 3944, 5905]
 
 /**
  * Seeds of `--worker --no-locks`, kept passing. 2461 (`no-unasked-logout`, cookie) broke a draft of
@@ -247,9 +261,17 @@ export const REGRESSION_SEEDS_WORKER_NO_LOCKS_EXTENDED = [1226, 1447, 6695, 4681
  * minutes, then the browser killed the worker; the new run, born after the jump, could not see it,
  * adopted a state issued "in its future" and armed the rotation at that issue + 0.8 × lifetime, 598 s
  * out, the AT dead at the server after 60. A rotation point is never further than 0.8 × lifetime
- * from now (src/core/scheduler.ts).
+ * from now (src/core/scheduler.ts). 654 (`no-live-rt-after-logout`, bearer; round 4, session 11) broke the
+ * oracle with 10859's fix: a form answered into a killed run, its tab started the session on it as
+ * designed, and the end-of-run check still wanted it revoked (world.ts now follows it). 2316, 3436,
+ * 5624 (`no-unasked-logout`, cookie; found with the model's runs kept while a page lives, and
+ * failing so before 10859's fix): 10859's shape with cookies. The form's login landed in the jar
+ * and its answer on a port the hub had closed; on resume the tab rejoined the run, which had ended
+ * on its own meanwhile, and ended too while the jar held that login. A cookie form's login the worker
+ * is not seen to take (no newer login's state came) is now started on the page's coordinator as a
+ * bearer one is, never revoked (the jar's cookie may be a later login's).
  */
-export const REGRESSION_SEEDS_WORKER_NO_LOCKS = [2461, 70516]
+export const REGRESSION_SEEDS_WORKER_NO_LOCKS = [2461, 70516, 654, 2316, 3436, 5624]
 
 /**
  * Seeds of `--worker --no-locks --extended` that still break (`no-unasked-logout`, bearer), found
@@ -264,15 +286,7 @@ export const REGRESSION_SEEDS_WORKER_NO_LOCKS = [2461, 70516]
  * first tab rejoined, and of two logins each holding an RT the later by the wall clock won
  * (two-logins.ts), its own, 27 minutes "later". The loser's RT is dropped unrevoked by design (tabs
  * that fell back may still be on it), so the user's logout left it live. Revoking a loser the
- * worker alone held costs the worker script bytes it does not have (20,000 B of 20,000). 10859, read: the run asked t5's login form, t5
- * froze with it open, the hub dropped it as silent (its port closed) and asked t2's; t5's form
- * answered while frozen (a login, family 2), and on resume t5 posted the grant on a port the hub
- * had closed (t5 kept it as unadopted); t2 was disposed, the run ended `rejected`, and when t5
- * noticed the loss 3 s later it revoked its login (WorkerCoordinator `lose`: the POST /auth/logout
- * left 1 ms before its fallback heard the end, which the oracle judged while the revocation was on
- * the wire). Nothing leaks; what the user meets is a login typed and thrown away: a tab that loses
- * the worker holding a grant its form made could start the session with it on the page's
- * coordinator instead. 14506, read (round 4, session 10): t6 and t5 signed in at the same instant
+ * worker alone held costs the worker script bytes it does not have (20,000 B of 20,000). 14506, read (round 4, session 10): t6 and t5 signed in at the same instant
  * (families 4 and 5, one `login.at`); the hub's tie (two-logins.ts: the later login wins, and of
  * two at one instant the one it held) kept t6's and dropped t5's RT unrevoked, by design; the
  * world's session family is the login recorded last, 5. Family 4 later died by a lost refresh
@@ -285,7 +299,6 @@ export const OPEN_FINDINGS_WORKER_NO_LOCKS_EXTENDED: Record<number, InvariantNam
   22983: 'no-unasked-logout',
   60785: 'no-unasked-logout',
   63843: 'no-live-rt-after-logout',
-  10859: 'no-unasked-logout',
   14506: 'no-unasked-logout',
 }
 
@@ -309,6 +322,8 @@ class Incarnation {
   alive = true
   /** The tabs' ends connected to this run, by tab. */
   readonly ports = new Map<End, string>()
+  /** The pages whose tabs connected to this run: a browser keeps the run while one of them lives, ports open or not. */
+  readonly pages = new Set<string>()
   #ids = 0
   #watched = false
 
@@ -352,8 +367,10 @@ class Incarnation {
 
 /**
  * The browser's SharedWorker of the origin's session name: the first `new SharedWorker` starts
- * it, later ones connect to the same run; it lives while any tab holds a port and dies with the
- * last (or when `kill()` says the browser terminated it). A dead run handles nothing more: its
+ * it, later ones connect to the same run; it lives while any tab holds a port or any page that
+ * connected to it lives (a browser keeps a worker for its owner documents: an app that disposed its
+ * one session does not end the run, sim seed 70050), and dies after both (or when `kill()` says the
+ * browser terminated it). A dead run handles nothing more: its
  * timers, fetch answers and incoming messages are dropped, its Web Locks released, and the
  * tabs' ports to it go silent (a browser tells them nothing: they find out by ping).
  */
@@ -368,6 +385,8 @@ export class SharedWorkers {
   readonly #all = new Map<string, Incarnation>()
   /** The run each tab was last welcomed by, and the tab's end of that port. */
   readonly #welcomed = new Map<string, { run: Incarnation; end: End }>()
+  /** The page of a tab mounted where the app unmounted another (world.ts `unmount`): the first tab's. */
+  readonly #pageOf = new Map<string, string>()
   /** Runs started and killed: what the schedule did. */
   started = 0
   killed = 0
@@ -386,6 +405,11 @@ export class SharedWorkers {
       worker: WORKER_SCRIPT,
       platform: { sharedWorker: (_url, name) => this.#connect(tab, deliver, name), fetch: () => scriptServed },
     }
+  }
+
+  /** Tab `next` is mounted in the page of tab `tab`, which the app unmounted: one page, whose close closes both. */
+  samePage(tab: string, next: string): void {
+    this.#pageOf.set(next, this.#pageOf.get(tab) ?? tab)
   }
 
   /** Whether run `id` (`w1`, …) still runs. */
@@ -433,8 +457,10 @@ export class SharedWorkers {
       postMessage: data => this.#send(`${run.id}>${tab}`, data, tabEnd, deliver, run, tab),
       close: () => void (hubEnd.open = false),
     }
+    const page = this.#pageOf.get(tab) ?? tab
     run.ports.set(tabEnd, tab)
-    this.#origin.onClose(tab, () => this.#close(run, tabEnd))
+    run.pages.add(page)
+    this.#origin.onClose(tab, () => (run.pages.delete(page), this.#close(run, tabEnd)))
     this.#scheduler.note(`connect ${tab} ${run.id}`)
     run.hub.connect(hubEnd)
     return { port: tabEnd as unknown as MessagePort, addEventListener: () => undefined }
@@ -448,10 +474,11 @@ export class SharedWorkers {
     return run
   }
 
-  /** The tab's end closed (disposed, or the page went): the last one ends the worker. */
+  /** The tab's end closed (disposed, or the page went): the last one, with no page left of those that connected, ends the worker. */
   #close(run: Incarnation, end: End): void {
     end.open = false
-    if (!run.ports.delete(end) || run.ports.size > 0 || !run.alive) return
+    run.ports.delete(end)
+    if (run.ports.size > 0 || run.pages.size > 0 || !run.alive) return
     this.#scheduler.note(`end ${run.id}`)
     this.#end(run)
   }

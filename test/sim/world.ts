@@ -58,7 +58,7 @@ export class World {
   /** logout() calls not yet settled, and the logins that wait for them (an app awaits its logout before its login form). */
   #loggingOut = 0
   #afterLogout: Array<() => void> = []
-  /** Logins a tab's form answered into a worker run the browser had killed (see #reauthenticate): the tab revokes each once it notices. */
+  /** Logins a tab's form answered into a worker run the browser had killed (see #reauthenticate): the tab starts or revokes each once it notices. */
   readonly #unheard: Array<{ tab: Tab; family: number }> = []
   /** Tabs whose start() of a login is on its way (its grant read, not yet published). */
   readonly #starting = new Set<Member>()
@@ -81,6 +81,7 @@ export class World {
     this.workers = config.worker ? new SharedWorkers(scheduler, this.origin, this.server, config.locks) : undefined
     this.sockets = config.sockets ? new Sockets(scheduler, verdict, this.server, this.origin, config.transport === 'bearer') : undefined
     if (this.workers) this.#trackHolders(this.workers)
+    if (this.workers && config.transport === 'bearer') this.server.onPresented = family => this.#presented(family)
     const watch = config.extended && !config.locks ? new ForgedRequestWatch(AT_TTL / 2) : undefined
     if (watch) this.server.onGrant = (age, faulted) => watch.granted(verdict, scheduler.now, age, this.server.stats, faulted)
     this.#forgedRequests = watch
@@ -125,12 +126,27 @@ export class World {
       const held = tab.disposed ? [] : this.origin.heldBy(tab.id)
       if (held.length > 0) this.#verdict.fail('dispose-releases', `${tab.id} disposed ${bound} ms ago, still holds ${held.join(', ')}`, this.#scheduler.now)
     })
-    return this.openTab()
+    const next = this.openTab()
+    this.workers?.samePage(tab.id, next.id)
+    return next
   }
 
   /**
-   * At the end: each login a form answered into a killed worker run was revoked by its tab, where the tab lived to notice
-   * and the network carried its revocation (best effort, one call: sim `--worker --no-locks --extended` seed 20749's met a 503).
+   * A form's login that reached no worker run (see #reauthenticate) and that a session presented: its tab started the session
+   * on it, as Rotor does where the session still owed a login (link.ts `#formLogin`). The session's family from now on, where
+   * it is the newest login; else it lost to a later one (two-logins.ts) and is no longer the oracle's to follow.
+   */
+  #presented(family: number): void {
+    const at = this.#unheard.findIndex(unheard => unheard.family === family)
+    if (at < 0) return
+    this.#unheard.splice(at, 1)
+    this.#scheduler.note(`form login family ${family} started`)
+    if (family === this.server.newestFamily) this.family = family
+  }
+
+  /**
+   * At the end: each login a form answered into a killed worker run was started by its tab (#presented) or revoked, where the tab
+   * lived to notice and the network carried its revocation (best effort, one call: sim `--worker --no-locks --extended` seed 20749's met a 503).
    */
   checkUnheard(): void {
     for (const { tab, family } of this.#unheard)
@@ -270,7 +286,9 @@ export class World {
           if (hook === 'dismissed') return resolve()
           const grant = this.#loginAnswer(this.server.login())
           this.server.heard(tab.id, grant)
-          if (this.#config.transport === 'bearer' && this.workers?.cutOff(tab.id)) this.#unheard.push({ tab, family: this.server.newestFamily })
+          // Behind a worker a form's signal aborts when its tab lost the worker (link.ts `#formLogin` then starts or revokes the login), or is disposed (not followed).
+          if (this.#config.transport === 'bearer' && (this.workers?.cutOff(tab.id) || (this.workers && signal.aborted && !tab.unmounted)))
+            this.#unheard.push({ tab, family: this.server.newestFamily })
           else if (!signal.aborted) this.family = this.server.newestFamily
           this.logins++
           resolve(grant)

@@ -21,11 +21,12 @@ import { defaultPlatform } from '../../src/platform/defaults.js'
  * The origin's SharedWorker: one run of the real hub while alive; `kill()` ends it as a browser
  * does (nothing of it runs or answers again), and the next connect starts a new run.
  */
-function killableWorker() {
+function killableWorker(fetch?: typeof globalThis.fetch) {
   const ports: MessagePort[] = []
   let run: { hub: Hub; alive: boolean } | undefined
   const sharedWorker = (): SharedWorkerLike => {
-    const current = (run ??= { hub: createHub('killed-worker-test'), alive: true })
+    // With cookies, the hub fetches with the pages' jar, as a browser's worker does.
+    const current = (run ??= { hub: createHub('killed-worker-test', {}, fetch && { ...defaultPlatform(), fetch: () => fetch }), alive: true })
     const { port1, port2 } = new MessageChannel()
     ports.push(port1, port2)
     // A dead run hears nothing and says nothing.
@@ -68,6 +69,10 @@ describe('a tab whose rotation worker was killed', () => {
     await closeServer()
   })
 
+  /** What the server answers a refresh with `refreshToken` (401: that login is ended). */
+  const refreshStatus = async (refreshToken: string) =>
+    (await fetch(`${url}/bearer/refresh`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ refreshToken }) })).status
+
   function tab(options: Partial<SessionOptions> = {}): Session {
     const session = createSession({
       ...bearerOptions(url),
@@ -93,12 +98,7 @@ describe('a tab whose rotation worker was killed', () => {
     expect(a.state.status).toBe('signed-out')
     expect(server.stats.logouts).toBe(1)
     // The login's RT (this tab's own, and the dead worker's) is dead on the server.
-    const refresh = await fetch(`${url}/bearer/refresh`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ refreshToken: login.refreshToken }),
-    })
-    expect(refresh.status).toBe(401)
+    expect(await refreshStatus(login.refreshToken)).toBe(401)
   }, 15_000)
 
   it("a tab joining with a newer state the page remembers (a logout made after falling back) tells the run's other tabs too (sim --worker --extended seed 101361)", () => {
@@ -216,6 +216,112 @@ describe('a tab whose rotation worker was killed', () => {
     } finally {
       hub.session?.dispose()
     }
+  })
+
+  describe('a login form answered into a run the browser killed', () => {
+    /** A tab whose run asked its login form (the run's RT was refused), the run then killed and the form answered with a new login. */
+    async function formIntoKilledRun() {
+      let asked: () => void = () => undefined
+      const opened = new Promise<void>(resolve => (asked = resolve))
+      let answer: (grant: unknown) => void = () => undefined
+      const form = new Promise(resolve => (answer = resolve))
+      const a = tab({ reauthenticate: () => (asked(), form) } as Partial<SessionOptions>)
+      await a.start(await bearerLogin(url))
+      await vi.waitFor(() => expect(worker.session()?.state.status).toBe('active'))
+      server.fault('refresh', { status: 401 })
+      // Waits for the run's rotation (and pings it every second meanwhile: the kill is noticed within seconds).
+      const rotation = a.rotate().catch((error: unknown) => error)
+      await opened
+      worker.kill()
+      const login = (await (await bearerLogin(url)).json()) as { accessToken: string; refreshToken: string }
+      return { a, login, rotation, answer: (grant: object = login) => answer(grant) }
+    }
+
+    it('the tab notices the loss and starts the session on that login: the password the user typed is not thrown away (sim seed 10859)', async () => {
+      const { a, login, answer } = await formIntoKilledRun()
+      server.resetStats()
+      // The grant goes to a run that is gone; the tab still holds it as not taken.
+      answer()
+      // Revoked instead (before the fix), the session waited for a login that never came.
+      await expect(a.accessToken({ signal: AbortSignal.timeout(10_000) })).resolves.toBe(login.accessToken)
+      expect(a.state.status).toBe('active')
+      const answered = await a.fetch(`${url}/api/items`)
+      expect(answered.status).toBe(200)
+      expect(server.stats.logouts).toBe(0)
+      // The login's RT is live at the server: the session rotates on it.
+      await a.rotate()
+      expect(server.stats.refreshGranted).toBe(1)
+      expect(server.stats.reusedRefused).toBe(0)
+    }, 20_000)
+
+    it('the user logged out while the form was open: its login is revoked, not started, and the session stays signed out', async () => {
+      const { a, login, answer } = await formIntoKilledRun()
+      await a.logout()
+      server.resetStats()
+      answer()
+      await vi.waitFor(() => expect(server.stats.logouts).toBe(1), { timeout: 10_000 })
+      expect(await refreshStatus(login.refreshToken)).toBe(401)
+      expect(a.state.status).toBe('signed-out')
+    }, 20_000)
+
+    it('a login start() refuses (its grant says both tokens expired) is revoked at the server', async () => {
+      const { login, answer } = await formIntoKilledRun()
+      server.resetStats()
+      const past = new Date(Date.now() - 1_000).toISOString()
+      answer({ ...login, accessTokenExpiration: past, refreshTokenExpiration: past })
+      await vi.waitFor(() => expect(server.stats.logouts).toBe(1), { timeout: 10_000 })
+      expect(await refreshStatus(login.refreshToken)).toBe(401)
+    }, 20_000)
+
+    it("cookies: the form's login, in the jar, starts the session once the tab notices the loss (sim seed 2316)", async () => {
+      const jar = cookieFetch()
+      worker = killableWorker(jar)
+      let asked: () => void = () => undefined
+      const opened = new Promise<void>(resolve => (asked = resolve))
+      let answer: (login: Response) => void = () => undefined
+      const form = new Promise<Response>(resolve => (answer = resolve))
+      let forms = 0
+      const a = createSession({
+        scope: url,
+        headers: { 'X-Okapi-Tenant': 'diku' },
+        fetch: jar,
+        crossTab: { name: 'app' },
+        worker: `${url}/rotor-worker.js`,
+        rotation: 'request',
+        refreshTimeout: 1_000,
+        platform: { sharedWorker: worker.sharedWorker },
+        // The user answers one form; one asked again is dismissed.
+        reauthenticate: () => (asked(), forms++ === 0 ? form : Promise.resolve(undefined)),
+      } as SessionOptions)
+      sessions.push(a)
+      const signIn = () => jar(`${url}/authn/login-with-expiry`, { method: 'POST', headers: TENANT_HEADERS, body: CREDENTIALS })
+      await a.start(await signIn())
+      await vi.waitFor(() => expect(worker.session()?.state.status).toBe('active'))
+      const generation = a.state.generation
+      server.fault('refresh', { status: 401 })
+      void a.rotate().catch(() => undefined)
+      await opened
+      worker.kill()
+      const login = await signIn()
+      server.resetStats()
+      answer(login)
+      // A request waits for the session's login: before the fix, for the login no form would bring again (the session ended).
+      const answered = await a.fetch(`${url}/api/users`, { signal: AbortSignal.timeout(10_000) })
+      expect(answered.status).toBe(200)
+      expect(a.state.status).toBe('active')
+      expect(a.state.generation).toBeGreaterThan(generation)
+      expect(server.stats.logouts).toBe(0)
+      expect(forms).toBe(1)
+    }, 20_000)
+
+    it('disposed before the form answers: that login is revoked at the server', async () => {
+      const { a, login, answer } = await formIntoKilledRun()
+      server.resetStats()
+      a.dispose()
+      answer()
+      await vi.waitFor(() => expect(server.stats.logouts).toBe(1))
+      expect(await refreshStatus(login.refreshToken)).toBe(401)
+    })
   })
 })
 

@@ -87,6 +87,7 @@ function setup(transport: 'cookie' | 'bearer' = 'cookie') {
     onFallback: reason => fallbacks.push(reason),
     onStorageError: () => undefined,
     revoke: () => undefined,
+    login: async () => undefined,
   })
   const heard: Message[] = []
   coordinator.subscribe(message => heard.push(message))
@@ -370,6 +371,15 @@ describe('reconcile: the state a rejoining tab and the worker settle on', () => 
     // The user's logout stands, and a bearer login the worker has no RT of is no case for it.
     expect(reconcile(active(8), signedOut(8, 'user'), 'cookie', supersedes)).toEqual(signedOut(8, 'user'))
     expect(reconcile(active(8), signedOut(8, 'rejected'), 'bearer', supersedes)).toEqual(signedOut(8, 'rejected'))
+  })
+  it("bearer: a tab holding the RT of another login (its form's, which the killed run never took) wins one above a run that ended on its own at the same count (sim seed 1962)", () => {
+    const ended = { ...signedOut(5, 'rejected'), login: { id: 'old', at: 1 } }
+    const form = active(5, { accessToken: 'at', refreshToken: 'rt', login: { id: 'form', at: 2 } })
+    expect(reconcile(form, ended, 'bearer', supersedes)).toEqual({ ...form, generation: 6 })
+    // Not the RT of the login that ended (the run presented it and was refused), nor over a logout, nor without an RT.
+    expect(reconcile({ ...form, login: ended.login }, ended, 'bearer', supersedes)).toEqual(ended)
+    expect(reconcile(form, { ...ended, reason: 'user' }, 'bearer', supersedes)).toEqual({ ...ended, reason: 'user' })
+    expect(reconcile(active(5, { accessToken: 'at', login: { id: 'form', at: 2 } }), ended, 'bearer', supersedes)).toEqual(ended)
   })
   it("bearer: the AT of a tab without an RT wins, one above, over a worker holding no token at all (started from a page's memory: seed 189)", () => {
     const memory = active(9)

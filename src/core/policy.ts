@@ -142,10 +142,13 @@ export class RotationPolicy {
   /** Both tokens look dead: end (or reauthenticate), unless the clock jumped; then ask the server. */
   end(): Promise<void> {
     const { view, watch, rotator } = this.#options
-    const { generation, issuedAt } = view.snapshot
+    const { generation, issuedAt, rotatingSince } = view.snapshot
     // Issued before this tab's watch began, a jump meanwhile went unseen (sim seed 14078); issued before the last jump it saw, it was
     // measured on the clock before it, even if adopting it settled the doubt (189535). Ask once; a refusal ends it `rejected`.
     const unwatched = issuedAt !== null && issuedAt < Math.max(watch.bornAt, watch.jumpSeenAt) && this.#asked !== generation
+    // A refresh under way (a cookie tab sent it; or a 2xx spent the RT, its grant a message behind) is no end, however dead the times look
+    // after a clock set forward (sim `--worker --no-locks` seed 83752): the rotator waits for that answer, then re-authenticates or ends.
+    if (rotatingSince) return rotator.rotateFrom(generation)
     if (!watch.inDoubt() && !unwatched) return rotator.endOrReauthenticate('expired')
     this.#asked = generation
     this.#options.trace?.('clock-probe', { jumpMs: Math.round(watch.lastJump) })

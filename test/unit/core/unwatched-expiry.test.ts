@@ -1,5 +1,6 @@
 // A tab opened after the wall clock moved forward (it saw no jump: its clock watch starts with it) must ask the server before ending a session its clock calls dead (sim seed 14078).
 import { describe, expect, it } from 'vitest'
+import type { Snapshot } from '../../../src/coordinator/types.js'
 import { RefreshRefusedError } from '../../../src/errors.js'
 import { createMemoryCoordinator } from '../../../src/testing/memory-coordinator.js'
 import { fakeServer, sessionCore, settle, virtualTime } from './virtual.js'
@@ -71,5 +72,47 @@ describe('a state issued before a jump this tab saw, adopted after it', () => {
     // Before: the adoption settled the watch's doubt, and the tab ended `expired` without asking (the server saw []).
     expect(server.presented).toEqual(['rt-1'])
     expect(b.machine.snapshot).toMatchObject({ status: 'active', refreshToken: 'rt-2' })
+  })
+})
+
+describe('a spent mark whose old times look dead after the clock was set forward', () => {
+  it('is a rotation under way, not an end: the tab waits for its grant (sim `--worker --no-locks` seed 83752)', async () => {
+    const time = virtualTime()
+    const server = fakeServer(time)
+    const shared = createMemoryCoordinator()
+    const b = sessionCore(time, server, shared)
+    await b.start()
+    await settle()
+    const held = b.machine.snapshot
+    // Past both tokens, then another holder's refresh spent the RT (its 2xx's headers came): the mark, its grant a message behind.
+    time.jump(4_000_000)
+    const holder = shared.join()
+    const { refreshToken: _spent, ...rest } = held
+    const mark: Snapshot = { ...rest, ending: 'rejected', rotatingSince: time.now() }
+    await holder.write(mark)
+    holder.post({ type: 'state', snapshot: mark })
+    await settle()
+    expect(b.machine.snapshot).toMatchObject({ generation: held.generation, ending: 'rejected' })
+    expect(b.machine.refreshExpired() && !b.machine.usable()).toBe(true)
+    b.policy.due()
+    await time.advance(300)
+    // Before: ended `expired` here, the session's new tokens 300 ms from arriving.
+    expect(b.machine.snapshot.status).toBe('active')
+    const at = time.now()
+    const grant: Snapshot = {
+      ...rest,
+      generation: held.generation + 1,
+      issuedAt: at,
+      accessExpiresAt: at + 60_000,
+      refreshExpiresAt: at + 600_000,
+      accessToken: 'at-x',
+      refreshToken: 'rt-x',
+    }
+    await holder.write(grant)
+    holder.post({ type: 'state', snapshot: grant })
+    await time.advance(1_000)
+    expect(b.machine.snapshot).toMatchObject({ status: 'active', generation: held.generation + 1, accessToken: 'at-x' })
+    // Nobody presented the spent RT again.
+    expect(server.presented).toEqual([])
   })
 })

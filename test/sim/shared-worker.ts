@@ -38,8 +38,9 @@ import type { InvariantName } from './invariants.js'
  * back, rejoined a new run that took its login's RT, froze, and that run was killed too. On resume
  * its page's session asked the login form at once (`rejected`), the form failed, and the session
  * ended while the login's first RT, which reached t2 with its login answer, was never refreshed.
- * Whether t2 still held that RT (the oracle counts every participant an RT reached) or gave it to
- * the run alone (the documented cost: a bearer RT dies with its run) is not settled.
+ * After the fallback t2's session had no RT to present (its rotation was refused locally): the RT
+ * had gone to the run alone, the documented cost (a bearer RT dies with its run). The oracle counts
+ * every participant an RT reached as a holder, t2 among them: likely the oracle's, not changed.
  */
 export const OPEN_FINDINGS_WORKER: Record<number, InvariantName> = { 119619: 'no-live-rt-after-logout', 3138: 'no-unasked-logout', 86685: 'no-unasked-logout' }
 
@@ -311,6 +312,8 @@ export const REGRESSION_SEEDS_WORKER_NO_LOCKS = [2461, 70516, 654, 2316, 3436, 5
  * answer (a `hang`, then the retry's RT refused), and the oracle judged the end against family 5,
  * which t5 and the worker had received and dropped. The oracle's, as it stands: a tie's loser is
  * held by no one.
+ * 89944 (round 4, session 11, failing so before it): the documented limit again, the family's
+ * only live RT holder (its own login) frozen 5.5 s before the kill, no login form (`hook: none`).
  */
 export const OPEN_FINDINGS_WORKER_NO_LOCKS_EXTENDED: Record<number, InvariantName> = {
   10660: 'no-unasked-logout',
@@ -318,6 +321,7 @@ export const OPEN_FINDINGS_WORKER_NO_LOCKS_EXTENDED: Record<number, InvariantNam
   60785: 'no-unasked-logout',
   63843: 'no-live-rt-after-logout',
   14506: 'no-unasked-logout',
+  89944: 'no-unasked-logout',
 }
 
 /** A port message in the trace (`SIM_PORTS=1`): its first 400 characters, every token masked. */

@@ -93,7 +93,7 @@ export class WorkerLink {
     // A cookie login is the jar's: not revoked here (a later login's cookie may have landed since), only started where owed.
     const drop = () => cfg.transport === 'bearer' && revoke(grant)
     const held = this.coordinator.newest
-    const owed = held?.status === 'active' ? held.ending !== undefined : held === undefined || held.reason === 'rejected' || held.reason === 'expired'
+    const owed = held?.status === 'active' ? held.ending !== undefined : held === undefined || endedOnItsOwn(held)
     if (this.coordinator.closed || !owed) return Promise.resolve(drop())
     const started: Promise<unknown> = login(grant, at)
       .catch(drop)
@@ -271,10 +271,9 @@ export function reconcile(
   if (transport === 'bearer' && holdsMore && theirs.status === 'active' && theirs.refreshToken === undefined) {
     return { ...mine, generation: theirs.generation + 1 }
   }
-  const endedOnItsOwn = theirs.status === 'signed-out' && (theirs.reason === 'rejected' || theirs.reason === 'expired')
   // So with a bearer tab holding the RT of another login (its form's, which the run never took: #formLogin; sim seed 1962).
   const signedIn = transport === 'cookie' || (mine.refreshToken !== undefined && mine.login?.id !== theirs.login?.id)
-  if (signedIn && mine.status === 'active' && !mine.ending && endedOnItsOwn && theirs.generation === mine.generation) {
+  if (signedIn && mine.status === 'active' && !mine.ending && endedOnItsOwn(theirs) && theirs.generation === mine.generation) {
     return { ...mine, generation: theirs.generation + 1 }
   }
   return theirs
@@ -304,4 +303,9 @@ function sameGrant(a: Snapshot, b: Snapshot): boolean {
 /** A session the user ended (`logout()`), not one that ended on its own. */
 function loggedOut(snapshot: Snapshot): boolean {
   return snapshot.status === 'signed-out' && snapshot.reason === 'user'
+}
+
+/** A session that ended on its own (its RT refused, or both tokens expired): it still owes a login. */
+function endedOnItsOwn(snapshot: Snapshot): boolean {
+  return snapshot.status === 'signed-out' && (snapshot.reason === 'rejected' || snapshot.reason === 'expired')
 }

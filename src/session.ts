@@ -248,29 +248,30 @@ type Parts = ReturnType<typeof assemble>
 /**
  * Waiting requests end now; a refresh already on the wire is not aborted when other tabs may need its answer (the server may
  * have spent the RT), and a reauthenticate() running here is stopped and handed over to them; the coordinator closes after both.
+ * The hub never disposes its session (its run ends with the worker): the worker's build drops this.
  */
 function teardown(cfg: Config, parts: Parts, uninstall: () => void): void {
-  const { machine, coordinator, rotator, scheduler, backoff, idle, sync } = parts
-  const peers = coordinator.hasPeers()
-  // Only a rotation holding the lock may have a refresh to finish for the others. One still
-  // waiting for it (behind another tab's open login form, for as long as that takes) has none:
-  // it is dropped, and when its lock comes it lets go at once (sim seed 540, extended model).
-  const rotation = peers && rotator.holding ? machine.flight('rotation') : undefined
-  const ending = peers ? machine.flight('ending') : undefined
-  rotator.dispose()
-  machine.dispose(rotation !== undefined)
-  scheduler.dispose()
-  backoff.dispose()
-  idle?.dispose()
-  uninstall()
-  const close = () => {
-    sync.close()
-    coordinator.close()
+  notInWorker: {
+    const { machine, coordinator, rotator, scheduler, backoff, idle, sync } = parts
+    const peers = coordinator.hasPeers()
+    // Only a rotation holding the lock may have a refresh to finish for the others. One still
+    // waiting for it (behind another tab's open login form, for as long as that takes) has none:
+    // it is dropped, and when its lock comes it lets go at once (sim seed 540, extended model).
+    const rotation = peers && rotator.holding ? machine.flight('rotation') : undefined
+    const ending = peers ? machine.flight('ending') : undefined
+    rotator.dispose()
+    machine.dispose(rotation !== undefined)
+    scheduler.dispose()
+    backoff.dispose()
+    idle?.dispose()
+    uninstall()
+    const close = () => (sync.close(), coordinator.close())
+    if (!rotation && !ending) return close()
+    // Bounded as documented: as long as any rotation may take, late answers and retries included. Cut at
+    // refreshTimeout, a slow answer was lost and the next tab presented the RT it had spent (chaos seed -1711411461).
+    const abandon = cfg.platform.after(rotationLimitMs(cfg), () => machine.abandon())
+    void Promise.allSettled([rotation, ending]).finally(() => (abandon.cancel(), close()))
   }
-  if (!rotation && !ending) return close()
-  // Bounded as documented: refreshTimeout from dispose(), however late answers are awaited.
-  const abandon = cfg.platform.after(cfg.refreshTimeout, () => machine.abandon())
-  void Promise.allSettled([rotation, ending]).finally(() => (abandon.cancel(), close()))
 }
 
 export function createSession(options: SessionOptions): Session {

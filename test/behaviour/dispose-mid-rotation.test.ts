@@ -6,6 +6,8 @@ import { firstViolations, refreshes, settle } from '../reliability/helpers.js'
 import type { Schedule } from '../reliability/chaos-harness.js'
 
 const test = serverTest({ accessTokenTtl: 60_000 })
+/** Short, so the slow answers below stay short; long enough for the local server to answer at load. */
+const REFRESH_TIMEOUT = 300
 
 // Each replay runs a schedule the chaos property (test/reliability/chaos.test.ts, CHAOS_STRICT=1)
 // found and fast-check shrank; it depends on timing, so it runs until the violation shows or
@@ -28,6 +30,20 @@ describe('closing a tab while its refresh answer is on the way (chaos replay)', 
       ],
     }
     expect(await firstViolations(schedule, 50, 1_000)).toEqual([])
+  }, 30_000)
+
+  // Bug 2 — the closing tab waited refreshTimeout from dispose(), less than the attempt's own
+  // give-up (3 × refreshTimeout from its send): a slow answer was dropped, and the next tab
+  // presented the RT it spent (cookie: the jar never saw its Set-Cookie). Chaos seed -1711411461.
+  test('chaos #6: a 401 refreshes slowly in a cookie tab, rotate() in the other, the first closes → reused RT', async () => {
+    const schedule: Schedule = {
+      tabs: 2,
+      transport: 'cookie',
+      rotation: 'timer',
+      reauth: false,
+      commands: [{ t: 'revoke' }, { t: 'request', tab: 0, post: false }, { t: 'fault', kind: 'slow', times: 1 }, { t: 'rotate', tab: 3 }, { t: 'cycle', tab: 0 }],
+    }
+    expect(await firstViolations(schedule, 5)).toEqual([])
   }, 30_000)
 })
 
@@ -54,6 +70,57 @@ describe('closing a tab while its refresh answer is on the way, over real HTTP',
       expect(env.server.stats.reusedRefused).toBe(0)
       expect(result.ok).toBe(true)
       expect(logB.of('logout')).toEqual([])
+    },
+  )
+
+  test.for(['bearer', 'cookie'] as const)(
+    'bug 2 (%s): the answer comes after refreshTimeout (before the attempt gives up): still finished for the other tab',
+    async (transport, { env, clock }) => {
+      const browser = browserTabs(env, { transport, rotation: 'request', now: clock.now, refreshTimeout: REFRESH_TIMEOUT })
+      const a = browser.open()
+      const b = browser.open()
+      await browser.start(a)
+      await vi.waitFor(() => expect(b.state.status).toBe('active'))
+      const logB = record(b)
+      // Answered between refreshTimeout and the attempt's give-up (LATE_ANSWER_FACTOR × refreshTimeout).
+      env.server.setLatency(REFRESH_TIMEOUT * 2)
+      void settle(a.rotate())
+      await vi.waitFor(() => expect(env.server.stats.refreshGranted).toBe(1))
+      a.dispose()
+      const result = await settle(b.rotate())
+      env.server.setLatency(0)
+      // Before the fix: [201, 401 reused] (bearer) — A gave up REFRESH_TIMEOUT after dispose().
+      expect(refreshes(env.server)).toEqual([{ status: 201 }])
+      expect(env.server.stats.reusedRefused).toBe(0)
+      expect(result.ok).toBe(true)
+      expect(b.state).toMatchObject({ status: 'active', generation: 2 })
+      expect(logB.of('logout')).toEqual([])
+    },
+  )
+
+  test.for(['bearer', 'cookie'] as const)(
+    "bug 3 (%s): a closing tab's attempt meets a 503: its retry is finished for the other tab too, not cut mid-flight",
+    async (transport, { env, clock }) => {
+      // A retry's delay drawn small (full jitter of 300 ms), so a retry would go before the closing tab stops waiting.
+      const browser = browserTabs(env, { transport, rotation: 'request', now: clock.now, refreshTimeout: REFRESH_TIMEOUT, platform: { random: () => 0.1 } })
+      const a = browser.open()
+      const b = browser.open()
+      await browser.start(a)
+      await vi.waitFor(() => expect(b.state.status).toBe('active'))
+      // A's attempt meets a 503 that comes just before dispose() + LATE_ANSWER_FACTOR × refreshTimeout:
+      // a closing tab that stopped waiting then would cut its retry off mid-flight, the answer lost with it.
+      env.server.setLatency(REFRESH_TIMEOUT * 2.5)
+      env.server.fault('refresh', { status: 503, times: 1 })
+      void settle(a.rotate())
+      await vi.waitFor(() => expect(env.server.log.filter(e => e.route === 'refresh')).toHaveLength(1))
+      a.dispose()
+      const result = await settle(b.rotate())
+      env.server.setLatency(0)
+      // Cut at 3 × refreshTimeout from dispose(): [503, 201 (lost with A), 401 reused]. Now A's retry is published.
+      expect(refreshes(env.server)).toEqual([{ status: 503, fault: expect.anything() }, { status: 201 }])
+      expect(env.server.stats.reusedRefused).toBe(0)
+      expect(result.ok).toBe(true)
+      expect(b.state).toMatchObject({ status: 'active', generation: 2 })
     },
   )
 })

@@ -304,8 +304,14 @@ describe('fault matrix (reference server over real HTTP)', () => {
 
   // ---- tabs and lifecycle ---------------------------------------------------------------
 
+  /**
+   * A disposed tab's hung refresh is awaited as a live tab's, until it gives up (LATE_ANSWER_FACTOR ×
+   * refreshTimeout from its send): short here, so the survivor's turn comes within the test.
+   */
+  const KILLED_REFRESH_TIMEOUT = 1_000
+
   test('the rotating tab is killed mid-rotation: the other tab rotates itself, 0 reused RTs', async ({ env, clock }) => {
-    const b = browserTabs(env, { rotation: 'request', now: clock.now })
+    const b = browserTabs(env, { rotation: 'request', now: clock.now, refreshTimeout: KILLED_REFRESH_TIMEOUT })
     const rotating = b.open()
     await rotating.start(await b.login())
     const survivor = b.open()
@@ -332,7 +338,7 @@ describe('fault matrix (reference server over real HTTP)', () => {
   // the channel before the aborted refresh's catch block ran, and the survivor's own
   // rotation does not clear #remoteRotating (#apply clears it only for origin 'remote').
   test('the rotating tab is killed mid-rotation: afterwards the survivor no longer reports rotating', async ({ env, clock }) => {
-    const b = browserTabs(env, { rotation: 'request', now: clock.now })
+    const b = browserTabs(env, { rotation: 'request', now: clock.now, refreshTimeout: KILLED_REFRESH_TIMEOUT })
     const rotating = b.open()
     await rotating.start(await b.login())
     const survivor = b.open()
@@ -348,7 +354,7 @@ describe('fault matrix (reference server over real HTTP)', () => {
   })
 
   test('the rotating tab is killed after the server accepted its RT (answer lost with the tab): the other tab presents the consumed RT', async ({ env, clock }) => {
-    const b = browserTabs(env, { rotation: 'request', now: clock.now })
+    const b = browserTabs(env, { rotation: 'request', now: clock.now, refreshTimeout: KILLED_REFRESH_TIMEOUT })
     const rotating = b.open()
     await rotating.start(await b.login())
     const survivor = b.open()

@@ -66,6 +66,12 @@ const FUNCTIONS: Record<string, (keys: string[], inputs: string[]) => void> = {
   publish: () => expect(readFileSync(join(ROOT, 'src/worker/hub.ts'), 'utf8')).toMatch(/\n {4}write: next => this\.#store\(next\),\n/),
   // src/core/rotate-requests.ts: the hub passes its session no rotate-request ahead of the hub's generation.
   readAhead: () => expect(readFileSync(join(ROOT, 'src/worker/hub.ts'), 'utf8')).toMatch(/if \(message\.generation > current\) return\n/),
+  // src/session.ts: no module of src/worker/ in the script disposes anything (the hub's session lives as long as its run).
+  teardown: (_, inputs) => {
+    const hub = inputs.filter(file => file.startsWith('src/worker/'))
+    expect(hub.length).toBeGreaterThan(3)
+    for (const file of hub) expect(readFileSync(join(ROOT, file), 'utf8'), file).not.toMatch(/\.dispose\(/)
+  },
   // src/core/state.ts: no module of src/worker/ in the script subscribes to the session's events; the session's
   // own subscriptions name their events as literals, which tsc checks against SessionEvents.
   checkListener: (_, inputs) => {

@@ -174,6 +174,8 @@ export type SessionOptions = {
    * hook for: the hook should close its form, and another tab (or, after a worker loss, this
    * tab's own session) asks again. A login that comes anyway after a worker loss starts the
    * session in this tab where it still needs one; a bearer one is revoked where it does not.
+   * Where another login came while the form was open (another tab's, or your own `start()`),
+   * the session stays on that one, and a bearer grant of the form is revoked, never published.
    * @default none: the session ends
    * @example () => showLoginDialog()   // resolves with the login Response
    */

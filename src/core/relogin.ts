@@ -21,6 +21,11 @@ export type ReloginOptions = {
   trace?: DebugSink
 }
 
+/** Whether `snapshot` is a session newer than `generation`, active and not marked (a login since). */
+function loggedInSince(snapshot: Snapshot, generation: number): boolean {
+  return snapshot.status === 'active' && snapshot.generation > generation && !snapshot.ending
+}
+
 export class Relogin {
   readonly #options: ReloginOptions
   /** Aborts the reauthenticate() running here (this tab is being disposed; the session ended: see endLocked). */
@@ -73,8 +78,7 @@ export class Relogin {
   /** Whether a session newer than `generation` is active here (a login in another tab), once this tab caught up. */
   async #loggedInSince(generation: number): Promise<boolean> {
     await this.#options.sync.catchUp()
-    const { snapshot } = this.#options.machine
-    return snapshot.status === 'active' && snapshot.generation > generation && !snapshot.ending
+    return loggedInSince(this.#options.machine.snapshot, generation)
   }
 
   #end(reason: 'expired' | 'rejected'): Promise<never> {
@@ -134,6 +138,11 @@ export class Relogin {
           .catch(() => undefined)
       if (signal.aborted) throw signal.reason
       if (result === undefined || result === null) throw new SessionExpiredError(reason)
+      // A login came while the form was open (another tab's; a lost worker's form that answered
+      // first, sim seed 93118): the session is on it. Published, this one would replace it, left
+      // live and held by no tab; a bearer login is revoked instead (with cookies the jar's last is this one).
+      // What this tab knows, not caught up: the store may hold the end this form answers (the worker's, sim seed 1302).
+      if (this.#options.transport === 'bearer' && loggedInSince(machine.snapshot, generation)) return this.#options.revoke?.(await tokensFrom(result, this.#options.now))
       await this.#adopt(result, life)
     })().then(
       () => sync.reauthenticating(false),

@@ -99,6 +99,28 @@ describe('a logout revokes the login it could not present', () => {
     expect(env.server.stats.logouts).toBe(2)
   })
 
+  test('bearer: a login came while the form was open, then the form answered: its login is revoked, the session stays on the first (sim seed 93118)', async ({ env }) => {
+    const { tab, answered } = await formOpen(env.url, () => undefined)
+    env.sessions.push(tab)
+    await tab.start(await bearerLogin(env.url))
+    env.server.restart()
+    const request = tab.fetch(`${env.url}/api/0`)
+    await vi.waitFor(() => expect(answered()).toBeDefined())
+    // The user signed in meanwhile (another tab's form; in 93118, the form of a worker the tab had lost).
+    const first = await login(env.url)
+    await tab.start(first)
+    const late = await login(env.url)
+    answered()!(late)
+    expect((await request).status).toBe(200)
+    // Before: the form's login replaced the first, which stayed live, held by no tab, missed by the logout below.
+    await vi.waitFor(async () => expect(await apiStatus(env.url, late.accessToken)).toBe(401))
+    expect(await tab.accessToken()).toBe(first.accessToken)
+    expect((await tab.fetch(`${env.url}/api/1`)).status).toBe(200)
+    await tab.logout()
+    await vi.waitFor(async () => expect(await apiStatus(env.url, first.accessToken)).toBe(401))
+    expect(tab.state.status).toBe('signed-out')
+  })
+
   test('start() still reading its grant when the user logged out: the login is refused and revoked (sim seed 484692)', async ({ env }) => {
     const tab = createSession({ ...bearerOptions(env.url), crossTab: false })
     env.sessions.push(tab)

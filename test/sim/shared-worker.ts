@@ -210,10 +210,14 @@ export const OPEN_FINDINGS_WORKER_EXTENDED: Record<number, InvariantName> = {
  * thawed holding the older login's marked AT, and rejoining a new run started from the page's store
  * (no token) gave it that AT one above the newer login's state. The user's logout then presented the
  * older login's AT and left the newer one live. A tab's AT goes over a token-less run only for the
- * run's own login (src/worker/link.ts `reconcile`).
+ * run's own login (src/worker/link.ts `reconcile`). 1302 (`no-unasked-logout`, bearer; round 4,
+ * session 12) broke a draft of 93118's fix that caught up with the store before asking whether a
+ * login came while the form was open: the worker's own end ('rejected', the verdict the form was
+ * answering) was adopted from the store then, the tab ended and revoked the form's login. The
+ * check reads what the tab knows.
  */
 export const REGRESSION_SEEDS_WORKER_EXTENDED = [
-  163, 79, 271, 316, 393, 531, 700, 611, 626, 100188, 101361, 101427, 101740, 105650, 113041, 115636, 127439, 134868, 1139, 65199, 70050, 83400,
+  163, 79, 271, 316, 393, 531, 700, 611, 626, 100188, 101361, 101427, 101740, 105650, 113041, 115636, 127439, 134868, 1139, 65199, 70050, 83400, 1302,
 ]
 
 /**
@@ -265,9 +269,14 @@ export const REGRESSION_SEEDS_WORKER_EXTENDED = [
  * above a run ended on its own at its count (link.ts `reconcile`), as a cookie tab does. 2466 and
  * 3944 (cookie) are REGRESSION_SEEDS_WORKER_NO_LOCKS's 2316; 5905 broke a draft of the oracle: a
  * form the app's unmounted session had asked answered after the unmount, and the oracle wanted it
- * revoked (a disposed session's form is not followed).
+ * revoked (a disposed session's form is not followed). 93118 (`no-live-rt-after-logout`, bearer, one
+ * tab; came with 10859's fix, an open finding until round 4, session 12), Rotor's: a worker form's
+ * login answered after its tab lost the worker and was started while the page's own session had its
+ * form open for the same dead RT; that form answered 14 s later and its login replaced the first,
+ * left live and held by no tab. A bearer form's login is revoked where another login came while the
+ * form was open (src/core/relogin.ts `endLocked`).
  */
-export const REGRESSION_SEEDS_WORKER_NO_LOCKS_EXTENDED = [1226, 1447, 6695, 4681, 6478, 6626, 16157, 20749, 24733, 30199, 10859, 1634, 1962, 2466, 3944, 5905]
+export const REGRESSION_SEEDS_WORKER_NO_LOCKS_EXTENDED = [1226, 1447, 6695, 4681, 6478, 6626, 16157, 20749, 24733, 30199, 10859, 1634, 1962, 2466, 3944, 5905, 93118]
 
 /**
  * Seeds of `--worker --no-locks`, kept passing. 2461 (`no-unasked-logout`, cookie) broke a draft of
@@ -319,13 +328,7 @@ export const REGRESSION_SEEDS_WORKER_NO_LOCKS = [2461, 70516, 654, 2316, 3436, 5
  * only live RT holder (its own login) frozen 5.5 s before the kill, no login form (`hook: none`).
  * 95502 (failing so once runs live while a page does, before this session's fix too): the same
  * limit; the holder thawed 1.5 s before the new run's grace ran out and rejoined too late. 94893
- * (failing so before) is not read yet. 93118 (`no-live-rt-after-logout`, bearer, one tab) came with
- * 10859's fix, read: a worker form's login answered after its tab lost the worker and was started
- * (`#formLogin`) while the page's own session had its form open for the same dead RT; that form
- * answered 14 s later and its login replaced the first in the same tab, whose RT nothing revokes (a
- * login replaced by a later one is left to expire, as a start() replaced by a later start() is).
- * Before the fix that first login was revoked unused; now one of two logins the user made is left
- * live, unheld, until its RT expires. Revoking a login this tab replaced is the open question.
+ * (failing so before) is not read yet.
  */
 export const OPEN_FINDINGS_WORKER_NO_LOCKS_EXTENDED: Record<number, InvariantName> = {
   10660: 'no-unasked-logout',
@@ -336,7 +339,6 @@ export const OPEN_FINDINGS_WORKER_NO_LOCKS_EXTENDED: Record<number, InvariantNam
   89944: 'no-unasked-logout',
   95502: 'no-unasked-logout',
   94893: 'no-unasked-logout',
-  93118: 'no-live-rt-after-logout',
 }
 
 /** A port message in the trace (`SIM_PORTS=1`): its first 400 characters, every token masked. */

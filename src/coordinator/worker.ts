@@ -18,6 +18,8 @@ const PROBE_AFTER_MS = 750
 const REQUEST_EVERY_MS = 1_000
 /** A tab holding the worker's lock says so this often; the worker lets a silent holder's lock lapse. */
 const HELD_EVERY_MS = 2_000
+/** A ping's limit run out this much late did not run on time (the page was frozen or throttled): the answer may wait in its queue. */
+const LATE_BY_MS = 250
 
 export type WorkerCoordinatorOptions = {
   url: URL
@@ -171,8 +173,7 @@ export class WorkerCoordinator implements Coordinator {
     const connecting = this.#connecting!
     this.#stopConnecting()
     this.#holdsRT = m.rt === true
-    // The worker's state is the truth: one it refused (a forged far-ahead generation in
-    // this page's storage) must not stay this tab's, or it would wait for it forever.
+    // The worker's state is the truth: one it refused (a forged far-ahead generation in this page's storage) must not stay this tab's, or it would wait for it forever.
     this.#cache = m.snapshot
     if (m.snapshot) this.#o.store?.write(m.snapshot)
     // A tab going away lets go of the worker's locks at once (a crashed one's lapse). One
@@ -255,14 +256,14 @@ export class WorkerCoordinator implements Coordinator {
   }
 
   /**
-   * Pings the worker: one that leaves it unanswered is lost (the session falls back, and tries it again later). A limit that ran out late (the page was
-   * frozen: the answer may wait in its queue) asks again: given up, the tab closed the port on the worker's new state, the run ended with it, and the tab
-   * presented the RT the run had rotated (sim seed 133991). Once: a throttled page (messages still come) runs every limit out late while the worker is dead.
+   * Pings the worker: one that leaves it unanswered is lost (the session falls back, and tries it again later). A limit that ran out late (LATE_BY_MS)
+   * asks again: given up, the tab closed the port on the worker's new state and presented the RT the run had rotated (sim seeds 133991; 96731, late
+   * by 930 ms). Once: a throttled page (messages still come) runs every limit out late while the worker is dead.
    */
   #watch(again = false): void {
     const sent = this.#elapsed()
     this.#rpc.ping(PING_LIMIT_MS).catch(() => {
-      if (!again && this.#elapsed() - sent > 2 * PING_LIMIT_MS && this.#rpc.lost === undefined && !this.#rpc.closed) return this.#watch(true)
+      if (!again && this.#elapsed() - sent > PING_LIMIT_MS + LATE_BY_MS && this.#rpc.lost === undefined && !this.#rpc.closed) return this.#watch(true)
       this.lose(`the worker stopped answering (no answer within ${PING_LIMIT_MS} ms)`)
     })
   }

@@ -36,6 +36,15 @@ function virtualClock() {
       return { cancel: () => void queue.delete(timer) }
     }) as Platform['after'],
     flush,
+    /** The page froze for `ms`: the clock moves and no timer runs; on resume the ones that fell due run late, in order. */
+    async freeze(ms: number) {
+      now += ms
+      for (let next = earliest(now); next; next = earliest(now)) {
+        queue.delete(next)
+        next.fn()
+        await flush()
+      }
+    },
     async advance(ms: number) {
       const end = now + ms
       await flush()
@@ -328,6 +337,37 @@ describe('WorkerCoordinator on virtual time', () => {
     await expect(result).resolves.toBe('local')
     expect(lost).toEqual([expect.stringContaining('stopped answering')])
     expect(fallbackLock).toHaveBeenCalledTimes(1)
+    tab.close()
+  })
+
+  test('a ping limit run out late (the page froze past it, the answer may be queued) asks again: not lost (sim seeds 133991, 96731)', async () => {
+    const lost: string[] = []
+    const fallbackLock = vi.fn((fn: () => Promise<unknown>) => fn())
+    // The first ping's answer never reaches the tab in time (in 96731 it waited behind the late limit); later ones do.
+    let pings = 0
+    const script = (m: ToWorker, reply: (data: unknown) => void) => (m.w === 'ping' && ++pings === 1 ? undefined : welcoming()(m, reply))
+    const { clock, worker, tab } = await connectedTab(script, { onLost: reason => lost.push(reason), fallbackLock: fallbackLock as Coordinator['lock'] })
+    const result = tab.lock(async () => 'adopted', { refresh: true })
+    // 930 ms past the limit, as in 96731 (the old rule asked again only past twice the limit).
+    await clock.freeze(3_930)
+    await clock.advance(100)
+    worker.tell({ w: 'store', snapshot: active(1) })
+    await clock.flush()
+    await expect(result).resolves.toBe('adopted')
+    expect(lost).toEqual([])
+    expect(fallbackLock).not.toHaveBeenCalled()
+    expect(worker.said('ping')).toBeGreaterThan(1)
+    tab.close()
+  })
+
+  test('a ping limit run out late twice is lost the second time: asking again is bounded', async () => {
+    const lost: string[] = []
+    const { clock, tab } = await connectedTab(welcoming([]), { onLost: reason => lost.push(reason), fallbackLock: (fn => fn()) as Coordinator['lock'] })
+    void tab.lock(async () => 'local', { refresh: true })
+    await clock.freeze(3_930)
+    expect(lost).toEqual([])
+    await clock.freeze(3_930)
+    expect(lost).toEqual([expect.stringContaining('stopped answering')])
     tab.close()
   })
 

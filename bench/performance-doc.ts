@@ -184,6 +184,8 @@ const TAKEN_OUT = [
   "  Round 4, session 12: a disposed tab's refresh finished as a live tab's, bounded by the longest rotation (chaos seed",
   '  -1711411461; src/session.ts `teardown`): 25,816 B. A bearer login form that answers after another login came is',
   '  revoked, not published over it (src/core/relogin.ts `endLocked`, sim seed 93118): 25,838 B, the limits raised with it.',
+  "  The worker client's kit carries the login order's `outlives` (a rejoining tab's old logout no longer stands over a",
+  '  login made after it: src/worker/link.ts `reconcile`, sim seed 94893): 25,846 B, the limits raised with it.',
 ]
 
 /** The modules that make the rotation itself: what is left once everything optional is out. */

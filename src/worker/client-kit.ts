@@ -1,6 +1,7 @@
 /** What the worker client (an on-demand chunk) takes from the page: the kit the page hands over, unpacked once, with the chunk's WorkerError made from it. */
 import type { parseMessage, parseSnapshot, supersedes } from '../coordinator/protocol.js'
 import type { tokensFrom } from '../core/grant.js'
+import type { outlives } from '../core/login-order.js'
 import type { RotorError, SessionExpiredError } from '../errors.js'
 import type { backoff } from '../utils/backoff.js'
 import type { Listeners } from '../utils/listeners.js'
@@ -24,6 +25,7 @@ export type LinkKit = readonly [
   tokensFrom: typeof tokensFrom,
   Listeners: typeof Listeners,
   Waiters: typeof Waiters,
+  outlives: typeof outlives,
 ]
 
 /** The kit as the chunk's modules use it. */
@@ -34,12 +36,24 @@ export type ClientKit = Wire & {
   tokensFrom: typeof tokensFrom
   Listeners: typeof Listeners
   Waiters: typeof Waiters
+  outlives: typeof outlives
 }
 
 let unpacked: ClientKit | undefined
 
 /** The kit unpacked, once per page: one WorkerError class for every session. */
 export function clientKit(kit: LinkKit): ClientKit {
-  const [parseMessage, parseSnapshot, supersedes, RotorError, SessionExpiredError, backoff, tokensFrom, Listeners, Waiters] = kit
-  return (unpacked ??= { parseMessage, parseSnapshot, supersedes, SessionExpiredError, WorkerError: workerErrorOf(RotorError), backoff, tokensFrom, Listeners, Waiters })
+  const [parseMessage, parseSnapshot, supersedes, RotorError, SessionExpiredError, backoff, tokensFrom, Listeners, Waiters, outlives] = kit
+  return (unpacked ??= {
+    parseMessage,
+    parseSnapshot,
+    supersedes,
+    SessionExpiredError,
+    WorkerError: workerErrorOf(RotorError),
+    backoff,
+    tokensFrom,
+    Listeners,
+    Waiters,
+    outlives,
+  })
 }

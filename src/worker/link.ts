@@ -143,7 +143,7 @@ export class WorkerLink {
     this.#local = undefined
     this.#tries = 0
     this.coordinator.use(worker)
-    const shared = settled ?? reconcile(mine, theirs, this.#o.cfg.transport, this.#kit.supersedes)
+    const shared = settled ?? reconcile(mine, theirs, this.#o.cfg.transport, this.#kit)
     if (!shared) return
     if (shared !== theirs) {
       void worker.write(shared).catch(() => undefined)
@@ -246,15 +246,18 @@ export function reconcile(
   mine: Snapshot | undefined,
   theirs: Snapshot | undefined,
   transport: 'cookie' | 'bearer',
-  supersedes: ClientKit['supersedes'],
+  { supersedes, outlives }: Pick<ClientKit, 'supersedes' | 'outlives'>,
 ): Snapshot | undefined {
   if (!mine || !theirs) return mine ?? theirs
   // A user's logout on either side stands: the other side's state, however far it counted, may
   // be the very session that logout ended. Where it counted further, the logout goes one above
-  // it, so that each side takes the logout as news.
-  const stands = (logout: Snapshot, other: Snapshot) => (supersedes(logout, other) ? logout : { ...logout, generation: other.generation + 1 })
-  if (loggedOut(theirs) && mine.status === 'active') return stands(theirs, mine)
-  if (loggedOut(mine) && theirs.status === 'active') return stands(mine, theirs)
+  // it, so that each side takes the logout as news. A login made after it (another login's, dated
+  // later: login-order.ts `outlives`) stands over it the same way: a tab that slept through the
+  // logout and a new login rejoined with that logout, the run went signed out for a turn, and every
+  // tab dropped the new login's RT with it (sim `--worker --no-locks --extended` seed 94893).
+  const above = (state: Snapshot, other: Snapshot) => (supersedes(state, other) ? state : { ...state, generation: other.generation + 1 })
+  if (loggedOut(theirs) && mine.status === 'active') return outlives(mine, theirs) ? above(mine, theirs) : above(theirs, mine)
+  if (loggedOut(mine) && theirs.status === 'active') return outlives(theirs, mine) ? above(theirs, mine) : above(mine, theirs)
   if (supersedes(mine, theirs)) return mine
   // Bearer: a worker that holds no RT (this tab's was checked) and a tab that does: its RT wins,
   // one generation above. So does the AT of a tab that holds no RT either (the killed worker

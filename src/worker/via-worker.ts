@@ -5,6 +5,7 @@ import { ReplaceableCoordinator } from '../coordinator/replaceable.js'
 import { createStore } from '../coordinator/store.js'
 import type { Coordinator } from '../coordinator/types.js'
 import { tokensFrom } from '../core/grant.js'
+import { outlives } from '../core/login-order.js'
 import { RotorError, SessionExpiredError } from '../errors.js'
 import { backoff } from '../utils/backoff.js'
 import { Listeners } from '../utils/listeners.js'
@@ -15,7 +16,7 @@ import type { ViaWorkerOptions } from './link.js'
 export type { ViaWorkerOptions } from './link.js'
 
 /** What the worker client shares with the page, handed to it (client-kit.ts: why not imported). */
-export const LINK_KIT: LinkKit = [parseMessage, parseSnapshot, supersedes, RotorError, SessionExpiredError, backoff, tokensFrom, Listeners, Waiters]
+export const LINK_KIT: LinkKit = [parseMessage, parseSnapshot, supersedes, RotorError, SessionExpiredError, backoff, tokensFrom, Listeners, Waiters, outlives]
 
 /**
  * Calls made before the worker welcomed the tab wait for it. After a fallback (at once or

@@ -276,9 +276,15 @@ export const REGRESSION_SEEDS_WORKER_EXTENDED = [
  * login answered after its tab lost the worker and was started while the page's own session had its
  * form open for the same dead RT; that form answered 14 s later and its login replaced the first,
  * left live and held by no tab. A bearer form's login is revoked where another login came while the
- * form was open (src/core/relogin.ts `endLocked`).
+ * form was open (src/core/relogin.ts `endLocked`). 94893 (`no-unasked-logout`, bearer; found by the
+ * sweep of 93,001–98,000 in round 4, session 11, failing so before it; fixed in session 12), Rotor's:
+ * a tab that slept through the user's logout and a later login rejoined the run with that logout;
+ * `reconcile` let a user's logout stand over any state, so the run went signed out for a turn, then
+ * back to the login (the hub's own order), and every tab dropped the login's RT on the way. When the
+ * browser next killed the worker no tab had an RT to bring, the clock was set forward, and the new
+ * run ended the session. A login made after the logout (login-order.ts `outlives`) stands over it.
  */
-export const REGRESSION_SEEDS_WORKER_NO_LOCKS_EXTENDED = [1226, 1447, 6695, 4681, 6478, 6626, 16157, 20749, 24733, 30199, 10859, 1634, 1962, 2466, 3944, 5905, 93118]
+export const REGRESSION_SEEDS_WORKER_NO_LOCKS_EXTENDED = [1226, 1447, 6695, 4681, 6478, 6626, 16157, 20749, 24733, 30199, 10859, 1634, 1962, 2466, 3944, 5905, 93118, 94893]
 
 /**
  * Seeds of `--worker --no-locks`, kept passing. 2461 (`no-unasked-logout`, cookie) broke a draft of
@@ -329,8 +335,7 @@ export const REGRESSION_SEEDS_WORKER_NO_LOCKS = [2461, 70516, 654, 2316, 3436, 5
  * 89944 (round 4, session 11, failing so before it): the documented limit again, the family's
  * only live RT holder (its own login) frozen 5.5 s before the kill, no login form (`hook: none`).
  * 95502 (failing so once runs live while a page does, before this session's fix too): the same
- * limit; the holder thawed 1.5 s before the new run's grace ran out and rejoined too late. 94893
- * (failing so before) is not read yet.
+ * limit; the holder thawed 1.5 s before the new run's grace ran out and rejoined too late.
  */
 export const OPEN_FINDINGS_WORKER_NO_LOCKS_EXTENDED: Record<number, InvariantName> = {
   10660: 'no-unasked-logout',
@@ -340,7 +345,6 @@ export const OPEN_FINDINGS_WORKER_NO_LOCKS_EXTENDED: Record<number, InvariantNam
   14506: 'no-unasked-logout',
   89944: 'no-unasked-logout',
   95502: 'no-unasked-logout',
-  94893: 'no-unasked-logout',
 }
 
 /** A port message in the trace (`SIM_PORTS=1`): its first 400 characters, every token masked. */

@@ -12,6 +12,7 @@ import type { SessionOptions } from '../../src/types.js'
 import { reconcile } from '../../src/worker/link.js'
 import { viaWorker } from '../../src/worker/via-worker.js'
 import { supersedes } from '../../src/coordinator/protocol.js'
+import { outlives } from '../../src/core/login-order.js'
 import { PROTOCOL_VERSION } from '../../src/worker/protocol.js'
 import { virtualTime } from '../helpers/virtual-time.js'
 
@@ -353,6 +354,7 @@ describe('a tab that lost the worker', () => {
 })
 
 describe('reconcile: the state a rejoining tab and the worker settle on', () => {
+  const kit = { supersedes, outlives }
   const signedOut = (generation: number, reason: 'user' | 'rejected'): Snapshot => ({
     generation,
     status: 'signed-out',
@@ -362,55 +364,70 @@ describe('reconcile: the state a rejoining tab and the worker settle on', () => 
     reason,
   })
   it('the newer one, as everywhere', () => {
-    expect(reconcile(active(4), active(3), 'cookie', supersedes)).toEqual(active(4))
-    expect(reconcile(active(3), signedOut(4, 'user'), 'cookie', supersedes)).toEqual(signedOut(4, 'user'))
-    expect(reconcile(undefined, active(3), 'cookie', supersedes)).toEqual(active(3))
+    expect(reconcile(active(4), active(3), 'cookie', kit)).toEqual(active(4))
+    expect(reconcile(active(3), signedOut(4, 'user'), 'cookie', kit)).toEqual(signedOut(4, 'user'))
+    expect(reconcile(undefined, active(3), 'cookie', kit)).toEqual(active(3))
   })
   it('cookies: a tab signed in while the worker ended on its own at the same count wins one above (the jar holds its login)', () => {
-    expect(reconcile(active(8), signedOut(8, 'rejected'), 'cookie', supersedes)).toEqual(active(9))
+    expect(reconcile(active(8), signedOut(8, 'rejected'), 'cookie', kit)).toEqual(active(9))
     // The user's logout stands, and a bearer login the worker has no RT of is no case for it.
-    expect(reconcile(active(8), signedOut(8, 'user'), 'cookie', supersedes)).toEqual(signedOut(8, 'user'))
-    expect(reconcile(active(8), signedOut(8, 'rejected'), 'bearer', supersedes)).toEqual(signedOut(8, 'rejected'))
+    expect(reconcile(active(8), signedOut(8, 'user'), 'cookie', kit)).toEqual(signedOut(8, 'user'))
+    expect(reconcile(active(8), signedOut(8, 'rejected'), 'bearer', kit)).toEqual(signedOut(8, 'rejected'))
   })
   it("bearer: a tab holding the RT of another login (its form's, which the killed run never took) wins one above a run that ended on its own at the same count (sim seed 1962)", () => {
     const ended = { ...signedOut(5, 'rejected'), login: { id: 'old', at: 1 } }
     const form = active(5, { accessToken: 'at', refreshToken: 'rt', login: { id: 'form', at: 2 } })
-    expect(reconcile(form, ended, 'bearer', supersedes)).toEqual({ ...form, generation: 6 })
+    expect(reconcile(form, ended, 'bearer', kit)).toEqual({ ...form, generation: 6 })
     // Not the RT of the login that ended (the run presented it and was refused), nor over a logout, nor without an RT.
-    expect(reconcile({ ...form, login: ended.login }, ended, 'bearer', supersedes)).toEqual(ended)
-    expect(reconcile(form, { ...ended, reason: 'user' }, 'bearer', supersedes)).toEqual({ ...ended, reason: 'user' })
-    expect(reconcile(active(5, { accessToken: 'at', login: { id: 'form', at: 2 } }), ended, 'bearer', supersedes)).toEqual(ended)
+    expect(reconcile({ ...form, login: ended.login }, ended, 'bearer', kit)).toEqual(ended)
+    expect(reconcile(form, { ...ended, reason: 'user' }, 'bearer', kit)).toEqual({ ...ended, reason: 'user' })
+    expect(reconcile(active(5, { accessToken: 'at', login: { id: 'form', at: 2 } }), ended, 'bearer', kit)).toEqual(ended)
   })
   it("bearer: the AT of a tab without an RT wins, one above, over a worker holding no token at all (started from a page's memory: seed 189)", () => {
     const memory = active(9)
-    expect(reconcile(active(9, { accessToken: 'at' }), memory, 'bearer', supersedes)).toEqual(active(10, { accessToken: 'at' }))
+    expect(reconcile(active(9, { accessToken: 'at' }), memory, 'bearer', kit)).toEqual(active(10, { accessToken: 'at' }))
     // Not over a worker that holds tokens (its AT is as new), nor with cookies (the jar holds them).
-    expect(reconcile(active(9, { accessToken: 'at' }), active(9, { accessToken: 'theirs' }), 'bearer', supersedes)).toEqual(active(9, { accessToken: 'theirs' }))
-    expect(reconcile(active(9, { accessToken: 'at' }), memory, 'cookie', supersedes)).toEqual(memory)
+    expect(reconcile(active(9, { accessToken: 'at' }), active(9, { accessToken: 'theirs' }), 'bearer', kit)).toEqual(active(9, { accessToken: 'theirs' }))
+    expect(reconcile(active(9, { accessToken: 'at' }), memory, 'cookie', kit)).toEqual(memory)
   })
   it("bearer: not an older login's AT over a newer login's state (a form answered into the killed run, told to the page's store: sim `--worker --extended` seed 65199)", () => {
     const older = active(3, { accessToken: 'at-old', login: { id: 'old', at: 1 }, ending: 'rejected' })
     const newer = active(4, { login: { id: 'new', at: 2 } })
-    expect(reconcile(older, newer, 'bearer', supersedes)).toEqual(newer)
+    expect(reconcile(older, newer, 'bearer', kit)).toEqual(newer)
     // Of the same login, the tab's AT goes as before.
-    expect(reconcile({ ...older, login: newer.login! }, newer, 'bearer', supersedes)).toEqual({ ...older, login: newer.login, generation: 5 })
+    expect(reconcile({ ...older, login: newer.login! }, newer, 'bearer', kit)).toEqual({ ...older, login: newer.login, generation: 5 })
   })
   it('bearer: that AT goes even while the state is ending (its RT refused): the run takes the re-authentication over (seed 109805)', () => {
     // The run re-authenticating was killed; a new one started from a page's memory, the dying state without its AT.
     const dying = active(3, { ending: 'rejected' })
-    expect(reconcile(active(3, { accessToken: 'at', ending: 'rejected' }), dying, 'bearer', supersedes)).toEqual(active(4, { accessToken: 'at', ending: 'rejected' }))
+    expect(reconcile(active(3, { accessToken: 'at', ending: 'rejected' }), dying, 'bearer', kit)).toEqual(active(4, { accessToken: 'at', ending: 'rejected' }))
     // An RT of an ending state is no reason on its own (it was refused): with the run holding the AT too, the run's stands.
     const theirs = active(3, { accessToken: 'at', ending: 'rejected' })
-    expect(reconcile(active(3, { accessToken: 'at', refreshToken: 'rt', ending: 'rejected' }), theirs, 'bearer', supersedes)).toEqual(theirs)
+    expect(reconcile(active(3, { accessToken: 'at', refreshToken: 'rt', ending: 'rejected' }), theirs, 'bearer', kit)).toEqual(theirs)
   })
   it("a user's logout on either side stands, whatever the other side counted meanwhile (one above both)", () => {
     // The worker's tabs logged out at 5; the tab that fell back rotated on its own to 9.
     for (const transport of ['cookie', 'bearer'] as const) {
-      expect(reconcile(active(9), signedOut(5, 'user'), transport, supersedes)).toEqual(signedOut(10, 'user'))
+      expect(reconcile(active(9), signedOut(5, 'user'), transport, kit)).toEqual(signedOut(10, 'user'))
       // The tab that fell back logged out at 4; the worker rotated on to 7.
-      expect(reconcile(signedOut(4, 'user'), active(7), transport, supersedes)).toEqual(signedOut(8, 'user'))
+      expect(reconcile(signedOut(4, 'user'), active(7), transport, kit)).toEqual(signedOut(8, 'user'))
     }
     // An end that was no logout is no such case: the newer state wins, as before.
-    expect(reconcile(active(9), signedOut(5, 'rejected'), 'cookie', supersedes)).toEqual(active(9))
+    expect(reconcile(active(9), signedOut(5, 'rejected'), 'cookie', kit)).toEqual(active(9))
+  })
+  it('but not over a login made after it: that login stands, one above the logout where it counted less (sim `--worker --no-locks --extended` seed 94893)', () => {
+    // The user logged out of login `old` at 100; login `new` was made at 200. A tab that slept through both rejoins with the logout.
+    const logout = { ...signedOut(7, 'user'), login: { id: 'old', at: 50 }, endedAt: 100 }
+    const login = active(9, { accessToken: 'at', login: { id: 'new', at: 200 } })
+    for (const transport of ['cookie', 'bearer'] as const) {
+      // Before: signedOut(10): every tab went signed out for a turn and dropped the new login's RT.
+      expect(reconcile(logout, login, transport, kit)).toEqual(login)
+      expect(reconcile(login, logout, transport, kit)).toEqual(login)
+      expect(reconcile({ ...logout, generation: 12 }, login, transport, kit)).toEqual({ ...login, generation: 13 })
+      expect(reconcile(login, { ...logout, generation: 12 }, transport, kit)).toEqual({ ...login, generation: 13 })
+      // A logout of that very login, or one made after it, still stands.
+      expect(reconcile({ ...logout, login: login.login! }, login, transport, kit)).toEqual({ ...logout, login: login.login, generation: 10 })
+      expect(reconcile({ ...logout, endedAt: 300 }, login, transport, kit)).toEqual({ ...logout, endedAt: 300, generation: 10 })
+    }
   })
 })

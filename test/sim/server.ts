@@ -246,7 +246,11 @@ export class ModelServer {
       let spent: { due: number; mark: () => void } | undefined
       // Settled, the call stops listening: Node keeps a composite signal with an abort listener alive for good (memory grew with every schedule).
       const settle = (fn: () => void) => void (!settled && ((settled = true), signal?.removeEventListener('abort', abort), fn()))
+      let reached = false
       const abort = () => {
+        // A logout the client gave up on (its own timeout on a slow network) before the server read it: lost as a drop is (sim `--worker --extended` seed 143759).
+        if (!settled && !reached && path.endsWith('/logout') && (signal?.reason as Error | undefined)?.name === 'TimeoutError')
+          for (const family of this.#presented(request.headers, body, jar)) this.revocationsLost.add(family.id)
         // The client's own give-up (a TimeoutError, not a logout or a disposal) before an answer due within the documented wait.
         const gaveUp = !settled && (signal?.reason as Error | undefined)?.name === 'TimeoutError'
         if (gaveUp && spent && spent.due - sentAt < LATE_ANSWER_FACTOR * this.refreshTimeout - 100) spent.mark()
@@ -257,6 +261,7 @@ export class ModelServer {
       if (fault === 'drop') return void this.#scheduler.after(there, 'net drop', () => settle(() => reject(new TypeError('fetch failed'))))
       this.#scheduler.after(there, `server ${path}`, () => {
         if (settled) return
+        reached = true
         const handled = this.#handle(path, request.headers, body, fault, { judged: alive() ? Infinity : sentAt, sentAt }, jar, participant)
         if (fault === 'hang') return
         if (this.strict && handled.spent) spent = { due: this.#scheduler.now + back, mark: handled.spent }

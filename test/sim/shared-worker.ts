@@ -211,7 +211,11 @@ export const OPEN_FINDINGS_WORKER_EXTENDED: Record<number, InvariantName> = {
  * session 12) broke a draft of 93118's fix that caught up with the store before asking whether a
  * login came while the form was open: the worker's own end ('rejected', the verdict the form was
  * answering) was adopted from the store then, the tab ended and revoked the form's login. The
- * check reads what the tab knows. 96731 (`rt-presented-twice`, bearer; found by the sweep of
+ * check reads what the tab knows. 143759 (`no-live-rt-after-logout`, bearer; round 4, session 12,
+ * failing so before it) was the oracle's: a worker form's login, answered after its tab lost the
+ * worker and had signed in anew, was revoked as designed, but the revocation met a slow network and
+ * the tab's own timeout gave it up before the server read it. A logout given up so is lost as a
+ * dropped one is (server.ts `revocationsLost`). 96731 (`rt-presented-twice`, bearer; found by the sweep of
  * 93,001–98,000 in round 4, session 11, failing the same before it; fixed in session 12): 133991's
  * shape. The tab froze with a ping out; the worker rotated meanwhile and answered; on resume the
  * ping's limit ran out 930 ms late, before the queued answer and the new state were read (late
@@ -219,7 +223,7 @@ export const OPEN_FINDINGS_WORKER_EXTENDED: Record<number, InvariantName> = {
  * Late is now 250 ms past the limit (src/coordinator/worker.ts `LATE_BY_MS`).
  */
 export const REGRESSION_SEEDS_WORKER_EXTENDED = [
-  163, 79, 271, 316, 393, 531, 700, 611, 626, 100188, 101361, 101427, 101740, 105650, 113041, 115636, 127439, 134868, 1139, 65199, 70050, 83400, 1302, 96731,
+  163, 79, 271, 316, 393, 531, 700, 611, 626, 100188, 101361, 101427, 101740, 105650, 113041, 115636, 127439, 134868, 1139, 65199, 70050, 83400, 1302, 96731, 143759,
 ]
 
 /**
@@ -336,6 +340,12 @@ export const REGRESSION_SEEDS_WORKER_NO_LOCKS = [2461, 70516, 654, 2316, 3436, 5
  * only live RT holder (its own login) frozen 5.5 s before the kill, no login form (`hook: none`).
  * 95502 (failing so once runs live while a page does, before this session's fix too): the same
  * limit; the holder thawed 1.5 s before the new run's grace ran out and rejoined too late.
+ * 140235 and 141033 (round 4, session 12, failing so before it; the sweep of 140,001–144,000): the
+ * same limit. In 140235 the holder thawed 2 s before the grace ran out and noticed the kill 1 s after
+ * it; falling back, it read the run's mark (its refresh "refused": it held no RT to present) from the
+ * page's store as its own state's end and dropped its live RT, so when it rejoined, 24 s before the
+ * run's login form was dismissed, it had none to bring. Keeping an RT across a mark made by a run
+ * that never held it is the lead. In 141033 the one tab held its form's login and froze at the kill.
  */
 export const OPEN_FINDINGS_WORKER_NO_LOCKS_EXTENDED: Record<number, InvariantName> = {
   10660: 'no-unasked-logout',
@@ -345,6 +355,8 @@ export const OPEN_FINDINGS_WORKER_NO_LOCKS_EXTENDED: Record<number, InvariantNam
   14506: 'no-unasked-logout',
   89944: 'no-unasked-logout',
   95502: 'no-unasked-logout',
+  140235: 'no-unasked-logout',
+  141033: 'no-unasked-logout',
 }
 
 /** A port message in the trace (`SIM_PORTS=1`): its first 400 characters, every token masked. */

@@ -98,6 +98,8 @@ export class ModelServer {
   readonly forced: Fault[] = []
   /** The resource server refuses every AT (its key changed): a storm trigger only the refresh budget bounds. */
   apiRefuses = false
+  /** When each participant last sent a refresh call (world.ts `unmount`: a disposed tab may hold the lock until that attempt's give-up). */
+  readonly refreshSentAt = new Map<string, number>()
   /** Families a logout presented to the server never read (a drop, a 503, a proxy's page): a best-effort revocation the network lost. */
   readonly revocationsLost = new Set<number>()
   /** Told of each refresh granted: how long ago the RT presented was minted, and whether its call drew a fault (invariants.ts ForgedRequestWatch). */
@@ -233,6 +235,7 @@ export class ModelServer {
     const there = fault === 'slow' ? random.int(200, 3000) : random.int(1, 40)
     const back = fault === 'late' ? this.refreshTimeout * random.int(1, 4) : fault === 'slow' ? random.int(200, 3000) : random.int(1, 40)
     this.#scheduler.note(`net ${request.method} ${path} ${fault}`)
+    if (participant !== undefined && path.endsWith('/refresh')) this.refreshSentAt.set(participant, this.#scheduler.now)
     if (fault !== 'none') this.stats.faults++
     if (path.endsWith('/logout') && (fault === 'drop' || fault === '503' || fault === 'proxy-html'))
       for (const family of this.#presented(request.headers, body, this.cookies)) this.revocationsLost.add(family.id)

@@ -1,4 +1,5 @@
 /** The simulated world of one schedule: the model server, one origin, its tabs, and what the user does to them. */
+import { rotationLimitMs, timingOf } from '../../src/core/deadlines.js'
 import { isRotorError } from '../../src/errors.js'
 import type { SessionOptions, StorageLike } from '../../src/types.js'
 import { CROSS_TAB_NAME, Forger } from './forger.js'
@@ -114,18 +115,27 @@ export class World {
    * The app disposes `tab`'s session while the page lives on (an SPA unmounting it), then
    * mounts a new one (a new tab of the model). The browser frees nothing, so the disposed
    * session must let go of every Web Lock itself, whatever its `reauthenticate` hook does: at
-   * once, or once a refresh on the wire is over (its give-up, 3 × `refreshTimeout`, at most 3 tries).
+   * once, or once a refresh on the wire is over (its give-up, 3 × `refreshTimeout` from its send).
+   * That refresh is finished as a live tab's, retries included (sim seed 23612: two 503s, then a
+   * retry whose body hung): held while an attempt it sent may still be answered, never past the
+   * longest a rotation may take (deadlines.ts `rotationLimitMs`).
    */
   unmount(tab: Tab): Tab {
     if (tab.unmounted) return tab
     this.#scheduler.note(`unmount ${tab.id}`)
     tab.unmounted = true
     tab.session.dispose()
-    const bound = this.#config.refreshTimeout * 3 + 1000
-    this.#scheduler.after(bound, `unmounted ${tab.id}`, () => {
+    const attempt = this.#config.refreshTimeout * 3 + 1000
+    const disposedAt = this.#scheduler.now
+    const check = (): void => {
       const held = tab.disposed ? [] : this.origin.heldBy(tab.id)
-      if (held.length > 0) this.#verdict.fail('dispose-releases', `${tab.id} disposed ${bound} ms ago, still holds ${held.join(', ')}`, this.#scheduler.now)
-    })
+      if (held.length === 0) return
+      const now = this.#scheduler.now
+      const until = Math.min(disposedAt + rotationLimitMs(timingOf(this.#config)), (this.server.refreshSentAt.get(tab.id) ?? -Infinity) + attempt)
+      if (until > now) return void this.#scheduler.after(until - now, `unmounted ${tab.id}`, check)
+      this.#verdict.fail('dispose-releases', `${tab.id} disposed ${now - disposedAt} ms ago, still holds ${held.join(', ')}`, now)
+    }
+    this.#scheduler.after(attempt, `unmounted ${tab.id}`, check)
     const next = this.openTab()
     this.workers?.samePage(tab.id, next.id)
     return next

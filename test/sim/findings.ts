@@ -170,8 +170,9 @@ export const REGRESSION_SEEDS = [
  *   same shape, found once the forger's messages reached the tabs.
  * - 23612 (`dispose-releases`, bearer; round 4, session 12), the oracle's once a disposed tab's
  *   refresh is finished as a live tab's: its attempt met two 503s, its retry's body hung, and the
- *   tab let go at that retry's give-up, past the oracle's bound of one attempt's. The bound is now
- *   the longest a rotation may take (deadlines.ts `rotationLimitMs`), as documented.
+ *   tab let go at that retry's give-up, past the oracle's bound of one attempt's from the dispose.
+ *   The tab may now hold while an attempt it sent may still be answered, never past the longest a
+ *   rotation may take (deadlines.ts `rotationLimitMs`), as documented (world.ts `unmount`).
  */
 export const REGRESSION_SEEDS_EXTENDED = [307, 393, 1012, 1441, 121, 540, 122, 339, 698, 23612]
 

@@ -251,11 +251,11 @@ export class ModelServer {
       const settle = (fn: () => void) => void (!settled && ((settled = true), signal?.removeEventListener('abort', abort), fn()))
       let reached = false
       const abort = () => {
-        // A logout the client gave up on (its own timeout on a slow network) before the server read it: lost as a drop is (sim `--worker --extended` seed 143759).
-        if (!settled && !reached && path.endsWith('/logout') && (signal?.reason as Error | undefined)?.name === 'TimeoutError')
-          for (const family of this.#presented(request.headers, body, jar)) this.revocationsLost.add(family.id)
-        // The client's own give-up (a TimeoutError, not a logout or a disposal) before an answer due within the documented wait.
+        // The client's own give-up (a TimeoutError, not a logout or a disposal).
         const gaveUp = !settled && (signal?.reason as Error | undefined)?.name === 'TimeoutError'
+        // A logout given up so before the server read it (a slow network): lost as a drop is (sim `--worker --extended` seed 143759).
+        if (gaveUp && !reached && path.endsWith('/logout')) for (const family of this.#presented(request.headers, body, jar)) this.revocationsLost.add(family.id)
+        // A refresh given up so before an answer due within the documented wait.
         if (gaveUp && spent && spent.due - sentAt < LATE_ANSWER_FACTOR * this.refreshTimeout - 100) spent.mark()
         settle(() => reject(signal?.reason ?? new DOMException('aborted', 'AbortError')))
       }

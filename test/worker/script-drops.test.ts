@@ -53,6 +53,13 @@ function hubSessionOptionKeys(): string[] {
   return keys
 }
 
+/** The source of each module of src/worker/ in the script (the hub's own), checked to be more than a few. */
+function hubSources(inputs: string[]): Array<[file: string, source: string]> {
+  const hub = inputs.filter(file => file.startsWith('src/worker/'))
+  expect(hub.length).toBeGreaterThan(3)
+  return hub.map(file => [file, readFileSync(join(ROOT, file), 'utf8')])
+}
+
 /** Plain functions with a dropped branch, and why the hub's session never takes it. */
 const FUNCTIONS: Record<string, (keys: string[], inputs: string[]) => void> = {
   // src/session.ts: the worker's own session is handed the hub's coordinator.
@@ -68,16 +75,12 @@ const FUNCTIONS: Record<string, (keys: string[], inputs: string[]) => void> = {
   readAhead: () => expect(readFileSync(join(ROOT, 'src/worker/hub.ts'), 'utf8')).toMatch(/if \(message\.generation > current\) return\n/),
   // src/session.ts: no module of src/worker/ in the script disposes anything (the hub's session lives as long as its run).
   teardown: (_, inputs) => {
-    const hub = inputs.filter(file => file.startsWith('src/worker/'))
-    expect(hub.length).toBeGreaterThan(3)
-    for (const file of hub) expect(readFileSync(join(ROOT, file), 'utf8'), file).not.toMatch(/\.dispose\(/)
+    for (const [file, source] of hubSources(inputs)) expect(source, file).not.toMatch(/\.dispose\(/)
   },
   // src/core/state.ts: no module of src/worker/ in the script subscribes to the session's events; the session's
   // own subscriptions name their events as literals, which tsc checks against SessionEvents.
   checkListener: (_, inputs) => {
-    const hub = inputs.filter(file => file.startsWith('src/worker/'))
-    expect(hub.length).toBeGreaterThan(3)
-    for (const file of hub) expect(readFileSync(join(ROOT, file), 'utf8'), file).not.toMatch(/\.on\(/)
+    for (const [file, source] of hubSources(inputs)) expect(source, file).not.toMatch(/\.on\(/)
   },
 }
 

@@ -110,9 +110,8 @@ export class Sync {
     if (shared && shared.status === 'active' && !(shared.refreshExpiresAt !== null && now() >= shared.refreshExpiresAt)) {
       this.adopt(shared, 'store')
     } else if (shared && !this.#refused(shared)) {
-      // (A forged leap is no logout to number above: a tab that took one stayed signed out for good, sim seed 504059.)
+      // The generation counter stays monotonic across a logout and the next login. (A forged leap is no logout to number above: a tab that took one stayed signed out for good, sim seed 504059.)
       this.#endedLogins.hear(shared)
-      // Keep the generation counter monotonic across a logout and the next login.
       machine.end({ ...SIGNED_OUT, generation: shared.generation, ...endOf(shared, now()) }, 'remote')
     }
     if (machine.snapshot.status === 'active' || !this.#options.shared) return
@@ -296,6 +295,8 @@ export class Sync {
   }
 
   close(): void {
+    // Bearer tokens travel by message only: a tab going away tells its newest pair, which a tab behind may have from nowhere else (sim seed 20582).
+    if (this.#asked) this.#answer()
     this.#unsubscribe()
     this.#news.clear()
     this.#reauthFlag.close()

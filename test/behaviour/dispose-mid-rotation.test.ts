@@ -1,6 +1,7 @@
 /** dispose() while the tab's refresh is in flight: the answer is still adopted and published, so no other tab presents the consumed RT. */
 import { describe, expect, vi } from 'vitest'
-import { browserTabs, record } from '../helpers/index.js'
+import type { ChannelLike } from '../../src/platform/types.js'
+import { browserTabs, record, sleep } from '../helpers/index.js'
 import { serverTest } from '../helpers/fixtures.js'
 import { firstViolations, refreshes, settle } from '../reliability/helpers.js'
 import type { Schedule } from '../reliability/chaos-harness.js'
@@ -123,4 +124,46 @@ describe('closing a tab while its refresh answer is on the way, over real HTTP',
       expect(b.state).toMatchObject({ status: 'active', generation: 2 })
     },
   )
+})
+
+describe('a bearer tab going away tells its newest pair (sim `--extended` seed 20582)', () => {
+  test('a tab that missed the rotation (frozen, busy) takes the pair from the tab disposed after making it, and never presents the spent RT', async ({ env, clock }) => {
+    // `behind` hears nothing on the channel while `deaf` (its page frozen, or its answer taken from a stale roll call).
+    let deaf = false
+    const channel = (name: string): ChannelLike => {
+      const real = new BroadcastChannel(name)
+      let listener: ChannelLike['onmessage'] = null
+      real.onmessage = event => void (!deaf && listener?.(event))
+      return {
+        postMessage: data => real.postMessage(data),
+        get onmessage() {
+          return listener
+        },
+        set onmessage(fn) {
+          listener = fn
+        },
+        onmessageerror: null,
+        close: () => real.close(),
+      }
+    }
+    // Pages of a browser (bearer tokens then travel by message only), each its own realm (tabs of one page share their state in memory).
+    const browser = browserTabs(env, { transport: 'bearer', rotation: 'request', now: clock.now })
+    const rotating = browser.open({ platform: { browsing: true, realms: new Map() } })
+    const behind = browser.open({ platform: { browsing: true, channel, realms: new Map() } })
+    await browser.start(rotating)
+    await vi.waitFor(() => expect(behind.state).toMatchObject({ status: 'active', generation: 1 }))
+    deaf = true
+    await rotating.rotate()
+    // Channel deliveries are asynchronous: let the rotation's messages arrive (and be missed) first.
+    await sleep(100)
+    deaf = false
+    expect(behind.state.generation).toBe(1)
+    rotating.dispose()
+    // Before: nothing came, and behind's rotation presented the RT `rotating` had spent (reused: the family revoked).
+    await vi.waitFor(() => expect(behind.state.generation).toBe(2))
+    await behind.rotate()
+    expect(refreshes(env.server)).toEqual([{ status: 201 }, { status: 201 }])
+    expect(env.server.stats.reusedRefused).toBe(0)
+    expect(behind.state).toMatchObject({ status: 'active', generation: 3 })
+  })
 })

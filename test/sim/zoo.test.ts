@@ -25,10 +25,11 @@ const BOUND: Record<Zoo, number> = {
   'body-unbounded': 12,
   'late-answer-abandoned': 25,
   'lost-bearer-answer': 30,
-  'refusal-race': 175,
+  // A rare catch (a bearer 2xx whose body never came, a tab waiting for the lock): 11 of seeds 1–2,000; first at seed 613 since 20582's fix (87 before: a message more at each dispose moves every draw after it).
+  'refusal-race': 1230,
   'no-refresh-budget': 5,
   'expired-at-rotates': 80,
-  // Without Web Locks, by `forged-request-ignored` (the forger's storm at a generation no tab holds): first caught at seed 6 (4 before round 4's first fixes).
+  // Without Web Locks, by `forged-request-ignored` (the forger's storm at a generation no tab holds): first caught at seed 5 (6 before 20582's fix, 4 before round 4's first fixes).
   'rotate-request-any': 8,
   // Caught by `dispose-releases` since the extended model disposes sessions in live pages (an SPA unmounting one).
   'hook-ignores-signal': 160,

@@ -125,8 +125,11 @@ export class RotationPolicy {
 
   constructor(options: RotationPolicyOptions) {
     this.#options = options
+    let generation = options.view.snapshot.generation
     options.view.watch(transition => {
-      if (transition === 'ended') options.backoff.cancel()
+      // A retry is of the generation that failed: once a newer one came (a peer rotated, a login), it would rotate that young one for nothing (sim `--extended --no-locks` seed 30121: a budget's deferral ran out after a peer's rotation).
+      if (transition === 'ended' || options.view.snapshot.generation > generation) options.backoff.cancel()
+      generation = options.view.snapshot.generation
     })
     options.backoff.onRetry(() => {
       this.due()

@@ -295,8 +295,8 @@ export class Sync {
   }
 
   close(): void {
-    // Bearer tokens travel by message only: a tab going away tells its newest pair, which a tab behind may have from nowhere else (sim seed 20582).
-    if (this.#asked) this.#answer()
+    // Bearer tokens travel by message only: a tab going away tells its newest pair, which a tab behind may have from nowhere else (sim seed 20582), unless the store says a newer state exists: that pair's RT is spent, and a tab that joined with nothing would present it (seed 1479).
+    if (this.#asked) when(this.#options.coordinator.read(), stored => void (stored && supersedes(stored, this.#options.machine.snapshot) ? 0 : this.#answer()))
     this.#unsubscribe()
     this.#news.clear()
     this.#reauthFlag.close()

@@ -1,7 +1,7 @@
 /** dispose() while the tab's refresh is in flight: the answer is still adopted and published, so no other tab presents the consumed RT. */
 import { describe, expect, vi } from 'vitest'
-import type { ChannelLike } from '../../src/platform/types.js'
-import { browserTabs, record, sleep } from '../helpers/index.js'
+import type { ChannelLike, LockManagerLike } from '../../src/platform/types.js'
+import { browserTabs, memoryStorage, record, sleep } from '../helpers/index.js'
 import { serverTest } from '../helpers/fixtures.js'
 import { firstViolations, refreshes, settle } from '../reliability/helpers.js'
 import type { Schedule } from '../reliability/chaos-harness.js'
@@ -128,35 +128,21 @@ describe('closing a tab while its refresh answer is on the way, over real HTTP',
 
 describe('a bearer tab going away tells its newest pair (sim `--extended` seed 20582)', () => {
   test('a tab that missed the rotation (frozen, busy) takes the pair from the tab disposed after making it, and never presents the spent RT', async ({ env, clock }) => {
-    // `behind` hears nothing on the channel while `deaf` (its page frozen, or its answer taken from a stale roll call).
-    let deaf = false
-    const channel = (name: string): ChannelLike => {
-      const real = new BroadcastChannel(name)
-      let listener: ChannelLike['onmessage'] = null
-      real.onmessage = event => void (!deaf && listener?.(event))
-      return {
-        postMessage: data => real.postMessage(data),
-        get onmessage() {
-          return listener
-        },
-        set onmessage(fn) {
-          listener = fn
-        },
-        onmessageerror: null,
-        close: () => real.close(),
-      }
-    }
-    // Pages of a browser (bearer tokens then travel by message only), each its own realm (tabs of one page share their state in memory).
+    // `behind` hears nothing on the channel while deaf (its page frozen, or its answer taken from a stale roll call).
+    const { channel, deafen } = deafChannel()
+    // Pages of a browser (bearer tokens then travel by message only), each its own realm (tabs of one page share their state in memory),
+    // with Web Locks: without them the deaf tab may be elected to rotate, and a rotation waits for it (a follower's limit) in vain.
+    const locks = webLocks()
     const browser = browserTabs(env, { transport: 'bearer', rotation: 'request', now: clock.now })
-    const rotating = browser.open({ platform: { browsing: true, realms: new Map() } })
-    const behind = browser.open({ platform: { browsing: true, channel, realms: new Map() } })
+    const rotating = browser.open({ platform: { browsing: true, locks, realms: new Map() } })
+    const behind = browser.open({ platform: { browsing: true, locks, channel, realms: new Map() } })
     await browser.start(rotating)
     await vi.waitFor(() => expect(behind.state).toMatchObject({ status: 'active', generation: 1 }))
-    deaf = true
+    deafen(true)
     await rotating.rotate()
     // Channel deliveries are asynchronous: let the rotation's messages arrive (and be missed) first.
     await sleep(100)
-    deaf = false
+    deafen(false)
     expect(behind.state.generation).toBe(1)
     rotating.dispose()
     // Before: nothing came, and behind's rotation presented the RT `rotating` had spent (reused: the family revoked).
@@ -166,4 +152,68 @@ describe('a bearer tab going away tells its newest pair (sim `--extended` seed 2
     expect(env.server.stats.reusedRefused).toBe(0)
     expect(behind.state).toMatchObject({ status: 'active', generation: 3 })
   })
+
+  test('a tab going away that missed rotations keeps its stale pair to itself where the store holds a newer one (sim seed 1479)', async ({ env, clock }) => {
+    const { channel, deafen } = deafChannel()
+    // Pages of a browser sharing one localStorage (the store: no tokens in it, bearer tokens travel by message only).
+    const [storage, locks] = [memoryStorage(), webLocks()]
+    const browser = browserTabs(env, { transport: 'bearer', rotation: 'request', now: clock.now })
+    const rotating = browser.open({ platform: { browsing: true, storage, locks, realms: new Map() } })
+    const stale = browser.open({ platform: { browsing: true, storage, locks, channel, realms: new Map() } })
+    await browser.start(rotating)
+    await vi.waitFor(() => expect(stale.state).toMatchObject({ status: 'active', generation: 1 }))
+    deafen(true)
+    await rotating.rotate()
+    // Its page reloads: the pair of generation 2 goes with it (what it tells on going away, only the deaf tab could hear).
+    rotating.dispose()
+    await sleep(100)
+    const reloaded = browser.open({ platform: { browsing: true, storage, locks, realms: new Map() } })
+    await sleep(100)
+    deafen(false)
+    stale.dispose()
+    await sleep(100)
+    // Before: the reloaded page took the stale pair (generation 1, its RT spent at the rotation), and its second rotation
+    // (the first found the store ahead and asked around) presented that RT: reused, the family revoked.
+    for (let i = 0; i < 2; i++) await settle(reloaded.rotate())
+    expect(reloaded.state.status).toBe('signed-out')
+    expect(refreshes(env.server)).toEqual([{ status: 201 }])
+    expect(env.server.stats.reusedRefused).toBe(0)
+  })
 })
+
+/** A BroadcastChannel whose listener hears nothing while deafened. */
+function deafChannel(): { channel: (name: string) => ChannelLike; deafen: (on: boolean) => void } {
+  let deaf = false
+  const channel = (name: string): ChannelLike => {
+    const real = new BroadcastChannel(name)
+    let listener: ChannelLike['onmessage'] = null
+    real.onmessage = event => void (!deaf && listener?.(event))
+    return {
+      postMessage: data => real.postMessage(data),
+      get onmessage() {
+        return listener
+      },
+      set onmessage(fn) {
+        listener = fn
+      },
+      onmessageerror: null,
+      close: () => real.close(),
+    }
+  }
+  return { channel, deafen: on => void (deaf = on) }
+}
+
+/** The Web Locks of one browser, for its pages: each name exclusive, granted in the order asked. */
+function webLocks(): LockManagerLike {
+  const tails = new Map<string, Promise<unknown>>()
+  return {
+    request(name, callback) {
+      const run = (tails.get(name) ?? Promise.resolve()).then(callback)
+      tails.set(
+        name,
+        run.catch(() => undefined),
+      )
+      return run
+    },
+  }
+}

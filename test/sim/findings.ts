@@ -170,8 +170,14 @@ export const REGRESSION_SEEDS = [
  *   answer meant for t3 (gen 1, its RT spent), so did t5, and t4's rotation presented the spent RT.
  *   A bearer tab going away now tells its newest pair before its channel closes (src/core/sync.ts
  *   `close`): tokens travel by message only, and a tab behind may have it from nowhere else.
+ * - 1479 (`rt-presented-twice`, bearer; round 4, session 13), broken by the first draft of 20582's
+ *   fix: t6 rotated twice and reloaded with its third refresh on the wire (the newest pair lost);
+ *   t5, frozen since before those rotations, was disposed, and on resuming told its stale pair (gen
+ *   10; the store held 12). t7, the reloaded page, joined with nothing, took it, found the store
+ *   ahead, asked twice, and presented its spent RT. A tab going away tells its pair only where the
+ *   store holds nothing newer.
  */
-export const REGRESSION_SEEDS_EXTENDED = [307, 393, 1012, 1441, 121, 540, 122, 339, 698, 23612, 20582]
+export const REGRESSION_SEEDS_EXTENDED = [307, 393, 1012, 1441, 121, 540, 122, 339, 698, 23612, 20582, 1479]
 
 /**
  * The same for worlds without Web Locks, kept passing. 1164, 1347 (`request-settles`), 1663
@@ -228,5 +234,11 @@ export const REGRESSION_SEEDS_REDIS = [3320, 1198]
  * after the quiet: probed 8 s after two rotate() calls and a wall clock set forward, the refresh
  * budget those spent deferred the rotation 27 s, past the probe's queueTimeout. The quiet now runs
  * out in an idle world too (test/sim/scheduler.ts `idleUntil`).
+ * 30121 (cookie) and 37912 (bearer) (`forged-request-ignored`, timer mode; round 4, session 13,
+ * the sweep of 30,001–38,000, failing so before it), Rotor's: a tab's refresh budget was spent and
+ * its rotation deferred (9.8 s; 56 s); meanwhile the leader rotated and the tab adopted the new
+ * generation, and when the deferral ran out the tab rotated that young generation (3.8 s; 10 s
+ * old) for nothing: the forger's requests were only the oracle's suspects. A retry is of the
+ * generation that failed: a newer one cancels it (src/core/policy.ts).
  */
-export const REGRESSION_SEEDS_EXTENDED_NO_LOCKS = [630, 346, 552, 503223, 505491, 504059, 41132]
+export const REGRESSION_SEEDS_EXTENDED_NO_LOCKS = [630, 346, 552, 503223, 505491, 504059, 41132, 30121, 37912]

@@ -18,15 +18,17 @@ const BOUND: Record<Zoo, number> = {
   'non-exclusive-locks': 5,
   'dropped-messages': 20,
   'forged-generation': 15,
-  // Since the forger's messages reach the tabs (issue 28) first caught by `converges`: seed 156, then 729, 445 since round 4's first fixes.
-  'signed-out-silent': 1460,
+  // Since the forger's messages reach the tabs (issue 28) first caught by `converges`: seed 156, then 729, 445 since round 4's first fixes,
+  // 26 since a newer generation cancels a retry (a rare catch: 6 of seeds 1–2,000; the next at 729).
+  'signed-out-silent': 55,
   // By `lock-bounded` (a live holder whose refresh body never came keeps the lock for good): seed 2 (6 before round 4's first fixes). Its catches by
   // `dispose-releases` (seeds 5, then 153) were seed 540's defect (a session disposed while queued for the lock), fixed since.
   'body-unbounded': 12,
   'late-answer-abandoned': 25,
   'lost-bearer-answer': 30,
-  // A rare catch (a bearer 2xx whose body never came, a tab waiting for the lock): 11 of seeds 1–2,000; first at seed 613 since 20582's fix (87 before: a message more at each dispose moves every draw after it).
-  'refusal-race': 1230,
+  // A rare catch (a bearer 2xx whose body never came, a tab waiting for the lock): 14 of seeds 1–2,000; first at seed 402 since a newer generation
+  // cancels a retry, 613 since 20582's fix (87 before: a message more at each dispose moves every draw after it).
+  'refusal-race': 805,
   'no-refresh-budget': 5,
   'expired-at-rotates': 80,
   // Without Web Locks, by `forged-request-ignored` (the forger's storm at a generation no tab holds): first caught at seed 5 (6 before 20582's fix, 4 before round 4's first fixes).

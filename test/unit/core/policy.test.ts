@@ -130,6 +130,27 @@ describe('RotationPolicy', () => {
     expect(calls).toEqual(['end', 'rotate'])
   })
 
+  it('a retry is of the generation that failed: once a peer rotated past it, it rotates nothing (sim `--extended --no-locks` seeds 30121, 37912)', async () => {
+    for (const peerRotates of [false, true]) {
+      const time = virtualTime()
+      const server = fakeServer(time)
+      const shared = createMemoryCoordinator()
+      const [a, b] = [sessionCore(time, server, shared, { rotation: 'timer' }), sessionCore(time, server, shared, { rotation: 'timer' })]
+      await a.start()
+      await settle()
+      const generation = a.machine.snapshot.generation
+      // What the rotator does when the refresh budget is spent: the next attempt in 5 s.
+      a.backoff.deferred(new Error('budget'), 5000)
+      if (peerRotates) await b.policy.rotate(generation)
+      await settle()
+      expect(a.machine.snapshot.generation).toBe(generation + (peerRotates ? 1 : 0))
+      const presented = server.presented.length
+      await time.advance(5000)
+      // Without a newer generation the deferral's end rotates (timer mode); with one, that young generation is left alone.
+      expect(server.presented, `peer rotates: ${peerRotates}`).toHaveLength(presented + (peerRotates ? 0 : 1))
+    }
+  })
+
   it("a peer's rotate-request rotates once, is served again after a failure's backoff, and not once a newer generation exists", async () => {
     const { time, server, tab } = setup()
     await tab.start()

@@ -317,6 +317,17 @@ export const REGRESSION_SEEDS_WORKER_NO_LOCKS_EXTENDED = [1226, 1447, 6695, 4681
 export const REGRESSION_SEEDS_WORKER_NO_LOCKS = [2461, 70516, 654, 2316, 3436, 5624, 83752]
 
 /**
+ * Seeds of `--worker --no-locks` that still break. 150713 (`no-unasked-logout`, bearer; found by
+ * the sweep of 148,001–154,000 in round 4, session 13, failing so before it) is the documented
+ * frozen-RT-holder limit (OPEN_FINDINGS_WORKER_EXTENDED) without the extended model: t4 signed in
+ * (family 2, its RT held by t4 and the run alone) and froze; 4 s later the browser killed the run.
+ * The new run waited `RT_GRACE_MS` (15 s) for a tab to bring an RT; t4 thawed 0.1 s after that ran
+ * out (the wall clock set forward 30 minutes meanwhile), still unaware of the kill (its heartbeat
+ * notices within 3 s), and the run, asked to rotate 2.4 s later, had no RT to present and ended.
+ */
+export const OPEN_FINDINGS_WORKER_NO_LOCKS: Record<number, InvariantName> = { 150713: 'no-unasked-logout' }
+
+/**
  * Seeds of `--worker --no-locks --extended` that still break (`no-unasked-logout`, bearer), found
  * by its sweep of 7,501–20,000 (round 4, session 9) and failing the same before that session's
  * changes. 10660 is the documented limit of OPEN_FINDINGS_WORKER_EXTENDED: the browser killed the

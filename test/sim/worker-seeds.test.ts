@@ -4,6 +4,7 @@ import type { InvariantName } from './invariants.js'
 import { runSchedule, type ScheduleOptions, type ScheduleResult } from './schedule.js'
 import {
   OPEN_FINDINGS_WORKER,
+  OPEN_FINDINGS_WORKER_NO_LOCKS,
   OPEN_FINDINGS_WORKER_EXTENDED,
   OPEN_FINDINGS_WORKER_NO_LOCKS_EXTENDED,
   REGRESSION_SEEDS_WORKER,
@@ -29,7 +30,7 @@ const WORLDS: Array<{ where: string; options: ScheduleOptions; flags: string; re
     options: { worker: true, locks: false },
     flags: ' --no-locks',
     regression: REGRESSION_SEEDS_WORKER_NO_LOCKS,
-    open: {},
+    open: OPEN_FINDINGS_WORKER_NO_LOCKS,
   },
   {
     where: 'of the extended model behind the rotation worker, without Web Locks',

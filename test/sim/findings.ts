@@ -176,8 +176,12 @@ export const REGRESSION_SEEDS = [
  *   10; the store held 12). t7, the reloaded page, joined with nothing, took it, found the store
  *   ahead, asked twice, and presented its spent RT. A tab going away tells its pair only where the
  *   store holds nothing newer.
+ * - 73106 (`dispose-releases`, bearer; round 4, session 13), the oracle's: a disposed tab's queued
+ *   request for the primary lock (a queued request cannot be withdrawn) was granted 2 ms before the
+ *   check, the grant's callback (which lets go at once) not yet run. The check now counts a lock
+ *   only once its grant reached the tab (origin.ts `heldBy`).
  */
-export const REGRESSION_SEEDS_EXTENDED = [307, 393, 1012, 1441, 121, 540, 122, 339, 698, 23612, 20582, 1479]
+export const REGRESSION_SEEDS_EXTENDED = [307, 393, 1012, 1441, 121, 540, 122, 339, 698, 23612, 20582, 1479, 73106]
 
 /**
  * The same for worlds without Web Locks, kept passing. 1164, 1347 (`request-settles`), 1663

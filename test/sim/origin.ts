@@ -21,6 +21,8 @@ export class Origin {
   readonly #held = new Map<string, string>()
   /** When each held lock was granted (virtual ms): how long its holder has kept it. */
   readonly #since = new Map<string, number>()
+  /** Locks granted whose callback has not run yet (the grant is an event of its own; a frozen page runs it on resume). */
+  readonly #undelivered = new Map<string, object>()
   readonly #queues = new Map<string, Waiting[]>()
   readonly #items = new Map<string, string>()
   /** Messages delivered; a measure of how busy the channel was. */
@@ -148,9 +150,13 @@ export class Origin {
     return [...this.#held].map(([name, holder]) => ({ name, holder, since: this.#since.get(name) ?? 0 }))
   }
 
-  /** The Web Locks tab `tab` holds now, by name (a session disposed in a live page must let go of them). */
+  /**
+   * The Web Locks tab `tab` holds now, by name (a session disposed in a live page must let go of
+   * them): not one granted whose callback has not run yet, which the tab cannot have let go of
+   * (sim seed 73106: a disposed tab's queued request granted 2 ms before the check).
+   */
   heldBy(tab: string): string[] {
-    return [...this.#held].filter(([, holder]) => holder === tab).map(([name]) => name)
+    return [...this.#held].filter(([name, holder]) => holder === tab && !this.#undelivered.has(name)).map(([name]) => name)
   }
 
   #grant(name: string): void {
@@ -159,8 +165,11 @@ export class Origin {
     if (!next) return
     this.#held.set(name, next.tab)
     this.#since.set(name, this.#scheduler.now)
+    const granted = {}
+    this.#undelivered.set(name, granted)
     const grant = () =>
       next.deliver(() => {
+        if (this.#undelivered.get(name) === granted) this.#undelivered.delete(name)
         let result: Promise<unknown>
         try {
           result = Promise.resolve(next.callback())

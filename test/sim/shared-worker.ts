@@ -41,8 +41,19 @@ import type { InvariantName } from './invariants.js'
  * After the fallback t2's session had no RT to present (its rotation was refused locally): the RT
  * had gone to the run alone, the documented cost (a bearer RT dies with its run). The oracle counts
  * every participant an RT reached as a holder, t2 among them: likely the oracle's, not changed.
+ *
+ * 157602 (`no-unasked-logout`, bearer; the sweep of 154,001–162,000 in round 4, session 13, failing
+ * so before it; it fails the same without Web Locks): 3138's limit. The browser killed the run
+ * 42.3 s in; t1, the login's tab and the RT's only live holder in a page, pinged it every 10 s and
+ * froze at 51.9 s, 1.9 s into the ping that would have noticed; the new run waited `RT_GRACE_MS`,
+ * then had no RT to present and ended.
  */
-export const OPEN_FINDINGS_WORKER: Record<number, InvariantName> = { 119619: 'no-live-rt-after-logout', 3138: 'no-unasked-logout', 86685: 'no-unasked-logout' }
+export const OPEN_FINDINGS_WORKER: Record<number, InvariantName> = {
+  119619: 'no-live-rt-after-logout',
+  3138: 'no-unasked-logout',
+  86685: 'no-unasked-logout',
+  157602: 'no-unasked-logout',
+}
 
 /**
  * Seeds of `--worker` that failed and pass since their fix, each run by worker-seeds.test.ts.
@@ -324,8 +335,9 @@ export const REGRESSION_SEEDS_WORKER_NO_LOCKS = [2461, 70516, 654, 2316, 3436, 5
  * The new run waited `RT_GRACE_MS` (15 s) for a tab to bring an RT; t4 thawed 0.1 s after that ran
  * out (the wall clock set forward 30 minutes meanwhile), still unaware of the kill (its heartbeat
  * notices within 3 s), and the run, asked to rotate 2.4 s later, had no RT to present and ended.
+ * 157602: OPEN_FINDINGS_WORKER's, the same without Web Locks.
  */
-export const OPEN_FINDINGS_WORKER_NO_LOCKS: Record<number, InvariantName> = { 150713: 'no-unasked-logout' }
+export const OPEN_FINDINGS_WORKER_NO_LOCKS: Record<number, InvariantName> = { 150713: 'no-unasked-logout', 157602: 'no-unasked-logout' }
 
 /**
  * Seeds of `--worker --no-locks --extended` that still break (`no-unasked-logout`, bearer), found

@@ -208,7 +208,7 @@ function webLocks(): LockManagerLike {
   const tails = new Map<string, Promise<unknown>>()
   return {
     request(name, callback) {
-      const run = (tails.get(name) ?? Promise.resolve()).then(callback)
+      const run = (tails.get(name) ?? Promise.resolve()).then(() => callback())
       tails.set(
         name,
         run.catch(() => undefined),

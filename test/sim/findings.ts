@@ -243,6 +243,11 @@ export const REGRESSION_SEEDS_REDIS = [3320, 1198]
  * its rotation deferred (9.8 s; 56 s); meanwhile the leader rotated and the tab adopted the new
  * generation, and when the deferral ran out the tab rotated that young generation (3.8 s; 10 s
  * old) for nothing: the forger's requests were only the oracle's suspects. A retry is of the
- * generation that failed: a newer one cancels it (src/core/policy.ts).
+ * generation that failed: a newer one cancels it (src/core/policy.ts). 73392 (the same invariant,
+ * cookie; the sweep of 66,001–76,000, failing so before), the oracle's: the leader crashed with its
+ * refresh on the wire; the grant's cookie landed (keepalive) but no page learned its generation,
+ * and the next leader's timer, due for the generation before, presented the RT that grant had
+ * minted 11 s earlier. A grant whose answer reaches no page now explains the next refresh
+ * (invariants.ts `grantLost`, server.ts `onGrantLost`).
  */
-export const REGRESSION_SEEDS_EXTENDED_NO_LOCKS = [630, 346, 552, 503223, 505491, 504059, 41132, 30121, 37912]
+export const REGRESSION_SEEDS_EXTENDED_NO_LOCKS = [630, 346, 552, 503223, 505491, 504059, 41132, 30121, 37912, 73392]

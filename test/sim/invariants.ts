@@ -102,6 +102,15 @@ export class ForgedRequestWatch {
   }
 
   /**
+   * The last grant's answer reached no page (its tab crashed or reloaded with the call on the
+   * wire): every session still holds the generation before it, whose timer may be due, so the
+   * next refresh, presenting the young RT that grant minted, is explained (sim seed 73392).
+   */
+  grantLost(): void {
+    this.#stirs = 'lost'
+  }
+
+  /**
    * The server granted a refresh presenting an RT minted `age` ms ago; `stirs`, its counters now;
    * `faulted`, this grant's call drew a fault. Such a grant's RT is one its holder may never have
    * read (a cookie lands with the headers of a 200 whose body hangs: the rotation fails, and its

@@ -104,6 +104,8 @@ export class ModelServer {
   readonly revocationsLost = new Set<number>()
   /** Told of each refresh granted: how long ago the RT presented was minted, and whether its call drew a fault (invariants.ts ForgedRequestWatch). */
   onGrant: ((age: number, faulted: boolean) => void) | undefined
+  /** Told when a granted refresh's answer reaches no page (its page went with the call on the wire): no session learned what it minted. */
+  onGrantLost: (() => void) | undefined
   /** A client presented a token of `family` the server took (an API call's AT, a refresh's RT): some session is on it. */
   onPresented: ((family: number) => void) | undefined
   /** The browser's cookie jar for the auth origin (cookie transport): every tab sends and updates the same one. */
@@ -274,7 +276,10 @@ export class ModelServer {
           // A keepalive call outlives its page: its Set-Cookie still lands (a reload mid-refresh).
           // The next lock holder waits for it `refreshTimeout` from when it was sent (inFlightLimitMs,
           // src/core/deadlines.ts): one landing later is the documented cost (sim seeds 172884, 223372).
-          if (!alive()) return void (init.keepalive && fault !== 'lost-answer' && handled.headers?.(this.#scheduler.now - sentAt > this.refreshTimeout))
+          if (!alive()) {
+            if (path.endsWith('/refresh') && handled.answer.status < 300) this.onGrantLost?.()
+            return void (init.keepalive && fault !== 'lost-answer' && handled.headers?.(this.#scheduler.now - sentAt > this.refreshTimeout))
+          }
           settle(() => {
             if (fault === 'lost-answer') return reject(new TypeError('fetch failed'))
             const { status, headers = {} } = handled.answer

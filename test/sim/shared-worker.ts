@@ -369,6 +369,12 @@ export const OPEN_FINDINGS_WORKER_NO_LOCKS: Record<number, InvariantName> = { 15
  * page's store as its own state's end and dropped its live RT, so when it rejoined, 24 s before the
  * run's login form was dismissed, it had none to bring. Keeping an RT across a mark made by a run
  * that never held it is the lead. In 141033 the one tab held its form's login and froze at the kill.
+ * 164322 (`no-live-rt-after-logout`; the sweep of 160,001–166,000 in round 4, session 13, failing
+ * so before it), read: 63843's shape without a clock jump. t1 was frozen while it connected; t2
+ * signed in through the worker (family 2); t1 resumed, fell back and its user signed in there
+ * (family 3), and t2's logout revoked the worker's family 2 only: the other login's RT, dropped
+ * unrevoked by design, stayed live. 163513 (`rt-presented-twice`, the same sweep, failing so
+ * before it, 863 steps): not read.
  */
 export const OPEN_FINDINGS_WORKER_NO_LOCKS_EXTENDED: Record<number, InvariantName> = {
   10660: 'no-unasked-logout',
@@ -380,6 +386,8 @@ export const OPEN_FINDINGS_WORKER_NO_LOCKS_EXTENDED: Record<number, InvariantNam
   95502: 'no-unasked-logout',
   140235: 'no-unasked-logout',
   141033: 'no-unasked-logout',
+  164322: 'no-live-rt-after-logout',
+  163513: 'rt-presented-twice',
 }
 
 /** A port message in the trace (`SIM_PORTS=1`): its first 400 characters, every token masked. */

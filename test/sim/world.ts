@@ -85,6 +85,7 @@ export class World {
     if (this.workers && config.transport === 'bearer') this.server.onPresented = family => this.#presented(family)
     const watch = config.extended && !config.locks ? new ForgedRequestWatch(AT_TTL / 2) : undefined
     if (watch) this.server.onGrant = (age, faulted) => watch.granted(verdict, scheduler.now, age, this.server.stats, faulted)
+    if (watch) this.server.onGrantLost = () => watch.grantLost()
     this.#forgedRequests = watch
     this.#forger = new Forger(scheduler, this.origin, { extended: config.extended !== undefined, locks: config.locks }, () => this.live(), watch)
   }

@@ -374,7 +374,14 @@ export const OPEN_FINDINGS_WORKER_NO_LOCKS: Record<number, InvariantName> = { 15
  * signed in through the worker (family 2); t1 resumed, fell back and its user signed in there
  * (family 3), and t2's logout revoked the worker's family 2 only: the other login's RT, dropped
  * unrevoked by design, stayed live. 163513 (`rt-presented-twice`, the same sweep, failing so
- * before it, 863 steps): not read.
+ * before it), read, not fixed: the browser killed the run and the three tabs fell back; t2 signed
+ * in there (family 3) and t1, elected leader of the fallen-back pages, took the login from t2's
+ * message; t2 and t3 then rejoined a new run, which took the login's RT and rotated it when t3
+ * asked; 0.4 s later t1, still fallen back and holding the pages' lock, presented the same RT.
+ * Without Web Locks the run's lock and the pages' elected one are two locks: nothing keeps a run
+ * and a fallen-back leader apart while some tabs have rejoined and one has not. The lead: a
+ * rejoined tab tells the fallen-back pages (their channel) that a run holds the login, and a
+ * fallen-back leader defers to it (rejoins) before it presents.
  */
 export const OPEN_FINDINGS_WORKER_NO_LOCKS_EXTENDED: Record<number, InvariantName> = {
   10660: 'no-unasked-logout',

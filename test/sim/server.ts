@@ -39,13 +39,14 @@ const FAULTS: ReadonlyArray<readonly [number, Fault]> = [
 
 /**
  * What the server did with a call: its answer, and what happens when its headers (`headers`) or
- * its body (`delivered`) reach the page; `spent`: a refresh whose RT the client now knows is spent.
+ * its body (`delivered`) reach the page; `spent`: a refresh whose RT the client now knows is spent;
+ * `lost`: a grant whose answer reaches no page (its page went with the call on the wire).
  */
 /** When a call was sent, and the time it is judged by (see #refresh). */
 type Sent = { judged: number; sentAt: number }
 
 /** `headers(late)`: the answer's headers arrived; `late`, by a gone page's keepalive call later than the next holder's documented wait for it. */
-type Handled = { answer: Answer; headers?: (late?: boolean) => void; delivered?: () => void; spent?: () => void }
+type Handled = { answer: Answer; headers?: (late?: boolean) => void; delivered?: () => void; spent?: () => void; lost?: () => void }
 
 /** The RT a bearer client put in the body, if any. */
 function bodyToken(body: string): string | undefined {
@@ -277,7 +278,7 @@ export class ModelServer {
           // The next lock holder waits for it `refreshTimeout` from when it was sent (inFlightLimitMs,
           // src/core/deadlines.ts): one landing later is the documented cost (sim seeds 172884, 223372).
           if (!alive()) {
-            if (path.endsWith('/refresh') && handled.answer.status < 300) this.onGrantLost?.()
+            handled.lost?.()
             return void (init.keepalive && fault !== 'lost-answer' && handled.headers?.(this.#scheduler.now - sentAt > this.refreshTimeout))
           }
           settle(() => {
@@ -340,12 +341,13 @@ export class ModelServer {
     }
     const json = { 'content-type': 'application/json' }
     const spent = () => void (token.successorKnownAt = Math.min(token.successorKnownAt, this.#scheduler.now))
+    const lost = () => this.onGrantLost?.()
     if (this.expiresAtOnce) pair.expiresIn = 0
     if (inBody !== undefined)
-      return { answer: { status: 200, body: JSON.stringify(pair), headers: json }, delivered: known, spent, ...(this.strict ? { headers: spent } : {}) }
+      return { answer: { status: 200, body: JSON.stringify(pair), headers: json }, delivered: known, spent, lost, ...(this.strict ? { headers: spent } : {}) }
     const { expiresIn, refreshExpiresIn } = pair
     const setCookies = (late = false) => (this.cookies.set('at', pair.accessToken).set('rt', pair.refreshToken), (token.landedLate = late), known())
-    return { answer: { status: 200, body: JSON.stringify({ expiresIn, refreshExpiresIn }), headers: json }, headers: setCookies, spent }
+    return { answer: { status: 200, body: JSON.stringify({ expiresIn, refreshExpiresIn }), headers: json }, headers: setCookies, spent, lost }
   }
 
   #logout(headers: Headers, body: string, jar: Cookies): Answer {

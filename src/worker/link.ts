@@ -178,10 +178,12 @@ export class WorkerLink {
   /**
    * The page's coordinator, whose rotation of a bearer tab holding no RT of its own (the worker
    * kept it, and may still) first tries the worker: on the page's lock it could only
-   * re-authenticate or end while a worker holds the family's RT (sim seed 183). So does a cookie
+   * re-authenticate or end while a worker holds the family's RT (sim seed 183). So does every
    * tab's rotation without Web Locks: the page's lock is not the worker's, and a tab that has just
    * lost the worker (the browser killed it) would refresh beside a new run another tab started,
-   * with the one cookie (sim `--worker --no-locks --extended` seed 6626). Bounded by the connect
+   * with the one cookie (sim `--worker --no-locks --extended` seed 6626) or the login's RT that tabs
+   * which rejoined brought the run (bearer: the fallen-back pages share it by message; seed 163513:
+   * the run rotated it and the pages' elected leader presented it 0.4 s later). Bounded by the connect
    * timeout; where the worker cannot be reached, the page's lock serves as before.
    * With Web Locks (the worker's lock is the pages'), a lock only asked does not keep the tab from
    * rejoining: granted once the tab is back on the worker, it lets go at once and is asked of the
@@ -195,9 +197,10 @@ export class WorkerLink {
     local.lock = async (fn, options) => {
       const { platform, transport } = this.#o.cfg
       if (!platform.locks) await this.#rejoining
-      // Bearer: this tab holds no RT (the worker may). Cookies without Web Locks: the jar's RT
-      // is one, and the page's lock is not the worker's, which another tab's new run may hold.
-      const workerFirst = transport === 'bearer' ? this.coordinator.newest?.refreshToken === undefined : !platform.locks
+      // Without Web Locks the page's lock is not the worker's, which another tab's new run may hold
+      // with the one RT (the jar's; bearer, the login's, told to the fallen-back pages by message).
+      // With them, a bearer tab that holds no RT (the worker may).
+      const workerFirst = !platform.locks || (transport === 'bearer' && this.coordinator.newest?.refreshToken === undefined)
       if (this.#local === local && options?.refresh && this.#transient && workerFirst) {
         this.#retry?.cancel()
         await (this.#first ??= this.connect().finally(() => (this.#first = undefined)))

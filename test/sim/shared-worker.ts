@@ -298,8 +298,19 @@ export const REGRESSION_SEEDS_WORKER_EXTENDED = [
  * back to the login (the hub's own order), and every tab dropped the login's RT on the way. When the
  * browser next killed the worker no tab had an RT to bring, the clock was set forward, and the new
  * run ended the session. A login made after the logout (login-order.ts `outlives`) stands over it.
+ * 163513 (`rt-presented-twice`, bearer; found by the sweep of 160,001–166,000 in round 4, session
+ * 13, failing so before it; fixed in session 14), Rotor's: the browser killed the run and the three
+ * tabs fell back; t2 signed in there (family 3) and t1, elected leader of the fallen-back pages,
+ * took the login from t2's message; t2 and t3 then rejoined a new run, which took the login's RT
+ * and rotated it when t3 asked; 0.4 s later t1, still fallen back and holding the pages' lock,
+ * presented the same RT. Without Web Locks the run's lock and the pages' elected one are two
+ * locks, and t1, holding an RT, refreshed on the page's without trying the worker (only a tab
+ * holding no RT did). Without Web Locks every fallen-back tab's rotation now tries the worker
+ * first (link.ts `#rejoinFirst`), as a cookie tab's did; the run's later grant of the login wins.
  */
-export const REGRESSION_SEEDS_WORKER_NO_LOCKS_EXTENDED = [1226, 1447, 6695, 4681, 6478, 6626, 16157, 20749, 24733, 30199, 10859, 1634, 1962, 2466, 3944, 5905, 93118, 94893]
+export const REGRESSION_SEEDS_WORKER_NO_LOCKS_EXTENDED = [
+  1226, 1447, 6695, 4681, 6478, 6626, 16157, 20749, 24733, 30199, 10859, 1634, 1962, 2466, 3944, 5905, 93118, 94893, 163513, 60785, 95502, 140235,
+]
 
 /**
  * Seeds of `--worker --no-locks`, kept passing. 2461 (`no-unasked-logout`, cookie) broke a draft of
@@ -373,28 +384,19 @@ export const OPEN_FINDINGS_WORKER_NO_LOCKS: Record<number, InvariantName> = { 15
  * so before it), read: 63843's shape without a clock jump. t1 was frozen while it connected; t2
  * signed in through the worker (family 2); t1 resumed, fell back and its user signed in there
  * (family 3), and t2's logout revoked the worker's family 2 only: the other login's RT, dropped
- * unrevoked by design, stayed live. 163513 (`rt-presented-twice`, the same sweep, failing so
- * before it), read, not fixed: the browser killed the run and the three tabs fell back; t2 signed
- * in there (family 3) and t1, elected leader of the fallen-back pages, took the login from t2's
- * message; t2 and t3 then rejoined a new run, which took the login's RT and rotated it when t3
- * asked; 0.4 s later t1, still fallen back and holding the pages' lock, presented the same RT.
- * Without Web Locks the run's lock and the pages' elected one are two locks: nothing keeps a run
- * and a fallen-back leader apart while some tabs have rejoined and one has not. The lead: a
- * rejoined tab tells the fallen-back pages (their channel) that a run holds the login, and a
- * fallen-back leader defers to it (rejoins) before it presents.
+ * unrevoked by design, stayed live. (163513 of the same sweep, fixed in round 4, session 14: in
+ * REGRESSION_SEEDS_WORKER_NO_LOCKS_EXTENDED. Its fix, a fallen-back tab's rotation trying the
+ * worker first even where the tab holds an RT, also brings the thawed holder's RT to the new run
+ * in 60785, 95502 and 140235, which now pass: regression seeds there too.)
  */
 export const OPEN_FINDINGS_WORKER_NO_LOCKS_EXTENDED: Record<number, InvariantName> = {
   10660: 'no-unasked-logout',
   22983: 'no-unasked-logout',
-  60785: 'no-unasked-logout',
   63843: 'no-live-rt-after-logout',
   14506: 'no-unasked-logout',
   89944: 'no-unasked-logout',
-  95502: 'no-unasked-logout',
-  140235: 'no-unasked-logout',
   141033: 'no-unasked-logout',
   164322: 'no-live-rt-after-logout',
-  163513: 'rt-presented-twice',
 }
 
 /** A port message in the trace (`SIM_PORTS=1`): its first 400 characters, every token masked. */

@@ -271,6 +271,28 @@ describe('a tab that lost the worker', () => {
     void rotation.catch(() => undefined)
   })
 
+  it('with bearer tokens and no Web Locks, a rotation of a tab holding an RT first tries the worker too, and a run holding a later grant of the login wins (sim seed 163513)', async () => {
+    const { coordinator, page, heard, hello } = setup('bearer')
+    expect(normalizeOptions({ scope: 'https://app.test/okapi' }).platform.locks, 'this runtime has no Web Locks').toBeUndefined()
+    await lostAfterWelcome(hello)
+    // The fallen-back pages shared a login by message; other tabs of it rejoined a new run with its RT, which rotated it.
+    const login = { id: 'form-1', at: 5 }
+    await coordinator.write(active(4, { issuedAt: 10, login, accessToken: 'at-1', refreshToken: 'rt-1' }))
+    const rotation = coordinator.lock(async () => 'rotated', { refresh: true, generation: 4 })
+    const second = await hello(2)
+    // Refreshing on the page's lock beside that run would present the RT the run had rotated.
+    expect(page.counts.locks).toBe(0)
+    second.welcome(active(6, { issuedAt: 20, login, accessToken: 'at-2' }), true)
+    await settle()
+    expect(second.posted).not.toContainEqual({ w: 'bye' })
+    // The run's grant is the later one: the tab takes it and drops its own (spent) RT, asking nothing of the page.
+    expect(second.posted.some(m => m['w'] === 'write' && (m['snapshot'] as Snapshot).refreshToken !== undefined)).toBe(false)
+    expect(await rotation).toBe('rotated')
+    const told = heard.filter(m => m.type === 'state').at(-1) as Extract<Message, { type: 'state' }>
+    expect(told.snapshot).toMatchObject({ generation: 7, accessToken: 'at-2' })
+    expect(told.snapshot.refreshToken).toBeUndefined()
+    expect(page.counts.locks).toBe(0)
+  })
   it("a rotation from a generation older than the welcome's adopts the worker's state: it asks the worker for no refresh (sim seed 16157)", async () => {
     const { coordinator, page, hello } = setup('cookie')
     await lostAfterWelcome(hello)

@@ -1,4 +1,5 @@
 /** The refresh tokens this tab moved past, kept as hashes: a state that brings one back is a replay. */
+import type { Snapshot } from '../types.js'
 
 /**
  * How many spent refresh tokens (as hashes) a tab remembers, past those known to have expired:
@@ -28,9 +29,18 @@ export class SpentTokens {
     this.#now = now
   }
 
-  /** `token` (expiring at `expiresAt`) was moved past: it must never be taken back. */
-  remember(token: string, expiresAt: number | null): void {
-    this.#spent.set(tokenHash(token), expiresAt)
+  /**
+   * A tab moves from `held` to `next`: the RT it held is spent where `next` replaces it (another
+   * RT, another grant, a mark of the RT refused). Not where `next` is the same grant told without
+   * it (a worker run keeps it, and a tab's rejoin numbers it anew): a later rejoin to a new run
+   * brings that RT back, and refused as spent, the tab ended the session while the run held it
+   * live (sim `--worker --extended --no-locks` seed 169721).
+   */
+  leave(held: Snapshot, next: Snapshot): void {
+    const token = held.refreshToken
+    const told = next.refreshToken === undefined && next.issuedAt === held.issuedAt && !next.ending
+    if (token === undefined || token === next.refreshToken || told) return
+    this.#spent.set(tokenHash(token), held.refreshExpiresAt)
     if (this.#spent.size > SPENT_KEPT) this.#forget()
   }
 

@@ -333,8 +333,7 @@ export class Sync {
 
   /** Enters `snapshot`, remembering the RT this tab moves past. */
   #enter(snapshot: Snapshot, origin: Origin, how: 'login' | 'rotate' | 'adopt' | 'mark'): void {
-    const { refreshToken: held, refreshExpiresAt } = this.#options.machine.snapshot
-    if (held !== undefined && held !== snapshot.refreshToken) this.#spent.remember(held, refreshExpiresAt)
+    this.#spent.leave(this.#options.machine.snapshot, snapshot)
     this.#options.machine.enter(snapshot, origin, how)
   }
 

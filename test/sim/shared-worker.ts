@@ -307,9 +307,16 @@ export const REGRESSION_SEEDS_WORKER_EXTENDED = [
  * locks, and t1, holding an RT, refreshed on the page's without trying the worker (only a tab
  * holding no RT did). Without Web Locks every fallen-back tab's rotation now tries the worker
  * first (link.ts `#rejoinFirst`), as a cookie tab's did; the run's later grant of the login wins.
+ * 169721 (`no-unasked-logout`, bearer; the sweep of 166,001–176,000 in session 14, failing so
+ * before it), Rotor's: t2 signed in through the run; a frozen tab's rejoin numbered that login anew,
+ * and the run told it without the RT (it keeps it); t2's session entered that state and counted its
+ * own RT spent. The browser killed the run; t2's rejoin brought the RT to a new run and told its
+ * session the state with it, which the session refused as a replay of a spent RT; its rotation then
+ * held no RT, its AT had expired, and it ended while the new run held that RT live. The same grant
+ * told without its RT no longer spends it (src/core/spent.ts `leave`); a mark still does.
  */
 export const REGRESSION_SEEDS_WORKER_NO_LOCKS_EXTENDED = [
-  1226, 1447, 6695, 4681, 6478, 6626, 16157, 20749, 24733, 30199, 10859, 1634, 1962, 2466, 3944, 5905, 93118, 94893, 163513, 60785, 95502, 140235,
+  1226, 1447, 6695, 4681, 6478, 6626, 16157, 20749, 24733, 30199, 10859, 1634, 1962, 2466, 3944, 5905, 93118, 94893, 163513, 60785, 95502, 140235, 169721,
 ]
 
 /**
@@ -346,9 +353,16 @@ export const REGRESSION_SEEDS_WORKER_NO_LOCKS = [2461, 70516, 654, 2316, 3436, 5
  * The new run waited `RT_GRACE_MS` (15 s) for a tab to bring an RT; t4 thawed 0.1 s after that ran
  * out (the wall clock set forward 30 minutes meanwhile), still unaware of the kill (its heartbeat
  * notices within 3 s), and the run, asked to rotate 2.4 s later, had no RT to present and ended.
- * 157602: OPEN_FINDINGS_WORKER's, the same without Web Locks.
+ * 157602: OPEN_FINDINGS_WORKER's, the same without Web Locks. 162279 (the sweep of 162,001–170,000
+ * in round 4, session 14, failing so before it): the same limit; t1 signed in (family 5) and froze,
+ * the browser killed the run 63 s later, and t1 thawed 14.4 s into the new run's 15 s grace, too
+ * late for its heartbeat (3 s) to notice the kill and bring the RT before the run ended.
  */
-export const OPEN_FINDINGS_WORKER_NO_LOCKS: Record<number, InvariantName> = { 150713: 'no-unasked-logout', 157602: 'no-unasked-logout' }
+export const OPEN_FINDINGS_WORKER_NO_LOCKS: Record<number, InvariantName> = {
+  150713: 'no-unasked-logout',
+  157602: 'no-unasked-logout',
+  162279: 'no-unasked-logout',
+}
 
 /**
  * Seeds of `--worker --no-locks --extended` that still break (`no-unasked-logout`, bearer), found

@@ -45,6 +45,40 @@ describe('Sync', () => {
     expect(a.machine.snapshot.refreshToken).toBe('rt-2')
   })
 
+  it('the same grant told without its RT (a worker run keeps it) leaves it unspent: told back with it, the tab takes it (sim seed 169721)', async () => {
+    const { tab, shared } = setup()
+    const a = tab()
+    await a.start()
+    const mine = { ...a.machine.snapshot }
+    const { refreshToken: _held, ...withoutRT } = mine
+    const peer = shared.join()
+    // The run's copy, numbered anew by a tab's rejoin: the same grant, without the RT.
+    peer.post({ type: 'state', snapshot: { ...withoutRT, generation: mine.generation + 1 } })
+    await settle()
+    expect(a.machine.snapshot).toMatchObject({ generation: mine.generation + 1, accessToken: 'at-1' })
+    expect(a.machine.snapshot.refreshToken).toBeUndefined()
+    // A rejoin to a new run brings the RT back, one above: this tab's own, never presented.
+    peer.post({ type: 'state', snapshot: { ...mine, generation: mine.generation + 2 } })
+    await settle()
+    expect(a.machine.snapshot).toMatchObject({ generation: mine.generation + 2, refreshToken: 'rt-1' })
+  })
+
+  it('a mark of the same grant (its RT refused) counts the RT spent: told back with it, refused', async () => {
+    const { tab, shared } = setup()
+    const a = tab()
+    await a.start()
+    const mine = { ...a.machine.snapshot }
+    const { refreshToken: _held, ...withoutRT } = mine
+    const peer = shared.join()
+    peer.post({ type: 'state', snapshot: { ...withoutRT, generation: mine.generation + 1, ending: 'rejected' } })
+    await settle()
+    expect(a.machine.snapshot).toMatchObject({ generation: mine.generation + 1, ending: 'rejected' })
+    peer.post({ type: 'state', snapshot: { ...mine, generation: mine.generation + 2 } })
+    await settle()
+    expect(a.machine.snapshot.generation).toBe(mine.generation + 1)
+    expect(a.machine.snapshot.refreshToken).toBeUndefined()
+  })
+
   it("the leader hears a peer's rotate-request once per generation", async () => {
     const { tab, shared } = setup()
     const leader = tab()

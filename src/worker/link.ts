@@ -24,6 +24,9 @@ export type ViaWorkerOptions = {
   login: (grant: ReauthGrant, at: number) => Promise<void>
 }
 
+/** A user's logout waiting for the next connection (WorkerLink #logoutAgain), and its answer once asked. */
+type PendingLogout = { held: Snapshot | undefined; sent?: Promise<void> }
+
 /**
  * How often a tab that lost the worker tries it again: the first try about a second later,
  * then doubling up to every 30 s, for as long as the session lives. Only a worker that stopped
@@ -60,6 +63,29 @@ export class WorkerLink {
     coordinator.keep = keepTokens
     // Disposed while it waits to try the worker again: no timer outlives the session.
     coordinator.onClose(() => this.#retry?.cancel())
+    const logout = coordinator.logout.bind(coordinator)
+    coordinator.logout = held => (logout(held) ?? Promise.reject(new this.#kit.WorkerError('the worker was lost'))).catch(error => this.#logoutAgain(held, error))
+  }
+
+  /** A user's logout the worker is to take from the next connection, before the rejoin tells it the end (see #logoutAgain); `sent`: its answer. */
+  #logoutFirst: PendingLogout | undefined
+
+  /**
+   * A user's logout the worker could not take, lost on the way (a run that gave this tab up as silent while its page was frozen) or
+   * before, where it may answer again: the run may hold an RT this tab never had (a login another tab's form made there). The logout
+   * goes to a new connection once more, asked before the rejoin tells the run the end: told the end first, the run holds no session
+   * whose RT it could revoke, and that login stayed live (sim `--worker --extended --no-locks` seed 177092). Bounded by the connect
+   * timeout; the session then calls the endpoint with what this tab holds, as it did (`error` goes on to it).
+   */
+  #logoutAgain(held: Snapshot | undefined, error: unknown): Promise<void> {
+    if (!this.#transient || !this.#local || this.coordinator.closed) return Promise.reject(error)
+    const pending: PendingLogout = (this.#logoutFirst = { held })
+    this.#retry?.cancel()
+    const connected = (this.#first ??= this.connect().finally(() => (this.#first = undefined)))
+    return connected
+      .then(() => pending.sent)
+      .finally(() => this.#logoutFirst === pending && (this.#logoutFirst = undefined))
+      .then(() => Promise.reject(error))
   }
 
   /** A form's login being started on the page's coordinator (see #formLogin): a rejoin waits for it. */
@@ -121,6 +147,8 @@ export class WorkerLink {
     // Lost between its welcome and now (its fallback already ran): the page's coordinator stays.
     if (worker.lost) return
     if (!this.#local) return void this.coordinator.use(worker)
+    const logout = this.#logoutFirst
+    if (logout) logout.sent = worker.logout(logout.held)
     // A rejoin. The session's own lock on the page's coordinator may be presenting the RT (with
     // Web Locks, not one only asked: see #rejoinFirst); and where this tab and the worker each
     // hold a bearer RT, one of the two logins wins (twoHolders), else neither yet.

@@ -313,10 +313,16 @@ export const REGRESSION_SEEDS_WORKER_EXTENDED = [
  * own RT spent. The browser killed the run; t2's rejoin brought the RT to a new run and told its
  * session the state with it, which the session refused as a replay of a spent RT; its rotation then
  * held no RT, its AT had expired, and it ended while the new run held that RT live. The same grant
- * told without its RT no longer spends it (src/core/spent.ts `leave`); a mark still does.
+ * told without its RT no longer spends it (src/core/spent.ts `leave`); a mark still does. 177092
+ * (`no-live-rt-after-logout`, bearer; the sweep of 176,001–186,000 in session 14, failing so before
+ * it), Rotor's: t1 froze while the new run asked t2's login form (family 2); thawed, t1's user
+ * logged out, but the run had given the frozen t1 up as silent: its logout went unanswered, t1 fell
+ * back and called the endpoint with its own AT (an older login), and family 2 stayed live. A logout
+ * the worker was lost on now goes to a new connection once more, before the rejoin tells the run the
+ * end (link.ts `#logoutAgain`).
  */
 export const REGRESSION_SEEDS_WORKER_NO_LOCKS_EXTENDED = [
-  1226, 1447, 6695, 4681, 6478, 6626, 16157, 20749, 24733, 30199, 10859, 1634, 1962, 2466, 3944, 5905, 93118, 94893, 163513, 60785, 95502, 140235, 169721,
+  1226, 1447, 6695, 4681, 6478, 6626, 16157, 20749, 24733, 30199, 10859, 1634, 1962, 2466, 3944, 5905, 93118, 94893, 163513, 60785, 95502, 140235, 169721, 177092,
 ]
 
 /**

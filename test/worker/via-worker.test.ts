@@ -293,6 +293,33 @@ describe('a tab that lost the worker', () => {
     expect(told.snapshot.refreshToken).toBeUndefined()
     expect(page.counts.locks).toBe(0)
   })
+  it("a user's logout the worker was lost on is asked of a new connection before the rejoin tells it the end (sim seed 177092)", async () => {
+    const { coordinator, workers, hello } = setup('bearer')
+    const first = await hello(1)
+    first.welcome(active(3))
+    await settle()
+    const held = active(3, { accessToken: 'at-old' })
+    const logout = coordinator.logout!(held)!
+    expect(first.posted).toContainEqual(expect.objectContaining({ w: 'logout' }))
+    // The run gave this frozen tab up and never answers it: the tab finds it lost.
+    first.fail()
+    const second = await hello(2)
+    // The run holds a login another tab's form made there; the session has told the end meanwhile.
+    void coordinator.write({ generation: 4, status: 'signed-out', issuedAt: null, accessExpiresAt: null, refreshExpiresAt: null, reason: 'user' })
+    second.welcome(active(5, { login: { id: 'form', at: 9 }, accessToken: 'at-new' }), true)
+    await settle()
+    const kinds = second.posted.map(m => m['w'])
+    expect(kinds).toContain('logout')
+    // The logout goes first: told the end first, the run would hold no session to revoke.
+    expect(kinds).toContain('write')
+    expect(kinds.indexOf('logout')).toBeLessThan(kinds.indexOf('write'))
+    expect(second.posted.find(m => m['w'] === 'logout')).toMatchObject({ accessToken: 'at-old' })
+    second.answerAll()
+    // The session still calls the endpoint with what this tab holds, as it did.
+    await expect(logout).rejects.toThrow()
+    expect(workers).toHaveLength(2)
+  })
+
   it("a rotation from a generation older than the welcome's adopts the worker's state: it asks the worker for no refresh (sim seed 16157)", async () => {
     const { coordinator, page, hello } = setup('cookie')
     await lostAfterWelcome(hello)

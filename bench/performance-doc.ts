@@ -185,7 +185,7 @@ const TAKEN_OUT = [
   '  -1711411461; src/session.ts `teardown`): 25,816 B. A bearer login form that answers after another login came is',
   '  revoked, not published over it (src/core/relogin.ts `endLocked`, sim seed 93118): 25,838 B, the limits raised with it.',
   "  The worker client's kit carries the login order's `outlives` (a rejoining tab's old logout no longer stands over a",
-  '  login made after it: src/worker/link.ts `reconcile`, sim seed 94893): 25,846 B, the limits raised with it. A bearer',
+  '  login made after it: src/worker/reconcile.ts `reconcile`, sim seed 94893): 25,846 B, the limits raised with it. A bearer',
   '  tab going away tells its newest pair (src/core/sync.ts `close`, sim seed 20582): 25,852 B; a retry cancelled by a newer',
   '  generation (src/core/policy.ts, sim seeds 30121, 37912): 25,872 B; no stale pair told on going away where the store',
   '  holds a newer state (src/core/sync.ts `close`, sim seed 1479): 25,894 B, the limits raised with them. The same grant',

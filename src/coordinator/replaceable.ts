@@ -81,7 +81,7 @@ export class ReplaceableCoordinator implements Coordinator {
 
   /**
    * How a newer state heard becomes `newest`: as it is, unless the worker's link (loaded with it)
-   * says otherwise (link.ts `keepTokens`: the same grant numbered anew keeps this tab's tokens).
+   * says otherwise (reconcile.ts `keepTokens`: the same grant numbered anew keeps this tab's tokens).
    */
   keep: (heard: Snapshot, held: Snapshot | undefined) => Snapshot = heard => heard
 

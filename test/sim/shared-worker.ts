@@ -41,6 +41,18 @@ import type { InvariantName } from './invariants.js'
  * After the fallback t2's session had no RT to present (its rotation was refused locally): the RT
  * had gone to the run alone, the documented cost (a bearer RT dies with its run). The oracle counts
  * every participant an RT reached as a holder, t2 among them: likely the oracle's, not changed.
+ * It passes since round 4, session 14 (180555's change: with Web Locks too, a fallen-back bearer
+ * tab's rotation tries the worker first): REGRESSION_SEEDS_WORKER.
+ *
+ * 176392 (`no-unasked-logout`, bearer, one tab; the sweep of 170,001–178,000 in round 4, session 14,
+ * failing so before it): the run's RT was refused and the tab's login form answered into it; the
+ * run kept the form's RT alone (the documented cost: a bearer RT dies with its run), and when the
+ * browser killed it the next run, holding none, ended the session while that login lived. The lead,
+ * drafted in session 14 and not committed: a tab keeps the RT of the login its form made for the run
+ * beside it, as it keeps its start()'s (keepTokens), and brings it to the next run. The draft fixed
+ * it and 141033 (`--worker --extended --no-locks`), but with 180555's change it turned `--worker
+ * --extended` 152138 (two form logins while the API refused every AT) into a failure
+ * (`no-live-rt-after-logout`) not read in time.
  *
  * 157602 (`no-unasked-logout`, bearer; the sweep of 154,001–162,000 in round 4, session 13, failing
  * so before it; it fails the same without Web Locks): 3138's limit. The browser killed the run
@@ -51,7 +63,7 @@ import type { InvariantName } from './invariants.js'
 export const OPEN_FINDINGS_WORKER: Record<number, InvariantName> = {
   119619: 'no-live-rt-after-logout',
   3138: 'no-unasked-logout',
-  86685: 'no-unasked-logout',
+  176392: 'no-unasked-logout',
   157602: 'no-unasked-logout',
 }
 
@@ -70,7 +82,7 @@ export const OPEN_FINDINGS_WORKER: Record<number, InvariantName> = {
  * - 189, 202, 39 (`converges`): a new run started from a page's memory (active, no token) and
  *   refused the AT that a tab rejoining without an RT brought (bearer states without the RT were
  *   refused even by a run holding none): the tabs stayed apart, active and signed out. Now the AT
- *   wins one above over a token-less state (link.ts `reconcile`), and a run holding no RT takes it
+ *   wins one above over a token-less state (reconcile.ts `reconcile`), and a run holding no RT takes it
  *   (hub.ts `#acceptable`): every tab shares it until it expires, then re-authenticates.
  * - 793 (`no-live-rt-after-logout`, seeds 301–800): the user signed out in the tab that had
  *   signed in, right after the browser killed the worker; the tab asked the dead worker to call
@@ -114,12 +126,12 @@ export const OPEN_FINDINGS_WORKER: Record<number, InvariantName> = {
  *   login's RT, but its coordinator's newest state became the same grant numbered anew without
  *   tokens (the page's store keeps none), so it rejoined the third run as a tab without an RT and
  *   the run, holding none either, ended the session at RT_GRACE_MS. The same grant heard again now
- *   keeps the tokens the tab holds of it (link.ts `keepTokens`).
+ *   keeps the tokens the tab holds of it (reconcile.ts `keepTokens`).
  * - 109805 (`converges`, bearer): the worker's refresh was refused (a lost answer had spent the RT)
  *   and the run, re-authenticating, was killed; a new run started from a page's memory (the dying
  *   state without its AT), its session could not use it and stayed signed out, and the tabs, which
  *   held that state with its AT, kept asking it for a rotation it ignored. A rejoining tab now brings
- *   its AT to a run that holds none even while the state is ending (link.ts `reconcile`): the run
+ *   its AT to a run that holds none even while the state is ending (reconcile.ts `reconcile`): the run
  *   takes the re-authentication over, as a tab would.
  * - 110990 (`no-live-rt-after-logout`, bearer): two tabs signed in 3 s apart, the second frozen
  *   while its login was on its way: it numbered its login from the state before the first one, and
@@ -156,7 +168,7 @@ export const OPEN_FINDINGS_WORKER: Record<number, InvariantName> = {
  */
 export const REGRESSION_SEEDS_WORKER = [
   18, 39, 56, 183, 189, 202, 793, 101699, 503, 100913, 1367, 100022, 102395, 102887, 101882, 102785, 103517, 104407, 104016, 111409, 109805, 110990, 109069, 112408, 118848,
-  133991, 214, 2966, 147, 152, 82802,
+  133991, 214, 2966, 147, 152, 82802, 86685,
 ]
 
 /**
@@ -218,7 +230,7 @@ export const OPEN_FINDINGS_WORKER_EXTENDED: Record<number, InvariantName> = {
  * thawed holding the older login's marked AT, and rejoining a new run started from the page's store
  * (no token) gave it that AT one above the newer login's state. The user's logout then presented the
  * older login's AT and left the newer one live. A tab's AT goes over a token-less run only for the
- * run's own login (src/worker/link.ts `reconcile`). 1302 (`no-unasked-logout`, bearer; round 4,
+ * run's own login (src/worker/reconcile.ts `reconcile`). 1302 (`no-unasked-logout`, bearer; round 4,
  * session 12) broke a draft of 93118's fix that caught up with the store before asking whether a
  * login came while the form was open: the worker's own end ('rejected', the verdict the form was
  * answering) was adopted from the store then, the tab ended and revoked the form's login. The
@@ -231,10 +243,15 @@ export const OPEN_FINDINGS_WORKER_EXTENDED: Record<number, InvariantName> = {
  * shape. The tab froze with a ping out; the worker rotated meanwhile and answered; on resume the
  * ping's limit ran out 930 ms late, before the queued answer and the new state were read (late
  * only past twice the limit then), and the tab fell back and presented the RT the run had rotated.
- * Late is now 250 ms past the limit (src/coordinator/worker.ts `LATE_BY_MS`).
+ * Late is now 250 ms past the limit (src/coordinator/worker.ts `LATE_BY_MS`). 180555
+ * (`rt-presented-twice`, bearer; the sweep of 180,001–188,000 in round 4, session 14, failing so
+ * before it): the browser killed the run and both tabs fell back; t1 (the login's tab) refreshed on
+ * the page's lock, and while its next refresh was on the wire t2 rejoined a new run with the RT t1
+ * was presenting; under the one Web Lock the run presented it after t1. A fallen-back bearer tab
+ * holding an RT now tries the worker first with Web Locks too (src/worker/link.ts `#rejoinFirst`).
  */
 export const REGRESSION_SEEDS_WORKER_EXTENDED = [
-  163, 79, 271, 316, 393, 531, 700, 611, 626, 100188, 101361, 101427, 101740, 105650, 113041, 115636, 127439, 134868, 1139, 65199, 70050, 83400, 1302, 96731, 143759,
+  163, 79, 271, 316, 393, 531, 700, 611, 626, 100188, 101361, 101427, 101740, 105650, 113041, 115636, 127439, 134868, 1139, 65199, 70050, 83400, 1302, 96731, 143759, 180555,
 ]
 
 /**
@@ -283,7 +300,7 @@ export const REGRESSION_SEEDS_WORKER_EXTENDED = [
  * for revoked (world.ts now follows a form's login a session presents); 1962 the fallback's rejoin
  * reached the run, which had ended on its own, before the login was in the page's store, and the tab
  * ended: the rejoin now waits for that start(), and a bearer tab holding another login's RT wins one
- * above a run ended on its own at its count (link.ts `reconcile`), as a cookie tab does. 2466 and
+ * above a run ended on its own at its count (reconcile.ts `reconcile`), as a cookie tab does. 2466 and
  * 3944 (cookie) are REGRESSION_SEEDS_WORKER_NO_LOCKS's 2316; 5905 broke a draft of the oracle: a
  * form the app's unmounted session had asked answered after the unmount, and the oracle wanted it
  * revoked (a disposed session's form is not followed). 93118 (`no-live-rt-after-logout`, bearer, one
@@ -408,6 +425,11 @@ export const OPEN_FINDINGS_WORKER_NO_LOCKS: Record<number, InvariantName> = {
  * REGRESSION_SEEDS_WORKER_NO_LOCKS_EXTENDED. Its fix, a fallen-back tab's rotation trying the
  * worker first even where the tab holds an RT, also brings the thawed holder's RT to the new run
  * in 60785, 95502 and 140235, which now pass: regression seeds there too.)
+ * 186508 (`no-live-rt-after-logout`; the sweep of 186,001–196,000 in session 14, failing so before
+ * it), read: 119619's two-logins shape. t4's form answered while its page was frozen; thawed (its
+ * wall clock set back 25 minutes meanwhile), it fell back and started that login on the page, then
+ * rejoined the run, which held another tab's form login; the later by the wall clock won, the run's,
+ * and t4's login, dropped unrevoked by design, stayed live after the user's logout.
  */
 export const OPEN_FINDINGS_WORKER_NO_LOCKS_EXTENDED: Record<number, InvariantName> = {
   10660: 'no-unasked-logout',
@@ -417,6 +439,7 @@ export const OPEN_FINDINGS_WORKER_NO_LOCKS_EXTENDED: Record<number, InvariantNam
   89944: 'no-unasked-logout',
   141033: 'no-unasked-logout',
   164322: 'no-live-rt-after-logout',
+  186508: 'no-live-rt-after-logout',
 }
 
 /** A port message in the trace (`SIM_PORTS=1`): its first 400 characters, every token masked. */

@@ -7,7 +7,7 @@
 import { afterEach, describe, expect, test, vi } from 'vitest'
 import { SIGNED_OUT } from '../../src/coordinator/protocol.js'
 import { ReplaceableCoordinator } from '../../src/coordinator/replaceable.js'
-import { keepTokens } from '../../src/worker/link.js'
+import { keepTokens } from '../../src/worker/reconcile.js'
 import type { Coordinator, Message, Snapshot } from '../../src/coordinator/types.js'
 import { connectWorker, type WorkerCoordinatorOptions } from '../../src/coordinator/worker.js'
 import { isRotorError, RotorError } from '../../src/errors.js'

@@ -9,7 +9,7 @@ import { normalizeOptions } from '../../src/core/options.js'
 import type { Coordinator, Lease, LockOptions, Message, Snapshot } from '../../src/coordinator/types.js'
 import type { SharedWorkerLike } from '../../src/platform/types.js'
 import type { SessionOptions } from '../../src/types.js'
-import { reconcile } from '../../src/worker/link.js'
+import { reconcile } from '../../src/worker/reconcile.js'
 import { viaWorker } from '../../src/worker/via-worker.js'
 import { supersedes } from '../../src/coordinator/protocol.js'
 import { outlives } from '../../src/core/login-order.js'
@@ -69,7 +69,7 @@ function pageCoordinator() {
   return { make, counts, hold: () => new Promise<void>(resolve => (release = resolve)), release: () => release?.() }
 }
 
-function setup(transport: 'cookie' | 'bearer' = 'cookie') {
+function setup(transport: 'cookie' | 'bearer' = 'cookie', extra: Partial<SessionOptions> = {}) {
   const time = virtualTime(1_000_000)
   const workers: Array<ReturnType<typeof scriptedWorker>> = []
   const options = {
@@ -77,7 +77,15 @@ function setup(transport: 'cookie' | 'bearer' = 'cookie') {
     transport,
     crossTab: { name: 'via-worker-test' },
     worker: 'https://app.test/rotor-worker.js',
-    platform: { now: time.now, after: time.after, random: () => 0.5, storage: undefined, sharedWorker: () => workers[workers.push(scriptedWorker()) - 1]!.worker },
+    ...extra,
+    platform: {
+      now: time.now,
+      after: time.after,
+      random: () => 0.5,
+      storage: undefined,
+      sharedWorker: () => workers[workers.push(scriptedWorker()) - 1]!.worker,
+      ...extra.platform,
+    },
   } as SessionOptions
   const cfg = normalizeOptions(options)
   const page = pageCoordinator()
@@ -318,6 +326,24 @@ describe('a tab that lost the worker', () => {
     // The session still calls the endpoint with what this tab holds, as it did.
     await expect(logout).rejects.toThrow()
     expect(workers).toHaveLength(2)
+  })
+
+  it('with bearer tokens and Web Locks too, a rotation of a tab holding an RT first tries the worker: a run another tab brought that RT to would present it after this tab (sim seed 180555)', async () => {
+    // The page's coordinator is the test's; the locks are only there to be seen (the lock a rotation takes is the page's).
+    const locks = { request: async () => undefined, query: async () => ({ held: [], pending: [] }) } as unknown as LockManager
+    const { coordinator, page, hello } = setup('bearer', { platform: { locks } })
+    await lostAfterWelcome(hello)
+    const login = { id: 'form-1', at: 5 }
+    await coordinator.write(active(4, { issuedAt: 10, login, accessToken: 'at-1', refreshToken: 'rt-1' }))
+    const rotation = coordinator.lock(async () => 'rotated', { refresh: true, generation: 4 })
+    const second = await hello(2)
+    expect(page.counts.locks).toBe(0)
+    // The run holds the same login's RT, brought by a tab that rejoined while this one refreshed: this tab's later grant wins, and the run takes it.
+    second.welcome(active(5, { issuedAt: 5, login, accessToken: 'at-0' }), true)
+    await settle()
+    expect(second.posted).toContainEqual(expect.objectContaining({ w: 'write', snapshot: expect.objectContaining({ generation: 6, refreshToken: 'rt-1' }) }))
+    expect(page.counts.locks).toBe(0)
+    void rotation.catch(() => undefined)
   })
 
   it("a rotation from a generation older than the welcome's adopts the worker's state: it asks the worker for no refresh (sim seed 16157)", async () => {

@@ -205,8 +205,8 @@ export class WorkerLink {
   #rejoining: Promise<void> | undefined
 
   /**
-   * The page's coordinator, whose rotation of a bearer tab holding no RT of its own (the worker
-   * kept it, and may still) first tries the worker: on the page's lock it could only
+   * The page's coordinator, whose rotation of a bearer tab first tries the worker. One holding no
+   * RT of its own (the worker kept it, and may still) could on the page's lock only
    * re-authenticate or end while a worker holds the family's RT (sim seed 183). So does every
    * tab's rotation without Web Locks: the page's lock is not the worker's, and a tab that has just
    * lost the worker (the browser killed it) would refresh beside a new run another tab started,

@@ -41,7 +41,7 @@ export function reconcile(
   if (transport === 'bearer' && holdsMore && theirs.status === 'active' && theirs.refreshToken === undefined) {
     return { ...mine, generation: theirs.generation + 1 }
   }
-  // So with a bearer tab holding the RT of another login (its form's, which the run never took: #formLogin; sim seed 1962).
+  // So with a bearer tab holding the RT of another login (its form's, which the run never took: link.ts `#formLogin`; sim seed 1962).
   const signedIn = transport === 'cookie' || (mine.refreshToken !== undefined && mine.login?.id !== theirs.login?.id)
   if (signedIn && mine.status === 'active' && !mine.ending && endedOnItsOwn(theirs) && theirs.generation === mine.generation) {
     return { ...mine, generation: theirs.generation + 1 }

@@ -125,6 +125,15 @@ async function lostAfterWelcome(hello: (n: number) => Promise<ReturnType<typeof 
   first.fail()
 }
 
+/** A tab that lost its worker holds a login's RT (generation 4) and rotates: at its second connection's hello (the rotation tries the worker first). */
+async function rotationHoldingRT(coordinator: Coordinator, hello: (n: number) => Promise<ReturnType<typeof scriptedWorker>>) {
+  await lostAfterWelcome(hello)
+  const login = { id: 'form-1', at: 5 }
+  await coordinator.write(active(4, { issuedAt: 10, login, accessToken: 'at-1', refreshToken: 'rt-1' }))
+  const rotation = coordinator.lock(async () => 'rotated', { refresh: true, generation: 4 })
+  return { login, rotation, second: await hello(2) }
+}
+
 /** A bearer tab whose first worker was lost while its own session went on to hold an RT (generation 4), at its second connection's hello. */
 async function bearerTabRejoins() {
   const { time, coordinator, workers, hello } = setup('bearer')
@@ -282,12 +291,8 @@ describe('a tab that lost the worker', () => {
   it('with bearer tokens and no Web Locks, a rotation of a tab holding an RT first tries the worker too, and a run holding a later grant of the login wins (sim seed 163513)', async () => {
     const { coordinator, page, heard, hello } = setup('bearer')
     expect(normalizeOptions({ scope: 'https://app.test/okapi' }).platform.locks, 'this runtime has no Web Locks').toBeUndefined()
-    await lostAfterWelcome(hello)
     // The fallen-back pages shared a login by message; other tabs of it rejoined a new run with its RT, which rotated it.
-    const login = { id: 'form-1', at: 5 }
-    await coordinator.write(active(4, { issuedAt: 10, login, accessToken: 'at-1', refreshToken: 'rt-1' }))
-    const rotation = coordinator.lock(async () => 'rotated', { refresh: true, generation: 4 })
-    const second = await hello(2)
+    const { login, rotation, second } = await rotationHoldingRT(coordinator, hello)
     // Refreshing on the page's lock beside that run would present the RT the run had rotated.
     expect(page.counts.locks).toBe(0)
     second.welcome(active(6, { issuedAt: 20, login, accessToken: 'at-2' }), true)
@@ -332,11 +337,7 @@ describe('a tab that lost the worker', () => {
     // The page's coordinator is the test's; the locks are only there to be seen (the lock a rotation takes is the page's).
     const locks = { request: async () => undefined, query: async () => ({ held: [], pending: [] }) } as unknown as LockManager
     const { coordinator, page, hello } = setup('bearer', { platform: { locks } })
-    await lostAfterWelcome(hello)
-    const login = { id: 'form-1', at: 5 }
-    await coordinator.write(active(4, { issuedAt: 10, login, accessToken: 'at-1', refreshToken: 'rt-1' }))
-    const rotation = coordinator.lock(async () => 'rotated', { refresh: true, generation: 4 })
-    const second = await hello(2)
+    const { login, rotation, second } = await rotationHoldingRT(coordinator, hello)
     expect(page.counts.locks).toBe(0)
     // The run holds the same login's RT, brought by a tab that rejoined while this one refreshed: this tab's later grant wins, and the run takes it.
     second.welcome(active(5, { issuedAt: 5, login, accessToken: 'at-0' }), true)

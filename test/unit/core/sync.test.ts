@@ -10,6 +10,16 @@ function setup() {
   return { time, server, shared, tab: () => sessionCore(time, server, shared) }
 }
 
+/** A signed-in tab, its state, that state without the RT, and a peer that tells it states. */
+async function signedIn() {
+  const { tab, shared } = setup()
+  const a = tab()
+  await a.start()
+  const mine = { ...a.machine.snapshot }
+  const { refreshToken: _held, ...withoutRT } = mine
+  return { a, mine, withoutRT, peer: shared.join() }
+}
+
 describe('Sync', () => {
   it('a member joining a running session adopts it without a refresh', async () => {
     const { server, tab } = setup()
@@ -46,12 +56,7 @@ describe('Sync', () => {
   })
 
   it('the same grant told without its RT (a worker run keeps it) leaves it unspent: told back with it, the tab takes it (sim seed 169721)', async () => {
-    const { tab, shared } = setup()
-    const a = tab()
-    await a.start()
-    const mine = { ...a.machine.snapshot }
-    const { refreshToken: _held, ...withoutRT } = mine
-    const peer = shared.join()
+    const { a, mine, withoutRT, peer } = await signedIn()
     // The run's copy, numbered anew by a tab's rejoin: the same grant, without the RT.
     peer.post({ type: 'state', snapshot: { ...withoutRT, generation: mine.generation + 1 } })
     await settle()
@@ -64,12 +69,7 @@ describe('Sync', () => {
   })
 
   it('a mark of the same grant (its RT refused) counts the RT spent: told back with it, refused', async () => {
-    const { tab, shared } = setup()
-    const a = tab()
-    await a.start()
-    const mine = { ...a.machine.snapshot }
-    const { refreshToken: _held, ...withoutRT } = mine
-    const peer = shared.join()
+    const { a, mine, withoutRT, peer } = await signedIn()
     peer.post({ type: 'state', snapshot: { ...withoutRT, generation: mine.generation + 1, ending: 'rejected' } })
     await settle()
     expect(a.machine.snapshot).toMatchObject({ generation: mine.generation + 1, ending: 'rejected' })

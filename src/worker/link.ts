@@ -81,9 +81,7 @@ export class WorkerLink {
   #logoutAgain(held: Snapshot | undefined, error: unknown): Promise<void> {
     if (!this.#transient || !this.#local || this.coordinator.closed) return Promise.reject(error)
     const pending: PendingLogout = (this.#logoutFirst = { held })
-    this.#retry?.cancel()
-    const connected = (this.#first ??= this.connect().finally(() => (this.#first = undefined)))
-    return connected
+    return this.#tryNow()
       .then(() => pending.sent)
       .finally(() => this.#logoutFirst === pending && (this.#logoutFirst = undefined))
       .then(() => Promise.reject(error))
@@ -193,8 +191,14 @@ export class WorkerLink {
     if (transient) this.#schedule()
   }
 
-  /** A rejoin-first try under way (see {@link #rejoinFirst}): the rotation that waits for it holds no lock yet. */
+  /** A try of the worker asked now (#tryNow: a rotation, see {@link #rejoinFirst}, or a logout) and under way: what waits for it holds no lock yet. */
   #first: Promise<void> | undefined
+  /** Tries the worker now, not at the scheduled try (the one under way, if any): a rotation or a logout that must ask it first waits for this. */
+  #tryNow(): Promise<void> {
+    this.#retry?.cancel()
+    return (this.#first ??= this.connect().finally(() => (this.#first = undefined)))
+  }
+
   /** The worker was lost by not answering: it may answer again (a refusal would not change). */
   #transient = false
   /** Locks of the page's coordinator granted and running: one may be presenting the RT. */
@@ -234,8 +238,7 @@ export class WorkerLink {
       // With them, every bearer tab: the run may hold the RT this tab would present (see above).
       const workerFirst = !platform.locks || transport === 'bearer'
       if (this.#local === local && options?.refresh && this.#transient && workerFirst) {
-        this.#retry?.cancel()
-        await (this.#first ??= this.connect().finally(() => (this.#first = undefined)))
+        await this.#tryNow()
       }
       if (this.#local !== local) return this.coordinator.lock(fn, options)
       let moved = false

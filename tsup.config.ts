@@ -24,7 +24,7 @@ const mainAsPackage = {
  * (via-worker.ts and the tab.ts it loads). docs/performance.md has the figures.
  */
 /** `contents`: the module that stands in, where throwing exports would not do (createSession calls them). */
-const NOT_IN_WORKER: Array<{ importer: RegExp; path: string; exports: string[]; contents?: string }> = [
+export const NOT_IN_WORKER: Array<{ importer: RegExp; path: string; exports: string[]; contents?: string }> = [
   { importer: /[\\/]src[\\/]session\.ts$/, path: './coordinator/local.js', exports: ['createLocalCoordinator'] },
   { importer: /[\\/]src[\\/]session\.ts$/, path: './worker/via-worker.js', exports: ['viaWorker'] },
   // Options the hub never gives its session (src/worker/hub-session.ts): `idle`, `sessionEnding`,
@@ -78,6 +78,7 @@ export const ask = fail('trace({ tabs: true })')`,
   constructor(o) { this.o = o }
   call(ms, done) { this.o.coordinator.post({ type: 'hello' }); return this.o.waiters.until(done, ms) }
   heard() {}
+  holding() {}
 }`,
   },
   // The order of a blind login against an older logout (sim seed 993927): it settles what tabs

@@ -5,7 +5,8 @@
  * the real-tab scenario (bench/tabs.ts), `--rotation=timer|request` runs one of its modes.
  * `npm run bench -- overhead --baseline=<git-ref>` adds Rotor as it was at that commit to the
  * overhead scenario, paired in the same runs: the before/after comparison (bench/lib/baseline.ts).
- * RESULTS.md is written only by a full run of every scenario.
+ * RESULTS.md is written only by a full run of every scenario. `BENCH_NOTES=1` prints each scenario's
+ * notes too (the latency scenario's shares: where the wait goes), which only RESULTS.md holds otherwise.
  *
  * Runs under `node --expose-gc --import tsx` so the burst scenario can measure heap per
  * queued request and the overhead scenario can start each task from a collected heap.
@@ -66,6 +67,7 @@ function print(section: Section, seconds: number): void {
   console.log(toText(section.table))
   console.log('')
   for (const v of section.verdicts) console.log(`  ${v}`)
+  if (process.env.BENCH_NOTES) for (const n of section.notes ?? []) console.log(n)
 }
 
 function markdown(section: Section): string {

@@ -41,6 +41,8 @@ export function createLocalCoordinator(options: LocalCoordinatorOptions): Coordi
     lock: locks.lock,
     isLeader: locks.isLeader,
     livePeers: locks.livePeers,
+    peersAhead: locks.peersAhead,
+    holding: locks.holding,
     // Tabs of a browser that keep tokens out of storage hand them over by message only.
     sharesTokens: otherContexts && !options.persistTokens ? 'message' : 'store',
     post(message) {

@@ -30,6 +30,10 @@ export type Locks = {
   isLeader(): boolean
   /** The other members alive across tabs (Web Locks' presence); undefined where they cannot be listed. */
   livePeers(): Promise<readonly string[]> | undefined
+  /** Whether another member holds a state that supersedes `mine` (Web Locks' presence); undefined where that cannot be known. */
+  peersAhead(mine: Snapshot): Promise<boolean> | undefined
+  /** This member now holds `snapshot` (named in its presence lock). */
+  holding(snapshot: Snapshot): void
   release(): void
 }
 
@@ -81,6 +85,8 @@ export function createLocks(options: LocksOptions): Locks {
       return locks ? leader : realm.members[0] === id
     },
     livePeers: () => presence?.livePeers(),
+    peersAhead: mine => presence?.peersAhead(mine),
+    holding: snapshot => presence?.holding(snapshot),
     release() {
       released = true
       stepDown?.()
@@ -116,6 +122,8 @@ function electedLocks(options: LocksOptions, name: string, channel: Channel): Lo
     },
     isLeader: () => leaderLock?.isLeader() ?? false,
     livePeers: () => undefined,
+    peersAhead: () => undefined,
+    holding: () => undefined,
     release() {
       released = true
       leaderLock?.release()

@@ -13,12 +13,15 @@ export const SIGNED_OUT: Snapshot = {
   refreshExpiresAt: null,
 }
 
+/** What ordering two states reads of them. */
+export type Ordered = Pick<Snapshot, 'generation' | 'status' | 'ending'>
+
 /**
  * True when `a` supersedes `b`. Generations only grow; at an equal generation a logout wins,
  * so a rotation answer that raced a logout in another tab can never revive the session, and so
  * does the mark that the generation's RT is dead (a 2xx spent it, its grant still on the way).
  */
-export function supersedes(a: Snapshot, b: Snapshot): boolean {
+export function supersedes(a: Ordered, b: Ordered): boolean {
   return a.generation > b.generation || (a.generation === b.generation && b.status === 'active' && (a.status === 'signed-out' || (!!a.ending && !b.ending)))
 }
 

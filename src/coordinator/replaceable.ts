@@ -17,6 +17,7 @@ export class ReplaceableCoordinator implements Coordinator {
   #unsubscribe: () => void = () => undefined
   #closed = false
   #newest: Snapshot | undefined
+  #holding: Snapshot | undefined
   readonly #onClose: Array<() => void> = []
 
   constructor() {
@@ -34,6 +35,8 @@ export class ReplaceableCoordinator implements Coordinator {
     const previous = this.#current
     this.#current = next
     this.#unsubscribe = next.subscribe(message => this.tell(message))
+    // What this member holds, told to the new one too (the page's own after a fallback names it in its presence).
+    if (this.#holding) next.holding?.(this.#holding)
     if (previous !== next) previous?.close()
     if (this.#closed) next.close()
     this.#arrive(next)
@@ -118,6 +121,15 @@ export class ReplaceableCoordinator implements Coordinator {
 
   livePeers(): Promise<readonly string[]> | undefined {
     return this.#current?.livePeers?.()
+  }
+
+  peersAhead(mine: Snapshot): Promise<boolean> | undefined {
+    return this.#current?.peersAhead?.(mine)
+  }
+
+  holding(snapshot: Snapshot): void {
+    this.#holding = snapshot
+    this.#current?.holding?.(snapshot)
   }
 
   logout(held?: Snapshot): Promise<void> | undefined {

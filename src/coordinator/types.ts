@@ -134,6 +134,9 @@ export type Lease = {
  * - `livePeers()`, optional: lets that ask end as soon as every listed member answered. It must
  *   list every other member still running (one left out lets the asker present an RT it spent);
  *   undefined, the asker listens for a fixed time instead.
+ * - `peersAhead(mine)` and `holding(s)`, optional: lets that ask end at once where no other member
+ *   holds a state that supersedes the asker's. The default coordinator names each tab's state in
+ *   a Web Lock (src/coordinator/presence.ts), asked for before the tab lets the rotation lock go.
  */
 export interface Coordinator {
   /** The newest snapshot any member wrote, or undefined (synchronous where it can be: a new tab then joins at once). */
@@ -165,6 +168,15 @@ export interface Coordinator {
    * they cannot be listed. A listed member that does not answer a `hello` only makes the asker wait.
    */
   livePeers?(): Promise<readonly string[]> | undefined
+  /**
+   * Optional: whether another live member holds a state that supersedes `mine` (as its `holding`
+   * said), or undefined where that cannot be known. False lets that ask end at once: no member
+   * holds newer tokens. It must count every member's newest state from before the lock passed
+   * to the asker (one missed lets it present an RT a peer spent).
+   */
+  peersAhead?(mine: Snapshot): Promise<boolean> | undefined
+  /** Optional: this member now holds `snapshot` (the session calls it at every change of its state), for `peersAhead`. */
+  holding?(snapshot: Snapshot): void
   /** Ends this membership: the session calls it from `dispose()`; calls waiting on it reject (`ERR_COORDINATOR_CLOSED`). */
   close(): void
 }

@@ -1,11 +1,13 @@
 /** The lock holder's roll call: asks every live peer for its state and knows when each one has answered. */
-import type { Coordinator, Message } from '../coordinator/types.js'
+import type { Coordinator, Message, Snapshot } from '../coordinator/types.js'
 import type { Waiters } from '../utils/until.js'
 
 export type RollCallOptions = {
-  coordinator: Pick<Coordinator, 'post' | 'livePeers'>
+  coordinator: Pick<Coordinator, 'post' | 'livePeers' | 'peersAhead' | 'holding'>
+  /** The state this tab holds: the wait ends at once where no live peer holds one that supersedes it. */
+  held: () => Snapshot
   /** A fresh id for each call, so an answer to another tab's hello never counts for ours; default: the time and a counter. */
-  randomId: (() => string) | undefined
+  randomId?: (() => string) | undefined
   now: () => number
   /** Woken at every answer; the caller's other conditions (a newer generation) wake it too. */
   waiters: Waiters
@@ -17,7 +19,10 @@ export type RollCallOptions = {
  * every tab holds a presence lock), the wait ends once each of them answered this very hello:
  * the holder of the newest tokens is a live tab, which answers with them, or they exist
  * nowhere. A frozen tab holds its presence lock but cannot answer: the wait then runs to its
- * end. Where peers cannot be listed (no Web Locks, no `query()`), the whole wait is kept.
+ * end. Sooner still, where the coordinator knows what each peer holds (`peersAhead`: Web Locks
+ * name each tab's state) and none holds a state that supersedes this tab's, the wait ends at
+ * once: a busy or frozen tab holding the same tokens no longer holds the RT back. Where peers
+ * cannot be listed (no Web Locks, no `query()`), the whole wait is kept.
  */
 export class RollCall {
   readonly #options: RollCallOptions
@@ -29,17 +34,24 @@ export class RollCall {
   constructor(options: RollCallOptions) {
     this.#options = options
     this.#randomId = options.randomId ?? (() => `${options.now()}.${++this.#calls}`)
+    this.holding()
   }
 
-  /** Resolves once `done()` holds, or (when `early`) every live peer answered, or after `ms`. */
+  /** This tab's state changed: named where the peers' roll calls read it (Web Locks), at once, so before this tab lets the lock go. */
+  holding(): void {
+    this.#options.coordinator.holding?.(this.#options.held())
+  }
+
+  /** Resolves once `done()` holds, or (when `early`) no live peer holds a newer state or every one answered, or after `ms`. */
   call(ms: number, done: () => boolean, early = true): Promise<void> {
     const { coordinator, waiters } = this.#options
     const id = this.#randomId()
     const answered = new Set<string>()
     let peers: readonly string[] | undefined
+    let noneAhead = false
     this.#open.set(id, answered)
     coordinator.post({ type: 'hello', call: id })
-    if (early)
+    if (early) {
       coordinator.livePeers?.()?.then(
         listed => {
           peers = listed
@@ -47,8 +59,16 @@ export class RollCall {
         },
         () => undefined, // unlisted: the whole wait
       )
+      coordinator.peersAhead?.(this.#options.held())?.then(
+        ahead => {
+          noneAhead = !ahead
+          waiters.wake()
+        },
+        () => undefined,
+      )
+    }
     const everyone = () => peers !== undefined && peers.every(peer => answered.has(peer))
-    return waiters.until(() => done() || everyone(), ms).then(() => void this.#open.delete(id))
+    return waiters.until(() => done() || noneAhead || everyone(), ms).then(() => void this.#open.delete(id))
   }
 
   /** An incoming message: a state that answers one of our calls counts its sender (after the state was adopted). */

@@ -73,8 +73,8 @@ export class Sync {
       catchUp: () => this.catchUp(),
       rotate: generation => this.#rotateRequests.emit(generation),
     })
-    this.#rollCall = new RollCall({ coordinator: options.coordinator, randomId: options.randomId, now: options.now, waiters: this.#changes })
-    const offChange = options.machine.on('change', () => this.#changes.wake())
+    this.#rollCall = new RollCall({ ...options, waiters: this.#changes, held: () => options.machine.snapshot })
+    const offChange = options.machine.on('change', () => (this.#rollCall.holding(), this.#changes.wake()))
     const offMessages = options.coordinator.subscribe(message => this.#receive(message))
     // Asked now, the peers answer while the rest of the session is built (a joining bearer tab's first request waits for it).
     this.#asked = options.shared && options.transport === 'bearer' && options.coordinator.sharesTokens === 'message'

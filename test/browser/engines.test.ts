@@ -90,6 +90,8 @@ type Probe = {
   storage: string[]
   release?: () => void
   held?: boolean
+  /** The ordering check: whether the next holder's query saw the lock asked for before the release, by round. */
+  saw?: Promise<boolean>
 }
 
 declare global {
@@ -293,7 +295,34 @@ describe.each(engines)('$engine', ({ engine: name, cases }) => {
           })
           expect(whileHeld, 'tab 1 got the lock tab 0 holds').toBe(false)
           expect(afterRelease).toBe(true)
-          lockReport = 'present, exclusive across tabs'
+          // What a bearer roll call rests on (src/coordinator/presence.ts): a lock a tab asks for
+          // before it lets another go is seen by the next holder's query(), though the two tabs
+          // share nothing else. Asked for in the very task of the release: the closest it can be.
+          const rounds = 10
+          const seen: boolean[] = []
+          for (let round = 0; round < rounds; round++) {
+            await tabs[0]!.evaluate(() => {
+              delete window.probe!.held
+              void navigator.locks.request('engines-order', () => new Promise<void>(resolve => Object.assign(window.probe!, { release: resolve, held: true })))
+            })
+            await tabs[0]!.waitFor(() => window.probe!.held === true, { message: 'tab 0 holds the order lock' })
+            await tabs[1]!.evaluate((mark: string) => {
+              window.probe!.saw = navigator.locks.request('engines-order', async () => {
+                const { held = [], pending = [] } = await navigator.locks.query()
+                return [...held, ...pending].some(lock => lock.name === mark)
+              }) as unknown as Promise<boolean>
+            }, `engines-mark-${round}`)
+            await tabs[0]!.waitFor(async () => ((await navigator.locks.query()).pending ?? []).some(lock => lock.name === 'engines-order'), {
+              message: 'tab 1 waits for the order lock',
+            })
+            await tabs[0]!.evaluate((mark: string) => {
+              void navigator.locks.request(mark, () => new Promise<void>(resolve => setTimeout(resolve, 5_000)))
+              window.probe!.release!()
+            }, `engines-mark-${round}`)
+            seen.push(await tabs[1]!.evaluate(() => window.probe!.saw!))
+          }
+          expect(seen, 'the next holder saw the lock asked for before the release').toEqual(Array.from({ length: rounds }, () => true))
+          lockReport = `present, exclusive across tabs; a lock asked for before a release seen by the next holder in ${rounds} of ${rounds} rounds`
         }
 
         const errors = await Promise.all(tabs.map(tab => tab.errors()))

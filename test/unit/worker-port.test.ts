@@ -466,6 +466,23 @@ describe('ReplaceableCoordinator', () => {
     expect(replaceable.newest).toEqual({ ...grant, generation: 9, issuedAt: 200, accessExpiresAt: 60_200 })
   })
 
+  test("what the tab holds is told to each coordinator as it arrives (the page's own after a fallback names it in its presence), and peersAhead is the current one's", async () => {
+    const replaceable = new ReplaceableCoordinator()
+    replaceable.holding(active(2)) // before any coordinator: kept
+    const worker = member(undefined)
+    replaceable.use(worker.coordinator) // the worker's has no presence: nothing to tell
+    expect(replaceable.peersAhead(active(2))).toBeUndefined()
+    replaceable.holding(active(3))
+    const told: number[] = []
+    const page = member(undefined)
+    Object.assign(page.coordinator, { holding: (s: Snapshot) => told.push(s.generation), peersAhead: () => Promise.resolve(true) })
+    replaceable.use(page.coordinator)
+    expect(told).toEqual([3])
+    replaceable.holding(active(4))
+    expect(told).toEqual([3, 4])
+    await expect(replaceable.peersAhead(active(4))).resolves.toBe(true)
+  })
+
   test("sharesTokens is the current coordinator's: 'store' (the contract's default) before it arrives, the worker's, then the fallback's", () => {
     const replaceable = new ReplaceableCoordinator()
     expect(replaceable.sharesTokens).toBe('store')

@@ -1,6 +1,8 @@
-// A bearer lock holder's probe ends once every live peer (Web Locks presence) answered its hello, and not before: a listed peer that stays silent keeps the whole wait.
+// A bearer lock holder's probe ends once every live peer (Web Locks presence) answered its hello, or at once where no peer's state lock names a newer state, and not before: a listed peer that stays silent, or is ahead, keeps the whole wait.
 import { describe, expect, it } from 'vitest'
+import { supersedes } from '../../../src/coordinator/protocol.js'
 import { createMemoryCoordinator, type MemoryMember } from '../../../src/testing/memory-coordinator.js'
+import type { Snapshot } from '../../../src/types.js'
 import { fakeServer, sessionCore, settle, virtualTime } from './virtual.js'
 
 function setup() {
@@ -14,6 +16,16 @@ function setup() {
 /** What Web Locks' query() tells this member: these ids hold a presence lock. */
 function lists(member: MemoryMember, ids: () => string[]): void {
   ;(member as { livePeers?: () => Promise<readonly string[]> }).livePeers = () => Promise.resolve(ids())
+}
+
+/** What the peers' state locks say (presence.ts): each listed peer holds the state `held()` gives for it; also records what this member named. */
+function names(member: MemoryMember, held: () => Snapshot[]): Snapshot[] {
+  const mine: Snapshot[] = []
+  Object.assign(member, {
+    peersAhead: (me: Snapshot) => Promise.resolve(held().some(theirs => supersedes(theirs, me))),
+    holding: (snapshot: Snapshot) => mine.push(snapshot),
+  })
+  return mine
 }
 
 /** The probe runs its whole 60 ms: nothing is presented at 59 ms, the RT (rt-1) once it ends. */
@@ -93,6 +105,52 @@ describe('the roll call before a bearer refresh', () => {
     const rotation = a.rotator.rotateFrom(1)
     await settle()
     await expectWholeProbe({ time, server }, rotation)
+  })
+
+  it("a listed peer that cannot answer, whose state lock names this tab's generation: the RT goes at once", async () => {
+    const { time, server, tab } = setup()
+    const a = tab()
+    await a.start()
+    await settle()
+    lists(a.coordinator, () => ['member-frozen'])
+    names(a.coordinator, () => [{ ...a.machine.snapshot }])
+    const rotation = a.rotator.rotateFrom(1)
+    await settle()
+    expect(server.presented).toEqual(['rt-1'])
+    expect(time.now()).toBe(1_900_000_000_000)
+    await rotation
+  })
+
+  it('a peer whose state lock names a newer state keeps the wait: its answer is adopted, and silent it holds the RT back 60 ms', async () => {
+    const { time, server, tab } = setup()
+    const a = tab()
+    await a.start()
+    await settle()
+    lists(a.coordinator, () => ['member-frozen'])
+    names(a.coordinator, () => [{ ...a.machine.snapshot, generation: 2 }])
+    await expectWholeProbe({ time, server }, a.rotator.rotateFrom(1))
+    // The same generation ending (its RT refused) supersedes too.
+    const b = setup()
+    const c = b.tab()
+    await c.start()
+    await settle()
+    lists(c.coordinator, () => ['member-frozen'])
+    names(c.coordinator, () => [{ ...c.machine.snapshot, ending: 'rejected' }])
+    await expectWholeProbe(b, c.rotator.rotateFrom(1))
+  })
+
+  it('each state this tab enters is named (holding) before the rotation lock is let go', async () => {
+    const { tab } = setup()
+    const a = tab()
+    const named = names(a.coordinator, () => [])
+    lists(a.coordinator, () => [])
+    await a.start()
+    let atRelease: number[] = []
+    const lock = a.coordinator.lock.bind(a.coordinator)
+    a.coordinator.lock = (fn, options) => lock(lease => fn(lease).finally(() => (atRelease = named.map(s => s.generation))), options)
+    await a.rotator.rotateFrom(1)
+    expect(a.machine.snapshot.generation).toBe(2)
+    expect(atRelease.at(-1)).toBe(2)
   })
 
   it('with no peer alive the RT goes at once', async () => {

@@ -192,7 +192,7 @@ const TAKEN_OUT = [
   '  told without its RT no longer spends it (src/core/spent.ts `leave`, sim seed 169721): 25,920 B, the limits raised with it.',
   "  Round 4, session 15: each tab's presence lock names the state it holds, and a bearer lock holder's roll call ends at once",
   "  where no peer's names a newer one (src/coordinator/presence.ts; the roll call's p99 share of the extra wait 29–32 → 10–14 ms",
-  '  in paired runs of the latency bench): 26,284 B, the limits raised with it.',
+  '  in paired runs of the latency bench): 26,289 B, the limits raised with it.',
 ]
 
 /** The modules that make the rotation itself: what is left once everything optional is out. */
@@ -236,7 +236,7 @@ function towardTargets(report: SizeReport, page: number, targets: { page: number
     "    worker has none) and a shorter SharedWorker test, for the rotator's chained rotation (sim seed 134868): 20,022 → 19,997 B.",
     "  - terser's `pure_getters` (a property read is a read: no getter in src/ has a side effect), for the refresh's send",
     '    time across a clock set back (sim seed 6695; +31 B): 20,028 → 19,945 B; then the budget on the monotonic clock: 19,953 B; the wait for an RT: 19,964 B.',
-    "  - Since: the hub takes a tab's RT of the state it holds without one, one generation up (sim seed 24733): 19,990 B; a login's publish written again above an older login's mark (seed 30199): 20,000 B; a rotation point no further than rotateAt × lifetime from now (seed 70516), with install()'s defaults in its dropped body: 19,999 B; the user's start() built with the session's parts (round 4, session 11): 19,988 B; a refresh under way is no end (seed 83752): 19,997 B; the session's teardown dropped (the hub never disposes its session; round 4, session 12): 19,850 B; a form's login revoked where another came while it was open (seed 93118): 19,874 B; a bearer tab going away tells its newest pair (seed 20582): 19,880 B; a retry cancelled by a newer generation (seeds 30121, 37912): 19,896 B; no stale pair told on going away (seed 1479): 19,916 B; the same grant told without its RT no longer spends it (seed 169721): 19,939 B; the roll call's stand-in takes the state a tab holds, and names it nowhere (round 4, session 15): 19,948 B.",
+    "  - Since: the hub takes a tab's RT of the state it holds without one, one generation up (sim seed 24733): 19,990 B; a login's publish written again above an older login's mark (seed 30199): 20,000 B; a rotation point no further than rotateAt × lifetime from now (seed 70516), with install()'s defaults in its dropped body: 19,999 B; the user's start() built with the session's parts (round 4, session 11): 19,988 B; a refresh under way is no end (seed 83752): 19,997 B; the session's teardown dropped (the hub never disposes its session; round 4, session 12): 19,850 B; a form's login revoked where another came while it was open (seed 93118): 19,874 B; a bearer tab going away tells its newest pair (seed 20582): 19,880 B; a retry cancelled by a newer generation (seeds 30121, 37912): 19,896 B; no stale pair told on going away (seed 1479): 19,916 B; the same grant told without its RT no longer spends it (seed 169721): 19,939 B; the roll call's stand-in takes the state a tab holds, and names it nowhere (round 4, session 15): 19,953 B.",
     "  Its largest parts beyond the session's core:",
     line("the hub's check of the config a tab sent (the page's full option checks are left out)", report.worker, ['src/worker/hub-config.ts']),
     line(

@@ -113,6 +113,7 @@ export class Sync {
       // The generation counter stays monotonic across a logout and the next login. (A forged leap is no logout to number above: a tab that took one stayed signed out for good, sim seed 504059.)
       this.#endedLogins.hear(shared)
       machine.end({ ...SIGNED_OUT, generation: shared.generation, ...endOf(shared, now()) }, 'remote')
+      this.#rollCall.holding() // an end that was no change (signed out already, a later logout): named all the same
     }
     if (machine.snapshot.status === 'active' || !this.#options.shared) return
     if (transport === 'bearer' && shared?.status === 'active') {
@@ -166,7 +167,7 @@ export class Sync {
     // An older session's logout this login could not be numbered above (nothing stored): ours goes above it.
     if (outlives(machine.snapshot, snapshot)) return void settled(Promise.resolve(this.#renumber(snapshot)))
     machine.setRemoteReauth(false)
-    if (snapshot.status === 'signed-out') return void (this.#news.clear(), machine.end(snapshot, 'remote'))
+    if (snapshot.status === 'signed-out') return void (this.#news.clear(), machine.end(snapshot, 'remote'), this.#rollCall.holding())
     // The bearer transport cannot use a snapshot without tokens (one read back from storage when tokens are not persisted): wait for a peer's message instead.
     if (transport === 'bearer' && snapshot.accessToken === undefined) return
     if (machine.snapshot.status === 'active') {

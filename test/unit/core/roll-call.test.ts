@@ -1,6 +1,6 @@
 // A bearer lock holder's probe ends once every live peer (Web Locks presence) answered its hello, or at once where no peer's state lock names a newer state, and not before: a listed peer that stays silent, or is ahead, keeps the whole wait.
 import { describe, expect, it } from 'vitest'
-import { supersedes } from '../../../src/coordinator/protocol.js'
+import { SIGNED_OUT, supersedes } from '../../../src/coordinator/protocol.js'
 import { createMemoryCoordinator, type MemoryMember } from '../../../src/testing/memory-coordinator.js'
 import type { Snapshot } from '../../../src/types.js'
 import { fakeServer, sessionCore, settle, virtualTime } from './virtual.js'
@@ -151,6 +151,17 @@ describe('the roll call before a bearer refresh', () => {
     await a.rotator.rotateFrom(1)
     expect(a.machine.snapshot.generation).toBe(2)
     expect(atRelease.at(-1)).toBe(2)
+  })
+
+  it('a later logout heard by a tab signed out already is named too, though it is no change of state', async () => {
+    const { tab } = setup()
+    const a = tab()
+    await a.start()
+    a.sync.adopt({ ...SIGNED_OUT, generation: 3 })
+    const named = names(a.coordinator, () => [])
+    a.sync.adopt({ ...SIGNED_OUT, generation: 5 })
+    expect(a.machine.snapshot.generation).toBe(5)
+    expect(named.map(s => [s.generation, s.status])).toEqual([[5, 'signed-out']])
   })
 
   it('with no peer alive the RT goes at once', async () => {

@@ -36,6 +36,8 @@ function hold(locks: LockManagerLike, name: string): () => void {
  * place, and a tab asks for its new state's lock before it lets the rotation lock go, so the next
  * holder's query sees it. No peer ahead there, it need not wait for every peer's answer (a busy
  * or frozen tab answers late or never: docs/concepts/rotation-across-tabs.md, the roll call).
+ * Any page of the origin can take a lock of any name: a forged mark ahead only brings back the
+ * whole wait, as a silent peer does.
  */
 export function holdPresence(locks: LockManagerLike, name: string, id: string): Presence {
   const prefix = `${name}:member:`

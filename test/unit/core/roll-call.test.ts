@@ -28,6 +28,25 @@ function names(member: MemoryMember, held: () => Snapshot[]): Snapshot[] {
   return mine
 }
 
+/** A started tab `a` whose one listed peer is frozen (never answers), its presence lock naming `theirs(a's state)`. */
+async function besideFrozen(theirs: (mine: Snapshot) => Snapshot) {
+  const world = setup()
+  const a = world.tab()
+  await a.start()
+  await settle()
+  lists(a.coordinator, () => ['member-frozen'])
+  names(a.coordinator, () => [theirs(a.machine.snapshot)])
+  return { ...world, a }
+}
+
+/** The RT goes at once: presented (rt-1) with no virtual time passed. */
+async function expectAtOnce({ time, server }: Pick<ReturnType<typeof setup>, 'time' | 'server'>, rotation: Promise<void>): Promise<void> {
+  await settle()
+  expect(server.presented).toEqual(['rt-1'])
+  expect(time.now()).toBe(1_900_000_000_000)
+  await rotation
+}
+
 /** The probe runs its whole 60 ms: nothing is presented at 59 ms, the RT (rt-1) once it ends. */
 async function expectWholeProbe({ time, server }: Pick<ReturnType<typeof setup>, 'time' | 'server'>, rotation: Promise<void>): Promise<void> {
   await time.advance(59)
@@ -108,35 +127,15 @@ describe('the roll call before a bearer refresh', () => {
   })
 
   it("a listed peer that cannot answer, whose state lock names this tab's generation: the RT goes at once", async () => {
-    const { time, server, tab } = setup()
-    const a = tab()
-    await a.start()
-    await settle()
-    lists(a.coordinator, () => ['member-frozen'])
-    names(a.coordinator, () => [{ ...a.machine.snapshot }])
-    const rotation = a.rotator.rotateFrom(1)
-    await settle()
-    expect(server.presented).toEqual(['rt-1'])
-    expect(time.now()).toBe(1_900_000_000_000)
-    await rotation
+    const world = await besideFrozen(mine => ({ ...mine }))
+    await expectAtOnce(world, world.a.rotator.rotateFrom(1))
   })
 
-  it('a peer whose state lock names a newer state keeps the wait: its answer is adopted, and silent it holds the RT back 60 ms', async () => {
-    const { time, server, tab } = setup()
-    const a = tab()
-    await a.start()
-    await settle()
-    lists(a.coordinator, () => ['member-frozen'])
-    names(a.coordinator, () => [{ ...a.machine.snapshot, generation: 2 }])
-    await expectWholeProbe({ time, server }, a.rotator.rotateFrom(1))
-    // The same generation ending (its RT refused) supersedes too.
-    const b = setup()
-    const c = b.tab()
-    await c.start()
-    await settle()
-    lists(c.coordinator, () => ['member-frozen'])
-    names(c.coordinator, () => [{ ...c.machine.snapshot, ending: 'rejected' }])
-    await expectWholeProbe(b, c.rotator.rotateFrom(1))
+  it('a peer whose state lock names a newer state keeps the wait: silent, it holds the RT back the whole 60 ms (a later generation, or the same one ending)', async () => {
+    for (const theirs of [(mine: Snapshot) => ({ ...mine, generation: 2 }), (mine: Snapshot): Snapshot => ({ ...mine, ending: 'rejected' })]) {
+      const world = await besideFrozen(theirs)
+      await expectWholeProbe(world, world.a.rotator.rotateFrom(1))
+    }
   })
 
   it('each state this tab enters is named (holding) before the rotation lock is let go', async () => {
@@ -169,11 +168,7 @@ describe('the roll call before a bearer refresh', () => {
     const a = tab()
     await a.start()
     lists(a.coordinator, () => [])
-    const rotation = a.rotator.rotateFrom(1)
-    await settle()
-    expect(server.presented).toEqual(['rt-1'])
-    expect(time.now()).toBe(1_900_000_000_000)
-    await rotation
+    await expectAtOnce({ time, server }, a.rotator.rotateFrom(1))
   })
 
   it('a newer generation in the store whose tokens no live tab holds: the whole 1 s, answers or not (its tab may have closed with its state on the channel)', async () => {

@@ -59,12 +59,21 @@ import type { InvariantName } from './invariants.js'
  * 42.3 s in; t1, the login's tab and the RT's only live holder in a page, pinged it every 10 s and
  * froze at 51.9 s, 1.9 s into the ping that would have noticed; the new run waited `RT_GRACE_MS`,
  * then had no RT to present and ended.
+ *
+ * 182743 (`no-live-rt-after-logout`, bearer; the sweep of 182,001–185,000 in round 4, session 15,
+ * failing the same on the code before it), read in part: the browser killed the run holding the
+ * RT; the new run, holding none, was refused and asked a login form, in t5, which froze before the
+ * form answered. The form's login (family 2) was made while t5 was frozen and reached its page on
+ * resume, 2.2 s before the user logged out in t4: the logout went through the run (ended, origin
+ * remote) and t4 called the endpoint holding no token, and family 2, in t5 on its way to the run,
+ * was live when the logout was answered. 176392's family (a form's RT beside the run): open.
  */
 export const OPEN_FINDINGS_WORKER: Record<number, InvariantName> = {
   119619: 'no-live-rt-after-logout',
   3138: 'no-unasked-logout',
   176392: 'no-unasked-logout',
   157602: 'no-unasked-logout',
+  182743: 'no-live-rt-after-logout',
 }
 
 /**

@@ -6,6 +6,8 @@ export type RollCallOptions = {
   coordinator: Pick<Coordinator, 'post' | 'livePeers' | 'peersAhead' | 'holding'>
   /** The state this tab holds: the wait ends at once where no live peer holds one that supersedes it. */
   held: () => Snapshot
+  /** Only bearer tabs call the roll: cookie tabs (one jar, no tokens by message) name no state, a lock asked for and let go at each change saved. */
+  transport: 'cookie' | 'bearer'
   /** A fresh id for each call, so an answer to another tab's hello never counts for ours; default: the time and a counter. */
   randomId?: (() => string) | undefined
   now: () => number
@@ -39,7 +41,7 @@ export class RollCall {
 
   /** This tab's state changed: named where the peers' roll calls read it (Web Locks), at once, so before this tab lets the lock go. */
   holding(): void {
-    this.#options.coordinator.holding?.(this.#options.held())
+    if (this.#options.transport === 'bearer') this.#options.coordinator.holding?.(this.#options.held())
   }
 
   /** Resolves once `done()` holds, or (when `early`) no live peer holds a newer state or every one answered, or after `ms`. */

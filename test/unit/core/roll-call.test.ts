@@ -2,7 +2,9 @@
 import { describe, expect, it } from 'vitest'
 import { SIGNED_OUT, supersedes } from '../../../src/coordinator/protocol.js'
 import { createMemoryCoordinator, type MemoryMember } from '../../../src/testing/memory-coordinator.js'
+import { RollCall } from '../../../src/core/roll-call.js'
 import type { Snapshot } from '../../../src/types.js'
+import { Waiters } from '../../../src/utils/until.js'
 import { fakeServer, sessionCore, settle, virtualTime } from './virtual.js'
 
 function setup() {
@@ -161,6 +163,16 @@ describe('the roll call before a bearer refresh', () => {
     a.sync.adopt({ ...SIGNED_OUT, generation: 5 })
     expect(a.machine.snapshot.generation).toBe(5)
     expect(named.map(s => [s.generation, s.status])).toEqual([[5, 'signed-out']])
+  })
+
+  it('only a bearer tab names its state: a cookie tab (no roll call reads it) asks for no lock at its changes', () => {
+    for (const transport of ['cookie', 'bearer'] as const) {
+      const named: Snapshot[] = []
+      const coordinator = { post: () => undefined, holding: (s: Snapshot) => void named.push(s) }
+      const roll = new RollCall({ coordinator, held: () => SIGNED_OUT, transport, now: () => 0, waiters: new Waiters(() => ({ cancel: () => undefined })) })
+      roll.holding()
+      expect(named.length, transport).toBe(transport === 'bearer' ? 2 : 0) // at construction, then the change
+    }
   })
 
   it('with no peer alive the RT goes at once', async () => {

@@ -54,20 +54,22 @@ export class RollCall {
     this.#open.set(id, answered)
     coordinator.post({ type: 'hello', call: id })
     if (early) {
-      coordinator.livePeers?.()?.then(
-        listed => {
-          peers = listed
-          waiters.wake()
-        },
-        () => undefined, // unlisted: the whole wait
-      )
-      coordinator.peersAhead?.(this.#options.held())?.then(
-        ahead => {
-          noneAhead = !ahead
-          waiters.wake()
-        },
-        () => undefined,
-      )
+      const list = () =>
+        coordinator.livePeers?.()?.then(
+          listed => {
+            peers = listed
+            waiters.wake()
+          },
+          () => undefined, // unlisted: the whole wait
+        )
+      // Where what each peer holds is known, the peers are listed only once one is ahead: one query of the locks per roll call, not two.
+      const ahead = coordinator.peersAhead?.(this.#options.held())
+      if (!ahead) list()
+      else
+        void ahead.then(
+          found => (found ? list() : ((noneAhead = true), waiters.wake())),
+          () => list(),
+        )
     }
     const everyone = () => peers !== undefined && peers.every(peer => answered.has(peer))
     return waiters.until(() => done() || noneAhead || everyone(), ms).then(() => void this.#open.delete(id))

@@ -133,6 +133,19 @@ describe('the roll call before a bearer refresh', () => {
     await expectAtOnce(world, world.a.rotator.rotateFrom(1))
   })
 
+  it('the locks are queried once per roll call: the peers are listed only where one is ahead', async () => {
+    for (const ahead of [false, true]) {
+      const world = await besideFrozen(mine => (ahead ? { ...mine, generation: 2 } : { ...mine }))
+      let listed = 0
+      lists(world.a.coordinator, () => (listed++, ['member-frozen']))
+      const rotation = world.a.rotator.rotateFrom(1)
+      await settle()
+      expect(listed, `a peer ahead: ${ahead}`).toBe(ahead ? 1 : 0)
+      await world.time.advance(60)
+      await rotation
+    }
+  })
+
   it('a peer whose state lock names a newer state keeps the wait: silent, it holds the RT back the whole 60 ms (a later generation, or the same one ending)', async () => {
     for (const theirs of [(mine: Snapshot) => ({ ...mine, generation: 2 }), (mine: Snapshot): Snapshot => ({ ...mine, ending: 'rejected' })]) {
       const world = await besideFrozen(theirs)

@@ -72,6 +72,12 @@ const MEASURED = [
     "20.0/45.9 and 23.1/50.6 after. Its cost: every bearer tab names each new state (a lock asked for, one let go), twice per rotation (the RT's mark, " +
     'then the grant); 10 tabs idle, one calling rotate(), its answer → new state published median about 5 ms before, about 8.5 ms after (4.5–6 with the ' +
     "peers' naming switched off): the cores and the browser process are shared.",
+  '**Joins, measured anew** (round 4, session 16): the bench waited for any request of a joining tab on the wire, so a join whose ' +
+    'adopted AT was due, and which rotated first, was closed at its refresh and its first call dropped: the slowest joins were never counted ' +
+    '(the column of joins that rotated first always read 0). It now waits for the first call itself, and counts a join whose call is not on ' +
+    'the wire within 5 s as a miss. One run of the bearer configurations (load average about 2): 1 of 10 busy Web Locks joins rotated first ' +
+    "(49.5 ms from its peer's answer to its call, a whole rotation), and set the p99 at 71.0 ms; with the AT at 2.5 s and a leeway of 10 %, about " +
+    'one join in ten lands in the window where the AT is due.',
 ]
 
 const SHARES =
@@ -116,16 +122,21 @@ async function run(browser: Browser, { server, face }: Served, config: Config, o
     const logFrom = server.log.length
     await Promise.all(pages.map(page => page.evaluate(ms => window.latency.startTraffic(ms), INTERVAL)))
     await sleep(o.seconds * 1000)
-    /** `joins` bearer tabs opened one by one, labelled `<prefix><i>`, each closed once its first call is on the wire. */
+    /** `joins` bearer tabs opened one by one, labelled `<prefix><i>`, each closed once its first call is on the wire (or after 5 s: lost, counted). */
     const joinTabs = async (prefix: string) => {
       const joins: Array<{ wire: number; rotor: number }> = []
       const steps: Figures['joinSteps'] = []
+      let lost = 0
       for (let i = 0; config.transport === 'bearer' && i < o.joins; i++) {
         const page = await context.newPage()
         await open(page, `${prefix}${i}`, '&join=1')
-        await page.waitForFunction(() => window.latency.stats.timings.some(t => t.requestStart > 0), undefined, { timeout: 5_000 }).catch(() => undefined)
+        // The first call's own entry: a join that rotates first has its refresh's entry before it (waiting for any entry, as
+        // this bench did until round 4 session 16, lost exactly those joins, the slowest, and counted none as rotating first).
+        const path = `/api/ping/${prefix}${i}/0`
+        await page.waitForFunction(p => window.latency.stats.timings.some(t => t.name === p && t.requestStart > 0), path, { timeout: 5_000 }).catch(() => undefined)
         const joined = await page.evaluate(() => window.latency.stats)
         const times = joinTimes(joined, `${prefix}${i}`)
+        if (!times) lost++
         if (times) steps.push(joinSteps(joined, times))
         if (process.env.LATENCY_DEBUG && times) {
           const at = (t: number) => (t - joined.scriptStart).toFixed(1)
@@ -136,7 +147,7 @@ async function run(browser: Browser, { server, face }: Served, config: Config, o
         if (times) joins.push(times)
         await page.close()
       }
-      return { joins, steps }
+      return { joins, steps, lost }
     }
     const busy = await joinTabs('j')
     await Promise.all(pages.map(page => page.evaluate(() => window.latency.stopTraffic())))
@@ -145,7 +156,7 @@ async function run(browser: Browser, { server, face }: Served, config: Config, o
     const served = { api401: server.stats.api401, refreshes: server.stats.refreshCalls, reused: server.stats.reusedRefused, log: server.log.slice(logFrom) }
     // The same joins with the other tabs idle (one keeps calling, so the AT stays fresh in request mode):
     // Rotor's own cold start and a peer's answer, apart from the load of ten busy tabs on the machine's cores.
-    let idle: typeof busy = { joins: [], steps: [] }
+    let idle: typeof busy = { joins: [], steps: [], lost: 0 }
     if (config.transport === 'bearer') {
       await pages[0]!.evaluate(ms => window.latency.startTraffic(ms), INTERVAL)
       await sleep(INTERVAL * 2)
@@ -166,6 +177,7 @@ async function run(browser: Browser, { server, face }: Served, config: Config, o
       joinRotor: busy.joins.map(j => j.rotor),
       idleJoin: idle.joins.map(j => j.wire),
       idleJoinSteps: idle.steps,
+      joinsLost: busy.lost + idle.lost,
       api401: served.api401,
       failed: calls.filter(c => c.status !== 200).length,
       refreshes: served.refreshes,
@@ -218,12 +230,28 @@ function verdicts(results: Array<[Config, Figures]>): Verdict[] {
   return [
     judge('rotor', 'held call leaves ≤ 10 ms (p99) after its tab has the new tokens', TARGETS.rotor, f => of(f, 'rotor')),
     judge('extra', 'extra wait behind a rotation ≤ 20 ms (p99) beyond the refresh', TARGETS.extra, f => of(f, 'extra')),
-    withIdleJoins(
-      judge('join', "joining bearer tab's first request ≤ 25 ms (p99)", TARGETS.join, f => spread(f.join), 'bearer'),
+    withLostJoins(
+      withIdleJoins(
+        judge('join', "joining bearer tab's first request ≤ 25 ms (p99)", TARGETS.join, f => spread(f.join), 'bearer'),
+        results,
+      ),
       results,
     ),
     { target: 'no avoidable 401 from whole-second JWT times', met: bearer401 === 0, text: `${bearer401} 401s served to bearer calls` },
   ]
+}
+
+/** A join whose first call never reached the wire (within 5 s) is no figure of the spread but misses the target: counted, and judged on the judged path. */
+function withLostJoins(verdict: Verdict, results: Array<[Config, Figures]>): Verdict {
+  const lost = results.filter(([c]) => c.transport === 'bearer').map(([c, f]) => [name(c), f.joinsLost, PATHS['Web Locks'](c)] as const)
+  const any = lost.filter(([, n]) => n > 0)
+  if (!any.length) return { ...verdict, text: `${verdict.text}; every join's first call on the wire within 5 s` }
+  const judged = any.some(([, , j]) => j)
+  return {
+    ...verdict,
+    met: judged ? false : verdict.met,
+    text: `${verdict.text}; joins whose first call was not on the wire within 5 s: ${any.map(([c, n]) => `${n} (${c})`).join(', ')}`,
+  }
 }
 
 /** The join verdict, with what the same joins reached on the judged path when the other tabs were idle (stated, not judged). */

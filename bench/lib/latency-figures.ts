@@ -46,6 +46,8 @@ export type Figures = {
   /** The same joins with the other tabs idle but one (which keeps the AT fresh): script start → on the wire, and their steps. */
   idleJoin: number[]
   idleJoinSteps: JoinSteps[]
+  /** Joins (busy and idle) whose first call was not on the wire within 5 s: each misses the join target. */
+  joinsLost: number
   /** 401s the server answered to API calls (each replayed once by Rotor). */
   api401: number
   /** Calls whose caller did not get a 200. */

@@ -159,10 +159,10 @@ export class Sync {
 
   /** Takes a newer state (another tab's rotation, login or logout) heard by message or read from the store. */
   adopt(snapshot: Snapshot, source: 'store' | 'message' = 'message'): void {
-    const { machine, transport } = this.#options
-    // A login heard to end comes back (a stale tab that missed its logout): its end is the answer, above it, here too.
+    const { machine, transport, coordinator } = this.#options
+    // A login heard to end comes back (a stale tab that missed its logout): its end is the answer, above it, here too; written as told, or a store left holding that login (the worker's, tokens and all) welcomed the next tab into it (sim seed 210921).
     const end = plausible(snapshot, machine.snapshot) ? this.#endedLogins.hear(snapshot, machine.snapshot) : undefined
-    if (end) return void (this.#options.coordinator.post({ type: 'state', snapshot: end }), this.adopt(end))
+    if (end) return void (settled(Promise.resolve(coordinator.write(end))), coordinator.post({ type: 'state', snapshot: end }), this.adopt(end))
     if (!supersedes(snapshot, machine.snapshot) || this.#refused(snapshot)) return
     // An older session's logout this login could not be numbered above (nothing stored): ours goes above it.
     if (outlives(machine.snapshot, snapshot)) return void settled(Promise.resolve(this.#renumber(snapshot)))

@@ -258,9 +258,18 @@ export const OPEN_FINDINGS_WORKER_EXTENDED: Record<number, InvariantName> = {
  * the page's lock, and while its next refresh was on the wire t2 rejoined a new run with the RT t1
  * was presenting; under the one Web Lock the run presented it after t1. A fallen-back bearer tab
  * holding an RT now tries the worker first with Web Locks too (src/worker/link.ts `#rejoinFirst`).
+ * 210921 (`converges`, bearer; the sweep of 206,001–214,000 in round 4, session 16, failing so on the
+ * code of session 14 too): t4 froze at generation 8 while the run rotated to 11, and on resume the
+ * user logged out there before its queued news was read: its end, numbered from what it knew (9),
+ * did not supersede the run's stored 11. The news then revived the login it had ended, and it
+ * answered with the end above it (11), told to the run's session and the tabs, which all signed
+ * out, but only posted: the run's store kept the revived login, tokens and all, and welcomed the
+ * tab reloaded next into it, signed in alone for good. That end is now written as it is told
+ * (src/core/sync.ts `adopt`; test/behaviour/revived-login-end-written.test.ts).
  */
 export const REGRESSION_SEEDS_WORKER_EXTENDED = [
   163, 79, 271, 316, 393, 531, 700, 611, 626, 100188, 101361, 101427, 101740, 105650, 113041, 115636, 127439, 134868, 1139, 65199, 70050, 83400, 1302, 96731, 143759, 180555,
+  210921,
 ]
 
 /**

@@ -1,5 +1,5 @@
 /** Orders a fresh login against an older session's logout when generations cannot: each state names its login, and a signed-out one says when it ended. */
-import { supersedes } from '../coordinator/protocol.js'
+import { plausible, supersedes } from '../coordinator/protocol.js'
 import type { Snapshot } from '../types.js'
 
 /**
@@ -9,6 +9,11 @@ import type { Snapshot } from '../types.js'
  * its own end (sim seed 993927). A logout must still win over any state of the login it ended,
  * however late that state speaks (a tab opened as another logged out never hears the logout).
  */
+
+/** True when `stored`, read from the store, is a session newer than `held` (a login or a rotation since: active, not marked) and no forged leap. */
+export function newerSession(stored: Snapshot | undefined, held: Snapshot): boolean {
+  return stored?.status === 'active' && !stored.ending && stored.generation > held.generation && plausible(stored, held)
+}
 
 /** What a signed-out state records of the session `held` it ends at `at`: its login, and the time. */
 export function endOf(held: Snapshot, at: number): Pick<Snapshot, 'login' | 'endedAt'> {

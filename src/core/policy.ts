@@ -206,9 +206,16 @@ export class RotationPolicy {
     else this.#rotateQuietly()
   }
 
-  /** A rotation nobody awaits: its outcome is a transition (and a `rotate-error`), not a rejection. */
+  /**
+   * A rotation nobody awaits: its outcome is a transition (and a `rotate-error`), not a rejection. One that failed with no
+   * retry armed (before any refresh: no leader answered, a peer's tokens never came) goes again after a backoff: nothing
+   * else asks again in timer mode, and a session without requests was kept alive no more (sim `--extended --no-locks` seed
+   * 100878). The worker's build drops it: see script-drops.test.ts.
+   */
   #rotateQuietly(): void {
-    void this.#options.rotator.rotateFrom(this.#options.view.snapshot.generation).catch(() => undefined)
+    void this.#options.rotator.rotateFrom(this.#options.view.snapshot.generation).catch((error: unknown) => {
+      notInWorker: if (this.#active() && !this.#options.backoff.backingOff()) this.#options.backoff.failed(error)
+    })
   }
 
   #active(): boolean {

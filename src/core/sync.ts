@@ -9,7 +9,7 @@ import { rotateRequests } from './rotate-requests.js'
 import { RotationNews } from './rotation-news.js'
 import { ReauthFlag } from './reauth-flag.js'
 import { SpentTokens } from './spent.js'
-import { EndedLogins, endOf, outlives, owes } from './login-order.js'
+import { EndedLogins, endOf, newerSession, outlives, owes } from './login-order.js'
 import type { SessionMachine } from './state.js'
 import { Listeners } from '../utils/listeners.js'
 import { InTurn } from '../utils/in-turn.js'
@@ -101,8 +101,7 @@ export class Sync {
   join(): void {
     const { coordinator, machine } = this.#options
     const joined = when(coordinator.read(), shared => this.#joinFrom(shared))
-    // An asynchronous store (a worker, Redis): requests hold until its answer is in.
-    if (joined instanceof Promise) machine.track('joining', settled(joined))
+    if (joined instanceof Promise) machine.track('joining', settled(joined)) // an asynchronous store (a worker, Redis): requests hold until its answer is in
   }
 
   #joinFrom(shared: Snapshot | undefined): void {
@@ -223,7 +222,7 @@ export class Sync {
     return this.#writes.run(() => attempt(madeAt))
   }
 
-  /** Ends the session here and in every tab: at once here; the shared end is above every generation known anywhere, so no tab can take it for old news. */
+  /** Ends the session here and in every tab: at once here (at the generation a synchronous store writes; an asynchronous one's, a step above ours); the shared end is above every generation known anywhere, so no tab can take it for old news. */
   publishEnd(reason: LogoutReason): void | Promise<void> {
     const { coordinator, machine } = this.#options
     if (machine.snapshot.status !== 'active') return
@@ -231,9 +230,10 @@ export class Sync {
     const ended = endOf(machine.snapshot, this.#options.now())
     const signedOut = (generation: number): Snapshot => ({ ...SIGNED_OUT, generation, reason, ...ended })
     this.#news.clear()
-    // A synchronous store ends here at the generation it writes; an asynchronous one, at once a step above ours.
     const shared = this.#writes.run(() =>
       when(coordinator.read(), stored => {
+        // A disposed tab finishing its last refresh hears no tab: a newer session in the store is not this end's (ended above it, every tab dropped that login while it lived: sim `--no-locks --extended` seed 100070), so here alone, below it. The worker's session is never disposed: dropped there.
+        notInWorker: if (machine.disposed && newerSession(stored, machine.snapshot)) return void machine.end(signedOut(local), 'local')
         const snapshot = signedOut(Math.max(local, this.#base(stored)) + 1)
         this.#endedLogins.hear(snapshot)
         if (machine.snapshot.status === 'active') machine.end(snapshot, 'local')

@@ -248,6 +248,17 @@ export const REGRESSION_SEEDS_REDIS = [3320, 1198]
  * refresh on the wire; the grant's cookie landed (keepalive) but no page learned its generation,
  * and the next leader's timer, due for the generation before, presented the RT that grant had
  * minted 11 s earlier. A grant whose answer reaches no page now explains the next refresh
- * (invariants.ts `grantLost`, server.ts `onGrantLost`).
+ * (invariants.ts `grantLost`, server.ts `onGrantLost`). 100070 (`no-unasked-logout`, bearer; the
+ * sweep of 100,001–106,000 in round 4, session 16, failing so on session 15's code), Rotor's: the
+ * app disposed a tab whose refresh was out (a 200 whose body never came); the user signed in anew
+ * in the next tab; the disposed tab, hearing no tab since its dispose, gave the refresh up as a
+ * refusal and ended the session one generation above the new login, which every tab dropped while
+ * it lived. A disposed tab now leaves a newer active state in the store standing and ends alone
+ * (src/core/sync.ts `publishEnd`; test/behaviour/disposed-refusal-after-login.test.ts). 100878 (`stays-alive`, cookie,
+ * timer mode; the same sweep, failing so before), Rotor's: the one tab, frozen as its rotation
+ * timer ran out, resumed, lost the election it had led (no leader was left while it slept) and
+ * waited as a follower for a rotation no tab made; that wait ran out, and nothing asked again: no
+ * request came, and the AT died. The timer's rotation that fails so now goes again after a backoff
+ * (src/core/policy.ts `#rotateQuietly`; test/unit/core/policy.test.ts).
  */
-export const REGRESSION_SEEDS_EXTENDED_NO_LOCKS = [630, 346, 552, 503223, 505491, 504059, 41132, 30121, 37912, 73392]
+export const REGRESSION_SEEDS_EXTENDED_NO_LOCKS = [630, 346, 552, 503223, 505491, 504059, 41132, 30121, 37912, 73392, 100070, 100878]

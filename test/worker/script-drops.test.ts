@@ -77,6 +77,17 @@ const FUNCTIONS: Record<string, (keys: string[], inputs: string[]) => void> = {
   teardown: (_, inputs) => {
     for (const [file, source] of hubSources(inputs)) expect(source, file).not.toMatch(/\.dispose\(/)
   },
+  // src/core/policy.ts: the hub's session rotates under the hub's own lock, no leader's (whose follower wait fails with no retry
+  // armed), and the hub keeps no bearer state without its AT (so the rotator never waits for tokens by message and gives up).
+  '#rotateQuietly': () => {
+    const hub = readFileSync(join(ROOT, 'src/worker/hub.ts'), 'utf8')
+    expect(hub).toMatch(/\n {4}lock: fn => this\.#rtOrGrace\(\)\.then\(\(\) => this\.#lock\.run\(fn\)\),\n/)
+    expect(hub).toMatch(/next\.status === 'active' && !next\.refreshToken && !next\.ending && \(this\.#snapshot\?\.refreshToken \|\| !next\.accessToken\)/)
+  },
+  // src/core/sync.ts: the same as teardown (a disposed session's end).
+  publishEnd: (_, inputs) => {
+    for (const [file, source] of hubSources(inputs)) expect(source, file).not.toMatch(/\.dispose\(/)
+  },
   // src/core/state.ts: no module of src/worker/ in the script subscribes to the session's events; the session's
   // own subscriptions name their events as literals, which tsc checks against SessionEvents.
   checkListener: (_, inputs) => {

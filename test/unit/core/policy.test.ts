@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest'
 import { ClockWatch } from '../../../src/core/clock-watch.js'
 import { FailureBackoff, RETRY_AFTER_MAX, RotationPolicy } from '../../../src/core/policy.js'
 import { SessionMachine } from '../../../src/core/state.js'
+import { RotationPendingError } from '../../../src/errors.js'
 import { createMemoryCoordinator } from '../../../src/testing/memory-coordinator.js'
 import { fakeServer, sessionCore, settle, virtualTime } from './virtual.js'
 
@@ -128,6 +129,34 @@ describe('RotationPolicy', () => {
     watch.jumped()
     await policy.end()
     expect(calls).toEqual(['end', 'rotate'])
+  })
+
+  it('a rotation that failed before any refresh (no leader answered) goes again after a backoff (sim `--extended --no-locks` seed 100878)', async () => {
+    for (const rotation of ['timer', 'request'] as const) {
+      const time = virtualTime()
+      const machine = new SessionMachine({ now: time.now, leeway: undefined })
+      const at = time.now()
+      machine.enter({ generation: 1, status: 'active', issuedAt: at, accessExpiresAt: at + 60_000, refreshExpiresAt: at + 600_000 }, 'local', 'login')
+      const backoff = new FailureBackoff(time)
+      const calls: number[] = []
+      // The leader lock's follower wait ran out (the leader frozen, no tab rotated): the first rotation fails so, then one goes.
+      const rotator = {
+        rotateFrom: async () => {
+          calls.push(time.now())
+          if (calls.length === 1) throw new RotationPendingError('rotor-auth: no tab rotated the session (the leading tab did not answer)')
+        },
+        endOrReauthenticate: async () => undefined,
+      }
+      const policy = new RotationPolicy({ view: machine, watch: new ClockWatch(time.now, undefined), rotation, isIdle: () => false, rotator, backoff })
+      policy[rotation === 'timer' ? 'due' : 'requestsWaiting']()
+      await settle()
+      expect(backoff.backingOff(), rotation).toBe(true)
+      await time.advance(30_000)
+      // Before: nothing asked again, and a timer-mode session without requests let its AT die. (Request mode: the retry
+      // pumps the gate, whose waiting requests ask again; none wait here.)
+      expect(calls, rotation).toHaveLength(rotation === 'timer' ? 2 : 1)
+      expect(backoff.backingOff(), rotation).toBe(false)
+    }
   })
 
   it('a retry is of the generation that failed: once a peer rotated past it, it rotates nothing (sim `--extended --no-locks` seeds 30121, 37912)', async () => {

@@ -89,8 +89,9 @@ export const ask = fail('trace({ tabs: true })')`,
   {
     importer: /[\\/]src[\\/]core[\\/]sync\.ts$/,
     path: './login-order.js',
-    exports: ['EndedLogins', 'endOf', 'outlives', 'owes'],
-    contents: 'export class EndedLogins { hear() {} }\nexport const endOf = () => ({})\nexport const outlives = () => false\nexport const owes = () => false',
+    exports: ['EndedLogins', 'endOf', 'newerSession', 'outlives', 'owes'],
+    contents:
+      'export class EndedLogins { hear() {} }\nexport const endOf = () => ({})\nexport const newerSession = () => false\nexport const outlives = () => false\nexport const owes = () => false',
   },
   // The page's request path: the hub's session only rotates (the tabs send their own requests).
   // createSession still builds one: there the interception is an empty object and the session's

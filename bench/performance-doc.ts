@@ -195,8 +195,8 @@ const TAKEN_OUT = [
   '  in paired runs of the latency bench; a cookie tab names none): 26,294 B; the locks queried once per roll call, not twice: 26,313 B, the limits raised with it.',
   '  Round 4, session 16: the end a tab answers a revived login with is written as it is told (src/core/sync.ts `adopt`; a store left',
   '  holding that login welcomed the next tab into it, sim `--worker --extended` seed 210921): 26,328 B. A disposed tab refused leaves a',
-  "  newer login in the store standing (src/core/sync.ts `publishEnd`, sim `--extended --no-locks` seed 100070), and the timer's rotation",
-  '  that failed before any refresh goes again after a backoff (src/core/policy.ts, seed 100878): 26,379 B, the limits raised with them.',
+  "  newer login in the store standing (src/core/sync.ts `publishEnd`, sim `--extended --no-locks` seed 100070), and a quiet rotation (the timer's)",
+  '  that failed with no retry armed goes again after a backoff (src/core/policy.ts, seed 100878): 26,379 B, the limits raised with them.',
 ]
 
 /** The modules that make the rotation itself: what is left once everything optional is out. */

@@ -258,7 +258,7 @@ export const REGRESSION_SEEDS_REDIS = [3320, 1198]
  * timer mode; the same sweep, failing so before), Rotor's: the one tab, frozen as its rotation
  * timer ran out, resumed, lost the election it had led (no leader was left while it slept) and
  * waited as a follower for a rotation no tab made; that wait ran out, and nothing asked again: no
- * request came, and the AT died. The timer's rotation that fails so now goes again after a backoff
+ * request came, and the AT died. A quiet rotation (the timer's) that fails so now goes again after a backoff
  * (src/core/policy.ts `#rotateQuietly`; test/unit/core/policy.test.ts).
  */
 export const REGRESSION_SEEDS_EXTENDED_NO_LOCKS = [630, 346, 552, 503223, 505491, 504059, 41132, 30121, 37912, 73392, 100070, 100878]

@@ -69,7 +69,7 @@ import type { InvariantName } from './invariants.js'
  * was live when the logout was answered. 176392's family (a form's RT beside the run): open.
  *
  * 3138 and 182743 left the list in round 4, session 16, as did OPEN_FINDINGS_WORKER_EXTENDED's 110204:
- * the timer's retry after a rotation that failed before its refresh (src/core/policy.ts) arms timers
+ * the retry of a quiet rotation that failed with no retry armed (src/core/policy.ts) arms timers
  * their schedules did not have, and their later draws no longer reach their shapes, which stay open
  * (3138's limit; 176392's family).
  *
@@ -466,7 +466,7 @@ export const OPEN_FINDINGS_WORKER_NO_LOCKS: Record<number, InvariantName> = {
  * wall clock set back 25 minutes meanwhile), it fell back and started that login on the page, then
  * rejoined the run, which held another tab's form login; the later by the wall clock won, the run's,
  * and t4's login, dropped unrevoked by design, stayed live after the user's logout. Out of the list
- * since round 4, session 16: the timer's retry after a rotation that failed before its refresh
+ * since round 4, session 16: the retry of a quiet rotation that failed with no retry armed
  * (src/core/policy.ts) arms timers the schedule did not have, and the seed's later draws no longer
  * reach that shape, which stays open (119619's).
  */

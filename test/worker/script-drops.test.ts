@@ -60,6 +60,11 @@ function hubSources(inputs: string[]): Array<[file: string, source: string]> {
   return hub.map(file => [file, readFileSync(join(ROOT, file), 'utf8')])
 }
 
+/** No module of src/worker/ in the script disposes anything: the hub's session lives as long as its run. */
+function neverDisposed(_: string[], inputs: string[]): void {
+  for (const [file, source] of hubSources(inputs)) expect(source, file).not.toMatch(/\.dispose\(/)
+}
+
 /** Plain functions with a dropped branch, and why the hub's session never takes it. */
 const FUNCTIONS: Record<string, (keys: string[], inputs: string[]) => void> = {
   // src/session.ts: the worker's own session is handed the hub's coordinator.
@@ -73,10 +78,8 @@ const FUNCTIONS: Record<string, (keys: string[], inputs: string[]) => void> = {
   publish: () => expect(readFileSync(join(ROOT, 'src/worker/hub.ts'), 'utf8')).toMatch(/\n {4}write: next => this\.#store\(next\),\n/),
   // src/core/rotate-requests.ts: the hub passes its session no rotate-request ahead of the hub's generation.
   readAhead: () => expect(readFileSync(join(ROOT, 'src/worker/hub.ts'), 'utf8')).toMatch(/if \(message\.generation > current\) return\n/),
-  // src/session.ts: no module of src/worker/ in the script disposes anything (the hub's session lives as long as its run).
-  teardown: (_, inputs) => {
-    for (const [file, source] of hubSources(inputs)) expect(source, file).not.toMatch(/\.dispose\(/)
-  },
+  // src/session.ts: a disposed session's teardown.
+  teardown: neverDisposed,
   // src/core/policy.ts: the hub's session rotates under the hub's own lock, no leader's (whose follower wait fails with no retry
   // armed), and the hub keeps no bearer state without its AT (so the rotator never waits for tokens by message and gives up).
   '#rotateQuietly': () => {
@@ -84,10 +87,8 @@ const FUNCTIONS: Record<string, (keys: string[], inputs: string[]) => void> = {
     expect(hub).toMatch(/\n {4}lock: fn => this\.#rtOrGrace\(\)\.then\(\(\) => this\.#lock\.run\(fn\)\),\n/)
     expect(hub).toMatch(/next\.status === 'active' && !next\.refreshToken && !next\.ending && \(this\.#snapshot\?\.refreshToken \|\| !next\.accessToken\)/)
   },
-  // src/core/sync.ts: the same as teardown (a disposed session's end).
-  publishEnd: (_, inputs) => {
-    for (const [file, source] of hubSources(inputs)) expect(source, file).not.toMatch(/\.dispose\(/)
-  },
+  // src/core/sync.ts: a disposed session's end.
+  publishEnd: neverDisposed,
   // src/core/state.ts: no module of src/worker/ in the script subscribes to the session's events; the session's
   // own subscriptions name their events as literals, which tsc checks against SessionEvents.
   checkListener: (_, inputs) => {
